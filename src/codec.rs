@@ -1,0 +1,33 @@
+//! Framing and serialization: how messages are cut out of a byte stream, and how typed values
+//! become messages.
+//!
+//! Byte-stream transports (tcp, unix, pipe, fifo, child, shm) run their bytes through a
+//! [`FrameCodec`] inside tokio-util's `Framed`. Message transports (udp, mq, mem) keep messages
+//! apart by themselves and need no framing. [`Format`]s turn serde types into messages for
+//! [`Connection::typed`](crate::Connection::typed), on every transport alike.
+
+mod format;
+mod frame_codec;
+mod frame_error;
+mod framing;
+mod length_codec;
+mod line_codec;
+mod raw_codec;
+#[cfg(test)]
+mod tests;
+
+pub use format::{Format, FormatError};
+#[cfg(feature = "json")]
+pub use format::Json;
+#[cfg(feature = "postcard")]
+pub use format::Postcard;
+pub use frame_codec::FrameCodec;
+pub use frame_error::FrameError;
+pub use framing::Framing;
+pub use length_codec::LengthCodec;
+pub use line_codec::LineCodec;
+pub use raw_codec::RawCodec;
+
+/// The most a decoder reserves ahead of bytes that have actually arrived. A peer announcing an
+/// 8 MiB frame and then stalling costs this much, not 8 MiB.
+pub(crate) const MAX_RESERVE_AHEAD: usize = 256 * 1024;

@@ -1,0 +1,108 @@
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::fmt;
+use std::io;
+
+/// A serde format that turns values into messages and back, for
+/// [`Connection::typed`](crate::Connection::typed).
+///
+/// ```
+/// # #[cfg(feature = "json")] {
+/// use anyipc::codec::{Format, Json};
+/// let bytes = Json.encode(&(1, "two")).unwrap();
+/// assert_eq!(&bytes[..], br#"[1,"two"]"#);
+/// let back: (u32, String) = Json.decode(&bytes).unwrap();
+/// assert_eq!(back, (1, "two".to_owned()));
+/// # }
+/// ```
+pub trait Format: Clone + Unpin {
+    /// Serializes `value` into one message.
+    ///
+    /// # Errors
+    /// [`FormatError`] when serde refuses the value.
+    fn encode<T: Serialize>(&self, value: &T) -> Result<Bytes, FormatError>;
+
+    /// Deserializes one message.
+    ///
+    /// # Errors
+    /// [`FormatError`] when the bytes are not a `T` in this format.
+    fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, FormatError>;
+}
+
+/// A value that would not serialize, or a message that would not deserialize. Inside an
+/// `io::Error` it is `InvalidData` when received and `InvalidInput` when sent.
+#[derive(Debug)]
+pub struct FormatError {
+    format: &'static str,
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl FormatError {
+    /// Wraps a serde error of format `format` (`"json"`, `"postcard"`, …).
+    pub fn new(format: &'static str, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        FormatError {
+            format,
+            source: Box::new(source),
+        }
+    }
+
+    pub(crate) fn into_io(self, kind: io::ErrorKind) -> io::Error {
+        io::Error::new(kind, self)
+    }
+}
+
+impl fmt::Display for FormatError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} message: {}", self.format, self.source)
+    }
+}
+
+impl std::error::Error for FormatError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source)
+    }
+}
+
+/// JSON via serde_json: readable, and what other languages speak.
+#[cfg(feature = "json")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json;
+
+#[cfg(feature = "json")]
+impl Format for Json {
+    fn encode<T: Serialize>(&self, value: &T) -> Result<Bytes, FormatError> {
+        serde_json::to_vec(value)
+            .map(Bytes::from)
+            .map_err(|e| FormatError::new("json", e))
+    }
+
+    fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, FormatError> {
+        serde_json::from_slice(bytes).map_err(|e| FormatError::new("json", e))
+    }
+}
+
+/// postcard: a compact, stable binary format, for anyipc talking to anyipc.
+///
+/// ```
+/// use anyipc::codec::{Format, Postcard};
+/// let bytes = Postcard.encode(&300u32).unwrap();
+/// assert_eq!(bytes.len(), 2);
+/// assert_eq!(Postcard.decode::<u32>(&bytes).unwrap(), 300);
+/// ```
+#[cfg(feature = "postcard")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Postcard;
+
+#[cfg(feature = "postcard")]
+impl Format for Postcard {
+    fn encode<T: Serialize>(&self, value: &T) -> Result<Bytes, FormatError> {
+        postcard::to_stdvec(value)
+            .map(Bytes::from)
+            .map_err(|e| FormatError::new("postcard", e))
+    }
+
+    fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, FormatError> {
+        postcard::from_bytes(bytes).map_err(|e| FormatError::new("postcard", e))
+    }
+}

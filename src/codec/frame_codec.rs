@@ -1,0 +1,74 @@
+use super::{Framing, LengthCodec, LineCodec, RawCodec};
+use bytes::{Bytes, BytesMut};
+use std::io;
+use tokio_util::codec::{Decoder, Encoder};
+
+/// The codec a byte-stream connection uses: one of the [`Framing`]s, chosen at run time.
+///
+/// ```
+/// use anyipc::codec::{FrameCodec, Framing};
+/// let codec = FrameCodec::new(Framing::Lines, 8 << 20);
+/// assert_eq!(codec.framing(), Framing::Lines);
+/// ```
+#[derive(Debug, Clone)]
+pub enum FrameCodec {
+    /// `framing=length`.
+    Length(LengthCodec),
+    /// `framing=lines`.
+    Lines(LineCodec),
+    /// `framing=raw`.
+    Raw(RawCodec),
+}
+
+impl FrameCodec {
+    /// The codec for `framing` with a `max_frame` limit.
+    pub fn new(framing: Framing, max_frame: usize) -> FrameCodec {
+        match framing {
+            Framing::Length => FrameCodec::Length(LengthCodec::new(max_frame)),
+            Framing::Lines => FrameCodec::Lines(LineCodec::new(max_frame)),
+            Framing::Raw => FrameCodec::Raw(RawCodec::new(max_frame)),
+        }
+    }
+
+    /// Which framing this is.
+    pub fn framing(&self) -> Framing {
+        match self {
+            FrameCodec::Length(_) => Framing::Length,
+            FrameCodec::Lines(_) => Framing::Lines,
+            FrameCodec::Raw(_) => Framing::Raw,
+        }
+    }
+}
+
+impl Decoder for FrameCodec {
+    type Item = Bytes;
+    type Error = io::Error;
+
+    fn decode(&mut self, src: &mut BytesMut) -> io::Result<Option<Bytes>> {
+        match self {
+            FrameCodec::Length(codec) => codec.decode(src),
+            FrameCodec::Lines(codec) => codec.decode(src),
+            FrameCodec::Raw(codec) => codec.decode(src),
+        }
+    }
+
+    fn decode_eof(&mut self, src: &mut BytesMut) -> io::Result<Option<Bytes>> {
+        match self {
+            FrameCodec::Length(codec) => codec.decode_eof(src),
+            FrameCodec::Lines(codec) => codec.decode_eof(src),
+            FrameCodec::Raw(codec) => codec.decode_eof(src),
+        }
+    }
+}
+
+impl Encoder<Bytes> for FrameCodec {
+    type Error = io::Error;
+
+    fn encode(&mut self, item: Bytes, dst: &mut BytesMut) -> io::Result<()> {
+        match self {
+            FrameCodec::Length(codec) => codec.encode(item, dst),
+            FrameCodec::Lines(codec) => codec.encode(item, dst),
+            FrameCodec::Raw(codec) => codec.encode(item, dst),
+        }
+    }
+}

@@ -1,0 +1,72 @@
+use std::fmt;
+use std::io;
+
+/// What was wrong with a frame. It travels inside an [`io::Error`] whose kind says which side
+/// was at fault: `InvalidData` for what a peer sent, `InvalidInput` for what the caller tried
+/// to send, `UnexpectedEof` for a peer gone mid-frame.
+///
+/// ```
+/// use anyipc::codec::FrameError;
+/// let err = std::io::Error::from(FrameError::TooLarge { len: 9, max: 8 });
+/// assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FrameError {
+    /// A peer announced or sent a frame over the limit.
+    TooLarge {
+        /// Its length.
+        len: u64,
+        /// The limit (`max_frame`).
+        max: usize,
+    },
+    /// The caller tried to send a message over the limit.
+    SendTooLarge {
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The caller tried to send a message holding `\n` with `framing=lines`.
+    NewlineInLine,
+    /// The peer closed the stream inside a frame.
+    Truncated {
+        /// Bytes of the frame that arrived (including its header).
+        got: usize,
+    },
+}
+
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FrameError::TooLarge { len, max } => {
+                write!(f, "peer sent a {len}-byte frame, over the {max}-byte limit (max_frame)")
+            }
+            FrameError::SendTooLarge { len, max } => write!(
+                f,
+                "a {len}-byte message is over the {max}-byte limit (max_frame)"
+            ),
+            FrameError::NewlineInLine => {
+                write!(f, "a message sent with framing=lines may not hold a newline")
+            }
+            FrameError::Truncated { got } => {
+                write!(f, "peer closed the stream inside a frame ({got} bytes of it arrived)")
+            }
+        }
+    }
+}
+
+impl std::error::Error for FrameError {}
+
+impl From<FrameError> for io::Error {
+    fn from(err: FrameError) -> Self {
+        let kind = match err {
+            FrameError::TooLarge { .. } => io::ErrorKind::InvalidData,
+            FrameError::SendTooLarge { .. } | FrameError::NewlineInLine => {
+                io::ErrorKind::InvalidInput
+            }
+            FrameError::Truncated { .. } => io::ErrorKind::UnexpectedEof,
+        };
+        io::Error::new(kind, err)
+    }
+}

@@ -1,0 +1,111 @@
+use super::{FrameError, MAX_RESERVE_AHEAD};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use std::io;
+use tokio_util::codec::{Decoder, Encoder};
+
+const HEADER_LEN: usize = 4;
+
+/// Length-prefixed frames: a u32 big-endian length, then that many bytes.
+///
+/// Unlike tokio-util's `LengthDelimitedCodec` it reserves at most 256 KiB ahead of the bytes
+/// that have arrived, so a peer announcing a large frame and stalling cannot make it allocate
+/// the announced size; an announced length over `max_frame` is `InvalidData` at once.
+///
+/// ```
+/// use anyipc::codec::LengthCodec;
+/// use bytes::{Bytes, BytesMut};
+/// use tokio_util::codec::{Decoder, Encoder};
+///
+/// let mut codec = LengthCodec::new(1024);
+/// let mut buf = BytesMut::new();
+/// codec.encode(Bytes::from_static(b"hi"), &mut buf)?;
+/// assert_eq!(&buf[..], b"\0\0\0\x02hi");
+/// assert_eq!(codec.decode(&mut buf)?, Some(Bytes::from_static(b"hi")));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct LengthCodec {
+    max_frame: usize,
+    /// The length of the frame whose header was consumed and whose body is awaited.
+    pending_len: Option<usize>,
+}
+
+impl LengthCodec {
+    /// A codec accepting frames of at most `max_frame` bytes (`u32::MAX` at most).
+    pub fn new(max_frame: usize) -> LengthCodec {
+        LengthCodec {
+            max_frame: max_frame.min(u32::MAX as usize),
+            pending_len: None,
+        }
+    }
+
+    /// The largest frame accepted.
+    pub fn max_frame(&self) -> usize {
+        self.max_frame
+    }
+}
+
+impl Decoder for LengthCodec {
+    type Item = Bytes;
+    type Error = io::Error;
+
+    fn decode(&mut self, src: &mut BytesMut) -> io::Result<Option<Bytes>> {
+        let len = match self.pending_len {
+            Some(len) => len,
+            None => {
+                if src.len() < HEADER_LEN {
+                    return Ok(None);
+                }
+                let len = u32::from_be_bytes([src[0], src[1], src[2], src[3]]);
+                if len as u64 > self.max_frame as u64 {
+                    return Err(FrameError::TooLarge {
+                        len: len.into(),
+                        max: self.max_frame,
+                    }
+                    .into());
+                }
+                src.advance(HEADER_LEN);
+                self.pending_len = Some(len as usize);
+                len as usize
+            }
+        };
+        if src.len() < len {
+            src.reserve((len - src.len()).min(MAX_RESERVE_AHEAD));
+            return Ok(None);
+        }
+        self.pending_len = None;
+        Ok(Some(src.split_to(len).freeze()))
+    }
+
+    fn decode_eof(&mut self, src: &mut BytesMut) -> io::Result<Option<Bytes>> {
+        match self.decode(src)? {
+            Some(frame) => Ok(Some(frame)),
+            None if src.is_empty() && self.pending_len.is_none() => Ok(None),
+            None => {
+                let header = if self.pending_len.is_some() { HEADER_LEN } else { 0 };
+                Err(FrameError::Truncated {
+                    got: header + src.len(),
+                }
+                .into())
+            }
+        }
+    }
+}
+
+impl Encoder<Bytes> for LengthCodec {
+    type Error = io::Error;
+
+    fn encode(&mut self, item: Bytes, dst: &mut BytesMut) -> io::Result<()> {
+        if item.len() > self.max_frame {
+            return Err(FrameError::SendTooLarge {
+                len: item.len(),
+                max: self.max_frame,
+            }
+            .into());
+        }
+        dst.reserve(HEADER_LEN + item.len());
+        dst.put_u32(item.len() as u32);
+        dst.extend_from_slice(&item);
+        Ok(())
+    }
+}

@@ -1,0 +1,123 @@
+use super::FrameError;
+use bytes::{BufMut, Bytes, BytesMut};
+use std::io;
+use tokio_util::codec::{Decoder, Encoder};
+
+/// Newline-terminated messages, as bytes (no UTF-8 requirement).
+///
+/// A received line loses its `\n` and a `\r` before it; a last line without a newline is still
+/// delivered at end of stream. A line longer than `max_frame` is `InvalidData`; sending a
+/// message that holds `\n` is `InvalidInput`, since it would arrive as two.
+///
+/// ```
+/// use anyipc::codec::LineCodec;
+/// use bytes::BytesMut;
+/// use tokio_util::codec::Decoder;
+///
+/// let mut codec = LineCodec::new(1024);
+/// let mut buf = BytesMut::from(&b"one\r\ntwo"[..]);
+/// assert_eq!(codec.decode(&mut buf)?.as_deref(), Some(&b"one"[..]));
+/// assert_eq!(codec.decode(&mut buf)?, None);
+/// assert_eq!(codec.decode_eof(&mut buf)?.as_deref(), Some(&b"two"[..]));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct LineCodec {
+    max_frame: usize,
+    /// Bytes of the buffer already searched for `\n`, so each byte is scanned once.
+    scanned: usize,
+}
+
+impl LineCodec {
+    /// A codec accepting lines of at most `max_frame` bytes (without the newline).
+    pub fn new(max_frame: usize) -> LineCodec {
+        LineCodec {
+            max_frame,
+            scanned: 0,
+        }
+    }
+}
+
+fn strip_cr(mut line: BytesMut) -> Bytes {
+    if line.last() == Some(&b'\r') {
+        line.truncate(line.len() - 1);
+    }
+    line.freeze()
+}
+
+impl Decoder for LineCodec {
+    type Item = Bytes;
+    type Error = io::Error;
+
+    fn decode(&mut self, src: &mut BytesMut) -> io::Result<Option<Bytes>> {
+        match src[self.scanned..].iter().position(|b| *b == b'\n') {
+            Some(offset) => {
+                let end = self.scanned + offset;
+                self.scanned = 0;
+                let mut line = src.split_to(end + 1);
+                line.truncate(end);
+                let line = strip_cr(line);
+                if line.len() > self.max_frame {
+                    return Err(FrameError::TooLarge {
+                        len: line.len() as u64,
+                        max: self.max_frame,
+                    }
+                    .into());
+                }
+                Ok(Some(line))
+            }
+            None => {
+                self.scanned = src.len();
+                // One byte of slack for a `\r` that may precede the newline.
+                if src.len() > self.max_frame + 1 {
+                    return Err(FrameError::TooLarge {
+                        len: src.len() as u64,
+                        max: self.max_frame,
+                    }
+                    .into());
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    fn decode_eof(&mut self, src: &mut BytesMut) -> io::Result<Option<Bytes>> {
+        match self.decode(src)? {
+            Some(line) => Ok(Some(line)),
+            None if src.is_empty() => Ok(None),
+            None => {
+                self.scanned = 0;
+                let line = strip_cr(src.split());
+                if line.len() > self.max_frame {
+                    return Err(FrameError::TooLarge {
+                        len: line.len() as u64,
+                        max: self.max_frame,
+                    }
+                    .into());
+                }
+                Ok(Some(line))
+            }
+        }
+    }
+}
+
+impl Encoder<Bytes> for LineCodec {
+    type Error = io::Error;
+
+    fn encode(&mut self, item: Bytes, dst: &mut BytesMut) -> io::Result<()> {
+        if item.len() > self.max_frame {
+            return Err(FrameError::SendTooLarge {
+                len: item.len(),
+                max: self.max_frame,
+            }
+            .into());
+        }
+        if item.contains(&b'\n') {
+            return Err(FrameError::NewlineInLine.into());
+        }
+        dst.reserve(item.len() + 1);
+        dst.extend_from_slice(&item);
+        dst.put_u8(b'\n');
+        Ok(())
+    }
+}

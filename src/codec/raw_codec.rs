@@ -1,0 +1,60 @@
+use super::FrameError;
+use bytes::{Bytes, BytesMut};
+use std::io;
+use tokio_util::codec::{Decoder, Encoder};
+
+/// No framing: whatever has arrived is one message (at most `max_frame` bytes of it), and a
+/// message is written as it is. Message boundaries are not kept; use it to talk to programs
+/// that know nothing of anyipc.
+///
+/// ```
+/// use anyipc::codec::RawCodec;
+/// use bytes::BytesMut;
+/// use tokio_util::codec::Decoder;
+///
+/// let mut buf = BytesMut::from(&b"hello"[..]);
+/// assert_eq!(RawCodec::new(1024).decode(&mut buf)?.as_deref(), Some(&b"hello"[..]));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct RawCodec {
+    max_frame: usize,
+}
+
+impl RawCodec {
+    /// A codec delivering chunks of at most `max_frame` bytes.
+    pub fn new(max_frame: usize) -> RawCodec {
+        RawCodec {
+            max_frame: max_frame.max(1),
+        }
+    }
+}
+
+impl Decoder for RawCodec {
+    type Item = Bytes;
+    type Error = io::Error;
+
+    fn decode(&mut self, src: &mut BytesMut) -> io::Result<Option<Bytes>> {
+        if src.is_empty() {
+            return Ok(None);
+        }
+        let len = src.len().min(self.max_frame);
+        Ok(Some(src.split_to(len).freeze()))
+    }
+}
+
+impl Encoder<Bytes> for RawCodec {
+    type Error = io::Error;
+
+    fn encode(&mut self, item: Bytes, dst: &mut BytesMut) -> io::Result<()> {
+        if item.len() > self.max_frame {
+            return Err(FrameError::SendTooLarge {
+                len: item.len(),
+                max: self.max_frame,
+            }
+            .into());
+        }
+        dst.extend_from_slice(&item);
+        Ok(())
+    }
+}

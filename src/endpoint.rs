@@ -1,0 +1,353 @@
+//! Endpoint URLs: one grammar for every transport.
+//!
+//! An endpoint is `scheme://address?key=value&…`:
+//!
+//! | scheme | address | example |
+//! |---|---|---|
+//! | `tcp`, `udp` | `host:port` (IPv6 in brackets; port 0 = any free port when binding) | `tcp://127.0.0.1:7000` |
+//! | `unix` | a path, or `@name` for a Linux abstract name | `unix:///run/app.sock` |
+//! | `fifo`, `file` | a path | `fifo:///tmp/app.fifo` |
+//! | `pipe`, `shm`, `mq`, `mem` | a name | `shm://orders` |
+//! | `stdio` | nothing | `stdio://` |
+//!
+//! # Names
+//! A name has 1 to 64 ASCII letters, digits, `.`, `_` or `-`, and does not start with `.` or
+//! `-`. Paths may hold `%XX` escapes (`%20` for a space, `%3F` for `?`).
+//!
+//! # Options
+//! Which scheme takes which query option, and the values each takes, is the table in the
+//! README ("Endpoint options"). An unknown key, a bad value or a key given twice is an
+//! [`EndpointParseError`] that names it and lists what is accepted.
+
+mod address;
+mod endpoint_parse_error;
+mod name;
+pub(crate) mod option_spec;
+mod option_value;
+mod scheme;
+#[cfg(test)]
+mod tests;
+
+pub use address::Address;
+pub use endpoint_parse_error::{EndpointParseError, ParseErrorKind};
+pub use scheme::Scheme;
+
+use crate::codec::Framing;
+use option_spec::{OptionValue, ValueKind};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Default largest message: 8 MiB.
+pub const DEFAULT_MAX_FRAME: usize = 8 << 20;
+/// Largest UDP payload over IPv4.
+pub const MAX_UDP_PAYLOAD: usize = 65_507;
+
+/// A parsed endpoint URL: scheme, address and options.
+///
+/// Parsing and [`Display`](fmt::Display) round-trip: `s.parse::<Endpoint>()?.to_string()`
+/// parses back to an equal endpoint.
+///
+/// ```
+/// use anyipc::{Endpoint, Scheme};
+/// let ep: Endpoint = "tcp://127.0.0.1:7000?max_frame=1MiB".parse()?;
+/// assert_eq!(ep.scheme(), Scheme::Tcp);
+/// assert_eq!(ep.max_frame(), 1 << 20);
+/// assert_eq!(ep.to_string().parse::<Endpoint>()?, ep);
+/// # Ok::<(), anyipc::EndpointParseError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Endpoint {
+    scheme: Scheme,
+    address: Address,
+    options: BTreeMap<&'static str, OptionValue>,
+}
+
+impl Endpoint {
+    /// Parses an endpoint URL.
+    ///
+    /// # Errors
+    /// [`EndpointParseError`] naming the bad part: scheme, address, option key or value.
+    pub fn parse(input: &str) -> Result<Endpoint, EndpointParseError> {
+        let err = |kind| EndpointParseError::new(input, kind);
+        let (scheme, rest) = input
+            .split_once("://")
+            .ok_or_else(|| err(ParseErrorKind::MissingScheme))?;
+        let scheme: Scheme = scheme
+            .parse()
+            .map_err(|_| err(ParseErrorKind::UnknownScheme(scheme.to_owned())))?;
+        let (address, query) = match rest.split_once('?') {
+            Some((address, query)) => (address, Some(query)),
+            None => (rest, None),
+        };
+        let address = Address::parse(scheme, address)
+            .map_err(|reason| err(ParseErrorKind::InvalidAddress { scheme, reason }))?;
+        let mut endpoint = Endpoint {
+            scheme,
+            address,
+            options: BTreeMap::new(),
+        };
+        for part in query.into_iter().flat_map(|q| q.split('&')) {
+            if part.is_empty() {
+                continue;
+            }
+            let (key, value) = part
+                .split_once('=')
+                .ok_or_else(|| err(ParseErrorKind::MalformedQuery(part.to_owned())))?;
+            if endpoint.options.keys().any(|k| *k == key) {
+                return Err(err(ParseErrorKind::DuplicateOption(key.to_owned())));
+            }
+            endpoint
+                .insert_option(key, value)
+                .map_err(|kind| EndpointParseError::new(input, kind))?;
+        }
+        Ok(endpoint)
+    }
+
+    /// This endpoint with option `key` set to `value` (replacing any earlier value), checked
+    /// as the parser checks it.
+    ///
+    /// ```
+    /// let ep: anyipc::Endpoint = "unix:///tmp/a.sock".parse()?;
+    /// let ep = ep.with_option("framing", "lines")?;
+    /// assert_eq!(ep.to_string(), "unix:///tmp/a.sock?framing=lines");
+    /// # Ok::<(), anyipc::EndpointParseError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`EndpointParseError`] when the scheme does not take `key` or `value` is not one of its
+    /// values.
+    pub fn with_option(mut self, key: &str, value: &str) -> Result<Endpoint, EndpointParseError> {
+        let input = format!("{self}");
+        self.insert_option(key, value)
+            .map_err(|kind| EndpointParseError::new(&input, kind))?;
+        Ok(self)
+    }
+
+    fn insert_option(&mut self, key: &str, value: &str) -> Result<(), ParseErrorKind> {
+        let spec = option_spec::find(self.scheme, key).ok_or_else(|| {
+            ParseErrorKind::UnknownOption {
+                scheme: self.scheme,
+                key: key.to_owned(),
+                accepted: option_spec::keys_for(self.scheme),
+            }
+        })?;
+        let parsed = option_value::parse_value(spec.kind, value).ok_or_else(|| {
+            ParseErrorKind::InvalidOptionValue {
+                key: key.to_owned(),
+                value: value.to_owned(),
+                expected: spec.kind.describe(),
+            }
+        })?;
+        self.options.insert(spec.key, parsed);
+        Ok(())
+    }
+
+    /// The scheme.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+
+    /// The address.
+    pub fn address(&self) -> &Address {
+        &self.address
+    }
+
+    /// The name of a `pipe`, `shm`, `mq` or `mem` endpoint.
+    pub fn name(&self) -> Option<&str> {
+        match &self.address {
+            Address::Name(name) => Some(name),
+            _ => None,
+        }
+    }
+
+    /// The path of a `unix`, `fifo` or `file` endpoint.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.address {
+            Address::Path(path) => Some(path),
+            _ => None,
+        }
+    }
+
+    /// The value of option `key` as written in the canonical URL, if it was given.
+    ///
+    /// ```
+    /// let ep: anyipc::Endpoint = "mq://jobs?capacity=64".parse()?;
+    /// assert_eq!(ep.option("capacity").as_deref(), Some("64"));
+    /// assert_eq!(ep.option("priority"), None);
+    /// # Ok::<(), anyipc::EndpointParseError>(())
+    /// ```
+    pub fn option(&self, key: &str) -> Option<String> {
+        self.options
+            .iter()
+            .find(|(k, _)| **k == key)
+            .map(|(_, v)| v.to_string())
+    }
+
+    /// How messages are cut out of the byte stream (`framing=`, default `length`).
+    pub fn framing(&self) -> Framing {
+        match self.options.get("framing") {
+            Some(OptionValue::Choice("lines")) => Framing::Lines,
+            Some(OptionValue::Choice("raw")) => Framing::Raw,
+            _ => Framing::Length,
+        }
+    }
+
+    /// Whether `framing=` was given explicitly.
+    pub fn has_framing(&self) -> bool {
+        self.options.contains_key("framing")
+    }
+
+    /// Largest message either way (`max_frame=`; default 8 MiB, udp 65,507 bytes).
+    pub fn max_frame(&self) -> usize {
+        let default = match self.scheme {
+            Scheme::Udp => MAX_UDP_PAYLOAD,
+            _ => DEFAULT_MAX_FRAME,
+        };
+        self.size_option("max_frame")
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+            .unwrap_or(default)
+    }
+
+    pub(crate) fn size_option(&self, key: &str) -> Option<u64> {
+        match self.options.get(key) {
+            Some(OptionValue::Size(n) | OptionValue::Uint(n)) => Some(*n),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn duration_option(&self, key: &str) -> Option<Duration> {
+        match self.options.get(key) {
+            Some(OptionValue::Duration(d)) => Some(*d),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn bool_option(&self, key: &str) -> Option<bool> {
+        match self.options.get(key) {
+            Some(OptionValue::Bool(b)) => Some(*b),
+            _ => None,
+        }
+    }
+
+    #[cfg_attr(not(unix), allow(dead_code))]
+    pub(crate) fn mode_option(&self) -> u32 {
+        match self.options.get("mode") {
+            Some(OptionValue::Mode(mode)) => *mode,
+            _ => 0o600,
+        }
+    }
+
+    #[allow(dead_code)]
+    pub(crate) fn uid_list_option(&self, key: &str) -> Option<&[u32]> {
+        match self.options.get(key) {
+            Some(OptionValue::UidList(uids)) => Some(uids),
+            _ => None,
+        }
+    }
+
+    /// A copy whose `host:port` has another port (the port a listener really bound).
+    pub(crate) fn with_port(&self, port: u16) -> Endpoint {
+        let mut endpoint = self.clone();
+        if let Address::HostPort { port: p, .. } = &mut endpoint.address {
+            *p = port;
+        }
+        endpoint
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}", self.scheme, self.address)?;
+        for (i, (key, value)) in self.options.iter().enumerate() {
+            let sep = if i == 0 { '?' } else { '&' };
+            write!(f, "{sep}{key}={value}")?;
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for Endpoint {
+    type Err = EndpointParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Endpoint::parse(s)
+    }
+}
+
+impl TryFrom<&str> for Endpoint {
+    type Error = EndpointParseError;
+
+    fn try_from(s: &str) -> Result<Self, Self::Error> {
+        Endpoint::parse(s)
+    }
+}
+
+/// Anything [`connect`](crate::connect) and [`bind`](crate::bind) accept as an endpoint: a URL
+/// (`&str`, `String`) or an [`Endpoint`].
+pub trait ToEndpoint {
+    /// Parses or clones into an [`Endpoint`].
+    ///
+    /// # Errors
+    /// [`EndpointParseError`] for a malformed URL.
+    fn to_endpoint(&self) -> Result<Endpoint, EndpointParseError>;
+}
+
+impl ToEndpoint for Endpoint {
+    fn to_endpoint(&self) -> Result<Endpoint, EndpointParseError> {
+        Ok(self.clone())
+    }
+}
+
+impl ToEndpoint for &Endpoint {
+    fn to_endpoint(&self) -> Result<Endpoint, EndpointParseError> {
+        Ok((*self).clone())
+    }
+}
+
+impl ToEndpoint for str {
+    fn to_endpoint(&self) -> Result<Endpoint, EndpointParseError> {
+        Endpoint::parse(self)
+    }
+}
+
+impl ToEndpoint for &str {
+    fn to_endpoint(&self) -> Result<Endpoint, EndpointParseError> {
+        Endpoint::parse(self)
+    }
+}
+
+impl ToEndpoint for String {
+    fn to_endpoint(&self) -> Result<Endpoint, EndpointParseError> {
+        Endpoint::parse(self)
+    }
+}
+
+impl ToEndpoint for &String {
+    fn to_endpoint(&self) -> Result<Endpoint, EndpointParseError> {
+        Endpoint::parse(self)
+    }
+}
+
+/// The README's option table, generated from the one table in the code.
+pub fn option_table_markdown() -> String {
+    let mut out = String::from("| option | schemes | values | default | meaning |\n|---|---|---|---|---|\n");
+    for spec in option_spec::OPTIONS {
+        let schemes: Vec<&str> = spec.schemes.iter().map(|s| s.as_str()).collect();
+        let values = match spec.kind {
+            ValueKind::Choice(words) => format!("`{}`", words.join("|")),
+            other => other.describe(),
+        };
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} | {} |\n",
+            spec.key,
+            schemes.join(", "),
+            values,
+            spec.default,
+            spec.meaning.split_whitespace().collect::<Vec<_>>().join(" "),
+        ));
+    }
+    out
+}

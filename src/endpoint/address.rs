@@ -1,0 +1,177 @@
+//! [`Address`]: the part of an endpoint URL between `://` and `?`.
+
+use super::name::check_name;
+use super::scheme::AddressShape;
+use super::Scheme;
+use std::fmt;
+use std::net::Ipv6Addr;
+use std::path::PathBuf;
+
+/// Where an endpoint is, in the shape its scheme uses.
+///
+/// ```
+/// use anyipc::{Address, Endpoint};
+/// let ep: Endpoint = "unix:///run/app.sock".parse().unwrap();
+/// assert_eq!(ep.address(), &Address::Path("/run/app.sock".into()));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Address {
+    /// `host:port` of `tcp://` and `udp://`. An IPv6 host is kept without its brackets.
+    HostPort {
+        /// A host name, IPv4 or IPv6 address.
+        host: String,
+        /// The port; 0 asks the OS for a free one when binding.
+        port: u16,
+    },
+    /// A file-system path (`unix`, `fifo`, `file`). Percent-escapes are decoded.
+    Path(PathBuf),
+    /// A Linux abstract socket name: `unix://@name`.
+    Abstract(String),
+    /// A name (`pipe`, `shm`, `mq`, `mem`) under the name rules.
+    Name(String),
+    /// No address (`stdio://`).
+    None,
+}
+
+impl Address {
+    /// Parses the address part of a URL of `scheme`. On failure returns the reason.
+    pub(crate) fn parse(scheme: Scheme, text: &str) -> Result<Address, String> {
+        match scheme.address_shape() {
+            AddressShape::HostPort => parse_host_port(text),
+            AddressShape::Path => {
+                if let Some(name) = text.strip_prefix('@').filter(|_| scheme == Scheme::Unix) {
+                    check_abstract_name(name)?;
+                    return Ok(Address::Abstract(percent_decode(name)?));
+                }
+                if text.is_empty() {
+                    return Err(format!(
+                        "a path is missing; write it as {scheme}:///absolute/path"
+                    ));
+                }
+                Ok(Address::Path(PathBuf::from(percent_decode(text)?)))
+            }
+            AddressShape::Name => {
+                check_name(text)?;
+                Ok(Address::Name(text.to_owned()))
+            }
+            AddressShape::Empty if text.is_empty() => Ok(Address::None),
+            AddressShape::Empty => Err(format!("{scheme}:// takes no address, found `{text}`")),
+        }
+    }
+}
+
+fn check_abstract_name(name: &str) -> Result<(), String> {
+    // sun_path holds 108 bytes, one of which is the leading NUL of an abstract name.
+    if name.is_empty() || name.len() > 107 {
+        return Err("an abstract name has 1 to 107 bytes".to_owned());
+    }
+    Ok(())
+}
+
+fn parse_host_port(text: &str) -> Result<Address, String> {
+    let expected = "write it as host:port, e.g. 127.0.0.1:7000 or [::1]:7000";
+    let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+        let (host, after) = rest
+            .split_once(']')
+            .ok_or_else(|| format!("an IPv6 host needs its closing `]`; {expected}"))?;
+        host.parse::<Ipv6Addr>()
+            .map_err(|_| format!("`{host}` is not an IPv6 address"))?;
+        let port = after
+            .strip_prefix(':')
+            .ok_or_else(|| format!("the port is missing; {expected}"))?;
+        (host, port)
+    } else {
+        let (host, port) = text
+            .rsplit_once(':')
+            .ok_or_else(|| format!("the port is missing; {expected}"))?;
+        if host.contains(':') {
+            return Err(format!(
+                "an IPv6 host goes in brackets; {expected}"
+            ));
+        }
+        if host.is_empty()
+            || !host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+        {
+            return Err(format!("`{host}` is not a host name or address; {expected}"));
+        }
+        (host, port)
+    };
+    if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("`{port}` is not a port number (0 to 65535)"));
+    }
+    let port = port
+        .parse::<u16>()
+        .map_err(|_| format!("`{port}` is not a port number (0 to 65535)"))?;
+    Ok(Address::HostPort {
+        host: host.to_owned(),
+        port,
+    })
+}
+
+/// Decodes `%XX` escapes; the result must be UTF-8.
+fn percent_decode(text: &str) -> Result<String, String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| "`%` must start an escape such as %20".to_owned())?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| "escapes must decode to UTF-8".to_owned())
+}
+
+/// Escapes what would not survive a round trip through the parser.
+fn percent_encode(text: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    for c in text.chars() {
+        if matches!(c, '%' | '?' | '#' | ' ') || c.is_control() {
+            let mut buf = [0u8; 4];
+            for byte in c.encode_utf8(&mut buf).bytes() {
+                write!(f, "%{byte:02X}")?;
+            }
+        } else {
+            write!(f, "{c}")?;
+        }
+    }
+    Ok(())
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Address::HostPort { host, port } if host.contains(':') => {
+                write!(f, "[{host}]:{port}")
+            }
+            Address::HostPort { host, port } => write!(f, "{host}:{port}"),
+            Address::Path(path) => {
+                let path = path.to_string_lossy();
+                // A leading `@` would read back as an abstract name.
+                match path.strip_prefix('@') {
+                    Some(rest) => {
+                        f.write_str("%40")?;
+                        percent_encode(rest, f)
+                    }
+                    None => percent_encode(&path, f),
+                }
+            }
+            Address::Abstract(name) => {
+                f.write_str("@")?;
+                percent_encode(name, f)
+            }
+            Address::Name(name) => f.write_str(name),
+            Address::None => Ok(()),
+        }
+    }
+}

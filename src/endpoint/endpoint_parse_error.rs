@@ -1,0 +1,127 @@
+//! [`EndpointParseError`]: what is wrong with an endpoint URL, and what is accepted instead.
+
+use super::Scheme;
+use std::fmt;
+use std::io;
+
+/// An endpoint URL that could not be parsed. Its message names the offending part and lists
+/// what is accepted there.
+///
+/// ```
+/// let err = "tcp://127.0.0.1:80?colour=red".parse::<anyipc::Endpoint>().unwrap_err();
+/// assert!(err.to_string().contains("unknown option `colour`"));
+/// assert!(err.to_string().contains("max_frame"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointParseError {
+    input: String,
+    kind: ParseErrorKind,
+}
+
+/// Which part of an endpoint URL is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ParseErrorKind {
+    /// No `scheme://` at the start.
+    MissingScheme,
+    /// A scheme anyipc does not know.
+    UnknownScheme(String),
+    /// The part after `://` is not an address of this scheme.
+    InvalidAddress {
+        /// The scheme whose address it is.
+        scheme: Scheme,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A query key this scheme does not take.
+    UnknownOption {
+        /// The scheme.
+        scheme: Scheme,
+        /// The key as written.
+        key: String,
+        /// The keys the scheme takes.
+        accepted: Vec<&'static str>,
+    },
+    /// A query value that is not one the key takes.
+    InvalidOptionValue {
+        /// The key.
+        key: String,
+        /// The value as written.
+        value: String,
+        /// The values the key takes.
+        expected: String,
+    },
+    /// A key given twice.
+    DuplicateOption(String),
+    /// A query part without `=`.
+    MalformedQuery(String),
+}
+
+impl EndpointParseError {
+    pub(crate) fn new(input: &str, kind: ParseErrorKind) -> Self {
+        EndpointParseError {
+            input: input.to_owned(),
+            kind,
+        }
+    }
+
+    /// The URL as given.
+    pub fn input(&self) -> &str {
+        &self.input
+    }
+
+    /// What is wrong with it.
+    pub fn kind(&self) -> &ParseErrorKind {
+        &self.kind
+    }
+}
+
+impl fmt::Display for EndpointParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid endpoint `{}`: ", self.input)?;
+        match &self.kind {
+            ParseErrorKind::MissingScheme => {
+                write!(f, "no scheme; write it as scheme://address, ")?;
+                write_schemes(f)
+            }
+            ParseErrorKind::UnknownScheme(scheme) => {
+                write!(f, "unknown scheme `{scheme}`; ")?;
+                write_schemes(f)
+            }
+            ParseErrorKind::InvalidAddress { scheme, reason } => {
+                write!(f, "bad {scheme}:// address: {reason}")
+            }
+            ParseErrorKind::UnknownOption {
+                scheme,
+                key,
+                accepted,
+            } => write!(
+                f,
+                "unknown option `{key}` for {scheme}://; accepted options: {}",
+                accepted.join(", ")
+            ),
+            ParseErrorKind::InvalidOptionValue {
+                key,
+                value,
+                expected,
+            } => write!(f, "bad value `{value}` for option `{key}`: expected {expected}"),
+            ParseErrorKind::DuplicateOption(key) => write!(f, "option `{key}` is given twice"),
+            ParseErrorKind::MalformedQuery(part) => {
+                write!(f, "query part `{part}` is not key=value")
+            }
+        }
+    }
+}
+
+fn write_schemes(f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let names: Vec<&str> = Scheme::ALL.iter().map(|s| s.as_str()).collect();
+    write!(f, "accepted schemes: {}", names.join(", "))
+}
+
+impl std::error::Error for EndpointParseError {}
+
+impl From<EndpointParseError> for io::Error {
+    fn from(err: EndpointParseError) -> Self {
+        io::Error::new(io::ErrorKind::InvalidInput, err)
+    }
+}

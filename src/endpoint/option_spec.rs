@@ -1,0 +1,216 @@
+//! The one table of query options: which scheme takes which key, and what values it accepts.
+//!
+//! The README's option table is this table written out; `tests::option_table_matches_readme`
+//! keeps the two in step.
+
+use super::Scheme;
+use std::time::Duration;
+
+/// The kind of value an option takes, which is also how it is parsed and displayed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ValueKind {
+    /// A byte or item count: `4096`, `64KiB`, `8MiB`, `1GiB` (also `k`, `KB`, … as powers of 1024).
+    Size,
+    /// `250ms`, `5s`, `2m`; a bare number is seconds.
+    Duration,
+    /// `true|false` (also `1|0`, `yes|no`, `on|off`).
+    Bool,
+    /// One of a fixed list of words.
+    Choice(&'static [&'static str]),
+    /// An octal permission mode of at most `0777`.
+    Mode,
+    /// A whole number in `0..=max`.
+    Uint { max: u64 },
+    /// A comma-separated list of user ids.
+    UidList,
+    /// A name under the endpoint name rules.
+    Name,
+}
+
+impl ValueKind {
+    /// The accepted values, as written in errors and in the README's table.
+    pub(crate) fn describe(self) -> String {
+        match self {
+            ValueKind::Size => "a size such as 4096, 64KiB, 8MiB".to_owned(),
+            ValueKind::Duration => "a duration such as 250ms, 5s, 2m".to_owned(),
+            ValueKind::Bool => "true or false".to_owned(),
+            ValueKind::Choice(words) => format!("one of {}", words.join("|")),
+            ValueKind::Mode => "an octal mode such as 0600".to_owned(),
+            ValueKind::Uint { max } => format!("a whole number from 0 to {max}"),
+            ValueKind::UidList => "user ids separated by commas, such as 1000,1001".to_owned(),
+            ValueKind::Name => "a name of letters, digits, '.', '_' and '-'".to_owned(),
+        }
+    }
+}
+
+/// One row of the option table.
+#[derive(Debug)]
+pub(crate) struct OptionSpec {
+    pub(crate) key: &'static str,
+    pub(crate) schemes: &'static [Scheme],
+    pub(crate) kind: ValueKind,
+    pub(crate) default: &'static str,
+    pub(crate) meaning: &'static str,
+}
+
+use Scheme::*;
+
+const STREAMS: &[Scheme] = &[Tcp, Unix, Pipe, Fifo, Stdio, Shm, File];
+const EVERY: &[Scheme] = &[Tcp, Udp, Unix, Pipe, Fifo, Stdio, Shm, Mq, Mem, File];
+const CONNECTING: &[Scheme] = &[Tcp, Udp, Unix, Pipe, Shm, Mq, Mem];
+const NAMED_FILES: &[Scheme] = &[Unix, Pipe, Fifo, Shm, Mq, File];
+
+/// Every option any scheme accepts. Keys are unique.
+pub(crate) const OPTIONS: &[OptionSpec] = &[
+    OptionSpec {
+        key: "framing",
+        schemes: STREAMS,
+        kind: ValueKind::Choice(&["length", "lines", "raw"]),
+        default: "length (file: the durable log)",
+        meaning: "how messages are cut out of the byte stream: a u32 big-endian length prefix, \
+                  newline-terminated lines, or whatever each read returns",
+    },
+    OptionSpec {
+        key: "max_frame",
+        schemes: EVERY,
+        kind: ValueKind::Size,
+        default: "8MiB (udp: 65507)",
+        meaning: "largest message accepted either way; larger is InvalidInput on send, \
+                  InvalidData on receive",
+    },
+    OptionSpec {
+        key: "connect_timeout",
+        schemes: CONNECTING,
+        kind: ValueKind::Duration,
+        default: "none",
+        meaning: "give up connecting after this long (TimedOut)",
+    },
+    OptionSpec {
+        key: "recv_timeout",
+        schemes: EVERY,
+        kind: ValueKind::Duration,
+        default: "none",
+        meaning: "fail a receive (TimedOut) when no whole message arrives for this long; \
+                  also bounds a stalled partial frame",
+    },
+    OptionSpec {
+        key: "nodelay",
+        schemes: &[Tcp],
+        kind: ValueKind::Bool,
+        default: "true",
+        meaning: "TCP_NODELAY: send small messages at once",
+    },
+    OptionSpec {
+        key: "mode",
+        schemes: NAMED_FILES,
+        kind: ValueKind::Mode,
+        default: "0600",
+        meaning: "permissions of the created socket, FIFO, segment or file",
+    },
+    OptionSpec {
+        key: "capacity",
+        schemes: &[Mem, Shm, Mq],
+        kind: ValueKind::Size,
+        default: "mem: 1024 messages, shm: 1MiB per ring, mq: 1024 messages",
+        meaning: "how much may be queued before a sender waits",
+    },
+    OptionSpec {
+        key: "busy_poll",
+        schemes: &[Shm],
+        kind: ValueKind::Bool,
+        default: "false",
+        meaning: "spin instead of parking while waiting (lowest latency, one busy core)",
+    },
+    OptionSpec {
+        key: "create",
+        schemes: &[Mq],
+        kind: ValueKind::Bool,
+        default: "false",
+        meaning: "create the queue when it does not exist",
+    },
+    OptionSpec {
+        key: "max_message_len",
+        schemes: &[Mq],
+        kind: ValueKind::Size,
+        default: "8KiB",
+        meaning: "largest message the created queue holds",
+    },
+    OptionSpec {
+        key: "priority",
+        schemes: &[Mq],
+        kind: ValueKind::Uint { max: 31 },
+        default: "0",
+        meaning: "priority of messages sent through this connection",
+    },
+    OptionSpec {
+        key: "fsync",
+        schemes: &[File],
+        kind: ValueKind::Choice(&["always", "batch", "never"]),
+        default: "batch",
+        meaning: "when an append reaches the disk before the send returns",
+    },
+    OptionSpec {
+        key: "consumer",
+        schemes: &[File],
+        kind: ValueKind::Name,
+        default: "none",
+        meaning: "name of a consumer whose cursor is kept beside the log",
+    },
+    OptionSpec {
+        key: "from",
+        schemes: &[File],
+        kind: ValueKind::Choice(&["start", "end"]),
+        default: "start",
+        meaning: "where a consumer without a cursor begins",
+    },
+    OptionSpec {
+        key: "follow",
+        schemes: &[File],
+        kind: ValueKind::Bool,
+        default: "true",
+        meaning: "keep waiting for new data at the end of the file (like tail -f)",
+    },
+    OptionSpec {
+        key: "segment_size",
+        schemes: &[File],
+        kind: ValueKind::Size,
+        default: "64MiB",
+        meaning: "size at which the log starts a new segment",
+    },
+    OptionSpec {
+        key: "allow_uids",
+        schemes: &[Unix, Pipe],
+        kind: ValueKind::UidList,
+        default: "any",
+        meaning: "a server refuses clients of other users before reading anything",
+    },
+];
+
+/// The row for `key` if `scheme` accepts it.
+pub(crate) fn find(scheme: Scheme, key: &str) -> Option<&'static OptionSpec> {
+    OPTIONS
+        .iter()
+        .find(|spec| spec.key == key && spec.schemes.contains(&scheme))
+}
+
+/// The keys `scheme` accepts, in table order.
+pub(crate) fn keys_for(scheme: Scheme) -> Vec<&'static str> {
+    OPTIONS
+        .iter()
+        .filter(|spec| spec.schemes.contains(&scheme))
+        .map(|spec| spec.key)
+        .collect()
+}
+
+/// A parsed option value.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum OptionValue {
+    Size(u64),
+    Duration(Duration),
+    Bool(bool),
+    Choice(&'static str),
+    Mode(u32),
+    Uint(u64),
+    UidList(Vec<u32>),
+    Name(String),
+}

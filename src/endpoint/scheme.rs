@@ -1,0 +1,116 @@
+//! The endpoint schemes and what each one is.
+
+use std::fmt;
+
+/// The mechanism an [`Endpoint`](crate::Endpoint) names: the part of the URL before `://`.
+///
+/// ```
+/// use anyipc::Scheme;
+/// assert_eq!("tcp".parse::<Scheme>().unwrap(), Scheme::Tcp);
+/// assert_eq!(Scheme::Shm.to_string(), "shm");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scheme {
+    /// `tcp://host:port`: a TCP stream (TCP_NODELAY by default).
+    Tcp,
+    /// `udp://host:port`: UDP datagrams, one message each.
+    Udp,
+    /// `unix:///path` or `unix://@name` (Linux abstract name): a Unix stream socket.
+    Unix,
+    /// `pipe://name`: a named local socket (Unix socket or Windows named pipe).
+    Pipe,
+    /// `fifo:///path`: a POSIX FIFO, one-way.
+    Fifo,
+    /// `stdio://`: the pipes a child process got from the parent that spawned it.
+    Stdio,
+    /// `shm://name`: rings in shared memory.
+    Shm,
+    /// `mq://name`: a named, bounded, prioritised message queue.
+    Mq,
+    /// `mem://name`: an in-process channel pair with the same API.
+    Mem,
+    /// `file:///path`: a durable log, or a plain file with `framing=lines|raw`.
+    File,
+}
+
+/// What a scheme's address looks like after `://`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AddressShape {
+    /// `host:port`.
+    HostPort,
+    /// A file-system path (`unix` also takes `@name`).
+    Path,
+    /// A name under the [name rules](crate::endpoint#names).
+    Name,
+    /// Nothing after `://`.
+    Empty,
+}
+
+impl Scheme {
+    /// Every scheme, in the order the documentation lists them.
+    pub const ALL: [Scheme; 10] = [
+        Scheme::Tcp,
+        Scheme::Udp,
+        Scheme::Unix,
+        Scheme::Pipe,
+        Scheme::Fifo,
+        Scheme::Stdio,
+        Scheme::Shm,
+        Scheme::Mq,
+        Scheme::Mem,
+        Scheme::File,
+    ];
+
+    /// The scheme as written in a URL (`"tcp"`, `"shm"`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Tcp => "tcp",
+            Scheme::Udp => "udp",
+            Scheme::Unix => "unix",
+            Scheme::Pipe => "pipe",
+            Scheme::Fifo => "fifo",
+            Scheme::Stdio => "stdio",
+            Scheme::Shm => "shm",
+            Scheme::Mq => "mq",
+            Scheme::Mem => "mem",
+            Scheme::File => "file",
+        }
+    }
+
+    /// Whether messages travel as a byte stream that needs framing (`true`) or as whole
+    /// messages the mechanism keeps apart by itself (`false`: udp, mq, mem).
+    pub fn is_byte_stream(self) -> bool {
+        !matches!(self, Scheme::Udp | Scheme::Mq | Scheme::Mem)
+    }
+
+    pub(crate) fn address_shape(self) -> AddressShape {
+        match self {
+            Scheme::Tcp | Scheme::Udp => AddressShape::HostPort,
+            Scheme::Unix | Scheme::Fifo | Scheme::File => AddressShape::Path,
+            Scheme::Pipe | Scheme::Shm | Scheme::Mq | Scheme::Mem => AddressShape::Name,
+            Scheme::Stdio => AddressShape::Empty,
+        }
+    }
+}
+
+impl fmt::Display for Scheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Scheme {
+    type Err = crate::EndpointParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Scheme::ALL
+            .into_iter()
+            .find(|scheme| scheme.as_str() == s)
+            .ok_or_else(|| {
+                crate::EndpointParseError::new(
+                    s,
+                    crate::endpoint::ParseErrorKind::UnknownScheme(s.to_owned()),
+                )
+            })
+    }
+}

@@ -1,0 +1,17 @@
+#![doc = include_str!("../README.md")]
+
+pub mod codec;
+pub mod endpoint;
+pub mod mem;
+mod sys;
+pub mod tcp;
+mod transport;
+pub mod udp;
+#[cfg(unix)]
+pub mod unix;
+
+pub use endpoint::{Address, Endpoint, EndpointParseError, Scheme, ToEndpoint};
+pub use transport::{
+    bind, connect, Connection, Listener, MessageFramed, PeerCredentials, RecvMessage,
+    SendMessage, Transport, Typed,
+};

@@ -1,0 +1,65 @@
+use crate::codec::FrameError;
+use crate::transport::{RecvMessage, SendMessage};
+use bytes::Bytes;
+use std::io;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use tokio::sync::mpsc;
+use tokio_util::sync::PollSender;
+
+/// One end of an in-process connection: a bounded channel each way.
+#[derive(Debug)]
+pub(crate) struct MemChannel {
+    tx: PollSender<Bytes>,
+    rx: mpsc::Receiver<Bytes>,
+    max_frame: usize,
+}
+
+impl MemChannel {
+    /// Two connected ends, each direction holding up to `capacity` messages.
+    pub(crate) fn pair(capacity: usize, max_frame: usize) -> (MemChannel, MemChannel) {
+        let (a_tx, b_rx) = mpsc::channel(capacity);
+        let (b_tx, a_rx) = mpsc::channel(capacity);
+        let end = |tx, rx| MemChannel {
+            tx: PollSender::new(tx),
+            rx,
+            max_frame,
+        };
+        (end(a_tx, a_rx), end(b_tx, b_rx))
+    }
+}
+
+fn peer_gone() -> io::Error {
+    io::Error::new(io::ErrorKind::BrokenPipe, "mem:// peer has closed")
+}
+
+impl RecvMessage for MemChannel {
+    fn poll_recv(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<Option<Bytes>>> {
+        self.get_mut().rx.poll_recv(cx).map(Ok)
+    }
+}
+
+impl SendMessage for MemChannel {
+    fn poll_send(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        msg: &Bytes,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if msg.len() > this.max_frame {
+            return Poll::Ready(Err(FrameError::SendTooLarge {
+                len: msg.len(),
+                max: this.max_frame,
+            }
+            .into()));
+        }
+        ready!(this.tx.poll_reserve(cx)).map_err(|_| peer_gone())?;
+        this.tx.send_item(msg.clone()).map_err(|_| peer_gone())?;
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().tx.close();
+        Poll::Ready(Ok(()))
+    }
+}

@@ -1,0 +1,43 @@
+//! [`AnyChannel`]: every message backend behind one [`RecvMessage`] + [`SendMessage`].
+
+use super::{RecvMessage, SendMessage};
+use bytes::Bytes;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// A message channel of any backend. One match per poll; no boxing.
+#[derive(Debug)]
+pub(crate) enum AnyChannel {
+    Udp(crate::udp::UdpChannel),
+    Mem(crate::mem::MemChannel),
+}
+
+macro_rules! dispatch {
+    ($channel:expr, $c:ident => $body:expr) => {
+        match $channel.get_mut() {
+            AnyChannel::Udp($c) => $body,
+            AnyChannel::Mem($c) => $body,
+        }
+    };
+}
+
+impl RecvMessage for AnyChannel {
+    fn poll_recv(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<Option<Bytes>>> {
+        dispatch!(self, c => Pin::new(c).poll_recv(cx))
+    }
+}
+
+impl SendMessage for AnyChannel {
+    fn poll_send(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        msg: &Bytes,
+    ) -> Poll<io::Result<()>> {
+        dispatch!(self, c => Pin::new(c).poll_send(cx, msg))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        dispatch!(self, c => Pin::new(c).poll_close(cx))
+    }
+}

@@ -1,0 +1,96 @@
+//! [`AnyStream`]: every byte-stream backend behind one `AsyncRead + AsyncWrite`, with the error
+//! kinds made the same on all of them.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// A byte stream of any backend. One match per poll; no boxing.
+#[derive(Debug)]
+pub(crate) enum AnyStream {
+    Tcp(tokio::net::TcpStream),
+    #[cfg(unix)]
+    Unix(tokio::net::UnixStream),
+}
+
+/// Calls `$body` with `$s` bound to the backend inside `$stream` (a `Pin<&mut AnyStream>`).
+macro_rules! dispatch {
+    ($stream:expr, $s:ident => $body:expr) => {
+        match $stream.get_mut() {
+            AnyStream::Tcp($s) => $body,
+            #[cfg(unix)]
+            AnyStream::Unix($s) => $body,
+        }
+    };
+}
+
+/// A reset from the peer means the peer is gone: reads see end of stream (the codec then
+/// tells a clean end from one inside a frame).
+fn read_result(result: Poll<io::Result<()>>) -> Poll<io::Result<()>> {
+    match result {
+        Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::ConnectionReset => Poll::Ready(Ok(())),
+        other => other,
+    }
+}
+
+/// Every way a write can find the peer gone is `BrokenPipe`.
+fn write_result<T>(result: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+    match result {
+        Poll::Ready(Err(e))
+            if matches!(
+                e.kind(),
+                io::ErrorKind::ConnectionReset
+                    | io::ErrorKind::ConnectionAborted
+                    | io::ErrorKind::NotConnected
+            ) =>
+        {
+            Poll::Ready(Err(io::Error::new(io::ErrorKind::BrokenPipe, e)))
+        }
+        other => other,
+    }
+}
+
+impl AsyncRead for AnyStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        read_result(dispatch!(self, s => Pin::new(s).poll_read(cx, buf)))
+    }
+}
+
+impl AsyncWrite for AnyStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        write_result(dispatch!(self, s => Pin::new(s).poll_write(cx, buf)))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        write_result(dispatch!(self, s => Pin::new(s).poll_write_vectored(cx, bufs)))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            AnyStream::Tcp(s) => s.is_write_vectored(),
+            #[cfg(unix)]
+            AnyStream::Unix(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        write_result(dispatch!(self, s => Pin::new(s).poll_flush(cx)))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        write_result(dispatch!(self, s => Pin::new(s).poll_shutdown(cx)))
+    }
+}

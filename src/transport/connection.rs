@@ -1,0 +1,248 @@
+use super::{AnyChannel, AnyStream, MessageFramed, PeerCredentials, Typed};
+use crate::codec::{FrameCodec, Format};
+use crate::Endpoint;
+use bytes::Bytes;
+use futures::{Sink, SinkExt, Stream, StreamExt};
+use std::fmt;
+use std::io;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+use tokio::time::{Instant, Sleep};
+use tokio_util::codec::Framed;
+
+/// Read buffer and write batch size of byte-stream connections. Writes are gathered up to this
+/// many bytes before `poll_ready` waits for the socket (tokio-util's default is 8 KiB).
+const STREAM_BUFFER: usize = 64 * 1024;
+
+/// One connection over any transport: a [`Stream`] of received messages and a [`Sink`] of
+/// messages to send.
+///
+/// Get one from [`connect`](crate::connect) or [`Listener::accept`](crate::Listener::accept).
+///
+/// # Errors
+/// The same condition gives the same [`io::ErrorKind`] on every transport:
+///
+/// | condition | kind |
+/// |---|---|
+/// | peer closed | the stream ends (`None`); a send fails with `BrokenPipe` |
+/// | peer closed inside a frame | `UnexpectedEof` |
+/// | nothing listens at the endpoint | `NotFound` (named endpoints) or `ConnectionRefused` (tcp) |
+/// | the endpoint is taken by a live listener | `AddrInUse` |
+/// | no message for `recv_timeout`, connect over `connect_timeout` | `TimedOut` |
+/// | a message over `max_frame` to send | `InvalidInput` |
+/// | corrupt or oversized data from the peer | `InvalidData` (with a typed inner error) |
+/// | a scheme this build does not provide | `Unsupported` |
+///
+/// ```
+/// # tokio_test::block_on(async {
+/// use futures::{SinkExt, StreamExt};
+///
+/// let mut listener = anyipc::bind("mem://doc-connection").await?;
+/// let mut client = anyipc::connect("mem://doc-connection").await?;
+/// let mut server = listener.accept().await?;
+///
+/// client.send("ping").await?;
+/// let msg = server.next().await.unwrap()?;
+/// server.send(msg).await?;
+/// assert_eq!(client.recv().await?.unwrap(), "ping");
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// ```
+pub struct Connection {
+    inner: Inner,
+    endpoint: Endpoint,
+    peer: String,
+    credentials: Option<PeerCredentials>,
+    recv_timeout: Option<Duration>,
+    recv_deadline: Option<Pin<Box<Sleep>>>,
+    span: tracing::Span,
+}
+
+enum Inner {
+    Stream(Framed<AnyStream, FrameCodec>),
+    Message(MessageFramed<AnyChannel>),
+}
+
+macro_rules! dispatch {
+    ($inner:expr, $i:ident => $body:expr) => {
+        match $inner {
+            Inner::Stream($i) => $body,
+            Inner::Message($i) => $body,
+        }
+    };
+}
+
+impl Connection {
+    pub(crate) fn from_stream(
+        stream: AnyStream,
+        endpoint: &Endpoint,
+        peer: String,
+        credentials: Option<PeerCredentials>,
+    ) -> Connection {
+        let codec = FrameCodec::new(endpoint.framing(), endpoint.max_frame());
+        let mut framed = Framed::with_capacity(stream, codec, STREAM_BUFFER);
+        framed.set_backpressure_boundary(STREAM_BUFFER);
+        Connection::new(Inner::Stream(framed), endpoint, peer, credentials)
+    }
+
+    pub(crate) fn from_channel(channel: AnyChannel, endpoint: &Endpoint, peer: String) -> Connection {
+        Connection::new(
+            Inner::Message(MessageFramed::new(channel)),
+            endpoint,
+            peer,
+            None,
+        )
+    }
+
+    fn new(
+        inner: Inner,
+        endpoint: &Endpoint,
+        peer: String,
+        credentials: Option<PeerCredentials>,
+    ) -> Connection {
+        let span = tracing::debug_span!("connection", endpoint = %endpoint, peer = %peer);
+        tracing::debug!(parent: &span, "connection open");
+        Connection {
+            inner,
+            endpoint: endpoint.clone(),
+            peer,
+            credentials,
+            recv_timeout: endpoint.duration_option("recv_timeout"),
+            recv_deadline: None,
+            span,
+        }
+    }
+
+    /// The endpoint this connection was made to or accepted on.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// The peer's address as text (`127.0.0.1:50312`, a socket path, `mem client 3`, …).
+    pub fn peer_addr(&self) -> &str {
+        &self.peer
+    }
+
+    /// The peer's pid, uid and gid on local transports where the OS reports them (`unix`).
+    pub fn peer_credentials(&self) -> Option<PeerCredentials> {
+        self.credentials
+    }
+
+    /// Receives the next message; `Ok(None)` once the peer has closed.
+    ///
+    /// # Errors
+    /// As in the table on [`Connection`].
+    ///
+    /// # Cancel safety
+    /// Cancel safe: a message is never lost when the future is dropped before it completes.
+    pub async fn recv(&mut self) -> io::Result<Option<Bytes>> {
+        self.next().await.transpose()
+    }
+
+    /// Sends one message and flushes it.
+    ///
+    /// # Errors
+    /// `InvalidInput` for a message over `max_frame`, `BrokenPipe` when the peer has gone.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: dropped before completion, the message may or may not have been sent.
+    pub async fn send(&mut self, msg: impl Into<Bytes>) -> io::Result<()> {
+        SinkExt::send(self, msg.into()).await
+    }
+
+    /// Typed messages over this connection: receives `In`, sends `Out`, serialized by `format`.
+    ///
+    /// ```
+    /// # tokio_test::block_on(async {
+    /// use anyipc::codec::Json;
+    /// use futures::{SinkExt, StreamExt};
+    ///
+    /// let mut listener = anyipc::bind("mem://doc-typed").await?;
+    /// let mut client = anyipc::connect("mem://doc-typed").await?.typed::<u64, String>(Json);
+    /// let mut server = listener.accept().await?.typed::<String, u64>(Json);
+    /// client.send("forty-two".to_owned()).await?;
+    /// let text = server.next().await.unwrap()?;
+    /// server.send(text.len() as u64).await?;
+    /// assert_eq!(client.next().await.unwrap()?, 9);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
+    pub fn typed<In, Out, F: Format>(self, format: F) -> Typed<Connection, In, Out, F> {
+        Typed::new(self, format)
+    }
+
+    fn poll_recv_deadline(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Bytes>>> {
+        let Some(timeout) = self.recv_timeout else {
+            return Poll::Pending;
+        };
+        let deadline = self
+            .recv_deadline
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        ready!(deadline.as_mut().poll(cx));
+        self.recv_deadline = None;
+        Poll::Ready(Some(Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("no message within recv_timeout ({timeout:?})"),
+        ))))
+    }
+}
+
+use std::future::Future;
+
+impl Stream for Connection {
+    type Item = io::Result<Bytes>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        let polled = dispatch!(&mut this.inner, i => i.poll_next_unpin(cx));
+        match polled {
+            Poll::Ready(item) => {
+                if let (Some(timeout), Some(deadline)) = (this.recv_timeout, &mut this.recv_deadline) {
+                    deadline.as_mut().reset(Instant::now() + timeout);
+                }
+                if item.is_none() {
+                    tracing::debug!(parent: &this.span, "peer closed");
+                }
+                Poll::Ready(item)
+            }
+            Poll::Pending => this.poll_recv_deadline(cx),
+        }
+    }
+}
+
+impl Sink<Bytes> for Connection {
+    type Error = io::Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        dispatch!(&mut self.get_mut().inner, i => i.poll_ready_unpin(cx))
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: Bytes) -> io::Result<()> {
+        dispatch!(&mut self.get_mut().inner, i => i.start_send_unpin(item))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        dispatch!(&mut self.get_mut().inner, i => i.poll_flush_unpin(cx))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let result = ready!(dispatch!(&mut this.inner, i => i.poll_close_unpin(cx)));
+        tracing::debug!(parent: &this.span, "sending side closed");
+        Poll::Ready(result)
+    }
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("endpoint", &self.endpoint.to_string())
+            .field("peer", &self.peer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        tracing::debug!(parent: &self.span, "connection closed");
+    }
+}

@@ -1,0 +1,104 @@
+use super::Connection;
+use crate::Endpoint;
+use futures::Stream;
+use std::fmt;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// A bound endpoint that accepts [`Connection`]s, on any transport.
+///
+/// Also a `Stream` of accepted connections.
+///
+/// ```
+/// # tokio_test::block_on(async {
+/// let mut listener = anyipc::bind("tcp://127.0.0.1:0").await?;
+/// // Port 0 asked for any free port; the listener's endpoint names the one it got.
+/// let url = listener.endpoint().to_string();
+/// let _client = anyipc::connect(&url).await?;
+/// let server_side = listener.accept().await?;
+/// assert!(server_side.peer_addr().starts_with("127.0.0.1:"));
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// ```
+pub struct Listener {
+    inner: AnyListener,
+    endpoint: Endpoint,
+    span: tracing::Span,
+}
+
+pub(crate) enum AnyListener {
+    Tcp(crate::tcp::TcpListener),
+    Udp(crate::udp::UdpListener),
+    #[cfg(unix)]
+    Unix(crate::unix::UnixListener),
+    Mem(crate::mem::MemListener),
+}
+
+impl Listener {
+    pub(crate) fn new(inner: AnyListener, endpoint: Endpoint) -> Listener {
+        let span = tracing::debug_span!("listener", endpoint = %endpoint);
+        tracing::debug!(parent: &span, "listening");
+        Listener {
+            inner,
+            endpoint,
+            span,
+        }
+    }
+
+    /// The endpoint this listener is bound to, with the real port when port 0 was asked for.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// Waits for the next connection.
+    ///
+    /// # Errors
+    /// Errors of the OS accept call; a connection refused by `allow_uids` is not an error
+    /// (it is dropped and logged, and accepting goes on).
+    ///
+    /// # Cancel safety
+    /// Cancel safe: no connection is lost when the future is dropped.
+    pub async fn accept(&mut self) -> io::Result<Connection> {
+        std::future::poll_fn(|cx| self.poll_accept(cx)).await
+    }
+
+    /// Polls for the next connection.
+    ///
+    /// # Errors
+    /// As [`accept`](Listener::accept).
+    pub fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Connection>> {
+        let polled = match &mut self.inner {
+            AnyListener::Tcp(l) => l.poll_accept(cx, &self.endpoint),
+            AnyListener::Udp(l) => l.poll_accept(cx, &self.endpoint),
+            #[cfg(unix)]
+            AnyListener::Unix(l) => l.poll_accept(cx, &self.endpoint),
+            AnyListener::Mem(l) => l.poll_accept(cx, &self.endpoint),
+        };
+        if let Poll::Ready(Ok(conn)) = &polled {
+            tracing::debug!(parent: &self.span, peer = %conn.peer_addr(), "accepted");
+        }
+        polled
+    }
+}
+
+impl Stream for Listener {
+    type Item = io::Result<Connection>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_accept(cx).map(Some)
+    }
+}
+
+impl fmt::Debug for Listener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Listener")
+            .field("endpoint", &self.endpoint.to_string())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        tracing::debug!(parent: &self.span, "listener closed");
+    }
+}

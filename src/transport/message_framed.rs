@@ -1,0 +1,120 @@
+use super::{RecvMessage, SendMessage};
+use bytes::Bytes;
+use futures::{Sink, Stream};
+use std::io;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+/// A `Stream` + `Sink` of messages over a [`RecvMessage`] + [`SendMessage`] backend: what
+/// tokio-util's `Framed` is for byte streams.
+///
+/// The sink holds at most one message that the backend has not accepted yet:
+/// `poll_ready` is `Pending` until the backend takes it.
+///
+/// ```
+/// use anyipc::{MessageFramed, RecvMessage, SendMessage};
+/// use bytes::Bytes;
+/// use futures::{SinkExt, StreamExt};
+/// use std::collections::VecDeque;
+/// use std::pin::Pin;
+/// use std::task::{Context, Poll};
+///
+/// /// A loopback backend: what is sent comes back.
+/// #[derive(Default)]
+/// struct Loopback(VecDeque<Bytes>);
+/// impl RecvMessage for Loopback {
+///     fn poll_recv(self: Pin<&mut Self>, _: &mut Context<'_>)
+///         -> Poll<std::io::Result<Option<Bytes>>> {
+///         Poll::Ready(Ok(self.get_mut().0.pop_front()))
+///     }
+/// }
+/// impl SendMessage for Loopback {
+///     fn poll_send(self: Pin<&mut Self>, _: &mut Context<'_>, msg: &Bytes)
+///         -> Poll<std::io::Result<()>> {
+///         self.get_mut().0.push_back(msg.clone());
+///         Poll::Ready(Ok(()))
+///     }
+/// }
+///
+/// # tokio_test::block_on(async {
+/// let mut framed = MessageFramed::new(Loopback::default());
+/// framed.send(Bytes::from_static(b"ping")).await?;
+/// assert_eq!(framed.next().await.unwrap()?, "ping");
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// ```
+#[derive(Debug)]
+pub struct MessageFramed<T> {
+    inner: T,
+    unsent: Option<Bytes>,
+}
+
+impl<T> MessageFramed<T> {
+    /// Wraps a message backend.
+    pub fn new(inner: T) -> Self {
+        MessageFramed {
+            inner,
+            unsent: None,
+        }
+    }
+
+    /// The backend.
+    pub fn get_ref(&self) -> &T {
+        &self.inner
+    }
+
+    /// The backend, mutably.
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.inner
+    }
+
+    /// The backend, dropping a message not yet accepted.
+    pub fn into_inner(self) -> T {
+        self.inner
+    }
+}
+
+impl<T: SendMessage + Unpin> MessageFramed<T> {
+    fn poll_send_unsent(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Some(msg) = &self.unsent {
+            ready!(Pin::new(&mut self.inner).poll_send(cx, msg))?;
+            self.unsent = None;
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<T: RecvMessage + Unpin> Stream for MessageFramed<T> {
+    type Item = io::Result<Bytes>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        Pin::new(&mut this.inner)
+            .poll_recv(cx)
+            .map(Result::transpose)
+    }
+}
+
+impl<T: SendMessage + Unpin> Sink<Bytes> for MessageFramed<T> {
+    type Error = io::Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().poll_send_unsent(cx)
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: Bytes) -> io::Result<()> {
+        let this = self.get_mut();
+        debug_assert!(this.unsent.is_none(), "start_send without poll_ready");
+        this.unsent = Some(item);
+        Ok(())
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().poll_send_unsent(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.poll_send_unsent(cx))?;
+        Pin::new(&mut this.inner).poll_close(cx)
+    }
+}

@@ -1,0 +1,97 @@
+//! `connect` and `bind`: choosing the backend by scheme.
+
+use super::listener::AnyListener;
+use super::{unsupported, Connection, Listener};
+use crate::{Endpoint, Scheme, ToEndpoint};
+use std::future::Future;
+use std::io;
+
+/// Connects to an endpoint.
+///
+/// ```no_run
+/// # async fn f() -> std::io::Result<()> {
+/// use futures::SinkExt;
+/// let mut conn = anyipc::connect("tcp://127.0.0.1:7000?connect_timeout=2s").await?;
+/// conn.send("hello").await?;
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+/// `InvalidInput` for a malformed URL (the [`EndpointParseError`](crate::EndpointParseError)
+/// inside); `NotFound` or `ConnectionRefused` when nothing listens; `TimedOut` past
+/// `connect_timeout`; `Unsupported` for a scheme this build lacks.
+///
+/// # Cancel safety
+/// Cancel safe: dropping the future abandons the attempt.
+pub async fn connect(endpoint: impl ToEndpoint) -> io::Result<Connection> {
+    let endpoint = endpoint.to_endpoint()?;
+    let conn = with_timeout(&endpoint, connect_endpoint(&endpoint)).await?;
+    tracing::debug!(endpoint = %endpoint, peer = %conn.peer_addr(), "connected");
+    Ok(conn)
+}
+
+/// Binds an endpoint, ready to [`accept`](Listener::accept) connections.
+///
+/// ```
+/// # tokio_test::block_on(async {
+/// let listener = anyipc::bind("udp://127.0.0.1:0").await?;
+/// assert_ne!(listener.endpoint().to_string(), "udp://127.0.0.1:0");
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// ```
+///
+/// # Errors
+/// `InvalidInput` for a malformed URL; `AddrInUse` when a live listener holds the endpoint;
+/// `Unsupported` for a scheme this build lacks; other OS errors as they come.
+///
+/// # Cancel safety
+/// Cancel safe.
+pub async fn bind(endpoint: impl ToEndpoint) -> io::Result<Listener> {
+    let endpoint = endpoint.to_endpoint()?;
+    let (inner, bound) = match endpoint.scheme() {
+        Scheme::Tcp => {
+            let (l, bound) = crate::tcp::TcpListener::bind(&endpoint).await?;
+            (AnyListener::Tcp(l), bound)
+        }
+        Scheme::Udp => {
+            let (l, bound) = crate::udp::UdpListener::bind(&endpoint).await?;
+            (AnyListener::Udp(l), bound)
+        }
+        #[cfg(unix)]
+        Scheme::Unix => (
+            AnyListener::Unix(crate::unix::UnixListener::bind(&endpoint).await?),
+            endpoint.clone(),
+        ),
+        Scheme::Mem => (
+            AnyListener::Mem(crate::mem::MemListener::bind(&endpoint)?),
+            endpoint.clone(),
+        ),
+        scheme => return Err(unsupported(scheme, "bind")),
+    };
+    Ok(Listener::new(inner, bound))
+}
+
+async fn connect_endpoint(endpoint: &Endpoint) -> io::Result<Connection> {
+    match endpoint.scheme() {
+        Scheme::Tcp => crate::tcp::connect(endpoint).await,
+        Scheme::Udp => crate::udp::connect(endpoint).await,
+        #[cfg(unix)]
+        Scheme::Unix => crate::unix::connect(endpoint).await,
+        Scheme::Mem => crate::mem::connect(endpoint).await,
+        scheme => Err(unsupported(scheme, "connect")),
+    }
+}
+
+async fn with_timeout<T>(
+    endpoint: &Endpoint,
+    attempt: impl Future<Output = io::Result<T>>,
+) -> io::Result<T> {
+    match endpoint.duration_option("connect_timeout") {
+        None => attempt.await,
+        Some(limit) => tokio::time::timeout(limit, attempt).await.unwrap_or_else(|_| {
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("connecting to {endpoint} took longer than connect_timeout ({limit:?})"),
+            ))
+        }),
+    }
+}

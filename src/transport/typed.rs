@@ -1,0 +1,139 @@
+use crate::codec::Format;
+use bytes::Bytes;
+use futures::{Sink, SinkExt, Stream, StreamExt};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::fmt;
+use std::io;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+/// A connection carrying serde values: a `Stream` of `In` and a `Sink` of `Out`, each message
+/// one value in format `F`. Made by [`Connection::typed`](crate::Connection::typed); works over
+/// any `Stream + Sink` of [`Bytes`].
+///
+/// A message that does not deserialize is `InvalidData` (with the
+/// [`FormatError`](crate::codec::FormatError) inside) and the connection stays usable; a value
+/// that does not serialize is `InvalidInput`.
+pub struct Typed<T, In, Out, F> {
+    inner: T,
+    format: F,
+    types: PhantomData<fn(Out) -> In>,
+}
+
+impl<T, In, Out, F> Typed<T, In, Out, F> {
+    /// Wraps `inner`, a `Stream` + `Sink` of [`Bytes`] messages.
+    ///
+    /// ```
+    /// # #[cfg(feature = "json")] {
+    /// use anyipc::{codec::Json, Typed};
+    /// use futures::{SinkExt, StreamExt};
+    /// # tokio_test::block_on(async {
+    /// let mut l = anyipc::bind("mem://doc-typed-new").await?;
+    /// let c = anyipc::connect("mem://doc-typed-new").await?;
+    /// let mut c: Typed<_, (), Vec<u8>, _> = Typed::new(c, Json);
+    /// c.send(vec![1, 2]).await?;
+    /// assert_eq!(l.accept().await?.next().await.unwrap()?, "[1,2]");
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// # }
+    /// ```
+    pub fn new(inner: T, format: F) -> Self {
+        Typed {
+            inner,
+            format,
+            types: PhantomData,
+        }
+    }
+
+    /// The untyped connection.
+    pub fn get_ref(&self) -> &T {
+        &self.inner
+    }
+
+    /// The untyped connection, mutably.
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.inner
+    }
+
+    /// The untyped connection back.
+    pub fn into_inner(self) -> T {
+        self.inner
+    }
+}
+
+impl<T, In, Out, F> Typed<T, In, Out, F>
+where
+    T: Stream<Item = io::Result<Bytes>> + Unpin,
+    In: DeserializeOwned,
+    F: Format,
+{
+    /// Receives the next value; `Ok(None)` once the peer has closed.
+    ///
+    /// # Errors
+    /// `InvalidData` for a message that is not an `In`; otherwise as the connection's.
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn recv(&mut self) -> io::Result<Option<In>> {
+        self.next().await.transpose()
+    }
+}
+
+impl<T, In, Out, F> Stream for Typed<T, In, Out, F>
+where
+    T: Stream<Item = io::Result<Bytes>> + Unpin,
+    In: DeserializeOwned,
+    F: Format,
+{
+    type Item = io::Result<In>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        let item = ready!(this.inner.poll_next_unpin(cx));
+        Poll::Ready(item.map(|msg| {
+            this.format
+                .decode(&msg?)
+                .map_err(|e| e.into_io(io::ErrorKind::InvalidData))
+        }))
+    }
+}
+
+impl<T, In, Out, F> Sink<Out> for Typed<T, In, Out, F>
+where
+    T: Sink<Bytes, Error = io::Error> + Unpin,
+    Out: Serialize,
+    F: Format,
+{
+    type Error = io::Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().inner.poll_ready_unpin(cx)
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: Out) -> io::Result<()> {
+        let this = self.get_mut();
+        let msg = this
+            .format
+            .encode(&item)
+            .map_err(|e| e.into_io(io::ErrorKind::InvalidInput))?;
+        this.inner.start_send_unpin(msg)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().inner.poll_flush_unpin(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().inner.poll_close_unpin(cx)
+    }
+}
+
+impl<T: fmt::Debug, In, Out, F: fmt::Debug> fmt::Debug for Typed<T, In, Out, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Typed")
+            .field("inner", &self.inner)
+            .field("format", &self.format)
+            .finish()
+    }
+}

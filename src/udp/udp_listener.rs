@@ -1,0 +1,62 @@
+use super::demux::{Demux, NewPeers};
+use super::{max_frame, resolve, UdpChannel};
+use crate::transport::{AnyChannel, Connection};
+use crate::Endpoint;
+use std::io;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use tokio::net::UdpSocket;
+
+/// A bound UDP socket whose senders become connections.
+#[derive(Debug)]
+pub struct UdpListener {
+    socket: Arc<UdpSocket>,
+    new_peers: NewPeers,
+    demux: Arc<Demux>,
+    max_frame: usize,
+}
+
+impl UdpListener {
+    /// Binds and starts routing datagrams; returns the endpoint with the real port.
+    pub(crate) async fn bind(endpoint: &Endpoint) -> io::Result<(UdpListener, Endpoint)> {
+        let addr = resolve(endpoint).await?;
+        let socket = Arc::new(UdpSocket::bind(addr).await?);
+        let bound = endpoint.with_port(socket.local_addr()?.port());
+        let max_frame = max_frame(endpoint);
+        let (demux, new_peers) = Demux::start(socket.clone(), max_frame);
+        Ok((
+            UdpListener {
+                socket,
+                new_peers,
+                demux,
+                max_frame,
+            },
+            bound,
+        ))
+    }
+
+    pub(crate) fn poll_accept(
+        &mut self,
+        cx: &mut Context<'_>,
+        endpoint: &Endpoint,
+    ) -> Poll<io::Result<Connection>> {
+        let Some((peer, datagrams)) = ready!(self.new_peers.poll_recv(cx)) else {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                format!("{endpoint}: the socket stopped receiving"),
+            )));
+        };
+        let channel = UdpChannel::server(
+            self.socket.clone(),
+            self.max_frame,
+            peer,
+            datagrams,
+            self.demux.clone(),
+        );
+        Poll::Ready(Ok(Connection::from_channel(
+            AnyChannel::Udp(channel),
+            endpoint,
+            peer.to_string(),
+        )))
+    }
+}

@@ -1,0 +1,57 @@
+//! `unix:///path` and `unix://@name`: Unix stream sockets.
+//!
+//! A listener's socket file is created with `mode` (default 0600) without a umask race, and
+//! removed when the listener is dropped. Binding over the socket of a dead server reclaims it;
+//! binding where a live server listens is `AddrInUse`; a path holding anything other than a
+//! socket (a regular file, a symlink) is refused with `AlreadyExists`. `@name` is a Linux
+//! abstract name: no file, no permissions (anyone on the machine may connect), gone with the
+//! listener. `allow_uids=` refuses clients of other users at accept.
+
+mod unix_listener;
+
+pub use unix_listener::UnixListener;
+
+use crate::transport::{AnyStream, Connection, PeerCredentials};
+use crate::{Address, Endpoint};
+use std::io;
+use std::path::PathBuf;
+
+/// The path tokio connects or binds to for this endpoint.
+fn socket_path(endpoint: &Endpoint) -> io::Result<PathBuf> {
+    match endpoint.address() {
+        Address::Path(path) => Ok(path.clone()),
+        Address::Abstract(name) => crate::sys::abstract_socket_path(name),
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{endpoint} has no socket path"),
+        )),
+    }
+}
+
+fn credentials(stream: &tokio::net::UnixStream) -> Option<PeerCredentials> {
+    let cred = stream.peer_cred().ok()?;
+    Some(PeerCredentials {
+        pid: cred.pid().and_then(|pid| u32::try_from(pid).ok()),
+        uid: cred.uid(),
+        gid: cred.gid(),
+    })
+}
+
+fn stream_connection(
+    stream: tokio::net::UnixStream,
+    endpoint: &Endpoint,
+    peer: String,
+    credentials: Option<PeerCredentials>,
+) -> Connection {
+    Connection::from_stream(AnyStream::Unix(stream), endpoint, peer, credentials)
+}
+
+/// Connects to a Unix socket.
+pub(crate) async fn connect(endpoint: &Endpoint) -> io::Result<Connection> {
+    let stream = tokio::net::UnixStream::connect(socket_path(endpoint)?)
+        .await
+        .map_err(|e| io::Error::new(e.kind(), format!("{endpoint}: {e}")))?;
+    let credentials = credentials(&stream);
+    let peer = endpoint.address().to_string();
+    Ok(stream_connection(stream, endpoint, peer, credentials))
+}
