@@ -1,2 +1,4 @@
-//! Integration tests.
+//! The one integration-test binary. Each module tests one area; `util` holds what they share.
+
 mod smoke;
+mod util;

@@ -1,0 +1,59 @@
+//! Shared test utilities: unique resource names, private temp dirs, a watchdog timeout, and
+//! the path of the `anyipc` binary for cross-process tests.
+
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A name no other test (in this or another concurrent test process) uses.
+pub fn unique_name(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A fresh, empty directory for this test; removed when the guard drops.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(prefix: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(unique_name(&format!("anyipc-{prefix}")));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    /// `path` inside the directory, as text for a URL.
+    pub fn join(&self, name: &str) -> String {
+        self.0.join(name).display().to_string()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs `fut`, failing the test if it takes longer than `secs` seconds: no test may hang.
+pub async fn watchdog<F: Future>(secs: u64, fut: F) -> F::Output {
+    match tokio::time::timeout(Duration::from_secs(secs), fut).await {
+        Ok(out) => out,
+        Err(_) => panic!("test watchdog: no result within {secs} s"),
+    }
+}
+
+/// The `anyipc` binary built for these tests.
+pub fn anyipc_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_anyipc")
+}
