@@ -1,1 +1,70 @@
-fn main() {}
+//! `anyipc`: talk to, listen on, and tour every IPC mechanism from the command line.
+//!
+//! Exit codes: 0 success, 1 runtime failure, 2 bad usage or endpoint URL.
+
+mod cli_error;
+mod listen;
+mod send;
+mod tour;
+
+use clap::{Parser, Subcommand};
+use cli_error::CliError;
+use std::process::ExitCode;
+
+/// One async IPC toolkit: TCP, UDP, Unix sockets, pipes, shared memory, queues and files
+/// behind endpoint URLs.
+#[derive(Debug, Parser)]
+#[command(name = "anyipc", version, about, long_about = None)]
+#[command(
+    after_help = "Exit codes: 0 success, 1 runtime failure, 2 bad usage or endpoint URL.\n\
+Logging: RUST_LOG=anyipc=debug shows connection events on stderr."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Bind an endpoint and print every message received.
+    Listen(listen::ListenArgs),
+    /// Connect to an endpoint and send messages.
+    Send(send::SendArgs),
+    /// Run every transport between two real processes and print a table.
+    Tour(tour::TourArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return CliError::from_clap(err).report(),
+    };
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => return CliError::Runtime(format!("cannot start the runtime: {err}")).report(),
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Listen(args) => listen::run(args).await,
+            Command::Send(args) => send::run(args).await,
+            Command::Tour(args) => tour::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => err.report(),
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,0 +1,75 @@
+//! How the command reports failure: one line on stderr and an exit code.
+
+use std::process::ExitCode;
+
+/// A failure of the command.
+#[derive(Debug)]
+pub(crate) enum CliError {
+    /// Bad usage or a bad endpoint URL: exit 2.
+    Usage(String),
+    /// Anything that went wrong while running: exit 1.
+    Runtime(String),
+}
+
+impl CliError {
+    /// Turns a clap error into one line (help and version go to stdout with exit 0).
+    pub(crate) fn from_clap(err: clap::Error) -> CliError {
+        use clap::error::ErrorKind;
+        match err.kind() {
+            ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                let _ = err.print();
+                std::process::exit(
+                    if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                        2
+                    } else {
+                        0
+                    },
+                );
+            }
+            _ => {
+                let text = err.to_string();
+                let line = text
+                    .lines()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("bad usage")
+                    .trim_start_matches("error: ")
+                    .to_owned();
+                CliError::Usage(line)
+            }
+        }
+    }
+
+    /// Prints the one line and gives the exit code.
+    pub(crate) fn report(self) -> ExitCode {
+        match self {
+            CliError::Usage(msg) => {
+                eprintln!("anyipc: {msg} (see anyipc --help)");
+                ExitCode::from(2)
+            }
+            CliError::Runtime(msg) => {
+                eprintln!("anyipc: {msg}");
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+impl From<std::io::Error> for CliError {
+    fn from(err: std::io::Error) -> Self {
+        match err
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<anyipc::EndpointParseError>())
+        {
+            Some(parse) => CliError::Usage(parse.to_string()),
+            None => CliError::Runtime(err.to_string()),
+        }
+    }
+}
+
+impl From<anyipc::EndpointParseError> for CliError {
+    fn from(err: anyipc::EndpointParseError) -> Self {
+        CliError::Usage(err.to_string())
+    }
+}
