@@ -337,7 +337,7 @@ pub fn option_table_markdown() -> String {
     for spec in option_spec::OPTIONS {
         let schemes: Vec<&str> = spec.schemes.iter().map(|s| s.as_str()).collect();
         let values = match spec.kind {
-            ValueKind::Choice(words) => format!("`{}`", words.join("|")),
+            ValueKind::Choice(words) => format!("`{}`", words.join("`, `")),
             other => other.describe(),
         };
         out.push_str(&format!(

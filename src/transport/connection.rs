@@ -166,7 +166,13 @@ impl Connection {
     /// assert_eq!(client.next().await.unwrap()?, 9);
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
-    pub fn typed<In, Out, F: Format>(self, format: F) -> Typed<Connection, In, Out, F> {
+    ///
+    /// To name the type (say, in a struct field), build it with [`Typed::new`] instead:
+    /// `Typed<Connection, Request, Reply, Json>`.
+    pub fn typed<In, Out>(
+        self,
+        format: impl Format + fmt::Debug,
+    ) -> Typed<Connection, In, Out, impl Format + fmt::Debug> {
         Typed::new(self, format)
     }
 

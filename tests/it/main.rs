@@ -1,4 +1,5 @@
 //! The one integration-test binary. Each module tests one area; `util` holds what they share.
 
+mod docs;
 mod smoke;
 mod util;
