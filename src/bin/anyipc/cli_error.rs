@@ -41,6 +41,15 @@ impl CliError {
         }
     }
 
+    /// Prefixes a runtime failure with what was being done (`cannot connect to …: refused`).
+    /// A usage error already says what is wrong and stays as it is.
+    pub(crate) fn context(self, doing: &str) -> CliError {
+        match self {
+            CliError::Runtime(msg) => CliError::Runtime(format!("{doing}: {msg}")),
+            usage => usage,
+        }
+    }
+
     /// Prints the one line and gives the exit code.
     pub(crate) fn report(self) -> ExitCode {
         match self {

@@ -1,12 +1,119 @@
-//! `anyipc listen` (being written).
+//! `anyipc listen URL [--framing F] [--echo] [--count N]`: bind, accept every connection, print
+//! every message.
+//!
+//! The first line on stderr is `listening on <endpoint>` with the endpoint really bound (port 0
+//! replaced by the port the OS gave), for people and for scripts that start a peer. Each
+//! connection is served by its own task; their messages reach stdout through one channel, so
+//! lines never interleave and `--count` counts messages from all connections together.
 
+use crate::endpoint_arg::EndpointArgs;
+use crate::output::MessageWriter;
 use crate::CliError;
+use anyipc::Connection;
+use bytes::Bytes;
+use futures::StreamExt;
+use std::io;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Accept failures in a row after which `listen` gives up: one is usually a passing condition
+/// (a client that reset before being accepted, no free file descriptor for a moment); a long
+/// run means the listener is broken.
+const MAX_ACCEPT_ERRORS: u32 = 50;
+/// Pause after a failed accept, so a lasting condition does not spin.
+const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(50);
+/// Received messages waiting to be printed before connection tasks wait for stdout.
+const PRINT_BACKLOG: usize = 64;
 
 /// Arguments of `anyipc listen`.
 #[derive(Debug, clap::Args)]
-pub(crate) struct ListenArgs {}
+pub(crate) struct ListenArgs {
+    #[command(flatten)]
+    endpoint: EndpointArgs,
 
-/// Runs `anyipc listen`.
-pub(crate) async fn run(_args: ListenArgs) -> Result<(), CliError> {
-    Err(CliError::Runtime("listen is being written".to_owned()))
+    /// Send every message back to the connection it came from.
+    #[arg(long)]
+    echo: bool,
+
+    /// Exit (status 0) after printing N messages in total.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    count: Option<u64>,
+}
+
+/// Runs `anyipc listen` until `--count` messages were printed or Ctrl-C.
+///
+/// # Errors
+/// Usage errors for a bad URL; runtime errors when binding fails, accepting keeps failing, or
+/// stdout is closed.
+pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
+    let endpoint = args.endpoint.endpoint()?;
+    let mut listener = anyipc::bind(&endpoint)
+        .await
+        .map_err(|err| CliError::from(err).context(&format!("cannot bind {endpoint}")))?;
+    eprintln!("listening on {}", listener.endpoint());
+
+    let (received, mut to_print) = mpsc::channel::<Bytes>(PRINT_BACKLOG);
+    let mut out = MessageWriter::stdout();
+    let mut printed: u64 = 0;
+    let mut accept_errors: u32 = 0;
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => {
+                    accept_errors = 0;
+                    tokio::spawn(serve(conn, args.echo, received.clone()));
+                }
+                Err(err) => {
+                    accept_errors += 1;
+                    if accept_errors >= MAX_ACCEPT_ERRORS {
+                        return Err(CliError::Runtime(format!("accepting on {}: {err}", listener.endpoint())));
+                    }
+                    tracing::warn!(error = %err, "accept failed; retrying");
+                    tokio::time::sleep(ACCEPT_RETRY_DELAY).await;
+                }
+            },
+            Some(msg) = to_print.recv() => {
+                out.write_message(&msg)
+                    .await
+                    .map_err(|err| CliError::Runtime(format!("cannot write to stdout: {err}")))?;
+                printed += 1;
+                if args.count == Some(printed) {
+                    return Ok(());
+                }
+            }
+            _ = &mut ctrl_c => return Ok(()),
+        }
+    }
+}
+
+/// Reads one connection to its end: echoes each message when asked, then hands it to the
+/// printer. Echoing first means the reply to the last counted message is out before `listen`
+/// exits.
+async fn serve(mut conn: Connection, mut echo: bool, printer: mpsc::Sender<Bytes>) {
+    while let Some(item) = conn.next().await {
+        let msg = match item {
+            Ok(msg) => msg,
+            Err(err) => {
+                eprintln!("anyipc: connection from {}: {err}", conn.peer_addr());
+                return;
+            }
+        };
+        if echo {
+            if let Err(err) = conn.send(msg.clone()).await {
+                // A client that sent and left does not want its echo; anything else is news.
+                if err.kind() != io::ErrorKind::BrokenPipe {
+                    eprintln!(
+                        "anyipc: echo to {} failed, not echoing any more: {err}",
+                        conn.peer_addr()
+                    );
+                }
+                echo = false;
+            }
+        }
+        if printer.send(msg).await.is_err() {
+            return;
+        }
+    }
 }

@@ -3,7 +3,10 @@
 //! Exit codes: 0 success, 1 runtime failure, 2 bad usage or endpoint URL.
 
 mod cli_error;
+mod duration_arg;
+mod endpoint_arg;
 mod listen;
+mod output;
 mod send;
 mod tour;
 

@@ -1,12 +1,164 @@
-//! `anyipc send` (being written).
+//! `anyipc send URL [--framing F] [--expect-reply] [--timeout D] [MESSAGE...]`: connect, send
+//! each MESSAGE as one message (with none, each line of stdin), and with `--expect-reply` print
+//! one reply per message.
+//!
+//! Every network wait (connecting, sending, each reply, closing) is bounded by `--timeout`, so
+//! `send` always ends; waiting for the next line of stdin is not, since a person may be typing.
 
+use crate::duration_arg::parse_duration;
+use crate::endpoint_arg::EndpointArgs;
+use crate::output::MessageWriter;
 use crate::CliError;
+use anyipc::Connection;
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use std::future::Future;
+use std::io;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// Arguments of `anyipc send`.
 #[derive(Debug, clap::Args)]
-pub(crate) struct SendArgs {}
+pub(crate) struct SendArgs {
+    #[command(flatten)]
+    endpoint: EndpointArgs,
+
+    /// After each message, wait for one reply and print it on its own line.
+    #[arg(long)]
+    expect_reply: bool,
+
+    /// Give up (exit 1) when connecting, sending or waiting for a reply takes longer than this
+    /// (250ms, 5s, 2m).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    timeout: Duration,
+
+    /// Messages to send, one message each. With none, each line of stdin is one message.
+    #[arg(value_name = "MESSAGE")]
+    messages: Vec<String>,
+}
 
 /// Runs `anyipc send`.
-pub(crate) async fn run(_args: SendArgs) -> Result<(), CliError> {
-    Err(CliError::Runtime("send is being written".to_owned()))
+///
+/// # Errors
+/// Usage errors for a bad URL; runtime errors when connecting, sending or receiving fails or
+/// times out, when the peer closes before replying, or when stdin cannot be read.
+pub(crate) async fn run(args: SendArgs) -> Result<(), CliError> {
+    let endpoint = args.endpoint.endpoint()?;
+    let conn = within(args.timeout, anyipc::connect(&endpoint))
+        .await
+        .map_err(|err| CliError::from(err).context(&format!("cannot connect to {endpoint}")))?;
+    let mut sender = Sender {
+        conn,
+        out: MessageWriter::stdout(),
+        expect_reply: args.expect_reply,
+        timeout: args.timeout,
+        sent: 0,
+    };
+    if args.messages.is_empty() {
+        let mut stdin = BufReader::new(tokio::io::stdin());
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let read = stdin
+                .read_until(b'\n', &mut line)
+                .await
+                .map_err(|err| CliError::Runtime(format!("cannot read stdin: {err}")))?;
+            if read == 0 {
+                break;
+            }
+            sender
+                .exchange(Bytes::from(strip_line_end(&line).to_vec()))
+                .await?;
+        }
+    } else {
+        for msg in args.messages {
+            sender.exchange(Bytes::from(msg)).await?;
+        }
+    }
+    sender.close().await
+}
+
+/// One connection's sending side and how replies are handled.
+struct Sender {
+    conn: Connection,
+    out: MessageWriter<tokio::io::Stdout>,
+    expect_reply: bool,
+    timeout: Duration,
+    /// Messages sent so far, to name the one that failed.
+    sent: u64,
+}
+
+impl Sender {
+    /// Sends `msg` and, with `--expect-reply`, waits for one reply and prints it.
+    async fn exchange(&mut self, msg: Bytes) -> Result<(), CliError> {
+        self.sent += 1;
+        let n = self.sent;
+        within(self.timeout, self.conn.send(msg))
+            .await
+            .map_err(|err| CliError::Runtime(format!("sending message {n}: {err}")))?;
+        if !self.expect_reply {
+            return Ok(());
+        }
+        let reply = match tokio::time::timeout(self.timeout, self.conn.next()).await {
+            Err(_) => {
+                return Err(CliError::Runtime(format!(
+                    "no reply to message {n} within {:?}",
+                    self.timeout
+                )))
+            }
+            Ok(None) => {
+                return Err(CliError::Runtime(format!(
+                    "{} closed the connection before replying to message {n}",
+                    self.conn.peer_addr()
+                )))
+            }
+            Ok(Some(Err(err))) => {
+                return Err(CliError::Runtime(format!(
+                    "receiving the reply to message {n}: {err}"
+                )))
+            }
+            Ok(Some(Ok(reply))) => reply,
+        };
+        self.out
+            .write_message(&reply)
+            .await
+            .map_err(|err| CliError::Runtime(format!("cannot write to stdout: {err}")))
+    }
+
+    /// Flushes what is left and closes the sending side, so the peer sees the end.
+    async fn close(mut self) -> Result<(), CliError> {
+        within(self.timeout, self.conn.close())
+            .await
+            .map_err(|err| CliError::Runtime(format!("closing the connection: {err}")))
+    }
+}
+
+/// Runs `io` with a time limit; running out is `TimedOut`.
+async fn within<T>(limit: Duration, io: impl Future<Output = io::Result<T>>) -> io::Result<T> {
+    tokio::time::timeout(limit, io).await.unwrap_or_else(|_| {
+        Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("timed out after {limit:?}"),
+        ))
+    })
+}
+
+/// A line of stdin without its `\n` or `\r\n`.
+fn strip_line_end(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_line_end;
+
+    #[test]
+    fn line_ends_are_stripped() {
+        assert_eq!(strip_line_end(b"one\n"), b"one");
+        assert_eq!(strip_line_end(b"two\r\n"), b"two");
+        assert_eq!(strip_line_end(b"last"), b"last");
+        assert_eq!(strip_line_end(b"\n"), b"");
+        assert_eq!(strip_line_end(b"in\rside\n"), b"in\rside");
+    }
 }

@@ -1,0 +1,46 @@
+//! Durations on the command line (`--timeout 5s`), written as endpoint options write them.
+
+use std::time::Duration;
+
+/// Parses `250ms`, `5s`, `1.5s`, `2m`, `1h`; a bare number is seconds.
+///
+/// # Errors
+/// A message saying what is accepted, which clap turns into a usage error.
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || format!("`{text}` is not a duration; write it as 250ms, 5s, 1.5s, 2m or 1h");
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().map_err(|_| bad())?;
+    let seconds = match unit {
+        "ms" => number / 1000.0,
+        "" | "s" => number,
+        "m" => number * 60.0,
+        "h" => number * 3600.0,
+        _ => return Err(bad()),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|_| bad())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_units() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("5"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+    }
+
+    #[test]
+    fn refuses_garbage() {
+        for text in ["", "s", "5x", "-1s", "1e999", "five", "1..2s"] {
+            assert!(parse_duration(text).is_err(), "{text}");
+        }
+    }
+}
