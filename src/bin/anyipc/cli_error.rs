@@ -28,16 +28,7 @@ impl CliError {
                     },
                 );
             }
-            _ => {
-                let text = err.to_string();
-                let line = text
-                    .lines()
-                    .find(|l| !l.trim().is_empty())
-                    .unwrap_or("bad usage")
-                    .trim_start_matches("error: ")
-                    .to_owned();
-                CliError::Usage(line)
-            }
+            _ => CliError::Usage(first_line(&err.to_string())),
         }
     }
 
@@ -80,5 +71,44 @@ impl From<std::io::Error> for CliError {
 impl From<anyipc::EndpointParseError> for CliError {
     fn from(err: anyipc::EndpointParseError) -> Self {
         CliError::Usage(err.to_string())
+    }
+}
+
+/// The first line of a clap error, without its `error: ` prefix. A line ending in `:`
+/// ("the following required arguments were not provided:") gets the indented lines under it,
+/// so the one line still says what is wrong.
+fn first_line(text: &str) -> String {
+    let mut lines = text.lines().skip_while(|l| l.trim().is_empty());
+    let first = lines
+        .next()
+        .unwrap_or("bad usage")
+        .trim_start_matches("error: ")
+        .trim_end();
+    if !first.ends_with(':') {
+        return first.to_owned();
+    }
+    let items: Vec<&str> = lines
+        .take_while(|l| l.starts_with(' ') && !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    format!("{first} {}", items.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_line;
+
+    #[test]
+    fn clap_errors_become_one_line() {
+        assert_eq!(
+            first_line("error: unexpected argument '--x' found\n\n  tip: …\n\nUsage: anyipc\n"),
+            "unexpected argument '--x' found"
+        );
+        assert_eq!(
+            first_line(
+                "error: the following required arguments were not provided:\n  <URL>\n  <N>\n\nUsage: anyipc send <URL>\n"
+            ),
+            "the following required arguments were not provided: <URL>, <N>"
+        );
     }
 }

@@ -1,0 +1,552 @@
+//! Cross-process tests of `anyipc listen` and `anyipc send`: the real binary over real sockets,
+//! exit codes and one-line errors, and `--framing raw` against two C programs compiled here.
+//!
+//! [`Spawned`] (a child killed when dropped, read line by line) is shared with `examples`.
+
+use crate::util::{anyipc_bin, unique_name, watchdog, TempDir};
+use std::ffi::OsStr;
+use std::process::{ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
+
+/// Seconds any one test may take.
+const WATCHDOG: u64 = 60;
+
+/// A running child process, killed when dropped so a failing test leaves nothing behind, with
+/// its stdout and stderr read line by line.
+pub(crate) struct Spawned {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: Lines<BufReader<ChildStdout>>,
+    stderr: Lines<BufReader<ChildStderr>>,
+    /// Every stderr line read so far, to show when something goes wrong.
+    stderr_seen: Vec<String>,
+}
+
+impl Spawned {
+    /// Starts `program args…` with piped stdin, stdout and stderr.
+    pub(crate) fn start<S: AsRef<OsStr>>(program: impl AsRef<OsStr>, args: &[S]) -> Spawned {
+        let program = program.as_ref();
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot start {program:?}: {err}"));
+        Spawned {
+            stdin: child.stdin.take(),
+            stdout: BufReader::new(child.stdout.take().expect("piped stdout")).lines(),
+            stderr: BufReader::new(child.stderr.take().expect("piped stderr")).lines(),
+            stderr_seen: Vec::new(),
+            child,
+        }
+    }
+
+    /// The next line of stdout; `None` at its end.
+    pub(crate) async fn stdout_line(&mut self) -> Option<String> {
+        self.stdout.next_line().await.expect("read child stdout")
+    }
+
+    /// The next `n` lines of stdout, failing if it ends first.
+    pub(crate) async fn stdout_lines(&mut self, n: usize) -> Vec<String> {
+        let mut lines = Vec::with_capacity(n);
+        while lines.len() < n {
+            match self.stdout_line().await {
+                Some(line) => lines.push(line),
+                None => panic!(
+                    "stdout ended after {lines:?}, {n} lines expected; stderr: {:?}",
+                    self.stderr_seen
+                ),
+            }
+        }
+        lines
+    }
+
+    /// Reads stdout until a line starts with `prefix`; returns the rest of that line.
+    pub(crate) async fn stdout_after(&mut self, prefix: &str) -> String {
+        let mut seen = Vec::new();
+        while let Some(line) = self.stdout_line().await {
+            if let Some(rest) = line.strip_prefix(prefix) {
+                return rest.to_owned();
+            }
+            seen.push(line);
+        }
+        panic!("stdout ended without `{prefix}…`: {seen:?}")
+    }
+
+    /// Reads stderr until a line starts with `prefix`; returns the rest of that line.
+    pub(crate) async fn stderr_after(&mut self, prefix: &str) -> String {
+        while let Some(line) = self.stderr.next_line().await.expect("read child stderr") {
+            self.stderr_seen.push(line);
+            if let Some(rest) = self.stderr_seen.last().and_then(|l| l.strip_prefix(prefix)) {
+                return rest.to_owned();
+            }
+        }
+        panic!("stderr ended without `{prefix}…`: {:?}", self.stderr_seen)
+    }
+
+    /// Writes `bytes` to the child's stdin.
+    pub(crate) async fn write_stdin(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        stdin.write_all(bytes).await.expect("write child stdin");
+        stdin.flush().await.expect("flush child stdin");
+    }
+
+    /// Closes the child's stdin (end of input).
+    pub(crate) fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Waits for the child to exit; returns its status and the rest of its stdout.
+    pub(crate) async fn finish(mut self) -> (ExitStatus, String) {
+        self.stdin = None;
+        let mut rest = String::new();
+        while let Some(line) = self.stdout_line().await {
+            rest.push_str(&line);
+            rest.push('\n');
+        }
+        let status = self.child.wait().await.expect("wait for child");
+        (status, rest)
+    }
+}
+
+/// Starts `anyipc listen args…` and waits for its `listening on URL` line; returns the URL.
+async fn listen(args: &[&str]) -> (Spawned, String) {
+    let mut listener = Spawned::start(anyipc_bin(), &[&["listen"], args].concat());
+    let url = listener.stderr_after("listening on ").await;
+    (listener, url)
+}
+
+/// Runs `anyipc args…` to its end with `stdin` as input.
+async fn anyipc(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(anyipc_bin())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start anyipc");
+    let mut input = child.stdin.take().expect("piped stdin");
+    input.write_all(stdin).await.expect("write stdin");
+    drop(input);
+    child.wait_with_output().await.expect("run anyipc")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The port of a `tcp://host:port?…` URL.
+fn port_of(url: &str) -> u16 {
+    let rest = url.split_once("://").expect("a URL").1;
+    let host_port = rest.split('?').next().unwrap_or(rest);
+    let (_, port) = host_port.rsplit_once(':').expect("host:port");
+    port.parse().expect("a port number")
+}
+
+/// `listen --echo --count 3` and `send --expect-reply` with three messages: both print the
+/// three messages, both exit 0.
+async fn echo_round_trip(url: &str, framing: Option<&str>) {
+    let mut listen_args = vec![url, "--echo", "--count", "3"];
+    if let Some(framing) = framing {
+        listen_args.extend(["--framing", framing]);
+    }
+    let (mut listener, bound) = listen(&listen_args).await;
+    if let Some(framing) = framing {
+        assert!(bound.ends_with(&format!("framing={framing}")), "{bound}");
+    }
+    let messages = ["one", "two words", "three: ✓"];
+    let sent = anyipc(
+        &[&["send", &bound, "--expect-reply"], &messages[..]].concat(),
+        b"",
+    )
+    .await;
+    assert!(sent.status.success(), "send failed: {}", text(&sent.stderr));
+    assert_eq!(text(&sent.stdout), "one\ntwo words\nthree: ✓\n");
+    assert_eq!(listener.stdout_lines(3).await, messages);
+    let (status, rest) = listener.finish().await;
+    assert!(status.success(), "listen exited with {status}");
+    assert_eq!(rest, "");
+}
+
+#[tokio::test]
+async fn tcp_echo_round_trip_length() {
+    watchdog(WATCHDOG, echo_round_trip("tcp://127.0.0.1:0", None)).await;
+}
+
+#[tokio::test]
+async fn tcp_echo_round_trip_lines() {
+    watchdog(
+        WATCHDOG,
+        echo_round_trip("tcp://127.0.0.1:0", Some("lines")),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn tcp_echo_round_trip_raw() {
+    watchdog(WATCHDOG, echo_round_trip("tcp://127.0.0.1:0", Some("raw"))).await;
+}
+
+#[tokio::test]
+async fn tcp_framing_in_the_url() {
+    watchdog(
+        WATCHDOG,
+        echo_round_trip("tcp://127.0.0.1:0?framing=lines", None),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn udp_echo_round_trip() {
+    watchdog(WATCHDOG, echo_round_trip("udp://127.0.0.1:0", None)).await;
+}
+
+#[tokio::test]
+async fn unix_echo_round_trip_each_framing() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-unix");
+        for framing in ["length", "lines", "raw"] {
+            let url = format!("unix://{}", dir.join(&format!("{framing}.sock")));
+            echo_round_trip(&url, Some(framing)).await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unix_abstract_echo_round_trip() {
+    let url = format!("unix://@{}", unique_name("anyipc-cli"));
+    watchdog(WATCHDOG, echo_round_trip(&url, None)).await;
+}
+
+#[tokio::test]
+async fn send_without_reply_and_count_exits_zero() {
+    watchdog(WATCHDOG, async {
+        let (mut listener, url) = listen(&["tcp://127.0.0.1:0", "--count", "2"]).await;
+        let sent = anyipc(&["send", &url, "first", "second"], b"").await;
+        assert!(sent.status.success(), "{}", text(&sent.stderr));
+        assert_eq!(
+            text(&sent.stdout),
+            "",
+            "nothing printed without --expect-reply"
+        );
+        assert_eq!(listener.stdout_lines(2).await, ["first", "second"]);
+        let (status, _) = listener.finish().await;
+        assert!(status.success(), "listen exited with {status}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn stdin_lines_are_messages() {
+    watchdog(WATCHDOG, async {
+        let (mut listener, url) = listen(&["tcp://127.0.0.1:0", "--echo", "--count", "4"]).await;
+        let input = b"first\nsecond line\r\n\nlast without newline";
+        let sent = anyipc(&["send", &url, "--expect-reply"], input).await;
+        assert!(sent.status.success(), "{}", text(&sent.stderr));
+        assert_eq!(
+            text(&sent.stdout),
+            "first\nsecond line\n\nlast without newline\n"
+        );
+        assert_eq!(
+            listener.stdout_lines(4).await,
+            ["first", "second line", "", "last without newline"]
+        );
+        assert!(listener.finish().await.0.success());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn binary_and_control_bytes_are_escaped() {
+    watchdog(WATCHDOG, async {
+        let (mut listener, url) = listen(&["tcp://127.0.0.1:0", "--echo", "--count", "2"]).await;
+        let sent = anyipc(
+            &["send", &url, "--expect-reply"],
+            b"caf\xe9\x00\tend\nback\\slash \x1b[0m\n",
+        )
+        .await;
+        assert!(sent.status.success(), "{}", text(&sent.stderr));
+        let expected = ["caf\\xe9\\x00\\tend", "back\\\\slash \\x1b[0m"];
+        assert_eq!(
+            text(&sent.stdout),
+            format!("{}\n{}\n", expected[0], expected[1])
+        );
+        assert_eq!(listener.stdout_lines(2).await, expected);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn connections_are_served_concurrently() {
+    watchdog(WATCHDOG, async {
+        let (mut listener, url) = listen(&["tcp://127.0.0.1:0", "--count", "12"]).await;
+        // A client that stays connected, sending from its stdin.
+        let mut open = Spawned::start(anyipc_bin(), &["send", &url]);
+        open.write_stdin(b"held open\n").await;
+        assert_eq!(listener.stdout_lines(1).await, ["held open"]);
+        // Five more clients at once while it is still connected.
+        let sends = (0..5).map(|i| {
+            let url = url.clone();
+            async move {
+                let (a, b) = (format!("client {i} a"), format!("client {i} b"));
+                anyipc(&["send", &url, &a, &b], b"").await
+            }
+        });
+        for sent in futures::future::join_all(sends).await {
+            assert!(sent.status.success(), "{}", text(&sent.stderr));
+        }
+        open.write_stdin(b"still here\n").await;
+        open.close_stdin();
+        let (status, _) = open.finish().await;
+        assert!(status.success());
+        let mut lines = listener.stdout_lines(11).await;
+        lines.sort();
+        let mut expected: Vec<String> = (0..5)
+            .flat_map(|i| [format!("client {i} a"), format!("client {i} b")])
+            .chain(["still here".to_owned()])
+            .collect();
+        expected.sort();
+        assert_eq!(lines, expected);
+        assert!(listener.finish().await.0.success());
+    })
+    .await;
+}
+
+/// Runs `anyipc args…` expecting exit 2 and one stderr line that contains `needle`.
+async fn assert_usage_error(args: &[&str], needle: &str) {
+    let out = anyipc(args, b"").await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "{args:?}: one line expected: {stderr}"
+    );
+    assert!(
+        stderr.contains(needle),
+        "{args:?}: `{needle}` not in {stderr}"
+    );
+    assert_eq!(text(&out.stdout), "", "{args:?}");
+}
+
+#[tokio::test]
+async fn bad_usage_exits_2_with_one_line() {
+    watchdog(WATCHDOG, async {
+        assert_usage_error(&["send", "nope://x", "hi"], "unknown scheme `nope`").await;
+        assert_usage_error(&["send", "tcp://127.0.0.1:1?colour=red", "hi"], "colour").await;
+        assert_usage_error(&["send", "tcp://localhost", "hi"], "tcp://").await;
+        assert_usage_error(
+            &["listen", "tcp://127.0.0.1:0", "--frobnicate"],
+            "--frobnicate",
+        )
+        .await;
+        assert_usage_error(&["frobnicate"], "frobnicate").await;
+        assert_usage_error(&["send"], "URL").await;
+        assert_usage_error(
+            &["listen", "udp://127.0.0.1:0", "--framing", "lines"],
+            "framing",
+        )
+        .await;
+        assert_usage_error(&["listen", "mem://x", "--framing", "raw"], "framing").await;
+        assert_usage_error(
+            &["listen", "tcp://127.0.0.1:0", "--framing", "bogus"],
+            "bogus",
+        )
+        .await;
+        assert_usage_error(&["listen", "tcp://127.0.0.1:0", "--count", "0"], "--count").await;
+        assert_usage_error(
+            &["send", "tcp://127.0.0.1:1", "--timeout", "soon", "x"],
+            "soon",
+        )
+        .await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn connection_refused_exits_1() {
+    watchdog(WATCHDOG, async {
+        // A port that was free a moment ago and that nobody listens on now.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let out = anyipc(&["send", &format!("tcp://127.0.0.1:{port}"), "hi"], b"").await;
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("cannot connect"), "{stderr}");
+        assert!(stderr.contains("refused"), "{stderr}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bind_of_a_taken_port_exits_1() {
+    watchdog(WATCHDOG, async {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("tcp://{}", taken.local_addr().unwrap());
+        let out = anyipc(&["listen", &url], b"").await;
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("cannot bind"), "{stderr}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn missing_reply_times_out_with_exit_1() {
+    watchdog(WATCHDOG, async {
+        // No --echo: the message arrives and nothing comes back.
+        let (mut listener, url) = listen(&["tcp://127.0.0.1:0"]).await;
+        let started = Instant::now();
+        let out = anyipc(
+            &["send", &url, "--expect-reply", "--timeout", "300ms", "hi"],
+            b"",
+        )
+        .await;
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("no reply to message 1"), "{stderr}");
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        assert_eq!(listener.stdout_lines(1).await, ["hi"]);
+    })
+    .await;
+}
+
+/// A C client: connects to 127.0.0.1:`argv[1]`, write()s `argv[2]`, closes.
+const C_CLIENT: &str = r#"
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+int main(int argc, char **argv) {
+    if (argc != 3) return 2;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) { perror("socket"); return 1; }
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((unsigned short)atoi(argv[1]));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) { perror("connect"); return 1; }
+    size_t len = strlen(argv[2]);
+    if (write(fd, argv[2], len) != (ssize_t)len) { perror("write"); return 1; }
+    close(fd);
+    return 0;
+}
+"#;
+
+/// A C server: listens on an ephemeral port, prints `port N`, accepts one client, does a single
+/// read() and prints what it got.
+const C_SERVER: &str = r#"
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+int main(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) { perror("socket"); return 1; }
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = 0;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0) { perror("bind"); return 1; }
+    if (listen(fd, 1) != 0) { perror("listen"); return 1; }
+    if (getsockname(fd, (struct sockaddr *)&addr, &len) != 0) { perror("getsockname"); return 1; }
+    printf("port %d\n", ntohs(addr.sin_port));
+    fflush(stdout);
+    int conn = accept(fd, NULL, NULL);
+    if (conn < 0) { perror("accept"); return 1; }
+    char buf[256];
+    ssize_t n = read(conn, buf, sizeof buf - 1);
+    if (n < 0) { perror("read"); return 1; }
+    buf[n] = 0;
+    printf("read %d bytes: %s\n", (int)n, buf);
+    fflush(stdout);
+    close(conn);
+    close(fd);
+    return 0;
+}
+"#;
+
+/// Compiles `source` with `cc` into `dir`; returns the program's path.
+async fn compile_c(dir: &TempDir, name: &str, source: &str) -> String {
+    let c_file = dir.join(&format!("{name}.c"));
+    std::fs::write(&c_file, source).expect("write C source");
+    let program = dir.join(name);
+    let out = Command::new("cc")
+        .args(["-Wall", "-o", &program, &c_file])
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("run cc (a C compiler is needed for the interop tests)");
+    assert!(out.status.success(), "cc failed: {}", text(&out.stderr));
+    program
+}
+
+#[tokio::test]
+async fn c_client_is_printed_by_listen_raw() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-c-client");
+        let client = compile_c(&dir, "client", C_CLIENT).await;
+        let (mut listener, url) =
+            listen(&["tcp://127.0.0.1:0", "--framing", "raw", "--count", "1"]).await;
+        let port = port_of(&url).to_string();
+        let out = Command::new(&client)
+            .args([port.as_str(), "hello from C"])
+            .kill_on_drop(true)
+            .output()
+            .await
+            .expect("run the C client");
+        assert!(out.status.success(), "C client: {}", text(&out.stderr));
+        assert_eq!(listener.stdout_lines(1).await, ["hello from C"]);
+        let (status, rest) = listener.finish().await;
+        assert!(status.success(), "listen exited with {status}");
+        assert_eq!(rest, "");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn send_raw_is_read_by_a_c_server() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-c-server");
+        let server = compile_c(&dir, "server", C_SERVER).await;
+        let mut server = Spawned::start(&server, &[] as &[&str]);
+        let port = server.stdout_after("port ").await;
+        let url = format!("tcp://127.0.0.1:{port}");
+        let out = anyipc(&["send", &url, "--framing", "raw", "hello"], b"").await;
+        assert!(out.status.success(), "send: {}", text(&out.stderr));
+        assert_eq!(
+            server.stdout_line().await.as_deref(),
+            Some("read 5 bytes: hello")
+        );
+        let (status, _) = server.finish().await;
+        assert!(status.success(), "C server exited with {status}");
+    })
+    .await;
+}
+
+#[test]
+fn port_of_reads_urls() {
+    assert_eq!(port_of("tcp://127.0.0.1:4242?framing=raw"), 4242);
+    assert_eq!(port_of("udp://[::1]:53"), 53);
+}
