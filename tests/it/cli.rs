@@ -45,6 +45,11 @@ impl Spawned {
         }
     }
 
+    /// The child's process id.
+    pub(crate) fn id(&self) -> u32 {
+        self.child.id().expect("the child is still running")
+    }
+
     /// The next line of stdout; `None` at its end.
     pub(crate) async fn stdout_line(&mut self) -> Option<String> {
         self.stdout.next_line().await.expect("read child stdout")

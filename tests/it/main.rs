@@ -2,5 +2,6 @@
 
 mod cli;
 mod docs;
+mod examples;
 mod smoke;
 mod util;

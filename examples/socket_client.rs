@@ -1,0 +1,42 @@
+//! The classic TCP client: connect, send a few messages, print each reply, leave.
+//!
+//! Start the server first, in another terminal:
+//!
+//! ```text
+//! cargo run --example socket_server                # listens on tcp://127.0.0.1:8888
+//! cargo run --example socket_client                # talks to it
+//! ```
+//!
+//! Give another port or any endpoint URL as the first argument (`-- 9000`,
+//! `-- tcp://192.168.1.7:8888`), and messages to send after it; without them it sends three.
+
+use std::error::Error;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    let mut args = std::env::args().skip(1);
+    let url = match args.next() {
+        Some(port) if port.parse::<u16>().is_ok() => format!("tcp://127.0.0.1:{port}"),
+        Some(url) => url,
+        None => "tcp://127.0.0.1:8888".to_owned(),
+    };
+    let mut messages: Vec<String> = args.collect();
+    if messages.is_empty() {
+        messages = ["hello", "from", "socket_client"]
+            .map(String::from)
+            .to_vec();
+    }
+
+    let mut conn = anyipc::connect(&url).await?;
+    println!("client: connected to {}", conn.peer_addr());
+    for msg in messages {
+        println!("client: sending {msg:?}");
+        conn.send(msg).await?;
+        match conn.recv().await? {
+            Some(reply) => println!("client: reply {:?}", String::from_utf8_lossy(&reply)),
+            None => return Err("the server closed the connection".into()),
+        }
+    }
+    println!("client: done");
+    Ok(())
+}

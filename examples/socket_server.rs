@@ -1,0 +1,64 @@
+//! The classic TCP server: accept clients, print what each sends, answer every message.
+//!
+//! Run it in one terminal, then the client in another:
+//!
+//! ```text
+//! cargo run --example socket_server                # listens on tcp://127.0.0.1:8888
+//! cargo run --example socket_client                # talks to it
+//! ```
+//!
+//! Give another port or any endpoint URL as the first argument (`-- 9000`, `-- tcp://0.0.0.0:0`;
+//! port 0 picks a free port and the server prints which). `--once` serves one client and exits;
+//! otherwise the server runs until Ctrl-C.
+//!
+//! Each client gets its own task, so many can talk at once. Nothing here is TCP-specific but
+//! the default URL: the same code serves `unix://`, `udp://` or any other transport.
+
+use anyipc::Connection;
+use futures::StreamExt;
+use std::error::Error;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    let mut url = "tcp://127.0.0.1:8888".to_owned();
+    let mut once = false;
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--once" => once = true,
+            port if port.parse::<u16>().is_ok() => url = format!("tcp://127.0.0.1:{port}"),
+            other => url = other.to_owned(),
+        }
+    }
+
+    let mut listener = anyipc::bind(&url).await?;
+    // With port 0 the listener's endpoint names the port the OS picked.
+    println!("server: listening on {}", listener.endpoint());
+    loop {
+        let conn = tokio::select! {
+            conn = listener.accept() => conn?,
+            _ = tokio::signal::ctrl_c() => break,
+        };
+        println!("server: {} connected", conn.peer_addr());
+        let serving = tokio::spawn(serve(conn));
+        if once {
+            serving.await??;
+            break;
+        }
+    }
+    println!("server: bye");
+    Ok(())
+}
+
+/// Answers every message of one client with `echo: <message>` until it leaves.
+async fn serve(mut conn: Connection) -> std::io::Result<()> {
+    let peer = conn.peer_addr().to_owned();
+    while let Some(msg) = conn.next().await {
+        let msg = msg?;
+        println!("server: {peer} says {:?}", String::from_utf8_lossy(&msg));
+        let mut reply = b"echo: ".to_vec();
+        reply.extend_from_slice(&msg);
+        conn.send(reply).await?;
+    }
+    println!("server: {peer} left");
+    Ok(())
+}

@@ -1,0 +1,125 @@
+//! Typed request/reply with serde over any endpoint URL: the same program is the server and the
+//! client, and the transport is whatever URL you give.
+//!
+//! ```text
+//! cargo run --example typed_rpc -- server tcp://127.0.0.1:7000
+//! cargo run --example typed_rpc -- client tcp://127.0.0.1:7000
+//! ```
+//!
+//! Any URL works the same: `unix:///tmp/rpc.sock`, `udp://127.0.0.1:7001`, …. The server runs
+//! until Ctrl-C, or serves one client and exits with `--once` after the URL. Messages are JSON
+//! (`anyipc::codec::Json`); swap in `anyipc::codec::Postcard` for a compact binary encoding.
+//! A request that is not a valid `Request` gets an error reply, and the connection goes on.
+
+use anyipc::codec::Json;
+use anyipc::Connection;
+use futures::{SinkExt, StreamExt};
+use serde::{Deserialize, Serialize};
+use std::error::Error;
+use std::io;
+
+/// What a client asks.
+#[derive(Debug, Serialize, Deserialize)]
+enum Request {
+    /// Add two numbers.
+    Add { a: i64, b: i64 },
+    /// Upper-case a text.
+    Upper(String),
+    /// How many requests this connection has made so far.
+    Count,
+}
+
+/// What the server answers.
+#[derive(Debug, Serialize, Deserialize)]
+enum Reply {
+    /// The sum of an `Add`.
+    Sum(i64),
+    /// The text of an `Upper`.
+    Text(String),
+    /// The answer to `Count`.
+    Count(u64),
+    /// The request could not be served.
+    Error(String),
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let role = args.first().map(String::as_str);
+    let url = args
+        .get(1)
+        .cloned()
+        .unwrap_or_else(|| "tcp://127.0.0.1:7000".to_owned());
+    let once = args.iter().any(|a| a == "--once");
+    match role {
+        Some("server") => server(&url, once).await,
+        Some("client") => client(&url).await,
+        _ => Err("usage: typed_rpc server|client [URL] [--once]".into()),
+    }
+}
+
+async fn server(url: &str, once: bool) -> Result<(), Box<dyn Error>> {
+    let mut listener = anyipc::bind(url).await?;
+    println!("server: listening on {}", listener.endpoint());
+    loop {
+        let conn = tokio::select! {
+            conn = listener.accept() => conn?,
+            _ = tokio::signal::ctrl_c() => break,
+        };
+        println!("server: {} connected", conn.peer_addr());
+        let serving = tokio::spawn(serve(conn));
+        if once {
+            serving.await??;
+            break;
+        }
+    }
+    println!("server: bye");
+    Ok(())
+}
+
+/// Answers the requests of one client until it leaves.
+async fn serve(conn: Connection) -> io::Result<()> {
+    // This side receives `Request`s and sends `Reply`s.
+    let mut conn = conn.typed::<Request, Reply>(Json);
+    let mut served = 0;
+    while let Some(request) = conn.next().await {
+        served += 1;
+        let reply = match request {
+            Ok(Request::Add { a, b }) => match a.checked_add(b) {
+                Some(sum) => Reply::Sum(sum),
+                None => Reply::Error(format!("{a} + {b} overflows")),
+            },
+            Ok(Request::Upper(text)) => Reply::Text(text.to_uppercase()),
+            Ok(Request::Count) => Reply::Count(served),
+            // Not a `Request`: say so and keep the connection.
+            Err(err) if err.kind() == io::ErrorKind::InvalidData => Reply::Error(err.to_string()),
+            Err(err) => return Err(err),
+        };
+        println!("server: request {served} -> {reply:?}");
+        conn.send(reply).await?;
+    }
+    println!("server: client left");
+    Ok(())
+}
+
+async fn client(url: &str) -> Result<(), Box<dyn Error>> {
+    // This side sends `Request`s and receives `Reply`s.
+    let mut conn = anyipc::connect(url).await?.typed::<Reply, Request>(Json);
+    println!("client: connected to {url}");
+    let requests = [
+        Request::Add { a: 40, b: 2 },
+        Request::Upper("typed messages over any transport".to_owned()),
+        Request::Add { a: i64::MAX, b: 1 },
+        Request::Count,
+    ];
+    for request in requests {
+        println!("client: {request:?}");
+        conn.send(request).await?;
+        match conn.recv().await? {
+            Some(reply) => println!("client:   -> {reply:?}"),
+            None => return Err("the server closed the connection".into()),
+        }
+    }
+    println!("client: done");
+    Ok(())
+}

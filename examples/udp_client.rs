@@ -1,0 +1,53 @@
+//! A UDP client: send a few datagrams, print each reply, leave.
+//!
+//! Start the server first, in another terminal:
+//!
+//! ```text
+//! cargo run --example udp_server                   # listens on udp://127.0.0.1:8889
+//! cargo run --example udp_client                   # talks to it
+//! ```
+//!
+//! Give another port or any `udp://` URL as the first argument (`-- 9001`), and messages to
+//! send after it; without them it sends three.
+//!
+//! UDP delivers each message whole or not at all and tells nobody when nothing listens, so the
+//! client waits at most `recv_timeout` (2 s unless the URL gives another) for each reply.
+
+use anyipc::Endpoint;
+use std::error::Error;
+use std::io;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    let mut args = std::env::args().skip(1);
+    let url = match args.next() {
+        Some(port) if port.parse::<u16>().is_ok() => format!("udp://127.0.0.1:{port}"),
+        Some(url) => url,
+        None => "udp://127.0.0.1:8889".to_owned(),
+    };
+    let mut messages: Vec<String> = args.collect();
+    if messages.is_empty() {
+        messages = ["hello", "from", "udp_client"].map(String::from).to_vec();
+    }
+    let mut endpoint = Endpoint::parse(&url)?;
+    if endpoint.option("recv_timeout").is_none() {
+        endpoint = endpoint.with_option("recv_timeout", "2s")?;
+    }
+
+    let mut conn = anyipc::connect(&endpoint).await?;
+    println!("client: sending to {}", conn.peer_addr());
+    for msg in messages {
+        println!("client: sending {msg:?}");
+        conn.send(msg).await?;
+        match conn.recv().await {
+            Ok(Some(reply)) => println!("client: reply {:?}", String::from_utf8_lossy(&reply)),
+            Ok(None) => return Err("the connection ended".into()),
+            Err(err) if err.kind() == io::ErrorKind::TimedOut => {
+                return Err(format!("no reply from {url}: is udp_server running?").into())
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
+    println!("client: done");
+    Ok(())
+}

@@ -1,0 +1,47 @@
+//! A Unix-socket client: connect, send a few messages, print each reply, leave.
+//!
+//! Start the server first, in another terminal:
+//!
+//! ```text
+//! cargo run --example unix_server                  # listens on unix://$TMPDIR/anyipc-example.sock
+//! cargo run --example unix_client                  # talks to it
+//! ```
+//!
+//! Give another socket path or any endpoint URL as the first argument (`-- /run/app.sock`,
+//! `-- unix://@app`), and messages to send after it; without them it sends three.
+
+#[cfg(unix)]
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let url = match args.next() {
+        Some(url) if url.contains("://") => url,
+        Some(path) => format!("unix://{}", std::path::absolute(path)?.display()),
+        None => format!(
+            "unix://{}",
+            std::env::temp_dir().join("anyipc-example.sock").display()
+        ),
+    };
+    let mut messages: Vec<String> = args.collect();
+    if messages.is_empty() {
+        messages = ["hello", "from", "unix_client"].map(String::from).to_vec();
+    }
+
+    let mut conn = anyipc::connect(&url).await?;
+    println!("client: connected to {url}");
+    for msg in messages {
+        println!("client: sending {msg:?}");
+        conn.send(msg).await?;
+        match conn.recv().await? {
+            Some(reply) => println!("client: reply {:?}", String::from_utf8_lossy(&reply)),
+            None => return Err("the server closed the connection".into()),
+        }
+    }
+    println!("client: done");
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn main() {
+    eprintln!("unix_client needs Unix sockets; try socket_client");
+}

@@ -1,0 +1,82 @@
+//! A Unix-socket server: accept local clients, show who they are, answer every message.
+//!
+//! Run it in one terminal, then the client in another:
+//!
+//! ```text
+//! cargo run --example unix_server                  # listens on unix://$TMPDIR/anyipc-example.sock
+//! cargo run --example unix_client                  # talks to it
+//! ```
+//!
+//! Give another socket path or any endpoint URL as the first argument
+//! (`-- /run/user/1000/app.sock`, `-- unix://@app` for a Linux abstract name). `--once` serves
+//! one client and exits; otherwise the server runs until Ctrl-C.
+//!
+//! The socket file is created owner-only (0600) and removed when the server stops; a stale one
+//! left by a crashed server is reclaimed. Unlike TCP, the OS tells the server which process and
+//! user is at the other end.
+
+#[cfg(unix)]
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    use futures::StreamExt;
+
+    let mut url = default_url();
+    let mut once = false;
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--once" => once = true,
+            other if other.contains("://") => url = other.to_owned(),
+            path => url = format!("unix://{}", std::path::absolute(path)?.display()),
+        }
+    }
+
+    let mut listener = anyipc::bind(&url).await?;
+    println!("server: listening on {}", listener.endpoint());
+    loop {
+        let mut conn = tokio::select! {
+            conn = listener.accept() => conn?,
+            // Returning drops the listener, which removes the socket file.
+            _ = tokio::signal::ctrl_c() => break,
+        };
+        match conn.peer_credentials() {
+            Some(who) => println!(
+                "server: client connected: pid {}, uid {}, gid {}",
+                who.pid.map_or("unknown".to_owned(), |pid| pid.to_string()),
+                who.uid,
+                who.gid
+            ),
+            None => println!("server: client connected"),
+        }
+        let serving = tokio::spawn(async move {
+            while let Some(msg) = conn.next().await {
+                let msg = msg?;
+                println!("server: got {:?}", String::from_utf8_lossy(&msg));
+                let mut reply = b"echo: ".to_vec();
+                reply.extend_from_slice(&msg);
+                conn.send(reply).await?;
+            }
+            println!("server: client left");
+            Ok::<_, std::io::Error>(())
+        });
+        if once {
+            serving.await??;
+            break;
+        }
+    }
+    println!("server: bye");
+    Ok(())
+}
+
+/// `unix://` and the socket path both examples use by default.
+#[cfg(unix)]
+fn default_url() -> String {
+    format!(
+        "unix://{}",
+        std::env::temp_dir().join("anyipc-example.sock").display()
+    )
+}
+
+#[cfg(not(unix))]
+fn main() {
+    eprintln!("unix_server needs Unix sockets; try socket_server");
+}

@@ -1,0 +1,212 @@
+//! Every example pair run as two real processes, as a person would in two terminals: the server
+//! on a free port (or a private socket path) with `--once`, then the client.
+//!
+//! `cargo test` builds the examples beside this test binary (`target/<profile>/examples/`);
+//! after `cargo test --test it` alone, run `cargo build --examples` first.
+
+use crate::cli::Spawned;
+use crate::util::{watchdog, TempDir};
+use std::path::PathBuf;
+
+/// Seconds any one test may take.
+const WATCHDOG: u64 = 60;
+
+/// The path of a built example.
+fn example(name: &str) -> PathBuf {
+    // This binary is target/<profile>/deps/it-<hash>; examples are in target/<profile>/examples.
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps/it-<hash>");
+    let path = profile_dir.join("examples").join(name);
+    assert!(
+        path.exists(),
+        "example `{name}` is not built at {}: run `cargo test` (which builds the examples) or \
+         `cargo build --examples`",
+        path.display()
+    );
+    path
+}
+
+/// Starts `name args…` and waits for its `server: listening on URL` line; returns the URL.
+async fn start_server(name: &str, args: &[&str]) -> (Spawned, String) {
+    let mut server = Spawned::start(example(name), args);
+    let url = server.stdout_after("server: listening on ").await;
+    (server, url)
+}
+
+/// Runs a client to its end; returns its stdout, failing unless it exits 0.
+async fn run_client(name: &str, args: &[&str]) -> String {
+    let client = Spawned::start(example(name), args);
+    let (status, stdout) = client.finish().await;
+    assert!(
+        status.success(),
+        "{name} exited with {status}; stdout:\n{stdout}"
+    );
+    stdout
+}
+
+/// Waits for a `--once` server to finish; returns its stdout after the listening line.
+async fn finish_server(server: Spawned) -> String {
+    let (status, stdout) = server.finish().await;
+    assert!(
+        status.success(),
+        "server exited with {status}; stdout:\n{stdout}"
+    );
+    stdout
+}
+
+fn assert_contains(output: &str, expected: &[&str]) {
+    for line in expected {
+        assert!(output.contains(line), "`{line}` missing from:\n{output}");
+    }
+}
+
+#[tokio::test]
+async fn socket_pair() {
+    watchdog(WATCHDOG, async {
+        let (server, url) = start_server("socket_server", &["tcp://127.0.0.1:0", "--once"]).await;
+        assert!(url.starts_with("tcp://127.0.0.1:"), "{url}");
+        assert!(!url.ends_with(":0"), "the real port is printed: {url}");
+        let client = run_client("socket_client", &[&url]).await;
+        assert_contains(
+            &client,
+            &[
+                "client: sending \"hello\"\nclient: reply \"echo: hello\"",
+                "client: reply \"echo: from\"",
+                "client: reply \"echo: socket_client\"",
+                "client: done",
+            ],
+        );
+        let server = finish_server(server).await;
+        assert_contains(
+            &server,
+            &[
+                "connected",
+                "says \"hello\"",
+                "says \"socket_client\"",
+                "left",
+                "server: bye",
+            ],
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn socket_client_takes_a_port_and_messages() {
+    watchdog(WATCHDOG, async {
+        let (server, url) = start_server("socket_server", &["0", "--once"]).await;
+        let port = url.rsplit(':').next().expect("a port");
+        let client = run_client("socket_client", &[port, "custom message"]).await;
+        assert_contains(
+            &client,
+            &["client: reply \"echo: custom message\"", "client: done"],
+        );
+        finish_server(server).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn udp_pair() {
+    watchdog(WATCHDOG, async {
+        // The server forgets a quiet client after recv_timeout; --once then ends it.
+        let (server, url) = start_server(
+            "udp_server",
+            &["udp://127.0.0.1:0?recv_timeout=300ms", "--once"],
+        )
+        .await;
+        assert!(url.contains("recv_timeout=300ms"), "{url}");
+        // The client waits for replies with its own (default) timeout.
+        let plain = url.split('?').next().expect("a URL");
+        let client = run_client("udp_client", &[plain]).await;
+        assert_contains(
+            &client,
+            &[
+                "client: reply \"echo: hello\"",
+                "client: reply \"echo: udp_client\"",
+                "client: done",
+            ],
+        );
+        let server = finish_server(server).await;
+        assert_contains(&server, &["says \"hello\"", "went quiet", "server: bye"]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unix_pair() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("example-unix");
+        let path = dir.join("example.sock");
+        let (server, url) = start_server("unix_server", &[&path, "--once"]).await;
+        assert_eq!(url, format!("unix://{path}"));
+        let client = Spawned::start(example("unix_client"), &[&path]);
+        let client_pid = client.id();
+        let (status, client) = client.finish().await;
+        assert!(
+            status.success(),
+            "unix_client exited with {status}:\n{client}"
+        );
+        assert_contains(
+            &client,
+            &[
+                "client: reply \"echo: hello\"",
+                "client: reply \"echo: unix_client\"",
+                "client: done",
+            ],
+        );
+        let server = finish_server(server).await;
+        assert_contains(
+            &server,
+            &[
+                &format!("client connected: pid {client_pid}, uid "),
+                "got \"hello\"",
+                "client left",
+                "server: bye",
+            ],
+        );
+        assert!(
+            !std::path::Path::new(&path).exists(),
+            "the socket file is removed when the server stops"
+        );
+    })
+    .await;
+}
+
+/// Runs the typed_rpc server and client over `url`; checks every reply.
+async fn typed_rpc_over(url: &str) {
+    let (server, bound) = start_server("typed_rpc", &["server", url, "--once"]).await;
+    let client = run_client("typed_rpc", &["client", &bound]).await;
+    assert_contains(
+        &client,
+        &[
+            "-> Sum(42)",
+            "-> Text(\"TYPED MESSAGES OVER ANY TRANSPORT\")",
+            "-> Error(\"9223372036854775807 + 1 overflows\")",
+            "-> Count(4)",
+            "client: done",
+        ],
+    );
+    let server = finish_server(server).await;
+    assert_contains(
+        &server,
+        &["request 1 -> Sum(42)", "client left", "server: bye"],
+    );
+}
+
+#[tokio::test]
+async fn typed_rpc_over_tcp() {
+    watchdog(WATCHDOG, typed_rpc_over("tcp://127.0.0.1:0")).await;
+}
+
+#[tokio::test]
+async fn typed_rpc_over_unix() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("example-rpc");
+        typed_rpc_over(&format!("unix://{}", dir.join("rpc.sock"))).await;
+    })
+    .await;
+}
