@@ -12,6 +12,8 @@ use tokio_util::sync::PollSender;
 pub(crate) struct MemChannel {
     tx: PollSender<Bytes>,
     rx: mpsc::Receiver<Bytes>,
+    /// This end's limit, both ways: each end checks what it receives against its own
+    /// endpoint's `max_frame`, as a byte-stream decoder would.
     max_frame: usize,
 }
 
@@ -27,6 +29,11 @@ impl MemChannel {
         };
         (end(a_tx, a_rx), end(b_tx, b_rx))
     }
+
+    /// Sets this end's limit (the accepting side's comes from the listener's endpoint).
+    pub(crate) fn set_max_frame(&mut self, max_frame: usize) {
+        self.max_frame = max_frame;
+    }
 }
 
 fn peer_gone() -> io::Error {
@@ -35,16 +42,20 @@ fn peer_gone() -> io::Error {
 
 impl RecvMessage for MemChannel {
     fn poll_recv(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<Option<Bytes>>> {
-        self.get_mut().rx.poll_recv(cx).map(Ok)
+        let this = self.get_mut();
+        match ready!(this.rx.poll_recv(cx)) {
+            Some(msg) if msg.len() > this.max_frame => Poll::Ready(Err(FrameError::TooLarge {
+                len: msg.len() as u64,
+                max: this.max_frame,
+            }
+            .into())),
+            msg => Poll::Ready(Ok(msg)),
+        }
     }
 }
 
 impl SendMessage for MemChannel {
-    fn poll_send(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        msg: &Bytes,
-    ) -> Poll<io::Result<()>> {
+    fn poll_send(self: Pin<&mut Self>, cx: &mut Context<'_>, msg: &Bytes) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         if msg.len() > this.max_frame {
             return Poll::Ready(Err(FrameError::SendTooLarge {

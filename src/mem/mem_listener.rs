@@ -31,11 +31,14 @@ impl MemListener {
         endpoint: &Endpoint,
     ) -> Poll<io::Result<Connection>> {
         match ready!(self.incoming.poll_recv(cx)) {
-            Some((id, channel)) => Poll::Ready(Ok(Connection::from_channel(
-                AnyChannel::Mem(channel),
-                endpoint,
-                format!("mem client {id}"),
-            ))),
+            Some((id, mut channel)) => {
+                channel.set_max_frame(endpoint.max_frame());
+                Poll::Ready(Ok(Connection::from_channel(
+                    AnyChannel::Mem(channel),
+                    endpoint,
+                    format!("mem client {id}"),
+                )))
+            }
             // The registry holds a sender for as long as this listener is bound.
             None => Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::NotConnected,

@@ -76,8 +76,11 @@ impl<T> MessageFramed<T> {
 impl<T: SendMessage + Unpin> MessageFramed<T> {
     fn poll_send_unsent(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if let Some(msg) = &self.unsent {
-            ready!(Pin::new(&mut self.inner).poll_send(cx, msg))?;
+            let result = ready!(Pin::new(&mut self.inner).poll_send(cx, msg));
+            // Accepted or refused, the message is done with: a refused one (too large, say)
+            // must not be offered again by every later send.
             self.unsent = None;
+            result?;
         }
         Poll::Ready(Ok(()))
     }

@@ -1,7 +1,11 @@
 //! The one integration-test binary. Each module tests one area; `util` holds what they share.
 
 mod cli;
+mod conformance;
 mod docs;
+mod errors;
+mod framing;
+mod process;
 mod examples;
 mod smoke;
 mod util;

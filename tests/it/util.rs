@@ -11,7 +11,7 @@ use std::time::Duration;
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A name no other test (in this or another concurrent test process) uses.
-pub fn unique_name(prefix: &str) -> String {
+pub(crate) fn unique_name(prefix: &str) -> String {
     format!(
         "{prefix}-{}-{}",
         std::process::id(),
@@ -20,21 +20,21 @@ pub fn unique_name(prefix: &str) -> String {
 }
 
 /// A fresh, empty directory for this test; removed when the guard drops.
-pub struct TempDir(pub PathBuf);
+pub(crate) struct TempDir(pub PathBuf);
 
 impl TempDir {
-    pub fn new(prefix: &str) -> TempDir {
+    pub(crate) fn new(prefix: &str) -> TempDir {
         let dir = std::env::temp_dir().join(unique_name(&format!("anyipc-{prefix}")));
         std::fs::create_dir_all(&dir).expect("create temp dir");
         TempDir(dir)
     }
 
-    pub fn path(&self) -> &std::path::Path {
+    pub(crate) fn path(&self) -> &std::path::Path {
         &self.0
     }
 
     /// `path` inside the directory, as text for a URL.
-    pub fn join(&self, name: &str) -> String {
+    pub(crate) fn join(&self, name: &str) -> String {
         self.0.join(name).display().to_string()
     }
 }
@@ -46,7 +46,7 @@ impl Drop for TempDir {
 }
 
 /// Runs `fut`, failing the test if it takes longer than `secs` seconds: no test may hang.
-pub async fn watchdog<F: Future>(secs: u64, fut: F) -> F::Output {
+pub(crate) async fn watchdog<F: Future>(secs: u64, fut: F) -> F::Output {
     match tokio::time::timeout(Duration::from_secs(secs), fut).await {
         Ok(out) => out,
         Err(_) => panic!("test watchdog: no result within {secs} s"),
@@ -54,6 +54,19 @@ pub async fn watchdog<F: Future>(secs: u64, fut: F) -> F::Output {
 }
 
 /// The `anyipc` binary built for these tests.
-pub fn anyipc_bin() -> &'static str {
+pub(crate) fn anyipc_bin() -> &'static str {
     env!("CARGO_BIN_EXE_anyipc")
+}
+
+/// The [`FrameError`](anyipc::codec::FrameError) inside an `io::Error`, if any.
+pub(crate) fn frame_error(err: &std::io::Error) -> Option<&anyipc::codec::FrameError> {
+    err.get_ref()?.downcast_ref()
+}
+
+/// `len` bytes of a pattern that shows misplaced or lost bytes (not periodic in 256).
+pub(crate) fn pattern(len: usize) -> bytes::Bytes {
+    (0..len)
+        .map(|i| (i ^ (i >> 8) ^ (i >> 16)) as u8)
+        .collect::<Vec<u8>>()
+        .into()
 }

@@ -1,0 +1,144 @@
+//! Helper processes for cross-process tests: this test binary started again with a role
+//! (tokio's `tests-integration` style), so the peer is a real second OS process that can be
+//! killed with SIGKILL at any moment.
+//!
+//! The child runs only the test `process::helper_process_entry`, which does its role when
+//! `ANYIPC_TEST_HELPER_ROLE` is set and nothing otherwise.
+
+use futures::StreamExt;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const ROLE_VAR: &str = "ANYIPC_TEST_HELPER_ROLE";
+const URL_VAR: &str = "ANYIPC_TEST_HELPER_URL";
+const READY: &str = "anyipc-helper ready ";
+/// A helper whose parent died without killing it still goes away.
+const HELPER_LIFETIME: Duration = Duration::from_secs(60);
+
+/// What a helper process does.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Role {
+    /// Binds the URL and echoes every message of every connection.
+    Echo,
+    /// Connects to the URL and sends numbered messages as fast as it may, until killed.
+    Stream,
+}
+
+impl Role {
+    fn as_str(self) -> &'static str {
+        match self {
+            Role::Echo => "echo",
+            Role::Stream => "stream",
+        }
+    }
+}
+
+/// A running helper process, killed when dropped.
+pub(crate) struct Helper {
+    child: Child,
+    endpoint: String,
+}
+
+impl Helper {
+    /// Starts a helper and waits until it is bound or connected.
+    pub(crate) async fn spawn(role: Role, url: &str) -> Helper {
+        let exe = std::env::current_exe().expect("test binary path");
+        let mut child = Command::new(exe)
+            .args([
+                "process::helper_process_entry",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(ROLE_VAR, role.as_str())
+            .env(URL_VAR, url)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn helper process");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let endpoint = loop {
+            match lines.next_line().await.expect("read helper stderr") {
+                Some(line) => match line.strip_prefix(READY) {
+                    Some(endpoint) => break endpoint.to_owned(),
+                    None => eprintln!("helper: {line}"),
+                },
+                None => panic!("helper process ({role:?} {url}) exited before it was ready"),
+            }
+        };
+        // Pass on whatever else it says (a panic message, say).
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                eprintln!("helper: {line}");
+            }
+        });
+        Helper { child, endpoint }
+    }
+
+    /// The endpoint the helper bound (with its real port) or connected to.
+    pub(crate) fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// SIGKILL, and wait until the process is gone.
+    pub(crate) async fn kill(&mut self) {
+        self.child.kill().await.expect("kill helper");
+    }
+}
+
+/// The helper's body. A no-op in an ordinary test run.
+#[test]
+fn helper_process_entry() {
+    let Ok(role) = std::env::var(ROLE_VAR) else {
+        return;
+    };
+    let url = std::env::var(URL_VAR).expect("helper URL");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let role = async {
+            match role.as_str() {
+                "echo" => echo(&url).await,
+                "stream" => stream(&url).await,
+                other => panic!("unknown helper role {other}"),
+            }
+        };
+        let _ = tokio::time::timeout(HELPER_LIFETIME, role).await;
+    });
+    std::process::exit(0);
+}
+
+async fn echo(url: &str) {
+    let mut listener = anyipc::bind(url).await.expect("helper bind");
+    eprintln!("{READY}{}", listener.endpoint());
+    loop {
+        let mut conn = listener.accept().await.expect("helper accept");
+        tokio::spawn(async move {
+            while let Some(Ok(msg)) = conn.next().await {
+                if conn.send(msg).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+}
+
+async fn stream(url: &str) {
+    let mut conn = anyipc::connect(url).await.expect("helper connect");
+    eprintln!("{READY}{url}");
+    let mut seq = 0u64;
+    loop {
+        let mut msg = seq.to_be_bytes().to_vec();
+        msg.resize(1000 + (seq % 3000) as usize, seq as u8);
+        if conn.send(bytes::Bytes::from(msg)).await.is_err() {
+            return;
+        }
+        seq += 1;
+    }
+}
