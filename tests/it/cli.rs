@@ -288,6 +288,24 @@ async fn binary_and_control_bytes_are_escaped() {
 }
 
 #[tokio::test]
+async fn a_bad_client_does_not_stop_listen() {
+    watchdog(WATCHDOG, async {
+        let (mut listener, url) = listen(&["tcp://127.0.0.1:0", "--count", "1"]).await;
+        // A length prefix of 4 GiB - 1: over max_frame, so that connection fails at once.
+        let mut bad = std::net::TcpStream::connect(("127.0.0.1", port_of(&url))).unwrap();
+        std::io::Write::write_all(&mut bad, b"\xff\xff\xff\xffjunk").unwrap();
+        let error = listener.stderr_after("anyipc: connection from ").await;
+        assert!(error.contains("max"), "{error}");
+        drop(bad);
+        let sent = anyipc(&["send", &url, "after"], b"").await;
+        assert!(sent.status.success(), "{}", text(&sent.stderr));
+        assert_eq!(listener.stdout_lines(1).await, ["after"]);
+        assert!(listener.finish().await.0.success());
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn connections_are_served_concurrently() {
     watchdog(WATCHDOG, async {
         let (mut listener, url) = listen(&["tcp://127.0.0.1:0", "--count", "12"]).await;
@@ -358,7 +376,11 @@ async fn bad_usage_exits_2_with_one_line() {
             "framing",
         )
         .await;
-        assert_usage_error(&["listen", "mem://x", "--framing", "raw"], "framing").await;
+        assert_usage_error(
+            &["listen", "mem://x", "--framing", "raw"],
+            "mem:// takes no framing",
+        )
+        .await;
         assert_usage_error(
             &["listen", "tcp://127.0.0.1:0", "--framing", "bogus"],
             "bogus",

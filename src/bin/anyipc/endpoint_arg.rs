@@ -1,6 +1,7 @@
 //! The endpoint URL and `--framing` arguments that `listen` and `send` share.
 
 use crate::CliError;
+use anyipc::endpoint::ParseErrorKind;
 use anyipc::Endpoint;
 
 /// The URL plus the options that change it.
@@ -26,9 +27,17 @@ impl EndpointArgs {
         let endpoint = Endpoint::parse(&self.url)?;
         match &self.framing {
             None => Ok(endpoint),
-            Some(framing) => endpoint
-                .with_option("framing", framing)
-                .map_err(|err| CliError::Usage(format!("--framing {framing}: {err}"))),
+            Some(framing) => {
+                let scheme = endpoint.scheme();
+                endpoint
+                    .with_option("framing", framing)
+                    .map_err(|err| match err.kind() {
+                        ParseErrorKind::UnknownOption { .. } => CliError::Usage(format!(
+                            "--framing: {scheme}:// takes no framing, its messages arrive whole"
+                        )),
+                        _ => CliError::Usage(format!("--framing {framing}: {err}")),
+                    })
+            }
         }
     }
 }

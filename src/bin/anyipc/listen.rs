@@ -27,6 +27,10 @@ const PRINT_BACKLOG: usize = 64;
 
 /// Arguments of `anyipc listen`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Prints `listening on URL` on stderr (with the real port when port 0 was asked for), then each \
+message on its own line on stdout: text, with \\n, \\t, \\\\, \\xHH for control bytes and bytes that \
+are not UTF-8. Runs until --count messages or Ctrl-C.")]
 pub(crate) struct ListenArgs {
     #[command(flatten)]
     endpoint: EndpointArgs,

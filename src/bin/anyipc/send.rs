@@ -19,6 +19,9 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// Arguments of `anyipc send`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Replies are printed one per line, escaped as `anyipc listen` prints messages. \
+Exit codes: 0 sent (and every reply came), 1 could not connect, send or get a reply, 2 bad usage.")]
 pub(crate) struct SendArgs {
     #[command(flatten)]
     endpoint: EndpointArgs,
