@@ -341,6 +341,29 @@ async fn connections_are_served_concurrently() {
     .await;
 }
 
+#[tokio::test]
+async fn ctrl_c_stops_listen_and_removes_its_socket() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-sigint");
+        let path = dir.join("listen.sock");
+        let (listener, _) = listen(&[&format!("unix://{path}")]).await;
+        assert!(std::path::Path::new(&path).exists());
+        let interrupt = Command::new("kill")
+            .args(["-INT", &listener.id().to_string()])
+            .status()
+            .await
+            .expect("run kill");
+        assert!(interrupt.success());
+        let (status, _) = listener.finish().await;
+        assert!(status.success(), "listen exited with {status}");
+        assert!(
+            !std::path::Path::new(&path).exists(),
+            "socket file left behind"
+        );
+    })
+    .await;
+}
+
 /// Runs `anyipc args…` expecting exit 2 and one stderr line that contains `needle`.
 async fn assert_usage_error(args: &[&str], needle: &str) {
     let out = anyipc(args, b"").await;

@@ -54,14 +54,21 @@ pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
     let mut listener = anyipc::bind(&endpoint)
         .await
         .map_err(|err| CliError::from(err).context(&format!("cannot bind {endpoint}")))?;
+    // Install the Ctrl-C handler (on its first poll) before telling anyone we listen, so an
+    // interrupt sent right after the line stops us cleanly (dropping the listener removes a
+    // unix socket file) instead of killing us.
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    if let std::task::Poll::Ready(result) = futures::poll!(&mut ctrl_c) {
+        result.map_err(|err| CliError::Runtime(format!("cannot watch for Ctrl-C: {err}")))?;
+        return Ok(());
+    }
     eprintln!("listening on {}", listener.endpoint());
 
     let (received, mut to_print) = mpsc::channel::<Bytes>(PRINT_BACKLOG);
     let mut out = MessageWriter::stdout();
     let mut printed: u64 = 0;
     let mut accept_errors: u32 = 0;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
