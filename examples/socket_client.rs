@@ -11,9 +11,20 @@
 //! `-- tcp://192.168.1.7:8888`), and messages to send after it; without them it sends three.
 
 use std::error::Error;
+use std::process::ExitCode;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn Error>> {
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("socket_client: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn Error>> {
     let mut args = std::env::args().skip(1);
     let url = match args.next() {
         Some(port) if port.parse::<u16>().is_ok() => format!("tcp://127.0.0.1:{port}"),
@@ -27,7 +38,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
             .to_vec();
     }
 
-    let mut conn = anyipc::connect(&url).await?;
+    let mut conn = anyipc::connect(&url)
+        .await
+        .map_err(|err| format!("cannot connect to {url}: {err} (is socket_server running?)"))?;
     println!("client: connected to {}", conn.peer_addr());
     for msg in messages {
         println!("client: sending {msg:?}");

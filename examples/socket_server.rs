@@ -17,9 +17,20 @@
 use anyipc::Connection;
 use futures::StreamExt;
 use std::error::Error;
+use std::process::ExitCode;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn Error>> {
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("socket_server: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn Error>> {
     let mut url = "tcp://127.0.0.1:8888".to_owned();
     let mut once = false;
     for arg in std::env::args().skip(1) {

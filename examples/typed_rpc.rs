@@ -17,6 +17,7 @@ use futures::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use std::error::Error;
 use std::io;
+use std::process::ExitCode;
 
 /// What a client asks.
 #[derive(Debug, Serialize, Deserialize)]
@@ -43,15 +44,25 @@ enum Reply {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let role = args.first().map(String::as_str);
-    let url = args
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("typed_rpc: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn Error>> {
+    let (flags, words): (Vec<String>, Vec<String>) =
+        std::env::args().skip(1).partition(|a| a.starts_with("--"));
+    let once = flags.iter().any(|f| f == "--once");
+    let url = words
         .get(1)
         .cloned()
         .unwrap_or_else(|| "tcp://127.0.0.1:7000".to_owned());
-    let once = args.iter().any(|a| a == "--once");
-    match role {
+    match words.first().map(String::as_str) {
         Some("server") => server(&url, once).await,
         Some("client") => client(&url).await,
         _ => Err("usage: typed_rpc server|client [URL] [--once]".into()),
@@ -103,8 +114,11 @@ async fn serve(conn: Connection) -> io::Result<()> {
 }
 
 async fn client(url: &str) -> Result<(), Box<dyn Error>> {
+    let conn = anyipc::connect(url).await.map_err(|err| {
+        format!("cannot connect to {url}: {err} (is `typed_rpc server {url}` running?)")
+    })?;
     // This side sends `Request`s and receives `Reply`s.
-    let mut conn = anyipc::connect(url).await?.typed::<Reply, Request>(Json);
+    let mut conn = conn.typed::<Reply, Request>(Json);
     println!("client: connected to {url}");
     let requests = [
         Request::Add { a: 40, b: 2 },

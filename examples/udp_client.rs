@@ -16,9 +16,20 @@
 use anyipc::Endpoint;
 use std::error::Error;
 use std::io;
+use std::process::ExitCode;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn Error>> {
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("udp_client: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn Error>> {
     let mut args = std::env::args().skip(1);
     let url = match args.next() {
         Some(port) if port.parse::<u16>().is_ok() => format!("udp://127.0.0.1:{port}"),
@@ -34,7 +45,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
         endpoint = endpoint.with_option("recv_timeout", "2s")?;
     }
 
-    let mut conn = anyipc::connect(&endpoint).await?;
+    let mut conn = anyipc::connect(&endpoint)
+        .await
+        .map_err(|err| format!("cannot connect to {url}: {err} (is udp_server running?)"))?;
     println!("client: sending to {}", conn.peer_addr());
     for msg in messages {
         println!("client: sending {msg:?}");

@@ -20,9 +20,20 @@ use anyipc::{Connection, Endpoint};
 use futures::StreamExt;
 use std::error::Error;
 use std::io;
+use std::process::ExitCode;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn Error>> {
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("udp_server: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn Error>> {
     let mut url = "udp://127.0.0.1:8889".to_owned();
     let mut once = false;
     for arg in std::env::args().skip(1) {

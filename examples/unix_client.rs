@@ -12,7 +12,18 @@
 
 #[cfg(unix)]
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("unix_client: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(unix)]
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let url = match args.next() {
         Some(url) if url.contains("://") => url,
@@ -27,7 +38,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         messages = ["hello", "from", "unix_client"].map(String::from).to_vec();
     }
 
-    let mut conn = anyipc::connect(&url).await?;
+    let mut conn = anyipc::connect(&url)
+        .await
+        .map_err(|err| format!("cannot connect to {url}: {err} (is unix_server running?)"))?;
     println!("client: connected to {url}");
     for msg in messages {
         println!("client: sending {msg:?}");

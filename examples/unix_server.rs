@@ -17,7 +17,18 @@
 
 #[cfg(unix)]
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("unix_server: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(unix)]
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     use futures::StreamExt;
 
     let mut url = default_url();

@@ -210,3 +210,35 @@ async fn typed_rpc_over_unix() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn typed_rpc_answers_anyipc_send() {
+    watchdog(WATCHDOG, async {
+        let (server, url) =
+            start_server("typed_rpc", &["server", "tcp://127.0.0.1:0", "--once"]).await;
+        let requests = [r#"{"Add":{"a":1,"b":2}}"#, "not json", r#""Count""#];
+        let out = tokio::process::Command::new(crate::util::anyipc_bin())
+            .args([&["send", url.as_str(), "--expect-reply"], &requests[..]].concat())
+            .kill_on_drop(true)
+            .output()
+            .await
+            .expect("run anyipc send");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let replies: Vec<&str> = stdout.lines().collect();
+        assert_eq!(replies.len(), 3, "{stdout}");
+        assert_eq!(replies[0], r#"{"Sum":3}"#);
+        // A message that is no `Request` gets an error reply and the connection goes on.
+        assert!(
+            replies[1].starts_with(r#"{"Error":"json message: "#),
+            "{stdout}"
+        );
+        assert_eq!(replies[2], r#"{"Count":3}"#);
+        finish_server(server).await;
+    })
+    .await;
+}
