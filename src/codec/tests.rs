@@ -1,0 +1,169 @@
+//! Property tests of the codecs: what is encoded decodes to the same messages however the
+//! bytes are cut into reads, and no input makes a decoder panic or over-allocate.
+
+use super::{FrameCodec, Framing, LengthCodec, LineCodec, RawCodec, MAX_RESERVE_AHEAD};
+use bytes::{Bytes, BytesMut};
+use proptest::prelude::*;
+use std::io;
+use tokio_util::codec::{Decoder, Encoder};
+
+/// Feeds `wire` to `codec` in pieces ending at `cuts` (sorted, any values), as reads would
+/// deliver it, then signals end of stream. Returns the messages and the first error.
+fn decode_in_pieces<D>(
+    codec: &mut D,
+    wire: &[u8],
+    cuts: &[usize],
+) -> (Vec<Bytes>, Option<io::Error>)
+where
+    D: Decoder<Item = Bytes, Error = io::Error>,
+{
+    let mut ends: Vec<usize> = cuts.iter().map(|c| c % (wire.len() + 1)).collect();
+    ends.push(wire.len());
+    ends.sort_unstable();
+    let mut buf = BytesMut::new();
+    let mut out = Vec::new();
+    let mut start = 0;
+    for end in ends {
+        buf.extend_from_slice(&wire[start..end]);
+        start = end;
+        loop {
+            match codec.decode(&mut buf) {
+                Ok(Some(msg)) => out.push(msg),
+                Ok(None) => break,
+                Err(e) => return (out, Some(e)),
+            }
+        }
+    }
+    loop {
+        match codec.decode_eof(&mut buf) {
+            Ok(Some(msg)) => out.push(msg),
+            Ok(None) => return (out, None),
+            Err(e) => return (out, Some(e)),
+        }
+    }
+}
+
+fn encode_all<E: Encoder<Bytes, Error = io::Error>>(codec: &mut E, msgs: &[Vec<u8>]) -> BytesMut {
+    let mut wire = BytesMut::new();
+    for msg in msgs {
+        codec
+            .encode(Bytes::copy_from_slice(msg), &mut wire)
+            .unwrap();
+    }
+    wire
+}
+
+fn messages() -> impl Strategy<Value = Vec<Vec<u8>>> {
+    proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 0..20)
+}
+
+/// Lines: no `\n` inside, and no `\r` at the end (the decoder drops a `\r` before `\n`).
+fn lines() -> impl Strategy<Value = Vec<Vec<u8>>> {
+    proptest::collection::vec(
+        proptest::collection::vec(any::<u8>(), 0..300).prop_map(|mut line| {
+            line.retain(|b| *b != b'\n');
+            while line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            line
+        }),
+        0..20,
+    )
+}
+
+fn cuts() -> impl Strategy<Value = Vec<usize>> {
+    proptest::collection::vec(any::<usize>(), 0..40)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn length_round_trip(msgs in messages(), cuts in cuts()) {
+        let wire = encode_all(&mut LengthCodec::new(300), &msgs);
+        let (out, err) = decode_in_pieces(&mut LengthCodec::new(300), &wire, &cuts);
+        prop_assert!(err.is_none(), "{:?}", err);
+        prop_assert_eq!(out, msgs);
+    }
+
+    #[test]
+    fn lines_round_trip(msgs in lines(), cuts in cuts()) {
+        let wire = encode_all(&mut LineCodec::new(300), &msgs);
+        let (out, err) = decode_in_pieces(&mut LineCodec::new(300), &wire, &cuts);
+        prop_assert!(err.is_none(), "{:?}", err);
+        prop_assert_eq!(out, msgs);
+    }
+
+    #[test]
+    fn lines_crlf_round_trip(msgs in lines(), cuts in cuts()) {
+        // What a Windows peer writes: `\r\n` endings decode to the same lines.
+        let mut wire = Vec::new();
+        for msg in &msgs {
+            wire.extend_from_slice(msg);
+            wire.extend_from_slice(b"\r\n");
+        }
+        let (out, err) = decode_in_pieces(&mut LineCodec::new(300), &wire, &cuts);
+        prop_assert!(err.is_none(), "{:?}", err);
+        prop_assert_eq!(out, msgs);
+    }
+
+    #[test]
+    fn raw_keeps_the_bytes(msgs in messages(), cuts in cuts(), max in 1usize..400) {
+        // Raw framing keeps no boundaries: the bytes arrive, in chunks of at most max_frame.
+        let msgs: Vec<Vec<u8>> = msgs.into_iter().map(|mut m| { m.truncate(max); m }).collect();
+        let wire = encode_all(&mut RawCodec::new(max), &msgs);
+        let (out, err) = decode_in_pieces(&mut RawCodec::new(max), &wire, &cuts);
+        prop_assert!(err.is_none());
+        prop_assert!(out.iter().all(|chunk| !chunk.is_empty() && chunk.len() <= max));
+        prop_assert_eq!(out.concat(), msgs.concat());
+    }
+
+    #[test]
+    fn frame_codec_round_trip(msgs in lines(), cuts in cuts(), which in 0..2usize) {
+        let framing = [Framing::Length, Framing::Lines][which];
+        let wire = encode_all(&mut FrameCodec::new(framing, 300), &msgs);
+        let (out, err) = decode_in_pieces(&mut FrameCodec::new(framing, 300), &wire, &cuts);
+        prop_assert!(err.is_none(), "{:?}", err);
+        prop_assert_eq!(out, msgs);
+    }
+
+    /// Arbitrary bytes: a decoder returns messages within the limit or an error; it never
+    /// panics and never reserves far beyond what arrived.
+    #[test]
+    fn decoders_survive_garbage(wire in proptest::collection::vec(any::<u8>(), 0..2000), cuts in cuts(), max in 0usize..3000) {
+        for framing in [Framing::Length, Framing::Lines, Framing::Raw] {
+            let mut codec = FrameCodec::new(framing, max);
+            let (out, _err) = decode_in_pieces(&mut codec, &wire, &cuts);
+            prop_assert!(out.iter().all(|m| m.len() <= max.max(1)), "{framing}: over max");
+        }
+        let mut codec = LengthCodec::new(usize::MAX);
+        let mut buf = BytesMut::from(&wire[..]);
+        while let Ok(Some(_)) = codec.decode(&mut buf) {}
+        prop_assert!(buf.capacity() <= wire.len() + MAX_RESERVE_AHEAD + 64);
+    }
+}
+
+#[test]
+fn length_refuses_oversize_announcement_before_the_body() {
+    let mut codec = LengthCodec::new(10);
+    let mut buf = BytesMut::from(&[0, 0, 0, 11][..]);
+    let err = codec.decode(&mut buf).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+    let mut buf = BytesMut::from(&[0xff, 0xff, 0xff, 0xff][..]);
+    let err = LengthCodec::new(8 << 20).decode(&mut buf).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+    assert!(buf.capacity() < 1024);
+}
+
+#[test]
+fn length_reserves_at_most_the_bound_ahead() {
+    let mut codec = LengthCodec::new(u32::MAX as usize);
+    let mut buf = BytesMut::from(&[0xff, 0xff, 0xff, 0xff, 1, 2, 3][..]);
+    assert_eq!(codec.decode(&mut buf).unwrap(), None);
+    assert!(buf.capacity() >= 3, "keeps what arrived");
+    assert!(
+        buf.capacity() <= 3 + MAX_RESERVE_AHEAD + 64,
+        "{}",
+        buf.capacity()
+    );
+}

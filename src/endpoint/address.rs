@@ -41,8 +41,10 @@ impl Address {
             AddressShape::HostPort => parse_host_port(text),
             AddressShape::Path => {
                 if let Some(name) = text.strip_prefix('@').filter(|_| scheme == Scheme::Unix) {
-                    check_abstract_name(name)?;
-                    return Ok(Address::Abstract(percent_decode(name)?));
+                    // The limit is on the name itself, not on its escaped spelling.
+                    let name = percent_decode(name)?;
+                    check_abstract_name(&name)?;
+                    return Ok(Address::Abstract(name));
                 }
                 if text.is_empty() {
                     return Err(format!(
@@ -86,16 +88,16 @@ fn parse_host_port(text: &str) -> Result<Address, String> {
             .rsplit_once(':')
             .ok_or_else(|| format!("the port is missing; {expected}"))?;
         if host.contains(':') {
-            return Err(format!(
-                "an IPv6 host goes in brackets; {expected}"
-            ));
+            return Err(format!("an IPv6 host goes in brackets; {expected}"));
         }
         if host.is_empty()
             || !host
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
         {
-            return Err(format!("`{host}` is not a host name or address; {expected}"));
+            return Err(format!(
+                "`{host}` is not a host name or address; {expected}"
+            ));
         }
         (host, port)
     };

@@ -1,0 +1,218 @@
+//! Property tests of the endpoint grammar: every valid endpoint of every scheme survives
+//! `parse(display(e)) == e`, and no input makes the parser panic.
+
+use super::option_spec::{self, OptionValue, ValueKind};
+use super::{Address, Endpoint, Scheme};
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+const NAME: &str = "[A-Za-z0-9_][A-Za-z0-9._-]{0,63}";
+
+fn host() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<Ipv4Addr>().prop_map(|ip| ip.to_string()),
+        any::<Ipv6Addr>().prop_map(|ip| ip.to_string()),
+        "[A-Za-z0-9_-][A-Za-z0-9._-]{0,30}",
+        Just("localhost".to_owned()),
+        Just("::".to_owned()),
+    ]
+}
+
+/// Paths with what a URL finds awkward: spaces, `%`, `?`, `#`, `&`, `=`, `@`, unicode,
+/// control characters.
+fn path() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "/[a-z/ %?#&=@:.\u{e9}\u{4e16}\u{1f600}-]{0,40}",
+        "[@%?/ a-z\u{7f}\u{0}-\u{1f}]{1,20}",
+        any::<String>().prop_filter("a path is not empty", |s| !s.is_empty()),
+    ]
+}
+
+/// 1 to 107 bytes, whatever they are.
+fn abstract_name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-z0-9 %?#@.-]{1,107}",
+        any::<String>().prop_filter("1..=107 bytes", |s| (1..=107).contains(&s.len())),
+        " {1,107}",
+    ]
+}
+
+fn address(scheme: Scheme) -> BoxedStrategy<Address> {
+    match scheme {
+        Scheme::Tcp | Scheme::Udp => (host(), any::<u16>())
+            .prop_map(|(host, port)| Address::HostPort { host, port })
+            .boxed(),
+        Scheme::Unix => prop_oneof![
+            path().prop_map(|p| Address::Path(PathBuf::from(p))),
+            abstract_name().prop_map(Address::Abstract),
+        ]
+        .boxed(),
+        Scheme::Fifo | Scheme::File => path().prop_map(|p| Address::Path(PathBuf::from(p))).boxed(),
+        Scheme::Pipe | Scheme::Shm | Scheme::Mq | Scheme::Mem => {
+            NAME.prop_map(Address::Name).boxed()
+        }
+        Scheme::Stdio => Just(Address::None).boxed(),
+    }
+}
+
+fn value(kind: ValueKind) -> BoxedStrategy<OptionValue> {
+    match kind {
+        ValueKind::Size => any::<u64>().prop_map(OptionValue::Size).boxed(),
+        ValueKind::Duration => prop_oneof![any::<u64>(), (0..1_000_000u64).prop_map(|s| s * 1000),]
+            .prop_map(|ms| OptionValue::Duration(Duration::from_millis(ms)))
+            .boxed(),
+        ValueKind::Bool => any::<bool>().prop_map(OptionValue::Bool).boxed(),
+        ValueKind::Choice(words) => proptest::sample::select(words)
+            .prop_map(OptionValue::Choice)
+            .boxed(),
+        ValueKind::Mode => (0..=0o777u32).prop_map(OptionValue::Mode).boxed(),
+        ValueKind::Uint { max } => (0..=max).prop_map(OptionValue::Uint).boxed(),
+        ValueKind::UidList => proptest::collection::vec(any::<u32>(), 1..5)
+            .prop_map(OptionValue::UidList)
+            .boxed(),
+        ValueKind::Name => NAME.prop_map(OptionValue::Name).boxed(),
+    }
+}
+
+fn options(scheme: Scheme) -> BoxedStrategy<BTreeMap<&'static str, OptionValue>> {
+    let specs: Vec<_> = option_spec::OPTIONS
+        .iter()
+        .filter(|spec| spec.schemes.contains(&scheme))
+        .collect();
+    let each: Vec<_> = specs
+        .into_iter()
+        .map(|spec| proptest::option::of(value(spec.kind).prop_map(move |v| (spec.key, v))))
+        .collect();
+    each.prop_map(|pairs| pairs.into_iter().flatten().collect())
+        .boxed()
+}
+
+fn endpoint() -> impl Strategy<Value = Endpoint> {
+    proptest::sample::select(Scheme::ALL.to_vec()).prop_flat_map(|scheme| {
+        (address(scheme), options(scheme)).prop_map(move |(address, options)| Endpoint {
+            scheme,
+            address,
+            options,
+        })
+    })
+}
+
+/// URL-shaped text: a known scheme, then anything, then options with plausible values.
+fn url_like() -> impl Strategy<Value = String> {
+    let scheme =
+        proptest::sample::select(Scheme::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+    let key = proptest::sample::select(
+        option_spec::OPTIONS
+            .iter()
+            .map(|s| s.key)
+            .collect::<Vec<_>>(),
+    );
+    let value = prop_oneof![
+        "[0-9]{1,22}(k|K|KiB|mib|MB|g|b|ms|s|m|h)?",
+        "(true|false|yes|no|on|off|1|0|lines|raw|length|always|0o755|0600|start|end)",
+        "[0-9,]{0,12}",
+        ".{0,8}",
+    ];
+    let query = proptest::collection::vec((key, value), 0..4).prop_map(|kv| {
+        kv.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&")
+    });
+    (scheme, ".{0,30}", query).prop_map(|(scheme, rest, query)| {
+        if query.is_empty() {
+            format!("{scheme}://{rest}")
+        } else {
+            format!("{scheme}://{rest}?{query}")
+        }
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn display_then_parse_is_identity(e in endpoint()) {
+        let text = e.to_string();
+        let back = Endpoint::parse(&text);
+        prop_assert_eq!(back.as_ref(), Ok(&e), "via {:?}", text);
+    }
+
+    #[test]
+    fn parser_never_panics(text in any::<String>()) {
+        if let Ok(e) = Endpoint::parse(&text) {
+            prop_assert_eq!(Endpoint::parse(&e.to_string()), Ok(e));
+        }
+    }
+
+    #[test]
+    fn url_like_text_parses_to_a_fixed_point(text in url_like()) {
+        // Any spelling the parser accepts displays canonically, and the canonical form
+        // parses back to the same endpoint.
+        if let Ok(e) = Endpoint::parse(&text) {
+            let canonical = e.to_string();
+            let back = Endpoint::parse(&canonical);
+            prop_assert_eq!(back.as_ref(), Ok(&e), "{:?} -> {:?}", text, canonical);
+            prop_assert_eq!(back.unwrap().to_string(), canonical);
+        }
+    }
+}
+
+#[test]
+fn every_scheme_has_a_round_trip_example() {
+    for url in [
+        "tcp://127.0.0.1:7000?connect_timeout=2s&max_frame=1MiB&nodelay=false",
+        "udp://[::1]:0?recv_timeout=250ms",
+        "unix:///run/my%20app/s.sock?allow_uids=0,1000&mode=0660",
+        "unix://@abstract%20name",
+        "unix://%40not-abstract",
+        "pipe://orders?framing=lines",
+        "fifo:///tmp/a%3Fb?framing=raw",
+        "stdio://",
+        "shm://orders?busy_poll=true&capacity=4MiB",
+        "mq://jobs?create=true&max_message_len=8KiB&priority=31",
+        "mem://x.y_z-1?capacity=1",
+        "file:///var/log/app%23.log?consumer=reader-1&from=end&fsync=always",
+    ] {
+        let e = Endpoint::parse(url).unwrap_or_else(|err| panic!("{url}: {err}"));
+        assert_eq!(e.to_string(), url);
+    }
+    // Other spellings (and option orders) are accepted and displayed canonically.
+    for (given, canonical) in [
+        ("tcp://h:1?max_frame=1048576", "tcp://h:1?max_frame=1MiB"),
+        ("tcp://h:1?nodelay=off", "tcp://h:1?nodelay=false"),
+        (
+            "tcp://h:1?connect_timeout=2000ms",
+            "tcp://h:1?connect_timeout=2s",
+        ),
+        ("unix:///a?mode=0o600", "unix:///a?mode=0600"),
+        ("mem://m?capacity=2k", "mem://m?capacity=2KiB"),
+        ("unix:///a b", "unix:///a%20b"),
+        ("tcp://h:1?", "tcp://h:1"),
+        (
+            "unix:///a?mode=0600&allow_uids=1",
+            "unix:///a?allow_uids=1&mode=0600",
+        ),
+    ] {
+        assert_eq!(
+            Endpoint::parse(given).unwrap().to_string(),
+            canonical,
+            "{given}"
+        );
+    }
+}
+
+#[test]
+fn abstract_name_limit_counts_decoded_bytes() {
+    let longest = "x".repeat(107);
+    assert!(Endpoint::parse(&format!("unix://@{longest}")).is_ok());
+    assert!(Endpoint::parse(&format!("unix://@{longest}x")).is_err());
+    // 107 spaces are 321 bytes of URL but a 107-byte name.
+    let spaces = "%20".repeat(107);
+    assert!(Endpoint::parse(&format!("unix://@{spaces}")).is_ok());
+    assert!(Endpoint::parse(&format!("unix://@{spaces}%20")).is_err());
+    assert!(Endpoint::parse("unix://@").is_err());
+}
