@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-/// Parses `250ms`, `5s`, `1.5s`, `2m`, `1h`; a bare number is seconds.
+/// Parses `250ms`, `5s`, `1.5s`, `2m`, `1h`; a bare number is seconds. Zero is refused: a
+/// limit of nothing would fail every wait.
 ///
 /// # Errors
 /// A message saying what is accepted, which clap turns into a usage error.
@@ -20,7 +21,10 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
         "h" => number * 3600.0,
         _ => return Err(bad()),
     };
-    Duration::try_from_secs_f64(seconds).map_err(|_| bad())
+    match Duration::try_from_secs_f64(seconds) {
+        Ok(duration) if !duration.is_zero() => Ok(duration),
+        _ => Err(bad()),
+    }
 }
 
 #[cfg(test)]
@@ -39,7 +43,7 @@ mod tests {
 
     #[test]
     fn refuses_garbage() {
-        for text in ["", "s", "5x", "-1s", "1e999", "five", "1..2s"] {
+        for text in ["", "s", "5x", "-1s", "1e999", "five", "1..2s", "0", "0ms"] {
             assert!(parse_duration(text).is_err(), "{text}");
         }
     }
