@@ -8,4 +8,5 @@ mod framing;
 mod process;
 mod examples;
 mod smoke;
+mod stress;
 mod util;
