@@ -33,6 +33,8 @@ impl Spawned {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            // Log lines would break the one-line-error checks.
+            .env_remove("RUST_LOG")
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|err| panic!("cannot start {program:?}: {err}"));
@@ -132,6 +134,8 @@ async fn anyipc(args: &[&str], stdin: &[u8]) -> Output {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        // Log lines would break the one-line-error checks.
+        .env_remove("RUST_LOG")
         .kill_on_drop(true)
         .spawn()
         .expect("start anyipc");
