@@ -106,7 +106,8 @@ mod tests {
         );
         assert_eq!(
             first_line(
-                "error: the following required arguments were not provided:\n  <URL>\n  <N>\n\nUsage: anyipc send <URL>\n"
+                "error: the following required arguments were not provided:\n  <URL>\n  <N>\n\n\
+                 Usage: anyipc send <URL>\n"
             ),
             "the following required arguments were not provided: <URL>, <N>"
         );

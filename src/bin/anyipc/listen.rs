@@ -29,8 +29,8 @@ const PRINT_BACKLOG: usize = 64;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Prints `listening on URL` on stderr (with the real port when port 0 was asked for), then each \
-message on its own line on stdout: text, with \\n, \\t, \\\\, \\xHH for control bytes and bytes that \
-are not UTF-8. Runs until --count messages or Ctrl-C.")]
+message on its own line on stdout: text, with \\n, \\t, \\\\, \\xHH for control bytes and bytes \
+that are not UTF-8. Runs until --count messages or Ctrl-C.")]
 pub(crate) struct ListenArgs {
     #[command(flatten)]
     endpoint: EndpointArgs,
@@ -79,7 +79,8 @@ pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
                 Err(err) => {
                     accept_errors += 1;
                     if accept_errors >= MAX_ACCEPT_ERRORS {
-                        return Err(CliError::Runtime(format!("accepting on {}: {err}", listener.endpoint())));
+                        let endpoint = listener.endpoint();
+                        return Err(CliError::Runtime(format!("accepting on {endpoint}: {err}")));
                     }
                     tracing::warn!(error = %err, "accept failed; retrying");
                     tokio::time::sleep(ACCEPT_RETRY_DELAY).await;
