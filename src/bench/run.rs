@@ -1,0 +1,163 @@
+//! The measuring side of a run over an anyipc connection.
+
+use super::workload::{self, end_marker, invalid, payloads, READY};
+use super::{raw, LatencyReport, Report, Target, ThroughputReport, Workload};
+use crate::Transport;
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use std::io;
+use std::time::{Duration, Instant};
+
+/// How long the client waits for the peer's answer to the control message.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often an unanswered throughput end marker is sent again (datagrams can be lost).
+const ACK_RETRY: Duration = Duration::from_millis(250);
+
+/// How long the client waits for a throughput acknowledgement in all.
+const ACK_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Connects to `target`, runs `workload` and closes the connection.
+///
+/// # Errors
+/// Connecting errors; the errors of [`run_client`].
+///
+/// # Cancel safety
+/// Cancel safe in that dropping it abandons the run; the peer sees the connection close.
+pub async fn measure(target: &Target, workload: &Workload) -> io::Result<Report> {
+    workload.validate()?;
+    match target {
+        Target::Anyipc(endpoint) => {
+            let mut conn = crate::connect(endpoint).await?;
+            let report = run_client(&mut conn, workload).await;
+            let _ = conn.close().await;
+            report
+        }
+        #[cfg(unix)]
+        Target::RawUnix(path) => {
+            let stream = tokio::net::UnixStream::connect(path).await?;
+            raw::run(stream, workload).await
+        }
+        Target::RawTcp(addr) => {
+            let stream = tokio::net::TcpStream::connect(addr).await?;
+            stream.set_nodelay(true)?;
+            raw::run(stream, workload).await
+        }
+    }
+}
+
+/// Runs `workload` as the measuring side on a connection to a peer running [`serve`](super::serve())
+/// or, for latency runs, to any echo server (`anyipc listen URL --echo`).
+///
+/// # Errors
+/// I/O errors of the connection; `InvalidData` when an echo or acknowledgement is wrong;
+/// `UnexpectedEof` when the peer closes early; `TimedOut` when the peer does not answer the
+/// control message within 10 s or a throughput acknowledgement within 120 s; `Unsupported`
+/// for a throughput run against a plain echo server.
+///
+/// # Cancel safety
+/// Not cancel safe: the connection is left in the middle of a run.
+pub async fn run_client<T: Transport<Bytes>>(
+    conn: &mut T,
+    workload: &Workload,
+) -> io::Result<Report> {
+    workload.validate()?;
+    let control = workload.control_message();
+    conn.send(control.clone()).await?;
+    let reply = tokio::time::timeout(HANDSHAKE_TIMEOUT, recv(conn))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the bench peer did not answer"))??;
+    let echo_peer = reply == control;
+    if reply != READY && !echo_peer {
+        return Err(invalid(format!(
+            "the peer is not a bench peer (it answered {:?})",
+            String::from_utf8_lossy(&reply)
+        )));
+    }
+    match *workload {
+        Workload::Latency {
+            size,
+            count,
+            warmup,
+        } => latency(conn, size, count, warmup)
+            .await
+            .map(Report::Latency),
+        Workload::Throughput { .. } if echo_peer => Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "the peer is a plain echo server: throughput runs need an anyipc bench peer",
+        )),
+        Workload::Throughput { size, count } => {
+            throughput(conn, size, count).await.map(Report::Throughput)
+        }
+    }
+}
+
+async fn latency<T: Transport<Bytes>>(
+    conn: &mut T,
+    size: usize,
+    count: usize,
+    warmup: usize,
+) -> io::Result<LatencyReport> {
+    let msg = payloads(size).swap_remove(0);
+    let mut samples = Vec::with_capacity(count);
+    for i in 0..warmup + count {
+        let start = Instant::now();
+        conn.send(msg.clone()).await?;
+        let echo = recv(conn).await?;
+        let took = start.elapsed();
+        if echo.len() != size {
+            return Err(invalid(format!(
+                "echo of {} bytes, sent {size}",
+                echo.len()
+            )));
+        }
+        if i >= warmup {
+            samples.push(took);
+        }
+    }
+    Ok(LatencyReport::from_samples(size, &mut samples))
+}
+
+async fn throughput<T: Transport<Bytes>>(
+    conn: &mut T,
+    size: usize,
+    count: usize,
+) -> io::Result<ThroughputReport> {
+    let msgs = payloads(size);
+    let start = Instant::now();
+    for i in 0..count {
+        conn.feed(msgs[i % msgs.len()].clone()).await?;
+    }
+    conn.send(end_marker()).await?;
+    let give_up = start + ACK_TIMEOUT;
+    let ack = loop {
+        match tokio::time::timeout(ACK_RETRY, recv(conn)).await {
+            Ok(ack) => break ack?,
+            Err(_) if Instant::now() < give_up => conn.send(end_marker()).await?,
+            Err(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "no acknowledgement from the bench peer",
+                ))
+            }
+        }
+    };
+    let elapsed = start.elapsed();
+    let received = workload::parse_ack(&ack)?;
+    Ok(ThroughputReport {
+        size,
+        sent: count as u64,
+        received,
+        elapsed,
+    })
+}
+
+async fn recv<T: Transport<Bytes>>(conn: &mut T) -> io::Result<Bytes> {
+    match conn.next().await {
+        Some(msg) => msg,
+        None => Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the bench peer closed the connection",
+        )),
+    }
+}

@@ -1,0 +1,234 @@
+use bytes::{Bytes, BytesMut};
+use std::fmt;
+use std::io;
+
+/// The protocol tag every control message, reply and acknowledgement starts with.
+const TAG: &str = "anyipc-bench/1";
+
+/// Warm-up round trips of a latency run unless [`Workload::with_warmup`] says otherwise.
+const DEFAULT_WARMUP: usize = 2_000;
+
+/// Payload messages of a throughput run are built once in this many variants (cloning a
+/// [`Bytes`] is a reference count) so the timed loop does no copying of its own.
+const MAX_VARIANTS: usize = 256;
+
+/// Bytes held by the payload variants of a throughput run, at most (beyond two variants).
+const VARIANT_BUDGET: usize = 64 << 20;
+
+/// What one measurement run does; the peer learns it from the run's first message.
+///
+/// ```
+/// use anyipc::bench::Workload;
+///
+/// let w = Workload::throughput(4096, 1000);
+/// let control = w.control_message();
+/// assert_eq!(Workload::parse_control(&control)?, w);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    /// W1 ping-pong: `warmup` untimed round trips, then `count` round trips timed one by one,
+    /// each an S-byte message echoed whole by the peer.
+    Latency {
+        /// Message size in bytes (at least 1).
+        size: usize,
+        /// Timed round trips.
+        count: usize,
+        /// Untimed round trips first.
+        warmup: usize,
+    },
+    /// W2 one-way throughput: `count` messages of `size` bytes sent as fast as the transport
+    /// accepts them, then one acknowledgement from the peer.
+    Throughput {
+        /// Message size in bytes (at least 1).
+        size: usize,
+        /// Messages sent.
+        count: usize,
+    },
+}
+
+impl Workload {
+    /// A latency run of `count` timed round trips after `min(count, 2000)` warm-up ones.
+    pub fn latency(size: usize, count: usize) -> Workload {
+        Workload::Latency {
+            size,
+            count,
+            warmup: count.min(DEFAULT_WARMUP),
+        }
+    }
+
+    /// A throughput run of `count` messages of `size` bytes.
+    pub fn throughput(size: usize, count: usize) -> Workload {
+        Workload::Throughput { size, count }
+    }
+
+    /// The same latency run with `warmup` warm-up round trips (no effect on throughput runs).
+    pub fn with_warmup(self, warmup: usize) -> Workload {
+        match self {
+            Workload::Latency { size, count, .. } => Workload::Latency {
+                size,
+                count,
+                warmup,
+            },
+            other => other,
+        }
+    }
+
+    /// The message size in bytes.
+    pub fn size(&self) -> usize {
+        match *self {
+            Workload::Latency { size, .. } | Workload::Throughput { size, .. } => size,
+        }
+    }
+
+    /// Timed round trips or messages sent.
+    pub fn count(&self) -> usize {
+        match *self {
+            Workload::Latency { count, .. } | Workload::Throughput { count, .. } => count,
+        }
+    }
+
+    /// `"latency"` or `"throughput"`.
+    pub fn mode(&self) -> &'static str {
+        match self {
+            Workload::Latency { .. } => "latency",
+            Workload::Throughput { .. } => "throughput",
+        }
+    }
+
+    /// The first message of a run, telling the peer what to do:
+    /// `anyipc-bench/1 latency SIZE COUNT WARMUP` or `anyipc-bench/1 throughput SIZE COUNT`.
+    pub fn control_message(&self) -> Bytes {
+        let text = match *self {
+            Workload::Latency {
+                size,
+                count,
+                warmup,
+            } => format!("{TAG} latency {size} {count} {warmup}"),
+            Workload::Throughput { size, count } => format!("{TAG} throughput {size} {count}"),
+        };
+        Bytes::from(text)
+    }
+
+    /// Parses a [`control_message`](Workload::control_message).
+    ///
+    /// # Errors
+    /// `InvalidData` when `msg` is not a control message or names a size of 0.
+    pub fn parse_control(msg: &[u8]) -> io::Result<Workload> {
+        let bad = || {
+            invalid(format!(
+                "not a bench control message: {:?}",
+                String::from_utf8_lossy(msg)
+            ))
+        };
+        let text = std::str::from_utf8(msg).map_err(|_| bad())?;
+        let mut words = text.split(' ');
+        if words.next() != Some(TAG) {
+            return Err(bad());
+        }
+        let mode = words.next().ok_or_else(bad)?;
+        let mut number =
+            || -> io::Result<usize> { words.next().and_then(|w| w.parse().ok()).ok_or_else(bad) };
+        let workload = match mode {
+            "latency" => Workload::Latency {
+                size: number()?,
+                count: number()?,
+                warmup: number()?,
+            },
+            "throughput" => Workload::Throughput {
+                size: number()?,
+                count: number()?,
+            },
+            _ => return Err(bad()),
+        };
+        workload.validate()?;
+        Ok(workload)
+    }
+
+    /// Checks the workload can run: messages of at least one byte (an empty message is the
+    /// throughput end marker).
+    pub(crate) fn validate(&self) -> io::Result<()> {
+        if self.size() == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "bench messages must be at least 1 byte",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Workload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} B × {}", self.mode(), self.size(), self.count())
+    }
+}
+
+/// The peer's answer to a control message.
+pub(crate) const READY: &[u8] = b"anyipc-bench/1 ready";
+
+/// The acknowledgement of a throughput run: messages received, or the first bad one.
+pub(crate) fn ack(received: u64, error: Option<&str>) -> Bytes {
+    match error {
+        None => Bytes::from(format!("{TAG} ack {received}")),
+        Some(e) => Bytes::from(format!("{TAG} error {e}")),
+    }
+}
+
+/// Parses an [`ack`]: the number of messages the peer received.
+pub(crate) fn parse_ack(msg: &[u8]) -> io::Result<u64> {
+    let text = String::from_utf8_lossy(msg);
+    if let Some(count) = text.strip_prefix(TAG).and_then(|t| t.strip_prefix(" ack ")) {
+        return count
+            .parse()
+            .map_err(|_| invalid(format!("bad bench acknowledgement: {text:?}")));
+    }
+    match text
+        .strip_prefix(TAG)
+        .and_then(|t| t.strip_prefix(" error "))
+    {
+        Some(e) => Err(invalid(format!("the peer found a bad message: {e}"))),
+        None => Err(invalid(format!(
+            "expected a bench acknowledgement, got {text:?}"
+        ))),
+    }
+}
+
+/// Payload variants of `size` bytes: the first byte is the variant number, the last its
+/// complement with 0xA5, so the peer can check each message's ends without knowing its order
+/// (datagram transports may lose some).
+pub(crate) fn payloads(size: usize) -> Vec<Bytes> {
+    let variants = (VARIANT_BUDGET / size.max(1)).clamp(2, MAX_VARIANTS);
+    (0..variants)
+        .map(|i| {
+            let mut buf = BytesMut::zeroed(size);
+            buf[0] = i as u8;
+            let last = size - 1;
+            if last > 0 {
+                buf[last] = i as u8 ^ 0xA5;
+            }
+            buf.freeze()
+        })
+        .collect()
+}
+
+/// Checks one throughput message against [`payloads`].
+pub(crate) fn check_payload(msg: &[u8], size: usize) -> Result<(), String> {
+    if msg.len() != size {
+        return Err(format!("length {}, expected {size}", msg.len()));
+    }
+    let (first, last) = (msg[0], msg[size - 1]);
+    if size > 1 && last != first ^ 0xA5 {
+        return Err(format!("first byte {first:#04x} but last byte {last:#04x}"));
+    }
+    Ok(())
+}
+
+/// An empty message, unused by workloads, ends a throughput run.
+pub(crate) fn end_marker() -> Bytes {
+    Bytes::new()
+}
+
+pub(crate) fn invalid(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg)
+}
