@@ -8,5 +8,6 @@ mod framing;
 mod process;
 mod examples;
 mod smoke;
+mod tour;
 mod stress;
 mod util;

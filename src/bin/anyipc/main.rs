@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 success, 1 runtime failure, 2 bad usage or endpoint URL.
 
+mod bench_peer;
 mod cli_error;
 mod duration_arg;
 mod endpoint_arg;
@@ -35,6 +36,9 @@ enum Command {
     Send(send::SendArgs),
     /// Run every transport between two real processes and print a table.
     Tour(tour::TourArgs),
+    /// The peer process of `anyipc tour` (internal).
+    #[command(hide = true)]
+    BenchPeer(bench_peer::BenchPeerArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +59,7 @@ fn main() -> ExitCode {
             Command::Listen(args) => listen::run(args).await,
             Command::Send(args) => send::run(args).await,
             Command::Tour(args) => tour::run(args).await,
+            Command::BenchPeer(args) => bench_peer::run(args).await,
         }
     });
     match result {

@@ -1,12 +1,152 @@
-//! `anyipc tour` (being written).
+//! `anyipc tour`: every implemented transport between two real processes, in a few seconds.
+//!
+//! The transports come from `anyipc::bench::TRANSPORTS` (one list, shared with the bench); for
+//! each one the tour spawns this binary as the peer (`anyipc bench-peer URL`), measures a short
+//! 64-byte ping-pong and a short 4 KiB one-way stream with the bench engine, and prints a row.
 
 use crate::CliError;
+use anyipc::bench::{
+    measure, InProcessPeer, Machine, PeerProcess, Report, Target, TransportSpec, Workload,
+    TRANSPORTS,
+};
+use std::io;
+use std::path::Path;
+use std::time::Duration;
+
+/// Round trips of the latency probe (after a tenth as many warm-up ones).
+const ROUND_TRIPS: usize = 2_000;
+/// Size of the latency probe's messages.
+const LATENCY_SIZE: usize = 64;
+/// Messages of the throughput probe.
+const MESSAGES: usize = 16_384;
+/// Size of the throughput probe's messages (64 MiB in all).
+const THROUGHPUT_SIZE: usize = 4096;
+/// The most one transport may take before it is reported as failed.
+const TRANSPORT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Arguments of `anyipc tour`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct TourArgs {}
 
-/// Runs `anyipc tour`.
+/// What one transport did.
+struct Row {
+    name: &'static str,
+    result: Result<(Report, Report), io::Error>,
+    notes: Vec<String>,
+}
+
+/// Runs `anyipc tour`: one row per transport; fails (exit 1) if any transport failed.
 pub(crate) async fn run(_args: TourArgs) -> Result<(), CliError> {
-    Err(CliError::Runtime("tour is being written".to_owned()))
+    let dir = std::env::temp_dir().join(format!("anyipc-tour-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| CliError::Runtime(format!("cannot create {}: {e}", dir.display())))?;
+    println!(
+        "anyipc tour: each transport between two processes ({LATENCY_SIZE} B round trips, \
+         {} KiB one-way messages)",
+        THROUGHPUT_SIZE / 1024
+    );
+    println!("machine: {}", Machine::detect());
+    println!();
+    println!("| transport | result | round trip p50 | throughput | notes |");
+    println!("|---|---|---|---|---|");
+    let mut failed = Vec::new();
+    for spec in TRANSPORTS {
+        let row = tour_one(spec, &dir).await;
+        print_row(&row);
+        if row.result.is_err() {
+            failed.push(row.name);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::Runtime(format!(
+            "{} of {} transports failed: {}",
+            failed.len(),
+            TRANSPORTS.len(),
+            failed.join(", ")
+        )))
+    }
+}
+
+async fn tour_one(spec: &TransportSpec, dir: &Path) -> Row {
+    let mut notes = Vec::new();
+    if spec.in_process {
+        notes.push("in-process: two tasks in one process".to_owned());
+    }
+    let unique = format!("tour-{}-{}", std::process::id(), spec.name);
+    let measured = tokio::time::timeout(TRANSPORT_TIMEOUT, async {
+        let target = spec.target(&unique, dir)?;
+        // Keep the peer alive until both probes are done.
+        let (_process, _task, target) = if spec.in_process {
+            let peer = InProcessPeer::start(&target).await?;
+            let at = peer.target().clone();
+            (None, Some(peer), at)
+        } else {
+            let peer = PeerProcess::spawn(peer_command(&target)?).await?;
+            let at = peer.target().clone();
+            (Some(peer), None, at)
+        };
+        let latency = Workload::latency(LATENCY_SIZE, ROUND_TRIPS).with_warmup(ROUND_TRIPS / 10);
+        let throughput = Workload::throughput(THROUGHPUT_SIZE, MESSAGES);
+        let l = measure(&target, &latency).await?;
+        let t = measure(&target, &throughput).await?;
+        Ok((l, t))
+    })
+    .await
+    .unwrap_or_else(|_| {
+        Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("no result within {TRANSPORT_TIMEOUT:?}"),
+        ))
+    });
+    if let Ok((_, Report::Throughput(t))) = &measured {
+        if t.lost() > 0 {
+            notes.push(format!(
+                "{:.1}% of messages lost (datagrams)",
+                t.lost() as f64 * 100.0 / t.sent as f64
+            ));
+        }
+    }
+    Row {
+        name: spec.name,
+        result: measured,
+        notes,
+    }
+}
+
+/// This binary, run as the peer for `target`.
+fn peer_command(target: &Target) -> io::Result<tokio::process::Command> {
+    let mut cmd = tokio::process::Command::new(std::env::current_exe()?);
+    cmd.arg("bench-peer").arg(target.to_string());
+    Ok(cmd)
+}
+
+fn print_row(row: &Row) {
+    let (result, p50, throughput) = match &row.result {
+        Ok((l, t)) => {
+            let p50 = l.latency().map_or_else(String::new, |l| {
+                format!("{:.1} µs", l.p50.as_secs_f64() * 1e6)
+            });
+            let throughput = t.throughput().map_or_else(String::new, |t| {
+                format!(
+                    "{:.0} MiB/s ({:.0}k msg/s)",
+                    t.gib_per_sec() * 1024.0,
+                    t.msgs_per_sec() / 1e3
+                )
+            });
+            ("ok".to_owned(), p50, throughput)
+        }
+        Err(e) => (
+            format!("error: {}", e.to_string().replace('|', "/")),
+            String::new(),
+            String::new(),
+        ),
+    };
+    println!(
+        "| {} | {result} | {p50} | {throughput} | {} |",
+        row.name,
+        row.notes.join("; ")
+    );
 }
