@@ -56,9 +56,14 @@ async fn run() -> Result<(), Box<dyn Error>> {
             _ = tokio::signal::ctrl_c() => break,
         };
         println!("server: first datagram from {}", conn.peer_addr());
-        let serving = tokio::spawn(serve(conn));
+        let peer = conn.peer_addr().to_owned();
+        let serving = tokio::spawn(async move {
+            if let Err(err) = serve(conn).await {
+                eprintln!("server: {peer}: {err}");
+            }
+        });
         if once {
-            serving.await??;
+            serving.await?;
             break;
         }
     }

@@ -29,8 +29,6 @@ async fn main() -> std::process::ExitCode {
 
 #[cfg(unix)]
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    use futures::StreamExt;
-
     let mut url = default_url();
     let mut once = false;
     for arg in std::env::args().skip(1) {
@@ -44,7 +42,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut listener = anyipc::bind(&url).await?;
     println!("server: listening on {}", listener.endpoint());
     loop {
-        let mut conn = tokio::select! {
+        let conn = tokio::select! {
             conn = listener.accept() => conn?,
             // Returning drops the listener, which removes the socket file.
             _ = tokio::signal::ctrl_c() => break,
@@ -59,22 +57,32 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             None => println!("server: client connected"),
         }
         let serving = tokio::spawn(async move {
-            while let Some(msg) = conn.next().await {
-                let msg = msg?;
-                println!("server: got {:?}", String::from_utf8_lossy(&msg));
-                let mut reply = b"echo: ".to_vec();
-                reply.extend_from_slice(&msg);
-                conn.send(reply).await?;
+            if let Err(err) = serve(conn).await {
+                eprintln!("server: {err}");
             }
-            println!("server: client left");
-            Ok::<_, std::io::Error>(())
         });
         if once {
-            serving.await??;
+            serving.await?;
             break;
         }
     }
     println!("server: bye");
+    Ok(())
+}
+
+/// Answers every message of one client with `echo: <message>` until it leaves.
+#[cfg(unix)]
+async fn serve(mut conn: anyipc::Connection) -> std::io::Result<()> {
+    use futures::StreamExt;
+
+    while let Some(msg) = conn.next().await {
+        let msg = msg?;
+        println!("server: got {:?}", String::from_utf8_lossy(&msg));
+        let mut reply = b"echo: ".to_vec();
+        reply.extend_from_slice(&msg);
+        conn.send(reply).await?;
+    }
+    println!("server: client left");
     Ok(())
 }
 
