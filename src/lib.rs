@@ -4,6 +4,7 @@ pub mod bench;
 pub mod codec;
 pub mod endpoint;
 pub mod mem;
+pub mod queue;
 mod sys;
 pub mod tcp;
 mod transport;

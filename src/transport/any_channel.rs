@@ -11,6 +11,7 @@ use std::task::{Context, Poll};
 pub(crate) enum AnyChannel {
     Udp(crate::udp::UdpChannel),
     Mem(crate::mem::MemChannel),
+    Mq(crate::queue::QueueChannel),
 }
 
 macro_rules! dispatch {
@@ -18,6 +19,7 @@ macro_rules! dispatch {
         match $channel.get_mut() {
             AnyChannel::Udp($c) => $body,
             AnyChannel::Mem($c) => $body,
+            AnyChannel::Mq($c) => $body,
         }
     };
 }

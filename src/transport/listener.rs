@@ -32,6 +32,7 @@ pub(crate) enum AnyListener {
     #[cfg(unix)]
     Unix(crate::unix::UnixListener),
     Mem(crate::mem::MemListener),
+    Mq(crate::queue::QueueListener),
 }
 
 impl Listener {
@@ -73,6 +74,7 @@ impl Listener {
             #[cfg(unix)]
             AnyListener::Unix(l) => l.poll_accept(cx, &self.endpoint),
             AnyListener::Mem(l) => l.poll_accept(cx, &self.endpoint),
+            AnyListener::Mq(l) => l.poll_accept(cx, &self.endpoint),
         };
         if let Poll::Ready(Ok(conn)) = &polled {
             tracing::debug!(parent: &self.span, peer = %conn.peer_addr(), "accepted");

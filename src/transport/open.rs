@@ -65,6 +65,11 @@ pub async fn bind(endpoint: impl ToEndpoint) -> io::Result<Listener> {
             AnyListener::Mem(crate::mem::MemListener::bind(&endpoint)?),
             endpoint.clone(),
         ),
+        // A queue has no connections: bind opens it like connect; see QueueListener.
+        Scheme::Mq => (
+            AnyListener::Mq(crate::queue::QueueListener::bind(&endpoint)?),
+            endpoint.clone(),
+        ),
         scheme => return Err(unsupported(scheme, "bind")),
     };
     Ok(Listener::new(inner, bound))
@@ -77,6 +82,7 @@ async fn connect_endpoint(endpoint: &Endpoint) -> io::Result<Connection> {
         #[cfg(unix)]
         Scheme::Unix => crate::unix::connect(endpoint).await,
         Scheme::Mem => crate::mem::connect(endpoint).await,
+        Scheme::Mq => crate::queue::connect(endpoint).await,
         scheme => Err(unsupported(scheme, "connect")),
     }
 }

@@ -1,0 +1,88 @@
+//! `mq://name`: a named, bounded priority queue in shared memory that outlives the processes
+//! using it — POSIX message queues' semantics without their limits.
+//!
+//! [`MessageQueue`] is the typed API: [`create`](MessageQueue::create) (exclusive),
+//! [`open`](MessageQueue::open), [`open_or_create`](MessageQueue::open_or_create) (never adopts
+//! a queue with other attributes), [`remove`](MessageQueue::remove); `send`/`try_send`/
+//! `send_timeout` with a priority 0–31; `recv`/`try_recv`/`recv_timeout` take the oldest
+//! message of the highest priority present. Any number of processes send and receive.
+//! Through the URL layer, `mq://name` opens an existing queue (`?create=true` with
+//! `capacity=`/`max_message_len=`/`mode=` creates it) and gives a `Connection` whose sink
+//! sends at `?priority=N` (default 0) and whose stream receives. `mem://` is the in-process
+//! twin of the connection transports (for code that needs no other process).
+//!
+//! # Guarantees
+//! - **Exactly once.** A message whose send returned `Ok` is in the queue until one receive
+//!   returns it, and no other receive returns it — whatever process is killed (SIGKILL)
+//!   whenever. A sender killed before its send returned may or may not have sent.
+//!   A receiver killed *inside* its receive leaves the message in the queue (its operation is
+//!   rolled back). Only a receiver killed after the message left the queue, but before its
+//!   caller used it, loses it: at-most-once for the crashed receiver, as with any queue
+//!   without acknowledgements.
+//! - **No wedging.** A process killed holding the lock is detected by the kernel-released
+//!   liveness lock it held; the next waiter takes the lock over within milliseconds and rolls
+//!   back the half-done operation from the undo log.
+//! - **Hostile memory.** Every field read from the segment is validated against limits kept
+//!   in private memory before use; garbage gives `InvalidData` (a [`QueueError`] inside),
+//!   never out-of-bounds access or a panic. A process that can write the segment can still
+//!   deny service (keep it full, or forge a live lock holder), and truncating the file makes
+//!   accesses fault (SIGBUS) as with any shared file mapping: the segment is 0600 by default,
+//!   so only the owner's processes can do either.
+//! - **Never half-created.** The segment is built under a staging name and hard-linked into
+//!   place when complete; a segment found not ready anyway (written by something else) is
+//!   refused with [`QueueError::HalfCreated`], never adopted; `remove` clears it.
+//!
+//! # Segment layout
+//! A file `/dev/shm/anyipc-mq-NAME` (mode 0600 unless `mode` says otherwise, created with
+//! `O_EXCL | O_NOFOLLOW`, mode set with `fchmod`), mapped shared:
+//!
+//! ```text
+//!    0  magic "anyipcMQ" u64 | version | capacity | max_message_len | slot stride
+//!   24  creator pid | state ("REDY", written last)
+//!   64  lock word: owner pid | WAITERS bit                                (own cache line)
+//!  128  not-empty futex sequence | receivers parked                       (own cache line)
+//!  192  not-full futex sequence  | senders parked                         (own cache line)
+//!  256  index words: free-list head, bitmap of non-empty priorities, length,
+//!       heads[32], tails[32]
+//!  576  undo log: count, 8 × (word index, old value)
+//! 1024  slots, `stride` bytes each (16 + max_message_len rounded up to 64):
+//!       next (a link: free list or its priority's FIFO) | len | priority | - | body
+//! ```
+//!
+//! # Decisions
+//! - **One lock, bodies copied under it.** A futex word in the segment guards the index; a
+//!   send copies its body into a free slot and links it, a receive copies the body out and
+//!   frees the slot, each in one critical section of a few word writes. Simple to prove
+//!   crash-safe (below); the cost is that copies of one queue are serialised.
+//! - **Crash recovery by undo log**, not a robust pthread mutex: glibc reads and asserts on
+//!   the mutex's own fields, which any process can scribble on, so a hostile writer could
+//!   make every user abort; our lock word has no invalid values. Each word an operation changes is logged (index, old value) before it is written; a
+//!   process that takes the lock from a dead owner restores the logged words, then checks
+//!   the whole index (every slot on exactly one list).
+//! - **Waiting** spins ~50 µs on the length word, then parks a blocking-pool thread on a
+//!   futex; senders and receivers issue a wake-up only when the parked count is non-zero.
+//!
+//! # Platform-specific behavior
+//! Linux only (futexes, open-file-description locks, `/dev/shm`); elsewhere every
+//! constructor returns `Unsupported`.
+
+mod attachment;
+mod geometry;
+mod message_queue;
+mod owner_lock;
+mod priority_index;
+mod queue_channel;
+mod queue_error;
+mod queue_listener;
+mod queue_options;
+mod region;
+#[cfg(test)]
+mod tests;
+mod waiting;
+
+pub use geometry::{MAX_CAPACITY, MAX_MESSAGE_LEN, PRIORITIES};
+pub use message_queue::MessageQueue;
+pub(crate) use queue_channel::{connect, QueueChannel};
+pub use queue_error::QueueError;
+pub(crate) use queue_listener::QueueListener;
+pub use queue_options::{QueueAttributes, QueueOptions};

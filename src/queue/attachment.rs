@@ -1,0 +1,133 @@
+//! [`Attachment`]: this process's one mapping of a queue segment, shared by all its handles,
+//! with the in-process mutex and liveness lock that the [owner lock](super::owner_lock)
+//! relies on.
+
+use super::geometry::{self, Geometry};
+use super::owner_lock::{self, Acquired};
+use super::priority_index;
+use super::region::Region;
+use super::QueueError;
+use crate::sys::queue as os;
+use std::collections::HashMap;
+use std::fs::File;
+use std::io;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+/// Attached segments of this process, by (device, inode).
+type Registry = HashMap<(u64, u64), Weak<Attachment>>;
+static ATTACHED: Mutex<Option<Registry>> = Mutex::new(None);
+
+/// One process's view of one queue segment.
+#[derive(Debug)]
+pub(crate) struct Attachment {
+    region: Region,
+    /// Holds this process's liveness lock for as long as the attachment lives.
+    file: File,
+    /// Lets one thread of this process at a time hold or wait for the queue lock.
+    local: Mutex<()>,
+    /// This process's id: the owner token written into the lock word.
+    token: u32,
+}
+
+impl Attachment {
+    /// Attaches to the segment open in `file`, reusing this process's attachment if any.
+    ///
+    /// # Errors
+    /// `InvalidData` (a [`QueueError`]) for a segment that is not a ready queue; OS errors.
+    pub(crate) fn attach(file: File) -> io::Result<Arc<Attachment>> {
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(QueueError::BadHeader {
+                detail: "not a regular file".to_owned(),
+            }
+            .into());
+        }
+        let key = os::file_key(&file)?;
+        let mut attached = ATTACHED.lock().unwrap_or_else(|p| p.into_inner());
+        let attached = attached.get_or_insert_with(HashMap::new);
+        attached.retain(|_, weak| weak.strong_count() > 0);
+        if let Some(existing) = attached.get(&key).and_then(Weak::upgrade) {
+            return Ok(existing);
+        }
+        let map = memmap2::MmapOptions::new()
+            .len(
+                usize::try_from(meta.len()).map_err(|_| QueueError::BadHeader {
+                    detail: "segment too large".to_owned(),
+                })?,
+            )
+            .map_raw(&file)?;
+        let region = Region::open_map(map)?;
+        let token = std::process::id();
+        if token == 0 || token >= 1 << 31 {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "process id out of the queue lock's range",
+            ));
+        }
+        os::hold_liveness(&file, token)?;
+        let attachment = Arc::new(Attachment {
+            region,
+            file,
+            local: Mutex::new(()),
+            token,
+        });
+        attached.insert(key, Arc::downgrade(&attachment));
+        Ok(attachment)
+    }
+
+    pub(crate) fn region(&self) -> &Region {
+        &self.region
+    }
+
+    pub(crate) fn geometry(&self) -> &Geometry {
+        self.region.geometry()
+    }
+
+    /// Takes the queue lock; if its last owner died holding it, rolls its operation back
+    /// first.
+    ///
+    /// Blocks the calling thread while another process holds the lock: critical sections
+    /// are one copy of at most `max_message_len` bytes and a few word writes.
+    ///
+    /// # Errors
+    /// `Corrupt`/`BadHeader` if the segment no longer looks like a queue; the lock is
+    /// released again before returning.
+    pub(crate) fn lock(&self) -> Result<Locked<'_>, QueueError> {
+        let local = self.local.lock().unwrap_or_else(|p| p.into_inner());
+        let how = owner_lock::acquire(self.region.lock_word(), self.token, &self.file);
+        let locked = Locked {
+            attachment: self,
+            _local: local,
+        };
+        if self.region.magic().load(Ordering::Relaxed) != geometry::MAGIC {
+            return Err(QueueError::BadHeader {
+                detail: "the header was overwritten".to_owned(),
+            });
+        }
+        match how {
+            Acquired::Clean => priority_index::check_idle(&self.region)?,
+            Acquired::FromDead => priority_index::rollback(&self.region)?,
+        }
+        Ok(locked)
+    }
+}
+
+/// The queue lock, held; released on drop.
+#[derive(Debug)]
+pub(crate) struct Locked<'a> {
+    attachment: &'a Attachment,
+    _local: MutexGuard<'a, ()>,
+}
+
+impl Locked<'_> {
+    pub(crate) fn region(&self) -> &Region {
+        &self.attachment.region
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        owner_lock::release(self.attachment.region.lock_word());
+    }
+}

@@ -1,0 +1,409 @@
+use super::attachment::Attachment;
+use super::geometry::{word, Geometry, PRIORITIES};
+use super::priority_index::{self, Refused};
+use super::region::Region;
+use super::waiting::Waiting;
+use super::{QueueAttributes, QueueError, QueueOptions};
+use crate::sys::queue as os;
+use bytes::Bytes;
+use std::io;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A named, bounded priority queue in shared memory, shared by any number of senders and
+/// receivers in any number of processes. It lives until [`remove`](MessageQueue::remove)d.
+///
+/// Cloning gives another handle to the same queue (cheap: the mapping is shared).
+///
+/// ```
+/// # tokio_test::block_on(async {
+/// use anyipc::queue::{MessageQueue, QueueOptions};
+/// # let name = format!("doc-mq-{}", std::process::id());
+/// let queue = MessageQueue::create(&name, &QueueOptions { capacity: 8, ..Default::default() })?;
+/// queue.send(b"low", 1).await?;
+/// queue.send(b"high", 9).await?;
+/// assert_eq!(queue.recv().await?, (bytes::Bytes::from_static(b"high"), 9));
+/// assert_eq!(queue.try_recv()?.0, "low");
+/// assert_eq!(queue.try_recv().unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
+/// MessageQueue::remove(&name)?;
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct MessageQueue {
+    attachment: Arc<Attachment>,
+    name: Arc<str>,
+}
+
+/// Prefix of segment files in the queue directory (`/dev/shm/anyipc-mq-NAME`).
+const FILE_PREFIX: &str = "anyipc-mq-";
+/// Separates the name from the creator's pid in staging files: not a name character.
+const STAGING_SEP: char = '~';
+
+fn check_name(name: &str) -> io::Result<()> {
+    crate::Endpoint::parse(&format!("mq://{name}"))
+        .map(drop)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
+}
+
+fn segment_path(name: &str) -> io::Result<PathBuf> {
+    check_name(name)?;
+    Ok(os::queue_dir()?.join(format!("{FILE_PREFIX}{name}")))
+}
+
+fn not_found(name: &str, err: io::Error) -> io::Error {
+    if err.kind() == io::ErrorKind::NotFound {
+        io::Error::new(io::ErrorKind::NotFound, format!("no queue named {name:?}"))
+    } else {
+        err
+    }
+}
+
+impl MessageQueue {
+    /// Creates a queue, failing if one of that name exists.
+    ///
+    /// The segment is built under a private staging name and linked into place only when
+    /// complete, so no process ever opens a half-built queue; staging files of creators
+    /// that died are removed by the next `create` of that name.
+    ///
+    /// # Errors
+    /// `AlreadyExists` if the name is taken; `InvalidInput` for a bad name or options out of
+    /// range; `Unsupported` off Linux; OS errors of the queue directory (`/dev/shm`).
+    pub fn create(name: &str, options: &QueueOptions) -> io::Result<MessageQueue> {
+        let path = segment_path(name)?;
+        let geometry = Geometry::new(options.capacity, options.max_message_len)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let dir = os::queue_dir()?;
+        sweep_staging(&dir, name);
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let pid = std::process::id();
+        let staging = dir.join(format!(
+            ".{FILE_PREFIX}{name}{STAGING_SEP}{pid}{STAGING_SEP}{}",
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let file = os::create_exclusive(&staging, options.mode)?;
+        let built = (|| {
+            file.set_len(geometry.size as u64)?;
+            let map = memmap2::MmapOptions::new()
+                .len(geometry.size)
+                .map_raw(&file)?;
+            let region = Region::from_map(map, geometry)?;
+            region.initialize(pid);
+            region.publish();
+            std::fs::hard_link(&staging, &path)
+        })();
+        let _ = std::fs::remove_file(&staging);
+        match built {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("a queue named {name:?} already exists"),
+                ))
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(MessageQueue {
+            attachment: Attachment::attach(file)?,
+            name: name.into(),
+        })
+    }
+
+    /// Opens an existing queue.
+    ///
+    /// # Errors
+    /// `NotFound` if there is none; `InvalidData` (a [`QueueError`] inside) for a segment
+    /// that is not a usable queue: foreign, another layout version, or half-created;
+    /// `PermissionDenied`; `Unsupported` off Linux.
+    pub fn open(name: &str) -> io::Result<MessageQueue> {
+        let path = segment_path(name)?;
+        let file = os::open_existing(&path).map_err(|e| not_found(name, e))?;
+        Ok(MessageQueue {
+            attachment: Attachment::attach(file)?,
+            name: name.into(),
+        })
+    }
+
+    /// Opens the queue, creating it if there is none. An existing queue must have the
+    /// asked-for capacity and max message length: it is never adopted silently.
+    ///
+    /// # Errors
+    /// `AlreadyExists` ([`QueueError::AttributesDiffer`] inside) if the queue exists with
+    /// other attributes; otherwise as [`create`](Self::create) and [`open`](Self::open).
+    pub fn open_or_create(name: &str, options: &QueueOptions) -> io::Result<MessageQueue> {
+        Self::open_or_create_checking(name, options, true, true)
+    }
+
+    /// `open_or_create`, checking only the attributes the caller really chose.
+    pub(crate) fn open_or_create_checking(
+        name: &str,
+        options: &QueueOptions,
+        check_capacity: bool,
+        check_max_len: bool,
+    ) -> io::Result<MessageQueue> {
+        loop {
+            match Self::open(name) {
+                Ok(queue) => {
+                    let g = *queue.attachment.geometry();
+                    if (check_capacity && g.capacity != options.capacity)
+                        || (check_max_len && g.max_message_len != options.max_message_len)
+                    {
+                        return Err(QueueError::AttributesDiffer {
+                            found: (g.capacity, g.max_message_len),
+                            wanted: (options.capacity, options.max_message_len),
+                        }
+                        .into());
+                    }
+                    return Ok(queue);
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+            match Self::create(name, options) {
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// Removes the queue's name. Handles already open keep working on the (now anonymous)
+    /// queue until they are dropped, as with `mq_unlink`; a new queue may take the name.
+    ///
+    /// # Errors
+    /// `NotFound` if there is no such queue; `InvalidInput` for a bad name.
+    pub fn remove(name: &str) -> io::Result<()> {
+        let path = segment_path(name)?;
+        std::fs::remove_file(path).map_err(|e| not_found(name, e))
+    }
+
+    /// The queue's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Capacity, max message length and current length.
+    pub fn attributes(&self) -> QueueAttributes {
+        let g = self.attachment.geometry();
+        let len = self
+            .attachment
+            .region()
+            .known_word(word::LEN)
+            .load(Ordering::Acquire);
+        QueueAttributes {
+            capacity: g.capacity,
+            max_message_len: g.max_message_len,
+            len: len.min(g.capacity),
+        }
+    }
+
+    /// Sends `msg` with `priority` (0–31, higher is received first) if there is room now.
+    ///
+    /// # Errors
+    /// `WouldBlock` if the queue is full; `InvalidInput` for a priority over 31 or a message
+    /// over `max_message_len`; `InvalidData` if the segment is corrupt.
+    pub fn try_send(&self, msg: &[u8], priority: u8) -> io::Result<()> {
+        self.check_send(msg, priority)?;
+        self.try_send_checked(msg, priority)?
+            .ok_or_else(|| io::Error::new(io::ErrorKind::WouldBlock, "the queue is full"))
+    }
+
+    fn check_send(&self, msg: &[u8], priority: u8) -> io::Result<()> {
+        if priority >= PRIORITIES {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "priority {priority} is over the maximum, {}",
+                    PRIORITIES - 1
+                ),
+            ));
+        }
+        let max = self.attachment.geometry().max_message_len;
+        if msg.len() > max as usize {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "a {}-byte message is over queue {:?}'s max_message_len of {max} bytes",
+                    msg.len(),
+                    self.name
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// One attempt: `Some(())` if sent, `None` if full.
+    fn try_send_checked(&self, msg: &[u8], priority: u8) -> io::Result<Option<()>> {
+        let pushed = {
+            let locked = self.attachment.lock()?;
+            priority_index::push(locked.region(), msg, priority)?
+        };
+        match pushed {
+            Ok(()) => {
+                Waiting::NotEmpty.notify(&self.attachment);
+                Ok(Some(()))
+            }
+            Err(Refused::Full) | Err(Refused::Empty) => Ok(None),
+        }
+    }
+
+    /// Sends `msg` with `priority`, waiting for room.
+    ///
+    /// # Errors
+    /// As [`try_send`](Self::try_send), except that a full queue is waited on.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: if the future is dropped, the message was sent or it was not, and it is
+    /// sent only when the future returns `Ok`.
+    pub async fn send(&self, msg: &[u8], priority: u8) -> io::Result<()> {
+        self.send_until(msg, priority, None).await
+    }
+
+    /// Sends `msg` with `priority`, waiting at most `timeout` for room.
+    ///
+    /// # Errors
+    /// `TimedOut` if the queue stayed full; otherwise as [`try_send`](Self::try_send).
+    ///
+    /// # Cancel safety
+    /// As [`send`](Self::send).
+    pub async fn send_timeout(
+        &self,
+        msg: &[u8],
+        priority: u8,
+        timeout: Duration,
+    ) -> io::Result<()> {
+        self.send_until(msg, priority, Some(Instant::now() + timeout))
+            .await
+    }
+
+    async fn send_until(
+        &self,
+        msg: &[u8],
+        priority: u8,
+        deadline: Option<Instant>,
+    ) -> io::Result<()> {
+        self.check_send(msg, priority)?;
+        self.wait_until(Waiting::NotFull, deadline, || {
+            self.try_send_checked(msg, priority)
+        })
+        .await
+    }
+
+    /// Receives the oldest message of the highest priority present, with its priority, if
+    /// there is one now.
+    ///
+    /// # Errors
+    /// `WouldBlock` if the queue is empty; `InvalidData` if the segment is corrupt.
+    pub fn try_recv(&self) -> io::Result<(Bytes, u8)> {
+        self.try_recv_checked()?
+            .ok_or_else(|| io::Error::new(io::ErrorKind::WouldBlock, "the queue is empty"))
+    }
+
+    pub(crate) fn try_recv_checked(&self) -> io::Result<Option<(Bytes, u8)>> {
+        let popped = {
+            let locked = self.attachment.lock()?;
+            let region = locked.region();
+            priority_index::pop(region, |slot, len| {
+                let mut body = vec![0u8; len];
+                region.read_body(slot, &mut body);
+                body
+            })?
+        };
+        match popped {
+            Ok((body, priority)) => {
+                Waiting::NotFull.notify(&self.attachment);
+                Ok(Some((Bytes::from(body), priority)))
+            }
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Receives the next message (highest priority first, FIFO within a priority), waiting
+    /// for one.
+    ///
+    /// # Errors
+    /// `InvalidData` if the segment is corrupt.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: a message is taken from the queue only in the poll that returns it.
+    pub async fn recv(&self) -> io::Result<(Bytes, u8)> {
+        self.wait_until(Waiting::NotEmpty, None, || self.try_recv_checked())
+            .await
+    }
+
+    /// Receives the next message, waiting at most `timeout`.
+    ///
+    /// # Errors
+    /// `TimedOut` if none came; otherwise as [`recv`](Self::recv).
+    ///
+    /// # Cancel safety
+    /// As [`recv`](Self::recv).
+    pub async fn recv_timeout(&self, timeout: Duration) -> io::Result<(Bytes, u8)> {
+        let deadline = Instant::now() + timeout;
+        self.wait_until(Waiting::NotEmpty, Some(deadline), || {
+            self.try_recv_checked()
+        })
+        .await
+    }
+
+    /// Retries `attempt` until it gives `Some`, spinning then parking in between.
+    async fn wait_until<T>(
+        &self,
+        waiting: Waiting,
+        deadline: Option<Instant>,
+        mut attempt: impl FnMut() -> io::Result<Option<T>>,
+    ) -> io::Result<T> {
+        loop {
+            if let Some(done) = attempt()? {
+                return Ok(done);
+            }
+            if waiting.spin(&self.attachment) {
+                continue;
+            }
+            let left = match deadline {
+                None => None,
+                Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => Some(left),
+                    _ => return Err(timed_out(waiting)),
+                },
+            };
+            waiting
+                .park(&self.attachment, left)
+                .await
+                .map_err(|e| io::Error::other(format!("queue wait failed: {e}")))?;
+        }
+    }
+
+    pub(crate) fn attachment(&self) -> &Arc<Attachment> {
+        &self.attachment
+    }
+}
+
+pub(crate) fn timed_out(waiting: Waiting) -> io::Error {
+    let what = match waiting {
+        Waiting::NotEmpty => "no message arrived in time",
+        Waiting::NotFull => "the queue stayed full",
+    };
+    io::Error::new(io::ErrorKind::TimedOut, what)
+}
+
+/// Removes staging files of `name` whose creator is no longer running: left by a crash
+/// during `create`.
+fn sweep_staging(dir: &std::path::Path, name: &str) {
+    let prefix = format!(".{FILE_PREFIX}{name}{STAGING_SEP}");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(rest) = file_name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
+            continue;
+        };
+        let pid = rest.split(STAGING_SEP).next().and_then(|p| p.parse().ok());
+        if let Some(pid) = pid {
+            if !os::process_exists(pid) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+}

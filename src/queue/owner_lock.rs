@@ -1,0 +1,120 @@
+//! The queue lock: a futex word in the segment holding the owner's token (its process id)
+//! and a waiters bit, with crash recovery that needs no cooperation from the dead.
+//!
+//! Why not a robust pthread mutex in the segment: glibc reads its own fields of the mutex
+//! (kind, owner, counters) from memory any process can scribble on, and asserts on them;
+//! a hostile writer could make every user abort. This lock's only shared state is one word
+//! whose every value is valid.
+//!
+//! Liveness: every process attached to the queue holds an open-file-description lock on
+//! its token's byte of the segment file (far past its end). The kernel drops that lock
+//! when the process dies, however it dies, and reusing the process id does not bring it
+//! back (a new process holds its own lock only once it attaches). A waiter that has slept
+//! [`LIVENESS_POLL`] on an unchanged owner asks the kernel whether the owner's byte is
+//! still locked; if not, the owner is dead, and the waiter takes the lock over with a
+//! compare-and-swap (exactly one waiter wins) and rolls the dead owner's operation back.
+//!
+//! Inside one process, handles of one queue share an [`Attachment`](super::attachment)
+//! whose mutex lets one thread at a time contend for the shared lock. So a holder whose
+//! token is our own process id while we hold that mutex can only be a dead process that
+//! had our id: it is taken over at once.
+
+use crate::sys::queue as os;
+use std::fs::File;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+const WAITERS: u32 = 1 << 31;
+const TOKEN: u32 = !WAITERS;
+/// Compare-and-swap attempts before sleeping on the futex.
+const SPINS: u32 = 200;
+/// How long a waiter sleeps before it checks whether the owner is still alive.
+const LIVENESS_POLL: Duration = Duration::from_millis(2);
+
+/// How the lock was acquired.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Acquired {
+    /// From a live owner (or free): the index is consistent.
+    Clean,
+    /// From a dead owner: its half-done operation must be rolled back first.
+    FromDead,
+}
+
+/// Takes the lock in `word` for `token` (this process's id, < 2^31). The caller holds the
+/// attachment's in-process mutex.
+pub(crate) fn acquire(word: &AtomicU32, token: u32, file: &File) -> Acquired {
+    debug_assert!(token & WAITERS == 0 && token != 0);
+    for _ in 0..SPINS {
+        match word.compare_exchange_weak(0, token, Ordering::Acquire, Ordering::Relaxed) {
+            Ok(_) => return Acquired::Clean,
+            Err(current) if current & TOKEN == token => {
+                if take_over(word, current, token | WAITERS) {
+                    return Acquired::FromDead;
+                }
+            }
+            Err(_) => std::hint::spin_loop(),
+        }
+    }
+    // The owner seen before the last sleep: only one that stays put across a whole sleep
+    // costs a liveness system call.
+    let mut slept_on = None;
+    loop {
+        let current = word.load(Ordering::Relaxed);
+        if current == 0 {
+            // Others may be asleep: keep the bit so that our release wakes one.
+            if word
+                .compare_exchange(0, token | WAITERS, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                return Acquired::Clean;
+            }
+            continue;
+        }
+        let owner = current & TOKEN;
+        if owner == token || (slept_on == Some(owner) && !owner_alive(file, owner)) {
+            if take_over(word, current, token | WAITERS) {
+                return Acquired::FromDead;
+            }
+            continue;
+        }
+        if current & WAITERS == 0
+            && word
+                .compare_exchange(
+                    current,
+                    current | WAITERS,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_err()
+        {
+            continue;
+        }
+        slept_on = Some(owner);
+        os::futex_wait(word, current | WAITERS, LIVENESS_POLL);
+    }
+}
+
+fn owner_alive(file: &File, owner: u32) -> bool {
+    // If the kernel cannot answer, assume alive: waiting longer is safe, stealing is not.
+    os::liveness_held(file, owner).unwrap_or(true)
+}
+
+fn take_over(word: &AtomicU32, seen: u32, new: u32) -> bool {
+    let won = word
+        .compare_exchange(seen, new, Ordering::Acquire, Ordering::Relaxed)
+        .is_ok();
+    if won {
+        tracing::warn!(
+            dead_owner = seen & TOKEN,
+            "queue lock taken over from a dead process"
+        );
+    }
+    won
+}
+
+/// Releases the lock, waking one sleeper if any is marked.
+pub(crate) fn release(word: &AtomicU32) {
+    if word.swap(0, Ordering::Release) & WAITERS != 0 {
+        os::futex_wake(word, 1);
+    }
+}

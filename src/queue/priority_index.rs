@@ -1,0 +1,253 @@
+//! The queue algorithm: per-priority FIFO lists of slots, a free list, and a bitmap of
+//! non-empty priorities, all in index words of the segment; every change logged for undo.
+//!
+//! Runs only under the queue lock. Each operation first reads and validates everything it
+//! needs (any bad link, length or priority is `Corrupt`, before anything is written), then
+//! makes its changes through [`Txn`], which writes the old value of each word to the undo
+//! log before changing it. The log is cleared as the last step. If the process dies in
+//! between, the next lock holder finds the lock's owner dead and [`rollback`] restores
+//! every logged word: an interrupted operation never happened.
+
+use super::geometry::{word, NIL, PRIORITIES, UNDO_CAPACITY};
+use super::region::Region;
+use super::QueueError;
+use std::sync::atomic::Ordering;
+
+/// Why a push or pop did nothing.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Refused {
+    Full,
+    Empty,
+}
+
+/// Changes to index words with their old values logged first.
+struct Txn<'a> {
+    region: &'a Region,
+    count: u32,
+}
+
+impl<'a> Txn<'a> {
+    fn begin(region: &'a Region) -> Txn<'a> {
+        Txn { region, count: 0 }
+    }
+
+    /// Logs `index`'s old value, then stores `value`.
+    fn store(&mut self, index: u32, value: u32) {
+        assert!(
+            self.count < UNDO_CAPACITY,
+            "an operation writes at most 6 words"
+        );
+        let target = self.region.known_word(index);
+        let (log_index, log_old) = self.region.undo_entry(self.count);
+        log_index.store(index, Ordering::Relaxed);
+        log_old.store(target.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.count += 1;
+        // Release: a process recovering after our death sees the entry before the count.
+        self.region
+            .undo_count()
+            .store(self.count, Ordering::Release);
+        target.store(value, Ordering::Release);
+    }
+
+    fn commit(self) {
+        self.region.undo_count().store(0, Ordering::Release);
+    }
+}
+
+fn load(region: &Region, index: u32) -> u32 {
+    region.known_word(index).load(Ordering::Acquire)
+}
+
+/// A link read from the segment: `NIL` or a slot index below capacity.
+fn link(region: &Region, index: u32, what: &'static str) -> Result<u32, QueueError> {
+    let value = load(region, index);
+    if value == NIL || value < region.geometry().capacity {
+        Ok(value)
+    } else {
+        Err(QueueError::Corrupt(what))
+    }
+}
+
+/// Appends `data` at priority `priority` (< 32, `data` within the max length: the caller
+/// checked both against private limits).
+pub(crate) fn push(
+    region: &Region,
+    data: &[u8],
+    priority: u8,
+) -> Result<Result<(), Refused>, QueueError> {
+    debug_assert!(
+        priority < PRIORITIES && data.len() <= region.geometry().max_message_len as usize
+    );
+    let p = u32::from(priority);
+    let slot = link(region, word::FREE_HEAD, "free-list head out of range")?;
+    if slot == NIL {
+        return Ok(Err(Refused::Full));
+    }
+    let next_free = link(
+        region,
+        word::SLOT_NEXT + slot,
+        "free-list link out of range",
+    )?;
+    let tail = link(region, word::TAILS + p, "list tail out of range")?;
+    let bitmap = load(region, word::BITMAP);
+    let len = load(region, word::LEN);
+    if len >= region.geometry().capacity {
+        return Err(QueueError::Corrupt("length at capacity with a free slot"));
+    }
+    // The slot is free: nobody reads its body or metadata, so these need no undo entries.
+    region.write_body(slot, data);
+    let (slot_len, slot_priority) = region.slot_meta(slot);
+    slot_len.store(data.len() as u32, Ordering::Relaxed);
+    slot_priority.store(p, Ordering::Relaxed);
+
+    let mut txn = Txn::begin(region);
+    txn.store(word::FREE_HEAD, next_free);
+    txn.store(word::SLOT_NEXT + slot, NIL);
+    if tail == NIL {
+        txn.store(word::HEADS + p, slot);
+    } else {
+        txn.store(word::SLOT_NEXT + tail, slot);
+    }
+    txn.store(word::TAILS + p, slot);
+    txn.store(word::BITMAP, bitmap | (1 << p));
+    txn.store(word::LEN, len + 1);
+    txn.commit();
+    Ok(Ok(()))
+}
+
+/// Removes the oldest message of the highest non-empty priority, handing its body to
+/// `take(slot, len)` before anything changes.
+pub(crate) fn pop<T>(
+    region: &Region,
+    take: impl FnOnce(u32, usize) -> T,
+) -> Result<Result<(T, u8), Refused>, QueueError> {
+    let bitmap = load(region, word::BITMAP);
+    if bitmap == 0 {
+        return Ok(Err(Refused::Empty));
+    }
+    let p = 31 - bitmap.leading_zeros();
+    let head = link(region, word::HEADS + p, "list head out of range")?;
+    if head == NIL {
+        return Err(QueueError::Corrupt(
+            "priority marked non-empty without a head",
+        ));
+    }
+    let next = link(region, word::SLOT_NEXT + head, "list link out of range")?;
+    let free = link(region, word::FREE_HEAD, "free-list head out of range")?;
+    let len = load(region, word::LEN);
+    let (slot_len, slot_priority) = region.slot_meta(head);
+    let body_len = slot_len.load(Ordering::Acquire);
+    if body_len > region.geometry().max_message_len {
+        return Err(QueueError::Corrupt(
+            "message length over the queue's maximum",
+        ));
+    }
+    if slot_priority.load(Ordering::Acquire) != p {
+        return Err(QueueError::Corrupt("message on another priority's list"));
+    }
+    if len == 0 {
+        return Err(QueueError::Corrupt("message in a queue of length 0"));
+    }
+    let taken = take(head, body_len as usize);
+
+    let mut txn = Txn::begin(region);
+    txn.store(word::HEADS + p, next);
+    if next == NIL {
+        txn.store(word::TAILS + p, NIL);
+        txn.store(word::BITMAP, bitmap & !(1 << p));
+    }
+    txn.store(word::SLOT_NEXT + head, free);
+    txn.store(word::FREE_HEAD, head);
+    txn.store(word::LEN, len - 1);
+    txn.commit();
+    Ok(Ok((taken, p as u8)))
+}
+
+/// Checks that no operation is half done: the undo log is empty.
+pub(crate) fn check_idle(region: &Region) -> Result<(), QueueError> {
+    if region.undo_count().load(Ordering::Acquire) == 0 {
+        Ok(())
+    } else {
+        Err(QueueError::Corrupt(
+            "undo log not empty under a released lock",
+        ))
+    }
+}
+
+/// Undoes the operation a dead lock holder left half done, then checks the whole index.
+pub(crate) fn rollback(region: &Region) -> Result<(), QueueError> {
+    let count = region.undo_count().load(Ordering::Acquire);
+    if count > UNDO_CAPACITY {
+        return Err(QueueError::Corrupt("undo log longer than its capacity"));
+    }
+    let mut restores = Vec::with_capacity(count as usize);
+    for i in 0..count {
+        let (index, old) = region.undo_entry(i);
+        let target = region.word(index.load(Ordering::Relaxed))?;
+        restores.push((target, old.load(Ordering::Relaxed)));
+    }
+    // Newest first: a word written twice gets its oldest value back.
+    for (target, old) in restores.into_iter().rev() {
+        target.store(old, Ordering::Release);
+    }
+    region.undo_count().store(0, Ordering::Release);
+    check_structure(region)
+}
+
+/// Walks the whole index: every slot is on exactly one list, each list ends at its tail,
+/// the bitmap names exactly the non-empty lists, and the length counts the queued slots.
+pub(crate) fn check_structure(region: &Region) -> Result<(), QueueError> {
+    let capacity = region.geometry().capacity;
+    let mut seen = vec![false; capacity as usize];
+    let mut visit = |slot: u32| -> Result<(), QueueError> {
+        let seen = seen
+            .get_mut(slot as usize)
+            .ok_or(QueueError::Corrupt("link out of range"))?;
+        if std::mem::replace(seen, true) {
+            return Err(QueueError::Corrupt(
+                "a slot is on two lists, or a list loops",
+            ));
+        }
+        Ok(())
+    };
+    let mut at = link(region, word::FREE_HEAD, "free-list head out of range")?;
+    while at != NIL {
+        visit(at)?;
+        at = link(region, word::SLOT_NEXT + at, "free-list link out of range")?;
+    }
+    let bitmap = load(region, word::BITMAP);
+    let mut queued = 0u32;
+    for p in 0..u32::from(PRIORITIES) {
+        let head = link(region, word::HEADS + p, "list head out of range")?;
+        let tail = link(region, word::TAILS + p, "list tail out of range")?;
+        if (bitmap & (1 << p) != 0) != (head != NIL) || (head == NIL) != (tail == NIL) {
+            return Err(QueueError::Corrupt("bitmap, heads and tails disagree"));
+        }
+        let mut at = head;
+        let mut last = NIL;
+        while at != NIL {
+            visit(at)?;
+            let (len, priority) = region.slot_meta(at);
+            if priority.load(Ordering::Acquire) != p
+                || len.load(Ordering::Acquire) > region.geometry().max_message_len
+            {
+                return Err(QueueError::Corrupt(
+                    "queued slot with a bad priority or length",
+                ));
+            }
+            queued += 1;
+            last = at;
+            at = link(region, word::SLOT_NEXT + at, "list link out of range")?;
+        }
+        if last != tail {
+            return Err(QueueError::Corrupt("a list does not end at its tail"));
+        }
+    }
+    if seen.iter().any(|s| !s) {
+        return Err(QueueError::Corrupt("a slot is on no list"));
+    }
+    if load(region, word::LEN) != queued {
+        return Err(QueueError::Corrupt("length disagrees with the lists"));
+    }
+    Ok(())
+}

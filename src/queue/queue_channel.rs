@@ -1,0 +1,132 @@
+//! [`QueueChannel`]: a queue as a message backend, for `mq://` connections.
+//!
+//! State table of each direction (receive shown; send is the same with "room"):
+//!
+//! | state | poll does |
+//! |---|---|
+//! | idle | try to receive; on empty spin ~50 µs; still empty → start a park, go to parked |
+//! | parked | poll the park; when it ends go to idle and try again |
+
+use super::message_queue::MessageQueue;
+use super::waiting::Waiting;
+use super::QueueOptions;
+use crate::transport::{AnyChannel, Connection, RecvMessage, SendMessage};
+use crate::Endpoint;
+use bytes::Bytes;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use tokio::task::JoinHandle;
+
+/// One handle on a queue: the stream receives from it, the sink sends into it at one
+/// priority. A queue has no peer: receiving never ends by itself, and closing is a no-op.
+#[derive(Debug)]
+pub(crate) struct QueueChannel {
+    queue: MessageQueue,
+    priority: u8,
+    recv_park: Option<JoinHandle<()>>,
+    send_park: Option<JoinHandle<()>>,
+}
+
+impl QueueChannel {
+    pub(crate) fn new(queue: MessageQueue, priority: u8) -> QueueChannel {
+        QueueChannel {
+            queue,
+            priority,
+            recv_park: None,
+            send_park: None,
+        }
+    }
+}
+
+/// Opens (or with `create=true` creates) the queue an `mq://` endpoint names.
+pub(crate) fn open(endpoint: &Endpoint) -> io::Result<MessageQueue> {
+    let name = endpoint.name().unwrap_or_default();
+    if !endpoint.bool_option("create").unwrap_or(false) {
+        return MessageQueue::open(name);
+    }
+    let defaults = QueueOptions::default();
+    let size = |key: &str, default: u32| -> io::Result<(u32, bool)> {
+        match endpoint.size_option(key) {
+            None => Ok((default, false)),
+            Some(n) => u32::try_from(n).map(|n| (n, true)).map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("{key}={n} is too large"),
+                )
+            }),
+        }
+    };
+    let (capacity, check_capacity) = size("capacity", defaults.capacity)?;
+    let (max_message_len, check_max_len) = size("max_message_len", defaults.max_message_len)?;
+    let options = QueueOptions {
+        capacity,
+        max_message_len,
+        mode: endpoint.mode_option(),
+    };
+    MessageQueue::open_or_create_checking(name, &options, check_capacity, check_max_len)
+}
+
+/// `connect("mq://name")`: a connection on the queue.
+pub(crate) async fn connect(endpoint: &Endpoint) -> io::Result<Connection> {
+    let queue = open(endpoint)?;
+    Ok(connection(queue, endpoint))
+}
+
+pub(crate) fn connection(queue: MessageQueue, endpoint: &Endpoint) -> Connection {
+    let priority = endpoint
+        .size_option("priority")
+        .and_then(|p| u8::try_from(p).ok())
+        .unwrap_or(0);
+    let peer = format!("mq queue {}", queue.name());
+    Connection::from_channel(
+        AnyChannel::Mq(QueueChannel::new(queue, priority)),
+        endpoint,
+        peer,
+    )
+}
+
+/// Polls a park to its end; `Ok` once there is none (left).
+fn poll_park(park: &mut Option<JoinHandle<()>>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    if let Some(handle) = park {
+        let ended = ready!(Pin::new(handle).poll(cx));
+        *park = None;
+        ended.map_err(|e| io::Error::other(format!("queue wait failed: {e}")))?;
+    }
+    Poll::Ready(Ok(()))
+}
+
+impl RecvMessage for QueueChannel {
+    fn poll_recv(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<Option<Bytes>>> {
+        let this = self.get_mut();
+        loop {
+            ready!(poll_park(&mut this.recv_park, cx))?;
+            if let Some((msg, _priority)) = this.queue.try_recv_checked()? {
+                return Poll::Ready(Ok(Some(msg)));
+            }
+            if Waiting::NotEmpty.spin(this.queue.attachment()) {
+                continue;
+            }
+            this.recv_park = Some(Waiting::NotEmpty.park(this.queue.attachment(), None));
+        }
+    }
+}
+
+impl SendMessage for QueueChannel {
+    fn poll_send(self: Pin<&mut Self>, cx: &mut Context<'_>, msg: &Bytes) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        loop {
+            ready!(poll_park(&mut this.send_park, cx))?;
+            match this.queue.try_send(msg, this.priority) {
+                Ok(()) => return Poll::Ready(Ok(())),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+            if Waiting::NotFull.spin(this.queue.attachment()) {
+                continue;
+            }
+            this.send_park = Some(Waiting::NotFull.park(this.queue.attachment(), None));
+        }
+    }
+}

@@ -1,0 +1,69 @@
+use std::fmt;
+use std::io;
+
+/// Why a queue segment was refused or an operation on it failed: the inner error of an
+/// `io::Error` of kind `InvalidData` (or `AlreadyExists` for [`AttributesDiffer`]).
+///
+/// [`AttributesDiffer`]: QueueError::AttributesDiffer
+///
+/// ```
+/// use anyipc::queue::QueueError;
+/// let err: std::io::Error = QueueError::Corrupt("bitmap without a head").into();
+/// assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum QueueError {
+    /// The header is not that of a queue this build can use.
+    BadHeader {
+        /// What was wrong.
+        detail: String,
+    },
+    /// The creator died (or is still working) before finishing the header.
+    HalfCreated {
+        /// The process that created the segment, as it recorded itself (0 if unknown).
+        creator_pid: u32,
+    },
+    /// The index (links, lengths, priorities, undo log) is inconsistent: another process wrote
+    /// garbage into the segment.
+    Corrupt(&'static str),
+    /// `open_or_create` found the queue with other attributes.
+    AttributesDiffer {
+        /// The queue's capacity and max message length.
+        found: (u32, u32),
+        /// What the options asked for.
+        wanted: (u32, u32),
+    },
+}
+
+impl fmt::Display for QueueError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            QueueError::BadHeader { detail } => write!(f, "not a usable queue segment: {detail}"),
+            QueueError::HalfCreated { creator_pid } => write!(
+                f,
+                "the queue was left half-created (creator process {creator_pid}); remove it \
+                 and create it again"
+            ),
+            QueueError::Corrupt(what) => write!(f, "queue segment is corrupt: {what}"),
+            QueueError::AttributesDiffer { found, wanted } => write!(
+                f,
+                "the queue exists with capacity {} and max_message_len {}, not the asked-for \
+                 capacity {} and max_message_len {}",
+                found.0, found.1, wanted.0, wanted.1
+            ),
+        }
+    }
+}
+
+impl std::error::Error for QueueError {}
+
+impl From<QueueError> for io::Error {
+    fn from(err: QueueError) -> io::Error {
+        let kind = match err {
+            QueueError::AttributesDiffer { .. } => io::ErrorKind::AlreadyExists,
+            _ => io::ErrorKind::InvalidData,
+        };
+        io::Error::new(kind, err)
+    }
+}

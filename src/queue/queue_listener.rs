@@ -1,0 +1,36 @@
+use super::queue_channel;
+use crate::transport::Connection;
+use crate::Endpoint;
+use std::io;
+use std::task::{Context, Poll};
+
+/// `bind("mq://name")`: opens the queue (or creates it with `create=true`), like `connect`.
+///
+/// A queue has no connections to accept: the first `accept` yields one connection on the
+/// queue, and later ones stay pending forever. Open more handles with `connect`, in this
+/// process or any other; every handle shares the one queue.
+#[derive(Debug)]
+pub(crate) struct QueueListener {
+    first: Option<Connection>,
+}
+
+impl QueueListener {
+    pub(crate) fn bind(endpoint: &Endpoint) -> io::Result<QueueListener> {
+        let queue = queue_channel::open(endpoint)?;
+        Ok(QueueListener {
+            first: Some(queue_channel::connection(queue, endpoint)),
+        })
+    }
+
+    pub(crate) fn poll_accept(
+        &mut self,
+        _cx: &mut Context<'_>,
+        _endpoint: &Endpoint,
+    ) -> Poll<io::Result<Connection>> {
+        match self.first.take() {
+            Some(conn) => Poll::Ready(Ok(conn)),
+            // Never woken: there is nothing more to accept.
+            None => Poll::Pending,
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! The queue algorithm on heap memory: against a model, under simulated crashes at every
+//! write, and on garbage.
+
+use super::geometry::{word, Geometry, NIL, UNDO_CAPACITY};
+use super::priority_index::{self, Refused};
+use super::region::Region;
+use super::QueueError;
+use proptest::prelude::*;
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+
+fn region(capacity: u32, max_len: u32) -> Region {
+    let region = Region::heap(Geometry::new(capacity, max_len).unwrap());
+    region.initialize(1);
+    region.publish();
+    region
+}
+
+fn pop(region: &Region) -> Result<Result<(Vec<u8>, u8), Refused>, QueueError> {
+    priority_index::pop(region, |slot, len| {
+        let mut out = vec![0; len];
+        region.read_body(slot, &mut out);
+        out
+    })
+}
+
+/// Every index word and undo-log word, to compare states.
+fn snapshot(region: &Region) -> Vec<u32> {
+    (0..region.geometry().word_count())
+        .map(|i| region.known_word(i).load(Ordering::Relaxed))
+        .collect()
+}
+
+/// The reference: 32 FIFOs, highest priority first.
+#[derive(Default)]
+struct Model(Vec<VecDeque<Vec<u8>>>);
+
+impl Model {
+    fn push(&mut self, data: Vec<u8>, p: u8) {
+        if self.0.is_empty() {
+            self.0 = vec![VecDeque::new(); 32];
+        }
+        self.0[p as usize].push_back(data);
+    }
+    fn pop(&mut self) -> Option<(Vec<u8>, u8)> {
+        (0..self.0.len())
+            .rev()
+            .find_map(|p| self.0[p].pop_front().map(|d| (d, p as u8)))
+    }
+    fn len(&self) -> usize {
+        self.0.iter().map(VecDeque::len).sum()
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Push(Vec<u8>, u8),
+    Pop,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (proptest::collection::vec(any::<u8>(), 0..40), 0u8..32).prop_map(|(d, p)| Op::Push(d, p)),
+        Just(Op::Pop),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn behaves_like_a_priority_queue(ops in proptest::collection::vec(op(), 1..300), cap in 1u32..12) {
+        let region = region(cap, 40);
+        let mut model = Model::default();
+        for op in ops {
+            match op {
+                Op::Push(data, p) => {
+                    let got = priority_index::push(&region, &data, p).unwrap();
+                    if model.len() < cap as usize {
+                        prop_assert_eq!(got, Ok(()));
+                        model.push(data, p);
+                    } else {
+                        prop_assert_eq!(got, Err(Refused::Full));
+                    }
+                }
+                Op::Pop => {
+                    let got = pop(&region).unwrap().ok();
+                    prop_assert_eq!(got, model.pop());
+                }
+            }
+            priority_index::check_structure(&region).unwrap();
+            prop_assert_eq!(region.known_word(word::LEN).load(Ordering::Relaxed) as usize, model.len());
+        }
+    }
+
+    /// A crash after any number of an operation's logged writes is undone exactly.
+    #[test]
+    fn rollback_undoes_a_crash_at_every_write(
+        setup in proptest::collection::vec(op(), 0..40),
+        last in op(),
+        crash_after in 0u32..=UNDO_CAPACITY,
+    ) {
+        let region = region(6, 40);
+        for op in setup {
+            match op {
+                Op::Push(d, p) => { let _ = priority_index::push(&region, &d, p).unwrap(); }
+                Op::Pop => { let _ = pop(&region).unwrap(); }
+            }
+        }
+        let before = snapshot(&region);
+        // Clear the log so that the entries the last operation writes are its own.
+        for i in 0..UNDO_CAPACITY {
+            let (index, _) = region.undo_entry(i);
+            index.store(u32::MAX, Ordering::Relaxed);
+        }
+        match last {
+            Op::Push(d, p) => { let _ = priority_index::push(&region, &d, p).unwrap(); }
+            Op::Pop => { let _ = pop(&region).unwrap(); }
+        }
+        let written = (0..UNDO_CAPACITY)
+            .take_while(|&i| region.undo_entry(i).0.load(Ordering::Relaxed) != u32::MAX)
+            .count() as u32;
+        let k = crash_after.min(written);
+        // The state at the crash: the first k writes done (and logged), the rest not.
+        for i in (k..written).rev() {
+            let (index, old) = region.undo_entry(i);
+            region
+                .known_word(index.load(Ordering::Relaxed))
+                .store(old.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+        region.undo_count().store(k, Ordering::Relaxed);
+        priority_index::rollback(&region).unwrap();
+        prop_assert_eq!(snapshot(&region), before);
+    }
+
+    /// Garbage in the index words never panics or reads out of bounds: operations either
+    /// work or say `Corrupt`.
+    #[test]
+    fn garbage_is_invalid_data_never_a_panic(
+        garbage in proptest::collection::vec((0u32..80, any::<u32>()), 1..20),
+        ops in proptest::collection::vec(op(), 0..30),
+    ) {
+        let region = region(8, 40);
+        for (index, value) in garbage {
+            region.known_word(index.min(region.geometry().word_count() - 1)).store(value, Ordering::Relaxed);
+        }
+        region.undo_count().store(garbage_count(&region), Ordering::Relaxed);
+        let _ = priority_index::rollback(&region);
+        for op in ops {
+            let _ = match op {
+                Op::Push(d, p) => priority_index::push(&region, &d, p).map(drop),
+                Op::Pop => pop(&region).map(drop),
+            };
+        }
+    }
+}
+
+fn garbage_count(region: &Region) -> u32 {
+    region.known_word(word::LEN).load(Ordering::Relaxed) % 12
+}
+
+#[test]
+fn fifo_within_a_priority_and_highest_first() {
+    let region = region(8, 16);
+    for (data, p) in [(&b"a"[..], 3), (b"b", 7), (b"c", 3), (b"d", 0), (b"e", 7)] {
+        priority_index::push(&region, data, p).unwrap().unwrap();
+    }
+    let order: Vec<_> = std::iter::from_fn(|| pop(&region).unwrap().ok())
+        .map(|(d, p)| (String::from_utf8(d).unwrap(), p))
+        .collect();
+    let want = [("b", 7), ("e", 7), ("a", 3), ("c", 3), ("d", 0)];
+    assert_eq!(order, want.map(|(d, p)| (d.to_owned(), p)));
+}
+
+#[test]
+fn a_slot_on_two_lists_is_corrupt() {
+    let region = region(4, 16);
+    priority_index::push(&region, b"x", 1).unwrap().unwrap();
+    // Point the free list at the queued slot.
+    let queued = region.known_word(word::HEADS + 1).load(Ordering::Relaxed);
+    region
+        .known_word(word::FREE_HEAD)
+        .store(queued, Ordering::Relaxed);
+    assert!(priority_index::check_structure(&region).is_err());
+    region
+        .known_word(word::FREE_HEAD)
+        .store(NIL - 1, Ordering::Relaxed);
+    assert_eq!(
+        priority_index::push(&region, b"y", 0),
+        Err(QueueError::Corrupt("free-list head out of range"))
+    );
+}
+
+#[test]
+fn geometry_limits() {
+    assert!(Geometry::new(0, 10).is_err());
+    assert!(Geometry::new(10, 0).is_err());
+    assert!(Geometry::new(super::MAX_CAPACITY + 1, 10).is_err());
+    assert!(Geometry::new(super::MAX_CAPACITY, super::MAX_MESSAGE_LEN).is_err());
+    let g = Geometry::new(3, 1).unwrap();
+    assert_eq!(g.slot_stride, 64);
+    assert_eq!(g.word_offset(g.word_count()), None);
+}

@@ -1,0 +1,105 @@
+//! Waiting for room or for a message without blocking a tokio worker: spin briefly on the
+//! queue length (a message often arrives within microseconds, and a kernel wake-up costs
+//! tens of them on these machines), then park a blocking-pool thread on a futex word that
+//! the other side bumps and wakes only when its waiter count says someone is parked.
+//!
+//! Parking uses `tokio::task::spawn_blocking` directly: the crate's `io/blocking.rs` bridge
+//! was not part of the crate when this was written; move the park there once it is.
+
+use super::attachment::Attachment;
+use super::geometry::{self, word};
+use std::sync::atomic::{fence, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long to spin on the length before parking.
+pub(crate) const SPIN: Duration = Duration::from_micros(50);
+/// Longest single park: bounds how long a cancelled wait keeps a blocking thread.
+const PARK_MAX: Duration = Duration::from_millis(50);
+
+/// What a waiter waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Waiting {
+    /// A message (receivers).
+    NotEmpty,
+    /// A free slot (senders).
+    NotFull,
+}
+
+impl Waiting {
+    fn words(self, attachment: &Attachment) -> (&AtomicU32, &AtomicU32) {
+        let region = attachment.region();
+        match self {
+            Waiting::NotEmpty => (
+                region.header_word(geometry::OFF_NOT_EMPTY_SEQ),
+                region.header_word(geometry::OFF_RECV_WAITERS),
+            ),
+            Waiting::NotFull => (
+                region.header_word(geometry::OFF_NOT_FULL_SEQ),
+                region.header_word(geometry::OFF_SEND_WAITERS),
+            ),
+        }
+    }
+
+    /// Whether the queue looks ready (a hint read without the lock).
+    pub(crate) fn looks_ready(self, attachment: &Attachment) -> bool {
+        let len = attachment
+            .region()
+            .known_word(word::LEN)
+            .load(Ordering::SeqCst);
+        match self {
+            Waiting::NotEmpty => len > 0,
+            Waiting::NotFull => len < attachment.geometry().capacity,
+        }
+    }
+
+    /// Spins until the queue looks ready or `SPIN` passes; returns whether it looks ready.
+    pub(crate) fn spin(self, attachment: &Attachment) -> bool {
+        let start = Instant::now();
+        loop {
+            if self.looks_ready(attachment) {
+                return true;
+            }
+            if start.elapsed() >= SPIN {
+                return false;
+            }
+            for _ in 0..32 {
+                std::hint::spin_loop();
+            }
+        }
+    }
+
+    /// Wakes parked waiters of this kind, if the count says there are any. Called after an
+    /// operation that may have made the queue ready for them.
+    pub(crate) fn notify(self, attachment: &Attachment) {
+        let (seq, waiters) = self.words(attachment);
+        // Pairs with the fence in `park`: either the waiter sees our change to the length,
+        // or we see its count.
+        fence(Ordering::SeqCst);
+        if waiters.load(Ordering::Relaxed) != 0 {
+            seq.fetch_add(1, Ordering::SeqCst);
+            crate::sys::queue::futex_wake(seq, u32::MAX);
+        }
+    }
+
+    /// Starts a park on the blocking pool, for at most `limit` (and at most `PARK_MAX`).
+    /// It returns early when woken or when the queue already looks ready.
+    pub(crate) fn park(
+        self,
+        attachment: &Arc<Attachment>,
+        limit: Option<Duration>,
+    ) -> tokio::task::JoinHandle<()> {
+        let attachment = attachment.clone();
+        let limit = limit.map_or(PARK_MAX, |l| l.min(PARK_MAX));
+        tokio::task::spawn_blocking(move || {
+            let (seq, waiters) = self.words(&attachment);
+            waiters.fetch_add(1, Ordering::SeqCst);
+            let seen = seq.load(Ordering::SeqCst);
+            fence(Ordering::SeqCst);
+            if !self.looks_ready(&attachment) {
+                crate::sys::queue::futex_wait(seq, seen, limit);
+            }
+            waiters.fetch_sub(1, Ordering::SeqCst);
+        })
+    }
+}

@@ -1,0 +1,147 @@
+//! Linux support for `mq://` queues: segment files in `/dev/shm`, futex waits, and
+//! liveness locks that the kernel drops when a process dies.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU32;
+use std::time::Duration;
+
+/// The directory that holds queue segments: tmpfs, shared by every process of the machine.
+pub(crate) fn queue_dir() -> io::Result<PathBuf> {
+    Ok(PathBuf::from("/dev/shm"))
+}
+
+/// Creates `path` exclusively (`O_EXCL | O_NOFOLLOW`) with permissions exactly `mode`,
+/// whatever the umask.
+pub(crate) fn create_exclusive(path: &Path, mode: u32) -> io::Result<File> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(mode & 0o777)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)?;
+    // fchmod: the umask may have narrowed the mode given to open.
+    file.set_permissions(std::fs::Permissions::from_mode(mode & 0o777))?;
+    Ok(file)
+}
+
+/// Opens an existing segment for reading and writing, refusing a symlink.
+pub(crate) fn open_existing(path: &Path) -> io::Result<File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{} is a symbolic link, not a queue", path.display()),
+            ),
+            _ => e,
+        })
+}
+
+/// File offset of the liveness byte of `token`: far past the end of any segment, so the
+/// byte-range locks never touch data (locks beyond the end of a file are allowed).
+fn liveness_offset(token: u32) -> libc::off_t {
+    (1 << 40) + libc::off_t::from(token)
+}
+
+fn ofd_lock(kind: libc::c_short, token: u32) -> libc::flock {
+    // SAFETY: `flock` is a plain C struct; all-zero is a valid value for every field.
+    let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+    lock.l_type = kind;
+    lock.l_whence = libc::SEEK_SET as libc::c_short;
+    lock.l_start = liveness_offset(token);
+    lock.l_len = 1;
+    lock
+}
+
+/// Marks this process alive for `token` on the segment `file`: an open-file-description lock
+/// on the token's byte, which the kernel releases when the description is closed, including
+/// when the process is killed.
+pub(crate) fn hold_liveness(file: &File, token: u32) -> io::Result<()> {
+    let mut lock = ofd_lock(libc::F_WRLCK as libc::c_short, token);
+    // SAFETY: a valid descriptor and a pointer to an initialised `flock` that outlives the call.
+    let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_SETLK, &mut lock) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Whether some open file description (of a live process) holds the liveness byte of `token`.
+pub(crate) fn liveness_held(file: &File, token: u32) -> io::Result<bool> {
+    let mut lock = ofd_lock(libc::F_WRLCK as libc::c_short, token);
+    // SAFETY: as in `hold_liveness`; F_OFD_GETLK only writes into `lock`.
+    let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_GETLK, &mut lock) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(lock.l_type != libc::F_UNLCK as libc::c_short)
+}
+
+/// Sleeps while `*word == expected`, for at most `timeout`. Spurious returns are allowed;
+/// callers re-check their condition.
+pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, timeout: Duration) {
+    let ts = libc::timespec {
+        tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
+        // Always < 1e9, so the kernel never refuses it (the raw_sync defect).
+        tv_nsec: timeout.subsec_nanos() as libc::c_long,
+    };
+    // SAFETY: `word` is a live, aligned u32 (in a shared mapping: no FUTEX_PRIVATE_FLAG);
+    // the kernel only reads it and `ts`, which outlives the call.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT,
+            expected,
+            &ts as *const libc::timespec,
+            std::ptr::null::<u32>(),
+            0u32,
+        );
+    }
+}
+
+/// Wakes up to `count` threads of any process sleeping in [`futex_wait`] on `word`.
+pub(crate) fn futex_wake(word: &AtomicU32, count: u32) {
+    let count = libc::c_int::try_from(count).unwrap_or(libc::c_int::MAX);
+    // SAFETY: as in `futex_wait`; FUTEX_WAKE does not touch the word's value.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE,
+            count,
+            std::ptr::null::<libc::timespec>(),
+            std::ptr::null::<u32>(),
+            0u32,
+        );
+    }
+}
+
+/// Whether a process with this id exists (it may be another program reusing the id).
+pub(crate) fn process_exists(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 only checks for existence and permission; nothing is delivered.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// Identifies the file behind `file` (device, inode), to share one attachment per process.
+pub(crate) fn file_key(file: &File) -> io::Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = file.metadata()?;
+    Ok((meta.dev(), meta.ino()))
+}
