@@ -3,6 +3,8 @@
 pub mod bench;
 pub mod codec;
 pub mod endpoint;
+pub mod file;
+mod io;
 pub mod mem;
 pub mod queue;
 mod sys;

@@ -14,3 +14,21 @@ pub(crate) use linux_queue as queue;
 pub(crate) mod other_queue;
 #[cfg(not(target_os = "linux"))]
 pub(crate) use other_queue as queue;
+
+// file://: exclusive writer locks, owner-only files, durable directories, change watching.
+#[cfg(unix)]
+mod file_unix;
+#[cfg(unix)]
+pub(crate) use file_unix::*;
+#[cfg(windows)]
+mod file_windows;
+#[cfg(windows)]
+pub(crate) use file_windows::*;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod dir_watcher_inotify;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) use dir_watcher_inotify::DirWatcher;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+mod dir_watcher_poll;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) use dir_watcher_poll::DirWatcher;

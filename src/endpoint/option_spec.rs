@@ -178,6 +178,14 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
         meaning: "size at which the log starts a new segment",
     },
     OptionSpec {
+        key: "retention",
+        schemes: &[File],
+        kind: ValueKind::Size,
+        default: "none (keep all)",
+        meaning: "the log deletes its oldest closed segments while all segments together \
+                  exceed this size",
+    },
+    OptionSpec {
         key: "allow_uids",
         schemes: &[Unix, Pipe],
         kind: ValueKind::UidList,

@@ -11,6 +11,7 @@ use std::task::{Context, Poll};
 pub(crate) enum AnyChannel {
     Udp(crate::udp::UdpChannel),
     Mem(crate::mem::MemChannel),
+    File(crate::file::FileChannel),
     Mq(crate::queue::QueueChannel),
 }
 
@@ -19,6 +20,7 @@ macro_rules! dispatch {
         match $channel.get_mut() {
             AnyChannel::Udp($c) => $body,
             AnyChannel::Mem($c) => $body,
+            AnyChannel::File($c) => $body,
             AnyChannel::Mq($c) => $body,
         }
     };

@@ -32,6 +32,7 @@ pub(crate) enum AnyListener {
     #[cfg(unix)]
     Unix(crate::unix::UnixListener),
     Mem(crate::mem::MemListener),
+    File(crate::file::FileListener),
     Mq(crate::queue::QueueListener),
 }
 
@@ -74,6 +75,7 @@ impl Listener {
             #[cfg(unix)]
             AnyListener::Unix(l) => l.poll_accept(cx, &self.endpoint),
             AnyListener::Mem(l) => l.poll_accept(cx, &self.endpoint),
+            AnyListener::File(l) => l.poll_accept(cx, &self.endpoint),
             AnyListener::Mq(l) => l.poll_accept(cx, &self.endpoint),
         };
         if let Poll::Ready(Ok(conn)) = &polled {

@@ -65,6 +65,10 @@ pub async fn bind(endpoint: impl ToEndpoint) -> io::Result<Listener> {
             AnyListener::Mem(crate::mem::MemListener::bind(&endpoint)?),
             endpoint.clone(),
         ),
+        Scheme::File => (
+            AnyListener::File(crate::file::bind(&endpoint).await?),
+            endpoint.clone(),
+        ),
         // A queue has no connections: bind opens it like connect; see QueueListener.
         Scheme::Mq => (
             AnyListener::Mq(crate::queue::QueueListener::bind(&endpoint)?),
@@ -82,6 +86,7 @@ async fn connect_endpoint(endpoint: &Endpoint) -> io::Result<Connection> {
         #[cfg(unix)]
         Scheme::Unix => crate::unix::connect(endpoint).await,
         Scheme::Mem => crate::mem::connect(endpoint).await,
+        Scheme::File => crate::file::connect(endpoint).await,
         Scheme::Mq => crate::queue::connect(endpoint).await,
         scheme => Err(unsupported(scheme, "connect")),
     }

@@ -1,0 +1,167 @@
+//! `file://`: a durable, checksummed log that consumers tail, and plain files.
+//!
+//! # The durable log: `file:///dir`
+//!
+//! - **Producer: `connect("file:///dir")`.** Sends append records; the connection's stream
+//!   ends at once (a producer receives nothing). One producer at a time: the writer holds an
+//!   `flock` on `dir/writer.lock` (released by the OS when the process dies, even by
+//!   SIGKILL); a second producer, in any process, gets `AddrInUse`. Closing the connection
+//!   writes and syncs what is pending and releases the lock.
+//! - **Consumer: `bind("file:///dir")`, then `accept()`** gives the one consumer connection
+//!   (later accepts wait forever). Its stream tails the log: at the end it waits for new
+//!   records (inotify on Linux, a 20 ms polling timer elsewhere), or ends with
+//!   `follow=false`. With `consumer=NAME` it resumes at `NAME`'s cursor (`dir/NAME.cursor`);
+//!   a connection commits it by itself every 1,000 records or second and when closed, so
+//!   delivery is at-least-once (a consumer killed without closing may see up to that many
+//!   records again). [`FileConsumer`] is the typed API with an explicit
+//!   [`commit`](FileConsumer::commit). Consumers never take the lock, and any number may
+//!   read at once.
+//! - **Format.** Segment files `dir/<first seq, 20 digits>.log`, each with a header holding
+//!   a random salt; records carry their length and a CRC32C over salt, sequence number,
+//!   length and payload ([`SegmentHeader`], [`encode_record`]). A segment is closed at
+//!   `segment_size`; with `retention=SIZE` the oldest closed segments are deleted while all
+//!   together exceed it.
+//! - **Durability** (`fsync=`, see [`FsyncPolicy`]): `always` acknowledges a send after its
+//!   `fdatasync` and fsyncs the directory after each new segment; `batch` (the default)
+//!   acknowledges when the writer thread has the record and syncs in groups; `never` leaves
+//!   it to the OS. A failed write or sync (disk full, I/O error) stops the producer:
+//!   the failing send and every later one return that error (fail-stop), nothing is retried,
+//!   and reopening recovers.
+//! - **Recovery.** Opening a producer scans the last segment ([`scan_segment`]): a torn tail
+//!   (an interrupted write) is cut off. An invalid record *followed by a valid one* is
+//!   corruption, not a torn tail: the producer refuses to open and a consumer reaching it
+//!   gets `InvalidData` (repeatedly; it never skips and never returns a bad payload).
+//!
+//! # Plain files: `file:///path?framing=lines|raw|length`
+//!
+//! Giving `framing=` makes the path an ordinary file. `connect` appends (creating the file
+//! with `mode`, `O_APPEND`, several writers may append); `bind` + `accept` reads it from the
+//! start — with `follow=true` (the default) it then waits for more like `tail -f` (a
+//! missing file is waited for, a truncated one is read again from the top), with
+//! `follow=false` it reads to the end, where a last line without its newline is still a
+//! message, and the stream ends.
+//!
+//! # Errors
+//! | condition | kind |
+//! |---|---|
+//! | another producer holds the log | `AddrInUse` |
+//! | corrupt record, segment or cursor; record over `max_frame` | `InvalidData` |
+//! | message over `max_frame` to send | `InvalidInput` |
+//! | sending on a consumer connection | `Unsupported` |
+//! | disk full, I/O error (then every later send) | the OS error's kind |
+//! | sending after close | `BrokenPipe` |
+//!
+//! # Platform-specific behavior
+//! Linux waits with inotify; other systems poll every 20 ms. On Windows the writer lock is
+//! an exclusive-share open of `writer.lock`, file modes do not apply, and directories are
+//! not fsynced.
+
+mod appender;
+mod cursor;
+mod file_channel;
+mod file_consumer;
+mod file_listener;
+mod file_options;
+mod file_producer;
+mod log_reader;
+mod log_writer;
+mod plain_reader;
+mod plain_writer;
+mod record;
+mod scan;
+mod segment;
+mod tailer;
+#[cfg(test)]
+mod tests;
+
+pub(crate) use file_channel::FileChannel;
+pub use file_consumer::{FileConsumer, FileRecord};
+pub use file_listener::FileListener;
+pub use file_options::{
+    FileOptions, FsyncPolicy, StartFrom, DEFAULT_POLL_INTERVAL, DEFAULT_SEGMENT_SIZE,
+};
+pub use file_producer::FileProducer;
+pub use record::{
+    decode_record, encode_record, Decoded, SegmentHeader, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
+};
+pub use scan::{check_scan_invariants, scan_segment, SegmentScan, Tail};
+
+use crate::codec::FrameCodec;
+use crate::io::blocking;
+use crate::sys::DirWatcher;
+use crate::transport::{AnyChannel, Connection};
+use crate::Endpoint;
+use appender::Appender;
+use log_reader::{CursorSpec, LogReader};
+use plain_reader::PlainReader;
+use plain_writer::PlainWriter;
+use std::io;
+use std::path::{Path, PathBuf};
+use tailer::Tailer;
+
+fn endpoint_path(endpoint: &Endpoint) -> io::Result<PathBuf> {
+    endpoint.path().map(Path::to_owned).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{endpoint} has no path"),
+        )
+    })
+}
+
+/// The watcher for changes under `dir`, as the options ask.
+fn watcher_for(dir: &Path, opts: &FileOptions) -> DirWatcher {
+    match opts.poll_interval {
+        Some(period) => DirWatcher::polling(period),
+        None => DirWatcher::new(dir, DEFAULT_POLL_INTERVAL),
+    }
+}
+
+/// `connect`: a producer of the log, or an appender to the plain file.
+pub(crate) async fn connect(endpoint: &Endpoint) -> io::Result<Connection> {
+    let path = endpoint_path(endpoint)?;
+    let opts = FileOptions::from_endpoint(endpoint);
+    let appender = if endpoint.has_framing() {
+        let codec = FrameCodec::new(endpoint.framing(), opts.max_frame);
+        let (p, mode) = (path.clone(), opts.mode);
+        let writer = blocking::run(move || PlainWriter::open(&p, codec, mode)).await?;
+        Appender::start(writer, opts.fsync, opts.max_frame, 0)?
+    } else {
+        FileProducer::open(&path, opts).await?.into_appender()
+    };
+    Ok(Connection::from_channel(
+        AnyChannel::File(FileChannel::Producer(appender)),
+        endpoint,
+        format!("file {}", path.display()),
+    ))
+}
+
+/// `bind`: the consumer of the log or reader of the plain file, handed out by the first
+/// `accept`.
+pub(crate) async fn bind(endpoint: &Endpoint) -> io::Result<FileListener> {
+    let path = endpoint_path(endpoint)?;
+    let opts = FileOptions::from_endpoint(endpoint);
+    let channel = if endpoint.has_framing() {
+        let codec = FrameCodec::new(endpoint.framing(), opts.max_frame);
+        let (p, follow) = (path.clone(), opts.follow);
+        let reader = blocking::run(move || PlainReader::open(&p, codec, follow)).await?;
+        let dir = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        FileChannel::PlainConsumer(Tailer::new(reader, watcher_for(&dir, &opts), opts.follow))
+    } else {
+        let cursor = endpoint
+            .option("consumer")
+            .map(|name| CursorSpec { name, auto: true });
+        let (p, o) = (path.clone(), opts.clone());
+        let reader = blocking::run(move || LogReader::open(&p, &o, cursor)).await?;
+        FileChannel::LogConsumer {
+            tailer: Tailer::new(reader, watcher_for(&path, &opts), opts.follow),
+            committing: false,
+        }
+    };
+    Ok(FileListener::new(
+        channel,
+        format!("file {}", path.display()),
+    ))
+}

@@ -1,0 +1,76 @@
+use super::appender::Appender;
+use super::log_reader::LogReader;
+use super::plain_reader::PlainReader;
+use super::tailer::{Batch, Tailer};
+use crate::transport::{RecvMessage, SendMessage};
+use bytes::Bytes;
+use std::io;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+/// A `file://` connection: the producer side (sends append, the stream ends at once) or a
+/// consumer side (the stream tails, sends fail).
+#[derive(Debug)]
+pub(crate) enum FileChannel {
+    /// `connect`: appends to the log or plain file.
+    Producer(Appender),
+    /// `bind` + `accept` on a log directory.
+    LogConsumer {
+        tailer: Tailer<LogReader>,
+        /// `poll_close` has started the final cursor commit.
+        committing: bool,
+    },
+    /// `bind` + `accept` on a plain file.
+    PlainConsumer(Tailer<PlainReader>),
+}
+
+fn read_only() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        "a file:// consumer only receives; connect to the same URL to append",
+    )
+}
+
+impl RecvMessage for FileChannel {
+    fn poll_recv(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<Option<Bytes>>> {
+        match self.get_mut() {
+            FileChannel::Producer(_) => Poll::Ready(Ok(None)),
+            FileChannel::LogConsumer { tailer, .. } => {
+                tailer.poll_next(cx).map_ok(|r| r.map(|(_, msg)| msg))
+            }
+            FileChannel::PlainConsumer(tailer) => {
+                tailer.poll_next(cx).map_ok(|r| r.map(|(_, msg)| msg))
+            }
+        }
+    }
+}
+
+impl SendMessage for FileChannel {
+    fn poll_send(self: Pin<&mut Self>, cx: &mut Context<'_>, msg: &Bytes) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            FileChannel::Producer(appender) => appender.poll_append(cx, msg).map_ok(|_| ()),
+            _ => Poll::Ready(Err(read_only())),
+        }
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            FileChannel::Producer(appender) => appender.poll_close(cx),
+            FileChannel::LogConsumer { tailer, committing } => {
+                ready!(tailer.poll_idle(cx))?;
+                if !*committing {
+                    *committing = true;
+                    // Records read ahead but not returned are not committed.
+                    let unreturned = tailer.first_unreturned();
+                    tailer.start_job(move |reader: &mut LogReader| {
+                        let at = unreturned.unwrap_or(reader.next_seq());
+                        reader.commit_at(at).map(|()| Batch::default())
+                    });
+                    ready!(tailer.poll_idle(cx))?;
+                }
+                Poll::Ready(Ok(()))
+            }
+            FileChannel::PlainConsumer(_) => Poll::Ready(Ok(())),
+        }
+    }
+}

@@ -1,0 +1,108 @@
+use crate::Endpoint;
+use std::time::Duration;
+
+/// When appended records reach the disk (`fsync=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FsyncPolicy {
+    /// A send returns only after its record is on disk (`fdatasync`); the directory is
+    /// fsynced after a new segment. Concurrent appends share one `fdatasync` (group commit).
+    Always,
+    /// A send returns once the writer thread has the record; the thread writes and
+    /// `fdatasync`s continuously in groups, so a record is on disk about two `fdatasync`
+    /// times after its send returned. [`FileProducer::sync`](super::FileProducer::sync) and
+    /// closing the connection wait for it.
+    #[default]
+    Batch,
+    /// Records are written to the OS (page cache) by the writer thread, never fsynced: they
+    /// survive a crash of the process but not of the machine.
+    Never,
+}
+
+/// Where a consumer without a committed cursor begins (`from=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StartFrom {
+    /// The oldest record kept.
+    #[default]
+    Start,
+    /// After the last record written when the consumer opens.
+    End,
+}
+
+/// Options of a `file://` log or plain file; [`FileOptions::from_endpoint`] reads them from
+/// a URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileOptions {
+    /// `fsync=`.
+    pub fsync: FsyncPolicy,
+    /// `segment_size=`: a segment holding this many bytes is closed and a new one started.
+    pub segment_size: u64,
+    /// `retention=`: the oldest closed segments are deleted while all segments together
+    /// exceed this many bytes. `None` keeps everything.
+    pub retention: Option<u64>,
+    /// `from=`.
+    pub from: StartFrom,
+    /// `follow=`: at the end of the data, wait for more (`true`) or end the stream.
+    pub follow: bool,
+    /// `max_frame=`: the largest payload appended or delivered.
+    pub max_frame: usize,
+    /// `mode=`: permissions of created files.
+    pub mode: u32,
+    /// Check for new data on this period instead of waiting for inotify (the fallback used
+    /// where inotify is not available). `None`: inotify where available.
+    pub poll_interval: Option<Duration>,
+}
+
+/// `segment_size` unless `segment_size=` says otherwise.
+pub const DEFAULT_SEGMENT_SIZE: u64 = 64 << 20;
+/// How often the polling fallback looks for new data.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(20);
+
+impl Default for FileOptions {
+    fn default() -> Self {
+        FileOptions {
+            fsync: FsyncPolicy::default(),
+            segment_size: DEFAULT_SEGMENT_SIZE,
+            retention: None,
+            from: StartFrom::default(),
+            follow: true,
+            max_frame: crate::endpoint::DEFAULT_MAX_FRAME,
+            mode: 0o600,
+            poll_interval: None,
+        }
+    }
+}
+
+impl FileOptions {
+    /// The options a `file://` URL gives, defaults for the rest.
+    ///
+    /// ```
+    /// use anyipc::file::{FileOptions, FsyncPolicy};
+    /// let ep: anyipc::Endpoint = "file:///var/log/app?fsync=always&segment_size=1MiB".parse()?;
+    /// let opts = FileOptions::from_endpoint(&ep);
+    /// assert_eq!(opts.fsync, FsyncPolicy::Always);
+    /// assert_eq!(opts.segment_size, 1 << 20);
+    /// # Ok::<(), anyipc::EndpointParseError>(())
+    /// ```
+    pub fn from_endpoint(endpoint: &Endpoint) -> FileOptions {
+        let defaults = FileOptions::default();
+        FileOptions {
+            fsync: match endpoint.option("fsync").as_deref() {
+                Some("always") => FsyncPolicy::Always,
+                Some("never") => FsyncPolicy::Never,
+                _ => FsyncPolicy::Batch,
+            },
+            segment_size: endpoint
+                .size_option("segment_size")
+                .unwrap_or(defaults.segment_size),
+            retention: endpoint.size_option("retention"),
+            from: match endpoint.option("from").as_deref() {
+                Some("end") => StartFrom::End,
+                _ => StartFrom::Start,
+            },
+            follow: endpoint.bool_option("follow").unwrap_or(true),
+            max_frame: endpoint.max_frame().min(u32::MAX as usize),
+            mode: endpoint.mode_option(),
+            poll_interval: None,
+        }
+    }
+}

@@ -1,0 +1,100 @@
+use super::appender::Appender;
+use super::log_writer::LogWriter;
+use super::FileOptions;
+use crate::io::blocking;
+use bytes::Bytes;
+use std::io;
+use std::path::Path;
+
+/// The one writer of a durable log directory (typed API; `anyipc::connect("file:///dir")`
+/// gives the same as a [`Connection`](crate::Connection)).
+///
+/// Appends go to a dedicated writer thread that writes and fsyncs in groups, as
+/// [`FsyncPolicy`](super::FsyncPolicy) says. The log's lock is held until the producer is
+/// closed (or dropped and its thread has finished).
+///
+/// ```
+/// # tokio_test::block_on(async {
+/// use anyipc::file::{FileConsumer, FileOptions, FileProducer, FsyncPolicy};
+/// let dir = std::env::temp_dir().join(format!("anyipc-doc-producer-{}", std::process::id()));
+/// let opts = FileOptions { fsync: FsyncPolicy::Always, follow: false, ..FileOptions::default() };
+/// let mut log = FileProducer::open(&dir, opts.clone()).await?;
+/// assert_eq!(log.append("first").await?, 0); // on disk when it returns
+/// assert_eq!(log.append("second").await?, 1);
+/// log.close().await?;
+///
+/// let mut consumer = FileConsumer::open(&dir, Some("doc"), opts).await?;
+/// let record = consumer.recv().await?.unwrap();
+/// assert_eq!((record.seq, &record.payload[..]), (0, &b"first"[..]));
+/// consumer.commit().await?; // a restarted "doc" consumer resumes at record 1
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// ```
+#[derive(Debug)]
+pub struct FileProducer {
+    appender: Appender,
+}
+
+impl FileProducer {
+    /// Opens (creating if needed) the log in `dir` for appending. A torn tail left by a
+    /// crash is cut off first.
+    ///
+    /// # Errors
+    /// `AddrInUse` when another producer (in any process) has the log open;
+    /// `InvalidData` when the last segment is corrupt in a way recovery must not cut off;
+    /// `InvalidInput` when `dir` is a file; OS errors.
+    ///
+    /// # Cancel safety
+    /// Cancel safe, except that the lock may stay held until the opening finishes.
+    pub async fn open(dir: impl AsRef<Path>, opts: FileOptions) -> io::Result<FileProducer> {
+        let dir = dir.as_ref().to_owned();
+        let open_opts = opts.clone();
+        let writer = blocking::run(move || LogWriter::open(&dir, &open_opts)).await?;
+        let first_seq = writer.next_seq();
+        Ok(FileProducer {
+            appender: Appender::start(writer, opts.fsync, opts.max_frame, first_seq)?,
+        })
+    }
+
+    pub(crate) fn into_appender(self) -> Appender {
+        self.appender
+    }
+
+    /// Appends one record; returns its sequence number. With `fsync=always` it is on disk
+    /// when this returns.
+    ///
+    /// # Errors
+    /// `InvalidInput` for a message over `max_frame`; after a failed write or fdatasync
+    /// (disk full, I/O error) that error, for this and every later append: the producer
+    /// stops (fail-stop) and must be reopened.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: dropped before completion, the record may or may not be appended.
+    pub async fn append(&mut self, msg: impl Into<Bytes>) -> io::Result<u64> {
+        let msg = msg.into();
+        std::future::poll_fn(|cx| self.appender.poll_append(cx, &msg)).await
+    }
+
+    /// Waits until every record appended so far is on disk (with `fsync=never`: written to
+    /// the OS).
+    ///
+    /// # Errors
+    /// The writer's error if it stopped.
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn sync(&self) -> io::Result<()> {
+        self.appender.sync().await
+    }
+
+    /// Writes and syncs what is pending, closes the segment and releases the lock.
+    ///
+    /// # Errors
+    /// The writer's error if it stopped.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: the writer finishes in the background either way.
+    pub async fn close(mut self) -> io::Result<()> {
+        std::future::poll_fn(|cx| self.appender.poll_close(cx)).await
+    }
+}

@@ -1,0 +1,132 @@
+//! The on-disk format of the durable log: a segment header, then records.
+//!
+//! ```text
+//! segment header (32 bytes, little-endian)
+//!   0..8   magic  "AIPCLOG1"
+//!   8..12  version = 1
+//!  12..16  salt: random per segment
+//!  16..24  base_seq: sequence number of the segment's first record (also its file name)
+//!  24..28  zero
+//!  28..32  CRC32C of bytes 0..28
+//! record (8-byte header, then the payload)
+//!   0..4   len: payload length
+//!   4..8   CRC32C of (salt, seq, len, payload), salt u32 / seq u64 / len u32 little-endian
+//!   8..    payload
+//! ```
+//!
+//! A record's sequence number is not stored: it is the segment's `base_seq` plus the record's
+//! index, and it is inside the CRC together with the salt. So a record is accepted only at its
+//! own position in its own segment: stale bytes from an older file, a record copied from
+//! another segment, or one read at the wrong offset all fail the check.
+
+use bytes::BufMut;
+
+/// Bytes of a segment header.
+pub const SEGMENT_HEADER_LEN: usize = 32;
+/// Bytes of a record header (length and CRC).
+pub const RECORD_HEADER_LEN: usize = 8;
+const MAGIC: &[u8; 8] = b"AIPCLOG1";
+const VERSION: u32 = 1;
+
+/// The header at the start of every segment file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentHeader {
+    /// Random per segment; mixed into every record's CRC.
+    pub salt: u32,
+    /// The sequence number of the segment's first record.
+    pub base_seq: u64,
+}
+
+impl SegmentHeader {
+    /// The 32 header bytes.
+    pub fn encode(&self) -> [u8; SEGMENT_HEADER_LEN] {
+        let mut out = [0u8; SEGMENT_HEADER_LEN];
+        out[0..8].copy_from_slice(MAGIC);
+        out[8..12].copy_from_slice(&VERSION.to_le_bytes());
+        out[12..16].copy_from_slice(&self.salt.to_le_bytes());
+        out[16..24].copy_from_slice(&self.base_seq.to_le_bytes());
+        let crc = crc32c::crc32c(&out[0..28]);
+        out[28..32].copy_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    /// Parses a header; `None` if `bytes` is short, or magic, version or CRC is wrong.
+    pub fn decode(bytes: &[u8]) -> Option<SegmentHeader> {
+        let h = bytes.get(..SEGMENT_HEADER_LEN)?;
+        if &h[0..8] != MAGIC || le_u32(&h[8..12]) != VERSION || le_u32(&h[24..28]) != 0 {
+            return None;
+        }
+        if crc32c::crc32c(&h[0..28]) != le_u32(&h[28..32]) {
+            return None;
+        }
+        Some(SegmentHeader {
+            salt: le_u32(&h[12..16]),
+            base_seq: le_u64(&h[16..24]),
+        })
+    }
+}
+
+/// What [`decode_record`] found at an offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decoded {
+    /// A valid record: its payload is `bytes[RECORD_HEADER_LEN..len]`, `len` bytes in all.
+    Record {
+        /// Header plus payload.
+        len: usize,
+    },
+    /// The bytes end inside the record (possibly one still being written).
+    Incomplete,
+    /// Length over the limit, or CRC mismatch: not a record of this segment at this seq.
+    Invalid,
+}
+
+/// Checks the record that `bytes` starts with, expected to have sequence number `seq` in a
+/// segment salted with `salt`; a payload longer than `max_len` is invalid.
+pub fn decode_record(bytes: &[u8], salt: u32, seq: u64, max_len: usize) -> Decoded {
+    let Some(header) = bytes.get(..RECORD_HEADER_LEN) else {
+        return Decoded::Incomplete;
+    };
+    let len = le_u32(&header[0..4]) as usize;
+    if len > max_len {
+        return Decoded::Invalid;
+    }
+    let Some(payload) = bytes.get(RECORD_HEADER_LEN..RECORD_HEADER_LEN + len) else {
+        return Decoded::Incomplete;
+    };
+    if record_crc(salt, seq, payload) != le_u32(&header[4..8]) {
+        return Decoded::Invalid;
+    }
+    Decoded::Record {
+        len: RECORD_HEADER_LEN + len,
+    }
+}
+
+/// Appends the record for `payload` (sequence number `seq`, segment `salt`) to `out`.
+///
+/// The caller keeps `payload.len()` within `u32` (the writer refuses larger messages).
+pub fn encode_record(out: &mut impl BufMut, salt: u32, seq: u64, payload: &[u8]) {
+    debug_assert!(u32::try_from(payload.len()).is_ok());
+    out.put_u32_le(payload.len() as u32);
+    out.put_u32_le(record_crc(salt, seq, payload));
+    out.put_slice(payload);
+}
+
+fn record_crc(salt: u32, seq: u64, payload: &[u8]) -> u32 {
+    let mut prefix = [0u8; 16];
+    prefix[0..4].copy_from_slice(&salt.to_le_bytes());
+    prefix[4..12].copy_from_slice(&seq.to_le_bytes());
+    prefix[12..16].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+    crc32c::crc32c_append(crc32c::crc32c(&prefix), payload)
+}
+
+fn le_u32(b: &[u8]) -> u32 {
+    let mut a = [0u8; 4];
+    a.copy_from_slice(&b[..4]);
+    u32::from_le_bytes(a)
+}
+
+fn le_u64(b: &[u8]) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[..8]);
+    u64::from_le_bytes(a)
+}

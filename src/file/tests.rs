@@ -1,0 +1,109 @@
+//! Property tests of the record format and the recovery scan (the fuzz target's body runs
+//! here too, on structured and on arbitrary inputs).
+
+use super::record::{encode_record, SegmentHeader};
+use super::scan::{check_scan_invariants, scan_segment, Tail};
+use proptest::prelude::*;
+
+/// A segment holding `payloads`; returns it and each record's byte range.
+fn build(salt: u32, base: u64, payloads: &[Vec<u8>]) -> (Vec<u8>, Vec<std::ops::Range<usize>>) {
+    let mut seg = SegmentHeader {
+        salt,
+        base_seq: base,
+    }
+    .encode()
+    .to_vec();
+    let mut ranges = Vec::new();
+    for (i, p) in payloads.iter().enumerate() {
+        let start = seg.len();
+        encode_record(&mut seg, salt, base + i as u64, p);
+        ranges.push(start..seg.len());
+    }
+    (seg, ranges)
+}
+
+fn payloads() -> impl Strategy<Value = Vec<Vec<u8>>> {
+    prop::collection::vec(prop::collection::vec(any::<u8>(), 0..48), 0..12)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn an_intact_segment_scans_whole(salt: u32, base in 0u64..1 << 40, payloads in payloads()) {
+        let (seg, _) = build(salt, base, &payloads);
+        let scan = scan_segment(&seg, 1 << 20);
+        prop_assert_eq!(scan.tail, Tail::Clean);
+        let got: Vec<&[u8]> = scan.payloads.iter().map(|r| &seg[r.clone()]).collect();
+        let want: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
+        prop_assert_eq!(got, want);
+        prop_assert_eq!(scan.next_seq(), Some(base + payloads.len() as u64));
+        check_scan_invariants(&seg);
+    }
+
+    #[test]
+    fn a_truncated_segment_keeps_every_whole_record(
+        salt: u32, payloads in payloads(), cut in any::<prop::sample::Index>()
+    ) {
+        let (seg, ranges) = build(salt, 0, &payloads);
+        let at = 32 + cut.index(seg.len() - 31).min(seg.len() - 32);
+        let scan = scan_segment(&seg[..at], 1 << 20);
+        let whole = ranges.iter().filter(|r| r.end <= at).count();
+        prop_assert_eq!(scan.payloads.len(), whole);
+        prop_assert!(matches!(scan.tail, Tail::Clean | Tail::Torn));
+        check_scan_invariants(&seg[..at]);
+    }
+
+    #[test]
+    fn a_flipped_bit_never_yields_a_bad_record(
+        salt: u32, payloads in payloads(), pos in any::<prop::sample::Index>(), bit in 0u8..8
+    ) {
+        prop_assume!(!payloads.is_empty());
+        let (mut seg, ranges) = build(salt, 7, &payloads);
+        let pos = 32 + pos.index(seg.len() - 32);
+        seg[pos] ^= 1 << bit;
+        let scan = scan_segment(&seg, 1 << 20);
+        let hit = ranges.iter().position(|r| r.contains(&pos)).unwrap_or(ranges.len());
+        // Records before the damaged one survive; nothing from it on is returned.
+        prop_assert_eq!(scan.payloads.len(), hit);
+        for (range, want) in scan.payloads.iter().zip(&payloads) {
+            prop_assert_eq!(&seg[range.clone()], want.as_slice());
+        }
+        // Damage past the length field of a record that is not the last one is corruption,
+        // not a torn tail.
+        if hit + 1 < ranges.len() && pos >= ranges[hit].start + 4 {
+            prop_assert_eq!(scan.tail, Tail::Corrupt);
+        }
+        check_scan_invariants(&seg);
+    }
+
+    #[test]
+    fn a_record_from_another_segment_or_seq_is_refused(salt: u32, other: u32, payload in prop::collection::vec(any::<u8>(), 0..32)) {
+        prop_assume!(salt != other);
+        let (good, _) = build(salt, 5, std::slice::from_ref(&payload));
+        // Same bytes, other salt in the header: the record's CRC no longer matches.
+        let mut foreign = SegmentHeader { salt: other, base_seq: 5 }.encode().to_vec();
+        foreign.extend_from_slice(&good[32..]);
+        prop_assert_eq!(scan_segment(&foreign, 1 << 20).payloads.len(), 0);
+        // Same salt, the segment claims another first sequence number.
+        let mut shifted = SegmentHeader { salt, base_seq: 6 }.encode().to_vec();
+        shifted.extend_from_slice(&good[32..]);
+        prop_assert_eq!(scan_segment(&shifted, 1 << 20).payloads.len(), 0);
+    }
+
+    #[test]
+    fn arbitrary_bytes_keep_the_invariants(data in prop::collection::vec(any::<u8>(), 0..600)) {
+        check_scan_invariants(&data);
+    }
+}
+
+#[test]
+fn a_record_over_the_limit_is_invalid_and_the_header_is_checked() {
+    let (seg, _) = build(1, 0, &[vec![0u8; 100]]);
+    assert_eq!(scan_segment(&seg, 99).payloads.len(), 0);
+    assert_eq!(scan_segment(&seg, 100).payloads.len(), 1);
+    let mut bad = seg.clone();
+    bad[3] ^= 1;
+    assert_eq!(scan_segment(&bad, 100).tail, Tail::BadHeader);
+    assert_eq!(scan_segment(&seg[..31], 100).tail, Tail::BadHeader);
+}

@@ -1,0 +1,123 @@
+//! Unix side of `file://`: flock writer locks, owner-only creation without following
+//! symlinks, and directory fsync.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::io::AsRawFd;
+use std::path::Path;
+
+/// Takes an exclusive, non-blocking `flock` on `file`.
+///
+/// The lock belongs to the open file description: it is released when `file` is closed or
+/// its process dies (even by SIGKILL), so a crashed writer never wedges the next one. A
+/// second open of the same file, in this process or another, cannot take it.
+///
+/// # Errors
+/// `AddrInUse` when another open file holds the lock; other OS errors as they come.
+pub(crate) fn lock_exclusive(file: &File, what: &Path) -> io::Result<()> {
+    // SAFETY: flock takes a valid open descriptor (borrowed from `file` for the call) and
+    // flags; it touches no memory of ours.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc == 0 {
+        return Ok(());
+    }
+    let err = io::Error::last_os_error();
+    if err.kind() == io::ErrorKind::WouldBlock {
+        return Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            format!(
+                "{} is locked by another writer (one writer at a time)",
+                what.display()
+            ),
+        ));
+    }
+    Err(err)
+}
+
+/// Opens (creating if needed) a lock file with `mode`, never through a symlink.
+///
+/// # Errors
+/// OS errors; `ELOOP` (as `Other`/`FilesystemLoop`) for a symlink.
+pub(crate) fn open_lock_file(path: &Path, mode: u32) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(mode)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+}
+
+/// Creates a new file with `mode` for reading and writing; fails if anything exists at
+/// `path` (`AlreadyExists`), symlinks included. The mode is given to `open`, so there is no
+/// moment when the file has looser permissions (the umask can only narrow it).
+///
+/// # Errors
+/// OS errors.
+pub(crate) fn create_new_file(path: &Path, mode: u32) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+}
+
+/// Opens `path` for appending, creating it with `mode` when missing, never through a
+/// symlink.
+///
+/// # Errors
+/// OS errors.
+pub(crate) fn open_append(path: &Path, mode: u32) -> io::Result<File> {
+    OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(mode)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+}
+
+/// Opens an existing file for reading, not through a symlink.
+///
+/// # Errors
+/// OS errors (`NotFound` when missing).
+pub(crate) fn open_read(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+}
+
+/// Opens an existing segment for reading and writing, not through a symlink.
+///
+/// # Errors
+/// OS errors.
+pub(crate) fn open_read_write(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+}
+
+/// Creates directory `path` (and missing parents) with mode 0700 for the last component.
+///
+/// # Errors
+/// OS errors other than "already exists".
+pub(crate) fn create_private_dir(path: &Path) -> io::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+}
+
+/// fsyncs directory `path`, so that a file created or renamed in it survives a crash.
+///
+/// # Errors
+/// OS errors of open or fsync.
+pub(crate) fn sync_dir(path: &Path) -> io::Result<()> {
+    File::open(path)?.sync_all()
+}

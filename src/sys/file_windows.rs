@@ -1,0 +1,98 @@
+//! Windows stand-ins for the `file://` helpers: an exclusive-share open instead of `flock`,
+//! no modes, and no directory fsync (NTFS journals directory changes itself).
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::windows::fs::OpenOptionsExt;
+use std::path::Path;
+
+/// ERROR_SHARING_VIOLATION: another handle has the file open without sharing.
+const ERROR_SHARING_VIOLATION: i32 = 32;
+
+/// On Windows the lock is taken when the file is opened (share mode 0, see
+/// [`open_lock_file`]); nothing more to do.
+///
+/// # Errors
+/// None.
+pub(crate) fn lock_exclusive(_file: &File, _what: &Path) -> io::Result<()> {
+    Ok(())
+}
+
+/// Opens the lock file with share mode 0: while open, no other handle can open it.
+///
+/// # Errors
+/// `AddrInUse` when another writer has it open; other OS errors.
+pub(crate) fn open_lock_file(path: &Path, _mode: u32) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .share_mode(0)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(ERROR_SHARING_VIOLATION) {
+                io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    format!(
+                        "{} is locked by another writer (one writer at a time)",
+                        path.display()
+                    ),
+                )
+            } else {
+                e
+            }
+        })
+}
+
+/// Creates a new file; fails if anything exists at `path`.
+///
+/// # Errors
+/// OS errors.
+pub(crate) fn create_new_file(path: &Path, _mode: u32) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(path)
+}
+
+/// Opens `path` for appending, creating it when missing.
+///
+/// # Errors
+/// OS errors.
+pub(crate) fn open_append(path: &Path, _mode: u32) -> io::Result<File> {
+    OpenOptions::new().append(true).create(true).open(path)
+}
+
+/// Opens an existing file for reading.
+///
+/// # Errors
+/// OS errors.
+pub(crate) fn open_read(path: &Path) -> io::Result<File> {
+    File::open(path)
+}
+
+/// Opens an existing segment for reading and writing.
+///
+/// # Errors
+/// OS errors.
+pub(crate) fn open_read_write(path: &Path) -> io::Result<File> {
+    OpenOptions::new().read(true).write(true).open(path)
+}
+
+/// Creates directory `path` and missing parents.
+///
+/// # Errors
+/// OS errors.
+pub(crate) fn create_private_dir(path: &Path) -> io::Result<()> {
+    std::fs::create_dir_all(path)
+}
+
+/// No directory fsync on Windows.
+///
+/// # Errors
+/// None.
+pub(crate) fn sync_dir(_path: &Path) -> io::Result<()> {
+    Ok(())
+}
