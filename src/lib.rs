@@ -1,11 +1,16 @@
 #![doc = include_str!("../README.md")]
 
 pub mod bench;
+#[cfg(unix)]
+pub mod child;
 pub mod codec;
 pub mod endpoint;
 pub mod file;
 mod io;
+#[cfg(unix)]
+pub mod fifo;
 pub mod mem;
+pub mod pipe;
 pub mod queue;
 mod sys;
 pub mod tcp;

@@ -4,6 +4,10 @@
 mod unix;
 #[cfg(unix)]
 pub(crate) use unix::*;
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+pub(crate) use windows::*;
 
 // mq://: segment files, futex waits, liveness locks (used as `sys::queue::…`).
 #[cfg(target_os = "linux")]

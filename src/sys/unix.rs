@@ -6,11 +6,31 @@ use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
+mod fifo;
+mod inherit;
+mod local_socket;
+
+pub(crate) use fifo::{fifo_bind, fifo_open_writer, BoundFifo, PIPE_BUF};
+pub(crate) use inherit::{adopt_inherited_fd, anonymous_pipe, inherit_in_child, take_stdio};
+pub(crate) use local_socket::{
+    pipe_connect, pipe_location, PipeServer, PipeStream, PIPE_PEER_UIDS,
+};
+
 /// Which file a path named when we created it, to remove only our own file later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct FileIdentity {
     dev: u64,
     ino: u64,
+}
+
+impl FileIdentity {
+    /// The identity of the file `meta` describes.
+    pub(crate) fn of(meta: &std::fs::Metadata) -> FileIdentity {
+        FileIdentity {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        }
+    }
 }
 
 /// The identity of the file at `path`, not following a symlink.

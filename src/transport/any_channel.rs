@@ -11,6 +11,8 @@ use std::task::{Context, Poll};
 pub(crate) enum AnyChannel {
     Udp(crate::udp::UdpChannel),
     Mem(crate::mem::MemChannel),
+    #[cfg(unix)]
+    Fifo(crate::fifo::FifoWriter),
     File(crate::file::FileChannel),
     Mq(crate::queue::QueueChannel),
 }
@@ -20,6 +22,8 @@ macro_rules! dispatch {
         match $channel.get_mut() {
             AnyChannel::Udp($c) => $body,
             AnyChannel::Mem($c) => $body,
+            #[cfg(unix)]
+            AnyChannel::Fifo($c) => $body,
             AnyChannel::File($c) => $body,
             AnyChannel::Mq($c) => $body,
         }

@@ -12,6 +12,11 @@ pub(crate) enum AnyStream {
     Tcp(tokio::net::TcpStream),
     #[cfg(unix)]
     Unix(tokio::net::UnixStream),
+    Pipe(crate::sys::PipeStream),
+    #[cfg(unix)]
+    Fifo(crate::fifo::FifoReader),
+    #[cfg(unix)]
+    Child(crate::child::ChildPipe),
 }
 
 /// Calls `$body` with `$s` bound to the backend inside `$stream` (a `Pin<&mut AnyStream>`).
@@ -21,6 +26,11 @@ macro_rules! dispatch {
             AnyStream::Tcp($s) => $body,
             #[cfg(unix)]
             AnyStream::Unix($s) => $body,
+            AnyStream::Pipe($s) => $body,
+            #[cfg(unix)]
+            AnyStream::Fifo($s) => $body,
+            #[cfg(unix)]
+            AnyStream::Child($s) => $body,
         }
     };
 }
@@ -83,6 +93,11 @@ impl AsyncWrite for AnyStream {
             AnyStream::Tcp(s) => s.is_write_vectored(),
             #[cfg(unix)]
             AnyStream::Unix(s) => s.is_write_vectored(),
+            AnyStream::Pipe(s) => s.is_write_vectored(),
+            #[cfg(unix)]
+            AnyStream::Fifo(s) => s.is_write_vectored(),
+            #[cfg(unix)]
+            AnyStream::Child(s) => s.is_write_vectored(),
         }
     }
 

@@ -32,6 +32,9 @@ pub(crate) enum AnyListener {
     #[cfg(unix)]
     Unix(crate::unix::UnixListener),
     Mem(crate::mem::MemListener),
+    Pipe(crate::pipe::PipeListener),
+    #[cfg(unix)]
+    Fifo(crate::fifo::FifoListener),
     File(crate::file::FileListener),
     Mq(crate::queue::QueueListener),
 }
@@ -75,6 +78,9 @@ impl Listener {
             #[cfg(unix)]
             AnyListener::Unix(l) => l.poll_accept(cx, &self.endpoint),
             AnyListener::Mem(l) => l.poll_accept(cx, &self.endpoint),
+            AnyListener::Pipe(l) => l.poll_accept(cx, &self.endpoint),
+            #[cfg(unix)]
+            AnyListener::Fifo(l) => l.poll_accept(cx, &self.endpoint),
             AnyListener::File(l) => l.poll_accept(cx, &self.endpoint),
             AnyListener::Mq(l) => l.poll_accept(cx, &self.endpoint),
         };

@@ -74,6 +74,15 @@ pub async fn bind(endpoint: impl ToEndpoint) -> io::Result<Listener> {
             AnyListener::Mq(crate::queue::QueueListener::bind(&endpoint)?),
             endpoint.clone(),
         ),
+        Scheme::Pipe => (
+            AnyListener::Pipe(crate::pipe::PipeListener::bind(&endpoint)?),
+            endpoint.clone(),
+        ),
+        #[cfg(unix)]
+        Scheme::Fifo => (
+            AnyListener::Fifo(crate::fifo::FifoListener::bind(&endpoint)?),
+            endpoint.clone(),
+        ),
         scheme => return Err(unsupported(scheme, "bind")),
     };
     Ok(Listener::new(inner, bound))
@@ -88,6 +97,11 @@ async fn connect_endpoint(endpoint: &Endpoint) -> io::Result<Connection> {
         Scheme::Mem => crate::mem::connect(endpoint).await,
         Scheme::File => crate::file::connect(endpoint).await,
         Scheme::Mq => crate::queue::connect(endpoint).await,
+        Scheme::Pipe => crate::pipe::connect(endpoint).await,
+        #[cfg(unix)]
+        Scheme::Fifo => crate::fifo::connect(endpoint).await,
+        #[cfg(unix)]
+        Scheme::Stdio => crate::child::connect(endpoint).await,
         scheme => Err(unsupported(scheme, "connect")),
     }
 }

@@ -1,0 +1,253 @@
+//! Anonymous pipes between a parent and the child process it starts.
+//!
+//! The parent calls [`spawn`] with a [`tokio::process::Command`] and gets the [`Child`] and a
+//! [`Connection`] over two pipes the child inherits. The child calls [`connect_parent`] (or
+//! connects to the URL `stdio://`) and gets its end. Framing and typed messages work as on
+//! every transport.
+//!
+//! ```no_run
+//! # async fn f() -> std::io::Result<()> {
+//! use futures::SinkExt;
+//! // Parent.
+//! let (mut child, mut conn) = anyipc::child::spawn(tokio::process::Command::new("worker"))?;
+//! conn.send("job 1").await?;
+//! let reply = conn.recv().await?; // `None` once the child has exited
+//! child.wait().await?;
+//! # Ok(()) }
+//! # async fn g() -> std::io::Result<()> {
+//! # use futures::SinkExt;
+//! // Child ("worker"): it can still print to stdout.
+//! let mut parent = anyipc::child::connect_parent().await?;
+//! while let Some(job) = parent.recv().await? {
+//!     println!("working on {job:?}");
+//!     parent.send("done").await?;
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # Which pipes
+//! By default the pipes are two extra descriptors (not stdin or stdout, so the child can still
+//! read and print), named to the child by the environment variable [`CHILD_FDS_ENV`]
+//! (`ANYIPC_CHILD_FDS=<parent pid>:<read fd>,<write fd>`). With
+//! [`ChildOptions::stdio`] the child's stdin and stdout are the pipes instead, as in the
+//! classic pattern, which also suits children that are not anyipc programs (they read frames
+//! from stdin and write them to stdout). In such a child, [`connect_parent`] moves the pipes
+//! off fds 0 and 1: stdin then reads `/dev/null` and stdout goes to stderr, so a stray
+//! `println!` cannot corrupt the stream. Without `ANYIPC_CHILD_FDS`, `stdio://` is the
+//! process's own stdin and stdout (both must be pipes).
+//!
+//! # End of the other side
+//! The child exiting (or being killed) ends the parent's stream (`None`) and makes its sends
+//! fail with `BrokenPipe`: the OS closes the child's pipe ends, so there is no hang. The parent
+//! exiting ends the child's stream the same way. A grandchild does not keep the pipes open:
+//! they are close-on-exec everywhere except across the one `exec` of the child.
+//!
+//! # Errors
+//! [`spawn`]: those of [`Command::spawn`](tokio::process::Command::spawn).
+//! [`connect_parent`]: `NotFound` when `ANYIPC_CHILD_FDS` names another parent (the variable
+//! was inherited past the child it was meant for, or the parent has already exited);
+//! `InvalidInput` when the named descriptors are not pipes; `AddrInUse` on a second call.
+//!
+//! # Platform-specific behavior
+//! Unix only: on other systems the module is absent and `stdio://` is `Unsupported`.
+//!
+//! [`Child`]: tokio::process::Child
+//! [`Connection`]: crate::Connection
+
+mod child_options;
+mod child_pipe;
+
+pub use child_options::ChildOptions;
+pub(crate) use child_pipe::ChildPipe;
+
+use crate::transport::{AnyStream, Connection};
+use crate::{Endpoint, Scheme};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::net::unix::pipe;
+use tokio::process::{Child, Command};
+
+/// The environment variable that tells a child which inherited descriptors are its pipes to
+/// the parent: `<parent pid>:<read fd>,<write fd>`, or `<parent pid>:stdio`.
+pub const CHILD_FDS_ENV: &str = "ANYIPC_CHILD_FDS";
+
+/// Whether this process has taken its pipes to the parent already.
+static TAKEN: AtomicBool = AtomicBool::new(false);
+
+/// Starts `command` with two pipes to it and returns the child and this side's connection.
+///
+/// Equivalent to [`spawn_with`]`(command, ChildOptions::new())`: the pipes are extra
+/// descriptors, not the child's stdin and stdout.
+///
+/// # Errors
+/// Those of [`Command::spawn`](tokio::process::Command::spawn); the OS's when pipes cannot be
+/// created.
+pub fn spawn(command: Command) -> io::Result<(Child, Connection)> {
+    spawn_with(command, ChildOptions::new())
+}
+
+/// Starts `command` with two pipes to it, as `options` says.
+///
+/// ```no_run
+/// # async fn f() -> std::io::Result<()> {
+/// use anyipc::child::ChildOptions;
+/// let mut command = tokio::process::Command::new("python3");
+/// command.arg("worker.py"); // reads lines on stdin, answers on stdout
+/// let options = ChildOptions::new().stdio(true).endpoint("stdio://?framing=lines".parse()?)?;
+/// let (_child, mut conn) = anyipc::child::spawn_with(command, options)?;
+/// conn.send("2+2").await?;
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+/// As [`spawn`].
+pub fn spawn_with(mut command: Command, options: ChildOptions) -> io::Result<(Child, Connection)> {
+    let parent_pid = std::process::id();
+    let (child, receiver, sender) = if options.uses_stdio() {
+        command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .env(CHILD_FDS_ENV, format!("{parent_pid}:stdio"));
+        let mut child = command.spawn()?;
+        let missing = || io::Error::other("the child's stdio pipes were not created");
+        let stdin = child.stdin.take().ok_or_else(missing)?;
+        let stdout = child.stdout.take().ok_or_else(missing)?;
+        let receiver = pipe::Receiver::from_owned_fd(stdout.into_owned_fd()?)?;
+        let sender = pipe::Sender::from_owned_fd(stdin.into_owned_fd()?)?;
+        (child, receiver, sender)
+    } else {
+        let (child_read, parent_write) = crate::sys::anonymous_pipe()?;
+        let (parent_read, child_write) = crate::sys::anonymous_pipe()?;
+        let fds = [child_read.as_raw_fd(), child_write.as_raw_fd()];
+        command.env(CHILD_FDS_ENV, format!("{parent_pid}:{},{}", fds[0], fds[1]));
+        crate::sys::inherit_in_child(&mut command, fds);
+        let child = command.spawn()?;
+        // The child has its copies now; ours must close, or the child's death would never
+        // end our stream.
+        drop((child_read, child_write));
+        let receiver = pipe::Receiver::from_owned_fd(parent_read)?;
+        let sender = pipe::Sender::from_owned_fd(parent_write)?;
+        (child, receiver, sender)
+    };
+    let peer = match child.id() {
+        Some(pid) => format!("child pid {pid}"),
+        None => "child".to_owned(),
+    };
+    let conn = Connection::from_stream(
+        AnyStream::Child(ChildPipe::new(receiver, sender)),
+        options.endpoint_ref(),
+        peer,
+        None,
+    );
+    Ok((child, conn))
+}
+
+/// In a child started by [`spawn`], returns the connection to the parent (the same as
+/// `anyipc::connect("stdio://")`).
+///
+/// # Errors
+/// See the [module docs](self#errors).
+///
+/// # Cancel safety
+/// Cancel safe (it completes without waiting).
+pub async fn connect_parent() -> io::Result<Connection> {
+    let endpoint =
+        Endpoint::parse("stdio://").map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    connect(&endpoint).await
+}
+
+/// `stdio://`: the pipes to the parent.
+pub(crate) async fn connect(endpoint: &Endpoint) -> io::Result<Connection> {
+    debug_assert_eq!(endpoint.scheme(), Scheme::Stdio);
+    let (receiver, sender, peer) = take_parent_pipes()?;
+    Ok(Connection::from_stream(
+        AnyStream::Child(ChildPipe::new(receiver, sender)),
+        endpoint,
+        peer,
+        None,
+    ))
+}
+
+/// What `ANYIPC_CHILD_FDS` says.
+#[derive(Debug, PartialEq, Eq)]
+enum ParentPipes {
+    /// The process's own stdin and stdout.
+    Stdio,
+    /// Two inherited descriptors: (read, write).
+    Fds(i32, i32),
+}
+
+/// Parses `<parent pid>:stdio` or `<parent pid>:<read fd>,<write fd>`; returns the pid too.
+fn parse_child_fds(value: &str) -> Option<(u32, ParentPipes)> {
+    let (pid, rest) = value.split_once(':')?;
+    let pid = pid.parse().ok()?;
+    if rest == "stdio" {
+        return Some((pid, ParentPipes::Stdio));
+    }
+    let (read, write) = rest.split_once(',')?;
+    let (read, write) = (read.parse().ok()?, write.parse().ok()?);
+    (read != write).then_some((pid, ParentPipes::Fds(read, write)))
+}
+
+fn take_parent_pipes() -> io::Result<(pipe::Receiver, pipe::Sender, String)> {
+    let var = std::env::var(CHILD_FDS_ENV).ok();
+    let pipes = match var.as_deref() {
+        None => ParentPipes::Stdio,
+        Some(value) => {
+            let (pid, pipes) = parse_child_fds(value).ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("{CHILD_FDS_ENV}={value:?} is not <pid>:<fd>,<fd> or <pid>:stdio"),
+                )
+            })?;
+            let parent = std::os::unix::process::parent_id();
+            if parent != pid {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!(
+                        "{CHILD_FDS_ENV} names pipes from pid {pid}, but our parent is pid \
+                         {parent}: the variable was inherited from further up, or the parent \
+                         has exited"
+                    ),
+                ));
+            }
+            pipes
+        }
+    };
+    if TAKEN.swap(true, Ordering::AcqRel) {
+        return Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            "stdio://: the pipes to the parent were taken already (connect_parent is once per process)",
+        ));
+    }
+    let taken = match pipes {
+        ParentPipes::Stdio => crate::sys::take_stdio(),
+        ParentPipes::Fds(read, write) => {
+            // SAFETY: the parent created these descriptors for us and they are open since
+            // exec; `TAKEN` makes this the only place in the process that takes them, and
+            // nothing else in anyipc or std opens them by number.
+            unsafe {
+                crate::sys::adopt_inherited_fd(read)
+                    .and_then(|r| crate::sys::adopt_inherited_fd(write).map(|w| (r, w)))
+            }
+        }
+    };
+    let (read, write) = match taken {
+        Ok(fds) => fds,
+        Err(e) => {
+            TAKEN.store(false, Ordering::Release);
+            return Err(e);
+        }
+    };
+    let peer = format!("parent pid {}", std::os::unix::process::parent_id());
+    Ok((
+        pipe::Receiver::from_owned_fd(read)?,
+        pipe::Sender::from_owned_fd(write)?,
+        peer,
+    ))
+}
+
+#[cfg(test)]
+mod tests;

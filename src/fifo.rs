@@ -1,0 +1,88 @@
+//! `fifo:///path`: a POSIX FIFO (named pipe in the file system), one-way. The side that binds
+//! creates the FIFO and reads; every side that connects writes.
+//!
+//! ```no_run
+//! # async fn f() -> std::io::Result<()> {
+//! use futures::StreamExt;
+//!
+//! // Reader: create the FIFO and read what every writer sends.
+//! let mut listener = anyipc::bind("fifo:///tmp/app.fifo").await?;
+//! let mut inbox = listener.accept().await?;
+//!
+//! // Writers, in this or other processes.
+//! let mut writer = anyipc::connect("fifo:///tmp/app.fifo").await?;
+//! writer.send("log line").await?;
+//! assert_eq!(inbox.next().await.unwrap()?, "log line");
+//! # Ok(()) }
+//! ```
+//!
+//! # Connections
+//! A FIFO has no connections, only one stream of bytes that all writers share. The listener's
+//! first [`accept`](crate::Listener::accept) returns the reading [`Connection`]; it receives
+//! the frames of every writer in the order they arrived. Later accepts wait forever.
+//!
+//! # Writers coming and going
+//! The reading side holds a write end of its own FIFO, so its stream does **not** end when the
+//! last writer leaves: writers may connect, send and disconnect at any time and the reader
+//! simply waits for the next frame. The reading stream ends only with the reader. A writer
+//! whose reader has gone gets `BrokenPipe` on its next send.
+//!
+//! # Atomic frames
+//! Several writers never interleave: each frame (the message with its length prefix or
+//! newline) is written by one `write(2)` of at most `PIPE_BUF` bytes, which the OS performs
+//! whole or not at all. A larger frame is refused with `InvalidInput` before anything is
+//! written (with the default length framing the largest message is `PIPE_BUF - 4` bytes, 4092
+//! on Linux). A writer killed mid-send therefore never leaves half a frame behind.
+//!
+//! # Errors
+//! - bind: `AlreadyExists` when the path is a symlink or anything other than a FIFO;
+//!   `PermissionDenied` when it is a FIFO owned by another user; `AddrInUse` when a live reader
+//!   has it open. A FIFO of ours that no one reads is reclaimed.
+//! - connect: `NotFound` when there is no FIFO or no reader has it open; `InvalidInput` when
+//!   the path is a symlink or not a FIFO.
+//! - receiving on a writer or sending on the reader: `Unsupported`.
+//!
+//! # Platform-specific behavior
+//! Unix only; `fifo://` is `Unsupported` elsewhere. The FIFO is created 0600 (or `mode=`),
+//! never more open than that whatever the umask, and removed when the listener is dropped.
+//! `PIPE_BUF` is 4096 bytes on Linux and 512 on macOS and the BSDs.
+//!
+//! [`Connection`]: crate::Connection
+
+mod fifo_listener;
+mod fifo_reader;
+mod fifo_writer;
+
+pub use fifo_listener::FifoListener;
+pub(crate) use fifo_reader::FifoReader;
+pub(crate) use fifo_writer::FifoWriter;
+
+use crate::transport::{AnyChannel, Connection};
+use crate::Endpoint;
+use std::io;
+use std::path::Path;
+
+/// The largest frame a FIFO writer sends: `PIPE_BUF` bytes, the largest atomic pipe write.
+pub const MAX_ATOMIC_FRAME: usize = crate::sys::PIPE_BUF;
+
+/// The path of a `fifo://` endpoint.
+fn fifo_path(endpoint: &Endpoint) -> io::Result<&Path> {
+    endpoint.path().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{endpoint} has no FIFO path"),
+        )
+    })
+}
+
+/// Opens the FIFO for writing.
+pub(crate) async fn connect(endpoint: &Endpoint) -> io::Result<Connection> {
+    let path = fifo_path(endpoint)?;
+    let fd = crate::sys::fifo_open_writer(path)?;
+    let writer = FifoWriter::new(fd, endpoint)?;
+    Ok(Connection::from_channel(
+        AnyChannel::Fifo(writer),
+        endpoint,
+        path.display().to_string(),
+    ))
+}

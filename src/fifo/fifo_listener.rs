@@ -1,0 +1,66 @@
+use super::{fifo_path, FifoReader};
+use crate::sys::{self, FileIdentity};
+use crate::transport::{AnyStream, Connection};
+use crate::Endpoint;
+use std::io;
+use std::path::PathBuf;
+use std::task::{Context, Poll};
+
+/// A bound `fifo:///path`: the FIFO this process created and reads. Dropping it removes the
+/// FIFO from the file system (if the path still names it); a reading connection already
+/// accepted keeps working.
+#[derive(Debug)]
+pub struct FifoListener {
+    /// The reading side, until the first accept hands it out.
+    reader: Option<FifoReader>,
+    file: (PathBuf, FileIdentity),
+}
+
+impl FifoListener {
+    /// Creates the FIFO (or reclaims a stale one of ours) and opens it for reading.
+    pub(crate) fn bind(endpoint: &Endpoint) -> io::Result<FifoListener> {
+        let path = fifo_path(endpoint)?;
+        let bound = sys::fifo_bind(path, endpoint.mode_option())?;
+        let identity = sys::file_identity(path);
+        let reader = FifoReader::new(bound);
+        // Whatever failed, the FIFO we created must not stay behind.
+        let (reader, identity) = match (reader, identity) {
+            (Ok(reader), Ok(identity)) => (reader, identity),
+            (Err(e), _) | (_, Err(e)) => {
+                let _ = std::fs::remove_file(path);
+                return Err(e);
+            }
+        };
+        Ok(FifoListener {
+            reader: Some(reader),
+            file: (path.to_path_buf(), identity),
+        })
+    }
+
+    /// The first call returns the reading connection; later calls wait forever.
+    pub(crate) fn poll_accept(
+        &mut self,
+        _cx: &mut Context<'_>,
+        endpoint: &Endpoint,
+    ) -> Poll<io::Result<Connection>> {
+        match self.reader.take() {
+            Some(reader) => Poll::Ready(Ok(Connection::from_stream(
+                AnyStream::Fifo(reader),
+                endpoint,
+                "fifo writers".to_owned(),
+                None,
+            ))),
+            // A FIFO has a single reading stream; there is no second connection to wait for.
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for FifoListener {
+    fn drop(&mut self) {
+        let (path, identity) = &self.file;
+        if sys::file_identity(path).ok() == Some(*identity) {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! `pipe://name`: named local pipes that many clients reach by name, with an accept loop like
+//! TCP's.
+//!
+//! ```no_run
+//! # async fn f() -> std::io::Result<()> {
+//! use futures::{SinkExt, StreamExt};
+//!
+//! // Server: answer every client.
+//! let mut listener = anyipc::bind("pipe://orders?allow_uids=1000").await?;
+//! tokio::spawn(async move {
+//!     while let Ok(mut conn) = listener.accept().await {
+//!         tokio::spawn(async move {
+//!             while let Some(Ok(msg)) = conn.next().await {
+//!                 if conn.send(msg).await.is_err() {
+//!                     break;
+//!                 }
+//!             }
+//!         });
+//!     }
+//! });
+//!
+//! // Client, in this or another process.
+//! let mut conn = anyipc::connect("pipe://orders").await?;
+//! conn.send("hello").await?;
+//! assert_eq!(conn.recv().await?.unwrap(), "hello");
+//! # Ok(()) }
+//! ```
+//!
+//! # Names
+//! A name has 1 to 64 ASCII letters, digits, `.`, `_` or `-` and does not start with `.` or
+//! `-` (the [endpoint name rules](crate::endpoint#names)); anything else is an
+//! [`EndpointParseError`](crate::EndpointParseError) naming the rule. On Unix the socket path
+//! must also fit a socket address (107 bytes), else binding or connecting is `InvalidInput`.
+//!
+//! # Peer credentials
+//! [`Connection::peer_credentials`](crate::Connection::peer_credentials) gives the peer's
+//! pid, uid and gid on Unix. The server option `allow_uids=1000,1001` drops clients of other
+//! users as they are accepted, before a byte is read from them (the client sees end of stream).
+//!
+//! # Errors
+//! `AddrInUse` binding a name a live server holds; `NotFound` connecting to a name no server
+//! holds; `PermissionDenied` when the runtime directory is not private (Unix); `AlreadyExists`
+//! when something other than a socket sits at the name (Unix).
+//!
+//! # Platform-specific behavior
+//! - **Unix**: a Unix stream socket `<dir>/<name>`, where `<dir>` is `$XDG_RUNTIME_DIR/anyipc`
+//!   if `XDG_RUNTIME_DIR` is set, else `$TMPDIR/anyipc-<uid>` (`/tmp/anyipc-<uid>`). The
+//!   directory is created 0700 and must be a real directory owned by the user with no group or
+//!   other permissions, else it is refused; the socket is created 0600 (or `mode=`) whatever
+//!   the umask. A live server holds a `flock` on `<dir>/<name>.lock`; a server killed with
+//!   `kill -9` loses it, and the next bind reclaims the name. A live name is never taken
+//!   over. Half-close works: closing a connection's sending side ends the peer's stream while
+//!   it can still reply.
+//! - **Windows**: the named pipe `\\.\pipe\<name>` (interprocess local sockets). Remote clients
+//!   are rejected; the default security descriptor lets only the creating user, SYSTEM and
+//!   administrators connect for reading and writing. Named pipes disappear with their last
+//!   handle, so there is nothing stale to reclaim. Peer credentials are not reported, so
+//!   `allow_uids` is refused at bind (`Unsupported`); `mode=` has no effect. Closing the
+//!   sending side does not end the peer's stream: only dropping the connection does.
+//!
+//! On Unix, interprocess's local socket is a thin wrapper over the same tokio `UnixStream`,
+//! but its shutdown is a no-op (no half-close) and its bind cannot create the socket
+//! owner-only inside a checked directory, so Unix uses tokio's socket directly at the path
+//! interprocess would have used.
+
+mod pipe_listener;
+
+pub use pipe_listener::PipeListener;
+
+use crate::transport::{AnyStream, Connection};
+use crate::Endpoint;
+use std::io;
+
+/// The name of a `pipe://` endpoint.
+fn pipe_name(endpoint: &Endpoint) -> io::Result<&str> {
+    endpoint.name().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{endpoint} has no pipe name"),
+        )
+    })
+}
+
+/// Connects to `pipe://name`.
+pub(crate) async fn connect(endpoint: &Endpoint) -> io::Result<Connection> {
+    let name = pipe_name(endpoint)?;
+    let (stream, credentials) = crate::sys::pipe_connect(name).await?;
+    let peer = crate::sys::pipe_location(name);
+    Ok(Connection::from_stream(
+        AnyStream::Pipe(stream),
+        endpoint,
+        peer,
+        credentials,
+    ))
+}

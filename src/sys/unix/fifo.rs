@@ -1,0 +1,205 @@
+//! POSIX FIFOs for `fifo:///path`: creation without a umask race, refusal of anything that is
+//! not our own FIFO, and opening each end without blocking.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::Path;
+
+/// Largest write the OS performs atomically on a pipe: writes of at most this many bytes from
+/// several writers are never interleaved.
+pub(crate) const PIPE_BUF: usize = libc::PIPE_BUF;
+
+fn c_path(path: &Path) -> io::Result<CString> {
+    CString::new(path.as_os_str().as_bytes()).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{}: a path may not contain a NUL byte", path.display()),
+        )
+    })
+}
+
+/// `open(2)` with `O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK` added to `flags`.
+fn open(path: &Path, flags: libc::c_int) -> io::Result<OwnedFd> {
+    let c_path = c_path(path)?;
+    let flags = flags | libc::O_CLOEXEC | libc::O_NOFOLLOW | libc::O_NONBLOCK;
+    // SAFETY: `c_path` is a NUL-terminated string that outlives the call.
+    let fd = unsafe { libc::open(c_path.as_ptr(), flags) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: open returned a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn fstat(fd: &OwnedFd) -> io::Result<libc::stat> {
+    let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `fd` is open and `stat` points to writable memory of the right size.
+    let rc = unsafe { libc::fstat(fd.as_raw_fd(), stat.as_mut_ptr()) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fstat succeeded, so it filled in the whole struct.
+    Ok(unsafe { stat.assume_init() })
+}
+
+fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+fn refuse(path: &Path, kind: io::ErrorKind, why: &str) -> io::Error {
+    io::Error::new(kind, format!("fifo://{}: {why}", path.display()))
+}
+
+/// The two descriptors of a bound FIFO.
+#[derive(Debug)]
+pub(crate) struct BoundFifo {
+    /// The read end, non-blocking.
+    pub(crate) reader: OwnedFd,
+    /// A write end the reader's process holds itself, so that the reader never sees end of
+    /// file when the last writer leaves and writers may come and go.
+    pub(crate) keep_open: OwnedFd,
+}
+
+/// Creates the FIFO at `path` with permissions `mode` (or takes over a stale one of ours) and
+/// opens it for reading.
+///
+/// # Errors
+/// `AlreadyExists` for a symlink or anything but a FIFO at `path`; `PermissionDenied` for a
+/// FIFO owned by another user; `AddrInUse` when a live reader has it open.
+pub(crate) fn fifo_bind(path: &Path, mode: u32) -> io::Result<BoundFifo> {
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+        Ok(meta) if meta.file_type().is_symlink() => {
+            return Err(refuse(
+                path,
+                io::ErrorKind::AlreadyExists,
+                "is a symlink; refusing to follow it",
+            ))
+        }
+        Ok(meta) if !meta.file_type().is_fifo() => {
+            return Err(refuse(
+                path,
+                io::ErrorKind::AlreadyExists,
+                "exists and is not a FIFO; refusing to replace it",
+            ))
+        }
+        Ok(meta) if meta.uid() != euid() => {
+            return Err(refuse(
+                path,
+                io::ErrorKind::PermissionDenied,
+                &format!("the FIFO there belongs to uid {}, not to us", meta.uid()),
+            ))
+        }
+        Ok(_) => match open(path, libc::O_WRONLY) {
+            // A write end opens without blocking only when a reader has the FIFO open.
+            Ok(_) => {
+                return Err(refuse(
+                    path,
+                    io::ErrorKind::AddrInUse,
+                    "a live reader has this FIFO open",
+                ))
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+                tracing::debug!(path = %path.display(), "reclaiming a FIFO no one reads");
+                std::fs::remove_file(path)?;
+            }
+            Err(e) => return Err(e),
+        },
+    }
+    let c_path = c_path(path)?;
+    // Created 0600 (the umask can only take bits away), then set to `mode` through the open
+    // descriptor: the FIFO is never more open than asked for.
+    // SAFETY: `c_path` is a NUL-terminated string that outlives the call.
+    if unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) } != 0 {
+        let err = io::Error::last_os_error();
+        if err.kind() == io::ErrorKind::AlreadyExists {
+            return Err(refuse(
+                path,
+                io::ErrorKind::AddrInUse,
+                "another reader created it first",
+            ));
+        }
+        return Err(io::Error::new(
+            err.kind(),
+            format!("fifo://{}: {err}", path.display()),
+        ));
+    }
+    let bound = (|| {
+        let reader = open(path, libc::O_RDONLY)?;
+        let stat = fstat(&reader)?;
+        if stat.st_mode & libc::S_IFMT != libc::S_IFIFO || stat.st_uid != euid() {
+            return Err(refuse(
+                path,
+                io::ErrorKind::AlreadyExists,
+                "was replaced while being created",
+            ));
+        }
+        // SAFETY: `reader` is an open descriptor.
+        if unsafe { libc::fchmod(reader.as_raw_fd(), mode as libc::mode_t) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let keep_open = open(path, libc::O_WRONLY)?;
+        let kept = fstat(&keep_open)?;
+        if (kept.st_dev, kept.st_ino) != (stat.st_dev, stat.st_ino) {
+            return Err(refuse(
+                path,
+                io::ErrorKind::AlreadyExists,
+                "was replaced while being opened",
+            ));
+        }
+        Ok(BoundFifo { reader, keep_open })
+    })();
+    if bound.is_err() {
+        let _ = std::fs::remove_file(path);
+    }
+    bound
+}
+
+/// Opens the FIFO at `path` for writing, without blocking.
+///
+/// # Errors
+/// `NotFound` when there is no FIFO or no reader has it open; `InvalidInput` for a symlink or
+/// anything that is not a FIFO.
+pub(crate) fn fifo_open_writer(path: &Path) -> io::Result<OwnedFd> {
+    match std::fs::symlink_metadata(path) {
+        Err(e) => {
+            return Err(io::Error::new(
+                e.kind(),
+                format!("fifo://{}: {e}", path.display()),
+            ))
+        }
+        Ok(meta) if meta.file_type().is_symlink() => {
+            return Err(refuse(
+                path,
+                io::ErrorKind::InvalidInput,
+                "is a symlink; refusing to follow it",
+            ))
+        }
+        Ok(meta) if !meta.file_type().is_fifo() => {
+            return Err(refuse(path, io::ErrorKind::InvalidInput, "is not a FIFO"))
+        }
+        Ok(_) => {}
+    }
+    let fd = open(path, libc::O_WRONLY).map_err(|e| match e.raw_os_error() {
+        Some(libc::ENXIO) => refuse(
+            path,
+            io::ErrorKind::NotFound,
+            "no reader has this FIFO open",
+        ),
+        Some(libc::ELOOP) => refuse(
+            path,
+            io::ErrorKind::InvalidInput,
+            "is a symlink; refusing to follow it",
+        ),
+        _ => io::Error::new(e.kind(), format!("fifo://{}: {e}", path.display())),
+    })?;
+    if fstat(&fd)?.st_mode & libc::S_IFMT != libc::S_IFIFO {
+        return Err(refuse(path, io::ErrorKind::InvalidInput, "is not a FIFO"));
+    }
+    Ok(fd)
+}

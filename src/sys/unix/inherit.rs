@@ -1,0 +1,146 @@
+//! Anonymous pipes a parent hands down to the child it spawns, and taking them over in the
+//! child.
+
+use std::io::{self, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// Checks the return value of a libc call that reports failure as -1.
+fn cvt(rc: libc::c_int) -> io::Result<libc::c_int> {
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(rc)
+    }
+}
+
+/// A close-on-exec duplicate of `fd` numbered 3 or above.
+fn dup_above_stdio(fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: F_DUPFD_CLOEXEC only reads `fd`; an invalid one is an error, not UB.
+    let new = cvt(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) })?;
+    // SAFETY: fcntl returned a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
+}
+
+/// A blocking anonymous pipe, `(read end, write end)`, both close-on-exec and numbered 3 or
+/// above (so that setting up a child's stdio can never overwrite them).
+pub(crate) fn anonymous_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    #[cfg(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "dragonfly"
+    ))]
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+    cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    #[cfg(not(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "dragonfly"
+    )))]
+    {
+        // SAFETY: `fds` has room for the two descriptors pipe writes.
+        cvt(unsafe { libc::pipe(fds.as_mut_ptr()) })?;
+        for fd in fds {
+            // SAFETY: `fd` was just created by pipe.
+            cvt(unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) })?;
+        }
+    }
+    // SAFETY: pipe created both descriptors just now and nothing else owns them.
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let renumber = |fd: OwnedFd| {
+        if fd.as_raw_fd() < 3 {
+            dup_above_stdio(fd.as_raw_fd())
+        } else {
+            Ok(fd)
+        }
+    };
+    Ok((renumber(read)?, renumber(write)?))
+}
+
+/// Makes the child that `cmd` starts inherit `fds`, which stay close-on-exec in this process
+/// (and so in every other child it starts).
+pub(crate) fn inherit_in_child(cmd: &mut tokio::process::Command, fds: [RawFd; 2]) {
+    let keep = move || -> io::Result<()> {
+        for fd in fds {
+            // SAFETY: fcntl on a descriptor number is async-signal-safe and allocates nothing;
+            // a bad number is reported as an error.
+            let flags = cvt(unsafe { libc::fcntl(fd, libc::F_GETFD) })?;
+            // SAFETY: as above.
+            cvt(unsafe { libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) })?;
+        }
+        Ok(())
+    };
+    // SAFETY: the closure runs in the forked child before exec; it only calls fcntl (which is
+    // async-signal-safe), takes no locks and does not allocate.
+    unsafe {
+        cmd.pre_exec(keep);
+    }
+}
+
+fn is_pipe(fd: RawFd) -> io::Result<bool> {
+    let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `stat` points to writable memory of the right size; a bad `fd` is an error.
+    cvt(unsafe { libc::fstat(fd, stat.as_mut_ptr()) })?;
+    // SAFETY: fstat succeeded, so it filled in the whole struct.
+    let stat = unsafe { stat.assume_init() };
+    Ok(stat.st_mode & libc::S_IFMT == libc::S_IFIFO)
+}
+
+/// Takes ownership of descriptor `fd`, inherited from the parent: it must be open, a pipe and
+/// not a standard stream; it becomes close-on-exec so the child's own children do not keep the
+/// parent's pipe open.
+///
+/// # Safety
+/// Nothing else in this process may own `fd` (it must not be wrapped in a `File`, socket, or
+/// another `OwnedFd`), since the returned `OwnedFd` closes it.
+pub(crate) unsafe fn adopt_inherited_fd(fd: RawFd) -> io::Result<OwnedFd> {
+    if fd < 3 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("descriptor {fd} is a standard stream, not an inherited pipe"),
+        ));
+    }
+    if !is_pipe(fd)? {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("descriptor {fd} is not a pipe"),
+        ));
+    }
+    // SAFETY: `fd` is open (fstat succeeded); F_SETFD only changes its close-on-exec flag.
+    cvt(unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) })?;
+    // SAFETY: the caller guarantees nothing else owns `fd`, and it is open.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Takes this process's stdin and stdout pipes as `(read end, write end)`. Afterwards fd 0
+/// reads `/dev/null` and fd 1 writes wherever fd 2 does, so a stray `println!` goes to stderr
+/// instead of into the stream.
+///
+/// # Errors
+/// `InvalidInput` when stdin or stdout is not a pipe.
+pub(crate) fn take_stdio() -> io::Result<(OwnedFd, OwnedFd)> {
+    for (fd, what) in [(0, "stdin"), (1, "stdout")] {
+        if !is_pipe(fd)? {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("stdio://: {what} is not a pipe"),
+            ));
+        }
+    }
+    let _ = io::stdout().flush();
+    let read = dup_above_stdio(0)?;
+    let write = dup_above_stdio(1)?;
+    let null = std::fs::File::open("/dev/null")?;
+    // SAFETY: both descriptors are open; dup2 atomically replaces fd 0, which std only reads
+    // through its own handle and never closes.
+    cvt(unsafe { libc::dup2(null.as_raw_fd(), 0) })?;
+    // SAFETY: as above, for fd 1 and fd 2.
+    cvt(unsafe { libc::dup2(2, 1) })?;
+    Ok((read, write))
+}

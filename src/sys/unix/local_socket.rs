@@ -1,0 +1,257 @@
+//! `pipe://name` on Unix: a Unix stream socket in a private per-user runtime directory.
+//!
+//! The directory is `$XDG_RUNTIME_DIR/anyipc` when `XDG_RUNTIME_DIR` is an absolute path, else
+//! `$TMPDIR/anyipc-<uid>` (`/tmp` without `TMPDIR`). Either way it must be a real directory (not
+//! a symlink) owned by this user with no group or other permissions, or nothing is bound or
+//! connected there: a directory someone else could have created or can write to is refused.
+//!
+//! Ownership of a name is a `flock` on `<name>.lock` beside the socket, held for the listener's
+//! life. The kernel drops the lock when its holder dies (even by `kill -9`), so a taken lock
+//! means a live server (`AddrInUse`) and a free one means any socket left at the name is stale
+//! and may be removed. No probing connection is made.
+
+use super::{bind_owner_only, file_identity, FileIdentity};
+use crate::PeerCredentials;
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::task::{ready, Context, Poll};
+
+/// The byte stream of a `pipe://` connection on this OS.
+pub(crate) type PipeStream = tokio::net::UnixStream;
+
+/// Whether `pipe://` connections report the peer's user id (they do on Unix).
+pub(crate) const PIPE_PEER_UIDS: bool = true;
+
+/// Room in `sockaddr_un.sun_path`, less its terminating NUL.
+const MAX_SOCKET_PATH: usize = 107;
+
+/// The private directory holding `pipe://` sockets; created (0700) when `create` is set.
+///
+/// # Errors
+/// `PermissionDenied` when it exists but is not a directory owned by this user with mode
+/// `0700` or stricter; `NotFound` when it does not exist and `create` is false.
+fn runtime_dir(create: bool) -> io::Result<PathBuf> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    let dir = match std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {
+        Some(xdg) if xdg.is_absolute() => xdg.join("anyipc"),
+        _ => std::env::temp_dir().join(format!("anyipc-{uid}")),
+    };
+    if create {
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            // The umask may have cleared owner bits; it can never have added any.
+            Ok(()) => std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("creating the pipe directory {}: {e}", dir.display()),
+                ))
+            }
+        }
+    }
+    let meta = std::fs::symlink_metadata(&dir).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("the pipe directory {}: {e}", dir.display()),
+        )
+    })?;
+    if !meta.file_type().is_dir() || meta.uid() != uid || meta.mode() & 0o077 != 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "the pipe directory {} must be a directory owned by uid {uid} with mode 0700 \
+                 (found uid {}, mode {:04o}{}); refusing to use it",
+                dir.display(),
+                meta.uid(),
+                meta.mode() & 0o7777,
+                if meta.file_type().is_symlink() {
+                    ", a symlink"
+                } else {
+                    ""
+                },
+            ),
+        ));
+    }
+    Ok(dir)
+}
+
+/// The socket path of `pipe://name`.
+fn socket_path(dir: &Path, name: &str) -> io::Result<PathBuf> {
+    let path = dir.join(name);
+    if path.as_os_str().len() > MAX_SOCKET_PATH {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "pipe://{name}: the socket path {} is longer than the {MAX_SOCKET_PATH} bytes a \
+                 Unix socket address holds; use a shorter name or XDG_RUNTIME_DIR",
+                path.display()
+            ),
+        ));
+    }
+    Ok(path)
+}
+
+/// Where `pipe://name` lives on this OS, for messages and `peer_addr`.
+pub(crate) fn pipe_location(name: &str) -> String {
+    match runtime_dir(false) {
+        Ok(dir) => dir.join(name).display().to_string(),
+        Err(_) => format!("pipe://{name}"),
+    }
+}
+
+/// Peer credentials of a connected Unix socket.
+pub(crate) fn unix_peer_credentials(stream: &tokio::net::UnixStream) -> Option<PeerCredentials> {
+    let cred = stream.peer_cred().ok()?;
+    Some(PeerCredentials {
+        pid: cred.pid().and_then(|pid| u32::try_from(pid).ok()),
+        uid: cred.uid(),
+        gid: cred.gid(),
+    })
+}
+
+/// Connects to `pipe://name`.
+///
+/// # Errors
+/// `NotFound` when no server holds the name; `PermissionDenied` for an unsafe directory.
+pub(crate) async fn pipe_connect(name: &str) -> io::Result<(PipeStream, Option<PeerCredentials>)> {
+    let path = socket_path(&runtime_dir(false)?, name)?;
+    match tokio::net::UnixStream::connect(&path).await {
+        Ok(stream) => {
+            let credentials = unix_peer_credentials(&stream);
+            Ok((stream, credentials))
+        }
+        // A socket file without a server behind it: nothing listens there.
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("pipe://{name}: no server is listening ({e})"),
+        )),
+        Err(e) => Err(io::Error::new(e.kind(), format!("pipe://{name}: {e}"))),
+    }
+}
+
+/// A bound `pipe://` name: the listening socket, the lock that proves ownership, and the
+/// paths to remove when it is dropped.
+#[derive(Debug)]
+pub(crate) struct PipeServer {
+    listener: tokio::net::UnixListener,
+    socket: (PathBuf, FileIdentity),
+    lock_path: PathBuf,
+    /// Held (`flock`) for the server's life; closing it releases the name.
+    lock: File,
+}
+
+impl PipeServer {
+    /// Binds `pipe://name` with socket permissions `mode`, reclaiming a dead server's name.
+    ///
+    /// # Errors
+    /// `AddrInUse` when a live server holds the name; `PermissionDenied` for an unsafe
+    /// directory; `AlreadyExists` when something other than a socket sits at the name.
+    pub(crate) fn bind(name: &str, mode: u32) -> io::Result<PipeServer> {
+        let dir = runtime_dir(true)?;
+        let path = socket_path(&dir, name)?;
+        let lock_path = dir.join(format!("{name}.lock"));
+        let lock = lock_name(name, &lock_path)?;
+        match std::fs::symlink_metadata(&path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+            Ok(meta) if std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()) => {
+                // We hold the lock, so whoever bound this socket is gone.
+                tracing::debug!(name, "reclaiming the socket of a dead pipe server");
+                match std::fs::remove_file(&path) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                    _ => {}
+                }
+            }
+            Ok(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!(
+                        "pipe://{name}: {} exists and is not a socket; refusing to replace it",
+                        path.display()
+                    ),
+                ))
+            }
+        }
+        let std_listener = bind_owner_only(&path, mode).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("pipe://{name}: binding {}: {e}", path.display()),
+            )
+        })?;
+        std_listener.set_nonblocking(true)?;
+        let identity = file_identity(&path)?;
+        Ok(PipeServer {
+            listener: tokio::net::UnixListener::from_std(std_listener)?,
+            socket: (path, identity),
+            lock_path,
+            lock,
+        })
+    }
+
+    /// Polls for the next client and its credentials.
+    pub(crate) fn poll_accept(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<(PipeStream, Option<PeerCredentials>)>> {
+        let (stream, _) = ready!(self.listener.poll_accept(cx))?;
+        let credentials = unix_peer_credentials(&stream);
+        Poll::Ready(Ok((stream, credentials)))
+    }
+}
+
+impl Drop for PipeServer {
+    fn drop(&mut self) {
+        let (path, identity) = &self.socket;
+        if file_identity(path).ok().as_ref() == Some(identity) {
+            let _ = std::fs::remove_file(path);
+        }
+        // Removing the lock file before closing it is safe: whoever opened the old file and
+        // locks it after us sees that the path no longer names it, and starts over.
+        if let (Ok(on_disk), Ok(held)) = (file_identity(&self.lock_path), self.lock.metadata()) {
+            if on_disk == FileIdentity::of(&held) {
+                let _ = std::fs::remove_file(&self.lock_path);
+            }
+        }
+    }
+}
+
+/// Takes the exclusive lock on `lock_path`, creating the file (0600) if needed.
+///
+/// # Errors
+/// `AddrInUse` when another live process holds it.
+fn lock_name(name: &str, lock_path: &Path) -> io::Result<File> {
+    loop {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(lock_path)?;
+        // SAFETY: the descriptor is open for as long as `file` lives; flock does not keep it.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc != 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::WouldBlock {
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    format!("pipe://{name}: a live server holds this name"),
+                ));
+            }
+            return Err(err);
+        }
+        // The previous holder may have removed the file between our open and our lock: then we
+        // locked an orphan and must start over with the file the path names now.
+        match file_identity(lock_path) {
+            Ok(on_disk) if on_disk == FileIdentity::of(&file.metadata()?) => return Ok(file),
+            Ok(_) => continue,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! Windows: `pipe://name` is the named pipe `\\.\pipe\<name>`, through interprocess.
+//!
+//! interprocess creates the first instance with `FILE_FLAG_FIRST_PIPE_INSTANCE` (so a live
+//! server's name is never shared or stolen) and rejects remote clients. The pipe has the
+//! default security descriptor: full control for SYSTEM, administrators and the creating user,
+//! read-only for everyone else, so other users cannot open it for reading and writing. Named
+//! pipes vanish with the last handle: a dead server leaves nothing to reclaim.
+
+use crate::PeerCredentials;
+use interprocess::local_socket::tokio::{Listener, Stream};
+use interprocess::local_socket::traits::tokio::{Listener as _, Stream as _};
+use interprocess::local_socket::{GenericNamespaced, ListenerOptions, ToNsName};
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+/// The byte stream of a `pipe://` connection on this OS.
+pub(crate) type PipeStream = Stream;
+
+/// Whether `pipe://` connections report the peer's user id (they do not on Windows).
+pub(crate) const PIPE_PEER_UIDS: bool = false;
+
+/// Where `pipe://name` lives on this OS.
+pub(crate) fn pipe_location(name: &str) -> String {
+    format!(r"\\.\pipe\{name}")
+}
+
+fn ns_name(name: &str) -> io::Result<interprocess::local_socket::Name<'_>> {
+    name.to_ns_name::<GenericNamespaced>()
+}
+
+/// Connects to `pipe://name`.
+///
+/// # Errors
+/// `NotFound` when no server holds the name.
+pub(crate) async fn pipe_connect(name: &str) -> io::Result<(PipeStream, Option<PeerCredentials>)> {
+    let stream = Stream::connect(ns_name(name)?)
+        .await
+        .map_err(|e| io::Error::new(e.kind(), format!("pipe://{name}: {e}")))?;
+    Ok((stream, None))
+}
+
+type Accepting = Pin<Box<dyn Future<Output = io::Result<Stream>> + Send>>;
+
+/// A bound `pipe://` name.
+pub(crate) struct PipeServer {
+    listener: Arc<Listener>,
+    accepting: Option<Accepting>,
+}
+
+impl PipeServer {
+    /// Creates the named pipe. `mode` has no meaning on Windows.
+    ///
+    /// # Errors
+    /// `AddrInUse` when a live server holds the name.
+    pub(crate) fn bind(name: &str, _mode: u32) -> io::Result<PipeServer> {
+        let listener = ListenerOptions::new()
+            .name(ns_name(name)?)
+            .create_tokio()
+            .map_err(|e| {
+                let kind = match e.kind() {
+                    io::ErrorKind::PermissionDenied | io::ErrorKind::AddrInUse => {
+                        io::ErrorKind::AddrInUse
+                    }
+                    other => other,
+                };
+                io::Error::new(kind, format!("pipe://{name}: {e}"))
+            })?;
+        Ok(PipeServer {
+            listener: Arc::new(listener),
+            accepting: None,
+        })
+    }
+
+    /// Polls for the next client (credentials are not available).
+    pub(crate) fn poll_accept(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<(PipeStream, Option<PeerCredentials>)>> {
+        let listener = &self.listener;
+        let accepting = self.accepting.get_or_insert_with(|| {
+            let listener = Arc::clone(listener);
+            Box::pin(async move { listener.accept().await })
+        });
+        let result = ready!(accepting.as_mut().poll(cx));
+        self.accepting = None;
+        Poll::Ready(result.map(|stream| (stream, None)))
+    }
+}
+
+impl fmt::Debug for PipeServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PipeServer").finish_non_exhaustive()
+    }
+}
