@@ -679,6 +679,14 @@ conformance!(
 );
 
 conformance!(
+    pipe,
+    Backend {
+        fresh: || fresh_name("pipe"),
+        ..Backend::STREAM
+    }
+);
+
+conformance!(
     mem,
     Backend {
         fresh: || fresh_name("mem"),

@@ -1,10 +1,13 @@
 //! The one integration-test binary. Each module tests one area; `util` holds what they share.
 
+mod child;
 mod cli;
 mod conformance;
 mod docs;
 mod errors;
+mod fifo;
 mod framing;
+mod pipe;
 mod process;
 mod examples;
 mod smoke;

@@ -1,0 +1,284 @@
+//! `fifo:///path`: one-way, many writers, atomic frames, refusals, writers coming and going.
+#![cfg(unix)]
+
+use crate::util::{watchdog, TempDir};
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use std::collections::HashMap;
+use std::io;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::time::Duration;
+
+fn fifo_url(dir: &TempDir) -> String {
+    format!("fifo://{}", dir.join("f"))
+}
+
+fn kind<T>(result: io::Result<T>) -> io::ErrorKind {
+    match result {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => e.kind(),
+    }
+}
+
+/// Writer `w`'s message `seq`: its identity, its number, and a length that varies.
+fn tagged(w: u32, seq: u32) -> Bytes {
+    let mut msg = [w.to_be_bytes(), seq.to_be_bytes()].concat();
+    msg.resize(8 + ((seq * 37 + w * 11) % 4000) as usize, (w ^ seq) as u8);
+    Bytes::from(msg)
+}
+
+#[tokio::test]
+async fn many_writers_never_interleave() {
+    watchdog(60, async {
+        let dir = TempDir::new("fifo");
+        let url = fifo_url(&dir);
+        let mut listener = anyipc::bind(&url).await.unwrap();
+        let mut reader = listener.accept().await.unwrap();
+        const WRITERS: u32 = 8;
+        const EACH: u32 = 2000;
+        let mut tasks = Vec::new();
+        for w in 0..WRITERS {
+            let url = url.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut writer = anyipc::connect(&url).await.unwrap();
+                for seq in 0..EACH {
+                    writer.send(tagged(w, seq)).await.unwrap();
+                }
+            }));
+        }
+        let mut next: HashMap<u32, u32> = HashMap::new();
+        for _ in 0..WRITERS * EACH {
+            let msg = reader.next().await.unwrap().unwrap();
+            let w = u32::from_be_bytes(msg[0..4].try_into().unwrap());
+            let seq = u32::from_be_bytes(msg[4..8].try_into().unwrap());
+            let expected = next.entry(w).or_default();
+            assert_eq!(seq, *expected, "writer {w}: out of order");
+            assert_eq!(msg, tagged(w, seq), "writer {w} message {seq} corrupt");
+            *expected += 1;
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn frames_over_pipe_buf_are_refused_before_writing() {
+    watchdog(60, async {
+        let dir = TempDir::new("fifo");
+        let mut listener = anyipc::bind(fifo_url(&dir)).await.unwrap();
+        let mut reader = listener.accept().await.unwrap();
+        let mut writer = anyipc::connect(fifo_url(&dir)).await.unwrap();
+        let max = anyipc::fifo::MAX_ATOMIC_FRAME - 4;
+        let err = writer.send(vec![7u8; max + 1]).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+        assert!(err.to_string().contains("PIPE_BUF"), "{err}");
+        // Nothing was written, and the writer still works.
+        writer.send(vec![8u8; max]).await.unwrap();
+        assert_eq!(reader.next().await.unwrap().unwrap(), vec![8u8; max]);
+        writer.send(Bytes::new()).await.unwrap();
+        assert_eq!(reader.next().await.unwrap().unwrap(), Bytes::new());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn writers_come_and_go_without_ending_the_reader() {
+    watchdog(60, async {
+        let dir = TempDir::new("fifo");
+        let mut listener = anyipc::bind(fifo_url(&dir)).await.unwrap();
+        let mut reader = listener.accept().await.unwrap();
+        for round in 0..3 {
+            let mut writer = anyipc::connect(fifo_url(&dir)).await.unwrap();
+            writer.send(format!("round {round}")).await.unwrap();
+            writer.close().await.unwrap();
+            drop(writer);
+            assert_eq!(
+                reader.next().await.unwrap().unwrap(),
+                format!("round {round}")
+            );
+        }
+        // No writer now: the reader waits rather than ending.
+        let waited = tokio::time::timeout(Duration::from_millis(200), reader.next()).await;
+        assert!(waited.is_err(), "the reader ended or got data: {waited:?}");
+        // A FIFO has one reading connection; a second accept waits.
+        let second = tokio::time::timeout(Duration::from_millis(100), listener.accept()).await;
+        assert!(second.is_err(), "a second accept returned");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_wrong_direction_is_unsupported() {
+    watchdog(60, async {
+        let dir = TempDir::new("fifo");
+        let mut listener = anyipc::bind(fifo_url(&dir)).await.unwrap();
+        let mut reader = listener.accept().await.unwrap();
+        let mut writer = anyipc::connect(fifo_url(&dir)).await.unwrap();
+        assert_eq!(kind(reader.send("no").await), io::ErrorKind::Unsupported);
+        assert_eq!(kind(writer.recv().await), io::ErrorKind::Unsupported);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn reader_gone_is_broken_pipe() {
+    watchdog(60, async {
+        let dir = TempDir::new("fifo");
+        let mut listener = anyipc::bind(fifo_url(&dir)).await.unwrap();
+        let reader = listener.accept().await.unwrap();
+        let mut writer = anyipc::connect(fifo_url(&dir)).await.unwrap();
+        writer.send("first").await.unwrap();
+        drop(reader);
+        drop(listener);
+        assert_eq!(kind(writer.send("second").await), io::ErrorKind::BrokenPipe);
+        // And the FIFO is gone with its listener.
+        assert!(!dir.path().join("f").exists());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn connecting_without_a_reader_is_not_found() {
+    let dir = TempDir::new("fifo");
+    assert_eq!(
+        kind(anyipc::connect(fifo_url(&dir)).await),
+        io::ErrorKind::NotFound
+    );
+    // A FIFO no one reads.
+    let path = dir.path().join("f");
+    std::process::Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert_eq!(
+        kind(anyipc::connect(fifo_url(&dir)).await),
+        io::ErrorKind::NotFound
+    );
+    // Not a FIFO at all.
+    std::fs::write(dir.path().join("plain"), b"x").unwrap();
+    let url = format!("fifo://{}", dir.join("plain"));
+    assert_eq!(
+        kind(anyipc::connect(&url).await),
+        io::ErrorKind::InvalidInput
+    );
+}
+
+#[tokio::test]
+async fn bind_refuses_files_symlinks_and_live_readers() {
+    watchdog(60, async {
+        let dir = TempDir::new("fifo");
+        let path = dir.path().join("f");
+        // A regular file.
+        std::fs::write(&path, b"precious").unwrap();
+        assert_eq!(
+            kind(anyipc::bind(fifo_url(&dir)).await),
+            io::ErrorKind::AlreadyExists
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), b"precious");
+        std::fs::remove_file(&path).unwrap();
+        // A symlink, even to a FIFO of ours.
+        let target = dir.path().join("target");
+        std::process::Command::new("mkfifo")
+            .arg(&target)
+            .status()
+            .unwrap();
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        assert_eq!(
+            kind(anyipc::bind(fifo_url(&dir)).await),
+            io::ErrorKind::AlreadyExists
+        );
+        assert!(std::fs::symlink_metadata(&path)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        std::fs::remove_file(&path).unwrap();
+        // A live reader.
+        let live = anyipc::bind(fifo_url(&dir)).await.unwrap();
+        assert_eq!(
+            kind(anyipc::bind(fifo_url(&dir)).await),
+            io::ErrorKind::AddrInUse
+        );
+        drop(live);
+        // A stale FIFO of ours (no reader) is reclaimed.
+        std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .unwrap();
+        let mut listener = anyipc::bind(fifo_url(&dir)).await.unwrap();
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        assert!(meta.file_type().is_fifo());
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        let mut reader = listener.accept().await.unwrap();
+        let mut writer = anyipc::connect(fifo_url(&dir)).await.unwrap();
+        writer.send("after reclaim").await.unwrap();
+        assert_eq!(reader.next().await.unwrap().unwrap(), "after reclaim");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bind_refuses_a_fifo_of_another_user() {
+    let dir = TempDir::new("fifo");
+    let path = dir.path().join("f");
+    std::process::Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .unwrap();
+    if let Err(e) = std::os::unix::fs::chown(&path, Some(65534), Some(65534)) {
+        // Only root can give a file away; as another user there is no such FIFO to make.
+        assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
+        eprintln!("skipped: cannot chown as this user ({e})");
+        return;
+    }
+    assert_eq!(
+        kind(anyipc::bind(fifo_url(&dir)).await),
+        io::ErrorKind::PermissionDenied
+    );
+    assert!(std::fs::symlink_metadata(&path)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+}
+
+#[tokio::test]
+async fn mode_option_and_lines_framing() {
+    watchdog(60, async {
+        let dir = TempDir::new("fifo");
+        let url = format!("{}?mode=0620&framing=lines", fifo_url(&dir));
+        let mut listener = anyipc::bind(&url).await.unwrap();
+        let mode = std::fs::metadata(dir.path().join("f"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o620);
+        let mut reader = listener.accept().await.unwrap();
+        let mut writer = anyipc::connect(&url).await.unwrap();
+        writer.send("one line").await.unwrap();
+        assert_eq!(reader.next().await.unwrap().unwrap(), "one line");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_writer_in_another_process() {
+    watchdog(60, async {
+        let dir = TempDir::new("fifo");
+        let url = fifo_url(&dir);
+        let mut listener = anyipc::bind(&url).await.unwrap();
+        let mut reader = listener.accept().await.unwrap();
+        // The CLI's `send` is a real second process writing length-prefixed frames.
+        let status = tokio::process::Command::new(crate::util::anyipc_bin())
+            .args(["send", &url, "from another process"])
+            .status()
+            .await
+            .unwrap();
+        assert!(status.success());
+        assert_eq!(
+            reader.next().await.unwrap().unwrap(),
+            "from another process"
+        );
+    })
+    .await;
+}

@@ -1,0 +1,393 @@
+//! `pipe://name`: the runtime directory and modes (under umask 000), peer credentials and
+//! `allow_uids`, live and stale names, kill -9 on either side, and 1,000 concurrent clients.
+//! The general cases are in the conformance suite (`conformance::pipe::`).
+#![cfg(unix)]
+
+use crate::util::{unique_name, watchdog, TempDir};
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use std::io;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const ROLE_VAR: &str = "ANYIPC_TEST_PIPE_ROLE";
+const URL_VAR: &str = "ANYIPC_TEST_PIPE_URL";
+const URL2_VAR: &str = "ANYIPC_TEST_PIPE_URL2";
+const READY: &str = "pipe-helper ready";
+
+/// Seconds the 1,000-client test runs: `ANYIPC_STRESS_SECS`, default 5 (the figure is
+/// 30: `ANYIPC_STRESS_SECS=30 cargo test --test it pipe::thousand`).
+fn stress_secs() -> u64 {
+    std::env::var("ANYIPC_STRESS_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5)
+}
+
+/// A helper process: this test binary running only `pipe::pipe_process_entry` in `role`.
+struct Helper {
+    child: Child,
+}
+
+impl Helper {
+    /// Starts the helper (through `sh` with umask 000 when `umask0`) and waits for it to be
+    /// ready. `envs` are added to its environment.
+    async fn start(role: &str, envs: &[(&str, &str)], umask0: bool) -> Helper {
+        let exe = std::env::current_exe().expect("test binary path");
+        let args = [
+            "pipe::pipe_process_entry",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ];
+        let mut command = if umask0 {
+            let mut sh = Command::new("sh");
+            sh.arg("-c")
+                .arg("umask 000; exec \"$0\" \"$@\"")
+                .arg(exe)
+                .args(args);
+            sh
+        } else {
+            let mut command = Command::new(exe);
+            command.args(args);
+            command
+        };
+        command
+            .env(ROLE_VAR, role)
+            .envs(envs.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = command.spawn().expect("spawn helper");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        loop {
+            match lines.next_line().await.expect("helper stderr") {
+                Some(line) if line.starts_with(READY) => break,
+                Some(line) => eprintln!("helper: {line}"),
+                None => panic!("helper {role} exited before it was ready"),
+            }
+        }
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                eprintln!("helper: {line}");
+            }
+        });
+        Helper { child }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id().expect("helper still running")
+    }
+
+    async fn kill(&mut self) {
+        self.child.kill().await.expect("kill helper");
+    }
+}
+
+/// The helper's body. A no-op in an ordinary test run.
+#[test]
+fn pipe_process_entry() {
+    let Ok(role) = std::env::var(ROLE_VAR) else {
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let _ = tokio::time::timeout(Duration::from_secs(300), helper_role(&role)).await;
+    });
+    std::process::exit(0);
+}
+
+async fn helper_role(role: &str) {
+    let url = std::env::var(URL_VAR).expect("helper URL");
+    match role {
+        // Bind URL (and URL2 if given), then echo every connection on URL.
+        "echo" => {
+            let mut listener = anyipc::bind(&url).await.expect("helper bind");
+            let _second = match std::env::var(URL2_VAR) {
+                Ok(url2) => Some(anyipc::bind(&url2).await.expect("helper bind URL2")),
+                Err(_) => None,
+            };
+            eprintln!("{READY}");
+            loop {
+                let mut conn = listener.accept().await.expect("helper accept");
+                tokio::spawn(async move {
+                    while let Some(Ok(msg)) = conn.next().await {
+                        if conn.send(msg).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        }
+        // Connect and send 1 MiB messages until killed.
+        "flood" => {
+            let mut conn = anyipc::connect(&url).await.expect("helper connect");
+            eprintln!("{READY}");
+            let msg = Bytes::from(vec![0x5a; 1 << 20]);
+            while conn.send(msg.clone()).await.is_ok() {}
+        }
+        other => panic!("unknown helper role {other}"),
+    }
+}
+
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|dir| dir.count())
+        .unwrap_or(0)
+}
+
+fn my_uid() -> u32 {
+    std::fs::metadata("/proc/self").expect("/proc/self").uid()
+}
+
+#[tokio::test]
+async fn modes_are_owner_only_under_umask_000() {
+    watchdog(60, async {
+        let runtime = TempDir::new("pipe-xdg");
+        let fifo = runtime.join("app.fifo");
+        let xdg = runtime.path().display().to_string();
+        let url2 = format!("fifo://{fifo}");
+        let mut helper = Helper::start(
+            "echo",
+            &[
+                ("XDG_RUNTIME_DIR", &xdg),
+                (URL_VAR, "pipe://modes"),
+                (URL2_VAR, &url2),
+            ],
+            true,
+        )
+        .await;
+        let dir = runtime.path().join("anyipc");
+        let dir_meta = std::fs::symlink_metadata(&dir).unwrap();
+        assert!(dir_meta.is_dir());
+        assert_eq!(dir_meta.mode() & 0o7777, 0o700, "runtime dir");
+        let socket = std::fs::symlink_metadata(dir.join("modes")).unwrap();
+        assert!(socket.file_type().is_socket());
+        assert_eq!(socket.mode() & 0o7777, 0o600, "socket");
+        let lock = std::fs::symlink_metadata(dir.join("modes.lock")).unwrap();
+        assert_eq!(lock.mode() & 0o7777, 0o600, "lock file");
+        let fifo = std::fs::symlink_metadata(&fifo).unwrap();
+        assert!(fifo.file_type().is_fifo());
+        assert_eq!(fifo.mode() & 0o7777, 0o600, "fifo");
+        helper.kill().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_unsafe_runtime_dir_is_refused() {
+    watchdog(60, async {
+        let runtime = TempDir::new("pipe-xdg");
+        let dir = runtime.path().join("anyipc");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // The runtime directory comes from the environment, so ask a separate process.
+        let output = Command::new(crate::util::anyipc_bin())
+            .args(["listen", "pipe://unsafe-dir"])
+            .env("XDG_RUNTIME_DIR", runtime.path())
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("mode 0700"), "{stderr}");
+        assert!(!dir.join("unsafe-dir").exists());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn peer_credentials_and_allow_uids() {
+    watchdog(60, async {
+        let name = unique_name("creds");
+        let uid = my_uid();
+        // A client of an allowed user gets through, with its credentials.
+        let mut listener = anyipc::bind(format!("pipe://{name}?allow_uids={uid}"))
+            .await
+            .unwrap();
+        let mut client = anyipc::connect(format!("pipe://{name}")).await.unwrap();
+        let mut server = listener.accept().await.unwrap();
+        let creds = server.peer_credentials().expect("peer credentials");
+        assert_eq!(creds.uid, uid);
+        assert_eq!(creds.pid, Some(std::process::id()));
+        let server_creds = client.peer_credentials().expect("server credentials");
+        assert_eq!(server_creds.uid, uid);
+        client.send("hi").await.unwrap();
+        assert_eq!(server.recv().await.unwrap().unwrap(), "hi");
+        drop((listener, server, client));
+
+        // Another user is dropped at accept: it never becomes a connection, and its client
+        // sees the end of the stream.
+        let name = unique_name("creds");
+        let mut listener = anyipc::bind(format!("pipe://{name}?allow_uids={}", uid + 1))
+            .await
+            .unwrap();
+        let mut client = anyipc::connect(format!("pipe://{name}")).await.unwrap();
+        let _ = client.send("let me in").await;
+        let accepted = tokio::time::timeout(Duration::from_millis(300), listener.accept()).await;
+        assert!(accepted.is_err(), "a refused client was accepted");
+        match client.recv().await {
+            Ok(None) => {}
+            Err(e) => assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof, "{e}"),
+            Ok(Some(msg)) => panic!("a refused client got {msg:?}"),
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn live_names_are_refused_and_dead_ones_reclaimed() {
+    watchdog(60, async {
+        let name = unique_name("live");
+        let url = format!("pipe://{name}");
+        let listener = anyipc::bind(&url).await.unwrap();
+        let err = anyipc::bind(&url).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
+        drop(listener);
+        let err = anyipc::connect(&url).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
+
+        // A server killed with SIGKILL leaves its socket; the next bind reclaims the name.
+        let mut helper = Helper::start("echo", &[(URL_VAR, &url)], false).await;
+        let err = anyipc::bind(&url).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
+        helper.kill().await;
+        let err = anyipc::connect(&url).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
+        let mut listener = anyipc::bind(&url).await.unwrap();
+        let mut client = anyipc::connect(&url).await.unwrap();
+        let mut server = listener.accept().await.unwrap();
+        client.send("reclaimed").await.unwrap();
+        assert_eq!(server.recv().await.unwrap().unwrap(), "reclaimed");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bad_names_are_refused_with_the_rule() {
+    for bad in [
+        "pipe://",
+        "pipe://a/b",
+        "pipe://.hidden",
+        &format!("pipe://{}", "n".repeat(65)),
+    ] {
+        let err = anyipc::bind(bad).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{bad}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn kill_9_of_the_server_is_seen_within_a_second() {
+    watchdog(60, async {
+        let url = format!("pipe://{}", unique_name("kill-server"));
+        let mut helper = Helper::start("echo", &[(URL_VAR, &url)], false).await;
+        let mut client = anyipc::connect(&url).await.unwrap();
+        client.send("ping").await.unwrap();
+        assert_eq!(client.recv().await.unwrap().unwrap(), "ping");
+        helper.kill().await;
+        let end = tokio::time::timeout(Duration::from_secs(1), client.recv())
+            .await
+            .expect("no error or end within 1 s of the server's death");
+        match end {
+            Ok(None) => {}
+            Err(e) => assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof, "{e}"),
+            Ok(Some(msg)) => panic!("got {msg:?} from a dead server"),
+        }
+        let err = client.send("anyone?").await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::BrokenPipe, "{err}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn kill_9_of_a_client_mid_message_is_seen_within_a_second() {
+    watchdog(60, async {
+        let url = format!("pipe://{}", unique_name("kill-client"));
+        let mut listener = anyipc::bind(&url).await.unwrap();
+        let mut helper = Helper::start("flood", &[(URL_VAR, &url)], false).await;
+        let mut server = listener.accept().await.unwrap();
+        // Read one whole message and then only wait: the client blocks mid-message.
+        assert_eq!(server.recv().await.unwrap().unwrap().len(), 1 << 20);
+        helper.kill().await;
+        let deadline = Instant::now() + Duration::from_secs(1);
+        loop {
+            let next = tokio::time::timeout_at(deadline.into(), server.recv())
+                .await
+                .expect("no error or end within 1 s of the client's death");
+            match next {
+                Ok(Some(msg)) => assert_eq!(msg.len(), 1 << 20, "a torn message"),
+                Ok(None) => break,
+                Err(e) => {
+                    assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof, "{e}");
+                    break;
+                }
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousand_clients_nothing_lost_and_fds_back() {
+    let secs = stress_secs();
+    watchdog(secs + 120, async move {
+        const CLIENTS: u32 = 1000;
+        let url = format!("pipe://{}", unique_name("thousand"));
+        let mut helper = Helper::start("echo", &[(URL_VAR, &url)], false).await;
+        let server_pid = helper.pid();
+        let fds_at_start = open_fds(server_pid);
+        assert!(fds_at_start > 0);
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let mut clients = Vec::new();
+        for id in 0..CLIENTS {
+            let url = url.clone();
+            clients.push(tokio::spawn(async move {
+                let mut conn = anyipc::connect(&url).await.expect("connect");
+                let mut seq = 0u64;
+                while Instant::now() < deadline || seq == 0 {
+                    let mut msg = [id.to_be_bytes().as_slice(), &seq.to_be_bytes()].concat();
+                    msg.resize(12 + (seq % 200) as usize, (id as u64 ^ seq) as u8);
+                    conn.send(msg.clone()).await.expect("send");
+                    let echo = conn.recv().await.expect("recv").expect("server closed");
+                    assert_eq!(
+                        echo, msg,
+                        "client {id} message {seq}: lost, duplicated or corrupt"
+                    );
+                    seq += 1;
+                }
+                conn.close().await.expect("close");
+                assert!(conn.recv().await.expect("recv after close").is_none());
+                seq
+            }));
+        }
+        let mut total = 0;
+        for client in clients {
+            total += client.await.expect("client task");
+        }
+        eprintln!("{CLIENTS} clients exchanged {total} messages in {secs} s");
+        // Every connection the server accepted is closed again.
+        let settle = Instant::now() + Duration::from_secs(10);
+        loop {
+            let now = open_fds(server_pid);
+            if now == fds_at_start {
+                break;
+            }
+            assert!(
+                Instant::now() < settle,
+                "server fds: {fds_at_start} at start, {now} after every client left"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        helper.kill().await;
+    })
+    .await;
+}
