@@ -189,6 +189,11 @@ impl Appender {
         Poll::Ready(Ok(self.first_seq + local))
     }
 
+    /// The sequence number the next accepted message gets.
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.first_seq + self.shared.lock().pushed
+    }
+
     /// Waits until every message accepted so far is durable (`fsync=always|batch`) or
     /// written to the OS (`fsync=never`).
     ///

@@ -75,6 +75,11 @@ impl FileProducer {
         std::future::poll_fn(|cx| self.appender.poll_append(cx, &msg)).await
     }
 
+    /// The sequence number the next appended record gets.
+    pub fn next_seq(&self) -> u64 {
+        self.appender.next_seq()
+    }
+
     /// Waits until every record appended so far is on disk (with `fsync=never`: written to
     /// the OS).
     ///

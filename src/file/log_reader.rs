@@ -211,7 +211,7 @@ impl LogReader {
     fn newer_segment_exists(&self, seg: &OpenSegment, clean_end: bool) -> io::Result<bool> {
         // The writer names the next segment after the record that starts it, so after a
         // clean end one `stat` answers; otherwise list the directory.
-        if clean_end && segment_path(&self.dir, seg.seq).exists() {
+        if clean_end && seg.seq > seg.base && segment_path(&self.dir, seg.seq).exists() {
             return Ok(true);
         }
         Ok(list_segments(&self.dir)?.iter().any(|&b| b > seg.base))
@@ -239,12 +239,16 @@ impl TailSource for LogReader {
                 &mut batch,
                 &mut batch_bytes,
             );
+            self.seg = Some(seg);
             let end = match step {
                 Ok(end) => end,
-                Err(e) => {
-                    self.seg = Some(seg);
-                    return Err(e);
-                }
+                // Deliver the good records before the damage first; the next read, starting
+                // at the damaged record, reports it.
+                Err(_) if !batch.records.is_empty() => return Ok(batch),
+                Err(e) => return Err(e),
+            };
+            let Some(mut seg) = self.seg.take() else {
+                continue;
             };
             match end {
                 SegmentEnd::More => {

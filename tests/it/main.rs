@@ -6,6 +6,7 @@ mod conformance;
 mod docs;
 mod errors;
 mod fifo;
+mod file;
 mod framing;
 mod pipe;
 mod process;
