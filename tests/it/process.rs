@@ -24,6 +24,8 @@ pub(crate) enum Role {
     Echo,
     /// Connects to the URL and sends numbered messages as fast as it may, until killed.
     Stream,
+    /// The command-line tool: `anyipc listen URL --echo`.
+    CliEcho,
 }
 
 impl Role {
@@ -31,6 +33,7 @@ impl Role {
         match self {
             Role::Echo => "echo",
             Role::Stream => "stream",
+            Role::CliEcho => "cli-echo",
         }
     }
 }
@@ -44,16 +47,27 @@ pub(crate) struct Helper {
 impl Helper {
     /// Starts a helper and waits until it is bound or connected.
     pub(crate) async fn spawn(role: Role, url: &str) -> Helper {
-        let exe = std::env::current_exe().expect("test binary path");
-        let mut child = Command::new(exe)
-            .args([
-                "process::helper_process_entry",
-                "--exact",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(ROLE_VAR, role.as_str())
-            .env(URL_VAR, url)
+        let (mut command, ready) = match role {
+            Role::CliEcho => {
+                let mut command = Command::new(crate::util::anyipc_bin());
+                command.args(["listen", url, "--echo"]);
+                (command, "listening on ")
+            }
+            _ => {
+                let mut command = Command::new(std::env::current_exe().expect("test binary"));
+                command
+                    .args([
+                        "process::helper_process_entry",
+                        "--exact",
+                        "--nocapture",
+                        "--test-threads=1",
+                    ])
+                    .env(ROLE_VAR, role.as_str())
+                    .env(URL_VAR, url);
+                (command, READY)
+            }
+        };
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -63,7 +77,7 @@ impl Helper {
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
         let endpoint = loop {
             match lines.next_line().await.expect("read helper stderr") {
-                Some(line) => match line.strip_prefix(READY) {
+                Some(line) => match line.strip_prefix(ready) {
                     Some(endpoint) => break endpoint.to_owned(),
                     None => eprintln!("helper: {line}"),
                 },
