@@ -292,3 +292,77 @@ async fn child_options_take_only_stdio_endpoints() {
         .unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
 }
+
+#[tokio::test]
+async fn ten_thousand_in_order_and_zero_length() {
+    watchdog(60, async {
+        let (mut child, conn) = anyipc::child::spawn(child_command("echo")).unwrap();
+        let (mut tx, mut rx) = conn.split();
+        let send = async {
+            for seq in 0..10_000u32 {
+                let len = (seq % 97) as usize;
+                let mut msg = seq.to_be_bytes().to_vec();
+                msg.resize(4 + len, seq as u8);
+                tx.feed(Bytes::from(msg)).await.unwrap();
+            }
+            tx.feed(Bytes::new()).await.unwrap();
+            tx.flush().await.unwrap();
+        };
+        let receive = async {
+            for seq in 0..10_000u32 {
+                let msg = rx.next().await.unwrap().unwrap();
+                assert_eq!(msg[..4], seq.to_be_bytes(), "message {seq} out of order");
+                assert_eq!(msg.len(), 4 + (seq % 97) as usize, "message {seq} corrupt");
+            }
+            assert_eq!(rx.next().await.unwrap().unwrap(), Bytes::new());
+        };
+        tokio::join!(send, receive);
+        drop((tx, rx));
+        assert!(child.wait().await.unwrap().success());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_child_that_does_not_read_holds_the_sender_back() {
+    watchdog(60, async {
+        let (mut child, mut conn) = anyipc::child::spawn(child_command("hang")).unwrap();
+        assert_eq!(conn.recv().await.unwrap().unwrap(), "up");
+        let chunk = Bytes::from(vec![1u8; 64 * 1024]);
+        let mut sent = 0;
+        let stalled = loop {
+            match tokio::time::timeout(Duration::from_millis(500), conn.send(chunk.clone())).await {
+                Ok(result) => result.unwrap(),
+                Err(_) => break true,
+            }
+            sent += 1;
+            if sent == 1024 {
+                break false;
+            }
+        };
+        assert!(
+            stalled,
+            "64 MiB were buffered for a child that does not read"
+        );
+        child.kill().await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn pipe_parent_example_both_ways() {
+    watchdog(60, async {
+        for args in [&[][..], &["--stdio"][..]] {
+            let out = crate::pipe::run_example("pipe_parent", args).await;
+            assert!(
+                out.contains("parent: job 3 summed to 465"),
+                "{args:?}: {out}"
+            );
+            assert!(
+                out.contains("child exited with exit status: 0"),
+                "{args:?}: {out}"
+            );
+        }
+    })
+    .await;
+}

@@ -282,3 +282,56 @@ async fn a_writer_in_another_process() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_reader_that_does_not_read_holds_writers_back() {
+    watchdog(60, async {
+        let dir = TempDir::new("fifo");
+        let mut listener = anyipc::bind(fifo_url(&dir)).await.unwrap();
+        let mut reader = listener.accept().await.unwrap();
+        let mut writer = anyipc::connect(fifo_url(&dir)).await.unwrap();
+        let msg = Bytes::from(vec![3u8; 4000]);
+        let mut sent = 0u32;
+        loop {
+            match tokio::time::timeout(Duration::from_millis(300), writer.send(msg.clone())).await {
+                Ok(result) => result.unwrap(),
+                Err(_) => break,
+            }
+            sent += 1;
+            assert!(sent < 100_000, "400 MB went into a FIFO no one reads");
+        }
+        // Once the reader reads, everything accepted arrives whole.
+        for _ in 0..sent {
+            assert_eq!(reader.next().await.unwrap().unwrap(), msg);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn recv_timeout_on_the_reader() {
+    watchdog(60, async {
+        let dir = TempDir::new("fifo");
+        let url = format!("{}?recv_timeout=100ms", fifo_url(&dir));
+        let mut listener = anyipc::bind(&url).await.unwrap();
+        let mut reader = listener.accept().await.unwrap();
+        let started = std::time::Instant::now();
+        assert_eq!(kind(reader.recv().await), io::ErrorKind::TimedOut);
+        assert!(started.elapsed() >= Duration::from_millis(100));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn fifo_example_pair() {
+    watchdog(60, async {
+        let dir = TempDir::new("fifo");
+        let path = dir.join("example.fifo");
+        let mut reader =
+            crate::pipe::start_example_server("fifo_reader", &[&path, "--count", "2"]).await;
+        let writer = crate::pipe::run_example("fifo_writer", &[&path, "first", "second"]).await;
+        assert!(writer.contains("client: done"), "{writer}");
+        assert!(reader.wait().await.unwrap().success());
+    })
+    .await;
+}

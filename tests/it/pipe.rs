@@ -391,3 +391,73 @@ async fn thousand_clients_nothing_lost_and_fds_back() {
     })
     .await;
 }
+
+/// The path of a built example (`cargo test` builds them; after `cargo test --test it` alone,
+/// run `cargo build --examples` first).
+pub(crate) fn example(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps/it-<hash>");
+    let path = profile_dir.join("examples").join(name);
+    assert!(
+        path.exists(),
+        "example `{name}` is not built at {}: run `cargo build --examples`",
+        path.display()
+    );
+    path
+}
+
+/// Runs an example to its end; returns its stdout, failing unless it exits 0.
+pub(crate) async fn run_example(name: &str, args: &[&str]) -> String {
+    let output = Command::new(example(name))
+        .args(args)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("run example");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{name} exited with {}; stdout:\n{stdout}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// Starts an example server and waits for its `server: listening on` line.
+pub(crate) async fn start_example_server(name: &str, args: &[&str]) -> Child {
+    let mut server = Command::new(example(name))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start example server");
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    loop {
+        match lines.next_line().await.expect("server stdout") {
+            Some(line) if line.starts_with("server: listening on ") => break,
+            Some(_) => {}
+            None => panic!("{name} exited before listening"),
+        }
+    }
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    server
+}
+
+#[tokio::test]
+async fn named_pipe_example_pair() {
+    watchdog(60, async {
+        let name = unique_name("example");
+        let mut server = start_example_server("named_pipe_server", &[&name, "--once"]).await;
+        let client = run_example("named_pipe_client", &[&name, "one", "two"]).await;
+        assert!(client.contains("client: reply \"echo: one\""), "{client}");
+        assert!(client.contains("client: reply \"echo: two\""), "{client}");
+        assert!(server.wait().await.unwrap().success());
+    })
+    .await;
+}

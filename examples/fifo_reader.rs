@@ -1,0 +1,78 @@
+//! A FIFO reader: create a named FIFO and print what every writer sends to it.
+//!
+//! Run it in one terminal, then writers in others (as many as you like, at any time):
+//!
+//! ```text
+//! cargo run --example fifo_reader                  # creates $TMPDIR/anyipc-example.fifo
+//! cargo run --example fifo_writer                  # writes to it
+//! ```
+//!
+//! Give another path or endpoint URL as the first argument (`-- /run/user/1000/app.fifo`).
+//! `--count N` stops after N messages; otherwise the reader runs until Ctrl-C.
+//!
+//! A FIFO is one-way: this side only reads, writers only write. Writers may come and go; the
+//! reader keeps waiting for the next message. Each message is one atomic write, so messages
+//! of several writers never mix (a message is at most PIPE_BUF − 4 bytes, 4092 on Linux).
+
+#[cfg(unix)]
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("fifo_reader: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(unix)]
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let mut url = default_url();
+    let mut count = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--count" => {
+                count = Some(
+                    args.next()
+                        .ok_or("--count needs a number")?
+                        .parse::<u64>()?,
+                )
+            }
+            other if other.contains("://") => url = other.to_owned(),
+            path => url = format!("fifo://{}", std::path::absolute(path)?.display()),
+        }
+    }
+
+    let mut listener = anyipc::bind(&url).await?;
+    println!("server: listening on {}", listener.endpoint());
+    let mut inbox = listener.accept().await?;
+    let mut seen = 0;
+    while count != Some(seen) {
+        let msg = tokio::select! {
+            msg = inbox.recv() => msg?,
+            // Returning drops the listener, which removes the FIFO.
+            _ = tokio::signal::ctrl_c() => break,
+        };
+        let Some(msg) = msg else { break };
+        println!("server: got {:?}", String::from_utf8_lossy(&msg));
+        seen += 1;
+    }
+    println!("server: bye");
+    Ok(())
+}
+
+/// `fifo://` and the path both examples use by default.
+#[cfg(unix)]
+fn default_url() -> String {
+    format!(
+        "fifo://{}",
+        std::env::temp_dir().join("anyipc-example.fifo").display()
+    )
+}
+
+#[cfg(not(unix))]
+fn main() {
+    eprintln!("fifo_reader needs POSIX FIFOs; try named_pipe_server");
+}

@@ -1,0 +1,56 @@
+//! A FIFO writer: send a few messages into a FIFO that `fifo_reader` reads.
+//!
+//! Start the reader first, in another terminal:
+//!
+//! ```text
+//! cargo run --example fifo_reader                  # creates $TMPDIR/anyipc-example.fifo
+//! cargo run --example fifo_writer                  # writes to it
+//! ```
+//!
+//! Give another path or endpoint URL as the first argument, and messages to send after it;
+//! without them it sends three. A FIFO carries no replies: the writer only writes.
+
+#[cfg(unix)]
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("fifo_writer: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(unix)]
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let url = match args.next() {
+        Some(url) if url.contains("://") => url,
+        Some(path) => format!("fifo://{}", std::path::absolute(path)?.display()),
+        None => format!(
+            "fifo://{}",
+            std::env::temp_dir().join("anyipc-example.fifo").display()
+        ),
+    };
+    let mut messages: Vec<String> = args.collect();
+    if messages.is_empty() {
+        messages = ["hello", "from", "fifo_writer"].map(String::from).to_vec();
+    }
+
+    let mut conn = anyipc::connect(&url)
+        .await
+        .map_err(|err| format!("cannot open {url}: {err} (is fifo_reader running?)"))?;
+    println!("client: connected to {url}");
+    for msg in messages {
+        println!("client: sending {msg:?}");
+        conn.send(msg).await?;
+    }
+    println!("client: done");
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn main() {
+    eprintln!("fifo_writer needs POSIX FIFOs; try named_pipe_client");
+}

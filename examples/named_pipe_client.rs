@@ -1,0 +1,52 @@
+//! A named-pipe client: connect by name, send a few messages, print each reply, leave.
+//!
+//! Start the server first, in another terminal:
+//!
+//! ```text
+//! cargo run --example named_pipe_server            # listens on pipe://anyipc-example
+//! cargo run --example named_pipe_client            # talks to it
+//! ```
+//!
+//! Give another name or endpoint URL as the first argument (`-- orders`), and messages to send
+//! after it; without them it sends three.
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("named_pipe_client: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let url = match args.next() {
+        Some(url) if url.contains("://") => url,
+        Some(name) => format!("pipe://{name}"),
+        None => "pipe://anyipc-example".to_owned(),
+    };
+    let mut messages: Vec<String> = args.collect();
+    if messages.is_empty() {
+        messages = ["hello", "from", "named_pipe_client"]
+            .map(String::from)
+            .to_vec();
+    }
+
+    let mut conn = anyipc::connect(&url)
+        .await
+        .map_err(|err| format!("cannot connect to {url}: {err} (is named_pipe_server running?)"))?;
+    println!("client: connected to {url}");
+    for msg in messages {
+        println!("client: sending {msg:?}");
+        conn.send(msg).await?;
+        match conn.recv().await? {
+            Some(reply) => println!("client: reply {:?}", String::from_utf8_lossy(&reply)),
+            None => return Err("the server closed the connection".into()),
+        }
+    }
+    println!("client: done");
+    Ok(())
+}

@@ -1,0 +1,81 @@
+//! A named-pipe server: clients reach it by name, on Unix and Windows alike.
+//!
+//! Run it in one terminal, then the client in another:
+//!
+//! ```text
+//! cargo run --example named_pipe_server            # listens on pipe://anyipc-example
+//! cargo run --example named_pipe_client            # talks to it
+//! ```
+//!
+//! Give another name or endpoint URL as the first argument (`-- orders`,
+//! `-- "pipe://orders?allow_uids=1000"`). `--once` serves one client and exits; otherwise the
+//! server runs until Ctrl-C.
+//!
+//! On Unix the name is a socket in a private runtime directory (`$XDG_RUNTIME_DIR/anyipc/`, or
+//! `/tmp/anyipc-<uid>/`), created 0700 with the socket 0600; on Windows it is the named pipe
+//! `\\.\pipe\<name>`. A name left by a crashed server is reclaimed; a live server's name is
+//! refused.
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("named_pipe_server: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let mut url = "pipe://anyipc-example".to_owned();
+    let mut once = false;
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--once" => once = true,
+            other if other.contains("://") => url = other.to_owned(),
+            name => url = format!("pipe://{name}"),
+        }
+    }
+
+    let mut listener = anyipc::bind(&url).await?;
+    println!("server: listening on {}", listener.endpoint());
+    loop {
+        let conn = tokio::select! {
+            conn = listener.accept() => conn?,
+            // Returning drops the listener, which releases the name.
+            _ = tokio::signal::ctrl_c() => break,
+        };
+        match conn.peer_credentials() {
+            Some(who) => println!(
+                "server: client connected: pid {}, uid {}",
+                who.pid.map_or("unknown".to_owned(), |pid| pid.to_string()),
+                who.uid
+            ),
+            None => println!("server: client connected"),
+        }
+        let serving = tokio::spawn(async move {
+            if let Err(err) = serve(conn).await {
+                eprintln!("server: {err}");
+            }
+        });
+        if once {
+            serving.await?;
+            break;
+        }
+    }
+    println!("server: bye");
+    Ok(())
+}
+
+/// Answers every message of one client with `echo: <message>` until it leaves.
+async fn serve(mut conn: anyipc::Connection) -> std::io::Result<()> {
+    while let Some(msg) = conn.recv().await? {
+        println!("server: got {:?}", String::from_utf8_lossy(&msg));
+        let mut reply = b"echo: ".to_vec();
+        reply.extend_from_slice(&msg);
+        conn.send(reply).await?;
+    }
+    println!("server: client left");
+    Ok(())
+}
