@@ -692,6 +692,13 @@ conformance!(
     }
 );
 
+conformance!(
+    pipe,
+    Backend {
+        fresh: || fresh_name("pipe"),
+        ..Backend::STREAM
+    }
+);
 
 conformance!(
     mem,
