@@ -1,0 +1,64 @@
+//! Appends lines to a plain text file: the producer half of the classic file pair.
+//!
+//! Run the consumer in one terminal and this in another (either may start first):
+//!
+//! ```text
+//! cargo run --example file_consumer                # tails $TMPDIR/anyipc-example.txt
+//! cargo run --example file_producer                # appends 5 lines to it, one a second
+//! ```
+//!
+//! Arguments: a file path or a `file://` URL (default `$TMPDIR/anyipc-example.txt`),
+//! `--count N` lines (default 5), `--interval-ms MS` between them (default 1000). The file is
+//! an ordinary text file (`framing=lines`): `tail -f` or any editor reads it too.
+
+use futures::SinkExt;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("file_producer: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let mut url = default_url();
+    let (mut count, mut interval_ms) = (5u32, 1000u64);
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--count" => count = args.next().ok_or("--count needs a number")?.parse()?,
+            "--interval-ms" => {
+                interval_ms = args.next().ok_or("--interval-ms needs a number")?.parse()?
+            }
+            other if other.contains("://") => url = other.to_owned(),
+            path => url = lines_url(&std::path::absolute(path)?),
+        }
+    }
+
+    let mut file = anyipc::connect(&url).await?;
+    println!("producer: appending to {url}");
+    for i in 1..=count {
+        let line = format!("line {i} of {count}");
+        file.send(line.clone()).await?;
+        println!("producer: wrote {line:?}");
+        if i < count {
+            tokio::time::sleep(std::time::Duration::from_millis(interval_ms)).await;
+        }
+    }
+    // Closing writes what is pending and (fsync=batch, the default) syncs it to disk.
+    file.close().await?;
+    println!("producer: done");
+    Ok(())
+}
+
+fn lines_url(path: &std::path::Path) -> String {
+    format!("file://{}?framing=lines", path.display())
+}
+
+fn default_url() -> String {
+    lines_url(&std::env::temp_dir().join("anyipc-example.txt"))
+}
