@@ -240,3 +240,50 @@ async fn typed_postcard_round_trip_over_udp() {
     })
     .await;
 }
+
+/// A peer that sends part of a frame and stalls is bounded by `recv_timeout`, and one that
+/// announces 4 GiB is refused at once: both with a plain TCP socket as the hostile peer.
+#[tokio::test]
+async fn hostile_tcp_peer() {
+    use tokio::io::AsyncWriteExt;
+    watchdog(20, async {
+        let mut listener = anyipc::bind("tcp://127.0.0.1:0?recv_timeout=150ms")
+            .await
+            .unwrap();
+        let port = match listener.endpoint().address() {
+            anyipc::Address::HostPort { port, .. } => *port,
+            other => panic!("{other:?}"),
+        };
+
+        let mut peer = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let mut server = listener.accept().await.unwrap();
+        peer.write_all(&[0, 0, 0, 100, 1, 2, 3]).await.unwrap();
+        let start = std::time::Instant::now();
+        let err = server.recv().await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+        assert!(start.elapsed() >= std::time::Duration::from_millis(150));
+        // The timeout lost nothing: the rest of the frame completes it.
+        peer.write_all(&[7; 97]).await.unwrap();
+        let frame = server.recv().await.unwrap().unwrap();
+        assert_eq!(frame.len(), 100);
+        assert_eq!(&frame[..3], &[1, 2, 3]);
+
+        let mut peer = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let mut server = listener.accept().await.unwrap();
+        peer.write_all(&[0xff, 0xff, 0xff, 0xff, 0]).await.unwrap();
+        let err = server.recv().await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        assert!(matches!(
+            frame_error(&err),
+            Some(FrameError::TooLarge {
+                len: 0xffff_ffff,
+                ..
+            })
+        ));
+    })
+    .await;
+}

@@ -343,3 +343,43 @@ async fn framed_duplex_length() {
     framed.send(Bytes::new()).await.unwrap();
     assert!(framed.next().await.is_none());
 }
+
+/// Each framing over real sockets, end to end through `Connection`.
+async fn framings_over(url: &str) {
+    for framing in ["length", "lines", "raw"] {
+        let url = crate::conformance::with_options(url, &[("framing", framing)]);
+        let mut listener = anyipc::bind(&url).await.unwrap();
+        let mut client = anyipc::connect(listener.endpoint()).await.unwrap();
+        let mut server = listener.accept().await.unwrap();
+        for i in 0..50 {
+            let msg = Bytes::from(format!("message {i} over {framing}"));
+            client.send(msg.clone()).await.unwrap();
+            // Raw framing keeps no boundaries: collect bytes until the message is complete.
+            let mut got = Vec::new();
+            while got.len() < msg.len() {
+                got.extend_from_slice(&server.recv().await.unwrap().unwrap());
+            }
+            assert_eq!(got, msg, "{framing}");
+            server.send(Bytes::from(got)).await.unwrap();
+            let mut back = Vec::new();
+            while back.len() < msg.len() {
+                back.extend_from_slice(&client.recv().await.unwrap().unwrap());
+            }
+            assert_eq!(back, msg, "{framing}");
+        }
+        client.close().await.unwrap();
+        assert!(server.recv().await.unwrap().is_none(), "{framing}");
+    }
+}
+
+#[tokio::test]
+async fn framings_over_tcp() {
+    watchdog(30, framings_over("tcp://127.0.0.1:0")).await;
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn framings_over_unix() {
+    let dir = crate::util::TempDir::new("framing");
+    watchdog(30, framings_over(&format!("unix://{}", dir.join("s")))).await;
+}

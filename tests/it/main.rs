@@ -11,7 +11,6 @@ mod framing;
 mod pipe;
 mod process;
 mod examples;
-mod smoke;
 mod tour;
 mod stress;
 mod util;
