@@ -55,6 +55,8 @@ pub struct Connection {
     credentials: Option<PeerCredentials>,
     recv_timeout: Option<Duration>,
     recv_deadline: Option<Pin<Box<Sleep>>>,
+    /// A receive is waiting and `recv_deadline` is armed for it.
+    recv_waiting: bool,
     span: tracing::Span,
 }
 
@@ -109,6 +111,7 @@ impl Connection {
             credentials,
             recv_timeout: endpoint.duration_option("recv_timeout"),
             recv_deadline: None,
+            recv_waiting: false,
             span,
         }
     }
@@ -180,11 +183,17 @@ impl Connection {
         let Some(timeout) = self.recv_timeout else {
             return Poll::Pending;
         };
+        // The clock starts when a receive first finds nothing to return (not when the last
+        // message arrived: a caller that paused longer than the timeout still gets to wait).
         let deadline = self
             .recv_deadline
             .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        if !self.recv_waiting {
+            self.recv_waiting = true;
+            deadline.as_mut().reset(Instant::now() + timeout);
+        }
         ready!(deadline.as_mut().poll(cx));
-        self.recv_deadline = None;
+        self.recv_waiting = false;
         Poll::Ready(Some(Err(io::Error::new(
             io::ErrorKind::TimedOut,
             format!("no message within recv_timeout ({timeout:?})"),
@@ -202,9 +211,7 @@ impl Stream for Connection {
         let polled = dispatch!(&mut this.inner, i => i.poll_next_unpin(cx));
         match polled {
             Poll::Ready(item) => {
-                if let (Some(timeout), Some(deadline)) = (this.recv_timeout, &mut this.recv_deadline) {
-                    deadline.as_mut().reset(Instant::now() + timeout);
-                }
+                this.recv_waiting = false;
                 if item.is_none() {
                     tracing::debug!(parent: &this.span, "peer closed");
                 }

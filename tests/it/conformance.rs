@@ -2,15 +2,16 @@
 //!
 //! Each case is an `async fn(&Backend)` written once against the public API (`bind`,
 //! `connect`, `accept`, `Stream` + `Sink`). [`Backend`] says how to make a fresh endpoint and
-//! what the transport can promise (an end-of-stream signal, back-pressure, …); a case a
-//! backend cannot promise is skipped for it, visibly, by its flag.
+//! what the transport can promise (an end-of-stream signal, back-pressure, …); a case whose
+//! promise a backend does not make passes at once for it, as its flags in the instantiation
+//! line at the bottom of this file say.
 //!
 //! # Adding a transport
 //!
 //! One line at the bottom of this file:
 //!
 //! ```text
-//! conformance!(shm, Backend { fresh: |_| fresh_name("shm"), ..Backend::STREAM });
+//! conformance!(shm, Backend { fresh: || fresh_name("shm"), ..Backend::STREAM });
 //! ```
 //!
 //! `conformance!(name, backend)` makes a module `conformance::name` with one `#[tokio::test]`
@@ -470,13 +471,19 @@ pub(crate) async fn recv_timeout(backend: &Backend) {
         mut client,
         mut server,
         ..
-    } = pair(backend, &[("recv_timeout", "150ms")]).await;
+    } = pair(backend, &[("recv_timeout", "300ms")]).await;
     let start = Instant::now();
     let err = client.recv().await.unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
-    assert!(start.elapsed() >= Duration::from_millis(150));
+    assert!(start.elapsed() >= Duration::from_millis(300));
     server.send("late").await.unwrap();
     assert_eq!(client.recv().await.unwrap().unwrap(), "late");
+    // The timeout counts while a receive waits, not since the last message: after a pause
+    // longer than the timeout, a receive still waits for a message on its way.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let (received, sent) = tokio::join!(client.recv(), server.send("after a pause"));
+    sent.unwrap();
+    assert_eq!(received.unwrap().unwrap(), "after a pause");
 }
 
 /// Connecting past `connect_timeout` is `TimedOut` (where connecting waits for a listener
@@ -710,4 +717,3 @@ conformance!(
         ..Backend::STREAM
     }
 );
-
