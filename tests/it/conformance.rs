@@ -406,6 +406,42 @@ pub(crate) async fn back_pressure(backend: &Backend) {
     assert!(received >= sent, "sent {sent} messages, {received} arrived");
 }
 
+/// `recv` is cancel safe: dropping it while it waits (here: losing a `select!` against a
+/// yield, thousands of times) loses no message, even in the middle of a frame.
+pub(crate) async fn recv_is_cancel_safe(backend: &Backend) {
+    if backend.lossy {
+        return; // A burst may overrun a udp receiver; that is loss, not a cancel bug.
+    }
+    const N: u32 = 3_000;
+    let Pair {
+        mut client,
+        mut server,
+        ..
+    } = pair(backend, &[]).await;
+    let sender = tokio::spawn(async move {
+        for seq in 0..N {
+            server.feed(numbered(seq)).await.unwrap();
+            if seq % 7 == 0 {
+                server.flush().await.unwrap();
+            }
+        }
+        server.flush().await.unwrap();
+        server
+    });
+    let mut seq = 0;
+    while seq < N {
+        tokio::select! {
+            biased;
+            msg = client.recv() => {
+                assert_eq!(msg.unwrap().unwrap(), numbered(seq), "message {seq}");
+                seq += 1;
+            }
+            () = tokio::task::yield_now() => {}
+        }
+    }
+    let _server = sender.await.unwrap();
+}
+
 /// Connecting where nothing listens (any more) fails with the backend's kind.
 pub(crate) async fn connect_to_nothing(backend: &Backend) {
     let Some(kinds) = backend.missing else {
@@ -640,7 +676,8 @@ macro_rules! conformance {
             const BACKEND: Backend = $backend;
             conformance!(@cases
                 round_trip ten_thousand_in_order max_size_message zero_length_messages
-                peer_drop half_close back_pressure connect_to_nothing bind_live_endpoint
+                peer_drop half_close back_pressure recv_is_cancel_safe connect_to_nothing
+                bind_live_endpoint
                 bad_url recv_timeout connect_timeout oversize_received
                 cross_process_round_trip cross_process_peer_killed
             );

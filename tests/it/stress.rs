@@ -131,3 +131,53 @@ async fn mem_200_clients_100_messages_each() {
     )
     .await;
 }
+
+/// UDP: one listener demultiplexes many clients into their own connections; every client
+/// gets its own echoes and nobody else's. Lockstep (one datagram in flight per client), so
+/// no receive buffer overflows on loopback.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn udp_50_clients_are_demultiplexed() {
+    const UDP_CLIENTS: u32 = 50;
+    const ROUNDS: u32 = 20;
+    watchdog(60, async {
+        let mut listener = anyipc::bind("udp://127.0.0.1:0").await.unwrap();
+        let url = listener.endpoint().to_string();
+        let server = tokio::spawn(async move {
+            let mut connections = Vec::new();
+            for _ in 0..UDP_CLIENTS {
+                let mut conn = listener.accept().await.unwrap();
+                connections.push(tokio::spawn(async move {
+                    let mut owner = None;
+                    for seq in 0..ROUNDS {
+                        let msg = conn.next().await.unwrap().unwrap();
+                        let (client, got) = parse(&msg);
+                        assert_eq!(*owner.get_or_insert(client), client, "mixed clients");
+                        assert_eq!(got, seq);
+                        conn.send(msg).await.unwrap();
+                    }
+                }));
+            }
+            for connection in connections {
+                connection.await.unwrap();
+            }
+        });
+        let clients: Vec<_> = (0..UDP_CLIENTS)
+            .map(|client| {
+                let url = url.clone();
+                tokio::spawn(async move {
+                    let mut conn = anyipc::connect(&url).await.unwrap();
+                    for seq in 0..ROUNDS {
+                        let msg = message(client, seq);
+                        conn.send(msg.clone()).await.unwrap();
+                        assert_eq!(conn.recv().await.unwrap().unwrap(), msg);
+                    }
+                })
+            })
+            .collect();
+        for client in clients {
+            client.await.unwrap();
+        }
+        server.await.unwrap();
+    })
+    .await;
+}
