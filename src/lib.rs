@@ -12,6 +12,8 @@ pub mod fifo;
 pub mod mem;
 pub mod pipe;
 pub mod queue;
+#[cfg(target_os = "linux")]
+pub mod shm;
 mod sys;
 pub mod tcp;
 mod transport;

@@ -36,3 +36,10 @@ pub(crate) use dir_watcher_inotify::DirWatcher;
 mod dir_watcher_poll;
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 pub(crate) use dir_watcher_poll::DirWatcher;
+
+// shm://: sealed memfds, eventfd doorbells, descriptor passing, futexes, owner locks
+// (used as `sys::shm::…`).
+#[cfg(target_os = "linux")]
+pub(crate) mod linux_shm;
+#[cfg(target_os = "linux")]
+pub(crate) use linux_shm as shm;

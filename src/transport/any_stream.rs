@@ -12,6 +12,8 @@ pub(crate) enum AnyStream {
     Tcp(tokio::net::TcpStream),
     #[cfg(unix)]
     Unix(tokio::net::UnixStream),
+    #[cfg(target_os = "linux")]
+    Shm(crate::shm::ShmStream),
     Pipe(crate::sys::PipeStream),
     #[cfg(unix)]
     Fifo(crate::fifo::FifoReader),
@@ -26,6 +28,8 @@ macro_rules! dispatch {
             AnyStream::Tcp($s) => $body,
             #[cfg(unix)]
             AnyStream::Unix($s) => $body,
+            #[cfg(target_os = "linux")]
+            AnyStream::Shm($s) => $body,
             AnyStream::Pipe($s) => $body,
             #[cfg(unix)]
             AnyStream::Fifo($s) => $body,
@@ -93,6 +97,8 @@ impl AsyncWrite for AnyStream {
             AnyStream::Tcp(s) => s.is_write_vectored(),
             #[cfg(unix)]
             AnyStream::Unix(s) => s.is_write_vectored(),
+            #[cfg(target_os = "linux")]
+            AnyStream::Shm(s) => s.is_write_vectored(),
             AnyStream::Pipe(s) => s.is_write_vectored(),
             #[cfg(unix)]
             AnyStream::Fifo(s) => s.is_write_vectored(),

@@ -31,6 +31,8 @@ pub(crate) enum AnyListener {
     Udp(crate::udp::UdpListener),
     #[cfg(unix)]
     Unix(crate::unix::UnixListener),
+    #[cfg(target_os = "linux")]
+    Shm(crate::shm::ShmListener),
     Mem(crate::mem::MemListener),
     Pipe(crate::pipe::PipeListener),
     #[cfg(unix)]
@@ -77,6 +79,8 @@ impl Listener {
             AnyListener::Udp(l) => l.poll_accept(cx, &self.endpoint),
             #[cfg(unix)]
             AnyListener::Unix(l) => l.poll_accept(cx, &self.endpoint),
+            #[cfg(target_os = "linux")]
+            AnyListener::Shm(l) => l.poll_accept(cx, &self.endpoint),
             AnyListener::Mem(l) => l.poll_accept(cx, &self.endpoint),
             AnyListener::Pipe(l) => l.poll_accept(cx, &self.endpoint),
             #[cfg(unix)]

@@ -61,6 +61,11 @@ pub async fn bind(endpoint: impl ToEndpoint) -> io::Result<Listener> {
             AnyListener::Unix(crate::unix::UnixListener::bind(&endpoint).await?),
             endpoint.clone(),
         ),
+        #[cfg(target_os = "linux")]
+        Scheme::Shm => (
+            AnyListener::Shm(crate::shm::ShmListener::bind(&endpoint).await?),
+            endpoint.clone(),
+        ),
         Scheme::Mem => (
             AnyListener::Mem(crate::mem::MemListener::bind(&endpoint)?),
             endpoint.clone(),
@@ -94,6 +99,8 @@ async fn connect_endpoint(endpoint: &Endpoint) -> io::Result<Connection> {
         Scheme::Udp => crate::udp::connect(endpoint).await,
         #[cfg(unix)]
         Scheme::Unix => crate::unix::connect(endpoint).await,
+        #[cfg(target_os = "linux")]
+        Scheme::Shm => crate::shm::connect(endpoint).await,
         Scheme::Mem => crate::mem::connect(endpoint).await,
         Scheme::File => crate::file::connect(endpoint).await,
         Scheme::Mq => crate::queue::connect(endpoint).await,

@@ -13,4 +13,6 @@ mod process;
 mod examples;
 mod tour;
 mod stress;
+#[cfg(target_os = "linux")]
+mod shm;
 mod util;

@@ -1,0 +1,483 @@
+//! The single-producer single-consumer byte ring: index math and atomics over raw memory.
+//!
+//! No mapping, no waking, no system calls: [`Producer`] and [`Consumer`] only read and write
+//! the control words and the data bytes they are given pointers to, so this file runs on heap
+//! memory in unit tests and under loom.
+//!
+//! # Words
+//!
+//! Every index word packs a 32-bit byte index (wrapping; the capacity is a power of two of at
+//! most 2^30, so `tail - head` never wraps ambiguously) with a 32-bit tag:
+//! `word = index << 32 | tag(key, index, closed)`. The tag is a keyed hash; the key is random
+//! per connection and travels over the rendezvous socket, never through shared memory. A word
+//! whose tag matches neither `closed = false` nor `closed = true` was not written by the peer:
+//! `Corrupt`. So random garbage written over the control words is caught (one chance in 2^31),
+//! and a hostile peer that knows the key can still only make us read or write inside the ring:
+//! every index read from shared memory is read once and checked against the process-private
+//! capacity before use.
+//!
+//! # Parking (no lost wake-ups)
+//!
+//! A side that finds nothing to do stores `PARKED` in its parked word, issues a `SeqCst` fence,
+//! and looks at the ring again before it sleeps. The other side publishes its index, issues a
+//! `SeqCst` fence, then swaps the parked word back to idle and rings the doorbell if it was not
+//! idle. The two fences order "store parked, load index" against "store index, load parked", so
+//! at least one side sees the other's store: either the sleeper sees the new index and does not
+//! sleep, or the waker sees `PARKED` and rings. Any parked value other than the key-derived idle
+//! value counts as parked: garbage costs at most a spurious ring.
+
+#[cfg(loom)]
+use loom::sync::atomic::{fence, AtomicU64, Ordering};
+#[cfg(not(loom))]
+use std::sync::atomic::{fence, AtomicU64, Ordering};
+
+/// Largest ring capacity: indices are 32-bit, and `tail - head` must stay below 2^31.
+pub(crate) const MAX_CAPACITY: u32 = 1 << 30;
+
+/// A value on a cache line of its own, so the producer's and the consumer's words do not
+/// share one.
+#[repr(C, align(64))]
+#[derive(Debug)]
+pub(crate) struct Line<T>(pub(crate) T);
+
+/// The control words of one ring as laid out in shared memory (128 bytes).
+///
+/// Line 1 is written by the producer (`tail`, `writer_parked`), line 2 by the consumer
+/// (`head`, `reader_parked`); each side also swaps the other's parked word back to idle when it
+/// rings the other's doorbell.
+#[repr(C)]
+#[derive(Debug)]
+pub(crate) struct RingControl {
+    producer: Line<[AtomicU64; 2]>,
+    consumer: Line<[AtomicU64; 2]>,
+}
+
+const TAIL: usize = 0;
+const WRITER_PARKED: usize = 1;
+const HEAD: usize = 0;
+const READER_PARKED: usize = 1;
+
+impl RingControl {
+    /// A control block on the heap, for tests.
+    #[cfg(test)]
+    pub(crate) fn new_for_test(keys: &RingKeys) -> Box<RingControl> {
+        let control = Box::new(RingControl {
+            producer: Line([AtomicU64::new(0), AtomicU64::new(0)]),
+            consumer: Line([AtomicU64::new(0), AtomicU64::new(0)]),
+        });
+        control.init(keys);
+        control
+    }
+
+    /// Writes the initial words: both indices at 0 and open, nobody parked.
+    pub(crate) fn init(&self, keys: &RingKeys) {
+        self.producer.0[TAIL].store(keys.tail.word(0, false), Ordering::Relaxed);
+        self.producer.0[WRITER_PARKED].store(keys.idle, Ordering::Relaxed);
+        self.consumer.0[HEAD].store(keys.head.word(0, false), Ordering::Relaxed);
+        self.consumer.0[READER_PARKED].store(keys.idle, Ordering::Relaxed);
+    }
+}
+
+/// The keys of one ring's words, derived from the connection key and the ring's number.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RingKeys {
+    tail: IndexKey,
+    head: IndexKey,
+    idle: u64,
+    parked: u64,
+}
+
+impl RingKeys {
+    /// Keys for ring number `ring` of a connection with secret `key`.
+    pub(crate) fn derive(key: u64, ring: u64) -> RingKeys {
+        let base = mix(key ^ mix(ring.wrapping_add(1)));
+        let idle = mix(base ^ 3);
+        let mut parked = mix(base ^ 4);
+        if parked == idle {
+            parked = !idle;
+        }
+        RingKeys {
+            tail: IndexKey(mix(base ^ 1)),
+            head: IndexKey(mix(base ^ 2)),
+            idle,
+            parked,
+        }
+    }
+}
+
+/// The splitmix64 finaliser: a fast bijective mixer.
+fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+#[derive(Debug, Clone, Copy)]
+struct IndexKey(u64);
+
+impl IndexKey {
+    fn tag(self, index: u32, closed: bool) -> u32 {
+        (mix(self.0 ^ u64::from(index) ^ (u64::from(closed) << 40)) >> 32) as u32
+    }
+
+    fn word(self, index: u32, closed: bool) -> u64 {
+        (u64::from(index) << 32) | u64::from(self.tag(index, closed))
+    }
+
+    /// The index and closed flag in `word`, or `Corrupt` if the tag does not match.
+    fn decode(self, word: u64, what: &'static str) -> Result<(u32, bool), Corrupt> {
+        let index = (word >> 32) as u32;
+        let tag = word as u32;
+        if tag == self.tag(index, false) {
+            Ok((index, false))
+        } else if tag == self.tag(index, true) {
+            Ok((index, true))
+        } else {
+            Err(Corrupt(what))
+        }
+    }
+}
+
+/// Shared memory held a value the peer could not have written: names the word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Corrupt(pub(crate) &'static str);
+
+impl std::fmt::Display for Corrupt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "shared memory corrupted: invalid {}", self.0)
+    }
+}
+
+impl std::error::Error for Corrupt {}
+
+/// What a read found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReadOutcome {
+    /// This many bytes were copied out.
+    Data(usize),
+    /// Nothing to read yet.
+    Empty,
+    /// Nothing to read, and the producer closed its end.
+    Closed,
+}
+
+/// What a write found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WriteOutcome {
+    /// This many bytes were copied in and published.
+    Wrote(usize),
+    /// No free space.
+    Full,
+    /// The consumer closed its end: nobody will read.
+    Closed,
+}
+
+/// Where a ring lives: its control words, its data bytes and its capacity.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RingMemory {
+    pub(crate) control: *const RingControl,
+    pub(crate) data: *mut u8,
+    /// A power of two, at most [`MAX_CAPACITY`]. Process-private: never re-read from shared
+    /// memory.
+    pub(crate) capacity: u32,
+}
+
+/// Copies `len` bytes out of the ring's data starting at `index`, wrapping at the end.
+///
+/// # Safety
+/// `mem.data` is valid for reads of `mem.capacity` bytes, `dst` for writes of `len` bytes, and
+/// `len <= mem.capacity`.
+unsafe fn copy_out(mem: &RingMemory, index: u32, dst: *mut u8, len: usize) {
+    let offset = (index & (mem.capacity - 1)) as usize;
+    let first = len.min(mem.capacity as usize - offset);
+    // SAFETY: `offset + first <= capacity` and `len - first <= capacity`, so both source
+    // ranges are inside the data area; `dst` has room for `len` bytes (caller's contract).
+    // The producer does not write these bytes until we publish a head past them; a hostile
+    // producer that does anyway only changes which bytes we copy.
+    unsafe {
+        std::ptr::copy_nonoverlapping(mem.data.add(offset), dst, first);
+        std::ptr::copy_nonoverlapping(mem.data, dst.add(first), len - first);
+    }
+}
+
+/// Copies `src` into the ring's data starting at `index`, wrapping at the end.
+///
+/// # Safety
+/// `mem.data` is valid for writes of `mem.capacity` bytes and `src.len() <= mem.capacity`.
+unsafe fn copy_in(mem: &RingMemory, index: u32, src: &[u8]) {
+    let offset = (index & (mem.capacity - 1)) as usize;
+    let first = src.len().min(mem.capacity as usize - offset);
+    // SAFETY: both destination ranges are inside the data area (as in `copy_out`); `src`
+    // is a live slice of our own memory.
+    unsafe {
+        std::ptr::copy_nonoverlapping(src.as_ptr(), mem.data.add(offset), first);
+        std::ptr::copy_nonoverlapping(src.as_ptr().add(first), mem.data, src.len() - first);
+    }
+}
+
+/// The writing end of a ring. Keeps its own tail; only publishes it.
+#[derive(Debug)]
+pub(crate) struct Producer {
+    mem: RingMemory,
+    keys: RingKeys,
+    tail: u32,
+    closed: bool,
+}
+
+// SAFETY: the raw pointers refer to memory the owner of the Producer keeps mapped for its whole
+// life (a mapping or a test's heap allocation), accessed only through atomics and raw copies.
+unsafe impl Send for Producer {}
+// SAFETY: as for Send; `&Producer` methods only read atomics.
+unsafe impl Sync for Producer {}
+
+impl Producer {
+    /// The producer of the ring in `mem`.
+    ///
+    /// # Safety
+    /// `mem.control` points at an initialised [`RingControl`] and `mem.data` at `mem.capacity`
+    /// bytes, both valid for the life of the producer; `mem.capacity` is a power of two of at
+    /// most [`MAX_CAPACITY`]; no other producer uses this ring.
+    pub(crate) unsafe fn new(mem: RingMemory, keys: RingKeys) -> Producer {
+        debug_assert!(mem.capacity.is_power_of_two() && mem.capacity <= MAX_CAPACITY);
+        Producer {
+            mem,
+            keys,
+            tail: 0,
+            closed: false,
+        }
+    }
+
+    fn control(&self) -> &RingControl {
+        // SAFETY: valid for our whole life (constructor's contract); only atomics inside.
+        unsafe { &*self.mem.control }
+    }
+
+    /// Reads the consumer's head once and validates it: `(bytes in use, consumer closed)`.
+    fn used(&self) -> Result<(u32, bool), Corrupt> {
+        let word = self.control().consumer.0[HEAD].load(Ordering::Acquire);
+        let (head, closed) = self.keys.head.decode(word, "read index")?;
+        let used = self.tail.wrapping_sub(head);
+        if used > self.mem.capacity {
+            return Err(Corrupt("read index (out of range)"));
+        }
+        Ok((used, closed))
+    }
+
+    /// Copies as much of `src` as fits and publishes it.
+    pub(crate) fn write(&mut self, src: &[u8]) -> Result<WriteOutcome, Corrupt> {
+        let (used, consumer_closed) = self.used()?;
+        if consumer_closed || self.closed {
+            return Ok(WriteOutcome::Closed);
+        }
+        let free = (self.mem.capacity - used) as usize;
+        let n = free.min(src.len());
+        if n == 0 {
+            return Ok(if src.is_empty() {
+                WriteOutcome::Wrote(0)
+            } else {
+                WriteOutcome::Full
+            });
+        }
+        #[cfg(loom)]
+        if mutation::is(mutation::PUBLISH_BEFORE_COPY) {
+            let early = self.tail.wrapping_add(n as u32);
+            self.control().producer.0[TAIL].store(self.keys.tail.word(early, false), Ordering::Release);
+        }
+        // SAFETY: `n <= free <= capacity`, and the bytes from `tail` to `tail + n` are free:
+        // the consumer has moved its head past them.
+        unsafe { copy_in(&self.mem, self.tail, &src[..n]) };
+        self.tail = self.tail.wrapping_add(n as u32);
+        self.publish();
+        Ok(WriteOutcome::Wrote(n))
+    }
+
+    fn publish(&self) {
+        let word = self.keys.tail.word(self.tail, self.closed);
+        self.control().producer.0[TAIL].store(word, Ordering::Release);
+    }
+
+    /// Marks the ring closed: the consumer sees end of stream once it has read everything.
+    pub(crate) fn close(&mut self) {
+        if !self.closed {
+            self.closed = true;
+            self.publish();
+        }
+    }
+
+    /// After a write: whether the consumer is parked and must be woken (and marks it woken).
+    pub(crate) fn take_reader_parked(&self) -> bool {
+        #[cfg(loom)]
+        if mutation::is(mutation::NO_FENCE_BEFORE_WAKE_CHECK) {
+            let slot = &self.control().consumer.0[READER_PARKED];
+            return slot.load(Ordering::Relaxed) != self.keys.idle
+                && slot.swap(self.keys.idle, Ordering::Relaxed) != self.keys.idle;
+        }
+        take_parked(&self.control().consumer.0[READER_PARKED], self.keys.idle)
+    }
+
+    /// Says "I am about to sleep until there is space"; `Ok(false)` if there is space (or the
+    /// ring closed) after all, and the caller must not sleep.
+    pub(crate) fn park(&self) -> Result<bool, Corrupt> {
+        let slot = &self.control().producer.0[WRITER_PARKED];
+        slot.store(self.keys.parked, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        let (used, closed) = self.used()?;
+        if closed || used < self.mem.capacity {
+            slot.store(self.keys.idle, Ordering::SeqCst);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// Withdraws a [`park`](Producer::park) after waking.
+    pub(crate) fn unpark(&self) {
+        self.control().producer.0[WRITER_PARKED].store(self.keys.idle, Ordering::Relaxed);
+    }
+}
+
+/// The reading end of a ring. Keeps its own head; only publishes it.
+#[derive(Debug)]
+pub(crate) struct Consumer {
+    mem: RingMemory,
+    keys: RingKeys,
+    head: u32,
+    closed: bool,
+}
+
+// SAFETY: as for Producer.
+unsafe impl Send for Consumer {}
+// SAFETY: as for Producer.
+unsafe impl Sync for Consumer {}
+
+impl Consumer {
+    /// The consumer of the ring in `mem`.
+    ///
+    /// # Safety
+    /// As [`Producer::new`], with "no other consumer".
+    pub(crate) unsafe fn new(mem: RingMemory, keys: RingKeys) -> Consumer {
+        debug_assert!(mem.capacity.is_power_of_two() && mem.capacity <= MAX_CAPACITY);
+        Consumer {
+            mem,
+            keys,
+            head: 0,
+            closed: false,
+        }
+    }
+
+    fn control(&self) -> &RingControl {
+        // SAFETY: valid for our whole life (constructor's contract); only atomics inside.
+        unsafe { &*self.mem.control }
+    }
+
+    /// Reads the producer's tail once and validates it: `(bytes available, producer closed)`.
+    fn available(&self) -> Result<(u32, bool), Corrupt> {
+        let word = self.control().producer.0[TAIL].load(Ordering::Acquire);
+        let (tail, closed) = self.keys.tail.decode(word, "write index")?;
+        let available = tail.wrapping_sub(self.head);
+        if available > self.mem.capacity {
+            return Err(Corrupt("write index (out of range)"));
+        }
+        Ok((available, closed))
+    }
+
+    /// Copies up to `len` available bytes to `dst` and frees their space.
+    ///
+    /// # Safety
+    /// `dst` is valid for writes of `len` bytes.
+    pub(crate) unsafe fn read(&mut self, dst: *mut u8, len: usize) -> Result<ReadOutcome, Corrupt> {
+        let (available, closed) = self.available()?;
+        if available == 0 {
+            return Ok(if closed {
+                ReadOutcome::Closed
+            } else {
+                ReadOutcome::Empty
+            });
+        }
+        let n = (available as usize).min(len);
+        // SAFETY: `n <= available <= capacity`: these bytes were published by the producer;
+        // `dst` has room for `n <= len` bytes (our contract).
+        unsafe { copy_out(&self.mem, self.head, dst, n) };
+        self.head = self.head.wrapping_add(n as u32);
+        self.publish();
+        Ok(ReadOutcome::Data(n))
+    }
+
+    fn publish(&self) {
+        let word = self.keys.head.word(self.head, self.closed);
+        self.control().consumer.0[HEAD].store(word, Ordering::Release);
+    }
+
+    /// Marks the ring closed from the reading side: the producer's writes fail from now on.
+    pub(crate) fn close(&mut self) {
+        if !self.closed {
+            self.closed = true;
+            self.publish();
+        }
+    }
+
+    /// After a read: whether the producer is parked waiting for space and must be woken.
+    pub(crate) fn take_writer_parked(&self) -> bool {
+        take_parked(&self.control().producer.0[WRITER_PARKED], self.keys.idle)
+    }
+
+    /// Says "I am about to sleep until there is data"; `Ok(false)` if there is data (or the
+    /// ring closed) after all, and the caller must not sleep.
+    pub(crate) fn park(&self) -> Result<bool, Corrupt> {
+        let slot = &self.control().consumer.0[READER_PARKED];
+        slot.store(self.keys.parked, Ordering::SeqCst);
+        #[cfg(loom)]
+        if mutation::is(mutation::NO_RECHECK_AFTER_PARK) {
+            return Ok(true);
+        }
+        fence(Ordering::SeqCst);
+        let (available, closed) = self.available()?;
+        if closed || available > 0 {
+            slot.store(self.keys.idle, Ordering::SeqCst);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// Withdraws a [`park`](Consumer::park) after waking.
+    pub(crate) fn unpark(&self) {
+        self.control().consumer.0[READER_PARKED].store(self.keys.idle, Ordering::Relaxed);
+    }
+}
+
+/// The waker's half of the parking protocol: fence, then swap the other side's parked word
+/// back to idle; true if it was anything else.
+fn take_parked(slot: &AtomicU64, idle: u64) -> bool {
+    fence(Ordering::SeqCst);
+    // A plain load first keeps the common case (peer busy, not parked) free of a locked
+    // read-modify-write on a line the peer owns.
+    slot.load(Ordering::SeqCst) != idle && slot.swap(idle, Ordering::SeqCst) != idle
+}
+
+/// Deliberate bugs the loom model must catch, switched on one at a time by the loom tests.
+/// Compiled only under `--cfg loom`.
+#[cfg(loom)]
+pub(crate) mod mutation {
+    use std::sync::atomic::{AtomicU8, Ordering};
+
+    /// The producer publishes its tail before copying the bytes in.
+    pub(crate) const PUBLISH_BEFORE_COPY: u8 = 1;
+    /// The consumer sleeps without looking at the ring again after saying it is parked.
+    pub(crate) const NO_RECHECK_AFTER_PARK: u8 = 2;
+    /// The producer checks the parked word without the fence after publishing.
+    pub(crate) const NO_FENCE_BEFORE_WAKE_CHECK: u8 = 3;
+
+    static ACTIVE: AtomicU8 = AtomicU8::new(0);
+
+    pub(crate) fn set(mutation: u8) {
+        ACTIVE.store(mutation, Ordering::SeqCst);
+    }
+
+    pub(crate) fn is(mutation: u8) -> bool {
+        ACTIVE.load(Ordering::SeqCst) == mutation
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests;
+#[cfg(all(test, loom))]
+mod loom_tests;

@@ -1,0 +1,162 @@
+use super::*;
+use proptest::prelude::*;
+
+/// A ring on the heap: its control block, its data, and both ends.
+struct HeapRing {
+    control: Box<RingControl>,
+    _data: Vec<u8>,
+    producer: Producer,
+    consumer: Consumer,
+}
+
+fn heap_ring(capacity: u32) -> HeapRing {
+    let keys = RingKeys::derive(0x1234_5678_9abc_def0, 0);
+    let control = RingControl::new_for_test(&keys);
+    let mut data = vec![0u8; capacity as usize];
+    let mem = RingMemory {
+        control: &*control,
+        data: data.as_mut_ptr(),
+        capacity,
+    };
+    // SAFETY: `control` and `data` live in the HeapRing beside the ends and are never moved
+    // out of their heap allocations; one producer and one consumer.
+    let (producer, consumer) = unsafe { (Producer::new(mem, keys), Consumer::new(mem, keys)) };
+    HeapRing {
+        control,
+        _data: data,
+        producer,
+        consumer,
+    }
+}
+
+fn read_vec(consumer: &mut Consumer, len: usize) -> Result<ReadOutcome, Corrupt> {
+    let mut buf = vec![0u8; len];
+    // SAFETY: `buf` has room for `len` bytes.
+    unsafe { consumer.read(buf.as_mut_ptr(), len) }
+}
+
+fn read_bytes(consumer: &mut Consumer, len: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; len];
+    // SAFETY: `buf` has room for `len` bytes.
+    match unsafe { consumer.read(buf.as_mut_ptr(), len) }.unwrap() {
+        ReadOutcome::Data(n) => buf.truncate(n),
+        _ => buf.clear(),
+    }
+    buf
+}
+
+#[test]
+fn write_then_read_wraps_around() {
+    let mut r = heap_ring(16);
+    for round in 0..50u8 {
+        let msg: Vec<u8> = (0..11)
+            .map(|i| round.wrapping_mul(7).wrapping_add(i))
+            .collect();
+        assert_eq!(r.producer.write(&msg).unwrap(), WriteOutcome::Wrote(11));
+        assert_eq!(read_bytes(&mut r.consumer, 64), msg);
+    }
+}
+
+#[test]
+fn full_ring_refuses_then_frees_space() {
+    let mut r = heap_ring(8);
+    assert_eq!(r.producer.write(&[1; 12]).unwrap(), WriteOutcome::Wrote(8));
+    assert_eq!(r.producer.write(&[2; 1]).unwrap(), WriteOutcome::Full);
+    assert_eq!(read_bytes(&mut r.consumer, 3), vec![1; 3]);
+    assert_eq!(r.producer.write(&[2; 5]).unwrap(), WriteOutcome::Wrote(3));
+    assert_eq!(
+        read_bytes(&mut r.consumer, 100),
+        vec![1, 1, 1, 1, 1, 2, 2, 2]
+    );
+    assert_eq!(read_vec(&mut r.consumer, 1).unwrap(), ReadOutcome::Empty);
+}
+
+#[test]
+fn close_is_seen_after_the_data() {
+    let mut r = heap_ring(8);
+    r.producer.write(b"abc").unwrap();
+    r.producer.close();
+    assert_eq!(read_bytes(&mut r.consumer, 100), b"abc");
+    assert_eq!(read_vec(&mut r.consumer, 1).unwrap(), ReadOutcome::Closed);
+    r.consumer.close();
+    let mut r = heap_ring(8);
+    r.consumer.close();
+    assert_eq!(r.producer.write(b"x").unwrap(), WriteOutcome::Closed);
+}
+
+#[test]
+fn parking_protocol() {
+    let mut r = heap_ring(8);
+    // Empty ring: the consumer may sleep; the next write must wake it, once.
+    assert!(r.consumer.park().unwrap());
+    r.producer.write(b"a").unwrap();
+    assert!(r.producer.take_reader_parked());
+    assert!(!r.producer.take_reader_parked());
+    // Data present: parking is refused.
+    assert!(!r.consumer.park().unwrap());
+    assert!(!r.producer.take_reader_parked());
+    // Full ring: the producer may sleep; a read must wake it.
+    r.producer.write(&[0; 7]).unwrap();
+    assert!(r.producer.park().unwrap());
+    read_bytes(&mut r.consumer, 1);
+    assert!(r.consumer.take_writer_parked());
+    assert!(!r.producer.park().unwrap());
+}
+
+#[test]
+fn garbage_indices_are_corrupt_not_out_of_bounds() {
+    let mut r = heap_ring(8);
+    r.producer.write(b"abcd").unwrap();
+    r.control.producer.0[TAIL].store(0xdead_beef_0000_0001, Ordering::Relaxed);
+    assert!(read_vec(&mut r.consumer, 100).is_err());
+    r.control.consumer.0[HEAD].store(u64::MAX, Ordering::Relaxed);
+    assert!(r.producer.write(b"x").is_err());
+}
+
+#[test]
+fn a_validly_tagged_index_out_of_range_is_corrupt() {
+    let keys = RingKeys::derive(0x1234_5678_9abc_def0, 0);
+    let mut r = heap_ring(8);
+    // Claims 9 bytes in an 8-byte ring: a hostile peer with the key.
+    r.control.producer.0[TAIL].store(keys.tail.word(9, false), Ordering::Relaxed);
+    assert_eq!(
+        read_vec(&mut r.consumer, 100),
+        Err(Corrupt("write index (out of range)"))
+    );
+}
+
+proptest! {
+    /// Any interleaving of writes and reads of any sizes delivers the bytes in order, whole.
+    #[test]
+    fn stream_survives_any_chunking(ops in proptest::collection::vec((any::<bool>(), 0usize..40), 1..200)) {
+        let mut r = heap_ring(32);
+        let mut sent: u64 = 0;
+        let mut received = Vec::new();
+        for (write, len) in ops {
+            if write {
+                let chunk: Vec<u8> = (0..len as u64).map(|i| ((sent + i) % 251) as u8).collect();
+                if let WriteOutcome::Wrote(n) = r.producer.write(&chunk).unwrap() {
+                    sent += n as u64;
+                }
+            } else {
+                received.extend(read_bytes(&mut r.consumer, len));
+            }
+        }
+        received.extend(read_bytes(&mut r.consumer, 64));
+        prop_assert_eq!(received.len() as u64, sent);
+        for (i, b) in received.iter().enumerate() {
+            prop_assert_eq!(*b, (i as u64 % 251) as u8);
+        }
+    }
+
+    /// Random words over the control block never make a read go out of bounds or panic.
+    #[test]
+    fn random_control_words_are_caught(tail in any::<u64>(), head in any::<u64>()) {
+        let mut r = heap_ring(16);
+        r.producer.write(b"hello").unwrap();
+        r.control.producer.0[TAIL].store(tail, Ordering::Relaxed);
+        r.control.consumer.0[HEAD].store(head, Ordering::Relaxed);
+        let _ = read_vec(&mut r.consumer, 64);
+        let _ = r.producer.write(b"world");
+    }
+}

@@ -1,0 +1,186 @@
+use super::ShmStream;
+use crate::sys::{self, shm::OwnerLock, FileIdentity};
+use crate::transport::{AnyStream, Connection};
+use crate::{Endpoint, Scheme, ToEndpoint};
+use futures::stream::FuturesUnordered;
+use futures::StreamExt;
+use std::future::Future;
+use std::io;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+/// A client has this long after connecting to send its handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Most clients in the middle of their handshake at once; more wait in the socket's backlog.
+const MAX_PENDING: usize = 256;
+
+type Handshake = Pin<Box<dyn Future<Output = io::Result<ShmStream>> + Send>>;
+
+/// A bound `shm://name`: accepts [`ShmStream`]s.
+///
+/// The name is a Unix socket in a private per-user directory (`$XDG_RUNTIME_DIR/anyipc` or
+/// `/tmp/anyipc-<uid>`, mode 0700), through which each new client hands over the sealed memfd
+/// it made for the connection (its `capacity=` sets the ring size) and which tells either
+/// side when the other goes away. The listener checks the seals, size and header of every
+/// segment it is given. A lock file held for the listener's life says the
+/// name is taken: binding a name a live listener holds is `AddrInUse`; the name of a dead one
+/// (killed, crashed) is reclaimed. Nothing is ever created in `/dev/shm`: a connection's memory
+/// vanishes with the last process that maps it.
+///
+/// ```
+/// # tokio_test::block_on(async {
+/// use anyipc::shm::ShmListener;
+///
+/// let listener = ShmListener::bind("shm://doc-shm-listener").await?;
+/// let taken = ShmListener::bind("shm://doc-shm-listener").await.unwrap_err();
+/// assert_eq!(taken.kind(), std::io::ErrorKind::AddrInUse);
+/// drop(listener);
+/// let _again = ShmListener::bind("shm://doc-shm-listener").await?;
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// ```
+#[derive(Debug)]
+pub struct ShmListener {
+    listener: tokio::net::UnixListener,
+    endpoint: Endpoint,
+    /// Clients whose handshake has not arrived yet.
+    pending: FuturesUnordered<Handshake>,
+    socket_file: (PathBuf, FileIdentity),
+    /// Dropped last: the name stays ours until the socket file is gone.
+    _lock: OwnerLock,
+}
+
+impl ShmListener {
+    /// Binds `shm://name`.
+    ///
+    /// # Errors
+    /// `AddrInUse` when a live listener holds the name; `InvalidInput` for a URL that is not
+    /// `shm://`; `PermissionDenied` when the private directory is
+    /// not private.
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn bind(endpoint: impl ToEndpoint) -> io::Result<ShmListener> {
+        let endpoint = endpoint.to_endpoint()?;
+        let path = super::socket_path(&endpoint)?;
+        let lock = OwnerLock::acquire(&path.with_extension("lock")).map_err(|e| {
+            if e.kind() == io::ErrorKind::AddrInUse {
+                io::Error::new(
+                    e.kind(),
+                    format!("{endpoint}: a live listener holds this name"),
+                )
+            } else {
+                io::Error::new(e.kind(), format!("{endpoint}: {e}"))
+            }
+        })?;
+        // The name is ours now: whatever socket file is left belongs to a dead listener.
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        let std_listener = sys::bind_owner_only(&path, endpoint.mode_option())
+            .map_err(|e| io::Error::new(e.kind(), format!("{endpoint}: {e}")))?;
+        std_listener.set_nonblocking(true)?;
+        let identity = sys::file_identity(&path)?;
+        Ok(ShmListener {
+            listener: tokio::net::UnixListener::from_std(std_listener)?,
+            endpoint,
+            pending: FuturesUnordered::new(),
+            socket_file: (path, identity),
+            _lock: lock,
+        })
+    }
+
+    /// Waits for the next client.
+    ///
+    /// # Errors
+    /// Errors of the OS accept call. A client whose handshake fails (gone before it, silent
+    /// for 5 s, a segment that is not sealed or not consistent) is logged and skipped.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: no connection is lost when the future is dropped.
+    pub async fn accept(&mut self) -> io::Result<ShmStream> {
+        std::future::poll_fn(|cx| self.poll_accept_stream(cx)).await
+    }
+
+    /// Polls for the next client; see [`accept`](ShmListener::accept).
+    ///
+    /// # Errors
+    /// As [`accept`](ShmListener::accept).
+    pub fn poll_accept_stream(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<ShmStream>> {
+        loop {
+            while self.pending.len() < MAX_PENDING {
+                let Poll::Ready(accepted) = self.listener.poll_accept(cx) else {
+                    break;
+                };
+                let (socket, _) = accepted?;
+                let endpoint = self.endpoint.clone();
+                self.pending.push(Box::pin(async move {
+                    tokio::time::timeout(
+                        HANDSHAKE_TIMEOUT,
+                        ShmStream::accept_handshake(socket, endpoint),
+                    )
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "no handshake within 5 s",
+                        ))
+                    })
+                }));
+            }
+            match self.pending.poll_next_unpin(cx) {
+                Poll::Ready(Some(Ok(stream))) => return Poll::Ready(Ok(stream)),
+                Poll::Ready(Some(Err(e))) => {
+                    tracing::warn!(endpoint = %self.endpoint, error = %e, "shm client handshake failed");
+                }
+                Poll::Ready(None) | Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+
+    pub(crate) fn poll_accept(
+        &mut self,
+        cx: &mut Context<'_>,
+        endpoint: &Endpoint,
+    ) -> Poll<io::Result<Connection>> {
+        let stream = ready!(self.poll_accept_stream(cx))?;
+        let peer = match stream.peer_credentials().and_then(|c| c.pid) {
+            Some(pid) => format!("shm client pid {pid}"),
+            None => "shm client".to_owned(),
+        };
+        let credentials = stream.peer_credentials();
+        Poll::Ready(Ok(Connection::from_stream(
+            AnyStream::Shm(stream),
+            endpoint,
+            peer,
+            credentials,
+        )))
+    }
+
+    /// The endpoint this listener is bound to.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+}
+
+impl Drop for ShmListener {
+    fn drop(&mut self) {
+        let (path, identity) = &self.socket_file;
+        if sys::file_identity(path).ok() == Some(*identity) {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Checks that `endpoint` is `shm://name` and returns the name.
+pub(crate) fn shm_name(endpoint: &Endpoint) -> io::Result<&str> {
+    match (endpoint.scheme(), endpoint.name()) {
+        (Scheme::Shm, Some(name)) => Ok(name),
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{endpoint} is not a shm://name endpoint"),
+        )),
+    }
+}

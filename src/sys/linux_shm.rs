@@ -1,0 +1,353 @@
+//! Linux primitives behind `shm`: sealed memfds, eventfd doorbells, file-descriptor passing,
+//! futexes, random keys, the private per-user directory and owner locks.
+//!
+//! Why not raw_sync here: its process-shared mutex is not robust (a process killed inside
+//! `set`/`wait` leaves it locked forever) and it builds `&mut` over shared memory. A futex word
+//! or an eventfd holds no lock, so a dead peer cannot wedge the living.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU32;
+use std::time::Duration;
+
+/// Seals every shared mapping carries: its size can never change again, so no peer can make
+/// our accesses fault (SIGBUS) by truncating it.
+const REQUIRED_SEALS: libc::c_int = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_SEAL;
+
+fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// Creates an anonymous memory file of `size` bytes (zeroed) and seals its size.
+///
+/// The file has no name in any file system: it disappears with its last descriptor or mapping,
+/// so a crash never leaves a segment behind.
+pub(crate) fn create_sealed_memfd(debug_name: &str, size: u64) -> io::Result<File> {
+    let name = CString::new(debug_name)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "memfd name has a NUL byte"))?;
+    // SAFETY: `name` is a valid NUL-terminated string; flags are valid memfd_create flags.
+    let fd = cvt(unsafe {
+        libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING)
+    })?;
+    // SAFETY: memfd_create returned a fresh descriptor that nothing else owns.
+    let file = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    file.set_len(size)?;
+    // SAFETY: fcntl(F_ADD_SEALS) on a descriptor we own, with valid seal flags.
+    cvt(unsafe { libc::fcntl(file.as_raw_fd(), libc::F_ADD_SEALS, REQUIRED_SEALS) })?;
+    Ok(file)
+}
+
+/// Checks that a memory file received from a peer is sealed against resizing and is exactly
+/// `size` bytes long; `InvalidData` otherwise.
+pub(crate) fn check_sealed(file: &File, size: u64) -> io::Result<()> {
+    // SAFETY: fcntl(F_GET_SEALS) only reads the seals of a descriptor we own.
+    let seals = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GET_SEALS) };
+    if seals < 0
+        || seals & (libc::F_SEAL_SHRINK | libc::F_SEAL_GROW)
+            != libc::F_SEAL_SHRINK | libc::F_SEAL_GROW
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "the peer's shared memory is not sealed against resizing",
+        ));
+    }
+    let len = file.metadata()?.len();
+    if len != size {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("the peer's shared memory is {len} bytes, expected {size}"),
+        ));
+    }
+    Ok(())
+}
+
+/// A non-blocking eventfd: a counter the kernel can wait on, used as a doorbell.
+pub(crate) fn eventfd() -> io::Result<OwnedFd> {
+    // SAFETY: eventfd with valid flags; returns a fresh descriptor or -1.
+    let fd = cvt(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) })?;
+    // SAFETY: a fresh descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Rings an eventfd doorbell. A full counter (the peer never drains it) is not an error: the
+/// bell is already ringing.
+pub(crate) fn eventfd_ring(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let one: u64 = 1;
+    // SAFETY: writes 8 bytes from a live u64 to a descriptor we borrow.
+    let n = unsafe { libc::write(fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::WouldBlock {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// Resets an eventfd doorbell; `Ok(false)` when it was not ringing.
+pub(crate) fn eventfd_drain(fd: BorrowedFd<'_>) -> io::Result<bool> {
+    let mut count: u64 = 0;
+    // SAFETY: reads 8 bytes into a live u64 from a descriptor we borrow.
+    let n = unsafe { libc::read(fd.as_raw_fd(), (&mut count as *mut u64).cast(), 8) };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        return if e.kind() == io::ErrorKind::WouldBlock {
+            Ok(false)
+        } else {
+            Err(e)
+        };
+    }
+    Ok(true)
+}
+
+/// Largest number of descriptors one message passes.
+pub(crate) const MAX_FDS: usize = 4;
+
+/// Sends `data` with `fds` attached (SCM_RIGHTS) on a Unix stream socket. Non-blocking as
+/// the socket is; returns the bytes sent.
+pub(crate) fn send_with_fds(
+    socket: BorrowedFd<'_>,
+    data: &[u8],
+    fds: &[BorrowedFd<'_>],
+) -> io::Result<usize> {
+    assert!(fds.len() <= MAX_FDS);
+    let raw: Vec<RawFd> = fds.iter().map(AsRawFd::as_raw_fd).collect();
+    let fd_bytes = std::mem::size_of_val(raw.as_slice());
+    // SAFETY: CMSG_SPACE only computes a size.
+    let space = unsafe { libc::CMSG_SPACE(fd_bytes as u32) } as usize;
+    // u64 elements keep the control buffer aligned for cmsghdr.
+    let mut control = vec![0u64; space.div_ceil(8)];
+    let mut iov = libc::iovec {
+        iov_base: data.as_ptr() as *mut libc::c_void,
+        iov_len: data.len(),
+    };
+    // SAFETY: an all-zero msghdr is a valid empty header.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = space as _;
+    // SAFETY: msg_control points at `space` writable bytes, enough for one cmsghdr carrying
+    // `fd_bytes` of data, so CMSG_FIRSTHDR is non-null and CMSG_DATA stays inside `control`.
+    unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(fd_bytes as u32) as _;
+        std::ptr::copy_nonoverlapping(raw.as_ptr().cast::<u8>(), libc::CMSG_DATA(cmsg), fd_bytes);
+    }
+    // SAFETY: `msg` points at live buffers (`iov` → `data`, `control`) for the whole call.
+    let n = unsafe { libc::sendmsg(socket.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
+/// Receives up to `buf.len()` bytes and the descriptors attached to them (SCM_RIGHTS, close on
+/// exec). Returns `(bytes, fds)`; `(0, [])` is end of stream.
+pub(crate) fn recv_with_fds(
+    socket: BorrowedFd<'_>,
+    buf: &mut [u8],
+) -> io::Result<(usize, Vec<OwnedFd>)> {
+    // SAFETY: CMSG_SPACE only computes a size.
+    let space =
+        unsafe { libc::CMSG_SPACE((MAX_FDS * std::mem::size_of::<RawFd>()) as u32) } as usize;
+    let mut control = vec![0u64; space.div_ceil(8)];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: an all-zero msghdr is a valid empty header.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = space as _;
+    // SAFETY: `msg` points at live, writable buffers (`buf`, `control`) for the whole call.
+    let n = unsafe { libc::recvmsg(socket.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut fds = Vec::new();
+    // SAFETY: the kernel filled `control` with `msg_controllen` bytes of well-formed cmsghdrs;
+    // CMSG_FIRSTHDR/NXTHDR stay inside it, and each SCM_RIGHTS payload holds `cmsg_len -
+    // CMSG_LEN(0)` bytes of descriptors now owned by this process.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+                let bytes = (*cmsg).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
+                let data = libc::CMSG_DATA(cmsg);
+                for i in 0..bytes / std::mem::size_of::<RawFd>() {
+                    let fd = std::ptr::read_unaligned(data.cast::<RawFd>().add(i));
+                    fds.push(OwnedFd::from_raw_fd(fd));
+                }
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    if msg.msg_flags & libc::MSG_CTRUNC != 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "the peer attached more descriptors than the handshake allows",
+        ));
+    }
+    Ok((n as usize, fds))
+}
+
+/// Wakes every process waiting on the futex word at `word` (shared, not process-private).
+pub(crate) fn futex_wake_all(word: &AtomicU32) {
+    // SAFETY: FUTEX_WAKE only uses the address as a key; `word` is a live, aligned u32.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE,
+            i32::MAX,
+            std::ptr::null::<libc::timespec>(),
+        );
+    }
+}
+
+/// Sleeps while the futex word at `word` holds `expected`, at most `timeout`. Returns early on
+/// a wake, a changed value, a signal or a spurious wake-up; the caller re-checks.
+pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, timeout: Duration) {
+    let ts = libc::timespec {
+        tv_sec: timeout.as_secs().min(i32::MAX as u64) as libc::time_t,
+        tv_nsec: timeout.subsec_nanos() as libc::c_long,
+    };
+    // SAFETY: FUTEX_WAIT reads the live, aligned u32 at `word` atomically and sleeps;
+    // `ts` is a valid relative timeout that outlives the call.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT,
+            expected,
+            &ts as *const libc::timespec,
+        );
+    }
+}
+
+/// 64 random bits from the kernel.
+pub(crate) fn random_u64() -> io::Result<u64> {
+    let mut value: u64 = 0;
+    // SAFETY: getrandom writes at most 8 bytes into a live u64.
+    let n = unsafe { libc::getrandom((&mut value as *mut u64).cast(), 8, 0) };
+    if n != 8 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(value)
+}
+
+/// The private per-user directory for shared-memory names: `$XDG_RUNTIME_DIR/anyipc` or
+/// `/tmp/anyipc-<uid>`, created 0700 and refused unless it is a real directory of ours that no
+/// one else may enter.
+pub(crate) fn private_dir() -> io::Result<PathBuf> {
+    // SAFETY: getuid cannot fail.
+    let uid = unsafe { libc::getuid() };
+    let dir = match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(base) if Path::new(&base).is_absolute() => PathBuf::from(base).join("anyipc"),
+        _ => std::env::temp_dir().join(format!("anyipc-{uid}")),
+    };
+    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+        _ => {}
+    }
+    let meta = std::fs::symlink_metadata(&dir)?;
+    if !meta.file_type().is_dir() || meta.uid() != uid || meta.mode() & 0o077 != 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "{} is not a private directory of this user (owner, mode 0700); refusing to use it",
+                dir.display()
+            ),
+        ));
+    }
+    Ok(dir)
+}
+
+/// An exclusive, non-blocking `flock` on a lock file: held while the owner lives, released by
+/// the kernel when it dies. Dropping removes the file, then releases the lock.
+#[derive(Debug)]
+pub(crate) struct OwnerLock {
+    file: File,
+    path: PathBuf,
+}
+
+impl OwnerLock {
+    /// Takes the lock at `path` (creating the file 0600); `AddrInUse` if a live owner holds it.
+    pub(crate) fn acquire(path: &Path) -> io::Result<OwnerLock> {
+        loop {
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(path)?;
+            if !try_flock(file.as_fd())? {
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    "a live process owns this name",
+                ));
+            }
+            // A previous owner may have removed the file between our open and our flock: then
+            // we hold a lock on a file no one else will find. Retry on the current one.
+            let ours = file.metadata()?;
+            match std::fs::symlink_metadata(path) {
+                Ok(now) if now.dev() == ours.dev() && now.ino() == ours.ino() => {
+                    return Ok(OwnerLock {
+                        file,
+                        path: path.to_path_buf(),
+                    })
+                }
+                Ok(_) => continue,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+impl Drop for OwnerLock {
+    fn drop(&mut self) {
+        // Remove while still holding the lock, so no one can take a lock on the removed file
+        // and believe they own the name.
+        let _ = std::fs::remove_file(&self.path);
+        let _ = &self.file;
+    }
+}
+
+/// Tries an exclusive `flock` on `fd`: `Ok(false)` if another open file description holds it.
+pub(crate) fn try_flock(fd: BorrowedFd<'_>) -> io::Result<bool> {
+    loop {
+        // SAFETY: flock on a descriptor we borrow.
+        let ret = unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if ret == 0 {
+            return Ok(true);
+        }
+        let e = io::Error::last_os_error();
+        match e.kind() {
+            io::ErrorKind::WouldBlock => return Ok(false),
+            io::ErrorKind::Interrupted => continue,
+            _ => return Err(e),
+        }
+    }
+}
+
+/// The real user id of this process.
+pub(crate) fn current_uid() -> u32 {
+    // SAFETY: getuid cannot fail.
+    unsafe { libc::getuid() }
+}

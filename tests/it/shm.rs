@@ -1,0 +1,520 @@
+//! `shm://` beyond the conformance suite: a hostile peer scribbling over the control words,
+//! truncation, SIGKILL at random points, name reclaim, cleanup, split halves, busy-poll.
+//!
+//! Cross-process cases start this test binary again with a role (`shm_helper_entry`), so the
+//! peer is a real process that can be killed with SIGKILL at any moment.
+
+use crate::util::{unique_name, watchdog};
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use std::io;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const ROLE_VAR: &str = "ANYIPC_SHM_ROLE";
+const ARG_VAR: &str = "ANYIPC_SHM_ARG";
+const READY: &str = "shm-helper-ready";
+
+fn url(name: &str) -> String {
+    format!("shm://{name}")
+}
+
+/// Message `seq` of a deterministic stream: its length and every byte follow from `seq`.
+fn pattern(seq: u64) -> Bytes {
+    let len = 8 + (seq.wrapping_mul(2_654_435_761) % 9000) as usize;
+    let mut msg = seq.to_be_bytes().to_vec();
+    msg.extend((8..len).map(|i| (seq as usize).wrapping_mul(31).wrapping_add(i) as u8));
+    Bytes::from(msg)
+}
+
+/// A small xorshift generator: the tests need no crate for randomness.
+struct Rng(u64);
+
+impl Rng {
+    fn seeded() -> Rng {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64;
+        Rng(nanos ^ u64::from(std::process::id()) << 32 | 1)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Starts this binary again in `role`, and waits until it says it is ready.
+async fn spawn_helper(role: &str, arg: &str) -> Child {
+    let exe = std::env::current_exe().expect("test binary path");
+    let mut child = Command::new(exe)
+        .args([
+            "shm::shm_helper_entry",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(ROLE_VAR, role)
+        .env(ARG_VAR, arg)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn helper");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    loop {
+        match lines.next_line().await.expect("helper stderr") {
+            Some(line) if line == READY => break,
+            Some(line) => eprintln!("helper {role}: {line}"),
+            None => panic!("helper {role} exited before it was ready"),
+        }
+    }
+    let role = role.to_owned();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            eprintln!("helper {role}: {line}");
+        }
+    });
+    child
+}
+
+/// The helpers' body; a no-op in an ordinary test run.
+#[test]
+fn shm_helper_entry() {
+    let Ok(role) = std::env::var(ROLE_VAR) else {
+        return;
+    };
+    let arg = std::env::var(ARG_VAR).unwrap_or_default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let work = async {
+            match role.as_str() {
+                "echo_server" => echo_server(&arg).await,
+                "echo_client" => echo_client(&arg).await,
+                "pattern_client" => pattern_client(&arg).await,
+                "chaos" => chaos(&arg).await,
+                other => panic!("unknown role {other}"),
+            }
+        };
+        // A helper whose parent died without killing it still goes away.
+        let _ = tokio::time::timeout(Duration::from_secs(60), work).await;
+    });
+    std::process::exit(0);
+}
+
+async fn echo_server(url: &str) {
+    let mut listener = anyipc::bind(url).await.expect("helper bind");
+    eprintln!("{READY}");
+    loop {
+        let mut conn = listener.accept().await.expect("helper accept");
+        tokio::spawn(async move {
+            while let Some(Ok(msg)) = conn.next().await {
+                if conn.send(msg).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+}
+
+/// Ping-pong with checked echoes and, now and then, a pause long enough to park.
+async fn echo_client(url: &str) {
+    let mut conn = anyipc::connect(url).await.expect("helper connect");
+    eprintln!("{READY}");
+    let mut rng = Rng::seeded();
+    for seq in 0.. {
+        let msg = pattern(seq);
+        conn.send(msg.clone()).await.expect("helper send");
+        let echo = conn.next().await.expect("echo").expect("echo");
+        assert_eq!(echo, msg, "helper: wrong echo");
+        if rng.below(8) == 0 {
+            tokio::time::sleep(Duration::from_micros(rng.below(2000))).await;
+        }
+    }
+}
+
+async fn pattern_client(url: &str) {
+    let mut conn = anyipc::connect(url).await.expect("helper connect");
+    eprintln!("{READY}");
+    for seq in 0.. {
+        if conn.send(pattern(seq)).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Writes random values over the header and control words of every shm segment of process
+/// `pid`, found under /proc/<pid>/fd, until killed.
+async fn chaos(pid: &str) {
+    use std::os::unix::fs::FileExt;
+    let mut segments = Vec::new();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap() {
+        let path = entry.unwrap().path();
+        let Ok(target) = std::fs::read_link(&path) else {
+            continue;
+        };
+        if target.to_string_lossy().contains("memfd:anyipc-shm") {
+            segments.push(
+                std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(&path)
+                    .unwrap(),
+            );
+        }
+    }
+    assert!(!segments.is_empty(), "no shm segment in process {pid}");
+    eprintln!("{READY}");
+    // The header, and the index and parked words of both rings (layout in src/shm.rs).
+    const WORDS: &[u64] = &[0, 8, 16, 24, 32, 64, 72, 128, 136, 192, 200, 256, 264];
+    let mut rng = Rng::seeded();
+    loop {
+        for file in &segments {
+            let offset = if rng.below(4) == 0 {
+                rng.below(4096 - 8)
+            } else {
+                WORDS[rng.below(WORDS.len() as u64) as usize]
+            };
+            // pwrite into the shared memory: the same bytes a store through a mapping makes.
+            let _ = file.write_at(&rng.next().to_le_bytes(), offset);
+        }
+        tokio::time::sleep(Duration::from_micros(200 + rng.below(800))).await;
+    }
+}
+
+/// Kills `child` and waits until it is gone.
+async fn kill(child: &mut Child) {
+    child.kill().await.expect("kill helper");
+}
+
+fn is_peer_gone(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::BrokenPipe | io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset
+    )
+}
+
+#[tokio::test]
+async fn many_clients_at_once() {
+    watchdog(60, async {
+        let url = url(&unique_name("shm-many"));
+        let mut listener = anyipc::bind(&url).await.unwrap();
+        tokio::spawn(async move {
+            while let Ok(mut conn) = listener.accept().await {
+                tokio::spawn(async move {
+                    while let Some(Ok(msg)) = conn.next().await {
+                        let _ = conn.send(msg).await;
+                    }
+                });
+            }
+        });
+        let clients: Vec<_> = (0..40)
+            .map(|c| {
+                let url = url.clone();
+                tokio::spawn(async move {
+                    let mut conn = anyipc::connect(&url).await.unwrap();
+                    for seq in 0..50u64 {
+                        let msg = pattern(seq * 40 + c);
+                        conn.send(msg.clone()).await.unwrap();
+                        assert_eq!(conn.next().await.unwrap().unwrap(), msg);
+                    }
+                })
+            })
+            .collect();
+        for client in clients {
+            client.await.unwrap();
+        }
+    })
+    .await;
+}
+
+/// Both halves of a split connection in different tasks, with rings so small that every
+/// side parks for space and for data over and over: no wake-up may be lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_halves_park_and_wake() {
+    watchdog(60, async {
+        let url = url(&unique_name("shm-split")) + "?capacity=4KiB";
+        let mut listener = anyipc::bind(&url).await.unwrap();
+        let client = anyipc::connect(&url).await.unwrap();
+        let server = listener.accept().await.unwrap();
+        let (mut server_tx, mut server_rx) = server.split();
+        let (mut client_tx, mut client_rx) = client.split();
+        const N: u64 = 400;
+        let tasks = vec![
+            tokio::spawn(async move {
+                for seq in 0..N {
+                    client_tx.send(pattern(seq)).await.unwrap();
+                }
+            }),
+            tokio::spawn(async move {
+                for seq in 0..N {
+                    server_tx.send(pattern(seq + N)).await.unwrap();
+                }
+            }),
+            tokio::spawn(async move {
+                for seq in 0..N {
+                    assert_eq!(server_rx.next().await.unwrap().unwrap(), pattern(seq));
+                }
+            }),
+            tokio::spawn(async move {
+                for seq in 0..N {
+                    assert_eq!(client_rx.next().await.unwrap().unwrap(), pattern(seq + N));
+                }
+            }),
+        ];
+        for task in tasks {
+            task.await.unwrap();
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn busy_poll_round_trips() {
+    watchdog(60, async {
+        let url = url(&unique_name("shm-busy")) + "?busy_poll=true";
+        let mut listener = anyipc::bind(&url).await.unwrap();
+        let mut client = anyipc::connect(&url).await.unwrap();
+        let mut server = listener.accept().await.unwrap();
+        let echo = tokio::spawn(async move {
+            while let Some(Ok(msg)) = server.next().await {
+                server.send(msg).await.unwrap();
+            }
+        });
+        for seq in 0..1000 {
+            client.send(pattern(seq)).await.unwrap();
+            assert_eq!(client.next().await.unwrap().unwrap(), pattern(seq));
+        }
+        drop(client);
+        echo.await.unwrap();
+    })
+    .await;
+}
+
+/// The memory of a connection is sealed: resizing it fails, and traffic goes on.
+#[tokio::test]
+async fn truncation_is_refused() {
+    watchdog(30, async {
+        let url = url(&unique_name("shm-trunc"));
+        let mut listener = anyipc::bind(&url).await.unwrap();
+        let mut client = anyipc::connect(&url).await.unwrap();
+        let mut server = listener.accept().await.unwrap();
+        let mut found = 0;
+        for entry in std::fs::read_dir("/proc/self/fd").unwrap() {
+            let path = entry.unwrap().path();
+            let Ok(target) = std::fs::read_link(&path) else {
+                continue;
+            };
+            if !target.to_string_lossy().contains("memfd:anyipc-shm") {
+                continue;
+            }
+            let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            let len = file.metadata().unwrap().len();
+            for new_len in [0, len / 2, len + 4096] {
+                let err = file.set_len(new_len).unwrap_err();
+                assert_eq!(err.kind(), io::ErrorKind::PermissionDenied, "{err}");
+            }
+            found += 1;
+        }
+        assert!(found >= 2, "expected both ends' segments, found {found}");
+        client
+            .send(Bytes::from_static(b"still fine"))
+            .await
+            .unwrap();
+        assert_eq!(server.next().await.unwrap().unwrap(), "still fine");
+    })
+    .await;
+}
+
+/// A live listener's name is never taken; a killed one's is reclaimed; nothing is left in
+/// /dev/shm either way.
+#[tokio::test]
+async fn name_is_reclaimed_after_the_owner_is_killed() {
+    watchdog(60, async {
+        let name = unique_name("shm-reclaim");
+        let mut server = spawn_helper("echo_server", &url(&name)).await;
+        let err = anyipc::bind(url(&name)).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
+        let mut conn = anyipc::connect(url(&name)).await.unwrap();
+        conn.send(Bytes::from_static(b"hi")).await.unwrap();
+        assert_eq!(conn.next().await.unwrap().unwrap(), "hi");
+        kill(&mut server).await;
+        let mut listener = anyipc::bind(url(&name))
+            .await
+            .expect("reclaim a dead owner's name");
+        let mut client = anyipc::connect(url(&name)).await.unwrap();
+        let mut accepted = listener.accept().await.unwrap();
+        client.send(Bytes::from_static(b"again")).await.unwrap();
+        assert_eq!(accepted.next().await.unwrap().unwrap(), "again");
+        drop((listener, client, accepted));
+        let err = anyipc::connect(url(&name)).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
+        assert_nothing_in_dev_shm(&name);
+    })
+    .await;
+}
+
+fn assert_nothing_in_dev_shm(name: &str) {
+    let Ok(entries) = std::fs::read_dir("/dev/shm") else {
+        return;
+    };
+    for entry in entries {
+        let file_name = entry.unwrap().file_name();
+        let file_name = file_name.to_string_lossy();
+        assert!(
+            !file_name.contains(name) && !file_name.contains("anyipc-shm"),
+            "left in /dev/shm: {file_name}"
+        );
+    }
+}
+
+/// How many kill rounds: 200 by default, `ANYIPC_SHM_KILL_ROUNDS` for more.
+fn kill_rounds() -> u64 {
+    std::env::var("ANYIPC_SHM_KILL_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200)
+}
+
+/// SIGKILL a peer at a random point of checked traffic (busy spinning, parked, mid-frame,
+/// inside the wake-up path): the survivor sees the end within 1 s, and every message it got
+/// before was whole and right. Rounds alternate which side dies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_killed_at_random_points() {
+    let rounds = kill_rounds();
+    watchdog(60 + rounds, async {
+        let mut rng = Rng::seeded();
+        let name = unique_name("shm-kill");
+        for round in 0..rounds {
+            let capacity = [4096, 65536][rng.below(2) as usize];
+            let url = format!("shm://{name}?capacity={capacity}");
+            let delay = Duration::from_micros(rng.below(20_000));
+            if round % 2 == 0 {
+                kill_server_round(&url, delay).await;
+            } else {
+                kill_client_round(&url, delay).await;
+            }
+        }
+        assert_nothing_in_dev_shm(&name);
+    })
+    .await;
+}
+
+/// The child is the echo server; this process checks the echoes until the child dies.
+async fn kill_server_round(url: &str, delay: Duration) {
+    let mut child = spawn_helper("echo_server", url).await;
+    let mut conn = anyipc::connect(url).await.unwrap();
+    let traffic = tokio::spawn(async move {
+        for seq in 0.. {
+            let msg = pattern(seq);
+            if let Err(e) = conn.send(msg.clone()).await {
+                assert!(is_peer_gone(&e), "send: {e}");
+                return;
+            }
+            match conn.next().await {
+                Some(Ok(echo)) => assert_eq!(echo, msg, "torn or wrong echo"),
+                Some(Err(e)) => {
+                    assert!(is_peer_gone(&e), "recv: {e}");
+                    return;
+                }
+                None => return,
+            }
+        }
+    });
+    tokio::time::sleep(delay).await;
+    kill(&mut child).await;
+    tokio::time::timeout(Duration::from_secs(1), traffic)
+        .await
+        .unwrap_or_else(|_| panic!("no end of stream within 1 s of the kill ({url})"))
+        .unwrap();
+}
+
+/// The child is the client; this process echoes until the child dies.
+async fn kill_client_round(url: &str, delay: Duration) {
+    let mut listener = anyipc::bind(url).await.unwrap();
+    let mut child = spawn_helper("echo_client", url).await;
+    let mut conn = listener.accept().await.unwrap();
+    let echo = tokio::spawn(async move {
+        loop {
+            match conn.next().await {
+                Some(Ok(msg)) => {
+                    let seq = u64::from_be_bytes(msg[..8].try_into().unwrap());
+                    assert_eq!(msg, pattern(seq), "torn or wrong message");
+                    if let Err(e) = conn.send(msg).await {
+                        assert!(is_peer_gone(&e), "send: {e}");
+                        return;
+                    }
+                }
+                Some(Err(e)) => {
+                    assert!(is_peer_gone(&e), "recv: {e}");
+                    return;
+                }
+                None => return,
+            }
+        }
+    });
+    tokio::time::sleep(delay).await;
+    kill(&mut child).await;
+    tokio::time::timeout(Duration::from_secs(1), echo)
+        .await
+        .unwrap_or_else(|_| panic!("no end of stream within 1 s of the kill ({url})"))
+        .unwrap();
+}
+
+/// A third process writes random values over the header, indices and parked words while a
+/// client streams checked messages: this process gets right messages, then `InvalidData` or
+/// the end of the stream, never wrong bytes, a crash or a hang.
+#[tokio::test]
+async fn chaos_over_the_control_words() {
+    watchdog(90, async {
+        let mut outcomes = Vec::new();
+        for _ in 0..4 {
+            let url = url(&unique_name("shm-chaos"));
+            let mut listener = anyipc::bind(&url).await.unwrap();
+            let _writer = spawn_helper("pattern_client", &url).await;
+            let mut conn = listener.accept().await.unwrap();
+            let chaos = spawn_helper("chaos", &std::process::id().to_string()).await;
+            let mut seq = 0u64;
+            let outcome = loop {
+                match conn.next().await {
+                    Some(Ok(msg)) => {
+                        assert_eq!(msg, pattern(seq), "message {seq} is not what was sent");
+                        seq += 1;
+                    }
+                    Some(Err(e)) => break e.kind(),
+                    None => break io::ErrorKind::UnexpectedEof,
+                }
+            };
+            assert!(
+                matches!(
+                    outcome,
+                    io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof
+                ),
+                "{outcome:?}"
+            );
+            outcomes.push((seq, outcome));
+            drop(chaos);
+        }
+        eprintln!("chaos outcomes (messages checked, end): {outcomes:?}");
+        assert!(
+            outcomes
+                .iter()
+                .any(|(_, kind)| *kind == io::ErrorKind::InvalidData),
+            "chaos never caught on this side: {outcomes:?}"
+        );
+    })
+    .await;
+}
