@@ -63,7 +63,7 @@ pub(crate) use child_pipe::ChildPipe;
 use crate::transport::{AnyStream, Connection};
 use crate::{Endpoint, Scheme};
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::net::unix::pipe;
@@ -131,6 +131,8 @@ pub fn spawn_with(mut command: Command, options: ChildOptions) -> io::Result<(Ch
         let sender = pipe::Sender::from_owned_fd(parent_write)?;
         (child, receiver, sender)
     };
+    crate::sys::grow_pipe_buffer(receiver.as_fd());
+    crate::sys::grow_pipe_buffer(sender.as_fd());
     let peer = match child.id() {
         Some(pid) => format!("child pid {pid}"),
         None => "child".to_owned(),

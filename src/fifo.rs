@@ -32,7 +32,10 @@
 //! newline) is written by one `write(2)` of at most `PIPE_BUF` bytes, which the OS performs
 //! whole or not at all. A larger frame is refused with `InvalidInput` before anything is
 //! written (with the default length framing the largest message is `PIPE_BUF - 4` bytes, 4092
-//! on Linux). A writer killed mid-send therefore never leaves half a frame behind.
+//! on Linux). A writer killed mid-send therefore never leaves half a frame behind. A writer
+//! that is not anyipc (`echo >`, a shell script) must likewise write each frame whole in one
+//! write, or the reader's stream is corrupt for everyone (with length framing, the reader then
+//! fails with `InvalidData` or waits for the rest of a frame).
 //!
 //! # Errors
 //! - bind: `AlreadyExists` when the path is a symlink or anything other than a FIFO;

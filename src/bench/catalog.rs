@@ -78,6 +78,7 @@ impl TransportSpec {
 pub const TRANSPORTS: &[TransportSpec] = &[
     TransportSpec::cross_process("tcp", "tcp://127.0.0.1:0").twin("tcp-twin"),
     TransportSpec::cross_process("unix", "unix://{dir}/unix.sock"),
+    TransportSpec::cross_process("pipe", "pipe://{unique}"),
     // 65,507 bytes is the largest UDP payload over IPv4.
     TransportSpec::cross_process("udp", "udp://127.0.0.1:0").max_message(65_507),
     TransportSpec::in_process("mem", "mem://{unique}"),

@@ -21,6 +21,7 @@ impl FifoListener {
     pub(crate) fn bind(endpoint: &Endpoint) -> io::Result<FifoListener> {
         let path = fifo_path(endpoint)?;
         let bound = sys::fifo_bind(path, endpoint.mode_option())?;
+        sys::grow_pipe_buffer(std::os::fd::AsFd::as_fd(&bound.reader));
         let identity = sys::file_identity(path);
         let reader = FifoReader::new(bound);
         // Whatever failed, the FIFO we created must not stay behind.

@@ -11,7 +11,9 @@ mod inherit;
 mod local_socket;
 
 pub(crate) use fifo::{fifo_bind, fifo_open_writer, BoundFifo, PIPE_BUF};
-pub(crate) use inherit::{adopt_inherited_fd, anonymous_pipe, inherit_in_child, take_stdio};
+pub(crate) use inherit::{
+    adopt_inherited_fd, anonymous_pipe, grow_pipe_buffer, inherit_in_child, take_stdio,
+};
 pub(crate) use local_socket::{
     pipe_connect, pipe_location, PipeServer, PipeStream, PIPE_PEER_UIDS,
 };

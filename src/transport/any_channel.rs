@@ -45,6 +45,10 @@ impl SendMessage for AnyChannel {
         dispatch!(self, c => Pin::new(c).poll_send(cx, msg))
     }
 
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        dispatch!(self, c => Pin::new(c).poll_flush(cx))
+    }
+
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         dispatch!(self, c => Pin::new(c).poll_close(cx))
     }

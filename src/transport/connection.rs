@@ -126,7 +126,8 @@ impl Connection {
         &self.peer
     }
 
-    /// The peer's pid, uid and gid on local transports where the OS reports them (`unix`).
+    /// The peer's pid, uid and gid on local transports where the OS reports them (`unix`, and
+    /// `pipe` on Unix).
     pub fn peer_credentials(&self) -> Option<PeerCredentials> {
         self.credentials
     }

@@ -31,6 +31,18 @@ pub trait SendMessage {
         msg: &Bytes,
     ) -> Poll<io::Result<()>>;
 
+    /// Hands on whatever the backend gathered from earlier [`poll_send`]s (a backend may batch
+    /// several messages into one write). Backends that pass each message on at once, the
+    /// default, have nothing to flush.
+    ///
+    /// # Errors
+    /// As for [`poll_send`](SendMessage::poll_send).
+    ///
+    /// [`poll_send`]: SendMessage::poll_send
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
     /// Closes the sending side, so that the peer's receive ends.
     ///
     /// # Errors

@@ -112,12 +112,15 @@ impl<T: SendMessage + Unpin> Sink<Bytes> for MessageFramed<T> {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().poll_send_unsent(cx)
+        let this = self.get_mut();
+        ready!(this.poll_send_unsent(cx))?;
+        Pin::new(&mut this.inner).poll_flush(cx)
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         ready!(this.poll_send_unsent(cx))?;
+        ready!(Pin::new(&mut this.inner).poll_flush(cx))?;
         Pin::new(&mut this.inner).poll_close(cx)
     }
 }

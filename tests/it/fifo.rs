@@ -41,9 +41,14 @@ async fn many_writers_never_interleave() {
             let url = url.clone();
             tasks.push(tokio::spawn(async move {
                 let mut writer = anyipc::connect(&url).await.unwrap();
+                // Fed in runs, so the writer batches several frames per write.
                 for seq in 0..EACH {
-                    writer.send(tagged(w, seq)).await.unwrap();
+                    writer.feed(tagged(w, seq)).await.unwrap();
+                    if seq % 16 == 15 {
+                        writer.flush().await.unwrap();
+                    }
                 }
+                writer.flush().await.unwrap();
             }));
         }
         let mut next: HashMap<u32, u32> = HashMap::new();
@@ -332,6 +337,43 @@ async fn fifo_example_pair() {
         let writer = crate::pipe::run_example("fifo_writer", &[&path, "first", "second"]).await;
         assert!(writer.contains("client: done"), "{writer}");
         assert!(reader.wait().await.unwrap().success());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn fed_frames_are_batched_until_flush() {
+    watchdog(60, async {
+        let dir = TempDir::new("fifo");
+        let mut listener = anyipc::bind(fifo_url(&dir)).await.unwrap();
+        let mut reader = listener.accept().await.unwrap();
+        let mut writer = anyipc::connect(fifo_url(&dir)).await.unwrap();
+        for i in 0..3 {
+            writer
+                .feed(Bytes::from(format!("batched {i}")))
+                .await
+                .unwrap();
+        }
+        let early = tokio::time::timeout(Duration::from_millis(200), reader.next()).await;
+        assert!(
+            early.is_err(),
+            "a fed frame was written before flush: {early:?}"
+        );
+        writer.flush().await.unwrap();
+        for i in 0..3 {
+            assert_eq!(
+                reader.next().await.unwrap().unwrap(),
+                format!("batched {i}")
+            );
+        }
+        // Closing flushes too.
+        writer.feed(Bytes::from_static(b"last")).await.unwrap();
+        writer.close().await.unwrap();
+        assert_eq!(reader.next().await.unwrap().unwrap(), "last");
+        assert_eq!(
+            kind(writer.send("after close").await),
+            io::ErrorKind::BrokenPipe
+        );
     })
     .await;
 }

@@ -144,3 +144,22 @@ pub(crate) fn take_stdio() -> io::Result<(OwnedFd, OwnedFd)> {
     cvt(unsafe { libc::dup2(2, 1) })?;
     Ok((read, write))
 }
+
+/// The pipe buffer asked for on Linux: large messages then cross in fewer wake-ups (the
+/// default is 64 KiB; a Unix socket buffers about 200 KiB).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const PIPE_BUFFER: libc::c_int = 1 << 20;
+
+/// Asks the OS for a larger buffer for the pipe `fd` belongs to. Best effort: where the OS
+/// refuses (a lower `/proc/sys/fs/pipe-max-size`, the per-user pipe limit) or has no such call,
+/// the pipe keeps its default.
+pub(crate) fn grow_pipe_buffer(fd: std::os::fd::BorrowedFd<'_>) {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        // SAFETY: F_SETPIPE_SZ only resizes the buffer of the pipe `fd` refers to; a refusal is
+        // an error return, which is ignored.
+        let _ = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_BUFFER) };
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let _ = fd;
+}
