@@ -50,6 +50,8 @@ pub(crate) struct Backend {
     pub(crate) connect_waits_for_accept: bool,
     /// The transport reaches other processes: run the cross-process cases.
     pub(crate) cross_process: bool,
+    /// Both ends learn the peer's pid, uid and gid (`Connection::peer_credentials`).
+    pub(crate) credentials: bool,
 }
 
 impl Backend {
@@ -64,6 +66,7 @@ impl Backend {
         missing: Some(&[io::ErrorKind::NotFound]),
         connect_waits_for_accept: false,
         cross_process: true,
+        credentials: false,
     };
 }
 
@@ -161,6 +164,12 @@ pub(crate) async fn round_trip(backend: &Backend) {
     } = pair(backend, &[]).await;
     assert!(!server.peer_addr().is_empty());
     assert!(!client.peer_addr().is_empty());
+    if backend.credentials {
+        for conn in [&client, &server] {
+            let peer = conn.peer_credentials().expect("peer credentials");
+            assert_eq!(peer.pid, Some(std::process::id()));
+        }
+    }
     let echo = tokio::spawn(async move {
         while let Some(msg) = server.next().await {
             server.send(msg.unwrap()).await.unwrap();
@@ -588,6 +597,10 @@ pub(crate) async fn cross_process_round_trip(backend: &Backend) {
         let (url, _guard) = (backend.fresh)();
         let helper = Helper::spawn(role, &url).await;
         let mut client = anyipc::connect(helper.endpoint()).await.unwrap();
+        if backend.credentials {
+            let peer = client.peer_credentials().expect("peer credentials");
+            assert_eq!(peer.pid, Some(helper.pid()), "{role:?}: the server's pid");
+        }
         for i in 0..100 {
             let msg = numbered(i);
             client.send(msg.clone()).await.unwrap();
@@ -721,6 +734,7 @@ conformance!(
     unix,
     Backend {
         fresh: || fresh_path("unix"),
+        credentials: true,
         ..Backend::STREAM
     }
 );
@@ -732,6 +746,7 @@ conformance!(
         fresh: || (format!("unix://@{}", unique_name("anyipc-conf")), None),
         // An abstract name has no file to be missing: the kernel refuses the connection.
         missing: Some(&[io::ErrorKind::ConnectionRefused]),
+        credentials: true,
         ..Backend::STREAM
     }
 );
@@ -751,15 +766,6 @@ conformance!(
         message_based: true,
         connect_waits_for_accept: true,
         cross_process: false,
-        ..Backend::STREAM
-    }
-);
-
-#[cfg(target_os = "linux")]
-conformance!(
-    shm,
-    Backend {
-        fresh: || fresh_name("shm"),
         ..Backend::STREAM
     }
 );

@@ -98,6 +98,11 @@ impl Helper {
         &self.endpoint
     }
 
+    /// The helper's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id().expect("helper still running")
+    }
+
     /// SIGKILL, and wait until the process is gone.
     pub(crate) async fn kill(&mut self) {
         self.child.kill().await.expect("kill helper");
