@@ -769,3 +769,12 @@ conformance!(
         ..Backend::STREAM
     }
 );
+
+#[cfg(target_os = "linux")]
+conformance!(
+    shm,
+    Backend {
+        fresh: || fresh_name("shm"),
+        ..Backend::STREAM
+    }
+);
