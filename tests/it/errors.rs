@@ -13,7 +13,7 @@ use std::io;
 /// Schemes that parse but have no transport in this build yet. Shrink this list as
 /// transports land (each then gets its line in `conformance.rs`); the test below fails for a
 /// scheme that is listed here but works, so the list cannot go stale.
-const UNSUPPORTED: &[&str] = &["shm://unsupported-x"];
+const UNSUPPORTED: &[&str] = &[];
 
 /// Schemes that only connect: binding them is `Unsupported` for good (`stdio://` is the
 /// child's end of pipes its parent made).
