@@ -48,6 +48,7 @@ impl Attachment {
         let attached = attached.get_or_insert_with(HashMap::new);
         attached.retain(|_, weak| weak.strong_count() > 0);
         if let Some(existing) = attached.get(&key).and_then(Weak::upgrade) {
+            existing.region.recheck_header()?;
             return Ok(existing);
         }
         let map = memmap2::MmapOptions::new()

@@ -1,4 +1,4 @@
-use super::queue_channel;
+use super::{queue_channel, MessageQueue};
 use crate::transport::Connection;
 use crate::Endpoint;
 use std::io;
@@ -11,24 +11,23 @@ use std::task::{Context, Poll};
 /// process or any other; every handle shares the one queue.
 #[derive(Debug)]
 pub(crate) struct QueueListener {
-    first: Option<Connection>,
+    first: Option<MessageQueue>,
 }
 
 impl QueueListener {
     pub(crate) fn bind(endpoint: &Endpoint) -> io::Result<QueueListener> {
-        let queue = queue_channel::open(endpoint)?;
         Ok(QueueListener {
-            first: Some(queue_channel::connection(queue, endpoint)),
+            first: Some(queue_channel::open(endpoint)?),
         })
     }
 
     pub(crate) fn poll_accept(
         &mut self,
         _cx: &mut Context<'_>,
-        _endpoint: &Endpoint,
+        endpoint: &Endpoint,
     ) -> Poll<io::Result<Connection>> {
         match self.first.take() {
-            Some(conn) => Poll::Ready(Ok(conn)),
+            Some(queue) => Poll::Ready(Ok(queue_channel::connection(queue, endpoint))),
             // Never woken: there is nothing more to accept.
             None => Poll::Pending,
         }

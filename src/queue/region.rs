@@ -270,3 +270,28 @@ impl Region {
         Region::from_map(map, geometry)
     }
 }
+
+impl Region {
+    /// Checks that the header still describes this region's geometry (another process may
+    /// have overwritten it since it was mapped).
+    ///
+    /// # Errors
+    /// `BadHeader` if anything changed.
+    pub(crate) fn recheck_header(&self) -> Result<(), QueueError> {
+        let g = &self.geometry;
+        let field = |offset| self.u32_at(offset).load(Ordering::Acquire);
+        let same = self.magic().load(Ordering::Acquire) == geometry::MAGIC
+            && field(geometry::OFF_STATE) == geometry::READY
+            && field(geometry::OFF_VERSION) == geometry::VERSION
+            && field(geometry::OFF_CAPACITY) == g.capacity
+            && field(geometry::OFF_MAX_LEN) == g.max_message_len
+            && field(geometry::OFF_STRIDE) as usize == g.slot_stride;
+        if same {
+            Ok(())
+        } else {
+            Err(QueueError::BadHeader {
+                detail: "the header was overwritten".to_owned(),
+            })
+        }
+    }
+}

@@ -10,6 +10,10 @@ mod file;
 mod framing;
 mod pipe;
 mod process;
+#[cfg(target_os = "linux")]
+mod queue;
+#[cfg(target_os = "linux")]
+mod queue_process;
 mod examples;
 mod tour;
 mod stress;

@@ -1,0 +1,412 @@
+//! `anyipc::queue` and `mq://` in one process: the API, error kinds, priorities, waiting,
+//! the URL layer, hostile bytes and half-created segments. Cross-process and kill tests are
+//! in `queue_process.rs`.
+
+use crate::util::{unique_name, watchdog};
+use anyipc::queue::{MessageQueue, QueueError, QueueOptions};
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::{FileExt, PermissionsExt};
+use std::time::{Duration, Instant};
+
+/// A fresh queue name, removed when the guard drops.
+pub(crate) struct Name(pub(crate) String);
+
+impl Name {
+    pub(crate) fn new() -> Name {
+        Name(unique_name("mq"))
+    }
+    pub(crate) fn path(&self) -> String {
+        format!("/dev/shm/anyipc-mq-{}", self.0)
+    }
+}
+
+impl Drop for Name {
+    fn drop(&mut self) {
+        let _ = MessageQueue::remove(&self.0);
+    }
+}
+
+fn small(capacity: u32, max_message_len: u32) -> QueueOptions {
+    QueueOptions {
+        capacity,
+        max_message_len,
+        ..QueueOptions::default()
+    }
+}
+
+#[tokio::test]
+async fn create_open_remove_and_error_kinds() {
+    watchdog(30, async {
+        let name = Name::new();
+        let n = &name.0;
+        assert_eq!(
+            MessageQueue::open(n).unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            MessageQueue::remove(n).unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+        let q = MessageQueue::create(n, &small(4, 100)).unwrap();
+        let meta = std::fs::symlink_metadata(name.path()).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            MessageQueue::create(n, &small(4, 100)).unwrap_err().kind(),
+            ErrorKind::AlreadyExists
+        );
+        let differ = MessageQueue::open_or_create(n, &small(5, 100)).unwrap_err();
+        assert_eq!(differ.kind(), ErrorKind::AlreadyExists);
+        assert!(matches!(
+            differ
+                .get_ref()
+                .and_then(|e| e.downcast_ref::<QueueError>()),
+            Some(QueueError::AttributesDiffer {
+                found: (4, 100),
+                wanted: (5, 100)
+            })
+        ));
+        let same = MessageQueue::open_or_create(n, &small(4, 100)).unwrap();
+        let other = MessageQueue::open(n).unwrap();
+
+        let attrs = q.attributes();
+        assert_eq!(
+            (attrs.capacity, attrs.max_message_len, attrs.len),
+            (4, 100, 0)
+        );
+        assert_eq!(q.try_recv().unwrap_err().kind(), ErrorKind::WouldBlock);
+        assert_eq!(
+            q.try_send(&[0; 101], 0).unwrap_err().kind(),
+            ErrorKind::InvalidInput
+        );
+        assert_eq!(
+            q.try_send(b"x", 32).unwrap_err().kind(),
+            ErrorKind::InvalidInput
+        );
+        for i in 0..4u8 {
+            same.try_send(&[i; 100], 0).unwrap();
+        }
+        assert_eq!(other.attributes().len, 4);
+        assert_eq!(
+            q.try_send(b"full", 0).unwrap_err().kind(),
+            ErrorKind::WouldBlock
+        );
+        let started = Instant::now();
+        let err = q
+            .send_timeout(b"full", 0, Duration::from_millis(120))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TimedOut);
+        assert!(started.elapsed() >= Duration::from_millis(120));
+        for i in 0..4u8 {
+            assert_eq!(other.recv().await.unwrap(), (Bytes::from(vec![i; 100]), 0));
+        }
+        let started = Instant::now();
+        let err = q
+            .recv_timeout(Duration::from_millis(120))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TimedOut);
+        assert!(started.elapsed() >= Duration::from_millis(120));
+        // Zero-length messages are messages.
+        q.try_send(b"", 7).unwrap();
+        assert_eq!(q.try_recv().unwrap(), (Bytes::new(), 7));
+
+        MessageQueue::remove(n).unwrap();
+        assert_eq!(
+            MessageQueue::open(n).unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+        // Open handles outlive the name, as with mq_unlink.
+        q.try_send(b"still", 1).unwrap();
+        assert_eq!(other.try_recv().unwrap().0, "still");
+        assert_eq!(
+            MessageQueue::create("bad/name", &small(1, 1))
+                .unwrap_err()
+                .kind(),
+            ErrorKind::InvalidInput
+        );
+        assert_eq!(
+            MessageQueue::create(n, &small(0, 1)).unwrap_err().kind(),
+            ErrorKind::InvalidInput
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn mode_is_exact_whatever_the_umask() {
+    let name = Name::new();
+    let q = MessageQueue::create(
+        &name.0,
+        &QueueOptions {
+            mode: 0o640,
+            ..small(1, 8)
+        },
+    );
+    q.unwrap();
+    let mode = std::fs::metadata(name.path()).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o640);
+}
+
+#[tokio::test]
+async fn highest_priority_first_fifo_within() {
+    watchdog(30, async {
+        let name = Name::new();
+        let q = MessageQueue::create(&name.0, &small(64, 16)).unwrap();
+        let sent = [
+            (0u8, "a"),
+            (31, "b"),
+            (5, "c"),
+            (31, "d"),
+            (0, "e"),
+            (5, "f"),
+        ];
+        for (p, text) in sent {
+            q.send(text.as_bytes(), p).await.unwrap();
+        }
+        let mut got = Vec::new();
+        while let Ok((msg, p)) = q.try_recv() {
+            got.push((p, String::from_utf8(msg.to_vec()).unwrap()));
+        }
+        let want = [(31, "b"), (31, "d"), (5, "c"), (5, "f"), (0, "a"), (0, "e")];
+        assert_eq!(got, want.map(|(p, t)| (p, t.to_owned())));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parked_receivers_and_senders_are_woken() {
+    watchdog(60, async {
+        let name = Name::new();
+        let q = MessageQueue::create(&name.0, &small(2, 8)).unwrap();
+        // Receivers park (no message for far longer than the spin), then get one each.
+        let receivers: Vec<_> = (0..3)
+            .map(|_| {
+                let q = q.clone();
+                tokio::spawn(async move { q.recv().await.unwrap().0 })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        for i in 0..3u8 {
+            q.send(&[i], 0).await.unwrap();
+        }
+        let mut got: Vec<u8> = Vec::new();
+        for r in receivers {
+            got.push(r.await.unwrap()[0]);
+        }
+        got.sort();
+        assert_eq!(got, [0, 1, 2]);
+        // A sender parks on a full queue and goes once a receiver makes room.
+        q.send(b"1", 0).await.unwrap();
+        q.send(b"2", 0).await.unwrap();
+        let sender = {
+            let q = q.clone();
+            tokio::spawn(async move { q.send(b"3", 0).await })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!sender.is_finished());
+        assert_eq!(q.recv().await.unwrap().0, "1");
+        sender.await.unwrap().unwrap();
+        assert_eq!(q.recv().await.unwrap().0, "2");
+        assert_eq!(q.recv().await.unwrap().0, "3");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn url_layer_opens_creates_and_sends_with_priority() {
+    watchdog(30, async {
+        let name = Name::new();
+        let n = &name.0;
+        let err = anyipc::connect(format!("mq://{n}")).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotFound);
+        // bind creates; its first accept yields the one connection on the queue.
+        let mut listener = anyipc::bind(format!(
+            "mq://{n}?create=true&capacity=8&max_message_len=64"
+        ))
+        .await
+        .unwrap();
+        let mut server = listener.accept().await.unwrap();
+        let mut low = anyipc::connect(format!("mq://{n}")).await.unwrap();
+        let mut high = anyipc::connect(format!("mq://{n}?priority=9"))
+            .await
+            .unwrap();
+        low.send(Bytes::from_static(b"low")).await.unwrap();
+        high.send(Bytes::from_static(b"high")).await.unwrap();
+        assert_eq!(server.next().await.unwrap().unwrap(), "high");
+        assert_eq!(server.next().await.unwrap().unwrap(), "low");
+        let attrs = MessageQueue::open(n).unwrap().attributes();
+        assert_eq!((attrs.capacity, attrs.max_message_len), (8, 64));
+        // Too large for the queue: InvalidInput, as for every backend.
+        let err = low.send(Bytes::from(vec![0; 65])).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        // create=true on an existing queue with other sizes is refused, never adopted.
+        let err = anyipc::connect(format!("mq://{n}?create=true&capacity=9"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::AlreadyExists);
+        anyipc::connect(format!("mq://{n}?create=true"))
+            .await
+            .unwrap();
+        // No second connection to accept.
+        let more = tokio::time::timeout(Duration::from_millis(50), listener.accept()).await;
+        assert!(more.is_err());
+        // recv_timeout applies.
+        let mut timed = anyipc::connect(format!("mq://{n}?recv_timeout=50ms"))
+            .await
+            .unwrap();
+        assert_eq!(
+            timed.next().await.unwrap().unwrap_err().kind(),
+            ErrorKind::TimedOut
+        );
+        // Typed messages work over queues too.
+        let mut typed = anyipc::connect(format!("mq://{n}"))
+            .await
+            .unwrap()
+            .typed::<(u32, String), (u32, String)>(anyipc::codec::Json);
+        typed.send((7, "seven".to_owned())).await.unwrap();
+        assert_eq!(
+            typed.next().await.unwrap().unwrap(),
+            (7, "seven".to_owned())
+        );
+    })
+    .await;
+}
+
+/// Overwrites `len` bytes at `offset` of the segment with random bytes, through the file
+/// (as another process would).
+fn scribble(path: &str, offset: u64, len: usize, seed: u64) {
+    let mut state = seed | 1;
+    let bytes: Vec<u8> = (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    file.write_all_at(&bytes, offset).unwrap();
+}
+
+fn ok_or_invalid_data<T>(result: std::io::Result<T>) {
+    if let Err(e) = result {
+        assert!(
+            matches!(e.kind(), ErrorKind::InvalidData | ErrorKind::WouldBlock),
+            "unexpected error on a scribbled queue: {e:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn random_bytes_over_the_segment_are_invalid_data() {
+    watchdog(60, async {
+        // Over everything: the magic goes, every operation says InvalidData.
+        let name = Name::new();
+        let q = MessageQueue::create(&name.0, &small(16, 64)).unwrap();
+        q.try_send(b"before", 3).unwrap();
+        let size = std::fs::metadata(name.path()).unwrap().len() as usize;
+        scribble(&name.path(), 0, size, 42);
+        assert_eq!(
+            q.try_send(b"x", 0).unwrap_err().kind(),
+            ErrorKind::InvalidData
+        );
+        assert_eq!(q.try_recv().unwrap_err().kind(), ErrorKind::InvalidData);
+        let reopened = MessageQueue::open(&name.0).unwrap_err();
+        assert_eq!(reopened.kind(), ErrorKind::InvalidData);
+        drop(q);
+
+        // Over the lock, index words, undo log or slots with the header intact, in many
+        // patterns: every operation works or says InvalidData; nothing panics or hangs.
+        for seed in 0..60u64 {
+            let name = Name::new();
+            let q = MessageQueue::create(&name.0, &small(8, 64)).unwrap();
+            for i in 0..5u8 {
+                q.try_send(&[i; 40], i).unwrap();
+            }
+            let (offset, len) = match seed % 4 {
+                0 => (64, 4),         // the lock word
+                1 => (256, 268),      // the index words
+                2 => (576, 68),       // the undo log
+                _ => (1024, 8 * 128), // slots
+            };
+            scribble(&name.path(), offset, len, seed + 1);
+            for i in 0..20u8 {
+                ok_or_invalid_data(q.try_send(&[i; 10], i % 32));
+                ok_or_invalid_data(q.try_recv());
+            }
+            ok_or_invalid_data(q.recv_timeout(Duration::from_millis(1)).await.or_else(|e| {
+                if e.kind() == ErrorKind::TimedOut {
+                    Ok((Bytes::new(), 0))
+                } else {
+                    Err(e)
+                }
+            }));
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn half_created_segment_is_refused_and_removable() {
+    watchdog(30, async {
+        let name = Name::new();
+        // What a creator that died mid-header would leave at the final name (the crate
+        // itself never exposes one: it links the segment in only once complete).
+        let mut file = std::fs::File::create(name.path()).unwrap();
+        let mut header = vec![0u8; 4096];
+        header[..8].copy_from_slice(b"anyipcMQ");
+        header[8..12].copy_from_slice(&1u32.to_le_bytes());
+        header[24..28].copy_from_slice(&12345u32.to_le_bytes());
+        file.write_all(&header).unwrap();
+        drop(file);
+        let err = MessageQueue::open(&name.0).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidData);
+        assert!(matches!(
+            err.get_ref().and_then(|e| e.downcast_ref::<QueueError>()),
+            Some(QueueError::HalfCreated { creator_pid: 12345 })
+        ));
+        let err = MessageQueue::open_or_create(&name.0, &small(4, 8)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidData);
+        assert_eq!(
+            MessageQueue::create(&name.0, &small(4, 8))
+                .unwrap_err()
+                .kind(),
+            ErrorKind::AlreadyExists
+        );
+        MessageQueue::remove(&name.0).unwrap();
+        MessageQueue::create(&name.0, &small(4, 8)).unwrap();
+
+        // A staging file left by a creator that died is swept by the next create.
+        let dead = std::process::Command::new("true").spawn().unwrap();
+        let dead_pid = dead.id();
+        let mut dead = dead;
+        dead.wait().unwrap();
+        let other = Name::new();
+        let staging = format!("/dev/shm/.anyipc-mq-{}~{dead_pid}~0", other.0);
+        std::fs::write(&staging, b"half").unwrap();
+        MessageQueue::create(&other.0, &small(4, 8)).unwrap();
+        assert!(!std::path::Path::new(&staging).exists());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn symlink_and_foreign_files_are_refused() {
+    let name = Name::new();
+    let target = Name::new();
+    MessageQueue::create(&target.0, &small(1, 8)).unwrap();
+    std::os::unix::fs::symlink(target.path(), name.path()).unwrap();
+    assert_eq!(
+        MessageQueue::open(&name.0).unwrap_err().kind(),
+        ErrorKind::InvalidData
+    );
+    std::fs::remove_file(name.path()).unwrap();
+    std::fs::write(name.path(), b"short").unwrap();
+    assert_eq!(
+        MessageQueue::open(&name.0).unwrap_err().kind(),
+        ErrorKind::InvalidData
+    );
+}
