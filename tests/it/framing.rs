@@ -39,117 +39,133 @@ const TICK: Duration = Duration::from_millis(1);
 
 #[tokio::test(start_paused = true)]
 async fn length_header_split_and_body_byte_by_byte() {
-    let frame = length_frame(b"hello");
-    let mut script = Builder::new();
-    // The header in three reads with `Pending` between them, then the body a byte at a time.
-    script
-        .read(&frame[..1])
-        .wait(TICK)
-        .read(&frame[1..3])
-        .wait(TICK)
-        .read(&frame[3..4]);
-    for byte in &frame[4..] {
-        script.wait(TICK).read(std::slice::from_ref(byte));
-    }
-    script
-        .read(&length_frame(b""))
-        .read(&length_frame(b"second"));
-    let (msgs, err) = collect(FramedRead::new(script.build(), LengthCodec::new(64))).await;
-    assert!(err.is_none(), "{err:?}");
-    assert_eq!(msgs, ["hello", "", "second"]);
+    watchdog(10, async {
+        let frame = length_frame(b"hello");
+        let mut script = Builder::new();
+        // The header in three reads with `Pending` between them, then the body a byte at a time.
+        script
+            .read(&frame[..1])
+            .wait(TICK)
+            .read(&frame[1..3])
+            .wait(TICK)
+            .read(&frame[3..4]);
+        for byte in &frame[4..] {
+            script.wait(TICK).read(std::slice::from_ref(byte));
+        }
+        script
+            .read(&length_frame(b""))
+            .read(&length_frame(b"second"));
+        let (msgs, err) = collect(FramedRead::new(script.build(), LengthCodec::new(64))).await;
+        assert!(err.is_none(), "{err:?}");
+        assert_eq!(msgs, ["hello", "", "second"]);
+    })
+    .await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn length_several_frames_in_one_read() {
-    let mut bytes = Vec::new();
-    for body in [&b"a"[..], b"", b"bc", b"", b"def"] {
-        bytes.extend(length_frame(body));
-    }
-    let mock = Builder::new().read(&bytes).build();
-    let (msgs, err) = collect(FramedRead::new(mock, LengthCodec::new(64))).await;
-    assert!(err.is_none());
-    assert_eq!(msgs, ["a", "", "bc", "", "def"]);
+    watchdog(10, async {
+        let mut bytes = Vec::new();
+        for body in [&b"a"[..], b"", b"bc", b"", b"def"] {
+            bytes.extend(length_frame(body));
+        }
+        let mock = Builder::new().read(&bytes).build();
+        let (msgs, err) = collect(FramedRead::new(mock, LengthCodec::new(64))).await;
+        assert!(err.is_none());
+        assert_eq!(msgs, ["a", "", "bc", "", "def"]);
+    })
+    .await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn length_eof_inside_header_and_body_is_unexpected_eof() {
-    for (cut, got) in [(2, 2), (4, 4), (7, 7)] {
-        let frame = length_frame(b"0123456789");
-        let mock = Builder::new()
-            .read(&length_frame(b"whole"))
-            .wait(TICK)
-            .read(&frame[..cut])
-            .build();
-        let (msgs, err) = collect(FramedRead::new(mock, LengthCodec::new(64))).await;
-        assert_eq!(msgs, ["whole"]);
-        let err = err.expect("an error for a truncated frame");
-        assert_eq!(
-            err.kind(),
-            io::ErrorKind::UnexpectedEof,
-            "cut at {cut}: {err}"
-        );
-        assert_eq!(frame_error(&err), Some(&FrameError::Truncated { got }));
-    }
+    watchdog(10, async {
+        for (cut, got) in [(2, 2), (4, 4), (7, 7)] {
+            let frame = length_frame(b"0123456789");
+            let mock = Builder::new()
+                .read(&length_frame(b"whole"))
+                .wait(TICK)
+                .read(&frame[..cut])
+                .build();
+            let (msgs, err) = collect(FramedRead::new(mock, LengthCodec::new(64))).await;
+            assert_eq!(msgs, ["whole"]);
+            let err = err.expect("an error for a truncated frame");
+            assert_eq!(
+                err.kind(),
+                io::ErrorKind::UnexpectedEof,
+                "cut at {cut}: {err}"
+            );
+            assert_eq!(frame_error(&err), Some(&FrameError::Truncated { got }));
+        }
+    })
+    .await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn length_exactly_max_and_one_more() {
-    let max = 1000;
-    let body = pattern(max);
-    let mock = Builder::new().read(&length_frame(&body)).build();
-    let (msgs, err) = collect(FramedRead::new(mock, LengthCodec::new(max))).await;
-    assert!(err.is_none());
-    assert_eq!(msgs, [body]);
+    watchdog(10, async {
+        let max = 1000;
+        let body = pattern(max);
+        let mock = Builder::new().read(&length_frame(&body)).build();
+        let (msgs, err) = collect(FramedRead::new(mock, LengthCodec::new(max))).await;
+        assert!(err.is_none());
+        assert_eq!(msgs, [body]);
 
-    // One more: refused on the header alone, before any body arrives.
-    let mock = Builder::new()
-        .read(&((max + 1) as u32).to_be_bytes())
-        .wait(Duration::from_secs(3600))
-        .build();
-    let (msgs, err) = collect(FramedRead::new(mock, LengthCodec::new(max))).await;
-    assert!(msgs.is_empty());
-    let err = err.unwrap();
-    assert_eq!(err.kind(), io::ErrorKind::InvalidData);
-    assert_eq!(
-        frame_error(&err),
-        Some(&FrameError::TooLarge {
-            len: max as u64 + 1,
-            max
-        })
-    );
+        // One more: refused on the header alone, before any body arrives.
+        let mock = Builder::new()
+            .read(&((max + 1) as u32).to_be_bytes())
+            .wait(Duration::from_secs(3600))
+            .build();
+        let (msgs, err) = collect(FramedRead::new(mock, LengthCodec::new(max))).await;
+        assert!(msgs.is_empty());
+        let err = err.unwrap();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert_eq!(
+            frame_error(&err),
+            Some(&FrameError::TooLarge {
+                len: max as u64 + 1,
+                max
+            })
+        );
+    })
+    .await;
 }
 
 /// A 4 GiB length prefix is `InvalidData` at once, without allocating anything like it.
 #[tokio::test(start_paused = true)]
 async fn length_4gib_prefix_is_invalid_data_without_allocation() {
-    let mock = Builder::new()
-        .read(&[0xff, 0xff, 0xff, 0xff, 1, 2, 3])
-        .wait(Duration::from_secs(3600))
-        .build();
-    let mut framed = FramedRead::new(mock, LengthCodec::new(anyipc::endpoint::DEFAULT_MAX_FRAME));
-    let err = framed.next().await.unwrap().unwrap_err();
-    assert_eq!(err.kind(), io::ErrorKind::InvalidData);
-    assert_eq!(
-        frame_error(&err),
-        Some(&FrameError::TooLarge {
-            len: u32::MAX as u64,
-            max: 8 << 20
-        })
-    );
-    assert!(framed.read_buffer().capacity() < 1 << 20);
-    // Also at the largest limit the codec takes (u32::MAX itself is legal then): only what
-    // arrived plus a bounded reserve is allocated while the frame is awaited.
-    let mock = Builder::new()
-        .read(&[0xff, 0xff, 0xff, 0xff, 1, 2, 3])
-        .wait(Duration::from_secs(3600))
-        .build();
-    let mut framed = FramedRead::new(mock, LengthCodec::new(usize::MAX));
-    assert!(framed.next().now_or_never().is_none(), "no frame yet");
-    let capacity = framed.read_buffer().capacity();
-    assert!(
-        capacity <= 512 * 1024,
-        "capacity {capacity} while awaiting a 4 GiB frame"
-    );
+    watchdog(10, async {
+        let mock = Builder::new()
+            .read(&[0xff, 0xff, 0xff, 0xff, 1, 2, 3])
+            .wait(Duration::from_secs(3600))
+            .build();
+        let mut framed =
+            FramedRead::new(mock, LengthCodec::new(anyipc::endpoint::DEFAULT_MAX_FRAME));
+        let err = framed.next().await.unwrap().unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert_eq!(
+            frame_error(&err),
+            Some(&FrameError::TooLarge {
+                len: u32::MAX as u64,
+                max: 8 << 20
+            })
+        );
+        assert!(framed.read_buffer().capacity() < 1 << 20);
+        // Also at the largest limit the codec takes (u32::MAX itself is legal then): only what
+        // arrived plus a bounded reserve is allocated while the frame is awaited.
+        let mock = Builder::new()
+            .read(&[0xff, 0xff, 0xff, 0xff, 1, 2, 3])
+            .wait(Duration::from_secs(3600))
+            .build();
+        let mut framed = FramedRead::new(mock, LengthCodec::new(usize::MAX));
+        assert!(framed.next().now_or_never().is_none(), "no frame yet");
+        let capacity = framed.read_buffer().capacity();
+        assert!(
+            capacity <= 512 * 1024,
+            "capacity {capacity} while awaiting a 4 GiB frame"
+        );
+    })
+    .await;
 }
 
 /// A legal but large announced frame that stalls costs a bounded reserve (256 KiB ahead of
@@ -199,149 +215,170 @@ async fn length_stalled_large_frame_reserves_little() {
 
 #[tokio::test(start_paused = true)]
 async fn lines_split_crlf_and_final_line_without_newline() {
-    let mock = Builder::new()
-        .read(b"fir")
-        .wait(TICK)
-        .read(b"st\r")
-        .wait(TICK)
-        .read(b"\nsecond\n\n\r\nth")
-        .wait(TICK)
-        .read(b"ird")
-        .build();
-    let (msgs, err) = collect(FramedRead::new(mock, LineCodec::new(64))).await;
-    assert!(err.is_none(), "{err:?}");
-    assert_eq!(msgs, ["first", "second", "", "", "third"]);
+    watchdog(10, async {
+        let mock = Builder::new()
+            .read(b"fir")
+            .wait(TICK)
+            .read(b"st\r")
+            .wait(TICK)
+            .read(b"\nsecond\n\n\r\nth")
+            .wait(TICK)
+            .read(b"ird")
+            .build();
+        let (msgs, err) = collect(FramedRead::new(mock, LineCodec::new(64))).await;
+        assert!(err.is_none(), "{err:?}");
+        assert_eq!(msgs, ["first", "second", "", "", "third"]);
+    })
+    .await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn lines_exactly_max_and_one_more() {
-    let max = 100;
-    let line = vec![b'x'; max];
-    let long = vec![b'y'; max + 1];
-    for (input, expected) in [
-        ([&line[..], b"\n"].concat(), Ok(())),
-        ([&line[..], b"\r\n"].concat(), Ok(())),
-        (line.clone(), Ok(())), // the last line, without newline
-        ([&long[..], b"\n"].concat(), Err(())),
-        ([&long[..], b"\r\n"].concat(), Err(())),
-        (long.clone(), Err(())),
-        ([&long[..], b"more"].concat(), Err(())),
-    ] {
-        let mock = Builder::new()
-            .read(&input[..input.len() / 2])
-            .wait(TICK)
-            .read(&input[input.len() / 2..])
-            .build();
-        let (msgs, err) = collect(FramedRead::new(mock, LineCodec::new(max))).await;
-        match expected {
-            Ok(()) => {
-                assert!(err.is_none(), "{err:?}");
-                assert_eq!(msgs, [Bytes::from(line.clone())]);
-            }
-            Err(()) => {
-                assert!(msgs.is_empty());
-                let err = err.expect("a line over max_frame is an error");
-                assert_eq!(err.kind(), io::ErrorKind::InvalidData);
-                assert!(matches!(
-                    frame_error(&err),
-                    Some(FrameError::TooLarge { .. })
-                ));
+    watchdog(10, async {
+        let max = 100;
+        let line = vec![b'x'; max];
+        let long = vec![b'y'; max + 1];
+        for (input, expected) in [
+            ([&line[..], b"\n"].concat(), Ok(())),
+            ([&line[..], b"\r\n"].concat(), Ok(())),
+            (line.clone(), Ok(())), // the last line, without newline
+            ([&long[..], b"\n"].concat(), Err(())),
+            ([&long[..], b"\r\n"].concat(), Err(())),
+            (long.clone(), Err(())),
+            ([&long[..], b"more"].concat(), Err(())),
+        ] {
+            let mock = Builder::new()
+                .read(&input[..input.len() / 2])
+                .wait(TICK)
+                .read(&input[input.len() / 2..])
+                .build();
+            let (msgs, err) = collect(FramedRead::new(mock, LineCodec::new(max))).await;
+            match expected {
+                Ok(()) => {
+                    assert!(err.is_none(), "{err:?}");
+                    assert_eq!(msgs, [Bytes::from(line.clone())]);
+                }
+                Err(()) => {
+                    assert!(msgs.is_empty());
+                    let err = err.expect("a line over max_frame is an error");
+                    assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+                    assert!(matches!(
+                        frame_error(&err),
+                        Some(FrameError::TooLarge { .. })
+                    ));
+                }
             }
         }
-    }
+    })
+    .await;
 }
 
 /// A line that never ends is refused once it passes `max_frame`, not buffered for ever.
 #[tokio::test(start_paused = true)]
 async fn lines_endless_line_is_refused_early() {
-    let max = 1000;
-    // No newline and no end of stream: the error must come from the length alone.
-    let mock = Builder::new()
-        .read(&[b'z'; 600])
-        .wait(TICK)
-        .read(&[b'z'; 600])
-        .wait(Duration::from_secs(3600))
-        .build();
-    let mut framed = FramedRead::new(mock, LineCodec::new(max));
-    let err = framed.next().await.unwrap().unwrap_err();
-    assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+    watchdog(10, async {
+        let max = 1000;
+        // No newline and no end of stream: the error must come from the length alone.
+        let mock = Builder::new()
+            .read(&[b'z'; 600])
+            .wait(TICK)
+            .read(&[b'z'; 600])
+            .wait(Duration::from_secs(3600))
+            .build();
+        let mut framed = FramedRead::new(mock, LineCodec::new(max));
+        let err = framed.next().await.unwrap().unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+    })
+    .await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn lines_send_newline_is_invalid_input() {
-    let mock = Builder::new()
-        .write(b"ok\n")
-        .write(b"\n")
-        .write(b"after\n")
-        .build();
-    let mut framed = FramedWrite::new(mock, LineCodec::new(64));
-    framed.send(Bytes::from_static(b"ok")).await.unwrap();
-    for bad in [&b"two\nlines"[..], b"\n", b"end\n"] {
-        let err = framed.send(Bytes::from_static(bad)).await.unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
-        assert_eq!(frame_error(&err), Some(&FrameError::NewlineInLine));
-    }
-    framed.send(Bytes::new()).await.unwrap();
-    framed.send(Bytes::from_static(b"after")).await.unwrap();
+    watchdog(10, async {
+        let mock = Builder::new()
+            .write(b"ok\n")
+            .write(b"\n")
+            .write(b"after\n")
+            .build();
+        let mut framed = FramedWrite::new(mock, LineCodec::new(64));
+        framed.send(Bytes::from_static(b"ok")).await.unwrap();
+        for bad in [&b"two\nlines"[..], b"\n", b"end\n"] {
+            let err = framed.send(Bytes::from_static(bad)).await.unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+            assert_eq!(frame_error(&err), Some(&FrameError::NewlineInLine));
+        }
+        framed.send(Bytes::new()).await.unwrap();
+        framed.send(Bytes::from_static(b"after")).await.unwrap();
+    })
+    .await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn encoders_exactly_max_and_one_more() {
-    let max = 500;
-    for framing in [Framing::Length, Framing::Lines, Framing::Raw] {
-        let body = Bytes::from(vec![b'm'; max]);
-        let expected = match framing {
-            Framing::Length => length_frame(&body),
-            Framing::Lines => [&body[..], b"\n"].concat(),
-            Framing::Raw => body.to_vec(),
-        };
-        let mock = Builder::new().write(&expected).build();
-        let mut framed = FramedWrite::new(mock, FrameCodec::new(framing, max));
-        framed.send(body).await.unwrap();
-        let err = framed
-            .send(Bytes::from(vec![b'm'; max + 1]))
-            .await
-            .unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{framing}");
-        assert_eq!(
-            frame_error(&err),
-            Some(&FrameError::SendTooLarge { len: max + 1, max }),
-            "{framing}"
-        );
-    }
+    watchdog(10, async {
+        let max = 500;
+        for framing in [Framing::Length, Framing::Lines, Framing::Raw] {
+            let body = Bytes::from(vec![b'm'; max]);
+            let expected = match framing {
+                Framing::Length => length_frame(&body),
+                Framing::Lines => [&body[..], b"\n"].concat(),
+                Framing::Raw => body.to_vec(),
+            };
+            let mock = Builder::new().write(&expected).build();
+            let mut framed = FramedWrite::new(mock, FrameCodec::new(framing, max));
+            framed.send(body).await.unwrap();
+            let err = framed
+                .send(Bytes::from(vec![b'm'; max + 1]))
+                .await
+                .unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{framing}");
+            assert_eq!(
+                frame_error(&err),
+                Some(&FrameError::SendTooLarge { len: max + 1, max }),
+                "{framing}"
+            );
+        }
+    })
+    .await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn raw_reads_are_messages_of_at_most_max() {
-    let max = 10;
-    let mock = Builder::new()
-        .read(b"abc")
-        .wait(TICK)
-        .read(&[b'x'; 10])
-        .wait(TICK)
-        .read(&[b'y'; 11])
-        .build();
-    let (msgs, err) = collect(FramedRead::new(mock, RawCodec::new(max))).await;
-    assert!(err.is_none());
-    assert_eq!(msgs, [&b"abc"[..], &[b'x'; 10], &[b'y'; 10], b"y"]);
+    watchdog(10, async {
+        let max = 10;
+        let mock = Builder::new()
+            .read(b"abc")
+            .wait(TICK)
+            .read(&[b'x'; 10])
+            .wait(TICK)
+            .read(&[b'y'; 11])
+            .build();
+        let (msgs, err) = collect(FramedRead::new(mock, RawCodec::new(max))).await;
+        assert!(err.is_none());
+        assert_eq!(msgs, [&b"abc"[..], &[b'x'; 10], &[b'y'; 10], b"y"]);
+    })
+    .await;
 }
 
 /// Both directions through one `Framed`: what a connection does.
 #[tokio::test(start_paused = true)]
 async fn framed_duplex_length() {
-    let mock = Builder::new()
-        .read(&length_frame(b"ping"))
-        .write(&length_frame(b"pong"))
-        .wait(TICK)
-        .read(&length_frame(b""))
-        .write(&length_frame(b""))
-        .build();
-    let mut framed = Framed::new(mock, FrameCodec::new(Framing::Length, 64));
-    assert_eq!(framed.next().await.unwrap().unwrap(), "ping");
-    framed.send(Bytes::from_static(b"pong")).await.unwrap();
-    assert_eq!(framed.next().await.unwrap().unwrap(), "");
-    framed.send(Bytes::new()).await.unwrap();
-    assert!(framed.next().await.is_none());
+    watchdog(10, async {
+        let mock = Builder::new()
+            .read(&length_frame(b"ping"))
+            .write(&length_frame(b"pong"))
+            .wait(TICK)
+            .read(&length_frame(b""))
+            .write(&length_frame(b""))
+            .build();
+        let mut framed = Framed::new(mock, FrameCodec::new(Framing::Length, 64));
+        assert_eq!(framed.next().await.unwrap().unwrap(), "ping");
+        framed.send(Bytes::from_static(b"pong")).await.unwrap();
+        assert_eq!(framed.next().await.unwrap().unwrap(), "");
+        framed.send(Bytes::new()).await.unwrap();
+        assert!(framed.next().await.is_none());
+    })
+    .await;
 }
 
 /// Each framing over real sockets, end to end through `Connection`.
