@@ -17,7 +17,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A bound bench listener of any target kind.
 enum Bound {
-    Anyipc(crate::Listener),
+    // Boxed: a `Listener` is far larger than the raw listeners.
+    Anyipc(Box<crate::Listener>),
     #[cfg(unix)]
     RawUnix(tokio::net::UnixListener),
     RawTcp(tokio::net::TcpListener),
@@ -30,7 +31,7 @@ async fn bind(target: &Target) -> io::Result<(Bound, Target)> {
         Target::Anyipc(endpoint) => {
             let listener = crate::bind(endpoint).await?;
             let bound = Target::Anyipc(listener.endpoint().clone());
-            (Bound::Anyipc(listener), bound)
+            (Bound::Anyipc(Box::new(listener)), bound)
         }
         #[cfg(unix)]
         Target::RawUnix(path) => (
