@@ -609,6 +609,34 @@ pub(crate) async fn cross_process_round_trip(backend: &Backend) {
     }
 }
 
+/// The endpoint of a server killed with SIGKILL (no clean-up of any kind) can be bound
+/// again at once: whatever the dead process left behind is reclaimed.
+pub(crate) async fn bind_after_owner_killed(backend: &Backend) {
+    if !backend.cross_process {
+        return;
+    }
+    let (url, _guard) = (backend.fresh)();
+    let mut helper = Helper::spawn(Role::Echo, &url).await;
+    let endpoint = helper.endpoint().to_owned();
+    let mut client = anyipc::connect(&endpoint).await.unwrap();
+    client.send("hello").await.unwrap();
+    assert_eq!(client.recv().await.unwrap().unwrap(), "hello");
+    assert_kind(
+        anyipc::bind(&endpoint).await,
+        &[io::ErrorKind::AddrInUse],
+        "bind while the owner lives",
+    );
+    helper.kill().await;
+    let mut listener = anyipc::bind(&endpoint)
+        .await
+        .expect("bind the endpoint of a killed server");
+    // And it works: a new client reaches the new listener.
+    let mut client = anyipc::connect(listener.endpoint()).await.unwrap();
+    client.send("again").await.unwrap();
+    let mut server = listener.accept().await.unwrap();
+    assert_eq!(server.recv().await.unwrap().unwrap(), "again");
+}
+
 /// A peer process killed (SIGKILL) mid-stream: the survivor sees the end of the stream
 /// (`None`, or `UnexpectedEof` inside a frame) or `BrokenPipe` on send, in bounded time.
 pub(crate) async fn cross_process_peer_killed(backend: &Backend) {
@@ -692,7 +720,7 @@ macro_rules! conformance {
                 peer_drop half_close back_pressure recv_is_cancel_safe connect_to_nothing
                 bind_live_endpoint
                 bad_url recv_timeout connect_timeout oversize_received
-                cross_process_round_trip cross_process_peer_killed
+                cross_process_round_trip cross_process_peer_killed bind_after_owner_killed
             );
         }
     };
