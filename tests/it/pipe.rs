@@ -461,3 +461,47 @@ async fn named_pipe_example_pair() {
     })
     .await;
 }
+
+/// `anyipc listen URL` with `XDG_RUNTIME_DIR` set: its exit status and stderr.
+async fn listen_with_runtime_dir(runtime: &std::path::Path, url: &str) -> (bool, String) {
+    let output = Command::new(crate::util::anyipc_bin())
+        .args(["listen", url])
+        .env("XDG_RUNTIME_DIR", runtime)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn a_file_or_symlink_in_place_of_the_socket_or_directory_is_refused() {
+    watchdog(60, async {
+        // A regular file where the socket goes.
+        let runtime = TempDir::new("pipe-xdg");
+        let dir = runtime.path().join("anyipc");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::fs::write(dir.join("taken"), b"precious").unwrap();
+        let (ok, stderr) = listen_with_runtime_dir(runtime.path(), "pipe://taken").await;
+        assert!(!ok);
+        assert!(stderr.contains("is not a socket"), "{stderr}");
+        assert_eq!(std::fs::read(dir.join("taken")).unwrap(), b"precious");
+
+        // A symlink in place of the runtime directory, even to a private directory.
+        let runtime = TempDir::new("pipe-xdg");
+        let elsewhere = runtime.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, runtime.path().join("anyipc")).unwrap();
+        let (ok, stderr) = listen_with_runtime_dir(runtime.path(), "pipe://linked").await;
+        assert!(!ok);
+        assert!(stderr.contains("a symlink"), "{stderr}");
+        assert!(!elsewhere.join("linked").exists());
+    })
+    .await;
+}
