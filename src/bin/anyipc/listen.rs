@@ -7,12 +7,13 @@
 //! lines never interleave and `--count` counts messages from all connections together.
 
 use crate::endpoint_arg::EndpointArgs;
-use crate::output::MessageWriter;
+use crate::output::{MessageWriter, OutputArgs};
 use crate::CliError;
 use anyipc::Connection;
 use bytes::Bytes;
 use futures::StreamExt;
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -30,7 +31,16 @@ const PRINT_BACKLOG: usize = 64;
 #[command(after_help = "\
 Prints `listening on URL` on stderr (with the real port when port 0 was asked for), then each \
 message on its own line on stdout: text, with \\n, \\t, \\\\, \\xHH for control bytes and bytes \
-that are not UTF-8. Runs until --count messages or Ctrl-C.")]
+that are not UTF-8 (or --hex, or --json). Runs until --count messages or Ctrl-C.
+
+Examples:
+  anyipc listen tcp://127.0.0.1:7000                 print what clients send
+  anyipc listen unix:///tmp/app.sock --echo          an echo server (for `anyipc bench --connect`)
+  anyipc listen pipe://orders --json --count 1       one message as JSON, then exit
+  anyipc listen tcp://127.0.0.1:8888 --framing raw   whatever a plain C client write()s
+
+Exit codes: 0 after --count messages or on Ctrl-C, 1 runtime failure (cannot bind, stdout \
+closed), 2 bad usage or URL.")]
 pub(crate) struct ListenArgs {
     #[command(flatten)]
     endpoint: EndpointArgs,
@@ -42,6 +52,9 @@ pub(crate) struct ListenArgs {
     /// Exit (status 0) after printing N messages in total.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     count: Option<u64>,
+
+    #[command(flatten)]
+    output: OutputArgs,
 }
 
 /// Runs `anyipc listen` until `--count` messages were printed or Ctrl-C.
@@ -65,8 +78,8 @@ pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
     }
     eprintln!("listening on {}", listener.endpoint());
 
-    let (received, mut to_print) = mpsc::channel::<Bytes>(PRINT_BACKLOG);
-    let mut out = MessageWriter::stdout();
+    let (received, mut to_print) = mpsc::channel::<(Arc<str>, Bytes)>(PRINT_BACKLOG);
+    let mut out = MessageWriter::stdout(args.output.format());
     let mut printed: u64 = 0;
     let mut accept_errors: u32 = 0;
     loop {
@@ -86,8 +99,8 @@ pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
                     tokio::time::sleep(ACCEPT_RETRY_DELAY).await;
                 }
             },
-            Some(msg) = to_print.recv() => {
-                out.write_message(&msg)
+            Some((peer, msg)) = to_print.recv() => {
+                out.write_message_from(Some(&peer), &msg)
                     .await
                     .map_err(|err| CliError::Runtime(format!("cannot write to stdout: {err}")))?;
                 printed += 1;
@@ -103,7 +116,8 @@ pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
 /// Reads one connection to its end: echoes each message when asked, then hands it to the
 /// printer. Echoing first means the reply to the last counted message is out before `listen`
 /// exits.
-async fn serve(mut conn: Connection, mut echo: bool, printer: mpsc::Sender<Bytes>) {
+async fn serve(mut conn: Connection, mut echo: bool, printer: mpsc::Sender<(Arc<str>, Bytes)>) {
+    let peer: Arc<str> = conn.peer_addr().into();
     while let Some(item) = conn.next().await {
         let msg = match item {
             Ok(msg) => msg,
@@ -124,7 +138,7 @@ async fn serve(mut conn: Connection, mut echo: bool, printer: mpsc::Sender<Bytes
                 echo = false;
             }
         }
-        if printer.send(msg).await.is_err() {
+        if printer.send((peer.clone(), msg)).await.is_err() {
             return;
         }
     }

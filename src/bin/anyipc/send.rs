@@ -7,7 +7,7 @@
 
 use crate::duration_arg::parse_duration;
 use crate::endpoint_arg::EndpointArgs;
-use crate::output::MessageWriter;
+use crate::output::{MessageWriter, OutputArgs};
 use crate::CliError;
 use anyipc::Connection;
 use bytes::Bytes;
@@ -20,7 +20,14 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 /// Arguments of `anyipc send`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
-Replies are printed one per line, escaped as `anyipc listen` prints messages. \
+Replies are printed one per line, escaped as `anyipc listen` prints messages (or --hex, --json).
+
+Examples:
+  anyipc send tcp://127.0.0.1:7000 hello world        two messages
+  anyipc send unix:///tmp/app.sock --expect-reply ping
+  printf 'a\\nb\\n' | anyipc send pipe://orders       each line of stdin is one message
+  anyipc send tcp://127.0.0.1:7000 --expect-reply --json ping
+
 Exit codes: 0 sent (and every reply came), 1 could not connect, send or get a reply, 2 bad usage.")]
 pub(crate) struct SendArgs {
     #[command(flatten)]
@@ -38,6 +45,9 @@ pub(crate) struct SendArgs {
     /// Messages to send, one message each. With none, each line of stdin is one message.
     #[arg(value_name = "MESSAGE")]
     messages: Vec<String>,
+
+    #[command(flatten)]
+    output: OutputArgs,
 }
 
 /// Runs `anyipc send`.
@@ -52,7 +62,7 @@ pub(crate) async fn run(args: SendArgs) -> Result<(), CliError> {
         .map_err(|err| CliError::from(err).context(&format!("cannot connect to {endpoint}")))?;
     let mut sender = Sender {
         conn,
-        out: MessageWriter::stdout(),
+        out: MessageWriter::stdout(args.output.format()),
         expect_reply: args.expect_reply,
         timeout: args.timeout,
         sent: 0,
