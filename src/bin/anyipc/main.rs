@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 success, 1 runtime failure, 2 bad usage or endpoint URL.
 
+mod bench;
 mod bench_peer;
 mod cli_error;
 mod duration_arg;
@@ -9,6 +10,7 @@ mod endpoint_arg;
 mod listen;
 mod output;
 mod send;
+mod size_arg;
 mod tour;
 
 use clap::{Parser, Subcommand};
@@ -36,6 +38,8 @@ enum Command {
     Send(send::SendArgs),
     /// Run every transport between two real processes and print a table.
     Tour(tour::TourArgs),
+    /// Measure latency and throughput of one endpoint between two processes.
+    Bench(bench::BenchArgs),
     /// The peer process of `anyipc tour` (internal).
     #[command(hide = true)]
     BenchPeer(bench_peer::BenchPeerArgs),
@@ -59,6 +63,7 @@ fn main() -> ExitCode {
             Command::Listen(args) => listen::run(args).await,
             Command::Send(args) => send::run(args).await,
             Command::Tour(args) => tour::run(args).await,
+            Command::Bench(args) => bench::run(args).await,
             Command::BenchPeer(args) => bench_peer::run(args).await,
         }
     });

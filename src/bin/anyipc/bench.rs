@@ -1,0 +1,473 @@
+//! `anyipc bench URL`: measures one endpoint between two processes, the way BENCHMARKS.md
+//! describes (W1 ping-pong latency, W2 one-way throughput), with the engine in
+//! [`anyipc::bench`].
+//!
+//! By default the peer is this binary re-run as the hidden `anyipc bench-peer URL` (for
+//! `mem://`, which cannot cross processes, a task of this process). With `--connect` the peer
+//! is an `anyipc listen URL --echo` that is already running: latency runs as usual (the echo
+//! server echoes the control message too, which the engine recognises), and throughput counts
+//! echoed messages (see `echo_throughput`). `--baseline` measures the raw tokio `UnixStream` +
+//! `LengthDelimitedCodec` baseline with the same workload in the same run.
+
+mod echo_throughput;
+mod progress;
+
+use crate::output::print_stdout;
+use crate::size_arg::parse_size;
+use crate::CliError;
+use anyipc::bench::{
+    run_client, InProcessPeer, Machine, PeerProcess, Report, Target, ThroughputReport, Workload,
+};
+use anyipc::{Endpoint, Scheme};
+use echo_throughput::echo_throughput;
+use progress::{Counted, Progress};
+use std::fmt::Write as _;
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Timed round trips of a latency run unless `--count` says otherwise.
+const DEFAULT_ROUND_TRIPS: usize = 10_000;
+/// Messages of a throughput run unless `--count` says otherwise.
+const DEFAULT_MESSAGES: usize = 100_000;
+/// Message size of a latency run unless `--size` says otherwise.
+const DEFAULT_LATENCY_SIZE: usize = 64;
+/// Message size of a throughput run unless `--size` says otherwise.
+const DEFAULT_THROUGHPUT_SIZE: usize = 4096;
+
+/// Which workloads to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Mode {
+    /// W1: round trips of one message, each timed (p50, p99, p99.9, mean).
+    Latency,
+    /// W2: messages sent one way as fast as possible (messages/s, GiB/s).
+    Throughput,
+    /// Latency, then throughput.
+    Both,
+}
+
+/// Arguments of `anyipc bench`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+The peer: without --connect, anyipc starts its own peer process that binds URL (port 0 and \
+unique names are fine); mem:// runs both sides in this process. With --connect, URL must be a \
+running `anyipc listen URL --echo`: latency is measured through the echo, and throughput \
+counts echoed messages (every byte crosses twice, so it is not comparable with the one-way \
+figure, nor with the baseline).
+
+Figures: latency p50, p99, p99.9 and mean round trip in µs (msgs/s is round trips per second); \
+throughput in messages/s and GiB/s of payload. --baseline also runs the raw tokio UnixStream + \
+LengthDelimitedCodec baseline with the same workload; ratio is p50 / baseline p50 for latency \
+(lower is better) and GiB/s / baseline GiB/s for throughput (higher is better). A progress bar \
+shows on stderr when a run lasts over a second and stderr is a terminal.
+
+--json prints one object per result and line: endpoint, mode, size, count, p50_us, p99_us, \
+p999_us, mean_us (null for throughput), msgs_per_s, gib_per_s, sent and received (throughput), \
+and with --baseline: baseline {p50_us, p99_us, p999_us, mean_us, msgs_per_s, gib_per_s} and \
+ratio.
+
+Examples:
+  anyipc bench tcp://127.0.0.1:0                          both workloads over TCP
+  anyipc bench unix:///tmp/b.sock --mode latency --size 4KiB --baseline
+  anyipc bench shm://bench --mode throughput --size 64KiB --count 20000 --json
+  anyipc listen tcp://127.0.0.1:7000 --echo > /dev/null &
+  anyipc bench tcp://127.0.0.1:7000 --connect --mode latency
+
+Exit codes: 0 measured, 1 the peer or a run failed, 2 bad usage or URL.")]
+pub(crate) struct BenchArgs {
+    /// The endpoint to measure, e.g. tcp://127.0.0.1:0, unix:///tmp/b.sock, shm://bench.
+    #[arg(value_name = "URL")]
+    url: String,
+
+    /// Which workload to run.
+    #[arg(long, value_enum, default_value = "both")]
+    mode: Mode,
+
+    /// Message size (64, 4KiB, 1MiB) [default: 64 B for latency, 4 KiB for throughput].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    size: Option<usize>,
+
+    /// Timed round trips (latency) or messages sent (throughput)
+    /// [default: 10000 round trips, 100000 messages].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
+    count: Option<u64>,
+
+    /// Untimed round trips before a latency run [default: as many as --count, at most 2000].
+    #[arg(long, value_name = "N")]
+    warmup: Option<usize>,
+
+    /// Print one JSON object per result instead of tables.
+    #[arg(long)]
+    json: bool,
+
+    /// Also measure the raw tokio UnixStream + LengthDelimitedCodec baseline and print ratios.
+    #[arg(long)]
+    baseline: bool,
+
+    /// Measure a running `anyipc listen URL --echo` instead of starting a peer.
+    #[arg(long)]
+    connect: bool,
+}
+
+impl BenchArgs {
+    /// The workloads asked for, in order.
+    fn workloads(&self) -> Vec<Workload> {
+        let count = |default| self.count.map_or(default, |n| n as usize);
+        let mut workloads = Vec::new();
+        if matches!(self.mode, Mode::Latency | Mode::Both) {
+            let mut w = Workload::latency(
+                self.size.unwrap_or(DEFAULT_LATENCY_SIZE),
+                count(DEFAULT_ROUND_TRIPS),
+            );
+            if let Some(warmup) = self.warmup {
+                w = w.with_warmup(warmup);
+            }
+            workloads.push(w);
+        }
+        if matches!(self.mode, Mode::Throughput | Mode::Both) {
+            workloads.push(Workload::throughput(
+                self.size.unwrap_or(DEFAULT_THROUGHPUT_SIZE),
+                count(DEFAULT_MESSAGES),
+            ));
+        }
+        workloads
+    }
+}
+
+/// Where the measured side connects, and what keeps the peer alive.
+enum Peer {
+    /// A peer process (killed when dropped).
+    Process(Box<PeerProcess>),
+    /// A peer task of this process (mem://).
+    Task(InProcessPeer),
+    /// An echo server someone else runs.
+    Echo(Endpoint),
+}
+
+impl Peer {
+    fn target(&self) -> Target {
+        match self {
+            Peer::Process(p) => p.target().clone(),
+            Peer::Task(t) => t.target().clone(),
+            Peer::Echo(e) => Target::Anyipc(e.clone()),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Peer::Process(p) => format!(
+                "peer process {} (anyipc bench-peer)",
+                p.id().map_or_else(|| "?".to_owned(), |id| id.to_string())
+            ),
+            Peer::Task(_) => "peer task in this process (mem:// cannot cross processes)".to_owned(),
+            Peer::Echo(_) => "running echo server (--connect)".to_owned(),
+        }
+    }
+}
+
+/// One measured workload: the endpoint's report and the baseline's.
+struct Measured {
+    workload: Workload,
+    report: Report,
+    baseline: Option<Report>,
+}
+
+/// Runs `anyipc bench`.
+///
+/// # Errors
+/// Usage errors for a bad URL; runtime errors when the peer does not start or a run fails.
+pub(crate) async fn run(args: BenchArgs) -> Result<(), CliError> {
+    let endpoint = Endpoint::parse(&args.url)?;
+    let workloads = args.workloads();
+    let dir = TempDir::create()?;
+    let peer = if args.connect {
+        Peer::Echo(endpoint.clone())
+    } else {
+        start_peer(&Target::Anyipc(endpoint.clone()))
+            .await
+            .map_err(|e| {
+                CliError::Runtime(format!("cannot start a bench peer on {endpoint}: {e}"))
+            })?
+    };
+    let baseline =
+        match args.baseline {
+            false => None,
+            true => {
+                let at: Target = format!("raw+unix://{}", dir.path.join("baseline.sock").display())
+                    .parse()
+                    .map_err(|e| CliError::Runtime(format!("baseline socket path: {e}")))?;
+                Some(start_peer(&at).await.map_err(|e| {
+                    CliError::Runtime(format!("cannot start the baseline peer: {e}"))
+                })?)
+            }
+        };
+    let target = peer.target();
+    if !args.json {
+        print_stdout(&format!(
+            "anyipc bench {target}: {}\nmachine: {}\n",
+            peer.describe(),
+            Machine::detect()
+        ))?;
+    }
+    for workload in workloads {
+        let report = measure(&target, &workload, args.connect)
+            .await
+            .map_err(|e| CliError::Runtime(format!("{workload} over {target}: {e}")))?;
+        let baseline =
+            match &baseline {
+                None => None,
+                Some(b) => Some(measure(&b.target(), &workload, false).await.map_err(|e| {
+                    CliError::Runtime(format!("{workload} over the baseline: {e}"))
+                })?),
+            };
+        let measured = Measured {
+            workload,
+            report,
+            baseline,
+        };
+        if args.json {
+            print_stdout(&format!("{}\n", json_line(&target, &measured)))?;
+        } else {
+            print_stdout(&table(&target, &measured, args.connect))?;
+        }
+    }
+    Ok(())
+}
+
+/// Starts a peer serving `at`: a process, or a task for mem://.
+async fn start_peer(at: &Target) -> io::Result<Peer> {
+    if matches!(at, Target::Anyipc(e) if e.scheme() == Scheme::Mem) {
+        return Ok(Peer::Task(InProcessPeer::start(at).await?));
+    }
+    let mut cmd = tokio::process::Command::new(std::env::current_exe()?);
+    cmd.arg("bench-peer").arg(at.to_string());
+    Ok(Peer::Process(Box::new(PeerProcess::spawn(cmd).await?)))
+}
+
+/// Runs one workload against `target` with a progress bar.
+async fn measure(target: &Target, workload: &Workload, echo: bool) -> io::Result<Report> {
+    let label = format!("{} {target}", workload.mode());
+    let Target::Anyipc(endpoint) = target else {
+        // The raw baseline: the engine's own loop, so only a spinner.
+        let _progress = Progress::start(label, None, Arc::default());
+        return anyipc::bench::measure(target, workload).await;
+    };
+    let conn = Counted::new(anyipc::connect(endpoint).await?);
+    match *workload {
+        Workload::Throughput { size, count } if echo => {
+            let _progress = Progress::start(label, Some(count as u64), conn.received());
+            echo_throughput(conn, size, count)
+                .await
+                .map(Report::Throughput)
+        }
+        Workload::Latency { count, warmup, .. } => {
+            let mut conn = conn;
+            // The control message and its answer count as one more round trip.
+            let total = (count + warmup + 1) as u64;
+            let _progress = Progress::start(label, Some(total), conn.received());
+            let report = run_client(&mut conn, workload).await;
+            let _ = futures::SinkExt::close(&mut conn.into_inner()).await;
+            report
+        }
+        Workload::Throughput { count, .. } => {
+            let mut conn = conn;
+            let _progress = Progress::start(label, Some(count as u64 + 1), conn.sent());
+            let report = run_client(&mut conn, workload).await;
+            let _ = futures::SinkExt::close(&mut conn.into_inner()).await;
+            report
+        }
+    }
+}
+
+/// Microseconds of a duration.
+fn us(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+/// The figures of one report as JSON fields.
+fn figures(report: &Report) -> serde_json::Map<String, serde_json::Value> {
+    let mut map = serde_json::Map::new();
+    let mut put = |k: &str, v: serde_json::Value| {
+        map.insert(k.to_owned(), v);
+    };
+    match report {
+        Report::Latency(l) => {
+            put("p50_us", us(l.p50).into());
+            put("p99_us", us(l.p99).into());
+            put("p999_us", us(l.p999).into());
+            put("mean_us", us(l.mean).into());
+            let per_s = if l.mean.is_zero() {
+                0.0
+            } else {
+                1.0 / l.mean.as_secs_f64()
+            };
+            put("msgs_per_s", per_s.into());
+            put(
+                "gib_per_s",
+                (per_s * l.size as f64 / (1u64 << 30) as f64).into(),
+            );
+        }
+        Report::Throughput(t) => {
+            for k in ["p50_us", "p99_us", "p999_us", "mean_us"] {
+                put(k, serde_json::Value::Null);
+            }
+            put("msgs_per_s", t.msgs_per_sec().into());
+            put("gib_per_s", t.gib_per_sec().into());
+            put("sent", t.sent.into());
+            put("received", t.received.into());
+        }
+    }
+    map
+}
+
+/// The figure a ratio is taken of: p50 in µs for latency, GiB/s for throughput.
+fn headline(report: &Report) -> f64 {
+    match report {
+        Report::Latency(l) => us(l.p50),
+        Report::Throughput(t) => t.gib_per_sec(),
+    }
+}
+
+/// `measured` against its baseline, when both have a figure.
+fn ratio(measured: &Measured) -> Option<f64> {
+    let base = headline(measured.baseline.as_ref()?);
+    (base > 0.0).then(|| headline(&measured.report) / base)
+}
+
+/// One result as a line of JSON.
+fn json_line(target: &Target, measured: &Measured) -> serde_json::Value {
+    let mut object = serde_json::Map::new();
+    object.insert("endpoint".into(), target.to_string().into());
+    object.insert("mode".into(), measured.workload.mode().into());
+    object.insert("size".into(), measured.workload.size().into());
+    object.insert("count".into(), measured.workload.count().into());
+    object.extend(figures(&measured.report));
+    if let Some(baseline) = &measured.baseline {
+        let mut base = figures(baseline);
+        base.remove("sent");
+        base.remove("received");
+        object.insert("baseline".into(), base.into());
+        object.insert("ratio".into(), ratio(measured).into());
+    }
+    object.into()
+}
+
+/// One result as a small table, with the baseline as a second row.
+fn table(target: &Target, measured: &Measured, echo: bool) -> String {
+    let w = &measured.workload;
+    let mut out = String::from("\n");
+    let ratio_cell = |is_baseline: bool| match (is_baseline, ratio(measured)) {
+        (true, _) => "1.00×".to_owned(),
+        (false, Some(r)) => format!("{r:.2}×"),
+        (false, None) => "—".to_owned(),
+    };
+    let baseline_name = "baseline (tokio UnixStream + LengthDelimitedCodec)";
+    match (&measured.report, w) {
+        (Report::Latency(_), Workload::Latency { warmup, .. }) => {
+            let _ = writeln!(
+                out,
+                "latency: {} B round trips, {} timed after {warmup} warm-up",
+                w.size(),
+                w.count()
+            );
+            let _ = writeln!(
+                out,
+                "| endpoint | p50 µs | p99 µs | p99.9 µs | mean µs | p50 vs baseline |"
+            );
+            let _ = writeln!(out, "|---|---|---|---|---|---|");
+            let rows = [(target.to_string(), &measured.report, false)]
+                .into_iter()
+                .chain(
+                    measured
+                        .baseline
+                        .iter()
+                        .map(|b| (baseline_name.to_owned(), b, true)),
+                );
+            for (name, report, is_baseline) in rows {
+                if let Report::Latency(l) = report {
+                    let _ = writeln!(
+                        out,
+                        "| {name} | {:.1} | {:.1} | {:.1} | {:.1} | {} |",
+                        us(l.p50),
+                        us(l.p99),
+                        us(l.p999),
+                        us(l.mean),
+                        ratio_cell(is_baseline)
+                    );
+                }
+            }
+        }
+        _ => {
+            let _ = writeln!(
+                out,
+                "throughput: {} messages of {} B{}",
+                w.count(),
+                w.size(),
+                if echo {
+                    ", counted as they came back from the echo server"
+                } else {
+                    ", one way"
+                }
+            );
+            let _ = writeln!(
+                out,
+                "| endpoint | msgs/s | GiB/s | lost | GiB/s vs baseline |"
+            );
+            let _ = writeln!(out, "|---|---|---|---|---|");
+            let rows = [(target.to_string(), &measured.report, false)]
+                .into_iter()
+                .chain(
+                    measured
+                        .baseline
+                        .iter()
+                        .map(|b| (baseline_name.to_owned(), b, true)),
+                );
+            for (name, report, is_baseline) in rows {
+                if let Report::Throughput(t) = report {
+                    let _ = writeln!(
+                        out,
+                        "| {name} | {:.0} | {:.3} | {} | {} |",
+                        t.msgs_per_sec(),
+                        t.gib_per_sec(),
+                        lost(t),
+                        ratio_cell(is_baseline)
+                    );
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Lost messages as a table cell.
+fn lost(t: &ThroughputReport) -> String {
+    match t.lost() {
+        0 => "0".to_owned(),
+        n => format!("{n} ({:.1}%)", n as f64 * 100.0 / t.sent.max(1) as f64),
+    }
+}
+
+/// A private directory for the baseline's socket, removed when dropped.
+struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    fn create() -> Result<TempDir, CliError> {
+        static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "anyipc-bench-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&path)
+            .map_err(|e| CliError::Runtime(format!("cannot create {}: {e}", path.display())))?;
+        Ok(TempDir { path })
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
