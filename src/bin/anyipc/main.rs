@@ -4,6 +4,7 @@
 
 mod bench;
 mod bench_peer;
+mod bridge;
 mod cli_error;
 mod duration_arg;
 mod endpoint_arg;
@@ -40,6 +41,8 @@ enum Command {
     Tour(tour::TourArgs),
     /// Measure latency and throughput of one endpoint between two processes.
     Bench(bench::BenchArgs),
+    /// Forward messages both ways between two endpoints of any kinds.
+    Bridge(bridge::BridgeArgs),
     /// The peer process of `anyipc tour` (internal).
     #[command(hide = true)]
     BenchPeer(bench_peer::BenchPeerArgs),
@@ -64,6 +67,7 @@ fn main() -> ExitCode {
             Command::Send(args) => send::run(args).await,
             Command::Tour(args) => tour::run(args).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::Bridge(args) => bridge::run(args).await,
             Command::BenchPeer(args) => bench_peer::run(args).await,
         }
     });

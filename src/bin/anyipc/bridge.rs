@@ -1,0 +1,412 @@
+//! `anyipc bridge A B`: forwards messages both ways between two endpoints of any kinds.
+//!
+//! Each side is bound (accepting clients) or connected to. By default A is bound and B is
+//! connected to once per accepted client, like a proxy: `anyipc bridge tcp://0.0.0.0:7000
+//! unix:///run/app.sock` exposes a Unix-socket service on TCP. A `listen:` or `connect:` prefix
+//! on a URL says which it is; `connect:` on both keeps one session between two servers and
+//! starts it again whenever either goes away. Binding both sides is refused: there would be
+//! no rule for which client to pair with which.
+//!
+//! A session forwards each message whole (framing is each side's own: a length-prefixed tcp
+//! message may become one unix message or one udp datagram). When one side closes its
+//! sending half, the bridge closes the other side's, so half-close travels through; the session
+//! ends when both directions are done, when forwarding fails, or (between two servers) when
+//! either server closes. Messages in flight when a side goes away are lost. Reconnecting uses
+//! exponential backoff from 100 ms to 5 s: for each new client of a bound side, for up to
+//! `--retry` before the client is dropped; between two servers, for ever.
+
+use crate::duration_arg::parse_duration;
+use crate::CliError;
+use anyipc::{Connection, Endpoint};
+use futures::{SinkExt, StreamExt, TryStreamExt};
+use std::fmt;
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// First pause between connection attempts.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// Longest pause between connection attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Accept failures in a row after which the bridge gives up (as `listen` does).
+const MAX_ACCEPT_ERRORS: u32 = 50;
+
+/// Arguments of `anyipc bridge`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Sides: a URL is bound (listen:URL) or connected to (connect:URL). Without a prefix, A is bound \
+and B is connected to, once for each client accepted on A. connect: on both sides bridges two \
+servers and reconnects whenever either goes away. listen: on both is refused.
+
+The bridge prints `bridging A <-> B` on stderr (with the real port when port 0 was asked \
+for) and runs until Ctrl-C. With -v it prints a line when a session opens and when it \
+closes, with the messages and bytes forwarded each way, and the totals on exit.
+
+Examples:
+  anyipc bridge tcp://0.0.0.0:7000 unix:///run/app.sock      expose a unix service on tcp
+  anyipc bridge pipe://front shm://back -v                   any kinds on either side
+  anyipc bridge connect:tcp://10.0.0.5:7000 listen:unix:///tmp/local.sock
+  anyipc bridge connect:shm://a connect:tcp://127.0.0.1:9000  keep two servers joined
+
+Exit codes: 0 on Ctrl-C, 1 runtime failure (cannot bind, accepting keeps failing), 2 bad usage \
+or URL.")]
+pub(crate) struct BridgeArgs {
+    /// First side: URL, listen:URL or connect:URL (default: listen).
+    #[arg(value_name = "A")]
+    a: String,
+
+    /// Second side: URL, listen:URL or connect:URL (default: connect).
+    #[arg(value_name = "B")]
+    b: String,
+
+    /// Print sessions and message counts on stderr.
+    #[arg(short, long)]
+    verbose: bool,
+
+    /// How long to keep trying to connect for a new client before dropping it (250ms, 5s).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    retry: Duration,
+}
+
+/// Whether a side is bound or connected to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Listen,
+    Connect,
+}
+
+/// One side of the bridge.
+#[derive(Debug, Clone)]
+struct Side {
+    role: Role,
+    endpoint: Endpoint,
+}
+
+impl Side {
+    /// Parses `[listen:|connect:]URL`, with `default` when there is no prefix.
+    fn parse(text: &str, default: Role) -> Result<Side, CliError> {
+        let (role, url) = if let Some(url) = text.strip_prefix("listen:") {
+            (Role::Listen, url)
+        } else if let Some(url) = text.strip_prefix("connect:") {
+            (Role::Connect, url)
+        } else {
+            (default, text)
+        };
+        Ok(Side {
+            role,
+            endpoint: Endpoint::parse(url)?,
+        })
+    }
+}
+
+/// Messages and bytes forwarded one way.
+#[derive(Debug, Default)]
+struct Counter {
+    messages: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl Counter {
+    fn add(&self, len: usize) {
+        self.messages.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(len as u64, Ordering::Relaxed);
+    }
+
+    fn add_all(&self, other: &Counter) {
+        self.messages
+            .fetch_add(other.messages.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.bytes
+            .fetch_add(other.bytes.load(Ordering::Relaxed), Ordering::Relaxed);
+    }
+}
+
+impl fmt::Display for Counter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} msgs/{} B",
+            self.messages.load(Ordering::Relaxed),
+            self.bytes.load(Ordering::Relaxed)
+        )
+    }
+}
+
+/// Counts of both directions, per session and in total.
+#[derive(Debug, Default)]
+struct Counts {
+    a_to_b: Counter,
+    b_to_a: Counter,
+}
+
+impl fmt::Display for Counts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "A->B {}, B->A {}", self.a_to_b, self.b_to_a)
+    }
+}
+
+/// What every session shares.
+#[derive(Debug)]
+struct Shared {
+    verbose: bool,
+    retry: Duration,
+    totals: Counts,
+    sessions: AtomicU64,
+}
+
+/// Runs `anyipc bridge` until Ctrl-C.
+///
+/// # Errors
+/// Usage errors for bad URLs or two bound sides; runtime errors when binding fails or
+/// accepting keeps failing.
+pub(crate) async fn run(args: BridgeArgs) -> Result<(), CliError> {
+    let a = Side::parse(&args.a, Role::Listen)?;
+    let b = Side::parse(&args.b, Role::Connect)?;
+    let shared = Arc::new(Shared {
+        verbose: args.verbose,
+        retry: args.retry,
+        totals: Counts::default(),
+        sessions: AtomicU64::new(0),
+    });
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    if let std::task::Poll::Ready(result) = futures::poll!(&mut ctrl_c) {
+        result.map_err(|err| CliError::Runtime(format!("cannot watch for Ctrl-C: {err}")))?;
+        return Ok(());
+    }
+    let bridging = async {
+        match (a.role, b.role) {
+            (Role::Listen, Role::Listen) => Err(CliError::Usage(
+                "bridge: both sides are listen:; at least one must be connect:".to_owned(),
+            )),
+            (Role::Listen, Role::Connect) => {
+                accept_loop(&a.endpoint, &b.endpoint, false, &shared).await
+            }
+            (Role::Connect, Role::Listen) => {
+                accept_loop(&b.endpoint, &a.endpoint, true, &shared).await
+            }
+            (Role::Connect, Role::Connect) => join_servers(&a.endpoint, &b.endpoint, &shared).await,
+        }
+    };
+    let result = tokio::select! {
+        result = bridging => result,
+        _ = &mut ctrl_c => Ok(()),
+    };
+    if shared.verbose && result.is_ok() {
+        eprintln!(
+            "bridge: {} sessions, {}",
+            shared.sessions.load(Ordering::Relaxed),
+            shared.totals
+        );
+    }
+    result
+}
+
+/// Binds `bound` and, for each client, connects to `target` and forwards. `swapped` says the
+/// bound side is B (so counts still read A->B and B->A).
+async fn accept_loop(
+    bound: &Endpoint,
+    target: &Endpoint,
+    swapped: bool,
+    shared: &Arc<Shared>,
+) -> Result<(), CliError> {
+    let mut listener = anyipc::bind(bound)
+        .await
+        .map_err(|err| CliError::from(err).context(&format!("cannot bind {bound}")))?;
+    let (a, b) = if swapped {
+        (target.to_string(), listener.endpoint().to_string())
+    } else {
+        (listener.endpoint().to_string(), target.to_string())
+    };
+    eprintln!("bridging {a} <-> {b}");
+    let mut accept_errors = 0;
+    loop {
+        match listener.accept().await {
+            Ok(client) => {
+                accept_errors = 0;
+                let target = target.clone();
+                let shared = shared.clone();
+                tokio::spawn(async move { client_session(client, target, swapped, shared).await });
+            }
+            Err(err) => {
+                accept_errors += 1;
+                if accept_errors >= MAX_ACCEPT_ERRORS {
+                    return Err(CliError::Runtime(format!(
+                        "accepting on {}: {err}",
+                        listener.endpoint()
+                    )));
+                }
+                tracing::warn!(error = %err, "accept failed; retrying");
+                tokio::time::sleep(FIRST_BACKOFF).await;
+            }
+        }
+    }
+}
+
+/// Serves one accepted client: connects to `target` (retrying for `--retry`), then forwards.
+///
+/// While it connects, the client's first message (if one comes) is held, to be forwarded
+/// first; a client that leaves meanwhile ends the attempt.
+async fn client_session(
+    mut client: Connection,
+    target: Endpoint,
+    swapped: bool,
+    shared: Arc<Shared>,
+) {
+    let n = shared.sessions.fetch_add(1, Ordering::Relaxed) + 1;
+    let give_up = Instant::now() + shared.retry;
+    let connecting = connect_with_backoff(&target, Some(give_up));
+    tokio::pin!(connecting);
+    let mut held = None;
+    let server = loop {
+        tokio::select! {
+            connected = &mut connecting => break connected,
+            first = client.next(), if held.is_none() => match first {
+                Some(Ok(msg)) => held = Some(msg),
+                Some(Err(_)) | None => {
+                    if shared.verbose {
+                        eprintln!("bridge session {n}: the client left before {target} answered");
+                    }
+                    return;
+                }
+            },
+        }
+    };
+    let mut server = match server {
+        Ok(server) => server,
+        Err(err) => {
+            eprintln!(
+                "anyipc: bridge session {n}: dropping client {}: cannot connect to {target}: {err}",
+                client.peer_addr()
+            );
+            return;
+        }
+    };
+    let counts = Counts::default();
+    if let Some(msg) = held {
+        let (len, counter) = (
+            msg.len(),
+            if swapped {
+                &counts.b_to_a
+            } else {
+                &counts.a_to_b
+            },
+        );
+        if let Err(err) = server.send(msg).await {
+            eprintln!("anyipc: bridge session {n}: forwarding to {target}: {err}");
+            return;
+        }
+        counter.add(len);
+    }
+    let (a, b) = if swapped {
+        (server, client)
+    } else {
+        (client, server)
+    };
+    session(n, a, b, false, counts, &shared).await;
+}
+
+/// Keeps a session between two servers, starting it again whenever it ends.
+///
+/// # Errors
+/// Only for an endpoint that can never be connected to (`InvalidInput`, `Unsupported`).
+async fn join_servers(a: &Endpoint, b: &Endpoint, shared: &Arc<Shared>) -> Result<(), CliError> {
+    eprintln!("bridging {a} <-> {b}");
+    let fail = |at: &Endpoint, err: io::Error| {
+        CliError::from(err).context(&format!("cannot connect to {at}"))
+    };
+    loop {
+        let conn_a = connect_with_backoff(a, None)
+            .await
+            .map_err(|e| fail(a, e))?;
+        let conn_b = connect_with_backoff(b, None)
+            .await
+            .map_err(|e| fail(b, e))?;
+        let n = shared.sessions.fetch_add(1, Ordering::Relaxed) + 1;
+        session(n, conn_a, conn_b, true, Counts::default(), shared).await;
+        tokio::time::sleep(FIRST_BACKOFF).await;
+    }
+}
+
+/// Connects to `endpoint`, retrying with exponential backoff until `give_up` (for ever with
+/// none). A bad URL or an unsupported scheme is not retried.
+async fn connect_with_backoff(
+    endpoint: &Endpoint,
+    give_up: Option<Instant>,
+) -> io::Result<Connection> {
+    let mut pause = FIRST_BACKOFF;
+    loop {
+        match anyipc::connect(endpoint).await {
+            Ok(conn) => return Ok(conn),
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    io::ErrorKind::InvalidInput | io::ErrorKind::Unsupported
+                ) =>
+            {
+                return Err(err)
+            }
+            Err(err) => {
+                if give_up.is_some_and(|t| Instant::now() + pause > t) {
+                    return Err(err);
+                }
+                tracing::debug!(%endpoint, error = %err, ?pause, "connect failed; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+/// Forwards between `a` and `b` until the session ends (see the module docs).
+async fn session(
+    n: u64,
+    a: Connection,
+    b: Connection,
+    end_on_first_close: bool,
+    counts: Counts,
+    shared: &Shared,
+) {
+    if shared.verbose {
+        eprintln!(
+            "bridge session {n} opened: {} <-> {}",
+            a.peer_addr(),
+            b.peer_addr()
+        );
+    }
+    let (a_sink, a_stream) = a.split();
+    let (b_sink, b_stream) = b.split();
+    let a_to_b = forward(a_stream, b_sink, &counts.a_to_b);
+    let b_to_a = forward(b_stream, a_sink, &counts.b_to_a);
+    let outcome = if end_on_first_close {
+        tokio::select! {
+            r = a_to_b => r.map_err(|e| format!("A->B: {e}")),
+            r = b_to_a => r.map_err(|e| format!("B->A: {e}")),
+        }
+    } else {
+        tokio::try_join!(
+            async { a_to_b.await.map_err(|e| format!("A->B: {e}")) },
+            async { b_to_a.await.map_err(|e| format!("B->A: {e}")) },
+        )
+        .map(|_| ())
+    };
+    shared.totals.a_to_b.add_all(&counts.a_to_b);
+    shared.totals.b_to_a.add_all(&counts.b_to_a);
+    if shared.verbose {
+        match outcome {
+            Ok(()) => eprintln!("bridge session {n} closed: {counts}"),
+            Err(why) => eprintln!("bridge session {n} closed ({why}): {counts}"),
+        }
+    }
+}
+
+/// Sends everything `from` yields into `to`, then closes `to`.
+async fn forward<S, K>(from: S, mut to: K, counter: &Counter) -> io::Result<()>
+where
+    S: futures::Stream<Item = io::Result<bytes::Bytes>> + Unpin,
+    K: futures::Sink<bytes::Bytes, Error = io::Error> + Unpin,
+{
+    let mut from = from.inspect_ok(|msg| counter.add(msg.len()));
+    to.send_all(&mut from).await?;
+    to.close().await
+}
