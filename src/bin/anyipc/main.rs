@@ -5,11 +5,17 @@
 mod bench;
 mod bench_peer;
 mod bridge;
+#[cfg(target_os = "linux")]
+mod clean;
 mod cli_error;
 mod duration_arg;
 mod endpoint_arg;
 mod listen;
+#[cfg(target_os = "linux")]
+mod ls;
 mod output;
+#[cfg(target_os = "linux")]
+mod resources;
 mod send;
 mod size_arg;
 mod tour;
@@ -43,6 +49,15 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Forward messages both ways between two endpoints of any kinds.
     Bridge(bridge::BridgeArgs),
+    /// List the anyipc resources (pipe, shm, mq names) on this machine and their owners.
+    #[cfg(target_os = "linux")]
+    Ls(ls::LsArgs),
+    /// Remove resources whose owner died.
+    #[cfg(target_os = "linux")]
+    Clean(clean::CleanArgs),
+    /// Remove one resource (refusing a live owner's without --force).
+    #[cfg(target_os = "linux")]
+    Rm(clean::RmArgs),
     /// The peer process of `anyipc tour` (internal).
     #[command(hide = true)]
     BenchPeer(bench_peer::BenchPeerArgs),
@@ -68,6 +83,12 @@ fn main() -> ExitCode {
             Command::Tour(args) => tour::run(args).await,
             Command::Bench(args) => bench::run(args).await,
             Command::Bridge(args) => bridge::run(args).await,
+            #[cfg(target_os = "linux")]
+            Command::Ls(args) => ls::run(args),
+            #[cfg(target_os = "linux")]
+            Command::Clean(args) => clean::clean(args),
+            #[cfg(target_os = "linux")]
+            Command::Rm(args) => clean::rm(args),
             Command::BenchPeer(args) => bench_peer::run(args).await,
         }
     });

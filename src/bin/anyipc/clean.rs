@@ -1,0 +1,162 @@
+//! `anyipc clean` (remove what dead owners left) and `anyipc rm URL` (remove one resource).
+
+use crate::output::print_stdout;
+use crate::resources::{self, Kind, Removed, Resource, Status};
+use crate::CliError;
+use anyipc::{Endpoint, Scheme};
+
+/// Prints one line to stdout, returning from the function when stdout is closed.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        print_stdout(&format!("{}\n", format_args!($($arg)*)))?
+    };
+}
+
+/// Arguments of `anyipc clean`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Removes pipe:// and shm:// names whose server died, and queue files whose creator died before \
+finishing them; prints one line per removal. Names of live owners are never touched (each \
+name is removed under its ownership lock, so a server binding it at that moment is safe). \
+Complete mq:// queues are kept even when no process has them open: their messages may be \
+waiting for a consumer; remove one with `anyipc rm mq://NAME`.
+
+Examples:
+  anyipc clean
+  anyipc clean --dry-run
+
+Exit codes: 0 done (also when nothing was dead), 1 a removal failed, 2 bad usage.")]
+pub(crate) struct CleanArgs {
+    /// Say what would be removed, remove nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+/// Arguments of `anyipc rm`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Removes the files behind one pipe://, shm:// or mq:// name (see `anyipc ls`). A name whose \
+owner is alive is refused unless --force; forced, the owner keeps running but can no longer be \
+found by name. A queue is removed with the messages in it; processes that have it open keep \
+using it until they close it.
+
+Examples:
+  anyipc rm pipe://orders
+  anyipc rm mq://jobs --force
+
+Exit codes: 0 removed, 1 not found, owner alive (without --force) or removal failed, 2 bad \
+usage or URL.")]
+pub(crate) struct RmArgs {
+    /// pipe://NAME, shm://NAME or mq://NAME.
+    #[arg(value_name = "URL")]
+    url: String,
+
+    /// Remove it even when its owner is alive.
+    #[arg(long)]
+    force: bool,
+}
+
+/// Runs `anyipc clean`.
+///
+/// # Errors
+/// A runtime error when some removal failed (after trying every one).
+pub(crate) fn clean(args: CleanArgs) -> Result<(), CliError> {
+    let listing = resources::list();
+    for warning in &listing.warnings {
+        eprintln!("anyipc: {warning}");
+    }
+    let mut failed = 0;
+    let mut removed = 0;
+    for r in listing
+        .resources
+        .iter()
+        .filter(|r| r.status == Status::Dead)
+    {
+        if args.dry_run {
+            say!("would remove {} ({})", r.url(), owner_text(r));
+            continue;
+        }
+        match resources::remove(r, false) {
+            Ok(Removed::Yes) => {
+                removed += 1;
+                say!("removed {} ({})", r.url(), owner_text(r));
+            }
+            Ok(Removed::OwnerAlive) => {
+                say!("kept {}: a live process took the name meanwhile", r.url());
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("anyipc: cannot remove {}: {e}", r.url());
+            }
+        }
+    }
+    if !args.dry_run && removed == 0 && failed == 0 {
+        say!("nothing to clean");
+    }
+    match failed {
+        0 => Ok(()),
+        n => Err(CliError::Runtime(format!("{n} removals failed"))),
+    }
+}
+
+/// Runs `anyipc rm URL`.
+///
+/// # Errors
+/// Usage errors for a URL of another kind; runtime errors when nothing has that name, its
+/// owner is alive (without `--force`) or removal fails.
+pub(crate) fn rm(args: RmArgs) -> Result<(), CliError> {
+    let endpoint = Endpoint::parse(&args.url)?;
+    let kind = match endpoint.scheme() {
+        Scheme::Pipe => Kind::Pipe,
+        Scheme::Shm => Kind::Shm,
+        Scheme::Mq => Kind::Mq,
+        other => {
+            return Err(CliError::Usage(format!(
+                "rm: {other}:// resources are not registered anywhere; rm takes pipe://, shm:// \
+                 or mq:// names"
+            )))
+        }
+    };
+    let Some(name) = endpoint.name() else {
+        return Err(CliError::Usage(format!("rm: {endpoint} has no name")));
+    };
+    let listing = resources::list();
+    let found: Vec<&Resource> = listing
+        .resources
+        .iter()
+        .filter(|r| r.kind == kind && r.name == name)
+        .collect();
+    if found.is_empty() {
+        return Err(CliError::Runtime(format!(
+            "no {kind}://{name} on this machine"
+        )));
+    }
+    for r in found {
+        if r.status == Status::Alive && !args.force {
+            return Err(CliError::Runtime(format!(
+                "{} belongs to a live process ({}); use --force to remove it anyway",
+                r.url(),
+                owner_text(r)
+            )));
+        }
+        match resources::remove(r, args.force) {
+            Ok(Removed::Yes) => say!("removed {} ({})", r.url(), owner_text(r)),
+            Ok(Removed::OwnerAlive) => {
+                return Err(CliError::Runtime(format!(
+                    "{} was taken by a live process meanwhile; use --force to remove it anyway",
+                    r.url()
+                )))
+            }
+            Err(e) => return Err(CliError::Runtime(format!("cannot remove {}: {e}", r.url()))),
+        }
+    }
+    Ok(())
+}
+
+/// `owner pid 123, dead`.
+fn owner_text(r: &Resource) -> String {
+    match r.owner {
+        Some(pid) => format!("owner pid {pid}, {}", r.status),
+        None => format!("owner unknown, {}", r.status),
+    }
+}

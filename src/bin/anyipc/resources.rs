@@ -1,0 +1,211 @@
+//! The named resources anyipc leaves on this machine, for `anyipc ls`, `clean` and `rm`.
+//!
+//! Only kinds with a known location can be listed:
+//!
+//! | kind | where | owner | alive when |
+//! |---|---|---|---|
+//! | `pipe://NAME` | socket `NAME` and lock `NAME.lock` in the private runtime directory | the server holding the `flock` on the lock file | the lock is held |
+//! | `shm://NAME` | socket `shm-NAME.sock` and lock `shm-NAME.lock` in the same directory | the listener holding the lock | the lock is held |
+//! | `mq://NAME` | `/dev/shm/anyipc-mq-NAME` | its creator (pid in the header) | any process is attached (holds its liveness lock) |
+//!
+//! The private runtime directory is `$XDG_RUNTIME_DIR/anyipc`, else `$TMPDIR/anyipc-<uid>`
+//! (`/tmp/anyipc-<uid>`), as the transports choose it. Owners are read from the kernel's lock
+//! table (`/proc/locks`) without taking any lock. `unix://` socket files are wherever their
+//! URL put them and `file://` logs are directories the user chose: neither is registered
+//! anywhere, so neither is listed.
+//!
+//! Queues outlive their processes by design (messages wait for a consumer that has not started
+//! yet), so a queue nobody has open is *idle*, not dead: `clean` leaves it, `rm` removes it.
+//! Dead are: pipe and shm names whose lock no one holds (a server killed with `kill -9`), and
+//! a queue's staging file whose creator died before linking it into place.
+
+mod name_lock;
+mod proc_locks;
+mod queues;
+mod runtime_dir;
+
+use proc_locks::Locks;
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+/// A kind of resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Kind {
+    /// `pipe://`.
+    Pipe,
+    /// `shm://`.
+    Shm,
+    /// `mq://`.
+    Mq,
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Kind::Pipe => "pipe",
+            Kind::Shm => "shm",
+            Kind::Mq => "mq",
+        })
+    }
+}
+
+/// Whether a resource's owner lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Status {
+    /// Its owner (or, for a queue, some attached process) is running.
+    Alive,
+    /// A queue no process has open: kept until removed.
+    Idle,
+    /// Left by a process that died: `clean` removes it.
+    Dead,
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Status::Alive => "alive",
+            Status::Idle => "idle",
+            Status::Dead => "dead",
+        })
+    }
+}
+
+/// One resource found on this machine.
+#[derive(Debug, Clone)]
+pub(crate) struct Resource {
+    /// Its kind.
+    pub(crate) kind: Kind,
+    /// Its name (the URL is `kind://name`).
+    pub(crate) name: String,
+    /// The owner's process id, when known.
+    pub(crate) owner: Option<u32>,
+    /// Whether the owner lives.
+    pub(crate) status: Status,
+    /// Bytes it takes, when that means something.
+    pub(crate) size: Option<u64>,
+    /// Anything else worth showing (attached processes, queued messages, a staging file).
+    pub(crate) detail: String,
+    /// How to remove it.
+    removal: Removal,
+}
+
+impl Resource {
+    /// `kind://name`.
+    pub(crate) fn url(&self) -> String {
+        format!("{}://{}", self.kind, self.name)
+    }
+}
+
+/// The files behind a resource and how to remove them safely.
+#[derive(Debug, Clone)]
+enum Removal {
+    /// A socket and the lock file that says who owns it: take the lock, then remove both.
+    LockedName { socket: PathBuf, lock: PathBuf },
+    /// A queue segment (through `MessageQueue::remove`).
+    Queue,
+    /// A file no one may own any more (a dead creator's staging file).
+    File(PathBuf),
+}
+
+/// Everything found, and what could not be looked at.
+#[derive(Debug, Default)]
+pub(crate) struct Listing {
+    /// The resources, by kind then name.
+    pub(crate) resources: Vec<Resource>,
+    /// One line per place that could not be read.
+    pub(crate) warnings: Vec<String>,
+}
+
+/// Lists every resource of this user on this machine.
+pub(crate) fn list() -> Listing {
+    let mut listing = Listing::default();
+    let locks = match Locks::read() {
+        Ok(locks) => locks,
+        Err(e) => {
+            listing
+                .warnings
+                .push(format!("cannot read /proc/locks ({e}): owners unknown"));
+            Locks::default()
+        }
+    };
+    runtime_dir::list(&locks, &mut listing);
+    queues::list(&locks, &mut listing);
+    listing
+        .resources
+        .sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+    listing
+}
+
+/// What [`remove`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Removed {
+    /// The resource is gone.
+    Yes,
+    /// Its owner came back to life (bound the name again) meanwhile: left alone.
+    OwnerAlive,
+}
+
+/// Removes `resource`. A pipe or shm name is removed under its lock, so a server binding at the
+/// same moment is never undercut; with `force` a live owner's files are removed all the same
+/// (the owner keeps running but can no longer be found by name).
+///
+/// # Errors
+/// Errors removing the files.
+pub(crate) fn remove(resource: &Resource, force: bool) -> io::Result<Removed> {
+    match &resource.removal {
+        Removal::LockedName { socket, lock } => {
+            let held = name_lock::take(lock)?;
+            if held.is_none() && !force {
+                return Ok(Removed::OwnerAlive);
+            }
+            remove_socket(socket)?;
+            remove_if_present(lock)?;
+            // `held` (if any) is closed here, after the lock file is gone.
+            drop(held);
+            Ok(Removed::Yes)
+        }
+        Removal::Queue => {
+            match anyipc::queue::MessageQueue::remove(&resource.name) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+            Ok(Removed::Yes)
+        }
+        Removal::File(path) => {
+            remove_if_present(path)?;
+            Ok(Removed::Yes)
+        }
+    }
+}
+
+/// Removes the socket at `path`, refusing anything that is not a socket.
+fn remove_socket(path: &std::path::Path) -> io::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+        Ok(meta) if meta.file_type().is_socket() => remove_if_present(path),
+        Ok(_) => Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{} is not a socket; leaving it alone", path.display()),
+        )),
+    }
+}
+
+fn remove_if_present(path: &std::path::Path) -> io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Whether a process with this id exists (it may be another program that reused the id).
+fn process_exists(pid: u32) -> bool {
+    pid != 0 && std::path::Path::new("/proc").join(pid.to_string()).exists()
+}
+
+/// Whether `name` is a valid endpoint name for `kind` (skips files that are not ours).
+fn valid_name(kind: Kind, name: &str) -> bool {
+    anyipc::Endpoint::parse(&format!("{kind}://{name}")).is_ok()
+}
