@@ -8,6 +8,7 @@ mod bridge;
 #[cfg(target_os = "linux")]
 mod clean;
 mod cli_error;
+mod completions;
 mod duration_arg;
 mod endpoint_arg;
 mod listen;
@@ -58,6 +59,8 @@ enum Command {
     /// Remove one resource (refusing a live owner's without --force).
     #[cfg(target_os = "linux")]
     Rm(clean::RmArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::CompletionsArgs),
     /// The peer process of `anyipc tour` (internal).
     #[command(hide = true)]
     BenchPeer(bench_peer::BenchPeerArgs),
@@ -89,6 +92,7 @@ fn main() -> ExitCode {
             Command::Clean(args) => clean::clean(args),
             #[cfg(target_os = "linux")]
             Command::Rm(args) => clean::rm(args),
+            Command::Completions(args) => completions::run(args),
             Command::BenchPeer(args) => bench_peer::run(args).await,
         }
     });
