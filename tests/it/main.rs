@@ -2,6 +2,8 @@
 
 mod child;
 mod cli;
+#[cfg(target_os = "linux")]
+mod cli_tools;
 mod conformance;
 mod docs;
 mod errors;

@@ -1,0 +1,612 @@
+//! Cross-process tests of the everyday-tool subcommands: `bench`, `bridge`, `ls`, `clean`,
+//! `rm`, `completions`, the `--hex`/`--json` output of `listen` and `send`, and the examples in
+//! every `--help`. Each test runs the real binary; every child is killed when dropped.
+
+use crate::util::{anyipc_bin, unique_name, watchdog, TempDir};
+use base64::Engine as _;
+use serde_json::Value;
+use std::process::{ExitStatus, Output, Stdio};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStderr, ChildStdout, Command};
+
+/// Seconds any one test may take.
+const WATCHDOG: u64 = 120;
+
+/// A running `anyipc`, killed when dropped, with its stderr (and stdout, when piped) read line
+/// by line.
+struct Proc {
+    child: Child,
+    stdout: Option<Lines<BufReader<ChildStdout>>>,
+    stderr: Lines<BufReader<ChildStderr>>,
+    stderr_seen: Vec<String>,
+}
+
+impl Proc {
+    /// Starts `anyipc args…` with `env`; stdout is piped when `read_stdout`, else discarded
+    /// (an echo server's printing must never fill a pipe no one reads).
+    fn start(args: &[&str], env: &[(&str, &str)], read_stdout: bool) -> Proc {
+        let mut child = Command::new(anyipc_bin())
+            .args(args)
+            .envs(env.iter().copied())
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(if read_stdout {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start anyipc");
+        Proc {
+            stdout: child.stdout.take().map(|s| BufReader::new(s).lines()),
+            stderr: BufReader::new(child.stderr.take().expect("piped stderr")).lines(),
+            stderr_seen: Vec::new(),
+            child,
+        }
+    }
+
+    fn id(&self) -> u32 {
+        self.child.id().expect("still running")
+    }
+
+    /// Reads stderr until a line starts with `prefix`; returns the rest of it.
+    async fn stderr_after(&mut self, prefix: &str) -> String {
+        while let Some(line) = self.stderr.next_line().await.expect("read stderr") {
+            self.stderr_seen.push(line);
+            if let Some(rest) = self.stderr_seen.last().and_then(|l| l.strip_prefix(prefix)) {
+                return rest.to_owned();
+            }
+        }
+        panic!("stderr ended without `{prefix}…`: {:?}", self.stderr_seen)
+    }
+
+    /// The next `n` lines of stdout.
+    async fn stdout_lines(&mut self, n: usize) -> Vec<String> {
+        let stdout = self.stdout.as_mut().expect("stdout is piped");
+        let mut lines = Vec::new();
+        while lines.len() < n {
+            match stdout.next_line().await.expect("read stdout") {
+                Some(line) => lines.push(line),
+                None => panic!("stdout ended after {lines:?}"),
+            }
+        }
+        lines
+    }
+
+    /// Kills the process (SIGKILL) and waits until it is gone.
+    async fn kill(mut self) {
+        self.child.kill().await.expect("kill");
+    }
+
+    /// Sends SIGINT (Ctrl-C) and waits for the exit.
+    async fn interrupt(mut self) -> (ExitStatus, Vec<String>) {
+        let pid = libc::pid_t::try_from(self.id()).expect("a pid");
+        // SAFETY: kill(2) with a valid signal number touches no memory.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+        let status = self.child.wait().await.expect("wait");
+        while let Some(line) = self.stderr.next_line().await.expect("read stderr") {
+            self.stderr_seen.push(line);
+        }
+        (status, self.stderr_seen)
+    }
+}
+
+/// Runs `anyipc args…` to its end with `env` and `stdin`.
+async fn run(args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Output {
+    let mut child = Command::new(anyipc_bin())
+        .args(args)
+        .envs(env.iter().copied())
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start anyipc");
+    let mut input = child.stdin.take().expect("piped stdin");
+    input.write_all(stdin).await.expect("write stdin");
+    drop(input);
+    child.wait_with_output().await.expect("run anyipc")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Runs `anyipc args…`, asserts it succeeded, and returns its stdout.
+async fn ok(args: &[&str], env: &[(&str, &str)]) -> String {
+    let out = run(args, env, b"").await;
+    assert!(
+        out.status.success(),
+        "anyipc {args:?} failed ({}): {}",
+        out.status,
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+/// Each line of `stdout` as JSON.
+fn json_lines(stdout: &str) -> Vec<Value> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+fn num(v: &Value, key: &str) -> f64 {
+    v[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{key} is not a number in {v}"))
+}
+
+/// The checks every latency result passes.
+fn assert_sane_latency(v: &Value) {
+    assert_eq!(v["mode"], "latency", "{v}");
+    let (p50, p99) = (num(v, "p50_us"), num(v, "p99_us"));
+    assert!(p50 > 0.0 && p99 >= p50, "{v}");
+    assert!(num(v, "p999_us") >= p99, "{v}");
+    assert!(
+        num(v, "msgs_per_s") > 0.0 && num(v, "gib_per_s") > 0.0,
+        "{v}"
+    );
+}
+
+/// The checks every throughput result passes; `count` messages all arrived.
+fn assert_sane_throughput(v: &Value, count: u64) {
+    assert_eq!(v["mode"], "throughput", "{v}");
+    assert!(
+        num(v, "msgs_per_s") > 0.0 && num(v, "gib_per_s") > 0.0,
+        "{v}"
+    );
+    assert_eq!(v["sent"], count, "{v}");
+    assert_eq!(v["received"], count, "{v}");
+}
+
+#[tokio::test]
+async fn bench_json_with_baseline_over_tcp() {
+    watchdog(WATCHDOG, async {
+        let out = ok(
+            &[
+                "bench",
+                "tcp://127.0.0.1:0",
+                "--count",
+                "300",
+                "--warmup",
+                "30",
+                "--json",
+                "--baseline",
+            ],
+            &[],
+        )
+        .await;
+        let results = json_lines(&out);
+        assert_eq!(results.len(), 2, "{out}");
+        for v in &results {
+            assert!(v["endpoint"]
+                .as_str()
+                .unwrap()
+                .starts_with("tcp://127.0.0.1:"));
+            assert_eq!(v["count"], 300);
+            assert!(num(v, "ratio") > 0.0, "{v}");
+            assert!(num(&v["baseline"], "msgs_per_s") > 0.0, "{v}");
+        }
+        assert_sane_latency(&results[0]);
+        assert_eq!(results[0]["size"], 64);
+        assert!(num(&results[0]["baseline"], "p50_us") > 0.0);
+        assert_sane_throughput(&results[1], 300);
+        assert_eq!(results[1]["size"], 4096);
+        assert!(results[1]["p50_us"].is_null());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bench_table_over_unix_and_mem() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-bench");
+        let url = format!("unix://{}", dir.join("b.sock"));
+        let out = ok(
+            &[
+                "bench", &url, "--mode", "latency", "--size", "1KiB", "--count", "200",
+            ],
+            &[],
+        )
+        .await;
+        assert!(out.contains("peer process"), "{out}");
+        assert!(
+            out.contains("| endpoint | p50 µs | p99 µs | p99.9 µs | mean µs |"),
+            "{out}"
+        );
+        assert!(out.contains(&format!("| {url} | ")), "{out}");
+        assert!(!out.contains("throughput"), "{out}");
+
+        let name = unique_name("cli-bench");
+        let out = ok(
+            &[
+                "bench",
+                &format!("mem://{name}"),
+                "--mode",
+                "throughput",
+                "--count",
+                "500",
+            ],
+            &[],
+        )
+        .await;
+        assert!(out.contains("peer task in this process"), "{out}");
+        assert!(out.contains("| msgs/s | GiB/s | lost |"), "{out}");
+        assert!(out.contains(&format!("| mem://{name} | ")), "{out}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bench_connect_measures_a_running_echo_server() {
+    watchdog(WATCHDOG, async {
+        let mut echo = Proc::start(&["listen", "tcp://127.0.0.1:0", "--echo"], &[], false);
+        let url = echo.stderr_after("listening on ").await;
+        let out = ok(
+            &[
+                "bench",
+                &url,
+                "--connect",
+                "--json",
+                "--count",
+                "200",
+                "--warmup",
+                "20",
+            ],
+            &[],
+        )
+        .await;
+        let results = json_lines(&out);
+        assert_eq!(results.len(), 2, "{out}");
+        assert_sane_latency(&results[0]);
+        assert_sane_throughput(&results[1], 200);
+        assert!(results[0].get("ratio").is_none(), "no baseline asked for");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bench_bad_arguments_are_usage_errors() {
+    watchdog(WATCHDOG, async {
+        for args in [
+            &["bench", "tcp://127.0.0.1:0", "--size", "0"][..],
+            &["bench", "tcp://127.0.0.1:0", "--count", "0"],
+            &["bench", "tcp://127.0.0.1:0", "--mode", "sideways"],
+            &["bench", "nosuch://x"],
+        ] {
+            let out = run(args, &[], b"").await;
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "{args:?}: {}",
+                text(&out.stderr)
+            );
+            assert_eq!(
+                text(&out.stderr).lines().count(),
+                1,
+                "{}",
+                text(&out.stderr)
+            );
+        }
+        // Nothing listens there: a runtime failure.
+        let out = run(
+            &["bench", "tcp://127.0.0.1:1", "--connect", "--count", "10"],
+            &[],
+            b"",
+        )
+        .await;
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bridge_forwards_tcp_to_unix_and_reconnects() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-bridge");
+        let unix = format!("unix://{}", dir.join("back.sock"));
+        let back = Proc::start(&["listen", &unix, "--echo"], &[], false);
+        let mut back = back;
+        back.stderr_after("listening on ").await;
+        let mut bridge = Proc::start(&["bridge", "tcp://127.0.0.1:0", &unix, "-v"], &[], false);
+        let front = bridge.stderr_after("bridging ").await;
+        let (front, rest) = front.split_once(" <-> ").expect("A <-> B");
+        assert_eq!(rest, unix);
+        assert!(front.starts_with("tcp://127.0.0.1:"), "{front}");
+
+        let sent = ok(&["send", front, "--expect-reply", "one", "two ✓"], &[]).await;
+        assert_eq!(sent, "one\ntwo ✓\n");
+        let closed = bridge.stderr_after("bridge session 1 closed").await;
+        assert!(
+            closed.ends_with("A->B 2 msgs/10 B, B->A 2 msgs/10 B"),
+            "{closed}"
+        );
+
+        // The unix side goes away and comes back: the next client is served again.
+        back.kill().await;
+        let mut back = Proc::start(&["listen", &unix, "--echo"], &[], false);
+        back.stderr_after("listening on ").await;
+        let sent = ok(&["send", front, "--expect-reply", "again"], &[]).await;
+        assert_eq!(sent, "again\n");
+
+        let (status, stderr) = bridge.interrupt().await;
+        assert!(status.success(), "{status}: {stderr:?}");
+        let totals = stderr.last().expect("a totals line");
+        assert!(
+            totals.starts_with("bridge: 2 sessions, A->B 3 msgs/15 B"),
+            "{totals}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bridge_with_the_bound_side_second_and_usage_errors() {
+    watchdog(WATCHDOG, async {
+        // connect:A listen:B — the echo server is A, clients come to B (a unix socket).
+        let dir = TempDir::new("cli-bridge2");
+        let mut echo = Proc::start(&["listen", "tcp://127.0.0.1:0", "--echo"], &[], false);
+        let tcp = echo.stderr_after("listening on ").await;
+        let unix = format!("unix://{}", dir.join("front.sock"));
+        let mut bridge = Proc::start(
+            &[
+                "bridge",
+                &format!("connect:{tcp}"),
+                &format!("listen:{unix}"),
+            ],
+            &[],
+            false,
+        );
+        assert_eq!(
+            bridge.stderr_after("bridging ").await,
+            format!("{tcp} <-> {unix}")
+        );
+        let sent = ok(&["send", &unix, "--expect-reply", "via unix"], &[]).await;
+        assert_eq!(sent, "via unix\n");
+
+        for args in [
+            &[
+                "bridge",
+                "listen:tcp://127.0.0.1:0",
+                "listen:tcp://127.0.0.1:0",
+            ][..],
+            &["bridge", "tcp://127.0.0.1:0"],
+            &["bridge", "tcp://127.0.0.1:0", "bogus://x"],
+        ] {
+            let out = run(args, &[], b"").await;
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "{args:?}: {}",
+                text(&out.stderr)
+            );
+            assert_eq!(
+                text(&out.stderr).lines().count(),
+                1,
+                "{}",
+                text(&out.stderr)
+            );
+        }
+    })
+    .await;
+}
+
+/// `ls --json` in a private runtime directory.
+async fn ls(env: &[(&str, &str)]) -> Vec<Value> {
+    json_lines(&ok(&["ls", "--json"], env).await)
+}
+
+fn find<'a>(listing: &'a [Value], url: &str) -> Option<&'a Value> {
+    listing.iter().find(|r| r["url"] == url)
+}
+
+#[tokio::test]
+async fn clean_removes_a_killed_owners_name_and_keeps_a_live_one() {
+    watchdog(WATCHDOG, async {
+        // A runtime directory of our own, so no other test's names are touched.
+        let runtime = TempDir::new("cli-clean");
+        let env = [("XDG_RUNTIME_DIR", runtime.path().to_str().unwrap())];
+        let (live_name, dead_name) = (unique_name("live"), unique_name("dead"));
+        let (live_url, dead_url) = (format!("pipe://{live_name}"), format!("pipe://{dead_name}"));
+        let mut live = Proc::start(&["listen", &live_url], &env, false);
+        let mut dead = Proc::start(&["listen", &dead_url], &env, false);
+        live.stderr_after("listening on ").await;
+        dead.stderr_after("listening on ").await;
+        let dead_pid = dead.id();
+        dead.kill().await;
+
+        let listing = ls(&env).await;
+        let l = find(&listing, &live_url).expect("live name listed");
+        assert_eq!(l["status"], "alive");
+        assert_eq!(l["owner_pid"], live.id());
+        assert_eq!(l["kind"], "pipe");
+        let d = find(&listing, &dead_url).expect("dead name listed");
+        assert_eq!(d["status"], "dead", "{d} (killed pid {dead_pid})");
+        let table = ok(&["ls"], &env).await;
+        assert!(table.starts_with("KIND"), "{table}");
+        assert!(
+            table.contains(&live_name) && table.contains(&dead_name),
+            "{table}"
+        );
+
+        let cleaned = ok(&["clean"], &env).await;
+        assert!(
+            cleaned.contains(&format!("removed {dead_url}")),
+            "{cleaned}"
+        );
+        assert!(!cleaned.contains(&live_url), "{cleaned}");
+        let listing = ls(&env).await;
+        assert!(find(&listing, &dead_url).is_none(), "{listing:?}");
+        assert!(find(&listing, &live_url).is_some(), "{listing:?}");
+        assert_eq!(ok(&["clean"], &env).await, "nothing to clean\n");
+        // The live server still works.
+        ok(&["send", &live_url, "still here"], &env).await;
+
+        let refused = run(&["rm", &live_url], &env, b"").await;
+        assert_eq!(refused.status.code(), Some(1));
+        assert!(
+            text(&refused.stderr).contains("--force"),
+            "{}",
+            text(&refused.stderr)
+        );
+        let removed = ok(&["rm", &live_url, "--force"], &env).await;
+        assert!(
+            removed.starts_with(&format!("removed {live_url}")),
+            "{removed}"
+        );
+        assert!(find(&ls(&env).await, &live_url).is_none());
+        let missing = run(&["rm", &live_url], &env, b"").await;
+        assert_eq!(missing.status.code(), Some(1));
+        let wrong_kind = run(&["rm", "tcp://127.0.0.1:1"], &env, b"").await;
+        assert_eq!(wrong_kind.status.code(), Some(2));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn queues_are_listed_kept_by_clean_and_removed_by_rm() {
+    watchdog(WATCHDOG, async {
+        use anyipc::queue::{MessageQueue, QueueOptions};
+        let runtime = TempDir::new("cli-mq");
+        let env = [("XDG_RUNTIME_DIR", runtime.path().to_str().unwrap())];
+        let name = unique_name("cli-mq");
+        let url = format!("mq://{name}");
+        let queue = MessageQueue::create(
+            &name,
+            &QueueOptions {
+                capacity: 4,
+                ..Default::default()
+            },
+        )
+        .expect("create queue");
+        queue.send(b"waiting", 0).await.expect("send");
+
+        let listing = ls(&env).await;
+        let q = find(&listing, &url).expect("queue listed");
+        assert_eq!(q["status"], "alive", "{q}");
+        assert_eq!(q["owner_pid"], std::process::id());
+        let detail = q["detail"].as_str().unwrap();
+        assert!(detail.starts_with("1 messages queued"), "{detail}");
+        assert!(detail.contains(&std::process::id().to_string()), "{detail}");
+        let refused = run(&["rm", &url], &env, b"").await;
+        assert_eq!(refused.status.code(), Some(1), "open here: a live user");
+
+        drop(queue);
+        let listing = ls(&env).await;
+        assert_eq!(
+            find(&listing, &url).expect("still listed")["status"],
+            "idle"
+        );
+        let cleaned = ok(&["clean"], &env).await;
+        assert!(!cleaned.contains(&url), "clean keeps queues: {cleaned}");
+        assert!(MessageQueue::open(&name).is_ok());
+
+        let removed = ok(&["rm", &url], &env).await;
+        assert!(removed.starts_with(&format!("removed {url}")), "{removed}");
+        let gone = MessageQueue::open(&name).expect_err("removed");
+        assert_eq!(gone.kind(), std::io::ErrorKind::NotFound);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn listen_and_send_print_hex_and_json() {
+    watchdog(WATCHDOG, async {
+        let binary: &[u8] = b"\xff\x00bin\x7f";
+        let mut input = binary.to_vec();
+        input.extend_from_slice(b"\nplain \"text\" \xe2\x9c\x93\n");
+
+        let mut json = Proc::start(
+            &["listen", "tcp://127.0.0.1:0", "--json", "--count", "2"],
+            &[],
+            true,
+        );
+        let url = json.stderr_after("listening on ").await;
+        let sent = run(&["send", &url], &[], &input).await;
+        assert!(sent.status.success(), "{}", text(&sent.stderr));
+        let lines = json_lines(&json.stdout_lines(2).await.join("\n"));
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(lines[0]["base64"].as_str().expect("binary is base64"))
+            .unwrap();
+        assert_eq!(decoded, binary);
+        assert_eq!(lines[0]["len"], binary.len());
+        assert_eq!(lines[1]["text"], "plain \"text\" ✓");
+        assert!(lines[1]["peer"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("127.0.0.1:")));
+
+        let mut hex = Proc::start(
+            &[
+                "listen",
+                "tcp://127.0.0.1:0",
+                "--hex",
+                "--count",
+                "1",
+                "--echo",
+            ],
+            &[],
+            true,
+        );
+        let url = hex.stderr_after("listening on ").await;
+        let sent = run(&["send", &url, "--expect-reply", "--hex"], &[], &input[..7]).await;
+        assert!(sent.status.success(), "{}", text(&sent.stderr));
+        assert_eq!(text(&sent.stdout), "ff0062696e7f\n", "the reply, in hex");
+        assert_eq!(hex.stdout_lines(1).await, ["ff0062696e7f"]);
+
+        let both = run(&["send", &url, "--hex", "--json", "x"], &[], b"").await;
+        assert_eq!(
+            both.status.code(),
+            Some(2),
+            "--hex and --json exclude each other"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn completions_and_help_examples() {
+    watchdog(WATCHDOG, async {
+        for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+            let script = ok(&["completions", shell], &[]).await;
+            assert!(script.len() > 500, "{shell}: {script}");
+            assert!(
+                script.contains("anyipc") && script.contains("bridge"),
+                "{shell}"
+            );
+        }
+        let out = run(&["completions", "tcsh"], &[], b"").await;
+        assert_eq!(out.status.code(), Some(2));
+
+        for sub in [
+            "listen",
+            "send",
+            "bench",
+            "bridge",
+            "ls",
+            "clean",
+            "rm",
+            "completions",
+        ] {
+            let help = ok(&[sub, "--help"], &[]).await;
+            assert!(
+                help.contains("Examples:"),
+                "{sub} --help has no examples:\n{help}"
+            );
+            assert!(
+                help.contains("Exit codes:"),
+                "{sub} --help has no exit codes:\n{help}"
+            );
+        }
+        let help = ok(&["--help"], &[]).await;
+        assert!(
+            help.contains("Exit codes: 0 success, 1 runtime failure, 2"),
+            "{help}"
+        );
+    })
+    .await;
+}
