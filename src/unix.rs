@@ -50,7 +50,16 @@ fn stream_connection(
 pub(crate) async fn connect(endpoint: &Endpoint) -> io::Result<Connection> {
     let stream = tokio::net::UnixStream::connect(socket_path(endpoint)?)
         .await
-        .map_err(|e| io::Error::new(e.kind(), format!("{endpoint}: {e}")))?;
+        .map_err(|e| {
+            // An abstract name has no file: refused means nothing is bound to that name, which
+            // every other named endpoint reports as NotFound.
+            let abstract_name = matches!(endpoint.address(), Address::Abstract(_));
+            let kind = match e.kind() {
+                io::ErrorKind::ConnectionRefused if abstract_name => io::ErrorKind::NotFound,
+                kind => kind,
+            };
+            io::Error::new(kind, format!("{endpoint}: {e}"))
+        })?;
     let credentials = credentials(&stream);
     let peer = endpoint.address().to_string();
     Ok(stream_connection(stream, endpoint, peer, credentials))

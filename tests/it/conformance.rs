@@ -772,8 +772,8 @@ conformance!(
     unix_abstract,
     Backend {
         fresh: || (format!("unix://@{}", unique_name("anyipc-conf")), None),
-        // An abstract name has no file to be missing: the kernel refuses the connection.
-        missing: Some(&[io::ErrorKind::ConnectionRefused]),
+        // No file to be missing: the kernel refuses, and anyipc reports the name NotFound.
+        missing: Some(&[io::ErrorKind::NotFound]),
         credentials: true,
         ..Backend::STREAM
     }
