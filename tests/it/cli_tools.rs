@@ -333,6 +333,11 @@ async fn bridge_forwards_tcp_to_unix_and_reconnects() {
         back.stderr_after("listening on ").await;
         let sent = ok(&["send", front, "--expect-reply", "again"], &[]).await;
         assert_eq!(sent, "again\n");
+        let closed = bridge.stderr_after("bridge session 2 closed").await;
+        assert!(
+            closed.ends_with("A->B 1 msgs/5 B, B->A 1 msgs/5 B"),
+            "{closed}"
+        );
 
         let (status, stderr) = bridge.interrupt().await;
         assert!(status.success(), "{status}: {stderr:?}");

@@ -112,13 +112,6 @@ impl Counter {
         self.messages.fetch_add(1, Ordering::Relaxed);
         self.bytes.fetch_add(len as u64, Ordering::Relaxed);
     }
-
-    fn add_all(&self, other: &Counter) {
-        self.messages
-            .fetch_add(other.messages.load(Ordering::Relaxed), Ordering::Relaxed);
-        self.bytes
-            .fetch_add(other.bytes.load(Ordering::Relaxed), Ordering::Relaxed);
-    }
 }
 
 impl fmt::Display for Counter {
@@ -284,19 +277,17 @@ async fn client_session(
     };
     let counts = Counts::default();
     if let Some(msg) = held {
-        let (len, counter) = (
-            msg.len(),
-            if swapped {
-                &counts.b_to_a
-            } else {
-                &counts.a_to_b
-            },
-        );
+        let len = msg.len();
+        let (session, total) = match swapped {
+            true => (&counts.b_to_a, &shared.totals.b_to_a),
+            false => (&counts.a_to_b, &shared.totals.a_to_b),
+        };
         if let Err(err) = server.send(msg).await {
             eprintln!("anyipc: bridge session {n}: forwarding to {target}: {err}");
             return;
         }
-        counter.add(len);
+        session.add(len);
+        total.add(len);
     }
     let (a, b) = if swapped {
         (server, client)
@@ -376,8 +367,8 @@ async fn session(
     }
     let (a_sink, a_stream) = a.split();
     let (b_sink, b_stream) = b.split();
-    let a_to_b = forward(a_stream, b_sink, &counts.a_to_b);
-    let b_to_a = forward(b_stream, a_sink, &counts.b_to_a);
+    let a_to_b = forward(a_stream, b_sink, [&counts.a_to_b, &shared.totals.a_to_b]);
+    let b_to_a = forward(b_stream, a_sink, [&counts.b_to_a, &shared.totals.b_to_a]);
     let outcome = if end_on_first_close {
         tokio::select! {
             r = a_to_b => r.map_err(|e| format!("A->B: {e}")),
@@ -390,8 +381,6 @@ async fn session(
         )
         .map(|_| ())
     };
-    shared.totals.a_to_b.add_all(&counts.a_to_b);
-    shared.totals.b_to_a.add_all(&counts.b_to_a);
     if shared.verbose {
         match outcome {
             Ok(()) => eprintln!("bridge session {n} closed: {counts}"),
@@ -400,13 +389,14 @@ async fn session(
     }
 }
 
-/// Sends everything `from` yields into `to`, then closes `to`.
-async fn forward<S, K>(from: S, mut to: K, counter: &Counter) -> io::Result<()>
+/// Sends everything `from` yields into `to`, then closes `to`; counts each message in the
+/// session's and the total counters.
+async fn forward<S, K>(from: S, mut to: K, counters: [&Counter; 2]) -> io::Result<()>
 where
     S: futures::Stream<Item = io::Result<bytes::Bytes>> + Unpin,
     K: futures::Sink<bytes::Bytes, Error = io::Error> + Unpin,
 {
-    let mut from = from.inspect_ok(|msg| counter.add(msg.len()));
+    let mut from = from.inspect_ok(|msg| counters.iter().for_each(|c| c.add(msg.len())));
     to.send_all(&mut from).await?;
     to.close().await
 }
