@@ -172,7 +172,7 @@ async fn modes_are_owner_only_under_umask_000() {
         let socket = std::fs::symlink_metadata(dir.join("modes")).unwrap();
         assert!(socket.file_type().is_socket());
         assert_eq!(socket.mode() & 0o7777, 0o600, "socket");
-        let lock = std::fs::symlink_metadata(dir.join("modes.lock")).unwrap();
+        let lock = std::fs::symlink_metadata(dir.join(".modes.lock")).unwrap();
         assert_eq!(lock.mode() & 0o7777, 0o600, "lock file");
         let fifo = std::fs::symlink_metadata(&fifo).unwrap();
         assert!(fifo.file_type().is_fifo());
@@ -502,6 +502,25 @@ async fn a_file_or_symlink_in_place_of_the_socket_or_directory_is_refused() {
         assert!(!ok);
         assert!(stderr.contains("a symlink"), "{stderr}");
         assert!(!elsewhere.join("linked").exists());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_name_ending_in_lock_does_not_collide_with_another_names_lock() {
+    watchdog(60, async {
+        let name = unique_name("collide");
+        let mut plain = anyipc::bind(format!("pipe://{name}")).await.unwrap();
+        let mut dotted = anyipc::bind(format!("pipe://{name}.lock")).await.unwrap();
+        for (listener, url) in [
+            (&mut plain, format!("pipe://{name}")),
+            (&mut dotted, format!("pipe://{name}.lock")),
+        ] {
+            let mut client = anyipc::connect(&url).await.unwrap();
+            let mut server = listener.accept().await.unwrap();
+            client.send(url.clone()).await.unwrap();
+            assert_eq!(server.recv().await.unwrap().unwrap(), url);
+        }
     })
     .await;
 }

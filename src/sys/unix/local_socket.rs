@@ -5,8 +5,8 @@
 //! a symlink) owned by this user with no group or other permissions, or nothing is bound or
 //! connected there: a directory someone else could have created or can write to is refused.
 //!
-//! Ownership of a name is a `flock` on `<name>.lock` beside the socket, held for the listener's
-//! life. The kernel drops the lock when its holder dies (even by `kill -9`), so a taken lock
+//! Ownership of a name is a `flock` on `.<name>.lock` beside the socket, held for the listener's
+//! life (names never start with `.`, so no name's socket can be another name's lock file). The kernel drops the lock when its holder dies (even by `kill -9`), so a taken lock
 //! means a live server (`AddrInUse`) and a free one means any socket left at the name is stale
 //! and may be removed. No probing connection is made.
 
@@ -153,7 +153,7 @@ impl PipeServer {
     pub(crate) fn bind(name: &str, mode: u32) -> io::Result<PipeServer> {
         let dir = runtime_dir(true)?;
         let path = socket_path(&dir, name)?;
-        let lock_path = dir.join(format!("{name}.lock"));
+        let lock_path = dir.join(format!(".{name}.lock"));
         let lock = lock_name(name, &lock_path)?;
         match std::fs::symlink_metadata(&path) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
