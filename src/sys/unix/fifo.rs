@@ -96,7 +96,9 @@ pub(crate) fn fifo_bind(path: &Path, mode: u32) -> io::Result<BoundFifo> {
             ))
         }
         Ok(_) => match open(path, libc::O_WRONLY) {
-            // A write end opens without blocking only when a reader has the FIFO open.
+            // A write end opens without blocking only when a reader has the FIFO open. (Closing
+            // this probe ends the stream of a foreign reader that had no writer, such as a bare
+            // `cat`; an anyipc reader holds its own write end and does not notice.)
             Ok(_) => {
                 return Err(refuse(
                     path,
