@@ -1,0 +1,373 @@
+//! `mq://` against POSIX message queues (`mq_send`/`mq_receive` through libc, blocking), in
+//! one run, across real processes (BENCHMARKS.md protocol).
+//!
+//! Rows: one producer process → one consumer process, 64-byte messages (messages/s); four
+//! producers × four consumers (messages/s); ping-pong through two queues with an echo
+//! process (round trip, µs). Each row runs 3 times; the median is reported with min–max, and
+//! every anyipc figure also as a ratio to POSIX mq.
+//!
+//! Run: `cargo bench --bench queue` (`-- --quick` for a tenth of the messages). The peers
+//! are this binary started again with `ANYIPC_MQ_BENCH_ROLE` set.
+
+use anyipc::queue::{MessageQueue, QueueOptions};
+use std::ffi::CString;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const ROLE_VAR: &str = "ANYIPC_MQ_BENCH_ROLE";
+const SIZE: usize = 64;
+const DATA_PRIORITY: u8 = 1;
+const STOP_PRIORITY: u8 = 0;
+
+/// The two mechanisms, behind the few calls the workloads need.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Backend {
+    Anyipc,
+    Posix,
+}
+
+impl Backend {
+    fn parse(s: &str) -> Backend {
+        match s {
+            "anyipc" => Backend::Anyipc,
+            _ => Backend::Posix,
+        }
+    }
+    fn tag(self) -> &'static str {
+        match self {
+            Backend::Anyipc => "anyipc",
+            Backend::Posix => "posix",
+        }
+    }
+}
+
+/// An open queue of either kind.
+enum Q {
+    Anyipc(MessageQueue, tokio::runtime::Runtime),
+    Posix(libc::mqd_t),
+}
+
+fn posix_name(name: &str) -> CString {
+    CString::new(format!("/{name}")).unwrap()
+}
+
+impl Q {
+    fn create(backend: Backend, name: &str) -> Q {
+        match backend {
+            Backend::Anyipc => {
+                let options = QueueOptions {
+                    capacity: 1024,
+                    max_message_len: SIZE as u32,
+                    ..Default::default()
+                };
+                let _ = MessageQueue::remove(name);
+                Q::Anyipc(MessageQueue::create(name, &options).unwrap(), runtime())
+            }
+            Backend::Posix => {
+                let cname = posix_name(name);
+                // SAFETY: a valid C string; unlinking a missing queue is harmless.
+                unsafe { libc::mq_unlink(cname.as_ptr()) };
+                // Root may exceed /proc/sys/fs/mqueue/msg_max (10); fall back to it otherwise.
+                for maxmsg in [1024, 10] {
+                    // SAFETY: all-zero is a valid mq_attr; the fields are set below.
+                    let mut attr: libc::mq_attr = unsafe { std::mem::zeroed() };
+                    attr.mq_maxmsg = maxmsg;
+                    attr.mq_msgsize = SIZE as _;
+                    // SAFETY: valid name, flags, mode and attribute pointer (variadic args as
+                    // mq_open(3) documents them for O_CREAT).
+                    let mq = unsafe {
+                        libc::mq_open(
+                            cname.as_ptr(),
+                            libc::O_CREAT | libc::O_EXCL | libc::O_RDWR,
+                            0o600 as libc::mode_t,
+                            &attr as *const libc::mq_attr,
+                        )
+                    };
+                    if mq != -1 {
+                        return Q::Posix(mq);
+                    }
+                }
+                panic!("mq_open: {}", std::io::Error::last_os_error());
+            }
+        }
+    }
+
+    fn open(backend: Backend, name: &str) -> Q {
+        match backend {
+            Backend::Anyipc => Q::Anyipc(MessageQueue::open(name).unwrap(), runtime()),
+            Backend::Posix => {
+                let cname = posix_name(name);
+                // SAFETY: valid name and flags.
+                let mq = unsafe { libc::mq_open(cname.as_ptr(), libc::O_RDWR) };
+                assert!(mq != -1, "mq_open: {}", std::io::Error::last_os_error());
+                Q::Posix(mq)
+            }
+        }
+    }
+
+    fn send(&self, msg: &[u8], priority: u8) {
+        match self {
+            Q::Anyipc(q, rt) => rt.block_on(q.send(msg, priority)).unwrap(),
+            Q::Posix(mq) => {
+                // SAFETY: `msg` is valid for its length; `mq` is open.
+                let rc =
+                    unsafe { libc::mq_send(*mq, msg.as_ptr().cast(), msg.len(), priority.into()) };
+                assert_eq!(rc, 0, "mq_send: {}", std::io::Error::last_os_error());
+            }
+        }
+    }
+
+    /// Receives into `buf`; returns (length, priority).
+    fn recv(&self, buf: &mut [u8]) -> (usize, u8) {
+        match self {
+            Q::Anyipc(q, rt) => {
+                let (msg, p) = rt.block_on(q.recv()).unwrap();
+                buf[..msg.len()].copy_from_slice(&msg);
+                (msg.len(), p)
+            }
+            Q::Posix(mq) => {
+                let mut priority = 0u32;
+                // SAFETY: `buf` is writable for its length (at least the queue's msgsize).
+                let n = unsafe {
+                    libc::mq_receive(*mq, buf.as_mut_ptr().cast(), buf.len(), &mut priority)
+                };
+                assert!(n >= 0, "mq_receive: {}", std::io::Error::last_os_error());
+                (n as usize, priority as u8)
+            }
+        }
+    }
+
+    fn remove(backend: Backend, name: &str) {
+        match backend {
+            Backend::Anyipc => {
+                let _ = MessageQueue::remove(name);
+            }
+            Backend::Posix => {
+                let cname = posix_name(name);
+                // SAFETY: a valid C string.
+                unsafe { libc::mq_unlink(cname.as_ptr()) };
+            }
+        }
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn peer(role: &str) -> Child {
+    Command::new(std::env::current_exe().unwrap())
+        .env(ROLE_VAR, role)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn run_role(role: &str) {
+    let args: Vec<&str> = role.split(' ').collect();
+    let backend = Backend::parse(args[1]);
+    let mut buf = vec![0u8; 8192];
+    match args[0] {
+        "producer" => {
+            let q = Q::open(backend, args[2]);
+            let count: u64 = args[3].parse().unwrap();
+            let mut msg = [0u8; SIZE];
+            for i in 0..count {
+                msg[0] = i as u8;
+                msg[SIZE - 1] = i as u8;
+                q.send(&msg, DATA_PRIORITY);
+            }
+        }
+        "consumer" => {
+            let q = Q::open(backend, args[2]);
+            let mut n = 0u64;
+            loop {
+                let (len, p) = q.recv(&mut buf);
+                if p == STOP_PRIORITY {
+                    break;
+                }
+                assert!(len == SIZE && buf[0] == buf[SIZE - 1], "bad message");
+                n += 1;
+            }
+            println!("{n}");
+        }
+        "echo" => {
+            let ping = Q::open(backend, args[2]);
+            let pong = Q::open(backend, args[3]);
+            loop {
+                let (len, p) = ping.recv(&mut buf);
+                if p == STOP_PRIORITY {
+                    break;
+                }
+                pong.send(&buf[..len], DATA_PRIORITY);
+            }
+        }
+        other => panic!("unknown role {other}"),
+    }
+}
+
+/// `producers × consumers` processes move `total` 64-byte messages; messages/s.
+fn throughput(backend: Backend, producers: u64, consumers: u64, total: u64) -> f64 {
+    let name = format!("anyipc-bench-{}-tp", std::process::id());
+    let q = Q::create(backend, &name);
+    let mut cons: Vec<Child> = (0..consumers)
+        .map(|_| peer(&format!("consumer {} {name} 0", backend.tag())))
+        .collect();
+    std::thread::sleep(Duration::from_millis(50));
+    let start = Instant::now();
+    let mut prods: Vec<Child> = (0..producers)
+        .map(|_| {
+            peer(&format!(
+                "producer {} {name} {}",
+                backend.tag(),
+                total / producers
+            ))
+        })
+        .collect();
+    for p in &mut prods {
+        assert!(p.wait().unwrap().success());
+    }
+    for _ in 0..consumers {
+        q.send(&[0u8; SIZE], STOP_PRIORITY);
+    }
+    let mut received = 0u64;
+    for c in cons.drain(..) {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success());
+        received += String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse::<u64>()
+            .unwrap();
+    }
+    let elapsed = start.elapsed();
+    assert_eq!(
+        received,
+        total / producers * producers,
+        "{backend:?}: messages lost"
+    );
+    Q::remove(backend, &name);
+    received as f64 / elapsed.as_secs_f64()
+}
+
+/// Ping-pong through two queues with an echo process; returns (p50, p99) in µs.
+fn round_trip(backend: Backend, n: usize) -> (f64, f64) {
+    let ping_name = format!("anyipc-bench-{}-ping", std::process::id());
+    let pong_name = format!("anyipc-bench-{}-pong", std::process::id());
+    let ping = Q::create(backend, &ping_name);
+    let pong = Q::create(backend, &pong_name);
+    let mut echo = peer(&format!("echo {} {ping_name} {pong_name}", backend.tag()));
+    let mut buf = vec![0u8; 8192];
+    let msg = [7u8; SIZE];
+    for _ in 0..2000 {
+        ping.send(&msg, DATA_PRIORITY);
+        pong.recv(&mut buf);
+    }
+    let mut times: Vec<f64> = (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            ping.send(&msg, DATA_PRIORITY);
+            let (len, _) = pong.recv(&mut buf);
+            assert_eq!(len, SIZE);
+            t.elapsed().as_secs_f64() * 1e6
+        })
+        .collect();
+    ping.send(&msg, STOP_PRIORITY);
+    echo.wait().unwrap();
+    Q::remove(backend, &ping_name);
+    Q::remove(backend, &pong_name);
+    times.sort_by(|a, b| a.total_cmp(b));
+    (times[n / 2], times[n * 99 / 100])
+}
+
+/// Median, min and max of three runs.
+fn three(mut f: impl FnMut() -> f64) -> (f64, f64, f64) {
+    let mut v: Vec<f64> = (0..3).map(|_| f()).collect();
+    v.sort_by(|a, b| a.total_cmp(b));
+    (v[1], v[0], v[2])
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_default();
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    format!("nproc {cpus}, {cpu}, kernel {}", kernel.trim())
+}
+
+fn main() {
+    if let Ok(role) = std::env::var(ROLE_VAR) {
+        run_role(&role);
+        return;
+    }
+    let quick = std::env::args().any(|a| a == "--quick");
+    let scale = if quick { 10 } else { 1 };
+    let total = 2_000_000 / scale;
+    let rtt_n = 50_000 / scale as usize;
+    println!("# mq:// vs POSIX mq — {}", machine());
+    println!("# 64-byte messages; {total} per throughput run; {rtt_n} timed round trips; median of 3 (min–max)");
+    println!("# no CPU pinning: processes float over all CPUs");
+    println!();
+    println!("| workload | POSIX mq | anyipc mq:// | ratio |");
+    println!("|---|---|---|---|");
+    let mut results = Vec::new();
+    for (label, p, c) in [
+        ("1 → 1 throughput (msgs/s)", 1, 1),
+        ("4 × 4 throughput (msgs/s)", 4, 4),
+    ] {
+        let posix = three(|| throughput(Backend::Posix, p, c, total));
+        let ours = three(|| throughput(Backend::Anyipc, p, c, total));
+        println!(
+            "| {label} | {:.2} M ({:.2}–{:.2}) | {:.2} M ({:.2}–{:.2}) | {:.2}× |",
+            posix.0 / 1e6,
+            posix.1 / 1e6,
+            posix.2 / 1e6,
+            ours.0 / 1e6,
+            ours.1 / 1e6,
+            ours.2 / 1e6,
+            ours.0 / posix.0
+        );
+        results.push(ours.0);
+    }
+    let rtt = |backend| {
+        let runs: Vec<(f64, f64)> = (0..3).map(|_| round_trip(backend, rtt_n)).collect();
+        let mut p50: Vec<f64> = runs.iter().map(|r| r.0).collect();
+        let mut p99: Vec<f64> = runs.iter().map(|r| r.1).collect();
+        p50.sort_by(|a, b| a.total_cmp(b));
+        p99.sort_by(|a, b| a.total_cmp(b));
+        (p50, p99)
+    };
+    let (posix50, posix99) = rtt(Backend::Posix);
+    let (ours50, ours99) = rtt(Backend::Anyipc);
+    println!(
+        "| round trip p50 (µs) | {:.1} ({:.1}–{:.1}) | {:.2} ({:.2}–{:.2}) | {:.3}× |",
+        posix50[1],
+        posix50[0],
+        posix50[2],
+        ours50[1],
+        ours50[0],
+        ours50[2],
+        ours50[1] / posix50[1]
+    );
+    println!(
+        "| round trip p99 (µs) | {:.1} | {:.2} | {:.3}× |",
+        posix99[1],
+        ours99[1],
+        ours99[1] / posix99[1]
+    );
+    println!();
+    println!(
+        "# anyipc 4×4 / 1×1 throughput: {:.2}×",
+        results[1] / results[0]
+    );
+}
