@@ -401,6 +401,46 @@ async fn bridge_with_the_bound_side_second_and_usage_errors() {
     .await;
 }
 
+#[tokio::test]
+async fn bridge_between_two_servers_starts_again_when_one_goes_away() {
+    watchdog(WATCHDOG, async {
+        // A: `anyipc listen` on a pipe, printing what arrives. B: a server in this test.
+        let runtime = TempDir::new("cli-bridge3");
+        let env = [("XDG_RUNTIME_DIR", runtime.path().to_str().unwrap())];
+        let pipe = format!("pipe://{}", unique_name("bridge-a"));
+        let mut a = Proc::start(&["listen", &pipe], &env, true);
+        a.stderr_after("listening on ").await;
+        let mut b = anyipc::bind("tcp://127.0.0.1:0").await.expect("bind");
+        let tcp = b.endpoint().to_string();
+        let mut bridge = Proc::start(
+            &[
+                "bridge",
+                &format!("connect:{pipe}"),
+                &format!("connect:{tcp}"),
+                "-v",
+            ],
+            &env,
+            false,
+        );
+        bridge.stderr_after("bridging ").await;
+
+        let mut conn = b.accept().await.expect("the bridge connects");
+        conn.send("first").await.expect("send");
+        assert_eq!(a.stdout_lines(1).await, ["first"]);
+        // B drops the bridge: the session ends and the bridge connects to both again.
+        drop(conn);
+        let closed = bridge.stderr_after("bridge session 1 closed").await;
+        assert!(
+            closed.ends_with("A->B 0 msgs/0 B, B->A 1 msgs/5 B"),
+            "{closed}"
+        );
+        let mut conn = b.accept().await.expect("the bridge reconnects");
+        conn.send("second").await.expect("send");
+        assert_eq!(a.stdout_lines(1).await, ["second"]);
+    })
+    .await;
+}
+
 /// `ls --json` in a private runtime directory.
 async fn ls(env: &[(&str, &str)]) -> Vec<Value> {
     json_lines(&ok(&["ls", "--json"], env).await)
@@ -424,6 +464,16 @@ async fn clean_removes_a_killed_owners_name_and_keeps_a_live_one() {
         dead.stderr_after("listening on ").await;
         let dead_pid = dead.id();
         dead.kill().await;
+        // The same for shared memory.
+        let (shm_live_url, shm_dead_url) = (
+            format!("shm://{}", unique_name("live")),
+            format!("shm://{}", unique_name("dead")),
+        );
+        let mut shm_live = Proc::start(&["listen", &shm_live_url], &env, false);
+        let mut shm_dead = Proc::start(&["listen", &shm_dead_url], &env, false);
+        shm_live.stderr_after("listening on ").await;
+        shm_dead.stderr_after("listening on ").await;
+        shm_dead.kill().await;
 
         let listing = ls(&env).await;
         let l = find(&listing, &live_url).expect("live name listed");
@@ -432,6 +482,13 @@ async fn clean_removes_a_killed_owners_name_and_keeps_a_live_one() {
         assert_eq!(l["kind"], "pipe");
         let d = find(&listing, &dead_url).expect("dead name listed");
         assert_eq!(d["status"], "dead", "{d} (killed pid {dead_pid})");
+        let s = find(&listing, &shm_live_url).expect("live shm name listed");
+        assert_eq!(s["status"], "alive", "{s}");
+        assert_eq!(s["owner_pid"], shm_live.id(), "{s}");
+        assert_eq!(
+            find(&listing, &shm_dead_url).expect("dead shm")["status"],
+            "dead"
+        );
         let table = ok(&["ls"], &env).await;
         assert!(table.starts_with("KIND"), "{table}");
         assert!(
@@ -444,13 +501,23 @@ async fn clean_removes_a_killed_owners_name_and_keeps_a_live_one() {
             cleaned.contains(&format!("removed {dead_url}")),
             "{cleaned}"
         );
+        assert!(
+            cleaned.contains(&format!("removed {shm_dead_url}")),
+            "{cleaned}"
+        );
         assert!(!cleaned.contains(&live_url), "{cleaned}");
+        assert!(!cleaned.contains(&shm_live_url), "{cleaned}");
         let listing = ls(&env).await;
         assert!(find(&listing, &dead_url).is_none(), "{listing:?}");
+        assert!(find(&listing, &shm_dead_url).is_none(), "{listing:?}");
         assert!(find(&listing, &live_url).is_some(), "{listing:?}");
+        assert!(find(&listing, &shm_live_url).is_some(), "{listing:?}");
         assert_eq!(ok(&["clean"], &env).await, "nothing to clean\n");
-        // The live server still works.
+        // The live servers still work, and a cleaned name can be bound again.
         ok(&["send", &live_url, "still here"], &env).await;
+        ok(&["send", &shm_live_url, "still here"], &env).await;
+        let mut again = Proc::start(&["listen", &dead_url], &env, false);
+        again.stderr_after("listening on ").await;
 
         let refused = run(&["rm", &live_url], &env, b"").await;
         assert_eq!(refused.status.code(), Some(1));

@@ -4,7 +4,7 @@
 //!
 //! | kind | where | owner | alive when |
 //! |---|---|---|---|
-//! | `pipe://NAME` | socket `NAME` and lock `NAME.lock` in the private runtime directory | the server holding the `flock` on the lock file | the lock is held |
+//! | `pipe://NAME` | socket `NAME` and lock `.NAME.lock` in the private runtime directory | the server holding the `flock` on the lock file | the lock is held |
 //! | `shm://NAME` | socket `shm-NAME.sock` and lock `shm-NAME.lock` in the same directory | the listener holding the lock | the lock is held |
 //! | `mq://NAME` | `/dev/shm/anyipc-mq-NAME` | its creator (pid in the header) | any process is attached (holds its liveness lock) |
 //!

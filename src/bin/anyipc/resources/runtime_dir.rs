@@ -1,4 +1,13 @@
 //! `pipe://` and `shm://` names: sockets and lock files in the private runtime directory.
+//!
+//! | name | socket | lock (`flock`ed by the live server) |
+//! |---|---|---|
+//! | `pipe://X` | `X` | `.X.lock` |
+//! | `shm://X` | `shm-X.sock` | `shm-X.lock` |
+//!
+//! These are the transports' naming conventions (`sys/unix/local_socket.rs`,
+//! `shm/shm_listener.rs`); a change there must be made here too (the `cli_tools` tests catch
+//! it).
 
 use super::proc_locks::{FileKey, Locks};
 use super::{valid_name, Kind, Listing, Removal, Resource, Status};
@@ -71,24 +80,25 @@ pub(crate) fn list(locks: &Locks, listing: &mut Listing) {
             lock_names.push(file_name);
         }
     }
-    let is_socket = |name: &str| sockets.iter().any(|s| s == name);
     let mut names: BTreeMap<(Kind, String), Files> = BTreeMap::new();
+    for lock in &lock_names {
+        // `.X.lock` is pipe://X's lock (names never start with `.`); `shm-X.lock` is shm://X's.
+        let key = match lock.strip_prefix('.') {
+            Some(pipe) => (Kind::Pipe, pipe[..pipe.len() - ".lock".len()].to_owned()),
+            None => match shm_name(lock, ".lock") {
+                Some(name) => (Kind::Shm, name),
+                None => continue,
+            },
+        };
+        names.entry(key).or_default().lock = Some(dir.join(lock));
+    }
     for socket in &sockets {
-        // `shm-X.sock` is shm://X, unless it is a pipe of that name (its lock says so).
+        // `shm-X.sock` is shm://X's socket, unless it is a pipe of that name (its lock says so).
         let key = match shm_name(socket, ".sock") {
-            Some(name) if !lock_names.contains(&format!("{socket}.lock")) => (Kind::Shm, name),
+            Some(name) if !lock_names.contains(&format!(".{socket}.lock")) => (Kind::Shm, name),
             _ => (Kind::Pipe, socket.clone()),
         };
         names.entry(key).or_default().socket = Some(dir.join(socket));
-    }
-    for lock in &lock_names {
-        let base = &lock[..lock.len() - ".lock".len()];
-        // `shm-X.lock` is shm://X's lock, unless a pipe socket `shm-X` exists.
-        let key = match shm_name(lock, ".lock") {
-            Some(name) if !is_socket(base) => (Kind::Shm, name),
-            _ => (Kind::Pipe, base.to_owned()),
-        };
-        names.entry(key).or_default().lock = Some(dir.join(lock));
     }
     for ((kind, name), files) in names {
         if !valid_name(kind, &name) {
@@ -115,7 +125,7 @@ fn resource(dir: &Path, kind: Kind, name: String, files: Files, locks: &Locks) -
             dir.join(format!("shm-{name}.sock")),
             dir.join(format!("shm-{name}.lock")),
         ),
-        _ => (dir.join(&name), dir.join(format!("{name}.lock"))),
+        _ => (dir.join(&name), dir.join(format!(".{name}.lock"))),
     };
     let owner = files
         .lock
