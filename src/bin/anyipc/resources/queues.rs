@@ -9,6 +9,7 @@
 use super::proc_locks::{FileKey, Locks};
 use super::{process_exists, valid_name, Kind, Listing, Removal, Resource, Status};
 use std::io::Read;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// Where queue segments live.
@@ -26,8 +27,11 @@ const OFF_LEN_WORD: usize = 256 + 2 * 4;
 /// The ready mark, written last when a queue is created.
 const READY: u32 = u32::from_le_bytes(*b"REDY");
 
-/// Adds the queues (and dead staging files) in `/dev/shm` to `listing`.
+/// Adds this user's queues (and dead staging files) in `/dev/shm` to `listing`.
 pub(crate) fn list(locks: &Locks, listing: &mut Listing) {
+    let Ok(me) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
+        return;
+    };
     let entries = match std::fs::read_dir(QUEUE_DIR) {
         Ok(entries) => entries,
         // No /dev/shm: no queues.
@@ -37,7 +41,11 @@ pub(crate) fn list(locks: &Locks, listing: &mut Listing) {
         let Some(file_name) = entry.file_name().to_str().map(str::to_owned) else {
             continue;
         };
-        if !entry.file_type().is_ok_and(|t| t.is_file()) {
+        // Other users' queues are theirs to look after (and their headers are not readable).
+        if !entry
+            .metadata()
+            .is_ok_and(|m| m.file_type().is_file() && m.uid() == me)
+        {
             continue;
         }
         let path = entry.path();
@@ -79,7 +87,8 @@ fn queue(name: &str, path: &Path, locks: &Locks) -> Resource {
             Some(len) => format!("{len} messages queued"),
             None => String::new(),
         },
-        _ => "not a complete queue".to_owned(),
+        Some(_) => "not a complete queue".to_owned(),
+        None => "header not readable".to_owned(),
     };
     if !attached.is_empty() {
         let pids: Vec<String> = attached.iter().map(u64::to_string).collect();
