@@ -663,6 +663,7 @@ async fn completions_and_help_examples() {
             "clean",
             "rm",
             "completions",
+            "tour",
         ] {
             let help = ok(&[sub, "--help"], &[]).await;
             assert!(
@@ -675,6 +676,7 @@ async fn completions_and_help_examples() {
             );
         }
         let help = ok(&["--help"], &[]).await;
+        assert!(help.contains("Examples:"), "{help}");
         assert!(
             help.contains("Exit codes: 0 success, 1 runtime failure, 2"),
             "{help}"
