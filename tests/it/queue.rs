@@ -410,3 +410,53 @@ async fn symlink_and_foreign_files_are_refused() {
         ErrorKind::InvalidData
     );
 }
+
+#[tokio::test]
+async fn cli_creates_stats_sends_listens_and_removes() {
+    watchdog(60, async {
+        let name = Name::new();
+        let n = &name.0;
+        let run = |args: &[&str]| {
+            let out = std::process::Command::new(crate::util::anyipc_bin())
+                .args(args)
+                .output()
+                .unwrap();
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+            )
+        };
+        let create = [
+            "mq",
+            "create",
+            n,
+            "--capacity",
+            "8",
+            "--max-message-len",
+            "128",
+        ];
+        assert_eq!(run(&create).0, Some(0));
+        assert_eq!(run(&create).0, Some(1), "exclusive create");
+        let url = format!("mq://{n}");
+        assert_eq!(run(&["send", &url, "low"]).0, Some(0));
+        assert_eq!(
+            run(&["send", &format!("{url}?priority=7"), "high"]).0,
+            Some(0)
+        );
+        let (code, stat) = run(&["mq", "stat", n]);
+        assert_eq!(code, Some(0));
+        assert!(stat.contains("capacity:        8"), "{stat}");
+        assert!(stat.contains("len:             2"), "{stat}");
+        let (code, heard) = run(&["listen", &url, "--count", "2"]);
+        assert_eq!(code, Some(0));
+        let lines: Vec<&str> = heard
+            .lines()
+            .filter(|l| !l.starts_with("listening"))
+            .collect();
+        assert_eq!(lines, ["high", "low"]);
+        assert_eq!(run(&["mq", "rm", n]).0, Some(0));
+        assert_eq!(run(&["mq", "stat", n]).0, Some(1));
+        assert_eq!(run(&["mq", "create", "no/slash"]).0, Some(2));
+    })
+    .await;
+}

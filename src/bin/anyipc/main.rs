@@ -12,6 +12,7 @@ mod completions;
 mod duration_arg;
 mod endpoint_arg;
 mod listen;
+mod mq;
 #[cfg(target_os = "linux")]
 mod ls;
 mod output;
@@ -73,6 +74,8 @@ Exit codes: 0 every transport worked, 1 some transport failed, 2 bad usage.")]
     Rm(clean::RmArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(completions::CompletionsArgs),
+    /// Create, inspect and remove named message queues (mq://NAME).
+    Mq(mq::MqArgs),
     /// The peer process of `anyipc tour` (internal).
     #[command(hide = true)]
     BenchPeer(bench_peer::BenchPeerArgs),
@@ -105,6 +108,7 @@ fn main() -> ExitCode {
             #[cfg(target_os = "linux")]
             Command::Rm(args) => clean::rm(args),
             Command::Completions(args) => completions::run(args),
+            Command::Mq(args) => mq::run(args),
             Command::BenchPeer(args) => bench_peer::run(args).await,
         }
     });
