@@ -30,8 +30,7 @@ use std::process::ExitCode;
 /// behind endpoint URLs.
 #[derive(Debug, Parser)]
 #[command(name = "anyipc", version, about, long_about = None)]
-#[command(
-    after_help = "Examples:
+#[command(after_help = "Examples:
   anyipc listen tcp://127.0.0.1:7000 --echo     an echo server
   anyipc send tcp://127.0.0.1:7000 --expect-reply hello
   anyipc bench unix:///tmp/b.sock --baseline    latency and throughput against the raw baseline
@@ -39,8 +38,7 @@ use std::process::ExitCode;
   anyipc ls                                      pipe, shm and mq names and their owners
 
 Exit codes: 0 success, 1 runtime failure, 2 bad usage or endpoint URL.\n\
-Logging: RUST_LOG=anyipc=debug shows connection events on stderr."
-)]
+Logging: RUST_LOG=anyipc=debug shows connection events on stderr.")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
