@@ -1,0 +1,44 @@
+//! Receive one typed message from a named queue and print it, waiting for one if the queue is
+//! empty (see `mq_create` and `mq_send`).
+//!
+//! ```text
+//! cargo run --example mq_receive                   # from mq://demo
+//! MQ=other cargo run --example mq_receive          # another queue
+//! ```
+//!
+//! Several receivers may wait on one queue, in any processes: each message goes to exactly
+//! one of them, the highest priority first.
+
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use std::process::ExitCode;
+
+/// What `mq_send` sends.
+#[derive(Debug, Serialize, Deserialize)]
+struct Message {
+    kind: String,
+    text: String,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let name = std::env::var("MQ").unwrap_or_else(|_| "demo".to_owned());
+    let url = format!("mq://{name}");
+    let received = async {
+        let mut queue = anyipc::connect(&url)
+            .await?
+            .typed::<Message, Message>(anyipc::codec::Json);
+        queue.next().await.transpose()
+    };
+    match received.await {
+        Ok(Some(msg)) => {
+            println!("[{}] {}", msg.kind, msg.text);
+            ExitCode::SUCCESS
+        }
+        Ok(None) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("mq_receive: {url}: {err} (create the queue with mq_create first)");
+            ExitCode::FAILURE
+        }
+    }
+}
