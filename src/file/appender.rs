@@ -1,48 +1,62 @@
 //! [`Appender`]: the async face of a file producer, and the dedicated writer thread behind
 //! it (one per producer).
 //!
-//! Sends push messages into a shared queue and never touch the file; the thread takes the
-//! whole queue at once, writes it with one `write`, and (unless `fsync=never`) makes it
-//! durable with one `fdatasync`. So appends batch themselves: the more arrive while the
+//! Sends copy messages into a shared queue buffer, already laid out as records (length, a
+//! CRC slot, payload), and never touch the file; the thread takes the whole buffer at once,
+//! fills in the CRCs, writes it with one `write`, and (unless `fsync=never`) makes it
+//! durable with one `fdatasync`. Nothing is shared per message between the threads but the
+//! copied bytes (no reference counts bouncing between cores). So appends batch themselves: the more arrive while the
 //! thread writes or syncs, the bigger the next group (group commit).
 //!
 //! ```text
-//!  async side                          writer thread (io::blocking::spawn_thread)
-//!  poll_send: push to queue ──ring──▶  park on doorbell while the queue is empty
-//!   (Pending while queue full:         take queue      → taken.advance
-//!    waits on `taken`)                 write           → written.advance
-//!  fsync=always: wait on `synced`      fdatasync       → synced.advance
-//!  poll_close: wait on `finished`      on error: record it, close all counters (fail-stop)
+//!  async side                          writer thread              sync thread (unless never)
+//!  poll_send: copy into queue ─ring─▶  park while queue empty
+//!   (Pending while queue full:         take queue → taken
+//!    waits on `taken`)                 write      → written ─ring─▶ fdatasync → synced
+//!  fsync=always: wait on `synced`                                 (covers all written
+//!  poll_close: wait on `finished`      on error: record it,          before it began)
+//!                                      close all counters (fail-stop)
 //! ```
+//!
+//! Writing and syncing run on separate threads, so a record is written (and visible to
+//! consumers) at once even while an `fdatasync` of earlier records is under way, and each
+//! `fdatasync` covers everything written before it started (group commit).
 
 use super::FsyncPolicy;
 use crate::codec::FrameError;
 use crate::io::blocking::{self, Doorbell, Progress};
 use bytes::Bytes;
+use std::fs::File;
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 /// Bytes the queue holds before senders wait for the writer.
 const QUEUE_LIMIT: usize = 4 << 20;
-/// Queue overhead counted per message, so many empty messages also fill the queue.
-const PER_MESSAGE: usize = 16;
+/// Bytes before each queued payload: its length (u32 little-endian) and a CRC slot.
+pub(crate) const QUEUED_HEADER: usize = 8;
 
 /// A file a writer thread appends to: the durable log or a plain file.
 pub(crate) trait AppendTarget: Send + 'static {
-    /// Appends `msgs`, in order, with as few `write`s as possible.
-    fn append(&mut self, msgs: &[Bytes]) -> io::Result<()>;
-    /// Makes everything appended so far durable (`fdatasync`).
-    fn sync(&mut self) -> io::Result<()>;
+    /// Appends the queued messages in `batch`, in order, with as few `write`s as possible.
+    /// `batch` holds records as [`queued_records`] walks them: length (u32 little-endian),
+    /// 4 bytes the target may use (the log puts the CRC there), payload.
+    fn append(&mut self, batch: &mut [u8]) -> io::Result<()>;
+    /// The file being appended to now; the sync thread `fdatasync`s it. A target that
+    /// switches files (log rotation) syncs the old one itself before switching.
+    fn current_file(&self) -> Arc<File>;
     /// The endpoint, for error messages.
     fn describe(&self) -> String;
 }
 
 #[derive(Debug, Default)]
 struct Queue {
-    msgs: Vec<Bytes>,
-    bytes: usize,
+    /// Queued records (see [`AppendTarget::append`]).
+    buf: Vec<u8>,
+    /// Messages in `buf`.
+    queued: u64,
     /// Messages ever pushed (the local number of the next one).
     pushed: u64,
     closing: bool,
@@ -63,12 +77,43 @@ struct Shared {
     synced: Progress,
     /// 1 once the thread has finished and closed the file.
     finished: Progress,
+    /// The sync thread's wake-up, and what it syncs.
+    sync_bell: Doorbell,
+    sync_file: Mutex<Option<Arc<File>>>,
+    stop_syncing: AtomicBool,
 }
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Queue> {
         // Every critical section leaves the queue consistent; a panic elsewhere cannot tear it.
         self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records the first failure and releases every waiter: the appender stops.
+    fn fail(&self, describe: &str, e: &io::Error) {
+        let msg = format!(
+            "{describe}: writing failed ({e}); the writer has stopped and accepts nothing more \
+             (fail-stop); records not yet acknowledged may be lost — reopen the log to recover"
+        );
+        {
+            let mut queue = self.lock();
+            if queue.failure.is_some() {
+                return;
+            }
+            tracing::error!("{msg}");
+            queue.failure = Some((e.kind(), msg));
+        }
+        for progress in [&self.taken, &self.written, &self.synced, &self.finished] {
+            progress.close();
+        }
+    }
+
+    fn failed(&self) -> bool {
+        self.lock().failure.is_some()
+    }
+
+    fn set_sync_file(&self, file: Arc<File>) {
+        *self.sync_file.lock().unwrap_or_else(|p| p.into_inner()) = Some(file);
     }
 
     fn failure(&self) -> io::Error {
@@ -107,7 +152,7 @@ impl Appender {
         let shared = Arc::new(Shared::default());
         let thread_shared = shared.clone();
         blocking::spawn_thread("anyipc-file-writer", move || {
-            run_writer(target, &thread_shared, policy)
+            run_writer(target, thread_shared, policy)
         })?;
         Ok(Appender {
             shared,
@@ -162,7 +207,7 @@ impl Appender {
                 drop(queue);
                 return Poll::Ready(Err(self.shared.failure()));
             }
-            if queue.bytes >= QUEUE_LIMIT {
+            if queue.buf.len() >= QUEUE_LIMIT {
                 let target = queue.pushed;
                 drop(queue);
                 match self.shared.taken.poll_reached(cx, target) {
@@ -171,8 +216,12 @@ impl Appender {
                     Poll::Ready(false) => return Poll::Ready(Err(self.shared.failure())),
                 }
             }
-            queue.msgs.push(msg.clone());
-            queue.bytes += msg.len() + PER_MESSAGE;
+            queue
+                .buf
+                .extend_from_slice(&(msg.len() as u32).to_le_bytes());
+            queue.buf.extend_from_slice(&[0; 4]);
+            queue.buf.extend_from_slice(msg);
+            queue.queued += 1;
             let local = queue.pushed;
             queue.pushed += 1;
             if queue.parked {
@@ -239,60 +288,113 @@ impl Drop for Appender {
     }
 }
 
-fn run_writer<T: AppendTarget>(mut target: T, shared: &Shared, policy: FsyncPolicy) {
-    let mut batch = Vec::new();
+fn run_writer<T: AppendTarget>(mut target: T, shared: Arc<Shared>, policy: FsyncPolicy) {
+    let describe = target.describe();
+    let syncer = if policy == FsyncPolicy::Never {
+        None
+    } else {
+        shared.set_sync_file(target.current_file());
+        let (sync_shared, d) = (shared.clone(), describe.clone());
+        match blocking::spawn_thread("anyipc-file-sync", move || run_syncer(&sync_shared, &d)) {
+            Ok(handle) => Some(handle),
+            Err(e) => {
+                shared.fail(&describe, &e);
+                return;
+            }
+        }
+    };
+    let mut batch: Vec<u8> = Vec::new();
     let mut done: u64 = 0;
     loop {
         let closing = {
             let mut queue = shared.lock();
-            while queue.msgs.is_empty() && !queue.closing {
+            while queue.queued == 0 && !queue.closing && queue.failure.is_none() {
                 queue.parked = true;
                 drop(queue);
                 shared.doorbell.wait(Duration::from_secs(1));
                 queue = shared.lock();
             }
             queue.parked = false;
-            std::mem::swap(&mut batch, &mut queue.msgs);
-            queue.bytes = 0;
-            queue.closing && batch.is_empty()
+            if queue.failure.is_some() {
+                break;
+            }
+            std::mem::swap(&mut batch, &mut queue.buf);
+            let taken = queue.queued;
+            queue.queued = 0;
+            done += taken;
+            queue.closing && taken == 0
         };
         if closing {
             break;
         }
-        done += batch.len() as u64;
         shared.taken.advance(done);
-        let result = target
-            .append(&batch)
-            .map(|()| shared.written.advance(done))
-            .and_then(|()| {
-                if policy == FsyncPolicy::Never {
-                    Ok(())
-                } else {
-                    target.sync().map(|()| shared.synced.advance(done))
-                }
-            });
+        let result = target.append(&mut batch);
         batch.clear();
         if let Err(e) = result {
-            let msg = format!(
-                "{}: writing failed ({e}); the writer has stopped and accepts nothing more \
-                 (fail-stop); records not yet acknowledged may be lost — reopen the log to \
-                 recover",
-                target.describe()
-            );
-            tracing::error!("{msg}");
-            shared.lock().failure = Some((e.kind(), msg));
-            drop(target);
-            for progress in [
-                &shared.taken,
-                &shared.written,
-                &shared.synced,
-                &shared.finished,
-            ] {
-                progress.close();
-            }
-            return;
+            shared.fail(&describe, &e);
+            break;
         }
+        if syncer.is_some() {
+            // Before `written` moves: the sync thread reads `written`, then the file.
+            shared.set_sync_file(target.current_file());
+        }
+        shared.written.advance(done);
+        shared.sync_bell.ring();
+    }
+    if let Some(handle) = syncer {
+        shared.stop_syncing.store(true, Ordering::Release);
+        shared.sync_bell.ring();
+        let _ = handle.join();
     }
     drop(target);
-    shared.finished.advance(1);
+    if !shared.failed() {
+        shared.finished.advance(1);
+    }
+}
+
+/// The sync thread: `fdatasync`s whatever was written since the last sync.
+fn run_syncer(shared: &Shared, describe: &str) {
+    let mut synced = 0;
+    loop {
+        let target = shared.written.get();
+        if target > synced {
+            let file = shared
+                .sync_file
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            if let Some(file) = file {
+                if let Err(e) = file.sync_data() {
+                    shared.fail(describe, &e);
+                    shared.doorbell.ring();
+                    return;
+                }
+            }
+            synced = target;
+            shared.synced.advance(synced);
+            continue;
+        }
+        if shared.stop_syncing.load(Ordering::Acquire) || shared.failed() {
+            return;
+        }
+        shared.sync_bell.wait(Duration::from_secs(1));
+    }
+}
+
+/// The whole length (header included) of the queued record at `at`, if one starts there.
+/// The batch is built by [`Appender::poll_append`], so its lengths are sound.
+pub(crate) fn queued_len(batch: &[u8], at: usize) -> Option<usize> {
+    let header = batch.get(at..at + QUEUED_HEADER)?;
+    Some(QUEUED_HEADER + u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize)
+}
+
+/// Walks the queued records of a batch: yields each one's offset and whole length.
+pub(crate) fn queued_records(batch: &[u8]) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let mut pos = 0;
+    std::iter::from_fn(move || {
+        let len = queued_len(batch, pos)?;
+        let at = pos;
+        pos += len;
+        Some((at, len))
+    })
 }

@@ -4,11 +4,11 @@
 use super::record::{decode_record, Decoded, SegmentHeader, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
 use super::scan::{classify_invalid, scan_segment, Tail};
 use super::segment::{corrupt, list_segments, segment_path};
-use super::tailer::{Batch, TailSource};
+use super::tailer::{Batch, Chunk, TailSource};
 use super::{cursor, FileOptions, FsyncPolicy, StartFrom};
 use crate::codec::FrameError;
 use crate::sys;
-use bytes::BytesMut;
+use bytes::Bytes;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -136,14 +136,15 @@ impl LogReader {
         Ok(())
     }
 
-    fn maybe_auto_commit(&mut self) -> io::Result<()> {
+    /// Commits at `delivered` if the last commit is 1,000 records or a second old.
+    fn maybe_auto_commit(&mut self, delivered: u64) -> io::Result<()> {
         let due = self.auto_commit.as_ref().is_some_and(|ac| {
-            self.next_seq != ac.committed
-                && (self.next_seq.abs_diff(ac.committed) >= AUTO_COMMIT_RECORDS
+            delivered != ac.committed
+                && (delivered.abs_diff(ac.committed) >= AUTO_COMMIT_RECORDS
                     || ac.last.elapsed() >= AUTO_COMMIT_PERIOD)
         });
         if due {
-            self.commit_at(self.next_seq)?;
+            self.commit_at(delivered)?;
         }
         Ok(())
     }
@@ -219,8 +220,45 @@ impl LogReader {
 }
 
 impl TailSource for LogReader {
-    fn read_batch(&mut self) -> io::Result<Batch> {
-        self.maybe_auto_commit()?;
+    fn try_read_now(&mut self) -> Option<io::Result<Batch>> {
+        // Only the common case: fresh bytes in the open segment. Opening segments, looking
+        // for newer ones and waiting for the disk are left to `read_batch`.
+        let seg = self.seg.as_mut().filter(|seg| !seg.sealed)?;
+        let avail = seg.file.metadata().ok()?.len().saturating_sub(seg.offset);
+        if avail == 0 {
+            return None;
+        }
+        let mut buf = Vec::new();
+        sys::read_at_nowait(
+            &seg.file,
+            &mut buf,
+            avail.min(READ_CHUNK) as usize,
+            seg.offset,
+        )?;
+        let data = Bytes::from(buf);
+        let mut spans = Vec::new();
+        let mut batch_bytes = 0;
+        let parsed = parse_chunk(
+            &self.dir,
+            seg,
+            &data,
+            avail,
+            self.max_frame,
+            &mut self.next_seq,
+            &mut spans,
+            &mut batch_bytes,
+        );
+        if spans.is_empty() {
+            // An error or a partial record: let the blocking path look again and report it.
+            return parsed.err().map(Err);
+        }
+        let mut batch = Batch::default();
+        batch.chunks.push(Chunk { data, spans });
+        Some(Ok(batch))
+    }
+
+    fn read_batch(&mut self, delivered: Option<u64>) -> io::Result<Batch> {
+        self.maybe_auto_commit(delivered.unwrap_or(self.next_seq))?;
         let mut batch = Batch::default();
         let mut batch_bytes = 0;
         loop {
@@ -244,7 +282,7 @@ impl TailSource for LogReader {
                 Ok(end) => end,
                 // Deliver the good records before the damage first; the next read, starting
                 // at the damaged record, reports it.
-                Err(_) if !batch.records.is_empty() => return Ok(batch),
+                Err(_) if !batch.chunks.is_empty() => return Ok(batch),
                 Err(e) => return Err(e),
             };
             let Some(mut seg) = self.seg.take() else {
@@ -328,11 +366,41 @@ fn read_segment(
     }
     // Enough for a whole record even when it is larger than one chunk.
     let want = want_len(&mut seg.file, seg.offset, avail)?;
-    let mut buf = BytesMut::zeroed(want as usize);
+    let mut buf = Vec::with_capacity(want as usize);
     seg.file.seek(SeekFrom::Start(seg.offset))?;
-    let got = read_up_to(&mut seg.file, &mut buf)?;
-    buf.truncate(got);
-    let data = buf.freeze();
+    (&mut seg.file).take(want).read_to_end(&mut buf)?;
+    let data = Bytes::from(buf);
+    let mut spans = Vec::new();
+    let end = parse_chunk(
+        dir,
+        seg,
+        &data,
+        avail,
+        max_frame,
+        next_seq,
+        &mut spans,
+        batch_bytes,
+    );
+    if !spans.is_empty() {
+        batch.chunks.push(Chunk { data, spans });
+    }
+    end
+}
+
+/// Takes the valid records at the start of `data` (read at `seg.offset`, with `avail` bytes
+/// in the file from there) into `spans`, and moves `seg` past them.
+#[allow(clippy::too_many_arguments)]
+fn parse_chunk(
+    dir: &Path,
+    seg: &mut OpenSegment,
+    data: &[u8],
+    avail: u64,
+    max_frame: usize,
+    next_seq: &mut u64,
+    spans: &mut Vec<(u64, usize, usize)>,
+    batch_bytes: &mut usize,
+) -> io::Result<SegmentEnd> {
+    let got = data.len();
     let mut pos = 0;
     loop {
         if pos == data.len() {
@@ -355,9 +423,7 @@ fn read_segment(
                     .into());
                 }
                 if seg.seq >= *next_seq {
-                    batch
-                        .records
-                        .push((seg.seq, data.slice(pos + RECORD_HEADER_LEN..pos + len)));
+                    spans.push((seg.seq, pos + RECORD_HEADER_LEN, pos + len));
                     *next_seq = seg.seq + 1;
                     *batch_bytes += len;
                 }

@@ -1,21 +1,18 @@
 //! [`LogWriter`]: the blocking side of a durable log producer — recovery on open, appends,
 //! rotation, retention. Runs on the appender's dedicated thread.
 
-use super::appender::AppendTarget;
-use super::record::{encode_record, SegmentHeader, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
+use super::appender::{queued_len, AppendTarget};
+use super::record::{record_crc, SegmentHeader, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
 use super::scan::{scan_segment, Tail};
 use super::segment::{corrupt, list_segments, segment_path, LOCK_FILE};
 use super::{FileOptions, FsyncPolicy};
 use crate::sys;
-use bytes::Bytes;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::hash::{BuildHasher, Hasher};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-
-/// Encoded bytes gathered before one `write`.
-const WRITE_CHUNK: usize = 1 << 20;
+use std::sync::Arc;
 
 /// The one writer of a log directory, holding its lock.
 #[derive(Debug)]
@@ -23,14 +20,14 @@ pub(crate) struct LogWriter {
     dir: PathBuf,
     /// Held for the writer's life; closing it releases the flock.
     _lock: File,
-    file: File,
+    /// The active segment (shared with the sync thread).
+    file: Arc<File>,
     header: SegmentHeader,
     seg_len: u64,
     next_seq: u64,
     /// Closed segments, oldest first: (base, length), for retention.
     sealed: VecDeque<(u64, u64)>,
     opts: FileOptions,
-    buf: Vec<u8>,
 }
 
 impl LogWriter {
@@ -72,13 +69,12 @@ impl LogWriter {
         Ok(LogWriter {
             dir: dir.to_owned(),
             _lock: lock,
-            file: active.file,
+            file: Arc::new(active.file),
             header: active.header,
             seg_len: active.len,
             next_seq: active.next_seq,
             sealed,
             opts: opts.clone(),
-            buf: Vec::with_capacity(WRITE_CHUNK),
         })
     }
 
@@ -87,22 +83,13 @@ impl LogWriter {
         self.next_seq
     }
 
-    fn flush_buf(&mut self) -> io::Result<()> {
-        if !self.buf.is_empty() {
-            self.file.write_all(&self.buf)?;
-            self.buf.clear();
-        }
-        Ok(())
-    }
-
     fn rotate(&mut self) -> io::Result<()> {
-        self.flush_buf()?;
         if self.opts.fsync != FsyncPolicy::Never {
             self.file.sync_data()?;
         }
         self.sealed.push_back((self.header.base_seq, self.seg_len));
         let active = create_segment(&self.dir, self.next_seq, &self.opts)?;
-        self.file = active.file;
+        self.file = Arc::new(active.file);
         self.header = active.header;
         self.seg_len = active.len;
         self.apply_retention();
@@ -128,26 +115,36 @@ impl LogWriter {
 }
 
 impl AppendTarget for LogWriter {
-    fn append(&mut self, msgs: &[Bytes]) -> io::Result<()> {
-        for msg in msgs {
-            let rec_len = (RECORD_HEADER_LEN + msg.len()) as u64;
+    fn append(&mut self, batch: &mut [u8]) -> io::Result<()> {
+        // Queued records are laid out as log records already: fill in each CRC, and write
+        // the batch in as few pieces as segment boundaries allow.
+        let mut start = 0;
+        let mut end = 0;
+        while let Some(len) = queued_len(batch, end) {
+            let at = end;
+            let rec_len = len as u64;
             if self.seg_len > SEGMENT_HEADER_LEN as u64
                 && self.seg_len + rec_len > self.opts.segment_size
             {
+                (&*self.file).write_all(&batch[start..end])?;
+                start = end;
                 self.rotate()?;
             }
-            encode_record(&mut self.buf, self.header.salt, self.next_seq, msg);
+            let crc = record_crc(
+                self.header.salt,
+                self.next_seq,
+                &batch[at + RECORD_HEADER_LEN..at + len],
+            );
+            batch[at + 4..at + RECORD_HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
             self.next_seq += 1;
             self.seg_len += rec_len;
-            if self.buf.len() >= WRITE_CHUNK {
-                self.flush_buf()?;
-            }
+            end = at + len;
         }
-        self.flush_buf()
+        (&*self.file).write_all(&batch[start..end])
     }
 
-    fn sync(&mut self) -> io::Result<()> {
-        self.file.sync_data()
+    fn current_file(&self) -> Arc<File> {
+        self.file.clone()
     }
 
     fn describe(&self) -> String {

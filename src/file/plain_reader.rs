@@ -52,7 +52,7 @@ impl PlainReader {
 }
 
 impl TailSource for PlainReader {
-    fn read_batch(&mut self) -> io::Result<Batch> {
+    fn read_batch(&mut self, _delivered: Option<u64>) -> io::Result<Batch> {
         let mut batch = Batch::default();
         if self.file.is_none() {
             match sys::open_read(&self.path) {
@@ -99,14 +99,14 @@ impl TailSource for PlainReader {
         self.buf.truncate(start + got);
         self.offset += got as u64;
         while let Some(frame) = self.codec.decode(&mut self.buf)? {
-            batch.records.push((self.count, frame));
+            batch.push(self.count, frame);
             self.count += 1;
         }
         if at_eof {
             if !self.follow {
                 // The end of the file ends the last message, even a line without its newline.
                 while let Some(frame) = self.codec.decode_eof(&mut self.buf)? {
-                    batch.records.push((self.count, frame));
+                    batch.push(self.count, frame);
                     self.count += 1;
                 }
             }

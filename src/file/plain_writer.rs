@@ -1,12 +1,13 @@
 //! [`PlainWriter`]: appends framed messages to an ordinary file (`framing=lines|raw|length`).
 
-use super::appender::AppendTarget;
+use super::appender::{queued_records, AppendTarget, QUEUED_HEADER};
 use crate::codec::FrameCodec;
 use crate::sys;
 use bytes::{Bytes, BytesMut};
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use tokio_util::codec::Encoder;
 
 /// An ordinary file opened for appending. Several writers may append at once: the file is
@@ -14,7 +15,7 @@ use tokio_util::codec::Encoder;
 #[derive(Debug)]
 pub(crate) struct PlainWriter {
     path: PathBuf,
-    file: File,
+    file: Arc<File>,
     codec: FrameCodec,
     buf: BytesMut,
 }
@@ -27,7 +28,7 @@ impl PlainWriter {
     pub(crate) fn open(path: &Path, codec: FrameCodec, mode: u32) -> io::Result<PlainWriter> {
         Ok(PlainWriter {
             path: path.to_owned(),
-            file: sys::open_append(path, mode)?,
+            file: Arc::new(sys::open_append(path, mode)?),
             codec,
             buf: BytesMut::new(),
         })
@@ -35,17 +36,18 @@ impl PlainWriter {
 }
 
 impl AppendTarget for PlainWriter {
-    fn append(&mut self, msgs: &[Bytes]) -> io::Result<()> {
-        for msg in msgs {
-            self.codec.encode(msg.clone(), &mut self.buf)?;
+    fn append(&mut self, batch: &mut [u8]) -> io::Result<()> {
+        for (at, len) in queued_records(batch) {
+            let msg = Bytes::copy_from_slice(&batch[at + QUEUED_HEADER..at + len]);
+            self.codec.encode(msg, &mut self.buf)?;
         }
-        let result = self.file.write_all(&self.buf);
+        let result = (&*self.file).write_all(&self.buf);
         self.buf.clear();
         result
     }
 
-    fn sync(&mut self) -> io::Result<()> {
-        self.file.sync_data()
+    fn current_file(&self) -> Arc<File> {
+        self.file.clone()
     }
 
     fn describe(&self) -> String {

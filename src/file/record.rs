@@ -111,7 +111,8 @@ pub fn encode_record(out: &mut impl BufMut, salt: u32, seq: u64, payload: &[u8])
     out.put_slice(payload);
 }
 
-fn record_crc(salt: u32, seq: u64, payload: &[u8]) -> u32 {
+/// The CRC of record `seq` holding `payload` in a segment salted with `salt`.
+pub(crate) fn record_crc(salt: u32, seq: u64, payload: &[u8]) -> u32 {
     let mut prefix = [0u8; 16];
     prefix[0..4].copy_from_slice(&salt.to_le_bytes());
     prefix[4..12].copy_from_slice(&seq.to_le_bytes());

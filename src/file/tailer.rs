@@ -22,17 +22,47 @@ use std::task::{ready, Context, Poll};
 
 /// A blocking source of records: the log reader or a plain-file reader.
 pub(crate) trait TailSource: Send + 'static {
-    /// Reads what is available now, a bounded batch at a time.
-    fn read_batch(&mut self) -> io::Result<Batch>;
+    /// Reads what is available now, a bounded batch at a time. `delivered` is the sequence
+    /// number of the first record read earlier but not yet returned to the user, if any
+    /// (what a cursor may be committed at).
+    fn read_batch(&mut self, delivered: Option<u64>) -> io::Result<Batch>;
+
+    /// Reads what is available now *without blocking* (data already in the page cache), or
+    /// `None` when that is not possible and [`read_batch`](TailSource::read_batch) must run
+    /// on the blocking bridge. Called on the async task: saves two thread hops per wake-up.
+    fn try_read_now(&mut self) -> Option<io::Result<Batch>> {
+        None
+    }
+}
+
+/// Payloads that share one buffer: the buffer and each payload's sequence number and range.
+///
+/// Slices are cut on the consumer's thread when each record is returned, so no reference
+/// count is shared per record between the reading thread and the consumer.
+#[derive(Debug)]
+pub(crate) struct Chunk {
+    pub(crate) data: Bytes,
+    pub(crate) spans: Vec<(u64, usize, usize)>,
 }
 
 /// What one [`TailSource::read_batch`] found.
 #[derive(Debug, Default)]
 pub(crate) struct Batch {
-    /// Records with their sequence numbers.
-    pub(crate) records: Vec<(u64, Bytes)>,
+    /// Records, in order.
+    pub(crate) chunks: Vec<Chunk>,
     /// Nothing more is available now.
     pub(crate) caught_up: bool,
+}
+
+impl Batch {
+    /// Adds a record that has a buffer of its own.
+    pub(crate) fn push(&mut self, seq: u64, payload: Bytes) {
+        let len = payload.len();
+        self.chunks.push(Chunk {
+            data: payload,
+            spans: vec![(seq, 0, len)],
+        });
+    }
 }
 
 type ReadJob<S> = BlockingTask<(S, io::Result<Batch>)>;
@@ -42,7 +72,9 @@ type ReadJob<S> = BlockingTask<(S, io::Result<Batch>)>;
 pub(crate) struct Tailer<S> {
     source: Option<S>,
     job: Option<ReadJob<S>>,
-    ready: VecDeque<(u64, Bytes)>,
+    ready: VecDeque<Chunk>,
+    /// Index of the next span to return in `ready`'s front chunk.
+    next_span: usize,
     watcher: DirWatcher,
     follow: bool,
     waiting: bool,
@@ -56,6 +88,7 @@ impl<S: TailSource> Tailer<S> {
             source: Some(source),
             job: None,
             ready: VecDeque::new(),
+            next_span: 0,
             watcher,
             follow,
             waiting: false,
@@ -73,7 +106,7 @@ impl<S: TailSource> Tailer<S> {
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<Option<(u64, Bytes)>>> {
         loop {
-            if let Some(record) = self.ready.pop_front() {
+            if let Some(record) = self.pop_ready() {
                 return Poll::Ready(Ok(Some(record)));
             }
             if self.ended {
@@ -81,8 +114,12 @@ impl<S: TailSource> Tailer<S> {
             }
             if self.job.is_some() {
                 let batch = ready!(self.poll_job(cx))?;
-                self.ready.extend(batch.records);
-                if batch.caught_up && self.ready.is_empty() {
+                let caught_up = batch.caught_up;
+                self.extend(batch);
+                if !caught_up {
+                    // Read ahead while the user takes these records.
+                    self.start_read();
+                } else if self.ready.is_empty() {
                     if self.follow {
                         self.waiting = true;
                     } else {
@@ -101,7 +138,13 @@ impl<S: TailSource> Tailer<S> {
                 )));
             }
             self.watcher.drain();
-            self.start_job(S::read_batch);
+            if let Some(batch) = self.source.as_mut().and_then(S::try_read_now) {
+                self.extend(batch?);
+                if !self.ready.is_empty() {
+                    continue;
+                }
+            }
+            self.start_read();
         }
     }
 
@@ -113,14 +156,38 @@ impl<S: TailSource> Tailer<S> {
     pub(crate) fn poll_idle(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if self.job.is_some() {
             let batch = ready!(self.poll_job(cx))?;
-            self.ready.extend(batch.records);
+            self.extend(batch);
         }
         Poll::Ready(Ok(()))
     }
 
     /// The sequence number of the first record read but not yet returned, if any.
     pub(crate) fn first_unreturned(&self) -> Option<u64> {
-        self.ready.front().map(|(seq, _)| *seq)
+        self.ready
+            .front()
+            .map(|chunk| chunk.spans[self.next_span].0)
+    }
+
+    fn pop_ready(&mut self) -> Option<(u64, Bytes)> {
+        let chunk = self.ready.front()?;
+        let (seq, start, end) = chunk.spans[self.next_span];
+        let payload = chunk.data.slice(start..end);
+        self.next_span += 1;
+        if self.next_span == chunk.spans.len() {
+            self.ready.pop_front();
+            self.next_span = 0;
+        }
+        Some((seq, payload))
+    }
+
+    fn extend(&mut self, batch: Batch) {
+        self.ready
+            .extend(batch.chunks.into_iter().filter(|c| !c.spans.is_empty()));
+    }
+
+    fn start_read(&mut self) {
+        let delivered = self.first_unreturned();
+        self.start_job(move |source: &mut S| source.read_batch(delivered));
     }
 
     /// Runs `f` on the source on the blocking pool; poll with [`poll_idle`](Tailer::poll_idle).
