@@ -1,5 +1,5 @@
-//! `shm://name`: a duplex byte stream over shared memory, the fastest way between two
-//! processes on one machine.
+//! Shared memory: named [`Region`]s, and `shm://name`, a duplex byte stream over shared
+//! memory, the fastest way between two processes on one machine.
 //!
 //! A [`ShmListener`] binds the name: a Unix socket in a private per-user directory, used only
 //! for each new client to hand over the connection's memory (a sealed memfd it created) and
@@ -45,12 +45,14 @@
 //! Linux only; elsewhere `shm://` is `Unsupported`.
 
 mod handshake;
+mod region;
 mod ring;
 mod segment;
 mod shm_listener;
 mod shm_stream;
 mod wakers;
 
+pub use region::Region;
 pub use shm_listener::ShmListener;
 pub use shm_stream::{ShmStream, DEFAULT_SPIN};
 

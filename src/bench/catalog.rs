@@ -81,6 +81,8 @@ pub const TRANSPORTS: &[TransportSpec] = &[
     TransportSpec::cross_process("pipe", "pipe://{unique}"),
     // 65,507 bytes is the largest UDP payload over IPv4.
     TransportSpec::cross_process("udp", "udp://127.0.0.1:0").max_message(65_507),
+    TransportSpec::cross_process("shm", "shm://{unique}"),
+    TransportSpec::cross_process("shm-busy", "shm://{unique}?busy_poll=true"),
     TransportSpec::in_process("mem", "mem://{unique}"),
 ];
 

@@ -281,7 +281,8 @@ impl Producer {
         #[cfg(loom)]
         if mutation::is(mutation::PUBLISH_BEFORE_COPY) {
             let early = self.tail.wrapping_add(n as u32);
-            self.control().producer.0[TAIL].store(self.keys.tail.word(early, false), Ordering::Release);
+            self.control().producer.0[TAIL]
+                .store(self.keys.tail.word(early, false), Ordering::Release);
         }
         // SAFETY: `n <= free <= capacity`, and the bytes from `tail` to `tail + n` are free:
         // the consumer has moved its head past them.
@@ -477,7 +478,7 @@ pub(crate) mod mutation {
     }
 }
 
-#[cfg(all(test, not(loom)))]
-mod tests;
 #[cfg(all(test, loom))]
 mod loom_tests;
+#[cfg(all(test, not(loom)))]
+mod tests;

@@ -27,7 +27,7 @@ const DEFAULT_CAPACITY: u64 = 1 << 20;
 
 /// In `busy_poll` mode, how long one poll spins before it yields to other tasks (it stays
 /// runnable, so it is polled again at once).
-const BUSY_SLICE: Duration = Duration::from_micros(200);
+const BUSY_SLICE: Duration = Duration::from_micros(50);
 
 /// How a side waits for its peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -351,3 +351,51 @@ pub(crate) fn current_uid() -> u32 {
     // SAFETY: getuid cannot fail.
     unsafe { libc::getuid() }
 }
+
+/// Where named regions live: `/dev/shm` (memory, not disk), or the private directory when
+/// this system has no `/dev/shm`.
+pub(crate) fn region_dir() -> io::Result<PathBuf> {
+    let dev_shm = Path::new("/dev/shm");
+    if dev_shm.is_dir() {
+        Ok(dev_shm.to_path_buf())
+    } else {
+        private_dir()
+    }
+}
+
+/// Creates a new file at `path` for reading and writing, mode 0600, failing with
+/// `AlreadyExists` rather than open anything that is there (a file, a symlink).
+pub(crate) fn create_exclusive(path: &Path) -> io::Result<File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+}
+
+/// Opens the existing regular file at `path` for reading and writing, refusing a symlink
+/// and (`PermissionDenied`) a file of another user.
+pub(crate) fn open_own_file(path: &Path) -> io::Result<File> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                io::Error::new(io::ErrorKind::PermissionDenied, "refusing a symlink")
+            } else {
+                e
+            }
+        })?;
+    let meta = file.metadata()?;
+    if !meta.file_type().is_file() || meta.uid() != current_uid() {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!("{} is not a regular file of this user", path.display()),
+        ));
+    }
+    Ok(file)
+}

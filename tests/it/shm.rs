@@ -106,6 +106,7 @@ fn shm_helper_entry() {
                 "echo_client" => echo_client(&arg).await,
                 "pattern_client" => pattern_client(&arg).await,
                 "chaos" => chaos(&arg).await,
+                "region_owner" => region_owner(&arg).await,
                 other => panic!("unknown role {other}"),
             }
         };
@@ -195,6 +196,20 @@ async fn chaos(pid: &str) {
     }
 }
 
+/// Creates region `name`, writes a message into it, and waits for a signal before it exits
+/// (dropping, so removing, the region).
+async fn region_owner(name: &str) {
+    let region = anyipc::shm::Region::create(name, 4096).expect("helper create region");
+    region.write(0, b"hello from the owner").unwrap();
+    let seen = region.signals();
+    eprintln!("{READY}");
+    region
+        .wait_after(seen, Duration::from_secs(30))
+        .await
+        .expect("helper: no signal");
+    region.write(100, b"bye").unwrap();
+}
+
 /// Kills `child` and waits until it is gone.
 async fn kill(child: &mut Child) {
     child.kill().await.expect("kill helper");
@@ -282,7 +297,10 @@ async fn split_halves_park_and_wake() {
     .await;
 }
 
-#[tokio::test]
+/// Busy-polling sides never park; with both in one process they need two worker threads
+/// (a spinning poll yields between spins, but on one thread each round trip would cost a
+/// spin slice).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn busy_poll_round_trips() {
     watchdog(60, async {
         let url = url(&unique_name("shm-busy")) + "?busy_poll=true";
@@ -294,7 +312,7 @@ async fn busy_poll_round_trips() {
                 server.send(msg).await.unwrap();
             }
         });
-        for seq in 0..1000 {
+        for seq in 0..300 {
             client.send(pattern(seq)).await.unwrap();
             assert_eq!(client.next().await.unwrap().unwrap(), pattern(seq));
         }
@@ -515,6 +533,226 @@ async fn chaos_over_the_control_words() {
                 .any(|(_, kind)| *kind == io::ErrorKind::InvalidData),
             "chaos never caught on this side: {outcomes:?}"
         );
+    })
+    .await;
+}
+
+fn region_file(name: &str) -> std::path::PathBuf {
+    // SAFETY: getuid has no preconditions.
+    let uid = unsafe { libc::getuid() };
+    std::path::PathBuf::from(format!("/dev/shm/anyipc-region-{uid}-{name}"))
+}
+
+/// The classic pair: one process creates and writes, another opens by name, reads, signals.
+#[tokio::test]
+async fn region_between_processes() {
+    watchdog(30, async {
+        let name = unique_name("region-pair");
+        let mut owner = spawn_helper("region_owner", &name).await;
+        let err = anyipc::shm::Region::create(&name, 4096).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists, "{err}");
+        let region = anyipc::shm::Region::open(&name).unwrap();
+        assert_eq!(region.len(), 4096);
+        let mut buf = [0u8; 20];
+        region.read(0, &mut buf).unwrap();
+        assert_eq!(&buf, b"hello from the owner");
+        let seen = region.signals();
+        region.signal();
+        // The owner answers by writing, then exits and removes the region.
+        assert!(owner.wait().await.unwrap().success());
+        assert_ne!(region.signals(), seen);
+        let mut bye = [0u8; 3];
+        region.read(100, &mut bye).unwrap();
+        assert_eq!(&bye, b"bye");
+        assert!(!region_file(&name).exists());
+        let err = anyipc::shm::Region::open(&name).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
+    })
+    .await;
+}
+
+/// A killed creator's region is gone from /dev/shm after the next create anywhere, and its
+/// name is free; a kept one stays until its name is created again.
+#[tokio::test]
+async fn region_of_a_killed_creator_is_reclaimed() {
+    watchdog(30, async {
+        let name = unique_name("region-killed");
+        let mut owner = spawn_helper("region_owner", &name).await;
+        kill(&mut owner).await;
+        assert!(region_file(&name).exists());
+        let other = anyipc::shm::Region::create(&unique_name("region-other"), 64).unwrap();
+        assert!(
+            !region_file(&name).exists(),
+            "a dead creator's region was left"
+        );
+        drop(other);
+        let mut kept = anyipc::shm::Region::create(&name, 64).unwrap();
+        kept.write(0, b"kept").unwrap();
+        kept.keep();
+        drop(kept);
+        let _sweeper = anyipc::shm::Region::create(&unique_name("region-other"), 64).unwrap();
+        let reopened = anyipc::shm::Region::open(&name).unwrap();
+        let mut buf = [0u8; 4];
+        reopened.read(0, &mut buf).unwrap();
+        assert_eq!(&buf, b"kept");
+        let replaced = anyipc::shm::Region::create(&name, 128).unwrap();
+        assert_eq!(replaced.len(), 128);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn region_errors() {
+    watchdog(30, async {
+        use anyipc::shm::Region;
+        let name = unique_name("region-errors");
+        assert_eq!(
+            Region::open(&name).unwrap_err().kind(),
+            io::ErrorKind::NotFound
+        );
+        assert_eq!(
+            Region::create("../x", 64).unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
+        assert_eq!(
+            Region::create(&name, 0).unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
+        let region = Region::create(&name, 64).unwrap();
+        let err = region.write(60, b"12345").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(
+            Region::open_sized(&name, 65).unwrap_err().kind(),
+            io::ErrorKind::InvalidData
+        );
+        let err = region.wait(Duration::from_millis(20)).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        // A signal that came before `wait_after` is not missed.
+        let seen = region.signals();
+        region.signal();
+        region
+            .wait_after(seen, Duration::from_secs(5))
+            .await
+            .unwrap();
+        // Another layout version; then a file whose size disagrees with its header.
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(region_file(&name))
+            .unwrap();
+        use std::os::unix::fs::FileExt;
+        file.write_all_at(&99u32.to_le_bytes(), 8).unwrap();
+        assert_eq!(
+            Region::open(&name).unwrap_err().kind(),
+            io::ErrorKind::InvalidData
+        );
+        file.write_all_at(&1u32.to_le_bytes(), 8).unwrap();
+        Region::open(&name).unwrap();
+        file.set_len(64 + 32).unwrap();
+        assert_eq!(
+            Region::open(&name).unwrap_err().kind(),
+            io::ErrorKind::InvalidData
+        );
+        file.set_len(64 + 64).unwrap();
+        // A symlink in its place is refused.
+        let link_name = unique_name("region-link");
+        std::os::unix::fs::symlink(region_file(&name), region_file(&link_name)).unwrap();
+        let err = Region::open(&link_name).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::PermissionDenied, "{err}");
+        std::fs::remove_file(region_file(&link_name)).unwrap();
+    })
+    .await;
+}
+
+/// The path of a built example (`cargo test` builds them beside this binary).
+fn example(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let path = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps/it-<hash>")
+        .join("examples")
+        .join(name);
+    assert!(
+        path.exists(),
+        "example `{name}` is not built at {}: run `cargo test` or `cargo build --examples`",
+        path.display()
+    );
+    path
+}
+
+/// Starts an example and reads its stdout until a line starting with `marker`.
+async fn start_example(
+    name: &str,
+    args: &[&str],
+    marker: &str,
+) -> (
+    Child,
+    tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+) {
+    let mut child = Command::new(example(name))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    loop {
+        match lines.next_line().await.unwrap() {
+            Some(line) if line.starts_with(marker) => break,
+            Some(_) => {}
+            None => panic!("{name} ended before printing {marker:?}"),
+        }
+    }
+    (child, lines)
+}
+
+async fn run_example(name: &str, args: &[&str]) -> String {
+    let out = Command::new(example(name))
+        .args(args)
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{name}: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn example_pairs_run() {
+    watchdog(60, async {
+        let name = unique_name("shm-example");
+        let (mut server, mut server_out) =
+            start_example("shm_server", &[&name, "--once"], "server: listening").await;
+        // Keep reading the server's output, or its prints would fail.
+        let server_out = tokio::spawn(async move {
+            let mut all = String::new();
+            while let Ok(Some(line)) = server_out.next_line().await {
+                all += &line;
+                all.push('\n');
+            }
+            all
+        });
+        let client = run_example("shm_client", &[&name, "ping"]).await;
+        assert!(client.contains("client: reply \"echo: ping\""), "{client}");
+        assert!(server.wait().await.unwrap().success());
+        let server_out = server_out.await.unwrap();
+        assert!(server_out.contains("server: got \"ping\""), "{server_out}");
+
+        let (mut process1, mut lines) = start_example(
+            "shm_process1",
+            &[&name, "the message"],
+            "process1: run shm_process2",
+        )
+        .await;
+        let process2 = run_example("shm_process2", &[&name]).await;
+        assert!(process2.contains("process2: the message"), "{process2}");
+        let mut rest = String::new();
+        while let Some(line) = lines.next_line().await.unwrap() {
+            rest += &line;
+        }
+        assert!(process1.wait().await.unwrap().success());
+        assert!(rest.contains("process2 read the message"), "{rest}");
+        assert!(!region_file(&name).exists());
     })
     .await;
 }

@@ -1,0 +1,58 @@
+//! A shared-memory client: connect by name, send a few messages, print each reply and the
+//! round-trip time, leave.
+//!
+//! Start the server first, in another terminal:
+//!
+//! ```text
+//! cargo run --example shm_server            # listens on shm://anyipc-example
+//! cargo run --example shm_client            # talks to it
+//! ```
+//!
+//! Give another name or endpoint URL as the first argument (`-- orders`), and messages to send
+//! after it; without them it sends three. Linux only.
+
+use std::time::Instant;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("shm_client: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let url = match args.next() {
+        Some(url) if url.contains("://") => url,
+        Some(name) => format!("shm://{name}"),
+        None => "shm://anyipc-example".to_owned(),
+    };
+    let mut messages: Vec<String> = args.collect();
+    if messages.is_empty() {
+        messages = ["hello", "from", "shm_client"].map(String::from).to_vec();
+    }
+
+    let mut conn = anyipc::connect(&url)
+        .await
+        .map_err(|err| format!("cannot connect to {url}: {err} (is shm_server running?)"))?;
+    println!("client: connected to {url}");
+    for msg in messages {
+        println!("client: sending {msg:?}");
+        let sent = Instant::now();
+        conn.send(msg).await?;
+        match conn.recv().await? {
+            Some(reply) => println!(
+                "client: reply {:?} after {:?}",
+                String::from_utf8_lossy(&reply),
+                sent.elapsed()
+            ),
+            None => return Err("the server closed the connection".into()),
+        }
+    }
+    println!("client: done");
+    Ok(())
+}

@@ -1,0 +1,59 @@
+//! The classic shared-memory pair, part 1: create a named block of memory, write a message
+//! into it, and keep it alive until Enter, Ctrl-C, or a signal from `shm_process2`.
+//!
+//! ```text
+//! cargo run --example shm_process1          # creates region "anyipc-example"
+//! cargo run --example shm_process2          # in another terminal: prints the message
+//! ```
+//!
+//! Give another region name as the first argument and the message after it. The region is
+//! `/dev/shm/anyipc-region-<uid>-<name>`, mode 0600, removed when this process ends (or, if
+//! it is killed, by the next `Region::create` on the machine). Linux only.
+
+use anyipc::shm::Region;
+use std::time::Duration;
+use tokio::io::AsyncBufReadExt;
+
+#[tokio::main]
+async fn main() {
+    let code = match run().await {
+        Ok(()) => 0,
+        Err(err) => {
+            eprintln!("shm_process1: {err}");
+            1
+        }
+    };
+    // Exit at once: a runtime shutting down would wait for the blocking read of stdin.
+    std::process::exit(code);
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let name = args.next().unwrap_or_else(|| "anyipc-example".to_owned());
+    let message = args.next().unwrap_or_else(|| {
+        format!(
+            "Hello from shm_process1 (pid {}) through shared memory!",
+            std::process::id()
+        )
+    });
+
+    let region = Region::create(&name, 4096)?;
+    // A length prefix, then the text: process 2 knows how much to read.
+    let len = u32::try_from(message.len())?;
+    region.write(4, message.as_bytes())?;
+    region.write(0, &len.to_le_bytes())?;
+    println!("process1: wrote {message:?} into region {name:?}");
+    println!("process1: run shm_process2 now; press Enter or Ctrl-C to end");
+
+    let seen = region.signals();
+    let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    tokio::select! {
+        _ = stdin.next_line() => println!("process1: Enter"),
+        _ = tokio::signal::ctrl_c() => println!("process1: Ctrl-C"),
+        _ = async {
+            while region.wait_after(seen, Duration::from_secs(3600)).await.is_err() {}
+        } => println!("process1: process2 read the message"),
+    }
+    println!("process1: removing region {name:?}");
+    Ok(())
+}

@@ -1,0 +1,41 @@
+//! The classic shared-memory pair, part 2: open the named block `shm_process1` created, print
+//! its message, and signal process 1 that it was read.
+//!
+//! ```text
+//! cargo run --example shm_process1          # creates region "anyipc-example"
+//! cargo run --example shm_process2          # in another terminal: prints the message
+//! ```
+//!
+//! Give another region name as the first argument. Linux only.
+
+use anyipc::shm::Region;
+
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("shm_process2: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let name = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "anyipc-example".to_owned());
+    let region = Region::open(&name)
+        .map_err(|err| format!("cannot open region {name:?}: {err} (is shm_process1 running?)"))?;
+    let mut len = [0u8; 4];
+    region.read(0, &mut len)?;
+    // The length comes from another process: check it against the region before using it.
+    let len = u32::from_le_bytes(len) as usize;
+    if len > region.len() - 4 {
+        return Err(format!("region {name:?} announces {len} bytes, more than it holds").into());
+    }
+    let mut message = vec![0u8; len];
+    region.read(4, &mut message)?;
+    println!("process2: {}", String::from_utf8_lossy(&message));
+    region.signal();
+    Ok(())
+}

@@ -1,0 +1,74 @@
+//! A shared-memory server: the `shm://` transport, the fastest way between two local processes.
+//!
+//! Run it in one terminal, then the client in another:
+//!
+//! ```text
+//! cargo run --example shm_server            # listens on shm://anyipc-example
+//! cargo run --example shm_client            # talks to it
+//! ```
+//!
+//! Give another name or endpoint URL as the first argument (`-- orders`,
+//! `-- "shm://orders?busy_poll=true"`). `--once` serves one client and exits; otherwise the
+//! server runs until Ctrl-C.
+//!
+//! Each client brings its own sealed shared memory (two rings, `capacity=` each, default
+//! 1 MiB) through a Unix socket in a private runtime directory; the messages never touch the
+//! socket. A name left by a crashed server is reclaimed; a live server's name is refused.
+//! Linux only.
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("shm_server: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let mut url = "shm://anyipc-example".to_owned();
+    let mut once = false;
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--once" => once = true,
+            other if other.contains("://") => url = other.to_owned(),
+            name => url = format!("shm://{name}"),
+        }
+    }
+
+    let mut listener = anyipc::bind(&url).await?;
+    println!("server: listening on {}", listener.endpoint());
+    loop {
+        let conn = tokio::select! {
+            conn = listener.accept() => conn?,
+            // Returning drops the listener, which releases the name.
+            _ = tokio::signal::ctrl_c() => break,
+        };
+        println!("server: client connected ({})", conn.peer_addr());
+        let serving = tokio::spawn(async move {
+            if let Err(err) = serve(conn).await {
+                eprintln!("server: {err}");
+            }
+        });
+        if once {
+            serving.await?;
+            break;
+        }
+    }
+    println!("server: bye");
+    Ok(())
+}
+
+/// Answers every message of one client with `echo: <message>` until it leaves.
+async fn serve(mut conn: anyipc::Connection) -> std::io::Result<()> {
+    while let Some(msg) = conn.recv().await? {
+        println!("server: got {:?}", String::from_utf8_lossy(&msg));
+        let mut reply = b"echo: ".to_vec();
+        reply.extend_from_slice(&msg);
+        conn.send(reply).await?;
+    }
+    println!("server: client left");
+    Ok(())
+}

@@ -1,0 +1,497 @@
+use crate::io::blocking;
+use crate::sys::{self, FileIdentity};
+use crate::Endpoint;
+use memmap2::MmapRaw;
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// "anyipcR1" read as a little-endian u64.
+const MAGIC: u64 = u64::from_le_bytes(*b"anyipcR1");
+/// Region layout version; another one is `InvalidData`.
+const VERSION: u32 = 1;
+/// Bytes before the user's data.
+const HEADER_LEN: usize = 64;
+/// Largest region: 1 TiB (it is sparse until written).
+const MAX_SIZE: usize = 1 << 40;
+/// How long one futex wait sleeps before it looks whether its future was dropped.
+const WAIT_SLICE: Duration = Duration::from_millis(100);
+
+/// The header at offset 0 of every region.
+#[repr(C)]
+struct RegionHeader {
+    magic: AtomicU64,
+    version: AtomicU32,
+    _reserved: AtomicU32,
+    size: AtomicU64,
+    /// Counts `signal` calls; also the futex word waiters sleep on.
+    signals: AtomicU32,
+    /// 1 once the creator called `keep`: the region outlives it.
+    kept: AtomicU32,
+    /// 1 once everything else is written.
+    initialized: AtomicU32,
+}
+
+/// Offset of `kept`, read with `pread` by the sweep of dead creators' regions.
+const KEPT_OFFSET: u64 = 28;
+
+const _: () = assert!(std::mem::size_of::<RegionHeader>() <= HEADER_LEN);
+
+/// A named block of shared memory: one process creates it, others open it by name.
+///
+/// Bytes move through copying methods ([`read`](Region::read), [`write`](Region::write)):
+/// no `&[u8]` is ever built over memory another process may change. [`signal`](Region::signal)
+/// and [`wait`](Region::wait) let processes tell each other that something changed (a futex
+/// word in the header; a process killed while waiting or signalling holds no lock, so it can
+/// wedge no one).
+///
+/// The creator holds a lock on the region for its whole life, and removes the region when it
+/// is dropped, unless [`keep`](Region::keep) was called. The region of a creator that died
+/// (and did not keep it) is removed by the next `create` on the machine; `create` of a name
+/// whose creator is alive is `AlreadyExists`, never a removal.
+///
+/// ```
+/// # tokio_test::block_on(async {
+/// use anyipc::shm::Region;
+/// use std::time::Duration;
+///
+/// let creator = Region::create("doc-region", 4096)?;
+/// creator.write(0, b"hello")?;
+///
+/// // Usually in another process:
+/// let reader = Region::open("doc-region")?;
+/// let mut buf = [0u8; 5];
+/// reader.read(0, &mut buf)?;
+/// assert_eq!(&buf, b"hello");
+///
+/// // Nobody signals: the wait times out.
+/// let err = reader.wait(Duration::from_millis(10)).await.unwrap_err();
+/// assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+/// drop(creator); // removes it
+/// assert_eq!(Region::open("doc-region").unwrap_err().kind(), std::io::ErrorKind::NotFound);
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// ```
+///
+/// # Platform-specific behavior
+/// Linux: a file in `/dev/shm` named `anyipc-region-<uid>-<name>`, mode 0600. A file in
+/// `/dev/shm` cannot be sealed like the memfds of `shm://` connections: a process of the same
+/// user that truncates it makes readers fault (SIGBUS). Other users cannot open it.
+/// Elsewhere: not available.
+#[derive(Debug)]
+pub struct Region {
+    mapped: Arc<Mapped>,
+    name: String,
+    /// Set for the creator: the path and identity of the file to remove on drop.
+    owned: Option<(PathBuf, FileIdentity)>,
+    keep: bool,
+}
+
+/// The mapping, shared with blocking waits.
+#[derive(Debug)]
+struct Mapped {
+    map: MmapRaw,
+    /// The creator's lock lives on this open file; others just hold it open.
+    _file: File,
+    /// Process-private copy of the size, checked once at open.
+    size: usize,
+}
+
+impl Mapped {
+    fn header(&self) -> &RegionHeader {
+        // SAFETY: the mapping is at least HEADER_LEN bytes (checked at create/open), page-
+        // aligned, and lives as long as `self`; the header holds only atomics.
+        unsafe { &*self.map.as_ptr().cast::<RegionHeader>() }
+    }
+}
+
+fn check_name(name: &str) -> io::Result<()> {
+    // The endpoint name rules: 1–64 of [A-Za-z0-9._-], not starting with '.' or '-'.
+    let endpoint = Endpoint::parse(&format!("shm://{name}"))
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    if endpoint.name() != Some(name) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{name:?} is not a valid region name"),
+        ));
+    }
+    Ok(())
+}
+
+fn prefix() -> String {
+    format!("anyipc-region-{}-", sys::shm::current_uid())
+}
+
+fn region_path(name: &str) -> io::Result<PathBuf> {
+    Ok(sys::shm::region_dir()?.join(format!("{}{name}", prefix())))
+}
+
+fn invalid(name: &str, msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, format!("region {name}: {msg}"))
+}
+
+impl Region {
+    /// Creates the region `name` of `size` bytes (zeroed), readable and writable only by
+    /// this user.
+    ///
+    /// # Errors
+    /// `AlreadyExists` when a live creator holds the name; `InvalidInput` for a bad name or a
+    /// size of 0 or over 1 TiB; OS errors (`StorageFull`, …) as they come.
+    pub fn create(name: &str, size: usize) -> io::Result<Region> {
+        check_name(name)?;
+        if size == 0 || size > MAX_SIZE {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("region size {size} is not between 1 byte and 1 TiB"),
+            ));
+        }
+        let dir = sys::shm::region_dir()?;
+        sweep_dead(&dir);
+        let path = region_path(name)?;
+        reclaim_if_dead(name, &path)?;
+        // Built under a temporary name and linked into place whole: no one can open a region
+        // whose header is half written.
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let staged = dir.join(format!(
+            ".{}{name}.{}.{}.tmp",
+            prefix(),
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let file = sys::shm::create_exclusive(&staged)?;
+        let result = (|| {
+            if !sys::shm::try_flock(std::os::fd::AsFd::as_fd(&file))? {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    "staged region is locked",
+                ));
+            }
+            file.set_len((HEADER_LEN + size) as u64)?;
+            let map = MmapRaw::map_raw(&file)?;
+            let mapped = Mapped {
+                map,
+                _file: file,
+                size,
+            };
+            let header = mapped.header();
+            header.magic.store(MAGIC, Ordering::Relaxed);
+            header.version.store(VERSION, Ordering::Relaxed);
+            header.size.store(size as u64, Ordering::Relaxed);
+            header.initialized.store(1, Ordering::Release);
+            std::fs::hard_link(&staged, &path).map_err(|e| {
+                if e.kind() == io::ErrorKind::AlreadyExists {
+                    io::Error::new(
+                        e.kind(),
+                        format!("region {name}: created by another process just now"),
+                    )
+                } else {
+                    e
+                }
+            })?;
+            Ok(mapped)
+        })();
+        let _ = std::fs::remove_file(&staged);
+        let mapped = result?;
+        let identity = sys::file_identity(&path)?;
+        Ok(Region {
+            mapped: Arc::new(mapped),
+            name: name.to_owned(),
+            owned: Some((path, identity)),
+            keep: false,
+        })
+    }
+
+    /// Opens the region `name` another process created, whatever its size.
+    ///
+    /// # Errors
+    /// `NotFound` when there is no such region; `InvalidData` when it is not an anyipc region
+    /// of this layout version, or its size disagrees with its header; `PermissionDenied` for
+    /// a file of another user or a symlink.
+    pub fn open(name: &str) -> io::Result<Region> {
+        check_name(name)?;
+        let path = region_path(name)?;
+        let file = sys::shm::open_own_file(&path)
+            .map_err(|e| io::Error::new(e.kind(), format!("region {name}: {e}")))?;
+        let len = file.metadata()?.len();
+        if len < HEADER_LEN as u64 + 1 || len > (HEADER_LEN + MAX_SIZE) as u64 {
+            return Err(invalid(name, format!("{len} bytes is not a region")));
+        }
+        let size = len as usize - HEADER_LEN;
+        let map = MmapRaw::map_raw(&file)?;
+        let mapped = Mapped {
+            map,
+            _file: file,
+            size,
+        };
+        let header = mapped.header();
+        if header.initialized.load(Ordering::Acquire) != 1 {
+            return Err(invalid(name, "not initialised".to_owned()));
+        }
+        let magic = header.magic.load(Ordering::Relaxed);
+        if magic != MAGIC {
+            return Err(invalid(name, format!("bad magic {magic:#x}")));
+        }
+        let version = header.version.load(Ordering::Relaxed);
+        if version != VERSION {
+            return Err(invalid(
+                name,
+                format!("layout version {version}, this build reads {VERSION}"),
+            ));
+        }
+        let recorded = header.size.load(Ordering::Relaxed);
+        if recorded != size as u64 {
+            return Err(invalid(
+                name,
+                format!("header says {recorded} bytes, the file holds {size}"),
+            ));
+        }
+        Ok(Region {
+            mapped: Arc::new(mapped),
+            name: name.to_owned(),
+            owned: None,
+            keep: false,
+        })
+    }
+
+    /// Opens the region `name` and checks that it holds exactly `size` bytes.
+    ///
+    /// # Errors
+    /// As [`open`](Region::open); `InvalidData` also when the size differs.
+    pub fn open_sized(name: &str, size: usize) -> io::Result<Region> {
+        let region = Region::open(name)?;
+        if region.len() != size {
+            return Err(invalid(
+                name,
+                format!("{} bytes, expected {size}", region.len()),
+            ));
+        }
+        Ok(region)
+    }
+
+    /// The region's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its size in bytes.
+    pub fn len(&self) -> usize {
+        self.mapped.size
+    }
+
+    /// Never true: a region holds at least one byte.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    fn check_range(&self, offset: usize, len: usize) -> io::Result<()> {
+        match offset.checked_add(len) {
+            Some(end) if end <= self.mapped.size => Ok(()),
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "bytes {offset}..{offset}+{len} are outside region {} ({} bytes)",
+                    self.name, self.mapped.size
+                ),
+            )),
+        }
+    }
+
+    /// Copies `buf.len()` bytes at `offset` out of the region.
+    ///
+    /// Another process writing the same bytes at the same time may leave a mix of old and
+    /// new bytes in `buf`; use [`signal`](Region::signal)/[`wait`](Region::wait) or your own
+    /// protocol to take turns.
+    ///
+    /// # Errors
+    /// `InvalidInput` when the range is outside the region.
+    pub fn read(&self, offset: usize, buf: &mut [u8]) -> io::Result<()> {
+        self.check_range(offset, buf.len())?;
+        // SAFETY: the range is inside the mapping (checked against the private size, which
+        // matched the file at open); `buf` is our own memory. A concurrent writer can change
+        // which bytes we copy, never where.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                self.mapped.map.as_ptr().add(HEADER_LEN + offset),
+                buf.as_mut_ptr(),
+                buf.len(),
+            );
+        }
+        Ok(())
+    }
+
+    /// Copies `data` into the region at `offset`.
+    ///
+    /// # Errors
+    /// `InvalidInput` when the range is outside the region.
+    pub fn write(&self, offset: usize, data: &[u8]) -> io::Result<()> {
+        self.check_range(offset, data.len())?;
+        // SAFETY: as in `read`; the destination is inside the writable shared mapping.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                data.as_ptr(),
+                self.mapped.map.as_mut_ptr().add(HEADER_LEN + offset),
+                data.len(),
+            );
+        }
+        Ok(())
+    }
+
+    /// How many times the region has been signalled (wrapping).
+    pub fn signals(&self) -> u32 {
+        self.mapped.header().signals.load(Ordering::Acquire)
+    }
+
+    /// Wakes every process waiting on the region. Writes made before it are visible to the
+    /// woken after their wait returns.
+    pub fn signal(&self) {
+        let signals = &self.mapped.header().signals;
+        signals.fetch_add(1, Ordering::Release);
+        sys::shm::futex_wake_all(signals);
+    }
+
+    /// Waits until the region is signalled after this call, at most `timeout`.
+    ///
+    /// # Errors
+    /// `TimedOut` when no signal comes in time.
+    ///
+    /// # Cancel safety
+    /// Cancel safe. The wait sleeps on tokio's blocking pool (never on a worker thread); a
+    /// dropped wait frees its thread within 100 ms.
+    pub async fn wait(&self, timeout: Duration) -> io::Result<()> {
+        self.wait_after(self.signals(), timeout).await
+    }
+
+    /// Waits until [`signals`](Region::signals) differs from `seen`, at most `timeout`: read
+    /// `signals()` before looking at the data, and no signal after that can be missed.
+    ///
+    /// # Errors
+    /// `TimedOut` when no signal comes in time.
+    ///
+    /// # Cancel safety
+    /// As [`wait`](Region::wait).
+    pub async fn wait_after(&self, seen: u32, timeout: Duration) -> io::Result<()> {
+        if self.signals() != seen {
+            return Ok(());
+        }
+        let mapped = Arc::clone(&self.mapped);
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let _cancel_on_drop = CancelOnDrop(Arc::clone(&cancelled));
+        let deadline = Instant::now() + timeout;
+        let name = self.name.clone();
+        blocking::run(move || {
+            let signals = &mapped.header().signals;
+            loop {
+                if signals.load(Ordering::Acquire) != seen {
+                    return Ok(());
+                }
+                let now = Instant::now();
+                if now >= deadline {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("region {name}: no signal within {timeout:?}"),
+                    ));
+                }
+                if cancelled.load(Ordering::Relaxed) {
+                    return Ok(());
+                }
+                sys::shm::futex_wait(signals, seen, (deadline - now).min(WAIT_SLICE));
+            }
+        })
+        .await
+    }
+
+    /// Leaves the region in place when this creator drops it or dies, for others to open
+    /// later. (A later `create` of the same name replaces it.)
+    pub fn keep(&mut self) {
+        self.keep = true;
+        self.mapped.header().kept.store(1, Ordering::Release);
+    }
+}
+
+/// Tells a blocking wait that nobody awaits it any more.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Region {
+    fn drop(&mut self) {
+        if let Some((path, identity)) = &self.owned {
+            if !self.keep && sys::file_identity(path).ok() == Some(*identity) {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+}
+
+/// Removes the region at `path` if its creator is dead; `AlreadyExists` if it is alive.
+fn reclaim_if_dead(name: &str, path: &Path) -> io::Result<()> {
+    let file = match sys::shm::open_own_file(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        other => other?,
+    };
+    if !sys::shm::try_flock(std::os::fd::AsFd::as_fd(&file))? {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("region {name}: a live process created it"),
+        ));
+    }
+    tracing::debug!(
+        region = name,
+        "replacing the region of a dead or finished creator"
+    );
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Best effort: removes this user's regions whose creator died without `keep`, and staged
+/// files a creator died while building (older than 10 s).
+fn sweep_dead(dir: &Path) {
+    use std::os::unix::fs::FileExt;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = prefix();
+    let staged_prefix = format!(".{prefix}");
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(file_name) = file_name.to_str() else {
+            continue;
+        };
+        let staged = file_name.starts_with(&staged_prefix);
+        if !staged && !file_name.starts_with(&prefix) {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(file) = sys::shm::open_own_file(&path) else {
+            continue;
+        };
+        if !matches!(
+            sys::shm::try_flock(std::os::fd::AsFd::as_fd(&file)),
+            Ok(true)
+        ) {
+            continue; // its creator lives
+        }
+        let dead = if staged {
+            file.metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > Duration::from_secs(10))
+        } else {
+            let mut kept = [0u8; 4];
+            file.read_exact_at(&mut kept, KEPT_OFFSET).is_ok() && u32::from_ne_bytes(kept) != 1
+        };
+        if dead {
+            tracing::debug!(path = %path.display(), "removing the region of a dead creator");
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+}
