@@ -36,31 +36,6 @@ pub(crate) use dir_watcher_inotify::DirWatcher;
 mod dir_watcher_poll;
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 pub(crate) use dir_watcher_poll::DirWatcher;
-
-// shm://: sealed memfds, eventfd doorbells, descriptor passing, futexes, owner locks
-// (used as `sys::shm::…`).
-#[cfg(target_os = "linux")]
-pub(crate) mod linux_shm;
-#[cfg(target_os = "linux")]
-pub(crate) use linux_shm as shm;
-
-// file://: exclusive writer locks, owner-only files, durable directories, change watching.
-#[cfg(unix)]
-mod file_unix;
-#[cfg(unix)]
-pub(crate) use file_unix::*;
-#[cfg(windows)]
-mod file_windows;
-#[cfg(windows)]
-pub(crate) use file_windows::*;
-#[cfg(any(target_os = "linux", target_os = "android"))]
-mod dir_watcher_inotify;
-#[cfg(any(target_os = "linux", target_os = "android"))]
-pub(crate) use dir_watcher_inotify::DirWatcher;
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-mod dir_watcher_poll;
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-pub(crate) use dir_watcher_poll::DirWatcher;
 #[cfg(target_os = "linux")]
 mod read_nowait_linux;
 #[cfg(target_os = "linux")]
@@ -69,3 +44,10 @@ pub(crate) use read_nowait_linux::read_at_nowait;
 mod read_nowait_other;
 #[cfg(not(target_os = "linux"))]
 pub(crate) use read_nowait_other::read_at_nowait;
+
+// shm://: sealed memfds, eventfd doorbells, descriptor passing, futexes, owner locks
+// (used as `sys::shm::…`).
+#[cfg(target_os = "linux")]
+pub(crate) mod linux_shm;
+#[cfg(target_os = "linux")]
+pub(crate) use linux_shm as shm;
