@@ -12,9 +12,9 @@ mod completions;
 mod duration_arg;
 mod endpoint_arg;
 mod listen;
-mod mq;
 #[cfg(target_os = "linux")]
 mod ls;
+mod mq;
 mod output;
 #[cfg(target_os = "linux")]
 mod resources;
