@@ -107,7 +107,12 @@ impl Q {
 
     fn send(&self, msg: &[u8], priority: u8) {
         match self {
-            Q::Anyipc(q, rt) => rt.block_on(q.send(msg, priority)).unwrap(),
+            // The non-blocking call first, as a synchronous caller would; await when full.
+            Q::Anyipc(q, rt) => {
+                if q.try_send(msg, priority).is_err() {
+                    rt.block_on(q.send(msg, priority)).unwrap();
+                }
+            }
             Q::Posix(mq) => {
                 // SAFETY: `msg` is valid for its length; `mq` is open.
                 let rc =
@@ -121,7 +126,10 @@ impl Q {
     fn recv(&self, buf: &mut [u8]) -> (usize, u8) {
         match self {
             Q::Anyipc(q, rt) => {
-                let (msg, p) = rt.block_on(q.recv()).unwrap();
+                let (msg, p) = match q.try_recv() {
+                    Ok(got) => got,
+                    Err(_) => rt.block_on(q.recv()).unwrap(),
+                };
                 buf[..msg.len()].copy_from_slice(&msg);
                 (msg.len(), p)
             }

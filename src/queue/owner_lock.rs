@@ -45,15 +45,20 @@ pub(crate) enum Acquired {
 pub(crate) fn acquire(word: &AtomicU32, token: u32, file: &File) -> Acquired {
     debug_assert!(token & WAITERS == 0 && token != 0);
     for _ in 0..SPINS {
-        match word.compare_exchange_weak(0, token, Ordering::Acquire, Ordering::Relaxed) {
-            Ok(_) => return Acquired::Clean,
-            Err(current) if current & TOKEN == token => {
-                if take_over(word, current, token | WAITERS) {
-                    return Acquired::FromDead;
-                }
+        // Test before test-and-set: a failed compare-and-swap would pull the line away from
+        // the holder, who needs it back to release.
+        let current = word.load(Ordering::Relaxed);
+        if current == 0 {
+            if word
+                .compare_exchange_weak(0, token, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                return Acquired::Clean;
             }
-            Err(_) => std::hint::spin_loop(),
+        } else if current & TOKEN == token && take_over(word, current, token | WAITERS) {
+            return Acquired::FromDead;
         }
+        std::hint::spin_loop();
     }
     // The owner seen before the last sleep: only one that stays put across a whole sleep
     // costs a liveness system call.
