@@ -64,7 +64,9 @@
 //!
 //! # Platform-specific behavior
 //! Linux only (futexes, open-file-description locks, `/dev/shm`); elsewhere every
-//! constructor returns `Unsupported`.
+//! constructor returns `Unsupported`. A handle must not be used in a child made by `fork`
+//! (without `exec`): the lock identifies its holder by process id. Open the queue again in
+//! the child.
 
 mod attachment;
 mod geometry;

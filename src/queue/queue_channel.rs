@@ -10,6 +10,7 @@
 use super::message_queue::MessageQueue;
 use super::waiting::Waiting;
 use super::QueueOptions;
+use crate::codec::FrameError;
 use crate::transport::{AnyChannel, Connection, RecvMessage, SendMessage};
 use crate::Endpoint;
 use bytes::Bytes;
@@ -25,15 +26,18 @@ use tokio::task::JoinHandle;
 pub(crate) struct QueueChannel {
     queue: MessageQueue,
     priority: u8,
+    /// The endpoint's `max_frame`, enforced on top of the queue's own `max_message_len`.
+    max_frame: usize,
     recv_park: Option<JoinHandle<()>>,
     send_park: Option<JoinHandle<()>>,
 }
 
 impl QueueChannel {
-    pub(crate) fn new(queue: MessageQueue, priority: u8) -> QueueChannel {
+    pub(crate) fn new(queue: MessageQueue, priority: u8, max_frame: usize) -> QueueChannel {
         QueueChannel {
             queue,
             priority,
+            max_frame,
             recv_park: None,
             send_park: None,
         }
@@ -80,11 +84,8 @@ pub(crate) fn connection(queue: MessageQueue, endpoint: &Endpoint) -> Connection
         .and_then(|p| u8::try_from(p).ok())
         .unwrap_or(0);
     let peer = format!("mq queue {}", queue.name());
-    Connection::from_channel(
-        AnyChannel::Mq(QueueChannel::new(queue, priority)),
-        endpoint,
-        peer,
-    )
+    let channel = QueueChannel::new(queue, priority, endpoint.max_frame());
+    Connection::from_channel(AnyChannel::Mq(channel), endpoint, peer)
 }
 
 /// Polls a park to its end; `Ok` once there is none (left).
@@ -103,6 +104,14 @@ impl RecvMessage for QueueChannel {
         loop {
             ready!(poll_park(&mut this.recv_park, cx))?;
             if let Some((msg, _priority)) = this.queue.try_recv_checked()? {
+                if msg.len() > this.max_frame {
+                    // Taken from the queue and refused: the receiver asked for no larger.
+                    return Poll::Ready(Err(FrameError::TooLarge {
+                        len: msg.len() as u64,
+                        max: this.max_frame,
+                    }
+                    .into()));
+                }
                 return Poll::Ready(Ok(Some(msg)));
             }
             if Waiting::NotEmpty.spin(this.queue.attachment()) {
@@ -116,6 +125,13 @@ impl RecvMessage for QueueChannel {
 impl SendMessage for QueueChannel {
     fn poll_send(self: Pin<&mut Self>, cx: &mut Context<'_>, msg: &Bytes) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if msg.len() > this.max_frame {
+            return Poll::Ready(Err(FrameError::SendTooLarge {
+                len: msg.len(),
+                max: this.max_frame,
+            }
+            .into()));
+        }
         loop {
             ready!(poll_park(&mut this.send_park, cx))?;
             match this.queue.try_send(msg, this.priority) {

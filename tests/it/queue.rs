@@ -242,6 +242,15 @@ async fn url_layer_opens_creates_and_sends_with_priority() {
         // Too large for the queue: InvalidInput, as for every backend.
         let err = low.send(Bytes::from(vec![0; 65])).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        // max_frame applies on top of the queue's limit.
+        let mut capped = anyipc::connect(format!("mq://{n}?max_frame=8"))
+            .await
+            .unwrap();
+        let err = capped.send(Bytes::from(vec![0; 9])).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        low.send(Bytes::from(vec![1; 9])).await.unwrap();
+        let err = capped.next().await.unwrap().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidData);
         // create=true on an existing queue with other sizes is refused, never adopted.
         let err = anyipc::connect(format!("mq://{n}?create=true&capacity=9"))
             .await
