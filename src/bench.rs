@@ -44,6 +44,8 @@ mod report;
 mod run;
 mod serve;
 mod target;
+#[cfg(test)]
+mod tests;
 mod workload;
 
 pub use catalog::{TransportSpec, BASELINES, TRANSPORTS};

@@ -141,7 +141,8 @@ impl Workload {
             },
             _ => return Err(bad()),
         };
-        workload.validate()?;
+        // From the peer, an unusable workload is bad data, not a bad argument.
+        workload.validate().map_err(|e| invalid(e.to_string()))?;
         Ok(workload)
     }
 
