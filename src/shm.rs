@@ -52,6 +52,9 @@ mod shm_listener;
 mod shm_stream;
 mod wakers;
 
+#[cfg(test)]
+mod tests;
+
 pub use region::Region;
 pub use shm_listener::ShmListener;
 pub use shm_stream::{ShmStream, DEFAULT_SPIN};
@@ -76,7 +79,7 @@ pub(crate) async fn connect(endpoint: &Endpoint) -> io::Result<Connection> {
         None => "shm server".to_owned(),
     };
     Ok(Connection::from_stream(
-        AnyStream::Shm(stream),
+        AnyStream::Shm(Box::new(stream)),
         endpoint,
         peer,
         credentials,

@@ -18,18 +18,22 @@
 //!
 //! # Parking (no lost wake-ups)
 //!
-//! A side that finds nothing to do stores `PARKED` in its parked word, issues a `SeqCst` fence,
-//! and looks at the ring again before it sleeps. The other side publishes its index, issues a
-//! `SeqCst` fence, then swaps the parked word back to idle and rings the doorbell if it was not
-//! idle. The two fences order "store parked, load index" against "store index, load parked", so
-//! at least one side sees the other's store: either the sleeper sees the new index and does not
-//! sleep, or the waker sees `PARKED` and rings. Any parked value other than the key-derived idle
+//! A side that finds nothing to do swaps `PARKED` into its parked word, then looks at the
+//! other side's index again with a read-modify-write (`fetch_add(0)`) before it sleeps. The
+//! other side publishes its index with a read-modify-write (`swap`), then looks at the parked
+//! word and, if it is not idle, swaps it back to idle and rings the doorbell. All four are
+//! `AcqRel` read-modify-writes, so the two on the index are ordered in its modification order:
+//! either the sleeper's comes last and sees the new index (it does not sleep), or the
+//! publisher's comes last, reads from the sleeper's and so synchronises with it, and then must
+//! see `PARKED` (it rings). No `SeqCst` reasoning is needed, which is what loom can check
+//! (it treats `SeqCst` accesses as `AcqRel`); on x86 a `swap` costs what a release store plus
+//! the full fence it would otherwise need costs. Any parked value other than the key-derived idle
 //! value counts as parked: garbage costs at most a spurious ring.
 
-#[cfg(loom)]
-use loom::sync::atomic::{fence, AtomicU64, Ordering};
-#[cfg(not(loom))]
-use std::sync::atomic::{fence, AtomicU64, Ordering};
+#[cfg(anyipc_loom)]
+use loom::sync::atomic::{AtomicU64, Ordering};
+#[cfg(not(anyipc_loom))]
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Largest ring capacity: indices are 32-bit, and `tail - head` must stay below 2^31.
 pub(crate) const MAX_CAPACITY: u32 = 1 << 30;
@@ -253,8 +257,14 @@ impl Producer {
     }
 
     /// Reads the consumer's head once and validates it: `(bytes in use, consumer closed)`.
-    fn used(&self) -> Result<(u32, bool), Corrupt> {
-        let word = self.control().consumer.0[HEAD].load(Ordering::Acquire);
+    /// `rmw` reads it with a read-modify-write (the parking protocol's recheck).
+    fn used(&self, rmw: bool) -> Result<(u32, bool), Corrupt> {
+        let head = &self.control().consumer.0[HEAD];
+        let word = if rmw {
+            head.fetch_add(0, Ordering::AcqRel)
+        } else {
+            head.load(Ordering::Acquire)
+        };
         let (head, closed) = self.keys.head.decode(word, "read index")?;
         let used = self.tail.wrapping_sub(head);
         if used > self.mem.capacity {
@@ -265,7 +275,7 @@ impl Producer {
 
     /// Copies as much of `src` as fits and publishes it.
     pub(crate) fn write(&mut self, src: &[u8]) -> Result<WriteOutcome, Corrupt> {
-        let (used, consumer_closed) = self.used()?;
+        let (used, consumer_closed) = self.used(false)?;
         if consumer_closed || self.closed {
             return Ok(WriteOutcome::Closed);
         }
@@ -278,7 +288,7 @@ impl Producer {
                 WriteOutcome::Full
             });
         }
-        #[cfg(loom)]
+        #[cfg(anyipc_loom)]
         if mutation::is(mutation::PUBLISH_BEFORE_COPY) {
             let early = self.tail.wrapping_add(n as u32);
             self.control().producer.0[TAIL]
@@ -294,7 +304,13 @@ impl Producer {
 
     fn publish(&self) {
         let word = self.keys.tail.word(self.tail, self.closed);
-        self.control().producer.0[TAIL].store(word, Ordering::Release);
+        let tail = &self.control().producer.0[TAIL];
+        #[cfg(anyipc_loom)]
+        if mutation::is(mutation::PLAIN_STORE_PUBLISH) {
+            tail.store(word, Ordering::Release);
+            return;
+        }
+        tail.swap(word, Ordering::AcqRel);
     }
 
     /// Marks the ring closed: the consumer sees end of stream once it has read everything.
@@ -307,12 +323,6 @@ impl Producer {
 
     /// After a write: whether the consumer is parked and must be woken (and marks it woken).
     pub(crate) fn take_reader_parked(&self) -> bool {
-        #[cfg(loom)]
-        if mutation::is(mutation::NO_FENCE_BEFORE_WAKE_CHECK) {
-            let slot = &self.control().consumer.0[READER_PARKED];
-            return slot.load(Ordering::Relaxed) != self.keys.idle
-                && slot.swap(self.keys.idle, Ordering::Relaxed) != self.keys.idle;
-        }
         take_parked(&self.control().consumer.0[READER_PARKED], self.keys.idle)
     }
 
@@ -320,11 +330,10 @@ impl Producer {
     /// ring closed) after all, and the caller must not sleep.
     pub(crate) fn park(&self) -> Result<bool, Corrupt> {
         let slot = &self.control().producer.0[WRITER_PARKED];
-        slot.store(self.keys.parked, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
-        let (used, closed) = self.used()?;
+        slot.swap(self.keys.parked, Ordering::AcqRel);
+        let (used, closed) = self.used(true)?;
         if closed || used < self.mem.capacity {
-            slot.store(self.keys.idle, Ordering::SeqCst);
+            slot.store(self.keys.idle, Ordering::Release);
             return Ok(false);
         }
         Ok(true)
@@ -371,8 +380,14 @@ impl Consumer {
     }
 
     /// Reads the producer's tail once and validates it: `(bytes available, producer closed)`.
-    fn available(&self) -> Result<(u32, bool), Corrupt> {
-        let word = self.control().producer.0[TAIL].load(Ordering::Acquire);
+    /// `rmw` reads it with a read-modify-write (the parking protocol's recheck).
+    fn available(&self, rmw: bool) -> Result<(u32, bool), Corrupt> {
+        let tail = &self.control().producer.0[TAIL];
+        let word = if rmw {
+            tail.fetch_add(0, Ordering::AcqRel)
+        } else {
+            tail.load(Ordering::Acquire)
+        };
         let (tail, closed) = self.keys.tail.decode(word, "write index")?;
         let available = tail.wrapping_sub(self.head);
         if available > self.mem.capacity {
@@ -386,7 +401,7 @@ impl Consumer {
     /// # Safety
     /// `dst` is valid for writes of `len` bytes.
     pub(crate) unsafe fn read(&mut self, dst: *mut u8, len: usize) -> Result<ReadOutcome, Corrupt> {
-        let (available, closed) = self.available()?;
+        let (available, closed) = self.available(false)?;
         if available == 0 {
             return Ok(if closed {
                 ReadOutcome::Closed
@@ -405,7 +420,7 @@ impl Consumer {
 
     fn publish(&self) {
         let word = self.keys.head.word(self.head, self.closed);
-        self.control().consumer.0[HEAD].store(word, Ordering::Release);
+        self.control().consumer.0[HEAD].swap(word, Ordering::AcqRel);
     }
 
     /// Marks the ring closed from the reading side: the producer's writes fail from now on.
@@ -425,15 +440,14 @@ impl Consumer {
     /// ring closed) after all, and the caller must not sleep.
     pub(crate) fn park(&self) -> Result<bool, Corrupt> {
         let slot = &self.control().consumer.0[READER_PARKED];
-        slot.store(self.keys.parked, Ordering::SeqCst);
-        #[cfg(loom)]
+        slot.swap(self.keys.parked, Ordering::AcqRel);
+        #[cfg(anyipc_loom)]
         if mutation::is(mutation::NO_RECHECK_AFTER_PARK) {
             return Ok(true);
         }
-        fence(Ordering::SeqCst);
-        let (available, closed) = self.available()?;
+        let (available, closed) = self.available(true)?;
         if closed || available > 0 {
-            slot.store(self.keys.idle, Ordering::SeqCst);
+            slot.store(self.keys.idle, Ordering::Release);
             return Ok(false);
         }
         Ok(true)
@@ -445,18 +459,18 @@ impl Consumer {
     }
 }
 
-/// The waker's half of the parking protocol: fence, then swap the other side's parked word
-/// back to idle; true if it was anything else.
+/// The waker's half of the parking protocol, after publishing with a `swap`: swaps the other
+/// side's parked word back to idle; true if it was anything else.
 fn take_parked(slot: &AtomicU64, idle: u64) -> bool {
-    fence(Ordering::SeqCst);
     // A plain load first keeps the common case (peer busy, not parked) free of a locked
-    // read-modify-write on a line the peer owns.
-    slot.load(Ordering::SeqCst) != idle && slot.swap(idle, Ordering::SeqCst) != idle
+    // read-modify-write on a line the peer owns. It sees `PARKED` whenever it must: the publish
+    // synchronised with the sleeper's recheck, which came after its swap to `PARKED`.
+    slot.load(Ordering::Acquire) != idle && slot.swap(idle, Ordering::AcqRel) != idle
 }
 
 /// Deliberate bugs the loom model must catch, switched on one at a time by the loom tests.
-/// Compiled only under `--cfg loom`.
-#[cfg(loom)]
+/// Compiled only under `--cfg anyipc_loom`.
+#[cfg(anyipc_loom)]
 pub(crate) mod mutation {
     use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -464,8 +478,8 @@ pub(crate) mod mutation {
     pub(crate) const PUBLISH_BEFORE_COPY: u8 = 1;
     /// The consumer sleeps without looking at the ring again after saying it is parked.
     pub(crate) const NO_RECHECK_AFTER_PARK: u8 = 2;
-    /// The producer checks the parked word without the fence after publishing.
-    pub(crate) const NO_FENCE_BEFORE_WAKE_CHECK: u8 = 3;
+    /// The producer publishes its tail with a plain release store, not a read-modify-write.
+    pub(crate) const PLAIN_STORE_PUBLISH: u8 = 3;
 
     static ACTIVE: AtomicU8 = AtomicU8::new(0);
 
@@ -478,7 +492,7 @@ pub(crate) mod mutation {
     }
 }
 
-#[cfg(all(test, loom))]
+#[cfg(all(test, anyipc_loom))]
 mod loom_tests;
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(anyipc_loom)))]
 mod tests;

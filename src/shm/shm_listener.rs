@@ -152,7 +152,7 @@ impl ShmListener {
         };
         let credentials = stream.peer_credentials();
         Poll::Ready(Ok(Connection::from_stream(
-            AnyStream::Shm(stream),
+            AnyStream::Shm(Box::new(stream)),
             endpoint,
             peer,
             credentials,

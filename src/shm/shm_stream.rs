@@ -159,6 +159,8 @@ impl ShmStream {
         endpoint: Endpoint,
     ) -> io::Result<ShmStream> {
         let (hello, [memfd, bell, peer_bell]) = handshake::receive(&socket).await?;
+        sys::shm::check_eventfd(bell.as_fd())?;
+        sys::shm::check_eventfd(peer_bell.as_fd())?;
         // Checks the seals, the size and the header: the client may be hostile.
         let segment = Segment::open(std::fs::File::from(memfd), hello.capacity)?;
         ShmStream::new(

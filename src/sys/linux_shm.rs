@@ -77,6 +77,31 @@ pub(crate) fn eventfd() -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// Checks that a descriptor received from a peer is a non-blocking eventfd: anything else
+/// (a pipe whose writes could block a worker thread, a socket, a file) is `InvalidData`.
+pub(crate) fn check_eventfd(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))?;
+    if link.as_os_str() != "anon_inode:[eventfd]" {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("the peer's doorbell is {}, not an eventfd", link.display()),
+        ));
+    }
+    // SAFETY: F_GETFL/F_SETFL on a descriptor we own; setting O_NONBLOCK on an eventfd only
+    // makes its reads and writes return EAGAIN instead of waiting.
+    unsafe {
+        let flags = cvt(libc::fcntl(fd.as_raw_fd(), libc::F_GETFL))?;
+        if flags & libc::O_NONBLOCK == 0 {
+            cvt(libc::fcntl(
+                fd.as_raw_fd(),
+                libc::F_SETFL,
+                flags | libc::O_NONBLOCK,
+            ))?;
+        }
+    }
+    Ok(())
+}
+
 /// Rings an eventfd doorbell. A full counter (the peer never drains it) is not an error: the
 /// bell is already ringing.
 pub(crate) fn eventfd_ring(fd: BorrowedFd<'_>) -> io::Result<()> {

@@ -13,7 +13,7 @@ pub(crate) enum AnyStream {
     #[cfg(unix)]
     Unix(tokio::net::UnixStream),
     #[cfg(target_os = "linux")]
-    Shm(crate::shm::ShmStream),
+    Shm(Box<crate::shm::ShmStream>),
     Pipe(crate::sys::PipeStream),
     #[cfg(unix)]
     Fifo(crate::fifo::FifoReader),

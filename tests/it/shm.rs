@@ -492,8 +492,8 @@ async fn kill_client_round(url: &str, delay: Duration) {
         .unwrap();
 }
 
-/// A third process writes random values over the header, indices and parked words while a
-/// client streams checked messages: this process gets right messages, then `InvalidData` or
+/// A third process writes random values over the header, indices and parked words (found
+/// through the writer's /proc/<pid>/fd) while a client streams checked messages: this process gets right messages, then `InvalidData` or
 /// the end of the stream, never wrong bytes, a crash or a hang.
 #[tokio::test]
 async fn chaos_over_the_control_words() {
@@ -502,9 +502,12 @@ async fn chaos_over_the_control_words() {
         for _ in 0..4 {
             let url = url(&unique_name("shm-chaos"));
             let mut listener = anyipc::bind(&url).await.unwrap();
-            let _writer = spawn_helper("pattern_client", &url).await;
+            let writer = spawn_helper("pattern_client", &url).await;
             let mut conn = listener.accept().await.unwrap();
-            let chaos = spawn_helper("chaos", &std::process::id().to_string()).await;
+            // The writer process holds exactly this connection's segment (it created it); attacking
+            // it there leaves the other tests of this process alone.
+            let writer_pid = writer.id().expect("writer pid").to_string();
+            let chaos = spawn_helper("chaos", &writer_pid).await;
             let mut seq = 0u64;
             let outcome = loop {
                 match conn.next().await {
