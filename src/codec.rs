@@ -16,11 +16,11 @@ mod raw_codec;
 #[cfg(test)]
 mod tests;
 
-pub use format::{Format, FormatError};
 #[cfg(feature = "json")]
 pub use format::Json;
 #[cfg(feature = "postcard")]
 pub use format::Postcard;
+pub use format::{Format, FormatError};
 pub use frame_codec::FrameCodec;
 pub use frame_error::FrameError;
 pub use framing::Framing;

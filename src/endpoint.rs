@@ -127,13 +127,12 @@ impl Endpoint {
     }
 
     fn insert_option(&mut self, key: &str, value: &str) -> Result<(), ParseErrorKind> {
-        let spec = option_spec::find(self.scheme, key).ok_or_else(|| {
-            ParseErrorKind::UnknownOption {
+        let spec =
+            option_spec::find(self.scheme, key).ok_or_else(|| ParseErrorKind::UnknownOption {
                 scheme: self.scheme,
                 key: key.to_owned(),
                 accepted: option_spec::keys_for(self.scheme),
-            }
-        })?;
+            })?;
         let parsed = option_value::parse_value(spec.kind, value).ok_or_else(|| {
             ParseErrorKind::InvalidOptionValue {
                 key: key.to_owned(),
@@ -333,7 +332,8 @@ impl ToEndpoint for &String {
 
 /// The README's option table, generated from the one table in the code.
 pub fn option_table_markdown() -> String {
-    let mut out = String::from("| option | schemes | values | default | meaning |\n|---|---|---|---|---|\n");
+    let mut out =
+        String::from("| option | schemes | values | default | meaning |\n|---|---|---|---|---|\n");
     for spec in option_spec::OPTIONS {
         let schemes: Vec<&str> = spec.schemes.iter().map(|s| s.as_str()).collect();
         let values = match spec.kind {
@@ -346,7 +346,10 @@ pub fn option_table_markdown() -> String {
             schemes.join(", "),
             values,
             spec.default,
-            spec.meaning.split_whitespace().collect::<Vec<_>>().join(" "),
+            spec.meaning
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
         ));
     }
     out

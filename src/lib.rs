@@ -5,10 +5,10 @@ pub mod bench;
 pub mod child;
 pub mod codec;
 pub mod endpoint;
-pub mod file;
-mod io;
 #[cfg(unix)]
 pub mod fifo;
+pub mod file;
+mod io;
 pub mod mem;
 pub mod pipe;
 pub mod queue;
@@ -23,6 +23,6 @@ pub mod unix;
 
 pub use endpoint::{Address, Endpoint, EndpointParseError, Scheme, ToEndpoint};
 pub use transport::{
-    bind, connect, Connection, Listener, MessageFramed, PeerCredentials, RecvMessage,
-    SendMessage, Transport, Typed,
+    bind, connect, Connection, Listener, MessageFramed, PeerCredentials, RecvMessage, SendMessage,
+    Transport, Typed,
 };

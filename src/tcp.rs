@@ -18,10 +18,7 @@ fn host_port(endpoint: &Endpoint) -> io::Result<(&str, u16)> {
     }
 }
 
-fn stream_connection(
-    stream: tokio::net::TcpStream,
-    endpoint: &Endpoint,
-) -> io::Result<Connection> {
+fn stream_connection(stream: tokio::net::TcpStream, endpoint: &Endpoint) -> io::Result<Connection> {
     stream.set_nodelay(endpoint.bool_option("nodelay").unwrap_or(true))?;
     let peer = stream.peer_addr()?.to_string();
     Ok(Connection::from_stream(

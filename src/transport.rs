@@ -30,7 +30,7 @@ use futures::{Sink, Stream};
 use std::io;
 
 /// Anything that receives `In` and sends `Out` as messages: a [`Connection`] (`In` and `Out`
-/// are [`Bytes`]), a [`Typed`] connection, or your own adapter. Generic code takes
+/// are [`Bytes`](bytes::Bytes)), a [`Typed`] connection, or your own adapter. Generic code takes
 /// `impl Transport<In, Out>` and runs over every backend.
 ///
 /// ```

@@ -40,7 +40,10 @@ pub struct FormatError {
 
 impl FormatError {
     /// Wraps a serde error of format `format` (`"json"`, `"postcard"`, …).
-    pub fn new(format: &'static str, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+    pub fn new(
+        format: &'static str,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
         FormatError {
             format,
             source: Box::new(source),

@@ -40,17 +40,26 @@ impl fmt::Display for FrameError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FrameError::TooLarge { len, max } => {
-                write!(f, "peer sent a {len}-byte frame, over the {max}-byte limit (max_frame)")
+                write!(
+                    f,
+                    "peer sent a {len}-byte frame, over the {max}-byte limit (max_frame)"
+                )
             }
             FrameError::SendTooLarge { len, max } => write!(
                 f,
                 "a {len}-byte message is over the {max}-byte limit (max_frame)"
             ),
             FrameError::NewlineInLine => {
-                write!(f, "a message sent with framing=lines may not hold a newline")
+                write!(
+                    f,
+                    "a message sent with framing=lines may not hold a newline"
+                )
             }
             FrameError::Truncated { got } => {
-                write!(f, "peer closed the stream inside a frame ({got} bytes of it arrived)")
+                write!(
+                    f,
+                    "peer closed the stream inside a frame ({got} bytes of it arrived)"
+                )
             }
         }
     }

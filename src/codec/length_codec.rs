@@ -82,7 +82,11 @@ impl Decoder for LengthCodec {
             Some(frame) => Ok(Some(frame)),
             None if src.is_empty() && self.pending_len.is_none() => Ok(None),
             None => {
-                let header = if self.pending_len.is_some() { HEADER_LEN } else { 0 };
+                let header = if self.pending_len.is_some() {
+                    HEADER_LEN
+                } else {
+                    0
+                };
                 Err(FrameError::Truncated {
                     got: header + src.len(),
                 }

@@ -104,7 +104,10 @@ impl fmt::Display for EndpointParseError {
                 key,
                 value,
                 expected,
-            } => write!(f, "bad value `{value}` for option `{key}`: expected {expected}"),
+            } => write!(
+                f,
+                "bad value `{value}` for option `{key}`: expected {expected}"
+            ),
             ParseErrorKind::DuplicateOption(key) => write!(f, "option `{key}` is given twice"),
             ParseErrorKind::MalformedQuery(part) => {
                 write!(f, "query part `{part}` is not key=value")

@@ -1,7 +1,7 @@
 //! Parsing and displaying option values; `parse(display(v)) == v` for every value.
 
-use super::option_spec::{OptionValue, ValueKind};
 use super::name::check_name;
+use super::option_spec::{OptionValue, ValueKind};
 use std::fmt;
 use std::time::Duration;
 

@@ -61,7 +61,9 @@ pub(crate) fn bind_owner_only(path: &Path, mode: u32) -> io::Result<UnixListener
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
-    std::fs::DirBuilder::new().mode(0o700).create(&private_dir)?;
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&private_dir)?;
     let result = (|| {
         let staged = private_dir.join("s");
         let listener = UnixListener::bind(&staged)?;

@@ -37,11 +37,7 @@ impl RecvMessage for AnyChannel {
 }
 
 impl SendMessage for AnyChannel {
-    fn poll_send(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        msg: &Bytes,
-    ) -> Poll<io::Result<()>> {
+    fn poll_send(self: Pin<&mut Self>, cx: &mut Context<'_>, msg: &Bytes) -> Poll<io::Result<()>> {
         dispatch!(self, c => Pin::new(c).poll_send(cx, msg))
     }
 

@@ -1,5 +1,5 @@
 use super::{AnyChannel, AnyStream, MessageFramed, PeerCredentials, Typed};
-use crate::codec::{FrameCodec, Format};
+use crate::codec::{Format, FrameCodec};
 use crate::Endpoint;
 use bytes::Bytes;
 use futures::{Sink, SinkExt, Stream, StreamExt};
@@ -87,7 +87,11 @@ impl Connection {
         Connection::new(Inner::Stream(framed), endpoint, peer, credentials)
     }
 
-    pub(crate) fn from_channel(channel: AnyChannel, endpoint: &Endpoint, peer: String) -> Connection {
+    pub(crate) fn from_channel(
+        channel: AnyChannel,
+        endpoint: &Endpoint,
+        peer: String,
+    ) -> Connection {
         Connection::new(
             Inner::Message(MessageFramed::new(channel)),
             endpoint,

@@ -25,11 +25,7 @@ pub trait SendMessage {
     ///
     /// # Errors
     /// `InvalidInput` for a message over the limit, `BrokenPipe` once the peer has gone.
-    fn poll_send(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        msg: &Bytes,
-    ) -> Poll<io::Result<()>>;
+    fn poll_send(self: Pin<&mut Self>, cx: &mut Context<'_>, msg: &Bytes) -> Poll<io::Result<()>>;
 
     /// Hands on whatever the backend gathered from earlier [`poll_send`]s (a backend may batch
     /// several messages into one write). Backends that pass each message on at once, the

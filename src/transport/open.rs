@@ -109,6 +109,8 @@ async fn connect_endpoint(endpoint: &Endpoint) -> io::Result<Connection> {
         Scheme::Fifo => crate::fifo::connect(endpoint).await,
         #[cfg(unix)]
         Scheme::Stdio => crate::child::connect(endpoint).await,
+        // Every scheme has an arm on Linux; elsewhere some (shm, stdio, fifo) do not.
+        #[allow(unreachable_patterns)]
         scheme => Err(unsupported(scheme, "connect")),
     }
 }
@@ -119,11 +121,15 @@ async fn with_timeout<T>(
 ) -> io::Result<T> {
     match endpoint.duration_option("connect_timeout") {
         None => attempt.await,
-        Some(limit) => tokio::time::timeout(limit, attempt).await.unwrap_or_else(|_| {
-            Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("connecting to {endpoint} took longer than connect_timeout ({limit:?})"),
-            ))
-        }),
+        Some(limit) => tokio::time::timeout(limit, attempt)
+            .await
+            .unwrap_or_else(|_| {
+                Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "connecting to {endpoint} took longer than connect_timeout ({limit:?})"
+                    ),
+                ))
+            }),
     }
 }

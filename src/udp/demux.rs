@@ -52,10 +52,14 @@ async fn route(
         let (len, from) = match socket.recv_from(&mut buf).await {
             Ok(received) => received,
             // An ICMP "port unreachable" for an earlier send_to: the socket is still fine.
-            Err(e) if matches!(
-                e.kind(),
-                io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset
-            ) => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset
+                ) =>
+            {
+                continue
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "udp listener stopped receiving");
                 return;

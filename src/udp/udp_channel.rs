@@ -21,7 +21,9 @@ pub(crate) struct UdpChannel {
 
 #[derive(Debug)]
 enum Side {
-    Client { buf: Box<[u8]> },
+    Client {
+        buf: Box<[u8]>,
+    },
     Server {
         peer: SocketAddr,
         datagrams: Datagrams,
@@ -84,11 +86,7 @@ impl RecvMessage for UdpChannel {
 }
 
 impl SendMessage for UdpChannel {
-    fn poll_send(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        msg: &Bytes,
-    ) -> Poll<io::Result<()>> {
+    fn poll_send(self: Pin<&mut Self>, cx: &mut Context<'_>, msg: &Bytes) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         if msg.len() > this.max_frame {
             return Poll::Ready(Err(FrameError::SendTooLarge {

@@ -41,7 +41,10 @@ impl UnixListener {
                     Some((path.clone(), identity)),
                 )
             }
-            _ => (tokio::net::UnixListener::bind(socket_path(endpoint)?)?, None),
+            _ => (
+                tokio::net::UnixListener::bind(socket_path(endpoint)?)?,
+                None,
+            ),
         };
         Ok(UnixListener {
             listener,

@@ -8,8 +8,13 @@ const END: &str = "<!-- option-table:end -->";
 fn readme_option_table_matches_the_code() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
     let readme = std::fs::read_to_string(path).expect("read README.md");
-    let start = readme.find(START).expect("README has the option-table start marker") + START.len();
-    let end = readme.find(END).expect("README has the option-table end marker");
+    let start = readme
+        .find(START)
+        .expect("README has the option-table start marker")
+        + START.len();
+    let end = readme
+        .find(END)
+        .expect("README has the option-table end marker");
     let generated = anyipc::endpoint::option_table_markdown();
     if readme[start..end] == generated {
         return;

@@ -7,6 +7,7 @@ mod cli_tools;
 mod conformance;
 mod docs;
 mod errors;
+mod examples;
 mod fifo;
 mod file;
 mod framing;
@@ -16,9 +17,8 @@ mod process;
 mod queue;
 #[cfg(target_os = "linux")]
 mod queue_process;
-mod examples;
-mod tour;
-mod stress;
 #[cfg(target_os = "linux")]
 mod shm;
+mod stress;
+mod tour;
 mod util;
