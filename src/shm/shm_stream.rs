@@ -5,6 +5,7 @@ use super::wakers::{Half, Wakers};
 use crate::transport::PeerCredentials;
 use crate::{sys, Endpoint, ToEndpoint};
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::pin::Pin;
@@ -21,6 +22,9 @@ use tokio::net::UnixStream;
 /// request/response exchange usually answers within a few µs; spinning this long keeps both
 /// sides of a busy conversation off the kernel, and an idle one parks after it.
 pub const DEFAULT_SPIN: Duration = Duration::from_micros(50);
+
+/// How often a parked side looks at its ring without a doorbell (see `ShmStream::recheck`).
+const PARKED_RECHECK: Duration = Duration::from_millis(100);
 
 /// Ring capacity when `capacity=` is not given.
 const DEFAULT_CAPACITY: u64 = 1 << 20;
@@ -86,6 +90,10 @@ pub struct ShmStream {
     read_parked: bool,
     write_parked: bool,
     peer_gone: bool,
+    /// While parked, look at the rings again this often even without a doorbell: a hostile or
+    /// corrupted peer can clear our "parked" flag so that it never rings, and a sleeper must
+    /// still notice corruption (or data) rather than hang.
+    recheck: Pin<Box<tokio::time::Sleep>>,
     credentials: Option<PeerCredentials>,
 }
 
@@ -224,6 +232,7 @@ impl ShmStream {
             read_parked: false,
             write_parked: false,
             peer_gone: false,
+            recheck: Box::pin(tokio::time::sleep(PARKED_RECHECK)),
             credentials,
         })
     }
@@ -287,6 +296,14 @@ impl ShmStream {
             return Poll::Ready(Ok(()));
         }
         if self.poll_peer_gone(&mut fan_cx) {
+            return Poll::Ready(Ok(()));
+        }
+        if self.recheck.is_elapsed() {
+            self.recheck
+                .as_mut()
+                .reset(tokio::time::Instant::now() + PARKED_RECHECK);
+        }
+        if self.recheck.as_mut().poll(&mut fan_cx).is_ready() {
             return Poll::Ready(Ok(()));
         }
         Poll::Pending
