@@ -2,7 +2,8 @@
 //! become messages.
 //!
 //! Byte-stream transports (tcp, unix, pipe, fifo, child, shm) run their bytes through a
-//! [`FrameCodec`] inside tokio-util's `Framed`. Message transports (udp, mq, mem) keep messages
+//! [`FrameCodec`] (tokio-util `Decoder`s and `Encoder`s) inside a
+//! [`StreamFramed`](crate::StreamFramed). Message transports (udp, mq, mem) keep messages
 //! apart by themselves and need no framing. [`Format`]s turn serde types into messages for
 //! [`Connection::typed`](crate::Connection::typed), on every transport alike.
 

@@ -24,5 +24,5 @@ pub mod unix;
 pub use endpoint::{Address, Endpoint, EndpointParseError, Scheme, ToEndpoint};
 pub use transport::{
     bind, connect, Connection, Listener, MessageFramed, PeerCredentials, RecvMessage, SendMessage,
-    Transport, Typed,
+    StreamFramed, Transport, Typed,
 };

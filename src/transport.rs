@@ -2,7 +2,8 @@
 //! time by the endpoint's scheme.
 //!
 //! Byte-stream backends implement `AsyncRead + AsyncWrite` and are framed by a
-//! [`FrameCodec`](crate::codec::FrameCodec) in tokio-util's `Framed`; message backends
+//! [`FrameCodec`](crate::codec::FrameCodec) (reading as tokio-util's `Framed` does; writing
+//! large messages without copying them); message backends
 //! implement [`RecvMessage`] + [`SendMessage`] and are adapted by [`MessageFramed`]. Both end
 //! up as a [`Connection`]: a `Stream` of received messages and a `Sink` of messages to send.
 
@@ -14,7 +15,9 @@ mod message;
 mod message_framed;
 mod open;
 mod peer_credentials;
+mod stream_framed;
 mod typed;
+mod write_queue;
 
 pub(crate) use any_channel::AnyChannel;
 pub(crate) use any_stream::AnyStream;
@@ -24,6 +27,7 @@ pub use message::{RecvMessage, SendMessage};
 pub use message_framed::MessageFramed;
 pub use open::{bind, connect};
 pub use peer_credentials::PeerCredentials;
+pub use stream_framed::StreamFramed;
 pub use typed::Typed;
 
 use futures::{Sink, Stream};

@@ -30,6 +30,25 @@ impl FrameCodec {
         }
     }
 
+    /// Frames `item` without copying it: writes what goes before it into `head` and returns
+    /// what goes after it (`\n` for lines, nothing otherwise). The caller sends `head`'s
+    /// bytes, then `item`, then the returned bytes.
+    ///
+    /// # Errors
+    /// `InvalidInput` for an item that cannot be sent with this framing (see
+    /// [`FrameError`](super::FrameError)).
+    pub(crate) fn encode_around(
+        &self,
+        item: &[u8],
+        head: &mut BytesMut,
+    ) -> io::Result<&'static [u8]> {
+        match self {
+            FrameCodec::Length(codec) => codec.encode_head(item, head).map(|()| &b""[..]),
+            FrameCodec::Lines(codec) => codec.check_send(item).map(|()| &b"\n"[..]),
+            FrameCodec::Raw(codec) => codec.check_send(item).map(|()| &b""[..]),
+        }
+    }
+
     /// Which framing this is.
     pub fn framing(&self) -> Framing {
         match self {

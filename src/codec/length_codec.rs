@@ -96,10 +96,13 @@ impl Decoder for LengthCodec {
     }
 }
 
-impl Encoder<Bytes> for LengthCodec {
-    type Error = io::Error;
-
-    fn encode(&mut self, item: Bytes, dst: &mut BytesMut) -> io::Result<()> {
+impl LengthCodec {
+    /// Writes the header of a frame holding `item` into `head`; the caller writes `item` after
+    /// it. Lets a large message go to the stream without being copied into a buffer first.
+    ///
+    /// # Errors
+    /// `InvalidInput` ([`FrameError::SendTooLarge`]) for an item over `max_frame`.
+    pub(crate) fn encode_head(&self, item: &[u8], head: &mut BytesMut) -> io::Result<()> {
         if item.len() > self.max_frame {
             return Err(FrameError::SendTooLarge {
                 len: item.len(),
@@ -107,8 +110,17 @@ impl Encoder<Bytes> for LengthCodec {
             }
             .into());
         }
+        head.put_u32(item.len() as u32);
+        Ok(())
+    }
+}
+
+impl Encoder<Bytes> for LengthCodec {
+    type Error = io::Error;
+
+    fn encode(&mut self, item: Bytes, dst: &mut BytesMut) -> io::Result<()> {
         dst.reserve(HEADER_LEN + item.len());
-        dst.put_u32(item.len() as u32);
+        self.encode_head(&item, dst)?;
         dst.extend_from_slice(&item);
         Ok(())
     }

@@ -101,10 +101,12 @@ impl Decoder for LineCodec {
     }
 }
 
-impl Encoder<Bytes> for LineCodec {
-    type Error = io::Error;
-
-    fn encode(&mut self, item: Bytes, dst: &mut BytesMut) -> io::Result<()> {
+impl LineCodec {
+    /// Checks that `item` can be sent as one line; the caller writes it followed by `\n`.
+    ///
+    /// # Errors
+    /// `InvalidInput` for an item over `max_frame` or holding a newline.
+    pub(crate) fn check_send(&self, item: &[u8]) -> io::Result<()> {
         if item.len() > self.max_frame {
             return Err(FrameError::SendTooLarge {
                 len: item.len(),
@@ -115,6 +117,15 @@ impl Encoder<Bytes> for LineCodec {
         if item.contains(&b'\n') {
             return Err(FrameError::NewlineInLine.into());
         }
+        Ok(())
+    }
+}
+
+impl Encoder<Bytes> for LineCodec {
+    type Error = io::Error;
+
+    fn encode(&mut self, item: Bytes, dst: &mut BytesMut) -> io::Result<()> {
+        self.check_send(&item)?;
         dst.reserve(item.len() + 1);
         dst.extend_from_slice(&item);
         dst.put_u8(b'\n');

@@ -43,10 +43,12 @@ impl Decoder for RawCodec {
     }
 }
 
-impl Encoder<Bytes> for RawCodec {
-    type Error = io::Error;
-
-    fn encode(&mut self, item: Bytes, dst: &mut BytesMut) -> io::Result<()> {
+impl RawCodec {
+    /// Checks that `item` can be sent; the caller writes it as it is.
+    ///
+    /// # Errors
+    /// `InvalidInput` for an item over `max_frame`.
+    pub(crate) fn check_send(&self, item: &[u8]) -> io::Result<()> {
         if item.len() > self.max_frame {
             return Err(FrameError::SendTooLarge {
                 len: item.len(),
@@ -54,6 +56,15 @@ impl Encoder<Bytes> for RawCodec {
             }
             .into());
         }
+        Ok(())
+    }
+}
+
+impl Encoder<Bytes> for RawCodec {
+    type Error = io::Error;
+
+    fn encode(&mut self, item: Bytes, dst: &mut BytesMut) -> io::Result<()> {
+        self.check_send(&item)?;
         dst.extend_from_slice(&item);
         Ok(())
     }

@@ -1,4 +1,4 @@
-use super::{AnyChannel, AnyStream, MessageFramed, PeerCredentials, Typed};
+use super::{AnyChannel, AnyStream, MessageFramed, PeerCredentials, StreamFramed, Typed};
 use crate::codec::{Format, FrameCodec};
 use crate::Endpoint;
 use bytes::Bytes;
@@ -9,10 +9,9 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
-use tokio_util::codec::Framed;
 
 /// Read buffer and write batch size of byte-stream connections. Writes are gathered up to this
-/// many bytes before `poll_ready` waits for the socket (tokio-util's default is 8 KiB).
+/// many bytes before `poll_ready` waits for the stream (tokio-util's `Framed` uses 8 KiB).
 const STREAM_BUFFER: usize = 64 * 1024;
 
 /// One connection over any transport: a [`Stream`] of received messages and a [`Sink`] of
@@ -61,7 +60,7 @@ pub struct Connection {
 }
 
 enum Inner {
-    Stream(Framed<AnyStream, FrameCodec>),
+    Stream(StreamFramed<AnyStream>),
     Message(MessageFramed<AnyChannel>),
 }
 
@@ -82,8 +81,7 @@ impl Connection {
         credentials: Option<PeerCredentials>,
     ) -> Connection {
         let codec = FrameCodec::new(endpoint.framing(), endpoint.max_frame());
-        let mut framed = Framed::with_capacity(stream, codec, STREAM_BUFFER);
-        framed.set_backpressure_boundary(STREAM_BUFFER);
+        let framed = StreamFramed::new(stream, codec, STREAM_BUFFER);
         Connection::new(Inner::Stream(framed), endpoint, peer, credentials)
     }
 

@@ -4,12 +4,13 @@
 
 use crate::util::{frame_error, pattern, watchdog};
 use anyipc::codec::{FrameCodec, FrameError, Framing, LengthCodec, LineCodec, RawCodec};
+use anyipc::StreamFramed;
 use bytes::Bytes;
 use futures::{FutureExt, SinkExt, StreamExt};
 use std::io;
 use std::time::Duration;
 use tokio_test::io::Builder;
-use tokio_util::codec::{Decoder, Framed, FramedRead, FramedWrite};
+use tokio_util::codec::{Decoder, FramedRead, FramedWrite};
 
 /// A frame as `LengthCodec` writes it.
 fn length_frame(body: &[u8]) -> Vec<u8> {
@@ -360,7 +361,7 @@ async fn raw_reads_are_messages_of_at_most_max() {
     .await;
 }
 
-/// Both directions through one `Framed`: what a connection does.
+/// Both directions through one `StreamFramed`: what a byte-stream connection does.
 #[tokio::test(start_paused = true)]
 async fn framed_duplex_length() {
     watchdog(10, async {
@@ -371,7 +372,7 @@ async fn framed_duplex_length() {
             .read(&length_frame(b""))
             .write(&length_frame(b""))
             .build();
-        let mut framed = Framed::new(mock, FrameCodec::new(Framing::Length, 64));
+        let mut framed = StreamFramed::new(mock, FrameCodec::new(Framing::Length, 64), 1024);
         assert_eq!(framed.next().await.unwrap().unwrap(), "ping");
         framed.send(Bytes::from_static(b"pong")).await.unwrap();
         assert_eq!(framed.next().await.unwrap().unwrap(), "");
@@ -379,6 +380,49 @@ async fn framed_duplex_length() {
         assert!(framed.next().await.is_none());
     })
     .await;
+}
+
+/// Large messages are written from their own memory, between the small ones gathered before
+/// and after them: the bytes on the stream are exactly the frames in order, for every framing,
+/// also when the stream takes each write only in part.
+#[tokio::test(start_paused = true)]
+async fn large_messages_keep_their_place_among_small_ones() {
+    watchdog(10, async {
+        let big = Bytes::from(vec![b'x'; 100_000]);
+        for framing in [Framing::Length, Framing::Lines, Framing::Raw] {
+            let frame = |body: &[u8]| match framing {
+                Framing::Length => length_frame(body),
+                Framing::Lines => [body, b"\n"].concat(),
+                Framing::Raw => body.to_vec(),
+            };
+            let expected = [frame(b"one"), frame(&big), frame(b"two"), frame(&big)].concat();
+            // The mock accepts the script in pieces of 7,000 bytes: every write is partial.
+            let mut script = Builder::new();
+            for piece in expected.chunks(7_000) {
+                script.write(piece);
+            }
+            let codec = FrameCodec::new(framing, 1 << 20);
+            let mut framed = StreamFramed::new(script.build(), codec, 64 * 1024);
+            for msg in [&b"one"[..], &big, b"two", &big] {
+                framed.feed(Bytes::copy_from_slice(msg)).await.unwrap();
+            }
+            framed.flush().await.unwrap();
+        }
+    })
+    .await;
+}
+
+/// A large message the codec refuses is refused before anything of it is queued.
+#[tokio::test]
+async fn refused_large_message_leaves_the_stream_clean() {
+    let mock = Builder::new().write(&length_frame(b"after")).build();
+    let mut framed = StreamFramed::new(mock, FrameCodec::new(Framing::Length, 50_000), 1024);
+    let err = framed
+        .send(Bytes::from(vec![0u8; 50_001]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    framed.send(Bytes::from_static(b"after")).await.unwrap();
 }
 
 /// Each framing over real sockets, end to end through `Connection`.
@@ -389,7 +433,12 @@ async fn framings_over(url: &str) {
         let mut client = anyipc::connect(listener.endpoint()).await.unwrap();
         let mut server = listener.accept().await.unwrap();
         for i in 0..50 {
-            let msg = Bytes::from(format!("message {i} over {framing}"));
+            // Every tenth message is large enough to be written from its own memory.
+            let msg = if i % 10 == 9 {
+                Bytes::from(format!("{i}").repeat(40_000))
+            } else {
+                Bytes::from(format!("message {i} over {framing}"))
+            };
             client.send(msg.clone()).await.unwrap();
             // Raw framing keeps no boundaries: collect bytes until the message is complete.
             let mut got = Vec::new();

@@ -1,0 +1,220 @@
+//! [`StreamFramed`]: messages over a byte stream, cut and framed by a [`FrameCodec`] — the
+//! byte-stream shape of a [`Connection`](super::Connection).
+//!
+//! Reading works as tokio-util's `Framed` does (the same states, below). Writing differs in
+//! one way that matters for large messages: a message of [`DIRECT_MIN`] bytes or more is not
+//! copied into the write buffer. Its frame header is, and the message is queued by reference
+//! ([`WriteQueue`]) and handed to the stream with the bytes around it in one vectored write,
+//! so a 1 MiB message costs one copy (into the kernel, or into the shared-memory ring) instead
+//! of two. Small messages are gathered into the buffer as before, up to the backpressure
+//! boundary, so a burst of them goes out in few writes.
+
+use super::write_queue::WriteQueue;
+use crate::codec::FrameCodec;
+use bytes::{Bytes, BytesMut};
+use futures::{Sink, Stream};
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::codec::{Decoder, Encoder};
+
+/// Messages at least this large are written from their own memory instead of being copied
+/// into the write buffer (below it, gathering small messages into one write is cheaper).
+pub(crate) const DIRECT_MIN: usize = 32 * 1024;
+
+/// The most buffers one vectored write is given.
+const MAX_SLICES: usize = 64;
+
+/// A `Stream` + `Sink` of messages over a byte stream (`AsyncRead` + `AsyncWrite`), cut and
+/// framed by a [`FrameCodec`]: what every byte-stream [`Connection`](crate::Connection) is
+/// made of, usable over a stream of your own.
+///
+/// It works as tokio-util's `Framed` does, except that a message of 32 KiB or more is not
+/// copied into the write buffer but written from its own memory, together with
+/// the bytes around it, in one vectored write where the stream supports it.
+///
+/// ```
+/// use anyipc::codec::{FrameCodec, Framing};
+/// use anyipc::StreamFramed;
+/// use bytes::Bytes;
+/// use futures::{SinkExt, StreamExt};
+///
+/// # tokio_test::block_on(async {
+/// let (a, b) = tokio::io::duplex(1 << 20);
+/// let mut a = StreamFramed::new(a, FrameCodec::new(Framing::Length, 8 << 20), 64 * 1024);
+/// let mut b = StreamFramed::new(b, FrameCodec::new(Framing::Length, 8 << 20), 64 * 1024);
+/// let big = Bytes::from(vec![7u8; 100_000]);
+/// a.feed(Bytes::from_static(b"small")).await?;
+/// a.feed(big.clone()).await?;
+/// a.flush().await?;
+/// assert_eq!(b.next().await.unwrap()?, "small");
+/// assert_eq!(b.next().await.unwrap()?, big);
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// ```
+///
+/// # Errors
+/// Receiving: the codec's errors (`InvalidData` for a frame over `max_frame`,
+/// `UnexpectedEof` for a stream that ends inside a frame) and the stream's; after an error the
+/// stream yields `None` once. Sending: `InvalidInput` for a message the codec refuses,
+/// `WriteZero` if the stream accepts no bytes, and the stream's errors.
+///
+/// Read states (as in tokio-util's `FramedImpl`):
+///
+/// | state   | `eof` | `readable` | `errored` | next step |
+/// |---------|-------|------------|-----------|-----------|
+/// | reading | false | false      | false     | read; n > 0 → framing, 0 → pausing |
+/// | framing | false | true       | false     | `decode`: a frame is returned; none → reading |
+/// | pausing | true  | true       | false     | `decode_eof`: a frame is returned; none → paused (`None`) |
+/// | paused  | true  | false      | false     | read again: n > 0 → framing, 0 → `None` |
+/// | errored | any   | any        | true      | `None` once, then paused |
+#[derive(Debug)]
+pub struct StreamFramed<S> {
+    stream: S,
+    codec: FrameCodec,
+    read_buf: BytesMut,
+    eof: bool,
+    readable: bool,
+    errored: bool,
+    write: WriteQueue,
+    /// `poll_ready` writes out the queue once it holds this many bytes.
+    boundary: usize,
+}
+
+impl<S> StreamFramed<S> {
+    /// Frames `stream` with `codec`, reading into a buffer of `capacity` bytes and gathering
+    /// up to `capacity` bytes of writes before `poll_ready` waits for the stream.
+    pub fn new(stream: S, codec: FrameCodec, capacity: usize) -> StreamFramed<S> {
+        StreamFramed {
+            stream,
+            codec,
+            read_buf: BytesMut::with_capacity(capacity),
+            eof: false,
+            readable: false,
+            errored: false,
+            write: WriteQueue::with_capacity(capacity),
+            boundary: capacity,
+        }
+    }
+
+    /// The stream.
+    pub fn get_ref(&self) -> &S {
+        &self.stream
+    }
+
+    /// The stream. Reading or writing it directly breaks the framing.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.stream
+    }
+
+    /// Bytes received and not yet returned as messages.
+    pub fn read_buffer(&self) -> &BytesMut {
+        &self.read_buf
+    }
+}
+
+impl<S: AsyncRead + Unpin> Stream for StreamFramed<S> {
+    type Item = io::Result<Bytes>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            if this.errored {
+                this.errored = false;
+                this.readable = false;
+                return Poll::Ready(None);
+            }
+            if this.readable {
+                let decoded = if this.eof {
+                    this.codec.decode_eof(&mut this.read_buf)
+                } else {
+                    this.codec.decode(&mut this.read_buf)
+                };
+                match decoded {
+                    Ok(Some(frame)) => return Poll::Ready(Some(Ok(frame))),
+                    Ok(None) if this.eof => {
+                        this.readable = false;
+                        return Poll::Ready(None);
+                    }
+                    Ok(None) => this.readable = false,
+                    Err(e) => {
+                        this.errored = true;
+                        return Poll::Ready(Some(Err(e)));
+                    }
+                }
+            }
+            // Room for at least one byte, so that a read of 0 means end of stream.
+            this.read_buf.reserve(1);
+            let read =
+                tokio_util::io::poll_read_buf(Pin::new(&mut this.stream), cx, &mut this.read_buf);
+            match ready!(read) {
+                Ok(0) if this.eof => return Poll::Ready(None),
+                Ok(0) => this.eof = true,
+                Ok(_) => this.eof = false,
+                Err(e) => {
+                    this.errored = true;
+                    return Poll::Ready(Some(Err(e)));
+                }
+            }
+            this.readable = true;
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> StreamFramed<S> {
+    /// Writes until the queue is empty (or the stream is not ready).
+    fn poll_write_queue(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while !self.write.is_empty() {
+            let stream = Pin::new(&mut self.stream);
+            let written = if stream.is_write_vectored() {
+                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+                let count = self.write.slices(&mut slices);
+                ready!(stream.poll_write_vectored(cx, &slices[..count]))?
+            } else {
+                ready!(stream.poll_write(cx, self.write.first()))?
+            };
+            if written == 0 {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::WriteZero,
+                    "the stream accepted no bytes of a frame",
+                )));
+            }
+            self.write.advance(written);
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<S: AsyncWrite + Unpin> Sink<Bytes> for StreamFramed<S> {
+    type Error = io::Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.write.len() >= this.boundary {
+            ready!(this.poll_write_queue(cx))?;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: Bytes) -> io::Result<()> {
+        let this = self.get_mut();
+        if item.len() < DIRECT_MIN {
+            return this.codec.encode(item, this.write.tail_mut());
+        }
+        let after = this.codec.encode_around(&item, this.write.tail_mut())?;
+        this.write.push_shared(item);
+        this.write.tail_mut().extend_from_slice(after);
+        Ok(())
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.poll_write_queue(cx))?;
+        Pin::new(&mut this.stream).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.as_mut().poll_flush(cx))?;
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+}
