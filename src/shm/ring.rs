@@ -32,6 +32,7 @@
 
 #[cfg(anyipc_loom)]
 use loom::sync::atomic::{AtomicU64, Ordering};
+use std::io::IoSlice;
 #[cfg(not(anyipc_loom))]
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -274,15 +275,25 @@ impl Producer {
     }
 
     /// Copies as much of `src` as fits and publishes it.
+    #[cfg(any(test, anyipc_loom))]
     pub(crate) fn write(&mut self, src: &[u8]) -> Result<WriteOutcome, Corrupt> {
+        self.write_vectored(&[IoSlice::new(src)])
+    }
+
+    /// Copies as much of `srcs`, in order, as fits and publishes it with one index update.
+    pub(crate) fn write_vectored(&mut self, srcs: &[IoSlice<'_>]) -> Result<WriteOutcome, Corrupt> {
         let (used, consumer_closed) = self.used(false)?;
         if consumer_closed || self.closed {
             return Ok(WriteOutcome::Closed);
         }
         let free = (self.mem.capacity - used) as usize;
-        let n = free.min(src.len());
+        let total = srcs
+            .iter()
+            .map(|src| src.len())
+            .fold(0, usize::saturating_add);
+        let n = free.min(total);
         if n == 0 {
-            return Ok(if src.is_empty() {
+            return Ok(if total == 0 {
                 WriteOutcome::Wrote(0)
             } else {
                 WriteOutcome::Full
@@ -294,10 +305,20 @@ impl Producer {
             self.control().producer.0[TAIL]
                 .store(self.keys.tail.word(early, false), Ordering::Release);
         }
-        // SAFETY: `n <= free <= capacity`, and the bytes from `tail` to `tail + n` are free:
-        // the consumer has moved its head past them.
-        unsafe { copy_in(&self.mem, self.tail, &src[..n]) };
-        self.tail = self.tail.wrapping_add(n as u32);
+        let mut at = self.tail;
+        let mut left = n;
+        for src in srcs {
+            let take = src.len().min(left);
+            // SAFETY: the pieces add up to `n <= free <= capacity` bytes, and the bytes from
+            // `tail` to `tail + n` are free: the consumer has moved its head past them.
+            unsafe { copy_in(&self.mem, at, &src[..take]) };
+            at = at.wrapping_add(take as u32);
+            left -= take;
+            if left == 0 {
+                break;
+            }
+        }
+        self.tail = at;
         self.publish();
         Ok(WriteOutcome::Wrote(n))
     }

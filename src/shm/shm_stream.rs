@@ -426,6 +426,14 @@ impl AsyncWrite for ShmStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored(cx, &[io::IoSlice::new(buf)])
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         this.unpark(Half::Write);
         let mut spin = Spin::default();
@@ -433,7 +441,7 @@ impl AsyncWrite for ShmStream {
             if this.peer_gone {
                 return Poll::Ready(Err(broken_pipe()));
             }
-            match this.tx.write(buf).map_err(corrupt)? {
+            match this.tx.write_vectored(bufs).map_err(corrupt)? {
                 WriteOutcome::Wrote(n) => {
                     if this.tx.take_reader_parked() {
                         this.ring_peer()?;
@@ -446,6 +454,10 @@ impl AsyncWrite for ShmStream {
             std::task::ready!(this.wait(cx, Half::Write, &mut spin))?;
             this.unpark(Half::Write);
         }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -72,6 +72,34 @@ fn full_ring_refuses_then_frees_space() {
 }
 
 #[test]
+fn vectored_writes_keep_order_wrap_and_stop_when_full() {
+    let mut r = heap_ring(16);
+    // Fill 10 of 16 bytes and drain them, so the next write wraps at the end of the data.
+    r.producer.write(&[0; 10]).unwrap();
+    assert_eq!(read_bytes(&mut r.consumer, 10), vec![0; 10]);
+    let parts = [
+        IoSlice::new(b"head"),
+        IoSlice::new(b""),
+        IoSlice::new(b"body-body"),
+        IoSlice::new(b"tail"),
+    ];
+    // 17 bytes offered, 16 fit: the last byte of "tail" waits.
+    assert_eq!(
+        r.producer.write_vectored(&parts).unwrap(),
+        WriteOutcome::Wrote(16)
+    );
+    assert_eq!(
+        r.producer.write_vectored(&parts).unwrap(),
+        WriteOutcome::Full
+    );
+    assert_eq!(read_bytes(&mut r.consumer, 64), b"headbody-bodytai");
+    assert_eq!(
+        r.producer.write_vectored(&[]).unwrap(),
+        WriteOutcome::Wrote(0)
+    );
+}
+
+#[test]
 fn close_is_seen_after_the_data() {
     let mut r = heap_ring(8);
     r.producer.write(b"abc").unwrap();
