@@ -242,3 +242,91 @@ async fn typed_rpc_answers_anyipc_send() {
     })
     .await;
 }
+
+/// Runs example `name args…` with `MQ=queue` to its end; returns its stdout, failing unless it
+/// exits 0.
+#[cfg(target_os = "linux")]
+async fn run_mq_example(name: &str, args: &[&str], queue: &str) -> String {
+    let out = tokio::process::Command::new(example(name))
+        .args(args)
+        .env("MQ", queue)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("run example");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{name} exited with {}; stdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// The classic three queue programs, each its own process: `mq_create` makes a queue that
+/// outlives it, `mq_send` puts typed messages in (with priorities), `mq_receive` takes them out
+/// — one that started first waits for its message — highest priority first; `--rm` removes it.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn mq_create_send_receive_examples() {
+    watchdog(WATCHDOG, async {
+        let queue = crate::util::unique_name("mq-example");
+        let created = run_mq_example("mq_create", &[&queue], &queue).await;
+        assert_contains(&created, &[&format!("created mq://{queue}")]);
+
+        let waiting = tokio::spawn({
+            let queue = queue.clone();
+            async move { run_mq_example("mq_receive", &[], &queue).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        run_mq_example("mq_send", &["note", "hello"], &queue).await;
+        assert_eq!(waiting.await.unwrap().trim(), "[note] hello");
+
+        run_mq_example("mq_send", &["note", "low"], &queue).await;
+        run_mq_example("mq_send", &["alert", "disk full", "9"], &queue).await;
+        let first = run_mq_example("mq_receive", &[], &queue).await;
+        let second = run_mq_example("mq_receive", &[], &queue).await;
+        assert_eq!(first.trim(), "[alert] disk full");
+        assert_eq!(second.trim(), "[note] low");
+
+        let removed = run_mq_example("mq_create", &[&queue, "--rm"], &queue).await;
+        assert_contains(&removed, &[&format!("removed mq://{queue}")]);
+        let gone = tokio::process::Command::new(example("mq_send"))
+            .args(["note", "nobody"])
+            .env("MQ", &queue)
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            !gone.status.success(),
+            "sending to a removed queue succeeded"
+        );
+    })
+    .await;
+}
+
+/// The priority demo prints its jobs highest priority first, in sending order within one.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn mq_priority_example_orders_by_priority_then_age() {
+    watchdog(WATCHDOG, async {
+        let out = run_client("mq_priority", &[]).await;
+        let received: Vec<&str> = out
+            .lines()
+            .filter_map(|line| line.strip_prefix("received "))
+            .collect();
+        assert_eq!(
+            received,
+            [
+                "p20 page the on-call engineer",
+                "p20 restart the database",
+                "p5  resize thumbnails",
+                "p5  rebuild the search index",
+                "p0  tidy the logs",
+                "p0  send the newsletter",
+            ]
+        );
+    })
+    .await;
+}
