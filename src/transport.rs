@@ -6,10 +6,12 @@
 //! large messages without copying them); message backends
 //! implement [`RecvMessage`] + [`SendMessage`] and are adapted by [`MessageFramed`]. Both end
 //! up as a [`Connection`]: a `Stream` of received messages and a `Sink` of messages to send.
+//! [`Duplex`] joins two one-way connections (`fifo://`, `file://`, `mq://`) into one.
 
 mod any_channel;
 mod any_stream;
 mod connection;
+mod duplex;
 mod listener;
 mod message;
 mod message_framed;
@@ -22,6 +24,7 @@ mod write_queue;
 pub(crate) use any_channel::AnyChannel;
 pub(crate) use any_stream::AnyStream;
 pub use connection::Connection;
+pub use duplex::Duplex;
 pub use listener::Listener;
 pub use message::{RecvMessage, SendMessage};
 pub use message_framed::MessageFramed;

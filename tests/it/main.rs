@@ -6,6 +6,7 @@ mod cli;
 mod cli_tools;
 mod conformance;
 mod docs;
+mod duplex;
 mod errors;
 mod examples;
 mod fifo;

@@ -26,6 +26,9 @@ pub(crate) enum Role {
     Stream,
     /// The command-line tool: `anyipc listen URL --echo`.
     CliEcho,
+    /// URL is `READ + WRITE`, two one-way endpoints (FIFOs): binds READ, connects to WRITE,
+    /// and echoes over the two joined in an `anyipc::Duplex`.
+    DuplexEcho,
 }
 
 impl Role {
@@ -34,6 +37,7 @@ impl Role {
             Role::Echo => "echo",
             Role::Stream => "stream",
             Role::CliEcho => "cli-echo",
+            Role::DuplexEcho => "duplex-echo",
         }
     }
 }
@@ -125,6 +129,7 @@ fn helper_process_entry() {
             match role.as_str() {
                 "echo" => echo(&url).await,
                 "stream" => stream(&url).await,
+                "duplex-echo" => duplex_echo(&url).await,
                 other => panic!("unknown helper role {other}"),
             }
         };
@@ -159,5 +164,19 @@ async fn stream(url: &str) {
             return;
         }
         seq += 1;
+    }
+}
+
+async fn duplex_echo(urls: &str) {
+    let (read, write) = urls.split_once(" + ").expect("READ + WRITE");
+    let mut listener = anyipc::bind(read).await.expect("helper bind");
+    let inbound = listener.accept().await.expect("helper accept");
+    let outbound = anyipc::connect(write).await.expect("helper connect");
+    let mut duplex = anyipc::Duplex::new(inbound, outbound);
+    eprintln!("{READY}{urls}");
+    while let Some(Ok(msg)) = duplex.next().await {
+        if futures::SinkExt::send(&mut duplex, msg).await.is_err() {
+            break;
+        }
     }
 }
