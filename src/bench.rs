@@ -11,16 +11,19 @@
 //!   length and its first and last byte, and answers with one acknowledgement. The time from the
 //!   first send to the acknowledgement gives a [`ThroughputReport`] (messages/s, GiB/s).
 //!
-//! The peer learns the workload from the first message of each connection (a short text
-//! control message, see [`Workload::control_message`]), so one peer process serves any run.
-//! The measuring side is [`measure`] (or [`run_client`] on a connection you opened), the peer
-//! side is [`serve`]; [`PeerProcess`] spawns a peer in another process and [`peer_main`] is
-//! what that process runs.
+//! The peer learns the workload from the first message of each run (a short text control
+//! message, see [`Workload::control_message`]), so one peer process serves any run, and runs
+//! may follow one another on one channel. The measuring side is [`measure`] (or
+//! [`run_client`] on a connection you opened), the peer side is [`serve`]; [`PeerProcess`]
+//! spawns a peer in another process ([`PeerProcess::spawn_child`]: a child on pipes, the
+//! `stdio://` target) and [`peer_main`] is what that process runs.
 //!
-//! Targets ([`Target`]) are anyipc endpoint URLs or the two raw baselines: tokio `UnixStream`
-//! and `TcpStream` (TCP_NODELAY) in tokio-util `Framed` with `LengthDelimitedCodec`.
-//! [`TRANSPORTS`] is the one list of transports that the bench and the tour run; [`floor`]
-//! measures the physical limits printed beside the tables.
+//! Targets ([`Target`]) are anyipc endpoint URLs, pairs of one-way endpoints
+//! ([`Target::Pair`]: `fifo://`, `file://`, `mq://`, one each way, joined in a
+//! [`Duplex`](crate::Duplex)), or the two raw baselines: tokio `UnixStream` and `TcpStream`
+//! (TCP_NODELAY) in tokio-util `Framed` with `LengthDelimitedCodec`. [`TRANSPORTS`] is the one
+//! list of transports that the bench and the tour run ([`RunQueues`] removes the queues a run
+//! creates); [`floor`] measures the physical limits printed beside the tables.
 //!
 //! ```
 //! # tokio_test::block_on(async {
@@ -36,12 +39,17 @@
 //! ```
 
 mod catalog;
+#[cfg(unix)]
+mod child_peer;
 pub mod floor;
 mod machine;
 mod peer;
+mod peer_process;
 mod raw;
 mod report;
+mod responder;
 mod run;
+mod run_queues;
 mod serve;
 mod target;
 #[cfg(test)]
@@ -50,9 +58,11 @@ mod workload;
 
 pub use catalog::{TransportSpec, BASELINES, TRANSPORTS};
 pub use machine::Machine;
-pub use peer::{peer_main, InProcessPeer, PeerProcess, READY_PREFIX};
+pub use peer::{peer_main, InProcessPeer, READY_PREFIX};
+pub use peer_process::PeerProcess;
 pub use report::{LatencyReport, Report, ThroughputReport};
 pub use run::{measure, run_client};
+pub use run_queues::RunQueues;
 pub use serve::serve;
 pub use target::Target;
 pub use workload::Workload;

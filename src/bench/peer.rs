@@ -1,24 +1,23 @@
 //! Peers: the side of a run that [`serve`](super::serve)s, in another process or in this one.
 
+use super::serve::serve_pair;
 use super::{raw, serve, Target};
-use std::fmt;
+use crate::{Connection, Endpoint, Scheme};
+use futures::SinkExt;
 use std::io::{self, Write};
-use std::process::Stdio;
-use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, ChildStdin, Command};
 use tokio::task::JoinHandle;
 
 /// The line a peer process prints on stdout once it listens: this prefix, then its target.
 pub const READY_PREFIX: &str = "anyipc-bench-peer ready ";
 
-/// How long a peer process may take to start listening.
-const START_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// A bound bench listener of any target kind.
 enum Bound {
     // Boxed: a `Listener` is far larger than the raw listeners.
     Anyipc(Box<crate::Listener>),
+    /// A pair's listener on `to_peer`, and `from_peer` to answer on.
+    Pair(Box<crate::Listener>, Endpoint),
+    /// `stdio://`: the connection to the parent that started this process.
+    Parent(Box<Connection>),
     #[cfg(unix)]
     RawUnix(tokio::net::UnixListener),
     RawTcp(tokio::net::TcpListener),
@@ -28,10 +27,22 @@ enum Bound {
 /// when port 0 was asked for).
 async fn bind(target: &Target) -> io::Result<(Bound, Target)> {
     Ok(match target {
+        Target::Anyipc(endpoint) if endpoint.scheme() == Scheme::Stdio => (
+            Bound::Parent(Box::new(crate::connect(endpoint).await?)),
+            target.clone(),
+        ),
         Target::Anyipc(endpoint) => {
             let listener = crate::bind(endpoint).await?;
             let bound = Target::Anyipc(listener.endpoint().clone());
             (Bound::Anyipc(Box::new(listener)), bound)
+        }
+        Target::Pair { to_peer, from_peer } => {
+            let listener = crate::bind(to_peer).await?;
+            let bound = Target::Pair {
+                to_peer: listener.endpoint().clone(),
+                from_peer: from_peer.clone(),
+            };
+            (Bound::Pair(Box::new(listener), from_peer.clone()), bound)
         }
         #[cfg(unix)]
         Target::RawUnix(path) => (
@@ -46,10 +57,22 @@ async fn bind(target: &Target) -> io::Result<(Bound, Target)> {
     })
 }
 
-/// Accepts connections forever, serving each in its own task.
+/// Accepts connections forever, serving each in its own task; a pair's one reading
+/// connection, or the connection to the parent, is served until it ends.
 async fn serve_all(mut bound: Bound) -> io::Result<()> {
     loop {
         let served = match &mut bound {
+            Bound::Pair(listener, from_peer) => {
+                // fifo://, file:// and mq:// listeners hand out one connection only.
+                let inbound = listener.accept().await?;
+                return serve_pair(inbound, from_peer).await;
+            }
+            Bound::Parent(conn) => {
+                let result = serve(&mut **conn).await;
+                // Flush what is pending before the process exits.
+                let _ = conn.close().await;
+                return result;
+            }
             Bound::Anyipc(listener) => {
                 let conn = listener.accept().await?;
                 tokio::spawn(serve(conn))
@@ -97,95 +120,6 @@ pub async fn peer_main(target: &str) -> io::Result<()> {
         std::process::exit(0);
     });
     serve_all(bound).await
-}
-
-/// A peer in another process, killed when dropped.
-///
-/// ```no_run
-/// # async fn f() -> std::io::Result<()> {
-/// use anyipc::bench::{measure, PeerProcess, Workload};
-///
-/// let mut cmd = tokio::process::Command::new(std::env::current_exe()?);
-/// cmd.args(["bench-peer", "tcp://127.0.0.1:0"]);
-/// let peer = PeerProcess::spawn(cmd).await?;
-/// let report = measure(peer.target(), &Workload::latency(64, 1000)).await?;
-/// println!("p50 {:?}", report.latency().unwrap().p50);
-/// # Ok(()) }
-/// ```
-pub struct PeerProcess {
-    child: Child,
-    _stdin: Option<ChildStdin>,
-    target: Target,
-}
-
-impl PeerProcess {
-    /// Starts `cmd` (a program that runs [`peer_main`]) and waits for its ready line.
-    ///
-    /// # Errors
-    /// Spawning errors; `UnexpectedEof` when the process exits before it is ready (its stderr,
-    /// inherited, says why); `TimedOut` after 30 s.
-    ///
-    /// # Cancel safety
-    /// Cancel safe: the process is killed.
-    pub async fn spawn(mut cmd: Command) -> io::Result<PeerProcess> {
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true);
-        let mut child = cmd.spawn()?;
-        let stdin = child.stdin.take();
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let mut line = String::new();
-        let mut stdout = BufReader::new(stdout);
-        match tokio::time::timeout(START_TIMEOUT, stdout.read_line(&mut line)).await {
-            Err(_) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "the peer did not start",
-                ))
-            }
-            Ok(read) => read?,
-        };
-        let Some(target) = line.trim_end().strip_prefix(READY_PREFIX) else {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!(
-                    "the peer process did not start (it said {:?})",
-                    line.trim_end()
-                ),
-            ));
-        };
-        Ok(PeerProcess {
-            target: target.parse()?,
-            child,
-            _stdin: stdin,
-        })
-    }
-
-    /// Where the peer listens.
-    pub fn target(&self) -> &Target {
-        &self.target
-    }
-
-    /// The peer's process id.
-    pub fn id(&self) -> Option<u32> {
-        self.child.id()
-    }
-}
-
-impl fmt::Debug for PeerProcess {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PeerProcess")
-            .field("pid", &self.child.id())
-            .field("target", &self.target.to_string())
-            .finish()
-    }
-}
-
-impl Drop for PeerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-    }
 }
 
 /// A peer serving in a task of this process (for in-process transports: `mem://`); the task

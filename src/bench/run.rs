@@ -1,8 +1,8 @@
 //! The measuring side of a run over an anyipc connection.
 
-use super::workload::{self, end_marker, invalid, payloads, READY};
+use super::workload::{self, end_marker, invalid, is_acknowledgement, payloads, READY};
 use super::{raw, LatencyReport, Report, Target, ThroughputReport, Workload};
-use crate::Transport;
+use crate::{Duplex, Transport};
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use std::io;
@@ -19,14 +19,35 @@ const ACK_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Connects to `target`, runs `workload` and closes the connection.
 ///
+/// For a [`Target::Pair`] it binds `from_peer`, connects to `to_peer` and runs over the two
+/// joined in a [`Duplex`]. A `stdio://` peer is reached only through the
+/// [`PeerProcess`](super::PeerProcess) that started it
+/// ([`PeerProcess::measure`](super::PeerProcess::measure)).
+///
 /// # Errors
-/// Connecting errors; the errors of [`run_client`].
+/// Connecting or binding errors; `InvalidInput` for `stdio://`; the errors of
+/// [`run_client`].
 ///
 /// # Cancel safety
 /// Cancel safe in that dropping it abandons the run; the peer sees the connection close.
 pub async fn measure(target: &Target, workload: &Workload) -> io::Result<Report> {
     workload.validate()?;
     match target {
+        Target::Anyipc(_) if target.is_child() => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a stdio:// peer is measured over the pipes of the PeerProcess that started it",
+        )),
+        Target::Pair { to_peer, from_peer } => {
+            // Bound first, so the peer can answer the run's first message; the listener is
+            // kept to the end (dropping a fifo:// listener removes the FIFO).
+            let mut listener = crate::bind(from_peer).await?;
+            let inbound = listener.accept().await?;
+            let mut conn = Duplex::new(inbound, crate::connect(to_peer).await?);
+            let report = run_client(&mut conn, workload).await;
+            let _ = conn.close().await;
+            drop(listener);
+            report
+        }
         Target::Anyipc(endpoint) => {
             let mut conn = crate::connect(endpoint).await?;
             let report = run_client(&mut conn, workload).await;
@@ -64,9 +85,18 @@ pub async fn run_client<T: Transport<Bytes>>(
     workload.validate()?;
     let control = workload.control_message();
     conn.send(control.clone()).await?;
-    let reply = tokio::time::timeout(HANDSHAKE_TIMEOUT, recv(conn))
-        .await
-        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the bench peer did not answer"))??;
+    let reply = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
+        loop {
+            let reply = recv(conn).await?;
+            // Over a channel that outlives runs (a queue, a log, a child's pipes), repeated
+            // end markers of the previous run may have been acknowledged after it ended.
+            if !is_acknowledgement(&reply) {
+                return Ok::<_, io::Error>(reply);
+            }
+        }
+    })
+    .await
+    .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the bench peer did not answer"))??;
     let echo_peer = reply == control;
     if reply != READY && !echo_peer {
         return Err(invalid(format!(

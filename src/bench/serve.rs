@@ -1,16 +1,15 @@
-//! The peer side of a run over an anyipc connection.
+//! The peer side of runs over anyipc connections.
 
-use super::workload::{ack, check_payload, READY};
-use super::Workload;
-use crate::Transport;
+use super::responder::{Answer, Responder};
+use crate::{Connection, Endpoint, Transport};
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use std::io;
 
-/// Serves one bench run on an accepted connection: reads the control message, answers it,
-/// then echoes every message (latency) or checks and counts messages up to each end marker,
-/// answering each end marker with an acknowledgement (throughput). Returns when the client
-/// closes.
+/// Serves bench runs on an accepted connection: each run starts with a control message,
+/// which it answers; then it echoes every message (latency) or checks and counts messages up
+/// to each end marker, answering each end marker with an acknowledgement (throughput).
+/// Several runs may follow one another on the connection. Returns when the client closes.
 ///
 /// ```
 /// # tokio_test::block_on(async {
@@ -21,44 +20,63 @@ use std::io;
 /// let server = tokio::spawn(async move { serve(listener.accept().await?).await });
 /// let report = run_client(&mut client, &Workload::throughput(100, 1000)).await?;
 /// assert_eq!(report.throughput().unwrap().received, 1000);
+/// let report = run_client(&mut client, &Workload::latency(64, 100)).await?;
+/// assert_eq!(report.latency().unwrap().count, 100);
 /// # Ok::<(), std::io::Error>(()) }).unwrap();
 /// ```
 ///
 /// # Errors
 /// I/O errors of the connection; `InvalidData` when the first message is not a control
-/// message.
+/// message, or a control message is malformed.
 ///
 /// # Cancel safety
 /// Not cancel safe: the connection is left in the middle of a run.
 pub async fn serve<T: Transport<Bytes>>(mut conn: T) -> io::Result<()> {
-    let Some(first) = conn.next().await.transpose()? else {
-        return Ok(());
-    };
-    let workload = Workload::parse_control(&first)?;
-    conn.send(Bytes::from_static(READY)).await?;
-    match workload {
-        Workload::Latency { .. } => {
-            while let Some(msg) = conn.next().await {
-                conn.send(msg?).await?;
+    let mut responder = Responder::default();
+    while let Some(msg) = conn.next().await {
+        if let Some(reply) = responder.answer(msg?)?.message() {
+            conn.send(reply).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Serves bench runs arriving on `inbound` (the peer's end of a
+/// [`Target::Pair`](super::Target::Pair)), answering on `from_peer`, which it connects to
+/// afresh at each run's control message: the measuring side binds it anew for every run (a
+/// FIFO is created again, a log consumer starts at its end).
+///
+/// A run that fails (the measuring side gave up and its end is gone) does not end the
+/// service: the answers are dropped until the next control message. Returns when `inbound`
+/// ends.
+///
+/// # Errors
+/// Receive errors of `inbound`.
+pub(crate) async fn serve_pair(mut inbound: Connection, from_peer: &Endpoint) -> io::Result<()> {
+    let mut responder = Responder::default();
+    let mut outbound: Option<Connection> = None;
+    while let Some(msg) = inbound.next().await {
+        let answer = match responder.answer(msg?) {
+            Ok(answer) => answer,
+            Err(e) => {
+                tracing::debug!(error = %e, "bench peer: message skipped");
+                continue;
+            }
+        };
+        if answer == Answer::Ready {
+            if let Some(mut old) = outbound.take() {
+                // A log's writer lock is released by closing; the rest is best effort.
+                let _ = old.close().await;
+            }
+            match crate::connect(from_peer).await {
+                Ok(conn) => outbound = Some(conn),
+                Err(e) => tracing::debug!(error = %e, "bench peer: cannot answer on {from_peer}"),
             }
         }
-        Workload::Throughput { size, .. } => {
-            // Counts are cumulative: a repeated end marker (the client resends it when an
-            // acknowledgement is slow or lost) is answered with the same total.
-            let mut received = 0u64;
-            let mut error = None;
-            while let Some(msg) = conn.next().await {
-                let msg = msg?;
-                if msg.is_empty() {
-                    conn.send(ack(received, error.as_deref())).await?;
-                    continue;
-                }
-                if error.is_none() {
-                    if let Err(e) = check_payload(&msg, size) {
-                        error = Some(format!("message {received}: {e}"));
-                    }
-                }
-                received += 1;
+        if let (Some(reply), Some(out)) = (answer.message(), outbound.as_mut()) {
+            if let Err(e) = out.send(reply).await {
+                tracing::debug!(error = %e, "bench peer: answer lost");
+                outbound = None;
             }
         }
     }

@@ -1,4 +1,4 @@
-use crate::{Endpoint, ToEndpoint};
+use crate::{Endpoint, Scheme, ToEndpoint};
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
@@ -6,10 +6,16 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-/// What a bench run talks to: an anyipc endpoint, or one of the hand-written raw baselines.
+/// What a bench run talks to: an anyipc endpoint, a pair of one-way endpoints, or one of the
+/// hand-written raw baselines.
 ///
-/// Written as text (for a peer process's command line) as the endpoint URL, `raw+unix://PATH`
-/// or `raw+tcp://HOST:PORT`.
+/// Written as text (for a peer process's command line) as the endpoint URL, two URLs joined
+/// by ` + ` for a [`Pair`](Target::Pair), `raw+unix://PATH` or `raw+tcp://HOST:PORT`. A URL
+/// never holds a bare space (it is written `%20`), so ` + ` cannot be part of one.
+///
+/// `stdio://` names a peer that is a child process talking over its pipes to the parent:
+/// start it with [`PeerProcess::spawn_child`](super::PeerProcess::spawn_child) and measure it
+/// with [`PeerProcess::measure`](super::PeerProcess::measure).
 ///
 /// ```
 /// use anyipc::bench::Target;
@@ -19,12 +25,26 @@ use std::str::FromStr;
 /// assert!(t.is_raw());
 /// let t: Target = "tcp://127.0.0.1:7000".parse()?;
 /// assert!(!t.is_raw());
+/// let t: Target = "fifo:///tmp/to-peer + fifo:///tmp/from-peer".parse()?;
+/// assert!(matches!(t, Target::Pair { .. }));
+/// assert_eq!(t.to_string(), "fifo:///tmp/to-peer + fifo:///tmp/from-peer");
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     /// An anyipc endpoint.
     Anyipc(Endpoint),
+    /// Two one-way endpoints (`fifo://`, `file://`, `mq://`), one each way, joined by a
+    /// [`Duplex`](crate::Duplex). Each side binds the endpoint it reads and connects to the
+    /// one it writes: the peer binds `to_peer` before it says it is ready; the measuring side
+    /// binds `from_peer` before it sends a run's first message, and the peer connects to
+    /// `from_peer` when that message arrives.
+    Pair {
+        /// What the measuring side sends on and the peer reads.
+        to_peer: Endpoint,
+        /// What the peer answers on and the measuring side reads.
+        from_peer: Endpoint,
+    },
     /// The raw baseline: tokio `UnixStream` + tokio-util `LengthDelimitedCodec`.
     #[cfg(unix)]
     RawUnix(PathBuf),
@@ -32,10 +52,18 @@ pub enum Target {
     RawTcp(SocketAddr),
 }
 
+/// Between the two URLs of a [`Target::Pair`] written as text.
+const PAIR_SEPARATOR: &str = " + ";
+
 impl Target {
-    /// Whether this is a raw baseline rather than an anyipc endpoint.
+    /// Whether this is a raw baseline rather than anyipc endpoints.
     pub fn is_raw(&self) -> bool {
-        !matches!(self, Target::Anyipc(_))
+        !matches!(self, Target::Anyipc(_) | Target::Pair { .. })
+    }
+
+    /// Whether this is `stdio://`: the peer is a child process on pipes to this one.
+    pub fn is_child(&self) -> bool {
+        matches!(self, Target::Anyipc(e) if e.scheme() == Scheme::Stdio)
     }
 }
 
@@ -45,6 +73,12 @@ impl FromStr for Target {
     /// # Errors
     /// `InvalidInput` for a malformed URL or socket address.
     fn from_str(s: &str) -> io::Result<Target> {
+        if let Some((to_peer, from_peer)) = s.split_once(PAIR_SEPARATOR) {
+            return Ok(Target::Pair {
+                to_peer: to_peer.trim().to_endpoint()?,
+                from_peer: from_peer.trim().to_endpoint()?,
+            });
+        }
         if let Some(addr) = s.strip_prefix("raw+tcp://") {
             return addr
                 .parse()
@@ -63,6 +97,9 @@ impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Target::Anyipc(endpoint) => endpoint.fmt(f),
+            Target::Pair { to_peer, from_peer } => {
+                write!(f, "{to_peer}{PAIR_SEPARATOR}{from_peer}")
+            }
             #[cfg(unix)]
             Target::RawUnix(path) => write!(f, "raw+unix://{}", path.display()),
             Target::RawTcp(addr) => write!(f, "raw+tcp://{addr}"),

@@ -1,5 +1,9 @@
-use super::workload::{ack, check_payload, parse_ack, payloads};
+use super::responder::{Answer, Responder};
+use super::workload::{
+    ack, check_payload, is_acknowledgement, is_control, parse_ack, payloads, READY,
+};
 use super::{LatencyReport, Target, Workload};
+use bytes::Bytes;
 use std::time::Duration;
 
 #[test]
@@ -86,4 +90,111 @@ fn targets_parse_and_display() {
     }
     assert!("raw+tcp://nowhere".parse::<Target>().is_err());
     assert!("bogus://x".parse::<Target>().is_err());
+}
+
+#[test]
+fn pair_targets_parse_and_display() {
+    let text = "fifo:///tmp/a.fifo + fifo:///tmp/b%20c.fifo";
+    let t: Target = text.parse().unwrap();
+    let Target::Pair { to_peer, from_peer } = &t else {
+        panic!("not a pair: {t:?}");
+    };
+    assert_eq!(to_peer.path().unwrap(), std::path::Path::new("/tmp/a.fifo"));
+    assert_eq!(
+        from_peer.path().unwrap(),
+        std::path::Path::new("/tmp/b c.fifo")
+    );
+    assert_eq!(t.to_string(), text);
+    assert!(!t.is_raw() && !t.is_child());
+    assert!("stdio://".parse::<Target>().unwrap().is_child());
+    assert!("fifo:///tmp/a + bogus://x".parse::<Target>().is_err());
+}
+
+#[test]
+fn no_payload_is_taken_for_a_control_message() {
+    for size in 1..=300 {
+        for msg in payloads(size) {
+            assert!(!is_control(&msg), "payload of {size} B");
+        }
+    }
+    for w in [Workload::latency(64, 10), Workload::throughput(1, 1)] {
+        assert!(is_control(&w.control_message()));
+    }
+    assert!(is_acknowledgement(&ack(3, None)));
+    assert!(is_acknowledgement(&ack(3, Some("bad"))));
+    assert!(!is_acknowledgement(READY));
+}
+
+#[test]
+fn the_responder_serves_runs_one_after_another() {
+    let mut r = Responder::default();
+    // Nothing before a control message.
+    let err = r.answer(Bytes::from_static(b"hello")).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+
+    let throughput = Workload::throughput(64, 3);
+    assert_eq!(
+        r.answer(throughput.control_message()).unwrap(),
+        Answer::Ready
+    );
+    let msgs = payloads(64);
+    for m in &msgs[..2] {
+        assert_eq!(r.answer(m.clone()).unwrap(), Answer::Nothing);
+    }
+    assert_eq!(r.answer(Bytes::new()).unwrap(), Answer::Reply(ack(2, None)));
+    // A repeated end marker gets the same total.
+    assert_eq!(r.answer(Bytes::new()).unwrap(), Answer::Reply(ack(2, None)));
+
+    // The next run starts afresh, on the same responder.
+    let latency = Workload::latency(64, 1);
+    assert_eq!(r.answer(latency.control_message()).unwrap(), Answer::Ready);
+    assert_eq!(
+        r.answer(msgs[0].clone()).unwrap(),
+        Answer::Reply(msgs[0].clone())
+    );
+    assert_eq!(
+        r.answer(throughput.control_message()).unwrap(),
+        Answer::Ready
+    );
+    assert_eq!(r.answer(Bytes::new()).unwrap(), Answer::Reply(ack(0, None)));
+
+    // A damaged payload is reported in the acknowledgement.
+    let mut damaged = msgs[1].to_vec();
+    damaged[63] ^= 1;
+    assert_eq!(r.answer(Bytes::from(damaged)).unwrap(), Answer::Nothing);
+    let Answer::Reply(reply) = r.answer(Bytes::new()).unwrap() else {
+        panic!("no acknowledgement");
+    };
+    assert!(parse_ack(&reply).is_err());
+
+    // A malformed control message is InvalidData, not a payload.
+    let err = r
+        .answer(Bytes::from_static(b"anyipc-bench/1 latency x"))
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+}
+
+#[tokio::test]
+async fn a_run_skips_acknowledgements_left_over_from_the_one_before() {
+    use futures::StreamExt;
+    let mut listener = crate::bind("mem://bench-stale-acks").await.unwrap();
+    let mut client = crate::connect("mem://bench-stale-acks").await.unwrap();
+    let peer = tokio::spawn(async move {
+        let mut conn = listener.accept().await.unwrap();
+        let control = conn.next().await.unwrap().unwrap();
+        assert!(is_control(&control));
+        // Answers to end markers the previous run sent again, still on their way.
+        conn.send(ack(10, None)).await.unwrap();
+        conn.send(ack(10, None)).await.unwrap();
+        conn.send(Bytes::from_static(READY)).await.unwrap();
+        while let Some(Ok(msg)) = conn.next().await {
+            conn.send(msg).await.unwrap();
+        }
+    });
+    let report = super::run_client(&mut client, &Workload::latency(64, 20))
+        .await
+        .unwrap();
+    assert_eq!(report.latency().unwrap().count, 20);
+    drop(client);
+    peer.await.unwrap();
 }

@@ -168,6 +168,20 @@ impl fmt::Display for Workload {
 /// The peer's answer to a control message.
 pub(crate) const READY: &[u8] = b"anyipc-bench/1 ready";
 
+/// Whether `msg` claims to be a control message: it starts with the protocol tag and a space
+/// (no payload does, see [`payloads`]). [`Workload::parse_control`] then checks it.
+pub(crate) fn is_control(msg: &[u8]) -> bool {
+    msg.strip_prefix(TAG.as_bytes())
+        .is_some_and(|rest| rest.starts_with(b" "))
+}
+
+/// Whether `msg` is a throughput acknowledgement ([`ack`]): one left over from an earlier run
+/// over a channel that outlives runs is skipped by the next run's handshake.
+pub(crate) fn is_acknowledgement(msg: &[u8]) -> bool {
+    msg.strip_prefix(TAG.as_bytes())
+        .is_some_and(|rest| rest.starts_with(b" ack ") || rest.starts_with(b" error "))
+}
+
 /// The acknowledgement of a throughput run: messages received, or the first bad one.
 pub(crate) fn ack(received: u64, error: Option<&str>) -> Bytes {
     match error {

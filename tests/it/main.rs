@@ -1,5 +1,7 @@
 //! The one integration-test binary. Each module tests one area; `util` holds what they share.
 
+#[cfg(target_os = "linux")]
+mod bench;
 mod child;
 mod cli;
 #[cfg(target_os = "linux")]

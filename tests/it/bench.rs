@@ -1,0 +1,144 @@
+//! `anyipc::bench` over every kind of target, each peer a real second process (the `anyipc`
+//! binary's `bench-peer`): pairs of one-way endpoints (fifo, file, mq), a child on pipes,
+//! several runs in a row on one peer, and the queues a run creates removed afterwards.
+
+use crate::util::{anyipc_bin, unique_name, watchdog, TempDir};
+use anyipc::bench::{measure, PeerProcess, Report, RunQueues, Target, Workload};
+use anyipc::queue::{MessageQueue, QueueOptions};
+use std::io;
+
+fn peer_command(target: &str) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(anyipc_bin());
+    cmd.arg("bench-peer").arg(target);
+    cmd
+}
+
+/// Throughput, latency, throughput again (leftover acknowledgements of the first must not
+/// confuse the others), each checked, through `peer`.
+async fn three_runs(peer: &mut PeerProcess, throughput_size: usize) {
+    let runs = [
+        Workload::throughput(throughput_size, (64 << 20) / throughput_size),
+        Workload::latency(64, 300).with_warmup(30),
+        Workload::throughput(64, 20_000),
+    ];
+    for w in runs {
+        let report = peer
+            .measure(&w)
+            .await
+            .unwrap_or_else(|e| panic!("{w} over {}: {e}", peer.target()));
+        match report {
+            Report::Throughput(t) => {
+                let count = w.count() as u64;
+                assert_eq!(
+                    (t.size, t.sent, t.received),
+                    (w.size(), count, count),
+                    "{w}"
+                );
+            }
+            Report::Latency(l) => {
+                assert_eq!((l.size, l.count), (64, 300), "{w}");
+                assert!(l.p50 > std::time::Duration::ZERO && l.p50 <= l.p99);
+            }
+        }
+    }
+}
+
+async fn pair_runs(target: &str, throughput_size: usize) {
+    let target: Target = target.parse().unwrap();
+    assert!(matches!(target, Target::Pair { .. }));
+    let _queues = RunQueues::new(&target);
+    let mut peer = PeerProcess::spawn(peer_command(&target.to_string()))
+        .await
+        .unwrap();
+    assert_ne!(peer.id(), Some(std::process::id()));
+    assert_eq!(peer.target(), &target);
+    three_runs(&mut peer, throughput_size).await;
+    // The free function reaches a pair the same way.
+    let report = measure(&target, &Workload::latency(100, 50)).await.unwrap();
+    assert_eq!(report.latency().unwrap().count, 50);
+}
+
+#[tokio::test]
+async fn measure_over_a_pair_of_fifos() {
+    watchdog(60, async {
+        let dir = TempDir::new("bench-fifo");
+        let target = format!(
+            "fifo://{} + fifo://{}",
+            dir.join("to-peer"),
+            dir.join("from-peer")
+        );
+        // 4,092 B: the largest message a FIFO frame carries.
+        pair_runs(&target, 4092).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn measure_over_a_pair_of_logs() {
+    watchdog(60, async {
+        let dir = TempDir::new("bench-file");
+        let target = format!(
+            "file://{}?fsync=never&from=end + file://{}?fsync=never&from=end",
+            dir.join("to-peer"),
+            dir.join("from-peer")
+        );
+        pair_runs(&target, 4096).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn measure_over_a_pair_of_queues_and_remove_them() {
+    watchdog(60, async {
+        let (a, b) = (unique_name("bench-to"), unique_name("bench-from"));
+        let options = "create=true&capacity=64&max_message_len=64KiB";
+        pair_runs(&format!("mq://{a}?{options} + mq://{b}?{options}"), 65_536).await;
+        // Both were created by the runs, and removed when `RunQueues` dropped.
+        for name in [&a, &b] {
+            let err = MessageQueue::open(name).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::NotFound, "{name} is left behind");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn run_queues_leaves_queues_that_existed_before() {
+    watchdog(30, async {
+        let (old, new) = (unique_name("bench-old"), unique_name("bench-new"));
+        let existing = MessageQueue::create(&old, &QueueOptions::default()).unwrap();
+        let target: Target = format!("mq://{old}?create=true + mq://{new}?create=true")
+            .parse()
+            .unwrap();
+        let queues = RunQueues::new(&target);
+        assert_eq!(queues.names(), std::slice::from_ref(&new));
+        MessageQueue::create(&new, &QueueOptions::default()).unwrap();
+        drop(queues);
+        assert_eq!(
+            MessageQueue::open(&new).unwrap_err().kind(),
+            io::ErrorKind::NotFound
+        );
+        assert!(MessageQueue::open(&old).is_ok());
+        drop(existing);
+        MessageQueue::remove(&old).unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn measure_a_child_over_its_pipes() {
+    watchdog(60, async {
+        let mut peer = PeerProcess::spawn_child(peer_command("stdio://"))
+            .await
+            .unwrap();
+        assert!(peer.target().is_child());
+        assert!(peer.pipes().is_some());
+        three_runs(&mut peer, 1 << 20).await;
+        // Only the process that started the child has its pipes.
+        let err = measure(peer.target(), &Workload::latency(64, 10))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+    })
+    .await;
+}
