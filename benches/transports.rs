@@ -10,13 +10,15 @@
 //! ```
 //!
 //! Cross-process transports run between two OS processes: this binary re-executes itself with
-//! `--peer TARGET` (and `--spin-peer PATH` for the spin floor). `mem://` runs two tasks in one
-//! process. Every process uses a current-thread tokio runtime.
+//! `--peer TARGET` (and `--spin-peer PATH` for the spin floor); `child` starts it as a child
+//! on pipes (`--peer stdio://`); one-way transports (fifo, file, mq) run over a pair of
+//! endpoints, one each way. `mem://` runs two tasks in one process. Every process uses a
+//! current-thread tokio runtime.
 
 use anyipc::bench::floor::{memcpy_gib_per_sec, spin_peer, SpinPingPong};
 use anyipc::bench::{
-    measure, peer_main, InProcessPeer, LatencyReport, Machine, PeerProcess, Report, Target,
-    ThroughputReport, TransportSpec, Workload, BASELINES, TRANSPORTS,
+    measure, peer_main, InProcessPeer, LatencyReport, Machine, PeerProcess, Report, RunQueues,
+    Target, ThroughputReport, TransportSpec, Workload, BASELINES, TRANSPORTS,
 };
 use std::collections::BTreeMap;
 use std::io;
@@ -30,9 +32,6 @@ const GIB: usize = 1024 * MIB;
 
 /// The most one run may take before it counts as failed.
 const RUN_TIMEOUT: Duration = Duration::from_secs(180);
-
-/// UDP runs use this size for the 64 KiB row: the largest datagram is 65,507 bytes.
-const UDP_64K: usize = 65_000;
 
 const USAGE: &str = "usage: cargo bench --bench transports -- [--quick] [--only NAME,...] \
 [--workload latency|throughput] [--sizes 64,4K,64K,1M] [--runs N] [--pin]";
@@ -329,38 +328,58 @@ fn pin_to_cpu0() -> io::Result<()> {
 struct Contender {
     spec: TransportSpec,
     target: io::Result<Target>,
+    /// A peer process (runs go through it: a child peer is reached over its pipes).
+    process: Option<PeerProcess>,
     // Held to keep the peer alive.
-    _process: Option<PeerProcess>,
     _task: Option<InProcessPeer>,
+    // Held to remove the queues the runs create when the bench ends.
+    _queues: RunQueues,
+}
+
+impl Contender {
+    async fn measure(&mut self, workload: &Workload) -> io::Result<Report> {
+        match (&mut self.process, &self.target) {
+            (Some(process), _) => process.measure(workload).await,
+            (None, Ok(target)) => measure(target, workload).await,
+            (None, Err(e)) => Err(io::Error::new(e.kind(), e.to_string())),
+        }
+    }
 }
 
 async fn start(spec: &TransportSpec, dir: &std::path::Path) -> Contender {
     let unique = format!("bench-{}-{}", std::process::id(), spec.name);
+    let mut queues = RunQueues::default();
     let started = async {
         let target = spec.target(&unique, dir)?;
+        queues = RunQueues::new(&target);
         if spec.in_process {
             let peer = InProcessPeer::start(&target).await?;
-            Ok((peer.target().clone(), None, Some(peer)))
-        } else {
-            let mut cmd = tokio::process::Command::new(std::env::current_exe()?);
-            cmd.arg("--peer").arg(target.to_string());
-            let peer = PeerProcess::spawn(cmd).await?;
-            Ok((peer.target().clone(), Some(peer), None))
+            return Ok((peer.target().clone(), None, Some(peer)));
         }
+        let mut cmd = tokio::process::Command::new(std::env::current_exe()?);
+        cmd.arg("--peer").arg(target.to_string());
+        let peer = if target.is_child() {
+            PeerProcess::spawn_child(cmd).await?
+        } else {
+            PeerProcess::spawn(cmd).await?
+        };
+        Ok((peer.target().clone(), Some(peer), None))
     }
     .await;
     match started {
         Ok((target, process, task)) => Contender {
             spec: *spec,
             target: Ok(target),
-            _process: process,
+            process,
             _task: task,
+            _queues: queues,
         },
         Err(e) => Contender {
             spec: *spec,
             target: Err(e),
-            _process: None,
+            process: None,
             _task: None,
+            _queues: queues,
         },
     }
 }
@@ -404,9 +423,9 @@ async fn tables(options: &Options) -> io::Result<()> {
             let mut rows: BTreeMap<&'static str, Runs> = BTreeMap::new();
             // Runs interleave the transports, so a noisy moment hits them all alike.
             for run in 0..options.runs {
-                for c in &contenders {
+                for c in &mut contenders {
                     let row = rows.entry(c.spec.name).or_default();
-                    let size = match effective_size(&c.spec, size) {
+                    let size = match c.spec.message_size(size) {
                         Ok(s) => s,
                         Err(why) => {
                             row.skipped = Some(why);
@@ -414,15 +433,12 @@ async fn tables(options: &Options) -> io::Result<()> {
                         }
                     };
                     row.size = size;
-                    let target = match &c.target {
-                        Ok(t) => t,
-                        Err(e) => {
-                            row.errors.push(format!("peer did not start: {e}"));
-                            continue;
-                        }
-                    };
+                    if let Err(e) = &c.target {
+                        row.errors.push(format!("peer did not start: {e}"));
+                        continue;
+                    }
                     let workload = workload(mode, size, options.quick);
-                    let measured = tokio::time::timeout(RUN_TIMEOUT, measure(target, &workload))
+                    let measured = tokio::time::timeout(RUN_TIMEOUT, c.measure(&workload))
                         .await
                         .unwrap_or_else(|_| {
                             Err(io::Error::new(io::ErrorKind::TimedOut, "run timed out"))
@@ -456,15 +472,6 @@ struct RemoveDir(PathBuf);
 impl Drop for RemoveDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// The size a transport runs for a requested size, or why it skips it.
-fn effective_size(spec: &TransportSpec, size: usize) -> Result<usize, String> {
-    match spec.max_message {
-        Some(max) if size > max && size <= 64 * KIB => Ok(UDP_64K.min(max)),
-        Some(max) if size > max => Err(format!("skipped: messages of at most {max} B")),
-        _ => Ok(size),
     }
 }
 
@@ -550,8 +557,14 @@ fn print_table(
             if c.spec.in_process {
                 notes.push("in-process (two tasks)".to_owned());
             }
+            if !c.spec.note.is_empty() {
+                notes.push(c.spec.note.to_owned());
+            }
             if runs.size != *size && runs.size != 0 {
-                notes.push(format!("{} B messages (datagram limit)", group(runs.size)));
+                notes.push(format!(
+                    "{} B messages (the largest it carries)",
+                    group(runs.size)
+                ));
             }
             if !runs.errors.is_empty() {
                 notes.push(format!(

@@ -27,6 +27,8 @@ pub struct TransportSpec {
     pub max_message: Option<usize>,
     /// The raw twin this transport is compared with (a name in [`BASELINES`]).
     pub twin: &'static str,
+    /// What a reader of the tables should know about how it runs (empty: nothing).
+    pub note: &'static str,
 }
 
 impl TransportSpec {
@@ -38,6 +40,7 @@ impl TransportSpec {
             in_process: false,
             max_message: None,
             twin: "baseline",
+            note: "",
         }
     }
 
@@ -62,6 +65,35 @@ impl TransportSpec {
         TransportSpec { twin, ..self }
     }
 
+    /// The same transport with a note for the tables.
+    pub const fn note(self, note: &'static str) -> TransportSpec {
+        TransportSpec { note, ..self }
+    }
+
+    /// The message size this transport runs when `size` is asked for: `size` itself; the
+    /// transport's largest message when that is a little below `size` (within 1/16: udp's
+    /// 65,507-byte datagrams for 64 KiB, fifo's 4,092-byte frames for 4 KiB); or, as `Err`,
+    /// why the size is skipped.
+    ///
+    /// ```
+    /// use anyipc::bench::TRANSPORTS;
+    ///
+    /// let fifo = TRANSPORTS.iter().find(|t| t.name == "fifo").unwrap();
+    /// assert_eq!(fifo.message_size(64), Ok(64));
+    /// assert_eq!(fifo.message_size(4096), Ok(4092));
+    /// assert!(fifo.message_size(65_536).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// The note to print for a skipped size.
+    pub fn message_size(&self, size: usize) -> Result<usize, String> {
+        match self.max_message {
+            Some(max) if size > max && max >= size - size / 16 => Ok(max),
+            Some(max) if size > max => Err(format!("skipped: messages of at most {max} B")),
+            _ => Ok(size),
+        }
+    }
+
     /// The target to listen on, `{dir}` and `{unique}` filled in.
     ///
     /// # Errors
@@ -75,14 +107,46 @@ impl TransportSpec {
 }
 
 /// Every implemented anyipc transport, in table order. A new transport is one line here.
+///
+/// One-way transports run as a [`Target::Pair`], one endpoint each way: `fifo` (two FIFOs),
+/// `file` (two logs, `fsync=never`: the page cache, not the disk) and `mq` (two queues the
+/// run creates and [`RunQueues`](super::RunQueues) removes). `child` is a child process on
+/// pipes to the measuring one (`stdio://`).
 pub const TRANSPORTS: &[TransportSpec] = &[
     TransportSpec::cross_process("tcp", "tcp://127.0.0.1:0").twin("tcp-twin"),
     TransportSpec::cross_process("unix", "unix://{dir}/unix.sock"),
     TransportSpec::cross_process("pipe", "pipe://{unique}"),
+    // A frame is one atomic write of at most PIPE_BUF bytes (4,096 on Linux), length prefix
+    // (4 bytes) included.
+    TransportSpec::cross_process(
+        "fifo",
+        "fifo://{dir}/to-peer.fifo + fifo://{dir}/from-peer.fifo",
+    )
+    .max_message(4_092)
+    .note("two FIFOs, one each way"),
+    TransportSpec::cross_process("child", "stdio://").note("a child process on two pipes"),
     // 65,507 bytes is the largest UDP payload over IPv4.
     TransportSpec::cross_process("udp", "udp://127.0.0.1:0").max_message(65_507),
     TransportSpec::cross_process("shm", "shm://{unique}"),
     TransportSpec::cross_process("shm-busy", "shm://{unique}?busy_poll=true"),
+    // Every slot reserves max_message_len: 128 × 1 MiB of /dev/shm per queue at most (pages
+    // are allocated as they are touched).
+    TransportSpec::cross_process(
+        "mq",
+        "mq://{unique}-to-peer?create=true&capacity=128&max_message_len=1MiB \
+         + mq://{unique}-from-peer?create=true&capacity=128&max_message_len=1MiB",
+    )
+    .max_message(1 << 20)
+    .note("two queues, one each way"),
+    // Both sides read from the end of a log (nothing of an earlier run is read again). A run
+    // moves at most ~1 GiB and the consumer has read everything before the next one starts,
+    // so retention (deleting old segments) never takes records not yet read.
+    TransportSpec::cross_process(
+        "file",
+        "file://{dir}/to-peer?fsync=never&from=end&retention=2GiB \
+         + file://{dir}/from-peer?fsync=never&from=end&retention=2GiB",
+    )
+    .note("two logs, one each way; fsync=never (the page cache, not the disk)"),
     TransportSpec::in_process("mem", "mem://{unique}"),
 ];
 

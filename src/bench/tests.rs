@@ -2,7 +2,7 @@ use super::responder::{Answer, Responder};
 use super::workload::{
     ack, check_payload, is_acknowledgement, is_control, parse_ack, payloads, READY,
 };
-use super::{LatencyReport, Target, Workload};
+use super::{LatencyReport, Target, Workload, BASELINES, TRANSPORTS};
 use bytes::Bytes;
 use std::time::Duration;
 
@@ -172,6 +172,37 @@ fn the_responder_serves_runs_one_after_another() {
         .answer(Bytes::from_static(b"anyipc-bench/1 latency x"))
         .unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+}
+
+#[test]
+fn message_sizes_follow_each_transports_limit() {
+    let spec = |name: &str| *TRANSPORTS.iter().find(|t| t.name == name).unwrap();
+    assert_eq!(spec("udp").message_size(65_536), Ok(65_507));
+    assert!(spec("udp").message_size(1 << 20).is_err());
+    assert_eq!(spec("fifo").message_size(4096), Ok(4092));
+    assert!(spec("fifo").message_size(65_536).is_err());
+    assert_eq!(spec("mq").message_size(1 << 20), Ok(1 << 20));
+    assert!(spec("mq").message_size(2 << 20).is_err());
+    assert_eq!(spec("tcp").message_size(1 << 20), Ok(1 << 20));
+}
+
+#[test]
+fn every_transport_template_makes_a_target() {
+    let dir = std::path::Path::new("/tmp/anyipc-x");
+    for spec in TRANSPORTS.iter().chain(BASELINES) {
+        let target = spec
+            .target("unique-1", dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", spec.name));
+        let one_way = matches!(spec.name, "fifo" | "file" | "mq");
+        assert_eq!(
+            matches!(target, Target::Pair { .. }),
+            one_way,
+            "{}: {target}",
+            spec.name
+        );
+        // The text form goes to a peer's command line and must come back the same.
+        assert_eq!(target.to_string().parse::<Target>().unwrap(), target);
+    }
 }
 
 #[tokio::test]

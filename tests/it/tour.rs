@@ -27,12 +27,21 @@ async fn tour_reports_ok_for_every_transport() {
         .map(|l| l.split('|').map(str::trim).collect())
         .collect();
     let names: Vec<&str> = rows.iter().map(|r| r[1]).collect();
-    for expected in anyipc::bench::TRANSPORTS.iter().map(|t| t.name) {
+    // Every implemented transport (README: "runs every transport between two real
+    // processes"), and whatever else the catalog lists.
+    let every = [
+        "tcp", "unix", "pipe", "fifo", "child", "udp", "shm", "shm-busy", "mq", "file", "mem",
+    ];
+    for expected in every
+        .into_iter()
+        .chain(anyipc::bench::TRANSPORTS.iter().map(|t| t.name))
+    {
         assert!(
             names.contains(&expected),
             "no row for {expected}:\n{stdout}"
         );
     }
+    assert_eq!(names.len(), anyipc::bench::TRANSPORTS.len(), "{stdout}");
     for row in &rows {
         assert_eq!(row[2], "ok", "transport {} failed:\n{stdout}", row[1]);
         assert!(

@@ -1,12 +1,14 @@
-//! `anyipc bench-peer TARGET` (hidden): the peer process `anyipc tour` (and later
-//! `anyipc bench`) spawns; it serves bench runs until its parent goes away.
+//! `anyipc bench-peer TARGET` (hidden): the peer process `anyipc tour` and `anyipc bench`
+//! spawn; it serves bench runs until its parent goes away.
 
 use crate::CliError;
 
 /// Arguments of the hidden `anyipc bench-peer`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct BenchPeerArgs {
-    /// What to listen on: an endpoint URL, `raw+unix://PATH` or `raw+tcp://ADDR`.
+    /// What to serve: an endpoint URL to listen on, `URL_TO_PEER + URL_FROM_PEER` (two one-way
+    /// endpoints), `stdio://` (the pipes from the parent), `raw+unix://PATH` or
+    /// `raw+tcp://ADDR`.
     target: String,
 }
 

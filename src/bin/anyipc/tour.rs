@@ -1,13 +1,15 @@
 //! `anyipc tour`: every implemented transport between two real processes, in a few seconds.
 //!
 //! The transports come from `anyipc::bench::TRANSPORTS` (one list, shared with the bench); for
-//! each one the tour spawns this binary as the peer (`anyipc bench-peer URL`), measures a short
-//! 64-byte ping-pong and a short 4 KiB one-way stream with the bench engine, and prints a row.
+//! each one the tour spawns this binary as the peer (`anyipc bench-peer URL`; for `child`, as a
+//! child on pipes serving `stdio://`), measures a short 64-byte ping-pong and a short 4 KiB
+//! one-way stream with the bench engine, and prints a row. One-way transports (fifo, file, mq)
+//! run over two endpoints, one each way; the queues the tour creates are removed afterwards.
 
 use crate::CliError;
 use anyipc::bench::{
-    measure, InProcessPeer, Machine, PeerProcess, Report, Target, TransportSpec, Workload,
-    TRANSPORTS,
+    measure, InProcessPeer, Machine, PeerProcess, Report, RunQueues, Target, TransportSpec,
+    Workload, TRANSPORTS,
 };
 use std::io;
 use std::path::Path;
@@ -75,23 +77,43 @@ async fn tour_one(spec: &TransportSpec, dir: &Path) -> Row {
     if spec.in_process {
         notes.push("in-process: two tasks in one process".to_owned());
     }
+    if !spec.note.is_empty() {
+        notes.push(spec.note.to_owned());
+    }
     let unique = format!("tour-{}-{}", std::process::id(), spec.name);
+    let throughput_size = spec.message_size(THROUGHPUT_SIZE);
+    if let Ok(size) = throughput_size {
+        if size != THROUGHPUT_SIZE {
+            notes.push(format!(
+                "{size} B one-way messages (the largest it carries)"
+            ));
+        }
+    }
+    // Removes the queues the probes create, however they end (dropped after the peer).
+    let mut _queues = RunQueues::default();
     let measured = tokio::time::timeout(TRANSPORT_TIMEOUT, async {
         let target = spec.target(&unique, dir)?;
-        // Keep the peer alive until both probes are done.
-        let (_process, _task, target) = if spec.in_process {
-            let peer = InProcessPeer::start(&target).await?;
-            let at = peer.target().clone();
-            (None, Some(peer), at)
-        } else {
-            let peer = PeerProcess::spawn(peer_command(&target)?).await?;
-            let at = peer.target().clone();
-            (Some(peer), None, at)
-        };
+        _queues = RunQueues::new(&target);
         let latency = Workload::latency(LATENCY_SIZE, ROUND_TRIPS).with_warmup(ROUND_TRIPS / 10);
-        let throughput = Workload::throughput(THROUGHPUT_SIZE, MESSAGES);
-        let l = measure(&target, &latency).await?;
-        let t = measure(&target, &throughput).await?;
+        let throughput = Workload::throughput(
+            throughput_size.map_err(|why| io::Error::new(io::ErrorKind::InvalidInput, why))?,
+            MESSAGES,
+        );
+        if spec.in_process {
+            // Kept alive until both probes are done.
+            let peer = InProcessPeer::start(&target).await?;
+            let l = measure(peer.target(), &latency).await?;
+            let t = measure(peer.target(), &throughput).await?;
+            return Ok((l, t));
+        }
+        let cmd = peer_command(&target)?;
+        let mut peer = if target.is_child() {
+            PeerProcess::spawn_child(cmd).await?
+        } else {
+            PeerProcess::spawn(cmd).await?
+        };
+        let l = peer.measure(&latency).await?;
+        let t = peer.measure(&throughput).await?;
         Ok((l, t))
     })
     .await
