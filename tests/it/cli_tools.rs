@@ -243,6 +243,63 @@ async fn bench_table_over_unix_and_mem() {
 }
 
 #[tokio::test]
+async fn bench_one_way_endpoints_and_a_child() {
+    watchdog(WATCHDOG, async {
+        // A lone FIFO gets a reply FIFO beside it.
+        let dir = TempDir::new("cli-bench-fifo");
+        let url = format!("fifo://{}", dir.join("b.fifo"));
+        let out = ok(
+            &["bench", &url, "--size", "4092", "--count", "300", "--json"],
+            &[],
+        )
+        .await;
+        let results = json_lines(&out);
+        assert_eq!(results.len(), 2, "{out}");
+        assert_eq!(
+            results[0]["endpoint"],
+            format!("{url} + {url}.reply"),
+            "{out}"
+        );
+        assert_sane_latency(&results[0]);
+        assert_sane_throughput(&results[1], 300);
+
+        // A queue gets a reply queue; both are created for the run and removed after it.
+        let name = unique_name("cli-bench-mq");
+        let out = ok(
+            &[
+                "bench",
+                &format!("mq://{name}?create=true"),
+                "--count",
+                "300",
+                "--json",
+            ],
+            &[],
+        )
+        .await;
+        assert_sane_throughput(&json_lines(&out)[1], 300);
+        for queue in [name.clone(), format!("{name}-reply")] {
+            let err = anyipc::queue::MessageQueue::open(&queue).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                std::io::ErrorKind::NotFound,
+                "{queue} left behind"
+            );
+        }
+
+        // stdio://: the peer is a child on two pipes; both workloads run over them.
+        let out = ok(&["bench", "stdio://", "--count", "300"], &[]).await;
+        assert!(out.contains("child process"), "{out}");
+        assert!(out.contains("| stdio:// | "), "{out}");
+        assert!(out.contains("| msgs/s | GiB/s | lost |"), "{out}");
+
+        // A one-way endpoint cannot be an echo server.
+        let out = run(&["bench", &url, "--connect"], &[], b"").await;
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn bench_connect_measures_a_running_echo_server() {
     watchdog(WATCHDOG, async {
         let mut echo = Proc::start(&["listen", "tcp://127.0.0.1:0", "--echo"], &[], false);

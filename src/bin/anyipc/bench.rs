@@ -3,7 +3,9 @@
 //! [`anyipc::bench`].
 //!
 //! By default the peer is this binary re-run as the hidden `anyipc bench-peer URL` (for
-//! `mem://`, which cannot cross processes, a task of this process). With `--connect` the peer
+//! `mem://`, which cannot cross processes, a task of this process; for `stdio://`, a child on
+//! pipes to this process). One-way endpoints (`fifo://`, `file://`, `mq://`) run as a pair
+//! with a reply endpoint beside them (see `target_arg`). With `--connect` the peer
 //! is an `anyipc listen URL --echo` that is already running: latency runs as usual (the echo
 //! server echoes the control message too, which the engine recognises), and throughput counts
 //! echoed messages (see `echo_throughput`). `--baseline` measures the raw tokio `UnixStream` +
@@ -11,20 +13,24 @@
 
 mod echo_throughput;
 mod progress;
+mod target_arg;
 
 use crate::output::print_stdout;
 use crate::size_arg::parse_size;
 use crate::CliError;
 use anyipc::bench::{
-    run_client, InProcessPeer, Machine, PeerProcess, Report, Target, ThroughputReport, Workload,
+    run_client, InProcessPeer, Machine, PeerProcess, Report, RunQueues, Target, ThroughputReport,
+    Workload,
 };
-use anyipc::{Endpoint, Scheme};
+use anyipc::{Duplex, Scheme, Transport};
+use bytes::Bytes;
 use echo_throughput::echo_throughput;
 use progress::{Counted, Progress};
 use std::fmt::Write as _;
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
+use target_arg::target_arg;
 
 /// Timed round trips of a latency run unless `--count` says otherwise.
 const DEFAULT_ROUND_TRIPS: usize = 10_000;
@@ -50,7 +56,11 @@ enum Mode {
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 The peer: without --connect, anyipc starts its own peer process that binds URL (port 0 and \
-unique names are fine); mem:// runs both sides in this process. With --connect, URL must be a \
+unique names are fine); mem:// runs both sides in this process; stdio:// starts the peer as a \
+child on two pipes. One-way endpoints run with a second endpoint for the way back: the peer \
+answers a fifo:// or file:// URL on PATH.reply and an mq:// URL on NAME-reply (created, and \
+removed afterwards with any queue the run created), and both logs are read from their end \
+(from=end); or give both as \"URL_TO_PEER + URL_FROM_PEER\". With --connect, URL must be a \
 running `anyipc listen URL --echo`: latency is measured through the echo, and throughput \
 counts echoed messages (every byte crosses twice, so it is not comparable with the one-way \
 figure, nor with the baseline).
@@ -70,12 +80,15 @@ Examples:
   anyipc bench tcp://127.0.0.1:0                          both workloads over TCP
   anyipc bench unix:///tmp/b.sock --mode latency --size 4KiB --baseline
   anyipc bench shm://bench --mode throughput --size 64KiB --count 20000 --json
+  anyipc bench fifo:///tmp/b.fifo                         two FIFOs: b.fifo and b.fifo.reply
+  anyipc bench stdio://                                   a child process on pipes
   anyipc listen tcp://127.0.0.1:7000 --echo > /dev/null &
   anyipc bench tcp://127.0.0.1:7000 --connect --mode latency
 
 Exit codes: 0 measured, 1 the peer or a run failed, 2 bad usage or URL.")]
 pub(crate) struct BenchArgs {
-    /// The endpoint to measure, e.g. tcp://127.0.0.1:0, unix:///tmp/b.sock, shm://bench.
+    /// The endpoint to measure, e.g. tcp://127.0.0.1:0, unix:///tmp/b.sock, shm://bench,
+    /// fifo:///tmp/b.fifo, stdio://, or "URL_TO_PEER + URL_FROM_PEER".
     #[arg(value_name = "URL")]
     url: String,
 
@@ -141,7 +154,7 @@ enum Peer {
     /// A peer task of this process (mem://).
     Task(InProcessPeer),
     /// An echo server someone else runs.
-    Echo(Endpoint),
+    Echo(Target),
 }
 
 impl Peer {
@@ -149,14 +162,19 @@ impl Peer {
         match self {
             Peer::Process(p) => p.target().clone(),
             Peer::Task(t) => t.target().clone(),
-            Peer::Echo(e) => Target::Anyipc(e.clone()),
+            Peer::Echo(t) => t.clone(),
         }
     }
 
     fn describe(&self) -> String {
         match self {
             Peer::Process(p) => format!(
-                "peer process {} (anyipc bench-peer)",
+                "{} {} (anyipc bench-peer)",
+                if p.target().is_child() {
+                    "child process"
+                } else {
+                    "peer process"
+                },
                 p.id().map_or_else(|| "?".to_owned(), |id| id.to_string())
             ),
             Peer::Task(_) => "peer task in this process (mem:// cannot cross processes)".to_owned(),
@@ -177,19 +195,24 @@ struct Measured {
 /// # Errors
 /// Usage errors for a bad URL; runtime errors when the peer does not start or a run fails.
 pub(crate) async fn run(args: BenchArgs) -> Result<(), CliError> {
-    let endpoint = Endpoint::parse(&args.url)?;
+    let asked = target_arg(&args.url)?;
+    if args.connect && (!matches!(asked, Target::Anyipc(_)) || asked.is_child()) {
+        return Err(CliError::Usage(format!(
+            "--connect needs an endpoint that answers on the same connection, not {asked}"
+        )));
+    }
     let workloads = args.workloads();
     let dir = TempDir::create()?;
-    let peer = if args.connect {
-        Peer::Echo(endpoint.clone())
+    // Removes the queues the runs create (after the peer has gone).
+    let _queues = RunQueues::new(&asked);
+    let mut peer = if args.connect {
+        Peer::Echo(asked.clone())
     } else {
-        start_peer(&Target::Anyipc(endpoint.clone()))
+        start_peer(&asked)
             .await
-            .map_err(|e| {
-                CliError::Runtime(format!("cannot start a bench peer on {endpoint}: {e}"))
-            })?
+            .map_err(|e| CliError::Runtime(format!("cannot start a bench peer on {asked}: {e}")))?
     };
-    let baseline =
+    let mut baseline =
         match args.baseline {
             false => None,
             true => {
@@ -210,13 +233,13 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), CliError> {
         ))?;
     }
     for workload in workloads {
-        let report = measure(&target, &workload, args.connect)
+        let report = measure(&mut peer, &workload, args.connect)
             .await
             .map_err(|e| CliError::Runtime(format!("{workload} over {target}: {e}")))?;
         let baseline =
-            match &baseline {
+            match &mut baseline {
                 None => None,
-                Some(b) => Some(measure(&b.target(), &workload, false).await.map_err(|e| {
+                Some(b) => Some(measure(b, &workload, false).await.map_err(|e| {
                     CliError::Runtime(format!("{workload} over the baseline: {e}"))
                 })?),
             };
@@ -234,25 +257,62 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Starts a peer serving `at`: a process, or a task for mem://.
+/// Starts a peer serving `at`: a process (a child on pipes for stdio://), or a task for
+/// mem://.
 async fn start_peer(at: &Target) -> io::Result<Peer> {
     if matches!(at, Target::Anyipc(e) if e.scheme() == Scheme::Mem) {
         return Ok(Peer::Task(InProcessPeer::start(at).await?));
     }
     let mut cmd = tokio::process::Command::new(std::env::current_exe()?);
     cmd.arg("bench-peer").arg(at.to_string());
-    Ok(Peer::Process(Box::new(PeerProcess::spawn(cmd).await?)))
+    let process = if at.is_child() {
+        PeerProcess::spawn_child(cmd).await?
+    } else {
+        PeerProcess::spawn(cmd).await?
+    };
+    Ok(Peer::Process(Box::new(process)))
 }
 
-/// Runs one workload against `target` with a progress bar.
-async fn measure(target: &Target, workload: &Workload, echo: bool) -> io::Result<Report> {
+/// Runs one workload against `peer` with a progress bar.
+async fn measure(peer: &mut Peer, workload: &Workload, echo: bool) -> io::Result<Report> {
+    let target = peer.target();
     let label = format!("{} {target}", workload.mode());
-    let Target::Anyipc(endpoint) = target else {
-        // The raw baseline: the engine's own loop, so only a spinner.
-        let _progress = Progress::start(label, None, Arc::default());
-        return anyipc::bench::measure(target, workload).await;
-    };
-    let conn = Counted::new(anyipc::connect(endpoint).await?);
+    match (&target, peer) {
+        (Target::Anyipc(endpoint), Peer::Process(process)) if target.is_child() => {
+            let pipes = process.pipes().ok_or_else(|| {
+                io::Error::other(format!("no pipes to the child peer of {endpoint}"))
+            })?;
+            // Kept open: the next workload runs over the same pipes.
+            run_counted(Counted::new(pipes), label, workload, false, false).await
+        }
+        (Target::Anyipc(endpoint), _) => {
+            let conn = Counted::new(anyipc::connect(endpoint).await?);
+            run_counted(conn, label, workload, echo, true).await
+        }
+        (Target::Pair { to_peer, from_peer }, _) => {
+            // As `anyipc::bench::measure` does: bind the way back before the first message,
+            // and keep the listener (a FIFO's listener removes it when dropped).
+            let mut listener = anyipc::bind(from_peer).await?;
+            let inbound = listener.accept().await?;
+            let conn = Duplex::new(inbound, anyipc::connect(to_peer).await?);
+            run_counted(Counted::new(conn), label, workload, false, true).await
+        }
+        _ => {
+            // The raw baseline: the engine's own loop, so only a spinner.
+            let _progress = Progress::start(label, None, Arc::default());
+            anyipc::bench::measure(&target, workload).await
+        }
+    }
+}
+
+/// Runs one workload over `conn` with a progress bar, then closes it if `close`.
+async fn run_counted<T: Transport<Bytes>>(
+    conn: Counted<T>,
+    label: String,
+    workload: &Workload,
+    echo: bool,
+    close: bool,
+) -> io::Result<Report> {
     match *workload {
         Workload::Throughput { size, count } if echo => {
             let _progress = Progress::start(label, Some(count as u64), conn.received());
@@ -266,14 +326,18 @@ async fn measure(target: &Target, workload: &Workload, echo: bool) -> io::Result
             let total = (count + warmup + 1) as u64;
             let _progress = Progress::start(label, Some(total), conn.received());
             let report = run_client(&mut conn, workload).await;
-            let _ = futures::SinkExt::close(&mut conn.into_inner()).await;
+            if close {
+                let _ = futures::SinkExt::close(&mut conn.into_inner()).await;
+            }
             report
         }
         Workload::Throughput { count, .. } => {
             let mut conn = conn;
             let _progress = Progress::start(label, Some(count as u64 + 1), conn.sent());
             let report = run_client(&mut conn, workload).await;
-            let _ = futures::SinkExt::close(&mut conn.into_inner()).await;
+            if close {
+                let _ = futures::SinkExt::close(&mut conn.into_inner()).await;
+            }
             report
         }
     }
