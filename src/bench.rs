@@ -39,7 +39,6 @@
 //! ```
 
 mod catalog;
-#[cfg(unix)]
 mod child_peer;
 pub mod floor;
 mod machine;

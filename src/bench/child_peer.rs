@@ -29,12 +29,33 @@ impl PeerProcess {
     /// Cancel safe: the process is killed.
     ///
     /// # Platform-specific behavior
-    /// Unix only, as [`anyipc::child`](crate::child).
+    /// Unix only, as [`anyipc::child`](crate::child): elsewhere `Unsupported`.
     ///
     /// [`anyipc::child::spawn`]: crate::child::spawn
     pub async fn spawn_child(mut cmd: Command) -> io::Result<PeerProcess> {
         prepare(&mut cmd);
-        let (child, pipes) = crate::child::spawn(cmd)?;
+        let (child, pipes) = pipes::spawn(cmd)?;
         PeerProcess::started(child, Some(pipes)).await
+    }
+}
+
+/// Starting a child with pipes to it, where the OS has them.
+#[cfg(unix)]
+mod pipes {
+    pub(super) use crate::child::spawn;
+}
+
+/// Starting a child with pipes to it, where the OS has them: not here.
+#[cfg(not(unix))]
+mod pipes {
+    use crate::Connection;
+    use std::io;
+    use tokio::process::{Child, Command};
+
+    pub(super) fn spawn(_: Command) -> io::Result<(Child, Connection)> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "a child peer on pipes (stdio://) needs a Unix system",
+        ))
     }
 }
