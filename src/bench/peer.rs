@@ -97,9 +97,11 @@ async fn serve_all(mut bound: Bound) -> io::Result<()> {
     }
 }
 
-/// What a peer process runs: binds `target` (a [`Target`] as text), prints
+/// What a peer process runs: binds `target` (a [`Target`] as text; for a pair, the endpoint
+/// to the peer; for `stdio://`, takes the pipes from the parent instead), prints
 /// [`READY_PREFIX`] and the bound target on stdout, and serves bench runs until its stdin
-/// closes (its parent has gone), then exits the process.
+/// closes (its parent has gone), then exits the process. A `stdio://` peer also returns when
+/// its parent closes the pipes.
 ///
 /// Run it in a current-thread runtime, as the bench does for every process. The bench binary
 /// runs it for `--peer TARGET`, the `anyipc` binary for its hidden `bench-peer TARGET`.
