@@ -38,6 +38,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     });
 
     let region = Region::create(&name, 4096)?;
+    // Count signals from before anyone can know the region exists: a process 2 that reads
+    // and signals at once, before this line would run, is then not missed.
+    let seen = region.signals();
     // A length prefix, then the text: process 2 knows how much to read.
     let len = u32::try_from(message.len())?;
     region.write(4, message.as_bytes())?;
