@@ -464,6 +464,12 @@ async fn tables(options: &Options) -> io::Result<()> {
         }
         print_table(mode, &contenders, &table, options);
     }
+    // Ended cleanly, peers remove their named endpoints.
+    for contender in contenders {
+        if let Some(process) = contender.process {
+            let _ = process.stop().await;
+        }
+    }
     Ok(())
 }
 

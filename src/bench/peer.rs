@@ -100,8 +100,9 @@ async fn serve_all(mut bound: Bound) -> io::Result<()> {
 /// What a peer process runs: binds `target` (a [`Target`] as text; for a pair, the endpoint
 /// to the peer; for `stdio://`, takes the pipes from the parent instead), prints
 /// [`READY_PREFIX`] and the bound target on stdout, and serves bench runs until its stdin
-/// closes (its parent has gone), then exits the process. A `stdio://` peer also returns when
-/// its parent closes the pipes.
+/// closes (its parent stopped it, or has gone), then drops its listener — which removes a
+/// named endpoint — and returns. A `stdio://` peer also returns when its parent closes the
+/// pipes.
 ///
 /// Run it in a current-thread runtime, as the bench does for every process. The bench binary
 /// runs it for `--peer TARGET`, the `anyipc` binary for its hidden `bench-peer TARGET`.
@@ -116,12 +117,18 @@ pub async fn peer_main(target: &str) -> io::Result<()> {
         writeln!(stdout, "{READY_PREFIX}{at}")?;
         stdout.flush()?;
     }
-    // The parent holds our stdin; end of file means it has gone, whatever way it went.
-    std::thread::spawn(|| {
+    // The parent holds our stdin; end of file means it wants us gone, or has gone itself,
+    // whatever way it went. A plain thread: tokio's stdin would hold up the runtime's end.
+    let (parent_gone, stdin_closed) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
         let _ = io::copy(&mut io::stdin().lock(), &mut io::sink());
-        std::process::exit(0);
+        let _ = parent_gone.send(());
     });
-    serve_all(bound).await
+    tokio::select! {
+        served = serve_all(bound) => served,
+        // Dropping the listener in `serve_all` removes a named endpoint (pipe, shm, fifo).
+        _ = stdin_closed => Ok(()),
+    }
 }
 
 /// A peer serving in a task of this process (for in-process transports: `mem://`); the task

@@ -11,7 +11,11 @@ use tokio::process::{Child, ChildStdin, Command};
 /// How long a peer process may take to start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A peer in another process, killed when dropped.
+/// How long [`PeerProcess::stop`] waits for the peer to end by itself.
+const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A peer in another process. [`stop`](PeerProcess::stop) ends it cleanly (it removes its
+/// named endpoint); dropped without that, it is killed.
 ///
 /// ```no_run
 /// # async fn f() -> std::io::Result<()> {
@@ -26,7 +30,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// ```
 pub struct PeerProcess {
     child: Child,
-    _stdin: Option<ChildStdin>,
+    /// Closing it asks the peer to end.
+    stdin: Option<ChildStdin>,
     target: Target,
     /// The pipes to a child peer (`stdio://`, [`spawn_child`](PeerProcess::spawn_child)).
     pipes: Option<Connection>,
@@ -77,7 +82,7 @@ impl PeerProcess {
         Ok(PeerProcess {
             target: target.parse()?,
             child,
-            _stdin: stdin,
+            stdin,
             pipes,
         })
     }
@@ -105,6 +110,27 @@ impl PeerProcess {
     /// The peer's process id.
     pub fn id(&self) -> Option<u32> {
         self.child.id()
+    }
+
+    /// Ends the peer: closes its stdin (and the pipes to a child peer) so that it drops its
+    /// listener — removing a named endpoint such as `pipe://`, `shm://` or a FIFO — and exits;
+    /// kills it if it has not exited within 5 s.
+    ///
+    /// # Errors
+    /// Waiting for the process failed.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: dropped, the process is killed.
+    pub async fn stop(mut self) -> io::Result<()> {
+        drop(self.stdin.take());
+        drop(self.pipes.take());
+        match tokio::time::timeout(STOP_TIMEOUT, self.child.wait()).await {
+            Ok(status) => status.map(drop),
+            Err(_) => {
+                tracing::debug!(pid = ?self.child.id(), "bench peer did not stop: killing it");
+                self.child.kill().await
+            }
+        }
     }
 
     /// The pipes to a child peer, to run [`run_client`](super::run_client) over your own

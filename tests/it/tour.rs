@@ -1,18 +1,23 @@
 //! `anyipc tour` runs every transport between two processes and says `ok` for each.
 
-use crate::util::{anyipc_bin, watchdog};
+use crate::util::{anyipc_bin, watchdog, TempDir};
 
 #[tokio::test]
 async fn tour_reports_ok_for_every_transport() {
-    let output = watchdog(
-        120,
-        tokio::process::Command::new(anyipc_bin())
-            .arg("tour")
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("run anyipc tour");
+    // A runtime directory of its own: pipe:// and shm:// names live there.
+    let runtime = TempDir::new("tour-runtime");
+    let tour = tokio::process::Command::new(anyipc_bin())
+        .arg("tour")
+        .env("XDG_RUNTIME_DIR", runtime.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start anyipc tour");
+    let tour_pid = tour.id().expect("tour pid");
+    let output = watchdog(120, tour.wait_with_output())
+        .await
+        .expect("run anyipc tour");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -55,4 +60,21 @@ async fn tour_reports_ok_for_every_transport() {
             row[1]
         );
     }
+    // Its peers ended cleanly: no name, socket or queue of the tour is left behind.
+    let left: Vec<_> = std::fs::read_dir(runtime.path().join("anyipc"))
+        .map(|dir| dir.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        left.is_empty(),
+        "the tour left {left:?} in its runtime directory"
+    );
+    let queues: Vec<_> = std::fs::read_dir("/dev/shm")
+        .map(|dir| {
+            dir.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.contains(&format!("tour-{tour_pid}-")))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(queues.is_empty(), "the tour left queues {queues:?}");
 }

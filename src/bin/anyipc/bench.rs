@@ -149,7 +149,7 @@ impl BenchArgs {
 
 /// Where the measured side connects, and what keeps the peer alive.
 enum Peer {
-    /// A peer process (killed when dropped).
+    /// A peer process (stopped at the end, killed if dropped before).
     Process(Box<PeerProcess>),
     /// A peer task of this process (mem://).
     Task(InProcessPeer),
@@ -179,6 +179,16 @@ impl Peer {
             ),
             Peer::Task(_) => "peer task in this process (mem:// cannot cross processes)".to_owned(),
             Peer::Echo(_) => "running echo server (--connect)".to_owned(),
+        }
+    }
+
+    /// Ends a peer process cleanly (it removes its named endpoint); a peer that does not end
+    /// is killed, and an error doing so changes nothing for the user: the results stand.
+    async fn stop(self) {
+        if let Peer::Process(process) = self {
+            if let Err(e) = process.stop().await {
+                tracing::debug!(error = %e, "stopping the bench peer");
+            }
         }
     }
 }
@@ -253,6 +263,10 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), CliError> {
         } else {
             print_stdout(&table(&target, &measured, args.connect))?;
         }
+    }
+    peer.stop().await;
+    if let Some(baseline) = baseline {
+        baseline.stop().await;
     }
     Ok(())
 }

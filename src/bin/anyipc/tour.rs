@@ -114,6 +114,8 @@ async fn tour_one(spec: &TransportSpec, dir: &Path) -> Row {
         };
         let l = peer.measure(&latency).await?;
         let t = peer.measure(&throughput).await?;
+        // Ended cleanly, the peer removes its named endpoint.
+        peer.stop().await?;
         Ok((l, t))
     })
     .await
