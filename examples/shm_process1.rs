@@ -48,7 +48,6 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("process1: wrote {message:?} into region {name:?}");
     println!("process1: run shm_process2 now; press Enter or Ctrl-C to end");
 
-    let seen = region.signals();
     let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     tokio::select! {
         _ = stdin.next_line() => println!("process1: Enter"),
