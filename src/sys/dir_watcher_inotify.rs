@@ -1,14 +1,13 @@
-//! Linux: [`DirWatcher`] on inotify, registered with tokio's reactor (no thread of its own,
-//! no polling), falling back to polling when inotify is unavailable.
+//! Linux: [`DirWatcher`] on inotify (the `inotify` crate), registered with tokio's reactor (no
+//! thread of its own, no polling), falling back to polling when inotify is unavailable.
 
-use std::ffi::CString;
+use inotify::{Inotify, WatchMask};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
 use tokio::time::Interval;
 
 /// Wakes a task when something in a directory may have changed: a file in it was written,
@@ -19,21 +18,21 @@ use tokio::time::Interval;
 /// [`poll_changed`](DirWatcher::poll_changed): a change after the drain is never missed.
 #[derive(Debug)]
 pub(crate) enum DirWatcher {
-    /// inotify descriptor watched by tokio's reactor.
-    Inotify(AsyncFd<OwnedFd>),
+    /// An inotify instance (non-blocking) watched by tokio's reactor.
+    Inotify(AsyncFd<Inotify>),
     /// Checks on a timer (the fallback, and for tests of the fallback).
     Poll(Interval),
 }
 
-const EVENTS: u32 =
-    libc::IN_MODIFY | libc::IN_CREATE | libc::IN_MOVED_TO | libc::IN_CLOSE_WRITE | libc::IN_ATTRIB;
+/// Room for many events at once; each is 16 bytes plus a name of at most 255.
+const EVENT_BUFFER: usize = 4096;
 
 impl DirWatcher {
     /// Watches `dir` with inotify; polls every `fallback` when inotify cannot be used (no
     /// more instances or watches, or a file system without it). Needs a tokio runtime.
     pub(crate) fn new(dir: &Path, fallback: Duration) -> DirWatcher {
         match inotify_watch(dir) {
-            Ok(fd) => DirWatcher::Inotify(fd),
+            Ok(inotify) => DirWatcher::Inotify(inotify),
             Err(e) => {
                 tracing::debug!(dir = %dir.display(), error = %e, "inotify unavailable; polling");
                 DirWatcher::polling(fallback)
@@ -50,8 +49,8 @@ impl DirWatcher {
 
     /// Forgets the changes reported so far (without waiting).
     pub(crate) fn drain(&mut self) {
-        if let DirWatcher::Inotify(fd) = self {
-            while read_events(fd.get_ref()).unwrap_or(false) {}
+        if let DirWatcher::Inotify(inotify) = self {
+            while read_events(inotify.get_mut()).unwrap_or(false) {}
         }
     }
 
@@ -65,9 +64,9 @@ impl DirWatcher {
                 ready!(interval.poll_tick(cx));
                 Poll::Ready(Ok(()))
             }
-            DirWatcher::Inotify(fd) => loop {
-                let mut guard = ready!(fd.poll_read_ready(cx))?;
-                match read_events(fd.get_ref()) {
+            DirWatcher::Inotify(inotify) => loop {
+                let mut guard = ready!(inotify.poll_read_ready_mut(cx))?;
+                match read_events(guard.get_inner_mut()) {
                     Ok(true) => return Poll::Ready(Ok(())),
                     Ok(false) => guard.clear_ready(),
                     Err(e) => return Poll::Ready(Err(e)),
@@ -77,48 +76,34 @@ impl DirWatcher {
     }
 }
 
-fn inotify_watch(dir: &Path) -> io::Result<AsyncFd<OwnedFd>> {
-    let path = CString::new(dir.as_os_str().as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path holds a NUL byte"))?;
-    // SAFETY: inotify_init1 takes flags only and returns a new descriptor or -1.
-    let raw = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
-    if raw < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `raw` is a descriptor we just opened and own exclusively.
-    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-    // SAFETY: `fd` is a valid inotify descriptor and `path` a NUL-terminated string that
-    // outlives the call.
-    let wd = unsafe { libc::inotify_add_watch(fd.as_raw_fd(), path.as_ptr(), EVENTS) };
-    if wd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the AsyncFd owns `fd`, an open inotify descriptor that stays open and the
-    // same until the AsyncFd drops it.
-    let registered = unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) };
+fn inotify_watch(dir: &Path) -> io::Result<AsyncFd<Inotify>> {
+    // `init` makes the descriptor non-blocking and close-on-exec.
+    let inotify = Inotify::init()?;
+    inotify.watches().add(
+        dir,
+        WatchMask::MODIFY
+            | WatchMask::CREATE
+            | WatchMask::MOVED_TO
+            | WatchMask::CLOSE_WRITE
+            | WatchMask::ATTRIB,
+    )?;
+    // SAFETY: the AsyncFd owns the `Inotify`, which keeps its descriptor open and the same
+    // (it offers no way to close or replace it short of being dropped) until the AsyncFd
+    // drops it.
+    let registered = unsafe { AsyncFd::register_with_interest(inotify, Interest::READABLE) };
     Ok(registered?)
 }
 
 /// Reads and discards queued events; `Ok(true)` if there were any, `Ok(false)` if none.
-fn read_events(fd: &OwnedFd) -> io::Result<bool> {
-    // Room for many events; each is 16 bytes plus a name.
-    let mut buf = [0u8; 4096];
+fn read_events(inotify: &mut Inotify) -> io::Result<bool> {
+    let mut buffer = [0u8; EVENT_BUFFER];
     let mut any = false;
     loop {
-        // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the duration of the call.
-        let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-        if n > 0 {
-            any = true;
-            continue;
+        match inotify.read_events(&mut buffer) {
+            Ok(_) => any = true,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(any),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
-        if n == 0 {
-            return Ok(any);
-        }
-        let err = io::Error::last_os_error();
-        return match err.kind() {
-            io::ErrorKind::WouldBlock => Ok(any),
-            io::ErrorKind::Interrupted => continue,
-            _ => Err(err),
-        };
     }
 }
