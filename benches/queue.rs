@@ -3,11 +3,15 @@
 //!
 //! Rows: one producer process → one consumer process, 64-byte messages (messages/s); four
 //! producers × four consumers (messages/s); ping-pong through two queues with an echo
-//! process (round trip, µs). Each row runs 3 times; the median is reported with min–max, and
-//! every anyipc figure also as a ratio to POSIX mq.
+//! process (round trip, µs). POSIX mq always moves one message per system call (that is the
+//! baseline). anyipc runs the throughput rows twice: with the batch calls a program that
+//! streams messages would use (`send_many` of 64 messages, `recv_many` of up to 64), and with
+//! one `send`/`recv` per message. Each row runs 3 times, the runs of the three interleaved;
+//! the median is reported with min–max, and every anyipc figure also as a ratio to POSIX mq.
 //!
-//! Run: `cargo bench --bench queue` (`-- --quick` for a tenth of the messages). The peers
-//! are this binary started again with `ANYIPC_MQ_BENCH_ROLE` set.
+//! Run: `cargo bench --bench queue` (`-- --quick` for a tenth of the messages; `--only
+//! 1x1,4x4,rtt` for some rows). The peers are this binary started again with
+//! `ANYIPC_MQ_BENCH_ROLE` set.
 
 use anyipc::queue::{MessageQueue, QueueOptions};
 use std::ffi::CString;
@@ -18,11 +22,17 @@ const ROLE_VAR: &str = "ANYIPC_MQ_BENCH_ROLE";
 const SIZE: usize = 64;
 const DATA_PRIORITY: u8 = 1;
 const STOP_PRIORITY: u8 = 0;
+/// Messages per `send_many`, and at most per `recv_many`, in the batch rows.
+const BATCH: usize = 64;
 
-/// The two mechanisms, behind the few calls the workloads need.
+/// The mechanisms, behind the few calls the workloads need.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Backend {
+    /// anyipc, one `send`/`recv` per message.
     Anyipc,
+    /// anyipc with `send_many`/`recv_many`.
+    AnyipcMany,
+    /// POSIX mq, one `mq_send`/`mq_receive` per message.
     Posix,
 }
 
@@ -30,12 +40,14 @@ impl Backend {
     fn parse(s: &str) -> Backend {
         match s {
             "anyipc" => Backend::Anyipc,
+            "anyipc-many" => Backend::AnyipcMany,
             _ => Backend::Posix,
         }
     }
     fn tag(self) -> &'static str {
         match self {
             Backend::Anyipc => "anyipc",
+            Backend::AnyipcMany => "anyipc-many",
             Backend::Posix => "posix",
         }
     }
@@ -54,7 +66,7 @@ fn posix_name(name: &str) -> CString {
 impl Q {
     fn create(backend: Backend, name: &str) -> Q {
         match backend {
-            Backend::Anyipc => {
+            Backend::Anyipc | Backend::AnyipcMany => {
                 let options = QueueOptions {
                     capacity: 1024,
                     max_message_len: SIZE as u32,
@@ -94,7 +106,9 @@ impl Q {
 
     fn open(backend: Backend, name: &str) -> Q {
         match backend {
-            Backend::Anyipc => Q::Anyipc(MessageQueue::open(name).unwrap(), runtime()),
+            Backend::Anyipc | Backend::AnyipcMany => {
+                Q::Anyipc(MessageQueue::open(name).unwrap(), runtime())
+            }
             Backend::Posix => {
                 let cname = posix_name(name);
                 // SAFETY: valid name and flags.
@@ -145,9 +159,36 @@ impl Q {
         }
     }
 
+    /// Sends every message of `msgs` with `send_many` (anyipc) or one by one.
+    fn send_many(&self, msgs: &[[u8; SIZE]], priority: u8) {
+        match self {
+            Q::Anyipc(q, rt) => {
+                let mut rest = msgs;
+                while !rest.is_empty() {
+                    let sent = match q.try_send_many(rest, priority) {
+                        Ok(sent) => sent,
+                        Err(_) => rt.block_on(q.send_many(rest, priority)).unwrap(),
+                    };
+                    rest = &rest[sent..];
+                }
+            }
+            Q::Posix(_) => msgs.iter().for_each(|m| self.send(m, priority)),
+        }
+    }
+
+    /// Receives at least one and at most `BATCH` messages into `out` (anyipc only).
+    fn recv_many(&self, out: &mut Vec<(bytes::Bytes, u8)>) {
+        let Q::Anyipc(q, rt) = self else {
+            unreachable!("batch receive is an anyipc call")
+        };
+        if q.try_recv_many(out, BATCH).is_err() {
+            rt.block_on(q.recv_many(out, BATCH)).unwrap();
+        }
+    }
+
     fn remove(backend: Backend, name: &str) {
         match backend {
-            Backend::Anyipc => {
+            Backend::Anyipc | Backend::AnyipcMany => {
                 let _ = MessageQueue::remove(name);
             }
             Backend::Posix => {
@@ -179,6 +220,23 @@ fn run_role(role: &str) {
     let backend = Backend::parse(args[1]);
     let mut buf = vec![0u8; 8192];
     match args[0] {
+        "producer" if backend == Backend::AnyipcMany => {
+            let q = Q::open(backend, args[2]);
+            let count: u64 = args[3].parse().unwrap();
+            let mut batch = Vec::with_capacity(BATCH);
+            let mut i = 0u64;
+            while i < count {
+                batch.clear();
+                while batch.len() < BATCH && i < count {
+                    let mut msg = [0u8; SIZE];
+                    msg[0] = i as u8;
+                    msg[SIZE - 1] = i as u8;
+                    batch.push(msg);
+                    i += 1;
+                }
+                q.send_many(&batch, DATA_PRIORITY);
+            }
+        }
         "producer" => {
             let q = Q::open(backend, args[2]);
             let count: u64 = args[3].parse().unwrap();
@@ -188,6 +246,29 @@ fn run_role(role: &str) {
                 msg[SIZE - 1] = i as u8;
                 q.send(&msg, DATA_PRIORITY);
             }
+        }
+        "consumer" if backend == Backend::AnyipcMany => {
+            let q = Q::open(backend, args[2]);
+            let mut got = Vec::with_capacity(BATCH);
+            let mut n = 0u64;
+            'recv: loop {
+                got.clear();
+                q.recv_many(&mut got);
+                for (k, (msg, p)) in got.iter().enumerate() {
+                    if *p == STOP_PRIORITY {
+                        // Stop markers are the last messages of the run: those taken beyond
+                        // this consumer's own go back for the other consumers.
+                        let others = got.len() - k - 1;
+                        for _ in 0..others {
+                            q.send(&[0u8; SIZE], STOP_PRIORITY);
+                        }
+                        break 'recv;
+                    }
+                    assert!(msg.len() == SIZE && msg[0] == msg[SIZE - 1], "bad message");
+                    n += 1;
+                }
+            }
+            println!("{n}");
         }
         "consumer" => {
             let q = Q::open(backend, args[2]);
@@ -290,13 +371,6 @@ fn round_trip(backend: Backend, n: usize) -> (f64, f64) {
     (times[n / 2], times[n * 99 / 100])
 }
 
-/// Median, min and max of three runs.
-fn three(mut f: impl FnMut() -> f64) -> (f64, f64, f64) {
-    let mut v: Vec<f64> = (0..3).map(|_| f()).collect();
-    v.sort_by(|a, b| a.total_cmp(b));
-    (v[1], v[0], v[2])
-}
-
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -313,69 +387,94 @@ fn machine() -> String {
     format!("nproc {cpus}, {cpu}, kernel {}", kernel.trim())
 }
 
+/// Median, min and max.
+fn spread(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(|a, b| a.total_cmp(b));
+    (v[v.len() / 2], v[0], v[v.len() - 1])
+}
+
 fn main() {
     if let Ok(role) = std::env::var(ROLE_VAR) {
         run_role(&role);
         return;
     }
-    let quick = std::env::args().any(|a| a == "--quick");
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let only: Option<Vec<String>> = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .map(|list| list.split(',').map(str::to_owned).collect());
+    let wanted = |row: &str| only.as_ref().map_or(true, |o| o.iter().any(|r| r == row));
     let scale = if quick { 10 } else { 1 };
     let total = 2_000_000 / scale;
     let rtt_n = 50_000 / scale as usize;
     println!("# mq:// vs POSIX mq — {}", machine());
     println!("# 64-byte messages; {total} per throughput run; {rtt_n} timed round trips; median of 3 (min–max)");
     println!("# no CPU pinning: processes float over all CPUs");
+    println!("# anyipc batch rows: send_many of {BATCH}, recv_many of up to {BATCH}; POSIX mq: one call per message");
     println!();
     println!("| workload | POSIX mq | anyipc mq:// | ratio |");
     println!("|---|---|---|---|");
-    let mut results = Vec::new();
-    for (label, p, c) in [
-        ("1 → 1 throughput (msgs/s)", 1, 1),
-        ("4 × 4 throughput (msgs/s)", 4, 4),
+    let mut batch_results = Vec::new();
+    for (row, label, p, c) in [
+        ("1x1", "1 → 1 throughput (msgs/s)", 1, 1),
+        ("4x4", "4 × 4 throughput (msgs/s)", 4, 4),
     ] {
-        let posix = three(|| throughput(Backend::Posix, p, c, total));
-        let ours = three(|| throughput(Backend::Anyipc, p, c, total));
-        println!(
-            "| {label} | {:.2} M ({:.2}–{:.2}) | {:.2} M ({:.2}–{:.2}) | {:.2}× |",
-            posix.0 / 1e6,
-            posix.1 / 1e6,
-            posix.2 / 1e6,
-            ours.0 / 1e6,
-            ours.1 / 1e6,
-            ours.2 / 1e6,
-            ours.0 / posix.0
-        );
-        results.push(ours.0);
+        if !wanted(row) {
+            continue;
+        }
+        let backends = [Backend::Posix, Backend::AnyipcMany, Backend::Anyipc];
+        let mut runs: Vec<Vec<f64>> = vec![Vec::new(); backends.len()];
+        for _ in 0..3 {
+            for (b, backend) in backends.iter().enumerate() {
+                runs[b].push(throughput(*backend, p, c, total));
+            }
+        }
+        let [posix, many, single] = [0, 1, 2].map(|b| spread(runs[b].clone()));
+        for (what, ours) in [("send_many/recv_many", many), ("send/recv", single)] {
+            println!(
+                "| {label}, anyipc {what} | {:.2} M ({:.2}–{:.2}) | {:.2} M ({:.2}–{:.2}) | {:.2}× |",
+                posix.0 / 1e6,
+                posix.1 / 1e6,
+                posix.2 / 1e6,
+                ours.0 / 1e6,
+                ours.1 / 1e6,
+                ours.2 / 1e6,
+                ours.0 / posix.0
+            );
+        }
+        batch_results.push((row, many.0, single.0));
     }
-    let rtt = |backend| {
-        let runs: Vec<(f64, f64)> = (0..3).map(|_| round_trip(backend, rtt_n)).collect();
-        let mut p50: Vec<f64> = runs.iter().map(|r| r.0).collect();
-        let mut p99: Vec<f64> = runs.iter().map(|r| r.1).collect();
-        p50.sort_by(|a, b| a.total_cmp(b));
-        p99.sort_by(|a, b| a.total_cmp(b));
-        (p50, p99)
-    };
-    let (posix50, posix99) = rtt(Backend::Posix);
-    let (ours50, ours99) = rtt(Backend::Anyipc);
-    println!(
-        "| round trip p50 (µs) | {:.1} ({:.1}–{:.1}) | {:.2} ({:.2}–{:.2}) | {:.3}× |",
-        posix50[1],
-        posix50[0],
-        posix50[2],
-        ours50[1],
-        ours50[0],
-        ours50[2],
-        ours50[1] / posix50[1]
-    );
-    println!(
-        "| round trip p99 (µs) | {:.1} | {:.2} | {:.3}× |",
-        posix99[1],
-        ours99[1],
-        ours99[1] / posix99[1]
-    );
+    if wanted("rtt") {
+        let mut posix_runs = Vec::new();
+        let mut ours_runs = Vec::new();
+        for _ in 0..3 {
+            posix_runs.push(round_trip(Backend::Posix, rtt_n));
+            ours_runs.push(round_trip(Backend::Anyipc, rtt_n));
+        }
+        let p50 = |runs: &[(f64, f64)]| spread(runs.iter().map(|r| r.0).collect());
+        let p99 = |runs: &[(f64, f64)]| spread(runs.iter().map(|r| r.1).collect());
+        let (posix50, ours50) = (p50(&posix_runs), p50(&ours_runs));
+        let (posix99, ours99) = (p99(&posix_runs), p99(&ours_runs));
+        println!(
+            "| round trip p50 (µs), anyipc send/recv | {:.1} ({:.1}–{:.1}) | {:.2} ({:.2}–{:.2}) | {:.3}× |",
+            posix50.0, posix50.1, posix50.2, ours50.0, ours50.1, ours50.2,
+            ours50.0 / posix50.0
+        );
+        println!(
+            "| round trip p99 (µs), anyipc send/recv | {:.1} | {:.2} | {:.3}× |",
+            posix99.0,
+            ours99.0,
+            ours99.0 / posix99.0
+        );
+    }
     println!();
-    println!(
-        "# anyipc 4×4 / 1×1 throughput: {:.2}×",
-        results[1] / results[0]
-    );
+    if let [(_, many11, single11), (_, many44, single44)] = batch_results[..] {
+        println!(
+            "# anyipc 4×4 / 1×1 throughput: {:.2}× (send_many/recv_many), {:.2}× (send/recv)",
+            many44 / many11,
+            single44 / single11
+        );
+    }
 }

@@ -5,7 +5,11 @@
 //! [`open`](MessageQueue::open), [`open_or_create`](MessageQueue::open_or_create) (never adopts
 //! a queue with other attributes), [`remove`](MessageQueue::remove); `send`/`try_send`/
 //! `send_timeout` with a priority 0–31; `recv`/`try_recv`/`recv_timeout` take the oldest
-//! message of the highest priority present. Any number of processes send and receive.
+//! message of the highest priority present. The batch calls
+//! [`send_many`](MessageQueue::send_many)/[`try_send_many`](MessageQueue::try_send_many) and
+//! [`recv_many`](MessageQueue::recv_many)/[`try_recv_many`](MessageQueue::try_recv_many)
+//! move many messages per lock hold: the way to stream messages fast (several times the rate
+//! of one call per message; see BENCHMARKS.md). Any number of processes send and receive.
 //! Through the URL layer, `mq://name` opens an existing queue (`?create=true` with
 //! `capacity=`/`max_message_len=`/`mode=` creates it) and gives a `Connection` whose sink
 //! sends at `?priority=N` (default 0) and whose stream receives. `mem://` is the in-process
@@ -18,7 +22,9 @@
 //!   A receiver killed *inside* its receive leaves the message in the queue (its operation is
 //!   rolled back). Only a receiver killed after the message left the queue, but before its
 //!   caller used it, loses it: at-most-once for the crashed receiver, as with any queue
-//!   without acknowledgements.
+//!   without acknowledgements. Batch calls are the same per message: a killed
+//!   `send_many` sent a prefix of its messages (those it returned as sent, perhaps more); a
+//!   receiver killed after `recv_many` returned loses that batch.
 //! - **No wedging.** A process killed holding the lock is detected by the kernel-released
 //!   liveness lock it held; the next waiter takes the lock over within milliseconds and rolls
 //!   back the half-done operation from the undo log.
@@ -53,7 +59,16 @@
 //! - **One lock, bodies copied under it.** A futex word in the segment guards the index; a
 //!   send copies its body into a free slot and links it, a receive copies the body out and
 //!   frees the slot, each in one critical section of a few word writes. Simple to prove
-//!   crash-safe (below); the cost is that copies of one queue are serialised.
+//!   crash-safe (below); the cost is that copies of one queue are serialised, and that each
+//!   operation moves the lock, index and undo-log cache lines between the processes (a few
+//!   hundred nanoseconds: most of a single send or receive).
+//! - **Batches cost one operation.** The free list is a chain of slots, so `send_many` takes
+//!   its first `k` slots as they are linked and splices them onto a priority's list, and
+//!   `recv_many` splices a run of one priority's list back onto the free list: six logged
+//!   word writes whatever `k` is (up to 64 KiB of bodies per lock hold, so other processes
+//!   never wait long). Receive-side batching stays explicit: a connection that read ahead
+//!   would hand out lower-priority messages it holds after higher ones that arrive later,
+//!   and lose them when killed.
 //! - **Crash recovery by undo log**, not a robust pthread mutex: glibc reads and asserts on
 //!   the mutex's own fields, which any process can scribble on, so a hostile writer could
 //!   make every user abort; our lock word has no invalid values. Each word an operation changes is logged (index, old value) before it is written; a

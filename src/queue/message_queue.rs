@@ -5,7 +5,7 @@ use super::region::Region;
 use super::waiting::Waiting;
 use super::{QueueAttributes, QueueError, QueueOptions};
 use crate::sys::queue as os;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -209,15 +209,11 @@ impl MessageQueue {
     }
 
     fn check_send(&self, msg: &[u8], priority: u8) -> io::Result<()> {
-        if priority >= PRIORITIES {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!(
-                    "priority {priority} is over the maximum, {}",
-                    PRIORITIES - 1
-                ),
-            ));
-        }
+        check_priority(priority)?;
+        self.check_len(msg)
+    }
+
+    fn check_len(&self, msg: &[u8]) -> io::Result<()> {
         let max = self.attachment.geometry().max_message_len;
         if msg.len() > max as usize {
             return Err(io::Error::new(
@@ -240,11 +236,124 @@ impl MessageQueue {
         };
         match pushed {
             Ok(()) => {
-                Waiting::NotEmpty.notify(&self.attachment);
+                Waiting::NotEmpty.notify(&self.attachment, 1);
                 Ok(Some(()))
             }
             Err(Refused::Full) | Err(Refused::Empty) => Ok(None),
         }
+    }
+
+    /// Sends the longest prefix of `msgs` that fits now, in order, all with `priority`;
+    /// returns how many were sent. Each lock hold moves many messages (up to 64 KiB of
+    /// bodies) for the cost of one, so this is how to send fast.
+    ///
+    /// Every message is checked before anything is sent: one that is too large sends none.
+    /// An empty `msgs` sends nothing and returns `Ok(0)`.
+    ///
+    /// ```
+    /// use anyipc::queue::{MessageQueue, QueueOptions};
+    /// # let name = format!("doc-mq-many-{}", std::process::id());
+    /// let queue = MessageQueue::create(&name, &QueueOptions { capacity: 3, ..Default::default() })?;
+    /// assert_eq!(queue.try_send_many(&[b"a", b"b", b"c", b"d"], 0)?, 3); // "d" did not fit
+    /// let mut got = Vec::new();
+    /// assert_eq!(queue.try_recv_many(&mut got, 10)?, 3);
+    /// assert_eq!(got[2], (bytes::Bytes::from_static(b"c"), 0));
+    /// # MessageQueue::remove(&name)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `WouldBlock` if `msgs` is not empty and the queue is full; `InvalidInput` for a
+    /// priority over 31 or a message over `max_message_len`; `InvalidData` if the segment is
+    /// corrupt (after some were sent, the error comes from the next call instead).
+    pub fn try_send_many<M: AsRef<[u8]>>(&self, msgs: &[M], priority: u8) -> io::Result<usize> {
+        self.check_send_many(msgs, priority)?;
+        if msgs.is_empty() {
+            return Ok(0);
+        }
+        self.try_send_many_checked(msgs, priority)?
+            .ok_or_else(|| io::Error::new(io::ErrorKind::WouldBlock, "the queue is full"))
+    }
+
+    /// Sends the longest prefix of `msgs` that fits, in order, all with `priority`, waiting
+    /// until at least one fits; returns how many were sent (like [`Write::write`]: loop for
+    /// the rest). One lock hold moves many messages, as in
+    /// [`try_send_many`](Self::try_send_many).
+    ///
+    /// ```
+    /// # tokio_test::block_on(async {
+    /// use anyipc::queue::{MessageQueue, QueueOptions};
+    /// # let name = format!("doc-mq-send-many-{}", std::process::id());
+    /// let queue = MessageQueue::create(&name, &QueueOptions::default())?;
+    /// let batch: Vec<Vec<u8>> = (0..100u8).map(|i| vec![i; 64]).collect();
+    /// let mut rest = &batch[..];
+    /// while !rest.is_empty() {
+    ///     let sent = queue.send_many(rest, 1).await?;
+    ///     rest = &rest[sent..];
+    /// }
+    /// assert_eq!(queue.attributes().len, 100);
+    /// # MessageQueue::remove(&name)?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
+    ///
+    /// [`Write::write`]: std::io::Write::write
+    ///
+    /// # Errors
+    /// As [`try_send_many`](Self::try_send_many), except that a full queue is waited on.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: messages are sent only in the poll that returns `Ok(n)`; a dropped
+    /// future sent none.
+    pub async fn send_many<M: AsRef<[u8]>>(&self, msgs: &[M], priority: u8) -> io::Result<usize> {
+        self.check_send_many(msgs, priority)?;
+        if msgs.is_empty() {
+            return Ok(0);
+        }
+        self.wait_until(Waiting::NotFull, None, || {
+            self.try_send_many_checked(msgs, priority)
+        })
+        .await
+    }
+
+    fn check_send_many<M: AsRef<[u8]>>(&self, msgs: &[M], priority: u8) -> io::Result<()> {
+        check_priority(priority)?;
+        msgs.iter().try_for_each(|m| self.check_len(m.as_ref()))
+    }
+
+    /// One attempt over non-empty, checked `msgs`: `Some(n)` if `n > 0` were sent, `None` if
+    /// the queue was full.
+    fn try_send_many_checked<M: AsRef<[u8]>>(
+        &self,
+        msgs: &[M],
+        priority: u8,
+    ) -> io::Result<Option<usize>> {
+        let mut sent = 0;
+        while sent < msgs.len() {
+            let pushed = {
+                let locked = match self.attachment.lock() {
+                    Ok(locked) => locked,
+                    Err(_) if sent > 0 => break,
+                    Err(e) => return Err(e.into()),
+                };
+                match priority_index::push_many(
+                    locked.region(),
+                    &msgs[sent..],
+                    priority,
+                    HOLD_BYTES,
+                ) {
+                    Ok(pushed) => pushed,
+                    // Those sent stay sent; the next call reports the error.
+                    Err(_) if sent > 0 => break,
+                    Err(e) => return Err(e.into()),
+                }
+            };
+            if pushed == 0 {
+                break;
+            }
+            Waiting::NotEmpty.notify(&self.attachment, pushed);
+            sent += pushed;
+        }
+        Ok((sent > 0).then_some(sent))
     }
 
     /// Sends `msg` with `priority`, waiting for room.
@@ -311,11 +420,127 @@ impl MessageQueue {
         };
         match popped {
             Ok((body, priority)) => {
-                Waiting::NotFull.notify(&self.attachment);
+                Waiting::NotFull.notify(&self.attachment, 1);
                 Ok(Some((Bytes::from(body), priority)))
             }
             Err(_) => Ok(None),
         }
+    }
+
+    /// Receives up to `limit` messages that are in the queue now, appending them with their
+    /// priorities to `buffer` in the order repeated [`try_recv`](Self::try_recv) calls would
+    /// give them (highest priority first, FIFO within a priority); returns how many. Each
+    /// lock hold takes a run of one priority (up to 64 KiB of bodies) for the cost of one
+    /// message, and the bodies share one allocation.
+    ///
+    /// Messages taken are the caller's: as with `try_recv`, a process killed before it used
+    /// them loses them (all of them, here).
+    ///
+    /// ```
+    /// use anyipc::queue::{MessageQueue, QueueOptions};
+    /// # let name = format!("doc-mq-recv-many-{}", std::process::id());
+    /// let queue = MessageQueue::create(&name, &QueueOptions::default())?;
+    /// queue.try_send_many(&["a", "b"], 1)?;
+    /// queue.try_send(b"urgent", 7)?;
+    /// let mut got = Vec::new();
+    /// assert_eq!(queue.try_recv_many(&mut got, 2)?, 2);
+    /// assert_eq!(got, [("urgent".into(), 7), ("a".into(), 1)]);
+    /// # MessageQueue::remove(&name)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `WouldBlock` if `limit` is not 0 and the queue is empty; `InvalidData` if the segment
+    /// is corrupt (after some were received, the error comes from the next call instead).
+    pub fn try_recv_many(&self, buffer: &mut Vec<(Bytes, u8)>, limit: usize) -> io::Result<usize> {
+        if limit == 0 {
+            return Ok(0);
+        }
+        self.try_recv_many_checked(buffer, limit)?
+            .ok_or_else(|| io::Error::new(io::ErrorKind::WouldBlock, "the queue is empty"))
+    }
+
+    /// Waits for at least one message, then receives up to `limit` as
+    /// [`try_recv_many`](Self::try_recv_many) does, appending them to `buffer`; returns how
+    /// many (0 only for a `limit` of 0). The batch counterpart of [`recv`](Self::recv), as
+    /// tokio's `mpsc::Receiver::recv_many` is of its `recv`.
+    ///
+    /// ```
+    /// # tokio_test::block_on(async {
+    /// use anyipc::queue::{MessageQueue, QueueOptions};
+    /// # let name = format!("doc-mq-recv-many-async-{}", std::process::id());
+    /// let queue = MessageQueue::create(&name, &QueueOptions::default())?;
+    /// queue.try_send_many(&[[1u8; 64]; 10], 0)?;
+    /// let mut got = Vec::with_capacity(64);
+    /// while got.len() < 10 {
+    ///     queue.recv_many(&mut got, 64).await?;
+    /// }
+    /// assert!(got.iter().all(|(msg, _)| msg[..] == [1; 64]));
+    /// # MessageQueue::remove(&name)?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// `InvalidData` if the segment is corrupt.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: messages are taken from the queue only in the poll that returns them.
+    pub async fn recv_many(
+        &self,
+        buffer: &mut Vec<(Bytes, u8)>,
+        limit: usize,
+    ) -> io::Result<usize> {
+        if limit == 0 {
+            return Ok(0);
+        }
+        self.wait_until(Waiting::NotEmpty, None, || {
+            self.try_recv_many_checked(buffer, limit)
+        })
+        .await
+    }
+
+    /// One attempt: `Some(n)` if `n > 0` (at most `limit`, ≥ 1) were appended, `None` if
+    /// the queue was empty.
+    fn try_recv_many_checked(
+        &self,
+        buffer: &mut Vec<(Bytes, u8)>,
+        limit: usize,
+    ) -> io::Result<Option<usize>> {
+        let mut got = 0;
+        let mut lens = Vec::new();
+        while got < limit {
+            let mut bodies = BytesMut::new();
+            lens.clear();
+            let popped = self
+                .attachment
+                .lock()
+                .map_err(io::Error::from)
+                .and_then(|locked| {
+                    let region = locked.region();
+                    let popped =
+                        priority_index::pop_many(region, limit - got, HOLD_BYTES, |slot, len| {
+                            let at = bodies.len();
+                            bodies.resize(at + len, 0);
+                            region.read_body(slot, &mut bodies[at..]);
+                            lens.push(len);
+                        });
+                    Ok(popped?)
+                });
+            let (count, priority) = match popped {
+                Ok(popped) => popped,
+                // Those taken are returned; the next call reports the error.
+                Err(_) if got > 0 => break,
+                Err(e) => return Err(e),
+            };
+            if count == 0 {
+                break;
+            }
+            Waiting::NotFull.notify(&self.attachment, count);
+            let mut bodies = bodies.freeze();
+            buffer.extend(lens.iter().map(|&len| (bodies.split_to(len), priority)));
+            got += count;
+        }
+        Ok((got > 0).then_some(got))
     }
 
     /// Receives the next message (highest priority first, FIFO within a priority), waiting
@@ -377,6 +602,23 @@ impl MessageQueue {
     pub(crate) fn attachment(&self) -> &Arc<Attachment> {
         &self.attachment
     }
+}
+
+/// Bodies one lock hold copies at most in a batch operation (at least one message is always
+/// moved): bounds how long other processes wait for the lock.
+const HOLD_BYTES: usize = 64 * 1024;
+
+fn check_priority(priority: u8) -> io::Result<()> {
+    if priority >= PRIORITIES {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "priority {priority} is over the maximum, {}",
+                PRIORITIES - 1
+            ),
+        ));
+    }
+    Ok(())
 }
 
 pub(crate) fn timed_out(waiting: Waiting) -> io::Error {

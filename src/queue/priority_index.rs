@@ -75,44 +75,76 @@ pub(crate) fn push(
     data: &[u8],
     priority: u8,
 ) -> Result<Result<(), Refused>, QueueError> {
-    debug_assert!(
-        priority < PRIORITIES && data.len() <= region.geometry().max_message_len as usize
-    );
-    let p = u32::from(priority);
-    let slot = link(region, word::FREE_HEAD, "free-list head out of range")?;
-    if slot == NIL {
-        return Ok(Err(Refused::Full));
+    match push_many(region, &[data], priority, usize::MAX)? {
+        0 => Ok(Err(Refused::Full)),
+        _ => Ok(Ok(())),
     }
-    let next_free = link(
-        region,
-        word::SLOT_NEXT + slot,
-        "free-list link out of range",
-    )?;
-    let tail = link(region, word::TAILS + p, "list tail out of range")?;
-    let bitmap = load(region, word::BITMAP);
+}
+
+/// Appends the longest prefix of `msgs` that fits, all at priority `priority` (< 32, every
+/// message within the max length: the caller checked both against private limits), in one
+/// operation; returns how many. Stops early once the bodies copied reach `byte_budget`
+/// (always taking at least one message), to bound the time the lock is held.
+///
+/// The free list is already a chain of slots, so `k` messages take its first `k` slots as
+/// they are linked: the operation writes the same six index words whatever `k` is.
+pub(crate) fn push_many<M: AsRef<[u8]>>(
+    region: &Region,
+    msgs: &[M],
+    priority: u8,
+    byte_budget: usize,
+) -> Result<usize, QueueError> {
+    debug_assert!(priority < PRIORITIES);
+    let p = u32::from(priority);
+    let first = link(region, word::FREE_HEAD, "free-list head out of range")?;
+    if first == NIL || msgs.is_empty() {
+        return Ok(0);
+    }
     let len = load(region, word::LEN);
-    if len >= region.geometry().capacity {
+    let capacity = region.geometry().capacity;
+    // Walk the free list for as many slots as there are messages (and budget), filling
+    // each: free slots are read by nobody, so the bodies and metadata need no undo entries.
+    let mut last = first;
+    let mut count = 0u32;
+    let mut bytes = 0usize;
+    let rest = loop {
+        let data = msgs[count as usize].as_ref();
+        debug_assert!(data.len() <= region.geometry().max_message_len as usize);
+        region.write_body(last, data);
+        let (slot_len, slot_priority) = region.slot_meta(last);
+        slot_len.store(data.len() as u32, Ordering::Relaxed);
+        slot_priority.store(p, Ordering::Relaxed);
+        count += 1;
+        bytes += data.len();
+        let next = link(
+            region,
+            word::SLOT_NEXT + last,
+            "free-list link out of range",
+        )?;
+        if next == NIL || count as usize == msgs.len() || bytes >= byte_budget {
+            break next;
+        }
+        last = next;
+    };
+    if u64::from(len) + u64::from(count) > u64::from(capacity) {
         return Err(QueueError::Corrupt("length at capacity with a free slot"));
     }
-    // The slot is free: nobody reads its body or metadata, so these need no undo entries.
-    region.write_body(slot, data);
-    let (slot_len, slot_priority) = region.slot_meta(slot);
-    slot_len.store(data.len() as u32, Ordering::Relaxed);
-    slot_priority.store(p, Ordering::Relaxed);
+    let tail = link(region, word::TAILS + p, "list tail out of range")?;
+    let bitmap = load(region, word::BITMAP);
 
     let mut txn = Txn::begin(region);
-    txn.store(word::FREE_HEAD, next_free);
-    txn.store(word::SLOT_NEXT + slot, NIL);
+    txn.store(word::FREE_HEAD, rest);
+    txn.store(word::SLOT_NEXT + last, NIL);
     if tail == NIL {
-        txn.store(word::HEADS + p, slot);
+        txn.store(word::HEADS + p, first);
     } else {
-        txn.store(word::SLOT_NEXT + tail, slot);
+        txn.store(word::SLOT_NEXT + tail, first);
     }
-    txn.store(word::TAILS + p, slot);
+    txn.store(word::TAILS + p, last);
     txn.store(word::BITMAP, bitmap | (1 << p));
-    txn.store(word::LEN, len + 1);
+    txn.store(word::LEN, len + count);
     txn.commit();
-    Ok(Ok(()))
+    Ok(count as usize)
 }
 
 /// Removes the oldest message of the highest non-empty priority, handing its body to
@@ -121,9 +153,36 @@ pub(crate) fn pop<T>(
     region: &Region,
     take: impl FnOnce(u32, usize) -> T,
 ) -> Result<Result<(T, u8), Refused>, QueueError> {
+    let mut take = Some(take);
+    let mut taken = None;
+    let (count, p) = pop_many(region, 1, usize::MAX, |slot, len| {
+        if let Some(take) = take.take() {
+            taken = Some(take(slot, len));
+        }
+    })?;
+    match (count, taken) {
+        (1, Some(taken)) => Ok(Ok((taken, p))),
+        _ => Ok(Err(Refused::Empty)),
+    }
+}
+
+/// Removes up to `limit` (≥ 1) of the oldest messages of the highest non-empty priority in
+/// one operation, handing each body to `take(slot, len)`, in order, before anything changes;
+/// returns how many and their priority (0 messages: the queue is empty). Stops early once
+/// the bodies reach `byte_budget` (always taking at least one message). Lower priorities
+/// are left for the next call: each call is one logged operation of at most six words.
+///
+/// On `Err`, nothing changed: the caller discards what `take` was given.
+pub(crate) fn pop_many(
+    region: &Region,
+    limit: usize,
+    byte_budget: usize,
+    mut take: impl FnMut(u32, usize),
+) -> Result<(usize, u8), QueueError> {
+    debug_assert!(limit >= 1);
     let bitmap = load(region, word::BITMAP);
     if bitmap == 0 {
-        return Ok(Err(Refused::Empty));
+        return Ok((0, 0));
     }
     let p = 31 - bitmap.leading_zeros();
     let head = link(region, word::HEADS + p, "list head out of range")?;
@@ -132,35 +191,47 @@ pub(crate) fn pop<T>(
             "priority marked non-empty without a head",
         ));
     }
-    let next = link(region, word::SLOT_NEXT + head, "list link out of range")?;
-    let free = link(region, word::FREE_HEAD, "free-list head out of range")?;
     let len = load(region, word::LEN);
-    let (slot_len, slot_priority) = region.slot_meta(head);
-    let body_len = slot_len.load(Ordering::Acquire);
-    if body_len > region.geometry().max_message_len {
-        return Err(QueueError::Corrupt(
-            "message length over the queue's maximum",
-        ));
-    }
-    if slot_priority.load(Ordering::Acquire) != p {
-        return Err(QueueError::Corrupt("message on another priority's list"));
-    }
-    if len == 0 {
-        return Err(QueueError::Corrupt("message in a queue of length 0"));
-    }
-    let taken = take(head, body_len as usize);
+    let max_len = region.geometry().max_message_len;
+    let mut last = head;
+    let mut count = 0u32;
+    let mut bytes = 0usize;
+    let rest = loop {
+        let (slot_len, slot_priority) = region.slot_meta(last);
+        let body_len = slot_len.load(Ordering::Acquire);
+        if body_len > max_len {
+            return Err(QueueError::Corrupt(
+                "message length over the queue's maximum",
+            ));
+        }
+        if slot_priority.load(Ordering::Acquire) != p {
+            return Err(QueueError::Corrupt("message on another priority's list"));
+        }
+        count += 1;
+        if count > len {
+            return Err(QueueError::Corrupt("more messages listed than the length"));
+        }
+        take(last, body_len as usize);
+        bytes += body_len as usize;
+        let next = link(region, word::SLOT_NEXT + last, "list link out of range")?;
+        if next == NIL || count as usize >= limit || bytes >= byte_budget {
+            break next;
+        }
+        last = next;
+    };
+    let free = link(region, word::FREE_HEAD, "free-list head out of range")?;
 
     let mut txn = Txn::begin(region);
-    txn.store(word::HEADS + p, next);
-    if next == NIL {
+    txn.store(word::HEADS + p, rest);
+    if rest == NIL {
         txn.store(word::TAILS + p, NIL);
         txn.store(word::BITMAP, bitmap & !(1 << p));
     }
-    txn.store(word::SLOT_NEXT + head, free);
+    txn.store(word::SLOT_NEXT + last, free);
     txn.store(word::FREE_HEAD, head);
-    txn.store(word::LEN, len - 1);
+    txn.store(word::LEN, len - count);
     txn.commit();
-    Ok(Ok((taken, p as u8)))
+    Ok((count as usize, p as u8))
 }
 
 /// Checks that no operation is half done: the undo log is empty.

@@ -24,6 +24,19 @@ fn pop(region: &Region) -> Result<Result<(Vec<u8>, u8), Refused>, QueueError> {
     })
 }
 
+/// `pop_many` into owned bodies.
+fn pop_many(region: &Region, limit: usize, budget: usize) -> (Vec<Vec<u8>>, u8) {
+    let mut bodies = Vec::new();
+    let (count, p) = priority_index::pop_many(region, limit, budget, |slot, len| {
+        let mut out = vec![0; len];
+        region.read_body(slot, &mut out);
+        bodies.push(out);
+    })
+    .unwrap();
+    assert_eq!(count, bodies.len());
+    (bodies, p)
+}
+
 /// Every index word and undo-log word, to compare states.
 fn snapshot(region: &Region) -> Vec<u32> {
     (0..region.geometry().word_count())
@@ -50,19 +63,58 @@ impl Model {
     fn len(&self) -> usize {
         self.0.iter().map(VecDeque::len).sum()
     }
+    /// Up to `limit` of the highest priority present, stopping once `budget` bytes are
+    /// taken (at least one message).
+    fn pop_run(&mut self, limit: usize, budget: usize) -> (Vec<Vec<u8>>, u8) {
+        let Some(p) = (0..self.0.len()).rev().find(|&p| !self.0[p].is_empty()) else {
+            return (Vec::new(), 0);
+        };
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        while let Some(d) = self.0[p].pop_front() {
+            bytes += d.len();
+            out.push(d);
+            if out.len() == limit || bytes >= budget {
+                break;
+            }
+        }
+        (out, p as u8)
+    }
 }
 
 #[derive(Debug, Clone)]
 enum Op {
     Push(Vec<u8>, u8),
     Pop,
+    PushMany(Vec<Vec<u8>>, u8, usize),
+    PopMany(usize, usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
+    let body = || proptest::collection::vec(any::<u8>(), 0..40);
     prop_oneof![
-        (proptest::collection::vec(any::<u8>(), 0..40), 0u8..32).prop_map(|(d, p)| Op::Push(d, p)),
+        (body(), 0u8..32).prop_map(|(d, p)| Op::Push(d, p)),
         Just(Op::Pop),
+        (
+            proptest::collection::vec(body(), 0..8),
+            0u8..32,
+            1usize..100
+        )
+            .prop_map(|(ds, p, budget)| Op::PushMany(ds, p, budget)),
+        (1usize..8, 1usize..100).prop_map(|(limit, budget)| Op::PopMany(limit, budget)),
     ]
+}
+
+/// Applies `op` to `region`, ignoring the outcome.
+fn apply(region: &Region, op: Op) -> Result<(), QueueError> {
+    match op {
+        Op::Push(d, p) => priority_index::push(region, &d, p).map(drop),
+        Op::Pop => pop(region).map(drop),
+        Op::PushMany(ds, p, budget) => priority_index::push_many(region, &ds, p, budget).map(drop),
+        Op::PopMany(limit, budget) => {
+            priority_index::pop_many(region, limit, budget, |_, _| {}).map(drop)
+        }
+    }
 }
 
 proptest! {
@@ -85,6 +137,28 @@ proptest! {
                     let got = pop(&region).unwrap().ok();
                     prop_assert_eq!(got, model.pop());
                 }
+                Op::PushMany(ds, p, budget) => {
+                    let sent = priority_index::push_many(&region, &ds, p, budget).unwrap();
+                    // As many as fit, stopping once the budget is reached.
+                    let room = cap as usize - model.len();
+                    let mut want = 0;
+                    let mut bytes = 0;
+                    for d in ds.iter().take(room) {
+                        want += 1;
+                        bytes += d.len();
+                        if bytes >= budget {
+                            break;
+                        }
+                    }
+                    prop_assert_eq!(sent, want);
+                    for d in ds.into_iter().take(sent) {
+                        model.push(d, p);
+                    }
+                }
+                Op::PopMany(limit, budget) => {
+                    let got = pop_many(&region, limit, budget);
+                    prop_assert_eq!(got, model.pop_run(limit, budget));
+                }
             }
             priority_index::check_structure(&region).unwrap();
             prop_assert_eq!(region.known_word(word::LEN).load(Ordering::Relaxed) as usize, model.len());
@@ -100,24 +174,13 @@ proptest! {
     ) {
         let region = region(6, 40);
         for op in setup {
-            match op {
-                Op::Push(d, p) => { let _ = priority_index::push(&region, &d, p).unwrap(); }
-                Op::Pop => { let _ = pop(&region).unwrap(); }
-            }
+            apply(&region, op).unwrap();
         }
         let before = snapshot(&region);
         // Clear the log so that the entries the last operation writes are its own.
-        for i in 0..UNDO_CAPACITY {
-            let (index, _) = region.undo_entry(i);
-            index.store(u32::MAX, Ordering::Relaxed);
-        }
-        match last {
-            Op::Push(d, p) => { let _ = priority_index::push(&region, &d, p).unwrap(); }
-            Op::Pop => { let _ = pop(&region).unwrap(); }
-        }
-        let written = (0..UNDO_CAPACITY)
-            .take_while(|&i| region.undo_entry(i).0.load(Ordering::Relaxed) != u32::MAX)
-            .count() as u32;
+        clear_log(&region);
+        apply(&region, last).unwrap();
+        let written = logged_writes(&region) as u32;
         let k = crash_after.min(written);
         // The state at the crash: the first k writes done (and logged), the rest not.
         for i in (k..written).rev() {
@@ -145,10 +208,7 @@ proptest! {
         region.undo_count().store(garbage_count(&region), Ordering::Relaxed);
         let _ = priority_index::rollback(&region);
         for op in ops {
-            let _ = match op {
-                Op::Push(d, p) => priority_index::push(&region, &d, p).map(drop),
-                Op::Pop => pop(&region).map(drop),
-            };
+            let _ = apply(&region, op);
         }
     }
 }
@@ -168,6 +228,56 @@ fn fifo_within_a_priority_and_highest_first() {
         .collect();
     let want = [("b", 7), ("e", 7), ("a", 3), ("c", 3), ("d", 0)];
     assert_eq!(order, want.map(|(d, p)| (d.to_owned(), p)));
+}
+
+#[test]
+fn a_batch_takes_one_logged_operation_whatever_its_size() {
+    let region = region(64, 8);
+    let bodies: Vec<[u8; 8]> = (0..50u8).map(|i| [i; 8]).collect();
+    clear_log(&region);
+    assert_eq!(
+        priority_index::push_many(&region, &bodies, 4, usize::MAX).unwrap(),
+        50
+    );
+    assert_eq!(logged_writes(&region), 6);
+    // The budget stops a batch early, never before its first message.
+    assert_eq!(
+        priority_index::push_many(&region, &bodies, 2, 1).unwrap(),
+        1
+    );
+    assert_eq!(
+        priority_index::push_many(&region, &bodies, 2, 17).unwrap(),
+        3
+    );
+    // Room for 10 more: the longest prefix that fits.
+    assert_eq!(
+        priority_index::push_many(&region, &bodies, 9, usize::MAX).unwrap(),
+        10
+    );
+    clear_log(&region);
+    let (got, p) = pop_many(&region, 64, usize::MAX);
+    assert_eq!((got.len(), p), (10, 9));
+    assert_eq!(logged_writes(&region), 6);
+    let (got, p) = pop_many(&region, 30, usize::MAX);
+    assert_eq!((got.len(), p), (30, 4));
+    assert_eq!(got[29], [29; 8]);
+    let (got, _) = pop_many(&region, 64, 9);
+    assert_eq!(got, [[30; 8], [31; 8]]);
+    priority_index::check_structure(&region).unwrap();
+}
+
+/// Marks every undo-log entry unused, so that those an operation writes can be counted.
+fn clear_log(region: &Region) {
+    for i in 0..UNDO_CAPACITY {
+        region.undo_entry(i).0.store(u32::MAX, Ordering::Relaxed);
+    }
+}
+
+/// Undo-log entries written since [`clear_log`] (the log keeps them after commit).
+fn logged_writes(region: &Region) -> usize {
+    (0..UNDO_CAPACITY)
+        .take_while(|&i| region.undo_entry(i).0.load(Ordering::Relaxed) != u32::MAX)
+        .count()
 }
 
 #[test]

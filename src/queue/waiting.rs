@@ -79,9 +79,10 @@ impl Waiting {
         false
     }
 
-    /// Wakes parked waiters of this kind, if the count says there are any. Called after an
-    /// operation that may have made the queue ready for them.
-    pub(crate) fn notify(self, attachment: &Attachment) {
+    /// Wakes up to `count` parked waiters of this kind, if the waiter count says there are
+    /// any. Called after an operation that moved `count` messages and so may have made the
+    /// queue ready for that many of them.
+    pub(crate) fn notify(self, attachment: &Attachment, count: usize) {
         let (seq, waiters) = self.words(attachment);
         // Pairs with the fence in `park`: either the waiter sees our change to the length,
         // or we see its count.
@@ -91,7 +92,7 @@ impl Waiting {
             // One per message or slot: waking them all would send every parked receiver
             // after one message. A woken waiter whose future was dropped meanwhile wastes
             // its wake-up; the others re-check within `PARK_MAX` anyway.
-            crate::sys::queue::futex_wake(seq, 1);
+            crate::sys::queue::futex_wake(seq, u32::try_from(count).unwrap_or(u32::MAX));
         }
     }
 

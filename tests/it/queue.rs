@@ -177,6 +177,113 @@ async fn highest_priority_first_fifo_within() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_calls_move_many_in_order_and_wait_like_single_ones() {
+    watchdog(60, async {
+        let name = Name::new();
+        let q = MessageQueue::create(&name.0, &small(8, 16)).unwrap();
+        let no: &[&[u8]] = &[];
+        assert_eq!(q.try_send_many(no, 0).unwrap(), 0);
+        assert_eq!(q.try_recv_many(&mut Vec::new(), 0).unwrap(), 0);
+        let mut got = Vec::new();
+        assert_eq!(
+            q.try_recv_many(&mut got, 4).unwrap_err().kind(),
+            ErrorKind::WouldBlock
+        );
+        // Checked before anything is sent: one bad message sends none.
+        let bad: [&[u8]; 2] = [b"ok", &[0; 17]];
+        assert_eq!(
+            q.try_send_many(&bad, 0).unwrap_err().kind(),
+            ErrorKind::InvalidInput
+        );
+        assert_eq!(
+            q.try_send_many(&[b"x"], 32).unwrap_err().kind(),
+            ErrorKind::InvalidInput
+        );
+        assert_eq!(q.attributes().len, 0);
+        // The longest prefix that fits.
+        assert_eq!(q.try_send_many(&["a", "b", "c"], 2).unwrap(), 3);
+        assert_eq!(q.try_send_many(&["U", "V"], 9).unwrap(), 2);
+        assert_eq!(q.try_send_many(&["d", "e", "f", "g", "h"], 2).unwrap(), 3);
+        assert_eq!(
+            q.try_send_many(&["h"], 2).unwrap_err().kind(),
+            ErrorKind::WouldBlock
+        );
+        // In the order single receives give, appended to the buffer, at most `limit`.
+        got.push((Bytes::from_static(b"kept"), 0));
+        assert_eq!(q.try_recv_many(&mut got, 3).unwrap(), 3);
+        assert_eq!(q.try_recv_many(&mut got, 10).unwrap(), 5);
+        let order: Vec<(&[u8], u8)> = got.iter().map(|(m, p)| (&m[..], *p)).collect();
+        let want: [(&[u8], u8); 9] = [
+            (b"kept", 0),
+            (b"U", 9),
+            (b"V", 9),
+            (b"a", 2),
+            (b"b", 2),
+            (b"c", 2),
+            (b"d", 2),
+            (b"e", 2),
+            (b"f", 2),
+        ];
+        assert_eq!(order, want);
+
+        // recv_many waits for a message; send_many waits for room.
+        let receiver = {
+            let q = q.clone();
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                let n = q.recv_many(&mut got, 8).await.unwrap();
+                (n, got)
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!receiver.is_finished());
+        q.send(b"late", 4).await.unwrap();
+        let (n, late) = receiver.await.unwrap();
+        assert_eq!((n, &late[0].0[..], late[0].1), (1, &b"late"[..], 4));
+        let ten: Vec<[u8; 1]> = (0..10u8).map(|i| [i]).collect();
+        assert_eq!(q.send_many(&ten, 1).await.unwrap(), 8);
+        let sender = {
+            let q = q.clone();
+            tokio::spawn(async move { q.send_many(&[[8u8], [9]], 1).await.unwrap() })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!sender.is_finished());
+        let mut all = Vec::new();
+        assert_eq!(q.recv_many(&mut all, 3).await.unwrap(), 3);
+        assert_eq!(sender.await.unwrap(), 2);
+        while all.len() < 10 {
+            q.recv_many(&mut all, 10).await.unwrap();
+        }
+        let bodies: Vec<u8> = all.iter().map(|(m, _)| m[0]).collect();
+        assert_eq!(bodies, (0..10).collect::<Vec<u8>>());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn batches_larger_than_one_lock_hold_arrive_whole_and_in_order() {
+    watchdog(60, async {
+        let name = Name::new();
+        let q = MessageQueue::create(&name.0, &small(300, 4096)).unwrap();
+        // 1.2 MiB: many lock holds of 64 KiB each.
+        let batch: Vec<Vec<u8>> = (0..300u32)
+            .map(|i| {
+                let mut m = vec![i as u8; 4 + (i as usize * 13) % 4092];
+                m[..4].copy_from_slice(&i.to_le_bytes());
+                m
+            })
+            .collect();
+        assert_eq!(q.try_send_many(&batch, 3).unwrap(), 300);
+        let mut got = Vec::new();
+        assert_eq!(q.try_recv_many(&mut got, 1000).unwrap(), 300);
+        for (i, ((msg, p), want)) in got.iter().zip(&batch).enumerate() {
+            assert_eq!((&msg[..], *p), (&want[..], 3), "message {i}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parked_receivers_and_senders_are_woken() {
     watchdog(60, async {
         let name = Name::new();

@@ -140,6 +140,25 @@ fn mq_helper_entry() {
                 }
             });
         }
+        "producer-many" => {
+            let id: u32 = parts.next().unwrap().parse().unwrap();
+            let count: u32 = parts.next().unwrap().parse().unwrap();
+            rt.block_on(async {
+                let mut seq = 0;
+                while seq < count {
+                    // Batches of 1–7 at one priority each.
+                    let size = (1 + seq % 7).min(count - seq);
+                    let priority = 1 + (seq % 31) as u8;
+                    let batch: Vec<Vec<u8>> = (seq..seq + size).map(|s| message(id, s)).collect();
+                    let mut rest = &batch[..];
+                    while !rest.is_empty() {
+                        let sent = queue.send_many(rest, priority).await.unwrap();
+                        rest = &rest[sent..];
+                    }
+                    seq += size;
+                }
+            });
+        }
         "consumer" => rt.block_on(async {
             loop {
                 let (msg, priority) = queue.recv().await.unwrap();
@@ -151,6 +170,25 @@ fn mq_helper_entry() {
             }
             out.flush().unwrap();
         }),
+        "consumer-many" => rt.block_on(async {
+            let mut got = Vec::new();
+            'recv: loop {
+                got.clear();
+                queue.recv_many(&mut got, 5).await.unwrap();
+                for (k, (msg, priority)) in got.iter().enumerate() {
+                    if *priority == 0 {
+                        // Stop markers come last: those beyond our own go back for others.
+                        for _ in k + 1..got.len() {
+                            queue.send(b"stop", 0).await.unwrap();
+                        }
+                        break 'recv;
+                    }
+                    let (id, seq) = check_message(msg).expect("corrupted message");
+                    writeln!(out, "got {id} {seq}").unwrap();
+                }
+            }
+            out.flush().unwrap();
+        }),
         "kill-sender" => rt.block_on(async {
             for seq in 0.. {
                 let len = [8, 4096, 65536][seq as usize % 3];
@@ -159,6 +197,36 @@ fn mq_helper_entry() {
                     .await
                     .unwrap();
                 writeln!(out, "S {seq}").unwrap();
+                out.flush().unwrap();
+            }
+        }),
+        "kill-sender-many" => rt.block_on(async {
+            let mut seq = 0u32;
+            loop {
+                // Batches of 1–4 at one priority; at most 64 KiB goes per lock hold.
+                let batch: Vec<Vec<u8>> = (seq..seq + 1 + seq % 4)
+                    .map(|s| numbered(s, [8, 4096, 65536][s as usize % 3]))
+                    .collect();
+                let mut rest = &batch[..];
+                while !rest.is_empty() {
+                    let sent = queue.send_many(rest, (seq % 32) as u8).await.unwrap();
+                    for msg in &rest[..sent] {
+                        writeln!(out, "S {}", seq_of(msg)).unwrap();
+                    }
+                    out.flush().unwrap();
+                    rest = &rest[sent..];
+                }
+                seq += batch.len() as u32;
+            }
+        }),
+        "kill-receiver-many" => rt.block_on(async {
+            let mut got = Vec::new();
+            loop {
+                got.clear();
+                queue.recv_many(&mut got, KILL_BATCH).await.unwrap();
+                for (msg, _) in &got {
+                    writeln!(out, "R {}", seq_of(msg)).unwrap();
+                }
                 out.flush().unwrap();
             }
         }),
@@ -174,7 +242,7 @@ fn mq_helper_entry() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn four_producers_four_consumers_nothing_lost_duplicated_or_corrupted() {
+async fn four_producers_four_consumers_single_and_batched_nothing_lost_duplicated_or_corrupted() {
     watchdog(120, async {
         tokio::task::spawn_blocking(|| {
             const PER_PRODUCER: u32 = 2000;
@@ -185,10 +253,16 @@ async fn four_producers_four_consumers_nothing_lost_duplicated_or_corrupted() {
                 ..Default::default()
             };
             let queue = MessageQueue::create(&name.0, &options).unwrap();
-            let mut consumers: Vec<_> = (0..4).map(|_| spawn_helper("consumer", &name.0)).collect();
+            // Half of each side moves one message per call, half uses the batch calls.
+            let mut consumers: Vec<_> = ["consumer", "consumer", "consumer-many", "consumer-many"]
+                .iter()
+                .map(|role| spawn_helper(role, &name.0))
+                .collect();
             let consumer_lines: Vec<_> = consumers.iter_mut().map(lines).collect();
-            let mut producers: Vec<_> = (0..4)
-                .map(|id| spawn_helper(&format!("producer:{id}:{PER_PRODUCER}"), &name.0))
+            let mut producers: Vec<_> = ["producer", "producer", "producer-many", "producer-many"]
+                .iter()
+                .enumerate()
+                .map(|(id, role)| spawn_helper(&format!("{role}:{id}:{PER_PRODUCER}"), &name.0))
                 .collect();
             for p in &mut producers {
                 assert!(p.0.wait().unwrap().success(), "a producer failed");
@@ -260,6 +334,8 @@ impl Rng {
 }
 
 const KILL_ROUNDS: u32 = 200;
+/// Most messages a `kill-receiver-many` helper takes per call, and so may lose when killed.
+const KILL_BATCH: usize = 4;
 
 /// SIGKILL a sender or a receiver at a random moment, 200 times. After each kill the queue
 /// works at once for the survivor (never wedged), its index checks out, every send that
@@ -268,131 +344,171 @@ const KILL_ROUNDS: u32 = 200;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_rounds_never_wedge_lose_or_duplicate() {
     watchdog(240, async {
-        tokio::task::spawn_blocking(|| {
-            let name = Name::new();
-            let options = QueueOptions {
-                capacity: 16,
-                max_message_len: 65536,
-                ..Default::default()
-            };
-            let queue = MessageQueue::create(&name.0, &options).unwrap();
-            let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-            let mut died_holding_lock = 0;
-            let mut next_seq = 1_000_000u32;
-            for round in 0..KILL_ROUNDS {
-                let sender_round = round % 2 == 0;
-                let role = if sender_round {
-                    "kill-sender"
-                } else {
-                    "kill-receiver"
-                };
-                let mut child = spawn_helper(role, &name.0);
-                let rx = lines(&mut child);
-                wait_ready(&rx);
-                // Three rounds in four aim at the lock: the kill is sent the moment the child is
-                // seen holding it; the others kill at a random time.
-                let aimed = round % 4 != 0;
-                let child_pid = child.0.id();
-                let kill_at = Instant::now()
-                    + if aimed {
-                        Duration::from_millis(50)
-                    } else {
-                        Duration::from_micros(200 + rng.below(4000))
-                    };
-                let mut taken: Vec<u32> = Vec::new();
-                let mut sent: Vec<u32> = Vec::new();
-                // The survivor works the queue until the kill, so the child never idles.
-                'work: while Instant::now() < kill_at {
-                    if aimed {
-                        for _ in 0..20 {
-                            if lock_word(&name) & 0x7fff_ffff == child_pid {
-                                break 'work;
-                            }
-                        }
-                    }
-                    if sender_round {
-                        if let Ok((msg, _)) = queue.try_recv() {
-                            taken.push(seq_of(&msg));
-                        }
-                    } else {
-                        let len = [8, 4096, 65536][rng.below(3) as usize];
-                        if queue
-                            .try_send(&numbered(next_seq, len), rng.below(32) as u8)
-                            .is_ok()
-                        {
-                            sent.push(next_seq);
-                            next_seq += 1;
-                        }
-                    }
-                }
-                child.0.kill().unwrap();
-                child.0.wait().unwrap();
-                if lock_word(&name) != 0 {
-                    died_holding_lock += 1;
-                }
-                // Never wedged: drain everything (this takes the lock over if need be).
-                let drain_started = Instant::now();
-                loop {
-                    match queue.try_recv() {
-                        Ok((msg, _)) => taken.push(seq_of(&msg)),
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                        Err(e) => panic!("round {round}: queue broken after a kill: {e}"),
-                    }
-                }
-                assert!(
-                    drain_started.elapsed() < Duration::from_secs(5),
-                    "round {round}: slow drain"
-                );
-                assert_eq!(queue.attributes().len, 0);
-                // Everything the child printed: its stdout is closed now, so this ends.
-                let printed: Vec<u32> = rx
-                    .iter()
-                    .filter_map(|l| l.get(2..).and_then(|n| n.parse().ok()))
-                    .collect();
-                if sender_round {
-                    let got: HashSet<u32> = taken.iter().copied().collect();
-                    assert_eq!(
-                        got.len(),
-                        taken.len(),
-                        "round {round}: a message came twice"
-                    );
-                    for seq in &printed {
-                        assert!(
-                            got.contains(seq),
-                            "round {round}: acknowledged send {seq} lost"
-                        );
-                    }
-                    // Beyond the acknowledged ones, only the send in flight may have landed.
-                    let acked = printed.len() as u32;
-                    assert!(
-                        taken.iter().all(|&s| s <= acked),
-                        "round {round}: unknown message"
-                    );
-                } else {
-                    let mut all: Vec<u32> = printed.iter().chain(&taken).copied().collect();
-                    all.sort();
-                    let before = all.len();
-                    all.dedup();
-                    assert_eq!(all.len(), before, "round {round}: a message came twice");
-                    let missing = sent
-                        .iter()
-                        .filter(|s| all.binary_search(s).is_err())
-                        .count();
-                    assert!(missing <= 1, "round {round}: {missing} messages lost");
-                    assert!(
-                        all.iter().all(|s| sent.contains(s)),
-                        "round {round}: unknown message"
-                    );
-                }
-            }
-            eprintln!("kill rounds: {KILL_ROUNDS}, died holding the lock: {died_holding_lock}");
-            assert!(
-                died_holding_lock > 0,
-                "no kill landed inside a critical section"
-            );
-        })
-        .await
-        .unwrap();
+        tokio::task::spawn_blocking(|| kill_rounds(KILL_ROUNDS, false))
+            .await
+            .unwrap();
     })
     .await;
+}
+
+/// The same with `send_many`/`recv_many` on both sides, 100 rounds: a killed batch sender
+/// sent a prefix of its batch at most, a killed batch receiver loses at most one batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_rounds_during_batch_calls_never_wedge_lose_or_duplicate() {
+    watchdog(240, async {
+        tokio::task::spawn_blocking(|| kill_rounds(KILL_ROUNDS / 2, true))
+            .await
+            .unwrap();
+    })
+    .await;
+}
+
+/// The survivor's side of a kill round: one call moving one message or (batched) a few.
+fn survivor_recv(queue: &MessageQueue, batched: bool, taken: &mut Vec<u32>) -> std::io::Result<()> {
+    if batched {
+        let mut got = Vec::new();
+        queue.try_recv_many(&mut got, 3)?;
+        taken.extend(got.iter().map(|(msg, _)| seq_of(msg)));
+    } else {
+        taken.push(seq_of(&queue.try_recv()?.0));
+    }
+    Ok(())
+}
+
+fn kill_rounds(rounds: u32, batched: bool) {
+    let name = Name::new();
+    let options = QueueOptions {
+        capacity: 16,
+        max_message_len: 65536,
+        ..Default::default()
+    };
+    let queue = MessageQueue::create(&name.0, &options).unwrap();
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut died_holding_lock = 0;
+    let mut next_seq = 1_000_000u32;
+    for round in 0..rounds {
+        let sender_round = round % 2 == 0;
+        let role = match (sender_round, batched) {
+            (true, false) => "kill-sender",
+            (false, false) => "kill-receiver",
+            (true, true) => "kill-sender-many",
+            (false, true) => "kill-receiver-many",
+        };
+        let mut child = spawn_helper(role, &name.0);
+        let rx = lines(&mut child);
+        wait_ready(&rx);
+        // Three rounds in four aim at the lock: the kill is sent the moment the child is
+        // seen holding it; the others kill at a random time.
+        let aimed = round % 4 != 0;
+        let child_pid = child.0.id();
+        let kill_at = Instant::now()
+            + if aimed {
+                Duration::from_millis(50)
+            } else {
+                Duration::from_micros(200 + rng.below(4000))
+            };
+        let mut taken: Vec<u32> = Vec::new();
+        let mut sent: Vec<u32> = Vec::new();
+        // The survivor works the queue until the kill, so the child never idles.
+        'work: while Instant::now() < kill_at {
+            if aimed {
+                for _ in 0..20 {
+                    if lock_word(&name) & 0x7fff_ffff == child_pid {
+                        break 'work;
+                    }
+                }
+            }
+            if sender_round {
+                let _ = survivor_recv(&queue, batched, &mut taken);
+            } else if batched {
+                let batch: Vec<Vec<u8>> = (0..1 + rng.below(3) as u32)
+                    .map(|i| numbered(next_seq + i, [8, 4096, 65536][rng.below(3) as usize]))
+                    .collect();
+                if let Ok(n) = queue.try_send_many(&batch, rng.below(32) as u8) {
+                    sent.extend(next_seq..next_seq + n as u32);
+                    next_seq += batch.len() as u32;
+                }
+            } else {
+                let len = [8, 4096, 65536][rng.below(3) as usize];
+                if queue
+                    .try_send(&numbered(next_seq, len), rng.below(32) as u8)
+                    .is_ok()
+                {
+                    sent.push(next_seq);
+                    next_seq += 1;
+                }
+            }
+        }
+        child.0.kill().unwrap();
+        child.0.wait().unwrap();
+        if lock_word(&name) != 0 {
+            died_holding_lock += 1;
+        }
+        // Never wedged: drain everything (this takes the lock over if need be).
+        let drain_started = Instant::now();
+        loop {
+            match survivor_recv(&queue, batched, &mut taken) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("round {round}: queue broken after a kill: {e}"),
+            }
+        }
+        assert!(
+            drain_started.elapsed() < Duration::from_secs(5),
+            "round {round}: slow drain"
+        );
+        assert_eq!(queue.attributes().len, 0);
+        // Everything the child printed: its stdout is closed now, so this ends.
+        let printed: Vec<u32> = rx
+            .iter()
+            .filter_map(|l| l.get(2..).and_then(|n| n.parse().ok()))
+            .collect();
+        if sender_round {
+            let got: HashSet<u32> = taken.iter().copied().collect();
+            assert_eq!(
+                got.len(),
+                taken.len(),
+                "round {round}: a message came twice"
+            );
+            for seq in &printed {
+                assert!(
+                    got.contains(seq),
+                    "round {round}: acknowledged send {seq} lost"
+                );
+            }
+            // Beyond the acknowledged ones, only the send in flight may have landed: one
+            // message, or a prefix of the batch in flight (at most 4).
+            let acked = printed.len() as u32;
+            let in_flight = if batched { 4 } else { 1 };
+            assert!(
+                taken.iter().all(|&s| s < acked + in_flight),
+                "round {round}: unknown message"
+            );
+        } else {
+            let mut all: Vec<u32> = printed.iter().chain(&taken).copied().collect();
+            all.sort();
+            let before = all.len();
+            all.dedup();
+            assert_eq!(all.len(), before, "round {round}: a message came twice");
+            let missing = sent
+                .iter()
+                .filter(|s| all.binary_search(s).is_err())
+                .count();
+            // A killed receiver loses at most what its last call took.
+            let may_lose = if batched { KILL_BATCH } else { 1 };
+            assert!(
+                missing <= may_lose,
+                "round {round}: {missing} messages lost"
+            );
+            assert!(
+                all.iter().all(|s| sent.contains(s)),
+                "round {round}: unknown message"
+            );
+        }
+    }
+    eprintln!("kill rounds: {rounds}, died holding the lock: {died_holding_lock}");
+    assert!(
+        died_holding_lock > 0,
+        "no kill landed inside a critical section"
+    );
 }
