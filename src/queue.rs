@@ -76,6 +76,10 @@
 //!   the whole index (every slot on exactly one list).
 //! - **Waiting** spins ~50 µs on the length word, then parks a blocking-pool thread on a
 //!   futex; senders and receivers issue a wake-up only when the parked count is non-zero.
+//!   After eight quick checks the spin yields the CPU between checks: when the two
+//!   processes share a CPU (two CPUs, other work), a spinner only delays the peer it waits
+//!   for. Measured round trips under load: 3.0 µs p50 yielding every check, 6–10 µs
+//!   yielding every 16th, 120 µs never yielding.
 //!
 //! # Platform-specific behavior
 //! Linux only (futexes, open-file-description locks, `/dev/shm`); elsewhere every

@@ -5,7 +5,7 @@ use super::region::Region;
 use super::waiting::Waiting;
 use super::{QueueAttributes, QueueError, QueueOptions};
 use crate::sys::queue as os;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -507,37 +507,43 @@ impl MessageQueue {
         limit: usize,
     ) -> io::Result<Option<usize>> {
         let mut got = 0;
-        let mut lens = Vec::new();
         while got < limit {
-            let mut bodies = BytesMut::new();
-            lens.clear();
+            let start = buffer.len();
             let popped = self
                 .attachment
                 .lock()
                 .map_err(io::Error::from)
                 .and_then(|locked| {
                     let region = locked.region();
+                    // One allocation per message, made here so that the bodies are
+                    // independent (dropping one frees it) with no shared reference count.
                     let popped =
                         priority_index::pop_many(region, limit - got, HOLD_BYTES, |slot, len| {
-                            let at = bodies.len();
-                            bodies.resize(at + len, 0);
-                            region.read_body(slot, &mut bodies[at..]);
-                            lens.push(len);
+                            let mut body = vec![0u8; len];
+                            region.read_body(slot, &mut body);
+                            buffer.push((Bytes::from(body), 0));
                         });
                     Ok(popped?)
                 });
             let (count, priority) = match popped {
                 Ok(popped) => popped,
-                // Those taken are returned; the next call reports the error.
-                Err(_) if got > 0 => break,
-                Err(e) => return Err(e),
+                Err(e) => {
+                    // Nothing was taken by the failed operation.
+                    buffer.truncate(start);
+                    if got > 0 {
+                        // Those taken are returned; the next call reports the error.
+                        break;
+                    }
+                    return Err(e);
+                }
             };
             if count == 0 {
                 break;
             }
             Waiting::NotFull.notify(&self.attachment, count);
-            let mut bodies = bodies.freeze();
-            buffer.extend(lens.iter().map(|&len| (bodies.split_to(len), priority)));
+            for entry in &mut buffer[start..] {
+                entry.1 = priority;
+            }
             got += count;
         }
         Ok((got > 0).then_some(got))

@@ -1,6 +1,6 @@
 //! Waiting for room or for a message without blocking a tokio worker: spin briefly on the
-//! queue length (a message often arrives within microseconds, and a kernel wake-up costs
-//! tens of them on these machines), then park a blocking-pool thread on a futex word that
+//! queue length, yielding the CPU between checks (a message often arrives within
+//! microseconds, and a kernel wake-up costs tens of them on these machines), then park a blocking-pool thread on a futex word that
 //! the other side bumps and wakes only when its waiter count says someone is parked.
 //!
 //! Parking uses `tokio::task::spawn_blocking` directly: the crate's `io/blocking.rs` bridge
@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 
 /// How long to spin on the length before parking.
 pub(crate) const SPIN: Duration = Duration::from_micros(50);
+/// Checks before the spin starts yielding the CPU (a message from a process on another CPU
+/// often lands within them).
+const QUICK_CHECKS: u32 = 8;
 /// Longest single park: bounds how long a cancelled wait keeps a blocking thread.
 const PARK_MAX: Duration = Duration::from_millis(50);
 
@@ -55,26 +58,26 @@ impl Waiting {
 
     /// Spins until the queue looks ready or `SPIN` passes; returns whether it looks ready.
     ///
-    /// Every few checks it yields the CPU: with more runnable processes than CPUs, the
-    /// process it waits for may need this one's CPU to make progress.
+    /// After a few quick checks it yields the CPU between checks: with more runnable
+    /// processes than CPUs (two here, shared), the process it waits for may be waiting for
+    /// this one's CPU, and every check spent spinning delays it. With nothing else to run,
+    /// a yield returns at once and the loop is just a slower poll.
     pub(crate) fn spin(self, attachment: &Attachment) -> bool {
         let start = Instant::now();
-        for round in 1u32.. {
+        for round in 0u32.. {
             if self.looks_ready(attachment) {
                 return true;
+            }
+            if round < QUICK_CHECKS {
+                // Few pauses: one costs up to ~140 cycles on some CPUs, and every one adds
+                // to the latency of a message that has just arrived.
+                std::hint::spin_loop();
+                continue;
             }
             if start.elapsed() >= SPIN {
                 return false;
             }
-            if round % 16 == 0 {
-                std::thread::yield_now();
-            } else {
-                // Few: `pause` costs up to ~140 cycles on some CPUs, and every one of them
-                // adds to the latency of a message that has just arrived.
-                for _ in 0..4 {
-                    std::hint::spin_loop();
-                }
-            }
+            std::thread::yield_now();
         }
         false
     }
