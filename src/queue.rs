@@ -12,7 +12,9 @@
 //! of one call per message; see BENCHMARKS.md). Any number of processes send and receive.
 //! Through the URL layer, `mq://name` opens an existing queue (`?create=true` with
 //! `capacity=`/`max_message_len=`/`mode=` creates it) and gives a `Connection` whose sink
-//! sends at `?priority=N` (default 0) and whose stream receives. `mem://` is the in-process
+//! sends at `?priority=N` (default 0) and whose stream receives. The sink gathers what it
+//! is fed (up to 64 messages or 64 KiB) and sends it in one batch when flushed or full, so
+//! `send_all` and `feed`…`flush` send in batches as `send_many` does. `mem://` is the in-process
 //! twin of the connection transports (for code that needs no other process).
 //!
 //! # Guarantees

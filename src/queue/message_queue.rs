@@ -208,7 +208,7 @@ impl MessageQueue {
             .ok_or_else(|| io::Error::new(io::ErrorKind::WouldBlock, "the queue is full"))
     }
 
-    fn check_send(&self, msg: &[u8], priority: u8) -> io::Result<()> {
+    pub(crate) fn check_send(&self, msg: &[u8], priority: u8) -> io::Result<()> {
         check_priority(priority)?;
         self.check_len(msg)
     }

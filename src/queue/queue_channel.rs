@@ -1,11 +1,19 @@
 //! [`QueueChannel`]: a queue as a message backend, for `mq://` connections.
 //!
-//! State table of each direction (receive shown; send is the same with "room"):
+//! State table of each direction (receive shown; sending the gathered messages is the same
+//! with "room"):
 //!
 //! | state | poll does |
 //! |---|---|
 //! | idle | try to receive; on empty spin ~50 µs; still empty → start a park, go to parked |
 //! | parked | poll the park; when it ends go to idle and try again |
+//!
+//! The sink gathers what it is fed, up to [`SINK_BATCH`] messages or [`SINK_BYTES`], and puts
+//! it in the queue with one `try_send_many` (one lock hold per 64 KiB) when flushed or full:
+//! `send` (feed + flush) still sends at once, `send_all` and `feed`… `flush` send in batches.
+//! The stream takes one message per poll, never reading ahead: a connection holding messages
+//! it has not yielded would return lower priorities after higher ones that arrive later, and
+//! lose them if dropped or killed.
 
 use super::message_queue::MessageQueue;
 use super::waiting::Waiting;
@@ -20,8 +28,13 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use tokio::task::JoinHandle;
 
+/// Messages the sink gathers before it puts them in the queue without waiting for a flush.
+const SINK_BATCH: usize = 64;
+/// Bytes of bodies the sink gathers before it puts them in the queue.
+const SINK_BYTES: usize = 64 * 1024;
+
 /// One handle on a queue: the stream receives from it, the sink sends into it at one
-/// priority. A queue has no peer: receiving never ends by itself, and closing is a no-op.
+/// priority. A queue has no peer: receiving never ends by itself, and closing flushes.
 #[derive(Debug)]
 pub(crate) struct QueueChannel {
     queue: MessageQueue,
@@ -30,6 +43,9 @@ pub(crate) struct QueueChannel {
     max_frame: usize,
     recv_park: Option<JoinHandle<()>>,
     send_park: Option<JoinHandle<()>>,
+    /// Fed, checked, not yet in the queue (oldest first).
+    gathered: Vec<Bytes>,
+    gathered_bytes: usize,
 }
 
 impl QueueChannel {
@@ -40,7 +56,36 @@ impl QueueChannel {
             max_frame,
             recv_park: None,
             send_park: None,
+            gathered: Vec::new(),
+            gathered_bytes: 0,
         }
+    }
+
+    /// Puts every gathered message in the queue, waiting for room as needed.
+    fn poll_send_gathered(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while !self.gathered.is_empty() {
+            ready!(poll_park(&mut self.send_park, cx))?;
+            match self.queue.try_send_many(&self.gathered, self.priority) {
+                Ok(sent) => {
+                    self.gathered_bytes -=
+                        self.gathered[..sent].iter().map(Bytes::len).sum::<usize>();
+                    self.gathered.drain(..sent);
+                    continue;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => {
+                    // Like a failed write: what was gathered is not sent.
+                    self.gathered.clear();
+                    self.gathered_bytes = 0;
+                    return Poll::Ready(Err(e));
+                }
+            }
+            if Waiting::NotFull.spin(self.queue.attachment()) {
+                continue;
+            }
+            self.send_park = Some(Waiting::NotFull.park(self.queue.attachment(), None));
+        }
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -132,17 +177,17 @@ impl SendMessage for QueueChannel {
             }
             .into()));
         }
-        loop {
-            ready!(poll_park(&mut this.send_park, cx))?;
-            match this.queue.try_send(msg, this.priority) {
-                Ok(()) => return Poll::Ready(Ok(())),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Poll::Ready(Err(e)),
-            }
-            if Waiting::NotFull.spin(this.queue.attachment()) {
-                continue;
-            }
-            this.send_park = Some(Waiting::NotFull.park(this.queue.attachment(), None));
+        // Refused now, not at the flush: the error belongs to this message.
+        this.queue.check_send(msg, this.priority)?;
+        if this.gathered.len() >= SINK_BATCH || this.gathered_bytes >= SINK_BYTES {
+            ready!(this.poll_send_gathered(cx))?;
         }
+        this.gathered_bytes += msg.len();
+        this.gathered.push(msg.clone());
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().poll_send_gathered(cx)
     }
 }

@@ -284,6 +284,74 @@ async fn batches_larger_than_one_lock_hold_arrive_whole_and_in_order() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_sink_gathers_fed_messages_and_sends_them_in_batches() {
+    watchdog(60, async {
+        let name = Name::new();
+        let n = &name.0;
+        let q = MessageQueue::create(n, &small(16, 64)).unwrap();
+        let mut conn = anyipc::connect(format!("mq://{n}?priority=3"))
+            .await
+            .unwrap();
+        // Fed messages wait in the sink until a flush…
+        for i in 0..10u8 {
+            conn.feed(Bytes::from(vec![i; 8])).await.unwrap();
+        }
+        assert_eq!(q.attributes().len, 0);
+        conn.flush().await.unwrap();
+        assert_eq!(q.attributes().len, 10);
+        // …or until 64 are gathered; `send` flushes at once.
+        q.try_recv_many(&mut Vec::new(), 16).unwrap();
+        conn.send(Bytes::from_static(b"now")).await.unwrap();
+        assert_eq!(q.try_recv().unwrap(), (Bytes::from_static(b"now"), 3));
+        // A message too large is refused when the sink takes it in (the flush after the
+        // feed); the messages gathered before it still go.
+        conn.feed(Bytes::from_static(b"kept")).await.unwrap();
+        conn.feed(Bytes::from(vec![0; 65])).await.unwrap();
+        let err = conn.flush().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        conn.flush().await.unwrap();
+        assert_eq!(q.try_recv().unwrap().0, "kept");
+        assert_eq!(q.attributes().len, 0);
+        // send_all through a queue far smaller than the stream: back-pressure, all in order.
+        let receiver = {
+            let q = q.clone();
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                while got.len() < 1000 {
+                    q.recv_many(&mut got, 64).await.unwrap();
+                }
+                got
+            })
+        };
+        let mut stream =
+            futures::stream::iter((0..1000u32).map(|i| Ok(Bytes::from(i.to_le_bytes().to_vec()))));
+        conn.send_all(&mut stream).await.unwrap();
+        let got = receiver.await.unwrap();
+        let seqs: Vec<u32> = got
+            .iter()
+            .map(|(m, _)| u32::from_le_bytes(m[..].try_into().unwrap()))
+            .collect();
+        assert_eq!(seqs, (0..1000).collect::<Vec<u32>>());
+        // Gathering stops at 64: with 64 in the sink (and one more fed, which the framing
+        // holds until the next feed), the next feed puts the 64 in the queue.
+        let q2_name = Name::new();
+        let q2 = MessageQueue::create(&q2_name.0, &small(100, 8)).unwrap();
+        let mut conn2 = anyipc::connect(format!("mq://{}", q2_name.0))
+            .await
+            .unwrap();
+        for i in 0..65u8 {
+            conn2.feed(Bytes::from(vec![i])).await.unwrap();
+        }
+        assert_eq!(q2.attributes().len, 0);
+        conn2.feed(Bytes::from_static(b"more")).await.unwrap();
+        assert_eq!(q2.attributes().len, 64);
+        conn2.close().await.unwrap();
+        assert_eq!(q2.attributes().len, 66);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parked_receivers_and_senders_are_woken() {
     watchdog(60, async {
         let name = Name::new();
