@@ -48,8 +48,8 @@
 //!    0  magic "anyipcMQ" u64 | version | capacity | max_message_len | slot stride
 //!   24  creator pid | state ("REDY", written last)
 //!   64  lock word: owner pid | WAITERS bit                                (own cache line)
-//!  128  not-empty futex sequence | receivers parked                       (own cache line)
-//!  192  not-full futex sequence  | senders parked                         (own cache line)
+//!  128  not-empty futex sequence | receivers parked | last sender's CPU  (own cache line)
+//!  192  not-full futex sequence  | senders parked | last receiver's CPU  (own cache line)
 //!  256  index words: free-list head, bitmap of non-empty priorities, length,
 //!       heads[32], tails[32]
 //!  576  undo log: count, 8 × (word index, old value)
@@ -78,10 +78,13 @@
 //!   the whole index (every slot on exactly one list).
 //! - **Waiting** spins ~50 µs on the length word, then parks a blocking-pool thread on a
 //!   futex; senders and receivers issue a wake-up only when the parked count is non-zero.
-//!   After eight quick checks the spin yields the CPU between checks: when the two
-//!   processes share a CPU (two CPUs, other work), a spinner only delays the peer it waits
-//!   for. Measured round trips under load: 3.0 µs p50 yielding every check, 6–10 µs
-//!   yielding every 16th, 120 µs never yielding.
+//!   After eight quick checks the spin yields the CPU when the process it waits for (the
+//!   last sender, for a receiver) last ran on this CPU, where spinning only delays it, and
+//!   every 16th check otherwise; between those it pauses, since yielding to unrelated work
+//!   can cost a time slice. Each send and receive records its CPU (a hint: any value is
+//!   harmless). Round trips measured on the busy 2-vCPU machine: 120 µs p50 never yielding
+//!   (both processes on one CPU, each spinning out its 50 µs), 6–10 µs yielding every 16th
+//!   check, 3–4 µs yielding every check.
 //!
 //! # Platform-specific behavior
 //! Linux only (futexes, open-file-description locks, `/dev/shm`); elsewhere every

@@ -26,9 +26,13 @@ pub(crate) const OFF_LOCK: usize = 64;
 /// Bumped (and futex-woken) when a message arrives while receivers are parked.
 pub(crate) const OFF_NOT_EMPTY_SEQ: usize = 128;
 pub(crate) const OFF_RECV_WAITERS: usize = 132;
+/// The CPU the last sender ran on: a hint for receivers' spinning, never trusted otherwise.
+pub(crate) const OFF_SENDER_CPU: usize = 136;
 /// Bumped (and futex-woken) when a slot frees up while senders are parked.
 pub(crate) const OFF_NOT_FULL_SEQ: usize = 192;
 pub(crate) const OFF_SEND_WAITERS: usize = 196;
+/// The CPU the last receiver ran on: a hint for senders' spinning.
+pub(crate) const OFF_RECEIVER_CPU: usize = 200;
 /// The index words (see [`word`]): free-list head, bitmap, length, list heads and tails.
 pub(crate) const OFF_WORDS: usize = 256;
 /// The undo log: a count, then [`UNDO_CAPACITY`] pairs of (word index, old value).

@@ -237,6 +237,7 @@ impl MessageQueue {
         match pushed {
             Ok(()) => {
                 Waiting::NotEmpty.notify(&self.attachment, 1);
+                Waiting::NotEmpty.record_cpu(&self.attachment);
                 Ok(Some(()))
             }
             Err(Refused::Full) | Err(Refused::Empty) => Ok(None),
@@ -353,6 +354,9 @@ impl MessageQueue {
             Waiting::NotEmpty.notify(&self.attachment, pushed);
             sent += pushed;
         }
+        if sent > 0 {
+            Waiting::NotEmpty.record_cpu(&self.attachment);
+        }
         Ok((sent > 0).then_some(sent))
     }
 
@@ -421,6 +425,7 @@ impl MessageQueue {
         match popped {
             Ok((body, priority)) => {
                 Waiting::NotFull.notify(&self.attachment, 1);
+                Waiting::NotFull.record_cpu(&self.attachment);
                 Ok(Some((Bytes::from(body), priority)))
             }
             Err(_) => Ok(None),
@@ -541,6 +546,7 @@ impl MessageQueue {
                 break;
             }
             Waiting::NotFull.notify(&self.attachment, count);
+            Waiting::NotFull.record_cpu(&self.attachment);
             for entry in &mut buffer[start..] {
                 entry.1 = priority;
             }

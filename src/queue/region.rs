@@ -188,6 +188,9 @@ impl Region {
         ] {
             self.u32_at(offset).store(0, Ordering::Relaxed);
         }
+        for offset in [geometry::OFF_SENDER_CPU, geometry::OFF_RECEIVER_CPU] {
+            self.u32_at(offset).store(u32::MAX, Ordering::Relaxed);
+        }
         use geometry::word;
         self.known_word(word::FREE_HEAD).store(0, Ordering::Relaxed);
         self.known_word(word::BITMAP).store(0, Ordering::Relaxed);

@@ -44,6 +44,26 @@ impl Waiting {
         }
     }
 
+    /// Where the process this waiter waits for last ran (the last sender for receivers, the
+    /// last receiver for senders): a hint, any value is harmless.
+    fn peer_cpu(self, attachment: &Attachment) -> &AtomicU32 {
+        let region = attachment.region();
+        match self {
+            Waiting::NotEmpty => region.header_word(geometry::OFF_SENDER_CPU),
+            Waiting::NotFull => region.header_word(geometry::OFF_RECEIVER_CPU),
+        }
+    }
+
+    /// Records the CPU of a process that just did what waiters of this kind wait for (sent,
+    /// for `NotEmpty`). Written only when it changes, so the line stays shared.
+    pub(crate) fn record_cpu(self, attachment: &Attachment) {
+        let word = self.peer_cpu(attachment);
+        let cpu = crate::sys::queue::current_cpu();
+        if word.load(Ordering::Relaxed) != cpu {
+            word.store(cpu, Ordering::Relaxed);
+        }
+    }
+
     /// Whether the queue looks ready (a hint read without the lock).
     pub(crate) fn looks_ready(self, attachment: &Attachment) -> bool {
         let len = attachment
@@ -58,12 +78,14 @@ impl Waiting {
 
     /// Spins until the queue looks ready or `SPIN` passes; returns whether it looks ready.
     ///
-    /// After a few quick checks it yields the CPU between checks: with more runnable
-    /// processes than CPUs (two here, shared), the process it waits for may be waiting for
-    /// this one's CPU, and every check spent spinning delays it. With nothing else to run,
-    /// a yield returns at once and the loop is just a slower poll.
+    /// After a few quick checks it yields the CPU whenever the process it waits for last ran
+    /// on this CPU (spinning would only delay it), and every 16th check otherwise (with more
+    /// runnable processes than CPUs, one that would make progress may be waiting for this
+    /// CPU). Between other checks it pauses: yielding to unrelated work on this CPU could
+    /// cost a whole time slice.
     pub(crate) fn spin(self, attachment: &Attachment) -> bool {
         let start = Instant::now();
+        let peer = self.peer_cpu(attachment);
         for round in 0u32.. {
             if self.looks_ready(attachment) {
                 return true;
@@ -77,7 +99,13 @@ impl Waiting {
             if start.elapsed() >= SPIN {
                 return false;
             }
-            std::thread::yield_now();
+            if round % 16 == 0 || crate::sys::queue::current_cpu() == peer.load(Ordering::Relaxed) {
+                std::thread::yield_now();
+            } else {
+                for _ in 0..4 {
+                    std::hint::spin_loop();
+                }
+            }
         }
         false
     }

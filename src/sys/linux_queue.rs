@@ -126,6 +126,13 @@ pub(crate) fn futex_wake(word: &AtomicU32, count: u32) {
     }
 }
 
+/// The CPU this thread runs on now (it may move at any moment), or `u32::MAX` if unknown.
+pub(crate) fn current_cpu() -> u32 {
+    // SAFETY: no arguments; sched_getcpu only reads the vDSO or makes a system call.
+    let cpu = unsafe { libc::sched_getcpu() };
+    u32::try_from(cpu).unwrap_or(u32::MAX)
+}
+
 /// Whether a process with this id exists (it may be another program reusing the id).
 pub(crate) fn process_exists(pid: u32) -> bool {
     let Ok(pid) = libc::pid_t::try_from(pid) else {

@@ -40,6 +40,10 @@ pub(crate) fn futex_wait(_word: &AtomicU32, _expected: u32, timeout: Duration) {
 
 pub(crate) fn futex_wake(_word: &AtomicU32, _count: u32) {}
 
+pub(crate) fn current_cpu() -> u32 {
+    u32::MAX
+}
+
 pub(crate) fn process_exists(_pid: u32) -> bool {
     true
 }
