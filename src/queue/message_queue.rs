@@ -512,44 +512,47 @@ impl MessageQueue {
         limit: usize,
     ) -> io::Result<Option<usize>> {
         let mut got = 0;
+        // Bodies are copied into one private buffer under the lock (a memcpy each), and get
+        // their own allocations after it is released: the lock is held for no allocator.
+        let mut scratch = Vec::new();
+        let mut lens = Vec::new();
         while got < limit {
-            let start = buffer.len();
+            scratch.clear();
+            lens.clear();
             let popped = self
                 .attachment
                 .lock()
                 .map_err(io::Error::from)
                 .and_then(|locked| {
                     let region = locked.region();
-                    // One allocation per message, made here so that the bodies are
-                    // independent (dropping one frees it) with no shared reference count.
                     let popped =
                         priority_index::pop_many(region, limit - got, HOLD_BYTES, |slot, len| {
-                            let mut body = vec![0u8; len];
-                            region.read_body(slot, &mut body);
-                            buffer.push((Bytes::from(body), 0));
+                            let at = scratch.len();
+                            scratch.resize(at + len, 0);
+                            region.read_body(slot, &mut scratch[at..]);
+                            lens.push(len);
                         });
                     Ok(popped?)
                 });
             let (count, priority) = match popped {
                 Ok(popped) => popped,
-                Err(e) => {
-                    // Nothing was taken by the failed operation.
-                    buffer.truncate(start);
-                    if got > 0 {
-                        // Those taken are returned; the next call reports the error.
-                        break;
-                    }
-                    return Err(e);
-                }
+                // Those taken are returned; the next call reports the error.
+                Err(_) if got > 0 => break,
+                Err(e) => return Err(e),
             };
             if count == 0 {
                 break;
             }
             Waiting::NotFull.notify(&self.attachment, count);
             Waiting::NotFull.record_cpu(&self.attachment);
-            for entry in &mut buffer[start..] {
-                entry.1 = priority;
-            }
+            // One allocation per message: the bodies are independent (dropping one frees
+            // it), with no shared reference count.
+            let mut at = 0;
+            buffer.extend(lens.iter().map(|&len| {
+                let body = Bytes::copy_from_slice(&scratch[at..at + len]);
+                at += len;
+                (body, priority)
+            }));
             got += count;
         }
         Ok((got > 0).then_some(got))
