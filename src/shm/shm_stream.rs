@@ -23,6 +23,9 @@ use tokio::net::UnixStream;
 /// sides of a busy conversation off the kernel, and an idle one parks after it.
 pub const DEFAULT_SPIN: Duration = Duration::from_micros(50);
 
+/// How long a side spins before it starts yielding its CPU between checks (see `Spin`).
+const YIELD_AFTER: Duration = Duration::from_micros(10);
+
 /// How often a parked side looks at its ring without a doorbell (see `ShmStream::recheck`).
 const PARKED_RECHECK: Duration = Duration::from_millis(100);
 
@@ -366,7 +369,15 @@ impl Spin {
             return true;
         }
         let started = *self.started.get_or_insert_with(Instant::now);
-        started.elapsed() < budget
+        let spun = started.elapsed();
+        if spun >= YIELD_AFTER {
+            // Let another process run if one waits for this CPU: the peer we spin for may be
+            // that process (more runnable processes than CPUs), and spinning on would only
+            // keep it off the CPU until we park. A peer on another CPU usually answers well
+            // before this, so short waits never pay the system call.
+            std::thread::yield_now();
+        }
+        spun < budget
     }
 }
 
