@@ -93,21 +93,32 @@ mod unix {
             [(64, 1_000_000), (4096, 65_536)]
         };
 
-        // `--only 64` (or 4096): just the throughput rows of that size, for profiling.
-        let only: Option<usize> = std::env::args()
-            .skip_while(|a| a != "--only")
-            .nth(1)
-            .and_then(|s| s.parse().ok());
-        println!("throughput (producer's first append → consumer has the last)");
+        // For profiling: `--only 64` (or 4096) runs just the throughput rows of that size;
+        // `--variant never` (baseline, never, batch; comma-separated) just those rows.
+        let arg = |name: &str| std::env::args().skip_while(|a| a != name).nth(1);
+        let only: Option<usize> = arg("--only").and_then(|s| s.parse().ok());
+        let variants: Vec<Variant> = arg("--variant").map_or_else(
+            || {
+                vec![
+                    Variant::Baseline,
+                    Variant::Log("never"),
+                    Variant::Log("batch"),
+                ]
+            },
+            |list| list.split(',').map(Variant::decode).collect(),
+        );
+        println!("throughput (producer's first append → consumer has the last; CPU time per message of each process)");
         for (size, count) in sizes {
             if only.is_some_and(|o| o != size) {
                 continue;
             }
-            let base = median_of(|| throughput(Variant::Baseline, size, count));
-            print_tp(Variant::Baseline, size, count, &base, None);
-            for fsync in ["never", "batch"] {
-                let log = median_of(|| throughput(Variant::Log(fsync), size, count));
-                print_tp(Variant::Log(fsync), size, count, &log, Some(base[1]));
+            let mut base = None;
+            for &variant in &variants {
+                let runs = median_of(|| throughput(variant, size, count));
+                print_tp(variant, size, count, &runs, base);
+                if variant == Variant::Baseline {
+                    base = Some(runs[1].msgs_per_s);
+                }
             }
         }
 
@@ -119,7 +130,10 @@ mod unix {
         print_tp(Variant::Log("always"), 64, 500, &always, None);
         let batch = median_of(|| throughput(Variant::Log("batch"), 64, 200_000));
         print_tp(Variant::Log("batch"), 64, 200_000, &batch, None);
-        println!("  batch / always = {:.0}x", batch[1] / always[1]);
+        println!(
+            "  batch / always = {:.0}x",
+            batch[1].msgs_per_s / always[1].msgs_per_s
+        );
 
         println!("\nappend → receive latency, 64 B, 1 message per ms ({LAT_COUNT} timed after {LAT_WARMUP})");
         let base = latency_runs(Variant::Baseline);
@@ -137,34 +151,54 @@ mod unix {
         }
     }
 
-    /// Runs `f` RUNS times; returns [min, median, max].
-    fn median_of(mut f: impl FnMut() -> f64) -> [f64; 3] {
-        let mut v: Vec<f64> = (0..RUNS).map(|_| f()).collect();
-        v.sort_by(|a, b| a.total_cmp(b));
+    /// One throughput run's result.
+    #[derive(Clone, Copy, Debug)]
+    struct Run {
+        msgs_per_s: f64,
+        /// CPU time (user + system, all threads) per message of the producer process, ns.
+        producer_cpu: f64,
+        /// The same for the consumer process, from before the producer starts to the last
+        /// message (cleanup excluded).
+        consumer_cpu: f64,
+    }
+
+    /// Runs `f` RUNS times; returns the runs with the lowest, median and highest msgs/s.
+    fn median_of(mut f: impl FnMut() -> Run) -> [Run; 3] {
+        let mut v: Vec<Run> = (0..RUNS).map(|_| f()).collect();
+        v.sort_by(|a, b| a.msgs_per_s.total_cmp(&b.msgs_per_s));
         [v[0], v[v.len() / 2], v[v.len() - 1]]
     }
 
-    fn print_tp(
-        variant: Variant,
-        size: usize,
-        count: usize,
-        msgs_per_s: &[f64; 3],
-        base: Option<f64>,
-    ) {
-        let gib = msgs_per_s[1] * size as f64 / (1u64 << 30) as f64;
+    fn print_tp(variant: Variant, size: usize, count: usize, runs: &[Run; 3], base: Option<f64>) {
+        let med = runs[1];
+        let gib = med.msgs_per_s * size as f64 / (1u64 << 30) as f64;
         let ratio = base.map_or(String::new(), |b| {
-            format!("  ({:.2}x baseline)", msgs_per_s[1] / b)
+            format!("  ({:.2}x baseline)", med.msgs_per_s / b)
         });
         println!(
-            "  {:<38} {:>5} B x {:>9}: {:>12.0} msgs/s [{:.0}–{:.0}] {:>6.3} GiB/s{ratio}",
+            "  {:<38} {:>5} B x {:>9}: {:>12.0} msgs/s [{:.0}–{:.0}] {:>6.3} GiB/s  cpu/msg {:.0}+{:.0} ns{ratio}",
             variant.name(),
             size,
             count,
-            msgs_per_s[1],
-            msgs_per_s[0],
-            msgs_per_s[2],
-            gib
+            med.msgs_per_s,
+            runs[0].msgs_per_s,
+            runs[2].msgs_per_s,
+            gib,
+            med.producer_cpu,
+            med.consumer_cpu,
         );
+    }
+
+    /// CPU time (user + system) of this process so far, all threads, in ns.
+    fn cpu_ns() -> u64 {
+        // SAFETY: getrusage fills one rusage struct we own; zeroed is a valid value of it.
+        let usage = unsafe {
+            let mut usage: libc::rusage = std::mem::zeroed();
+            libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+            usage
+        };
+        let ns = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1000;
+        ns(usage.ru_utime) + ns(usage.ru_stime)
     }
 
     fn latency_runs(variant: Variant) -> Vec<[f64; 3]> {
@@ -222,7 +256,7 @@ mod unix {
         dir: &Path,
         size: usize,
         count: usize,
-    ) -> (std::process::Child, std::sync::mpsc::Receiver<u64>) {
+    ) -> (std::process::Child, std::sync::mpsc::Receiver<(u64, u64)>) {
         let mut child = Command::new(std::env::current_exe().unwrap())
             .env(
                 ROLE,
@@ -238,9 +272,13 @@ mod unix {
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
+            // `start <ns>`, then `cpu <ns>` when done: sent together.
+            let mut start = 0;
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(ns) = line.strip_prefix("start ") {
-                    let _ = tx.send(ns.parse().unwrap());
+                    start = ns.parse().unwrap();
+                } else if let Some(ns) = line.strip_prefix("cpu ") {
+                    let _ = tx.send((start, ns.parse().unwrap()));
                 }
             }
         });
@@ -259,11 +297,12 @@ mod unix {
         m
     }
 
-    /// One throughput run; returns messages per second.
-    fn throughput(variant: Variant, size: usize, count: usize) -> f64 {
+    /// One throughput run.
+    fn throughput(variant: Variant, size: usize, count: usize) -> Run {
         let dir = fresh_dir();
         let (path, url) = target(variant, &dir);
-        let end = match variant {
+        let cpu_before = cpu_ns();
+        let (end, consumer_cpu, (start, producer_cpu)) = match variant {
             Variant::Baseline => {
                 File::create(&path).unwrap();
                 let (mut child, start) = spawn_producer(variant, "tp", &dir, size, count);
@@ -272,8 +311,9 @@ mod unix {
                     tail.next(|m| check(m, size));
                 }
                 let end = now_ns();
+                let cpu = cpu_ns() - cpu_before;
                 assert!(child.wait().unwrap().success());
-                end - start.recv().unwrap()
+                (end, cpu, start.recv().unwrap())
             }
             Variant::Log(_) => runtime().block_on(async {
                 let mut listener = anyipc::bind(&url).await.unwrap();
@@ -283,12 +323,18 @@ mod unix {
                     check(&conn.next().await.unwrap().unwrap(), size);
                 }
                 let end = now_ns();
+                let cpu = cpu_ns() - cpu_before;
                 assert!(child.wait().unwrap().success());
-                end - start.recv().unwrap()
+                (end, cpu, start.recv().unwrap())
             }),
         };
         let _ = std::fs::remove_dir_all(&dir);
-        count as f64 / (end as f64 / 1e9)
+        let per_msg = |ns: u64| ns as f64 / count as f64;
+        Run {
+            msgs_per_s: count as f64 / ((end - start) as f64 / 1e9),
+            producer_cpu: per_msg(producer_cpu),
+            consumer_cpu: per_msg(consumer_cpu),
+        }
     }
 
     /// One latency run; returns [p50, p99, p99.9] in µs.
@@ -403,6 +449,7 @@ mod unix {
         let (path, url) = target(variant, &dir);
         let latency = mode == "lat";
         let stamp = |m: &mut Vec<u8>| m[..8].copy_from_slice(&now_ns().to_le_bytes());
+        let cpu_before = cpu_ns();
         match variant {
             Variant::Baseline => {
                 let mut out = BufWriter::with_capacity(
@@ -444,6 +491,7 @@ mod unix {
                 conn.close().await.unwrap();
             }),
         }
+        println!("cpu {}", cpu_ns() - cpu_before);
         let _ = std::io::stdout().flush();
     }
 }
