@@ -44,6 +44,14 @@ pub(crate) use read_nowait_linux::read_at_nowait;
 mod read_nowait_other;
 #[cfg(not(target_os = "linux"))]
 pub(crate) use read_nowait_other::read_at_nowait;
+#[cfg(target_arch = "x86_64")]
+mod crc32c_x86_64;
+#[cfg(target_arch = "x86_64")]
+pub(crate) use crc32c_x86_64::crc32c_with_head;
+#[cfg(not(target_arch = "x86_64"))]
+mod crc32c_other;
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) use crc32c_other::crc32c_with_head;
 
 // shm://: sealed memfds, eventfd doorbells, descriptor passing, futexes, owner locks
 // (used as `sys::shm::…`).
