@@ -31,12 +31,14 @@ macro_rules! dispatch {
 }
 
 impl RecvMessage for AnyChannel {
+    #[inline]
     fn poll_recv(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<Option<Bytes>>> {
         dispatch!(self, c => Pin::new(c).poll_recv(cx))
     }
 }
 
 impl SendMessage for AnyChannel {
+    #[inline]
     fn poll_send(self: Pin<&mut Self>, cx: &mut Context<'_>, msg: &Bytes) -> Poll<io::Result<()>> {
         dispatch!(self, c => Pin::new(c).poll_send(cx, msg))
     }

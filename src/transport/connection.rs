@@ -209,6 +209,9 @@ use std::future::Future;
 impl Stream for Connection {
     type Item = io::Result<Bytes>;
 
+    // Inlined into the caller's loop: per-message calls through the layers below are a
+    // measurable share of small-message costs (benches/file_log.rs).
+    #[inline]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         let polled = dispatch!(&mut this.inner, i => i.poll_next_unpin(cx));
@@ -228,10 +231,12 @@ impl Stream for Connection {
 impl Sink<Bytes> for Connection {
     type Error = io::Error;
 
+    #[inline]
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         dispatch!(&mut self.get_mut().inner, i => i.poll_ready_unpin(cx))
     }
 
+    #[inline]
     fn start_send(self: Pin<&mut Self>, item: Bytes) -> io::Result<()> {
         dispatch!(&mut self.get_mut().inner, i => i.start_send_unpin(item))
     }

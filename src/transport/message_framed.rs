@@ -74,6 +74,7 @@ impl<T> MessageFramed<T> {
 }
 
 impl<T: SendMessage + Unpin> MessageFramed<T> {
+    #[inline]
     fn poll_send_unsent(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if let Some(msg) = &self.unsent {
             let result = ready!(Pin::new(&mut self.inner).poll_send(cx, msg));
@@ -89,21 +90,30 @@ impl<T: SendMessage + Unpin> MessageFramed<T> {
 impl<T: RecvMessage + Unpin> Stream for MessageFramed<T> {
     type Item = io::Result<Bytes>;
 
+    #[inline]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        Pin::new(&mut this.inner)
-            .poll_recv(cx)
-            .map(Result::transpose)
+        // Spelled out rather than `map(Result::transpose)`: that compiled to a 16-byte reload
+        // of the message just stored in 8-byte halves (a store-forwarding stall, measured at
+        // about 10% of a small-message consumer's time in benches/file_log.rs).
+        match Pin::new(&mut this.inner).poll_recv(cx) {
+            Poll::Ready(Ok(Some(msg))) => Poll::Ready(Some(Ok(msg))),
+            Poll::Ready(Ok(None)) => Poll::Ready(None),
+            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 
 impl<T: SendMessage + Unpin> Sink<Bytes> for MessageFramed<T> {
     type Error = io::Error;
 
+    #[inline]
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.get_mut().poll_send_unsent(cx)
     }
 
+    #[inline]
     fn start_send(self: Pin<&mut Self>, item: Bytes) -> io::Result<()> {
         let this = self.get_mut();
         debug_assert!(this.unsent.is_none(), "start_send without poll_ready");
