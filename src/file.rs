@@ -68,11 +68,14 @@ mod log_writer;
 mod plain_reader;
 mod plain_writer;
 mod record;
+mod record_encoder;
 mod scan;
 mod segment;
+mod segment_reader;
 mod tailer;
 #[cfg(test)]
 mod tests;
+mod writer_thread;
 
 pub(crate) use file_channel::FileChannel;
 pub use file_consumer::{FileConsumer, FileRecord};
@@ -95,6 +98,7 @@ use appender::Appender;
 use log_reader::{CursorSpec, LogReader};
 use plain_reader::PlainReader;
 use plain_writer::PlainWriter;
+use record_encoder::RecordEncoder;
 use std::io;
 use std::path::{Path, PathBuf};
 use tailer::Tailer;
@@ -123,8 +127,9 @@ pub(crate) async fn connect(endpoint: &Endpoint) -> io::Result<Connection> {
     let appender = if endpoint.has_framing() {
         let codec = FrameCodec::new(endpoint.framing(), opts.max_frame);
         let (p, mode) = (path.clone(), opts.mode);
-        let writer = blocking::run(move || PlainWriter::open(&p, codec, mode)).await?;
-        Appender::start(writer, opts.fsync, opts.max_frame, 0)?
+        let writer = blocking::run(move || PlainWriter::open(&p, mode)).await?;
+        let encoder = RecordEncoder::Plain(codec);
+        Appender::start(writer, encoder, opts.fsync, opts.max_frame, 0)?
     } else {
         FileProducer::open(&path, opts).await?.into_appender()
     };

@@ -32,24 +32,29 @@ fn read_only() -> io::Error {
 }
 
 impl RecvMessage for FileChannel {
+    #[inline]
     fn poll_recv(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<Option<Bytes>>> {
         match self.get_mut() {
             FileChannel::Producer(_) => Poll::Ready(Ok(None)),
-            FileChannel::LogConsumer { tailer, .. } => {
-                tailer.poll_next(cx).map_ok(|r| r.map(|(_, msg)| msg))
-            }
-            FileChannel::PlainConsumer(tailer) => {
-                tailer.poll_next(cx).map_ok(|r| r.map(|(_, msg)| msg))
-            }
+            FileChannel::LogConsumer { tailer, .. } => tailer.poll_next_payload(cx),
+            FileChannel::PlainConsumer(tailer) => tailer.poll_next_payload(cx),
         }
     }
 }
 
 impl SendMessage for FileChannel {
+    #[inline]
     fn poll_send(self: Pin<&mut Self>, cx: &mut Context<'_>, msg: &Bytes) -> Poll<io::Result<()>> {
         match self.get_mut() {
             FileChannel::Producer(appender) => appender.poll_append(cx, msg).map_ok(|_| ()),
             _ => Poll::Ready(Err(read_only())),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            FileChannel::Producer(appender) => appender.poll_flush(cx),
+            _ => Poll::Ready(Ok(())),
         }
     }
 

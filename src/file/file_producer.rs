@@ -1,5 +1,6 @@
 use super::appender::Appender;
 use super::log_writer::LogWriter;
+use super::record_encoder::RecordEncoder;
 use super::FileOptions;
 use crate::io::blocking;
 use bytes::Bytes;
@@ -49,10 +50,11 @@ impl FileProducer {
     pub async fn open(dir: impl AsRef<Path>, opts: FileOptions) -> io::Result<FileProducer> {
         let dir = dir.as_ref().to_owned();
         let open_opts = opts.clone();
-        let writer = blocking::run(move || LogWriter::open(&dir, &open_opts)).await?;
-        let first_seq = writer.next_seq();
+        let (writer, end) = blocking::run(move || LogWriter::open(&dir, &open_opts)).await?;
+        let first_seq = end.next_seq;
+        let encoder = RecordEncoder::Log(end);
         Ok(FileProducer {
-            appender: Appender::start(writer, opts.fsync, opts.max_frame, first_seq)?,
+            appender: Appender::start(writer, encoder, opts.fsync, opts.max_frame, first_seq)?,
         })
     }
 
@@ -72,7 +74,10 @@ impl FileProducer {
     /// Not cancel safe: dropped before completion, the record may or may not be appended.
     pub async fn append(&mut self, msg: impl Into<Bytes>) -> io::Result<u64> {
         let msg = msg.into();
-        std::future::poll_fn(|cx| self.appender.poll_append(cx, &msg)).await
+        let seq = std::future::poll_fn(|cx| self.appender.poll_append(cx, &msg)).await?;
+        // Handed to the writer at once: `sync` and the durability promise cover it.
+        std::future::poll_fn(|cx| self.appender.poll_flush(cx)).await?;
+        Ok(seq)
     }
 
     /// The sequence number the next appended record gets.

@@ -1,22 +1,21 @@
-//! [`LogReader`]: the blocking side of a log consumer — positioning at a sequence number,
-//! validating and reading records across segments, and auto-commit of its cursor.
+//! [`LogReader`]: a log consumer's reading — positioning at a sequence number, reading and
+//! validating records across segments (each through a [`SegmentReader`]), and auto-commit
+//! of its cursor. Runs on the blocking pool, except [`TailSource::try_read_now`], which
+//! takes fresh records of the open segment from the page cache on the async task.
 
-use super::record::{decode_record, Decoded, SegmentHeader, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
-use super::scan::{classify_invalid, scan_segment, Tail};
+use super::record::{SegmentHeader, SEGMENT_HEADER_LEN};
+use super::scan::{scan_segment, Tail};
 use super::segment::{corrupt, list_segments, segment_path};
+use super::segment_reader::{read_up_to, SegmentReader, Stop};
 use super::tailer::{Batch, Chunk, TailSource};
 use super::{cursor, FileOptions, FsyncPolicy, StartFrom};
 use crate::codec::FrameError;
 use crate::sys;
-use bytes::Bytes;
-use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// Most bytes read from a segment at once.
-const READ_CHUNK: u64 = 1 << 20;
-/// A batch stops growing past this many payload bytes.
+/// A batch stops growing past this many bytes.
 const BATCH_BYTES: usize = 4 << 20;
 /// Auto-commit after this many records or this long, whichever comes first.
 const AUTO_COMMIT_RECORDS: u64 = 1000;
@@ -29,20 +28,8 @@ pub(crate) struct LogReader {
     max_frame: usize,
     /// The next record to deliver.
     next_seq: u64,
-    seg: Option<OpenSegment>,
+    seg: Option<SegmentReader>,
     auto_commit: Option<AutoCommit>,
-}
-
-#[derive(Debug)]
-struct OpenSegment {
-    base: u64,
-    file: File,
-    salt: u32,
-    /// File offset of record `seq`.
-    offset: u64,
-    seq: u64,
-    /// A newer segment exists, so this one is complete.
-    sealed: bool,
 }
 
 #[derive(Debug)]
@@ -136,14 +123,18 @@ impl LogReader {
         Ok(())
     }
 
-    /// Commits at `delivered` if the last commit is 1,000 records or a second old.
-    fn maybe_auto_commit(&mut self, delivered: u64) -> io::Result<()> {
-        let due = self.auto_commit.as_ref().is_some_and(|ac| {
+    /// Whether the auto-commit cursor is 1,000 records or a second behind `delivered`.
+    fn commit_due(&self, delivered: u64) -> bool {
+        self.auto_commit.as_ref().is_some_and(|ac| {
             delivered != ac.committed
                 && (delivered.abs_diff(ac.committed) >= AUTO_COMMIT_RECORDS
                     || ac.last.elapsed() >= AUTO_COMMIT_PERIOD)
-        });
-        if due {
+        })
+    }
+
+    /// Commits at `delivered` if the last commit is 1,000 records or a second old.
+    fn maybe_auto_commit(&mut self, delivered: u64) -> io::Result<()> {
+        if self.commit_due(delivered) {
             self.commit_at(delivered)?;
         }
         Ok(())
@@ -192,14 +183,12 @@ impl LogReader {
                         format!("segment {base:020}.log has a damaged header"),
                     )
                 })?;
-            self.seg = Some(OpenSegment {
+            self.seg = Some(SegmentReader::new(
                 base,
                 file,
-                salt: header.salt,
-                offset: SEGMENT_HEADER_LEN as u64,
-                seq: base,
-                sealed: false,
-            });
+                header.salt,
+                SEGMENT_HEADER_LEN as u64,
+            ));
             return Ok(true);
         }
         Err(io::Error::other(format!(
@@ -209,7 +198,7 @@ impl LogReader {
     }
 
     /// A newer segment than `seg` exists.
-    fn newer_segment_exists(&self, seg: &OpenSegment, clean_end: bool) -> io::Result<bool> {
+    fn newer_segment_exists(&self, seg: &SegmentReader, clean_end: bool) -> io::Result<bool> {
         // The writer names the next segment after the record that starts it, so after a
         // clean end one `stat` answers; otherwise list the directory.
         if clean_end && seg.seq > seg.base && segment_path(&self.dir, seg.seq).exists() {
@@ -222,39 +211,29 @@ impl LogReader {
 impl TailSource for LogReader {
     fn try_read_now(&mut self) -> Option<io::Result<Batch>> {
         // Only the common case: fresh bytes in the open segment. Opening segments, looking
-        // for newer ones and waiting for the disk are left to `read_batch`.
-        let seg = self.seg.as_mut().filter(|seg| !seg.sealed)?;
-        let avail = seg.file.metadata().ok()?.len().saturating_sub(seg.offset);
-        if avail == 0 {
+        // for newer ones, committing the cursor, reporting damage and waiting for the disk
+        // are left to `read_batch`.
+        if self.commit_due(self.next_seq) {
             return None;
         }
-        let mut buf = Vec::new();
-        sys::read_at_nowait(
-            &seg.file,
-            &mut buf,
-            avail.min(READ_CHUNK) as usize,
-            seg.offset,
-        )?;
-        let data = Bytes::from(buf);
-        let mut spans = Vec::new();
-        let mut batch_bytes = 0;
-        let parsed = parse_chunk(
-            &self.dir,
-            seg,
-            &data,
-            avail,
-            self.max_frame,
-            &mut self.next_seq,
-            &mut spans,
-            &mut batch_bytes,
-        );
-        if spans.is_empty() {
-            // An error or a partial record: let the blocking path look again and report it.
-            return parsed.err().map(Err);
-        }
+        let seg = self.seg.as_mut().filter(|seg| !seg.sealed)?;
         let mut batch = Batch::default();
-        batch.chunks.push(Chunk { data, spans });
-        Some(Ok(batch))
+        // Each round reads more or ends: records, the end of the file, or a read that would
+        // block (a large record arriving comes in several rounds).
+        loop {
+            let got = seg.fill_nowait()?;
+            match seg.take_records(self.max_frame, &mut self.next_seq) {
+                (Some(chunk), _) => batch.chunks.push(chunk),
+                (None, Stop::NeedMore) if got == 0 => {
+                    // The end of the file (a partial record there is read afresh next time).
+                    seg.forget_partial();
+                    batch.caught_up = true;
+                }
+                (None, Stop::NeedMore) => continue,
+                (None, _) => return None,
+            }
+            return Some(Ok(batch));
+        }
     }
 
     fn read_batch(&mut self, delivered: Option<u64>) -> io::Result<Batch> {
@@ -350,145 +329,50 @@ enum SegmentEnd {
     AtEnd { clean: bool },
 }
 
-/// Reads one chunk of `seg` at its offset and takes the valid records in it.
+/// Reads one chunk of `seg` at its offset (blocking) and takes the valid records in it.
 fn read_segment(
     dir: &Path,
-    seg: &mut OpenSegment,
+    seg: &mut SegmentReader,
     max_frame: usize,
     next_seq: &mut u64,
     batch: &mut Batch,
     batch_bytes: &mut usize,
 ) -> io::Result<SegmentEnd> {
-    let file_len = seg.file.metadata()?.len();
-    let avail = file_len.saturating_sub(seg.offset);
-    if avail == 0 {
-        return Ok(SegmentEnd::AtEnd { clean: true });
-    }
-    // Enough for a whole record even when it is larger than one chunk.
-    let want = want_len(&mut seg.file, seg.offset, avail)?;
-    let mut buf = Vec::with_capacity(want as usize);
-    seg.file.seek(SeekFrom::Start(seg.offset))?;
-    (&mut seg.file).take(want).read_to_end(&mut buf)?;
-    let data = Bytes::from(buf);
-    let mut spans = Vec::new();
-    let end = parse_chunk(
-        dir,
-        seg,
-        &data,
-        avail,
-        max_frame,
-        next_seq,
-        &mut spans,
-        batch_bytes,
-    );
-    if !spans.is_empty() {
-        batch.chunks.push(Chunk { data, spans });
-    }
-    end
-}
-
-/// Takes the valid records at the start of `data` (read at `seg.offset`, with `avail` bytes
-/// in the file from there) into `spans`, and moves `seg` past them.
-#[allow(clippy::too_many_arguments)]
-fn parse_chunk(
-    dir: &Path,
-    seg: &mut OpenSegment,
-    data: &[u8],
-    avail: u64,
-    max_frame: usize,
-    next_seq: &mut u64,
-    spans: &mut Vec<(u64, usize, usize)>,
-    batch_bytes: &mut usize,
-) -> io::Result<SegmentEnd> {
-    let got = data.len();
-    let mut pos = 0;
-    loop {
-        if pos == data.len() {
-            seg.offset += pos as u64;
-            return Ok(if (pos as u64) < avail {
-                SegmentEnd::More
-            } else {
-                SegmentEnd::AtEnd { clean: true }
-            });
+    let eof = seg.fill_chunk()?;
+    let (chunk, stop) = seg.take_records(max_frame, next_seq);
+    if let Some(chunk) = chunk {
+        if let Chunk::Records { data, .. } = &chunk {
+            *batch_bytes += data.len();
         }
-        match decode_record(&data[pos..], seg.salt, seg.seq, u32::MAX as usize) {
-            Decoded::Record { len } => {
-                let payload = len - RECORD_HEADER_LEN;
-                if payload > max_frame {
-                    seg.offset += pos as u64;
-                    return Err(FrameError::TooLarge {
-                        len: payload as u64,
-                        max: max_frame,
-                    }
-                    .into());
-                }
-                if seg.seq >= *next_seq {
-                    spans.push((seg.seq, pos + RECORD_HEADER_LEN, pos + len));
-                    *next_seq = seg.seq + 1;
-                    *batch_bytes += len;
-                }
-                seg.seq += 1;
-                pos += len;
-            }
-            Decoded::Incomplete => {
-                seg.offset += pos as u64;
-                // Short of a whole record: either the chunk ended (read on) or the file did.
-                return Ok(if (got as u64) < avail && pos > 0 {
-                    SegmentEnd::More
-                } else {
-                    SegmentEnd::AtEnd { clean: false }
-                });
-            }
-            Decoded::Invalid => {
-                seg.offset += pos as u64;
-                if classify_invalid(&data[pos..], seg.salt, seg.seq, u32::MAX as usize)
-                    == Tail::Corrupt
-                {
-                    return Err(corrupt(
-                        dir,
-                        format!(
-                            "segment {:020}.log is damaged at byte {} (record {}); valid records \
-                             follow, so it is not a torn tail",
-                            seg.base, seg.offset, seg.seq
-                        ),
-                    ));
-                }
-                // A torn tail the writer's recovery will cut off and rewrite.
-                return Ok(SegmentEnd::AtEnd { clean: false });
-            }
-        }
+        batch.chunks.push(chunk);
     }
-}
-
-/// How many bytes to read at `offset`: one chunk, or the whole first record when it is
-/// bigger (never more than the file has).
-fn want_len(file: &mut File, offset: u64, avail: u64) -> io::Result<u64> {
-    let mut header = [0u8; RECORD_HEADER_LEN];
-    file.seek(SeekFrom::Start(offset))?;
-    let got = read_up_to(file, &mut header)?;
-    let first = if got == RECORD_HEADER_LEN {
-        RECORD_HEADER_LEN as u64
-            + u64::from(u32::from_le_bytes([
-                header[0], header[1], header[2], header[3],
-            ]))
-    } else {
-        0
-    };
-    Ok(avail.min(READ_CHUNK.max(first)))
-}
-
-/// Reads until `buf` is full or the file ends; returns the bytes read.
-fn read_up_to(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        match file.read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+    match stop {
+        Stop::NeedMore if !eof => Ok(SegmentEnd::More),
+        // The end of the file for now; a partial record there (being written, or torn) is
+        // read afresh next time.
+        Stop::NeedMore => Ok(SegmentEnd::AtEnd {
+            clean: !seg.forget_partial(),
+        }),
+        Stop::TooLarge(len) => Err(FrameError::TooLarge {
+            len: len as u64,
+            max: max_frame,
         }
+        .into()),
+        Stop::Invalid => match seg.classify_front()? {
+            // Valid when read afresh: take it next time.
+            None => Ok(SegmentEnd::More),
+            Some(Tail::Corrupt) => Err(corrupt(
+                dir,
+                format!(
+                    "segment {:020}.log is damaged at byte {} (record {}); valid records \
+                     follow, so it is not a torn tail",
+                    seg.base, seg.offset, seg.seq
+                ),
+            )),
+            // A torn tail the writer's recovery will cut off and rewrite.
+            Some(_) => Ok(SegmentEnd::AtEnd { clean: false }),
+        },
     }
-    Ok(got)
 }
 
 /// The sequence number after the last valid record of the log in `dir`.

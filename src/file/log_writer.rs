@@ -1,15 +1,17 @@
 //! [`LogWriter`]: the blocking side of a durable log producer — recovery on open, appends,
-//! rotation, retention. Runs on the appender's dedicated thread.
+//! rotation, retention. Runs on the appender's dedicated thread; records arrive encoded
+//! (the sending task computes their CRCs and decides where segments break, see
+//! [`RecordEncoder`](super::record_encoder::RecordEncoder)).
 
-use super::appender::{queued_len, AppendTarget};
-use super::record::{record_crc, SegmentHeader, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
+use super::record::{random_salt, SegmentHeader, SEGMENT_HEADER_LEN};
+use super::record_encoder::LogEnd;
 use super::scan::{scan_segment, Tail};
 use super::segment::{corrupt, list_segments, segment_path, LOCK_FILE};
+use super::writer_thread::AppendTarget;
 use super::{FileOptions, FsyncPolicy};
 use crate::sys;
 use std::collections::VecDeque;
 use std::fs::File;
-use std::hash::{BuildHasher, Hasher};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,7 +26,6 @@ pub(crate) struct LogWriter {
     file: Arc<File>,
     header: SegmentHeader,
     seg_len: u64,
-    next_seq: u64,
     /// Closed segments, oldest first: (base, length), for retention.
     sealed: VecDeque<(u64, u64)>,
     opts: FileOptions,
@@ -32,13 +33,14 @@ pub(crate) struct LogWriter {
 
 impl LogWriter {
     /// Opens (creating if needed) the log in `dir` for appending: takes the writer lock,
-    /// cuts a torn tail off the last segment, and positions after the last valid record.
+    /// cuts a torn tail off the last segment, and positions after the last valid record,
+    /// which the returned [`LogEnd`] describes.
     ///
     /// # Errors
     /// `AddrInUse` when another writer holds the log; `InvalidData` for corruption that
     /// recovery must not cut off (damaged header, valid records after a damaged one);
     /// `InvalidInput` when `dir` is a file; OS errors.
-    pub(crate) fn open(dir: &Path, opts: &FileOptions) -> io::Result<LogWriter> {
+    pub(crate) fn open(dir: &Path, opts: &FileOptions) -> io::Result<(LogWriter, LogEnd)> {
         match std::fs::metadata(dir) {
             Ok(meta) if !meta.is_dir() => {
                 return Err(io::Error::new(
@@ -63,37 +65,25 @@ impl LogWriter {
             sealed.push_back((base, len));
         }
         let active = match bases.last() {
-            None => create_segment(dir, 0, opts)?,
+            None => create_segment(dir, new_header(0), opts)?,
             Some(&base) => recover_last(dir, base, opts)?,
         };
-        Ok(LogWriter {
+        let end = LogEnd {
+            salt: active.header.salt,
+            next_seq: active.next_seq,
+            seg_len: active.len,
+            segment_size: opts.segment_size,
+        };
+        let writer = LogWriter {
             dir: dir.to_owned(),
             _lock: lock,
             file: Arc::new(active.file),
             header: active.header,
             seg_len: active.len,
-            next_seq: active.next_seq,
             sealed,
             opts: opts.clone(),
-        })
-    }
-
-    /// The sequence number the next appended record gets.
-    pub(crate) fn next_seq(&self) -> u64 {
-        self.next_seq
-    }
-
-    fn rotate(&mut self) -> io::Result<()> {
-        if self.opts.fsync != FsyncPolicy::Never {
-            self.file.sync_data()?;
-        }
-        self.sealed.push_back((self.header.base_seq, self.seg_len));
-        let active = create_segment(&self.dir, self.next_seq, &self.opts)?;
-        self.file = Arc::new(active.file);
-        self.header = active.header;
-        self.seg_len = active.len;
-        self.apply_retention();
-        Ok(())
+        };
+        Ok((writer, end))
     }
 
     fn apply_retention(&mut self) {
@@ -115,32 +105,23 @@ impl LogWriter {
 }
 
 impl AppendTarget for LogWriter {
-    fn append(&mut self, batch: &mut [u8]) -> io::Result<()> {
-        // Queued records are laid out as log records already: fill in each CRC, and write
-        // the batch in as few pieces as segment boundaries allow.
-        let mut start = 0;
-        let mut end = 0;
-        while let Some(len) = queued_len(batch, end) {
-            let at = end;
-            let rec_len = len as u64;
-            if self.seg_len > SEGMENT_HEADER_LEN as u64
-                && self.seg_len + rec_len > self.opts.segment_size
-            {
-                (&*self.file).write_all(&batch[start..end])?;
-                start = end;
-                self.rotate()?;
-            }
-            let crc = record_crc(
-                self.header.salt,
-                self.next_seq,
-                &batch[at + RECORD_HEADER_LEN..at + len],
-            );
-            batch[at + 4..at + RECORD_HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
-            self.next_seq += 1;
-            self.seg_len += rec_len;
-            end = at + len;
+    fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        (&*self.file).write_all(data)?;
+        self.seg_len += data.len() as u64;
+        Ok(())
+    }
+
+    fn start_segment(&mut self, header: SegmentHeader) -> io::Result<()> {
+        if self.opts.fsync != FsyncPolicy::Never {
+            self.file.sync_data()?;
         }
-        (&*self.file).write_all(&batch[start..end])
+        self.sealed.push_back((self.header.base_seq, self.seg_len));
+        let active = create_segment(&self.dir, header, &self.opts)?;
+        self.file = Arc::new(active.file);
+        self.header = active.header;
+        self.seg_len = active.len;
+        self.apply_retention();
+        Ok(())
     }
 
     fn current_file(&self) -> Arc<File> {
@@ -150,18 +131,6 @@ impl AppendTarget for LogWriter {
     fn describe(&self) -> String {
         format!("file://{}", self.dir.display())
     }
-}
-
-fn random_salt() -> u32 {
-    // RandomState is seeded from the OS once per process and varies per instance.
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    hasher.finish() as u32
 }
 
 /// The segment being appended to.
@@ -174,12 +143,13 @@ struct ActiveSegment {
     next_seq: u64,
 }
 
-/// Creates segment `base` with its header, durably unless `fsync=never`.
-fn create_segment(dir: &Path, base: u64, opts: &FileOptions) -> io::Result<ActiveSegment> {
-    let header = SegmentHeader {
-        salt: random_salt(),
-        base_seq: base,
-    };
+/// Creates the segment `header` describes, durably unless `fsync=never`.
+fn create_segment(
+    dir: &Path,
+    header: SegmentHeader,
+    opts: &FileOptions,
+) -> io::Result<ActiveSegment> {
+    let base = header.base_seq;
     let mut file = sys::create_new_file(&segment_path(dir, base), opts.mode)?;
     file.write_all(&header.encode())?;
     if opts.fsync != FsyncPolicy::Never {
@@ -192,6 +162,14 @@ fn create_segment(dir: &Path, base: u64, opts: &FileOptions) -> io::Result<Activ
         len: SEGMENT_HEADER_LEN as u64,
         next_seq: base,
     })
+}
+
+/// A new segment header with a fresh salt.
+fn new_header(base_seq: u64) -> SegmentHeader {
+    SegmentHeader {
+        salt: random_salt(),
+        base_seq,
+    }
 }
 
 /// Opens the last segment for appending after recovering it.
@@ -207,7 +185,7 @@ fn recover_last(dir: &Path, base: u64, opts: &FileOptions) -> io::Result<ActiveS
             // Creating the segment was interrupted before its header was whole.
             drop(file);
             std::fs::remove_file(&path)?;
-            return create_segment(dir, base, opts);
+            return create_segment(dir, new_header(base), opts);
         }
         Tail::BadHeader => {
             return Err(corrupt(dir, format!("segment {name} has a damaged header")))

@@ -112,12 +112,35 @@ pub fn encode_record(out: &mut impl BufMut, salt: u32, seq: u64, payload: &[u8])
 }
 
 /// The CRC of record `seq` holding `payload` in a segment salted with `salt`.
+#[inline]
 pub(crate) fn record_crc(salt: u32, seq: u64, payload: &[u8]) -> u32 {
+    // The 16-byte prefix as two little-endian words: salt | seq, then seq's high half | len.
+    let len = payload.len() as u32;
+    let head = [
+        u64::from(salt) | seq << 32,
+        seq >> 32 | u64::from(len) << 32,
+    ];
+    if let Some(crc) = crate::sys::crc32c_with_head(head, payload) {
+        return crc;
+    }
     let mut prefix = [0u8; 16];
-    prefix[0..4].copy_from_slice(&salt.to_le_bytes());
-    prefix[4..12].copy_from_slice(&seq.to_le_bytes());
-    prefix[12..16].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+    prefix[0..8].copy_from_slice(&head[0].to_le_bytes());
+    prefix[8..16].copy_from_slice(&head[1].to_le_bytes());
     crc32c::crc32c_append(crc32c::crc32c(&prefix), payload)
+}
+
+/// A fresh salt for a new segment.
+pub(crate) fn random_salt() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    // RandomState is seeded from the OS once per process and varies per instance.
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    hasher.finish() as u32
 }
 
 fn le_u32(b: &[u8]) -> u32 {

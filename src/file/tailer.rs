@@ -1,17 +1,21 @@
-//! [`Tailer`]: the async face of a file consumer. Reads happen on the blocking pool through
-//! the bridge, a batch at a time; at the end of the data it waits on a [`DirWatcher`]
-//! (inotify, or polling where that is unavailable) — never by spinning.
+//! [`Tailer`]: the async face of a file consumer. Fresh data already in the page cache is
+//! read on the task ([`TailSource::try_read_now`]); everything else — opening segments,
+//! listing the directory, data that must come from the disk — runs on the blocking pool
+//! through the bridge, a batch at a time. At the end of the data it waits on a
+//! [`DirWatcher`] (inotify, or polling where that is unavailable) — never by spinning, and
+//! with inotify never on a timer.
 //!
 //! | state | poll_next does |
 //! |---|---|
 //! | records ready | returns the next one |
 //! | read in flight | polls it; its batch becomes the ready records |
-//! | caught up, `follow` | waits for the watcher, then starts a read |
+//! | caught up, `follow` | waits for the watcher |
 //! | caught up, no `follow` | ends the stream |
-//! | otherwise | drains the watcher, then starts a read |
+//! | otherwise | drains the watcher, reads on the task; if that cannot (or the end it finds may not be the end: a new file appeared), starts a read on the pool |
 //!
 //! The watcher is drained *before* a read starts, so a change made after that read looked
-//! at the file still wakes the next wait.
+//! at the file still wakes the next wait; and its new-entry flag is cleared before a pool
+//! read lists the directory, so a segment created after that listing is looked for again.
 
 use crate::io::blocking::{self, BlockingTask};
 use crate::sys::DirWatcher;
@@ -29,20 +33,33 @@ pub(crate) trait TailSource: Send + 'static {
 
     /// Reads what is available now *without blocking* (data already in the page cache), or
     /// `None` when that is not possible and [`read_batch`](TailSource::read_batch) must run
-    /// on the blocking bridge. Called on the async task: saves two thread hops per wake-up.
+    /// on the blocking bridge. Called on the async task when every record read before has
+    /// been returned. A batch that is `caught_up` found the end of the file it reads, which
+    /// is the end of the data unless a newer file appeared since the last `read_batch`.
     fn try_read_now(&mut self) -> Option<io::Result<Batch>> {
         None
     }
 }
 
-/// Payloads that share one buffer: the buffer and each payload's sequence number and range.
+/// Records that share one buffer.
 ///
-/// Slices are cut on the consumer's thread when each record is returned, so no reference
-/// count is shared per record between the reading thread and the consumer.
+/// Payload slices are cut on the consumer's thread as each record is returned, so no
+/// reference count is shared per record between the reading thread and the consumer.
 #[derive(Debug)]
-pub(crate) struct Chunk {
-    pub(crate) data: Bytes,
-    pub(crate) spans: Vec<(u64, usize, usize)>,
+pub(crate) enum Chunk {
+    /// Whole, validated log records laid end to end, each as [`record`](super::record)
+    /// describes (length, CRC, payload); the first at `pos` has sequence number `seq`.
+    Records { data: Bytes, pos: usize, seq: u64 },
+    /// One message with a buffer of its own.
+    One { seq: u64, payload: Bytes },
+}
+
+impl Chunk {
+    fn seq(&self) -> u64 {
+        match self {
+            Chunk::Records { seq, .. } | Chunk::One { seq, .. } => *seq,
+        }
+    }
 }
 
 /// What one [`TailSource::read_batch`] found.
@@ -57,11 +74,7 @@ pub(crate) struct Batch {
 impl Batch {
     /// Adds a record that has a buffer of its own.
     pub(crate) fn push(&mut self, seq: u64, payload: Bytes) {
-        let len = payload.len();
-        self.chunks.push(Chunk {
-            data: payload,
-            spans: vec![(seq, 0, len)],
-        });
+        self.chunks.push(Chunk::One { seq, payload });
     }
 }
 
@@ -73,8 +86,6 @@ pub(crate) struct Tailer<S> {
     source: Option<S>,
     job: Option<ReadJob<S>>,
     ready: VecDeque<Chunk>,
-    /// Index of the next span to return in `ready`'s front chunk.
-    next_span: usize,
     watcher: DirWatcher,
     follow: bool,
     waiting: bool,
@@ -88,7 +99,6 @@ impl<S: TailSource> Tailer<S> {
             source: Some(source),
             job: None,
             ready: VecDeque::new(),
-            next_span: 0,
             watcher,
             follow,
             waiting: false,
@@ -101,6 +111,7 @@ impl<S: TailSource> Tailer<S> {
     /// # Errors
     /// The source's errors (`InvalidData` for corruption, OS errors). After an error the
     /// next poll reads again from the same position.
+    #[inline]
     pub(crate) fn poll_next(
         &mut self,
         cx: &mut Context<'_>,
@@ -109,22 +120,51 @@ impl<S: TailSource> Tailer<S> {
             if let Some(record) = self.pop_ready() {
                 return Poll::Ready(Ok(Some(record)));
             }
-            if self.ended {
+            if !ready!(self.poll_read(cx))? {
                 return Poll::Ready(Ok(None));
+            }
+        }
+    }
+
+    /// [`poll_next`](Self::poll_next) without the sequence number: what a connection
+    /// returns.
+    #[inline]
+    pub(crate) fn poll_next_payload(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<Option<Bytes>>> {
+        // Records come out of `pop_ready` only: the per-message path carries no record
+        // returned from elsewhere, which lets the compiler keep it in registers.
+        loop {
+            if let Some((_, payload)) = self.pop_ready() {
+                return Poll::Ready(Ok(Some(payload)));
+            }
+            if !ready!(self.poll_read(cx))? {
+                return Poll::Ready(Ok(None));
+            }
+        }
+    }
+
+    /// Once the records read are all returned: reads more. `Ready(Ok(true))` when records
+    /// are ready, `Ready(Ok(false))` at the end of the stream.
+    #[inline(never)]
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<bool>> {
+        loop {
+            if !self.ready.is_empty() {
+                return Poll::Ready(Ok(true));
+            }
+            if self.ended {
+                return Poll::Ready(Ok(false));
             }
             if self.job.is_some() {
                 let batch = ready!(self.poll_job(cx))?;
                 let caught_up = batch.caught_up;
                 self.extend(batch);
-                if !caught_up {
-                    // Read ahead while the user takes these records.
-                    self.start_read();
-                } else if self.ready.is_empty() {
-                    if self.follow {
-                        self.waiting = true;
-                    } else {
-                        self.ended = true;
-                    }
+                // Not caught up: the next read tries the task first again (the kernel reads
+                // ahead of a sequential reader, so the next data is often cached by then).
+                if caught_up && self.ready.is_empty() {
+                    self.waiting = self.follow;
+                    self.ended = !self.follow;
                 }
                 continue;
             }
@@ -132,18 +172,27 @@ impl<S: TailSource> Tailer<S> {
                 ready!(self.watcher.poll_changed(cx))?;
                 self.waiting = false;
             }
-            if self.source.is_none() {
+            let Some(source) = self.source.as_mut() else {
                 return Poll::Ready(Err(io::Error::other(
                     "the file reader was lost (a read panicked)",
                 )));
-            }
+            };
             self.watcher.drain();
-            if let Some(batch) = self.source.as_mut().and_then(S::try_read_now) {
-                self.extend(batch?);
+            if let Some(batch) = source.try_read_now() {
+                let batch = batch?;
+                let caught_up = batch.caught_up;
+                self.extend(batch);
                 if !self.ready.is_empty() {
                     continue;
                 }
+                if caught_up && self.follow && !self.watcher.new_entry() {
+                    // The end of the file being read, and no new segment since the last
+                    // listing: wait for the next change, no thread hop.
+                    self.waiting = true;
+                    continue;
+                }
             }
+            self.watcher.clear_new_entry();
             self.start_read();
         }
     }
@@ -163,26 +212,37 @@ impl<S: TailSource> Tailer<S> {
 
     /// The sequence number of the first record read but not yet returned, if any.
     pub(crate) fn first_unreturned(&self) -> Option<u64> {
-        self.ready
-            .front()
-            .map(|chunk| chunk.spans[self.next_span].0)
+        self.ready.front().map(Chunk::seq)
     }
 
+    #[inline]
     fn pop_ready(&mut self) -> Option<(u64, Bytes)> {
-        let chunk = self.ready.front()?;
-        let (seq, start, end) = chunk.spans[self.next_span];
-        let payload = chunk.data.slice(start..end);
-        self.next_span += 1;
-        if self.next_span == chunk.spans.len() {
+        let chunk = self.ready.front_mut()?;
+        let (record, done) = match chunk {
+            Chunk::Records { data, pos, seq } => {
+                // The reader validated these records: lengths and bounds hold.
+                let len = data
+                    .get(*pos..*pos + 4)
+                    .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
+                let start = (*pos + super::RECORD_HEADER_LEN).min(data.len());
+                let end = (start + len).min(data.len());
+                let record = (*seq, data.slice(start..end));
+                *pos = end;
+                *seq += 1;
+                (record, end == data.len())
+            }
+            Chunk::One { seq, payload } => ((*seq, std::mem::take(payload)), true),
+        };
+        if done {
             self.ready.pop_front();
-            self.next_span = 0;
         }
-        Some((seq, payload))
+        Some(record)
     }
 
     fn extend(&mut self, batch: Batch) {
+        let non_empty = |chunk: &Chunk| !matches!(chunk, Chunk::Records { data, pos, .. } if *pos >= data.len());
         self.ready
-            .extend(batch.chunks.into_iter().filter(|c| !c.spans.is_empty()));
+            .extend(batch.chunks.into_iter().filter(non_empty));
     }
 
     fn start_read(&mut self) {

@@ -1,13 +1,14 @@
-//! Linux: [`DirWatcher`] on inotify (the `inotify` crate), registered with tokio's reactor (no
-//! thread of its own, no polling), falling back to polling when inotify is unavailable.
+//! Linux: [`DirWatcher`] on inotify, registered with tokio's reactor (no thread of its own,
+//! no polling), falling back to polling when inotify is unavailable.
 
-use inotify::{Inotify, WatchMask};
+use std::ffi::CString;
 use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 use tokio::io::unix::AsyncFd;
-use tokio::io::Interest;
 use tokio::time::Interval;
 
 /// Wakes a task when something in a directory may have changed: a file in it was written,
@@ -16,23 +17,35 @@ use tokio::time::Interval;
 /// Readiness is level-style and may be spurious; the owner re-reads the files to see what
 /// changed. Call [`drain`](DirWatcher::drain) *before* reading, then wait with
 /// [`poll_changed`](DirWatcher::poll_changed): a change after the drain is never missed.
+/// [`new_entry`](DirWatcher::new_entry) tells whether the changes seen may include a new
+/// file (so the owner lists the directory only then).
 #[derive(Debug)]
-pub(crate) enum DirWatcher {
-    /// An inotify instance (non-blocking) watched by tokio's reactor.
-    Inotify(AsyncFd<Inotify>),
+pub(crate) struct DirWatcher {
+    kind: Kind,
+    /// A file may have been created or moved in since [`clear_new_entry`](Self::clear_new_entry).
+    new_entry: bool,
+}
+
+#[derive(Debug)]
+enum Kind {
+    /// inotify descriptor watched by tokio's reactor.
+    Inotify(AsyncFd<OwnedFd>),
     /// Checks on a timer (the fallback, and for tests of the fallback).
     Poll(Interval),
 }
 
-/// Room for many events at once; each is 16 bytes plus a name of at most 255.
-const EVENT_BUFFER: usize = 4096;
+const EVENTS: u32 =
+    libc::IN_MODIFY | libc::IN_CREATE | libc::IN_MOVED_TO | libc::IN_CLOSE_WRITE | libc::IN_ATTRIB;
 
 impl DirWatcher {
     /// Watches `dir` with inotify; polls every `fallback` when inotify cannot be used (no
     /// more instances or watches, or a file system without it). Needs a tokio runtime.
     pub(crate) fn new(dir: &Path, fallback: Duration) -> DirWatcher {
         match inotify_watch(dir) {
-            Ok(inotify) => DirWatcher::Inotify(inotify),
+            Ok(fd) => DirWatcher {
+                kind: Kind::Inotify(fd),
+                new_entry: true,
+            },
             Err(e) => {
                 tracing::debug!(dir = %dir.display(), error = %e, "inotify unavailable; polling");
                 DirWatcher::polling(fallback)
@@ -44,14 +57,31 @@ impl DirWatcher {
     pub(crate) fn polling(period: Duration) -> DirWatcher {
         let mut interval = tokio::time::interval(period.max(Duration::from_millis(1)));
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        DirWatcher::Poll(interval)
+        DirWatcher {
+            kind: Kind::Poll(interval),
+            new_entry: true,
+        }
     }
 
-    /// Forgets the changes reported so far (without waiting).
+    /// Forgets the changes reported so far (without waiting), noting any new entry.
     pub(crate) fn drain(&mut self) {
-        if let DirWatcher::Inotify(inotify) = self {
-            while read_events(inotify.get_mut()).unwrap_or(false) {}
+        if let Kind::Inotify(fd) = &self.kind {
+            while let Ok(Some(new_entry)) = read_events(fd.get_ref()) {
+                self.new_entry |= new_entry;
+            }
         }
+    }
+
+    /// Whether a file may have been created or moved into the directory since
+    /// [`clear_new_entry`](Self::clear_new_entry), among the changes drained or waited
+    /// for. Always `true` when polling (which cannot tell).
+    pub(crate) fn new_entry(&self) -> bool {
+        self.new_entry || matches!(self.kind, Kind::Poll(_))
+    }
+
+    /// Forgets the new entries seen: call it just before listing the directory.
+    pub(crate) fn clear_new_entry(&mut self) {
+        self.new_entry = false;
     }
 
     /// `Ready` when something may have changed since the last [`drain`](DirWatcher::drain).
@@ -59,16 +89,23 @@ impl DirWatcher {
     /// # Errors
     /// OS errors reading the inotify descriptor.
     pub(crate) fn poll_changed(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self {
-            DirWatcher::Poll(interval) => {
+        match &mut self.kind {
+            Kind::Poll(interval) => {
                 ready!(interval.poll_tick(cx));
                 Poll::Ready(Ok(()))
             }
-            DirWatcher::Inotify(inotify) => loop {
-                let mut guard = ready!(inotify.poll_read_ready_mut(cx))?;
-                match read_events(guard.get_inner_mut()) {
-                    Ok(true) => return Poll::Ready(Ok(())),
-                    Ok(false) => guard.clear_ready(),
+            Kind::Inotify(fd) => loop {
+                let mut guard = ready!(fd.poll_read_ready(cx))?;
+                match read_events(fd.get_ref()) {
+                    Ok(Some(new_entry)) => {
+                        self.new_entry |= new_entry;
+                        // Take the rest too, so that the next drain finds the queue empty.
+                        while let Ok(Some(more)) = read_events(fd.get_ref()) {
+                            self.new_entry |= more;
+                        }
+                        return Poll::Ready(Ok(()));
+                    }
+                    Ok(None) => guard.clear_ready(),
                     Err(e) => return Poll::Ready(Err(e)),
                 }
             },
@@ -76,34 +113,126 @@ impl DirWatcher {
     }
 }
 
-fn inotify_watch(dir: &Path) -> io::Result<AsyncFd<Inotify>> {
-    // `init` makes the descriptor non-blocking and close-on-exec.
-    let inotify = Inotify::init()?;
-    inotify.watches().add(
-        dir,
-        WatchMask::MODIFY
-            | WatchMask::CREATE
-            | WatchMask::MOVED_TO
-            | WatchMask::CLOSE_WRITE
-            | WatchMask::ATTRIB,
-    )?;
-    // SAFETY: the AsyncFd owns the `Inotify`, which keeps its descriptor open and the same
-    // (it offers no way to close or replace it short of being dropped) until the AsyncFd
-    // drops it.
-    let registered = unsafe { AsyncFd::register_with_interest(inotify, Interest::READABLE) };
+fn inotify_watch(dir: &Path) -> io::Result<AsyncFd<OwnedFd>> {
+    let path = CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path holds a NUL byte"))?;
+    // SAFETY: inotify_init1 takes flags only and returns a new descriptor or -1.
+    let raw = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
+    if raw < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `raw` is a descriptor we just opened and own exclusively.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    // SAFETY: `fd` is a valid inotify descriptor and `path` a NUL-terminated string that
+    // outlives the call.
+    let wd = unsafe { libc::inotify_add_watch(fd.as_raw_fd(), path.as_ptr(), EVENTS) };
+    if wd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the AsyncFd owns `fd`, an open inotify descriptor that stays open and the
+    // same until the AsyncFd drops it.
+    let registered = unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) };
     Ok(registered?)
 }
 
-/// Reads and discards queued events; `Ok(true)` if there were any, `Ok(false)` if none.
-fn read_events(inotify: &mut Inotify) -> io::Result<bool> {
-    let mut buffer = [0u8; EVENT_BUFFER];
-    let mut any = false;
+/// Reads one buffer of queued events: `Ok(Some(new_entry))` if there were any (whether one
+/// may be a new file), `Ok(None)` if none.
+fn read_events(fd: &OwnedFd) -> io::Result<Option<bool>> {
+    // Room for many events; each is 16 bytes plus a name.
+    let mut buf = [0u8; 4096];
     loop {
-        match inotify.read_events(&mut buffer) {
-            Ok(_) => any = true,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(any),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+        // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the duration of the call.
+        let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if let Ok(n) = usize::try_from(n) {
+            return Ok((n > 0).then(|| has_new_entry(&buf[..n])));
         }
+        let err = io::Error::last_os_error();
+        return match err.kind() {
+            io::ErrorKind::WouldBlock => Ok(None),
+            io::ErrorKind::Interrupted => continue,
+            _ => Err(err),
+        };
+    }
+}
+
+/// Whether any event in `events` (as `read` returned them) may be a new file: created or
+/// moved in, or events lost to an overflow. Stops (saying yes) at anything malformed.
+fn has_new_entry(mut events: &[u8]) -> bool {
+    const NEW: u32 = libc::IN_CREATE | libc::IN_MOVED_TO | libc::IN_Q_OVERFLOW;
+    // struct inotify_event: i32 wd, u32 mask, u32 cookie, u32 len, then `len` name bytes.
+    while !events.is_empty() {
+        let word = |at: usize| {
+            events
+                .get(at..at + 4)
+                .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+        };
+        let (Some(mask), Some(len)) = (word(4), word(12)) else {
+            return true;
+        };
+        if mask & NEW != 0 {
+            return true;
+        }
+        let Some(rest) = events.get(16 + len as usize..) else {
+            return true;
+        };
+        events = rest;
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(mask: u32, name: &[u8]) -> Vec<u8> {
+        let mut e = Vec::new();
+        e.extend_from_slice(&1i32.to_ne_bytes());
+        e.extend_from_slice(&mask.to_ne_bytes());
+        e.extend_from_slice(&0u32.to_ne_bytes());
+        e.extend_from_slice(&(name.len() as u32).to_ne_bytes());
+        e.extend_from_slice(name);
+        e
+    }
+
+    #[test]
+    fn only_creations_moves_and_overflows_are_new_entries() {
+        let mut modified = event(libc::IN_MODIFY, b"a.log\0\0\0");
+        modified.extend(event(libc::IN_CLOSE_WRITE, b""));
+        assert!(!has_new_entry(&modified));
+        for mask in [libc::IN_CREATE, libc::IN_MOVED_TO, libc::IN_Q_OVERFLOW] {
+            let mut events = modified.clone();
+            events.extend(event(mask, b"b.log\0\0\0"));
+            assert!(has_new_entry(&events), "mask {mask:#x}");
+        }
+        // A truncated event is not trusted.
+        assert!(has_new_entry(&modified[..modified.len() - 3]));
+    }
+
+    #[tokio::test]
+    async fn a_created_file_is_a_new_entry_and_a_write_is_not() {
+        let dir = std::env::temp_dir().join(format!("anyipc-watch-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("a"), b"1").unwrap();
+        let mut watcher = DirWatcher::new(&dir, Duration::from_secs(3600));
+        assert!(matches!(watcher.kind, Kind::Inotify(_)));
+        watcher.drain();
+        watcher.clear_new_entry();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.join("a"))
+            .and_then(|mut f| std::io::Write::write_all(&mut f, b"2"))
+            .unwrap();
+        std::future::poll_fn(|cx| watcher.poll_changed(cx))
+            .await
+            .unwrap();
+        assert!(!watcher.new_entry());
+        std::fs::write(dir.join("b"), b"3").unwrap();
+        std::future::poll_fn(|cx| watcher.poll_changed(cx))
+            .await
+            .unwrap();
+        assert!(watcher.new_entry());
+        watcher.clear_new_entry();
+        assert!(!watcher.new_entry());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -29,6 +29,14 @@ impl DirWatcher {
     /// Nothing to forget when polling.
     pub(crate) fn drain(&mut self) {}
 
+    /// Always `true`: polling cannot tell what changed.
+    pub(crate) fn new_entry(&self) -> bool {
+        true
+    }
+
+    /// Nothing to forget when polling.
+    pub(crate) fn clear_new_entry(&mut self) {}
+
     /// `Ready` once per polling period.
     ///
     /// # Errors

@@ -121,3 +121,36 @@ pub(crate) fn create_private_dir(path: &Path) -> io::Result<()> {
 pub(crate) fn sync_dir(path: &Path) -> io::Result<()> {
     File::open(path)?.sync_all()
 }
+
+/// Appends up to `want` bytes read at `offset` to `buf` (a blocking `pread` into its spare
+/// capacity: no zeroing first); returns how many, 0 at the end of the file.
+///
+/// # Errors
+/// OS errors reading.
+pub(crate) fn read_at(
+    file: &File,
+    buf: &mut bytes::BytesMut,
+    want: usize,
+    offset: u64,
+) -> io::Result<usize> {
+    use bytes::BufMut;
+    buf.reserve(want);
+    let spare = buf.chunk_mut();
+    let (ptr, len) = (spare.as_mut_ptr(), want.min(spare.len()));
+    let offset = libc::off_t::try_from(offset)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file offset out of range"))?;
+    loop {
+        // SAFETY: `ptr` points into `buf`'s spare capacity, valid for writes of `len` bytes
+        // for the duration of the call; the descriptor is borrowed from `file`.
+        let n = unsafe { libc::pread(file.as_raw_fd(), ptr.cast(), len, offset) };
+        if let Ok(n) = usize::try_from(n) {
+            // SAFETY: the kernel initialised the first `n` (at most `len`) spare bytes.
+            unsafe { buf.advance_mut(n) };
+            return Ok(n);
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}

@@ -96,3 +96,22 @@ pub(crate) fn create_private_dir(path: &Path) -> io::Result<()> {
 pub(crate) fn sync_dir(_path: &Path) -> io::Result<()> {
     Ok(())
 }
+
+/// Appends up to `want` bytes read at `offset` to `buf` (blocking); returns how many, 0 at
+/// the end of the file.
+///
+/// # Errors
+/// OS errors reading.
+pub(crate) fn read_at(
+    file: &File,
+    buf: &mut bytes::BytesMut,
+    want: usize,
+    offset: u64,
+) -> io::Result<usize> {
+    use std::os::windows::fs::FileExt;
+    let start = buf.len();
+    buf.resize(start + want, 0);
+    let result = file.seek_read(&mut buf[start..], offset);
+    buf.truncate(start + *result.as_ref().unwrap_or(&0));
+    result
+}

@@ -2,20 +2,22 @@
 //! `RWF_NOWAIT`), so an async task can take fresh data without blocking and without a
 //! thread hop; anything that would wait for the disk is left to the blocking bridge.
 
+use bytes::{BufMut, BytesMut};
 use std::fs::File;
 use std::os::unix::io::AsRawFd;
 
-/// Reads up to `want` bytes at `offset` into `buf`'s spare capacity if that needs no disk
-/// I/O. `None` when it would block, is unsupported, or fails: the caller then reads through
-/// the blocking bridge instead, which reports real errors.
+/// Appends up to `want` bytes read at `offset` to `buf`, if that needs no disk I/O; returns
+/// how many (0 at the end of the file). `None` when it would block, is unsupported, or
+/// fails: the caller then reads through the blocking bridge instead, which reports real
+/// errors.
 pub(crate) fn read_at_nowait(
     file: &File,
-    buf: &mut Vec<u8>,
+    buf: &mut BytesMut,
     want: usize,
     offset: u64,
 ) -> Option<usize> {
     buf.reserve(want);
-    let spare = buf.spare_capacity_mut();
+    let spare = buf.chunk_mut();
     let iov = libc::iovec {
         iov_base: spare.as_mut_ptr().cast(),
         iov_len: want.min(spare.len()),
@@ -25,7 +27,8 @@ pub(crate) fn read_at_nowait(
     // for the duration of the call; the descriptor is borrowed from `file`.
     let n = unsafe { libc::preadv2(file.as_raw_fd(), &iov, 1, offset, libc::RWF_NOWAIT) };
     let n = usize::try_from(n).ok()?;
-    // SAFETY: the kernel initialised the first `n` bytes of the spare capacity.
-    unsafe { buf.set_len(buf.len() + n) };
+    // SAFETY: the kernel initialised the first `n` (at most `iov_len`) bytes of the spare
+    // capacity.
+    unsafe { buf.advance_mut(n) };
     Some(n)
 }

@@ -1,0 +1,202 @@
+//! [`SegmentReader`]: buffered reading of one segment — whole validated records out of a
+//! buffer the file is read into, with no copy and no allocation per record.
+//!
+//! ```text
+//!  file:  … | taken records | buf: bytes read, not taken (at most one partial record) | …
+//!                           ^ offset (record `seq` starts here)
+//! ```
+//!
+//! Records taken leave the buffer as one shared [`Bytes`] (a [`Chunk`]); once the consumer
+//! has dropped them, the next read reuses the same memory. A partial record is kept for the
+//! next read, except at the end of the file: there it is dropped and read again, fresh, next
+//! time, because it may be a torn tail that a restarted producer cuts off and rewrites.
+
+use super::record::{decode_record, Decoded, RECORD_HEADER_LEN};
+use super::scan::{classify_invalid, Tail};
+use super::tailer::Chunk;
+use crate::sys;
+use bytes::{Buf, BytesMut};
+use std::fs::File;
+use std::io::{self, Read};
+
+/// Bytes read from a segment at once.
+pub(crate) const READ_CHUNK: usize = 1 << 20;
+
+/// What stopped [`SegmentReader::take_records`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// The buffer is empty or ends inside the record at its front.
+    NeedMore,
+    /// The record at the front is invalid, as far as the buffered bytes go.
+    Invalid,
+    /// The record at the front is valid, but its payload (this long) is over `max_frame`.
+    TooLarge(usize),
+}
+
+/// One segment file being read, from record `seq` (at byte `offset`) on.
+#[derive(Debug)]
+pub(crate) struct SegmentReader {
+    pub(crate) base: u64,
+    file: File,
+    salt: u32,
+    /// File offset of `buf[0]`: where record `seq` starts.
+    pub(crate) offset: u64,
+    pub(crate) seq: u64,
+    /// Bytes read at `offset` not yet taken as records.
+    buf: BytesMut,
+    /// A newer segment exists, so this one is complete.
+    pub(crate) sealed: bool,
+}
+
+impl SegmentReader {
+    /// Reads `file`, segment `base` salted with `salt`, from its first record at `offset`.
+    pub(crate) fn new(base: u64, file: File, salt: u32, offset: u64) -> SegmentReader {
+        SegmentReader {
+            base,
+            file,
+            salt,
+            offset,
+            seq: base,
+            buf: BytesMut::new(),
+            sealed: false,
+        }
+    }
+
+    /// How many bytes the buffer should hold for the next step: a chunk, or the whole
+    /// record at its front when that is larger.
+    fn wanted(&self) -> usize {
+        let front = self
+            .buf
+            .get(..4)
+            .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
+        READ_CHUNK.max(RECORD_HEADER_LEN.saturating_add(front))
+    }
+
+    /// Reads on after the buffer if that needs no disk I/O; returns the bytes read (0 at the
+    /// end of the file), or `None` when it would block (or cannot be done without blocking
+    /// here).
+    pub(crate) fn fill_nowait(&mut self) -> Option<usize> {
+        let want = self.wanted().saturating_sub(self.buf.len()).min(READ_CHUNK);
+        if want == 0 {
+            return Some(0);
+        }
+        let at = self.offset + self.buf.len() as u64;
+        sys::read_at_nowait(&self.file, &mut self.buf, want, at)
+    }
+
+    /// Reads on after the buffer until it holds `want` bytes or the file ends (blocking);
+    /// returns whether the file ended first.
+    ///
+    /// # Errors
+    /// OS errors reading.
+    pub(crate) fn fill(&mut self, want: usize) -> io::Result<bool> {
+        while self.buf.len() < want {
+            let step = (want - self.buf.len()).min(READ_CHUNK);
+            let at = self.offset + self.buf.len() as u64;
+            if sys::read_at(&self.file, &mut self.buf, step, at)? == 0 {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// [`fill`](Self::fill)s the usual amount: a chunk, or the whole record at the front.
+    ///
+    /// # Errors
+    /// OS errors reading.
+    pub(crate) fn fill_chunk(&mut self) -> io::Result<bool> {
+        self.fill(self.wanted())
+    }
+
+    /// Takes the whole valid records at the front of the buffer and moves past them: those
+    /// from `next_seq` on become the returned chunk (and `next_seq` moves past them), older
+    /// ones are skipped. Says what stopped it.
+    pub(crate) fn take_records(
+        &mut self,
+        max_frame: usize,
+        next_seq: &mut u64,
+    ) -> (Option<Chunk>, Stop) {
+        let mut pos = 0;
+        let mut seq = self.seq;
+        // Bytes and sequence number after the records below `next_seq`.
+        let (mut skip, mut first) = (0, seq);
+        let stop = loop {
+            match decode_record(&self.buf[pos..], self.salt, seq, u32::MAX as usize) {
+                Decoded::Record { len } => {
+                    if len - RECORD_HEADER_LEN > max_frame {
+                        break Stop::TooLarge(len - RECORD_HEADER_LEN);
+                    }
+                    pos += len;
+                    seq += 1;
+                    if seq <= *next_seq {
+                        (skip, first) = (pos, seq);
+                    }
+                }
+                Decoded::Incomplete => break Stop::NeedMore,
+                Decoded::Invalid => break Stop::Invalid,
+            }
+        };
+        self.buf.advance(skip);
+        let chunk = (pos > skip).then(|| {
+            *next_seq = seq;
+            Chunk::Records {
+                data: self.buf.split_to(pos - skip).freeze(),
+                pos: 0,
+                seq: first,
+            }
+        });
+        self.offset += pos as u64;
+        self.seq = seq;
+        (chunk, stop)
+    }
+
+    /// Forgets the buffered bytes (a partial record): the next read starts at `offset`.
+    pub(crate) fn forget_partial(&mut self) -> bool {
+        let had = !self.buf.is_empty();
+        self.buf.clear();
+        had
+    }
+
+    /// Reads the invalid record at `offset` and the one after it afresh (blocking) and tells
+    /// whether it is a torn tail or corruption — or `None` if, read afresh, it is valid after
+    /// all (a torn tail rewritten by a restarted producer since it was buffered).
+    ///
+    /// # Errors
+    /// OS errors reading.
+    pub(crate) fn classify_front(&mut self) -> io::Result<Option<Tail>> {
+        self.buf.clear();
+        let eof = self.fill_chunk()?;
+        match decode_record(&self.buf, self.salt, self.seq, u32::MAX as usize) {
+            Decoded::Record { .. } => return Ok(None),
+            Decoded::Incomplete if eof => return Ok(Some(Tail::Torn)),
+            _ => {}
+        }
+        // Enough for the record its length field points past, when the file has it.
+        let len_at = |buf: &BytesMut, at: usize| {
+            buf.get(at..at + 4)
+                .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        };
+        let next_at = RECORD_HEADER_LEN.saturating_add(len_at(&self.buf, 0));
+        if !self.fill(next_at.saturating_add(RECORD_HEADER_LEN))? {
+            let next_len = len_at(&self.buf, next_at);
+            self.fill(next_at.saturating_add(RECORD_HEADER_LEN + next_len))?;
+        }
+        let tail = classify_invalid(&self.buf, self.salt, self.seq, u32::MAX as usize);
+        self.buf.clear();
+        Ok(Some(tail))
+    }
+}
+
+/// Reads until `buf` is full or the file ends; returns the bytes read.
+pub(crate) fn read_up_to(file: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match file.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}

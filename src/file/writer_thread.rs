@@ -1,0 +1,282 @@
+//! The blocking side of a producer: the dedicated writer thread, the sync thread, and the
+//! queue of [`Block`]s between them and the [`Appender`](super::appender::Appender).
+//!
+//! ```text
+//!  sending task                       writer thread               sync thread (unless never)
+//!  encode records into its own block  park while the queue is empty
+//!  full block / flush: push ─ring─▶   take every queued block → taken
+//!   (waits on `taken` while the        start segments, write   → written ─ring─▶ fdatasync
+//!    queue holds QUEUE_LIMIT bytes)    give the buffers back                      → synced
+//!  fsync=always: wait on `synced`      on error: record it, close all counters (fail-stop)
+//!  close: wait on `finished`
+//! ```
+//!
+//! The thread never touches a message: blocks arrive encoded (CRCs included), and the thread
+//! writes each with one `write` and lets the sync thread `fdatasync` behind it, so a record
+//! is visible to consumers while an earlier sync is under way, and each `fdatasync` covers
+//! everything written before it started (group commit).
+
+use super::record::SegmentHeader;
+use super::FsyncPolicy;
+use crate::io::blocking::{self, Doorbell, Progress};
+use bytes::BytesMut;
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// Bytes queued before the sending task waits for the writer.
+pub(crate) const QUEUE_LIMIT: usize = 4 << 20;
+/// A block is handed to the writer once it holds this many bytes.
+pub(crate) const BLOCK_TARGET: usize = 256 << 10;
+/// Emptied buffers kept for reuse (each about `BLOCK_TARGET`).
+const SPARE_BUFFERS: usize = 4;
+
+/// Encoded records, in order, ready to be written.
+#[derive(Debug, Default)]
+pub(crate) struct Block {
+    /// The bytes to append.
+    pub(crate) data: BytesMut,
+    /// Messages in `data`.
+    pub(crate) messages: u64,
+    /// Close the current segment and start this one before writing `data` (log rotation).
+    pub(crate) new_segment: Option<SegmentHeader>,
+}
+
+/// A file a writer thread appends to: the durable log or a plain file.
+pub(crate) trait AppendTarget: Send + 'static {
+    /// Appends `data` (whole encoded records).
+    fn write(&mut self, data: &[u8]) -> io::Result<()>;
+    /// Closes the current segment (synced unless `fsync=never`) and starts `header`'s.
+    /// Only the log has segments.
+    fn start_segment(&mut self, header: SegmentHeader) -> io::Result<()>;
+    /// The file being appended to now; the sync thread `fdatasync`s it.
+    fn current_file(&self) -> Arc<File>;
+    /// The endpoint, for error messages.
+    fn describe(&self) -> String;
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    blocks: VecDeque<Block>,
+    /// Bytes in `blocks`.
+    bytes: usize,
+    /// Messages ever pushed.
+    pushed: u64,
+    /// Emptied buffers the sending task may reuse.
+    spare: Vec<BytesMut>,
+    closing: bool,
+    parked: bool,
+    /// Set once, on the first write or sync error: the appender refuses everything after.
+    failure: Option<(io::ErrorKind, String)>,
+}
+
+/// What the sending task and the threads share.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    queue: Mutex<Queue>,
+    /// `queue.failure` is set (read without the lock on every send).
+    failed: AtomicBool,
+    doorbell: Doorbell,
+    /// Messages taken from the queue by the writer.
+    pub(crate) taken: Progress,
+    /// Messages written to the file.
+    pub(crate) written: Progress,
+    /// Messages on disk (not advanced under `fsync=never`).
+    pub(crate) synced: Progress,
+    /// 1 once the writer has finished and closed the file.
+    pub(crate) finished: Progress,
+    /// The sync thread's wake-up, and what it syncs.
+    sync_bell: Doorbell,
+    sync_file: Mutex<Option<Arc<File>>>,
+    stop_syncing: AtomicBool,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        // Every critical section leaves the queue consistent; a panic elsewhere cannot tear it.
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether the writer has stopped on an error.
+    pub(crate) fn failed(&self) -> bool {
+        self.failed.load(Ordering::Acquire)
+    }
+
+    /// The error every send gets once the writer stopped.
+    pub(crate) fn failure(&self) -> io::Error {
+        match &self.lock().failure {
+            Some((kind, msg)) => io::Error::new(*kind, msg.clone()),
+            None => io::Error::new(io::ErrorKind::BrokenPipe, "the file writer has stopped"),
+        }
+    }
+
+    /// `Some(target)` when the queue is full: room comes once `taken` reaches `target`.
+    pub(crate) fn full(&self) -> Option<u64> {
+        let queue = self.lock();
+        (queue.bytes >= QUEUE_LIMIT).then_some(queue.pushed)
+    }
+
+    /// Queues `block` (whatever the queue holds) and wakes the writer if it sleeps; returns
+    /// an emptied buffer for the next block.
+    pub(crate) fn push(&self, block: Block) -> BytesMut {
+        let mut queue = self.lock();
+        queue.bytes += block.data.len();
+        queue.pushed += block.messages;
+        queue.blocks.push_back(block);
+        let spare = queue.spare.pop().unwrap_or_default();
+        if std::mem::take(&mut queue.parked) {
+            drop(queue);
+            self.doorbell.ring();
+        }
+        spare
+    }
+
+    /// Asks the writer to finish the queue and exit.
+    pub(crate) fn close(&self) {
+        self.lock().closing = true;
+        self.doorbell.ring();
+    }
+
+    /// Records the first failure and releases every waiter: the appender stops.
+    fn fail(&self, describe: &str, e: &io::Error) {
+        let msg = format!(
+            "{describe}: writing failed ({e}); the writer has stopped and accepts nothing more \
+             (fail-stop); records not yet acknowledged may be lost — reopen the log to recover"
+        );
+        {
+            let mut queue = self.lock();
+            if queue.failure.is_some() {
+                return;
+            }
+            tracing::error!("{msg}");
+            queue.failure = Some((e.kind(), msg));
+            self.failed.store(true, Ordering::Release);
+        }
+        for progress in [&self.taken, &self.written, &self.synced, &self.finished] {
+            progress.close();
+        }
+    }
+
+    fn set_sync_file(&self, file: Arc<File>) {
+        *self.sync_file.lock().unwrap_or_else(|p| p.into_inner()) = Some(file);
+    }
+}
+
+/// Starts the writer thread (and, unless `fsync=never`, the sync thread) for `target`.
+///
+/// # Errors
+/// When the thread cannot be started.
+pub(crate) fn start<T: AppendTarget>(
+    target: T,
+    shared: Arc<Shared>,
+    policy: FsyncPolicy,
+) -> io::Result<()> {
+    blocking::spawn_thread("anyipc-file-writer", move || {
+        run_writer(target, &shared, policy)
+    })?;
+    Ok(())
+}
+
+fn run_writer<T: AppendTarget>(mut target: T, shared: &Arc<Shared>, policy: FsyncPolicy) {
+    let describe = target.describe();
+    let syncer = if policy == FsyncPolicy::Never {
+        None
+    } else {
+        shared.set_sync_file(target.current_file());
+        let (sync_shared, d) = (shared.clone(), describe.clone());
+        match blocking::spawn_thread("anyipc-file-sync", move || run_syncer(&sync_shared, &d)) {
+            Ok(handle) => Some(handle),
+            Err(e) => {
+                shared.fail(&describe, &e);
+                return;
+            }
+        }
+    };
+    let mut blocks: Vec<Block> = Vec::new();
+    let mut done: u64 = 0;
+    loop {
+        {
+            let mut queue = shared.lock();
+            while queue.blocks.is_empty() && !queue.closing && queue.failure.is_none() {
+                queue.parked = true;
+                drop(queue);
+                shared.doorbell.wait(Duration::from_secs(1));
+                queue = shared.lock();
+            }
+            queue.parked = false;
+            if queue.failure.is_some() || queue.blocks.is_empty() {
+                break;
+            }
+            blocks.extend(queue.blocks.drain(..));
+            queue.bytes = 0;
+        }
+        done += blocks.iter().map(|b| b.messages).sum::<u64>();
+        shared.taken.advance(done);
+        let result = blocks.iter().try_for_each(|block| {
+            if let Some(header) = block.new_segment {
+                target.start_segment(header)?;
+            }
+            target.write(&block.data)
+        });
+        if let Err(e) = result {
+            shared.fail(&describe, &e);
+            break;
+        }
+        if syncer.is_some() {
+            // Before `written` moves: the sync thread reads `written`, then the file.
+            shared.set_sync_file(target.current_file());
+        }
+        shared.written.advance(done);
+        if syncer.is_some() {
+            shared.sync_bell.ring();
+        }
+        let mut queue = shared.lock();
+        for mut block in blocks.drain(..) {
+            if queue.spare.len() < SPARE_BUFFERS && block.data.capacity() <= 2 * BLOCK_TARGET {
+                block.data.clear();
+                queue.spare.push(block.data);
+            }
+        }
+    }
+    if let Some(handle) = syncer {
+        shared.stop_syncing.store(true, Ordering::Release);
+        shared.sync_bell.ring();
+        let _ = handle.join();
+    }
+    drop(target);
+    if !shared.failed() {
+        shared.finished.advance(1);
+    }
+}
+
+/// The sync thread: `fdatasync`s whatever was written since the last sync.
+fn run_syncer(shared: &Shared, describe: &str) {
+    let mut synced = 0;
+    loop {
+        let target = shared.written.get();
+        if target > synced {
+            let file = shared
+                .sync_file
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            if let Some(file) = file {
+                if let Err(e) = file.sync_data() {
+                    shared.fail(describe, &e);
+                    shared.doorbell.ring();
+                    return;
+                }
+            }
+            synced = target;
+            shared.synced.advance(synced);
+            continue;
+        }
+        if shared.stop_syncing.load(Ordering::Acquire) || shared.failed() {
+            return;
+        }
+        shared.sync_bell.wait(Duration::from_secs(1));
+    }
+}
