@@ -93,9 +93,11 @@ mod unix {
             [(64, 1_000_000), (4096, 65_536)]
         };
 
-        // For profiling: `--only 64` (or 4096) runs just the throughput rows of that size;
-        // `--variant never` (baseline, never, batch; comma-separated) just those rows.
+        // For profiling: `--only 64` (or 4096) runs just the throughput rows of that size,
+        // `--only latency` just the latency rows; `--variant never` (baseline, never, batch;
+        // comma-separated) just those rows.
         let arg = |name: &str| std::env::args().skip_while(|a| a != name).nth(1);
+        let only_latency = arg("--only").is_some_and(|s| s == "latency");
         let only: Option<usize> = arg("--only").and_then(|s| s.parse().ok());
         let variants: Vec<Variant> = arg("--variant").map_or_else(
             || {
@@ -107,9 +109,11 @@ mod unix {
             },
             |list| list.split(',').map(Variant::decode).collect(),
         );
-        println!("throughput (producer's first append → consumer has the last; CPU time per message of each process)");
+        if !only_latency {
+            println!("throughput (producer's first append → consumer has the last; CPU time per message of each process)");
+        }
         for (size, count) in sizes {
-            if only.is_some_and(|o| o != size) {
+            if only_latency || only.is_some_and(|o| o != size) {
                 continue;
             }
             let mut base = None;
@@ -125,6 +129,22 @@ mod unix {
         if only.is_some() {
             return;
         }
+        if !only_latency {
+            group_commit();
+        }
+        println!("\nappend → receive latency, 64 B, 1 message per ms ({LAT_COUNT} timed after {LAT_WARMUP})");
+        let base = latency_runs(Variant::Baseline);
+        for &variant in &variants {
+            let runs = if variant == Variant::Baseline {
+                base.clone()
+            } else {
+                latency_runs(variant)
+            };
+            print_lat(variant, &runs, &base);
+        }
+    }
+
+    fn group_commit() {
         println!("\ngroup commit (64 B, msgs/s acknowledged by the producer)");
         let always = median_of(|| throughput(Variant::Log("always"), 64, 500));
         print_tp(Variant::Log("always"), 64, 500, &always, None);
@@ -134,21 +154,6 @@ mod unix {
             "  batch / always = {:.0}x",
             batch[1].msgs_per_s / always[1].msgs_per_s
         );
-
-        println!("\nappend → receive latency, 64 B, 1 message per ms ({LAT_COUNT} timed after {LAT_WARMUP})");
-        let base = latency_runs(Variant::Baseline);
-        for variant in [
-            Variant::Baseline,
-            Variant::Log("never"),
-            Variant::Log("batch"),
-        ] {
-            let runs = if variant == Variant::Baseline {
-                base.clone()
-            } else {
-                latency_runs(variant)
-            };
-            print_lat(variant, &runs, &base);
-        }
     }
 
     /// One throughput run's result.

@@ -3,14 +3,19 @@
 //! # The durable log: `file:///dir`
 //!
 //! - **Producer: `connect("file:///dir")`.** Sends append records; the connection's stream
-//!   ends at once (a producer receives nothing). One producer at a time: the writer holds an
+//!   ends at once (a producer receives nothing). Records are encoded (CRC included) on the
+//!   sending task into a 256 KiB block that a writer thread writes whole: `send` (or a
+//!   flush) hands it over at once, `feed` lets records gather until the block is full or
+//!   the connection is flushed or closed, as the byte-stream transports batch writes. One producer at a time: the writer holds an
 //!   `flock` on `dir/writer.lock` (released by the OS when the process dies, even by
 //!   SIGKILL); a second producer, in any process, gets `AddrInUse`. Closing the connection
 //!   writes and syncs what is pending and releases the lock.
 //! - **Consumer: `bind("file:///dir")`, then `accept()`** gives the one consumer connection
 //!   (later accepts wait forever). Its stream tails the log: at the end it waits for new
 //!   records (inotify on Linux, a 20 ms polling timer elsewhere), or ends with
-//!   `follow=false`. With `consumer=NAME` it resumes at `NAME`'s cursor (`dir/NAME.cursor`);
+//!   `follow=false`. Fresh records are read from the page cache on the task
+//!   (`preadv2(RWF_NOWAIT)`) into one reused buffer and returned as slices of it; the
+//!   blocking pool serves only what must come from the disk and segment changes. With `consumer=NAME` it resumes at `NAME`'s cursor (`dir/NAME.cursor`);
 //!   a connection commits it by itself every 1,000 records or second and when closed, so
 //!   delivery is at-least-once (a consumer killed without closing may see up to that many
 //!   records again). [`FileConsumer`] is the typed API with an explicit

@@ -11,11 +11,13 @@
 //! | read in flight | polls it; its batch becomes the ready records |
 //! | caught up, `follow` | waits for the watcher |
 //! | caught up, no `follow` | ends the stream |
-//! | otherwise | drains the watcher, reads on the task; if that cannot (or the end it finds may not be the end: a new file appeared), starts a read on the pool |
+//! | otherwise | reads on the task; if that cannot (or the end it finds may not be the end: a new file appeared), starts a read on the pool |
 //!
-//! The watcher is drained *before* a read starts, so a change made after that read looked
-//! at the file still wakes the next wait; and its new-entry flag is cleared before a pool
-//! read lists the directory, so a segment created after that listing is looked for again.
+//! No change is missed: the watcher's events stay queued until a wait reads them, so a
+//! change made after a read looked at the file makes the next wait return (a change the
+//! read already saw only makes it return early, once). The watcher's new-entry flag is
+//! drained and cleared just before a pool read lists the directory, so a segment created
+//! after that listing is looked for again.
 
 use crate::io::blocking::{self, BlockingTask};
 use crate::sys::DirWatcher;
@@ -177,7 +179,9 @@ impl<S: TailSource> Tailer<S> {
                     "the file reader was lost (a read panicked)",
                 )));
             };
-            self.watcher.drain();
+            // No drain here: a change already queued only makes a later wait return at once
+            // (one spurious read), which costs less than a `read` of the watcher before
+            // every read of the file.
             if let Some(batch) = source.try_read_now() {
                 let batch = batch?;
                 let caught_up = batch.caught_up;
@@ -192,6 +196,10 @@ impl<S: TailSource> Tailer<S> {
                     continue;
                 }
             }
+            // The pool read lists the directory: forget the new files seen before it, after
+            // taking whatever is queued, so that only files created after this point (and
+            // possibly missed by the listing) count.
+            self.watcher.drain();
             self.watcher.clear_new_entry();
             self.start_read();
         }
@@ -276,3 +284,118 @@ impl<S: TailSource> Tailer<S> {
 }
 
 use std::future::Future;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    /// A source whose page-cache reads hand out queued records, then say "end of file";
+    /// pool reads count themselves and find nothing.
+    struct Fake {
+        queued: Arc<Mutex<VecDeque<Bytes>>>,
+        pool_reads: Arc<AtomicUsize>,
+        seq: u64,
+    }
+
+    impl TailSource for Fake {
+        fn read_batch(&mut self, _delivered: Option<u64>) -> io::Result<Batch> {
+            self.pool_reads.fetch_add(1, Ordering::SeqCst);
+            Ok(Batch {
+                chunks: Vec::new(),
+                caught_up: true,
+            })
+        }
+
+        fn try_read_now(&mut self) -> Option<io::Result<Batch>> {
+            let mut batch = Batch::default();
+            match self.queued.lock().unwrap().pop_front() {
+                Some(payload) => {
+                    batch.push(self.seq, payload);
+                    self.seq += 1;
+                }
+                None => batch.caught_up = true,
+            }
+            Some(Ok(batch))
+        }
+    }
+
+    /// Polls until `done` says the tailer reached the state it waits for (10 s at most).
+    async fn poll_until(
+        tailer: &mut Tailer<Fake>,
+        mut done: impl FnMut(&Tailer<Fake>, &Poll<io::Result<Option<(u64, Bytes)>>>) -> bool,
+    ) -> Poll<io::Result<Option<(u64, Bytes)>>> {
+        let polled = std::future::poll_fn(|cx| {
+            let polled = tailer.poll_next(cx);
+            if done(tailer, &polled) {
+                Poll::Ready(polled)
+            } else {
+                Poll::Pending
+            }
+        });
+        tokio::time::timeout(Duration::from_secs(10), polled)
+            .await
+            .expect("the tailer did not get there")
+    }
+
+    #[tokio::test]
+    async fn at_the_end_it_waits_for_the_watcher_without_a_pool_read_until_a_file_appears() {
+        let dir = std::env::temp_dir().join(format!("anyipc-tailer-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("segment"), b"").unwrap();
+        let queued = Arc::new(Mutex::new(VecDeque::new()));
+        let pool_reads = Arc::new(AtomicUsize::new(0));
+        let source = Fake {
+            queued: queued.clone(),
+            pool_reads: pool_reads.clone(),
+            seq: 0,
+        };
+        let watcher = DirWatcher::new(&dir, Duration::from_secs(3600));
+        let mut tailer = Tailer::new(source, watcher, true);
+        let parked = |t: &Tailer<Fake>, p: &Poll<_>| p.is_pending() && t.waiting && t.job.is_none();
+
+        // First the pool lists the directory; then the tailer parks on the watcher.
+        assert!(poll_until(&mut tailer, parked).await.is_pending());
+        assert_eq!(pool_reads.load(Ordering::SeqCst), 1);
+
+        // A write: the record comes from the task's read, and so does the next end.
+        queued.lock().unwrap().push_back(Bytes::from_static(b"one"));
+        std::fs::write(dir.join("segment"), b"x").unwrap();
+        let got = poll_until(&mut tailer, |_, p| p.is_ready()).await;
+        assert_eq!(
+            got.map(|r| r.unwrap()),
+            Poll::Ready(Some((0, Bytes::from_static(b"one"))))
+        );
+        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+        assert!(tailer.poll_next(&mut cx).is_pending());
+        assert!(
+            tailer.waiting && tailer.job.is_none(),
+            "no pool read at the end of a file"
+        );
+        assert_eq!(pool_reads.load(Ordering::SeqCst), 1);
+
+        // Another write, another record, still no pool read.
+        queued.lock().unwrap().push_back(Bytes::from_static(b"two"));
+        std::fs::write(dir.join("segment"), b"xy").unwrap();
+        let got = poll_until(&mut tailer, |_, p| p.is_ready()).await;
+        assert_eq!(
+            got.map(|r| r.unwrap()),
+            Poll::Ready(Some((1, Bytes::from_static(b"two"))))
+        );
+        assert!(tailer.poll_next(&mut cx).is_pending());
+        assert!(tailer.waiting && tailer.job.is_none());
+        assert_eq!(pool_reads.load(Ordering::SeqCst), 1);
+
+        // Only a new file sends the tailer to the pool again (to look for a new segment).
+        std::fs::write(dir.join("next-segment"), b"z").unwrap();
+        let reads = pool_reads.clone();
+        let polled = poll_until(&mut tailer, |t, p| {
+            parked(t, p) && reads.load(Ordering::SeqCst) == 2
+        })
+        .await;
+        assert!(polled.is_pending());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

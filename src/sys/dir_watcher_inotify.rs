@@ -15,8 +15,9 @@ use tokio::time::Interval;
 /// created, moved in or closed after writing.
 ///
 /// Readiness is level-style and may be spurious; the owner re-reads the files to see what
-/// changed. Call [`drain`](DirWatcher::drain) *before* reading, then wait with
-/// [`poll_changed`](DirWatcher::poll_changed): a change after the drain is never missed.
+/// changed. Events stay queued until [`poll_changed`](DirWatcher::poll_changed) or
+/// [`drain`](DirWatcher::drain) reads them, so a change after a read of the files is never
+/// missed; draining before a read only saves a spurious wake-up.
 /// [`new_entry`](DirWatcher::new_entry) tells whether the changes seen may include a new
 /// file (so the owner lists the directory only then).
 #[derive(Debug)]
@@ -66,8 +67,12 @@ impl DirWatcher {
     /// Forgets the changes reported so far (without waiting), noting any new entry.
     pub(crate) fn drain(&mut self) {
         if let Kind::Inotify(fd) = &self.kind {
-            while let Ok(Some(new_entry)) = read_events(fd.get_ref()) {
-                self.new_entry |= new_entry;
+            // A short read takes everything queued; a full one may have left more.
+            while let Ok(Some(events)) = read_events(fd.get_ref()) {
+                self.new_entry |= events.new_entry;
+                if events.all {
+                    break;
+                }
             }
         }
     }
@@ -97,11 +102,13 @@ impl DirWatcher {
             Kind::Inotify(fd) => loop {
                 let mut guard = ready!(fd.poll_read_ready(cx))?;
                 match read_events(fd.get_ref()) {
-                    Ok(Some(new_entry)) => {
+                    Ok(Some(Events { new_entry, all })) => {
                         self.new_entry |= new_entry;
-                        // Take the rest too, so that the next drain finds the queue empty.
-                        while let Ok(Some(more)) = read_events(fd.get_ref()) {
-                            self.new_entry |= more;
+                        if all {
+                            // A short read emptied the queue: the next event is a new edge
+                            // (as tokio's own sockets do after a short read), so the next
+                            // wait needs no `read` that would only say EAGAIN.
+                            guard.clear_ready();
                         }
                         return Poll::Ready(Ok(()));
                     }
@@ -135,16 +142,28 @@ fn inotify_watch(dir: &Path) -> io::Result<AsyncFd<OwnedFd>> {
     Ok(registered?)
 }
 
-/// Reads one buffer of queued events: `Ok(Some(new_entry))` if there were any (whether one
-/// may be a new file), `Ok(None)` if none.
-fn read_events(fd: &OwnedFd) -> io::Result<Option<bool>> {
-    // Room for many events; each is 16 bytes plus a name.
+/// What one `read` of the inotify descriptor returned.
+struct Events {
+    /// One of them may be a new file.
+    new_entry: bool,
+    /// The read did not fill the buffer: the queue was empty after it.
+    all: bool,
+}
+
+/// Reads one buffer of queued events; `Ok(None)` if there were none.
+fn read_events(fd: &OwnedFd) -> io::Result<Option<Events>> {
+    // Room for many events; each is 16 bytes plus a name (at most NAME_MAX + 1).
     let mut buf = [0u8; 4096];
     loop {
         // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the duration of the call.
         let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
         if let Ok(n) = usize::try_from(n) {
-            return Ok((n > 0).then(|| has_new_entry(&buf[..n])));
+            // Another event would have fitted unless fewer bytes than the longest one remain.
+            let longest = 16 + 256;
+            return Ok((n > 0).then(|| Events {
+                new_entry: has_new_entry(&buf[..n]),
+                all: n + longest <= buf.len(),
+            }));
         }
         let err = io::Error::last_os_error();
         return match err.kind() {

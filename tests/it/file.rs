@@ -476,6 +476,52 @@ async fn plain_files_are_written_and_read_as_lines() {
 }
 
 #[tokio::test]
+async fn a_line_holding_a_newline_fails_its_send_only() {
+    watchdog(60, async {
+        let dir = TempDir::new("file-plain-refused");
+        let path = dir.path().join("data.txt");
+        let mut writer = anyipc::connect(url(&path, "?framing=lines")).await.unwrap();
+        writer.send(Bytes::from_static(b"before")).await.unwrap();
+        let err = writer
+            .send(Bytes::from_static(b"two\nlines"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        // The writer goes on: the refusal happened before anything was queued.
+        writer.send(Bytes::from_static(b"after")).await.unwrap();
+        writer.close().await.unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "before\nafter\n");
+    })
+    .await
+}
+
+/// Fed messages wait in the producer's block; a flush (or `send`, or closing) hands them
+/// to the writer, and a consumer tailing the log gets them.
+#[tokio::test]
+async fn fed_messages_are_written_when_flushed() {
+    watchdog(60, async {
+        let dir = TempDir::new("file-feed-flush");
+        let log = dir.path().join("log");
+        let mut listener = anyipc::bind(url(&log, "")).await.unwrap();
+        let mut consumer = listener.accept().await.unwrap();
+        let mut producer = anyipc::connect(url(&log, "?fsync=never")).await.unwrap();
+        for round in 0..3u8 {
+            for i in 0..100u8 {
+                producer.feed(Bytes::from(vec![round, i])).await.unwrap();
+            }
+            producer.flush().await.unwrap();
+            for i in 0..100u8 {
+                assert_eq!(consumer.next().await.unwrap().unwrap(), vec![round, i]);
+            }
+        }
+        producer.feed(Bytes::from_static(b"last")).await.unwrap();
+        producer.close().await.unwrap();
+        assert_eq!(consumer.next().await.unwrap().unwrap(), "last");
+    })
+    .await
+}
+
+#[tokio::test]
 async fn plain_files_are_followed_like_tail_f() {
     watchdog(60, async {
         let dir = TempDir::new("file-plain-follow");
