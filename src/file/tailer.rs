@@ -159,7 +159,13 @@ impl<S: TailSource> Tailer<S> {
                 return Poll::Ready(Ok(false));
             }
             if self.job.is_some() {
-                let batch = ready!(self.poll_job(cx))?;
+                let batch = ready!(self.poll_job(cx));
+                if !batch.as_ref().is_ok_and(|b| b.caught_up) {
+                    // The pool read stopped before it looked for new files (a full batch,
+                    // an error): the new ones seen before it started are still unlooked-for.
+                    self.watcher.mark_new_entry();
+                }
+                let batch = batch?;
                 let caught_up = batch.caught_up;
                 self.extend(batch);
                 // Not caught up: the next read tries the task first again (the kernel reads
@@ -196,9 +202,10 @@ impl<S: TailSource> Tailer<S> {
                     continue;
                 }
             }
-            // The pool read lists the directory: forget the new files seen before it, after
-            // taking whatever is queued, so that only files created after this point (and
-            // possibly missed by the listing) count.
+            // The pool read lists the directory once it reaches the end of the data: forget
+            // the new files seen before it, after taking whatever is queued, so that only
+            // files created after this point count (if it stops before that end, they are
+            // marked again when it returns).
             self.watcher.drain();
             self.watcher.clear_new_entry();
             self.start_read();
@@ -298,14 +305,18 @@ mod tests {
         queued: Arc<Mutex<VecDeque<Bytes>>>,
         pool_reads: Arc<AtomicUsize>,
         seq: u64,
+        /// Pool reads that stop early (a full batch) before one reaches the end.
+        early: usize,
     }
 
     impl TailSource for Fake {
         fn read_batch(&mut self, _delivered: Option<u64>) -> io::Result<Batch> {
             self.pool_reads.fetch_add(1, Ordering::SeqCst);
+            let caught_up = self.early == 0;
+            self.early = self.early.saturating_sub(1);
             Ok(Batch {
                 chunks: Vec::new(),
-                caught_up: true,
+                caught_up,
             })
         }
 
@@ -351,6 +362,7 @@ mod tests {
             queued: queued.clone(),
             pool_reads: pool_reads.clone(),
             seq: 0,
+            early: 0,
         };
         let watcher = DirWatcher::new(&dir, Duration::from_secs(3600));
         let mut tailer = Tailer::new(source, watcher, true);
@@ -393,6 +405,16 @@ mod tests {
         let reads = pool_reads.clone();
         let polled = poll_until(&mut tailer, |t, p| {
             parked(t, p) && reads.load(Ordering::SeqCst) == 2
+        })
+        .await;
+        assert!(polled.is_pending());
+
+        // A pool read that stops before the end (a full batch) has not looked for the new
+        // file: the next end of a file goes to the pool again instead of parking.
+        tailer.source.as_mut().unwrap().early = 1;
+        std::fs::write(dir.join("third-segment"), b"w").unwrap();
+        let polled = poll_until(&mut tailer, |t, p| {
+            parked(t, p) && reads.load(Ordering::SeqCst) == 4
         })
         .await;
         assert!(polled.is_pending());

@@ -89,6 +89,11 @@ impl DirWatcher {
         self.new_entry = false;
     }
 
+    /// Notes a possible new entry again (a listing that was planned did not happen).
+    pub(crate) fn mark_new_entry(&mut self) {
+        self.new_entry = true;
+    }
+
     /// `Ready` when something may have changed since the last [`drain`](DirWatcher::drain).
     ///
     /// # Errors

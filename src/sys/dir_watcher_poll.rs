@@ -37,6 +37,9 @@ impl DirWatcher {
     /// Nothing to forget when polling.
     pub(crate) fn clear_new_entry(&mut self) {}
 
+    /// Nothing to note when polling.
+    pub(crate) fn mark_new_entry(&mut self) {}
+
     /// `Ready` once per polling period.
     ///
     /// # Errors
