@@ -1,14 +1,13 @@
-//! Linux: [`DirWatcher`] on inotify, registered with tokio's reactor (no thread of its own,
-//! no polling), falling back to polling when inotify is unavailable.
+//! Linux: [`DirWatcher`] on inotify (the `inotify` crate), registered with tokio's reactor (no
+//! thread of its own, no polling), falling back to polling when inotify is unavailable.
 
-use std::ffi::CString;
+use inotify::{EventMask, Inotify, WatchMask};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
 use tokio::time::Interval;
 
 /// Wakes a task when something in a directory may have changed: a file in it was written,
@@ -29,22 +28,22 @@ pub(crate) struct DirWatcher {
 
 #[derive(Debug)]
 enum Kind {
-    /// inotify descriptor watched by tokio's reactor.
-    Inotify(AsyncFd<OwnedFd>),
+    /// An inotify instance (non-blocking) watched by tokio's reactor.
+    Inotify(AsyncFd<Inotify>),
     /// Checks on a timer (the fallback, and for tests of the fallback).
     Poll(Interval),
 }
 
-const EVENTS: u32 =
-    libc::IN_MODIFY | libc::IN_CREATE | libc::IN_MOVED_TO | libc::IN_CLOSE_WRITE | libc::IN_ATTRIB;
+/// Room for many events at once; each is 16 bytes plus a name of at most 256.
+const EVENT_BUFFER: usize = 4096;
 
 impl DirWatcher {
     /// Watches `dir` with inotify; polls every `fallback` when inotify cannot be used (no
     /// more instances or watches, or a file system without it). Needs a tokio runtime.
     pub(crate) fn new(dir: &Path, fallback: Duration) -> DirWatcher {
         match inotify_watch(dir) {
-            Ok(fd) => DirWatcher {
-                kind: Kind::Inotify(fd),
+            Ok(inotify) => DirWatcher {
+                kind: Kind::Inotify(inotify),
                 new_entry: true,
             },
             Err(e) => {
@@ -66,13 +65,9 @@ impl DirWatcher {
 
     /// Forgets the changes reported so far (without waiting), noting any new entry.
     pub(crate) fn drain(&mut self) {
-        if let Kind::Inotify(fd) = &self.kind {
-            // A short read takes everything queued; a full one may have left more.
-            while let Ok(Some(events)) = read_events(fd.get_ref()) {
-                self.new_entry |= events.new_entry;
-                if events.all {
-                    break;
-                }
+        if let Kind::Inotify(inotify) = &mut self.kind {
+            while let Ok(Some(new_entry)) = read_events(inotify.get_mut()) {
+                self.new_entry |= new_entry;
             }
         }
     }
@@ -104,17 +99,11 @@ impl DirWatcher {
                 ready!(interval.poll_tick(cx));
                 Poll::Ready(Ok(()))
             }
-            Kind::Inotify(fd) => loop {
-                let mut guard = ready!(fd.poll_read_ready(cx))?;
-                match read_events(fd.get_ref()) {
-                    Ok(Some(Events { new_entry, all })) => {
+            Kind::Inotify(inotify) => loop {
+                let mut guard = ready!(inotify.poll_read_ready_mut(cx))?;
+                match read_events(guard.get_inner_mut()) {
+                    Ok(Some(new_entry)) => {
                         self.new_entry |= new_entry;
-                        if all {
-                            // A short read emptied the queue: the next event is a new edge
-                            // (as tokio's own sockets do after a short read), so the next
-                            // wait needs no `read` that would only say EAGAIN.
-                            guard.clear_ready();
-                        }
                         return Poll::Ready(Ok(()));
                     }
                     Ok(None) => guard.clear_ready(),
@@ -125,111 +114,68 @@ impl DirWatcher {
     }
 }
 
-fn inotify_watch(dir: &Path) -> io::Result<AsyncFd<OwnedFd>> {
-    let path = CString::new(dir.as_os_str().as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path holds a NUL byte"))?;
-    // SAFETY: inotify_init1 takes flags only and returns a new descriptor or -1.
-    let raw = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
-    if raw < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `raw` is a descriptor we just opened and own exclusively.
-    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-    // SAFETY: `fd` is a valid inotify descriptor and `path` a NUL-terminated string that
-    // outlives the call.
-    let wd = unsafe { libc::inotify_add_watch(fd.as_raw_fd(), path.as_ptr(), EVENTS) };
-    if wd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the AsyncFd owns `fd`, an open inotify descriptor that stays open and the
-    // same until the AsyncFd drops it.
-    let registered = unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) };
+fn inotify_watch(dir: &Path) -> io::Result<AsyncFd<Inotify>> {
+    // `init` makes the descriptor non-blocking and close-on-exec.
+    let inotify = Inotify::init()?;
+    inotify.watches().add(
+        dir,
+        WatchMask::MODIFY
+            | WatchMask::CREATE
+            | WatchMask::MOVED_TO
+            | WatchMask::CLOSE_WRITE
+            | WatchMask::ATTRIB,
+    )?;
+    // SAFETY: the AsyncFd owns the `Inotify`, which keeps its descriptor open and the same
+    // (it offers no way to close or replace it short of being dropped) until the AsyncFd
+    // drops it.
+    let registered = unsafe { AsyncFd::register_with_interest(inotify, Interest::READABLE) };
     Ok(registered?)
 }
 
-/// What one `read` of the inotify descriptor returned.
-struct Events {
-    /// One of them may be a new file.
-    new_entry: bool,
-    /// The read did not fill the buffer: the queue was empty after it.
-    all: bool,
-}
-
-/// Reads one buffer of queued events; `Ok(None)` if there were none.
-fn read_events(fd: &OwnedFd) -> io::Result<Option<Events>> {
-    // Room for many events; each is 16 bytes plus a name (at most NAME_MAX + 1).
-    let mut buf = [0u8; 4096];
+/// Reads one buffer of queued events: `Ok(Some(new_entry))` if there were any (whether one
+/// may be a new file), `Ok(None)` if none.
+fn read_events(inotify: &mut Inotify) -> io::Result<Option<bool>> {
+    let mut buffer = [0u8; EVENT_BUFFER];
     loop {
-        // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the duration of the call.
-        let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-        if let Ok(n) = usize::try_from(n) {
-            // Another event would have fitted unless fewer bytes than the longest one remain.
-            let longest = 16 + 256;
-            return Ok((n > 0).then(|| Events {
-                new_entry: has_new_entry(&buf[..n]),
-                all: n + longest <= buf.len(),
-            }));
+        match inotify.read_events(&mut buffer) {
+            Ok(events) => {
+                let mut any = false;
+                let mut new_entry = false;
+                for event in events {
+                    any = true;
+                    new_entry |= is_new_entry(event.mask);
+                }
+                return Ok(any.then_some(new_entry));
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
-        let err = io::Error::last_os_error();
-        return match err.kind() {
-            io::ErrorKind::WouldBlock => Ok(None),
-            io::ErrorKind::Interrupted => continue,
-            _ => Err(err),
-        };
     }
 }
 
-/// Whether any event in `events` (as `read` returned them) may be a new file: created or
-/// moved in, or events lost to an overflow. Stops (saying yes) at anything malformed.
-fn has_new_entry(mut events: &[u8]) -> bool {
-    const NEW: u32 = libc::IN_CREATE | libc::IN_MOVED_TO | libc::IN_Q_OVERFLOW;
-    // struct inotify_event: i32 wd, u32 mask, u32 cookie, u32 len, then `len` name bytes.
-    while !events.is_empty() {
-        let word = |at: usize| {
-            events
-                .get(at..at + 4)
-                .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
-        };
-        let (Some(mask), Some(len)) = (word(4), word(12)) else {
-            return true;
-        };
-        if mask & NEW != 0 {
-            return true;
-        }
-        let Some(rest) = events.get(16 + len as usize..) else {
-            return true;
-        };
-        events = rest;
-    }
-    false
+/// Whether an event may be a new file: created or moved in, or events lost to an overflow.
+fn is_new_entry(mask: EventMask) -> bool {
+    mask.intersects(EventMask::CREATE | EventMask::MOVED_TO | EventMask::Q_OVERFLOW)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn event(mask: u32, name: &[u8]) -> Vec<u8> {
-        let mut e = Vec::new();
-        e.extend_from_slice(&1i32.to_ne_bytes());
-        e.extend_from_slice(&mask.to_ne_bytes());
-        e.extend_from_slice(&0u32.to_ne_bytes());
-        e.extend_from_slice(&(name.len() as u32).to_ne_bytes());
-        e.extend_from_slice(name);
-        e
-    }
-
     #[test]
     fn only_creations_moves_and_overflows_are_new_entries() {
-        let mut modified = event(libc::IN_MODIFY, b"a.log\0\0\0");
-        modified.extend(event(libc::IN_CLOSE_WRITE, b""));
-        assert!(!has_new_entry(&modified));
-        for mask in [libc::IN_CREATE, libc::IN_MOVED_TO, libc::IN_Q_OVERFLOW] {
-            let mut events = modified.clone();
-            events.extend(event(mask, b"b.log\0\0\0"));
-            assert!(has_new_entry(&events), "mask {mask:#x}");
+        for mask in [EventMask::MODIFY, EventMask::CLOSE_WRITE, EventMask::ATTRIB] {
+            assert!(!is_new_entry(mask), "{mask:?}");
         }
-        // A truncated event is not trusted.
-        assert!(has_new_entry(&modified[..modified.len() - 3]));
+        for mask in [
+            EventMask::CREATE,
+            EventMask::MOVED_TO,
+            EventMask::Q_OVERFLOW,
+            EventMask::CREATE | EventMask::MODIFY,
+        ] {
+            assert!(is_new_entry(mask), "{mask:?}");
+        }
     }
 
     #[tokio::test]
