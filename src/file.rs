@@ -9,7 +9,9 @@
 //!   the connection is flushed or closed, as the byte-stream transports batch writes. One producer at a time: the writer holds an
 //!   `flock` on `dir/writer.lock` (released by the OS when the process dies, even by
 //!   SIGKILL); a second producer, in any process, gets `AddrInUse`. Closing the connection
-//!   writes and syncs what is pending and releases the lock.
+//!   writes and syncs what is pending and releases the lock. On Unix the producer also leaves
+//!   a symlink to the log in the user's private runtime directory (`…/anyipc/logs/`), so that
+//!   `anyipc ls` lists the log and `anyipc rm file:///dir` can remove it.
 //! - **Consumer: `bind("file:///dir")`, then `accept()`** gives the one consumer connection
 //!   (later accepts wait forever). Its stream tails the log: at the end it waits for new
 //!   records (inotify on Linux, a 20 ms polling timer elsewhere), or ends with

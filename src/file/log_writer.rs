@@ -58,6 +58,8 @@ impl LogWriter {
         }
         let lock = sys::open_lock_file(&dir.join(LOCK_FILE), opts.mode)?;
         sys::lock_exclusive(&lock, dir)?;
+        // So that `anyipc ls` can find the log (best effort; Unix only).
+        sys::register_log(dir);
         let bases = list_segments(dir)?;
         let mut sealed = VecDeque::new();
         for &base in bases.iter().rev().skip(1).rev() {

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 mod fifo;
 mod inherit;
 mod local_socket;
+mod log_registry;
 
 pub(crate) use fifo::{fifo_bind, fifo_open_writer, BoundFifo, PIPE_BUF};
 pub(crate) use inherit::{
@@ -17,6 +18,7 @@ pub(crate) use inherit::{
 pub(crate) use local_socket::{
     pipe_connect, pipe_location, PipeServer, PipeStream, PIPE_PEER_UIDS,
 };
+pub(crate) use log_registry::register_log;
 
 /// Which file a path named when we created it, to remove only our own file later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -23,6 +23,10 @@ pub(crate) type PipeStream = Stream;
 /// Whether `pipe://` connections report the peer's user id (they do not on Windows).
 pub(crate) const PIPE_PEER_UIDS: bool = false;
 
+/// Records a `file://` log for `anyipc ls`: Unix keeps that index in its private runtime
+/// directory; there is none here.
+pub(crate) fn register_log(_dir: &std::path::Path) {}
+
 /// Where `pipe://name` lives on this OS.
 pub(crate) fn pipe_location(name: &str) -> String {
     format!(r"\\.\pipe\{name}")

@@ -741,3 +741,87 @@ async fn completions_and_help_examples() {
     })
     .await;
 }
+
+/// Waits until `ls` lists `url` with `status`; returns its JSON object.
+async fn listed_with(env: &[(&str, &str)], url: &str, status: &str) -> Value {
+    loop {
+        if let Some(found) = find(&ls(env).await, url) {
+            if found["status"] == status {
+                return found.clone();
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn logs_are_listed_kept_by_clean_and_removed_by_rm() {
+    watchdog(WATCHDOG, async {
+        let runtime = TempDir::new("cli-logs");
+        let env = [("XDG_RUNTIME_DIR", runtime.path().to_str().unwrap())];
+        let data = TempDir::new("cli-logs-data");
+        let data_dir = std::fs::canonicalize(data.path()).unwrap();
+        let dir = data_dir.join("orders");
+        let url = format!("file://{}", dir.display());
+
+        // A writer that stays: `anyipc send` reading lines from a stdin kept open.
+        let mut writer = Command::new(anyipc_bin())
+            .args(["send", &url])
+            .envs(env)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start the writer");
+        let mut input = writer.stdin.take().expect("piped stdin");
+        input.write_all(b"first\nsecond\n").await.unwrap();
+        let live = listed_with(&env, &url, "alive").await;
+        assert_eq!(live["kind"], "file");
+        assert_eq!(live["owner_pid"], writer.id().unwrap());
+        assert!(live["size"].as_u64().unwrap() > 0, "{live}");
+        assert!(
+            live["detail"].as_str().unwrap().contains("1 segment"),
+            "{live}"
+        );
+
+        // A live writer's log is not removed without --force.
+        let refused = run(&["rm", &url], &env, b"").await;
+        assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stderr));
+        assert!(text(&refused.stderr).contains("live process"));
+        assert!(dir.join("writer.lock").exists());
+
+        // The writer ends; the log outlives it (idle), and clean keeps it and its records.
+        drop(input);
+        assert!(writer.wait().await.unwrap().success());
+        listed_with(&env, &url, "idle").await;
+        ok(&["clean"], &env).await;
+        listed_with(&env, &url, "idle").await;
+        let read = ok(
+            &["listen", &format!("{url}?follow=false"), "--count", "2"],
+            &env,
+        )
+        .await;
+        assert_eq!(read, "first\nsecond\n");
+
+        // rm removes the log's files and its directory (nothing else was in it).
+        let removed = ok(&["rm", &url], &env).await;
+        assert!(removed.starts_with(&format!("removed {url}")), "{removed}");
+        assert!(!dir.exists());
+        assert!(find(&ls(&env).await, &url).is_none());
+
+        // A log whose directory went away leaves a dead index entry, which clean removes.
+        let gone = data_dir.join("gone");
+        let gone_url = format!("file://{}", gone.display());
+        ok(&["send", &gone_url, "x"], &env).await;
+        std::fs::remove_dir_all(&gone).unwrap();
+        listed_with(&env, &gone_url, "dead").await;
+        let cleaned = ok(&["clean"], &env).await;
+        assert!(
+            cleaned.contains(&format!("removed {gone_url}")),
+            "{cleaned}"
+        );
+        assert!(find(&ls(&env).await, &gone_url).is_none());
+    })
+    .await;
+}

@@ -19,7 +19,9 @@ Removes pipe:// and shm:// names whose server died, and queue files whose creato
 finishing them; prints one line per removal. Names of live owners are never touched (each \
 name is removed under its ownership lock, so a server binding it at that moment is safe). \
 Complete mq:// queues are kept even when no process has them open: their messages may be \
-waiting for a consumer; remove one with `anyipc rm mq://NAME`.
+waiting for a consumer; remove one with `anyipc rm mq://NAME`. Likewise file:// logs are never \
+removed by clean (only index entries of logs whose directory is gone); remove one with \
+`anyipc rm file:///DIR`.
 
 Examples:
   anyipc clean
@@ -35,19 +37,22 @@ pub(crate) struct CleanArgs {
 /// Arguments of `anyipc rm`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
-Removes the files behind one pipe://, shm:// or mq:// name (see `anyipc ls`). A name whose \
-owner is alive is refused unless --force; forced, the owner keeps running but can no longer be \
-found by name. A queue is removed with the messages in it; processes that have it open keep \
-using it until they close it.
+Removes the files behind one pipe://, shm:// or mq:// name or file:// log (see `anyipc ls`). \
+A name whose owner is alive is refused unless --force; forced, the owner keeps running but can \
+no longer be found by name. A queue is removed with the messages in it; processes that have it \
+open keep using it until they close it. A log is removed with its records and consumer \
+cursors (other files in its directory, and so the directory, are kept); a log with a live \
+writer is refused unless --force.
 
 Examples:
   anyipc rm pipe://orders
   anyipc rm mq://jobs --force
+  anyipc rm file:///var/tmp/orders-log
 
 Exit codes: 0 removed, 1 not found, owner alive (without --force) or removal failed, 2 bad \
 usage or URL.")]
 pub(crate) struct RmArgs {
-    /// pipe://NAME, shm://NAME or mq://NAME.
+    /// pipe://NAME, shm://NAME, mq://NAME or file:///DIR (a log).
     #[arg(value_name = "URL")]
     url: String,
 
@@ -110,16 +115,29 @@ pub(crate) fn rm(args: RmArgs) -> Result<(), CliError> {
         Scheme::Pipe => Kind::Pipe,
         Scheme::Shm => Kind::Shm,
         Scheme::Mq => Kind::Mq,
+        Scheme::File if endpoint.option("framing").is_none() => Kind::File,
+        Scheme::File => {
+            return Err(CliError::Usage(format!(
+                "rm: {endpoint} is a plain file (framing=), not a log; remove it as any file"
+            )))
+        }
         other => {
             return Err(CliError::Usage(format!(
                 "rm: {other}:// resources are not registered anywhere; rm takes pipe://, shm:// \
-                 or mq:// names"
+                 or mq:// names and file:// logs"
             )))
         }
     };
-    let Some(name) = endpoint.name() else {
-        return Err(CliError::Usage(format!("rm: {endpoint} has no name")));
+    let name = match (endpoint.name(), endpoint.path()) {
+        (Some(name), _) => name.to_owned(),
+        // Logs are listed under their canonical path.
+        (None, Some(path)) => std::fs::canonicalize(path)
+            .unwrap_or_else(|_| path.to_owned())
+            .display()
+            .to_string(),
+        (None, None) => return Err(CliError::Usage(format!("rm: {endpoint} has no name"))),
     };
+    let name = name.as_str();
     let listing = resources::list();
     let found: Vec<&Resource> = listing
         .resources

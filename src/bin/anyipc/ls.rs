@@ -8,14 +8,17 @@ use std::fmt::Write as _;
 /// Arguments of `anyipc ls`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
-Lists pipe:// and shm:// names (in $XDG_RUNTIME_DIR/anyipc, else /tmp/anyipc-<uid>) and mq:// \
-queues (/dev/shm/anyipc-mq-*), with the owner's pid and whether it is alive:
-  alive  the owner (a pipe or shm server; for a queue, any process that has it open) runs
-  dead   the owner died (killed, crashed): `anyipc clean` removes it
-  idle   a queue no process has open; queues outlive processes by design, so it is kept
-         until `anyipc rm mq://NAME`
-unix:// socket files and file:// logs live wherever their URLs put them and are not \
-registered anywhere, so they are not listed.
+Lists pipe:// and shm:// names (in $XDG_RUNTIME_DIR/anyipc, else /tmp/anyipc-<uid>), mq:// \
+queues (/dev/shm/anyipc-mq-*) and file:// logs (their writers leave a link in \
+$XDG_RUNTIME_DIR/anyipc/logs), with the owner's pid and whether it is alive:
+  alive  the owner (a pipe or shm server; a log's writer; for a queue, any process that has
+         it open) runs
+  dead   the owner died (killed, crashed), or a log's directory is gone: `anyipc clean`
+         removes the name (for a log, only its index entry)
+  idle   a queue no process has open, or a log without a writer; they outlive processes by
+         design, so they are kept until `anyipc rm mq://NAME` / `anyipc rm file:///DIR`
+unix:// socket files and plain files (file://…?framing=) live wherever their URLs put them \
+and are not registered anywhere, so they are not listed.
 
 Examples:
   anyipc ls

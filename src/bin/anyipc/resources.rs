@@ -7,18 +7,22 @@
 //! | `pipe://NAME` | socket `NAME` and lock `.NAME.lock` in the private runtime directory | the server holding the `flock` on the lock file | the lock is held |
 //! | `shm://NAME` | socket `shm-NAME.sock` and lock `shm-NAME.lock` in the same directory | the listener holding the lock | the lock is held |
 //! | `mq://NAME` | `/dev/shm/anyipc-mq-NAME` | its creator (pid in the header) | any process is attached (holds its liveness lock) |
+//! | `file:///DIR` | a durable log's directory, found through the index of symlinks `logs/` in the runtime directory that its writer leaves | the writer holding the `flock` on `DIR/writer.lock` | the lock is held |
 //!
 //! The private runtime directory is `$XDG_RUNTIME_DIR/anyipc`, else `$TMPDIR/anyipc-<uid>`
 //! (`/tmp/anyipc-<uid>`), as the transports choose it. Owners are read from the kernel's lock
 //! table (`/proc/locks`) without taking any lock. `unix://` socket files are wherever their
-//! URL put them and `file://` logs are directories the user chose: neither is registered
-//! anywhere, so neither is listed.
+//! URL put them and are not registered anywhere, so they are not listed; nor are plain files
+//! (`file://…?framing=`), which are ordinary files.
 //!
-//! Queues outlive their processes by design (messages wait for a consumer that has not started
-//! yet), so a queue nobody has open is *idle*, not dead: `clean` leaves it, `rm` removes it.
+//! Queues and logs outlive their processes by design (messages wait for a consumer that has
+//! not started yet), so a queue nobody has open, or a log without a writer, is *idle*, not
+//! dead: `clean` leaves it, `rm` removes it. A log's index entry whose directory is gone is
+//! dead (`clean` removes the entry).
 //! Dead are: pipe and shm names whose lock no one holds (a server killed with `kill -9`), and
 //! a queue's staging file whose creator died before linking it into place.
 
+mod logs;
 mod name_lock;
 mod proc_locks;
 mod queues;
@@ -38,6 +42,8 @@ pub(crate) enum Kind {
     Shm,
     /// `mq://`.
     Mq,
+    /// `file://` (durable logs).
+    File,
 }
 
 impl fmt::Display for Kind {
@@ -46,6 +52,7 @@ impl fmt::Display for Kind {
             Kind::Pipe => "pipe",
             Kind::Shm => "shm",
             Kind::Mq => "mq",
+            Kind::File => "file",
         })
     }
 }
@@ -104,8 +111,10 @@ enum Removal {
     LockedName { socket: PathBuf, lock: PathBuf },
     /// A queue segment (through `MessageQueue::remove`).
     Queue,
-    /// A file no one may own any more (a dead creator's staging file).
+    /// A file no one may own any more (a dead creator's staging file, a stale index entry).
     File(PathBuf),
+    /// A log directory's own files (under its writer lock), then its index entry.
+    Log { dir: PathBuf, entry: PathBuf },
 }
 
 /// Everything found, and what could not be looked at.
@@ -131,6 +140,7 @@ pub(crate) fn list() -> Listing {
     };
     runtime_dir::list(&locks, &mut listing);
     queues::list(&locks, &mut listing);
+    logs::list(&locks, &mut listing);
     listing
         .resources
         .sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
@@ -176,6 +186,10 @@ pub(crate) fn remove(resource: &Resource, force: bool) -> io::Result<Removed> {
             remove_if_present(path)?;
             Ok(Removed::Yes)
         }
+        Removal::Log { dir, entry } => Ok(match logs::remove(dir, entry, force)? {
+            true => Removed::Yes,
+            false => Removed::OwnerAlive,
+        }),
     }
 }
 

@@ -33,7 +33,7 @@ const MAX_SOCKET_PATH: usize = 107;
 /// # Errors
 /// `PermissionDenied` when it exists but is not a directory owned by this user with mode
 /// `0700` or stricter; `NotFound` when it does not exist and `create` is false.
-fn runtime_dir(create: bool) -> io::Result<PathBuf> {
+pub(crate) fn runtime_dir(create: bool) -> io::Result<PathBuf> {
     // SAFETY: geteuid has no preconditions and cannot fail.
     let uid = unsafe { libc::geteuid() };
     let dir = match std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {

@@ -1,0 +1,180 @@
+//! `file://` logs: the index of symlinks `<runtime dir>/logs/<hash>` that a log's writer leaves
+//! (`anyipc::file`; `sys/unix/log_registry.rs` in the library), each naming a log directory:
+//!
+//! ```text
+//! dir/
+//!   00000000000000000000.log   segments (20 digits, the first record's sequence number)
+//!   writer.lock                flock-ed by the one live writer
+//!   NAME.cursor                consumer NAME's position (.NAME.cursor.tmp while it is written)
+//! ```
+//!
+//! A log outlives its writer by design (consumers read it later), so a log without a live
+//! writer is *idle*, not dead: `clean` leaves it, `rm` removes it. Dead is an index entry whose
+//! directory is gone: `clean` removes the entry (never log data).
+
+use super::name_lock;
+use super::proc_locks::{FileKey, Locks};
+use super::runtime_dir;
+use super::{Kind, Listing, Removal, Resource, Status};
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// The index inside the runtime directory.
+const INDEX: &str = "logs";
+/// The writer's lock file in a log directory.
+const LOCK_FILE: &str = "writer.lock";
+
+/// Adds the indexed logs to `listing`.
+pub(crate) fn list(locks: &Locks, listing: &mut Listing) {
+    let Ok(index) = runtime_dir::dir().map(|dir| dir.join(INDEX)) else {
+        return;
+    };
+    let entries = match std::fs::read_dir(&index) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return,
+        Err(e) => {
+            listing
+                .warnings
+                .push(format!("cannot read {}: {e}", index.display()));
+            return;
+        }
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(target) = std::fs::read_link(&path) else {
+            continue;
+        };
+        listing.resources.push(log(&target, path, locks));
+    }
+}
+
+fn log(dir: &Path, entry: PathBuf, locks: &Locks) -> Resource {
+    let name = dir.display().to_string();
+    let Ok(contents) = LogFiles::read(dir) else {
+        return Resource {
+            kind: Kind::File,
+            name,
+            owner: None,
+            status: Status::Dead,
+            size: None,
+            detail: format!("the directory is gone; index entry {}", entry.display()),
+            removal: Removal::File(entry),
+        };
+    };
+    let owner = FileKey::of(&dir.join(LOCK_FILE))
+        .ok()
+        .and_then(|key| locks.flock_holder(&key));
+    let segments = contents.segments.len();
+    let mut detail = format!("{segments} segment{}", if segments == 1 { "" } else { "s" });
+    if !contents.consumers.is_empty() {
+        detail.push_str(&format!("; consumers {}", contents.consumers.join(",")));
+    }
+    Resource {
+        kind: Kind::File,
+        name,
+        owner,
+        status: if owner.is_some() {
+            Status::Alive
+        } else {
+            Status::Idle
+        },
+        size: Some(contents.bytes),
+        detail,
+        removal: Removal::Log {
+            dir: dir.to_owned(),
+            entry,
+        },
+    }
+}
+
+/// The files of a log directory that belong to the log.
+#[derive(Debug, Default)]
+struct LogFiles {
+    segments: Vec<PathBuf>,
+    /// Consumer names with a cursor.
+    consumers: Vec<String>,
+    /// Cursors, cursor temporaries and the writer's lock.
+    other: Vec<PathBuf>,
+    /// Bytes in segments.
+    bytes: u64,
+}
+
+impl LogFiles {
+    fn read(dir: &Path) -> io::Result<LogFiles> {
+        let mut files = LogFiles::default();
+        for entry in std::fs::read_dir(dir)?.flatten() {
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            let Ok(meta) = entry.metadata() else {
+                continue;
+            };
+            if !meta.is_file() {
+                continue;
+            }
+            if is_segment(&name) {
+                files.bytes += meta.len();
+                files.segments.push(entry.path());
+            } else if let Some(consumer) = name.strip_suffix(".cursor") {
+                if !consumer.starts_with('.') {
+                    files.consumers.push(consumer.to_owned());
+                }
+                files.other.push(entry.path());
+            } else if name == LOCK_FILE || (name.starts_with('.') && name.ends_with(".cursor.tmp"))
+            {
+                files.other.push(entry.path());
+            }
+        }
+        files.consumers.sort();
+        Ok(files)
+    }
+}
+
+/// `<20 digits>.log`.
+fn is_segment(name: &str) -> bool {
+    name.strip_suffix(".log")
+        .is_some_and(|digits| digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Removes the log in `dir`: its segments, cursors and lock (other files, and so the
+/// directory, are left alone), then its index entry. Under the writer's lock, so no writer
+/// can open the log meanwhile; a live writer's log is refused unless `force`.
+///
+/// # Errors
+/// Errors taking the lock or removing the files.
+pub(crate) fn remove(dir: &Path, entry: &Path, force: bool) -> io::Result<bool> {
+    let held = name_lock::take(&dir.join(LOCK_FILE))?;
+    if held.is_none() && !force {
+        return Ok(false);
+    }
+    let files = LogFiles::read(dir)?;
+    for file in files.segments.iter().chain(&files.other) {
+        match std::fs::remove_file(file) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    // The lock file is gone: closing it now lets nobody in who could not get in anyway.
+    drop(held);
+    // Only if nothing else was in it.
+    let _ = std::fs::remove_dir(dir);
+    match std::fs::remove_file(entry) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_are_twenty_digits_and_log() {
+        assert!(is_segment("00000000000000052817.log"));
+        assert!(!is_segment("0000000000000005281.log"));
+        assert!(!is_segment("0000000000000005281x.log"));
+        assert!(!is_segment("00000000000000052817.cursor"));
+        assert!(!is_segment("notes.log"));
+    }
+}
