@@ -17,7 +17,7 @@
 
 use anyipc::bench::floor::{memcpy_gib_per_sec, spin_peer, SpinPingPong};
 use anyipc::bench::{
-    measure, peer_main, InProcessPeer, LatencyReport, Machine, PeerProcess, Report, RunQueues,
+    measure, peer_main, InProcessPeer, LatencyReport, Machine, PeerProcess, Report, RunResources,
     Target, ThroughputReport, TransportSpec, Workload, BASELINES, TRANSPORTS,
 };
 use std::collections::BTreeMap;
@@ -332,8 +332,8 @@ struct Contender {
     process: Option<PeerProcess>,
     // Held to keep the peer alive.
     _task: Option<InProcessPeer>,
-    // Held to remove the queues the runs create when the bench ends.
-    _queues: RunQueues,
+    // Held to remove the queues and logs the runs create when the bench ends.
+    _resources: RunResources,
 }
 
 impl Contender {
@@ -348,10 +348,10 @@ impl Contender {
 
 async fn start(spec: &TransportSpec, dir: &std::path::Path) -> Contender {
     let unique = format!("bench-{}-{}", std::process::id(), spec.name);
-    let mut queues = RunQueues::default();
+    let mut resources = RunResources::default();
     let started = async {
         let target = spec.target(&unique, dir)?;
-        queues = RunQueues::new(&target);
+        resources = RunResources::new(&target);
         if spec.in_process {
             let peer = InProcessPeer::start(&target).await?;
             return Ok((peer.target().clone(), None, Some(peer)));
@@ -372,14 +372,14 @@ async fn start(spec: &TransportSpec, dir: &std::path::Path) -> Contender {
             target: Ok(target),
             process,
             _task: task,
-            _queues: queues,
+            _resources: resources,
         },
         Err(e) => Contender {
             spec: *spec,
             target: Err(e),
             process: None,
             _task: None,
-            _queues: queues,
+            _resources: resources,
         },
     }
 }

@@ -22,8 +22,8 @@
 //! ([`Target::Pair`]: `fifo://`, `file://`, `mq://`, one each way, joined in a
 //! [`Duplex`](crate::Duplex)), or the two raw baselines: tokio `UnixStream` and `TcpStream`
 //! (TCP_NODELAY) in tokio-util `Framed` with `LengthDelimitedCodec`. [`TRANSPORTS`] is the one
-//! list of transports that the bench and the tour run ([`RunQueues`] removes the queues a run
-//! creates); [`floor`] measures the physical limits printed beside the tables.
+//! list of transports that the bench and the tour run ([`RunResources`] removes the queues and
+//! logs a run creates); [`floor`] measures the physical limits printed beside the tables.
 //!
 //! ```
 //! # tokio_test::block_on(async {
@@ -48,7 +48,7 @@ mod raw;
 mod report;
 mod responder;
 mod run;
-mod run_queues;
+mod run_resources;
 mod serve;
 mod target;
 #[cfg(test)]
@@ -61,7 +61,7 @@ pub use peer::{peer_main, InProcessPeer, READY_PREFIX};
 pub use peer_process::PeerProcess;
 pub use report::{LatencyReport, Report, ThroughputReport};
 pub use run::{measure, run_client};
-pub use run_queues::RunQueues;
+pub use run_resources::RunResources;
 pub use serve::serve;
 pub use target::Target;
 pub use workload::Workload;

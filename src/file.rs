@@ -76,6 +76,7 @@ mod plain_reader;
 mod plain_writer;
 mod record;
 mod record_encoder;
+mod remove_log;
 mod scan;
 mod segment;
 mod segment_reader;
@@ -94,6 +95,7 @@ pub use file_producer::FileProducer;
 pub use record::{
     decode_record, encode_record, Decoded, SegmentHeader, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
 };
+pub use remove_log::{remove, remove_forced};
 pub use scan::{check_scan_invariants, scan_segment, SegmentScan, Tail};
 
 use crate::codec::FrameCodec;

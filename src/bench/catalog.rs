@@ -110,7 +110,7 @@ impl TransportSpec {
 ///
 /// One-way transports run as a [`Target::Pair`], one endpoint each way: `fifo` (two FIFOs),
 /// `file` (two logs, `fsync=never`: the page cache, not the disk) and `mq` (two queues the
-/// run creates and [`RunQueues`](super::RunQueues) removes). `child` is a child process on
+/// run creates and [`RunResources`](super::RunResources) removes). `child` is a child process on
 /// pipes to the measuring one (`stdio://`).
 pub const TRANSPORTS: &[TransportSpec] = &[
     TransportSpec::cross_process("tcp", "tcp://127.0.0.1:0").twin("tcp-twin"),

@@ -31,6 +31,12 @@ pub(crate) fn cursor_temp_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!(".{name}{CURSOR_SUFFIX}.tmp"))
 }
 
+/// Whether `name` is a consumer's cursor file or the temporary one it is written to.
+pub(crate) fn is_cursor_file(name: &str) -> bool {
+    name.ends_with(CURSOR_SUFFIX)
+        || (name.starts_with('.') && name.ends_with(&format!("{CURSOR_SUFFIX}.tmp")))
+}
+
 fn parse_segment_name(name: &str) -> Option<u64> {
     let digits = name.strip_suffix(SEGMENT_SUFFIX)?;
     if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {

@@ -18,7 +18,7 @@ pub(crate) use inherit::{
 pub(crate) use local_socket::{
     pipe_connect, pipe_location, PipeServer, PipeStream, PIPE_PEER_UIDS,
 };
-pub(crate) use log_registry::register_log;
+pub(crate) use log_registry::{register_log, unregister_log};
 
 /// Which file a path named when we created it, to remove only our own file later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -27,6 +27,9 @@ pub(crate) const PIPE_PEER_UIDS: bool = false;
 /// directory; there is none here.
 pub(crate) fn register_log(_dir: &std::path::Path) {}
 
+/// Drops a removed log from the index `anyipc ls` reads: there is none here.
+pub(crate) fn unregister_log(_canonical: &std::path::Path) {}
+
 /// Where `pipe://name` lives on this OS.
 pub(crate) fn pipe_location(name: &str) -> String {
     format!(r"\\.\pipe\{name}")

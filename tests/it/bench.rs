@@ -3,7 +3,7 @@
 //! several runs in a row on one peer, and the queues a run creates removed afterwards.
 
 use crate::util::{anyipc_bin, unique_name, watchdog, TempDir};
-use anyipc::bench::{measure, PeerProcess, Report, RunQueues, Target, Workload};
+use anyipc::bench::{measure, PeerProcess, Report, RunResources, Target, Workload};
 use anyipc::queue::{MessageQueue, QueueOptions};
 use std::io;
 
@@ -46,7 +46,7 @@ async fn three_runs(peer: &mut PeerProcess, throughput_size: usize) {
 async fn pair_runs(target: &str, throughput_size: usize) {
     let target: Target = target.parse().unwrap();
     assert!(matches!(target, Target::Pair { .. }));
-    let _queues = RunQueues::new(&target);
+    let _queues = RunResources::new(&target);
     let mut peer = PeerProcess::spawn(peer_command(&target.to_string()))
         .await
         .unwrap();
@@ -93,7 +93,7 @@ async fn measure_over_a_pair_of_queues_and_remove_them() {
         let (a, b) = (unique_name("bench-to"), unique_name("bench-from"));
         let options = "create=true&capacity=64&max_message_len=64KiB";
         pair_runs(&format!("mq://{a}?{options} + mq://{b}?{options}"), 65_536).await;
-        // Both were created by the runs, and removed when `RunQueues` dropped.
+        // Both were created by the runs, and removed when `RunResources` dropped.
         for name in [&a, &b] {
             let err = MessageQueue::open(name).unwrap_err();
             assert_eq!(err.kind(), io::ErrorKind::NotFound, "{name} is left behind");
@@ -103,15 +103,15 @@ async fn measure_over_a_pair_of_queues_and_remove_them() {
 }
 
 #[tokio::test]
-async fn run_queues_leaves_queues_that_existed_before() {
+async fn run_resources_leaves_queues_that_existed_before() {
     watchdog(30, async {
         let (old, new) = (unique_name("bench-old"), unique_name("bench-new"));
         let existing = MessageQueue::create(&old, &QueueOptions::default()).unwrap();
         let target: Target = format!("mq://{old}?create=true + mq://{new}?create=true")
             .parse()
             .unwrap();
-        let queues = RunQueues::new(&target);
-        assert_eq!(queues.names(), std::slice::from_ref(&new));
+        let queues = RunResources::new(&target);
+        assert_eq!(queues.queues(), std::slice::from_ref(&new));
         MessageQueue::create(&new, &QueueOptions::default()).unwrap();
         drop(queues);
         assert_eq!(

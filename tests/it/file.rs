@@ -199,6 +199,51 @@ async fn a_writer_in_another_process_holds_the_lock_until_it_is_killed() {
 }
 
 #[tokio::test]
+async fn remove_refuses_a_live_writer_and_deletes_only_the_logs_files() {
+    watchdog(60, async {
+        let dir = TempDir::new("file-remove");
+        let mut helper = spawn_helper("hold", dir.path());
+        let mut lines = HelperLines::new(&mut helper);
+        assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("ready"));
+        let err = anyipc::file::remove(dir.path()).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
+        assert_eq!(
+            segments(dir.path()).len(),
+            1,
+            "a refused remove deletes nothing"
+        );
+        helper.kill().await.unwrap();
+        helper.wait().await.unwrap();
+
+        // A consumer's cursor is the log's; a file someone else put there is not.
+        let mut consumer = FileConsumer::open(dir.path(), Some("reader"), opts(FsyncPolicy::Batch))
+            .await
+            .unwrap();
+        consumer.commit().await.unwrap();
+        drop(consumer);
+        std::fs::write(dir.path().join("notes.txt"), b"mine").unwrap();
+        anyipc::file::remove(dir.path()).unwrap();
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(left, ["notes.txt"]);
+        let err = anyipc::file::remove(dir.path()).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
+
+        // Forced: a live writer's log goes too, and the emptied directory with it.
+        let log = dir.path().join("forced");
+        let producer = FileProducer::open(&log, opts(FsyncPolicy::Batch))
+            .await
+            .unwrap();
+        anyipc::file::remove_forced(&log).unwrap();
+        assert!(!log.exists());
+        drop(producer);
+    })
+    .await
+}
+
+#[tokio::test]
 async fn a_named_consumer_resumes_at_its_committed_cursor() {
     watchdog(60, async {
         let dir = TempDir::new("file-cursor");

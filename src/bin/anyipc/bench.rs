@@ -19,8 +19,8 @@ use crate::output::print_stdout;
 use crate::size_arg::parse_size;
 use crate::CliError;
 use anyipc::bench::{
-    run_client, InProcessPeer, Machine, PeerProcess, Report, RunQueues, Target, ThroughputReport,
-    Workload,
+    run_client, InProcessPeer, Machine, PeerProcess, Report, RunResources, Target,
+    ThroughputReport, Workload,
 };
 use anyipc::{Duplex, Scheme, Transport};
 use bytes::Bytes;
@@ -214,7 +214,7 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), CliError> {
     let workloads = args.workloads();
     let dir = TempDir::create()?;
     // Removes the queues the runs create (after the peer has gone).
-    let _queues = RunQueues::new(&asked);
+    let _resources = RunResources::new(&asked);
     let mut peer = if args.connect {
         Peer::Echo(asked.clone())
     } else {

@@ -8,7 +8,7 @@
 
 use crate::CliError;
 use anyipc::bench::{
-    measure, InProcessPeer, Machine, PeerProcess, Report, RunQueues, Target, TransportSpec,
+    measure, InProcessPeer, Machine, PeerProcess, Report, RunResources, Target, TransportSpec,
     Workload, TRANSPORTS,
 };
 use std::io;
@@ -90,10 +90,10 @@ async fn tour_one(spec: &TransportSpec, dir: &Path) -> Row {
         }
     }
     // Removes the queues the probes create, however they end (dropped after the peer).
-    let mut _queues = RunQueues::default();
+    let mut _resources = RunResources::default();
     let measured = tokio::time::timeout(TRANSPORT_TIMEOUT, async {
         let target = spec.target(&unique, dir)?;
-        _queues = RunQueues::new(&target);
+        _resources = RunResources::new(&target);
         let latency = Workload::latency(LATENCY_SIZE, ROUND_TRIPS).with_warmup(ROUND_TRIPS / 10);
         let throughput = Workload::throughput(
             throughput_size.map_err(|why| io::Error::new(io::ErrorKind::InvalidInput, why))?,

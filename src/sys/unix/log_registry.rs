@@ -21,6 +21,17 @@ pub(crate) fn register_log(dir: &Path) {
     }
 }
 
+/// Drops the index entry of the log whose canonical path is `canonical` (it was removed).
+pub(crate) fn unregister_log(canonical: &Path) {
+    let Ok(index) = super::local_socket::runtime_dir(false).map(|dir| dir.join(LOGS)) else {
+        return;
+    };
+    let entry = index.join(entry_name(canonical));
+    if std::fs::read_link(&entry).is_ok_and(|target| target == canonical) {
+        let _ = std::fs::remove_file(entry);
+    }
+}
+
 fn try_register(dir: &Path) -> io::Result<()> {
     let target = std::fs::canonicalize(dir)?;
     let index = index_dir()?;
@@ -34,8 +45,28 @@ fn try_register(dir: &Path) -> io::Result<()> {
     }
     match std::os::unix::fs::symlink(&target, &entry) {
         // A writer of the same log in another process got there first.
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-        other => other,
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        other => other?,
+    }
+    drop_entries_of_gone_logs(&index);
+    Ok(())
+}
+
+/// Removes the entries whose log directory no longer exists (a log in a temporary directory
+/// deleted without `anyipc::file::remove`), so the index does not grow without bound; only
+/// when a new entry was made, so an existing log's writer does not list the index each time.
+fn drop_entries_of_gone_logs(index: &Path) {
+    let Ok(entries) = std::fs::read_dir(index) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let gone = std::fs::read_link(&path).is_ok_and(|target| {
+            std::fs::symlink_metadata(target).is_err_and(|e| e.kind() == io::ErrorKind::NotFound)
+        });
+        if gone {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 

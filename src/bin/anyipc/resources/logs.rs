@@ -12,7 +12,6 @@
 //! writer is *idle*, not dead: `clean` leaves it, `rm` removes it. Dead is an index entry whose
 //! directory is gone: `clean` removes the entry (never log data).
 
-use super::name_lock;
 use super::proc_locks::{FileKey, Locks};
 use super::runtime_dir;
 use super::{Kind, Listing, Removal, Resource, Status};
@@ -64,7 +63,7 @@ fn log(dir: &Path, entry: PathBuf, locks: &Locks) -> Resource {
     let owner = FileKey::of(&dir.join(LOCK_FILE))
         .ok()
         .and_then(|key| locks.flock_holder(&key));
-    let segments = contents.segments.len();
+    let segments = contents.segments;
     let mut detail = format!("{segments} segment{}", if segments == 1 { "" } else { "s" });
     if !contents.consumers.is_empty() {
         detail.push_str(&format!("; consumers {}", contents.consumers.join(",")));
@@ -87,14 +86,12 @@ fn log(dir: &Path, entry: PathBuf, locks: &Locks) -> Resource {
     }
 }
 
-/// The files of a log directory that belong to the log.
+/// What `ls` shows of a log directory.
 #[derive(Debug, Default)]
 struct LogFiles {
-    segments: Vec<PathBuf>,
+    segments: usize,
     /// Consumer names with a cursor.
     consumers: Vec<String>,
-    /// Cursors, cursor temporaries and the writer's lock.
-    other: Vec<PathBuf>,
     /// Bytes in segments.
     bytes: u64,
 }
@@ -114,15 +111,11 @@ impl LogFiles {
             }
             if is_segment(&name) {
                 files.bytes += meta.len();
-                files.segments.push(entry.path());
+                files.segments += 1;
             } else if let Some(consumer) = name.strip_suffix(".cursor") {
                 if !consumer.starts_with('.') {
                     files.consumers.push(consumer.to_owned());
                 }
-                files.other.push(entry.path());
-            } else if name == LOCK_FILE || (name.starts_with('.') && name.ends_with(".cursor.tmp"))
-            {
-                files.other.push(entry.path());
             }
         }
         files.consumers.sort();
@@ -136,28 +129,26 @@ fn is_segment(name: &str) -> bool {
         .is_some_and(|digits| digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// Removes the log in `dir`: its segments, cursors and lock (other files, and so the
-/// directory, are left alone), then its index entry. Under the writer's lock, so no writer
-/// can open the log meanwhile; a live writer's log is refused unless `force`.
+/// Removes the log in `dir` with `anyipc::file::remove` (its segments, cursors and lock;
+/// other files, and so the directory, are left alone), then its index entry. A live writer's
+/// log is refused (`Ok(false)`) unless `force`.
 ///
 /// # Errors
 /// Errors taking the lock or removing the files.
 pub(crate) fn remove(dir: &Path, entry: &Path, force: bool) -> io::Result<bool> {
-    let held = name_lock::take(&dir.join(LOCK_FILE))?;
-    if held.is_none() && !force {
-        return Ok(false);
+    let removed = if force {
+        anyipc::file::remove_forced(dir)
+    } else {
+        anyipc::file::remove(dir)
+    };
+    match removed {
+        Err(e) if e.kind() == io::ErrorKind::AddrInUse => return Ok(false),
+        // Removed meanwhile, or the files went before: the entry is all that is left.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        other => other?,
     }
-    let files = LogFiles::read(dir)?;
-    for file in files.segments.iter().chain(&files.other) {
-        match std::fs::remove_file(file) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
-    }
-    // The lock file is gone: closing it now lets nobody in who could not get in anyway.
-    drop(held);
-    // Only if nothing else was in it.
-    let _ = std::fs::remove_dir(dir);
+    // The library drops the entry of the path it was given; an entry that names the log
+    // another way (a symlinked directory) goes here.
     match std::fs::remove_file(entry) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
         _ => {}

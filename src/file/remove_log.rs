@@ -1,0 +1,83 @@
+//! [`remove`] and [`remove_forced`]: deleting a durable log, as `MessageQueue::remove` deletes
+//! a queue.
+
+use super::segment::{self, LOCK_FILE};
+use crate::sys;
+use std::io;
+use std::path::Path;
+
+/// Removes the durable log in `dir`: its segments, consumer cursors and writer lock, then the
+/// directory itself if nothing else is in it, and the log's entry in the index `anyipc ls`
+/// reads. It holds the writer lock meanwhile, so no producer can open the log halfway.
+///
+/// ```
+/// use futures::SinkExt;
+/// # tokio_test::block_on(async {
+/// let dir = std::env::temp_dir().join(format!("anyipc-doc-remove-{}", std::process::id()));
+/// let mut producer = anyipc::connect(format!("file://{}", dir.display())).await?;
+/// producer.send("kept until removed").await?;
+/// producer.close().await?;
+/// anyipc::file::remove(&dir)?;
+/// assert!(!dir.exists());
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// ```
+///
+/// # Errors
+/// `AddrInUse` when a live producer holds the log; `NotFound` when `dir` holds no log;
+/// OS errors removing the files.
+pub fn remove(dir: impl AsRef<Path>) -> io::Result<()> {
+    remove_log(dir.as_ref(), false)
+}
+
+/// As [`remove`], but also the log of a live producer: it keeps writing to files that no
+/// consumer can open any more. For tools that clean up after a stuck process.
+///
+/// # Errors
+/// `NotFound` when `dir` holds no log; OS errors removing the files.
+pub fn remove_forced(dir: impl AsRef<Path>) -> io::Result<()> {
+    remove_log(dir.as_ref(), true)
+}
+
+fn remove_log(dir: &Path, force: bool) -> io::Result<()> {
+    let lock_path = dir.join(LOCK_FILE);
+    let segments = segment::list_segments(dir)?;
+    if segments.is_empty() && std::fs::symlink_metadata(&lock_path).is_err() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("file://{}: no log here", dir.display()),
+        ));
+    }
+    // Its index entry names the canonical path, which cannot be found once it is gone.
+    let canonical = std::fs::canonicalize(dir)?;
+    let lock = sys::open_lock_file(&lock_path, 0o600)?;
+    match sys::lock_exclusive(&lock, dir) {
+        Err(e) if e.kind() == io::ErrorKind::AddrInUse && force => {}
+        other => other?,
+    }
+    for base in segments {
+        remove_if_present(&segment::segment_path(dir, base))?;
+    }
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry
+            .file_name()
+            .to_str()
+            .is_some_and(segment::is_cursor_file)
+        {
+            remove_if_present(&entry.path())?;
+        }
+    }
+    remove_if_present(&lock_path)?;
+    drop(lock);
+    // Only empty: anything else in the directory is not the log's.
+    let _ = std::fs::remove_dir(dir);
+    sys::unregister_log(&canonical);
+    Ok(())
+}
+
+fn remove_if_present(path: &Path) -> io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
