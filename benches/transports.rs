@@ -12,8 +12,9 @@
 //! Cross-process transports run between two OS processes: this binary re-executes itself with
 //! `--peer TARGET` (and `--spin-peer PATH` for the spin floor); `child` starts it as a child
 //! on pipes (`--peer stdio://`); one-way transports (fifo, file, mq) run over a pair of
-//! endpoints, one each way. `mem://` runs two tasks in one process. Every process uses a
-//! current-thread tokio runtime.
+//! endpoints, one each way; the raw twins of child and fifo start a child per run
+//! (`--peer raw+child://`, `--peer raw+fifo://PATH`). `mem://` runs two tasks in one process.
+//! Every process uses a current-thread tokio runtime.
 
 use anyipc::bench::floor::{memcpy_gib_per_sec, spin_peer, SpinPingPong};
 use anyipc::bench::{
@@ -34,7 +35,10 @@ const GIB: usize = 1024 * MIB;
 const RUN_TIMEOUT: Duration = Duration::from_secs(180);
 
 const USAGE: &str = "usage: cargo bench --bench transports -- [--quick] [--only NAME,...] \
-[--workload latency|throughput] [--sizes 64,4K,64K,1M] [--runs N] [--pin]";
+[--workload latency|throughput] [--sizes 64,4K,64K,1M] [--runs N] [--pin]
+
+--only takes transports and raw twins; the baseline always runs, and the twin of every
+transport measured.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -127,8 +131,13 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--only" => {
                 let names: Vec<String> = value()?.split(',').map(str::to_owned).collect();
                 for name in &names {
-                    if !TRANSPORTS.iter().any(|t| t.name == name.as_str()) {
-                        let known: Vec<_> = TRANSPORTS.iter().map(|t| t.name).collect();
+                    if !TRANSPORTS
+                        .iter()
+                        .chain(BASELINES)
+                        .any(|t| t.name == name.as_str())
+                    {
+                        let known: Vec<_> =
+                            TRANSPORTS.iter().chain(BASELINES).map(|t| t.name).collect();
                         return Err(format!(
                             "no transport {name:?} (known: {})",
                             known.join(", ")
@@ -356,10 +365,19 @@ async fn start(spec: &TransportSpec, dir: &std::path::Path) -> Contender {
             let peer = InProcessPeer::start(&target).await?;
             return Ok((peer.target().clone(), None, Some(peer)));
         }
-        let mut cmd = tokio::process::Command::new(std::env::current_exe()?);
+        let exe = std::env::current_exe()?;
+        let mut cmd = tokio::process::Command::new(&exe);
         cmd.arg("--peer").arg(target.to_string());
         let peer = if target.is_child() {
             PeerProcess::spawn_child(cmd).await?
+        } else if target.is_raw_child() {
+            // A child per run; each gets the target as its last argument.
+            let make = move || {
+                let mut cmd = tokio::process::Command::new(&exe);
+                cmd.arg("--peer");
+                cmd
+            };
+            PeerProcess::spawn_raw_child(make, &target).await?
         } else {
             PeerProcess::spawn(cmd).await?
         };
@@ -397,14 +415,27 @@ async fn tables(options: &Options) -> io::Result<()> {
     let dir = std::env::temp_dir().join(format!("anyipc-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let _cleanup = RemoveDir(dir.clone());
+    let asked = |name: &str| {
+        options
+            .only
+            .as_ref()
+            .map_or(true, |only| only.iter().any(|n| n == name))
+    };
+    let transports: Vec<TransportSpec> = TRANSPORTS
+        .iter()
+        .filter(|t| asked(t.name))
+        .copied()
+        .collect();
+    // The baseline always runs; another twin when it is asked for, or a transport measured is
+    // compared with it.
     let specs: Vec<TransportSpec> = BASELINES
         .iter()
-        .chain(TRANSPORTS.iter().filter(|t| {
-            options
-                .only
-                .as_ref()
-                .map_or(true, |only| only.iter().any(|n| n == t.name))
-        }))
+        .filter(|b| {
+            b.name == "baseline"
+                || (options.only.is_some() && asked(b.name))
+                || transports.iter().any(|t| t.twin == b.name)
+        })
+        .chain(&transports)
         .copied()
         .collect();
     let mut contenders = Vec::new();
@@ -528,8 +559,9 @@ fn print_table(
         Mode::Latency => {
             println!("\n## W1 ping-pong latency (round trip, µs)\n");
             println!(
-                "Ratios are p50 / p50 of the raw twin (`tcp-twin` for tcp, `baseline` for the \
-                 others) and of the baseline; below 1 is faster."
+                "Ratios are p50 / p50 of the raw twin ({}) and of the baseline; below 1 is \
+                 faster.",
+                twins()
             );
             println!();
             println!(
@@ -540,8 +572,9 @@ fn print_table(
         Mode::Throughput => {
             println!("\n## W2 one-way throughput\n");
             println!(
-                "Ratios are GiB/s / GiB/s of the raw twin (`tcp-twin` for tcp, `baseline` for \
-                 the others) and of the baseline; above 1 is faster."
+                "Ratios are GiB/s / GiB/s of the raw twin ({}) and of the baseline; above 1 is \
+                 faster.",
+                twins()
             );
             println!();
             println!(
@@ -666,6 +699,18 @@ fn print_table(
             }
         }
     }
+}
+
+/// Which raw twin each transport is compared with, for the tables' legend: "`tcp-twin` for
+/// tcp, …, `baseline` for the others".
+fn twins() -> String {
+    let mut pairs: Vec<String> = TRANSPORTS
+        .iter()
+        .filter(|t| t.twin != "baseline")
+        .map(|t| format!("`{}` for {}", t.twin, t.name))
+        .collect();
+    pairs.push("`baseline` for the others".to_owned());
+    pairs.join(", ")
 }
 
 /// The figure ratios are taken of: median p50 in µs, or median GiB/s.

@@ -20,10 +20,13 @@
 //!
 //! Targets ([`Target`]) are anyipc endpoint URLs, pairs of one-way endpoints
 //! ([`Target::Pair`]: `fifo://`, `file://`, `mq://`, one each way, joined in a
-//! [`Duplex`](crate::Duplex)), or the two raw baselines: tokio `UnixStream` and `TcpStream`
-//! (TCP_NODELAY) in tokio-util `Framed` with `LengthDelimitedCodec`. [`TRANSPORTS`] is the one
-//! list of transports that the bench and the tour run ([`RunResources`] removes the queues and
-//! logs a run creates); [`floor`] measures the physical limits printed beside the tables.
+//! [`Duplex`](crate::Duplex)), or the raw twins, written with no anyipc transport or codec
+//! code: tokio `UnixStream` (the baseline) and `TcpStream` (TCP_NODELAY), and on Unix two
+//! anonymous pipes to a child process or two FIFOs (a child per run,
+//! [`PeerProcess::spawn_raw_child`]), each in tokio-util `Framed` with
+//! `LengthDelimitedCodec`. [`TRANSPORTS`] is the one list of transports that the bench and the
+//! tour run ([`RunResources`] removes the queues and logs a run creates); [`floor`] measures
+//! the physical limits printed beside the tables.
 //!
 //! ```
 //! # tokio_test::block_on(async {
@@ -53,6 +56,8 @@ mod serve;
 mod target;
 #[cfg(test)]
 mod tests;
+#[cfg(unix)]
+mod twin_child;
 mod workload;
 
 pub use catalog::{TransportSpec, BASELINES, TRANSPORTS};

@@ -112,6 +112,9 @@ impl TransportSpec {
 /// `file` (two logs, `fsync=never`: the page cache, not the disk) and `mq` (two queues the
 /// run creates and [`RunResources`](super::RunResources) removes). `child` is a child process on
 /// pipes to the measuring one (`stdio://`).
+///
+/// `tcp`, `child` and `fifo` ride other kernel mechanisms than the baseline's Unix socket and
+/// are compared with raw twins of their own ([`BASELINES`]).
 pub const TRANSPORTS: &[TransportSpec] = &[
     TransportSpec::cross_process("tcp", "tcp://127.0.0.1:0").twin("tcp-twin"),
     TransportSpec::cross_process("unix", "unix://{dir}/unix.sock"),
@@ -123,8 +126,11 @@ pub const TRANSPORTS: &[TransportSpec] = &[
         "fifo://{dir}/to-peer.fifo + fifo://{dir}/from-peer.fifo",
     )
     .max_message(4_092)
+    .twin("fifo-twin")
     .note("two FIFOs, one each way"),
-    TransportSpec::cross_process("child", "stdio://").note("a child process on two pipes"),
+    TransportSpec::cross_process("child", "stdio://")
+        .twin("child-twin")
+        .note("a child process on two pipes"),
     // 65,507 bytes is the largest UDP payload over IPv4.
     TransportSpec::cross_process("udp", "udp://127.0.0.1:0").max_message(65_507),
     TransportSpec::cross_process("shm", "shm://{unique}"),
@@ -150,10 +156,23 @@ pub const TRANSPORTS: &[TransportSpec] = &[
     TransportSpec::in_process("mem", "mem://{unique}"),
 ];
 
-/// The hand-written raw twins the transports are compared with (no anyipc code): `baseline`
-/// (tokio `UnixStream` + `LengthDelimitedCodec`, the protocol's baseline) and `tcp-twin`
-/// (tokio `TcpStream` with TCP_NODELAY + `LengthDelimitedCodec`).
+/// The hand-written raw twins the transports are compared with, each tokio-util `Framed` +
+/// `LengthDelimitedCodec` at its defaults over a tokio stream, with no anyipc transport or
+/// codec code: `baseline` (tokio `UnixStream`, the protocol's baseline), `tcp-twin` (tokio
+/// `TcpStream` with TCP_NODELAY, as `tcp` sets it), `child-twin` (a child process on two
+/// anonymous pipes, tokio `pipe::{Receiver, Sender}`, a child per run) and `fifo-twin` (two
+/// FIFOs, one each way, to a child per run; messages of at most 4,092 bytes as `fifo`, but
+/// written as `Framed` writes them, without `fifo://`'s one-frame-batch-per-atomic-write rule).
+/// The pipe twins ask for 1 MiB pipe buffers, as `child` and `fifo` do.
+///
+/// `child-twin` and `fifo-twin` exist on Unix only (their targets do not parse elsewhere).
 pub const BASELINES: &[TransportSpec] = &[
     TransportSpec::cross_process("baseline", "raw+unix://{dir}/baseline.sock"),
     TransportSpec::cross_process("tcp-twin", "raw+tcp://127.0.0.1:0"),
+    TransportSpec::cross_process("child-twin", "raw+child://")
+        .note("a child process per run on two pipes"),
+    // The same message sizes as fifo, so the two compare like with like.
+    TransportSpec::cross_process("fifo-twin", "raw+fifo://{dir}/fifo-twin")
+        .max_message(4_092)
+        .note("two FIFOs, one each way; a child process per run"),
 ];

@@ -1,7 +1,8 @@
-//! A peer that is a child process on pipes to this one (`stdio://`).
+//! Peers that are child processes on pipes to this one: `stdio://` (anyipc's own pipes), and
+//! the raw twins of `child` and `fifo` (a child per run, `raw+child://` and `raw+fifo://`).
 
 use super::peer_process::prepare;
-use super::PeerProcess;
+use super::{PeerProcess, Target};
 use std::io;
 use tokio::process::Command;
 
@@ -37,11 +38,56 @@ impl PeerProcess {
         let (child, pipes) = pipes::spawn(cmd)?;
         PeerProcess::started(child, Some(pipes)).await
     }
+
+    /// Starts a raw twin whose peer is a child process of its own for every run:
+    /// `raw+child://` (two anonymous pipes the child inherits) or `raw+fifo://PATH` (two
+    /// FIFOs, `PATH` and `PATH.reply`, made for each run and removed as soon as both sides
+    /// have opened them). A raw run ends with its stream, and anonymous pipes cannot be
+    /// reconnected, hence a child per run.
+    ///
+    /// `make` returns a command that runs [`peer_main`](super::peer_main) with the target
+    /// given as its last argument (this adds it). The first child starts now; each
+    /// [`measure`](PeerProcess::measure) runs over one child and reaps it, and the next
+    /// starts the next one.
+    ///
+    /// ```no_run
+    /// # async fn f() -> std::io::Result<()> {
+    /// use anyipc::bench::{PeerProcess, Workload};
+    ///
+    /// let exe = std::env::current_exe()?;
+    /// let make = move || {
+    ///     let mut cmd = tokio::process::Command::new(&exe);
+    ///     cmd.arg("bench-peer");
+    ///     cmd
+    /// };
+    /// let mut twin = PeerProcess::spawn_raw_child(make, &"raw+child://".parse()?).await?;
+    /// let report = twin.measure(&Workload::latency(64, 1000)).await?;
+    /// twin.stop().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// `InvalidInput` for another kind of target; otherwise as [`spawn`](PeerProcess::spawn),
+    /// and the OS's when the pipes or FIFOs cannot be made (`AlreadyExists` when something
+    /// other than a FIFO is at `PATH` or `PATH.reply`).
+    ///
+    /// # Cancel safety
+    /// Cancel safe: the child is killed, the FIFOs are removed.
+    ///
+    /// # Platform-specific behavior
+    /// Unix only: elsewhere `Unsupported` (the targets do not exist there).
+    pub async fn spawn_raw_child(
+        make: impl Fn() -> Command + Send + Sync + 'static,
+        target: &Target,
+    ) -> io::Result<PeerProcess> {
+        pipes::spawn_raw_child(Box::new(make), target).await
+    }
 }
 
 /// Starting a child with pipes to it, where the OS has them.
 #[cfg(unix)]
 mod pipes {
+    pub(super) use crate::bench::twin_child::spawn as spawn_raw_child;
     pub(super) use crate::child::spawn;
 }
 
@@ -56,6 +102,16 @@ mod pipes {
         Err(io::Error::new(
             io::ErrorKind::Unsupported,
             "a child peer on pipes (stdio://) needs a Unix system",
+        ))
+    }
+
+    pub(super) async fn spawn_raw_child(
+        _: Box<dyn Fn() -> Command + Send + Sync>,
+        _: &crate::bench::Target,
+    ) -> io::Result<crate::bench::PeerProcess> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "a raw twin on pipes or FIFOs needs a Unix system",
         ))
     }
 }

@@ -1,6 +1,8 @@
 //! Peers: the side of a run that [`serve`](super::serve)s, in another process or in this one.
 
 use super::serve::serve_pair;
+#[cfg(unix)]
+use super::twin_child;
 use super::{raw, serve, Target};
 use crate::{Connection, Endpoint, Scheme};
 use futures::SinkExt;
@@ -21,6 +23,9 @@ enum Bound {
     #[cfg(unix)]
     RawUnix(tokio::net::UnixListener),
     RawTcp(tokio::net::TcpListener),
+    /// A raw twin's pipes or FIFOs to the parent, for one run.
+    #[cfg(unix)]
+    RawChild(Box<twin_child::RawPipes>),
 }
 
 /// Binds `target`, returning the listener and the target to connect to (with the real port
@@ -54,11 +59,21 @@ async fn bind(target: &Target) -> io::Result<(Bound, Target)> {
             let bound = Target::RawTcp(listener.local_addr()?);
             (Bound::RawTcp(listener), bound)
         }
+        #[cfg(unix)]
+        Target::RawChild => (
+            Bound::RawChild(Box::new(twin_child::inherited_pipes()?)),
+            target.clone(),
+        ),
+        #[cfg(unix)]
+        Target::RawFifo(path) => (
+            Bound::RawChild(Box::new(twin_child::open_fifos(path)?)),
+            target.clone(),
+        ),
     })
 }
 
 /// Accepts connections forever, serving each in its own task; a pair's one reading
-/// connection, or the connection to the parent, is served until it ends.
+/// connection, the connection to the parent, or a raw twin's one run, is served until it ends.
 async fn serve_all(mut bound: Bound) -> io::Result<()> {
     loop {
         let served = match &mut bound {
@@ -87,6 +102,8 @@ async fn serve_all(mut bound: Bound) -> io::Result<()> {
                 stream.set_nodelay(true)?;
                 tokio::spawn(raw::serve(stream))
             }
+            #[cfg(unix)]
+            Bound::RawChild(stream) => return raw::serve(&mut **stream).await,
         };
         // A failed run is the measuring side's to report; the peer keeps serving.
         drop(tokio::spawn(async move {
@@ -98,11 +115,12 @@ async fn serve_all(mut bound: Bound) -> io::Result<()> {
 }
 
 /// What a peer process runs: binds `target` (a [`Target`] as text; for a pair, the endpoint
-/// to the peer; for `stdio://`, takes the pipes from the parent instead), prints
-/// [`READY_PREFIX`] and the bound target on stdout, and serves bench runs until its stdin
-/// closes (its parent stopped it, or has gone), then drops its listener — which removes a
-/// named endpoint — and returns. A `stdio://` peer also returns when its parent closes the
-/// pipes.
+/// to the peer; for `stdio://` and `raw+child://`, takes the pipes from the parent instead;
+/// for `raw+fifo://PATH`, opens the FIFOs its parent made), prints [`READY_PREFIX`] and the
+/// bound target on stdout, and serves bench runs until its stdin closes (its parent stopped
+/// it, or has gone), then drops its listener — which removes a named endpoint — and returns.
+/// A `stdio://` peer also returns when its parent closes the pipes, and a raw twin's child
+/// when its one run ends.
 ///
 /// Run it in a current-thread runtime, as the bench does for every process. The bench binary
 /// runs it for `--peer TARGET`, the `anyipc` binary for its hidden `bench-peer TARGET`.

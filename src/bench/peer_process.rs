@@ -1,5 +1,7 @@
 use super::peer::READY_PREFIX;
 use super::{measure, run_client, Report, Target, Workload};
+#[cfg(unix)]
+use super::{raw, twin_child::TwinChild};
 use crate::Connection;
 use std::fmt;
 use std::io;
@@ -29,12 +31,24 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 /// # Ok(()) }
 /// ```
 pub struct PeerProcess {
+    /// The peer (for a raw child twin: the child of the last run).
     child: Child,
     /// Closing it asks the peer to end.
     stdin: Option<ChildStdin>,
     target: Target,
-    /// The pipes to a child peer (`stdio://`, [`spawn_child`](PeerProcess::spawn_child)).
-    pipes: Option<Connection>,
+    kind: Kind,
+}
+
+/// How runs reach the peer.
+pub(super) enum Kind {
+    /// Each run connects to where the peer listens.
+    Listening,
+    /// Over the pipes to a child peer (`stdio://`, [`spawn_child`](PeerProcess::spawn_child)).
+    Child(Box<Connection>),
+    /// A raw twin with a child of its own for every run
+    /// ([`spawn_raw_child`](PeerProcess::spawn_raw_child)).
+    #[cfg(unix)]
+    RawChild(Box<TwinChild>),
 }
 
 impl PeerProcess {
@@ -57,48 +71,59 @@ impl PeerProcess {
         mut child: Child,
         pipes: Option<Connection>,
     ) -> io::Result<PeerProcess> {
-        let stdin = child.stdin.take();
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let mut line = String::new();
-        let mut stdout = BufReader::new(stdout);
-        match tokio::time::timeout(START_TIMEOUT, stdout.read_line(&mut line)).await {
-            Err(_) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "the peer did not start",
-                ))
-            }
-            Ok(read) => read?,
-        };
-        let Some(target) = line.trim_end().strip_prefix(READY_PREFIX) else {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!(
-                    "the peer process did not start (it said {:?})",
-                    line.trim_end()
-                ),
-            ));
-        };
-        Ok(PeerProcess {
-            target: target.parse()?,
+        let target = wait_ready(&mut child).await?;
+        Ok(PeerProcess::ready(
             child,
-            stdin,
-            pipes,
-        })
+            target,
+            pipes.map_or(Kind::Listening, |pipes| Kind::Child(Box::new(pipes))),
+        ))
     }
 
-    /// Runs `workload` against this peer: over the pipes to a child peer, otherwise as
-    /// [`measure`](super::measure) does (a new connection for the run).
+    /// A peer whose process has said it is ready, serving `target`.
+    pub(super) fn ready(mut child: Child, target: Target, kind: Kind) -> PeerProcess {
+        PeerProcess {
+            target,
+            stdin: child.stdin.take(),
+            child,
+            kind,
+        }
+    }
+
+    /// Runs `workload` against this peer: over the pipes to a child peer; for a raw twin with
+    /// a child per run, over the channel to a fresh child (started before the run unless one
+    /// is waiting, reaped after it); otherwise as [`measure`](super::measure) does (a new
+    /// connection for the run).
     ///
     /// # Errors
-    /// Those of [`measure`](super::measure) and [`run_client`](super::run_client).
+    /// Those of [`measure`](super::measure) and [`run_client`](super::run_client); for a raw
+    /// twin, those of starting its child ([`spawn_raw_child`](PeerProcess::spawn_raw_child)).
     ///
     /// # Cancel safety
-    /// Not cancel safe for a child peer: its pipes are left in the middle of a run.
+    /// Not cancel safe for a child peer: its pipes are left in the middle of a run. A raw
+    /// twin's abandoned child is ended before the next run.
     pub async fn measure(&mut self, workload: &Workload) -> io::Result<Report> {
-        match &mut self.pipes {
-            Some(pipes) => run_client(pipes, workload).await,
-            None => measure(&self.target, workload).await,
+        match &mut self.kind {
+            Kind::Child(pipes) => run_client(&mut **pipes, workload).await,
+            Kind::Listening => measure(&self.target, workload).await,
+            #[cfg(unix)]
+            Kind::RawChild(twin) => {
+                let stream = match twin.take_stream() {
+                    Some(stream) => stream,
+                    None => {
+                        // The child of the last run has gone (or is ended here, if that run
+                        // was abandoned half way); this run gets one of its own.
+                        let _ = end(&mut self.child, self.stdin.take()).await;
+                        let (child, stream) = twin.start().await?;
+                        self.child = child;
+                        self.stdin = self.child.stdin.take();
+                        stream
+                    }
+                };
+                let report = raw::run(stream, workload).await;
+                // The stream is gone, so the child's has ended and it exits: reap it.
+                let _ = end(&mut self.child, self.stdin.take()).await;
+                report
+            }
         }
     }
 
@@ -122,21 +147,60 @@ impl PeerProcess {
     /// # Cancel safety
     /// Cancel safe: dropped, the process is killed.
     pub async fn stop(mut self) -> io::Result<()> {
-        drop(self.stdin.take());
-        drop(self.pipes.take());
-        match tokio::time::timeout(STOP_TIMEOUT, self.child.wait()).await {
-            Ok(status) => status.map(drop),
-            Err(_) => {
-                tracing::debug!(pid = ?self.child.id(), "bench peer did not stop: killing it");
-                self.child.kill().await
-            }
-        }
+        // A child peer's pipes; a raw twin child's stream, ending it before any run.
+        self.kind = Kind::Listening;
+        end(&mut self.child, self.stdin.take()).await
     }
 
     /// The pipes to a child peer, to run [`run_client`](super::run_client) over your own
     /// wrapper of them; `None` for other peers.
     pub fn pipes(&mut self) -> Option<&mut Connection> {
-        self.pipes.as_mut()
+        match &mut self.kind {
+            Kind::Child(pipes) => Some(&mut **pipes),
+            _ => None,
+        }
+    }
+}
+
+/// Reads a started peer's ready line and returns the target it gives.
+pub(super) async fn wait_ready(child: &mut Child) -> io::Result<Target> {
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut line = String::new();
+    let mut stdout = BufReader::new(stdout);
+    match tokio::time::timeout(START_TIMEOUT, stdout.read_line(&mut line)).await {
+        Err(_) => {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the peer did not start",
+            ))
+        }
+        Ok(read) => read?,
+    };
+    let Some(target) = line.trim_end().strip_prefix(READY_PREFIX) else {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!(
+                "the peer process did not start (it said {:?})",
+                line.trim_end()
+            ),
+        ));
+    };
+    target.parse()
+}
+
+/// Ends a peer: closes its stdin, which asks it to end, waits up to 5 s for it to exit, then
+/// kills it.
+///
+/// # Errors
+/// Waiting for the process failed.
+async fn end(child: &mut Child, stdin: Option<ChildStdin>) -> io::Result<()> {
+    drop(stdin);
+    match tokio::time::timeout(STOP_TIMEOUT, child.wait()).await {
+        Ok(status) => status.map(drop),
+        Err(_) => {
+            tracing::debug!(pid = ?child.id(), "bench peer did not stop: killing it");
+            child.kill().await
+        }
     }
 }
 

@@ -20,13 +20,14 @@ const ACK_TIMEOUT: Duration = Duration::from_secs(120);
 /// Connects to `target`, runs `workload` and closes the connection.
 ///
 /// For a [`Target::Pair`] it binds `from_peer`, connects to `to_peer` and runs over the two
-/// joined in a [`Duplex`]. A `stdio://` peer is reached only through the
-/// [`PeerProcess`](super::PeerProcess) that started it
+/// joined in a [`Duplex`]. A `stdio://` peer, and a raw twin with a child per run
+/// ([`Target::is_raw_child`]), are reached only through the
+/// [`PeerProcess`](super::PeerProcess) that started them
 /// ([`PeerProcess::measure`](super::PeerProcess::measure)).
 ///
 /// # Errors
-/// Connecting or binding errors; `InvalidInput` for `stdio://`; the errors of
-/// [`run_client`].
+/// Connecting or binding errors; `InvalidInput` for `stdio://`, `raw+child://` and
+/// `raw+fifo://`; the errors of [`run_client`].
 ///
 /// # Cancel safety
 /// Cancel safe in that dropping it abandons the run; the peer sees the connection close.
@@ -36,6 +37,11 @@ pub async fn measure(target: &Target, workload: &Workload) -> io::Result<Report>
         Target::Anyipc(_) if target.is_child() => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "a stdio:// peer is measured over the pipes of the PeerProcess that started it",
+        )),
+        #[cfg(unix)]
+        Target::RawChild | Target::RawFifo(_) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{target} is measured through the PeerProcess that starts its children"),
         )),
         Target::Pair { to_peer, from_peer } => {
             // Bound first, so the peer can answer the run's first message; the listener is

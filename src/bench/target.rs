@@ -10,12 +10,15 @@ use std::str::FromStr;
 /// hand-written raw baselines.
 ///
 /// Written as text (for a peer process's command line) as the endpoint URL, two URLs joined
-/// by ` + ` for a [`Pair`](Target::Pair), `raw+unix://PATH` or `raw+tcp://HOST:PORT`. A URL
-/// never holds a bare space (it is written `%20`), so ` + ` cannot be part of one.
+/// by ` + ` for a [`Pair`](Target::Pair), `raw+unix://PATH`, `raw+tcp://HOST:PORT`,
+/// `raw+child://` or `raw+fifo://PATH`. A URL never holds a bare space (it is written `%20`),
+/// so ` + ` cannot be part of one.
 ///
 /// `stdio://` names a peer that is a child process talking over its pipes to the parent:
 /// start it with [`PeerProcess::spawn_child`](super::PeerProcess::spawn_child) and measure it
-/// with [`PeerProcess::measure`](super::PeerProcess::measure).
+/// with [`PeerProcess::measure`](super::PeerProcess::measure). The raw twins `raw+child://`
+/// and `raw+fifo://PATH` have a child process per run
+/// ([`PeerProcess::spawn_raw_child`](super::PeerProcess::spawn_raw_child)).
 ///
 /// ```
 /// use anyipc::bench::Target;
@@ -50,6 +53,15 @@ pub enum Target {
     RawUnix(PathBuf),
     /// The raw TCP twin: tokio `TcpStream` (TCP_NODELAY) + `LengthDelimitedCodec`.
     RawTcp(SocketAddr),
+    /// The raw twin of `child` (`raw+child://`): a child process on two anonymous pipes it
+    /// inherits, tokio `pipe::{Receiver, Sender}` + `LengthDelimitedCodec`.
+    #[cfg(unix)]
+    RawChild,
+    /// The raw twin of a pair of `fifo://` endpoints (`raw+fifo://PATH`): two FIFOs, `PATH`
+    /// towards the peer and `PATH.reply` back, tokio `pipe::{Receiver, Sender}` +
+    /// `LengthDelimitedCodec`; the peer is a child process.
+    #[cfg(unix)]
+    RawFifo(PathBuf),
 }
 
 /// Between the two URLs of a [`Target::Pair`] written as text.
@@ -65,6 +77,17 @@ impl Target {
     pub fn is_child(&self) -> bool {
         matches!(self, Target::Anyipc(e) if e.scheme() == Scheme::Stdio)
     }
+
+    /// Whether this is a raw twin served by a child process of its own for every run
+    /// (`raw+child://`, `raw+fifo://PATH`): start it with
+    /// [`PeerProcess::spawn_raw_child`](super::PeerProcess::spawn_raw_child).
+    pub fn is_raw_child(&self) -> bool {
+        match self {
+            #[cfg(unix)]
+            Target::RawChild | Target::RawFifo(_) => true,
+            _ => false,
+        }
+    }
 }
 
 impl FromStr for Target {
@@ -73,12 +96,6 @@ impl FromStr for Target {
     /// # Errors
     /// `InvalidInput` for a malformed URL or socket address.
     fn from_str(s: &str) -> io::Result<Target> {
-        if let Some((to_peer, from_peer)) = s.split_once(PAIR_SEPARATOR) {
-            return Ok(Target::Pair {
-                to_peer: to_peer.trim().to_endpoint()?,
-                from_peer: from_peer.trim().to_endpoint()?,
-            });
-        }
         if let Some(addr) = s.strip_prefix("raw+tcp://") {
             return addr
                 .parse()
@@ -88,6 +105,32 @@ impl FromStr for Target {
         #[cfg(unix)]
         if let Some(path) = s.strip_prefix("raw+unix://") {
             return Ok(Target::RawUnix(PathBuf::from(path)));
+        }
+        #[cfg(unix)]
+        if let Some(path) = s.strip_prefix("raw+fifo://") {
+            return match path {
+                "" => Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("{s}: raw+fifo:// needs a path"),
+                )),
+                _ => Ok(Target::RawFifo(PathBuf::from(path))),
+            };
+        }
+        #[cfg(unix)]
+        if let Some(rest) = s.strip_prefix("raw+child://") {
+            return match rest {
+                "" => Ok(Target::RawChild),
+                _ => Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("{s}: raw+child:// takes nothing after it"),
+                )),
+            };
+        }
+        if let Some((to_peer, from_peer)) = s.split_once(PAIR_SEPARATOR) {
+            return Ok(Target::Pair {
+                to_peer: to_peer.trim().to_endpoint()?,
+                from_peer: from_peer.trim().to_endpoint()?,
+            });
         }
         Ok(Target::Anyipc(s.to_endpoint()?))
     }
@@ -103,6 +146,10 @@ impl fmt::Display for Target {
             #[cfg(unix)]
             Target::RawUnix(path) => write!(f, "raw+unix://{}", path.display()),
             Target::RawTcp(addr) => write!(f, "raw+tcp://{addr}"),
+            #[cfg(unix)]
+            Target::RawChild => f.write_str("raw+child://"),
+            #[cfg(unix)]
+            Target::RawFifo(path) => write!(f, "raw+fifo://{}", path.display()),
         }
     }
 }

@@ -92,6 +92,53 @@ fn targets_parse_and_display() {
     assert!("bogus://x".parse::<Target>().is_err());
 }
 
+#[cfg(unix)]
+#[test]
+fn raw_pipe_twin_targets_parse_and_display() {
+    let child: Target = "raw+child://".parse().unwrap();
+    assert_eq!(child, Target::RawChild);
+    assert_eq!(child.to_string(), "raw+child://");
+    // A path with ` + ` in it is still one FIFO path, not a pair.
+    let fifo: Target = "raw+fifo:///tmp/a + b/twin".parse().unwrap();
+    assert_eq!(
+        fifo,
+        Target::RawFifo(std::path::PathBuf::from("/tmp/a + b/twin"))
+    );
+    assert_eq!(fifo.to_string(), "raw+fifo:///tmp/a + b/twin");
+    for t in [&child, &fifo] {
+        assert!(t.is_raw() && t.is_raw_child() && !t.is_child());
+    }
+    for bad in ["raw+child://x", "raw+fifo://"] {
+        let err = bad.parse::<Target>().unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{bad}");
+    }
+    let unix: Target = "raw+unix:///tmp/b.sock".parse().unwrap();
+    assert!(!unix.is_raw_child());
+}
+
+#[test]
+fn every_twin_a_transport_names_is_a_baseline() {
+    for t in TRANSPORTS {
+        assert!(
+            BASELINES.iter().any(|b| b.name == t.twin),
+            "{}: no raw twin {}",
+            t.name,
+            t.twin
+        );
+    }
+    let twin_of = |name: &str| TRANSPORTS.iter().find(|t| t.name == name).unwrap().twin;
+    assert_eq!(twin_of("tcp"), "tcp-twin");
+    assert_eq!(twin_of("child"), "child-twin");
+    assert_eq!(twin_of("fifo"), "fifo-twin");
+    assert_eq!(twin_of("unix"), "baseline");
+    // The FIFO twin carries fifo's message sizes, so the two compare like with like.
+    let twin = BASELINES.iter().find(|b| b.name == "fifo-twin").unwrap();
+    let fifo = TRANSPORTS.iter().find(|t| t.name == "fifo").unwrap();
+    for size in [64, 4096, 65_536] {
+        assert_eq!(twin.message_size(size), fifo.message_size(size));
+    }
+}
+
 #[test]
 fn pair_targets_parse_and_display() {
     let text = "fifo:///tmp/a.fifo + fifo:///tmp/b%20c.fifo";

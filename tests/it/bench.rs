@@ -1,6 +1,7 @@
 //! `anyipc::bench` over every kind of target, each peer a real second process (the `anyipc`
 //! binary's `bench-peer`): pairs of one-way endpoints (fifo, file, mq), a child on pipes,
-//! several runs in a row on one peer, and the queues a run creates removed afterwards.
+//! several runs in a row on one peer, and the queues a run creates removed afterwards; the
+//! raw twins of child and fifo, a child per run, each reaped and its FIFOs removed.
 
 use crate::util::{anyipc_bin, unique_name, watchdog, TempDir};
 use anyipc::bench::{measure, PeerProcess, Report, RunResources, Target, Workload};
@@ -141,4 +142,112 @@ async fn measure_a_child_over_its_pipes() {
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
     })
     .await;
+}
+
+/// The command a raw twin's children run: `anyipc bench-peer`, the target added per run.
+fn twin_command() -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(anyipc_bin());
+    cmd.arg("bench-peer");
+    cmd
+}
+
+/// Whether process `pid` is gone and reaped (a zombie would still answer signal 0).
+fn reaped(pid: u32) -> bool {
+    let pid = libc::pid_t::try_from(pid).expect("a pid");
+    // SAFETY: signal 0 only checks that the process exists; nothing is sent.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == -1 && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+}
+
+/// Three runs over a raw twin, each on a child of its own that is reaped after it.
+async fn twin_runs(target: &str, throughput_size: usize) -> PeerProcess {
+    let target: Target = target.parse().unwrap();
+    assert!(target.is_raw() && target.is_raw_child() && !target.is_child());
+    let mut twin = PeerProcess::spawn_raw_child(twin_command, &target)
+        .await
+        .unwrap();
+    assert_eq!(twin.target(), &target);
+    let first = twin.id().expect("the first child is running");
+    assert_ne!(first, std::process::id());
+    three_runs(&mut twin, throughput_size).await;
+    // Every run's child is reaped once its run is over.
+    assert_eq!(twin.id(), None);
+    assert!(
+        reaped(first),
+        "the first run's child {first} is still there"
+    );
+    // Only the process that starts the children can reach them.
+    let err = measure(&target, &Workload::latency(64, 10))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+    twin
+}
+
+#[tokio::test]
+async fn measure_the_raw_twin_of_child_a_child_per_run() {
+    watchdog(60, async {
+        let twin = twin_runs("raw+child://", 1 << 20).await;
+        twin.stop().await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn measure_the_raw_twin_of_fifo_and_leave_no_fifo_behind() {
+    watchdog(60, async {
+        let dir = TempDir::new("bench-fifo-twin");
+        let target = format!("raw+fifo://{}", dir.join("twin"));
+        let is_empty = || std::fs::read_dir(dir.path()).unwrap().next().is_none();
+        // 4,092 B, as fifo's largest message (the twin itself has no such limit).
+        let twin = twin_runs(&target, 4092).await;
+        // The FIFOs go as soon as both sides have opened them.
+        assert!(is_empty(), "FIFOs left behind after the runs");
+        twin.stop().await.unwrap();
+        assert!(is_empty(), "FIFOs left behind after stop");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_raw_fifo_twin_takes_over_stale_fifos_but_nothing_else() {
+    watchdog(60, async {
+        let dir = TempDir::new("bench-fifo-twin-stale");
+        let path = dir.path().join("twin");
+        let target: Target = format!("raw+fifo://{}", path.display()).parse().unwrap();
+        // A FIFO an earlier run left behind is replaced.
+        let status = std::process::Command::new("mkfifo")
+            .arg(dir.join("twin.reply"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let mut twin = PeerProcess::spawn_raw_child(twin_command, &target)
+            .await
+            .unwrap();
+        let report = twin.measure(&Workload::latency(64, 50)).await.unwrap();
+        assert_eq!(report.latency().unwrap().count, 50);
+        twin.stop().await.unwrap();
+        // A file that is not a FIFO is left alone, and the twin does not start.
+        std::fs::write(&path, b"not a fifo").unwrap();
+        let err = PeerProcess::spawn_raw_child(twin_command, &target)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists, "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), b"not a fifo");
+        assert!(!dir.path().join("twin.reply").exists());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn only_raw_twins_start_a_child_per_run() {
+    let err = PeerProcess::spawn_raw_child(twin_command, &"raw+tcp://127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+    // A raw+child:// peer started without its pipes says so and does not start.
+    let err = PeerProcess::spawn(peer_command("raw+child://"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof, "{err}");
 }

@@ -7,8 +7,9 @@ use crate::CliError;
 #[derive(Debug, clap::Args)]
 pub(crate) struct BenchPeerArgs {
     /// What to serve: an endpoint URL to listen on, `URL_TO_PEER + URL_FROM_PEER` (two one-way
-    /// endpoints), `stdio://` (the pipes from the parent), `raw+unix://PATH` or
-    /// `raw+tcp://ADDR`.
+    /// endpoints), `stdio://` (the pipes from the parent), `raw+unix://PATH`,
+    /// `raw+tcp://ADDR`, or for one run of a raw twin started by
+    /// `PeerProcess::spawn_raw_child`, `raw+child://` or `raw+fifo://PATH`.
     target: String,
 }
 

@@ -1,0 +1,269 @@
+//! The raw twins of `child` and `fifo`, with no anyipc transport or codec code in the data
+//! path: a child process joined to this one by two anonymous pipes it inherits
+//! (`raw+child://`), or by two FIFOs, one each way (`raw+fifo://PATH`: `PATH` towards the peer,
+//! `PATH.reply` back). Each end is a tokio `pipe::Receiver` or `pipe::Sender`; the two ends of
+//! a side are joined with `tokio::io::join` and run through the loops of `raw.rs` (tokio-util
+//! `Framed` + `LengthDelimitedCodec` at its defaults).
+//!
+//! A raw run ends with its stream (`raw::serve` returns at end of stream, as a raw Unix-socket
+//! peer does when the client disconnects), and pipes can be neither reconnected nor, when
+//! anonymous, named: so every run has a child of its own, started before the run and reaped
+//! after it, outside the timed part. (`child` and `fifo` serve every run in one peer process,
+//! telling runs apart by their control messages.)
+//!
+//! As `child` and `fifo` do, every pipe asks Linux for a 1 MiB buffer (`F_SETPIPE_SZ`; the
+//! default is 64 KiB), the way `tcp-twin` sets TCP_NODELAY as `tcp` does: the twins share the
+//! kernel settings of the transports they are compared with, so a ratio shows what anyipc's
+//! code costs. What the twins do not copy is `fifo://`'s rule that a frame is one atomic write
+//! of at most `PIPE_BUF` bytes (so frames of several writers never interleave): `Framed`
+//! writes up to 8 KiB at a time and lets the pipe split frames anywhere.
+
+use super::peer_process::{prepare, wait_ready, Kind};
+use super::{PeerProcess, Target};
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::io::Join;
+use tokio::net::unix::pipe;
+use tokio::process::{Child, Command};
+
+/// One side of a raw twin's channel: what it reads, joined with what it writes.
+pub(super) type RawPipes = Join<pipe::Receiver, pipe::Sender>;
+
+/// Names a `raw+child://` peer's pipes: `<parent pid>:<read fd>,<write fd>`.
+const PIPES_ENV: &str = "ANYIPC_BENCH_RAW_PIPES";
+
+/// Whether this process has taken the pipes [`PIPES_ENV`] names.
+static TAKEN: AtomicBool = AtomicBool::new(false);
+
+/// Makes the command that starts a raw twin's child (its target is added as the last
+/// argument).
+pub(super) type MakeCommand = Box<dyn Fn() -> Command + Send + Sync>;
+
+/// The measuring side of a raw twin: starts a child for each run.
+pub(super) struct TwinChild {
+    make: MakeCommand,
+    target: Target,
+    /// This side of the channel to a started child whose run has not begun.
+    next: Option<RawPipes>,
+}
+
+impl TwinChild {
+    /// This side of the channel to a child that is ready, if one is waiting for its run.
+    pub(super) fn take_stream(&mut self) -> Option<RawPipes> {
+        self.next.take()
+    }
+
+    /// Starts a child for the next run and waits for its ready line: returns it and this
+    /// side of the channel to it.
+    pub(super) async fn start(&mut self) -> io::Result<(Child, RawPipes)> {
+        let mut cmd = (self.make)();
+        cmd.arg(self.target.to_string());
+        prepare(&mut cmd);
+        match &self.target {
+            Target::RawFifo(path) => {
+                // Both sides open their ends before anyone writes; then the names go, so a
+                // run leaves nothing behind however it ends.
+                let fifos = Fifos::create(path)?;
+                let stream = fifos.open_measuring_side()?;
+                let mut child = cmd.spawn()?;
+                wait_ready(&mut child).await?;
+                drop(fifos);
+                Ok((child, stream))
+            }
+            _ => {
+                let (child_read, parent_write) = crate::sys::anonymous_pipe()?;
+                let (parent_read, child_write) = crate::sys::anonymous_pipe()?;
+                let fds = [child_read.as_raw_fd(), child_write.as_raw_fd()];
+                cmd.env(
+                    PIPES_ENV,
+                    format!("{}:{},{}", std::process::id(), fds[0], fds[1]),
+                );
+                crate::sys::inherit_in_child(&mut cmd, fds);
+                let mut child = cmd.spawn()?;
+                // The child has its copies; ours must close, or its end of stream would never
+                // come (and neither would ours when it exits).
+                drop((child_read, child_write));
+                let stream = joined(
+                    pipe::Receiver::from_owned_fd(parent_read)?,
+                    pipe::Sender::from_owned_fd(parent_write)?,
+                );
+                wait_ready(&mut child).await?;
+                Ok((child, stream))
+            }
+        }
+    }
+}
+
+/// Starts the first child of a raw twin ([`PeerProcess::spawn_raw_child`]).
+pub(super) async fn spawn(make: MakeCommand, target: &Target) -> io::Result<PeerProcess> {
+    if !target.is_raw_child() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{target} is not a raw twin with a child per run"),
+        ));
+    }
+    let mut twin = TwinChild {
+        make,
+        target: target.clone(),
+        next: None,
+    };
+    let (child, stream) = twin.start().await?;
+    twin.next = Some(stream);
+    Ok(PeerProcess::ready(
+        child,
+        target.clone(),
+        Kind::RawChild(Box::new(twin)),
+    ))
+}
+
+/// In a `raw+child://` peer: the pipes from the parent that [`PIPES_ENV`] names, as this
+/// side's stream.
+///
+/// # Errors
+/// `NotFound` when the variable is missing or names another parent; `InvalidInput` when it is
+/// malformed or names descriptors that are not pipes; `AddrInUse` on a second call.
+pub(super) fn inherited_pipes() -> io::Result<RawPipes> {
+    let value = std::env::var(PIPES_ENV).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("raw+child://: {PIPES_ENV} is not set (start the peer with spawn_raw_child)"),
+        )
+    })?;
+    let malformed = || {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("raw+child://: malformed {PIPES_ENV}={value:?}"),
+        )
+    };
+    let (parent, fds) = value.split_once(':').ok_or_else(malformed)?;
+    let (read, write) = fds.split_once(',').ok_or_else(malformed)?;
+    let parse_fd = |s: &str| s.parse::<RawFd>().map_err(|_| malformed());
+    let (read, write) = (parse_fd(read)?, parse_fd(write)?);
+    if parent.parse::<u32>().ok() != Some(std::os::unix::process::parent_id()) {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("raw+child://: {PIPES_ENV} names another parent ({parent})"),
+        ));
+    }
+    if read == write || TAKEN.swap(true, Ordering::SeqCst) {
+        return Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            "raw+child://: the pipes from the parent are taken already",
+        ));
+    }
+    // SAFETY: the parent handed these two descriptors down to this process for this one use
+    // (the variable names our parent), `TAKEN` makes this the only call that takes them, and
+    // nothing else in the process knows their numbers.
+    let read = unsafe { crate::sys::adopt_inherited_fd(read)? };
+    // SAFETY: as above; `write` is not `read`.
+    let write = unsafe { crate::sys::adopt_inherited_fd(write)? };
+    Ok(tokio::io::join(
+        pipe::Receiver::from_owned_fd(read)?,
+        pipe::Sender::from_owned_fd(write)?,
+    ))
+}
+
+/// In a `raw+fifo://PATH` peer: `PATH` opened for reading and `PATH.reply` for writing. The
+/// measuring side has opened its ends already, so neither open waits nor fails for want of
+/// a partner.
+///
+/// # Errors
+/// The OS's; `InvalidInput` when a path is not a FIFO.
+pub(super) fn open_fifos(path: &Path) -> io::Result<RawPipes> {
+    let open = pipe::OpenOptions::new();
+    Ok(tokio::io::join(
+        open.open_receiver(path)?,
+        open.open_sender(reply_path(path))?,
+    ))
+}
+
+/// Where a `raw+fifo://PATH` peer answers: `PATH.reply`.
+fn reply_path(path: &Path) -> PathBuf {
+    let mut reply = path.as_os_str().to_owned();
+    reply.push(".reply");
+    PathBuf::from(reply)
+}
+
+/// This side's stream over two pipe ends, each asking for a 1 MiB buffer as `child` and
+/// `fifo` do.
+fn joined(receiver: pipe::Receiver, sender: pipe::Sender) -> RawPipes {
+    crate::sys::grow_pipe_buffer(receiver.as_fd());
+    crate::sys::grow_pipe_buffer(sender.as_fd());
+    tokio::io::join(receiver, sender)
+}
+
+/// The two FIFOs of one `raw+fifo://` run, removed when dropped.
+struct Fifos {
+    to_peer: PathBuf,
+    from_peer: PathBuf,
+    /// The ones made so far (all that is removed).
+    made: Vec<PathBuf>,
+}
+
+impl Fifos {
+    /// Makes both FIFOs (owner-only), first removing FIFOs an earlier run left there.
+    fn create(path: &Path) -> io::Result<Fifos> {
+        let mut fifos = Fifos {
+            to_peer: path.to_path_buf(),
+            from_peer: reply_path(path),
+            made: Vec::new(),
+        };
+        for path in [fifos.to_peer.clone(), fifos.from_peer.clone()] {
+            match std::fs::symlink_metadata(&path) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Ok(meta) if meta.file_type().is_fifo() => std::fs::remove_file(&path)?,
+                Ok(_) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::AlreadyExists,
+                        format!("{}: exists and is not a FIFO", path.display()),
+                    ))
+                }
+                Err(e) => return Err(e),
+            }
+            mkfifo(&path)?;
+            fifos.made.push(path);
+        }
+        Ok(fifos)
+    }
+
+    /// Opens this side's ends: `PATH.reply` for reading and `PATH` for writing. A writer
+    /// opens without blocking only while a reader has the FIFO open, so `PATH` is held open
+    /// for reading just long enough; and because a writer is there before the peer's reader
+    /// opens, the peer can never read an end of file before the run.
+    fn open_measuring_side(&self) -> io::Result<RawPipes> {
+        let open = pipe::OpenOptions::new();
+        let receiver = open.open_receiver(&self.from_peer)?;
+        let hold = open.open_receiver(&self.to_peer)?;
+        let sender = open.open_sender(&self.to_peer)?;
+        drop(hold);
+        Ok(joined(receiver, sender))
+    }
+}
+
+impl Drop for Fifos {
+    fn drop(&mut self) {
+        for path in &self.made {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// `mkfifo(2)` with mode 0600.
+fn mkfifo(path: &Path) -> io::Result<()> {
+    let c_path = CString::new(path.as_os_str().as_bytes()).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{}: a path may not contain a NUL byte", path.display()),
+        )
+    })?;
+    // SAFETY: `c_path` is a NUL-terminated string that outlives the call.
+    if unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
