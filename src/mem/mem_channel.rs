@@ -64,6 +64,15 @@ impl SendMessage for MemChannel {
             }
             .into()));
         }
+        // The common case, room now, without `PollSender`'s reservation future.
+        if let Some(sender) = this.tx.get_ref() {
+            match sender.try_send(msg.clone()) {
+                Ok(()) => return Poll::Ready(Ok(())),
+                Err(mpsc::error::TrySendError::Closed(_)) => return Poll::Ready(Err(peer_gone())),
+                // Full, or a reservation of ours holds the last permit: wait as usual.
+                Err(mpsc::error::TrySendError::Full(_)) => {}
+            }
+        }
         ready!(this.tx.poll_reserve(cx)).map_err(|_| peer_gone())?;
         this.tx.send_item(msg.clone()).map_err(|_| peer_gone())?;
         Poll::Ready(Ok(()))
