@@ -67,8 +67,9 @@
 //! - **Batches cost one operation.** The free list is a chain of slots, so `send_many` takes
 //!   its first `k` slots as they are linked and splices them onto a priority's list, and
 //!   `recv_many` splices a run of one priority's list back onto the free list: six logged
-//!   word writes whatever `k` is (up to 64 KiB of bodies per lock hold, so other processes
-//!   never wait long). Receive-side batching stays explicit: a connection that read ahead
+//!   word writes whatever `k` is (about 64 KiB of bodies per lock hold, the message that
+//!   crosses the mark included, so a batch keeps others waiting hardly longer than one large
+//!   message does). Receive-side batching stays explicit: a connection that read ahead
 //!   would hand out lower-priority messages it holds after higher ones that arrive later,
 //!   and lose them when killed.
 //! - **Crash recovery by undo log**, not a robust pthread mutex: glibc reads and asserts on

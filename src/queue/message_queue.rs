@@ -236,8 +236,7 @@ impl MessageQueue {
         };
         match pushed {
             Ok(()) => {
-                Waiting::NotEmpty.notify(&self.attachment, 1);
-                Waiting::NotEmpty.record_cpu(&self.attachment);
+                Waiting::NotEmpty.done(&self.attachment, 1);
                 Ok(Some(()))
             }
             Err(Refused::Full) | Err(Refused::Empty) => Ok(None),
@@ -245,7 +244,7 @@ impl MessageQueue {
     }
 
     /// Sends the longest prefix of `msgs` that fits now, in order, all with `priority`;
-    /// returns how many were sent. Each lock hold moves many messages (up to 64 KiB of
+    /// returns how many were sent. Each lock hold moves many messages (about 64 KiB of
     /// bodies) for the cost of one, so this is how to send fast.
     ///
     /// Every message is checked before anything is sent: one that is too large sends none.
@@ -323,7 +322,7 @@ impl MessageQueue {
 
     /// One attempt over non-empty, checked `msgs`: `Some(n)` if `n > 0` were sent, `None` if
     /// the queue was full.
-    fn try_send_many_checked<M: AsRef<[u8]>>(
+    pub(crate) fn try_send_many_checked<M: AsRef<[u8]>>(
         &self,
         msgs: &[M],
         priority: u8,
@@ -351,11 +350,8 @@ impl MessageQueue {
             if pushed == 0 {
                 break;
             }
-            Waiting::NotEmpty.notify(&self.attachment, pushed);
+            Waiting::NotEmpty.done(&self.attachment, pushed);
             sent += pushed;
-        }
-        if sent > 0 {
-            Waiting::NotEmpty.record_cpu(&self.attachment);
         }
         Ok((sent > 0).then_some(sent))
     }
@@ -424,8 +420,7 @@ impl MessageQueue {
         };
         match popped {
             Ok((body, priority)) => {
-                Waiting::NotFull.notify(&self.attachment, 1);
-                Waiting::NotFull.record_cpu(&self.attachment);
+                Waiting::NotFull.done(&self.attachment, 1);
                 Ok(Some((Bytes::from(body), priority)))
             }
             Err(_) => Ok(None),
@@ -435,8 +430,9 @@ impl MessageQueue {
     /// Receives up to `limit` messages that are in the queue now, appending them with their
     /// priorities to `buffer` in the order repeated [`try_recv`](Self::try_recv) calls would
     /// give them (highest priority first, FIFO within a priority); returns how many. Each
-    /// lock hold takes a run of one priority (up to 64 KiB of bodies) for the cost of one
-    /// message, and the bodies share one allocation.
+    /// lock hold takes a run of one priority (about 64 KiB of bodies: the message that
+    /// crosses that mark is the last) for the cost of one message; each body gets an
+    /// allocation of its own.
     ///
     /// Messages taken are the caller's: as with `try_recv`, a process killed before it used
     /// them loses them (all of them, here).
@@ -513,27 +509,26 @@ impl MessageQueue {
     ) -> io::Result<Option<usize>> {
         let mut got = 0;
         // Bodies are copied into one private buffer under the lock (a memcpy each), and get
-        // their own allocations after it is released: the lock is held for no allocator.
-        let mut scratch = Vec::new();
-        let mut lens = Vec::new();
+        // their own allocations after it is released. The buffer is reserved before the lock
+        // is taken; only a hold whose last message crosses the reserve grows it meanwhile.
+        let mut scratch = Vec::with_capacity(2 * HOLD_BYTES);
+        let mut lens = Vec::with_capacity(limit.min(self.attachment.geometry().capacity as usize));
         while got < limit {
             scratch.clear();
             lens.clear();
-            let popped = self
-                .attachment
-                .lock()
-                .map_err(io::Error::from)
-                .and_then(|locked| {
+            let popped = match self.attachment.lock() {
+                Ok(locked) => {
                     let region = locked.region();
-                    let popped =
-                        priority_index::pop_many(region, limit - got, HOLD_BYTES, |slot, len| {
-                            let at = scratch.len();
-                            scratch.resize(at + len, 0);
-                            region.read_body(slot, &mut scratch[at..]);
-                            lens.push(len);
-                        });
-                    Ok(popped?)
-                });
+                    priority_index::pop_many(region, limit - got, HOLD_BYTES, |slot, len| {
+                        let at = scratch.len();
+                        scratch.resize(at + len, 0);
+                        region.read_body(slot, &mut scratch[at..]);
+                        lens.push(len);
+                    })
+                    .map_err(io::Error::from)
+                }
+                Err(e) => Err(e.into()),
+            };
             let (count, priority) = match popped {
                 Ok(popped) => popped,
                 // Those taken are returned; the next call reports the error.
@@ -543,8 +538,7 @@ impl MessageQueue {
             if count == 0 {
                 break;
             }
-            Waiting::NotFull.notify(&self.attachment, count);
-            Waiting::NotFull.record_cpu(&self.attachment);
+            Waiting::NotFull.done(&self.attachment, count);
             // One allocation per message: the bodies are independent (dropping one frees
             // it), with no shared reference count.
             let mut at = 0;

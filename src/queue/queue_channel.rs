@@ -65,14 +65,18 @@ impl QueueChannel {
     fn poll_send_gathered(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while !self.gathered.is_empty() {
             ready!(poll_park(&mut self.send_park, cx))?;
-            match self.queue.try_send_many(&self.gathered, self.priority) {
-                Ok(sent) => {
+            // Every gathered message was checked when it was fed.
+            match self
+                .queue
+                .try_send_many_checked(&self.gathered, self.priority)
+            {
+                Ok(Some(sent)) => {
                     self.gathered_bytes -=
                         self.gathered[..sent].iter().map(Bytes::len).sum::<usize>();
                     self.gathered.drain(..sent);
                     continue;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Ok(None) => {}
                 Err(e) => {
                     // Like a failed write: what was gathered is not sent.
                     self.gathered.clear();

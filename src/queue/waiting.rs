@@ -1,7 +1,8 @@
 //! Waiting for room or for a message without blocking a tokio worker: spin briefly on the
-//! queue length, yielding the CPU between checks (a message often arrives within
-//! microseconds, and a kernel wake-up costs tens of them on these machines), then park a blocking-pool thread on a futex word that
-//! the other side bumps and wakes only when its waiter count says someone is parked.
+//! queue length (a message often arrives within microseconds, and a kernel wake-up costs
+//! tens of them on these machines; `Waiting::spin` says when the spin yields the CPU),
+//! then park a blocking-pool thread on a futex word that the other side bumps and wakes
+//! only when its waiter count says someone is parked.
 //!
 //! Parking uses `tokio::task::spawn_blocking` directly: the crate's `io/blocking.rs` bridge
 //! was not part of the crate when this was written; move the park there once it is.
@@ -54,9 +55,17 @@ impl Waiting {
         }
     }
 
+    /// After an operation that moved `count` messages and so may have made the queue ready
+    /// for that many waiters of this kind (a send, for `NotEmpty`): wakes parked ones and
+    /// records where this process runs, for spinners to read.
+    pub(crate) fn done(self, attachment: &Attachment, count: usize) {
+        self.notify(attachment, count);
+        self.record_cpu(attachment);
+    }
+
     /// Records the CPU of a process that just did what waiters of this kind wait for (sent,
     /// for `NotEmpty`). Written only when it changes, so the line stays shared.
-    pub(crate) fn record_cpu(self, attachment: &Attachment) {
+    fn record_cpu(self, attachment: &Attachment) {
         let word = self.peer_cpu(attachment);
         let cpu = crate::sys::queue::current_cpu();
         if word.load(Ordering::Relaxed) != cpu {
@@ -111,9 +120,8 @@ impl Waiting {
     }
 
     /// Wakes up to `count` parked waiters of this kind, if the waiter count says there are
-    /// any. Called after an operation that moved `count` messages and so may have made the
-    /// queue ready for that many of them.
-    pub(crate) fn notify(self, attachment: &Attachment, count: usize) {
+    /// any.
+    fn notify(self, attachment: &Attachment, count: usize) {
         let (seq, waiters) = self.words(attachment);
         // Pairs with the fence in `park`: either the waiter sees our change to the length,
         // or we see its count.

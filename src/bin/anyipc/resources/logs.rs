@@ -43,23 +43,34 @@ pub(crate) fn list(locks: &Locks, listing: &mut Listing) {
         let Ok(target) = std::fs::read_link(&path) else {
             continue;
         };
-        listing.resources.push(log(&target, path, locks));
+        match LogFiles::read(&target) {
+            Ok(contents) => listing.resources.push(log(&target, contents, path, locks)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                listing.resources.push(gone(&target, path));
+            }
+            // Not gone, only unreadable now: nothing to clean.
+            Err(e) => listing
+                .warnings
+                .push(format!("cannot read log {}: {e}", target.display())),
+        }
     }
 }
 
-fn log(dir: &Path, entry: PathBuf, locks: &Locks) -> Resource {
+/// An index entry whose log directory is gone: dead, and `clean` removes the entry.
+fn gone(dir: &Path, entry: PathBuf) -> Resource {
+    Resource {
+        kind: Kind::File,
+        name: dir.display().to_string(),
+        owner: None,
+        status: Status::Dead,
+        size: None,
+        detail: format!("the directory is gone; index entry {}", entry.display()),
+        removal: Removal::File(entry),
+    }
+}
+
+fn log(dir: &Path, contents: LogFiles, entry: PathBuf, locks: &Locks) -> Resource {
     let name = dir.display().to_string();
-    let Ok(contents) = LogFiles::read(dir) else {
-        return Resource {
-            kind: Kind::File,
-            name,
-            owner: None,
-            status: Status::Dead,
-            size: None,
-            detail: format!("the directory is gone; index entry {}", entry.display()),
-            removal: Removal::File(entry),
-        };
-    };
     let owner = FileKey::of(&dir.join(LOCK_FILE))
         .ok()
         .and_then(|key| locks.flock_holder(&key));
@@ -113,9 +124,7 @@ impl LogFiles {
                 files.bytes += meta.len();
                 files.segments += 1;
             } else if let Some(consumer) = name.strip_suffix(".cursor") {
-                if !consumer.starts_with('.') {
-                    files.consumers.push(consumer.to_owned());
-                }
+                files.consumers.push(consumer.to_owned());
             }
         }
         files.consumers.sort();
@@ -129,8 +138,8 @@ fn is_segment(name: &str) -> bool {
         .is_some_and(|digits| digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// Removes the log in `dir` with `anyipc::file::remove` (its segments, cursors and lock;
-/// other files, and so the directory, are left alone), then its index entry. A live writer's
+/// Removes the log in `dir` with `anyipc::file::remove` (its segments, cursors and lock, and
+/// the directory if nothing else is in it), then its index entry. A live writer's
 /// log is refused (`Ok(false)`) unless `force`.
 ///
 /// # Errors
@@ -149,10 +158,7 @@ pub(crate) fn remove(dir: &Path, entry: &Path, force: bool) -> io::Result<bool> 
     }
     // The library drops the entry of the path it was given; an entry that names the log
     // another way (a symlinked directory) goes here.
-    match std::fs::remove_file(entry) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-        _ => {}
-    }
+    super::remove_if_present(entry)?;
     Ok(true)
 }
 
