@@ -119,7 +119,7 @@ impl Encoder<Bytes> for LengthCodec {
     type Error = io::Error;
 
     fn encode(&mut self, item: Bytes, dst: &mut BytesMut) -> io::Result<()> {
-        dst.reserve(HEADER_LEN + item.len());
+        // Checked before anything is reserved: an oversized message allocates nothing.
         self.encode_head(&item, dst)?;
         dst.extend_from_slice(&item);
         Ok(())

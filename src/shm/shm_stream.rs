@@ -20,10 +20,11 @@ use tokio::net::UnixStream;
 ///
 /// On these 2-vCPU virtual machines a kernel wake-up costs 20–40 µs, while the peer of a
 /// request/response exchange usually answers within a few µs; spinning this long keeps both
-/// sides of a busy conversation off the kernel, and an idle one parks after it.
+/// sides of a busy conversation from sleeping in the kernel, and an idle one parks after it.
 pub const DEFAULT_SPIN: Duration = Duration::from_micros(50);
 
-/// How long a side spins before it starts yielding its CPU between checks (see `Spin`).
+/// How long a side spins before it starts yielding its CPU every 64 checks (see `Spin`), in
+/// both waiting modes.
 const YIELD_AFTER: Duration = Duration::from_micros(10);
 
 /// How often a parked side looks at its ring without a doorbell (see `ShmStream::recheck`).

@@ -14,8 +14,10 @@ use std::task::{Context, Poll};
 /// it unchanged.
 ///
 /// Only the receiver is ever polled for messages and only the sender is ever sent into;
-/// closing the `Duplex` closes the sender (the peer's receive ends) and leaves the receiver
-/// open, like a half-close.
+/// closing the `Duplex` flushes and closes the sender and leaves the receiver open, like a
+/// half-close. Whether the peer's receive then ends depends on the transport: it does not
+/// for `fifo://` (the reader keeps a write end of its own), a following `file://` consumer
+/// or an `mq://` queue, which outlive their senders.
 ///
 /// ```
 /// # #[cfg(unix)] {

@@ -412,6 +412,41 @@ async fn large_messages_keep_their_place_among_small_ones() {
     .await;
 }
 
+/// The same through vectored writes (the mock above does not take them): a
+/// `tokio::io::duplex` pipe of 7,000 bytes takes every `poll_write_vectored` in part, and a
+/// reader on the other end sees exactly the frames in order.
+#[tokio::test]
+async fn large_messages_keep_their_place_through_partial_vectored_writes() {
+    watchdog(10, async {
+        let big = Bytes::from((0..100_000u32).map(|i| i as u8).collect::<Vec<u8>>());
+        let (writer, mut reader) = tokio::io::duplex(7_000);
+        assert!(tokio::io::AsyncWrite::is_write_vectored(&writer));
+        let expected = [
+            length_frame(b"one"),
+            length_frame(&big),
+            length_frame(b"two"),
+            length_frame(&big),
+        ]
+        .concat();
+        let read_all = tokio::spawn(async move {
+            let mut got = Vec::new();
+            tokio::io::AsyncReadExt::read_to_end(&mut reader, &mut got)
+                .await
+                .unwrap();
+            got
+        });
+        let codec = FrameCodec::new(Framing::Length, 1 << 20);
+        let mut framed = StreamFramed::new(writer, codec, 64 * 1024);
+        for msg in [&b"one"[..], &big, b"two", &big] {
+            framed.feed(Bytes::copy_from_slice(msg)).await.unwrap();
+        }
+        framed.close().await.unwrap();
+        drop(framed);
+        assert!(read_all.await.unwrap() == expected, "the bytes differ");
+    })
+    .await;
+}
+
 /// A large message the codec refuses is refused before anything of it is queued.
 #[tokio::test]
 async fn refused_large_message_leaves_the_stream_clean() {
