@@ -11,9 +11,9 @@
 
 use super::write_queue::WriteQueue;
 use crate::codec::FrameCodec;
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use futures::{Sink, Stream};
-use std::io::{self, IoSlice};
+use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -22,9 +22,6 @@ use tokio_util::codec::{Decoder, Encoder};
 /// Messages at least this large are written from their own memory instead of being copied
 /// into the write buffer (below it, gathering small messages into one write is cheaper).
 pub(crate) const DIRECT_MIN: usize = 32 * 1024;
-
-/// The most buffers one vectored write is given.
-const MAX_SLICES: usize = 64;
 
 /// A `Stream` + `Sink` of messages over a byte stream (`AsyncRead` + `AsyncWrite`), cut and
 /// framed by a [`FrameCodec`]: what every byte-stream [`Connection`](crate::Connection) is
@@ -164,22 +161,19 @@ impl<S: AsyncRead + Unpin> Stream for StreamFramed<S> {
 impl<S: AsyncWrite + Unpin> StreamFramed<S> {
     /// Writes until the queue is empty (or the stream is not ready).
     fn poll_write_queue(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        while !self.write.is_empty() {
-            let stream = Pin::new(&mut self.stream);
-            let written = if stream.is_write_vectored() {
-                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-                let count = self.write.slices(&mut slices);
-                ready!(stream.poll_write_vectored(cx, &slices[..count]))?
-            } else {
-                ready!(stream.poll_write(cx, self.write.first()))?
-            };
+        while self.write.has_remaining() {
+            // Vectored when the stream takes it (every chunk and the tail in one call).
+            let written = ready!(tokio_util::io::poll_write_buf(
+                Pin::new(&mut self.stream),
+                cx,
+                &mut self.write
+            ))?;
             if written == 0 {
                 return Poll::Ready(Err(io::Error::new(
                     io::ErrorKind::WriteZero,
                     "the stream accepted no bytes of a frame",
                 )));
             }
-            self.write.advance(written);
         }
         Poll::Ready(Ok(()))
     }

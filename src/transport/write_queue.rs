@@ -34,10 +34,6 @@ impl WriteQueue {
         self.chunked + self.tail.len()
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// The gathering buffer, to append bytes after everything queued so far.
     pub(crate) fn tail_mut(&mut self) -> &mut BytesMut {
         &mut self.tail
@@ -59,9 +55,17 @@ impl WriteQueue {
             self.chunks.push_back(bytes);
         }
     }
+}
+
+/// The queue as a `bytes::Buf`, for `tokio_util::io::poll_write_buf`: the chunks in order,
+/// then the gathered tail.
+impl Buf for WriteQueue {
+    fn remaining(&self) -> usize {
+        self.len()
+    }
 
     /// The first contiguous run of waiting bytes (empty when nothing waits).
-    pub(crate) fn first(&self) -> &[u8] {
+    fn chunk(&self) -> &[u8] {
         self.chunks
             .front()
             .map_or(&self.tail[..], |chunk| &chunk[..])
@@ -69,7 +73,7 @@ impl WriteQueue {
 
     /// Fills `out` with the waiting bytes in order (as many pieces as fit); returns how many
     /// slices it filled.
-    pub(crate) fn slices<'a>(&'a self, out: &mut [IoSlice<'a>]) -> usize {
+    fn chunks_vectored<'a>(&'a self, out: &mut [IoSlice<'a>]) -> usize {
         let pieces = self
             .chunks
             .iter()
@@ -88,7 +92,7 @@ impl WriteQueue {
     /// # Panics
     /// If `n` is more than [`len`](Self::len): a stream that claims to have written more than
     /// it was given breaks the `AsyncWrite` contract.
-    pub(crate) fn advance(&mut self, mut n: usize) {
+    fn advance(&mut self, mut n: usize) {
         assert!(n <= self.len(), "advanced past the queued bytes");
         while n > 0 {
             let Some(front) = self.chunks.front_mut() else {
@@ -113,9 +117,9 @@ mod tests {
 
     fn drain(queue: &mut WriteQueue, step: usize) -> Vec<u8> {
         let mut out = Vec::new();
-        while !queue.is_empty() {
+        while queue.has_remaining() {
             let mut slices = [IoSlice::new(&[]); 4];
-            let count = queue.slices(&mut slices);
+            let count = queue.chunks_vectored(&mut slices);
             let mut n = 0;
             for slice in &slices[..count] {
                 let take = slice.len().min(step - n);
@@ -145,11 +149,11 @@ mod tests {
     fn keeps_gathered_and_shared_bytes_in_order() {
         let queue = mixed_queue();
         assert_eq!(queue.len(), 27);
-        assert_eq!(queue.first(), b"head1");
+        assert_eq!(queue.chunk(), b"head1");
         for step in [1, 3, 7, 100] {
             let mut queue = mixed_queue();
             assert_eq!(drain(&mut queue, step), b"head1BIG-ONEsmallBIG-TWOend");
-            assert!(queue.first().is_empty());
+            assert!(queue.chunk().is_empty());
         }
     }
 
@@ -161,11 +165,11 @@ mod tests {
         }
         queue.tail_mut().put_slice(b"z");
         let mut two = [IoSlice::new(&[]); 2];
-        assert_eq!(queue.slices(&mut two), 2);
+        assert_eq!(queue.chunks_vectored(&mut two), 2);
         let mut many = [IoSlice::new(&[]); 8];
-        assert_eq!(queue.slices(&mut many), 4);
+        assert_eq!(queue.chunks_vectored(&mut many), 4);
         queue.advance(10);
-        assert!(queue.is_empty());
+        assert!(!queue.has_remaining());
     }
 
     #[test]
