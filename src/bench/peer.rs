@@ -4,7 +4,7 @@ use super::serve::serve_pair;
 #[cfg(unix)]
 use super::twin_child;
 use super::{raw, serve, Target};
-use crate::{Connection, Endpoint, Scheme};
+use crate::{Connection, Endpoint};
 use futures::SinkExt;
 use std::io::{self, Write};
 use tokio::task::JoinHandle;
@@ -32,7 +32,7 @@ enum Bound {
 /// when port 0 was asked for).
 async fn bind(target: &Target) -> io::Result<(Bound, Target)> {
     Ok(match target {
-        Target::Anyipc(endpoint) if endpoint.scheme() == Scheme::Stdio => (
+        Target::Anyipc(endpoint) if target.is_child() => (
             Bound::Parent(Box::new(crate::connect(endpoint).await?)),
             target.clone(),
         ),

@@ -1,7 +1,9 @@
 //! The raw baselines, written by hand with no anyipc transport or codec code: a tokio stream
 //! (`UnixStream`, or `TcpStream` with TCP_NODELAY) in tokio-util `Framed` with
-//! `LengthDelimitedCodec` at its defaults. The loops mirror `run.rs` and `serve.rs` step for
-//! step, so the two sides of a ratio do the same work around the transport.
+//! `LengthDelimitedCodec` at its defaults. The client loops mirror `run.rs` step for step;
+//! the serving loop answers as `serve.rs` does, less its `Responder`'s check of each message
+//! for a control message (one prefix comparison), so the anyipc side of a ratio does that
+//! little more work around the transport.
 
 use super::workload::{self, check_payload, end_marker, invalid, payloads, READY};
 use super::{LatencyReport, Report, ThroughputReport, Workload};

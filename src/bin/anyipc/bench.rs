@@ -58,9 +58,9 @@ enum Mode {
 The peer: without --connect, anyipc starts its own peer process that binds URL (port 0 and \
 unique names are fine); mem:// runs both sides in this process; stdio:// starts the peer as a \
 child on two pipes. One-way endpoints run with a second endpoint for the way back: the peer \
-answers a fifo:// or file:// URL on PATH.reply and an mq:// URL on NAME-reply (created, and \
-removed afterwards with any queue the run created), and both logs are read from their end \
-(from=end); or give both as \"URL_TO_PEER + URL_FROM_PEER\". With --connect, URL must be a \
+answers a fifo:// or file:// URL on PATH.reply and an mq:// URL on NAME-reply (created); \
+queues and file:// logs the run created are removed afterwards, and both logs are read from \
+their end (from=end); or give both as \"URL_TO_PEER + URL_FROM_PEER\". With --connect, URL must be a \
 running `anyipc listen URL --echo`: latency is measured through the echo, and throughput \
 counts echoed messages (every byte crosses twice, so it is not comparable with the one-way \
 figure, nor with the baseline).
@@ -213,7 +213,7 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), CliError> {
     }
     let workloads = args.workloads();
     let dir = TempDir::create()?;
-    // Removes the queues the runs create (after the peer has gone).
+    // Removes the queues and logs the runs create (after the peer has gone).
     let _resources = RunResources::new(&asked);
     let mut peer = if args.connect {
         Peer::Echo(asked.clone())

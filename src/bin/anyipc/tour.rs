@@ -4,7 +4,7 @@
 //! each one the tour spawns this binary as the peer (`anyipc bench-peer URL`; for `child`, as a
 //! child on pipes serving `stdio://`), measures a short 64-byte ping-pong and a short 4 KiB
 //! one-way stream with the bench engine, and prints a row. One-way transports (fifo, file, mq)
-//! run over two endpoints, one each way; the queues the tour creates are removed afterwards.
+//! run over two endpoints, one each way; the queues and logs the tour creates are removed afterwards.
 
 use crate::CliError;
 use anyipc::bench::{
@@ -89,7 +89,7 @@ async fn tour_one(spec: &TransportSpec, dir: &Path) -> Row {
             ));
         }
     }
-    // Removes the queues the probes create, however they end (dropped after the peer).
+    // Removes the queues and logs the probes create, however they end (dropped after the peer).
     let mut _resources = RunResources::default();
     let measured = tokio::time::timeout(TRANSPORT_TIMEOUT, async {
         let target = spec.target(&unique, dir)?;
