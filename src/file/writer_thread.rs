@@ -31,6 +31,8 @@ use std::time::Duration;
 pub(crate) const QUEUE_LIMIT: usize = 4 << 20;
 /// A block is handed to the writer once it holds this many bytes.
 pub(crate) const BLOCK_TARGET: usize = 256 << 10;
+/// Blocks up to this size join the last queued block instead of queueing their own `write`.
+const JOIN_MAX: usize = 16 << 10;
 /// Emptied buffers kept for reuse (each about `BLOCK_TARGET`).
 const SPARE_BUFFERS: usize = 4;
 
@@ -121,12 +123,33 @@ impl Shared {
 
     /// Queues `block` (whatever the queue holds) and wakes the writer if it sleeps; returns
     /// an emptied buffer for the next block.
-    pub(crate) fn push(&self, block: Block) -> BytesMut {
+    ///
+    /// A small block (a message flushed on its own) joins the last queued one when that has
+    /// room, so sends flushed one at a time while the writer is busy still reach the file in
+    /// one `write`; its own buffer comes back emptied.
+    pub(crate) fn push(&self, mut block: Block) -> BytesMut {
         let mut queue = self.lock();
         queue.bytes += block.data.len();
         queue.pushed += block.messages;
-        queue.blocks.push_back(block);
-        let spare = queue.spare.pop().unwrap_or_default();
+        let joined = match queue.blocks.back_mut() {
+            Some(last)
+                if block.new_segment.is_none()
+                    && block.data.len() <= JOIN_MAX
+                    && last.data.len() + block.data.len() <= BLOCK_TARGET =>
+            {
+                last.data.extend_from_slice(&block.data);
+                last.messages += block.messages;
+                true
+            }
+            _ => false,
+        };
+        let spare = if joined {
+            block.data.clear();
+            block.data
+        } else {
+            queue.blocks.push_back(block);
+            queue.spare.pop().unwrap_or_default()
+        };
         if std::mem::take(&mut queue.parked) {
             drop(queue);
             self.doorbell.ring();
@@ -278,5 +301,34 @@ fn run_syncer(shared: &Shared, describe: &str) {
             return;
         }
         shared.sync_bell.wait(Duration::from_secs(1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block(bytes: &[u8], messages: u64) -> Block {
+        Block {
+            data: BytesMut::from(bytes),
+            messages,
+            new_segment: None,
+        }
+    }
+
+    #[test]
+    fn small_blocks_join_the_last_queued_one() {
+        let shared = Shared::default();
+        shared.push(block(b"one", 1));
+        let spare = shared.push(block(b"two", 1));
+        assert!(spare.is_empty(), "the joined block's buffer comes back emptied");
+        // A large block queues a write of its own.
+        shared.push(block(&vec![7; JOIN_MAX + 1], 1));
+        let queue = shared.lock();
+        assert_eq!(queue.blocks.len(), 2);
+        assert_eq!(&queue.blocks[0].data[..], b"onetwo");
+        assert_eq!(queue.blocks[0].messages, 2);
+        assert_eq!(queue.bytes, 6 + JOIN_MAX + 1);
+        assert_eq!(queue.pushed, 3);
     }
 }
