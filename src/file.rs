@@ -15,9 +15,12 @@
 //! - **Consumer: `bind("file:///dir")`, then `accept()`** gives the one consumer connection
 //!   (later accepts wait forever). Its stream tails the log: at the end it waits for new
 //!   records (inotify on Linux, a 20 ms polling timer elsewhere), or ends with
-//!   `follow=false`. Fresh records are read from the page cache on the task
-//!   (`preadv2(RWF_NOWAIT)`) into one reused buffer and returned as slices of it; the
-//!   blocking pool serves only what must come from the disk and segment changes. With `consumer=NAME` it resumes at `NAME`'s cursor (`dir/NAME.cursor`);
+//!   `follow=false`. On Linux, fresh records are read from the page cache on the task
+//!   (`preadv2(RWF_NOWAIT)`) into a buffer that is reused once the messages returned from it
+//!   are dropped; the blocking pool serves the rest: data that must come from the disk,
+//!   segment changes and new files, cursor commits, records that fail their checks, and
+//!   every read on other systems. With `consumer=NAME` it resumes at `NAME`'s cursor
+//!   (`dir/NAME.cursor`);
 //!   a connection commits it by itself every 1,000 records or second and when closed, so
 //!   delivery is at-least-once (a consumer killed without closing may see up to that many
 //!   records again). [`FileConsumer`] is the typed API with an explicit

@@ -36,8 +36,8 @@ impl RecvMessage for FileChannel {
     fn poll_recv(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<Option<Bytes>>> {
         match self.get_mut() {
             FileChannel::Producer(_) => Poll::Ready(Ok(None)),
-            FileChannel::LogConsumer { tailer, .. } => tailer.poll_next_payload(cx),
-            FileChannel::PlainConsumer(tailer) => tailer.poll_next_payload(cx),
+            FileChannel::LogConsumer { tailer, .. } => payload(tailer.poll_next(cx)),
+            FileChannel::PlainConsumer(tailer) => payload(tailer.poll_next(cx)),
         }
     }
 }
@@ -78,4 +78,10 @@ impl SendMessage for FileChannel {
             FileChannel::PlainConsumer(_) => Poll::Ready(Ok(())),
         }
     }
+}
+
+/// A polled record without its sequence number: what a connection returns.
+#[inline]
+fn payload(polled: Poll<io::Result<Option<(u64, Bytes)>>>) -> Poll<io::Result<Option<Bytes>>> {
+    polled.map_ok(|record| record.map(|(_, payload)| payload))
 }

@@ -6,7 +6,6 @@ use super::record::{encode_record, random_salt, SegmentHeader, RECORD_HEADER_LEN
 use crate::codec::FrameCodec;
 use bytes::{Bytes, BytesMut};
 use std::io;
-use tokio_util::codec::Encoder;
 
 /// Where the next record of a log goes: what its CRC and the rotation decision depend on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,7 +74,14 @@ impl RecordEncoder {
                 end.seg_len += (RECORD_HEADER_LEN + msg.len()) as u64;
                 Ok(())
             }
-            RecordEncoder::Plain(codec) => codec.encode(msg.clone(), out),
+            RecordEncoder::Plain(codec) => {
+                // Checked (and the head written) before any byte of the message: a refusal
+                // leaves `out` as it was.
+                let trailer = codec.encode_around(msg, out)?;
+                out.extend_from_slice(msg);
+                out.extend_from_slice(trailer);
+                Ok(())
+            }
         }
     }
 }

@@ -40,8 +40,7 @@ pub fn remove_forced(dir: impl AsRef<Path>) -> io::Result<()> {
 
 fn remove_log(dir: &Path, force: bool) -> io::Result<()> {
     let lock_path = dir.join(LOCK_FILE);
-    let segments = segment::list_segments(dir)?;
-    if segments.is_empty() && std::fs::symlink_metadata(&lock_path).is_err() {
+    if segment::list_segments(dir)?.is_empty() && std::fs::symlink_metadata(&lock_path).is_err() {
         return Err(io::Error::new(
             io::ErrorKind::NotFound,
             format!("file://{}: no log here", dir.display()),
@@ -54,16 +53,14 @@ fn remove_log(dir: &Path, force: bool) -> io::Result<()> {
         Err(e) if e.kind() == io::ErrorKind::AddrInUse && force => {}
         other => other?,
     }
-    for base in segments {
-        remove_if_present(&segment::segment_path(dir, base))?;
-    }
+    // Listed under the lock: a segment a writer made before it let go is removed too.
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
-        if entry
+        let is_logs = entry
             .file_name()
             .to_str()
-            .is_some_and(segment::is_cursor_file)
-        {
+            .is_some_and(|name| segment::is_segment_file(name) || segment::is_cursor_file(name));
+        if is_logs {
             remove_if_present(&entry.path())?;
         }
     }

@@ -31,6 +31,11 @@ pub(crate) fn cursor_temp_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!(".{name}{CURSOR_SUFFIX}.tmp"))
 }
 
+/// Whether `name` is a segment's file name.
+pub(crate) fn is_segment_file(name: &str) -> bool {
+    parse_segment_name(name).is_some()
+}
+
 /// Whether `name` is a consumer's cursor file or the temporary one it is written to.
 pub(crate) fn is_cursor_file(name: &str) -> bool {
     name.ends_with(CURSOR_SUFFIX)

@@ -15,8 +15,8 @@
 //!
 //! No change is missed: the watcher's events stay queued until a wait reads them, so a
 //! change made after a read looked at the file makes the next wait return (a change the
-//! read already saw only makes it return early, once). The watcher's new-entry flag is
-//! drained and cleared just before a pool read lists the directory, so a segment created
+//! read already saw only makes it return early, once). The watcher is reset (its
+//! queued events and new-entry flag dropped) just before a pool read lists the directory, so a segment created
 //! after that listing is looked for again.
 
 use crate::io::blocking::{self, BlockingTask};
@@ -128,25 +128,6 @@ impl<S: TailSource> Tailer<S> {
         }
     }
 
-    /// [`poll_next`](Self::poll_next) without the sequence number: what a connection
-    /// returns.
-    #[inline]
-    pub(crate) fn poll_next_payload(
-        &mut self,
-        cx: &mut Context<'_>,
-    ) -> Poll<io::Result<Option<Bytes>>> {
-        // Records come out of `pop_ready` only: the per-message path carries no record
-        // returned from elsewhere, which lets the compiler keep it in registers.
-        loop {
-            if let Some((_, payload)) = self.pop_ready() {
-                return Poll::Ready(Ok(Some(payload)));
-            }
-            if !ready!(self.poll_read(cx))? {
-                return Poll::Ready(Ok(None));
-            }
-        }
-    }
-
     /// Once the records read are all returned: reads more. `Ready(Ok(true))` when records
     /// are ready, `Ready(Ok(false))` at the end of the stream.
     #[inline(never)]
@@ -185,7 +166,7 @@ impl<S: TailSource> Tailer<S> {
                     "the file reader was lost (a read panicked)",
                 )));
             };
-            // No drain here: a change already queued only makes a later wait return at once
+            // No reset here: a change already queued only makes a later wait return at once
             // (one spurious read), which costs less than a `read` of the watcher before
             // every read of the file.
             if let Some(batch) = source.try_read_now() {
@@ -206,8 +187,7 @@ impl<S: TailSource> Tailer<S> {
             // the new files seen before it, after taking whatever is queued, so that only
             // files created after this point count (if it stops before that end, they are
             // marked again when it returns).
-            self.watcher.drain();
-            self.watcher.clear_new_entry();
+            self.watcher.reset();
             self.start_read();
         }
     }

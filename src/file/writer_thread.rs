@@ -321,7 +321,10 @@ mod tests {
         let shared = Shared::default();
         shared.push(block(b"one", 1));
         let spare = shared.push(block(b"two", 1));
-        assert!(spare.is_empty(), "the joined block's buffer comes back emptied");
+        assert!(
+            spare.is_empty(),
+            "the joined block's buffer comes back emptied"
+        );
         // A large block queues a write of its own.
         shared.push(block(&vec![7; JOIN_MAX + 1], 1));
         let queue = shared.lock();

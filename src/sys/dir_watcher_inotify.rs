@@ -15,14 +15,14 @@ use tokio::time::Interval;
 ///
 /// Readiness is level-style and may be spurious; the owner re-reads the files to see what
 /// changed. Events stay queued until [`poll_changed`](DirWatcher::poll_changed) or
-/// [`drain`](DirWatcher::drain) reads them, so a change after a read of the files is never
+/// [`reset`](DirWatcher::reset) reads them, so a change after a read of the files is never
 /// missed; draining before a read only saves a spurious wake-up.
 /// [`new_entry`](DirWatcher::new_entry) tells whether the changes seen may include a new
 /// file (so the owner lists the directory only then).
 #[derive(Debug)]
 pub(crate) struct DirWatcher {
     kind: Kind,
-    /// A file may have been created or moved in since [`clear_new_entry`](Self::clear_new_entry).
+    /// A file may have been created or moved in since [`reset`](Self::reset).
     new_entry: bool,
 }
 
@@ -63,25 +63,20 @@ impl DirWatcher {
         }
     }
 
-    /// Forgets the changes reported so far (without waiting), noting any new entry.
-    pub(crate) fn drain(&mut self) {
+    /// Forgets the changes reported so far and the new entries seen, without waiting: call
+    /// it just before listing the directory.
+    pub(crate) fn reset(&mut self) {
         if let Kind::Inotify(inotify) = &mut self.kind {
-            while let Ok(Some(new_entry)) = read_events(inotify.get_mut()) {
-                self.new_entry |= new_entry;
-            }
+            while let Ok(Some(_)) = read_events(inotify.get_mut()) {}
         }
+        self.new_entry = false;
     }
 
     /// Whether a file may have been created or moved into the directory since
-    /// [`clear_new_entry`](Self::clear_new_entry), among the changes drained or waited
+    /// [`reset`](Self::reset), among the changes waited
     /// for. Always `true` when polling (which cannot tell).
     pub(crate) fn new_entry(&self) -> bool {
         self.new_entry || matches!(self.kind, Kind::Poll(_))
-    }
-
-    /// Forgets the new entries seen: call it just before listing the directory.
-    pub(crate) fn clear_new_entry(&mut self) {
-        self.new_entry = false;
     }
 
     /// Notes a possible new entry again (a listing that was planned did not happen).
@@ -89,7 +84,7 @@ impl DirWatcher {
         self.new_entry = true;
     }
 
-    /// `Ready` when something may have changed since the last [`drain`](DirWatcher::drain).
+    /// `Ready` when something may have changed since the last [`reset`](DirWatcher::reset).
     ///
     /// # Errors
     /// OS errors reading the inotify descriptor.
@@ -185,8 +180,7 @@ mod tests {
         std::fs::write(dir.join("a"), b"1").unwrap();
         let mut watcher = DirWatcher::new(&dir, Duration::from_secs(3600));
         assert!(matches!(watcher.kind, Kind::Inotify(_)));
-        watcher.drain();
-        watcher.clear_new_entry();
+        watcher.reset();
         std::fs::OpenOptions::new()
             .append(true)
             .open(dir.join("a"))
@@ -201,7 +195,7 @@ mod tests {
             .await
             .unwrap();
         assert!(watcher.new_entry());
-        watcher.clear_new_entry();
+        watcher.reset();
         assert!(!watcher.new_entry());
         std::fs::remove_dir_all(&dir).unwrap();
     }

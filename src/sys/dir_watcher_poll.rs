@@ -27,15 +27,12 @@ impl DirWatcher {
     }
 
     /// Nothing to forget when polling.
-    pub(crate) fn drain(&mut self) {}
+    pub(crate) fn reset(&mut self) {}
 
     /// Always `true`: polling cannot tell what changed.
     pub(crate) fn new_entry(&self) -> bool {
         true
     }
-
-    /// Nothing to forget when polling.
-    pub(crate) fn clear_new_entry(&mut self) {}
 
     /// Nothing to note when polling.
     pub(crate) fn mark_new_entry(&mut self) {}
