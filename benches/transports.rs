@@ -233,7 +233,7 @@ fn run(options: &Options) -> io::Result<()> {
             machine.cpus_allowed
         )
     };
-    println!("- CPU placement (tables): {placement}");
+    println!("\n- CPU placement (tables): {placement}");
     runtime()?.block_on(tables(options))?;
     println!("\n_Whole run: {:.0} s._", started.elapsed().as_secs_f64());
     Ok(())
