@@ -104,8 +104,30 @@ pub fn spawn(command: Command) -> io::Result<(Child, Connection)> {
 /// # Errors
 /// As [`spawn`].
 pub fn spawn_with(mut command: Command, options: ChildOptions) -> io::Result<(Child, Connection)> {
+    let (child, receiver, sender) = spawn_piped(&mut command, options.uses_stdio())?;
+    let peer = match child.id() {
+        Some(pid) => format!("child pid {pid}"),
+        None => "child".to_owned(),
+    };
+    let conn = Connection::from_stream(
+        AnyStream::Child(ChildPipe::new(receiver, sender)),
+        options.endpoint_ref(),
+        peer,
+        None,
+    );
+    Ok((child, conn))
+}
+
+/// Starts `command` with two pipes to this process (its stdin and stdout with `stdio`, else
+/// two inherited descriptors named in `ANYIPC_CHILD_FDS`, which
+/// [`take_parent_pipes`] reads in the child), both with grown buffers; returns this side's
+/// ends. The bench's raw twin of `child` starts its children with it too.
+pub(crate) fn spawn_piped(
+    command: &mut Command,
+    stdio: bool,
+) -> io::Result<(Child, pipe::Receiver, pipe::Sender)> {
     let parent_pid = std::process::id();
-    let (child, receiver, sender) = if options.uses_stdio() {
+    let (child, receiver, sender) = if stdio {
         command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -122,7 +144,7 @@ pub fn spawn_with(mut command: Command, options: ChildOptions) -> io::Result<(Ch
         let (parent_read, child_write) = crate::sys::anonymous_pipe()?;
         let fds = [child_read.as_raw_fd(), child_write.as_raw_fd()];
         command.env(CHILD_FDS_ENV, format!("{parent_pid}:{},{}", fds[0], fds[1]));
-        crate::sys::inherit_in_child(&mut command, fds);
+        crate::sys::inherit_in_child(command, fds);
         let child = command.spawn()?;
         // The child has its copies now; ours must close, or the child's death would never
         // end our stream.
@@ -133,17 +155,7 @@ pub fn spawn_with(mut command: Command, options: ChildOptions) -> io::Result<(Ch
     };
     crate::sys::grow_pipe_buffer(receiver.as_fd());
     crate::sys::grow_pipe_buffer(sender.as_fd());
-    let peer = match child.id() {
-        Some(pid) => format!("child pid {pid}"),
-        None => "child".to_owned(),
-    };
-    let conn = Connection::from_stream(
-        AnyStream::Child(ChildPipe::new(receiver, sender)),
-        options.endpoint_ref(),
-        peer,
-        None,
-    );
-    Ok((child, conn))
+    Ok((child, receiver, sender))
 }
 
 /// In a child started by [`spawn`], returns the connection to the parent (the same as
@@ -193,7 +205,9 @@ fn parse_child_fds(value: &str) -> Option<(u32, ParentPipes)> {
     (read != write).then_some((pid, ParentPipes::Fds(read, write)))
 }
 
-fn take_parent_pipes() -> io::Result<(pipe::Receiver, pipe::Sender, String)> {
+/// In a child started by [`spawn_piped`]: the pipes to the parent, once per process, with a
+/// description of the parent.
+pub(crate) fn take_parent_pipes() -> io::Result<(pipe::Receiver, pipe::Sender, String)> {
     let var = std::env::var(CHILD_FDS_ENV).ok();
     let pipes = match var.as_deref() {
         None => ParentPipes::Stdio,

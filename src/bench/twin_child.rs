@@ -22,23 +22,16 @@ use super::peer_process::{prepare, wait_ready, Kind};
 use super::{PeerProcess, Target};
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::io::Join;
 use tokio::net::unix::pipe;
 use tokio::process::{Child, Command};
 
 /// One side of a raw twin's channel: what it reads, joined with what it writes.
 pub(super) type RawPipes = Join<pipe::Receiver, pipe::Sender>;
-
-/// Names a `raw+child://` peer's pipes: `<parent pid>:<read fd>,<write fd>`.
-const PIPES_ENV: &str = "ANYIPC_BENCH_RAW_PIPES";
-
-/// Whether this process has taken the pipes [`PIPES_ENV`] names.
-static TAKEN: AtomicBool = AtomicBool::new(false);
 
 /// Makes the command that starts a raw twin's child (its target is added as the last
 /// argument).
@@ -76,22 +69,9 @@ impl TwinChild {
                 Ok((child, stream))
             }
             _ => {
-                let (child_read, parent_write) = crate::sys::anonymous_pipe()?;
-                let (parent_read, child_write) = crate::sys::anonymous_pipe()?;
-                let fds = [child_read.as_raw_fd(), child_write.as_raw_fd()];
-                cmd.env(
-                    PIPES_ENV,
-                    format!("{}:{},{}", std::process::id(), fds[0], fds[1]),
-                );
-                crate::sys::inherit_in_child(&mut cmd, fds);
-                let mut child = cmd.spawn()?;
-                // The child has its copies; ours must close, or its end of stream would never
-                // come (and neither would ours when it exits).
-                drop((child_read, child_write));
-                let stream = joined(
-                    pipe::Receiver::from_owned_fd(parent_read)?,
-                    pipe::Sender::from_owned_fd(parent_write)?,
-                );
+                // The pipes `child` uses, set up the same way (1 MiB buffers).
+                let (mut child, receiver, sender) = crate::child::spawn_piped(&mut cmd, false)?;
+                let stream = tokio::io::join(receiver, sender);
                 wait_ready(&mut child).await?;
                 Ok((child, stream))
             }
@@ -121,51 +101,14 @@ pub(super) async fn spawn(make: MakeCommand, target: &Target) -> io::Result<Peer
     ))
 }
 
-/// In a `raw+child://` peer: the pipes from the parent that [`PIPES_ENV`] names, as this
+/// In a `raw+child://` peer: the pipes from the parent (as `stdio://` takes them), as this
 /// side's stream.
 ///
 /// # Errors
-/// `NotFound` when the variable is missing or names another parent; `InvalidInput` when it is
-/// malformed or names descriptors that are not pipes; `AddrInUse` on a second call.
+/// As `stdio://`'s: see the `anyipc::child` module docs.
 pub(super) fn inherited_pipes() -> io::Result<RawPipes> {
-    let value = std::env::var(PIPES_ENV).map_err(|_| {
-        io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("raw+child://: {PIPES_ENV} is not set (start the peer with spawn_raw_child)"),
-        )
-    })?;
-    let malformed = || {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("raw+child://: malformed {PIPES_ENV}={value:?}"),
-        )
-    };
-    let (parent, fds) = value.split_once(':').ok_or_else(malformed)?;
-    let (read, write) = fds.split_once(',').ok_or_else(malformed)?;
-    let parse_fd = |s: &str| s.parse::<RawFd>().map_err(|_| malformed());
-    let (read, write) = (parse_fd(read)?, parse_fd(write)?);
-    if parent.parse::<u32>().ok() != Some(std::os::unix::process::parent_id()) {
-        return Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("raw+child://: {PIPES_ENV} names another parent ({parent})"),
-        ));
-    }
-    if read == write || TAKEN.swap(true, Ordering::SeqCst) {
-        return Err(io::Error::new(
-            io::ErrorKind::AddrInUse,
-            "raw+child://: the pipes from the parent are taken already",
-        ));
-    }
-    // SAFETY: the parent handed these two descriptors down to this process for this one use
-    // (the variable names our parent), `TAKEN` makes this the only call that takes them, and
-    // nothing else in the process knows their numbers.
-    let read = unsafe { crate::sys::adopt_inherited_fd(read)? };
-    // SAFETY: as above; `write` is not `read`.
-    let write = unsafe { crate::sys::adopt_inherited_fd(write)? };
-    Ok(tokio::io::join(
-        pipe::Receiver::from_owned_fd(read)?,
-        pipe::Sender::from_owned_fd(write)?,
-    ))
+    let (receiver, sender, _parent) = crate::child::take_parent_pipes()?;
+    Ok(tokio::io::join(receiver, sender))
 }
 
 /// In a `raw+fifo://PATH` peer: `PATH` opened for reading and `PATH.reply` for writing. The
