@@ -20,10 +20,8 @@
 
 use super::peer_process::{prepare, wait_ready, Kind};
 use super::{PeerProcess, Target};
-use std::ffi::CString;
 use std::io;
 use std::os::fd::AsFd;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use tokio::io::Join;
@@ -168,7 +166,7 @@ impl Fifos {
                 }
                 Err(e) => return Err(e),
             }
-            mkfifo(&path)?;
+            crate::sys::mkfifo(&path)?;
             fifos.made.push(path);
         }
         Ok(fifos)
@@ -194,19 +192,4 @@ impl Drop for Fifos {
             let _ = std::fs::remove_file(path);
         }
     }
-}
-
-/// `mkfifo(2)` with mode 0600.
-fn mkfifo(path: &Path) -> io::Result<()> {
-    let c_path = CString::new(path.as_os_str().as_bytes()).map_err(|_| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{}: a path may not contain a NUL byte", path.display()),
-        )
-    })?;
-    // SAFETY: `c_path` is a NUL-terminated string that outlives the call.
-    if unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
 }

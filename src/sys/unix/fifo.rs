@@ -113,12 +113,9 @@ pub(crate) fn fifo_bind(path: &Path, mode: u32) -> io::Result<BoundFifo> {
             Err(e) => return Err(e),
         },
     }
-    let c_path = c_path(path)?;
     // Created 0600 (the umask can only take bits away), then set to `mode` through the open
     // descriptor: the FIFO is never more open than asked for.
-    // SAFETY: `c_path` is a NUL-terminated string that outlives the call.
-    if unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) } != 0 {
-        let err = io::Error::last_os_error();
+    if let Err(err) = mkfifo(path) {
         if err.kind() == io::ErrorKind::AlreadyExists {
             return Err(refuse(
                 path,
@@ -204,4 +201,18 @@ pub(crate) fn fifo_open_writer(path: &Path) -> io::Result<OwnedFd> {
         return Err(refuse(path, io::ErrorKind::InvalidInput, "is not a FIFO"));
     }
     Ok(fd)
+}
+
+/// `mkfifo(2)` with mode 0600 (less the umask).
+///
+/// # Errors
+/// `InvalidInput` for a path with a NUL byte; the OS's (`AlreadyExists` when the path is
+/// taken).
+pub(crate) fn mkfifo(path: &Path) -> io::Result<()> {
+    let c_path = c_path(path)?;
+    // SAFETY: `c_path` is a NUL-terminated string that outlives the call.
+    if unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
