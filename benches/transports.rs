@@ -366,21 +366,12 @@ async fn start(spec: &TransportSpec, dir: &std::path::Path) -> Contender {
             return Ok((peer.target().clone(), None, Some(peer)));
         }
         let exe = std::env::current_exe()?;
-        let mut cmd = tokio::process::Command::new(&exe);
-        cmd.arg("--peer").arg(target.to_string());
-        let peer = if target.is_child() {
-            PeerProcess::spawn_child(cmd).await?
-        } else if target.is_raw_child() {
-            // A child per run; each gets the target as its last argument.
-            let make = move || {
-                let mut cmd = tokio::process::Command::new(&exe);
-                cmd.arg("--peer");
-                cmd
-            };
-            PeerProcess::spawn_raw_child(make, &target).await?
-        } else {
-            PeerProcess::spawn(cmd).await?
+        let make = move || {
+            let mut cmd = tokio::process::Command::new(&exe);
+            cmd.arg("--peer");
+            cmd
         };
+        let peer = PeerProcess::start(make, &target).await?;
         Ok((peer.target().clone(), Some(peer), None))
     }
     .await;

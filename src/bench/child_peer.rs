@@ -7,6 +7,50 @@ use std::io;
 use tokio::process::Command;
 
 impl PeerProcess {
+    /// Starts the peer process for `target`, the right way for its kind: a child on pipes for
+    /// `stdio://` ([`spawn_child`](PeerProcess::spawn_child)), a child per run for a raw twin
+    /// of `child` or `fifo` ([`spawn_raw_child`](PeerProcess::spawn_raw_child)), otherwise a
+    /// process that listens ([`spawn`](PeerProcess::spawn)). `make` returns a command that
+    /// runs [`peer_main`](super::peer_main) with the target given as its last argument (this
+    /// adds it).
+    ///
+    /// ```no_run
+    /// # async fn f() -> std::io::Result<()> {
+    /// use anyipc::bench::{PeerProcess, Workload};
+    ///
+    /// let exe = std::env::current_exe()?;
+    /// let make = move || {
+    ///     let mut cmd = tokio::process::Command::new(&exe);
+    ///     cmd.arg("bench-peer");
+    ///     cmd
+    /// };
+    /// let mut peer = PeerProcess::start(make, &"unix:///tmp/peer.sock".parse()?).await?;
+    /// let report = peer.measure(&Workload::latency(64, 1000)).await?;
+    /// peer.stop().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// Those of the way it starts.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: the process is killed.
+    pub async fn start(
+        make: impl Fn() -> Command + Send + Sync + 'static,
+        target: &Target,
+    ) -> io::Result<PeerProcess> {
+        if target.is_raw_child() {
+            return PeerProcess::spawn_raw_child(make, target).await;
+        }
+        let mut cmd = make();
+        cmd.arg(target.to_string());
+        if target.is_child() {
+            PeerProcess::spawn_child(cmd).await
+        } else {
+            PeerProcess::spawn(cmd).await
+        }
+    }
+
     /// Starts `cmd` (a program that runs [`peer_main`](super::peer_main) with the target
     /// `stdio://`) as a child with pipes to this process ([`anyipc::child::spawn`]), and waits
     /// for its ready line. [`measure`](PeerProcess::measure) then runs over the pipes; every

@@ -277,14 +277,20 @@ async fn start_peer(at: &Target) -> io::Result<Peer> {
     if matches!(at, Target::Anyipc(e) if e.scheme() == Scheme::Mem) {
         return Ok(Peer::Task(InProcessPeer::start(at).await?));
     }
-    let mut cmd = tokio::process::Command::new(std::env::current_exe()?);
-    cmd.arg("bench-peer").arg(at.to_string());
-    let process = if at.is_child() {
-        PeerProcess::spawn_child(cmd).await?
-    } else {
-        PeerProcess::spawn(cmd).await?
-    };
+    let process = PeerProcess::start(peer_command()?, at).await?;
     Ok(Peer::Process(Box::new(process)))
+}
+
+/// Makes the command that runs this binary as a bench peer (`bench-peer`; the target is
+/// added as its last argument).
+pub(crate) fn peer_command(
+) -> io::Result<impl Fn() -> tokio::process::Command + Send + Sync + 'static> {
+    let exe = std::env::current_exe()?;
+    Ok(move || {
+        let mut cmd = tokio::process::Command::new(&exe);
+        cmd.arg("bench-peer");
+        cmd
+    })
 }
 
 /// Runs one workload against `peer` with a progress bar.

@@ -8,8 +8,8 @@
 
 use crate::CliError;
 use anyipc::bench::{
-    measure, InProcessPeer, Machine, PeerProcess, Report, RunResources, Target, TransportSpec,
-    Workload, TRANSPORTS,
+    measure, InProcessPeer, Machine, PeerProcess, Report, RunResources, TransportSpec, Workload,
+    TRANSPORTS,
 };
 use std::io;
 use std::path::Path;
@@ -106,12 +106,7 @@ async fn tour_one(spec: &TransportSpec, dir: &Path) -> Row {
             let t = measure(peer.target(), &throughput).await?;
             return Ok((l, t));
         }
-        let cmd = peer_command(&target)?;
-        let mut peer = if target.is_child() {
-            PeerProcess::spawn_child(cmd).await?
-        } else {
-            PeerProcess::spawn(cmd).await?
-        };
+        let mut peer = PeerProcess::start(crate::bench::peer_command()?, &target).await?;
         let l = peer.measure(&latency).await?;
         let t = peer.measure(&throughput).await?;
         // Ended cleanly, the peer removes its named endpoint.
@@ -138,13 +133,6 @@ async fn tour_one(spec: &TransportSpec, dir: &Path) -> Row {
         result: measured,
         notes,
     }
-}
-
-/// This binary, run as the peer for `target`.
-fn peer_command(target: &Target) -> io::Result<tokio::process::Command> {
-    let mut cmd = tokio::process::Command::new(std::env::current_exe()?);
-    cmd.arg("bench-peer").arg(target.to_string());
-    Ok(cmd)
 }
 
 fn print_row(row: &Row) {
