@@ -44,7 +44,9 @@ impl FrameCodec {
     ) -> io::Result<&'static [u8]> {
         match self {
             FrameCodec::Length(codec) => codec.encode_head(item, head).map(|()| &b""[..]),
-            FrameCodec::Lines(codec) => codec.check_send(item).map(|()| &b"\n"[..]),
+            FrameCodec::Lines(codec) => {
+                codec.check_send(item).map(|()| super::line_codec::LINE_END)
+            }
             FrameCodec::Raw(codec) => codec.check_send(item).map(|()| &b""[..]),
         }
     }

@@ -1,5 +1,5 @@
 use super::FrameError;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use std::io;
 use tokio_util::codec::{Decoder, Encoder};
 
@@ -121,14 +121,17 @@ impl LineCodec {
     }
 }
 
+/// What ends every line sent (the byte [`LineCodec`] cuts received lines at).
+pub(crate) const LINE_END: &[u8] = b"\n";
+
 impl Encoder<Bytes> for LineCodec {
     type Error = io::Error;
 
     fn encode(&mut self, item: Bytes, dst: &mut BytesMut) -> io::Result<()> {
         self.check_send(&item)?;
-        dst.reserve(item.len() + 1);
+        dst.reserve(item.len() + LINE_END.len());
         dst.extend_from_slice(&item);
-        dst.put_u8(b'\n');
+        dst.extend_from_slice(LINE_END);
         Ok(())
     }
 }
