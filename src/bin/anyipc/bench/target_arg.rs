@@ -11,16 +11,23 @@ use anyipc::{Endpoint, Scheme};
 /// # Errors
 /// `Usage` for a malformed URL.
 pub(crate) fn target_arg(text: &str) -> Result<Target, CliError> {
-    if text.contains(" + ") {
-        return with_defaults(text.parse()?);
-    }
-    let endpoint = Endpoint::parse(text)?;
-    match endpoint.scheme() {
-        Scheme::Fifo | Scheme::File | Scheme::Mq => with_defaults(Target::Pair {
-            from_peer: reply_endpoint(&endpoint)?,
-            to_peer: endpoint,
-        }),
-        _ => Ok(Target::Anyipc(endpoint)),
+    // Parsed once, by the bench's own rules (a pair, or one endpoint).
+    let target = text
+        .parse::<Target>()
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    match target {
+        Target::Anyipc(endpoint) => match endpoint.scheme() {
+            Scheme::Fifo | Scheme::File | Scheme::Mq => with_defaults(Target::Pair {
+                from_peer: reply_endpoint(&endpoint)?,
+                to_peer: endpoint,
+            }),
+            _ => Ok(Target::Anyipc(endpoint)),
+        },
+        pair @ Target::Pair { .. } => with_defaults(pair),
+        raw => Err(CliError::Usage(format!(
+            "{raw} is one of the benchmark harness's raw baselines, not an anyipc endpoint \
+             (--baseline adds the raw Unix-socket baseline to a run)"
+        ))),
     }
 }
 
