@@ -143,6 +143,12 @@ pub(crate) fn random_salt() -> u32 {
     hasher.finish() as u32
 }
 
+/// The payload length a record's header at the front of `bytes` announces, if `bytes` holds
+/// its length field (not checked: the CRC decides whether the record is real).
+pub(crate) fn announced_len(bytes: &[u8]) -> Option<usize> {
+    bytes.get(..4).map(|b| le_u32(b) as usize)
+}
+
 fn le_u32(b: &[u8]) -> u32 {
     let mut a = [0u8; 4];
     a.copy_from_slice(&b[..4]);

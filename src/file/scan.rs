@@ -95,13 +95,9 @@ pub fn scan_segment(bytes: &[u8], max_len: usize) -> SegmentScan {
 /// An invalid record at sequence `seq`: corruption if the record after it (by its length
 /// field) is valid, else a torn tail.
 pub(crate) fn classify_invalid(bytes: &[u8], salt: u32, seq: u64, max_len: usize) -> Tail {
-    let Some(len) = bytes
-        .get(..4)
-        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    else {
+    let Some(len) = super::record::announced_len(bytes) else {
         return Tail::Torn;
     };
-    let len = len as usize;
     if len > max_len {
         return Tail::Torn;
     }

@@ -11,7 +11,7 @@
 //! next read, except at the end of the file: there it is dropped and read again, fresh, next
 //! time, because it may be a torn tail that a restarted producer cuts off and rewrites.
 
-use super::record::{decode_record, Decoded, RECORD_HEADER_LEN};
+use super::record::{announced_len, decode_record, Decoded, RECORD_HEADER_LEN};
 use super::scan::{classify_invalid, Tail};
 use super::tailer::Chunk;
 use crate::sys;
@@ -65,10 +65,7 @@ impl SegmentReader {
     /// How many bytes the buffer should hold for the next step: a chunk, or the whole
     /// record at its front when that is larger.
     fn wanted(&self) -> usize {
-        let front = self
-            .buf
-            .get(..4)
-            .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
+        let front = announced_len(&self.buf).unwrap_or(0);
         READ_CHUNK.max(RECORD_HEADER_LEN.saturating_add(front))
     }
 
@@ -172,13 +169,9 @@ impl SegmentReader {
             _ => {}
         }
         // Enough for the record its length field points past, when the file has it.
-        let len_at = |buf: &BytesMut, at: usize| {
-            buf.get(at..at + 4)
-                .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
-        };
-        let next_at = RECORD_HEADER_LEN.saturating_add(len_at(&self.buf, 0));
+        let next_at = RECORD_HEADER_LEN.saturating_add(announced_len(&self.buf).unwrap_or(0));
         if !self.fill(next_at.saturating_add(RECORD_HEADER_LEN))? {
-            let next_len = len_at(&self.buf, next_at);
+            let next_len = self.buf.get(next_at..).and_then(announced_len).unwrap_or(0);
             self.fill(next_at.saturating_add(RECORD_HEADER_LEN + next_len))?;
         }
         let tail = classify_invalid(&self.buf, self.salt, self.seq, u32::MAX as usize);
