@@ -431,7 +431,7 @@ fn main() {
                 runs[b].push(throughput(*backend, p, c, total));
             }
         }
-        let [posix, many, single] = [0, 1, 2].map(|b| spread(runs[b].clone()));
+        let [posix, many, single] = [0, 1, 2].map(|b| spread(std::mem::take(&mut runs[b])));
         for (what, ours) in [("send_many/recv_many", many), ("send/recv", single)] {
             println!(
                 "| {label}, anyipc {what} | {:.2} M ({:.2}–{:.2}) | {:.2} M ({:.2}–{:.2}) | {:.2}× |",
@@ -444,7 +444,7 @@ fn main() {
                 ours.0 / posix.0
             );
         }
-        batch_results.push((row, many.0, single.0));
+        batch_results.push((many.0, single.0));
     }
     if wanted("rtt") {
         let mut posix_runs = Vec::new();
@@ -470,7 +470,7 @@ fn main() {
         );
     }
     println!();
-    if let [(_, many11, single11), (_, many44, single44)] = batch_results[..] {
+    if let [(many11, single11), (many44, single44)] = batch_results[..] {
         println!(
             "# anyipc 4×4 / 1×1 throughput: {:.2}× (send_many/recv_many), {:.2}× (send/recv)",
             many44 / many11,

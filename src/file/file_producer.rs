@@ -85,8 +85,9 @@ impl FileProducer {
         self.appender.next_seq()
     }
 
-    /// Waits until every record appended so far is on disk (with `fsync=never`: written to
-    /// the OS).
+    /// Waits until every record whose [`append`](Self::append) returned is on disk (with
+    /// `fsync=never`: written to the OS). A record of an `append` dropped before it returned
+    /// is not covered: it is written with the next append or when the producer closes.
     ///
     /// # Errors
     /// The writer's error if it stopped.
