@@ -21,6 +21,8 @@ use std::io::{self, Read};
 
 /// Bytes read from a segment at once.
 pub(crate) const READ_CHUNK: usize = 1 << 20;
+/// The least a read asks for, however little the file seemed to hold when it was measured.
+const MIN_READ: usize = 4096;
 
 /// What stopped [`SegmentReader::take_records`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,7 +80,22 @@ impl SegmentReader {
             return Some(0);
         }
         let at = self.offset + self.buf.len() as u64;
+        let want = self.sized_to_file(want, at);
         sys::read_at_nowait(&self.file, &mut self.buf, want, at)
+    }
+
+    /// `want` bytes at `at`, or fewer when the file holds fewer there (at least
+    /// [`MIN_READ`]: it may have grown since). A read reserves what it asks for, and the
+    /// messages returned share that allocation: sized to the data, a message kept by the
+    /// caller keeps about as much memory as was read with it, not a whole chunk.
+    fn sized_to_file(&self, want: usize, at: u64) -> usize {
+        match self.file.metadata() {
+            Ok(meta) => {
+                let there = usize::try_from(meta.len().saturating_sub(at)).unwrap_or(usize::MAX);
+                want.min(there.max(MIN_READ))
+            }
+            Err(_) => want,
+        }
     }
 
     /// Reads on after the buffer until it holds `want` bytes or the file ends (blocking);
@@ -88,8 +105,8 @@ impl SegmentReader {
     /// OS errors reading.
     pub(crate) fn fill(&mut self, want: usize) -> io::Result<bool> {
         while self.buf.len() < want {
-            let step = (want - self.buf.len()).min(READ_CHUNK);
             let at = self.offset + self.buf.len() as u64;
+            let step = self.sized_to_file((want - self.buf.len()).min(READ_CHUNK), at);
             if sys::read_at(&self.file, &mut self.buf, step, at)? == 0 {
                 return Ok(true);
             }
@@ -192,4 +209,25 @@ pub(crate) fn read_up_to(file: &mut impl Read, buf: &mut [u8]) -> io::Result<usi
         }
     }
     Ok(got)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_are_sized_to_the_data_in_the_file() {
+        let path = std::env::temp_dir().join(format!("anyipc-sized-read-{}", std::process::id()));
+        std::fs::write(&path, vec![1u8; 100]).unwrap();
+        let mut reader = SegmentReader::new(0, sys::open_read(&path).unwrap(), 0, 0);
+        assert!(reader.fill(READ_CHUNK).unwrap(), "the file ends first");
+        assert_eq!(reader.buf.len(), 100);
+        // A kept message would pin this allocation: a few KiB, not a 1 MiB chunk.
+        assert!(
+            reader.buf.capacity() < 64 * 1024,
+            "{}",
+            reader.buf.capacity()
+        );
+        std::fs::remove_file(&path).unwrap();
+    }
 }
