@@ -3,7 +3,7 @@
 //! (the sending task computes their CRCs and decides where segments break, see
 //! [`RecordEncoder`](super::record_encoder::RecordEncoder)).
 
-use super::record::{random_salt, SegmentHeader, SEGMENT_HEADER_LEN};
+use super::record::{SegmentHeader, SEGMENT_HEADER_LEN};
 use super::record_encoder::LogEnd;
 use super::scan::{scan_segment, Tail};
 use super::segment::{corrupt, list_segments, segment_path, LOCK_FILE};
@@ -24,7 +24,8 @@ pub(crate) struct LogWriter {
     _lock: File,
     /// The active segment (shared with the sync thread).
     file: Arc<File>,
-    header: SegmentHeader,
+    /// The active segment's first sequence number (its name).
+    base: u64,
     seg_len: u64,
     /// Closed segments, oldest first: (base, length), for retention.
     sealed: VecDeque<(u64, u64)>,
@@ -67,7 +68,7 @@ impl LogWriter {
             sealed.push_back((base, len));
         }
         let active = match bases.last() {
-            None => create_segment(dir, new_header(0), opts)?,
+            None => create_segment(dir, SegmentHeader::fresh(0), opts)?,
             Some(&base) => recover_last(dir, base, opts)?,
         };
         let end = LogEnd {
@@ -80,7 +81,7 @@ impl LogWriter {
             dir: dir.to_owned(),
             _lock: lock,
             file: Arc::new(active.file),
-            header: active.header,
+            base: active.header.base_seq,
             seg_len: active.len,
             sealed,
             opts: opts.clone(),
@@ -117,10 +118,10 @@ impl AppendTarget for LogWriter {
         if self.opts.fsync != FsyncPolicy::Never {
             self.file.sync_data()?;
         }
-        self.sealed.push_back((self.header.base_seq, self.seg_len));
+        self.sealed.push_back((self.base, self.seg_len));
         let active = create_segment(&self.dir, header, &self.opts)?;
         self.file = Arc::new(active.file);
-        self.header = active.header;
+        self.base = active.header.base_seq;
         self.seg_len = active.len;
         self.apply_retention();
         Ok(())
@@ -166,14 +167,6 @@ fn create_segment(
     })
 }
 
-/// A new segment header with a fresh salt.
-fn new_header(base_seq: u64) -> SegmentHeader {
-    SegmentHeader {
-        salt: random_salt(),
-        base_seq,
-    }
-}
-
 /// Opens the last segment for appending after recovering it.
 fn recover_last(dir: &Path, base: u64, opts: &FileOptions) -> io::Result<ActiveSegment> {
     let path = segment_path(dir, base);
@@ -187,7 +180,7 @@ fn recover_last(dir: &Path, base: u64, opts: &FileOptions) -> io::Result<ActiveS
             // Creating the segment was interrupted before its header was whole.
             drop(file);
             std::fs::remove_file(&path)?;
-            return create_segment(dir, new_header(base), opts);
+            return create_segment(dir, SegmentHeader::fresh(base), opts);
         }
         Tail::BadHeader => {
             return Err(corrupt(dir, format!("segment {name} has a damaged header")))

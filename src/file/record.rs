@@ -38,6 +38,14 @@ pub struct SegmentHeader {
 }
 
 impl SegmentHeader {
+    /// The header of a new segment whose first record is `base_seq`, with a fresh salt.
+    pub(crate) fn fresh(base_seq: u64) -> SegmentHeader {
+        SegmentHeader {
+            salt: random_salt(),
+            base_seq,
+        }
+    }
+
     /// The 32 header bytes.
     pub fn encode(&self) -> [u8; SEGMENT_HEADER_LEN] {
         let mut out = [0u8; SEGMENT_HEADER_LEN];
@@ -130,7 +138,7 @@ pub(crate) fn record_crc(salt: u32, seq: u64, payload: &[u8]) -> u32 {
 }
 
 /// A fresh salt for a new segment.
-pub(crate) fn random_salt() -> u32 {
+fn random_salt() -> u32 {
     use std::hash::{BuildHasher, Hasher};
     // RandomState is seeded from the OS once per process and varies per instance.
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();

@@ -2,7 +2,7 @@
 //! — log records (length, CRC32C, payload; deciding where segments break) or a plain file's
 //! framing — so that the writer thread only writes whole buffers.
 
-use super::record::{encode_record, random_salt, SegmentHeader, RECORD_HEADER_LEN};
+use super::record::{encode_record, SegmentHeader, RECORD_HEADER_LEN};
 use crate::codec::FrameCodec;
 use bytes::{Bytes, BytesMut};
 use std::io;
@@ -49,10 +49,7 @@ impl RecordEncoder {
     pub(crate) fn start_segment(&mut self) -> Option<SegmentHeader> {
         match self {
             RecordEncoder::Log(end) => {
-                let header = SegmentHeader {
-                    salt: random_salt(),
-                    base_seq: end.next_seq,
-                };
+                let header = SegmentHeader::fresh(end.next_seq);
                 end.salt = header.salt;
                 end.seg_len = super::SEGMENT_HEADER_LEN as u64;
                 Some(header)
