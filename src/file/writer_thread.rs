@@ -15,6 +15,14 @@
 //! writes each with one `write` and lets the sync thread `fdatasync` behind it, so a record
 //! is visible to consumers while an earlier sync is under way, and each `fdatasync` covers
 //! everything written before it started (group commit).
+//!
+//! **Small blocks are written by the sending task** when the writer is idle (nothing queued,
+//! no write under way, no segment to start): a message sent on its own then reaches the
+//! file without waking the writer thread, which costs a cross-CPU wake-up (tens of
+//! microseconds in a VM) on the path every consumer waits on. Such a write is at most
+//! [`INLINE_MAX`] bytes into the page cache; should one take longer than [`INLINE_SLOW`]
+//! (dirty-page throttling, a slow file system), the thread takes every write for the next
+//! [`INLINE_PAUSE`], so a tokio worker is never held up by a file system that blocks.
 
 use super::record::SegmentHeader;
 use super::FsyncPolicy;
@@ -25,7 +33,7 @@ use std::fs::File;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Bytes queued before the sending task waits for the writer.
 pub(crate) const QUEUE_LIMIT: usize = 4 << 20;
@@ -35,6 +43,12 @@ pub(crate) const BLOCK_TARGET: usize = 256 << 10;
 const JOIN_MAX: usize = 16 << 10;
 /// Emptied buffers kept for reuse (each about `BLOCK_TARGET`).
 const SPARE_BUFFERS: usize = 4;
+/// Blocks up to this size may be written by the sending task when the writer is idle.
+pub(crate) const INLINE_MAX: usize = 64 << 10;
+/// A write by the sending task slower than this…
+const INLINE_SLOW: Duration = Duration::from_millis(1);
+/// …hands every write to the writer thread for this long.
+const INLINE_PAUSE: Duration = Duration::from_secs(1);
 
 /// Encoded records, in order, ready to be written.
 #[derive(Debug, Default)]
@@ -48,7 +62,7 @@ pub(crate) struct Block {
 }
 
 /// A file a writer thread appends to: the durable log or a plain file.
-pub(crate) trait AppendTarget: Send + 'static {
+pub(crate) trait AppendTarget: std::fmt::Debug + Send + 'static {
     /// Appends `data` (whole encoded records).
     fn write(&mut self, data: &[u8]) -> io::Result<()>;
     /// Closes the current segment (synced unless `fsync=never`) and starts `header`'s.
@@ -69,8 +83,14 @@ struct Queue {
     pushed: u64,
     /// Emptied buffers the sending task may reuse.
     spare: Vec<BytesMut>,
+    /// Messages taken to be written (by the writer thread or the sending task).
+    taken: u64,
     closing: bool,
     parked: bool,
+    /// The writer thread is writing blocks it took.
+    writing: bool,
+    /// Until then, every block goes to the writer thread (a write by the sending task was slow).
+    no_inline_until: Option<Instant>,
     /// Set once, on the first write or sync error: the appender refuses everything after.
     failure: Option<(io::ErrorKind, String)>,
 }
@@ -79,6 +99,10 @@ struct Queue {
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
     queue: Mutex<Queue>,
+    /// The file appended to, locked by whoever writes; `None` once the writer has closed it.
+    target: Mutex<Option<Box<dyn AppendTarget>>>,
+    /// A sync thread runs (`fsync=batch|always`): it is rung after each write.
+    syncing: AtomicBool,
     /// `queue.failure` is set (read without the lock on every send).
     failed: AtomicBool,
     doorbell: Doorbell,
@@ -124,11 +148,15 @@ impl Shared {
     /// Queues `block` (whatever the queue holds) and wakes the writer if it sleeps; returns
     /// an emptied buffer for the next block.
     ///
-    /// A small block (a message flushed on its own) joins the last queued one when that has
-    /// room, so sends flushed one at a time while the writer is busy still reach the file in
-    /// one `write`; its own buffer comes back emptied.
-    pub(crate) fn push(&self, mut block: Block) -> BytesMut {
-        let mut queue = self.lock();
+    /// A small block (a message flushed on its own) is written at once on the caller's
+    /// thread when the writer is idle (module docs), or else joins the last queued one when
+    /// that has room, so sends flushed one at a time while the writer is busy still reach
+    /// the file in one `write`; its own buffer comes back emptied.
+    pub(crate) fn push(&self, block: Block) -> BytesMut {
+        let (mut queue, mut block) = match self.write_inline(self.lock(), block) {
+            Ok(spare) => return spare,
+            Err(not_written) => not_written,
+        };
         queue.bytes += block.data.len();
         queue.pushed += block.messages;
         let joined = match queue.blocks.back_mut() {
@@ -157,6 +185,51 @@ impl Shared {
         spare
     }
 
+    /// Writes `block` on the caller's thread if the writer is idle and the block small;
+    /// otherwise gives both back. On a write error the writer stops (fail-stop), as when
+    /// the thread's write fails.
+    fn write_inline<'q>(
+        &'q self,
+        mut queue: MutexGuard<'q, Queue>,
+        mut block: Block,
+    ) -> Result<BytesMut, (MutexGuard<'q, Queue>, Block)> {
+        let idle = queue.blocks.is_empty() && !queue.writing && !queue.closing;
+        let paused = queue.no_inline_until.is_some_and(|t| Instant::now() < t);
+        if !idle || paused || block.new_segment.is_some() || block.data.len() > INLINE_MAX {
+            return Err((queue, block));
+        }
+        // Never contended while the writer is idle; `None` once it has closed the file.
+        let Ok(mut guard) = self.target.try_lock() else {
+            return Err((queue, block));
+        };
+        let Some(target) = guard.as_mut() else {
+            return Err((queue, block));
+        };
+        queue.pushed += block.messages;
+        queue.taken += block.messages;
+        let done = queue.taken;
+        self.taken.advance(done);
+        let started = Instant::now();
+        let result = target.write(&block.data);
+        if started.elapsed() > INLINE_SLOW {
+            queue.no_inline_until = Some(Instant::now() + INLINE_PAUSE);
+        }
+        let describe = result.is_err().then(|| target.describe());
+        drop(guard);
+        drop(queue);
+        match result {
+            Ok(()) => {
+                self.written.advance(done);
+                if self.syncing.load(Ordering::Acquire) {
+                    self.sync_bell.ring();
+                }
+            }
+            Err(e) => self.fail(&describe.unwrap_or_default(), &e),
+        }
+        block.data.clear();
+        Ok(block.data)
+    }
+
     /// Asks the writer to finish the queue and exit.
     pub(crate) fn close(&self) {
         self.lock().closing = true;
@@ -183,6 +256,11 @@ impl Shared {
         }
     }
 
+    fn lock_target(&self) -> MutexGuard<'_, Option<Box<dyn AppendTarget>>> {
+        // A panic inside a write leaves the file as the OS has it; nothing to tear.
+        self.target.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn set_sync_file(&self, file: Arc<File>) {
         *self.sync_file.lock().unwrap_or_else(|p| p.into_inner()) = Some(file);
     }
@@ -197,30 +275,33 @@ pub(crate) fn start<T: AppendTarget>(
     shared: Arc<Shared>,
     policy: FsyncPolicy,
 ) -> io::Result<()> {
-    blocking::spawn_thread("anyipc-file-writer", move || {
-        run_writer(target, &shared, policy)
-    })?;
+    let describe = target.describe();
+    if policy != FsyncPolicy::Never {
+        shared.set_sync_file(target.current_file());
+        shared.syncing.store(true, Ordering::Release);
+    }
+    *shared.lock_target() = Some(Box::new(target));
+    blocking::spawn_thread("anyipc-file-writer", move || run_writer(&describe, &shared))?;
     Ok(())
 }
 
-fn run_writer<T: AppendTarget>(mut target: T, shared: &Arc<Shared>, policy: FsyncPolicy) {
-    let describe = target.describe();
-    let syncer = if policy == FsyncPolicy::Never {
-        None
-    } else {
-        shared.set_sync_file(target.current_file());
-        let (sync_shared, d) = (shared.clone(), describe.clone());
+fn run_writer(describe: &str, shared: &Arc<Shared>) {
+    let syncer = if shared.syncing.load(Ordering::Acquire) {
+        let (sync_shared, d) = (shared.clone(), describe.to_owned());
         match blocking::spawn_thread("anyipc-file-sync", move || run_syncer(&sync_shared, &d)) {
             Ok(handle) => Some(handle),
             Err(e) => {
-                shared.fail(&describe, &e);
+                shared.fail(describe, &e);
+                drop(shared.lock_target().take());
                 return;
             }
         }
+    } else {
+        None
     };
     let mut blocks: Vec<Block> = Vec::new();
-    let mut done: u64 = 0;
     loop {
+        let done;
         {
             let mut queue = shared.lock();
             while queue.blocks.is_empty() && !queue.closing && queue.failure.is_none() {
@@ -235,28 +316,43 @@ fn run_writer<T: AppendTarget>(mut target: T, shared: &Arc<Shared>, policy: Fsyn
             }
             blocks.extend(queue.blocks.drain(..));
             queue.bytes = 0;
+            queue.taken += blocks.iter().map(|b| b.messages).sum::<u64>();
+            queue.writing = true;
+            done = queue.taken;
         }
-        done += blocks.iter().map(|b| b.messages).sum::<u64>();
         shared.taken.advance(done);
-        let result = blocks.iter().try_for_each(|block| {
-            if let Some(header) = block.new_segment {
-                target.start_segment(header)?;
+        let result = match shared.lock_target().as_mut() {
+            Some(target) => blocks
+                .iter()
+                .try_for_each(|block| {
+                    if let Some(header) = block.new_segment {
+                        target.start_segment(header)?;
+                    }
+                    target.write(&block.data)
+                })
+                .map(|()| target.current_file()),
+            None => Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the file is closed",
+            )),
+        };
+        let file = match result {
+            Ok(file) => file,
+            Err(e) => {
+                shared.fail(describe, &e);
+                break;
             }
-            target.write(&block.data)
-        });
-        if let Err(e) = result {
-            shared.fail(&describe, &e);
-            break;
-        }
+        };
         if syncer.is_some() {
             // Before `written` moves: the sync thread reads `written`, then the file.
-            shared.set_sync_file(target.current_file());
+            shared.set_sync_file(file);
         }
         shared.written.advance(done);
         if syncer.is_some() {
             shared.sync_bell.ring();
         }
         let mut queue = shared.lock();
+        queue.writing = false;
         for mut block in blocks.drain(..) {
             if queue.spare.len() < SPARE_BUFFERS && block.data.capacity() <= 2 * BLOCK_TARGET {
                 block.data.clear();
@@ -269,7 +365,7 @@ fn run_writer<T: AppendTarget>(mut target: T, shared: &Arc<Shared>, policy: Fsyn
         shared.sync_bell.ring();
         let _ = handle.join();
     }
-    drop(target);
+    drop(shared.lock_target().take());
     if !shared.failed() {
         shared.finished.advance(1);
     }
@@ -333,5 +429,83 @@ mod tests {
         assert_eq!(queue.blocks[0].messages, 2);
         assert_eq!(queue.bytes, 6 + JOIN_MAX + 1);
         assert_eq!(queue.pushed, 3);
+    }
+
+    /// A target that records what it is given, taking `delay` per write, or failing.
+    #[derive(Debug)]
+    struct Recording {
+        written: Arc<Mutex<Vec<u8>>>,
+        delay: Duration,
+        fail: bool,
+    }
+
+    impl AppendTarget for Recording {
+        fn write(&mut self, data: &[u8]) -> io::Result<()> {
+            std::thread::sleep(self.delay);
+            if self.fail {
+                return Err(io::Error::new(io::ErrorKind::StorageFull, "disk full"));
+            }
+            self.written.lock().unwrap().extend_from_slice(data);
+            Ok(())
+        }
+        fn start_segment(&mut self, _header: SegmentHeader) -> io::Result<()> {
+            Ok(())
+        }
+        fn current_file(&self) -> Arc<File> {
+            unreachable!("no sync thread in these tests")
+        }
+        fn describe(&self) -> String {
+            "recording".to_owned()
+        }
+    }
+
+    /// A `Shared` whose target is a [`Recording`], with no writer thread: whatever is not
+    /// written inline stays queued.
+    fn with_target(delay: Duration, fail: bool) -> (Shared, Arc<Mutex<Vec<u8>>>) {
+        let shared = Shared::default();
+        let written = Arc::new(Mutex::new(Vec::new()));
+        *shared.lock_target() = Some(Box::new(Recording {
+            written: written.clone(),
+            delay,
+            fail,
+        }));
+        (shared, written)
+    }
+
+    #[test]
+    fn an_idle_writer_lets_the_sender_write_a_small_block_at_once() {
+        let (shared, written) = with_target(Duration::ZERO, false);
+        let spare = shared.push(block(b"one", 1));
+        assert!(spare.is_empty());
+        assert_eq!(&written.lock().unwrap()[..], b"one");
+        assert_eq!((shared.taken.get(), shared.written.get()), (1, 1));
+        // A block over INLINE_MAX, or one that starts a segment, goes to the thread.
+        shared.push(block(&vec![7; INLINE_MAX + 1], 1));
+        assert_eq!(shared.lock().blocks.len(), 1);
+        assert_eq!(shared.written.get(), 1);
+        // Something queued: later blocks queue behind it, in order.
+        shared.push(block(b"two", 1));
+        assert_eq!(&written.lock().unwrap()[..], b"one");
+        assert_eq!(shared.lock().pushed, 3);
+    }
+
+    #[test]
+    fn a_slow_write_sends_every_block_to_the_thread_for_a_while() {
+        let (shared, written) = with_target(INLINE_SLOW * 2, false);
+        shared.push(block(b"slow", 1));
+        assert_eq!(&written.lock().unwrap()[..], b"slow");
+        shared.push(block(b"next", 1));
+        assert_eq!(&written.lock().unwrap()[..], b"slow", "queued, not written");
+        assert_eq!(shared.lock().blocks.len(), 1);
+    }
+
+    #[test]
+    fn an_inline_write_error_stops_the_writer() {
+        let (shared, _) = with_target(Duration::ZERO, true);
+        shared.push(block(b"one", 1));
+        assert!(shared.failed());
+        let err = shared.failure();
+        assert_eq!(err.kind(), io::ErrorKind::StorageFull);
+        assert!(err.to_string().contains("fail-stop"), "{err}");
     }
 }
