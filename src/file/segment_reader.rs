@@ -19,9 +19,9 @@ use bytes::{Buf, BytesMut};
 use std::fs::File;
 use std::io::{self, Read};
 
-/// Bytes read from a segment at once.
+/// The most a read of a segment asks for at once.
 pub(crate) const READ_CHUNK: usize = 1 << 20;
-/// The least a read asks for, however little the file seemed to hold when it was measured.
+/// What the first read asks for, and the least any read asks for.
 const MIN_READ: usize = 4096;
 
 /// What stopped [`SegmentReader::take_records`].
@@ -48,6 +48,12 @@ pub(crate) struct SegmentReader {
     buf: BytesMut,
     /// A newer segment exists, so this one is complete.
     pub(crate) sealed: bool,
+    /// What the next read asks for (unless the record at the front needs more): twice what
+    /// the last read got, from [`MIN_READ`] to [`READ_CHUNK`]. A read reserves what it asks
+    /// for and the messages returned share that allocation, so a message kept by the
+    /// caller keeps about as much memory as arrived with it, not a whole chunk — and no
+    /// `stat` of the file per read is needed to size it.
+    read_size: usize,
 }
 
 impl SegmentReader {
@@ -61,41 +67,35 @@ impl SegmentReader {
             seq: base,
             buf: BytesMut::new(),
             sealed: false,
+            read_size: MIN_READ,
         }
     }
 
-    /// How many bytes the buffer should hold for the next step: a chunk, or the whole
-    /// record at its front when that is larger.
+    /// How many bytes the buffer should hold for the next step: the next read's size, or
+    /// the whole record at its front when that is larger.
     fn wanted(&self) -> usize {
         let front = announced_len(&self.buf).unwrap_or(0);
-        READ_CHUNK.max(RECORD_HEADER_LEN.saturating_add(front))
+        self.read_size.max(RECORD_HEADER_LEN.saturating_add(front))
+    }
+
+    /// Sizes the next read after one that asked for `asked` bytes and got `got`.
+    fn adapt_read_size(&mut self, asked: usize, got: usize) {
+        let next = if got >= asked { asked } else { got };
+        self.read_size = next.saturating_mul(2).clamp(MIN_READ, READ_CHUNK);
     }
 
     /// Reads on after the buffer if that needs no disk I/O; returns the bytes read (0 at the
     /// end of the file), or `None` when it would block (or cannot be done without blocking
-    /// here).
+    /// here). A short read does not prove the end: the rest may just not be cached.
     pub(crate) fn fill_nowait(&mut self) -> Option<usize> {
         let want = self.wanted().saturating_sub(self.buf.len()).min(READ_CHUNK);
         if want == 0 {
             return Some(0);
         }
         let at = self.offset + self.buf.len() as u64;
-        let want = self.sized_to_file(want, at);
-        sys::read_at_nowait(&self.file, &mut self.buf, want, at)
-    }
-
-    /// `want` bytes at `at`, or fewer when the file holds fewer there (at least
-    /// [`MIN_READ`]: it may have grown since). A read reserves what it asks for, and the
-    /// messages returned share that allocation: sized to the data, a message kept by the
-    /// caller keeps about as much memory as was read with it, not a whole chunk.
-    fn sized_to_file(&self, want: usize, at: u64) -> usize {
-        match self.file.metadata() {
-            Ok(meta) => {
-                let there = usize::try_from(meta.len().saturating_sub(at)).unwrap_or(usize::MAX);
-                want.min(there.max(MIN_READ))
-            }
-            Err(_) => want,
-        }
+        let got = sys::read_at_nowait(&self.file, &mut self.buf, want, at)?;
+        self.adapt_read_size(want, got);
+        Some(got)
     }
 
     /// Reads on after the buffer until it holds `want` bytes or the file ends (blocking);
@@ -106,8 +106,10 @@ impl SegmentReader {
     pub(crate) fn fill(&mut self, want: usize) -> io::Result<bool> {
         while self.buf.len() < want {
             let at = self.offset + self.buf.len() as u64;
-            let step = self.sized_to_file((want - self.buf.len()).min(READ_CHUNK), at);
-            if sys::read_at(&self.file, &mut self.buf, step, at)? == 0 {
+            let step = (want - self.buf.len()).min(READ_CHUNK);
+            let got = sys::read_at(&self.file, &mut self.buf, step, at)?;
+            self.adapt_read_size(step, got);
+            if got == 0 {
                 return Ok(true);
             }
         }
@@ -216,11 +218,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_are_sized_to_the_data_in_the_file() {
+    fn reads_start_small_and_follow_what_the_file_delivers() {
         let path = std::env::temp_dir().join(format!("anyipc-sized-read-{}", std::process::id()));
         std::fs::write(&path, vec![1u8; 100]).unwrap();
         let mut reader = SegmentReader::new(0, sys::open_read(&path).unwrap(), 0, 0);
-        assert!(reader.fill(READ_CHUNK).unwrap(), "the file ends first");
+        assert!(reader.fill_chunk().unwrap(), "the file ends first");
         assert_eq!(reader.buf.len(), 100);
         // A kept message would pin this allocation: a few KiB, not a 1 MiB chunk.
         assert!(
@@ -228,6 +230,15 @@ mod tests {
             "{}",
             reader.buf.capacity()
         );
+        assert_eq!(reader.read_size, MIN_READ);
+        // Full reads double the next one, up to READ_CHUNK; a short one sizes it to twice
+        // what it got.
+        reader.adapt_read_size(MIN_READ, MIN_READ);
+        assert_eq!(reader.read_size, 2 * MIN_READ);
+        reader.adapt_read_size(READ_CHUNK, READ_CHUNK);
+        assert_eq!(reader.read_size, READ_CHUNK);
+        reader.adapt_read_size(READ_CHUNK, 10_000);
+        assert_eq!(reader.read_size, 20_000);
         std::fs::remove_file(&path).unwrap();
     }
 }

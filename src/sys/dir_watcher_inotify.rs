@@ -36,6 +36,8 @@ enum Kind {
 
 /// Room for many events at once; each is 16 bytes plus a name of at most 256.
 const EVENT_BUFFER: usize = 4096;
+/// The largest inotify event: the 16-byte header and a name padded to at most 256 bytes.
+const MAX_EVENT: usize = 16 + 256;
 
 impl DirWatcher {
     /// Watches `dir` with inotify; polls every `fallback` when inotify cannot be used (no
@@ -67,7 +69,7 @@ impl DirWatcher {
     /// it just before listing the directory.
     pub(crate) fn reset(&mut self) {
         if let Kind::Inotify(inotify) = &mut self.kind {
-            while let Ok(Some(_)) = read_events(inotify.get_mut()) {}
+            while let Ok(Read { drained: false, .. }) = read_events(inotify.get_mut()) {}
         }
         self.new_entry = false;
     }
@@ -96,13 +98,16 @@ impl DirWatcher {
             }
             Kind::Inotify(inotify) => loop {
                 let mut guard = ready!(inotify.poll_read_ready_mut(cx))?;
-                match read_events(guard.get_inner_mut()) {
-                    Ok(Some(new_entry)) => {
-                        self.new_entry |= new_entry;
-                        return Poll::Ready(Ok(()));
-                    }
-                    Ok(None) => guard.clear_ready(),
-                    Err(e) => return Poll::Ready(Err(e)),
+                let read = read_events(guard.get_inner_mut())?;
+                if read.drained {
+                    // Nothing left queued: the next event is a new edge (tokio's readiness
+                    // tick keeps one that arrived meanwhile), so no `read` just to see
+                    // EAGAIN before the next wait.
+                    guard.clear_ready();
+                }
+                if read.any {
+                    self.new_entry |= read.new_entry;
+                    return Poll::Ready(Ok(()));
                 }
             },
         }
@@ -127,22 +132,43 @@ fn inotify_watch(dir: &Path) -> io::Result<AsyncFd<Inotify>> {
     Ok(registered?)
 }
 
-/// Reads one buffer of queued events: `Ok(Some(new_entry))` if there were any (whether one
-/// may be a new file), `Ok(None)` if none.
-fn read_events(inotify: &mut Inotify) -> io::Result<Option<bool>> {
+/// What one read of the inotify descriptor found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Read {
+    /// At least one event.
+    any: bool,
+    /// One of them may be a new file.
+    new_entry: bool,
+    /// The queue was empty after this read: the kernel stops a read early only when the
+    /// next event does not fit, and the room left fitted the largest one (or the read
+    /// found nothing).
+    drained: bool,
+}
+
+/// Reads one buffer of queued events.
+fn read_events(inotify: &mut Inotify) -> io::Result<Read> {
     let mut buffer = [0u8; EVENT_BUFFER];
     loop {
         match inotify.read_events(&mut buffer) {
             Ok(events) => {
-                let mut any = false;
-                let mut new_entry = false;
+                let (mut count, mut new_entry) = (0, false);
                 for event in events {
-                    any = true;
+                    count += 1;
                     new_entry |= is_new_entry(event.mask);
                 }
-                return Ok(any.then_some(new_entry));
+                return Ok(Read {
+                    any: count > 0,
+                    new_entry,
+                    drained: (count + 1) * MAX_EVENT <= EVENT_BUFFER,
+                });
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                return Ok(Read {
+                    any: false,
+                    new_entry: false,
+                    drained: true,
+                })
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
