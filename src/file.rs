@@ -6,7 +6,10 @@
 //!   ends at once (a producer receives nothing). Records are encoded (CRC included) on the
 //!   sending task into a 256 KiB block that a writer thread writes whole: `send` (or a
 //!   flush) hands it over at once, `feed` lets records gather until the block is full or
-//!   the connection is flushed or closed, as the byte-stream transports batch writes. One producer at a time: the writer holds an
+//!   the connection is flushed or closed, as the byte-stream transports batch writes. A
+//!   small block (up to 64 KiB) flushed while the writer is idle is written by the sending
+//!   task itself, saving the thread's wake-up on the way to the consumers, unless a write
+//!   took over 1 ms in the last second. One producer at a time: the writer holds an
 //!   `flock` on `dir/writer.lock` (released by the OS when the process dies, even by
 //!   SIGKILL); a second producer, in any process, gets `AddrInUse`. Closing the connection
 //!   writes and syncs what is pending and releases the lock. On Unix the producer also leaves
