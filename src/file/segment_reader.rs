@@ -49,10 +49,11 @@ pub(crate) struct SegmentReader {
     /// A newer segment exists, so this one is complete.
     pub(crate) sealed: bool,
     /// What the next read asks for (unless the record at the front needs more): twice what
-    /// the last read got, from [`MIN_READ`] to [`READ_CHUNK`]. A read reserves what it asks
-    /// for and the messages returned share that allocation, so a message kept by the
-    /// caller keeps about as much memory as arrived with it, not a whole chunk — and no
-    /// `stat` of the file per read is needed to size it.
+    /// the last read that found data got, from [`MIN_READ`] to [`READ_CHUNK`]. A read
+    /// reserves what it asks for and the messages returned share that allocation, so a
+    /// message kept by the caller keeps at most about twice what arrived with it — except
+    /// the first read after a backlog (reads of a full 1 MiB), whose messages share a 1 MiB
+    /// allocation. No `stat` of the file per read is needed to size it.
     read_size: usize,
 }
 
@@ -78,8 +79,12 @@ impl SegmentReader {
         self.read_size.max(RECORD_HEADER_LEN.saturating_add(front))
     }
 
-    /// Sizes the next read after one that asked for `asked` bytes and got `got`.
+    /// Sizes the next read after one that asked for `asked` bytes and got `got`. A read at
+    /// the end (0 bytes) says nothing about how fast data comes and keeps the size.
     fn adapt_read_size(&mut self, asked: usize, got: usize) {
+        if got == 0 {
+            return;
+        }
         let next = if got >= asked { asked } else { got };
         self.read_size = next.saturating_mul(2).clamp(MIN_READ, READ_CHUNK);
     }
@@ -239,6 +244,11 @@ mod tests {
         assert_eq!(reader.read_size, READ_CHUNK);
         reader.adapt_read_size(READ_CHUNK, 10_000);
         assert_eq!(reader.read_size, 20_000);
+        reader.adapt_read_size(20_000, 0);
+        assert_eq!(
+            reader.read_size, 20_000,
+            "the end of the file keeps the size"
+        );
         std::fs::remove_file(&path).unwrap();
     }
 }

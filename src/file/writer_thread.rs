@@ -193,7 +193,8 @@ impl Shared {
         mut queue: MutexGuard<'q, Queue>,
         mut block: Block,
     ) -> Result<BytesMut, (MutexGuard<'q, Queue>, Block)> {
-        let idle = queue.blocks.is_empty() && !queue.writing && !queue.closing;
+        let idle =
+            queue.blocks.is_empty() && !queue.writing && !queue.closing && queue.failure.is_none();
         let paused = queue.no_inline_until.is_some_and(|t| Instant::now() < t);
         if !idle || paused || block.new_segment.is_some() || block.data.len() > INLINE_MAX {
             return Err((queue, block));
@@ -224,7 +225,12 @@ impl Shared {
                     self.sync_bell.ring();
                 }
             }
-            Err(e) => self.fail(&describe.unwrap_or_default(), &e),
+            Err(e) => {
+                self.fail(&describe.unwrap_or_default(), &e);
+                // The thread closes the file and releases the log's lock now, not at its
+                // next timed wake-up: reopening the log must not find it held.
+                self.doorbell.ring();
+            }
         }
         block.data.clear();
         Ok(block.data)
@@ -507,5 +513,16 @@ mod tests {
         let err = shared.failure();
         assert_eq!(err.kind(), io::ErrorKind::StorageFull);
         assert!(err.to_string().contains("fail-stop"), "{err}");
+    }
+
+    #[test]
+    fn nothing_is_written_inline_after_the_writer_failed() {
+        let (shared, written) = with_target(Duration::ZERO, false);
+        shared.fail("recording", &io::Error::other("fdatasync failed"));
+        shared.push(block(b"after", 1));
+        assert!(
+            written.lock().unwrap().is_empty(),
+            "fail-stop: no write after a failure"
+        );
     }
 }
