@@ -22,7 +22,8 @@
 //! microseconds in a VM) on the path every consumer waits on. Such a write is at most
 //! [`INLINE_MAX`] bytes into the page cache; should one take longer than [`INLINE_SLOW`]
 //! (dirty-page throttling, a slow file system), the thread takes every write for the next
-//! [`INLINE_PAUSE`], so a tokio worker is never held up by a file system that blocks.
+//! [`INLINE_PAUSE`]: a file system that blocks holds a tokio worker for at most one write
+//! per pause (dirty-page throttling sleeps up to ~200 ms), not for every send.
 
 use super::record::SegmentHeader;
 use super::FsyncPolicy;
