@@ -65,16 +65,18 @@ impl SendMessage for MemChannel {
             .into()));
         }
         // The common case, room now, without `PollSender`'s reservation future.
+        let mut refused = None;
         if let Some(sender) = this.tx.get_ref() {
             match sender.try_send(msg.clone()) {
                 Ok(()) => return Poll::Ready(Ok(())),
                 Err(mpsc::error::TrySendError::Closed(_)) => return Poll::Ready(Err(peer_gone())),
                 // Full, or a reservation of ours holds the last permit: wait as usual.
-                Err(mpsc::error::TrySendError::Full(_)) => {}
+                Err(mpsc::error::TrySendError::Full(msg)) => refused = Some(msg),
             }
         }
         ready!(this.tx.poll_reserve(cx)).map_err(|_| peer_gone())?;
-        this.tx.send_item(msg.clone()).map_err(|_| peer_gone())?;
+        let item = refused.unwrap_or_else(|| msg.clone());
+        this.tx.send_item(item).map_err(|_| peer_gone())?;
         Poll::Ready(Ok(()))
     }
 

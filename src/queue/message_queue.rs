@@ -350,8 +350,12 @@ impl MessageQueue {
             if pushed == 0 {
                 break;
             }
-            Waiting::NotEmpty.done(&self.attachment, pushed);
+            // Receivers are woken per hold, so they start while the next hold is written.
+            Waiting::NotEmpty.notify(&self.attachment, pushed);
             sent += pushed;
+        }
+        if sent > 0 {
+            Waiting::NotEmpty.record_cpu(&self.attachment);
         }
         Ok((sent > 0).then_some(sent))
     }
@@ -507,12 +511,21 @@ impl MessageQueue {
         buffer: &mut Vec<(Bytes, u8)>,
         limit: usize,
     ) -> io::Result<Option<usize>> {
+        // The length word is a hint read without the lock: nothing to take means no
+        // allocation (`recv_many` calls this again after every wait).
+        let queued = self.attributes().len as usize;
+        if queued == 0 {
+            return Ok(None);
+        }
         let mut got = 0;
         // Bodies are copied into one private buffer under the lock (a memcpy each), and get
         // their own allocations after it is released. The buffer is reserved before the lock
-        // is taken; only a hold whose last message crosses the reserve grows it meanwhile.
-        let mut scratch = Vec::with_capacity(2 * HOLD_BYTES);
-        let mut lens = Vec::with_capacity(limit.min(self.attachment.geometry().capacity as usize));
+        // is taken, for what the queue seemed to hold (at most a hold and its crossing
+        // message); a hold that brings more grows it meanwhile.
+        let max_len = self.attachment.geometry().max_message_len as usize;
+        let expected = queued.min(limit).saturating_mul(max_len);
+        let mut scratch = Vec::with_capacity(expected.min(2 * HOLD_BYTES));
+        let mut lens = Vec::with_capacity(queued.min(limit));
         while got < limit {
             scratch.clear();
             lens.clear();
@@ -538,7 +551,7 @@ impl MessageQueue {
             if count == 0 {
                 break;
             }
-            Waiting::NotFull.done(&self.attachment, count);
+            Waiting::NotFull.notify(&self.attachment, count);
             // One allocation per message: the bodies are independent (dropping one frees
             // it), with no shared reference count.
             let mut at = 0;
@@ -548,6 +561,9 @@ impl MessageQueue {
                 (body, priority)
             }));
             got += count;
+        }
+        if got > 0 {
+            Waiting::NotFull.record_cpu(&self.attachment);
         }
         Ok((got > 0).then_some(got))
     }

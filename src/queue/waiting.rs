@@ -65,7 +65,7 @@ impl Waiting {
 
     /// Records the CPU of a process that just did what waiters of this kind wait for (sent,
     /// for `NotEmpty`). Written only when it changes, so the line stays shared.
-    fn record_cpu(self, attachment: &Attachment) {
+    pub(crate) fn record_cpu(self, attachment: &Attachment) {
         let word = self.peer_cpu(attachment);
         let cpu = crate::sys::queue::current_cpu();
         if word.load(Ordering::Relaxed) != cpu {
@@ -121,7 +121,7 @@ impl Waiting {
 
     /// Wakes up to `count` parked waiters of this kind, if the waiter count says there are
     /// any.
-    fn notify(self, attachment: &Attachment, count: usize) {
+    pub(crate) fn notify(self, attachment: &Attachment, count: usize) {
         let (seq, waiters) = self.words(attachment);
         // Pairs with the fence in `park`: either the waiter sees our change to the length,
         // or we see its count.
