@@ -209,10 +209,29 @@ impl Appender {
         }
     }
 
+    /// Hands the open block over once the queue has room (checked and queued in one lock
+    /// hold: this runs on every `send`).
     fn poll_hand_over(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        ready!(self.poll_room(cx))?;
-        self.hand_over();
-        Poll::Ready(Ok(()))
+        loop {
+            if self.shared.failed() {
+                return Poll::Ready(Err(self.shared.failure()));
+            }
+            let block = std::mem::take(&mut self.open);
+            let messages = block.messages;
+            match self.shared.push_if_room(block) {
+                Ok(spare) => {
+                    self.handed += messages;
+                    self.open.data = spare;
+                    return Poll::Ready(Ok(()));
+                }
+                Err((block, target)) => {
+                    self.open = block;
+                    if !ready!(self.shared.taken.poll_reached(cx, target)) {
+                        return Poll::Ready(Err(self.shared.failure()));
+                    }
+                }
+            }
+        }
     }
 
     /// Queues the open block, whatever the queue holds.

@@ -154,7 +154,22 @@ impl Shared {
     /// that has room, so sends flushed one at a time while the writer is busy still reach
     /// the file in one `write`; its own buffer comes back emptied.
     pub(crate) fn push(&self, block: Block) -> BytesMut {
-        let (mut queue, mut block) = match self.write_inline(self.lock(), block) {
+        self.push_locked(self.lock(), block)
+    }
+
+    /// [`push`](Self::push) if the queue has room, in one lock hold; otherwise gives the
+    /// block back with the `taken` count that makes room.
+    pub(crate) fn push_if_room(&self, block: Block) -> Result<BytesMut, (Block, u64)> {
+        let queue = self.lock();
+        if queue.bytes >= QUEUE_LIMIT {
+            let target = queue.pushed;
+            return Err((block, target));
+        }
+        Ok(self.push_locked(queue, block))
+    }
+
+    fn push_locked(&self, queue: MutexGuard<'_, Queue>, block: Block) -> BytesMut {
+        let (mut queue, mut block) = match self.write_inline(queue, block) {
             Ok(spare) => return spare,
             Err(not_written) => not_written,
         };
@@ -196,7 +211,14 @@ impl Shared {
     ) -> Result<BytesMut, (MutexGuard<'q, Queue>, Block)> {
         let idle =
             queue.blocks.is_empty() && !queue.writing && !queue.closing && queue.failure.is_none();
-        let paused = queue.no_inline_until.is_some_and(|t| Instant::now() < t);
+        let paused = match queue.no_inline_until {
+            Some(until) if Instant::now() < until => true,
+            Some(_) => {
+                queue.no_inline_until = None;
+                false
+            }
+            None => false,
+        };
         if !idle || paused || block.new_segment.is_some() || block.data.len() > INLINE_MAX {
             return Err((queue, block));
         }
@@ -436,6 +458,24 @@ mod tests {
         assert_eq!(queue.blocks[0].messages, 2);
         assert_eq!(queue.bytes, 6 + JOIN_MAX + 1);
         assert_eq!(queue.pushed, 3);
+    }
+
+    #[test]
+    fn a_full_queue_gives_the_block_back_with_the_count_that_makes_room() {
+        let shared = Shared::default();
+        shared.push(block(&vec![1; QUEUE_LIMIT], 3));
+        let Err((back, target)) = shared.push_if_room(block(b"more", 1)) else {
+            panic!("queued past QUEUE_LIMIT");
+        };
+        assert_eq!(
+            (&back.data[..], back.messages, target),
+            (&b"more"[..], 1, 3)
+        );
+        assert_eq!(
+            shared.lock().pushed,
+            3,
+            "nothing of the refused block counted"
+        );
     }
 
     /// A target that records what it is given, taking `delay` per write, or failing.
