@@ -90,8 +90,10 @@ impl SegmentReader {
     }
 
     /// Reads on after the buffer if that needs no disk I/O; returns the bytes read (0 at the
-    /// end of the file), or `None` when it would block (or cannot be done without blocking
-    /// here). A short read does not prove the end: the rest may just not be cached.
+    /// end of the file, or without reading when the buffer already holds what the record at
+    /// its front needs, which then cannot be a `NeedMore`), or `None` when it would block
+    /// (or cannot be done without blocking here). A short read does not prove the end: the
+    /// rest may just not be cached.
     pub(crate) fn fill_nowait(&mut self) -> Option<usize> {
         let want = self.wanted().saturating_sub(self.buf.len()).min(READ_CHUNK);
         if want == 0 {

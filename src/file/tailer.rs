@@ -16,9 +16,11 @@
 //! No change is missed: the watcher's events stay queued until a wait reads them, so a
 //! change made after a read looked at the file makes the next wait return (a change the
 //! read already saw only makes it return early, once). The watcher is reset (its
-//! queued events and new-entry flag dropped) just before a pool read lists the directory, so a segment created
-//! after that listing is looked for again.
+//! queued events and new-entry flag dropped) before every pool read, which lists the
+//! directory once it reaches the end of the data; a pool read that stops before that end
+//! marks a possible new entry again, so a segment created meanwhile is looked for.
 
+use super::record::announced_len;
 use crate::io::blocking::{self, BlockingTask};
 use crate::sys::DirWatcher;
 use bytes::Bytes;
@@ -216,9 +218,7 @@ impl<S: TailSource> Tailer<S> {
         let (record, done) = match chunk {
             Chunk::Records { data, pos, seq } => {
                 // The reader validated these records: lengths and bounds hold.
-                let len = data
-                    .get(*pos..*pos + 4)
-                    .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
+                let len = data.get(*pos..).and_then(announced_len).unwrap_or(0);
                 let start = (*pos + super::RECORD_HEADER_LEN).min(data.len());
                 let end = (start + len).min(data.len());
                 let record = (*seq, data.slice(start..end));

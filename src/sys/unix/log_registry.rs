@@ -54,7 +54,8 @@ fn try_register(dir: &Path) -> io::Result<()> {
 
 /// Removes the entries whose log directory no longer exists (a log in a temporary directory
 /// deleted without `anyipc::file::remove`), so the index does not grow without bound; only
-/// when a new entry was made, so an existing log's writer does not list the index each time.
+/// when this writer did not find its entry in place (made it, or lost the race to make it),
+/// so an existing log's writer does not list the index each time.
 fn drop_entries_of_gone_logs(index: &Path) {
     let Ok(entries) = std::fs::read_dir(index) else {
         return;
