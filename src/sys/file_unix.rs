@@ -133,24 +133,46 @@ pub(crate) fn read_at(
     want: usize,
     offset: u64,
 ) -> io::Result<usize> {
+    let offset = libc::off_t::try_from(offset)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file offset out of range"))?;
+    loop {
+        // SAFETY: `pread` writes at most `len` bytes at `ptr` and returns that count or -1
+        // (read_into_spare's contract); the descriptor is borrowed from `file`.
+        let read = unsafe {
+            read_into_spare(buf, want, |ptr, len| {
+                libc::pread(file.as_raw_fd(), ptr.cast(), len, offset)
+            })
+        };
+        match read {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
+    }
+}
+
+/// Appends to `buf` what `read` puts at the start of its spare capacity (no zeroing
+/// first): reserves `want` bytes, calls `read(ptr, len)` — a `pread`-like system call that
+/// returns the count it wrote or -1 — and advances `buf` past that count. Returns the
+/// count, or the OS error after a -1.
+///
+/// # Safety
+/// `read` must write only within the `len` bytes at `ptr` and, on success, return at most
+/// `len` (a system call reading into that buffer does).
+///
+/// # Errors
+/// The OS error `read` reported.
+pub(crate) unsafe fn read_into_spare(
+    buf: &mut bytes::BytesMut,
+    want: usize,
+    read: impl FnOnce(*mut u8, usize) -> isize,
+) -> io::Result<usize> {
     use bytes::BufMut;
     buf.reserve(want);
     let spare = buf.chunk_mut();
     let (ptr, len) = (spare.as_mut_ptr(), want.min(spare.len()));
-    let offset = libc::off_t::try_from(offset)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file offset out of range"))?;
-    loop {
-        // SAFETY: `ptr` points into `buf`'s spare capacity, valid for writes of `len` bytes
-        // for the duration of the call; the descriptor is borrowed from `file`.
-        let n = unsafe { libc::pread(file.as_raw_fd(), ptr.cast(), len, offset) };
-        if let Ok(n) = usize::try_from(n) {
-            // SAFETY: the kernel initialised the first `n` (at most `len`) spare bytes.
-            unsafe { buf.advance_mut(n) };
-            return Ok(n);
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
-        }
-    }
+    let n = usize::try_from(read(ptr, len)).map_err(|_| io::Error::last_os_error())?;
+    // SAFETY: by this function's contract `read` initialised the first `n` (at most `len`,
+    // and `len` is within the spare capacity) bytes of the spare capacity.
+    unsafe { buf.advance_mut(n.min(len)) };
+    Ok(n)
 }

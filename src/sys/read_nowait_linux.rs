@@ -2,7 +2,8 @@
 //! `RWF_NOWAIT`), so an async task can take fresh data without blocking and without a
 //! thread hop; anything that would wait for the disk is left to the blocking bridge.
 
-use bytes::{BufMut, BytesMut};
+use super::file_unix::read_into_spare;
+use bytes::BytesMut;
 use std::fs::File;
 use std::os::unix::io::AsRawFd;
 
@@ -16,19 +17,18 @@ pub(crate) fn read_at_nowait(
     want: usize,
     offset: u64,
 ) -> Option<usize> {
-    buf.reserve(want);
-    let spare = buf.chunk_mut();
-    let iov = libc::iovec {
-        iov_base: spare.as_mut_ptr().cast(),
-        iov_len: want.min(spare.len()),
-    };
     let offset = libc::off_t::try_from(offset).ok()?;
-    // SAFETY: `iov` points into `buf`'s spare capacity, valid for writes of `iov_len` bytes
-    // for the duration of the call; the descriptor is borrowed from `file`.
-    let n = unsafe { libc::preadv2(file.as_raw_fd(), &iov, 1, offset, libc::RWF_NOWAIT) };
-    let n = usize::try_from(n).ok()?;
-    // SAFETY: the kernel initialised the first `n` (at most `iov_len`) bytes of the spare
-    // capacity.
-    unsafe { buf.advance_mut(n) };
-    Some(n)
+    // SAFETY: `preadv2` with one iovec of `len` bytes at `ptr` writes only there and returns
+    // at most `len` or -1 (read_into_spare's contract); the descriptor is borrowed from
+    // `file`.
+    let read = unsafe {
+        read_into_spare(buf, want, |ptr, len| {
+            let iov = libc::iovec {
+                iov_base: ptr.cast(),
+                iov_len: len,
+            };
+            libc::preadv2(file.as_raw_fd(), &iov, 1, offset, libc::RWF_NOWAIT)
+        })
+    };
+    read.ok()
 }
