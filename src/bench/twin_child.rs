@@ -22,7 +22,6 @@ use super::peer_process::{prepare, wait_ready, Kind};
 use super::{PeerProcess, Target};
 use std::io;
 use std::os::fd::AsFd;
-use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use tokio::io::Join;
 use tokio::net::unix::pipe;
@@ -59,8 +58,7 @@ impl TwinChild {
             Target::RawFifo(path) => {
                 // Both sides open their ends before anyone writes; then the names go, so a
                 // run leaves nothing behind however it ends.
-                let fifos = Fifos::create(path)?;
-                let stream = fifos.open_measuring_side()?;
+                let (fifos, stream) = Fifos::create(path)?;
                 let mut child = cmd.spawn()?;
                 wait_ready(&mut child).await?;
                 drop(fifos);
@@ -140,49 +138,26 @@ fn joined(receiver: pipe::Receiver, sender: pipe::Sender) -> RawPipes {
 
 /// The two FIFOs of one `raw+fifo://` run, removed when dropped.
 struct Fifos {
-    to_peer: PathBuf,
-    from_peer: PathBuf,
     /// The ones made so far (all that is removed).
     made: Vec<PathBuf>,
 }
 
 impl Fifos {
-    /// Makes both FIFOs (owner-only), first removing FIFOs an earlier run left there.
-    fn create(path: &Path) -> io::Result<Fifos> {
-        let mut fifos = Fifos {
-            to_peer: path.to_path_buf(),
-            from_peer: reply_path(path),
-            made: Vec::new(),
-        };
-        for path in [fifos.to_peer.clone(), fifos.from_peer.clone()] {
-            match std::fs::symlink_metadata(&path) {
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Ok(meta) if meta.file_type().is_fifo() => std::fs::remove_file(&path)?,
-                Ok(_) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::AlreadyExists,
-                        format!("{}: exists and is not a FIFO", path.display()),
-                    ))
-                }
-                Err(e) => return Err(e),
-            }
-            crate::sys::mkfifo(&path)?;
-            fifos.made.push(path);
-        }
-        Ok(fifos)
-    }
-
-    /// Opens this side's ends: `PATH.reply` for reading and `PATH` for writing. A writer
-    /// opens without blocking only while a reader has the FIFO open, so `PATH` is held open
-    /// for reading just long enough; and because a writer is there before the peer's reader
-    /// opens, the peer can never read an end of file before the run.
-    fn open_measuring_side(&self) -> io::Result<RawPipes> {
-        let open = pipe::OpenOptions::new();
-        let receiver = open.open_receiver(&self.from_peer)?;
-        let hold = open.open_receiver(&self.to_peer)?;
-        let sender = open.open_sender(&self.to_peer)?;
-        drop(hold);
-        Ok(joined(receiver, sender))
+    /// Makes both FIFOs as `fifo://` binds them (owner-only; a stale one of ours is
+    /// reclaimed, a live reader's refused) and opens this side's ends: `PATH` for writing,
+    /// `PATH.reply` for reading. Because a writer holds `PATH` before the peer's reader
+    /// opens, the peer never reads an end of file before the run; and this side keeps no
+    /// write end of `PATH.reply`, so the peer closing it is an end of file here.
+    fn create(path: &Path) -> io::Result<(Fifos, RawPipes)> {
+        let mut fifos = Fifos { made: Vec::new() };
+        let to_peer = crate::sys::fifo_bind(path, 0o600)?;
+        fifos.made.push(path.to_path_buf());
+        let reply = reply_path(path);
+        let from_peer = crate::sys::fifo_bind(&reply, 0o600)?;
+        fifos.made.push(reply);
+        let sender = pipe::Sender::from_owned_fd(to_peer.keep_open)?;
+        let receiver = pipe::Receiver::from_owned_fd(from_peer.reader)?;
+        Ok((fifos, joined(receiver, sender)))
     }
 }
 

@@ -11,7 +11,7 @@ mod inherit;
 mod local_socket;
 mod log_registry;
 
-pub(crate) use fifo::{fifo_bind, fifo_open_writer, mkfifo, BoundFifo, PIPE_BUF};
+pub(crate) use fifo::{fifo_bind, fifo_open_writer, BoundFifo, PIPE_BUF};
 pub(crate) use inherit::{
     adopt_inherited_fd, anonymous_pipe, grow_pipe_buffer, inherit_in_child, take_stdio,
 };

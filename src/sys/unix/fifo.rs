@@ -208,7 +208,7 @@ pub(crate) fn fifo_open_writer(path: &Path) -> io::Result<OwnedFd> {
 /// # Errors
 /// `InvalidInput` for a path with a NUL byte; the OS's (`AlreadyExists` when the path is
 /// taken).
-pub(crate) fn mkfifo(path: &Path) -> io::Result<()> {
+fn mkfifo(path: &Path) -> io::Result<()> {
     let c_path = c_path(path)?;
     // SAFETY: `c_path` is a NUL-terminated string that outlives the call.
     if unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) } != 0 {
