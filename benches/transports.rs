@@ -422,9 +422,7 @@ async fn tables(options: &Options) -> io::Result<()> {
     let specs: Vec<TransportSpec> = BASELINES
         .iter()
         .filter(|b| {
-            b.name == "baseline"
-                || (options.only.is_some() && asked(b.name))
-                || transports.iter().any(|t| t.twin == b.name)
+            b.name == "baseline" || asked(b.name) || transports.iter().any(|t| t.twin == b.name)
         })
         .chain(&transports)
         .copied()

@@ -16,7 +16,8 @@
 //! kernel settings of the transports they are compared with, so a ratio shows what anyipc's
 //! code costs. What the twins do not copy is `fifo://`'s rule that a frame is one atomic write
 //! of at most `PIPE_BUF` bytes (so frames of several writers never interleave): `Framed`
-//! writes up to 8 KiB at a time and lets the pipe split frames anywhere.
+//! writes its whole buffer at a time (8 KiB or more once it batches) and lets the pipe split
+//! frames anywhere.
 
 use super::peer_process::{prepare, wait_ready, Kind};
 use super::{PeerProcess, Target};

@@ -50,7 +50,7 @@ impl Decoder for LineCodec {
     type Error = io::Error;
 
     fn decode(&mut self, src: &mut BytesMut) -> io::Result<Option<Bytes>> {
-        match src[self.scanned..].iter().position(|b| *b == b'\n') {
+        match src[self.scanned..].iter().position(|b| *b == NEWLINE) {
             Some(offset) => {
                 let end = self.scanned + offset;
                 self.scanned = 0;
@@ -114,15 +114,17 @@ impl LineCodec {
             }
             .into());
         }
-        if item.contains(&b'\n') {
+        if item.contains(&NEWLINE) {
             return Err(FrameError::NewlineInLine.into());
         }
         Ok(())
     }
 }
 
-/// What ends every line sent (the byte [`LineCodec`] cuts received lines at).
-pub(crate) const LINE_END: &[u8] = b"\n";
+/// The byte [`LineCodec`] cuts received lines at and refuses inside a line sent.
+const NEWLINE: u8 = b'\n';
+/// What ends every line sent.
+pub(crate) const LINE_END: &[u8] = &[NEWLINE];
 
 impl Encoder<Bytes> for LineCodec {
     type Error = io::Error;

@@ -9,8 +9,8 @@ use anyipc::queue::{MessageQueue, QueueOptions};
 use std::io;
 
 fn peer_command(target: &str) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(anyipc_bin());
-    cmd.arg("bench-peer").arg(target);
+    let mut cmd = twin_command();
+    cmd.arg(target);
     cmd
 }
 

@@ -115,7 +115,7 @@ pub(crate) fn rm(args: RmArgs) -> Result<(), CliError> {
         Scheme::Pipe => Kind::Pipe,
         Scheme::Shm => Kind::Shm,
         Scheme::Mq => Kind::Mq,
-        Scheme::File if endpoint.option("framing").is_none() => Kind::File,
+        Scheme::File if !endpoint.has_framing() => Kind::File,
         Scheme::File => {
             return Err(CliError::Usage(format!(
                 "rm: {endpoint} is a plain file (framing=), not a log; remove it as any file"

@@ -62,7 +62,7 @@ impl fmt::Display for Kind {
 pub(crate) enum Status {
     /// Its owner (or, for a queue, some attached process) is running.
     Alive,
-    /// A queue no process has open: kept until removed.
+    /// A queue no process has open, or a log with no live writer: kept until removed.
     Idle,
     /// Left by a process that died: `clean` removes it.
     Dead,

@@ -11,6 +11,10 @@
 //! A log outlives its writer by design (consumers read it later), so a log without a live
 //! writer is *idle*, not dead: `clean` leaves it, `rm` removes it. Dead is an index entry whose
 //! directory is gone: `clean` removes the entry (never log data).
+//!
+//! The binary cannot reach the library's crate-private names, so `INDEX`, `LOCK_FILE` and
+//! `is_segment` restate `sys/unix/log_registry.rs` and `file/segment.rs`: a change there
+//! must be made here too.
 
 use super::proc_locks::{FileKey, Locks};
 use super::runtime_dir;
@@ -156,8 +160,8 @@ pub(crate) fn remove(dir: &Path, entry: &Path, force: bool) -> io::Result<bool> 
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         other => other?,
     }
-    // The library drops the entry of the path it was given; an entry that names the log
-    // another way (a symlinked directory) goes here.
+    // The library drops the entry of a log it removed, but not after `NotFound` (no log
+    // there any more): the entry is removed here in every case.
     super::remove_if_present(entry)?;
     Ok(true)
 }
