@@ -81,6 +81,7 @@ mod log_writer;
 mod plain_reader;
 mod plain_writer;
 mod record;
+mod record_batch;
 mod record_encoder;
 mod remove_log;
 mod scan;
@@ -101,6 +102,7 @@ pub use file_producer::FileProducer;
 pub use record::{
     decode_record, encode_record, Decoded, SegmentHeader, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
 };
+pub use record_batch::{RecordBatch, RecordBatchIter};
 pub use remove_log::{remove, remove_forced};
 pub use scan::{check_scan_invariants, scan_segment, SegmentScan, Tail};
 

@@ -10,6 +10,7 @@
 //! | state | poll_append does |
 //! |---|---|
 //! | `fsync=always`, a send in flight | waits until `synced` covers it |
+//! | a message of a batch (`append_many`) | as below for every policy; the batch ends with a flush (and a sync) |
 //! | closed, failed, message too large | the error |
 //! | open block full, or the message starts a segment | hands the block over (waits while the queue is full) |
 //! | otherwise | encodes the message into the open block |
@@ -18,7 +19,6 @@ use super::record_encoder::RecordEncoder;
 use super::writer_thread::{self, AppendTarget, Block, Shared, BLOCK_TARGET};
 use super::FsyncPolicy;
 use crate::codec::FrameError;
-use bytes::Bytes;
 use std::io;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
@@ -83,7 +83,7 @@ impl Appender {
     pub(crate) fn poll_append(
         &mut self,
         cx: &mut Context<'_>,
-        msg: &Bytes,
+        msg: &[u8],
     ) -> Poll<io::Result<u64>> {
         if let Some(target) = self.awaiting {
             let reached = ready!(self.shared.synced.poll_reached(cx, target));
@@ -94,6 +94,68 @@ impl Appender {
                 Err(self.shared.failure())
             });
         }
+        let always = self.policy == FsyncPolicy::Always;
+        let seq = ready!(self.poll_accept(cx, msg, always))?;
+        if always {
+            self.hand_over();
+            self.awaiting = Some(self.accepted);
+            return self.poll_append(cx, msg);
+        }
+        Poll::Ready(Ok(seq))
+    }
+
+    /// Polls to append `msg` as one record of a batch: it is encoded into the open block
+    /// whatever the fsync policy, and the caller ends the batch with
+    /// [`poll_flush`](Self::poll_flush) and, for durability, [`sync`](Self::sync). After
+    /// `Pending`, poll again with the same message.
+    ///
+    /// # Errors
+    /// As [`poll_append`](Self::poll_append).
+    pub(crate) fn poll_append_batched(
+        &mut self,
+        cx: &mut Context<'_>,
+        msg: &[u8],
+    ) -> Poll<io::Result<u64>> {
+        self.poll_accept(cx, msg, false)
+    }
+
+    /// Encodes the longest prefix of `msgs` that fits into the open block without handing
+    /// it over or starting a segment, and returns its length: the loop of a batch between
+    /// the checks [`poll_append_batched`](Self::poll_append_batched) makes. The caller has
+    /// checked every message against `max_frame`; a message the encoder refuses ends the
+    /// prefix (polled alone, it gets its error).
+    pub(crate) fn encode_fitting<M: AsRef<[u8]>>(&mut self, msgs: &[M]) -> usize {
+        let mut taken = 0;
+        for msg in msgs {
+            let msg = msg.as_ref();
+            if self.open.data.len() >= BLOCK_TARGET
+                || self.encoder.needs_new_segment(msg.len())
+                || self.encoder.encode(msg, &mut self.open.data).is_err()
+            {
+                break;
+            }
+            taken += 1;
+        }
+        self.open.messages += taken as u64;
+        self.accepted += taken as u64;
+        taken
+    }
+
+    /// Forgets the wait of an `fsync=always` append whose caller went away: its record is
+    /// handed over, and the next append must wait for its own.
+    pub(crate) fn forget_abandoned_wait(&mut self) {
+        self.awaiting = None;
+    }
+
+    /// Encodes `msg` into the open block, first handing the block over when it is full or
+    /// the message starts a segment; with `room_first`, also waits until the queue has room
+    /// for the block this message is in (it is to be handed over at once).
+    fn poll_accept(
+        &mut self,
+        cx: &mut Context<'_>,
+        msg: &[u8],
+        room_first: bool,
+    ) -> Poll<io::Result<u64>> {
         if self.closed {
             return Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::BrokenPipe,
@@ -114,8 +176,7 @@ impl Appender {
         if self.open.messages > 0 && (new_segment || self.open.data.len() >= BLOCK_TARGET) {
             ready!(self.poll_hand_over(cx))?;
         }
-        if self.policy == FsyncPolicy::Always {
-            // Room first: the message is handed over as soon as it is encoded.
+        if room_first {
             ready!(self.poll_room(cx))?;
         }
         if new_segment {
@@ -124,11 +185,6 @@ impl Appender {
         self.encoder.encode(msg, &mut self.open.data)?;
         self.open.messages += 1;
         self.accepted += 1;
-        if self.policy == FsyncPolicy::Always {
-            self.hand_over();
-            self.awaiting = Some(self.accepted);
-            return self.poll_append(cx, msg);
-        }
         Poll::Ready(Ok(self.first_seq + self.accepted - 1))
     }
 
@@ -145,6 +201,16 @@ impl Appender {
             return Poll::Ready(Err(self.shared.failure()));
         }
         Poll::Ready(Ok(()))
+    }
+
+    /// The fsync policy.
+    pub(crate) fn policy(&self) -> FsyncPolicy {
+        self.policy
+    }
+
+    /// The largest message a send accepts.
+    pub(crate) fn max_frame(&self) -> usize {
+        self.max_frame
     }
 
     /// The sequence number the next accepted message gets.

@@ -1,7 +1,7 @@
 use super::cursor;
 use super::log_reader::{CursorSpec, LogReader};
 use super::tailer::Tailer;
-use super::{watcher_for, FileOptions, FsyncPolicy};
+use super::{watcher_for, FileOptions, FsyncPolicy, RecordBatch};
 use crate::io::blocking;
 use bytes::Bytes;
 use std::io;
@@ -88,6 +88,26 @@ impl FileConsumer {
         }))
     }
 
+    /// The records read together next, whole (at most one read's worth, 1 MiB); waits at
+    /// the end of the log as [`recv`](Self::recv) does, or returns `None` there (no
+    /// `follow`). The batch call: no `Bytes` per record. [`position`](Self::position)
+    /// moves past the whole batch. See [`RecordBatch`] for an example.
+    ///
+    /// # Errors
+    /// As [`recv`](Self::recv): a corrupt record ends the batch before it, and the next
+    /// call returns the error.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: records read are kept for the next call.
+    pub async fn recv_batch(&mut self) -> io::Result<Option<RecordBatch>> {
+        let next = std::future::poll_fn(|cx| self.tailer.poll_next_chunk(cx)).await?;
+        Ok(next.map(|chunk| {
+            let batch = RecordBatch::new(chunk);
+            self.delivered = batch.end_seq();
+            batch
+        }))
+    }
+
     /// The sequence number after the last record returned: what [`commit`](Self::commit)
     /// stores.
     pub fn position(&self) -> u64 {
@@ -95,7 +115,8 @@ impl FileConsumer {
     }
 
     /// Stores this consumer's cursor: after a restart it resumes after the last record
-    /// [`recv`](Self::recv) returned. Durable (fsynced) unless `fsync=never`.
+    /// [`recv`](Self::recv) or [`recv_batch`](Self::recv_batch) returned. Durable (fsynced)
+    /// unless `fsync=never`.
     ///
     /// # Errors
     /// `InvalidInput` for a consumer without a name; OS errors writing the cursor.

@@ -425,6 +425,7 @@ mod tests {
                 data,
                 mut pos,
                 mut seq,
+                ..
             } = chunk
             else {
                 panic!("the log reader returns records");

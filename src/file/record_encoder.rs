@@ -4,7 +4,7 @@
 
 use super::record::{encode_record, SegmentHeader, RECORD_HEADER_LEN};
 use crate::codec::FrameCodec;
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use std::io;
 
 /// Where the next record of a log goes: what its CRC and the rotation decision depend on.
@@ -63,7 +63,7 @@ impl RecordEncoder {
     /// # Errors
     /// The plain codecs' refusals (`InvalidInput`: a newline inside a line, too large); `out`
     /// is then unchanged. Log records never fail here.
-    pub(crate) fn encode(&mut self, msg: &Bytes, out: &mut BytesMut) -> io::Result<()> {
+    pub(crate) fn encode(&mut self, msg: &[u8], out: &mut BytesMut) -> io::Result<()> {
         match self {
             RecordEncoder::Log(end) => {
                 encode_record(out, end.salt, end.next_seq, msg);
@@ -99,7 +99,7 @@ mod tests {
         // An empty segment takes any record, even one over segment_size.
         assert!(!enc.needs_new_segment(200));
         let mut out = BytesMut::new();
-        enc.encode(&Bytes::from_static(&[7; 30]), &mut out).unwrap();
+        enc.encode(&[7; 30], &mut out).unwrap();
         assert_eq!(decode_record(&out, 9, 40, 64), Decoded::Record { len: 38 });
         // 32 + 38 = 70 bytes; 30 more would make 100 (fits), 31 would not.
         assert!(!enc.needs_new_segment(22));
@@ -107,7 +107,7 @@ mod tests {
         let header = enc.start_segment().unwrap();
         assert_eq!(header.base_seq, 41);
         out.clear();
-        enc.encode(&Bytes::from_static(b"x"), &mut out).unwrap();
+        enc.encode(b"x", &mut out).unwrap();
         assert_eq!(
             decode_record(&out, header.salt, 41, 64),
             Decoded::Record { len: 9 }
@@ -122,10 +122,8 @@ mod tests {
         let codec = FrameCodec::new(crate::codec::Framing::Lines, 16);
         let mut enc = RecordEncoder::Plain(codec);
         let mut out = BytesMut::new();
-        enc.encode(&Bytes::from_static(b"one"), &mut out).unwrap();
-        let err = enc
-            .encode(&Bytes::from_static(b"two\nlines"), &mut out)
-            .unwrap_err();
+        enc.encode(b"one", &mut out).unwrap();
+        let err = enc.encode(b"two\nlines", &mut out).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
         assert_eq!(&out[..], b"one\n");
         assert!(enc.start_segment().is_none());

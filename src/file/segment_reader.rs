@@ -166,6 +166,7 @@ impl SegmentReader {
                 data: self.buf.split_to(pos - skip).freeze(),
                 pos: 0,
                 seq: first,
+                end: seq,
             }
         });
         self.offset += pos as u64;

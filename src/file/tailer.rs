@@ -52,8 +52,14 @@ pub(crate) trait TailSource: Send + 'static {
 #[derive(Debug)]
 pub(crate) enum Chunk {
     /// Whole, validated log records laid end to end, each as [`record`](super::record)
-    /// describes (length, CRC, payload); the first at `pos` has sequence number `seq`.
-    Records { data: Bytes, pos: usize, seq: u64 },
+    /// describes (length, CRC, payload); the first at `pos` has sequence number `seq`, and
+    /// `end` is the sequence number after the last.
+    Records {
+        data: Bytes,
+        pos: usize,
+        seq: u64,
+        end: u64,
+    },
     /// One message with a buffer of its own.
     One { seq: u64, payload: Bytes },
 }
@@ -128,6 +134,21 @@ impl<S: TailSource> Tailer<S> {
                 return Poll::Ready(Ok(None));
             }
         }
+    }
+
+    /// Polls for the records read together next: what is left of the front chunk, whole;
+    /// `None` at the end (only without `follow`).
+    ///
+    /// # Errors
+    /// As [`poll_next`](Self::poll_next).
+    pub(crate) fn poll_next_chunk(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<Option<Chunk>>> {
+        if !ready!(self.poll_read(cx))? {
+            return Poll::Ready(Ok(None));
+        }
+        Poll::Ready(Ok(self.ready.pop_front()))
     }
 
     /// Once the records read are all returned: reads more. `Ready(Ok(true))` when records
@@ -216,7 +237,7 @@ impl<S: TailSource> Tailer<S> {
     fn pop_ready(&mut self) -> Option<(u64, Bytes)> {
         let chunk = self.ready.front_mut()?;
         let (record, done) = match chunk {
-            Chunk::Records { data, pos, seq } => {
+            Chunk::Records { data, pos, seq, .. } => {
                 // The reader validated these records: lengths and bounds hold.
                 let len = data.get(*pos..).and_then(announced_len).unwrap_or(0);
                 let start = (*pos + super::RECORD_HEADER_LEN).min(data.len());

@@ -363,6 +363,97 @@ async fn segments_rotate_and_retention_deletes_the_oldest() {
 }
 
 #[tokio::test]
+async fn batches_keep_order_across_blocks_and_segments_and_are_read_in_batches() {
+    watchdog(60, async {
+        let dir = TempDir::new("file-batch");
+        let rotating = FileOptions {
+            segment_size: 64 * 1024,
+            max_frame: 4096,
+            ..opts(FsyncPolicy::Always)
+        };
+        let mut producer = FileProducer::open(dir.path(), rotating.clone())
+            .await
+            .unwrap();
+        // 3,000 records of up to 3,000 bytes: several 256 KiB blocks and segments per batch.
+        let batch: Vec<Bytes> = (0..3000).map(payload).collect();
+        assert_eq!(producer.append_many(&batch).await.unwrap(), 0..3000);
+        // One message over max_frame: nothing of its batch is appended.
+        let err = producer
+            .append_many(&[vec![1u8; 10], vec![2u8; 5000]])
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(
+            producer.append_many(&[payload(3000)]).await.unwrap(),
+            3000..3001
+        );
+        assert_eq!(
+            producer.append_many::<Bytes>(&[]).await.unwrap(),
+            3001..3001
+        );
+        producer.close().await.unwrap();
+        assert!(segments(dir.path()).len() > 10);
+
+        // A named consumer takes one record alone, then the rest in batches, commits and
+        // resumes after the last batch it took.
+        let mut consumer = FileConsumer::open(dir.path(), Some("b"), rotating.clone())
+            .await
+            .unwrap();
+        assert_eq!(consumer.recv().await.unwrap().unwrap().seq, 0);
+        let (mut next, mut batches) = (1u64, 0);
+        while let Some(got) = consumer.recv_batch().await.unwrap() {
+            assert_eq!(got.first_seq(), next);
+            for (seq, bytes) in &got {
+                assert_eq!((seq, bytes), (next, &payload(next)[..]));
+                next += 1;
+            }
+            assert_eq!(
+                (got.end_seq(), got.len() as u64),
+                (next, next - got.first_seq())
+            );
+            assert_eq!(consumer.position(), next);
+            batches += 1;
+            if next > 2000 {
+                break;
+            }
+        }
+        assert!(batches > 1, "the log was read in {batches} batches");
+        consumer.commit().await.unwrap();
+        drop(consumer);
+        let mut consumer = FileConsumer::open(dir.path(), Some("b"), rotating)
+            .await
+            .unwrap();
+        while let Some(got) = consumer.recv_batch().await.unwrap() {
+            for (seq, bytes) in &got {
+                assert_eq!((seq, bytes), (next, &payload(next)[..]));
+                next += 1;
+            }
+        }
+        assert_eq!(next, 3001, "every record once, in order");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn an_append_after_an_abandoned_durable_append_is_appended_itself() {
+    use futures::FutureExt;
+    watchdog(30, async {
+        let dir = TempDir::new("file-abandoned");
+        let mut producer = FileProducer::open(dir.path(), opts(FsyncPolicy::Always))
+            .await
+            .unwrap();
+        // Polled once (encoded, handed over, waiting for its fdatasync), then dropped.
+        let _ = producer.append("abandoned").now_or_never();
+        assert_eq!(producer.append("kept").await.unwrap(), 1);
+        producer.close().await.unwrap();
+        let records = read_all(dir.path()).await.unwrap();
+        let payloads: Vec<&[u8]> = records.iter().map(|(_, p)| &p[..]).collect();
+        assert_eq!(payloads, [&b"abandoned"[..], b"kept"]);
+    })
+    .await
+}
+
+#[tokio::test]
 async fn a_consumer_follows_across_rotation() {
     watchdog(60, async {
         let dir = TempDir::new("file-rotate-tail");
@@ -635,7 +726,9 @@ async fn sigkill_mid_append_loses_no_acknowledged_record() {
         let mut rng = Lcg::seeded();
         let mut torn_rounds = 0;
         for round in 0..200 {
-            let mut child = spawn_helper("append", dir.path());
+            // Odd rounds append in batches: an acknowledged batch is on disk whole.
+            let role = if round % 2 == 0 { "append" } else { "append-many" };
+            let mut child = spawn_helper(role, dir.path());
             let mut lines = HelperLines::new(&mut child);
             assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("ready"), "round {round}");
             let acks_wanted = rng.below(6);
@@ -802,6 +895,19 @@ fn file_helper_entry() {
                         let got = p.append(payload(seq)).await.unwrap();
                         assert_eq!(got, seq);
                         say(&format!("ack {seq}"));
+                    }
+                }
+                "append-many" => {
+                    let mut p = FileProducer::open(&dir, opts(FsyncPolicy::Always))
+                        .await
+                        .unwrap();
+                    say("ready");
+                    for size in (1..=5).cycle() {
+                        let first = p.next_seq();
+                        let batch: Vec<Bytes> = (first..first + size).map(payload).collect();
+                        let got = p.append_many(&batch).await.unwrap();
+                        assert_eq!(got, first..first + size);
+                        say(&format!("ack {}", got.end - 1));
                     }
                 }
                 "full" => full_disk(&dir).await,

@@ -1,0 +1,174 @@
+//! [`RecordBatch`]: records of a durable log read together, returned whole by
+//! [`FileConsumer::recv_batch`](super::FileConsumer::recv_batch).
+
+use super::record::{announced_len, RECORD_HEADER_LEN};
+use super::tailer::Chunk;
+
+/// Records of a durable log that one read brought in, in order, sharing its buffer (at
+/// most one read's worth, 1 MiB): the batch counterpart of [`FileRecord`](super::FileRecord),
+/// without a `Bytes` (and its reference count) per record.
+///
+/// Every record was checked (length, CRC32C, sequence number) when it was read.
+///
+/// ```
+/// # tokio_test::block_on(async {
+/// use anyipc::file::{FileConsumer, FileOptions, FileProducer};
+/// let dir = std::env::temp_dir().join(format!("anyipc-doc-batch-{}", std::process::id()));
+/// let opts = FileOptions { follow: false, ..FileOptions::default() };
+/// let mut log = FileProducer::open(&dir, opts.clone()).await?;
+/// log.append_many(&["a", "b", "c"]).await?;
+/// log.close().await?;
+///
+/// let mut consumer = FileConsumer::open(&dir, None, opts).await?;
+/// let mut seen = Vec::new();
+/// while let Some(batch) = consumer.recv_batch().await? {
+///     for (seq, payload) in &batch {
+///         seen.push((seq, payload.to_vec()));
+///     }
+///     assert_eq!(consumer.position(), batch.end_seq());
+/// }
+/// assert_eq!(seen, [(0, b"a".to_vec()), (1, b"b".to_vec()), (2, b"c".to_vec())]);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// ```
+#[derive(Debug)]
+pub struct RecordBatch {
+    chunk: Chunk,
+}
+
+impl RecordBatch {
+    pub(crate) fn new(chunk: Chunk) -> RecordBatch {
+        RecordBatch { chunk }
+    }
+
+    /// The sequence number of the first record.
+    pub fn first_seq(&self) -> u64 {
+        match &self.chunk {
+            Chunk::Records { seq, .. } | Chunk::One { seq, .. } => *seq,
+        }
+    }
+
+    /// The sequence number after the last record: where a consumer that took the whole
+    /// batch stands.
+    pub fn end_seq(&self) -> u64 {
+        match &self.chunk {
+            Chunk::Records { end, .. } => *end,
+            Chunk::One { seq, .. } => seq + 1,
+        }
+    }
+
+    /// How many records the batch holds.
+    pub fn len(&self) -> usize {
+        usize::try_from(self.end_seq() - self.first_seq()).unwrap_or(usize::MAX)
+    }
+
+    /// Whether the batch holds no record (a consumer never returns such a batch).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The records in order, as (sequence number, payload).
+    pub fn iter(&self) -> RecordBatchIter<'_> {
+        match &self.chunk {
+            Chunk::Records { data, pos, seq, .. } => RecordBatchIter {
+                rest: data.get(*pos..).unwrap_or_default(),
+                seq: *seq,
+                framed: true,
+            },
+            Chunk::One { seq, payload } => RecordBatchIter {
+                rest: payload,
+                seq: *seq,
+                framed: false,
+            },
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a RecordBatch {
+    type Item = (u64, &'a [u8]);
+    type IntoIter = RecordBatchIter<'a>;
+
+    fn into_iter(self) -> RecordBatchIter<'a> {
+        self.iter()
+    }
+}
+
+/// The records of a [`RecordBatch`], in order: (sequence number, payload).
+#[derive(Debug, Clone)]
+pub struct RecordBatchIter<'a> {
+    /// What is left: records laid end to end (`framed`), or one bare payload.
+    rest: &'a [u8],
+    seq: u64,
+    framed: bool,
+}
+
+impl<'a> Iterator for RecordBatchIter<'a> {
+    type Item = (u64, &'a [u8]);
+
+    fn next(&mut self) -> Option<(u64, &'a [u8])> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let payload = if self.framed {
+            // Checked when read; a length that does not fit ends the walk, never a panic.
+            let len = announced_len(self.rest)?;
+            let record = self.rest.get(..RECORD_HEADER_LEN.checked_add(len)?)?;
+            self.rest = &self.rest[record.len()..];
+            &record[RECORD_HEADER_LEN..]
+        } else {
+            std::mem::take(&mut self.rest)
+        };
+        let seq = self.seq;
+        self.seq += 1;
+        Some((seq, payload))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::file::encode_record;
+    use bytes::{Bytes, BytesMut};
+
+    #[test]
+    fn walks_records_from_where_the_consumer_stopped() {
+        let mut data = BytesMut::new();
+        for (seq, payload) in [b"zero".as_slice(), b"", b"two"].iter().enumerate() {
+            encode_record(&mut data, 7, seq as u64 + 10, payload);
+        }
+        let second = RECORD_HEADER_LEN + 4;
+        let batch = RecordBatch::new(Chunk::Records {
+            data: data.freeze(),
+            pos: second,
+            seq: 11,
+            end: 13,
+        });
+        let got: Vec<_> = batch.iter().collect();
+        assert_eq!(got, [(11, &b""[..]), (12, &b"two"[..])]);
+        assert_eq!(
+            (batch.first_seq(), batch.end_seq(), batch.len()),
+            (11, 13, 2)
+        );
+    }
+
+    #[test]
+    fn a_bare_payload_is_one_record_and_a_short_buffer_ends_the_walk() {
+        let one = RecordBatch::new(Chunk::One {
+            seq: 5,
+            payload: Bytes::from_static(b"whole"),
+        });
+        assert_eq!(one.iter().collect::<Vec<_>>(), [(5, &b"whole"[..])]);
+        assert_eq!(one.len(), 1);
+        // A length field pointing past the buffer: the walk stops, it does not panic.
+        let mut data = BytesMut::new();
+        encode_record(&mut data, 1, 0, b"abc");
+        data.truncate(data.len() - 1);
+        let cut = RecordBatch::new(Chunk::Records {
+            data: data.freeze(),
+            pos: 0,
+            seq: 0,
+            end: 1,
+        });
+        assert_eq!(cut.iter().count(), 0);
+    }
+}
