@@ -33,6 +33,7 @@ fn main() {
 
 #[cfg(unix)]
 mod unix {
+    use anyipc::file::{FileConsumer, FileOptions, FileProducer};
     use bytes::Bytes;
     use futures::{SinkExt, StreamExt};
     use std::fs::File;
@@ -46,11 +47,16 @@ mod unix {
     const RUNS: usize = 3;
     const LAT_WARMUP: usize = 200;
     const LAT_COUNT: usize = 2000;
+    /// Messages per `append_many` in the batch-call rows.
+    const BATCH: usize = 1024;
 
     #[derive(Clone, Copy, Debug, PartialEq)]
     enum Variant {
         Baseline,
+        /// Through a `Connection`: one `Bytes` per message each way.
         Log(&'static str),
+        /// The batch calls: `FileProducer::append_many`, `FileConsumer::recv_batch`.
+        LogMany(&'static str),
     }
 
     impl Variant {
@@ -58,6 +64,7 @@ mod unix {
             match self {
                 Variant::Baseline => "baseline (BufWriter + inotify tail)".to_owned(),
                 Variant::Log(fsync) => format!("file:// log fsync={fsync}"),
+                Variant::LogMany(fsync) => format!("file:// log fsync={fsync}, batch calls"),
             }
         }
 
@@ -65,12 +72,14 @@ mod unix {
             match self {
                 Variant::Baseline => "baseline".to_owned(),
                 Variant::Log(f) => f.to_owned(),
+                Variant::LogMany(f) => format!("{f}-many"),
             }
         }
 
         fn decode(s: &str) -> Variant {
             match s {
                 "baseline" => Variant::Baseline,
+                "never-many" => Variant::LogMany("never"),
                 "never" => Variant::Log("never"),
                 "batch" => Variant::Log("batch"),
                 _ => Variant::Log("always"),
@@ -95,8 +104,8 @@ mod unix {
         };
 
         // For profiling: `--only 64` (or 4096) runs just the throughput rows of that size,
-        // `--only latency` just the latency rows; `--variant never` (baseline, never, batch;
-        // comma-separated) just those rows.
+        // `--only latency` just the latency rows; `--variant never` (baseline, never,
+        // never-many, batch; comma-separated) just those rows.
         let arg = |name: &str| std::env::args().skip_while(|a| a != name).nth(1);
         let only_latency = arg("--only").is_some_and(|s| s == "latency");
         let only: Option<usize> = arg("--only").and_then(|s| s.parse().ok());
@@ -105,6 +114,7 @@ mod unix {
                 vec![
                     Variant::Baseline,
                     Variant::Log("never"),
+                    Variant::LogMany("never"),
                     Variant::Log("batch"),
                 ]
             },
@@ -135,7 +145,11 @@ mod unix {
         }
         println!("\nappend → receive latency, 64 B, 1 message per ms ({LAT_COUNT} timed after {LAT_WARMUP})");
         let base = latency_runs(Variant::Baseline);
-        for &variant in &variants {
+        // One message per millisecond: the batch calls change nothing there.
+        for &variant in variants
+            .iter()
+            .filter(|v| !matches!(v, Variant::LogMany(_)))
+        {
             let runs = if variant == Variant::Baseline {
                 base.clone()
             } else {
@@ -248,7 +262,7 @@ mod unix {
     fn target(variant: Variant, dir: &Path) -> (PathBuf, String) {
         match variant {
             Variant::Baseline => (dir.join("baseline.dat"), String::new()),
-            Variant::Log(fsync) => (
+            Variant::Log(fsync) | Variant::LogMany(fsync) => (
                 dir.to_owned(),
                 format!("file://{}?fsync={fsync}&max_frame=1MiB", dir.display()),
             ),
@@ -336,6 +350,25 @@ mod unix {
                     (end, cpu, start.recv().unwrap())
                 })
             }
+            Variant::LogMany(_) => {
+                let (dir, url) = (dir.clone(), url.clone());
+                run_task(async move {
+                    let opts = FileOptions::from_endpoint(&anyipc::Endpoint::parse(&url).unwrap());
+                    let mut consumer = FileConsumer::open(&dir, None, opts).await.unwrap();
+                    let (mut child, start) = spawn_producer(variant, "tp", &dir, size, count);
+                    let mut got = 0;
+                    while got < count {
+                        for (_, m) in &consumer.recv_batch().await.unwrap().unwrap() {
+                            check(m, size);
+                            got += 1;
+                        }
+                    }
+                    let end = now_ns();
+                    let cpu = cpu_ns() - cpu_before;
+                    assert!(child.wait().unwrap().success());
+                    (end, cpu, start.recv().unwrap())
+                })
+            }
         };
         let _ = std::fs::remove_dir_all(&dir);
         let per_msg = |ns: u64| ns as f64 / count as f64;
@@ -366,7 +399,7 @@ mod unix {
                 }
                 assert!(child.wait().unwrap().success());
             }
-            Variant::Log(_) => {
+            Variant::Log(_) | Variant::LogMany(_) => {
                 let dir = dir.clone();
                 samples = run_task(async move {
                     let mut listener = anyipc::bind(&url).await.unwrap();
@@ -498,6 +531,18 @@ mod unix {
                 }
                 out.flush().unwrap();
             }
+            Variant::LogMany(_) => run_task(async move {
+                let opts = FileOptions::from_endpoint(&anyipc::Endpoint::parse(&url).unwrap());
+                let mut log = FileProducer::open(&dir, opts).await.unwrap();
+                let msg = message(size);
+                let batch = vec![&msg[..]; BATCH];
+                println!("start {}", now_ns());
+                for _ in 0..count / BATCH {
+                    log.append_many(&batch).await.unwrap();
+                }
+                log.append_many(&batch[..count % BATCH]).await.unwrap();
+                log.close().await.unwrap();
+            }),
             Variant::Log(_) => run_task(async move {
                 let mut conn = anyipc::connect(&url).await.unwrap();
                 let template = Bytes::from(message(size));
