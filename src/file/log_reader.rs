@@ -162,7 +162,7 @@ impl LogReader {
                 .filter(|&b| b <= self.next_seq)
                 .max()
                 .unwrap_or(first);
-            let mut file = match sys::open_read(&segment_path(&self.dir, base)) {
+            let mut file = match sys::open_segment_read(&segment_path(&self.dir, base)) {
                 Ok(file) => file,
                 // Deleted by retention between listing and opening: list again.
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,

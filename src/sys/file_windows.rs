@@ -73,6 +73,14 @@ pub(crate) fn open_read(path: &Path) -> io::Result<File> {
     File::open(path)
 }
 
+/// Opens an existing log segment for reading.
+///
+/// # Errors
+/// OS errors.
+pub(crate) fn open_segment_read(path: &Path) -> io::Result<File> {
+    open_read(path)
+}
+
 /// Opens an existing segment for reading and writing.
 ///
 /// # Errors
