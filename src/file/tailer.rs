@@ -183,6 +183,10 @@ impl<S: TailSource> Tailer<S> {
             if self.waiting {
                 ready!(self.watcher.poll_changed(cx))?;
                 self.waiting = false;
+            } else {
+                // The events of a wake-up are read after the read right after it, which
+                // brings what the consumer waits for, and before any later read.
+                self.watcher.drain_deferred(cx)?;
             }
             let Some(source) = self.source.as_mut() else {
                 return Poll::Ready(Err(io::Error::other(

@@ -24,6 +24,8 @@ pub(crate) struct DirWatcher {
     kind: Kind,
     /// A file may have been created or moved in since [`reset`](Self::reset).
     new_entry: bool,
+    /// The last [`poll_changed`](Self::poll_changed) reported events it left queued.
+    undrained: bool,
 }
 
 #[derive(Debug)]
@@ -47,6 +49,7 @@ impl DirWatcher {
             Ok(inotify) => DirWatcher {
                 kind: Kind::Inotify(inotify),
                 new_entry: true,
+                undrained: false,
             },
             Err(e) => {
                 tracing::debug!(dir = %dir.display(), error = %e, "inotify unavailable; polling");
@@ -62,6 +65,7 @@ impl DirWatcher {
         DirWatcher {
             kind: Kind::Poll(interval),
             new_entry: true,
+            undrained: false,
         }
     }
 
@@ -72,6 +76,7 @@ impl DirWatcher {
             while let Ok(Read { drained: false, .. }) = read_events(inotify.get_mut()) {}
         }
         self.new_entry = false;
+        self.undrained = false;
     }
 
     /// Whether a file may have been created or moved into the directory since
@@ -88,6 +93,12 @@ impl DirWatcher {
 
     /// `Ready` when something may have changed since the last [`reset`](DirWatcher::reset).
     ///
+    /// The events that make it `Ready` are left queued: the owner reads its files first,
+    /// so the data it waits for is one `read` away from the wake-up, not two, and calls
+    /// [`drain_deferred`](Self::drain_deferred) before its next read. (Polled again before
+    /// that, it reads them itself.) No change is missed either way: a change after the
+    /// drain queues a new event, and one before it is seen by the read after it.
+    ///
     /// # Errors
     /// OS errors reading the inotify descriptor.
     pub(crate) fn poll_changed(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -98,6 +109,10 @@ impl DirWatcher {
             }
             Kind::Inotify(inotify) => loop {
                 let mut guard = ready!(inotify.poll_read_ready_mut(cx))?;
+                if !std::mem::take(&mut self.undrained) {
+                    self.undrained = true;
+                    return Poll::Ready(Ok(()));
+                }
                 let read = read_events(guard.get_inner_mut())?;
                 if read.drained {
                     // Nothing left queued: the next event is a new edge (tokio's readiness
@@ -111,6 +126,32 @@ impl DirWatcher {
                 }
             },
         }
+    }
+
+    /// Reads the events the last [`poll_changed`](Self::poll_changed) reported and left
+    /// queued, if it has not been polled since: call it before every read of the files
+    /// except the first after that wake-up. New entries among them count for
+    /// [`new_entry`](Self::new_entry).
+    ///
+    /// # Errors
+    /// OS errors reading the inotify descriptor.
+    pub(crate) fn drain_deferred(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        if !std::mem::take(&mut self.undrained) {
+            return Ok(());
+        }
+        let Kind::Inotify(inotify) = &mut self.kind else {
+            return Ok(());
+        };
+        // Not ready: tokio has seen no event since readiness was last cleared.
+        if let Poll::Ready(guard) = inotify.poll_read_ready_mut(cx) {
+            let mut guard = guard?;
+            let read = read_events(guard.get_inner_mut())?;
+            if read.drained {
+                guard.clear_ready();
+            }
+            self.new_entry |= read.new_entry;
+        }
+        Ok(())
     }
 }
 
@@ -223,6 +264,49 @@ mod tests {
         assert!(watcher.new_entry());
         watcher.reset();
         assert!(!watcher.new_entry());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_wake_up_leaves_its_events_queued_and_no_change_is_missed() {
+        use tokio::time::timeout;
+        let dir = std::env::temp_dir().join(format!("anyipc-defer-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut watcher = DirWatcher::new(&dir, Duration::from_secs(3600));
+        watcher.reset();
+        let quiet = Duration::from_millis(100);
+        fn changed(w: &mut DirWatcher) -> impl std::future::Future<Output = io::Result<()>> + '_ {
+            std::future::poll_fn(move |cx| w.poll_changed(cx))
+        }
+        fn drain(w: &mut DirWatcher) -> impl std::future::Future<Output = io::Result<()>> + '_ {
+            std::future::poll_fn(move |cx| Poll::Ready(w.drain_deferred(cx)))
+        }
+
+        // Reported at once; the creation is learnt when the events are drained.
+        std::fs::write(dir.join("a"), b"1").unwrap();
+        changed(&mut watcher).await.unwrap();
+        assert!(!watcher.new_entry(), "not read yet");
+        drain(&mut watcher).await.unwrap();
+        assert!(watcher.new_entry());
+        assert!(
+            timeout(quiet, changed(&mut watcher)).await.is_err(),
+            "drained: nothing to report"
+        );
+
+        // A change after the drain wakes the next wait.
+        std::fs::write(dir.join("a"), b"2").unwrap();
+        timeout(Duration::from_secs(5), changed(&mut watcher))
+            .await
+            .unwrap()
+            .unwrap();
+
+        // Polled again without a drain, it reads the events itself (one more report), then
+        // waits.
+        timeout(Duration::from_secs(5), changed(&mut watcher))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(timeout(quiet, changed(&mut watcher)).await.is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -45,4 +45,12 @@ impl DirWatcher {
         ready!(self.interval.poll_tick(cx));
         Poll::Ready(Ok(()))
     }
+
+    /// Nothing is queued when polling.
+    ///
+    /// # Errors
+    /// None.
+    pub(crate) fn drain_deferred(&mut self, _cx: &mut Context<'_>) -> io::Result<()> {
+        Ok(())
+    }
 }
