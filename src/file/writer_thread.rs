@@ -21,9 +21,13 @@
 //! file without waking the writer thread, which costs a cross-CPU wake-up (tens of
 //! microseconds in a VM) on the path every consumer waits on. Such a write is at most
 //! [`INLINE_MAX`] bytes into the page cache; should one take longer than [`INLINE_SLOW`]
-//! (dirty-page throttling, a slow file system), the thread takes every write for the next
-//! [`INLINE_PAUSE`]: a file system that blocks holds a tokio worker for at most one write
-//! per pause (dirty-page throttling sleeps up to ~200 ms), not for every send.
+//! (dirty-page throttling, a journal commit, a slow file system), the thread takes every
+//! write for [`INLINE_PAUSE_FACTOR`] times as long as that write took (at most
+//! [`INLINE_PAUSE_MAX`]): slow inline writes hold a tokio worker for about 1% of the time
+//! at most, however slow the file system is (dirty-page throttling sleeps up to ~200 ms),
+//! while a short stall (ext4 journal commits here: 1–4 ms every second or two) pauses
+//! inline writes for a fraction of a second, not for a whole one. (A fixed 1 s pause sent
+//! 60% of one-at-a-time sends of a latency run to the thread, a cross-CPU wake-up each.)
 
 use super::record::SegmentHeader;
 use super::FsyncPolicy;
@@ -48,8 +52,10 @@ const SPARE_BUFFERS: usize = 4;
 pub(crate) const INLINE_MAX: usize = 64 << 10;
 /// A write by the sending task slower than this…
 const INLINE_SLOW: Duration = Duration::from_millis(1);
-/// …hands every write to the writer thread for this long.
-const INLINE_PAUSE: Duration = Duration::from_secs(1);
+/// …hands every write to the writer thread for this many times as long as it took…
+const INLINE_PAUSE_FACTOR: u32 = 100;
+/// …but never longer than this.
+const INLINE_PAUSE_MAX: Duration = Duration::from_secs(10);
 
 /// Encoded records, in order, ready to be written.
 #[derive(Debug, Default)]
@@ -235,8 +241,12 @@ impl Shared {
         self.taken.advance(done);
         let started = Instant::now();
         let result = target.write(&block.data);
-        if started.elapsed() > INLINE_SLOW {
-            queue.no_inline_until = Some(Instant::now() + INLINE_PAUSE);
+        let took = started.elapsed();
+        if took > INLINE_SLOW {
+            let pause = took
+                .saturating_mul(INLINE_PAUSE_FACTOR)
+                .min(INLINE_PAUSE_MAX);
+            queue.no_inline_until = Some(Instant::now() + pause);
         }
         let describe = result.is_err().then(|| target.describe());
         drop(guard);
@@ -539,8 +549,17 @@ mod tests {
     #[test]
     fn a_slow_write_sends_every_block_to_the_thread_for_a_while() {
         let (shared, written) = with_target(INLINE_SLOW * 2, false);
+        let before = Instant::now();
         shared.push(block(b"slow", 1));
         assert_eq!(&written.lock().unwrap()[..], b"slow");
+        // Paused for 100 times the write (which took at least 2 ms), at most 10 s.
+        let until = shared.lock().no_inline_until.expect("paused");
+        let pause = until - before;
+        assert!(
+            pause >= INLINE_SLOW * 2 * INLINE_PAUSE_FACTOR
+                && pause <= INLINE_PAUSE_MAX + Duration::from_secs(1),
+            "{pause:?}"
+        );
         shared.push(block(b"next", 1));
         assert_eq!(&written.lock().unwrap()[..], b"slow", "queued, not written");
         assert_eq!(shared.lock().blocks.len(), 1);
