@@ -27,7 +27,8 @@
 //! at most, however slow the file system is (dirty-page throttling sleeps up to ~200 ms),
 //! while a short stall (ext4 journal commits here: 1–4 ms every second or two) pauses
 //! inline writes for a fraction of a second, not for a whole one. (A fixed 1 s pause sent
-//! 60% of one-at-a-time sends of a latency run to the thread, a cross-CPU wake-up each.)
+//! 57–70% of the one-at-a-time sends of two of three latency runs to the thread, a
+//! cross-CPU wake-up each.)
 
 use super::record::SegmentHeader;
 use super::FsyncPolicy;
