@@ -88,7 +88,8 @@ impl FileConsumer {
         }))
     }
 
-    /// The records read together next, whole (at most one read's worth, 1 MiB); waits at
+    /// The records read together next, whole (one read's worth: up to 1 MiB, or one record
+    /// when that is larger); waits at
     /// the end of the log as [`recv`](Self::recv) does, or returns `None` there (no
     /// `follow`). The batch call: no `Bytes` per record. [`position`](Self::position)
     /// moves past the whole batch. See [`RecordBatch`] for an example.

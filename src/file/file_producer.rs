@@ -86,8 +86,8 @@ impl FileProducer {
     /// Appends every message of `msgs`, in order, as consecutive records; returns their
     /// sequence numbers. The batch call of [`append`](Self::append): records are encoded
     /// straight from the slices into the producer's block (no `Bytes` per message), and
-    /// with `fsync=always` the whole batch shares one `fdatasync` and is on disk when this
-    /// returns. With `fsync=batch|never` the records are handed to the writer thread when
+    /// with `fsync=always` the records share their `fdatasync`s (one for a batch that fits
+    /// in a 256 KiB block and a segment) and are all on disk when this returns. With `fsync=batch|never` the records are handed to the writer thread when
     /// it returns, as after `append`.
     ///
     /// ```

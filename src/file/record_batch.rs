@@ -4,8 +4,8 @@
 use super::record::{announced_len, RECORD_HEADER_LEN};
 use super::tailer::Chunk;
 
-/// Records of a durable log that one read brought in, in order, sharing its buffer (at
-/// most one read's worth, 1 MiB): the batch counterpart of [`FileRecord`](super::FileRecord),
+/// Records of a durable log that one read brought in, in order, sharing its buffer (one
+/// read's worth: up to 1 MiB, or one record when that is larger): the batch counterpart of [`FileRecord`](super::FileRecord),
 /// without a `Bytes` (and its reference count) per record.
 ///
 /// Every record was checked (length, CRC32C, sequence number) when it was read.
@@ -119,7 +119,7 @@ impl<'a> Iterator for RecordBatchIter<'a> {
             std::mem::take(&mut self.rest)
         };
         let seq = self.seq;
-        self.seq += 1;
+        self.seq = self.seq.wrapping_add(1);
         Some((seq, payload))
     }
 }

@@ -13,8 +13,10 @@
 //! | caught up, no `follow` | ends the stream |
 //! | otherwise | reads on the task; if that cannot (or the end it finds may not be the end: a new file appeared), starts a read on the pool |
 //!
-//! No change is missed: the watcher's events stay queued until a wait reads them, so a
-//! change made after a read looked at the file makes the next wait return (a change the
+//! No change is missed: the watcher's events stay queued until a wait reads them, or the
+//! tailer drains them before a read (every read but the first after a wake-up, which
+//! brings the record the wake-up announced), so a change made after a read looked at the
+//! file makes the next wait return (a change the
 //! read already saw only makes it return early, once). The watcher is reset (its
 //! queued events and new-entry flag dropped) before every pool read, which lists the
 //! directory once it reaches the end of the data; a pool read that stops before that end

@@ -14,9 +14,10 @@ use tokio::time::Interval;
 /// created, moved in or closed after writing.
 ///
 /// Readiness is level-style and may be spurious; the owner re-reads the files to see what
-/// changed. Events stay queued until [`poll_changed`](DirWatcher::poll_changed) or
-/// [`reset`](DirWatcher::reset) reads them, so a change after a read of the files is never
-/// missed; draining before a read only saves a spurious wake-up.
+/// changed. Events stay queued until [`poll_changed`](DirWatcher::poll_changed),
+/// [`drain_deferred`](DirWatcher::drain_deferred) or [`reset`](DirWatcher::reset) reads
+/// them, so a change after a read of the files is never missed; draining before a read only
+/// saves a spurious wake-up.
 /// [`new_entry`](DirWatcher::new_entry) tells whether the changes seen may include a new
 /// file (so the owner lists the directory only then).
 #[derive(Debug)]
@@ -24,7 +25,9 @@ pub(crate) struct DirWatcher {
     kind: Kind,
     /// A file may have been created or moved in since [`reset`](Self::reset).
     new_entry: bool,
-    /// The last [`poll_changed`](Self::poll_changed) reported events it left queued.
+    /// The queue must be read before the next report: the last
+    /// [`poll_changed`](Self::poll_changed) reported events it left queued, or
+    /// [`reset`](Self::reset) read the queue and left tokio's readiness stale.
     undrained: bool,
 }
 
@@ -76,7 +79,9 @@ impl DirWatcher {
             while let Ok(Read { drained: false, .. }) = read_events(inotify.get_mut()) {}
         }
         self.new_entry = false;
-        self.undrained = false;
+        // Readiness stays set (clearing it needs the task's context): the next wait reads
+        // the queue before it reports, instead of a needless read of the files.
+        self.undrained = true;
     }
 
     /// Whether a file may have been created or moved into the directory since
@@ -256,9 +261,15 @@ mod tests {
         std::future::poll_fn(|cx| watcher.poll_changed(cx))
             .await
             .unwrap();
+        std::future::poll_fn(|cx| Poll::Ready(watcher.drain_deferred(cx)))
+            .await
+            .unwrap();
         assert!(!watcher.new_entry());
         std::fs::write(dir.join("b"), b"3").unwrap();
         std::future::poll_fn(|cx| watcher.poll_changed(cx))
+            .await
+            .unwrap();
+        std::future::poll_fn(|cx| Poll::Ready(watcher.drain_deferred(cx)))
             .await
             .unwrap();
         assert!(watcher.new_entry());
@@ -282,12 +293,22 @@ mod tests {
             std::future::poll_fn(move |cx| Poll::Ready(w.drain_deferred(cx)))
         }
 
-        // Reported at once; the creation is learnt when the events are drained.
+        // After a reset the first report reads the queue first: the creation is known.
         std::fs::write(dir.join("a"), b"1").unwrap();
         changed(&mut watcher).await.unwrap();
-        assert!(!watcher.new_entry(), "not read yet");
-        drain(&mut watcher).await.unwrap();
         assert!(watcher.new_entry());
+        assert!(!watcher.undrained);
+        assert!(
+            timeout(quiet, changed(&mut watcher)).await.is_err(),
+            "nothing queued"
+        );
+
+        // Otherwise it reports at once and leaves the events queued until the drain.
+        std::fs::write(dir.join("a"), b"2").unwrap();
+        changed(&mut watcher).await.unwrap();
+        assert!(watcher.undrained, "left queued");
+        drain(&mut watcher).await.unwrap();
+        assert!(!watcher.undrained);
         assert!(
             timeout(quiet, changed(&mut watcher)).await.is_err(),
             "drained: nothing to report"
