@@ -10,7 +10,7 @@
 //! | state | poll_append does |
 //! |---|---|
 //! | `fsync=always`, a send in flight | waits until `synced` covers it |
-//! | a message of a batch (`append_many`) | as below for every policy; the batch ends with a flush (and a sync) |
+//! | a message of a batch (`append_many`) | as below for every policy; the batch ends with a flush (and, under `fsync=always`, a sync) |
 //! | closed, failed, message too large | the error |
 //! | open block full, or the message starts a segment | hands the block over (waits while the queue is full) |
 //! | otherwise | encodes the message into the open block |
@@ -139,12 +139,6 @@ impl Appender {
         self.open.messages += taken as u64;
         self.accepted += taken as u64;
         taken
-    }
-
-    /// Forgets the wait of an `fsync=always` append whose caller went away: its record is
-    /// handed over, and the next append must wait for its own.
-    pub(crate) fn forget_abandoned_wait(&mut self) {
-        self.awaiting = None;
     }
 
     /// Encodes `msg` into the open block, first handing the block over when it is full or

@@ -75,20 +75,19 @@ impl FileProducer {
     /// # Cancel safety
     /// Not cancel safe: dropped before completion, the record may or may not be appended.
     pub async fn append(&mut self, msg: impl Into<Bytes>) -> io::Result<u64> {
+        // A batch of one: it keeps no state between its awaits, so an append dropped while
+        // it waits leaves nothing for the next one.
         let msg = msg.into();
-        self.appender.forget_abandoned_wait();
-        let seq = std::future::poll_fn(|cx| self.appender.poll_append(cx, &msg)).await?;
-        // Handed to the writer at once: `sync` and the durability promise cover it.
-        std::future::poll_fn(|cx| self.appender.poll_flush(cx)).await?;
-        Ok(seq)
+        Ok(self.append_many(std::slice::from_ref(&msg)).await?.start)
     }
 
     /// Appends every message of `msgs`, in order, as consecutive records; returns their
     /// sequence numbers. The batch call of [`append`](Self::append): records are encoded
     /// straight from the slices into the producer's block (no `Bytes` per message), and
     /// with `fsync=always` the records share their `fdatasync`s (one for a batch that fits
-    /// in a 256 KiB block and a segment) and are all on disk when this returns. With `fsync=batch|never` the records are handed to the writer thread when
-    /// it returns, as after `append`.
+    /// in a 256 KiB block and a segment) and are all on disk when this returns. With
+    /// `fsync=batch|never` they are handed over when it returns (to the writer thread, or
+    /// written by the sending task while the thread is idle), as after `append`.
     ///
     /// ```
     /// # tokio_test::block_on(async {
@@ -120,7 +119,6 @@ impl FileProducer {
             }
             .into());
         }
-        self.appender.forget_abandoned_wait();
         let first = self.appender.next_seq();
         let mut rest = msgs;
         while let Some((msg, tail)) = rest.split_first() {
