@@ -102,11 +102,13 @@ impl FileConsumer {
     /// Cancel safe: records read are kept for the next call.
     pub async fn recv_batch(&mut self) -> io::Result<Option<RecordBatch>> {
         let next = std::future::poll_fn(|cx| self.tailer.poll_next_chunk(cx)).await?;
-        Ok(next.map(|chunk| {
-            let batch = RecordBatch::new(chunk);
-            self.delivered = batch.end_seq();
-            batch
-        }))
+        let Some(chunk) = next else {
+            return Ok(None);
+        };
+        let batch = RecordBatch::from_chunk(chunk)
+            .ok_or_else(|| io::Error::other("the log reader returned a bare payload"))?;
+        self.delivered = batch.end_seq();
+        Ok(Some(batch))
     }
 
     /// The sequence number after the last record returned: what [`commit`](Self::commit)

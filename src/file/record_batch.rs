@@ -3,6 +3,7 @@
 
 use super::record::{announced_len, RECORD_HEADER_LEN};
 use super::tailer::Chunk;
+use bytes::Bytes;
 
 /// Records of a durable log that one read brought in, in order, sharing its buffer (one
 /// read's worth: up to 1 MiB, or one record when that is larger): the batch counterpart of [`FileRecord`](super::FileRecord),
@@ -33,33 +34,48 @@ use super::tailer::Chunk;
 /// ```
 #[derive(Debug)]
 pub struct RecordBatch {
-    chunk: Chunk,
+    /// Whole, validated records laid end to end from `pos` on.
+    data: Bytes,
+    pos: usize,
+    /// Sequence numbers of the first record and after the last.
+    first: u64,
+    end: u64,
 }
 
 impl RecordBatch {
-    pub(crate) fn new(chunk: Chunk) -> RecordBatch {
-        RecordBatch { chunk }
+    /// The records of a log reader's chunk; `None` for a bare payload, which only plain
+    /// files' readers make.
+    pub(crate) fn from_chunk(chunk: Chunk) -> Option<RecordBatch> {
+        match chunk {
+            Chunk::Records {
+                data,
+                pos,
+                seq,
+                end,
+            } => Some(RecordBatch {
+                data,
+                pos,
+                first: seq,
+                end,
+            }),
+            Chunk::One { .. } => None,
+        }
     }
 
     /// The sequence number of the first record.
     pub fn first_seq(&self) -> u64 {
-        match &self.chunk {
-            Chunk::Records { seq, .. } | Chunk::One { seq, .. } => *seq,
-        }
+        self.first
     }
 
     /// The sequence number after the last record: where a consumer that took the whole
     /// batch stands.
     pub fn end_seq(&self) -> u64 {
-        match &self.chunk {
-            Chunk::Records { end, .. } => *end,
-            Chunk::One { seq, .. } => seq + 1,
-        }
+        self.end
     }
 
     /// How many records the batch holds.
     pub fn len(&self) -> usize {
-        usize::try_from(self.end_seq() - self.first_seq()).unwrap_or(usize::MAX)
+        usize::try_from(self.end.saturating_sub(self.first)).unwrap_or(usize::MAX)
     }
 
     /// Whether the batch holds no record (a consumer never returns such a batch).
@@ -69,17 +85,9 @@ impl RecordBatch {
 
     /// The records in order, as (sequence number, payload).
     pub fn iter(&self) -> RecordBatchIter<'_> {
-        match &self.chunk {
-            Chunk::Records { data, pos, seq, .. } => RecordBatchIter {
-                rest: data.get(*pos..).unwrap_or_default(),
-                seq: *seq,
-                framed: true,
-            },
-            Chunk::One { seq, payload } => RecordBatchIter {
-                rest: payload,
-                seq: *seq,
-                framed: false,
-            },
+        RecordBatchIter {
+            rest: self.data.get(self.pos..).unwrap_or_default(),
+            seq: self.first,
         }
     }
 }
@@ -96,31 +104,22 @@ impl<'a> IntoIterator for &'a RecordBatch {
 /// The records of a [`RecordBatch`], in order: (sequence number, payload).
 #[derive(Debug, Clone)]
 pub struct RecordBatchIter<'a> {
-    /// What is left: records laid end to end (`framed`), or one bare payload.
+    /// The records not yet returned, laid end to end.
     rest: &'a [u8],
     seq: u64,
-    framed: bool,
 }
 
 impl<'a> Iterator for RecordBatchIter<'a> {
     type Item = (u64, &'a [u8]);
 
     fn next(&mut self) -> Option<(u64, &'a [u8])> {
-        if self.rest.is_empty() {
-            return None;
-        }
-        let payload = if self.framed {
-            // Checked when read; a length that does not fit ends the walk, never a panic.
-            let len = announced_len(self.rest)?;
-            let record = self.rest.get(..RECORD_HEADER_LEN.checked_add(len)?)?;
-            self.rest = &self.rest[record.len()..];
-            &record[RECORD_HEADER_LEN..]
-        } else {
-            std::mem::take(&mut self.rest)
-        };
+        // Checked when read; a length that does not fit ends the walk, never a panic.
+        let len = announced_len(self.rest)?;
+        let record = self.rest.get(..RECORD_HEADER_LEN.checked_add(len)?)?;
+        self.rest = &self.rest[record.len()..];
         let seq = self.seq;
         self.seq = self.seq.wrapping_add(1);
-        Some((seq, payload))
+        Some((seq, &record[RECORD_HEADER_LEN..]))
     }
 }
 
@@ -128,7 +127,7 @@ impl<'a> Iterator for RecordBatchIter<'a> {
 mod tests {
     use super::*;
     use crate::file::encode_record;
-    use bytes::{Bytes, BytesMut};
+    use bytes::BytesMut;
 
     #[test]
     fn walks_records_from_where_the_consumer_stopped() {
@@ -137,12 +136,13 @@ mod tests {
             encode_record(&mut data, 7, seq as u64 + 10, payload);
         }
         let second = RECORD_HEADER_LEN + 4;
-        let batch = RecordBatch::new(Chunk::Records {
+        let batch = RecordBatch::from_chunk(Chunk::Records {
             data: data.freeze(),
             pos: second,
             seq: 11,
             end: 13,
-        });
+        })
+        .unwrap();
         let got: Vec<_> = batch.iter().collect();
         assert_eq!(got, [(11, &b""[..]), (12, &b"two"[..])]);
         assert_eq!(
@@ -152,23 +152,26 @@ mod tests {
     }
 
     #[test]
-    fn a_bare_payload_is_one_record_and_a_short_buffer_ends_the_walk() {
-        let one = RecordBatch::new(Chunk::One {
+    fn a_bare_payload_is_no_batch_and_a_short_buffer_ends_the_walk() {
+        let one = Chunk::One {
             seq: 5,
             payload: Bytes::from_static(b"whole"),
-        });
-        assert_eq!(one.iter().collect::<Vec<_>>(), [(5, &b"whole"[..])]);
-        assert_eq!(one.len(), 1);
+        };
+        assert!(
+            RecordBatch::from_chunk(one).is_none(),
+            "plain files' chunks only"
+        );
         // A length field pointing past the buffer: the walk stops, it does not panic.
         let mut data = BytesMut::new();
         encode_record(&mut data, 1, 0, b"abc");
         data.truncate(data.len() - 1);
-        let cut = RecordBatch::new(Chunk::Records {
+        let cut = RecordBatch::from_chunk(Chunk::Records {
             data: data.freeze(),
             pos: 0,
             seq: 0,
             end: 1,
-        });
+        })
+        .unwrap();
         assert_eq!(cut.iter().count(), 0);
     }
 }
