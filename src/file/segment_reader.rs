@@ -79,14 +79,13 @@ impl SegmentReader {
         self.read_size.max(RECORD_HEADER_LEN.saturating_add(front))
     }
 
-    /// Sizes the next read after one that asked for `asked` bytes and got `got`. A read at
-    /// the end (0 bytes) says nothing about how fast data comes and keeps the size.
-    fn adapt_read_size(&mut self, asked: usize, got: usize) {
+    /// Sizes the next read after one that got `got` bytes: twice that. A read at the end
+    /// (0 bytes) says nothing about how fast data comes and keeps the size.
+    fn adapt_read_size(&mut self, got: usize) {
         if got == 0 {
             return;
         }
-        let next = if got >= asked { asked } else { got };
-        self.read_size = next.saturating_mul(2).clamp(MIN_READ, READ_CHUNK);
+        self.read_size = got.saturating_mul(2).clamp(MIN_READ, READ_CHUNK);
     }
 
     /// Reads on after the buffer if that needs no disk I/O; returns the bytes read (0 at the
@@ -101,7 +100,7 @@ impl SegmentReader {
         }
         let at = self.offset + self.buf.len() as u64;
         let got = sys::read_at_nowait(&self.file, &mut self.buf, want, at)?;
-        self.adapt_read_size(want, got);
+        self.adapt_read_size(got);
         Some(got)
     }
 
@@ -115,7 +114,7 @@ impl SegmentReader {
             let at = self.offset + self.buf.len() as u64;
             let step = (want - self.buf.len()).min(READ_CHUNK);
             let got = sys::read_at(&self.file, &mut self.buf, step, at)?;
-            self.adapt_read_size(step, got);
+            self.adapt_read_size(got);
             if got == 0 {
                 return Ok(true);
             }
@@ -241,13 +240,13 @@ mod tests {
         assert_eq!(reader.read_size, MIN_READ);
         // Full reads double the next one, up to READ_CHUNK; a short one sizes it to twice
         // what it got.
-        reader.adapt_read_size(MIN_READ, MIN_READ);
+        reader.adapt_read_size(MIN_READ);
         assert_eq!(reader.read_size, 2 * MIN_READ);
-        reader.adapt_read_size(READ_CHUNK, READ_CHUNK);
+        reader.adapt_read_size(READ_CHUNK);
         assert_eq!(reader.read_size, READ_CHUNK);
-        reader.adapt_read_size(READ_CHUNK, 10_000);
+        reader.adapt_read_size(10_000);
         assert_eq!(reader.read_size, 20_000);
-        reader.adapt_read_size(20_000, 0);
+        reader.adapt_read_size(0);
         assert_eq!(
             reader.read_size, 20_000,
             "the end of the file keeps the size"

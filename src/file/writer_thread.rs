@@ -50,7 +50,7 @@ const JOIN_MAX: usize = 16 << 10;
 /// Emptied buffers kept for reuse (each about `BLOCK_TARGET`).
 const SPARE_BUFFERS: usize = 4;
 /// Blocks up to this size may be written by the sending task when the writer is idle.
-pub(crate) const INLINE_MAX: usize = 64 << 10;
+const INLINE_MAX: usize = 64 << 10;
 /// A write by the sending task slower than this…
 const INLINE_SLOW: Duration = Duration::from_millis(1);
 /// …hands every write to the writer thread for this many times as long as it took…
@@ -114,7 +114,7 @@ pub(crate) struct Shared {
     /// `queue.failure` is set (read without the lock on every send).
     failed: AtomicBool,
     doorbell: Doorbell,
-    /// Messages taken from the queue by the writer.
+    /// Messages taken to be written (by the writer thread, or by the sending task inline).
     pub(crate) taken: Progress,
     /// Messages written to the file.
     pub(crate) written: Progress,
@@ -218,16 +218,15 @@ impl Shared {
     ) -> Result<BytesMut, (MutexGuard<'q, Queue>, Block)> {
         let idle =
             queue.blocks.is_empty() && !queue.writing && !queue.closing && queue.failure.is_none();
-        let paused = match queue.no_inline_until {
-            Some(until) if Instant::now() < until => true,
-            Some(_) => {
-                queue.no_inline_until = None;
-                false
-            }
-            None => false,
-        };
-        if !idle || paused || block.new_segment.is_some() || block.data.len() > INLINE_MAX {
+        if !idle || block.new_segment.is_some() || block.data.len() > INLINE_MAX {
             return Err((queue, block));
+        }
+        // Last: only a block that could be written here reads the clock.
+        if let Some(until) = queue.no_inline_until {
+            if Instant::now() < until {
+                return Err((queue, block));
+            }
+            queue.no_inline_until = None;
         }
         // Never contended while the writer is idle; `None` once it has closed the file.
         let Ok(mut guard) = self.target.try_lock() else {
@@ -370,7 +369,8 @@ fn run_writer(describe: &str, shared: &Arc<Shared>) {
                     }
                     target.write(&block.data)
                 })
-                .map(|()| target.current_file()),
+                // The file to sync, when a sync thread runs.
+                .map(|()| syncer.is_some().then(|| target.current_file())),
             None => Err(io::Error::new(
                 io::ErrorKind::BrokenPipe,
                 "the file is closed",
@@ -383,7 +383,7 @@ fn run_writer(describe: &str, shared: &Arc<Shared>) {
                 break;
             }
         };
-        if syncer.is_some() {
+        if let Some(file) = file {
             // Before `written` moves: the sync thread reads `written`, then the file.
             shared.set_sync_file(file);
         }
