@@ -511,12 +511,11 @@ impl MessageQueue {
         buffer: &mut Vec<(Bytes, u8)>,
         limit: usize,
     ) -> io::Result<Option<usize>> {
-        // The length word is a hint read without the lock: nothing to take means no
-        // allocation (`recv_many` calls this again after every wait).
+        // The length word is a hint read without the lock, used only to size the buffers:
+        // nothing queued allocates nothing (`recv_many` calls this again after every wait).
+        // The lock is still taken, as by `try_recv`, so a damaged segment or a dead owner's
+        // lock is found here too.
         let queued = self.attributes().len as usize;
-        if queued == 0 {
-            return Ok(None);
-        }
         let mut got = 0;
         // Bodies are copied into one private buffer under the lock (a memcpy each), and get
         // their own allocations after it is released. The buffer is reserved before the lock
