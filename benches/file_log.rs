@@ -12,6 +12,8 @@
 //!   until EOF, then a blocking `read` of an inotify descriptor watching the file.
 //! - **Log**: `anyipc::connect("file:///dir?fsync=…")` appends through the Sink;
 //!   `anyipc::bind` + `accept` tails it (a task on a current-thread runtime in each process).
+//! - **Log, batch calls** (`fsync=never`, throughput rows only): `FileProducer::append_many`
+//!   of 1,024 messages per call; `FileConsumer::recv_batch`, reading each record as a slice.
 //!
 //! Workloads: throughput (M messages of S bytes; time from the producer's first append to
 //! the consumer holding the last, each checked for length and first/last byte), the
@@ -77,12 +79,17 @@ mod unix {
         }
 
         fn decode(s: &str) -> Variant {
+            let fsync = |f: &str| match f {
+                "never" => "never",
+                "batch" => "batch",
+                _ => "always",
+            };
             match s {
                 "baseline" => Variant::Baseline,
-                "never-many" => Variant::LogMany("never"),
-                "never" => Variant::Log("never"),
-                "batch" => Variant::Log("batch"),
-                _ => Variant::Log("always"),
+                _ => match s.strip_suffix("-many") {
+                    Some(f) => Variant::LogMany(fsync(f)),
+                    None => Variant::Log(fsync(s)),
+                },
             }
         }
     }
@@ -351,10 +358,11 @@ mod unix {
                 })
             }
             Variant::LogMany(_) => {
-                let (dir, url) = (dir.clone(), url.clone());
+                let dir = dir.clone();
                 run_task(async move {
-                    let opts = FileOptions::from_endpoint(&anyipc::Endpoint::parse(&url).unwrap());
-                    let mut consumer = FileConsumer::open(&dir, None, opts).await.unwrap();
+                    let mut consumer = FileConsumer::open(&dir, None, log_options(&url))
+                        .await
+                        .unwrap();
                     let (mut child, start) = spawn_producer(variant, "tp", &dir, size, count);
                     let mut got = 0;
                     while got < count {
@@ -399,7 +407,8 @@ mod unix {
                 }
                 assert!(child.wait().unwrap().success());
             }
-            Variant::Log(_) | Variant::LogMany(_) => {
+            Variant::LogMany(_) => unreachable!("no latency rows for the batch calls"),
+            Variant::Log(_) => {
                 let dir = dir.clone();
                 samples = run_task(async move {
                     let mut listener = anyipc::bind(&url).await.unwrap();
@@ -430,14 +439,16 @@ mod unix {
     fn run_task<T: Send + 'static>(
         fut: impl std::future::Future<Output = T> + Send + 'static,
     ) -> T {
-        runtime().block_on(async { tokio::spawn(fut).await.unwrap() })
-    }
-
-    fn runtime() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap()
+            .block_on(async { tokio::spawn(fut).await.unwrap() })
+    }
+
+    /// The options a log URL of [`target`] gives, for the typed API.
+    fn log_options(url: &str) -> FileOptions {
+        FileOptions::from_endpoint(&url.parse().unwrap())
     }
 
     /// The hand-written tailer of the baseline: reads to EOF, then blocks on inotify.
@@ -532,8 +543,8 @@ mod unix {
                 out.flush().unwrap();
             }
             Variant::LogMany(_) => run_task(async move {
-                let opts = FileOptions::from_endpoint(&anyipc::Endpoint::parse(&url).unwrap());
-                let mut log = FileProducer::open(&dir, opts).await.unwrap();
+                assert!(!latency, "no latency rows for the batch calls");
+                let mut log = FileProducer::open(&dir, log_options(&url)).await.unwrap();
                 let msg = message(size);
                 let batch = vec![&msg[..]; BATCH];
                 println!("start {}", now_ns());
