@@ -23,6 +23,6 @@ pub mod unix;
 
 pub use endpoint::{Address, Endpoint, EndpointParseError, Scheme, ToEndpoint};
 pub use transport::{
-    bind, connect, Connection, Duplex, Listener, MessageFramed, PeerCredentials, RecvMessage,
-    SendMessage, StreamFramed, Transport, Typed,
+    bind, connect, Connection, Duplex, Listener, MessageBatch, MessageBatchIter, MessageFramed,
+    PeerCredentials, RecvMessage, SendMessage, StreamFramed, Transport, Typed,
 };

@@ -51,6 +51,27 @@ impl FrameCodec {
         }
     }
 
+    /// Checks that `item` can be sent in this framing (`InvalidInput` if not), writing
+    /// nothing.
+    pub(crate) fn check_send(&self, item: &[u8]) -> io::Result<()> {
+        match self {
+            FrameCodec::Length(codec) => codec.check_send(item),
+            FrameCodec::Lines(codec) => codec.check_send(item),
+            FrameCodec::Raw(codec) => codec.check_send(item),
+        }
+    }
+
+    /// Appends the frame of `item` to `dst`.
+    ///
+    /// # Errors
+    /// `InvalidInput` for an item this framing refuses; nothing is written then.
+    pub(crate) fn encode_slice(&self, item: &[u8], dst: &mut BytesMut) -> io::Result<()> {
+        let after = self.encode_around(item, dst)?;
+        dst.extend_from_slice(item);
+        dst.extend_from_slice(after);
+        Ok(())
+    }
+
     /// Which framing this is.
     pub fn framing(&self) -> Framing {
         match self {

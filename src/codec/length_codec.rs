@@ -97,12 +97,42 @@ impl Decoder for LengthCodec {
 }
 
 impl LengthCodec {
+    /// Splits every whole frame at the front of `src` off as one buffer, headers included,
+    /// and returns it with the number of frames; `None` when no whole frame is there, or a
+    /// frame's header is half consumed (then [`decode`](Decoder::decode) takes it on).
+    ///
+    /// Stops before a header announcing more than `max_frame`, so that `decode` reports it
+    /// after the frames before it have been delivered.
+    pub(crate) fn split_whole_frames(&self, src: &mut BytesMut) -> Option<(Bytes, usize)> {
+        if self.pending_len.is_some() {
+            return None;
+        }
+        let (mut end, mut count) = (0, 0);
+        while let Some(header) = src.get(end..end + HEADER_LEN) {
+            let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as u64;
+            let frame_end = end as u64 + HEADER_LEN as u64 + len;
+            if len > self.max_frame as u64 || frame_end > src.len() as u64 {
+                break;
+            }
+            end = frame_end as usize;
+            count += 1;
+        }
+        (count > 0).then(|| (src.split_to(end).freeze(), count))
+    }
+
     /// Writes the header of a frame holding `item` into `head`; the caller writes `item` after
     /// it. Lets a large message go to the stream without being copied into a buffer first.
     ///
     /// # Errors
     /// `InvalidInput` ([`FrameError::SendTooLarge`]) for an item over `max_frame`.
     pub(crate) fn encode_head(&self, item: &[u8], head: &mut BytesMut) -> io::Result<()> {
+        self.check_send(item)?;
+        head.put_u32(item.len() as u32);
+        Ok(())
+    }
+
+    /// `InvalidInput` ([`FrameError::SendTooLarge`]) for an item over `max_frame`.
+    pub(crate) fn check_send(&self, item: &[u8]) -> io::Result<()> {
         if item.len() > self.max_frame {
             return Err(FrameError::SendTooLarge {
                 len: item.len(),
@@ -110,7 +140,6 @@ impl LengthCodec {
             }
             .into());
         }
-        head.put_u32(item.len() as u32);
         Ok(())
     }
 }

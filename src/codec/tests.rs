@@ -71,6 +71,54 @@ fn lines() -> impl Strategy<Value = Vec<Vec<u8>>> {
     )
 }
 
+/// As [`decode_in_pieces`] with length framing, but cutting with
+/// [`LengthCodec::split_whole_frames`] (a connection's `recv_batch`) wherever `batch` says so,
+/// and with `decode` elsewhere.
+fn decode_batches_in_pieces(
+    codec: &mut LengthCodec,
+    wire: &[u8],
+    cuts: &[usize],
+    batch: &[bool],
+) -> (Vec<Bytes>, Option<io::Error>) {
+    let mut ends: Vec<usize> = cuts.iter().map(|c| c % (wire.len() + 1)).collect();
+    ends.push(wire.len());
+    ends.sort_unstable();
+    let mut buf = BytesMut::new();
+    let mut out = Vec::new();
+    let (mut start, mut step) = (0, 0);
+    for end in ends {
+        buf.extend_from_slice(&wire[start..end]);
+        start = end;
+        loop {
+            step += 1;
+            if batch
+                .get(step % batch.len().max(1))
+                .copied()
+                .unwrap_or(false)
+            {
+                if let Some((frames, count)) = codec.split_whole_frames(&mut buf) {
+                    let got = crate::transport::MessageBatch::length_frames(frames, count);
+                    assert_eq!(got.iter().len(), count);
+                    out.extend(got.iter().map(Bytes::copy_from_slice));
+                    continue;
+                }
+            }
+            match codec.decode(&mut buf) {
+                Ok(Some(msg)) => out.push(msg),
+                Ok(None) => break,
+                Err(e) => return (out, Some(e)),
+            }
+        }
+    }
+    loop {
+        match codec.decode_eof(&mut buf) {
+            Ok(Some(msg)) => out.push(msg),
+            Ok(None) => return (out, None),
+            Err(e) => return (out, Some(e)),
+        }
+    }
+}
+
 fn cuts() -> impl Strategy<Value = Vec<usize>> {
     proptest::collection::vec(any::<usize>(), 0..40)
 }
@@ -125,6 +173,28 @@ proptest! {
         let (out, err) = decode_in_pieces(&mut FrameCodec::new(framing, 300), &wire, &cuts);
         prop_assert!(err.is_none(), "{:?}", err);
         prop_assert_eq!(out, msgs);
+    }
+
+    /// Cutting whole frames off in batches delivers what decoding one frame at a time does,
+    /// the same messages and then the same error, on valid frames and on garbage alike.
+    #[test]
+    fn length_batches_deliver_what_single_decodes_do(
+        msgs in messages(),
+        garbage in proptest::collection::vec(any::<u8>(), 0..600),
+        cuts in cuts(),
+        batch in proptest::collection::vec(any::<bool>(), 1..8),
+        max in 0usize..400,
+    ) {
+        let mut wire = encode_all(&mut LengthCodec::new(300), &msgs).to_vec();
+        wire.extend_from_slice(&garbage);
+        let (want, want_err) = decode_in_pieces(&mut LengthCodec::new(max), &wire, &cuts);
+        let (got, got_err) =
+            decode_batches_in_pieces(&mut LengthCodec::new(max), &wire, &cuts, &batch);
+        prop_assert_eq!(got, want);
+        prop_assert_eq!(
+            got_err.map(|e| (e.kind(), e.to_string())),
+            want_err.map(|e| (e.kind(), e.to_string()))
+        );
     }
 
     /// Arbitrary bytes: a decoder returns messages within the limit or an error; it never

@@ -10,6 +10,7 @@
 //! boundary, so a burst of them goes out in few writes.
 
 use super::write_queue::WriteQueue;
+use super::MessageBatch;
 use crate::codec::FrameCodec;
 use bytes::{Buf, Bytes, BytesMut};
 use futures::{Sink, Stream};
@@ -114,51 +115,104 @@ impl<S: AsyncRead + Unpin> Stream for StreamFramed<S> {
     type Item = io::Result<Bytes>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
+        self.get_mut().poll_decoded(cx, |codec, buf, eof| {
+            if eof {
+                codec.decode_eof(buf)
+            } else {
+                codec.decode(buf)
+            }
+        })
+    }
+}
+
+impl<S: AsyncRead + Unpin> StreamFramed<S> {
+    /// Every whole message that has arrived, as one batch: with length framing, all the
+    /// whole frames in the read buffer (one read's worth); otherwise one message. The same
+    /// states and errors as [`poll_next`](Stream::poll_next).
+    pub(crate) fn poll_next_batch(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<io::Result<MessageBatch>>> {
+        self.poll_decoded(cx, |codec, buf, eof| {
+            if let FrameCodec::Length(length) = codec {
+                if let Some((frames, count)) = length.split_whole_frames(buf) {
+                    return Ok(Some(MessageBatch::length_frames(frames, count)));
+                }
+            }
+            let one = if eof {
+                codec.decode_eof(buf)
+            } else {
+                codec.decode(buf)
+            };
+            Ok(one?.map(MessageBatch::one))
+        })
+    }
+
+    /// The read state machine (table on [`StreamFramed`]), cutting what arrived with
+    /// `decode(codec, buffer, eof)`.
+    #[inline(always)]
+    fn poll_decoded<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut decode: impl FnMut(&mut FrameCodec, &mut BytesMut, bool) -> io::Result<Option<T>>,
+    ) -> Poll<Option<io::Result<T>>> {
         loop {
-            if this.errored {
-                this.errored = false;
-                this.readable = false;
+            if self.errored {
+                self.errored = false;
+                self.readable = false;
                 return Poll::Ready(None);
             }
-            if this.readable {
-                let decoded = if this.eof {
-                    this.codec.decode_eof(&mut this.read_buf)
-                } else {
-                    this.codec.decode(&mut this.read_buf)
-                };
-                match decoded {
+            if self.readable {
+                match decode(&mut self.codec, &mut self.read_buf, self.eof) {
                     Ok(Some(frame)) => return Poll::Ready(Some(Ok(frame))),
-                    Ok(None) if this.eof => {
-                        this.readable = false;
+                    Ok(None) if self.eof => {
+                        self.readable = false;
                         return Poll::Ready(None);
                     }
-                    Ok(None) => this.readable = false,
+                    Ok(None) => self.readable = false,
                     Err(e) => {
-                        this.errored = true;
+                        self.errored = true;
                         return Poll::Ready(Some(Err(e)));
                     }
                 }
             }
             // Room for at least one byte, so that a read of 0 means end of stream.
-            this.read_buf.reserve(1);
+            self.read_buf.reserve(1);
             let read =
-                tokio_util::io::poll_read_buf(Pin::new(&mut this.stream), cx, &mut this.read_buf);
+                tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.read_buf);
             match ready!(read) {
-                Ok(0) if this.eof => return Poll::Ready(None),
-                Ok(0) => this.eof = true,
-                Ok(_) => this.eof = false,
+                Ok(0) if self.eof => return Poll::Ready(None),
+                Ok(0) => self.eof = true,
+                Ok(_) => self.eof = false,
                 Err(e) => {
-                    this.errored = true;
+                    self.errored = true;
                     return Poll::Ready(Some(Err(e)));
                 }
             }
-            this.readable = true;
+            self.readable = true;
         }
     }
 }
 
 impl<S: AsyncWrite + Unpin> StreamFramed<S> {
+    /// Sends `msgs` in order, copied into the write buffer and written out each time it
+    /// reaches the backpressure boundary, then flushes. Every message is checked before any
+    /// is queued: one the codec refuses fails the whole call (`InvalidInput`) and sends
+    /// nothing.
+    pub(crate) async fn send_many<M: AsRef<[u8]>>(&mut self, msgs: &[M]) -> io::Result<()> {
+        for msg in msgs {
+            self.codec.check_send(msg.as_ref())?;
+        }
+        for msg in msgs {
+            if self.write.len() >= self.boundary {
+                std::future::poll_fn(|cx| self.poll_write_queue(cx)).await?;
+            }
+            self.codec
+                .encode_slice(msg.as_ref(), self.write.tail_mut())?;
+        }
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_flush(cx)).await
+    }
+
     /// Writes until the queue is empty (or the stream is not ready).
     fn poll_write_queue(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while self.write.has_remaining() {

@@ -1,5 +1,6 @@
 //! The one integration-test binary. Each module tests one area; `util` holds what they share.
 
+mod batch;
 #[cfg(target_os = "linux")]
 mod bench;
 mod child;

@@ -29,6 +29,18 @@ pub(crate) enum Role {
     /// URL is `READ + WRITE`, two one-way endpoints (FIFOs): binds READ, connects to WRITE,
     /// and echoes over the two joined in an `anyipc::Duplex`.
     DuplexEcho,
+    /// Binds the URL; on each connection checks that the messages are [`numbered`] 0, 1, …
+    /// and answers the empty message with `ok N` (N messages so far) or the first fault.
+    Verify,
+}
+
+/// Message `seq` of the numbered sequences the `Stream` and `Verify` helpers use: its
+/// sequence number (8 bytes, big-endian), then bytes of `seq as u8` up to
+/// `1000 + seq % 3000` bytes.
+pub(crate) fn numbered(seq: u64) -> Vec<u8> {
+    let mut msg = seq.to_be_bytes().to_vec();
+    msg.resize(1000 + (seq % 3000) as usize, seq as u8);
+    msg
 }
 
 impl Role {
@@ -38,6 +50,7 @@ impl Role {
             Role::Stream => "stream",
             Role::CliEcho => "cli-echo",
             Role::DuplexEcho => "duplex-echo",
+            Role::Verify => "verify",
         }
     }
 }
@@ -130,6 +143,7 @@ fn helper_process_entry() {
                 "echo" => echo(&url).await,
                 "stream" => stream(&url).await,
                 "duplex-echo" => duplex_echo(&url).await,
+                "verify" => verify(&url).await,
                 other => panic!("unknown helper role {other}"),
             }
         };
@@ -158,12 +172,34 @@ async fn stream(url: &str) {
     eprintln!("{READY}{url}");
     let mut seq = 0u64;
     loop {
-        let mut msg = seq.to_be_bytes().to_vec();
-        msg.resize(1000 + (seq % 3000) as usize, seq as u8);
-        if conn.send(bytes::Bytes::from(msg)).await.is_err() {
+        if conn.send(numbered(seq)).await.is_err() {
             return;
         }
         seq += 1;
+    }
+}
+
+async fn verify(url: &str) {
+    let mut listener = anyipc::bind(url).await.expect("helper bind");
+    eprintln!("{READY}{}", listener.endpoint());
+    loop {
+        let mut conn = listener.accept().await.expect("helper accept");
+        tokio::spawn(async move {
+            let (mut seq, mut fault) = (0u64, None);
+            while let Some(Ok(msg)) = conn.next().await {
+                if msg.is_empty() {
+                    let answer = fault.clone().unwrap_or_else(|| format!("ok {seq}"));
+                    if conn.send(answer).await.is_err() {
+                        break;
+                    }
+                    continue;
+                }
+                if fault.is_none() && msg[..] != numbered(seq)[..] {
+                    fault = Some(format!("message {seq}: {} bytes, not as sent", msg.len()));
+                }
+                seq += 1;
+            }
+        });
     }
 }
 

@@ -1,0 +1,189 @@
+//! [`MessageBatch`]: the messages one receive brought in, returned whole by
+//! [`Connection::recv_batch`](super::Connection::recv_batch).
+
+use bytes::Bytes;
+use std::iter::FusedIterator;
+
+/// Length of a length-prefixed frame's header (a u32, big-endian).
+const LENGTH_HEADER: usize = 4;
+
+/// Messages received together, in order, sharing one buffer: the batch counterpart of
+/// [`Connection::recv`](super::Connection::recv) without a `Bytes` (and its reference
+/// count) per message. Iterating yields each message as `&[u8]`.
+///
+/// On byte-stream transports with length framing (the default: `tcp`, `unix`, `pipe`,
+/// `shm`, child pipes) a batch holds every whole frame that had arrived, up to what one
+/// read of the connection's 64 KiB buffer brought in (or one message when that is larger).
+/// Elsewhere (datagram and message transports, line and raw framing) it holds one message.
+/// Every frame was checked against `max_frame` when the batch was cut.
+///
+/// ```
+/// # tokio_test::block_on(async {
+/// let mut listener = anyipc::bind("mem://doc-message-batch").await?;
+/// let mut client = anyipc::connect("mem://doc-message-batch").await?;
+/// let mut server = listener.accept().await?;
+/// client.send_many(&["a", "bb"]).await?;
+/// let mut seen = Vec::new();
+/// while seen.len() < 2 {
+///     let batch = server.recv_batch().await?.expect("the client is still open");
+///     seen.extend(batch.iter().map(<[u8]>::to_vec));
+/// }
+/// assert_eq!(seen, [b"a".to_vec(), b"bb".to_vec()]);
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageBatch {
+    repr: Repr,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Repr {
+    /// `count` whole length-prefixed frames laid end to end, each header checked.
+    LengthFrames { frames: Bytes, count: usize },
+    /// One message, already cut from its framing.
+    One(Bytes),
+}
+
+impl MessageBatch {
+    /// A batch of one message.
+    pub(crate) fn one(msg: Bytes) -> MessageBatch {
+        MessageBatch {
+            repr: Repr::One(msg),
+        }
+    }
+
+    /// A batch of `count` whole length-prefixed frames; the caller has checked every header
+    /// (the iterator still stops, rather than panics, at a frame that does not fit).
+    pub(crate) fn length_frames(frames: Bytes, count: usize) -> MessageBatch {
+        MessageBatch {
+            repr: Repr::LengthFrames { frames, count },
+        }
+    }
+
+    /// How many messages the batch holds (at least one).
+    pub fn len(&self) -> usize {
+        match &self.repr {
+            Repr::LengthFrames { count, .. } => *count,
+            Repr::One(_) => 1,
+        }
+    }
+
+    /// Whether the batch holds no message (a received batch never does).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The messages, in the order they were sent.
+    pub fn iter(&self) -> MessageBatchIter<'_> {
+        match &self.repr {
+            Repr::LengthFrames { frames, count } => MessageBatchIter {
+                rest: frames,
+                left: *count,
+                framed: true,
+            },
+            Repr::One(msg) => MessageBatchIter {
+                rest: msg,
+                left: 1,
+                framed: false,
+            },
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a MessageBatch {
+    type Item = &'a [u8];
+    type IntoIter = MessageBatchIter<'a>;
+
+    fn into_iter(self) -> MessageBatchIter<'a> {
+        self.iter()
+    }
+}
+
+/// The messages of a [`MessageBatch`], as `&[u8]` over its buffer.
+#[derive(Debug, Clone)]
+pub struct MessageBatchIter<'a> {
+    rest: &'a [u8],
+    left: usize,
+    /// Whether `rest` holds length-prefixed frames (else it is the one message).
+    framed: bool,
+}
+
+impl<'a> Iterator for MessageBatchIter<'a> {
+    type Item = &'a [u8];
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.left == 0 {
+            return None;
+        }
+        if !self.framed {
+            self.left = 0;
+            return Some(self.rest);
+        }
+        let Some((header, body)) = self.rest.split_first_chunk::<LENGTH_HEADER>() else {
+            self.left = 0;
+            return None;
+        };
+        let len = u32::from_be_bytes(*header) as usize;
+        if body.len() < len {
+            self.left = 0;
+            return None;
+        }
+        let (msg, rest) = body.split_at(len);
+        self.rest = rest;
+        self.left -= 1;
+        Some(msg)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for MessageBatchIter<'_> {}
+
+impl FusedIterator for MessageBatchIter<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames(msgs: &[&[u8]]) -> Bytes {
+        let mut buf = Vec::new();
+        for msg in msgs {
+            buf.extend_from_slice(&(msg.len() as u32).to_be_bytes());
+            buf.extend_from_slice(msg);
+        }
+        buf.into()
+    }
+
+    #[test]
+    fn length_frames_iterate_in_order_with_empty_messages() {
+        let batch = MessageBatch::length_frames(frames(&[b"a", b"", b"ccc"]), 3);
+        assert_eq!(batch.len(), 3);
+        assert_eq!(batch.iter().len(), 3);
+        let got: Vec<&[u8]> = batch.iter().collect();
+        assert_eq!(got, [&b"a"[..], b"", b"ccc"]);
+    }
+
+    #[test]
+    fn one_message_batch_yields_it_even_when_empty() {
+        let batch = MessageBatch::one(Bytes::new());
+        assert_eq!(batch.len(), 1);
+        assert!(!batch.is_empty());
+        assert_eq!(batch.iter().collect::<Vec<_>>(), [&b""[..]]);
+    }
+
+    #[test]
+    fn a_frame_running_past_the_buffer_ends_the_iteration_without_panicking() {
+        let mut bytes = frames(&[b"ok"]).to_vec();
+        bytes.extend_from_slice(&100u32.to_be_bytes());
+        bytes.extend_from_slice(b"short");
+        let batch = MessageBatch::length_frames(bytes.into(), 3);
+        let mut iter = batch.iter();
+        assert_eq!(iter.next(), Some(&b"ok"[..]));
+        assert_eq!(iter.next(), None);
+        assert_eq!(iter.next(), None);
+        assert_eq!(iter.len(), 0);
+    }
+}

@@ -1,0 +1,211 @@
+//! `Connection::send_many` and `Connection::recv_batch`: the batch calls deliver what the
+//! one-message calls deliver (order, content, errors), across processes and in one.
+
+use crate::process::{numbered, Helper, Role};
+use crate::util::{frame_error, unique_name, watchdog, TempDir};
+use anyipc::codec::FrameError;
+use std::io::ErrorKind;
+use tokio::io::AsyncWriteExt;
+
+/// One URL per byte-stream transport whose batches carry many messages.
+fn stream_urls(dir: &TempDir) -> Vec<String> {
+    let mut urls = vec![
+        "tcp://127.0.0.1:0".to_owned(),
+        format!("unix://{}", dir.join("batch.sock")),
+        format!("pipe://{}", unique_name("batch")),
+    ];
+    if cfg!(target_os = "linux") {
+        urls.push(format!("shm://{}", unique_name("batch")));
+    }
+    urls
+}
+
+/// Collects `count` messages through `recv_batch`, with the size of the largest batch.
+async fn recv_batches(conn: &mut anyipc::Connection, count: usize) -> (Vec<Vec<u8>>, usize) {
+    let (mut got, mut largest) = (Vec::new(), 0);
+    while got.len() < count {
+        let batch = conn
+            .recv_batch()
+            .await
+            .expect("recv_batch")
+            .expect("the peer closed early");
+        assert!(!batch.is_empty());
+        assert_eq!(batch.iter().len(), batch.len());
+        largest = largest.max(batch.len());
+        got.extend(batch.iter().map(<[u8]>::to_vec));
+    }
+    (got, largest)
+}
+
+#[tokio::test]
+async fn send_many_reaches_another_process_whole_and_in_order() {
+    let dir = TempDir::new("batch-send");
+    for url in stream_urls(&dir) {
+        watchdog(60, async {
+            let helper = Helper::spawn(Role::Verify, &url).await;
+            let mut conn = anyipc::connect(helper.endpoint()).await.expect("connect");
+            let msgs: Vec<Vec<u8>> = (0..6_000).map(numbered).collect();
+            for chunk in msgs.chunks(1_000) {
+                conn.send_many(chunk).await.expect("send_many");
+            }
+            conn.send_many(&[b""]).await.expect("end marker");
+            let answer = conn.recv().await.expect("answer").expect("helper closed");
+            assert_eq!(answer, "ok 6000", "{url}");
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn recv_batch_takes_another_process_stream_whole_and_in_order() {
+    let dir = TempDir::new("batch-recv");
+    for url in stream_urls(&dir) {
+        watchdog(60, async {
+            let mut listener = anyipc::bind(&url).await.expect("bind");
+            let _helper = Helper::spawn(Role::Stream, &listener.endpoint().to_string()).await;
+            let mut conn = listener.accept().await.expect("accept");
+            let (got, largest) = recv_batches(&mut conn, 5_000).await;
+            for (seq, msg) in got.iter().enumerate() {
+                assert_eq!(msg[..], numbered(seq as u64)[..], "{url}: message {seq}");
+            }
+            // The helper sends as fast as it can: reads bring in several frames at a time.
+            assert!(largest > 1, "{url}: every batch held one message");
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn batch_calls_mix_with_the_one_message_calls() {
+    let dir = TempDir::new("batch-mix");
+    let mut listener = anyipc::bind(format!("unix://{}", dir.join("mix.sock")))
+        .await
+        .unwrap();
+    let mut client = anyipc::connect(listener.endpoint()).await.unwrap();
+    let mut server = listener.accept().await.unwrap();
+    client.send("first").await.unwrap();
+    client.send_many(&["second", "", "fourth"]).await.unwrap();
+    assert_eq!(server.recv().await.unwrap().unwrap(), "first");
+    let (rest, _) = recv_batches(&mut server, 3).await;
+    assert_eq!(rest, [b"second".to_vec(), vec![], b"fourth".to_vec()]);
+    drop(client);
+    assert!(server.recv_batch().await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn send_many_with_a_message_over_max_frame_sends_nothing() {
+    let dir = TempDir::new("batch-oversize");
+    let url = format!("unix://{}?max_frame=100", dir.join("big.sock"));
+    let mut listener = anyipc::bind(&url).await.unwrap();
+    let mut client = anyipc::connect(&url).await.unwrap();
+    let mut server = listener.accept().await.unwrap();
+    let err = client
+        .send_many(&[vec![1u8; 10], vec![2u8; 101]])
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(matches!(
+        frame_error(&err),
+        Some(FrameError::SendTooLarge { len: 101, max: 100 })
+    ));
+    client.send("after").await.unwrap();
+    assert_eq!(server.recv().await.unwrap().unwrap(), "after");
+}
+
+#[tokio::test]
+async fn send_many_refuses_a_line_with_a_newline_and_sends_nothing() {
+    let dir = TempDir::new("batch-lines");
+    let url = format!("unix://{}?framing=lines", dir.join("lines.sock"));
+    let mut listener = anyipc::bind(&url).await.unwrap();
+    let mut client = anyipc::connect(&url).await.unwrap();
+    let mut server = listener.accept().await.unwrap();
+    let err = client.send_many(&["fine", "two\nlines"]).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    client.send_many(&["a", "b"]).await.unwrap();
+    // Line framing: one line per batch.
+    for want in ["a", "b"] {
+        let batch = server.recv_batch().await.unwrap().unwrap();
+        assert_eq!(batch.iter().collect::<Vec<_>>(), [want.as_bytes()]);
+    }
+}
+
+/// A raw Unix-socket peer writing `bytes` to an anyipc `unix://` listener at `url`, then
+/// closing; returns the accepted connection.
+async fn raw_peer_wrote(url: &str, path: &std::path::Path, bytes: &[u8]) -> anyipc::Connection {
+    let mut listener = anyipc::bind(url).await.unwrap();
+    let mut raw = tokio::net::UnixStream::connect(path).await.unwrap();
+    let conn = listener.accept().await.unwrap();
+    raw.write_all(bytes).await.unwrap();
+    raw.shutdown().await.unwrap();
+    conn
+}
+
+fn frame(payload: &[u8]) -> Vec<u8> {
+    let mut out = (payload.len() as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(payload);
+    out
+}
+
+#[tokio::test]
+async fn recv_batch_delivers_the_frames_before_an_oversized_one_then_fails() {
+    let dir = TempDir::new("batch-hostile");
+    let path = dir.path().join("hostile.sock");
+    let url = format!("unix://{}?max_frame=16", path.display());
+    let mut bytes = [frame(b"one"), frame(b"two")].concat();
+    bytes.extend_from_slice(&1000u32.to_be_bytes());
+    bytes.extend_from_slice(&[0u8; 64]);
+    let mut conn = raw_peer_wrote(&url, &path, &bytes).await;
+    let (got, _) = recv_batches(&mut conn, 2).await;
+    assert_eq!(got, [b"one".to_vec(), b"two".to_vec()]);
+    let err = conn.recv_batch().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidData);
+    assert!(matches!(
+        frame_error(&err),
+        Some(FrameError::TooLarge { len: 1000, max: 16 })
+    ));
+    assert!(conn.recv_batch().await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn recv_batch_reports_a_peer_that_closed_inside_a_frame() {
+    let dir = TempDir::new("batch-torn");
+    let path = dir.path().join("torn.sock");
+    let url = format!("unix://{}", path.display());
+    let mut bytes = frame(b"whole");
+    bytes.extend_from_slice(&10u32.to_be_bytes());
+    bytes.extend_from_slice(b"abc");
+    let mut conn = raw_peer_wrote(&url, &path, &bytes).await;
+    let (got, _) = recv_batches(&mut conn, 1).await;
+    assert_eq!(got, [b"whole".to_vec()]);
+    let err = conn.recv_batch().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::UnexpectedEof);
+    assert!(conn.recv_batch().await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn recv_batch_honours_recv_timeout() {
+    let dir = TempDir::new("batch-timeout");
+    let url = format!("unix://{}?recv_timeout=100ms", dir.join("quiet.sock"));
+    let mut listener = anyipc::bind(&url).await.unwrap();
+    let mut client = anyipc::connect(&url).await.unwrap();
+    let mut server = listener.accept().await.unwrap();
+    let err = watchdog(10, server.recv_batch()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TimedOut);
+    client.send_many(&["late"]).await.unwrap();
+    let batch = server.recv_batch().await.unwrap().unwrap();
+    assert_eq!(batch.iter().collect::<Vec<_>>(), [&b"late"[..]]);
+}
+
+#[tokio::test]
+async fn message_transports_batch_one_message_at_a_time() {
+    let url = format!("mem://{}", unique_name("batch"));
+    let mut listener = anyipc::bind(&url).await.unwrap();
+    let mut client = anyipc::connect(&url).await.unwrap();
+    let mut server = listener.accept().await.unwrap();
+    client.send_many(&["a", "bb", "ccc"]).await.unwrap();
+    for want in ["a", "bb", "ccc"] {
+        let batch = watchdog(10, server.recv_batch()).await.unwrap().unwrap();
+        assert_eq!(batch.len(), 1);
+        assert_eq!(batch.iter().collect::<Vec<_>>(), [want.as_bytes()]);
+    }
+}
