@@ -7,7 +7,13 @@
 //! cargo bench --bench transports                      # the full protocol (several minutes)
 //! cargo bench --bench transports -- --quick           # a tenth of the messages (1–2 minutes)
 //! cargo bench --bench transports -- --only tcp,unix --workload latency --sizes 64,4K --pin
+//! cargo bench --bench transports -- --only shm --workload throughput --sizes 64 --batch 1024
 //! ```
+//!
+//! `--batch N` runs the throughput rows of the transports reached over one `Connection`
+//! with the batch calls: the client sends with `send_many` of N messages, the peer receives
+//! with `recv_batch`. The raw baselines, and the one-way pairs (fifo, file, mq), still move
+//! one message per call; the notes column says which rows batched.
 //!
 //! Cross-process transports run between two OS processes: this binary re-executes itself with
 //! `--peer TARGET` (and `--spin-peer PATH` for the spin floor); `child` starts it as a child
@@ -35,7 +41,7 @@ const GIB: usize = 1024 * MIB;
 const RUN_TIMEOUT: Duration = Duration::from_secs(180);
 
 const USAGE: &str = "usage: cargo bench --bench transports -- [--quick] [--only NAME,...] \
-[--workload latency|throughput] [--sizes 64,4K,64K,1M] [--runs N] [--pin]
+[--workload latency|throughput] [--sizes 64,4K,64K,1M] [--runs N] [--pin] [--batch N]
 
 --only takes transports and raw twins; the baseline always runs, and the twin of every
 transport measured.";
@@ -54,6 +60,8 @@ struct Options {
     sizes: Option<Vec<usize>>,
     runs: usize,
     pin: bool,
+    /// Messages per `send_many` in the throughput rows of single-connection transports.
+    batch: Option<usize>,
 }
 
 fn main() -> ExitCode {
@@ -119,6 +127,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         sizes: None,
         runs: 3,
         pin: false,
+        batch: None,
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -166,6 +175,15 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     .ok()
                     .filter(|&n| n > 0)
                     .ok_or("--runs takes a positive number")?
+            }
+            "--batch" => {
+                options.batch = Some(
+                    value()?
+                        .parse()
+                        .ok()
+                        .filter(|&n| n > 1)
+                        .ok_or("--batch takes a number of messages above 1")?,
+                )
             }
             // A name filter, as `cargo bench -- NAME` passes it, is not supported: say so.
             other => return Err(format!("unknown argument {other:?}")),
@@ -346,6 +364,12 @@ struct Contender {
 }
 
 impl Contender {
+    /// Whether throughput runs can use the batch calls: the transport is reached over one
+    /// `Connection` (not a raw twin, not a pair of one-way endpoints).
+    fn batches(&self) -> bool {
+        matches!(self.target, Ok(Target::Anyipc(_)))
+    }
+
     async fn measure(&mut self, workload: &Workload) -> io::Result<Report> {
         match (&mut self.process, &self.target) {
             (Some(process), _) => process.measure(workload).await,
@@ -397,6 +421,8 @@ async fn start(spec: &TransportSpec, dir: &std::path::Path) -> Contender {
 #[derive(Default)]
 struct Runs {
     size: usize,
+    /// Messages per call (1: one at a time).
+    batch: usize,
     reports: Vec<Report>,
     errors: Vec<String>,
     skipped: Option<String>,
@@ -457,7 +483,13 @@ async fn tables(options: &Options) -> io::Result<()> {
                         row.errors.push(format!("peer did not start: {e}"));
                         continue;
                     }
-                    let workload = workload(mode, size, options.quick);
+                    let mut workload = workload(mode, size, options.quick);
+                    if let (Mode::Throughput, Some(batch), true) =
+                        (mode, options.batch, c.batches())
+                    {
+                        workload = workload.with_batch(batch);
+                    }
+                    row.batch = workload.batch();
                     let measured = tokio::time::timeout(RUN_TIMEOUT, c.measure(&workload))
                         .await
                         .unwrap_or_else(|_| {
@@ -587,6 +619,9 @@ fn print_table(
             }
             if !c.spec.note.is_empty() {
                 notes.push(c.spec.note.to_owned());
+            }
+            if runs.batch > 1 {
+                notes.push(format!("send_many/recv_batch of {}", group(runs.batch)));
             }
             if runs.size != *size && runs.size != 0 {
                 notes.push(format!(

@@ -1,9 +1,9 @@
 //! Peers: the side of a run that [`serve`](super::serve)s, in another process or in this one.
 
-use super::serve::serve_pair;
+use super::serve::{serve_connection, serve_pair};
 #[cfg(unix)]
 use super::twin_child;
-use super::{raw, serve, Target};
+use super::{raw, Target};
 use crate::{Connection, Endpoint};
 use futures::SinkExt;
 use std::io::{self, Write};
@@ -83,14 +83,14 @@ async fn serve_all(mut bound: Bound) -> io::Result<()> {
                 return serve_pair(inbound, from_peer).await;
             }
             Bound::Parent(conn) => {
-                let result = serve(&mut **conn).await;
+                let result = serve_connection(conn).await;
                 // Flush what is pending before the process exits.
                 let _ = conn.close().await;
                 return result;
             }
             Bound::Anyipc(listener) => {
-                let conn = listener.accept().await?;
-                tokio::spawn(serve(conn))
+                let mut conn = listener.accept().await?;
+                tokio::spawn(async move { serve_connection(&mut conn).await })
             }
             #[cfg(unix)]
             Bound::RawUnix(listener) => {

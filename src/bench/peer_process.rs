@@ -1,5 +1,6 @@
 use super::peer::READY_PREFIX;
-use super::{measure, run_client, Report, Target, Workload};
+use super::run::run_connection;
+use super::{measure, Report, Target, Workload};
 #[cfg(unix)]
 use super::{raw, twin_child::TwinChild};
 use crate::Connection;
@@ -103,7 +104,7 @@ impl PeerProcess {
     /// twin's abandoned child is ended before the next run.
     pub async fn measure(&mut self, workload: &Workload) -> io::Result<Report> {
         match &mut self.kind {
-            Kind::Child(pipes) => run_client(&mut **pipes, workload).await,
+            Kind::Child(pipes) => run_connection(pipes, workload).await,
             Kind::Listening => measure(&self.target, workload).await,
             #[cfg(unix)]
             Kind::RawChild(twin) => {

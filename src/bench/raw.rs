@@ -24,6 +24,13 @@ pub(crate) async fn run<S>(stream: S, workload: &Workload) -> io::Result<Report>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    if workload.batch() > 1 {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "the raw twins send and receive one message at a time: batch runs need an anyipc \
+             connection",
+        ));
+    }
     let mut framed = Framed::new(stream, LengthDelimitedCodec::new());
     framed.send(workload.control_message()).await?;
     let reply = tokio::time::timeout(Duration::from_secs(10), recv(&mut framed))
@@ -38,7 +45,7 @@ where
             count,
             warmup,
         } => Report::Latency(latency(&mut framed, size, count, warmup).await?),
-        Workload::Throughput { size, count } => {
+        Workload::Throughput { size, count, .. } => {
             Report::Throughput(throughput(&mut framed, size, count).await?)
         }
     };

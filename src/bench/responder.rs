@@ -36,6 +36,8 @@ enum Run {
     /// Check and count messages; answer each end marker with the count so far.
     Throughput {
         size: usize,
+        /// Messages per call (1: one at a time).
+        batch: usize,
         received: u64,
         error: Option<String>,
     },
@@ -59,11 +61,26 @@ impl Responder {
     /// # Errors
     /// `InvalidData` for a malformed control message, or for a message before any run.
     pub(crate) fn answer(&mut self, msg: Bytes) -> io::Result<Answer> {
-        if is_control(&msg) {
-            self.run = Some(match Workload::parse_control(&msg)? {
+        if matches!(self.run, Some(Run::Latency)) && !is_control(&msg) {
+            return Ok(Answer::Reply(msg));
+        }
+        self.answer_slice(&msg)
+    }
+
+    /// Whether the run under way is a batch throughput run, whose messages are best
+    /// received with `recv_batch` and answered with [`answer_slice`](Self::answer_slice).
+    pub(crate) fn batched(&self) -> bool {
+        matches!(self.run, Some(Run::Throughput { batch, .. }) if batch > 1)
+    }
+
+    /// [`answer`](Self::answer) for a message seen as bytes (a latency echo copies it).
+    pub(crate) fn answer_slice(&mut self, msg: &[u8]) -> io::Result<Answer> {
+        if is_control(msg) {
+            self.run = Some(match Workload::parse_control(msg)? {
                 Workload::Latency { .. } => Run::Latency,
-                Workload::Throughput { size, .. } => Run::Throughput {
+                Workload::Throughput { size, batch, .. } => Run::Throughput {
                     size,
+                    batch,
                     received: 0,
                     error: None,
                 },
@@ -75,19 +92,20 @@ impl Responder {
                 "not a bench control message: {:?}",
                 String::from_utf8_lossy(&msg[..msg.len().min(64)])
             ))),
-            Some(Run::Latency) => Ok(Answer::Reply(msg)),
+            Some(Run::Latency) => Ok(Answer::Reply(Bytes::copy_from_slice(msg))),
             // Counts are cumulative: a repeated end marker (the client sends it again when an
             // acknowledgement is slow or lost) is answered with the same total.
             Some(Run::Throughput {
                 size,
                 received,
                 error,
+                ..
             }) => {
                 if msg.is_empty() {
                     return Ok(Answer::Reply(ack(*received, error.as_deref())));
                 }
                 if error.is_none() {
-                    if let Err(e) = check_payload(&msg, *size) {
+                    if let Err(e) = check_payload(msg, *size) {
                         *error = Some(format!("message {received}: {e}"));
                     }
                 }

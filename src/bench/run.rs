@@ -2,7 +2,7 @@
 
 use super::workload::{self, end_marker, invalid, is_acknowledgement, payloads, READY};
 use super::{raw, LatencyReport, Report, Target, ThroughputReport, Workload};
-use crate::{Duplex, Transport};
+use crate::{Connection, Duplex, Transport};
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use std::io;
@@ -56,7 +56,7 @@ pub async fn measure(target: &Target, workload: &Workload) -> io::Result<Report>
         }
         Target::Anyipc(endpoint) => {
             let mut conn = crate::connect(endpoint).await?;
-            let report = run_client(&mut conn, workload).await;
+            let report = run_connection(&mut conn, workload).await;
             let _ = conn.close().await;
             report
         }
@@ -88,6 +88,74 @@ pub async fn run_client<T: Transport<Bytes>>(
     conn: &mut T,
     workload: &Workload,
 ) -> io::Result<Report> {
+    if workload.batch() > 1 {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "a batch run needs a Connection (its send_many); this transport sends one \
+             message at a time",
+        ));
+    }
+    let echo_peer = start_run(conn, workload).await?;
+    match *workload {
+        Workload::Latency {
+            size,
+            count,
+            warmup,
+        } => latency(conn, size, count, warmup)
+            .await
+            .map(Report::Latency),
+        Workload::Throughput { .. } if echo_peer => Err(echo_peer_cannot_count()),
+        Workload::Throughput { size, count, .. } => {
+            throughput(conn, size, count).await.map(Report::Throughput)
+        }
+    }
+}
+
+/// [`run_client`] over a [`Connection`], which can also run a batch throughput workload
+/// ([`Workload::with_batch`]): `send_many` calls of `batch` messages here, `recv_batch` at the
+/// peer.
+pub(crate) async fn run_connection(
+    conn: &mut Connection,
+    workload: &Workload,
+) -> io::Result<Report> {
+    let Workload::Throughput { size, count, batch } = *workload else {
+        return run_client(conn, workload).await;
+    };
+    if batch == 1 {
+        return run_client(conn, workload).await;
+    }
+    if start_run(conn, workload).await? {
+        return Err(echo_peer_cannot_count());
+    }
+    let msgs = payloads(size);
+    let start = Instant::now();
+    let mut call: Vec<&[u8]> = Vec::with_capacity(batch);
+    let mut sent = 0;
+    while sent < count {
+        call.clear();
+        call.extend((sent..count.min(sent + batch)).map(|i| &msgs[i % msgs.len()][..]));
+        conn.send_many(&call).await?;
+        sent += call.len();
+    }
+    let received = finish_throughput(conn, start).await?;
+    Ok(Report::Throughput(ThroughputReport {
+        size,
+        sent: count as u64,
+        received,
+        elapsed: start.elapsed(),
+    }))
+}
+
+fn echo_peer_cannot_count() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        "the peer is a plain echo server: throughput runs need an anyipc bench peer",
+    )
+}
+
+/// Sends the run's control message and waits for the answer: `true` when the peer is a
+/// plain echo server (it echoed the control message), `false` for a bench peer.
+async fn start_run<T: Transport<Bytes>>(conn: &mut T, workload: &Workload) -> io::Result<bool> {
     workload.validate()?;
     let control = workload.control_message();
     conn.send(control.clone()).await?;
@@ -110,22 +178,7 @@ pub async fn run_client<T: Transport<Bytes>>(
             String::from_utf8_lossy(&reply)
         )));
     }
-    match *workload {
-        Workload::Latency {
-            size,
-            count,
-            warmup,
-        } => latency(conn, size, count, warmup)
-            .await
-            .map(Report::Latency),
-        Workload::Throughput { .. } if echo_peer => Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "the peer is a plain echo server: throughput runs need an anyipc bench peer",
-        )),
-        Workload::Throughput { size, count } => {
-            throughput(conn, size, count).await.map(Report::Throughput)
-        }
-    }
+    Ok(echo_peer)
 }
 
 async fn latency<T: Transport<Bytes>>(
@@ -164,6 +217,18 @@ async fn throughput<T: Transport<Bytes>>(
     for i in 0..count {
         conn.feed(msgs[i % msgs.len()].clone()).await?;
     }
+    let received = finish_throughput(conn, start).await?;
+    Ok(ThroughputReport {
+        size,
+        sent: count as u64,
+        received,
+        elapsed: start.elapsed(),
+    })
+}
+
+/// Sends the end marker of a throughput run that started at `start` and returns the count
+/// the peer acknowledges (sending the marker again while no acknowledgement comes).
+async fn finish_throughput<T: Transport<Bytes>>(conn: &mut T, start: Instant) -> io::Result<u64> {
     conn.send(end_marker()).await?;
     let give_up = start + ACK_TIMEOUT;
     let ack = loop {
@@ -178,14 +243,7 @@ async fn throughput<T: Transport<Bytes>>(
             }
         }
     };
-    let elapsed = start.elapsed();
-    let received = workload::parse_ack(&ack)?;
-    Ok(ThroughputReport {
-        size,
-        sent: count as u64,
-        received,
-        elapsed,
-    })
+    workload::parse_ack(&ack)
 }
 
 async fn recv<T: Transport<Bytes>>(conn: &mut T) -> io::Result<Bytes> {

@@ -41,6 +41,31 @@ pub async fn serve<T: Transport<Bytes>>(mut conn: T) -> io::Result<()> {
     Ok(())
 }
 
+/// [`serve`] on a [`Connection`], which receives a batch run's messages with
+/// [`recv_batch`](Connection::recv_batch).
+pub(crate) async fn serve_connection(conn: &mut Connection) -> io::Result<()> {
+    let mut responder = Responder::default();
+    loop {
+        if responder.batched() {
+            let Some(batch) = conn.recv_batch().await? else {
+                return Ok(());
+            };
+            for msg in &batch {
+                if let Some(reply) = responder.answer_slice(msg)?.message() {
+                    conn.send(reply).await?;
+                }
+            }
+            continue;
+        }
+        let Some(msg) = conn.recv().await? else {
+            return Ok(());
+        };
+        if let Some(reply) = responder.answer(msg)?.message() {
+            conn.send(reply).await?;
+        }
+    }
+}
+
 /// Serves bench runs arriving on `inbound` (the peer's end of a
 /// [`Target::Pair`](super::Target::Pair)), answering on `from_peer`, which it connects to
 /// afresh at each run's control message: the measuring side binds it anew for every run (a

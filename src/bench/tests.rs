@@ -12,6 +12,7 @@ fn control_messages_round_trip() {
         Workload::latency(64, 50_000),
         Workload::latency(1 << 20, 10).with_warmup(0),
         Workload::throughput(4096, 262_144),
+        Workload::throughput(64, 5_000_000).with_batch(1024),
     ] {
         assert_eq!(Workload::parse_control(&w.control_message()).unwrap(), w);
     }
@@ -26,6 +27,8 @@ fn bad_control_messages_are_invalid_data() {
         b"anyipc-bench/1 sideways 64 1",
         b"anyipc-bench/2 throughput 64 1",
         b"anyipc-bench/1 throughput 0 10",
+        b"anyipc-bench/1 throughput 64 10 0",
+        b"anyipc-bench/1 throughput 64 10 8 9",
         b"\xff\xfe",
     ] {
         let err = Workload::parse_control(bad).unwrap_err();

@@ -44,6 +44,11 @@ pub enum Workload {
         size: usize,
         /// Messages sent.
         count: usize,
+        /// Messages per call: 1 sends and receives one message at a time (the `Sink` and
+        /// `Stream`); more sends them with [`Connection::send_many`](crate::Connection::send_many)
+        /// and has the peer receive with
+        /// [`Connection::recv_batch`](crate::Connection::recv_batch).
+        batch: usize,
     },
 }
 
@@ -59,7 +64,37 @@ impl Workload {
 
     /// A throughput run of `count` messages of `size` bytes.
     pub fn throughput(size: usize, count: usize) -> Workload {
-        Workload::Throughput { size, count }
+        Workload::Throughput {
+            size,
+            count,
+            batch: 1,
+        }
+    }
+
+    /// The same throughput run sending `batch` messages per `send_many` call, received with
+    /// `recv_batch` (no effect on latency runs). Only a run over a [`Connection`](crate::Connection)
+    /// can do it.
+    ///
+    /// ```
+    /// use anyipc::bench::Workload;
+    ///
+    /// let w = Workload::throughput(64, 1000).with_batch(256);
+    /// assert_eq!(Workload::parse_control(&w.control_message())?, w);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn with_batch(self, batch: usize) -> Workload {
+        match self {
+            Workload::Throughput { size, count, .. } => Workload::Throughput { size, count, batch },
+            other => other,
+        }
+    }
+
+    /// Messages per call of a throughput run (1 for one at a time, and for latency runs).
+    pub fn batch(&self) -> usize {
+        match *self {
+            Workload::Throughput { batch, .. } => batch,
+            Workload::Latency { .. } => 1,
+        }
     }
 
     /// The same latency run with `warmup` warm-up round trips (no effect on throughput runs).
@@ -105,7 +140,14 @@ impl Workload {
                 count,
                 warmup,
             } => format!("{TAG} latency {size} {count} {warmup}"),
-            Workload::Throughput { size, count } => format!("{TAG} throughput {size} {count}"),
+            Workload::Throughput {
+                size,
+                count,
+                batch: 1,
+            } => format!("{TAG} throughput {size} {count}"),
+            Workload::Throughput { size, count, batch } => {
+                format!("{TAG} throughput {size} {count} {batch}")
+            }
         };
         Bytes::from(text)
     }
@@ -138,9 +180,16 @@ impl Workload {
             "throughput" => Workload::Throughput {
                 size: number()?,
                 count: number()?,
+                batch: match words.next() {
+                    None => 1,
+                    Some(w) => w.parse().map_err(|_| bad())?,
+                },
             },
             _ => return Err(bad()),
         };
+        if words.next().is_some() {
+            return Err(bad());
+        }
         // From the peer, an unusable workload is bad data, not a bad argument.
         workload.validate().map_err(|e| invalid(e.to_string()))?;
         Ok(workload)
@@ -155,13 +204,23 @@ impl Workload {
                 "bench messages must be at least 1 byte",
             ));
         }
+        if self.batch() == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a batch holds at least 1 message",
+            ));
+        }
         Ok(())
     }
 }
 
 impl fmt::Display for Workload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} B × {}", self.mode(), self.size(), self.count())
+        write!(f, "{} {} B × {}", self.mode(), self.size(), self.count())?;
+        match self.batch() {
+            1 => Ok(()),
+            batch => write!(f, " in batches of {batch}"),
+        }
     }
 }
 

@@ -126,6 +126,76 @@ async fn run_resources_leaves_queues_that_existed_before() {
     .await;
 }
 
+/// A batch run (`send_many` here, `recv_batch` in the peer process) counts every message and
+/// leaves the peer serving runs one message at a time after it.
+async fn batch_runs(peer: &mut PeerProcess) {
+    for w in [
+        Workload::throughput(64, 200_000).with_batch(1_000),
+        Workload::throughput(4096, 5_000).with_batch(7),
+        Workload::throughput(64, 20_000),
+    ] {
+        let report = peer
+            .measure(&w)
+            .await
+            .unwrap_or_else(|e| panic!("{w} over {}: {e}", peer.target()));
+        let t = report.throughput().unwrap();
+        let count = w.count() as u64;
+        assert_eq!(
+            (t.size, t.sent, t.received),
+            (w.size(), count, count),
+            "{w}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn batch_runs_over_shm_unix_and_a_child() {
+    watchdog(60, async {
+        let dir = TempDir::new("bench-batch");
+        for target in [
+            format!("shm://{}", unique_name("bench-batch")),
+            format!("unix://{}", dir.join("batch.sock")),
+        ] {
+            let mut peer = PeerProcess::spawn(peer_command(&target)).await.unwrap();
+            batch_runs(&mut peer).await;
+            peer.stop().await.unwrap();
+        }
+        let mut child = PeerProcess::spawn_child(peer_command("stdio://"))
+            .await
+            .unwrap();
+        batch_runs(&mut child).await;
+        child.stop().await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn batch_runs_need_a_connection() {
+    watchdog(60, async {
+        let dir = TempDir::new("bench-batch-raw");
+        let batch = Workload::throughput(64, 100).with_batch(10);
+        let raw = format!("raw+unix://{}", dir.join("raw.sock"));
+        let pair = format!(
+            "fifo://{} + fifo://{}",
+            dir.join("to-peer"),
+            dir.join("from-peer")
+        );
+        for target in [raw, pair] {
+            let mut peer = PeerProcess::spawn(peer_command(&target)).await.unwrap();
+            let err = peer.measure(&batch).await.unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::Unsupported, "{target}: {err}");
+            // The peer was not left in a half-started run.
+            let report = peer
+                .measure(&Workload::throughput(64, 1_000))
+                .await
+                .unwrap();
+            assert_eq!(report.throughput().unwrap().received, 1_000, "{target}");
+            peer.stop().await.unwrap();
+        }
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn measure_a_child_over_its_pipes() {
     watchdog(60, async {

@@ -334,7 +334,7 @@ async fn run_counted<T: Transport<Bytes>>(
     close: bool,
 ) -> io::Result<Report> {
     match *workload {
-        Workload::Throughput { size, count } if echo => {
+        Workload::Throughput { size, count, .. } if echo => {
             let _progress = Progress::start(label, Some(count as u64), conn.received());
             echo_throughput(conn, size, count)
                 .await
