@@ -17,7 +17,7 @@ use futures::{Sink, Stream};
 use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio_util::codec::{Decoder, Encoder};
 
 /// Messages at least this large are written from their own memory instead of being copied
@@ -195,20 +195,28 @@ impl<S: AsyncRead + Unpin> StreamFramed<S> {
 }
 
 impl<S: AsyncWrite + Unpin> StreamFramed<S> {
-    /// Sends `msgs` in order, copied into the write buffer and written out each time it
-    /// reaches the backpressure boundary, then flushes. Every message is checked before any
-    /// is queued: one the codec refuses fails the whole call (`InvalidInput`) and sends
-    /// nothing.
+    /// Sends `msgs` in order, then flushes. Small messages are copied into the write buffer,
+    /// written out each time it reaches the backpressure boundary; one of [`DIRECT_MIN`]
+    /// bytes or more is written from its own memory after the buffer (its header included).
+    /// Every message is checked before any is queued: one the codec refuses fails the whole
+    /// call (`InvalidInput`) and sends nothing.
     pub(crate) async fn send_many<M: AsRef<[u8]>>(&mut self, msgs: &[M]) -> io::Result<()> {
         for msg in msgs {
             self.codec.check_send(msg.as_ref())?;
         }
         for msg in msgs {
+            let msg = msg.as_ref();
+            if msg.len() >= DIRECT_MIN {
+                let after = self.codec.encode_around(msg, self.write.tail_mut())?;
+                std::future::poll_fn(|cx| self.poll_write_queue(cx)).await?;
+                self.stream.write_all(msg).await?;
+                self.write.tail_mut().extend_from_slice(after);
+                continue;
+            }
             if self.write.len() >= self.boundary {
                 std::future::poll_fn(|cx| self.poll_write_queue(cx)).await?;
             }
-            self.codec
-                .encode_slice(msg.as_ref(), self.write.tail_mut())?;
+            self.codec.encode_slice(msg, self.write.tail_mut())?;
         }
         std::future::poll_fn(|cx| Pin::new(&mut *self).poll_flush(cx)).await
     }

@@ -2,7 +2,7 @@
 //! one-message calls deliver (order, content, errors), across processes and in one.
 
 use crate::process::{numbered, Helper, Role};
-use crate::util::{frame_error, unique_name, watchdog, TempDir};
+use crate::util::{frame_error, pattern, unique_name, watchdog, TempDir};
 use anyipc::codec::FrameError;
 use std::io::ErrorKind;
 use tokio::io::AsyncWriteExt;
@@ -90,6 +90,30 @@ async fn batch_calls_mix_with_the_one_message_calls() {
     assert_eq!(rest, [b"second".to_vec(), vec![], b"fourth".to_vec()]);
     drop(client);
     assert!(server.recv_batch().await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn send_many_sends_large_messages_whole_between_small_ones() {
+    let dir = TempDir::new("batch-large");
+    for url in stream_urls(&dir) {
+        watchdog(60, async {
+            let mut listener = anyipc::bind(&url).await.unwrap();
+            let mut client = anyipc::connect(listener.endpoint()).await.unwrap();
+            let mut server = listener.accept().await.unwrap();
+            // Large ones go out from their own memory, small ones through the buffer.
+            let msgs: Vec<Vec<u8>> = [10, 100_000, 0, 40_000, 32 * 1024, 5, 1 << 20]
+                .iter()
+                .map(|&len| pattern(len).to_vec())
+                .collect();
+            let receiving = tokio::spawn(async move {
+                let (got, _) = recv_batches(&mut server, 7).await;
+                got
+            });
+            client.send_many(&msgs).await.unwrap();
+            assert_eq!(receiving.await.unwrap(), msgs, "{url}");
+        })
+        .await;
+    }
 }
 
 #[tokio::test]
