@@ -61,6 +61,15 @@ impl FrameCodec {
         }
     }
 
+    /// The length of the frame that carries a message of `len` bytes.
+    pub(crate) fn frame_len(&self, len: usize) -> usize {
+        match self {
+            FrameCodec::Length(_) => super::length_codec::HEADER_LEN + len,
+            FrameCodec::Lines(_) => len + super::line_codec::LINE_END.len(),
+            FrameCodec::Raw(_) => len,
+        }
+    }
+
     /// Appends the frame of `item` to `dst`.
     ///
     /// # Errors

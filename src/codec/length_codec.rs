@@ -3,7 +3,8 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use std::io;
 use tokio_util::codec::{Decoder, Encoder};
 
-const HEADER_LEN: usize = 4;
+/// Bytes of a frame's length prefix.
+pub(crate) const HEADER_LEN: usize = 4;
 
 /// Length-prefixed frames: a u32 big-endian length, then that many bytes.
 ///

@@ -8,7 +8,6 @@ use std::os::fd::OwnedFd;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use tokio::net::unix::pipe;
-use tokio_util::codec::Encoder;
 
 /// The writing end of a FIFO: frames are gathered into batches of whole frames of at most
 /// `PIPE_BUF` bytes, and each batch is one atomic `write(2)`.
@@ -27,8 +26,6 @@ pub(crate) struct FifoWriter {
     /// `None` once closed.
     sender: Option<pipe::Sender>,
     codec: FrameCodec,
-    /// The encoded frame of the message being sent; empty between messages.
-    frame: BytesMut,
     /// Whole frames accepted and not yet written: at most `PIPE_BUF` bytes.
     batch: BytesMut,
 }
@@ -38,7 +35,6 @@ impl FifoWriter {
         Ok(FifoWriter {
             sender: Some(pipe::Sender::from_owned_fd(fd)?),
             codec: FrameCodec::new(endpoint.framing(), endpoint.max_frame()),
-            frame: BytesMut::new(),
             batch: BytesMut::with_capacity(PIPE_BUF),
         })
     }
@@ -86,35 +82,25 @@ impl SendMessage for FifoWriter {
                 "fifo://: this writer was closed",
             )));
         }
-        // A non-empty frame is the encoding of this same message, retried after `Pending`.
-        if this.frame.is_empty() {
-            if let Err(e) = this.codec.encode(msg.clone(), &mut this.frame) {
-                this.frame.clear();
-                return Poll::Ready(Err(e));
-            }
-            if this.frame.len() > PIPE_BUF {
-                let len = this.frame.len();
-                this.frame.clear();
-                return Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!(
-                        "fifo://: a frame of {len} bytes (a {}-byte message and its framing) \
-                         is over PIPE_BUF ({PIPE_BUF} bytes), the largest write that cannot \
-                         interleave with other writers",
-                        msg.len()
-                    ),
-                )));
-            }
+        // Checked, and encoded straight into the batch once there is room for the whole
+        // frame: nothing is kept between a `Pending` and the retry.
+        this.codec.check_send(msg)?;
+        let frame_len = this.codec.frame_len(msg.len());
+        if frame_len > PIPE_BUF {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "fifo://: a frame of {frame_len} bytes (a {}-byte message and its framing) \
+                     is over PIPE_BUF ({PIPE_BUF} bytes), the largest write that cannot \
+                     interleave with other writers",
+                    msg.len()
+                ),
+            )));
         }
-        if this.batch.len() + this.frame.len() > PIPE_BUF {
-            if let Err(e) = ready!(this.poll_write_batch(cx)) {
-                this.frame.clear();
-                return Poll::Ready(Err(e));
-            }
+        if this.batch.len() + frame_len > PIPE_BUF {
+            ready!(this.poll_write_batch(cx))?;
         }
-        this.batch.extend_from_slice(&this.frame);
-        this.frame.clear();
-        Poll::Ready(Ok(()))
+        Poll::Ready(this.codec.encode_slice(msg, &mut this.batch))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
