@@ -17,30 +17,46 @@ fn decode_in_pieces<D>(
 where
     D: Decoder<Item = Bytes, Error = io::Error>,
 {
+    feed_in_pieces(wire, cuts, |buf, eof, out| {
+        let decoded = if eof {
+            codec.decode_eof(buf)?
+        } else {
+            codec.decode(buf)?
+        };
+        Ok(decoded.map(|msg| out.push(msg)).is_some())
+    })
+}
+
+/// Feeds `wire` in pieces ending at `cuts` to `cut(buffer, eof, out)`, which moves what it
+/// can cut into `out` and says whether it cut anything; called until it cuts nothing after
+/// each piece, then at end of stream. Returns the messages and the first error.
+fn feed_in_pieces(
+    wire: &[u8],
+    cuts: &[usize],
+    mut cut: impl FnMut(&mut BytesMut, bool, &mut Vec<Bytes>) -> io::Result<bool>,
+) -> (Vec<Bytes>, Option<io::Error>) {
     let mut ends: Vec<usize> = cuts.iter().map(|c| c % (wire.len() + 1)).collect();
     ends.push(wire.len());
     ends.sort_unstable();
     let mut buf = BytesMut::new();
     let mut out = Vec::new();
     let mut start = 0;
-    for end in ends {
-        buf.extend_from_slice(&wire[start..end]);
-        start = end;
+    // Each piece, then end of stream (`None`).
+    for end in ends.into_iter().map(Some).chain([None]) {
+        if let Some(end) = end {
+            buf.extend_from_slice(&wire[start..end]);
+            start = end;
+        }
+        let eof = end.is_none();
         loop {
-            match codec.decode(&mut buf) {
-                Ok(Some(msg)) => out.push(msg),
-                Ok(None) => break,
+            match cut(&mut buf, eof, &mut out) {
+                Ok(true) => {}
+                Ok(false) => break,
                 Err(e) => return (out, Some(e)),
             }
         }
     }
-    loop {
-        match codec.decode_eof(&mut buf) {
-            Ok(Some(msg)) => out.push(msg),
-            Ok(None) => return (out, None),
-            Err(e) => return (out, Some(e)),
-        }
-    }
+    (out, None)
 }
 
 fn encode_all<E: Encoder<Bytes, Error = io::Error>>(codec: &mut E, msgs: &[Vec<u8>]) -> BytesMut {
@@ -80,43 +96,24 @@ fn decode_batches_in_pieces(
     cuts: &[usize],
     batch: &[bool],
 ) -> (Vec<Bytes>, Option<io::Error>) {
-    let mut ends: Vec<usize> = cuts.iter().map(|c| c % (wire.len() + 1)).collect();
-    ends.push(wire.len());
-    ends.sort_unstable();
-    let mut buf = BytesMut::new();
-    let mut out = Vec::new();
-    let (mut start, mut step) = (0, 0);
-    for end in ends {
-        buf.extend_from_slice(&wire[start..end]);
-        start = end;
-        loop {
-            step += 1;
-            if batch
-                .get(step % batch.len().max(1))
-                .copied()
-                .unwrap_or(false)
-            {
-                if let Some((frames, count)) = codec.split_whole_frames(&mut buf) {
-                    let got = crate::transport::MessageBatch::length_frames(frames, count);
-                    assert_eq!(got.iter().len(), count);
-                    out.extend(got.iter().map(Bytes::copy_from_slice));
-                    continue;
-                }
-            }
-            match codec.decode(&mut buf) {
-                Ok(Some(msg)) => out.push(msg),
-                Ok(None) => break,
-                Err(e) => return (out, Some(e)),
+    let mut step = 0;
+    feed_in_pieces(wire, cuts, |buf, eof, out| {
+        step += 1;
+        if batch[step % batch.len()] {
+            if let Some((frames, count)) = codec.split_whole_frames(buf) {
+                let got = crate::transport::MessageBatch::length_frames(frames, count);
+                assert_eq!(got.iter().len(), count);
+                out.extend(got.iter().map(Bytes::copy_from_slice));
+                return Ok(true);
             }
         }
-    }
-    loop {
-        match codec.decode_eof(&mut buf) {
-            Ok(Some(msg)) => out.push(msg),
-            Ok(None) => return (out, None),
-            Err(e) => return (out, Some(e)),
-        }
-    }
+        let decoded = if eof {
+            codec.decode_eof(buf)?
+        } else {
+            codec.decode(buf)?
+        };
+        Ok(decoded.map(|msg| out.push(msg)).is_some())
+    })
 }
 
 fn cuts() -> impl Strategy<Value = Vec<usize>> {
