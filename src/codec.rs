@@ -26,6 +26,7 @@ pub use frame_codec::FrameCodec;
 pub use frame_error::FrameError;
 pub use framing::Framing;
 pub use length_codec::LengthCodec;
+pub(crate) use length_codec::HEADER_LEN as LENGTH_HEADER;
 pub use line_codec::LineCodec;
 pub use raw_codec::RawCodec;
 

@@ -64,7 +64,7 @@ impl FrameCodec {
     /// The length of the frame that carries a message of `len` bytes.
     pub(crate) fn frame_len(&self, len: usize) -> usize {
         match self {
-            FrameCodec::Length(_) => super::length_codec::HEADER_LEN + len,
+            FrameCodec::Length(_) => super::LENGTH_HEADER + len,
             FrameCodec::Lines(_) => len + super::line_codec::LINE_END.len(),
             FrameCodec::Raw(_) => len,
         }

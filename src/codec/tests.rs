@@ -102,7 +102,7 @@ fn decode_batches_in_pieces(
         if batch[step % batch.len()] {
             if let Some((frames, count)) = codec.split_whole_frames(buf) {
                 let got = crate::transport::MessageBatch::length_frames(frames, count);
-                assert_eq!(got.iter().len(), count);
+                assert_eq!(got.iter().count(), count);
                 out.extend(got.iter().map(Bytes::copy_from_slice));
                 return Ok(true);
             }

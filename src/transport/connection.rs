@@ -191,12 +191,18 @@ impl Connection {
             .transpose()
     }
 
-    /// Sends `msgs` in order and flushes them: the batch form of [`send`](Connection::send),
-    /// with no `Bytes` per message. On byte-stream transports the messages are copied into
-    /// the write buffer, which goes out in writes of up to 64 KiB, and every message is
-    /// checked first: one over `max_frame` (or a line with a newline in it) fails the call
-    /// and sends nothing. On message transports each message is sent as with
-    /// `feed`, then all are flushed; the messages before a refused one are sent.
+    /// Sends `msgs` in order and flushes them: the batch form of [`send`](Connection::send)
+    /// for many small messages.
+    ///
+    /// - Byte-stream transports (`tcp`, `unix`, `pipe`, `shm`, child pipes): every message is
+    ///   checked first, and one over `max_frame` (or, with line framing, one with a newline)
+    ///   fails the call and sends nothing. Messages are encoded straight from the slices into
+    ///   the write buffer, which goes to the stream each time it holds 64 KiB or more; a
+    ///   message of 32 KiB or more is written from its own memory instead.
+    /// - Message transports (`udp`, `mem`, `mq`, `file`, a `fifo` writer): each message is
+    ///   copied into a `Bytes` and fed to the sink, then all are flushed. A message the
+    ///   transport refuses fails the call there: the messages before it are still flushed,
+    ///   the ones after it are not sent.
     ///
     /// ```
     /// # tokio_test::block_on(async {
@@ -215,14 +221,23 @@ impl Connection {
     ///
     /// # Cancel safety
     /// Not cancel safe: dropped before completion, some of the messages may have been sent.
+    /// The connection stays usable: on a byte stream the rest of a large message under way
+    /// is kept in the write buffer and goes out with the next send or flush, so the peer
+    /// never sees a torn frame; the messages after it are not sent.
     pub async fn send_many<M: AsRef<[u8]>>(&mut self, msgs: &[M]) -> io::Result<()> {
         match &mut self.inner {
             Inner::Stream(framed) => framed.send_many(msgs).await,
             Inner::Message(framed) => {
+                let mut fed = Ok(());
                 for msg in msgs {
-                    framed.feed(Bytes::copy_from_slice(msg.as_ref())).await?;
+                    fed = framed.feed(Bytes::copy_from_slice(msg.as_ref())).await;
+                    if fed.is_err() {
+                        break;
+                    }
                 }
-                framed.flush().await
+                // What was accepted goes out even when a later message was refused.
+                let flushed = framed.flush().await;
+                fed.and(flushed)
             }
         }
     }

@@ -1,21 +1,25 @@
 //! [`MessageBatch`]: the messages one receive brought in, returned whole by
 //! [`Connection::recv_batch`](super::Connection::recv_batch).
 
+use crate::codec::LENGTH_HEADER;
 use bytes::Bytes;
+use std::fmt;
 use std::iter::FusedIterator;
-
-/// Length of a length-prefixed frame's header (a u32, big-endian).
-const LENGTH_HEADER: usize = 4;
 
 /// Messages received together, in order, sharing one buffer: the batch counterpart of
 /// [`Connection::recv`](super::Connection::recv) without a `Bytes` (and its reference
 /// count) per message. Iterating yields each message as `&[u8]`.
 ///
 /// On byte-stream transports with length framing (the default: `tcp`, `unix`, `pipe`,
-/// `shm`, child pipes) a batch holds every whole frame that had arrived, up to what one
-/// read of the connection's 64 KiB buffer brought in (or one message when that is larger).
-/// Elsewhere (datagram and message transports, line and raw framing) it holds one message.
-/// Every frame was checked against `max_frame` when the batch was cut.
+/// `shm`, child pipes) a batch holds every whole frame in the connection's read buffer
+/// (usually what one read of up to 64 KiB brought in), or one message when a frame is
+/// larger than what was buffered. Elsewhere (datagram and message transports, line and raw
+/// framing) it holds one message. Every frame was checked against `max_frame` when the
+/// batch was cut.
+///
+/// A batch shares the read buffer's allocation and keeps it alive while it lives: drop it
+/// (or take what you keep with [`iter_bytes`](MessageBatch::iter_bytes) or a copy) before
+/// the next receive, and the connection reuses that memory.
 ///
 /// ```
 /// # tokio_test::block_on(async {
@@ -31,12 +35,12 @@ const LENGTH_HEADER: usize = 4;
 /// assert_eq!(seen, [b"a".to_vec(), b"bb".to_vec()]);
 /// # Ok::<(), std::io::Error>(()) }).unwrap();
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct MessageBatch {
     repr: Repr,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 enum Repr {
     /// `count` whole length-prefixed frames laid end to end, each header checked.
     LengthFrames { frames: Bytes, count: usize },
@@ -87,6 +91,58 @@ impl MessageBatch {
                 framed: false,
             },
         }
+    }
+}
+
+impl MessageBatch {
+    /// The messages as `Bytes` sharing the batch's buffer (a reference count each, no copy):
+    /// for messages kept beyond the batch.
+    ///
+    /// ```
+    /// # tokio_test::block_on(async {
+    /// let mut listener = anyipc::bind("mem://doc-iter-bytes").await?;
+    /// let mut client = anyipc::connect("mem://doc-iter-bytes").await?;
+    /// let mut server = listener.accept().await?;
+    /// client.send("keep me").await?;
+    /// let kept: Vec<bytes::Bytes> = server.recv_batch().await?.unwrap().iter_bytes().collect();
+    /// assert_eq!(kept, ["keep me"]);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
+    pub fn iter_bytes(&self) -> impl Iterator<Item = Bytes> + '_ {
+        let buffer = match &self.repr {
+            Repr::LengthFrames { frames, .. } => frames,
+            Repr::One(msg) => msg,
+        };
+        self.iter().map(move |msg| buffer.slice_ref(msg))
+    }
+}
+
+/// Batches are equal when they hold the same messages in the same order.
+impl PartialEq for MessageBatch {
+    fn eq(&self, other: &MessageBatch) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for MessageBatch {}
+
+/// The messages, each as a byte string.
+impl fmt::Debug for MessageBatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter().map(ByteString)).finish()
+    }
+}
+
+/// Debug-prints bytes as `b"…"` with escapes.
+struct ByteString<'a>(&'a [u8]);
+
+impl fmt::Debug for ByteString<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("b\"")?;
+        for &byte in self.0 {
+            write!(f, "{}", std::ascii::escape_default(byte))?;
+        }
+        f.write_str("\"")
     }
 }
 
@@ -164,6 +220,17 @@ mod tests {
         assert_eq!(batch.iter().len(), 3);
         let got: Vec<&[u8]> = batch.iter().collect();
         assert_eq!(got, [&b"a"[..], b"", b"ccc"]);
+    }
+
+    #[test]
+    fn equality_and_debug_are_about_the_messages() {
+        let framed = MessageBatch::length_frames(frames(&[b"a\n"]), 1);
+        let one = MessageBatch::one(Bytes::from_static(b"a\n"));
+        assert_eq!(framed, one);
+        assert_ne!(framed, MessageBatch::one(Bytes::from_static(b"a")));
+        assert_eq!(format!("{framed:?}"), r#"[b"a\n"]"#);
+        let kept: Vec<Bytes> = framed.iter_bytes().collect();
+        assert_eq!(kept, [Bytes::from_static(b"a\n")]);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use futures::{Sink, Stream};
 use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::{Decoder, Encoder};
 
 /// Messages at least this large are written from their own memory instead of being copied
@@ -200,6 +200,10 @@ impl<S: AsyncWrite + Unpin> StreamFramed<S> {
     /// bytes or more is written from its own memory after the buffer (its header included).
     /// Every message is checked before any is queued: one the codec refuses fails the whole
     /// call (`InvalidInput`) and sends nothing.
+    ///
+    /// Dropped part-way, it leaves only whole frames behind: the rest of a large message
+    /// under way is copied into the write buffer ([`DirectBody`]), and later messages are
+    /// not sent.
     pub(crate) async fn send_many<M: AsRef<[u8]>>(&mut self, msgs: &[M]) -> io::Result<()> {
         for msg in msgs {
             self.codec.check_send(msg.as_ref())?;
@@ -208,9 +212,12 @@ impl<S: AsyncWrite + Unpin> StreamFramed<S> {
             let msg = msg.as_ref();
             if msg.len() >= DIRECT_MIN {
                 let after = self.codec.encode_around(msg, self.write.tail_mut())?;
-                std::future::poll_fn(|cx| self.poll_write_queue(cx)).await?;
-                self.stream.write_all(msg).await?;
-                self.write.tail_mut().extend_from_slice(after);
+                let mut body = DirectBody {
+                    framed: self,
+                    rest: msg,
+                    after,
+                };
+                body.write().await?;
                 continue;
             }
             if self.write.len() >= self.boundary {
@@ -219,6 +226,18 @@ impl<S: AsyncWrite + Unpin> StreamFramed<S> {
             self.codec.encode_slice(msg, self.write.tail_mut())?;
         }
         std::future::poll_fn(|cx| Pin::new(&mut *self).poll_flush(cx)).await
+    }
+
+    /// Writes a slice to the stream, with no `Pending` in between, or `WriteZero`.
+    fn poll_write_slice(&mut self, cx: &mut Context<'_>, bytes: &[u8]) -> Poll<io::Result<usize>> {
+        let written = ready!(Pin::new(&mut self.stream).poll_write(cx, bytes))?;
+        if written == 0 {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                "the stream accepted no bytes of a frame",
+            )));
+        }
+        Poll::Ready(Ok(written))
     }
 
     /// Writes until the queue is empty (or the stream is not ready).
@@ -272,5 +291,38 @@ impl<S: AsyncWrite + Unpin> Sink<Bytes> for StreamFramed<S> {
     fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         ready!(self.as_mut().poll_flush(cx))?;
         Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+}
+
+/// The body of a large message that [`StreamFramed::send_many`] writes from the caller's
+/// memory, after the write queue, which ends with the frame's header. Whatever is left of it
+/// when this is dropped (the send was cancelled or failed) is copied into the queue, with the
+/// frame's trailer, so the stream never carries a torn frame.
+struct DirectBody<'a, S> {
+    framed: &'a mut StreamFramed<S>,
+    /// Bytes of the body not written yet.
+    rest: &'a [u8],
+    /// The framing after the body (a line end), queued once the body is out.
+    after: &'static [u8],
+}
+
+impl<S: AsyncWrite + Unpin> DirectBody<'_, S> {
+    /// Writes out the queue (the header included), then the body.
+    async fn write(&mut self) -> io::Result<()> {
+        std::future::poll_fn(|cx| self.framed.poll_write_queue(cx)).await?;
+        while !self.rest.is_empty() {
+            let written =
+                std::future::poll_fn(|cx| self.framed.poll_write_slice(cx, self.rest)).await?;
+            self.rest = &self.rest[written..];
+        }
+        Ok(())
+    }
+}
+
+impl<S> Drop for DirectBody<'_, S> {
+    fn drop(&mut self) {
+        let tail = self.framed.write.tail_mut();
+        tail.extend_from_slice(self.rest);
+        tail.extend_from_slice(self.after);
     }
 }

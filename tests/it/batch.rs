@@ -5,6 +5,7 @@ use crate::process::{numbered, Helper, Role};
 use crate::util::{frame_error, pattern, unique_name, watchdog, TempDir};
 use anyipc::codec::FrameError;
 use std::io::ErrorKind;
+use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
 /// One URL per byte-stream transport whose batches carry many messages.
@@ -30,7 +31,7 @@ async fn recv_batches(conn: &mut anyipc::Connection, count: usize) -> (Vec<Vec<u
             .expect("recv_batch")
             .expect("the peer closed early");
         assert!(!batch.is_empty());
-        assert_eq!(batch.iter().len(), batch.len());
+        assert_eq!(batch.iter().count(), batch.len());
         largest = largest.max(batch.len());
         got.extend(batch.iter().map(<[u8]>::to_vec));
     }
@@ -77,19 +78,22 @@ async fn recv_batch_takes_another_process_stream_whole_and_in_order() {
 
 #[tokio::test]
 async fn batch_calls_mix_with_the_one_message_calls() {
-    let dir = TempDir::new("batch-mix");
-    let mut listener = anyipc::bind(format!("unix://{}", dir.join("mix.sock")))
-        .await
-        .unwrap();
-    let mut client = anyipc::connect(listener.endpoint()).await.unwrap();
-    let mut server = listener.accept().await.unwrap();
-    client.send("first").await.unwrap();
-    client.send_many(&["second", "", "fourth"]).await.unwrap();
-    assert_eq!(server.recv().await.unwrap().unwrap(), "first");
-    let (rest, _) = recv_batches(&mut server, 3).await;
-    assert_eq!(rest, [b"second".to_vec(), vec![], b"fourth".to_vec()]);
-    drop(client);
-    assert!(server.recv_batch().await.unwrap().is_none());
+    watchdog(30, async {
+        let dir = TempDir::new("batch-mix");
+        let mut listener = anyipc::bind(format!("unix://{}", dir.join("mix.sock")))
+            .await
+            .unwrap();
+        let mut client = anyipc::connect(listener.endpoint()).await.unwrap();
+        let mut server = listener.accept().await.unwrap();
+        client.send("first").await.unwrap();
+        client.send_many(&["second", "", "fourth"]).await.unwrap();
+        assert_eq!(server.recv().await.unwrap().unwrap(), "first");
+        let (rest, _) = recv_batches(&mut server, 3).await;
+        assert_eq!(rest, [b"second".to_vec(), vec![], b"fourth".to_vec()]);
+        drop(client);
+        assert!(server.recv_batch().await.unwrap().is_none());
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -118,39 +122,45 @@ async fn send_many_sends_large_messages_whole_between_small_ones() {
 
 #[tokio::test]
 async fn send_many_with_a_message_over_max_frame_sends_nothing() {
-    let dir = TempDir::new("batch-oversize");
-    let url = format!("unix://{}?max_frame=100", dir.join("big.sock"));
-    let mut listener = anyipc::bind(&url).await.unwrap();
-    let mut client = anyipc::connect(&url).await.unwrap();
-    let mut server = listener.accept().await.unwrap();
-    let err = client
-        .send_many(&[vec![1u8; 10], vec![2u8; 101]])
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::InvalidInput);
-    assert!(matches!(
-        frame_error(&err),
-        Some(FrameError::SendTooLarge { len: 101, max: 100 })
-    ));
-    client.send("after").await.unwrap();
-    assert_eq!(server.recv().await.unwrap().unwrap(), "after");
+    watchdog(30, async {
+        let dir = TempDir::new("batch-oversize");
+        let url = format!("unix://{}?max_frame=100", dir.join("big.sock"));
+        let mut listener = anyipc::bind(&url).await.unwrap();
+        let mut client = anyipc::connect(&url).await.unwrap();
+        let mut server = listener.accept().await.unwrap();
+        let err = client
+            .send_many(&[vec![1u8; 10], vec![2u8; 101]])
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert!(matches!(
+            frame_error(&err),
+            Some(FrameError::SendTooLarge { len: 101, max: 100 })
+        ));
+        client.send("after").await.unwrap();
+        assert_eq!(server.recv().await.unwrap().unwrap(), "after");
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn send_many_refuses_a_line_with_a_newline_and_sends_nothing() {
-    let dir = TempDir::new("batch-lines");
-    let url = format!("unix://{}?framing=lines", dir.join("lines.sock"));
-    let mut listener = anyipc::bind(&url).await.unwrap();
-    let mut client = anyipc::connect(&url).await.unwrap();
-    let mut server = listener.accept().await.unwrap();
-    let err = client.send_many(&["fine", "two\nlines"]).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::InvalidInput);
-    client.send_many(&["a", "b"]).await.unwrap();
-    // Line framing: one line per batch.
-    for want in ["a", "b"] {
-        let batch = server.recv_batch().await.unwrap().unwrap();
-        assert_eq!(batch.iter().collect::<Vec<_>>(), [want.as_bytes()]);
-    }
+    watchdog(30, async {
+        let dir = TempDir::new("batch-lines");
+        let url = format!("unix://{}?framing=lines", dir.join("lines.sock"));
+        let mut listener = anyipc::bind(&url).await.unwrap();
+        let mut client = anyipc::connect(&url).await.unwrap();
+        let mut server = listener.accept().await.unwrap();
+        let err = client.send_many(&["fine", "two\nlines"]).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        client.send_many(&["a", "b"]).await.unwrap();
+        // Line framing: one line per batch.
+        for want in ["a", "b"] {
+            let batch = server.recv_batch().await.unwrap().unwrap();
+            assert_eq!(batch.iter().collect::<Vec<_>>(), [want.as_bytes()]);
+        }
+    })
+    .await;
 }
 
 /// A raw Unix-socket peer writing `bytes` to an anyipc `unix://` listener at `url`, then
@@ -172,64 +182,131 @@ fn frame(payload: &[u8]) -> Vec<u8> {
 
 #[tokio::test]
 async fn recv_batch_delivers_the_frames_before_an_oversized_one_then_fails() {
-    let dir = TempDir::new("batch-hostile");
-    let path = dir.path().join("hostile.sock");
-    let url = format!("unix://{}?max_frame=16", path.display());
-    let mut bytes = [frame(b"one"), frame(b"two")].concat();
-    bytes.extend_from_slice(&1000u32.to_be_bytes());
-    bytes.extend_from_slice(&[0u8; 64]);
-    let mut conn = raw_peer_wrote(&url, &path, &bytes).await;
-    let (got, _) = recv_batches(&mut conn, 2).await;
-    assert_eq!(got, [b"one".to_vec(), b"two".to_vec()]);
-    let err = conn.recv_batch().await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::InvalidData);
-    assert!(matches!(
-        frame_error(&err),
-        Some(FrameError::TooLarge { len: 1000, max: 16 })
-    ));
-    assert!(conn.recv_batch().await.unwrap().is_none());
+    watchdog(30, async {
+        let dir = TempDir::new("batch-hostile");
+        let path = dir.path().join("hostile.sock");
+        let url = format!("unix://{}?max_frame=16", path.display());
+        let mut bytes = [frame(b"one"), frame(b"two")].concat();
+        bytes.extend_from_slice(&1000u32.to_be_bytes());
+        bytes.extend_from_slice(&[0u8; 64]);
+        let mut conn = raw_peer_wrote(&url, &path, &bytes).await;
+        let (got, _) = recv_batches(&mut conn, 2).await;
+        assert_eq!(got, [b"one".to_vec(), b"two".to_vec()]);
+        let err = conn.recv_batch().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidData);
+        assert!(matches!(
+            frame_error(&err),
+            Some(FrameError::TooLarge { len: 1000, max: 16 })
+        ));
+        assert!(conn.recv_batch().await.unwrap().is_none());
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn recv_batch_reports_a_peer_that_closed_inside_a_frame() {
-    let dir = TempDir::new("batch-torn");
-    let path = dir.path().join("torn.sock");
-    let url = format!("unix://{}", path.display());
-    let mut bytes = frame(b"whole");
-    bytes.extend_from_slice(&10u32.to_be_bytes());
-    bytes.extend_from_slice(b"abc");
-    let mut conn = raw_peer_wrote(&url, &path, &bytes).await;
-    let (got, _) = recv_batches(&mut conn, 1).await;
-    assert_eq!(got, [b"whole".to_vec()]);
-    let err = conn.recv_batch().await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::UnexpectedEof);
-    assert!(conn.recv_batch().await.unwrap().is_none());
+    watchdog(30, async {
+        let dir = TempDir::new("batch-torn");
+        let path = dir.path().join("torn.sock");
+        let url = format!("unix://{}", path.display());
+        let mut bytes = frame(b"whole");
+        bytes.extend_from_slice(&10u32.to_be_bytes());
+        bytes.extend_from_slice(b"abc");
+        let mut conn = raw_peer_wrote(&url, &path, &bytes).await;
+        let (got, _) = recv_batches(&mut conn, 1).await;
+        assert_eq!(got, [b"whole".to_vec()]);
+        let err = conn.recv_batch().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::UnexpectedEof);
+        assert!(conn.recv_batch().await.unwrap().is_none());
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn recv_batch_honours_recv_timeout() {
-    let dir = TempDir::new("batch-timeout");
-    let url = format!("unix://{}?recv_timeout=100ms", dir.join("quiet.sock"));
-    let mut listener = anyipc::bind(&url).await.unwrap();
-    let mut client = anyipc::connect(&url).await.unwrap();
-    let mut server = listener.accept().await.unwrap();
-    let err = watchdog(10, server.recv_batch()).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::TimedOut);
-    client.send_many(&["late"]).await.unwrap();
-    let batch = server.recv_batch().await.unwrap().unwrap();
-    assert_eq!(batch.iter().collect::<Vec<_>>(), [&b"late"[..]]);
+    watchdog(30, async {
+        let dir = TempDir::new("batch-timeout");
+        let url = format!("unix://{}?recv_timeout=100ms", dir.join("quiet.sock"));
+        let mut listener = anyipc::bind(&url).await.unwrap();
+        let mut client = anyipc::connect(&url).await.unwrap();
+        let mut server = listener.accept().await.unwrap();
+        let err = watchdog(10, server.recv_batch()).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TimedOut);
+        client.send_many(&["late"]).await.unwrap();
+        let batch = server.recv_batch().await.unwrap().unwrap();
+        assert_eq!(batch.iter().collect::<Vec<_>>(), [&b"late"[..]]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_cancelled_send_many_leaves_no_torn_frame() {
+    let dir = TempDir::new("batch-cancel");
+    let mut urls = vec![format!("unix://{}", dir.join("cancel.sock"))];
+    if cfg!(target_os = "linux") {
+        urls.push(format!("shm://{}", unique_name("batch-cancel")));
+    }
+    for url in urls {
+        watchdog(60, async {
+            let mut listener = anyipc::bind(&url).await.unwrap();
+            let mut client = anyipc::connect(listener.endpoint()).await.unwrap();
+            let mut server = listener.accept().await.unwrap();
+            // Far more than the socket buffer or ring holds: the send waits, mid-message,
+            // for a reader that is not reading yet, and is dropped there.
+            let big = pattern(4 << 20).to_vec();
+            let msgs = [big.clone(), b"never sent".to_vec()];
+            let sending = client.send_many(&msgs);
+            let cancelled = tokio::time::timeout(Duration::from_millis(100), sending).await;
+            assert!(
+                cancelled.is_err(),
+                "{url}: 4 MiB went through without a reader"
+            );
+            let receiving = tokio::spawn(async move {
+                let (got, _) = recv_batches(&mut server, 2).await;
+                got
+            });
+            client.send("after").await.unwrap();
+            let got = receiving.await.unwrap();
+            assert_eq!(got.len(), 2, "{url}");
+            assert!(got[0] == big, "{url}: the cancelled message arrived torn");
+            assert_eq!(got[1], b"after", "{url}");
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn on_a_message_transport_what_came_before_a_refused_message_is_flushed() {
+    let dir = TempDir::new("batch-fifo");
+    let url = format!("fifo://{}", dir.join("f"));
+    watchdog(30, async {
+        let mut listener = anyipc::bind(&url).await.unwrap();
+        let mut reader = listener.accept().await.unwrap();
+        let mut writer = anyipc::connect(&url).await.unwrap();
+        // A FIFO refuses frames over PIPE_BUF when it comes to them.
+        let msgs = [b"first".to_vec(), vec![0u8; 5000], b"third".to_vec()];
+        let err = writer.send_many(&msgs).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert_eq!(reader.recv().await.unwrap().unwrap(), "first");
+        writer.send("fourth").await.unwrap();
+        assert_eq!(reader.recv().await.unwrap().unwrap(), "fourth");
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn message_transports_batch_one_message_at_a_time() {
-    let url = format!("mem://{}", unique_name("batch"));
-    let mut listener = anyipc::bind(&url).await.unwrap();
-    let mut client = anyipc::connect(&url).await.unwrap();
-    let mut server = listener.accept().await.unwrap();
-    client.send_many(&["a", "bb", "ccc"]).await.unwrap();
-    for want in ["a", "bb", "ccc"] {
-        let batch = watchdog(10, server.recv_batch()).await.unwrap().unwrap();
-        assert_eq!(batch.len(), 1);
-        assert_eq!(batch.iter().collect::<Vec<_>>(), [want.as_bytes()]);
-    }
+    watchdog(30, async {
+        let url = format!("mem://{}", unique_name("batch"));
+        let mut listener = anyipc::bind(&url).await.unwrap();
+        let mut client = anyipc::connect(&url).await.unwrap();
+        let mut server = listener.accept().await.unwrap();
+        client.send_many(&["a", "bb", "ccc"]).await.unwrap();
+        for want in ["a", "bb", "ccc"] {
+            let batch = watchdog(10, server.recv_batch()).await.unwrap().unwrap();
+            assert_eq!(batch.len(), 1);
+            assert_eq!(batch.iter().collect::<Vec<_>>(), [want.as_bytes()]);
+        }
+    })
+    .await;
 }
