@@ -10,10 +10,11 @@
 //! cargo bench --bench transports -- --only shm --workload throughput --sizes 64 --batch 1024
 //! ```
 //!
-//! `--batch N` runs the throughput rows of the transports reached over one `Connection`
-//! with the batch calls: the client sends with `send_many` of N messages, the peer receives
-//! with `recv_batch`. The raw baselines, and the one-way pairs (fifo, file, mq), still move
-//! one message per call; the notes column says which rows batched.
+//! `--batch N` runs the throughput rows of the byte-stream transports reached over one
+//! `Connection` (tcp, unix, pipe, shm, child) with the batch calls: the client sends with
+//! `send_many` of N messages, the peer receives with `recv_batch`. The raw baselines, the
+//! message transports (udp, mem) and the one-way pairs (fifo, file, mq) still move one
+//! message per call; the notes column says which rows batched.
 //!
 //! Cross-process transports run between two OS processes: this binary re-executes itself with
 //! `--peer TARGET` (and `--spin-peer PATH` for the spin floor); `child` starts it as a child
@@ -27,6 +28,8 @@ use anyipc::bench::{
     measure, peer_main, InProcessPeer, LatencyReport, Machine, PeerProcess, Report, RunResources,
     Target, ThroughputReport, TransportSpec, Workload, BASELINES, TRANSPORTS,
 };
+use anyipc::codec::Framing;
+use anyipc::Scheme;
 use std::collections::BTreeMap;
 use std::io;
 use std::path::PathBuf;
@@ -364,10 +367,20 @@ struct Contender {
 }
 
 impl Contender {
-    /// Whether throughput runs can use the batch calls: the transport is reached over one
-    /// `Connection` (not a raw twin, not a pair of one-way endpoints).
+    /// Whether throughput runs use the batch calls: the transport is a length-framed byte
+    /// stream reached over one `Connection` (not a raw twin, not a pair of one-way
+    /// endpoints, not a message transport, whose batches hold one message).
     fn batches(&self) -> bool {
-        matches!(self.target, Ok(Target::Anyipc(_)))
+        match &self.target {
+            Ok(Target::Anyipc(endpoint)) => {
+                endpoint.framing() == Framing::Length
+                    && !matches!(
+                        endpoint.scheme(),
+                        Scheme::Udp | Scheme::Mem | Scheme::Mq | Scheme::File
+                    )
+            }
+            _ => false,
+        }
     }
 
     async fn measure(&mut self, workload: &Workload) -> io::Result<Report> {

@@ -33,6 +33,10 @@ const ACK_TIMEOUT: Duration = Duration::from_secs(120);
 /// Cancel safe in that dropping it abandons the run; the peer sees the connection close.
 pub async fn measure(target: &Target, workload: &Workload) -> io::Result<Report> {
     workload.validate()?;
+    if workload.batch() > 1 && !matches!(target, Target::Anyipc(_)) {
+        // Refused before any endpoint is bound or connected to.
+        return Err(batch_needs_a_connection());
+    }
     match target {
         Target::Anyipc(_) if target.is_child() => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -80,7 +84,8 @@ pub async fn measure(target: &Target, workload: &Workload) -> io::Result<Report>
 /// I/O errors of the connection; `InvalidData` when an echo or acknowledgement is wrong;
 /// `UnexpectedEof` when the peer closes early; `TimedOut` when the peer does not answer the
 /// control message within 10 s or a throughput acknowledgement within 120 s; `Unsupported`
-/// for a throughput run against a plain echo server.
+/// for a throughput run against a plain echo server, and for a batch run
+/// ([`Workload::with_batch`]: use [`run_connection`]).
 ///
 /// # Cancel safety
 /// Not cancel safe: the connection is left in the middle of a run.
@@ -89,11 +94,7 @@ pub async fn run_client<T: Transport<Bytes>>(
     workload: &Workload,
 ) -> io::Result<Report> {
     if workload.batch() > 1 {
-        return Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "a batch run needs a Connection (its send_many); this transport sends one \
-             message at a time",
-        ));
+        return Err(batch_needs_a_connection());
     }
     let echo_peer = start_run(conn, workload).await?;
     match *workload {
@@ -112,12 +113,33 @@ pub async fn run_client<T: Transport<Bytes>>(
 }
 
 /// [`run_client`] over a [`Connection`], which can also run a batch throughput workload
-/// ([`Workload::with_batch`]): `send_many` calls of `batch` messages here, `recv_batch` at the
-/// peer.
-pub(crate) async fn run_connection(
-    conn: &mut Connection,
-    workload: &Workload,
-) -> io::Result<Report> {
+/// ([`Workload::with_batch`]): [`Connection::send_many`] calls of `batch` messages here,
+/// [`Connection::recv_batch`] at a peer running [`serve_connection`](super::serve_connection)
+/// (what `anyipc bench-peer` and the bench peers run).
+///
+/// ```
+/// # tokio_test::block_on(async {
+/// use anyipc::bench::{run_connection, serve_connection, Workload};
+///
+/// let mut listener = anyipc::bind("mem://doc-run-connection").await?;
+/// let peer = tokio::spawn(async move {
+///     let mut conn = listener.accept().await?;
+///     serve_connection(&mut conn).await
+/// });
+/// let mut conn = anyipc::connect("mem://doc-run-connection").await?;
+/// let report = run_connection(&mut conn, &Workload::throughput(64, 1000).with_batch(100)).await?;
+/// assert_eq!(report.throughput().unwrap().received, 1000);
+/// drop(conn);
+/// peer.await.unwrap()?;
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// ```
+///
+/// # Errors
+/// Those of [`run_client`], except that batch runs are carried out.
+///
+/// # Cancel safety
+/// Not cancel safe: the connection is left in the middle of a run.
+pub async fn run_connection(conn: &mut Connection, workload: &Workload) -> io::Result<Report> {
     let Workload::Throughput { size, count, batch } = *workload else {
         return run_client(conn, workload).await;
     };
@@ -144,6 +166,14 @@ pub(crate) async fn run_connection(
         received,
         elapsed: start.elapsed(),
     }))
+}
+
+pub(super) fn batch_needs_a_connection() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        "a batch run (send_many/recv_batch) needs one anyipc Connection; raw twins and \
+         pairs of one-way endpoints move one message per call",
+    )
 }
 
 fn echo_peer_cannot_count() -> io::Error {

@@ -10,6 +10,7 @@ use std::io;
 /// which it answers; then it echoes every message (latency) or checks and counts messages up
 /// to each end marker, answering each end marker with an acknowledgement (throughput).
 /// Several runs may follow one another on the connection. Returns when the client closes.
+/// A batch run is served one message at a time; [`serve_connection`] receives it in batches.
 ///
 /// ```
 /// # tokio_test::block_on(async {
@@ -41,9 +42,17 @@ pub async fn serve<T: Transport<Bytes>>(mut conn: T) -> io::Result<()> {
     Ok(())
 }
 
-/// [`serve`] on a [`Connection`], which receives a batch run's messages with
-/// [`recv_batch`](Connection::recv_batch).
-pub(crate) async fn serve_connection(conn: &mut Connection) -> io::Result<()> {
+/// [`serve`] on a [`Connection`], which also serves batch runs
+/// ([`Workload::with_batch`](super::Workload::with_batch)), receiving their messages with
+/// [`recv_batch`](Connection::recv_batch) (`serve` takes them one at a time). The peer side
+/// of [`run_connection`](super::run_connection), whose example uses it.
+///
+/// # Errors
+/// As [`serve`].
+///
+/// # Cancel safety
+/// Not cancel safe: the connection is left in the middle of a run.
+pub async fn serve_connection(conn: &mut Connection) -> io::Result<()> {
     let mut responder = Responder::default();
     loop {
         if responder.batched() {

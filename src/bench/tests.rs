@@ -176,6 +176,41 @@ fn no_payload_is_taken_for_a_control_message() {
 }
 
 #[test]
+fn the_responder_takes_batches_only_during_a_batch_run() {
+    let mut r = Responder::default();
+    assert!(!r.batched());
+    let batch = Workload::throughput(64, 2).with_batch(2);
+    assert_eq!(
+        r.answer_slice(&batch.control_message()).unwrap(),
+        Answer::Ready
+    );
+    assert!(r.batched());
+    let msgs = payloads(64);
+    for m in &msgs[..2] {
+        assert_eq!(r.answer_slice(m).unwrap(), Answer::Nothing);
+    }
+    assert_eq!(r.answer_slice(b"").unwrap(), Answer::Reply(ack(2, None)));
+    // The next run, one message at a time or latency, is not batched.
+    let single = Workload::throughput(64, 2);
+    assert_eq!(
+        r.answer_slice(&single.control_message()).unwrap(),
+        Answer::Ready
+    );
+    assert!(!r.batched());
+    assert_eq!(
+        r.answer(Workload::latency(64, 1).control_message())
+            .unwrap(),
+        Answer::Ready
+    );
+    assert!(!r.batched());
+    // A latency echo of a message seen as bytes is a copy of it.
+    assert_eq!(
+        r.answer_slice(&msgs[0]).unwrap(),
+        Answer::Reply(msgs[0].clone())
+    );
+}
+
+#[test]
 fn the_responder_serves_runs_one_after_another() {
     let mut r = Responder::default();
     // Nothing before a control message.

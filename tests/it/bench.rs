@@ -146,6 +146,12 @@ async fn batch_runs(peer: &mut PeerProcess) {
             "{w}"
         );
     }
+    // A latency run after them is echoed, message by message.
+    let report = peer
+        .measure(&Workload::latency(64, 200).with_warmup(20))
+        .await
+        .unwrap();
+    assert_eq!(report.latency().unwrap().count, 200);
 }
 
 #[tokio::test]
