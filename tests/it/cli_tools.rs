@@ -328,6 +328,52 @@ async fn bench_connect_measures_a_running_echo_server() {
 }
 
 #[tokio::test]
+async fn bench_batch_throughput_with_baseline_and_its_refusal_for_a_pair() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-bench-batch");
+        let url = format!("unix://{}", dir.join("b.sock"));
+        let out = ok(
+            &[
+                "bench",
+                &url,
+                "--mode",
+                "throughput",
+                "--size",
+                "64",
+                "--count",
+                "20000",
+                "--batch",
+                "500",
+                "--json",
+                "--baseline",
+            ],
+            &[],
+        )
+        .await;
+        let results = json_lines(&out);
+        assert_eq!(results.len(), 1, "{out}");
+        assert_eq!(results[0]["batch"], 500, "{out}");
+        assert_sane_throughput(&results[0], 20_000);
+        assert!(num(&results[0]["baseline"], "msgs_per_s") > 0.0, "{out}");
+        // Two one-way endpoints cannot batch: a runtime error, said before any run.
+        let pair = format!(
+            "fifo://{} + fifo://{}",
+            dir.join("to-peer"),
+            dir.join("from-peer")
+        );
+        let out = run(
+            &["bench", &pair, "--mode", "throughput", "--batch", "10"],
+            &[],
+            b"",
+        )
+        .await;
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        assert!(text(&out.stderr).contains("batch"), "{}", text(&out.stderr));
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn bench_bad_arguments_are_usage_errors() {
     watchdog(WATCHDOG, async {
         for args in [
@@ -335,6 +381,8 @@ async fn bench_bad_arguments_are_usage_errors() {
             &["bench", "tcp://127.0.0.1:0", "--count", "0"],
             &["bench", "tcp://127.0.0.1:0", "--mode", "sideways"],
             &["bench", "nosuch://x"],
+            &["bench", "tcp://127.0.0.1:0", "--batch", "1"],
+            &["bench", "tcp://127.0.0.1:7", "--connect", "--batch", "10"],
         ] {
             let out = run(args, &[], b"").await;
             assert_eq!(

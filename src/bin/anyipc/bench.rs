@@ -19,7 +19,7 @@ use crate::output::print_stdout;
 use crate::size_arg::parse_size;
 use crate::CliError;
 use anyipc::bench::{
-    run_client, InProcessPeer, Machine, PeerProcess, Report, RunResources, Target,
+    run_client, run_connection, InProcessPeer, Machine, PeerProcess, Report, RunResources, Target,
     ThroughputReport, Workload,
 };
 use anyipc::{Duplex, Scheme, Transport};
@@ -71,7 +71,8 @@ LengthDelimitedCodec baseline with the same workload; ratio is p50 / baseline p5
 (lower is better) and GiB/s / baseline GiB/s for throughput (higher is better). A progress bar \
 shows on stderr when a run lasts over a second and stderr is a terminal.
 
---json prints one object per result and line: endpoint, mode, size, count, p50_us, p99_us, \
+--json prints one object per result and line: endpoint, mode, size, count, batch (messages per \
+send_many; 1 without --batch), p50_us, p99_us, \
 p999_us, mean_us (null for throughput), msgs_per_s, gib_per_s, sent and received (throughput), \
 and with --baseline: baseline {p50_us, p99_us, p999_us, mean_us, msgs_per_s, gib_per_s} and \
 ratio.
@@ -80,6 +81,7 @@ Examples:
   anyipc bench tcp://127.0.0.1:0                          both workloads over TCP
   anyipc bench unix:///tmp/b.sock --mode latency --size 4KiB --baseline
   anyipc bench shm://bench --mode throughput --size 64KiB --count 20000 --json
+  anyipc bench shm://bench --mode throughput --size 64 --batch 1024 --baseline
   anyipc bench fifo:///tmp/b.fifo                         two FIFOs: b.fifo and b.fifo.reply
   anyipc bench stdio://                                   a child process on pipes
   anyipc listen tcp://127.0.0.1:7000 --echo > /dev/null &
@@ -120,6 +122,13 @@ pub(crate) struct BenchArgs {
     /// Measure a running `anyipc listen URL --echo` instead of starting a peer.
     #[arg(long)]
     connect: bool,
+
+    /// Throughput in batches: send with `send_many` of N messages, the peer receiving with
+    /// `recv_batch` (the baseline still moves one message per call). For one endpoint that
+    /// answers on the same connection; not with --connect or a pair of endpoints.
+    #[arg(long, value_name = "N", conflicts_with = "connect",
+          value_parser = clap::value_parser!(u64).range(2..=1_000_000))]
+    batch: Option<u64>,
 }
 
 impl BenchArgs {
@@ -138,10 +147,14 @@ impl BenchArgs {
             workloads.push(w);
         }
         if matches!(self.mode, Mode::Throughput | Mode::Both) {
-            workloads.push(Workload::throughput(
+            let w = Workload::throughput(
                 self.size.unwrap_or(DEFAULT_THROUGHPUT_SIZE),
                 count(DEFAULT_MESSAGES),
-            ));
+            );
+            workloads.push(match self.batch {
+                Some(batch) => w.with_batch(batch as usize),
+                None => w,
+            });
         }
         workloads
     }
@@ -246,13 +259,15 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), CliError> {
         let report = measure(&mut peer, &workload, args.connect)
             .await
             .map_err(|e| CliError::Runtime(format!("{workload} over {target}: {e}")))?;
-        let baseline =
-            match &mut baseline {
-                None => None,
-                Some(b) => Some(measure(b, &workload, false).await.map_err(|e| {
-                    CliError::Runtime(format!("{workload} over the baseline: {e}"))
-                })?),
-            };
+        let baseline = match &mut baseline {
+            None => None,
+            // The baseline's `Framed` moves one message per call.
+            Some(b) => Some(
+                measure(b, &workload.with_batch(1), false)
+                    .await
+                    .map_err(|e| CliError::Runtime(format!("{workload} over the baseline: {e}")))?,
+            ),
+        };
         let measured = Measured {
             workload,
             report,
@@ -297,6 +312,26 @@ pub(crate) fn peer_command(
 async fn measure(peer: &mut Peer, workload: &Workload, echo: bool) -> io::Result<Report> {
     let target = peer.target();
     let label = format!("{} {target}", workload.mode());
+    if workload.batch() > 1 {
+        // The engine's batch loop: a spinner only.
+        let _progress = Progress::start(label, None, Arc::default());
+        return match (&target, peer) {
+            (Target::Anyipc(endpoint), Peer::Process(process)) if target.is_child() => {
+                let pipes = process.pipes().ok_or_else(|| {
+                    io::Error::other(format!("no pipes to the child peer of {endpoint}"))
+                })?;
+                run_connection(pipes, workload).await
+            }
+            (Target::Anyipc(endpoint), _) => {
+                let mut conn = anyipc::connect(endpoint).await?;
+                let report = run_connection(&mut conn, workload).await;
+                let _ = futures::SinkExt::close(&mut conn).await;
+                report
+            }
+            // Refused by the engine before anything is bound.
+            _ => anyipc::bench::measure(&target, workload).await,
+        };
+    }
     match (&target, peer) {
         (Target::Anyipc(endpoint), Peer::Process(process)) if target.is_child() => {
             let pipes = process.pipes().ok_or_else(|| {
@@ -425,6 +460,7 @@ fn json_line(target: &Target, measured: &Measured) -> serde_json::Value {
     object.insert("mode".into(), measured.workload.mode().into());
     object.insert("size".into(), measured.workload.size().into());
     object.insert("count".into(), measured.workload.count().into());
+    object.insert("batch".into(), measured.workload.batch().into());
     object.extend(figures(&measured.report));
     if let Some(baseline) = &measured.baseline {
         let mut base = figures(baseline);
@@ -484,13 +520,17 @@ fn table(target: &Target, measured: &Measured, echo: bool) -> String {
         _ => {
             let _ = writeln!(
                 out,
-                "throughput: {} messages of {} B{}",
+                "throughput: {} messages of {} B{}{}",
                 w.count(),
                 w.size(),
                 if echo {
                     ", counted as they came back from the echo server"
                 } else {
                     ", one way"
+                },
+                match w.batch() {
+                    1 => String::new(),
+                    n => format!(", send_many/recv_batch of {n} (the baseline one at a time)"),
                 }
             );
             let _ = writeln!(
