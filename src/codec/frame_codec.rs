@@ -62,6 +62,7 @@ impl FrameCodec {
     }
 
     /// The length of the frame that carries a message of `len` bytes.
+    #[cfg(unix)] // For FIFO writers, which keep frames within PIPE_BUF.
     pub(crate) fn frame_len(&self, len: usize) -> usize {
         match self {
             FrameCodec::Length(_) => super::LENGTH_HEADER + len,
