@@ -28,6 +28,7 @@ pub use framing::Framing;
 pub use length_codec::LengthCodec;
 pub(crate) use length_codec::HEADER_LEN as LENGTH_HEADER;
 pub use line_codec::LineCodec;
+pub(crate) use line_codec::NEWLINE;
 pub use raw_codec::RawCodec;
 
 /// The most a decoder reserves ahead of bytes that have actually arrived. A peer announcing an

@@ -121,8 +121,38 @@ impl LineCodec {
     }
 }
 
+impl LineCodec {
+    /// Splits every whole line at the front of `src` off as one buffer, newlines (and any
+    /// `\r` before them) included, and returns it with the number of lines; `None` when no
+    /// whole line is there (then [`decode`](Decoder::decode) takes it on).
+    ///
+    /// Stops before a line over `max_frame`, so that `decode` reports it after the lines
+    /// before it have been delivered.
+    pub(crate) fn split_whole_lines(&mut self, src: &mut BytesMut) -> Option<(Bytes, usize)> {
+        let (mut end, mut count) = (0, 0);
+        // The first line's newline is not among the bytes `decode` already scanned.
+        let mut from = self.scanned.min(src.len());
+        while let Some(offset) = src[from..].iter().position(|b| *b == NEWLINE) {
+            let newline = from + offset;
+            let line = &src[end..newline];
+            let len = line.len() - usize::from(line.last() == Some(&b'\r'));
+            if len > self.max_frame {
+                break;
+            }
+            (end, from) = (newline + 1, newline + 1);
+            count += 1;
+        }
+        if count == 0 {
+            return None;
+        }
+        // What `decode` had scanned lay in the lines taken.
+        self.scanned = 0;
+        Some((src.split_to(end).freeze(), count))
+    }
+}
+
 /// The byte [`LineCodec`] cuts received lines at and refuses inside a line sent.
-const NEWLINE: u8 = b'\n';
+pub(crate) const NEWLINE: u8 = b'\n';
 /// What ends every line sent.
 pub(crate) const LINE_END: &[u8] = &[NEWLINE];
 

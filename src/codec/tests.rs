@@ -116,6 +116,33 @@ fn decode_batches_in_pieces(
     })
 }
 
+/// As [`decode_batches_in_pieces`] with line framing ([`LineCodec::split_whole_lines`]).
+fn decode_line_batches_in_pieces(
+    codec: &mut LineCodec,
+    wire: &[u8],
+    cuts: &[usize],
+    batch: &[bool],
+) -> (Vec<Bytes>, Option<io::Error>) {
+    let mut step = 0;
+    feed_in_pieces(wire, cuts, |buf, eof, out| {
+        step += 1;
+        if batch[step % batch.len()] {
+            if let Some((text, count)) = codec.split_whole_lines(buf) {
+                let got = crate::transport::MessageBatch::lines(text, count);
+                assert_eq!(got.iter().count(), count);
+                out.extend(got.iter().map(Bytes::copy_from_slice));
+                return Ok(true);
+            }
+        }
+        let decoded = if eof {
+            codec.decode_eof(buf)?
+        } else {
+            codec.decode(buf)?
+        };
+        Ok(decoded.map(|msg| out.push(msg)).is_some())
+    })
+}
+
 fn cuts() -> impl Strategy<Value = Vec<usize>> {
     proptest::collection::vec(any::<usize>(), 0..40)
 }
@@ -187,6 +214,28 @@ proptest! {
         let (want, want_err) = decode_in_pieces(&mut LengthCodec::new(max), &wire, &cuts);
         let (got, got_err) =
             decode_batches_in_pieces(&mut LengthCodec::new(max), &wire, &cuts, &batch);
+        prop_assert_eq!(got, want);
+        prop_assert_eq!(
+            got_err.map(|e| (e.kind(), e.to_string())),
+            want_err.map(|e| (e.kind(), e.to_string()))
+        );
+    }
+
+    /// The same for lines: whole lines cut off in batches are what single decodes give,
+    /// `\r\n` endings, over-long lines and a last line without a newline included.
+    #[test]
+    fn line_batches_deliver_what_single_decodes_do(
+        msgs in lines(),
+        garbage in proptest::collection::vec(prop_oneof![Just(b'\n'), Just(b'\r'), any::<u8>()], 0..600),
+        cuts in cuts(),
+        batch in proptest::collection::vec(any::<bool>(), 1..8),
+        max in 0usize..400,
+    ) {
+        let mut wire = encode_all(&mut LineCodec::new(300), &msgs).to_vec();
+        wire.extend_from_slice(&garbage);
+        let (want, want_err) = decode_in_pieces(&mut LineCodec::new(max), &wire, &cuts);
+        let (got, got_err) =
+            decode_line_batches_in_pieces(&mut LineCodec::new(max), &wire, &cuts, &batch);
         prop_assert_eq!(got, want);
         prop_assert_eq!(
             got_err.map(|e| (e.kind(), e.to_string())),

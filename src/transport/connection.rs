@@ -162,9 +162,10 @@ impl Connection {
     /// peer has closed. Waits (up to `recv_timeout`, when set) for at least one.
     ///
     /// The batch form of [`recv`](Connection::recv) for many small messages: on byte-stream
-    /// transports with length framing one call returns all the whole frames one read brought
-    /// in, without a `Bytes` per message. Elsewhere a batch holds one message. It can be
-    /// mixed freely with `recv` and the `Stream`.
+    /// transports with length or line framing one call returns all the whole frames that
+    /// have been read (usually one read's worth), without a `Bytes` per message. Elsewhere
+    /// (message transports, raw framing) a batch holds one message. It can be mixed freely
+    /// with `recv` and the `Stream`.
     ///
     /// ```
     /// # tokio_test::block_on(async {

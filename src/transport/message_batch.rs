@@ -1,7 +1,7 @@
 //! [`MessageBatch`]: the messages one receive brought in, returned whole by
 //! [`Connection::recv_batch`](super::Connection::recv_batch).
 
-use crate::codec::LENGTH_HEADER;
+use crate::codec::{LENGTH_HEADER, NEWLINE};
 use bytes::Bytes;
 use std::fmt;
 use std::iter::FusedIterator;
@@ -10,10 +10,10 @@ use std::iter::FusedIterator;
 /// [`Connection::recv`](super::Connection::recv) without a `Bytes` (and its reference
 /// count) per message. Iterating yields each message as `&[u8]`.
 ///
-/// On byte-stream transports with length framing (the default: `tcp`, `unix`, `pipe`,
-/// `shm`, child pipes) a batch holds every whole frame in the connection's read buffer
-/// (usually what one read of up to 64 KiB brought in), or one message when a frame is
-/// larger than what was buffered. Elsewhere (datagram and message transports, line and raw
+/// On byte-stream transports (`tcp`, `unix`, `pipe`, `shm`, child pipes, a `fifo` reader)
+/// with length or line framing, a batch holds every whole frame in the connection's read
+/// buffer (usually what one read of up to 64 KiB brought in), or one message when a frame
+/// is larger than what was buffered. Elsewhere (datagram and message transports, raw
 /// framing) it holds one message. Every frame was checked against `max_frame` when the
 /// batch was cut.
 ///
@@ -44,6 +44,9 @@ pub struct MessageBatch {
 enum Repr {
     /// `count` whole length-prefixed frames laid end to end, each header checked.
     LengthFrames { frames: Bytes, count: usize },
+    /// `count` whole lines, each ending with a newline (a `\r` before it is not part of
+    /// the message), each length checked.
+    Lines { text: Bytes, count: usize },
     /// One message, already cut from its framing.
     One(Bytes),
 }
@@ -64,10 +67,17 @@ impl MessageBatch {
         }
     }
 
+    /// A batch of `count` whole lines; the caller has checked every length.
+    pub(crate) fn lines(text: Bytes, count: usize) -> MessageBatch {
+        MessageBatch {
+            repr: Repr::Lines { text, count },
+        }
+    }
+
     /// How many messages the batch holds (at least one).
     pub fn len(&self) -> usize {
         match &self.repr {
-            Repr::LengthFrames { count, .. } => *count,
+            Repr::LengthFrames { count, .. } | Repr::Lines { count, .. } => *count,
             Repr::One(_) => 1,
         }
     }
@@ -79,18 +89,12 @@ impl MessageBatch {
 
     /// The messages, in the order they were sent.
     pub fn iter(&self) -> MessageBatchIter<'_> {
-        match &self.repr {
-            Repr::LengthFrames { frames, count } => MessageBatchIter {
-                rest: frames,
-                left: *count,
-                framed: true,
-            },
-            Repr::One(msg) => MessageBatchIter {
-                rest: msg,
-                left: 1,
-                framed: false,
-            },
-        }
+        let (rest, left, cut) = match &self.repr {
+            Repr::LengthFrames { frames, count } => (frames, *count, Cut::Length),
+            Repr::Lines { text, count } => (text, *count, Cut::Lines),
+            Repr::One(msg) => (msg, 1, Cut::Whole),
+        };
+        MessageBatchIter { rest, left, cut }
     }
 }
 
@@ -110,8 +114,9 @@ impl MessageBatch {
     /// ```
     pub fn iter_bytes(&self) -> impl Iterator<Item = Bytes> + '_ {
         let buffer = match &self.repr {
-            Repr::LengthFrames { frames, .. } => frames,
-            Repr::One(msg) => msg,
+            Repr::LengthFrames { frames: buffer, .. }
+            | Repr::Lines { text: buffer, .. }
+            | Repr::One(buffer) => buffer,
         };
         self.iter().map(move |msg| buffer.slice_ref(msg))
     }
@@ -160,8 +165,18 @@ impl<'a> IntoIterator for &'a MessageBatch {
 pub struct MessageBatchIter<'a> {
     rest: &'a [u8],
     left: usize,
-    /// Whether `rest` holds length-prefixed frames (else it is the one message).
-    framed: bool,
+    cut: Cut,
+}
+
+/// How a [`MessageBatchIter`] cuts its buffer into messages.
+#[derive(Debug, Clone, Copy)]
+enum Cut {
+    /// Length-prefixed frames.
+    Length,
+    /// Newline-terminated lines.
+    Lines,
+    /// The buffer is the one message.
+    Whole,
 }
 
 impl<'a> Iterator for MessageBatchIter<'a> {
@@ -172,20 +187,27 @@ impl<'a> Iterator for MessageBatchIter<'a> {
         if self.left == 0 {
             return None;
         }
-        if !self.framed {
-            self.left = 0;
-            return Some(self.rest);
-        }
-        let Some((header, body)) = self.rest.split_first_chunk::<LENGTH_HEADER>() else {
+        let cut = match self.cut {
+            Cut::Whole => Some((self.rest, &[][..])),
+            Cut::Length => {
+                self.rest
+                    .split_first_chunk::<LENGTH_HEADER>()
+                    .and_then(|(header, body)| {
+                        let len = u32::from_be_bytes(*header) as usize;
+                        (body.len() >= len).then(|| body.split_at(len))
+                    })
+            }
+            Cut::Lines => self.rest.iter().position(|b| *b == NEWLINE).map(|newline| {
+                let line = &self.rest[..newline];
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                (line, &self.rest[newline + 1..])
+            }),
+        };
+        // A buffer that does not hold what the batch counted ends the iteration early.
+        let Some((msg, rest)) = cut else {
             self.left = 0;
             return None;
         };
-        let len = u32::from_be_bytes(*header) as usize;
-        if body.len() < len {
-            self.left = 0;
-            return None;
-        }
-        let (msg, rest) = body.split_at(len);
         self.rest = rest;
         self.left -= 1;
         Some(msg)
@@ -231,6 +253,15 @@ mod tests {
         assert_eq!(format!("{framed:?}"), r#"[b"a\n"]"#);
         let kept: Vec<Bytes> = framed.iter_bytes().collect();
         assert_eq!(kept, [Bytes::from_static(b"a\n")]);
+    }
+
+    #[test]
+    fn lines_iterate_without_their_line_ends() {
+        let batch = MessageBatch::lines(Bytes::from_static(b"a\r\n\nccc\n"), 3);
+        let got: Vec<&[u8]> = batch.iter().collect();
+        assert_eq!(got, [&b"a"[..], b"", b"ccc"]);
+        let short = MessageBatch::lines(Bytes::from_static(b"a\nno end"), 2);
+        assert_eq!(short.iter().collect::<Vec<_>>(), [&b"a"[..]]);
     }
 
     #[test]

@@ -126,18 +126,27 @@ impl<S: AsyncRead + Unpin> Stream for StreamFramed<S> {
 }
 
 impl<S: AsyncRead + Unpin> StreamFramed<S> {
-    /// Every whole message that has arrived, as one batch: with length framing, all the
-    /// whole frames in the read buffer (one read's worth); otherwise one message. The same
+    /// Every whole message that has arrived, as one batch: with length or line framing, all
+    /// the whole frames in the read buffer (usually one read's worth); with raw framing one
+    /// chunk. The same
     /// states and errors as [`poll_next`](Stream::poll_next).
     pub(crate) fn poll_next_batch(
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Option<io::Result<MessageBatch>>> {
         self.poll_decoded(cx, |codec, buf, eof| {
-            if let FrameCodec::Length(length) = codec {
-                if let Some((frames, count)) = length.split_whole_frames(buf) {
-                    return Ok(Some(MessageBatch::length_frames(frames, count)));
+            match codec {
+                FrameCodec::Length(length) => {
+                    if let Some((frames, count)) = length.split_whole_frames(buf) {
+                        return Ok(Some(MessageBatch::length_frames(frames, count)));
+                    }
                 }
+                FrameCodec::Lines(lines) => {
+                    if let Some((text, count)) = lines.split_whole_lines(buf) {
+                        return Ok(Some(MessageBatch::lines(text, count)));
+                    }
+                }
+                FrameCodec::Raw(_) => {}
             }
             let one = if eof {
                 codec.decode_eof(buf)
