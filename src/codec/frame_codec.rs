@@ -96,6 +96,7 @@ impl Decoder for FrameCodec {
     type Item = Bytes;
     type Error = io::Error;
 
+    #[inline]
     fn decode(&mut self, src: &mut BytesMut) -> io::Result<Option<Bytes>> {
         match self {
             FrameCodec::Length(codec) => codec.decode(src),
@@ -116,6 +117,7 @@ impl Decoder for FrameCodec {
 impl Encoder<Bytes> for FrameCodec {
     type Error = io::Error;
 
+    #[inline]
     fn encode(&mut self, item: Bytes, dst: &mut BytesMut) -> io::Result<()> {
         match self {
             FrameCodec::Length(codec) => codec.encode(item, dst),

@@ -50,6 +50,7 @@ impl Decoder for LengthCodec {
     type Item = Bytes;
     type Error = io::Error;
 
+    #[inline]
     fn decode(&mut self, src: &mut BytesMut) -> io::Result<Option<Bytes>> {
         let len = match self.pending_len {
             Some(len) => len,
@@ -148,6 +149,7 @@ impl LengthCodec {
 impl Encoder<Bytes> for LengthCodec {
     type Error = io::Error;
 
+    #[inline]
     fn encode(&mut self, item: Bytes, dst: &mut BytesMut) -> io::Result<()> {
         // Checked before anything is reserved: an oversized message allocates nothing.
         self.encode_head(&item, dst)?;

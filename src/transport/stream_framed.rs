@@ -114,6 +114,7 @@ impl<S> StreamFramed<S> {
 impl<S: AsyncRead + Unpin> Stream for StreamFramed<S> {
     type Item = io::Result<Bytes>;
 
+    #[inline]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.get_mut().poll_decoded(cx, |codec, buf, eof| {
             if eof {
@@ -272,6 +273,7 @@ impl<S: AsyncWrite + Unpin> StreamFramed<S> {
 impl<S: AsyncWrite + Unpin> Sink<Bytes> for StreamFramed<S> {
     type Error = io::Error;
 
+    #[inline]
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         if this.write.len() >= this.boundary {
@@ -280,6 +282,7 @@ impl<S: AsyncWrite + Unpin> Sink<Bytes> for StreamFramed<S> {
         Poll::Ready(Ok(()))
     }
 
+    #[inline]
     fn start_send(self: Pin<&mut Self>, item: Bytes) -> io::Result<()> {
         let this = self.get_mut();
         if item.len() < DIRECT_MIN {
