@@ -367,16 +367,16 @@ struct Contender {
 }
 
 impl Contender {
-    /// Whether throughput runs use the batch calls: the transport is a length-framed byte
-    /// stream reached over one `Connection` (not a raw twin, not a pair of one-way
-    /// endpoints, not a message transport, whose batches hold one message).
+    /// Whether throughput runs use the batch calls: the transport is a byte stream reached
+    /// over one `Connection`, with length or line framing (not a raw twin, not a pair of
+    /// one-way endpoints, not a message transport, whose batches hold one message).
     fn batches(&self) -> bool {
         match &self.target {
             Ok(Target::Anyipc(endpoint)) => {
-                endpoint.framing() == Framing::Length
-                    && !matches!(
+                endpoint.framing() != Framing::Raw
+                    && matches!(
                         endpoint.scheme(),
-                        Scheme::Udp | Scheme::Mem | Scheme::Mq | Scheme::File
+                        Scheme::Tcp | Scheme::Unix | Scheme::Pipe | Scheme::Shm | Scheme::Stdio
                     )
             }
             _ => false,

@@ -124,29 +124,37 @@ impl LineCodec {
 impl LineCodec {
     /// Splits every whole line at the front of `src` off as one buffer, newlines (and any
     /// `\r` before them) included, and returns it with the number of lines; `None` when no
-    /// whole line is there (then [`decode`](Decoder::decode) takes it on).
+    /// whole line is there, or the first one is over `max_frame` (then
+    /// [`decode`](Decoder::decode) takes it on).
     ///
     /// Stops before a line over `max_frame`, so that `decode` reports it after the lines
-    /// before it have been delivered.
+    /// before it have been delivered. Bytes scanned without finding a newline are not
+    /// scanned again (by this or by `decode`).
     pub(crate) fn split_whole_lines(&mut self, src: &mut BytesMut) -> Option<(Bytes, usize)> {
         let (mut end, mut count) = (0, 0);
         // The first line's newline is not among the bytes `decode` already scanned.
         let mut from = self.scanned.min(src.len());
+        let mut stopped = false;
         while let Some(offset) = src[from..].iter().position(|b| *b == NEWLINE) {
             let newline = from + offset;
             let line = &src[end..newline];
             let len = line.len() - usize::from(line.last() == Some(&b'\r'));
             if len > self.max_frame {
+                stopped = true;
                 break;
             }
             (end, from) = (newline + 1, newline + 1);
             count += 1;
         }
+        // Unless stopped at a long line, nothing after `end` holds a newline.
+        let scanned_tail = if stopped { 0 } else { src.len() - end };
         if count == 0 {
+            if !stopped {
+                self.scanned = scanned_tail;
+            }
             return None;
         }
-        // What `decode` had scanned lay in the lines taken.
-        self.scanned = 0;
+        self.scanned = scanned_tail;
         Some((src.split_to(end).freeze(), count))
     }
 }

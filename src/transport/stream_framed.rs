@@ -129,8 +129,7 @@ impl<S: AsyncRead + Unpin> Stream for StreamFramed<S> {
 impl<S: AsyncRead + Unpin> StreamFramed<S> {
     /// Every whole message that has arrived, as one batch: with length or line framing, all
     /// the whole frames in the read buffer (usually one read's worth); with raw framing one
-    /// chunk. The same
-    /// states and errors as [`poll_next`](Stream::poll_next).
+    /// chunk. The same states and errors as [`poll_next`](Stream::poll_next).
     pub(crate) fn poll_next_batch(
         &mut self,
         cx: &mut Context<'_>,

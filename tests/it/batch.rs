@@ -1,5 +1,6 @@
 //! `Connection::send_many` and `Connection::recv_batch`: the batch calls deliver what the
 //! one-message calls deliver (order, content, errors), across processes and in one.
+#![cfg(unix)]
 
 use crate::process::{numbered, Helper, Role};
 use crate::util::{frame_error, pattern, unique_name, watchdog, TempDir};
@@ -156,9 +157,12 @@ async fn lines_go_in_batches_and_a_line_with_a_newline_sends_nothing() {
         let lines: Vec<Vec<u8>> = (0..1000)
             .map(|i| format!("line {i}").into_bytes())
             .collect();
+        // The reader runs when the sender yields: after its write of about 9 KB here (all of
+        // it in the socket, one read, one batch of lines), or when a smaller socket buffer
+        // fills. Either way it reads many lines at a time.
+        let receiving = tokio::spawn(async move { recv_batches(&mut server, 1000).await });
         client.send_many(&lines).await.unwrap();
-        // All of it is in the socket before the first read: one read, one batch of lines.
-        let (got, largest) = recv_batches(&mut server, 1000).await;
+        let (got, largest) = receiving.await.unwrap();
         assert_eq!(got, lines);
         assert!(largest > 1, "every batch held one line");
     })
@@ -241,10 +245,24 @@ async fn recv_batch_honours_recv_timeout() {
     .await;
 }
 
+/// Waits `send_many(&[msg])` out for 100 ms (no one reads) and drops it there.
+async fn cancel_send(client: &mut anyipc::Connection, msg: &[u8], url: &str) {
+    let msgs = [msg];
+    let sending = client.send_many(&msgs);
+    let cancelled = tokio::time::timeout(Duration::from_millis(100), sending).await;
+    assert!(
+        cancelled.is_err(),
+        "{url}: 4 MiB went through without a reader"
+    );
+}
+
 #[tokio::test]
 async fn a_cancelled_send_many_leaves_no_torn_frame() {
     let dir = TempDir::new("batch-cancel");
-    let mut urls = vec![format!("unix://{}", dir.join("cancel.sock"))];
+    let mut urls = vec![
+        format!("unix://{}", dir.join("cancel.sock")),
+        format!("unix://{}?framing=lines", dir.join("lines.sock")),
+    ];
     if cfg!(target_os = "linux") {
         urls.push(format!("shm://{}", unique_name("batch-cancel")));
     }
@@ -253,25 +271,27 @@ async fn a_cancelled_send_many_leaves_no_torn_frame() {
             let mut listener = anyipc::bind(&url).await.unwrap();
             let mut client = anyipc::connect(listener.endpoint()).await.unwrap();
             let mut server = listener.accept().await.unwrap();
-            // Far more than the socket buffer or ring holds: the send waits, mid-message,
-            // for a reader that is not reading yet, and is dropped there.
-            let big = pattern(4 << 20).to_vec();
-            let msgs = [big.clone(), b"never sent".to_vec()];
-            let sending = client.send_many(&msgs);
-            let cancelled = tokio::time::timeout(Duration::from_millis(100), sending).await;
-            assert!(
-                cancelled.is_err(),
-                "{url}: 4 MiB went through without a reader"
-            );
+            // Far more than the socket buffer or ring holds. The first send is dropped while
+            // its body is being written; the second while the write queue ahead of its
+            // header (the first one's rest) is. Lines: no newline inside.
+            let lines = url.contains("lines");
+            let message = |fill: u8| match lines {
+                true => vec![fill; 4 << 20],
+                false => pattern(4 << 20).iter().map(|b| b ^ fill).collect(),
+            };
+            let (first, second) = (message(b'x'), message(b'y'));
+            cancel_send(&mut client, &first, &url).await;
+            cancel_send(&mut client, &second, &url).await;
             let receiving = tokio::spawn(async move {
-                let (got, _) = recv_batches(&mut server, 2).await;
+                let (got, _) = recv_batches(&mut server, 3).await;
                 got
             });
             client.send("after").await.unwrap();
             let got = receiving.await.unwrap();
-            assert_eq!(got.len(), 2, "{url}");
-            assert!(got[0] == big, "{url}: the cancelled message arrived torn");
-            assert_eq!(got[1], b"after", "{url}");
+            assert_eq!(got.len(), 3, "{url}");
+            assert!(got[0] == first, "{url}: the first message arrived torn");
+            assert!(got[1] == second, "{url}: the second message arrived torn");
+            assert_eq!(got[2], b"after", "{url}");
         })
         .await;
     }

@@ -224,6 +224,19 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), CliError> {
             "--connect needs an endpoint that answers on the same connection, not {asked}"
         )));
     }
+    if args.batch.is_some() {
+        if !matches!(asked, Target::Anyipc(_)) {
+            return Err(CliError::Usage(format!(
+                "--batch needs one endpoint (send_many and recv_batch on one connection), \
+                 not {asked}"
+            )));
+        }
+        if matches!(args.mode, Mode::Latency) {
+            return Err(CliError::Usage(
+                "--batch applies to throughput: use --mode throughput or both".to_owned(),
+            ));
+        }
+    }
     let workloads = args.workloads();
     let dir = TempDir::create()?;
     // Removes the queues and logs the runs create (after the peer has gone).
@@ -261,12 +274,13 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), CliError> {
             .map_err(|e| CliError::Runtime(format!("{workload} over {target}: {e}")))?;
         let baseline = match &mut baseline {
             None => None,
-            // The baseline's `Framed` moves one message per call.
-            Some(b) => Some(
-                measure(b, &workload.with_batch(1), false)
-                    .await
-                    .map_err(|e| CliError::Runtime(format!("{workload} over the baseline: {e}")))?,
-            ),
+            Some(b) => {
+                // The baseline's `Framed` moves one message per call.
+                let one_at_a_time = workload.with_batch(1);
+                Some(measure(b, &one_at_a_time, false).await.map_err(|e| {
+                    CliError::Runtime(format!("{one_at_a_time} over the baseline: {e}"))
+                })?)
+            }
         };
         let measured = Measured {
             workload,
@@ -528,9 +542,12 @@ fn table(target: &Target, measured: &Measured, echo: bool) -> String {
                 } else {
                     ", one way"
                 },
-                match w.batch() {
-                    1 => String::new(),
-                    n => format!(", send_many/recv_batch of {n} (the baseline one at a time)"),
+                match (w.batch(), &measured.baseline) {
+                    (1, _) => String::new(),
+                    (n, None) => format!(", send_many/recv_batch of {n}"),
+                    (n, Some(_)) => {
+                        format!(", send_many/recv_batch of {n} (the baseline one at a time)")
+                    }
                 }
             );
             let _ = writeln!(
