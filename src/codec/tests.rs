@@ -2,6 +2,7 @@
 //! bytes are cut into reads, and no input makes a decoder panic or over-allocate.
 
 use super::{FrameCodec, Framing, LengthCodec, LineCodec, RawCodec, MAX_RESERVE_AHEAD};
+use crate::transport::MessageBatch;
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 use std::io;
@@ -87,11 +88,11 @@ fn lines() -> impl Strategy<Value = Vec<Vec<u8>>> {
     )
 }
 
-/// As [`decode_in_pieces`] with length framing, but cutting with
-/// [`LengthCodec::split_whole_frames`] (a connection's `recv_batch`) wherever `batch` says so,
-/// and with `decode` elsewhere.
-fn decode_batches_in_pieces(
-    codec: &mut LengthCodec,
+/// As [`decode_in_pieces`], but cutting whole frames off in batches with `split` (what a
+/// connection's `recv_batch` does) wherever `batch` says so, and with `decode` elsewhere.
+fn decode_batches_in_pieces<D: Decoder<Item = Bytes, Error = io::Error>>(
+    codec: &mut D,
+    split: fn(&mut D, &mut BytesMut) -> Option<MessageBatch>,
     wire: &[u8],
     cuts: &[usize],
     batch: &[bool],
@@ -100,9 +101,8 @@ fn decode_batches_in_pieces(
     feed_in_pieces(wire, cuts, |buf, eof, out| {
         step += 1;
         if batch[step % batch.len()] {
-            if let Some((frames, count)) = codec.split_whole_frames(buf) {
-                let got = crate::transport::MessageBatch::length_frames(frames, count);
-                assert_eq!(got.iter().count(), count);
+            if let Some(got) = split(codec, buf) {
+                assert_eq!(got.iter().count(), got.len());
                 out.extend(got.iter().map(Bytes::copy_from_slice));
                 return Ok(true);
             }
@@ -116,31 +116,14 @@ fn decode_batches_in_pieces(
     })
 }
 
-/// As [`decode_batches_in_pieces`] with line framing ([`LineCodec::split_whole_lines`]).
-fn decode_line_batches_in_pieces(
-    codec: &mut LineCodec,
-    wire: &[u8],
-    cuts: &[usize],
-    batch: &[bool],
-) -> (Vec<Bytes>, Option<io::Error>) {
-    let mut step = 0;
-    feed_in_pieces(wire, cuts, |buf, eof, out| {
-        step += 1;
-        if batch[step % batch.len()] {
-            if let Some((text, count)) = codec.split_whole_lines(buf) {
-                let got = crate::transport::MessageBatch::lines(text, count);
-                assert_eq!(got.iter().count(), count);
-                out.extend(got.iter().map(Bytes::copy_from_slice));
-                return Ok(true);
-            }
-        }
-        let decoded = if eof {
-            codec.decode_eof(buf)?
-        } else {
-            codec.decode(buf)?
-        };
-        Ok(decoded.map(|msg| out.push(msg)).is_some())
-    })
+fn split_frames(codec: &mut LengthCodec, buf: &mut BytesMut) -> Option<MessageBatch> {
+    let (frames, count) = codec.split_whole_frames(buf)?;
+    Some(MessageBatch::length_frames(frames, count))
+}
+
+fn split_lines(codec: &mut LineCodec, buf: &mut BytesMut) -> Option<MessageBatch> {
+    let (text, count) = codec.split_whole_lines(buf)?;
+    Some(MessageBatch::lines(text, count))
 }
 
 fn cuts() -> impl Strategy<Value = Vec<usize>> {
@@ -213,7 +196,7 @@ proptest! {
         wire.extend_from_slice(&garbage);
         let (want, want_err) = decode_in_pieces(&mut LengthCodec::new(max), &wire, &cuts);
         let (got, got_err) =
-            decode_batches_in_pieces(&mut LengthCodec::new(max), &wire, &cuts, &batch);
+            decode_batches_in_pieces(&mut LengthCodec::new(max), split_frames, &wire, &cuts, &batch);
         prop_assert_eq!(got, want);
         prop_assert_eq!(
             got_err.map(|e| (e.kind(), e.to_string())),
@@ -235,7 +218,7 @@ proptest! {
         wire.extend_from_slice(&garbage);
         let (want, want_err) = decode_in_pieces(&mut LineCodec::new(max), &wire, &cuts);
         let (got, got_err) =
-            decode_line_batches_in_pieces(&mut LineCodec::new(max), &wire, &cuts, &batch);
+            decode_batches_in_pieces(&mut LineCodec::new(max), split_lines, &wire, &cuts, &batch);
         prop_assert_eq!(got, want);
         prop_assert_eq!(
             got_err.map(|e| (e.kind(), e.to_string())),
