@@ -1,5 +1,6 @@
-use super::{Framing, LengthCodec, LineCodec, RawCodec};
-use bytes::{Bytes, BytesMut};
+use super::line_codec::LINE_END;
+use super::{Framing, LengthCodec, LineCodec, RawCodec, LENGTH_HEADER};
+use bytes::{BufMut, Bytes, BytesMut};
 use std::io;
 use tokio_util::codec::{Decoder, Encoder};
 
@@ -36,18 +37,26 @@ impl FrameCodec {
     ///
     /// # Errors
     /// `InvalidInput` for an item that cannot be sent with this framing (see
-    /// [`FrameError`](super::FrameError)).
+    /// [`FrameError`](super::FrameError)); nothing is written then.
     pub(crate) fn encode_around(
         &self,
         item: &[u8],
         head: &mut BytesMut,
     ) -> io::Result<&'static [u8]> {
+        self.check_send(item)?;
+        Ok(self.write_head(item.len(), head))
+    }
+
+    /// Writes the head of a frame carrying `len` bytes into `head` and returns its trailer,
+    /// checking nothing: for an item [`check_send`](Self::check_send) has accepted.
+    pub(crate) fn write_head(&self, len: usize, head: &mut BytesMut) -> &'static [u8] {
         match self {
-            FrameCodec::Length(codec) => codec.encode_head(item, head).map(|()| &b""[..]),
-            FrameCodec::Lines(codec) => {
-                codec.check_send(item).map(|()| super::line_codec::LINE_END)
+            FrameCodec::Length(_) => {
+                head.put_u32(len as u32);
+                b""
             }
-            FrameCodec::Raw(codec) => codec.check_send(item).map(|()| &b""[..]),
+            FrameCodec::Lines(_) => LINE_END,
+            FrameCodec::Raw(_) => b"",
         }
     }
 
@@ -65,8 +74,8 @@ impl FrameCodec {
     #[cfg(unix)] // For FIFO writers, which keep frames within PIPE_BUF.
     pub(crate) fn frame_len(&self, len: usize) -> usize {
         match self {
-            FrameCodec::Length(_) => super::LENGTH_HEADER + len,
-            FrameCodec::Lines(_) => len + super::line_codec::LINE_END.len(),
+            FrameCodec::Length(_) => LENGTH_HEADER + len,
+            FrameCodec::Lines(_) => len + LINE_END.len(),
             FrameCodec::Raw(_) => len,
         }
     }
@@ -76,10 +85,18 @@ impl FrameCodec {
     /// # Errors
     /// `InvalidInput` for an item this framing refuses; nothing is written then.
     pub(crate) fn encode_slice(&self, item: &[u8], dst: &mut BytesMut) -> io::Result<()> {
-        let after = self.encode_around(item, dst)?;
+        self.check_send(item)?;
+        self.encode_checked(item, dst);
+        Ok(())
+    }
+
+    /// [`encode_slice`](Self::encode_slice) for an item [`check_send`](Self::check_send)
+    /// has accepted: checks nothing again (a line is not scanned a second time).
+    pub(crate) fn encode_checked(&self, item: &[u8], dst: &mut BytesMut) {
+        dst.reserve(LENGTH_HEADER + item.len() + LINE_END.len());
+        let after = self.write_head(item.len(), dst);
         dst.extend_from_slice(item);
         dst.extend_from_slice(after);
-        Ok(())
     }
 
     /// Which framing this is.

@@ -122,17 +122,6 @@ impl LengthCodec {
         (count > 0).then(|| (src.split_to(end).freeze(), count))
     }
 
-    /// Writes the header of a frame holding `item` into `head`; the caller writes `item` after
-    /// it. Lets a large message go to the stream without being copied into a buffer first.
-    ///
-    /// # Errors
-    /// `InvalidInput` ([`FrameError::SendTooLarge`]) for an item over `max_frame`.
-    pub(crate) fn encode_head(&self, item: &[u8], head: &mut BytesMut) -> io::Result<()> {
-        self.check_send(item)?;
-        head.put_u32(item.len() as u32);
-        Ok(())
-    }
-
     /// `InvalidInput` ([`FrameError::SendTooLarge`]) for an item over `max_frame`.
     pub(crate) fn check_send(&self, item: &[u8]) -> io::Result<()> {
         if item.len() > self.max_frame {
@@ -152,7 +141,8 @@ impl Encoder<Bytes> for LengthCodec {
     #[inline]
     fn encode(&mut self, item: Bytes, dst: &mut BytesMut) -> io::Result<()> {
         // Checked before anything is reserved: an oversized message allocates nothing.
-        self.encode_head(&item, dst)?;
+        self.check_send(&item)?;
+        dst.put_u32(item.len() as u32);
         dst.extend_from_slice(&item);
         Ok(())
     }

@@ -71,14 +71,8 @@ impl RecordEncoder {
                 end.seg_len += (RECORD_HEADER_LEN + msg.len()) as u64;
                 Ok(())
             }
-            RecordEncoder::Plain(codec) => {
-                // Checked (and the head written) before any byte of the message: a refusal
-                // leaves `out` as it was.
-                let trailer = codec.encode_around(msg, out)?;
-                out.extend_from_slice(msg);
-                out.extend_from_slice(trailer);
-                Ok(())
-            }
+            // Checked before any byte is written: a refusal leaves `out` as it was.
+            RecordEncoder::Plain(codec) => codec.encode_slice(msg, out),
         }
     }
 }

@@ -220,7 +220,8 @@ impl<S: AsyncWrite + Unpin> StreamFramed<S> {
         for msg in msgs {
             let msg = msg.as_ref();
             if msg.len() >= DIRECT_MIN {
-                let after = self.codec.encode_around(msg, self.write.tail_mut())?;
+                // Checked above.
+                let after = self.codec.write_head(msg.len(), self.write.tail_mut());
                 let mut body = DirectBody {
                     framed: self,
                     rest: msg,
@@ -232,7 +233,8 @@ impl<S: AsyncWrite + Unpin> StreamFramed<S> {
             if self.write.len() >= self.boundary {
                 std::future::poll_fn(|cx| self.poll_write_queue(cx)).await?;
             }
-            self.codec.encode_slice(msg, self.write.tail_mut())?;
+            // Checked above.
+            self.codec.encode_checked(msg, self.write.tail_mut());
         }
         std::future::poll_fn(|cx| Pin::new(&mut *self).poll_flush(cx)).await
     }
