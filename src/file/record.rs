@@ -157,6 +157,16 @@ pub(crate) fn announced_len(bytes: &[u8]) -> Option<usize> {
     bytes.get(..4).map(|b| le_u32(b) as usize)
 }
 
+/// Where the payload of the record at `at` in `bytes` lies, if the record fits there whole.
+/// For records already validated (the CRC is not checked again): walking a read's records.
+#[inline]
+pub(crate) fn payload_range(bytes: &[u8], at: usize) -> Option<std::ops::Range<usize>> {
+    let len = announced_len(bytes.get(at..)?)?;
+    let start = at.checked_add(RECORD_HEADER_LEN)?;
+    let end = start.checked_add(len)?;
+    (end <= bytes.len()).then_some(start..end)
+}
+
 fn le_u32(b: &[u8]) -> u32 {
     let mut a = [0u8; 4];
     a.copy_from_slice(&b[..4]);

@@ -1,7 +1,7 @@
 //! [`RecordBatch`]: records of a durable log read together, returned whole by
 //! [`FileConsumer::recv_batch`](super::FileConsumer::recv_batch).
 
-use super::record::{announced_len, RECORD_HEADER_LEN};
+use super::record::payload_range;
 use super::tailer::Chunk;
 use bytes::Bytes;
 
@@ -114,19 +114,19 @@ impl<'a> Iterator for RecordBatchIter<'a> {
 
     fn next(&mut self) -> Option<(u64, &'a [u8])> {
         // Checked when read; a length that does not fit ends the walk, never a panic.
-        let len = announced_len(self.rest)?;
-        let record = self.rest.get(..RECORD_HEADER_LEN.checked_add(len)?)?;
-        self.rest = &self.rest[record.len()..];
+        let payload = payload_range(self.rest, 0)?;
+        let (record, rest) = self.rest.split_at(payload.end);
+        self.rest = rest;
         let seq = self.seq;
         self.seq = self.seq.wrapping_add(1);
-        Some((seq, &record[RECORD_HEADER_LEN..]))
+        Some((seq, &record[payload.start..]))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::file::encode_record;
+    use crate::file::{encode_record, RECORD_HEADER_LEN};
     use bytes::BytesMut;
 
     #[test]

@@ -22,7 +22,7 @@
 //! directory once it reaches the end of the data; a pool read that stops before that end
 //! marks a possible new entry again, so a segment created meanwhile is looked for.
 
-use super::record::announced_len;
+use super::record::payload_range;
 use crate::io::blocking::{self, BlockingTask};
 use crate::sys::DirWatcher;
 use bytes::Bytes;
@@ -244,11 +244,11 @@ impl<S: TailSource> Tailer<S> {
         let chunk = self.ready.front_mut()?;
         let (record, done) = match chunk {
             Chunk::Records { data, pos, seq, .. } => {
-                // The reader validated these records: lengths and bounds hold.
-                let len = data.get(*pos..).and_then(announced_len).unwrap_or(0);
-                let start = (*pos + super::RECORD_HEADER_LEN).min(data.len());
-                let end = (start + len).min(data.len());
-                let record = (*seq, data.slice(start..end));
+                // The reader validated these records: lengths and bounds hold (were one not
+                // to, the rest of the chunk is dropped rather than read past).
+                let payload = payload_range(data, *pos).unwrap_or(data.len()..data.len());
+                let end = payload.end;
+                let record = (*seq, data.slice(payload));
                 *pos = end;
                 *seq += 1;
                 (record, end == data.len())

@@ -37,25 +37,19 @@ use std::iter::FusedIterator;
 /// ```
 #[derive(Clone)]
 pub struct MessageBatch {
-    repr: Repr,
-}
-
-#[derive(Clone)]
-enum Repr {
-    /// `count` whole length-prefixed frames laid end to end, each header checked.
-    LengthFrames { frames: Bytes, count: usize },
-    /// `count` whole lines, each ending with a newline (a `\r` before it is not part of
-    /// the message), each length checked.
-    Lines { text: Bytes, count: usize },
-    /// One message, already cut from its framing.
-    One(Bytes),
+    /// The messages laid end to end, cut as `cut` says.
+    buf: Bytes,
+    count: usize,
+    cut: Cut,
 }
 
 impl MessageBatch {
     /// A batch of one message.
     pub(crate) fn one(msg: Bytes) -> MessageBatch {
         MessageBatch {
-            repr: Repr::One(msg),
+            buf: msg,
+            count: 1,
+            cut: Cut::Whole,
         }
     }
 
@@ -63,42 +57,41 @@ impl MessageBatch {
     /// (the iterator still stops, rather than panics, at a frame that does not fit).
     pub(crate) fn length_frames(frames: Bytes, count: usize) -> MessageBatch {
         MessageBatch {
-            repr: Repr::LengthFrames { frames, count },
+            buf: frames,
+            count,
+            cut: Cut::Length,
         }
     }
 
-    /// A batch of `count` whole lines; the caller has checked every length.
+    /// A batch of `count` whole lines, each ending with a newline (a `\r` before it is not
+    /// part of the message); the caller has checked every length.
     pub(crate) fn lines(text: Bytes, count: usize) -> MessageBatch {
         MessageBatch {
-            repr: Repr::Lines { text, count },
+            buf: text,
+            count,
+            cut: Cut::Lines,
         }
     }
 
     /// How many messages the batch holds (at least one).
     pub fn len(&self) -> usize {
-        match &self.repr {
-            Repr::LengthFrames { count, .. } | Repr::Lines { count, .. } => *count,
-            Repr::One(_) => 1,
-        }
+        self.count
     }
 
     /// Whether the batch holds no message (a received batch never does).
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.count == 0
     }
 
     /// The messages, in the order they were sent.
     pub fn iter(&self) -> MessageBatchIter<'_> {
-        let (rest, left, cut) = match &self.repr {
-            Repr::LengthFrames { frames, count } => (frames, *count, Cut::Length),
-            Repr::Lines { text, count } => (text, *count, Cut::Lines),
-            Repr::One(msg) => (msg, 1, Cut::Whole),
-        };
-        MessageBatchIter { rest, left, cut }
+        MessageBatchIter {
+            rest: &self.buf,
+            left: self.count,
+            cut: self.cut,
+        }
     }
-}
 
-impl MessageBatch {
     /// The messages as `Bytes` sharing the batch's buffer (a reference count each, no copy):
     /// for messages kept beyond the batch.
     ///
@@ -113,12 +106,7 @@ impl MessageBatch {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub fn iter_bytes(&self) -> impl Iterator<Item = Bytes> + '_ {
-        let buffer = match &self.repr {
-            Repr::LengthFrames { frames: buffer, .. }
-            | Repr::Lines { text: buffer, .. }
-            | Repr::One(buffer) => buffer,
-        };
-        self.iter().map(move |msg| buffer.slice_ref(msg))
+        self.iter().map(|msg| self.buf.slice_ref(msg))
     }
 }
 
@@ -131,23 +119,10 @@ impl PartialEq for MessageBatch {
 
 impl Eq for MessageBatch {}
 
-/// The messages, each as a byte string.
+/// The messages, each as a byte string (as `Bytes` prints it).
 impl fmt::Debug for MessageBatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.iter().map(ByteString)).finish()
-    }
-}
-
-/// Debug-prints bytes as `b"…"` with escapes.
-struct ByteString<'a>(&'a [u8]);
-
-impl fmt::Debug for ByteString<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("b\"")?;
-        for &byte in self.0 {
-            write!(f, "{}", std::ascii::escape_default(byte))?;
-        }
-        f.write_str("\"")
+        f.debug_list().entries(self.iter_bytes()).finish()
     }
 }
 
