@@ -1,5 +1,7 @@
 use super::peer::READY_PREFIX;
-use super::run::{batch_needs_a_connection, run_connection};
+#[cfg(unix)]
+use super::run::batch_needs_a_connection;
+use super::run::run_connection;
 use super::{measure, Report, Target, Workload};
 #[cfg(unix)]
 use super::{raw, twin_child::TwinChild};
@@ -103,15 +105,15 @@ impl PeerProcess {
     /// Not cancel safe for a child peer: its pipes are left in the middle of a run. A raw
     /// twin's abandoned child is ended before the next run.
     pub async fn measure(&mut self, workload: &Workload) -> io::Result<Report> {
-        if workload.batch() > 1 && !matches!(self.kind, Kind::Child(_) | Kind::Listening) {
-            // Refused before a child is started for the run.
-            return Err(batch_needs_a_connection());
-        }
         match &mut self.kind {
             Kind::Child(pipes) => run_connection(pipes, workload).await,
             Kind::Listening => measure(&self.target, workload).await,
             #[cfg(unix)]
             Kind::RawChild(twin) => {
+                if workload.batch() > 1 {
+                    // Refused before a child is started for the run.
+                    return Err(batch_needs_a_connection());
+                }
                 let stream = match twin.take_stream() {
                     Some(stream) => stream,
                     None => {

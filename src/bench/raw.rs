@@ -24,13 +24,8 @@ pub(crate) async fn run<S>(stream: S, workload: &Workload) -> io::Result<Report>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    if workload.batch() > 1 {
-        return Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "the raw twins send and receive one message at a time: batch runs need an anyipc \
-             connection",
-        ));
-    }
+    // Batch runs were refused by the callers (`measure`, `PeerProcess::measure`).
+    debug_assert_eq!(workload.batch(), 1, "a batch run reached a raw twin");
     let mut framed = Framed::new(stream, LengthDelimitedCodec::new());
     framed.send(workload.control_message()).await?;
     let reply = tokio::time::timeout(Duration::from_secs(10), recv(&mut framed))

@@ -140,12 +140,10 @@ pub async fn run_client<T: Transport<Bytes>>(
 /// # Cancel safety
 /// Not cancel safe: the connection is left in the middle of a run.
 pub async fn run_connection(conn: &mut Connection, workload: &Workload) -> io::Result<Report> {
-    let Workload::Throughput { size, count, batch } = *workload else {
-        return run_client(conn, workload).await;
+    let (size, count, batch) = match *workload {
+        Workload::Throughput { size, count, batch } if batch > 1 => (size, count, batch),
+        _ => return run_client(conn, workload).await,
     };
-    if batch == 1 {
-        return run_client(conn, workload).await;
-    }
     if start_run(conn, workload).await? {
         return Err(echo_peer_cannot_count());
     }
@@ -159,13 +157,9 @@ pub async fn run_connection(conn: &mut Connection, workload: &Workload) -> io::R
         conn.send_many(&call).await?;
         sent += call.len();
     }
-    let received = finish_throughput(conn, start).await?;
-    Ok(Report::Throughput(ThroughputReport {
-        size,
-        sent: count as u64,
-        received,
-        elapsed: start.elapsed(),
-    }))
+    finish_throughput(conn, size, count, start)
+        .await
+        .map(Report::Throughput)
 }
 
 pub(super) fn batch_needs_a_connection() -> io::Error {
@@ -247,18 +241,18 @@ async fn throughput<T: Transport<Bytes>>(
     for i in 0..count {
         conn.feed(msgs[i % msgs.len()].clone()).await?;
     }
-    let received = finish_throughput(conn, start).await?;
-    Ok(ThroughputReport {
-        size,
-        sent: count as u64,
-        received,
-        elapsed: start.elapsed(),
-    })
+    finish_throughput(conn, size, count, start).await
 }
 
-/// Sends the end marker of a throughput run that started at `start` and returns the count
-/// the peer acknowledges (sending the marker again while no acknowledgement comes).
-async fn finish_throughput<T: Transport<Bytes>>(conn: &mut T, start: Instant) -> io::Result<u64> {
+/// Ends a throughput run of `count` messages of `size` bytes that started at `start`: sends
+/// the end marker (again while no acknowledgement comes), and reports the count the peer
+/// acknowledges and the time until its acknowledgement arrived.
+async fn finish_throughput<T: Transport<Bytes>>(
+    conn: &mut T,
+    size: usize,
+    count: usize,
+    start: Instant,
+) -> io::Result<ThroughputReport> {
     conn.send(end_marker()).await?;
     let give_up = start + ACK_TIMEOUT;
     let ack = loop {
@@ -273,7 +267,13 @@ async fn finish_throughput<T: Transport<Bytes>>(conn: &mut T, start: Instant) ->
             }
         }
     };
-    workload::parse_ack(&ack)
+    let elapsed = start.elapsed();
+    Ok(ThroughputReport {
+        size,
+        sent: count as u64,
+        received: workload::parse_ack(&ack)?,
+        elapsed,
+    })
 }
 
 async fn recv<T: Transport<Bytes>>(conn: &mut T) -> io::Result<Bytes> {

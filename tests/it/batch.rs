@@ -3,7 +3,7 @@
 #![cfg(unix)]
 
 use crate::process::{numbered, Helper, Role};
-use crate::util::{frame_error, pattern, unique_name, watchdog, TempDir};
+use crate::util::{frame_error, length_frame, pattern, unique_name, watchdog, TempDir};
 use anyipc::codec::FrameError;
 use std::io::ErrorKind;
 use std::time::Duration;
@@ -180,19 +180,13 @@ async fn raw_peer_wrote(url: &str, path: &std::path::Path, bytes: &[u8]) -> anyi
     conn
 }
 
-fn frame(payload: &[u8]) -> Vec<u8> {
-    let mut out = (payload.len() as u32).to_be_bytes().to_vec();
-    out.extend_from_slice(payload);
-    out
-}
-
 #[tokio::test]
 async fn recv_batch_delivers_the_frames_before_an_oversized_one_then_fails() {
     watchdog(30, async {
         let dir = TempDir::new("batch-hostile");
         let path = dir.path().join("hostile.sock");
         let url = format!("unix://{}?max_frame=16", path.display());
-        let mut bytes = [frame(b"one"), frame(b"two")].concat();
+        let mut bytes = [length_frame(b"one"), length_frame(b"two")].concat();
         bytes.extend_from_slice(&1000u32.to_be_bytes());
         bytes.extend_from_slice(&[0u8; 64]);
         let mut conn = raw_peer_wrote(&url, &path, &bytes).await;
@@ -215,7 +209,7 @@ async fn recv_batch_reports_a_peer_that_closed_inside_a_frame() {
         let dir = TempDir::new("batch-torn");
         let path = dir.path().join("torn.sock");
         let url = format!("unix://{}", path.display());
-        let mut bytes = frame(b"whole");
+        let mut bytes = length_frame(b"whole");
         bytes.extend_from_slice(&10u32.to_be_bytes());
         bytes.extend_from_slice(b"abc");
         let mut conn = raw_peer_wrote(&url, &path, &bytes).await;

@@ -2,7 +2,7 @@
 //! between chunks, mid-frame EOF, exactly `max_frame` and one more, empty messages, and what a
 //! hostile length prefix may cost in memory.
 
-use crate::util::{frame_error, pattern, watchdog};
+use crate::util::{frame_error, length_frame, pattern, watchdog};
 use anyipc::codec::{FrameCodec, FrameError, Framing, LengthCodec, LineCodec, RawCodec};
 use anyipc::StreamFramed;
 use bytes::Bytes;
@@ -11,13 +11,6 @@ use std::io;
 use std::time::Duration;
 use tokio_test::io::Builder;
 use tokio_util::codec::{Decoder, FramedRead, FramedWrite};
-
-/// A frame as `LengthCodec` writes it.
-fn length_frame(body: &[u8]) -> Vec<u8> {
-    let mut frame = (body.len() as u32).to_be_bytes().to_vec();
-    frame.extend_from_slice(body);
-    frame
-}
 
 /// Everything a decoder yields until the end of the stream or an error.
 async fn collect<D>(

@@ -70,3 +70,10 @@ pub(crate) fn pattern(len: usize) -> bytes::Bytes {
         .collect::<Vec<u8>>()
         .into()
 }
+
+/// A frame as `LengthCodec` writes it.
+pub(crate) fn length_frame(body: &[u8]) -> Vec<u8> {
+    let mut frame = (body.len() as u32).to_be_bytes().to_vec();
+    frame.extend_from_slice(body);
+    frame
+}

@@ -19,7 +19,7 @@ use crate::output::print_stdout;
 use crate::size_arg::parse_size;
 use crate::CliError;
 use anyipc::bench::{
-    run_client, run_connection, InProcessPeer, Machine, PeerProcess, Report, RunResources, Target,
+    run_client, InProcessPeer, Machine, PeerProcess, Report, RunResources, Target,
     ThroughputReport, Workload,
 };
 use anyipc::{Duplex, Scheme, Transport};
@@ -329,20 +329,9 @@ async fn measure(peer: &mut Peer, workload: &Workload, echo: bool) -> io::Result
     if workload.batch() > 1 {
         // The engine's batch loop: a spinner only.
         let _progress = Progress::start(label, None, Arc::default());
-        return match (&target, peer) {
-            (Target::Anyipc(endpoint), Peer::Process(process)) if target.is_child() => {
-                let pipes = process.pipes().ok_or_else(|| {
-                    io::Error::other(format!("no pipes to the child peer of {endpoint}"))
-                })?;
-                run_connection(pipes, workload).await
-            }
-            (Target::Anyipc(endpoint), _) => {
-                let mut conn = anyipc::connect(endpoint).await?;
-                let report = run_connection(&mut conn, workload).await;
-                let _ = futures::SinkExt::close(&mut conn).await;
-                report
-            }
-            // Refused by the engine before anything is bound.
+        return match peer {
+            // Over a child's pipes, or a new connection to where the peer listens.
+            Peer::Process(process) => process.measure(workload).await,
             _ => anyipc::bench::measure(&target, workload).await,
         };
     }
