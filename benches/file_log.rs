@@ -14,6 +14,8 @@
 //!   `anyipc::bind` + `accept` tails it (a task on a current-thread runtime in each process).
 //! - **Log, batch calls** (`fsync=never`, throughput rows only): `FileProducer::append_many`
 //!   of 1,024 messages per call; `FileConsumer::recv_batch`, reading each record as a slice.
+//!   These rows use the typed `FileProducer`/`FileConsumer` rather than a `Connection`, so
+//!   they differ from the Log rows in two ways: no `Stream`/`Sink` layer, and batching.
 //!
 //! Workloads: throughput (M messages of S bytes; time from the producer's first append to
 //! the consumer holding the last, each checked for length and first/last byte), the

@@ -23,10 +23,11 @@
 //! [`INLINE_MAX`] bytes into the page cache; should one take longer than [`INLINE_SLOW`]
 //! (dirty-page throttling, a journal commit, a slow file system), the thread takes every
 //! write for [`INLINE_PAUSE_FACTOR`] times as long as that write took (at most
-//! [`INLINE_PAUSE_MAX`]): slow inline writes hold a tokio worker for about 1% of the time
-//! at most for stalls up to 100 ms (dirty-page throttling sleeps up to ~200 ms: 2%; a
-//! stall of a second or more, one write per 10 s), while a short stall (ext4 journal commits here: 1–4 ms every second or two) pauses
-//! inline writes for a fraction of a second, not for a whole one. (A fixed 1 s pause sent
+//! [`INLINE_PAUSE_MAX`]). Slow inline writes then hold a tokio worker for about 1% of the
+//! time at most for stalls of 1–100 ms (writes under 1 ms never pause inline writing;
+//! dirty-page throttling sleeps up to ~200 ms: 2%; a stall of a second or more, one write
+//! per 10 s), while a short stall (ext4 journal commits here: 1–4 ms every second or two)
+//! pauses inline writes for a fraction of a second, not for a whole one. (A fixed 1 s pause sent
 //! 57–70% of the one-at-a-time sends of two of three latency runs to the thread, a
 //! cross-CPU wake-up each.)
 

@@ -72,7 +72,7 @@ LengthDelimitedCodec baseline with the same workload; ratio is p50 / baseline p5
 shows on stderr when a run lasts over a second and stderr is a terminal.
 
 --json prints one object per result and line: endpoint, mode, size, count, batch (messages per \
-send_many; 1 without --batch), p50_us, p99_us, \
+send_many call; 1 without --batch and for latency results), p50_us, p99_us, \
 p999_us, mean_us (null for throughput), msgs_per_s, gib_per_s, sent and received (throughput), \
 and with --baseline: baseline {p50_us, p99_us, p999_us, mean_us, msgs_per_s, gib_per_s} and \
 ratio.
