@@ -277,11 +277,16 @@ impl Producer {
     /// Copies as much of `src` as fits and publishes it.
     #[cfg(any(test, anyipc_loom))]
     pub(crate) fn write(&mut self, src: &[u8]) -> Result<WriteOutcome, Corrupt> {
-        self.write_vectored(&[IoSlice::new(src)])
+        self.write_vectored(&[IoSlice::new(src)], usize::MAX)
     }
 
-    /// Copies as much of `srcs`, in order, as fits and publishes it with one index update.
-    pub(crate) fn write_vectored(&mut self, srcs: &[IoSlice<'_>]) -> Result<WriteOutcome, Corrupt> {
+    /// Copies as much of `srcs`, in order, as fits, but at most `limit` bytes, and publishes
+    /// it with one index update.
+    pub(crate) fn write_vectored(
+        &mut self,
+        srcs: &[IoSlice<'_>],
+        limit: usize,
+    ) -> Result<WriteOutcome, Corrupt> {
         let (used, consumer_closed) = self.used(false)?;
         if consumer_closed || self.closed {
             return Ok(WriteOutcome::Closed);
@@ -291,7 +296,7 @@ impl Producer {
             .iter()
             .map(|src| src.len())
             .fold(0, usize::saturating_add);
-        let n = free.min(total);
+        let n = free.min(total).min(limit);
         if n == 0 {
             return Ok(if total == 0 {
                 WriteOutcome::Wrote(0)

@@ -85,18 +85,38 @@ fn vectored_writes_keep_order_wrap_and_stop_when_full() {
     ];
     // 17 bytes offered, 16 fit: the last byte of "tail" waits.
     assert_eq!(
-        r.producer.write_vectored(&parts).unwrap(),
+        r.producer.write_vectored(&parts, usize::MAX).unwrap(),
         WriteOutcome::Wrote(16)
     );
     assert_eq!(
-        r.producer.write_vectored(&parts).unwrap(),
+        r.producer.write_vectored(&parts, usize::MAX).unwrap(),
         WriteOutcome::Full
     );
     assert_eq!(read_bytes(&mut r.consumer, 64), b"headbody-bodytai");
     assert_eq!(
-        r.producer.write_vectored(&[]).unwrap(),
+        r.producer.write_vectored(&[], usize::MAX).unwrap(),
         WriteOutcome::Wrote(0)
     );
+}
+
+#[test]
+fn a_write_limit_publishes_a_prefix_and_the_rest_follows() {
+    let mut r = heap_ring(64);
+    let parts = [IoSlice::new(b"head"), IoSlice::new(b"body-body")];
+    // 13 bytes offered with room for all: a limit of 6 copies and publishes "headbo" only.
+    assert_eq!(
+        r.producer.write_vectored(&parts, 6).unwrap(),
+        WriteOutcome::Wrote(6)
+    );
+    assert_eq!(read_bytes(&mut r.consumer, 64), b"headbo");
+    // The caller offers the rest, as an `AsyncWrite` user does after a short write.
+    for (rest, wrote) in [(&b"dy-body"[..], 6), (b"y", 1)] {
+        assert_eq!(
+            r.producer.write_vectored(&[IoSlice::new(rest)], 6).unwrap(),
+            WriteOutcome::Wrote(wrote)
+        );
+    }
+    assert_eq!(read_bytes(&mut r.consumer, 64), b"dy-body");
 }
 
 #[test]
