@@ -280,13 +280,14 @@ impl Producer {
         self.write_vectored(&[IoSlice::new(src)], usize::MAX)
     }
 
-    /// Copies as much of `srcs`, in order, as fits, but at most `limit` bytes, and publishes
-    /// it with one index update.
+    /// Copies as much of `srcs`, in order, as fits, but at most `limit` bytes (not 0: that
+    /// would report a ring with room as full), and publishes it with one index update.
     pub(crate) fn write_vectored(
         &mut self,
         srcs: &[IoSlice<'_>],
         limit: usize,
     ) -> Result<WriteOutcome, Corrupt> {
+        debug_assert!(limit > 0, "a write limit of 0 never makes progress");
         let (used, consumer_closed) = self.used(false)?;
         if consumer_closed || self.closed {
             return Ok(WriteOutcome::Closed);

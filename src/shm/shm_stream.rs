@@ -37,9 +37,10 @@ const DEFAULT_CAPACITY: u64 = 1 << 20;
 ///
 /// A large write published in pieces lets the reader copy one piece out while the writer
 /// copies the next in, and keeps the bytes in flight within the CPUs' caches. Measured with
-/// 1 MiB messages over the default 1 MiB ring (BENCHMARKS.md, issue 4): 128 KiB and 256 KiB
-/// pieces moved 25–40% more than whole writes, 64 KiB and 512 KiB less than those.
-const WRITE_CHUNK: usize = 128 << 10;
+/// 1 MiB messages over the default 1 MiB ring (BENCHMARKS.md, issue 4; medians of 9-run
+/// rounds): whole writes 10.4–10.9 GiB/s, 128 KiB pieces 12.5–15.3, 256 KiB 12.9–14.8,
+/// 64 KiB 11.3–13.2, 512 KiB 11.5–12.6.
+pub(super) const WRITE_CHUNK: usize = 128 << 10;
 
 /// In `busy_poll` mode, how long one poll spins before it yields to other tasks (it stays
 /// runnable, so it is polled again at once).

@@ -1,5 +1,6 @@
 //! The listener's side of the handshake against a hostile client: every descriptor and field
-//! it is handed is checked before anything is mapped or rung.
+//! it is handed is checked before anything is mapped or rung. And how a stream hands a large
+//! write to its ring.
 
 use super::handshake::{self, Hello};
 use super::segment::Segment;
@@ -98,4 +99,27 @@ async fn garbage_instead_of_a_hello_is_refused() {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+}
+
+/// One write of 512 KiB into an empty 1 MiB ring takes one piece of `WRITE_CHUNK` (the reader
+/// can start on it while the writer copies the next), and the reader gets every byte in order.
+#[tokio::test]
+async fn a_large_write_is_taken_one_piece_at_a_time() {
+    use super::shm_stream::WRITE_CHUNK;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let url = format!(
+        "shm://unit-write-chunk-{}?capacity=1MiB",
+        std::process::id()
+    );
+    let mut listener = super::ShmListener::bind(url.as_str()).await.unwrap();
+    let mut client = ShmStream::connect(url.as_str()).await.unwrap();
+    let mut server = listener.accept().await.unwrap();
+    let data: Vec<u8> = (0..512 << 10).map(|i: u32| (i % 251) as u8).collect();
+    let taken = client.write(&data).await.unwrap();
+    assert_eq!(taken, WRITE_CHUNK);
+    client.write_all(&data[taken..]).await.unwrap();
+    let mut got = vec![0; data.len()];
+    server.read_exact(&mut got).await.unwrap();
+    assert!(got == data, "the bytes arrived changed or out of order");
 }
