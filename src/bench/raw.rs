@@ -1,11 +1,12 @@
 //! The raw baselines, written by hand with no anyipc transport or codec code: a tokio stream
 //! (`UnixStream`, or `TcpStream` with TCP_NODELAY) in tokio-util `Framed` with
-//! `LengthDelimitedCodec` at its defaults. The client loops mirror `run.rs` step for step;
-//! the serving loop answers as `serve.rs` does, less its `Responder`'s check of each message
-//! for a control message (one prefix comparison), so the anyipc side of a ratio does that
-//! little more work around the transport.
+//! `LengthDelimitedCodec` at its defaults. The client loops mirror `run.rs` step for step,
+//! and a throughput run ends with the same `finish_throughput` (end marker, acknowledgement,
+//! clock); the serving loop answers as `serve.rs` does, less its `Responder`'s check of each
+//! message for a control message (one prefix comparison), so the anyipc side of a ratio does
+//! that little more work around the transport.
 
-use super::workload::{self, check_payload, end_marker, invalid, payloads, READY};
+use super::workload::{self, check_payload, invalid, payloads, READY};
 use super::{LatencyReport, Report, ThroughputReport, Workload};
 use bytes::{Bytes, BytesMut};
 use futures::{SinkExt, StreamExt};
@@ -13,9 +14,6 @@ use std::io;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
-
-const ACK_RETRY: Duration = Duration::from_millis(250);
-const ACK_TIMEOUT: Duration = Duration::from_secs(120);
 
 type Raw<S> = Framed<S, LengthDelimitedCodec>;
 
@@ -90,27 +88,7 @@ where
     for i in 0..count {
         framed.feed(msgs[i % msgs.len()].clone()).await?;
     }
-    framed.send(end_marker()).await?;
-    let give_up = start + ACK_TIMEOUT;
-    let ack = loop {
-        match tokio::time::timeout(ACK_RETRY, recv(framed)).await {
-            Ok(ack) => break ack?,
-            Err(_) if Instant::now() < give_up => framed.send(end_marker()).await?,
-            Err(_) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "no acknowledgement",
-                ))
-            }
-        }
-    };
-    let elapsed = start.elapsed();
-    Ok(ThroughputReport {
-        size,
-        sent: count as u64,
-        received: workload::parse_ack(&ack)?,
-        elapsed,
-    })
+    super::run::finish_throughput(framed, size, count, start).await
 }
 
 /// The peer side over a raw stream: the same protocol as `serve.rs`.

@@ -4,7 +4,7 @@ use super::workload::{self, end_marker, invalid, is_acknowledgement, payloads, R
 use super::{raw, LatencyReport, Report, Target, ThroughputReport, Workload};
 use crate::{Connection, Duplex, Transport};
 use bytes::Bytes;
-use futures::{SinkExt, StreamExt};
+use futures::{Sink, SinkExt, Stream, StreamExt};
 use std::io;
 use std::time::{Duration, Instant};
 
@@ -246,13 +246,18 @@ async fn throughput<T: Transport<Bytes>>(
 
 /// Ends a throughput run of `count` messages of `size` bytes that started at `start`: sends
 /// the end marker (again while no acknowledgement comes), and reports the count the peer
-/// acknowledges and the time until its acknowledgement arrived.
-async fn finish_throughput<T: Transport<Bytes>>(
+/// acknowledges and the time until its acknowledgement arrived. The raw baselines end their
+/// runs with it too, so both sides of a ratio stop their clocks the same way.
+pub(super) async fn finish_throughput<T, M>(
     conn: &mut T,
     size: usize,
     count: usize,
     start: Instant,
-) -> io::Result<ThroughputReport> {
+) -> io::Result<ThroughputReport>
+where
+    T: Stream<Item = io::Result<M>> + Sink<Bytes, Error = io::Error> + Unpin,
+    M: AsRef<[u8]>,
+{
     conn.send(end_marker()).await?;
     let give_up = start + ACK_TIMEOUT;
     let ack = loop {
@@ -271,12 +276,15 @@ async fn finish_throughput<T: Transport<Bytes>>(
     Ok(ThroughputReport {
         size,
         sent: count as u64,
-        received: workload::parse_ack(&ack)?,
+        received: workload::parse_ack(ack.as_ref())?,
         elapsed,
     })
 }
 
-async fn recv<T: Transport<Bytes>>(conn: &mut T) -> io::Result<Bytes> {
+async fn recv<T, M>(conn: &mut T) -> io::Result<M>
+where
+    T: Stream<Item = io::Result<M>> + Unpin,
+{
     match conn.next().await {
         Some(msg) => msg,
         None => Err(io::Error::new(
