@@ -27,8 +27,6 @@ pub(crate) const HEADER_LEN: usize = 4;
 #[derive(Debug, Clone)]
 pub struct LengthCodec {
     max_frame: usize,
-    /// The length of the frame whose header was consumed and whose body is awaited.
-    pending_len: Option<usize>,
 }
 
 impl LengthCodec {
@@ -36,7 +34,6 @@ impl LengthCodec {
     pub fn new(max_frame: usize) -> LengthCodec {
         LengthCodec {
             max_frame: max_frame.min(u32::MAX as usize),
-            pending_len: None,
         }
     }
 
@@ -52,63 +49,45 @@ impl Decoder for LengthCodec {
 
     #[inline]
     fn decode(&mut self, src: &mut BytesMut) -> io::Result<Option<Bytes>> {
-        let len = match self.pending_len {
-            Some(len) => len,
-            None => {
-                if src.len() < HEADER_LEN {
-                    return Ok(None);
-                }
-                let len = u32::from_be_bytes([src[0], src[1], src[2], src[3]]);
-                if len as u64 > self.max_frame as u64 {
-                    return Err(FrameError::TooLarge {
-                        len: len.into(),
-                        max: self.max_frame,
-                    }
-                    .into());
-                }
-                src.advance(HEADER_LEN);
-                self.pending_len = Some(len as usize);
-                len as usize
-            }
+        // The header stays in `src` until the whole frame has arrived: a frame is cut off
+        // whole or not at all, so batch cutting (`split_whole_frames`) can always take over.
+        let Some(header) = src.get(..HEADER_LEN) else {
+            return Ok(None);
         };
-        if src.len() < len {
-            src.reserve((len - src.len()).min(MAX_RESERVE_AHEAD));
+        let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
+        if len as u64 > self.max_frame as u64 {
+            return Err(FrameError::TooLarge {
+                len: len.into(),
+                max: self.max_frame,
+            }
+            .into());
+        }
+        let frame_len = HEADER_LEN + len as usize;
+        if src.len() < frame_len {
+            src.reserve((frame_len - src.len()).min(MAX_RESERVE_AHEAD));
             return Ok(None);
         }
-        self.pending_len = None;
-        Ok(Some(src.split_to(len).freeze()))
+        src.advance(HEADER_LEN);
+        Ok(Some(src.split_to(len as usize).freeze()))
     }
 
     fn decode_eof(&mut self, src: &mut BytesMut) -> io::Result<Option<Bytes>> {
         match self.decode(src)? {
             Some(frame) => Ok(Some(frame)),
-            None if src.is_empty() && self.pending_len.is_none() => Ok(None),
-            None => {
-                let header = if self.pending_len.is_some() {
-                    HEADER_LEN
-                } else {
-                    0
-                };
-                Err(FrameError::Truncated {
-                    got: header + src.len(),
-                }
-                .into())
-            }
+            None if src.is_empty() => Ok(None),
+            None => Err(FrameError::Truncated { got: src.len() }.into()),
         }
     }
 }
 
 impl LengthCodec {
     /// Splits every whole frame at the front of `src` off as one buffer, headers included,
-    /// and returns it with the number of frames; `None` when no whole frame is there, or a
-    /// frame's header is half consumed (then [`decode`](Decoder::decode) takes it on).
+    /// and returns it with the number of frames; `None` when no whole frame is there (then
+    /// [`decode`](Decoder::decode) reserves room for the rest, or reports a bad header).
     ///
     /// Stops before a header announcing more than `max_frame`, so that `decode` reports it
     /// after the frames before it have been delivered.
     pub(crate) fn split_whole_frames(&self, src: &mut BytesMut) -> Option<(Bytes, usize)> {
-        if self.pending_len.is_some() {
-            return None;
-        }
         let (mut end, mut count) = (0, 0);
         while let Some(header) = src.get(end..end + HEADER_LEN) {
             let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as u64;

@@ -266,3 +266,26 @@ fn length_reserves_at_most_the_bound_ahead() {
         buf.capacity()
     );
 }
+
+/// A read that ends inside a frame leaves that frame whole in the buffer, so the batch after
+/// the next read holds it and every frame after it, not the finished frame alone.
+#[test]
+fn a_frame_cut_by_a_read_joins_the_next_batch() {
+    let mut codec = LengthCodec::new(1024);
+    let mut wire = BytesMut::new();
+    for msg in [&b"one"[..], b"two", b"three"] {
+        codec
+            .encode(Bytes::copy_from_slice(msg), &mut wire)
+            .unwrap();
+    }
+    // The first read: "one" whole and "two"'s header with one byte of its body.
+    let mut buf = wire.split_to(7 + 5);
+    let first = split_frames(&mut codec, &mut buf).unwrap();
+    assert_eq!(first.iter().collect::<Vec<_>>(), [&b"one"[..]]);
+    // No whole frame left: the connection asks `decode`, which waits for the rest.
+    assert_eq!(codec.decode(&mut buf).unwrap(), None);
+    buf.extend_from_slice(&wire);
+    let second = split_frames(&mut codec, &mut buf).unwrap();
+    assert_eq!(second.iter().collect::<Vec<_>>(), [&b"two"[..], b"three"]);
+    assert!(buf.is_empty());
+}
