@@ -29,7 +29,6 @@ use anyipc::bench::{
     Target, ThroughputReport, TransportSpec, Workload, BASELINES, TRANSPORTS,
 };
 use anyipc::codec::Framing;
-use anyipc::Scheme;
 use std::collections::BTreeMap;
 use std::io;
 use std::path::PathBuf;
@@ -373,11 +372,7 @@ impl Contender {
     fn batches(&self) -> bool {
         match &self.target {
             Ok(Target::Anyipc(endpoint)) => {
-                endpoint.framing() != Framing::Raw
-                    && matches!(
-                        endpoint.scheme(),
-                        Scheme::Tcp | Scheme::Unix | Scheme::Pipe | Scheme::Shm | Scheme::Stdio
-                    )
+                endpoint.framing() != Framing::Raw && endpoint.scheme().is_byte_stream()
             }
             _ => false,
         }
