@@ -243,10 +243,7 @@ impl<S: AsyncWrite + Unpin> StreamFramed<S> {
     fn poll_write_slice(&mut self, cx: &mut Context<'_>, bytes: &[u8]) -> Poll<io::Result<usize>> {
         let written = ready!(Pin::new(&mut self.stream).poll_write(cx, bytes))?;
         if written == 0 {
-            return Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::WriteZero,
-                "the stream accepted no bytes of a frame",
-            )));
+            return Poll::Ready(Err(write_zero()));
         }
         Poll::Ready(Ok(written))
     }
@@ -261,14 +258,19 @@ impl<S: AsyncWrite + Unpin> StreamFramed<S> {
                 &mut self.write
             ))?;
             if written == 0 {
-                return Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::WriteZero,
-                    "the stream accepted no bytes of a frame",
-                )));
+                return Poll::Ready(Err(write_zero()));
             }
         }
         Poll::Ready(Ok(()))
     }
+}
+
+/// A stream that took no bytes of a frame: it will take no more.
+fn write_zero() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::WriteZero,
+        "the stream accepted no bytes of a frame",
+    )
 }
 
 impl<S: AsyncWrite + Unpin> Sink<Bytes> for StreamFramed<S> {
