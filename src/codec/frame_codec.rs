@@ -71,7 +71,6 @@ impl FrameCodec {
     }
 
     /// The length of the frame that carries a message of `len` bytes.
-    #[cfg(unix)] // For FIFO writers, which keep frames within PIPE_BUF.
     pub(crate) fn frame_len(&self, len: usize) -> usize {
         match self {
             FrameCodec::Length(_) => LENGTH_HEADER + len,
@@ -93,7 +92,7 @@ impl FrameCodec {
     /// [`encode_slice`](Self::encode_slice) for an item [`check_send`](Self::check_send)
     /// has accepted: checks nothing again (a line is not scanned a second time).
     pub(crate) fn encode_checked(&self, item: &[u8], dst: &mut BytesMut) {
-        dst.reserve(LENGTH_HEADER + item.len() + LINE_END.len());
+        dst.reserve(self.frame_len(item.len()));
         let after = self.write_head(item.len(), dst);
         dst.extend_from_slice(item);
         dst.extend_from_slice(after);
