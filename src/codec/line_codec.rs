@@ -146,16 +146,10 @@ impl LineCodec {
             (end, from) = (newline + 1, newline + 1);
             count += 1;
         }
-        // Unless stopped at a long line, nothing after `end` holds a newline.
-        let scanned_tail = if stopped { 0 } else { src.len() - end };
-        if count == 0 {
-            if !stopped {
-                self.scanned = scanned_tail;
-            }
-            return None;
-        }
-        self.scanned = scanned_tail;
-        Some((src.split_to(end).freeze(), count))
+        // Unless stopped at a long line (which `decode` then scans to report it), nothing
+        // after `end` holds a newline.
+        self.scanned = if stopped { 0 } else { src.len() - end };
+        (count > 0).then(|| (src.split_to(end).freeze(), count))
     }
 }
 
