@@ -82,9 +82,9 @@ impl SendMessage for FifoWriter {
                 "fifo://: this writer was closed",
             )));
         }
-        // Checked, and encoded straight into the batch once there is room for the whole
+        // Checked (the size first, which costs nothing; a line is then scanned for a
+        // newline), and encoded straight into the batch once there is room for the whole
         // frame: nothing is kept between a `Pending` and the retry.
-        this.codec.check_send(msg)?;
         let frame_len = this.codec.frame_len(msg.len());
         if frame_len > PIPE_BUF {
             return Poll::Ready(Err(io::Error::new(
@@ -97,6 +97,7 @@ impl SendMessage for FifoWriter {
                 ),
             )));
         }
+        this.codec.check_send(msg)?;
         if this.batch.len() + frame_len > PIPE_BUF {
             ready!(this.poll_write_batch(cx))?;
         }
