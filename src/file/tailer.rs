@@ -241,24 +241,30 @@ impl<S: TailSource> Tailer<S> {
 
     #[inline]
     fn pop_ready(&mut self) -> Option<(u64, Bytes)> {
-        let chunk = self.ready.front_mut()?;
-        let (record, done) = match chunk {
-            Chunk::Records { data, pos, seq, .. } => {
-                // The reader validated these records: lengths and bounds hold (were one not
-                // to, the rest of the chunk is dropped rather than read past).
-                let payload = payload_range(data, *pos).unwrap_or(data.len()..data.len());
-                let end = payload.end;
-                let record = (*seq, data.slice(payload));
-                *pos = end;
-                *seq += 1;
-                (record, end == data.len())
+        loop {
+            let chunk = self.ready.front_mut()?;
+            let (record, done) = match chunk {
+                Chunk::Records { data, pos, seq, .. } => {
+                    // The reader validated these records, so each fits; one that did not
+                    // would end its chunk here, neither read past nor returned.
+                    let Some(payload) = payload_range(data, *pos) else {
+                        debug_assert!(false, "a validated chunk holds a record that does not fit");
+                        self.ready.pop_front();
+                        continue;
+                    };
+                    let end = payload.end;
+                    let record = (*seq, data.slice(payload));
+                    *pos = end;
+                    *seq += 1;
+                    (record, end == data.len())
+                }
+                Chunk::One { seq, payload } => ((*seq, std::mem::take(payload)), true),
+            };
+            if done {
+                self.ready.pop_front();
             }
-            Chunk::One { seq, payload } => ((*seq, std::mem::take(payload)), true),
-        };
-        if done {
-            self.ready.pop_front();
+            return Some(record);
         }
-        Some(record)
     }
 
     fn extend(&mut self, batch: Batch) {
