@@ -73,8 +73,37 @@ impl Responder {
         matches!(self.run, Some(Run::Throughput { batch, .. }) if batch > 1)
     }
 
+    /// Checks and counts `msg` if it is a payload of the throughput run under way, and says
+    /// whether it was: the per-message step of a run, which the peer loops take before
+    /// [`answer`](Self::answer) (needed for anything else) as the raw baseline's loop does.
+    #[inline]
+    pub(crate) fn count_payload(&mut self, msg: &[u8]) -> bool {
+        let Some(Run::Throughput {
+            size,
+            received,
+            error,
+            ..
+        }) = &mut self.run
+        else {
+            return false;
+        };
+        if msg.is_empty() || is_control(msg) {
+            return false;
+        }
+        if error.is_none() {
+            if let Err(e) = check_payload(msg, *size) {
+                *error = Some(format!("message {received}: {e}"));
+            }
+        }
+        *received += 1;
+        true
+    }
+
     /// [`answer`](Self::answer) for a message seen as bytes (a latency echo copies it).
     pub(crate) fn answer_slice(&mut self, msg: &[u8]) -> io::Result<Answer> {
+        if self.count_payload(msg) {
+            return Ok(Answer::Nothing);
+        }
         if is_control(msg) {
             self.run = Some(match Workload::parse_control(msg)? {
                 Workload::Latency { .. } => Run::Latency,
@@ -93,25 +122,12 @@ impl Responder {
                 String::from_utf8_lossy(&msg[..msg.len().min(64)])
             ))),
             Some(Run::Latency) => Ok(Answer::Reply(Bytes::copy_from_slice(msg))),
-            // Counts are cumulative: a repeated end marker (the client sends it again when an
-            // acknowledgement is slow or lost) is answered with the same total.
+            // Payloads were counted above. Counts are cumulative: a repeated end marker (the
+            // client sends it again when an acknowledgement is slow or lost) is answered with
+            // the same total.
             Some(Run::Throughput {
-                size,
-                received,
-                error,
-                ..
-            }) => {
-                if msg.is_empty() {
-                    return Ok(Answer::Reply(ack(*received, error.as_deref())));
-                }
-                if error.is_none() {
-                    if let Err(e) = check_payload(msg, *size) {
-                        *error = Some(format!("message {received}: {e}"));
-                    }
-                }
-                *received += 1;
-                Ok(Answer::Nothing)
-            }
+                received, error, ..
+            }) => Ok(Answer::Reply(ack(*received, error.as_deref()))),
         }
     }
 }

@@ -35,7 +35,11 @@ use std::io;
 pub async fn serve<T: Transport<Bytes>>(mut conn: T) -> io::Result<()> {
     let mut responder = Responder::default();
     while let Some(msg) = conn.next().await {
-        if let Some(reply) = responder.answer(msg?)?.message() {
+        let msg = msg?;
+        if responder.count_payload(&msg) {
+            continue;
+        }
+        if let Some(reply) = responder.answer(msg)?.message() {
             conn.send(reply).await?;
         }
     }
@@ -69,6 +73,9 @@ pub async fn serve_connection(conn: &mut Connection) -> io::Result<()> {
         let Some(msg) = conn.recv().await? else {
             return Ok(());
         };
+        if responder.count_payload(&msg) {
+            continue;
+        }
         if let Some(reply) = responder.answer(msg)?.message() {
             conn.send(reply).await?;
         }
