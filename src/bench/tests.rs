@@ -314,3 +314,35 @@ async fn a_run_skips_acknowledgements_left_over_from_the_one_before() {
     drop(client);
     peer.await.unwrap();
 }
+
+#[test]
+fn count_payload_takes_payloads_of_a_throughput_run_only() {
+    let mut r = Responder::default();
+    let msgs = payloads(64);
+    // Before any run, and during a latency run, nothing is a payload to count.
+    assert!(!r.count_payload(&msgs[0]));
+    r.answer(Workload::latency(64, 1).control_message())
+        .unwrap();
+    assert!(!r.count_payload(&msgs[0]));
+
+    let run = Workload::throughput(64, 3);
+    r.answer(run.control_message()).unwrap();
+    assert!(r.count_payload(&msgs[0]));
+    // End markers and control messages are left to `answer`.
+    assert!(!r.count_payload(b""));
+    assert!(!r.count_payload(&run.control_message()));
+    // A damaged payload is counted, and the acknowledgement names it.
+    let mut damaged = msgs[1].to_vec();
+    damaged[63] ^= 1;
+    assert!(r.count_payload(&damaged));
+    match r.answer(Bytes::new()).unwrap() {
+        Answer::Reply(ack) => {
+            assert!(is_acknowledgement(&ack));
+            assert!(
+                String::from_utf8_lossy(&ack).contains("message 1"),
+                "{ack:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
