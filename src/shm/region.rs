@@ -1,7 +1,7 @@
 use crate::io::blocking;
 use crate::sys::{self, FileIdentity};
 use crate::Endpoint;
-use memmap2::MmapRaw;
+use memmap2::{MmapOptions, MmapRaw};
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -107,6 +107,21 @@ impl Mapped {
     }
 }
 
+/// Maps `len` bytes of `file`, whatever its length is by then: every bounds check of a
+/// [`Region`] is against this length, so the mapping must be exactly it. (Pages past the
+/// file's end, should another process shrink it, fault with SIGBUS: the documented
+/// limitation of a file in `/dev/shm`.)
+fn map_exactly(file: &File, len: usize) -> io::Result<MmapRaw> {
+    let map = MmapOptions::new().len(len).map_raw(file)?;
+    if map.len() != len {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("mapped {} bytes of a region, not {len}", map.len()),
+        ));
+    }
+    Ok(map)
+}
+
 fn check_name(name: &str) -> io::Result<()> {
     // The endpoint name rules: 1–64 of [A-Za-z0-9._-], not starting with '.' or '-'.
     let endpoint = Endpoint::parse(&format!("shm://{name}"))
@@ -169,7 +184,7 @@ impl Region {
                 ));
             }
             file.set_len((HEADER_LEN + size) as u64)?;
-            let map = MmapRaw::map_raw(&file)?;
+            let map = map_exactly(&file, HEADER_LEN + size)?;
             let mapped = Mapped {
                 map,
                 _file: file,
@@ -219,7 +234,9 @@ impl Region {
             return Err(invalid(name, format!("{len} bytes is not a region")));
         }
         let size = len as usize - HEADER_LEN;
-        let map = MmapRaw::map_raw(&file)?;
+        // The length checked above, not the file's length when mapping: a process that
+        // resizes the file in between must not leave `size` describing a smaller mapping.
+        let map = map_exactly(&file, HEADER_LEN + size)?;
         let mapped = Mapped {
             map,
             _file: file,
@@ -493,5 +510,33 @@ fn sweep_dead(dir: &Path) {
             tracing::debug!(path = %path.display(), "removing the region of a dead creator");
             let _ = std::fs::remove_file(&path);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mapping_has_the_checked_length_whatever_the_file_has_become() {
+        // The file as another process may leave it between `open`'s size check and the
+        // mapping: shorter than checked. Bounds checks use the checked length, so the
+        // mapping must have it (the old `map_raw` measured the file again: 4096 bytes).
+        let path = std::env::temp_dir().join(format!(
+            "anyipc-map-exactly-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        let _ = std::fs::remove_file(&path);
+        file.set_len(4096).unwrap();
+        let map = map_exactly(&file, 3 * 4096).unwrap();
+        assert_eq!(map.len(), 3 * 4096);
     }
 }
