@@ -347,6 +347,31 @@ impl ShmStream {
         true
     }
 
+    /// Whether the rendezvous socket already says the peer is gone, without registering for
+    /// its readability: while the socket is quiet this is one load of tokio's readiness (no
+    /// system call), so every write can ask, and a side that only writes learns that a
+    /// killed peer is gone at its next write instead of once the ring is full.
+    fn peer_gone_now(&mut self) -> bool {
+        if self.peer_gone {
+            return true;
+        }
+        let mut scratch = [0u8; 64];
+        // A peer that keeps sending junk is alive; a bounded number of reads keeps a write
+        // from spinning on it.
+        for _ in 0..16 {
+            match self.socket.try_read(&mut scratch) {
+                Ok(n) if n > 0 => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                _ => {
+                    self.peer_gone = true;
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
     fn unpark(&mut self, half: Half) {
         match half {
             Half::Read if self.read_parked => {
@@ -459,7 +484,7 @@ impl AsyncWrite for ShmStream {
         this.unpark(Half::Write);
         let mut spin = Spin::default();
         loop {
-            if this.peer_gone {
+            if this.peer_gone_now() {
                 return Poll::Ready(Err(broken_pipe()));
             }
             match this.tx.write_vectored(bufs, WRITE_CHUNK).map_err(corrupt)? {

@@ -492,6 +492,40 @@ async fn kill_client_round(url: &str, delay: Duration) {
         .unwrap();
 }
 
+/// A side that only writes learns that its killed peer is gone at its next write, with its
+/// ring far from full (it used to be told only once the ring had filled up: minutes or hours
+/// for a slow writer).
+#[tokio::test]
+async fn a_write_only_survivor_gets_broken_pipe_within_a_second() {
+    watchdog(30, async {
+        let url = url(&unique_name("shm-write-only"));
+        let mut child = spawn_helper("echo_server", &url).await;
+        let mut conn = anyipc::connect(&url).await.unwrap();
+        // Traffic first, so the connection is surely up before the kill.
+        conn.send(pattern(0)).await.unwrap();
+        let echo = conn.next().await.unwrap().unwrap();
+        assert_eq!(echo, pattern(0));
+        kill(&mut child).await;
+        let killed = std::time::Instant::now();
+        let msg = Bytes::from_static(&[7; 100]);
+        let err = loop {
+            // 100 bytes every 10 ms: 10 KB/s fill a 1 MiB ring in about 100 s.
+            match conn.send(msg.clone()).await {
+                Ok(()) => {
+                    assert!(
+                        killed.elapsed() < Duration::from_secs(1),
+                        "writes still succeed 1 s after the peer was killed"
+                    );
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(err.kind(), io::ErrorKind::BrokenPipe, "{err}");
+    })
+    .await;
+}
+
 /// A third process writes random values over the header, indices and parked words (found
 /// through the writer's /proc/<pid>/fd) while a client streams checked messages: this process gets right messages, then `InvalidData` or
 /// the end of the stream, never wrong bytes, a crash or a hang.
