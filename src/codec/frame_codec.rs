@@ -98,6 +98,15 @@ impl FrameCodec {
         dst.extend_from_slice(after);
     }
 
+    /// Forgets the decoding state kept about the buffer (how much of it a line codec has
+    /// scanned): for a buffer cleared or replaced since the last decode.
+    pub(crate) fn reset(&mut self) {
+        match self {
+            FrameCodec::Lines(codec) => codec.reset(),
+            FrameCodec::Length(_) | FrameCodec::Raw(_) => {}
+        }
+    }
+
     /// Which framing this is.
     pub fn framing(&self) -> Framing {
         match self {

@@ -32,9 +32,16 @@ impl LineCodec {
     /// A codec accepting lines of at most `max_frame` bytes (without the newline).
     pub fn new(max_frame: usize) -> LineCodec {
         LineCodec {
-            max_frame,
+            // Room for the newline after the longest line: `max_frame + 1` never overflows.
+            max_frame: max_frame.min(usize::MAX - 1),
             scanned: 0,
         }
+    }
+
+    /// Forgets what was scanned of the buffer: for a buffer cleared or replaced since the
+    /// last [`decode`](Decoder::decode), whose bytes it has not seen.
+    pub(crate) fn reset(&mut self) {
+        self.scanned = 0;
     }
 }
 
@@ -50,6 +57,11 @@ impl Decoder for LineCodec {
     type Error = io::Error;
 
     fn decode(&mut self, src: &mut BytesMut) -> io::Result<Option<Bytes>> {
+        // Never past the end: a buffer shorter than what was scanned is not the one scanned
+        // (its owner should have called `reset`), so all of it is searched.
+        if self.scanned > src.len() {
+            self.scanned = 0;
+        }
         match src[self.scanned..].iter().position(|b| *b == NEWLINE) {
             Some(offset) => {
                 let end = self.scanned + offset;
@@ -167,5 +179,48 @@ impl Encoder<Bytes> for LineCodec {
         dst.extend_from_slice(&item);
         dst.extend_from_slice(LINE_END);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A codec that scanned a longer buffer, then handed a new, shorter one (its owner
+    /// started over), reads the new one instead of indexing past its end.
+    #[test]
+    fn a_scan_position_past_a_new_shorter_buffer_does_not_panic() {
+        let mut codec = LineCodec::new(1024);
+        let mut old = BytesMut::from(&b"abcdefghij"[..]);
+        assert_eq!(codec.decode(&mut old).unwrap(), None);
+        let mut new = BytesMut::from(&b"x\n"[..]);
+        assert_eq!(codec.decode(&mut new).unwrap().as_deref(), Some(&b"x"[..]));
+        assert!(new.is_empty());
+    }
+
+    /// The largest `max_frame` there is (a URL's `max_frame=18446744073709551615`) takes a
+    /// partial line as any other, without overflowing when it adds the newline's byte.
+    #[test]
+    fn an_unlimited_max_frame_waits_for_the_rest_of_a_line() {
+        let mut codec = LineCodec::new(usize::MAX);
+        let mut partial = BytesMut::from(&b"no newline yet"[..]);
+        assert_eq!(codec.decode(&mut partial).unwrap(), None);
+        partial.extend_from_slice(b"\n");
+        assert_eq!(
+            codec.decode(&mut partial).unwrap().as_deref(),
+            Some(&b"no newline yet"[..])
+        );
+    }
+
+    /// After `reset` no newline of a new buffer is skipped as already scanned.
+    #[test]
+    fn reset_forgets_the_scan_position() {
+        let mut codec = LineCodec::new(1024);
+        let mut old = BytesMut::from(&b"abcdefghij"[..]);
+        assert_eq!(codec.decode(&mut old).unwrap(), None);
+        codec.reset();
+        let mut new = BytesMut::from(&b"a\nb\nc\nd\ne\nf\n"[..]);
+        assert_eq!(codec.decode(&mut new).unwrap().as_deref(), Some(&b"a"[..]));
+        assert_eq!(codec.decode(&mut new).unwrap().as_deref(), Some(&b"b"[..]));
     }
 }

@@ -25,6 +25,9 @@ pub(crate) struct PlainReader {
     follow: bool,
     /// Messages delivered: the "sequence number" of the next one.
     count: u64,
+    /// A decoding error met after frames of the same read: those are delivered first, and
+    /// this is reported by the next read.
+    pending: Option<io::Error>,
 }
 
 impl PlainReader {
@@ -47,12 +50,36 @@ impl PlainReader {
             offset: 0,
             follow,
             count: 0,
+            pending: None,
         })
+    }
+
+    /// Cuts the frames in the buffer into `batch`, the last one ended by the end of the data
+    /// (`decode_eof`) when `eof`.
+    ///
+    /// # Errors
+    /// The codec's (`InvalidData`); the frames cut before it are in `batch`.
+    fn decode_into(&mut self, batch: &mut Batch, eof: bool) -> io::Result<()> {
+        loop {
+            let frame = if eof {
+                self.codec.decode_eof(&mut self.buf)?
+            } else {
+                self.codec.decode(&mut self.buf)?
+            };
+            let Some(frame) = frame else {
+                return Ok(());
+            };
+            batch.push(self.count, frame);
+            self.count += 1;
+        }
     }
 }
 
 impl TailSource for PlainReader {
     fn read_batch(&mut self, _delivered: Option<u64>) -> io::Result<Batch> {
+        if let Some(e) = self.pending.take() {
+            return Err(e);
+        }
         let mut batch = Batch::default();
         if self.file.is_none() {
             match sys::open_read(&self.path) {
@@ -76,6 +103,8 @@ impl TailSource for PlainReader {
             file.seek(SeekFrom::Start(0))?;
             self.offset = 0;
             self.buf.clear();
+            // What the codec knew of the old bytes (a line codec's scan) is no longer true.
+            self.codec.reset();
         }
         let start = self.buf.len();
         self.buf.resize(start + READ_CHUNK, 0);
@@ -98,20 +127,131 @@ impl TailSource for PlainReader {
         };
         self.buf.truncate(start + got);
         self.offset += got as u64;
-        while let Some(frame) = self.codec.decode(&mut self.buf)? {
-            batch.push(self.count, frame);
-            self.count += 1;
+        let mut decoded = self.decode_into(&mut batch, false);
+        if decoded.is_ok() && at_eof && !self.follow {
+            // The end of the file ends the last message, even a line without its newline.
+            decoded = self.decode_into(&mut batch, true);
         }
-        if at_eof {
-            if !self.follow {
-                // The end of the file ends the last message, even a line without its newline.
-                while let Some(frame) = self.codec.decode_eof(&mut self.buf)? {
-                    batch.push(self.count, frame);
-                    self.count += 1;
+        if let Err(e) = decoded {
+            if batch.chunks.is_empty() {
+                return Err(e);
+            }
+            // The frames cut before the bad one are delivered; the next read (at once: the
+            // batch is not `caught_up`) reports the error.
+            self.pending = Some(e);
+            return Ok(batch);
+        }
+        batch.caught_up = at_eof;
+        Ok(batch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::Framing;
+    use crate::file::tailer::Chunk;
+    use bytes::Bytes;
+
+    /// A fresh file `name` in the temporary directory, holding `bytes`.
+    fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
+        let path = std::env::temp_dir().join(format!("anyipc-plain-{name}-{}", std::process::id()));
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    fn payloads(batch: &Batch) -> Vec<Bytes> {
+        batch
+            .chunks
+            .iter()
+            .map(|chunk| match chunk {
+                Chunk::One { payload, .. } => payload.clone(),
+                Chunk::Records { .. } => panic!("the plain reader returns single messages"),
+            })
+            .collect()
+    }
+
+    /// Copy-truncate while a line without its newline was buffered: the line codec's scan
+    /// position must not outlive the buffer (a panic), nor skip newlines of the new content
+    /// (lines merged).
+    #[test]
+    fn a_truncated_file_is_read_afresh_by_the_line_codec() {
+        let path = temp_file("truncate-short", b"abcdefghij");
+        let codec = FrameCodec::new(Framing::Lines, 1024);
+        let mut reader = PlainReader::open(&path, codec, true).unwrap();
+        let batch = reader.read_batch(None).unwrap();
+        assert!(batch.chunks.is_empty() && batch.caught_up);
+        std::fs::write(&path, b"x\n").unwrap();
+        let batch = reader.read_batch(None).unwrap();
+        assert_eq!(payloads(&batch), [Bytes::from_static(b"x")]);
+
+        // New content longer than what was scanned of the old: every newline is seen.
+        let path2 = temp_file("truncate-long", b"line1\nabcdefghij");
+        let codec = FrameCodec::new(Framing::Lines, 1024);
+        let mut reader = PlainReader::open(&path2, codec, true).unwrap();
+        let batch = reader.read_batch(None).unwrap();
+        assert_eq!(payloads(&batch), [Bytes::from_static(b"line1")]);
+        std::fs::write(&path2, b"a\nb\nc\nd\ne\nf\n").unwrap();
+        let batch = reader.read_batch(None).unwrap();
+        let want: Vec<Bytes> = [b"a", b"b", b"c", b"d", b"e", b"f"]
+            .iter()
+            .map(|l| Bytes::copy_from_slice(&l[..]))
+            .collect();
+        assert_eq!(payloads(&batch), want);
+        std::fs::remove_file(&path).unwrap();
+        std::fs::remove_file(&path2).unwrap();
+    }
+
+    /// Reads until `InvalidData`, returning the payloads delivered before it.
+    fn read_until_error(reader: &mut PlainReader) -> Vec<Bytes> {
+        let mut got = Vec::new();
+        for _ in 0..4 {
+            match reader.read_batch(None) {
+                Ok(batch) => got.extend(payloads(&batch)),
+                Err(e) => {
+                    assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+                    return got;
                 }
             }
-            batch.caught_up = true;
         }
-        Ok(batch)
+        panic!("no error reported; delivered {got:?}");
+    }
+
+    /// A bad frame after good ones in the same chunk: the good ones are delivered, then the
+    /// error is reported.
+    #[test]
+    fn frames_before_a_bad_one_are_delivered_before_its_error() {
+        let want = [Bytes::from_static(b"a"), Bytes::from_static(b"b")];
+        for follow in [true, false] {
+            let path = temp_file("bad-line", b"a\nb\n0123456789ABCDEF\nc\n");
+            let codec = FrameCodec::new(Framing::Lines, 10);
+            let mut reader = PlainReader::open(&path, codec, follow).unwrap();
+            assert_eq!(
+                read_until_error(&mut reader),
+                want,
+                "lines, follow {follow}"
+            );
+            // The long line was dropped with its error; the lines after it follow.
+            let batch = reader.read_batch(None).unwrap();
+            assert_eq!(payloads(&batch), [Bytes::from_static(b"c")]);
+            std::fs::remove_file(&path).unwrap();
+
+            let mut bytes = Vec::new();
+            for frame in [&b"a"[..], b"b"] {
+                bytes.extend_from_slice(&(frame.len() as u32).to_be_bytes());
+                bytes.extend_from_slice(frame);
+            }
+            bytes.extend_from_slice(&11u32.to_be_bytes());
+            bytes.extend_from_slice(b"0123456789A");
+            let path = temp_file("bad-length", &bytes);
+            let codec = FrameCodec::new(Framing::Length, 10);
+            let mut reader = PlainReader::open(&path, codec, follow).unwrap();
+            assert_eq!(
+                read_until_error(&mut reader),
+                want,
+                "length, follow {follow}"
+            );
+            std::fs::remove_file(&path).unwrap();
+        }
     }
 }
