@@ -29,9 +29,9 @@ pub(crate) fn parse_value(kind: ValueKind, text: &str) -> Option<OptionValue> {
             .find(|word| **word == text)
             .map(|word| OptionValue::Choice(word)),
         ValueKind::Mode => parse_mode(text).map(OptionValue::Mode),
-        ValueKind::Uint { max } => text
-            .parse::<u64>()
-            .ok()
+        ValueKind::Uint { max } => Some(text)
+            .filter(|t| is_digits(t))
+            .and_then(|t| t.parse::<u64>().ok())
             .filter(|n| *n <= max)
             .map(OptionValue::Uint),
         ValueKind::UidList => parse_uid_list(text).map(OptionValue::UidList),
@@ -39,6 +39,11 @@ pub(crate) fn parse_value(kind: ValueKind, text: &str) -> Option<OptionValue> {
             .ok()
             .map(|()| OptionValue::Name(text.to_owned())),
     }
+}
+
+/// One or more ASCII digits and nothing else (Rust's integer parsing also takes a sign).
+fn is_digits(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn parse_size(text: &str) -> Option<u64> {
@@ -82,7 +87,7 @@ fn parse_bool(text: &str) -> Option<bool> {
 
 fn parse_mode(text: &str) -> Option<u32> {
     let digits = text.strip_prefix("0o").unwrap_or(text);
-    if digits.is_empty() || digits.len() > 4 {
+    if digits.len() > 4 || !is_digits(digits) {
         return None;
     }
     u32::from_str_radix(digits, 8).ok().filter(|m| *m <= 0o777)

@@ -216,3 +216,21 @@ fn abstract_name_limit_counts_decoded_bytes() {
     assert!(Endpoint::parse(&format!("unix://@{spaces}%20")).is_err());
     assert!(Endpoint::parse("unix://@").is_err());
 }
+
+#[test]
+fn numbers_and_escapes_take_digits_only() {
+    // Rust's integer parsing takes a leading `+`; the URL grammar does not.
+    for url in [
+        "unix:///a%+1b",
+        "unix:///a%-1b",
+        "unix:///a% 1b",
+        "mq://jobs?priority=+5",
+        "unix:///a?mode=+644",
+        "unix:///a?mode=0o+644",
+        "tcp://h:1?max_frame=+1",
+    ] {
+        assert!(Endpoint::parse(url).is_err(), "{url} was accepted");
+    }
+    assert!(Endpoint::parse("unix:///a%2Bb").is_ok());
+    assert!(Endpoint::parse("mq://jobs?priority=5").is_ok());
+}
