@@ -6,7 +6,7 @@
 
 use super::segment::{corrupt, cursor_path, cursor_temp_path};
 use crate::sys;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
 
 const MAGIC: &[u8; 8] = b"AIPCCUR1";
@@ -14,17 +14,38 @@ const LEN: usize = 20;
 
 /// The committed position of consumer `name`: `None` if it never committed.
 ///
+/// The file is opened without following a symlink and read only up to one byte past a
+/// cursor's length, so a cursor replaced by a link or a large file is refused, not read.
+///
 /// # Errors
-/// `InvalidData` for a damaged cursor file; OS errors reading it.
+/// `InvalidData` for a damaged cursor file (wrong length or contents, or not a regular
+/// file); OS errors reading it.
 pub(crate) fn load(dir: &Path, name: &str) -> io::Result<Option<u64>> {
-    let bytes = match std::fs::read(cursor_path(dir, name)) {
-        Ok(bytes) => bytes,
+    let path = cursor_path(dir, name);
+    let damaged = |what: &str| corrupt(dir, format!("the cursor of consumer `{name}` {what}"));
+    match std::fs::symlink_metadata(&path) {
+        Ok(meta) if !meta.is_file() => return Err(damaged("is not a regular file")),
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    // A symlink put there since is refused by the open (on Unix).
+    let file = match sys::open_read(&path) {
+        Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
+    let bytes = read_limited(file)?;
     decode(&bytes)
         .map(Some)
-        .ok_or_else(|| corrupt(dir, format!("the cursor of consumer `{name}` is damaged")))
+        .ok_or_else(|| damaged("is damaged"))
+}
+
+/// Reads at most one byte more than a cursor holds: enough to tell a cursor that is too long.
+fn read_limited(file: impl Read) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(LEN + 1);
+    file.take(LEN as u64 + 1).read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// Commits `next_seq` as consumer `name`'s position; with `durable`, fsyncs the file and
@@ -92,5 +113,47 @@ mod tests {
             assert_eq!(decode(&bad), None, "flip at {i}");
         }
         assert_eq!(decode(&bytes[..LEN - 1]), None);
+    }
+
+    /// A cursor is read only so far: an endless file does not fill the memory.
+    #[test]
+    fn a_cursor_is_read_one_byte_past_its_length_at_most() {
+        let bytes = read_limited(io::repeat(7)).unwrap();
+        assert_eq!(bytes.len(), LEN + 1);
+        assert_eq!(decode(&bytes), None);
+        assert_eq!(read_limited(&encode(5)[..]).unwrap(), encode(5));
+    }
+
+    /// A cursor that is a symlink (here to a valid cursor elsewhere; to `/dev/zero` it would
+    /// be read forever) or a directory is damaged, never followed.
+    #[cfg(unix)]
+    #[test]
+    fn a_cursor_that_is_not_a_regular_file_is_invalid_data() {
+        let dir = std::env::temp_dir().join(format!("anyipc-cursor-link-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let elsewhere = dir.join("elsewhere");
+        std::fs::write(&elsewhere, encode(42)).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, cursor_path(&dir, "linked")).unwrap();
+        let err = load(&dir, "linked").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        assert!(err.to_string().contains("`linked`"), "{err}");
+        std::fs::create_dir(cursor_path(&dir, "dir")).unwrap();
+        assert_eq!(
+            load(&dir, "dir").unwrap_err().kind(),
+            io::ErrorKind::InvalidData
+        );
+
+        store(&dir, "plain", 42, false, 0o600).unwrap();
+        assert_eq!(load(&dir, "plain").unwrap(), Some(42));
+        assert_eq!(load(&dir, "never").unwrap(), None);
+        let mut long = encode(42).to_vec();
+        long.push(0);
+        std::fs::write(cursor_path(&dir, "long"), long).unwrap();
+        assert_eq!(
+            load(&dir, "long").unwrap_err().kind(),
+            io::ErrorKind::InvalidData
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

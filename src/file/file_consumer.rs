@@ -75,7 +75,8 @@ impl FileConsumer {
     ///
     /// # Errors
     /// `InvalidData` for a corrupt record (a bad CRC followed by valid records, a gap
-    /// between segments) or one over `max_frame`: never a bad payload. The error repeats
+    /// between segments, a segment that lost its header) or one over `max_frame`: never a
+    /// bad payload. The error repeats
     /// on the next call; the consumer does not skip past corruption.
     ///
     /// # Cancel safety

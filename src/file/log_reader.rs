@@ -5,7 +5,7 @@
 
 use super::record::{SegmentHeader, SEGMENT_HEADER_LEN};
 use super::scan::{scan_segment, Tail};
-use super::segment::{corrupt, list_segments, segment_path};
+use super::segment::{check_base, corrupt, list_segments, segment_path};
 use super::segment_reader::{read_up_to, SegmentReader, Stop};
 use super::tailer::{Batch, Chunk, TailSource};
 use super::{cursor, FileOptions, FsyncPolicy, StartFrom};
@@ -162,6 +162,7 @@ impl LogReader {
                 .filter(|&b| b <= self.next_seq)
                 .max()
                 .unwrap_or(first);
+            check_base(&self.dir, base)?;
             let mut file = match sys::open_segment_read(&segment_path(&self.dir, base)) {
                 Ok(file) => file,
                 // Deleted by retention between listing and opening: list again.
@@ -171,8 +172,18 @@ impl LogReader {
             let mut header = [0u8; SEGMENT_HEADER_LEN];
             let got = read_up_to(&mut file, &mut header)?;
             if got < SEGMENT_HEADER_LEN {
-                // The writer is creating it (or a crash interrupted that: the writer's
-                // recovery rewrites it).
+                // The last segment: the writer is creating it (or a crash interrupted that:
+                // the writer's recovery rewrites it). One with a newer segment after it was
+                // whole before that one was created: it lost its header.
+                if bases.last() != Some(&base) {
+                    return Err(corrupt(
+                        &self.dir,
+                        format!(
+                            "segment {base:020}.log is {got} bytes, too short for its header, \
+                             and a newer segment follows it"
+                        ),
+                    ));
+                }
                 return Ok(false);
             }
             let header = SegmentHeader::decode(&header)
@@ -378,11 +389,13 @@ fn read_segment(
 /// The sequence number after the last valid record of the log in `dir`.
 ///
 /// # Errors
-/// OS errors reading the last segment.
+/// `InvalidData` for a last segment named past [`MAX_BASE_SEQ`](super::segment::MAX_BASE_SEQ);
+/// OS errors reading it.
 pub(crate) fn log_end(dir: &Path) -> io::Result<u64> {
     let Some(&base) = list_segments(dir)?.last() else {
         return Ok(0);
     };
+    check_base(dir, base)?;
     let bytes = match std::fs::read(segment_path(dir, base)) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(base),
@@ -530,6 +543,95 @@ mod tests {
             }
         }
         assert_eq!(got, vec![(1, Bytes::from(big))]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A segment holding `count` records from `base` on.
+    fn segment(dir: &Path, salt: u32, base: u64, count: u64) -> PathBuf {
+        let path = segment_path(dir, base);
+        let mut bytes = SegmentHeader {
+            salt,
+            base_seq: base,
+        }
+        .encode()
+        .to_vec();
+        for seq in base..base + count {
+            bytes.extend(record(salt, seq, &payload(seq, 10)));
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        path
+    }
+
+    /// A segment named `u64::MAX` whose header agrees, holding one record: reading it or
+    /// looking for its end must not overflow the sequence number.
+    #[test]
+    fn a_segment_named_past_the_highest_base_is_invalid_data_not_a_panic() {
+        let dir = temp_dir("seq-overflow");
+        let path = segment_path(&dir, u64::MAX);
+        let mut bytes = SegmentHeader {
+            salt: 3,
+            base_seq: u64::MAX,
+        }
+        .encode()
+        .to_vec();
+        bytes.extend(record(3, u64::MAX, b"last"));
+        std::fs::write(&path, &bytes).unwrap();
+
+        let mut reader = LogReader::open(&dir, &FileOptions::default(), None).unwrap();
+        let err = reader.read_batch(None).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        assert!(
+            err.to_string().contains("18446744073709551615.log"),
+            "{err}"
+        );
+        let from_end = FileOptions {
+            from: StartFrom::End,
+            ..FileOptions::default()
+        };
+        let err = LogReader::open(&dir, &from_end, None).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A segment too short for its header with a newer one after it lost its header: the
+    /// reader says so instead of waiting for it (or ending) and never reaching the newer one.
+    /// The last segment that short is one being created: no records yet.
+    #[test]
+    fn a_headerless_segment_is_invalid_data_unless_it_is_the_last() {
+        let dir = temp_dir("short-segment");
+        let first = segment(&dir, 5, 0, 100);
+        segment(&dir, 6, 100, 3);
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&first)
+            .unwrap();
+        file.set_len(10).unwrap();
+        drop(file);
+        let mut reader = LogReader::open(&dir, &FileOptions::default(), None).unwrap();
+        let err = reader.read_batch(None).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        assert!(
+            err.to_string().contains("00000000000000000000.log"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+
+        let dir = temp_dir("short-last-segment");
+        segment(&dir, 5, 0, 3);
+        std::fs::write(segment_path(&dir, 3), [0u8; 10]).unwrap();
+        let mut reader = LogReader::open(&dir, &FileOptions::default(), None).unwrap();
+        let mut got = Vec::new();
+        for _ in 0..4 {
+            let batch = reader.read_batch(None).unwrap();
+            let caught_up = batch.caught_up;
+            got.extend(records(batch).into_iter().map(|(seq, _)| seq));
+            if caught_up && got.len() == 3 {
+                break;
+            }
+        }
+        assert_eq!(got, vec![0, 1, 2]);
+        let batch = reader.read_batch(None).unwrap();
+        assert!(batch.caught_up && batch.chunks.is_empty());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

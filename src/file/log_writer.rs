@@ -6,7 +6,7 @@
 use super::record::{SegmentHeader, SEGMENT_HEADER_LEN};
 use super::record_encoder::LogEnd;
 use super::scan::{scan_segment, Tail};
-use super::segment::{corrupt, list_segments, segment_path, LOCK_FILE};
+use super::segment::{check_base, corrupt, list_segments, segment_path, LOCK_FILE};
 use super::writer_thread::AppendTarget;
 use super::{FileOptions, FsyncPolicy};
 use crate::sys;
@@ -167,24 +167,33 @@ fn create_segment(
     })
 }
 
-/// Opens the last segment for appending after recovering it.
+/// Opens the last segment for appending after recovering it. Everything is checked before
+/// a torn tail is cut off: a segment that fails a check is left as it is.
 fn recover_last(dir: &Path, base: u64, opts: &FileOptions) -> io::Result<ActiveSegment> {
+    check_base(dir, base)?;
     let path = segment_path(dir, base);
     let mut file = sys::open_read_write(&path)?;
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes)?;
     let scan = scan_segment(&bytes, u32::MAX as usize);
     let name = path.display();
-    match scan.tail {
-        Tail::BadHeader if bytes.len() <= SEGMENT_HEADER_LEN => {
+    let header = match scan.header {
+        Some(header) if header.base_seq == base => header,
+        Some(_) => {
+            return Err(corrupt(
+                dir,
+                format!("segment {name} does not start at record {base} as its name says"),
+            ))
+        }
+        None if bytes.len() <= SEGMENT_HEADER_LEN => {
             // Creating the segment was interrupted before its header was whole.
             drop(file);
             std::fs::remove_file(&path)?;
             return create_segment(dir, SegmentHeader::fresh(base), opts);
         }
-        Tail::BadHeader => {
-            return Err(corrupt(dir, format!("segment {name} has a damaged header")))
-        }
+        None => return Err(corrupt(dir, format!("segment {name} has a damaged header"))),
+    };
+    match scan.tail {
         Tail::Corrupt => {
             return Err(corrupt(
                 dir,
@@ -201,19 +210,95 @@ fn recover_last(dir: &Path, base: u64, opts: &FileOptions) -> io::Result<ActiveS
             file.set_len(scan.valid_len as u64)?;
             file.sync_data()?;
         }
-        Tail::Clean => {}
+        // `BadHeader` comes without a header, handled above.
+        Tail::Clean | Tail::BadHeader => {}
     }
-    let header = scan.header.filter(|h| h.base_seq == base).ok_or_else(|| {
-        corrupt(
-            dir,
-            format!("segment {name} does not start at record {base} as its name says"),
-        )
-    })?;
     file.seek(SeekFrom::Start(scan.valid_len as u64))?;
     Ok(ActiveSegment {
         file,
         header,
         len: scan.valid_len as u64,
+        // At most `MAX_BASE_SEQ` plus the records of one file: no overflow.
         next_seq: base + scan.payloads.len() as u64,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::file::encode_record;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("anyipc-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// Opens a writer on `dir`, which must fail with `InvalidData`, and drops the index
+    /// entry the attempt made.
+    fn open_fails(dir: &Path) -> io::Error {
+        let canonical = std::fs::canonicalize(dir).unwrap();
+        let err = LogWriter::open(dir, &FileOptions::default()).unwrap_err();
+        sys::unregister_log(&canonical);
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        err
+    }
+
+    /// A last segment whose header (valid CRC) names another first record than its file
+    /// name: refused, and not one byte cut off — neither its records, which do not
+    /// validate at the header's sequence numbers and so look like a torn tail, nor a torn
+    /// tail after records that do.
+    #[test]
+    fn a_last_segment_with_a_wrong_base_is_refused_before_anything_is_cut() {
+        let dir = temp_dir("wrong-base");
+        let salt = 11;
+        let mut bytes = SegmentHeader { salt, base_seq: 7 }.encode().to_vec();
+        for seq in 0..3 {
+            encode_record(&mut bytes, salt, seq, b"kept");
+        }
+        let path = segment_path(&dir, 0);
+        std::fs::write(&path, &bytes).unwrap();
+        let err = open_fails(&dir);
+        assert!(
+            err.to_string().contains("does not start at record 0"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
+
+        let mut bytes = SegmentHeader { salt, base_seq: 7 }.encode().to_vec();
+        for seq in 7..10 {
+            encode_record(&mut bytes, salt, seq, b"kept");
+        }
+        bytes.extend_from_slice(&[9, 0, 0]); // a torn record
+        std::fs::write(&path, &bytes).unwrap();
+        let err = open_fails(&dir);
+        assert!(
+            err.to_string().contains("does not start at record 0"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A last segment named `u64::MAX` (its header agreeing) holding a record: refused, not
+    /// a panic computing the next sequence number.
+    #[test]
+    fn a_segment_named_past_the_highest_base_is_refused() {
+        let dir = temp_dir("writer-seq-overflow");
+        let mut bytes = SegmentHeader {
+            salt: 1,
+            base_seq: u64::MAX,
+        }
+        .encode()
+        .to_vec();
+        encode_record(&mut bytes, 1, u64::MAX, b"last");
+        std::fs::write(segment_path(&dir, u64::MAX), &bytes).unwrap();
+        let err = open_fails(&dir);
+        assert!(
+            err.to_string().contains("18446744073709551615.log"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

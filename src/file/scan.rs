@@ -33,9 +33,11 @@ pub struct SegmentScan {
 }
 
 impl SegmentScan {
-    /// The sequence number the next record appended to this segment gets.
+    /// The sequence number the next record appended to this segment gets: `None` without a
+    /// valid header, or when it would be past `u64::MAX` (a header no producer wrote).
     pub fn next_seq(&self) -> Option<u64> {
-        self.header.map(|h| h.base_seq + self.payloads.len() as u64)
+        self.header
+            .and_then(|h| h.base_seq.checked_add(self.payloads.len() as u64))
     }
 }
 

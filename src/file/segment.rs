@@ -7,6 +7,9 @@
 //!   writer.lock                flock-ed by the one live writer
 //!   NAME.cursor                consumer NAME's committed position
 //! ```
+//!
+//! A segment's base sequence number is at most [`MAX_BASE_SEQ`]; a file named above it is
+//! refused (`InvalidData`) when the log is read or written, see [`check_base`].
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -15,6 +18,13 @@ use std::path::{Path, PathBuf};
 pub(crate) const LOCK_FILE: &str = "writer.lock";
 const SEGMENT_SUFFIX: &str = ".log";
 const CURSOR_SUFFIX: &str = ".cursor";
+/// The highest base sequence number a segment may have: half the `u64` range.
+///
+/// A segment holds fewer than 2^60 records (each takes at least 8 bytes, and a file is
+/// shorter than 2^63 bytes), so the sequence numbers of a segment based at most here stay
+/// below `u64::MAX` and are advanced without overflow checks. No log gets near it (2^63
+/// records): a segment named above it was not written by a producer.
+pub(crate) const MAX_BASE_SEQ: u64 = u64::MAX / 2;
 
 /// The path of the segment whose first record has sequence number `base`.
 pub(crate) fn segment_path(dir: &Path, base: u64) -> PathBuf {
@@ -42,6 +52,10 @@ pub(crate) fn is_cursor_file(name: &str) -> bool {
         || (name.starts_with('.') && name.ends_with(&format!("{CURSOR_SUFFIX}.tmp")))
 }
 
+/// The base sequence number a segment file's name gives: 20 decimal digits, then `.log`.
+///
+/// Any `u64` is a segment's name here (so that removing a log removes such a file too);
+/// one above [`MAX_BASE_SEQ`] is refused when the segment is opened ([`check_base`]).
 fn parse_segment_name(name: &str) -> Option<u64> {
     let digits = name.strip_suffix(SEGMENT_SUFFIX)?;
     if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -66,6 +80,25 @@ pub(crate) fn list_segments(dir: &Path) -> io::Result<Vec<u64>> {
     Ok(bases)
 }
 
+/// Checks that `base`, a segment's name, is at most [`MAX_BASE_SEQ`]: the log's readers
+/// and its writer call it on every segment they open, before any sequence number of it is
+/// advanced.
+///
+/// # Errors
+/// `InvalidData` above it.
+pub(crate) fn check_base(dir: &Path, base: u64) -> io::Result<()> {
+    if base > MAX_BASE_SEQ {
+        return Err(corrupt(
+            dir,
+            format!(
+                "segment {base:020}.log is not a segment of this log: its name is past the \
+                 highest first record a segment may have ({MAX_BASE_SEQ}); move it aside"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// An `InvalidData` error about the log in `dir`.
 pub(crate) fn corrupt(dir: &Path, what: String) -> io::Error {
     io::Error::new(
@@ -86,5 +119,17 @@ mod tests {
         assert_eq!(parse_segment_name(name), Some(52_817));
         assert_eq!(parse_segment_name("1.log"), None);
         assert_eq!(parse_segment_name("0000000000000005281x.log"), None);
+    }
+
+    #[test]
+    fn a_base_past_the_maximum_is_refused() {
+        let dir = Path::new("/d");
+        assert!(check_base(dir, MAX_BASE_SEQ).is_ok());
+        let err = check_base(dir, u64::MAX).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(
+            err.to_string().contains("18446744073709551615.log"),
+            "{err}"
+        );
     }
 }

@@ -149,6 +149,8 @@ impl SegmentReader {
                         break Stop::TooLarge(len - RECORD_HEADER_LEN);
                     }
                     pos += len;
+                    // No overflow: the segment's base is at most `MAX_BASE_SEQ`, checked when
+                    // it was opened.
                     seq += 1;
                     if seq <= *next_seq {
                         (skip, first) = (pos, seq);

@@ -107,3 +107,15 @@ fn a_record_over_the_limit_is_invalid_and_the_header_is_checked() {
     assert_eq!(scan_segment(&bad, 100).tail, Tail::BadHeader);
     assert_eq!(scan_segment(&seg[..31], 100).tail, Tail::BadHeader);
 }
+
+/// A header claiming the last sequence number, with a record: the next one does not exist.
+#[test]
+fn the_next_seq_past_u64_max_is_none_not_a_panic() {
+    let (seg, _) = build(1, u64::MAX, &[b"last".to_vec()]);
+    let scan = scan_segment(&seg, 100);
+    assert_eq!((scan.payloads.len(), scan.tail), (1, Tail::Clean));
+    assert_eq!(scan.next_seq(), None);
+    check_scan_invariants(&seg);
+    let (seg, _) = build(1, u64::MAX, &[]);
+    assert_eq!(scan_segment(&seg, 100).next_seq(), Some(u64::MAX));
+}
