@@ -46,7 +46,9 @@
 //! - **Recovery.** Opening a producer scans the last segment ([`scan_segment`]): a torn tail
 //!   (an interrupted write) is cut off. An invalid record *followed by a valid one* is
 //!   corruption, not a torn tail: the producer refuses to open and a consumer reaching it
-//!   gets `InvalidData` (repeatedly; it never skips and never returns a bad payload).
+//!   gets `InvalidData` (repeatedly; it never skips and never returns a bad payload). The
+//!   valid record is looked for at every offset where the next one could start, so a
+//!   damaged length field does not hide it.
 //!
 //! # Plain files: `file:///path?framing=lines|raw|length`
 //!

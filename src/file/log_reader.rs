@@ -369,7 +369,7 @@ fn read_segment(
             max: max_frame,
         }
         .into()),
-        Stop::Invalid => match seg.classify_front()? {
+        Stop::Invalid => match seg.classify_front(max_frame)? {
             // Valid when read afresh: take it next time.
             None => Ok(SegmentEnd::More),
             Some(Tail::Corrupt) => Err(corrupt(
@@ -632,6 +632,34 @@ mod tests {
         assert_eq!(got, vec![0, 1, 2]);
         let batch = reader.read_batch(None).unwrap();
         assert!(batch.caught_up && batch.chunks.is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A record whose length field was damaged, with valid records after it: the consumer
+    /// delivers the records before it, then says the segment is damaged, instead of taking
+    /// it for a torn tail and waiting (or ending) there.
+    #[test]
+    fn a_damaged_length_field_is_invalid_data_not_a_torn_tail() {
+        let dir = temp_dir("damaged-length");
+        let path = segment(&dir, 5, 0, 6);
+        let mut bytes = std::fs::read(&path).unwrap();
+        // Record 2 (10-byte payloads, 18-byte records): its length one byte longer.
+        let at = SEGMENT_HEADER_LEN + 2 * 18;
+        bytes[at..at + 4].copy_from_slice(&11u32.to_le_bytes());
+        std::fs::write(&path, &bytes).unwrap();
+        let mut reader = LogReader::open(&dir, &FileOptions::default(), None).unwrap();
+        let mut got = Vec::new();
+        let err = loop {
+            match reader.read_batch(None) {
+                Ok(batch) => {
+                    assert!(!batch.caught_up || got.len() < 2, "caught up at {got:?}");
+                    got.extend(records(batch).into_iter().map(|(seq, _)| seq));
+                }
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(got, vec![0, 1]);
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -301,4 +301,26 @@ mod tests {
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    /// A record in the middle of the last segment whose length field was damaged: the
+    /// records after it are not a torn tail, so the producer refuses to open and cuts
+    /// nothing (it used to cut them off as one).
+    #[test]
+    fn a_damaged_length_field_is_refused_not_cut_off() {
+        let dir = temp_dir("damaged-length-writer");
+        let salt = 3;
+        let mut bytes = SegmentHeader { salt, base_seq: 0 }.encode().to_vec();
+        let mut starts = Vec::new();
+        for seq in 0..5 {
+            starts.push(bytes.len());
+            encode_record(&mut bytes, salt, seq, b"acknowledged");
+        }
+        bytes[starts[1]..starts[1] + 4].copy_from_slice(&(1u32 << 31).to_le_bytes());
+        let path = segment_path(&dir, 0);
+        std::fs::write(&path, &bytes).unwrap();
+        let err = open_fails(&dir);
+        assert!(err.to_string().contains("damaged"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

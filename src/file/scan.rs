@@ -11,8 +11,10 @@ pub enum Tail {
     /// Bytes after the valid prefix are not a whole valid record and nothing valid follows
     /// them: the tail of an interrupted write. Recovery cuts it off.
     Torn,
-    /// The record at the end of the valid prefix is invalid, yet the record its length field
-    /// points past is valid: bytes were corrupted in the middle. Never cut off silently.
+    /// The record at the end of the valid prefix is invalid, yet a valid record with the next
+    /// sequence number starts where the record after it could (within the largest record of
+    /// its own end, whatever its length field says): bytes were corrupted in the middle.
+    /// Never cut off silently.
     Corrupt,
     /// The segment header itself is missing or invalid.
     BadHeader,
@@ -80,8 +82,9 @@ pub fn scan_segment(bytes: &[u8], max_len: usize) -> SegmentScan {
                 offset += len;
                 seq = seq.wrapping_add(1);
             }
-            Decoded::Incomplete => break Tail::Torn,
-            Decoded::Invalid => {
+            // A length field damaged to point past the end reads as a record still being
+            // written: the same search tells it from a torn tail.
+            Decoded::Incomplete | Decoded::Invalid => {
                 break classify_invalid(&bytes[offset..], header.salt, seq, max_len);
             }
         }
@@ -94,26 +97,46 @@ pub fn scan_segment(bytes: &[u8], max_len: usize) -> SegmentScan {
     }
 }
 
-/// An invalid record at sequence `seq`: corruption if the record after it (by its length
-/// field) is valid, else a torn tail.
+/// A record at sequence `seq` that is not valid (or runs past the end of `bytes`):
+/// corruption if a valid record `seq + 1` starts anywhere the next record could start, a torn
+/// tail otherwise.
+///
+/// The damaged record's own length field is not trusted: it may be the damaged part. Its
+/// true payload is at most `max_len` bytes, so the next record starts within
+/// `RECORD_HEADER_LEN + max_len` bytes of it, and every such offset is tried. The CRC work of
+/// the search is bounded ([`SEARCH_CRC_BUDGET`]); a search that runs out of it before
+/// reaching a verdict says `Corrupt`, so that nothing is cut off unproven (a torn tail left
+/// by a crash is a prefix of what the producer wrote, or zeros, and costs little to search).
 pub(crate) fn classify_invalid(bytes: &[u8], salt: u32, seq: u64, max_len: usize) -> Tail {
-    let Some(len) = super::record::announced_len(bytes) else {
-        return Tail::Torn;
-    };
-    if len > max_len {
-        return Tail::Torn;
-    }
-    let next = RECORD_HEADER_LEN + len;
-    match bytes.get(next..) {
-        Some(rest) if !rest.is_empty() => {
-            match decode_record(rest, salt, seq.wrapping_add(1), max_len) {
-                Decoded::Record { .. } => Tail::Corrupt,
-                _ => Tail::Torn,
-            }
+    let next_seq = seq.wrapping_add(1);
+    let last_start = bytes
+        .len()
+        .min(RECORD_HEADER_LEN.saturating_add(max_len).saturating_add(1));
+    let mut budget = SEARCH_CRC_BUDGET;
+    for at in RECORD_HEADER_LEN..last_start {
+        let Some(len) = super::record::announced_len(&bytes[at..]) else {
+            break;
+        };
+        // Only a record that fits whole costs a CRC (over its 16-byte prefix and payload).
+        let room = (bytes.len() - at).saturating_sub(RECORD_HEADER_LEN);
+        if len > max_len || len > room {
+            continue;
         }
-        _ => Tail::Torn,
+        let Some(left) = budget.checked_sub(len + 16) else {
+            return Tail::Corrupt;
+        };
+        budget = left;
+        if let Decoded::Record { .. } = decode_record(&bytes[at..], salt, next_seq, max_len) {
+            return Tail::Corrupt;
+        }
     }
+    Tail::Torn
 }
+
+/// Bytes of CRC the search for a valid record after an invalid one may spend: a torn tail
+/// of zeros costs 16 bytes per offset (the budget covers 16 MiB of them); random bytes
+/// rarely announce a length that fits.
+const SEARCH_CRC_BUDGET: usize = 256 << 20;
 
 /// Checks [`scan_segment`]'s guarantees on arbitrary bytes, panicking on a violation: the
 /// body of the `fuzz/` target and of a property test.

@@ -182,13 +182,18 @@ impl SegmentReader {
         had
     }
 
-    /// Reads the invalid record at `offset` and the one after it afresh (blocking) and tells
+    /// Reads the invalid record at `offset` and what follows it afresh (blocking) and tells
     /// whether it is a torn tail or corruption — or `None` if, read afresh, it is valid after
     /// all (a torn tail rewritten by a restarted producer since it was buffered).
     ///
+    /// The next record may start anywhere up to `max_frame` bytes after the invalid one's
+    /// header (its length field may be the damaged part), so that much is read, and the next
+    /// record whole if it is within `max_frame` too (at most twice a record, capped at
+    /// [`CLASSIFY_READ_MAX`]).
+    ///
     /// # Errors
     /// OS errors reading.
-    pub(crate) fn classify_front(&mut self) -> io::Result<Option<Tail>> {
+    pub(crate) fn classify_front(&mut self, max_frame: usize) -> io::Result<Option<Tail>> {
         self.buf.clear();
         let eof = self.fill_chunk()?;
         match decode_record(&self.buf, self.salt, self.seq, u32::MAX as usize) {
@@ -196,17 +201,16 @@ impl SegmentReader {
             Decoded::Incomplete if eof => return Ok(Some(Tail::Torn)),
             _ => {}
         }
-        // Enough for the record its length field points past, when the file has it.
-        let next_at = RECORD_HEADER_LEN.saturating_add(announced_len(&self.buf).unwrap_or(0));
-        if !self.fill(next_at.saturating_add(RECORD_HEADER_LEN))? {
-            let next_len = self.buf.get(next_at..).and_then(announced_len).unwrap_or(0);
-            self.fill(next_at.saturating_add(RECORD_HEADER_LEN + next_len))?;
-        }
-        let tail = classify_invalid(&self.buf, self.salt, self.seq, u32::MAX as usize);
+        let record = RECORD_HEADER_LEN.saturating_add(max_frame);
+        self.fill(record.saturating_mul(2).min(CLASSIFY_READ_MAX))?;
+        let tail = classify_invalid(&self.buf, self.salt, self.seq, max_frame);
         self.buf.clear();
         Ok(Some(tail))
     }
 }
+
+/// The most [`SegmentReader::classify_front`] reads to tell a torn tail from corruption.
+const CLASSIFY_READ_MAX: usize = 64 << 20;
 
 /// Reads until `buf` is full or the file ends; returns the bytes read.
 pub(crate) fn read_up_to(file: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {

@@ -69,9 +69,9 @@ proptest! {
         for (range, want) in scan.payloads.iter().zip(&payloads) {
             prop_assert_eq!(&seg[range.clone()], want.as_slice());
         }
-        // Damage past the length field of a record that is not the last one is corruption,
-        // not a torn tail.
-        if hit + 1 < ranges.len() && pos >= ranges[hit].start + 4 {
+        // Damage to a record that is not the last one is corruption, not a torn tail, even
+        // in its length field (which then no longer leads to the next record).
+        if hit + 1 < ranges.len() {
             prop_assert_eq!(scan.tail, Tail::Corrupt);
         }
         check_scan_invariants(&seg);
@@ -118,4 +118,33 @@ fn the_next_seq_past_u64_max_is_none_not_a_panic() {
     check_scan_invariants(&seg);
     let (seg, _) = build(1, u64::MAX, &[]);
     assert_eq!(scan_segment(&seg, 100).next_seq(), Some(u64::MAX));
+}
+
+#[test]
+fn a_length_field_damaged_in_the_middle_is_corruption_wherever_it_points() {
+    let payloads: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 64]).collect();
+    let (seg, ranges) = build(9, 0, &payloads);
+    // Record 2's length: one byte more, past the end of the segment, over the limit.
+    for len in [65u32, 1 << 19, u32::MAX] {
+        let mut damaged = seg.clone();
+        damaged[ranges[2].start..ranges[2].start + 4].copy_from_slice(&len.to_le_bytes());
+        let scan = scan_segment(&damaged, 1 << 20);
+        assert_eq!(scan.payloads.len(), 2, "length {len}");
+        assert_eq!(scan.tail, Tail::Corrupt, "length {len}");
+    }
+    // The same damage to the last record is a torn tail: nothing valid follows it.
+    let mut last = seg.clone();
+    last[ranges[4].start..ranges[4].start + 4].copy_from_slice(&65u32.to_le_bytes());
+    assert_eq!(scan_segment(&last, 1 << 20).tail, Tail::Torn);
+}
+
+#[test]
+fn a_tail_of_zeros_is_torn() {
+    let payloads: Vec<Vec<u8>> = (0..3u8).map(|i| vec![i; 64]).collect();
+    let (mut seg, _) = build(9, 0, &payloads);
+    let valid_len = seg.len();
+    seg.resize(valid_len + (4 << 20), 0);
+    let scan = scan_segment(&seg, u32::MAX as usize);
+    assert_eq!((scan.payloads.len(), scan.valid_len), (3, valid_len));
+    assert_eq!(scan.tail, Tail::Torn);
 }
