@@ -48,7 +48,9 @@
 //!   corruption, not a torn tail: the producer refuses to open and a consumer reaching it
 //!   gets `InvalidData` (repeatedly; it never skips and never returns a bad payload). The
 //!   valid record is looked for at every offset where the next one could start, so a
-//!   damaged length field does not hide it.
+//!   damaged length field does not hide it (a search bounded to tens of milliseconds of
+//!   CRC work; past that, as in a large torn record of random bytes, the record the length
+//!   field points to decides).
 //!
 //! # Plain files: `file:///path?framing=lines|raw|length`
 //!

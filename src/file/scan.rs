@@ -103,12 +103,29 @@ pub fn scan_segment(bytes: &[u8], max_len: usize) -> SegmentScan {
 ///
 /// The damaged record's own length field is not trusted: it may be the damaged part. Its
 /// true payload is at most `max_len` bytes, so the next record starts within
-/// `RECORD_HEADER_LEN + max_len` bytes of it, and every such offset is tried. The CRC work of
-/// the search is bounded ([`SEARCH_CRC_BUDGET`]); a search that runs out of it before
-/// reaching a verdict says `Corrupt`, so that nothing is cut off unproven (a torn tail left
-/// by a crash is a prefix of what the producer wrote, or zeros, and costs little to search).
+/// `RECORD_HEADER_LEN + max_len` bytes of it, and every such offset is tried, after the one
+/// the length field points to. The CRC work is bounded ([`SEARCH_CRC_BUDGET`]): a torn tail
+/// of zeros or of a prefix of small records costs little, but random payload bytes (a large
+/// torn record of compressed or encrypted data) announce lengths that fit often enough to
+/// make a full search cost the cube of the tail's length. A search that runs out of budget
+/// decides by the record the length field points to alone.
 pub(crate) fn classify_invalid(bytes: &[u8], salt: u32, seq: u64, max_len: usize) -> Tail {
     let next_seq = seq.wrapping_add(1);
+    let is_next = |at: usize| {
+        bytes.get(at..).is_some_and(|rest| {
+            !rest.is_empty()
+                && matches!(
+                    decode_record(rest, salt, next_seq, max_len),
+                    Decoded::Record { .. }
+                )
+        })
+    };
+    let pointed = super::record::announced_len(bytes)
+        .filter(|len| *len <= max_len)
+        .map(|len| RECORD_HEADER_LEN + len);
+    if pointed.is_some_and(is_next) {
+        return Tail::Corrupt;
+    }
     let last_start = bytes
         .len()
         .min(RECORD_HEADER_LEN.saturating_add(max_len).saturating_add(1));
@@ -119,23 +136,24 @@ pub(crate) fn classify_invalid(bytes: &[u8], salt: u32, seq: u64, max_len: usize
         };
         // Only a record that fits whole costs a CRC (over its 16-byte prefix and payload).
         let room = (bytes.len() - at).saturating_sub(RECORD_HEADER_LEN);
-        if len > max_len || len > room {
+        if len > max_len || len > room || Some(at) == pointed {
             continue;
         }
         let Some(left) = budget.checked_sub(len + 16) else {
-            return Tail::Corrupt;
+            // Decided by the pointed-to record alone, which was not valid.
+            return Tail::Torn;
         };
         budget = left;
-        if let Decoded::Record { .. } = decode_record(&bytes[at..], salt, next_seq, max_len) {
+        if is_next(at) {
             return Tail::Corrupt;
         }
     }
     Tail::Torn
 }
 
-/// Bytes of CRC the search for a valid record after an invalid one may spend: a torn tail
-/// of zeros costs 16 bytes per offset (the budget covers 16 MiB of them); random bytes
-/// rarely announce a length that fits.
+/// Bytes of CRC the search for a valid record after an invalid one may spend (tens of
+/// milliseconds): a tail of zeros costs 16 bytes per offset, so 16 MiB of them are searched
+/// whole.
 const SEARCH_CRC_BUDGET: usize = 256 << 20;
 
 /// Checks [`scan_segment`]'s guarantees on arbitrary bytes, panicking on a violation: the

@@ -148,3 +148,31 @@ fn a_tail_of_zeros_is_torn() {
     assert_eq!((scan.payloads.len(), scan.valid_len), (3, valid_len));
     assert_eq!(scan.tail, Tail::Torn);
 }
+
+#[test]
+fn a_large_torn_record_of_random_bytes_is_torn() {
+    // A crash in the middle of a large record of incompressible data: the search for a
+    // record after it runs out of budget and decides by the length field, as before it.
+    let payloads: Vec<Vec<u8>> = (0..3u8).map(|i| vec![i; 64]).collect();
+    let (mut seg, _) = build(9, 0, &payloads);
+    let valid_len = seg.len();
+    let mut partial = Vec::new();
+    encode_record(&mut partial, 9, 3, &random_bytes(8 << 20));
+    seg.extend_from_slice(&partial[..4 << 20]);
+    let scan = scan_segment(&seg, u32::MAX as usize);
+    assert_eq!((scan.payloads.len(), scan.valid_len), (3, valid_len));
+    assert_eq!(scan.tail, Tail::Torn);
+}
+
+/// `len` bytes of a xorshift generator: incompressible, as encrypted payloads are.
+fn random_bytes(len: usize) -> Vec<u8> {
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
