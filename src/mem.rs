@@ -19,22 +19,46 @@ use std::io;
 /// Messages a direction holds before the sender waits, unless `capacity=` says otherwise.
 const DEFAULT_CAPACITY: usize = 1024;
 
-fn capacity(endpoint: &Endpoint) -> usize {
-    endpoint
-        .size_option("capacity")
-        .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
-        .unwrap_or(DEFAULT_CAPACITY)
-        .clamp(1, tokio::sync::Semaphore::MAX_PERMITS)
+/// The `capacity=` option (messages per direction), at most what tokio's channel takes.
+///
+/// # Errors
+/// `InvalidInput` for `capacity=0`: a direction that holds no message could never send.
+fn capacity(endpoint: &Endpoint) -> io::Result<usize> {
+    match endpoint.size_option("capacity") {
+        None => Ok(DEFAULT_CAPACITY),
+        Some(0) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "capacity=0: a mem:// direction must hold at least one message",
+        )),
+        Some(n) => Ok(usize::try_from(n)
+            .unwrap_or(usize::MAX)
+            .min(tokio::sync::Semaphore::MAX_PERMITS)),
+    }
 }
 
 /// Connects to the `mem://` listener of that name in this process.
 pub(crate) async fn connect(endpoint: &Endpoint) -> io::Result<Connection> {
     let name = endpoint.name().unwrap_or_default();
-    let (client, server) = MemChannel::pair(capacity(endpoint), endpoint.max_frame());
+    let (client, server) = MemChannel::pair(capacity(endpoint)?, endpoint.max_frame());
     let id = registry::deliver(name, server).await?;
     Ok(Connection::from_channel(
         AnyChannel::Mem(client),
         endpoint,
         format!("mem listener {name} (connection {id})"),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn a_capacity_of_zero_is_refused() {
+        let _listener = crate::bind("mem://unit-capacity-zero").await.unwrap();
+        let err = crate::connect("mem://unit-capacity-zero?capacity=0")
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{err}");
+        assert!(crate::connect("mem://unit-capacity-zero?capacity=1")
+            .await
+            .is_ok());
+    }
 }
