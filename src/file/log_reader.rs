@@ -250,11 +250,28 @@ impl TailSource for LogReader {
     fn read_batch(&mut self, delivered: Option<u64>) -> io::Result<Batch> {
         self.maybe_auto_commit(delivered.unwrap_or(self.next_seq))?;
         let mut batch = Batch::default();
+        match self.fill_batch(&mut batch) {
+            Ok(()) => Ok(batch),
+            // Deliver the good records before the damage first; the next read, starting at
+            // the damaged record (or segment), reports it.
+            Err(_) if !batch.chunks.is_empty() => {
+                batch.caught_up = false;
+                Ok(batch)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl LogReader {
+    /// Reads records into `batch` until a batch's worth, the end of the log (then
+    /// `caught_up`), or an error, which leaves the records read before it in `batch`.
+    fn fill_batch(&mut self, batch: &mut Batch) -> io::Result<()> {
         let mut batch_bytes = 0;
         loop {
             if self.seg.is_none() && !self.position()? {
                 batch.caught_up = true;
-                return Ok(batch);
+                return Ok(());
             }
             let Some(mut seg) = self.seg.take() else {
                 continue;
@@ -264,17 +281,11 @@ impl TailSource for LogReader {
                 &mut seg,
                 self.max_frame,
                 &mut self.next_seq,
-                &mut batch,
+                batch,
                 &mut batch_bytes,
             );
             self.seg = Some(seg);
-            let end = match step {
-                Ok(end) => end,
-                // Deliver the good records before the damage first; the next read, starting
-                // at the damaged record, reports it.
-                Err(_) if !batch.chunks.is_empty() => return Ok(batch),
-                Err(e) => return Err(e),
-            };
+            let end = step?;
             let Some(mut seg) = self.seg.take() else {
                 continue;
             };
@@ -282,7 +293,7 @@ impl TailSource for LogReader {
                 SegmentEnd::More => {
                     self.seg = Some(seg);
                     if batch_bytes >= BATCH_BYTES {
-                        return Ok(batch);
+                        return Ok(());
                     }
                 }
                 SegmentEnd::AtEnd { clean } => {
@@ -325,7 +336,7 @@ impl TailSource for LogReader {
                     }
                     self.seg = Some(seg);
                     batch.caught_up = true;
-                    return Ok(batch);
+                    return Ok(());
                 }
             }
         }
@@ -658,6 +669,38 @@ mod tests {
                 Err(e) => break e,
             }
         };
+        assert_eq!(got, vec![0, 1]);
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A FIFO named like a segment: refused at once, not read (or opened) for ever.
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_named_like_a_segment_is_invalid_data_not_a_hang() {
+        let dir = temp_dir("fifo-segment");
+        segment(&dir, 5, 0, 2);
+        let status = std::process::Command::new("mkfifo")
+            .arg(segment_path(&dir, 2))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let (done, outcome) = std::sync::mpsc::channel();
+        let reading = dir.clone();
+        std::thread::spawn(move || {
+            let mut reader = LogReader::open(&reading, &FileOptions::default(), None).unwrap();
+            let mut got = Vec::new();
+            let err = loop {
+                match reader.read_batch(None) {
+                    Ok(batch) => got.extend(records(batch).into_iter().map(|(seq, _)| seq)),
+                    Err(e) => break e,
+                }
+            };
+            let _ = done.send((got, err));
+        });
+        let (got, err) = outcome
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the reader hangs on the FIFO");
         assert_eq!(got, vec![0, 1]);
         assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
         std::fs::remove_dir_all(&dir).unwrap();

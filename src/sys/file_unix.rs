@@ -97,33 +97,58 @@ pub(crate) fn open_read(path: &Path) -> io::Result<File> {
 /// write, and under `relatime` each such read would otherwise dirty the inode (a journal
 /// update on ext4) on the way to the record. A segment's access time means nothing.
 ///
+/// Opened with `O_NONBLOCK` (which changes nothing for a regular file) and then refused
+/// unless it is one: a FIFO or device named like a segment would otherwise block the open
+/// or the reads for ever.
+///
 /// # Errors
-/// OS errors (`NotFound` when missing).
+/// OS errors (`NotFound` when missing); `InvalidData` for something other than a regular
+/// file.
 pub(crate) fn open_segment_read(path: &Path) -> io::Result<File> {
+    let flags = libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK;
     #[cfg(target_os = "linux")]
     {
         let no_atime = OpenOptions::new()
             .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NOATIME)
+            .custom_flags(flags | libc::O_NOATIME)
             .open(path);
         match no_atime {
             Err(e) if e.raw_os_error() == Some(libc::EPERM) => {}
-            other => return other,
+            other => return regular_file(other?, path),
         }
     }
-    open_read(path)
+    regular_file(
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(flags)
+            .open(path)?,
+        path,
+    )
 }
 
-/// Opens an existing segment for reading and writing, not through a symlink.
+/// `file` if it is a regular file; `InvalidData` naming `path` otherwise.
+fn regular_file(file: File, path: &Path) -> io::Result<File> {
+    if file.metadata()?.file_type().is_file() {
+        return Ok(file);
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("{} is not a regular file", path.display()),
+    ))
+}
+
+/// Opens an existing segment for reading and writing, not through a symlink, and only if it
+/// is a regular file (as [`open_segment_read`]).
 ///
 /// # Errors
-/// OS errors.
+/// OS errors; `InvalidData` for something other than a regular file.
 pub(crate) fn open_read_write(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
+    let file = OpenOptions::new()
         .read(true)
         .write(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(path)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(path)?;
+    regular_file(file, path)
 }
 
 /// Creates directory `path` (and missing parents) with mode 0700 for the last component.
