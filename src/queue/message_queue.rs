@@ -2,7 +2,7 @@ use super::attachment::Attachment;
 use super::geometry::{word, Geometry, PRIORITIES};
 use super::priority_index::{self, Refused};
 use super::region::Region;
-use super::waiting::Waiting;
+use super::waiting::{Backoff, Waiting};
 use super::{QueueAttributes, QueueError, QueueOptions};
 use crate::sys::queue as os;
 use bytes::Bytes;
@@ -431,12 +431,12 @@ impl MessageQueue {
         }
     }
 
-    /// Receives up to `limit` messages that are in the queue now, appending them with their
-    /// priorities to `buffer` in the order repeated [`try_recv`](Self::try_recv) calls would
-    /// give them (highest priority first, FIFO within a priority); returns how many. Each
-    /// lock hold takes a run of one priority (about 64 KiB of bodies: the message that
-    /// crosses that mark is the last) for the cost of one message; each body gets an
-    /// allocation of its own.
+    /// Receives up to `limit` (and at most the capacity) messages that are in the queue now,
+    /// appending them with their priorities to `buffer` in the order repeated
+    /// [`try_recv`](Self::try_recv) calls would give them (highest priority first, FIFO
+    /// within a priority); returns how many. Each lock hold takes a run of one priority
+    /// (about 64 KiB of bodies: the message that crosses that mark is the last) for the cost
+    /// of one message; each body gets an allocation of its own.
     ///
     /// Messages taken are the caller's: as with `try_recv`, a process killed before it used
     /// them loses them (all of them, here).
@@ -511,6 +511,9 @@ impl MessageQueue {
         buffer: &mut Vec<(Bytes, u8)>,
         limit: usize,
     ) -> io::Result<Option<usize>> {
+        // No more than the queue holds at once, as the messages are those "in the queue now":
+        // this also bounds the holds one call makes, whatever a peer writes between them.
+        let limit = limit.min(self.attachment.geometry().capacity as usize);
         // The length word is a hint read without the lock, used only to size the buffers:
         // nothing queued allocates nothing (`recv_many` calls this again after every wait).
         // The lock is still taken, as by `try_recv`, so a damaged segment or a dead owner's
@@ -595,18 +598,21 @@ impl MessageQueue {
         .await
     }
 
-    /// Retries `attempt` until it gives `Some`, spinning then parking in between.
-    async fn wait_until<T>(
+    /// Retries `attempt` until it gives `Some`, spinning then parking in between. However
+    /// often the attempts fail, the loop parks (so yields) and checks the deadline at least
+    /// every few attempts (see [`Backoff`]).
+    pub(super) async fn wait_until<T>(
         &self,
         waiting: Waiting,
         deadline: Option<Instant>,
         mut attempt: impl FnMut() -> io::Result<Option<T>>,
     ) -> io::Result<T> {
+        let mut backoff = Backoff::new(waiting);
         loop {
             if let Some(done) = attempt()? {
                 return Ok(done);
             }
-            if waiting.spin(&self.attachment) {
+            if backoff.spin(&self.attachment) {
                 continue;
             }
             let left = match deadline {
@@ -616,7 +622,7 @@ impl MessageQueue {
                     _ => return Err(timed_out(waiting)),
                 },
             };
-            waiting
+            backoff
                 .park(&self.attachment, left)
                 .await
                 .map_err(|e| io::Error::other(format!("queue wait failed: {e}")))?;

@@ -58,6 +58,61 @@ fn load(region: &Region, index: u32) -> u32 {
     region.known_word(index).load(Ordering::Acquire)
 }
 
+/// The length word, checked against the private capacity: every walk of a list is bounded
+/// by it, so it must never exceed the capacity.
+fn queue_len(region: &Region) -> Result<u32, QueueError> {
+    let len = load(region, word::LEN);
+    if len <= region.geometry().capacity {
+        Ok(len)
+    } else {
+        Err(QueueError::Corrupt("length over the capacity"))
+    }
+}
+
+/// The slots one walk took, so that a list that loops back on itself is refused: a slot
+/// taken twice would be handed out, or written, twice in one operation. A bit per slot,
+/// allocated when the walk takes its second slot: a single send or receive allocates nothing.
+struct Walked {
+    first: u32,
+    seen: Vec<u64>,
+    repeated: bool,
+}
+
+impl Walked {
+    /// A walk that has taken only `first`.
+    fn new(first: u32) -> Walked {
+        Walked {
+            first,
+            seen: Vec::new(),
+            repeated: false,
+        }
+    }
+
+    /// Notes that the walk went on to `slot` (below `capacity`: every link is checked).
+    fn push(&mut self, slot: u32, capacity: u32) {
+        if self.seen.is_empty() {
+            self.seen = vec![0; (capacity as usize).div_ceil(64)];
+            self.mark(self.first);
+        }
+        self.mark(slot);
+    }
+
+    fn mark(&mut self, slot: u32) {
+        let (word, bit) = (slot as usize / 64, 1u64 << (slot % 64));
+        // Links are checked against the capacity before they are walked; one that is not
+        // would be corrupt too.
+        match self.seen.get_mut(word) {
+            Some(w) if *w & bit == 0 => *w |= bit,
+            _ => self.repeated = true,
+        }
+    }
+
+    /// Whether the walk took any slot twice.
+    fn repeats(&self) -> bool {
+        self.repeated
+    }
+}
+
 /// A link read from the segment: `NIL` or a slot index below capacity.
 fn link(region: &Region, index: u32, what: &'static str) -> Result<u32, QueueError> {
     let value = load(region, index);
@@ -88,6 +143,10 @@ pub(crate) fn push(
 ///
 /// The free list is already a chain of slots, so `k` messages take its first `k` slots as
 /// they are linked: the operation writes the same six index words whatever `k` is.
+///
+/// `Ok(0)` (full) only when the length agrees: a free list that disagrees with the length,
+/// or loops, is `Corrupt`, so no waiter retries a state that can never change, and the walk
+/// stays within the capacity.
 pub(crate) fn push_many<M: AsRef<[u8]>>(
     region: &Region,
     msgs: &[M],
@@ -95,19 +154,35 @@ pub(crate) fn push_many<M: AsRef<[u8]>>(
     byte_budget: usize,
 ) -> Result<usize, QueueError> {
     debug_assert!(priority < PRIORITIES);
-    let p = u32::from(priority);
-    let first = link(region, word::FREE_HEAD, "free-list head out of range")?;
-    if first == NIL || msgs.is_empty() {
+    if msgs.is_empty() {
         return Ok(0);
     }
-    let len = load(region, word::LEN);
-    let capacity = region.geometry().capacity;
+    let p = u32::from(priority);
+    let len = queue_len(region)?;
+    // The free list holds exactly the slots the length leaves: its walk never goes further.
+    let room = region.geometry().capacity - len;
+    let first = link(region, word::FREE_HEAD, "free-list head out of range")?;
+    if first == NIL {
+        // "Full" only if the length agrees: otherwise waiters would retry forever.
+        return match room {
+            0 => Ok(0),
+            _ => Err(QueueError::Corrupt(
+                "room below capacity without a free slot",
+            )),
+        };
+    }
     // Walk the free list for as many slots as there are messages (and budget), filling
     // each: free slots are read by nobody, so the bodies and metadata need no undo entries.
     let mut last = first;
+    let mut walked = Walked::new(first);
     let mut count = 0u32;
     let mut bytes = 0usize;
     let rest = loop {
+        if count == room {
+            return Err(QueueError::Corrupt(
+                "free list longer than the length leaves room for",
+            ));
+        }
         let data = msgs[count as usize].as_ref();
         debug_assert!(data.len() <= region.geometry().max_message_len as usize);
         region.write_body(last, data);
@@ -121,13 +196,19 @@ pub(crate) fn push_many<M: AsRef<[u8]>>(
             word::SLOT_NEXT + last,
             "free-list link out of range",
         )?;
+        if next == NIL && count < room {
+            return Err(QueueError::Corrupt(
+                "free list shorter than the length leaves room for",
+            ));
+        }
         if next == NIL || count as usize == msgs.len() || bytes >= byte_budget {
             break next;
         }
         last = next;
+        walked.push(last, region.geometry().capacity);
     };
-    if u64::from(len) + u64::from(count) > u64::from(capacity) {
-        return Err(QueueError::Corrupt("length at capacity with a free slot"));
+    if walked.repeats() {
+        return Err(QueueError::Corrupt("the free list loops"));
     }
     let tail = link(region, word::TAILS + p, "list tail out of range")?;
     let bitmap = load(region, word::BITMAP);
@@ -172,6 +253,10 @@ pub(crate) fn pop<T>(
 /// the bodies reach `byte_budget` (always taking at least one message). Lower priorities
 /// are left for the next call: each call is one logged operation of at most six words.
 ///
+/// `Ok` of 0 (empty) only when the length agrees: a length over the capacity or counting
+/// messages on no list, and a list that loops, are `Corrupt`, so no waiter retries a state
+/// that can never change, the walk stays within the capacity, and no slot is taken twice.
+///
 /// On `Err`, nothing changed: the caller discards what `take` was given.
 pub(crate) fn pop_many(
     region: &Region,
@@ -181,8 +266,14 @@ pub(crate) fn pop_many(
 ) -> Result<(usize, u8), QueueError> {
     debug_assert!(limit >= 1);
     let bitmap = load(region, word::BITMAP);
+    // Bounds the walk below (at most `len` slots) by the capacity.
+    let len = queue_len(region)?;
     if bitmap == 0 {
-        return Ok((0, 0));
+        // "Empty" only if the length agrees: otherwise waiters would retry forever.
+        return match len {
+            0 => Ok((0, 0)),
+            _ => Err(QueueError::Corrupt("length counts messages on no list")),
+        };
     }
     let p = 31 - bitmap.leading_zeros();
     let head = link(region, word::HEADS + p, "list head out of range")?;
@@ -191,9 +282,9 @@ pub(crate) fn pop_many(
             "priority marked non-empty without a head",
         ));
     }
-    let len = load(region, word::LEN);
     let max_len = region.geometry().max_message_len;
     let mut last = head;
+    let mut walked = Walked::new(head);
     let mut count = 0u32;
     let mut bytes = 0usize;
     let rest = loop {
@@ -218,7 +309,11 @@ pub(crate) fn pop_many(
             break next;
         }
         last = next;
+        walked.push(last, region.geometry().capacity);
     };
+    if walked.repeats() {
+        return Err(QueueError::Corrupt("a list loops"));
+    }
     let free = link(region, word::FREE_HEAD, "free-list head out of range")?;
 
     let mut txn = Txn::begin(region);

@@ -8,6 +8,9 @@
 //! | idle | try to receive; on empty spin ~50 µs; still empty → start a park, go to parked |
 //! | parked | poll the park; when it ends go to idle and try again |
 //!
+//! A spin that ends "ready" while the attempt after it still fails counts against a small
+//! budget ([`Backoff`]): once it is spent the poll parks anyway, so it always returns.
+//!
 //! The sink gathers what it is fed, up to [`SINK_BATCH`] messages or [`SINK_BYTES`], and puts
 //! it in the queue with one `try_send_many` (one lock hold per 64 KiB) when flushed or full:
 //! `send` (feed + flush) still sends at once, `send_all` and `feed`… `flush` send in batches.
@@ -16,7 +19,7 @@
 //! lose them if dropped or killed.
 
 use super::message_queue::MessageQueue;
-use super::waiting::Waiting;
+use super::waiting::{Backoff, Waiting};
 use super::QueueOptions;
 use crate::codec::FrameError;
 use crate::transport::{AnyChannel, Connection, RecvMessage, SendMessage};
@@ -63,6 +66,8 @@ impl QueueChannel {
 
     /// Puts every gathered message in the queue, waiting for room as needed.
     fn poll_send_gathered(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // Parks (so this poll returns) however often attempts fail after a ready-looking spin.
+        let mut backoff = Backoff::new(Waiting::NotFull);
         while !self.gathered.is_empty() {
             ready!(poll_park(&mut self.send_park, cx))?;
             // Every gathered message was checked when it was fed.
@@ -84,10 +89,10 @@ impl QueueChannel {
                     return Poll::Ready(Err(e));
                 }
             }
-            if Waiting::NotFull.spin(self.queue.attachment()) {
+            if backoff.spin(self.queue.attachment()) {
                 continue;
             }
-            self.send_park = Some(Waiting::NotFull.park(self.queue.attachment(), None));
+            self.send_park = Some(backoff.park(self.queue.attachment(), None));
         }
         Poll::Ready(Ok(()))
     }
@@ -150,6 +155,8 @@ fn poll_park(park: &mut Option<JoinHandle<()>>, cx: &mut Context<'_>) -> Poll<io
 impl RecvMessage for QueueChannel {
     fn poll_recv(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<Option<Bytes>>> {
         let this = self.get_mut();
+        // Parks (so this poll returns) however often attempts fail after a ready-looking spin.
+        let mut backoff = Backoff::new(Waiting::NotEmpty);
         loop {
             ready!(poll_park(&mut this.recv_park, cx))?;
             if let Some((msg, _priority)) = this.queue.try_recv_checked()? {
@@ -163,10 +170,10 @@ impl RecvMessage for QueueChannel {
                 }
                 return Poll::Ready(Ok(Some(msg)));
             }
-            if Waiting::NotEmpty.spin(this.queue.attachment()) {
+            if backoff.spin(this.queue.attachment()) {
                 continue;
             }
-            this.recv_park = Some(Waiting::NotEmpty.park(this.queue.attachment(), None));
+            this.recv_park = Some(backoff.park(this.queue.attachment(), None));
         }
     }
 }

@@ -4,10 +4,17 @@
 use super::geometry::{word, Geometry, NIL, UNDO_CAPACITY};
 use super::priority_index::{self, Refused};
 use super::region::Region;
-use super::QueueError;
+use super::waiting::{Backoff, Waiting};
+use super::{MessageQueue, QueueChannel, QueueError, QueueOptions};
+use crate::transport::{RecvMessage, SendMessage};
+use bytes::Bytes;
 use proptest::prelude::*;
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
+use std::io::ErrorKind;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::{Duration, Instant};
 
 fn region(capacity: u32, max_len: u32) -> Region {
     let region = Region::heap(Geometry::new(capacity, max_len).unwrap());
@@ -308,4 +315,285 @@ fn geometry_limits() {
     let g = Geometry::new(3, 1).unwrap();
     assert_eq!(g.slot_stride, 64);
     assert_eq!(g.word_offset(g.word_count()), None);
+}
+
+/// Runs `f` on a thread of its own and fails the test if it gives no result within `secs`:
+/// a hang (a loop that never yields cannot be cancelled) fails instead of stalling the run.
+/// A hung thread is left behind; the test binary ends it when it exits.
+fn within<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(Duration::from_secs(secs)) {
+        Ok(out) => out,
+        Err(RecvTimeoutError::Timeout) => panic!("no result within {secs} s: a hang"),
+        Err(RecvTimeoutError::Disconnected) => panic!("the checked code panicked"),
+    }
+}
+
+/// `f`'s future on a runtime of its own, within `secs` (see [`within`]).
+fn within_async<F, Fut, T>(secs: u64, f: F) -> T
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = T>,
+    T: Send + 'static,
+{
+    within(secs, move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f())
+    })
+}
+
+/// A queue in the queue directory (real shared memory), removed when dropped.
+struct TempQueue(MessageQueue);
+
+impl TempQueue {
+    fn new(tag: &str, capacity: u32) -> TempQueue {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "unit-mq-{tag}-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let options = QueueOptions {
+            capacity,
+            max_message_len: 16,
+            ..QueueOptions::default()
+        };
+        TempQueue(MessageQueue::create(&name, &options).unwrap())
+    }
+
+    /// Index word `index` of the shared segment, as another process sees it.
+    fn word(&self, index: u32) -> &std::sync::atomic::AtomicU32 {
+        self.0.attachment().region().known_word(index)
+    }
+}
+
+impl Drop for TempQueue {
+    fn drop(&mut self) {
+        let _ = MessageQueue::remove(self.0.name());
+    }
+}
+
+/// Whether `result` is the queue's corruption error.
+fn is_invalid_data<T: std::fmt::Debug>(result: std::io::Result<T>) -> bool {
+    matches!(&result, Err(e) if e.kind() == ErrorKind::InvalidData)
+}
+
+#[test]
+fn a_length_without_messages_is_corrupt() {
+    let region = region(4, 16);
+    region.known_word(word::LEN).store(1, Ordering::Relaxed);
+    assert!(matches!(pop(&region), Err(QueueError::Corrupt(_))));
+    assert!(matches!(
+        priority_index::pop_many(&region, 8, usize::MAX, |_, _| {}),
+        Err(QueueError::Corrupt(_))
+    ));
+}
+
+#[test]
+fn room_without_a_free_slot_is_corrupt() {
+    let region = region(4, 16);
+    for _ in 0..4 {
+        priority_index::push(&region, b"x", 0).unwrap().unwrap();
+    }
+    assert_eq!(
+        priority_index::push(&region, b"x", 0).unwrap(),
+        Err(Refused::Full)
+    );
+    region.known_word(word::LEN).store(0, Ordering::Relaxed);
+    assert!(matches!(
+        priority_index::push(&region, b"x", 0),
+        Err(QueueError::Corrupt(_))
+    ));
+    assert!(matches!(
+        priority_index::push_many(&region, &[b"x"; 3], 0, usize::MAX),
+        Err(QueueError::Corrupt(_))
+    ));
+}
+
+/// A peer's length word that disagrees with the lists fails every wait with `InvalidData`
+/// instead of retrying it forever without yielding (past every timeout).
+#[test]
+fn waits_end_on_a_length_that_disagrees_with_the_lists() {
+    within_async(20, || async {
+        // Nothing queued, yet the length says one message.
+        let q = TempQueue::new("phantom", 4);
+        q.word(word::LEN).store(1, Ordering::SeqCst);
+        assert!(is_invalid_data(
+            q.0.recv_timeout(Duration::from_millis(10)).await
+        ));
+        assert!(is_invalid_data(q.0.recv().await));
+        assert!(is_invalid_data(q.0.recv_many(&mut Vec::new(), 4).await));
+        assert!(is_invalid_data(q.0.try_recv()));
+
+        // Full, yet the length says there is room.
+        let q = TempQueue::new("no-room", 4);
+        assert_eq!(q.0.try_send_many(&[b"x"; 4], 0).unwrap(), 4);
+        q.word(word::LEN).store(0, Ordering::SeqCst);
+        assert!(is_invalid_data(
+            q.0.send_timeout(b"y", 0, Duration::from_millis(10)).await
+        ));
+        assert!(is_invalid_data(q.0.send(b"y", 0).await));
+        assert!(is_invalid_data(q.0.send_many(&[b"y"], 0).await));
+        assert!(is_invalid_data(q.0.try_send(b"y", 0)));
+    });
+}
+
+/// As [`waits_end_on_a_length_that_disagrees_with_the_lists`], for `mq://` connections,
+/// whose polls retry inside one call.
+#[test]
+fn a_channel_fails_on_a_length_that_disagrees_with_the_lists() {
+    within_async(20, || async {
+        let q = TempQueue::new("channel-phantom", 4);
+        q.word(word::LEN).store(1, Ordering::SeqCst);
+        let mut channel = QueueChannel::new(q.0.clone(), 0, usize::MAX);
+        let got = std::future::poll_fn(|cx| Pin::new(&mut channel).poll_recv(cx)).await;
+        assert!(is_invalid_data(got));
+
+        let q = TempQueue::new("channel-no-room", 4);
+        assert_eq!(q.0.try_send_many(&[b"x"; 4], 0).unwrap(), 4);
+        q.word(word::LEN).store(0, Ordering::SeqCst);
+        let mut channel = QueueChannel::new(q.0.clone(), 0, usize::MAX);
+        std::future::poll_fn(|cx| Pin::new(&mut channel).poll_send(cx, &Bytes::from("y")))
+            .await
+            .unwrap();
+        let flushed = std::future::poll_fn(|cx| Pin::new(&mut channel).poll_flush(cx)).await;
+        assert!(is_invalid_data(flushed));
+    });
+}
+
+/// A wait whose attempts keep failing while the length looks ready (the hint is only a
+/// hint) still parks, yields and reaches its deadline.
+#[test]
+fn a_wait_whose_attempts_keep_failing_still_times_out() {
+    within_async(20, || async {
+        let q = TempQueue::new("futile", 4);
+        q.0.try_send(b"x", 0).unwrap();
+        assert!(Waiting::NotEmpty.looks_ready(q.0.attachment()));
+        let started = Instant::now();
+        let waited = q.0.wait_until(
+            Waiting::NotEmpty,
+            Some(Instant::now() + Duration::from_millis(30)),
+            || Ok(None::<()>),
+        );
+        // Only a wait that yields lets the runtime's timer fire.
+        let waited = tokio::time::timeout(Duration::from_secs(5), waited)
+            .await
+            .expect("the wait yields and ends by its deadline");
+        assert_eq!(waited.unwrap_err().kind(), ErrorKind::TimedOut);
+        assert!(started.elapsed() < Duration::from_secs(5));
+    });
+}
+
+/// The spin-or-park choice both wait loops (`wait_until` and the channel's polls) make:
+/// spins that look ready while the attempts after them fail are bounded, and the park after
+/// them sleeps rather than trusting the hint again.
+#[test]
+fn futile_spins_end_in_a_park_that_sleeps() {
+    within_async(20, || async {
+        let q = TempQueue::new("backoff", 4);
+        q.0.try_send(b"x", 0).unwrap();
+        let attachment = q.0.attachment();
+        let mut backoff = Backoff::new(Waiting::NotEmpty);
+        let spins = (0..1000).take_while(|_| backoff.spin(attachment)).count();
+        assert!((1..1000).contains(&spins), "{spins} spins");
+        let started = Instant::now();
+        backoff
+            .park(attachment, Some(Duration::from_millis(40)))
+            .await
+            .unwrap();
+        assert!(started.elapsed() >= Duration::from_millis(20));
+        // The park starts a fresh round, whose park trusts the hint again.
+        assert!(backoff.spin(attachment));
+        let started = Instant::now();
+        backoff
+            .park(attachment, Some(Duration::from_secs(10)))
+            .await
+            .unwrap();
+        assert!(started.elapsed() < Duration::from_secs(5));
+    });
+}
+
+#[test]
+fn a_looping_list_is_never_taken_twice() {
+    let region = region(4, 16);
+    priority_index::push(&region, b"x", 1).unwrap().unwrap();
+    let slot = region.known_word(word::HEADS + 1).load(Ordering::Relaxed);
+    region
+        .known_word(word::SLOT_NEXT + slot)
+        .store(slot, Ordering::Relaxed);
+    region.known_word(word::LEN).store(2, Ordering::Relaxed);
+    let mut taken = Vec::new();
+    let got = priority_index::pop_many(&region, 2, usize::MAX, |slot, _| taken.push(slot));
+    assert!(
+        matches!(got, Err(QueueError::Corrupt(_))),
+        "{got:?} of {taken:?}"
+    );
+}
+
+/// A length past the capacity is refused before it can bound a walk of a looping list.
+#[test]
+fn a_length_over_the_capacity_is_corrupt() {
+    let region = region(4, 16);
+    priority_index::push(&region, b"", 1).unwrap().unwrap();
+    let slot = region.known_word(word::HEADS + 1).load(Ordering::Relaxed);
+    region
+        .known_word(word::SLOT_NEXT + slot)
+        .store(slot, Ordering::Relaxed);
+    region
+        .known_word(word::LEN)
+        .store(u32::MAX, Ordering::Relaxed);
+    let got = within(10, move || {
+        let mut walked = 0u64;
+        priority_index::pop_many(&region, usize::MAX, usize::MAX, |_, _| walked += 1)
+    });
+    assert!(matches!(got, Err(QueueError::Corrupt(_))), "{got:?}");
+}
+
+#[test]
+fn a_looping_free_list_is_corrupt() {
+    let region = region(4, 16);
+    let free = region.known_word(word::FREE_HEAD).load(Ordering::Relaxed);
+    region
+        .known_word(word::SLOT_NEXT + free)
+        .store(free, Ordering::Relaxed);
+    assert!(matches!(
+        priority_index::push_many(&region, &[b"a", b"b"], 0, usize::MAX),
+        Err(QueueError::Corrupt(_))
+    ));
+    // However many messages are offered, the walk stops within the capacity.
+    let many = vec![[0u8; 0]; 100_000];
+    assert!(matches!(
+        priority_index::push_many(&region, &many, 0, usize::MAX),
+        Err(QueueError::Corrupt(_))
+    ));
+    assert_eq!(region.known_word(word::LEN).load(Ordering::Relaxed), 0);
+}
+
+/// Through the public API on shared memory: a looping list with a huge length is
+/// `InvalidData` at once (not billions of steps under the lock and a buffer without bound),
+/// and a length of two over a one-slot loop never gives the message twice.
+#[test]
+fn receiving_a_looping_list_is_invalid_data() {
+    let q = TempQueue::new("loop", 8);
+    q.0.try_send(b"", 0).unwrap();
+    let slot = q.word(word::HEADS).load(Ordering::SeqCst);
+    q.word(word::SLOT_NEXT + slot).store(slot, Ordering::SeqCst);
+    q.word(word::LEN).store(u32::MAX, Ordering::SeqCst);
+    let queue = q.0.clone();
+    let (got, buffer) = within(10, move || {
+        let mut buffer = Vec::new();
+        (queue.try_recv_many(&mut buffer, usize::MAX), buffer)
+    });
+    assert!(is_invalid_data(got) && buffer.is_empty(), "{buffer:?}");
+
+    q.word(word::LEN).store(2, Ordering::SeqCst);
+    let mut buffer = Vec::new();
+    assert!(is_invalid_data(q.0.try_recv_many(&mut buffer, 2)));
+    assert!(buffer.is_empty(), "{buffer:?}");
 }

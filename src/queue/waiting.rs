@@ -2,7 +2,8 @@
 //! queue length (a message often arrives within microseconds, and a kernel wake-up costs
 //! tens of them on these machines; `Waiting::spin` says when the spin yields the CPU),
 //! then park a blocking-pool thread on a futex word that the other side bumps and wakes
-//! only when its waiter count says someone is parked.
+//! only when its waiter count says someone is parked. The length is only a hint: a waiter
+//! whose attempts keep failing though it looks ready parks anyway ([`Backoff`]).
 //!
 //! Parking uses `tokio::task::spawn_blocking` directly: the crate's `io/blocking.rs` bridge
 //! was not part of the crate when this was written; move the park there once it is.
@@ -20,6 +21,9 @@ pub(crate) const SPIN: Duration = Duration::from_micros(50);
 const QUICK_CHECKS: u32 = 8;
 /// Longest single park: bounds how long a cancelled wait keeps a blocking thread.
 const PARK_MAX: Duration = Duration::from_millis(50);
+/// Spins in a row that may end "looks ready" while the attempt after each still finds
+/// nothing, before the waiter parks anyway (see [`Backoff`]).
+const FUTILE_SPINS: u32 = 16;
 
 /// What a waiter waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,11 +140,12 @@ impl Waiting {
     }
 
     /// Starts a park on the blocking pool, for at most `limit` (and at most `PARK_MAX`).
-    /// It returns early when woken or when the queue already looks ready.
-    pub(crate) fn park(
+    /// It returns early when woken or, if `trust_hint`, when the queue already looks ready.
+    fn park(
         self,
         attachment: &Arc<Attachment>,
         limit: Option<Duration>,
+        trust_hint: bool,
     ) -> tokio::task::JoinHandle<()> {
         let attachment = attachment.clone();
         let limit = limit.map_or(PARK_MAX, |l| l.min(PARK_MAX));
@@ -149,10 +154,53 @@ impl Waiting {
             waiters.fetch_add(1, Ordering::SeqCst);
             let seen = seq.load(Ordering::SeqCst);
             fence(Ordering::SeqCst);
-            if !self.looks_ready(&attachment) {
+            if !trust_hint || !self.looks_ready(&attachment) {
                 crate::sys::queue::futex_wait(seq, seen, limit);
             }
             waiters.fetch_sub(1, Ordering::SeqCst);
         })
+    }
+}
+
+/// One wait's choice, after each failed attempt, between spinning and parking.
+///
+/// The length word that spinning watches is only a hint: it can look ready while attempts
+/// under the lock keep finding nothing (other waiters keep winning, or a peer keeps writing
+/// it). Trusting it without limit would retry forever without yielding or reaching a
+/// deadline check. So after [`FUTILE_SPINS`] such spins in a row the waiter parks anyway,
+/// and that park sleeps until woken (or its limit) whatever the hint says.
+#[derive(Debug)]
+pub(crate) struct Backoff {
+    waiting: Waiting,
+    /// Spins since the last park that said "looks ready", each followed by a failed attempt.
+    futile: u32,
+}
+
+impl Backoff {
+    /// A wait for `waiting`, before its first attempt.
+    pub(crate) fn new(waiting: Waiting) -> Backoff {
+        Backoff { waiting, futile: 0 }
+    }
+
+    /// After a failed attempt: spins as [`Waiting::spin`] does, unless too many spins in a
+    /// row were futile; `true` to attempt again at once, `false` to park.
+    pub(crate) fn spin(&mut self, attachment: &Attachment) -> bool {
+        if self.futile >= FUTILE_SPINS || !self.waiting.spin(attachment) {
+            return false;
+        }
+        self.futile += 1;
+        true
+    }
+
+    /// Starts a park for at most `limit` (see [`Waiting::park`]), which distrusts the hint
+    /// if the spins before it were all futile; the next spins start afresh.
+    pub(crate) fn park(
+        &mut self,
+        attachment: &Arc<Attachment>,
+        limit: Option<Duration>,
+    ) -> tokio::task::JoinHandle<()> {
+        let trust_hint = self.futile < FUTILE_SPINS;
+        self.futile = 0;
+        self.waiting.park(attachment, limit, trust_hint)
     }
 }
