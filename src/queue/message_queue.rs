@@ -41,10 +41,18 @@ const FILE_PREFIX: &str = "anyipc-mq-";
 /// Separates the name from the creator's pid in staging files: not a name character.
 const STAGING_SEP: char = '~';
 
+/// The endpoint name rules, applied to the whole of `name`: parsed as a URL, a `?` would
+/// start options and leave a shorter name (`jobs?mode=0644` would pass as `jobs`).
 fn check_name(name: &str) -> io::Result<()> {
-    crate::Endpoint::parse(&format!("mq://{name}"))
-        .map(drop)
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
+    let endpoint = crate::Endpoint::parse(&format!("mq://{name}"))
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    if endpoint.name() != Some(name) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{name:?} is not a valid queue name"),
+        ));
+    }
+    Ok(())
 }
 
 fn segment_path(name: &str) -> io::Result<PathBuf> {

@@ -121,12 +121,14 @@ async fn create_open_remove_and_error_kinds() {
         // Open handles outlive the name, as with mq_unlink.
         q.try_send(b"still", 1).unwrap();
         assert_eq!(other.try_recv().unwrap().0, "still");
-        assert_eq!(
-            MessageQueue::create("bad/name", &small(1, 1))
-                .unwrap_err()
-                .kind(),
-            ErrorKind::InvalidInput
-        );
+        // Not a name character, even where a URL would read options or a fragment.
+        for bad in ["bad/name", "jobs?mode=0644", "jobs?", "jobs#x"] {
+            assert_eq!(
+                MessageQueue::create(bad, &small(1, 1)).unwrap_err().kind(),
+                ErrorKind::InvalidInput,
+                "{bad}"
+            );
+        }
         assert_eq!(
             MessageQueue::create(n, &small(0, 1)).unwrap_err().kind(),
             ErrorKind::InvalidInput
