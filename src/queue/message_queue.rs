@@ -151,28 +151,38 @@ impl MessageQueue {
         check_max_len: bool,
     ) -> io::Result<MessageQueue> {
         loop {
-            match Self::open(name) {
-                Ok(queue) => {
-                    let g = *queue.attachment.geometry();
-                    if (check_capacity && g.capacity != options.capacity)
-                        || (check_max_len && g.max_message_len != options.max_message_len)
-                    {
-                        return Err(QueueError::AttributesDiffer {
-                            found: (g.capacity, g.max_message_len),
-                            wanted: (options.capacity, options.max_message_len),
-                        }
-                        .into());
-                    }
-                    return Ok(queue);
-                }
+            match Self::open_checking(name, options, check_capacity, check_max_len) {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
+                other => return other,
             }
             match Self::create(name, options) {
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                 other => return other,
             }
         }
+    }
+
+    /// [`open`](Self::open), then `AlreadyExists` ([`QueueError::AttributesDiffer`] inside)
+    /// if the queue's capacity or max message length is not the one asked for (each checked
+    /// only when `check_capacity` or `check_max_len`).
+    pub(crate) fn open_checking(
+        name: &str,
+        options: &QueueOptions,
+        check_capacity: bool,
+        check_max_len: bool,
+    ) -> io::Result<MessageQueue> {
+        let queue = Self::open(name)?;
+        let g = *queue.attachment.geometry();
+        if (check_capacity && g.capacity != options.capacity)
+            || (check_max_len && g.max_message_len != options.max_message_len)
+        {
+            return Err(QueueError::AttributesDiffer {
+                found: (g.capacity, g.max_message_len),
+                wanted: (options.capacity, options.max_message_len),
+            }
+            .into());
+        }
+        Ok(queue)
     }
 
     /// Removes the queue's name. Handles already open keep working on the (now anonymous)

@@ -98,12 +98,12 @@ impl QueueChannel {
     }
 }
 
-/// Opens (or with `create=true` creates) the queue an `mq://` endpoint names.
+/// Opens (or with `create=true` creates) the queue an `mq://` endpoint names. A `capacity`
+/// or `max_message_len` given in the URL must be the queue's, whether it is created or
+/// found (a mismatch is `AlreadyExists`), so that a URL never silently names another queue
+/// than it describes.
 pub(crate) fn open(endpoint: &Endpoint) -> io::Result<MessageQueue> {
     let name = endpoint.name().unwrap_or_default();
-    if !endpoint.bool_option("create").unwrap_or(false) {
-        return MessageQueue::open(name);
-    }
     let defaults = QueueOptions::default();
     let size = |key: &str, default: u32| -> io::Result<(u32, bool)> {
         match endpoint.size_option(key) {
@@ -123,6 +123,9 @@ pub(crate) fn open(endpoint: &Endpoint) -> io::Result<MessageQueue> {
         max_message_len,
         mode: endpoint.mode_option(),
     };
+    if !endpoint.bool_option("create").unwrap_or(false) {
+        return MessageQueue::open_checking(name, &options, check_capacity, check_max_len);
+    }
     MessageQueue::open_or_create_checking(name, &options, check_capacity, check_max_len)
 }
 

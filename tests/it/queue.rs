@@ -436,6 +436,14 @@ async fn url_layer_opens_creates_and_sends_with_priority() {
         anyipc::connect(format!("mq://{n}?create=true"))
             .await
             .unwrap();
+        // Without create=true too: sizes in the URL must be the queue's.
+        let err = anyipc::connect(format!("mq://{n}?max_message_len=65"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::AlreadyExists, "{err}");
+        anyipc::connect(format!("mq://{n}?capacity=8&max_message_len=64"))
+            .await
+            .unwrap();
         // No second connection to accept.
         let more = tokio::time::timeout(Duration::from_millis(50), listener.accept()).await;
         assert!(more.is_err());
