@@ -61,24 +61,39 @@ fn ofd_lock(kind: libc::c_short, token: u32) -> libc::flock {
     lock
 }
 
-/// Marks this process alive for `token` on the segment `file`: an open-file-description lock
-/// on the token's byte, which the kernel releases when the description is closed, including
-/// when the process is killed.
+/// Marks this process alive for `token` on the segment `file`: an exclusive
+/// open-file-description lock on the token's byte, which the kernel releases when the
+/// description is closed, including when the process is killed. Exclusive, so that a second
+/// process with the same token (the same pid in another pid namespace) cannot attach.
 ///
-/// A read (shared) lock: a process may briefly hold two descriptions of one queue (one
-/// attachment being dropped on one thread while another thread attaches again), and two
-/// write locks on the same byte would refuse the second (`EAGAIN`). Any lock on the byte
-/// answers [`liveness_held`]'s question all the same.
+/// This process may hold the byte through another description of the queue for a moment
+/// (an attachment being dropped on one thread while another thread attaches again): a
+/// refusal is retried for up to [`LIVENESS_RETRY`] before it is returned.
+///
+/// # Errors
+/// `WouldBlock` (`EAGAIN`) if the byte stays held (another process has this token); OS
+/// errors.
 pub(crate) fn hold_liveness(file: &File, token: u32) -> io::Result<()> {
-    let mut lock = ofd_lock(libc::F_RDLCK as libc::c_short, token);
-    // SAFETY: a valid descriptor and a pointer to an initialised `flock` that outlives the call.
-    let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_SETLK, &mut lock) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
+    let started = std::time::Instant::now();
+    loop {
+        let mut lock = ofd_lock(libc::F_WRLCK as libc::c_short, token);
+        // SAFETY: a valid descriptor and a pointer to an initialised `flock` that outlives
+        // the call.
+        let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_SETLK, &mut lock) };
+        if rc == 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        let held = matches!(err.raw_os_error(), Some(libc::EAGAIN | libc::EACCES));
+        if !held || started.elapsed() >= LIVENESS_RETRY {
+            return Err(err);
+        }
+        std::thread::sleep(Duration::from_millis(1));
     }
 }
+
+/// How long [`hold_liveness`] retries a byte held by another description.
+const LIVENESS_RETRY: Duration = Duration::from_millis(200);
 
 /// Whether some open file description (of a live process) holds the liveness byte of `token`.
 pub(crate) fn liveness_held(file: &File, token: u32) -> io::Result<bool> {
@@ -162,34 +177,41 @@ pub(crate) fn file_key(file: &File) -> io::Result<(u64, u64)> {
 mod tests {
     use super::*;
 
-    /// Two descriptions of one queue in one process (an attachment still being dropped on
-    /// one thread while another thread attaches again) both hold the liveness byte, and
-    /// another description sees it held. With exclusive locks the second attach failed with
-    /// `EAGAIN` (a rare failure of the mq bench test).
+    fn open(path: &std::path::Path) -> File {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .unwrap()
+    }
+
+    /// A description of this process still holding the byte while another thread attaches
+    /// again (an attachment being dropped): the new one gets it once the old one closes
+    /// (an immediate `EAGAIN` was a rare failure of the mq bench test). A description that
+    /// keeps it (another process with this token) still refuses the byte.
     #[test]
-    fn two_descriptions_of_one_process_both_hold_the_liveness_byte() {
+    fn the_liveness_byte_is_retried_while_another_description_lets_go() {
         let path = std::env::temp_dir().join(format!(
             "anyipc-liveness-{}-{:?}",
             std::process::id(),
             std::thread::current().id()
         ));
-        let open = || {
-            std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&path)
-                .unwrap()
-        };
-        let (old, new, observer) = (open(), open(), open());
+        let (old, new, observer) = (open(&path), open(&path), open(&path));
         let _ = std::fs::remove_file(&path);
         let token = 4242;
         hold_liveness(&old, token).unwrap();
+        assert!(liveness_held(&observer, token).unwrap());
+        let dropping = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            drop(old);
+        });
         hold_liveness(&new, token).unwrap();
+        dropping.join().unwrap();
         assert!(liveness_held(&observer, token).unwrap());
-        drop(old);
-        assert!(liveness_held(&observer, token).unwrap());
+        let err = hold_liveness(&observer, token).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock, "{err}");
         drop(new);
         assert!(!liveness_held(&observer, token).unwrap());
     }
