@@ -79,6 +79,8 @@ impl QueueChannel {
                     self.gathered_bytes -=
                         self.gathered[..sent].iter().map(Bytes::len).sum::<usize>();
                     self.gathered.drain(..sent);
+                    // Progress: the spins before it were not futile.
+                    backoff.progressed();
                     continue;
                 }
                 Ok(None) => {}

@@ -24,6 +24,9 @@ const PARK_MAX: Duration = Duration::from_millis(50);
 /// Spins in a row that may end "looks ready" while the attempt after each still finds
 /// nothing, before the waiter parks anyway (see [`Backoff`]).
 const FUTILE_SPINS: u32 = 16;
+/// Longest park that does not trust the length hint (see [`Backoff`]): it cannot tell a
+/// wake-up that came before it registered, so it only pauses.
+const DISTRUSTING_PARK_MAX: Duration = Duration::from_millis(1);
 
 /// What a waiter waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,7 +151,14 @@ impl Waiting {
         trust_hint: bool,
     ) -> tokio::task::JoinHandle<()> {
         let attachment = attachment.clone();
-        let limit = limit.map_or(PARK_MAX, |l| l.min(PARK_MAX));
+        // A park that distrusts the hint also skips the check that guards against a wake-up
+        // missed before it registered: it sleeps briefly instead.
+        let most = if trust_hint {
+            PARK_MAX
+        } else {
+            DISTRUSTING_PARK_MAX
+        };
+        let limit = limit.map_or(most, |l| l.min(most));
         tokio::task::spawn_blocking(move || {
             let (seq, waiters) = self.words(&attachment);
             waiters.fetch_add(1, Ordering::SeqCst);
@@ -168,7 +178,8 @@ impl Waiting {
 /// under the lock keep finding nothing (other waiters keep winning, or a peer keeps writing
 /// it). Trusting it without limit would retry forever without yielding or reaching a
 /// deadline check. So after [`FUTILE_SPINS`] such spins in a row the waiter parks anyway,
-/// and that park sleeps until woken (or its limit) whatever the hint says.
+/// and that park sleeps until woken, or at most [`DISTRUSTING_PARK_MAX`], whatever the hint
+/// says. Progress resets the count ([`progressed`](Backoff::progressed)).
 #[derive(Debug)]
 pub(crate) struct Backoff {
     waiting: Waiting,
@@ -190,6 +201,12 @@ impl Backoff {
         }
         self.futile += 1;
         true
+    }
+
+    /// After an attempt that made progress (a part of a batch sent): the spins before it
+    /// were not futile.
+    pub(crate) fn progressed(&mut self) {
+        self.futile = 0;
     }
 
     /// Starts a park for at most `limit` (see [`Waiting::park`]), which distrusts the hint
