@@ -11,7 +11,7 @@ use super::tailer::{Batch, Chunk, TailSource};
 use super::{cursor, FileOptions, FsyncPolicy, StartFrom};
 use crate::codec::FrameError;
 use crate::sys;
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -407,11 +407,15 @@ pub(crate) fn log_end(dir: &Path) -> io::Result<u64> {
         return Ok(0);
     };
     check_base(dir, base)?;
-    let bytes = match std::fs::read(segment_path(dir, base)) {
-        Ok(bytes) => bytes,
+    // As every segment is opened: not through a symlink, and refused unless a regular file
+    // (a FIFO would block the read for ever).
+    let mut file = match sys::open_segment_read(&segment_path(dir, base)) {
+        Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(base),
         Err(e) => return Err(e),
     };
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
     Ok(scan_segment(&bytes, u32::MAX as usize)
         .next_seq()
         .unwrap_or(base))
@@ -702,6 +706,21 @@ mod tests {
             .recv_timeout(std::time::Duration::from_secs(10))
             .expect("the reader hangs on the FIFO");
         assert_eq!(got, vec![0, 1]);
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        // Starting at the end reads the last segment first: the FIFO is refused there too.
+        let (done, outcome) = std::sync::mpsc::channel();
+        let opening = dir.clone();
+        std::thread::spawn(move || {
+            let from_end = FileOptions {
+                from: StartFrom::End,
+                ..FileOptions::default()
+            };
+            let _ = done.send(LogReader::open(&opening, &from_end, None).map(drop));
+        });
+        let err = outcome
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("opening at the end hangs on the FIFO")
+            .unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }

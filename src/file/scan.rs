@@ -11,10 +11,10 @@ pub enum Tail {
     /// Bytes after the valid prefix are not a whole valid record and nothing valid follows
     /// them: the tail of an interrupted write. Recovery cuts it off.
     Torn,
-    /// The record at the end of the valid prefix is invalid, yet a valid record with the next
-    /// sequence number starts where the record after it could (within the largest record of
-    /// its own end, whatever its length field says): bytes were corrupted in the middle.
-    /// Never cut off silently.
+    /// The record at the end of the valid prefix is invalid, yet valid records follow it
+    /// (found where its length field points, or by a bounded search of the offsets where
+    /// the next record could start): bytes were corrupted in the middle. Never cut off
+    /// silently.
     Corrupt,
     /// The segment header itself is missing or invalid.
     BadHeader,
@@ -98,34 +98,36 @@ pub fn scan_segment(bytes: &[u8], max_len: usize) -> SegmentScan {
 }
 
 /// A record at sequence `seq` that is not valid (or runs past the end of `bytes`):
-/// corruption if a valid record `seq + 1` starts anywhere the next record could start, a torn
-/// tail otherwise.
+/// corruption if a valid record `seq + 1` follows it, a torn tail otherwise.
 ///
-/// The damaged record's own length field is not trusted: it may be the damaged part. Its
-/// true payload is at most `max_len` bytes, so the next record starts within
-/// `RECORD_HEADER_LEN + max_len` bytes of it, and every such offset is tried, after the one
-/// the length field points to. The CRC work is bounded ([`SEARCH_CRC_BUDGET`]): a torn tail
-/// of zeros or of a prefix of small records costs little, but random payload bytes (a large
-/// torn record of compressed or encrypted data) announce lengths that fit often enough to
-/// make a full search cost the cube of the tail's length. A search that runs out of budget
-/// decides by the record the length field points to alone.
+/// First where its length field points, as one check. Then, since that field may be the
+/// damaged part, at every other offset where the next record could start (its true payload
+/// is at most `max_len` bytes): a record found there counts only if it ends `bytes` or is
+/// followed by a valid record `seq + 2`, so that the many offsets tried do not add up to a
+/// real chance of a chance CRC match in a torn tail. The CRC work is bounded
+/// ([`SEARCH_CRC_BUDGET`]): random payload bytes (a large torn record of compressed or
+/// encrypted data) announce lengths that fit often enough to make a full search cost the
+/// cube of the tail's length, and a search that runs out of budget decides by the
+/// pointed-to record alone: torn.
 pub(crate) fn classify_invalid(bytes: &[u8], salt: u32, seq: u64, max_len: usize) -> Tail {
-    let next_seq = seq.wrapping_add(1);
-    let is_next = |at: usize| {
-        bytes.get(at..).is_some_and(|rest| {
-            !rest.is_empty()
-                && matches!(
-                    decode_record(rest, salt, next_seq, max_len),
-                    Decoded::Record { .. }
-                )
-        })
+    let record_at = |at: usize, seq: u64| match bytes.get(at..) {
+        Some(rest) if !rest.is_empty() => match decode_record(rest, salt, seq, max_len) {
+            Decoded::Record { len } => Some(at + len),
+            _ => None,
+        },
+        _ => None,
     };
     let pointed = super::record::announced_len(bytes)
         .filter(|len| *len <= max_len)
         .map(|len| RECORD_HEADER_LEN + len);
-    if pointed.is_some_and(is_next) {
+    if pointed
+        .and_then(|at| record_at(at, seq.wrapping_add(1)))
+        .is_some()
+    {
         return Tail::Corrupt;
     }
+    let confirmed =
+        |end: usize| end == bytes.len() || record_at(end, seq.wrapping_add(2)).is_some();
     let last_start = bytes
         .len()
         .min(RECORD_HEADER_LEN.saturating_add(max_len).saturating_add(1));
@@ -140,11 +142,10 @@ pub(crate) fn classify_invalid(bytes: &[u8], salt: u32, seq: u64, max_len: usize
             continue;
         }
         let Some(left) = budget.checked_sub(len + 16) else {
-            // Decided by the pointed-to record alone, which was not valid.
             return Tail::Torn;
         };
         budget = left;
-        if is_next(at) {
+        if record_at(at, seq.wrapping_add(1)).is_some_and(confirmed) {
             return Tail::Corrupt;
         }
     }

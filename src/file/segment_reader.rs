@@ -186,10 +186,9 @@ impl SegmentReader {
     /// whether it is a torn tail or corruption — or `None` if, read afresh, it is valid after
     /// all (a torn tail rewritten by a restarted producer since it was buffered).
     ///
-    /// The next record may start anywhere up to `max_frame` bytes after the invalid one's
-    /// header (its length field may be the damaged part), so that much is read, and the next
-    /// record whole if it is within `max_frame` too (at most twice a record, capped at
-    /// [`CLASSIFY_READ_MAX`]).
+    /// What is read: the record the invalid one's length field points past, whole, and two
+    /// records of `max_frame` for the search of the other places the next record could start
+    /// (its length field may be the damaged part), at most [`CLASSIFY_READ_MAX`] in all.
     ///
     /// # Errors
     /// OS errors reading.
@@ -201,9 +200,22 @@ impl SegmentReader {
             Decoded::Incomplete if eof => return Ok(Some(Tail::Torn)),
             _ => {}
         }
+        // Enough for the record its length field points past and the one after that (as
+        // before the search), and for two records of `max_frame` (the search's window).
         let record = RECORD_HEADER_LEN.saturating_add(max_frame);
+        let pointed = RECORD_HEADER_LEN.saturating_add(announced_len(&self.buf).unwrap_or(0));
+        if !self.fill(
+            pointed
+                .saturating_add(RECORD_HEADER_LEN)
+                .min(CLASSIFY_READ_MAX),
+        )? {
+            let next_len = self.buf.get(pointed..).and_then(announced_len).unwrap_or(0);
+            let next_end = pointed.saturating_add(RECORD_HEADER_LEN + next_len);
+            self.fill(next_end.min(CLASSIFY_READ_MAX))?;
+        }
         self.fill(record.saturating_mul(2).min(CLASSIFY_READ_MAX))?;
-        let tail = classify_invalid(&self.buf, self.salt, self.seq, max_frame);
+        // Records over `max_frame` are still records: the next one may be one.
+        let tail = classify_invalid(&self.buf, self.salt, self.seq, u32::MAX as usize);
         self.buf.clear();
         Ok(Some(tail))
     }
