@@ -32,6 +32,8 @@ pub use address::Address;
 pub use endpoint_parse_error::{EndpointParseError, ParseErrorKind};
 pub use scheme::Scheme;
 
+pub(crate) use name::check_bare_name;
+
 use crate::codec::Framing;
 use option_spec::{OptionValue, ValueKind};
 use std::collections::BTreeMap;

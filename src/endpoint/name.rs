@@ -29,3 +29,14 @@ pub(crate) fn check_name(name: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// [`check_name`] as an `InvalidInput` error naming the `what` (`"queue"`, `"region"`): for
+/// the APIs that take a bare name rather than a URL.
+pub(crate) fn check_bare_name(name: &str, what: &str) -> std::io::Result<()> {
+    check_name(name).map_err(|reason| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{name:?} is not a valid {what} name: {reason}"),
+        )
+    })
+}

@@ -41,18 +41,9 @@ const FILE_PREFIX: &str = "anyipc-mq-";
 /// Separates the name from the creator's pid in staging files: not a name character.
 const STAGING_SEP: char = '~';
 
-/// The endpoint name rules, applied to the whole of `name`: parsed as a URL, a `?` would
-/// start options and leave a shorter name (`jobs?mode=0644` would pass as `jobs`).
+/// The endpoint name rules (a `?` or `#` is not a name character, as a URL would read it).
 fn check_name(name: &str) -> io::Result<()> {
-    let endpoint = crate::Endpoint::parse(&format!("mq://{name}"))
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    if endpoint.name() != Some(name) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{name:?} is not a valid queue name"),
-        ));
-    }
-    Ok(())
+    crate::endpoint::check_bare_name(name, "queue")
 }
 
 fn segment_path(name: &str) -> io::Result<PathBuf> {

@@ -1,6 +1,5 @@
 use crate::io::blocking;
 use crate::sys::{self, FileIdentity};
-use crate::Endpoint;
 use memmap2::{MmapOptions, MmapRaw};
 use std::fs::File;
 use std::io;
@@ -124,15 +123,7 @@ fn map_exactly(file: &File, len: usize) -> io::Result<MmapRaw> {
 
 fn check_name(name: &str) -> io::Result<()> {
     // The endpoint name rules: 1–64 of [A-Za-z0-9._-], not starting with '.' or '-'.
-    let endpoint = Endpoint::parse(&format!("shm://{name}"))
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    if endpoint.name() != Some(name) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{name:?} is not a valid region name"),
-        ));
-    }
-    Ok(())
+    crate::endpoint::check_bare_name(name, "region")
 }
 
 fn prefix() -> String {
