@@ -253,31 +253,23 @@ mod tests {
     fn a_last_segment_with_a_wrong_base_is_refused_before_anything_is_cut() {
         let dir = temp_dir("wrong-base");
         let salt = 11;
-        let mut bytes = SegmentHeader { salt, base_seq: 7 }.encode().to_vec();
-        for seq in 0..3 {
-            encode_record(&mut bytes, salt, seq, b"kept");
-        }
         let path = segment_path(&dir, 0);
-        std::fs::write(&path, &bytes).unwrap();
-        let err = open_fails(&dir);
-        assert!(
-            err.to_string().contains("does not start at record 0"),
-            "{err}"
-        );
-        assert_eq!(std::fs::read(&path).unwrap(), bytes);
-
-        let mut bytes = SegmentHeader { salt, base_seq: 7 }.encode().to_vec();
-        for seq in 7..10 {
-            encode_record(&mut bytes, salt, seq, b"kept");
+        // Records at the name's sequence numbers, then records at the header's with a torn
+        // record after them.
+        for (seqs, torn) in [(0..3, &[][..]), (7..10, &[9, 0, 0][..])] {
+            let mut bytes = SegmentHeader { salt, base_seq: 7 }.encode().to_vec();
+            for seq in seqs {
+                encode_record(&mut bytes, salt, seq, b"kept");
+            }
+            bytes.extend_from_slice(torn);
+            std::fs::write(&path, &bytes).unwrap();
+            let err = open_fails(&dir);
+            assert!(
+                err.to_string().contains("does not start at record 0"),
+                "{err}"
+            );
+            assert_eq!(std::fs::read(&path).unwrap(), bytes);
         }
-        bytes.extend_from_slice(&[9, 0, 0]); // a torn record
-        std::fs::write(&path, &bytes).unwrap();
-        let err = open_fails(&dir);
-        assert!(
-            err.to_string().contains("does not start at record 0"),
-            "{err}"
-        );
-        assert_eq!(std::fs::read(&path).unwrap(), bytes);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
