@@ -16,6 +16,8 @@ pub mod queue;
 pub mod shm;
 mod sys;
 pub mod tcp;
+#[cfg(test)]
+mod test_support;
 mod transport;
 pub mod udp;
 #[cfg(unix)]

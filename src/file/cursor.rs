@@ -129,9 +129,7 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn a_cursor_that_is_not_a_regular_file_is_invalid_data() {
-        let dir = std::env::temp_dir().join(format!("anyipc-cursor-link-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::test_support::temp_dir("cursor-link");
         let elsewhere = dir.join("elsewhere");
         std::fs::write(&elsewhere, encode(42)).unwrap();
         std::os::unix::fs::symlink(&elsewhere, cursor_path(&dir, "linked")).unwrap();

@@ -429,12 +429,7 @@ mod tests {
     use bytes::Bytes;
     use std::io::Write;
 
-    fn temp_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("anyipc-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
+    use crate::test_support::temp_dir;
 
     fn payload(seq: u64, len: usize) -> Vec<u8> {
         (0..len).map(|i| (seq as usize * 7 + i) as u8).collect()

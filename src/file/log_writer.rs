@@ -228,12 +228,7 @@ mod tests {
     use super::*;
     use crate::file::encode_record;
 
-    fn temp_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("anyipc-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
+    use crate::test_support::temp_dir;
 
     /// Opens a writer on `dir`, which must fail with `InvalidData`, and drops the index
     /// entry the attempt made.

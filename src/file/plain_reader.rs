@@ -155,7 +155,7 @@ mod tests {
 
     /// A fresh file `name` in the temporary directory, holding `bytes`.
     fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
-        let path = std::env::temp_dir().join(format!("anyipc-plain-{name}-{}", std::process::id()));
+        let path = crate::test_support::temp_path(&format!("plain-{name}"));
         std::fs::write(&path, bytes).unwrap();
         path
     }

@@ -513,18 +513,8 @@ mod tests {
         // The file as another process may leave it between `open`'s size check and the
         // mapping: shorter than checked. Bounds checks use the checked length, so the
         // mapping must have it (the old `map_raw` measured the file again: 4096 bytes).
-        let path = std::env::temp_dir().join(format!(
-            "anyipc-map-exactly-{}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
-            .unwrap();
+        let path = crate::test_support::temp_path("map-exactly");
+        let file = crate::test_support::open_read_write(&path);
         let _ = std::fs::remove_file(&path);
         file.set_len(4096).unwrap();
         let map = map_exactly(&file, 3 * 4096).unwrap();

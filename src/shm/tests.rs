@@ -43,14 +43,8 @@ async fn a_well_formed_handshake_is_accepted() {
 
 #[tokio::test]
 async fn an_unsealed_file_is_refused() {
-    let path = std::env::temp_dir().join(format!("anyipc-unit-unsealed-{}", std::process::id()));
-    let file = std::fs::File::options()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&path)
-        .unwrap();
+    let path = crate::test_support::temp_path("unit-unsealed");
+    let file = crate::test_support::open_read_write(&path);
     std::fs::remove_file(&path).unwrap();
     file.set_len(4096 + 2 * 4096).unwrap();
     let bell = sys::shm::eventfd().unwrap();

@@ -176,16 +176,7 @@ pub(crate) fn file_key(file: &File) -> io::Result<(u64, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn open(path: &std::path::Path) -> File {
-        std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .unwrap()
-    }
+    use crate::test_support::{open_read_write as open, temp_path};
 
     /// A description of this process still holding the byte while another thread attaches
     /// again (an attachment being dropped): the new one gets it once the old one closes
@@ -193,11 +184,7 @@ mod tests {
     /// keeps it (another process with this token) still refuses the byte.
     #[test]
     fn the_liveness_byte_is_retried_while_another_description_lets_go() {
-        let path = std::env::temp_dir().join(format!(
-            "anyipc-liveness-{}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        ));
+        let path = temp_path("liveness");
         let (old, new, observer) = (open(&path), open(&path), open(&path));
         let _ = std::fs::remove_file(&path);
         let token = 4242;
