@@ -142,7 +142,8 @@ impl Waiting {
         }
     }
 
-    /// Starts a park on the blocking pool, for at most `limit` (and at most `PARK_MAX`).
+    /// Starts a park on the blocking pool, for at most `limit` (and at most `PARK_MAX`, or
+    /// `DISTRUSTING_PARK_MAX` without `trust_hint`).
     /// It returns early when woken or, if `trust_hint`, when the queue already looks ready.
     fn park(
         self,
