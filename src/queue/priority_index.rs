@@ -70,12 +70,26 @@ fn queue_len(region: &Region) -> Result<u32, QueueError> {
 }
 
 /// The slots one walk took, so that a list that loops back on itself is refused: a slot
-/// taken twice would be handed out, or written, twice in one operation. A bit per slot,
-/// allocated when the walk takes its second slot: a single send or receive allocates nothing.
+/// taken twice would be handed out, or written, twice in one operation. A bit per slot, set
+/// up when the walk takes its second slot (a single send or receive does nothing more): on
+/// the stack for queues of up to [`INLINE_SLOTS`] slots, on the heap beyond.
 struct Walked {
     first: u32,
-    seen: Vec<u64>,
+    seen: Seen,
     repeated: bool,
+}
+
+/// Queues up to this many slots walk with a bitset on the stack (512 bytes).
+const INLINE_SLOTS: usize = 64 * 64;
+
+// The large variant is the point: a walk's bitset stays off the heap, and the value lives
+// on the stack for one operation.
+#[allow(clippy::large_enum_variant)]
+enum Seen {
+    /// The walk has taken only its first slot.
+    One,
+    Inline([u64; INLINE_SLOTS / 64]),
+    Heap(Vec<u64>),
 }
 
 impl Walked {
@@ -83,25 +97,35 @@ impl Walked {
     fn new(first: u32) -> Walked {
         Walked {
             first,
-            seen: Vec::new(),
+            seen: Seen::One,
             repeated: false,
         }
     }
 
     /// Notes that the walk went on to `slot` (below `capacity`: every link is checked).
     fn push(&mut self, slot: u32, capacity: u32) {
-        if self.seen.is_empty() {
-            self.seen = vec![0; (capacity as usize).div_ceil(64)];
+        if let Seen::One = self.seen {
+            let words = (capacity as usize).div_ceil(64);
+            self.seen = if words <= INLINE_SLOTS / 64 {
+                Seen::Inline([0; INLINE_SLOTS / 64])
+            } else {
+                Seen::Heap(vec![0; words])
+            };
             self.mark(self.first);
         }
         self.mark(slot);
     }
 
     fn mark(&mut self, slot: u32) {
+        let bits: &mut [u64] = match &mut self.seen {
+            Seen::One => return,
+            Seen::Inline(words) => words,
+            Seen::Heap(words) => words,
+        };
         let (word, bit) = (slot as usize / 64, 1u64 << (slot % 64));
         // Links are checked against the capacity before they are walked; one that is not
         // would be corrupt too.
-        match self.seen.get_mut(word) {
+        match bits.get_mut(word) {
             Some(w) if *w & bit == 0 => *w |= bit,
             _ => self.repeated = true,
         }
