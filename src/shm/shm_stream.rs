@@ -325,51 +325,50 @@ impl ShmStream {
     /// Whether the rendezvous socket says the peer is gone (end of stream or an error).
     /// Registers `cx` for the socket's readability when it does not.
     fn poll_peer_gone(&mut self, cx: &mut Context<'_>) -> bool {
-        if self.peer_gone {
-            return true;
-        }
-        let mut scratch = [0u8; 64];
         loop {
+            if self.peer_gone {
+                return true;
+            }
             match self.socket.poll_read_ready(cx) {
                 Poll::Pending => return false,
-                Poll::Ready(Err(_)) => break,
-                Poll::Ready(Ok(())) => {}
-            }
-            match self.socket.try_read(&mut scratch) {
-                // A peer has nothing to say after the handshake: discard anything it sends.
-                Ok(n) if n > 0 => continue,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                _ => break,
+                Poll::Ready(Err(_)) => self.peer_gone = true,
+                // Bounded by tokio's cooperative budget on `poll_read_ready`.
+                Poll::Ready(Ok(())) => {
+                    self.drain_socket();
+                }
             }
         }
-        self.peer_gone = true;
-        true
     }
 
     /// Whether the rendezvous socket already says the peer is gone, without registering for
     /// its readability: while the socket is quiet this is one load of tokio's readiness (no
-    /// system call), so every write can ask, and a side that only writes learns that a
-    /// killed peer is gone at its next write instead of once the ring is full.
+    /// system call), so a write can ask, and a side that only writes learns that a killed
+    /// peer is gone at its next write instead of once the ring is full.
     fn peer_gone_now(&mut self) -> bool {
-        if self.peer_gone {
-            return true;
-        }
-        let mut scratch = [0u8; 64];
         // A peer that keeps sending junk is alive; a bounded number of reads keeps a write
         // from spinning on it.
         for _ in 0..16 {
-            match self.socket.try_read(&mut scratch) {
-                Ok(n) if n > 0 => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                _ => {
-                    self.peer_gone = true;
-                    return true;
-                }
+            if self.peer_gone || !self.drain_socket() {
+                break;
             }
         }
-        false
+        self.peer_gone
+    }
+
+    /// Reads what the socket has without waiting (a peer has nothing to say after the
+    /// handshake: anything it sends is discarded), noting the end of stream or an error in
+    /// `peer_gone`; `true` when bytes were read, so there may be more.
+    fn drain_socket(&mut self) -> bool {
+        let mut scratch = [0u8; 64];
+        match self.socket.try_read(&mut scratch) {
+            Ok(n) if n > 0 => true,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => true,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
+            _ => {
+                self.peer_gone = true;
+                false
+            }
+        }
     }
 
     fn unpark(&mut self, half: Half) {
@@ -482,9 +481,13 @@ impl AsyncWrite for ShmStream {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         this.unpark(Half::Write);
+        // Asked once per write: once it waits for room, `wait` watches the socket.
+        if this.peer_gone_now() {
+            return Poll::Ready(Err(broken_pipe()));
+        }
         let mut spin = Spin::default();
         loop {
-            if this.peer_gone_now() {
+            if this.peer_gone {
                 return Poll::Ready(Err(broken_pipe()));
             }
             match this.tx.write_vectored(bufs, WRITE_CHUNK).map_err(corrupt)? {
