@@ -52,7 +52,7 @@ fn parse_size(text: &str) -> Option<u64> {
         .iter()
         .find_map(|(suffix, unit)| lower.strip_suffix(suffix).map(|d| (d, *unit)))
         .unwrap_or((lower.as_str(), 1));
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    if !is_digits(digits) {
         return None;
     }
     digits.parse::<u64>().ok()?.checked_mul(unit)
@@ -70,7 +70,7 @@ fn parse_duration(text: &str) -> Option<Duration> {
     } else {
         (text, 1_000)
     };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    if !is_digits(digits) {
         return None;
     }
     let millis = digits.parse::<u64>().ok()?.checked_mul(millis_per_unit)?;
@@ -96,7 +96,7 @@ fn parse_mode(text: &str) -> Option<u32> {
 fn parse_uid_list(text: &str) -> Option<Vec<u32>> {
     text.split(',')
         .map(|uid| {
-            if uid.is_empty() || !uid.bytes().all(|b| b.is_ascii_digit()) {
+            if !is_digits(uid) {
                 None
             } else {
                 uid.parse::<u32>().ok()
