@@ -254,10 +254,8 @@ impl TailSource for LogReader {
             Ok(()) => Ok(batch),
             // Deliver the good records before the damage first; the next read, starting at
             // the damaged record (or segment), reports it.
-            Err(_) if !batch.chunks.is_empty() => {
-                batch.caught_up = false;
-                Ok(batch)
-            }
+            // (`fill_batch` sets `caught_up` only when it returns `Ok`.)
+            Err(_) if !batch.chunks.is_empty() => Ok(batch),
             Err(e) => Err(e),
         }
     }
