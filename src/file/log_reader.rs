@@ -199,6 +199,7 @@ impl LogReader {
                 file,
                 header.salt,
                 SEGMENT_HEADER_LEN as u64,
+                self.max_frame,
             ));
             return Ok(true);
         }
@@ -233,7 +234,7 @@ impl TailSource for LogReader {
         // block (a large record arriving comes in several rounds).
         loop {
             let got = seg.fill_nowait()?;
-            match seg.take_records(self.max_frame, &mut self.next_seq) {
+            match seg.take_records(&mut self.next_seq) {
                 (Some(chunk), _) => batch.chunks.push(chunk),
                 (None, Stop::NeedMore) if got == 0 => {
                     // The end of the file (a partial record there is read afresh next time).
@@ -359,7 +360,7 @@ fn read_segment(
     batch_bytes: &mut usize,
 ) -> io::Result<SegmentEnd> {
     let eof = seg.fill_chunk()?;
-    let (chunk, stop) = seg.take_records(max_frame, next_seq);
+    let (chunk, stop) = seg.take_records(next_seq);
     if let Some(chunk) = chunk {
         if let Chunk::Records { data, .. } = &chunk {
             *batch_bytes += data.len();
@@ -373,12 +374,16 @@ fn read_segment(
         Stop::NeedMore => Ok(SegmentEnd::AtEnd {
             clean: !seg.forget_partial(),
         }),
-        Stop::TooLarge(len) => Err(FrameError::TooLarge {
-            len: len as u64,
-            max: max_frame,
+        Stop::TooLarge(len) => {
+            // Read afresh next time: a torn tail may be rewritten by then.
+            seg.forget_partial();
+            Err(FrameError::TooLarge {
+                len: len as u64,
+                max: max_frame,
+            }
+            .into())
         }
-        .into()),
-        Stop::Invalid => match seg.classify_front(max_frame)? {
+        Stop::Invalid => match seg.classify_front()? {
             // Valid when read afresh: take it next time.
             None => Ok(SegmentEnd::More),
             Some(Tail::Corrupt) => Err(corrupt(
@@ -480,11 +485,11 @@ mod tests {
         bytes.extend(&record(salt, 4, &[0xEE; 100])[..60]);
         std::fs::write(&path, &bytes).unwrap();
 
-        let mut seg = SegmentReader::new(0, sys::open_read(&path).unwrap(), salt, 32);
+        let mut seg = SegmentReader::new(0, sys::open_read(&path).unwrap(), salt, 32, 1 << 20);
         // Stop one byte short of the end: the torn record stays buffered.
         assert!(!seg.fill(bytes.len() - SEGMENT_HEADER_LEN - 1).unwrap());
         let mut next_seq = 0;
-        let (chunk, stop) = seg.take_records(1 << 20, &mut next_seq);
+        let (chunk, stop) = seg.take_records(&mut next_seq);
         assert_eq!((next_seq, stop), (4, Stop::NeedMore));
         assert!(chunk.is_some());
 
@@ -668,6 +673,41 @@ mod tests {
         };
         assert_eq!(got, vec![0, 1]);
         assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A length field at the end of the active segment announcing more than `max_frame`
+    /// (damaged, or written by a producer with a larger `max_frame`): the records before it
+    /// come out, then `InvalidData` — not a wait for bytes that may never come, and no read
+    /// of the rest of the file into memory to find out.
+    #[test]
+    fn a_length_over_max_frame_at_the_end_is_invalid_data_not_a_wait() {
+        let dir = temp_dir("length-past-eof");
+        let path = segment(&dir, 5, 0, 3);
+        let mut rest = 0x7fff_fff0u32.to_le_bytes().to_vec();
+        rest.extend([0xAB; 40]);
+        append(&path, &rest);
+        let mut reader = LogReader::open(&dir, &FileOptions::default(), None).unwrap();
+        let mut got = Vec::new();
+        let mut outcome = None;
+        for _ in 0..10 {
+            match reader.read_batch(None) {
+                Ok(batch) => got.extend(records(batch).into_iter().map(|(seq, _)| seq)),
+                Err(e) => {
+                    outcome = Some(e);
+                    break;
+                }
+            }
+        }
+        assert_eq!(got, vec![0, 1, 2]);
+        let err = outcome.expect("the reader waits at the length field");
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        assert!(err.to_string().contains("2147483632-byte"), "{err}");
+        // It stays refused (read afresh, not from a stale buffer), and the task's read path
+        // gives it up to the pool's, which says the same.
+        assert!(reader.try_read_now().is_none_or(|batch| batch.is_ok()));
+        let again = reader.read_batch(None).unwrap_err();
+        assert_eq!(again.kind(), io::ErrorKind::InvalidData, "{again}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -31,7 +31,9 @@ pub(crate) enum Stop {
     NeedMore,
     /// The record at the front is invalid, as far as the buffered bytes go.
     Invalid,
-    /// The record at the front is valid, but its payload (this long) is over `max_frame`.
+    /// The record at the front announces a payload (this long) over `max_frame`: it is
+    /// refused as soon as its length field is read, not read whole first (a damaged length
+    /// field could otherwise make the reader read, and wait for, up to 4 GiB).
     TooLarge(usize),
 }
 
@@ -55,11 +57,20 @@ pub(crate) struct SegmentReader {
     /// the first read after a backlog (reads of a full 1 MiB), whose messages share a 1 MiB
     /// allocation. No `stat` of the file per read is needed to size it.
     read_size: usize,
+    /// The largest payload this reader takes; a longer one is [`Stop::TooLarge`].
+    max_frame: usize,
 }
 
 impl SegmentReader {
-    /// Reads `file`, segment `base` salted with `salt`, from its first record at `offset`.
-    pub(crate) fn new(base: u64, file: File, salt: u32, offset: u64) -> SegmentReader {
+    /// Reads `file`, segment `base` salted with `salt`, from its first record at `offset`,
+    /// taking payloads of up to `max_frame` bytes.
+    pub(crate) fn new(
+        base: u64,
+        file: File,
+        salt: u32,
+        offset: u64,
+        max_frame: usize,
+    ) -> SegmentReader {
         SegmentReader {
             base,
             file,
@@ -69,13 +80,17 @@ impl SegmentReader {
             buf: BytesMut::new(),
             sealed: false,
             read_size: MIN_READ,
+            max_frame,
         }
     }
 
     /// How many bytes the buffer should hold for the next step: the next read's size, or
-    /// the whole record at its front when that is larger.
+    /// the whole record at its front when that is larger (and not over `max_frame`: such a
+    /// record is refused by its length field alone).
     fn wanted(&self) -> usize {
-        let front = announced_len(&self.buf).unwrap_or(0);
+        let front = announced_len(&self.buf)
+            .filter(|&len| len <= self.max_frame)
+            .unwrap_or(0);
         self.read_size.max(RECORD_HEADER_LEN.saturating_add(front))
     }
 
@@ -133,21 +148,18 @@ impl SegmentReader {
     /// Takes the whole valid records at the front of the buffer and moves past them: those
     /// from `next_seq` on become the returned chunk (and `next_seq` moves past them), older
     /// ones are skipped. Says what stopped it.
-    pub(crate) fn take_records(
-        &mut self,
-        max_frame: usize,
-        next_seq: &mut u64,
-    ) -> (Option<Chunk>, Stop) {
+    pub(crate) fn take_records(&mut self, next_seq: &mut u64) -> (Option<Chunk>, Stop) {
         let mut pos = 0;
         let mut seq = self.seq;
         // Bytes and sequence number after the records below `next_seq`.
         let (mut skip, mut first) = (0, seq);
         let stop = loop {
-            match decode_record(&self.buf[pos..], self.salt, seq, u32::MAX as usize) {
+            let rest = &self.buf[pos..];
+            if let Some(len) = announced_len(rest).filter(|&len| len > self.max_frame) {
+                break Stop::TooLarge(len);
+            }
+            match decode_record(rest, self.salt, seq, self.max_frame) {
                 Decoded::Record { len } => {
-                    if len - RECORD_HEADER_LEN > max_frame {
-                        break Stop::TooLarge(len - RECORD_HEADER_LEN);
-                    }
                     pos += len;
                     // No overflow: the segment's base is at most `MAX_BASE_SEQ`, checked when
                     // it was opened.
@@ -192,7 +204,8 @@ impl SegmentReader {
     ///
     /// # Errors
     /// OS errors reading.
-    pub(crate) fn classify_front(&mut self, max_frame: usize) -> io::Result<Option<Tail>> {
+    pub(crate) fn classify_front(&mut self) -> io::Result<Option<Tail>> {
+        let max_frame = self.max_frame;
         self.buf.clear();
         let eof = self.fill_chunk()?;
         match decode_record(&self.buf, self.salt, self.seq, u32::MAX as usize) {
@@ -246,7 +259,7 @@ mod tests {
     fn reads_start_small_and_follow_what_the_file_delivers() {
         let path = std::env::temp_dir().join(format!("anyipc-sized-read-{}", std::process::id()));
         std::fs::write(&path, vec![1u8; 100]).unwrap();
-        let mut reader = SegmentReader::new(0, sys::open_read(&path).unwrap(), 0, 0);
+        let mut reader = SegmentReader::new(0, sys::open_read(&path).unwrap(), 0, 0, 1 << 20);
         assert!(reader.fill_chunk().unwrap(), "the file ends first");
         assert_eq!(reader.buf.len(), 100);
         // A kept message would pin this allocation: a few KiB, not a 1 MiB chunk.
