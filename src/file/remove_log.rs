@@ -56,11 +56,12 @@ fn remove_log(dir: &Path, force: bool) -> io::Result<()> {
     // Listed under the lock: a segment a writer made before it let go is removed too.
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
-        let is_logs = entry
+        let named_like_logs = entry
             .file_name()
             .to_str()
             .is_some_and(|name| segment::is_segment_file(name) || segment::is_cursor_file(name));
-        if is_logs {
+        // The log makes files only: a directory named like one is someone else's.
+        if named_like_logs && !entry.file_type()?.is_dir() {
             remove_if_present(&entry.path())?;
         }
     }

@@ -222,12 +222,15 @@ async fn remove_refuses_a_live_writer_and_deletes_only_the_logs_files() {
         consumer.commit().await.unwrap();
         drop(consumer);
         std::fs::write(dir.path().join("notes.txt"), b"mine").unwrap();
+        // Named like a cursor, but a directory: not the log's, and no reason to stop.
+        std::fs::create_dir(dir.path().join("other.cursor")).unwrap();
         anyipc::file::remove(dir.path()).unwrap();
-        let left: Vec<_> = std::fs::read_dir(dir.path())
+        let mut left: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
-        assert_eq!(left, ["notes.txt"]);
+        left.sort();
+        assert_eq!(left, ["notes.txt", "other.cursor"]);
         let err = anyipc::file::remove(dir.path()).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
 
