@@ -14,8 +14,9 @@ const LEN: usize = 20;
 
 /// The committed position of consumer `name`: `None` if it never committed.
 ///
-/// The file is opened without following a symlink and read only up to one byte past a
-/// cursor's length, so a cursor replaced by a link or a large file is refused, not read.
+/// The file is opened as a segment is (not through a symlink, refused unless a regular
+/// file, without blocking on a FIFO) and read only up to one byte past a cursor's length, so
+/// a cursor replaced by a link, a FIFO or a large file is refused, not read.
 ///
 /// # Errors
 /// `InvalidData` for a damaged cursor file (wrong length or contents, or not a regular
@@ -29,8 +30,9 @@ pub(crate) fn load(dir: &Path, name: &str) -> io::Result<Option<u64>> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     }
-    // A symlink put there since is refused by the open (on Unix).
-    let file = match sys::open_read(&path) {
+    // A symlink, FIFO or device put there since is refused by the open (on Unix), which
+    // neither follows a link nor blocks on a FIFO.
+    let file = match sys::open_segment_read(&path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
@@ -125,7 +127,7 @@ mod tests {
     }
 
     /// A cursor that is a symlink (here to a valid cursor elsewhere; to `/dev/zero` it would
-    /// be read forever) or a directory is damaged, never followed.
+    /// be read forever), a FIFO or a directory is damaged, never followed.
     #[cfg(unix)]
     #[test]
     fn a_cursor_that_is_not_a_regular_file_is_invalid_data() {
@@ -136,6 +138,16 @@ mod tests {
         let err = load(&dir, "linked").unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
         assert!(err.to_string().contains("`linked`"), "{err}");
+        let fifo = std::process::Command::new("mkfifo")
+            .arg(cursor_path(&dir, "fifo"))
+            .status()
+            .unwrap();
+        assert!(fifo.success());
+        assert_eq!(
+            load(&dir, "fifo").unwrap_err().kind(),
+            io::ErrorKind::InvalidData,
+            "a FIFO is refused, not read (a read would block for ever)"
+        );
         std::fs::create_dir(cursor_path(&dir, "dir")).unwrap();
         assert_eq!(
             load(&dir, "dir").unwrap_err().kind(),

@@ -91,7 +91,7 @@ pub(crate) fn open_read(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
-/// Opens an existing log segment for reading, not through a symlink, and on Linux without
+/// Opens an existing log segment (or cursor) for reading, not through a symlink, and on Linux without
 /// access-time updates when the file is ours (`O_NOATIME`; the kernel refuses it to other
 /// users, who get a plain open). A tailing consumer reads each segment right after every
 /// write, and under `relatime` each such read would otherwise dirty the inode (a journal
