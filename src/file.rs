@@ -31,7 +31,12 @@
 //!   delivery is at-least-once (a consumer killed without closing may see up to that many
 //!   records again). [`FileConsumer`] is the typed API with an explicit
 //!   [`commit`](FileConsumer::commit). Consumers never take the lock, and any number may
-//!   read at once.
+//!   read at once. A cursor holds the sequence number of the next record and the CRC of
+//!   the record before it, which a resumed consumer checks: if a crash lost records it had
+//!   read (written but not yet synced, under `fsync=never|batch`, or read before the
+//!   producer's `fdatasync` returned), the log ends before its cursor or new records took
+//!   the lost sequence numbers, and it gets `InvalidData` naming the cursor file (remove it
+//!   to start where `from` says) instead of waiting for, or skipping, the new records.
 //! - **Format.** Segment files `dir/<first seq, 20 digits>.log`, each with a header holding
 //!   a random salt; records carry their length and a CRC32C over salt, sequence number,
 //!   length and payload ([`SegmentHeader`], [`encode_record`]). A segment is closed at
@@ -66,6 +71,7 @@
 //! |---|---|
 //! | another producer holds the log | `AddrInUse` |
 //! | corrupt record, segment or cursor; record over `max_frame` | `InvalidData` |
+//! | a resumed consumer's last record lost or replaced (above) | `InvalidData` |
 //! | message over `max_frame` to send | `InvalidInput` |
 //! | sending on a consumer connection | `Unsupported` |
 //! | disk full, I/O error (then every later send) | the OS error's kind |

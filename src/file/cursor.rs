@@ -1,16 +1,52 @@
 //! A consumer's committed position, kept in `NAME.cursor` beside the log.
 //!
-//! The file is 20 bytes: magic `AIPCCUR1`, the sequence number of the next record to
-//! deliver (u64 little-endian), and a CRC32C of the 16 bytes before it. It is replaced
-//! atomically: written to a temporary file, optionally fsynced, renamed over the old one.
+//! The file is magic `AIPCCUR2`, the sequence number of the next record to deliver (u64
+//! little-endian), the stored CRC of the record before it (u32 little-endian) and a CRC32C
+//! of the 20 bytes before it: 24 bytes. A position whose record before it is unknown (the
+//! start of the log, or a consumer that skipped records deleted by retention) is written in
+//! the first format, 20 bytes: magic `AIPCCUR1`, the sequence number and a CRC32C of the 16
+//! bytes before it. It is replaced atomically: written to a temporary file, optionally
+//! fsynced, renamed over the old one.
+//!
+//! The record's CRC lets a resumed consumer check that the log still holds the record it
+//! last read: after a crash that lost records the consumer had read (written but not yet
+//! synced under `fsync=never|batch`, or read before the producer's `fdatasync` returned), the
+//! producer appends new records under the same sequence numbers, and a cursor of sequence
+//! numbers alone would skip them.
 
 use super::segment::{corrupt, cursor_path, cursor_temp_path};
 use crate::sys;
 use std::io::{self, Read, Write};
 use std::path::Path;
 
-const MAGIC: &[u8; 8] = b"AIPCCUR1";
-const LEN: usize = 20;
+const MAGIC_SEQ: &[u8; 8] = b"AIPCCUR1";
+const LEN_SEQ: usize = 20;
+const MAGIC_CHECKED: &[u8; 8] = b"AIPCCUR2";
+const LEN_CHECKED: usize = 24;
+
+/// Where a consumer stands: the next record to deliver and, when known, the stored CRC of
+/// the record before it, which a consumer resuming there checks the log against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Position {
+    pub(crate) next_seq: u64,
+    /// The CRC field of record `next_seq - 1`.
+    pub(crate) last_crc: Option<u32>,
+}
+
+impl Position {
+    /// A position with nothing known about the record before it.
+    pub(crate) fn at(next_seq: u64) -> Position {
+        Position {
+            next_seq,
+            last_crc: None,
+        }
+    }
+
+    /// The record the log must still hold for a consumer to resume here, and its CRC field.
+    pub(crate) fn check(self) -> Option<(u64, u32)> {
+        Some((self.next_seq.checked_sub(1)?, self.last_crc?))
+    }
+}
 
 /// The committed position of consumer `name`: `None` if it never committed.
 ///
@@ -21,7 +57,7 @@ const LEN: usize = 20;
 /// # Errors
 /// `InvalidData` for a damaged cursor file (wrong length or contents, or not a regular
 /// file); OS errors reading it.
-pub(crate) fn load(dir: &Path, name: &str) -> io::Result<Option<u64>> {
+pub(crate) fn load(dir: &Path, name: &str) -> io::Result<Option<Position>> {
     let path = cursor_path(dir, name);
     let damaged = |what: &str| corrupt(dir, format!("the cursor of consumer `{name}` {what}"));
     match std::fs::symlink_metadata(&path) {
@@ -45,20 +81,20 @@ pub(crate) fn load(dir: &Path, name: &str) -> io::Result<Option<u64>> {
 
 /// Reads at most one byte more than a cursor holds: enough to tell a cursor that is too long.
 fn read_limited(file: impl Read) -> io::Result<Vec<u8>> {
-    let mut bytes = Vec::with_capacity(LEN + 1);
-    file.take(LEN as u64 + 1).read_to_end(&mut bytes)?;
+    let mut bytes = Vec::with_capacity(LEN_CHECKED + 1);
+    file.take(LEN_CHECKED as u64 + 1).read_to_end(&mut bytes)?;
     Ok(bytes)
 }
 
-/// Commits `next_seq` as consumer `name`'s position; with `durable`, fsyncs the file and
-/// the directory before returning.
+/// Commits `position` as consumer `name`'s; with `durable`, fsyncs the file and the
+/// directory before returning.
 ///
 /// # Errors
 /// OS errors writing, syncing or renaming.
 pub(crate) fn store(
     dir: &Path,
     name: &str,
-    next_seq: u64,
+    position: Position,
     durable: bool,
     mode: u32,
 ) -> io::Result<()> {
@@ -69,7 +105,7 @@ pub(crate) fn store(
         _ => {}
     }
     let mut file = sys::create_new_file(&temp, mode)?;
-    file.write_all(&encode(next_seq))?;
+    file.write_all(&encode(position))?;
     if durable {
         file.sync_data()?;
     }
@@ -81,24 +117,44 @@ pub(crate) fn store(
     Ok(())
 }
 
-fn encode(next_seq: u64) -> [u8; LEN] {
-    let mut out = [0u8; LEN];
-    out[0..8].copy_from_slice(MAGIC);
-    out[8..16].copy_from_slice(&next_seq.to_le_bytes());
-    let crc = crc32c::crc32c(&out[0..16]);
-    out[16..20].copy_from_slice(&crc.to_le_bytes());
+fn encode(position: Position) -> Vec<u8> {
+    let mut out = Vec::with_capacity(LEN_CHECKED);
+    match position.last_crc {
+        Some(crc) => {
+            out.extend_from_slice(MAGIC_CHECKED);
+            out.extend_from_slice(&position.next_seq.to_le_bytes());
+            out.extend_from_slice(&crc.to_le_bytes());
+        }
+        None => {
+            out.extend_from_slice(MAGIC_SEQ);
+            out.extend_from_slice(&position.next_seq.to_le_bytes());
+        }
+    }
+    let crc = crc32c::crc32c(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
     out
 }
 
-fn decode(bytes: &[u8]) -> Option<u64> {
-    if bytes.len() != LEN || &bytes[0..8] != MAGIC {
+fn decode(bytes: &[u8]) -> Option<Position> {
+    let checked = match bytes.len() {
+        LEN_SEQ if bytes.starts_with(MAGIC_SEQ) => false,
+        LEN_CHECKED if bytes.starts_with(MAGIC_CHECKED) => true,
+        _ => return None,
+    };
+    let (covered, crc) = bytes.split_at(bytes.len() - 4);
+    if crc32c::crc32c(covered) != le_u32(crc)? {
         return None;
     }
-    let crc = u32::from_le_bytes(bytes[16..20].try_into().ok()?);
-    if crc32c::crc32c(&bytes[0..16]) != crc {
-        return None;
-    }
-    Some(u64::from_le_bytes(bytes[8..16].try_into().ok()?))
+    let next_seq = u64::from_le_bytes(covered.get(8..16)?.try_into().ok()?);
+    let last_crc = match checked {
+        true => Some(le_u32(covered.get(16..20)?)?),
+        false => None,
+    };
+    Some(Position { next_seq, last_crc })
+}
+
+fn le_u32(bytes: &[u8]) -> Option<u32> {
+    Some(u32::from_le_bytes(bytes.try_into().ok()?))
 }
 
 #[cfg(test)]
@@ -107,23 +163,49 @@ mod tests {
 
     #[test]
     fn cursor_round_trips_and_rejects_damage() {
-        let bytes = encode(123_456);
-        assert_eq!(decode(&bytes), Some(123_456));
-        for i in 0..LEN {
-            let mut bad = bytes;
-            bad[i] ^= 0x40;
-            assert_eq!(decode(&bad), None, "flip at {i}");
+        let checked = Position {
+            next_seq: 123_456,
+            last_crc: Some(0xDEAD_BEEF),
+        };
+        for position in [checked, Position::at(123_456), Position::at(0)] {
+            let bytes = encode(position);
+            let len = if position.last_crc.is_some() {
+                LEN_CHECKED
+            } else {
+                LEN_SEQ
+            };
+            assert_eq!(bytes.len(), len);
+            assert_eq!(decode(&bytes), Some(position));
+            for i in 0..bytes.len() {
+                let mut bad = bytes.clone();
+                bad[i] ^= 0x40;
+                assert_eq!(decode(&bad), None, "flip at {i} of {position:?}");
+            }
+            assert_eq!(decode(&bytes[..len - 1]), None);
+            let mut long = bytes.clone();
+            long.push(0);
+            assert_eq!(decode(&long), None);
         }
-        assert_eq!(decode(&bytes[..LEN - 1]), None);
+        assert_eq!(checked.check(), Some((123_455, 0xDEAD_BEEF)));
+        assert_eq!(Position::at(5).check(), None);
+        let at_start = Position {
+            next_seq: 0,
+            last_crc: Some(1),
+        };
+        assert_eq!(at_start.check(), None);
     }
 
     /// A cursor is read only so far: an endless file does not fill the memory.
     #[test]
     fn a_cursor_is_read_one_byte_past_its_length_at_most() {
         let bytes = read_limited(io::repeat(7)).unwrap();
-        assert_eq!(bytes.len(), LEN + 1);
+        assert_eq!(bytes.len(), LEN_CHECKED + 1);
         assert_eq!(decode(&bytes), None);
-        assert_eq!(read_limited(&encode(5)[..]).unwrap(), encode(5));
+        let five = encode(Position {
+            next_seq: 5,
+            last_crc: Some(9),
+        });
+        assert_eq!(read_limited(&five[..]).unwrap(), five);
     }
 
     /// A cursor that is a symlink (here to a valid cursor elsewhere; to `/dev/zero` it would
@@ -133,7 +215,7 @@ mod tests {
     fn a_cursor_that_is_not_a_regular_file_is_invalid_data() {
         let dir = crate::test_support::temp_dir("cursor-link");
         let elsewhere = dir.join("elsewhere");
-        std::fs::write(&elsewhere, encode(42)).unwrap();
+        std::fs::write(&elsewhere, encode(Position::at(42))).unwrap();
         std::os::unix::fs::symlink(&elsewhere, cursor_path(&dir, "linked")).unwrap();
         let err = load(&dir, "linked").unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
@@ -154,10 +236,10 @@ mod tests {
             io::ErrorKind::InvalidData
         );
 
-        store(&dir, "plain", 42, false, 0o600).unwrap();
-        assert_eq!(load(&dir, "plain").unwrap(), Some(42));
+        store(&dir, "plain", Position::at(42), false, 0o600).unwrap();
+        assert_eq!(load(&dir, "plain").unwrap(), Some(Position::at(42)));
         assert_eq!(load(&dir, "never").unwrap(), None);
-        let mut long = encode(42).to_vec();
+        let mut long = encode(Position::at(42));
         long.push(0);
         std::fs::write(cursor_path(&dir, "long"), long).unwrap();
         assert_eq!(

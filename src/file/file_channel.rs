@@ -65,11 +65,13 @@ impl SendMessage for FileChannel {
                 ready!(tailer.poll_idle(cx))?;
                 if !*committing {
                     *committing = true;
-                    // Records read ahead but not returned are not committed.
-                    let unreturned = tailer.first_unreturned();
+                    // After the last record returned: records read ahead are not committed.
+                    let returned = tailer.returned();
                     tailer.start_job(move |reader: &mut LogReader| {
-                        let at = unreturned.unwrap_or(reader.next_seq());
-                        reader.commit_at(at).map(|()| Batch::default())
+                        if let Some(returned) = returned {
+                            reader.commit_at(returned)?;
+                        }
+                        Ok(Batch::default())
                     });
                     ready!(tailer.poll_idle(cx))?;
                 }

@@ -1,4 +1,4 @@
-use super::cursor;
+use super::cursor::{self, Position};
 use super::log_reader::{CursorSpec, LogReader};
 use super::tailer::Tailer;
 use super::{watcher_for, FileOptions, FsyncPolicy, RecordBatch};
@@ -27,8 +27,8 @@ pub struct FileConsumer {
     tailer: Tailer<LogReader>,
     dir: PathBuf,
     name: Option<String>,
-    /// The sequence number after the last record returned.
-    delivered: u64,
+    /// The position after the last record returned (or where it started).
+    delivered: Position,
     opts: FileOptions,
 }
 
@@ -59,7 +59,7 @@ impl FileConsumer {
         });
         let (d, o) = (dir.clone(), opts.clone());
         let reader = blocking::run(move || LogReader::open(&d, &o, spec)).await?;
-        let delivered = reader.next_seq();
+        let delivered = reader.start();
         let watcher = watcher_for(&dir, &opts);
         Ok(FileConsumer {
             tailer: Tailer::new(reader, watcher, opts.follow),
@@ -84,7 +84,7 @@ impl FileConsumer {
     pub async fn recv(&mut self) -> io::Result<Option<FileRecord>> {
         let next = std::future::poll_fn(|cx| self.tailer.poll_next(cx)).await?;
         Ok(next.map(|(seq, payload)| {
-            self.delivered = seq + 1;
+            self.delivered = self.tailer.returned().unwrap_or(Position::at(seq + 1));
             FileRecord { seq, payload }
         }))
     }
@@ -108,14 +108,17 @@ impl FileConsumer {
         };
         let batch = RecordBatch::from_chunk(chunk)
             .ok_or_else(|| io::Error::other("the log reader returned a bare payload"))?;
-        self.delivered = batch.end_seq();
+        self.delivered = self
+            .tailer
+            .returned()
+            .unwrap_or(Position::at(batch.end_seq()));
         Ok(Some(batch))
     }
 
     /// The sequence number after the last record returned: what [`commit`](Self::commit)
     /// stores.
     pub fn position(&self) -> u64 {
-        self.delivered
+        self.delivered.next_seq
     }
 
     /// Stores this consumer's cursor: after a restart it resumes after the last record
@@ -134,8 +137,8 @@ impl FileConsumer {
                 "a consumer without a name has no cursor to commit",
             ));
         };
-        let (dir, seq) = (self.dir.clone(), self.delivered);
+        let (dir, position) = (self.dir.clone(), self.delivered);
         let (durable, mode) = (self.opts.fsync != FsyncPolicy::Never, self.opts.mode);
-        blocking::run(move || cursor::store(&dir, &name, seq, durable, mode)).await
+        blocking::run(move || cursor::store(&dir, &name, position, durable, mode)).await
     }
 }

@@ -3,12 +3,13 @@
 //! of its cursor. Runs on the blocking pool, except [`TailSource::try_read_now`], which
 //! takes fresh records of the open segment from the page cache on the async task.
 
+use super::cursor::{self, Position};
 use super::record::{SegmentHeader, SEGMENT_HEADER_LEN};
 use super::scan::{scan_segment, Tail};
 use super::segment::{check_base, corrupt, list_segments, segment_path};
 use super::segment_reader::{read_up_to, SegmentReader, Stop};
 use super::tailer::{Batch, Chunk, TailSource};
-use super::{cursor, FileOptions, FsyncPolicy, StartFrom};
+use super::{FileOptions, FsyncPolicy, StartFrom};
 use crate::codec::FrameError;
 use crate::sys;
 use std::io::{self, Read};
@@ -28,6 +29,12 @@ pub(crate) struct LogReader {
     max_frame: usize,
     /// The next record to deliver.
     next_seq: u64,
+    /// Where it started: the committed cursor, or where `from` said.
+    start: Position,
+    /// The record before a resumed cursor and the CRC field it must have, until read.
+    check: Option<(u64, u32)>,
+    /// The name of the cursor it resumed from, if any (named in the errors about it).
+    resumed: Option<String>,
     seg: Option<SegmentReader>,
     auto_commit: Option<AutoCommit>,
 }
@@ -35,7 +42,7 @@ pub(crate) struct LogReader {
 #[derive(Debug)]
 struct AutoCommit {
     name: String,
-    committed: u64,
+    committed: Position,
     last: Instant,
     durable: bool,
     mode: u32,
@@ -81,14 +88,15 @@ impl LogReader {
             Some(spec) => cursor::load(dir, &spec.name)?,
             None => None,
         };
-        let next_seq = match (committed, opts.from) {
-            (Some(seq), _) => seq,
-            (None, StartFrom::Start) => 0,
-            (None, StartFrom::End) => log_end(dir)?,
+        let start = match (committed, opts.from) {
+            (Some(position), _) => position,
+            (None, StartFrom::Start) => Position::at(0),
+            (None, StartFrom::End) => Position::at(log_end(dir)?),
         };
+        let resumed = committed.and(cursor.as_ref()).map(|spec| spec.name.clone());
         let auto_commit = cursor.filter(|spec| spec.auto).map(|spec| AutoCommit {
             name: spec.name,
-            committed: committed.unwrap_or(next_seq),
+            committed: start,
             last: Instant::now(),
             durable: opts.fsync != FsyncPolicy::Never,
             mode: opts.mode,
@@ -96,27 +104,30 @@ impl LogReader {
         Ok(LogReader {
             dir: dir.to_owned(),
             max_frame: opts.max_frame,
-            next_seq,
+            next_seq: start.next_seq,
+            start,
+            check: start.check(),
+            resumed,
             seg: None,
             auto_commit,
         })
     }
 
-    /// The sequence number of the next record this reader returns.
-    pub(crate) fn next_seq(&self) -> u64 {
-        self.next_seq
+    /// Where this reader started: the committed cursor, or where `from` said.
+    pub(crate) fn start(&self) -> Position {
+        self.start
     }
 
-    /// Commits the auto-commit cursor at `next_seq` (the record after the last one
-    /// delivered) if it is behind.
+    /// Commits the auto-commit cursor at `delivered` (after the last record returned) if
+    /// it is behind.
     ///
     /// # Errors
     /// OS errors writing the cursor.
-    pub(crate) fn commit_at(&mut self, next_seq: u64) -> io::Result<()> {
+    pub(crate) fn commit_at(&mut self, delivered: Position) -> io::Result<()> {
         if let Some(ac) = &mut self.auto_commit {
-            if next_seq != ac.committed {
-                cursor::store(&self.dir, &ac.name, next_seq, ac.durable, ac.mode)?;
-                ac.committed = next_seq;
+            if delivered != ac.committed {
+                cursor::store(&self.dir, &ac.name, delivered, ac.durable, ac.mode)?;
+                ac.committed = delivered;
                 ac.last = Instant::now();
             }
         }
@@ -126,18 +137,33 @@ impl LogReader {
     /// Whether the auto-commit cursor is 1,000 records or a second behind `delivered`.
     fn commit_due(&self, delivered: u64) -> bool {
         self.auto_commit.as_ref().is_some_and(|ac| {
-            delivered != ac.committed
-                && (delivered.abs_diff(ac.committed) >= AUTO_COMMIT_RECORDS
+            delivered != ac.committed.next_seq
+                && (delivered.abs_diff(ac.committed.next_seq) >= AUTO_COMMIT_RECORDS
                     || ac.last.elapsed() >= AUTO_COMMIT_PERIOD)
         })
     }
 
     /// Commits at `delivered` if the last commit is 1,000 records or a second old.
-    fn maybe_auto_commit(&mut self, delivered: u64) -> io::Result<()> {
-        if self.commit_due(delivered) {
+    fn maybe_auto_commit(&mut self, delivered: Position) -> io::Result<()> {
+        if self.commit_due(delivered.next_seq) {
             self.commit_at(delivered)?;
         }
         Ok(())
+    }
+
+    /// The error for a log that no longer holds the records before this reader's position:
+    /// `what` happened.
+    fn records_lost(&self, what: String) -> io::Error {
+        let advice = match &self.resumed {
+            Some(name) => format!(
+                "; the log lost records consumer `{name}` had read (a crash before they were \
+                 synced, under fsync=never or batch) or was replaced. Remove {} to resume \
+                 where `from` says",
+                super::segment::cursor_path(&self.dir, name).display()
+            ),
+            None => String::new(),
+        };
+        corrupt(&self.dir, format!("{what}{advice}"))
     }
 
     /// Opens the segment holding `next_seq`; `false` if there is none yet.
@@ -145,6 +171,12 @@ impl LogReader {
         for _attempt in 0..8 {
             let bases = list_segments(&self.dir)?;
             let Some(&first) = bases.first() else {
+                if self.next_seq > 0 && self.resumed.is_some() {
+                    return Err(self.records_lost(format!(
+                        "the log holds no segment, but this consumer resumes at record {}",
+                        self.next_seq
+                    )));
+                }
                 return Ok(false);
             };
             if self.next_seq < first {
@@ -156,10 +188,14 @@ impl LogReader {
                 );
                 self.next_seq = first;
             }
+            // The record a resumed cursor checks cannot be read once retention deleted it.
+            self.check = self.check.filter(|&(seq, _)| seq >= first);
+            // The segment holding the checked record, else the one holding `next_seq`.
+            let wanted = self.check.map_or(self.next_seq, |(seq, _)| seq);
             let base = bases
                 .iter()
                 .copied()
-                .filter(|&b| b <= self.next_seq)
+                .filter(|&b| b <= wanted)
                 .max()
                 .unwrap_or(first);
             check_base(&self.dir, base)?;
@@ -234,8 +270,10 @@ impl TailSource for LogReader {
         // block (a large record arriving comes in several rounds).
         loop {
             let got = seg.fill_nowait()?;
-            match seg.take_records(&mut self.next_seq) {
+            match seg.take_records(&mut self.next_seq, &mut self.check) {
                 (Some(chunk), _) => batch.chunks.push(chunk),
+                // The end before a resumed position: `read_batch` says so.
+                (None, Stop::NeedMore) if got == 0 && self.next_seq > seg.seq => return None,
                 (None, Stop::NeedMore) if got == 0 => {
                     // The end of the file (a partial record there is read afresh next time).
                     seg.forget_partial();
@@ -248,8 +286,10 @@ impl TailSource for LogReader {
         }
     }
 
-    fn read_batch(&mut self, delivered: Option<u64>) -> io::Result<Batch> {
-        self.maybe_auto_commit(delivered.unwrap_or(self.next_seq))?;
+    fn read_batch(&mut self, returned: Option<Position>) -> io::Result<Batch> {
+        if let Some(returned) = returned {
+            self.maybe_auto_commit(returned)?;
+        }
         let mut batch = Batch::default();
         match self.fill_batch(&mut batch) {
             Ok(()) => Ok(batch),
@@ -279,7 +319,7 @@ impl LogReader {
                 &self.dir,
                 &mut seg,
                 self.max_frame,
-                &mut self.next_seq,
+                (&mut self.next_seq, &mut self.check),
                 batch,
                 &mut batch_bytes,
             );
@@ -289,6 +329,15 @@ impl LogReader {
                 continue;
             };
             match end {
+                SegmentEnd::Rewritten => {
+                    let error = self.records_lost(format!(
+                        "record {} (segment {:020}.log) is not the record this consumer read \
+                         last (its CRC differs from the cursor's)",
+                        seg.seq, seg.base
+                    ));
+                    self.seg = Some(seg);
+                    return Err(error);
+                }
                 SegmentEnd::More => {
                     self.seg = Some(seg);
                     if batch_bytes >= BATCH_BYTES {
@@ -333,6 +382,15 @@ impl LogReader {
                         self.seg = Some(seg);
                         continue;
                     }
+                    if self.next_seq > seg.seq {
+                        let error = self.records_lost(format!(
+                            "the log ends at record {} (segment {:020}.log), but this consumer \
+                             resumes at record {}",
+                            seg.seq, seg.base, self.next_seq
+                        ));
+                        self.seg = Some(seg);
+                        return Err(error);
+                    }
                     self.seg = Some(seg);
                     batch.caught_up = true;
                     return Ok(());
@@ -345,6 +403,8 @@ impl LogReader {
 enum SegmentEnd {
     /// More bytes may be there right now.
     More,
+    /// The record a resumed cursor checks is not the one it read (another CRC field).
+    Rewritten,
     /// The valid records end here for now; `clean` if at the end of the file, not before
     /// invalid bytes.
     AtEnd { clean: bool },
@@ -355,12 +415,12 @@ fn read_segment(
     dir: &Path,
     seg: &mut SegmentReader,
     max_frame: usize,
-    next_seq: &mut u64,
+    (next_seq, check): (&mut u64, &mut Option<(u64, u32)>),
     batch: &mut Batch,
     batch_bytes: &mut usize,
 ) -> io::Result<SegmentEnd> {
     let eof = seg.fill_chunk()?;
-    let (chunk, stop) = seg.take_records(next_seq);
+    let (chunk, stop) = seg.take_records(next_seq, check);
     if let Some(chunk) = chunk {
         if let Chunk::Records { data, .. } = &chunk {
             *batch_bytes += data.len();
@@ -383,6 +443,7 @@ fn read_segment(
             }
             .into())
         }
+        Stop::Rewritten => Ok(SegmentEnd::Rewritten),
         Stop::Invalid => match seg.classify_front()? {
             // Valid when read afresh: take it next time.
             None => Ok(SegmentEnd::More),
@@ -489,7 +550,7 @@ mod tests {
         // Stop one byte short of the end: the torn record stays buffered.
         assert!(!seg.fill(bytes.len() - SEGMENT_HEADER_LEN - 1).unwrap());
         let mut next_seq = 0;
-        let (chunk, stop) = seg.take_records(&mut next_seq);
+        let (chunk, stop) = seg.take_records(&mut next_seq, &mut None);
         assert_eq!((next_seq, stop), (4, Stop::NeedMore));
         assert!(chunk.is_some());
 
@@ -506,7 +567,8 @@ mod tests {
         let mut got = Vec::new();
         for _ in 0..10 {
             let mut batch = Batch::default();
-            let end = read_segment(&dir, &mut seg, 1 << 20, &mut next_seq, &mut batch, &mut 0);
+            let step = (&mut next_seq, &mut None);
+            let end = read_segment(&dir, &mut seg, 1 << 20, step, &mut batch, &mut 0);
             got.extend(records(batch));
             if matches!(end.unwrap(), SegmentEnd::AtEnd { clean: true }) {
                 break;
@@ -708,6 +770,48 @@ mod tests {
         assert!(reader.try_read_now().is_none_or(|batch| batch.is_ok()));
         let again = reader.read_batch(None).unwrap_err();
         assert_eq!(again.kind(), io::ErrorKind::InvalidData, "{again}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A cursor at the first record of a segment checks the last record of the segment
+    /// before; a cursor whose checked record retention deleted resumes unchecked.
+    #[test]
+    fn a_cursor_checks_the_record_before_it_across_a_segment_boundary() {
+        let dir = temp_dir("cursor-boundary");
+        segment(&dir, 5, 0, 5);
+        segment(&dir, 6, 5, 3);
+        let crc4 = u32::from_le_bytes(record(5, 4, &payload(4, 10))[4..8].try_into().unwrap());
+        let read_from = |position| -> io::Result<Vec<u64>> {
+            cursor::store(&dir, "c", position, false, 0o600).unwrap();
+            let spec = CursorSpec {
+                name: "c".to_owned(),
+                auto: false,
+            };
+            let mut reader = LogReader::open(&dir, &FileOptions::default(), Some(spec))?;
+            let mut got = Vec::new();
+            for _ in 0..10 {
+                let batch = reader.read_batch(None)?;
+                let caught_up = batch.caught_up;
+                got.extend(records(batch).into_iter().map(|(seq, _)| seq));
+                if caught_up {
+                    break;
+                }
+            }
+            Ok(got)
+        };
+        let at = |last_crc| Position {
+            next_seq: 5,
+            last_crc: Some(last_crc),
+        };
+        assert_eq!(read_from(at(crc4)).unwrap(), vec![5, 6, 7]);
+        let err = read_from(at(!crc4)).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        assert!(err.to_string().contains("record 4 "), "{err}");
+        assert!(err.to_string().contains("c.cursor"), "{err}");
+        // An unchecked cursor (the first format) resumes as before.
+        assert_eq!(read_from(Position::at(6)).unwrap(), vec![6, 7]);
+        std::fs::remove_file(segment_path(&dir, 0)).unwrap();
+        assert_eq!(read_from(at(!crc4)).unwrap(), vec![5, 6, 7]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

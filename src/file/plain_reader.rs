@@ -1,6 +1,7 @@
 //! [`PlainReader`]: reads framed messages from an ordinary file, like `tail -f` (`follow`)
 //! or `cat` (no `follow`).
 
+use super::cursor::Position;
 use super::tailer::{Batch, TailSource};
 use crate::codec::FrameCodec;
 use crate::sys;
@@ -76,7 +77,7 @@ impl PlainReader {
 }
 
 impl TailSource for PlainReader {
-    fn read_batch(&mut self, _delivered: Option<u64>) -> io::Result<Batch> {
+    fn read_batch(&mut self, _returned: Option<Position>) -> io::Result<Batch> {
         if let Some(e) = self.pending.take() {
             return Err(e);
         }

@@ -157,6 +157,11 @@ pub(crate) fn announced_len(bytes: &[u8]) -> Option<usize> {
     bytes.get(..4).map(|b| le_u32(b) as usize)
 }
 
+/// The CRC field of the record whose header `bytes` starts with, if it holds that field.
+pub(crate) fn stored_crc(bytes: &[u8]) -> Option<u32> {
+    bytes.get(4..8).map(le_u32)
+}
+
 /// Where the payload of the record at `at` in `bytes` lies, if the record fits there whole.
 /// For records already validated (the CRC is not checked again): walking a read's records.
 #[inline]

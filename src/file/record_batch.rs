@@ -52,6 +52,7 @@ impl RecordBatch {
                 pos,
                 seq,
                 end,
+                ..
             } => Some(RecordBatch {
                 data,
                 pos,
@@ -141,6 +142,7 @@ mod tests {
             pos: second,
             seq: 11,
             end: 13,
+            last_crc: 0,
         })
         .unwrap();
         let got: Vec<_> = batch.iter().collect();
@@ -170,6 +172,7 @@ mod tests {
             pos: 0,
             seq: 0,
             end: 1,
+            last_crc: 0,
         })
         .unwrap();
         assert_eq!(cut.iter().count(), 0);

@@ -11,7 +11,7 @@
 //! next read, except at the end of the file: there it is dropped and read again, fresh, next
 //! time, because it may be a torn tail that a restarted producer cuts off and rewrites.
 
-use super::record::{announced_len, decode_record, Decoded, RECORD_HEADER_LEN};
+use super::record::{announced_len, decode_record, stored_crc, Decoded, RECORD_HEADER_LEN};
 use super::scan::{classify_invalid, Tail};
 use super::tailer::Chunk;
 use crate::sys;
@@ -35,6 +35,9 @@ pub(crate) enum Stop {
     /// refused as soon as its length field is read, not read whole first (a damaged length
     /// field could otherwise make the reader read, and wait for, up to 4 GiB).
     TooLarge(usize),
+    /// The record at the front is valid, but it is the record a resumed consumer checks
+    /// (the one its cursor says it read last) and its CRC is not the one the cursor holds.
+    Rewritten,
 }
 
 /// One segment file being read, from record `seq` (at byte `offset`) on.
@@ -147,12 +150,19 @@ impl SegmentReader {
 
     /// Takes the whole valid records at the front of the buffer and moves past them: those
     /// from `next_seq` on become the returned chunk (and `next_seq` moves past them), older
-    /// ones are skipped. Says what stopped it.
-    pub(crate) fn take_records(&mut self, next_seq: &mut u64) -> (Option<Chunk>, Stop) {
+    /// ones are skipped. `check` is a record that must have a given CRC field (a resumed
+    /// consumer's last): met with it, it is cleared; met with another, it stops the take.
+    /// Says what stopped it.
+    pub(crate) fn take_records(
+        &mut self,
+        next_seq: &mut u64,
+        check: &mut Option<(u64, u32)>,
+    ) -> (Option<Chunk>, Stop) {
         let mut pos = 0;
         let mut seq = self.seq;
         // Bytes and sequence number after the records below `next_seq`.
         let (mut skip, mut first) = (0, seq);
+        let mut last_crc = 0;
         let stop = loop {
             let rest = &self.buf[pos..];
             if let Some(len) = announced_len(rest).filter(|&len| len > self.max_frame) {
@@ -160,6 +170,14 @@ impl SegmentReader {
             }
             match decode_record(rest, self.salt, seq, self.max_frame) {
                 Decoded::Record { len } => {
+                    // A whole record holds its CRC field.
+                    last_crc = stored_crc(rest).unwrap_or_default();
+                    if let Some((_, expected)) = check.filter(|&(at, _)| at == seq) {
+                        if last_crc != expected {
+                            break Stop::Rewritten;
+                        }
+                        *check = None;
+                    }
                     pos += len;
                     // No overflow: the segment's base is at most `MAX_BASE_SEQ`, checked when
                     // it was opened.
@@ -180,6 +198,7 @@ impl SegmentReader {
                 pos: 0,
                 seq: first,
                 end: seq,
+                last_crc,
             }
         });
         self.offset += pos as u64;

@@ -22,7 +22,8 @@
 //! directory once it reaches the end of the data; a pool read that stops before that end
 //! marks a possible new entry again, so a segment created meanwhile is looked for.
 
-use super::record::payload_range;
+use super::cursor::Position;
+use super::record::{payload_range, stored_crc};
 use crate::io::blocking::{self, BlockingTask};
 use crate::sys::DirWatcher;
 use bytes::Bytes;
@@ -32,10 +33,10 @@ use std::task::{ready, Context, Poll};
 
 /// A blocking source of records: the log reader or a plain-file reader.
 pub(crate) trait TailSource: Send + 'static {
-    /// Reads what is available now, a bounded batch at a time. `delivered` is the sequence
-    /// number of the first record read earlier but not yet returned to the user, if any
-    /// (what a cursor may be committed at).
-    fn read_batch(&mut self, delivered: Option<u64>) -> io::Result<Batch>;
+    /// Reads what is available now, a bounded batch at a time. `returned` is the position
+    /// after the last record returned to the user, if any (what a cursor may be committed
+    /// at).
+    fn read_batch(&mut self, returned: Option<Position>) -> io::Result<Batch>;
 
     /// Reads what is available now *without blocking* (data already in the page cache), or
     /// `None` when that is not possible and [`read_batch`](TailSource::read_batch) must run
@@ -61,17 +62,11 @@ pub(crate) enum Chunk {
         pos: usize,
         seq: u64,
         end: u64,
+        /// The CRC field of the last record (`end - 1`).
+        last_crc: u32,
     },
     /// One message with a buffer of its own.
     One { seq: u64, payload: Bytes },
-}
-
-impl Chunk {
-    fn seq(&self) -> u64 {
-        match self {
-            Chunk::Records { seq, .. } | Chunk::One { seq, .. } => *seq,
-        }
-    }
 }
 
 /// What one [`TailSource::read_batch`] found.
@@ -90,14 +85,18 @@ impl Batch {
     }
 }
 
-type ReadJob<S> = BlockingTask<(S, io::Result<Batch>)>;
+type ReadJob<S> = BlockingTask<(Box<S>, io::Result<Batch>)>;
 
 /// Tails a [`TailSource`].
 #[derive(Debug)]
 pub(crate) struct Tailer<S> {
-    source: Option<S>,
+    /// Boxed: it moves to the blocking pool and back for every pool read, and it is large
+    /// (a log reader with its segment and cursor state).
+    source: Option<Box<S>>,
     job: Option<ReadJob<S>>,
     ready: VecDeque<Chunk>,
+    /// The position after the last record returned, if any was.
+    returned: Option<Position>,
     watcher: DirWatcher,
     follow: bool,
     waiting: bool,
@@ -108,9 +107,10 @@ impl<S: TailSource> Tailer<S> {
     /// Tails `source`, woken by `watcher`; without `follow` the stream ends when caught up.
     pub(crate) fn new(source: S, watcher: DirWatcher, follow: bool) -> Tailer<S> {
         Tailer {
-            source: Some(source),
+            source: Some(Box::new(source)),
             job: None,
             ready: VecDeque::new(),
+            returned: None,
             watcher,
             follow,
             waiting: false,
@@ -150,7 +150,16 @@ impl<S: TailSource> Tailer<S> {
         if !ready!(self.poll_read(cx))? {
             return Poll::Ready(Ok(None));
         }
-        Poll::Ready(Ok(self.ready.pop_front()))
+        let chunk = self.ready.pop_front();
+        self.returned = match &chunk {
+            Some(Chunk::Records { end, last_crc, .. }) => Some(Position {
+                next_seq: *end,
+                last_crc: Some(*last_crc),
+            }),
+            Some(Chunk::One { seq, .. }) => Some(Position::at(seq + 1)),
+            None => self.returned,
+        };
+        Poll::Ready(Ok(chunk))
     }
 
     /// Once the records read are all returned: reads more. `Ready(Ok(true))` when records
@@ -234,9 +243,10 @@ impl<S: TailSource> Tailer<S> {
         Poll::Ready(Ok(()))
     }
 
-    /// The sequence number of the first record read but not yet returned, if any.
-    pub(crate) fn first_unreturned(&self) -> Option<u64> {
-        self.ready.front().map(Chunk::seq)
+    /// The position after the last record returned, if any was: what a cursor is
+    /// committed at.
+    pub(crate) fn returned(&self) -> Option<Position> {
+        self.returned
     }
 
     #[inline]
@@ -253,12 +263,19 @@ impl<S: TailSource> Tailer<S> {
                         continue;
                     };
                     let end = payload.end;
+                    self.returned = Some(Position {
+                        next_seq: *seq + 1,
+                        last_crc: data.get(*pos..).and_then(stored_crc),
+                    });
                     let record = (*seq, data.slice(payload));
                     *pos = end;
                     *seq += 1;
                     (record, end == data.len())
                 }
-                Chunk::One { seq, payload } => ((*seq, std::mem::take(payload)), true),
+                Chunk::One { seq, payload } => {
+                    self.returned = Some(Position::at(*seq + 1));
+                    ((*seq, std::mem::take(payload)), true)
+                }
             };
             if done {
                 self.ready.pop_front();
@@ -274,8 +291,8 @@ impl<S: TailSource> Tailer<S> {
     }
 
     fn start_read(&mut self) {
-        let delivered = self.first_unreturned();
-        self.start_job(move |source: &mut S| source.read_batch(delivered));
+        let returned = self.returned;
+        self.start_job(move |source: &mut S| source.read_batch(returned));
     }
 
     /// Runs `f` on the source on the blocking pool; poll with [`poll_idle`](Tailer::poll_idle).
@@ -323,7 +340,7 @@ mod tests {
     }
 
     impl TailSource for Fake {
-        fn read_batch(&mut self, _delivered: Option<u64>) -> io::Result<Batch> {
+        fn read_batch(&mut self, _returned: Option<Position>) -> io::Result<Batch> {
             self.pool_reads.fetch_add(1, Ordering::SeqCst);
             let caught_up = self.early == 0;
             self.early = self.early.saturating_sub(1);

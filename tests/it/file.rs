@@ -9,6 +9,7 @@
 use crate::util::{frame_error, watchdog, TempDir};
 use anyipc::file::{
     scan_segment, FileConsumer, FileOptions, FileProducer, FsyncPolicy, StartFrom, Tail,
+    RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
 };
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
@@ -290,6 +291,64 @@ async fn a_named_consumer_resumes_at_its_committed_cursor() {
             io::ErrorKind::InvalidInput
         );
         producer.close().await.unwrap();
+    })
+    .await
+}
+
+/// A crash that loses records a named consumer had read and committed (written but not
+/// synced; here the segment is cut as such a crash leaves it): the consumer is told, once
+/// the log ends before its cursor and once new records took the lost sequence numbers,
+/// instead of waiting at, or skipping past, the new records.
+#[tokio::test]
+async fn a_consumer_whose_read_records_the_log_lost_is_told_not_made_to_skip() {
+    watchdog(60, async {
+        let dir = TempDir::new("file-cursor-lost");
+        let mut producer = FileProducer::open(dir.path(), opts(FsyncPolicy::Never))
+            .await
+            .unwrap();
+        for i in 0..10u64 {
+            producer.append(format!("m{i}")).await.unwrap();
+        }
+        producer.close().await.unwrap();
+        let open = || FileConsumer::open(dir.path(), Some("billing"), opts(FsyncPolicy::Never));
+        let mut c = open().await.unwrap();
+        while c.recv().await.unwrap().is_some() {}
+        c.commit().await.unwrap();
+        drop(c);
+        // Records 6..9 lost (each 2-byte payload is a 10-byte record).
+        let seg = &segments(dir.path())[0];
+        let keep = SEGMENT_HEADER_LEN + 6 * (RECORD_HEADER_LEN + 2);
+        let file = std::fs::OpenOptions::new().write(true).open(seg).unwrap();
+        file.set_len(keep as u64).unwrap();
+        drop(file);
+
+        let err = open().await.unwrap().recv().await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        assert!(err.to_string().contains("billing.cursor"), "{err}");
+        assert!(err.to_string().contains("resumes at record 10"), "{err}");
+
+        // The producer goes on: records 6..10 are new ones.
+        let mut producer = FileProducer::open(dir.path(), opts(FsyncPolicy::Never))
+            .await
+            .unwrap();
+        for i in 6..11u64 {
+            producer.append(format!("n{i}")).await.unwrap();
+        }
+        producer.close().await.unwrap();
+        let err = open().await.unwrap().recv().await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        assert!(err.to_string().contains("record 9"), "{err}");
+        // The same through a connection with that consumer name.
+        let mut listener = anyipc::bind(url(dir.path(), "?consumer=billing&follow=false"))
+            .await
+            .unwrap();
+        let mut conn = listener.accept().await.unwrap();
+        let err = conn.next().await.unwrap().unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        // Another consumer reads the log as it is now.
+        let all = read_all(dir.path()).await.unwrap();
+        assert_eq!(all.len(), 11);
+        assert_eq!(all[10].1, "n10");
     })
     .await
 }
