@@ -29,11 +29,15 @@
 //!   receiver killed after `recv_many` returned loses that batch.
 //! - **No wedging.** A process killed holding the lock is detected by the kernel-released
 //!   liveness lock it held; the next waiter takes the lock over within milliseconds and rolls
-//!   back the half-done operation from the undo log.
+//!   back the half-done operation from the undo log. A lock that *live* processes keep for a
+//!   second (a holder stopped by SIGSTOP or a debugger, hung, or hostile), where a hold takes
+//!   microseconds, fails the call with `TimedOut` ([`QueueError::LockStuck`]) instead of
+//!   blocking its thread for as long as they like.
 //! - **Hostile memory.** Every field read from the segment is validated against limits kept
 //!   in private memory before use; garbage gives `InvalidData` (a [`QueueError`] inside),
 //!   never out-of-bounds access or a panic. A process that can write the segment can still
-//!   deny service (keep it full, or forge a live lock holder), and truncating the file makes
+//!   deny service (keep it full, or keep the lock: every call then fails after a second),
+//!   and truncating the file makes
 //!   accesses fault (SIGBUS) as with any shared file mapping: the segment is 0600 by default,
 //!   so only the owner's processes can do either.
 //! - **Never half-created.** The segment is built under a staging name and hard-linked into

@@ -89,14 +89,20 @@ impl Attachment {
     /// first.
     ///
     /// Blocks the calling thread while another process holds the lock: critical sections
-    /// are one copy of at most `max_message_len` bytes and a few word writes.
+    /// are one copy of at most `max_message_len` bytes and a few word writes. Gives up
+    /// after [`owner_lock::PATIENCE`] of waiting on live owners.
     ///
     /// # Errors
     /// `Corrupt`/`BadHeader` if the segment no longer looks like a queue; the lock is
-    /// released again before returning.
+    /// released again before returning. `LockStuck` if live processes kept the lock for
+    /// [`owner_lock::PATIENCE`].
     pub(crate) fn lock(&self) -> Result<Locked<'_>, QueueError> {
         let local = self.local.lock().unwrap_or_else(|p| p.into_inner());
-        let how = owner_lock::acquire(self.region.lock_word(), self.token, &self.file);
+        let how = owner_lock::acquire(self.region.lock_word(), self.token, &self.file).map_err(
+            |stuck| QueueError::LockStuck {
+                owner_pid: stuck.owner,
+            },
+        )?;
         let locked = Locked {
             attachment: self,
             _local: local,

@@ -14,6 +14,12 @@
 //! still locked; if not, the owner is dead, and the waiter takes the lock over with a
 //! compare-and-swap (exactly one waiter wins) and rolls the dead owner's operation back.
 //!
+//! A waiter gives up after [`PATIENCE`]: critical sections take microseconds, so a lock
+//! still held by a live process after that belongs to one that is stopped (SIGSTOP, a
+//! debugger), hung, or hostile (writing its own token into the word and keeping its
+//! liveness lock). Waiting for it would block the calling thread, a tokio worker among
+//! them, for as long as that process likes.
+//!
 //! Inside one process, handles of one queue share an [`Attachment`](super::attachment)
 //! whose mutex lets one thread at a time contend for the shared lock. So a holder whose
 //! token is our own process id while we hold that mutex can only be a dead process that
@@ -22,7 +28,7 @@
 use crate::sys::queue as os;
 use std::fs::File;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const WAITERS: u32 = 1 << 31;
 const TOKEN: u32 = !WAITERS;
@@ -30,6 +36,8 @@ const TOKEN: u32 = !WAITERS;
 const SPINS: u32 = 200;
 /// How long a waiter sleeps before it checks whether the owner is still alive.
 const LIVENESS_POLL: Duration = Duration::from_millis(2);
+/// How long, in all, a waiter sleeps on live owners before it gives up ([`Stuck`]).
+pub(crate) const PATIENCE: Duration = Duration::from_secs(1);
 
 /// How the lock was acquired.
 #[derive(Debug, PartialEq, Eq)]
@@ -40,9 +48,18 @@ pub(crate) enum Acquired {
     FromDead,
 }
 
+/// The lock stayed with live processes for [`PATIENCE`]; `owner` held it last.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Stuck {
+    pub(crate) owner: u32,
+}
+
 /// Takes the lock in `word` for `token` (this process's id, < 2^31). The caller holds the
 /// attachment's in-process mutex.
-pub(crate) fn acquire(word: &AtomicU32, token: u32, file: &File) -> Acquired {
+///
+/// # Errors
+/// [`Stuck`] after sleeping [`PATIENCE`] in all on live owners.
+pub(crate) fn acquire(word: &AtomicU32, token: u32, file: &File) -> Result<Acquired, Stuck> {
     debug_assert!(token & WAITERS == 0 && token != 0);
     for _ in 0..SPINS {
         // Test before test-and-set: a failed compare-and-swap would pull the line away from
@@ -53,16 +70,17 @@ pub(crate) fn acquire(word: &AtomicU32, token: u32, file: &File) -> Acquired {
                 .compare_exchange_weak(0, token, Ordering::Acquire, Ordering::Relaxed)
                 .is_ok()
             {
-                return Acquired::Clean;
+                return Ok(Acquired::Clean);
             }
         } else if current & TOKEN == token && take_over(word, current, token | WAITERS) {
-            return Acquired::FromDead;
+            return Ok(Acquired::FromDead);
         }
         std::hint::spin_loop();
     }
     // The owner seen before the last sleep: only one that stays put across a whole sleep
     // costs a liveness system call.
     let mut slept_on = None;
+    let mut first_sleep = None;
     loop {
         let current = word.load(Ordering::Relaxed);
         if current == 0 {
@@ -71,14 +89,14 @@ pub(crate) fn acquire(word: &AtomicU32, token: u32, file: &File) -> Acquired {
                 .compare_exchange(0, token | WAITERS, Ordering::Acquire, Ordering::Relaxed)
                 .is_ok()
             {
-                return Acquired::Clean;
+                return Ok(Acquired::Clean);
             }
             continue;
         }
         let owner = current & TOKEN;
         if owner == token || (slept_on == Some(owner) && !owner_alive(file, owner)) {
             if take_over(word, current, token | WAITERS) {
-                return Acquired::FromDead;
+                return Ok(Acquired::FromDead);
             }
             continue;
         }
@@ -93,6 +111,9 @@ pub(crate) fn acquire(word: &AtomicU32, token: u32, file: &File) -> Acquired {
                 .is_err()
         {
             continue;
+        }
+        if first_sleep.get_or_insert_with(Instant::now).elapsed() >= PATIENCE {
+            return Err(Stuck { owner });
         }
         slept_on = Some(owner);
         os::futex_wait(word, current | WAITERS, LIVENESS_POLL);

@@ -2,9 +2,11 @@ use std::fmt;
 use std::io;
 
 /// Why a queue segment was refused or an operation on it failed: the inner error of an
-/// `io::Error` of kind `InvalidData` (or `AlreadyExists` for [`AttributesDiffer`]).
+/// `io::Error` of kind `InvalidData` (or `AlreadyExists` for [`AttributesDiffer`],
+/// `TimedOut` for [`LockStuck`]).
 ///
 /// [`AttributesDiffer`]: QueueError::AttributesDiffer
+/// [`LockStuck`]: QueueError::LockStuck
 ///
 /// ```
 /// use anyipc::queue::QueueError;
@@ -34,6 +36,13 @@ pub enum QueueError {
         /// What the options asked for.
         wanted: (u32, u32),
     },
+    /// The queue lock stayed with live processes for a second, where its holds take
+    /// microseconds: the holder is stopped, hung or hostile. Nothing was done; the call
+    /// may be tried again.
+    LockStuck {
+        /// The process holding it last, as the lock word says.
+        owner_pid: u32,
+    },
 }
 
 impl fmt::Display for QueueError {
@@ -52,6 +61,11 @@ impl fmt::Display for QueueError {
                  capacity {} and max_message_len {}",
                 found.0, found.1, wanted.0, wanted.1
             ),
+            QueueError::LockStuck { owner_pid } => write!(
+                f,
+                "the queue lock has been held by live process {owner_pid} for over a second \
+                 (stopped, hung, or writing the lock word); not waiting longer"
+            ),
         }
     }
 }
@@ -62,6 +76,7 @@ impl From<QueueError> for io::Error {
     fn from(err: QueueError) -> io::Error {
         let kind = match err {
             QueueError::AttributesDiffer { .. } => io::ErrorKind::AlreadyExists,
+            QueueError::LockStuck { .. } => io::ErrorKind::TimedOut,
             _ => io::ErrorKind::InvalidData,
         };
         io::Error::new(kind, err)

@@ -237,6 +237,10 @@ fn mq_helper_entry() {
                 out.flush().unwrap();
             }
         }),
+        // Attached (its liveness lock held) and doing nothing until killed.
+        "idle" => loop {
+            std::thread::sleep(Duration::from_secs(60));
+        },
         other => panic!("unknown role {other}"),
     }
 }
@@ -320,6 +324,56 @@ fn lock_word(name: &Name) -> u32 {
     let mut word = [0u8; 4];
     file.read_exact_at(&mut word, 64).unwrap();
     u32::from_le_bytes(word)
+}
+
+/// Writes the lock word of the segment file, as a hostile peer (or a holder stopped inside
+/// its critical section) leaves it.
+fn set_lock_word(name: &Name, value: u32) {
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(name.path())
+        .unwrap();
+    file.write_all_at(&value.to_le_bytes(), 64).unwrap();
+}
+
+/// A live process that keeps the queue lock (its id in the lock word while it holds its
+/// liveness lock: a stopped holder, or a hostile one) makes calls fail with `TimedOut`
+/// after a second instead of blocking their thread for as long as it likes; once that
+/// process is dead its lock is taken over and the queue works again.
+#[test]
+fn a_lock_kept_by_a_live_process_times_out_instead_of_blocking_for_ever() {
+    let name = Name::new();
+    let queue =
+        std::sync::Arc::new(MessageQueue::create(&name.0, &QueueOptions::default()).unwrap());
+    let mut child = spawn_helper("idle", &name.0);
+    wait_ready(&lines(&mut child));
+    let holder = child.0.id();
+    set_lock_word(&name, holder);
+
+    let (done, outcome) = mpsc::channel();
+    let sending = queue.clone();
+    std::thread::spawn(move || {
+        let sync = sending.try_send(b"one", 0);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let not_full = rt.block_on(sending.send(b"two", 0));
+        let _ = done.send((sync, not_full));
+    });
+    let (sync, not_full) = outcome
+        .recv_timeout(Duration::from_secs(20))
+        .expect("a call blocked on the kept lock");
+    for result in [sync, not_full] {
+        let err = result.unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut, "{err}");
+        assert!(err.to_string().contains(&holder.to_string()), "{err}");
+    }
+    assert_eq!(queue.attributes().len, 0, "nothing was sent");
+
+    drop(child);
+    queue.try_send(b"three", 0).unwrap();
+    assert_eq!(&queue.try_recv().unwrap().0[..], b"three");
 }
 
 /// A tiny deterministic generator for kill times.
