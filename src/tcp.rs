@@ -18,13 +18,16 @@ fn host_port(endpoint: &Endpoint) -> io::Result<(&str, u16)> {
     }
 }
 
-fn stream_connection(stream: tokio::net::TcpStream, endpoint: &Endpoint) -> io::Result<Connection> {
+fn stream_connection(
+    stream: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
+    endpoint: &Endpoint,
+) -> io::Result<Connection> {
     stream.set_nodelay(endpoint.bool_option("nodelay").unwrap_or(true))?;
-    let peer = stream.peer_addr()?.to_string();
     Ok(Connection::from_stream(
         AnyStream::Tcp(stream),
         endpoint,
-        peer,
+        peer.to_string(),
         None,
     ))
 }
@@ -32,7 +35,8 @@ fn stream_connection(stream: tokio::net::TcpStream, endpoint: &Endpoint) -> io::
 /// Connects to `tcp://host:port`, trying each address the host resolves to.
 pub(crate) async fn connect(endpoint: &Endpoint) -> io::Result<Connection> {
     let stream = tokio::net::TcpStream::connect(host_port(endpoint)?).await?;
-    stream_connection(stream, endpoint)
+    let peer = stream.peer_addr()?;
+    stream_connection(stream, peer, endpoint)
 }
 
 /// A bound TCP endpoint.
@@ -49,12 +53,21 @@ impl TcpListener {
         Ok((TcpListener { listener }, bound))
     }
 
+    /// Polls for the next client. A connection that fails before it is set up (a client
+    /// that reset it while it waited to be accepted) is skipped, not an error: it must not
+    /// stop a server's accept loop.
     pub(crate) fn poll_accept(
         &mut self,
         cx: &mut Context<'_>,
         endpoint: &Endpoint,
     ) -> Poll<io::Result<Connection>> {
-        let (stream, _) = ready!(self.listener.poll_accept(cx))?;
-        Poll::Ready(stream_connection(stream, endpoint))
+        loop {
+            // The address `accept` gives: `getpeername` fails once the client has reset.
+            let (stream, peer) = ready!(self.listener.poll_accept(cx))?;
+            match stream_connection(stream, peer, endpoint) {
+                Ok(connection) => return Poll::Ready(Ok(connection)),
+                Err(e) => tracing::debug!(%peer, error = %e, "tcp client gone before set-up"),
+            }
+        }
     }
 }

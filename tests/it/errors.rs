@@ -80,6 +80,49 @@ async fn malformed_urls_are_invalid_input() {
     .await;
 }
 
+/// A TCP client that resets its connection before the server accepts it is a connection
+/// that ends at once, not an accept error (a server's accept loop gives up after a run of
+/// errors); the next client is accepted after it.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_tcp_client_reset_before_accept_is_no_accept_error() {
+    use std::os::fd::AsRawFd;
+    watchdog(20, async {
+        let mut listener = anyipc::bind("tcp://127.0.0.1:0").await.unwrap();
+        let url = listener.endpoint().to_string();
+        let addr = url.trim_start_matches("tcp://").to_owned();
+        let reset = std::net::TcpStream::connect(&addr).unwrap();
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: setsockopt reads one `linger` we own, of the size given, on an open socket.
+        let set = unsafe {
+            libc::setsockopt(
+                reset.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&linger as *const libc::linger).cast(),
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(set, 0);
+        drop(reset); // closed with a reset while it waits in the accept queue
+        let mut good = anyipc::connect(&url).await.unwrap();
+        let mut gone = listener.accept().await.unwrap();
+        assert!(
+            gone.next().await.is_none(),
+            "the reset client's stream ends"
+        );
+        let mut server = listener.accept().await.unwrap();
+        good.send(bytes::Bytes::from_static(b"hello"))
+            .await
+            .unwrap();
+        assert_eq!(server.next().await.unwrap().unwrap(), "hello");
+    })
+    .await;
+}
+
 /// The default `max_frame` of a byte stream is 8 MiB, exactly.
 #[tokio::test]
 async fn default_max_frame_is_8_mib() {
