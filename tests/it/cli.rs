@@ -309,6 +309,26 @@ async fn a_bad_client_does_not_stop_listen() {
     .await;
 }
 
+/// On udp a datagram over `max_frame` is skipped with a message: the sender's datagrams
+/// after it are still printed (the connection is not dropped with them).
+#[tokio::test]
+async fn listen_skips_a_bad_datagram_and_prints_the_rest() {
+    watchdog(WATCHDOG, async {
+        let (mut listener, url) = listen(&["udp://127.0.0.1:0?max_frame=8", "--count", "1"]).await;
+        let url = url.replace("?max_frame=8", "");
+        let sent = anyipc(&["send", &url, "far too long", "short"], b"").await;
+        assert!(sent.status.success(), "{}", text(&sent.stderr));
+        let skipped = listener.stderr_after("anyipc: connection from ").await;
+        assert!(
+            skipped.contains("skipped") && skipped.contains("max_frame"),
+            "{skipped}"
+        );
+        assert_eq!(listener.stdout_lines(1).await, ["short"]);
+        assert!(listener.finish().await.0.success());
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn connections_are_served_concurrently() {
     watchdog(WATCHDOG, async {

@@ -456,6 +456,63 @@ async fn bridge_forwards_tcp_to_unix_and_reconnects() {
     .await;
 }
 
+/// A session with a udp side, whose stream never ends by itself, ends once the client is
+/// done and the udp side has been quiet for the linger, after the reply got through; a
+/// `--retry` too long for the clock means for ever, not a panic per client.
+#[tokio::test]
+async fn bridge_sessions_with_a_udp_side_end_and_a_huge_retry_is_no_panic() {
+    watchdog(WATCHDOG, async {
+        let mut back = Proc::start(&["listen", "udp://127.0.0.1:0", "--echo"], &[], false);
+        let udp = back.stderr_after("listening on ").await;
+        let args = ["bridge", "tcp://127.0.0.1:0", &udp, "-v"];
+        let mut bridge = Proc::start(
+            &[&args[..], &["--retry", "9999999999999999999s"]].concat(),
+            &[],
+            false,
+        );
+        let front = bridge.stderr_after("bridging ").await;
+        let (front, _) = front.split_once(" <-> ").expect("A <-> B");
+        let sent = ok(&["send", front, "--expect-reply", "one"], &[]).await;
+        assert_eq!(sent, "one\n");
+        let closed = bridge.stderr_after("bridge session 1 closed").await;
+        assert!(
+            closed.ends_with("A->B 1 msgs/3 B, B->A 1 msgs/3 B"),
+            "{closed}"
+        );
+        back.kill().await;
+        bridge.kill().await;
+    })
+    .await;
+}
+
+/// A datagram over the bound side's `max_frame` is skipped with a message; the datagrams
+/// of the same sender after it are still forwarded (the session is not dropped with them).
+#[tokio::test]
+async fn bridge_skips_a_bad_datagram_and_forwards_the_rest() {
+    watchdog(WATCHDOG, async {
+        let mut back = Proc::start(&["listen", "tcp://127.0.0.1:0"], &[], true);
+        let tcp = back.stderr_after("listening on ").await;
+        let mut bridge = Proc::start(
+            &["bridge", "listen:udp://127.0.0.1:0?max_frame=8", &tcp],
+            &[],
+            false,
+        );
+        let front = bridge.stderr_after("bridging ").await;
+        let (front, _) = front.split_once(" <-> ").expect("A <-> B");
+        let front = front.replace("?max_frame=8", "");
+        ok(&["send", &front, "far too long", "short"], &[]).await;
+        let skipped = bridge
+            .stderr_after("anyipc: bridge session 1: skipped")
+            .await;
+        assert!(skipped.contains("max_frame"), "{skipped}");
+        let lines = back.stdout_lines(1).await;
+        assert!(lines[0].ends_with("short"), "{lines:?}");
+        back.kill().await;
+        bridge.kill().await;
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn bridge_with_the_bound_side_second_and_usage_errors() {
     watchdog(WATCHDOG, async {

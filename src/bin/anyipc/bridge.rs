@@ -11,13 +11,19 @@
 //! message may become one unix message or one udp datagram). When one side closes its
 //! sending half, the bridge closes the other side's, so half-close travels through; the session
 //! ends when both directions are done, when forwarding fails, or (between two servers) when
-//! either server closes. Messages in flight when a side goes away are lost. Reconnecting uses
+//! either server closes. When a side whose stream never ends by itself (`udp://`, `mq://`) is
+//! left alone, the other direction being done, the session ends once it has forwarded
+//! nothing for 5 s (replies in flight still get through): waiting for its end would keep the
+//! session, and its connections, for ever. A message that fails its checks
+//! on the way in (`InvalidData`: a datagram over `max_frame`) is reported and skipped; it does
+//! not end the session. Messages in flight when a side goes away are lost. Reconnecting uses
 //! exponential backoff from 100 ms to 5 s: for each new client of a bound side, for up to
 //! `--retry` before the client is dropped; between two servers, for ever.
 
+use crate::accept_errors::AcceptErrors;
 use crate::duration_arg::parse_duration;
 use crate::CliError;
-use anyipc::{Connection, Endpoint};
+use anyipc::{Connection, Endpoint, Scheme};
 use futures::{SinkExt, StreamExt, TryStreamExt};
 use std::fmt;
 use std::io;
@@ -29,8 +35,9 @@ use std::time::{Duration, Instant};
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest pause between connection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
-/// Accept failures in a row after which the bridge gives up (as `listen` does).
-const MAX_ACCEPT_ERRORS: u32 = 50;
+/// How long the direction left of a session with an endless side may forward nothing before
+/// the session ends.
+const LINGER: Duration = Duration::from_secs(5);
 
 /// Arguments of `anyipc bridge`.
 #[derive(Debug, clap::Args)]
@@ -111,6 +118,10 @@ impl Counter {
     fn add(&self, len: usize) {
         self.messages.fetch_add(1, Ordering::Relaxed);
         self.bytes.fetch_add(len as u64, Ordering::Relaxed);
+    }
+
+    fn messages(&self) -> u64 {
+        self.messages.load(Ordering::Relaxed)
     }
 }
 
@@ -212,26 +223,24 @@ async fn accept_loop(
         (listener.endpoint().to_string(), target.to_string())
     };
     eprintln!("bridging {a} <-> {b}");
-    let mut accept_errors = 0;
+    let mut accept_errors = AcceptErrors::default();
     loop {
         match listener.accept().await {
             Ok(client) => {
-                accept_errors = 0;
+                accept_errors.accepted();
                 let target = target.clone();
                 let shared = shared.clone();
                 tokio::spawn(async move { client_session(client, target, swapped, shared).await });
             }
-            Err(err) => {
-                accept_errors += 1;
-                if accept_errors >= MAX_ACCEPT_ERRORS {
+            Err(err) => match accept_errors.failed(&err) {
+                Some(pause) => tokio::time::sleep(pause).await,
+                None => {
                     return Err(CliError::Runtime(format!(
                         "accepting on {}: {err}",
                         listener.endpoint()
-                    )));
+                    )))
                 }
-                tracing::warn!(error = %err, "accept failed; retrying");
-                tokio::time::sleep(FIRST_BACKOFF).await;
-            }
+            },
         }
     }
 }
@@ -247,8 +256,9 @@ async fn client_session(
     shared: Arc<Shared>,
 ) {
     let n = shared.sessions.fetch_add(1, Ordering::Relaxed) + 1;
-    let give_up = Instant::now() + shared.retry;
-    let connecting = connect_with_backoff(&target, Some(give_up));
+    // `None` (for ever) for a `--retry` too large to add to the clock.
+    let give_up = Instant::now().checked_add(shared.retry);
+    let connecting = connect_with_backoff(&target, give_up);
     tokio::pin!(connecting);
     let mut held = None;
     let server = loop {
@@ -256,6 +266,9 @@ async fn client_session(
             connected = &mut connecting => break connected,
             first = client.next(), if held.is_none() => match first {
                 Some(Ok(msg)) => held = Some(msg),
+                Some(Err(err)) if err.kind() == io::ErrorKind::InvalidData => {
+                    eprintln!("anyipc: bridge session {n}: skipped a bad message: {err}");
+                }
                 Some(Err(_)) | None => {
                     if shared.verbose {
                         eprintln!("bridge session {n}: the client left before {target} answered");
@@ -320,14 +333,27 @@ async fn join_servers(a: &Endpoint, b: &Endpoint, shared: &Arc<Shared>) -> Resul
 }
 
 /// Connects to `endpoint`, retrying with exponential backoff until `give_up` (for ever with
-/// none). A bad URL or an unsupported scheme is not retried.
+/// none), which also bounds each attempt (a TCP connect to a host that drops packets takes
+/// about two minutes to fail). A bad URL or an unsupported scheme is not retried.
 async fn connect_with_backoff(
     endpoint: &Endpoint,
     give_up: Option<Instant>,
 ) -> io::Result<Connection> {
     let mut pause = FIRST_BACKOFF;
     loop {
-        match anyipc::connect(endpoint).await {
+        let attempt = anyipc::connect(endpoint);
+        let connected = match give_up {
+            Some(t) => tokio::time::timeout_at(t.into(), attempt)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "no answer within --retry",
+                    ))
+                }),
+            None => attempt.await,
+        };
+        match connected {
             Ok(conn) => return Ok(conn),
             Err(err)
                 if matches!(
@@ -365,14 +391,29 @@ async fn session(
             b.peer_addr()
         );
     }
+    let linger = never_ends(&a) || never_ends(&b);
     let (a_sink, a_stream) = a.split();
     let (b_sink, b_stream) = b.split();
-    let a_to_b = forward(a_stream, b_sink, [&counts.a_to_b, &shared.totals.a_to_b]);
-    let b_to_a = forward(b_stream, a_sink, [&counts.b_to_a, &shared.totals.b_to_a]);
+    let a_to_b = forward(n, a_stream, b_sink, [&counts.a_to_b, &shared.totals.a_to_b]);
+    let b_to_a = forward(n, b_stream, a_sink, [&counts.b_to_a, &shared.totals.b_to_a]);
     let outcome = if end_on_first_close {
         tokio::select! {
             r = a_to_b => r.map_err(|e| format!("A->B: {e}")),
             r = b_to_a => r.map_err(|e| format!("B->A: {e}")),
+        }
+    } else if linger {
+        let a_to_b = async { a_to_b.await.map_err(|e| format!("A->B: {e}")) };
+        let b_to_a = async { b_to_a.await.map_err(|e| format!("B->A: {e}")) };
+        tokio::pin!(a_to_b, b_to_a);
+        tokio::select! {
+            r = &mut a_to_b => match r {
+                Ok(()) => until_idle(b_to_a, &counts.b_to_a).await,
+                Err(e) => Err(e),
+            },
+            r = &mut b_to_a => match r {
+                Ok(()) => until_idle(a_to_b, &counts.a_to_b).await,
+                Err(e) => Err(e),
+            },
         }
     } else {
         tokio::try_join!(
@@ -389,14 +430,46 @@ async fn session(
     }
 }
 
+/// Runs the direction left, `forwarding`, until it ends or has moved nothing (as `counter`
+/// shows) for [`LINGER`].
+async fn until_idle<F>(mut forwarding: F, counter: &Counter) -> Result<(), String>
+where
+    F: std::future::Future<Output = Result<(), String>> + Unpin,
+{
+    loop {
+        let before = counter.messages();
+        match tokio::time::timeout(LINGER, &mut forwarding).await {
+            Ok(done) => return done,
+            Err(_) if counter.messages() != before => continue,
+            Err(_) => return Ok(()),
+        }
+    }
+}
+
+/// Whether `conn`'s stream has no end of its own: a udp peer never says it is done, and a
+/// queue never ends.
+fn never_ends(conn: &Connection) -> bool {
+    matches!(conn.endpoint().scheme(), Scheme::Udp | Scheme::Mq)
+}
+
 /// Sends everything `from` yields into `to`, then closes `to`; counts each message in the
-/// session's and the total counters.
-async fn forward<S, K>(from: S, mut to: K, counters: [&Counter; 2]) -> io::Result<()>
+/// session's and the total counters. A message that failed its checks (`InvalidData`) is
+/// reported and skipped: on a message transport the stream goes on after it (a byte stream
+/// ends after it anyway).
+async fn forward<S, K>(n: u64, from: S, mut to: K, counters: [&Counter; 2]) -> io::Result<()>
 where
     S: futures::Stream<Item = io::Result<bytes::Bytes>> + Unpin,
     K: futures::Sink<bytes::Bytes, Error = io::Error> + Unpin,
 {
-    let mut from = from.inspect_ok(|msg| counters.iter().for_each(|c| c.add(msg.len())));
+    let mut from = from
+        .filter(|item| {
+            let bad = matches!(item, Err(e) if e.kind() == io::ErrorKind::InvalidData);
+            if let (true, Err(err)) = (bad, item) {
+                eprintln!("anyipc: bridge session {n}: skipped a bad message: {err}");
+            }
+            std::future::ready(!bad)
+        })
+        .inspect_ok(|msg| counters.iter().for_each(|c| c.add(msg.len())));
     to.send_all(&mut from).await?;
     to.close().await
 }

@@ -6,6 +6,7 @@
 //! connection is served by its own task; their messages reach stdout through one channel, so
 //! lines never interleave and `--count` counts messages from all connections together.
 
+use crate::accept_errors::AcceptErrors;
 use crate::endpoint_arg::EndpointArgs;
 use crate::output::{MessageWriter, OutputArgs};
 use crate::CliError;
@@ -14,15 +15,8 @@ use bytes::Bytes;
 use futures::StreamExt;
 use std::io;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// Accept failures in a row after which `listen` gives up: one is usually a passing condition
-/// (a client that reset before being accepted, no free file descriptor for a moment); a long
-/// run means the listener is broken.
-const MAX_ACCEPT_ERRORS: u32 = 50;
-/// Pause after a failed accept, so a lasting condition does not spin.
-const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(50);
 /// Received messages waiting to be printed before connection tasks wait for stdout.
 const PRINT_BACKLOG: usize = 64;
 
@@ -81,23 +75,21 @@ pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
     let (received, mut to_print) = mpsc::channel::<(Arc<str>, Bytes)>(PRINT_BACKLOG);
     let mut out = MessageWriter::stdout(args.output.format());
     let mut printed: u64 = 0;
-    let mut accept_errors: u32 = 0;
+    let mut accept_errors = AcceptErrors::default();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(conn) => {
-                    accept_errors = 0;
+                    accept_errors.accepted();
                     tokio::spawn(serve(conn, args.echo, received.clone()));
                 }
-                Err(err) => {
-                    accept_errors += 1;
-                    if accept_errors >= MAX_ACCEPT_ERRORS {
+                Err(err) => match accept_errors.failed(&err) {
+                    Some(pause) => tokio::time::sleep(pause).await,
+                    None => {
                         let endpoint = listener.endpoint();
                         return Err(CliError::Runtime(format!("accepting on {endpoint}: {err}")));
                     }
-                    tracing::warn!(error = %err, "accept failed; retrying");
-                    tokio::time::sleep(ACCEPT_RETRY_DELAY).await;
-                }
+                },
             },
             Some((peer, msg)) = to_print.recv() => {
                 out.write_message_from(Some(&peer), &msg)
@@ -121,6 +113,15 @@ async fn serve(mut conn: Connection, mut echo: bool, printer: mpsc::Sender<(Arc<
     while let Some(item) = conn.next().await {
         let msg = match item {
             Ok(msg) => msg,
+            // A message that failed its checks: on a message transport (a datagram over
+            // `max_frame`) the stream goes on after it; a byte stream ends after it anyway.
+            Err(err) if err.kind() == io::ErrorKind::InvalidData => {
+                eprintln!(
+                    "anyipc: connection from {}: skipped: {err}",
+                    conn.peer_addr()
+                );
+                continue;
+            }
             Err(err) => {
                 eprintln!("anyipc: connection from {}: {err}", conn.peer_addr());
                 return;

@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 success, 1 runtime failure, 2 bad usage or endpoint URL.
 
+mod accept_errors;
 mod bench;
 mod bench_peer;
 mod bridge;

@@ -1,0 +1,90 @@
+//! [`AcceptErrors`]: how the server commands (`listen`, `bridge`) treat a failed accept.
+
+use std::io;
+use std::time::Duration;
+
+/// Accept failures in a row (other than running out of a resource) after which a server
+/// command gives up: the listener is broken.
+const MAX_IN_A_ROW: u32 = 50;
+/// Pause after a failed accept, so a lasting condition does not spin.
+const RETRY_DELAY: Duration = Duration::from_millis(50);
+/// Pause while the process or the system is out of file descriptors or memory.
+const EXHAUSTED_DELAY: Duration = Duration::from_millis(200);
+
+/// Counts failed accepts in a row. Running out of file descriptors or memory is waited
+/// out however long it lasts (connections that end give them back), never a reason to stop
+/// serving the clients already connected; any other error, 50 times in a row, is.
+///
+/// ```ignore
+/// let mut errors = AcceptErrors::default();
+/// match listener.accept().await {
+///     Ok(conn) => errors.accepted(),
+///     Err(err) => tokio::time::sleep(errors.failed(&err).ok_or(err)?).await,
+/// }
+/// ```
+#[derive(Debug, Default)]
+pub(crate) struct AcceptErrors {
+    in_a_row: u32,
+}
+
+impl AcceptErrors {
+    /// An accept succeeded.
+    pub(crate) fn accepted(&mut self) {
+        self.in_a_row = 0;
+    }
+
+    /// An accept failed with `err`: how long to pause before the next one, or `None` when
+    /// the listener looks broken and the command should end.
+    pub(crate) fn failed(&mut self, err: &io::Error) -> Option<Duration> {
+        if out_of_resources(err) {
+            tracing::warn!(error = %err, "accept failed: out of resources; waiting");
+            return Some(EXHAUSTED_DELAY);
+        }
+        self.in_a_row += 1;
+        if self.in_a_row >= MAX_IN_A_ROW {
+            return None;
+        }
+        tracing::warn!(error = %err, "accept failed; retrying");
+        Some(RETRY_DELAY)
+    }
+}
+
+/// No free file descriptor (for the process or the system), no buffer space, no memory.
+fn out_of_resources(err: &io::Error) -> bool {
+    if err.kind() == io::ErrorKind::OutOfMemory {
+        return true;
+    }
+    #[cfg(unix)]
+    {
+        matches!(
+            err.raw_os_error(),
+            Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+        )
+    }
+    #[cfg(not(unix))]
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn running_out_of_descriptors_never_ends_the_command_other_errors_do() {
+        let mut errors = AcceptErrors::default();
+        #[cfg(unix)]
+        for _ in 0..10 * MAX_IN_A_ROW {
+            let emfile = io::Error::from_raw_os_error(libc::EMFILE);
+            assert_eq!(errors.failed(&emfile), Some(EXHAUSTED_DELAY));
+        }
+        let broken = io::Error::other("broken");
+        for _ in 1..MAX_IN_A_ROW {
+            assert_eq!(errors.failed(&broken), Some(RETRY_DELAY));
+        }
+        errors.accepted();
+        for _ in 1..MAX_IN_A_ROW {
+            assert!(errors.failed(&broken).is_some());
+        }
+        assert_eq!(errors.failed(&broken), None);
+    }
+}
