@@ -928,6 +928,45 @@ async fn logs_are_listed_kept_by_clean_and_removed_by_rm() {
             "{cleaned}"
         );
         assert!(find(&ls(&env).await, &gone_url).is_none());
+
+        // An index that is not a private directory (here a symlink to a directory of
+        // someone's choosing, whose broken symlinks `clean` would delete) is not read.
+        let index = runtime.path().join("anyipc/logs");
+        let planted = TempDir::new("cli-logs-planted");
+        std::os::unix::fs::symlink(planted.path().join("nowhere"), planted.path().join("x"))
+            .unwrap();
+        std::fs::remove_dir_all(&index).unwrap();
+        std::os::unix::fs::symlink(planted.path(), &index).unwrap();
+        let listed = run(&["ls"], &env, b"").await;
+        assert!(
+            text(&listed.stderr).contains("not a private directory"),
+            "{}",
+            text(&listed.stderr)
+        );
+        ok(&["clean"], &env).await;
+        assert!(
+            planted.path().join("x").symlink_metadata().is_ok(),
+            "clean followed the index"
+        );
+    })
+    .await;
+}
+
+/// A file named `.lock` in the runtime directory (no name's lock) is skipped, not a panic
+/// of every command that lists.
+#[tokio::test]
+async fn a_bare_dot_lock_file_does_not_break_ls() {
+    watchdog(WATCHDOG, async {
+        let runtime = TempDir::new("cli-dot-lock");
+        let env = [("XDG_RUNTIME_DIR", runtime.path().to_str().unwrap())];
+        let dir = runtime.path().join("anyipc");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .unwrap();
+        std::fs::write(dir.join(".lock"), b"").unwrap();
+        let listed = run(&["ls"], &env, b"").await;
+        assert!(listed.status.success(), "{}", text(&listed.stderr));
+        ok(&["clean"], &env).await;
     })
     .await;
 }

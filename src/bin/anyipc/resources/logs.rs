@@ -29,9 +29,24 @@ const LOCK_FILE: &str = "writer.lock";
 
 /// Adds the indexed logs to `listing`.
 pub(crate) fn list(locks: &Locks, listing: &mut Listing) {
-    let Ok(index) = runtime_dir::dir().map(|dir| dir.join(INDEX)) else {
+    let Ok(dir) = runtime_dir::dir() else {
         return;
     };
+    // Only inside a private runtime directory, and only an index that is a private
+    // directory itself: anyone who could plant entries there (or a symlink for the index)
+    // could make `clean` delete the symlinks of a directory of theirs choosing. A runtime
+    // directory that fails the check is reported by the pipe and shm listing.
+    let index = dir.join(INDEX);
+    match runtime_dir::check_private(&dir).and_then(|_| runtime_dir::check_private(&index)) {
+        Ok(true) => {}
+        Ok(false) => return,
+        Err(e) => {
+            if runtime_dir::check_private(&dir).is_ok() {
+                listing.warnings.push(e.to_string());
+            }
+            return;
+        }
+    }
     let entries = match std::fs::read_dir(&index) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return,

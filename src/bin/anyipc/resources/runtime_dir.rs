@@ -84,7 +84,11 @@ pub(crate) fn list(locks: &Locks, listing: &mut Listing) {
     for lock in &lock_names {
         // `.X.lock` is pipe://X's lock (names never start with `.`); `shm-X.lock` is shm://X's.
         let key = match lock.strip_prefix('.') {
-            Some(pipe) => (Kind::Pipe, pipe[..pipe.len() - ".lock".len()].to_owned()),
+            Some(pipe) => match pipe.strip_suffix(".lock").filter(|name| !name.is_empty()) {
+                Some(name) => (Kind::Pipe, name.to_owned()),
+                // `.lock` itself: no name's.
+                None => continue,
+            },
             None => match shm_name(lock, ".lock") {
                 Some(name) => (Kind::Shm, name),
                 None => continue,
@@ -154,8 +158,9 @@ fn resource(dir: &Path, kind: Kind, name: String, files: Files, locks: &Locks) -
 /// Whether `dir` is there and private to this user. `Ok(false)` when it does not exist.
 ///
 /// # Errors
-/// A directory that someone else owns or may enter: the transports refuse it, and so do we.
-fn check_private(dir: &Path) -> io::Result<bool> {
+/// A directory that someone else owns or may enter (or a symlink): the transports refuse
+/// it, and so do we.
+pub(crate) fn check_private(dir: &Path) -> io::Result<bool> {
     let meta = match std::fs::symlink_metadata(dir) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", dir.display()))),
