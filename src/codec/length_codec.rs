@@ -30,10 +30,13 @@ pub struct LengthCodec {
 }
 
 impl LengthCodec {
-    /// A codec accepting frames of at most `max_frame` bytes (`u32::MAX` at most).
+    /// A codec accepting frames of at most `max_frame` bytes (`u32::MAX` at most, and on a
+    /// 32-bit target 4 bytes less, so that a frame with its header fits in a `usize`).
     pub fn new(max_frame: usize) -> LengthCodec {
         LengthCodec {
-            max_frame: max_frame.min(u32::MAX as usize),
+            max_frame: max_frame
+                .min(u32::MAX as usize)
+                .min(usize::MAX - HEADER_LEN),
         }
     }
 
