@@ -2,14 +2,55 @@
 //!
 //! A listener demultiplexes datagrams by sender address into connections, so server code is
 //! the same as for TCP: the first datagram from a new address is `accept`ed as a new
-//! [`Connection`]. UDP itself has no connection: nothing tells a server that a client went away
-//! (use `recv_timeout=` to end idle connections), datagrams may be lost or reordered between
-//! machines, and a datagram arriving while its connection already holds
-//! 1,024 unread ones is dropped. Messages larger than `max_frame` (at most 65,507 bytes) are
-//! refused on send with `InvalidInput` and reported on receive as `InvalidData`: never
-//! truncated.
+//! [`Connection`]. UDP itself has no connection: nothing tells a server that a client went
+//! away, and datagrams may be lost or reordered between machines. Messages larger than
+//! `max_frame` (at most 65,507 bytes) are refused on send with `InvalidInput` and reported on
+//! receive as `InvalidData`: never truncated.
+//!
+//! # Listener limits
+//!
+//! Any host can send to a listener from as many addresses as it likes, so what a listener
+//! holds is bounded. A datagram over a limit is dropped (logged at `debug`), as the network
+//! could have dropped it; the listener never waits.
+//!
+//! - **`max_peers=`** (default 1,024): live sender connections. Datagrams from a new sender
+//!   are dropped while that many are live; a connection stops counting when it is dropped or
+//!   ends idle. `max_peers=0` is `InvalidInput`.
+//! - **`idle_timeout=`** (default 5 minutes; `0` keeps quiet senders for ever): a connection
+//!   whose sender has sent nothing for this long ends: its stream yields what was already
+//!   queued, then `None`, and the listener forgets the sender. The sender's next datagram is
+//!   `accept`ed as a new connection. Senders are checked four times per timeout (at most once
+//!   per 10 ms), so a connection ends up to a quarter of the timeout (or 10 ms) late.
+//! - 1,024 unread datagrams per connection, and 128 new senders waiting for `accept`.
+//! - 64 MiB of queued datagrams per listener, all its connections together (each counts its
+//!   length plus 64 bytes). A connection gives its share back as it takes datagrams, or
+//!   all of it when dropped.
+//!
+//! Both options are the listener's: `connect` takes them and ignores them. `recv_timeout=`
+//! is separate: it fails one receive with `TimedOut` and the connection stays. If the
+//! listening socket fails, every open connection gets that error (same kind) after its queued
+//! datagrams, then `None`, and `accept` fails with `BrokenPipe`.
+//!
+//! ```
+//! use futures::StreamExt;
+//!
+//! # tokio_test::block_on(async {
+//! // At most 100 senders at a time; a sender quiet for 30 s is forgotten.
+//! let mut listener = anyipc::bind("udp://127.0.0.1:0?max_peers=100&idle_timeout=30s").await?;
+//! let mut client = anyipc::connect(listener.endpoint()).await?;
+//! client.send("hello").await?;
+//! let mut server = listener.accept().await?;
+//! assert_eq!(server.next().await.transpose()?.as_deref(), Some(&b"hello"[..]));
+//! # Ok::<(), std::io::Error>(()) }).unwrap();
+//! ```
 
+mod budget;
 mod demux;
+mod limits;
+mod router;
+mod seat;
+#[cfg(test)]
+mod tests;
 mod udp_channel;
 mod udp_listener;
 

@@ -101,6 +101,22 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
         meaning: "TCP_NODELAY: send small messages at once",
     },
     OptionSpec {
+        key: "max_peers",
+        schemes: &[Udp],
+        kind: ValueKind::Uint { max: 1_048_576 },
+        default: "1024",
+        meaning: "a listener's live sender connections (at least 1); datagrams from a new \
+                  sender are dropped while this many are live",
+    },
+    OptionSpec {
+        key: "idle_timeout",
+        schemes: &[Udp],
+        kind: ValueKind::Duration,
+        default: "5m",
+        meaning: "a listener ends a sender's connection (its stream ends after what was \
+                  queued) when the sender has sent nothing for this long; 0 never does",
+    },
+    OptionSpec {
         key: "mode",
         schemes: NAMED_FILES,
         kind: ValueKind::Mode,

@@ -1,24 +1,15 @@
-//! The task that reads a listening UDP socket and routes each datagram to the connection of its
-//! sender, making a new connection for a new sender.
+//! The task that reads a listening UDP socket and hands each datagram to the [`Router`], which
+//! routes it to the connection of its sender; the task also tells the router when to sweep for
+//! idle senders.
 
+use super::limits::{Limits, Sweeps};
+use super::router::{NewPeers, Router};
 use super::RECV_BUFFER;
-use crate::codec::FrameError;
-use bytes::Bytes;
-use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-
-/// Datagrams a connection holds unread before new ones for it are dropped.
-pub(super) const CONNECTION_BACKLOG: usize = 1024;
-/// New senders waiting for `accept`, beyond which their datagrams are dropped.
-pub(super) const ACCEPT_BACKLOG: usize = 128;
-
-pub(super) type Datagrams = mpsc::Receiver<io::Result<Bytes>>;
-pub(super) type NewPeers = mpsc::Receiver<(SocketAddr, Datagrams)>;
+use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 /// The running demultiplexer; it stops when the listener and all its connections are gone.
 #[derive(Debug)]
@@ -28,9 +19,9 @@ pub(super) struct Demux {
 
 impl Demux {
     /// Starts reading `socket`; new senders arrive on the returned receiver.
-    pub(super) fn start(socket: Arc<UdpSocket>, max_frame: usize) -> (Arc<Demux>, NewPeers) {
-        let (new_peers, incoming) = mpsc::channel(ACCEPT_BACKLOG);
-        let task = tokio::spawn(route(socket, new_peers, max_frame));
+    pub(super) fn start(socket: Arc<UdpSocket>, limits: Limits) -> (Arc<Demux>, NewPeers) {
+        let (router, incoming) = Router::new(limits);
+        let task = tokio::spawn(run(socket, router, limits.sweeps()));
         (Arc::new(Demux { task }), incoming)
     }
 }
@@ -41,56 +32,45 @@ impl Drop for Demux {
     }
 }
 
-async fn route(
-    socket: Arc<UdpSocket>,
-    new_peers: mpsc::Sender<(SocketAddr, Datagrams)>,
-    max_frame: usize,
-) {
-    let mut peers: HashMap<SocketAddr, mpsc::Sender<io::Result<Bytes>>> = HashMap::new();
+async fn run(socket: Arc<UdpSocket>, mut router: Router, sweeps: Option<Sweeps>) {
     let mut buf = vec![0u8; RECV_BUFFER];
+    let mut ticker = sweeps.map(|s| ticker(s.period));
     loop {
-        let (len, from) = match socket.recv_from(&mut buf).await {
-            Ok(received) => received,
-            // An ICMP "port unreachable" for an earlier send_to: the socket is still fine.
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset
-                ) =>
-            {
-                continue
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "udp listener stopped receiving");
-                return;
-            }
-        };
-        let datagram = if len > max_frame {
-            Err(FrameError::TooLarge {
-                len: len as u64,
-                max: max_frame,
-            }
-            .into())
-        } else {
-            Ok(Bytes::copy_from_slice(&buf[..len]))
-        };
-        let connection = match peers.get(&from) {
-            Some(tx) if !tx.is_closed() => tx.clone(),
-            _ => {
-                let (tx, rx) = mpsc::channel(CONNECTION_BACKLOG);
-                if new_peers.try_send((from, rx)).is_err() {
-                    tracing::debug!(%from, "accept backlog full or listener gone: datagram dropped");
-                    continue;
+        tokio::select! {
+            received = socket.recv_from(&mut buf) => match received {
+                Ok((len, from)) => router.receive(from, &buf[..len]),
+                Err(e) if is_left_over_icmp(&e) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "udp listener stopped receiving");
+                    router.fail(&e);
+                    return;
                 }
-                if peers.len() >= CONNECTION_BACKLOG {
-                    peers.retain(|_, tx| !tx.is_closed());
-                }
-                peers.insert(from, tx.clone());
-                tx
-            }
-        };
-        if connection.try_send(datagram).is_err() {
-            tracing::debug!(%from, "connection backlog full: datagram dropped");
+            },
+            () = tick(&mut ticker) => router.sweep(),
         }
+    }
+}
+
+/// An ICMP "port unreachable" for an earlier `send_to`: the socket is still fine.
+fn is_left_over_icmp(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset
+    )
+}
+
+fn ticker(period: std::time::Duration) -> Interval {
+    let mut ticker = tokio::time::interval_at(Instant::now() + period, period);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    ticker
+}
+
+/// The next sweep; never, without a ticker.
+async fn tick(ticker: &mut Option<Interval>) {
+    match ticker {
+        Some(ticker) => {
+            ticker.tick().await;
+        }
+        None => std::future::pending().await,
     }
 }

@@ -1,4 +1,5 @@
-use super::demux::{Datagrams, Demux};
+use super::demux::Demux;
+use super::router::PeerQueue;
 use super::RECV_BUFFER;
 use crate::codec::FrameError;
 use crate::transport::{RecvMessage, SendMessage};
@@ -26,7 +27,7 @@ enum Side {
     },
     Server {
         peer: SocketAddr,
-        datagrams: Datagrams,
+        datagrams: PeerQueue,
         _demux: Arc<Demux>,
     },
 }
@@ -46,7 +47,7 @@ impl UdpChannel {
         socket: Arc<UdpSocket>,
         max_frame: usize,
         peer: SocketAddr,
-        datagrams: Datagrams,
+        datagrams: PeerQueue,
         demux: Arc<Demux>,
     ) -> UdpChannel {
         UdpChannel {

@@ -1,5 +1,7 @@
-use super::demux::{Demux, NewPeers};
-use super::{max_frame, resolve, UdpChannel};
+use super::demux::Demux;
+use super::limits::Limits;
+use super::router::NewPeers;
+use super::{resolve, UdpChannel};
 use crate::transport::{AnyChannel, Connection};
 use crate::Endpoint;
 use std::io;
@@ -7,7 +9,9 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use tokio::net::UdpSocket;
 
-/// A bound UDP socket whose senders become connections.
+/// A bound UDP socket whose senders become connections, within the limits described in the
+/// [module documentation](crate::udp): `max_peers` live senders, an `idle_timeout` after which
+/// a quiet sender's connection ends, and 64 MiB of queued datagrams in all.
 #[derive(Debug)]
 pub struct UdpListener {
     socket: Arc<UdpSocket>,
@@ -19,17 +23,17 @@ pub struct UdpListener {
 impl UdpListener {
     /// Binds and starts routing datagrams; returns the endpoint with the real port.
     pub(crate) async fn bind(endpoint: &Endpoint) -> io::Result<(UdpListener, Endpoint)> {
+        let limits = Limits::from_endpoint(endpoint)?;
         let addr = resolve(endpoint).await?;
         let socket = Arc::new(UdpSocket::bind(addr).await?);
         let bound = endpoint.with_port(socket.local_addr()?.port());
-        let max_frame = max_frame(endpoint);
-        let (demux, new_peers) = Demux::start(socket.clone(), max_frame);
+        let (demux, new_peers) = Demux::start(socket.clone(), limits);
         Ok((
             UdpListener {
                 socket,
                 new_peers,
                 demux,
-                max_frame,
+                max_frame: limits.max_frame,
             },
             bound,
         ))

@@ -25,4 +25,5 @@ mod queue_process;
 mod shm;
 mod stress;
 mod tour;
+mod udp;
 mod util;

@@ -1,0 +1,127 @@
+//! The udp:// listener's limits on real sockets: `max_peers=` and `idle_timeout=`. (The byte
+//! budget, 64 MiB, is tested on the router in `src/udp/tests.rs`.)
+
+use crate::util::watchdog;
+use anyipc::{Connection, Listener};
+use futures::StreamExt;
+use std::io;
+use std::time::{Duration, Instant};
+use tokio::time::timeout;
+
+/// Long enough for a datagram on loopback to be routed, short enough to keep tests fast.
+const SETTLE: Duration = Duration::from_millis(300);
+/// What a step that should happen may take before the test fails.
+const PATIENCE: Duration = Duration::from_secs(3);
+
+async fn bind(url: &str) -> (Listener, String) {
+    let listener = anyipc::bind(url).await.unwrap();
+    let url = listener.endpoint().to_string();
+    (listener, url)
+}
+
+async fn accept(listener: &mut Listener) -> Connection {
+    timeout(PATIENCE, listener.accept())
+        .await
+        .expect("a connection to accept")
+        .unwrap()
+}
+
+async fn next(conn: &mut Connection) -> Option<Vec<u8>> {
+    timeout(PATIENCE, conn.next())
+        .await
+        .expect("a message or the end")
+        .map(|msg| msg.unwrap().to_vec())
+}
+
+#[tokio::test]
+async fn a_sender_beyond_max_peers_is_accepted_only_once_a_connection_is_dropped() {
+    watchdog(10, async {
+        let (mut listener, url) = bind("udp://127.0.0.1:0?max_peers=2").await;
+        let mut a = anyipc::connect(&url).await.unwrap();
+        let mut b = anyipc::connect(&url).await.unwrap();
+        let mut c = anyipc::connect(&url).await.unwrap();
+        a.send("a0").await.unwrap();
+        let mut from_a = accept(&mut listener).await;
+        b.send("b0").await.unwrap();
+        let mut from_b = accept(&mut listener).await;
+        c.send("c0").await.unwrap();
+        assert!(
+            timeout(SETTLE, listener.accept()).await.is_err(),
+            "a third sender was accepted while two connections live"
+        );
+        // The two live senders still get through; `a1` was routed after `c0` was dropped.
+        a.send("a1").await.unwrap();
+        b.send("b1").await.unwrap();
+        assert_eq!(next(&mut from_a).await.unwrap(), b"a0");
+        assert_eq!(next(&mut from_a).await.unwrap(), b"a1");
+        assert_eq!(next(&mut from_b).await.unwrap(), b"b0");
+        assert_eq!(next(&mut from_b).await.unwrap(), b"b1");
+        drop(from_a);
+        c.send("c1").await.unwrap();
+        let mut from_c = accept(&mut listener).await;
+        assert_eq!(
+            next(&mut from_c).await.unwrap(),
+            b"c1",
+            "c0 was dropped, not queued"
+        );
+        from_c.send("reply").await.unwrap();
+        assert_eq!(c.recv().await.unwrap().as_deref(), Some(&b"reply"[..]));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_idle_connection_ends_and_its_sender_comes_back_as_a_new_connection() {
+    watchdog(10, async {
+        let (mut listener, url) = bind("udp://127.0.0.1:0?idle_timeout=200ms").await;
+        let mut client = anyipc::connect(&url).await.unwrap();
+        client.send("one").await.unwrap();
+        let mut first = accept(&mut listener).await;
+        assert_eq!(next(&mut first).await.unwrap(), b"one");
+        let quiet_since = Instant::now();
+        assert_eq!(next(&mut first).await, None, "the idle connection ends");
+        let quiet = quiet_since.elapsed();
+        // Ends after the timeout (a little less from here: "one" arrived before we read
+        // it), and at most a quarter of it late, plus scheduling.
+        assert!(quiet >= Duration::from_millis(150), "ended after {quiet:?}");
+        assert!(quiet < Duration::from_secs(2), "ended after {quiet:?}");
+
+        client.send("two").await.unwrap();
+        client.send("three").await.unwrap();
+        let mut second = accept(&mut listener).await;
+        assert_eq!(second.peer_addr(), first.peer_addr());
+        assert_eq!(next(&mut second).await.unwrap(), b"two");
+        assert_eq!(next(&mut second).await.unwrap(), b"three");
+        second.send("back").await.unwrap();
+        assert_eq!(client.recv().await.unwrap().as_deref(), Some(&b"back"[..]));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_idle_end_delivers_what_was_queued_before_it() {
+    watchdog(10, async {
+        let (mut listener, url) = bind("udp://127.0.0.1:0?idle_timeout=100ms").await;
+        let mut client = anyipc::connect(&url).await.unwrap();
+        for msg in ["one", "two", "three"] {
+            client.send(msg).await.unwrap();
+        }
+        let mut conn = accept(&mut listener).await;
+        // Unread until well past the idle end.
+        tokio::time::sleep(SETTLE).await;
+        for msg in ["one", "two", "three"] {
+            assert_eq!(next(&mut conn).await.unwrap(), msg.as_bytes());
+        }
+        assert_eq!(next(&mut conn).await, None);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_listener_needs_room_for_one_sender() {
+    let err = anyipc::bind("udp://127.0.0.1:0?max_peers=0")
+        .await
+        .expect_err("max_peers=0 is refused");
+    assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("max_peers"), "{err}");
+}
