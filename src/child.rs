@@ -34,7 +34,14 @@
 //! from stdin and write them to stdout). In such a child, [`connect_parent`] moves the pipes
 //! off fds 0 and 1: stdin then reads `/dev/null` and stdout goes to stderr, so a stray
 //! `println!` cannot corrupt the stream. Without `ANYIPC_CHILD_FDS`, `stdio://` is the
-//! process's own stdin and stdout (both must be pipes).
+//! process's own stdin and stdout (both must be pipes); a value that is not UTF-8 or not of
+//! that form is an error, never taken for "unset".
+//!
+//! The child takes the descriptors the variable names only after checking both: open,
+//! pipes, the read end open for reading only and the write end for writing only, and not
+//! close-on-exec (the parent clears the flag on this pair alone; everything std, tokio and
+//! mio open has it set, and taking the pair sets it, so a process that has `exec`ed in place
+//! since does not take the numbers again). If a check fails, neither descriptor is touched.
 //!
 //! # End of the other side
 //! The child exiting (or being killed) ends the parent's stream (`None`) and makes its sends
@@ -46,7 +53,12 @@
 //! [`spawn`]: those of [`Command::spawn`](tokio::process::Command::spawn).
 //! [`connect_parent`]: `NotFound` when `ANYIPC_CHILD_FDS` names another parent (the variable
 //! was inherited past the child it was meant for, or the parent has already exited);
-//! `InvalidInput` when the named descriptors are not pipes; `AddrInUse` on a second call.
+//! `InvalidInput` when the variable is not UTF-8 or malformed, or a named descriptor fails a
+//! check above (closed, not a pipe, the ends swapped, close-on-exec, both the same pipe), and
+//! in stdio mode when stdin or stdout is not a pipe. Only the first call in a process tries:
+//! after it succeeded, later calls get `AddrInUse`; after it failed, an error of the same
+//! kind (the variable is not read again, so no call takes a descriptor an earlier one
+//! refused).
 //!
 //! # Platform-specific behavior
 //! Unix only: on other systems the module is absent and `stdio://` is `Unsupported`.
@@ -65,7 +77,7 @@ use crate::{Endpoint, Scheme};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
 use std::process::Stdio;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 use tokio::net::unix::pipe;
 use tokio::process::{Child, Command};
 
@@ -73,8 +85,19 @@ use tokio::process::{Child, Command};
 /// the parent: `<parent pid>:<read fd>,<write fd>`, or `<parent pid>:stdio`.
 pub const CHILD_FDS_ENV: &str = "ANYIPC_CHILD_FDS";
 
-/// Whether this process has taken its pipes to the parent already.
-static TAKEN: AtomicBool = AtomicBool::new(false);
+/// What became of this process's one attempt to take its pipes to the parent.
+enum Taken {
+    /// No attempt yet.
+    No,
+    /// Taken.
+    Yes,
+    /// The attempt failed with this kind and message; the pipes are given up for good.
+    Refused(io::ErrorKind, String),
+}
+
+/// Whether this process has tried to take its pipes to the parent already; held across the
+/// attempt, so concurrent calls wait for the first one's outcome.
+static TAKEN: Mutex<Taken> = Mutex::new(Taken::No);
 
 /// Starts `command` with two pipes to it and returns the child and this side's connection.
 ///
@@ -206,18 +229,57 @@ fn parse_child_fds(value: &str) -> Option<(u32, ParentPipes)> {
 }
 
 /// In a child started by [`spawn_piped`]: the pipes to the parent, once per process, with a
-/// description of the parent.
+/// description of the parent. The first call decides, whatever its outcome: later calls get
+/// `AddrInUse` after a success, and an error of the first one's kind after a failure, so no
+/// call takes a descriptor an earlier one refused (its number may since hold something else).
 pub(crate) fn take_parent_pipes() -> io::Result<(pipe::Receiver, pipe::Sender, String)> {
-    let var = std::env::var(CHILD_FDS_ENV).ok();
-    let pipes = match var.as_deref() {
-        None => ParentPipes::Stdio,
+    let mut state = TAKEN.lock().unwrap_or_else(PoisonError::into_inner);
+    match &*state {
+        Taken::No => {}
+        Taken::Yes => {
+            return Err(io::Error::new(
+                io::ErrorKind::AddrInUse,
+                "stdio://: the pipes to the parent were taken already (connect_parent is once \
+                 per process)",
+            ))
+        }
+        Taken::Refused(kind, why) => {
+            return Err(io::Error::new(
+                *kind,
+                format!(
+                    "stdio://: the first attempt to take the pipes to the parent failed, and \
+                     there is no second (connect_parent is once per process): {why}"
+                ),
+            ))
+        }
+    }
+    // Should the attempt panic, it still counts.
+    *state = Taken::Refused(io::ErrorKind::Other, "it panicked".to_owned());
+    let taken = take_parent_pipes_once();
+    *state = match &taken {
+        Ok(_) => Taken::Yes,
+        Err(e) => Taken::Refused(e.kind(), e.to_string()),
+    };
+    taken
+}
+
+/// [`take_parent_pipes`]'s one attempt.
+fn take_parent_pipes_once() -> io::Result<(pipe::Receiver, pipe::Sender, String)> {
+    let var = std::env::var_os(CHILD_FDS_ENV);
+    let (read, write) = match var {
+        None => crate::sys::take_stdio()?,
         Some(value) => {
-            let (pid, pipes) = parse_child_fds(value).ok_or_else(|| {
+            let invalid = |why: &str| {
                 io::Error::new(
                     io::ErrorKind::InvalidInput,
-                    format!("{CHILD_FDS_ENV}={value:?} is not <pid>:<fd>,<fd> or <pid>:stdio"),
+                    format!("{CHILD_FDS_ENV}={value:?} {why}"),
                 )
-            })?;
+            };
+            let text = value
+                .to_str()
+                .ok_or_else(|| invalid("is not valid UTF-8"))?;
+            let (pid, pipes) = parse_child_fds(text)
+                .ok_or_else(|| invalid("is not <pid>:<fd>,<fd> or <pid>:stdio"))?;
             let parent = std::os::unix::process::parent_id();
             if parent != pid {
                 return Err(io::Error::new(
@@ -229,34 +291,32 @@ pub(crate) fn take_parent_pipes() -> io::Result<(pipe::Receiver, pipe::Sender, S
                     ),
                 ));
             }
-            pipes
-        }
-    };
-    if TAKEN.swap(true, Ordering::AcqRel) {
-        return Err(io::Error::new(
-            io::ErrorKind::AddrInUse,
-            "stdio://: the pipes to the parent were taken already (connect_parent is once per process)",
-        ));
-    }
-    let taken = match pipes {
-        ParentPipes::Stdio => crate::sys::take_stdio(),
-        ParentPipes::Fds(read, write) => {
-            // SAFETY: the parent created these descriptors for us and they are open since
-            // exec; `TAKEN` makes this the only place in the process that takes them, and
-            // nothing else in anyipc or std opens them by number.
-            unsafe {
-                crate::sys::adopt_inherited_fd(read)
-                    .and_then(|r| crate::sys::adopt_inherited_fd(write).map(|w| (r, w)))
+            match pipes {
+                ParentPipes::Stdio => crate::sys::take_stdio()?,
+                ParentPipes::Fds(read, write) => {
+                    // SAFETY: the parent (our parent: the pid matches) named these numbers,
+                    // and `adopt_inherited_fd` takes them only once both pass its checks: open
+                    // pipes, the right way round, and not close-on-exec. The parent's pre_exec
+                    // cleared that flag on this pair, while every descriptor std, tokio, mio and
+                    // anyipc open has it set (and the pair gets it when taken, so a process that
+                    // took it and then ran exec in place is refused now), so descriptors that
+                    // pass came through exec rather than from this process's own code; a pipe
+                    // that code made without close-on-exec and placed at the number the parent
+                    // named is the one case the checks cannot tell apart. `TAKEN` makes this
+                    // the only attempt in the process, so anyipc does not own them already.
+                    unsafe { crate::sys::adopt_inherited_fd(read, write) }.map_err(|e| {
+                        io::Error::new(
+                            e.kind(),
+                            format!(
+                                "{CHILD_FDS_ENV}={text:?} does not name the parent's pipes: {e}"
+                            ),
+                        )
+                    })?
+                }
             }
         }
     };
-    let (read, write) = match taken {
-        Ok(fds) => fds,
-        Err(e) => {
-            TAKEN.store(false, Ordering::Release);
-            return Err(e);
-        }
-    };
+    // From here on the descriptors are ours: a failure closes them.
     let peer = format!("parent pid {}", std::os::unix::process::parent_id());
     Ok((
         pipe::Receiver::from_owned_fd(read)?,

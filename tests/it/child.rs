@@ -15,17 +15,20 @@ use tokio::process::Command;
 const ROLE_VAR: &str = "ANYIPC_TEST_CHILD_ROLE";
 const MARKER_VAR: &str = "ANYIPC_TEST_CHILD_MARKER";
 
+/// The test binary's arguments that run only `child::child_process_entry`.
+const CHILD_ARGS: [&str; 4] = [
+    "child::child_process_entry",
+    "--exact",
+    "--nocapture",
+    "--test-threads=1",
+];
+
 /// This test binary, set to run only `child::child_process_entry` in role `role`.
 fn child_command(role: &str) -> Command {
     let exe = std::env::current_exe().expect("test binary path");
     let mut command = Command::new(exe);
     command
-        .args([
-            "child::child_process_entry",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(CHILD_ARGS)
         .env(ROLE_VAR, role)
         .stdin(Stdio::null())
         .kill_on_drop(true);
@@ -105,15 +108,110 @@ async fn child_role(role: &str) -> i32 {
         }
         // Report what connect_parent says.
         "report" => {
-            let kind = match anyipc::child::connect_parent().await {
-                Ok(_) => "ok".to_owned(),
-                Err(e) => format!("{:?}", e.kind()),
-            };
-            eprintln!("connect_parent: {kind}");
+            match anyipc::child::connect_parent().await {
+                Ok(_) => eprintln!("connect_parent: ok"),
+                Err(e) => eprintln!("connect_parent: {:?}: {e}", e.kind()),
+            }
             0
+        }
+        // The variable names the parent's pipes the wrong way round: refused, both still open
+        // and still the same pipes; the right value afterwards is refused too (the first call
+        // gave the pipes up).
+        "swapped-fds" => {
+            let value = std::env::var(CHILD_FDS_ENV).unwrap();
+            let (pid, fds) = value.split_once(':').unwrap();
+            let (read, write) = fds.split_once(',').unwrap();
+            let fds = [read.parse().unwrap(), write.parse().unwrap()];
+            let before = fds.map(fd_identity);
+            std::env::set_var(CHILD_FDS_ENV, format!("{pid}:{write},{read}"));
+            let first = kind_of(anyipc::child::connect_parent().await);
+            std::env::set_var(CHILD_FDS_ENV, &value);
+            let second = kind_of(anyipc::child::connect_parent().await);
+            let kept = before[0].is_some() && fds.map(fd_identity) == before;
+            eprintln!("swapped: {first} then {second}, fds kept: {kept}");
+            0
+        }
+        // The variable names a pipe this process made itself (close-on-exec, owned by tokio):
+        // refused, and the pipe still works.
+        "cloexec-fds" => {
+            use std::os::fd::AsRawFd;
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let (mut sender, mut receiver) = tokio::net::unix::pipe::pipe().unwrap();
+            let fds = [receiver.as_raw_fd(), sender.as_raw_fd()];
+            let parent = std::os::unix::process::parent_id();
+            std::env::set_var(CHILD_FDS_ENV, format!("{parent}:{},{}", fds[0], fds[1]));
+            let first = kind_of(anyipc::child::connect_parent().await);
+            let open = fds.iter().all(|&fd| fd_flags(fd).is_some());
+            let mut buf = [0u8; 10];
+            let works = tokio::time::timeout(Duration::from_secs(2), async {
+                sender.write_all(b"still ours").await.is_ok()
+                    && receiver.read_exact(&mut buf).await.is_ok()
+                    && &buf == b"still ours"
+            })
+            .await
+            .unwrap_or(false);
+            eprintln!("cloexec: {first}, fds open: {open}, pipe works: {works}");
+            0
+        }
+        // The variable is not UTF-8: refused, not taken for "unset" (which would take over
+        // stdin and stdout, pipes here); the parent's pipes and stdio are left as they were.
+        "non-utf8" => {
+            use std::os::unix::ffi::OsStringExt;
+            let value = std::env::var(CHILD_FDS_ENV).unwrap();
+            let (_, fds) = value.split_once(':').unwrap();
+            let (read, write) = fds.split_once(',').unwrap();
+            let fds = [0, 1, read.parse().unwrap(), write.parse().unwrap()];
+            let before = fds.map(fd_identity);
+            let mut bytes = value.into_bytes();
+            bytes.push(0xff);
+            std::env::set_var(CHILD_FDS_ENV, std::ffi::OsString::from_vec(bytes));
+            let first = kind_of(anyipc::child::connect_parent().await);
+            let kept = before.iter().all(Option::is_some) && fds.map(fd_identity) == before;
+            eprintln!("non-utf8: {first}, fds kept: {kept}");
+            0
+        }
+        // Take the pipes, then exec this binary again in place (same pid, same parent, same
+        // variable) as a "report" child: the numbers no longer hold the parent's pipes.
+        "exec-self" => {
+            use std::os::unix::process::CommandExt;
+            let _parent = anyipc::child::connect_parent().await.unwrap();
+            let err = std::process::Command::new(std::env::current_exe().unwrap())
+                .args(CHILD_ARGS)
+                .env(ROLE_VAR, "report")
+                .exec();
+            panic!("exec: {err}");
         }
         other => panic!("unknown child role {other}"),
     }
+}
+
+/// "ok" or the error's kind.
+fn kind_of<T>(result: io::Result<T>) -> String {
+    match result {
+        Ok(_) => "ok".to_owned(),
+        Err(e) => format!("{:?}", e.kind()),
+    }
+}
+
+/// The descriptor flags of `fd`, or `None` when it is not open.
+fn fd_flags(fd: i32) -> Option<i32> {
+    // SAFETY: F_GETFD only reads the flags of a descriptor number; a closed one is EBADF.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    (flags != -1).then_some(flags)
+}
+
+/// Which open file `fd` is (device, inode, flags), or `None` when it is not open.
+fn fd_identity(fd: i32) -> Option<(u64, u64, i32)> {
+    let flags = fd_flags(fd)?;
+    let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `stat` is writable memory of the right size; a closed `fd` is an error.
+    if unsafe { libc::fstat(fd, stat.as_mut_ptr()) } == -1 {
+        return None;
+    }
+    // SAFETY: fstat succeeded, so it filled in the whole struct.
+    let stat = unsafe { stat.assume_init() };
+    #[allow(clippy::unnecessary_cast)] // dev_t and ino_t are not u64 everywhere.
+    Some((stat.st_dev as u64, stat.st_ino as u64, flags))
 }
 
 #[tokio::test]
@@ -274,6 +372,86 @@ async fn connect_parent_refuses_a_variable_meant_for_another_process() {
             .await
             .unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("connect_parent: InvalidInput"), "{stderr}");
+    })
+    .await;
+}
+
+/// Runs `command` to the end and returns its stderr.
+async fn stderr_of(mut command: Command) -> String {
+    let output = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .await
+        .unwrap();
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Waits for a child started by `spawn` and returns its stderr.
+async fn stderr_of_spawned(child: tokio::process::Child) -> String {
+    let output = child.wait_with_output().await.unwrap();
+    assert!(
+        output.status.success(),
+        "child exited with {}",
+        output.status
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn connect_parent_refuses_swapped_fds_and_leaves_them_open() {
+    watchdog(60, async {
+        let mut command = child_command("swapped-fds");
+        command.stderr(Stdio::piped());
+        let (child, _conn) = anyipc::child::spawn(command).unwrap();
+        let stderr = stderr_of_spawned(child).await;
+        assert!(
+            stderr.contains("swapped: InvalidInput then InvalidInput, fds kept: true"),
+            "{stderr}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn connect_parent_refuses_close_on_exec_fds_of_this_process() {
+    watchdog(60, async {
+        let stderr = stderr_of(child_command("cloexec-fds")).await;
+        assert!(
+            stderr.contains("cloexec: InvalidInput, fds open: true, pipe works: true"),
+            "{stderr}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn connect_parent_refuses_a_non_utf8_variable_without_falling_back_to_stdio() {
+    watchdog(60, async {
+        let mut command = child_command("non-utf8");
+        // Pipes, so that a fallback to stdio would succeed.
+        command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let (child, _conn) = anyipc::child::spawn(command).unwrap();
+        let stderr = stderr_of_spawned(child).await;
+        assert!(
+            stderr.contains("non-utf8: InvalidInput, fds kept: true"),
+            "{stderr}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn connect_parent_after_exec_in_place_refuses_the_old_numbers() {
+    watchdog(60, async {
+        let mut command = child_command("exec-self");
+        command.stderr(Stdio::piped());
+        let (child, _conn) = anyipc::child::spawn(command).unwrap();
+        let stderr = stderr_of_spawned(child).await;
         assert!(stderr.contains("connect_parent: InvalidInput"), "{stderr}");
     })
     .await;

@@ -84,38 +84,141 @@ pub(crate) fn inherit_in_child(cmd: &mut tokio::process::Command, fds: [RawFd; 2
 }
 
 fn is_pipe(fd: RawFd) -> io::Result<bool> {
+    Ok(fstat(fd)?.st_mode & libc::S_IFMT == libc::S_IFIFO)
+}
+
+fn fstat(fd: RawFd) -> io::Result<libc::stat> {
     let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
     // SAFETY: `stat` points to writable memory of the right size; a bad `fd` is an error.
     cvt(unsafe { libc::fstat(fd, stat.as_mut_ptr()) })?;
     // SAFETY: fstat succeeded, so it filled in the whole struct.
-    let stat = unsafe { stat.assume_init() };
-    Ok(stat.st_mode & libc::S_IFMT == libc::S_IFIFO)
+    Ok(unsafe { stat.assume_init() })
 }
 
-/// Takes ownership of descriptor `fd`, inherited from the parent: it must be open, a pipe and
-/// not a standard stream; it becomes close-on-exec so the child's own children do not keep the
-/// parent's pipe open.
+/// What an inherited descriptor is checked to be before it is adopted.
+struct Expected {
+    /// "read end" or "write end", for messages.
+    end: &'static str,
+    /// `O_RDONLY` or `O_WRONLY`.
+    access: libc::c_int,
+    /// The other end's access mode.
+    other_access: libc::c_int,
+}
+
+/// Checks, without changing anything about it, that `fd` looks as [`inherit_in_child`] left
+/// the `expected` end of a parent's pipe; returns the pipe's `(st_dev, st_ino)`.
+fn check_inherited(fd: RawFd, expected: &Expected) -> io::Result<(u64, u64)> {
+    let end = expected.end;
+    let invalid = |why: String| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("descriptor {fd} (the {end}) {why}"),
+        )
+    };
+    if fd < 3 {
+        return Err(invalid(
+            "is a standard stream, not an inherited pipe".into(),
+        ));
+    }
+    // SAFETY: F_GETFD only reads the descriptor flags of a number; a closed one is EBADF.
+    let fd_flags = cvt(unsafe { libc::fcntl(fd, libc::F_GETFD) })
+        .map_err(|e| invalid(format!("is not open ({e})")))?;
+    if fd_flags & libc::FD_CLOEXEC != 0 {
+        return Err(invalid(
+            "is close-on-exec, so it was not inherited from the parent: it belongs to this \
+             process's own code, or the process has run exec since it took its pipes"
+                .into(),
+        ));
+    }
+    let stat = fstat(fd).map_err(|e| invalid(format!("cannot be examined ({e})")))?;
+    if stat.st_mode & libc::S_IFMT != libc::S_IFIFO {
+        return Err(invalid("is not a pipe".into()));
+    }
+    // SAFETY: F_GETFL only reads the file status flags of an open descriptor.
+    let status = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })
+        .map_err(|e| invalid(format!("cannot be examined ({e})")))?;
+    let access = status & libc::O_ACCMODE;
+    if access != expected.access {
+        let name = |access| match access {
+            libc::O_RDONLY => "reading only",
+            libc::O_WRONLY => "writing only",
+            _ => "reading and writing",
+        };
+        let swapped = if access == expected.other_access {
+            " (are the two swapped?)"
+        } else {
+            ""
+        };
+        return Err(invalid(format!(
+            "is open for {}, not for {} as the {end} of a pipe from the parent is{swapped}",
+            name(access),
+            name(expected.access),
+        )));
+    }
+    // dev_t and ino_t are narrower than u64 on some targets.
+    #[allow(clippy::unnecessary_cast)]
+    Ok((stat.st_dev as u64, stat.st_ino as u64))
+}
+
+/// Takes ownership of the pipe ends `read` and `write` that the parent handed down with
+/// [`inherit_in_child`], as `(read end, write end)`, and makes them close-on-exec so the
+/// child's own children do not keep the parent's pipes open. (One call for the pair: both
+/// are checked before either is taken.)
+///
+/// Before it takes either, it checks both: numbered 3 or above, open, not close-on-exec
+/// (`inherit_in_child` cleared the flag on the pair, while every descriptor std, tokio and
+/// mio open has it set, and adopting sets it, so a pair taken before an `exec` in place is
+/// refused afterwards), pipes, `read` open for reading only and `write` for writing only,
+/// and not the same pipe.
+///
+/// # Errors
+/// `InvalidInput` saying which check failed; then neither descriptor has been touched (not
+/// closed, flags unchanged). Once both are taken, a failure to set close-on-exec (not
+/// expected on an open descriptor) closes both.
 ///
 /// # Safety
-/// Nothing else in this process may own `fd` (it must not be wrapped in a `File`, socket, or
-/// another `OwnedFd`), since the returned `OwnedFd` closes it.
-pub(crate) unsafe fn adopt_inherited_fd(fd: RawFd) -> io::Result<OwnedFd> {
-    if fd < 3 {
+/// Nothing else in this process may own `read` or `write` (hold them in a `File`, socket or
+/// another `OwnedFd`), since the returned `OwnedFd`s close them. The checks refuse most
+/// numbers that do not hold the parent's pipes, but not a pipe that this process's own code
+/// made without close-on-exec (or inherited, other than from this parent).
+pub(crate) unsafe fn adopt_inherited_fd(
+    read: RawFd,
+    write: RawFd,
+) -> io::Result<(OwnedFd, OwnedFd)> {
+    let read_pipe = check_inherited(
+        read,
+        &Expected {
+            end: "read end",
+            access: libc::O_RDONLY,
+            other_access: libc::O_WRONLY,
+        },
+    )?;
+    let write_pipe = check_inherited(
+        write,
+        &Expected {
+            end: "write end",
+            access: libc::O_WRONLY,
+            other_access: libc::O_RDONLY,
+        },
+    )?;
+    if read_pipe == write_pipe {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("descriptor {fd} is a standard stream, not an inherited pipe"),
+            format!(
+                "descriptors {read} and {write} are two ends of the same pipe, not the \
+                 parent's two pipes"
+            ),
         ));
     }
-    if !is_pipe(fd)? {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("descriptor {fd} is not a pipe"),
-        ));
+    // SAFETY: both were open when checked, and the caller guarantees nothing else owns them,
+    // so nothing else closes them in between.
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(read), OwnedFd::from_raw_fd(write)) };
+    for fd in [&read, &write] {
+        // SAFETY: F_SETFD on a descriptor we own only sets its descriptor flags, of which
+        // FD_CLOEXEC is the only one defined.
+        cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) })?;
     }
-    // SAFETY: `fd` is open (fstat succeeded); F_SETFD only changes its close-on-exec flag.
-    cvt(unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) })?;
-    // SAFETY: the caller guarantees nothing else owns `fd`, and it is open.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    Ok((read, write))
 }
 
 /// Takes this process's stdin and stdout pipes as `(read end, write end)`. Afterwards fd 0
