@@ -11,6 +11,7 @@
 mod any_channel;
 mod any_stream;
 mod connection;
+mod deadline;
 mod duplex;
 mod listener;
 mod message;

@@ -94,6 +94,15 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
                   also bounds a stalled partial frame",
     },
     OptionSpec {
+        key: "send_timeout",
+        schemes: EVERY,
+        kind: ValueKind::Duration,
+        default: "none",
+        meaning: "fail a send, flush or close (TimedOut) that the peer holds up for this long \
+                  (it reads nothing, or its queue stays full); what was queued stays whole \
+                  and goes out with a later flush",
+    },
+    OptionSpec {
         key: "nodelay",
         schemes: &[Tcp],
         kind: ValueKind::Bool,

@@ -1,3 +1,4 @@
+use super::deadline::{Deadline, SEND_TIMED_OUT};
 use super::{
     AnyChannel, AnyStream, MessageBatch, MessageFramed, PeerCredentials, StreamFramed, Typed,
 };
@@ -9,8 +10,6 @@ use std::fmt;
 use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
-use std::time::Duration;
-use tokio::time::{Instant, Sleep};
 
 /// Read buffer and write batch size of byte-stream connections. Writes are gathered up to this
 /// many bytes before `poll_ready` waits for the stream (tokio-util's `Framed` uses 8 KiB).
@@ -30,7 +29,7 @@ const STREAM_BUFFER: usize = 64 * 1024;
 /// | peer closed inside a frame | `UnexpectedEof` |
 /// | nothing listens at the endpoint | `NotFound` (named endpoints) or `ConnectionRefused` (tcp) |
 /// | the endpoint is taken by a live listener | `AddrInUse` |
-/// | no message for `recv_timeout`, connect over `connect_timeout` | `TimedOut` |
+/// | no message for `recv_timeout`, a send or flush held up for `send_timeout`, connect over `connect_timeout` | `TimedOut` |
 /// | a message over `max_frame` to send | `InvalidInput` |
 /// | corrupt or oversized data from the peer | `InvalidData` (with a typed inner error) |
 /// | a scheme this build does not provide | `Unsupported` |
@@ -54,10 +53,10 @@ pub struct Connection {
     endpoint: Endpoint,
     peer: String,
     credentials: Option<PeerCredentials>,
-    recv_timeout: Option<Duration>,
-    recv_deadline: Option<Pin<Box<Sleep>>>,
-    /// A receive is waiting and `recv_deadline` is armed for it.
-    recv_waiting: bool,
+    /// `recv_timeout`: armed while a receive waits.
+    recv_deadline: Deadline,
+    /// `send_timeout`: armed while a send, flush or close waits for the peer.
+    send_deadline: Deadline,
     span: tracing::Span,
 }
 
@@ -113,9 +112,8 @@ impl Connection {
             endpoint: endpoint.clone(),
             peer,
             credentials,
-            recv_timeout: endpoint.duration_option("recv_timeout"),
-            recv_deadline: None,
-            recv_waiting: false,
+            recv_deadline: Deadline::new(endpoint.duration_option("recv_timeout")),
+            send_deadline: Deadline::new(endpoint.duration_option("send_timeout")),
             span,
         }
     }
@@ -226,21 +224,20 @@ impl Connection {
     /// is kept in the write buffer and goes out with the next send or flush, so the peer
     /// never sees a torn frame; the messages after it are not sent.
     pub async fn send_many<M: AsRef<[u8]>>(&mut self, msgs: &[M]) -> io::Result<()> {
-        match &mut self.inner {
-            Inner::Stream(framed) => framed.send_many(msgs).await,
-            Inner::Message(framed) => {
-                let mut fed = Ok(());
-                for msg in msgs {
-                    fed = framed.feed(Bytes::copy_from_slice(msg.as_ref())).await;
-                    if fed.is_err() {
-                        break;
-                    }
-                }
-                // What was accepted goes out even when a later message was refused.
-                let flushed = framed.flush().await;
-                fed.and(flushed)
+        if let Inner::Stream(framed) = &mut self.inner {
+            return framed.send_many(msgs, &mut self.send_deadline).await;
+        }
+        // Through this connection's own sink, so that `send_timeout` applies.
+        let mut fed = Ok(());
+        for msg in msgs {
+            fed = self.feed(Bytes::copy_from_slice(msg.as_ref())).await;
+            if fed.is_err() {
+                break;
             }
         }
+        // What was accepted goes out even when a later message was refused.
+        let flushed = self.flush().await;
+        fed.and(flushed)
     }
 
     fn poll_recv_batch(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<MessageBatch>>> {
@@ -259,7 +256,7 @@ impl Connection {
     /// Bookkeeping for a receive that returned `item`.
     #[inline]
     fn received<T>(&mut self, item: Option<T>) -> Option<T> {
-        self.recv_waiting = false;
+        self.recv_deadline.disarm();
         if item.is_none() {
             tracing::debug!(parent: &self.span, "peer closed");
         }
@@ -294,28 +291,42 @@ impl Connection {
 
     /// `TimedOut` once a receive has waited `recv_timeout`; pending without one.
     fn poll_recv_deadline(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
-        let Some(timeout) = self.recv_timeout else {
-            return Poll::Pending;
-        };
-        // The clock starts when a receive first finds nothing to return (not when the last
-        // message arrived: a caller that paused longer than the timeout still gets to wait).
-        let deadline = self
-            .recv_deadline
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
-        if !self.recv_waiting {
-            self.recv_waiting = true;
-            deadline.as_mut().reset(Instant::now() + timeout);
+        self.recv_deadline
+            .poll_expired(cx, 0, "no message within recv_timeout")
+    }
+
+    /// Bytes the byte stream has written so far (0 for message transports): progress that
+    /// keeps `send_timeout` from running out.
+    fn sent_bytes(&self) -> u64 {
+        match &self.inner {
+            Inner::Stream(framed) => framed.written(),
+            Inner::Message(_) => 0,
         }
-        ready!(deadline.as_mut().poll(cx));
-        self.recv_waiting = false;
-        Poll::Ready(io::Error::new(
-            io::ErrorKind::TimedOut,
-            format!("no message within recv_timeout ({timeout:?})"),
-        ))
+    }
+
+    /// Polls a sending step (ready, flush, close): while the peer holds it up, `TimedOut`
+    /// once it has taken nothing for `send_timeout`. What was queued stays queued, whole: a
+    /// later flush sends it.
+    #[inline]
+    fn poll_sending(
+        &mut self,
+        cx: &mut Context<'_>,
+        step: impl FnOnce(&mut Inner, &mut Context<'_>) -> Poll<io::Result<()>>,
+    ) -> Poll<io::Result<()>> {
+        match step(&mut self.inner, cx) {
+            Poll::Ready(done) => {
+                self.send_deadline.disarm();
+                Poll::Ready(done)
+            }
+            Poll::Pending => {
+                let progress = self.sent_bytes();
+                self.send_deadline
+                    .poll_expired(cx, progress, SEND_TIMED_OUT)
+                    .map(Err)
+            }
+        }
     }
 }
-
-use std::future::Future;
 
 impl Stream for Connection {
     type Item = io::Result<Bytes>;
@@ -338,7 +349,10 @@ impl Sink<Bytes> for Connection {
 
     #[inline]
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        dispatch!(&mut self.get_mut().inner, i => i.poll_ready_unpin(cx))
+        self.get_mut().poll_sending(
+            cx,
+            |inner, cx| dispatch!(inner, i => i.poll_ready_unpin(cx)),
+        )
     }
 
     #[inline]
@@ -347,12 +361,18 @@ impl Sink<Bytes> for Connection {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        dispatch!(&mut self.get_mut().inner, i => i.poll_flush_unpin(cx))
+        self.get_mut().poll_sending(
+            cx,
+            |inner, cx| dispatch!(inner, i => i.poll_flush_unpin(cx)),
+        )
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        let result = ready!(dispatch!(&mut this.inner, i => i.poll_close_unpin(cx)));
+        let result = ready!(this.poll_sending(
+            cx,
+            |inner, cx| dispatch!(inner, i => i.poll_close_unpin(cx))
+        ));
         tracing::debug!(parent: &this.span, "sending side closed");
         Poll::Ready(result)
     }

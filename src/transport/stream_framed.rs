@@ -9,6 +9,7 @@
 //! of two. Small messages are gathered into the buffer as before, up to the backpressure
 //! boundary, so a burst of them goes out in few writes.
 
+use super::deadline::{Deadline, SEND_TIMED_OUT};
 use super::write_queue::WriteQueue;
 use super::MessageBatch;
 use crate::codec::FrameCodec;
@@ -77,6 +78,8 @@ pub struct StreamFramed<S> {
     write: WriteQueue,
     /// `poll_ready` writes out the queue once it holds this many bytes.
     boundary: usize,
+    /// Bytes written to the stream so far.
+    written: u64,
 }
 
 impl<S> StreamFramed<S> {
@@ -92,6 +95,7 @@ impl<S> StreamFramed<S> {
             errored: false,
             write: WriteQueue::with_capacity(capacity),
             boundary: capacity,
+            written: 0,
         }
     }
 
@@ -108,6 +112,11 @@ impl<S> StreamFramed<S> {
     /// Bytes received and not yet returned as messages.
     pub fn read_buffer(&self) -> &BytesMut {
         &self.read_buf
+    }
+
+    /// Bytes written to the stream so far.
+    pub(crate) fn written(&self) -> u64 {
+        self.written
     }
 }
 
@@ -212,8 +221,13 @@ impl<S: AsyncWrite + Unpin> StreamFramed<S> {
     ///
     /// Dropped part-way, it leaves only whole frames behind: the rest of a large message
     /// under way is copied into the write buffer ([`DirectBody`]), and later messages are
-    /// not sent.
-    pub(crate) async fn send_many<M: AsRef<[u8]>>(&mut self, msgs: &[M]) -> io::Result<()> {
+    /// not sent. Each wait for the stream is bounded by `deadline` (`send_timeout`),
+    /// re-armed by every write; running out leaves the same whole frames.
+    pub(crate) async fn send_many<M: AsRef<[u8]>>(
+        &mut self,
+        msgs: &[M],
+        deadline: &mut Deadline,
+    ) -> io::Result<()> {
         for msg in msgs {
             self.codec.check_send(msg.as_ref())?;
         }
@@ -227,16 +241,43 @@ impl<S: AsyncWrite + Unpin> StreamFramed<S> {
                     rest: msg,
                     after,
                 };
-                body.write().await?;
+                body.write(deadline).await?;
                 continue;
             }
             if self.write.len() >= self.boundary {
-                std::future::poll_fn(|cx| self.poll_write_queue(cx)).await?;
+                std::future::poll_fn(|cx| {
+                    let step = self.poll_write_queue(cx);
+                    self.bounded(cx, step, deadline)
+                })
+                .await?;
             }
             // Checked above.
             self.codec.encode_checked(msg, self.write.tail_mut());
         }
-        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_flush(cx)).await
+        std::future::poll_fn(|cx| {
+            let step = Pin::new(&mut *self).poll_flush(cx);
+            self.bounded(cx, step, deadline)
+        })
+        .await
+    }
+
+    /// `step`, or while it is pending the `TimedOut` of `deadline` once the stream has taken
+    /// nothing for its timeout.
+    fn bounded<T>(
+        &self,
+        cx: &mut Context<'_>,
+        step: Poll<io::Result<T>>,
+        deadline: &mut Deadline,
+    ) -> Poll<io::Result<T>> {
+        match step {
+            Poll::Ready(done) => {
+                deadline.disarm();
+                Poll::Ready(done)
+            }
+            Poll::Pending => deadline
+                .poll_expired(cx, self.written, SEND_TIMED_OUT)
+                .map(Err),
+        }
     }
 
     /// Writes a slice to the stream, with no `Pending` in between, or `WriteZero`.
@@ -245,6 +286,7 @@ impl<S: AsyncWrite + Unpin> StreamFramed<S> {
         if written == 0 {
             return Poll::Ready(Err(write_zero()));
         }
+        self.written += written as u64;
         Poll::Ready(Ok(written))
     }
 
@@ -260,6 +302,7 @@ impl<S: AsyncWrite + Unpin> StreamFramed<S> {
             if written == 0 {
                 return Poll::Ready(Err(write_zero()));
             }
+            self.written += written as u64;
         }
         Poll::Ready(Ok(()))
     }
@@ -322,12 +365,20 @@ struct DirectBody<'a, S> {
 }
 
 impl<S: AsyncWrite + Unpin> DirectBody<'_, S> {
-    /// Writes out the queue (the header included), then the body.
-    async fn write(&mut self) -> io::Result<()> {
-        std::future::poll_fn(|cx| self.framed.poll_write_queue(cx)).await?;
+    /// Writes out the queue (the header included), then the body; each wait bounded by
+    /// `deadline`.
+    async fn write(&mut self, deadline: &mut Deadline) -> io::Result<()> {
+        std::future::poll_fn(|cx| {
+            let step = self.framed.poll_write_queue(cx);
+            self.framed.bounded(cx, step, deadline)
+        })
+        .await?;
         while !self.rest.is_empty() {
-            let written =
-                std::future::poll_fn(|cx| self.framed.poll_write_slice(cx, self.rest)).await?;
+            let written = std::future::poll_fn(|cx| {
+                let step = self.framed.poll_write_slice(cx, self.rest);
+                self.framed.bounded(cx, step, deadline)
+            })
+            .await?;
             self.rest = &self.rest[written..];
         }
         Ok(())

@@ -187,6 +187,80 @@ async fn tcp_connect_timeout() {
     .await;
 }
 
+/// `send_timeout`: a send held up by a peer that reads nothing fails with `TimedOut`
+/// instead of waiting for ever; what was queued stays whole and goes out with a later
+/// flush once the peer reads, in order.
+#[tokio::test]
+async fn send_timeout_bounds_a_send_to_a_peer_that_does_not_read() {
+    watchdog(60, async {
+        let mut listener = anyipc::bind("tcp://127.0.0.1:0").await.unwrap();
+        let url = format!("{}?send_timeout=200ms", listener.endpoint());
+        let mut client = anyipc::connect(&url).await.unwrap();
+        let mut server = listener.accept().await.unwrap();
+        let mut sent = 0u32;
+        let err = loop {
+            let mut msg = pattern(64 * 1024).to_vec();
+            msg[..4].copy_from_slice(&sent.to_be_bytes());
+            match client.send(msg).await {
+                Ok(()) => sent += 1,
+                Err(e) => break e,
+            }
+            assert!(sent < 10_000, "640 MiB sent to a peer that reads nothing");
+        };
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+        assert!(err.to_string().contains("send_timeout"), "{err}");
+        let reading = tokio::spawn(async move {
+            let mut got = 0u32;
+            while let Some(msg) = server.next().await {
+                let msg = msg.unwrap();
+                assert_eq!(msg.len(), 64 * 1024);
+                assert_eq!(msg[..4], got.to_be_bytes(), "whole and in order");
+                got += 1;
+            }
+            got
+        });
+        client.flush().await.unwrap();
+        client.close().await.unwrap();
+        let got = reading.await.unwrap();
+        // The timed-out message is there too if it was queued before the wait timed out.
+        assert!(got == sent || got == sent + 1, "sent {sent}, got {got}");
+    })
+    .await;
+}
+
+/// `send_timeout` bounds `send_many` on a byte stream and a send on a message transport
+/// whose queue stays full, as it bounds `send`.
+#[tokio::test]
+async fn send_timeout_bounds_send_many_and_a_full_message_queue() {
+    watchdog(60, async {
+        let mut listener = anyipc::bind("unix://@anyipc-send-timeout-many")
+            .await
+            .unwrap();
+        let url = format!("{}?send_timeout=200ms", listener.endpoint());
+        let mut client = anyipc::connect(&url).await.unwrap();
+        let _server = listener.accept().await.unwrap();
+        let big = vec![7u8; 1 << 20];
+        let err = client.send_many(&vec![&big[..]; 256]).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+
+        let name = unique_name("send-timeout");
+        let mut mem = anyipc::bind(format!("mem://{name}")).await.unwrap();
+        let url = format!("mem://{name}?capacity=1&send_timeout=200ms");
+        let mut sender = anyipc::connect(url).await.unwrap();
+        let _receiver = mem.accept().await.unwrap();
+        let mut err = None;
+        for _ in 0..4 {
+            if let Err(e) = sender.send("x").await {
+                err = Some(e);
+                break;
+            }
+        }
+        let err = err.expect("a send into a full queue nobody reads times out");
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+    })
+    .await;
+}
+
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 struct Order {
     id: u64,
