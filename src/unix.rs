@@ -6,6 +6,11 @@
 //! socket (a regular file, a symlink) is refused with `AlreadyExists`. `@name` is a Linux
 //! abstract name: no file, no permissions (anyone on the machine may connect), gone with the
 //! listener. `allow_uids=` refuses clients of other users at accept.
+//!
+//! Binders of one path are serialised (a lock on its directory, held for the few system
+//! calls of the check, the reclaim and the bind), so of two racing for the same path, one wins
+//! and the other gets `AddrInUse`. Connecting to a server whose accept queue is full waits
+//! for room (up to `connect_timeout`) rather than failing with `WouldBlock`.
 
 mod unix_listener;
 
@@ -48,7 +53,8 @@ fn stream_connection(
 
 /// Connects to a Unix socket.
 pub(crate) async fn connect(endpoint: &Endpoint) -> io::Result<Connection> {
-    let stream = tokio::net::UnixStream::connect(socket_path(endpoint)?)
+    let limit = endpoint.duration_option("connect_timeout");
+    let stream = crate::sys::connect_unix_socket(&socket_path(endpoint)?, limit)
         .await
         .map_err(|e| {
             // An abstract name has no file: refused means nothing is bound to that name, which

@@ -22,16 +22,11 @@ impl FifoListener {
         let path = fifo_path(endpoint)?;
         let bound = sys::fifo_bind(path, endpoint.mode_option())?;
         sys::grow_pipe_buffer(std::os::fd::AsFd::as_fd(&bound.reader));
-        let identity = sys::file_identity(path);
-        let reader = FifoReader::new(bound);
-        // Whatever failed, the FIFO we created must not stay behind.
-        let (reader, identity) = match (reader, identity) {
-            (Ok(reader), Ok(identity)) => (reader, identity),
-            (Err(e), _) | (_, Err(e)) => {
-                let _ = std::fs::remove_file(path);
-                return Err(e);
-            }
-        };
+        // The FIFO our reader has open (from its descriptor): the path may name another
+        // binder's FIFO by the time we remove ours, and that one must stay.
+        let identity = bound.identity;
+        // If this fails, the FIFO we created must not stay behind.
+        let reader = FifoReader::new(bound).inspect_err(|_| sys::fifo_unbind(path, identity))?;
         Ok(FifoListener {
             reader: Some(reader),
             file: (path.to_path_buf(), identity),
@@ -60,8 +55,6 @@ impl FifoListener {
 impl Drop for FifoListener {
     fn drop(&mut self) {
         let (path, identity) = &self.file;
-        if sys::file_identity(path).ok() == Some(*identity) {
-            let _ = std::fs::remove_file(path);
-        }
+        sys::fifo_unbind(path, *identity);
     }
 }

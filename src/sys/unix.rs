@@ -1,22 +1,26 @@
-//! Unix: owner-only socket files created without a umask race, abstract names.
+//! Unix: owner-only socket files created without a umask race, abstract names, and the
+//! directory lock that serialises binders of one path.
 
+use std::fs::File;
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 mod fifo;
 mod inherit;
 mod local_socket;
 mod log_registry;
 
-pub(crate) use fifo::{fifo_bind, fifo_open_writer, BoundFifo, PIPE_BUF};
+pub(crate) use fifo::{fifo_bind, fifo_open_writer, fifo_unbind, BoundFifo, PIPE_BUF};
 pub(crate) use inherit::{
     adopt_inherited_fd, anonymous_pipe, grow_pipe_buffer, inherit_in_child, take_stdio,
 };
 pub(crate) use local_socket::{
-    pipe_connect, pipe_location, PipeServer, PipeStream, PIPE_PEER_UIDS,
+    connect_unix_socket, pipe_connect, pipe_location, PipeServer, PipeStream, PIPE_PEER_UIDS,
 };
 pub(crate) use log_registry::{register_log, unregister_log};
 
@@ -35,6 +39,17 @@ impl FileIdentity {
             ino: meta.ino(),
         }
     }
+
+    /// The identity of the file a `stat` (from `fstat` of an open descriptor) describes.
+    // `dev_t` and `ino_t` are `u64` on Linux but narrower or signed elsewhere; widened as
+    // `MetadataExt::dev`/`ino` widen them, so both ways of finding an identity agree.
+    #[allow(clippy::unnecessary_cast)]
+    fn of_stat(stat: &libc::stat) -> FileIdentity {
+        FileIdentity {
+            dev: stat.st_dev as u64,
+            ino: stat.st_ino as u64,
+        }
+    }
 }
 
 /// The identity of the file at `path`, not following a symlink.
@@ -46,19 +61,172 @@ pub(crate) fn file_identity(path: &Path) -> io::Result<FileIdentity> {
     })
 }
 
+/// Removes `path` if it still names the file `identity` describes, compared just before the
+/// unlink; anything else at `path` (another process's file, nothing) is left alone. Returns
+/// whether it removed the file.
+///
+/// The compare and the unlink are two steps: callers that could race another anyipc binder
+/// for the path hold its [`DirLock`].
+pub(crate) fn remove_if_identical(path: &Path, identity: FileIdentity) -> io::Result<bool> {
+    match file_identity(path) {
+        Ok(now) if now == identity => match std::fs::remove_file(path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        },
+        Ok(_) => Ok(false),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// An exclusive `flock` on the directory that holds a `unix://` socket or `fifo://` FIFO,
+/// held by a binder for the few system calls in which it checks what is at the path, removes
+/// a stale socket or FIFO and puts its own in place (and by a FIFO's listener while it
+/// removes its FIFO). Released when dropped.
+///
+/// Why the directory itself: every binder of a path finds the same directory without being
+/// told, and locking it leaves nothing behind in a directory that belongs to the user (a lock
+/// file beside the path would stay there for ever or need the very removal race it guards
+/// against). `flock` is per open file description, so two threads of one process exclude each
+/// other too. Only anyipc binders take it; a lock on `/tmp` held for microseconds delays
+/// nothing else.
+///
+/// Where the directory cannot be opened for reading or the file system has no `flock` (some
+/// network file systems), binding goes ahead unlocked, as before this lock existed.
+#[derive(Debug)]
+pub(crate) struct DirLock {
+    _dir: Option<File>,
+}
+
+/// How long a binder waits for another holder of a [`DirLock`] before it binds without the
+/// lock. Binders hold it for microseconds; a process stopped while holding it, or another
+/// user who locks a shared directory such as `/tmp` on purpose, must not keep binds waiting
+/// for ever, nor make them fail: past this they bind unlocked, as before the lock existed.
+const DIR_LOCK_PATIENCE: Duration = Duration::from_secs(1);
+
+/// One try at a directory lock.
+enum DirLockTry {
+    Locked(DirLock),
+    /// Another process (or another open of the directory in this one) holds it.
+    Busy(File),
+}
+
+/// The directory `path` is in (`.` for a bare name).
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Opens `path`'s directory and tries to lock it once; `dir` is a descriptor from an earlier
+/// try.
+fn try_lock_parent_dir(path: &Path, dir: Option<File>) -> DirLockTry {
+    let dir = match dir {
+        Some(dir) => dir,
+        None => match std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open(parent_dir(path))
+        {
+            Ok(dir) => dir,
+            Err(e) => {
+                // No read permission on the directory, or no directory: the bind itself then
+                // reports what is wrong, or works unlocked.
+                tracing::debug!(path = %path.display(), error = %e,
+                    "binding without the directory lock: cannot open the directory");
+                return DirLockTry::Locked(DirLock { _dir: None });
+            }
+        },
+    };
+    // SAFETY: `dir` is an open descriptor for the duration of the call; flock keeps no
+    // reference to it.
+    if unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        return DirLockTry::Locked(DirLock { _dir: Some(dir) });
+    }
+    let err = io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::EWOULDBLOCK) | Some(libc::EINTR) => DirLockTry::Busy(dir),
+        _ => {
+            tracing::debug!(path = %path.display(), error = %err,
+                "binding without the directory lock: flock is not supported here");
+            DirLockTry::Locked(DirLock { _dir: None })
+        }
+    }
+}
+
+/// The lock given up after [`DIR_LOCK_PATIENCE`]: binding goes ahead without it.
+fn dir_lock_given_up(path: &Path) -> DirLock {
+    tracing::warn!(
+        path = %path.display(),
+        dir = %parent_dir(path).display(),
+        "another process kept the directory's bind lock for {DIR_LOCK_PATIENCE:?} \
+         (anyipc binders hold it for microseconds); binding without it"
+    );
+    DirLock { _dir: None }
+}
+
+/// Takes the [`DirLock`] of `path`'s directory, waiting on this thread (at most
+/// [`DIR_LOCK_PATIENCE`], in pauses of 20 µs doubling to 5 ms) while another binder holds it;
+/// past that, an empty lock (the bind goes ahead unlocked).
+pub(crate) fn lock_parent_dir(path: &Path) -> DirLock {
+    let deadline = Instant::now() + DIR_LOCK_PATIENCE;
+    let mut pause = Duration::from_micros(20);
+    let mut dir = None;
+    loop {
+        match try_lock_parent_dir(path, dir) {
+            DirLockTry::Locked(lock) => return lock,
+            DirLockTry::Busy(busy) => dir = Some(busy),
+        }
+        if Instant::now() >= deadline {
+            return dir_lock_given_up(path);
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(5));
+    }
+}
+
+/// [`lock_parent_dir`] for async callers: waits on the tokio timer (1 ms doubling to 10 ms)
+/// instead of the thread.
+pub(crate) async fn lock_parent_dir_async(path: &Path) -> DirLock {
+    let deadline = Instant::now() + DIR_LOCK_PATIENCE;
+    let mut pause = Duration::from_millis(1);
+    let mut dir = None;
+    loop {
+        match try_lock_parent_dir(path, dir) {
+            DirLockTry::Locked(lock) => return lock,
+            DirLockTry::Busy(busy) => dir = Some(busy),
+        }
+        if Instant::now() >= deadline {
+            return dir_lock_given_up(path);
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(10));
+    }
+}
+
 /// Binds a Unix socket at `path` with permissions `mode`, never exposing it with looser
 /// permissions and never replacing an existing file.
 ///
 /// The socket is bound inside a fresh 0700 directory beside `path`, given `mode`, then
 /// hard-linked to `path` (`link` fails with `AlreadyExists` rather than replace anything).
 /// So whatever the umask, no other user can reach the socket before its mode is set.
+// Only shm:// (Linux only) binds without wanting the identity back.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub(crate) fn bind_owner_only(path: &Path, mode: u32) -> io::Result<UnixListener> {
+    bind_owner_only_identified(path, mode).map(|(listener, _)| listener)
+}
+
+/// [`bind_owner_only`], also returning the identity of the socket file it linked at `path`,
+/// taken from the staged file before the link (so it is ours whatever happens at `path`
+/// afterwards). Pass it to [`adopt_linked_socket`] and keep it for removal on drop.
+pub(crate) fn bind_owner_only_identified(
+    path: &Path,
+    mode: u32,
+) -> io::Result<(UnixListener, FileIdentity)> {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let private_dir = parent.join(format!(
+    let private_dir = parent_dir(path).join(format!(
         ".anyipc-{:x}-{:x}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
@@ -70,13 +238,31 @@ pub(crate) fn bind_owner_only(path: &Path, mode: u32) -> io::Result<UnixListener
         let staged = private_dir.join("s");
         let listener = UnixListener::bind(&staged)?;
         std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(mode))?;
-        let linked = std::fs::hard_link(&staged, path);
+        // A hard link is the same file: the staged name's identity is the linked one's.
+        let identity = file_identity(&staged);
+        let linked = identity.and_then(|identity| {
+            std::fs::hard_link(&staged, path)?;
+            Ok(identity)
+        });
         let _ = std::fs::remove_file(&staged);
-        linked?;
-        Ok(listener)
+        Ok((listener, linked?))
     })();
     let _ = std::fs::remove_dir(&private_dir);
     result
+}
+
+/// Finishes a listener whose socket file [`bind_owner_only_identified`] linked at `path`:
+/// runs `adopt` (making it non-blocking, registering it with tokio, …) and, if that fails,
+/// removes the socket file again, only while `path` still names the file `identity`
+/// describes, so that a failed bind leaves nothing behind and never removes another's socket.
+pub(crate) fn adopt_linked_socket<T>(
+    path: &Path,
+    identity: FileIdentity,
+    adopt: impl FnOnce() -> io::Result<T>,
+) -> io::Result<T> {
+    adopt().inspect_err(|_| {
+        let _ = remove_if_identical(path, identity);
+    })
 }
 
 /// The path tokio reads as a Linux abstract socket name (a leading NUL byte).
@@ -95,4 +281,107 @@ pub(crate) fn abstract_socket_path(name: &str) -> io::Result<PathBuf> {
         io::ErrorKind::Unsupported,
         format!("unix://@{name}: abstract socket names exist only on Linux"),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh directory, removed when dropped.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(what: &str) -> Scratch {
+            static N: AtomicU32 = AtomicU32::new(0);
+            let dir = std::env::temp_dir().join(format!(
+                "anyipc-sys-{what}-{}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ));
+            std::fs::create_dir_all(&dir).unwrap();
+            Scratch(dir)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn remove_if_identical_leaves_a_replacement_alone() {
+        let dir = Scratch::new("identity");
+        let path = dir.0.join("f");
+        std::fs::write(&path, b"ours").unwrap();
+        let ours = file_identity(&path).unwrap();
+        // Replaced by another file (kept alive elsewhere, so its inode cannot be reused).
+        std::fs::rename(&path, dir.0.join("moved")).unwrap();
+        std::fs::write(&path, b"theirs").unwrap();
+        assert!(!remove_if_identical(&path, ours).unwrap());
+        assert_eq!(std::fs::read(&path).unwrap(), b"theirs");
+        // Nothing there: nothing to do.
+        std::fs::remove_file(&path).unwrap();
+        assert!(!remove_if_identical(&path, ours).unwrap());
+        // Still ours: removed.
+        let moved = dir.0.join("moved");
+        assert!(remove_if_identical(&moved, ours).unwrap());
+        assert!(!moved.exists());
+    }
+
+    #[test]
+    fn a_socket_that_cannot_be_adopted_is_unlinked_only_while_it_is_ours() {
+        let dir = Scratch::new("adopt");
+        let path = dir.0.join("s");
+        let (listener, identity) = bind_owner_only_identified(&path, 0o600).unwrap();
+        assert_eq!(file_identity(&path).unwrap(), identity);
+        let err = adopt_linked_socket(&path, identity, || {
+            drop(listener);
+            Err::<(), _>(io::Error::other("registration failed"))
+        })
+        .unwrap_err();
+        assert_eq!(err.to_string(), "registration failed");
+        assert!(std::fs::symlink_metadata(&path).is_err(), "left behind");
+
+        // Replaced by someone else's file before the failure: that one stays.
+        let (listener, identity) = bind_owner_only_identified(&path, 0o600).unwrap();
+        std::fs::rename(&path, dir.0.join("moved")).unwrap();
+        std::fs::write(&path, b"theirs").unwrap();
+        let _ = adopt_linked_socket(&path, identity, || {
+            drop(listener);
+            Err::<(), _>(io::Error::other("registration failed"))
+        });
+        assert_eq!(std::fs::read(&path).unwrap(), b"theirs");
+
+        // Success leaves the socket in place.
+        let other = dir.0.join("t");
+        let (listener, identity) = bind_owner_only_identified(&other, 0o600).unwrap();
+        adopt_linked_socket(&other, identity, || Ok(listener)).unwrap();
+        assert_eq!(file_identity(&other).unwrap(), identity);
+    }
+
+    #[test]
+    fn the_directory_lock_excludes_other_holders_until_dropped() {
+        let dir = Scratch::new("dirlock");
+        let path = dir.0.join("f");
+        let held = lock_parent_dir(&path);
+        assert!(held._dir.is_some(), "the directory was not locked");
+        // Another open of the directory (as another binder, thread or process, makes).
+        assert!(matches!(
+            try_lock_parent_dir(&path, None),
+            DirLockTry::Busy(_)
+        ));
+        // A second thread waits for it, and gets it once it is released.
+        let waiter = {
+            let path = path.clone();
+            std::thread::spawn(move || lock_parent_dir(&path)._dir.is_some())
+        };
+        drop(held);
+        assert!(
+            waiter.join().unwrap(),
+            "the waiter got the lock once it was free"
+        );
+        // A bare name locks the current directory.
+        assert_eq!(parent_dir(Path::new("f")), Path::new("."));
+    }
 }

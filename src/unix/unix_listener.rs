@@ -22,9 +22,16 @@ impl UnixListener {
         let allow_uids = endpoint.uid_list_option("allow_uids").map(<[u32]>::to_vec);
         let (listener, file) = match endpoint.address() {
             Address::Path(path) => {
+                // Another binder of this path must not see a dead server's socket between our
+                // check and our bind (it would remove our new socket as the dead one, bind its
+                // own, and both binds would succeed, ours unreachable): binders of a path take
+                // turns, on the lock of its directory, from the check until the socket is in
+                // place. A live server's socket cannot look dead meanwhile: it listens from
+                // before its file is linked.
+                let _lock = sys::lock_parent_dir_async(path).await;
                 reclaim_if_stale(endpoint, path).await?;
-                let std_listener =
-                    sys::bind_owner_only(path, endpoint.mode_option()).map_err(|e| {
+                let (std_listener, identity) =
+                    sys::bind_owner_only_identified(path, endpoint.mode_option()).map_err(|e| {
                         if e.kind() == io::ErrorKind::AlreadyExists {
                             io::Error::new(
                                 io::ErrorKind::AddrInUse,
@@ -34,12 +41,12 @@ impl UnixListener {
                             io::Error::new(e.kind(), format!("{endpoint}: {e}"))
                         }
                     })?;
-                std_listener.set_nonblocking(true)?;
-                let identity = sys::file_identity(path)?;
-                (
-                    tokio::net::UnixListener::from_std(std_listener)?,
-                    Some((path.clone(), identity)),
-                )
+                // The socket file is in place: if the rest fails, it must not stay behind.
+                let listener = sys::adopt_linked_socket(path, identity, || {
+                    std_listener.set_nonblocking(true)?;
+                    tokio::net::UnixListener::from_std(std_listener)
+                })?;
+                (listener, Some((path.clone(), identity)))
             }
             _ => (
                 tokio::net::UnixListener::bind(socket_path(endpoint)?)?,
@@ -78,7 +85,7 @@ impl UnixListener {
 }
 
 /// Removes the socket file at `path` if no server answers on it; refuses anything that is not
-/// a socket and any socket a live server holds.
+/// a socket and any socket a live server holds. Called under the directory lock.
 async fn reclaim_if_stale(endpoint: &Endpoint, path: &Path) -> io::Result<()> {
     let meta = match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -90,28 +97,84 @@ async fn reclaim_if_stale(endpoint: &Endpoint, path: &Path) -> io::Result<()> {
             format!("{endpoint}: the path exists and is not a socket; refusing to replace it"),
         ));
     }
-    match tokio::net::UnixStream::connect(path).await {
-        Ok(_) => Err(io::Error::new(
+    let live = || {
+        io::Error::new(
             io::ErrorKind::AddrInUse,
             format!("{endpoint}: a live server is listening there"),
-        )),
-        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+        )
+    };
+    match probe_result(tokio::net::UnixStream::connect(path).await) {
+        Probe::Live => Err(live()),
+        Probe::Dead => {
             tracing::debug!(endpoint = %endpoint, "reclaiming the socket of a dead server");
-            match std::fs::remove_file(path) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-                _ => Ok(()),
+            // Only the socket just probed: whatever replaced it since is left alone, and
+            // refused as someone else's.
+            if sys::remove_if_identical(path, FileIdentity::of(&meta))? {
+                return Ok(());
+            }
+            match std::fs::symlink_metadata(path) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                _ => Err(live()),
             }
         }
-        Err(e) => Err(io::Error::new(e.kind(), format!("{endpoint}: {e}"))),
+        // Removed between the look and the probe: nothing to reclaim.
+        Probe::Gone => Ok(()),
+        Probe::Failed(e) => Err(io::Error::new(e.kind(), format!("{endpoint}: {e}"))),
+    }
+}
+
+/// What a probing connection to an existing socket file says about its server.
+#[derive(Debug)]
+enum Probe {
+    /// Connected, or its accept queue is full (`WouldBlock`): a server is there.
+    Live,
+    /// Refused: no one listens on it any more.
+    Dead,
+    /// The file went away.
+    Gone,
+    Failed(io::Error),
+}
+
+fn probe_result<T>(connected: io::Result<T>) -> Probe {
+    match connected {
+        Ok(_) => Probe::Live,
+        Err(e) => match e.kind() {
+            // A live server slow to accept (Linux refuses a non-blocking connect then).
+            io::ErrorKind::WouldBlock => Probe::Live,
+            io::ErrorKind::ConnectionRefused => Probe::Dead,
+            io::ErrorKind::NotFound => Probe::Gone,
+            _ => Probe::Failed(e),
+        },
     }
 }
 
 impl Drop for UnixListener {
+    // No directory lock needed (unlike a FIFO's listener): the socket still listens while this
+    // runs, so no binder can take it for a dead server's and put its own in its place between
+    // the identity check and the unlink.
     fn drop(&mut self) {
         if let Some((path, identity)) = &self.file {
             if sys::file_identity(path).ok() == Some(*identity) {
                 let _ = std::fs::remove_file(path);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_accept_queue_is_a_live_server() {
+        let full = Err::<(), _>(io::Error::from(io::ErrorKind::WouldBlock));
+        assert!(matches!(probe_result(full), Probe::Live));
+        assert!(matches!(probe_result(Ok(())), Probe::Live));
+        let refused = Err::<(), _>(io::Error::from(io::ErrorKind::ConnectionRefused));
+        assert!(matches!(probe_result(refused), Probe::Dead));
+        let gone = Err::<(), _>(io::Error::from(io::ErrorKind::NotFound));
+        assert!(matches!(probe_result(gone), Probe::Gone));
+        let denied = Err::<(), _>(io::Error::from(io::ErrorKind::PermissionDenied));
+        assert!(matches!(probe_result(denied), Probe::Failed(_)));
     }
 }

@@ -377,3 +377,176 @@ async fn fed_frames_are_batched_until_flush() {
     })
     .await;
 }
+
+/// What one of two racing binders got in one round: `Ok` or the error's kind.
+type BindOutcome = Result<(), io::ErrorKind>;
+
+/// Two threads bind the same path (`url_of(round)`, a fresh one each round) at the same
+/// moment, `rounds` times; in each round exactly one must win and the other get `AddrInUse`,
+/// and a message sent to the URL afterwards must reach the winner's first accepted
+/// connection. `setup(round)` prepares the path before the round (for example leaves a stale
+/// FIFO or a dead server's socket there). Shared with `pipe.rs`'s `unix://` races.
+///
+/// Returns the first round that went wrong, described, or `None`.
+pub(crate) fn race_two_binders(
+    rounds: u32,
+    url_of: impl Fn(u32) -> String + Send + Sync + 'static,
+    setup: impl Fn(u32) + Send + Sync + 'static,
+) -> Option<String> {
+    use std::sync::{Arc, Barrier, Mutex};
+    struct Shared {
+        start: Barrier,
+        bound: Barrier,
+        checked: Barrier,
+        outcomes: Mutex<Vec<[Option<BindOutcome>; 2]>>,
+        failure: Mutex<Option<String>>,
+    }
+    let shared = Arc::new(Shared {
+        start: Barrier::new(2),
+        bound: Barrier::new(2),
+        checked: Barrier::new(2),
+        outcomes: Mutex::new(vec![[None, None]; rounds as usize]),
+        failure: Mutex::new(None),
+    });
+    let url_of = Arc::new(url_of);
+    let setup = Arc::new(setup);
+    let threads: Vec<_> = (0..2usize)
+        .map(|me| {
+            let shared = Arc::clone(&shared);
+            let url_of = Arc::clone(&url_of);
+            let setup = Arc::clone(&setup);
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                for round in 0..rounds {
+                    let url = url_of(round);
+                    if me == 0 {
+                        setup(round);
+                    }
+                    shared.start.wait();
+                    let result = runtime.block_on(anyipc::bind(&url));
+                    shared.outcomes.lock().unwrap()[round as usize][me] =
+                        Some(result.as_ref().map(|_| ()).map_err(io::Error::kind));
+                    shared.bound.wait();
+                    let both = shared.outcomes.lock().unwrap()[round as usize];
+                    let oks = both.iter().filter(|o| matches!(o, Some(Ok(())))).count();
+                    let in_use = both
+                        .iter()
+                        .filter(|o| matches!(o, Some(Err(io::ErrorKind::AddrInUse))))
+                        .count();
+                    if (oks, in_use) != (1, 1) {
+                        // Both threads see the same outcomes and stop together.
+                        if me == 0 {
+                            *shared.failure.lock().unwrap() = Some(format!(
+                                "round {round}: the two binds returned {both:?}, not one Ok \
+                                 and one AddrInUse"
+                            ));
+                        }
+                        return;
+                    }
+                    if let Ok(mut listener) = result {
+                        let delivered = runtime.block_on(async {
+                            tokio::time::timeout(Duration::from_secs(5), async {
+                                // Connect first: a socket's accept waits for it, while a
+                                // FIFO's reader (the first accept) is open from the bind.
+                                let mut writer = anyipc::connect(&url).await?;
+                                writer.send(format!("round {round}")).await?;
+                                loop {
+                                    let mut reader = listener.accept().await?;
+                                    // A socket's loser probed the winner with a connection
+                                    // of its own, which ends at once: skip it.
+                                    if let Some(msg) = reader.next().await {
+                                        break Ok::<_, io::Error>(msg?);
+                                    }
+                                }
+                            })
+                            .await
+                        });
+                        let wanted = format!("round {round}");
+                        let problem = match delivered {
+                            Ok(Ok(msg)) if msg == wanted.as_bytes() => None,
+                            other => Some(format!(
+                                "round {round}: the winner's reader did not get the message \
+                                 written to the path: {other:?}"
+                            )),
+                        };
+                        if problem.is_some() {
+                            *shared.failure.lock().unwrap() = problem;
+                        }
+                    }
+                    shared.checked.wait();
+                    if shared.failure.lock().unwrap().is_some() {
+                        return;
+                    }
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().expect("a racing binder panicked");
+    }
+    let failure = shared.failure.lock().unwrap().take();
+    failure
+}
+
+#[test]
+fn two_binders_racing_for_one_path_give_one_reader() {
+    let dir = std::sync::Arc::new(TempDir::new("fifo-race"));
+    let urls = std::sync::Arc::clone(&dir);
+    // Before binds were serialised, one round in a few hundred went wrong (both Ok, or both
+    // NotFound after each removed the other's FIFO).
+    let failure = race_two_binders(
+        2000,
+        move |round| format!("fifo://{}", urls.join(&format!("f{round}"))),
+        |_| {},
+    );
+    assert!(failure.is_none(), "{}", failure.unwrap());
+}
+
+#[test]
+fn two_binders_racing_for_a_stale_fifo_give_one_reader() {
+    let dir = std::sync::Arc::new(TempDir::new("fifo-race"));
+    let urls = std::sync::Arc::clone(&dir);
+    let stale = std::sync::Arc::clone(&dir);
+    let failure = race_two_binders(
+        500,
+        move |round| format!("fifo://{}", urls.join(&format!("f{round}"))),
+        move |round| {
+            // A FIFO of ours that no one reads: both binders may reclaim it, one may win.
+            let status = std::process::Command::new("mkfifo")
+                .arg(stale.path().join(format!("f{round}")))
+                .status()
+                .unwrap();
+            assert!(status.success());
+        },
+    );
+    assert!(failure.is_none(), "{}", failure.unwrap());
+}
+
+#[tokio::test]
+async fn dropping_a_listener_leaves_a_fifo_that_replaced_its_own() {
+    watchdog(60, async {
+        let dir = TempDir::new("fifo");
+        let path = dir.path().join("f");
+        let mut listener = anyipc::bind(fifo_url(&dir)).await.unwrap();
+        let reader = listener.accept().await.unwrap();
+        // Our FIFO moves away and another takes the path (as a later binder's would).
+        std::fs::rename(&path, dir.path().join("moved")).unwrap();
+        let status = std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        drop(reader);
+        drop(listener);
+        assert!(std::fs::symlink_metadata(&path)
+            .unwrap()
+            .file_type()
+            .is_fifo());
+        // Its own FIFO, wherever it is now, is not followed there.
+        assert!(dir.path().join("moved").exists());
+    })
+    .await;
+}

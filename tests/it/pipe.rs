@@ -524,3 +524,166 @@ async fn a_name_ending_in_lock_does_not_collide_with_another_names_lock() {
     })
     .await;
 }
+
+// `unix:///path` (no test file of its own): racing binds over a dead server's socket, a full
+// accept queue, and a listener that fails after its socket file is in place.
+
+/// Leaves a dead server's socket file at `path`: a stream socket bound there that never
+/// listens, so connecting is refused as it is once a server died. (A listener bound and closed
+/// would do, but a process that another test forks meanwhile keeps a copy of every descriptor
+/// until it execs, and would keep that one listening for a moment.)
+fn dead_server_socket(path: &std::path::Path) {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::unix::ffi::OsStrExt;
+    // SAFETY: socket has no preconditions.
+    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0) };
+    assert!(fd >= 0, "socket: {}", io::Error::last_os_error());
+    // SAFETY: socket returned a new descriptor that nothing else owns.
+    let socket = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: sockaddr_un is plain data, for which all zero bytes are a valid value.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let bytes = path.as_os_str().as_bytes();
+    assert!(bytes.len() < addr.sun_path.len(), "socket path too long");
+    for (dst, src) in addr.sun_path.iter_mut().zip(bytes) {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: `addr` is an initialised sockaddr_un whose size is passed with it, and `socket`
+    // is open for the duration of the call.
+    let rc = unsafe {
+        libc::bind(
+            socket.as_raw_fd(),
+            std::ptr::addr_of!(addr).cast::<libc::sockaddr>(),
+            std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "bind: {}", io::Error::last_os_error());
+    drop(socket);
+    assert!(std::fs::symlink_metadata(path)
+        .unwrap()
+        .file_type()
+        .is_socket());
+}
+
+#[test]
+fn two_binders_racing_for_a_dead_servers_socket_give_one_listener() {
+    let dir = std::sync::Arc::new(TempDir::new("unix-race"));
+    let urls = std::sync::Arc::clone(&dir);
+    let stale = std::sync::Arc::clone(&dir);
+    // Before reclaiming was serialised, both binders could see the dead socket, remove it
+    // (the second one removing the first one's live socket) and both return Ok.
+    let failure = crate::fifo::race_two_binders(
+        500,
+        move |round| format!("unix://{}", urls.join(&format!("s{round}"))),
+        move |round| dead_server_socket(&stale.path().join(format!("s{round}"))),
+    );
+    assert!(failure.is_none(), "{}", failure.unwrap());
+}
+
+/// A listening socket at `path` whose accept queue is full, and the connections filling it.
+/// The backlog is set to 0 (room for one pending connection on Linux) so that the queue fills
+/// after a connection or two.
+async fn full_accept_queue(
+    path: &std::path::Path,
+) -> (
+    std::os::unix::net::UnixListener,
+    Vec<tokio::net::UnixStream>,
+) {
+    use std::os::fd::AsRawFd;
+    let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
+    // SAFETY: the descriptor is a bound socket that `listener` keeps open during the call.
+    assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 0) }, 0);
+    let mut fillers = Vec::new();
+    loop {
+        // tokio connects without blocking: a full queue is WouldBlock, not a wait.
+        match tokio::net::UnixStream::connect(path).await {
+            Ok(stream) => fillers.push(stream),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) => panic!("filling the accept queue: {e}"),
+        }
+        assert!(fillers.len() < 1000, "the accept queue never filled");
+    }
+    (listener, fillers)
+}
+
+#[tokio::test]
+async fn a_full_accept_queue_is_waited_out_and_is_a_live_server() {
+    watchdog(60, async {
+        let dir = TempDir::new("unix-backlog");
+        let path = dir.path().join("s");
+        let url = format!("unix://{}", path.display());
+        let (listener, _fillers) = full_accept_queue(&path).await;
+
+        // Connecting waits for room, up to connect_timeout.
+        let started = Instant::now();
+        let err = anyipc::connect(format!("{url}?connect_timeout=300ms"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+        assert!(started.elapsed() >= Duration::from_millis(300));
+
+        // A server that is merely busy is live: binding over it is AddrInUse.
+        let err = anyipc::bind(&url).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
+        assert!(
+            std::fs::symlink_metadata(&path).is_ok(),
+            "the live socket was removed"
+        );
+
+        // Once the server accepts one connection, a waiting connect gets in.
+        let waiting = tokio::spawn(anyipc::connect(url.clone()));
+        let (first, _) = listener.accept().unwrap();
+        let conn = tokio::time::timeout(Duration::from_secs(10), waiting)
+            .await
+            .expect("connect still waiting after the queue had room")
+            .unwrap();
+        conn.expect("connect once the queue had room");
+        drop(first);
+    })
+    .await;
+}
+
+/// Runs `fut` on a runtime that has been shut down: tokio refuses to register descriptors
+/// with it, so a listener fails after its socket file is already in place.
+fn on_a_shut_down_runtime<F: std::future::Future>(fut: F) -> F::Output {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let handle = runtime.handle().clone();
+    drop(runtime);
+    handle.block_on(fut)
+}
+
+#[test]
+fn a_unix_listener_that_fails_after_linking_leaves_no_socket_file() {
+    let dir = TempDir::new("unix-fail");
+    let path = dir.path().join("s");
+    let err = on_a_shut_down_runtime(anyipc::bind(format!("unix://{}", path.display())))
+        .map(|_| ())
+        .unwrap_err();
+    assert!(
+        std::fs::symlink_metadata(&path).is_err(),
+        "the socket file stayed behind after {err}"
+    );
+    // And nothing else was left in the directory (the staging directory is gone too).
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn a_pipe_server_that_fails_after_linking_leaves_no_socket_file() {
+    let name = unique_name("fail-after-link");
+    let err = on_a_shut_down_runtime(anyipc::bind(format!("pipe://{name}")))
+        .map(|_| ())
+        .unwrap_err();
+    // Where this process's pipe:// sockets live (as `local_socket::runtime_dir` finds it).
+    let runtime_dir = match std::env::var_os("XDG_RUNTIME_DIR").map(std::path::PathBuf::from) {
+        Some(xdg) if xdg.is_absolute() => xdg.join("anyipc"),
+        _ => std::env::temp_dir().join(format!("anyipc-{}", my_uid())),
+    };
+    assert!(
+        std::fs::symlink_metadata(runtime_dir.join(&name)).is_err(),
+        "the socket file stayed behind after {err}"
+    );
+}

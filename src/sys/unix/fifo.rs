@@ -8,6 +8,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
+use super::{file_identity, lock_parent_dir, remove_if_identical, FileIdentity};
+
 /// Largest write the OS performs atomically on a pipe: writes of at most this many bytes from
 /// several writers are never interleaved.
 pub(crate) const PIPE_BUF: usize = libc::PIPE_BUF;
@@ -62,15 +64,25 @@ pub(crate) struct BoundFifo {
     /// A write end the reader's process holds itself, so that the reader never sees end of
     /// file when the last writer leaves and writers may come and go.
     pub(crate) keep_open: OwnedFd,
+    /// The FIFO `reader` has open (`fstat` of the descriptor, not a look-up of the path):
+    /// the only file at the path this binder may ever remove ([`fifo_unbind`]).
+    pub(crate) identity: FileIdentity,
 }
 
 /// Creates the FIFO at `path` with permissions `mode` (or takes over a stale one of ours) and
 /// opens it for reading.
 ///
+/// Binders of one path are serialised by the lock on its directory ([`lock_parent_dir`]),
+/// held from the first look at the path until the reader is open: a FIFO another binder has
+/// just made but not yet opened has no reader, and without the lock it would look stale, be
+/// removed and replaced, and both binds would succeed (on one FIFO, or one of them on a FIFO
+/// no longer at the path). Under the lock, a FIFO of ours with no reader really is stale.
+///
 /// # Errors
 /// `AlreadyExists` for a symlink or anything but a FIFO at `path`; `PermissionDenied` for a
 /// FIFO owned by another user; `AddrInUse` when a live reader has it open.
 pub(crate) fn fifo_bind(path: &Path, mode: u32) -> io::Result<BoundFifo> {
+    let _lock = lock_parent_dir(path);
     match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
@@ -95,7 +107,7 @@ pub(crate) fn fifo_bind(path: &Path, mode: u32) -> io::Result<BoundFifo> {
                 &format!("the FIFO there belongs to uid {}, not to us", meta.uid()),
             ))
         }
-        Ok(_) => match open(path, libc::O_WRONLY) {
+        Ok(meta) => match open(path, libc::O_WRONLY) {
             // A write end opens without blocking only when a reader has the FIFO open. (Closing
             // this probe ends the stream of a foreign reader that had no writer, such as a bare
             // `cat`; an anyipc reader holds its own write end and does not notice.)
@@ -108,7 +120,16 @@ pub(crate) fn fifo_bind(path: &Path, mode: u32) -> io::Result<BoundFifo> {
             }
             Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
                 tracing::debug!(path = %path.display(), "reclaiming a FIFO no one reads");
-                std::fs::remove_file(path)?;
+                // Only the FIFO just found stale: whatever replaced it since (not an anyipc
+                // binder, which waits for the lock) is left alone.
+                let stale = FileIdentity::of(&meta);
+                if !remove_if_identical(path, stale)? && file_identity(path).is_ok() {
+                    return Err(refuse(
+                        path,
+                        io::ErrorKind::AddrInUse,
+                        "was replaced while being reclaimed",
+                    ));
+                }
             }
             Err(e) => return Err(e),
         },
@@ -128,10 +149,14 @@ pub(crate) fn fifo_bind(path: &Path, mode: u32) -> io::Result<BoundFifo> {
             format!("fifo://{}: {err}", path.display()),
         ));
     }
+    // What mkfifo made, for removal if the rest fails before the reader can tell.
+    let made = file_identity(path)?;
     let bound = (|| {
         let reader = open(path, libc::O_RDONLY)?;
         let stat = fstat(&reader)?;
-        if stat.st_mode & libc::S_IFMT != libc::S_IFIFO || stat.st_uid != euid() {
+        let identity = FileIdentity::of_stat(&stat);
+        if identity != made || stat.st_mode & libc::S_IFMT != libc::S_IFIFO || stat.st_uid != euid()
+        {
             return Err(refuse(
                 path,
                 io::ErrorKind::AlreadyExists,
@@ -143,20 +168,33 @@ pub(crate) fn fifo_bind(path: &Path, mode: u32) -> io::Result<BoundFifo> {
             return Err(io::Error::last_os_error());
         }
         let keep_open = open(path, libc::O_WRONLY)?;
-        let kept = fstat(&keep_open)?;
-        if (kept.st_dev, kept.st_ino) != (stat.st_dev, stat.st_ino) {
+        if FileIdentity::of_stat(&fstat(&keep_open)?) != identity {
             return Err(refuse(
                 path,
                 io::ErrorKind::AlreadyExists,
                 "was replaced while being opened",
             ));
         }
-        Ok(BoundFifo { reader, keep_open })
+        Ok(BoundFifo {
+            reader,
+            keep_open,
+            identity,
+        })
     })();
     if bound.is_err() {
-        let _ = std::fs::remove_file(path);
+        let _ = remove_if_identical(path, made);
     }
     bound
+}
+
+/// Removes the FIFO a listener bound at `path` (the one `identity` names, as
+/// [`BoundFifo::identity`] recorded it), if the path still names it.
+///
+/// Under the directory lock: once the listener's reader is closed the FIFO looks stale, and a
+/// binder reclaiming it must not have its new FIFO removed between this check and the unlink.
+pub(crate) fn fifo_unbind(path: &Path, identity: FileIdentity) {
+    let _lock = lock_parent_dir(path);
+    let _ = remove_if_identical(path, identity);
 }
 
 /// Opens the FIFO at `path` for writing, without blocking.

@@ -10,14 +10,16 @@
 //! means a live server (`AddrInUse`) and a free one means any socket left at the name is stale
 //! and may be removed. No probing connection is made.
 
-use super::{bind_owner_only, file_identity, FileIdentity};
+use super::{adopt_linked_socket, bind_owner_only_identified, file_identity, FileIdentity};
 use crate::PeerCredentials;
 use std::fs::File;
+use std::future::Future;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::task::{ready, Context, Poll};
+use std::time::Duration;
 
 /// The byte stream of a `pipe://` connection on this OS.
 pub(crate) type PipeStream = tokio::net::UnixStream;
@@ -113,13 +115,69 @@ pub(crate) fn unix_peer_credentials(stream: &tokio::net::UnixStream) -> Option<P
     })
 }
 
+/// The first pause before connecting again to a socket whose accept queue was full.
+const FULL_QUEUE_FIRST_PAUSE: Duration = Duration::from_millis(1);
+/// The longest pause between such attempts (the pause doubles up to this).
+const FULL_QUEUE_MAX_PAUSE: Duration = Duration::from_millis(50);
+
+/// Runs `attempt` until it returns anything but `WouldBlock`, pausing 1 ms, doubling to 50 ms,
+/// between attempts; after `limit` (if any) it gives up with `TimedOut`.
+async fn retry_while_would_block<T, F, Fut>(
+    limit: Option<Duration>,
+    mut attempt: F,
+) -> io::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = io::Result<T>>,
+{
+    use tokio::time::Instant;
+    let deadline = limit.map(|limit| (Instant::now() + limit, limit));
+    let mut pause = FULL_QUEUE_FIRST_PAUSE;
+    loop {
+        let err = match attempt().await {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => e,
+            done => return done,
+        };
+        let mut wake = Instant::now() + pause;
+        if let Some((deadline, limit)) = deadline {
+            if Instant::now() >= deadline {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("the server's accept queue stayed full for {limit:?} ({err})"),
+                ));
+            }
+            // One last attempt at the deadline rather than a pause past it.
+            wake = wake.min(deadline);
+        }
+        tokio::time::sleep_until(wake).await;
+        pause = (pause * 2).min(FULL_QUEUE_MAX_PAUSE);
+    }
+}
+
+/// Connects to the Unix socket at `path` (`unix://` and `pipe://`).
+///
+/// A full accept queue is a live server slow to accept, not a failure: a non-blocking connect
+/// then fails with `EAGAIN` (`WouldBlock`; Linux), where a blocking one would wait. So does
+/// this, retrying after 1 ms, doubling to 50 ms, until the server makes room or `limit` passes
+/// (`TimedOut`). `connect`'s `connect_timeout` bounds the wait in any case.
+///
+/// # Errors
+/// The OS's (`NotFound`, `ConnectionRefused`, …); `TimedOut` past `limit`.
+pub(crate) async fn connect_unix_socket(
+    path: &Path,
+    limit: Option<Duration>,
+) -> io::Result<tokio::net::UnixStream> {
+    retry_while_would_block(limit, || tokio::net::UnixStream::connect(path)).await
+}
+
 /// Connects to `pipe://name`.
 ///
 /// # Errors
 /// `NotFound` when no server holds the name; `PermissionDenied` for an unsafe directory.
 pub(crate) async fn pipe_connect(name: &str) -> io::Result<(PipeStream, Option<PeerCredentials>)> {
     let path = socket_path(&runtime_dir(false)?, name)?;
-    match tokio::net::UnixStream::connect(&path).await {
+    // No limit here: `connect` bounds the whole attempt with the endpoint's connect_timeout.
+    match connect_unix_socket(&path, None).await {
         Ok(stream) => {
             let credentials = unix_peer_credentials(&stream);
             Ok((stream, credentials))
@@ -176,16 +234,19 @@ impl PipeServer {
                 ))
             }
         }
-        let std_listener = bind_owner_only(&path, mode).map_err(|e| {
+        let (std_listener, identity) = bind_owner_only_identified(&path, mode).map_err(|e| {
             io::Error::new(
                 e.kind(),
                 format!("pipe://{name}: binding {}: {e}", path.display()),
             )
         })?;
-        std_listener.set_nonblocking(true)?;
-        let identity = file_identity(&path)?;
+        // The socket file is in place: if the rest fails, it must not stay behind.
+        let listener = adopt_linked_socket(&path, identity, || {
+            std_listener.set_nonblocking(true)?;
+            tokio::net::UnixListener::from_std(std_listener)
+        })?;
         Ok(PipeServer {
-            listener: tokio::net::UnixListener::from_std(std_listener)?,
+            listener,
             socket: (path, identity),
             lock_path,
             lock,
@@ -252,6 +313,95 @@ fn lock_name(name: &str, lock_path: &Path) -> io::Result<File> {
             Ok(_) => continue,
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    fn would_block() -> io::Error {
+        io::Error::from(io::ErrorKind::WouldBlock)
+    }
+
+    #[tokio::test]
+    async fn would_block_is_retried_with_a_growing_pause() {
+        let attempts = Cell::new(0u32);
+        let started = tokio::time::Instant::now();
+        let result = retry_while_would_block(None, || {
+            attempts.set(attempts.get() + 1);
+            let n = attempts.get();
+            async move {
+                if n <= 5 {
+                    Err(would_block())
+                } else {
+                    Ok(n)
+                }
+            }
+        })
+        .await;
+        assert_eq!(result.unwrap(), 6);
+        // Pauses of 1, 2, 4, 8 and 16 ms between the six attempts.
+        assert!(started.elapsed() >= Duration::from_millis(31));
+    }
+
+    #[tokio::test]
+    async fn the_pause_stops_doubling_at_50_ms() {
+        let attempts = Cell::new(0u32);
+        let started = tokio::time::Instant::now();
+        // 1 + 2 + 4 + 8 + 16 + 32 + 50 + 50 ms: eight pauses before the ninth attempt.
+        let result = retry_while_would_block(None, || {
+            attempts.set(attempts.get() + 1);
+            let n = attempts.get();
+            async move {
+                if n <= 8 {
+                    Err(would_block())
+                } else {
+                    Ok(())
+                }
+            }
+        })
+        .await;
+        result.unwrap();
+        let elapsed = started.elapsed();
+        assert!(elapsed >= Duration::from_millis(163), "{elapsed:?}");
+        // Not 64 + 128 ms for the last two, as doubling without a cap would wait.
+        assert!(elapsed < Duration::from_millis(163 + 140), "{elapsed:?}");
+    }
+
+    #[tokio::test]
+    async fn would_block_past_the_limit_is_timed_out() {
+        let attempts = Cell::new(0u32);
+        let started = tokio::time::Instant::now();
+        let err = retry_while_would_block(Some(Duration::from_millis(40)), || {
+            attempts.set(attempts.get() + 1);
+            async { Err::<(), _>(would_block()) }
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+        assert!(started.elapsed() >= Duration::from_millis(40));
+        assert!(attempts.get() >= 3, "only {} attempts", attempts.get());
+    }
+
+    #[tokio::test]
+    async fn other_errors_are_not_retried() {
+        for kind in [
+            io::ErrorKind::ConnectionRefused,
+            io::ErrorKind::NotFound,
+            io::ErrorKind::PermissionDenied,
+        ] {
+            let attempts = Cell::new(0u32);
+            let err = retry_while_would_block(Some(Duration::from_secs(5)), || {
+                attempts.set(attempts.get() + 1);
+                async move { Err::<(), _>(io::Error::from(kind)) }
+            })
+            .await
+            .unwrap_err();
+            assert_eq!(err.kind(), kind);
+            assert_eq!(attempts.get(), 1);
         }
     }
 }
