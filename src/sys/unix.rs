@@ -225,18 +225,10 @@ pub(crate) fn bind_owner_only_identified(
     path: &Path,
     mode: u32,
 ) -> io::Result<(UnixListener, FileIdentity)> {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let private_dir = parent_dir(path).join(format!(
-        ".anyipc-{:x}-{:x}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::DirBuilder::new()
-        .mode(0o700)
-        .create(&private_dir)?;
+    let private_dir = create_staging_dir(parent_dir(path))?;
     let result = (|| {
         let staged = private_dir.join("s");
-        let listener = UnixListener::bind(&staged)?;
+        let listener = bind_staged(&private_dir, &staged)?;
         std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(mode))?;
         // A hard link is the same file: the staged name's identity is the linked one's.
         let identity = file_identity(&staged);
@@ -249,6 +241,48 @@ pub(crate) fn bind_owner_only_identified(
     })();
     let _ = std::fs::remove_dir(&private_dir);
     result
+}
+
+/// Room in `sockaddr_un.sun_path`, less its terminating NUL.
+pub(crate) const MAX_SOCKET_PATH: usize = 107;
+
+/// Staging directories made by this process so far: the suffix of the next one's name.
+static STAGING_DIRS: AtomicU32 = AtomicU32::new(0);
+
+/// Creates a fresh 0700 staging directory in `parent`. A name taken already (left by a
+/// process killed while binding, whose pid this process now has) is passed over for another.
+fn create_staging_dir(parent: &Path) -> io::Result<PathBuf> {
+    let mut last = None;
+    for _ in 0..16 {
+        let dir = parent.join(format!(
+            ".anyipc-{:x}-{:x}",
+            std::process::id(),
+            STAGING_DIRS.fetch_add(1, Ordering::Relaxed)
+        ));
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::other("no staging directory name was free")))
+}
+
+/// Binds the staged socket `staged` (in `dir`). The staging path is longer than the path the
+/// socket is linked at; where it is too long for a socket address and the final path is not,
+/// Linux binds it through the directory's descriptor (`/proc/self/fd/N/s`), which is short.
+fn bind_staged(dir: &Path, staged: &Path) -> io::Result<UnixListener> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if staged.as_os_str().len() > MAX_SOCKET_PATH {
+        let dir_fd = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open(dir)?;
+        let short = PathBuf::from(format!("/proc/self/fd/{}/s", dir_fd.as_raw_fd()));
+        return UnixListener::bind(short);
+    }
+    let _ = dir;
+    UnixListener::bind(staged)
 }
 
 /// Finishes a listener whose socket file [`bind_owner_only_identified`] linked at `path`:
@@ -358,6 +392,28 @@ mod tests {
         let (listener, identity) = bind_owner_only_identified(&other, 0o600).unwrap();
         adopt_linked_socket(&other, identity, || Ok(listener)).unwrap();
         assert_eq!(file_identity(&other).unwrap(), identity);
+    }
+
+    /// A path that fits a socket address binds even though its staging path would not, and
+    /// staging directory names left by a killed process with this pid are passed over.
+    #[test]
+    fn a_long_path_and_a_leftover_staging_directory_still_bind() {
+        let dir = Scratch::new("long");
+        // A deep directory and a short name: the path fits, the staging path beside it not.
+        let pad = MAX_SOCKET_PATH - dir.0.as_os_str().len() - 3;
+        let deep = dir.0.join("d".repeat(pad));
+        std::fs::create_dir(&deep).unwrap();
+        let path = deep.join("s");
+        assert_eq!(path.as_os_str().len(), MAX_SOCKET_PATH);
+        let next = STAGING_DIRS.load(Ordering::Relaxed);
+        for n in next..next + 4 {
+            let leftover = deep.join(format!(".anyipc-{:x}-{n:x}", std::process::id()));
+            std::fs::create_dir(leftover).unwrap();
+        }
+        let (listener, identity) = bind_owner_only_identified(&path, 0o600).unwrap();
+        assert_eq!(file_identity(&path).unwrap(), identity);
+        let _client = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        assert!(listener.accept().is_ok());
     }
 
     #[test]

@@ -10,7 +10,9 @@
 //! means a live server (`AddrInUse`) and a free one means any socket left at the name is stale
 //! and may be removed. No probing connection is made.
 
-use super::{adopt_linked_socket, bind_owner_only_identified, file_identity, FileIdentity};
+use super::{
+    adopt_linked_socket, bind_owner_only_identified, file_identity, FileIdentity, MAX_SOCKET_PATH,
+};
 use crate::PeerCredentials;
 use std::fs::File;
 use std::future::Future;
@@ -26,9 +28,6 @@ pub(crate) type PipeStream = tokio::net::UnixStream;
 
 /// Whether `pipe://` connections report the peer's user id (they do on Unix).
 pub(crate) const PIPE_PEER_UIDS: bool = true;
-
-/// Room in `sockaddr_un.sun_path`, less its terminating NUL.
-const MAX_SOCKET_PATH: usize = 107;
 
 /// The private directory holding `pipe://` sockets; created (0700) when `create` is set.
 ///
