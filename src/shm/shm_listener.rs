@@ -79,12 +79,16 @@ impl ShmListener {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
             _ => {}
         }
-        let std_listener = sys::bind_owner_only(&path, endpoint.mode_option())
-            .map_err(|e| io::Error::new(e.kind(), format!("{endpoint}: {e}")))?;
-        std_listener.set_nonblocking(true)?;
-        let identity = sys::file_identity(&path)?;
+        let (std_listener, identity) =
+            sys::bind_owner_only_identified(&path, endpoint.mode_option())
+                .map_err(|e| io::Error::new(e.kind(), format!("{endpoint}: {e}")))?;
+        // A failure from here on removes the socket file again (it is ours).
+        let listener = sys::adopt_linked_socket(&path, identity, || {
+            std_listener.set_nonblocking(true)?;
+            tokio::net::UnixListener::from_std(std_listener)
+        })?;
         Ok(ShmListener {
-            listener: tokio::net::UnixListener::from_std(std_listener)?,
+            listener,
             endpoint,
             pending: FuturesUnordered::new(),
             socket_file: (path, identity),

@@ -207,20 +207,14 @@ pub(crate) async fn lock_parent_dir_async(path: &Path) -> DirLock {
 }
 
 /// Binds a Unix socket at `path` with permissions `mode`, never exposing it with looser
-/// permissions and never replacing an existing file.
+/// permissions and never replacing an existing file; returns it with the identity of the
+/// socket file, taken from the staged file before the link (so it is ours whatever happens
+/// at `path` afterwards). Pass that to [`adopt_linked_socket`] and keep it for removal on
+/// drop.
 ///
 /// The socket is bound inside a fresh 0700 directory beside `path`, given `mode`, then
 /// hard-linked to `path` (`link` fails with `AlreadyExists` rather than replace anything).
 /// So whatever the umask, no other user can reach the socket before its mode is set.
-// Only shm:// (Linux only) binds without wanting the identity back.
-#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
-pub(crate) fn bind_owner_only(path: &Path, mode: u32) -> io::Result<UnixListener> {
-    bind_owner_only_identified(path, mode).map(|(listener, _)| listener)
-}
-
-/// [`bind_owner_only`], also returning the identity of the socket file it linked at `path`,
-/// taken from the staged file before the link (so it is ours whatever happens at `path`
-/// afterwards). Pass it to [`adopt_linked_socket`] and keep it for removal on drop.
 pub(crate) fn bind_owner_only_identified(
     path: &Path,
     mode: u32,
