@@ -329,6 +329,38 @@ async fn listen_skips_a_bad_datagram_and_prints_the_rest() {
     .await;
 }
 
+/// A log with a damaged record (valid ones after it) is reported once and that connection
+/// ends: the error would come back on every receive, so skipping it would spin for ever.
+#[tokio::test]
+async fn listen_reports_a_damaged_log_once_and_does_not_spin() {
+    watchdog(WATCHDOG, async {
+        let dir = crate::util::TempDir::new("cli-damaged-log");
+        let url = format!("file://{}", dir.join("log"));
+        let sent = anyipc(&["send", &url, "zero", "one", "two"], b"").await;
+        assert!(sent.status.success(), "{}", text(&sent.stderr));
+        let log = dir.path().join("log");
+        let segment = std::fs::read_dir(&log)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|e| e == "log"))
+            .unwrap();
+        let mut bytes = std::fs::read(&segment).unwrap();
+        // The last byte of record 1's payload ("one"): records 0 and 2 stay valid.
+        let at = anyipc::file::SEGMENT_HEADER_LEN + 2 * anyipc::file::RECORD_HEADER_LEN + 4 + 2;
+        bytes[at] ^= 0xFF;
+        std::fs::write(&segment, bytes).unwrap();
+
+        let (mut listener, _) = listen(&[&url]).await;
+        assert_eq!(listener.stdout_lines(1).await, ["zero"]);
+        let error = listener.stderr_after("anyipc: connection from ").await;
+        assert!(error.contains("damaged"), "{error}");
+        let again =
+            tokio::time::timeout(Duration::from_millis(500), listener.stderr.next_line()).await;
+        assert!(again.is_err(), "more stderr after the error: {again:?}");
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn connections_are_served_concurrently() {
     watchdog(WATCHDOG, async {

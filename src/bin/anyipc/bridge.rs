@@ -15,12 +15,13 @@
 //! left alone, the other direction being done, the session ends once it has forwarded
 //! nothing for 5 s (replies in flight still get through): waiting for its end would keep the
 //! session, and its connections, for ever. A message that fails its checks
-//! on the way in (`InvalidData`: a datagram over `max_frame`) is reported and skipped; it does
+//! on the way in (a datagram over `max_frame`) is reported and skipped; it does
 //! not end the session. Messages in flight when a side goes away are lost. Reconnecting uses
 //! exponential backoff from 100 ms to 5 s: for each new client of a bound side, for up to
 //! `--retry` before the client is dropped; between two servers, for ever.
 
 use crate::accept_errors::AcceptErrors;
+use crate::bad_message::{moves_past_bad_messages, skippable};
 use crate::duration_arg::parse_duration;
 use crate::CliError;
 use anyipc::{Connection, Endpoint, Scheme};
@@ -266,7 +267,7 @@ async fn client_session(
             connected = &mut connecting => break connected,
             first = client.next(), if held.is_none() => match first {
                 Some(Ok(msg)) => held = Some(msg),
-                Some(Err(err)) if err.kind() == io::ErrorKind::InvalidData => {
+                Some(Err(err)) if skippable(&client, &err) => {
                     eprintln!("anyipc: bridge session {n}: skipped a bad message: {err}");
                 }
                 Some(Err(_)) | None => {
@@ -392,10 +393,24 @@ async fn session(
         );
     }
     let linger = never_ends(&a) || never_ends(&b);
+    // Whether each side's stream moves past a bad message (known before the split).
+    let (a_skips, b_skips) = (moves_past_bad_messages(&a), moves_past_bad_messages(&b));
     let (a_sink, a_stream) = a.split();
     let (b_sink, b_stream) = b.split();
-    let a_to_b = forward(n, a_stream, b_sink, [&counts.a_to_b, &shared.totals.a_to_b]);
-    let b_to_a = forward(n, b_stream, a_sink, [&counts.b_to_a, &shared.totals.b_to_a]);
+    let a_to_b = forward(
+        n,
+        a_stream,
+        a_skips,
+        b_sink,
+        [&counts.a_to_b, &shared.totals.a_to_b],
+    );
+    let b_to_a = forward(
+        n,
+        b_stream,
+        b_skips,
+        a_sink,
+        [&counts.b_to_a, &shared.totals.b_to_a],
+    );
     let outcome = if end_on_first_close {
         tokio::select! {
             r = a_to_b => r.map_err(|e| format!("A->B: {e}")),
@@ -453,17 +468,22 @@ fn never_ends(conn: &Connection) -> bool {
 }
 
 /// Sends everything `from` yields into `to`, then closes `to`; counts each message in the
-/// session's and the total counters. A message that failed its checks (`InvalidData`) is
-/// reported and skipped: on a message transport the stream goes on after it (a byte stream
-/// ends after it anyway).
-async fn forward<S, K>(n: u64, from: S, mut to: K, counters: [&Counter; 2]) -> io::Result<()>
+/// session's and the total counters. With `skip_bad` (a datagram stream, see
+/// [`skippable`]), a message that failed its checks is reported and skipped.
+async fn forward<S, K>(
+    n: u64,
+    from: S,
+    skip_bad: bool,
+    mut to: K,
+    counters: [&Counter; 2],
+) -> io::Result<()>
 where
     S: futures::Stream<Item = io::Result<bytes::Bytes>> + Unpin,
     K: futures::Sink<bytes::Bytes, Error = io::Error> + Unpin,
 {
     let mut from = from
         .filter(|item| {
-            let bad = matches!(item, Err(e) if e.kind() == io::ErrorKind::InvalidData);
+            let bad = skip_bad && matches!(item, Err(e) if e.kind() == io::ErrorKind::InvalidData);
             if let (true, Err(err)) = (bad, item) {
                 eprintln!("anyipc: bridge session {n}: skipped a bad message: {err}");
             }

@@ -7,6 +7,7 @@
 //! lines never interleave and `--count` counts messages from all connections together.
 
 use crate::accept_errors::AcceptErrors;
+use crate::bad_message::skippable;
 use crate::endpoint_arg::EndpointArgs;
 use crate::output::{MessageWriter, OutputArgs};
 use crate::CliError;
@@ -113,9 +114,8 @@ async fn serve(mut conn: Connection, mut echo: bool, printer: mpsc::Sender<(Arc<
     while let Some(item) = conn.next().await {
         let msg = match item {
             Ok(msg) => msg,
-            // A message that failed its checks: on a message transport (a datagram over
-            // `max_frame`) the stream goes on after it; a byte stream ends after it anyway.
-            Err(err) if err.kind() == io::ErrorKind::InvalidData => {
+            // A datagram that failed its checks (over `max_frame`): the stream goes on.
+            Err(err) if skippable(&conn, &err) => {
                 eprintln!(
                     "anyipc: connection from {}: skipped: {err}",
                     conn.peer_addr()
