@@ -29,10 +29,10 @@
 //!   receiver killed after `recv_many` returned loses that batch.
 //! - **No wedging.** A process killed holding the lock is detected by the kernel-released
 //!   liveness lock it held; the next waiter takes the lock over within milliseconds and rolls
-//!   back the half-done operation from the undo log. A lock that *live* processes keep for a
+//!   back the half-done operation from the undo log. A lock that a *live* process keeps for a
 //!   second (a holder stopped by SIGSTOP or a debugger, hung, or hostile), where a hold takes
 //!   microseconds, fails the call with `TimedOut` ([`QueueError::LockStuck`]) instead of
-//!   blocking its thread for as long as they like.
+//!   blocking its thread for as long as it likes.
 //! - **Hostile memory.** Every field read from the segment is validated against limits kept
 //!   in private memory before use; garbage gives `InvalidData` (a [`QueueError`] inside),
 //!   never out-of-bounds access or a panic. A process that can write the segment can still

@@ -36,7 +36,7 @@ const TOKEN: u32 = !WAITERS;
 const SPINS: u32 = 200;
 /// How long a waiter sleeps before it checks whether the owner is still alive.
 const LIVENESS_POLL: Duration = Duration::from_millis(2);
-/// How long, in all, a waiter sleeps on live owners before it gives up ([`Stuck`]).
+/// How long a waiter sleeps on one live owner before it gives up ([`Stuck`]).
 pub(crate) const PATIENCE: Duration = Duration::from_secs(1);
 
 /// How the lock was acquired.
@@ -48,7 +48,7 @@ pub(crate) enum Acquired {
     FromDead,
 }
 
-/// The lock stayed with live processes for [`PATIENCE`]; `owner` held it last.
+/// The lock stayed with live process `owner` for [`PATIENCE`].
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Stuck {
     pub(crate) owner: u32,
@@ -58,7 +58,7 @@ pub(crate) struct Stuck {
 /// attachment's in-process mutex.
 ///
 /// # Errors
-/// [`Stuck`] after sleeping [`PATIENCE`] in all on live owners.
+/// [`Stuck`] after sleeping [`PATIENCE`] on one live owner.
 pub(crate) fn acquire(word: &AtomicU32, token: u32, file: &File) -> Result<Acquired, Stuck> {
     debug_assert!(token & WAITERS == 0 && token != 0);
     for _ in 0..SPINS {
@@ -111,6 +111,11 @@ pub(crate) fn acquire(word: &AtomicU32, token: u32, file: &File) -> Result<Acqui
                 .is_err()
         {
             continue;
+        }
+        // The clock runs while one owner keeps the lock: a lock changing hands is busy, not
+        // stuck, however long a waiter keeps losing it.
+        if slept_on != Some(owner) {
+            first_sleep = None;
         }
         if first_sleep.get_or_insert_with(Instant::now).elapsed() >= PATIENCE {
             return Err(Stuck { owner });

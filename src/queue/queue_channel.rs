@@ -49,6 +49,8 @@ pub(crate) struct QueueChannel {
     /// Fed, checked, not yet in the queue (oldest first).
     gathered: Vec<Bytes>,
     gathered_bytes: usize,
+    /// Messages put in the queue so far (progress for `send_timeout`).
+    passed_on: u64,
 }
 
 impl QueueChannel {
@@ -61,6 +63,7 @@ impl QueueChannel {
             send_park: None,
             gathered: Vec::new(),
             gathered_bytes: 0,
+            passed_on: 0,
         }
     }
 
@@ -79,11 +82,15 @@ impl QueueChannel {
                     self.gathered_bytes -=
                         self.gathered[..sent].iter().map(Bytes::len).sum::<usize>();
                     self.gathered.drain(..sent);
+                    self.passed_on += sent as u64;
                     // Progress: the spins before it were not futile.
                     backoff.progressed();
                     continue;
                 }
                 Ok(None) => {}
+                // The queue lock stayed with a stopped or hung process: nothing was done, and
+                // what was gathered stays for the next flush, as with `send_timeout`.
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => return Poll::Ready(Err(e)),
                 Err(e) => {
                     // Like a failed write: what was gathered is not sent.
                     self.gathered.clear();
@@ -205,5 +212,9 @@ impl SendMessage for QueueChannel {
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.get_mut().poll_send_gathered(cx)
+    }
+
+    fn passed_on(&self) -> u64 {
+        self.passed_on
     }
 }

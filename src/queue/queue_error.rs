@@ -36,7 +36,7 @@ pub enum QueueError {
         /// What the options asked for.
         wanted: (u32, u32),
     },
-    /// The queue lock stayed with live processes for a second, where its holds take
+    /// The queue lock stayed with one live process for a second, where its holds take
     /// microseconds: the holder is stopped, hung or hostile. Nothing was done; the call
     /// may be tried again.
     LockStuck {

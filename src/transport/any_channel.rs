@@ -50,4 +50,15 @@ impl SendMessage for AnyChannel {
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         dispatch!(self, c => Pin::new(c).poll_close(cx))
     }
+
+    fn passed_on(&self) -> u64 {
+        match self {
+            AnyChannel::Udp(c) => c.passed_on(),
+            AnyChannel::Mem(c) => c.passed_on(),
+            #[cfg(unix)]
+            AnyChannel::Fifo(c) => c.passed_on(),
+            AnyChannel::File(c) => c.passed_on(),
+            AnyChannel::Mq(c) => c.passed_on(),
+        }
+    }
 }

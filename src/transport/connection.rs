@@ -295,12 +295,12 @@ impl Connection {
             .poll_expired(cx, 0, "no message within recv_timeout")
     }
 
-    /// Bytes the byte stream has written so far (0 for message transports): progress that
-    /// keeps `send_timeout` from running out.
-    fn sent_bytes(&self) -> u64 {
+    /// What has gone out so far (bytes written to a byte stream; messages a gathering
+    /// backend passed on): progress that keeps `send_timeout` from running out.
+    fn sent_progress(&self) -> u64 {
         match &self.inner {
             Inner::Stream(framed) => framed.written(),
-            Inner::Message(_) => 0,
+            Inner::Message(framed) => super::SendMessage::passed_on(framed.get_ref()),
         }
     }
 
@@ -319,7 +319,7 @@ impl Connection {
                 Poll::Ready(done)
             }
             Poll::Pending => {
-                let progress = self.sent_bytes();
+                let progress = self.sent_progress();
                 self.send_deadline
                     .poll_expired(cx, progress, SEND_TIMED_OUT)
                     .map(Err)
@@ -357,7 +357,10 @@ impl Sink<Bytes> for Connection {
 
     #[inline]
     fn start_send(self: Pin<&mut Self>, item: Bytes) -> io::Result<()> {
-        dispatch!(&mut self.get_mut().inner, i => i.start_send_unpin(item))
+        let this = self.get_mut();
+        // A new message: a wait left armed by a cancelled send does not carry over.
+        this.send_deadline.disarm();
+        dispatch!(&mut this.inner, i => i.start_send_unpin(item))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

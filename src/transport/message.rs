@@ -46,4 +46,13 @@ pub trait SendMessage {
     fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
     }
+
+    /// Messages passed on so far by [`poll_flush`](SendMessage::poll_flush) (or a full
+    /// [`poll_send`](SendMessage::poll_send)) of a backend that gathers them: a connection's
+    /// `send_timeout` counts a flush that moves this as making progress, however long it
+    /// waits in all. Backends that pass each message on in its `poll_send`, the default,
+    /// report 0.
+    fn passed_on(&self) -> u64 {
+        0
+    }
 }

@@ -654,3 +654,47 @@ async fn cli_creates_stats_sends_listens_and_removes() {
     })
     .await;
 }
+
+/// `send_timeout` on `mq://`: a consumer that keeps taking messages, slowly, is progress, so
+/// a flush of gathered messages that waits longer than the timeout in all still succeeds;
+/// one that nobody empties times out, keeping what it had gathered for a later flush.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_timeout_counts_a_slow_consumer_as_progress() {
+    watchdog(60, async {
+        let name = Name::new();
+        let options = QueueOptions {
+            capacity: 4,
+            ..QueueOptions::default()
+        };
+        let queue = std::sync::Arc::new(MessageQueue::create(&name.0, &options).unwrap());
+        let mut conn = anyipc::connect(format!("mq://{}?send_timeout=300ms", name.0))
+            .await
+            .unwrap();
+        let consumer = {
+            let queue = queue.clone();
+            tokio::spawn(async move {
+                for i in 0..20u8 {
+                    tokio::time::sleep(Duration::from_millis(60)).await;
+                    let (msg, _) = queue.recv().await.unwrap();
+                    assert_eq!(msg[..], [i]);
+                }
+            })
+        };
+        let msgs: Vec<[u8; 1]> = (0..20u8).map(|i| [i]).collect();
+        // 20 messages through a queue of 4 taken every 60 ms: about 1 s in all.
+        conn.send_many(&msgs).await.unwrap();
+        consumer.await.unwrap();
+
+        for i in 0..4u8 {
+            conn.send(Bytes::from(vec![i])).await.unwrap();
+        }
+        let err = conn.send(Bytes::from_static(&[4])).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
+        for i in 0..4u8 {
+            assert_eq!(queue.recv().await.unwrap().0[..], [i]);
+        }
+        conn.flush().await.unwrap();
+        assert_eq!(queue.recv().await.unwrap().0[..], [4]);
+    })
+    .await;
+}

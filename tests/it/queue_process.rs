@@ -352,6 +352,7 @@ fn a_lock_kept_by_a_live_process_times_out_instead_of_blocking_for_ever() {
 
     let (done, outcome) = mpsc::channel();
     let sending = queue.clone();
+    let name_ = name.0.clone();
     std::thread::spawn(move || {
         let sync = sending.try_send(b"one", 0);
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -359,12 +360,18 @@ fn a_lock_kept_by_a_live_process_times_out_instead_of_blocking_for_ever() {
             .build()
             .unwrap();
         let not_full = rt.block_on(sending.send(b"two", 0));
-        let _ = done.send((sync, not_full));
+        // Through a connection: its sink keeps the message it could not pass on.
+        let (conn, sink) = rt.block_on(async {
+            let mut conn = anyipc::connect(format!("mq://{name_}")).await.unwrap();
+            let sink = futures::SinkExt::send(&mut conn, bytes::Bytes::from_static(b"four")).await;
+            (conn, sink)
+        });
+        let _ = done.send((sync, not_full, sink, conn, rt));
     });
-    let (sync, not_full) = outcome
+    let (sync, not_full, sink, mut conn, rt) = outcome
         .recv_timeout(Duration::from_secs(20))
         .expect("a call blocked on the kept lock");
-    for result in [sync, not_full] {
+    for result in [sync, not_full, sink] {
         let err = result.unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::TimedOut, "{err}");
         assert!(err.to_string().contains(&holder.to_string()), "{err}");
@@ -374,6 +381,12 @@ fn a_lock_kept_by_a_live_process_times_out_instead_of_blocking_for_ever() {
     drop(child);
     queue.try_send(b"three", 0).unwrap();
     assert_eq!(&queue.try_recv().unwrap().0[..], b"three");
+    rt.block_on(futures::SinkExt::flush(&mut conn)).unwrap();
+    assert_eq!(
+        &queue.try_recv().unwrap().0[..],
+        b"four",
+        "kept for the flush"
+    );
 }
 
 /// A tiny deterministic generator for kill times.
