@@ -17,7 +17,8 @@
 //!   are dropped while that many are live; a connection stops counting when it is dropped or
 //!   ends idle. `max_peers=0` is `InvalidInput`.
 //! - **`idle_timeout=`** (default 5 minutes; `0` keeps quiet senders for ever): a connection
-//!   whose sender has sent nothing for this long ends: its stream yields what was already
+//!   that nothing has passed through for this long, either way (a connection that only
+//!   sends to its sender is alive), ends: its stream yields what was already
 //!   queued, then `None`, and the listener forgets the sender. The sender's next datagram is
 //!   `accept`ed as a new connection. Senders are checked four times per timeout (at most once
 //!   per 10 ms), so a connection ends up to a quarter of the timeout (or 10 ms) late.

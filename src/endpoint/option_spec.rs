@@ -20,7 +20,7 @@ pub(crate) enum ValueKind {
     /// An octal permission mode of at most `0777`.
     Mode,
     /// A whole number in `0..=max`.
-    Uint { max: u64 },
+    Uint { min: u64, max: u64 },
     /// A comma-separated list of user ids.
     UidList,
     /// A name under the endpoint name rules.
@@ -36,7 +36,7 @@ impl ValueKind {
             ValueKind::Bool => "true or false".to_owned(),
             ValueKind::Choice(words) => format!("one of {}", words.join("|")),
             ValueKind::Mode => "an octal mode such as 0600".to_owned(),
-            ValueKind::Uint { max } => format!("a whole number from 0 to {max}"),
+            ValueKind::Uint { min, max } => format!("a whole number from {min} to {max}"),
             ValueKind::UidList => "user ids separated by commas, such as 1000,1001".to_owned(),
             ValueKind::Name => "a name of letters, digits, '.', '_' and '-'".to_owned(),
         }
@@ -112,10 +112,13 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
     OptionSpec {
         key: "max_peers",
         schemes: &[Udp],
-        kind: ValueKind::Uint { max: 1_048_576 },
+        kind: ValueKind::Uint {
+            min: 1,
+            max: 1_048_576,
+        },
         default: "1024",
-        meaning: "a listener's live sender connections (at least 1); datagrams from a new \
-                  sender are dropped while this many are live",
+        meaning: "a listener's live sender connections; datagrams from a new sender are \
+                  dropped while this many are live",
     },
     OptionSpec {
         key: "idle_timeout",
@@ -123,7 +126,8 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
         kind: ValueKind::Duration,
         default: "5m",
         meaning: "a listener ends a sender's connection (its stream ends after what was \
-                  queued) when the sender has sent nothing for this long; 0 never does",
+                  queued) when no datagram has come from the sender or gone to it for this \
+                  long; 0 never does",
     },
     OptionSpec {
         key: "mode",
@@ -163,7 +167,7 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
     OptionSpec {
         key: "priority",
         schemes: &[Mq],
-        kind: ValueKind::Uint { max: 31 },
+        kind: ValueKind::Uint { min: 0, max: 31 },
         default: "0",
         meaning: "priority of messages sent through this connection",
     },

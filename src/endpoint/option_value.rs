@@ -29,10 +29,10 @@ pub(crate) fn parse_value(kind: ValueKind, text: &str) -> Option<OptionValue> {
             .find(|word| **word == text)
             .map(|word| OptionValue::Choice(word)),
         ValueKind::Mode => parse_mode(text).map(OptionValue::Mode),
-        ValueKind::Uint { max } => Some(text)
+        ValueKind::Uint { min, max } => Some(text)
             .filter(|t| is_digits(t))
             .and_then(|t| t.parse::<u64>().ok())
-            .filter(|n| *n <= max)
+            .filter(|n| (min..=max).contains(n))
             .map(OptionValue::Uint),
         ValueKind::UidList => parse_uid_list(text).map(OptionValue::UidList),
         ValueKind::Name => check_name(text)

@@ -69,7 +69,7 @@ fn value(kind: ValueKind) -> BoxedStrategy<OptionValue> {
             .prop_map(OptionValue::Choice)
             .boxed(),
         ValueKind::Mode => (0..=0o777u32).prop_map(OptionValue::Mode).boxed(),
-        ValueKind::Uint { max } => (0..=max).prop_map(OptionValue::Uint).boxed(),
+        ValueKind::Uint { min, max } => (min..=max).prop_map(OptionValue::Uint).boxed(),
         ValueKind::UidList => proptest::collection::vec(any::<u32>(), 1..5)
             .prop_map(OptionValue::UidList)
             .boxed(),

@@ -38,10 +38,15 @@ struct Queued {
 #[derive(Debug)]
 pub(super) struct PeerQueue {
     datagrams: mpsc::Receiver<Queued>,
-    _seat: SeatGuard,
+    seat: SeatGuard,
 }
 
 impl PeerQueue {
+    /// Notes that the connection sent its sender a datagram: it is not idle.
+    pub(super) fn mark_sent(&self) {
+        self.seat.0.mark_sent();
+    }
+
     /// The next datagram; `None` once the listener has ended this connection (it stopped,
     /// or the sender was idle for `idle_timeout`) and every datagram before that was taken.
     pub(super) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Bytes>>> {
@@ -125,7 +130,11 @@ impl Router {
             if peer.queue.is_closed() {
                 return false;
             }
-            // Whole periods since the one in which its last datagram arrived.
+            // A reply sent to it counts as much as a datagram from it.
+            if peer.seat.take_sent() {
+                peer.last_seen = now;
+            }
+            // Whole periods since the one in which its last datagram came or went.
             let idle = now - peer.last_seen > idle_sweeps;
             if idle {
                 tracing::debug!(%from, "udp sender idle: connection ended");
@@ -183,7 +192,7 @@ impl Router {
         push(&queue, queued, from);
         let connection = PeerQueue {
             datagrams,
-            _seat: SeatGuard(Arc::clone(&seat)),
+            seat: SeatGuard(Arc::clone(&seat)),
         };
         // On failure the connection is dropped here: its seat and budget are given back.
         if self.new_peers.try_send((from, connection)).is_err() {

@@ -20,6 +20,9 @@ impl PeerCount {
 #[derive(Debug)]
 pub(super) struct Seat {
     held: AtomicBool,
+    /// The connection sent a datagram to its sender since the router last looked: the
+    /// exchange is alive, whichever side talks.
+    sent: AtomicBool,
     count: Arc<PeerCount>,
 }
 
@@ -29,8 +32,19 @@ impl Seat {
         count.0.fetch_add(1, Ordering::AcqRel);
         Arc::new(Seat {
             held: AtomicBool::new(true),
+            sent: AtomicBool::new(false),
             count: Arc::clone(count),
         })
+    }
+
+    /// Notes that the connection sent a datagram (a plain store per send).
+    pub(super) fn mark_sent(&self) {
+        self.sent.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the connection sent since the last call.
+    pub(super) fn take_sent(&self) -> bool {
+        self.sent.swap(false, Ordering::Relaxed)
     }
 
     /// Gives the seat up; later calls do nothing.

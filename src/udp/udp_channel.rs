@@ -98,7 +98,13 @@ impl SendMessage for UdpChannel {
         }
         let sent = match &this.side {
             Side::Client { .. } => ready!(this.socket.poll_send(cx, msg)),
-            Side::Server { peer, .. } => ready!(this.socket.poll_send_to(cx, msg, *peer)),
+            Side::Server {
+                peer, datagrams, ..
+            } => {
+                let sent = ready!(this.socket.poll_send_to(cx, msg, *peer));
+                datagrams.mark_sent();
+                sent
+            }
         }?;
         if sent != msg.len() {
             return Poll::Ready(Err(io::Error::new(
