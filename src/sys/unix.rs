@@ -161,17 +161,31 @@ fn dir_lock_given_up(path: &Path) -> DirLock {
     tracing::warn!(
         path = %path.display(),
         dir = %parent_dir(path).display(),
-        "another process kept the directory's bind lock for {DIR_LOCK_PATIENCE:?} \
-         (anyipc binders hold it for microseconds); binding without it"
+        "another process kept the directory's bind lock (anyipc binders hold it for \
+         microseconds); binding without it"
     );
     DirLock { _dir: None }
 }
 
-/// Takes the [`DirLock`] of `path`'s directory, waiting on this thread (at most
-/// [`DIR_LOCK_PATIENCE`], in pauses of 20 µs doubling to 5 ms) while another binder holds it;
-/// past that, an empty lock (the bind goes ahead unlocked).
-pub(crate) fn lock_parent_dir(path: &Path) -> DirLock {
-    let deadline = Instant::now() + DIR_LOCK_PATIENCE;
+/// The [`DirLock`] of `path`'s directory if it is free now (or cannot be had at all: then an
+/// empty one); `None` while another holds it.
+pub(crate) fn try_lock_parent_dir_now(path: &Path) -> Option<DirLock> {
+    match try_lock_parent_dir(path, None) {
+        DirLockTry::Locked(lock) => Some(lock),
+        DirLockTry::Busy(_) => None,
+    }
+}
+
+/// How long a synchronous binder (fifo://, which runs on the caller's thread, a tokio
+/// worker as like as not) waits for a [`DirLock`]: binders hold it for microseconds, and a
+/// worker must not stall for a foreign holder.
+pub(crate) const DIR_LOCK_PATIENCE_SYNC: Duration = Duration::from_millis(20);
+
+/// Takes the [`DirLock`] of `path`'s directory, waiting on this thread (at most `patience`,
+/// in pauses of 20 µs doubling to 5 ms) while another binder holds it; past that, an empty
+/// lock (the bind goes ahead unlocked).
+pub(crate) fn lock_parent_dir(path: &Path, patience: Duration) -> DirLock {
+    let deadline = Instant::now() + patience;
     let mut pause = Duration::from_micros(20);
     let mut dir = None;
     loop {
@@ -414,7 +428,7 @@ mod tests {
     fn the_directory_lock_excludes_other_holders_until_dropped() {
         let dir = Scratch::new("dirlock");
         let path = dir.0.join("f");
-        let held = lock_parent_dir(&path);
+        let held = lock_parent_dir(&path, DIR_LOCK_PATIENCE);
         assert!(held._dir.is_some(), "the directory was not locked");
         // Another open of the directory (as another binder, thread or process, makes).
         assert!(matches!(
@@ -424,7 +438,7 @@ mod tests {
         // A second thread waits for it, and gets it once it is released.
         let waiter = {
             let path = path.clone();
-            std::thread::spawn(move || lock_parent_dir(&path)._dir.is_some())
+            std::thread::spawn(move || lock_parent_dir(&path, DIR_LOCK_PATIENCE)._dir.is_some())
         };
         drop(held);
         assert!(

@@ -75,16 +75,17 @@ async fn an_idle_connection_ends_and_its_sender_comes_back_as_a_new_connection()
     watchdog(10, async {
         let (mut listener, url) = bind("udp://127.0.0.1:0?idle_timeout=200ms").await;
         let mut client = anyipc::connect(&url).await.unwrap();
+        let quiet_since = Instant::now();
         client.send("one").await.unwrap();
         let mut first = accept(&mut listener).await;
         assert_eq!(next(&mut first).await.unwrap(), b"one");
-        let quiet_since = Instant::now();
         assert_eq!(next(&mut first).await, None, "the idle connection ends");
         let quiet = quiet_since.elapsed();
-        // Ends after the timeout (a little less from here: "one" arrived before we read
-        // it), and at most a quarter of it late, plus scheduling.
-        assert!(quiet >= Duration::from_millis(150), "ended after {quiet:?}");
-        assert!(quiet < Duration::from_secs(2), "ended after {quiet:?}");
+        // Not long before the timeout (its sweeps run late on a loaded host, never early,
+        // but a late sweep can leave the last one less than a period after it), nor long
+        // after it.
+        assert!(quiet >= Duration::from_millis(100), "ended after {quiet:?}");
+        assert!(quiet < Duration::from_secs(5), "ended after {quiet:?}");
 
         client.send("two").await.unwrap();
         client.send("three").await.unwrap();

@@ -36,6 +36,9 @@ use std::time::{Duration, Instant};
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest pause between connection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// The least time a connect attempt gets, whatever is left of `--retry`: a handshake that
+/// takes a little longer than a short `--retry` still completes.
+const MIN_ATTEMPT: Duration = Duration::from_secs(2);
 /// How long the direction left of a session with an endless side may forward nothing before
 /// the session ends.
 const LINGER: Duration = Duration::from_secs(5);
@@ -335,7 +338,8 @@ async fn join_servers(a: &Endpoint, b: &Endpoint, shared: &Arc<Shared>) -> Resul
 
 /// Connects to `endpoint`, retrying with exponential backoff until `give_up` (for ever with
 /// none), which also bounds each attempt (a TCP connect to a host that drops packets takes
-/// about two minutes to fail). A bad URL or an unsupported scheme is not retried.
+/// about two minutes to fail), though never to less than [`MIN_ATTEMPT`]. A bad URL or an
+/// unsupported scheme is not retried.
 async fn connect_with_backoff(
     endpoint: &Endpoint,
     give_up: Option<Instant>,
@@ -344,7 +348,7 @@ async fn connect_with_backoff(
     loop {
         let attempt = anyipc::connect(endpoint);
         let connected = match give_up {
-            Some(t) => tokio::time::timeout_at(t.into(), attempt)
+            Some(t) => tokio::time::timeout_at(t.max(Instant::now() + MIN_ATTEMPT).into(), attempt)
                 .await
                 .unwrap_or_else(|_| {
                     Err(io::Error::new(

@@ -118,6 +118,8 @@ pub(crate) fn unix_peer_credentials(stream: &tokio::net::UnixStream) -> Option<P
 const FULL_QUEUE_FIRST_PAUSE: Duration = Duration::from_millis(1);
 /// The longest pause between such attempts (the pause doubles up to this).
 const FULL_QUEUE_MAX_PAUSE: Duration = Duration::from_millis(50);
+/// How long a connect waits for room in a full accept queue when no `connect_timeout` says.
+const FULL_QUEUE_DEFAULT_LIMIT: Duration = Duration::from_secs(10);
 
 /// Runs `attempt` until it returns anything but `WouldBlock`, pausing 1 ms, doubling to 50 ms,
 /// between attempts; after `limit` (if any) it gives up with `TimedOut`.
@@ -157,8 +159,10 @@ where
 ///
 /// A full accept queue is a live server slow to accept, not a failure: a non-blocking connect
 /// then fails with `EAGAIN` (`WouldBlock`; Linux), where a blocking one would wait. So does
-/// this, retrying after 1 ms, doubling to 50 ms, until the server makes room or `limit` passes
-/// (`TimedOut`). `connect`'s `connect_timeout` bounds the wait in any case.
+/// this, retrying after 1 ms, doubling to 50 ms, until the server makes room or `limit` (by
+/// default [`FULL_QUEUE_DEFAULT_LIMIT`]) passes (`TimedOut`): a server that stopped
+/// accepting must not keep a connect waiting for ever. `connect`'s `connect_timeout` bounds
+/// the wait in any case.
 ///
 /// # Errors
 /// The OS's (`NotFound`, `ConnectionRefused`, …); `TimedOut` past `limit`.
@@ -166,7 +170,8 @@ pub(crate) async fn connect_unix_socket(
     path: &Path,
     limit: Option<Duration>,
 ) -> io::Result<tokio::net::UnixStream> {
-    retry_while_would_block(limit, || tokio::net::UnixStream::connect(path)).await
+    let limit = limit.unwrap_or(FULL_QUEUE_DEFAULT_LIMIT);
+    retry_while_would_block(Some(limit), || tokio::net::UnixStream::connect(path)).await
 }
 
 /// Connects to `pipe://name`.
@@ -175,7 +180,8 @@ pub(crate) async fn connect_unix_socket(
 /// `NotFound` when no server holds the name; `PermissionDenied` for an unsafe directory.
 pub(crate) async fn pipe_connect(name: &str) -> io::Result<(PipeStream, Option<PeerCredentials>)> {
     let path = socket_path(&runtime_dir(false)?, name)?;
-    // No limit here: `connect` bounds the whole attempt with the endpoint's connect_timeout.
+    // The default limit here; `connect` bounds the whole attempt with the endpoint's
+    // connect_timeout as well.
     match connect_unix_socket(&path, None).await {
         Ok(stream) => {
             let credentials = unix_peer_credentials(&stream);
@@ -325,7 +331,8 @@ mod tests {
         io::Error::from(io::ErrorKind::WouldBlock)
     }
 
-    #[tokio::test]
+    // On tokio's paused clock: the pauses are exact, whatever the host's load.
+    #[tokio::test(start_paused = true)]
     async fn would_block_is_retried_with_a_growing_pause() {
         let attempts = Cell::new(0u32);
         let started = tokio::time::Instant::now();
@@ -346,7 +353,8 @@ mod tests {
         assert!(started.elapsed() >= Duration::from_millis(31));
     }
 
-    #[tokio::test]
+    // On tokio's paused clock: the pauses are exact, whatever the host's load.
+    #[tokio::test(start_paused = true)]
     async fn the_pause_stops_doubling_at_50_ms() {
         let attempts = Cell::new(0u32);
         let started = tokio::time::Instant::now();
@@ -370,7 +378,8 @@ mod tests {
         assert!(elapsed < Duration::from_millis(163 + 140), "{elapsed:?}");
     }
 
-    #[tokio::test]
+    // On tokio's paused clock: the pauses are exact, whatever the host's load.
+    #[tokio::test(start_paused = true)]
     async fn would_block_past_the_limit_is_timed_out() {
         let attempts = Cell::new(0u32);
         let started = tokio::time::Instant::now();
