@@ -84,7 +84,8 @@ fn pipe_name(endpoint: &Endpoint) -> io::Result<&str> {
 /// Connects to `pipe://name`.
 pub(crate) async fn connect(endpoint: &Endpoint) -> io::Result<Connection> {
     let name = pipe_name(endpoint)?;
-    let (stream, credentials) = crate::sys::pipe_connect(name).await?;
+    let limit = endpoint.duration_option("connect_timeout");
+    let (stream, credentials) = crate::sys::pipe_connect(name, limit).await?;
     let peer = crate::sys::pipe_location(name);
     Ok(Connection::from_stream(
         AnyStream::Pipe(stream),

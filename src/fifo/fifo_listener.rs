@@ -17,10 +17,14 @@ pub struct FifoListener {
 }
 
 impl FifoListener {
-    /// Creates the FIFO (or reclaims a stale one of ours) and opens it for reading.
-    pub(crate) fn bind(endpoint: &Endpoint) -> io::Result<FifoListener> {
+    /// Creates the FIFO (or reclaims a stale one of ours) and opens it for reading. The file
+    /// system work runs on the blocking pool: it may wait for the directory's bind lock.
+    pub(crate) async fn bind(endpoint: &Endpoint) -> io::Result<FifoListener> {
         let path = fifo_path(endpoint)?;
-        let bound = sys::fifo_bind(path, endpoint.mode_option())?;
+        let bound = {
+            let (path, mode) = (path.to_path_buf(), endpoint.mode_option());
+            crate::io::blocking::run(move || sys::fifo_bind(&path, mode)).await?
+        };
         sys::grow_pipe_buffer(std::os::fd::AsFd::as_fd(&bound.reader));
         // The FIFO our reader has open (from its descriptor): the path may name another
         // binder's FIFO by the time we remove ours, and that one must stay.

@@ -18,7 +18,10 @@
 //! still held by a live process after that belongs to one that is stopped (SIGSTOP, a
 //! debugger), hung, or hostile (writing its own token into the word and keeping its
 //! liveness lock). Waiting for it would block the calling thread, a tokio worker among
-//! them, for as long as that process likes.
+//! them, for as long as that process likes. A lock that changes hands is busy, not stuck,
+//! so the clock restarts with each new owner; but a waiter also gives up after
+//! [`PATIENCE_IN_ALL`], so that a lock word flipped between live owners cannot keep it
+//! either.
 //!
 //! Inside one process, handles of one queue share an [`Attachment`](super::attachment)
 //! whose mutex lets one thread at a time contend for the shared lock. So a holder whose
@@ -38,6 +41,10 @@ const SPINS: u32 = 200;
 const LIVENESS_POLL: Duration = Duration::from_millis(2);
 /// How long a waiter sleeps on one live owner before it gives up ([`Stuck`]).
 pub(crate) const PATIENCE: Duration = Duration::from_secs(1);
+/// How long a waiter sleeps in all, whoever holds the lock, before it gives up: a lock word
+/// that keeps changing hands between live processes without this waiter ever getting it
+/// (one written by a hostile process, say) must not keep it waiting for ever either.
+pub(crate) const PATIENCE_IN_ALL: Duration = Duration::from_secs(10);
 
 /// How the lock was acquired.
 #[derive(Debug, PartialEq, Eq)]
@@ -48,7 +55,8 @@ pub(crate) enum Acquired {
     FromDead,
 }
 
-/// The lock stayed with live process `owner` for [`PATIENCE`].
+/// The lock stayed with live process `owner` for [`PATIENCE`], or with live processes for
+/// [`PATIENCE_IN_ALL`] (`owner` held it last).
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Stuck {
     pub(crate) owner: u32,
@@ -58,7 +66,7 @@ pub(crate) struct Stuck {
 /// attachment's in-process mutex.
 ///
 /// # Errors
-/// [`Stuck`] after sleeping [`PATIENCE`] on one live owner.
+/// [`Stuck`] after sleeping [`PATIENCE`] on one live owner, or [`PATIENCE_IN_ALL`] in all.
 pub(crate) fn acquire(word: &AtomicU32, token: u32, file: &File) -> Result<Acquired, Stuck> {
     debug_assert!(token & WAITERS == 0 && token != 0);
     for _ in 0..SPINS {
@@ -81,6 +89,7 @@ pub(crate) fn acquire(word: &AtomicU32, token: u32, file: &File) -> Result<Acqui
     // costs a liveness system call.
     let mut slept_on = None;
     let mut first_sleep = None;
+    let mut waiting_since = None;
     loop {
         let current = word.load(Ordering::Relaxed);
         if current == 0 {
@@ -117,7 +126,9 @@ pub(crate) fn acquire(word: &AtomicU32, token: u32, file: &File) -> Result<Acqui
         if slept_on != Some(owner) {
             first_sleep = None;
         }
-        if first_sleep.get_or_insert_with(Instant::now).elapsed() >= PATIENCE {
+        let on_this_owner = first_sleep.get_or_insert_with(Instant::now).elapsed();
+        let in_all = waiting_since.get_or_insert_with(Instant::now).elapsed();
+        if on_this_owner >= PATIENCE || in_all >= PATIENCE_IN_ALL {
             return Err(Stuck { owner });
         }
         slept_on = Some(owner);

@@ -67,6 +67,12 @@ impl QueueChannel {
         }
     }
 
+    /// Adds `msg` to the messages gathered for the next flush.
+    fn gather(&mut self, msg: &Bytes) {
+        self.gathered_bytes += msg.len();
+        self.gathered.push(msg.clone());
+    }
+
     /// Puts every gathered message in the queue, waiting for room as needed.
     fn poll_send_gathered(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         // Parks (so this poll returns) however often attempts fail after a ready-looking spin.
@@ -203,10 +209,18 @@ impl SendMessage for QueueChannel {
         // Refused now, not at the flush: the error belongs to this message.
         this.queue.check_send(msg, this.priority)?;
         if this.gathered.len() >= SINK_BATCH || this.gathered_bytes >= SINK_BYTES {
-            ready!(this.poll_send_gathered(cx))?;
+            match ready!(this.poll_send_gathered(cx)) {
+                Ok(()) => {}
+                // A stuck queue lock: what was gathered stays, and so does this message,
+                // all to go out with a later flush (as after `send_timeout`).
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                    this.gather(msg);
+                    return Poll::Ready(Err(e));
+                }
+                Err(e) => return Poll::Ready(Err(e)),
+            }
         }
-        this.gathered_bytes += msg.len();
-        this.gathered.push(msg.clone());
+        this.gather(msg);
         Poll::Ready(Ok(()))
     }
 

@@ -36,9 +36,12 @@ pub enum QueueError {
         /// What the options asked for.
         wanted: (u32, u32),
     },
-    /// The queue lock stayed with one live process for a second, where its holds take
-    /// microseconds: the holder is stopped, hung or hostile. Nothing was done; the call
-    /// may be tried again.
+    /// The queue lock stayed with one live process for a second (or with live processes for
+    /// ten seconds in all, changing hands but never to this caller), where its holds take
+    /// microseconds: the holder is stopped, hung or hostile. The call that returned it did
+    /// nothing and may be tried again; through a connection, though, the messages its sink
+    /// gathered (the one being sent included) stay there for a later flush, so a send
+    /// that got this error must not be repeated (as after `send_timeout`).
     LockStuck {
         /// The process holding it last, as the lock word says.
         owner_pid: u32,

@@ -103,7 +103,7 @@ pub(crate) struct DirLock {
 /// lock. Binders hold it for microseconds; a process stopped while holding it, or another
 /// user who locks a shared directory such as `/tmp` on purpose, must not keep binds waiting
 /// for ever, nor make them fail: past this they bind unlocked, as before the lock existed.
-const DIR_LOCK_PATIENCE: Duration = Duration::from_secs(1);
+pub(crate) const DIR_LOCK_PATIENCE: Duration = Duration::from_secs(1);
 
 /// One try at a directory lock.
 enum DirLockTry {
@@ -176,11 +176,6 @@ pub(crate) fn try_lock_parent_dir_now(path: &Path) -> Option<DirLock> {
     }
 }
 
-/// How long a synchronous binder (fifo://, which runs on the caller's thread, a tokio
-/// worker as like as not) waits for a [`DirLock`]: binders hold it for microseconds, and a
-/// worker must not stall for a foreign holder.
-pub(crate) const DIR_LOCK_PATIENCE_SYNC: Duration = Duration::from_millis(20);
-
 /// Takes the [`DirLock`] of `path`'s directory, waiting on this thread (at most `patience`,
 /// in pauses of 20 µs doubling to 5 ms) while another binder holds it; past that, an empty
 /// lock (the bind goes ahead unlocked).
@@ -233,6 +228,18 @@ pub(crate) fn bind_owner_only_identified(
     path: &Path,
     mode: u32,
 ) -> io::Result<(UnixListener, FileIdentity)> {
+    if path.as_os_str().len() > MAX_SOCKET_PATH {
+        // Bound through a short name and linked there it would listen, but no client could
+        // reach it: a connect takes the path itself.
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{}: a socket path must be at most {MAX_SOCKET_PATH} bytes ({} given)",
+                path.display(),
+                path.as_os_str().len()
+            ),
+        ));
+    }
     let private_dir = create_staging_dir(parent_dir(path))?;
     let result = (|| {
         let staged = private_dir.join("s");
@@ -277,8 +284,9 @@ fn create_staging_dir(parent: &Path) -> io::Result<PathBuf> {
 }
 
 /// Binds the staged socket `staged` (in `dir`). The staging path is longer than the path the
-/// socket is linked at; where it is too long for a socket address and the final path is not,
-/// Linux binds it through the directory's descriptor (`/proc/self/fd/N/s`), which is short.
+/// socket is linked at (checked to fit by the caller); where the staging path is too long
+/// for a socket address, Linux binds it through the directory's descriptor
+/// (`/proc/self/fd/N/s`), which is short.
 fn bind_staged(dir: &Path, staged: &Path) -> io::Result<UnixListener> {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     if staged.as_os_str().len() > MAX_SOCKET_PATH {
@@ -422,6 +430,11 @@ mod tests {
         assert_eq!(file_identity(&path).unwrap(), identity);
         let _client = std::os::unix::net::UnixStream::connect(&path).unwrap();
         assert!(listener.accept().is_ok());
+        // One byte longer: no client could connect, so no bind either.
+        let too_long = deep.join("ss");
+        let err = bind_owner_only_identified(&too_long, 0o600).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+        assert!(!too_long.exists());
     }
 
     #[test]

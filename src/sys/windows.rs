@@ -43,7 +43,10 @@ fn ns_name(name: &str) -> io::Result<interprocess::local_socket::Name<'_>> {
 ///
 /// # Errors
 /// `NotFound` when no server holds the name.
-pub(crate) async fn pipe_connect(name: &str) -> io::Result<(PipeStream, Option<PeerCredentials>)> {
+pub(crate) async fn pipe_connect(
+    name: &str,
+    _limit: Option<std::time::Duration>,
+) -> io::Result<(PipeStream, Option<PeerCredentials>)> {
     let stream = Stream::connect(ns_name(name)?)
         .await
         .map_err(|e| io::Error::new(e.kind(), format!("pipe://{name}: {e}")))?;

@@ -357,10 +357,7 @@ impl Sink<Bytes> for Connection {
 
     #[inline]
     fn start_send(self: Pin<&mut Self>, item: Bytes) -> io::Result<()> {
-        let this = self.get_mut();
-        // A new message: a wait left armed by a cancelled send does not carry over.
-        this.send_deadline.disarm();
-        dispatch!(&mut this.inner, i => i.start_send_unpin(item))
+        dispatch!(&mut self.get_mut().inner, i => i.start_send_unpin(item))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -12,7 +12,9 @@ pub(crate) const SEND_TIMED_OUT: &str = "the peer took nothing within send_timeo
 
 /// A timeout option of a connection: armed when an operation first has to wait, re-armed
 /// whenever the operation makes progress, disarmed when it completes, and `TimedOut` when
-/// it waited the whole timeout without progress.
+/// it waited the whole timeout without progress. An operation cancelled while it waits
+/// (its future dropped) leaves the clock running into the next one: the peer has taken
+/// nothing since, so an error then still says what is true.
 #[derive(Debug)]
 pub(crate) struct Deadline {
     timeout: Option<Duration>,

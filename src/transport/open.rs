@@ -85,7 +85,7 @@ pub async fn bind(endpoint: impl ToEndpoint) -> io::Result<Listener> {
         ),
         #[cfg(unix)]
         Scheme::Fifo => (
-            AnyListener::Fifo(crate::fifo::FifoListener::bind(&endpoint)?),
+            AnyListener::Fifo(crate::fifo::FifoListener::bind(&endpoint).await?),
             endpoint.clone(),
         ),
         scheme => return Err(unsupported(scheme, "bind")),

@@ -329,6 +329,35 @@ async fn listen_skips_a_bad_datagram_and_prints_the_rest() {
     .await;
 }
 
+/// On mq a message over the listener's `max_frame` is taken off the queue to find out, so
+/// it is skipped with a message and the queue's later messages are still printed.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn listen_skips_an_oversized_queue_message_and_prints_the_rest() {
+    watchdog(WATCHDOG, async {
+        let name = unique_name("cli-mq-skip");
+        let created = anyipc::queue::MessageQueue::create(&name, &Default::default()).unwrap();
+        let (mut listener, _) =
+            listen(&[&format!("mq://{name}?max_frame=8"), "--count", "1"]).await;
+        let sent = anyipc(
+            &["send", &format!("mq://{name}"), "far too long", "short"],
+            b"",
+        )
+        .await;
+        assert!(sent.status.success(), "{}", text(&sent.stderr));
+        let skipped = listener.stderr_after("anyipc: connection from ").await;
+        assert!(
+            skipped.contains("skipped") && skipped.contains("max_frame"),
+            "{skipped}"
+        );
+        assert_eq!(listener.stdout_lines(1).await, ["short"]);
+        assert!(listener.finish().await.0.success());
+        drop(created);
+        anyipc::queue::MessageQueue::remove(&name).unwrap();
+    })
+    .await;
+}
+
 /// A log with a damaged record (valid ones after it) is reported once and that connection
 /// ends: the error would come back on every receive, so skipping it would spin for ever.
 #[tokio::test]

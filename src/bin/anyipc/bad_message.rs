@@ -1,13 +1,18 @@
 //! [`skippable`]: which receive errors the server commands report and move past.
 
+use anyipc::codec::FrameError;
 use anyipc::{Connection, Scheme};
 use std::io;
 
-/// Whether `err`, received on `conn`, is a bad message that the stream moves past: a
-/// datagram (or in-process message) that failed its checks, such as one over `max_frame`.
-/// Only there does the next receive bring the next message. A byte stream ends after such
-/// an error, and a log or a queue gives the same error again on every receive (corruption
-/// stays where it is), so skipping it there would spin for ever.
+/// Whether `err`, received on `conn`, is a bad message that the stream moves past, so that
+/// the next receive brings the next message:
+/// - on `udp://` and `mem://`, any message that failed its checks (a datagram over
+///   `max_frame`): each is a message of its own;
+/// - on `mq://`, a message over `max_frame`: it was taken off the queue to find out.
+///
+/// Elsewhere, and for other errors, no: a byte stream ends after a bad frame, and a log or
+/// a queue whose memory is corrupt gives the same error on every receive (corruption stays
+/// where it is), so skipping it would spin for ever.
 ///
 /// ```ignore
 /// match conn.next().await {
@@ -16,10 +21,21 @@ use std::io;
 /// }
 /// ```
 pub(crate) fn skippable(conn: &Connection, err: &io::Error) -> bool {
-    err.kind() == io::ErrorKind::InvalidData && moves_past_bad_messages(conn)
+    skippable_on(conn.endpoint().scheme(), err)
 }
 
-/// Whether `conn`'s stream goes on after a bad message (see [`skippable`]).
-pub(crate) fn moves_past_bad_messages(conn: &Connection) -> bool {
-    matches!(conn.endpoint().scheme(), Scheme::Udp | Scheme::Mem)
+/// [`skippable`] for a connection of `scheme`.
+pub(crate) fn skippable_on(scheme: Scheme, err: &io::Error) -> bool {
+    if err.kind() != io::ErrorKind::InvalidData {
+        return false;
+    }
+    match scheme {
+        Scheme::Udp | Scheme::Mem => true,
+        Scheme::Mq => matches!(
+            err.get_ref()
+                .and_then(|inner| inner.downcast_ref::<FrameError>()),
+            Some(FrameError::TooLarge { .. })
+        ),
+        _ => false,
+    }
 }

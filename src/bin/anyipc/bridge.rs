@@ -21,7 +21,7 @@
 //! `--retry` before the client is dropped; between two servers, for ever.
 
 use crate::accept_errors::AcceptErrors;
-use crate::bad_message::{moves_past_bad_messages, skippable};
+use crate::bad_message::{skippable, skippable_on};
 use crate::duration_arg::parse_duration;
 use crate::CliError;
 use anyipc::{Connection, Endpoint, Scheme};
@@ -397,21 +397,21 @@ async fn session(
         );
     }
     let linger = never_ends(&a) || never_ends(&b);
-    // Whether each side's stream moves past a bad message (known before the split).
-    let (a_skips, b_skips) = (moves_past_bad_messages(&a), moves_past_bad_messages(&b));
+    // Which bad messages each side's stream moves past depends on its scheme.
+    let (a_scheme, b_scheme) = (a.endpoint().scheme(), b.endpoint().scheme());
     let (a_sink, a_stream) = a.split();
     let (b_sink, b_stream) = b.split();
     let a_to_b = forward(
         n,
         a_stream,
-        a_skips,
+        a_scheme,
         b_sink,
         [&counts.a_to_b, &shared.totals.a_to_b],
     );
     let b_to_a = forward(
         n,
         b_stream,
-        b_skips,
+        b_scheme,
         a_sink,
         [&counts.b_to_a, &shared.totals.b_to_a],
     );
@@ -472,12 +472,12 @@ fn never_ends(conn: &Connection) -> bool {
 }
 
 /// Sends everything `from` yields into `to`, then closes `to`; counts each message in the
-/// session's and the total counters. With `skip_bad` (a datagram stream, see
-/// [`skippable`]), a message that failed its checks is reported and skipped.
+/// session's and the total counters. A bad message that a stream of `scheme` moves past
+/// ([`skippable_on`]) is reported and skipped.
 async fn forward<S, K>(
     n: u64,
     from: S,
-    skip_bad: bool,
+    scheme: Scheme,
     mut to: K,
     counters: [&Counter; 2],
 ) -> io::Result<()>
@@ -487,7 +487,7 @@ where
 {
     let mut from = from
         .filter(|item| {
-            let bad = skip_bad && matches!(item, Err(e) if e.kind() == io::ErrorKind::InvalidData);
+            let bad = matches!(item, Err(e) if skippable_on(scheme, e));
             if let (true, Err(err)) = (bad, item) {
                 eprintln!("anyipc: bridge session {n}: skipped a bad message: {err}");
             }

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use super::{
     file_identity, lock_parent_dir, remove_if_identical, try_lock_parent_dir_now, FileIdentity,
-    DIR_LOCK_PATIENCE_SYNC,
+    DIR_LOCK_PATIENCE,
 };
 
 /// Largest write the OS performs atomically on a pipe: writes of at most this many bytes from
@@ -85,7 +85,7 @@ pub(crate) struct BoundFifo {
 /// `AlreadyExists` for a symlink or anything but a FIFO at `path`; `PermissionDenied` for a
 /// FIFO owned by another user; `AddrInUse` when a live reader has it open.
 pub(crate) fn fifo_bind(path: &Path, mode: u32) -> io::Result<BoundFifo> {
-    let _lock = lock_parent_dir(path, DIR_LOCK_PATIENCE_SYNC);
+    let _lock = lock_parent_dir(path, DIR_LOCK_PATIENCE);
     match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
@@ -196,14 +196,24 @@ pub(crate) fn fifo_bind(path: &Path, mode: u32) -> io::Result<BoundFifo> {
 /// Under the directory lock: once the listener's reader is closed the FIFO looks stale, and a
 /// binder reclaiming it must not have its new FIFO removed between this check and the unlink.
 ///
-/// One try at the lock, never a wait (this runs when a listener is dropped, on whatever
-/// thread drops it): while a binder holds it, the FIFO stays, a stale FIFO of ours that the
-/// next bind reclaims.
+/// A short wait for the lock at most (this runs when a listener is dropped, on whatever
+/// thread drops it): binders hold it for microseconds, but anyone can lock a shared
+/// directory. If it stays held, the FIFO stays, a stale FIFO of ours that the next bind
+/// reclaims.
 pub(crate) fn fifo_unbind(path: &Path, identity: FileIdentity) {
-    if let Some(_lock) = try_lock_parent_dir_now(path) {
-        let _ = remove_if_identical(path, identity);
+    for _ in 0..UNBIND_TRIES {
+        if let Some(_lock) = try_lock_parent_dir_now(path) {
+            let _ = remove_if_identical(path, identity);
+            return;
+        }
+        std::thread::sleep(UNBIND_PAUSE);
     }
 }
+
+/// Tries at the directory lock when a listener is dropped, and the pause between them:
+/// about 1 ms in all.
+const UNBIND_TRIES: u32 = 10;
+const UNBIND_PAUSE: std::time::Duration = std::time::Duration::from_micros(100);
 
 /// Opens the FIFO at `path` for writing, without blocking.
 ///

@@ -178,11 +178,14 @@ pub(crate) async fn connect_unix_socket(
 ///
 /// # Errors
 /// `NotFound` when no server holds the name; `PermissionDenied` for an unsafe directory.
-pub(crate) async fn pipe_connect(name: &str) -> io::Result<(PipeStream, Option<PeerCredentials>)> {
+pub(crate) async fn pipe_connect(
+    name: &str,
+    limit: Option<Duration>,
+) -> io::Result<(PipeStream, Option<PeerCredentials>)> {
     let path = socket_path(&runtime_dir(false)?, name)?;
-    // The default limit here; `connect` bounds the whole attempt with the endpoint's
-    // connect_timeout as well.
-    match connect_unix_socket(&path, None).await {
+    // `limit` is the endpoint's connect_timeout (which `connect` also puts around the whole
+    // attempt): it, or the default, bounds the wait for room in a full accept queue.
+    match connect_unix_socket(&path, limit).await {
         Ok(stream) => {
             let credentials = unix_peer_credentials(&stream);
             Ok((stream, credentials))
