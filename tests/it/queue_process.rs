@@ -361,17 +361,25 @@ fn a_lock_kept_by_a_live_process_times_out_instead_of_blocking_for_ever() {
             .unwrap();
         let not_full = rt.block_on(sending.send(b"two", 0));
         // Through a connection: its sink keeps the message it could not pass on.
-        let (conn, sink) = rt.block_on(async {
+        let (conn, sink, full_sink) = rt.block_on(async {
+            use futures::SinkExt;
             let mut conn = anyipc::connect(format!("mq://{name_}")).await.unwrap();
-            let sink = futures::SinkExt::send(&mut conn, bytes::Bytes::from_static(b"four")).await;
-            (conn, sink)
+            let sink = conn.send(bytes::Bytes::from_static(b"four")).await;
+            // 64 more fill the sink's 64 (the last of them waits in the connection); the
+            // next feed passes that one on, which flushes the 64 first: the flush meets the
+            // stuck lock, and the message is kept with the others. "last" is not taken.
+            for i in 0..64u8 {
+                conn.feed(bytes::Bytes::from(vec![i])).await.unwrap();
+            }
+            let full_sink = conn.feed(bytes::Bytes::from_static(b"last")).await;
+            (conn, sink, full_sink)
         });
-        let _ = done.send((sync, not_full, sink, conn, rt));
+        let _ = done.send((sync, not_full, sink, full_sink, conn, rt));
     });
-    let (sync, not_full, sink, mut conn, rt) = outcome
+    let (sync, not_full, sink, full_sink, mut conn, rt) = outcome
         .recv_timeout(Duration::from_secs(20))
         .expect("a call blocked on the kept lock");
-    for result in [sync, not_full, sink] {
+    for result in [sync, not_full, sink, full_sink] {
         let err = result.unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::TimedOut, "{err}");
         assert!(err.to_string().contains(&holder.to_string()), "{err}");
@@ -386,6 +394,13 @@ fn a_lock_kept_by_a_live_process_times_out_instead_of_blocking_for_ever() {
         &queue.try_recv().unwrap().0[..],
         b"four",
         "kept for the flush"
+    );
+    for i in 0..64u8 {
+        assert_eq!(queue.try_recv().unwrap().0[..], [i], "message {i}");
+    }
+    assert!(
+        queue.try_recv().is_err(),
+        "\"last\" was refused, not queued"
     );
 }
 
