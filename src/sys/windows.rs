@@ -39,7 +39,8 @@ fn ns_name(name: &str) -> io::Result<interprocess::local_socket::Name<'_>> {
     name.to_ns_name::<GenericNamespaced>()
 }
 
-/// Connects to `pipe://name`.
+/// Connects to `pipe://name`. `_limit` (the endpoint's `connect_timeout`) bounds the wait
+/// for a full accept queue on Unix; `connect` puts it around the whole attempt here.
 ///
 /// # Errors
 /// `NotFound` when no server holds the name.
