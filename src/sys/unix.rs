@@ -103,7 +103,7 @@ pub(crate) struct DirLock {
 /// lock. Binders hold it for microseconds; a process stopped while holding it, or another
 /// user who locks a shared directory such as `/tmp` on purpose, must not keep binds waiting
 /// for ever, nor make them fail: past this they bind unlocked, as before the lock existed.
-pub(crate) const DIR_LOCK_PATIENCE: Duration = Duration::from_secs(1);
+const DIR_LOCK_PATIENCE: Duration = Duration::from_secs(1);
 
 /// One try at a directory lock.
 enum DirLockTry {
@@ -176,42 +176,66 @@ pub(crate) fn try_lock_parent_dir_now(path: &Path) -> Option<DirLock> {
     }
 }
 
-/// Takes the [`DirLock`] of `path`'s directory, waiting on this thread (at most `patience`,
-/// in pauses of 20 µs doubling to 5 ms) while another binder holds it; past that, an empty
-/// lock (the bind goes ahead unlocked).
-pub(crate) fn lock_parent_dir(path: &Path, patience: Duration) -> DirLock {
-    let deadline = Instant::now() + patience;
-    let mut pause = Duration::from_micros(20);
-    let mut dir = None;
+/// Takes the [`DirLock`] of `path`'s directory, waiting on this thread (at most
+/// [`DIR_LOCK_PATIENCE`], in pauses of 20 µs doubling to 5 ms) while another binder holds it;
+/// past that, an empty lock (the bind goes ahead unlocked). For the blocking pool or a
+/// thread of its own: async callers use [`lock_parent_dir_async`].
+pub(crate) fn lock_parent_dir(path: &Path) -> DirLock {
+    let mut wait = DirLockWait::new(path, Duration::from_micros(20), Duration::from_millis(5));
     loop {
-        match try_lock_parent_dir(path, dir) {
-            DirLockTry::Locked(lock) => return lock,
-            DirLockTry::Busy(busy) => dir = Some(busy),
+        match wait.attempt() {
+            Ok(lock) => return lock,
+            Err(pause) => std::thread::sleep(pause),
         }
-        if Instant::now() >= deadline {
-            return dir_lock_given_up(path);
-        }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(5));
     }
 }
 
 /// [`lock_parent_dir`] for async callers: waits on the tokio timer (1 ms doubling to 10 ms)
 /// instead of the thread.
 pub(crate) async fn lock_parent_dir_async(path: &Path) -> DirLock {
-    let deadline = Instant::now() + DIR_LOCK_PATIENCE;
-    let mut pause = Duration::from_millis(1);
-    let mut dir = None;
+    let mut wait = DirLockWait::new(path, Duration::from_millis(1), Duration::from_millis(10));
     loop {
-        match try_lock_parent_dir(path, dir) {
-            DirLockTry::Locked(lock) => return lock,
-            DirLockTry::Busy(busy) => dir = Some(busy),
+        match wait.attempt() {
+            Ok(lock) => return lock,
+            Err(pause) => tokio::time::sleep(pause).await,
         }
-        if Instant::now() >= deadline {
-            return dir_lock_given_up(path);
+    }
+}
+
+/// The attempts of one wait for a [`DirLock`]; the caller sleeps between them as it can.
+struct DirLockWait<'a> {
+    path: &'a Path,
+    deadline: Instant,
+    pause: Duration,
+    max_pause: Duration,
+    /// The directory, opened by the first attempt.
+    dir: Option<File>,
+}
+
+impl<'a> DirLockWait<'a> {
+    fn new(path: &'a Path, first_pause: Duration, max_pause: Duration) -> DirLockWait<'a> {
+        DirLockWait {
+            path,
+            deadline: Instant::now() + DIR_LOCK_PATIENCE,
+            pause: first_pause,
+            max_pause,
+            dir: None,
         }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(10));
+    }
+
+    /// One attempt: the lock (an empty one past [`DIR_LOCK_PATIENCE`]), or how long to pause
+    /// before the next attempt.
+    fn attempt(&mut self) -> Result<DirLock, Duration> {
+        match try_lock_parent_dir(self.path, self.dir.take()) {
+            DirLockTry::Locked(lock) => return Ok(lock),
+            DirLockTry::Busy(busy) => self.dir = Some(busy),
+        }
+        if Instant::now() >= self.deadline {
+            return Ok(dir_lock_given_up(self.path));
+        }
+        let pause = self.pause;
+        self.pause = (pause * 2).min(self.max_pause);
+        Err(pause)
     }
 }
 
@@ -441,7 +465,7 @@ mod tests {
     fn the_directory_lock_excludes_other_holders_until_dropped() {
         let dir = Scratch::new("dirlock");
         let path = dir.0.join("f");
-        let held = lock_parent_dir(&path, DIR_LOCK_PATIENCE);
+        let held = lock_parent_dir(&path);
         assert!(held._dir.is_some(), "the directory was not locked");
         // Another open of the directory (as another binder, thread or process, makes).
         assert!(matches!(
@@ -451,7 +475,7 @@ mod tests {
         // A second thread waits for it, and gets it once it is released.
         let waiter = {
             let path = path.clone();
-            std::thread::spawn(move || lock_parent_dir(&path, DIR_LOCK_PATIENCE)._dir.is_some())
+            std::thread::spawn(move || lock_parent_dir(&path)._dir.is_some())
         };
         drop(held);
         assert!(

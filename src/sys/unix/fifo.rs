@@ -10,7 +10,6 @@ use std::path::Path;
 
 use super::{
     file_identity, lock_parent_dir, remove_if_identical, try_lock_parent_dir_now, FileIdentity,
-    DIR_LOCK_PATIENCE,
 };
 
 /// Largest write the OS performs atomically on a pipe: writes of at most this many bytes from
@@ -85,7 +84,7 @@ pub(crate) struct BoundFifo {
 /// `AlreadyExists` for a symlink or anything but a FIFO at `path`; `PermissionDenied` for a
 /// FIFO owned by another user; `AddrInUse` when a live reader has it open.
 pub(crate) fn fifo_bind(path: &Path, mode: u32) -> io::Result<BoundFifo> {
-    let _lock = lock_parent_dir(path, DIR_LOCK_PATIENCE);
+    let _lock = lock_parent_dir(path);
     match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
