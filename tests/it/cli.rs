@@ -309,23 +309,31 @@ async fn a_bad_client_does_not_stop_listen() {
     .await;
 }
 
+/// With `listen` on `url` (which ends in `?max_frame=8`; one message to print), sends a
+/// message over that limit and a short one to the endpoint it bound: the first is reported
+/// as skipped, the second printed, and `listen` ends well.
+async fn a_bad_message_is_skipped_and_the_next_printed(url: &str) {
+    let (mut listener, bound) = listen(&[url, "--count", "1"]).await;
+    let bound = bound.replace("?max_frame=8", "");
+    let sent = anyipc(&["send", &bound, "far too long", "short"], b"").await;
+    assert!(sent.status.success(), "{}", text(&sent.stderr));
+    let skipped = listener.stderr_after("anyipc: connection from ").await;
+    assert!(
+        skipped.contains("skipped") && skipped.contains("max_frame"),
+        "{skipped}"
+    );
+    assert_eq!(listener.stdout_lines(1).await, ["short"]);
+    assert!(listener.finish().await.0.success());
+}
+
 /// On udp a datagram over `max_frame` is skipped with a message: the sender's datagrams
 /// after it are still printed (the connection is not dropped with them).
 #[tokio::test]
 async fn listen_skips_a_bad_datagram_and_prints_the_rest() {
-    watchdog(WATCHDOG, async {
-        let (mut listener, url) = listen(&["udp://127.0.0.1:0?max_frame=8", "--count", "1"]).await;
-        let url = url.replace("?max_frame=8", "");
-        let sent = anyipc(&["send", &url, "far too long", "short"], b"").await;
-        assert!(sent.status.success(), "{}", text(&sent.stderr));
-        let skipped = listener.stderr_after("anyipc: connection from ").await;
-        assert!(
-            skipped.contains("skipped") && skipped.contains("max_frame"),
-            "{skipped}"
-        );
-        assert_eq!(listener.stdout_lines(1).await, ["short"]);
-        assert!(listener.finish().await.0.success());
-    })
+    watchdog(
+        WATCHDOG,
+        a_bad_message_is_skipped_and_the_next_printed("udp://127.0.0.1:0?max_frame=8"),
+    )
     .await;
 }
 
@@ -337,21 +345,7 @@ async fn listen_skips_an_oversized_queue_message_and_prints_the_rest() {
     watchdog(WATCHDOG, async {
         let name = unique_name("cli-mq-skip");
         let created = anyipc::queue::MessageQueue::create(&name, &Default::default()).unwrap();
-        let (mut listener, _) =
-            listen(&[&format!("mq://{name}?max_frame=8"), "--count", "1"]).await;
-        let sent = anyipc(
-            &["send", &format!("mq://{name}"), "far too long", "short"],
-            b"",
-        )
-        .await;
-        assert!(sent.status.success(), "{}", text(&sent.stderr));
-        let skipped = listener.stderr_after("anyipc: connection from ").await;
-        assert!(
-            skipped.contains("skipped") && skipped.contains("max_frame"),
-            "{skipped}"
-        );
-        assert_eq!(listener.stdout_lines(1).await, ["short"]);
-        assert!(listener.finish().await.0.success());
+        a_bad_message_is_skipped_and_the_next_printed(&format!("mq://{name}?max_frame=8")).await;
         drop(created);
         anyipc::queue::MessageQueue::remove(&name).unwrap();
     })

@@ -334,16 +334,17 @@ mod tests {
         io::Error::from(io::ErrorKind::WouldBlock)
     }
 
-    // On tokio's paused clock: the pauses are exact, whatever the host's load.
-    #[tokio::test(start_paused = true)]
-    async fn would_block_is_retried_with_a_growing_pause() {
+    /// Retries attempts that fail with `WouldBlock` `fails` times, then succeed with the
+    /// attempt's number; returns that and the time taken (on tokio's paused clock, where the
+    /// pauses are exact whatever the host's load).
+    async fn retried_after(fails: u32) -> (u32, Duration) {
         let attempts = Cell::new(0u32);
         let started = tokio::time::Instant::now();
         let result = retry_while_would_block(None, || {
             attempts.set(attempts.get() + 1);
             let n = attempts.get();
             async move {
-                if n <= 5 {
+                if n <= fails {
                     Err(would_block())
                 } else {
                     Ok(n)
@@ -351,31 +352,22 @@ mod tests {
             }
         })
         .await;
-        assert_eq!(result.unwrap(), 6);
-        // Pauses of 1, 2, 4, 8 and 16 ms between the six attempts.
-        assert!(started.elapsed() >= Duration::from_millis(31));
+        (result.unwrap(), started.elapsed())
     }
 
-    // On tokio's paused clock: the pauses are exact, whatever the host's load.
+    #[tokio::test(start_paused = true)]
+    async fn would_block_is_retried_with_a_growing_pause() {
+        let (attempt, elapsed) = retried_after(5).await;
+        assert_eq!(attempt, 6);
+        // Pauses of 1, 2, 4, 8 and 16 ms between the six attempts.
+        assert!(elapsed >= Duration::from_millis(31));
+    }
+
     #[tokio::test(start_paused = true)]
     async fn the_pause_stops_doubling_at_50_ms() {
-        let attempts = Cell::new(0u32);
-        let started = tokio::time::Instant::now();
         // 1 + 2 + 4 + 8 + 16 + 32 + 50 + 50 ms: eight pauses before the ninth attempt.
-        let result = retry_while_would_block(None, || {
-            attempts.set(attempts.get() + 1);
-            let n = attempts.get();
-            async move {
-                if n <= 8 {
-                    Err(would_block())
-                } else {
-                    Ok(())
-                }
-            }
-        })
-        .await;
-        result.unwrap();
-        let elapsed = started.elapsed();
+        let (attempt, elapsed) = retried_after(8).await;
+        assert_eq!(attempt, 9);
         assert!(elapsed >= Duration::from_millis(163), "{elapsed:?}");
         // Not 64 + 128 ms for the last two, as doubling without a cap would wait.
         assert!(elapsed < Duration::from_millis(163 + 140), "{elapsed:?}");
