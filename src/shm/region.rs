@@ -430,8 +430,8 @@ impl Drop for CancelOnDrop {
 impl Drop for Region {
     fn drop(&mut self) {
         if let Some((path, identity)) = &self.owned {
-            if !self.keep && sys::file_identity(path).ok() == Some(*identity) {
-                let _ = std::fs::remove_file(path);
+            if !self.keep {
+                let _ = sys::remove_if_identical(path, *identity);
             }
         }
     }

@@ -172,9 +172,7 @@ impl ShmListener {
 impl Drop for ShmListener {
     fn drop(&mut self) {
         let (path, identity) = &self.socket_file;
-        if sys::file_identity(path).ok() == Some(*identity) {
-            let _ = std::fs::remove_file(path);
-        }
+        let _ = sys::remove_if_identical(path, *identity);
     }
 }
 

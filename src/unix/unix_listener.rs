@@ -154,9 +154,7 @@ impl Drop for UnixListener {
     // the identity check and the unlink.
     fn drop(&mut self) {
         if let Some((path, identity)) = &self.file {
-            if sys::file_identity(path).ok() == Some(*identity) {
-                let _ = std::fs::remove_file(path);
-            }
+            let _ = sys::remove_if_identical(path, *identity);
         }
     }
 }

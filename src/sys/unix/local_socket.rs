@@ -275,9 +275,7 @@ impl PipeServer {
 impl Drop for PipeServer {
     fn drop(&mut self) {
         let (path, identity) = &self.socket;
-        if file_identity(path).ok().as_ref() == Some(identity) {
-            let _ = std::fs::remove_file(path);
-        }
+        let _ = super::remove_if_identical(path, *identity);
         // Removing the lock file before closing it is safe: whoever opened the old file and
         // locks it after us sees that the path no longer names it, and starts over.
         if let (Ok(on_disk), Ok(held)) = (file_identity(&self.lock_path), self.lock.metadata()) {
