@@ -1,4 +1,4 @@
-use super::deadline::{Deadline, SEND_TIMED_OUT};
+use super::deadline::{Deadline, RECV_TIMED_OUT, SEND_TIMED_OUT};
 use super::{
     AnyChannel, AnyStream, MessageBatch, MessageFramed, PeerCredentials, StreamFramed, Typed,
 };
@@ -112,8 +112,8 @@ impl Connection {
             endpoint: endpoint.clone(),
             peer,
             credentials,
-            recv_deadline: Deadline::new(endpoint.duration_option("recv_timeout")),
-            send_deadline: Deadline::new(endpoint.duration_option("send_timeout")),
+            recv_deadline: Deadline::new(endpoint.duration_option("recv_timeout"), RECV_TIMED_OUT),
+            send_deadline: Deadline::new(endpoint.duration_option("send_timeout"), SEND_TIMED_OUT),
             span,
         }
     }
@@ -291,17 +291,7 @@ impl Connection {
 
     /// `TimedOut` once a receive has waited `recv_timeout`; pending without one.
     fn poll_recv_deadline(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
-        self.recv_deadline
-            .poll_expired(cx, 0, "no message within recv_timeout")
-    }
-
-    /// What has gone out so far (bytes written to a byte stream; messages a gathering
-    /// backend passed on): progress that keeps `send_timeout` from running out.
-    fn sent_progress(&self) -> u64 {
-        match &self.inner {
-            Inner::Stream(framed) => framed.written(),
-            Inner::Message(framed) => super::SendMessage::passed_on(framed.get_ref()),
-        }
+        self.recv_deadline.poll_expired(cx, 0)
     }
 
     /// Polls a sending step (ready, flush, close): while the peer holds it up, `TimedOut`
@@ -313,18 +303,18 @@ impl Connection {
         cx: &mut Context<'_>,
         step: impl FnOnce(&mut Inner, &mut Context<'_>) -> Poll<io::Result<()>>,
     ) -> Poll<io::Result<()>> {
-        match step(&mut self.inner, cx) {
-            Poll::Ready(done) => {
-                self.send_deadline.disarm();
-                Poll::Ready(done)
-            }
-            Poll::Pending => {
-                let progress = self.sent_progress();
-                self.send_deadline
-                    .poll_expired(cx, progress, SEND_TIMED_OUT)
-                    .map(Err)
-            }
-        }
+        let step = step(&mut self.inner, cx);
+        let inner = &self.inner;
+        self.send_deadline.bound(cx, step, || sent_progress(inner))
+    }
+}
+
+/// What has gone out of `inner` so far (bytes written to a byte stream; messages a
+/// gathering backend passed on): progress that keeps `send_timeout` from running out.
+fn sent_progress(inner: &Inner) -> u64 {
+    match inner {
+        Inner::Stream(framed) => framed.written(),
+        Inner::Message(framed) => super::SendMessage::passed_on(framed.get_ref()),
     }
 }
 

@@ -7,6 +7,8 @@ use std::task::{ready, Context, Poll};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
 
+/// What a receive that ran out of `recv_timeout` says.
+pub(crate) const RECV_TIMED_OUT: &str = "no message within recv_timeout";
 /// What a send that ran out of `send_timeout` says.
 pub(crate) const SEND_TIMED_OUT: &str = "the peer took nothing within send_timeout";
 
@@ -18,6 +20,8 @@ pub(crate) const SEND_TIMED_OUT: &str = "the peer took nothing within send_timeo
 #[derive(Debug)]
 pub(crate) struct Deadline {
     timeout: Option<Duration>,
+    /// What its `TimedOut` says.
+    what: &'static str,
     sleep: Option<Pin<Box<Sleep>>>,
     /// An operation is waiting and `sleep` is armed for it.
     armed: bool,
@@ -26,10 +30,11 @@ pub(crate) struct Deadline {
 }
 
 impl Deadline {
-    /// A deadline of `timeout`; none never expires.
-    pub(crate) fn new(timeout: Option<Duration>) -> Deadline {
+    /// A deadline of `timeout` (none never expires) whose `TimedOut` says `what`.
+    pub(crate) fn new(timeout: Option<Duration>, what: &'static str) -> Deadline {
         Deadline {
             timeout,
+            what,
             sleep: None,
             armed: false,
             mark: 0,
@@ -42,16 +47,32 @@ impl Deadline {
         self.armed = false;
     }
 
+    /// `step`, the latest poll of an operation, bounded: its result when ready (which
+    /// disarms the deadline), or while it is pending the deadline's `TimedOut` once it has
+    /// run out. `progress` counts what the operation has moved so far (asked only when a
+    /// timeout is set).
+    #[inline]
+    pub(crate) fn bound<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        step: Poll<io::Result<T>>,
+        progress: impl FnOnce() -> u64,
+    ) -> Poll<io::Result<T>> {
+        match step {
+            Poll::Ready(done) => {
+                self.disarm();
+                Poll::Ready(done)
+            }
+            Poll::Pending if self.timeout.is_none() => Poll::Pending,
+            Poll::Pending => self.poll_expired(cx, progress()).map(Err),
+        }
+    }
+
     /// Polls the deadline of an operation that has to wait, whose progress so far (bytes
     /// written, say; a constant for an operation that has none to show) is `progress`:
     /// the clock starts on the first poll of a wait and again whenever `progress` moved.
-    /// `TimedOut`, saying `what`, once it has run out; pending without a timeout.
-    pub(crate) fn poll_expired(
-        &mut self,
-        cx: &mut Context<'_>,
-        progress: u64,
-        what: &str,
-    ) -> Poll<io::Error> {
+    /// `TimedOut` once it has run out; pending without a timeout.
+    pub(crate) fn poll_expired(&mut self, cx: &mut Context<'_>, progress: u64) -> Poll<io::Error> {
         let Some(timeout) = self.timeout else {
             return Poll::Pending;
         };
@@ -69,7 +90,7 @@ impl Deadline {
         self.armed = false;
         Poll::Ready(io::Error::new(
             io::ErrorKind::TimedOut,
-            format!("{what} ({timeout:?})"),
+            format!("{} ({timeout:?})", self.what),
         ))
     }
 }
@@ -80,10 +101,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn expires_only_after_a_whole_timeout_without_progress() {
-        let mut deadline = Deadline::new(Some(Duration::from_millis(100)));
+        let mut deadline = Deadline::new(Some(Duration::from_millis(100)), "x");
         let poll = |d: &mut Deadline, progress| {
             let waker = futures::task::noop_waker();
-            d.poll_expired(&mut Context::from_waker(&waker), progress, "x")
+            d.poll_expired(&mut Context::from_waker(&waker), progress)
                 .is_ready()
         };
         assert!(!poll(&mut deadline, 0));
@@ -95,7 +116,7 @@ mod tests {
         assert!(poll(&mut deadline, 1), "100 ms without progress");
         assert!(!poll(&mut deadline, 1), "a new wait starts afresh");
         deadline.disarm();
-        let mut never = Deadline::new(None);
+        let mut never = Deadline::new(None, "x");
         tokio::time::advance(Duration::from_secs(3600)).await;
         assert!(!poll(&mut never, 0));
     }

@@ -9,7 +9,7 @@
 //! of two. Small messages are gathered into the buffer as before, up to the backpressure
 //! boundary, so a burst of them goes out in few writes.
 
-use super::deadline::{Deadline, SEND_TIMED_OUT};
+use super::deadline::Deadline;
 use super::write_queue::WriteQueue;
 use super::MessageBatch;
 use crate::codec::FrameCodec;
@@ -247,7 +247,7 @@ impl<S: AsyncWrite + Unpin> StreamFramed<S> {
             if self.write.len() >= self.boundary {
                 std::future::poll_fn(|cx| {
                     let step = self.poll_write_queue(cx);
-                    self.bounded(cx, step, deadline)
+                    deadline.bound(cx, step, || self.written)
                 })
                 .await?;
             }
@@ -256,28 +256,9 @@ impl<S: AsyncWrite + Unpin> StreamFramed<S> {
         }
         std::future::poll_fn(|cx| {
             let step = Pin::new(&mut *self).poll_flush(cx);
-            self.bounded(cx, step, deadline)
+            deadline.bound(cx, step, || self.written)
         })
         .await
-    }
-
-    /// `step`, or while it is pending the `TimedOut` of `deadline` once the stream has taken
-    /// nothing for its timeout.
-    fn bounded<T>(
-        &self,
-        cx: &mut Context<'_>,
-        step: Poll<io::Result<T>>,
-        deadline: &mut Deadline,
-    ) -> Poll<io::Result<T>> {
-        match step {
-            Poll::Ready(done) => {
-                deadline.disarm();
-                Poll::Ready(done)
-            }
-            Poll::Pending => deadline
-                .poll_expired(cx, self.written, SEND_TIMED_OUT)
-                .map(Err),
-        }
     }
 
     /// Writes a slice to the stream, with no `Pending` in between, or `WriteZero`.
@@ -370,13 +351,13 @@ impl<S: AsyncWrite + Unpin> DirectBody<'_, S> {
     async fn write(&mut self, deadline: &mut Deadline) -> io::Result<()> {
         std::future::poll_fn(|cx| {
             let step = self.framed.poll_write_queue(cx);
-            self.framed.bounded(cx, step, deadline)
+            deadline.bound(cx, step, || self.framed.written)
         })
         .await?;
         while !self.rest.is_empty() {
             let written = std::future::poll_fn(|cx| {
                 let step = self.framed.poll_write_slice(cx, self.rest);
-                self.framed.bounded(cx, step, deadline)
+                deadline.bound(cx, step, || self.framed.written)
             })
             .await?;
             self.rest = &self.rest[written..];
