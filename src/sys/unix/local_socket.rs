@@ -122,35 +122,28 @@ const FULL_QUEUE_MAX_PAUSE: Duration = Duration::from_millis(50);
 const FULL_QUEUE_DEFAULT_LIMIT: Duration = Duration::from_secs(10);
 
 /// Runs `attempt` until it returns anything but `WouldBlock`, pausing 1 ms, doubling to 50 ms,
-/// between attempts; after `limit` (if any) it gives up with `TimedOut`.
-async fn retry_while_would_block<T, F, Fut>(
-    limit: Option<Duration>,
-    mut attempt: F,
-) -> io::Result<T>
+/// between attempts; after `limit` it gives up with `TimedOut`.
+async fn retry_while_would_block<T, F, Fut>(limit: Duration, mut attempt: F) -> io::Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = io::Result<T>>,
 {
     use tokio::time::Instant;
-    let deadline = limit.map(|limit| (Instant::now() + limit, limit));
+    let deadline = Instant::now() + limit;
     let mut pause = FULL_QUEUE_FIRST_PAUSE;
     loop {
         let err = match attempt().await {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => e,
             done => return done,
         };
-        let mut wake = Instant::now() + pause;
-        if let Some((deadline, limit)) = deadline {
-            if Instant::now() >= deadline {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("the server's accept queue stayed full for {limit:?} ({err})"),
-                ));
-            }
-            // One last attempt at the deadline rather than a pause past it.
-            wake = wake.min(deadline);
+        if Instant::now() >= deadline {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("the server's accept queue stayed full for {limit:?} ({err})"),
+            ));
         }
-        tokio::time::sleep_until(wake).await;
+        // One last attempt at the deadline rather than a pause past it.
+        tokio::time::sleep_until((Instant::now() + pause).min(deadline)).await;
         pause = (pause * 2).min(FULL_QUEUE_MAX_PAUSE);
     }
 }
@@ -171,7 +164,7 @@ pub(crate) async fn connect_unix_socket(
     limit: Option<Duration>,
 ) -> io::Result<tokio::net::UnixStream> {
     let limit = limit.unwrap_or(FULL_QUEUE_DEFAULT_LIMIT);
-    retry_while_would_block(Some(limit), || tokio::net::UnixStream::connect(path)).await
+    retry_while_would_block(limit, || tokio::net::UnixStream::connect(path)).await
 }
 
 /// Connects to `pipe://name`.
@@ -338,7 +331,7 @@ mod tests {
     async fn retried_after(fails: u32) -> (u32, Duration) {
         let attempts = Cell::new(0u32);
         let started = tokio::time::Instant::now();
-        let result = retry_while_would_block(None, || {
+        let result = retry_while_would_block(FULL_QUEUE_DEFAULT_LIMIT, || {
             attempts.set(attempts.get() + 1);
             let n = attempts.get();
             async move {
@@ -376,7 +369,7 @@ mod tests {
     async fn would_block_past_the_limit_is_timed_out() {
         let attempts = Cell::new(0u32);
         let started = tokio::time::Instant::now();
-        let err = retry_while_would_block(Some(Duration::from_millis(40)), || {
+        let err = retry_while_would_block(Duration::from_millis(40), || {
             attempts.set(attempts.get() + 1);
             async { Err::<(), _>(would_block()) }
         })
@@ -395,7 +388,7 @@ mod tests {
             io::ErrorKind::PermissionDenied,
         ] {
             let attempts = Cell::new(0u32);
-            let err = retry_while_would_block(Some(Duration::from_secs(5)), || {
+            let err = retry_while_would_block(Duration::from_secs(5), || {
                 attempts.set(attempts.get() + 1);
                 async move { Err::<(), _>(io::Error::from(kind)) }
             })
