@@ -162,7 +162,8 @@ impl SegmentReader {
         let mut seq = self.seq;
         // Bytes and sequence number after the records below `next_seq`.
         let (mut skip, mut first) = (0, seq);
-        let mut last_crc = 0;
+        // Where the last whole record starts: its CRC field goes with the chunk.
+        let mut last_start = 0;
         let stop = loop {
             let rest = &self.buf[pos..];
             if let Some(len) = announced_len(rest).filter(|&len| len > self.max_frame) {
@@ -170,14 +171,13 @@ impl SegmentReader {
             }
             match decode_record(rest, self.salt, seq, self.max_frame) {
                 Decoded::Record { len } => {
-                    // A whole record holds its CRC field.
-                    last_crc = stored_crc(rest).unwrap_or_default();
                     if let Some((_, expected)) = check.filter(|&(at, _)| at == seq) {
-                        if last_crc != expected {
+                        if stored_crc(rest) != Some(expected) {
                             break Stop::Rewritten;
                         }
                         *check = None;
                     }
+                    last_start = pos;
                     pos += len;
                     // No overflow: the segment's base is at most `MAX_BASE_SEQ`, checked when
                     // it was opened.
@@ -190,6 +190,8 @@ impl SegmentReader {
                 Decoded::Invalid => break Stop::Invalid,
             }
         };
+        // A whole record holds its CRC field.
+        let last_crc = stored_crc(&self.buf[last_start..]).unwrap_or_default();
         self.buf.advance(skip);
         let chunk = (pos > skip).then(|| {
             *next_seq = seq;
