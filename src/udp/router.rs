@@ -82,6 +82,8 @@ pub(super) struct Router {
     live: Arc<PeerCount>,
     /// Sweeps done so far: the clock of [`Peer::last_seen`].
     sweeps: u64,
+    /// Whole sweep periods of quiet after which a connection ends (`None`: never).
+    idle_sweeps: Option<u64>,
     /// The map size at which closed connections are next pruned from it.
     prune_at: usize,
 }
@@ -97,6 +99,7 @@ impl Router {
             budget: ByteBudget::new(limits.byte_budget),
             live: Arc::default(),
             sweeps: 0,
+            idle_sweeps: limits.sweeps().map(|s| s.idle_sweeps),
             prune_at: MIN_PRUNE_AT,
         };
         (router, incoming)
@@ -121,8 +124,8 @@ impl Router {
     /// Datagrams already queued for an ended connection are still delivered before its end.
     pub(super) fn sweep(&mut self) {
         self.sweeps += 1;
-        let Some(idle_sweeps) = self.limits.sweeps().map(|s| s.idle_sweeps) else {
-            self.prune();
+        // Sweeps run only when there is an idle timeout (the demux's ticker).
+        let Some(idle_sweeps) = self.idle_sweeps else {
             return;
         };
         let now = self.sweeps;
@@ -130,9 +133,10 @@ impl Router {
             if peer.queue.is_closed() {
                 return false;
             }
-            // A reply sent to it counts as much as a datagram from it.
+            // A reply sent to it counts as much as a datagram from it: it went out in the
+            // period this sweep ends.
             if peer.seat.take_sent() {
-                peer.last_seen = now;
+                peer.last_seen = now - 1;
             }
             // Whole periods since the one in which its last datagram came or went.
             let idle = now - peer.last_seen > idle_sweeps;
