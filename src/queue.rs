@@ -36,7 +36,7 @@
 //! - **Hostile memory.** Every field read from the segment is validated against limits kept
 //!   in private memory before use; garbage gives `InvalidData` (a [`QueueError`] inside),
 //!   never out-of-bounds access or a panic. A process that can write the segment can still
-//!   deny service (keep it full, or keep the lock: every call then fails after a second),
+//!   deny service (keep it full, or keep the lock: every call then fails after 1–10 s),
 //!   and truncating the file makes
 //!   accesses fault (SIGBUS) as with any shared file mapping: the segment is 0600 by default,
 //!   so only the owner's processes can do either.

@@ -10,7 +10,8 @@
 //! Binders of one path are serialised (a lock on its directory, held for the few system
 //! calls of the check, the reclaim and the bind), so of two racing for the same path, one wins
 //! and the other gets `AddrInUse`. Connecting to a server whose accept queue is full waits
-//! for room (up to `connect_timeout`) rather than failing with `WouldBlock`.
+//! for room (up to `connect_timeout`, 10 s without one; then `TimedOut`) rather than
+//! failing with `WouldBlock`.
 
 mod unix_listener;
 

@@ -19,7 +19,7 @@ pub(crate) enum ValueKind {
     Choice(&'static [&'static str]),
     /// An octal permission mode of at most `0777`.
     Mode,
-    /// A whole number in `0..=max`.
+    /// A whole number in `min..=max`.
     Uint { min: u64, max: u64 },
     /// A comma-separated list of user ids.
     UidList,

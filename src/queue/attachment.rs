@@ -90,12 +90,12 @@ impl Attachment {
     ///
     /// Blocks the calling thread while another process holds the lock: critical sections
     /// are one copy of at most `max_message_len` bytes and a few word writes. Gives up
-    /// after [`owner_lock::PATIENCE`] of waiting on live owners.
+    /// after [`owner_lock::PATIENCE`] on one live owner, or [`owner_lock::PATIENCE_IN_ALL`]
+    /// while the lock changes hands between live owners.
     ///
     /// # Errors
     /// `Corrupt`/`BadHeader` if the segment no longer looks like a queue; the lock is
-    /// released again before returning. `LockStuck` if live processes kept the lock for
-    /// [`owner_lock::PATIENCE`].
+    /// released again before returning. `LockStuck` when it gives up as above.
     pub(crate) fn lock(&self) -> Result<Locked<'_>, QueueError> {
         let local = self.local.lock().unwrap_or_else(|p| p.into_inner());
         let how = owner_lock::acquire(self.region.lock_word(), self.token, &self.file).map_err(

@@ -67,7 +67,8 @@ impl fmt::Display for QueueError {
             QueueError::LockStuck { owner_pid } => write!(
                 f,
                 "the queue lock has been held by live process {owner_pid} for over a second \
-                 (stopped, hung, or writing the lock word); not waiting longer"
+                 (or by live processes for over ten; stopped, hung, or writing the lock \
+                 word); not waiting longer"
             ),
         }
     }

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 /// Live sender connections a listener keeps, unless `max_peers=` says otherwise.
 const DEFAULT_MAX_PEERS: usize = 1024;
-/// How long a sender may stay quiet before its connection ends, unless `idle_timeout=` says
-/// otherwise.
+/// How long a connection may stay quiet (no datagram from its sender or to it) before it
+/// ends, unless `idle_timeout=` says otherwise.
 const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 /// Sweeps for idle senders per `idle_timeout`: a connection ends at most a quarter late.
 const SWEEPS_PER_IDLE_TIMEOUT: u32 = 4;
@@ -31,7 +31,8 @@ pub(super) struct Limits {
 }
 
 /// How the router finds idle senders: it sweeps every `period`, and ends a sender's
-/// connection once `idle_sweeps` whole periods have passed without a datagram from it.
+/// connection once `idle_sweeps` whole periods have passed without a datagram from it or
+/// to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Sweeps {
     pub(super) period: Duration,

@@ -68,7 +68,7 @@ impl PeerQueue {
 struct Peer {
     queue: mpsc::Sender<Queued>,
     seat: Arc<Seat>,
-    /// The sweep count when its last datagram arrived.
+    /// The sweep count when its last datagram came (or, as the next sweep finds, went).
     last_seen: u64,
 }
 
