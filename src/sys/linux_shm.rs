@@ -5,6 +5,7 @@
 //! `set`/`wait` leaves it locked forever) and it builds `&mut` over shared memory. A futex word
 //! or an eventfd holds no lock, so a dead peer cannot wedge the living.
 
+pub(crate) use super::unix::try_flock;
 use std::ffi::CString;
 use std::fs::File;
 use std::io;
@@ -351,23 +352,6 @@ impl Drop for OwnerLock {
         // and believe they own the name.
         let _ = std::fs::remove_file(&self.path);
         let _ = &self.file;
-    }
-}
-
-/// Tries an exclusive `flock` on `fd`: `Ok(false)` if another open file description holds it.
-pub(crate) fn try_flock(fd: BorrowedFd<'_>) -> io::Result<bool> {
-    loop {
-        // SAFETY: flock on a descriptor we borrow.
-        let ret = unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        if ret == 0 {
-            return Ok(true);
-        }
-        let e = io::Error::last_os_error();
-        match e.kind() {
-            io::ErrorKind::WouldBlock => return Ok(false),
-            io::ErrorKind::Interrupted => continue,
-            _ => return Err(e),
-        }
     }
 }
 

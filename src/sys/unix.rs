@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
@@ -120,16 +120,37 @@ fn parent_dir(path: &Path) -> &Path {
     }
 }
 
+/// Tries an exclusive `flock` on `fd`: `Ok(false)` if another open file description holds it.
+pub(crate) fn try_flock(fd: BorrowedFd<'_>) -> io::Result<bool> {
+    loop {
+        // SAFETY: flock on a descriptor we borrow.
+        let ret = unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if ret == 0 {
+            return Ok(true);
+        }
+        let e = io::Error::last_os_error();
+        match e.kind() {
+            io::ErrorKind::WouldBlock => return Ok(false),
+            io::ErrorKind::Interrupted => continue,
+            _ => return Err(e),
+        }
+    }
+}
+
+/// Opens the directory `path` (for an `flock` or an `fd` to bind through).
+fn open_dir(path: &Path) -> io::Result<File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(path)
+}
+
 /// Opens `path`'s directory and tries to lock it once; `dir` is a descriptor from an earlier
 /// try.
 fn try_lock_parent_dir(path: &Path, dir: Option<File>) -> DirLockTry {
     let dir = match dir {
         Some(dir) => dir,
-        None => match std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
-            .open(parent_dir(path))
-        {
+        None => match open_dir(parent_dir(path)) {
             Ok(dir) => dir,
             Err(e) => {
                 // No read permission on the directory, or no directory: the bind itself then
@@ -140,15 +161,10 @@ fn try_lock_parent_dir(path: &Path, dir: Option<File>) -> DirLockTry {
             }
         },
     };
-    // SAFETY: `dir` is an open descriptor for the duration of the call; flock keeps no
-    // reference to it.
-    if unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-        return DirLockTry::Locked(DirLock { _dir: Some(dir) });
-    }
-    let err = io::Error::last_os_error();
-    match err.raw_os_error() {
-        Some(libc::EWOULDBLOCK) | Some(libc::EINTR) => DirLockTry::Busy(dir),
-        _ => {
+    match try_flock(dir.as_fd()) {
+        Ok(true) => DirLockTry::Locked(DirLock { _dir: Some(dir) }),
+        Ok(false) => DirLockTry::Busy(dir),
+        Err(err) => {
             tracing::debug!(path = %path.display(), error = %err,
                 "binding without the directory lock: flock is not supported here");
             DirLockTry::Locked(DirLock { _dir: None })
@@ -314,10 +330,7 @@ fn create_staging_dir(parent: &Path) -> io::Result<PathBuf> {
 fn bind_staged(dir: &Path, staged: &Path) -> io::Result<UnixListener> {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     if staged.as_os_str().len() > MAX_SOCKET_PATH {
-        let dir_fd = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
-            .open(dir)?;
+        let dir_fd = open_dir(dir)?;
         let short = PathBuf::from(format!("/proc/self/fd/{}/s", dir_fd.as_raw_fd()));
         return UnixListener::bind(short);
     }
