@@ -27,8 +27,8 @@ pub struct FileConsumer {
     tailer: Tailer<LogReader>,
     dir: PathBuf,
     name: Option<String>,
-    /// The position after the last record returned (or where it started).
-    delivered: Position,
+    /// Where it started; after a record is returned, the tailer knows the position.
+    start: Position,
     opts: FileOptions,
 }
 
@@ -59,13 +59,13 @@ impl FileConsumer {
         });
         let (d, o) = (dir.clone(), opts.clone());
         let reader = blocking::run(move || LogReader::open(&d, &o, spec)).await?;
-        let delivered = reader.start();
+        let start = reader.start();
         let watcher = watcher_for(&dir, &opts);
         Ok(FileConsumer {
             tailer: Tailer::new(reader, watcher, opts.follow),
             dir,
             name: name.map(str::to_owned),
-            delivered,
+            start,
             opts,
         })
     }
@@ -83,10 +83,7 @@ impl FileConsumer {
     /// Cancel safe: a record read is kept for the next call.
     pub async fn recv(&mut self) -> io::Result<Option<FileRecord>> {
         let next = std::future::poll_fn(|cx| self.tailer.poll_next(cx)).await?;
-        Ok(next.map(|(seq, payload)| {
-            self.delivered = self.tailer.returned().unwrap_or(Position::at(seq + 1));
-            FileRecord { seq, payload }
-        }))
+        Ok(next.map(|(seq, payload)| FileRecord { seq, payload }))
     }
 
     /// The records read together next, whole (one read's worth: up to 1 MiB, or one record
@@ -108,17 +105,18 @@ impl FileConsumer {
         };
         let batch = RecordBatch::from_chunk(chunk)
             .ok_or_else(|| io::Error::other("the log reader returned a bare payload"))?;
-        self.delivered = self
-            .tailer
-            .returned()
-            .unwrap_or(Position::at(batch.end_seq()));
         Ok(Some(batch))
     }
 
     /// The sequence number after the last record returned: what [`commit`](Self::commit)
     /// stores.
     pub fn position(&self) -> u64 {
-        self.delivered.next_seq
+        self.delivered().next_seq
+    }
+
+    /// The position after the last record returned, or where this consumer started.
+    fn delivered(&self) -> Position {
+        self.tailer.returned().unwrap_or(self.start)
     }
 
     /// Stores this consumer's cursor: after a restart it resumes after the last record
@@ -137,7 +135,7 @@ impl FileConsumer {
                 "a consumer without a name has no cursor to commit",
             ));
         };
-        let (dir, position) = (self.dir.clone(), self.delivered);
+        let (dir, position) = (self.dir.clone(), self.delivered());
         let (durable, mode) = (self.opts.fsync != FsyncPolicy::Never, self.opts.mode);
         blocking::run(move || cursor::store(&dir, &name, position, durable, mode)).await
     }
