@@ -151,10 +151,13 @@ impl Fifos {
     /// write end of `PATH.reply`, so the peer closing it is an end of file here.
     fn create(path: &Path) -> io::Result<(Fifos, RawPipes)> {
         let mut fifos = Fifos { made: Vec::new() };
-        let to_peer = crate::sys::fifo_bind(path, 0o600)?;
+        let lock = crate::sys::lock_parent_dir(path);
+        let to_peer = crate::sys::fifo_bind(path, 0o600, &lock)?;
         fifos.made.push(path.to_path_buf());
         let reply = reply_path(path);
-        let from_peer = crate::sys::fifo_bind(&reply, 0o600)?;
+        // The same directory: the lock held covers this bind too.
+        let from_peer = crate::sys::fifo_bind(&reply, 0o600, &lock)?;
+        drop(lock);
         fifos.made.push(reply);
         let sender = pipe::Sender::from_owned_fd(to_peer.keep_open)?;
         let receiver = pipe::Receiver::from_owned_fd(from_peer.reader)?;

@@ -17,13 +17,13 @@ pub struct FifoListener {
 }
 
 impl FifoListener {
-    /// Creates the FIFO (or reclaims a stale one of ours) and opens it for reading. The file
-    /// system work runs on the blocking pool: it may wait for the directory's bind lock.
+    /// Creates the FIFO (or reclaims a stale one of ours) and opens it for reading, holding
+    /// the directory's bind lock (waited for on the tokio timer) meanwhile.
     pub(crate) async fn bind(endpoint: &Endpoint) -> io::Result<FifoListener> {
         let path = fifo_path(endpoint)?;
         let bound = {
-            let (path, mode) = (path.to_path_buf(), endpoint.mode_option());
-            crate::io::blocking::run(move || sys::fifo_bind(&path, mode)).await?
+            let lock = sys::lock_parent_dir_async(path).await;
+            sys::fifo_bind(path, endpoint.mode_option(), &lock)?
         };
         sys::grow_pipe_buffer(std::os::fd::AsFd::as_fd(&bound.reader));
         // The FIFO our reader has open (from its descriptor): the path may name another

@@ -8,9 +8,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
-use super::{
-    file_identity, lock_parent_dir, remove_if_identical, try_lock_parent_dir_now, FileIdentity,
-};
+use super::{file_identity, remove_if_identical, try_lock_parent_dir_now, DirLock, FileIdentity};
 
 /// Largest write the OS performs atomically on a pipe: writes of at most this many bytes from
 /// several writers are never interleaved.
@@ -74,8 +72,10 @@ pub(crate) struct BoundFifo {
 /// Creates the FIFO at `path` with permissions `mode` (or takes over a stale one of ours) and
 /// opens it for reading.
 ///
-/// Binders of one path are serialised by the lock on its directory ([`lock_parent_dir`]),
-/// held from the first look at the path until the reader is open: a FIFO another binder has
+/// Binders of one path are serialised by the lock on its directory, which the caller holds
+/// (`held`: [`lock_parent_dir_async`](super::lock_parent_dir_async) on a task,
+/// [`lock_parent_dir`](super::lock_parent_dir) on a thread) from before this call until it returns, that is from the
+/// first look at the path until the reader is open: a FIFO another binder has
 /// just made but not yet opened has no reader, and without the lock it would look stale, be
 /// removed and replaced, and both binds would succeed (on one FIFO, or one of them on a FIFO
 /// no longer at the path). Under the lock, a FIFO of ours with no reader really is stale.
@@ -83,8 +83,8 @@ pub(crate) struct BoundFifo {
 /// # Errors
 /// `AlreadyExists` for a symlink or anything but a FIFO at `path`; `PermissionDenied` for a
 /// FIFO owned by another user; `AddrInUse` when a live reader has it open.
-pub(crate) fn fifo_bind(path: &Path, mode: u32) -> io::Result<BoundFifo> {
-    let _lock = lock_parent_dir(path);
+pub(crate) fn fifo_bind(path: &Path, mode: u32, held: &DirLock) -> io::Result<BoundFifo> {
+    let _ = held;
     match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
