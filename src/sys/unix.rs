@@ -52,6 +52,23 @@ impl FileIdentity {
     }
 }
 
+/// The `stat` of the open descriptor `fd`.
+pub(crate) fn fstat(fd: BorrowedFd<'_>) -> io::Result<libc::stat> {
+    let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `fd` is open for the call (borrowed) and `stat` points to writable memory of
+    // the right size.
+    if unsafe { libc::fstat(fd.as_raw_fd(), stat.as_mut_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fstat succeeded, so it filled in the whole struct.
+    Ok(unsafe { stat.assume_init() })
+}
+
+/// Whether `stat` is that of a FIFO (a named pipe or a pipe).
+pub(crate) fn is_fifo(stat: &libc::stat) -> bool {
+    stat.st_mode & libc::S_IFMT == libc::S_IFIFO
+}
+
 /// The identity of the file at `path`, not following a symlink.
 pub(crate) fn file_identity(path: &Path) -> io::Result<FileIdentity> {
     let meta = std::fs::symlink_metadata(path)?;

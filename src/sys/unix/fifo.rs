@@ -3,12 +3,15 @@
 
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
-use super::{file_identity, remove_if_identical, try_lock_parent_dir_now, DirLock, FileIdentity};
+use super::{
+    file_identity, fstat, is_fifo, remove_if_identical, try_lock_parent_dir_now, DirLock,
+    FileIdentity,
+};
 
 /// Largest write the OS performs atomically on a pipe: writes of at most this many bytes from
 /// several writers are never interleaved.
@@ -34,17 +37,6 @@ fn open(path: &Path, flags: libc::c_int) -> io::Result<OwnedFd> {
     }
     // SAFETY: open returned a new descriptor that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-fn fstat(fd: &OwnedFd) -> io::Result<libc::stat> {
-    let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
-    // SAFETY: `fd` is open and `stat` points to writable memory of the right size.
-    let rc = unsafe { libc::fstat(fd.as_raw_fd(), stat.as_mut_ptr()) };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: fstat succeeded, so it filled in the whole struct.
-    Ok(unsafe { stat.assume_init() })
 }
 
 fn euid() -> u32 {
@@ -155,10 +147,9 @@ pub(crate) fn fifo_bind(path: &Path, mode: u32, held: &DirLock) -> io::Result<Bo
     let made = file_identity(path)?;
     let bound = (|| {
         let reader = open(path, libc::O_RDONLY)?;
-        let stat = fstat(&reader)?;
+        let stat = fstat(reader.as_fd())?;
         let identity = FileIdentity::of_stat(&stat);
-        if identity != made || stat.st_mode & libc::S_IFMT != libc::S_IFIFO || stat.st_uid != euid()
-        {
+        if identity != made || !is_fifo(&stat) || stat.st_uid != euid() {
             return Err(refuse(
                 path,
                 io::ErrorKind::AlreadyExists,
@@ -170,7 +161,7 @@ pub(crate) fn fifo_bind(path: &Path, mode: u32, held: &DirLock) -> io::Result<Bo
             return Err(io::Error::last_os_error());
         }
         let keep_open = open(path, libc::O_WRONLY)?;
-        if FileIdentity::of_stat(&fstat(&keep_open)?) != identity {
+        if FileIdentity::of_stat(&fstat(keep_open.as_fd())?) != identity {
             return Err(refuse(
                 path,
                 io::ErrorKind::AlreadyExists,
@@ -252,7 +243,7 @@ pub(crate) fn fifo_open_writer(path: &Path) -> io::Result<OwnedFd> {
         ),
         _ => io::Error::new(e.kind(), format!("fifo://{}: {e}", path.display())),
     })?;
-    if fstat(&fd)?.st_mode & libc::S_IFMT != libc::S_IFIFO {
+    if !is_fifo(&fstat(fd.as_fd())?) {
         return Err(refuse(path, io::ErrorKind::InvalidInput, "is not a FIFO"));
     }
     Ok(fd)

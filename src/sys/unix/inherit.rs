@@ -83,16 +83,15 @@ pub(crate) fn inherit_in_child(cmd: &mut tokio::process::Command, fds: [RawFd; 2
     }
 }
 
-fn is_pipe(fd: RawFd) -> io::Result<bool> {
-    Ok(fstat(fd)?.st_mode & libc::S_IFMT == libc::S_IFIFO)
+/// The `stat` of descriptor number `fd`, which may be closed (then `EBADF`).
+fn fstat_raw(fd: RawFd) -> io::Result<libc::stat> {
+    // SAFETY: only for the fstat call, which reads the number's file and keeps nothing; a
+    // closed number is an error, not undefined behaviour.
+    super::fstat(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) })
 }
 
-fn fstat(fd: RawFd) -> io::Result<libc::stat> {
-    let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
-    // SAFETY: `stat` points to writable memory of the right size; a bad `fd` is an error.
-    cvt(unsafe { libc::fstat(fd, stat.as_mut_ptr()) })?;
-    // SAFETY: fstat succeeded, so it filled in the whole struct.
-    Ok(unsafe { stat.assume_init() })
+fn is_pipe(fd: RawFd) -> io::Result<bool> {
+    Ok(super::is_fifo(&fstat_raw(fd)?))
 }
 
 /// What an inherited descriptor is checked to be before it is adopted.
@@ -106,8 +105,8 @@ struct Expected {
 }
 
 /// Checks, without changing anything about it, that `fd` looks as [`inherit_in_child`] left
-/// the `expected` end of a parent's pipe; returns the pipe's `(st_dev, st_ino)`.
-fn check_inherited(fd: RawFd, expected: &Expected) -> io::Result<(u64, u64)> {
+/// the `expected` end of a parent's pipe; returns the pipe's identity.
+fn check_inherited(fd: RawFd, expected: &Expected) -> io::Result<super::FileIdentity> {
     let end = expected.end;
     let invalid = |why: String| {
         io::Error::new(
@@ -130,8 +129,8 @@ fn check_inherited(fd: RawFd, expected: &Expected) -> io::Result<(u64, u64)> {
                 .into(),
         ));
     }
-    let stat = fstat(fd).map_err(|e| invalid(format!("cannot be examined ({e})")))?;
-    if stat.st_mode & libc::S_IFMT != libc::S_IFIFO {
+    let stat = fstat_raw(fd).map_err(|e| invalid(format!("cannot be examined ({e})")))?;
+    if !super::is_fifo(&stat) {
         return Err(invalid("is not a pipe".into()));
     }
     // SAFETY: F_GETFL only reads the file status flags of an open descriptor.
@@ -155,9 +154,7 @@ fn check_inherited(fd: RawFd, expected: &Expected) -> io::Result<(u64, u64)> {
             name(expected.access),
         )));
     }
-    // dev_t and ino_t are narrower than u64 on some targets.
-    #[allow(clippy::unnecessary_cast)]
-    Ok((stat.st_dev as u64, stat.st_ino as u64))
+    Ok(super::FileIdentity::of_stat(&stat))
 }
 
 /// Takes ownership of the pipe ends `read` and `write` that the parent handed down with
