@@ -1,6 +1,6 @@
 //! The bytes a listener holds in datagrams that its connections have not taken yet, across all
-//! of them, and the charge each queued datagram holds against that budget until it is taken or
-//! dropped.
+//! of them. A queued datagram carries its cost, given back when its connection takes it or
+//! drops it unread.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -33,36 +33,24 @@ impl ByteBudget {
         })
     }
 
-    /// Takes `bytes` from the budget, or `None` when that would go over it.
-    pub(super) fn charge(self: &Arc<Self>, bytes: usize) -> Option<Charge> {
+    /// Takes `bytes` from the budget; `false` (nothing taken) when that would go over it.
+    pub(super) fn charge(&self, bytes: usize) -> bool {
         self.queued
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
                 queued
                     .checked_add(bytes)
                     .filter(|total| *total <= self.limit)
             })
-            .ok()?;
-        Some(Charge {
-            budget: Arc::clone(self),
-            bytes,
-        })
+            .is_ok()
+    }
+
+    /// Gives back `bytes` that [`charge`](Self::charge) took.
+    pub(super) fn release(&self, bytes: usize) {
+        self.queued.fetch_sub(bytes, Ordering::AcqRel);
     }
 
     /// Bytes charged and not yet released.
     pub(super) fn queued(&self) -> usize {
         self.queued.load(Ordering::Acquire)
-    }
-}
-
-/// Bytes taken from a [`ByteBudget`]; dropping it gives them back.
-#[derive(Debug)]
-pub(super) struct Charge {
-    budget: Arc<ByteBudget>,
-    bytes: usize,
-}
-
-impl Drop for Charge {
-    fn drop(&mut self) {
-        self.budget.queued.fetch_sub(self.bytes, Ordering::AcqRel);
     }
 }

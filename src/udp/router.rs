@@ -1,7 +1,7 @@
 //! Routing each received datagram to its sender's connection, within the listener's limits.
 //! No I/O here: the demux task feeds the router what the socket receives and when to sweep.
 
-use super::budget::{cost, ByteBudget, Charge};
+use super::budget::{cost, ByteBudget};
 use super::limits::Limits;
 use super::seat::{PeerCount, Seat, SeatGuard};
 use crate::codec::FrameError;
@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use tokio::sync::mpsc;
 
 /// Datagrams a connection holds unread before new ones for it are dropped.
@@ -25,12 +25,12 @@ const MIN_PRUNE_AT: usize = 64;
 /// New senders waiting to be accepted.
 pub(super) type NewPeers = mpsc::Receiver<(SocketAddr, PeerQueue)>;
 
-/// One datagram (or the error it stands for) in a connection's queue, holding its bytes
-/// against the listener's budget until the connection takes it or the queue is dropped.
+/// One datagram (or the error it stands for) in a connection's queue, with what it costs
+/// the listener's budget until the connection takes it or drops it unread.
 #[derive(Debug)]
 struct Queued {
     datagram: io::Result<Bytes>,
-    _charge: Option<Charge>,
+    cost: usize,
 }
 
 /// One sender's datagrams, as its connection holds them. Dropping it gives back its seat in
@@ -39,6 +39,25 @@ struct Queued {
 pub(super) struct PeerQueue {
     datagrams: mpsc::Receiver<Queued>,
     seat: SeatGuard,
+    budget: Arc<ByteBudget>,
+}
+
+impl PeerQueue {
+    /// `queued`'s payload, its cost given back to the budget.
+    fn take(&self, queued: Queued) -> io::Result<Bytes> {
+        self.budget.release(queued.cost);
+        queued.datagram
+    }
+}
+
+impl Drop for PeerQueue {
+    fn drop(&mut self) {
+        // What is still queued goes with the connection: its cost comes back.
+        self.datagrams.close();
+        while let Ok(queued) = self.datagrams.try_recv() {
+            self.budget.release(queued.cost);
+        }
+    }
 }
 
 impl PeerQueue {
@@ -50,16 +69,16 @@ impl PeerQueue {
     /// The next datagram; `None` once the listener has ended this connection (it stopped,
     /// or the sender was idle for `idle_timeout`) and every datagram before that was taken.
     pub(super) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Bytes>>> {
-        self.datagrams
-            .poll_recv(cx)
-            .map(|queued| queued.map(|q| q.datagram))
+        let queued = ready!(self.datagrams.poll_recv(cx));
+        Poll::Ready(queued.map(|q| self.take(q)))
     }
 
     /// The next datagram without waiting: `Empty` when none is queued, `Disconnected` once
     /// the connection has ended (tests).
     #[cfg(test)]
     pub(super) fn try_recv(&mut self) -> Result<io::Result<Bytes>, mpsc::error::TryRecvError> {
-        self.datagrams.try_recv().map(|q| q.datagram)
+        let queued = self.datagrams.try_recv()?;
+        Ok(self.take(queued))
     }
 }
 
@@ -113,7 +132,7 @@ impl Router {
             Some(peer) if !peer.queue.is_closed() => {
                 peer.last_seen = sweeps;
                 if let Some(queued) = charge(&self.budget, self.limits.max_frame, payload, from) {
-                    push(&peer.queue, queued, from);
+                    push(&peer.queue, queued, &self.budget, from);
                 }
             }
             _ => self.admit(from, payload),
@@ -159,7 +178,7 @@ impl Router {
             );
             let queued = Queued {
                 datagram: Err(error),
-                _charge: None,
+                cost: 0,
             };
             // The reserved slot makes room; only a closed connection refuses it.
             if peer.queue.try_send(queued).is_err() && !peer.queue.is_closed() {
@@ -193,10 +212,11 @@ impl Router {
         };
         let (queue, datagrams) = mpsc::channel(CONNECTION_BACKLOG + RESERVED_SLOTS);
         let seat = Seat::take(&self.live);
-        push(&queue, queued, from);
+        push(&queue, queued, &self.budget, from);
         let connection = PeerQueue {
             datagrams,
             seat: SeatGuard(Arc::clone(&seat)),
+            budget: Arc::clone(&self.budget),
         };
         // On failure the connection is dropped here: its seat and budget are given back.
         if self.new_peers.try_send((from, connection)).is_err() {
@@ -228,17 +248,18 @@ impl Router {
 /// The datagram as its connection will get it, charged to the budget; `None` (dropped) when
 /// the budget is spent. One over `max_frame` is not kept: it becomes `InvalidData`.
 fn charge(
-    budget: &Arc<ByteBudget>,
+    budget: &ByteBudget,
     max_frame: usize,
     payload: &[u8],
     from: SocketAddr,
 ) -> Option<Queued> {
     let too_large = payload.len() > max_frame;
     let kept = if too_large { 0 } else { payload.len() };
-    let Some(charge) = budget.charge(cost(kept)) else {
+    let cost = cost(kept);
+    if !budget.charge(cost) {
         tracing::debug!(%from, queued = budget.queued(), "udp listener byte budget spent: datagram dropped");
         return None;
-    };
+    }
     let datagram = if too_large {
         Err(FrameError::TooLarge {
             len: payload.len() as u64,
@@ -248,19 +269,23 @@ fn charge(
     } else {
         Ok(Bytes::copy_from_slice(payload))
     };
-    Some(Queued {
-        datagram,
-        _charge: Some(charge),
-    })
+    Some(Queued { datagram, cost })
 }
 
 fn next_prune_at(len: usize) -> usize {
     len.saturating_mul(2).max(MIN_PRUNE_AT)
 }
 
-/// Queues `queued` for its connection unless it already holds `CONNECTION_BACKLOG` datagrams.
-fn push(queue: &mpsc::Sender<Queued>, queued: Queued, from: SocketAddr) {
-    if queue.capacity() <= RESERVED_SLOTS || queue.try_send(queued).is_err() {
-        tracing::debug!(%from, "udp connection backlog full: datagram dropped");
+/// Queues `queued` for its connection unless it already holds `CONNECTION_BACKLOG` datagrams
+/// (or is gone); a datagram dropped gives its cost back to `budget`.
+fn push(queue: &mpsc::Sender<Queued>, queued: Queued, budget: &ByteBudget, from: SocketAddr) {
+    let refused = if queue.capacity() <= RESERVED_SLOTS {
+        Some(queued)
+    } else {
+        queue.try_send(queued).err().map(|e| e.into_inner())
+    };
+    if let Some(queued) = refused {
+        budget.release(queued.cost);
+        tracing::debug!(%from, "udp connection backlog full or gone: datagram dropped");
     }
 }
