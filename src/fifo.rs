@@ -1,19 +1,24 @@
 //! `fifo:///path`: a POSIX FIFO (named pipe in the file system), one-way. The side that binds
 //! creates the FIFO and reads; every side that connects writes.
 //!
-//! ```no_run
-//! # async fn f() -> std::io::Result<()> {
+//! ```
 //! use futures::StreamExt;
+//! # tokio_test::block_on(async {
+//! # let dir = std::env::temp_dir()
+//! #     .join(format!("anyipc-doc-fifo-module-{}", std::process::id()));
+//! # std::fs::create_dir_all(&dir)?;
+//! # let url = format!("fifo://{}", dir.join("app.fifo").display());
 //!
-//! // Reader: create the FIFO and read what every writer sends.
-//! let mut listener = anyipc::bind("fifo:///tmp/app.fifo").await?;
+//! // Reader (`url` is "fifo:///path"): create the FIFO and read what every writer sends.
+//! let mut listener = anyipc::bind(&url).await?;
 //! let mut inbox = listener.accept().await?;
 //!
 //! // Writers, in this or other processes.
-//! let mut writer = anyipc::connect("fifo:///tmp/app.fifo").await?;
+//! let mut writer = anyipc::connect(&url).await?;
 //! writer.send("log line").await?;
 //! assert_eq!(inbox.next().await.unwrap()?, "log line");
-//! # Ok(()) }
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok::<(), std::io::Error>(()) }).unwrap();
 //! ```
 //!
 //! # Connections
@@ -66,6 +71,27 @@ use std::io;
 use std::path::Path;
 
 /// The largest frame a FIFO writer sends: `PIPE_BUF` bytes, the largest atomic pipe write.
+///
+/// ```
+/// use anyipc::fifo::MAX_ATOMIC_FRAME;
+/// use std::io::ErrorKind;
+/// # tokio_test::block_on(async {
+/// # let dir = std::env::temp_dir()
+/// #     .join(format!("anyipc-doc-fifo-max-frame-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// # let url = format!("fifo://{}", dir.join("big.fifo").display());
+/// let mut listener = anyipc::bind(&url).await?;
+/// let mut reader = listener.accept().await?;
+/// let mut writer = anyipc::connect(&url).await?;
+/// // With the default length framing, a frame is the message and a 4-byte header.
+/// let largest = vec![7u8; MAX_ATOMIC_FRAME - 4];
+/// writer.send(largest.clone()).await?;
+/// let err = writer.send(vec![7u8; MAX_ATOMIC_FRAME - 3]).await.unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::InvalidInput);
+/// assert_eq!(reader.recv().await?.unwrap(), largest);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// ```
 pub const MAX_ATOMIC_FRAME: usize = crate::sys::PIPE_BUF;
 
 /// The path of a `fifo://` endpoint.

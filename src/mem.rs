@@ -4,6 +4,20 @@
 //! closing ends the stream, oversize messages refused), no system call: a test can swap
 //! `shm://x` for `mem://x` and keep the rest of its code. Names live in a registry in this
 //! process; other processes cannot see them.
+//!
+//! ```
+//! use std::io::ErrorKind;
+//! # tokio_test::block_on(async {
+//! let mut listener = anyipc::bind("mem://doc-mem-module").await?;
+//! let mut client = anyipc::connect("mem://doc-mem-module").await?;
+//! let mut server = listener.accept().await?;
+//! client.send("in process").await?;
+//! assert_eq!(server.recv().await?.unwrap(), "in process");
+//! // One listener per name in this process.
+//! let err = anyipc::bind("mem://doc-mem-module").await.unwrap_err();
+//! assert_eq!(err.kind(), ErrorKind::AddrInUse);
+//! # Ok::<(), std::io::Error>(()) }).unwrap();
+//! ```
 
 mod mem_channel;
 mod mem_listener;

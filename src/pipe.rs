@@ -1,12 +1,23 @@
 //! `pipe://name`: named local pipes that many clients reach by name, with an accept loop like
 //! TCP's.
 //!
-//! ```no_run
-//! # async fn f() -> std::io::Result<()> {
+//! ```
+//! # #[cfg(unix)] {
 //! use futures::{SinkExt, StreamExt};
+//! # tokio_test::block_on(async {
+//! # let pid = std::process::id();
+//! # let url = format!("pipe://doc-pipe-module-{pid}");
+//! # let me = {
+//! #     // This process's uid: the owner of a file it creates.
+//! #     let probe = std::env::temp_dir().join(format!("anyipc-doc-pipe-module-{pid}"));
+//! #     std::fs::write(&probe, b"")?;
+//! #     let uid = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&probe)?);
+//! #     std::fs::remove_file(&probe)?;
+//! #     uid
+//! # };
 //!
-//! // Server: answer every client.
-//! let mut listener = anyipc::bind("pipe://orders?allow_uids=1000").await?;
+//! // Server (`url` is "pipe://<name>"): answer every client of this user.
+//! let mut listener = anyipc::bind(format!("{url}?allow_uids={me}")).await?;
 //! tokio::spawn(async move {
 //!     while let Ok(mut conn) = listener.accept().await {
 //!         tokio::spawn(async move {
@@ -20,10 +31,11 @@
 //! });
 //!
 //! // Client, in this or another process.
-//! let mut conn = anyipc::connect("pipe://orders").await?;
+//! let mut conn = anyipc::connect(&url).await?;
 //! conn.send("hello").await?;
 //! assert_eq!(conn.recv().await?.unwrap(), "hello");
-//! # Ok(()) }
+//! # Ok::<(), std::io::Error>(()) }).unwrap();
+//! # }
 //! ```
 //!
 //! # Names

@@ -2,6 +2,18 @@
 //!
 //! Reach other machines with the same code that talks to local processes. Bind port 0 to get
 //! any free port; [`Listener::endpoint`](crate::Listener::endpoint) names it.
+//!
+//! ```
+//! # tokio_test::block_on(async {
+//! let mut listener = anyipc::bind("tcp://127.0.0.1:0").await?;
+//! // The real port, and an option for this client only.
+//! let url = format!("{}?nodelay=false", listener.endpoint());
+//! let mut client = anyipc::connect(&url).await?;
+//! let mut server = listener.accept().await?;
+//! client.send("over tcp").await?;
+//! assert_eq!(server.recv().await?.unwrap(), "over tcp");
+//! # Ok::<(), std::io::Error>(()) }).unwrap();
+//! ```
 
 use crate::transport::{AnyStream, Connection};
 use crate::{Address, Endpoint};
@@ -39,7 +51,22 @@ pub(crate) async fn connect(endpoint: &Endpoint) -> io::Result<Connection> {
     stream_connection(stream, peer, endpoint)
 }
 
-/// A bound TCP endpoint.
+/// A bound TCP endpoint, inside the [`Listener`](crate::Listener) that
+/// [`bind`](crate::bind) returns for `tcp://`.
+///
+/// ```
+/// use std::io::ErrorKind;
+/// # tokio_test::block_on(async {
+/// let mut listener = anyipc::bind("tcp://127.0.0.1:0").await?;
+/// let mut client = anyipc::connect(listener.endpoint()).await?;
+/// let mut server = listener.accept().await?;
+/// server.send("welcome").await?;
+/// assert_eq!(client.recv().await?.unwrap(), "welcome");
+/// // The port is taken while the listener lives.
+/// let err = anyipc::bind(listener.endpoint()).await.unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::AddrInUse);
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// ```
 #[derive(Debug)]
 pub struct TcpListener {
     listener: tokio::net::TcpListener,

@@ -54,6 +54,14 @@ use std::io;
 ///     }
 ///     Ok(())
 /// }
+///
+/// # tokio_test::block_on(async {
+/// let mut listener = anyipc::bind("mem://doc-transport").await?;
+/// let mut client = anyipc::connect("mem://doc-transport").await?;
+/// client.send("echo me").await?;
+/// echo_once(listener.accept().await?).await?;
+/// assert_eq!(client.recv().await?.unwrap(), "echo me");
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
 /// ```
 pub trait Transport<In, Out = In>:
     Stream<Item = io::Result<In>> + Sink<Out, Error = io::Error> + Unpin + Send

@@ -12,6 +12,28 @@
 //! and the other gets `AddrInUse`. Connecting to a server whose accept queue is full waits
 //! for room (up to `connect_timeout`, 10 s without one; then `TimedOut`) rather than
 //! failing with `WouldBlock`.
+//!
+//! ```
+//! use std::io::ErrorKind;
+//! # tokio_test::block_on(async {
+//! # let pid = std::process::id();
+//! # #[cfg(target_os = "linux")] {
+//! // An abstract name (Linux): nothing in the file system.
+//! let url = format!("unix://@anyipc-doc-unix-module-{pid}");
+//! let mut listener = anyipc::bind(&url).await?;
+//! let mut client = anyipc::connect(&url).await?;
+//! client.send("hello").await?;
+//! assert_eq!(listener.accept().await?.recv().await?.unwrap(), "hello");
+//! # }
+//!
+//! // A path holding something other than a socket is left alone.
+//! let file = std::env::temp_dir().join(format!("anyipc-doc-unix-module-{pid}.txt"));
+//! std::fs::write(&file, "not a socket")?;
+//! let err = anyipc::bind(format!("unix://{}", file.display())).await.unwrap_err();
+//! assert_eq!(err.kind(), ErrorKind::AlreadyExists);
+//! # std::fs::remove_file(&file)?;
+//! # Ok::<(), std::io::Error>(()) }).unwrap();
+//! ```
 
 mod unix_listener;
 

@@ -6,6 +6,22 @@ use std::task::{ready, Context, Poll};
 use tokio::sync::mpsc;
 
 /// A bound `mem://` name. Dropping it frees the name; connections already made live on.
+/// It is inside the [`Listener`](crate::Listener) that [`bind`](crate::bind) returns for
+/// `mem://`.
+///
+/// ```
+/// use std::io::ErrorKind;
+/// # tokio_test::block_on(async {
+/// let mut listener = anyipc::bind("mem://doc-mem-listener").await?;
+/// let mut client = anyipc::connect("mem://doc-mem-listener").await?;
+/// let mut server = listener.accept().await?;
+/// drop(listener);
+/// client.send("still connected").await?;
+/// assert_eq!(server.recv().await?.unwrap(), "still connected");
+/// let err = anyipc::connect("mem://doc-mem-listener").await.unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::NotFound);
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// ```
 #[derive(Debug)]
 pub struct MemListener {
     name: String,

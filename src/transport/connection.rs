@@ -119,22 +119,79 @@ impl Connection {
     }
 
     /// The endpoint this connection was made to or accepted on.
+    ///
+    /// ```
+    /// # tokio_test::block_on(async {
+    /// let mut listener = anyipc::bind("tcp://127.0.0.1:0").await?;
+    /// let client = anyipc::connect(listener.endpoint()).await?;
+    /// let server = listener.accept().await?;
+    /// // Both sides name the listener's endpoint, with the port it got for port 0.
+    /// assert_eq!(client.endpoint(), listener.endpoint());
+    /// assert_eq!(server.endpoint(), listener.endpoint());
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
     }
 
     /// The peer's address as text (`127.0.0.1:50312`, a socket path, `mem client 3`, …).
+    ///
+    /// ```
+    /// # tokio_test::block_on(async {
+    /// let mut listener = anyipc::bind("tcp://127.0.0.1:0").await?;
+    /// let client = anyipc::connect(listener.endpoint()).await?;
+    /// let server = listener.accept().await?;
+    /// let anyipc::Address::HostPort { port, .. } = listener.endpoint().address() else {
+    ///     unreachable!("a tcp endpoint has a host and port")
+    /// };
+    /// assert_eq!(client.peer_addr(), format!("127.0.0.1:{port}"));
+    /// assert!(server.peer_addr().starts_with("127.0.0.1:"));
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn peer_addr(&self) -> &str {
         &self.peer
     }
 
     /// The peer's pid, uid and gid on local transports where the OS reports them (`unix`, and
     /// `pipe` on Unix).
+    ///
+    /// ```
+    /// # #[cfg(unix)] {
+    /// # tokio_test::block_on(async {
+    /// # let pid = std::process::id();
+    /// # let path = std::env::temp_dir().join(format!("anyipc-doc-conn-cred-{pid}.sock"));
+    /// # let url = format!("unix://{}", path.display());
+    /// let mut listener = anyipc::bind(&url).await?;
+    /// let _client = anyipc::connect(&url).await?;
+    /// let server = listener.accept().await?;
+    /// // The client is this very process.
+    /// let peer = server.peer_credentials().expect("unix:// reports its peer");
+    /// assert_eq!(peer.pid, Some(std::process::id()));
+    ///
+    /// let mut listener = anyipc::bind("mem://doc-conn-cred").await?;
+    /// let _client = anyipc::connect("mem://doc-conn-cred").await?;
+    /// assert_eq!(listener.accept().await?.peer_credentials(), None);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// # }
+    /// ```
     pub fn peer_credentials(&self) -> Option<PeerCredentials> {
         self.credentials
     }
 
     /// Receives the next message; `Ok(None)` once the peer has closed.
+    ///
+    /// ```
+    /// # tokio_test::block_on(async {
+    /// let mut listener = anyipc::bind("mem://doc-conn-recv").await?;
+    /// let mut client = anyipc::connect("mem://doc-conn-recv").await?;
+    /// let mut server = listener.accept().await?;
+    /// client.send("last words").await?;
+    /// drop(client);
+    /// // What was sent before the close still arrives, then the end.
+    /// assert_eq!(server.recv().await?.unwrap(), "last words");
+    /// assert_eq!(server.recv().await?, None);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     ///
     /// # Errors
     /// As in the table on [`Connection`].
@@ -146,6 +203,19 @@ impl Connection {
     }
 
     /// Sends one message and flushes it.
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// # tokio_test::block_on(async {
+    /// let mut listener = anyipc::bind("mem://doc-conn-send").await?;
+    /// let mut client = anyipc::connect("mem://doc-conn-send?max_frame=4").await?;
+    /// let server = listener.accept().await?;
+    /// client.send("four").await?;
+    /// assert_eq!(client.send("fives").await.unwrap_err().kind(), ErrorKind::InvalidInput);
+    /// drop((server, listener));
+    /// assert_eq!(client.send("four").await.unwrap_err().kind(), ErrorKind::BrokenPipe);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     ///
     /// # Errors
     /// `InvalidInput` for a message over `max_frame`, `BrokenPipe` when the peer has gone.

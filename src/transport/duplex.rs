@@ -59,31 +59,104 @@ pub struct Duplex<R, S> {
 
 impl<R, S> Duplex<R, S> {
     /// Joins `receiver` (a `Stream` of messages) and `sender` (a `Sink` of messages).
+    ///
+    /// ```
+    /// use anyipc::Duplex;
+    /// use futures::{SinkExt, StreamExt};
+    /// # tokio_test::block_on(async {
+    /// // Two links, each used one way (mem:// stands in for one-way transports here).
+    /// let mut to_left = anyipc::bind("mem://doc-duplex-new-l").await?;
+    /// let mut to_right = anyipc::bind("mem://doc-duplex-new-r").await?;
+    /// let left_out = anyipc::connect("mem://doc-duplex-new-r").await?;
+    /// let right_out = anyipc::connect("mem://doc-duplex-new-l").await?;
+    /// let mut left = Duplex::new(to_left.accept().await?, left_out);
+    /// let mut right = Duplex::new(to_right.accept().await?, right_out);
+    /// left.send("ping".into()).await?;
+    /// assert_eq!(right.next().await.unwrap()?, "ping");
+    /// right.send("pong".into()).await?;
+    /// assert_eq!(left.next().await.unwrap()?, "pong");
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn new(receiver: R, sender: S) -> Duplex<R, S> {
         Duplex { receiver, sender }
     }
 
     /// The receiving half.
+    ///
+    /// ```
+    /// # tokio_test::block_on(async {
+    /// let mut inbox = anyipc::bind("mem://doc-duplex-receiver").await?;
+    /// let _writer = anyipc::connect("mem://doc-duplex-receiver").await?;
+    /// let duplex = anyipc::Duplex::new(inbox.accept().await?, Vec::<bytes::Bytes>::new());
+    /// assert!(duplex.receiver().peer_addr().starts_with("mem client"));
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn receiver(&self) -> &R {
         &self.receiver
     }
 
-    /// The receiving half, mutably.
+    /// The receiving half, mutably: to use the receiver's own methods, such as
+    /// [`Connection::recv_batch`](crate::Connection::recv_batch).
+    ///
+    /// ```
+    /// # tokio_test::block_on(async {
+    /// let mut inbox = anyipc::bind("mem://doc-duplex-receiver-mut").await?;
+    /// let mut writer = anyipc::connect("mem://doc-duplex-receiver-mut").await?;
+    /// let mut duplex = anyipc::Duplex::new(inbox.accept().await?, Vec::<bytes::Bytes>::new());
+    /// writer.send("hello").await?;
+    /// assert_eq!(duplex.receiver_mut().recv().await?.unwrap(), "hello");
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn receiver_mut(&mut self) -> &mut R {
         &mut self.receiver
     }
 
     /// The sending half.
+    ///
+    /// ```
+    /// use futures::SinkExt;
+    /// # tokio_test::block_on(async {
+    /// // Any `Sink` will do: here a `Vec` collects what is sent.
+    /// let mut duplex = anyipc::Duplex::new(futures::stream::empty::<u32>(), Vec::new());
+    /// duplex.send(1).await.unwrap();
+    /// duplex.send(2).await.unwrap();
+    /// assert_eq!(duplex.sender(), &[1, 2]);
+    /// # });
+    /// ```
     pub fn sender(&self) -> &S {
         &self.sender
     }
 
-    /// The sending half, mutably.
+    /// The sending half, mutably: to use the sender's own methods, such as
+    /// [`Connection::send_many`](crate::Connection::send_many).
+    ///
+    /// ```
+    /// # tokio_test::block_on(async {
+    /// let mut outbox = anyipc::bind("mem://doc-duplex-sender-mut").await?;
+    /// let writer = anyipc::connect("mem://doc-duplex-sender-mut").await?;
+    /// let mut duplex = anyipc::Duplex::new(futures::stream::empty::<()>(), writer);
+    /// duplex.sender_mut().send_many(&["a", "b"]).await?;
+    /// let mut peer = outbox.accept().await?;
+    /// assert_eq!(peer.recv().await?.unwrap(), "a");
+    /// assert_eq!(peer.recv().await?.unwrap(), "b");
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn sender_mut(&mut self) -> &mut S {
         &mut self.sender
     }
 
     /// The two halves back: `(receiver, sender)`.
+    ///
+    /// ```
+    /// use futures::{SinkExt, StreamExt};
+    /// # tokio_test::block_on(async {
+    /// let mut duplex = anyipc::Duplex::new(futures::stream::iter(["in"]), Vec::new());
+    /// duplex.send("out").await.unwrap();
+    /// let (receiver, sender) = duplex.into_parts();
+    /// assert_eq!(receiver.collect::<Vec<_>>().await, ["in"]);
+    /// assert_eq!(sender, ["out"]);
+    /// # });
+    /// ```
     pub fn into_parts(self) -> (R, S) {
         (self.receiver, self.sender)
     }

@@ -53,11 +53,36 @@ impl Listener {
     }
 
     /// The endpoint this listener is bound to, with the real port when port 0 was asked for.
+    ///
+    /// ```
+    /// # tokio_test::block_on(async {
+    /// let listener = anyipc::bind("tcp://127.0.0.1:0?nodelay=false").await?;
+    /// let anyipc::Address::HostPort { host, port } = listener.endpoint().address() else {
+    ///     unreachable!("a tcp endpoint has a host and port")
+    /// };
+    /// assert_eq!((host.as_str(), *port != 0), ("127.0.0.1", true));
+    /// // The options stay.
+    /// assert_eq!(listener.endpoint().option("nodelay").as_deref(), Some("false"));
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
     }
 
     /// Waits for the next connection.
+    ///
+    /// ```
+    /// # tokio_test::block_on(async {
+    /// let mut listener = anyipc::bind("mem://doc-listener-accept").await?;
+    /// let mut first = anyipc::connect("mem://doc-listener-accept").await?;
+    /// let mut second = anyipc::connect("mem://doc-listener-accept").await?;
+    /// second.send("second").await?;
+    /// first.send("first").await?;
+    /// // mem:// accepts connections in the order they were made.
+    /// assert_eq!(listener.accept().await?.recv().await?.unwrap(), "first");
+    /// assert_eq!(listener.accept().await?.recv().await?.unwrap(), "second");
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     ///
     /// # Errors
     /// Errors of the OS accept call; a connection refused by `allow_uids` is not an error
@@ -69,7 +94,19 @@ impl Listener {
         std::future::poll_fn(|cx| self.poll_accept(cx)).await
     }
 
-    /// Polls for the next connection.
+    /// Polls for the next connection: [`accept`](Listener::accept) for hand-written futures
+    /// and `poll` functions.
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    /// # tokio_test::block_on(async {
+    /// let mut listener = anyipc::bind("mem://doc-listener-poll-accept").await?;
+    /// let mut client = anyipc::connect("mem://doc-listener-poll-accept").await?;
+    /// let mut server = poll_fn(|cx| listener.poll_accept(cx)).await?;
+    /// client.send("hi").await?;
+    /// assert_eq!(server.recv().await?.unwrap(), "hi");
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     ///
     /// # Errors
     /// As [`accept`](Listener::accept).

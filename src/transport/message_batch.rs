@@ -74,16 +74,68 @@ impl MessageBatch {
     }
 
     /// How many messages the batch holds (at least one).
+    ///
+    /// ```
+    /// # #[cfg(unix)] {
+    /// # tokio_test::block_on(async {
+    /// # let pid = std::process::id();
+    /// # let path = std::env::temp_dir().join(format!("anyipc-doc-batch-len-{pid}.sock"));
+    /// # let url = format!("unix://{}", path.display());
+    /// // A byte stream: what one write brought in is one batch.
+    /// let mut listener = anyipc::bind(&url).await?;
+    /// let mut client = anyipc::connect(&url).await?;
+    /// let mut server = listener.accept().await?;
+    /// client.send_many(&["a", "b", "c"]).await?;
+    /// assert_eq!(server.recv_batch().await?.unwrap().len(), 3);
+    ///
+    /// // A message transport: one message per batch.
+    /// let mut listener = anyipc::bind("mem://doc-batch-len").await?;
+    /// let mut client = anyipc::connect("mem://doc-batch-len").await?;
+    /// let mut server = listener.accept().await?;
+    /// client.send_many(&["a", "b", "c"]).await?;
+    /// assert_eq!(server.recv_batch().await?.unwrap().len(), 1);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// # }
+    /// ```
     pub fn len(&self) -> usize {
         self.count
     }
 
     /// Whether the batch holds no message (a received batch never does).
+    ///
+    /// ```
+    /// # tokio_test::block_on(async {
+    /// let mut listener = anyipc::bind("mem://doc-batch-is-empty").await?;
+    /// let mut client = anyipc::connect("mem://doc-batch-is-empty").await?;
+    /// let mut server = listener.accept().await?;
+    /// client.send("").await?;
+    /// // Even a batch of one empty message is not empty.
+    /// let batch = server.recv_batch().await?.unwrap();
+    /// assert!(!batch.is_empty());
+    /// assert_eq!(batch.iter().next(), Some(&b""[..]));
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
 
     /// The messages, in the order they were sent.
+    ///
+    /// ```
+    /// # tokio_test::block_on(async {
+    /// let mut listener = anyipc::bind("tcp://127.0.0.1:0?framing=lines").await?;
+    /// let mut client = anyipc::connect(listener.endpoint()).await?;
+    /// let mut server = listener.accept().await?;
+    /// client.send_many(&["one", "two"]).await?;
+    /// let mut lines = Vec::new();
+    /// while lines.len() < 2 {
+    ///     let batch = server.recv_batch().await?.unwrap();
+    ///     // Each message without its framing (here, its newline).
+    ///     lines.extend(batch.iter().map(|line| String::from_utf8_lossy(line).into_owned()));
+    /// }
+    /// assert_eq!(lines, ["one", "two"]);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn iter(&self) -> MessageBatchIter<'_> {
         MessageBatchIter {
             rest: &self.buf,
@@ -136,6 +188,22 @@ impl<'a> IntoIterator for &'a MessageBatch {
 }
 
 /// The messages of a [`MessageBatch`], as `&[u8]` over its buffer.
+///
+/// It knows how many messages are left ([`ExactSizeIterator`]).
+///
+/// ```
+/// # tokio_test::block_on(async {
+/// let mut listener = anyipc::bind("mem://doc-batch-iter").await?;
+/// let mut client = anyipc::connect("mem://doc-batch-iter").await?;
+/// let mut server = listener.accept().await?;
+/// client.send("only").await?;
+/// let batch = server.recv_batch().await?.unwrap();
+/// let mut iter = batch.iter();
+/// assert_eq!(iter.len(), 1);
+/// assert_eq!(iter.next(), Some(&b"only"[..]));
+/// assert_eq!((iter.len(), iter.next()), (0, None));
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// ```
 #[derive(Debug, Clone)]
 pub struct MessageBatchIter<'a> {
     rest: &'a [u8],

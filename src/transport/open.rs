@@ -8,12 +8,17 @@ use std::io;
 
 /// Connects to an endpoint.
 ///
-/// ```no_run
-/// # async fn f() -> std::io::Result<()> {
-/// use futures::SinkExt;
-/// let mut conn = anyipc::connect("tcp://127.0.0.1:7000?connect_timeout=2s").await?;
+/// ```
+/// # tokio_test::block_on(async {
+/// let mut listener = anyipc::bind("tcp://127.0.0.1:0").await?;
+/// let url = format!("{}?connect_timeout=2s", listener.endpoint());
+/// let mut conn = anyipc::connect(&url).await?;
 /// conn.send("hello").await?;
-/// # Ok(()) }
+/// assert_eq!(listener.accept().await?.recv().await?.unwrap(), "hello");
+///
+/// let err = anyipc::connect("mem://doc-connect-nobody").await.unwrap_err();
+/// assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
 /// ```
 ///
 /// # Errors

@@ -1,13 +1,22 @@
 /// Who is at the other end of a local connection, as the OS reports it.
 ///
-/// ```no_run
-/// # async fn f() -> std::io::Result<()> {
-/// let mut listener = anyipc::bind("unix:///tmp/app.sock").await?;
-/// let conn = listener.accept().await?;
-/// if let Some(peer) = conn.peer_credentials() {
-///     println!("client uid {} pid {:?}", peer.uid, peer.pid);
-/// }
-/// # Ok(()) }
+/// ```
+/// # #[cfg(unix)] {
+/// use std::os::unix::fs::MetadataExt;
+/// # tokio_test::block_on(async {
+/// let dir = std::env::temp_dir().join(format!("anyipc-doc-peer-cred-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let url = format!("unix://{}", dir.join("app.sock").display());
+/// let mut listener = anyipc::bind(&url).await?;
+/// let _client = anyipc::connect(&url).await?;
+/// let peer = listener.accept().await?.peer_credentials().expect("unix:// reports its peer");
+/// // The client is this process, running as the user who made `dir`.
+/// assert_eq!(peer.pid, Some(std::process::id()));
+/// assert_eq!(peer.uid, std::fs::metadata(&dir)?.uid());
+/// # drop(listener);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// # }
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PeerCredentials {

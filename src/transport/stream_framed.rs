@@ -85,6 +85,19 @@ pub struct StreamFramed<S> {
 impl<S> StreamFramed<S> {
     /// Frames `stream` with `codec`, reading into a buffer of `capacity` bytes and gathering
     /// up to `capacity` bytes of writes before `poll_ready` waits for the stream.
+    ///
+    /// ```
+    /// use anyipc::codec::{FrameCodec, Framing};
+    /// use anyipc::StreamFramed;
+    /// use futures::{SinkExt, StreamExt};
+    /// # tokio_test::block_on(async {
+    /// let (a, b) = tokio::io::duplex(4096);
+    /// let mut a = StreamFramed::new(a, FrameCodec::new(Framing::Lines, 1024), 4096);
+    /// let mut b = StreamFramed::new(b, FrameCodec::new(Framing::Lines, 1024), 4096);
+    /// a.send("hello".into()).await?;
+    /// assert_eq!(b.next().await.unwrap()?, "hello");
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn new(stream: S, codec: FrameCodec, capacity: usize) -> StreamFramed<S> {
         StreamFramed {
             stream,
@@ -100,16 +113,63 @@ impl<S> StreamFramed<S> {
     }
 
     /// The stream.
+    ///
+    /// ```
+    /// # use anyipc::codec::{FrameCodec, Framing};
+    /// # use anyipc::StreamFramed;
+    /// # use futures::{SinkExt, StreamExt};
+    /// # tokio_test::block_on(async {
+    /// let server = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let addr = server.local_addr()?;
+    /// let stream = tokio::net::TcpStream::connect(addr).await?;
+    /// let framed = StreamFramed::new(stream, FrameCodec::new(Framing::Length, 1024), 4096);
+    /// // The stream's own methods, through the framing.
+    /// assert_eq!(framed.get_ref().peer_addr()?, addr);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn get_ref(&self) -> &S {
         &self.stream
     }
 
     /// The stream. Reading or writing it directly breaks the framing.
+    ///
+    /// ```
+    /// # use anyipc::codec::{FrameCodec, Framing};
+    /// # use anyipc::StreamFramed;
+    /// # use futures::{SinkExt, StreamExt};
+    /// # tokio_test::block_on(async {
+    /// use tokio::io::AsyncWriteExt;
+    ///
+    /// let (a, b) = tokio::io::duplex(4096);
+    /// let mut a = StreamFramed::new(a, FrameCodec::new(Framing::Lines, 1024), 4096);
+    /// let mut b = StreamFramed::new(b, FrameCodec::new(Framing::Lines, 1024), 4096);
+    /// // Raw bytes that happen to be whole lines are fine; anything else breaks the framing.
+    /// a.get_mut().write_all(b"raw line\n").await?;
+    /// assert_eq!(b.next().await.unwrap()?, "raw line");
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn get_mut(&mut self) -> &mut S {
         &mut self.stream
     }
 
     /// Bytes received and not yet returned as messages.
+    ///
+    /// ```
+    /// # use anyipc::codec::{FrameCodec, Framing};
+    /// # use anyipc::StreamFramed;
+    /// # use futures::{SinkExt, StreamExt};
+    /// # tokio_test::block_on(async {
+    /// let (a, b) = tokio::io::duplex(4096);
+    /// let mut a = StreamFramed::new(a, FrameCodec::new(Framing::Length, 1024), 4096);
+    /// let mut b = StreamFramed::new(b, FrameCodec::new(Framing::Length, 1024), 4096);
+    /// a.feed("one".into()).await?;
+    /// a.feed("two".into()).await?;
+    /// a.flush().await?;
+    /// assert_eq!(b.next().await.unwrap()?, "one");
+    /// // The second frame arrived with the first: its 4-byte length header and body wait.
+    /// assert_eq!(&b.read_buffer()[..], b"\0\0\0\x03two");
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn read_buffer(&self) -> &BytesMut {
         &self.read_buf
     }

@@ -16,6 +16,25 @@ use std::task::{ready, Context, Poll};
 /// A message that does not deserialize is `InvalidData` (with the
 /// [`FormatError`](crate::codec::FormatError) inside) and the connection stays usable; a value
 /// that does not serialize is `InvalidInput`.
+///
+/// ```
+/// # #[cfg(feature = "json")] {
+/// use anyipc::codec::Json;
+/// use futures::SinkExt;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Debug, PartialEq, Serialize, Deserialize)]
+/// struct Point { x: i32, y: i32 }
+///
+/// # tokio_test::block_on(async {
+/// let mut listener = anyipc::bind("mem://doc-typed-struct").await?;
+/// let mut client = anyipc::connect("mem://doc-typed-struct").await?.typed::<(), Point>(Json);
+/// let mut server = listener.accept().await?.typed::<Point, ()>(Json);
+/// client.send(Point { x: 1, y: -2 }).await?;
+/// assert_eq!(server.recv().await?, Some(Point { x: 1, y: -2 }));
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// # }
+/// ```
 pub struct Typed<T, In, Out, F> {
     inner: T,
     format: F,
@@ -47,16 +66,64 @@ impl<T, In, Out, F> Typed<T, In, Out, F> {
     }
 
     /// The untyped connection.
+    ///
+    /// ```
+    /// # #[cfg(feature = "json")] {
+    /// # use anyipc::{codec::Json, Typed};
+    /// # use futures::SinkExt;
+    /// # tokio_test::block_on(async {
+    /// let _listener = anyipc::bind("mem://doc-typed-get-ref").await?;
+    /// let client = anyipc::connect("mem://doc-typed-get-ref").await?;
+    /// let typed: Typed<_, u32, u32, _> = Typed::new(client, Json);
+    /// assert_eq!(typed.get_ref().endpoint().to_string(), "mem://doc-typed-get-ref");
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// # }
+    /// ```
     pub fn get_ref(&self) -> &T {
         &self.inner
     }
 
-    /// The untyped connection, mutably.
+    /// The untyped connection, mutably: to send or receive raw messages between values.
+    ///
+    /// ```
+    /// # #[cfg(feature = "json")] {
+    /// # use anyipc::{codec::Json, Typed};
+    /// # use futures::SinkExt;
+    /// # tokio_test::block_on(async {
+    /// let mut listener = anyipc::bind("mem://doc-typed-get-mut").await?;
+    /// let client = anyipc::connect("mem://doc-typed-get-mut").await?;
+    /// let mut server = listener.accept().await?;
+    /// let mut typed: Typed<_, (), u32, _> = Typed::new(client, Json);
+    /// typed.get_mut().send("raw").await?;
+    /// typed.send(7).await?;
+    /// assert_eq!(server.recv().await?.unwrap(), "raw");
+    /// assert_eq!(server.recv().await?.unwrap(), "7");
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// # }
+    /// ```
     pub fn get_mut(&mut self) -> &mut T {
         &mut self.inner
     }
 
     /// The untyped connection back.
+    ///
+    /// ```
+    /// # #[cfg(feature = "json")] {
+    /// # use anyipc::{codec::Json, Typed};
+    /// # use futures::SinkExt;
+    /// # tokio_test::block_on(async {
+    /// let mut listener = anyipc::bind("mem://doc-typed-into-inner").await?;
+    /// let client = anyipc::connect("mem://doc-typed-into-inner").await?;
+    /// let mut server = listener.accept().await?;
+    /// let mut typed = client.typed::<(), Vec<u8>>(Json);
+    /// typed.send(vec![1, 2]).await?;
+    /// let mut client = typed.into_inner();
+    /// client.send("untyped").await?;
+    /// assert_eq!(server.recv().await?.unwrap(), "[1,2]");
+    /// assert_eq!(server.recv().await?.unwrap(), "untyped");
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// # }
+    /// ```
     pub fn into_inner(self) -> T {
         self.inner
     }
@@ -69,6 +136,25 @@ where
     F: Format,
 {
     /// Receives the next value; `Ok(None)` once the peer has closed.
+    ///
+    /// ```
+    /// # #[cfg(feature = "json")] {
+    /// use anyipc::codec::Json;
+    /// use std::io::ErrorKind;
+    /// # tokio_test::block_on(async {
+    /// let mut listener = anyipc::bind("mem://doc-typed-recv").await?;
+    /// let mut client = anyipc::connect("mem://doc-typed-recv").await?;
+    /// let mut server = listener.accept().await?.typed::<u32, ()>(Json);
+    /// client.send("not a number").await?;
+    /// client.send("42").await?;
+    /// drop(client);
+    /// // A message that is not a `u32` is an error, and the connection goes on.
+    /// assert_eq!(server.recv().await.unwrap_err().kind(), ErrorKind::InvalidData);
+    /// assert_eq!(server.recv().await?, Some(42));
+    /// assert_eq!(server.recv().await?, None);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// `InvalidData` for a message that is not an `In`; otherwise as the connection's.
