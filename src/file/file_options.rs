@@ -2,6 +2,16 @@ use crate::Endpoint;
 use std::time::Duration;
 
 /// When appended records reach the disk (`fsync=`).
+///
+/// ```
+/// use anyipc::file::{FileOptions, FsyncPolicy};
+/// assert_eq!(FsyncPolicy::default(), FsyncPolicy::Batch);
+/// let ep: anyipc::Endpoint = "file:///var/log/app?fsync=never".parse()?;
+/// assert_eq!(FileOptions::from_endpoint(&ep).fsync, FsyncPolicy::Never);
+/// // Only the three policies' names are accepted.
+/// assert!("file:///var/log/app?fsync=sometimes".parse::<anyipc::Endpoint>().is_err());
+/// # Ok::<(), anyipc::EndpointParseError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FsyncPolicy {
     /// A send returns only after its record is on disk (`fdatasync`); the directory is
@@ -19,6 +29,24 @@ pub enum FsyncPolicy {
 }
 
 /// Where a consumer without a committed cursor begins (`from=`).
+///
+/// ```
+/// # tokio_test::block_on(async {
+/// use anyipc::file::{FileConsumer, FileOptions, FileProducer, StartFrom};
+/// # let dir = std::env::temp_dir().join(format!("anyipc-doc-from-{}", std::process::id()));
+/// # let _ = std::fs::remove_dir_all(&dir);
+/// let mut log = FileProducer::open(&dir, FileOptions::default()).await?;
+/// log.append_many(&["old", "older"]).await?;
+/// log.sync().await?; // written: the end the consumer finds is after them
+/// let opts = FileOptions { from: StartFrom::End, ..FileOptions::default() };
+/// let mut consumer = FileConsumer::open(&dir, None, opts).await?;
+/// log.append("new").await?;
+/// let record = consumer.recv().await?.unwrap();
+/// assert_eq!((record.seq, &record.payload[..]), (2, &b"new"[..]));
+/// # log.close().await?;
+/// # anyipc::file::remove(&dir)?;
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum StartFrom {
     /// The oldest record kept.
@@ -30,6 +58,17 @@ pub enum StartFrom {
 
 /// Options of a `file://` log or plain file; [`FileOptions::from_endpoint`] reads them from
 /// a URL.
+///
+/// ```
+/// use anyipc::file::{FileOptions, FsyncPolicy, StartFrom, DEFAULT_SEGMENT_SIZE};
+/// let opts = FileOptions { retention: Some(1 << 30), ..FileOptions::default() };
+/// assert_eq!((opts.fsync, opts.from, opts.follow), (FsyncPolicy::Batch, StartFrom::Start, true));
+/// assert_eq!((opts.segment_size, opts.mode), (DEFAULT_SEGMENT_SIZE, 0o600));
+/// // A URL without options gives the same defaults.
+/// let ep: anyipc::Endpoint = "file:///var/log/app".parse()?;
+/// assert_eq!(FileOptions::from_endpoint(&ep), FileOptions::default());
+/// # Ok::<(), anyipc::EndpointParseError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileOptions {
     /// `fsync=`.
@@ -53,8 +92,33 @@ pub struct FileOptions {
 }
 
 /// `segment_size` unless `segment_size=` says otherwise.
+///
+/// ```
+/// use anyipc::file::{FileOptions, DEFAULT_SEGMENT_SIZE};
+/// assert_eq!(DEFAULT_SEGMENT_SIZE, 64 << 20); // 64 MiB
+/// let ep: anyipc::Endpoint = "file:///var/log/app?fsync=always".parse()?;
+/// assert_eq!(FileOptions::from_endpoint(&ep).segment_size, DEFAULT_SEGMENT_SIZE);
+/// # Ok::<(), anyipc::EndpointParseError>(())
+/// ```
 pub const DEFAULT_SEGMENT_SIZE: u64 = 64 << 20;
 /// How often the polling fallback looks for new data.
+///
+/// ```
+/// # tokio_test::block_on(async {
+/// use anyipc::file::{FileConsumer, FileOptions, FileProducer, DEFAULT_POLL_INTERVAL};
+/// # let dir = std::env::temp_dir().join(format!("anyipc-doc-poll-{}", std::process::id()));
+/// # let _ = std::fs::remove_dir_all(&dir);
+/// assert_eq!(DEFAULT_POLL_INTERVAL, std::time::Duration::from_millis(20));
+/// // Polling instead of inotify (e.g. on a network file system, which sends no events).
+/// let opts = FileOptions { poll_interval: Some(DEFAULT_POLL_INTERVAL), ..Default::default() };
+/// let mut consumer = FileConsumer::open(&dir, None, opts).await?;
+/// let mut log = FileProducer::open(&dir, FileOptions::default()).await?;
+/// log.append("polled").await?;
+/// assert_eq!(&consumer.recv().await?.unwrap().payload[..], b"polled");
+/// # log.close().await?;
+/// # anyipc::file::remove(&dir)?;
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// ```
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(20);
 
 impl Default for FileOptions {

@@ -30,7 +30,7 @@ use std::path::Path;
 /// let record = consumer.recv().await?.unwrap();
 /// assert_eq!((record.seq, &record.payload[..]), (0, &b"first"[..]));
 /// consumer.commit().await?; // a restarted "doc" consumer resumes at record 1
-/// # std::fs::remove_dir_all(&dir)?;
+/// # anyipc::file::remove(&dir)?;
 /// # Ok::<(), std::io::Error>(()) }).unwrap();
 /// ```
 #[derive(Debug)]
@@ -41,6 +41,23 @@ pub struct FileProducer {
 impl FileProducer {
     /// Opens (creating if needed) the log in `dir` for appending. A torn tail left by a
     /// crash is cut off first.
+    ///
+    /// ```
+    /// # tokio_test::block_on(async {
+    /// use anyipc::file::{FileOptions, FileProducer};
+    /// # let name = format!("anyipc-doc-producer-open-{}", std::process::id());
+    /// # let dir = std::env::temp_dir().join(name);
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// let first = FileProducer::open(&dir, FileOptions::default()).await?;
+    /// // One producer at a time, in this process or any other.
+    /// let second = FileProducer::open(&dir, FileOptions::default()).await.unwrap_err();
+    /// assert_eq!(second.kind(), std::io::ErrorKind::AddrInUse);
+    /// first.close().await?; // releases the lock
+    /// let again = FileProducer::open(&dir, FileOptions::default()).await?;
+    /// again.close().await?;
+    /// # anyipc::file::remove(&dir)?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     ///
     /// # Errors
     /// `AddrInUse` when another producer (in any process) has the log open;
@@ -67,6 +84,23 @@ impl FileProducer {
     /// Appends one record; returns its sequence number. With `fsync=always` it is on disk
     /// when this returns.
     ///
+    /// ```
+    /// # tokio_test::block_on(async {
+    /// use anyipc::file::{FileOptions, FileProducer};
+    /// # let name = format!("anyipc-doc-append-{}", std::process::id());
+    /// # let dir = std::env::temp_dir().join(name);
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// let opts = FileOptions { max_frame: 1024, ..FileOptions::default() };
+    /// let mut log = FileProducer::open(&dir, opts).await?;
+    /// assert_eq!(log.append("fits").await?, 0);
+    /// let too_big = log.append(vec![0u8; 1025]).await.unwrap_err();
+    /// assert_eq!(too_big.kind(), std::io::ErrorKind::InvalidInput);
+    /// assert_eq!(log.append("next").await?, 1); // the refused message took no number
+    /// log.close().await?;
+    /// # anyipc::file::remove(&dir)?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
+    ///
     /// # Errors
     /// `InvalidInput` for a message over `max_frame`; after a failed write or fdatasync
     /// (disk full, I/O error) that error, for this and every later append: the producer
@@ -92,14 +126,15 @@ impl FileProducer {
     /// ```
     /// # tokio_test::block_on(async {
     /// use anyipc::file::{FileOptions, FileProducer, FsyncPolicy};
-    /// let dir = std::env::temp_dir().join(format!("anyipc-doc-append-many-{}", std::process::id()));
+    /// let dir = std::env::temp_dir()
+    ///     .join(format!("anyipc-doc-append-many-{}", std::process::id()));
     /// let opts = FileOptions { fsync: FsyncPolicy::Always, ..FileOptions::default() };
     /// let mut log = FileProducer::open(&dir, opts).await?;
     /// let lines: Vec<String> = (0..100).map(|i| format!("reading {i}")).collect();
     /// assert_eq!(log.append_many(&lines).await?, 0..100); // all on disk now
     /// assert_eq!(log.append_many(&[b"one more"]).await?, 100..101);
     /// log.close().await?;
-    /// # std::fs::remove_dir_all(&dir)?;
+    /// # anyipc::file::remove(&dir)?;
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     ///
@@ -135,6 +170,25 @@ impl FileProducer {
     }
 
     /// The sequence number the next appended record gets.
+    ///
+    /// ```
+    /// # tokio_test::block_on(async {
+    /// use anyipc::file::{FileOptions, FileProducer};
+    /// # let name = format!("anyipc-doc-next-seq-{}", std::process::id());
+    /// # let dir = std::env::temp_dir().join(name);
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// let mut log = FileProducer::open(&dir, FileOptions::default()).await?;
+    /// assert_eq!(log.next_seq(), 0);
+    /// log.append_many(&["a", "b"]).await?;
+    /// assert_eq!(log.next_seq(), 2);
+    /// log.close().await?;
+    /// // Opened again, the log goes on where it ended.
+    /// let log = FileProducer::open(&dir, FileOptions::default()).await?;
+    /// assert_eq!(log.next_seq(), 2);
+    /// log.close().await?;
+    /// # anyipc::file::remove(&dir)?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn next_seq(&self) -> u64 {
         self.appender.next_seq()
     }
@@ -142,6 +196,23 @@ impl FileProducer {
     /// Waits until every record whose [`append`](Self::append) returned is on disk (with
     /// `fsync=never`: written to the OS). A record of an `append` dropped before it returned
     /// is not covered: it is written with the next append or when the producer closes.
+    ///
+    /// ```
+    /// # tokio_test::block_on(async {
+    /// use anyipc::file::{FileConsumer, FileOptions, FileProducer};
+    /// # let name = format!("anyipc-doc-sync-{}", std::process::id());
+    /// # let dir = std::env::temp_dir().join(name);
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// let mut log = FileProducer::open(&dir, FileOptions::default()).await?; // fsync=batch
+    /// log.append("handed over").await?;
+    /// log.sync().await?; // now on disk, so a reader that does not wait finds it
+    /// let opts = FileOptions { follow: false, ..FileOptions::default() };
+    /// let mut reader = FileConsumer::open(&dir, None, opts).await?;
+    /// assert_eq!(&reader.recv().await?.unwrap().payload[..], b"handed over");
+    /// log.close().await?;
+    /// # anyipc::file::remove(&dir)?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     ///
     /// # Errors
     /// The writer's error if it stopped.
@@ -153,6 +224,23 @@ impl FileProducer {
     }
 
     /// Writes and syncs what is pending, closes the segment and releases the lock.
+    ///
+    /// ```
+    /// # tokio_test::block_on(async {
+    /// use anyipc::file::{FileConsumer, FileOptions, FileProducer, FsyncPolicy};
+    /// # let name = format!("anyipc-doc-close-{}", std::process::id());
+    /// # let dir = std::env::temp_dir().join(name);
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// let opts = FileOptions { fsync: FsyncPolicy::Never, follow: false, ..Default::default() };
+    /// let mut log = FileProducer::open(&dir, opts.clone()).await?;
+    /// log.append_many(&["last", "words"]).await?;
+    /// log.close().await?; // both written, and the lock released
+    /// let mut reader = FileConsumer::open(&dir, None, opts).await?;
+    /// assert_eq!(&reader.recv().await?.unwrap().payload[..], b"last");
+    /// assert_eq!(&reader.recv().await?.unwrap().payload[..], b"words");
+    /// anyipc::file::remove(&dir)?; // a live producer's lock would refuse this
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     ///
     /// # Errors
     /// The writer's error if it stopped.

@@ -22,13 +22,45 @@
 use bytes::BufMut;
 
 /// Bytes of a segment header.
+///
+/// ```
+/// use anyipc::file::{scan_segment, SegmentHeader, SEGMENT_HEADER_LEN};
+/// let empty_segment = SegmentHeader { salt: 1, base_seq: 0 }.encode();
+/// assert_eq!(empty_segment.len(), SEGMENT_HEADER_LEN);
+/// // Records start right after it.
+/// assert_eq!(scan_segment(&empty_segment, 1024).valid_len, SEGMENT_HEADER_LEN);
+/// ```
 pub const SEGMENT_HEADER_LEN: usize = 32;
 /// Bytes of a record header (length and CRC).
+///
+/// ```
+/// use anyipc::file::{encode_record, RECORD_HEADER_LEN};
+/// let mut record = Vec::new();
+/// encode_record(&mut record, 7, 0, b"abc");
+/// assert_eq!(record.len(), RECORD_HEADER_LEN + 3);
+/// assert_eq!(&record[RECORD_HEADER_LEN..], b"abc"); // the payload follows the header
+/// ```
 pub const RECORD_HEADER_LEN: usize = 8;
 const MAGIC: &[u8; 8] = b"AIPCLOG1";
 const VERSION: u32 = 1;
 
 /// The header at the start of every segment file.
+///
+/// ```
+/// # tokio_test::block_on(async {
+/// use anyipc::file::{FileOptions, FileProducer, SegmentHeader};
+/// # let dir = std::env::temp_dir().join(format!("anyipc-doc-header-{}", std::process::id()));
+/// # let _ = std::fs::remove_dir_all(&dir);
+/// let mut log = FileProducer::open(&dir, FileOptions::default()).await?;
+/// log.append("first").await?;
+/// log.close().await?;
+/// // Segment files are named after their first record's sequence number, in 20 digits.
+/// let segment = std::fs::read(dir.join("00000000000000000000.log"))?;
+/// let header = SegmentHeader::decode(&segment).expect("a valid header");
+/// assert_eq!(header.base_seq, 0);
+/// # anyipc::file::remove(&dir)?;
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SegmentHeader {
     /// Random per segment; mixed into every record's CRC.
@@ -47,6 +79,15 @@ impl SegmentHeader {
     }
 
     /// The 32 header bytes.
+    ///
+    /// ```
+    /// use anyipc::file::SegmentHeader;
+    /// let header = SegmentHeader { salt: 0x1234_5678, base_seq: 42 };
+    /// let bytes = header.encode();
+    /// assert_eq!(&bytes[..8], b"AIPCLOG1"); // the magic
+    /// assert_eq!(&bytes[16..24], &42u64.to_le_bytes()); // base_seq, little-endian
+    /// assert_eq!(SegmentHeader::decode(&bytes), Some(header));
+    /// ```
     pub fn encode(&self) -> [u8; SEGMENT_HEADER_LEN] {
         let mut out = [0u8; SEGMENT_HEADER_LEN];
         out[0..8].copy_from_slice(MAGIC);
@@ -59,6 +100,15 @@ impl SegmentHeader {
     }
 
     /// Parses a header; `None` if `bytes` is short, or magic, version or CRC is wrong.
+    ///
+    /// ```
+    /// use anyipc::file::SegmentHeader;
+    /// let mut bytes = SegmentHeader { salt: 7, base_seq: 1000 }.encode();
+    /// assert_eq!(SegmentHeader::decode(&bytes).map(|h| h.base_seq), Some(1000));
+    /// assert_eq!(SegmentHeader::decode(&bytes[..20]), None); // short
+    /// bytes[16] ^= 1; // base_seq damaged: the header's CRC no longer matches
+    /// assert_eq!(SegmentHeader::decode(&bytes), None);
+    /// ```
     pub fn decode(bytes: &[u8]) -> Option<SegmentHeader> {
         let h = bytes.get(..SEGMENT_HEADER_LEN)?;
         if &h[0..8] != MAGIC || le_u32(&h[8..12]) != VERSION || le_u32(&h[24..28]) != 0 {
@@ -75,6 +125,15 @@ impl SegmentHeader {
 }
 
 /// What [`decode_record`] found at an offset.
+///
+/// ```
+/// use anyipc::file::{decode_record, encode_record, Decoded};
+/// let mut record = Vec::new();
+/// encode_record(&mut record, 7, 5, b"payload");
+/// assert_eq!(decode_record(&record, 7, 5, 1024), Decoded::Record { len: record.len() });
+/// assert_eq!(decode_record(&record[..10], 7, 5, 1024), Decoded::Incomplete);
+/// assert_eq!(decode_record(&record, 7, 6, 1024), Decoded::Invalid); // not record 6
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decoded {
     /// A valid record: its payload is `bytes[RECORD_HEADER_LEN..len]`, `len` bytes in all.
@@ -90,6 +149,19 @@ pub enum Decoded {
 
 /// Checks the record that `bytes` starts with, expected to have sequence number `seq` in a
 /// segment salted with `salt`; a payload longer than `max_len` is invalid.
+///
+/// ```
+/// use anyipc::file::{decode_record, encode_record, Decoded, RECORD_HEADER_LEN};
+/// let mut records = Vec::new();
+/// encode_record(&mut records, 9, 0, b"first");
+/// encode_record(&mut records, 9, 1, b"second");
+/// let Decoded::Record { len } = decode_record(&records, 9, 0, 1024) else { panic!() };
+/// assert_eq!(&records[RECORD_HEADER_LEN..len], b"first");
+/// // The next record starts at `len`, and must be record 1 of the same segment.
+/// assert!(matches!(decode_record(&records[len..], 9, 1, 1024), Decoded::Record { .. }));
+/// assert_eq!(decode_record(&records[len..], 8, 1, 1024), Decoded::Invalid); // other salt
+/// assert_eq!(decode_record(&records[len..], 9, 1, 5), Decoded::Invalid); // over max_len
+/// ```
 pub fn decode_record(bytes: &[u8], salt: u32, seq: u64, max_len: usize) -> Decoded {
     let Some(header) = bytes.get(..RECORD_HEADER_LEN) else {
         return Decoded::Incomplete;
@@ -112,6 +184,15 @@ pub fn decode_record(bytes: &[u8], salt: u32, seq: u64, max_len: usize) -> Decod
 /// Appends the record for `payload` (sequence number `seq`, segment `salt`) to `out`.
 ///
 /// The caller keeps `payload.len()` within `u32` (the writer refuses larger messages).
+///
+/// ```
+/// use anyipc::file::{decode_record, encode_record, Decoded, RECORD_HEADER_LEN};
+/// let mut out = bytes::BytesMut::new();
+/// encode_record(&mut out, 7, 0, b"hi");
+/// assert_eq!(&out[..4], &2u32.to_le_bytes()); // the payload's length, then the CRC
+/// assert_eq!(&out[RECORD_HEADER_LEN..], b"hi");
+/// assert_eq!(decode_record(&out, 7, 0, 1024), Decoded::Record { len: out.len() });
+/// ```
 pub fn encode_record(out: &mut impl BufMut, salt: u32, seq: u64, payload: &[u8]) {
     debug_assert!(u32::try_from(payload.len()).is_ok());
     out.put_u32_le(payload.len() as u32);

@@ -32,6 +32,22 @@ pub fn remove(dir: impl AsRef<Path>) -> io::Result<()> {
 /// As [`remove`], but also the log of a live producer: it keeps writing to files that no
 /// consumer can open any more. For tools that clean up after a stuck process.
 ///
+/// ```
+/// # tokio_test::block_on(async {
+/// use anyipc::file::{FileOptions, FileProducer};
+/// # let name = format!("anyipc-doc-remove-forced-{}", std::process::id());
+/// # let dir = std::env::temp_dir().join(name);
+/// # let _ = std::fs::remove_dir_all(&dir);
+/// let mut stuck = FileProducer::open(&dir, FileOptions::default()).await?;
+/// stuck.append("still writing").await?;
+/// let refused = anyipc::file::remove(&dir).unwrap_err();
+/// assert_eq!(refused.kind(), std::io::ErrorKind::AddrInUse);
+/// anyipc::file::remove_forced(&dir)?;
+/// assert!(!dir.exists());
+/// # stuck.close().await?;
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// ```
+///
 /// # Errors
 /// `NotFound` when `dir` holds no log; OS errors removing the files.
 pub fn remove_forced(dir: impl AsRef<Path>) -> io::Result<()> {

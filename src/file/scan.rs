@@ -4,6 +4,21 @@ use super::record::{decode_record, Decoded, SegmentHeader, RECORD_HEADER_LEN, SE
 use std::ops::Range;
 
 /// What ends a segment's valid prefix.
+///
+/// ```
+/// use anyipc::file::{encode_record, scan_segment, SegmentHeader, Tail, RECORD_HEADER_LEN};
+/// let mut seg = SegmentHeader { salt: 1, base_seq: 0 }.encode().to_vec();
+/// let second = seg.len() + RECORD_HEADER_LEN + 6; // where record 1 starts
+/// for seq in 0..3 {
+///     encode_record(&mut seg, 1, seq, b"record");
+/// }
+/// assert_eq!(scan_segment(&seg, 1024).tail, Tail::Clean);
+/// seg[second + RECORD_HEADER_LEN] ^= 1; // a payload byte of record 1; record 2 intact
+/// assert_eq!(scan_segment(&seg, 1024).tail, Tail::Corrupt);
+/// seg.truncate(second + 3); // record 1 cut short, as by a crash mid-write
+/// assert_eq!(scan_segment(&seg, 1024).tail, Tail::Torn);
+/// assert_eq!(scan_segment(&seg[..10], 1024).tail, Tail::BadHeader);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tail {
     /// The valid records end exactly at the end of the bytes.
@@ -21,6 +36,22 @@ pub enum Tail {
 }
 
 /// The result of [`scan_segment`].
+///
+/// ```
+/// # tokio_test::block_on(async {
+/// use anyipc::file::{scan_segment, FileOptions, FileProducer, Tail};
+/// # let dir = std::env::temp_dir().join(format!("anyipc-doc-scan-{}", std::process::id()));
+/// # let _ = std::fs::remove_dir_all(&dir);
+/// let mut log = FileProducer::open(&dir, FileOptions::default()).await?;
+/// log.append_many(&["one", "two"]).await?;
+/// log.close().await?;
+/// let segment = std::fs::read(dir.join("00000000000000000000.log"))?;
+/// let scan = scan_segment(&segment, 1 << 20);
+/// assert_eq!((scan.tail, scan.valid_len), (Tail::Clean, segment.len()));
+/// assert_eq!(&segment[scan.payloads[1].clone()], b"two");
+/// # anyipc::file::remove(&dir)?;
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SegmentScan {
     /// The header, if valid.
@@ -37,6 +68,15 @@ pub struct SegmentScan {
 impl SegmentScan {
     /// The sequence number the next record appended to this segment gets: `None` without a
     /// valid header, or when it would be past `u64::MAX` (a header no producer wrote).
+    ///
+    /// ```
+    /// use anyipc::file::{encode_record, scan_segment, SegmentHeader};
+    /// let mut seg = SegmentHeader { salt: 3, base_seq: 500 }.encode().to_vec();
+    /// assert_eq!(scan_segment(&seg, 1024).next_seq(), Some(500)); // empty: its base
+    /// encode_record(&mut seg, 3, 500, b"x");
+    /// assert_eq!(scan_segment(&seg, 1024).next_seq(), Some(501));
+    /// assert_eq!(scan_segment(b"not a segment", 1024).next_seq(), None);
+    /// ```
     pub fn next_seq(&self) -> Option<u64> {
         self.header
             .and_then(|h| h.base_seq.checked_add(self.payloads.len() as u64))
@@ -164,6 +204,15 @@ const SEARCH_CRC_BUDGET: usize = 256 << 20;
 /// validates at its place (right length, CRC, salt and sequence number); the prefix is the
 /// longest valid one (the bytes after it are not a valid record); `Clean` exactly when the
 /// prefix is everything; and recovering the recovered prefix changes nothing.
+///
+/// ```
+/// use anyipc::file::{check_scan_invariants, encode_record, SegmentHeader};
+/// let mut seg = SegmentHeader { salt: 1, base_seq: 0 }.encode().to_vec();
+/// encode_record(&mut seg, 1, 0, b"ok");
+/// seg.extend_from_slice(b"\x05\0\0\0torn"); // what a fuzzer might make of a torn tail
+/// check_scan_invariants(&seg); // panics where scan_segment breaks a guarantee
+/// check_scan_invariants(b"no header at all");
+/// ```
 #[doc(hidden)]
 pub fn check_scan_invariants(data: &[u8]) {
     check_one(data);
