@@ -66,6 +66,20 @@ impl MessageQueue {
     /// complete, so no process ever opens a half-built queue; staging files of creators
     /// that died are removed by the next `create` of that name.
     ///
+    /// ```
+    /// use anyipc::queue::{MessageQueue, QueueOptions};
+    /// use std::io::ErrorKind;
+    /// # let name = format!("doc-mq-create-{}", std::process::id());
+    /// let queue = MessageQueue::create(&name, &QueueOptions::default())?;
+    /// assert_eq!(queue.attributes().capacity, 1024);
+    /// let taken = MessageQueue::create(&name, &QueueOptions::default()).unwrap_err();
+    /// assert_eq!(taken.kind(), ErrorKind::AlreadyExists);
+    /// let bad = MessageQueue::create("no/slash", &QueueOptions::default()).unwrap_err();
+    /// assert_eq!(bad.kind(), ErrorKind::InvalidInput);
+    /// # MessageQueue::remove(&name)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// `AlreadyExists` if the name is taken; `InvalidInput` for a bad name or options out of
     /// range; `Unsupported` off Linux; OS errors of the queue directory (`/dev/shm`).
@@ -111,6 +125,20 @@ impl MessageQueue {
 
     /// Opens an existing queue.
     ///
+    /// ```
+    /// use anyipc::queue::{MessageQueue, QueueOptions};
+    /// # let name = format!("doc-mq-open-{}", std::process::id());
+    /// let creator = MessageQueue::create(&name, &QueueOptions::default())?;
+    /// creator.try_send(b"hi", 2)?;
+    /// // Usually in another process:
+    /// let queue = MessageQueue::open(&name)?;
+    /// assert_eq!(queue.try_recv()?, ("hi".into(), 2));
+    /// MessageQueue::remove(&name)?;
+    /// let err = MessageQueue::open(&name).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// `NotFound` if there is none; `InvalidData` (a [`QueueError`] inside) for a segment
     /// that is not a usable queue: foreign, another layout version, or half-created;
@@ -126,6 +154,24 @@ impl MessageQueue {
 
     /// Opens the queue, creating it if there is none. An existing queue must have the
     /// asked-for capacity and max message length: it is never adopted silently.
+    ///
+    /// ```
+    /// use anyipc::queue::{MessageQueue, QueueError, QueueOptions};
+    /// # let name = format!("doc-mq-open-or-create-{}", std::process::id());
+    /// let options = QueueOptions { capacity: 8, ..Default::default() };
+    /// let first = MessageQueue::open_or_create(&name, &options)?; // creates it
+    /// first.try_send(b"kept", 0)?;
+    /// let second = MessageQueue::open_or_create(&name, &options)?; // opens the same queue
+    /// assert_eq!(second.try_recv()?.0, "kept");
+    /// let bigger = QueueOptions { capacity: 16, ..options };
+    /// let err = MessageQueue::open_or_create(&name, &bigger).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
+    /// let inner = err.get_ref().and_then(|e| e.downcast_ref::<QueueError>());
+    /// let differ = QueueError::AttributesDiffer { found: (8, 8192), wanted: (16, 8192) };
+    /// assert_eq!(inner, Some(&differ));
+    /// # MessageQueue::remove(&name)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     ///
     /// # Errors
     /// `AlreadyExists` ([`QueueError::AttributesDiffer`] inside) if the queue exists with
@@ -179,6 +225,20 @@ impl MessageQueue {
     /// Removes the queue's name. Handles already open keep working on the (now anonymous)
     /// queue until they are dropped, as with `mq_unlink`; a new queue may take the name.
     ///
+    /// ```
+    /// use anyipc::queue::{MessageQueue, QueueOptions};
+    /// use std::io::ErrorKind;
+    /// # let name = format!("doc-mq-remove-{}", std::process::id());
+    /// let queue = MessageQueue::create(&name, &QueueOptions::default())?;
+    /// MessageQueue::remove(&name)?;
+    /// assert_eq!(MessageQueue::open(&name).unwrap_err().kind(), ErrorKind::NotFound);
+    /// // The open handle still works on the nameless queue.
+    /// queue.try_send(b"still here", 0)?;
+    /// assert_eq!(queue.try_recv()?.0, "still here");
+    /// assert_eq!(MessageQueue::remove(&name).unwrap_err().kind(), ErrorKind::NotFound);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// `NotFound` if there is no such queue; `InvalidInput` for a bad name.
     pub fn remove(name: &str) -> io::Result<()> {
@@ -187,11 +247,35 @@ impl MessageQueue {
     }
 
     /// The queue's name.
+    ///
+    /// ```
+    /// use anyipc::queue::{MessageQueue, QueueOptions};
+    /// # let name = format!("doc-mq-name-{}", std::process::id());
+    /// let _queue = MessageQueue::create(&name, &QueueOptions::default())?;
+    /// let opened = MessageQueue::open(&name)?;
+    /// assert_eq!(opened.name(), name);
+    /// # MessageQueue::remove(&name)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
 
     /// Capacity, max message length and current length.
+    ///
+    /// ```
+    /// use anyipc::queue::{MessageQueue, QueueOptions};
+    /// # let name = format!("doc-mq-attributes-{}", std::process::id());
+    /// let options = QueueOptions { capacity: 16, ..Default::default() };
+    /// let queue = MessageQueue::create(&name, &options)?;
+    /// queue.try_send_many(&["a", "b", "c"], 0)?;
+    /// queue.try_recv()?;
+    /// let attributes = MessageQueue::open(&name)?.attributes();
+    /// assert_eq!((attributes.capacity, attributes.max_message_len), (16, 8192));
+    /// assert_eq!(attributes.len, 2);
+    /// # MessageQueue::remove(&name)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn attributes(&self) -> QueueAttributes {
         let g = self.attachment.geometry();
         let len = self
@@ -207,6 +291,20 @@ impl MessageQueue {
     }
 
     /// Sends `msg` with `priority` (0–31, higher is received first) if there is room now.
+    ///
+    /// ```
+    /// use anyipc::queue::{MessageQueue, QueueOptions};
+    /// use std::io::ErrorKind;
+    /// # let name = format!("doc-mq-try-send-{}", std::process::id());
+    /// let options = QueueOptions { capacity: 1, max_message_len: 4, ..Default::default() };
+    /// let queue = MessageQueue::create(&name, &options)?;
+    /// queue.try_send(b"ok", 0)?;
+    /// assert_eq!(queue.try_send(b"full", 0).unwrap_err().kind(), ErrorKind::WouldBlock);
+    /// assert_eq!(queue.try_send(b"too long", 0).unwrap_err().kind(), ErrorKind::InvalidInput);
+    /// assert_eq!(queue.try_recv()?.0, "ok");
+    /// # MessageQueue::remove(&name)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     ///
     /// # Errors
     /// `WouldBlock` if the queue is full; `InvalidInput` for a priority over 31 or a message
@@ -262,7 +360,8 @@ impl MessageQueue {
     /// ```
     /// use anyipc::queue::{MessageQueue, QueueOptions};
     /// # let name = format!("doc-mq-many-{}", std::process::id());
-    /// let queue = MessageQueue::create(&name, &QueueOptions { capacity: 3, ..Default::default() })?;
+    /// let options = QueueOptions { capacity: 3, ..Default::default() };
+    /// let queue = MessageQueue::create(&name, &options)?;
     /// assert_eq!(queue.try_send_many(&[b"a", b"b", b"c", b"d"], 0)?, 3); // "d" did not fit
     /// let mut got = Vec::new();
     /// assert_eq!(queue.try_recv_many(&mut got, 10)?, 3);
@@ -371,6 +470,22 @@ impl MessageQueue {
 
     /// Sends `msg` with `priority`, waiting for room.
     ///
+    /// ```
+    /// # tokio_test::block_on(async {
+    /// use anyipc::queue::{MessageQueue, QueueOptions};
+    /// # let name = format!("doc-mq-send-{}", std::process::id());
+    /// let options = QueueOptions { capacity: 1, ..Default::default() };
+    /// let queue = MessageQueue::create(&name, &options)?;
+    /// queue.send(b"first", 0).await?;
+    /// // The queue is full: this send waits until the receive beside it makes room.
+    /// let (sent, received) = tokio::join!(queue.send(b"second", 4), queue.recv());
+    /// sent?;
+    /// assert_eq!(received?.0, "first");
+    /// assert_eq!(queue.try_recv()?, ("second".into(), 4));
+    /// # MessageQueue::remove(&name)?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
+    ///
     /// # Errors
     /// As [`try_send`](Self::try_send), except that a full queue is waited on.
     ///
@@ -382,6 +497,21 @@ impl MessageQueue {
     }
 
     /// Sends `msg` with `priority`, waiting at most `timeout` for room.
+    ///
+    /// ```
+    /// # tokio_test::block_on(async {
+    /// use anyipc::queue::{MessageQueue, QueueOptions};
+    /// use std::time::Duration;
+    /// # let name = format!("doc-mq-send-timeout-{}", std::process::id());
+    /// let options = QueueOptions { capacity: 1, ..Default::default() };
+    /// let queue = MessageQueue::create(&name, &options)?;
+    /// queue.send_timeout(b"fits", 0, Duration::from_secs(5)).await?;
+    /// let full = queue.send_timeout(b"no room", 0, Duration::from_millis(10)).await;
+    /// assert_eq!(full.unwrap_err().kind(), std::io::ErrorKind::TimedOut);
+    /// assert_eq!(queue.attributes().len, 1);
+    /// # MessageQueue::remove(&name)?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     ///
     /// # Errors
     /// `TimedOut` if the queue stayed full; otherwise as [`try_send`](Self::try_send).
@@ -413,6 +543,19 @@ impl MessageQueue {
 
     /// Receives the oldest message of the highest priority present, with its priority, if
     /// there is one now.
+    ///
+    /// ```
+    /// use anyipc::queue::{MessageQueue, QueueOptions};
+    /// # let name = format!("doc-mq-try-recv-{}", std::process::id());
+    /// let queue = MessageQueue::create(&name, &QueueOptions::default())?;
+    /// assert_eq!(queue.try_recv().unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
+    /// queue.try_send(b"a", 0)?;
+    /// queue.try_send(b"b", 5)?;
+    /// assert_eq!(queue.try_recv()?, ("b".into(), 5));
+    /// assert_eq!(queue.try_recv()?, ("a".into(), 0));
+    /// # MessageQueue::remove(&name)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     ///
     /// # Errors
     /// `WouldBlock` if the queue is empty; `InvalidData` if the segment is corrupt.
@@ -582,6 +725,19 @@ impl MessageQueue {
     /// Receives the next message (highest priority first, FIFO within a priority), waiting
     /// for one.
     ///
+    /// ```
+    /// # tokio_test::block_on(async {
+    /// use anyipc::queue::{MessageQueue, QueueOptions};
+    /// # let name = format!("doc-mq-recv-{}", std::process::id());
+    /// let queue = MessageQueue::create(&name, &QueueOptions::default())?;
+    /// let sender = MessageQueue::open(&name)?; // usually in another process
+    /// let thread = std::thread::spawn(move || sender.try_send(b"job", 3));
+    /// assert_eq!(queue.recv().await?, ("job".into(), 3));
+    /// thread.join().unwrap()?;
+    /// # MessageQueue::remove(&name)?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
+    ///
     /// # Errors
     /// `InvalidData` if the segment is corrupt.
     ///
@@ -593,6 +749,20 @@ impl MessageQueue {
     }
 
     /// Receives the next message, waiting at most `timeout`.
+    ///
+    /// ```
+    /// # tokio_test::block_on(async {
+    /// use anyipc::queue::{MessageQueue, QueueOptions};
+    /// use std::time::Duration;
+    /// # let name = format!("doc-mq-recv-timeout-{}", std::process::id());
+    /// let queue = MessageQueue::create(&name, &QueueOptions::default())?;
+    /// queue.try_send(b"ready", 1)?;
+    /// assert_eq!(queue.recv_timeout(Duration::from_secs(5)).await?, ("ready".into(), 1));
+    /// let empty = queue.recv_timeout(Duration::from_millis(10)).await;
+    /// assert_eq!(empty.unwrap_err().kind(), std::io::ErrorKind::TimedOut);
+    /// # MessageQueue::remove(&name)?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     ///
     /// # Errors
     /// `TimedOut` if none came; otherwise as [`recv`](Self::recv).

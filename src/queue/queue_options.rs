@@ -31,6 +31,18 @@ impl Default for QueueOptions {
 
 /// A queue's fixed attributes and its current length:
 /// [`MessageQueue::attributes`](super::MessageQueue::attributes).
+///
+/// ```
+/// use anyipc::queue::{MessageQueue, QueueAttributes, QueueOptions};
+/// # let name = format!("doc-mq-attributes-type-{}", std::process::id());
+/// let options = QueueOptions { capacity: 4, max_message_len: 100, ..Default::default() };
+/// let queue = MessageQueue::create(&name, &options)?;
+/// queue.try_send(b"one", 0)?;
+/// let expected = QueueAttributes { capacity: 4, max_message_len: 100, len: 1 };
+/// assert_eq!(queue.attributes(), expected);
+/// # MessageQueue::remove(&name)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueueAttributes {
     /// Messages the queue holds at most.

@@ -56,12 +56,13 @@ const _: () = assert!(std::mem::size_of::<RegionHeader>() <= HEADER_LEN);
 /// # tokio_test::block_on(async {
 /// use anyipc::shm::Region;
 /// use std::time::Duration;
+/// # let name = format!("doc-region-{}", std::process::id());
 ///
-/// let creator = Region::create("doc-region", 4096)?;
+/// let creator = Region::create(&name, 4096)?;
 /// creator.write(0, b"hello")?;
 ///
 /// // Usually in another process:
-/// let reader = Region::open("doc-region")?;
+/// let reader = Region::open(&name)?;
 /// let mut buf = [0u8; 5];
 /// reader.read(0, &mut buf)?;
 /// assert_eq!(&buf, b"hello");
@@ -70,7 +71,7 @@ const _: () = assert!(std::mem::size_of::<RegionHeader>() <= HEADER_LEN);
 /// let err = reader.wait(Duration::from_millis(10)).await.unwrap_err();
 /// assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
 /// drop(creator); // removes it
-/// assert_eq!(Region::open("doc-region").unwrap_err().kind(), std::io::ErrorKind::NotFound);
+/// assert_eq!(Region::open(&name).unwrap_err().kind(), std::io::ErrorKind::NotFound);
 /// # Ok::<(), std::io::Error>(()) }).unwrap();
 /// ```
 ///
@@ -142,6 +143,19 @@ impl Region {
     /// Creates the region `name` of `size` bytes (zeroed), readable and writable only by
     /// this user.
     ///
+    /// ```
+    /// use anyipc::shm::Region;
+    /// use std::io::ErrorKind;
+    /// # let name = format!("doc-region-create-{}", std::process::id());
+    /// let region = Region::create(&name, 1000)?;
+    /// let mut buf = [0xff; 1000];
+    /// region.read(0, &mut buf)?;
+    /// assert!(buf.iter().all(|&b| b == 0));
+    /// assert_eq!(Region::create(&name, 1000).unwrap_err().kind(), ErrorKind::AlreadyExists);
+    /// assert_eq!(Region::create("no/slash", 1000).unwrap_err().kind(), ErrorKind::InvalidInput);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// `AlreadyExists` when a live creator holds the name; `InvalidInput` for a bad name or a
     /// size of 0 or over 1 TiB; OS errors (`StorageFull`, …) as they come.
@@ -211,6 +225,22 @@ impl Region {
 
     /// Opens the region `name` another process created, whatever its size.
     ///
+    /// ```
+    /// use anyipc::shm::Region;
+    /// # let name = format!("doc-region-open-{}", std::process::id());
+    /// let creator = Region::create(&name, 64)?;
+    /// creator.write(8, &42u64.to_le_bytes())?;
+    /// // Usually in another process:
+    /// let region = Region::open(&name)?;
+    /// assert_eq!(region.len(), 64);
+    /// let mut word = [0; 8];
+    /// region.read(8, &mut word)?;
+    /// assert_eq!(u64::from_le_bytes(word), 42);
+    /// drop(creator);
+    /// assert_eq!(Region::open(&name).unwrap_err().kind(), std::io::ErrorKind::NotFound);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// `NotFound` when there is no such region; `InvalidData` when it is not an anyipc region
     /// of this layout version, or its size disagrees with its header; `PermissionDenied` for
@@ -265,6 +295,16 @@ impl Region {
 
     /// Opens the region `name` and checks that it holds exactly `size` bytes.
     ///
+    /// ```
+    /// use anyipc::shm::Region;
+    /// # let name = format!("doc-region-open-sized-{}", std::process::id());
+    /// let _creator = Region::create(&name, 256)?;
+    /// assert_eq!(Region::open_sized(&name, 256)?.len(), 256);
+    /// let err = Region::open_sized(&name, 512).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`open`](Region::open); `InvalidData` also when the size differs.
     pub fn open_sized(name: &str, size: usize) -> io::Result<Region> {
@@ -279,16 +319,43 @@ impl Region {
     }
 
     /// The region's name.
+    ///
+    /// ```
+    /// use anyipc::shm::Region;
+    /// # let name = format!("doc-region-name-{}", std::process::id());
+    /// let _creator = Region::create(&name, 16)?;
+    /// assert_eq!(Region::open(&name)?.name(), name);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
 
     /// Its size in bytes.
+    ///
+    /// ```
+    /// use anyipc::shm::Region;
+    /// # let name = format!("doc-region-len-{}", std::process::id());
+    /// let creator = Region::create(&name, 100)?;
+    /// assert_eq!(creator.len(), 100);
+    /// assert_eq!(Region::open(&name)?.len(), 100); // as created, not rounded to pages
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.mapped.size
     }
 
     /// Never true: a region holds at least one byte.
+    ///
+    /// ```
+    /// use anyipc::shm::Region;
+    /// # let name = format!("doc-region-is-empty-{}", std::process::id());
+    /// let err = Region::create(&name, 0).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// let region = Region::create(&name, 1)?;
+    /// assert!(!region.is_empty());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         false
     }
@@ -312,6 +379,19 @@ impl Region {
     /// new bytes in `buf`; use [`signal`](Region::signal)/[`wait`](Region::wait) or your own
     /// protocol to take turns.
     ///
+    /// ```
+    /// use anyipc::shm::Region;
+    /// # let name = format!("doc-region-read-{}", std::process::id());
+    /// let region = Region::create(&name, 16)?;
+    /// region.write(4, b"abcd")?;
+    /// let mut buf = [0xff; 6];
+    /// region.read(3, &mut buf)?;
+    /// assert_eq!(&buf, b"\0abcd\0");
+    /// let err = region.read(12, &mut buf).unwrap_err(); // bytes 12..18 of 16
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// `InvalidInput` when the range is outside the region.
     pub fn read(&self, offset: usize, buf: &mut [u8]) -> io::Result<()> {
@@ -331,6 +411,19 @@ impl Region {
 
     /// Copies `data` into the region at `offset`.
     ///
+    /// ```
+    /// use anyipc::shm::Region;
+    /// # let name = format!("doc-region-write-{}", std::process::id());
+    /// let region = Region::create(&name, 8)?;
+    /// region.write(0, b"12345678")?;
+    /// let err = region.write(4, b"too long").unwrap_err(); // nothing is written
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// let mut buf = [0; 8];
+    /// Region::open(&name)?.read(0, &mut buf)?;
+    /// assert_eq!(&buf, b"12345678");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// `InvalidInput` when the range is outside the region.
     pub fn write(&self, offset: usize, data: &[u8]) -> io::Result<()> {
@@ -347,19 +440,70 @@ impl Region {
     }
 
     /// How many times the region has been signalled (wrapping).
+    ///
+    /// ```
+    /// use anyipc::shm::Region;
+    /// # let name = format!("doc-region-signals-{}", std::process::id());
+    /// let region = Region::create(&name, 8)?;
+    /// let other = Region::open(&name)?;
+    /// let before = other.signals();
+    /// region.signal();
+    /// region.signal();
+    /// assert_eq!(other.signals(), before.wrapping_add(2));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn signals(&self) -> u32 {
         self.mapped.header().signals.load(Ordering::Acquire)
     }
 
     /// Wakes every process waiting on the region. Writes made before it are visible to the
     /// woken after their wait returns.
+    ///
+    /// ```
+    /// # tokio_test::block_on(async {
+    /// use anyipc::shm::Region;
+    /// use std::time::Duration;
+    /// # let name = format!("doc-region-signal-{}", std::process::id());
+    /// let region = Region::create(&name, 8)?;
+    /// let reader = Region::open(&name)?; // usually in another process
+    /// let seen = reader.signals();
+    /// let waiter = tokio::spawn(async move {
+    ///     reader.wait_after(seen, Duration::from_secs(10)).await?;
+    ///     let mut buf = [0; 5];
+    ///     reader.read(0, &mut buf).map(|()| buf)
+    /// });
+    /// region.write(0, b"ready")?;
+    /// region.signal();
+    /// assert_eq!(&waiter.await.unwrap()?, b"ready");
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn signal(&self) {
         let signals = &self.mapped.header().signals;
         signals.fetch_add(1, Ordering::Release);
         sys::shm::futex_wake_all(signals);
     }
 
-    /// Waits until the region is signalled after this call, at most `timeout`.
+    /// Waits until the region is signalled after the returned future is first polled, at most
+    /// `timeout`. A signal between calling `wait` and awaiting it is not seen: where that
+    /// matters, read [`signals`](Region::signals) first and use
+    /// [`wait_after`](Region::wait_after).
+    ///
+    /// ```
+    /// # tokio_test::block_on(async {
+    /// use anyipc::shm::Region;
+    /// use std::time::Duration;
+    /// # let name = format!("doc-region-wait-{}", std::process::id());
+    /// let region = Region::create(&name, 8)?;
+    /// region.signal(); // before the wait: not seen by it
+    /// let wait = region.wait(Duration::from_secs(10));
+    /// tokio::pin!(wait);
+    /// assert!(futures::poll!(&mut wait).is_pending()); // the wait has begun
+    /// region.signal();
+    /// wait.await?;
+    /// let quiet = region.wait(Duration::from_millis(10)).await.unwrap_err();
+    /// assert_eq!(quiet.kind(), std::io::ErrorKind::TimedOut);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     ///
     /// # Errors
     /// `TimedOut` when no signal comes in time.
@@ -373,6 +517,24 @@ impl Region {
 
     /// Waits until [`signals`](Region::signals) differs from `seen`, at most `timeout`: read
     /// `signals()` before looking at the data, and no signal after that can be missed.
+    ///
+    /// ```
+    /// # tokio_test::block_on(async {
+    /// use anyipc::shm::Region;
+    /// use std::time::Duration;
+    /// # let name = format!("doc-region-wait-after-{}", std::process::id());
+    /// let writer = Region::create(&name, 1)?;
+    /// let reader = Region::open(&name)?;
+    /// let seen = reader.signals();
+    /// let mut flag = [0];
+    /// reader.read(0, &mut flag)?; // nothing yet
+    /// writer.write(0, &[1])?; // the writer's signal comes before the reader waits...
+    /// writer.signal();
+    /// reader.wait_after(seen, Duration::from_secs(10)).await?; // ...and is not missed
+    /// reader.read(0, &mut flag)?;
+    /// assert_eq!(flag, [1]);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     ///
     /// # Errors
     /// `TimedOut` when no signal comes in time.
@@ -412,6 +574,22 @@ impl Region {
 
     /// Leaves the region in place when this creator drops it or dies, for others to open
     /// later. (A later `create` of the same name replaces it.)
+    ///
+    /// ```
+    /// use anyipc::shm::Region;
+    /// # let name = format!("doc-region-keep-{}", std::process::id());
+    /// let mut creator = Region::create(&name, 16)?;
+    /// creator.write(0, b"config")?;
+    /// creator.keep();
+    /// drop(creator);
+    /// let region = Region::open(&name)?; // still there
+    /// let mut buf = [0; 6];
+    /// region.read(0, &mut buf)?;
+    /// assert_eq!(&buf, b"config");
+    /// # drop(region);
+    /// # drop(Region::create(&name, 1)?); // replaces the kept region, then removes it
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn keep(&mut self) {
         self.keep = true;
         self.mapped.header().kept.store(1, Ordering::Release);

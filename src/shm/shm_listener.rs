@@ -32,12 +32,13 @@ type Handshake = Pin<Box<dyn Future<Output = io::Result<ShmStream>> + Send>>;
 /// ```
 /// # tokio_test::block_on(async {
 /// use anyipc::shm::ShmListener;
+/// # let url = format!("shm://doc-shm-listener-{}", std::process::id());
 ///
-/// let listener = ShmListener::bind("shm://doc-shm-listener").await?;
-/// let taken = ShmListener::bind("shm://doc-shm-listener").await.unwrap_err();
+/// let listener = ShmListener::bind(&url).await?;
+/// let taken = ShmListener::bind(&url).await.unwrap_err();
 /// assert_eq!(taken.kind(), std::io::ErrorKind::AddrInUse);
 /// drop(listener);
-/// let _again = ShmListener::bind("shm://doc-shm-listener").await?;
+/// let _again = ShmListener::bind(&url).await?;
 /// # Ok::<(), std::io::Error>(()) }).unwrap();
 /// ```
 #[derive(Debug)]
@@ -53,6 +54,20 @@ pub struct ShmListener {
 
 impl ShmListener {
     /// Binds `shm://name`.
+    ///
+    /// ```
+    /// # tokio_test::block_on(async {
+    /// use anyipc::shm::{ShmListener, ShmStream};
+    /// use std::io::ErrorKind;
+    /// # let url = format!("shm://doc-shm-bind-{}", std::process::id());
+    /// let listener = ShmListener::bind(&url).await?;
+    /// ShmStream::connect(&url).await?; // the name is reachable while the listener lives
+    /// drop(listener);
+    /// assert_eq!(ShmStream::connect(&url).await.unwrap_err().kind(), ErrorKind::NotFound);
+    /// let tcp = ShmListener::bind("tcp://127.0.0.1:0").await.unwrap_err();
+    /// assert_eq!(tcp.kind(), ErrorKind::InvalidInput);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     ///
     /// # Errors
     /// `AddrInUse` when a live listener holds the name; `InvalidInput` for a URL that is not
@@ -98,6 +113,22 @@ impl ShmListener {
 
     /// Waits for the next client.
     ///
+    /// ```
+    /// # tokio_test::block_on(async {
+    /// use anyipc::shm::{ShmListener, ShmStream};
+    /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    /// # let url = format!("shm://doc-shm-accept-{}", std::process::id());
+    /// let mut listener = ShmListener::bind(&url).await?;
+    /// let mut client = ShmStream::connect(&url).await?;
+    /// let mut server = listener.accept().await?;
+    /// client.write_all(b"bye").await?;
+    /// drop(client);
+    /// let mut got = Vec::new();
+    /// server.read_to_end(&mut got).await?; // what was sent, then the end: the client is gone
+    /// assert_eq!(got, b"bye");
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
+    ///
     /// # Errors
     /// Errors of the OS accept call. A client whose handshake fails (gone before it, silent
     /// for 5 s, a segment that is not sealed or not consistent) is logged and skipped.
@@ -109,6 +140,21 @@ impl ShmListener {
     }
 
     /// Polls for the next client; see [`accept`](ShmListener::accept).
+    ///
+    /// ```
+    /// # tokio_test::block_on(async {
+    /// use anyipc::shm::{ShmListener, ShmStream};
+    /// use std::future::poll_fn;
+    /// use std::task::Poll;
+    /// # let url = format!("shm://doc-shm-poll-accept-{}", std::process::id());
+    /// let mut listener = ShmListener::bind(&url).await?;
+    /// let polled = poll_fn(|cx| Poll::Ready(listener.poll_accept_stream(cx))).await;
+    /// assert!(polled.is_pending()); // no client yet
+    /// let _client = ShmStream::connect(&url).await?;
+    /// let server = poll_fn(|cx| listener.poll_accept_stream(cx)).await?;
+    /// assert_eq!(server.peer_credentials().and_then(|c| c.pid), Some(std::process::id()));
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     ///
     /// # Errors
     /// As [`accept`](ShmListener::accept).
@@ -164,6 +210,17 @@ impl ShmListener {
     }
 
     /// The endpoint this listener is bound to.
+    ///
+    /// ```
+    /// # tokio_test::block_on(async {
+    /// use anyipc::shm::ShmListener;
+    /// # let name = format!("doc-shm-endpoint-{}", std::process::id());
+    /// let listener = ShmListener::bind(format!("shm://{name}?mode=0600")).await?;
+    /// assert_eq!(listener.endpoint().scheme(), anyipc::Scheme::Shm);
+    /// assert_eq!(listener.endpoint().name(), Some(name.as_str()));
+    /// assert_eq!(listener.endpoint().option("mode").as_deref(), Some("0600"));
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
     }

@@ -21,6 +21,12 @@ use tokio::net::UnixStream;
 /// On these 2-vCPU virtual machines a kernel wake-up costs 20–40 µs, while the peer of a
 /// request/response exchange usually answers within a few µs; spinning this long keeps both
 /// sides of a busy conversation from sleeping in the kernel, and an idle one parks after it.
+///
+/// ```
+/// use anyipc::shm::DEFAULT_SPIN;
+/// use std::time::Duration;
+/// assert_eq!(DEFAULT_SPIN, Duration::from_micros(50));
+/// ```
 pub const DEFAULT_SPIN: Duration = Duration::from_micros(50);
 
 /// How long a side spins before it starts yielding its CPU every 64 checks (see `Spin`), in
@@ -68,8 +74,9 @@ enum WaitMode {
 /// use anyipc::shm::{ShmListener, ShmStream};
 /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
 ///
-/// let mut listener = ShmListener::bind("shm://doc-shm-stream").await?;
-/// let mut client = ShmStream::connect("shm://doc-shm-stream").await?;
+/// # let url = format!("shm://doc-shm-stream-{}", std::process::id());
+/// let mut listener = ShmListener::bind(&url).await?;
+/// let mut client = ShmStream::connect(&url).await?;
 /// let mut server = listener.accept().await?;
 ///
 /// client.write_all(b"ping").await?;
@@ -123,6 +130,24 @@ impl ShmStream {
     /// The client creates the connection's memory (a sealed memfd with two rings of
     /// `capacity` bytes, default 1 MiB) and its doorbells and sends them to the listener, so
     /// `connect` returns without waiting for `accept`, like a socket's.
+    ///
+    /// ```
+    /// # tokio_test::block_on(async {
+    /// use anyipc::shm::{ShmListener, ShmStream};
+    /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    /// # let url = format!("shm://doc-shm-connect-{}", std::process::id());
+    /// # let missing = format!("shm://doc-shm-connect-missing-{}", std::process::id());
+    /// let mut listener = ShmListener::bind(&url).await?;
+    /// let mut client = ShmStream::connect(&url).await?; // before anyone accepts
+    /// client.write_all(b"early").await?;
+    /// let mut server = listener.accept().await?;
+    /// let mut buf = [0; 5];
+    /// server.read_exact(&mut buf).await?;
+    /// assert_eq!(&buf, b"early");
+    /// let err = ShmStream::connect(&missing).await.unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     ///
     /// # Errors
     /// `NotFound` when no listener holds the name; `InvalidInput` for a URL that is not
@@ -251,12 +276,40 @@ impl ShmStream {
     }
 
     /// The peer's pid, uid and gid, from the rendezvous socket.
+    ///
+    /// ```
+    /// # tokio_test::block_on(async {
+    /// use anyipc::shm::{ShmListener, ShmStream};
+    /// # let url = format!("shm://doc-shm-peer-credentials-{}", std::process::id());
+    /// let mut listener = ShmListener::bind(&url).await?;
+    /// let client = ShmStream::connect(&url).await?;
+    /// let server = listener.accept().await?;
+    /// let client_seen = server.peer_credentials().expect("Linux reports the peer");
+    /// assert_eq!(client_seen.pid, Some(std::process::id())); // here both ends are this process
+    /// assert_eq!(client.peer_credentials(), Some(client_seen));
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn peer_credentials(&self) -> Option<PeerCredentials> {
         self.credentials
     }
 
-    /// Bytes each ring holds (the `capacity` the listener was bound with, rounded up to a
-    /// power of two of at least 4 KiB).
+    /// Bytes each ring holds: the `capacity=` of the connecting side's URL (the client makes
+    /// the connection's memory; a listener's `capacity=` has no effect), rounded up to a power
+    /// of two of at least 4 KiB.
+    ///
+    /// ```
+    /// # tokio_test::block_on(async {
+    /// use anyipc::shm::{ShmListener, ShmStream};
+    /// # let url = format!("shm://doc-shm-capacity-{}", std::process::id());
+    /// let mut listener = ShmListener::bind(&url).await?;
+    /// let client = ShmStream::connect(format!("{url}?capacity=5000")).await?;
+    /// let server = listener.accept().await?;
+    /// assert_eq!(client.capacity(), 8192); // the connecting side's `capacity=`, rounded up
+    /// assert_eq!(server.capacity(), 8192);
+    /// let default = ShmStream::connect(&url).await?;
+    /// assert_eq!(default.capacity(), 1 << 20);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn capacity(&self) -> usize {
         self.segment.capacity() as usize
     }
