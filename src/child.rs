@@ -83,6 +83,21 @@ use tokio::process::{Child, Command};
 
 /// The environment variable that tells a child which inherited descriptors are its pipes to
 /// the parent: `<parent pid>:<read fd>,<write fd>`, or `<parent pid>:stdio`.
+///
+/// ```
+/// # tokio_test::block_on(async {
+/// use anyipc::child::CHILD_FDS_ENV;
+///
+/// let mut command = tokio::process::Command::new("printenv");
+/// command.arg(CHILD_FDS_ENV).stdout(std::process::Stdio::piped());
+/// let (child, _conn) = anyipc::child::spawn(command)?;
+/// let printed = String::from_utf8(child.wait_with_output().await?.stdout).unwrap();
+/// let (pid, fds) = printed.trim_end().split_once(':').unwrap();
+/// assert_eq!(pid, std::process::id().to_string());
+/// let (read, write) = fds.split_once(',').unwrap();
+/// assert!(read.parse::<i32>().is_ok() && write.parse::<i32>().is_ok());
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// ```
 pub const CHILD_FDS_ENV: &str = "ANYIPC_CHILD_FDS";
 
 /// What became of this process's one attempt to take its pipes to the parent.
@@ -104,6 +119,25 @@ static TAKEN: Mutex<Taken> = Mutex::new(Taken::No);
 /// Equivalent to [`spawn_with`]`(command, ChildOptions::new())`: the pipes are extra
 /// descriptors, not the child's stdin and stdout.
 ///
+/// ```
+/// # tokio_test::block_on(async {
+/// # if std::env::var_os(anyipc::child::CHILD_FDS_ENV).is_some() {
+/// #     let mut parent = anyipc::child::connect_parent().await?;
+/// #     while let Some(msg) = parent.recv().await? {
+/// #         parent.send(msg).await?;
+/// #     }
+/// #     return Ok(());
+/// # }
+/// // This same program again, as a child that echoes (see `connect_parent`).
+/// let command = tokio::process::Command::new(std::env::current_exe()?);
+/// let (mut child, mut conn) = anyipc::child::spawn(command)?;
+/// conn.send("ping").await?;
+/// assert_eq!(conn.recv().await?.unwrap(), "ping");
+/// drop(conn); // the child's stream ends: it exits
+/// assert!(child.wait().await?.success());
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// ```
+///
 /// # Errors
 /// Those of [`Command::spawn`](tokio::process::Command::spawn); the OS's when pipes cannot be
 /// created.
@@ -113,15 +147,19 @@ pub fn spawn(command: Command) -> io::Result<(Child, Connection)> {
 
 /// Starts `command` with two pipes to it, as `options` says.
 ///
-/// ```no_run
-/// # async fn f() -> std::io::Result<()> {
+/// ```
+/// # tokio_test::block_on(async {
 /// use anyipc::child::ChildOptions;
-/// let mut command = tokio::process::Command::new("python3");
-/// command.arg("worker.py"); // reads lines on stdin, answers on stdout
+/// use tokio::process::Command;
+///
+/// // `cat` knows nothing of anyipc: it copies the lines on its stdin to its stdout.
 /// let options = ChildOptions::new().stdio(true).endpoint("stdio://?framing=lines".parse()?)?;
-/// let (_child, mut conn) = anyipc::child::spawn_with(command, options)?;
+/// let (mut child, mut conn) = anyipc::child::spawn_with(Command::new("cat"), options)?;
 /// conn.send("2+2").await?;
-/// # Ok(()) }
+/// assert_eq!(conn.recv().await?.unwrap(), "2+2");
+/// drop(conn); // closes cat's stdin: it exits
+/// assert!(child.wait().await?.success());
+/// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
 /// ```
 ///
 /// # Errors
@@ -183,6 +221,27 @@ pub(crate) fn spawn_piped(
 
 /// In a child started by [`spawn`], returns the connection to the parent (the same as
 /// `anyipc::connect("stdio://")`).
+///
+/// ```
+/// # tokio_test::block_on(async {
+/// use anyipc::child::{connect_parent, spawn, CHILD_FDS_ENV};
+///
+/// if std::env::var_os(CHILD_FDS_ENV).is_some() {
+///     // The child: answer each message with its length.
+///     let mut parent = connect_parent().await?;
+///     while let Some(msg) = parent.recv().await? {
+///         parent.send(msg.len().to_string()).await?;
+///     }
+///     return Ok(());
+/// }
+/// // The parent: start this same program as the child.
+/// let (mut child, mut conn) = spawn(tokio::process::Command::new(std::env::current_exe()?))?;
+/// conn.send("four").await?;
+/// assert_eq!(conn.recv().await?.unwrap(), "4");
+/// # drop(conn);
+/// # assert!(child.wait().await?.success());
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// ```
 ///
 /// # Errors
 /// See the [module docs](self#errors).

@@ -43,8 +43,22 @@ use std::str::FromStr;
 use std::time::Duration;
 
 /// Default largest message: 8 MiB.
+///
+/// ```
+/// let ep: anyipc::Endpoint = "tcp://127.0.0.1:7000".parse()?;
+/// assert_eq!(ep.max_frame(), anyipc::endpoint::DEFAULT_MAX_FRAME);
+/// assert_eq!(anyipc::endpoint::DEFAULT_MAX_FRAME, 8 << 20);
+/// # Ok::<(), anyipc::EndpointParseError>(())
+/// ```
 pub const DEFAULT_MAX_FRAME: usize = 8 << 20;
 /// Largest UDP payload over IPv4.
+///
+/// ```
+/// // The default `max_frame` of udp endpoints.
+/// let ep: anyipc::Endpoint = "udp://127.0.0.1:7000".parse()?;
+/// assert_eq!(ep.max_frame(), anyipc::endpoint::MAX_UDP_PAYLOAD);
+/// # Ok::<(), anyipc::EndpointParseError>(())
+/// ```
 pub const MAX_UDP_PAYLOAD: usize = 65_507;
 
 /// A parsed endpoint URL: scheme, address and options.
@@ -69,6 +83,18 @@ pub struct Endpoint {
 
 impl Endpoint {
     /// Parses an endpoint URL.
+    ///
+    /// ```
+    /// use anyipc::endpoint::ParseErrorKind;
+    /// use anyipc::{Address, Endpoint};
+    ///
+    /// let ep = Endpoint::parse("tcp://[::1]:7000?nodelay=false")?;
+    /// let host = "::1".to_owned();
+    /// assert_eq!(ep.address(), &Address::HostPort { host, port: 7000 });
+    /// let err = Endpoint::parse("tcp://[::1]:7000?nodelay=maybe").unwrap_err();
+    /// assert!(matches!(err.kind(), ParseErrorKind::InvalidOptionValue { .. }));
+    /// # Ok::<(), anyipc::EndpointParseError>(())
+    /// ```
     ///
     /// # Errors
     /// [`EndpointParseError`] naming the bad part: scheme, address, option key or value.
@@ -147,16 +173,42 @@ impl Endpoint {
     }
 
     /// The scheme.
+    ///
+    /// ```
+    /// use anyipc::{Endpoint, Scheme};
+    ///
+    /// let ep: Endpoint = "mq://jobs".parse()?;
+    /// assert_eq!(ep.scheme(), Scheme::Mq);
+    /// # Ok::<(), anyipc::EndpointParseError>(())
+    /// ```
     pub fn scheme(&self) -> Scheme {
         self.scheme
     }
 
     /// The address.
+    ///
+    /// ```
+    /// use anyipc::{Address, Endpoint};
+    ///
+    /// let ep: Endpoint = "udp://localhost:9000".parse()?;
+    /// let host = "localhost".to_owned();
+    /// assert_eq!(ep.address(), &Address::HostPort { host, port: 9000 });
+    /// assert_eq!(ep.address().to_string(), "localhost:9000");
+    /// # Ok::<(), anyipc::EndpointParseError>(())
+    /// ```
     pub fn address(&self) -> &Address {
         &self.address
     }
 
     /// The name of a `pipe`, `shm`, `mq` or `mem` endpoint.
+    ///
+    /// ```
+    /// use anyipc::Endpoint;
+    ///
+    /// assert_eq!(Endpoint::parse("shm://orders")?.name(), Some("orders"));
+    /// assert_eq!(Endpoint::parse("unix:///run/app.sock")?.name(), None);
+    /// # Ok::<(), anyipc::EndpointParseError>(())
+    /// ```
     pub fn name(&self) -> Option<&str> {
         match &self.address {
             Address::Name(name) => Some(name),
@@ -165,6 +217,16 @@ impl Endpoint {
     }
 
     /// The path of a `unix`, `fifo` or `file` endpoint.
+    ///
+    /// ```
+    /// use anyipc::Endpoint;
+    /// use std::path::Path;
+    ///
+    /// let ep = Endpoint::parse("fifo:///tmp/my%20fifo")?;
+    /// assert_eq!(ep.path(), Some(Path::new("/tmp/my fifo")));
+    /// assert_eq!(Endpoint::parse("unix://@app")?.path(), None);
+    /// # Ok::<(), anyipc::EndpointParseError>(())
+    /// ```
     pub fn path(&self) -> Option<&Path> {
         match &self.address {
             Address::Path(path) => Some(path),
@@ -187,7 +249,18 @@ impl Endpoint {
             .map(|(_, v)| v.to_string())
     }
 
-    /// How messages are cut out of the byte stream (`framing=`, default `length`).
+    /// How messages are cut out of the byte stream (`framing=`, default `length`). A
+    /// `file://` endpoint without `framing=` is the durable log, which keeps records apart
+    /// itself: [`has_framing`](Endpoint::has_framing) tells the two apart.
+    ///
+    /// ```
+    /// use anyipc::{codec::Framing, Endpoint};
+    ///
+    /// assert_eq!(Endpoint::parse("tcp://127.0.0.1:7000")?.framing(), Framing::Length);
+    /// let ep = Endpoint::parse("tcp://127.0.0.1:7000?framing=lines")?;
+    /// assert_eq!(ep.framing(), Framing::Lines);
+    /// # Ok::<(), anyipc::EndpointParseError>(())
+    /// ```
     pub fn framing(&self) -> Framing {
         match self.options.get("framing") {
             Some(OptionValue::Choice("lines")) => Framing::Lines,
@@ -197,11 +270,32 @@ impl Endpoint {
     }
 
     /// Whether `framing=` was given explicitly.
+    ///
+    /// ```
+    /// use anyipc::{codec::Framing, Endpoint};
+    ///
+    /// // A file without `framing=` is the durable log; with it, a plain file.
+    /// let log = Endpoint::parse("file:///var/lib/app/log")?;
+    /// assert!(!log.has_framing());
+    /// let plain = log.with_option("framing", "length")?;
+    /// assert!(plain.has_framing());
+    /// assert_eq!(plain.framing(), Framing::Length);
+    /// # Ok::<(), anyipc::EndpointParseError>(())
+    /// ```
     pub fn has_framing(&self) -> bool {
         self.options.contains_key("framing")
     }
 
     /// Largest message either way (`max_frame=`; default 8 MiB, udp 65,507 bytes).
+    ///
+    /// ```
+    /// use anyipc::Endpoint;
+    ///
+    /// let ep = Endpoint::parse("unix:///tmp/app.sock?max_frame=64KiB")?;
+    /// assert_eq!(ep.max_frame(), 64 * 1024);
+    /// assert_eq!(Endpoint::parse("udp://127.0.0.1:7000")?.max_frame(), 65_507);
+    /// # Ok::<(), anyipc::EndpointParseError>(())
+    /// ```
     pub fn max_frame(&self) -> usize {
         let default = match self.scheme {
             Scheme::Udp => MAX_UDP_PAYLOAD,
@@ -288,8 +382,29 @@ impl TryFrom<&str> for Endpoint {
 
 /// Anything [`connect`](crate::connect) and [`bind`](crate::bind) accept as an endpoint: a URL
 /// (`&str`, `String`) or an [`Endpoint`].
+///
+/// ```
+/// use anyipc::{EndpointParseError, Scheme, ToEndpoint};
+///
+/// fn scheme_of(endpoint: impl ToEndpoint) -> Result<Scheme, EndpointParseError> {
+///     Ok(endpoint.to_endpoint()?.scheme())
+/// }
+/// assert_eq!(scheme_of("mem://jobs")?, Scheme::Mem);
+/// assert_eq!(scheme_of(String::from("udp://127.0.0.1:9000"))?, Scheme::Udp);
+/// assert!(scheme_of("smoke://signals").is_err());
+/// # Ok::<(), EndpointParseError>(())
+/// ```
 pub trait ToEndpoint {
     /// Parses or clones into an [`Endpoint`].
+    ///
+    /// ```
+    /// use anyipc::ToEndpoint;
+    ///
+    /// let ep = "mem://jobs?capacity=8".to_endpoint()?;
+    /// assert_eq!(ep.option("capacity").as_deref(), Some("8"));
+    /// assert_eq!(ep.to_endpoint()?, ep);
+    /// # Ok::<(), anyipc::EndpointParseError>(())
+    /// ```
     ///
     /// # Errors
     /// [`EndpointParseError`] for a malformed URL.
@@ -333,6 +448,13 @@ impl ToEndpoint for &String {
 }
 
 /// The README's option table, generated from the one table in the code.
+///
+/// ```
+/// let table = anyipc::endpoint::option_table_markdown();
+/// assert!(table.starts_with("| option | schemes | values | default | meaning |"));
+/// let row = table.lines().find(|row| row.starts_with("| `capacity` |")).unwrap();
+/// assert!(row.contains("| mem, shm, mq |"));
+/// ```
 pub fn option_table_markdown() -> String {
     let mut out =
         String::from("| option | schemes | values | default | meaning |\n|---|---|---|---|---|\n");

@@ -19,11 +19,36 @@ use std::io;
 pub trait Format: Clone + Unpin {
     /// Serializes `value` into one message.
     ///
+    /// ```
+    /// # #[cfg(feature = "json")] {
+    /// use anyipc::codec::{Format, Json};
+    /// use std::collections::BTreeMap;
+    ///
+    /// assert_eq!(&Json.encode(&[1, 2])?[..], b"[1,2]");
+    /// // JSON object keys are strings: a map keyed by pairs does not serialize.
+    /// let map = BTreeMap::from([((1, 2), "x")]);
+    /// assert!(Json.encode(&map).is_err());
+    /// # }
+    /// # Ok::<(), anyipc::codec::FormatError>(())
+    /// ```
+    ///
     /// # Errors
     /// [`FormatError`] when serde refuses the value.
     fn encode<T: Serialize>(&self, value: &T) -> Result<Bytes, FormatError>;
 
     /// Deserializes one message.
+    ///
+    /// ```
+    /// # #[cfg(feature = "json")] {
+    /// use anyipc::codec::{Format, Json};
+    ///
+    /// let n: u32 = Json.decode(b"42")?;
+    /// assert_eq!(n, 42);
+    /// let err = Json.decode::<u32>(br#""42""#).unwrap_err();
+    /// assert!(err.to_string().starts_with("json message: invalid type"));
+    /// # }
+    /// # Ok::<(), anyipc::codec::FormatError>(())
+    /// ```
     ///
     /// # Errors
     /// [`FormatError`] when the bytes are not a `T` in this format.
@@ -32,6 +57,22 @@ pub trait Format: Clone + Unpin {
 
 /// A value that would not serialize, or a message that would not deserialize. Inside an
 /// `io::Error` it is `InvalidData` when received and `InvalidInput` when sent.
+///
+/// ```
+/// # #[cfg(feature = "json")] {
+/// # tokio_test::block_on(async {
+/// use anyipc::codec::{FormatError, Json};
+///
+/// let mut listener = anyipc::bind("mem://doc-format-error").await?;
+/// let mut client = anyipc::connect("mem://doc-format-error").await?;
+/// let mut server = listener.accept().await?.typed::<u32, u32>(Json);
+/// client.send("not a number").await?;
+/// let err = server.recv().await.unwrap_err();
+/// assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+/// assert!(err.get_ref().unwrap().is::<FormatError>());
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct FormatError {
     format: &'static str,
@@ -40,6 +81,17 @@ pub struct FormatError {
 
 impl FormatError {
     /// Wraps a serde error of format `format` (`"json"`, `"postcard"`, …).
+    ///
+    /// For a [`Format`] of your own; its message names the format, then the error.
+    ///
+    /// ```
+    /// use anyipc::codec::FormatError;
+    ///
+    /// let source = String::from_utf8(vec![0xff]).unwrap_err();
+    /// let err = FormatError::new("text", source);
+    /// assert!(err.to_string().starts_with("text message: invalid utf-8"));
+    /// assert!(std::error::Error::source(&err).is_some());
+    /// ```
     pub fn new(
         format: &'static str,
         source: impl std::error::Error + Send + Sync + 'static,
@@ -68,6 +120,20 @@ impl std::error::Error for FormatError {
 }
 
 /// JSON via serde_json: readable, and what other languages speak.
+///
+/// ```
+/// use anyipc::codec::{Format, Json};
+///
+/// #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+/// struct Point {
+///     x: i32,
+///     y: i32,
+/// }
+/// let bytes = Json.encode(&Point { x: 1, y: -2 })?;
+/// assert_eq!(&bytes[..], br#"{"x":1,"y":-2}"#);
+/// assert_eq!(Json.decode::<Point>(&bytes)?, Point { x: 1, y: -2 });
+/// # Ok::<(), anyipc::codec::FormatError>(())
+/// ```
 #[cfg(feature = "json")]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Json;

@@ -23,6 +23,20 @@ pub enum FrameCodec {
 
 impl FrameCodec {
     /// The codec for `framing` with a `max_frame` limit.
+    ///
+    /// ```
+    /// use anyipc::codec::{FrameCodec, Framing};
+    /// use bytes::{Bytes, BytesMut};
+    /// use tokio_util::codec::Encoder;
+    ///
+    /// let mut codec = FrameCodec::new(Framing::Lines, 16);
+    /// let mut buf = BytesMut::new();
+    /// codec.encode(Bytes::from_static(b"hi"), &mut buf)?;
+    /// assert_eq!(&buf[..], b"hi\n");
+    /// let err = codec.encode(Bytes::from(vec![b'x'; 17]), &mut buf).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new(framing: Framing, max_frame: usize) -> FrameCodec {
         match framing {
             Framing::Length => FrameCodec::Length(LengthCodec::new(max_frame)),
@@ -108,6 +122,15 @@ impl FrameCodec {
     }
 
     /// Which framing this is.
+    ///
+    /// ```
+    /// use anyipc::codec::{FrameCodec, Framing};
+    ///
+    /// let ep: anyipc::Endpoint = "unix:///tmp/app.sock?framing=raw".parse()?;
+    /// let codec = FrameCodec::new(ep.framing(), ep.max_frame());
+    /// assert_eq!(codec.framing(), Framing::Raw);
+    /// # Ok::<(), anyipc::EndpointParseError>(())
+    /// ```
     pub fn framing(&self) -> Framing {
         match self {
             FrameCodec::Length(_) => Framing::Length,

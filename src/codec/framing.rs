@@ -22,6 +22,16 @@ pub enum Framing {
 
 impl Framing {
     /// The option value (`"length"`, `"lines"`, `"raw"`).
+    ///
+    /// ```
+    /// use anyipc::codec::Framing;
+    ///
+    /// assert_eq!(Framing::Lines.as_str(), "lines");
+    /// let ep: anyipc::Endpoint = "tcp://127.0.0.1:7000".parse()?;
+    /// let ep = ep.with_option("framing", Framing::Raw.as_str())?;
+    /// assert_eq!(ep.framing(), Framing::Raw);
+    /// # Ok::<(), anyipc::EndpointParseError>(())
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Framing::Length => "length",

@@ -32,6 +32,17 @@ pub struct LengthCodec {
 impl LengthCodec {
     /// A codec accepting frames of at most `max_frame` bytes (`u32::MAX` at most, and on a
     /// 32-bit target 4 bytes less, so that a frame with its header fits in a `usize`).
+    ///
+    /// ```
+    /// use anyipc::codec::LengthCodec;
+    /// use bytes::BytesMut;
+    /// use tokio_util::codec::Decoder;
+    ///
+    /// // A header announcing 9 bytes is refused before any of them arrives.
+    /// let mut buf = BytesMut::from(&[0, 0, 0, 9][..]);
+    /// let err = LengthCodec::new(8).decode(&mut buf).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+    /// ```
     pub fn new(max_frame: usize) -> LengthCodec {
         LengthCodec {
             max_frame: max_frame
@@ -41,6 +52,15 @@ impl LengthCodec {
     }
 
     /// The largest frame accepted.
+    ///
+    /// ```
+    /// use anyipc::codec::LengthCodec;
+    ///
+    /// assert_eq!(LengthCodec::new(1024).max_frame(), 1024);
+    /// // A u32 length prefix cannot announce more.
+    /// # #[cfg(target_pointer_width = "64")]
+    /// assert_eq!(LengthCodec::new(usize::MAX).max_frame(), u32::MAX as usize);
+    /// ```
     pub fn max_frame(&self) -> usize {
         self.max_frame
     }

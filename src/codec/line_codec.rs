@@ -30,6 +30,19 @@ pub struct LineCodec {
 
 impl LineCodec {
     /// A codec accepting lines of at most `max_frame` bytes (without the newline).
+    ///
+    /// ```
+    /// use anyipc::codec::LineCodec;
+    /// use bytes::BytesMut;
+    /// use tokio_util::codec::Decoder;
+    ///
+    /// let mut codec = LineCodec::new(3);
+    /// let mut buf = BytesMut::from(&b"abc\r\nabcd\n"[..]);
+    /// assert_eq!(codec.decode(&mut buf)?.as_deref(), Some(&b"abc"[..]));
+    /// let err = codec.decode(&mut buf).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new(max_frame: usize) -> LineCodec {
         LineCodec {
             // Room for the newline after the longest line: `max_frame + 1` never overflows.

@@ -22,7 +22,21 @@ pub struct RawCodec {
 }
 
 impl RawCodec {
-    /// A codec delivering chunks of at most `max_frame` bytes.
+    /// A codec delivering chunks of at most `max_frame` bytes (a `max_frame` of 0 is taken
+    /// as 1).
+    ///
+    /// ```
+    /// use anyipc::codec::RawCodec;
+    /// use bytes::BytesMut;
+    /// use tokio_util::codec::Decoder;
+    ///
+    /// let mut codec = RawCodec::new(4);
+    /// let mut buf = BytesMut::from(&b"abcdef"[..]);
+    /// assert_eq!(codec.decode(&mut buf)?.as_deref(), Some(&b"abcd"[..]));
+    /// assert_eq!(codec.decode(&mut buf)?.as_deref(), Some(&b"ef"[..]));
+    /// assert_eq!(codec.decode(&mut buf)?, None);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new(max_frame: usize) -> RawCodec {
         RawCodec {
             max_frame: max_frame.max(1),

@@ -19,6 +19,13 @@ pub struct EndpointParseError {
 }
 
 /// Which part of an endpoint URL is wrong.
+///
+/// ```
+/// use anyipc::endpoint::ParseErrorKind;
+///
+/// let err = "tcp://127.0.0.1:80?nodelay=1&nodelay=0".parse::<anyipc::Endpoint>().unwrap_err();
+/// assert_eq!(err.kind(), &ParseErrorKind::DuplicateOption("nodelay".to_owned()));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ParseErrorKind {
@@ -66,11 +73,29 @@ impl EndpointParseError {
     }
 
     /// The URL as given.
+    ///
+    /// ```
+    /// let err = anyipc::Endpoint::parse("shm://bad name").unwrap_err();
+    /// assert_eq!(err.input(), "shm://bad name");
+    /// ```
     pub fn input(&self) -> &str {
         &self.input
     }
 
     /// What is wrong with it.
+    ///
+    /// ```
+    /// use anyipc::endpoint::ParseErrorKind;
+    ///
+    /// let err = anyipc::Endpoint::parse("mem://jobs?colour=red").unwrap_err();
+    /// match err.kind() {
+    ///     ParseErrorKind::UnknownOption { key, accepted, .. } => {
+    ///         assert_eq!(key, "colour");
+    ///         assert!(accepted.contains(&"capacity"));
+    ///     }
+    ///     other => panic!("unexpected {other:?}"),
+    /// }
+    /// ```
     pub fn kind(&self) -> &ParseErrorKind {
         &self.kind
     }

@@ -141,7 +141,7 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
         schemes: &[Mem, Shm, Mq],
         kind: ValueKind::Size,
         default: "mem: 1024 messages, shm: 1MiB per ring, mq: 1024 messages",
-        meaning: "how much may be queued before a sender waits",
+        meaning: "how much may be queued before a sender waits (mem, shm: set by the connecting side; mq: by the side that creates the queue)",
     },
     OptionSpec {
         key: "busy_poll",

@@ -48,6 +48,16 @@ pub(crate) enum AddressShape {
 
 impl Scheme {
     /// Every scheme, in the order the documentation lists them.
+    ///
+    /// ```
+    /// use anyipc::Scheme;
+    ///
+    /// assert_eq!(Scheme::ALL[0], Scheme::Tcp);
+    /// for scheme in Scheme::ALL {
+    ///     assert_eq!(scheme.as_str().parse::<Scheme>()?, scheme);
+    /// }
+    /// # Ok::<(), anyipc::EndpointParseError>(())
+    /// ```
     pub const ALL: [Scheme; 10] = [
         Scheme::Tcp,
         Scheme::Udp,
@@ -62,6 +72,15 @@ impl Scheme {
     ];
 
     /// The scheme as written in a URL (`"tcp"`, `"shm"`, …).
+    ///
+    /// ```
+    /// use anyipc::{Endpoint, Scheme};
+    ///
+    /// assert_eq!(Scheme::Unix.as_str(), "unix");
+    /// let ep: Endpoint = "fifo:///tmp/app.fifo".parse()?;
+    /// assert_eq!(ep.scheme().as_str(), "fifo");
+    /// # Ok::<(), anyipc::EndpointParseError>(())
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Scheme::Tcp => "tcp",
@@ -77,8 +96,20 @@ impl Scheme {
         }
     }
 
-    /// Whether messages travel as a byte stream that needs framing (`true`) or as whole
-    /// messages the mechanism keeps apart by itself (`false`: udp, mq, mem).
+    /// Whether the scheme can carry a byte stream that needs framing and so takes `framing=`
+    /// (`true`), or only whole messages the mechanism keeps apart by itself (`false`: udp,
+    /// mq, mem). `file` is both: a plain file with `framing=`, the durable log (whole
+    /// records) without it; [`Endpoint::has_framing`](crate::Endpoint::has_framing) tells them
+    /// apart.
+    ///
+    /// ```
+    /// use anyipc::{Endpoint, Scheme};
+    ///
+    /// assert!(Scheme::Tcp.is_byte_stream());
+    /// assert!(!Scheme::Udp.is_byte_stream());
+    /// // Only byte streams take `framing=`.
+    /// assert!(Endpoint::parse("udp://127.0.0.1:9000?framing=lines").is_err());
+    /// ```
     pub fn is_byte_stream(self) -> bool {
         !matches!(self, Scheme::Udp | Scheme::Mq | Scheme::Mem)
     }
