@@ -33,6 +33,13 @@ pub struct TransportSpec {
 
 impl TransportSpec {
     /// A transport measured between two processes.
+    /// ```
+    /// use anyipc::bench::TransportSpec;
+    ///
+    /// const SPEC: TransportSpec = TransportSpec::cross_process("my-tcp", "tcp://127.0.0.1:0");
+    /// assert!(!SPEC.in_process);
+    /// assert_eq!((SPEC.twin, SPEC.max_message, SPEC.note), ("baseline", None, ""));
+    /// ```
     pub const fn cross_process(name: &'static str, url: &'static str) -> TransportSpec {
         TransportSpec {
             name,
@@ -45,6 +52,15 @@ impl TransportSpec {
     }
 
     /// A transport measured between two tasks of one process.
+    /// ```
+    /// use anyipc::bench::TransportSpec;
+    /// use std::path::Path;
+    ///
+    /// const SPEC: TransportSpec = TransportSpec::in_process("my-mem", "mem://{unique}");
+    /// assert!(SPEC.in_process);
+    /// assert_eq!(SPEC.target("run-1", Path::new("/unused"))?.to_string(), "mem://run-1");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub const fn in_process(name: &'static str, url: &'static str) -> TransportSpec {
         TransportSpec {
             in_process: true,
@@ -53,6 +69,14 @@ impl TransportSpec {
     }
 
     /// The same transport limited to messages of `max` bytes.
+    /// ```
+    /// use anyipc::bench::TransportSpec;
+    ///
+    /// let spec = TransportSpec::cross_process("my-udp", "udp://127.0.0.1:0").max_message(1_000);
+    /// assert_eq!(spec.max_message, Some(1_000));
+    /// assert_eq!(spec.message_size(1_024), Ok(1_000)); // a little above: run at the limit
+    /// assert!(spec.message_size(4_096).is_err()); // far above: skipped
+    /// ```
     pub const fn max_message(self, max: usize) -> TransportSpec {
         TransportSpec {
             max_message: Some(max),
@@ -61,11 +85,26 @@ impl TransportSpec {
     }
 
     /// The same transport compared with another raw twin.
+    /// ```
+    /// use anyipc::bench::{TransportSpec, BASELINES};
+    ///
+    /// let spec = TransportSpec::cross_process("my-tcp", "tcp://127.0.0.1:0").twin("tcp-twin");
+    /// assert_eq!(spec.twin, "tcp-twin");
+    /// assert!(BASELINES.iter().any(|b| b.name == spec.twin));
+    /// ```
     pub const fn twin(self, twin: &'static str) -> TransportSpec {
         TransportSpec { twin, ..self }
     }
 
     /// The same transport with a note for the tables.
+    /// ```
+    /// use anyipc::bench::TransportSpec;
+    ///
+    /// let spec = TransportSpec::cross_process("my-fifo", "fifo://{dir}/a + fifo://{dir}/b")
+    ///     .note("two FIFOs, one each way");
+    /// assert_eq!(spec.note, "two FIFOs, one each way");
+    /// assert_eq!(spec.twin, "baseline"); // the rest is unchanged
+    /// ```
     pub const fn note(self, note: &'static str) -> TransportSpec {
         TransportSpec { note, ..self }
     }
@@ -96,6 +135,21 @@ impl TransportSpec {
 
     /// The target to listen on, `{dir}` and `{unique}` filled in.
     ///
+    /// ```
+    /// use anyipc::bench::{Target, TransportSpec, TRANSPORTS};
+    /// use std::path::Path;
+    ///
+    /// let fifo = TRANSPORTS.iter().find(|t| t.name == "fifo").unwrap();
+    /// let target = fifo.target("run-7", Path::new("/tmp/run-7"))?;
+    /// let Target::Pair { to_peer, from_peer } = target else { panic!("{target}") };
+    /// assert_eq!(to_peer.to_string(), "fifo:///tmp/run-7/to-peer.fifo");
+    /// assert_eq!(from_peer.to_string(), "fifo:///tmp/run-7/from-peer.fifo");
+    /// let bad = TransportSpec::cross_process("bad", "nope://{unique}");
+    /// let err = bad.target("run-7", Path::new("/tmp/run-7")).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// `InvalidInput` when the result is not a valid target.
     pub fn target(&self, unique: &str, dir: &Path) -> io::Result<Target> {
@@ -115,6 +169,18 @@ impl TransportSpec {
 ///
 /// `tcp`, `child` and `fifo` ride other kernel mechanisms than the baseline's Unix socket and
 /// are compared with raw twins of their own ([`BASELINES`]).
+///
+/// ```
+/// use anyipc::bench::{BASELINES, TRANSPORTS};
+///
+/// for spec in TRANSPORTS {
+///     // Every template makes a valid anyipc target, and every twin is a baseline.
+///     assert!(!spec.target("run-1", std::path::Path::new("/tmp/run-1"))?.is_raw());
+///     assert!(BASELINES.iter().any(|b| b.name == spec.twin), "{}", spec.name);
+/// }
+/// assert!(TRANSPORTS.iter().any(|t| t.name == "mem" && t.in_process));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub const TRANSPORTS: &[TransportSpec] = &[
     TransportSpec::cross_process("tcp", "tcp://127.0.0.1:0").twin("tcp-twin"),
     TransportSpec::cross_process("unix", "unix://{dir}/unix.sock"),
@@ -166,6 +232,17 @@ pub const TRANSPORTS: &[TransportSpec] = &[
 /// The pipe twins ask for 1 MiB pipe buffers, as `child` and `fifo` do.
 ///
 /// `child-twin` and `fifo-twin` exist on Unix only (their targets do not parse elsewhere).
+///
+/// ```
+/// use anyipc::bench::BASELINES;
+///
+/// assert_eq!(BASELINES[0].name, "baseline");
+/// for spec in BASELINES {
+///     let target = spec.target("run-1", std::path::Path::new("/tmp/run-1"))?;
+///     assert!(target.is_raw(), "{target}");
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub const BASELINES: &[TransportSpec] = &[
     TransportSpec::cross_process("baseline", "raw+unix://{dir}/baseline.sock"),
     TransportSpec::cross_process("tcp-twin", "raw+tcp://127.0.0.1:0"),

@@ -14,20 +14,29 @@ impl PeerProcess {
     /// runs [`peer_main`](super::peer_main) with the target given as its last argument (this
     /// adds it).
     ///
-    /// ```no_run
-    /// # async fn f() -> std::io::Result<()> {
-    /// use anyipc::bench::{PeerProcess, Workload};
+    /// ```
+    /// # if std::env::args().nth(1).as_deref() == Some("bench-peer") {
+    /// #     let target = std::env::args().last().unwrap();
+    /// #     return tokio_test::block_on(anyipc::bench::peer_main(&target)).unwrap();
+    /// # }
+    /// # tokio_test::block_on(async {
+    /// use anyipc::bench::{PeerProcess, Target, Workload};
     ///
+    /// // This example runs `peer_main(TARGET)` when started as `bench-peer TARGET`.
     /// let exe = std::env::current_exe()?;
     /// let make = move || {
     ///     let mut cmd = tokio::process::Command::new(&exe);
     ///     cmd.arg("bench-peer");
     ///     cmd
     /// };
-    /// let mut peer = PeerProcess::start(make, &"unix:///tmp/peer.sock".parse()?).await?;
-    /// let report = peer.measure(&Workload::latency(64, 1000)).await?;
-    /// peer.stop().await?;
-    /// # Ok(()) }
+    /// for target in ["tcp://127.0.0.1:0", "stdio://", "raw+child://"] {
+    ///     let target: Target = target.parse()?;
+    ///     let mut peer = PeerProcess::start(make.clone(), &target).await?;
+    ///     let report = peer.measure(&Workload::latency(64, 10)).await?;
+    ///     assert_eq!(report.latency().unwrap().count, 10);
+    ///     peer.stop().await?;
+    /// }
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     ///
     /// # Errors
@@ -56,15 +65,23 @@ impl PeerProcess {
     /// for its ready line. [`measure`](PeerProcess::measure) then runs over the pipes; every
     /// run follows the previous one on them.
     ///
-    /// ```no_run
-    /// # async fn f() -> std::io::Result<()> {
+    /// ```
+    /// # if std::env::args().nth(1).as_deref() == Some("bench-peer") {
+    /// #     let target = std::env::args().last().unwrap();
+    /// #     return tokio_test::block_on(anyipc::bench::peer_main(&target)).unwrap();
+    /// # }
+    /// # tokio_test::block_on(async {
     /// use anyipc::bench::{PeerProcess, Workload};
     ///
+    /// // This example runs `peer_main(TARGET)` when started as `bench-peer TARGET`.
     /// let mut cmd = tokio::process::Command::new(std::env::current_exe()?);
     /// cmd.args(["bench-peer", "stdio://"]);
     /// let mut peer = PeerProcess::spawn_child(cmd).await?;
-    /// let report = peer.measure(&Workload::throughput(4096, 10_000)).await?;
-    /// # Ok(()) }
+    /// assert_eq!(peer.target().to_string(), "stdio://");
+    /// let report = peer.measure(&Workload::throughput(4096, 10)).await?;
+    /// assert_eq!(report.throughput().unwrap().received, 10);
+    /// peer.stop().await?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     ///
     /// # Errors
@@ -94,20 +111,32 @@ impl PeerProcess {
     /// [`measure`](PeerProcess::measure) runs over one child and reaps it, and the next
     /// starts the next one.
     ///
-    /// ```no_run
-    /// # async fn f() -> std::io::Result<()> {
+    /// ```
+    /// # if std::env::args().nth(1).as_deref() == Some("bench-peer") {
+    /// #     let target = std::env::args().last().unwrap();
+    /// #     return tokio_test::block_on(anyipc::bench::peer_main(&target)).unwrap();
+    /// # }
+    /// # tokio_test::block_on(async {
     /// use anyipc::bench::{PeerProcess, Workload};
     ///
+    /// // This example runs `peer_main(TARGET)` when started as `bench-peer TARGET`.
     /// let exe = std::env::current_exe()?;
     /// let make = move || {
     ///     let mut cmd = tokio::process::Command::new(&exe);
     ///     cmd.arg("bench-peer");
     ///     cmd
     /// };
-    /// let mut twin = PeerProcess::spawn_raw_child(make, &"raw+child://".parse()?).await?;
-    /// let report = twin.measure(&Workload::latency(64, 1000)).await?;
+    /// let mut twin = PeerProcess::spawn_raw_child(make.clone(), &"raw+child://".parse()?).await?;
+    /// let report = twin.measure(&Workload::latency(64, 10)).await?;
+    /// assert_eq!(report.latency().unwrap().count, 10);
+    /// let report = twin.measure(&Workload::throughput(64, 10)).await?; // a new child
+    /// assert_eq!(report.throughput().unwrap().received, 10);
     /// twin.stop().await?;
-    /// # Ok(()) }
+    /// // Other targets have a peer process that serves every run.
+    /// let tcp = "tcp://127.0.0.1:0".parse()?;
+    /// let err = PeerProcess::spawn_raw_child(make, &tcp).await.unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     ///
     /// # Errors

@@ -27,6 +27,13 @@ pub struct Machine {
 
 impl Machine {
     /// Reads the machine's description.
+    /// ```
+    /// let m = anyipc::bench::Machine::detect();
+    /// assert!(m.nproc >= 1);
+    /// assert!(!m.kernel.is_empty() && !m.cpu_model.is_empty());
+    /// assert_eq!(m.date.len(), "2025-01-31 12:00 UTC".len());
+    /// assert!(m.to_string().starts_with(&format!("{} CPUs", m.nproc)));
+    /// ```
     pub fn detect() -> Machine {
         let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
         let field = |text: &str, key: &str| {

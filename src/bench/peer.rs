@@ -10,6 +10,30 @@ use std::io::{self, Write};
 use tokio::task::JoinHandle;
 
 /// The line a peer process prints on stdout once it listens: this prefix, then its target.
+///
+/// ```
+/// # if std::env::args().nth(1).as_deref() == Some("bench-peer") {
+/// #     let target = std::env::args().last().unwrap();
+/// #     return tokio_test::block_on(anyipc::bench::peer_main(&target));
+/// # }
+/// use anyipc::bench::{Target, READY_PREFIX};
+/// use std::io::BufRead;
+/// use std::process::{Command, Stdio};
+///
+/// // This example runs `peer_main(TARGET)` when started as `bench-peer TARGET`.
+/// let mut peer = Command::new(std::env::current_exe()?)
+///     .args(["bench-peer", "tcp://127.0.0.1:0"])
+///     .stdin(Stdio::piped())
+///     .stdout(Stdio::piped())
+///     .spawn()?;
+/// let mut line = String::new();
+/// std::io::BufReader::new(peer.stdout.take().unwrap()).read_line(&mut line)?;
+/// let target: Target = line.trim_end().strip_prefix(READY_PREFIX).unwrap().parse()?;
+/// assert!(target.to_string().starts_with("tcp://127.0.0.1:"));
+/// drop(peer.stdin.take()); // its stdin closed, the peer ends
+/// assert!(peer.wait()?.success());
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub const READY_PREFIX: &str = "anyipc-bench-peer ready ";
 
 /// A bound bench listener of any target kind.
@@ -125,6 +149,26 @@ async fn serve_all(mut bound: Bound) -> io::Result<()> {
 /// Run it in a current-thread runtime, as the bench does for every process. The bench binary
 /// runs it for `--peer TARGET`, the `anyipc` binary for its hidden `bench-peer TARGET`.
 ///
+/// ```
+/// use anyipc::bench::{peer_main, PeerProcess, Workload};
+///
+/// fn main() -> std::io::Result<()> {
+///     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+///     let args: Vec<String> = std::env::args().collect();
+///     if args.get(1).map(String::as_str) == Some("bench-peer") {
+///         return rt.block_on(peer_main(&args[2])); // the peer: this program re-run
+///     }
+///     rt.block_on(async {
+///         let mut cmd = tokio::process::Command::new(std::env::current_exe()?);
+///         cmd.args(["bench-peer", "tcp://127.0.0.1:0"]);
+///         let mut peer = PeerProcess::spawn(cmd).await?;
+///         let report = peer.measure(&Workload::latency(64, 10)).await?;
+///         assert_eq!(report.latency().unwrap().count, 10);
+///         peer.stop().await
+///     })
+/// }
+/// ```
+///
 /// # Errors
 /// A malformed target; binding or accepting errors.
 pub async fn peer_main(target: &str) -> io::Result<()> {
@@ -149,8 +193,21 @@ pub async fn peer_main(target: &str) -> io::Result<()> {
     }
 }
 
-/// A peer serving in a task of this process (for in-process transports: `mem://`); the task
-/// stops when this is dropped.
+/// A peer serving in a task of this process (made for in-process transports, `mem://`, but
+/// it serves any target it can bind); the task stops when this is dropped.
+///
+/// ```
+/// # tokio_test::block_on(async {
+/// use anyipc::bench::{measure, InProcessPeer, Workload};
+///
+/// let peer = InProcessPeer::start(&"mem://doc-in-process-peer".parse()?).await?;
+/// // The peer serves one run after another, each on a connection of its own.
+/// let report = measure(peer.target(), &Workload::throughput(256, 10)).await?;
+/// assert_eq!(report.throughput().unwrap().received, 10);
+/// let report = measure(peer.target(), &Workload::latency(256, 10)).await?;
+/// assert_eq!(report.latency().unwrap().count, 10);
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// ```
 #[derive(Debug)]
 pub struct InProcessPeer {
     task: JoinHandle<io::Result<()>>,
@@ -159,6 +216,21 @@ pub struct InProcessPeer {
 
 impl InProcessPeer {
     /// Binds `target` and serves it in a task of the current runtime.
+    ///
+    /// ```
+    /// # tokio_test::block_on(async {
+    /// use anyipc::bench::{measure, InProcessPeer, Target, Workload};
+    ///
+    /// let target: Target = "mem://doc-in-process-peer-start".parse()?;
+    /// let peer = InProcessPeer::start(&target).await?;
+    /// let report = measure(&target, &Workload::latency(64, 10)).await?;
+    /// assert_eq!(report.latency().unwrap().size, 64);
+    /// // The name is taken while the peer runs.
+    /// let err = InProcessPeer::start(&target).await.unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
+    /// # drop(peer);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     ///
     /// # Errors
     /// Binding errors.
@@ -171,6 +243,19 @@ impl InProcessPeer {
     }
 
     /// Where the peer listens.
+    ///
+    /// ```
+    /// # tokio_test::block_on(async {
+    /// use anyipc::bench::{measure, InProcessPeer, Workload};
+    ///
+    /// let peer = InProcessPeer::start(&"tcp://127.0.0.1:0".parse()?).await?;
+    /// // Port 0 was asked for: the target holds the port the peer listens on.
+    /// let target = peer.target().to_string();
+    /// assert!(target.starts_with("tcp://127.0.0.1:") && !target.ends_with(":0"), "{target}");
+    /// let report = measure(peer.target(), &Workload::throughput(64, 10)).await?;
+    /// assert_eq!(report.throughput().unwrap().sent, 10);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn target(&self) -> &Target {
         &self.target
     }

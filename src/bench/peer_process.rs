@@ -22,16 +22,22 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 /// A peer in another process. [`stop`](PeerProcess::stop) ends it cleanly (it removes its
 /// named endpoint); dropped without that, it is killed.
 ///
-/// ```no_run
-/// # async fn f() -> std::io::Result<()> {
+/// ```
+/// # if std::env::args().nth(1).as_deref() == Some("bench-peer") {
+/// #     let target = std::env::args().last().unwrap();
+/// #     return tokio_test::block_on(anyipc::bench::peer_main(&target)).unwrap();
+/// # }
+/// # tokio_test::block_on(async {
 /// use anyipc::bench::{PeerProcess, Workload};
 ///
+/// // A program that runs `peer_main(TARGET)` for `bench-peer TARGET` (here: this example).
 /// let mut cmd = tokio::process::Command::new(std::env::current_exe()?);
 /// cmd.args(["bench-peer", "tcp://127.0.0.1:0"]);
 /// let mut peer = PeerProcess::spawn(cmd).await?;
-/// let report = peer.measure(&Workload::latency(64, 1000)).await?;
-/// println!("p50 {:?}", report.latency().unwrap().p50);
-/// # Ok(()) }
+/// let report = peer.measure(&Workload::latency(64, 10)).await?;
+/// assert_eq!(report.latency().unwrap().count, 10);
+/// peer.stop().await?;
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
 /// ```
 pub struct PeerProcess {
     /// The peer (for a raw child twin: the child of the last run).
@@ -57,6 +63,28 @@ pub(super) enum Kind {
 impl PeerProcess {
     /// Starts `cmd` (a program that runs [`peer_main`](super::peer_main)) and waits for its
     /// ready line. For a `stdio://` peer use [`spawn_child`](PeerProcess::spawn_child).
+    ///
+    /// ```
+    /// # if std::env::args().nth(1).as_deref() == Some("bench-peer") {
+    /// #     let target = std::env::args().last().unwrap();
+    /// #     return tokio_test::block_on(anyipc::bench::peer_main(&target)).unwrap();
+    /// # }
+    /// # tokio_test::block_on(async {
+    /// use anyipc::bench::{PeerProcess, Workload};
+    /// use tokio::process::Command;
+    ///
+    /// // This example runs `peer_main(TARGET)` when started as `bench-peer TARGET`.
+    /// let mut cmd = Command::new(std::env::current_exe()?);
+    /// cmd.args(["bench-peer", "tcp://127.0.0.1:0"]);
+    /// let mut peer = PeerProcess::spawn(cmd).await?;
+    /// let report = peer.measure(&Workload::throughput(64, 10)).await?;
+    /// assert_eq!(report.throughput().unwrap().received, 10);
+    /// peer.stop().await?;
+    /// // A program that exits without saying it is ready:
+    /// let err = PeerProcess::spawn(Command::new("true")).await.unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     ///
     /// # Errors
     /// Spawning errors; `UnexpectedEof` when the process exits before it is ready (its stderr,
@@ -97,6 +125,26 @@ impl PeerProcess {
     /// is waiting, reaped after it); otherwise as [`measure`](super::measure) does (a new
     /// connection for the run).
     ///
+    /// ```
+    /// # if std::env::args().nth(1).as_deref() == Some("bench-peer") {
+    /// #     let target = std::env::args().last().unwrap();
+    /// #     return tokio_test::block_on(anyipc::bench::peer_main(&target)).unwrap();
+    /// # }
+    /// # tokio_test::block_on(async {
+    /// use anyipc::bench::{PeerProcess, Workload};
+    ///
+    /// let mut cmd = tokio::process::Command::new(std::env::current_exe()?);
+    /// cmd.args(["bench-peer", "stdio://"]);
+    /// let mut peer = PeerProcess::spawn_child(cmd).await?;
+    /// // Runs follow one another over the pipes to the child; a Connection can batch.
+    /// let report = peer.measure(&Workload::throughput(1024, 20).with_batch(5)).await?;
+    /// assert_eq!(report.throughput().unwrap().received, 20);
+    /// let report = peer.measure(&Workload::latency(64, 10)).await?;
+    /// assert_eq!(report.latency().unwrap().count, 10);
+    /// peer.stop().await?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
+    ///
     /// # Errors
     /// Those of [`measure`](super::measure) and [`run_client`](super::run_client); for a raw
     /// twin, those of starting its child ([`spawn_raw_child`](PeerProcess::spawn_raw_child)).
@@ -135,11 +183,49 @@ impl PeerProcess {
     }
 
     /// Where the peer listens (`stdio://` for a child peer).
+    ///
+    /// ```
+    /// # if std::env::args().nth(1).as_deref() == Some("bench-peer") {
+    /// #     let target = std::env::args().last().unwrap();
+    /// #     return tokio_test::block_on(anyipc::bench::peer_main(&target)).unwrap();
+    /// # }
+    /// # tokio_test::block_on(async {
+    /// use anyipc::bench::PeerProcess;
+    ///
+    /// let mut cmd = tokio::process::Command::new(std::env::current_exe()?);
+    /// cmd.args(["bench-peer", "tcp://127.0.0.1:0"]);
+    /// let peer = PeerProcess::spawn(cmd).await?;
+    /// // Port 0 was asked for: the target holds the port the peer listens on.
+    /// let target = peer.target().to_string();
+    /// assert!(target.starts_with("tcp://127.0.0.1:") && !target.ends_with(":0"), "{target}");
+    /// peer.stop().await?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn target(&self) -> &Target {
         &self.target
     }
 
-    /// The peer's process id.
+    /// The peer's process id; `None` once it has been reaped (a raw twin's child is, at the
+    /// end of every [`measure`](PeerProcess::measure)).
+    ///
+    /// ```
+    /// # if std::env::args().nth(1).as_deref() == Some("bench-peer") {
+    /// #     let target = std::env::args().last().unwrap();
+    /// #     return tokio_test::block_on(anyipc::bench::peer_main(&target)).unwrap();
+    /// # }
+    /// # tokio_test::block_on(async {
+    /// use anyipc::bench::PeerProcess;
+    ///
+    /// let mut cmd = tokio::process::Command::new(std::env::current_exe()?);
+    /// cmd.args(["bench-peer", "tcp://127.0.0.1:0"]);
+    /// let peer = PeerProcess::spawn(cmd).await?;
+    /// let pid = peer.id().unwrap();
+    /// assert_ne!(pid, std::process::id());
+    /// # #[cfg(target_os = "linux")]
+    /// assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    /// peer.stop().await?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn id(&self) -> Option<u32> {
         self.child.id()
     }
@@ -147,6 +233,27 @@ impl PeerProcess {
     /// Ends the peer: closes its stdin (and the pipes to a child peer) so that it drops its
     /// listener — removing a named endpoint such as `pipe://`, `shm://` or a FIFO — and exits;
     /// kills it if it has not exited within 5 s.
+    ///
+    /// ```
+    /// # if std::env::args().nth(1).as_deref() == Some("bench-peer") {
+    /// #     let target = std::env::args().last().unwrap();
+    /// #     return tokio_test::block_on(anyipc::bench::peer_main(&target)).unwrap();
+    /// # }
+    /// # tokio_test::block_on(async {
+    /// use anyipc::bench::PeerProcess;
+    ///
+    /// let dir = std::env::temp_dir().join(format!("anyipc-doc-stop-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// let socket = dir.join("peer.sock");
+    /// let mut cmd = tokio::process::Command::new(std::env::current_exe()?);
+    /// cmd.arg("bench-peer").arg(format!("unix://{}", socket.display()));
+    /// let peer = PeerProcess::spawn(cmd).await?;
+    /// assert!(socket.exists());
+    /// peer.stop().await?;
+    /// assert!(!socket.exists()); // the peer removed its socket as it ended
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     ///
     /// # Errors
     /// Waiting for the process failed.
@@ -161,6 +268,24 @@ impl PeerProcess {
 
     /// The pipes to a child peer, to run [`run_client`](super::run_client) over your own
     /// wrapper of them; `None` for other peers.
+    ///
+    /// ```
+    /// # if std::env::args().nth(1).as_deref() == Some("bench-peer") {
+    /// #     let target = std::env::args().last().unwrap();
+    /// #     return tokio_test::block_on(anyipc::bench::peer_main(&target)).unwrap();
+    /// # }
+    /// # tokio_test::block_on(async {
+    /// use anyipc::bench::{run_client, PeerProcess, Workload};
+    ///
+    /// let mut cmd = tokio::process::Command::new(std::env::current_exe()?);
+    /// cmd.args(["bench-peer", "stdio://"]);
+    /// let mut peer = PeerProcess::spawn_child(cmd).await?;
+    /// let pipes = peer.pipes().expect("a child peer has pipes");
+    /// let report = run_client(pipes, &Workload::latency(64, 10)).await?;
+    /// assert_eq!(report.latency().unwrap().count, 10);
+    /// peer.stop().await?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn pipes(&mut self) -> Option<&mut Connection> {
         match &mut self.kind {
             Kind::Child(pipes) => Some(&mut **pipes),

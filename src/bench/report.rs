@@ -1,6 +1,18 @@
 use std::time::Duration;
 
 /// The result of one measurement run.
+///
+/// ```
+/// # tokio_test::block_on(async {
+/// use anyipc::bench::{measure, InProcessPeer, Report, Workload};
+///
+/// let peer = InProcessPeer::start(&"mem://doc-report".parse()?).await?;
+/// match measure(peer.target(), &Workload::throughput(64, 10)).await? {
+///     Report::Throughput(r) => assert_eq!((r.size, r.sent, r.received), (64, 10, 10)),
+///     Report::Latency(_) => unreachable!("a throughput run gives a throughput report"),
+/// }
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub enum Report {
     /// A [`Workload::Latency`](super::Workload::Latency) run.
@@ -11,6 +23,16 @@ pub enum Report {
 
 impl Report {
     /// The latency figures, if this was a latency run.
+    ///
+    /// ```
+    /// use anyipc::bench::{LatencyReport, Report};
+    /// use std::time::Duration;
+    ///
+    /// let mut samples = [Duration::from_micros(5)];
+    /// let report = Report::Latency(LatencyReport::from_samples(64, &mut samples));
+    /// assert_eq!(report.latency().unwrap().p50, Duration::from_micros(5));
+    /// assert!(report.throughput().is_none());
+    /// ```
     pub fn latency(&self) -> Option<&LatencyReport> {
         match self {
             Report::Latency(r) => Some(r),
@@ -19,6 +41,16 @@ impl Report {
     }
 
     /// The throughput figures, if this was a throughput run.
+    ///
+    /// ```
+    /// use anyipc::bench::{Report, ThroughputReport};
+    /// use std::time::Duration;
+    ///
+    /// let r = ThroughputReport { size: 64, sent: 10, received: 10, elapsed: Duration::ZERO };
+    /// let report = Report::Throughput(r);
+    /// assert_eq!(report.throughput().unwrap().received, 10);
+    /// assert!(report.latency().is_none());
+    /// ```
     pub fn throughput(&self) -> Option<&ThroughputReport> {
         match self {
             Report::Throughput(r) => Some(r),
@@ -62,6 +94,19 @@ pub struct LatencyReport {
 impl LatencyReport {
     /// Summarises round-trip samples (sorting them). Percentiles are nearest-rank: p50 of 100
     /// samples is the 50th smallest. No samples give all-zero figures.
+    ///
+    /// ```
+    /// use anyipc::bench::LatencyReport;
+    /// use std::time::Duration;
+    ///
+    /// let mut samples = [3, 1, 2].map(Duration::from_micros);
+    /// let r = LatencyReport::from_samples(64, &mut samples);
+    /// assert_eq!(samples, [1, 2, 3].map(Duration::from_micros)); // sorted
+    /// assert_eq!((r.size, r.count), (64, 3));
+    /// assert_eq!((r.p50, r.mean, r.p999), (samples[1], samples[1], samples[2]));
+    /// let none = LatencyReport::from_samples(64, &mut []);
+    /// assert_eq!((none.count, none.p50, none.max), (0, Duration::ZERO, Duration::ZERO));
+    /// ```
     pub fn from_samples(size: usize, samples: &mut [Duration]) -> LatencyReport {
         samples.sort_unstable();
         let n = samples.len();
@@ -96,7 +141,8 @@ impl LatencyReport {
 /// use anyipc::bench::ThroughputReport;
 /// use std::time::Duration;
 ///
-/// let r = ThroughputReport { size: 1 << 20, sent: 1024, received: 1024, elapsed: Duration::from_secs(2) };
+/// let elapsed = Duration::from_secs(2);
+/// let r = ThroughputReport { size: 1 << 20, sent: 1024, received: 1024, elapsed };
 /// assert_eq!(r.msgs_per_sec(), 512.0);
 /// assert_eq!(r.gib_per_sec(), 0.5);
 /// assert_eq!(r.lost(), 0);
@@ -115,16 +161,44 @@ pub struct ThroughputReport {
 
 impl ThroughputReport {
     /// Messages received per second.
+    ///
+    /// ```
+    /// use anyipc::bench::ThroughputReport;
+    /// use std::time::Duration;
+    ///
+    /// let elapsed = Duration::from_millis(500);
+    /// let r = ThroughputReport { size: 64, sent: 1_000, received: 1_000, elapsed };
+    /// assert_eq!(r.msgs_per_sec(), 2_000.0);
+    /// ```
     pub fn msgs_per_sec(&self) -> f64 {
         self.received as f64 / self.elapsed.as_secs_f64().max(f64::MIN_POSITIVE)
     }
 
     /// Payload GiB received per second (frame headers not counted).
+    ///
+    /// ```
+    /// use anyipc::bench::ThroughputReport;
+    /// use std::time::Duration;
+    ///
+    /// let elapsed = Duration::from_secs(1);
+    /// let r = ThroughputReport { size: 1 << 20, sent: 2_048, received: 2_048, elapsed };
+    /// assert_eq!(r.gib_per_sec(), 2.0); // 2,048 MiB in one second
+    /// ```
     pub fn gib_per_sec(&self) -> f64 {
         self.msgs_per_sec() * self.size as f64 / (1u64 << 30) as f64
     }
 
     /// Messages sent but never received.
+    ///
+    /// ```
+    /// use anyipc::bench::ThroughputReport;
+    /// use std::time::Duration;
+    ///
+    /// // A lossy transport (udp) delivered 97 of 100 datagrams.
+    /// let elapsed = Duration::from_millis(10);
+    /// let r = ThroughputReport { size: 64, sent: 100, received: 97, elapsed };
+    /// assert_eq!(r.lost(), 3);
+    /// ```
     pub fn lost(&self) -> u64 {
         self.sent.saturating_sub(self.received)
     }

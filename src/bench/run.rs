@@ -25,6 +25,20 @@ const ACK_TIMEOUT: Duration = Duration::from_secs(120);
 /// [`PeerProcess`](super::PeerProcess) that started them
 /// ([`PeerProcess::measure`](super::PeerProcess::measure)).
 ///
+/// ```
+/// # tokio_test::block_on(async {
+/// use anyipc::bench::{measure, InProcessPeer, Target, Workload};
+///
+/// let peer = InProcessPeer::start(&"tcp://127.0.0.1:0".parse()?).await?;
+/// let report = measure(peer.target(), &Workload::throughput(1024, 10)).await?;
+/// assert_eq!(report.throughput().unwrap().received, 10);
+/// // A child peer is measured through the PeerProcess that started it.
+/// let stdio: Target = "stdio://".parse()?;
+/// let err = measure(&stdio, &Workload::latency(64, 10)).await.unwrap_err();
+/// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// ```
+///
 /// # Errors
 /// Connecting or binding errors; `InvalidInput` for `stdio://`, `raw+child://` and
 /// `raw+fifo://`; the errors of [`run_client`].
@@ -77,8 +91,30 @@ pub async fn measure(target: &Target, workload: &Workload) -> io::Result<Report>
     }
 }
 
-/// Runs `workload` as the measuring side on a connection to a peer running [`serve`](super::serve())
-/// or, for latency runs, to any echo server (`anyipc listen URL --echo`).
+/// Runs `workload` as the measuring side on a connection to a peer running
+/// [`serve`](super::serve()) or, for latency runs, to any echo server
+/// (`anyipc listen URL --echo`).
+///
+/// ```
+/// # tokio_test::block_on(async {
+/// use anyipc::bench::{run_client, Workload};
+///
+/// // A plain echo server, not a bench peer: latency runs only.
+/// let mut listener = anyipc::bind("mem://doc-run-client").await?;
+/// tokio::spawn(async move {
+///     let mut conn = listener.accept().await?;
+///     while let Some(msg) = conn.recv().await? {
+///         conn.send(msg).await?;
+///     }
+///     Ok::<(), std::io::Error>(())
+/// });
+/// let mut client = anyipc::connect("mem://doc-run-client").await?;
+/// let report = run_client(&mut client, &Workload::latency(64, 10)).await?;
+/// assert_eq!(report.latency().unwrap().count, 10);
+/// let err = run_client(&mut client, &Workload::throughput(64, 10)).await.unwrap_err();
+/// assert_eq!(err.kind(), std::io::ErrorKind::Unsupported);
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// ```
 ///
 /// # Errors
 /// I/O errors of the connection; `InvalidData` when an echo or acknowledgement is wrong;

@@ -13,10 +13,11 @@ use std::path::PathBuf;
 /// ```
 /// use anyipc::bench::{RunResources, Target};
 ///
-/// let target: Target = "mq://doc-run-resources?create=true".parse()?;
+/// let name = format!("doc-run-resources-{}", std::process::id());
+/// let target: Target = format!("mq://{name}?create=true").parse()?;
 /// let resources = RunResources::new(&target);
 /// # #[cfg(target_os = "linux")]
-/// assert_eq!(resources.queues(), ["doc-run-resources"]);
+/// assert_eq!(resources.queues(), [name.as_str()]);
 /// drop(resources); // removes the queue if a run created it
 /// # Ok::<(), std::io::Error>(())
 /// ```
@@ -28,6 +29,23 @@ pub struct RunResources {
 
 impl RunResources {
     /// Notes the queues and logs of `target` that runs will create.
+    ///
+    /// ```
+    /// # tokio_test::block_on(async {
+    /// use anyipc::bench::{RunResources, Target};
+    /// use futures::SinkExt;
+    ///
+    /// let dir = std::env::temp_dir().join(format!("anyipc-doc-rr-new-{}", std::process::id()));
+    /// let url = format!("file://{}", dir.display());
+    /// let resources = RunResources::new(&url.parse::<Target>()?);
+    /// let mut producer = anyipc::connect(url.as_str()).await?; // a run creates the log
+    /// producer.send("record").await?;
+    /// producer.close().await?;
+    /// assert!(dir.exists());
+    /// drop(resources);
+    /// assert!(!dir.exists());
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn new(target: &Target) -> RunResources {
         let endpoints = match target {
             Target::Anyipc(endpoint) => vec![endpoint],
@@ -45,11 +63,40 @@ impl RunResources {
     }
 
     /// The names of the queues to remove.
+    ///
+    /// ```
+    /// # tokio_test::block_on(async {
+    /// use anyipc::bench::{RunResources, Target};
+    /// use anyipc::queue::MessageQueue;
+    ///
+    /// let name = format!("doc-rr-queues-{}", std::process::id());
+    /// let url = format!("mq://{name}?create=true");
+    /// let resources = RunResources::new(&url.parse::<Target>()?);
+    /// assert_eq!(resources.queues(), [name.as_str()]);
+    /// drop(anyipc::connect(url.as_str()).await?); // a run creates the queue
+    /// drop(resources);
+    /// let err = MessageQueue::open(&name).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     pub fn queues(&self) -> &[String] {
         &self.queues
     }
 
     /// The directories of the logs to remove.
+    ///
+    /// ```
+    /// use anyipc::bench::{RunResources, Target};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("anyipc-doc-rr-logs-{}", std::process::id()));
+    /// let (to, from) = (dir.join("to-peer"), dir.join("from-peer"));
+    /// let pair = format!("file://{} + file://{}", to.display(), from.display());
+    /// assert_eq!(RunResources::new(&pair.parse()?).logs(), [to.clone(), from]);
+    /// // A plain file (`framing=`) is not a log.
+    /// let plain: Target = format!("file://{}?framing=lines", to.display()).parse()?;
+    /// assert!(RunResources::new(&plain).logs().is_empty());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn logs(&self) -> &[PathBuf] {
         &self.logs
     }

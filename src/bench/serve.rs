@@ -51,6 +51,20 @@ pub async fn serve<T: Transport<Bytes>>(mut conn: T) -> io::Result<()> {
 /// [`recv_batch`](Connection::recv_batch) (`serve` takes them one at a time). The peer side
 /// of [`run_connection`](super::run_connection), whose example uses it.
 ///
+/// ```
+/// # tokio_test::block_on(async {
+/// use anyipc::bench::serve_connection;
+///
+/// let mut listener = anyipc::bind("mem://doc-serve-connection").await?;
+/// let peer = tokio::spawn(async move { serve_connection(&mut listener.accept().await?).await });
+/// let mut client = anyipc::connect("mem://doc-serve-connection").await?;
+/// // Every run starts with a control message: anything else is refused.
+/// client.send("hello").await?;
+/// let err = peer.await.unwrap().unwrap_err();
+/// assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// ```
+///
 /// # Errors
 /// As [`serve`].
 ///

@@ -69,11 +69,31 @@ const PAIR_SEPARATOR: &str = " + ";
 
 impl Target {
     /// Whether this is a raw baseline rather than anyipc endpoints.
+    ///
+    /// ```
+    /// use anyipc::bench::Target;
+    ///
+    /// for raw in ["raw+unix:///tmp/b.sock", "raw+tcp://127.0.0.1:0", "raw+child://"] {
+    ///     assert!(raw.parse::<Target>()?.is_raw());
+    /// }
+    /// assert!(!"unix:///tmp/b.sock".parse::<Target>()?.is_raw());
+    /// assert!(!"fifo:///tmp/a + fifo:///tmp/b".parse::<Target>()?.is_raw());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_raw(&self) -> bool {
         !matches!(self, Target::Anyipc(_) | Target::Pair { .. })
     }
 
     /// Whether this is `stdio://`: the peer is a child process on pipes to this one.
+    ///
+    /// ```
+    /// use anyipc::bench::Target;
+    ///
+    /// assert!("stdio://".parse::<Target>()?.is_child());
+    /// assert!(!"raw+child://".parse::<Target>()?.is_child()); // a raw twin, not anyipc's pipes
+    /// assert!(!"pipe://doc-peer".parse::<Target>()?.is_child());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_child(&self) -> bool {
         matches!(self, Target::Anyipc(e) if e.scheme() == Scheme::Stdio)
     }
@@ -81,6 +101,16 @@ impl Target {
     /// Whether this is a raw twin served by a child process of its own for every run
     /// (`raw+child://`, `raw+fifo://PATH`): start it with
     /// [`PeerProcess::spawn_raw_child`](super::PeerProcess::spawn_raw_child).
+    ///
+    /// ```
+    /// use anyipc::bench::Target;
+    ///
+    /// assert!("raw+child://".parse::<Target>()?.is_raw_child());
+    /// assert!("raw+fifo:///tmp/twin".parse::<Target>()?.is_raw_child());
+    /// assert!(!"raw+unix:///tmp/b.sock".parse::<Target>()?.is_raw_child());
+    /// assert!(!"stdio://".parse::<Target>()?.is_raw_child());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_raw_child(&self) -> bool {
         match self {
             #[cfg(unix)]

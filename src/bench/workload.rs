@@ -54,6 +54,16 @@ pub enum Workload {
 
 impl Workload {
     /// A latency run of `count` timed round trips after `min(count, 2000)` warm-up ones.
+    ///
+    /// ```
+    /// use anyipc::bench::Workload;
+    ///
+    /// let w = Workload::latency(64, 10);
+    /// assert_eq!(w, Workload::Latency { size: 64, count: 10, warmup: 10 });
+    /// // At most 2,000 warm-up round trips.
+    /// let w = Workload::latency(64, 100_000);
+    /// assert_eq!(w, Workload::Latency { size: 64, count: 100_000, warmup: 2_000 });
+    /// ```
     pub fn latency(size: usize, count: usize) -> Workload {
         Workload::Latency {
             size,
@@ -63,6 +73,14 @@ impl Workload {
     }
 
     /// A throughput run of `count` messages of `size` bytes.
+    ///
+    /// ```
+    /// use anyipc::bench::Workload;
+    ///
+    /// let w = Workload::throughput(4096, 100);
+    /// assert_eq!(w, Workload::Throughput { size: 4096, count: 100, batch: 1 });
+    /// assert_eq!(w.to_string(), "throughput 4096 B × 100");
+    /// ```
     pub fn throughput(size: usize, count: usize) -> Workload {
         Workload::Throughput {
             size,
@@ -72,8 +90,9 @@ impl Workload {
     }
 
     /// The same throughput run sending `batch` messages per `send_many` call, received with
-    /// `recv_batch` (no effect on latency runs). Only a run over a [`Connection`](crate::Connection)
-    /// can do it.
+    /// `recv_batch` (no effect on latency runs). Only a run over a
+    /// [`Connection`](crate::Connection) can do it. A batch of 0 is refused when the run
+    /// starts (`InvalidInput`).
     ///
     /// ```
     /// use anyipc::bench::Workload;
@@ -90,6 +109,14 @@ impl Workload {
     }
 
     /// Messages per call of a throughput run (1 for one at a time, and for latency runs).
+    ///
+    /// ```
+    /// use anyipc::bench::Workload;
+    ///
+    /// assert_eq!(Workload::throughput(64, 100).batch(), 1);
+    /// assert_eq!(Workload::throughput(64, 100).with_batch(10).batch(), 10);
+    /// assert_eq!(Workload::latency(64, 100).with_batch(10).batch(), 1);
+    /// ```
     pub fn batch(&self) -> usize {
         match *self {
             Workload::Throughput { batch, .. } => batch,
@@ -98,6 +125,15 @@ impl Workload {
     }
 
     /// The same latency run with `warmup` warm-up round trips (no effect on throughput runs).
+    ///
+    /// ```
+    /// use anyipc::bench::Workload;
+    ///
+    /// let w = Workload::latency(64, 10).with_warmup(0);
+    /// assert_eq!(w, Workload::Latency { size: 64, count: 10, warmup: 0 });
+    /// let t = Workload::throughput(64, 10);
+    /// assert_eq!(t.with_warmup(5), t);
+    /// ```
     pub fn with_warmup(self, warmup: usize) -> Workload {
         match self {
             Workload::Latency { size, count, .. } => Workload::Latency {
@@ -110,6 +146,13 @@ impl Workload {
     }
 
     /// The message size in bytes.
+    ///
+    /// ```
+    /// use anyipc::bench::Workload;
+    ///
+    /// assert_eq!(Workload::latency(64, 10).size(), 64);
+    /// assert_eq!(Workload::throughput(4096, 10).with_batch(5).size(), 4096);
+    /// ```
     pub fn size(&self) -> usize {
         match *self {
             Workload::Latency { size, .. } | Workload::Throughput { size, .. } => size,
@@ -117,6 +160,13 @@ impl Workload {
     }
 
     /// Timed round trips or messages sent.
+    ///
+    /// ```
+    /// use anyipc::bench::Workload;
+    ///
+    /// assert_eq!(Workload::latency(64, 10).with_warmup(100).count(), 10); // warm-up not counted
+    /// assert_eq!(Workload::throughput(4096, 1_000).count(), 1_000);
+    /// ```
     pub fn count(&self) -> usize {
         match *self {
             Workload::Latency { count, .. } | Workload::Throughput { count, .. } => count,
@@ -124,6 +174,13 @@ impl Workload {
     }
 
     /// `"latency"` or `"throughput"`.
+    ///
+    /// ```
+    /// use anyipc::bench::Workload;
+    ///
+    /// assert_eq!(Workload::latency(64, 10).mode(), "latency");
+    /// assert_eq!(Workload::throughput(64, 10).with_batch(5).mode(), "throughput");
+    /// ```
     pub fn mode(&self) -> &'static str {
         match self {
             Workload::Latency { .. } => "latency",
@@ -133,6 +190,15 @@ impl Workload {
 
     /// The first message of a run, telling the peer what to do:
     /// `anyipc-bench/1 latency SIZE COUNT WARMUP` or `anyipc-bench/1 throughput SIZE COUNT`.
+    ///
+    /// ```
+    /// use anyipc::bench::Workload;
+    ///
+    /// let w = Workload::latency(64, 10).with_warmup(5);
+    /// assert_eq!(w.control_message(), "anyipc-bench/1 latency 64 10 5");
+    /// let w = Workload::throughput(4096, 100);
+    /// assert_eq!(w.control_message(), "anyipc-bench/1 throughput 4096 100");
+    /// ```
     pub fn control_message(&self) -> Bytes {
         let text = match *self {
             Workload::Latency {
@@ -154,8 +220,21 @@ impl Workload {
 
     /// Parses a [`control_message`](Workload::control_message).
     ///
+    /// ```
+    /// use anyipc::bench::Workload;
+    /// use std::io::ErrorKind;
+    ///
+    /// let w = Workload::parse_control(b"anyipc-bench/1 throughput 4096 100")?;
+    /// assert_eq!(w, Workload::throughput(4096, 100));
+    /// let err = Workload::parse_control(b"anyipc-bench/1 latency 0 10 10").unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::InvalidData); // messages of 0 bytes
+    /// let err = Workload::parse_control(b"hello").unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::InvalidData);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
     /// # Errors
-    /// `InvalidData` when `msg` is not a control message or names a size of 0.
+    /// `InvalidData` when `msg` is not a control message or names a size or batch of 0.
     pub fn parse_control(msg: &[u8]) -> io::Result<Workload> {
         let bad = || {
             invalid(format!(

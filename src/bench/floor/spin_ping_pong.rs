@@ -26,13 +26,23 @@ const STALL: Duration = Duration::from_secs(5);
 /// process) makes it even again; both busy-spin, so a round trip costs two cache-line
 /// transfers and nothing else. Both processes need a CPU of their own while it runs.
 ///
-/// ```no_run
+/// ```
+/// # if std::env::args().nth(1).as_deref() == Some("--spin-peer") {
+/// #     let path = std::env::args().nth(2).unwrap();
+/// #     return anyipc::bench::floor::spin_peer(path.as_ref());
+/// # }
 /// use anyipc::bench::floor::SpinPingPong;
 ///
-/// let spin = SpinPingPong::create("doc")?;
-/// let peer = std::process::Command::new("my-bench").arg("--spin-peer").arg(spin.path()).spawn()?;
-/// let report = spin.run(10_000, 100_000)?;
-/// println!("p50 {:?}", report.p50);
+/// // This example runs `spin_peer(PATH)` when started as `--spin-peer PATH`.
+/// let spin = SpinPingPong::create(&format!("doc-{}", std::process::id()))?;
+/// let mut peer = std::process::Command::new(std::env::current_exe()?)
+///     .arg("--spin-peer")
+///     .arg(spin.path())
+///     .spawn()?;
+/// let report = spin.run(2, 10)?;
+/// assert_eq!(report.count, 10);
+/// drop(spin); // tells the peer to stop, and removes the shared page
+/// assert!(peer.wait()?.success());
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct SpinPingPong {
@@ -42,6 +52,20 @@ pub struct SpinPingPong {
 
 impl SpinPingPong {
     /// Creates the shared page `/dev/shm/anyipc-spin-NAME` (removed on drop).
+    ///
+    /// ```
+    /// use anyipc::bench::floor::SpinPingPong;
+    ///
+    /// let name = format!("doc-create-{}", std::process::id());
+    /// let spin = SpinPingPong::create(&name)?;
+    /// let err = SpinPingPong::create(&name).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
+    /// let path = spin.path().to_owned();
+    /// assert!(path.exists());
+    /// drop(spin);
+    /// assert!(!path.exists());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     ///
     /// # Errors
     /// `NotFound` when there is no `/dev/shm`; `AlreadyExists` when the name is taken.
@@ -66,11 +90,35 @@ impl SpinPingPong {
     }
 
     /// The shared file, for the peer's command line.
+    ///
+    /// ```
+    /// use anyipc::bench::floor::SpinPingPong;
+    ///
+    /// let spin = SpinPingPong::create(&format!("doc-path-{}", std::process::id()))?;
+    /// let expected = format!("/dev/shm/anyipc-spin-doc-path-{}", std::process::id());
+    /// assert_eq!(spin.path(), std::path::Path::new(&expected));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn path(&self) -> &Path {
         &self.path
     }
 
     /// `warmup` untimed round trips, then `count` timed one by one (64-byte cache line).
+    ///
+    /// ```
+    /// use anyipc::bench::floor::{spin_peer, SpinPingPong};
+    ///
+    /// let spin = SpinPingPong::create(&format!("doc-run-{}", std::process::id()))?;
+    /// let path = spin.path().to_owned();
+    /// // The peer belongs in another process (as in the type's example); a thread serves here.
+    /// let peer = std::thread::spawn(move || spin_peer(&path));
+    /// let report = spin.run(2, 10)?;
+    /// assert_eq!((report.count, report.size), (10, 64));
+    /// assert!(report.min <= report.p50 && report.p50 <= report.max);
+    /// drop(spin);
+    /// peer.join().unwrap()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     ///
     /// # Errors
     /// `TimedOut` when the peer does not answer for 5 s (it has not started, or has died).
@@ -107,6 +155,22 @@ impl fmt::Debug for SpinPingPong {
 
 /// The peer side of [`SpinPingPong`], run in another process: answers every odd counter
 /// value until told to stop.
+///
+/// ```
+/// use anyipc::bench::floor::{spin_peer, SpinPingPong};
+///
+/// let spin = SpinPingPong::create(&format!("doc-spin-peer-{}", std::process::id()))?;
+/// let path = spin.path().to_owned();
+/// let peer = std::thread::spawn(move || spin_peer(&path)); // another process, in the bench
+/// spin.run(0, 5)?;
+/// drop(spin); // tells the peer to stop
+/// peer.join().unwrap()?;
+/// // No shared page, no peer.
+/// let missing = format!("/dev/shm/anyipc-spin-doc-missing-{}", std::process::id());
+/// let err = spin_peer(missing.as_ref()).unwrap_err();
+/// assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 ///
 /// # Errors
 /// Opening or mapping errors; `TimedOut` when the client shows no progress for 5 s.
