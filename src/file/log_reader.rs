@@ -286,6 +286,12 @@ impl TailSource for LogReader {
         }
     }
 
+    fn commit_deadline(&self, returned: Option<Position>) -> Option<Instant> {
+        let ac = self.auto_commit.as_ref()?;
+        let returned = returned?;
+        (returned.next_seq != ac.committed.next_seq).then(|| ac.last + AUTO_COMMIT_PERIOD)
+    }
+
     fn read_batch(&mut self, returned: Option<Position>) -> io::Result<Batch> {
         if let Some(returned) = returned {
             self.maybe_auto_commit(returned)?;

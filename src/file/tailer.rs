@@ -28,7 +28,9 @@ use crate::io::blocking::{self, BlockingTask};
 use crate::sys::DirWatcher;
 use bytes::Bytes;
 use std::collections::VecDeque;
+use std::future::Future;
 use std::io;
+use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 /// A blocking source of records: the log reader or a plain-file reader.
@@ -44,6 +46,14 @@ pub(crate) trait TailSource: Send + 'static {
     /// been returned. A batch that is `caught_up` found the end of the file it reads, which
     /// is the end of the data unless a newer file appeared since the last `read_batch`.
     fn try_read_now(&mut self) -> Option<io::Result<Batch>> {
+        None
+    }
+
+    /// When a cursor commit of `returned` becomes due, if one is pending: a tailer waiting
+    /// at the end of the data then reads again at that time (on the pool, where
+    /// [`read_batch`](TailSource::read_batch) commits), so an idle consumer's cursor does
+    /// not stay behind what it returned.
+    fn commit_deadline(&self, _returned: Option<Position>) -> Option<std::time::Instant> {
         None
     }
 }
@@ -98,6 +108,8 @@ pub(crate) struct Tailer<S> {
     /// The position after the last record returned, if any was.
     returned: Option<Position>,
     watcher: DirWatcher,
+    /// While waiting: fires when the source's pending cursor commit is due.
+    commit_timer: Option<Pin<Box<tokio::time::Sleep>>>,
     follow: bool,
     waiting: bool,
     ended: bool,
@@ -112,6 +124,7 @@ impl<S: TailSource> Tailer<S> {
             ready: VecDeque::new(),
             returned: None,
             watcher,
+            commit_timer: None,
             follow,
             waiting: false,
             ended: false,
@@ -192,7 +205,11 @@ impl<S: TailSource> Tailer<S> {
                 continue;
             }
             if self.waiting {
-                ready!(self.watcher.poll_changed(cx))?;
+                match self.watcher.poll_changed(cx) {
+                    Poll::Ready(changed) => changed?,
+                    Poll::Pending => ready!(self.poll_commit_due(cx)),
+                }
+                self.commit_timer = None;
                 self.waiting = false;
             } else {
                 // The events of a wake-up are read after the read right after it, which
@@ -284,6 +301,26 @@ impl<S: TailSource> Tailer<S> {
         }
     }
 
+    /// While waiting at the end of the data: ready when the source's pending cursor commit
+    /// is due (the read that follows commits it); pending for ever when none is.
+    fn poll_commit_due(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.commit_timer.is_none() {
+            let due = self
+                .source
+                .as_ref()
+                .and_then(|s| s.commit_deadline(self.returned));
+            let Some(due) = due else {
+                return Poll::Pending;
+            };
+            let due = tokio::time::Instant::from_std(due);
+            self.commit_timer = Some(Box::pin(tokio::time::sleep_until(due)));
+        }
+        match &mut self.commit_timer {
+            Some(timer) => timer.as_mut().poll(cx),
+            None => Poll::Pending,
+        }
+    }
+
     fn extend(&mut self, batch: Batch) {
         let non_empty = |chunk: &Chunk| !matches!(chunk, Chunk::Records { data, pos, .. } if *pos >= data.len());
         self.ready
@@ -319,8 +356,6 @@ impl<S: TailSource> Tailer<S> {
         Poll::Ready(result)
     }
 }
-
-use std::future::Future;
 
 #[cfg(test)]
 mod tests {

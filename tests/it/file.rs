@@ -386,6 +386,45 @@ async fn a_consumer_connection_commits_when_closed() {
     .await
 }
 
+/// A named consumer that has caught up commits what it returned within about a second, with
+/// no new record and no close: `anyipc listen` killed with SIGKILL while idle loses nothing.
+#[tokio::test]
+async fn an_idle_consumer_commits_what_it_returned_without_being_closed() {
+    watchdog(60, async {
+        let dir = TempDir::new("file-idle-commit");
+        let mut producer = FileProducer::open(dir.path(), opts(FsyncPolicy::Never))
+            .await
+            .unwrap();
+        for i in 0..3u8 {
+            producer.append(vec![b'a' + i]).await.unwrap();
+        }
+        let mut listen = Command::new(crate::util::anyipc_bin())
+            .args(["listen", &url(dir.path(), "?consumer=idle")])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(listen.stdout.take().unwrap()).lines();
+        for expected in ["a", "b", "c"] {
+            assert_eq!(lines.next_line().await.unwrap().unwrap(), expected);
+        }
+        // The consumer waits for more; its cursor reaches the disk on its own.
+        let cursor = dir.path().join("idle.cursor");
+        while !cursor.exists() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        listen.start_kill().unwrap();
+        listen.wait().await.unwrap();
+        producer.append(&b"d"[..]).await.unwrap();
+        let mut resumed = FileConsumer::open(dir.path(), Some("idle"), opts(FsyncPolicy::Never))
+            .await
+            .unwrap();
+        assert_eq!(resumed.recv().await.unwrap().unwrap().payload, "d");
+    })
+    .await
+}
+
 #[tokio::test]
 async fn segments_rotate_and_retention_deletes_the_oldest() {
     watchdog(60, async {
