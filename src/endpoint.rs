@@ -168,8 +168,34 @@ impl Endpoint {
                 expected: spec.kind.describe(),
             }
         })?;
+        if spec.key == "max_frame" {
+            self.check_max_frame(&parsed, value)?;
+        }
         self.options.insert(spec.key, parsed);
         Ok(())
+    }
+
+    /// A `max_frame` of 0 would refuse every message, and a udp one over the largest
+    /// datagram could never be sent: both are refused here rather than at the first message.
+    fn check_max_frame(&self, parsed: &OptionValue, value: &str) -> Result<(), ParseErrorKind> {
+        let (OptionValue::Size(n) | OptionValue::Uint(n)) = *parsed else {
+            return Ok(());
+        };
+        let max = match self.scheme {
+            Scheme::Udp => MAX_UDP_PAYLOAD as u64,
+            _ => u64::MAX,
+        };
+        if (1..=max).contains(&n) {
+            return Ok(());
+        }
+        Err(ParseErrorKind::InvalidOptionValue {
+            key: "max_frame".to_owned(),
+            value: value.to_owned(),
+            expected: match self.scheme {
+                Scheme::Udp => format!("a size from 1 to {max} (the largest udp datagram)"),
+                _ => "a size of at least 1".to_owned(),
+            },
+        })
     }
 
     /// The scheme.

@@ -75,8 +75,8 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
         schemes: EVERY,
         kind: ValueKind::Size,
         default: "8MiB (udp: 65507)",
-        meaning: "largest message accepted either way; larger is InvalidInput on send, \
-                  InvalidData on receive",
+        meaning: "largest message accepted either way (at least 1; udp: at most 65507); larger \
+                  is InvalidInput on send, InvalidData on receive",
     },
     OptionSpec {
         key: "connect_timeout",

@@ -84,7 +84,17 @@ fn options(scheme: Scheme) -> BoxedStrategy<BTreeMap<&'static str, OptionValue>>
         .collect();
     let each: Vec<_> = specs
         .into_iter()
-        .map(|spec| proptest::option::of(value(spec.kind).prop_map(move |v| (spec.key, v))))
+        .map(|spec| {
+            let value = match (spec.key, scheme) {
+                // Sizes no message can meet are refused (`Endpoint::check_max_frame`).
+                ("max_frame", Scheme::Udp) => (1..=super::MAX_UDP_PAYLOAD as u64)
+                    .prop_map(OptionValue::Size)
+                    .boxed(),
+                ("max_frame", _) => (1..=u64::MAX).prop_map(OptionValue::Size).boxed(),
+                _ => value(spec.kind),
+            };
+            proptest::option::of(value.prop_map(move |v| (spec.key, v)))
+        })
         .collect();
     each.prop_map(|pairs| pairs.into_iter().flatten().collect())
         .boxed()
@@ -233,4 +243,42 @@ fn numbers_and_escapes_take_digits_only() {
     }
     assert!(Endpoint::parse("unix:///a%2Bb").is_ok());
     assert!(Endpoint::parse("mq://jobs?priority=5").is_ok());
+}
+
+#[test]
+fn a_max_frame_no_message_can_meet_is_refused() {
+    use super::ParseErrorKind;
+    for url in [
+        "tcp://127.0.0.1:7000?max_frame=0",
+        "mem://m?max_frame=0",
+        "udp://127.0.0.1:7000?max_frame=0",
+        "udp://127.0.0.1:7000?max_frame=65508",
+        "udp://127.0.0.1:7000?max_frame=1MiB",
+    ] {
+        let err = Endpoint::parse(url).expect_err(url);
+        assert!(
+            matches!(err.kind(), ParseErrorKind::InvalidOptionValue { key, .. } if key == "max_frame"),
+            "{url}: {err}"
+        );
+    }
+    let err = Endpoint::parse("udp://127.0.0.1:7000?max_frame=100000").unwrap_err();
+    assert!(err.to_string().contains("65507"), "{err}");
+    assert_eq!(
+        Endpoint::parse("udp://h:1?max_frame=65507")
+            .unwrap()
+            .max_frame(),
+        65_507
+    );
+    assert_eq!(
+        Endpoint::parse("tcp://h:1?max_frame=1")
+            .unwrap()
+            .max_frame(),
+        1
+    );
+    assert_eq!(
+        Endpoint::parse("tcp://h:1?max_frame=1GiB")
+            .unwrap()
+            .max_frame(),
+        1 << 30
+    );
 }
