@@ -1,22 +1,30 @@
 //! A durable log with a consumer that is stopped and restarted and resumes at its cursor.
 //!
 //! ```text
-//! cargo run --example durable_log                  # in a fresh directory under $TMPDIR
-//! cargo run --example durable_log -- /var/tmp/orders
+//! cargo run --example durable_log                  # orders 1-9 into a new log
+//! cargo run --example durable_log                  # again: orders 10-18, billing resumes
+//! cargo run --example durable_log -- --clean       # removes the log
+//! cargo run --example durable_log -- /var/tmp/orders   # the same in another directory
 //! ```
 //!
-//! 1. A producer (`anyipc::connect("file:///dir?fsync=always")`) appends orders; each send
-//!    returns once its record is on disk.
-//! 2. Consumer `billing` reads some, commits its cursor, and stops.
-//! 3. More orders arrive while it is down.
+//! The log lives in `$XDG_RUNTIME_DIR/anyipc-durable-log` (or, without `XDG_RUNTIME_DIR`,
+//! `anyipc-durable-log-$USER` in the temp directory) unless a directory is given, and stays
+//! there between runs: each run goes on where the last one ended. `--clean` (with the same
+//! directory argument, if any) removes it, as `anyipc rm file:///dir` does.
+//!
+//! 1. A producer ([`FileProducer`], which `anyipc::connect("file:///dir?fsync=always")` wraps
+//!    as a `Connection`) appends six orders; each append returns once its record is on disk.
+//!    Order numbers go on from the log's next sequence number: order `n` is record `n - 1`.
+//! 2. Consumer `billing` reads up to four, commits its cursor, and stops.
+//! 3. Three more orders arrive while it is down.
 //! 4. `billing` restarts and resumes right after its committed record; nothing is lost or
 //!    repeated. (A record read but not committed would be delivered again: at-least-once.)
 //!
-//! Run it twice on the same directory: the second run continues the numbering, and
-//! `billing` picks up where it left off.
+//! The second run starts with order 10, and `billing` starts at record 9, where the first
+//! run left it.
 
-use anyipc::file::{FileConsumer, FileOptions};
-use futures::SinkExt;
+use anyipc::file::{FileConsumer, FileOptions, FileProducer, FsyncPolicy};
+use std::path::PathBuf;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -30,24 +38,52 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = match std::env::args().nth(1) {
-        Some(dir) => std::path::absolute(dir)?,
-        None => std::env::temp_dir().join(format!("anyipc-durable-log-{}", std::process::id())),
-    };
-    let url = format!("file://{}?fsync=always", dir.display());
-    let consumer_opts = FileOptions {
-        follow: false,
-        ..FileOptions::from_endpoint(&url.parse()?)
-    };
-
-    let mut producer = anyipc::connect(&url).await?;
-    println!("producer: appending to {url}");
-    for i in 1..=6 {
-        producer.send(format!("order {i}")).await?;
+    let mut dir = None;
+    let mut clean = false;
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--clean" => clean = true,
+            flag if flag.starts_with('-') => {
+                return Err(
+                    format!("unknown option {flag}; usage: durable_log [--clean] [DIR]").into(),
+                )
+            }
+            path => dir = Some(std::path::absolute(path)?),
+        }
     }
-    println!("producer: 6 orders on disk");
+    let dir = dir.unwrap_or_else(default_dir);
+    if clean {
+        // Removes the segments, cursors and lock of a log only, never other files.
+        anyipc::file::remove(&dir).map_err(|err| match err.kind() {
+            std::io::ErrorKind::NotFound => format!("no log in {} to remove", dir.display()),
+            _ => format!("cannot remove the log in {}: {err}", dir.display()),
+        })?;
+        println!("removed the log in {}", dir.display());
+        return Ok(());
+    }
 
-    let mut billing = FileConsumer::open(&dir, Some("billing"), consumer_opts.clone()).await?;
+    let opts = FileOptions {
+        fsync: FsyncPolicy::Always,
+        // The consumer reads to the end of the log, then its stream ends.
+        follow: false,
+        ..FileOptions::default()
+    };
+    let mut producer = FileProducer::open(&dir, opts.clone()).await?;
+    println!(
+        "producer: appending to file://{}?fsync=always ({} records in it so far)",
+        dir.display(),
+        producer.next_seq()
+    );
+    for _ in 0..6 {
+        let order = producer.next_seq() + 1;
+        producer.append(format!("order {order}")).await?;
+    }
+    println!(
+        "producer: 6 orders on disk, up to order {}",
+        producer.next_seq()
+    );
+
+    let mut billing = FileConsumer::open(&dir, Some("billing"), opts.clone()).await?;
     println!("billing: starts at record {}", billing.position());
     for _ in 0..4 {
         let Some(record) = billing.recv().await? else {
@@ -66,13 +102,14 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     );
     drop(billing);
 
-    for i in 7..=9 {
-        producer.send(format!("order {i}")).await?;
+    for _ in 0..3 {
+        let order = producer.next_seq() + 1;
+        producer.append(format!("order {order}")).await?;
     }
     producer.close().await?;
     println!("producer: 3 more orders while billing was down");
 
-    let mut billing = FileConsumer::open(&dir, Some("billing"), consumer_opts).await?;
+    let mut billing = FileConsumer::open(&dir, Some("billing"), opts).await?;
     println!(
         "billing: restarted, resumes at record {}",
         billing.position()
@@ -86,9 +123,23 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
     billing.commit().await?;
     println!(
-        "billing: caught up at record {}; log in {}",
+        "billing: caught up at record {}; log in {} (run again to go on, --clean to remove)",
         billing.position(),
         dir.display()
     );
     Ok(())
+}
+
+/// `$XDG_RUNTIME_DIR/anyipc-durable-log`, or `anyipc-durable-log-$USER` in the temp directory.
+fn default_dir() -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {
+        Some(runtime) if runtime.is_absolute() => runtime.join("anyipc-durable-log"),
+        // The temp directory may be shared: the user's name keeps users' logs apart.
+        _ => {
+            let user = std::env::var("USER")
+                .or_else(|_| std::env::var("USERNAME"))
+                .unwrap_or_else(|_| "user".to_owned());
+            std::env::temp_dir().join(format!("anyipc-durable-log-{user}"))
+        }
+    }
 }

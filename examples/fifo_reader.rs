@@ -8,7 +8,8 @@
 //! ```
 //!
 //! Give another path or endpoint URL as the first argument (`-- /run/user/1000/app.fifo`).
-//! `--count N` stops after N messages; otherwise the reader runs until Ctrl-C.
+//! `--count N` stops after N messages; otherwise the reader runs until Ctrl-C (or SIGTERM),
+//! which removes the FIFO.
 //!
 //! A FIFO is one-way: this side only reads, writers only write. Writers may come and go; the
 //! reader keeps waiting for the next message. Each message is one atomic write, so messages
@@ -46,6 +47,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let mut listener = anyipc::bind(&url).await?;
+    let mut stop = std::pin::pin!(stop_signal()?);
     println!("server: listening on {}", listener.endpoint());
     let mut inbox = listener.accept().await?;
     let mut seen = 0;
@@ -53,7 +55,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         let msg = tokio::select! {
             msg = inbox.recv() => msg?,
             // Returning drops the listener, which removes the FIFO.
-            _ = tokio::signal::ctrl_c() => break,
+            () = &mut stop => break,
         };
         let Some(msg) = msg else { break };
         println!("server: got {:?}", String::from_utf8_lossy(&msg));
@@ -70,6 +72,21 @@ fn default_url() -> String {
         "fifo://{}",
         std::env::temp_dir().join("anyipc-example.fifo").display()
     )
+}
+
+/// Completes on Ctrl-C (SIGINT) or SIGTERM. The handlers are installed when this is called,
+/// so a signal that comes before the first `.await` is not lost.
+#[cfg(unix)]
+fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
 }
 
 #[cfg(not(unix))]

@@ -9,7 +9,8 @@
 //!
 //! Give another name or endpoint URL as the first argument (`-- orders`,
 //! `-- "pipe://orders?allow_uids=1000"`). `--once` serves one client and exits; otherwise the
-//! server runs until Ctrl-C.
+//! server runs until stopped. Ctrl-C (or SIGTERM) stops it at any time, also while a client
+//! is connected, and releases the name.
 //!
 //! On Unix the name is a socket in a private runtime directory (`$XDG_RUNTIME_DIR/anyipc/`, or
 //! `/tmp/anyipc-<uid>/`), created 0700 with the socket 0600; on Windows it is the named pipe
@@ -39,12 +40,13 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let mut listener = anyipc::bind(&url).await?;
+    let mut stop = std::pin::pin!(stop_signal()?);
     println!("server: listening on {}", listener.endpoint());
     loop {
         let conn = tokio::select! {
             conn = listener.accept() => conn?,
             // Returning drops the listener, which releases the name.
-            _ = tokio::signal::ctrl_c() => break,
+            () = &mut stop => break,
         };
         match conn.peer_credentials() {
             Some(who) => println!(
@@ -60,7 +62,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             }
         });
         if once {
-            serving.await?;
+            // Still listening for Ctrl-C while the one client is served.
+            tokio::select! {
+                served = serving => served?,
+                () = &mut stop => println!("server: stopping"),
+            }
             break;
         }
     }
@@ -78,4 +84,28 @@ async fn serve(mut conn: anyipc::Connection) -> std::io::Result<()> {
     }
     println!("server: client left");
     Ok(())
+}
+
+/// Completes on Ctrl-C (SIGINT) or, on Unix, SIGTERM. The handlers are installed when this is
+/// called, so a signal that comes before the first `.await` is not lost.
+fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        })
+    }
+    #[cfg(windows)]
+    {
+        let mut ctrl_c = tokio::signal::windows::ctrl_c()?;
+        Ok(async move {
+            ctrl_c.recv().await;
+        })
+    }
 }

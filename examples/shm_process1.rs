@@ -1,5 +1,6 @@
 //! The classic shared-memory pair, part 1: create a named block of memory, write a message
-//! into it, and keep it alive until Enter, Ctrl-C, or a signal from `shm_process2`.
+//! into it, and keep it alive until `shm_process2` signals that it read it, Enter, Ctrl-C or
+//! SIGTERM.
 //!
 //! ```text
 //! cargo run --example shm_process1          # creates region "anyipc-example"
@@ -9,6 +10,10 @@
 //! Give another region name as the first argument and the message after it. The region is
 //! `/dev/shm/anyipc-region-<uid>-<name>`, mode 0600, removed when this process ends (or, if
 //! it is killed, by the next `Region::create` on the machine). Linux only.
+//!
+//! Started without input (`shm_process1 &` in a script, `< /dev/null`), end of input is not
+//! Enter: the region stays until `shm_process2` reads it or a signal (`kill -INT` or
+//! `kill -TERM`) ends this process, which then removes it.
 
 use anyipc::shm::Region;
 use std::time::Duration;
@@ -37,6 +42,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         )
     });
 
+    // Caught from here on, so that a signal ends this process cleanly: the region is removed.
+    let mut stop = std::pin::pin!(stop_signal()?);
     let region = Region::create(&name, 4096)?;
     // Count signals from before anyone can know the region exists: a process 2 that reads
     // and signals at once, before this line would run, is then not missed.
@@ -48,14 +55,46 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("process1: wrote {message:?} into region {name:?}");
     println!("process1: run shm_process2 now; press Enter or Ctrl-C to end");
 
-    let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    let enter = async {
+        let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+        if let Ok(Some(_)) = stdin.next_line().await {
+            return;
+        }
+        // No terminal: end of input (or none at all) is nobody pressing Enter.
+        println!("process1: no more input; waiting for shm_process2, Ctrl-C or SIGTERM");
+        std::future::pending().await
+    };
     tokio::select! {
-        _ = stdin.next_line() => println!("process1: Enter"),
-        _ = tokio::signal::ctrl_c() => println!("process1: Ctrl-C"),
+        () = enter => println!("process1: Enter"),
+        () = &mut stop => println!("process1: stopped by a signal"),
         _ = async {
             while region.wait_after(seen, Duration::from_secs(3600)).await.is_err() {}
         } => println!("process1: process2 read the message"),
     }
     println!("process1: removing region {name:?}");
     Ok(())
+}
+
+/// Completes on Ctrl-C (SIGINT) or, on Unix, SIGTERM. The handlers are installed when this is
+/// called, so a signal that comes before the first `.await` is not lost.
+fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        })
+    }
+    #[cfg(windows)]
+    {
+        let mut ctrl_c = tokio::signal::windows::ctrl_c()?;
+        Ok(async move {
+            ctrl_c.recv().await;
+        })
+    }
 }

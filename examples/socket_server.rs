@@ -9,7 +9,8 @@
 //!
 //! Give another port or any endpoint URL as the first argument (`-- 9000`, `-- tcp://0.0.0.0:0`;
 //! port 0 picks a free port and the server prints which). `--once` serves one client and exits;
-//! otherwise the server runs until Ctrl-C.
+//! otherwise the server runs until stopped. Ctrl-C (or SIGTERM) stops it at any time, also
+//! while clients are connected: it drops their connections and the listener, and exits.
 //!
 //! Each client gets its own task, so many can talk at once. Nothing here is TCP-specific but
 //! the default URL: the same code serves `unix://`, `udp://` or any other transport.
@@ -17,6 +18,7 @@
 use anyipc::Connection;
 use futures::StreamExt;
 use std::error::Error;
+use std::future::Future;
 use std::process::ExitCode;
 
 #[tokio::main]
@@ -42,12 +44,13 @@ async fn run() -> Result<(), Box<dyn Error>> {
     }
 
     let mut listener = anyipc::bind(&url).await?;
+    let mut stop = std::pin::pin!(stop_signal()?);
     // With port 0 the listener's endpoint names the port the OS picked.
     println!("server: listening on {}", listener.endpoint());
     loop {
         let conn = tokio::select! {
             conn = listener.accept() => conn?,
-            _ = tokio::signal::ctrl_c() => break,
+            () = &mut stop => break,
         };
         println!("server: {} connected", conn.peer_addr());
         let peer = conn.peer_addr().to_owned();
@@ -57,7 +60,11 @@ async fn run() -> Result<(), Box<dyn Error>> {
             }
         });
         if once {
-            serving.await?;
+            // Still listening for Ctrl-C while the one client is served.
+            tokio::select! {
+                served = serving => served?,
+                () = &mut stop => println!("server: stopping"),
+            }
             break;
         }
     }
@@ -77,4 +84,28 @@ async fn serve(mut conn: Connection) -> std::io::Result<()> {
     }
     println!("server: {peer} left");
     Ok(())
+}
+
+/// Completes on Ctrl-C (SIGINT) or, on Unix, SIGTERM. The handlers are installed when this is
+/// called, so a signal that comes before the first `.await` is not lost.
+fn stop_signal() -> std::io::Result<impl Future<Output = ()>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        })
+    }
+    #[cfg(windows)]
+    {
+        let mut ctrl_c = tokio::signal::windows::ctrl_c()?;
+        Ok(async move {
+            ctrl_c.recv().await;
+        })
+    }
 }

@@ -7,12 +7,19 @@
 //! ```
 //!
 //! Any URL works the same: `unix:///tmp/rpc.sock`, `udp://127.0.0.1:7001`, …. The server runs
-//! until Ctrl-C, or serves one client and exits with `--once` after the URL. Messages are JSON
+//! until Ctrl-C (or SIGTERM), or serves one client and exits with `--once` after the URL;
+//! Ctrl-C stops it at any time, also while a client is connected. Messages are JSON
 //! (`anyipc::codec::Json`); swap in `anyipc::codec::Postcard` for a compact binary encoding.
 //! A request that is not a valid `Request` gets an error reply, and the connection goes on.
+//!
+//! UDP has no close, so over `udp://` a client has left once it has been quiet for the URL's
+//! `idle_timeout`, which this server sets to 2 s unless the URL gives one (the library's
+//! default is 5 minutes): `--once` then exits about 2 s after the client's last request. The
+//! client waits at most `recv_timeout` (5 s over udp unless the URL gives one) for each reply,
+//! as a datagram may be lost.
 
 use anyipc::codec::Json;
-use anyipc::Connection;
+use anyipc::{Connection, Endpoint, Scheme};
 use futures::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use std::error::Error;
@@ -70,12 +77,18 @@ async fn run() -> Result<(), Box<dyn Error>> {
 }
 
 async fn server(url: &str, once: bool) -> Result<(), Box<dyn Error>> {
-    let mut listener = anyipc::bind(url).await?;
+    let mut endpoint = Endpoint::parse(url)?;
+    // Nothing tells a udp server that its client left: it goes once quiet for this long.
+    if endpoint.scheme() == Scheme::Udp && endpoint.option("idle_timeout").is_none() {
+        endpoint = endpoint.with_option("idle_timeout", "2s")?;
+    }
+    let mut listener = anyipc::bind(&endpoint).await?;
+    let mut stop = std::pin::pin!(stop_signal()?);
     println!("server: listening on {}", listener.endpoint());
     loop {
         let conn = tokio::select! {
             conn = listener.accept() => conn?,
-            _ = tokio::signal::ctrl_c() => break,
+            () = &mut stop => break,
         };
         println!("server: {} connected", conn.peer_addr());
         let peer = conn.peer_addr().to_owned();
@@ -85,7 +98,11 @@ async fn server(url: &str, once: bool) -> Result<(), Box<dyn Error>> {
             }
         });
         if once {
-            serving.await?;
+            // Still listening for Ctrl-C while the one client is served.
+            tokio::select! {
+                served = serving => served?,
+                () = &mut stop => println!("server: stopping"),
+            }
             break;
         }
     }
@@ -119,7 +136,13 @@ async fn serve(conn: Connection) -> io::Result<()> {
 }
 
 async fn client(url: &str) -> Result<(), Box<dyn Error>> {
-    let conn = anyipc::connect(url).await.map_err(|err| {
+    let mut endpoint = Endpoint::parse(url)?;
+    // A udp request or reply may be lost, and a missing server says nothing: do not wait
+    // for ever.
+    if endpoint.scheme() == Scheme::Udp && endpoint.option("recv_timeout").is_none() {
+        endpoint = endpoint.with_option("recv_timeout", "5s")?;
+    }
+    let conn = anyipc::connect(&endpoint).await.map_err(|err| {
         format!("cannot connect to {url}: {err} (is `typed_rpc server {url}` running?)")
     })?;
     // This side sends `Request`s and receives `Reply`s.
@@ -134,11 +157,39 @@ async fn client(url: &str) -> Result<(), Box<dyn Error>> {
     for request in requests {
         println!("client: {request:?}");
         conn.send(request).await?;
-        match conn.recv().await? {
-            Some(reply) => println!("client:   -> {reply:?}"),
-            None => return Err("the server closed the connection".into()),
+        match conn.recv().await {
+            Ok(Some(reply)) => println!("client:   -> {reply:?}"),
+            Ok(None) => return Err("the server closed the connection".into()),
+            Err(err) if err.kind() == io::ErrorKind::TimedOut => {
+                return Err(format!("no reply from {url}: {err} (is the server running?)").into())
+            }
+            Err(err) => return Err(err.into()),
         }
     }
     println!("client: done");
     Ok(())
+}
+
+/// Completes on Ctrl-C (SIGINT) or, on Unix, SIGTERM. The handlers are installed when this is
+/// called, so a signal that comes before the first `.await` is not lost.
+fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        })
+    }
+    #[cfg(windows)]
+    {
+        let mut ctrl_c = tokio::signal::windows::ctrl_c()?;
+        Ok(async move {
+            ctrl_c.recv().await;
+        })
+    }
 }

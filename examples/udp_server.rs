@@ -9,7 +9,8 @@
 //!
 //! Give another port or any `udp://` URL as the first argument (`-- 9001`,
 //! `-- udp://0.0.0.0:0`; port 0 picks a free port and the server prints which). `--once` serves
-//! one client and exits; otherwise the server runs until Ctrl-C.
+//! one client and exits; otherwise the server runs until stopped. Ctrl-C (or SIGTERM) stops it
+//! at any time, also while a client is connected.
 //!
 //! UDP has no connections: anyipc demultiplexes datagrams by sender address, so a new address
 //! is `accept`ed as a new connection, and each datagram is one message. Nothing ever says that
@@ -49,11 +50,12 @@ async fn run() -> Result<(), Box<dyn Error>> {
     }
 
     let mut listener = anyipc::bind(&endpoint).await?;
+    let mut stop = std::pin::pin!(stop_signal()?);
     println!("server: listening on {}", listener.endpoint());
     loop {
         let conn = tokio::select! {
             conn = listener.accept() => conn?,
-            _ = tokio::signal::ctrl_c() => break,
+            () = &mut stop => break,
         };
         println!("server: first datagram from {}", conn.peer_addr());
         let peer = conn.peer_addr().to_owned();
@@ -63,7 +65,11 @@ async fn run() -> Result<(), Box<dyn Error>> {
             }
         });
         if once {
-            serving.await?;
+            // Still listening for Ctrl-C while the one client is served.
+            tokio::select! {
+                served = serving => served?,
+                () = &mut stop => println!("server: stopping"),
+            }
             break;
         }
     }
@@ -89,4 +95,28 @@ async fn serve(mut conn: Connection) -> io::Result<()> {
         conn.send(reply).await?;
     }
     Ok(())
+}
+
+/// Completes on Ctrl-C (SIGINT) or, on Unix, SIGTERM. The handlers are installed when this is
+/// called, so a signal that comes before the first `.await` is not lost.
+fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        })
+    }
+    #[cfg(windows)]
+    {
+        let mut ctrl_c = tokio::signal::windows::ctrl_c()?;
+        Ok(async move {
+            ctrl_c.recv().await;
+        })
+    }
 }

@@ -9,7 +9,8 @@
 //!
 //! Give another socket path or any endpoint URL as the first argument
 //! (`-- /run/user/1000/app.sock`, `-- unix://@app` for a Linux abstract name). `--once` serves
-//! one client and exits; otherwise the server runs until Ctrl-C.
+//! one client and exits; otherwise the server runs until stopped. Ctrl-C (or SIGTERM) stops it
+//! at any time, also while a client is connected, and removes the socket file.
 //!
 //! The socket file is created owner-only (0600) and removed when the server stops; a stale one
 //! left by a crashed server is reclaimed. Unlike TCP, the OS tells the server which process and
@@ -40,12 +41,13 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let mut listener = anyipc::bind(&url).await?;
+    let mut stop = std::pin::pin!(stop_signal()?);
     println!("server: listening on {}", listener.endpoint());
     loop {
         let conn = tokio::select! {
             conn = listener.accept() => conn?,
             // Returning drops the listener, which removes the socket file.
-            _ = tokio::signal::ctrl_c() => break,
+            () = &mut stop => break,
         };
         match conn.peer_credentials() {
             Some(who) => println!(
@@ -62,7 +64,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             }
         });
         if once {
-            serving.await?;
+            // Still listening for Ctrl-C while the one client is served.
+            tokio::select! {
+                served = serving => served?,
+                () = &mut stop => println!("server: stopping"),
+            }
             break;
         }
     }
@@ -93,6 +99,21 @@ fn default_url() -> String {
         "unix://{}",
         std::env::temp_dir().join("anyipc-example.sock").display()
     )
+}
+
+/// Completes on Ctrl-C (SIGINT) or SIGTERM. The handlers are installed when this is called,
+/// so a signal that comes before the first `.await` is not lost.
+#[cfg(unix)]
+fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
 }
 
 #[cfg(not(unix))]

@@ -5,8 +5,9 @@
 //! after `cargo test --test it` alone, run `cargo build --examples` first.
 
 use crate::cli::Spawned;
-use crate::util::{watchdog, TempDir};
+use crate::util::{unique_name, watchdog, TempDir};
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Seconds any one test may take.
 const WATCHDOG: u64 = 60;
@@ -207,6 +208,261 @@ async fn typed_rpc_over_unix() {
     watchdog(WATCHDOG, async {
         let dir = TempDir::new("example-rpc");
         typed_rpc_over(&format!("unix://{}", dir.join("rpc.sock"))).await;
+    })
+    .await;
+}
+
+/// UDP has no close: the `--once` server counts its client gone after `idle_timeout` (2 s by
+/// default in the example) of quiet, and exits.
+#[tokio::test]
+async fn typed_rpc_over_udp_ends_after_its_client() {
+    watchdog(WATCHDOG, typed_rpc_over("udp://127.0.0.1:0")).await;
+}
+
+/// Sends `signal` to a running example; returns its stdout after what was read, failing
+/// unless it exits 0 within 20 s.
+#[cfg(unix)]
+async fn stop_with(example: Spawned, signal: libc::c_int) -> String {
+    let pid = libc::pid_t::try_from(example.id()).expect("a pid");
+    // SAFETY: kill has no memory preconditions; `pid` is our child, not yet waited for.
+    assert_eq!(unsafe { libc::kill(pid, signal) }, 0, "kill {pid}");
+    let Ok((status, stdout)) =
+        tokio::time::timeout(Duration::from_secs(20), example.finish()).await
+    else {
+        panic!("still running 20 s after signal {signal}")
+    };
+    assert!(
+        status.success(),
+        "exited with {status} after signal {signal}; stdout:\n{stdout}"
+    );
+    stdout
+}
+
+/// Starts server example `name args… --once`, connects a client that sends `request` and
+/// waits for the answer (so the server is serving it), then sends `signal` with the client
+/// still connected: the server must exit 0 at once. Returns the server's stdout and URL.
+#[cfg(unix)]
+async fn stop_once_server_while_serving(
+    name: &str,
+    args: &[&str],
+    request: &str,
+    signal: libc::c_int,
+) -> (String, String) {
+    let (server, url) = start_server(name, &[args, &["--once"]].concat()).await;
+    let mut client = anyipc::connect(&url).await.expect("connect");
+    client.send(request.to_owned()).await.expect("send");
+    let reply = tokio::time::timeout(Duration::from_secs(10), client.recv())
+        .await
+        .expect("a reply within 10 s")
+        .expect("receive");
+    assert!(reply.is_some(), "{name} closed the connection");
+    let stdout = stop_with(server, signal).await;
+    assert_contains(&stdout, &["server: stopping", "server: bye"]);
+    drop(client);
+    (stdout, url)
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn socket_server_once_stops_on_ctrl_c_while_serving() {
+    watchdog(WATCHDOG, async {
+        let args = ["tcp://127.0.0.1:0"];
+        stop_once_server_while_serving("socket_server", &args, "hi", libc::SIGINT).await;
+    })
+    .await;
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn udp_server_once_stops_on_ctrl_c_while_serving() {
+    watchdog(WATCHDOG, async {
+        let args = ["udp://127.0.0.1:0"];
+        stop_once_server_while_serving("udp_server", &args, "hi", libc::SIGINT).await;
+    })
+    .await;
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn unix_server_once_stops_on_sigterm_while_serving_and_removes_its_socket() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("example-stop-unix");
+        let path = dir.join("stop.sock");
+        stop_once_server_while_serving("unix_server", &[&path], "hi", libc::SIGTERM).await;
+        assert!(
+            !std::path::Path::new(&path).exists(),
+            "the socket file is removed when the server stops"
+        );
+    })
+    .await;
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn named_pipe_server_once_stops_on_ctrl_c_while_serving_and_releases_its_name() {
+    watchdog(WATCHDOG, async {
+        let name = unique_name("example-stop");
+        let (_, url) =
+            stop_once_server_while_serving("named_pipe_server", &[&name], "hi", libc::SIGINT).await;
+        let err = anyipc::connect(&url)
+            .await
+            .expect_err("the name is released");
+        assert_eq!(err.kind(), std::io::ErrorKind::NotFound, "{err}");
+    })
+    .await;
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn shm_server_once_stops_on_ctrl_c_while_serving_and_releases_its_name() {
+    watchdog(WATCHDOG, async {
+        let name = unique_name("example-stop");
+        let (_, url) =
+            stop_once_server_while_serving("shm_server", &[&name], "hi", libc::SIGINT).await;
+        let err = anyipc::connect(&url)
+            .await
+            .expect_err("the name is released");
+        assert_eq!(err.kind(), std::io::ErrorKind::NotFound, "{err}");
+    })
+    .await;
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn typed_rpc_once_stops_on_a_signal_while_serving() {
+    watchdog(WATCHDOG, async {
+        for (url, signal) in [
+            ("udp://127.0.0.1:0", libc::SIGINT),
+            ("tcp://127.0.0.1:0", libc::SIGTERM),
+        ] {
+            let args = ["server", url];
+            let (stdout, _) =
+                stop_once_server_while_serving("typed_rpc", &args, r#""Count""#, signal).await;
+            assert_contains(&stdout, &["request 1 -> Count(1)"]);
+        }
+    })
+    .await;
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn fifo_reader_stops_on_sigterm_and_removes_its_fifo() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("example-stop-fifo");
+        let path = dir.join("stop.fifo");
+        let (reader, _) = start_server("fifo_reader", &[&path]).await;
+        let stdout = stop_with(reader, libc::SIGTERM).await;
+        assert_contains(&stdout, &["server: bye"]);
+        assert!(
+            !std::path::Path::new(&path).exists(),
+            "the FIFO is removed when the reader stops"
+        );
+    })
+    .await;
+}
+
+/// Started without input (as `shm_process1 &` in a script), process 1 keeps its region
+/// until process 2 has read it.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn shm_process1_without_input_waits_for_process2() {
+    watchdog(WATCHDOG, async {
+        let name = unique_name("example-region");
+        let mut process1 = Spawned::start(example("shm_process1"), &[&name, "kept for you"]);
+        process1.stdout_after("process1: run shm_process2").await;
+        process1.close_stdin();
+        let next = process1.stdout_line().await.unwrap_or_default();
+        assert!(
+            next.starts_with("process1: no more input; waiting for shm_process2"),
+            "{next}"
+        );
+        let process2 = run_client("shm_process2", &[&name]).await;
+        assert_contains(&process2, &["process2: kept for you"]);
+        let rest = finish_server(process1).await;
+        assert_contains(&rest, &["process2 read the message", "removing region"]);
+        let gone = anyipc::shm::Region::open(&name).expect_err("the region is removed");
+        assert_eq!(gone.kind(), std::io::ErrorKind::NotFound, "{gone}");
+    })
+    .await;
+}
+
+/// Without input, SIGTERM (or Ctrl-C) ends process 1, which removes its region.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn shm_process1_without_input_stops_on_sigterm_and_removes_the_region() {
+    watchdog(WATCHDOG, async {
+        let name = unique_name("example-region");
+        let mut process1 = Spawned::start(example("shm_process1"), &[&name]);
+        process1.stdout_after("process1: run shm_process2").await;
+        process1.close_stdin();
+        process1.stdout_after("process1: no more input").await;
+        let rest = stop_with(process1, libc::SIGTERM).await;
+        assert_contains(&rest, &["stopped by a signal", "removing region"]);
+        let gone = anyipc::shm::Region::open(&name).expect_err("the region is removed");
+        assert_eq!(gone.kind(), std::io::ErrorKind::NotFound, "{gone}");
+    })
+    .await;
+}
+
+/// Runs example `name args…` with `XDG_RUNTIME_DIR=runtime` to its end; returns its stdout,
+/// failing unless it exits 0.
+async fn run_in_runtime_dir(name: &str, args: &[&str], runtime: &std::path::Path) -> String {
+    let out = tokio::process::Command::new(example(name))
+        .args(args)
+        .env("XDG_RUNTIME_DIR", runtime)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("run example");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{name} exited with {}; stdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// `durable_log` run twice without arguments, as the README says: the second run finds the
+/// first one's log, numbers its orders on from it and resumes `billing`; `--clean` removes it.
+#[tokio::test]
+async fn durable_log_run_twice_goes_on_and_cleans_up() {
+    watchdog(WATCHDOG, async {
+        let runtime = TempDir::new("example-durable");
+        let log = runtime.path().join("anyipc-durable-log");
+        let first = run_in_runtime_dir("durable_log", &[], runtime.path()).await;
+        assert_contains(
+            &first,
+            &[
+                "(0 records in it so far)",
+                "billing: starts at record 0",
+                "billing: #0 order 1",
+                "billing: #8 order 9",
+                "billing: caught up at record 9",
+                &log.display().to_string(),
+            ],
+        );
+        let second = run_in_runtime_dir("durable_log", &[], runtime.path()).await;
+        assert_contains(
+            &second,
+            &[
+                "(9 records in it so far)",
+                "producer: 6 orders on disk, up to order 15",
+                "billing: starts at record 9",
+                "billing: #9 order 10",
+                "billing: restarted, resumes at record 13",
+                "billing: #17 order 18",
+                "billing: caught up at record 18",
+            ],
+        );
+        assert!(
+            !second.contains("order 1\n"),
+            "the numbering restarted:\n{second}"
+        );
+        let cleaned = run_in_runtime_dir("durable_log", &["--clean"], runtime.path()).await;
+        assert_contains(&cleaned, &["removed the log"]);
+        assert!(!log.exists(), "{} is still there", log.display());
     })
     .await;
 }

@@ -60,6 +60,27 @@ async fn tour_reports_ok_for_every_transport() {
             row[1]
         );
     }
+    // The output explains itself: a legend under the table, what `shm-busy` is, and why a
+    // udp row that lost datagrams is still `ok`.
+    assert!(
+        stdout.contains("\nresult: ok when both probes ran to the end"),
+        "no legend:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("udp can lose messages and still be ok"),
+        "the legend does not explain udp's losses:\n{stdout}"
+    );
+    for row in &rows {
+        if row[1] == "shm-busy" {
+            assert!(
+                row[5].contains("busy_poll=true"),
+                "shm-busy is not explained:\n{stdout}"
+            );
+        }
+        if row[5].contains("lost") {
+            assert!(row[5].contains("expected"), "{stdout}");
+        }
+    }
     // Its peers ended cleanly: no name, socket, log index entry or queue of the tour is left
     // behind (the index directory of logs itself may stay).
     let runtime_dir = runtime.path().join("anyipc");

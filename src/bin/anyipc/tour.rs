@@ -4,7 +4,9 @@
 //! each one the tour spawns this binary as the peer (`anyipc bench-peer URL`; for `child`, as a
 //! child on pipes serving `stdio://`), measures a short 64-byte ping-pong and a short 4 KiB
 //! one-way stream with the bench engine, and prints a row. One-way transports (fifo, file, mq)
-//! run over two endpoints, one each way; the queues and logs the tour creates are removed afterwards.
+//! run over two endpoints, one each way; the queues and logs the tour creates are removed
+//! afterwards. A legend under the table says what the columns mean and why a lossy transport
+//! (udp) can be `ok`; a row's notes say how it ran when its name alone does not (`shm-busy`).
 
 use crate::CliError;
 use anyipc::bench::{
@@ -25,6 +27,21 @@ const MESSAGES: usize = 16_384;
 const THROUGHPUT_SIZE: usize = 4096;
 /// The most one transport may take before it is reported as failed.
 const TRANSPORT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The note of a transport run with `busy_poll=true` (the `shm-busy` row).
+const BUSY_POLL_NOTE: &str =
+    "shm:// with busy_poll=true: spins instead of sleeping while it waits (lower latency, one \
+     busy core)";
+
+/// Printed under the table: what its columns mean (lines of at most 100 columns).
+const LEGEND: &[&str] = &[
+    "result: ok when both probes ran to the end. round trip p50: the median time of a 64 B",
+    "  message there and back. throughput: what arrived of 4 KiB messages sent one way at full",
+    "  speed.",
+    "udp can lose messages and still be ok: it never makes a fast sender wait, so datagrams past",
+    "  what the receiver holds are dropped, also on one host (README: Transports). The other",
+    "  transports lose none.",
+];
 
 /// Arguments of `anyipc tour`.
 #[derive(Debug, clap::Args)]
@@ -60,6 +77,7 @@ pub(crate) async fn run(_args: TourArgs) -> Result<(), CliError> {
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
+    print_legend();
     if failed.is_empty() {
         Ok(())
     } else {
@@ -79,6 +97,9 @@ async fn tour_one(spec: &TransportSpec, dir: &Path) -> Row {
     }
     if !spec.note.is_empty() {
         notes.push(spec.note.to_owned());
+    }
+    if spec.url.contains("busy_poll=true") && !spec.note.contains("busy_poll") {
+        notes.push(BUSY_POLL_NOTE.to_owned());
     }
     let unique = format!("tour-{}-{}", std::process::id(), spec.name);
     let throughput_size = spec.message_size(THROUGHPUT_SIZE);
@@ -123,7 +144,8 @@ async fn tour_one(spec: &TransportSpec, dir: &Path) -> Row {
     if let Ok((_, Report::Throughput(t))) = &measured {
         if t.lost() > 0 {
             notes.push(format!(
-                "{:.1}% of messages lost (datagrams)",
+                "{:.1}% of messages lost: datagrams the receiver had no room for were dropped \
+                 (expected: see the legend)",
                 t.lost() as f64 * 100.0 / t.sent as f64
             ));
         }
@@ -161,4 +183,12 @@ fn print_row(row: &Row) {
         row.name,
         row.notes.join("; ")
     );
+}
+
+/// The legend under the table.
+fn print_legend() {
+    println!();
+    for line in LEGEND {
+        println!("{line}");
+    }
 }
