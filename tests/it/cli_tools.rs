@@ -377,6 +377,8 @@ async fn bench_bad_arguments_are_usage_errors() {
                 "--batch",
                 "10",
             ],
+            // stdio:// is a child on pipes both ways, not half of a pair.
+            &["bench", "stdio:// + tcp://127.0.0.1:0"],
             // Two one-way endpoints cannot batch; refused before any peer starts.
             &[
                 "bench",
@@ -407,6 +409,213 @@ async fn bench_bad_arguments_are_usage_errors() {
         )
         .await;
         assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    })
+    .await;
+}
+
+/// The names left in `dir`.
+fn left_in(dir: &TempDir) -> Vec<String> {
+    std::fs::read_dir(dir.path())
+        .expect("read the test directory")
+        .map(|e| {
+            e.expect("an entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn bench_pairs_with_any_way_back() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-bench-pairs");
+        // The way back is a socket the peer connects to once a run has started.
+        let back = format!("unix://{}", dir.join("back.sock"));
+        let out = ok(
+            &[
+                "bench",
+                &format!("tcp://127.0.0.1:0 + {back}"),
+                "--count",
+                "300",
+                "--json",
+            ],
+            &[],
+        )
+        .await;
+        let results = json_lines(&out);
+        assert_eq!(results.len(), 2, "{out}");
+        let endpoint = results[0]["endpoint"].as_str().unwrap();
+        assert!(
+            endpoint.starts_with("tcp://127.0.0.1:") && endpoint.ends_with(&format!(" + {back}")),
+            "{out}"
+        );
+        assert_sane_latency(&results[0]);
+        assert_sane_throughput(&results[1], 300);
+
+        // A FIFO to the peer, a socket back; then TCP both ways, port 0 for the way back too.
+        for pair in [
+            format!("fifo://{} + {back}", dir.join("to-peer.fifo")),
+            "tcp://127.0.0.1:0 + tcp://127.0.0.1:0".to_owned(),
+        ] {
+            let out = ok(
+                &[
+                    "bench", &pair, "--mode", "latency", "--count", "200", "--json",
+                ],
+                &[],
+            )
+            .await;
+            let results = json_lines(&out);
+            assert_eq!(results.len(), 1, "{out}");
+            assert_sane_latency(&results[0]);
+            assert!(
+                !results[0]["endpoint"].as_str().unwrap().ends_with(":0"),
+                "{out}"
+            );
+        }
+        assert_eq!(left_in(&dir), Vec::<String>::new());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bench_a_peer_that_never_connects_back_is_an_error_and_cleaned_up() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-bench-no-way-back");
+        // The way back refuses the peer (another user's uid only): it never gets through.
+        // SAFETY: getuid(2) cannot fail and touches no memory.
+        let other_uid = unsafe { libc::getuid() }.wrapping_add(1);
+        let pair = format!(
+            "fifo://{} + unix://{}?allow_uids={other_uid}",
+            dir.join("to-peer.fifo"),
+            dir.join("back.sock")
+        );
+        let out = run(&["bench", &pair, "--count", "100"], &[], b"").await;
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        let last = stderr.lines().last().unwrap_or_default();
+        assert!(
+            last.starts_with("anyipc: latency 64 B × 100 over ")
+                && last.contains("the peer did not connect back to unix://"),
+            "{stderr}"
+        );
+        // The peer's FIFO and the way back's socket are gone with the failed run.
+        assert_eq!(left_in(&dir), Vec::<String>::new(), "{stderr}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bench_fits_default_sizes_to_the_endpoint_and_refuses_larger_ones() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-bench-fifo-size");
+        let url = format!("fifo://{}", dir.join("b.fifo"));
+        // The --help example: the default 4 KiB is over a FIFO's 4,092 B, so 4,092 B it is.
+        let out = ok(&["bench", &url, "--count", "200"], &[]).await;
+        assert!(
+            out.contains("note: throughput messages are 4092 B, not the default 4096 B:"),
+            "{out}"
+        );
+        assert!(out.contains("throughput: 200 messages of 4092 B"), "{out}");
+        assert!(out.contains("latency: 64 B round trips"), "{out}");
+        let out = ok(
+            &[
+                "bench",
+                &url,
+                "--mode",
+                "throughput",
+                "--count",
+                "200",
+                "--json",
+            ],
+            &[],
+        )
+        .await;
+        let results = json_lines(&out);
+        assert_eq!(results[0]["size"], 4092, "{out}");
+        assert_sane_throughput(&results[0], 200);
+        assert_eq!(left_in(&dir), Vec::<String>::new());
+
+        // Asked for explicitly, a size over the limit is refused before anything runs.
+        for (url, size) in [(url.as_str(), "4096"), ("udp://127.0.0.1:0", "64KiB")] {
+            let out = run(&["bench", url, "--size", size], &[], b"").await;
+            let stderr = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{stderr}");
+            assert_eq!(stderr.lines().count(), 1, "{stderr}");
+            assert!(stderr.contains("is over the largest message"), "{stderr}");
+        }
+        assert_eq!(left_in(&dir), Vec::<String>::new());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bench_start_failures_are_one_line() {
+    watchdog(WATCHDOG, async {
+        // A queue that does not exist: what to do about it, in one line.
+        let name = unique_name("cli-bench-no-queue");
+        let out = run(&["bench", &format!("mq://{name}")], &[], b"").await;
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains(&format!("no queue named {name:?}"))
+                && stderr.contains(&format!("anyipc mq create {name}"))
+                && stderr.contains("?create=true"),
+            "{stderr}"
+        );
+        for queue in [name.clone(), format!("{name}-reply")] {
+            let err = anyipc::queue::MessageQueue::open(&queue).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                std::io::ErrorKind::NotFound,
+                "{queue} left behind"
+            );
+        }
+
+        // A peer that cannot bind: its reason, in the one line of the bench.
+        let dir = TempDir::new("cli-bench-no-dir");
+        let url = format!("unix://{}", dir.join("missing/b.sock"));
+        let out = run(&["bench", &url], &[], b"").await;
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.starts_with(&format!("anyipc: cannot start a bench peer on {url}: "))
+                && stderr.contains("missing/b.sock: "),
+            "{stderr}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bench_interrupted_removes_what_it_created() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-bench-interrupt");
+        let url = format!("fifo://{}", dir.join("b.fifo"));
+        let mut bench = Proc::start(
+            &["bench", &url, "--mode", "latency", "--count", "1000000000"],
+            &[],
+            true,
+        );
+        let header = bench.stdout_lines(1).await.remove(0);
+        let peer: libc::pid_t = header
+            .split("peer process ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|pid| pid.parse().ok())
+            .unwrap_or_else(|| panic!("no peer pid in {header:?}"));
+        let mut left = left_in(&dir);
+        left.sort();
+        assert_eq!(left, ["b.fifo", "b.fifo.reply"]);
+        // Ctrl-C at a terminal interrupts the whole process group: the peer, then the bench.
+        // SAFETY: kill(2) with a valid signal number touches no memory.
+        assert_eq!(unsafe { libc::kill(peer, libc::SIGINT) }, 0);
+        let (status, stderr) = bench.interrupt().await;
+        assert_eq!(status.code(), Some(1), "{stderr:?}");
+        assert_eq!(stderr, ["anyipc: interrupted"]);
+        assert_eq!(left_in(&dir), Vec::<String>::new());
     })
     .await;
 }

@@ -5,13 +5,16 @@
 //! By default the peer is this binary re-run as the hidden `anyipc bench-peer URL` (for
 //! `mem://`, which cannot cross processes, a task of this process; for `stdio://`, a child on
 //! pipes to this process). One-way endpoints (`fifo://`, `file://`, `mq://`) run as a pair
-//! with a reply endpoint beside them (see `target_arg`). With `--connect` the peer
-//! is an `anyipc listen URL --echo` that is already running: latency runs as usual (the echo
-//! server echoes the control message too, which the engine recognises), and throughput counts
-//! echoed messages (see `echo_throughput`). `--baseline` measures the raw tokio `UnixStream` +
-//! `LengthDelimitedCodec` baseline with the same workload in the same run.
+//! with a reply endpoint beside them (see `target_arg`); a pair's way back is bound here (see
+//! `pair`). Sizes are fitted to what the endpoint carries (see `limits`). With `--connect` the
+//! peer is an `anyipc listen URL --echo` that is already running: latency runs as usual (the
+//! echo server echoes the control message too, which the engine recognises), and throughput
+//! counts echoed messages (see `echo_throughput`). `--baseline` measures the raw tokio
+//! `UnixStream` + `LengthDelimitedCodec` baseline with the same workload in the same run.
 
 mod echo_throughput;
+mod limits;
+mod pair;
 mod progress;
 mod target_arg;
 
@@ -22,9 +25,11 @@ use anyipc::bench::{
     run_client, InProcessPeer, Machine, PeerProcess, Report, RunResources, Target,
     ThroughputReport, Workload,
 };
-use anyipc::{Duplex, Scheme, Transport};
+use anyipc::{Scheme, Transport};
 use bytes::Bytes;
 use echo_throughput::echo_throughput;
+use limits::{check_queues, largest_message, message_size, Limit};
+use pair::WayBack;
 use progress::{Counted, Progress};
 use std::fmt::Write as _;
 use std::io;
@@ -60,10 +65,18 @@ unique names are fine); mem:// runs both sides in this process; stdio:// starts 
 child on two pipes. One-way endpoints run with a second endpoint for the way back: the peer \
 answers a fifo:// or file:// URL on PATH.reply and an mq:// URL on NAME-reply (created); \
 queues and file:// logs the run created are removed afterwards, and both logs are read from \
-their end (from=end); or give both as \"URL_TO_PEER + URL_FROM_PEER\". With --connect, URL must be a \
+their end (from=end). Or give any two endpoints as \"URL_TO_PEER + URL_FROM_PEER\" (quoted: \
+one argument): the peer binds the first, anyipc the second (port 0 is fine there too), and \
+the peer connects back when a run starts (an error after 8 s if it does not). An mq:// queue \
+without ?create=true must exist (anyipc mq create NAME). With --connect, URL must be a \
 running `anyipc listen URL --echo`: latency is measured through the echo, and throughput \
 counts echoed messages (every byte crosses twice, so it is not comparable with the one-way \
 figure, nor with the baseline).
+
+Sizes: a default size over the largest message the endpoint carries is lowered to it (a note \
+says so; fifo:// carries 4,092 B, udp:// 65,507 B, mq:// its max_message_len, others \
+max_frame); a --size over it is refused before anything runs. Whatever fails, and on Ctrl-C, \
+the endpoints the run created are removed.
 
 Figures: latency p50, p99, p99.9 and mean round trip in µs (msgs/s is round trips per second); \
 throughput in messages/s and GiB/s of payload. --baseline also runs the raw tokio UnixStream + \
@@ -83,11 +96,13 @@ Examples:
   anyipc bench shm://bench --mode throughput --size 64KiB --count 20000 --json
   anyipc bench shm://bench --mode throughput --size 64 --batch 1024 --baseline
   anyipc bench fifo:///tmp/b.fifo                         two FIFOs: b.fifo and b.fifo.reply
+  anyipc bench \"tcp://127.0.0.1:0 + unix:///tmp/back.sock\"  to the peer on TCP, back on Unix
   anyipc bench stdio://                                   a child process on pipes
   anyipc listen tcp://127.0.0.1:7000 --echo > /dev/null &
   anyipc bench tcp://127.0.0.1:7000 --connect --mode latency
 
-Exit codes: 0 measured, 1 the peer or a run failed, 2 bad usage or URL.")]
+Exit codes: 0 measured; 1 the peer or a run failed, a queue does not exist, or Ctrl-C; 2 bad \
+usage, URL or --size.")]
 pub(crate) struct BenchArgs {
     /// The endpoint to measure, e.g. tcp://127.0.0.1:0, unix:///tmp/b.sock, shm://bench,
     /// fifo:///tmp/b.fifo, stdio://, or "URL_TO_PEER + URL_FROM_PEER".
@@ -98,7 +113,8 @@ pub(crate) struct BenchArgs {
     #[arg(long, value_enum, default_value = "both")]
     mode: Mode,
 
-    /// Message size (64, 4KiB, 1MiB) [default: 64 B for latency, 4 KiB for throughput].
+    /// Message size (64, 4KiB, 1MiB) [default: 64 B for latency, 4 KiB for throughput, or
+    /// the largest message the endpoint carries when that is less].
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     size: Option<usize>,
 
@@ -132,31 +148,35 @@ pub(crate) struct BenchArgs {
 }
 
 impl BenchArgs {
-    /// The workloads asked for, in order.
-    fn workloads(&self) -> Vec<Workload> {
+    /// The workloads asked for, in order, their sizes fitted to `limit` (a default size over
+    /// it is lowered to it); and a note for each size lowered.
+    ///
+    /// # Errors
+    /// `Usage` when `--size` is over `limit`.
+    fn workloads(&self, limit: &Limit) -> Result<(Vec<Workload>, Vec<String>), CliError> {
         let count = |default| self.count.map_or(default, |n| n as usize);
         let mut workloads = Vec::new();
+        let mut notes = Vec::new();
         if matches!(self.mode, Mode::Latency | Mode::Both) {
-            let mut w = Workload::latency(
-                self.size.unwrap_or(DEFAULT_LATENCY_SIZE),
-                count(DEFAULT_ROUND_TRIPS),
-            );
+            let (size, note) = message_size("latency", self.size, DEFAULT_LATENCY_SIZE, limit)?;
+            notes.extend(note);
+            let mut w = Workload::latency(size, count(DEFAULT_ROUND_TRIPS));
             if let Some(warmup) = self.warmup {
                 w = w.with_warmup(warmup);
             }
             workloads.push(w);
         }
         if matches!(self.mode, Mode::Throughput | Mode::Both) {
-            let w = Workload::throughput(
-                self.size.unwrap_or(DEFAULT_THROUGHPUT_SIZE),
-                count(DEFAULT_MESSAGES),
-            );
+            let (size, note) =
+                message_size("throughput", self.size, DEFAULT_THROUGHPUT_SIZE, limit)?;
+            notes.extend(note);
+            let w = Workload::throughput(size, count(DEFAULT_MESSAGES));
             workloads.push(match self.batch {
                 Some(batch) => w.with_batch(batch as usize),
                 None => w,
             });
         }
-        workloads
+        Ok((workloads, notes))
     }
 }
 
@@ -215,14 +235,29 @@ struct Measured {
 
 /// Runs `anyipc bench`.
 ///
+/// Everything is checked before anything runs; whatever then fails (or Ctrl-C), the peers
+/// are stopped cleanly, which removes the endpoints they and this process created.
+///
 /// # Errors
-/// Usage errors for a bad URL; runtime errors when the peer does not start or a run fails.
+/// Usage errors for a bad URL, or a size over what the endpoint carries; runtime errors for a
+/// queue that does not exist, and when the peer does not start or a run fails.
 pub(crate) async fn run(args: BenchArgs) -> Result<(), CliError> {
     let asked = target_arg(&args.url)?;
     if args.connect && (!matches!(asked, Target::Anyipc(_)) || asked.is_child()) {
         return Err(CliError::Usage(format!(
             "--connect needs an endpoint that answers on the same connection, not {asked}"
         )));
+    }
+    if let Target::Pair { to_peer, from_peer } = &asked {
+        if [to_peer, from_peer]
+            .iter()
+            .any(|e| e.scheme() == Scheme::Stdio)
+        {
+            return Err(CliError::Usage(format!(
+                "stdio:// cannot be half of a pair ({asked}): it is a child process on two \
+                 pipes, one each way; give it alone"
+            )));
+        }
     }
     if args.batch.is_some() {
         if !matches!(asked, Target::Anyipc(_)) {
@@ -237,73 +272,149 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), CliError> {
             ));
         }
     }
-    let workloads = args.workloads();
-    let dir = TempDir::create()?;
-    // Removes the queues and logs the runs create (after the peer has gone).
-    let _resources = RunResources::new(&asked);
-    let mut peer = if args.connect {
-        Peer::Echo(asked.clone())
-    } else {
-        start_peer(&asked)
-            .await
-            .map_err(|e| CliError::Runtime(format!("cannot start a bench peer on {asked}: {e}")))?
+    let (workloads, notes) = args.workloads(&largest_message(&asked))?;
+    check_queues(&asked)?;
+    let mut session = Session {
+        way_back: None,
+        peer: None,
+        baseline: None,
+        dir: TempDir::create()?,
+        // Notes the queues and logs the runs will create, before any is.
+        _resources: RunResources::new(&asked),
     };
-    let mut baseline =
-        match args.baseline {
-            false => None,
-            true => {
-                let at: Target = format!("raw+unix://{}", dir.path.join("baseline.sock").display())
-                    .parse()
-                    .map_err(|e| CliError::Runtime(format!("baseline socket path: {e}")))?;
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let outcome = tokio::select! {
+        outcome = session.run(&args, &asked, workloads, &notes) => outcome,
+        // An error installing the handler leaves the default: the branch is disabled.
+        Ok(()) = &mut ctrl_c => Err(CliError::Runtime("interrupted".to_owned())),
+    };
+    session.stop().await;
+    outcome
+}
+
+/// What a bench run has set up; [`stop`](Session::stop) ends it all in order.
+struct Session {
+    /// The way back of a pair, bound here.
+    way_back: Option<WayBack>,
+    peer: Option<Peer>,
+    baseline: Option<Peer>,
+    /// The baseline's socket directory.
+    dir: TempDir,
+    /// Removes the queues and logs the runs create; dropped last, after the peers have gone.
+    _resources: RunResources,
+}
+
+impl Session {
+    /// Starts the peers and runs `workloads`, printing each result.
+    async fn run(
+        &mut self,
+        args: &BenchArgs,
+        asked: &Target,
+        workloads: Vec<Workload>,
+        notes: &[String],
+    ) -> Result<(), CliError> {
+        let at = match asked {
+            Target::Pair { to_peer, from_peer } if !args.connect => {
+                // Bound before the peer starts, which is told where it really is.
+                let way_back = WayBack::bind(from_peer).await.map_err(|e| {
+                    CliError::Runtime(format!("cannot bind the way back, {from_peer}: {e}"))
+                })?;
+                let at = Target::Pair {
+                    to_peer: to_peer.clone(),
+                    from_peer: way_back.endpoint().clone(),
+                };
+                self.way_back = Some(way_back);
+                at
+            }
+            _ => asked.clone(),
+        };
+        let peer = self.peer.insert(if args.connect {
+            Peer::Echo(at.clone())
+        } else {
+            start_peer(&at)
+                .await
+                .map_err(|e| CliError::Runtime(format!("cannot start a bench peer on {at}: {e}")))?
+        });
+        if args.baseline {
+            let at: Target = format!(
+                "raw+unix://{}",
+                self.dir.path.join("baseline.sock").display()
+            )
+            .parse()
+            .map_err(|e| CliError::Runtime(format!("baseline socket path: {e}")))?;
+            self.baseline =
                 Some(start_peer(&at).await.map_err(|e| {
                     CliError::Runtime(format!("cannot start the baseline peer: {e}"))
-                })?)
+                })?);
+        }
+        let target = peer.target();
+        if !args.json {
+            let mut header = format!(
+                "anyipc bench {target}: {}\nmachine: {}\n",
+                peer.describe(),
+                Machine::detect()
+            );
+            for note in notes {
+                let _ = writeln!(header, "note: {note}");
             }
-        };
-    let target = peer.target();
-    if !args.json {
-        print_stdout(&format!(
-            "anyipc bench {target}: {}\nmachine: {}\n",
-            peer.describe(),
-            Machine::detect()
-        ))?;
+            print_stdout(&header)?;
+        }
+        for workload in workloads {
+            let report = measure(peer, self.way_back.as_mut(), &workload, args.connect)
+                .await
+                .map_err(|e| CliError::Runtime(format!("{workload} over {target}: {e}")))?;
+            let baseline = match &mut self.baseline {
+                None => None,
+                Some(b) => {
+                    // The baseline's `Framed` moves one message per call.
+                    let one_at_a_time = workload.with_batch(1);
+                    Some(measure(b, None, &one_at_a_time, false).await.map_err(|e| {
+                        CliError::Runtime(format!("{one_at_a_time} over the baseline: {e}"))
+                    })?)
+                }
+            };
+            let measured = Measured {
+                workload,
+                report,
+                baseline,
+            };
+            if args.json {
+                print_stdout(&format!("{}\n", json_line(&target, &measured)))?;
+            } else {
+                print_stdout(&table(&target, &measured, args.connect))?;
+            }
+        }
+        Ok(())
     }
-    for workload in workloads {
-        let report = measure(&mut peer, &workload, args.connect)
-            .await
-            .map_err(|e| CliError::Runtime(format!("{workload} over {target}: {e}")))?;
-        let baseline = match &mut baseline {
-            None => None,
-            Some(b) => {
-                // The baseline's `Framed` moves one message per call.
-                let one_at_a_time = workload.with_batch(1);
-                Some(measure(b, &one_at_a_time, false).await.map_err(|e| {
-                    CliError::Runtime(format!("{one_at_a_time} over the baseline: {e}"))
-                })?)
-            }
-        };
-        let measured = Measured {
-            workload,
-            report,
-            baseline,
-        };
-        if args.json {
-            print_stdout(&format!("{}\n", json_line(&target, &measured)))?;
-        } else {
-            print_stdout(&table(&target, &measured, args.connect))?;
+
+    /// Ends what was started: closes a pair's connection to the peer and its way back (a FIFO
+    /// is removed), stops the peers (which removes their named endpoints), then removes the
+    /// baseline's directory and the queues and logs the runs created.
+    async fn stop(mut self) {
+        if let Some(way_back) = self.way_back.take() {
+            way_back.close().await;
+        }
+        if let Some(peer) = self.peer.take() {
+            peer.stop().await;
+        }
+        if let Some(baseline) = self.baseline.take() {
+            baseline.stop().await;
         }
     }
-    peer.stop().await;
-    if let Some(baseline) = baseline {
-        baseline.stop().await;
-    }
-    Ok(())
 }
 
 /// Starts a peer serving `at`: a process (a child on pipes for stdio://), or a task for
-/// mem://.
+/// mem:// (alone or in a pair), which cannot cross processes.
 async fn start_peer(at: &Target) -> io::Result<Peer> {
-    if matches!(at, Target::Anyipc(e) if e.scheme() == Scheme::Mem) {
+    let in_process = match at {
+        Target::Anyipc(e) => e.scheme() == Scheme::Mem,
+        Target::Pair { to_peer, from_peer } => {
+            to_peer.scheme() == Scheme::Mem || from_peer.scheme() == Scheme::Mem
+        }
+        _ => false,
+    };
+    if in_process {
         return Ok(Peer::Task(InProcessPeer::start(at).await?));
     }
     let process = PeerProcess::start(peer_command()?, at).await?;
@@ -322,8 +433,13 @@ pub(crate) fn peer_command(
     })
 }
 
-/// Runs one workload against `peer` with a progress bar.
-async fn measure(peer: &mut Peer, workload: &Workload, echo: bool) -> io::Result<Report> {
+/// Runs one workload against `peer` (over `way_back` for a pair) with a progress bar.
+async fn measure(
+    peer: &mut Peer,
+    way_back: Option<&mut WayBack>,
+    workload: &Workload,
+    echo: bool,
+) -> io::Result<Report> {
     let target = peer.target();
     let label = format!("{} {target}", workload.mode());
     if workload.batch() > 1 {
@@ -347,12 +463,10 @@ async fn measure(peer: &mut Peer, workload: &Workload, echo: bool) -> io::Result
             let conn = Counted::new(anyipc::connect(endpoint).await?);
             run_counted(conn, label, workload, echo, true).await
         }
-        (Target::Pair { to_peer, from_peer }, _) => {
-            // As `anyipc::bench::measure` does: bind the way back before the first message,
-            // and keep the listener (a FIFO's listener removes it when dropped).
-            let mut listener = anyipc::bind(from_peer).await?;
-            let inbound = listener.accept().await?;
-            let conn = Duplex::new(inbound, anyipc::connect(to_peer).await?);
+        (Target::Pair { to_peer, .. }, _) => {
+            let way_back = way_back.ok_or_else(|| io::Error::other("a pair without a way back"))?;
+            let conn = way_back.run_connection(to_peer).await?;
+            // Closing it flushes: the connection to the peer serves the next run too.
             run_counted(Counted::new(conn), label, workload, false, true).await
         }
         _ => {
