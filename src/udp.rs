@@ -3,9 +3,11 @@
 //! A listener demultiplexes datagrams by sender address into connections, so server code is
 //! the same as for TCP: the first datagram from a new address is `accept`ed as a new
 //! [`Connection`]. UDP itself has no connection: nothing tells a server that a client went
-//! away, and datagrams may be lost or reordered between machines. Messages larger than
-//! `max_frame` (at most 65,507 bytes) are refused on send with `InvalidInput` and reported on
-//! receive as `InvalidData`: never truncated.
+//! away; datagrams may be reordered between machines and are dropped, on one host too,
+//! whenever a sender outruns its receiver (UDP has no flow control: a full kernel buffer, or
+//! a listener's limits below, drop them instead of making the sender wait). Messages larger
+//! than `max_frame` (at most 65,507 bytes) are refused on send with `InvalidInput` and
+//! reported on receive as `InvalidData`: never truncated.
 //!
 //! # Listener limits
 //!

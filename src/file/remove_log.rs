@@ -56,11 +56,18 @@ pub fn remove_forced(dir: impl AsRef<Path>) -> io::Result<()> {
 
 fn remove_log(dir: &Path, force: bool) -> io::Result<()> {
     let lock_path = dir.join(LOCK_FILE);
-    if segment::list_segments(dir)?.is_empty() && std::fs::symlink_metadata(&lock_path).is_err() {
-        return Err(io::Error::new(
+    let no_log = || {
+        io::Error::new(
             io::ErrorKind::NotFound,
             format!("file://{}: no log here", dir.display()),
-        ));
+        )
+    };
+    let segments = match segment::list_segments(dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(no_log()),
+        other => other?,
+    };
+    if segments.is_empty() && std::fs::symlink_metadata(&lock_path).is_err() {
+        return Err(no_log());
     }
     // Its index entry names the canonical path, which cannot be found once it is gone.
     let canonical = std::fs::canonicalize(dir)?;

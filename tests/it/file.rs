@@ -234,6 +234,11 @@ async fn remove_refuses_a_live_writer_and_deletes_only_the_logs_files() {
         assert_eq!(left, ["notes.txt", "other.cursor"]);
         let err = anyipc::file::remove(dir.path()).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
+        // A directory that does not exist: the same error, naming it.
+        let missing = dir.path().join("missing");
+        let err = anyipc::file::remove(&missing).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
+        assert!(err.to_string().contains("missing: no log here"), "{err}");
 
         // Forced: a live writer's log goes too, and the emptied directory with it.
         let log = dir.path().join("forced");
