@@ -41,7 +41,8 @@ const ACK_TIMEOUT: Duration = Duration::from_secs(120);
 ///
 /// # Errors
 /// Connecting or binding errors; `InvalidInput` for `stdio://`, `raw+child://` and
-/// `raw+fifo://`; the errors of [`run_client`].
+/// `raw+fifo://`, and for a [`Target::Pair`] with an end that is not one-way (`fifo://`,
+/// `file://`, `mq://`); the errors of [`run_client`].
 ///
 /// # Cancel safety
 /// Cancel safe in that dropping it abandons the run; the peer sees the connection close.
@@ -61,6 +62,17 @@ pub async fn measure(target: &Target, workload: &Workload) -> io::Result<Report>
             io::ErrorKind::InvalidInput,
             format!("{target} is measured through the PeerProcess that starts its children"),
         )),
+        Target::Pair { to_peer, from_peer } if !one_way(to_peer) || !one_way(from_peer) => {
+            // A socket way back is accepted only once the peer has the run's first message,
+            // and a peer's pair listener serves one connection: `anyipc bench` handles both.
+            Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{target}: measure joins one-way endpoints (fifo, file, mq) in a pair; \
+                     `anyipc bench` runs pairs of any endpoints"
+                ),
+            ))
+        }
         Target::Pair { to_peer, from_peer } => {
             // Bound first, so the peer can answer the run's first message; the listener is
             // kept to the end (dropping a fifo:// listener removes the FIFO).
@@ -328,4 +340,10 @@ where
             "the bench peer closed the connection",
         )),
     }
+}
+
+/// Whether `endpoint` is one of the one-way kinds a [`Target::Pair`] joins in [`measure`].
+fn one_way(endpoint: &crate::Endpoint) -> bool {
+    use crate::Scheme;
+    matches!(endpoint.scheme(), Scheme::Fifo | Scheme::File | Scheme::Mq)
 }

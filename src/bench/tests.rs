@@ -346,3 +346,22 @@ fn count_payload_takes_payloads_of_a_throughput_run_only() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A pair with a socket end would wait for ever on its way back (the peer connects back
+/// only once it has the run's first message): refused at once instead.
+#[tokio::test]
+async fn measure_refuses_a_pair_with_an_end_that_is_not_one_way() {
+    let back = std::env::temp_dir().join(format!("anyipc-pair-back-{}.sock", std::process::id()));
+    let target: Target = format!("mq://anyipc-pair-to-nobody + unix://{}", back.display())
+        .parse()
+        .unwrap();
+    let measured = tokio::time::timeout(
+        Duration::from_secs(10),
+        super::measure(&target, &Workload::latency(64, 1)),
+    )
+    .await
+    .expect("measure waited");
+    let err = measured.unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{err}");
+    assert!(err.to_string().contains("anyipc bench"), "{err}");
+}
