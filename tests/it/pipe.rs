@@ -3,7 +3,7 @@
 //! The general cases are in the conformance suite (`conformance::pipe::`).
 #![cfg(unix)]
 
-use crate::util::{unique_name, watchdog, TempDir};
+use crate::util::{unique_name, watchdog, HelperChild, Names, TempDir};
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use std::io;
@@ -28,8 +28,9 @@ fn stress_secs() -> u64 {
 }
 
 /// A helper process: this test binary running only `pipe::pipe_process_entry` in `role`.
+/// Killed when dropped; then the names it bound are reclaimed and removed ([`Names`]).
 struct Helper {
-    child: Child,
+    child: HelperChild,
 }
 
 impl Helper {
@@ -62,7 +63,17 @@ impl Helper {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let mut child = command.spawn().expect("spawn helper");
+        // Its names, unless it has a runtime directory of its own (in a `TempDir`).
+        let bound = match envs.iter().any(|(key, _)| *key == "XDG_RUNTIME_DIR") {
+            true => Names::none(),
+            false if role == "echo" => Names::of(
+                envs.iter()
+                    .filter(|(key, _)| [URL_VAR, URL2_VAR].contains(key))
+                    .map(|(_, url)| *url),
+            ),
+            false => Names::none(), // it connects to this process's listener
+        };
+        let mut child = HelperChild::new(command.spawn().expect("spawn helper"), bound);
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
         loop {
             match lines.next_line().await.expect("helper stderr") {
@@ -453,7 +464,9 @@ pub(crate) async fn start_example_server(name: &str, args: &[&str]) -> Child {
 async fn named_pipe_example_pair() {
     watchdog(60, async {
         let name = unique_name("example");
-        let mut server = start_example_server("named_pipe_server", &[&name, "--once"]).await;
+        let server = start_example_server("named_pipe_server", &[&name, "--once"]).await;
+        // Should the test fail before the server's end, its name goes with it.
+        let mut server = HelperChild::new(server, Names::of([format!("pipe://{name}")]));
         let client = run_example("named_pipe_client", &[&name, "one", "two"]).await;
         assert!(client.contains("client: reply \"echo: one\""), "{client}");
         assert!(client.contains("client: reply \"echo: two\""), "{client}");
@@ -674,16 +687,22 @@ fn a_unix_listener_that_fails_after_linking_leaves_no_socket_file() {
 #[test]
 fn a_pipe_server_that_fails_after_linking_leaves_no_socket_file() {
     let name = unique_name("fail-after-link");
+    // Whatever the failed bind leaves, the name is removed when the test ends.
+    let _names = Names::of([format!("pipe://{name}")]);
     let err = on_a_shut_down_runtime(anyipc::bind(format!("pipe://{name}")))
         .map(|_| ())
         .unwrap_err();
     // Where this process's pipe:// sockets live (as `local_socket::runtime_dir` finds it).
-    let runtime_dir = match std::env::var_os("XDG_RUNTIME_DIR").map(std::path::PathBuf::from) {
-        Some(xdg) if xdg.is_absolute() => xdg.join("anyipc"),
-        _ => std::env::temp_dir().join(format!("anyipc-{}", my_uid())),
-    };
+    let runtime_dir = crate::util::runtime_dir();
     assert!(
         std::fs::symlink_metadata(runtime_dir.join(&name)).is_err(),
         "the socket file stayed behind after {err}"
+    );
+    // Nor its lock file: the name is not anyone's.
+    let lock = runtime_dir.join(format!(".{name}.lock"));
+    assert!(
+        std::fs::symlink_metadata(&lock).is_err(),
+        "the lock file {} stayed behind after {err}",
+        lock.display()
     );
 }

@@ -5,11 +5,14 @@
 //! The child runs only the test `process::helper_process_entry`, which does its role when
 //! `ANYIPC_TEST_HELPER_ROLE` is set and nothing otherwise.
 
+#[cfg(unix)]
+use crate::util::{runtime_entries, unique_name, watchdog};
+use crate::util::{HelperChild, Names};
 use futures::StreamExt;
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
 const ROLE_VAR: &str = "ANYIPC_TEST_HELPER_ROLE";
 const URL_VAR: &str = "ANYIPC_TEST_HELPER_URL";
@@ -55,9 +58,11 @@ impl Role {
     }
 }
 
-/// A running helper process, killed when dropped.
+/// A running helper process, killed when dropped; then the `pipe://` or `shm://` name it
+/// bound is reclaimed and removed ([`Names`]), so a helper killed by a test (or left running
+/// by a failed one) leaves nothing in the runtime directory.
 pub(crate) struct Helper {
-    child: Child,
+    child: HelperChild,
     endpoint: String,
 }
 
@@ -84,13 +89,19 @@ impl Helper {
                 (command, READY)
             }
         };
-        let mut child = command
+        let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .expect("spawn helper process");
+        // Guarded at once: a helper that fails to become ready is cleaned up too.
+        let bound = match role {
+            Role::Stream => Names::none(), // it connects to this process's listener
+            Role::Echo | Role::CliEcho | Role::DuplexEcho | Role::Verify => Names::of([url]),
+        };
+        let mut child = HelperChild::new(child, bound);
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
         let endpoint = loop {
             match lines.next_line().await.expect("read helper stderr") {
@@ -215,4 +226,49 @@ async fn duplex_echo(urls: &str) {
             break;
         }
     }
+}
+
+/// The names a helper bound go with it, whether the test killed it (SIGKILL: the helper
+/// removes nothing itself), dropped it running, or panicked with it running: nothing is
+/// left in the runtime directory for `anyipc ls` to show.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_killed_dropped_or_abandoned_helper_leaves_no_name_behind() {
+    watchdog(120, async {
+        let mut schemes = vec!["pipe"];
+        if cfg!(target_os = "linux") {
+            schemes.push("shm");
+        }
+        for scheme in schemes {
+            for role in [Role::Echo, Role::CliEcho] {
+                for end in ["killed", "dropped", "panicked"] {
+                    let name = unique_name("helper-names");
+                    let url = format!("{scheme}://{name}");
+                    let case = format!("{role:?} on {url}, {end}");
+                    let mut helper = Helper::spawn(role, &url).await;
+                    assert!(!runtime_entries(&name).is_empty(), "{case}: nothing bound");
+                    match end {
+                        // SIGKILL: the name stays (the next bind would reclaim it) until
+                        // the guard reclaims it.
+                        "killed" => {
+                            helper.kill().await;
+                            drop(helper);
+                        }
+                        "dropped" => drop(helper),
+                        _ => {
+                            let failing = tokio::spawn(async move {
+                                let _helper = helper;
+                                panic!("a test failing with its helper running");
+                            });
+                            assert!(failing.await.unwrap_err().is_panic(), "{case}");
+                        }
+                    }
+                    assert_eq!(runtime_entries(&name), Vec::<String>::new(), "{case}: left");
+                    let err = anyipc::connect(&url).await.unwrap_err();
+                    assert_eq!(err.kind(), std::io::ErrorKind::NotFound, "{case}: {err}");
+                }
+            }
+        }
+    })
+    .await;
 }

@@ -4,14 +4,14 @@
 //! Cross-process cases start this test binary again with a role (`shm_helper_entry`), so the
 //! peer is a real process that can be killed with SIGKILL at any moment.
 
-use crate::util::{unique_name, watchdog};
+use crate::util::{unique_name, watchdog, HelperChild, Names};
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use std::io;
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
 const ROLE_VAR: &str = "ANYIPC_SHM_ROLE";
 const ARG_VAR: &str = "ANYIPC_SHM_ARG";
@@ -53,10 +53,11 @@ impl Rng {
     }
 }
 
-/// Starts this binary again in `role`, and waits until it says it is ready.
-async fn spawn_helper(role: &str, arg: &str) -> Child {
+/// Starts this binary again in `role`, and waits until it says it is ready. Killed when
+/// dropped; then the `echo_server`'s name is reclaimed and removed ([`Names`]).
+async fn spawn_helper(role: &str, arg: &str) -> HelperChild {
     let exe = std::env::current_exe().expect("test binary path");
-    let mut child = Command::new(exe)
+    let child = Command::new(exe)
         .args([
             "shm::shm_helper_entry",
             "--exact",
@@ -71,6 +72,11 @@ async fn spawn_helper(role: &str, arg: &str) -> Child {
         .kill_on_drop(true)
         .spawn()
         .expect("spawn helper");
+    let bound = match role {
+        "echo_server" => Names::of([arg]),
+        _ => Names::none(),
+    };
+    let mut child = HelperChild::new(child, bound);
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     loop {
         match lines.next_line().await.expect("helper stderr") {
@@ -211,7 +217,7 @@ async fn region_owner(name: &str) {
 }
 
 /// Kills `child` and waits until it is gone.
-async fn kill(child: &mut Child) {
+async fn kill(child: &mut HelperChild) {
     child.kill().await.expect("kill helper");
 }
 
@@ -527,8 +533,9 @@ async fn a_write_only_survivor_gets_broken_pipe_within_a_second() {
 }
 
 /// A third process writes random values over the header, indices and parked words (found
-/// through the writer's /proc/<pid>/fd) while a client streams checked messages: this process gets right messages, then `InvalidData` or
-/// the end of the stream, never wrong bytes, a crash or a hang.
+/// through the writer's /proc/<pid>/fd) while a client streams checked messages: this process
+/// gets right messages, then `InvalidData` or the end of the stream, never wrong bytes, a
+/// crash or a hang.
 #[tokio::test]
 async fn chaos_over_the_control_words() {
     watchdog(90, async {
@@ -587,6 +594,19 @@ fn region_file(name: &str) -> std::path::PathBuf {
     std::path::PathBuf::from(format!("/dev/shm/anyipc-region-{uid}-{name}"))
 }
 
+/// Removes these regions' files from /dev/shm when dropped, even when the test fails: for a
+/// region kept past its creator (`keep`) or a file the test put there itself, which nothing
+/// else would ever remove.
+struct RegionFiles(Vec<String>);
+
+impl Drop for RegionFiles {
+    fn drop(&mut self) {
+        for name in &self.0 {
+            let _ = std::fs::remove_file(region_file(name));
+        }
+    }
+}
+
 /// The classic pair: one process creates and writes, another opens by name, reads, signals.
 #[tokio::test]
 async fn region_between_processes() {
@@ -623,7 +643,8 @@ async fn region_of_a_killed_creator_is_reclaimed() {
         let name = unique_name("region-killed");
         let mut owner = spawn_helper("region_owner", &name).await;
         kill(&mut owner).await;
-        assert!(region_file(&name).exists());
+        // The killed creator left its region, unless a create in another test (or test
+        // process) has swept it already: not asserted, as that would be a race.
         let other = anyipc::shm::Region::create(&unique_name("region-other"), 64).unwrap();
         assert!(
             !region_file(&name).exists(),
@@ -632,6 +653,7 @@ async fn region_of_a_killed_creator_is_reclaimed() {
         drop(other);
         let mut kept = anyipc::shm::Region::create(&name, 64).unwrap();
         kept.write(0, b"kept").unwrap();
+        let _kept_file = RegionFiles(vec![name.clone()]);
         kept.keep();
         drop(kept);
         let _sweeper = anyipc::shm::Region::create(&unique_name("region-other"), 64).unwrap();
@@ -699,10 +721,10 @@ async fn region_errors() {
         file.set_len(64 + 64).unwrap();
         // A symlink in its place is refused.
         let link_name = unique_name("region-link");
+        let _link = RegionFiles(vec![link_name.clone()]);
         std::os::unix::fs::symlink(region_file(&name), region_file(&link_name)).unwrap();
         let err = Region::open(&link_name).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::PermissionDenied, "{err}");
-        std::fs::remove_file(region_file(&link_name)).unwrap();
     })
     .await;
 }
@@ -724,22 +746,25 @@ fn example(name: &str) -> std::path::PathBuf {
     path
 }
 
-/// Starts an example and reads its stdout until a line starting with `marker`.
+/// Starts an example and reads its stdout until a line starting with `marker`. Killed when
+/// dropped, and then `bound` reclaimed.
 async fn start_example(
     name: &str,
     args: &[&str],
     marker: &str,
+    bound: Names,
 ) -> (
-    Child,
+    HelperChild,
     tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
 ) {
-    let mut child = Command::new(example(name))
+    let child = Command::new(example(name))
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
+    let mut child = HelperChild::new(child, bound);
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     loop {
         match lines.next_line().await.unwrap() {
@@ -765,8 +790,9 @@ async fn run_example(name: &str, args: &[&str]) -> String {
 async fn example_pairs_run() {
     watchdog(60, async {
         let name = unique_name("shm-example");
+        let bound = Names::of([format!("shm://{name}")]);
         let (mut server, mut server_out) =
-            start_example("shm_server", &[&name, "--once"], "server: listening").await;
+            start_example("shm_server", &[&name, "--once"], "server: listening", bound).await;
         // Keep reading the server's output, or its prints would fail.
         let server_out = tokio::spawn(async move {
             let mut all = String::new();
@@ -786,6 +812,7 @@ async fn example_pairs_run() {
             "shm_process1",
             &[&name, "the message"],
             "process1: run shm_process2",
+            Names::none(), // a region: the next region created removes a dead creator's
         )
         .await;
         let process2 = run_example("shm_process2", &[&name]).await;

@@ -1,5 +1,6 @@
-//! Shared test utilities: unique resource names, private temp dirs, a watchdog timeout, and
-//! the path of the `anyipc` binary for cross-process tests.
+//! Shared test utilities: unique resource names, private temp dirs, a watchdog timeout, the
+//! path of the `anyipc` binary for cross-process tests, and guards that leave nothing in the
+//! per-user runtime directory behind (not even when a test fails half way).
 
 #![allow(dead_code)]
 
@@ -43,6 +44,178 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// How long a guard waits for a killed helper to be gone, or for one bind while reclaiming.
+const CLEANUP_LIMIT: Duration = Duration::from_secs(10);
+
+/// Names in the per-user runtime directory (`pipe://name`, `shm://name`) that a process this
+/// test started may have bound. When the guard drops, each is bound again and the listener
+/// dropped: the library reclaims a dead owner's name and removes it, so a server that was
+/// killed (SIGKILL, no clean-up of its own) leaves nothing behind. A name a live listener
+/// holds is left alone (the bind is `AddrInUse`), as are other schemes: what they leave is in
+/// a [`TempDir`], or in nothing.
+pub(crate) struct Names(Vec<String>);
+
+impl Names {
+    /// Guards the runtime-directory names among `urls` (a URL's options are ignored).
+    pub(crate) fn of<S: AsRef<str>>(urls: impl IntoIterator<Item = S>) -> Names {
+        let mut names = Vec::new();
+        for url in urls {
+            let Ok(endpoint) = url.as_ref().parse::<anyipc::Endpoint>() else {
+                continue;
+            };
+            let scheme = match endpoint.scheme() {
+                anyipc::Scheme::Pipe => "pipe",
+                anyipc::Scheme::Shm => "shm",
+                _ => continue,
+            };
+            if let Some(name) = endpoint.name() {
+                names.push(format!("{scheme}://{name}"));
+            }
+        }
+        Names(names)
+    }
+
+    /// Guards nothing.
+    pub(crate) fn none() -> Names {
+        Names(Vec::new())
+    }
+}
+
+impl Drop for Names {
+    fn drop(&mut self) {
+        if self.0.is_empty() {
+            return;
+        }
+        let urls = std::mem::take(&mut self.0);
+        // A runtime of its own on a thread of its own: this may run inside a test's runtime
+        // (where one cannot block on another) or while a panic unwinds.
+        let reclaim = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                for url in urls {
+                    let bound = tokio::time::timeout(CLEANUP_LIMIT, anyipc::bind(&url)).await;
+                    drop(bound);
+                }
+            });
+        });
+        let _ = reclaim.join();
+    }
+}
+
+/// A helper process, killed (SIGKILL) when dropped and waited for, after which the names it
+/// may have bound are reclaimed and removed ([`Names`]). Derefs to the [`Child`].
+///
+/// [`Child`]: tokio::process::Child
+pub(crate) struct HelperChild {
+    child: tokio::process::Child,
+    _names: Names,
+}
+
+impl HelperChild {
+    /// Guards `child` (spawned with `kill_on_drop`) and the names in `names`.
+    pub(crate) fn new(child: tokio::process::Child, names: Names) -> HelperChild {
+        HelperChild {
+            child,
+            _names: names,
+        }
+    }
+}
+
+impl std::ops::Deref for HelperChild {
+    type Target = tokio::process::Child;
+
+    fn deref(&self) -> &tokio::process::Child {
+        &self.child
+    }
+}
+
+impl std::ops::DerefMut for HelperChild {
+    fn deref_mut(&mut self) -> &mut tokio::process::Child {
+        &mut self.child
+    }
+}
+
+impl Drop for HelperChild {
+    fn drop(&mut self) {
+        // `id` is `None` once the child has been waited for: then it is gone already (and
+        // its pid may belong to another process by now).
+        if let Some(pid) = self.child.id() {
+            let _ = self.child.start_kill();
+            wait_until_exited(pid, CLEANUP_LIMIT);
+        }
+        // Then `_names` drops: the dead child's names are reclaimed.
+    }
+}
+
+/// Waits until process `pid`, a child of this process not yet waited for, has exited (its
+/// descriptors, and so its locks, are released), at most `limit`. It is not reaped: tokio's
+/// `Child` still does that.
+#[cfg(target_os = "linux")]
+fn wait_until_exited(pid: u32, limit: Duration) {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return;
+    };
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let Ok(fd) = i32::try_from(fd) else {
+        return;
+    };
+    if fd < 0 {
+        return; // no such process: gone already
+    }
+    // SAFETY: `fd` is a new descriptor that nothing else owns.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let mut poll = libc::pollfd {
+            fd: pidfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = libc::c_int::try_from(left.as_millis()).unwrap_or(libc::c_int::MAX);
+        // SAFETY: one valid pollfd. A pidfd is readable once its process has exited.
+        let rc = unsafe { libc::poll(&mut poll, 1, ms) };
+        if rc >= 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            return;
+        }
+    }
+}
+
+/// Elsewhere the names are still reclaimed, when the child happens to be gone by then.
+#[cfg(not(target_os = "linux"))]
+fn wait_until_exited(_pid: u32, _limit: Duration) {}
+
+/// The per-user runtime directory where `pipe://` and `shm://` names live, as the library
+/// finds it: `$XDG_RUNTIME_DIR/anyipc`, else `$TMPDIR/anyipc-<uid>`.
+#[cfg(unix)]
+pub(crate) fn runtime_dir() -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {
+        Some(xdg) if xdg.is_absolute() => xdg.join("anyipc"),
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        _ => std::env::temp_dir().join(format!("anyipc-{}", unsafe { libc::geteuid() })),
+    }
+}
+
+/// The entries of the runtime directory whose file name contains `name` (sockets, lock
+/// files): what `anyipc ls` would show of it.
+#[cfg(unix)]
+pub(crate) fn runtime_entries(name: &str) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(runtime_dir()) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|file| file.contains(name))
+        .collect()
 }
 
 /// Runs `fut`, failing the test if it takes longer than `secs` seconds: no test may hang.

@@ -198,9 +198,29 @@ pub(crate) async fn pipe_connect(
 pub(crate) struct PipeServer {
     listener: tokio::net::UnixListener,
     socket: (PathBuf, FileIdentity),
-    lock_path: PathBuf,
-    /// Held (`flock`) for the server's life; closing it releases the name.
-    lock: File,
+    /// Held for the server's life; dropped last, after the socket file is gone.
+    _lock: NameLock,
+}
+
+/// The `flock` on `.<name>.lock` that makes a name ours. Dropping it removes the lock file
+/// (if it is still the one we locked) and then releases the lock, so a name is left behind
+/// neither by a server that ends nor by a bind that fails after taking the lock.
+#[derive(Debug)]
+struct NameLock {
+    path: PathBuf,
+    file: File,
+}
+
+impl Drop for NameLock {
+    fn drop(&mut self) {
+        // Removing the lock file before closing it is safe: whoever opened the old file and
+        // locks it after us sees that the path no longer names it, and starts over.
+        if let (Ok(on_disk), Ok(held)) = (file_identity(&self.path), self.file.metadata()) {
+            if on_disk == FileIdentity::of(&held) {
+                let _ = std::fs::remove_file(&self.path);
+            }
+        }
+    }
 }
 
 impl PipeServer {
@@ -249,8 +269,7 @@ impl PipeServer {
         Ok(PipeServer {
             listener,
             socket: (path, identity),
-            lock_path,
-            lock,
+            _lock: lock,
         })
     }
 
@@ -269,13 +288,7 @@ impl Drop for PipeServer {
     fn drop(&mut self) {
         let (path, identity) = &self.socket;
         let _ = super::remove_if_identical(path, *identity);
-        // Removing the lock file before closing it is safe: whoever opened the old file and
-        // locks it after us sees that the path no longer names it, and starts over.
-        if let (Ok(on_disk), Ok(held)) = (file_identity(&self.lock_path), self.lock.metadata()) {
-            if on_disk == FileIdentity::of(&held) {
-                let _ = std::fs::remove_file(&self.lock_path);
-            }
-        }
+        // Then `_lock` drops: the lock file goes, and the name is free.
     }
 }
 
@@ -283,7 +296,7 @@ impl Drop for PipeServer {
 ///
 /// # Errors
 /// `AddrInUse` when another live process holds it.
-fn lock_name(name: &str, lock_path: &Path) -> io::Result<File> {
+fn lock_name(name: &str, lock_path: &Path) -> io::Result<NameLock> {
     loop {
         let file = std::fs::OpenOptions::new()
             .read(true)
@@ -308,7 +321,12 @@ fn lock_name(name: &str, lock_path: &Path) -> io::Result<File> {
         // The previous holder may have removed the file between our open and our lock: then we
         // locked an orphan and must start over with the file the path names now.
         match file_identity(lock_path) {
-            Ok(on_disk) if on_disk == FileIdentity::of(&file.metadata()?) => return Ok(file),
+            Ok(on_disk) if on_disk == FileIdentity::of(&file.metadata()?) => {
+                return Ok(NameLock {
+                    path: lock_path.to_owned(),
+                    file,
+                })
+            }
             Ok(_) => continue,
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e),
