@@ -621,7 +621,7 @@ fn reclaim_if_dead(name: &str, path: &Path) -> io::Result<()> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         other => other?,
     };
-    if !sys::shm::try_flock(std::os::fd::AsFd::as_fd(&file))? {
+    if !lock_unless_creator_lives(&file)? {
         return Err(io::Error::new(
             io::ErrorKind::AlreadyExists,
             format!("region {name}: a live process created it"),
@@ -631,9 +631,27 @@ fn reclaim_if_dead(name: &str, path: &Path) -> io::Result<()> {
         region = name,
         "replacing the region of a dead or finished creator"
     );
-    match std::fs::remove_file(path) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
+    // Only the file found dead: a region created there meanwhile is left alone.
+    sys::remove_if_identical(path, FileIdentity::of(&file.metadata()?)).map(drop)
+}
+
+/// How long a lock refusal may last before the region's creator counts as alive: another
+/// process's [`sweep_dead`] or [`reclaim_if_dead`] holds a dead region's lock for a moment
+/// while it looks at it, a live creator for its whole life.
+const PROBE_PATIENCE: Duration = Duration::from_millis(200);
+
+/// Takes `file`'s lock, which its creator holds for its life: `false` when the lock stays
+/// refused for [`PROBE_PATIENCE`] (the creator lives).
+fn lock_unless_creator_lives(file: &std::fs::File) -> io::Result<bool> {
+    let started = std::time::Instant::now();
+    loop {
+        if sys::shm::try_flock(std::os::fd::AsFd::as_fd(file))? {
+            return Ok(true);
+        }
+        if started.elapsed() >= PROBE_PATIENCE {
+            return Ok(false);
+        }
+        std::thread::sleep(Duration::from_millis(1));
     }
 }
 
@@ -659,25 +677,33 @@ fn sweep_dead(dir: &Path) {
         let Ok(file) = sys::shm::open_own_file(&path) else {
             continue;
         };
+        let Ok(meta) = file.metadata() else {
+            continue;
+        };
+        // A young staged file is not even locked to look: its creator is about to lock it.
+        let old = || {
+            meta.modified()
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > Duration::from_secs(10))
+        };
+        if staged && !old() {
+            continue;
+        }
         if !matches!(
             sys::shm::try_flock(std::os::fd::AsFd::as_fd(&file)),
             Ok(true)
         ) {
             continue; // its creator lives
         }
-        let dead = if staged {
-            file.metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age > Duration::from_secs(10))
-        } else {
+        let dead = staged || {
             let mut kept = [0u8; 4];
             file.read_exact_at(&mut kept, KEPT_OFFSET).is_ok() && u32::from_ne_bytes(kept) != 1
         };
         if dead {
             tracing::debug!(path = %path.display(), "removing the region of a dead creator");
-            let _ = std::fs::remove_file(&path);
+            // Only the file found dead: one created at that name meanwhile is left alone.
+            let _ = sys::remove_if_identical(&path, FileIdentity::of(&meta));
         }
     }
 }
@@ -685,6 +711,26 @@ fn sweep_dead(dir: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Another process's sweep or reclaim holds a dead region's lock while it looks at it: a
+    /// create at that moment waits for it instead of taking the region for a live one's.
+    #[test]
+    fn a_create_outwaits_a_probe_of_the_dead_region_it_replaces() {
+        let name = format!("unit-probe-{}", std::process::id());
+        let mut finished = Region::create(&name, 8).unwrap();
+        finished.keep();
+        drop(finished);
+        let path = region_path(&name).unwrap();
+        let probe = sys::shm::open_own_file(&path).unwrap();
+        assert!(sys::shm::try_flock(std::os::fd::AsFd::as_fd(&probe)).unwrap());
+        let prober = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(2));
+            drop(probe);
+        });
+        let replaced = Region::create(&name, 8);
+        prober.join().unwrap();
+        assert_eq!(replaced.unwrap().len(), 8);
+    }
 
     #[test]
     fn a_mapping_has_the_checked_length_whatever_the_file_has_become() {
