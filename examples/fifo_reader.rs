@@ -15,6 +15,8 @@
 //! reader keeps waiting for the next message. Each message is one atomic write, so messages
 //! of several writers never mix (a message is at most PIPE_BUF − 4 bytes, 4092 on Linux).
 
+mod common;
+
 #[cfg(unix)]
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -47,7 +49,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let mut listener = anyipc::bind(&url).await?;
-    let mut stop = std::pin::pin!(stop_signal()?);
+    let mut stop = std::pin::pin!(common::stop_signal()?);
     println!("server: listening on {}", listener.endpoint());
     let mut inbox = listener.accept().await?;
     let mut seen = 0;
@@ -72,21 +74,6 @@ fn default_url() -> String {
         "fifo://{}",
         std::env::temp_dir().join("anyipc-example.fifo").display()
     )
-}
-
-/// Completes on Ctrl-C (SIGINT) or SIGTERM. The handlers are installed when this is called,
-/// so a signal that comes before the first `.await` is not lost.
-#[cfg(unix)]
-fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut terminate = signal(SignalKind::terminate())?;
-    Ok(async move {
-        tokio::select! {
-            _ = interrupt.recv() => {}
-            _ = terminate.recv() => {}
-        }
-    })
 }
 
 #[cfg(not(unix))]

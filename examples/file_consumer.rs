@@ -10,6 +10,8 @@
 //! `--no-follow` to read to the end and exit (a last line without its newline counts),
 //! `--count N` to exit after N lines. Otherwise it runs until Ctrl-C (or SIGTERM).
 
+mod common;
+
 use futures::StreamExt;
 
 #[tokio::main]
@@ -41,7 +43,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     // Binding a plain file opens it for reading; its one "connection" is the reader.
     let mut listener = anyipc::bind(&url).await?;
-    let mut stop = std::pin::pin!(stop_signal()?);
+    let mut stop = std::pin::pin!(common::stop_signal()?);
     println!("consumer: reading {}", listener.endpoint());
     let mut lines = listener.accept().await?;
     let mut seen = 0;
@@ -59,28 +61,4 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("consumer: {seen} lines, done");
     Ok(())
-}
-
-/// Completes on Ctrl-C (SIGINT) or, on Unix, SIGTERM. The handlers are installed when this is
-/// called, so a signal that comes before the first `.await` is not lost.
-fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut interrupt = signal(SignalKind::interrupt())?;
-        let mut terminate = signal(SignalKind::terminate())?;
-        Ok(async move {
-            tokio::select! {
-                _ = interrupt.recv() => {}
-                _ = terminate.recv() => {}
-            }
-        })
-    }
-    #[cfg(windows)]
-    {
-        let mut ctrl_c = tokio::signal::windows::ctrl_c()?;
-        Ok(async move {
-            ctrl_c.recv().await;
-        })
-    }
 }

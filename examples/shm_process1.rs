@@ -15,6 +15,8 @@
 //! Enter: the region stays until `shm_process2` reads it or a signal (`kill -INT` or
 //! `kill -TERM`) ends this process, which then removes it.
 
+mod common;
+
 use anyipc::shm::Region;
 use std::time::Duration;
 use tokio::io::AsyncBufReadExt;
@@ -43,7 +45,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     });
 
     // Caught from here on, so that a signal ends this process cleanly: the region is removed.
-    let mut stop = std::pin::pin!(stop_signal()?);
+    let mut stop = std::pin::pin!(common::stop_signal()?);
     let region = Region::create(&name, 4096)?;
     // Count signals from before anyone can know the region exists: a process 2 that reads
     // and signals at once, before this line would run, is then not missed.
@@ -73,28 +75,4 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("process1: removing region {name:?}");
     Ok(())
-}
-
-/// Completes on Ctrl-C (SIGINT) or, on Unix, SIGTERM. The handlers are installed when this is
-/// called, so a signal that comes before the first `.await` is not lost.
-fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut interrupt = signal(SignalKind::interrupt())?;
-        let mut terminate = signal(SignalKind::terminate())?;
-        Ok(async move {
-            tokio::select! {
-                _ = interrupt.recv() => {}
-                _ = terminate.recv() => {}
-            }
-        })
-    }
-    #[cfg(windows)]
-    {
-        let mut ctrl_c = tokio::signal::windows::ctrl_c()?;
-        Ok(async move {
-            ctrl_c.recv().await;
-        })
-    }
 }

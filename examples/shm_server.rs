@@ -17,6 +17,8 @@
 //! socket. A name left by a crashed server is reclaimed; a live server's name is refused.
 //! Linux only.
 
+mod common;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     match run().await {
@@ -40,7 +42,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let mut listener = anyipc::bind(&url).await?;
-    let mut stop = std::pin::pin!(stop_signal()?);
+    let mut stop = std::pin::pin!(common::stop_signal()?);
     println!("server: listening on {}", listener.endpoint());
     loop {
         let conn = tokio::select! {
@@ -77,28 +79,4 @@ async fn serve(mut conn: anyipc::Connection) -> std::io::Result<()> {
     }
     println!("server: client left");
     Ok(())
-}
-
-/// Completes on Ctrl-C (SIGINT) or, on Unix, SIGTERM. The handlers are installed when this is
-/// called, so a signal that comes before the first `.await` is not lost.
-fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut interrupt = signal(SignalKind::interrupt())?;
-        let mut terminate = signal(SignalKind::terminate())?;
-        Ok(async move {
-            tokio::select! {
-                _ = interrupt.recv() => {}
-                _ = terminate.recv() => {}
-            }
-        })
-    }
-    #[cfg(windows)]
-    {
-        let mut ctrl_c = tokio::signal::windows::ctrl_c()?;
-        Ok(async move {
-            ctrl_c.recv().await;
-        })
-    }
 }

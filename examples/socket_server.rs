@@ -15,10 +15,11 @@
 //! Each client gets its own task, so many can talk at once. Nothing here is TCP-specific but
 //! the default URL: the same code serves `unix://`, `udp://` or any other transport.
 
+mod common;
+
 use anyipc::Connection;
 use futures::StreamExt;
 use std::error::Error;
-use std::future::Future;
 use std::process::ExitCode;
 
 #[tokio::main]
@@ -44,7 +45,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
     }
 
     let mut listener = anyipc::bind(&url).await?;
-    let mut stop = std::pin::pin!(stop_signal()?);
+    let mut stop = std::pin::pin!(common::stop_signal()?);
     // With port 0 the listener's endpoint names the port the OS picked.
     println!("server: listening on {}", listener.endpoint());
     loop {
@@ -84,28 +85,4 @@ async fn serve(mut conn: Connection) -> std::io::Result<()> {
     }
     println!("server: {peer} left");
     Ok(())
-}
-
-/// Completes on Ctrl-C (SIGINT) or, on Unix, SIGTERM. The handlers are installed when this is
-/// called, so a signal that comes before the first `.await` is not lost.
-fn stop_signal() -> std::io::Result<impl Future<Output = ()>> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut interrupt = signal(SignalKind::interrupt())?;
-        let mut terminate = signal(SignalKind::terminate())?;
-        Ok(async move {
-            tokio::select! {
-                _ = interrupt.recv() => {}
-                _ = terminate.recv() => {}
-            }
-        })
-    }
-    #[cfg(windows)]
-    {
-        let mut ctrl_c = tokio::signal::windows::ctrl_c()?;
-        Ok(async move {
-            ctrl_c.recv().await;
-        })
-    }
 }

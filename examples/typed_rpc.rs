@@ -18,6 +18,8 @@
 //! client waits at most `recv_timeout` (5 s over udp unless the URL gives one) for each reply,
 //! as a datagram may be lost.
 
+mod common;
+
 use anyipc::codec::Json;
 use anyipc::{Connection, Endpoint, Scheme};
 use futures::{SinkExt, StreamExt};
@@ -83,7 +85,7 @@ async fn server(url: &str, once: bool) -> Result<(), Box<dyn Error>> {
         endpoint = endpoint.with_option("idle_timeout", "2s")?;
     }
     let mut listener = anyipc::bind(&endpoint).await?;
-    let mut stop = std::pin::pin!(stop_signal()?);
+    let mut stop = std::pin::pin!(common::stop_signal()?);
     println!("server: listening on {}", listener.endpoint());
     loop {
         let conn = tokio::select! {
@@ -168,28 +170,4 @@ async fn client(url: &str) -> Result<(), Box<dyn Error>> {
     }
     println!("client: done");
     Ok(())
-}
-
-/// Completes on Ctrl-C (SIGINT) or, on Unix, SIGTERM. The handlers are installed when this is
-/// called, so a signal that comes before the first `.await` is not lost.
-fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut interrupt = signal(SignalKind::interrupt())?;
-        let mut terminate = signal(SignalKind::terminate())?;
-        Ok(async move {
-            tokio::select! {
-                _ = interrupt.recv() => {}
-                _ = terminate.recv() => {}
-            }
-        })
-    }
-    #[cfg(windows)]
-    {
-        let mut ctrl_c = tokio::signal::windows::ctrl_c()?;
-        Ok(async move {
-            ctrl_c.recv().await;
-        })
-    }
 }

@@ -17,6 +17,8 @@
 //! a client left, so the server forgets a client that sends nothing for `recv_timeout` (2 s
 //! unless the URL gives another, e.g. `udp://127.0.0.1:8889?recv_timeout=30s`).
 
+mod common;
+
 use anyipc::{Connection, Endpoint};
 use futures::StreamExt;
 use std::error::Error;
@@ -50,7 +52,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
     }
 
     let mut listener = anyipc::bind(&endpoint).await?;
-    let mut stop = std::pin::pin!(stop_signal()?);
+    let mut stop = std::pin::pin!(common::stop_signal()?);
     println!("server: listening on {}", listener.endpoint());
     loop {
         let conn = tokio::select! {
@@ -95,28 +97,4 @@ async fn serve(mut conn: Connection) -> io::Result<()> {
         conn.send(reply).await?;
     }
     Ok(())
-}
-
-/// Completes on Ctrl-C (SIGINT) or, on Unix, SIGTERM. The handlers are installed when this is
-/// called, so a signal that comes before the first `.await` is not lost.
-fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut interrupt = signal(SignalKind::interrupt())?;
-        let mut terminate = signal(SignalKind::terminate())?;
-        Ok(async move {
-            tokio::select! {
-                _ = interrupt.recv() => {}
-                _ = terminate.recv() => {}
-            }
-        })
-    }
-    #[cfg(windows)]
-    {
-        let mut ctrl_c = tokio::signal::windows::ctrl_c()?;
-        Ok(async move {
-            ctrl_c.recv().await;
-        })
-    }
 }

@@ -16,6 +16,8 @@
 //! left by a crashed server is reclaimed. Unlike TCP, the OS tells the server which process and
 //! user is at the other end.
 
+mod common;
+
 #[cfg(unix)]
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -41,7 +43,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let mut listener = anyipc::bind(&url).await?;
-    let mut stop = std::pin::pin!(stop_signal()?);
+    let mut stop = std::pin::pin!(common::stop_signal()?);
     println!("server: listening on {}", listener.endpoint());
     loop {
         let conn = tokio::select! {
@@ -99,21 +101,6 @@ fn default_url() -> String {
         "unix://{}",
         std::env::temp_dir().join("anyipc-example.sock").display()
     )
-}
-
-/// Completes on Ctrl-C (SIGINT) or SIGTERM. The handlers are installed when this is called,
-/// so a signal that comes before the first `.await` is not lost.
-#[cfg(unix)]
-fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut terminate = signal(SignalKind::terminate())?;
-    Ok(async move {
-        tokio::select! {
-            _ = interrupt.recv() => {}
-            _ = terminate.recv() => {}
-        }
-    })
 }
 
 #[cfg(not(unix))]
