@@ -54,7 +54,7 @@ impl PipeListener {
             if let Some(allowed) = &self.allow_uids {
                 let uid = credentials.map(|c| c.uid);
                 if !uid.is_some_and(|uid| allowed.contains(&uid)) {
-                    tracing::warn!(endpoint = %endpoint, ?uid, "refused a client not in allow_uids");
+                    tracing::warn!(endpoint = %endpoint, uid = %uid.map_or_else(|| "unknown".to_owned(), |u| u.to_string()), "refused a client not in allow_uids");
                     continue;
                 }
             }

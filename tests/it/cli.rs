@@ -27,9 +27,19 @@ pub(crate) struct Spawned {
 impl Spawned {
     /// Starts `program args…` with piped stdin, stdout and stderr.
     pub(crate) fn start<S: AsRef<OsStr>>(program: impl AsRef<OsStr>, args: &[S]) -> Spawned {
+        Spawned::start_with_env(program, args, &[])
+    }
+
+    /// Starts `program args…` as [`start`](Self::start) does, with `env` added.
+    pub(crate) fn start_with_env<S: AsRef<OsStr>>(
+        program: impl AsRef<OsStr>,
+        args: &[S],
+        env: &[(&str, &str)],
+    ) -> Spawned {
         let program = program.as_ref();
         let mut child = Command::new(program)
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -443,6 +453,292 @@ async fn ctrl_c_stops_listen_and_removes_its_socket() {
     .await;
 }
 
+/// Sends `signal` (`"TERM"`, `"HUP"`, `"INT"`) to the process `pid` with kill(1).
+async fn signal(pid: u32, signal: &str) {
+    let sent = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .await
+        .expect("run kill");
+    assert!(sent.success(), "kill -{signal} {pid} failed");
+}
+
+/// SIGTERM (what `timeout`, `kill` and systemd send) and SIGHUP stop `listen` as Ctrl-C does:
+/// exit 0, with its unix socket file, pipe:// name and shm:// name removed.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn sigterm_and_sighup_stop_listen_and_remove_what_it_bound() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-sigterm");
+        // A runtime directory of its own, to see the pipe and shm names in.
+        let xdg = dir.path().display().to_string();
+        let env = [("XDG_RUNTIME_DIR", xdg.as_str())];
+        for sig in ["TERM", "HUP"] {
+            let name = unique_name("cli-stop");
+            let bound = [
+                (
+                    format!("unix://{}", dir.join(&name)),
+                    dir.path().join(&name),
+                ),
+                (
+                    format!("pipe://{name}"),
+                    dir.path().join("anyipc").join(&name),
+                ),
+                (
+                    format!("shm://{name}"),
+                    dir.path().join("anyipc").join(format!("shm-{name}.sock")),
+                ),
+            ];
+            for (url, file) in bound {
+                let mut listener =
+                    Spawned::start_with_env(anyipc_bin(), &["listen", url.as_str()], &env);
+                listener.stderr_after("listening on ").await;
+                assert!(file.exists(), "{url}: no {}", file.display());
+                signal(listener.id(), sig).await;
+                let (status, _) = listener.finish().await;
+                assert_eq!(
+                    status.code(),
+                    Some(0),
+                    "SIG{sig}: {url}: listen exited with {status}"
+                );
+                assert!(
+                    !file.exists(),
+                    "SIG{sig}: {url}: {} left behind",
+                    file.display()
+                );
+            }
+        }
+    })
+    .await;
+}
+
+/// SIGTERM stops `bridge` as Ctrl-C does: exit 0, its bound unix socket file removed.
+#[tokio::test]
+async fn sigterm_stops_bridge_and_removes_its_socket() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-bridge-term");
+        let path = dir.join("front.sock");
+        let front = format!("unix://{path}");
+        let mut bridge = Spawned::start(anyipc_bin(), &["bridge", &front, "tcp://127.0.0.1:9"]);
+        bridge.stderr_after("bridging ").await;
+        assert!(std::path::Path::new(&path).exists());
+        signal(bridge.id(), "TERM").await;
+        let (status, _) = bridge.finish().await;
+        assert_eq!(status.code(), Some(0), "bridge exited with {status}");
+        assert!(
+            !std::path::Path::new(&path).exists(),
+            "socket file left behind"
+        );
+    })
+    .await;
+}
+
+/// `file://…?follow=false` cannot deliver anything after the end of its data, so `listen`
+/// prints every record (or line of a plain file) and exits 0 there.
+#[tokio::test]
+async fn listen_ends_at_the_end_of_a_file_read_without_follow() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-no-follow");
+        let log = format!("file://{}", dir.join("log"));
+        let sent = anyipc(&["send", &log, "zero", "one", "two"], b"").await;
+        assert!(sent.status.success(), "{}", text(&sent.stderr));
+        let plain = dir.join("plain.txt");
+        std::fs::write(&plain, "first\nsecond\n").unwrap();
+        let plain = format!("file://{plain}?framing=lines&follow=false");
+        for (url, expected) in [
+            (format!("{log}?follow=false"), "zero\none\ntwo\n"),
+            (plain, "first\nsecond\n"),
+        ] {
+            let (listener, _) = listen(&[&url]).await;
+            let finished = tokio::time::timeout(Duration::from_secs(20), listener.finish());
+            let (status, printed) = finished.await.expect("listen did not exit at the end");
+            assert_eq!(status.code(), Some(0), "{url}: listen exited with {status}");
+            assert_eq!(printed, expected, "{url}");
+        }
+    })
+    .await;
+}
+
+/// A file read without follow that cannot be read to its end (a damaged record) is a
+/// failure: exit 1, with the one error line.
+#[tokio::test]
+async fn listen_without_follow_fails_on_a_damaged_log() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-no-follow-damaged");
+        let url = format!("file://{}", dir.join("log"));
+        let sent = anyipc(&["send", &url, "zero", "one", "two"], b"").await;
+        assert!(sent.status.success(), "{}", text(&sent.stderr));
+        let segment = std::fs::read_dir(dir.path().join("log"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|e| e == "log"))
+            .unwrap();
+        let mut bytes = std::fs::read(&segment).unwrap();
+        let at = anyipc::file::SEGMENT_HEADER_LEN + 2 * anyipc::file::RECORD_HEADER_LEN + 4 + 2;
+        bytes[at] ^= 0xFF;
+        std::fs::write(&segment, bytes).unwrap();
+        let out = anyipc(&["listen", &format!("{url}?follow=false")], b"").await;
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert_eq!(text(&out.stdout), "zero\n");
+        let errors: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.starts_with("anyipc: "))
+            .collect();
+        assert_eq!(errors.len(), 1, "{stderr}");
+        assert!(errors[0].contains("is damaged"), "{stderr}");
+    })
+    .await;
+}
+
+/// `--expect-reply` where no reply can come (file://, a FIFO's writing end, a shared
+/// mq:// queue) is bad usage, refused before anything is sent.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn expect_reply_is_refused_where_nothing_can_answer() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-no-reply");
+        let log = dir.path().join("log");
+        let url = format!("file://{}", log.display());
+        assert_usage_error(&["send", &url, "--expect-reply", "hi"], "--expect-reply").await;
+        assert!(!log.exists(), "the log was written to");
+
+        // A FIFO with a reader: the refused message never reaches it, the next one does.
+        let fifo = format!("fifo://{}", dir.join("fifo"));
+        let (mut reader, _) = listen(&[&fifo]).await;
+        assert_usage_error(&["send", &fifo, "--expect-reply", "hi"], "one way").await;
+        let sent = anyipc(&["send", &fifo, "after"], b"").await;
+        assert!(sent.status.success(), "{}", text(&sent.stderr));
+        assert_eq!(reader.stdout_lines(1).await, ["after"]);
+
+        let name = unique_name("cli-no-reply");
+        let queue = anyipc::queue::MessageQueue::create(&name, &Default::default()).unwrap();
+        let mq = format!("mq://{name}");
+        assert_usage_error(&["send", &mq, "--expect-reply", "hi"], "shared queue").await;
+        assert_usage_error(&["listen", &mq, "--echo"], "shared queue").await;
+        let left = queue.try_recv().map(|(msg, _)| msg);
+        assert_eq!(
+            left.unwrap_err().kind(),
+            std::io::ErrorKind::WouldBlock,
+            "a message was queued"
+        );
+        drop(queue);
+        anyipc::queue::MessageQueue::remove(&name).unwrap();
+    })
+    .await;
+}
+
+/// No other process can reach a mem:// endpoint: `listen`, `send` and `bridge` say so at
+/// once instead of running for ever.
+#[tokio::test]
+async fn mem_endpoints_are_refused_by_every_command() {
+    watchdog(WATCHDOG, async {
+        assert_usage_error(&["listen", "mem://x"], "no other process").await;
+        assert_usage_error(&["send", "mem://x", "hi"], "no other process").await;
+        assert_usage_error(
+            &["bridge", "tcp://127.0.0.1:0", "mem://x"],
+            "no other process",
+        )
+        .await;
+        assert_usage_error(
+            &["bridge", "connect:mem://x", "listen:tcp://127.0.0.1:0"],
+            "mem://x",
+        )
+        .await;
+    })
+    .await;
+}
+
+/// A connect error names the endpoint once and says what it means; the OS detail stays.
+#[cfg(unix)]
+#[tokio::test]
+async fn connect_errors_say_nothing_listens_naming_the_url_once() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-nobody");
+        let urls = [
+            format!("pipe://{}", unique_name("cli-nobody")),
+            format!("unix://{}", dir.join("none.sock")),
+            format!("fifo://{}", dir.join("none.fifo")),
+        ];
+        for url in urls {
+            let out = anyipc(&["send", &url, "hi"], b"").await;
+            let stderr = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{stderr}");
+            assert_eq!(stderr.lines().count(), 1, "{stderr}");
+            assert!(
+                stderr.contains(&format!("nothing listens at {url}: ")),
+                "{stderr}"
+            );
+            assert_eq!(stderr.matches(url.as_str()).count(), 1, "{stderr}");
+            assert!(stderr.contains("os error"), "{stderr}");
+        }
+    })
+    .await;
+}
+
+/// Log lines on a stderr that is not a terminal carry no colour codes (the warning for a
+/// client refused by `allow_uids` here).
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn log_lines_to_a_pipe_have_no_colour_codes() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-colour");
+        // SAFETY: getuid has no preconditions and cannot fail.
+        let other_uid = unsafe { libc::getuid() }.wrapping_add(1);
+        let path = dir.join("s.sock");
+        let url = format!("unix://{path}?allow_uids={other_uid}");
+        let (mut listener, _) = listen(&[&url]).await;
+        let _ = anyipc(&["send", &format!("unix://{path}"), "hi"], b"").await;
+        let warning = loop {
+            let line = listener.stderr.next_line().await.expect("read stderr");
+            let line = line.expect("listen ended without the warning");
+            if line.contains("allow_uids") {
+                break line;
+            }
+        };
+        assert!(!warning.contains('\x1b'), "colour codes in {warning:?}");
+    })
+    .await;
+}
+
+/// On a terminal, log lines are coloured unless `NO_COLOR` is set (the terminal is a pty that
+/// script(1) makes; the warning for a client refused by `allow_uids` is the log line).
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn log_lines_to_a_terminal_are_coloured_unless_no_color() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-tty-colour");
+        // SAFETY: getuid has no preconditions and cannot fail.
+        let other_uid = unsafe { libc::getuid() }.wrapping_add(1);
+        for (no_color, coloured) in [("", true), ("1", false)] {
+            let path = dir.join(&format!("tty{no_color}.sock"));
+            let listen = format!(
+                "exec '{}' listen 'unix://{path}?allow_uids={other_uid}'",
+                anyipc_bin()
+            );
+            let env = [("NO_COLOR", no_color)];
+            let mut tty = Spawned::start_with_env("script", &["-qec", &listen, "/dev/null"], &env);
+            tty.stdout_after("listening on ").await;
+            let _ = anyipc(&["send", &format!("unix://{path}"), "hi"], b"").await;
+            let warning = loop {
+                let line = tty
+                    .stdout_line()
+                    .await
+                    .expect("listen ended without the warning");
+                if line.contains("allow_uids") {
+                    break line;
+                }
+            };
+            assert_eq!(
+                warning.contains('\x1b'),
+                coloured,
+                "NO_COLOR={no_color:?}: {warning:?}"
+            );
+        }
+    })
+    .await;
+}
+
 /// Runs `anyipc args…` expecting exit 2 and one stderr line that contains `needle`.
 async fn assert_usage_error(args: &[&str], needle: &str) {
     let out = anyipc(args, b"").await;
@@ -511,7 +807,7 @@ async fn connection_refused_exits_1() {
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{stderr}");
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
-        assert!(stderr.contains("cannot connect"), "{stderr}");
+        assert!(stderr.contains("nothing listens at tcp://"), "{stderr}");
         assert!(stderr.contains("refused"), "{stderr}");
     })
     .await;

@@ -22,8 +22,10 @@
 
 use crate::accept_errors::AcceptErrors;
 use crate::bad_message::{skippable, skippable_on};
+use crate::cli_error;
 use crate::duration_arg::parse_duration;
-use crate::CliError;
+use crate::endpoint_arg::refuse_in_process;
+use crate::{CliError, StopSignals};
 use anyipc::{Connection, Endpoint, Scheme};
 use futures::{SinkExt, StreamExt, TryStreamExt};
 use std::fmt;
@@ -51,7 +53,8 @@ and B is connected to, once for each client accepted on A. connect: on both side
 servers and reconnects whenever either goes away. listen: on both is refused.
 
 The bridge prints `bridging A <-> B` on stderr (with the real port when port 0 was asked \
-for) and runs until Ctrl-C. With -v it prints a line when a session opens and when it \
+for) and runs until Ctrl-C or SIGTERM (or SIGHUP). mem:// is refused: no other process can \
+reach it. With -v it prints a line when a session opens and when it \
 closes, with the messages and bytes forwarded each way, and the totals on exit.
 
 Examples:
@@ -60,8 +63,8 @@ Examples:
   anyipc bridge connect:tcp://10.0.0.5:7000 listen:unix:///tmp/local.sock
   anyipc bridge connect:shm://a connect:tcp://127.0.0.1:9000  keep two servers joined
 
-Exit codes: 0 on Ctrl-C, 1 runtime failure (cannot bind, accepting keeps failing), 2 bad usage \
-or URL.")]
+Exit codes: 0 on Ctrl-C or SIGTERM, 1 runtime failure (cannot bind, accepting keeps failing), \
+2 bad usage or URL.")]
 pub(crate) struct BridgeArgs {
     /// First side: URL, listen:URL or connect:URL (default: listen).
     #[arg(value_name = "A")]
@@ -162,26 +165,24 @@ struct Shared {
     sessions: AtomicU64,
 }
 
-/// Runs `anyipc bridge` until Ctrl-C.
+/// Runs `anyipc bridge` until a stop signal (Ctrl-C, SIGTERM, SIGHUP).
 ///
 /// # Errors
-/// Usage errors for bad URLs or two bound sides; runtime errors when binding fails or
-/// accepting keeps failing.
+/// Usage errors for bad URLs, a `mem://` side or two bound sides; runtime errors when binding
+/// fails or accepting keeps failing.
 pub(crate) async fn run(args: BridgeArgs) -> Result<(), CliError> {
     let a = Side::parse(&args.a, Role::Listen)?;
     let b = Side::parse(&args.b, Role::Connect)?;
+    refuse_in_process(&a.endpoint, "bridge")?;
+    refuse_in_process(&b.endpoint, "bridge")?;
     let shared = Arc::new(Shared {
         verbose: args.verbose,
         retry: args.retry,
         totals: Counts::default(),
         sessions: AtomicU64::new(0),
     });
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
-    if let std::task::Poll::Ready(result) = futures::poll!(&mut ctrl_c) {
-        result.map_err(|err| CliError::Runtime(format!("cannot watch for Ctrl-C: {err}")))?;
-        return Ok(());
-    }
+    // Before `bridging …` is printed, so a signal sent right after it stops us cleanly.
+    let mut stop = StopSignals::install()?;
     let bridging = async {
         match (a.role, b.role) {
             (Role::Listen, Role::Listen) => Err(CliError::Usage(
@@ -198,7 +199,7 @@ pub(crate) async fn run(args: BridgeArgs) -> Result<(), CliError> {
     };
     let result = tokio::select! {
         result = bridging => result,
-        _ = &mut ctrl_c => Ok(()),
+        () = stop.recv() => Ok(()),
     };
     if shared.verbose && result.is_ok() {
         eprintln!(
@@ -220,7 +221,7 @@ async fn accept_loop(
 ) -> Result<(), CliError> {
     let mut listener = anyipc::bind(bound)
         .await
-        .map_err(|err| CliError::from(err).context(&format!("cannot bind {bound}")))?;
+        .map_err(|err| CliError::bind(bound, err))?;
     let (a, b) = if swapped {
         (target.to_string(), listener.endpoint().to_string())
     } else {
@@ -239,10 +240,9 @@ async fn accept_loop(
             Err(err) => match accept_errors.failed(&err) {
                 Some(pause) => tokio::time::sleep(pause).await,
                 None => {
-                    return Err(CliError::Runtime(format!(
-                        "accepting on {}: {err}",
-                        listener.endpoint()
-                    )))
+                    let endpoint = listener.endpoint();
+                    let err = cli_error::detail(endpoint, &err);
+                    return Err(CliError::Runtime(format!("accepting on {endpoint}: {err}")));
                 }
             },
         }
@@ -286,8 +286,9 @@ async fn client_session(
         Ok(server) => server,
         Err(err) => {
             eprintln!(
-                "anyipc: bridge session {n}: dropping client {}: cannot connect to {target}: {err}",
-                client.peer_addr()
+                "anyipc: bridge session {n}: dropping client {}: {}",
+                client.peer_addr(),
+                cli_error::connect_failure(&target, &err)
             );
             return;
         }
@@ -320,9 +321,7 @@ async fn client_session(
 /// Only for an endpoint that can never be connected to (`InvalidInput`, `Unsupported`).
 async fn join_servers(a: &Endpoint, b: &Endpoint, shared: &Arc<Shared>) -> Result<(), CliError> {
     eprintln!("bridging {a} <-> {b}");
-    let fail = |at: &Endpoint, err: io::Error| {
-        CliError::from(err).context(&format!("cannot connect to {at}"))
-    };
+    let fail = |at: &Endpoint, err: io::Error| CliError::connect(at, err);
     loop {
         let conn_a = connect_with_backoff(a, None)
             .await

@@ -1,5 +1,7 @@
 //! How the command reports failure: one line on stderr and an exit code.
 
+use anyipc::{Endpoint, Scheme};
+use std::io;
 use std::process::ExitCode;
 
 /// A failure of the command.
@@ -32,15 +34,6 @@ impl CliError {
         }
     }
 
-    /// Prefixes a runtime failure with what was being done (`cannot connect to …: refused`).
-    /// A usage error already says what is wrong and stays as it is.
-    pub(crate) fn context(self, doing: &str) -> CliError {
-        match self {
-            CliError::Runtime(msg) => CliError::Runtime(format!("{doing}: {msg}")),
-            usage => usage,
-        }
-    }
-
     /// Prints the one line and gives the exit code.
     pub(crate) fn report(self) -> ExitCode {
         match self {
@@ -54,6 +47,73 @@ impl CliError {
             }
         }
     }
+}
+
+impl CliError {
+    /// A failed `bind` of `endpoint`: `cannot bind URL: what the OS said`, the URL once.
+    pub(crate) fn bind(endpoint: &Endpoint, err: io::Error) -> CliError {
+        match parse_error(&err) {
+            Some(usage) => usage,
+            None => CliError::Runtime(format!(
+                "cannot bind {endpoint}: {}",
+                detail(endpoint, &err)
+            )),
+        }
+    }
+
+    /// A failed `connect` to `endpoint`, as [`connect_failure`] words it.
+    pub(crate) fn connect(endpoint: &Endpoint, err: io::Error) -> CliError {
+        match parse_error(&err) {
+            Some(usage) => usage,
+            None => CliError::Runtime(connect_failure(endpoint, &err)),
+        }
+    }
+}
+
+/// The usage error inside `err`, when it is a bad URL.
+fn parse_error(err: &io::Error) -> Option<CliError> {
+    let parse = err
+        .get_ref()?
+        .downcast_ref::<anyipc::EndpointParseError>()?;
+    Some(CliError::Usage(parse.to_string()))
+}
+
+/// What went wrong with a failed connect to `endpoint`, in one line that names it once:
+/// `nothing listens at pipe://app: No such file or directory (os error 2)` when the error
+/// means that nobody is there, `cannot connect to URL: …` otherwise.
+pub(crate) fn connect_failure(endpoint: &Endpoint, err: &io::Error) -> String {
+    let detail = detail(endpoint, err);
+    let nobody = matches!(
+        err.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
+    );
+    match endpoint.scheme() {
+        Scheme::Mq if err.kind() == io::ErrorKind::NotFound => {
+            let name = endpoint.name().unwrap_or("NAME");
+            format!(
+                "there is no queue {endpoint}: create it with `anyipc mq create {name}` or \
+                 connect with ?create=true"
+            )
+        }
+        Scheme::Tcp | Scheme::Unix | Scheme::Pipe | Scheme::Fifo | Scheme::Shm if nobody => {
+            format!("nothing listens at {endpoint}: {detail}")
+        }
+        _ => format!("cannot connect to {endpoint}: {detail}"),
+    }
+}
+
+/// `err`'s text without the endpoint that the library puts in front of it (`unix:///s: No
+/// such file or directory`), for lines that name the endpoint themselves.
+pub(crate) fn detail(endpoint: &Endpoint, err: &io::Error) -> String {
+    let text = err.to_string();
+    let url = endpoint.to_string();
+    let bare = url.split('?').next().unwrap_or(&url);
+    for prefix in [url.as_str(), bare] {
+        if let Some(rest) = text.strip_prefix(prefix).and_then(|r| r.strip_prefix(": ")) {
+            return rest.to_owned();
+        }
+    }
+    text
 }
 
 impl From<std::io::Error> for CliError {
@@ -96,7 +156,35 @@ fn first_line(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::first_line;
+    use super::*;
+
+    #[test]
+    fn connect_failures_name_the_endpoint_once() {
+        let pipe = Endpoint::parse("pipe://app").unwrap();
+        let err = io::Error::new(
+            io::ErrorKind::NotFound,
+            "pipe://app: No such file (os error 2)",
+        );
+        assert_eq!(
+            connect_failure(&pipe, &err),
+            "nothing listens at pipe://app: No such file (os error 2)"
+        );
+        let tcp = Endpoint::parse("tcp://127.0.0.1:1?nodelay=false").unwrap();
+        let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+        let line = connect_failure(&tcp, &refused);
+        assert!(
+            line.starts_with("nothing listens at tcp://127.0.0.1:1"),
+            "{line}"
+        );
+        let denied = io::Error::new(io::ErrorKind::PermissionDenied, "tcp://127.0.0.1:1: no");
+        assert_eq!(
+            connect_failure(&tcp, &denied),
+            "cannot connect to tcp://127.0.0.1:1?nodelay=false: no"
+        );
+        let mq = Endpoint::parse("mq://jobs").unwrap();
+        let missing = io::Error::new(io::ErrorKind::NotFound, "no queue named \"jobs\"");
+        assert!(connect_failure(&mq, &missing).contains("anyipc mq create jobs"));
+    }
 
     #[test]
     fn clap_errors_become_one_line() {

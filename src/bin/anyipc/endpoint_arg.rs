@@ -1,8 +1,9 @@
-//! The endpoint URL and `--framing` arguments that `listen` and `send` share.
+//! The endpoint URL and `--framing` arguments that `listen` and `send` share, and the checks
+//! of what a command can do with an endpoint ([`refuse_in_process`], [`no_way_back`]).
 
 use crate::CliError;
 use anyipc::endpoint::ParseErrorKind;
-use anyipc::Endpoint;
+use anyipc::{Endpoint, Scheme};
 
 /// The URL plus the options that change it.
 #[derive(Debug, clap::Args)]
@@ -39,5 +40,76 @@ impl EndpointArgs {
                     })
             }
         }
+    }
+}
+
+/// Refuses `mem://` for `command`: its endpoints live inside one process, and a command runs
+/// in a process of its own, so nothing could ever reach it or be reached through it.
+///
+/// # Errors
+/// A usage error for a `mem://` endpoint.
+pub(crate) fn refuse_in_process(endpoint: &Endpoint, command: &str) -> Result<(), CliError> {
+    if endpoint.scheme() != Scheme::Mem {
+        return Ok(());
+    }
+    Err(CliError::Usage(format!(
+        "{command}: {endpoint} lives inside one process and no other process can reach it; \
+         use pipe://, unix:// or tcp:// between processes"
+    )))
+}
+
+/// Why nothing sent back on a connection of `endpoint` would reach the other side (for
+/// `send --expect-reply` and `listen --echo`), or `None` when a reply can travel back:
+/// fifo:// and file:// carry messages one way only, and an mq:// queue is shared, so a
+/// reply would land in the queue the message came from, to be taken as one more message.
+pub(crate) fn no_way_back(endpoint: &Endpoint) -> Option<String> {
+    match endpoint.scheme() {
+        Scheme::Fifo => Some(
+            "fifo:// is one way (writers send, the reader receives): nothing can answer on it"
+                .to_owned(),
+        ),
+        Scheme::File => Some(
+            "file:// is one way (writers append, readers receive): nothing can answer on it"
+                .to_owned(),
+        ),
+        Scheme::Mq => Some(format!(
+            "{endpoint} is one shared queue: an answer would go back into it and be taken as \
+             one more message; use a second queue for answers"
+        )),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_two_way_endpoints_can_answer() {
+        for url in ["fifo:///tmp/f", "file:///tmp/log", "mq://jobs"] {
+            assert!(
+                no_way_back(&Endpoint::parse(url).unwrap()).is_some(),
+                "{url}"
+            );
+        }
+        for url in [
+            "tcp://127.0.0.1:1",
+            "udp://127.0.0.1:1",
+            "unix:///s",
+            "pipe://p",
+        ] {
+            assert_eq!(no_way_back(&Endpoint::parse(url).unwrap()), None, "{url}");
+        }
+    }
+
+    #[test]
+    fn mem_is_refused_other_schemes_are_not() {
+        let mem = Endpoint::parse("mem://x").unwrap();
+        assert!(matches!(
+            refuse_in_process(&mem, "listen"),
+            Err(CliError::Usage(_))
+        ));
+        let tcp = Endpoint::parse("tcp://127.0.0.1:1").unwrap();
+        assert!(refuse_in_process(&tcp, "listen").is_ok());
     }
 }

@@ -8,15 +8,17 @@
 
 use crate::accept_errors::AcceptErrors;
 use crate::bad_message::skippable;
-use crate::endpoint_arg::EndpointArgs;
+use crate::cli_error;
+use crate::endpoint_arg::{no_way_back, refuse_in_process, EndpointArgs};
 use crate::output::{MessageWriter, OutputArgs};
-use crate::CliError;
-use anyipc::Connection;
+use crate::{CliError, StopSignals};
+use anyipc::{Connection, Endpoint, Scheme};
 use bytes::Bytes;
 use futures::StreamExt;
 use std::io;
 use std::sync::Arc;
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 /// Received messages waiting to be printed before connection tasks wait for stdout.
 const PRINT_BACKLOG: usize = 64;
@@ -26,21 +28,26 @@ const PRINT_BACKLOG: usize = 64;
 #[command(after_help = "\
 Prints `listening on URL` on stderr (with the real port when port 0 was asked for), then each \
 message on its own line on stdout: text, with \\n, \\t, \\\\, \\xHH for control bytes and bytes \
-that are not UTF-8 (or --hex, or --json). Runs until --count messages or Ctrl-C.
+that are not UTF-8 (or --hex, or --json). Runs until --count messages, Ctrl-C or SIGTERM \
+(or SIGHUP); a file read with follow=false (file:///DIR?follow=false) ends at the end of the \
+data. mem:// is refused: no other process can reach it.
 
 Examples:
   anyipc listen tcp://127.0.0.1:7000                 print what clients send
   anyipc listen unix:///tmp/app.sock --echo          an echo server (for `anyipc bench --connect`)
   anyipc listen pipe://orders --json --count 1       one message as JSON, then exit
   anyipc listen tcp://127.0.0.1:8888 --framing raw   whatever a plain C client write()s
+  anyipc listen 'file:///var/tmp/log?follow=false'   print a log's records, then exit
 
-Exit codes: 0 after --count messages or on Ctrl-C, 1 runtime failure (cannot bind, stdout \
-closed), 2 bad usage or URL.")]
+Exit codes: 0 after --count messages, on Ctrl-C or SIGTERM, or at the end of a file read with \
+follow=false, 1 runtime failure (cannot bind, stdout closed, a file that ends could not be read \
+to its end), 2 bad usage or URL.")]
 pub(crate) struct ListenArgs {
     #[command(flatten)]
     endpoint: EndpointArgs,
 
-    /// Send every message back to the connection it came from.
+    /// Send every message back to the connection it came from (not on fifo://, file:// or
+    /// mq://, where nothing sent back reaches the sender).
     #[arg(long)]
     echo: bool,
 
@@ -52,70 +59,120 @@ pub(crate) struct ListenArgs {
     output: OutputArgs,
 }
 
-/// Runs `anyipc listen` until `--count` messages were printed or Ctrl-C.
+/// Runs `anyipc listen` until `--count` messages were printed, a stop signal (Ctrl-C,
+/// SIGTERM, SIGHUP), or, on an endpoint that ends (`file://…?follow=false`), its end.
 ///
 /// # Errors
-/// Usage errors for a bad URL; runtime errors when binding fails, accepting keeps failing, or
-/// stdout is closed.
+/// Usage errors for a bad URL, a `mem://` URL or `--echo` where no echo can reach the sender;
+/// runtime errors when binding fails, accepting keeps failing, stdout is closed, or the
+/// connection of an endpoint that ends fails.
 pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
     let endpoint = args.endpoint.endpoint()?;
+    refuse_in_process(&endpoint, "listen")?;
+    if args.echo {
+        if let Some(why) = no_way_back(&endpoint) {
+            return Err(CliError::Usage(format!("--echo: {why}")));
+        }
+    }
+    let ends = ends_by_itself(&endpoint);
     let mut listener = anyipc::bind(&endpoint)
         .await
-        .map_err(|err| CliError::from(err).context(&format!("cannot bind {endpoint}")))?;
-    // Install the Ctrl-C handler (on its first poll) before telling anyone we listen, so an
-    // interrupt sent right after the line stops us cleanly (dropping the listener removes a
-    // unix socket file) instead of killing us.
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
-    if let std::task::Poll::Ready(result) = futures::poll!(&mut ctrl_c) {
-        result.map_err(|err| CliError::Runtime(format!("cannot watch for Ctrl-C: {err}")))?;
-        return Ok(());
-    }
+        .map_err(|err| CliError::bind(&endpoint, err))?;
+    // Install the signal handlers before telling anyone we listen, so a signal sent right
+    // after the line stops us cleanly (dropping the listener removes a unix socket file, a
+    // pipe or shm name, a FIFO) instead of killing us.
+    let mut stop = StopSignals::install()?;
     eprintln!("listening on {}", listener.endpoint());
 
     let (received, mut to_print) = mpsc::channel::<(Arc<str>, Bytes)>(PRINT_BACKLOG);
+    // Dropped once an endpoint that ends has given its one connection: the channel then
+    // closes when that connection's task is done.
+    let mut received = Some(received);
+    let mut last: Option<JoinHandle<Result<(), String>>> = None;
     let mut out = MessageWriter::stdout(args.output.format());
     let mut printed: u64 = 0;
     let mut accept_errors = AcceptErrors::default();
     loop {
         tokio::select! {
-            accepted = listener.accept() => match accepted {
+            accepted = listener.accept(), if received.is_some() => match accepted {
                 Ok(conn) => {
                     accept_errors.accepted();
-                    tokio::spawn(serve(conn, args.echo, received.clone()));
+                    let printer = match ends {
+                        true => received.take(),
+                        false => received.clone(),
+                    };
+                    let Some(printer) = printer else { continue };
+                    let task = serve(conn, args.echo, printer);
+                    if ends {
+                        last = Some(tokio::spawn(task));
+                    } else {
+                        tokio::spawn(async move {
+                            if let Err(err) = task.await {
+                                eprintln!("anyipc: {err}");
+                            }
+                        });
+                    }
                 }
                 Err(err) => match accept_errors.failed(&err) {
                     Some(pause) => tokio::time::sleep(pause).await,
                     None => {
                         let endpoint = listener.endpoint();
+                        let err = cli_error::detail(endpoint, &err);
                         return Err(CliError::Runtime(format!("accepting on {endpoint}: {err}")));
                     }
                 },
             },
-            Some((peer, msg)) = to_print.recv() => {
-                out.write_message_from(Some(&peer), &msg)
-                    .await
-                    .map_err(|err| CliError::Runtime(format!("cannot write to stdout: {err}")))?;
-                printed += 1;
-                if args.count == Some(printed) {
-                    return Ok(());
+            next = to_print.recv() => match next {
+                Some((peer, msg)) => {
+                    out.write_message_from(Some(&peer), &msg)
+                        .await
+                        .map_err(|err| {
+                            CliError::Runtime(format!("cannot write to stdout: {err}"))
+                        })?;
+                    printed += 1;
+                    if args.count == Some(printed) {
+                        return Ok(());
+                    }
                 }
-            }
-            _ = &mut ctrl_c => return Ok(()),
+                // Only once `received` is gone: the endpoint's one connection has ended,
+                // and everything it received is printed.
+                None => return match last.take() {
+                    Some(task) => match task.await {
+                        Ok(result) => result.map_err(CliError::Runtime),
+                        Err(err) => Err(CliError::Runtime(format!("the connection failed: {err}"))),
+                    },
+                    None => Ok(()),
+                },
+            },
+            () = stop.recv() => return Ok(()),
         }
     }
+}
+
+/// Whether `endpoint`, bound, gives one connection whose stream ends, and nothing after it:
+/// a file read without `follow` (`file://…?follow=false`) ends at the end of the data.
+fn ends_by_itself(endpoint: &Endpoint) -> bool {
+    endpoint.scheme() == Scheme::File && endpoint.option("follow").as_deref() == Some("false")
 }
 
 /// Reads one connection to its end: echoes each message when asked, then hands it to the
 /// printer. Echoing first means the reply to the last counted message is out before `listen`
 /// exits.
-async fn serve(mut conn: Connection, mut echo: bool, printer: mpsc::Sender<(Arc<str>, Bytes)>) {
+///
+/// # Errors
+/// The receive error that ended the connection, as one line naming the peer.
+async fn serve(
+    mut conn: Connection,
+    mut echo: bool,
+    printer: mpsc::Sender<(Arc<str>, Bytes)>,
+) -> Result<(), String> {
     let peer: Arc<str> = conn.peer_addr().into();
     while let Some(item) = conn.next().await {
         let msg = match item {
             Ok(msg) => msg,
             // A datagram that failed its checks (over `max_frame`): the stream goes on.
             Err(err) if skippable(&conn, &err) => {
+                let err = cli_error::detail(conn.endpoint(), &err);
                 eprintln!(
                     "anyipc: connection from {}: skipped: {err}",
                     conn.peer_addr()
@@ -123,8 +180,8 @@ async fn serve(mut conn: Connection, mut echo: bool, printer: mpsc::Sender<(Arc<
                 continue;
             }
             Err(err) => {
-                eprintln!("anyipc: connection from {}: {err}", conn.peer_addr());
-                return;
+                let err = cli_error::detail(conn.endpoint(), &err);
+                return Err(format!("connection from {}: {err}", conn.peer_addr()));
             }
         };
         if echo {
@@ -140,7 +197,8 @@ async fn serve(mut conn: Connection, mut echo: bool, printer: mpsc::Sender<(Arc<
             }
         }
         if printer.send((peer.clone(), msg)).await.is_err() {
-            return;
+            return Ok(());
         }
     }
+    Ok(())
 }

@@ -37,7 +37,7 @@ use std::process::ExitCode;
   anyipc send tcp://127.0.0.1:7000 --expect-reply hello
   anyipc bench unix:///tmp/b.sock --baseline    latency and throughput against the raw baseline
   anyipc bridge tcp://0.0.0.0:7000 unix:///run/app.sock
-  anyipc ls                                      pipe, shm and mq names and their owners
+  anyipc ls                                      pipe, shm and mq names, file:// logs, owners
 
 Exit codes: 0 success, 1 runtime failure, 2 bad usage or endpoint URL.\n\
 Logging: RUST_LOG=anyipc=debug shows connection events on stderr.")]
@@ -63,7 +63,8 @@ Exit codes: 0 every transport worked, 1 some transport failed, 2 bad usage.")]
     Bench(bench::BenchArgs),
     /// Forward messages both ways between two endpoints of any kinds.
     Bridge(bridge::BridgeArgs),
-    /// List the anyipc resources (pipe, shm, mq names) on this machine and their owners.
+    /// List the anyipc resources (pipe, shm and mq names, file:// logs) on this machine and
+    /// their owners.
     #[cfg(target_os = "linux")]
     Ls(ls::LsArgs),
     /// Remove resources whose owner died.
@@ -118,11 +119,107 @@ fn main() -> ExitCode {
     }
 }
 
+/// Log lines (warnings by default, `RUST_LOG` for more) go to stderr, coloured only when
+/// stderr is a terminal and `NO_COLOR` is unset or empty: escape codes in a log file or a
+/// pipe are noise.
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour_stderr())
         .init();
+}
+
+/// Whether lines on stderr may carry colour: stderr is a terminal and `NO_COLOR` (see
+/// no-color.org) is unset or empty.
+fn colour_stderr() -> bool {
+    use std::io::IsTerminal as _;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    !no_color && std::io::stderr().is_terminal()
+}
+
+/// The signals that stop `listen` and `bridge` cleanly (their listeners dropped, so socket
+/// files, pipe and shm names and FIFOs are removed): Ctrl-C, and on Unix also SIGTERM (what
+/// `kill`, `timeout` and systemd send) and SIGHUP (the terminal went away; left alone when
+/// the process was started with it ignored, as `nohup` does).
+///
+/// Every handler is in place once [`StopSignals::install`] returns, so a signal sent right
+/// after a command announces itself is caught rather than killing the process.
+#[derive(Debug)]
+pub(crate) struct StopSignals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+    /// `None` when SIGHUP was ignored at start.
+    #[cfg(unix)]
+    hangup: Option<tokio::signal::unix::Signal>,
+    #[cfg(not(unix))]
+    ctrl_c: tokio::signal::windows::CtrlC,
+}
+
+impl StopSignals {
+    /// Installs the handlers.
+    ///
+    /// # Errors
+    /// A runtime error when a handler cannot be installed.
+    pub(crate) fn install() -> Result<StopSignals, CliError> {
+        let failed = |err: std::io::Error| {
+            CliError::Runtime(format!("cannot watch for Ctrl-C and SIGTERM: {err}"))
+        };
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let hangup = match ignored(libc::SIGHUP) {
+                true => None,
+                false => Some(signal(SignalKind::hangup()).map_err(failed)?),
+            };
+            Ok(StopSignals {
+                interrupt: signal(SignalKind::interrupt()).map_err(failed)?,
+                terminate: signal(SignalKind::terminate()).map_err(failed)?,
+                hangup,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            let ctrl_c = tokio::signal::windows::ctrl_c().map_err(failed)?;
+            Ok(StopSignals { ctrl_c })
+        }
+    }
+
+    /// Waits for the next stop signal. Cancel-safe: a signal that arrives while no one waits
+    /// is kept for the next call.
+    pub(crate) async fn recv(&mut self) {
+        #[cfg(unix)]
+        {
+            let hangup = async {
+                match &mut self.hangup {
+                    Some(hangup) => hangup.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = self.interrupt.recv() => {}
+                _ = self.terminate.recv() => {}
+                _ = hangup => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            self.ctrl_c.recv().await;
+        }
+    }
+}
+
+/// Whether `signal` is ignored (`SIG_IGN`) in this process, as `nohup` leaves SIGHUP.
+#[cfg(unix)]
+fn ignored(signal: libc::c_int) -> bool {
+    let mut old = std::mem::MaybeUninit::<libc::sigaction>::zeroed();
+    // SAFETY: a null new action only reads the current one into `old`, which is valid,
+    // zeroed memory of the right type; `signal` is a valid signal number.
+    let rc = unsafe { libc::sigaction(signal, std::ptr::null(), old.as_mut_ptr()) };
+    // SAFETY: on success sigaction filled `old`; it was zeroed before in any case.
+    rc == 0 && unsafe { old.assume_init() }.sa_sigaction == libc::SIG_IGN
 }

@@ -6,7 +6,7 @@
 //! `send` always ends; waiting for the next line of stdin is not, since a person may be typing.
 
 use crate::duration_arg::parse_duration;
-use crate::endpoint_arg::EndpointArgs;
+use crate::endpoint_arg::{no_way_back, refuse_in_process, EndpointArgs};
 use crate::output::{MessageWriter, OutputArgs};
 use crate::CliError;
 use anyipc::Connection;
@@ -28,12 +28,15 @@ Examples:
   printf 'a\\nb\\n' | anyipc send pipe://orders       each line of stdin is one message
   anyipc send tcp://127.0.0.1:7000 --expect-reply --json ping
 
-Exit codes: 0 sent (and every reply came), 1 could not connect, send or get a reply, 2 bad usage.")]
+Exit codes: 0 sent (and every reply came), 1 could not connect, send or get a reply, 2 bad usage \
+or URL (mem://, which no other process can reach, or --expect-reply on fifo://, file:// or \
+mq://, which cannot answer), before anything is sent.")]
 pub(crate) struct SendArgs {
     #[command(flatten)]
     endpoint: EndpointArgs,
 
-    /// After each message, wait for one reply and print it on its own line.
+    /// After each message, wait for one reply and print it on its own line (not on fifo://,
+    /// file:// or mq://, where no reply can come back).
     #[arg(long)]
     expect_reply: bool,
 
@@ -53,13 +56,21 @@ pub(crate) struct SendArgs {
 /// Runs `anyipc send`.
 ///
 /// # Errors
-/// Usage errors for a bad URL; runtime errors when connecting, sending or receiving fails or
-/// times out, when the peer closes before replying, or when stdin cannot be read.
+/// Usage errors for a bad URL, a `mem://` URL, or `--expect-reply` where no reply can come
+/// (fifo://, file://, mq://), before anything is sent; runtime errors when connecting, sending
+/// or receiving fails or times out, when the peer closes before replying, or when stdin cannot
+/// be read.
 pub(crate) async fn run(args: SendArgs) -> Result<(), CliError> {
     let endpoint = args.endpoint.endpoint()?;
+    refuse_in_process(&endpoint, "send")?;
+    if args.expect_reply {
+        if let Some(why) = no_way_back(&endpoint) {
+            return Err(CliError::Usage(format!("--expect-reply: {why}")));
+        }
+    }
     let conn = within(args.timeout, anyipc::connect(&endpoint))
         .await
-        .map_err(|err| CliError::from(err).context(&format!("cannot connect to {endpoint}")))?;
+        .map_err(|err| CliError::connect(&endpoint, err))?;
     let mut sender = Sender {
         conn,
         out: MessageWriter::stdout(args.output.format()),

@@ -6,12 +6,12 @@
 use crate::size_arg::parse_size;
 use crate::CliError;
 use anyipc::bench::Target;
+#[cfg(unix)]
 use anyipc::codec::Framing;
 use anyipc::endpoint::MAX_UDP_PAYLOAD;
 use anyipc::queue::{MessageQueue, QueueOptions};
 use anyipc::{Endpoint, Scheme};
 use std::io;
-
 
 /// The largest message a target carries, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +48,7 @@ fn endpoint_limit(endpoint: &Endpoint) -> Limit {
         why: format!("{endpoint} carries at most {max_frame} B (max_frame)"),
     };
     let own = match endpoint.scheme() {
+        #[cfg(unix)]
         Scheme::Fifo => {
             let (framing, overhead) = match endpoint.framing() {
                 Framing::Length => ("its 4-byte length prefix", 4),
