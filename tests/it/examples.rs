@@ -407,9 +407,15 @@ async fn shm_process1_without_input_stops_on_sigterm_and_removes_the_region() {
 /// Runs example `name args…` with `XDG_RUNTIME_DIR=runtime` to its end; returns its stdout,
 /// failing unless it exits 0.
 async fn run_in_runtime_dir(name: &str, args: &[&str], runtime: &std::path::Path) -> String {
+    run_with_env(name, args, "XDG_RUNTIME_DIR", runtime.as_os_str()).await
+}
+
+/// Runs example `name args…` with `key=value` in its environment to its end; returns its
+/// stdout, failing unless it exits 0.
+async fn run_with_env(name: &str, args: &[&str], key: &str, value: &std::ffi::OsStr) -> String {
     let out = tokio::process::Command::new(example(name))
         .args(args)
-        .env("XDG_RUNTIME_DIR", runtime)
+        .env(key, value)
         .kill_on_drop(true)
         .output()
         .await
@@ -503,21 +509,7 @@ async fn typed_rpc_answers_anyipc_send() {
 /// exits 0.
 #[cfg(target_os = "linux")]
 async fn run_mq_example(name: &str, args: &[&str], queue: &str) -> String {
-    let out = tokio::process::Command::new(example(name))
-        .args(args)
-        .env("MQ", queue)
-        .kill_on_drop(true)
-        .output()
-        .await
-        .expect("run example");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{name} exited with {}; stdout:\n{stdout}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    run_with_env(name, args, "MQ", queue.as_ref()).await
 }
 
 /// The classic three queue programs, each its own process: `mq_create` makes a queue that
