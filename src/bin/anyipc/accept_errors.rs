@@ -47,6 +47,27 @@ impl AcceptErrors {
         tracing::warn!(error = %err, "accept failed; retrying");
         Some(RETRY_DELAY)
     }
+
+    /// An accept on `endpoint` failed with `err`: waits the pause [`failed`](Self::failed)
+    /// gives, or returns the error that ends the command.
+    pub(crate) async fn wait_out(
+        &mut self,
+        err: &io::Error,
+        endpoint: &anyipc::Endpoint,
+    ) -> Result<(), crate::CliError> {
+        match self.failed(err) {
+            Some(pause) => {
+                tokio::time::sleep(pause).await;
+                Ok(())
+            }
+            None => {
+                let err = crate::cli_error::detail(endpoint, err);
+                Err(crate::CliError::Runtime(format!(
+                    "accepting on {endpoint}: {err}"
+                )))
+            }
+        }
+    }
 }
 
 /// No free file descriptor (for the process or the system), no buffer space, no memory.

@@ -237,14 +237,7 @@ async fn accept_loop(
                 let shared = shared.clone();
                 tokio::spawn(async move { client_session(client, target, swapped, shared).await });
             }
-            Err(err) => match accept_errors.failed(&err) {
-                Some(pause) => tokio::time::sleep(pause).await,
-                None => {
-                    let endpoint = listener.endpoint();
-                    let err = cli_error::detail(endpoint, &err);
-                    return Err(CliError::Runtime(format!("accepting on {endpoint}: {err}")));
-                }
-            },
+            Err(err) => accept_errors.wait_out(&err, listener.endpoint()).await?,
         }
     }
 }
