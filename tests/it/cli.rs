@@ -559,6 +559,42 @@ async fn listen_ends_at_the_end_of_a_file_read_without_follow() {
     .await;
 }
 
+/// `listen --count N` takes exactly the N messages it prints from a log (its cursor is
+/// committed after them) and from a queue (the rest stay queued): nothing read ahead for
+/// printing is lost when it exits.
+#[tokio::test]
+async fn listen_with_count_takes_from_a_log_or_queue_only_what_it_printed() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-count-cursor");
+        let log = format!("file://{}", dir.join("log"));
+        let words = ["a", "b", "c", "d", "e", "f"];
+        let sent = anyipc(&[&["send", &log][..], &words].concat(), b"").await;
+        assert!(sent.status.success(), "{}", text(&sent.stderr));
+        let name = unique_name("cli-count-mq");
+        let queue = format!("mq://{name}?create=true");
+        let sent = anyipc(&[&["send", &queue][..], &words].concat(), b"").await;
+        assert!(sent.status.success(), "{}", text(&sent.stderr));
+        for url in [format!("{log}?consumer=cli"), format!("mq://{name}")] {
+            let taken = anyipc(&["listen", &url, "--count", "2"], b"").await;
+            assert!(taken.status.success(), "{url}: {}", text(&taken.stderr));
+            assert_eq!(text(&taken.stdout), "a\nb\n", "{url}");
+        }
+        let unread = format!("{log}?consumer=cli&follow=false");
+        let rest = anyipc(&["listen", &unread], b"").await;
+        assert!(rest.status.success(), "{}", text(&rest.stderr));
+        assert_eq!(text(&rest.stdout), "c\nd\ne\nf\n", "the log's cursor");
+        let queued = anyipc::queue::MessageQueue::open(&name).unwrap();
+        assert_eq!(
+            queued.attributes().len,
+            4,
+            "the queue keeps what was not printed"
+        );
+        drop(queued);
+        anyipc::queue::MessageQueue::remove(&name).unwrap();
+    })
+    .await;
+}
+
 /// A file read without follow that cannot be read to its end (a damaged record) is a
 /// failure: exit 1, with the one error line.
 #[tokio::test]

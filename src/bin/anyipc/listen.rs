@@ -4,7 +4,10 @@
 //! The first line on stderr is `listening on <endpoint>` with the endpoint really bound (port 0
 //! replaced by the port the OS gave), for people and for scripts that start a peer. Each
 //! connection is served by its own task; their messages reach stdout through one channel, so
-//! lines never interleave and `--count` counts messages from all connections together.
+//! lines never interleave and `--count` counts messages from all connections together. A
+//! `file://` log or `mq://` queue keeps what is not taken, so there a connection takes the
+//! next message only once the last is printed, and is closed at the end (a log commits its
+//! cursor after the last message printed): ending `listen` loses nothing.
 
 use crate::accept_errors::AcceptErrors;
 use crate::bad_message::skippable;
@@ -14,10 +17,11 @@ use crate::output::{MessageWriter, OutputArgs};
 use crate::{CliError, StopSignals};
 use anyipc::{Connection, Endpoint, Scheme};
 use bytes::Bytes;
-use futures::StreamExt;
+use futures::{SinkExt, StreamExt};
 use std::io;
 use std::sync::Arc;
-use tokio::sync::mpsc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 /// Received messages waiting to be printed before connection tasks wait for stdout.
@@ -84,15 +88,18 @@ pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
     let mut stop = StopSignals::install()?;
     eprintln!("listening on {}", listener.endpoint());
 
-    let (received, mut to_print) = mpsc::channel::<(Arc<str>, Bytes)>(PRINT_BACKLOG);
+    let (received, mut to_print) = mpsc::channel::<ToPrint>(PRINT_BACKLOG);
     // Dropped once an endpoint that ends has given its one connection: the channel then
     // closes when that connection's task is done.
     let mut received = Some(received);
     let mut last: Option<JoinHandle<Result<(), String>>> = None;
+    let confirm = keeps_what_is_not_taken(&endpoint);
+    let (stop_serving, serving) = watch::channel(false);
+    let mut confirming: Vec<JoinHandle<()>> = Vec::new();
     let mut out = MessageWriter::stdout(args.output.format());
     let mut printed: u64 = 0;
     let mut accept_errors = AcceptErrors::default();
-    loop {
+    let ended = loop {
         tokio::select! {
             accepted = listener.accept(), if received.is_some() => match accepted {
                 Ok(conn) => {
@@ -102,41 +109,45 @@ pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
                         false => received.clone(),
                     };
                     let Some(printer) = printer else { continue };
-                    let task = serve(conn, args.echo, printer);
+                    let serving = confirm.then(|| serving.clone());
+                    let task = serve(conn, args.echo, printer, serving);
                     if ends {
                         last = Some(tokio::spawn(task));
                     } else {
-                        tokio::spawn(async move {
+                        let served = tokio::spawn(async move {
                             if let Err(err) = task.await {
                                 eprintln!("anyipc: {err}");
                             }
                         });
+                        if confirm {
+                            confirming.push(served);
+                        }
                     }
                 }
-                Err(err) => match accept_errors.failed(&err) {
-                    Some(pause) => tokio::time::sleep(pause).await,
-                    None => {
-                        let endpoint = listener.endpoint();
-                        let err = cli_error::detail(endpoint, &err);
-                        return Err(CliError::Runtime(format!("accepting on {endpoint}: {err}")));
-                    }
-                },
+                Err(err) => accept_errors.wait_out(&err, listener.endpoint()).await?,
             },
             next = to_print.recv() => match next {
-                Some((peer, msg)) => {
-                    out.write_message_from(Some(&peer), &msg)
-                        .await
-                        .map_err(|err| {
-                            CliError::Runtime(format!("cannot write to stdout: {err}"))
-                        })?;
+                Some((peer, msg, taken)) => {
+                    let written = out.write_message_from(Some(&peer), &msg).await;
+                    if let Err(err) = written {
+                        break Err(CliError::Runtime(format!("cannot write to stdout: {err}")));
+                    }
                     printed += 1;
-                    if args.count == Some(printed) {
-                        return Ok(());
+                    let done = args.count == Some(printed);
+                    if done {
+                        // Before the message is confirmed: its connection then takes no more.
+                        let _ = stop_serving.send(true);
+                    }
+                    if let Some(taken) = taken {
+                        let _ = taken.send(());
+                    }
+                    if done {
+                        break Ok(());
                     }
                 }
                 // Only once `received` is gone: the endpoint's one connection has ended,
                 // and everything it received is printed.
-                None => return match last.take() {
+                None => break match last.take() {
                     Some(task) => match task.await {
                         Ok(result) => result.map_err(CliError::Runtime),
                         Err(err) => Err(CliError::Runtime(format!("the connection failed: {err}"))),
@@ -144,9 +155,33 @@ pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
                     None => Ok(()),
                 },
             },
-            () = stop.recv() => return Ok(()),
+            () = stop.recv() => break Ok(()),
         }
+    };
+    // Connections that keep what was not taken (a log's cursor, a queue) end by closing, so
+    // a log commits its cursor after the last message printed.
+    let _ = stop_serving.send(true);
+    for served in confirming {
+        let _ = tokio::time::timeout(CLOSE_PATIENCE, served).await;
     }
+    if let Some(last) = last {
+        let _ = tokio::time::timeout(CLOSE_PATIENCE, last).await;
+    }
+    ended
+}
+
+/// One received message on its way to stdout, with, for a connection that must not take
+/// more than is printed, how to tell it that it was.
+type ToPrint = (Arc<str>, Bytes, Option<oneshot::Sender<()>>);
+
+/// How long `listen` waits, at its end, for a log consumer to commit its cursor.
+const CLOSE_PATIENCE: Duration = Duration::from_secs(5);
+
+/// Whether what `endpoint` hands out and `listen` does not print is still there for the next
+/// reader (a `file://` log after its cursor, a `mq://` queue): then a connection takes the
+/// next message only once the last one is printed, so ending `listen` loses none.
+fn keeps_what_is_not_taken(endpoint: &Endpoint) -> bool {
+    matches!(endpoint.scheme(), Scheme::File | Scheme::Mq)
 }
 
 /// Whether `endpoint`, bound, gives one connection whose stream ends, and nothing after it:
@@ -164,10 +199,20 @@ fn ends_by_itself(endpoint: &Endpoint) -> bool {
 async fn serve(
     mut conn: Connection,
     mut echo: bool,
-    printer: mpsc::Sender<(Arc<str>, Bytes)>,
+    printer: mpsc::Sender<ToPrint>,
+    mut confirm: Option<watch::Receiver<bool>>,
 ) -> Result<(), String> {
     let peer: Arc<str> = conn.peer_addr().into();
-    while let Some(item) = conn.next().await {
+    loop {
+        let item = match &mut confirm {
+            Some(stopped) => tokio::select! {
+                biased;
+                _ = stopped.wait_for(|stop| *stop) => break,
+                item = conn.next() => item,
+            },
+            None => conn.next().await,
+        };
+        let Some(item) = item else { break };
         let msg = match item {
             Ok(msg) => msg,
             // A datagram that failed its checks (over `max_frame`): the stream goes on.
@@ -196,9 +241,27 @@ async fn serve(
                 echo = false;
             }
         }
-        if printer.send((peer.clone(), msg)).await.is_err() {
+        let Some(stopped) = &mut confirm else {
+            if printer.send((peer.clone(), msg, None)).await.is_err() {
+                return Ok(());
+            }
+            continue;
+        };
+        let (taken, printed) = oneshot::channel();
+        let sent = printer.send((peer.clone(), msg, Some(taken))).await;
+        if sent.is_err() {
             return Ok(());
         }
+        tokio::select! {
+            biased;
+            Ok(()) = printed => {}
+            // Not printed: leave without closing, so the message is not committed as read.
+            _ = stopped.wait_for(|stop| *stop) => return Ok(()),
+        }
+    }
+    if confirm.is_some() {
+        // Closing commits a log's cursor after the last message returned, all printed.
+        let _ = conn.close().await;
     }
     Ok(())
 }
