@@ -2,7 +2,6 @@
 
 use super::budget::LISTENER_BYTE_BUDGET;
 use crate::Endpoint;
-use std::io;
 use std::time::Duration;
 
 /// Live sender connections a listener keeps, unless `max_peers=` says otherwise.
@@ -40,34 +39,25 @@ pub(super) struct Sweeps {
 }
 
 impl Limits {
-    /// The limits `endpoint` asks for (`max_peers=`, `idle_timeout=`, `max_frame=`).
-    ///
-    /// # Errors
-    /// `InvalidInput` for `max_peers=0`: such a listener could never take a sender.
-    pub(super) fn from_endpoint(endpoint: &Endpoint) -> io::Result<Limits> {
-        let max_peers = match endpoint.size_option("max_peers") {
-            None => DEFAULT_MAX_PEERS,
-            Some(0) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!(
-                        "{endpoint}: max_peers=0: a udp:// listener must take at least one sender"
-                    ),
-                ))
-            }
-            Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
-        };
+    /// The limits `endpoint` asks for (`max_peers=`, `idle_timeout=`, `max_frame=`; the URL
+    /// parser has refused `max_peers=0` and a `max_frame` over the largest datagram).
+    pub(super) fn from_endpoint(endpoint: &Endpoint) -> Limits {
+        let max_peers = endpoint
+            .size_option("max_peers")
+            .map_or(DEFAULT_MAX_PEERS, |n| {
+                usize::try_from(n).unwrap_or(usize::MAX)
+            });
         let idle_timeout = match endpoint.duration_option("idle_timeout") {
             None => Some(DEFAULT_IDLE_TIMEOUT),
             Some(Duration::ZERO) => None,
             Some(timeout) => Some(timeout),
         };
-        Ok(Limits {
-            max_frame: super::max_frame(endpoint),
+        Limits {
+            max_frame: endpoint.max_frame(),
             max_peers,
             idle_timeout,
             byte_budget: LISTENER_BYTE_BUDGET,
-        })
+        }
     }
 
     /// The sweeps that end idle connections; `None` when they are kept.
