@@ -200,7 +200,10 @@ pub const TRANSPORTS: &[TransportSpec] = &[
     // 65,507 bytes is the largest UDP payload over IPv4.
     TransportSpec::cross_process("udp", "udp://127.0.0.1:0").max_message(65_507),
     TransportSpec::cross_process("shm", "shm://{unique}"),
-    TransportSpec::cross_process("shm-busy", "shm://{unique}?busy_poll=true"),
+    TransportSpec::cross_process("shm-busy", "shm://{unique}?busy_poll=true").note(
+        "shm:// with busy_poll=true: spins instead of sleeping while it waits (lower latency, \
+         one busy core)",
+    ),
     // Every slot reserves max_message_len: 128 × 1 MiB of /dev/shm per queue at most (pages
     // are allocated as they are touched).
     TransportSpec::cross_process(

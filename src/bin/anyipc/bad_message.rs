@@ -6,8 +6,8 @@ use std::io;
 
 /// Whether `err`, received on `conn`, is a bad message that the stream moves past, so that
 /// the next receive brings the next message:
-/// - on `udp://` and `mem://`, any message that failed its checks (a datagram over
-///   `max_frame`): each is a message of its own;
+/// - on `udp://`, any message that failed its checks (a datagram over `max_frame`): each is
+///   a message of its own (`mem://` would be the same, but the commands refuse it);
 /// - on `mq://`, a message over `max_frame`: it was taken off the queue to find out.
 ///
 /// Elsewhere, and for other errors, no: a byte stream ends after a bad frame, and a log or
@@ -30,7 +30,7 @@ pub(crate) fn skippable_on(scheme: Scheme, err: &io::Error) -> bool {
         return false;
     }
     match scheme {
-        Scheme::Udp | Scheme::Mem => true,
+        Scheme::Udp => true,
         Scheme::Mq => matches!(
             err.get_ref()
                 .and_then(|inner| inner.downcast_ref::<FrameError>()),

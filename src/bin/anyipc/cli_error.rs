@@ -118,13 +118,7 @@ pub(crate) fn detail(endpoint: &Endpoint, err: &io::Error) -> String {
 
 impl From<std::io::Error> for CliError {
     fn from(err: std::io::Error) -> Self {
-        match err
-            .get_ref()
-            .and_then(|inner| inner.downcast_ref::<anyipc::EndpointParseError>())
-        {
-            Some(parse) => CliError::Usage(parse.to_string()),
-            None => CliError::Runtime(err.to_string()),
-        }
+        parse_error(&err).unwrap_or_else(|| CliError::Runtime(err.to_string()))
     }
 }
 

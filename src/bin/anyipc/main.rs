@@ -22,6 +22,7 @@ mod output;
 mod resources;
 mod send;
 mod size_arg;
+mod time_limit;
 mod tour;
 
 use clap::{Parser, Subcommand};

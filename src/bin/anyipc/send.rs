@@ -8,6 +8,7 @@
 use crate::duration_arg::parse_duration;
 use crate::endpoint_arg::{no_way_back, refuse_in_process, EndpointArgs};
 use crate::output::{MessageWriter, OutputArgs};
+use crate::time_limit::bounded;
 use crate::CliError;
 use anyipc::Connection;
 use bytes::Bytes;
@@ -159,12 +160,7 @@ impl Sender {
 
 /// Runs `io` with a time limit; running out is `TimedOut`.
 async fn within<T>(limit: Duration, io: impl Future<Output = io::Result<T>>) -> io::Result<T> {
-    tokio::time::timeout(limit, io).await.unwrap_or_else(|_| {
-        Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            format!("timed out after {limit:?}"),
-        ))
-    })
+    bounded(limit, io, || format!("timed out after {limit:?}")).await
 }
 
 /// A line of stdin without its `\n` or `\r\n`.

@@ -11,6 +11,7 @@
 //! run). The connection to the peer is made once and serves every run (a peer's pair listener
 //! serves one connection).
 
+use crate::time_limit::bounded;
 use anyipc::{Connection, Endpoint, Listener, Scheme};
 use bytes::Bytes;
 use futures::{Future, Sink, SinkExt, Stream};
@@ -111,18 +112,6 @@ impl WayBack {
                 tracing::debug!("closing the connection to the bench peer failed");
             }
         }
-    }
-}
-
-/// `future` within `limit`, or `TimedOut` saying `what`.
-async fn bounded<T>(
-    limit: Duration,
-    future: impl Future<Output = io::Result<T>>,
-    what: impl FnOnce() -> String,
-) -> io::Result<T> {
-    match tokio::time::timeout(limit, future).await {
-        Ok(result) => result,
-        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, what())),
     }
 }
 
