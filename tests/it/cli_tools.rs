@@ -81,10 +81,15 @@ impl Proc {
     }
 
     /// Sends SIGINT (Ctrl-C) and waits for the exit.
-    async fn interrupt(mut self) -> (ExitStatus, Vec<String>) {
+    async fn interrupt(self) -> (ExitStatus, Vec<String>) {
+        self.stop_with(libc::SIGINT).await
+    }
+
+    /// Sends `signal` to the command, then reads it to its end.
+    async fn stop_with(mut self, signal: libc::c_int) -> (ExitStatus, Vec<String>) {
         let pid = libc::pid_t::try_from(self.id()).expect("a pid");
         // SAFETY: kill(2) with a valid signal number touches no memory.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
         let status = self.child.wait().await.expect("wait");
         while let Some(line) = self.stderr.next_line().await.expect("read stderr") {
             self.stderr_seen.push(line);
@@ -613,6 +618,26 @@ async fn bench_interrupted_removes_what_it_created() {
         // SAFETY: kill(2) with a valid signal number touches no memory.
         assert_eq!(unsafe { libc::kill(peer, libc::SIGINT) }, 0);
         let (status, stderr) = bench.interrupt().await;
+        assert_eq!(status.code(), Some(1), "{stderr:?}");
+        assert_eq!(stderr, ["anyipc: interrupted"]);
+        assert_eq!(left_in(&dir), Vec::<String>::new());
+    })
+    .await;
+}
+
+/// SIGTERM (systemd, `timeout`), sent to the bench alone, stops it as cleanly as Ctrl-C.
+#[tokio::test]
+async fn bench_stopped_by_sigterm_removes_what_it_created() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-bench-sigterm");
+        let url = format!("fifo://{}", dir.join("b.fifo"));
+        let mut bench = Proc::start(
+            &["bench", &url, "--mode", "latency", "--count", "1000000000"],
+            &[],
+            true,
+        );
+        bench.stdout_lines(1).await;
+        let (status, stderr) = bench.stop_with(libc::SIGTERM).await;
         assert_eq!(status.code(), Some(1), "{stderr:?}");
         assert_eq!(stderr, ["anyipc: interrupted"]);
         assert_eq!(left_in(&dir), Vec::<String>::new());

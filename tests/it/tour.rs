@@ -110,3 +110,38 @@ async fn tour_reports_ok_for_every_transport() {
         .unwrap_or_default();
     assert!(queues.is_empty(), "the tour left queues {queues:?}");
 }
+
+/// SIGTERM stops the tour at once and cleanly: the transport being measured is dropped (its
+/// peer killed), the tour's directory removed, and the exit says it was interrupted.
+#[tokio::test]
+async fn sigterm_stops_the_tour_and_removes_its_directory() {
+    use tokio::io::AsyncBufReadExt;
+    let runtime = TempDir::new("tour-sigterm-runtime");
+    let mut tour = tokio::process::Command::new(anyipc_bin())
+        .arg("tour")
+        .env("XDG_RUNTIME_DIR", runtime.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start anyipc tour");
+    let pid = tour.id().expect("tour pid");
+    let mut lines = tokio::io::BufReader::new(tour.stdout.take().unwrap()).lines();
+    watchdog(60, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.starts_with("|---") {
+                break;
+            }
+        }
+    })
+    .await;
+    let pid_t = libc::pid_t::try_from(pid).unwrap();
+    // SAFETY: kill(2) with a valid signal number touches no memory.
+    assert_eq!(unsafe { libc::kill(pid_t, libc::SIGTERM) }, 0);
+    let output = watchdog(30, tour.wait_with_output()).await.unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("anyipc: interrupted"), "{stderr}");
+    let dir = std::env::temp_dir().join(format!("anyipc-tour-{pid}"));
+    assert!(!dir.exists(), "{} left behind", dir.display());
+}

@@ -20,7 +20,7 @@ mod target_arg;
 
 use crate::output::print_stdout;
 use crate::size_arg::parse_size;
-use crate::CliError;
+use crate::{CliError, StopSignals};
 use anyipc::bench::{
     run_client, InProcessPeer, Machine, PeerProcess, Report, RunResources, Target,
     ThroughputReport, Workload,
@@ -75,7 +75,7 @@ figure, nor with the baseline).
 
 Sizes: a default size over the largest message the endpoint carries is lowered to it (a note \
 says so; fifo:// carries 4,092 B, udp:// 65,507 B, mq:// its max_message_len, others \
-max_frame); a --size over it is refused before anything runs. Whatever fails, and on Ctrl-C, \
+max_frame); a --size over it is refused before anything runs. Whatever fails, and on Ctrl-C or SIGTERM, \
 the endpoints the run created are removed.
 
 Figures: latency p50, p99, p99.9 and mean round trip in µs (msgs/s is round trips per second); \
@@ -101,7 +101,7 @@ Examples:
   anyipc listen tcp://127.0.0.1:7000 --echo > /dev/null &
   anyipc bench tcp://127.0.0.1:7000 --connect --mode latency
 
-Exit codes: 0 measured; 1 the peer or a run failed, a queue does not exist, or Ctrl-C; 2 bad \
+Exit codes: 0 measured; 1 the peer or a run failed, a queue does not exist, or Ctrl-C or SIGTERM; 2 bad \
 usage, URL or --size.")]
 pub(crate) struct BenchArgs {
     /// The endpoint to measure, e.g. tcp://127.0.0.1:0, unix:///tmp/b.sock, shm://bench,
@@ -235,7 +235,7 @@ struct Measured {
 
 /// Runs `anyipc bench`.
 ///
-/// Everything is checked before anything runs; whatever then fails (or Ctrl-C), the peers
+/// Everything is checked before anything runs; whatever then fails (or Ctrl-C, SIGTERM), the peers
 /// are stopped cleanly, which removes the endpoints they and this process created.
 ///
 /// # Errors
@@ -282,12 +282,10 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), CliError> {
         // Notes the queues and logs the runs will create, before any is.
         _resources: RunResources::new(&asked),
     };
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
+    let mut stop = StopSignals::install()?;
     let outcome = tokio::select! {
         outcome = session.run(&args, &asked, workloads, &notes) => outcome,
-        // An error installing the handler leaves the default: the branch is disabled.
-        Ok(()) = &mut ctrl_c => Err(CliError::Runtime("interrupted".to_owned())),
+        () = stop.recv() => Err(CliError::Runtime("interrupted".to_owned())),
     };
     session.stop().await;
     outcome

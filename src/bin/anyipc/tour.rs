@@ -8,7 +8,7 @@
 //! afterwards. A legend under the table says what the columns mean and why a lossy transport
 //! (udp) can be `ok`; a row's notes say how it ran when its name alone does not (`shm-busy`).
 
-use crate::CliError;
+use crate::{CliError, StopSignals};
 use anyipc::bench::{
     measure, InProcessPeer, Machine, PeerProcess, Report, RunResources, TransportSpec, Workload,
     TRANSPORTS,
@@ -27,11 +27,6 @@ const MESSAGES: usize = 16_384;
 const THROUGHPUT_SIZE: usize = 4096;
 /// The most one transport may take before it is reported as failed.
 const TRANSPORT_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The note of a transport run with `busy_poll=true` (the `shm-busy` row).
-const BUSY_POLL_NOTE: &str =
-    "shm:// with busy_poll=true: spins instead of sleeping while it waits (lower latency, one \
-     busy core)";
 
 /// Printed under the table: what its columns mean (lines of at most 100 columns).
 const LEGEND: &[&str] = &[
@@ -56,6 +51,10 @@ struct Row {
 
 /// Runs `anyipc tour`: one row per transport; fails (exit 1) if any transport failed.
 pub(crate) async fn run(_args: TourArgs) -> Result<(), CliError> {
+    // Installed before anything is printed, so a signal sent once the tour has begun is
+    // caught. Stopped, the transport being measured is dropped: its peer process is killed
+    // and the queues and logs of the run are removed.
+    let mut stop = StopSignals::install()?;
     let dir = std::env::temp_dir().join(format!("anyipc-tour-{}", std::process::id()));
     std::fs::create_dir_all(&dir)
         .map_err(|e| CliError::Runtime(format!("cannot create {}: {e}", dir.display())))?;
@@ -69,14 +68,23 @@ pub(crate) async fn run(_args: TourArgs) -> Result<(), CliError> {
     println!("| transport | result | round trip p50 | throughput | notes |");
     println!("|---|---|---|---|---|");
     let mut failed = Vec::new();
-    for spec in TRANSPORTS {
-        let row = tour_one(spec, &dir).await;
-        print_row(&row);
-        if row.result.is_err() {
-            failed.push(row.name);
+    let all_run = async {
+        for spec in TRANSPORTS {
+            let row = tour_one(spec, &dir).await;
+            print_row(&row);
+            if row.result.is_err() {
+                failed.push(row.name);
+            }
         }
-    }
+    };
+    let interrupted = tokio::select! {
+        () = all_run => false,
+        () = stop.recv() => true,
+    };
     let _ = std::fs::remove_dir_all(&dir);
+    if interrupted {
+        return Err(CliError::Runtime("interrupted".to_owned()));
+    }
     print_legend();
     if failed.is_empty() {
         Ok(())
@@ -97,9 +105,6 @@ async fn tour_one(spec: &TransportSpec, dir: &Path) -> Row {
     }
     if !spec.note.is_empty() {
         notes.push(spec.note.to_owned());
-    }
-    if spec.url.contains("busy_poll=true") && !spec.note.contains("busy_poll") {
-        notes.push(BUSY_POLL_NOTE.to_owned());
     }
     let unique = format!("tour-{}-{}", std::process::id(), spec.name);
     let throughput_size = spec.message_size(THROUGHPUT_SIZE);
