@@ -52,10 +52,16 @@ impl PeerQueue {
 
 impl Drop for PeerQueue {
     fn drop(&mut self) {
-        // What is still queued goes with the connection: its cost comes back.
+        // What is still queued goes with the connection: its cost comes back. Until every
+        // send already under way has landed (`Empty` then means one is), so none is dropped
+        // by the channel with its cost still counted.
         self.datagrams.close();
-        while let Ok(queued) = self.datagrams.try_recv() {
-            self.budget.release(queued.cost);
+        loop {
+            match self.datagrams.try_recv() {
+                Ok(queued) => self.budget.release(queued.cost),
+                Err(mpsc::error::TryRecvError::Empty) => std::thread::yield_now(),
+                Err(mpsc::error::TryRecvError::Disconnected) => break,
+            }
         }
     }
 }
