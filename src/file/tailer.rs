@@ -108,8 +108,9 @@ pub(crate) struct Tailer<S> {
     /// The position after the last record returned, if any was.
     returned: Option<Position>,
     watcher: DirWatcher,
-    /// While waiting: fires when the source's pending cursor commit is due.
-    commit_timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// While a cursor commit is pending: fires when it is due (the deadline it is set to).
+    /// Kept across waits; reset only when the deadline moves (after a commit).
+    commit_timer: Option<(std::time::Instant, Pin<Box<tokio::time::Sleep>>)>,
     follow: bool,
     waiting: bool,
     ended: bool,
@@ -205,11 +206,18 @@ impl<S: TailSource> Tailer<S> {
                 continue;
             }
             if self.waiting {
-                match self.watcher.poll_changed(cx) {
-                    Poll::Ready(changed) => changed?,
-                    Poll::Pending => ready!(self.poll_commit_due(cx)),
+                if let Poll::Ready(changed) = self.watcher.poll_changed(cx) {
+                    changed?;
+                } else {
+                    ready!(self.poll_commit_due(cx));
+                    // The commit is due: the pool read makes it (nothing new to read on the
+                    // task, or the watcher would have said so).
+                    self.commit_timer = None;
+                    self.waiting = false;
+                    self.watcher.reset();
+                    self.start_read();
+                    continue;
                 }
-                self.commit_timer = None;
                 self.waiting = false;
             } else {
                 // The events of a wake-up are read after the read right after it, which
@@ -304,21 +312,31 @@ impl<S: TailSource> Tailer<S> {
     /// While waiting at the end of the data: ready when the source's pending cursor commit
     /// is due (the read that follows commits it); pending for ever when none is.
     fn poll_commit_due(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.commit_timer.is_none() {
-            let due = self
-                .source
-                .as_ref()
-                .and_then(|s| s.commit_deadline(self.returned));
-            let Some(due) = due else {
-                return Poll::Pending;
-            };
-            let due = tokio::time::Instant::from_std(due);
-            self.commit_timer = Some(Box::pin(tokio::time::sleep_until(due)));
-        }
-        match &mut self.commit_timer {
-            Some(timer) => timer.as_mut().poll(cx),
-            None => Poll::Pending,
-        }
+        let due = self
+            .source
+            .as_ref()
+            .and_then(|s| s.commit_deadline(self.returned));
+        let Some(due) = due else {
+            self.commit_timer = None;
+            return Poll::Pending;
+        };
+        let at = tokio::time::Instant::from_std(due);
+        let timer = match &mut self.commit_timer {
+            Some((set, timer)) => {
+                if *set != due {
+                    timer.as_mut().reset(at);
+                    *set = due;
+                }
+                timer
+            }
+            None => {
+                &mut self
+                    .commit_timer
+                    .insert((due, Box::pin(tokio::time::sleep_until(at))))
+                    .1
+            }
+        };
+        timer.as_mut().poll(cx)
     }
 
     fn extend(&mut self, batch: Batch) {
