@@ -621,7 +621,9 @@ fn reclaim_if_dead(name: &str, path: &Path) -> io::Result<()> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         other => other?,
     };
-    if !lock_unless_creator_lives(&file)? {
+    // Shared: probes (this one, another process's sweep) never refuse each other; only a
+    // live creator's exclusive lock refuses it.
+    if !sys::shm::try_flock_shared(std::os::fd::AsFd::as_fd(&file))? {
         return Err(io::Error::new(
             io::ErrorKind::AlreadyExists,
             format!("region {name}: a live process created it"),
@@ -633,26 +635,6 @@ fn reclaim_if_dead(name: &str, path: &Path) -> io::Result<()> {
     );
     // Only the file found dead: a region created there meanwhile is left alone.
     sys::remove_if_identical(path, FileIdentity::of(&file.metadata()?)).map(drop)
-}
-
-/// How long a lock refusal may last before the region's creator counts as alive: another
-/// process's [`sweep_dead`] or [`reclaim_if_dead`] holds a dead region's lock for a moment
-/// while it looks at it, a live creator for its whole life.
-const PROBE_PATIENCE: Duration = Duration::from_millis(200);
-
-/// Takes `file`'s lock, which its creator holds for its life: `false` when the lock stays
-/// refused for [`PROBE_PATIENCE`] (the creator lives).
-fn lock_unless_creator_lives(file: &std::fs::File) -> io::Result<bool> {
-    let started = std::time::Instant::now();
-    loop {
-        if sys::shm::try_flock(std::os::fd::AsFd::as_fd(file))? {
-            return Ok(true);
-        }
-        if started.elapsed() >= PROBE_PATIENCE {
-            return Ok(false);
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
 }
 
 /// Best effort: removes this user's regions whose creator died without `keep`, and staged
@@ -691,7 +673,7 @@ fn sweep_dead(dir: &Path) {
             continue;
         }
         if !matches!(
-            sys::shm::try_flock(std::os::fd::AsFd::as_fd(&file)),
+            sys::shm::try_flock_shared(std::os::fd::AsFd::as_fd(&file)),
             Ok(true)
         ) {
             continue; // its creator lives
@@ -712,23 +694,20 @@ fn sweep_dead(dir: &Path) {
 mod tests {
     use super::*;
 
-    /// Another process's sweep or reclaim holds a dead region's lock while it looks at it: a
-    /// create at that moment waits for it instead of taking the region for a live one's.
+    /// Another process's sweep or reclaim holds a dead region's lock (shared) while it looks
+    /// at it: a create at that moment is not refused, as it would be by a live creator.
     #[test]
-    fn a_create_outwaits_a_probe_of_the_dead_region_it_replaces() {
+    fn a_create_is_not_refused_by_a_probe_of_the_dead_region_it_replaces() {
         let name = format!("unit-probe-{}", std::process::id());
         let mut finished = Region::create(&name, 8).unwrap();
         finished.keep();
         drop(finished);
         let path = region_path(&name).unwrap();
         let probe = sys::shm::open_own_file(&path).unwrap();
-        assert!(sys::shm::try_flock(std::os::fd::AsFd::as_fd(&probe)).unwrap());
-        let prober = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(2));
-            drop(probe);
-        });
+        assert!(sys::shm::try_flock_shared(std::os::fd::AsFd::as_fd(&probe)).unwrap());
+        // The probe holds its lock for the whole create.
         let replaced = Region::create(&name, 8);
-        prober.join().unwrap();
+        drop(probe);
         assert_eq!(replaced.unwrap().len(), 8);
     }
 

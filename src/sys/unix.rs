@@ -139,9 +139,20 @@ fn parent_dir(path: &Path) -> &Path {
 
 /// Tries an exclusive `flock` on `fd`: `Ok(false)` if another open file description holds it.
 pub(crate) fn try_flock(fd: BorrowedFd<'_>) -> io::Result<bool> {
+    try_flock_as(fd, libc::LOCK_EX)
+}
+
+/// Tries a shared `flock` on `fd`: `Ok(false)` if another open file description holds it
+/// exclusively. Probes of a lock held for a life use it, so that they never refuse each
+/// other.
+pub(crate) fn try_flock_shared(fd: BorrowedFd<'_>) -> io::Result<bool> {
+    try_flock_as(fd, libc::LOCK_SH)
+}
+
+fn try_flock_as(fd: BorrowedFd<'_>, operation: libc::c_int) -> io::Result<bool> {
     loop {
         // SAFETY: flock on a descriptor we borrow.
-        let ret = unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        let ret = unsafe { libc::flock(fd.as_raw_fd(), operation | libc::LOCK_NB) };
         if ret == 0 {
             return Ok(true);
         }
