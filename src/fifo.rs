@@ -52,7 +52,10 @@
 //!
 //! # Platform-specific behavior
 //! Unix only; `fifo://` is `Unsupported` elsewhere. The FIFO is created 0600 (or `mode=`),
-//! never more open than that whatever the umask, and removed when the listener is dropped.
+//! never more open than that whatever the umask, and removed when the listener is dropped
+//! (unless another process keeps the directory's lock, which anyone who can read the
+//! directory can take, for the millisecond or so the removal waits: then the next bind of the
+//! path reclaims it).
 //! `PIPE_BUF` is 4096 bytes on Linux and 512 on macOS and the BSDs.
 //!
 //! [`Connection`]: crate::Connection

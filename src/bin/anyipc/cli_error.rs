@@ -54,10 +54,11 @@ impl CliError {
     pub(crate) fn bind(endpoint: &Endpoint, err: io::Error) -> CliError {
         match parse_error(&err) {
             Some(usage) => usage,
-            None => CliError::Runtime(format!(
-                "cannot bind {endpoint}: {}",
-                detail(endpoint, &err)
-            )),
+            None => {
+                CliError::Runtime(missing_queue(endpoint, &err).unwrap_or_else(|| {
+                    format!("cannot bind {endpoint}: {}", detail(endpoint, &err))
+                }))
+            }
         }
     }
 
@@ -87,19 +88,27 @@ pub(crate) fn connect_failure(endpoint: &Endpoint, err: &io::Error) -> String {
         err.kind(),
         io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
     );
+    if let Some(missing) = missing_queue(endpoint, err) {
+        return missing;
+    }
     match endpoint.scheme() {
-        Scheme::Mq if err.kind() == io::ErrorKind::NotFound => {
-            let name = endpoint.name().unwrap_or("NAME");
-            format!(
-                "there is no queue {endpoint}: create it with `anyipc mq create {name}` or \
-                 connect with ?create=true"
-            )
-        }
         Scheme::Tcp | Scheme::Unix | Scheme::Pipe | Scheme::Fifo | Scheme::Shm if nobody => {
             format!("nothing listens at {endpoint}: {detail}")
         }
         _ => format!("cannot connect to {endpoint}: {detail}"),
     }
+}
+
+/// For a queue that does not exist (bind or connect), how to make it.
+fn missing_queue(endpoint: &Endpoint, err: &io::Error) -> Option<String> {
+    if endpoint.scheme() != Scheme::Mq || err.kind() != io::ErrorKind::NotFound {
+        return None;
+    }
+    let name = endpoint.name().unwrap_or("NAME");
+    Some(format!(
+        "there is no queue {endpoint}: create it with `anyipc mq create {name}` or add \
+         ?create=true"
+    ))
 }
 
 /// `err`'s text without the endpoint that the library puts in front of it (`unix:///s: No
@@ -178,6 +187,12 @@ mod tests {
         let mq = Endpoint::parse("mq://jobs").unwrap();
         let missing = io::Error::new(io::ErrorKind::NotFound, "no queue named \"jobs\"");
         assert!(connect_failure(&mq, &missing).contains("anyipc mq create jobs"));
+        // Binding (listen, bridge) says the same.
+        let bound = CliError::bind(&mq, io::Error::new(io::ErrorKind::NotFound, "no queue"));
+        assert!(
+            matches!(&bound, CliError::Runtime(line) if line.contains("anyipc mq create jobs")),
+            "{bound:?}"
+        );
     }
 
     #[test]

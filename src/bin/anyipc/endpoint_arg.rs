@@ -13,7 +13,7 @@ pub(crate) struct EndpointArgs {
     url: String,
 
     /// How messages are cut out of a byte stream; overrides the URL's `framing=`. `raw` talks
-    /// to programs that know nothing of anyipc. Not for udp:// or mem://, which keep messages
+    /// to programs that know nothing of anyipc. Not for udp:// or mq://, which keep messages
     /// apart by themselves.
     #[arg(long, value_name = "FRAMING", value_parser = ["length", "lines", "raw"])]
     framing: Option<String>,
