@@ -5,11 +5,11 @@
 //! `set`/`wait` leaves it locked forever) and it builds `&mut` over shared memory. A futex word
 //! or an eventfd holds no lock, so a dead peer cannot wedge the living.
 
-pub(crate) use super::unix::{try_flock, try_flock_shared};
+pub(crate) use super::unix::{try_flock, try_flock_shared, OwnerLock};
 use std::ffi::CString;
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU32;
@@ -300,59 +300,6 @@ pub(crate) fn private_dir() -> io::Result<PathBuf> {
         ));
     }
     Ok(dir)
-}
-
-/// An exclusive, non-blocking `flock` on a lock file: held while the owner lives, released by
-/// the kernel when it dies. Dropping removes the file, then releases the lock.
-#[derive(Debug)]
-pub(crate) struct OwnerLock {
-    file: File,
-    path: PathBuf,
-}
-
-impl OwnerLock {
-    /// Takes the lock at `path` (creating the file 0600); `AddrInUse` if a live owner holds it.
-    pub(crate) fn acquire(path: &Path) -> io::Result<OwnerLock> {
-        loop {
-            let file = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .mode(0o600)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                .open(path)?;
-            if !try_flock(file.as_fd())? {
-                return Err(io::Error::new(
-                    io::ErrorKind::AddrInUse,
-                    "a live process owns this name",
-                ));
-            }
-            // A previous owner may have removed the file between our open and our flock: then
-            // we hold a lock on a file no one else will find. Retry on the current one.
-            let ours = file.metadata()?;
-            match std::fs::symlink_metadata(path) {
-                Ok(now) if now.dev() == ours.dev() && now.ino() == ours.ino() => {
-                    return Ok(OwnerLock {
-                        file,
-                        path: path.to_path_buf(),
-                    })
-                }
-                Ok(_) => continue,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(e),
-            }
-        }
-    }
-}
-
-impl Drop for OwnerLock {
-    fn drop(&mut self) {
-        // Remove while still holding the lock, so no one can take a lock on the removed file
-        // and believe they own the name.
-        let _ = std::fs::remove_file(&self.path);
-        let _ = &self.file;
-    }
 }
 
 /// The real user id of this process.

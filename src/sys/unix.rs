@@ -129,6 +129,61 @@ enum DirLockTry {
     Busy(File),
 }
 
+/// An exclusive, non-blocking `flock` on a lock file: held while the owner lives, released by
+/// the kernel when it dies. Dropping removes the file (if the path still names the file
+/// locked), then releases the lock: a name is left behind neither by an owner that ends nor by
+/// a bind that fails after taking the lock.
+#[derive(Debug)]
+pub(crate) struct OwnerLock {
+    file: File,
+    path: PathBuf,
+}
+
+impl OwnerLock {
+    /// Takes the lock at `path` (creating the file 0600); `AddrInUse` if a live owner holds it.
+    pub(crate) fn acquire(path: &Path) -> io::Result<OwnerLock> {
+        loop {
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(path)?;
+            if !try_flock(file.as_fd())? {
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    "a live process owns this name",
+                ));
+            }
+            // A previous owner may have removed the file between our open and our flock: then
+            // we hold a lock on a file no one else will find. Retry on the current one.
+            match file_identity(path) {
+                Ok(now) if now == FileIdentity::of(&file.metadata()?) => {
+                    return Ok(OwnerLock {
+                        file,
+                        path: path.to_path_buf(),
+                    })
+                }
+                Ok(_) => continue,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+impl Drop for OwnerLock {
+    fn drop(&mut self) {
+        // Removed while still locked: whoever opened the old file and locks it after us sees
+        // that the path no longer names it, and starts over.
+        if let Ok(held) = self.file.metadata() {
+            let _ = remove_if_identical(&self.path, FileIdentity::of(&held));
+        }
+    }
+}
+
 /// The directory `path` is in (`.` for a bare name).
 fn parent_dir(path: &Path) -> &Path {
     match path.parent() {
@@ -145,6 +200,7 @@ pub(crate) fn try_flock(fd: BorrowedFd<'_>) -> io::Result<bool> {
 /// Tries a shared `flock` on `fd`: `Ok(false)` if another open file description holds it
 /// exclusively. Probes of a lock held for a life use it, so that they never refuse each
 /// other.
+#[cfg(target_os = "linux")]
 pub(crate) fn try_flock_shared(fd: BorrowedFd<'_>) -> io::Result<bool> {
     try_flock_as(fd, libc::LOCK_SH)
 }

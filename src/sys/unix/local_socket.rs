@@ -11,14 +11,12 @@
 //! and may be removed. No probing connection is made.
 
 use super::{
-    adopt_linked_socket, bind_owner_only_identified, file_identity, FileIdentity, MAX_SOCKET_PATH,
+    adopt_linked_socket, bind_owner_only_identified, FileIdentity, OwnerLock, MAX_SOCKET_PATH,
 };
 use crate::PeerCredentials;
-use std::fs::File;
 use std::future::Future;
 use std::io;
-use std::os::fd::AsRawFd;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
@@ -199,28 +197,7 @@ pub(crate) struct PipeServer {
     listener: tokio::net::UnixListener,
     socket: (PathBuf, FileIdentity),
     /// Held for the server's life; dropped last, after the socket file is gone.
-    _lock: NameLock,
-}
-
-/// The `flock` on `.<name>.lock` that makes a name ours. Dropping it removes the lock file
-/// (if it is still the one we locked) and then releases the lock, so a name is left behind
-/// neither by a server that ends nor by a bind that fails after taking the lock.
-#[derive(Debug)]
-struct NameLock {
-    path: PathBuf,
-    file: File,
-}
-
-impl Drop for NameLock {
-    fn drop(&mut self) {
-        // Removing the lock file before closing it is safe: whoever opened the old file and
-        // locks it after us sees that the path no longer names it, and starts over.
-        if let (Ok(on_disk), Ok(held)) = (file_identity(&self.path), self.file.metadata()) {
-            if on_disk == FileIdentity::of(&held) {
-                let _ = std::fs::remove_file(&self.path);
-            }
-        }
-    }
+    _lock: OwnerLock,
 }
 
 impl PipeServer {
@@ -233,7 +210,13 @@ impl PipeServer {
         let dir = runtime_dir(true)?;
         let path = socket_path(&dir, name)?;
         let lock_path = dir.join(format!(".{name}.lock"));
-        let lock = lock_name(name, &lock_path)?;
+        let lock = OwnerLock::acquire(&lock_path).map_err(|e| match e.kind() {
+            io::ErrorKind::AddrInUse => io::Error::new(
+                e.kind(),
+                format!("pipe://{name}: a live server holds this name"),
+            ),
+            _ => e,
+        })?;
         match std::fs::symlink_metadata(&path) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
@@ -289,48 +272,6 @@ impl Drop for PipeServer {
         let (path, identity) = &self.socket;
         let _ = super::remove_if_identical(path, *identity);
         // Then `_lock` drops: the lock file goes, and the name is free.
-    }
-}
-
-/// Takes the exclusive lock on `lock_path`, creating the file (0600) if needed.
-///
-/// # Errors
-/// `AddrInUse` when another live process holds it.
-fn lock_name(name: &str, lock_path: &Path) -> io::Result<NameLock> {
-    loop {
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(lock_path)?;
-        // SAFETY: the descriptor is open for as long as `file` lives; flock does not keep it.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        if rc != 0 {
-            let err = io::Error::last_os_error();
-            if err.kind() == io::ErrorKind::WouldBlock {
-                return Err(io::Error::new(
-                    io::ErrorKind::AddrInUse,
-                    format!("pipe://{name}: a live server holds this name"),
-                ));
-            }
-            return Err(err);
-        }
-        // The previous holder may have removed the file between our open and our lock: then we
-        // locked an orphan and must start over with the file the path names now.
-        match file_identity(lock_path) {
-            Ok(on_disk) if on_disk == FileIdentity::of(&file.metadata()?) => {
-                return Ok(NameLock {
-                    path: lock_path.to_owned(),
-                    file,
-                })
-            }
-            Ok(_) => continue,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e),
-        }
     }
 }
 
