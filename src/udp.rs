@@ -60,7 +60,6 @@ mod udp_listener;
 pub(crate) use udp_channel::UdpChannel;
 pub use udp_listener::UdpListener;
 
-use crate::endpoint::MAX_UDP_PAYLOAD;
 use crate::transport::{AnyChannel, Connection};
 use crate::{Address, Endpoint};
 use std::io;
@@ -68,10 +67,6 @@ use std::net::SocketAddr;
 
 /// A receive buffer larger than any UDP payload, so the kernel never truncates silently.
 const RECV_BUFFER: usize = 65_536;
-
-fn max_frame(endpoint: &Endpoint) -> usize {
-    endpoint.max_frame().min(MAX_UDP_PAYLOAD)
-}
 
 async fn resolve(endpoint: &Endpoint) -> io::Result<SocketAddr> {
     let Address::HostPort { host, port } = endpoint.address() else {
@@ -102,7 +97,7 @@ pub(crate) async fn connect(endpoint: &Endpoint) -> io::Result<Connection> {
     let socket = tokio::net::UdpSocket::bind(local).await?;
     socket.connect(server).await?;
     Ok(Connection::from_channel(
-        AnyChannel::Udp(UdpChannel::client(socket, max_frame(endpoint))),
+        AnyChannel::Udp(UdpChannel::client(socket, endpoint.max_frame())),
         endpoint,
         server.to_string(),
     ))

@@ -62,7 +62,9 @@ pub async fn measure(target: &Target, workload: &Workload) -> io::Result<Report>
             io::ErrorKind::InvalidInput,
             format!("{target} is measured through the PeerProcess that starts its children"),
         )),
-        Target::Pair { to_peer, from_peer } if !one_way(to_peer) || !one_way(from_peer) => {
+        Target::Pair { to_peer, from_peer }
+            if !to_peer.scheme().is_one_way() || !from_peer.scheme().is_one_way() =>
+        {
             // A socket way back is accepted only once the peer has the run's first message,
             // and a peer's pair listener serves one connection: `anyipc bench` handles both.
             Err(io::Error::new(
@@ -340,10 +342,4 @@ where
             "the bench peer closed the connection",
         )),
     }
-}
-
-/// Whether `endpoint` is one of the one-way kinds a [`Target::Pair`] joins in [`measure`].
-fn one_way(endpoint: &crate::Endpoint) -> bool {
-    use crate::Scheme;
-    matches!(endpoint.scheme(), Scheme::Fifo | Scheme::File | Scheme::Mq)
 }

@@ -114,6 +114,22 @@ impl Scheme {
         !matches!(self, Scheme::Udp | Scheme::Mq | Scheme::Mem)
     }
 
+    /// Whether connections of this scheme carry messages one way only (`fifo`, `file`: writers
+    /// send, the reader receives) or through one shared queue (`mq`): nothing sent back on
+    /// such a connection reaches the sender, and a bound endpoint hands out one connection
+    /// that receives from every sender. Request and reply over them take two endpoints, one
+    /// each way.
+    ///
+    /// ```
+    /// use anyipc::Scheme;
+    ///
+    /// assert!(Scheme::Fifo.is_one_way() && Scheme::File.is_one_way() && Scheme::Mq.is_one_way());
+    /// assert!(!Scheme::Tcp.is_one_way() && !Scheme::Udp.is_one_way());
+    /// ```
+    pub fn is_one_way(self) -> bool {
+        matches!(self, Scheme::Fifo | Scheme::File | Scheme::Mq)
+    }
+
     pub(crate) fn address_shape(self) -> AddressShape {
         match self {
             Scheme::Tcp | Scheme::Udp => AddressShape::HostPort,

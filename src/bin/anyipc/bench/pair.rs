@@ -12,7 +12,7 @@
 //! serves one connection).
 
 use crate::time_limit::bounded;
-use anyipc::{Connection, Endpoint, Listener, Scheme};
+use anyipc::{Connection, Endpoint, Listener};
 use bytes::Bytes;
 use futures::{Future, Sink, SinkExt, Stream};
 use std::io;
@@ -44,14 +44,14 @@ impl WayBack {
     /// connection within 10 s.
     pub(crate) async fn bind(from_peer: &Endpoint) -> io::Result<WayBack> {
         let mut listener = anyipc::bind(from_peer).await?;
-        let kept = match from_peer.scheme() {
-            Scheme::Fifo | Scheme::File | Scheme::Mq => Some(
+        let kept = match from_peer.scheme().is_one_way() {
+            true => Some(
                 bounded(CONNECT_TIMEOUT, listener.accept(), || {
                     format!("{from_peer} did not open within {CONNECT_TIMEOUT:?}")
                 })
                 .await?,
             ),
-            _ => None,
+            false => None,
         };
         Ok(WayBack {
             listener,

@@ -16,13 +16,11 @@ pub(crate) fn target_arg(text: &str) -> Result<Target, CliError> {
         .parse::<Target>()
         .map_err(|e| CliError::Usage(e.to_string()))?;
     match target {
-        Target::Anyipc(endpoint) => match endpoint.scheme() {
-            Scheme::Fifo | Scheme::File | Scheme::Mq => with_defaults(Target::Pair {
-                from_peer: reply_endpoint(&endpoint)?,
-                to_peer: endpoint,
-            }),
-            _ => Ok(Target::Anyipc(endpoint)),
-        },
+        Target::Anyipc(endpoint) if endpoint.scheme().is_one_way() => with_defaults(Target::Pair {
+            from_peer: reply_endpoint(&endpoint)?,
+            to_peer: endpoint,
+        }),
+        Target::Anyipc(endpoint) => Ok(Target::Anyipc(endpoint)),
         pair @ Target::Pair { .. } => with_defaults(pair),
         raw => Err(CliError::Usage(format!(
             "{raw} is one of the benchmark harness's raw baselines, not an anyipc endpoint \
