@@ -59,7 +59,7 @@ impl TwinChild {
             Target::RawFifo(path) => {
                 // Both sides open their ends before anyone writes; then the names go, so a
                 // run leaves nothing behind however it ends.
-                let (fifos, stream) = Fifos::create(path)?;
+                let (fifos, stream) = Fifos::create(path).await?;
                 let mut child = cmd.spawn()?;
                 wait_ready(&mut child).await?;
                 drop(fifos);
@@ -139,8 +139,8 @@ fn joined(receiver: pipe::Receiver, sender: pipe::Sender) -> RawPipes {
 
 /// The two FIFOs of one `raw+fifo://` run, removed when dropped.
 struct Fifos {
-    /// The ones made so far (all that is removed).
-    made: Vec<PathBuf>,
+    /// The ones made so far, each with the identity of the FIFO made (all that is removed).
+    made: Vec<(PathBuf, crate::sys::FileIdentity)>,
 }
 
 impl Fifos {
@@ -149,16 +149,16 @@ impl Fifos {
     /// `PATH.reply` for reading. Because a writer holds `PATH` before the peer's reader
     /// opens, the peer never reads an end of file before the run; and this side keeps no
     /// write end of `PATH.reply`, so the peer closing it is an end of file here.
-    fn create(path: &Path) -> io::Result<(Fifos, RawPipes)> {
+    async fn create(path: &Path) -> io::Result<(Fifos, RawPipes)> {
         let mut fifos = Fifos { made: Vec::new() };
-        let lock = crate::sys::lock_parent_dir(path);
+        let lock = crate::sys::lock_parent_dir_async(path).await;
         let to_peer = crate::sys::fifo_bind(path, 0o600, &lock)?;
-        fifos.made.push(path.to_path_buf());
+        fifos.made.push((path.to_path_buf(), to_peer.identity));
         let reply = reply_path(path);
         // The same directory: the lock held covers this bind too.
         let from_peer = crate::sys::fifo_bind(&reply, 0o600, &lock)?;
         drop(lock);
-        fifos.made.push(reply);
+        fifos.made.push((reply, from_peer.identity));
         let sender = pipe::Sender::from_owned_fd(to_peer.keep_open)?;
         let receiver = pipe::Receiver::from_owned_fd(from_peer.reader)?;
         Ok((fifos, joined(receiver, sender)))
@@ -167,8 +167,8 @@ impl Fifos {
 
 impl Drop for Fifos {
     fn drop(&mut self) {
-        for path in &self.made {
-            let _ = std::fs::remove_file(path);
+        for (path, identity) in &self.made {
+            crate::sys::fifo_unbind(path, *identity);
         }
     }
 }

@@ -276,10 +276,9 @@ pub(crate) fn try_lock_parent_dir_now(path: &Path) -> Option<DirLock> {
     }
 }
 
-/// Takes the [`DirLock`] of `path`'s directory, waiting on this thread (at most
-/// [`DIR_LOCK_PATIENCE`], in pauses of 20 µs doubling to 5 ms) while another binder holds it;
-/// past that, an empty lock (the bind goes ahead unlocked). For the blocking pool or a
-/// thread of its own: async callers use [`lock_parent_dir_async`].
+/// [`lock_parent_dir_async`], waiting on this thread (pauses of 20 µs doubling to 5 ms): for
+/// the tests of the lock, which run it on threads of their own.
+#[cfg(test)]
 pub(crate) fn lock_parent_dir(path: &Path) -> DirLock {
     let mut wait = DirLockWait::new(path, Duration::from_micros(20), Duration::from_millis(5));
     loop {
@@ -290,8 +289,9 @@ pub(crate) fn lock_parent_dir(path: &Path) -> DirLock {
     }
 }
 
-/// [`lock_parent_dir`] for async callers: waits on the tokio timer (1 ms doubling to 10 ms)
-/// instead of the thread.
+/// Takes the [`DirLock`] of `path`'s directory, waiting on the tokio timer (at most
+/// [`DIR_LOCK_PATIENCE`], in pauses of 1 ms doubling to 10 ms) while another binder holds it;
+/// past that, an empty lock (the bind goes ahead unlocked).
 pub(crate) async fn lock_parent_dir_async(path: &Path) -> DirLock {
     let mut wait = DirLockWait::new(path, Duration::from_millis(1), Duration::from_millis(10));
     loop {

@@ -65,9 +65,9 @@ pub(crate) struct BoundFifo {
 /// opens it for reading.
 ///
 /// Binders of one path are serialised by the lock on its directory, which the caller holds
-/// (`held`: [`lock_parent_dir_async`](super::lock_parent_dir_async) on a task,
-/// [`lock_parent_dir`](super::lock_parent_dir) on a thread) from before this call until it returns, that is from the
-/// first look at the path until the reader is open: a FIFO another binder has
+/// (`held`: [`lock_parent_dir_async`](super::lock_parent_dir_async)) from before this call
+/// until it returns, that is from the first look at the path until the reader is open: a
+/// FIFO another binder has
 /// just made but not yet opened has no reader, and without the lock it would look stale, be
 /// removed and replaced, and both binds would succeed (on one FIFO, or one of them on a FIFO
 /// no longer at the path). Under the lock, a FIFO of ours with no reader really is stale.
