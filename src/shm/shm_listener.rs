@@ -1,12 +1,11 @@
 use super::ShmStream;
-use crate::sys::{self, shm::OwnerLock, FileIdentity};
+use crate::sys::{self, shm::OwnerLock};
 use crate::transport::{AnyStream, Connection};
 use crate::{Endpoint, Scheme, ToEndpoint};
 use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 use std::future::Future;
 use std::io;
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
@@ -43,11 +42,11 @@ type Handshake = Pin<Box<dyn Future<Output = io::Result<ShmStream>> + Send>>;
 /// ```
 #[derive(Debug)]
 pub struct ShmListener {
-    listener: tokio::net::UnixListener,
+    /// With its socket file, removed on drop.
+    listener: sys::LinkedSocket,
     endpoint: Endpoint,
     /// Clients whose handshake has not arrived yet.
     pending: FuturesUnordered<Handshake>,
-    socket_file: (PathBuf, FileIdentity),
     /// Dropped last: the name stays ours until the socket file is gone.
     _lock: OwnerLock,
 }
@@ -94,19 +93,12 @@ impl ShmListener {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
             _ => {}
         }
-        let (std_listener, identity) =
-            sys::bind_owner_only_identified(&path, endpoint.mode_option())
-                .map_err(|e| io::Error::new(e.kind(), format!("{endpoint}: {e}")))?;
-        // A failure from here on removes the socket file again (it is ours).
-        let listener = sys::adopt_linked_socket(&path, identity, || {
-            std_listener.set_nonblocking(true)?;
-            tokio::net::UnixListener::from_std(std_listener)
-        })?;
+        let listener = sys::LinkedSocket::bind(&path, endpoint.mode_option())
+            .map_err(|e| io::Error::new(e.kind(), format!("{endpoint}: {e}")))?;
         Ok(ShmListener {
             listener,
             endpoint,
             pending: FuturesUnordered::new(),
-            socket_file: (path, identity),
             _lock: lock,
         })
     }
@@ -223,13 +215,6 @@ impl ShmListener {
     /// ```
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
-    }
-}
-
-impl Drop for ShmListener {
-    fn drop(&mut self) {
-        let (path, identity) = &self.socket_file;
-        let _ = sys::remove_if_identical(path, *identity);
     }
 }
 

@@ -423,10 +423,9 @@ fn bind_staged(dir: &Path, staged: &Path) -> io::Result<UnixListener> {
 }
 
 /// Finishes a listener whose socket file [`bind_owner_only_identified`] linked at `path`:
-/// runs `adopt` (making it non-blocking, registering it with tokio, …) and, if that fails,
-/// removes the socket file again, only while `path` still names the file `identity`
-/// describes, so that a failed bind leaves nothing behind and never removes another's socket.
-pub(crate) fn adopt_linked_socket<T>(
+/// runs `adopt` and, if that fails, removes the socket file again, only while `path` still
+/// names the file `identity` describes.
+fn adopt_linked_socket<T>(
     path: &Path,
     identity: FileIdentity,
     adopt: impl FnOnce() -> io::Result<T>,
@@ -434,6 +433,61 @@ pub(crate) fn adopt_linked_socket<T>(
     adopt().inspect_err(|_| {
         let _ = remove_if_identical(path, identity);
     })
+}
+
+/// A listening Unix socket registered with tokio, and the socket file it is bound to (none for
+/// an abstract name): the file goes with it, removed on drop while `path` still names it, so
+/// a listener that ends, or a bind that fails once the file is linked, leaves nothing behind
+/// and never removes another's socket.
+#[derive(Debug)]
+pub(crate) struct LinkedSocket {
+    listener: tokio::net::UnixListener,
+    file: Option<(PathBuf, FileIdentity)>,
+}
+
+impl LinkedSocket {
+    /// Binds `path` with permissions `mode` ([`bind_owner_only_identified`]).
+    ///
+    /// # Errors
+    /// Those of [`bind_owner_only_identified`]; registering with tokio.
+    pub(crate) fn bind(path: &Path, mode: u32) -> io::Result<LinkedSocket> {
+        let (std_listener, identity) = bind_owner_only_identified(path, mode)?;
+        let listener = adopt_linked_socket(path, identity, || {
+            std_listener.set_nonblocking(true)?;
+            tokio::net::UnixListener::from_std(std_listener)
+        })?;
+        Ok(LinkedSocket {
+            listener,
+            file: Some((path.to_path_buf(), identity)),
+        })
+    }
+
+    /// A listener with no socket file (a Linux abstract name).
+    pub(crate) fn unlinked(listener: tokio::net::UnixListener) -> LinkedSocket {
+        LinkedSocket {
+            listener,
+            file: None,
+        }
+    }
+
+    /// Polls for the next connection.
+    pub(crate) fn poll_accept(
+        &self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<(tokio::net::UnixStream, tokio::net::unix::SocketAddr)>> {
+        self.listener.poll_accept(cx)
+    }
+}
+
+impl Drop for LinkedSocket {
+    // No directory lock needed (unlike a FIFO's): the socket still listens while this runs,
+    // so no binder can take it for a dead server's and put its own in its place between the
+    // identity check and the unlink.
+    fn drop(&mut self) {
+        if let Some((path, identity)) = &self.file {
+            let _ = remove_if_identical(path, *identity);
+        }
+    }
 }
 
 /// The path tokio reads as a Linux abstract socket name (a leading NUL byte).

@@ -4,7 +4,7 @@ use crate::transport::Connection;
 use crate::{Address, Endpoint};
 use std::io;
 use std::os::unix::fs::FileTypeExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::task::{ready, Context, Poll};
 
 /// A bound Unix socket. Dropping it removes its socket file (if the file is still its own).
@@ -30,9 +30,8 @@ use std::task::{ready, Context, Poll};
 /// ```
 #[derive(Debug)]
 pub struct UnixListener {
-    listener: tokio::net::UnixListener,
-    /// The socket file and its identity, for removal on drop (none for abstract names).
-    file: Option<(PathBuf, FileIdentity)>,
+    /// With its socket file, removed on drop (none for abstract names).
+    listener: sys::LinkedSocket,
     allow_uids: Option<Vec<u32>>,
 }
 
@@ -40,7 +39,7 @@ impl UnixListener {
     /// Binds, reclaiming the socket file of a dead server.
     pub(crate) async fn bind(endpoint: &Endpoint) -> io::Result<UnixListener> {
         let allow_uids = endpoint.uid_list_option("allow_uids").map(<[u32]>::to_vec);
-        let (listener, file) = match endpoint.address() {
+        let listener = match endpoint.address() {
             Address::Path(path) => {
                 // Another binder of this path must not see a dead server's socket between our
                 // check and our bind (it would remove our new socket as the dead one, bind its
@@ -50,32 +49,23 @@ impl UnixListener {
                 // before its file is linked.
                 let _lock = sys::lock_parent_dir_async(path).await;
                 reclaim_if_stale(endpoint, path).await?;
-                let (std_listener, identity) =
-                    sys::bind_owner_only_identified(path, endpoint.mode_option()).map_err(|e| {
-                        if e.kind() == io::ErrorKind::AlreadyExists {
-                            io::Error::new(
-                                io::ErrorKind::AddrInUse,
-                                format!("{endpoint}: another server bound it first"),
-                            )
-                        } else {
-                            io::Error::new(e.kind(), format!("{endpoint}: {e}"))
-                        }
-                    })?;
-                // The socket file is in place: if the rest fails, it must not stay behind.
-                let listener = sys::adopt_linked_socket(path, identity, || {
-                    std_listener.set_nonblocking(true)?;
-                    tokio::net::UnixListener::from_std(std_listener)
-                })?;
-                (listener, Some((path.clone(), identity)))
+                sys::LinkedSocket::bind(path, endpoint.mode_option()).map_err(|e| {
+                    if e.kind() == io::ErrorKind::AlreadyExists {
+                        io::Error::new(
+                            io::ErrorKind::AddrInUse,
+                            format!("{endpoint}: another server bound it first"),
+                        )
+                    } else {
+                        io::Error::new(e.kind(), format!("{endpoint}: {e}"))
+                    }
+                })?
             }
-            _ => (
-                tokio::net::UnixListener::bind(socket_path(endpoint)?)?,
-                None,
-            ),
+            _ => {
+                sys::LinkedSocket::unlinked(tokio::net::UnixListener::bind(socket_path(endpoint)?)?)
+            }
         };
         Ok(UnixListener {
             listener,
-            file,
             allow_uids,
         })
     }
@@ -165,17 +155,6 @@ fn probe_result<T>(connected: io::Result<T>) -> Probe {
             io::ErrorKind::NotFound => Probe::Gone,
             _ => Probe::Failed(e),
         },
-    }
-}
-
-impl Drop for UnixListener {
-    // No directory lock needed (unlike a FIFO's listener): the socket still listens while this
-    // runs, so no binder can take it for a dead server's and put its own in its place between
-    // the identity check and the unlink.
-    fn drop(&mut self) {
-        if let Some((path, identity)) = &self.file {
-            let _ = sys::remove_if_identical(path, *identity);
-        }
     }
 }
 

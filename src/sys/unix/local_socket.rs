@@ -10,9 +10,7 @@
 //! means a live server (`AddrInUse`) and a free one means any socket left at the name is stale
 //! and may be removed. No probing connection is made.
 
-use super::{
-    adopt_linked_socket, bind_owner_only_identified, FileIdentity, OwnerLock, MAX_SOCKET_PATH,
-};
+use super::{LinkedSocket, OwnerLock, MAX_SOCKET_PATH};
 use crate::PeerCredentials;
 use std::future::Future;
 use std::io;
@@ -194,8 +192,8 @@ pub(crate) async fn pipe_connect(
 /// paths to remove when it is dropped.
 #[derive(Debug)]
 pub(crate) struct PipeServer {
-    listener: tokio::net::UnixListener,
-    socket: (PathBuf, FileIdentity),
+    /// With its socket file, removed on drop.
+    listener: LinkedSocket,
     /// Held for the server's life; dropped last, after the socket file is gone.
     _lock: OwnerLock,
 }
@@ -238,20 +236,14 @@ impl PipeServer {
                 ))
             }
         }
-        let (std_listener, identity) = bind_owner_only_identified(&path, mode).map_err(|e| {
+        let listener = LinkedSocket::bind(&path, mode).map_err(|e| {
             io::Error::new(
                 e.kind(),
                 format!("pipe://{name}: binding {}: {e}", path.display()),
             )
         })?;
-        // The socket file is in place: if the rest fails, it must not stay behind.
-        let listener = adopt_linked_socket(&path, identity, || {
-            std_listener.set_nonblocking(true)?;
-            tokio::net::UnixListener::from_std(std_listener)
-        })?;
         Ok(PipeServer {
             listener,
-            socket: (path, identity),
             _lock: lock,
         })
     }
@@ -264,14 +256,6 @@ impl PipeServer {
         let (stream, _) = ready!(self.listener.poll_accept(cx))?;
         let credentials = unix_peer_credentials(&stream);
         Poll::Ready(Ok((stream, credentials)))
-    }
-}
-
-impl Drop for PipeServer {
-    fn drop(&mut self) {
-        let (path, identity) = &self.socket;
-        let _ = super::remove_if_identical(path, *identity);
-        // Then `_lock` drops: the lock file goes, and the name is free.
     }
 }
 
