@@ -47,11 +47,7 @@ impl RunResources {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub fn new(target: &Target) -> RunResources {
-        let endpoints = match target {
-            Target::Anyipc(endpoint) => vec![endpoint],
-            Target::Pair { to_peer, from_peer } => vec![to_peer, from_peer],
-            _ => Vec::new(),
-        };
+        let endpoints = target.endpoints();
         RunResources {
             queues: endpoints
                 .iter()

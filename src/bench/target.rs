@@ -118,6 +118,25 @@ impl Target {
             _ => false,
         }
     }
+
+    /// The anyipc endpoints of this target: one, a pair's two, none for a raw baseline.
+    ///
+    /// ```
+    /// use anyipc::bench::Target;
+    ///
+    /// let pair: Target = "fifo:///tmp/a + fifo:///tmp/b".parse()?;
+    /// let urls: Vec<String> = pair.endpoints().iter().map(|e| e.to_string()).collect();
+    /// assert_eq!(urls, ["fifo:///tmp/a", "fifo:///tmp/b"]);
+    /// assert!("raw+tcp://127.0.0.1:1".parse::<Target>()?.endpoints().is_empty());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn endpoints(&self) -> Vec<&crate::Endpoint> {
+        match self {
+            Target::Anyipc(endpoint) => vec![endpoint],
+            Target::Pair { to_peer, from_peer } => vec![to_peer, from_peer],
+            _ => Vec::new(),
+        }
+    }
 }
 
 impl FromStr for Target {

@@ -24,13 +24,9 @@ pub(crate) struct Limit {
 
 /// The largest message both ways of `target` carry (the smaller one for a pair).
 pub(crate) fn largest_message(target: &Target) -> Limit {
-    let endpoints: Vec<&Endpoint> = match target {
-        Target::Anyipc(endpoint) => vec![endpoint],
-        Target::Pair { to_peer, from_peer } => vec![to_peer, from_peer],
-        // The raw baselines are never a target of `anyipc bench` (refused by `target_arg`).
-        _ => Vec::new(),
-    };
-    endpoints
+    // The raw baselines, with no endpoint, are never a target of `anyipc bench`.
+    target
+        .endpoints()
         .into_iter()
         .map(endpoint_limit)
         .min_by_key(|limit| limit.max)
@@ -139,12 +135,7 @@ pub(crate) fn message_size(
 /// # Errors
 /// `Runtime` for a queue that does not exist.
 pub(crate) fn check_queues(target: &Target) -> Result<(), CliError> {
-    let endpoints: Vec<&Endpoint> = match target {
-        Target::Anyipc(endpoint) => vec![endpoint],
-        Target::Pair { to_peer, from_peer } => vec![to_peer, from_peer],
-        _ => Vec::new(),
-    };
-    for endpoint in endpoints {
+    for endpoint in target.endpoints() {
         if endpoint.scheme() != Scheme::Mq || endpoint.option("create").as_deref() == Some("true") {
             continue;
         }
