@@ -594,54 +594,60 @@ async fn bench_start_failures_are_one_line() {
     .await;
 }
 
+/// Starts a latency bench over a FIFO in `dir` that runs until stopped; returns it, once its
+/// FIFOs are made, with its peer's pid.
+async fn endless_fifo_bench(dir: &TempDir) -> (Proc, libc::pid_t) {
+    let url = format!("fifo://{}", dir.join("b.fifo"));
+    let mut bench = Proc::start(
+        &["bench", &url, "--mode", "latency", "--count", "1000000000"],
+        &[],
+        true,
+    );
+    let header = bench.stdout_lines(1).await.remove(0);
+    let peer: libc::pid_t = header
+        .split("peer process ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no peer pid in {header:?}"));
+    (bench, peer)
+}
+
+/// Stopped by `signal` (after `also_to_peer`, if set), the bench exits 1, says it was
+/// interrupted, and leaves nothing in its directory.
+async fn a_stopped_bench_removes_what_it_created(signal: libc::c_int, also_to_peer: bool) {
+    let dir = TempDir::new("cli-bench-stopped");
+    let (bench, peer) = endless_fifo_bench(&dir).await;
+    let mut left = left_in(&dir);
+    left.sort();
+    assert_eq!(left, ["b.fifo", "b.fifo.reply"]);
+    if also_to_peer {
+        // SAFETY: kill(2) with a valid signal number touches no memory.
+        assert_eq!(unsafe { libc::kill(peer, signal) }, 0);
+    }
+    let (status, stderr) = bench.stop_with(signal).await;
+    assert_eq!(status.code(), Some(1), "{stderr:?}");
+    assert_eq!(stderr, ["anyipc: interrupted"]);
+    assert_eq!(left_in(&dir), Vec::<String>::new());
+}
+
+/// Ctrl-C at a terminal interrupts the whole process group: the peer, then the bench.
 #[tokio::test]
 async fn bench_interrupted_removes_what_it_created() {
-    watchdog(WATCHDOG, async {
-        let dir = TempDir::new("cli-bench-interrupt");
-        let url = format!("fifo://{}", dir.join("b.fifo"));
-        let mut bench = Proc::start(
-            &["bench", &url, "--mode", "latency", "--count", "1000000000"],
-            &[],
-            true,
-        );
-        let header = bench.stdout_lines(1).await.remove(0);
-        let peer: libc::pid_t = header
-            .split("peer process ")
-            .nth(1)
-            .and_then(|rest| rest.split(' ').next())
-            .and_then(|pid| pid.parse().ok())
-            .unwrap_or_else(|| panic!("no peer pid in {header:?}"));
-        let mut left = left_in(&dir);
-        left.sort();
-        assert_eq!(left, ["b.fifo", "b.fifo.reply"]);
-        // Ctrl-C at a terminal interrupts the whole process group: the peer, then the bench.
-        // SAFETY: kill(2) with a valid signal number touches no memory.
-        assert_eq!(unsafe { libc::kill(peer, libc::SIGINT) }, 0);
-        let (status, stderr) = bench.interrupt().await;
-        assert_eq!(status.code(), Some(1), "{stderr:?}");
-        assert_eq!(stderr, ["anyipc: interrupted"]);
-        assert_eq!(left_in(&dir), Vec::<String>::new());
-    })
+    watchdog(
+        WATCHDOG,
+        a_stopped_bench_removes_what_it_created(libc::SIGINT, true),
+    )
     .await;
 }
 
 /// SIGTERM (systemd, `timeout`), sent to the bench alone, stops it as cleanly as Ctrl-C.
 #[tokio::test]
 async fn bench_stopped_by_sigterm_removes_what_it_created() {
-    watchdog(WATCHDOG, async {
-        let dir = TempDir::new("cli-bench-sigterm");
-        let url = format!("fifo://{}", dir.join("b.fifo"));
-        let mut bench = Proc::start(
-            &["bench", &url, "--mode", "latency", "--count", "1000000000"],
-            &[],
-            true,
-        );
-        bench.stdout_lines(1).await;
-        let (status, stderr) = bench.stop_with(libc::SIGTERM).await;
-        assert_eq!(status.code(), Some(1), "{stderr:?}");
-        assert_eq!(stderr, ["anyipc: interrupted"]);
-        assert_eq!(left_in(&dir), Vec::<String>::new());
-    })
+    watchdog(
+        WATCHDOG,
+        a_stopped_bench_removes_what_it_created(libc::SIGTERM, false),
+    )
     .await;
 }
 
