@@ -2,18 +2,23 @@
 
 use crate::util::{anyipc_bin, watchdog, TempDir};
 
-#[tokio::test]
-async fn tour_reports_ok_for_every_transport() {
-    // A runtime directory of its own: pipe:// and shm:// names live there.
-    let runtime = TempDir::new("tour-runtime");
-    let tour = tokio::process::Command::new(anyipc_bin())
+/// `anyipc tour` with a runtime directory of its own, its output piped.
+fn spawn_tour(runtime: &TempDir) -> tokio::process::Child {
+    tokio::process::Command::new(anyipc_bin())
         .arg("tour")
         .env("XDG_RUNTIME_DIR", runtime.path())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .expect("start anyipc tour");
+        .expect("start anyipc tour")
+}
+
+#[tokio::test]
+async fn tour_reports_ok_for_every_transport() {
+    // A runtime directory of its own: pipe:// and shm:// names live there.
+    let runtime = TempDir::new("tour-runtime");
+    let tour = spawn_tour(&runtime);
     let tour_pid = tour.id().expect("tour pid");
     let output = watchdog(120, tour.wait_with_output())
         .await
@@ -117,14 +122,7 @@ async fn tour_reports_ok_for_every_transport() {
 async fn sigterm_stops_the_tour_and_removes_its_directory() {
     use tokio::io::AsyncBufReadExt;
     let runtime = TempDir::new("tour-sigterm-runtime");
-    let mut tour = tokio::process::Command::new(anyipc_bin())
-        .arg("tour")
-        .env("XDG_RUNTIME_DIR", runtime.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start anyipc tour");
+    let mut tour = spawn_tour(&runtime);
     let pid = tour.id().expect("tour pid");
     let mut lines = tokio::io::BufReader::new(tour.stdout.take().unwrap()).lines();
     watchdog(60, async {
