@@ -23,20 +23,18 @@
 //! and append → receive latency (64 B, one message per millisecond paced by `thread::sleep`
 //! in both producers, timestamps from CLOCK_MONOTONIC, which both processes share). Each
 //! runs 3 times: median [min–max].
-#![cfg_attr(not(unix), allow(unused))]
-
-#[cfg(not(unix))]
+#[cfg(not(target_os = "linux"))]
 fn main() {
-    println!("file_log bench: Unix only (inotify baseline, CLOCK_MONOTONIC across processes)");
+    println!("file_log bench: Linux only (inotify baseline, CLOCK_MONOTONIC across processes)");
 }
 
-#[cfg(unix)]
+#[cfg(target_os = "linux")]
 fn main() {
-    unix::main();
+    linux::main();
 }
 
-#[cfg(unix)]
-mod unix {
+#[cfg(target_os = "linux")]
+mod linux {
     use anyipc::file::{FileConsumer, FileOptions, FileProducer};
     use bytes::Bytes;
     use futures::{SinkExt, StreamExt};

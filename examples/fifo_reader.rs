@@ -15,6 +15,7 @@
 //! reader keeps waiting for the next message. Each message is one atomic write, so messages
 //! of several writers never mix (a message is at most PIPE_BUF − 4 bytes, 4092 on Linux).
 
+#[cfg(unix)]
 mod common;
 
 #[cfg(unix)]
@@ -77,6 +78,7 @@ fn default_url() -> String {
 }
 
 #[cfg(not(unix))]
-fn main() {
+fn main() -> std::process::ExitCode {
     eprintln!("fifo_reader needs POSIX FIFOs; try named_pipe_server");
+    std::process::ExitCode::FAILURE
 }

@@ -51,6 +51,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 #[cfg(not(unix))]
-fn main() {
+fn main() -> std::process::ExitCode {
     eprintln!("fifo_writer needs POSIX FIFOs; try named_pipe_client");
+    std::process::ExitCode::FAILURE
 }

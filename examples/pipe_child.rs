@@ -54,6 +54,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 #[cfg(not(unix))]
-fn main() {
+fn main() -> std::process::ExitCode {
     eprintln!("pipe_child needs Unix anonymous pipes for now");
+    std::process::ExitCode::FAILURE
 }

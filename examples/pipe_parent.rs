@@ -81,6 +81,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 #[cfg(not(unix))]
-fn main() {
+fn main() -> std::process::ExitCode {
     eprintln!("pipe_parent needs Unix anonymous pipes for now; try named_pipe_server");
+    std::process::ExitCode::FAILURE
 }

@@ -15,12 +15,10 @@
 //! Enter: the region stays until `shm_process2` reads it or a signal (`kill -INT` or
 //! `kill -TERM`) ends this process, which then removes it.
 
+#[cfg(target_os = "linux")]
 mod common;
 
-use anyipc::shm::Region;
-use std::time::Duration;
-use tokio::io::AsyncBufReadExt;
-
+#[cfg(target_os = "linux")]
 #[tokio::main]
 async fn main() {
     let code = match run().await {
@@ -34,7 +32,12 @@ async fn main() {
     std::process::exit(code);
 }
 
+#[cfg(target_os = "linux")]
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    use anyipc::shm::Region;
+    use std::time::Duration;
+    use tokio::io::AsyncBufReadExt;
+
     let mut args = std::env::args().skip(1);
     let name = args.next().unwrap_or_else(|| "anyipc-example".to_owned());
     let message = args.next().unwrap_or_else(|| {
@@ -75,4 +78,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("process1: removing region {name:?}");
     Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn main() -> std::process::ExitCode {
+    eprintln!("shm_process1: shm:// and anyipc::shm are Linux-only");
+    std::process::ExitCode::FAILURE
 }

@@ -8,8 +8,7 @@
 //!
 //! Give another region name as the first argument. Linux only.
 
-use anyipc::shm::Region;
-
+#[cfg(target_os = "linux")]
 fn main() -> std::process::ExitCode {
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -20,7 +19,10 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+#[cfg(target_os = "linux")]
 fn run() -> Result<(), Box<dyn std::error::Error>> {
+    use anyipc::shm::Region;
+
     let name = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "anyipc-example".to_owned());
@@ -38,4 +40,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("process2: {}", String::from_utf8_lossy(&message));
     region.signal();
     Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn main() -> std::process::ExitCode {
+    eprintln!("shm_process2: shm:// and anyipc::shm are Linux-only");
+    std::process::ExitCode::FAILURE
 }

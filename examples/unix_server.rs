@@ -16,6 +16,7 @@
 //! left by a crashed server is reclaimed. Unlike TCP, the OS tells the server which process and
 //! user is at the other end.
 
+#[cfg(unix)]
 mod common;
 
 #[cfg(unix)]
@@ -104,6 +105,7 @@ fn default_url() -> String {
 }
 
 #[cfg(not(unix))]
-fn main() {
+fn main() -> std::process::ExitCode {
     eprintln!("unix_server needs Unix sockets; try socket_server");
+    std::process::ExitCode::FAILURE
 }

@@ -1,6 +1,7 @@
 //! Helpers for the unit tests: fresh paths under the temporary directory, unique to the
 //! process and thread, so that tests running side by side never share one.
 
+#[cfg(target_os = "linux")]
 use std::fs::File;
 use std::path::PathBuf;
 
@@ -22,6 +23,7 @@ pub(crate) fn temp_dir(name: &str) -> PathBuf {
 }
 
 /// Opens `path` for reading and writing, creating it if missing (its contents kept).
+#[cfg(target_os = "linux")]
 pub(crate) fn open_read_write(path: &std::path::Path) -> File {
     std::fs::OpenOptions::new()
         .read(true)

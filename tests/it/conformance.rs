@@ -76,6 +76,7 @@ pub(crate) fn fresh_name(scheme: &str) -> (String, Option<TempDir>) {
 }
 
 /// `scheme:///<fresh dir>/s` (the guard removes the directory).
+#[cfg(unix)]
 pub(crate) fn fresh_path(scheme: &str) -> (String, Option<TempDir>) {
     let dir = TempDir::new("conf");
     (format!("{scheme}://{}", dir.join("s")), Some(dir))

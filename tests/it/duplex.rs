@@ -1,11 +1,18 @@
 //! `anyipc::Duplex`: two one-way connections as one `Stream` + `Sink`.
 
+#[cfg(unix)]
 use crate::process::{Helper, Role};
-use crate::util::{unique_name, watchdog, TempDir};
+#[cfg(unix)]
+use crate::util::TempDir;
+use crate::util::{unique_name, watchdog};
+#[cfg(unix)]
 use anyipc::codec::Json;
-use anyipc::{Duplex, Typed};
+use anyipc::Duplex;
+#[cfg(unix)]
+use anyipc::Typed;
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
+#[cfg(unix)]
 use serde::{Deserialize, Serialize};
 
 #[tokio::test]
@@ -45,6 +52,7 @@ async fn receives_from_one_half_and_sends_into_the_other() {
     .await;
 }
 
+#[cfg(unix)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Job {
     id: u32,

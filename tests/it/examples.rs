@@ -5,8 +5,11 @@
 //! after `cargo test --test it` alone, run `cargo build --examples` first.
 
 use crate::cli::Spawned;
-use crate::util::{unique_name, watchdog, TempDir};
+#[cfg(unix)]
+use crate::util::unique_name;
+use crate::util::{watchdog, TempDir};
 use std::path::PathBuf;
+#[cfg(unix)]
 use std::time::Duration;
 
 /// Seconds any one test may take.

@@ -31,9 +31,11 @@ pub(crate) enum Role {
     CliEcho,
     /// URL is `READ + WRITE`, two one-way endpoints (FIFOs): binds READ, connects to WRITE,
     /// and echoes over the two joined in an `anyipc::Duplex`.
+    #[cfg(unix)]
     DuplexEcho,
     /// Binds the URL; on each connection checks that the messages are [`numbered`] 0, 1, …
     /// and answers the empty message with `ok N` (N messages so far) or the first fault.
+    #[cfg(unix)]
     Verify,
 }
 
@@ -52,7 +54,9 @@ impl Role {
             Role::Echo => "echo",
             Role::Stream => "stream",
             Role::CliEcho => "cli-echo",
+            #[cfg(unix)]
             Role::DuplexEcho => "duplex-echo",
+            #[cfg(unix)]
             Role::Verify => "verify",
         }
     }
@@ -99,7 +103,9 @@ impl Helper {
         // Guarded at once: a helper that fails to become ready is cleaned up too.
         let bound = match role {
             Role::Stream => Names::none(), // it connects to this process's listener
-            Role::Echo | Role::CliEcho | Role::DuplexEcho | Role::Verify => Names::of([url]),
+            Role::Echo | Role::CliEcho => Names::of([url]),
+            #[cfg(unix)]
+            Role::DuplexEcho | Role::Verify => Names::of([url]),
         };
         let mut child = HelperChild::new(child, bound);
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();

@@ -2,7 +2,9 @@
 //! corrupted. Each message carries its client id, sequence number and a checksum, and both
 //! the server and the clients check every one.
 
-use crate::util::{unique_name, watchdog, TempDir};
+#[cfg(unix)]
+use crate::util::TempDir;
+use crate::util::{unique_name, watchdog};
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use std::collections::HashMap;

@@ -118,6 +118,7 @@ async fn tour_reports_ok_for_every_transport() {
 
 /// SIGTERM stops the tour at once and cleanly: the transport being measured is dropped (its
 /// peer killed), the tour's directory removed, and the exit says it was interrupted.
+#[cfg(unix)]
 #[tokio::test]
 async fn sigterm_stops_the_tour_and_removes_its_directory() {
     use tokio::io::AsyncBufReadExt;
