@@ -46,6 +46,7 @@ mod child_peer;
 pub mod floor;
 mod machine;
 mod peer;
+mod peer_exit;
 mod peer_process;
 mod raw;
 mod report;

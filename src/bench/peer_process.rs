@@ -1,4 +1,5 @@
 use super::peer::READY_PREFIX;
+use super::peer_exit::PeerExit;
 #[cfg(unix)]
 use super::run::batch_needs_a_connection;
 use super::run::run_connection;
@@ -7,11 +8,12 @@ use super::{measure, Report, Target, Workload};
 use super::{raw, twin_child::TwinChild};
 use crate::Connection;
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, ChildStdin, Command};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 /// How long a peer process may take to start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -44,6 +46,8 @@ pub struct PeerProcess {
     child: Child,
     /// Closing it asks the peer to end.
     stdin: Option<ChildStdin>,
+    /// When the peer exits (not watched for a raw twin, whose runs end with their child).
+    exit: Option<PeerExit>,
     target: Target,
     kind: Kind,
 }
@@ -102,12 +106,14 @@ impl PeerProcess {
         mut child: Child,
         pipes: Option<Connection>,
     ) -> io::Result<PeerProcess> {
-        let target = wait_ready(&mut child).await?;
-        Ok(PeerProcess::ready(
+        let (target, stdout) = wait_ready(&mut child).await?;
+        let mut peer = PeerProcess::ready(
             child,
             target,
             pipes.map_or(Kind::Listening, |pipes| Kind::Child(Box::new(pipes))),
-        ))
+        );
+        peer.exit = Some(PeerExit::watch(stdout));
+        Ok(peer)
     }
 
     /// A peer whose process has said it is ready, serving `target`.
@@ -115,6 +121,7 @@ impl PeerProcess {
         PeerProcess {
             target,
             stdin: child.stdin.take(),
+            exit: None,
             child,
             kind,
         }
@@ -147,39 +154,89 @@ impl PeerProcess {
     ///
     /// # Errors
     /// Those of [`measure`](super::measure) and [`run_client`](super::run_client); for a raw
-    /// twin, those of starting its child ([`spawn_raw_child`](PeerProcess::spawn_raw_child)).
+    /// twin, those of starting its child ([`spawn_raw_child`](PeerProcess::spawn_raw_child));
+    /// [`exit_error`](PeerProcess::exit_error) when the peer exits during the run.
     ///
     /// # Cancel safety
     /// Not cancel safe for a child peer: its pipes are left in the middle of a run. A raw
     /// twin's abandoned child is ended before the next run.
     pub async fn measure(&mut self, workload: &Workload) -> io::Result<Report> {
-        match &mut self.kind {
-            Kind::Child(pipes) => run_connection(pipes, workload).await,
-            Kind::Listening => measure(&self.target, workload).await,
-            #[cfg(unix)]
-            Kind::RawChild(twin) => {
-                if workload.batch() > 1 {
-                    // Refused before a child is started for the run.
-                    return Err(batch_needs_a_connection());
+        let exited = self.exited();
+        let run = async {
+            match &mut self.kind {
+                Kind::Child(pipes) => run_connection(pipes, workload).await,
+                Kind::Listening => measure(&self.target, workload).await,
+                #[cfg(unix)]
+                Kind::RawChild(twin) => {
+                    measure_raw_child(twin, &mut self.child, &mut self.stdin, workload).await
                 }
-                let stream = match twin.take_stream() {
-                    Some(stream) => stream,
-                    None => {
-                        // The child of the last run has gone (or is ended here, if that run
-                        // was abandoned half way); this run gets one of its own.
-                        let _ = end(&mut self.child, self.stdin.take()).await;
-                        let (child, stream) = twin.start().await?;
-                        self.child = child;
-                        self.stdin = self.child.stdin.take();
-                        stream
-                    }
-                };
-                let report = raw::run(stream, workload).await;
-                // The stream is gone, so the child's has ended and it exits: reap it.
-                let _ = end(&mut self.child, self.stdin.take()).await;
-                report
+            }
+        };
+        let finished = tokio::select! {
+            biased;
+            report = run => Some(report),
+            () = exited => None,
+        };
+        match finished {
+            Some(report) => report,
+            None => Err(self.exit_error().await),
+        }
+    }
+
+    /// Resolves once the peer process has exited, however it ended (killed, crashed, or
+    /// stopped): a run that waits on a peer that died — the way back of a one-way endpoint
+    /// never ends by itself — can be given up. For a raw twin with a child per run it never
+    /// resolves: each run's stream ends with its child.
+    ///
+    /// ```
+    /// # if std::env::args().nth(1).as_deref() == Some("bench-peer") {
+    /// #     let target = std::env::args().last().unwrap();
+    /// #     return tokio_test::block_on(anyipc::bench::peer_main(&target)).unwrap();
+    /// # }
+    /// # tokio_test::block_on(async {
+    /// use anyipc::bench::PeerProcess;
+    /// use std::time::Duration;
+    ///
+    /// let mut cmd = tokio::process::Command::new(std::env::current_exe()?);
+    /// cmd.args(["bench-peer", "tcp://127.0.0.1:0"]);
+    /// let mut peer = PeerProcess::spawn(cmd).await?;
+    /// let exited = peer.exited();
+    /// # #[cfg(unix)]
+    /// # {
+    /// // Killed behind our back:
+    /// let pid = peer.id().unwrap() as libc::pid_t;
+    /// // SAFETY: kill(2) on our own child, with a valid signal, touches no memory.
+    /// assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    /// tokio::time::timeout(Duration::from_secs(10), exited).await.expect("noticed");
+    /// let err = peer.exit_error().await;
+    /// assert!(err.to_string().contains("SIGKILL"), "{err}");
+    /// # }
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
+    pub fn exited(&self) -> impl Future<Output = ()> + Send + 'static {
+        let exit = self.exit.as_ref().map(PeerExit::exited);
+        async move {
+            match exit {
+                Some(exited) => exited.await,
+                None => std::future::pending().await,
             }
         }
+    }
+
+    /// The error for a run the peer did not outlive (after [`exited`](PeerProcess::exited)
+    /// resolved): `BrokenPipe`, with the exit status when the process has been reaped within a
+    /// second.
+    ///
+    /// See [`exited`](PeerProcess::exited) for an example.
+    pub async fn exit_error(&mut self) -> io::Error {
+        let status = match tokio::time::timeout(Duration::from_secs(1), self.child.wait()).await {
+            Ok(Ok(status)) => format!(" ({status})"),
+            _ => String::new(),
+        };
+        io::Error::new(
+            io::ErrorKind::BrokenPipe,
+            format!("the peer process exited during the run{status}"),
+        )
     }
 
     /// Where the peer listens (`stdio://` for a child peer).
@@ -294,8 +351,40 @@ impl PeerProcess {
     }
 }
 
-/// Reads a started peer's ready line and returns the target it gives.
-pub(super) async fn wait_ready(child: &mut Child) -> io::Result<Target> {
+/// [`PeerProcess::measure`] for a raw twin with a child per run (`child`, `stdin`: the child
+/// of the last run).
+#[cfg(unix)]
+async fn measure_raw_child(
+    twin: &mut TwinChild,
+    child: &mut Child,
+    stdin: &mut Option<ChildStdin>,
+    workload: &Workload,
+) -> io::Result<Report> {
+    if workload.batch() > 1 {
+        // Refused before a child is started for the run.
+        return Err(batch_needs_a_connection());
+    }
+    let stream = match twin.take_stream() {
+        Some(stream) => stream,
+        None => {
+            // The child of the last run has gone (or is ended here, if that run was
+            // abandoned half way); this run gets one of its own.
+            let _ = end(child, stdin.take()).await;
+            let (started, stream) = twin.start().await?;
+            *child = started;
+            *stdin = child.stdin.take();
+            stream
+        }
+    };
+    let report = raw::run(stream, workload).await;
+    // The stream is gone, so the child's has ended and it exits: reap it.
+    let _ = end(child, stdin.take()).await;
+    report
+}
+
+/// Reads a started peer's ready line and returns the target it gives, and the rest of its
+/// stdout.
+pub(super) async fn wait_ready(child: &mut Child) -> io::Result<(Target, BufReader<ChildStdout>)> {
     let stdout = child.stdout.take().expect("stdout is piped");
     let mut line = String::new();
     let mut stdout = BufReader::new(stdout);
@@ -317,7 +406,7 @@ pub(super) async fn wait_ready(child: &mut Child) -> io::Result<Target> {
             ),
         ));
     };
-    target.parse()
+    Ok((target.parse()?, stdout))
 }
 
 /// Ends a peer: closes its stdin, which asks it to end, waits up to 5 s for it to exit, then

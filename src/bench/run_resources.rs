@@ -129,7 +129,13 @@ impl Drop for RunResources {
         }
         for dir in &self.logs {
             // Forced: the run created it, and a peer that did not stop may still hold it.
-            let _ = crate::file::remove_forced(dir);
+            if let Err(e) = crate::file::remove_forced(dir) {
+                if e.kind() == io::ErrorKind::NotFound {
+                    // No log in it yet (a consumer made the directory, and the run ended
+                    // before any producer opened it): removed only if empty.
+                    let _ = std::fs::remove_dir(dir);
+                }
+            }
         }
     }
 }

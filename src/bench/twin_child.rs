@@ -61,6 +61,7 @@ impl TwinChild {
                 // run leaves nothing behind however it ends.
                 let (fifos, stream) = Fifos::create(path).await?;
                 let mut child = cmd.spawn()?;
+                // Its stdout is not watched: the run's stream ends with the child.
                 wait_ready(&mut child).await?;
                 drop(fifos);
                 Ok((child, stream))
@@ -69,6 +70,7 @@ impl TwinChild {
                 // The pipes `child` uses, set up the same way (1 MiB buffers).
                 let (mut child, receiver, sender) = crate::child::spawn_piped(&mut cmd, false)?;
                 let stream = tokio::io::join(receiver, sender);
+                // Its stdout is not watched: the run's stream ends with the child.
                 wait_ready(&mut child).await?;
                 Ok((child, stream))
             }

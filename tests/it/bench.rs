@@ -327,3 +327,40 @@ async fn only_raw_twins_start_a_child_per_run() {
         .unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof, "{err}");
 }
+
+/// A peer killed during a run fails the run with `BrokenPipe` naming how it ended, where the
+/// way back (a log) would otherwise be waited on for ever.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_run_fails_when_its_peer_process_is_killed() {
+    watchdog(60, async {
+        let dir = TempDir::new("bench-peer-killed");
+        let target: Target = format!(
+            "file://{0}/to?from=end + file://{0}/back?from=end",
+            dir.path().display()
+        )
+        .parse()
+        .unwrap();
+        let _logs = RunResources::new(&target);
+        let mut peer = PeerProcess::spawn(peer_command(&target.to_string()))
+            .await
+            .unwrap();
+        let pid = libc::pid_t::try_from(peer.id().unwrap()).unwrap();
+        let killer = tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            // SAFETY: kill(2) with a valid signal number touches no memory.
+            assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+        });
+        let err = peer
+            .measure(&Workload::latency(64, 1_000_000_000))
+            .await
+            .unwrap_err();
+        killer.await.unwrap();
+        assert_eq!(err.kind(), io::ErrorKind::BrokenPipe, "{err}");
+        assert_eq!(
+            err.to_string(),
+            "the peer process exited during the run (signal: 9 (SIGKILL))"
+        );
+    })
+    .await;
+}

@@ -86,10 +86,15 @@ impl Proc {
     }
 
     /// Sends `signal` to the command, then reads it to its end.
-    async fn stop_with(mut self, signal: libc::c_int) -> (ExitStatus, Vec<String>) {
+    async fn stop_with(self, signal: libc::c_int) -> (ExitStatus, Vec<String>) {
         let pid = libc::pid_t::try_from(self.id()).expect("a pid");
         // SAFETY: kill(2) with a valid signal number touches no memory.
         assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+        self.wait_out().await
+    }
+
+    /// Waits for the command to exit and reads its stderr to the end.
+    async fn wait_out(mut self) -> (ExitStatus, Vec<String>) {
         let status = self.child.wait().await.expect("wait");
         while let Some(line) = self.stderr.next_line().await.expect("read stderr") {
             self.stderr_seen.push(line);
@@ -597,9 +602,23 @@ async fn bench_start_failures_are_one_line() {
 /// Starts a latency bench over a FIFO in `dir` that runs until stopped; returns it, once its
 /// FIFOs are made, with its peer's pid.
 async fn endless_fifo_bench(dir: &TempDir) -> (Proc, libc::pid_t) {
-    let url = format!("fifo://{}", dir.join("b.fifo"));
+    endless_bench(&format!("fifo://{}", dir.join("b.fifo")), "latency").await
+}
+
+/// Starts a bench of `url` in `mode` that runs until stopped; returns it, once its endpoints
+/// are made, with its peer's pid.
+async fn endless_bench(url: &str, mode: &str) -> (Proc, libc::pid_t) {
     let mut bench = Proc::start(
-        &["bench", &url, "--mode", "latency", "--count", "1000000000"],
+        &[
+            "bench",
+            url,
+            "--mode",
+            mode,
+            "--size",
+            "64",
+            "--count",
+            "1000000000",
+        ],
         &[],
         true,
     );
@@ -648,6 +667,51 @@ async fn bench_stopped_by_sigterm_removes_what_it_created() {
         WATCHDOG,
         a_stopped_bench_removes_what_it_created(libc::SIGTERM, false),
     )
+    .await;
+}
+
+/// A peer killed mid-run fails the run at once, also where the way back never ends by
+/// itself (a queue, a log): the bench used to wait for ever for the next reply, and then for
+/// ten seconds to flush into the dead peer's full queue. What the run created is removed.
+#[tokio::test]
+async fn bench_fails_at_once_when_its_peer_dies_mid_run() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-bench-peer-dies");
+        let queue = unique_name("cli-bench-peer-dies");
+        let runs = [
+            (format!("mq://{queue}?create=true"), "throughput"),
+            (format!("file://{}", dir.join("log")), "latency"),
+            (format!("file://{}", dir.join("log")), "throughput"),
+        ];
+        for (url, mode) in runs {
+            let (bench, peer) = endless_bench(&url, mode).await;
+            // SAFETY: kill(2) with a valid signal number touches no memory.
+            assert_eq!(unsafe { libc::kill(peer, libc::SIGKILL) }, 0);
+            // Seconds, not the ten of the old flush nor for ever: the peer's end is noticed.
+            let (status, stderr) =
+                tokio::time::timeout(std::time::Duration::from_secs(8), bench.wait_out())
+                    .await
+                    .unwrap_or_else(|_| panic!("{mode} over {url}: still running"));
+            assert_eq!(status.code(), Some(1), "{stderr:?}");
+            let last = stderr.last().map_or("", String::as_str);
+            assert!(
+                last.starts_with(&format!("anyipc: {mode} 64 B × 1000000000 over "))
+                    && last.ends_with(
+                        ": the peer process exited during the run (signal: 9 (SIGKILL))"
+                    ),
+                "{stderr:?}"
+            );
+            assert_eq!(left_in(&dir), Vec::<String>::new(), "{url}");
+        }
+        for name in [queue.clone(), format!("{queue}-reply")] {
+            let err = anyipc::queue::MessageQueue::open(&name).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                std::io::ErrorKind::NotFound,
+                "{name} left behind"
+            );
+        }
+    })
     .await;
 }
 

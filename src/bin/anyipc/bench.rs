@@ -28,6 +28,7 @@ use anyipc::bench::{
 use anyipc::{Scheme, Transport};
 use bytes::Bytes;
 use echo_throughput::echo_throughput;
+use futures::FutureExt;
 use limits::{check_queues, largest_message, message_size, Limit};
 use pair::WayBack;
 use progress::{Counted, Progress};
@@ -283,13 +284,26 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), CliError> {
         _resources: RunResources::new(&asked),
     };
     let mut stop = StopSignals::install()?;
-    let outcome = tokio::select! {
+    let interrupted = || CliError::Runtime("interrupted".to_owned());
+    let mut outcome = tokio::select! {
         outcome = session.run(&args, &asked, workloads, &notes) => outcome,
-        () = stop.recv() => Err(CliError::Runtime("interrupted".to_owned())),
+        () = stop.recv() => Err(interrupted()),
     };
+    // Ctrl-C at a terminal reaches the peer too: a run that failed because the peer died of
+    // it was interrupted, which the signal arriving here a moment later tells.
+    if outcome.is_err()
+        && tokio::time::timeout(SIGNAL_GRACE, stop.recv())
+            .await
+            .is_ok()
+    {
+        outcome = Err(interrupted());
+    }
     session.stop().await;
     outcome
 }
+
+/// How long after a failed run a stop signal still counts as its cause.
+const SIGNAL_GRACE: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// What a bench run has set up; [`stop`](Session::stop) ends it all in order.
 struct Session {
@@ -391,7 +405,15 @@ impl Session {
     /// baseline's directory and the queues and logs the runs created.
     async fn stop(mut self) {
         if let Some(way_back) = self.way_back.take() {
-            way_back.close().await;
+            // A peer that has exited reads nothing more: closing would wait to flush into a
+            // queue that stays full (mq://), so the connection is dropped instead.
+            let peer_exited = match &self.peer {
+                Some(Peer::Process(process)) => process.exited().now_or_never().is_some(),
+                _ => false,
+            };
+            if !peer_exited {
+                way_back.close().await;
+            }
         }
         if let Some(peer) = self.peer.take() {
             peer.stop().await;
@@ -431,8 +453,32 @@ pub(crate) fn peer_command(
     })
 }
 
-/// Runs one workload against `peer` (over `way_back` for a pair) with a progress bar.
+/// Runs one workload against `peer` (over `way_back` for a pair) with a progress bar; fails
+/// when a peer process exits during the run (a one-way way back would wait for ever).
 async fn measure(
+    peer: &mut Peer,
+    way_back: Option<&mut WayBack>,
+    workload: &Workload,
+    echo: bool,
+) -> io::Result<Report> {
+    let Peer::Process(process) = peer else {
+        return measure_run(peer, way_back, workload, echo).await;
+    };
+    let exited = process.exited();
+    let finished = tokio::select! {
+        biased;
+        report = measure_run(peer, way_back, workload, echo) => Some(report),
+        () = exited => None,
+    };
+    match (finished, peer) {
+        (Some(report), _) => report,
+        (None, Peer::Process(process)) => Err(process.exit_error().await),
+        (None, _) => unreachable!("only a peer process exits"),
+    }
+}
+
+/// [`measure`] without the watch on the peer process.
+async fn measure_run(
     peer: &mut Peer,
     way_back: Option<&mut WayBack>,
     workload: &Workload,
