@@ -292,6 +292,13 @@ impl TailSource for LogReader {
         (returned.next_seq != ac.committed.next_seq).then(|| ac.last + AUTO_COMMIT_PERIOD)
     }
 
+    fn commit_now(&mut self, returned: Option<Position>) -> io::Result<()> {
+        match returned {
+            Some(returned) => self.commit_at(returned),
+            None => Ok(()),
+        }
+    }
+
     fn read_batch(&mut self, returned: Option<Position>) -> io::Result<Batch> {
         if let Some(returned) = returned {
             self.maybe_auto_commit(returned)?;

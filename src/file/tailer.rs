@@ -50,11 +50,17 @@ pub(crate) trait TailSource: Send + 'static {
     }
 
     /// When a cursor commit of `returned` becomes due, if one is pending: a tailer waiting
-    /// at the end of the data then reads again at that time (on the pool, where
-    /// [`read_batch`](TailSource::read_batch) commits), so an idle consumer's cursor does
-    /// not stay behind what it returned.
+    /// at the end of the data then commits at that time (on the pool, with
+    /// [`commit_now`](TailSource::commit_now)), so an idle consumer's cursor does not stay
+    /// behind what it returned.
     fn commit_deadline(&self, _returned: Option<Position>) -> Option<std::time::Instant> {
         None
+    }
+
+    /// Commits the pending cursor at `returned` now, whatever the time (the tailer's timer,
+    /// on tokio's clock, says it is due).
+    fn commit_now(&mut self, _returned: Option<Position>) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -210,12 +216,17 @@ impl<S: TailSource> Tailer<S> {
                     changed?;
                 } else {
                     ready!(self.poll_commit_due(cx));
-                    // The commit is due: the pool read makes it (nothing new to read on the
-                    // task, or the watcher would have said so).
+                    // The commit is due by tokio's clock (which a test may have paused): the
+                    // pool job makes it, then reads (nothing new to read on the task, or the
+                    // watcher would have said so).
                     self.commit_timer = None;
                     self.waiting = false;
                     self.watcher.reset();
-                    self.start_read();
+                    let returned = self.returned;
+                    self.start_job(move |source: &mut S| {
+                        source.commit_now(returned)?;
+                        source.read_batch(returned)
+                    });
                     continue;
                 }
                 self.waiting = false;

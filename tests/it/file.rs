@@ -430,6 +430,51 @@ async fn an_idle_consumer_commits_what_it_returned_without_being_closed() {
     .await
 }
 
+/// An idle consumer's commit follows tokio's clock: with the clock paused (as a service's
+/// tests may run it), the cursor is committed once a second has passed on that clock. It
+/// used to wait for a real second, re-running a read on the pool at every poll meanwhile.
+#[tokio::test(start_paused = true)]
+async fn an_idle_consumers_commit_follows_a_paused_clock() {
+    let dir = TempDir::new("file-paused-commit");
+    let mut producer = FileProducer::open(dir.path(), opts(FsyncPolicy::Never))
+        .await
+        .unwrap();
+    for i in 0..3u8 {
+        producer.append(vec![b'a' + i]).await.unwrap();
+    }
+    // Real time, from the consumer's start: a commit by the real clock comes a second later.
+    let opened = std::time::Instant::now();
+    let mut listener = anyipc::bind(url(dir.path(), "?consumer=paused"))
+        .await
+        .unwrap();
+    let mut conn = listener.accept().await.unwrap();
+    for expected in ["a", "b", "c"] {
+        assert_eq!(conn.next().await.unwrap().unwrap(), expected);
+    }
+    // Two seconds of waiting for more, on the paused clock: no real time passes.
+    tokio::select! {
+        msg = conn.next() => panic!("nothing more was appended, yet {msg:?}"),
+        () = tokio::time::sleep(Duration::from_secs(2)) => {}
+    }
+    // The commit is written on the blocking pool: real time for it to land, but not the
+    // real second after which the real clock would have made it due.
+    let cursor = dir.path().join("paused.cursor");
+    while !cursor.exists() && opened.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        cursor.exists() && opened.elapsed() < Duration::from_millis(900),
+        "committed by the paused clock's second, not a real one: {:?}",
+        opened.elapsed()
+    );
+    drop(conn);
+    producer.append(&b"d"[..]).await.unwrap();
+    let mut resumed = FileConsumer::open(dir.path(), Some("paused"), opts(FsyncPolicy::Never))
+        .await
+        .unwrap();
+    assert_eq!(resumed.recv().await.unwrap().unwrap().payload, "d");
+}
+
 #[tokio::test]
 async fn segments_rotate_and_retention_deletes_the_oldest() {
     watchdog(60, async {
