@@ -13,6 +13,8 @@ mod frame_error;
 mod framing;
 mod length_codec;
 mod line_codec;
+#[cfg(feature = "postcard")]
+mod nesting_limit;
 mod raw_codec;
 #[cfg(test)]
 mod tests;
@@ -31,6 +33,7 @@ pub use line_codec::LineCodec;
 pub(crate) use line_codec::NEWLINE;
 pub use raw_codec::RawCodec;
 
-/// The most a decoder reserves ahead of bytes that have actually arrived. A peer announcing an
-/// 8 MiB frame and then stalling costs this much, not 8 MiB.
+/// The most a decoder asks to reserve past the bytes that have actually arrived (a buffer that
+/// grows may double). A peer announcing an 8 MiB frame and then stalling costs about twice
+/// this, not 8 MiB.
 pub(crate) const MAX_RESERVE_AHEAD: usize = 256 * 1024;

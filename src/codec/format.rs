@@ -171,7 +171,18 @@ impl Format for Postcard {
             .map_err(|e| FormatError::new("postcard", e))
     }
 
+    /// Messages nested deeper than 128 levels are refused (as serde_json does), so that a
+    /// recursive type cannot let a peer overflow the stack.
     fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, FormatError> {
-        postcard::from_bytes(bytes).map_err(|e| FormatError::new("postcard", e))
+        use super::nesting_limit::{too_deep, NestingLimit, MAX_NESTING};
+        let exceeded = std::cell::Cell::new(false);
+        let mut deserializer = postcard::Deserializer::from_bytes(bytes);
+        T::deserialize(NestingLimit::new(&mut deserializer, MAX_NESTING, &exceeded)).map_err(|e| {
+            match exceeded.get() {
+                // postcard's error would say "Serde Deserialization Error" only.
+                true => FormatError::new("postcard", io::Error::other(too_deep())),
+                false => FormatError::new("postcard", e),
+            }
+        })
     }
 }

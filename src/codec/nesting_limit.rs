@@ -1,0 +1,353 @@
+//! [`NestingLimit`]: a serde `Deserializer` adapter that refuses input nested deeper than a
+//! limit, for formats that have none of their own (postcard).
+//!
+//! Deserializing is recursive: every sequence, map, enum, option or newtype inside another
+//! takes a few stack frames more. With a recursive message type (`enum Tree { Leaf,
+//! Node(Box<Tree>) }`), a peer decides the depth, one byte per level in postcard, so a 1 MiB
+//! message would overflow the stack and abort the process. serde_json stops at 128 levels;
+//! this adapter gives other formats the same limit: past it, the format's own error, and
+//! the flag the caller passed is set (postcard's errors do not keep a custom message).
+//!
+//! The adapter wraps each piece serde hands around — the deserializer, the visitor it is
+//! given, the `SeqAccess`/`MapAccess`/`EnumAccess`/`VariantAccess` the format hands the
+//! visitor, and the seeds of their elements — and counts one level down each time a visitor
+//! is given a nested value to visit.
+
+use serde::de::{self, DeserializeSeed, Deserializer, Visitor};
+use std::cell::Cell;
+use std::fmt;
+
+/// How deep a message may nest: as serde_json's default.
+pub(crate) const MAX_NESTING: usize = 128;
+
+/// One of serde's pieces with the levels it may still go down.
+pub(crate) struct NestingLimit<'a, T> {
+    inner: T,
+    levels_left: usize,
+    /// Set when input went past the limit.
+    exceeded: &'a Cell<bool>,
+}
+
+impl<'a, T> NestingLimit<'a, T> {
+    /// Wraps `inner`, allowing `levels` nested values below it; sets `exceeded` if the input
+    /// nests deeper.
+    pub(crate) fn new(inner: T, levels: usize, exceeded: &'a Cell<bool>) -> Self {
+        NestingLimit {
+            inner,
+            levels_left: levels,
+            exceeded,
+        }
+    }
+
+    fn wrap<U>(&self, inner: U) -> NestingLimit<'a, U> {
+        NestingLimit::new(inner, self.levels_left, self.exceeded)
+    }
+
+    /// `inner` one level further down, or the error when no level is left.
+    fn descend<U, E: de::Error>(&self, inner: U) -> Result<NestingLimit<'a, U>, E> {
+        match self.levels_left.checked_sub(1) {
+            Some(levels) => Ok(NestingLimit::new(inner, levels, self.exceeded)),
+            None => {
+                self.exceeded.set(true);
+                Err(E::custom(too_deep()))
+            }
+        }
+    }
+}
+
+/// What an input nested past the limit is told.
+pub(crate) fn too_deep() -> String {
+    format!("nested deeper than {MAX_NESTING} levels")
+}
+
+/// Forwards `deserialize_*` methods, wrapping the visitor.
+macro_rules! forward_deserialize {
+    ($($method:ident($($arg:ident: $ty:ty),*);)*) => {
+        $(
+            fn $method<V: Visitor<'de>>(self, $($arg: $ty,)* visitor: V)
+                -> Result<V::Value, D::Error> {
+                let visitor = self.wrap(visitor);
+                self.inner.$method($($arg,)* visitor)
+            }
+        )*
+    };
+}
+
+impl<'de, D: Deserializer<'de>> Deserializer<'de> for NestingLimit<'_, D> {
+    type Error = D::Error;
+
+    forward_deserialize! {
+        deserialize_any();
+        deserialize_bool();
+        deserialize_i8();
+        deserialize_i16();
+        deserialize_i32();
+        deserialize_i64();
+        deserialize_i128();
+        deserialize_u8();
+        deserialize_u16();
+        deserialize_u32();
+        deserialize_u64();
+        deserialize_u128();
+        deserialize_f32();
+        deserialize_f64();
+        deserialize_char();
+        deserialize_str();
+        deserialize_string();
+        deserialize_bytes();
+        deserialize_byte_buf();
+        deserialize_option();
+        deserialize_unit();
+        deserialize_unit_struct(name: &'static str);
+        deserialize_newtype_struct(name: &'static str);
+        deserialize_seq();
+        deserialize_tuple(len: usize);
+        deserialize_tuple_struct(name: &'static str, len: usize);
+        deserialize_map();
+        deserialize_struct(name: &'static str, fields: &'static [&'static str]);
+        deserialize_enum(name: &'static str, variants: &'static [&'static str]);
+        deserialize_identifier();
+        deserialize_ignored_any();
+    }
+
+    fn is_human_readable(&self) -> bool {
+        self.inner.is_human_readable()
+    }
+}
+
+/// Forwards `visit_*` methods of values that hold no other value.
+macro_rules! forward_visit {
+    ($($method:ident($($arg:ident: $ty:ty)?);)*) => {
+        $(
+            fn $method<E: de::Error>(self $(, $arg: $ty)?) -> Result<V::Value, E> {
+                self.inner.$method($($arg)?)
+            }
+        )*
+    };
+}
+
+impl<'de, V: Visitor<'de>> Visitor<'de> for NestingLimit<'_, V> {
+    type Value = V::Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.expecting(f)
+    }
+
+    forward_visit! {
+        visit_bool(v: bool);
+        visit_i8(v: i8);
+        visit_i16(v: i16);
+        visit_i32(v: i32);
+        visit_i64(v: i64);
+        visit_i128(v: i128);
+        visit_u8(v: u8);
+        visit_u16(v: u16);
+        visit_u32(v: u32);
+        visit_u64(v: u64);
+        visit_u128(v: u128);
+        visit_f32(v: f32);
+        visit_f64(v: f64);
+        visit_char(v: char);
+        visit_str(v: &str);
+        visit_borrowed_str(v: &'de str);
+        visit_string(v: String);
+        visit_bytes(v: &[u8]);
+        visit_borrowed_bytes(v: &'de [u8]);
+        visit_byte_buf(v: Vec<u8>);
+        visit_none();
+        visit_unit();
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<V::Value, D::Error> {
+        let deserializer = self.descend(deserializer)?;
+        self.inner.visit_some(deserializer)
+    }
+
+    fn visit_newtype_struct<D: Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<V::Value, D::Error> {
+        let deserializer = self.descend(deserializer)?;
+        self.inner.visit_newtype_struct(deserializer)
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<V::Value, A::Error> {
+        let seq = self.descend(seq)?;
+        self.inner.visit_seq(seq)
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
+        let map = self.descend(map)?;
+        self.inner.visit_map(map)
+    }
+
+    fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<V::Value, A::Error> {
+        let data = self.descend(data)?;
+        self.inner.visit_enum(data)
+    }
+}
+
+impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for NestingLimit<'_, S> {
+    type Value = S::Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<S::Value, D::Error> {
+        let deserializer = self.wrap(deserializer);
+        self.inner.deserialize(deserializer)
+    }
+}
+
+impl<'de, A: de::SeqAccess<'de>> de::SeqAccess<'de> for NestingLimit<'_, A> {
+    type Error = A::Error;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, A::Error> {
+        let seed = self.wrap(seed);
+        self.inner.next_element_seed(seed)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        self.inner.size_hint()
+    }
+}
+
+impl<'de, A: de::MapAccess<'de>> de::MapAccess<'de> for NestingLimit<'_, A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        let seed = self.wrap(seed);
+        self.inner.next_key_seed(seed)
+    }
+
+    fn next_value_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<T::Value, A::Error> {
+        let seed = self.wrap(seed);
+        self.inner.next_value_seed(seed)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        self.inner.size_hint()
+    }
+}
+
+impl<'a, 'de, A: de::EnumAccess<'de>> de::EnumAccess<'de> for NestingLimit<'a, A> {
+    type Error = A::Error;
+    type Variant = NestingLimit<'a, A::Variant>;
+
+    fn variant_seed<T: DeserializeSeed<'de>>(
+        self,
+        seed: T,
+    ) -> Result<(T::Value, Self::Variant), A::Error> {
+        let (levels, exceeded) = (self.levels_left, self.exceeded);
+        let seed = NestingLimit::new(seed, levels, exceeded);
+        let (value, variant) = self.inner.variant_seed(seed)?;
+        Ok((value, NestingLimit::new(variant, levels, exceeded)))
+    }
+}
+
+impl<'de, A: de::VariantAccess<'de>> de::VariantAccess<'de> for NestingLimit<'_, A> {
+    type Error = A::Error;
+
+    fn unit_variant(self) -> Result<(), A::Error> {
+        self.inner.unit_variant()
+    }
+
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, A::Error> {
+        let seed = self.wrap(seed);
+        self.inner.newtype_variant_seed(seed)
+    }
+
+    fn tuple_variant<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, A::Error> {
+        let visitor = self.wrap(visitor);
+        self.inner.tuple_variant(len, visitor)
+    }
+
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, A::Error> {
+        let visitor = self.wrap(visitor);
+        self.inner.struct_variant(fields, visitor)
+    }
+}
+
+#[cfg(all(test, feature = "postcard"))]
+mod tests {
+    use super::*;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    enum Tree {
+        Leaf(u8),
+        Node(Box<Tree>),
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Everything {
+        option: Option<Box<Everything>>,
+        newtype: Meters,
+        list: Vec<(u8, String)>,
+        map: std::collections::BTreeMap<String, Vec<u16>>,
+        shapes: Vec<Shape>,
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Meters(f64);
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    enum Shape {
+        Dot,
+        Circle(u32),
+        Pair(i8, i8),
+        Rect { w: u16, h: u16 },
+    }
+
+    /// Decodes `bytes`; the error says whether the limit was passed.
+    fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8], levels: usize) -> Result<T, bool> {
+        let exceeded = Cell::new(false);
+        let mut de = postcard::Deserializer::from_bytes(bytes);
+        T::deserialize(NestingLimit::new(&mut de, levels, &exceeded)).map_err(|_| exceeded.get())
+    }
+
+    fn nested(depth: usize) -> Tree {
+        (0..depth).fold(Tree::Leaf(7), |t, _| Tree::Node(Box::new(t)))
+    }
+
+    #[test]
+    fn every_kind_of_value_passes_through_unchanged() {
+        let value = Everything {
+            option: Some(Box::new(Everything {
+                option: None,
+                newtype: Meters(0.5),
+                list: vec![],
+                map: Default::default(),
+                shapes: vec![Shape::Dot],
+            })),
+            newtype: Meters(-1.25),
+            list: vec![(1, "one".into()), (2, "two".into())],
+            map: [("k".to_owned(), vec![1, 2, 3])].into_iter().collect(),
+            shapes: vec![
+                Shape::Dot,
+                Shape::Circle(9),
+                Shape::Pair(-1, 1),
+                Shape::Rect { w: 3, h: 4 },
+            ],
+        };
+        let bytes = postcard::to_stdvec(&value).unwrap();
+        assert_eq!(decode::<Everything>(&bytes, MAX_NESTING).unwrap(), value);
+    }
+
+    #[test]
+    fn the_limit_is_exact_and_flagged() {
+        // Each `Node` is one enum level, and the innermost `Leaf` one more.
+        let bytes = postcard::to_stdvec(&nested(9)).unwrap();
+        assert_eq!(decode::<Tree>(&bytes, 10), Ok(nested(9)));
+        assert_eq!(decode::<Tree>(&bytes, 9), Err(true));
+        // Other errors are not the limit's.
+        assert_eq!(decode::<Tree>(&bytes[..bytes.len() - 1], 10), Err(false));
+    }
+}
