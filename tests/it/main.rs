@@ -15,6 +15,7 @@ mod examples;
 mod fifo;
 mod file;
 mod framing;
+mod fuzz_props;
 mod pipe;
 mod process;
 #[cfg(target_os = "linux")]
