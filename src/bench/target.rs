@@ -152,18 +152,19 @@ impl FromStr for Target {
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{s}: {e}")));
         }
         #[cfg(unix)]
-        if let Some(path) = s.strip_prefix("raw+unix://") {
-            return Ok(Target::RawUnix(PathBuf::from(path)));
-        }
-        #[cfg(unix)]
-        if let Some(path) = s.strip_prefix("raw+fifo://") {
-            return match path {
-                "" => Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("{s}: raw+fifo:// needs a path"),
-                )),
-                _ => Ok(Target::RawFifo(PathBuf::from(path))),
-            };
+        for (prefix, make) in [
+            ("raw+unix://", Target::RawUnix as fn(PathBuf) -> Target),
+            ("raw+fifo://", Target::RawFifo),
+        ] {
+            if let Some(path) = s.strip_prefix(prefix) {
+                return match path {
+                    "" => Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!("{s}: {prefix} needs a path"),
+                    )),
+                    _ => Ok(make(PathBuf::from(path))),
+                };
+            }
         }
         #[cfg(unix)]
         if let Some(rest) = s.strip_prefix("raw+child://") {

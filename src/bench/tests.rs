@@ -111,7 +111,7 @@ fn raw_pipe_twin_targets_parse_and_display() {
     for t in [&child, &fifo] {
         assert!(t.is_raw() && t.is_raw_child() && !t.is_child());
     }
-    for bad in ["raw+child://x", "raw+fifo://"] {
+    for bad in ["raw+child://x", "raw+fifo://", "raw+unix://"] {
         let err = bad.parse::<Target>().unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{bad}");
     }
