@@ -9,30 +9,10 @@
 use anyipc::bench::Target;
 use anyipc::Endpoint;
 
-/// Every option key of the table, so that `option` and `with_option` are tried with each.
-const KEYS: &[&str] = &[
-    "framing",
-    "max_frame",
-    "connect_timeout",
-    "recv_timeout",
-    "send_timeout",
-    "nodelay",
-    "max_peers",
-    "idle_timeout",
-    "mode",
-    "capacity",
-    "busy_poll",
-    "create",
-    "max_message_len",
-    "priority",
-    "fsync",
-    "consumer",
-    "from",
-    "follow",
-    "segment_size",
-    "retention",
-    "allow_uids",
-];
+#[path = "../shared.rs"]
+mod shared;
+
+use shared::KEYS;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

@@ -9,14 +9,14 @@
 //! - messages encoded then decoded (cut anywhere) come back the same.
 #![no_main]
 
+#[path = "../shared.rs"]
+mod shared;
+
 use anyipc::codec::{FrameCodec, Framing};
 use bytes::{Bytes, BytesMut};
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use std::io;
-use tokio_util::codec::{Decoder, Encoder};
-
-/// The codecs' limit on what they reserve ahead of the bytes that arrived (256 KiB).
-const RESERVE_AHEAD: usize = 256 * 1024;
+use tokio_util::codec::Encoder;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let _ = run(&mut Unstructured::new(data));
@@ -122,45 +122,14 @@ fn round_trip(
     Ok(())
 }
 
-/// Feeds `wire` to a fresh codec in reads ending at `cuts`, decoding after each read until
-/// it returns nothing, then `decode_eof` until it returns nothing, as `FramedRead` does.
+/// [`shared::decode_cut`], its buffer bound asserted.
 fn decode(
     framing: Framing,
     max_frame: usize,
     wire: &[u8],
     cuts: &[usize],
-) -> (Vec<Vec<u8>>, Option<io::Error>) {
-    let mut codec = FrameCodec::new(framing, max_frame);
-    let mut ends: Vec<usize> = cuts.iter().map(|c| c % (wire.len() + 1)).collect();
-    ends.push(wire.len());
-    ends.sort_unstable();
-    let mut buf = BytesMut::new();
-    let mut out = Vec::new();
-    let mut start = 0;
-    for end in ends.into_iter().map(Some).chain([None]) {
-        if let Some(end) = end {
-            buf.extend_from_slice(&wire[start..end]);
-            start = end;
-        }
-        loop {
-            let step = match end {
-                Some(_) => codec.decode(&mut buf),
-                None => codec.decode_eof(&mut buf),
-            };
-            // Not the announced size: what arrived and the bounded reservation ahead of it,
-            // doubled at most (a `BytesMut` that must grow doubles, so the documented 256 KiB
-            // ahead is in fact up to about 512 KiB: see `tests/it/fuzz_props.rs`).
-            assert!(
-                buf.capacity() <= 2 * (start + RESERVE_AHEAD) + 64,
-                "{framing}: {} bytes reserved after {start} arrived",
-                buf.capacity()
-            );
-            match step {
-                Ok(Some(frame)) => out.push(frame.to_vec()),
-                Ok(None) => break,
-                Err(e) => return (out, Some(e)),
-            }
-        }
-    }
-    (out, None)
+) -> (Vec<Bytes>, Option<io::Error>) {
+    let d = shared::decode_cut(framing, max_frame, wire, cuts);
+    assert!(d.within_bound, "{framing}: the buffer grew past its bound");
+    (d.frames, d.err)
 }

@@ -6,27 +6,13 @@
 use anyipc::codec::{Format, Json, Postcard};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt::Debug;
 
-#[derive(Debug, PartialEq, Serialize, Deserialize)]
-struct Order {
-    id: u64,
-    name: String,
-    tags: Vec<String>,
-    price: Option<i64>,
-    blob: Vec<u8>,
-    kind: Kind,
-    extra: BTreeMap<String, u32>,
-}
+#[path = "../shared.rs"]
+mod shared;
 
-#[derive(Debug, PartialEq, Serialize, Deserialize)]
-enum Kind {
-    Unit,
-    New(u16),
-    Tuple(i8, char),
-    Struct { a: bool, b: Vec<u32> },
-}
+use shared::{Kind, Order};
 
 /// Recursive, but the fuzzer's inputs (at most a few KiB) stay far from the stack's limit:
 /// see `tests/it/fuzz_props.rs` for deep nesting.

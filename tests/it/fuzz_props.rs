@@ -8,6 +8,8 @@
 //! (a stack overflow), JSON floats off by one ULP, and the length codec's reservation.
 
 use crate::util::{watchdog, TempDir};
+#[path = "../../fuzz/shared.rs"]
+mod shared;
 use anyipc::bench::{Target, Workload};
 use anyipc::codec::{Format, FrameCodec, Framing, Json, LengthCodec, Postcard};
 use anyipc::file::{
@@ -19,6 +21,7 @@ use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use shared::{Kind, Order, KEYS, RESERVE_AHEAD};
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::io;
@@ -36,31 +39,6 @@ fn config(cases: u32) -> ProptestConfig {
 // ---------------------------------------------------------------------------------------
 // Endpoint URLs and bench targets
 // ---------------------------------------------------------------------------------------
-
-/// Every key of the option table (src/endpoint/option_spec.rs).
-const KEYS: &[&str] = &[
-    "framing",
-    "max_frame",
-    "connect_timeout",
-    "recv_timeout",
-    "send_timeout",
-    "nodelay",
-    "max_peers",
-    "idle_timeout",
-    "mode",
-    "capacity",
-    "busy_poll",
-    "create",
-    "max_message_len",
-    "priority",
-    "fsync",
-    "consumer",
-    "from",
-    "follow",
-    "segment_size",
-    "retention",
-    "allow_uids",
-];
 
 fn scheme_text() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -308,42 +286,16 @@ proptest! {
 // Frame codecs
 // ---------------------------------------------------------------------------------------
 
-/// Documented limit on what a decoder reserves ahead of the bytes that arrived.
-const RESERVE_AHEAD: usize = 256 * 1024;
-
-/// Feeds `wire` to a fresh codec in reads ending at `cuts`, decoding after each read until
-/// nothing comes, then `decode_eof` likewise (as `FramedRead` does). Returns the frames, the
-/// first error, and the largest capacity the buffer reached beyond what had arrived.
+/// [`shared::decode_cut`] as the tests here take it: frames, error, and whether the buffer
+/// kept its bound.
 fn decode_cut(
     framing: Framing,
     max_frame: usize,
     wire: &[u8],
     cuts: &[usize],
-) -> (Vec<Bytes>, Option<io::Error>, usize) {
-    let mut codec = FrameCodec::new(framing, max_frame);
-    let mut ends: Vec<usize> = cuts.iter().map(|c| c % (wire.len() + 1)).collect();
-    ends.push(wire.len());
-    ends.sort_unstable();
-    let (mut buf, mut out, mut start, mut ahead) = (BytesMut::new(), Vec::new(), 0, 0);
-    for end in ends.into_iter().map(Some).chain([None]) {
-        if let Some(end) = end {
-            buf.extend_from_slice(&wire[start..end]);
-            start = end;
-        }
-        loop {
-            let step = match end {
-                Some(_) => codec.decode(&mut buf),
-                None => codec.decode_eof(&mut buf),
-            };
-            ahead = ahead.max(buf.capacity().saturating_sub(buf.len()));
-            match step {
-                Ok(Some(frame)) => out.push(frame),
-                Ok(None) => break,
-                Err(e) => return (out, Some(e), ahead),
-            }
-        }
-    }
-    (out, None, ahead)
+) -> (Vec<Bytes>, Option<io::Error>, bool) {
+    let d = shared::decode_cut(framing, max_frame, wire, cuts);
+    (d.frames, d.err, d.within_bound)
 }
 
 fn max_frame() -> impl Strategy<Value = usize> {
@@ -457,8 +409,8 @@ proptest! {
     ) {
         let mut wire = len.to_be_bytes().to_vec();
         wire.resize(4 + body, 7);
-        let (frames, err, ahead) = decode_cut(Framing::Length, max, &wire, &cuts);
-        prop_assert!(ahead <= 2 * RESERVE_AHEAD + 64, "{} bytes ahead", ahead);
+        let (frames, err, within_bound) = decode_cut(Framing::Length, max, &wire, &cuts);
+        prop_assert!(within_bound, "the buffer grew past its bound");
         if len as usize > max {
             prop_assert_eq!(err.map(|e| e.kind()), Some(io::ErrorKind::InvalidData));
         } else if len as usize > body {
@@ -495,25 +447,6 @@ fn length_codec_reserves_at_most_twice_the_bound_ahead() {
 // ---------------------------------------------------------------------------------------
 // Typed layer: json and postcard
 // ---------------------------------------------------------------------------------------
-
-#[derive(Debug, PartialEq, Serialize, Deserialize)]
-struct Order {
-    id: u64,
-    name: String,
-    tags: Vec<String>,
-    price: Option<i64>,
-    blob: Vec<u8>,
-    kind: Kind,
-    extra: BTreeMap<String, u32>,
-}
-
-#[derive(Debug, PartialEq, Serialize, Deserialize)]
-enum Kind {
-    Unit,
-    New(u16),
-    Tuple(i8, char),
-    Struct { a: bool, b: Vec<u32> },
-}
 
 /// A recursive message type, as a user may well have (an expression, a tree).
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
