@@ -57,7 +57,7 @@ pub(crate) enum Kind {
 }
 
 /// What a decoder asks to reserve past the bytes that arrived, at most (a growing buffer
-/// may double: the codec documents twice what arrived plus this).
+/// may double: the codec documents twice (what arrived + this)).
 pub(crate) const RESERVE_AHEAD: usize = 256 * 1024;
 
 /// What [`decode_cut`] saw.
@@ -65,7 +65,7 @@ pub(crate) struct Decoded {
     pub(crate) frames: Vec<Bytes>,
     /// The first error, which ends the decoding.
     pub(crate) err: Option<io::Error>,
-    /// Whether the buffer stayed within twice what had arrived plus [`RESERVE_AHEAD`]
+    /// Whether the buffer stayed within twice (what had arrived + [`RESERVE_AHEAD`])
     /// (and some slack) at every step.
     pub(crate) within_bound: bool,
 }

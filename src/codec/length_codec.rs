@@ -10,7 +10,7 @@ pub(crate) const HEADER_LEN: usize = 4;
 ///
 /// Unlike tokio-util's `LengthDelimitedCodec` it does not reserve the announced length: it
 /// asks for at most 256 KiB past the bytes that have arrived, and the buffer grows as a
-/// `BytesMut` does (it may double), so it holds at most twice what has arrived plus 256 KiB.
+/// `BytesMut` does (it may double), so it holds at most twice (what has arrived + 256 KiB).
 /// A peer announcing a large frame and stalling costs about 512 KiB, not the announced
 /// size; an announced length over `max_frame` is `InvalidData` at once.
 ///

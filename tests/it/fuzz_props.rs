@@ -420,8 +420,8 @@ proptest! {
     }
 }
 
-/// While a frame's body trickles in, `LengthCodec`'s buffer stays within twice what has
-/// arrived plus 256 KiB, as its documentation says, and far below the announced size. (It
+/// While a frame's body trickles in, `LengthCodec`'s buffer stays within twice (what has
+/// arrived + 256 KiB), as its documentation says, and far below the announced size. (It
 /// said "at most 256 KiB ahead", which the buffer's doubling as it grows did not keep: with
 /// 6 bytes in, 512 KiB were reserved; found by the `frame_codecs` fuzz target.)
 #[test]
