@@ -19,6 +19,8 @@ pub(super) const CONNECTION_BACKLOG: usize = 1024;
 pub(super) const ACCEPT_BACKLOG: usize = 128;
 /// Queue slots kept free beyond the backlog, so the error that stops a listener always fits.
 const RESERVED_SLOTS: usize = 1;
+/// Yields a dropped connection waits for a send under way to land before it gives up.
+const MAX_DROP_WAITS: u32 = 64;
 /// The peer map is not pruned of closed connections below this size.
 const MIN_PRUNE_AT: usize = 64;
 
@@ -55,12 +57,18 @@ impl Drop for PeerQueue {
         // What is still queued goes with the connection: its cost comes back. Until every
         // send already under way has landed (`Empty` then means one is), so none is dropped
         // by the channel with its cost still counted.
+        // Bounded: before tokio 1.51.3/1.52.3 `try_recv` after `close` may report `Empty`
+        // for as long as the router keeps this peer's sender, and a drop must never spin.
         self.datagrams.close();
+        let mut waits = 0;
         loop {
             match self.datagrams.try_recv() {
                 Ok(queued) => self.budget.release(queued.cost),
-                Err(mpsc::error::TryRecvError::Empty) => std::thread::yield_now(),
-                Err(mpsc::error::TryRecvError::Disconnected) => break,
+                Err(mpsc::error::TryRecvError::Empty) if waits < MAX_DROP_WAITS => {
+                    waits += 1;
+                    std::thread::yield_now();
+                }
+                Err(_) => break,
             }
         }
     }
