@@ -1,6 +1,7 @@
 //! The bytes a listener holds in datagrams that its connections have not taken yet, across all
-//! of them. A queued datagram carries its cost, given back when its connection takes it or
-//! drops it unread.
+//! of them. A queued datagram carries its cost as a [`Charge`], given back when the datagram
+//! is dropped: taken by its connection, or dropped unread wherever that happens (refused by a
+//! full queue, or left in a channel that goes).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -33,24 +34,37 @@ impl ByteBudget {
         })
     }
 
-    /// Takes `bytes` from the budget; `false` (nothing taken) when that would go over it.
-    pub(super) fn charge(&self, bytes: usize) -> bool {
+    /// Takes `bytes` from the budget until the returned [`Charge`] is dropped; `None`
+    /// (nothing taken) when that would go over it.
+    pub(super) fn charge(self: &Arc<Self>, bytes: usize) -> Option<Charge> {
         self.queued
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
                 queued
                     .checked_add(bytes)
                     .filter(|total| *total <= self.limit)
             })
-            .is_ok()
+            .ok()?;
+        Some(Charge {
+            budget: Arc::clone(self),
+            bytes,
+        })
     }
 
-    /// Gives back `bytes` that [`charge`](Self::charge) took.
-    pub(super) fn release(&self, bytes: usize) {
-        self.queued.fetch_sub(bytes, Ordering::AcqRel);
-    }
-
-    /// Bytes charged and not yet released.
+    /// Bytes charged and not yet given back.
     pub(super) fn queued(&self) -> usize {
         self.queued.load(Ordering::Acquire)
+    }
+}
+
+/// Bytes taken from a [`ByteBudget`] for one queued datagram: given back, once, when dropped.
+#[derive(Debug)]
+pub(super) struct Charge {
+    budget: Arc<ByteBudget>,
+    bytes: usize,
+}
+
+impl Drop for Charge {
+    fn drop(&mut self) {
+        self.budget.queued.fetch_sub(self.bytes, Ordering::AcqRel);
     }
 }

@@ -1,7 +1,7 @@
 //! Routing each received datagram to its sender's connection, within the listener's limits.
 //! No I/O here: the demux task feeds the router what the socket receives and when to sweep.
 
-use super::budget::{cost, ByteBudget};
+use super::budget::{cost, ByteBudget, Charge};
 use super::limits::Limits;
 use super::seat::{PeerCount, Seat, SeatGuard};
 use crate::codec::FrameError;
@@ -19,59 +19,37 @@ pub(super) const CONNECTION_BACKLOG: usize = 1024;
 pub(super) const ACCEPT_BACKLOG: usize = 128;
 /// Queue slots kept free beyond the backlog, so the error that stops a listener always fits.
 const RESERVED_SLOTS: usize = 1;
-/// Yields a dropped connection waits for a send under way to land before it gives up.
-const MAX_DROP_WAITS: u32 = 64;
 /// The peer map is not pruned of closed connections below this size.
 const MIN_PRUNE_AT: usize = 64;
 
 /// New senders waiting to be accepted.
 pub(super) type NewPeers = mpsc::Receiver<(SocketAddr, PeerQueue)>;
 
-/// One datagram (or the error it stands for) in a connection's queue, with what it costs
-/// the listener's budget until the connection takes it or drops it unread.
+/// One datagram (or the error it stands for) in a connection's queue, with its cost in the
+/// listener's budget: given back when it is dropped, taken or not.
 #[derive(Debug)]
 struct Queued {
     datagram: io::Result<Bytes>,
-    cost: usize,
+    /// `None` for the listener's final error, which costs nothing.
+    charge: Option<Charge>,
+}
+
+impl Queued {
+    /// The datagram for its connection, its cost given back to the budget.
+    fn take(self) -> io::Result<Bytes> {
+        let Queued { datagram, charge } = self;
+        drop(charge);
+        datagram
+    }
 }
 
 /// One sender's datagrams, as its connection holds them. Dropping it gives back its seat in
-/// `max_peers` and the budget of the datagrams still in it.
+/// `max_peers`, and the channel drops the datagrams still in it, which gives back their cost
+/// (a send under way lands after and goes when the router forgets the sender).
 #[derive(Debug)]
 pub(super) struct PeerQueue {
     datagrams: mpsc::Receiver<Queued>,
     seat: SeatGuard,
-    budget: Arc<ByteBudget>,
-}
-
-impl PeerQueue {
-    /// `queued`'s payload, its cost given back to the budget.
-    fn take(&self, queued: Queued) -> io::Result<Bytes> {
-        self.budget.release(queued.cost);
-        queued.datagram
-    }
-}
-
-impl Drop for PeerQueue {
-    fn drop(&mut self) {
-        // What is still queued goes with the connection: its cost comes back. Until every
-        // send already under way has landed (`Empty` then means one is), so none is dropped
-        // by the channel with its cost still counted.
-        // Bounded: before tokio 1.51.3/1.52.3 `try_recv` after `close` may report `Empty`
-        // for as long as the router keeps this peer's sender, and a drop must never spin.
-        self.datagrams.close();
-        let mut waits = 0;
-        loop {
-            match self.datagrams.try_recv() {
-                Ok(queued) => self.budget.release(queued.cost),
-                Err(mpsc::error::TryRecvError::Empty) if waits < MAX_DROP_WAITS => {
-                    waits += 1;
-                    std::thread::yield_now();
-                }
-                Err(_) => break,
-            }
-        }
-    }
 }
 
 impl PeerQueue {
@@ -84,15 +62,14 @@ impl PeerQueue {
     /// or the sender was idle for `idle_timeout`) and every datagram before that was taken.
     pub(super) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Bytes>>> {
         let queued = ready!(self.datagrams.poll_recv(cx));
-        Poll::Ready(queued.map(|q| self.take(q)))
+        Poll::Ready(queued.map(Queued::take))
     }
 
     /// The next datagram without waiting: `Empty` when none is queued, `Disconnected` once
     /// the connection has ended (tests).
     #[cfg(test)]
     pub(super) fn try_recv(&mut self) -> Result<io::Result<Bytes>, mpsc::error::TryRecvError> {
-        let queued = self.datagrams.try_recv()?;
-        Ok(self.take(queued))
+        self.datagrams.try_recv().map(Queued::take)
     }
 }
 
@@ -146,7 +123,7 @@ impl Router {
             Some(peer) if !peer.queue.is_closed() => {
                 peer.last_seen = sweeps;
                 if let Some(queued) = charge(&self.budget, self.limits.max_frame, payload, from) {
-                    push(&peer.queue, queued, &self.budget, from);
+                    push(&peer.queue, queued, from);
                 }
             }
             _ => self.admit(from, payload),
@@ -192,7 +169,7 @@ impl Router {
             );
             let queued = Queued {
                 datagram: Err(error),
-                cost: 0,
+                charge: None,
             };
             // The reserved slot makes room; only a closed connection refuses it.
             if peer.queue.try_send(queued).is_err() && !peer.queue.is_closed() {
@@ -205,6 +182,19 @@ impl Router {
     #[cfg(test)]
     pub(super) fn queued_bytes(&self) -> usize {
         self.budget.queued()
+    }
+
+    /// Starts a send of `payload` to `from`'s connection, charged and holding a queue slot
+    /// now; it lands in the queue when the returned function is called (tests: a send under
+    /// way while the connection drops).
+    #[cfg(test)]
+    pub(super) fn start_send(&self, from: SocketAddr, payload: &[u8]) -> impl FnOnce() {
+        let slot = self.peers[&from].queue.clone().try_reserve_owned();
+        let queued = charge(&self.budget, self.limits.max_frame, payload, from);
+        let (slot, queued) = (slot.expect("a free slot"), queued.expect("budget left"));
+        move || {
+            slot.send(queued);
+        }
     }
 
     /// Senders in the peer map, closed connections not yet pruned included (tests).
@@ -226,11 +216,10 @@ impl Router {
         };
         let (queue, datagrams) = mpsc::channel(CONNECTION_BACKLOG + RESERVED_SLOTS);
         let seat = Seat::take(&self.live);
-        push(&queue, queued, &self.budget, from);
+        push(&queue, queued, from);
         let connection = PeerQueue {
             datagrams,
             seat: SeatGuard(Arc::clone(&seat)),
-            budget: Arc::clone(&self.budget),
         };
         // On failure the connection is dropped here: its seat and budget are given back.
         if self.new_peers.try_send((from, connection)).is_err() {
@@ -262,18 +251,17 @@ impl Router {
 /// The datagram as its connection will get it, charged to the budget; `None` (dropped) when
 /// the budget is spent. One over `max_frame` is not kept: it becomes `InvalidData`.
 fn charge(
-    budget: &ByteBudget,
+    budget: &Arc<ByteBudget>,
     max_frame: usize,
     payload: &[u8],
     from: SocketAddr,
 ) -> Option<Queued> {
     let too_large = payload.len() > max_frame;
     let kept = if too_large { 0 } else { payload.len() };
-    let cost = cost(kept);
-    if !budget.charge(cost) {
+    let Some(charge) = budget.charge(cost(kept)) else {
         tracing::debug!(%from, queued = budget.queued(), "udp listener byte budget spent: datagram dropped");
         return None;
-    }
+    };
     let datagram = if too_large {
         Err(FrameError::TooLarge {
             len: payload.len() as u64,
@@ -283,23 +271,21 @@ fn charge(
     } else {
         Ok(Bytes::copy_from_slice(payload))
     };
-    Some(Queued { datagram, cost })
+    Some(Queued {
+        datagram,
+        charge: Some(charge),
+    })
 }
 
+/// The map size at which to prune next, with `len` senders in the map.
 fn next_prune_at(len: usize) -> usize {
     len.saturating_mul(2).max(MIN_PRUNE_AT)
 }
 
 /// Queues `queued` for its connection unless it already holds `CONNECTION_BACKLOG` datagrams
-/// (or is gone); a datagram dropped gives its cost back to `budget`.
-fn push(queue: &mpsc::Sender<Queued>, queued: Queued, budget: &ByteBudget, from: SocketAddr) {
-    let refused = if queue.capacity() <= RESERVED_SLOTS {
-        Some(queued)
-    } else {
-        queue.try_send(queued).err().map(|e| e.into_inner())
-    };
-    if let Some(queued) = refused {
-        budget.release(queued.cost);
+/// (or is gone); a datagram refused is dropped here, which gives its cost back.
+fn push(queue: &mpsc::Sender<Queued>, queued: Queued, from: SocketAddr) {
+    if queue.capacity() <= RESERVED_SLOTS || queue.try_send(queued).is_err() {
         tracing::debug!(%from, "udp connection backlog full or gone: datagram dropped");
     }
 }

@@ -1,6 +1,6 @@
 //! The listener's limits, on the router alone: no socket, no timer.
 
-use super::budget::{cost, LISTENER_BYTE_BUDGET};
+use super::budget::{cost, ByteBudget, LISTENER_BYTE_BUDGET};
 use super::limits::{Limits, Sweeps};
 use super::router::{NewPeers, PeerQueue, Router, ACCEPT_BACKLOG, CONNECTION_BACKLOG};
 use crate::endpoint::MAX_UDP_PAYLOAD;
@@ -72,6 +72,20 @@ fn datagrams_over_the_byte_budget_are_dropped() {
 }
 
 #[test]
+fn a_charge_gives_its_bytes_back_when_dropped() {
+    let budget = ByteBudget::new(100);
+    let first = budget.charge(60).unwrap();
+    assert!(budget.charge(41).is_none(), "over the limit");
+    assert_eq!(budget.queued(), 60, "a refused charge takes nothing");
+    let second = budget.charge(40).unwrap();
+    assert_eq!(budget.queued(), 100);
+    drop(first);
+    assert_eq!(budget.queued(), 40);
+    drop(second);
+    assert_eq!(budget.queued(), 0);
+}
+
+#[test]
 fn a_dropped_connection_gives_back_the_budget_of_what_it_held() {
     let payload = [1u8; 1000];
     let (mut router, mut new_peers) = Router::new(Limits {
@@ -97,6 +111,37 @@ fn a_connection_not_accepted_gives_back_its_budget_when_the_listener_goes() {
     router.receive(sender(1), b"never accepted");
     assert!(router.queued_bytes() > 0);
     drop(new_peers);
+    assert_eq!(router.queued_bytes(), 0);
+}
+
+/// A send under way when its connection drops lands after the connection's queue is gone:
+/// the channel holds it until the router forgets the sender, and dropping it then gives its
+/// cost back.
+#[test]
+fn a_datagram_landing_after_its_connection_dropped_gives_back_its_budget() {
+    let (mut router, mut new_peers) = Router::new(Limits {
+        idle_timeout: Some(Duration::from_millis(10)),
+        ..limits()
+    });
+    router.receive(sender(1), b"taken");
+    let (_, mut a) = accept(&mut new_peers).unwrap();
+    assert_eq!(next(&mut a), b"taken");
+    router.receive(sender(1), b"unread");
+    let land = router.start_send(sender(1), b"late");
+    drop(a);
+    assert_eq!(router.queued_bytes(), cost(4), "the unread one is back");
+    land();
+    assert_eq!(
+        router.queued_bytes(),
+        cost(4),
+        "held by the router's sender"
+    );
+    router.sweep();
+    assert_eq!(
+        router.known_senders(),
+        0,
+        "the closed connection is forgotten"
+    );
     assert_eq!(router.queued_bytes(), 0);
 }
 
@@ -183,6 +228,11 @@ fn a_full_connection_drops_datagrams_but_the_final_error_still_fits() {
         router.receive(sender(1), b"x");
     }
     let (_, mut a) = accept(&mut new_peers).unwrap();
+    assert_eq!(
+        router.queued_bytes(),
+        CONNECTION_BACKLOG * cost(1),
+        "the refused datagram's cost is back"
+    );
     router.fail(&io::Error::other("socket gone"));
     // The datagram past the backlog was dropped; the error was not.
     for _ in 0..CONNECTION_BACKLOG {
@@ -301,6 +351,11 @@ fn the_accept_backlog_is_bounded() {
     for n in 0..ACCEPT_BACKLOG as u16 + 5 {
         router.receive(sender(n), b"x");
     }
+    assert_eq!(
+        router.queued_bytes(),
+        ACCEPT_BACKLOG * cost(1),
+        "connections refused by the backlog gave their cost back"
+    );
     let mut waiting = 0;
     while accept(&mut new_peers).is_some() {
         waiting += 1;
