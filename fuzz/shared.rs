@@ -1,13 +1,25 @@
 //! What the fuzz targets (`fuzz/fuzz_targets/`) and their property tests
 //! (`tests/it/fuzz_props.rs`) share, included by both with `#[path]`: each uses a part.
+//!
+//! The `check_*` functions are the properties, each written once: they panic on a violated
+//! one, and the fuzz target (with libFuzzer's input) and the property test (with proptest's)
+//! both call them.
 #![allow(dead_code)]
 
-use anyipc::codec::{FrameCodec, Framing};
+use anyipc::bench::{Target, Workload};
+use anyipc::codec::{Format, FrameCodec, Framing, Json, Postcard};
+use anyipc::file::{
+    decode_record, scan_segment, Decoded as RecordDecoded, SegmentHeader, RECORD_HEADER_LEN,
+    SEGMENT_HEADER_LEN,
+};
+use anyipc::{Endpoint, Scheme};
 use bytes::{Bytes, BytesMut};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Debug;
 use std::io;
-use tokio_util::codec::Decoder;
+use tokio_util::codec::{Decoder, Encoder};
 
 /// Every key of the option table (src/endpoint/option_spec.rs), so that `option` and
 /// `with_option` are tried with each.
@@ -112,4 +124,323 @@ pub(crate) fn decode_cut(
         }
     }
     decoded
+}
+
+// ---------------------------------------------------------------------------------------
+// Endpoint URLs and bench targets
+// ---------------------------------------------------------------------------------------
+
+/// Endpoint URL text: an error that names the input, or an endpoint that displays as a
+/// canonical form that parses back to it and displays the same; its accessors agree with its
+/// scheme; each option it shows is accepted again as the same value; and `with_option`, with
+/// any key and words of the input as values, gives a result (never a panic) that round-trips.
+pub(crate) fn check_endpoint(text: &str) {
+    let endpoint = match Endpoint::parse(text) {
+        Ok(endpoint) => endpoint,
+        Err(err) => {
+            // The message is built from the input: it must format.
+            assert_eq!(err.input(), text);
+            assert!(err.to_string().contains("invalid endpoint"), "{err}");
+            return;
+        }
+    };
+    let canonical = endpoint.to_string();
+    let back = Endpoint::parse(&canonical)
+        .unwrap_or_else(|e| panic!("{text:?} displays as {canonical:?}, which fails: {e}"));
+    assert_eq!(back, endpoint, "{text:?} -> {canonical:?}");
+    assert_eq!(back.to_string(), canonical, "{text:?}: not a fixed point");
+    match endpoint.scheme() {
+        Scheme::Pipe | Scheme::Shm | Scheme::Mq | Scheme::Mem => {
+            assert!(endpoint.name().is_some(), "{canonical:?}: no name")
+        }
+        _ => assert!(endpoint.name().is_none(), "{canonical:?}: a name"),
+    }
+    if endpoint.path().is_some() {
+        assert!(
+            matches!(
+                endpoint.scheme(),
+                Scheme::Unix | Scheme::Fifo | Scheme::File
+            ),
+            "{canonical:?}: a path"
+        );
+    }
+    assert!(endpoint.max_frame() >= 1, "{canonical:?}");
+    let _ = (
+        endpoint.address().to_string(),
+        endpoint.framing(),
+        endpoint.has_framing(),
+    );
+    for key in KEYS {
+        if let Some(value) = endpoint.option(key) {
+            // The value as displayed is accepted again, as the same value.
+            let again = endpoint
+                .clone()
+                .with_option(key, &value)
+                .unwrap_or_else(|e| panic!("{canonical:?}: {key}={value} refused: {e}"));
+            assert_eq!(again, endpoint, "{canonical:?}: {key}={value}");
+        }
+        // Any value, from the input's own words, is a result, not a panic.
+        for word in text.split(['?', '&', '=']).take(4) {
+            if let Ok(with) = endpoint.clone().with_option(key, word) {
+                let shown = with.to_string();
+                assert_eq!(Endpoint::parse(&shown).as_ref(), Ok(&with), "{shown:?}");
+            }
+        }
+    }
+}
+
+/// Bench target text: whatever parses displays as text that parses back to it and displays
+/// the same; its accessors do not panic.
+pub(crate) fn check_target(text: &str) {
+    let Ok(target) = text.parse::<Target>() else {
+        return;
+    };
+    let shown = target.to_string();
+    let back: Target = shown
+        .parse()
+        .unwrap_or_else(|e| panic!("target {text:?} displays as {shown:?}, which fails: {e}"));
+    assert_eq!(back, target, "target {text:?} -> {shown:?}");
+    assert_eq!(back.to_string(), shown);
+    let _ = (
+        target.is_raw(),
+        target.is_child(),
+        target.is_raw_child(),
+        target.endpoints(),
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Frame codecs
+// ---------------------------------------------------------------------------------------
+
+/// [`decode_cut`], its buffer bound asserted: the frames and the first error.
+fn decode_bounded(
+    framing: Framing,
+    max_frame: usize,
+    wire: &[u8],
+    cuts: &[usize],
+) -> (Vec<Bytes>, Option<io::Error>) {
+    let d = decode_cut(framing, max_frame, wire, cuts);
+    assert!(d.within_bound, "{framing}: the buffer grew past its bound");
+    (d.frames, d.err)
+}
+
+/// The same bytes cut into reads two ways (`a` and `b`): the buffer within its bound, every
+/// frame within `max_frame`, and for length and lines framing the same frames and the same
+/// kind of error; raw framing delivers the bytes as they are.
+pub(crate) fn check_cuts(
+    framing: Framing,
+    max_frame: usize,
+    wire: &[u8],
+    a: &[usize],
+    b: &[usize],
+) {
+    let (x, x_err) = decode_bounded(framing, max_frame, wire, a);
+    let (y, y_err) = decode_bounded(framing, max_frame, wire, b);
+    let limit = match framing {
+        Framing::Raw => max_frame.max(1),
+        _ => max_frame,
+    };
+    for frame in x.iter().chain(&y) {
+        assert!(
+            frame.len() <= limit,
+            "{framing}: a {}-byte frame over {limit}",
+            frame.len()
+        );
+    }
+    match framing {
+        Framing::Raw => {
+            assert!(x_err.is_none() && y_err.is_none(), "{x_err:?} {y_err:?}");
+            assert_eq!(x.concat(), wire);
+            assert_eq!(y.concat(), wire);
+        }
+        Framing::Length | Framing::Lines => {
+            assert_eq!(
+                x, y,
+                "{framing} max {max_frame}: frames depend on the cuts {a:?} vs {b:?}"
+            );
+            assert_eq!(
+                x_err.as_ref().map(io::Error::kind),
+                y_err.as_ref().map(io::Error::kind),
+                "{framing} max {max_frame}: {x_err:?} vs {y_err:?} with cuts {a:?} vs {b:?}"
+            );
+        }
+    }
+}
+
+/// `msgs` encoded, then decoded cut at `cuts`: what the encoder accepted comes back the same
+/// (lines framing drops one `\r` before the newline; raw framing, the same bytes), within the
+/// buffer's bound; what it refused is `InvalidInput`, for a reason the framing has, and
+/// writes nothing.
+pub(crate) fn check_round_trip(
+    framing: Framing,
+    max_frame: usize,
+    msgs: impl IntoIterator<Item = Vec<u8>>,
+    cuts: &[usize],
+) {
+    let mut encoder = FrameCodec::new(framing, max_frame);
+    let mut wire = BytesMut::new();
+    let mut sent = Vec::new();
+    for mut msg in msgs {
+        let before = wire.len();
+        match encoder.encode(Bytes::from(msg.clone()), &mut wire) {
+            Ok(()) => {
+                // The decoder drops one `\r` before the newline.
+                if framing == Framing::Lines && msg.last() == Some(&b'\r') {
+                    msg.pop();
+                }
+                sent.push(msg);
+            }
+            Err(e) => {
+                assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{framing}: {e}");
+                assert_eq!(wire.len(), before, "a refused message wrote bytes");
+                let limit = match framing {
+                    Framing::Length => max_frame.min(u32::MAX as usize),
+                    Framing::Raw => max_frame.max(1),
+                    Framing::Lines => max_frame,
+                };
+                assert!(msg.len() > limit || msg.contains(&b'\n'), "{framing}: {e}");
+            }
+        }
+    }
+    let (got, err) = decode_bounded(framing, max_frame, &wire, cuts);
+    assert!(err.is_none(), "{framing}: {err:?}");
+    match framing {
+        Framing::Raw => assert_eq!(got.concat(), sent.concat()),
+        _ => assert_eq!(got, sent),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Typed layer: json and postcard
+// ---------------------------------------------------------------------------------------
+
+/// Decodes `bytes` as a `T`: a `FormatError` that displays, or a value that re-encodes (or is
+/// refused: JSON has no NaN or infinity and no non-string keys) and decodes to a value
+/// `same` as it.
+pub(crate) fn check_format_with<F: Format, T: DeserializeOwned + Serialize + Debug>(
+    format: &F,
+    bytes: &[u8],
+    same: impl Fn(&T, &T) -> bool,
+) {
+    match format.decode::<T>(bytes) {
+        Ok(value) => {
+            let Ok(again) = format.encode(&value) else {
+                return;
+            };
+            let back: T = format
+                .decode(&again)
+                .unwrap_or_else(|e| panic!("{value:?} re-encoded does not decode: {e}"));
+            assert!(same(&back, &value), "{value:?} came back as {back:?}");
+        }
+        Err(err) => assert!(!err.to_string().is_empty()),
+    }
+}
+
+/// [`check_format_with`], the value coming back exactly: the same debug text, so JSON
+/// floats too (serde_json's `float_roundtrip`), `-0.0` and NaN included.
+pub(crate) fn check_format<F: Format, T: DeserializeOwned + Serialize + Debug>(
+    format: &F,
+    bytes: &[u8],
+) {
+    check_format_with(format, bytes, |a: &T, b: &T| {
+        format!("{a:?}") == format!("{b:?}")
+    });
+}
+
+/// [`check_format`] with a range of types: most of serde's shapes (not a recursive one,
+/// which each caller adds as its inputs allow).
+pub(crate) fn check_types<F: Format>(format: &F, bytes: &[u8]) {
+    check_format::<F, Order>(format, bytes);
+    check_format::<F, Kind>(format, bytes);
+    check_format::<F, Vec<Vec<u32>>>(format, bytes);
+    check_format::<F, (String, Option<bool>, [u8; 3])>(format, bytes);
+    check_format::<F, (String, Option<bool>, [u8; 3], f64)>(format, bytes);
+    check_format::<F, BTreeMap<u32, String>>(format, bytes);
+    // Two equal hash maps may list their entries in different orders: compared as maps.
+    check_format_with::<F, HashMap<u32, String>>(format, bytes, |a, b| a == b);
+    check_format::<F, f64>(format, bytes);
+    check_format::<F, String>(format, bytes);
+}
+
+/// [`check_types`] in both formats, and in JSON as a self-describing `serde_json::Value`
+/// (postcard cannot decode those).
+pub(crate) fn check_typed(bytes: &[u8]) {
+    check_types(&Json, bytes);
+    check_types(&Postcard, bytes);
+    check_format::<Json, serde_json::Value>(&Json, bytes);
+}
+
+// ---------------------------------------------------------------------------------------
+// Bench control messages
+// ---------------------------------------------------------------------------------------
+
+/// A control message from a peer: a valid workload whose own control message parses back to
+/// it, or `InvalidData`.
+pub(crate) fn check_control(msg: &[u8]) {
+    match Workload::parse_control(msg) {
+        Ok(workload) => {
+            assert!(
+                workload.size() >= 1 && workload.batch() >= 1,
+                "{workload:?}"
+            );
+            let control = workload.control_message();
+            assert_eq!(Workload::parse_control(&control).ok(), Some(workload));
+            let _ = workload.to_string();
+        }
+        Err(err) => assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Durable log records
+// ---------------------------------------------------------------------------------------
+
+/// `SegmentHeader::decode` and `decode_record` on `bytes` with this salt, sequence number and
+/// limit, and `scan_segment` with this limit on `bytes` as they are and behind a valid
+/// header: what decodes re-encodes to the same bytes, a record is as long as it announces
+/// and within the limit, an incomplete one announces more than there is, and the scan's
+/// records follow one another within its valid prefix.
+pub(crate) fn check_log_records(bytes: &[u8], salt: u32, seq: u64, max_len: usize) {
+    if let Some(header) = SegmentHeader::decode(bytes) {
+        assert_eq!(&header.encode()[..], &bytes[..SEGMENT_HEADER_LEN]);
+    }
+    let announced = bytes
+        .get(..4)
+        .map(|b| u32::from_le_bytes(b.try_into().unwrap()) as usize);
+    match decode_record(bytes, salt, seq, max_len) {
+        RecordDecoded::Record { len } => {
+            let announced = announced.expect("a record without a length");
+            assert!(len >= RECORD_HEADER_LEN && len <= bytes.len(), "{len}");
+            assert_eq!(len, RECORD_HEADER_LEN + announced);
+            assert!(announced <= max_len, "{announced} over {max_len}");
+        }
+        RecordDecoded::Incomplete => {
+            if let Some(announced) = announced {
+                assert!(RECORD_HEADER_LEN + announced > bytes.len(), "{announced}");
+            }
+        }
+        RecordDecoded::Invalid => {}
+    }
+    let mut with_header = SegmentHeader {
+        salt,
+        base_seq: seq,
+    }
+    .encode()
+    .to_vec();
+    with_header.extend_from_slice(bytes);
+    for data in [bytes, &with_header[..]] {
+        let scan = scan_segment(data, max_len);
+        assert!(scan.valid_len <= data.len());
+        let mut at = SEGMENT_HEADER_LEN;
+        for payload in &scan.payloads {
+            assert_eq!(payload.start, at + RECORD_HEADER_LEN);
+            assert!(payload.end <= scan.valid_len && payload.end - payload.start <= max_len);
+            at = payload.end;
+        }
+        if scan.header.is_some() {
+            assert_eq!(at, scan.valid_len);
+        }
+        let _ = scan.next_seq();
+    }
 }

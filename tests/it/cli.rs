@@ -362,27 +362,32 @@ async fn listen_skips_an_oversized_queue_message_and_prints_the_rest() {
     .await;
 }
 
+/// Sends "zero", "one" and "two" to a new log `log` in `dir`, then damages record 1 (the last
+/// byte of its payload) so that records 0 and 2 stay valid; returns the log's file:// URL.
+async fn damaged_log(dir: &TempDir) -> String {
+    let url = format!("file://{}", dir.join("log"));
+    let sent = anyipc(&["send", &url, "zero", "one", "two"], b"").await;
+    assert!(sent.status.success(), "{}", text(&sent.stderr));
+    let segment = std::fs::read_dir(dir.path().join("log"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "log"))
+        .unwrap();
+    let mut bytes = std::fs::read(&segment).unwrap();
+    // The last byte of record 1's payload ("one"): records 0 and 2 stay valid.
+    let at = anyipc::file::SEGMENT_HEADER_LEN + 2 * anyipc::file::RECORD_HEADER_LEN + 4 + 2;
+    bytes[at] ^= 0xFF;
+    std::fs::write(&segment, bytes).unwrap();
+    url
+}
+
 /// A log with a damaged record (valid ones after it) is reported once and that connection
 /// ends: the error would come back on every receive, so skipping it would spin for ever.
 #[tokio::test]
 async fn listen_reports_a_damaged_log_once_and_does_not_spin() {
     watchdog(WATCHDOG, async {
-        let dir = crate::util::TempDir::new("cli-damaged-log");
-        let url = format!("file://{}", dir.join("log"));
-        let sent = anyipc(&["send", &url, "zero", "one", "two"], b"").await;
-        assert!(sent.status.success(), "{}", text(&sent.stderr));
-        let log = dir.path().join("log");
-        let segment = std::fs::read_dir(&log)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .find(|p| p.extension().is_some_and(|e| e == "log"))
-            .unwrap();
-        let mut bytes = std::fs::read(&segment).unwrap();
-        // The last byte of record 1's payload ("one"): records 0 and 2 stay valid.
-        let at = anyipc::file::SEGMENT_HEADER_LEN + 2 * anyipc::file::RECORD_HEADER_LEN + 4 + 2;
-        bytes[at] ^= 0xFF;
-        std::fs::write(&segment, bytes).unwrap();
-
+        let dir = TempDir::new("cli-damaged-log");
+        let url = damaged_log(&dir).await;
         let (mut listener, _) = listen(&[&url]).await;
         assert_eq!(listener.stdout_lines(1).await, ["zero"]);
         let error = listener.stderr_after("anyipc: connection from ").await;
@@ -601,18 +606,7 @@ async fn listen_with_count_takes_from_a_log_or_queue_only_what_it_printed() {
 async fn listen_without_follow_fails_on_a_damaged_log() {
     watchdog(WATCHDOG, async {
         let dir = TempDir::new("cli-no-follow-damaged");
-        let url = format!("file://{}", dir.join("log"));
-        let sent = anyipc(&["send", &url, "zero", "one", "two"], b"").await;
-        assert!(sent.status.success(), "{}", text(&sent.stderr));
-        let segment = std::fs::read_dir(dir.path().join("log"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .find(|p| p.extension().is_some_and(|e| e == "log"))
-            .unwrap();
-        let mut bytes = std::fs::read(&segment).unwrap();
-        let at = anyipc::file::SEGMENT_HEADER_LEN + 2 * anyipc::file::RECORD_HEADER_LEN + 4 + 2;
-        bytes[at] ^= 0xFF;
-        std::fs::write(&segment, bytes).unwrap();
+        let url = damaged_log(&dir).await;
         let out = anyipc(&["listen", &format!("{url}?follow=false")], b"").await;
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{stderr}");

@@ -8,15 +8,17 @@ use crate::cli::Spawned;
 #[cfg(unix)]
 use crate::util::unique_name;
 use crate::util::{watchdog, TempDir};
+use std::ffi::OsStr;
 use std::path::PathBuf;
+use std::process::Stdio;
 #[cfg(unix)]
 use std::time::Duration;
 
 /// Seconds any one test may take.
 const WATCHDOG: u64 = 60;
 
-/// The path of a built example.
-fn example(name: &str) -> PathBuf {
+/// The path of a built example (shared with `pipe`).
+pub(crate) fn example(name: &str) -> PathBuf {
     // This binary is target/<profile>/deps/it-<hash>; examples are in target/<profile>/examples.
     let exe = std::env::current_exe().expect("test binary path");
     let profile_dir = exe
@@ -410,15 +412,21 @@ async fn shm_process1_without_input_stops_on_sigterm_and_removes_the_region() {
 /// Runs example `name args…` with `XDG_RUNTIME_DIR=runtime` to its end; returns its stdout,
 /// failing unless it exits 0.
 async fn run_in_runtime_dir(name: &str, args: &[&str], runtime: &std::path::Path) -> String {
-    run_with_env(name, args, "XDG_RUNTIME_DIR", runtime.as_os_str()).await
+    run_example_with_env(name, args, &[("XDG_RUNTIME_DIR", runtime.as_os_str())]).await
 }
 
-/// Runs example `name args…` with `key=value` in its environment to its end; returns its
-/// stdout, failing unless it exits 0.
-async fn run_with_env(name: &str, args: &[&str], key: &str, value: &std::ffi::OsStr) -> String {
+/// Runs example `name args…` with `env` added to its environment and stdin from /dev/null, to
+/// its end; returns its stdout, failing unless it exits 0. Shared with `pipe` (and through it
+/// `child` and `fifo`).
+pub(crate) async fn run_example_with_env(
+    name: &str,
+    args: &[&str],
+    env: &[(&str, &OsStr)],
+) -> String {
     let out = tokio::process::Command::new(example(name))
         .args(args)
-        .env(key, value)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
         .kill_on_drop(true)
         .output()
         .await
@@ -512,7 +520,7 @@ async fn typed_rpc_answers_anyipc_send() {
 /// exits 0.
 #[cfg(target_os = "linux")]
 async fn run_mq_example(name: &str, args: &[&str], queue: &str) -> String {
-    run_with_env(name, args, "MQ", queue.as_ref()).await
+    run_example_with_env(name, args, &[("MQ", queue.as_ref())]).await
 }
 
 /// The classic three queue programs, each its own process: `mq_create` makes a queue that

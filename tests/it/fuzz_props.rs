@@ -2,7 +2,8 @@
 //! a peer sends, files another program wrote): each returns a value or a typed error, never
 //! panics, hangs or allocates what the input merely announces. The same checks as the
 //! `fuzz/` targets (`endpoint_parse`, `frame_codecs`, `typed_decode`, `bench_control`,
-//! `log_records`), with few cases so that all of them take a few seconds.
+//! `log_records`), written once in `fuzz/shared.rs` (`shared::check_*`, which panic on a
+//! violated property), with few cases so that all of them take a few seconds.
 //!
 //! Three bugs they found are fixed, each with its test here: postcard's unbounded nesting
 //! (a stack overflow), JSON floats off by one ULP, and the length codec's reservation.
@@ -10,22 +11,16 @@
 use crate::util::{watchdog, TempDir};
 #[path = "../../fuzz/shared.rs"]
 mod shared;
-use anyipc::bench::{Target, Workload};
-use anyipc::codec::{Format, FrameCodec, Framing, Json, LengthCodec, Postcard};
-use anyipc::file::{
-    decode_record, encode_record, scan_segment, Decoded, FileConsumer, FileOptions, SegmentHeader,
-    RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
-};
+use anyipc::codec::{Format, Framing, Json, LengthCodec, Postcard};
+use anyipc::file::{encode_record, FileConsumer, FileOptions, SegmentHeader};
 use anyipc::{Endpoint, Scheme};
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use shared::{Kind, Order, KEYS, RESERVE_AHEAD};
-use std::collections::BTreeMap;
+use shared::{KEYS, RESERVE_AHEAD};
 use std::fmt::Debug;
 use std::io;
-use tokio_util::codec::{Decoder, Encoder};
+use tokio_util::codec::Decoder;
 
 /// `cases` cases, and no `proptest-regressions` files written: a failure prints its input.
 fn config(cases: u32) -> ProptestConfig {
@@ -97,51 +92,6 @@ fn url_text() -> impl Strategy<Value = String> {
     )
 }
 
-/// Whatever parses displays canonically and parses back to itself; accessors and
-/// `with_option` work on it.
-fn check_endpoint(text: &str) -> Result<(), TestCaseError> {
-    let endpoint = match Endpoint::parse(text) {
-        Ok(endpoint) => endpoint,
-        Err(err) => {
-            prop_assert_eq!(err.input(), text);
-            prop_assert!(err.to_string().contains("invalid endpoint"));
-            return Ok(());
-        }
-    };
-    let canonical = endpoint.to_string();
-    let back = Endpoint::parse(&canonical);
-    prop_assert_eq!(
-        back.as_ref(),
-        Ok(&endpoint),
-        "{:?} -> {:?}",
-        text,
-        canonical
-    );
-    prop_assert_eq!(back.unwrap().to_string(), canonical.clone());
-    match endpoint.scheme() {
-        Scheme::Pipe | Scheme::Shm | Scheme::Mq | Scheme::Mem => {
-            prop_assert!(endpoint.name().is_some())
-        }
-        _ => prop_assert!(endpoint.name().is_none()),
-    }
-    if endpoint.path().is_some() {
-        prop_assert!(matches!(
-            endpoint.scheme(),
-            Scheme::Unix | Scheme::Fifo | Scheme::File
-        ));
-    }
-    prop_assert!(endpoint.max_frame() >= 1);
-    let _ = (endpoint.framing(), endpoint.has_framing());
-    for key in KEYS {
-        if let Some(value) = endpoint.option(key) {
-            // The displayed value is accepted again, as the same value.
-            let again = endpoint.clone().with_option(key, &value);
-            prop_assert_eq!(again.as_ref(), Ok(&endpoint), "{}={}", key, value);
-        }
-    }
-    Ok(())
-}
-
 /// Expected bytes of a size written `digits` + `unit`, if it fits a u64.
 fn size_of(digits: &str, unit: &str) -> Option<u64> {
     let mult: u64 = match unit.to_ascii_lowercase().as_str() {
@@ -203,12 +153,12 @@ proptest! {
 
     #[test]
     fn endpoint_url_like_text_round_trips(text in url_text()) {
-        check_endpoint(&text)?;
+        shared::check_endpoint(&text);
     }
 
     #[test]
     fn endpoint_arbitrary_text_never_panics(text in any::<String>()) {
-        check_endpoint(&text)?;
+        shared::check_endpoint(&text);
     }
 
     /// A size is the number times its unit when that fits in a u64, refused otherwise
@@ -264,21 +214,12 @@ proptest! {
 
     #[test]
     fn bench_target_round_trips(text in target_text()) {
-        let Ok(target) = text.parse::<Target>() else { return Ok(()); };
-        let shown = target.to_string();
-        let back = shown.parse::<Target>();
-        prop_assert!(back.is_ok(), "{:?} -> {:?}: {:?}", text, shown, back);
-        let back = back.unwrap();
-        prop_assert_eq!(&back, &target, "{:?} -> {:?}", text, shown);
-        prop_assert_eq!(back.to_string(), shown);
-        let _ = (target.is_raw(), target.is_child(), target.is_raw_child(), target.endpoints());
+        shared::check_target(&text);
     }
 
     #[test]
     fn bench_target_arbitrary_text_never_panics(text in any::<String>()) {
-        if let Ok(target) = text.parse::<Target>() {
-            prop_assert_eq!(target.to_string().parse::<Target>().ok(), Some(target));
-        }
+        shared::check_target(&text);
     }
 }
 
@@ -347,18 +288,7 @@ proptest! {
         a in cuts(),
         b in cuts(),
     ) {
-        let (x, x_err, _) = decode_cut(framing, max, &wire, &a);
-        let (y, y_err, _) = decode_cut(framing, max, &wire, &b);
-        let limit = if framing == Framing::Raw { max.max(1) } else { max };
-        prop_assert!(x.iter().chain(&y).all(|f| f.len() <= limit));
-        if framing == Framing::Raw {
-            prop_assert!(x_err.is_none() && y_err.is_none());
-            prop_assert_eq!(x.concat(), wire.clone());
-            prop_assert_eq!(y.concat(), wire);
-        } else {
-            prop_assert_eq!(x, y);
-            prop_assert_eq!(x_err.map(|e| e.kind()), y_err.map(|e| e.kind()));
-        }
+        shared::check_cuts(framing, max, &wire, &a, &b);
     }
 
     /// Whatever the encoder accepts decodes to the same messages, cut anywhere; what it
@@ -370,31 +300,7 @@ proptest! {
         msgs in proptest::collection::vec(wire_of(120), 0..6),
         cuts in cuts(),
     ) {
-        let mut encoder = FrameCodec::new(framing, max);
-        let (mut wire, mut sent) = (BytesMut::new(), Vec::new());
-        for msg in msgs {
-            let before = wire.len();
-            match encoder.encode(Bytes::from(msg.clone()), &mut wire) {
-                Ok(()) => {
-                    let mut msg = msg;
-                    if framing == Framing::Lines && msg.last() == Some(&b'\r') {
-                        msg.pop(); // the decoder drops one `\r` before the newline
-                    }
-                    sent.push(msg);
-                }
-                Err(e) => {
-                    prop_assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
-                    prop_assert_eq!(wire.len(), before);
-                }
-            }
-        }
-        let (got, err, _) = decode_cut(framing, max, &wire, &cuts);
-        prop_assert!(err.is_none(), "{:?}", err);
-        if framing == Framing::Raw {
-            prop_assert_eq!(got.concat(), sent.concat());
-        } else {
-            prop_assert_eq!(got, sent);
-        }
+        shared::check_round_trip(framing, max, msgs, &cuts);
     }
 
     /// A length prefix announcing up to 4 GiB, then its body trickling in: the buffer
@@ -455,35 +361,11 @@ enum Tree {
     Node(Box<Tree>),
 }
 
-/// Decodes `bytes` as a `T`: a value that re-encodes and decodes the same, or a
-/// `FormatError` that displays.
-fn check_format<F: Format, T: DeserializeOwned + Serialize + Debug>(
-    format: &F,
-    bytes: &[u8],
-) -> Result<(), TestCaseError> {
-    match format.decode::<T>(bytes) {
-        Ok(value) => {
-            if let Ok(again) = format.encode(&value) {
-                let back = format.decode::<T>(&again);
-                prop_assert!(back.is_ok(), "{:?}: {:?}", value, back.err());
-                let back = back.unwrap();
-                // Exactly: JSON floats too (serde_json's `float_roundtrip`).
-                prop_assert_eq!(format!("{:?}", back), format!("{:?}", value));
-            }
-        }
-        Err(err) => prop_assert!(!err.to_string().is_empty()),
-    }
-    Ok(())
-}
-
-fn check_all<F: Format>(format: &F, bytes: &[u8]) -> Result<(), TestCaseError> {
-    check_format::<F, Order>(format, bytes)?;
-    check_format::<F, Kind>(format, bytes)?;
-    check_format::<F, Tree>(format, bytes)?;
-    check_format::<F, Vec<Vec<u32>>>(format, bytes)?;
-    check_format::<F, (String, Option<bool>, [u8; 3], f64)>(format, bytes)?;
-    check_format::<F, BTreeMap<u32, String>>(format, bytes)?;
-    Ok(())
+/// [`shared::check_typed`], and the recursive [`Tree`] in both formats.
+fn check_all(bytes: &[u8]) {
+    shared::check_typed(bytes);
+    shared::check_format::<Json, Tree>(&Json, bytes);
+    shared::check_format::<Postcard, Tree>(&Postcard, bytes);
 }
 
 /// Json text to start from: mostly well-formed, with odd numbers, escapes and nesting.
@@ -512,14 +394,12 @@ proptest! {
 
     #[test]
     fn typed_arbitrary_bytes_decode_or_fail(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
-        check_all(&Json, &bytes)?;
-        check_all(&Postcard, &bytes)?;
+        check_all(&bytes);
     }
 
     #[test]
     fn typed_json_like_text_decodes_or_fails(bytes in json_like()) {
-        check_all(&Json, &bytes)?;
-        check_format::<Json, serde_json::Value>(&Json, &bytes)?;
+        check_all(&bytes);
     }
 }
 
@@ -647,14 +527,7 @@ proptest! {
     /// back to it, or `InvalidData`.
     #[test]
     fn bench_control_parses_or_is_invalid_data(msg in control_like()) {
-        match Workload::parse_control(&msg) {
-            Ok(w) => {
-                prop_assert!(w.size() >= 1 && w.batch() >= 1, "{:?}", w);
-                prop_assert_eq!(Workload::parse_control(&w.control_message()).ok(), Some(w));
-                let _ = w.to_string();
-            }
-            Err(e) => prop_assert_eq!(e.kind(), io::ErrorKind::InvalidData),
-        }
+        shared::check_control(&msg);
     }
 }
 
@@ -675,27 +548,7 @@ proptest! {
         seq in any::<u64>(),
         max_len in prop_oneof![0usize..40, Just(u32::MAX as usize), Just(usize::MAX), any::<usize>()],
     ) {
-        if let Some(header) = SegmentHeader::decode(&bytes) {
-            prop_assert_eq!(&header.encode()[..], &bytes[..SEGMENT_HEADER_LEN]);
-        }
-        if let Decoded::Record { len } = decode_record(&bytes, salt, seq, max_len) {
-            let announced = u32::from_le_bytes(bytes[..4].try_into().unwrap()) as usize;
-            prop_assert!(len <= bytes.len() && len == RECORD_HEADER_LEN + announced);
-            prop_assert!(announced <= max_len);
-        }
-        let mut with_header = SegmentHeader { salt, base_seq: seq }.encode().to_vec();
-        with_header.extend_from_slice(&bytes);
-        for data in [&bytes[..], &with_header[..]] {
-            let scan = scan_segment(data, max_len);
-            prop_assert!(scan.valid_len <= data.len());
-            let mut at = SEGMENT_HEADER_LEN;
-            for payload in &scan.payloads {
-                prop_assert_eq!(payload.start, at + RECORD_HEADER_LEN);
-                prop_assert!(payload.end - payload.start <= max_len);
-                at = payload.end;
-            }
-            prop_assert!(scan.header.is_none() || at == scan.valid_len);
-        }
+        shared::check_log_records(&bytes, salt, seq, max_len);
     }
 }
 

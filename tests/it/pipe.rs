@@ -3,6 +3,7 @@
 //! The general cases are in the conformance suite (`conformance::pipe::`).
 #![cfg(unix)]
 
+use crate::examples::example;
 use crate::util::{unique_name, watchdog, HelperChild, Names, TempDir};
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
@@ -403,40 +404,10 @@ async fn thousand_clients_nothing_lost_and_fds_back() {
     .await;
 }
 
-/// The path of a built example (`cargo test` builds them; after `cargo test --test it` alone,
-/// run `cargo build --examples` first).
-pub(crate) fn example(name: &str) -> std::path::PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps/it-<hash>");
-    let path = profile_dir.join("examples").join(name);
-    assert!(
-        path.exists(),
-        "example `{name}` is not built at {}: run `cargo build --examples`",
-        path.display()
-    );
-    path
-}
-
-/// Runs an example to its end; returns its stdout, failing unless it exits 0.
+/// Runs an example to its end with stdin from /dev/null; returns its stdout, failing unless it
+/// exits 0.
 pub(crate) async fn run_example(name: &str, args: &[&str]) -> String {
-    let output = Command::new(example(name))
-        .args(args)
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .expect("run example");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "{name} exited with {}; stdout:\n{stdout}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
+    crate::examples::run_example_with_env(name, args, &[]).await
 }
 
 /// Starts an example server and waits for its `server: listening on` line.
