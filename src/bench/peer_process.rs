@@ -225,7 +225,8 @@ impl PeerProcess {
 
     /// The error for a run the peer did not outlive (after [`exited`](PeerProcess::exited)
     /// resolved): `BrokenPipe`, with the exit status when the process has been reaped within a
-    /// second.
+    /// second, and the last line the peer printed on its stdout after its ready line (where
+    /// [`peer_main`](super::peer_main)'s caller says why it failed).
     ///
     /// See [`exited`](PeerProcess::exited) for an example.
     pub async fn exit_error(&mut self) -> io::Error {
@@ -233,9 +234,13 @@ impl PeerProcess {
             Ok(Ok(status)) => format!(" ({status})"),
             _ => String::new(),
         };
+        let said = match self.exit.as_ref().and_then(PeerExit::last_words) {
+            Some(line) => format!(": {line}"),
+            None => String::new(),
+        };
         io::Error::new(
             io::ErrorKind::BrokenPipe,
-            format!("the peer process exited during the run{status}"),
+            format!("the peer process exited during the run{status}{said}"),
         )
     }
 

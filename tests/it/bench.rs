@@ -328,6 +328,38 @@ async fn only_raw_twins_start_a_child_per_run() {
     assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof, "{err}");
 }
 
+/// A peer that fails during a run says why on its stdout: the run's error ends with that line.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_run_fails_with_what_its_peer_said_last() {
+    watchdog(60, async {
+        let dir = TempDir::new("bench-peer-said");
+        let target = format!(
+            "file://{0}/to?from=end + file://{0}/back?from=end",
+            dir.path().display()
+        );
+        // A stand-in peer: ready, then it fails as a real one does after its ready line.
+        let script = format!(
+            "echo '{}{target}'; sleep 0.3; echo 'noise'; echo 'bench peer: disk full'; exit 3",
+            anyipc::bench::READY_PREFIX
+        );
+        let mut cmd = tokio::process::Command::new("sh");
+        cmd.args(["-c", &script]);
+        let mut peer = PeerProcess::spawn(cmd).await.unwrap();
+        let _logs = RunResources::new(peer.target());
+        let err = peer
+            .measure(&Workload::latency(64, 1_000_000_000))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::BrokenPipe, "{err}");
+        assert_eq!(
+            err.to_string(),
+            "the peer process exited during the run (exit status: 3): bench peer: disk full"
+        );
+    })
+    .await;
+}
+
 /// A peer killed during a run fails the run with `BrokenPipe` naming how it ended, where the
 /// way back (a log) would otherwise be waited on for ever.
 #[cfg(unix)]
