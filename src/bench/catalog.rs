@@ -1,6 +1,15 @@
 use super::Target;
+use crate::endpoint::MAX_UDP_PAYLOAD;
 use std::io;
 use std::path::Path;
+
+/// The largest message over a length-framed FIFO: a frame is one atomic write of at most
+/// PIPE_BUF bytes (4,096 on Linux, 512 on macOS), its 4-byte length prefix included.
+#[cfg(unix)]
+const FIFO_MAX_MESSAGE: usize = crate::fifo::MAX_ATOMIC_FRAME - 4;
+/// No FIFOs here: the fifo rows never run.
+#[cfg(not(unix))]
+const FIFO_MAX_MESSAGE: usize = 0;
 
 /// One transport the bench and the tour run: a name, a URL template and how to run it.
 ///
@@ -185,20 +194,17 @@ pub const TRANSPORTS: &[TransportSpec] = &[
     TransportSpec::cross_process("tcp", "tcp://127.0.0.1:0").twin("tcp-twin"),
     TransportSpec::cross_process("unix", "unix://{dir}/unix.sock"),
     TransportSpec::cross_process("pipe", "pipe://{unique}"),
-    // A frame is one atomic write of at most PIPE_BUF bytes (4,096 on Linux), length prefix
-    // (4 bytes) included.
     TransportSpec::cross_process(
         "fifo",
         "fifo://{dir}/to-peer.fifo + fifo://{dir}/from-peer.fifo",
     )
-    .max_message(4_092)
+    .max_message(FIFO_MAX_MESSAGE)
     .twin("fifo-twin")
     .note("two FIFOs, one each way"),
     TransportSpec::cross_process("child", "stdio://")
         .twin("child-twin")
         .note("a child process on two pipes"),
-    // 65,507 bytes is the largest UDP payload over IPv4.
-    TransportSpec::cross_process("udp", "udp://127.0.0.1:0").max_message(65_507),
+    TransportSpec::cross_process("udp", "udp://127.0.0.1:0").max_message(MAX_UDP_PAYLOAD),
     TransportSpec::cross_process("shm", "shm://{unique}"),
     TransportSpec::cross_process("shm-busy", "shm://{unique}?busy_poll=true").note(
         "shm:// with busy_poll=true: spins instead of sleeping while it waits (lower latency, \
@@ -253,6 +259,6 @@ pub const BASELINES: &[TransportSpec] = &[
         .note("a child process per run on two pipes"),
     // The same message sizes as fifo, so the two compare like with like.
     TransportSpec::cross_process("fifo-twin", "raw+fifo://{dir}/fifo-twin")
-        .max_message(4_092)
+        .max_message(FIFO_MAX_MESSAGE)
         .note("two FIFOs, one each way; a child process per run"),
 ];

@@ -670,6 +670,42 @@ async fn bench_stopped_by_sigterm_removes_what_it_created() {
     .await;
 }
 
+/// SIGTERM to the whole process group (`kill -TERM -PGID`) ends the peer, which does not
+/// leave it to its parent, before the bench hears it: still "interrupted", not the run's
+/// failure, and cleaned up.
+#[tokio::test]
+async fn bench_stopped_by_sigterm_to_its_group_says_interrupted() {
+    watchdog(
+        WATCHDOG,
+        a_stopped_bench_removes_what_it_created(libc::SIGTERM, true),
+    )
+    .await;
+}
+
+/// SIGTERM to the peer alone ends it cleanly (its FIFO removed); the run fails with what the
+/// peer said last, and the bench removes the rest.
+#[tokio::test]
+async fn bench_says_why_its_peer_stopped() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-bench-peer-stopped");
+        let (bench, peer) = endless_fifo_bench(&dir).await;
+        // SAFETY: kill(2) with a valid signal number touches no memory.
+        assert_eq!(unsafe { libc::kill(peer, libc::SIGTERM) }, 0);
+        let (status, stderr) = bench.wait_out().await;
+        assert_eq!(status.code(), Some(1), "{stderr:?}");
+        let last = stderr.last().map_or("", String::as_str);
+        assert!(
+            last.ends_with(
+                ": the peer process exited during the run (exit status: 1): the bench peer was \
+                 stopped by SIGTERM"
+            ),
+            "{stderr:?}"
+        );
+        assert_eq!(left_in(&dir), Vec::<String>::new());
+    })
+    .await;
+}
+
 /// A peer killed mid-run fails the run at once, also where the way back never ends by
 /// itself (a queue, a log): the bench used to wait for ever for the next reply, and then for
 /// ten seconds to flush into the dead peer's full queue. What the run created is removed.

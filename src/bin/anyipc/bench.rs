@@ -28,7 +28,6 @@ use anyipc::bench::{
 use anyipc::{Scheme, Transport};
 use bytes::Bytes;
 use echo_throughput::echo_throughput;
-use futures::FutureExt;
 use limits::{check_queues, largest_message, message_size, Limit};
 use pair::WayBack;
 use progress::{Counted, Progress};
@@ -75,9 +74,13 @@ counts echoed messages (every byte crosses twice, so it is not comparable with t
 figure, nor with the baseline).
 
 Sizes: a default size over the largest message the endpoint carries is lowered to it (a note \
-says so; fifo:// carries 4,092 B, udp:// 65,507 B, mq:// its max_message_len, others \
-max_frame); a --size over it is refused before anything runs. Whatever fails, and on Ctrl-C or SIGTERM, \
-the endpoints the run created are removed.
+says so; fifo:// carries PIPE_BUF less 4 B (4,092 B on Linux), udp:// 65,507 B, mq:// its \
+max_message_len, others max_frame); a --size over it is refused before anything runs.
+
+Ending: whatever fails, and on Ctrl-C, SIGTERM or SIGHUP, the endpoints the run created are \
+removed (a peer killed with SIGKILL leaves its own named endpoint, which the next bind of the \
+name reclaims). A peer that exits during a run fails it at once, with the peer's exit status \
+and the last line it printed (a peer stopped by SIGTERM or SIGHUP says so).
 
 Figures: latency p50, p99, p99.9 and mean round trip in µs (msgs/s is round trips per second); \
 throughput in messages/s and GiB/s of payload. --baseline also runs the raw tokio UnixStream + \
@@ -102,8 +105,8 @@ Examples:
   anyipc listen tcp://127.0.0.1:7000 --echo > /dev/null &
   anyipc bench tcp://127.0.0.1:7000 --connect --mode latency
 
-Exit codes: 0 measured; 1 the peer or a run failed, a queue does not exist, or Ctrl-C or SIGTERM; 2 bad \
-usage, URL or --size.")]
+Exit codes: 0 measured; 1 the peer or a run failed, a queue does not exist, or Ctrl-C, SIGTERM \
+or SIGHUP; 2 bad usage, URL or --size.")]
 pub(crate) struct BenchArgs {
     /// The endpoint to measure, e.g. tcp://127.0.0.1:0, unix:///tmp/b.sock, shm://bench,
     /// fifo:///tmp/b.fifo, stdio://, or "URL_TO_PEER + URL_FROM_PEER".
@@ -236,8 +239,9 @@ struct Measured {
 
 /// Runs `anyipc bench`.
 ///
-/// Everything is checked before anything runs; whatever then fails (or Ctrl-C, SIGTERM), the peers
-/// are stopped cleanly, which removes the endpoints they and this process created.
+/// Everything is checked before anything runs; whatever then fails (or Ctrl-C, SIGTERM, SIGHUP),
+/// the peers are stopped cleanly, which removes the endpoints they and this process created
+/// (a peer killed with SIGKILL leaves its own until the next bind of the name reclaims it).
 ///
 /// # Errors
 /// Usage errors for a bad URL, or a size over what the endpoint carries; runtime errors for a
@@ -249,16 +253,17 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), CliError> {
             "--connect needs an endpoint that answers on the same connection, not {asked}"
         )));
     }
-    if let Target::Pair { to_peer, from_peer } = &asked {
-        if [to_peer, from_peer]
+    let is_pair = matches!(asked, Target::Pair { .. });
+    if is_pair
+        && asked
+            .endpoints()
             .iter()
             .any(|e| e.scheme() == Scheme::Stdio)
-        {
-            return Err(CliError::Usage(format!(
-                "stdio:// cannot be half of a pair ({asked}): it is a child process on two \
-                 pipes, one each way; give it alone"
-            )));
-        }
+    {
+        return Err(CliError::Usage(format!(
+            "stdio:// cannot be half of a pair ({asked}): it is a child process on two \
+             pipes, one each way; give it alone"
+        )));
     }
     if args.batch.is_some() {
         if !matches!(asked, Target::Anyipc(_)) {
@@ -286,12 +291,15 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), CliError> {
     let mut stop = StopSignals::install()?;
     let interrupted = || CliError::Runtime("interrupted".to_owned());
     let mut outcome = tokio::select! {
+        biased;
         outcome = session.run(&args, &asked, workloads, &notes) => outcome,
         () = stop.recv() => Err(interrupted()),
     };
-    // Ctrl-C at a terminal reaches the peer too: a run that failed because the peer died of
-    // it was interrupted, which the signal arriving here a moment later tells.
+    // A signal sent to the whole process group (`kill -TERM -PGID`) may end the peer first:
+    // a run that failed because its peer died of it was interrupted, which the signal
+    // arriving here a moment later tells.
     if outcome.is_err()
+        && session.peer_process_exits_within(SIGNAL_GRACE).await
         && tokio::time::timeout(SIGNAL_GRACE, stop.recv())
             .await
             .is_ok()
@@ -302,7 +310,8 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), CliError> {
     outcome
 }
 
-/// How long after a failed run a stop signal still counts as its cause.
+/// How long after a failed run its peer's exit, and then a stop signal, still count as its
+/// cause.
 const SIGNAL_GRACE: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// What a bench run has set up; [`stop`](Session::stop) ends it all in order.
@@ -407,12 +416,11 @@ impl Session {
         if let Some(way_back) = self.way_back.take() {
             // A peer that has exited reads nothing more: closing would wait to flush into a
             // queue that stays full (mq://), so the connection is dropped instead.
-            let peer_exited = match &self.peer {
-                Some(Peer::Process(process)) => process.exited().now_or_never().is_some(),
-                _ => false,
-            };
-            if !peer_exited {
-                way_back.close().await;
+            let peer_exited = self.peer_process_exited();
+            tokio::select! {
+                biased;
+                () = peer_exited => {}
+                () = way_back.close() => {}
             }
         }
         if let Some(peer) = self.peer.take() {
@@ -424,17 +432,33 @@ impl Session {
     }
 }
 
+impl Session {
+    /// Resolves when the peer process has exited; never for a peer that is not a process.
+    fn peer_process_exited(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let exited = match &self.peer {
+            Some(Peer::Process(process)) => Some(process.exited()),
+            _ => None,
+        };
+        async move {
+            match exited {
+                Some(exited) => exited.await,
+                None => std::future::pending().await,
+            }
+        }
+    }
+
+    /// Whether the peer is a process that has exited or exits within `limit`.
+    async fn peer_process_exits_within(&self, limit: std::time::Duration) -> bool {
+        tokio::time::timeout(limit, self.peer_process_exited())
+            .await
+            .is_ok()
+    }
+}
+
 /// Starts a peer serving `at`: a process (a child on pipes for stdio://), or a task for
 /// mem:// (alone or in a pair), which cannot cross processes.
 async fn start_peer(at: &Target) -> io::Result<Peer> {
-    let in_process = match at {
-        Target::Anyipc(e) => e.scheme() == Scheme::Mem,
-        Target::Pair { to_peer, from_peer } => {
-            to_peer.scheme() == Scheme::Mem || from_peer.scheme() == Scheme::Mem
-        }
-        _ => false,
-    };
-    if in_process {
+    if at.endpoints().iter().any(|e| e.scheme() == Scheme::Mem) {
         return Ok(Peer::Task(InProcessPeer::start(at).await?));
     }
     let process = PeerProcess::start(peer_command()?, at).await?;

@@ -1,11 +1,13 @@
 //! `anyipc bench-peer TARGET` (hidden): the peer process `anyipc tour` and `anyipc bench`
 //! spawn; it serves bench runs until its parent goes away.
 //!
-//! Its parent reads the first line of its stdout: the ready line, or, when it cannot start,
-//! the reason, which the parent then gives as its own one-line error (the reason is not also
+//! Its parent reads its stdout to the end. The first line is the ready line or, when it cannot
+//! start, the reason, which the parent then gives as its own one-line error; a failure after
+//! the ready line is its last line, which the parent adds to the run's error (neither is also
 //! printed on stderr). Ctrl-C at a terminal reaches the whole process group: the peer leaves
 //! it to its parent, which stops the peer cleanly (removing its named endpoint) by closing the
-//! peer's stdin, as does the parent's end however it comes.
+//! peer's stdin, as does the parent's end however it comes. SIGTERM and SIGHUP end the peer
+//! as cleanly, and its parent's run fails saying so.
 
 use crate::CliError;
 use std::io::Write;
@@ -33,17 +35,76 @@ pub(crate) async fn run(args: BenchPeerArgs) -> Result<(), CliError> {
             interrupt = Box::pin(tokio::signal::ctrl_c());
         }
     });
-    let served = anyipc::bench::peer_main(&args.target).await;
+    // SIGTERM and SIGHUP (to this process, or its whole group) end it as cleanly as its
+    // parent does: the listener is dropped, removing a named endpoint, and the parent hears
+    // why. Installed before the ready line too.
+    let mut termination = Termination::install();
+    let served = tokio::select! {
+        biased;
+        signal = termination.recv() => Err(std::io::Error::new(
+            std::io::ErrorKind::Interrupted,
+            format!("the bench peer was stopped by {signal}"),
+        )),
+        served = anyipc::bench::peer_main(&args.target) => served,
+    };
     interrupts.abort();
     match served {
         Ok(()) => Ok(()),
-        // Before the ready line the parent reads stdout: the reason is its one line to say.
-        // After it the parent reads no more (the write fails) and stderr has to say it.
+        // The parent reads stdout to its end: before the ready line the reason is its one
+        // line to say; after it, the last line of its error for the run. Stderr says it only
+        // when the parent has gone (the write fails).
         Err(e) if tell_parent(&e) => std::process::exit(1),
         Err(e) => Err(CliError::Runtime(format!(
             "bench peer on {}: {e}",
             args.target
         ))),
+    }
+}
+
+/// The signals that ask a bench peer to end (SIGTERM; SIGHUP unless it was ignored at start,
+/// as `nohup` leaves it); none off Unix or where a handler cannot be installed.
+struct Termination {
+    #[cfg(unix)]
+    signals: Vec<(tokio::signal::unix::Signal, &'static str)>,
+}
+
+impl Termination {
+    /// Installs the handlers.
+    fn install() -> Termination {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let mut kinds = vec![(SignalKind::terminate(), "SIGTERM")];
+            if !crate::ignored(libc::SIGHUP) {
+                kinds.push((SignalKind::hangup(), "SIGHUP"));
+            }
+            let signals = kinds
+                .into_iter()
+                .filter_map(|(kind, name)| Some((signal(kind).ok()?, name)))
+                .collect();
+            Termination { signals }
+        }
+        #[cfg(not(unix))]
+        Termination {}
+    }
+
+    /// Resolves with the name of the first signal that arrives.
+    async fn recv(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            let arrivals = self.signals.iter_mut().map(|(signal, name)| {
+                Box::pin(async move {
+                    match signal.recv().await {
+                        Some(()) => *name,
+                        None => std::future::pending().await,
+                    }
+                })
+            });
+            if arrivals.len() > 0 {
+                return futures::future::select_all(arrivals).await.0;
+            }
+        }
+        std::future::pending().await
     }
 }
 

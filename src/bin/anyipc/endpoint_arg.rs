@@ -63,21 +63,24 @@ pub(crate) fn refuse_in_process(endpoint: &Endpoint, command: &str) -> Result<()
 /// fifo:// and file:// carry messages one way only, and an mq:// queue is shared, so a
 /// reply would land in the queue the message came from, to be taken as one more message.
 pub(crate) fn no_way_back(endpoint: &Endpoint) -> Option<String> {
-    match endpoint.scheme() {
-        Scheme::Fifo => Some(
+    if !endpoint.scheme().is_one_way() {
+        return None;
+    }
+    Some(match endpoint.scheme() {
+        Scheme::Fifo => {
             "fifo:// is one way (writers send, the reader receives): nothing can answer on it"
-                .to_owned(),
-        ),
-        Scheme::File => Some(
+                .to_owned()
+        }
+        Scheme::File => {
             "file:// is one way (writers append, readers receive): nothing can answer on it"
-                .to_owned(),
-        ),
-        Scheme::Mq => Some(format!(
+                .to_owned()
+        }
+        Scheme::Mq => format!(
             "{endpoint} is one shared queue: an answer would go back into it and be taken as \
              one more message; use a second queue for answers"
-        )),
-        _ => None,
-    }
+        ),
+        _ => format!("{endpoint} carries messages one way only: nothing can answer on it"),
+    })
 }
 
 #[cfg(test)]

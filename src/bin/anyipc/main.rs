@@ -216,7 +216,7 @@ impl StopSignals {
 
 /// Whether `signal` is ignored (`SIG_IGN`) in this process, as `nohup` leaves SIGHUP.
 #[cfg(unix)]
-fn ignored(signal: libc::c_int) -> bool {
+pub(crate) fn ignored(signal: libc::c_int) -> bool {
     let mut old = std::mem::MaybeUninit::<libc::sigaction>::zeroed();
     // SAFETY: a null new action only reads the current one into `old`, which is valid,
     // zeroed memory of the right type; `signal` is a valid signal number.
