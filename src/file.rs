@@ -27,8 +27,9 @@
 //!   segment changes and new files, cursor commits, records that fail their checks, and
 //!   every read on other systems. With `consumer=NAME` it resumes at `NAME`'s cursor
 //!   (`dir/NAME.cursor`);
-//!   a connection commits it by itself every 1,000 records or second, a second after it
-//!   has caught up with the log (so an idle consumer's cursor is current), and when closed,
+//!   a connection commits it by itself every 1,000 records or second, at most a second after
+//!   it has caught up with the log (a second after its last commit, by tokio's clock; so an
+//!   idle consumer's cursor is current), and when closed,
 //!   so delivery is at-least-once (a consumer killed without closing may see up to that many
 //!   records again). [`FileConsumer`] is the typed API with an explicit
 //!   [`commit`](FileConsumer::commit). Consumers never take the lock, and any number may

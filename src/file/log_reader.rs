@@ -14,7 +14,10 @@ use crate::codec::FrameError;
 use crate::sys;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+// Tokio's clock (the system's, unless a test pauses it): the tailer's commit timer keeps the
+// same time, so a commit it finds due is due here too.
+use tokio::time::Instant;
 
 /// A batch stops growing past this many bytes.
 const BATCH_BYTES: usize = 4 << 20;
@@ -290,13 +293,6 @@ impl TailSource for LogReader {
         let ac = self.auto_commit.as_ref()?;
         let returned = returned?;
         (returned.next_seq != ac.committed.next_seq).then(|| ac.last + AUTO_COMMIT_PERIOD)
-    }
-
-    fn commit_now(&mut self, returned: Option<Position>) -> io::Result<()> {
-        match returned {
-            Some(returned) => self.commit_at(returned),
-            None => Ok(()),
-        }
     }
 
     fn read_batch(&mut self, returned: Option<Position>) -> io::Result<Batch> {

@@ -2,8 +2,9 @@
 //! read on the task ([`TailSource::try_read_now`]); everything else — opening segments,
 //! listing the directory, data that must come from the disk — runs on the blocking pool
 //! through the bridge, a batch at a time. At the end of the data it waits on a
-//! [`DirWatcher`] (inotify, or polling where that is unavailable) — never by spinning, and
-//! with inotify never on a timer.
+//! [`DirWatcher`] (inotify, or polling where that is unavailable) — never by spinning; with
+//! inotify on no timer but the one of a cursor commit that is due
+//! ([`TailSource::commit_deadline`]).
 //!
 //! | state | poll_next does |
 //! |---|---|
@@ -49,18 +50,12 @@ pub(crate) trait TailSource: Send + 'static {
         None
     }
 
-    /// When a cursor commit of `returned` becomes due, if one is pending: a tailer waiting
-    /// at the end of the data then commits at that time (on the pool, with
-    /// [`commit_now`](TailSource::commit_now)), so an idle consumer's cursor does not stay
-    /// behind what it returned.
-    fn commit_deadline(&self, _returned: Option<Position>) -> Option<std::time::Instant> {
+    /// When a cursor commit of `returned` becomes due, if one is pending, by tokio's clock: a
+    /// tailer waiting at the end of the data then reads on the pool at that time
+    /// ([`read_batch`](TailSource::read_batch) commits what is due by the same clock), so an
+    /// idle consumer's cursor does not stay behind what it returned.
+    fn commit_deadline(&self, _returned: Option<Position>) -> Option<tokio::time::Instant> {
         None
-    }
-
-    /// Commits the pending cursor at `returned` now, whatever the time (the tailer's timer,
-    /// on tokio's clock, says it is due).
-    fn commit_now(&mut self, _returned: Option<Position>) -> io::Result<()> {
-        Ok(())
     }
 }
 
@@ -116,7 +111,7 @@ pub(crate) struct Tailer<S> {
     watcher: DirWatcher,
     /// While a cursor commit is pending: fires when it is due (the deadline it is set to).
     /// Kept across waits; reset only when the deadline moves (after a commit).
-    commit_timer: Option<(std::time::Instant, Pin<Box<tokio::time::Sleep>>)>,
+    commit_timer: Option<(tokio::time::Instant, Pin<Box<tokio::time::Sleep>>)>,
     follow: bool,
     waiting: bool,
     ended: bool,
@@ -216,17 +211,12 @@ impl<S: TailSource> Tailer<S> {
                     changed?;
                 } else {
                     ready!(self.poll_commit_due(cx));
-                    // The commit is due by tokio's clock (which a test may have paused): the
-                    // pool job makes it, then reads (nothing new to read on the task, or the
-                    // watcher would have said so).
+                    // The commit is due: the pool read makes it, then reads (nothing new to
+                    // read on the task, or the watcher would have said so).
                     self.commit_timer = None;
                     self.waiting = false;
                     self.watcher.reset();
-                    let returned = self.returned;
-                    self.start_job(move |source: &mut S| {
-                        source.commit_now(returned)?;
-                        source.read_batch(returned)
-                    });
+                    self.start_read();
                     continue;
                 }
                 self.waiting = false;
@@ -331,11 +321,10 @@ impl<S: TailSource> Tailer<S> {
             self.commit_timer = None;
             return Poll::Pending;
         };
-        let at = tokio::time::Instant::from_std(due);
         let timer = match &mut self.commit_timer {
             Some((set, timer)) => {
                 if *set != due {
-                    timer.as_mut().reset(at);
+                    timer.as_mut().reset(due);
                     *set = due;
                 }
                 timer
@@ -343,7 +332,7 @@ impl<S: TailSource> Tailer<S> {
             None => {
                 &mut self
                     .commit_timer
-                    .insert((due, Box::pin(tokio::time::sleep_until(at))))
+                    .insert((due, Box::pin(tokio::time::sleep_until(due))))
                     .1
             }
         };
