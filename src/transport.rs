@@ -73,10 +73,13 @@ impl<T, In, Out> Transport<In, Out> for T where
 {
 }
 
-/// The error for a scheme whose transport this build does not provide.
+/// The error for a scheme whose transport this platform does not have (shm:// off Linux).
 pub(crate) fn unsupported(scheme: crate::Scheme, what: &str) -> io::Error {
     io::Error::new(
         io::ErrorKind::Unsupported,
-        format!("{scheme}:// {what} is not available in this version of anyipc"),
+        format!(
+            "{scheme}:// {what} is not available on this platform ({})",
+            std::env::consts::OS
+        ),
     )
 }

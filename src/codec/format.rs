@@ -171,8 +171,9 @@ impl Format for Postcard {
             .map_err(|e| FormatError::new("postcard", e))
     }
 
-    /// Messages nested deeper than 128 levels are refused (as serde_json does), so that a
-    /// recursive type cannot let a peer overflow the stack.
+    /// Messages nested deeper than 128 serde levels are refused (serde_json's limit), so
+    /// that a recursive type cannot let a peer overflow the stack. Every enum, option,
+    /// newtype, sequence or map counts one level: an `Option<Box<T>>` chain gets about 64.
     fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, FormatError> {
         use super::nesting_limit::{too_deep, NestingLimit, MAX_NESTING};
         let exceeded = std::cell::Cell::new(false);
