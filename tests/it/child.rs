@@ -531,7 +531,7 @@ async fn a_child_that_does_not_read_holds_the_sender_back() {
 async fn pipe_parent_example_both_ways() {
     watchdog(60, async {
         for args in [&[][..], &["--stdio"][..]] {
-            let out = crate::pipe::run_example("pipe_parent", args).await;
+            let out = crate::util::run_example("pipe_parent", args).await;
             assert!(
                 out.contains("parent: job 3 summed to 465"),
                 "{args:?}: {out}"

@@ -6,34 +6,13 @@
 
 use crate::cli::Spawned;
 #[cfg(unix)]
-use crate::util::unique_name;
+use crate::util::{example, run_example_with_env, unique_name};
 use crate::util::{watchdog, TempDir};
-use std::ffi::OsStr;
-use std::path::PathBuf;
-use std::process::Stdio;
 #[cfg(unix)]
 use std::time::Duration;
 
 /// Seconds any one test may take.
 const WATCHDOG: u64 = 60;
-
-/// The path of a built example (shared with `pipe`).
-pub(crate) fn example(name: &str) -> PathBuf {
-    // This binary is target/<profile>/deps/it-<hash>; examples are in target/<profile>/examples.
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps/it-<hash>");
-    let path = profile_dir.join("examples").join(name);
-    assert!(
-        path.exists(),
-        "example `{name}` is not built at {}: run `cargo test` (which builds the examples) or \
-         `cargo build --examples`",
-        path.display()
-    );
-    path
-}
 
 /// Starts `name args…` and waits for its `server: listening on URL` line; returns the URL.
 async fn start_server(name: &str, args: &[&str]) -> (Spawned, String) {
@@ -413,32 +392,6 @@ async fn shm_process1_without_input_stops_on_sigterm_and_removes_the_region() {
 /// failing unless it exits 0.
 async fn run_in_runtime_dir(name: &str, args: &[&str], runtime: &std::path::Path) -> String {
     run_example_with_env(name, args, &[("XDG_RUNTIME_DIR", runtime.as_os_str())]).await
-}
-
-/// Runs example `name args…` with `env` added to its environment and stdin from /dev/null, to
-/// its end; returns its stdout, failing unless it exits 0. Shared with `pipe` (and through it
-/// `child` and `fifo`).
-pub(crate) async fn run_example_with_env(
-    name: &str,
-    args: &[&str],
-    env: &[(&str, &OsStr)],
-) -> String {
-    let out = tokio::process::Command::new(example(name))
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .expect("run example");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{name} exited with {}; stdout:\n{stdout}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
 }
 
 /// `durable_log` run twice without arguments, as the README says: the second run finds the

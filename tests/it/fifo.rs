@@ -334,7 +334,7 @@ async fn fifo_example_pair() {
         let path = dir.join("example.fifo");
         let mut reader =
             crate::pipe::start_example_server("fifo_reader", &[&path, "--count", "2"]).await;
-        let writer = crate::pipe::run_example("fifo_writer", &[&path, "first", "second"]).await;
+        let writer = crate::util::run_example("fifo_writer", &[&path, "first", "second"]).await;
         assert!(writer.contains("client: done"), "{writer}");
         assert!(reader.wait().await.unwrap().success());
     })

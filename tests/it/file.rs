@@ -6,7 +6,7 @@
 //! ordinary test run.
 #![cfg(unix)]
 
-use crate::util::{frame_error, watchdog, TempDir};
+use crate::util::{frame_error, run_example, watchdog, TempDir};
 use anyipc::file::{
     scan_segment, FileConsumer, FileOptions, FileProducer, FsyncPolicy, StartFrom, Tail,
     RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
@@ -1131,34 +1131,6 @@ impl Lcg {
             .wrapping_add(1442695040888963407);
         (self.0 >> 33) % n.max(1)
     }
-}
-
-/// A built example (`cargo test` builds them; after `cargo test --test it` alone, run
-/// `cargo build --examples` first).
-fn example(name: &str) -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-    let path = profile_dir.join("examples").join(name);
-    assert!(
-        path.exists(),
-        "example `{name}` is not built: run `cargo build --examples`"
-    );
-    path
-}
-
-async fn run_example(name: &str, args: &[&str]) -> String {
-    let out = Command::new(example(name))
-        .args(args)
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{name}: {}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
 }
 
 #[tokio::test]

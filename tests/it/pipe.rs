@@ -3,8 +3,7 @@
 //! The general cases are in the conformance suite (`conformance::pipe::`).
 #![cfg(unix)]
 
-use crate::examples::example;
-use crate::util::{unique_name, watchdog, HelperChild, Names, TempDir};
+use crate::util::{example, run_example, unique_name, watchdog, HelperChild, Names, TempDir};
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use std::io;
@@ -402,12 +401,6 @@ async fn thousand_clients_nothing_lost_and_fds_back() {
         helper.kill().await;
     })
     .await;
-}
-
-/// Runs an example to its end with stdin from /dev/null; returns its stdout, failing unless it
-/// exits 0.
-pub(crate) async fn run_example(name: &str, args: &[&str]) -> String {
-    crate::examples::run_example_with_env(name, args, &[]).await
 }
 
 /// Starts an example server and waits for its `server: listening on` line.

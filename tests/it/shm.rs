@@ -4,7 +4,7 @@
 //! Cross-process cases start this test binary again with a role (`shm_helper_entry`), so the
 //! peer is a real process that can be killed with SIGKILL at any moment.
 
-use crate::util::{unique_name, watchdog, HelperChild, Names};
+use crate::util::{example, run_example, unique_name, watchdog, HelperChild, Names};
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use std::io;
@@ -729,23 +729,6 @@ async fn region_errors() {
     .await;
 }
 
-/// The path of a built example (`cargo test` builds them beside this binary).
-fn example(name: &str) -> std::path::PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let path = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps/it-<hash>")
-        .join("examples")
-        .join(name);
-    assert!(
-        path.exists(),
-        "example `{name}` is not built at {}: run `cargo test` or `cargo build --examples`",
-        path.display()
-    );
-    path
-}
-
 /// Starts an example and reads its stdout until a line starting with `marker`. Killed when
 /// dropped, and then `bound` reclaimed.
 async fn start_example(
@@ -774,16 +757,6 @@ async fn start_example(
         }
     }
     (child, lines)
-}
-
-async fn run_example(name: &str, args: &[&str]) -> String {
-    let out = Command::new(example(name))
-        .args(args)
-        .output()
-        .await
-        .unwrap();
-    assert!(out.status.success(), "{name}: {out:?}");
-    String::from_utf8(out.stdout).unwrap()
 }
 
 #[tokio::test]

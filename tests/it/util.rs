@@ -250,3 +250,53 @@ pub(crate) fn length_frame(body: &[u8]) -> Vec<u8> {
     frame.extend_from_slice(body);
     frame
 }
+
+/// The path of a built example: `cargo test` builds them beside this binary (after
+/// `cargo test --test it` alone, run `cargo build --examples` first).
+pub(crate) fn example(name: &str) -> PathBuf {
+    // This binary is target/<profile>/deps/it-<hash>; examples are in target/<profile>/examples.
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps/it-<hash>");
+    let path = profile_dir.join("examples").join(name);
+    assert!(
+        path.exists(),
+        "example `{name}` is not built at {}: run `cargo test` (which builds the examples) or \
+         `cargo build --examples`",
+        path.display()
+    );
+    path
+}
+
+/// Runs example `name args…` with stdin from /dev/null to its end; returns its stdout,
+/// failing unless it exits 0.
+pub(crate) async fn run_example(name: &str, args: &[&str]) -> String {
+    run_example_with_env(name, args, &[]).await
+}
+
+/// Runs example `name args…` with `env` added to its environment and stdin from /dev/null, to
+/// its end; returns its stdout, failing unless it exits 0.
+pub(crate) async fn run_example_with_env(
+    name: &str,
+    args: &[&str],
+    env: &[(&str, &std::ffi::OsStr)],
+) -> String {
+    let out = tokio::process::Command::new(example(name))
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("run example");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{name} exited with {}; stdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
