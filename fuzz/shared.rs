@@ -21,8 +21,8 @@ use std::fmt::Debug;
 use std::io;
 use tokio_util::codec::{Decoder, Encoder};
 
-/// Every key of the option table (src/endpoint/option_spec.rs), so that `option` and
-/// `with_option` are tried with each.
+/// Every key of the option table (src/endpoint/option_spec.rs; a test in fuzz_props checks
+/// it), so that `option` and `with_option` are tried with each.
 pub(crate) const KEYS: &[&str] = &[
     "framing",
     "max_frame",

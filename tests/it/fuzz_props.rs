@@ -22,6 +22,17 @@ use std::fmt::Debug;
 use std::io;
 use tokio_util::codec::Decoder;
 
+/// The fuzzers' option keys are the option table's, in its order: a new option is fuzzed too.
+#[test]
+fn the_fuzzed_option_keys_are_the_option_table() {
+    let table = anyipc::endpoint::option_table_markdown();
+    let keys: Vec<&str> = table
+        .lines()
+        .filter_map(|row| row.strip_prefix("| `")?.split('`').next())
+        .collect();
+    assert_eq!(keys, KEYS);
+}
+
 /// `cases` cases, and no `proptest-regressions` files written: a failure prints its input.
 fn config(cases: u32) -> ProptestConfig {
     ProptestConfig {
