@@ -12,6 +12,10 @@
 //! given, the `SeqAccess`/`MapAccess`/`EnumAccess`/`VariantAccess` the format hands the
 //! visitor, and the seeds of their elements — and counts one level down each time a visitor
 //! is given a nested value to visit.
+//!
+//! Every method is `#[inline]`: inlined, the wrappers come down to the levels kept in
+//! registers and one check per nested value (instructions over plain postcard: 7–9% rather
+//! than 13–26% when they were calls).
 
 use serde::de::{self, DeserializeSeed, Deserializer, Visitor};
 use std::cell::Cell;
@@ -31,6 +35,7 @@ pub(crate) struct NestingLimit<'a, T> {
 impl<'a, T> NestingLimit<'a, T> {
     /// Wraps `inner`, allowing `levels` nested values below it; sets `exceeded` if the input
     /// nests deeper.
+    #[inline]
     pub(crate) fn new(inner: T, levels: usize, exceeded: &'a Cell<bool>) -> Self {
         NestingLimit {
             inner,
@@ -39,11 +44,13 @@ impl<'a, T> NestingLimit<'a, T> {
         }
     }
 
+    #[inline]
     fn wrap<U>(&self, inner: U) -> NestingLimit<'a, U> {
         NestingLimit::new(inner, self.levels_left, self.exceeded)
     }
 
     /// `inner` one level further down, or the error when no level is left.
+    #[inline]
     fn descend<U, E: de::Error>(&self, inner: U) -> Result<NestingLimit<'a, U>, E> {
         match self.levels_left.checked_sub(1) {
             Some(levels) => Ok(NestingLimit::new(inner, levels, self.exceeded)),
@@ -64,6 +71,7 @@ pub(crate) fn too_deep() -> String {
 macro_rules! forward_deserialize {
     ($($method:ident($($arg:ident: $ty:ty),*);)*) => {
         $(
+            #[inline]
             fn $method<V: Visitor<'de>>(self, $($arg: $ty,)* visitor: V)
                 -> Result<V::Value, D::Error> {
                 let visitor = self.wrap(visitor);
@@ -110,6 +118,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for NestingLimit<'_, D> {
         deserialize_ignored_any();
     }
 
+    #[inline]
     fn is_human_readable(&self) -> bool {
         self.inner.is_human_readable()
     }
@@ -119,6 +128,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for NestingLimit<'_, D> {
 macro_rules! forward_visit {
     ($($method:ident($($arg:ident: $ty:ty)?);)*) => {
         $(
+            #[inline]
             fn $method<E: de::Error>(self $(, $arg: $ty)?) -> Result<V::Value, E> {
                 self.inner.$method($($arg)?)
             }
@@ -129,6 +139,7 @@ macro_rules! forward_visit {
 impl<'de, V: Visitor<'de>> Visitor<'de> for NestingLimit<'_, V> {
     type Value = V::Value;
 
+    #[inline]
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.inner.expecting(f)
     }
@@ -158,11 +169,13 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for NestingLimit<'_, V> {
         visit_unit();
     }
 
+    #[inline]
     fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<V::Value, D::Error> {
         let deserializer = self.descend(deserializer)?;
         self.inner.visit_some(deserializer)
     }
 
+    #[inline]
     fn visit_newtype_struct<D: Deserializer<'de>>(
         self,
         deserializer: D,
@@ -171,16 +184,19 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for NestingLimit<'_, V> {
         self.inner.visit_newtype_struct(deserializer)
     }
 
+    #[inline]
     fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<V::Value, A::Error> {
         let seq = self.descend(seq)?;
         self.inner.visit_seq(seq)
     }
 
+    #[inline]
     fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
         let map = self.descend(map)?;
         self.inner.visit_map(map)
     }
 
+    #[inline]
     fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<V::Value, A::Error> {
         let data = self.descend(data)?;
         self.inner.visit_enum(data)
@@ -190,6 +206,7 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for NestingLimit<'_, V> {
 impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for NestingLimit<'_, S> {
     type Value = S::Value;
 
+    #[inline]
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<S::Value, D::Error> {
         let deserializer = self.wrap(deserializer);
         self.inner.deserialize(deserializer)
@@ -199,6 +216,7 @@ impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for NestingLimit<'_, S> 
 impl<'de, A: de::SeqAccess<'de>> de::SeqAccess<'de> for NestingLimit<'_, A> {
     type Error = A::Error;
 
+    #[inline]
     fn next_element_seed<T: DeserializeSeed<'de>>(
         &mut self,
         seed: T,
@@ -207,6 +225,7 @@ impl<'de, A: de::SeqAccess<'de>> de::SeqAccess<'de> for NestingLimit<'_, A> {
         self.inner.next_element_seed(seed)
     }
 
+    #[inline]
     fn size_hint(&self) -> Option<usize> {
         self.inner.size_hint()
     }
@@ -215,6 +234,7 @@ impl<'de, A: de::SeqAccess<'de>> de::SeqAccess<'de> for NestingLimit<'_, A> {
 impl<'de, A: de::MapAccess<'de>> de::MapAccess<'de> for NestingLimit<'_, A> {
     type Error = A::Error;
 
+    #[inline]
     fn next_key_seed<K: DeserializeSeed<'de>>(
         &mut self,
         seed: K,
@@ -223,11 +243,13 @@ impl<'de, A: de::MapAccess<'de>> de::MapAccess<'de> for NestingLimit<'_, A> {
         self.inner.next_key_seed(seed)
     }
 
+    #[inline]
     fn next_value_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<T::Value, A::Error> {
         let seed = self.wrap(seed);
         self.inner.next_value_seed(seed)
     }
 
+    #[inline]
     fn size_hint(&self) -> Option<usize> {
         self.inner.size_hint()
     }
@@ -237,6 +259,7 @@ impl<'a, 'de, A: de::EnumAccess<'de>> de::EnumAccess<'de> for NestingLimit<'a, A
     type Error = A::Error;
     type Variant = NestingLimit<'a, A::Variant>;
 
+    #[inline]
     fn variant_seed<T: DeserializeSeed<'de>>(
         self,
         seed: T,
@@ -251,20 +274,24 @@ impl<'a, 'de, A: de::EnumAccess<'de>> de::EnumAccess<'de> for NestingLimit<'a, A
 impl<'de, A: de::VariantAccess<'de>> de::VariantAccess<'de> for NestingLimit<'_, A> {
     type Error = A::Error;
 
+    #[inline]
     fn unit_variant(self) -> Result<(), A::Error> {
         self.inner.unit_variant()
     }
 
+    #[inline]
     fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, A::Error> {
         let seed = self.wrap(seed);
         self.inner.newtype_variant_seed(seed)
     }
 
+    #[inline]
     fn tuple_variant<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, A::Error> {
         let visitor = self.wrap(visitor);
         self.inner.tuple_variant(len, visitor)
     }
 
+    #[inline]
     fn struct_variant<V: Visitor<'de>>(
         self,
         fields: &'static [&'static str],
