@@ -327,7 +327,6 @@ impl LogReader {
             let step = read_segment(
                 &self.dir,
                 &mut seg,
-                self.max_frame,
                 (&mut self.next_seq, &mut self.check),
                 batch,
                 &mut batch_bytes,
@@ -423,7 +422,6 @@ enum SegmentEnd {
 fn read_segment(
     dir: &Path,
     seg: &mut SegmentReader,
-    max_frame: usize,
     (next_seq, check): (&mut u64, &mut Option<(u64, u32)>),
     batch: &mut Batch,
     batch_bytes: &mut usize,
@@ -448,7 +446,7 @@ fn read_segment(
             seg.forget_partial();
             Err(FrameError::TooLarge {
                 len: len as u64,
-                max: max_frame,
+                max: seg.max_frame(),
             }
             .into())
         }
@@ -577,7 +575,7 @@ mod tests {
         for _ in 0..10 {
             let mut batch = Batch::default();
             let step = (&mut next_seq, &mut None);
-            let end = read_segment(&dir, &mut seg, 1 << 20, step, &mut batch, &mut 0);
+            let end = read_segment(&dir, &mut seg, step, &mut batch, &mut 0);
             got.extend(records(batch));
             if matches!(end.unwrap(), SegmentEnd::AtEnd { clean: true }) {
                 break;

@@ -87,6 +87,11 @@ impl SegmentReader {
         }
     }
 
+    /// The largest payload this reader takes.
+    pub(crate) fn max_frame(&self) -> usize {
+        self.max_frame
+    }
+
     /// How many bytes the buffer should hold for the next step: the next read's size, or
     /// the whole record at its front when that is larger (and not over `max_frame`: such a
     /// record is refused by its length field alone).
