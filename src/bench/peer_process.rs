@@ -18,6 +18,9 @@ use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 /// How long a peer process may take to start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long after a run's failure the peer's exit still counts as its cause.
+const EXIT_AFTER_FAILURE: Duration = Duration::from_millis(500);
+
 /// How long [`PeerProcess::stop`] waits for the peer to end by itself.
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -178,8 +181,43 @@ impl PeerProcess {
             () = exited => None,
         };
         match finished {
-            Some(report) => report,
+            Some(Ok(report)) => Ok(report),
+            Some(Err(err)) => Err(self.explain_failure(err).await),
             None => Err(self.exit_error().await),
+        }
+    }
+
+    /// The error to give for a run that failed with `err`: when the peer process exited
+    /// during the run or exits within half a second of its failure, the peer's
+    /// [`exit_error`](PeerProcess::exit_error), which says why (a run often notices first:
+    /// a FIFO's reader gone is `BrokenPipe`, a socket closed is the end of the stream);
+    /// otherwise `err`.
+    ///
+    /// ```
+    /// # if std::env::args().nth(1).as_deref() == Some("bench-peer") {
+    /// #     let target = std::env::args().last().unwrap();
+    /// #     return tokio_test::block_on(anyipc::bench::peer_main(&target)).unwrap();
+    /// # }
+    /// # tokio_test::block_on(async {
+    /// use anyipc::bench::PeerProcess;
+    /// use std::io;
+    ///
+    /// let mut cmd = tokio::process::Command::new(std::env::current_exe()?);
+    /// cmd.args(["bench-peer", "tcp://127.0.0.1:0"]);
+    /// let mut peer = PeerProcess::spawn(cmd).await?;
+    /// // The peer lives on: a run's own error stands.
+    /// let err = io::Error::new(io::ErrorKind::InvalidData, "a bad reply");
+    /// assert_eq!(peer.explain_failure(err).await.kind(), io::ErrorKind::InvalidData);
+    /// peer.stop().await?;
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
+    pub async fn explain_failure(&mut self, err: io::Error) -> io::Error {
+        match tokio::time::timeout(EXIT_AFTER_FAILURE, self.exited()).await {
+            Ok(()) => {
+                tracing::debug!(run_error = %err, "the bench peer exited during a failed run");
+                self.exit_error().await
+            }
+            Err(_) => err,
         }
     }
 

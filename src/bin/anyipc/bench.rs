@@ -495,6 +495,7 @@ async fn measure(
         () = exited => None,
     };
     match (finished, peer) {
+        (Some(Err(err)), Peer::Process(process)) => Err(process.explain_failure(err).await),
         (Some(report), _) => report,
         (None, Peer::Process(process)) => Err(process.exit_error().await),
         (None, _) => unreachable!("only a peer process exits"),
