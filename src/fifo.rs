@@ -59,12 +59,37 @@
 //! `PIPE_BUF` is 4096 bytes on Linux and 512 on macOS and the BSDs.
 //!
 //! [`Connection`]: crate::Connection
+//!
+//! # Listening
+//!
+//! The [`Listener`](crate::Listener) that [`bind`](crate::bind) returns for `fifo:///path`
+//! holds the FIFO this process created and reads. Dropping it removes the FIFO from the file
+//! system (if the path still names it); a reading connection already accepted keeps working.
+//!
+//! ```
+//! # tokio_test::block_on(async {
+//! # let dir = std::env::temp_dir()
+//! #     .join(format!("anyipc-doc-fifo-listener-{}", std::process::id()));
+//! # std::fs::create_dir_all(&dir)?;
+//! let path = dir.join("inbox.fifo");
+//! let url = format!("fifo://{}", path.display());
+//! let mut listener = anyipc::bind(&url).await?;
+//! let mut reader = listener.accept().await?;
+//! let mut writer = anyipc::connect(&url).await?;
+//! drop(listener);
+//! assert!(!path.exists());
+//! // The reader and the writers already open go on.
+//! writer.send("still read").await?;
+//! assert_eq!(reader.recv().await?.unwrap(), "still read");
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok::<(), std::io::Error>(()) }).unwrap();
+//! ```
 
 mod fifo_listener;
 mod fifo_reader;
 mod fifo_writer;
 
-pub use fifo_listener::FifoListener;
+pub(crate) use fifo_listener::FifoListener;
 pub(crate) use fifo_reader::FifoReader;
 pub(crate) use fifo_writer::FifoWriter;
 

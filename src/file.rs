@@ -83,6 +83,31 @@
 //! Linux waits with inotify; other systems poll every 20 ms. On Windows the writer lock is
 //! an exclusive-share open of `writer.lock`, file modes do not apply, and directories are
 //! not fsynced.
+//!
+//! # Listening
+//!
+//! The [`Listener`](crate::Listener) that [`bind`](crate::bind) returns for `file://` holds
+//! one consumer connection, which the first [`accept`](crate::Listener::accept) returns.
+//! Later accepts wait forever (a file has no more clients to accept): bind again for another
+//! consumer.
+//!
+//! ```
+//! use futures::{FutureExt, SinkExt};
+//! # tokio_test::block_on(async {
+//! # let dir = std::env::temp_dir().join(format!("anyipc-doc-listener-{}", std::process::id()));
+//! # let _ = std::fs::remove_dir_all(&dir);
+//! let url = format!("file://{}", dir.display());
+//! let mut producer = anyipc::connect(&url).await?;
+//! producer.send("through a connection").await?;
+//! producer.close().await?;
+//! let mut listener = anyipc::bind(format!("{url}?follow=false")).await?;
+//! let mut consumer = listener.accept().await?;
+//! assert_eq!(consumer.recv().await?.as_deref(), Some(&b"through a connection"[..]));
+//! assert_eq!(consumer.recv().await?, None); // the end, without `follow`
+//! assert!(listener.accept().now_or_never().is_none()); // no second consumer
+//! # anyipc::file::remove(&dir)?;
+//! # Ok::<(), std::io::Error>(()) }).unwrap();
+//! ```
 
 mod appender;
 mod cursor;
@@ -109,7 +134,7 @@ mod writer_thread;
 
 pub(crate) use file_channel::FileChannel;
 pub use file_consumer::{FileConsumer, FileRecord};
-pub use file_listener::FileListener;
+pub(crate) use file_listener::FileListener;
 pub use file_options::{
     FileOptions, FsyncPolicy, StartFrom, DEFAULT_POLL_INTERVAL, DEFAULT_SEGMENT_SIZE,
 };

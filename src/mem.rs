@@ -18,13 +18,32 @@
 //! assert_eq!(err.kind(), ErrorKind::AddrInUse);
 //! # Ok::<(), std::io::Error>(()) }).unwrap();
 //! ```
+//!
+//! # Listening
+//!
+//! The [`Listener`](crate::Listener) that [`bind`](crate::bind) returns for `mem://name`
+//! holds the name: dropping it frees the name; connections already made live on.
+//!
+//! ```
+//! use std::io::ErrorKind;
+//! # tokio_test::block_on(async {
+//! let mut listener = anyipc::bind("mem://doc-mem-listener").await?;
+//! let mut client = anyipc::connect("mem://doc-mem-listener").await?;
+//! let mut server = listener.accept().await?;
+//! drop(listener);
+//! client.send("still connected").await?;
+//! assert_eq!(server.recv().await?.unwrap(), "still connected");
+//! let err = anyipc::connect("mem://doc-mem-listener").await.unwrap_err();
+//! assert_eq!(err.kind(), ErrorKind::NotFound);
+//! # Ok::<(), std::io::Error>(()) }).unwrap();
+//! ```
 
 mod mem_channel;
 mod mem_listener;
 mod registry;
 
 pub(crate) use mem_channel::MemChannel;
-pub use mem_listener::MemListener;
+pub(crate) use mem_listener::MemListener;
 
 use crate::transport::{AnyChannel, Connection};
 use crate::Endpoint;

@@ -74,10 +74,30 @@
 //! but its shutdown is a no-op (no half-close) and its bind cannot create the socket
 //! owner-only inside a checked directory, so Unix uses tokio's socket directly at the path
 //! interprocess would have used.
+//!
+//! # Listening
+//!
+//! The [`Listener`](crate::Listener) that [`bind`](crate::bind) returns for `pipe://name`
+//! holds the name: dropping it releases the name (on Unix, removes the socket file).
+//!
+//! ```
+//! use std::io::ErrorKind;
+//! # tokio_test::block_on(async {
+//! let url = format!("pipe://doc-pipe-listener-{}", std::process::id());
+//! let mut listener = anyipc::bind(&url).await?;
+//! let mut client = anyipc::connect(&url).await?;
+//! let mut server = listener.accept().await?;
+//! client.send("hi").await?;
+//! assert_eq!(server.recv().await?.unwrap(), "hi");
+//! assert_eq!(anyipc::bind(&url).await.unwrap_err().kind(), ErrorKind::AddrInUse);
+//! drop(listener);
+//! assert_eq!(anyipc::connect(&url).await.unwrap_err().kind(), ErrorKind::NotFound);
+//! # Ok::<(), std::io::Error>(()) }).unwrap();
+//! ```
 
 mod pipe_listener;
 
-pub use pipe_listener::PipeListener;
+pub(crate) use pipe_listener::PipeListener;
 
 use crate::transport::{AnyStream, Connection};
 use crate::Endpoint;

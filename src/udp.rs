@@ -46,6 +46,30 @@
 //! assert_eq!(server.next().await.transpose()?.as_deref(), Some(&b"hello"[..]));
 //! # Ok::<(), std::io::Error>(()) }).unwrap();
 //! ```
+//!
+//! # Listening
+//!
+//! The [`Listener`](crate::Listener) that [`bind`](crate::bind) returns for `udp://` is a
+//! bound UDP socket whose senders become connections, within the limits above: `max_peers`
+//! live senders, an `idle_timeout` after which a quiet sender's connection ends, and 64 MiB
+//! of queued datagrams in all.
+//!
+//! ```
+//! # tokio_test::block_on(async {
+//! let mut listener = anyipc::bind("udp://127.0.0.1:0").await?;
+//! let mut a = anyipc::connect(listener.endpoint()).await?;
+//! let mut b = anyipc::connect(listener.endpoint()).await?;
+//! // Each sender's first datagram is accepted as a new connection.
+//! a.send("from a").await?;
+//! let mut to_a = listener.accept().await?;
+//! b.send("from b").await?;
+//! let mut to_b = listener.accept().await?;
+//! assert_eq!(to_a.recv().await?.unwrap(), "from a");
+//! assert_eq!(to_b.recv().await?.unwrap(), "from b");
+//! to_b.send("to b").await?;
+//! assert_eq!(b.recv().await?.unwrap(), "to b");
+//! # Ok::<(), std::io::Error>(()) }).unwrap();
+//! ```
 
 mod budget;
 mod demux;
@@ -58,7 +82,7 @@ mod udp_channel;
 mod udp_listener;
 
 pub(crate) use udp_channel::UdpChannel;
-pub use udp_listener::UdpListener;
+pub(crate) use udp_listener::UdpListener;
 
 use crate::transport::{AnyChannel, Connection};
 use crate::{Address, Endpoint};

@@ -34,10 +34,33 @@
 //! # std::fs::remove_file(&file)?;
 //! # Ok::<(), std::io::Error>(()) }).unwrap();
 //! ```
+//!
+//! # Listening
+//!
+//! The [`Listener`](crate::Listener) that [`bind`](crate::bind) returns for `unix://` holds
+//! a bound Unix socket: dropping it removes its socket file (if the file is still its own).
+//!
+//! ```
+//! use std::io::ErrorKind;
+//! # tokio_test::block_on(async {
+//! # let dir = std::env::temp_dir()
+//! #     .join(format!("anyipc-doc-unix-listener-{}", std::process::id()));
+//! # std::fs::create_dir_all(&dir)?;
+//! let path = dir.join("server.sock");
+//! let url = format!("unix://{}", path.display());
+//! let listener = anyipc::bind(&url).await?;
+//! assert!(path.exists());
+//! // A live server keeps its path.
+//! assert_eq!(anyipc::bind(&url).await.unwrap_err().kind(), ErrorKind::AddrInUse);
+//! drop(listener);
+//! assert!(!path.exists());
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok::<(), std::io::Error>(()) }).unwrap();
+//! ```
 
 mod unix_listener;
 
-pub use unix_listener::UnixListener;
+pub(crate) use unix_listener::UnixListener;
 
 use crate::transport::{AnyStream, Connection, PeerCredentials};
 use crate::{Address, Endpoint};

@@ -6,31 +6,10 @@ use std::io;
 use std::path::PathBuf;
 use std::task::{Context, Poll};
 
-/// A bound `fifo:///path`: the FIFO this process created and reads. Dropping it removes the
-/// FIFO from the file system (if the path still names it); a reading connection already
-/// accepted keeps working. It is inside the [`Listener`](crate::Listener) that
-/// [`bind`](crate::bind) returns for `fifo://`.
-///
-/// ```
-/// # tokio_test::block_on(async {
-/// # let dir = std::env::temp_dir()
-/// #     .join(format!("anyipc-doc-fifo-listener-{}", std::process::id()));
-/// # std::fs::create_dir_all(&dir)?;
-/// let path = dir.join("inbox.fifo");
-/// let url = format!("fifo://{}", path.display());
-/// let mut listener = anyipc::bind(&url).await?;
-/// let mut reader = listener.accept().await?;
-/// let mut writer = anyipc::connect(&url).await?;
-/// drop(listener);
-/// assert!(!path.exists());
-/// // The reader and the writers already open go on.
-/// writer.send("still read").await?;
-/// assert_eq!(reader.recv().await?.unwrap(), "still read");
-/// # std::fs::remove_dir_all(&dir)?;
-/// # Ok::<(), std::io::Error>(()) }).unwrap();
-/// ```
+/// The `fifo://` listener inside the [`Listener`](crate::Listener) that [`bind`](crate::bind)
+/// returns; the module documentation says how it behaves.
 #[derive(Debug)]
-pub struct FifoListener {
+pub(crate) struct FifoListener {
     /// The reading side, until the first accept hands it out.
     reader: Option<FifoReader>,
     file: (PathBuf, FileIdentity),

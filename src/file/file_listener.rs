@@ -4,29 +4,10 @@ use crate::Endpoint;
 use std::io;
 use std::task::{Context, Poll};
 
-/// A bound `file://` endpoint: its one consumer connection, which the first
-/// [`accept`](crate::Listener::accept) returns. Later accepts wait forever (a file has no
-/// more clients to accept): bind again for another consumer.
-///
-/// ```
-/// use futures::{FutureExt, SinkExt};
-/// # tokio_test::block_on(async {
-/// # let dir = std::env::temp_dir().join(format!("anyipc-doc-listener-{}", std::process::id()));
-/// # let _ = std::fs::remove_dir_all(&dir);
-/// let url = format!("file://{}", dir.display());
-/// let mut producer = anyipc::connect(&url).await?;
-/// producer.send("through a connection").await?;
-/// producer.close().await?;
-/// let mut listener = anyipc::bind(format!("{url}?follow=false")).await?;
-/// let mut consumer = listener.accept().await?;
-/// assert_eq!(consumer.recv().await?.as_deref(), Some(&b"through a connection"[..]));
-/// assert_eq!(consumer.recv().await?, None); // the end, without `follow`
-/// assert!(listener.accept().now_or_never().is_none()); // no second consumer
-/// # anyipc::file::remove(&dir)?;
-/// # Ok::<(), std::io::Error>(()) }).unwrap();
-/// ```
+/// The `file://` listener inside the [`Listener`](crate::Listener) that [`bind`](crate::bind)
+/// returns; the module documentation says how it behaves.
 #[derive(Debug)]
-pub struct FileListener {
+pub(crate) struct FileListener {
     consumer: Option<FileChannel>,
     peer: String,
 }

@@ -5,25 +5,10 @@ use std::io;
 use std::task::{ready, Context, Poll};
 use tokio::sync::mpsc;
 
-/// A bound `mem://` name. Dropping it frees the name; connections already made live on.
-/// It is inside the [`Listener`](crate::Listener) that [`bind`](crate::bind) returns for
-/// `mem://`.
-///
-/// ```
-/// use std::io::ErrorKind;
-/// # tokio_test::block_on(async {
-/// let mut listener = anyipc::bind("mem://doc-mem-listener").await?;
-/// let mut client = anyipc::connect("mem://doc-mem-listener").await?;
-/// let mut server = listener.accept().await?;
-/// drop(listener);
-/// client.send("still connected").await?;
-/// assert_eq!(server.recv().await?.unwrap(), "still connected");
-/// let err = anyipc::connect("mem://doc-mem-listener").await.unwrap_err();
-/// assert_eq!(err.kind(), ErrorKind::NotFound);
-/// # Ok::<(), std::io::Error>(()) }).unwrap();
-/// ```
+/// The `mem://` listener inside the [`Listener`](crate::Listener) that [`bind`](crate::bind)
+/// returns; the module documentation says how it behaves.
 #[derive(Debug)]
-pub struct MemListener {
+pub(crate) struct MemListener {
     name: String,
     listener_id: u64,
     incoming: mpsc::Receiver<(u64, MemChannel)>,

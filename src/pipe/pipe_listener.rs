@@ -5,26 +5,10 @@ use crate::Endpoint;
 use std::io;
 use std::task::{ready, Context, Poll};
 
-/// A bound `pipe://name`. Dropping it releases the name (on Unix, removes the socket file).
-/// It is inside the [`Listener`](crate::Listener) that [`bind`](crate::bind) returns for
-/// `pipe://`.
-///
-/// ```
-/// use std::io::ErrorKind;
-/// # tokio_test::block_on(async {
-/// let url = format!("pipe://doc-pipe-listener-{}", std::process::id());
-/// let mut listener = anyipc::bind(&url).await?;
-/// let mut client = anyipc::connect(&url).await?;
-/// let mut server = listener.accept().await?;
-/// client.send("hi").await?;
-/// assert_eq!(server.recv().await?.unwrap(), "hi");
-/// assert_eq!(anyipc::bind(&url).await.unwrap_err().kind(), ErrorKind::AddrInUse);
-/// drop(listener);
-/// assert_eq!(anyipc::connect(&url).await.unwrap_err().kind(), ErrorKind::NotFound);
-/// # Ok::<(), std::io::Error>(()) }).unwrap();
-/// ```
+/// The `pipe://` listener inside the [`Listener`](crate::Listener) that [`bind`](crate::bind)
+/// returns; the module documentation says how it behaves.
 #[derive(Debug)]
-pub struct PipeListener {
+pub(crate) struct PipeListener {
     server: PipeServer,
     allow_uids: Option<Vec<u32>>,
 }

@@ -9,29 +9,10 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use tokio::net::UdpSocket;
 
-/// A bound UDP socket whose senders become connections, within the limits described in the
-/// [module documentation](crate::udp): `max_peers` live senders, an `idle_timeout` after which
-/// a quiet sender's connection ends, and 64 MiB of queued datagrams in all. It is inside
-/// the [`Listener`](crate::Listener) that [`bind`](crate::bind) returns for `udp://`.
-///
-/// ```
-/// # tokio_test::block_on(async {
-/// let mut listener = anyipc::bind("udp://127.0.0.1:0").await?;
-/// let mut a = anyipc::connect(listener.endpoint()).await?;
-/// let mut b = anyipc::connect(listener.endpoint()).await?;
-/// // Each sender's first datagram is accepted as a new connection.
-/// a.send("from a").await?;
-/// let mut to_a = listener.accept().await?;
-/// b.send("from b").await?;
-/// let mut to_b = listener.accept().await?;
-/// assert_eq!(to_a.recv().await?.unwrap(), "from a");
-/// assert_eq!(to_b.recv().await?.unwrap(), "from b");
-/// to_b.send("to b").await?;
-/// assert_eq!(b.recv().await?.unwrap(), "to b");
-/// # Ok::<(), std::io::Error>(()) }).unwrap();
-/// ```
+/// The `udp://` listener inside the [`Listener`](crate::Listener) that [`bind`](crate::bind)
+/// returns; the module documentation says how it behaves.
 #[derive(Debug)]
-pub struct UdpListener {
+pub(crate) struct UdpListener {
     socket: Arc<UdpSocket>,
     new_peers: NewPeers,
     demux: Arc<Demux>,

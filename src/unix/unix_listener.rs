@@ -7,29 +7,10 @@ use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 use std::task::{ready, Context, Poll};
 
-/// A bound Unix socket. Dropping it removes its socket file (if the file is still its own).
-/// It is inside the [`Listener`](crate::Listener) that [`bind`](crate::bind) returns for
-/// `unix://`.
-///
-/// ```
-/// use std::io::ErrorKind;
-/// # tokio_test::block_on(async {
-/// # let dir = std::env::temp_dir()
-/// #     .join(format!("anyipc-doc-unix-listener-{}", std::process::id()));
-/// # std::fs::create_dir_all(&dir)?;
-/// let path = dir.join("server.sock");
-/// let url = format!("unix://{}", path.display());
-/// let listener = anyipc::bind(&url).await?;
-/// assert!(path.exists());
-/// // A live server keeps its path.
-/// assert_eq!(anyipc::bind(&url).await.unwrap_err().kind(), ErrorKind::AddrInUse);
-/// drop(listener);
-/// assert!(!path.exists());
-/// # std::fs::remove_dir_all(&dir)?;
-/// # Ok::<(), std::io::Error>(()) }).unwrap();
-/// ```
+/// The `unix://` listener inside the [`Listener`](crate::Listener) that [`bind`](crate::bind)
+/// returns; the module documentation says how it behaves.
 #[derive(Debug)]
-pub struct UnixListener {
+pub(crate) struct UnixListener {
     /// With its socket file, removed on drop (none for abstract names).
     listener: sys::LinkedSocket,
     allow_uids: Option<Vec<u32>>,
