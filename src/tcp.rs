@@ -14,6 +14,25 @@
 //! assert_eq!(server.recv().await?.unwrap(), "over tcp");
 //! # Ok::<(), std::io::Error>(()) }).unwrap();
 //! ```
+//!
+//! # Listening
+//!
+//! The [`Listener`](crate::Listener) that [`bind`](crate::bind) returns for `tcp://` holds the
+//! port while it lives.
+//!
+//! ```
+//! use std::io::ErrorKind;
+//! # tokio_test::block_on(async {
+//! let mut listener = anyipc::bind("tcp://127.0.0.1:0").await?;
+//! let mut client = anyipc::connect(listener.endpoint()).await?;
+//! let mut server = listener.accept().await?;
+//! server.send("welcome").await?;
+//! assert_eq!(client.recv().await?.unwrap(), "welcome");
+//! // The port is taken while the listener lives.
+//! let err = anyipc::bind(listener.endpoint()).await.unwrap_err();
+//! assert_eq!(err.kind(), ErrorKind::AddrInUse);
+//! # Ok::<(), std::io::Error>(()) }).unwrap();
+//! ```
 
 use crate::transport::{AnyStream, Connection};
 use crate::{Address, Endpoint};
@@ -51,24 +70,10 @@ pub(crate) async fn connect(endpoint: &Endpoint) -> io::Result<Connection> {
     stream_connection(stream, peer, endpoint)
 }
 
-/// A bound TCP endpoint, inside the [`Listener`](crate::Listener) that
-/// [`bind`](crate::bind) returns for `tcp://`.
-///
-/// ```
-/// use std::io::ErrorKind;
-/// # tokio_test::block_on(async {
-/// let mut listener = anyipc::bind("tcp://127.0.0.1:0").await?;
-/// let mut client = anyipc::connect(listener.endpoint()).await?;
-/// let mut server = listener.accept().await?;
-/// server.send("welcome").await?;
-/// assert_eq!(client.recv().await?.unwrap(), "welcome");
-/// // The port is taken while the listener lives.
-/// let err = anyipc::bind(listener.endpoint()).await.unwrap_err();
-/// assert_eq!(err.kind(), ErrorKind::AddrInUse);
-/// # Ok::<(), std::io::Error>(()) }).unwrap();
-/// ```
+/// The `tcp://` listener inside the [`Listener`](crate::Listener) that [`bind`](crate::bind)
+/// returns; the module documentation says how it behaves.
 #[derive(Debug)]
-pub struct TcpListener {
+pub(crate) struct TcpListener {
     listener: tokio::net::TcpListener,
 }
 
