@@ -32,6 +32,7 @@ pub(crate) const KEYS: &[&str] = &[
     "nodelay",
     "max_peers",
     "idle_timeout",
+    "max_queued",
     "mode",
     "capacity",
     "busy_poll",

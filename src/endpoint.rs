@@ -171,6 +171,9 @@ impl Endpoint {
         if spec.key == "max_frame" {
             self.check_max_frame(&parsed, value)?;
         }
+        if spec.key == "max_queued" {
+            check_max_queued(&parsed, value)?;
+        }
         self.options.insert(spec.key, parsed);
         Ok(())
     }
@@ -376,6 +379,32 @@ impl Endpoint {
             *p = port;
         }
         endpoint
+    }
+}
+
+/// The smallest `max_queued=` a udp listener takes: room for two of the largest datagrams
+/// (each costs its length and 64 bytes).
+///
+/// ```
+/// use anyipc::Endpoint;
+/// use anyipc::endpoint::MIN_UDP_MAX_QUEUED;
+///
+/// assert!(Endpoint::parse(&format!("udp://127.0.0.1:0?max_queued={MIN_UDP_MAX_QUEUED}")).is_ok());
+/// let err = Endpoint::parse("udp://127.0.0.1:0?max_queued=64KiB").unwrap_err();
+/// assert!(err.to_string().contains("max_queued"), "{err}");
+/// ```
+pub const MIN_UDP_MAX_QUEUED: u64 = 128 << 10;
+
+/// A `max_queued` below [`MIN_UDP_MAX_QUEUED`] could not hold the largest datagram while
+/// another waits: it is refused here rather than by dropping datagrams later.
+fn check_max_queued(parsed: &OptionValue, value: &str) -> Result<(), ParseErrorKind> {
+    match *parsed {
+        OptionValue::Size(n) if n < MIN_UDP_MAX_QUEUED => Err(ParseErrorKind::InvalidOptionValue {
+            key: "max_queued".to_owned(),
+            value: value.to_owned(),
+            expected: "a size of at least 128KiB".to_owned(),
+        }),
+        _ => Ok(()),
     }
 }
 

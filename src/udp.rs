@@ -25,11 +25,12 @@
 //!   `accept`ed as a new connection. Senders are checked four times per timeout (at most once
 //!   per 10 ms), so a connection ends up to a quarter of the timeout (or 10 ms) late.
 //! - 1,024 unread datagrams per connection, and 128 new senders waiting for `accept`.
-//! - 64 MiB of queued datagrams per listener, all its connections together (each counts its
-//!   length plus 64 bytes). A connection gives its share back as it takes datagrams, or
-//!   all of it when dropped.
+//! - **`max_queued=`** (default 64 MiB, at least 128 KiB): bytes of queued datagrams per
+//!   listener, all its connections together (each counts its length plus 64 bytes);
+//!   datagrams beyond it are dropped. A connection gives its share back as it takes
+//!   datagrams, or all of it when dropped.
 //!
-//! Both options are the listener's: `connect` takes them and ignores them. `recv_timeout=`
+//! These options are the listener's: `connect` takes them and ignores them. `recv_timeout=`
 //! is separate: it fails one receive with `TimedOut` and the connection stays. If the
 //! listening socket fails, every open connection gets that error (same kind) after its queued
 //! datagrams, then `None`, and `accept` fails with `BrokenPipe`.
@@ -51,8 +52,8 @@
 //!
 //! The [`Listener`](crate::Listener) that [`bind`](crate::bind) returns for `udp://` is a
 //! bound UDP socket whose senders become connections, within the limits above: `max_peers`
-//! live senders, an `idle_timeout` after which a quiet sender's connection ends, and 64 MiB
-//! of queued datagrams in all.
+//! live senders, an `idle_timeout` after which a quiet sender's connection ends, and
+//! `max_queued` bytes of queued datagrams in all.
 //!
 //! ```
 //! # tokio_test::block_on(async {

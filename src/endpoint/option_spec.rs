@@ -130,6 +130,15 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
                   long; 0 never does",
     },
     OptionSpec {
+        key: "max_queued",
+        schemes: &[Udp],
+        kind: ValueKind::Size,
+        default: "64MiB",
+        meaning: "bytes of unread datagrams a listener holds, all its connections together \
+                  (each counts 64 more than its length; at least 128KiB); datagrams beyond it \
+                  are dropped",
+    },
+    OptionSpec {
         key: "mode",
         schemes: NAMED_FILES,
         kind: ValueKind::Mode,

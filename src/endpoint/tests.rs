@@ -91,6 +91,9 @@ fn options(scheme: Scheme) -> BoxedStrategy<BTreeMap<&'static str, OptionValue>>
                     .prop_map(OptionValue::Size)
                     .boxed(),
                 ("max_frame", _) => (1..=u64::MAX).prop_map(OptionValue::Size).boxed(),
+                ("max_queued", _) => (super::MIN_UDP_MAX_QUEUED..=u64::MAX)
+                    .prop_map(OptionValue::Size)
+                    .boxed(),
                 _ => value(spec.kind),
             };
             proptest::option::of(value.prop_map(move |v| (spec.key, v)))

@@ -6,7 +6,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-/// What a listener may hold in queued datagrams, all its connections together: 64 MiB.
+/// What a listener may hold in queued datagrams, all its connections together, unless
+/// `max_queued=` says otherwise: 64 MiB.
 pub(super) const LISTENER_BYTE_BUDGET: usize = 64 << 20;
 
 /// Bytes counted for each queued datagram beyond its payload (its allocation and queue slot),

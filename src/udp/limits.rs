@@ -39,8 +39,9 @@ pub(super) struct Sweeps {
 }
 
 impl Limits {
-    /// The limits `endpoint` asks for (`max_peers=`, `idle_timeout=`, `max_frame=`; the URL
-    /// parser has refused `max_peers=0` and a `max_frame` over the largest datagram).
+    /// The limits `endpoint` asks for (`max_peers=`, `idle_timeout=`, `max_queued=`,
+    /// `max_frame=`; the URL parser has refused `max_peers=0`, a `max_queued` under 128 KiB
+    /// and a `max_frame` over the largest datagram).
     pub(super) fn from_endpoint(endpoint: &Endpoint) -> Limits {
         let max_peers = endpoint
             .size_option("max_peers")
@@ -52,11 +53,16 @@ impl Limits {
             Some(Duration::ZERO) => None,
             Some(timeout) => Some(timeout),
         };
+        let byte_budget = endpoint
+            .size_option("max_queued")
+            .map_or(LISTENER_BYTE_BUDGET, |n| {
+                usize::try_from(n).unwrap_or(usize::MAX)
+            });
         Limits {
             max_frame: endpoint.max_frame(),
             max_peers,
             idle_timeout,
-            byte_budget: LISTENER_BYTE_BUDGET,
+            byte_budget,
         }
     }
 

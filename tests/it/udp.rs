@@ -1,5 +1,6 @@
-//! The udp:// listener's limits on real sockets: `max_peers=` and `idle_timeout=`. (The byte
-//! budget, 64 MiB, is tested on the router in `src/udp/tests.rs`.)
+//! The udp:// listener's limits on real sockets: `max_peers=`, `idle_timeout=` and
+//! `max_queued=`. (The byte budget's accounting is tested on the router in
+//! `src/udp/tests.rs`.)
 
 use crate::util::watchdog;
 use anyipc::{Connection, Listener};
@@ -125,4 +126,39 @@ async fn a_listener_needs_room_for_one_sender() {
         .expect_err("max_peers=0 is refused");
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
     assert!(err.to_string().contains("max_peers"), "{err}");
+}
+
+/// `max_queued=128KiB` holds two 60,000-byte datagrams unread, not a third; once they are
+/// read, there is room again.
+#[tokio::test]
+async fn max_queued_bounds_what_a_listener_holds_unread() {
+    watchdog(10, async {
+        let (mut listener, url) = bind("udp://127.0.0.1:0?max_queued=128KiB").await;
+        let mut client = anyipc::connect(&url).await.unwrap();
+        let datagram = |n: u8| vec![n; 60_000];
+        for n in 0..5 {
+            client.send(datagram(n)).await.unwrap();
+            // One at a time, so that the kernel's receive buffer is never what drops one.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let mut conn = accept(&mut listener).await;
+        tokio::time::sleep(SETTLE).await;
+        let mut unread = Vec::new();
+        while let Ok(Some(msg)) = timeout(SETTLE, conn.next()).await {
+            unread.push(msg.unwrap()[0]);
+        }
+        assert_eq!(unread, [0, 1], "what the listener held");
+        client.send(datagram(9)).await.unwrap();
+        assert_eq!(next(&mut conn).await.unwrap(), datagram(9), "room again");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn max_queued_under_two_datagrams_is_refused() {
+    let err = anyipc::bind("udp://127.0.0.1:0?max_queued=100KiB")
+        .await
+        .expect_err("max_queued=100KiB is refused");
+    assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("at least 128KiB"), "{err}");
 }
