@@ -6,8 +6,8 @@
 
 use crate::cli::Spawned;
 #[cfg(unix)]
-use crate::util::{example, run_example_with_env, unique_name};
-use crate::util::{watchdog, TempDir};
+use crate::util::unique_name;
+use crate::util::{example, run_example_with_env, watchdog, TempDir};
 #[cfg(unix)]
 use std::time::Duration;
 
