@@ -6,7 +6,7 @@ use std::path::Path;
 /// The largest message over a length-framed FIFO: a frame is one atomic write of at most
 /// PIPE_BUF bytes (4,096 on Linux, 512 on macOS), its 4-byte length prefix included.
 #[cfg(unix)]
-const FIFO_MAX_MESSAGE: usize = crate::fifo::MAX_ATOMIC_FRAME - 4;
+const FIFO_MAX_MESSAGE: usize = crate::fifo::MAX_ATOMIC_FRAME - crate::codec::LENGTH_HEADER;
 /// No FIFOs here: the fifo rows never run.
 #[cfg(not(unix))]
 const FIFO_MAX_MESSAGE: usize = 0;

@@ -212,7 +212,11 @@ impl PeerProcess {
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
     pub async fn explain_failure(&mut self, err: io::Error) -> io::Error {
-        match tokio::time::timeout(EXIT_AFTER_FAILURE, self.exited()).await {
+        let Some(exit) = &self.exit else {
+            // A raw twin's runs end with their child: nothing to wait for.
+            return err;
+        };
+        match tokio::time::timeout(EXIT_AFTER_FAILURE, exit.exited()).await {
             Ok(()) => {
                 tracing::debug!(run_error = %err, "the bench peer exited during a failed run");
                 self.exit_error().await

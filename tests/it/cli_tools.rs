@@ -643,6 +643,9 @@ async fn a_stopped_bench_removes_what_it_created(signal: libc::c_int, also_to_pe
     if also_to_peer {
         // SAFETY: kill(2) with a valid signal number touches no memory.
         assert_eq!(unsafe { libc::kill(peer, signal) }, 0);
+        // The bench hears it a moment later, as it would from a terminal or `kill -PGID`:
+        // the run may have failed by then (a SIGTERMed peer ends at once).
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     let (status, stderr) = bench.stop_with(signal).await;
     assert_eq!(status.code(), Some(1), "{stderr:?}");

@@ -219,6 +219,14 @@ impl Peer {
         }
     }
 
+    /// Resolves once a peer process has exited; `None` for a peer that is not a process.
+    fn exited(&self) -> Option<impl std::future::Future<Output = ()> + Send + 'static> {
+        match self {
+            Peer::Process(process) => Some(process.exited()),
+            _ => None,
+        }
+    }
+
     /// Ends a peer process cleanly (it removes its named endpoint); a peer that does not end
     /// is killed, and an error doing so changes nothing for the user: the results stand.
     async fn stop(self) {
@@ -253,8 +261,7 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), CliError> {
             "--connect needs an endpoint that answers on the same connection, not {asked}"
         )));
     }
-    let is_pair = matches!(asked, Target::Pair { .. });
-    if is_pair
+    if matches!(asked, Target::Pair { .. })
         && asked
             .endpoints()
             .iter()
@@ -290,16 +297,17 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), CliError> {
     };
     let mut stop = StopSignals::install()?;
     let interrupted = || CliError::Runtime("interrupted".to_owned());
-    let mut outcome = tokio::select! {
+    let (mut outcome, signalled) = tokio::select! {
         biased;
-        outcome = session.run(&args, &asked, workloads, &notes) => outcome,
-        () = stop.recv() => Err(interrupted()),
+        outcome = session.run(&args, &asked, workloads, &notes) => (outcome, false),
+        _ = stop.recv() => (Err(interrupted()), true),
     };
     // A signal sent to the whole process group (`kill -TERM -PGID`) may end the peer first:
     // a run that failed because its peer died of it was interrupted, which the signal
     // arriving here a moment later tells.
-    if outcome.is_err()
-        && session.peer_process_exits_within(SIGNAL_GRACE).await
+    if !signalled
+        && outcome.is_err()
+        && session.peer_exits_within(SIGNAL_GRACE).await
         && tokio::time::timeout(SIGNAL_GRACE, stop.recv())
             .await
             .is_ok()
@@ -416,11 +424,13 @@ impl Session {
         if let Some(way_back) = self.way_back.take() {
             // A peer that has exited reads nothing more: closing would wait to flush into a
             // queue that stays full (mq://), so the connection is dropped instead.
-            let peer_exited = self.peer_process_exited();
-            tokio::select! {
-                biased;
-                () = peer_exited => {}
-                () = way_back.close() => {}
+            match self.peer.as_ref().and_then(Peer::exited) {
+                Some(peer_exited) => tokio::select! {
+                    biased;
+                    () = peer_exited => {}
+                    () = way_back.close() => {}
+                },
+                None => way_back.close().await,
             }
         }
         if let Some(peer) = self.peer.take() {
@@ -430,28 +440,13 @@ impl Session {
             baseline.stop().await;
         }
     }
-}
-
-impl Session {
-    /// Resolves when the peer process has exited; never for a peer that is not a process.
-    fn peer_process_exited(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
-        let exited = match &self.peer {
-            Some(Peer::Process(process)) => Some(process.exited()),
-            _ => None,
-        };
-        async move {
-            match exited {
-                Some(exited) => exited.await,
-                None => std::future::pending().await,
-            }
-        }
-    }
 
     /// Whether the peer is a process that has exited or exits within `limit`.
-    async fn peer_process_exits_within(&self, limit: std::time::Duration) -> bool {
-        tokio::time::timeout(limit, self.peer_process_exited())
-            .await
-            .is_ok()
+    async fn peer_exits_within(&self, limit: std::time::Duration) -> bool {
+        match self.peer.as_ref().and_then(Peer::exited) {
+            Some(exited) => tokio::time::timeout(limit, exited).await.is_ok(),
+            None => false,
+        }
     }
 }
 
@@ -485,10 +480,11 @@ async fn measure(
     workload: &Workload,
     echo: bool,
 ) -> io::Result<Report> {
-    let Peer::Process(process) = peer else {
-        return measure_run(peer, way_back, workload, echo).await;
+    let exited = match peer.exited() {
+        // A batch run on a peer process goes through `PeerProcess::measure`, which watches.
+        Some(exited) if workload.batch() == 1 => exited,
+        _ => return measure_run(peer, way_back, workload, echo).await,
     };
-    let exited = process.exited();
     let finished = tokio::select! {
         biased;
         report = measure_run(peer, way_back, workload, echo) => Some(report),

@@ -9,9 +9,8 @@
 //! peer's stdin, as does the parent's end however it comes. SIGTERM and SIGHUP end the peer
 //! as cleanly, and its parent's run fails saying so.
 
-use crate::CliError;
+use crate::{CliError, StopSignal, StopSignals};
 use std::io::Write;
-use std::task::Poll;
 
 /// Arguments of the hidden `anyipc bench-peer`.
 #[derive(Debug, clap::Args)]
@@ -25,29 +24,32 @@ pub(crate) struct BenchPeerArgs {
 
 /// Runs the peer until stdin closes.
 pub(crate) async fn run(args: BenchPeerArgs) -> Result<(), CliError> {
-    // Interrupts are the parent's to act on. Polling the first wait installs the handler
-    // (before the ready line): from then on an interrupt no longer ends this process.
-    let mut interrupt = Box::pin(tokio::signal::ctrl_c());
-    let installed = !matches!(futures::poll!(&mut interrupt), Poll::Ready(Err(_)));
-    let interrupts = tokio::spawn(async move {
-        while installed && interrupt.await.is_ok() {
-            tracing::debug!("bench peer: interrupt left to the parent");
-            interrupt = Box::pin(tokio::signal::ctrl_c());
+    // Installed before the ready line. Interrupts are the parent's to act on: from then on
+    // Ctrl-C no longer ends this process. SIGTERM and SIGHUP (to it, or its whole group) end
+    // it as cleanly as its parent does: the listener is dropped, removing a named endpoint,
+    // and the parent hears why.
+    let stop = StopSignals::install().ok();
+    let terminated = async move {
+        let Some(mut stop) = stop else {
+            return std::future::pending().await;
+        };
+        loop {
+            match stop.recv().await {
+                StopSignal::Interrupt => {
+                    tracing::debug!("bench peer: interrupt left to the parent")
+                }
+                signal => break signal,
+            }
         }
-    });
-    // SIGTERM and SIGHUP (to this process, or its whole group) end it as cleanly as its
-    // parent does: the listener is dropped, removing a named endpoint, and the parent hears
-    // why. Installed before the ready line too.
-    let mut termination = Termination::install();
+    };
     let served = tokio::select! {
         biased;
-        signal = termination.recv() => Err(std::io::Error::new(
+        signal = terminated => Err(std::io::Error::new(
             std::io::ErrorKind::Interrupted,
-            format!("the bench peer was stopped by {signal}"),
+            format!("the bench peer was stopped by {}", signal.name()),
         )),
         served = anyipc::bench::peer_main(&args.target) => served,
     };
-    interrupts.abort();
     match served {
         Ok(()) => Ok(()),
         // The parent reads stdout to its end: before the ready line the reason is its one
@@ -58,53 +60,6 @@ pub(crate) async fn run(args: BenchPeerArgs) -> Result<(), CliError> {
             "bench peer on {}: {e}",
             args.target
         ))),
-    }
-}
-
-/// The signals that ask a bench peer to end (SIGTERM; SIGHUP unless it was ignored at start,
-/// as `nohup` leaves it); none off Unix or where a handler cannot be installed.
-struct Termination {
-    #[cfg(unix)]
-    signals: Vec<(tokio::signal::unix::Signal, &'static str)>,
-}
-
-impl Termination {
-    /// Installs the handlers.
-    fn install() -> Termination {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{signal, SignalKind};
-            let mut kinds = vec![(SignalKind::terminate(), "SIGTERM")];
-            if !crate::ignored(libc::SIGHUP) {
-                kinds.push((SignalKind::hangup(), "SIGHUP"));
-            }
-            let signals = kinds
-                .into_iter()
-                .filter_map(|(kind, name)| Some((signal(kind).ok()?, name)))
-                .collect();
-            Termination { signals }
-        }
-        #[cfg(not(unix))]
-        Termination {}
-    }
-
-    /// Resolves with the name of the first signal that arrives.
-    async fn recv(&mut self) -> &'static str {
-        #[cfg(unix)]
-        {
-            let arrivals = self.signals.iter_mut().map(|(signal, name)| {
-                Box::pin(async move {
-                    match signal.recv().await {
-                        Some(()) => *name,
-                        None => std::future::pending().await,
-                    }
-                })
-            });
-            if arrivals.len() > 0 {
-                return futures::future::select_all(arrivals).await.0;
-            }
-        }
-        std::future::pending().await
     }
 }
 

@@ -199,7 +199,7 @@ pub(crate) async fn run(args: BridgeArgs) -> Result<(), CliError> {
     };
     let result = tokio::select! {
         result = bridging => result,
-        () = stop.recv() => Ok(()),
+        _ = stop.recv() => Ok(()),
     };
     if shared.verbose && result.is_ok() {
         eprintln!(

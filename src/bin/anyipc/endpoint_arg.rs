@@ -63,10 +63,7 @@ pub(crate) fn refuse_in_process(endpoint: &Endpoint, command: &str) -> Result<()
 /// fifo:// and file:// carry messages one way only, and an mq:// queue is shared, so a
 /// reply would land in the queue the message came from, to be taken as one more message.
 pub(crate) fn no_way_back(endpoint: &Endpoint) -> Option<String> {
-    if !endpoint.scheme().is_one_way() {
-        return None;
-    }
-    Some(match endpoint.scheme() {
+    let why = match endpoint.scheme() {
         Scheme::Fifo => {
             "fifo:// is one way (writers send, the reader receives): nothing can answer on it"
                 .to_owned()
@@ -79,8 +76,12 @@ pub(crate) fn no_way_back(endpoint: &Endpoint) -> Option<String> {
             "{endpoint} is one shared queue: an answer would go back into it and be taken as \
              one more message; use a second queue for answers"
         ),
-        _ => format!("{endpoint} carries messages one way only: nothing can answer on it"),
-    })
+        scheme if scheme.is_one_way() => {
+            format!("{endpoint} carries messages one way only: nothing can answer on it")
+        }
+        _ => return None,
+    };
+    Some(why)
 }
 
 #[cfg(test)]

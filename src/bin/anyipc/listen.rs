@@ -155,7 +155,7 @@ pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
                     None => Ok(()),
                 },
             },
-            () = stop.recv() => break Ok(()),
+            _ = stop.recv() => break Ok(()),
         }
     };
     // Connections that keep what was not taken (a log's cursor, a queue) end by closing, so

@@ -190,9 +190,9 @@ impl StopSignals {
         }
     }
 
-    /// Waits for the next stop signal. Cancel-safe: a signal that arrives while no one waits
-    /// is kept for the next call.
-    pub(crate) async fn recv(&mut self) {
+    /// Waits for the next stop signal; says which. Cancel-safe: a signal that arrives while
+    /// no one waits is kept for the next call.
+    pub(crate) async fn recv(&mut self) -> StopSignal {
         #[cfg(unix)]
         {
             let hangup = async {
@@ -202,14 +202,40 @@ impl StopSignals {
                 }
             };
             tokio::select! {
-                _ = self.interrupt.recv() => {}
-                _ = self.terminate.recv() => {}
-                _ = hangup => {}
+                _ = self.interrupt.recv() => StopSignal::Interrupt,
+                _ = self.terminate.recv() => StopSignal::Terminate,
+                _ = hangup => StopSignal::Hangup,
             }
         }
         #[cfg(not(unix))]
         {
             self.ctrl_c.recv().await;
+            StopSignal::Interrupt
+        }
+    }
+}
+
+/// Which of the [`StopSignals`] arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StopSignal {
+    /// Ctrl-C (SIGINT on Unix).
+    Interrupt,
+    /// SIGTERM.
+    #[cfg_attr(not(unix), allow(dead_code))]
+    Terminate,
+    /// SIGHUP.
+    #[cfg_attr(not(unix), allow(dead_code))]
+    Hangup,
+}
+
+impl StopSignal {
+    /// The signal's name, as messages give it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            StopSignal::Interrupt if cfg!(unix) => "SIGINT",
+            StopSignal::Interrupt => "Ctrl-C",
+            StopSignal::Terminate => "SIGTERM",
+            StopSignal::Hangup => "SIGHUP",
         }
     }
 }

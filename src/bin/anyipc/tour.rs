@@ -79,7 +79,7 @@ pub(crate) async fn run(_args: TourArgs) -> Result<(), CliError> {
     };
     let interrupted = tokio::select! {
         () = all_run => false,
-        () = stop.recv() => true,
+        _ = stop.recv() => true,
     };
     let _ = std::fs::remove_dir_all(&dir);
     if interrupted {
