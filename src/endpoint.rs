@@ -171,9 +171,6 @@ impl Endpoint {
         if spec.key == "max_frame" {
             self.check_max_frame(&parsed, value)?;
         }
-        if spec.key == "max_queued" {
-            check_max_queued(&parsed, value)?;
-        }
         self.options.insert(spec.key, parsed);
         Ok(())
     }
@@ -330,9 +327,7 @@ impl Endpoint {
             Scheme::Udp => MAX_UDP_PAYLOAD,
             _ => DEFAULT_MAX_FRAME,
         };
-        self.size_option("max_frame")
-            .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
-            .unwrap_or(default)
+        self.usize_option("max_frame").unwrap_or(default)
     }
 
     pub(crate) fn size_option(&self, key: &str) -> Option<u64> {
@@ -340,6 +335,12 @@ impl Endpoint {
             Some(OptionValue::Size(n) | OptionValue::Uint(n)) => Some(*n),
             _ => None,
         }
+    }
+
+    /// A size or count option as a `usize` (saturated where it does not fit).
+    pub(crate) fn usize_option(&self, key: &str) -> Option<usize> {
+        self.size_option(key)
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
     }
 
     pub(crate) fn duration_option(&self, key: &str) -> Option<Duration> {
@@ -382,31 +383,18 @@ impl Endpoint {
     }
 }
 
-/// The smallest `max_queued=` a udp listener takes: room for two of the largest datagrams
-/// (each costs its length and 64 bytes).
+/// The smallest `max_queued=` a udp listener takes, 129 KiB: room for two of the largest
+/// datagrams (each costs its length and 64 bytes). Smaller is refused when the URL is parsed.
 ///
 /// ```
 /// use anyipc::Endpoint;
 /// use anyipc::endpoint::MIN_UDP_MAX_QUEUED;
 ///
 /// assert!(Endpoint::parse(&format!("udp://127.0.0.1:0?max_queued={MIN_UDP_MAX_QUEUED}")).is_ok());
-/// let err = Endpoint::parse("udp://127.0.0.1:0?max_queued=64KiB").unwrap_err();
-/// assert!(err.to_string().contains("max_queued"), "{err}");
+/// let err = Endpoint::parse("udp://127.0.0.1:0?max_queued=128KiB").unwrap_err();
+/// assert!(err.to_string().contains("at least 129KiB"), "{err}");
 /// ```
-pub const MIN_UDP_MAX_QUEUED: u64 = 128 << 10;
-
-/// A `max_queued` below [`MIN_UDP_MAX_QUEUED`] could not hold the largest datagram while
-/// another waits: it is refused here rather than by dropping datagrams later.
-fn check_max_queued(parsed: &OptionValue, value: &str) -> Result<(), ParseErrorKind> {
-    match *parsed {
-        OptionValue::Size(n) if n < MIN_UDP_MAX_QUEUED => Err(ParseErrorKind::InvalidOptionValue {
-            key: "max_queued".to_owned(),
-            value: value.to_owned(),
-            expected: "a size of at least 128KiB".to_owned(),
-        }),
-        _ => Ok(()),
-    }
-}
+pub const MIN_UDP_MAX_QUEUED: u64 = 129 << 10;
 
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -25,9 +25,9 @@
 //!   `accept`ed as a new connection. Senders are checked four times per timeout (at most once
 //!   per 10 ms), so a connection ends up to a quarter of the timeout (or 10 ms) late.
 //! - 1,024 unread datagrams per connection, and 128 new senders waiting for `accept`.
-//! - **`max_queued=`** (default 64 MiB, at least 128 KiB): bytes of queued datagrams per
-//!   listener, all its connections together (each counts its length plus 64 bytes);
-//!   datagrams beyond it are dropped. A connection gives its share back as it takes
+//! - **`max_queued=`** (default 64 MiB; at least 129 KiB, room for two of the largest
+//!   datagrams): bytes of queued datagrams per listener, all its connections together (each
+//!   counts its length plus 64 bytes); datagrams beyond it are dropped. A connection gives its share back as it takes
 //!   datagrams, or all of it when dropped.
 //!
 //! These options are the listener's: `connect` takes them and ignores them. `recv_timeout=`

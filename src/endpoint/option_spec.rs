@@ -9,8 +9,9 @@ use std::time::Duration;
 /// The kind of value an option takes, which is also how it is parsed and displayed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ValueKind {
-    /// A byte or item count: `4096`, `64KiB`, `8MiB`, `1GiB` (also `k`, `KB`, … as powers of 1024).
-    Size,
+    /// A byte or item count of at least `min`: `4096`, `64KiB`, `8MiB`, `1GiB` (also `k`,
+    /// `KB`, … as powers of 1024).
+    Size { min: u64 },
     /// `250ms`, `5s`, `2m`; a bare number is seconds.
     Duration,
     /// `true|false` (also `1|0`, `yes|no`, `on|off`).
@@ -31,7 +32,8 @@ impl ValueKind {
     /// The accepted values, as written in errors and in the README's table.
     pub(crate) fn describe(self) -> String {
         match self {
-            ValueKind::Size => "a size such as 4096, 64KiB, 8MiB".to_owned(),
+            ValueKind::Size { min: 0 } => "a size such as 4096, 64KiB, 8MiB".to_owned(),
+            ValueKind::Size { min } => format!("a size of at least {}", OptionValue::Size(min)),
             ValueKind::Duration => "a duration such as 250ms, 5s, 2m".to_owned(),
             ValueKind::Bool => "true or false".to_owned(),
             ValueKind::Choice(words) => format!("one of {}", words.join("|")),
@@ -73,7 +75,7 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
     OptionSpec {
         key: "max_frame",
         schemes: EVERY,
-        kind: ValueKind::Size,
+        kind: ValueKind::Size { min: 0 },
         default: "8MiB (udp: 65507)",
         meaning: "largest message accepted either way (at least 1; udp: at most 65507); larger \
                   is InvalidInput on send, InvalidData on receive",
@@ -132,11 +134,12 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
     OptionSpec {
         key: "max_queued",
         schemes: &[Udp],
-        kind: ValueKind::Size,
+        kind: ValueKind::Size {
+            min: crate::endpoint::MIN_UDP_MAX_QUEUED,
+        },
         default: "64MiB",
         meaning: "bytes of unread datagrams a listener holds, all its connections together \
-                  (each counts 64 more than its length; at least 128KiB); datagrams beyond it \
-                  are dropped",
+                  (each counts 64 more than its length); datagrams beyond it are dropped",
     },
     OptionSpec {
         key: "mode",
@@ -148,7 +151,7 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
     OptionSpec {
         key: "capacity",
         schemes: &[Mem, Shm, Mq],
-        kind: ValueKind::Size,
+        kind: ValueKind::Size { min: 0 },
         default: "mem: 1024 messages, shm: 1MiB per ring, mq: 1024 messages",
         meaning: "how much may be queued before a sender waits (mem, shm: set by the connecting side; mq: by the side that creates the queue)",
     },
@@ -169,7 +172,7 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
     OptionSpec {
         key: "max_message_len",
         schemes: &[Mq],
-        kind: ValueKind::Size,
+        kind: ValueKind::Size { min: 0 },
         default: "8KiB",
         meaning: "largest message the created queue holds",
     },
@@ -211,14 +214,14 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
     OptionSpec {
         key: "segment_size",
         schemes: &[File],
-        kind: ValueKind::Size,
+        kind: ValueKind::Size { min: 0 },
         default: "64MiB",
         meaning: "size at which the log starts a new segment",
     },
     OptionSpec {
         key: "retention",
         schemes: &[File],
-        kind: ValueKind::Size,
+        kind: ValueKind::Size { min: 0 },
         default: "none (keep all)",
         meaning: "the log deletes its oldest closed segments while all segments together \
                   exceed this size",

@@ -21,7 +21,9 @@ const SIZE_UNITS: &[(&str, u64)] = &[
 /// Parses `text` as a value of `kind`; `None` when it is not one.
 pub(crate) fn parse_value(kind: ValueKind, text: &str) -> Option<OptionValue> {
     match kind {
-        ValueKind::Size => parse_size(text).map(OptionValue::Size),
+        ValueKind::Size { min } => parse_size(text)
+            .filter(|n| *n >= min)
+            .map(OptionValue::Size),
         ValueKind::Duration => parse_duration(text).map(OptionValue::Duration),
         ValueKind::Bool => parse_bool(text).map(OptionValue::Bool),
         ValueKind::Choice(words) => words

@@ -60,7 +60,7 @@ fn address(scheme: Scheme) -> BoxedStrategy<Address> {
 
 fn value(kind: ValueKind) -> BoxedStrategy<OptionValue> {
     match kind {
-        ValueKind::Size => any::<u64>().prop_map(OptionValue::Size).boxed(),
+        ValueKind::Size { min } => (min..=u64::MAX).prop_map(OptionValue::Size).boxed(),
         ValueKind::Duration => prop_oneof![any::<u64>(), (0..1_000_000u64).prop_map(|s| s * 1000),]
             .prop_map(|ms| OptionValue::Duration(Duration::from_millis(ms)))
             .boxed(),
@@ -91,9 +91,6 @@ fn options(scheme: Scheme) -> BoxedStrategy<BTreeMap<&'static str, OptionValue>>
                     .prop_map(OptionValue::Size)
                     .boxed(),
                 ("max_frame", _) => (1..=u64::MAX).prop_map(OptionValue::Size).boxed(),
-                ("max_queued", _) => (super::MIN_UDP_MAX_QUEUED..=u64::MAX)
-                    .prop_map(OptionValue::Size)
-                    .boxed(),
                 _ => value(spec.kind),
             };
             proptest::option::of(value.prop_map(move |v| (spec.key, v)))

@@ -40,24 +40,20 @@ pub(super) struct Sweeps {
 
 impl Limits {
     /// The limits `endpoint` asks for (`max_peers=`, `idle_timeout=`, `max_queued=`,
-    /// `max_frame=`; the URL parser has refused `max_peers=0`, a `max_queued` under 128 KiB
+    /// `max_frame=`; the URL parser has refused `max_peers=0`, a `max_queued` under 129 KiB
     /// and a `max_frame` over the largest datagram).
     pub(super) fn from_endpoint(endpoint: &Endpoint) -> Limits {
         let max_peers = endpoint
-            .size_option("max_peers")
-            .map_or(DEFAULT_MAX_PEERS, |n| {
-                usize::try_from(n).unwrap_or(usize::MAX)
-            });
+            .usize_option("max_peers")
+            .unwrap_or(DEFAULT_MAX_PEERS);
         let idle_timeout = match endpoint.duration_option("idle_timeout") {
             None => Some(DEFAULT_IDLE_TIMEOUT),
             Some(Duration::ZERO) => None,
             Some(timeout) => Some(timeout),
         };
         let byte_budget = endpoint
-            .size_option("max_queued")
-            .map_or(LISTENER_BYTE_BUDGET, |n| {
-                usize::try_from(n).unwrap_or(usize::MAX)
-            });
+            .usize_option("max_queued")
+            .unwrap_or(LISTENER_BYTE_BUDGET);
         Limits {
             max_frame: endpoint.max_frame(),
             max_peers,

@@ -72,6 +72,12 @@ fn datagrams_over_the_byte_budget_are_dropped() {
 }
 
 #[test]
+fn the_smallest_max_queued_holds_two_of_the_largest_datagrams() {
+    let min = usize::try_from(crate::endpoint::MIN_UDP_MAX_QUEUED).unwrap();
+    assert!(min >= 2 * cost(MAX_UDP_PAYLOAD), "{min}");
+}
+
+#[test]
 fn a_charge_gives_its_bytes_back_when_dropped() {
     let budget = ByteBudget::new(100);
     let first = budget.charge(60).unwrap();

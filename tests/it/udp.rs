@@ -128,12 +128,12 @@ async fn a_listener_needs_room_for_one_sender() {
     assert!(err.to_string().contains("max_peers"), "{err}");
 }
 
-/// `max_queued=128KiB` holds two 60,000-byte datagrams unread, not a third; once they are
+/// `max_queued=129KiB` holds two 60,000-byte datagrams unread, not a third; once they are
 /// read, there is room again.
 #[tokio::test]
 async fn max_queued_bounds_what_a_listener_holds_unread() {
     watchdog(10, async {
-        let (mut listener, url) = bind("udp://127.0.0.1:0?max_queued=128KiB").await;
+        let (mut listener, url) = bind("udp://127.0.0.1:0?max_queued=129KiB").await;
         let mut client = anyipc::connect(&url).await.unwrap();
         let datagram = |n: u8| vec![n; 60_000];
         for n in 0..5 {
@@ -160,5 +160,5 @@ async fn max_queued_under_two_datagrams_is_refused() {
         .await
         .expect_err("max_queued=100KiB is refused");
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
-    assert!(err.to_string().contains("at least 128KiB"), "{err}");
+    assert!(err.to_string().contains("at least 129KiB"), "{err}");
 }
