@@ -73,7 +73,8 @@ impl<T, In, Out> Transport<In, Out> for T where
 {
 }
 
-/// The error for a scheme whose transport this platform does not have (shm:// off Linux).
+/// The error for a scheme whose transport this platform does not have (shm:// off Linux,
+/// unix:// and fifo:// on Windows).
 pub(crate) fn unsupported(scheme: crate::Scheme, what: &str) -> io::Error {
     io::Error::new(
         io::ErrorKind::Unsupported,

@@ -32,7 +32,7 @@ const STREAM_BUFFER: usize = 64 * 1024;
 /// | no message for `recv_timeout`, a send or flush held up for `send_timeout`, connect over `connect_timeout` | `TimedOut` |
 /// | a message over `max_frame` to send | `InvalidInput` |
 /// | corrupt or oversized data from the peer | `InvalidData` (with a typed inner error) |
-/// | a scheme this build does not provide | `Unsupported` |
+/// | a scheme this platform does not have | `Unsupported` |
 ///
 /// ```
 /// # tokio_test::block_on(async {

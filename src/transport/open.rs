@@ -24,7 +24,7 @@ use std::io;
 /// # Errors
 /// `InvalidInput` for a malformed URL (the [`EndpointParseError`](crate::EndpointParseError)
 /// inside); `NotFound` or `ConnectionRefused` when nothing listens; `TimedOut` past
-/// `connect_timeout`; `Unsupported` for a scheme this build lacks.
+/// `connect_timeout`; `Unsupported` for a scheme this platform lacks.
 ///
 /// # Cancel safety
 /// Cancel safe: dropping the future abandons the attempt.
@@ -46,7 +46,8 @@ pub async fn connect(endpoint: impl ToEndpoint) -> io::Result<Connection> {
 ///
 /// # Errors
 /// `InvalidInput` for a malformed URL; `AddrInUse` when a live listener holds the endpoint;
-/// `Unsupported` for a scheme this build lacks; other OS errors as they come.
+/// `Unsupported` for a scheme this platform lacks, and for `stdio://` (a child connects to
+/// its parent; nothing is bound); other OS errors as they come.
 ///
 /// # Cancel safety
 /// Cancel safe.
@@ -93,6 +94,16 @@ pub async fn bind(endpoint: impl ToEndpoint) -> io::Result<Listener> {
             AnyListener::Fifo(crate::fifo::FifoListener::bind(&endpoint).await?),
             endpoint.clone(),
         ),
+        Scheme::Stdio => {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "stdio:// cannot be bound: a child process connects to its parent with \
+                 connect(\"stdio://\") (anyipc::child::connect_parent), and the parent starts it \
+                 with anyipc::child::spawn",
+            ))
+        }
+        // Off Linux: a scheme this platform lacks (shm://; unix:// and fifo:// on Windows).
+        #[cfg(not(target_os = "linux"))]
         scheme => return Err(unsupported(scheme, "bind")),
     };
     Ok(Listener::new(inner, bound))
