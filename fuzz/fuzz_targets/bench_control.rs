@@ -3,7 +3,7 @@
 //! a parsed workload is valid and its control message parses back to it.
 #![no_main]
 
-#[path = "../shared.rs"]
+#[path = "../../tests/it/fuzz_shared.rs"]
 mod shared;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

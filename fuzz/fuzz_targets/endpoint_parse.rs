@@ -3,10 +3,11 @@
 //! canonical form that parses back to an equal value and displays the same; the accessors
 //! and `with_option` on a parsed endpoint do not panic.
 //!
-//! Run with the dictionary for a head start: `-dict=dicts/endpoint.dict`.
+//! Run with the dictionary for a head start (from the repository root):
+//! `cargo fuzz run endpoint_parse -- -dict=fuzz/dicts/endpoint.dict`.
 #![no_main]
 
-#[path = "../shared.rs"]
+#[path = "../../tests/it/fuzz_shared.rs"]
 mod shared;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

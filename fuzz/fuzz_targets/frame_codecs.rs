@@ -9,7 +9,7 @@
 //! - messages encoded then decoded (cut anywhere) come back the same.
 #![no_main]
 
-#[path = "../shared.rs"]
+#[path = "../../tests/it/fuzz_shared.rs"]
 mod shared;
 
 use anyipc::codec::Framing;

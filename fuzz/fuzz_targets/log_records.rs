@@ -4,7 +4,7 @@
 //! (0, small, `u32::MAX`, `usize::MAX`).
 #![no_main]
 
-#[path = "../shared.rs"]
+#[path = "../../tests/it/fuzz_shared.rs"]
 mod shared;
 
 use anyipc::file::RECORD_HEADER_LEN;

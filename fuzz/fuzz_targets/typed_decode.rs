@@ -6,7 +6,7 @@
 use anyipc::codec::{Json, Postcard};
 use serde::{Deserialize, Serialize};
 
-#[path = "../shared.rs"]
+#[path = "../../tests/it/fuzz_shared.rs"]
 mod shared;
 
 /// Recursive, but the fuzzer's inputs (at most a few KiB) stay far from the stack's limit:

@@ -7,7 +7,7 @@
 use crate::cli::Spawned;
 #[cfg(unix)]
 use crate::util::unique_name;
-use crate::util::{example, run_example_with_env, watchdog, TempDir};
+use crate::util::{example, run_example, run_example_with_env, watchdog, TempDir};
 #[cfg(unix)]
 use std::time::Duration;
 
@@ -19,17 +19,6 @@ async fn start_server(name: &str, args: &[&str]) -> (Spawned, String) {
     let mut server = Spawned::start(example(name), args);
     let url = server.stdout_after("server: listening on ").await;
     (server, url)
-}
-
-/// Runs a client to its end; returns its stdout, failing unless it exits 0.
-async fn run_client(name: &str, args: &[&str]) -> String {
-    let client = Spawned::start(example(name), args);
-    let (status, stdout) = client.finish().await;
-    assert!(
-        status.success(),
-        "{name} exited with {status}; stdout:\n{stdout}"
-    );
-    stdout
 }
 
 /// Waits for a `--once` server to finish; returns its stdout after the listening line.
@@ -54,7 +43,7 @@ async fn socket_pair() {
         let (server, url) = start_server("socket_server", &["tcp://127.0.0.1:0", "--once"]).await;
         assert!(url.starts_with("tcp://127.0.0.1:"), "{url}");
         assert!(!url.ends_with(":0"), "the real port is printed: {url}");
-        let client = run_client("socket_client", &[&url]).await;
+        let client = run_example("socket_client", &[&url]).await;
         assert_contains(
             &client,
             &[
@@ -84,7 +73,7 @@ async fn socket_client_takes_a_port_and_messages() {
     watchdog(WATCHDOG, async {
         let (server, url) = start_server("socket_server", &["0", "--once"]).await;
         let port = url.rsplit(':').next().expect("a port");
-        let client = run_client("socket_client", &[port, "custom message"]).await;
+        let client = run_example("socket_client", &[port, "custom message"]).await;
         assert_contains(
             &client,
             &["client: reply \"echo: custom message\"", "client: done"],
@@ -106,7 +95,7 @@ async fn udp_pair() {
         assert!(url.contains("recv_timeout=1s"), "{url}");
         // The client waits for replies with its own (default) timeout.
         let plain = url.split('?').next().expect("a URL");
-        let client = run_client("udp_client", &[plain]).await;
+        let client = run_example("udp_client", &[plain]).await;
         assert_contains(
             &client,
             &[
@@ -164,7 +153,7 @@ async fn unix_pair() {
 /// Runs the typed_rpc server and client over `url`; checks every reply.
 async fn typed_rpc_over(url: &str) {
     let (server, bound) = start_server("typed_rpc", &["server", url, "--once"]).await;
-    let client = run_client("typed_rpc", &["client", &bound]).await;
+    let client = run_example("typed_rpc", &["client", &bound]).await;
     assert_contains(
         &client,
         &[
@@ -360,7 +349,7 @@ async fn shm_process1_without_input_waits_for_process2() {
             next.starts_with("process1: no more input; waiting for shm_process2"),
             "{next}"
         );
-        let process2 = run_client("shm_process2", &[&name]).await;
+        let process2 = run_example("shm_process2", &[&name]).await;
         assert_contains(&process2, &["process2: kept for you"]);
         let rest = finish_server(process1).await;
         assert_contains(&rest, &["process2 read the message", "removing region"]);
@@ -523,7 +512,7 @@ async fn mq_create_send_receive_examples() {
 #[tokio::test]
 async fn mq_priority_example_orders_by_priority_then_age() {
     watchdog(WATCHDOG, async {
-        let out = run_client("mq_priority", &[]).await;
+        let out = run_example("mq_priority", &[]).await;
         let received: Vec<&str> = out
             .lines()
             .filter_map(|line| line.strip_prefix("received "))

@@ -2,14 +2,15 @@
 //! a peer sends, files another program wrote): each returns a value or a typed error, never
 //! panics, hangs or allocates what the input merely announces. The same checks as the
 //! `fuzz/` targets (`endpoint_parse`, `frame_codecs`, `typed_decode`, `bench_control`,
-//! `log_records`), written once in `fuzz/shared.rs` (`shared::check_*`, which panic on a
-//! violated property), with few cases so that all of them take a few seconds.
+//! `log_records`), written once in `fuzz_shared.rs` (`shared::check_*`, which panic on a
+//! violated property; beside this file, so a packaged crate's tests have it too), with few
+//! cases so that all of them take a few seconds.
 //!
 //! Three bugs they found are fixed, each with its test here: postcard's unbounded nesting
 //! (a stack overflow), JSON floats off by one ULP, and the length codec's reservation.
 
 use crate::util::{watchdog, TempDir};
-#[path = "../../fuzz/shared.rs"]
+#[path = "fuzz_shared.rs"]
 mod shared;
 use anyipc::codec::{Format, Framing, Json, LengthCodec, Postcard};
 use anyipc::file::{encode_record, FileConsumer, FileOptions, SegmentHeader};
@@ -183,25 +184,23 @@ proptest! {
     ) {
         let url = format!("{scheme}?{key}={digits}{unit}");
         let want = size_of(&digits, &unit);
+        let valid_for_key = match (key, scheme) {
+            ("max_frame", "udp://h:1") => want.is_some_and(|n| (1..=65_507).contains(&n)),
+            ("max_frame", _) => want.is_some_and(|n| n >= 1),
+            ("capacity", "udp://h:1") | ("max_message_len", "udp://h:1") => false,
+            _ => want.is_some(),
+        };
         match Endpoint::parse(&url) {
             Ok(e) => {
+                prop_assert!(valid_for_key, "{} accepted", url);
                 let n = want.expect("accepted a size that overflows");
                 let shown = e.option(key).expect("the option is kept");
                 prop_assert_eq!(displayed_size(&shown), n, "{}", url);
                 if key == "max_frame" {
-                    prop_assert!(n >= 1);
                     prop_assert_eq!(e.max_frame() as u64, n);
                 }
             }
-            Err(err) => {
-                let valid_for_key = match (key, scheme) {
-                    ("max_frame", "udp://h:1") => want.is_some_and(|n| (1..=65_507).contains(&n)),
-                    ("max_frame", _) => want.is_some_and(|n| n >= 1),
-                    ("capacity", "udp://h:1") | ("max_message_len", "udp://h:1") => false,
-                    _ => want.is_some(),
-                };
-                prop_assert!(!valid_for_key, "{} refused: {}", url, err);
-            }
+            Err(err) => prop_assert!(!valid_for_key, "{} refused: {}", url, err),
         }
     }
 
@@ -348,7 +347,9 @@ fn length_codec_reserves_at_most_twice_the_bound_ahead() {
     let mut buf = BytesMut::new();
     buf.extend_from_slice(&(announced as u32).to_be_bytes());
     // One byte per read, then 64 KiB per read up to half the frame.
-    let reads = std::iter::repeat_n(1, 3).chain(std::iter::repeat_n(64 << 10, 64));
+    let reads = std::iter::repeat(1)
+        .take(3)
+        .chain(std::iter::repeat(64 << 10).take(64));
     for read in reads {
         buf.extend_from_slice(&vec![7u8; read]);
         assert_eq!(codec.decode(&mut buf).unwrap(), None);
@@ -485,7 +486,16 @@ fn postcard_deep_nesting_is_an_error_not_a_crash() {
             .find(|l| l.contains("overflow"))
             .unwrap_or("")
     );
+    // The helper ran (a renamed helper would match no test and still exit 0).
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(DEEP_POSTCARD_DONE),
+        "the helper did not run: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
+
+/// What the helper prints once its decode has been refused.
+const DEEP_POSTCARD_DONE: &str = "deep postcard refused";
 
 /// The child's half of [`postcard_deep_nesting_is_an_error_not_a_crash`] (a no-op in
 /// an ordinary run). Decodes on a thread with the 2 MiB stack of a tokio worker.
@@ -508,6 +518,7 @@ fn postcard_deep_nesting_helper() {
         .unwrap();
     let err = result.expect_err("1 MiB of nesting decoded");
     assert_eq!(err, "postcard message: nested deeper than 128 levels");
+    println!("{DEEP_POSTCARD_DONE}");
 }
 
 // ---------------------------------------------------------------------------------------
