@@ -14,8 +14,9 @@
 //! is given a nested value to visit.
 //!
 //! Every method is `#[inline]`: inlined, the wrappers come down to the levels kept in
-//! registers and one check per nested value (instructions over plain postcard: 7–9% rather
-//! than 13–26% when they were calls).
+//! registers and one check per nested value. Instructions per decode over plain postcard
+//! (cachegrind, 100,000 decodes, 2026-12-03): 7–9% (a small struct, a 64-element `Vec`)
+//! rather than 13–26% when they were calls.
 
 use serde::de::{self, DeserializeSeed, Deserializer, Visitor};
 use std::cell::Cell;
@@ -302,7 +303,7 @@ impl<'de, A: de::VariantAccess<'de>> de::VariantAccess<'de> for NestingLimit<'_,
     }
 }
 
-#[cfg(all(test, feature = "postcard"))]
+#[cfg(test)]
 mod tests {
     use super::*;
     use serde::{Deserialize, Serialize};
