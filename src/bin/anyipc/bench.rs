@@ -74,7 +74,7 @@ counts echoed messages (every byte crosses twice, so it is not comparable with t
 figure, nor with the baseline).
 
 Sizes: a default size over the largest message the endpoint carries is lowered to it (a note \
-says so; fifo:// carries PIPE_BUF less 4 B (4,092 B on Linux), udp:// 65,507 B, mq:// its \
+says so; fifo:// carries PIPE_BUF less its framing (4,092 B with length framing on Linux), udp:// 65,507 B, mq:// its \
 max_message_len, others max_frame); a --size over it is refused before anything runs.
 
 Ending: whatever fails, and on Ctrl-C, SIGTERM or SIGHUP, the endpoints the run created are \
