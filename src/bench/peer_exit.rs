@@ -81,7 +81,17 @@ impl LastLine {
             [] => self.done.trim_ascii(),
             unfinished => unfinished,
         };
-        (!line.is_empty()).then(|| String::from_utf8_lossy(line).into_owned())
+        (!line.is_empty()).then(|| {
+            // A character cut at the cap becomes U+FFFD (three bytes for up to three): cut
+            // again at a character boundary so that the text stays within the cap.
+            let mut text = String::from_utf8_lossy(line).into_owned();
+            let mut end = text.len().min(MAX_LAST_LINE);
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text.truncate(end);
+            text
+        })
     }
 }
 
@@ -134,6 +144,16 @@ mod tests {
             last_of(&[b"bad \xff byte\n"]).as_deref(),
             Some("bad \u{fffd} byte")
         );
+    }
+
+    #[test]
+    fn a_line_cut_inside_a_character_stays_within_the_cap() {
+        // 1,023 ASCII bytes, then a four-byte character: the cap cuts it after its first byte.
+        let mut line = vec![b'x'; MAX_LAST_LINE - 1];
+        line.extend_from_slice("🦀 and more\n".as_bytes());
+        let text = last_of(&[&line]).unwrap();
+        assert!(text.len() <= MAX_LAST_LINE, "{} bytes", text.len());
+        assert!(text.starts_with(&"x".repeat(MAX_LAST_LINE - 3)));
     }
 
     #[test]

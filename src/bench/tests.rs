@@ -29,6 +29,9 @@ fn bad_control_messages_are_invalid_data() {
         b"anyipc-bench/1 throughput 0 10",
         b"anyipc-bench/1 throughput 64 10 0",
         b"anyipc-bench/1 throughput 64 10 8 9",
+        b"anyipc-bench/1 throughput +64 10",
+        b"anyipc-bench/1 throughput 64 10 +8",
+        b"anyipc-bench/1 latency 64 -1 10",
         b"\xff\xfe",
     ] {
         let err = Workload::parse_control(bad).unwrap_err();

@@ -248,8 +248,15 @@ impl Workload {
             return Err(bad());
         }
         let mode = words.next().ok_or_else(bad)?;
-        let mut number =
-            || -> io::Result<usize> { words.next().and_then(|w| w.parse().ok()).ok_or_else(bad) };
+        // Decimal digits only: `usize::from_str` would also take a leading `+`, which no
+        // control message written by `control_message` has.
+        let decimal = |w: &str| -> Option<usize> {
+            w.bytes()
+                .all(|b| b.is_ascii_digit())
+                .then(|| w.parse().ok())
+                .flatten()
+        };
+        let mut number = || -> io::Result<usize> { words.next().and_then(decimal).ok_or_else(bad) };
         let workload = match mode {
             "latency" => Workload::Latency {
                 size: number()?,
@@ -261,7 +268,7 @@ impl Workload {
                 count: number()?,
                 batch: match words.next() {
                     None => 1,
-                    Some(w) => w.parse().map_err(|_| bad())?,
+                    Some(w) => decimal(w).ok_or_else(bad)?,
                 },
             },
             _ => return Err(bad()),
