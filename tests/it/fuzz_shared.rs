@@ -9,8 +9,8 @@
 use anyipc::bench::{Target, Workload};
 use anyipc::codec::{Format, FrameCodec, Framing, Json, Postcard};
 use anyipc::file::{
-    decode_record, scan_segment, Decoded as RecordDecoded, SegmentHeader, RECORD_HEADER_LEN,
-    SEGMENT_HEADER_LEN,
+    decode_record, encode_record, scan_segment, Decoded as RecordDecoded, SegmentHeader,
+    RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
 };
 use anyipc::{Endpoint, Scheme};
 use bytes::{Bytes, BytesMut};
@@ -422,6 +422,32 @@ pub(crate) fn check_log_records(bytes: &[u8], salt: u32, seq: u64, max_len: usiz
             }
         }
         RecordDecoded::Invalid => {}
+    }
+    // `bytes` as the payload of a real record: it decodes whole, and not under another salt
+    // or sequence number, or with any one bit changed past its length field (a CRC32C
+    // catches every one-bit error), so the `Record` branch above is not all arbitrary
+    // bytes can reach.
+    if bytes.len() <= max_len {
+        let mut record = Vec::new();
+        encode_record(&mut record, salt, seq, bytes);
+        let whole = RecordDecoded::Record { len: record.len() };
+        assert_eq!(decode_record(&record, salt, seq, max_len), whole);
+        assert_eq!(
+            decode_record(&record, salt ^ 1, seq, max_len),
+            RecordDecoded::Invalid
+        );
+        assert_eq!(
+            decode_record(&record, salt, seq ^ 1, max_len),
+            RecordDecoded::Invalid
+        );
+        let at = 4 + (seq as usize) % (record.len() - 4);
+        record[at] ^= 1 << (salt % 8);
+        assert_eq!(
+            decode_record(&record, salt, seq, max_len),
+            RecordDecoded::Invalid,
+            "bit {} of byte {at} changed",
+            salt % 8
+        );
     }
     let mut with_header = SegmentHeader {
         salt,
