@@ -404,6 +404,65 @@ fn a_lock_kept_by_a_live_process_times_out_instead_of_blocking_for_ever() {
     );
 }
 
+/// A lock word that keeps changing hands between live processes (as a hostile writer can
+/// make it: each owner only ever holds it for less than the one-owner patience of a second)
+/// still makes a call fail with `TimedOut`, after about 10 s in all, instead of keeping it
+/// waiting for ever; the queue works again once the word is left alone.
+#[test]
+fn a_lock_flipped_between_live_processes_times_out_after_ten_seconds() {
+    let name = Name::new();
+    let queue =
+        std::sync::Arc::new(MessageQueue::create(&name.0, &QueueOptions::default()).unwrap());
+    let mut one = spawn_helper("idle", &name.0);
+    let mut two = spawn_helper("idle", &name.0);
+    wait_ready(&lines(&mut one));
+    wait_ready(&lines(&mut two));
+    let owners = [one.0.id(), two.0.id()];
+
+    let (stop, stopped) = mpsc::channel::<()>();
+    let segment = std::fs::OpenOptions::new()
+        .write(true)
+        .open(name.path())
+        .unwrap();
+    set_lock_word(&name, owners[0]);
+    let flipper = std::thread::spawn(move || {
+        for owner in owners.iter().cycle().skip(1) {
+            match stopped.recv_timeout(Duration::from_millis(300)) {
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                _ => break,
+            }
+            segment.write_all_at(&owner.to_le_bytes(), 64).unwrap();
+        }
+    });
+
+    let started = Instant::now();
+    let (done, outcome) = mpsc::channel();
+    let sending = queue.clone();
+    std::thread::spawn(move || {
+        let _ = done.send(sending.try_send(b"one", 0));
+    });
+    let result = outcome
+        .recv_timeout(Duration::from_secs(40))
+        .expect("a call blocked on a lock flipped between live owners");
+    let waited = started.elapsed();
+    let err = result.expect_err("the flipped lock was taken");
+    assert_eq!(err.kind(), std::io::ErrorKind::TimedOut, "{err}");
+    assert!(
+        owners
+            .iter()
+            .any(|pid| err.to_string().contains(&pid.to_string())),
+        "{err}"
+    );
+    // Not the one-owner patience of a second: the clock restarts with each new owner.
+    assert!(waited >= Duration::from_secs(5), "gave up after {waited:?}");
+
+    let _ = stop.send(());
+    flipper.join().unwrap();
+    set_lock_word(&name, 0);
+    queue.try_send(b"two", 0).unwrap();
+    assert_eq!(&queue.try_recv().unwrap().0[..], b"two");
+}
+
 /// A tiny deterministic generator for kill times.
 struct Rng(u64);
 impl Rng {
