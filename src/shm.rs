@@ -2,9 +2,10 @@
 //! memory, the fastest way between two processes on one machine.
 //!
 //! A [`ShmListener`] binds the name: a Unix socket in a private per-user directory, used only
-//! for each new client to hand over the connection's memory (a sealed memfd it created) and
-//! two doorbells (eventfds), and to notice when either side goes away. The bytes themselves
-//! never touch the socket: each direction is a single-producer single-consumer ring in the shared mapping.
+//! for each new client to hand over the connection's memory (a sealed memfd it created); the
+//! connection's socket then serves as both sides' doorbell (a byte says "look at the rings")
+//! and says when either side goes away. The bytes themselves never touch the socket: each
+//! direction is a single-producer single-consumer ring in the shared mapping.
 //!
 //! # Shared-memory layout (one connection, one sealed memfd)
 //!
@@ -37,12 +38,14 @@
 //!
 //! The ring indices are the truth; a doorbell is rung only when the other side has said, in
 //! its parked word, that it sleeps. A side with nothing to do spins for
-//! [`DEFAULT_SPIN`] and then parks on its eventfd through tokio's reactor (no thread, no
-//! blocked worker); with `busy_poll=true` it never parks, yielding to other tasks between
+//! [`DEFAULT_SPIN`] and then parks on the connection's socket through tokio's reactor (no
+//! thread, no blocked worker); a ring is one byte sent with `MSG_DONTWAIT` on the ringer's
+//! own end of the socket, so no peer can make it block (a full socket buffer means the bell
+//! already rings). With `busy_poll=true` it never parks, yielding to other tasks between
 //! spins. In both modes a side that has spun 10 µs calls `sched_yield` every 64 checks, so a
 //! peer waiting for its CPU (more runnable processes than CPUs) is not kept off it. While
 //! both sides are busy no system call is made per message; a wait of more than 10 µs makes
-//! a few. Peer death is seen on the rendezvous socket (end of stream), independently of the
+//! a few. Peer death is seen on the same socket (end of stream), independently of the
 //! rings.
 //!
 //! Linux only; elsewhere `shm://` is `Unsupported`.

@@ -53,7 +53,7 @@ mod crc32c_other;
 #[cfg(not(target_arch = "x86_64"))]
 pub(crate) use crc32c_other::crc32c_with_head;
 
-// shm://: sealed memfds, eventfd doorbells, descriptor passing, futexes, owner locks
+// shm://: sealed memfds, socket doorbells, descriptor passing, futexes, owner locks
 // (used as `sys::shm::…`).
 #[cfg(target_os = "linux")]
 pub(crate) mod linux_shm;

@@ -1,10 +1,13 @@
-//! The rendezvous message: a new client hands the listener its segment and doorbells.
+//! The rendezvous message: a new client hands the listener its segment.
 //!
 //! One message on the rendezvous socket, client → server: 24 bytes
 //! (`"anyipcH1"`, layout version u32, ring capacity u32, connection key u64, little-endian) with
-//! three descriptors attached (SCM_RIGHTS): the sealed memfd, the server's doorbell and the
-//! client's doorbell. After it, the socket carries nothing; its end of stream says the peer is
-//! gone.
+//! one descriptor attached (SCM_RIGHTS): the sealed memfd. After it, the socket is each side's
+//! doorbell: a byte from the peer says "look at the rings" (the byte's value means nothing),
+//! and its end of stream says the peer is gone. (Until 2026-12-03 a client also passed two
+//! eventfds as doorbells; an eventfd's blocking flag belongs to the open file description
+//! both processes share, so a hostile peer could make the other side's next ring or drain
+//! block its thread. Each end of a socket is its own.)
 
 use super::segment::VERSION;
 use crate::sys;
@@ -15,7 +18,7 @@ use tokio::net::UnixStream;
 
 const MAGIC: &[u8; 8] = b"anyipcH1";
 const LEN: usize = 24;
-const FDS: usize = 3;
+const FDS: usize = 1;
 
 /// What a new client tells the listener besides the descriptors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,12 +61,12 @@ impl Hello {
     }
 }
 
-/// Sends `hello` with `fds` (`[memfd, receiver's doorbell, sender's doorbell]`) on a freshly
+/// Sends `hello` with `fds` (`[memfd]`) on a freshly
 /// connected socket: its buffer is empty, so the small message goes whole.
 pub(crate) async fn send(
     socket: &UnixStream,
     hello: &Hello,
-    fds: &[BorrowedFd<'_>; FDS],
+    fds: &[BorrowedFd<'_>],
 ) -> io::Result<()> {
     let bytes = hello.encode();
     let sent = socket
@@ -80,7 +83,7 @@ pub(crate) async fn send(
     Ok(())
 }
 
-/// Waits for a client's hello and its descriptors: `[memfd, own doorbell, peer doorbell]`.
+/// Waits for a client's hello and its descriptor: `[memfd]`.
 pub(crate) async fn receive(socket: &UnixStream) -> io::Result<(Hello, [OwnedFd; FDS])> {
     let mut buf = [0u8; LEN + 1];
     let (n, fds) = socket

@@ -7,12 +7,11 @@ use crate::{sys, Endpoint, ToEndpoint};
 use std::fmt;
 use std::future::Future;
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
-use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::UnixStream;
 
@@ -64,7 +63,7 @@ enum WaitMode {
 /// A duplex byte stream over shared memory: `shm://name`.
 ///
 /// Two single-producer single-consumer rings in one sealed memfd, handed over through a
-/// rendezvous socket; wake-ups through eventfd doorbells rung only when the peer has said it
+/// rendezvous socket; wake-ups by a byte on that socket, sent only when the peer has said it
 /// sleeps. Implements tokio's `AsyncRead` + `AsyncWrite`, so any codec frames it; through
 /// [`anyipc::connect`](crate::connect) it is a [`Connection`](crate::Connection) like every
 /// other transport.
@@ -92,17 +91,14 @@ enum WaitMode {
 /// corrupted index) is `InvalidData`.
 ///
 /// # Platform-specific behavior
-/// Linux only (memfd, seals, eventfd); elsewhere `shm://` is `Unsupported`.
+/// Linux only (memfd, seals); elsewhere `shm://` is `Unsupported`.
 pub struct ShmStream {
     rx: Consumer,
     tx: Producer,
     /// Kept mapped for as long as `rx` and `tx` point into it.
     segment: Segment,
-    /// Our doorbell: the peer rings it when we said we sleep.
-    bell: AsyncFd<OwnedFd>,
-    /// The peer's doorbell.
-    peer_bell: OwnedFd,
-    /// The rendezvous socket, kept open only to learn that the peer is gone (end of stream).
+    /// The rendezvous socket, the doorbells' wire: the peer sends a byte on it when we said
+    /// we sleep, and its end of stream says the peer is gone.
     socket: UnixStream,
     wakers: Arc<Wakers>,
     fan_waker: Waker,
@@ -128,7 +124,7 @@ impl ShmStream {
     /// Connects to the `shm://name` listener.
     ///
     /// The client creates the connection's memory (a sealed memfd with two rings of
-    /// `capacity` bytes, default 1 MiB) and its doorbells and sends them to the listener, so
+    /// `capacity` bytes, default 1 MiB) and sends it to the listener, so
     /// `connect` returns without waiting for `accept`, like a socket's.
     ///
     /// ```
@@ -171,61 +167,31 @@ impl ShmStream {
             })?;
         let key = sys::shm::random_u64()?;
         let segment = Segment::create(capacity, key)?;
-        let client_bell = sys::shm::eventfd()?;
-        let server_bell = sys::shm::eventfd()?;
         let hello = Hello { capacity, key };
-        handshake::send(
-            &socket,
-            &hello,
-            &[
-                segment.file().as_fd(),
-                server_bell.as_fd(),
-                client_bell.as_fd(),
-            ],
-        )
-        .await
-        .map_err(|e| {
-            io::Error::new(io::ErrorKind::ConnectionRefused, format!("{endpoint}: {e}"))
-        })?;
-        ShmStream::new(
-            segment,
-            Side::Client,
-            key,
-            client_bell,
-            server_bell,
-            socket,
-            &endpoint,
-        )
+        handshake::send(&socket, &hello, &[segment.file().as_fd()])
+            .await
+            .map_err(|e| {
+                io::Error::new(io::ErrorKind::ConnectionRefused, format!("{endpoint}: {e}"))
+            })?;
+        ShmStream::new(segment, Side::Client, key, socket, &endpoint)
     }
 
-    /// The listener's half of a fresh rendezvous connection: receives the client's memory
-    /// and doorbells, checks them, and maps them.
+    /// The listener's half of a fresh rendezvous connection: receives the client's memory,
+    /// checks it, and maps it.
     pub(crate) async fn accept_handshake(
         socket: UnixStream,
         endpoint: Endpoint,
     ) -> io::Result<ShmStream> {
-        let (hello, [memfd, bell, peer_bell]) = handshake::receive(&socket).await?;
-        sys::shm::check_eventfd(bell.as_fd())?;
-        sys::shm::check_eventfd(peer_bell.as_fd())?;
+        let (hello, [memfd]) = handshake::receive(&socket).await?;
         // Checks the seals, the size and the header: the client may be hostile.
         let segment = Segment::open(std::fs::File::from(memfd), hello.capacity)?;
-        ShmStream::new(
-            segment,
-            Side::Server,
-            hello.key,
-            bell,
-            peer_bell,
-            socket,
-            &endpoint,
-        )
+        ShmStream::new(segment, Side::Server, hello.key, socket, &endpoint)
     }
 
     fn new(
         segment: Segment,
         side: Side,
         key: u64,
-        bell: OwnedFd,
-        peer_bell: OwnedFd,
         socket: UnixStream,
         endpoint: &Endpoint,
     ) -> io::Result<ShmStream> {
@@ -253,16 +219,10 @@ impl ShmStream {
             gid: cred.gid(),
         });
         let (wakers, fan_waker) = Wakers::new();
-        // SAFETY: the OwnedFd stays inside the AsyncFd, open and unchanged, until the AsyncFd
-        // is dropped; we never take it out.
-        let bell = unsafe { AsyncFd::register_with_interest(bell, tokio::io::Interest::READABLE) }
-            .map_err(|e| e.into_parts().1)?;
         Ok(ShmStream {
             rx,
             tx,
             segment,
-            bell,
-            peer_bell,
             socket,
             wakers,
             fan_waker,
@@ -314,8 +274,11 @@ impl ShmStream {
         self.segment.capacity() as usize
     }
 
-    fn ring_peer(&self) -> io::Result<()> {
-        sys::shm::eventfd_ring(self.peer_bell.as_fd())
+    /// Rings the peer's doorbell; a peer that cannot hear it any more is gone.
+    fn ring_peer(&mut self) {
+        if !sys::shm::ring_socket(self.socket.as_fd()) {
+            self.peer_gone = true;
+        }
     }
 
     /// Nothing to do on `half`: spin, yield or park. `Ready(Ok(()))` means "look again".
@@ -330,7 +293,7 @@ impl ShmStream {
                     std::hint::spin_loop();
                     return Poll::Ready(Ok(()));
                 }
-                if self.poll_peer_gone(cx) {
+                if self.poll_socket(cx) {
                     return Poll::Ready(Ok(()));
                 }
                 cx.waker().wake_by_ref();
@@ -353,15 +316,7 @@ impl ShmStream {
         self.wakers.register(half, cx.waker());
         let fan_waker = self.fan_waker.clone();
         let mut fan_cx = Context::from_waker(&fan_waker);
-        if let Poll::Ready(guard) = self.bell.poll_read_ready(&mut fan_cx) {
-            let mut guard = guard?;
-            sys::shm::eventfd_drain(guard.get_inner().as_fd())?;
-            // Safe after a drain: a ring after it is a new readiness event with a new tick,
-            // which clear_ready leaves alone.
-            guard.clear_ready();
-            return Poll::Ready(Ok(()));
-        }
-        if self.poll_peer_gone(&mut fan_cx) {
+        if self.poll_socket(&mut fan_cx) {
             return Poll::Ready(Ok(()));
         }
         if self.recheck.is_elapsed() {
@@ -375,20 +330,20 @@ impl ShmStream {
         Poll::Pending
     }
 
-    /// Whether the rendezvous socket says the peer is gone (end of stream or an error).
-    /// Registers `cx` for the socket's readability when it does not.
-    fn poll_peer_gone(&mut self, cx: &mut Context<'_>) -> bool {
+    /// Whether the rendezvous socket says "look again": the peer rang (sent bytes), or is
+    /// gone (end of stream or an error). Takes what the socket has; registers `cx` for its
+    /// readability when it has nothing more.
+    fn poll_socket(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut rang = false;
         loop {
             if self.peer_gone {
                 return true;
             }
             match self.socket.poll_read_ready(cx) {
-                Poll::Pending => return false,
+                Poll::Pending => return rang,
                 Poll::Ready(Err(_)) => self.peer_gone = true,
                 // Bounded by tokio's cooperative budget on `poll_read_ready`.
-                Poll::Ready(Ok(())) => {
-                    self.drain_socket();
-                }
+                Poll::Ready(Ok(())) => rang |= self.drain_socket(),
             }
         }
     }
@@ -396,10 +351,12 @@ impl ShmStream {
     /// Whether the rendezvous socket already says the peer is gone, without registering for
     /// its readability: while the socket is quiet this is one load of tokio's readiness (no
     /// system call), so a write can ask, and a side that only writes learns that a killed
-    /// peer is gone at its next write instead of once the ring is full.
+    /// peer is gone at its next write instead of once the ring is full. (Rings it takes
+    /// here are not lost: a sleeping half was woken by the socket's readiness, and looks at
+    /// the rings themselves.)
     fn peer_gone_now(&mut self) -> bool {
-        // A peer that keeps sending junk is alive; a bounded number of reads keeps a write
-        // from spinning on it.
+        // A peer that keeps ringing (or sending junk) is alive; a bounded number of reads
+        // keeps a write from spinning on it.
         for _ in 0..16 {
             if self.peer_gone || !self.drain_socket() {
                 break;
@@ -408,11 +365,11 @@ impl ShmStream {
         self.peer_gone
     }
 
-    /// Reads what the socket has without waiting (a peer has nothing to say after the
-    /// handshake: anything it sends is discarded), noting the end of stream or an error in
-    /// `peer_gone`; `true` when bytes were read, so there may be more.
+    /// Reads what the socket has without waiting (rings: what the bytes say does not
+    /// matter), noting the end of stream or an error in `peer_gone`; `true` when bytes were
+    /// read, so there may be more.
     fn drain_socket(&mut self) -> bool {
-        let mut scratch = [0u8; 64];
+        let mut scratch = [0u8; 256];
         match self.socket.try_read(&mut scratch) {
             Ok(n) if n > 0 => true,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => true,
@@ -504,7 +461,7 @@ impl AsyncRead for ShmStream {
                     unsafe { buf.assume_init(n) };
                     buf.advance(n);
                     if this.rx.take_writer_parked() {
-                        this.ring_peer()?;
+                        this.ring_peer();
                     }
                     return Poll::Ready(Ok(()));
                 }
@@ -546,7 +503,7 @@ impl AsyncWrite for ShmStream {
             match this.tx.write_vectored(bufs, WRITE_CHUNK).map_err(corrupt)? {
                 WriteOutcome::Wrote(n) => {
                     if this.tx.take_reader_parked() {
-                        this.ring_peer()?;
+                        this.ring_peer();
                     }
                     return Poll::Ready(Ok(n));
                 }
@@ -571,7 +528,7 @@ impl AsyncWrite for ShmStream {
         let this = self.get_mut();
         this.tx.close();
         if this.tx.take_reader_parked() {
-            this.ring_peer()?;
+            this.ring_peer();
         }
         Poll::Ready(Ok(()))
     }
@@ -579,11 +536,10 @@ impl AsyncWrite for ShmStream {
 
 impl Drop for ShmStream {
     fn drop(&mut self) {
-        // Tell the peer at once (its reads end, its writes fail) rather than leave it to
-        // notice the socket closing; ring in case it sleeps on either ring.
+        // Tell the peer at once (its reads end, its writes fail); the socket, closed with
+        // the stream, wakes it if it sleeps on either ring.
         self.rx.close();
         self.tx.close();
-        let _ = self.ring_peer();
     }
 }
 

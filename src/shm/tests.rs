@@ -5,7 +5,7 @@
 use super::handshake::{self, Hello};
 use super::segment::Segment;
 use super::ShmStream;
-use crate::{sys, Endpoint};
+use crate::Endpoint;
 use std::io;
 use std::os::fd::AsFd;
 use tokio::net::UnixStream;
@@ -14,15 +14,9 @@ fn endpoint() -> Endpoint {
     "shm://unit-handshake".parse().unwrap()
 }
 
-async fn accept_with(
-    hello: Hello,
-    memfd: std::os::fd::BorrowedFd<'_>,
-    bell: std::os::fd::BorrowedFd<'_>,
-) -> io::Result<ShmStream> {
+async fn accept_with(hello: Hello, fds: &[std::os::fd::BorrowedFd<'_>]) -> io::Result<ShmStream> {
     let (client, server) = UnixStream::pair().unwrap();
-    handshake::send(&client, &hello, &[memfd, bell, bell])
-        .await
-        .unwrap();
+    handshake::send(&client, &hello, fds).await.unwrap();
     let accepted = ShmStream::accept_handshake(server, endpoint()).await;
     drop(client);
     accepted
@@ -31,14 +25,11 @@ async fn accept_with(
 #[tokio::test]
 async fn a_well_formed_handshake_is_accepted() {
     let segment = Segment::create(4096, 42).unwrap();
-    let bell = sys::shm::eventfd().unwrap();
     let hello = Hello {
         capacity: 4096,
         key: 42,
     };
-    accept_with(hello, segment.file().as_fd(), bell.as_fd())
-        .await
-        .unwrap();
+    accept_with(hello, &[segment.file().as_fd()]).await.unwrap();
 }
 
 #[tokio::test]
@@ -47,42 +38,111 @@ async fn an_unsealed_file_is_refused() {
     let file = crate::test_support::open_read_write(&path);
     std::fs::remove_file(&path).unwrap();
     file.set_len(4096 + 2 * 4096).unwrap();
-    let bell = sys::shm::eventfd().unwrap();
     let hello = Hello {
         capacity: 4096,
         key: 1,
     };
-    let err = accept_with(hello, file.as_fd(), bell.as_fd())
-        .await
-        .unwrap_err();
+    let err = accept_with(hello, &[file.as_fd()]).await.unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
 }
 
 #[tokio::test]
 async fn a_size_other_than_announced_is_refused() {
     let segment = Segment::create(4096, 42).unwrap();
-    let bell = sys::shm::eventfd().unwrap();
     for capacity in [8192, 4095, 0, u32::MAX] {
         let hello = Hello { capacity, key: 42 };
-        let err = accept_with(hello, segment.file().as_fd(), bell.as_fd())
+        let err = accept_with(hello, &[segment.file().as_fd()])
             .await
             .unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{capacity}: {err}");
     }
 }
 
+/// A hello with no descriptor, or with more than the memfd (a client of anyipc before
+/// 2026-12-03 also passed two eventfds), is refused, and nothing is mapped.
 #[tokio::test]
-async fn a_doorbell_that_is_not_an_eventfd_is_refused() {
+async fn a_hello_with_other_than_one_descriptor_is_refused() {
     let segment = Segment::create(4096, 42).unwrap();
-    let (not_a_bell, _other) = std::os::unix::net::UnixStream::pair().unwrap();
     let hello = Hello {
         capacity: 4096,
         key: 42,
     };
-    let err = accept_with(hello, segment.file().as_fd(), not_a_bell.as_fd())
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+    let memfd = segment.file().as_fd();
+    for fds in [&[][..], &[memfd, memfd, memfd][..]] {
+        let err = accept_with(hello, fds).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        assert!(err.to_string().contains("expected 1"), "{err}");
+    }
+}
+
+/// A peer that says its reader sleeps and never takes the doorbell's bytes off its socket
+/// (hostile, or stuck) cannot block the writer's thread: once the socket's buffer is full, a
+/// ring is a send that would block, and the bell is already ringing. Every write and the
+/// drop finish.
+#[test]
+fn a_peer_that_never_takes_its_rings_cannot_block_a_writer() {
+    use super::ring::{Consumer, ReadOutcome, RingKeys};
+    use super::segment::SERVER_TO_CLIENT;
+    use tokio::io::AsyncWriteExt;
+
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let rings = rt.block_on(async {
+            let key = 42;
+            let segment = Segment::create(1 << 20, key).unwrap();
+            let (client, server) = UnixStream::pair().unwrap();
+            let hello = Hello {
+                capacity: 1 << 20,
+                key,
+            };
+            handshake::send(&client, &hello, &[segment.file().as_fd()])
+                .await
+                .unwrap();
+            let mut server = ShmStream::accept_handshake(server, endpoint())
+                .await
+                .unwrap();
+            // SAFETY: the ring lies in `segment`, alive to the end of this block; this test
+            // is the ring's only consumer (the server only produces into it).
+            let mut reader = unsafe {
+                Consumer::new(
+                    segment.ring(SERVER_TO_CLIENT),
+                    RingKeys::derive(key, SERVER_TO_CLIENT as u64),
+                )
+            };
+            let mut rings = 0;
+            for _ in 0..20_000 {
+                // Takes what is in the ring and says "asleep": the write rings; the socket
+                // is never read.
+                assert!(reader.park().unwrap(), "the ring was not empty");
+                server.write_all(b"x").await.unwrap();
+                let mut byte = 0u8;
+                // SAFETY: `byte` is valid for a write of 1 byte.
+                let got = unsafe { reader.read(&mut byte, 1) }.unwrap();
+                assert!(matches!(got, ReadOutcome::Data(1)) && byte == b'x');
+                rings += 1;
+            }
+            drop(server);
+            let mut heard = 0;
+            let mut scratch = [0u8; 4096];
+            while let Ok(n @ 1..) = client.try_read(&mut scratch) {
+                heard += n;
+            }
+            (rings, heard)
+        });
+        let _ = done.send(rings);
+    });
+    let (rings, heard) = finished
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("a write or the drop blocked on a peer that never takes its rings");
+    // The socket's buffer filled long before the last ring: most rings found it full.
+    assert!(
+        heard < rings / 2,
+        "{heard} of {rings} rings reached the socket"
+    );
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! One waker that wakes both the reading and the writing task of a stream.
 //!
-//! A stream has one doorbell and one rendezvous socket, but its read half and write half may be
+//! A stream has one rendezvous socket (its doorbell), but its read half and write half may be
 //! polled by different tasks (a split connection). tokio keeps one read-readiness waker per
 //! registration, so the last poller would win and the other task could sleep through its
 //! wake-up. Both halves therefore register this fan-out waker, which wakes whichever tasks

@@ -70,68 +70,32 @@ pub(crate) fn check_sealed(file: &File, size: u64) -> io::Result<()> {
     Ok(())
 }
 
-/// A non-blocking eventfd: a counter the kernel can wait on, used as a doorbell.
-pub(crate) fn eventfd() -> io::Result<OwnedFd> {
-    // SAFETY: eventfd with valid flags; returns a fresh descriptor or -1.
-    let fd = cvt(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) })?;
-    // SAFETY: a fresh descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-/// Checks that a descriptor received from a peer is a non-blocking eventfd: anything else
-/// (a pipe whose writes could block a worker thread, a socket, a file) is `InvalidData`.
-pub(crate) fn check_eventfd(fd: BorrowedFd<'_>) -> io::Result<()> {
-    let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))?;
-    if link.as_os_str() != "anon_inode:[eventfd]" {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("the peer's doorbell is {}, not an eventfd", link.display()),
-        ));
-    }
-    // SAFETY: F_GETFL/F_SETFL on a descriptor we own; setting O_NONBLOCK on an eventfd only
-    // makes its reads and writes return EAGAIN instead of waiting.
-    unsafe {
-        let flags = cvt(libc::fcntl(fd.as_raw_fd(), libc::F_GETFL))?;
-        if flags & libc::O_NONBLOCK == 0 {
-            cvt(libc::fcntl(
-                fd.as_raw_fd(),
-                libc::F_SETFL,
-                flags | libc::O_NONBLOCK,
-            ))?;
-        }
-    }
-    Ok(())
-}
-
-/// Rings an eventfd doorbell. A full counter (the peer never drains it) is not an error: the
-/// bell is already ringing.
-pub(crate) fn eventfd_ring(fd: BorrowedFd<'_>) -> io::Result<()> {
-    let one: u64 = 1;
-    // SAFETY: writes 8 bytes from a live u64 to a descriptor we borrow.
-    let n = unsafe { libc::write(fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
-    if n < 0 {
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::WouldBlock {
-            return Err(e);
-        }
-    }
-    Ok(())
-}
-
-/// Resets an eventfd doorbell; `Ok(false)` when it was not ringing.
-pub(crate) fn eventfd_drain(fd: BorrowedFd<'_>) -> io::Result<bool> {
-    let mut count: u64 = 0;
-    // SAFETY: reads 8 bytes into a live u64 from a descriptor we borrow.
-    let n = unsafe { libc::read(fd.as_raw_fd(), (&mut count as *mut u64).cast(), 8) };
-    if n < 0 {
-        let e = io::Error::last_os_error();
-        return if e.kind() == io::ErrorKind::WouldBlock {
-            Ok(false)
-        } else {
-            Err(e)
+/// Rings the peer's doorbell: one byte on our end of the connection's rendezvous socket,
+/// sent with `MSG_DONTWAIT` (non-blocking for this call whatever the socket's flags, which
+/// belong to our own end: a peer cannot make it block). `false` when the peer is gone (the
+/// socket is closed or broken); a full socket buffer is not an error: the peer has not read
+/// the rings before this one, so the bell is already ringing.
+pub(crate) fn ring_socket(socket: BorrowedFd<'_>) -> bool {
+    loop {
+        // SAFETY: sends 1 byte from a live array on a descriptor we borrow; MSG_NOSIGNAL
+        // turns a closed peer into EPIPE instead of SIGPIPE.
+        let n = unsafe {
+            libc::send(
+                socket.as_raw_fd(),
+                [1u8].as_ptr().cast(),
+                1,
+                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            )
         };
+        if n >= 0 {
+            return true;
+        }
+        match io::Error::last_os_error().kind() {
+            io::ErrorKind::Interrupted => continue,
+            io::ErrorKind::WouldBlock => return true,
+            _ => return false,
+        }
     }
-    Ok(true)
 }
 
 /// Largest number of descriptors one message passes.
