@@ -484,7 +484,7 @@ impl Region {
     }
 
     /// Waits until the region is signalled after the returned future is first polled, at most
-    /// `timeout`. A signal between calling `wait` and awaiting it is not seen: where that
+    /// `timeout` (`Duration::MAX`: without end). A signal between calling `wait` and awaiting it is not seen: where that
     /// matters, read [`signals`](Region::signals) first and use
     /// [`wait_after`](Region::wait_after).
     ///
@@ -548,7 +548,8 @@ impl Region {
         let mapped = Arc::clone(&self.mapped);
         let cancelled = Arc::new(AtomicBool::new(false));
         let _cancel_on_drop = CancelOnDrop(Arc::clone(&cancelled));
-        let deadline = Instant::now() + timeout;
+        // A timeout past what an `Instant` can hold (`Duration::MAX`) never comes.
+        let deadline = Instant::now().checked_add(timeout);
         let name = self.name.clone();
         blocking::run(move || {
             let signals = &mapped.header().signals;
@@ -557,7 +558,7 @@ impl Region {
                     return Ok(());
                 }
                 let now = Instant::now();
-                if now >= deadline {
+                if deadline.is_some_and(|deadline| now >= deadline) {
                     return Err(io::Error::new(
                         io::ErrorKind::TimedOut,
                         format!("region {name}: no signal within {timeout:?}"),
@@ -566,7 +567,8 @@ impl Region {
                 if cancelled.load(Ordering::Relaxed) {
                     return Ok(());
                 }
-                sys::shm::futex_wait(signals, seen, (deadline - now).min(WAIT_SLICE));
+                let left = deadline.map_or(WAIT_SLICE, |deadline| deadline - now);
+                sys::shm::futex_wait(signals, seen, left.min(WAIT_SLICE));
             }
         })
         .await
@@ -709,6 +711,26 @@ mod tests {
         let replaced = Region::create(&name, 8);
         drop(probe);
         assert_eq!(replaced.unwrap().len(), 8);
+    }
+
+    /// `Duration::MAX`, the usual "no timeout", waits (it panicked: the deadline overflowed
+    /// an `Instant`), and a signal still ends the wait.
+    #[tokio::test]
+    async fn a_wait_without_end_waits_and_a_signal_ends_it() {
+        let name = format!("unit-wait-forever-{}", std::process::id());
+        let region = Region::create(&name, 1).unwrap();
+        let seen = region.signals();
+        let waiting = region.wait_after(seen, Duration::MAX);
+        tokio::pin!(waiting);
+        let quiet = tokio::time::timeout(Duration::from_millis(50), &mut waiting).await;
+        assert!(quiet.is_err(), "ended without a signal: {quiet:?}");
+        region.signal();
+        tokio::time::timeout(Duration::from_secs(10), waiting)
+            .await
+            .expect("the signal did not end the wait")
+            .unwrap();
+        let quiet = tokio::time::timeout(Duration::from_millis(20), region.wait(Duration::MAX));
+        assert!(quiet.await.is_err());
     }
 
     #[test]
