@@ -3,7 +3,10 @@
 //! A listener's socket file is created with `mode` (default 0600) without a umask race, and
 //! removed when the listener is dropped. Binding over the socket of a dead server reclaims it;
 //! binding where a live server listens is `AddrInUse`; a path holding anything other than a
-//! socket (a regular file, a symlink) is refused with `AlreadyExists`. `@name` is a Linux
+//! socket (a regular file, a symlink) is refused with `AlreadyExists`. Liveness is asked the
+//! only way that works for any server, anyipc or not: by connecting. So a bind that finds a
+//! live server reaches it as one connection that closes at once, without a byte (a server
+//! that counts or serves one client sees it; `peer()` names the binding process). `@name` is a Linux
 //! abstract name: no file, no permissions (anyone on the machine may connect), gone with the
 //! listener. `allow_uids=` refuses clients of other users at accept.
 //!
