@@ -168,8 +168,13 @@ impl Region {
             ));
         }
         let dir = sys::shm::region_dir()?;
-        sweep_dead(&dir);
         let path = region_path(name)?;
+        // Creators are serialised from the sweep to the link (the directory's lock, held for
+        // microseconds): each removal below checks a file and then unlinks its path, two
+        // steps, and a creator that linked its region in between would lose it to the
+        // unlink while another took the name (found by a review; widened with strace).
+        let _creating = sys::lock_parent_dir(&path);
+        sweep_dead(&dir);
         reclaim_if_dead(name, &path)?;
         // Built under a temporary name and linked into place whole: no one can open a region
         // whose header is half written.
@@ -711,6 +716,40 @@ mod tests {
         let replaced = Region::create(&name, 8);
         drop(probe);
         assert_eq!(replaced.unwrap().len(), 8);
+    }
+
+    /// A creator waits while another process holds the creators' lock (which a creator
+    /// holds from its check of a dead or kept region to its unlink of it, and to the link
+    /// of its own): without the lock, one creator could check the kept region, another
+    /// unlink it and link its own, and the first then unlink that live region (both
+    /// `create`s succeeded; one region could no longer be opened by name).
+    #[test]
+    fn a_create_waits_for_another_creator_that_holds_the_lock() {
+        let name = format!("unit-create-lock-{}", std::process::id());
+        let mut kept = Region::create(&name, 8).unwrap();
+        kept.write(0, b"kept").unwrap();
+        kept.keep();
+        drop(kept);
+        let path = region_path(&name).unwrap();
+        let kept_file = sys::file_identity(&path).unwrap();
+
+        let held = sys::lock_parent_dir(&path);
+        let creating = {
+            let name = name.clone();
+            std::thread::spawn(move || Region::create(&name, 8))
+        };
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(
+            sys::file_identity(&path).unwrap(),
+            kept_file,
+            "the kept region was replaced while another creator held the lock"
+        );
+        drop(held);
+        let created = creating.join().unwrap().unwrap();
+        created.write(0, b"new!").unwrap();
+        let mut seen = [0; 4];
+        Region::open(&name).unwrap().read(0, &mut seen).unwrap();
+        assert_eq!(&seen, b"new!");
     }
 
     /// `Duration::MAX`, the usual "no timeout", waits (it panicked: the deadline overflowed
