@@ -1146,6 +1146,26 @@ async fn listen_and_send_print_hex_and_json() {
     .await;
 }
 
+/// `anyipc send` reading stdin stops a line at the largest message (`max_frame`): input
+/// without newlines fails there, naming the message, instead of being read whole into
+/// memory first; the lines before it were sent.
+#[tokio::test]
+async fn send_refuses_a_stdin_line_over_max_frame_as_it_reads_it() {
+    let dir = TempDir::new("cli-send-long-line");
+    let path = dir.path().join("out.txt");
+    let url = format!("file://{}?framing=lines&max_frame=1KiB", path.display());
+    let mut input = b"first\n".to_vec();
+    input.extend(std::iter::repeat(b'x').take(10 * 1024));
+    let out = watchdog(WATCHDOG, run(&["send", &url], &[], &input)).await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("sending message 2: the line read from stdin is over the 1024-byte limit"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), b"first\n");
+}
+
 #[tokio::test]
 async fn completions_and_help_examples() {
     watchdog(WATCHDOG, async {

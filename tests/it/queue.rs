@@ -648,6 +648,15 @@ async fn cli_creates_stats_sends_listens_and_removes() {
             .filter(|l| !l.starts_with("listening"))
             .collect();
         assert_eq!(lines, ["high", "low"]);
+        // A stdout that cannot be written is an error (exit 1), not a panic (exit 101).
+        let full = std::process::Command::new(crate::util::anyipc_bin())
+            .args(["mq", "stat", n])
+            .stdout(std::fs::File::create("/dev/full").unwrap())
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&full.stderr);
+        assert_eq!(full.status.code(), Some(1), "{said}");
+        assert!(said.contains("cannot write to stdout"), "{said}");
         assert_eq!(run(&["mq", "rm", n]).0, Some(0));
         assert_eq!(run(&["mq", "stat", n]).0, Some(1));
         assert_eq!(run(&["mq", "create", "no/slash"]).0, Some(2));

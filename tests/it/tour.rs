@@ -14,6 +14,24 @@ fn spawn_tour(runtime: &TempDir) -> tokio::process::Child {
         .expect("start anyipc tour")
 }
 
+/// `anyipc tour | head -1`: once stdout is closed the tour ends with an error (exit 1, no
+/// panic) and leaves no directory of its own behind.
+#[tokio::test]
+async fn a_closed_stdout_ends_the_tour_with_an_error_and_nothing_left() {
+    let runtime = TempDir::new("tour-closed-stdout");
+    let mut tour = spawn_tour(&runtime);
+    let tour_pid = tour.id().expect("tour pid");
+    drop(tour.stdout.take()); // the reader goes: the first write fails
+    let output = watchdog(120, tour.wait_with_output())
+        .await
+        .expect("run anyipc tour");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot write to stdout"), "{stderr}");
+    let dir = std::env::temp_dir().join(format!("anyipc-tour-{tour_pid}"));
+    assert!(!dir.exists(), "{} was left behind", dir.display());
+}
+
 #[tokio::test]
 async fn tour_reports_ok_for_every_transport() {
     // A runtime directory of its own: pipe:// and shm:// names live there.

@@ -16,7 +16,7 @@ use futures::{SinkExt, StreamExt};
 use std::future::Future;
 use std::io;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
 /// Arguments of `anyipc send`.
 #[derive(Debug, clap::Args)]
@@ -82,14 +82,28 @@ pub(crate) async fn run(args: SendArgs) -> Result<(), CliError> {
     if args.messages.is_empty() {
         let mut stdin = BufReader::new(tokio::io::stdin());
         let mut line = Vec::new();
+        // A line is read only as far as the largest message and its line end: input without
+        // newlines (`cat /dev/zero`) fails at the limit instead of filling memory.
+        let max_frame = endpoint.max_frame();
+        let most = u64::try_from(max_frame)
+            .unwrap_or(u64::MAX)
+            .saturating_add(2);
         loop {
             line.clear();
-            let read = stdin
+            let read = (&mut stdin)
+                .take(most)
                 .read_until(b'\n', &mut line)
                 .await
                 .map_err(|err| CliError::Runtime(format!("cannot read stdin: {err}")))?;
             if read == 0 {
                 break;
+            }
+            if strip_line_end(&line).len() > max_frame {
+                return Err(CliError::Runtime(format!(
+                    "sending message {}: the line read from stdin is over the {max_frame}-byte \
+                     limit (max_frame)",
+                    sender.sent + 1
+                )));
             }
             sender
                 .exchange(Bytes::from(strip_line_end(&line).to_vec()))

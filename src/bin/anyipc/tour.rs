@@ -8,6 +8,7 @@
 //! afterwards. A legend under the table says what the columns mean and why a lossy transport
 //! (udp) can be `ok`; a row's notes say how it ran when its name alone does not (`shm-busy`).
 
+use crate::output::print_stdout;
 use crate::{CliError, StopSignals};
 use anyipc::bench::{
     measure, InProcessPeer, Machine, PeerProcess, Report, RunResources, TransportSpec, Workload,
@@ -58,34 +59,33 @@ pub(crate) async fn run(_args: TourArgs) -> Result<(), CliError> {
     let dir = std::env::temp_dir().join(format!("anyipc-tour-{}", std::process::id()));
     std::fs::create_dir_all(&dir)
         .map_err(|e| CliError::Runtime(format!("cannot create {}: {e}", dir.display())))?;
-    println!(
-        "anyipc tour: each transport between two processes ({LATENCY_SIZE} B round trips, \
-         {} KiB one-way messages)",
-        THROUGHPUT_SIZE / 1024
-    );
-    println!("machine: {}", Machine::detect());
-    println!();
-    println!("| transport | result | round trip p50 | throughput | notes |");
-    println!("|---|---|---|---|---|");
     let mut failed = Vec::new();
+    // A stdout that cannot be written (`anyipc tour | head -1`) ends the tour with an error
+    // (no panic), and the directory below is removed whatever ends it.
     let all_run = async {
+        print_stdout(&format!(
+            "anyipc tour: each transport between two processes ({LATENCY_SIZE} B round trips, \
+             {} KiB one-way messages)\nmachine: {}\n\n\
+             | transport | result | round trip p50 | throughput | notes |\n|---|---|---|---|---|\n",
+            THROUGHPUT_SIZE / 1024,
+            Machine::detect()
+        ))?;
         for spec in TRANSPORTS {
             let row = tour_one(spec, &dir).await;
-            print_row(&row);
+            print_stdout(&row_line(&row))?;
             if row.result.is_err() {
                 failed.push(row.name);
             }
         }
+        Ok(())
     };
-    let interrupted = tokio::select! {
-        () = all_run => false,
-        _ = stop.recv() => true,
+    let ended = tokio::select! {
+        ended = all_run => ended,
+        _ = stop.recv() => Err(CliError::Runtime("interrupted".to_owned())),
     };
     let _ = std::fs::remove_dir_all(&dir);
-    if interrupted {
-        return Err(CliError::Runtime("interrupted".to_owned()));
-    }
-    print_legend();
+    ended?;
+    print_stdout(&legend())?;
     if failed.is_empty() {
         Ok(())
     } else {
@@ -162,7 +162,8 @@ async fn tour_one(spec: &TransportSpec, dir: &Path) -> Row {
     }
 }
 
-fn print_row(row: &Row) {
+/// One row of the table, newline included.
+fn row_line(row: &Row) -> String {
     let (result, p50, throughput) = match &row.result {
         Ok((l, t)) => {
             let p50 = l.latency().map_or_else(String::new, |l| {
@@ -183,17 +184,19 @@ fn print_row(row: &Row) {
             String::new(),
         ),
     };
-    println!(
-        "| {} | {result} | {p50} | {throughput} | {} |",
+    format!(
+        "| {} | {result} | {p50} | {throughput} | {} |\n",
         row.name,
         row.notes.join("; ")
-    );
+    )
 }
 
-/// The legend under the table.
-fn print_legend() {
-    println!();
+/// The legend under the table, after an empty line.
+fn legend() -> String {
+    let mut text = String::from("\n");
     for line in LEGEND {
-        println!("{line}");
+        text.push_str(line);
+        text.push('\n');
     }
+    text
 }
