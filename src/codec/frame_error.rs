@@ -29,6 +29,9 @@ pub enum FrameError {
     },
     /// The caller tried to send a message holding `\n` with `framing=lines`.
     NewlineInLine,
+    /// The caller tried to send a message ending in `\r` with `framing=lines`: the receiver
+    /// takes `\r\n` as the line's end, so the `\r` would be lost.
+    CarriageReturnAtLineEnd,
     /// The peer closed the stream inside a frame.
     Truncated {
         /// Bytes of the frame that arrived (including its header).
@@ -55,6 +58,11 @@ impl fmt::Display for FrameError {
                     "a message sent with framing=lines may not hold a newline"
                 )
             }
+            FrameError::CarriageReturnAtLineEnd => write!(
+                f,
+                "a message sent with framing=lines may not end with \\r (the receiver takes \
+                 \\r\\n as the line end and would drop it)"
+            ),
             FrameError::Truncated { got } => {
                 write!(
                     f,
@@ -71,9 +79,9 @@ impl From<FrameError> for io::Error {
     fn from(err: FrameError) -> Self {
         let kind = match err {
             FrameError::TooLarge { .. } => io::ErrorKind::InvalidData,
-            FrameError::SendTooLarge { .. } | FrameError::NewlineInLine => {
-                io::ErrorKind::InvalidInput
-            }
+            FrameError::SendTooLarge { .. }
+            | FrameError::NewlineInLine
+            | FrameError::CarriageReturnAtLineEnd => io::ErrorKind::InvalidInput,
             FrameError::Truncated { .. } => io::ErrorKind::UnexpectedEof,
         };
         io::Error::new(kind, err)

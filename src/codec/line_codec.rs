@@ -7,7 +7,8 @@ use tokio_util::codec::{Decoder, Encoder};
 ///
 /// A received line loses its `\n` and a `\r` before it; a last line without a newline is still
 /// delivered at end of stream. A line longer than `max_frame` is `InvalidData`; sending a
-/// message that holds `\n` is `InvalidInput`, since it would arrive as two.
+/// message that holds `\n` is `InvalidInput`, since it would arrive as two, and so is one
+/// that ends with `\r`, which would arrive without it.
 ///
 /// ```
 /// use anyipc::codec::LineCodec;
@@ -130,7 +131,7 @@ impl LineCodec {
     /// Checks that `item` can be sent as one line; the caller writes it followed by `\n`.
     ///
     /// # Errors
-    /// `InvalidInput` for an item over `max_frame` or holding a newline.
+    /// `InvalidInput` for an item over `max_frame`, holding a newline, or ending with `\r`.
     pub(crate) fn check_send(&self, item: &[u8]) -> io::Result<()> {
         if item.len() > self.max_frame {
             return Err(FrameError::SendTooLarge {
@@ -141,6 +142,9 @@ impl LineCodec {
         }
         if item.contains(&NEWLINE) {
             return Err(FrameError::NewlineInLine.into());
+        }
+        if item.last() == Some(&b'\r') {
+            return Err(FrameError::CarriageReturnAtLineEnd.into());
         }
         Ok(())
     }

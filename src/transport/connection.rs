@@ -26,11 +26,11 @@ const STREAM_BUFFER: usize = 64 * 1024;
 /// | condition | kind |
 /// |---|---|
 /// | peer closed | the stream ends (`None`); a send fails with `BrokenPipe` |
-/// | peer closed inside a frame | `UnexpectedEof` |
+/// | peer closed inside a frame | `UnexpectedEof` (with `framing=lines`, a last line without its newline is delivered, as a line reader would) |
 /// | nothing listens at the endpoint | `NotFound` (named endpoints) or `ConnectionRefused` (tcp) |
 /// | the endpoint is taken by a live listener | `AddrInUse` |
 /// | no message for `recv_timeout`, a send or flush held up for `send_timeout`, connect over `connect_timeout` | `TimedOut` |
-/// | a message over `max_frame` to send | `InvalidInput` |
+/// | a message over `max_frame` to send (or, with `framing=lines`, one holding `\n` or ending with `\r`) | `InvalidInput` |
 /// | corrupt or oversized data from the peer | `InvalidData` (with a typed inner error) |
 /// | a scheme this platform does not have | `Unsupported` |
 ///

@@ -291,15 +291,27 @@ async fn lines_send_newline_is_invalid_input() {
     watchdog(10, async {
         let mock = Builder::new()
             .write(b"ok\n")
+            .write(b"in\rside\n")
             .write(b"\n")
             .write(b"after\n")
             .build();
         let mut framed = FramedWrite::new(mock, LineCodec::new(64));
         framed.send(Bytes::from_static(b"ok")).await.unwrap();
+        framed.send(Bytes::from_static(b"in\rside")).await.unwrap();
         for bad in [&b"two\nlines"[..], b"\n", b"end\n"] {
             let err = framed.send(Bytes::from_static(bad)).await.unwrap_err();
             assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
             assert_eq!(frame_error(&err), Some(&FrameError::NewlineInLine));
+        }
+        // A `\r` at the end would be taken as part of a `\r\n` line end and dropped; inside
+        // a line it arrives as sent.
+        for bad in [&b"abc\r"[..], b"\r"] {
+            let err = framed.send(Bytes::from_static(bad)).await.unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+            assert_eq!(
+                frame_error(&err),
+                Some(&FrameError::CarriageReturnAtLineEnd)
+            );
         }
         framed.send(Bytes::new()).await.unwrap();
         framed.send(Bytes::from_static(b"after")).await.unwrap();
