@@ -66,7 +66,10 @@
 //! start — with `follow=true` (the default) it then waits for more like `tail -f` (a
 //! missing file is waited for, a truncated one is read again from the top), with
 //! `follow=false` it reads to the end, where a last line without its newline is still a
-//! message, and the stream ends.
+//! message, and the stream ends. A line over `max_frame` is `InvalidData`, reported once:
+//! it is dropped and the lines after it follow. With `framing=length` no frame can be found
+//! after a length over `max_frame` (or, with `follow=false`, a file that ends inside a
+//! frame): it is reported once and the stream ends, with `follow=true` too.
 //!
 //! # Errors
 //! | condition | kind |

@@ -1,14 +1,16 @@
 use super::FrameError;
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use std::io;
 use tokio_util::codec::{Decoder, Encoder};
 
 /// Newline-terminated messages, as bytes (no UTF-8 requirement).
 ///
 /// A received line loses its `\n` and a `\r` before it; a last line without a newline is still
-/// delivered at end of stream. A line longer than `max_frame` is `InvalidData`; sending a
-/// message that holds `\n` is `InvalidInput`, since it would arrive as two, and so is one
-/// that ends with `\r`, which would arrive without it.
+/// delivered at end of stream. A line longer than `max_frame` is `InvalidData`, reported
+/// once: the line is dropped (the rest of it too, as it arrives, when it is reported before
+/// its newline) and decoding goes on with the next line. Sending a message that holds `\n`
+/// is `InvalidInput`, since it would arrive as two, and so is one that ends with `\r`, which
+/// would arrive without it.
 ///
 /// ```
 /// use anyipc::codec::LineCodec;
@@ -27,6 +29,8 @@ pub struct LineCodec {
     max_frame: usize,
     /// Bytes of the buffer already searched for `\n`, so each byte is scanned once.
     scanned: usize,
+    /// Dropping the rest of a line over `max_frame`, reported before its newline arrived.
+    discarding: bool,
 }
 
 impl LineCodec {
@@ -49,13 +53,33 @@ impl LineCodec {
             // Room for the newline after the longest line: `max_frame + 1` never overflows.
             max_frame: max_frame.min(usize::MAX - 1),
             scanned: 0,
+            discarding: false,
         }
     }
 
-    /// Forgets what was scanned of the buffer: for a buffer cleared or replaced since the
-    /// last [`decode`](Decoder::decode), whose bytes it has not seen.
+    /// Forgets what was scanned of the buffer (and a long line being dropped): for a buffer
+    /// cleared or replaced since the last [`decode`](Decoder::decode), whose bytes it has
+    /// not seen.
     pub(crate) fn reset(&mut self) {
         self.scanned = 0;
+        self.discarding = false;
+    }
+
+    /// While dropping a line over `max_frame`: drops its bytes at the front of `src`, up to
+    /// and including its newline. Returns whether the line is still being dropped (no
+    /// newline yet, `src` is empty).
+    fn discard_long_line(&mut self, src: &mut BytesMut) -> bool {
+        if self.discarding {
+            match src.iter().position(|b| *b == NEWLINE) {
+                Some(newline) => {
+                    src.advance(newline + 1);
+                    self.discarding = false;
+                }
+                None => src.clear(),
+            }
+            self.scanned = 0;
+        }
+        self.discarding
     }
 }
 
@@ -75,6 +99,9 @@ impl Decoder for LineCodec {
         // (its owner should have called `reset`), so all of it is searched.
         if self.scanned > src.len() {
             self.scanned = 0;
+        }
+        if self.discard_long_line(src) {
+            return Ok(None);
         }
         match src[self.scanned..].iter().position(|b| *b == NEWLINE) {
             Some(offset) => {
@@ -96,8 +123,14 @@ impl Decoder for LineCodec {
                 self.scanned = src.len();
                 // One byte of slack for a `\r` that may precede the newline.
                 if src.len() > self.max_frame + 1 {
+                    // Dropped, as a long line with its newline is: reported once, and the
+                    // rest of it is dropped as it arrives.
+                    let len = src.len();
+                    src.clear();
+                    self.scanned = 0;
+                    self.discarding = true;
                     return Err(FrameError::TooLarge {
-                        len: src.len() as u64,
+                        len: len as u64,
                         max: self.max_frame,
                     }
                     .into());
@@ -110,7 +143,11 @@ impl Decoder for LineCodec {
     fn decode_eof(&mut self, src: &mut BytesMut) -> io::Result<Option<Bytes>> {
         match self.decode(src)? {
             Some(line) => Ok(Some(line)),
-            None if src.is_empty() => Ok(None),
+            None if src.is_empty() => {
+                // The end of the data ends a long line being dropped.
+                self.discarding = false;
+                Ok(None)
+            }
             None => {
                 self.scanned = 0;
                 let line = strip_cr(src.split());
@@ -160,6 +197,10 @@ impl LineCodec {
     /// before it have been delivered. Bytes scanned without finding a newline are not
     /// scanned again (by this or by `decode`).
     pub(crate) fn split_whole_lines(&mut self, src: &mut BytesMut) -> Option<(Bytes, usize)> {
+        // The front of a long line being dropped is not a line.
+        if self.discard_long_line(src) {
+            return None;
+        }
         let (mut end, mut count) = (0, 0);
         // The first line's newline is not among the bytes `decode` already scanned.
         let mut from = self.scanned.min(src.len());
@@ -239,5 +280,26 @@ mod tests {
         let mut new = BytesMut::from(&b"a\nb\nc\nd\ne\nf\n"[..]);
         assert_eq!(codec.decode(&mut new).unwrap().as_deref(), Some(&b"a"[..]));
         assert_eq!(codec.decode(&mut new).unwrap().as_deref(), Some(&b"b"[..]));
+    }
+
+    /// A line over `max_frame` reported before its newline arrived is dropped, up to that
+    /// newline, as a long line reported with its newline is: one error, then the next line
+    /// (it used to be reported again at every decode, and again at end of stream).
+    #[test]
+    fn a_long_line_reported_before_its_newline_is_dropped_up_to_it() {
+        let mut codec = LineCodec::new(3);
+        let mut buf = BytesMut::from(&b"abcdefg"[..]);
+        let err = codec.decode(&mut buf).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        buf.extend_from_slice(b"hij");
+        assert_eq!(codec.decode(&mut buf).unwrap(), None);
+        buf.extend_from_slice(b"kl\nok\n");
+        assert_eq!(codec.decode(&mut buf).unwrap().as_deref(), Some(&b"ok"[..]));
+
+        // At end of stream: reported once, then the end.
+        let mut buf = BytesMut::from(&b"abcdefg"[..]);
+        let err = codec.decode_eof(&mut buf).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert_eq!(codec.decode_eof(&mut buf).unwrap(), None);
     }
 }

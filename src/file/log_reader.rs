@@ -6,7 +6,7 @@
 use super::cursor::{self, Position};
 use super::record::{SegmentHeader, SEGMENT_HEADER_LEN};
 use super::scan::{scan_segment, Tail};
-use super::segment::{check_base, corrupt, list_segments, segment_path};
+use super::segment::{check_base, corrupt, create_log_dir, list_segments, segment_path};
 use super::segment_reader::{read_up_to, SegmentReader, Stop};
 use super::tailer::{Batch, Chunk, TailSource};
 use super::{FileOptions, FsyncPolicy, StartFrom};
@@ -84,7 +84,9 @@ impl LogReader {
                 ))
             }
             Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => sys::create_private_dir(dir)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                create_log_dir(dir, opts.fsync != FsyncPolicy::Never)?;
+            }
             Err(e) => return Err(e),
         }
         let committed = match &cursor {
@@ -364,11 +366,15 @@ impl LogReader {
                                 ),
                             ));
                         }
-                        // Move on to the next segment, which must start where this one ends.
-                        let next = list_segments(&self.dir)?
-                            .into_iter()
-                            .find(|&b| b > seg.base);
-                        if next != Some(seg.seq) {
+                        // Move on to the next segment, which must start where this one ends
+                        // — unless retention deleted this one (read through its open
+                        // descriptor) and the ones after it: then the oldest kept one starts
+                        // later, and `position` skips to it with a warning.
+                        let bases = list_segments(&self.dir)?;
+                        let next = bases.iter().copied().find(|&b| b > seg.base);
+                        let deleted = bases.first().is_some_and(|&first| first > seg.base);
+                        let skipped = deleted && next.is_some_and(|b| b > seg.seq);
+                        if next != Some(seg.seq) && !skipped {
                             return Err(corrupt(
                                 &self.dir,
                                 format!(
@@ -642,6 +648,69 @@ mod tests {
         }
         std::fs::write(&path, &bytes).unwrap();
         path
+    }
+
+    /// The sequence numbers `reader` delivers until it is caught up (10 reads at most).
+    fn read_seqs(reader: &mut LogReader) -> io::Result<Vec<u64>> {
+        let mut got = Vec::new();
+        for _ in 0..10 {
+            let batch = reader.read_batch(None)?;
+            let caught_up = batch.caught_up;
+            got.extend(records(batch).into_iter().map(|(seq, _)| seq));
+            if caught_up {
+                break;
+            }
+        }
+        Ok(got)
+    }
+
+    /// A slow consumer reads a segment through its open descriptor while retention deletes
+    /// it and the segments after it: the records before the oldest kept segment are
+    /// skipped with a warning, as when opening, not reported as a gap (corruption). When
+    /// only its own segment was deleted, it reads on from the next one.
+    #[test]
+    fn retention_deleting_the_segment_being_read_and_the_next_skips_to_the_oldest_kept() {
+        let dir = temp_dir("retention-under-reader");
+        segment(&dir, 5, 0, 5);
+        let mut reader = LogReader::open(&dir, &FileOptions::default(), None).unwrap();
+        assert_eq!(read_seqs(&mut reader).unwrap(), vec![0, 1, 2, 3, 4]);
+        // The producer rotates twice; retention deletes segments 0 and 5.
+        segment(&dir, 6, 5, 3);
+        segment(&dir, 7, 8, 3);
+        std::fs::remove_file(segment_path(&dir, 0)).unwrap();
+        std::fs::remove_file(segment_path(&dir, 5)).unwrap();
+        assert_eq!(read_seqs(&mut reader).unwrap(), vec![8, 9, 10]);
+
+        // Only the segment being read deleted: nothing is skipped.
+        segment(&dir, 8, 11, 2);
+        std::fs::remove_file(segment_path(&dir, 8)).unwrap();
+        assert_eq!(read_seqs(&mut reader).unwrap(), vec![11, 12]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A segment followed by one that does not start where it ends is still corruption:
+    /// a gap while the segment is listed (retention deletes the oldest first, so it did not
+    /// delete the records after it), and a next segment starting inside it once it is gone.
+    #[test]
+    fn a_next_segment_not_starting_where_the_last_read_one_ends_is_invalid_data() {
+        for (deleted, next) in [(false, 7), (true, 3)] {
+            let dir = temp_dir("segment-gap");
+            segment(&dir, 5, 0, 5);
+            let mut reader = LogReader::open(&dir, &FileOptions::default(), None).unwrap();
+            assert_eq!(read_seqs(&mut reader).unwrap(), vec![0, 1, 2, 3, 4]);
+            segment(&dir, 6, next, 3);
+            if deleted {
+                std::fs::remove_file(segment_path(&dir, 0)).unwrap();
+            }
+            let err = read_seqs(&mut reader).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+            assert!(
+                err.to_string()
+                    .contains(&format!("next segment starts at {next}")),
+                "{err}"
+            );
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
     }
 
     /// A segment named `u64::MAX` whose header agrees, holding one record: reading it or

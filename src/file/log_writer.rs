@@ -6,7 +6,7 @@
 use super::record::{SegmentHeader, SEGMENT_HEADER_LEN};
 use super::record_encoder::LogEnd;
 use super::scan::{scan_segment, Tail};
-use super::segment::{check_base, corrupt, list_segments, segment_path, LOCK_FILE};
+use super::segment::{check_base, corrupt, create_log_dir, list_segments, segment_path, LOCK_FILE};
 use super::writer_thread::AppendTarget;
 use super::{FileOptions, FsyncPolicy};
 use crate::sys;
@@ -54,7 +54,9 @@ impl LogWriter {
                 ))
             }
             Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => sys::create_private_dir(dir)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                create_log_dir(dir, opts.fsync != FsyncPolicy::Never)?;
+            }
             Err(e) => return Err(e),
         }
         let lock = sys::open_lock_file(&dir.join(LOCK_FILE), opts.mode)?;

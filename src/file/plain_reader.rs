@@ -1,5 +1,11 @@
 //! [`PlainReader`]: reads framed messages from an ordinary file, like `tail -f` (`follow`)
 //! or `cat` (no `follow`).
+//!
+//! A bad frame is reported once, as `InvalidData`, after the messages before it. A line
+//! over `max_frame` is dropped (with its end, as it arrives) and the lines after it follow,
+//! with `follow` or without. With `framing=length` there is no next frame to find after a
+//! length header over `max_frame` (or, without `follow`, a file that ends inside a frame):
+//! the error is the last thing read, and the stream ends then, with `follow` too.
 
 use super::cursor::Position;
 use super::tailer::{Batch, TailSource};
@@ -29,6 +35,9 @@ pub(crate) struct PlainReader {
     /// A decoding error met after frames of the same read: those are delivered first, and
     /// this is reported by the next read.
     pending: Option<io::Error>,
+    /// The framing was lost (a length codec's error): once it is reported, nothing more is
+    /// read and the stream ends.
+    lost: bool,
 }
 
 impl PlainReader {
@@ -52,6 +61,7 @@ impl PlainReader {
             follow,
             count: 0,
             pending: None,
+            lost: false,
         })
     }
 
@@ -82,6 +92,11 @@ impl TailSource for PlainReader {
             return Err(e);
         }
         let mut batch = Batch::default();
+        if self.lost {
+            batch.caught_up = true;
+            batch.ended = true;
+            return Ok(batch);
+        }
         if self.file.is_none() {
             match sys::open_read(&self.path) {
                 Ok(file) => self.file = Some(file),
@@ -134,6 +149,9 @@ impl TailSource for PlainReader {
             decoded = self.decode_into(&mut batch, true);
         }
         if let Err(e) = decoded {
+            // The line codec dropped the bad line and reads on after it; a length codec's
+            // bad header (or truncated last frame) stays where the next frame should start.
+            self.lost = !matches!(self.codec, FrameCodec::Lines(_));
             if batch.chunks.is_empty() {
                 return Err(e);
             }
@@ -252,6 +270,93 @@ mod tests {
                 want,
                 "length, follow {follow}"
             );
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+
+    /// Reads until a read is caught up (20 reads at most): the payloads delivered, the
+    /// errors reported, and whether the last read said the stream ended.
+    fn read_to_end(reader: &mut PlainReader) -> (Vec<Bytes>, Vec<io::Error>, bool) {
+        let (mut got, mut errors) = (Vec::new(), Vec::new());
+        for _ in 0..20 {
+            match reader.read_batch(None) {
+                Ok(batch) if batch.caught_up => {
+                    got.extend(payloads(&batch));
+                    return (got, errors, batch.ended);
+                }
+                Ok(batch) => got.extend(payloads(&batch)),
+                Err(e) => errors.push(e),
+            }
+        }
+        panic!(
+            "never caught up; delivered {got:?}, {} errors",
+            errors.len()
+        );
+    }
+
+    /// A last line over `max_frame` without its newline is reported once and dropped, as a
+    /// long line with its newline is: without `follow` the file then ends (it used to be
+    /// reported again at every read, for ever).
+    #[test]
+    fn a_long_last_line_without_its_newline_is_reported_once_then_the_file_ends() {
+        let mut bytes = b"ok\n".to_vec();
+        bytes.extend([b'x'; 2000]);
+        let path = temp_file("long-last-line", &bytes);
+        let codec = FrameCodec::new(Framing::Lines, 1000);
+        let mut reader = PlainReader::open(&path, codec, false).unwrap();
+        let (got, errors, _) = read_to_end(&mut reader);
+        assert_eq!(got, [Bytes::from_static(b"ok")]);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].kind(), io::ErrorKind::InvalidData);
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    /// Following a file, a line reported over `max_frame` before its newline arrived is
+    /// dropped as the rest of it arrives, without another error; the lines after it follow.
+    #[test]
+    fn a_long_line_reported_before_its_newline_is_dropped_as_it_arrives() {
+        let path = temp_file("long-line-follow", b"a\n0123456789ABCDEF");
+        let codec = FrameCodec::new(Framing::Lines, 10);
+        let mut reader = PlainReader::open(&path, codec, true).unwrap();
+        let (got, errors, ended) = read_to_end(&mut reader);
+        assert_eq!(got, [Bytes::from_static(b"a")]);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(!ended);
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        std::io::Write::write_all(&mut file, b"GHIJ").unwrap();
+        let (got, errors, _) = read_to_end(&mut reader);
+        assert!(got.is_empty() && errors.is_empty(), "{got:?} {errors:?}");
+        std::io::Write::write_all(&mut file, b"KLMN\nb\nc").unwrap();
+        let (got, errors, _) = read_to_end(&mut reader);
+        assert_eq!(got, [Bytes::from_static(b"b")]);
+        assert!(errors.is_empty(), "{errors:?}");
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    /// With length framing, after a header over `max_frame` (or a file that ends inside a
+    /// frame) there is no next frame to find: the error is reported once, then the stream
+    /// ends, with `follow` too (it used to be reported again at every read, for ever).
+    #[test]
+    fn a_lost_length_framing_is_reported_once_then_the_stream_ends() {
+        let mut frame = 2u32.to_be_bytes().to_vec();
+        frame.extend_from_slice(b"ok");
+        let mut too_large = frame.clone();
+        too_large.extend_from_slice(&11u32.to_be_bytes());
+        too_large.extend_from_slice(b"0123456789A");
+        let mut truncated = frame.clone();
+        truncated.extend_from_slice(&8u32.to_be_bytes());
+        truncated.extend_from_slice(b"0123");
+        for (bytes, follow) in [(&too_large, false), (&too_large, true), (&truncated, false)] {
+            let path = temp_file("lost-length", bytes);
+            let codec = FrameCodec::new(Framing::Length, 10);
+            let mut reader = PlainReader::open(&path, codec, follow).unwrap();
+            let (got, errors, ended) = read_to_end(&mut reader);
+            assert_eq!(got, [Bytes::from_static(b"ok")], "follow {follow}");
+            assert_eq!(errors.len(), 1, "follow {follow}: {errors:?}");
+            assert!(ended, "follow {follow}");
             std::fs::remove_file(&path).unwrap();
         }
     }

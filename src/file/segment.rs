@@ -99,6 +99,38 @@ pub(crate) fn check_base(dir: &Path, base: u64) -> io::Result<()> {
     Ok(())
 }
 
+/// Creates the log directory `dir` with its missing ancestors (`mkdir -p`), private to its
+/// owner. When `durable` (`fsync` is not `never`), fsyncs the parent of each directory it
+/// created before returning, so that the new directories' entries survive a crash with the
+/// segments and cursors synced in them (each of which fsyncs `dir` itself, not its parent).
+/// Returns the directories it fsynced, outermost first.
+///
+/// # Errors
+/// OS errors creating or syncing.
+pub(crate) fn create_log_dir(dir: &Path, durable: bool) -> io::Result<Vec<PathBuf>> {
+    let missing: Vec<&Path> = dir
+        .ancestors()
+        .take_while(|path| {
+            !path.as_os_str().is_empty()
+                && matches!(std::fs::metadata(path), Err(e) if e.kind() == io::ErrorKind::NotFound)
+        })
+        .collect();
+    crate::sys::create_private_dir(dir)?;
+    let mut synced = Vec::new();
+    if durable {
+        for created in missing.iter().rev() {
+            // A relative path's first component is in the working directory.
+            let parent = created
+                .parent()
+                .filter(|parent| !parent.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            crate::sys::sync_dir(parent)?;
+            synced.push(parent.to_owned());
+        }
+    }
+    Ok(synced)
+}
+
 /// An `InvalidData` error about the log in `dir`.
 pub(crate) fn corrupt(dir: &Path, what: String) -> io::Error {
     io::Error::new(
@@ -119,6 +151,27 @@ mod tests {
         assert_eq!(parse_segment_name(name), Some(52_817));
         assert_eq!(parse_segment_name("1.log"), None);
         assert_eq!(parse_segment_name("0000000000000005281x.log"), None);
+    }
+
+    /// A new log directory's entry, and those of the ancestors created with it, are made
+    /// durable: the parent of each directory created is fsynced (it used to be only the log
+    /// directory, after its first segment), and nothing more when none was created or
+    /// under `fsync=never`.
+    #[test]
+    fn creating_a_log_directory_syncs_the_parent_of_each_directory_created() {
+        let base = crate::test_support::temp_dir("create-log-dir");
+        let dir = base.join("a").join("b");
+        let synced = create_log_dir(&dir, true).unwrap();
+        assert_eq!(synced, [base.clone(), base.join("a")]);
+        assert!(dir.is_dir());
+        assert_eq!(create_log_dir(&dir, true).unwrap(), Vec::<PathBuf>::new());
+        let never = base.join("c").join("d");
+        assert_eq!(
+            create_log_dir(&never, false).unwrap(),
+            Vec::<PathBuf>::new()
+        );
+        assert!(never.is_dir());
+        std::fs::remove_dir_all(&base).unwrap();
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //! | records ready | returns the next one |
 //! | read in flight | polls it; its batch becomes the ready records |
 //! | caught up, `follow` | waits for the watcher |
-//! | caught up, no `follow` | ends the stream |
+//! | caught up, no `follow` (or the source ended) | ends the stream |
 //! | otherwise | reads on the task; if that cannot (or the end it finds may not be the end: a new file appeared), starts a read on the pool |
 //!
 //! No change is missed: the watcher's events stay queued until a wait reads them, or the
@@ -87,6 +87,9 @@ pub(crate) struct Batch {
     pub(crate) chunks: Vec<Chunk>,
     /// Nothing more is available now.
     pub(crate) caught_up: bool,
+    /// With `caught_up`: nothing more will ever be (a plain file whose framing was lost),
+    /// so the stream ends, with `follow` too.
+    pub(crate) ended: bool,
 }
 
 impl Batch {
@@ -133,7 +136,8 @@ impl<S: TailSource> Tailer<S> {
         }
     }
 
-    /// Polls for the next record; `None` at the end (only without `follow`).
+    /// Polls for the next record; `None` at the end (without `follow`, or once the source
+    /// [ended](Batch::ended)).
     ///
     /// # Errors
     /// The source's errors (`InvalidData` for corruption, OS errors). After an error the
@@ -154,7 +158,7 @@ impl<S: TailSource> Tailer<S> {
     }
 
     /// Polls for the records read together next: what is left of the front chunk, whole;
-    /// `None` at the end (only without `follow`).
+    /// `None` at the end (as for [`poll_next`](Self::poll_next)).
     ///
     /// # Errors
     /// As [`poll_next`](Self::poll_next).
@@ -196,13 +200,13 @@ impl<S: TailSource> Tailer<S> {
                     self.watcher.mark_new_entry();
                 }
                 let batch = batch?;
-                let caught_up = batch.caught_up;
+                let (caught_up, ended) = (batch.caught_up, batch.ended);
                 self.extend(batch);
                 // Not caught up: the next read tries the task first again (the kernel reads
                 // ahead of a sequential reader, so the next data is often cached by then).
                 if caught_up && self.ready.is_empty() {
-                    self.waiting = self.follow;
-                    self.ended = !self.follow;
+                    self.waiting = self.follow && !ended;
+                    self.ended = !self.follow || ended;
                 }
                 continue;
             }
@@ -398,8 +402,8 @@ mod tests {
             let caught_up = self.early == 0;
             self.early = self.early.saturating_sub(1);
             Ok(Batch {
-                chunks: Vec::new(),
                 caught_up,
+                ..Batch::default()
             })
         }
 

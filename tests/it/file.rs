@@ -513,6 +513,61 @@ async fn segments_rotate_and_retention_deletes_the_oldest() {
     .await
 }
 
+/// A slow consumer, caught up with the first segment and not polled while the producer
+/// writes on, reads that segment to its end through its open descriptor after retention
+/// deleted it and the next ones: the records in between are skipped (with a warning), as
+/// for a consumer opened after retention, and reading goes on at the oldest kept segment
+/// (it used to fail with `InvalidData`, "the next segment starts at …").
+#[tokio::test]
+async fn a_slow_consumer_skips_the_segments_retention_deleted_under_it() {
+    watchdog(60, async {
+        let dir = TempDir::new("file-retention-slow");
+        let rotating = FileOptions {
+            segment_size: 1024,
+            retention: Some(2048),
+            ..opts(FsyncPolicy::Never)
+        };
+        let mut producer = FileProducer::open(dir.path(), rotating).await.unwrap();
+        for i in 0..5u64 {
+            producer.append(vec![i as u8; 100]).await.unwrap();
+        }
+        let mut consumer = FileConsumer::open(dir.path(), None, opts(FsyncPolicy::Never))
+            .await
+            .unwrap();
+        for i in 0..5u64 {
+            assert_eq!(consumer.recv().await.unwrap().unwrap().seq, i);
+        }
+        for i in 5..200u64 {
+            producer.append(vec![i as u8; 100]).await.unwrap();
+        }
+        producer.close().await.unwrap();
+        let kept: Vec<u64> = read_all(dir.path())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(seq, _)| seq)
+            .collect();
+        assert!(kept[0] > 20, "retention kept records from {}", kept[0]);
+        let mut seqs = Vec::new();
+        while let Some(record) = consumer.recv().await.unwrap() {
+            assert_eq!(record.payload[..], vec![record.seq as u8; 100][..]);
+            seqs.push(record.seq);
+        }
+        // The rest of the first segment, then what retention kept.
+        let skip_at = seqs
+            .iter()
+            .position(|&s| s >= kept[0])
+            .unwrap_or(seqs.len());
+        let (first_segment, after) = seqs.split_at(skip_at);
+        assert!(first_segment
+            .iter()
+            .copied()
+            .eq(5..5 + first_segment.len() as u64));
+        assert_eq!(after, kept);
+    })
+    .await
+}
+
 #[tokio::test]
 async fn batches_keep_order_across_blocks_and_segments_and_are_read_in_batches() {
     watchdog(60, async {
@@ -834,6 +889,38 @@ async fn plain_files_are_followed_like_tail_f() {
         );
         writeln!(f, "ial").unwrap();
         assert_eq!(reader.next().await.unwrap().unwrap(), "partial");
+    })
+    .await
+}
+
+/// A plain file's bad last frame is reported once, then the stream ends: a last line over
+/// `max_frame` without its newline (dropped, as a long line with its newline is), and with
+/// length framing a header over `max_frame`, after which no frame can be found, even
+/// following. Both used to be reported again at every `next`, for ever.
+#[tokio::test]
+async fn a_bad_last_frame_of_a_plain_file_is_reported_once_then_the_stream_ends() {
+    watchdog(60, async {
+        let dir = TempDir::new("file-plain-bad-last");
+        let lines = dir.path().join("data.txt");
+        let mut bytes = b"ok\n".to_vec();
+        bytes.extend([b'x'; 2000]);
+        std::fs::write(&lines, &bytes).unwrap();
+        let length = dir.path().join("data.bin");
+        let mut bytes = 2u32.to_be_bytes().to_vec();
+        bytes.extend_from_slice(b"ok");
+        bytes.extend_from_slice(&2000u32.to_be_bytes());
+        std::fs::write(&length, &bytes).unwrap();
+        for (path, query) in [
+            (&lines, "?framing=lines&follow=false&max_frame=1000"),
+            (&length, "?framing=length&max_frame=1000"),
+        ] {
+            let mut listener = anyipc::bind(url(path, query)).await.unwrap();
+            let mut reader = listener.accept().await.unwrap();
+            assert_eq!(reader.next().await.unwrap().unwrap(), "ok", "{query}");
+            let err = reader.next().await.unwrap().unwrap_err();
+            assert!(frame_error(&err).is_some(), "{query}: {err}");
+            assert!(reader.next().await.is_none(), "{query}: the stream goes on");
+        }
     })
     .await
 }
