@@ -864,16 +864,7 @@ mod tests {
                 auto: false,
             };
             let mut reader = LogReader::open(&dir, &FileOptions::default(), Some(spec))?;
-            let mut got = Vec::new();
-            for _ in 0..10 {
-                let batch = reader.read_batch(None)?;
-                let caught_up = batch.caught_up;
-                got.extend(records(batch).into_iter().map(|(seq, _)| seq));
-                if caught_up {
-                    break;
-                }
-            }
-            Ok(got)
+            read_seqs(&mut reader)
         };
         let at = |last_crc| Position {
             next_seq: 5,
