@@ -12,7 +12,8 @@
 //! of one call per message; see BENCHMARKS.md). Any number of processes send and receive.
 //! Through the URL layer, `mq://name` opens an existing queue (`?create=true` with
 //! `capacity=`/`max_message_len=`/`mode=` creates it) and gives a `Connection` whose sink
-//! sends at `?priority=N` (default 0) and whose stream receives. The sink gathers what it
+//! sends at `?priority=N` (default 0) and whose stream receives (a message over its
+//! `max_frame` is refused with `InvalidData` and stays in the queue). The sink gathers what it
 //! is fed (up to 64 messages or 64 KiB) and sends it in one batch when flushed or full, so
 //! `send_all` and `feed`…`flush` send in batches as `send_many` does. `mem://` is the in-process
 //! twin of the connection transports (for code that needs no other process).
@@ -60,6 +61,16 @@
 //! 1024  slots, `stride` bytes each (16 + max_message_len rounded up to 64):
 //!       next (a link: free list or its priority's FIFO) | len | priority | - | body
 //! ```
+//!
+//! # Memory
+//! A queue holds its worst case from the start: `create` allocates the whole segment,
+//! 1 KiB + `capacity` × (16 + `max_message_len` rounded up to 64) bytes (8.1 MiB for the
+//! defaults, 1024 × 8 KiB), in `/dev/shm` (`posix_fallocate`), and the memory stays taken
+//! until the queue is removed and its last handle dropped, whatever the queue holds. tmpfs
+//! is memory: the pages count against `/dev/shm`'s size (64 MiB in a Docker container by
+//! default; `--shm-size` raises it) and the creator's memory cgroup. A segment that does
+//! not fit is a `create` error (`StorageFull`, saying how many bytes were needed), never a
+//! SIGBUS in a later `send`. (`open` allocates nothing: it maps what `create` reserved.)
 //!
 //! # Decisions
 //! - **One lock, bodies copied under it.** A futex word in the segment guards the index; a

@@ -78,7 +78,8 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
         kind: ValueKind::Size { min: 0 },
         default: "8MiB (udp: 65507)",
         meaning: "largest message accepted either way (at least 1; udp: at most 65507); larger \
-                  is InvalidInput on send, InvalidData on receive",
+                  is InvalidInput on send, InvalidData on receive (mq: the message stays in \
+                  the queue for another receiver)",
     },
     OptionSpec {
         key: "connect_timeout",
@@ -174,7 +175,9 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
         schemes: &[Mq],
         kind: ValueKind::Size { min: 0 },
         default: "8KiB",
-        meaning: "largest message the created queue holds",
+        meaning: "largest message the created queue holds; creating reserves about \
+                  capacity × max_message_len of memory in /dev/shm (StorageFull if it has no \
+                  room)",
     },
     OptionSpec {
         key: "priority",

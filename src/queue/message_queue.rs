@@ -4,6 +4,7 @@ use super::priority_index::{self, Refused};
 use super::region::Region;
 use super::waiting::{Backoff, Waiting};
 use super::{QueueAttributes, QueueError, QueueOptions};
+use crate::codec::FrameError;
 use crate::sys::queue as os;
 use bytes::Bytes;
 use std::io;
@@ -80,9 +81,15 @@ impl MessageQueue {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     ///
+    /// The whole segment (about `capacity` × `max_message_len`) is allocated here, in memory
+    /// (see the [module docs](crate::queue#memory)), so that a full `/dev/shm` is an error
+    /// of `create` rather than a crash of a later `send`.
+    ///
     /// # Errors
     /// `AlreadyExists` if the name is taken; `InvalidInput` for a bad name or options out of
-    /// range; `Unsupported` off Linux; OS errors of the queue directory (`/dev/shm`).
+    /// range; `StorageFull` if the queue directory (`/dev/shm`) has no room for the segment
+    /// (`FileTooLarge` if it is over the process's file size limit), saying how many bytes it
+    /// needed; `Unsupported` off Linux; other OS errors of the queue directory.
     pub fn create(name: &str, options: &QueueOptions) -> io::Result<MessageQueue> {
         let path = segment_path(name)?;
         let geometry = Geometry::new(options.capacity, options.max_message_len)
@@ -97,7 +104,7 @@ impl MessageQueue {
         ));
         let file = os::create_exclusive(&staging, options.mode)?;
         let built = (|| {
-            file.set_len(geometry.size as u64)?;
+            reserve_segment(&file, geometry.size as u64, &dir, name)?;
             let map = memmap2::MmapOptions::new()
                 .len(geometry.size)
                 .map_raw(&file)?;
@@ -346,7 +353,8 @@ impl MessageQueue {
                 Waiting::NotEmpty.done(&self.attachment, 1);
                 Ok(Some(()))
             }
-            Err(Refused::Full) | Err(Refused::Empty) => Ok(None),
+            // A push is refused only when the queue is full.
+            Err(_) => Ok(None),
         }
     }
 
@@ -560,15 +568,18 @@ impl MessageQueue {
     /// # Errors
     /// `WouldBlock` if the queue is empty; `InvalidData` if the segment is corrupt.
     pub fn try_recv(&self) -> io::Result<(Bytes, u8)> {
-        self.try_recv_checked()?
+        self.try_recv_checked(usize::MAX)?
             .ok_or_else(|| io::Error::new(io::ErrorKind::WouldBlock, "the queue is empty"))
     }
 
-    pub(crate) fn try_recv_checked(&self) -> io::Result<Option<(Bytes, u8)>> {
+    /// One attempt: `Some` if a message was received, `None` if the queue was empty. A next
+    /// message over `max_len` bytes is left in the queue, and refused with `InvalidData`
+    /// ([`FrameError::TooLarge`] inside), as a connection refuses one over its `max_frame`.
+    pub(crate) fn try_recv_checked(&self, max_len: usize) -> io::Result<Option<(Bytes, u8)>> {
         let popped = {
             let locked = self.attachment.lock()?;
             let region = locked.region();
-            priority_index::pop(region, |slot, len| {
+            priority_index::pop(region, max_len, |slot, len| {
                 let mut body = vec![0u8; len];
                 region.read_body(slot, &mut body);
                 body
@@ -579,7 +590,12 @@ impl MessageQueue {
                 Waiting::NotFull.done(&self.attachment, 1);
                 Ok(Some((Bytes::from(body), priority)))
             }
-            Err(_) => Ok(None),
+            Err(Refused::TooLarge { len }) => Err(FrameError::TooLarge {
+                len: len as u64,
+                max: max_len,
+            }
+            .into()),
+            Err(Refused::Empty | Refused::Full) => Ok(None),
         }
     }
 
@@ -691,6 +707,7 @@ impl MessageQueue {
                         scratch.resize(at + len, 0);
                         region.read_body(slot, &mut scratch[at..]);
                         lens.push(len);
+                        true
                     })
                     .map_err(io::Error::from)
                 }
@@ -744,8 +761,10 @@ impl MessageQueue {
     /// # Cancel safety
     /// Cancel safe: a message is taken from the queue only in the poll that returns it.
     pub async fn recv(&self) -> io::Result<(Bytes, u8)> {
-        self.wait_until(Waiting::NotEmpty, None, || self.try_recv_checked())
-            .await
+        self.wait_until(Waiting::NotEmpty, None, || {
+            self.try_recv_checked(usize::MAX)
+        })
+        .await
     }
 
     /// Receives the next message, waiting at most `timeout`.
@@ -772,7 +791,7 @@ impl MessageQueue {
     pub async fn recv_timeout(&self, timeout: Duration) -> io::Result<(Bytes, u8)> {
         let deadline = Instant::now() + timeout;
         self.wait_until(Waiting::NotEmpty, Some(deadline), || {
-            self.try_recv_checked()
+            self.try_recv_checked(usize::MAX)
         })
         .await
     }
@@ -836,6 +855,32 @@ pub(crate) fn timed_out(waiting: Waiting) -> io::Error {
         Waiting::NotFull => "the queue stayed full",
     };
     io::Error::new(io::ErrorKind::TimedOut, what)
+}
+
+/// Allocates the `size` bytes of the segment being built in `file` (in `dir`, for queue
+/// `name`), so that no later write to the mapping can find `dir` full: on tmpfs that would
+/// be a SIGBUS, killing the writer (with the queue lock held, in a `send`).
+///
+/// # Errors
+/// The OS error's kind (`StorageFull`, `FileTooLarge`, …) with a message that says how much
+/// room the queue needed and where.
+pub(super) fn reserve_segment(
+    file: &std::fs::File,
+    size: u64,
+    dir: &std::path::Path,
+    name: &str,
+) -> io::Result<()> {
+    os::reserve(file, size).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!(
+                "queue {name:?} needs {size} bytes ({:.1} MiB: capacity × max_message_len and \
+                 headers) of memory in {}, which could not be reserved: {e}",
+                size as f64 / f64::from(1 << 20),
+                dir.display()
+            ),
+        )
+    })
 }
 
 /// Removes staging files of `name` whose creator is no longer running: left by a crash

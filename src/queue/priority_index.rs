@@ -18,6 +18,10 @@ use std::sync::atomic::Ordering;
 pub(crate) enum Refused {
     Full,
     Empty,
+    /// The next message is `len` bytes, over the pop's limit: it stays in the queue.
+    TooLarge {
+        len: usize,
+    },
 }
 
 /// Changes to index words with their old values logged first.
@@ -253,29 +257,42 @@ pub(crate) fn push_many<M: AsRef<[u8]>>(
 }
 
 /// Removes the oldest message of the highest non-empty priority, handing its body to
-/// `take(slot, len)` before anything changes.
+/// `take(slot, len)` before anything changes. A message over `max_len` bytes is not taken:
+/// it stays in the queue, nothing changes, and the result is [`Refused::TooLarge`].
 pub(crate) fn pop<T>(
     region: &Region,
+    max_len: usize,
     take: impl FnOnce(u32, usize) -> T,
 ) -> Result<Result<(T, u8), Refused>, QueueError> {
     let mut take = Some(take);
     let mut taken = None;
+    let mut too_large = None;
     let (count, p) = pop_many(region, 1, usize::MAX, |slot, len| {
+        if len > max_len {
+            too_large = Some(len);
+            return false;
+        }
         if let Some(take) = take.take() {
             taken = Some(take(slot, len));
         }
+        true
     })?;
-    match (count, taken) {
-        (1, Some(taken)) => Ok(Ok((taken, p))),
+    match (count, taken, too_large) {
+        (_, _, Some(len)) => Ok(Err(Refused::TooLarge { len })),
+        (1, Some(taken), None) => Ok(Ok((taken, p))),
         _ => Ok(Err(Refused::Empty)),
     }
 }
 
 /// Removes up to `limit` (≥ 1) of the oldest messages of the highest non-empty priority in
 /// one operation, handing each body to `take(slot, len)`, in order, before anything changes;
-/// returns how many and their priority (0 messages: the queue is empty). Stops early once
-/// the bodies reach `byte_budget` (always taking at least one message). Lower priorities
-/// are left for the next call: each call is one logged operation of at most six words.
+/// returns how many and their priority (0 messages: the queue is empty, or `take` refused).
+/// Stops early once the bodies reach `byte_budget` (always taking at least one message).
+/// Lower priorities are left for the next call: each call is one logged operation of at
+/// most six words.
+///
+/// `take` returns whether the message may be taken: on `false` the call returns at once
+/// with 0 taken and nothing changed, as on `Err` (the caller discards what it was given).
 ///
 /// `Ok` of 0 (empty) only when the length agrees: a length over the capacity or counting
 /// messages on no list, and a list that loops, are `Corrupt`, so no waiter retries a state
@@ -286,7 +303,7 @@ pub(crate) fn pop_many(
     region: &Region,
     limit: usize,
     byte_budget: usize,
-    mut take: impl FnMut(u32, usize),
+    mut take: impl FnMut(u32, usize) -> bool,
 ) -> Result<(usize, u8), QueueError> {
     debug_assert!(limit >= 1);
     let bitmap = load(region, word::BITMAP);
@@ -326,7 +343,9 @@ pub(crate) fn pop_many(
         if count > len {
             return Err(QueueError::Corrupt("more messages listed than the length"));
         }
-        take(last, body_len as usize);
+        if !take(last, body_len as usize) {
+            return Ok((0, p as u8));
+        }
         bytes += body_len as usize;
         let next = link(region, word::SLOT_NEXT + last, "list link out of range")?;
         if next == NIL || count as usize >= limit || bytes >= byte_budget {

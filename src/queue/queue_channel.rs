@@ -177,15 +177,10 @@ impl RecvMessage for QueueChannel {
         let mut backoff = Backoff::new(Waiting::NotEmpty);
         loop {
             ready!(poll_park(&mut this.recv_park, cx))?;
-            if let Some((msg, _priority)) = this.queue.try_recv_checked()? {
-                if msg.len() > this.max_frame {
-                    // Taken from the queue and refused: the receiver asked for no larger.
-                    return Poll::Ready(Err(FrameError::TooLarge {
-                        len: msg.len() as u64,
-                        max: this.max_frame,
-                    }
-                    .into()));
-                }
+            // A message over `max_frame` is refused (`InvalidData`) and left in the queue for
+            // a receiver that takes it: a send's `Ok` means it stays until one receive
+            // returns it.
+            if let Some((msg, _priority)) = this.queue.try_recv_checked(this.max_frame)? {
                 return Poll::Ready(Ok(Some(msg)));
             }
             if backoff.spin(this.queue.attachment()) {

@@ -24,7 +24,7 @@ fn region(capacity: u32, max_len: u32) -> Region {
 }
 
 fn pop(region: &Region) -> Result<Result<(Vec<u8>, u8), Refused>, QueueError> {
-    priority_index::pop(region, |slot, len| {
+    priority_index::pop(region, usize::MAX, |slot, len| {
         let mut out = vec![0; len];
         region.read_body(slot, &mut out);
         out
@@ -38,6 +38,7 @@ fn pop_many(region: &Region, limit: usize, budget: usize) -> (Vec<Vec<u8>>, u8) 
         let mut out = vec![0; len];
         region.read_body(slot, &mut out);
         bodies.push(out);
+        true
     })
     .unwrap();
     assert_eq!(count, bodies.len());
@@ -119,7 +120,7 @@ fn apply(region: &Region, op: Op) -> Result<(), QueueError> {
         Op::Pop => pop(region).map(drop),
         Op::PushMany(ds, p, budget) => priority_index::push_many(region, &ds, p, budget).map(drop),
         Op::PopMany(limit, budget) => {
-            priority_index::pop_many(region, limit, budget, |_, _| {}).map(drop)
+            priority_index::pop_many(region, limit, budget, |_, _| true).map(drop)
         }
     }
 }
@@ -235,6 +236,26 @@ fn fifo_within_a_priority_and_highest_first() {
         .collect();
     let want = [("b", 7), ("e", 7), ("a", 3), ("c", 3), ("d", 0)];
     assert_eq!(order, want.map(|(d, p)| (d.to_owned(), p)));
+}
+
+/// A pop with a length limit leaves a longer head message where it is, index untouched.
+#[test]
+fn a_message_over_the_pop_limit_stays_in_the_queue() {
+    let region = region(4, 16);
+    priority_index::push(&region, b"twelve bytes", 3)
+        .unwrap()
+        .unwrap();
+    priority_index::push(&region, b"short", 3).unwrap().unwrap();
+    clear_log(&region);
+    let before = snapshot(&region);
+    let refused = priority_index::pop(&region, 4, |_, _| unreachable!("nothing is taken"));
+    assert_eq!(refused.unwrap().unwrap_err(), Refused::TooLarge { len: 12 });
+    assert_eq!(snapshot(&region), before);
+    assert_eq!(logged_writes(&region), 0);
+    assert_eq!(
+        pop(&region).unwrap().unwrap(),
+        (b"twelve bytes".to_vec(), 3)
+    );
 }
 
 #[test]
@@ -390,7 +411,7 @@ fn a_length_without_messages_is_corrupt() {
     region.known_word(word::LEN).store(1, Ordering::Relaxed);
     assert!(matches!(pop(&region), Err(QueueError::Corrupt(_))));
     assert!(matches!(
-        priority_index::pop_many(&region, 8, usize::MAX, |_, _| {}),
+        priority_index::pop_many(&region, 8, usize::MAX, |_, _| true),
         Err(QueueError::Corrupt(_))
     ));
 }
@@ -467,6 +488,67 @@ fn a_channel_fails_on_a_length_that_disagrees_with_the_lists() {
     });
 }
 
+/// A connection whose `max_frame` is under a message refuses it (`InvalidData`) and leaves
+/// it in the queue: its send returned `Ok`, so some receive must still return it.
+#[test]
+fn a_message_over_a_channels_max_frame_stays_in_the_queue() {
+    within_async(20, || async {
+        let q = TempQueue::new("channel-max-frame", 4);
+        q.0.try_send(b"sixteen bytes!!!", 2).unwrap();
+        let mut small = QueueChannel::new(q.0.clone(), 0, 10);
+        let got = std::future::poll_fn(|cx| Pin::new(&mut small).poll_recv(cx)).await;
+        let err = got.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidData);
+        assert!(err.to_string().contains("16-byte"), "{err}");
+        assert_eq!(q.0.attributes().len, 1);
+        assert_eq!(
+            q.0.try_recv().unwrap(),
+            (Bytes::from("sixteen bytes!!!"), 2)
+        );
+    });
+}
+
+/// `create` reserves the segment's memory through [`reserve_segment`]: a size no
+/// filesystem of `/dev/shm`'s size can hold is a clean `StorageFull` that says how much
+/// was needed and where (on tmpfs the kernel refuses it up front, allocating nothing).
+///
+/// [`reserve_segment`]: super::message_queue::reserve_segment
+#[cfg(target_os = "linux")]
+#[test]
+fn a_segment_the_queue_directory_cannot_hold_is_storage_full() {
+    let dir = std::path::Path::new("/dev/shm");
+    let c_dir = std::ffi::CString::new("/dev/shm").unwrap();
+    // SAFETY: all-zero is a valid `statvfs`; the call only writes into it.
+    let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a NUL-terminated path and a pointer to a `statvfs` that outlives the call.
+    assert_eq!(unsafe { libc::statvfs(c_dir.as_ptr(), &mut stats) }, 0);
+    let total: u64 = stats.f_blocks * stats.f_frsize;
+    if total == 0 {
+        // An unlimited tmpfs: the kernel would allocate memory until it ran out.
+        eprintln!("skipped: /dev/shm has no size limit");
+        return;
+    }
+    let size = total + (1 << 30);
+    let path = dir.join(format!(".anyipc-unit-reserve-{}", std::process::id()));
+    let file = crate::sys::queue::create_exclusive(&path, 0o600).unwrap();
+    let result = super::message_queue::reserve_segment(&file, size, dir, "too-big");
+    let len = file.metadata().unwrap().len();
+    std::fs::remove_file(&path).unwrap();
+    let err = result.unwrap_err();
+    assert_eq!(
+        err.kind(),
+        std::io::Error::from_raw_os_error(libc::ENOSPC).kind(),
+        "{err}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!("needs {size} bytes")),
+        "{message}"
+    );
+    assert!(message.contains("/dev/shm"), "{message}");
+    assert!(len < size, "a failed reservation left a {len}-byte file");
+}
+
 /// A wait whose attempts keep failing while the length looks ready (the hint is only a
 /// hint) still parks, yields and reaches its deadline.
 #[test]
@@ -537,7 +619,10 @@ fn a_looping_list_is_never_taken_twice() {
         .store(slot, Ordering::Relaxed);
     region.known_word(word::LEN).store(2, Ordering::Relaxed);
     let mut taken = Vec::new();
-    let got = priority_index::pop_many(&region, 2, usize::MAX, |slot, _| taken.push(slot));
+    let got = priority_index::pop_many(&region, 2, usize::MAX, |slot, _| {
+        taken.push(slot);
+        true
+    });
     assert!(
         matches!(got, Err(QueueError::Corrupt(_))),
         "{got:?} of {taken:?}"
@@ -558,7 +643,10 @@ fn a_length_over_the_capacity_is_corrupt() {
         .store(u32::MAX, Ordering::Relaxed);
     let got = within(10, move || {
         let mut walked = 0u64;
-        priority_index::pop_many(&region, usize::MAX, usize::MAX, |_, _| walked += 1)
+        priority_index::pop_many(&region, usize::MAX, usize::MAX, |_, _| {
+            walked += 1;
+            true
+        })
     });
     assert!(matches!(got, Err(QueueError::Corrupt(_))), "{got:?}");
 }

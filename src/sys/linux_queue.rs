@@ -29,6 +29,31 @@ pub(crate) fn create_exclusive(path: &Path, mode: u32) -> io::Result<File> {
     Ok(file)
 }
 
+/// Allocates the first `len` bytes of `file` now, extending it to `len` bytes if shorter
+/// (`posix_fallocate`).
+///
+/// A tmpfs file made long by `set_len` alone is sparse: its pages are allocated when first
+/// written, and a write through a mapping that finds no room left is a SIGBUS, which kills
+/// the process. Reserving them first turns a full `/dev/shm` into an error here.
+///
+/// # Errors
+/// `ENOSPC` (`StorageFull`): not enough room; `EFBIG` (`FileTooLarge`): over the file size
+/// limit (`RLIMIT_FSIZE`); other OS errors.
+pub(crate) fn reserve(file: &File, len: u64) -> io::Result<()> {
+    let len = libc::off_t::try_from(len).map_err(|_| io::Error::from_raw_os_error(libc::EFBIG))?;
+    loop {
+        // SAFETY: a valid open descriptor and plain integers; the call writes no memory of
+        // this process (it returns its error number instead of setting errno).
+        let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len) };
+        match rc {
+            0 => return Ok(()),
+            // Interrupted by a signal (a large reservation takes a while): try again.
+            libc::EINTR => continue,
+            code => return Err(io::Error::from_raw_os_error(code)),
+        }
+    }
+}
+
 /// Opens an existing segment for reading and writing, refusing a symlink.
 pub(crate) fn open_existing(path: &Path) -> io::Result<File> {
     std::fs::OpenOptions::new()

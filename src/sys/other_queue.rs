@@ -22,6 +22,10 @@ pub(crate) fn create_exclusive(_path: &Path, _mode: u32) -> io::Result<File> {
     Err(unsupported())
 }
 
+pub(crate) fn reserve(_file: &File, _len: u64) -> io::Result<()> {
+    Err(unsupported())
+}
+
 pub(crate) fn open_existing(_path: &Path) -> io::Result<File> {
     Err(unsupported())
 }

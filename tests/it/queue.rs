@@ -428,6 +428,9 @@ async fn url_layer_opens_creates_and_sends_with_priority() {
         low.send(Bytes::from(vec![1; 9])).await.unwrap();
         let err = capped.next().await.unwrap().unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidData);
+        // Refused, not destroyed: the message stays for a receiver that takes it.
+        assert_eq!(MessageQueue::open(n).unwrap().attributes().len, 1);
+        assert_eq!(server.next().await.unwrap().unwrap(), vec![1; 9]);
         // create=true on an existing queue with other sizes is refused, never adopted.
         let err = anyipc::connect(format!("mq://{n}?create=true&capacity=9"))
             .await

@@ -245,6 +245,88 @@ fn mq_helper_entry() {
     }
 }
 
+/// File size limit of the `create-over-fsize` helper: a quarter of the queue it creates.
+const FSIZE_LIMIT: u64 = 1 << 20;
+
+/// The `create-over-fsize` helper: creates a 4 MiB queue under a 1 MiB `RLIMIT_FSIZE` (set
+/// by the parent) and prints what `create` returned.
+#[test]
+fn mq_create_helper_entry() {
+    if std::env::var(ROLE_VAR).as_deref() != Ok("create-over-fsize") {
+        return;
+    }
+    let name = std::env::var(NAME_VAR).expect("queue name");
+    let options = QueueOptions {
+        capacity: 16,
+        max_message_len: 256 << 10,
+        ..QueueOptions::default()
+    };
+    let line = match MessageQueue::create(&name, &options) {
+        Ok(_) => "created".to_owned(),
+        Err(e) => format!("error {:?}: {e}", e.kind()),
+    };
+    println!("\n{line}");
+}
+
+/// A segment the creator may not allocate is a clean `create` error naming the size it
+/// needed, with no staging file left behind (it used to be found only when a write to the
+/// sparse mapping hit SIGBUS). `RLIMIT_FSIZE` stands in for a full `/dev/shm`: the same
+/// reservation refuses both.
+#[test]
+fn a_segment_that_cannot_be_allocated_fails_create_cleanly() {
+    use std::os::unix::process::CommandExt;
+    let name = Name::new();
+    let mut command = Command::new(std::env::current_exe().expect("test binary"));
+    command
+        .args([
+            "queue_process::mq_create_helper_entry",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(ROLE_VAR, "create-over-fsize")
+        .env(NAME_VAR, &name.0);
+    // SAFETY: setrlimit and signal are async-signal-safe, and the closure touches nothing
+    // but its own locals.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: FSIZE_LIMIT,
+                rlim_max: FSIZE_LIMIT,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // Over the limit, the kernel also sends SIGXFSZ, which would kill the helper.
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let out = command.output().expect("run helper");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "helper failed: {:?}\n{stdout}",
+        out.status
+    );
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("error") || l.starts_with("created"))
+        .unwrap_or_else(|| panic!("no result from the helper:\n{stdout}"));
+    // The header, then 16 slots of 16 + 256 KiB rounded up to 64 bytes.
+    let size = 1024 + 16 * (16 + (256 << 10) as u64).next_multiple_of(64);
+    assert!(line.starts_with("error FileTooLarge"), "{line}");
+    assert!(line.contains(&format!("needs {size} bytes")), "{line}");
+    assert!(line.contains("/dev/shm"), "{line}");
+    let staging = format!(".anyipc-mq-{}~", name.0);
+    let left: Vec<_> = std::fs::read_dir("/dev/shm")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|f| f.starts_with(&staging) || f.ends_with(&format!("anyipc-mq-{}", name.0)))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_producers_four_consumers_single_and_batched_nothing_lost_duplicated_or_corrupted() {
     watchdog(120, async {

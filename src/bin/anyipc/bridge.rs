@@ -15,8 +15,8 @@
 //! left alone, the other direction being done, the session ends once it has forwarded
 //! nothing for 5 s (replies in flight still get through): waiting for its end would keep the
 //! session, and its connections, for ever. A bad message that its stream moves past (on
-//! `udp://` one that fails its checks, on `mq://` one over `max_frame`) is
-//! reported and skipped; it does not end the session. Messages in flight when a side goes away are lost. Reconnecting uses
+//! `udp://` one that fails its checks) is reported and skipped; it does not end the
+//! session. An `mq://` message over `max_frame` does: it stays in the queue. Messages in flight when a side goes away are lost. Reconnecting uses
 //! exponential backoff from 100 ms to 5 s: for each new client of a bound side, for up to
 //! `--retry` before the client is dropped; between two servers, for ever.
 
