@@ -63,8 +63,12 @@
 //!
 //! Giving `framing=` makes the path an ordinary file. `connect` appends (creating the file
 //! with `mode`, `O_APPEND`, several writers may append); `bind` + `accept` reads it from the
-//! start — with `follow=true` (the default) it then waits for more like `tail -f` (a
-//! missing file is waited for, a truncated one is read again from the top), with
+//! start — with `follow=true` (the default) it then waits for more and follows the path
+//! like `tail -F`: a missing file is waited for, a truncated one (logrotate's
+//! `copytruncate`) is read again from the top, and when the path names another file
+//! (logrotate's `create`: renamed, then created again; or removed and created again) the
+//! old file is read to its end (a last line without its newline is then a message) and the
+//! new one from its start; with
 //! `follow=false` it reads to the end, where a last line without its newline is still a
 //! message, and the stream ends. A line over `max_frame` is `InvalidData`, reported once:
 //! it is dropped and the lines after it follow. With `framing=length` no frame can be found
@@ -85,7 +89,8 @@
 //! # Platform-specific behavior
 //! Linux waits with inotify; other systems poll every 20 ms. On Windows the writer lock is
 //! an exclusive-share open of `writer.lock`, file modes do not apply, and directories are
-//! not fsynced.
+//! not fsynced. A followed plain file replaced at its path is noticed on Windows only if
+//! the reader sees the path missing in between (there is no file identity to compare).
 //!
 //! # Listening
 //!

@@ -212,7 +212,7 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
         schemes: &[File],
         kind: ValueKind::Bool,
         default: "true",
-        meaning: "keep waiting for new data at the end of the file (like tail -f)",
+        meaning: "keep waiting for new data at the end of the file; a plain file's path is followed across rotation (like tail -F)",
     },
     OptionSpec {
         key: "segment_size",

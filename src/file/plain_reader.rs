@@ -6,6 +6,18 @@
 //! with `follow` or without. With `framing=length` there is no next frame to find after a
 //! length header over `max_frame` (or, without `follow`, a file that ends inside a frame):
 //! the error is the last thing read, and the stream ends then, with `follow` too.
+//!
+//! With `follow` the path is followed, like `tail -F`, not only the file first opened: a
+//! missing file is waited for, a truncated one (copy-truncate rotation) is read again from
+//! its start, and at the end of the open file the path is checked (`stat`: device and
+//! inode). When it names another file (logrotate's rename-and-create, or a delete and a new
+//! file), the old file is first read to its end, after the check, so nothing written to it
+//! before the new one took its name is lost; its end ends its last message, as at the end
+//! of a file read without `follow` (a last line without its newline is delivered); then the
+//! path is read from the start. While the path is missing the old file is still read, and
+//! the new one is opened when it appears. The directory watcher wakes the reader on both
+//! (a file moved in or created in the file's directory). On Windows, which gives no file
+//! identity, only a path seen missing and then back counts as another file.
 
 use super::cursor::Position;
 use super::tailer::{Batch, TailSource};
@@ -38,6 +50,12 @@ pub(crate) struct PlainReader {
     /// The framing was lost (a length codec's error): once it is reported, nothing more is
     /// read and the stream ends.
     lost: bool,
+    /// With `follow`: the path names another file than the open one (checked at its end).
+    /// The open file is read to its end once more, then the path is opened afresh.
+    replaced: bool,
+    /// With `follow`: the path was seen missing while the open file was followed (what
+    /// tells a new file where [`sys::FILE_IDENTITY_KNOWN`] is false).
+    path_gone: bool,
 }
 
 impl PlainReader {
@@ -62,7 +80,41 @@ impl PlainReader {
             count: 0,
             pending: None,
             lost: false,
+            replaced: false,
+            path_gone: false,
         })
+    }
+
+    /// With `follow`, at the end of the open file: whether the path now names another file.
+    /// A missing path (or one that cannot be looked at) is not yet another file: the open
+    /// one is kept and read, and the path is checked again at its next end.
+    fn path_replaced(&mut self) -> bool {
+        let Some(file) = &self.file else {
+            return false;
+        };
+        match sys::names_file(&self.path, file) {
+            Ok(same) => !same || (self.path_gone && !sys::FILE_IDENTITY_KNOWN),
+            Err(e) => {
+                if e.kind() != io::ErrorKind::NotFound {
+                    tracing::debug!(path = %self.path.display(), error = %e, "cannot check the followed path");
+                }
+                self.path_gone = true;
+                false
+            }
+        }
+    }
+
+    /// Closes the open file, finished after its path was given to another file, so that the
+    /// next read opens the path from its start.
+    fn forget_replaced_file(&mut self) {
+        tracing::info!(path = %self.path.display(), "file replaced (rotated); reading the new one");
+        self.file = None;
+        self.offset = 0;
+        self.buf.clear();
+        // Nothing of the old file's bytes carries over to the new one.
+        self.codec.reset();
+        self.replaced = false;
+        self.path_gone = false;
     }
 
     /// Cuts the frames in the buffer into `batch`, the last one ended by the end of the data
@@ -143,15 +195,30 @@ impl TailSource for PlainReader {
         };
         self.buf.truncate(start + got);
         self.offset += got as u64;
+        // A replaced file is finished once a read begun after the check finds its end.
+        let finished = at_eof && (!self.follow || self.replaced);
         let mut decoded = self.decode_into(&mut batch, false);
-        if decoded.is_ok() && at_eof && !self.follow {
+        if decoded.is_ok() && finished {
             // The end of the file ends the last message, even a line without its newline.
             decoded = self.decode_into(&mut batch, true);
         }
+        let switched = finished && self.replaced;
+        if switched {
+            self.forget_replaced_file();
+        }
+        // Not caught up after a switch (the new file is read next) or once the path names
+        // another file (the old one is read to its end first: a writer may have added to it
+        // between this read and the check).
+        let mut caught_up = at_eof && !switched;
+        if caught_up && self.follow && self.path_replaced() {
+            self.replaced = true;
+            caught_up = false;
+        }
         if let Err(e) = decoded {
             // The line codec dropped the bad line and reads on after it; a length codec's
-            // bad header (or truncated last frame) stays where the next frame should start.
-            self.lost = !matches!(self.codec, FrameCodec::Lines(_));
+            // bad header (or truncated last frame) stays where the next frame should start,
+            // unless that was the end of a replaced file: the new one starts with a frame.
+            self.lost = !matches!(self.codec, FrameCodec::Lines(_)) && !switched;
             if batch.chunks.is_empty() {
                 return Err(e);
             }
@@ -160,7 +227,7 @@ impl TailSource for PlainReader {
             self.pending = Some(e);
             return Ok(batch);
         }
-        batch.caught_up = at_eof;
+        batch.caught_up = caught_up;
         Ok(batch)
     }
 }
@@ -219,6 +286,90 @@ mod tests {
         assert_eq!(payloads(&batch), want);
         std::fs::remove_file(&path).unwrap();
         std::fs::remove_file(&path2).unwrap();
+    }
+
+    /// logrotate's `create` mode renames the followed file and creates a new one at its
+    /// path. The reader follows the path (as `tail -F` does), not only the file it opened:
+    /// what was written to the old file before the new one appeared comes first, its last
+    /// line without a newline included (the old file is finished), then the new file from
+    /// its start. It used to read the old file for ever and never see the new one.
+    #[test]
+    fn a_renamed_file_is_finished_then_the_new_file_at_its_path_is_read() {
+        let path = temp_file("rename-create", b"a\n");
+        let rotated = path.with_extension("1");
+        let codec = FrameCodec::new(Framing::Lines, 1024);
+        let mut reader = PlainReader::open(&path, codec, true).unwrap();
+        let (got, errors, _) = read_to_end(&mut reader);
+        assert_eq!(got, [Bytes::from_static(b"a")]);
+        assert!(errors.is_empty(), "{errors:?}");
+        let mut old = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        std::io::Write::write_all(&mut old, b"b\npart").unwrap();
+        std::fs::rename(&path, &rotated).unwrap();
+        std::fs::write(&path, b"c\n").unwrap();
+        let (got, errors, ended) = read_to_end(&mut reader);
+        let want: Vec<Bytes> = [&b"b"[..], b"part", b"c"]
+            .iter()
+            .map(|l| Bytes::copy_from_slice(l))
+            .collect();
+        assert_eq!(got, want);
+        assert!(errors.is_empty() && !ended, "{errors:?}");
+        // The reader is on the new file now: what is appended to it follows.
+        let mut new = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        std::io::Write::write_all(&mut new, b"d\n").unwrap();
+        std::io::Write::write_all(&mut old, b"lost\n").unwrap();
+        let (got, _, _) = read_to_end(&mut reader);
+        assert_eq!(got, [Bytes::from_static(b"d")]);
+        std::fs::remove_file(&path).unwrap();
+        std::fs::remove_file(&rotated).unwrap();
+    }
+
+    /// A followed file removed: its path is waited for, and the open file is still read
+    /// meanwhile (a writer may hold it); a new file at the path is read from its start. It
+    /// used to be missed for ever.
+    #[test]
+    fn a_removed_file_is_read_to_its_end_and_a_new_one_at_its_path_is_read() {
+        let path = temp_file("remove-recreate", b"a\n");
+        let codec = FrameCodec::new(Framing::Lines, 1024);
+        let mut reader = PlainReader::open(&path, codec, true).unwrap();
+        let mut old = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        let (got, _, _) = read_to_end(&mut reader);
+        assert_eq!(got, [Bytes::from_static(b"a")]);
+        std::fs::remove_file(&path).unwrap();
+        let (got, errors, ended) = read_to_end(&mut reader);
+        assert!(got.is_empty() && errors.is_empty() && !ended, "{errors:?}");
+        std::io::Write::write_all(&mut old, b"b\n").unwrap();
+        let (got, _, _) = read_to_end(&mut reader);
+        assert_eq!(got, [Bytes::from_static(b"b")]);
+        std::fs::write(&path, b"c\n").unwrap();
+        let (got, errors, ended) = read_to_end(&mut reader);
+        assert_eq!(got, [Bytes::from_static(b"c")]);
+        assert!(errors.is_empty() && !ended, "{errors:?}");
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    /// Without `follow` the file opened is read to its end and the stream ends, whatever
+    /// its path names by then.
+    #[test]
+    fn without_follow_the_file_opened_is_read_even_if_replaced() {
+        let path = temp_file("rename-no-follow", b"a\nb");
+        let codec = FrameCodec::new(Framing::Lines, 1024);
+        let mut reader = PlainReader::open(&path, codec, false).unwrap();
+        std::fs::rename(&path, path.with_extension("1")).unwrap();
+        std::fs::write(&path, b"new\n").unwrap();
+        let (got, errors, _) = read_to_end(&mut reader);
+        assert_eq!(got, [Bytes::from_static(b"a"), Bytes::from_static(b"b")]);
+        assert!(errors.is_empty(), "{errors:?}");
+        std::fs::remove_file(&path).unwrap();
+        std::fs::remove_file(path.with_extension("1")).unwrap();
     }
 
     /// Reads until `InvalidData`, returning the payloads delivered before it.

@@ -91,6 +91,18 @@ pub(crate) fn open_read(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
+/// Whether `path` still names the open `file` (the same device and inode), not following a
+/// symlink: a file rotated away (renamed, or removed and created again) is another file.
+///
+/// # Errors
+/// `NotFound` when nothing is at `path`; other OS errors.
+pub(crate) fn names_file(path: &Path, file: &File) -> io::Result<bool> {
+    Ok(super::file_identity(path)? == super::FileIdentity::of(&file.metadata()?))
+}
+
+/// [`names_file`] tells two files at the same path apart.
+pub(crate) const FILE_IDENTITY_KNOWN: bool = true;
+
 /// Opens an existing log segment (or cursor) for reading, not through a symlink, and on Linux without
 /// access-time updates when the file is ours (`O_NOATIME`; the kernel refuses it to other
 /// users, who get a plain open). A tailing consumer reads each segment right after every

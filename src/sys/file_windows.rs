@@ -73,6 +73,19 @@ pub(crate) fn open_read(path: &Path) -> io::Result<File> {
     File::open(path)
 }
 
+/// Whether `path` may still name the open `file`: stable Rust gives no file identity on
+/// Windows, so any file at `path` counts as the same one (see [`FILE_IDENTITY_KNOWN`]).
+///
+/// # Errors
+/// `NotFound` when nothing is at `path`; other OS errors.
+pub(crate) fn names_file(path: &Path, _file: &File) -> io::Result<bool> {
+    std::fs::metadata(path).map(|_| true)
+}
+
+/// [`names_file`] cannot tell two files at the same path apart: a caller notices a file
+/// replaced only by seeing the path missing in between.
+pub(crate) const FILE_IDENTITY_KNOWN: bool = false;
+
 /// Opens an existing log segment for reading.
 ///
 /// # Errors

@@ -893,6 +893,104 @@ async fn plain_files_are_followed_like_tail_f() {
     .await
 }
 
+/// The next line of a followed plain file, or a failure within 5 s (a regression fails
+/// instead of hanging).
+async fn next_line(reader: &mut anyipc::Connection, what: &str) -> Bytes {
+    tokio::time::timeout(Duration::from_secs(5), reader.next())
+        .await
+        .unwrap_or_else(|_| panic!("{what}: no line within 5 s"))
+        .unwrap_or_else(|| panic!("{what}: the stream ended"))
+        .unwrap()
+}
+
+/// logrotate's default `create` mode renames the log and creates a new one at its path; the
+/// application still writes a last line to the old file (its open descriptor) before it
+/// reopens the path. A followed plain file follows the path, like `tail -F`: the old
+/// file's last lines come first, then the new file's. It used to stay on the renamed file,
+/// never delivering another line: no error, no end.
+#[tokio::test]
+async fn a_followed_plain_file_is_followed_across_logrotate_rename_and_create() {
+    watchdog(60, async {
+        let dir = TempDir::new("file-plain-rotate");
+        let path = dir.path().join("app.log");
+        std::fs::write(&path, b"before\n").unwrap();
+        let mut listener = anyipc::bind(url(&path, "?framing=lines")).await.unwrap();
+        let mut reader = listener.accept().await.unwrap();
+        assert_eq!(next_line(&mut reader, "before").await, "before");
+        let mut app = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        writeln!(app, "last before").unwrap();
+        std::fs::rename(&path, dir.path().join("app.log.1")).unwrap();
+        writeln!(app, "late").unwrap();
+        let mut writer = anyipc::connect(url(&path, "?framing=lines")).await.unwrap();
+        writer.send(Bytes::from_static(b"after")).await.unwrap();
+        writer.close().await.unwrap();
+        assert_eq!(next_line(&mut reader, "last").await, "last before");
+        assert_eq!(next_line(&mut reader, "late").await, "late");
+        assert_eq!(next_line(&mut reader, "after").await, "after");
+        // Rotated again: still followed.
+        std::fs::rename(&path, dir.path().join("app.log.2")).unwrap();
+        std::fs::write(&path, b"again\n").unwrap();
+        assert_eq!(next_line(&mut reader, "again").await, "again");
+    })
+    .await
+}
+
+/// `rm app.log`, then a new file at its path (`anyipc send` to it again): the new file is
+/// read from its start. It used to be missed for ever.
+#[tokio::test]
+async fn a_followed_plain_file_removed_and_created_again_is_read_afresh() {
+    watchdog(60, async {
+        let dir = TempDir::new("file-plain-recreate");
+        let path = dir.path().join("app.log");
+        let plain = url(&path, "?framing=lines");
+        let mut writer = anyipc::connect(&plain).await.unwrap();
+        writer.send(Bytes::from_static(b"first")).await.unwrap();
+        writer.close().await.unwrap();
+        let mut reader = anyipc::bind(&plain).await.unwrap().accept().await.unwrap();
+        assert_eq!(next_line(&mut reader, "first").await, "first");
+        std::fs::remove_file(&path).unwrap();
+        // The path is missing for a while: nothing, and no end.
+        let quiet = tokio::time::timeout(Duration::from_millis(100), reader.next()).await;
+        assert!(quiet.is_err(), "{quiet:?}");
+        let mut writer = anyipc::connect(&plain).await.unwrap();
+        writer.send(Bytes::from_static(b"second")).await.unwrap();
+        writer.close().await.unwrap();
+        assert_eq!(next_line(&mut reader, "second").await, "second");
+    })
+    .await
+}
+
+/// logrotate's `copytruncate` mode copies the log and truncates it in place (the same
+/// file): the reader starts again from its top.
+#[tokio::test]
+async fn a_followed_plain_file_truncated_by_copytruncate_is_read_from_the_start() {
+    watchdog(60, async {
+        let dir = TempDir::new("file-plain-copytruncate");
+        let path = dir.path().join("app.log");
+        std::fs::write(&path, b"one\ntwo\n").unwrap();
+        let mut reader = anyipc::bind(url(&path, "?framing=lines"))
+            .await
+            .unwrap()
+            .accept()
+            .await
+            .unwrap();
+        assert_eq!(next_line(&mut reader, "one").await, "one");
+        assert_eq!(next_line(&mut reader, "two").await, "two");
+        std::fs::copy(&path, dir.path().join("app.log.1")).unwrap();
+        let mut app = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        app.set_len(0).unwrap();
+        writeln!(app, "3").unwrap();
+        assert_eq!(next_line(&mut reader, "3").await, "3");
+    })
+    .await
+}
+
 /// A plain file's bad last frame is reported once, then the stream ends: a last line over
 /// `max_frame` without its newline (dropped, as a long line with its newline is), and with
 /// length framing a header over `max_frame`, after which no frame can be found, even
