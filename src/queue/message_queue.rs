@@ -532,7 +532,8 @@ impl MessageQueue {
         priority: u8,
         timeout: Duration,
     ) -> io::Result<()> {
-        self.send_until(msg, priority, Some(Instant::now() + timeout))
+        // A timeout past what an `Instant` holds (`Duration::MAX`) never comes.
+        self.send_until(msg, priority, Instant::now().checked_add(timeout))
             .await
     }
 
@@ -590,11 +591,16 @@ impl MessageQueue {
                 Waiting::NotFull.done(&self.attachment, 1);
                 Ok(Some((Bytes::from(body), priority)))
             }
-            Err(Refused::TooLarge { len }) => Err(FrameError::TooLarge {
-                len: len as u64,
-                max: max_len,
+            Err(Refused::TooLarge { len }) => {
+                // The wake-up that brought us here was for this message, which stays: pass
+                // it on to another parked receiver, which may take it.
+                Waiting::NotEmpty.notify(&self.attachment, 1);
+                Err(FrameError::TooLarge {
+                    len: len as u64,
+                    max: max_len,
+                }
+                .into())
             }
-            .into()),
             Err(Refused::Empty | Refused::Full) => Ok(None),
         }
     }
@@ -789,8 +795,9 @@ impl MessageQueue {
     /// # Cancel safety
     /// As [`recv`](Self::recv).
     pub async fn recv_timeout(&self, timeout: Duration) -> io::Result<(Bytes, u8)> {
-        let deadline = Instant::now() + timeout;
-        self.wait_until(Waiting::NotEmpty, Some(deadline), || {
+        // A timeout past what an `Instant` holds (`Duration::MAX`) never comes.
+        let deadline = Instant::now().checked_add(timeout);
+        self.wait_until(Waiting::NotEmpty, deadline, || {
             self.try_recv_checked(usize::MAX)
         })
         .await

@@ -693,3 +693,24 @@ fn receiving_a_looping_list_is_invalid_data() {
     assert!(is_invalid_data(q.0.try_recv_many(&mut buffer, 2)));
     assert!(buffer.is_empty(), "{buffer:?}");
 }
+
+/// `Duration::MAX`, the usual "no timeout", waits (it panicked: the deadline overflowed an
+/// `Instant`): a receive waits until a message comes, and a send to a queue with room goes.
+#[tokio::test]
+async fn timeouts_of_duration_max_wait_without_end() {
+    let queue = TempQueue::new("max-timeout", 4);
+    let waiting = queue.0.recv_timeout(std::time::Duration::MAX);
+    tokio::pin!(waiting);
+    let quiet = tokio::time::timeout(std::time::Duration::from_millis(50), &mut waiting).await;
+    assert!(
+        quiet.is_err(),
+        "a receive on an empty queue ended: {quiet:?}"
+    );
+    queue
+        .0
+        .send_timeout(b"x", 0, std::time::Duration::MAX)
+        .await
+        .unwrap();
+    let (msg, _) = waiting.await.unwrap();
+    assert_eq!(&msg[..], b"x");
+}

@@ -169,11 +169,11 @@ impl Region {
         }
         let dir = sys::shm::region_dir()?;
         let path = region_path(name)?;
-        // Creators are serialised from the sweep to the link (the directory's lock, held for
+        // This user's creators are serialised from the sweep to the link (a lock held for
         // microseconds): each removal below checks a file and then unlinks its path, two
         // steps, and a creator that linked its region in between would lose it to the
         // unlink while another took the name (found by a review; widened with strace).
-        let _creating = sys::lock_parent_dir(&path);
+        let _creating = lock_creators(&dir);
         sweep_dead(&dir);
         reclaim_if_dead(name, &path)?;
         // Built under a temporary name and linked into place whole: no one can open a region
@@ -622,6 +622,45 @@ impl Drop for Region {
     }
 }
 
+/// How long a creator waits for another of this user's creators before it goes on without
+/// the lock (they hold it for microseconds: one that waits longer holds it stopped).
+const CREATORS_LOCK_PATIENCE: Duration = Duration::from_secs(1);
+
+/// Takes this user's region creators' lock: an exclusive `flock` on `.anyipc-regions-<uid>.lock`
+/// in `dir` (a name the sweep of dead regions does not match), a file of this user (0600, never through a symlink) that only this user's
+/// creators lock, so no other user can hold it. Waits at most [`CREATORS_LOCK_PATIENCE`];
+/// `None` (going on unlocked, as before the lock existed) past that, or when the file cannot
+/// be had (another user's file at that name: /dev/shm is shared).
+fn lock_creators(dir: &Path) -> Option<File> {
+    let path = dir.join(format!(".anyipc-regions-{}.lock", sys::shm::current_uid()));
+    let unlocked = |why: String| {
+        tracing::warn!(path = %path.display(), "region creators' lock: {why}; creating without it");
+        None
+    };
+    let file = match sys::open_lock_file(&path, 0o600) {
+        Ok(file) => file,
+        Err(e) => return unlocked(e.to_string()),
+    };
+    match file.metadata() {
+        Ok(meta) if std::os::unix::fs::MetadataExt::uid(&meta) == sys::shm::current_uid() => {}
+        Ok(_) => return unlocked("the file belongs to another user".to_owned()),
+        Err(e) => return unlocked(e.to_string()),
+    }
+    let deadline = Instant::now() + CREATORS_LOCK_PATIENCE;
+    let mut pause = Duration::from_micros(20);
+    loop {
+        match sys::try_flock(std::os::fd::AsFd::as_fd(&file)) {
+            Ok(true) => return Some(file),
+            Ok(false) if Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(5));
+            }
+            Ok(false) => return unlocked("another creator kept it over a second".to_owned()),
+            Err(e) => return unlocked(e.to_string()),
+        }
+    }
+}
+
 /// Removes the region at `path` if its creator is dead; `AlreadyExists` if it is alive.
 fn reclaim_if_dead(name: &str, path: &Path) -> io::Result<()> {
     let file = match sys::shm::open_own_file(path) {
@@ -733,7 +772,7 @@ mod tests {
         let path = region_path(&name).unwrap();
         let kept_file = sys::file_identity(&path).unwrap();
 
-        let held = sys::lock_parent_dir(&path);
+        let held = lock_creators(&sys::shm::region_dir().unwrap()).expect("the lock");
         let creating = {
             let name = name.clone();
             std::thread::spawn(move || Region::create(&name, 8))

@@ -1,9 +1,9 @@
-//! Linux primitives behind `shm`: sealed memfds, eventfd doorbells, file-descriptor passing,
+//! Linux primitives behind `shm`: sealed memfds, socket doorbells, file-descriptor passing,
 //! futexes, random keys, the private per-user directory and owner locks.
 //!
 //! Why not raw_sync here: its process-shared mutex is not robust (a process killed inside
 //! `set`/`wait` leaves it locked forever) and it builds `&mut` over shared memory. A futex word
-//! or an eventfd holds no lock, so a dead peer cannot wedge the living.
+//! or a byte on a socket holds no lock, so a dead peer cannot wedge the living.
 
 pub(crate) use super::unix::{try_flock, try_flock_shared, OwnerLock};
 use std::ffi::CString;
@@ -73,8 +73,10 @@ pub(crate) fn check_sealed(file: &File, size: u64) -> io::Result<()> {
 /// Rings the peer's doorbell: one byte on our end of the connection's rendezvous socket,
 /// sent with `MSG_DONTWAIT` (non-blocking for this call whatever the socket's flags, which
 /// belong to our own end: a peer cannot make it block). `false` when the peer is gone (the
-/// socket is closed or broken); a full socket buffer is not an error: the peer has not read
-/// the rings before this one, so the bell is already ringing.
+/// socket is closed or broken: `EPIPE`, `ECONNRESET`, `ENOTCONN`); a full socket buffer is
+/// not an error: the peer has not read the rings before this one, so the bell is already
+/// ringing. Other errors (`ENOBUFS` under memory pressure) lose this ring only: a sleeper
+/// looks at its ring again within 100 ms without one.
 pub(crate) fn ring_socket(socket: BorrowedFd<'_>) -> bool {
     loop {
         // SAFETY: sends 1 byte from a live array on a descriptor we borrow; MSG_NOSIGNAL
@@ -90,10 +92,16 @@ pub(crate) fn ring_socket(socket: BorrowedFd<'_>) -> bool {
         if n >= 0 {
             return true;
         }
-        match io::Error::last_os_error().kind() {
-            io::ErrorKind::Interrupted => continue,
-            io::ErrorKind::WouldBlock => return true,
-            _ => return false,
+        let err = io::Error::last_os_error();
+        match err.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(libc::EPIPE | libc::ECONNRESET | libc::ENOTCONN) => return false,
+            _ => {
+                if err.kind() != io::ErrorKind::WouldBlock {
+                    tracing::debug!(error = %err, "shm: a doorbell ring was lost");
+                }
+                return true;
+            }
         }
     }
 }

@@ -276,10 +276,9 @@ pub(crate) fn try_lock_parent_dir_now(path: &Path) -> Option<DirLock> {
     }
 }
 
-/// [`lock_parent_dir_async`], waiting on this thread (pauses of 20 µs doubling to 5 ms, at
-/// most [`DIR_LOCK_PATIENCE`] in all): for synchronous callers (`shm::Region::create`) and
+/// [`lock_parent_dir_async`], waiting on this thread (pauses of 20 µs doubling to 5 ms): for
 /// the tests of the lock, which run it on threads of their own.
-#[cfg(any(test, target_os = "linux"))]
+#[cfg(test)]
 pub(crate) fn lock_parent_dir(path: &Path) -> DirLock {
     let mut wait = DirLockWait::new(path, Duration::from_micros(20), Duration::from_millis(5));
     loop {

@@ -308,13 +308,17 @@ async fn client_session(
     session(n, a, b, false, counts, &shared).await;
 }
 
-/// Keeps a session between two servers, starting it again whenever it ends.
+/// Keeps a session between two servers, starting it again whenever it ends: at once after a
+/// clean end, and after pauses doubling up to [`MAX_BACKOFF`] while sessions keep failing
+/// (a queued `mq://` message over a side's `max_frame` stays at the head of its queue and
+/// fails every session: each failure is printed, and the queue is not hammered).
 ///
 /// # Errors
 /// Only for an endpoint that can never be connected to (`InvalidInput`, `Unsupported`).
 async fn join_servers(a: &Endpoint, b: &Endpoint, shared: &Arc<Shared>) -> Result<(), CliError> {
     eprintln!("bridging {a} <-> {b}");
     let fail = |at: &Endpoint, err: io::Error| CliError::connect(at, err);
+    let mut pause = FIRST_BACKOFF;
     loop {
         let conn_a = connect_with_backoff(a, None)
             .await
@@ -323,8 +327,13 @@ async fn join_servers(a: &Endpoint, b: &Endpoint, shared: &Arc<Shared>) -> Resul
             .await
             .map_err(|e| fail(b, e))?;
         let n = shared.sessions.fetch_add(1, Ordering::Relaxed) + 1;
-        session(n, conn_a, conn_b, true, Counts::default(), shared).await;
-        tokio::time::sleep(FIRST_BACKOFF).await;
+        let failed = session(n, conn_a, conn_b, true, Counts::default(), shared).await;
+        pause = if failed {
+            (pause * 2).min(MAX_BACKOFF)
+        } else {
+            FIRST_BACKOFF
+        };
+        tokio::time::sleep(pause).await;
     }
 }
 
@@ -372,7 +381,8 @@ async fn connect_with_backoff(
     }
 }
 
-/// Forwards between `a` and `b` until the session ends (see the module docs).
+/// Forwards between `a` and `b` until the session ends (see the module docs); `true` if it
+/// ended with an error, which is printed (a clean end only with `-v`).
 async fn session(
     n: u64,
     a: Connection,
@@ -380,7 +390,7 @@ async fn session(
     end_on_first_close: bool,
     counts: Counts,
     shared: &Shared,
-) {
+) -> bool {
     if shared.verbose {
         eprintln!(
             "bridge session {n} opened: {} <-> {}",
@@ -433,10 +443,16 @@ async fn session(
         )
         .map(|_| ())
     };
-    if shared.verbose {
-        match outcome {
-            Ok(()) => eprintln!("bridge session {n} closed: {counts}"),
-            Err(why) => eprintln!("bridge session {n} closed ({why}): {counts}"),
+    match outcome {
+        Ok(()) => {
+            if shared.verbose {
+                eprintln!("bridge session {n} closed: {counts}");
+            }
+            false
+        }
+        Err(why) => {
+            eprintln!("anyipc: bridge session {n} closed ({why}): {counts}");
+            true
         }
     }
 }

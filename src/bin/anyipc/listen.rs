@@ -64,7 +64,8 @@ pub(crate) struct ListenArgs {
 }
 
 /// Runs `anyipc listen` until `--count` messages were printed, a stop signal (Ctrl-C,
-/// SIGTERM, SIGHUP), or, on an endpoint that ends (`file://…?follow=false`), its end.
+/// SIGTERM, SIGHUP), or, on an endpoint that gives one connection (`file://`, `mq://`), the
+/// end of that connection (the end of a file read with `follow=false`, or an error).
 ///
 /// # Errors
 /// Usage errors for a bad URL, a `mem://` URL or `--echo` where no echo can reach the sender;
@@ -78,7 +79,7 @@ pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
             return Err(CliError::Usage(format!("--echo: {why}")));
         }
     }
-    let ends = ends_by_itself(&endpoint);
+    let ends = gives_one_connection(&endpoint);
     let mut listener = anyipc::bind(&endpoint)
         .await
         .map_err(|err| CliError::bind(&endpoint, err))?;
@@ -184,10 +185,13 @@ fn keeps_what_is_not_taken(endpoint: &Endpoint) -> bool {
     matches!(endpoint.scheme(), Scheme::File | Scheme::Mq)
 }
 
-/// Whether `endpoint`, bound, gives one connection whose stream ends, and nothing after it:
-/// a file read without `follow` (`file://…?follow=false`) ends at the end of the data.
-fn ends_by_itself(endpoint: &Endpoint) -> bool {
-    endpoint.scheme() == Scheme::File && endpoint.option("follow").as_deref() == Some("false")
+/// Whether `endpoint`, bound, gives one connection and nothing after it (a `file://` log or
+/// file, a `mq://` queue): when that connection ends, so does `listen` — at the end of the
+/// data of a file read without `follow`, or with the error that ended it (a damaged log, a
+/// queued message over `max_frame`, which stays queued), rather than waiting for ever on an
+/// accept that cannot come.
+fn gives_one_connection(endpoint: &Endpoint) -> bool {
+    matches!(endpoint.scheme(), Scheme::File | Scheme::Mq)
 }
 
 /// Reads one connection to its end: echoes each message when asked, then hands it to the

@@ -13,7 +13,8 @@ use super::*;
 use loom::sync::{Arc, Condvar, Mutex};
 use loom::thread;
 
-/// A doorbell: `ring` sets it, `wait` sleeps until it is set and resets it (an eventfd).
+/// A doorbell: `ring` sets it, `wait` sleeps until it is set and resets it (a byte on the
+/// connection's socket, drained whole).
 #[derive(Default)]
 struct Bell {
     rung: Mutex<bool>,
