@@ -34,21 +34,26 @@ pub(crate) fn create_exclusive(path: &Path, mode: u32) -> io::Result<File> {
 ///
 /// A tmpfs file made long by `set_len` alone is sparse: its pages are allocated when first
 /// written, and a write through a mapping that finds no room left is a SIGBUS, which kills
-/// the process. Reserving them first turns a full `/dev/shm` into an error here.
+/// the process. Reserving them first turns a full `/dev/shm` into an error here. One call
+/// for the whole length: tmpfs refuses a length over its free space at once, where pieces
+/// would fill it first. A file system without `fallocate` (not tmpfs, which has it) gets
+/// `set_len`, as before.
 ///
 /// # Errors
 /// `ENOSPC` (`StorageFull`): not enough room; `EFBIG` (`FileTooLarge`): over the file size
-/// limit (`RLIMIT_FSIZE`); other OS errors.
+/// limit (`RLIMIT_FSIZE`; the kernel sends `SIGXFSZ` first, which kills a process that does
+/// not ignore it); other OS errors.
 pub(crate) fn reserve(file: &File, len: u64) -> io::Result<()> {
-    let len = libc::off_t::try_from(len).map_err(|_| io::Error::from_raw_os_error(libc::EFBIG))?;
+    let total =
+        libc::off_t::try_from(len).map_err(|_| io::Error::from_raw_os_error(libc::EFBIG))?;
     loop {
         // SAFETY: a valid open descriptor and plain integers; the call writes no memory of
         // this process (it returns its error number instead of setting errno).
-        let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len) };
-        match rc {
+        match unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, total) } {
             0 => return Ok(()),
             // Interrupted by a signal (a large reservation takes a while): try again.
             libc::EINTR => continue,
+            libc::EOPNOTSUPP | libc::ENOSYS => return file.set_len(len),
             code => return Err(io::Error::from_raw_os_error(code)),
         }
     }
