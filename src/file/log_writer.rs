@@ -53,6 +53,15 @@ impl LogWriter {
                     ),
                 ))
             }
+            // Made by someone else (a consumer under `fsync=never`, a creator that died
+            // before syncing): a durable producer makes its entry durable itself, once per
+            // open, before it acknowledges anything.
+            Ok(_) if opts.fsync != FsyncPolicy::Never => {
+                if let Some(parent) = dir.parent() {
+                    let in_cwd = parent.as_os_str().is_empty();
+                    sys::sync_dir(if in_cwd { Path::new(".") } else { parent })?;
+                }
+            }
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 create_log_dir(dir, opts.fsync != FsyncPolicy::Never)?;
