@@ -6,7 +6,9 @@
 use super::record::{SegmentHeader, SEGMENT_HEADER_LEN};
 use super::record_encoder::LogEnd;
 use super::scan::{scan_segment, Tail};
-use super::segment::{check_base, corrupt, create_log_dir, list_segments, segment_path, LOCK_FILE};
+use super::segment::{
+    check_base, corrupt, create_log_dir, list_segments, parent_or_cwd, segment_path, LOCK_FILE,
+};
 use super::writer_thread::AppendTarget;
 use super::{FileOptions, FsyncPolicy};
 use crate::sys;
@@ -57,10 +59,7 @@ impl LogWriter {
             // before syncing): a durable producer makes its entry durable itself, once per
             // open, before it acknowledges anything.
             Ok(_) if opts.fsync != FsyncPolicy::Never => {
-                if let Some(parent) = dir.parent() {
-                    let in_cwd = parent.as_os_str().is_empty();
-                    sys::sync_dir(if in_cwd { Path::new(".") } else { parent })?;
-                }
+                sys::sync_dir(parent_or_cwd(dir))?;
             }
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {

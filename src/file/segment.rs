@@ -119,16 +119,20 @@ pub(crate) fn create_log_dir(dir: &Path, durable: bool) -> io::Result<Vec<PathBu
     let mut synced = Vec::new();
     if durable {
         for created in missing.iter().rev() {
-            // A relative path's first component is in the working directory.
-            let parent = created
-                .parent()
-                .filter(|parent| !parent.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
+            let parent = parent_or_cwd(created);
             crate::sys::sync_dir(parent)?;
             synced.push(parent.to_owned());
         }
     }
     Ok(synced)
+}
+
+/// The directory `path` is in: `.` for a relative path of one component.
+pub(crate) fn parent_or_cwd(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    }
 }
 
 /// An `InvalidData` error about the log in `dir`.

@@ -239,9 +239,14 @@ impl<S: TailSource> Tailer<S> {
             // every read of the file.
             if let Some(batch) = source.try_read_now() {
                 let batch = batch?;
-                let caught_up = batch.caught_up;
+                let (caught_up, ended) = (batch.caught_up, batch.ended);
                 self.extend(batch);
                 if !self.ready.is_empty() {
+                    continue;
+                }
+                if caught_up && ended {
+                    // The source said nothing more will ever come, as from the pool read.
+                    self.ended = true;
                     continue;
                 }
                 if caught_up && self.follow && !self.watcher.new_entry() {

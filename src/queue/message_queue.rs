@@ -353,8 +353,10 @@ impl MessageQueue {
                 Waiting::NotEmpty.done(&self.attachment, 1);
                 Ok(Some(()))
             }
-            // A push is refused only when the queue is full.
-            Err(_) => Ok(None),
+            Err(Refused::Full) => Ok(None),
+            Err(refused @ (Refused::Empty | Refused::TooLarge { .. })) => Err(io::Error::other(
+                format!("a push was refused as {refused:?}: a bug in anyipc's queue"),
+            )),
         }
     }
 

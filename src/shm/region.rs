@@ -169,8 +169,8 @@ impl Region {
         }
         let dir = sys::shm::region_dir()?;
         let path = region_path(name)?;
-        // This user's creators are serialised from the sweep to the link (a lock held for
-        // microseconds): each removal below checks a file and then unlinks its path, two
+        // This user's creators are serialised from the sweep to the link (the sweep reads
+        // this user's regions; a create holds the lock for well under a second): each removal below checks a file and then unlinks its path, two
         // steps, and a creator that linked its region in between would lose it to the
         // unlink while another took the name (found by a review; widened with strace).
         let _creating = lock_creators(&dir);
@@ -623,7 +623,8 @@ impl Drop for Region {
 }
 
 /// How long a creator waits for another of this user's creators before it goes on without
-/// the lock (they hold it for microseconds: one that waits longer holds it stopped).
+/// the lock (a create holds it while it sweeps this user's regions and builds its own: one
+/// that holds it longer is stopped or hung).
 const CREATORS_LOCK_PATIENCE: Duration = Duration::from_secs(1);
 
 /// Takes this user's region creators' lock: an exclusive `flock` on `.anyipc-regions-<uid>.lock`

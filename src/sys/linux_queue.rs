@@ -35,9 +35,10 @@ pub(crate) fn create_exclusive(path: &Path, mode: u32) -> io::Result<File> {
 /// A tmpfs file made long by `set_len` alone is sparse: its pages are allocated when first
 /// written, and a write through a mapping that finds no room left is a SIGBUS, which kills
 /// the process. Reserving them first turns a full `/dev/shm` into an error here. One call
-/// for the whole length: tmpfs refuses a length over its free space at once, where pieces
-/// would fill it first. A file system without `fallocate` (not tmpfs, which has it) gets
-/// `set_len`, as before.
+/// for the whole length: tmpfs refuses a length over its whole size at once (pieces would
+/// each be allowed, and fill it first); a length over its free space but within its size is
+/// allocated until the space runs out, then given back, and refused. A file system without
+/// `fallocate` (not tmpfs, which has it) gets `set_len`, as before.
 ///
 /// # Errors
 /// `ENOSPC` (`StorageFull`): not enough room; `EFBIG` (`FileTooLarge`): over the file size

@@ -404,18 +404,32 @@ async fn four_producers_four_consumers_single_and_batched_nothing_lost_duplicate
 fn lock_word(name: &Name) -> u32 {
     let file = std::fs::File::open(name.path()).unwrap();
     let mut word = [0u8; 4];
-    file.read_exact_at(&mut word, 64).unwrap();
+    file.read_exact_at(&mut word, LOCK_WORD_AT).unwrap();
     u32::from_le_bytes(word)
 }
 
-/// Writes the lock word of the segment file, as a hostile peer (or a holder stopped inside
-/// its critical section) leaves it.
-fn set_lock_word(name: &Name, value: u32) {
-    let file = std::fs::OpenOptions::new()
+/// Where the lock word is in the segment file.
+const LOCK_WORD_AT: u64 = 64;
+
+/// The segment file of queue `name`, open for writing its words as another process would.
+fn segment_for_writing(name: &Name) -> std::fs::File {
+    std::fs::OpenOptions::new()
         .write(true)
         .open(name.path())
+        .unwrap()
+}
+
+/// Writes the lock word of `segment`, as a hostile peer (or a holder stopped inside its
+/// critical section) leaves it.
+fn write_lock_word(segment: &std::fs::File, value: u32) {
+    segment
+        .write_all_at(&value.to_le_bytes(), LOCK_WORD_AT)
         .unwrap();
-    file.write_all_at(&value.to_le_bytes(), 64).unwrap();
+}
+
+/// [`write_lock_word`] on queue `name`'s segment.
+fn set_lock_word(name: &Name, value: u32) {
+    write_lock_word(&segment_for_writing(name), value);
 }
 
 /// A live process that keeps the queue lock (its id in the lock word while it holds its
@@ -502,11 +516,8 @@ fn a_lock_flipped_between_live_processes_times_out_after_ten_seconds() {
     let owners = [one.0.id(), two.0.id()];
 
     let (stop, stopped) = mpsc::channel::<()>();
-    let segment = std::fs::OpenOptions::new()
-        .write(true)
-        .open(name.path())
-        .unwrap();
-    set_lock_word(&name, owners[0]);
+    let segment = segment_for_writing(&name);
+    write_lock_word(&segment, owners[0]);
     let flipper = std::thread::spawn(move || {
         for owner in owners.iter().cycle().skip(1) {
             // Well under the one-owner patience of a second, even on a loaded machine.
@@ -514,7 +525,7 @@ fn a_lock_flipped_between_live_processes_times_out_after_ten_seconds() {
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 _ => break,
             }
-            segment.write_all_at(&owner.to_le_bytes(), 64).unwrap();
+            write_lock_word(&segment, *owner);
         }
     });
 

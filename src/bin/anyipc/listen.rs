@@ -33,8 +33,10 @@ const PRINT_BACKLOG: usize = 64;
 Prints `listening on URL` on stderr (with the real port when port 0 was asked for), then each \
 message on its own line on stdout: text, with \\n, \\t, \\\\, \\xHH for control bytes and bytes \
 that are not UTF-8 (or --hex, or --json). Runs until --count messages, Ctrl-C or SIGTERM \
-(or SIGHUP); a file read with follow=false (file:///DIR?follow=false) ends at the end of the \
-data. mem:// is refused: no other process can reach it.
+(or SIGHUP); file:// and mq:// give one connection, and listen ends with it: a file read with \
+follow=false (file:///DIR?follow=false) at the end of the data, any of them on an error (a \
+damaged log, a queued message over max_frame, which stays queued). mem:// is refused: no \
+other process can reach it.
 
 Examples:
   anyipc listen tcp://127.0.0.1:7000                 print what clients send
@@ -44,8 +46,8 @@ Examples:
   anyipc listen 'file:///var/tmp/log?follow=false'   print a log's records, then exit
 
 Exit codes: 0 after --count messages, on Ctrl-C or SIGTERM, or at the end of a file read with \
-follow=false, 1 runtime failure (cannot bind, stdout closed, a file that ends could not be read \
-to its end), 2 bad usage or URL.")]
+follow=false, 1 runtime failure (cannot bind, stdout closed, the one connection of a file:// or \
+mq:// endpoint failed), 2 bad usage or URL.")]
 pub(crate) struct ListenArgs {
     #[command(flatten)]
     endpoint: EndpointArgs,
@@ -79,7 +81,10 @@ pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
             return Err(CliError::Usage(format!("--echo: {why}")));
         }
     }
-    let ends = gives_one_connection(&endpoint);
+    // A `file://` log or file and a `mq://` queue: one connection, which keeps what it
+    // does not hand out (a log's cursor, the queue) and takes the next message only once the
+    // last is printed.
+    let one_connection = gives_one_connection(&endpoint);
     let mut listener = anyipc::bind(&endpoint)
         .await
         .map_err(|err| CliError::bind(&endpoint, err))?;
@@ -94,9 +99,7 @@ pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
     // closes when that connection's task is done.
     let mut received = Some(received);
     let mut last: Option<JoinHandle<Result<(), String>>> = None;
-    let confirm = keeps_what_is_not_taken(&endpoint);
     let (stop_serving, serving) = watch::channel(false);
-    let mut confirming: Vec<JoinHandle<()>> = Vec::new();
     let mut out = MessageWriter::stdout(args.output.format());
     let mut printed: u64 = 0;
     let mut accept_errors = AcceptErrors::default();
@@ -105,24 +108,21 @@ pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
             accepted = listener.accept(), if received.is_some() => match accepted {
                 Ok(conn) => {
                     accept_errors.accepted();
-                    let printer = match ends {
+                    let printer = match one_connection {
                         true => received.take(),
                         false => received.clone(),
                     };
                     let Some(printer) = printer else { continue };
-                    let serving = confirm.then(|| serving.clone());
+                    let serving = one_connection.then(|| serving.clone());
                     let task = serve(conn, args.echo, printer, serving);
-                    if ends {
+                    if one_connection {
                         last = Some(tokio::spawn(task));
                     } else {
-                        let served = tokio::spawn(async move {
+                        tokio::spawn(async move {
                             if let Err(err) = task.await {
                                 eprintln!("anyipc: {err}");
                             }
                         });
-                        if confirm {
-                            confirming.push(served);
-                        }
                     }
                 }
                 Err(err) => accept_errors.wait_out(&err, listener.endpoint()).await?,
@@ -159,12 +159,9 @@ pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
             _ = stop.recv() => break Ok(()),
         }
     };
-    // Connections that keep what was not taken (a log's cursor, a queue) end by closing, so
-    // a log commits its cursor after the last message printed.
+    // The one connection of a log or queue ends by closing, so a log commits its cursor
+    // after the last message printed.
     let _ = stop_serving.send(true);
-    for served in confirming {
-        let _ = tokio::time::timeout(CLOSE_PATIENCE, served).await;
-    }
     if let Some(last) = last {
         let _ = tokio::time::timeout(CLOSE_PATIENCE, last).await;
     }
@@ -178,15 +175,11 @@ type ToPrint = (Arc<str>, Bytes, Option<oneshot::Sender<()>>);
 /// How long `listen` waits, at its end, for a log consumer to commit its cursor.
 const CLOSE_PATIENCE: Duration = Duration::from_secs(5);
 
-/// Whether what `endpoint` hands out and `listen` does not print is still there for the next
-/// reader (a `file://` log after its cursor, a `mq://` queue): then a connection takes the
-/// next message only once the last one is printed, so ending `listen` loses none.
-fn keeps_what_is_not_taken(endpoint: &Endpoint) -> bool {
-    matches!(endpoint.scheme(), Scheme::File | Scheme::Mq)
-}
-
 /// Whether `endpoint`, bound, gives one connection and nothing after it (a `file://` log or
-/// file, a `mq://` queue): when that connection ends, so does `listen` — at the end of the
+/// file, a `mq://` queue). What it hands out and `listen` does not print stays there for the
+/// next reader (after a log's cursor, in the queue), so the connection takes the next
+/// message only once the last is printed, and ending `listen` loses none. When that
+/// connection ends, so does `listen` — at the end of the
 /// data of a file read without `follow`, or with the error that ended it (a damaged log, a
 /// queued message over `max_frame`, which stays queued), rather than waiting for ever on an
 /// accept that cannot come.

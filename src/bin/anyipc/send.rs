@@ -98,16 +98,15 @@ pub(crate) async fn run(args: SendArgs) -> Result<(), CliError> {
             if read == 0 {
                 break;
             }
-            if strip_line_end(&line).len() > max_frame {
+            let msg = strip_line_end(&line);
+            if msg.len() > max_frame {
                 return Err(CliError::Runtime(format!(
                     "sending message {}: the line read from stdin is over the {max_frame}-byte \
                      limit (max_frame)",
                     sender.sent + 1
                 )));
             }
-            sender
-                .exchange(Bytes::from(strip_line_end(&line).to_vec()))
-                .await?;
+            sender.exchange(Bytes::copy_from_slice(msg)).await?;
         }
     } else {
         for msg in args.messages {
