@@ -118,14 +118,35 @@ impl Spawned {
     }
 
     /// Waits for the child to exit; returns its status and the rest of its stdout.
+    ///
+    /// Reads stdout while waiting, then what is left of it for at most 5 s after the exit:
+    /// a child another test forks at that moment holds a copy of every pipe end of this
+    /// process until its `exec`, so the end of stdout may come later than the exit.
     pub(crate) async fn finish(mut self) -> (ExitStatus, String) {
         self.stdin = None;
         let mut rest = String::new();
-        while let Some(line) = self.stdout_line().await {
-            rest.push_str(&line);
-            rest.push('\n');
-        }
-        let status = self.child.wait().await.expect("wait for child");
+        let status = loop {
+            tokio::select! {
+                line = self.stdout.next_line() => match line.expect("read child stdout") {
+                    Some(line) => {
+                        rest.push_str(&line);
+                        rest.push('\n');
+                    }
+                    None => break self.child.wait().await.expect("wait for child"),
+                },
+                status = self.child.wait() => {
+                    let status = status.expect("wait for child");
+                    let drain = async {
+                        while let Ok(Some(line)) = self.stdout.next_line().await {
+                            rest.push_str(&line);
+                            rest.push('\n');
+                        }
+                    };
+                    let _ = tokio::time::timeout(Duration::from_secs(5), drain).await;
+                    break status;
+                }
+            }
+        };
         (status, rest)
     }
 }

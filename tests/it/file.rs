@@ -166,8 +166,22 @@ async fn a_second_writer_gets_addr_in_use_until_the_first_closes() {
         let err = anyipc::connect(url(dir.path(), "")).await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
         first.close().await.unwrap();
-        FileProducer::open(dir.path(), opts(FsyncPolicy::Batch))
+        // The lock is free once `close` returns; a child another test forks at that moment
+        // holds a copy of the lock file's descriptor (the flock goes with it) until its
+        // `exec` closes it, so a reopen may wait a few milliseconds for it.
+        let reopened = async {
+            loop {
+                match FileProducer::open(dir.path(), opts(FsyncPolicy::Batch)).await {
+                    Err(e) if e.kind() == io::ErrorKind::AddrInUse => {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    other => return other,
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), reopened)
             .await
+            .expect("the lock was not free within 5 s of close")
             .unwrap()
             .close()
             .await
