@@ -4,6 +4,7 @@
 
 use crate::util::{anyipc_bin, unique_name, watchdog, TempDir};
 use base64::Engine as _;
+use futures::StreamExt;
 use serde_json::Value;
 use std::process::{ExitStatus, Output, Stdio};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
@@ -943,6 +944,51 @@ async fn bridge_between_two_servers_starts_again_when_one_goes_away() {
         let mut conn = b.accept().await.expect("the bridge reconnects");
         conn.send("second").await.expect("send");
         assert_eq!(a.stdout_lines(1).await, ["second"]);
+    })
+    .await;
+}
+
+/// A bound `file://` side has one reader, so the bridge forwards its one session and ends
+/// with it: exit 0 after a file read to its end, 1 when that session fails; it does not wait
+/// for ever on an accept that cannot come.
+#[tokio::test]
+async fn bridge_ends_with_the_one_session_of_a_bound_file() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-bridge-file");
+        let path = dir.join("lines.txt");
+        std::fs::write(&path, "one\ntwo\nthree").expect("write the file");
+        let file = format!("listen:file://{path}?framing=lines&follow=false");
+        let mut b = anyipc::bind("tcp://127.0.0.1:0").await.expect("bind");
+        let tcp = b.endpoint().to_string();
+        let mut bridge = Proc::start(&["bridge", &file, &tcp, "-v"], &[], false);
+        bridge.stderr_after("bridging ").await;
+        let mut conn = b.accept().await.expect("the bridge connects");
+        for line in ["one", "two", "three"] {
+            let got = conn.next().await.expect("a message").expect("no error");
+            assert_eq!(got, line);
+        }
+        assert!(conn.next().await.is_none(), "the end of the file travels");
+        drop(conn);
+        let (status, stderr) = bridge.wait_out().await;
+        assert!(status.success(), "{status}: {stderr:?}");
+        assert!(
+            stderr
+                .iter()
+                .any(|l| l.ends_with("A->B 3 msgs/11 B, B->A 0 msgs/0 B")),
+            "{stderr:?}"
+        );
+
+        // Nothing to forward to: the one session fails, and so does the bridge.
+        let nowhere = format!("unix://{}", dir.join("nobody.sock"));
+        let bridge = Proc::start(&["bridge", &file, &nowhere, "--retry", "250ms"], &[], false);
+        let (status, stderr) = bridge.wait_out().await;
+        assert_eq!(status.code(), Some(1), "{stderr:?}");
+        assert!(
+            stderr.iter().any(|l| l.contains("dropping client")),
+            "{stderr:?}"
+        );
+        let last = stderr.last().expect("an error line");
+        assert!(last.contains("the one connection of file://"), "{last}");
     })
     .await;
 }

@@ -16,7 +16,10 @@
 //! nothing for 5 s (replies in flight still get through): waiting for its end would keep the
 //! session, and its connections, for ever. A bad message that its stream moves past (on
 //! `udp://` one that fails its checks) is reported and skipped; it does not end the
-//! session. An `mq://` message over `max_frame` does: it stays in the queue. Messages in flight when a side goes away are lost. Reconnecting uses
+//! session. An `mq://` message over `max_frame` does: it stays in the queue. Messages in
+//! flight when a side goes away are lost. A bound `file://` or `mq://` side has one reader,
+//! so it gives one session, and the bridge ends with it (exit 0 after a clean end, such as
+//! the end of a file read with `follow=false`; 1 after a failure). Reconnecting uses
 //! exponential backoff from 100 ms to 5 s: for each new client of a bound side, for up to
 //! `--retry` before the client is dropped; between two servers, for ever.
 
@@ -24,7 +27,7 @@ use crate::accept_errors::AcceptErrors;
 use crate::bad_message::{skippable, skippable_on};
 use crate::cli_error;
 use crate::duration_arg::parse_duration;
-use crate::endpoint_arg::refuse_in_process;
+use crate::endpoint_arg::{gives_one_connection, refuse_in_process};
 use crate::{CliError, StopSignals};
 use anyipc::{Connection, Endpoint, Scheme};
 use futures::{SinkExt, StreamExt, TryStreamExt};
@@ -63,7 +66,11 @@ Examples:
   anyipc bridge connect:tcp://10.0.0.5:7000 listen:unix:///tmp/local.sock
   anyipc bridge connect:shm://a connect:tcp://127.0.0.1:9000  keep two servers joined
 
-Exit codes: 0 on Ctrl-C or SIGTERM, 1 runtime failure (cannot bind, accepting keeps failing), \
+A bound file:// or mq:// side has one reader: the bridge forwards its one session and ends \
+with it.
+
+Exit codes: 0 on Ctrl-C or SIGTERM (or the clean end of a bound file:// or mq:// side's \
+session), 1 runtime failure (cannot bind, accepting keeps failing, that session failed), \
 2 bad usage or URL.")]
 pub(crate) struct BridgeArgs {
     /// First side: URL, listen:URL or connect:URL (default: listen).
@@ -212,7 +219,12 @@ pub(crate) async fn run(args: BridgeArgs) -> Result<(), CliError> {
 }
 
 /// Binds `bound` and, for each client, connects to `target` and forwards. `swapped` says the
-/// bound side is B (so counts still read A->B and B->A).
+/// bound side is B (so counts still read A->B and B->A). A bound side that
+/// [gives one connection](gives_one_connection) (`file://`, `mq://`) ends the loop with its
+/// session.
+///
+/// # Errors
+/// Binding fails, accepting keeps failing, or the one session of such a side failed.
 async fn accept_loop(
     bound: &Endpoint,
     target: &Endpoint,
@@ -228,9 +240,20 @@ async fn accept_loop(
         (listener.endpoint().to_string(), target.to_string())
     };
     eprintln!("bridging {a} <-> {b}");
+    let one_connection = gives_one_connection(bound);
     let mut accept_errors = AcceptErrors::default();
     loop {
         match listener.accept().await {
+            Ok(client) if one_connection => {
+                let failed = client_session(client, target.clone(), swapped, shared.clone()).await;
+                return match failed {
+                    false => Ok(()),
+                    true => Err(CliError::Runtime(format!(
+                        "bridge: the one connection of {} failed (above)",
+                        listener.endpoint()
+                    ))),
+                };
+            }
             Ok(client) => {
                 accept_errors.accepted();
                 let target = target.clone();
@@ -245,13 +268,14 @@ async fn accept_loop(
 /// Serves one accepted client: connects to `target` (retrying for `--retry`), then forwards.
 ///
 /// While it connects, the client's first message (if one comes) is held, to be forwarded
-/// first; a client that leaves meanwhile ends the attempt.
+/// first; a client that leaves meanwhile ends the attempt. `true` if the session failed (a
+/// client error, no connection to `target`, a forwarding error), which is printed.
 async fn client_session(
     mut client: Connection,
     target: Endpoint,
     swapped: bool,
     shared: Arc<Shared>,
-) {
+) -> bool {
     let n = shared.sessions.fetch_add(1, Ordering::Relaxed) + 1;
     // `None` (for ever) for a `--retry` too large to add to the clock.
     let give_up = Instant::now().checked_add(shared.retry);
@@ -266,11 +290,17 @@ async fn client_session(
                 Some(Err(err)) if skippable(&client, &err) => {
                     eprintln!("anyipc: bridge session {n}: skipped a bad message: {err}");
                 }
-                Some(Err(_)) | None => {
+                Some(Err(err)) => {
+                    eprintln!(
+                        "anyipc: bridge session {n}: the client failed before {target} answered: {err}"
+                    );
+                    return true;
+                }
+                None => {
                     if shared.verbose {
                         eprintln!("bridge session {n}: the client left before {target} answered");
                     }
-                    return;
+                    return false;
                 }
             },
         }
@@ -283,7 +313,7 @@ async fn client_session(
                 client.peer_addr(),
                 cli_error::connect_failure(&target, &err)
             );
-            return;
+            return true;
         }
     };
     let counts = Counts::default();
@@ -295,7 +325,7 @@ async fn client_session(
         };
         if let Err(err) = server.send(msg).await {
             eprintln!("anyipc: bridge session {n}: forwarding to {target}: {err}");
-            return;
+            return true;
         }
         session.add(len);
         total.add(len);
@@ -305,7 +335,7 @@ async fn client_session(
     } else {
         (client, server)
     };
-    session(n, a, b, false, counts, &shared).await;
+    session(n, a, b, false, counts, &shared).await
 }
 
 /// Keeps a session between two servers, starting it again whenever it ends: at once after a

@@ -12,10 +12,10 @@
 use crate::accept_errors::AcceptErrors;
 use crate::bad_message::skippable;
 use crate::cli_error;
-use crate::endpoint_arg::{no_way_back, refuse_in_process, EndpointArgs};
+use crate::endpoint_arg::{gives_one_connection, no_way_back, refuse_in_process, EndpointArgs};
 use crate::output::{MessageWriter, OutputArgs};
 use crate::{CliError, StopSignals};
-use anyipc::{Connection, Endpoint, Scheme};
+use anyipc::Connection;
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use std::io;
@@ -83,7 +83,7 @@ pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
     }
     // A `file://` log or file and a `mq://` queue: one connection, which keeps what it
     // does not hand out (a log's cursor, the queue) and takes the next message only once the
-    // last is printed.
+    // last is printed, so ending `listen` loses none; `listen` ends when it does.
     let one_connection = gives_one_connection(&endpoint);
     let mut listener = anyipc::bind(&endpoint)
         .await
@@ -174,18 +174,6 @@ type ToPrint = (Arc<str>, Bytes, Option<oneshot::Sender<()>>);
 
 /// How long `listen` waits, at its end, for a log consumer to commit its cursor.
 const CLOSE_PATIENCE: Duration = Duration::from_secs(5);
-
-/// Whether `endpoint`, bound, gives one connection and nothing after it (a `file://` log or
-/// file, a `mq://` queue). What it hands out and `listen` does not print stays there for the
-/// next reader (after a log's cursor, in the queue), so the connection takes the next
-/// message only once the last is printed, and ending `listen` loses none. When that
-/// connection ends, so does `listen` — at the end of the
-/// data of a file read without `follow`, or with the error that ended it (a damaged log, a
-/// queued message over `max_frame`, which stays queued), rather than waiting for ever on an
-/// accept that cannot come.
-fn gives_one_connection(endpoint: &Endpoint) -> bool {
-    matches!(endpoint.scheme(), Scheme::File | Scheme::Mq)
-}
 
 /// Reads one connection to its end: echoes each message when asked, then hands it to the
 /// printer. Echoing first means the reply to the last counted message is out before `listen`
