@@ -1,16 +1,9 @@
 //! `anyipc clean` (remove what dead owners left) and `anyipc rm URL` (remove one resource).
 
-use crate::output::print_stdout;
+use crate::output::say;
 use crate::resources::{self, Kind, Removed, Resource, Status};
 use crate::CliError;
 use anyipc::{Endpoint, Scheme};
-
-/// Prints one line to stdout, returning from the function when stdout is closed.
-macro_rules! say {
-    ($($arg:tt)*) => {
-        print_stdout(&format!("{}\n", format_args!($($arg)*)))?
-    };
-}
 
 /// Arguments of `anyipc clean`.
 #[derive(Debug, clap::Args)]

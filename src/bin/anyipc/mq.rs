@@ -2,7 +2,7 @@
 //! life is independent of any process, like POSIX mq's `mq_open`/`mq_getattr`/`mq_unlink`.
 //! Sending and receiving are `anyipc send mq://NAME` and `anyipc listen mq://NAME`.
 
-use crate::output::print_stdout;
+use crate::output::say;
 use crate::CliError;
 use anyipc::queue::{MessageQueue, QueueOptions};
 
@@ -84,22 +84,19 @@ pub(crate) fn run(args: MqArgs) -> Result<(), CliError> {
                 mode,
             };
             MessageQueue::create(&name, &options).map_err(|e| failed("create", &name, e))?;
-            print_stdout(&format!(
-                "created mq://{name} (capacity {capacity}, max_message_len {max_message_len})\n"
-            ))?;
+            say!("created mq://{name} (capacity {capacity}, max_message_len {max_message_len})");
         }
         MqAction::Stat { name } => {
             let queue = MessageQueue::open(&name).map_err(|e| failed("open", &name, e))?;
             let attrs = queue.attributes();
-            print_stdout(&format!(
-                "queue:           mq://{name}\ncapacity:        {}\nmax_message_len: {}\n\
-                 len:             {}\n",
-                attrs.capacity, attrs.max_message_len, attrs.len
-            ))?;
+            say!("queue:           mq://{name}");
+            say!("capacity:        {}", attrs.capacity);
+            say!("max_message_len: {}", attrs.max_message_len);
+            say!("len:             {}", attrs.len);
         }
         MqAction::Rm { name } => {
             MessageQueue::remove(&name).map_err(|e| failed("remove", &name, e))?;
-            print_stdout(&format!("removed mq://{name}\n"))?;
+            say!("removed mq://{name}");
         }
     }
     Ok(())

@@ -140,6 +140,15 @@ pub(crate) fn escape_into(line: &mut String, msg: &[u8]) {
     }
 }
 
+/// Prints one line to stdout with [`print_stdout`], returning the error from the calling
+/// function when stdout is closed.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::output::print_stdout(&format!("{}\n", format_args!($($arg)*)))?
+    };
+}
+pub(crate) use say;
+
 /// Writes `text` to stdout and flushes: for commands that print a report. A closed stdout
 /// (`anyipc ls | head -1`) is a runtime error, not a panic.
 ///
