@@ -333,17 +333,26 @@ impl ShmStream {
     /// Whether the rendezvous socket says "look again": the peer rang (sent bytes), or is
     /// gone (end of stream or an error). Takes what the socket has; registers `cx` for its
     /// readability when it has nothing more.
+    ///
+    /// One `recv` per wake-up: tokio's `poll_read` takes a read that does not fill the
+    /// buffer as proof that the socket is empty (the poller is edge-triggered, so a ring
+    /// sent after it is a new event) and clears the readiness, so the next round is
+    /// `Pending` without a system call.
     fn poll_socket(&mut self, cx: &mut Context<'_>) -> bool {
         let mut rang = false;
         loop {
             if self.peer_gone {
                 return true;
             }
-            match self.socket.poll_read_ready(cx) {
+            let mut scratch = [0u8; 256];
+            let mut rings = ReadBuf::new(&mut scratch);
+            // Bounded by tokio's cooperative budget on the readiness it polls.
+            match Pin::new(&mut self.socket).poll_read(cx, &mut rings) {
                 Poll::Pending => return rang,
-                Poll::Ready(Err(_)) => self.peer_gone = true,
-                // Bounded by tokio's cooperative budget on `poll_read_ready`.
-                Poll::Ready(Ok(())) => rang |= self.drain_socket(),
+                Poll::Ready(Ok(())) if !rings.filled().is_empty() => rang = true,
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => rang = true,
+                // The end of the stream, or an error.
+                Poll::Ready(_) => self.peer_gone = true,
             }
         }
     }
@@ -366,15 +375,35 @@ impl ShmStream {
     }
 
     /// Reads what the socket has without waiting (rings: what the bytes say does not
-    /// matter), noting the end of stream or an error in `peer_gone`; `true` when bytes were
-    /// read, so there may be more.
+    /// matter), noting the end of stream or an error in `peer_gone`; `true` when the read
+    /// filled its buffer, so there may be more.
+    ///
+    /// A read that does not fill the buffer emptied the socket, so tokio's readiness is
+    /// cleared as after `WouldBlock` (as tokio's own `poll_read` does; the poller is
+    /// edge-triggered, so a ring sent after the read is a new event): the next
+    /// [`poll_socket`](Self::poll_socket) registers without another `recv`. While tokio
+    /// has seen no readiness this makes no system call.
     fn drain_socket(&mut self) -> bool {
         let mut scratch = [0u8; 256];
-        match self.socket.try_read(&mut scratch) {
-            Ok(n) if n > 0 => true,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => true,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
-            _ => {
+        let mut read = None;
+        let socket = &self.socket;
+        let tried = socket.try_io(tokio::io::Interest::READABLE, || {
+            let n = sys::shm::take_rings(socket.as_fd(), &mut scratch)?;
+            read = Some(n);
+            match n {
+                n if n > 0 && n < scratch.len() => Err(io::ErrorKind::WouldBlock.into()),
+                _ => Ok(()),
+            }
+        });
+        match (read, tried) {
+            (Some(0), _) => {
+                self.peer_gone = true;
+                false
+            }
+            (Some(n), _) => n == scratch.len(),
+            (None, Err(e)) if e.kind() == io::ErrorKind::Interrupted => true,
+            (None, Err(e)) if e.kind() == io::ErrorKind::WouldBlock => false,
+            (None, _) => {
                 self.peer_gone = true;
                 false
             }

@@ -106,6 +106,26 @@ pub(crate) fn ring_socket(socket: BorrowedFd<'_>) -> bool {
     }
 }
 
+/// Takes the rings waiting on our end of the rendezvous socket without blocking
+/// (`MSG_DONTWAIT`): how many bytes were read into `rings` (0: the peer closed its end).
+///
+/// # Errors
+/// `WouldBlock` when none is waiting, or the socket's error.
+pub(crate) fn take_rings(socket: BorrowedFd<'_>, rings: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: reads at most `rings.len()` bytes into the live, writable buffer `rings`, on a
+    // descriptor we borrow.
+    let n = unsafe {
+        libc::recv(
+            socket.as_raw_fd(),
+            rings.as_mut_ptr().cast(),
+            rings.len(),
+            libc::MSG_DONTWAIT,
+        )
+    };
+    // A negative count is the one failure `recv` returns; any other fits in `usize`.
+    usize::try_from(n).map_err(|_| io::Error::last_os_error())
+}
+
 /// Largest number of descriptors one message passes.
 pub(crate) const MAX_FDS: usize = 4;
 
