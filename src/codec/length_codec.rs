@@ -14,6 +14,11 @@ pub(crate) const HEADER_LEN: usize = 4;
 /// A peer announcing a large frame and stalling costs about 512 KiB, not the announced
 /// size; an announced length over `max_frame` is `InvalidData` at once.
 ///
+/// Such an error is final, as is `UnexpectedEof` for data that ends inside a frame: only a
+/// length prefix tells where the next frame starts, so the bad header stays at the front of
+/// the buffer, every later decode reports the same error again, and no frame after it is
+/// delivered. (A `Connection` ends its stream; a `file://` reader reports it once and ends.)
+///
 /// ```
 /// use anyipc::codec::LengthCodec;
 /// use bytes::{Bytes, BytesMut};

@@ -364,6 +364,43 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(config(300))]
+
+    /// Lines over `max_frame` among lines within it, cut anywhere, decoded on after each
+    /// error: every line within the limit arrives, exactly and in order; each over-long one
+    /// is one error in its place, and nothing of it arrives.
+    #[test]
+    fn codec_lines_after_an_over_long_line_arrive(
+        max in prop_oneof![8 => 0usize..24, 1 => Just(usize::MAX)],
+        lines in proptest::collection::vec((wire_of(40), any::<bool>()), 0..12),
+        open_end in any::<bool>(),
+        cuts in cuts(),
+    ) {
+        shared::check_lines_read_on(max, lines, open_end, &cuts);
+    }
+
+    /// Length frames, some over `max_frame`, maybe cut short, then maybe bytes that are not a
+    /// frame: the frames before the first bad one arrive, and that one's error is final.
+    #[test]
+    fn codec_length_error_is_final(
+        max in prop_oneof![8 => 0usize..40, 1 => Just(u32::MAX as usize)],
+        frames in proptest::collection::vec(wire_of(40), 0..8),
+        tail in wire_of(10),
+        cut_short in 0usize..6,
+        cuts in cuts(),
+    ) {
+        let mut wire = Vec::new();
+        for frame in &frames {
+            wire.extend_from_slice(&(frame.len() as u32).to_be_bytes());
+            wire.extend_from_slice(frame);
+        }
+        wire.truncate(wire.len().saturating_sub(cut_short));
+        wire.extend_from_slice(&tail);
+        shared::check_length_error_is_final(max, &wire, &cuts);
+    }
+}
+
 /// While a frame's body trickles in, `LengthCodec`'s buffer stays within twice (what has
 /// arrived + 256 KiB), as its documentation says, and far below the announced size. (It
 /// said "at most 256 KiB ahead", which the buffer's doubling as it grows did not keep: with

@@ -7,7 +7,9 @@
 #![allow(dead_code)]
 
 use anyipc::bench::{Target, Workload};
-use anyipc::codec::{Format, FrameCodec, Framing, Json, Postcard};
+use anyipc::codec::{
+    Format, FrameCodec, FrameError, Framing, Json, LengthCodec, LineCodec, Postcard,
+};
 use anyipc::file::{
     decode_record, encode_record, scan_segment, Decoded as RecordDecoded, SegmentHeader,
     RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
@@ -83,9 +85,19 @@ pub(crate) struct Decoded {
     pub(crate) within_bound: bool,
 }
 
+/// The reads `wire` arrives in: pieces ending at `cuts` (taken modulo its length), then the
+/// whole of it.
+fn read_ends(wire: &[u8], cuts: &[usize]) -> Vec<usize> {
+    let mut ends: Vec<usize> = cuts.iter().map(|c| c % (wire.len() + 1)).collect();
+    ends.push(wire.len());
+    ends.sort_unstable();
+    ends
+}
+
 /// Feeds `wire` to a fresh codec in reads ending at `cuts` (taken modulo its length),
 /// decoding after each read until nothing comes, then `decode_eof` likewise, as
-/// `FramedRead` does.
+/// `FramedRead` does. It stops at the first error: what a codec does after one is
+/// [`check_lines_read_on`]'s and [`check_length_error_is_final`]'s.
 pub(crate) fn decode_cut(
     framing: Framing,
     max_frame: usize,
@@ -93,9 +105,6 @@ pub(crate) fn decode_cut(
     cuts: &[usize],
 ) -> Decoded {
     let mut codec = FrameCodec::new(framing, max_frame);
-    let mut ends: Vec<usize> = cuts.iter().map(|c| c % (wire.len() + 1)).collect();
-    ends.push(wire.len());
-    ends.sort_unstable();
     let mut buf = BytesMut::new();
     let mut decoded = Decoded {
         frames: Vec::new(),
@@ -103,7 +112,7 @@ pub(crate) fn decode_cut(
         within_bound: true,
     };
     let mut arrived = 0;
-    for end in ends.into_iter().map(Some).chain([None]) {
+    for end in read_ends(wire, cuts).into_iter().map(Some).chain([None]) {
         if let Some(end) = end {
             buf.extend_from_slice(&wire[arrived..end]);
             arrived = end;
@@ -307,6 +316,170 @@ pub(crate) fn check_round_trip(
         Framing::Raw => assert_eq!(got.concat(), sent.concat()),
         _ => assert_eq!(got, sent),
     }
+}
+
+/// Lines, each `(text, crlf)`: `text` without its `\n`s and the `\r`s at its end, ended by
+/// `\r\n` when `crlf`, by `\n` otherwise, and the last one by nothing when `open_end`. Read in
+/// pieces ending at `cuts` by a `LineCodec` of `max_frame` that decodes on after an error, as
+/// the plain `file://` reader does: every line within `max_frame` arrives exactly and in
+/// order, after an over-long line as before it; each over-long line is one `InvalidData`
+/// ([`FrameError::TooLarge`]) in its place, and no part of it is ever delivered; and
+/// between reads the buffer holds no more than `max_frame` + 1 bytes (the rest of a long
+/// line is dropped as it arrives, not kept until its newline).
+pub(crate) fn check_lines_read_on(
+    max_frame: usize,
+    lines: Vec<(Vec<u8>, bool)>,
+    open_end: bool,
+    cuts: &[usize],
+) {
+    let mut codec = LineCodec::new(max_frame);
+    // The limit the codec keeps (and names in its errors).
+    let limit = max_frame.min(usize::MAX - 1);
+    let mut wire = Vec::new();
+    let mut want = Vec::new();
+    let count = lines.len();
+    for (i, (mut text, crlf)) in lines.into_iter().enumerate() {
+        text.retain(|b| *b != b'\n');
+        while text.last() == Some(&b'\r') {
+            text.pop();
+        }
+        let last_open = open_end && i + 1 == count;
+        wire.extend_from_slice(&text);
+        if !last_open {
+            wire.extend_from_slice(if crlf { b"\r\n" } else { b"\n" });
+        } else if text.is_empty() {
+            // Nothing after the last line end: no line.
+            break;
+        }
+        want.push(if text.len() <= limit {
+            Ok(Bytes::from(text))
+        } else {
+            Err(())
+        });
+    }
+    let mut got = Vec::new();
+    let mut buf = BytesMut::new();
+    let mut arrived = 0;
+    for end in read_ends(&wire, cuts).into_iter().map(Some).chain([None]) {
+        if let Some(end) = end {
+            buf.extend_from_slice(&wire[arrived..end]);
+            arrived = end;
+        }
+        loop {
+            let before = buf.len();
+            let step = match end {
+                Some(_) => codec.decode(&mut buf),
+                None => codec.decode_eof(&mut buf),
+            };
+            match step {
+                Ok(Some(line)) => got.push(Ok(line)),
+                Ok(None) => {
+                    assert!(
+                        buf.len() <= limit.saturating_add(1),
+                        "max {max_frame}: {} bytes of a line kept",
+                        buf.len()
+                    );
+                    break;
+                }
+                Err(e) => {
+                    assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{e}");
+                    let reported = e.get_ref().and_then(|e| e.downcast_ref::<FrameError>());
+                    assert!(
+                        matches!(reported, Some(FrameError::TooLarge { max, .. }) if *max == limit),
+                        "max {max_frame}: {e}"
+                    );
+                    // An error that dropped nothing would be reported again and again.
+                    assert!(buf.len() < before, "max {max_frame}: {e}, nothing dropped");
+                    got.push(Err(()));
+                }
+            }
+        }
+    }
+    assert!(buf.is_empty(), "{} bytes left at the end", buf.len());
+    assert_eq!(
+        got,
+        want,
+        "max {max_frame}, cuts {cuts:?}, wire \"{}\"",
+        wire.escape_ascii()
+    );
+}
+
+/// `wire` read in pieces ending at `cuts` by a `LengthCodec` of `max_frame`: the frames up
+/// to the first bad one are delivered; a header over `max_frame` is `InvalidData`, and the
+/// end of the data inside a frame (or header) `UnexpectedEof`. Such an error is final, since
+/// a length prefix is the only way to find where the next frame starts: the bad header stays
+/// at the front of the buffer, every later `decode` and `decode_eof` reports the same error
+/// again, whatever arrives after it, and no frame after it is ever delivered.
+pub(crate) fn check_length_error_is_final(max_frame: usize, wire: &[u8], cuts: &[usize]) {
+    const HEADER: usize = 4;
+    let mut codec = LengthCodec::new(max_frame);
+    let limit = codec.max_frame() as u64;
+    // The frames and the first error, and where it is, read off the wire.
+    let mut want = Vec::new();
+    let mut at = 0;
+    let want_err = loop {
+        let Some(header) = wire.get(at..at + HEADER) else {
+            break (at < wire.len()).then_some((io::ErrorKind::UnexpectedEof, at));
+        };
+        let len = u64::from(u32::from_be_bytes(header.try_into().unwrap()));
+        if len > limit {
+            break Some((io::ErrorKind::InvalidData, at));
+        }
+        let end = at + HEADER + len as usize;
+        if end > wire.len() {
+            break Some((io::ErrorKind::UnexpectedEof, at));
+        }
+        want.push(Bytes::copy_from_slice(&wire[at + HEADER..end]));
+        at = end;
+    };
+    let mut got = Vec::new();
+    // The first error: its kind, its text and where in the wire the bad frame starts.
+    let mut first: Option<(io::ErrorKind, String, usize)> = None;
+    let mut buf = BytesMut::new();
+    let mut arrived = 0;
+    for end in read_ends(wire, cuts).into_iter().map(Some).chain([None]) {
+        if let Some(end) = end {
+            buf.extend_from_slice(&wire[arrived..end]);
+            arrived = end;
+        }
+        // After an error: twice more (the same error each time), then the next read.
+        let mut again = 0;
+        loop {
+            let step = match end {
+                Some(_) => codec.decode(&mut buf),
+                None => codec.decode_eof(&mut buf),
+            };
+            match step {
+                Ok(Some(frame)) if first.is_none() => got.push(frame),
+                Ok(None) if first.is_none() => break,
+                Err(e) if first.is_none() => {
+                    first = Some((e.kind(), e.to_string(), arrived - buf.len()));
+                }
+                Err(e) => {
+                    let (kind, text, _) = first.as_ref().unwrap();
+                    assert_eq!((e.kind(), &e.to_string()), (*kind, text), "max {max_frame}");
+                }
+                Ok(frame) => panic!(
+                    "max {max_frame}: after \"{}\", decoding gave {frame:?}",
+                    first.unwrap().1
+                ),
+            }
+            if let Some((_, _, bad)) = first {
+                // Nothing of the bad frame, or of what came after it, was taken.
+                assert_eq!(&buf[..], &wire[bad..arrived], "max {max_frame}");
+                again += 1;
+                if again == 3 {
+                    break;
+                }
+            }
+        }
+    }
+    assert_eq!(got, want, "max {max_frame}, cuts {cuts:?}");
+    assert_eq!(
+        first.map(|(kind, _, bad)| (kind, bad)),
+        want_err,
+        "max {max_frame}, cuts {cuts:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
