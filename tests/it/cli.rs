@@ -112,6 +112,12 @@ impl Spawned {
         stdin.flush().await.expect("flush child stdin");
     }
 
+    /// The child's stdin, for the test to write from a task of its own (then
+    /// [`write_stdin`](Self::write_stdin) has none to write to).
+    pub(crate) fn take_stdin(&mut self) -> ChildStdin {
+        self.stdin.take().expect("stdin still open")
+    }
+
     /// Closes the child's stdin (end of input).
     pub(crate) fn close_stdin(&mut self) {
         self.stdin = None;

@@ -2,13 +2,15 @@
 //! `rm`, `completions`, the `--hex`/`--json` output of `listen` and `send`, and the examples in
 //! every `--help`. Each test runs the real binary; every child is killed when dropped.
 
+use crate::cli::Spawned;
 use crate::util::{anyipc_bin, unique_name, watchdog, TempDir};
 use base64::Engine as _;
 use futures::StreamExt;
 use serde_json::Value;
 use std::process::{ExitStatus, Output, Stdio};
+use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
-use tokio::process::{Child, ChildStderr, ChildStdout, Command};
+use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
 
 /// Seconds any one test may take.
 const WATCHDOG: u64 = 120;
@@ -1192,22 +1194,70 @@ async fn listen_and_send_print_hex_and_json() {
     .await;
 }
 
-/// `anyipc send` reading stdin stops a line at the largest message (`max_frame`): input
-/// without newlines fails there, naming the message, instead of being read whole into
-/// memory first; the lines before it were sent.
+/// Writes `first`, then `x`s without end and without a newline, to `stdin`, until a write
+/// fails (no one reads the pipe any more) or `most` bytes went in. Returns how many went in,
+/// the failure, and the pipe (kept open: its end would end the line).
+async fn write_endless_line(
+    mut stdin: ChildStdin,
+    first: &[u8],
+    most: u64,
+) -> (u64, Option<std::io::Error>, ChildStdin) {
+    let chunk = vec![b'x'; 64 * 1024];
+    let mut written = 0;
+    if let Err(err) = stdin.write_all(first).await {
+        return (written, Some(err), stdin);
+    }
+    written += first.len() as u64;
+    while written < most {
+        match stdin.write(&chunk).await {
+            Ok(n) => written += n as u64,
+            Err(err) => return (written, Some(err), stdin),
+        }
+    }
+    (written, None, stdin)
+}
+
+/// `anyipc send` reading stdin stops a line at the largest message (`max_frame`): a line
+/// without end (`cat /dev/zero | anyipc send URL`) fails there, naming the message, instead
+/// of being read into memory for ever; the lines before it were sent. The input never ends:
+/// `send` exits while the test is still writing, having taken little of it (the pipe
+/// accepts about 70 KiB, its own 64 KiB included), far from the 8 MiB at which the test
+/// stops writing and fails.
 #[tokio::test]
 async fn send_refuses_a_stdin_line_over_max_frame_as_it_reads_it() {
+    /// What the test writes at most: an unbounded read would take it all at once.
+    const MOST: u64 = 8 << 20;
     let dir = TempDir::new("cli-send-long-line");
     let path = dir.path().join("out.txt");
     let url = format!("file://{}?framing=lines&max_frame=1KiB", path.display());
-    let mut input = b"first\n".to_vec();
-    input.extend(std::iter::repeat(b'x').take(10 * 1024));
-    let out = watchdog(WATCHDOG, run(&["send", &url], &[], &input)).await;
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let mut send = Spawned::start(anyipc_bin(), &["send", &url]);
+    let writer = tokio::spawn(write_endless_line(send.take_stdin(), b"first\n", MOST));
+    // The writer stops when send exits (or when send took `MOST`); send is killed when
+    // dropped, if a check fails first.
+    let (written, write_err, _stdin) = tokio::time::timeout(Duration::from_secs(30), writer)
+        .await
+        .expect("send neither exited nor took 8 MiB of an endless line within 30 s")
+        .unwrap();
     assert!(
-        stderr.contains("sending message 2: the line read from stdin is over the 1024-byte limit"),
-        "{stderr}"
+        written < MOST,
+        "send read {written} bytes of a line without end, and reads on"
+    );
+    let (error, status) = tokio::time::timeout(Duration::from_secs(30), async move {
+        let error = send.stderr_after("anyipc: ").await;
+        let (status, _) = send.finish().await;
+        (error, status)
+    })
+    .await
+    .expect("send closed its stdin but did not exit within 30 s");
+    assert_eq!(
+        write_err.map(|err| err.kind()),
+        Some(std::io::ErrorKind::BrokenPipe),
+        "send exited after {written} bytes"
+    );
+    assert_eq!(status.code(), Some(1), "{error}");
+    assert_eq!(
+        error,
+        "sending message 2: the line read from stdin is over the 1024-byte limit (max_frame)"
     );
     assert_eq!(std::fs::read(&path).unwrap(), b"first\n");
 }
