@@ -647,18 +647,16 @@ fn lock_creators(dir: &Path) -> Option<File> {
         Ok(_) => return unlocked("the file belongs to another user".to_owned()),
         Err(e) => return unlocked(e.to_string()),
     }
-    let deadline = Instant::now() + CREATORS_LOCK_PATIENCE;
-    let mut pause = Duration::from_micros(20);
-    loop {
-        match sys::try_flock(std::os::fd::AsFd::as_fd(&file)) {
-            Ok(true) => return Some(file),
-            Ok(false) if Instant::now() < deadline => {
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(5));
-            }
-            Ok(false) => return unlocked("another creator kept it over a second".to_owned()),
-            Err(e) => return unlocked(e.to_string()),
-        }
+    // Pauses of 20 µs doubling to 5 ms.
+    let wait = sys::FlockWait::new(
+        CREATORS_LOCK_PATIENCE,
+        Duration::from_micros(20),
+        Duration::from_millis(5),
+    );
+    match wait.lock_blocking(std::os::fd::AsFd::as_fd(&file)) {
+        Ok(true) => Some(file),
+        Ok(false) => unlocked("another creator kept it over a second".to_owned()),
+        Err(e) => unlocked(e.to_string()),
     }
 }
 

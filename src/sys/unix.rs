@@ -305,9 +305,7 @@ pub(crate) async fn lock_parent_dir_async(path: &Path) -> DirLock {
 /// The attempts of one wait for a [`DirLock`]; the caller sleeps between them as it can.
 struct DirLockWait<'a> {
     path: &'a Path,
-    deadline: Instant,
-    pause: Duration,
-    max_pause: Duration,
+    wait: FlockWait,
     /// The directory, opened by the first attempt.
     dir: Option<File>,
 }
@@ -316,9 +314,7 @@ impl<'a> DirLockWait<'a> {
     fn new(path: &'a Path, first_pause: Duration, max_pause: Duration) -> DirLockWait<'a> {
         DirLockWait {
             path,
-            deadline: Instant::now() + DIR_LOCK_PATIENCE,
-            pause: first_pause,
-            max_pause,
+            wait: FlockWait::new(DIR_LOCK_PATIENCE, first_pause, max_pause),
             dir: None,
         }
     }
@@ -330,12 +326,65 @@ impl<'a> DirLockWait<'a> {
             DirLockTry::Locked(lock) => return Ok(lock),
             DirLockTry::Busy(busy) => self.dir = Some(busy),
         }
+        match self.wait.next_pause() {
+            Some(pause) => Err(pause),
+            None => Ok(dir_lock_given_up(self.path)),
+        }
+    }
+}
+
+/// The patience and the pauses of one wait for an exclusive `flock` that another holds
+/// (the directory lock of binders, the region creators' lock): attempts until a deadline,
+/// with pauses doubling from a first one to a longest one. What to do past the deadline is
+/// the caller's.
+pub(crate) struct FlockWait {
+    /// When the patience is spent.
+    deadline: Instant,
+    /// The next pause.
+    pause: Duration,
+    /// The longest pause.
+    max_pause: Duration,
+}
+
+impl FlockWait {
+    /// A wait that gives up `patience` from now; its first pause is `first_pause`, each next
+    /// one twice the last, at most `max_pause`.
+    pub(crate) fn new(patience: Duration, first_pause: Duration, max_pause: Duration) -> FlockWait {
+        FlockWait {
+            deadline: Instant::now() + patience,
+            pause: first_pause,
+            max_pause,
+        }
+    }
+
+    /// After an attempt found the lock held by another: how long to pause before the next
+    /// attempt, or `None` once the patience is spent.
+    fn next_pause(&mut self) -> Option<Duration> {
         if Instant::now() >= self.deadline {
-            return Ok(dir_lock_given_up(self.path));
+            return None;
         }
         let pause = self.pause;
         self.pause = (pause * 2).min(self.max_pause);
-        Err(pause)
+        Some(pause)
+    }
+
+    /// Takes an exclusive `flock` on `fd`, sleeping on this thread between attempts while
+    /// another holds it: `Ok(true)` once locked, `Ok(false)` if it was still held when the
+    /// patience was spent.
+    ///
+    /// # Errors
+    /// `flock`'s own (no `flock` on this file system, say), at once.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn lock_blocking(mut self, fd: BorrowedFd<'_>) -> io::Result<bool> {
+        loop {
+            if try_flock(fd)? {
+                return Ok(true);
+            }
+            match self.next_pause() {
+                Some(pause) => std::thread::sleep(pause),
+                None => return Ok(false),
+            }
+        }
     }
 }
 
@@ -610,6 +659,53 @@ mod tests {
         let err = bind_owner_only_identified(&too_long, 0o600).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
         assert!(!too_long.exists());
+    }
+
+    /// Pauses double from the first to the longest; none once the patience is spent.
+    #[test]
+    fn a_flock_wait_doubles_its_pauses_until_its_patience_is_spent() {
+        let ms = Duration::from_millis;
+        let mut wait = FlockWait::new(Duration::from_secs(3600), ms(1), ms(5));
+        let pauses: Vec<_> = (0..5).map(|_| wait.next_pause()).collect();
+        assert_eq!(pauses, [1, 2, 4, 5, 5].map(|n| Some(ms(n))));
+        assert_eq!(
+            FlockWait::new(Duration::ZERO, ms(1), ms(5)).next_pause(),
+            None
+        );
+    }
+
+    /// A lock held by another open of the file is waited for until the patience is spent;
+    /// a free one is taken at once.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_blocking_flock_wait_gives_up_after_its_patience() {
+        let dir = Scratch::new("flockwait");
+        let path = dir.0.join("lock");
+        let held = std::fs::File::create(&path).unwrap();
+        assert!(try_flock(held.as_fd()).unwrap());
+        let other = std::fs::File::open(&path).unwrap();
+        let patience = Duration::from_millis(50);
+        let wait = FlockWait::new(
+            patience,
+            Duration::from_micros(20),
+            Duration::from_millis(5),
+        );
+        let started = Instant::now();
+        assert!(
+            !wait.lock_blocking(other.as_fd()).unwrap(),
+            "locked while held"
+        );
+        assert!(started.elapsed() >= patience, "gave up early");
+        drop(held);
+        let wait = FlockWait::new(
+            patience,
+            Duration::from_micros(20),
+            Duration::from_millis(5),
+        );
+        assert!(
+            wait.lock_blocking(other.as_fd()).unwrap(),
+            "a free lock not taken"
+        );
     }
 
     #[test]
