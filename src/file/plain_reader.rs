@@ -9,15 +9,17 @@
 //!
 //! With `follow` the path is followed, like `tail -F`, not only the file first opened: a
 //! missing file is waited for, a truncated one (copy-truncate rotation) is read again from
-//! its start, and at the end of the open file the path is checked (`stat`: device and
-//! inode). When it names another file (logrotate's rename-and-create, or a delete and a new
-//! file), the old file is first read to its end, after the check, so nothing written to it
-//! before the new one took its name is lost; its end ends its last message, as at the end
-//! of a file read without `follow` (a last line without its newline is delivered); then the
-//! path is read from the start. While the path is missing the old file is still read, and
-//! the new one is opened when it appears. The directory watcher wakes the reader on both
-//! (a file moved in or created in the file's directory). On Windows, which gives no file
-//! identity, only a path seen missing and then back counts as another file.
+//! its start, and at the end of the open file the path is checked (one `lstat`: its device
+//! and inode against the open file's, kept from the `fstat` of the first read, which looks
+//! for truncation at every read). When it names another file (logrotate's
+//! rename-and-create, or a delete and a new file), the old file is first read to its end,
+//! after the check, so nothing written to it before the new one took its name is lost; its
+//! end ends its last message, as at the end of a file read without `follow` (a last line
+//! without its newline is delivered); then the path is read from the start. While the path
+//! is missing the old file is still read, and the new one is opened when it appears. The
+//! directory watcher wakes the reader on both (a file moved in or created in the file's
+//! directory). On Windows, which gives no file identity, only a path seen missing and then
+//! back counts as another file.
 
 use super::cursor::Position;
 use super::tailer::{Batch, TailSource};
@@ -37,6 +39,10 @@ const READ_CHUNK: usize = 256 * 1024;
 pub(crate) struct PlainReader {
     path: PathBuf,
     file: Option<File>,
+    /// The open file's identity (device and inode), taken from the `fstat` of the first read
+    /// after its open (the one that looks for truncation, made at every read): what the path
+    /// is compared with at the file's end, with no `fstat` of its own. `None` until then.
+    identity: Option<sys::FileIdentity>,
     codec: FrameCodec,
     buf: BytesMut,
     /// Bytes of the file read so far.
@@ -73,6 +79,7 @@ impl PlainReader {
         Ok(PlainReader {
             path: path.to_owned(),
             file,
+            identity: None,
             codec,
             buf: BytesMut::new(),
             offset: 0,
@@ -89,10 +96,10 @@ impl PlainReader {
     /// A missing path (or one that cannot be looked at) is not yet another file: the open
     /// one is kept and read, and the path is checked again at its next end.
     fn path_replaced(&mut self) -> bool {
-        let Some(file) = &self.file else {
+        let Some(identity) = self.identity else {
             return false;
         };
-        match sys::names_file(&self.path, file) {
+        match sys::names_file(&self.path, identity) {
             Ok(same) => !same || (self.path_gone && !sys::FILE_IDENTITY_KNOWN),
             Err(e) => {
                 if e.kind() != io::ErrorKind::NotFound {
@@ -109,6 +116,7 @@ impl PlainReader {
     fn forget_replaced_file(&mut self) {
         tracing::info!(path = %self.path.display(), "file replaced (rotated); reading the new one");
         self.file = None;
+        self.identity = None;
         self.offset = 0;
         self.buf.clear();
         // Nothing of the old file's bytes carries over to the new one.
@@ -151,7 +159,10 @@ impl TailSource for PlainReader {
         }
         if self.file.is_none() {
             match sys::open_read(&self.path) {
-                Ok(file) => self.file = Some(file),
+                Ok(file) => {
+                    self.file = Some(file);
+                    self.identity = None;
+                }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     batch.caught_up = true;
                     return Ok(batch);
@@ -163,8 +174,9 @@ impl TailSource for PlainReader {
             batch.caught_up = true;
             return Ok(batch);
         };
-        let len = file.metadata()?.len();
-        if len < self.offset {
+        let meta = file.metadata()?;
+        self.identity.get_or_insert(sys::FileIdentity::of(&meta));
+        if meta.len() < self.offset {
             // Truncated (log rotation by copy-truncate): start again from the top, as
             // `tail -f` does.
             tracing::info!(path = %self.path.display(), "file truncated; reading from the start");
@@ -325,6 +337,28 @@ mod tests {
         std::io::Write::write_all(&mut old, b"lost\n").unwrap();
         let (got, _, _) = read_to_end(&mut reader);
         assert_eq!(got, [Bytes::from_static(b"d")]);
+        std::fs::remove_file(&path).unwrap();
+        std::fs::remove_file(&rotated).unwrap();
+    }
+
+    /// The path compared at the end is compared with the file opened, not with what the
+    /// path names at the first read: a file replaced between the open and the first read is
+    /// still finished, then the new one is read.
+    #[test]
+    fn a_file_replaced_before_the_first_read_is_finished_then_the_new_one_is_read() {
+        let path = temp_file("rename-before-read", b"a\nold");
+        let rotated = path.with_extension("1");
+        let codec = FrameCodec::new(Framing::Lines, 1024);
+        let mut reader = PlainReader::open(&path, codec, true).unwrap();
+        std::fs::rename(&path, &rotated).unwrap();
+        std::fs::write(&path, b"new\n").unwrap();
+        let (got, errors, ended) = read_to_end(&mut reader);
+        let want: Vec<Bytes> = [&b"a"[..], b"old", b"new"]
+            .iter()
+            .map(|l| Bytes::copy_from_slice(l))
+            .collect();
+        assert_eq!(got, want);
+        assert!(errors.is_empty() && !ended, "{errors:?}");
         std::fs::remove_file(&path).unwrap();
         std::fs::remove_file(&rotated).unwrap();
     }

@@ -91,13 +91,15 @@ pub(crate) fn open_read(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
-/// Whether `path` still names the open `file` (the same device and inode), not following a
-/// symlink: a file rotated away (renamed, or removed and created again) is another file.
+/// Whether `path` still names the file of `identity` (the same device and inode; take it
+/// with [`FileIdentity::of`](super::FileIdentity::of) from the open file's metadata), not
+/// following a symlink: a file rotated away (renamed, or removed and created again) is
+/// another file. One `lstat` of `path`.
 ///
 /// # Errors
 /// `NotFound` when nothing is at `path`; other OS errors.
-pub(crate) fn names_file(path: &Path, file: &File) -> io::Result<bool> {
-    Ok(super::file_identity(path)? == super::FileIdentity::of(&file.metadata()?))
+pub(crate) fn names_file(path: &Path, identity: super::FileIdentity) -> io::Result<bool> {
+    Ok(super::file_identity(path)? == identity)
 }
 
 /// [`names_file`] tells two files at the same path apart.

@@ -73,12 +73,24 @@ pub(crate) fn open_read(path: &Path) -> io::Result<File> {
     File::open(path)
 }
 
-/// Whether `path` may still name the open `file`: stable Rust gives no file identity on
-/// Windows, so any file at `path` counts as the same one (see [`FILE_IDENTITY_KNOWN`]).
+/// What [`names_file`] compares a path with: nothing on Windows, where stable Rust gives no
+/// file identity, so every file's is the same (see [`FILE_IDENTITY_KNOWN`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FileIdentity;
+
+impl FileIdentity {
+    /// The (empty) identity of the file `meta` describes.
+    pub(crate) fn of(_meta: &std::fs::Metadata) -> FileIdentity {
+        FileIdentity
+    }
+}
+
+/// Whether `path` may still name the file of `identity`: any file at `path` counts as the
+/// same one (see [`FileIdentity`]).
 ///
 /// # Errors
 /// `NotFound` when nothing is at `path`; other OS errors.
-pub(crate) fn names_file(path: &Path, _file: &File) -> io::Result<bool> {
+pub(crate) fn names_file(path: &Path, _identity: FileIdentity) -> io::Result<bool> {
     std::fs::metadata(path).map(|_| true)
 }
 
