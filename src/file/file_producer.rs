@@ -60,7 +60,11 @@ impl FileProducer {
     /// ```
     ///
     /// # Errors
-    /// `AddrInUse` when another producer (in any process) has the log open;
+    /// `AddrInUse` when another producer (in any process) has the log open (the lock is
+    /// released when the last copy of its descriptor closes: while another thread of this
+    /// process starts a child process, the child holds copies until its `exec`, so an
+    /// `open` right after a `close` in a process that spawns children can see `AddrInUse`
+    /// for that moment — retry briefly);
     /// `InvalidData` when the last segment is corrupt in a way recovery must not cut off;
     /// `InvalidInput` when `dir` is a file; OS errors.
     ///
