@@ -375,8 +375,8 @@ impl ShmStream {
     }
 
     /// Reads what the socket has without waiting (rings: what the bytes say does not
-    /// matter), noting the end of stream or an error in `peer_gone`; `true` when the read
-    /// filled its buffer, so there may be more.
+    /// matter), noting the end of stream or an error in `peer_gone`; `true` when bytes were
+    /// read, so there may be more (or the end behind them).
     ///
     /// A read that does not fill the buffer emptied the socket, so tokio's readiness is
     /// cleared as after `WouldBlock` (as tokio's own `poll_read` does; the poller is
@@ -400,7 +400,9 @@ impl ShmStream {
                 self.peer_gone = true;
                 false
             }
-            (Some(n), _) => n == scratch.len(),
+            // Look again: after a read that emptied the socket that costs no system call
+            // (the readiness is cleared), unless tokio has seen the peer close its end.
+            (Some(_), _) => true,
             (None, Err(e)) if e.kind() == io::ErrorKind::Interrupted => true,
             (None, Err(e)) if e.kind() == io::ErrorKind::WouldBlock => false,
             (None, _) => {

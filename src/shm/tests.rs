@@ -177,3 +177,31 @@ async fn a_large_write_is_taken_one_piece_at_a_time() {
     server.read_exact(&mut got).await.unwrap();
     assert!(got == data, "the bytes arrived changed or out of order");
 }
+
+/// A peer that rang and then died (its socket closed; its ring, which no one closes, says
+/// nothing) is gone at the next write, even with the ring's byte still waiting before the
+/// end of its socket: the write takes the ring, looks again and finds the end.
+#[tokio::test]
+async fn a_write_after_a_ring_from_a_dead_peer_is_broken_pipe() {
+    use tokio::io::AsyncWriteExt;
+
+    let segment = Segment::create(4096, 7).unwrap();
+    let (peer, server) = UnixStream::pair().unwrap();
+    let hello = Hello {
+        capacity: 4096,
+        key: 7,
+    };
+    handshake::send(&peer, &hello, &[segment.file().as_fd()])
+        .await
+        .unwrap();
+    let mut stream = ShmStream::accept_handshake(server, endpoint())
+        .await
+        .unwrap();
+    // The peer's last act: a ring. Then it dies.
+    peer.try_write(&[1]).unwrap();
+    drop(peer);
+    // Let the runtime's driver see both events.
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let err = stream.write(b"x").await.unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::BrokenPipe, "{err}");
+}
