@@ -305,6 +305,8 @@ mod tests {
     /// what was written to the old file before the new one appeared comes first, its last
     /// line without a newline included (the old file is finished), then the new file from
     /// its start. It used to read the old file for ever and never see the new one.
+    // Only where a file's identity is known: elsewhere a path seen missing is the one sign.
+    #[cfg(unix)]
     #[test]
     fn a_renamed_file_is_finished_then_the_new_file_at_its_path_is_read() {
         let path = temp_file("rename-create", b"a\n");
@@ -344,6 +346,8 @@ mod tests {
     /// The path compared at the end is compared with the file opened, not with what the
     /// path names at the first read: a file replaced between the open and the first read is
     /// still finished, then the new one is read.
+    // Only where a file's identity is known: elsewhere a path seen missing is the one sign.
+    #[cfg(unix)]
     #[test]
     fn a_file_replaced_before_the_first_read_is_finished_then_the_new_one_is_read() {
         let path = temp_file("rename-before-read", b"a\nold");

@@ -114,6 +114,7 @@ impl Spawned {
 
     /// The child's stdin, for the test to write from a task of its own (then
     /// [`write_stdin`](Self::write_stdin) has none to write to).
+    #[cfg(target_os = "linux")] // its callers are in cli_tools, which is Linux-only
     pub(crate) fn take_stdin(&mut self) -> ChildStdin {
         self.stdin.take().expect("stdin still open")
     }
