@@ -990,7 +990,53 @@ async fn bridge_ends_with_the_one_session_of_a_bound_file() {
             "{stderr:?}"
         );
         let last = stderr.last().expect("an error line");
-        assert!(last.contains("the one connection of file://"), "{last}");
+        assert!(last.contains("the one session of file://"), "{last}");
+    })
+    .await;
+}
+
+/// A bound `mq://` side is read only once B answers: a B that never does takes nothing from
+/// the queue (the bridge fails, and the messages stay queued for the next try); a queue never
+/// ends by itself, so B ending its session is a failure, not a clean end.
+#[tokio::test]
+async fn bridge_takes_nothing_from_a_bound_queue_before_b_answers() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-bridge-mq");
+        let name = unique_name("bridge-q");
+        let queue = format!("mq://{name}");
+        ok(&["mq", "create", &name], &[]).await;
+        for msg in ["one", "two", "three"] {
+            ok(&["send", &queue, msg], &[]).await;
+        }
+        let len = || async { ok(&["mq", "stat", &name], &[]).await };
+        let listen = format!("listen:{queue}");
+        let nowhere = format!("unix://{}", dir.join("nobody.sock"));
+        for _ in 0..2 {
+            let bridge = Proc::start(
+                &["bridge", &listen, &nowhere, "--retry", "250ms"],
+                &[],
+                false,
+            );
+            let (status, stderr) = bridge.wait_out().await;
+            assert_eq!(status.code(), Some(1), "{stderr:?}");
+            let stat = len().await;
+            assert!(stat.contains("len:             3"), "{stat}");
+        }
+
+        let mut b = anyipc::bind("tcp://127.0.0.1:0").await.expect("bind");
+        let tcp = b.endpoint().to_string();
+        let bridge = Proc::start(&["bridge", &listen, &tcp], &[], false);
+        let mut conn = b.accept().await.expect("the bridge connects");
+        for msg in ["one", "two", "three"] {
+            let got = conn.next().await.expect("a message").expect("no error");
+            assert_eq!(got, msg);
+        }
+        drop(conn);
+        let (status, stderr) = bridge.wait_out().await;
+        assert_eq!(status.code(), Some(1), "{stderr:?}");
+        let last = stderr.last().expect("an error line");
+        assert!(last.contains("ended the one session of mq://"), "{last}");
+        ok(&["mq", "rm", &name], &[]).await;
     })
     .await;
 }

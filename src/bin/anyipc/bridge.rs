@@ -18,8 +18,10 @@
 //! `udp://` one that fails its checks) is reported and skipped; it does not end the
 //! session. An `mq://` message over `max_frame` does: it stays in the queue. Messages in
 //! flight when a side goes away are lost. A bound `file://` or `mq://` side has one reader,
-//! so it gives one session, and the bridge ends with it (exit 0 after a clean end, such as
-//! the end of a file read with `follow=false`; 1 after a failure). Reconnecting uses
+//! so it gives one session, and the bridge ends with it: exit 0 at the end of a file read
+//! with `follow=false`, 1 when the session fails or B ends a queue's (a queue never ends by
+//! itself). Such a side is not read before B answers, so a B that never does takes nothing
+//! from the queue or the log. Reconnecting uses
 //! exponential backoff from 100 ms to 5 s: for each new client of a bound side, for up to
 //! `--retry` before the client is dropped; between two servers, for ever.
 
@@ -67,11 +69,11 @@ Examples:
   anyipc bridge connect:shm://a connect:tcp://127.0.0.1:9000  keep two servers joined
 
 A bound file:// or mq:// side has one reader: the bridge forwards its one session and ends \
-with it.
+with it, and reads nothing from it before B answers.
 
-Exit codes: 0 on Ctrl-C or SIGTERM (or the clean end of a bound file:// or mq:// side's \
-session), 1 runtime failure (cannot bind, accepting keeps failing, that session failed), \
-2 bad usage or URL.")]
+Exit codes: 0 on Ctrl-C or SIGTERM (or at the end of a bound file:// side read with \
+follow=false), 1 runtime failure (cannot bind, accepting keeps failing, the session of a \
+bound file:// or mq:// side failed, or B ended a queue's), 2 bad usage or URL.")]
 pub(crate) struct BridgeArgs {
     /// First side: URL, listen:URL or connect:URL (default: listen).
     #[arg(value_name = "A")]
@@ -172,11 +174,13 @@ struct Shared {
     sessions: AtomicU64,
 }
 
-/// Runs `anyipc bridge` until a stop signal (Ctrl-C, SIGTERM, SIGHUP).
+/// Runs `anyipc bridge` until a stop signal (Ctrl-C, SIGTERM, SIGHUP), or, with a bound
+/// `file://` or `mq://` side, until its one session ends.
 ///
 /// # Errors
 /// Usage errors for bad URLs, a `mem://` side or two bound sides; runtime errors when binding
-/// fails or accepting keeps failing.
+/// fails, accepting keeps failing, or the one session of a bound `file://` or `mq://` side
+/// failed or (a queue's) ended.
 pub(crate) async fn run(args: BridgeArgs) -> Result<(), CliError> {
     let a = Side::parse(&args.a, Role::Listen)?;
     let b = Side::parse(&args.b, Role::Connect)?;
@@ -245,35 +249,57 @@ async fn accept_loop(
     loop {
         match listener.accept().await {
             Ok(client) if one_connection => {
-                let failed = client_session(client, target.clone(), swapped, shared.clone()).await;
-                return match failed {
-                    false => Ok(()),
-                    true => Err(CliError::Runtime(format!(
-                        "bridge: the one connection of {} failed (above)",
-                        listener.endpoint()
-                    ))),
-                };
+                // Nothing is taken from the queue or the log before `target` answers: a
+                // message held meanwhile would be lost if it never does.
+                let failed =
+                    client_session(client, target.clone(), swapped, false, shared.clone()).await;
+                return one_session_ended(listener.endpoint(), target, failed);
             }
             Ok(client) => {
                 accept_errors.accepted();
                 let target = target.clone();
                 let shared = shared.clone();
-                tokio::spawn(async move { client_session(client, target, swapped, shared).await });
+                tokio::spawn(
+                    async move { client_session(client, target, swapped, true, shared).await },
+                );
             }
             Err(err) => accept_errors.wait_out(&err, listener.endpoint()).await?,
         }
     }
 }
 
+/// How the bridge ends with the one session of a bound side that
+/// [gives one](gives_one_connection): a failure is an error, and so is the end of a queue's
+/// session, since a queue never ends by itself (`target` went away); a file's ends at the
+/// end of a file read without `follow`.
+///
+/// # Errors
+/// The session failed (what failed is printed already), or it was a queue's.
+fn one_session_ended(bound: &Endpoint, target: &Endpoint, failed: bool) -> Result<(), CliError> {
+    if failed {
+        Err(CliError::Runtime(format!(
+            "bridge: the one session of {bound} failed (above)"
+        )))
+    } else if bound.scheme() == Scheme::Mq {
+        Err(CliError::Runtime(format!(
+            "bridge: {target} ended the one session of {bound}; the messages still queued stay there"
+        )))
+    } else {
+        Ok(())
+    }
+}
+
 /// Serves one accepted client: connects to `target` (retrying for `--retry`), then forwards.
 ///
-/// While it connects, the client's first message (if one comes) is held, to be forwarded
-/// first; a client that leaves meanwhile ends the attempt. `true` if the session failed (a
-/// client error, no connection to `target`, a forwarding error), which is printed.
+/// With `take_first`, while it connects, the client's first message (if one comes) is held,
+/// to be forwarded first, and a client that leaves meanwhile ends the attempt; without, the
+/// client is not read until `target` answers. `true` if the session failed (a client error,
+/// no connection to `target`, a forwarding error), which is printed.
 async fn client_session(
     mut client: Connection,
     target: Endpoint,
     swapped: bool,
+    take_first: bool,
     shared: Arc<Shared>,
 ) -> bool {
     let n = shared.sessions.fetch_add(1, Ordering::Relaxed) + 1;
@@ -285,7 +311,7 @@ async fn client_session(
     let server = loop {
         tokio::select! {
             connected = &mut connecting => break connected,
-            first = client.next(), if held.is_none() => match first {
+            first = client.next(), if take_first && held.is_none() => match first {
                 Some(Ok(msg)) => held = Some(msg),
                 Some(Err(err)) if skippable(&client, &err) => {
                     eprintln!("anyipc: bridge session {n}: skipped a bad message: {err}");
