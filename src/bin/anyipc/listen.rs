@@ -26,6 +26,8 @@ use tokio::task::JoinHandle;
 
 /// Received messages waiting to be printed before connection tasks wait for stdout.
 const PRINT_BACKLOG: usize = 64;
+/// Bytes of printed lines gathered into one write of stdout, at most (a line may pass it).
+const PRINT_GATHER: usize = 64 * 1024;
 
 /// Arguments of `anyipc listen`.
 #[derive(Debug, clap::Args)]
@@ -129,12 +131,20 @@ pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
             },
             next = to_print.recv() => match next {
                 Some((peer, msg, taken)) => {
-                    let written = out.write_message_from(Some(&peer), &msg).await;
-                    if let Err(err) = written {
-                        break Err(CliError::Runtime(format!("cannot write to stdout: {err}")));
-                    }
+                    out.queue_message_from(Some(&peer), &msg);
                     printed += 1;
                     let done = args.count == Some(printed);
+                    // One write for the messages already waiting; each goes out before
+                    // `listen` waits, ends, or confirms a message to its connection.
+                    let flush = taken.is_some()
+                        || done
+                        || to_print.is_empty()
+                        || out.queued_len() >= PRINT_GATHER;
+                    if flush {
+                        if let Err(err) = out.flush_queued().await {
+                            break Err(stdout_failed(err));
+                        }
+                    }
                     if done {
                         // Before the message is confirmed: its connection then takes no more.
                         let _ = stop_serving.send(true);
@@ -159,6 +169,11 @@ pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
             _ = stop.recv() => break Ok(()),
         }
     };
+    // Lines gathered when a signal or an accept error ended the loop.
+    let ended = match out.queued_len() {
+        0 => ended,
+        _ => ended.and(out.flush_queued().await.map_err(stdout_failed)),
+    };
     // The one connection of a log or queue ends by closing, so a log commits its cursor
     // after the last message printed.
     let _ = stop_serving.send(true);
@@ -166,6 +181,11 @@ pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
         let _ = tokio::time::timeout(CLOSE_PATIENCE, last).await;
     }
     ended
+}
+
+/// The error that ends `listen` when stdout cannot be written.
+fn stdout_failed(err: io::Error) -> CliError {
+    CliError::Runtime(format!("cannot write to stdout: {err}"))
 }
 
 /// One received message on its way to stdout, with, for a connection that must not take

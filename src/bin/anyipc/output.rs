@@ -21,7 +21,6 @@
 //! padding); `listen` adds `peer`, who sent it.
 
 use base64::Engine as _;
-use std::fmt::Write as _;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 /// How each message is printed.
@@ -60,13 +59,16 @@ impl OutputArgs {
     }
 }
 
-/// Writes messages to an output, one line each, flushing after every line so a reader of a pipe
-/// sees each message as soon as it arrives.
+/// Writes messages to an output, one line each: [`write_message`](Self::write_message)
+/// flushes after every line, so a reader of a pipe sees each message as soon as it arrives;
+/// [`queue_message_from`](Self::queue_message_from) gathers lines for one write and flush
+/// when more messages are already waiting.
 #[derive(Debug)]
 pub(crate) struct MessageWriter<W> {
     out: W,
     format: Format,
-    line: String,
+    /// The lines formatted and not yet written (UTF-8 text).
+    line: Vec<u8>,
 }
 
 impl MessageWriter<tokio::io::Stdout> {
@@ -82,7 +84,7 @@ impl<W: AsyncWrite + Unpin> MessageWriter<W> {
         MessageWriter {
             out,
             format,
-            line: String::new(),
+            line: Vec::new(),
         }
     }
 
@@ -104,40 +106,113 @@ impl<W: AsyncWrite + Unpin> MessageWriter<W> {
         peer: Option<&str>,
         msg: &[u8],
     ) -> std::io::Result<()> {
-        self.line.clear();
+        self.queue_message_from(peer, msg);
+        self.flush_queued().await
+    }
+
+    /// Formats `msg` as one line after the lines queued, to be written by
+    /// [`flush_queued`](Self::flush_queued).
+    pub(crate) fn queue_message_from(&mut self, peer: Option<&str>, msg: &[u8]) {
         match self.format {
             Format::Text => escape_into(&mut self.line, msg),
             Format::Hex => hex_into(&mut self.line, msg),
             Format::Json => json_into(&mut self.line, peer, msg),
         }
-        self.line.push('\n');
-        self.out.write_all(self.line.as_bytes()).await?;
+        self.line.push(b'\n');
+    }
+
+    /// Bytes of the lines queued.
+    pub(crate) fn queued_len(&self) -> usize {
+        self.line.len()
+    }
+
+    /// Writes the lines queued and flushes.
+    ///
+    /// # Errors
+    /// The output's write error (a closed pipe, a full disk).
+    pub(crate) async fn flush_queued(&mut self) -> std::io::Result<()> {
+        if !self.line.is_empty() {
+            self.out.write_all(&self.line).await?;
+            self.line.clear();
+        }
         self.out.flush().await
     }
 }
 
-/// Appends `msg` to `line` as escaped text (see the module docs).
-pub(crate) fn escape_into(line: &mut String, msg: &[u8]) {
-    for chunk in msg.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '\n' => line.push_str("\\n"),
-                '\r' => line.push_str("\\r"),
-                '\t' => line.push_str("\\t"),
-                '\\' => line.push_str("\\\\"),
-                c if c.is_ascii_control() => {
-                    let _ = write!(line, "\\x{:02x}", c as u32);
-                }
-                c if c.is_control() => {
-                    let _ = write!(line, "\\u{{{:04x}}}", c as u32);
-                }
-                c => line.push(c),
+/// Lowercase hex digits.
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// `byte` as `\xHH`.
+fn byte_escape(byte: u8) -> [u8; 4] {
+    let [high, low] = hex_digits(byte);
+    [b'\\', b'x', high, low]
+}
+
+/// `byte` as two lowercase hex digits.
+fn hex_digits(byte: u8) -> [u8; 2] {
+    [
+        HEX_DIGITS[usize::from(byte >> 4)],
+        HEX_DIGITS[usize::from(byte & 0xf)],
+    ]
+}
+
+/// Appends `msg` to `line` as escaped text (see the module docs): valid UTF-8 whatever
+/// `msg` holds.
+pub(crate) fn escape_into(line: &mut Vec<u8>, msg: &[u8]) {
+    line.reserve(msg.len());
+    // Printable ASCII and whole characters from `plain` to `at` go in as they are.
+    let (mut plain, mut at) = (0, 0);
+    while let Some(&byte) = msg.get(at) {
+        let escaped: &[u8] = match byte {
+            b'\\' => b"\\\\",
+            b' '..=b'~' => {
+                at += 1;
+                continue;
             }
-        }
-        for byte in chunk.invalid() {
-            let _ = write!(line, "\\x{byte:02x}");
-        }
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            // Other ASCII controls and DEL.
+            0..=0x7f => &byte_escape(byte),
+            _ => match char_at(msg, at) {
+                Some(c) if !c.is_control() => {
+                    at += c.len_utf8();
+                    continue;
+                }
+                // C1 controls, U+0080–U+009F: two bytes, the second the code point.
+                Some(c) => {
+                    line.extend_from_slice(&msg[plain..at]);
+                    line.extend_from_slice(b"\\u{00");
+                    line.extend_from_slice(&hex_digits(c as u8));
+                    line.push(b'}');
+                    at += c.len_utf8();
+                    plain = at;
+                    continue;
+                }
+                // A byte that starts no character.
+                None => &byte_escape(byte),
+            },
+        };
+        line.extend_from_slice(&msg[plain..at]);
+        line.extend_from_slice(escaped);
+        at += 1;
+        plain = at;
     }
+    line.extend_from_slice(&msg[plain..]);
+}
+
+/// The character whose UTF-8 encoding starts at `msg[at]`, if a whole, valid one does.
+#[inline]
+fn char_at(msg: &[u8], at: usize) -> Option<char> {
+    let width = match msg.get(at)? {
+        0x00..=0x7f => 1,
+        0xc2..=0xdf => 2,
+        0xe0..=0xef => 3,
+        0xf0..=0xf4 => 4,
+        _ => return None,
+    };
+    let bytes = msg.get(at..at + width)?;
+    std::str::from_utf8(bytes).ok()?.chars().next()
 }
 
 /// Prints one line to stdout with [`print_stdout`], returning the error from the calling
@@ -164,15 +239,15 @@ pub(crate) fn print_stdout(text: &str) -> Result<(), crate::CliError> {
 }
 
 /// Appends `msg` as lowercase hex digits.
-pub(crate) fn hex_into(line: &mut String, msg: &[u8]) {
+pub(crate) fn hex_into(line: &mut Vec<u8>, msg: &[u8]) {
     line.reserve(msg.len() * 2);
-    for byte in msg {
-        let _ = write!(line, "{byte:02x}");
+    for &byte in msg {
+        line.extend_from_slice(&hex_digits(byte));
     }
 }
 
 /// Appends `msg` as one JSON object (see the module docs).
-fn json_into(line: &mut String, peer: Option<&str>, msg: &[u8]) {
+fn json_into(line: &mut Vec<u8>, peer: Option<&str>, msg: &[u8]) {
     let mut object = serde_json::Map::new();
     if let Some(peer) = peer {
         object.insert("peer".into(), peer.into());
@@ -185,7 +260,7 @@ fn json_into(line: &mut String, peer: Option<&str>, msg: &[u8]) {
             base64::engine::general_purpose::STANDARD.encode(msg).into(),
         ),
     };
-    line.push_str(&serde_json::Value::Object(object).to_string());
+    line.extend_from_slice(serde_json::Value::Object(object).to_string().as_bytes());
 }
 
 #[cfg(test)]
@@ -193,9 +268,9 @@ mod tests {
     use super::*;
 
     fn escape(msg: &[u8]) -> String {
-        let mut line = String::new();
+        let mut line = Vec::new();
         escape_into(&mut line, msg);
-        line
+        String::from_utf8(line).expect("escaped text is UTF-8")
     }
 
     #[test]
@@ -219,6 +294,72 @@ mod tests {
         assert_eq!(escape(b"\xff\xfe"), "\\xff\\xfe");
         // A truncated multi-byte sequence at the end.
         assert_eq!(escape(b"ok\xe2\x9c"), "ok\\xe2\\x9c");
+    }
+
+    /// The escaping as first written, with `format!` per escape: the fast one must agree.
+    fn reference_escape(msg: &[u8]) -> String {
+        use std::fmt::Write as _;
+        let mut line = String::new();
+        for chunk in msg.utf8_chunks() {
+            for c in chunk.valid().chars() {
+                match c {
+                    '\n' => line.push_str("\\n"),
+                    '\r' => line.push_str("\\r"),
+                    '\t' => line.push_str("\\t"),
+                    '\\' => line.push_str("\\\\"),
+                    c if c.is_ascii_control() => write!(line, "\\x{:02x}", c as u32).unwrap(),
+                    c if c.is_control() => write!(line, "\\u{{{:04x}}}", c as u32).unwrap(),
+                    c => line.push(c),
+                }
+            }
+            for byte in chunk.invalid() {
+                write!(line, "\\x{byte:02x}").unwrap();
+            }
+        }
+        line
+    }
+
+    #[test]
+    fn escaping_agrees_with_the_reference_on_every_byte_pair_and_mixed_text() {
+        for a in 0..=255u8 {
+            for b in 0..=255u8 {
+                let msg = [b'x', a, b, b'y'];
+                assert_eq!(escape(&msg), reference_escape(&msg), "{msg:?}");
+            }
+        }
+        let mixed = "caf\u{e9} \u{85}\u{9f}\u{a0}\u{2028}\\ \t\u{7f}✓\u{1f600}".as_bytes();
+        let mut msg = mixed.to_vec();
+        msg.extend_from_slice(b"\xf0\x9f\x98 end\xc3");
+        assert_eq!(escape(&msg), reference_escape(&msg));
+        // Random bytes, and random bytes where most are UTF-8 lead and continuation bytes.
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()[0]
+        };
+        let random: Vec<u8> = (0..100_000).map(|_| next()).collect();
+        assert_eq!(escape(&random), reference_escape(&random));
+        let high: Vec<u8> = (0..100_000).map(|_| next() | 0x80).collect();
+        assert_eq!(escape(&high), reference_escape(&high));
+        let mut hex = Vec::new();
+        hex_into(&mut hex, &(0..=255u8).collect::<Vec<_>>());
+        let hex = String::from_utf8(hex).unwrap();
+        let reference: String = (0..=255u8).map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, reference);
+    }
+
+    #[tokio::test]
+    async fn queued_lines_go_out_in_one_flush() {
+        let mut out = Vec::new();
+        let mut writer = MessageWriter::new(&mut out, Format::Text);
+        writer.queue_message_from(None, b"one");
+        writer.queue_message_from(None, b"two");
+        assert_eq!(writer.queued_len(), 8);
+        writer.flush_queued().await.unwrap();
+        assert_eq!(writer.queued_len(), 0);
+        assert_eq!(out, b"one\ntwo\n");
     }
 
     #[tokio::test]
