@@ -71,7 +71,9 @@ the peer connects back when a run starts (an error after 8 s if it does not). An
 without ?create=true must exist (anyipc mq create NAME). With --connect, URL must be a \
 running `anyipc listen URL --echo`: latency is measured through the echo, and throughput \
 counts echoed messages (every byte crosses twice, so it is not comparable with the one-way \
-figure, nor with the baseline).
+figure, nor with the baseline). `listen` prints every message it echoes, so that figure is \
+the echo server's, printing included (binary messages, escaped as text, cost the most; \
+--hex less), not the transport's alone.
 
 Sizes: a default size over the largest message the endpoint carries is lowered to it (a note \
 says so; fifo:// carries PIPE_BUF less its framing (4,092 B with length framing on Linux), udp:// 65,507 B, mq:// its \
