@@ -23,18 +23,17 @@
 //! The second run starts with order 10, and `billing` starts at record 9, where the first
 //! run left it.
 
+mod common;
+
 use anyipc::file::{FileConsumer, FileOptions, FileProducer, FsyncPolicy};
 use std::path::PathBuf;
 
+/// The command line this example takes.
+const USAGE: &str = "durable_log [--clean] [DIR]";
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("durable_log: {err}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    common::exit_status("durable_log", run().await).into()
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -43,10 +42,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "--clean" => clean = true,
-            flag if flag.starts_with('-') => {
-                return Err(
-                    format!("unknown option {flag}; usage: durable_log [--clean] [DIR]").into(),
-                )
+            flag if common::is_option(flag) => {
+                return Err(common::Usage::unknown_option(flag, USAGE).into())
             }
             path => dir = Some(std::path::absolute(path)?),
         }

@@ -9,7 +9,9 @@
 //!
 //! Give another path or endpoint URL as the first argument (`-- /run/user/1000/app.fifo`).
 //! `--count N` stops after N messages; otherwise the reader runs until Ctrl-C (or SIGTERM),
-//! which removes the FIFO.
+//! which removes the FIFO. There is no `--once`: all writers share the one stream this reader
+//! reads, and it cannot tell when one of them leaves (see below), so there is no one client to
+//! serve. Any other argument starting with `-` is refused (exit status 2).
 //!
 //! A FIFO is one-way: this side only reads, writers only write. Writers may come and go; the
 //! reader keeps waiting for the next message. Each message is one atomic write, so messages
@@ -18,31 +20,36 @@
 #[cfg(unix)]
 mod common;
 
+/// The command line this example takes.
+#[cfg(unix)]
+const USAGE: &str = "fifo_reader [PATH|URL] [--count N]";
+
 #[cfg(unix)]
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("fifo_reader: {err}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    common::exit_status("fifo_reader", run().await).into()
 }
 
 #[cfg(unix)]
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    use common::Usage;
+
     let mut url = default_url();
     let mut count = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--count" => {
-                count = Some(
-                    args.next()
-                        .ok_or("--count needs a number")?
-                        .parse::<u64>()?,
+            "--count" => count = Some(common::number::<u64>(&mut args, "--count", USAGE)?),
+            "--once" => {
+                return Err(Usage::new(
+                    "a FIFO has no clients to count for --once (all writers share one stream); \
+                     --count N stops after N messages",
+                    USAGE,
                 )
+                .into())
+            }
+            other if common::is_option(other) => {
+                return Err(Usage::unknown_option(other, USAGE).into())
             }
             other if other.contains("://") => url = other.to_owned(),
             path => url = format!("fifo://{}", std::path::absolute(path)?.display()),

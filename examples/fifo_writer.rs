@@ -11,21 +11,27 @@
 //! without them it sends three. A FIFO carries no replies: the writer only writes.
 
 #[cfg(unix)]
+mod common;
+
+/// The command line this example takes.
+#[cfg(unix)]
+const USAGE: &str = "fifo_writer [PATH|URL] [MESSAGE...]";
+
+#[cfg(unix)]
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("fifo_writer: {err}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    common::exit_status("fifo_writer", run().await).into()
 }
 
 #[cfg(unix)]
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let url = match args.next() {
+    // A first argument that starts with `-` is an unknown option, not a path or name.
+    let url = match args
+        .next()
+        .map(|arg| common::positional(arg, USAGE))
+        .transpose()?
+    {
         Some(url) if url.contains("://") => url,
         Some(path) => format!("fifo://{}", std::path::absolute(path)?.display()),
         None => format!(

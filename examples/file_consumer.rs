@@ -8,24 +8,25 @@
 //!
 //! Arguments: a file path or a `file://` URL (default `$TMPDIR/anyipc-example.txt`),
 //! `--no-follow` to read to the end and exit (a last line without its newline counts),
-//! `--count N` to exit after N lines. Otherwise it runs until Ctrl-C (or SIGTERM).
+//! `--count N` to exit after N lines. Otherwise it runs until Ctrl-C (or SIGTERM). There is no
+//! `--once`: every producer appends to the one file this reads, so there is no one client to
+//! serve. Any other argument starting with `-` is refused (exit status 2).
 
 mod common;
 
 use futures::StreamExt;
 
+/// The command line this example takes.
+const USAGE: &str = "file_consumer [PATH|URL] [--no-follow] [--count N]";
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("file_consumer: {err}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    common::exit_status("file_consumer", run().await).into()
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    use common::Usage;
+
     let mut path = std::env::temp_dir().join("anyipc-example.txt");
     let mut url = None;
     let (mut follow, mut count) = (true, None::<u64>);
@@ -33,7 +34,18 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--no-follow" => follow = false,
-            "--count" => count = Some(args.next().ok_or("--count needs a number")?.parse()?),
+            "--count" => count = Some(common::number(&mut args, "--count", USAGE)?),
+            "--once" => {
+                return Err(Usage::new(
+                    "a file has no clients to count for --once (every producer appends to it); \
+                     --no-follow reads to the end and exits, --count N stops after N lines",
+                    USAGE,
+                )
+                .into())
+            }
+            other if common::is_option(other) => {
+                return Err(Usage::unknown_option(other, USAGE).into())
+            }
             other if other.contains("://") => url = Some(other.to_owned()),
             other => path = std::path::absolute(other)?,
         }

@@ -11,17 +11,16 @@
 //! `--count N` lines (default 5), `--interval-ms MS` between them (default 1000). The file is
 //! an ordinary text file (`framing=lines`): `tail -f` or any editor reads it too.
 
+mod common;
+
 use futures::SinkExt;
+
+/// The command line this example takes.
+const USAGE: &str = "file_producer [PATH|URL] [--count N] [--interval-ms MS]";
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("file_producer: {err}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    common::exit_status("file_producer", run().await).into()
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -30,9 +29,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--count" => count = args.next().ok_or("--count needs a number")?.parse()?,
-            "--interval-ms" => {
-                interval_ms = args.next().ok_or("--interval-ms needs a number")?.parse()?
+            "--count" => count = common::number(&mut args, "--count", USAGE)?,
+            "--interval-ms" => interval_ms = common::number(&mut args, "--interval-ms", USAGE)?,
+            other if common::is_option(other) => {
+                return Err(common::Usage::unknown_option(other, USAGE).into())
             }
             other if other.contains("://") => url = other.to_owned(),
             path => url = lines_url(&std::path::absolute(path)?),

@@ -7,27 +7,39 @@
 //! anyipc mq rm demo                                # removes the queue (or: mq_create -- --rm)
 //! ```
 //!
-//! Give another name as the first argument; `--rm` removes the queue instead.
+//! Give another name as the first argument; `--rm` removes the queue instead. Any other
+//! argument starting with `-` is refused (exit status 2).
+
+mod common;
 
 use anyipc::queue::{MessageQueue, QueueOptions};
 use std::process::ExitCode;
 
+/// The command line this example takes.
+const USAGE: &str = "mq_create [NAME] [--rm]";
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let remove = args.iter().any(|a| a == "--rm");
-    let name = args
-        .iter()
-        .find(|a| !a.starts_with("--"))
-        .map_or("demo", String::as_str);
+    common::exit_status("mq_create", run()).into()
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let mut name = "demo".to_owned();
+    let mut remove = false;
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--rm" => remove = true,
+            _ => name = common::positional(arg, USAGE)?,
+        }
+    }
     let result = if remove {
-        MessageQueue::remove(name).map(|()| println!("removed mq://{name}"))
+        MessageQueue::remove(&name).map(|()| println!("removed mq://{name}"))
     } else {
         let options = QueueOptions {
             capacity: 16,
             max_message_len: 1024,
             ..QueueOptions::default()
         };
-        MessageQueue::create(name, &options).map(|queue| {
+        MessageQueue::create(&name, &options).map(|queue| {
             let a = queue.attributes();
             println!(
                 "created mq://{name}: capacity {}, max_message_len {} (it stays until removed)",
@@ -35,11 +47,5 @@ fn main() -> ExitCode {
             );
         })
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("mq_create: {name}: {err}");
-            ExitCode::FAILURE
-        }
-    }
+    result.map_err(|err| format!("{name}: {err}").into())
 }

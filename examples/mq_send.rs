@@ -9,6 +9,8 @@
 //! The message goes through the URL layer (`mq://demo?priority=9`) as JSON, so
 //! `anyipc listen mq://demo` prints it too.
 
+mod common;
+
 use futures::SinkExt;
 use serde::{Deserialize, Serialize};
 use std::process::ExitCode;
@@ -20,12 +22,23 @@ struct Message {
     text: String,
 }
 
+/// The command line this example takes.
+const USAGE: &str = "mq_send TYPE TEXT [PRIORITY 0-31]";
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (Some(kind), Some(text)) = (args.first(), args.get(1)) else {
-        eprintln!("usage: mq_send TYPE TEXT [PRIORITY 0-31]");
-        return ExitCode::from(2);
+    let (kind, text) = match (args.first(), args.get(1)) {
+        // Not a type: an option this example does not have.
+        (Some(kind), _) if common::is_option(kind) => {
+            let usage = common::Usage::unknown_option(kind, USAGE);
+            return common::exit_status("mq_send", Err(usage.into())).into();
+        }
+        (Some(kind), Some(text)) => (kind, text),
+        _ => {
+            let usage = common::Usage::new("a TYPE and a TEXT are needed", USAGE);
+            return common::exit_status("mq_send", Err(usage.into())).into();
+        }
     };
     let priority = args.get(2).map_or("0", String::as_str);
     let name = std::env::var("MQ").unwrap_or_else(|_| "demo".to_owned());

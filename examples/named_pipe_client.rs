@@ -10,20 +10,24 @@
 //! Give another name or endpoint URL as the first argument (`-- orders`), and messages to send
 //! after it; without them it sends three.
 
+mod common;
+
+/// The command line this example takes.
+const USAGE: &str = "named_pipe_client [NAME|URL] [MESSAGE...]";
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("named_pipe_client: {err}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    common::exit_status("named_pipe_client", run().await).into()
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let url = match args.next() {
+    // A first argument that starts with `-` is an unknown option, not a path or name.
+    let url = match args
+        .next()
+        .map(|arg| common::positional(arg, USAGE))
+        .transpose()?
+    {
         Some(url) if url.contains("://") => url,
         Some(name) => format!("pipe://{name}"),
         None => "pipe://anyipc-example".to_owned(),

@@ -19,15 +19,12 @@
 
 mod common;
 
+/// The command line this example takes.
+const USAGE: &str = "named_pipe_server [NAME|URL] [--once]";
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("named_pipe_server: {err}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    common::exit_status("named_pipe_server", run().await).into()
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -36,6 +33,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "--once" => once = true,
+            other if common::is_option(other) => {
+                return Err(common::Usage::unknown_option(other, USAGE).into())
+            }
             other if other.contains("://") => url = other.to_owned(),
             name => url = format!("pipe://{name}"),
         }

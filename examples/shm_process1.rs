@@ -18,18 +18,16 @@
 #[cfg(target_os = "linux")]
 mod common;
 
+/// The command line this example takes.
+#[cfg(target_os = "linux")]
+const USAGE: &str = "shm_process1 [NAME] [MESSAGE]";
+
 #[cfg(target_os = "linux")]
 #[tokio::main]
 async fn main() {
-    let code = match run().await {
-        Ok(()) => 0,
-        Err(err) => {
-            eprintln!("shm_process1: {err}");
-            1
-        }
-    };
+    let code = common::exit_status("shm_process1", run().await);
     // Exit at once: a runtime shutting down would wait for the blocking read of stdin.
-    std::process::exit(code);
+    std::process::exit(code.into());
 }
 
 #[cfg(target_os = "linux")]
@@ -39,7 +37,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     use tokio::io::AsyncBufReadExt;
 
     let mut args = std::env::args().skip(1);
-    let name = args.next().unwrap_or_else(|| "anyipc-example".to_owned());
+    let name = match args.next() {
+        Some(name) => common::positional(name, USAGE)?,
+        None => "anyipc-example".to_owned(),
+    };
     let message = args.next().unwrap_or_else(|| {
         format!(
             "Hello from shm_process1 (pid {}) through shared memory!",

@@ -9,23 +9,25 @@
 //! Give another region name as the first argument. Linux only.
 
 #[cfg(target_os = "linux")]
+mod common;
+
+/// The command line this example takes.
+#[cfg(target_os = "linux")]
+const USAGE: &str = "shm_process2 [NAME]";
+
+#[cfg(target_os = "linux")]
 fn main() -> std::process::ExitCode {
-    match run() {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("shm_process2: {err}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    common::exit_status("shm_process2", run()).into()
 }
 
 #[cfg(target_os = "linux")]
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     use anyipc::shm::Region;
 
-    let name = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "anyipc-example".to_owned());
+    let name = match std::env::args().nth(1) {
+        Some(name) => common::positional(name, USAGE)?,
+        None => "anyipc-example".to_owned(),
+    };
     let region = Region::open(&name)
         .map_err(|err| format!("cannot open region {name:?}: {err} (is shm_process1 running?)"))?;
     let mut len = [0u8; 4];

@@ -10,23 +10,27 @@
 //! Give another port or any endpoint URL as the first argument (`-- 9000`,
 //! `-- tcp://192.168.1.7:8888`), and messages to send after it; without them it sends three.
 
+mod common;
+
 use std::error::Error;
 use std::process::ExitCode;
 
+/// The command line this example takes.
+const USAGE: &str = "socket_client [PORT|URL] [MESSAGE...]";
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("socket_client: {err}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit_status("socket_client", run().await).into()
 }
 
 async fn run() -> Result<(), Box<dyn Error>> {
     let mut args = std::env::args().skip(1);
-    let url = match args.next() {
+    // A first argument that starts with `-` is an unknown option, not a path or name.
+    let url = match args
+        .next()
+        .map(|arg| common::positional(arg, USAGE))
+        .transpose()?
+    {
         Some(port) if port.parse::<u16>().is_ok() => format!("tcp://127.0.0.1:{port}"),
         Some(url) => url,
         None => "tcp://127.0.0.1:8888".to_owned(),

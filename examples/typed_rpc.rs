@@ -22,6 +22,7 @@ mod common;
 
 use anyipc::codec::Json;
 use anyipc::{Connection, Endpoint, Scheme};
+use common::Usage;
 use futures::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use std::error::Error;
@@ -52,34 +53,41 @@ enum Reply {
     Error(String),
 }
 
+/// The command line this example takes.
+const USAGE: &str = "typed_rpc server [URL] [--once] | typed_rpc client [URL]";
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("typed_rpc: {err}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit_status("typed_rpc", run().await).into()
 }
 
 async fn run() -> Result<(), Box<dyn Error>> {
-    let (flags, words): (Vec<String>, Vec<String>) =
-        std::env::args().skip(1).partition(|a| a.starts_with("--"));
-    let once = flags.iter().any(|f| f == "--once");
-    let url = words
-        .get(1)
-        .cloned()
-        .unwrap_or_else(|| "tcp://127.0.0.1:7000".to_owned());
-    match words.first().map(String::as_str) {
-        Some("server") => server(&url, once).await,
-        Some("client") => client(&url).await,
-        _ => Err("usage: typed_rpc server|client [URL] [--once]".into()),
+    let mut once = false;
+    let mut words = Vec::new();
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--once" => once = true,
+            _ => words.push(common::positional(arg, USAGE)?),
+        }
+    }
+    let (role, url) = match words.as_slice() {
+        [role] => (role.as_str(), "tcp://127.0.0.1:7000"),
+        [role, url] => (role.as_str(), url.as_str()),
+        [] => return Err(Usage::new("server or client?", USAGE).into()),
+        [_, _, extra, ..] => {
+            return Err(Usage::new(format!("unexpected argument {extra:?}"), USAGE).into())
+        }
+    };
+    match role {
+        "server" => server(Endpoint::parse(url)?, once).await,
+        "client" if once => Err(Usage::new("--once is for the server", USAGE).into()),
+        "client" => client(Endpoint::parse(url)?, url).await,
+        other => Err(Usage::new(format!("{other:?} is neither server nor client"), USAGE).into()),
     }
 }
 
-async fn server(url: &str, once: bool) -> Result<(), Box<dyn Error>> {
-    let mut endpoint = Endpoint::parse(url)?;
+/// Serves the clients of `endpoint` until a signal, or its first client with `once`.
+async fn server(mut endpoint: Endpoint, once: bool) -> Result<(), Box<dyn Error>> {
     // Nothing tells a udp server that its client left: it goes once quiet for this long.
     if endpoint.scheme() == Scheme::Udp && endpoint.option("idle_timeout").is_none() {
         endpoint = endpoint.with_option("idle_timeout", "2s")?;
@@ -137,8 +145,8 @@ async fn serve(conn: Connection) -> io::Result<()> {
     Ok(())
 }
 
-async fn client(url: &str) -> Result<(), Box<dyn Error>> {
-    let mut endpoint = Endpoint::parse(url)?;
+/// Sends a few requests to the server at `endpoint` (given as `url`) and prints the replies.
+async fn client(mut endpoint: Endpoint, url: &str) -> Result<(), Box<dyn Error>> {
     // A udp request or reply may be lost, and a missing server says nothing: do not wait
     // for ever.
     if endpoint.scheme() == Scheme::Udp && endpoint.option("recv_timeout").is_none() {

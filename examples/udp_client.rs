@@ -13,25 +13,29 @@
 //! UDP delivers each message whole or not at all and tells nobody when nothing listens, so the
 //! client waits at most `recv_timeout` (2 s unless the URL gives another) for each reply.
 
+mod common;
+
 use anyipc::Endpoint;
 use std::error::Error;
 use std::io;
 use std::process::ExitCode;
 
+/// The command line this example takes.
+const USAGE: &str = "udp_client [PORT|URL] [MESSAGE...]";
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("udp_client: {err}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit_status("udp_client", run().await).into()
 }
 
 async fn run() -> Result<(), Box<dyn Error>> {
     let mut args = std::env::args().skip(1);
-    let url = match args.next() {
+    // A first argument that starts with `-` is an unknown option, not a path or name.
+    let url = match args
+        .next()
+        .map(|arg| common::positional(arg, USAGE))
+        .transpose()?
+    {
         Some(port) if port.parse::<u16>().is_ok() => format!("udp://127.0.0.1:{port}"),
         Some(url) => url,
         None => "udp://127.0.0.1:8889".to_owned(),

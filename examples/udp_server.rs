@@ -25,15 +25,12 @@ use std::error::Error;
 use std::io;
 use std::process::ExitCode;
 
+/// The command line this example takes.
+const USAGE: &str = "udp_server [PORT|URL] [--once]";
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("udp_server: {err}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit_status("udp_server", run().await).into()
 }
 
 async fn run() -> Result<(), Box<dyn Error>> {
@@ -42,6 +39,9 @@ async fn run() -> Result<(), Box<dyn Error>> {
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "--once" => once = true,
+            other if common::is_option(other) => {
+                return Err(common::Usage::unknown_option(other, USAGE).into())
+            }
             port if port.parse::<u16>().is_ok() => url = format!("udp://127.0.0.1:{port}"),
             other => url = other.to_owned(),
         }

@@ -19,16 +19,14 @@
 #[cfg(unix)]
 mod common;
 
+/// The command line this example takes.
+#[cfg(unix)]
+const USAGE: &str = "unix_server [PATH|URL] [--once]";
+
 #[cfg(unix)]
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("unix_server: {err}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    common::exit_status("unix_server", run().await).into()
 }
 
 #[cfg(unix)]
@@ -38,6 +36,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "--once" => once = true,
+            other if common::is_option(other) => {
+                return Err(common::Usage::unknown_option(other, USAGE).into())
+            }
             other if other.contains("://") => url = other.to_owned(),
             path => url = format!("unix://{}", std::path::absolute(path)?.display()),
         }

@@ -1,5 +1,11 @@
-//! What the example servers share: stopping on a signal. (A directory without `main.rs`, so
-//! Cargo does not take it for an example of its own.)
+//! What the examples share: stopping on a signal, and reading the command line the same way.
+//! (A directory without `main.rs`, so Cargo does not take it for an example of its own.)
+//!
+//! Each example compiles this module and uses only part of it.
+#![allow(dead_code)]
+
+use std::error::Error;
+use std::fmt;
 
 /// Completes on Ctrl-C (SIGINT) or, on Unix, SIGTERM. The handlers are installed when this is
 /// called, so a signal that comes before the first `.await` is not lost.
@@ -22,5 +28,88 @@ pub(crate) fn stop_signal() -> std::io::Result<impl std::future::Future<Output =
         Ok(async move {
             ctrl_c.recv().await;
         })
+    }
+}
+
+/// A command line the example does not take: [`exit_status`] prints it with the example's
+/// usage line and gives exit status 2, as the `anyipc` CLI does for its usage errors (1 is for
+/// failures). It is found before anything is bound, created or connected.
+#[derive(Debug)]
+pub(crate) struct Usage {
+    /// What is wrong (`unknown option --bogus`).
+    problem: String,
+    /// The example's usage line (`fifo_reader [PATH|URL] [--count N]`).
+    usage: &'static str,
+}
+
+impl Usage {
+    /// `problem` with the command line, for `usage`.
+    pub(crate) fn new(problem: impl Into<String>, usage: &'static str) -> Usage {
+        Usage {
+            problem: problem.into(),
+            usage,
+        }
+    }
+
+    /// An option (an argument starting with `-`) the example does not know.
+    pub(crate) fn unknown_option(arg: &str, usage: &'static str) -> Usage {
+        Usage::new(format!("unknown option {arg}"), usage)
+    }
+}
+
+impl fmt::Display for Usage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}; usage: {}", self.problem, self.usage)
+    }
+}
+
+impl Error for Usage {}
+
+/// Whether `arg` is an option rather than a path, URL, name or port: it starts with `-`. An
+/// example never takes such an argument for a path or name (it would create a FIFO or file
+/// named `--once`); a path that starts with `-` can be written `./-name`.
+pub(crate) fn is_option(arg: &str) -> bool {
+    arg.starts_with('-')
+}
+
+/// `arg` as a positional argument (a path, URL, name or port), or a [`Usage`] error when it
+/// is an option: one the example knows is handled before this, so this one is unknown.
+pub(crate) fn positional(arg: String, usage: &'static str) -> Result<String, Usage> {
+    if is_option(&arg) {
+        Err(Usage::unknown_option(&arg, usage))
+    } else {
+        Ok(arg)
+    }
+}
+
+/// The number after option `flag`, taken from `args`, or a [`Usage`] error when it is missing
+/// or not a number.
+pub(crate) fn number<T: std::str::FromStr>(
+    args: &mut impl Iterator<Item = String>,
+    flag: &str,
+    usage: &'static str,
+) -> Result<T, Usage> {
+    let value = args
+        .next()
+        .ok_or_else(|| Usage::new(format!("{flag} needs a number"), usage))?;
+    value
+        .parse()
+        .map_err(|_| Usage::new(format!("{flag} needs a number, not {value:?}"), usage))
+}
+
+/// The exit status for the result of an example's `run`: 0 after success; otherwise it prints
+/// the error after the example's name (`fifo_reader: unknown option --bogus; usage: …`) and
+/// gives 2 for a [`Usage`] error, 1 for any other.
+pub(crate) fn exit_status(example: &str, result: Result<(), Box<dyn Error>>) -> u8 {
+    match result {
+        Ok(()) => 0,
+        Err(err) => {
+            eprintln!("{example}: {err}");
+            if err.is::<Usage>() {
+                2
+            } else {
+                1
+            }
+        }
     }
 }

@@ -531,3 +531,121 @@ async fn mq_priority_example_orders_by_priority_then_age() {
     })
     .await;
 }
+
+/// Runs example `name args…` in `dir` — its working directory, `TMPDIR` and `XDG_RUNTIME_DIR`,
+/// so that any file, FIFO, socket or name it makes lands there — with `env` added and stdin
+/// from /dev/null, killing it after 10 s. Returns its exit code (`None` when it was killed or
+/// died of a signal) and its stderr.
+async fn run_in(
+    name: &str,
+    args: &[&str],
+    dir: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (Option<i32>, String) {
+    let run = tokio::process::Command::new(example(name))
+        .args(args)
+        .current_dir(dir)
+        .env("TMPDIR", dir)
+        .env("XDG_RUNTIME_DIR", dir)
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    match tokio::time::timeout(std::time::Duration::from_secs(10), run).await {
+        Ok(out) => {
+            let out = out.expect("run example");
+            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+            (out.status.code(), stderr)
+        }
+        Err(_) => (None, "(still running after 10 s; killed)".to_owned()),
+    }
+}
+
+/// Whether `dir` holds nothing; otherwise what it holds.
+fn left_in(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .expect("read the temp dir")
+        .map(|entry| {
+            entry
+                .expect("a dir entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect()
+}
+
+/// An argument starting with `-` that an example does not know is a usage error (exit status
+/// 2, with the usage line) found before anything is bound or created, never a path or name:
+/// `fifo_reader --once` made a FIFO named `--once`, `file_producer --bogus` a file named
+/// `--bogus`, `unix_server --bogus` a socket, and `mq_create` and `typed_rpc` ignored it.
+/// `fifo_reader` and `file_consumer` have no `--once` and say so.
+#[tokio::test]
+async fn examples_refuse_an_unknown_option_and_create_nothing() {
+    watchdog(WATCHDOG, async {
+        let queue = crate::util::unique_name("example-refused");
+        let unknown = "unknown option --bogus; usage: ";
+        let no_once = "has no clients to count for --once";
+        #[allow(unused_mut)] // extended on Unix
+        let mut cases: Vec<(&str, Vec<&str>, &str)> = vec![
+            ("socket_server", vec!["--bogus"], unknown),
+            ("socket_client", vec!["--bogus"], unknown),
+            ("udp_server", vec!["--bogus", "--once"], unknown),
+            ("udp_client", vec!["--bogus"], unknown),
+            ("named_pipe_server", vec!["--bogus"], unknown),
+            ("named_pipe_client", vec!["--bogus"], unknown),
+            ("file_consumer", vec!["--bogus"], unknown),
+            ("file_consumer", vec!["--once"], no_once),
+            (
+                "file_producer",
+                vec!["--bogus", "--interval-ms", "0"],
+                unknown,
+            ),
+            ("durable_log", vec!["--bogus"], unknown),
+            ("typed_rpc", vec!["server", "--bogus"], unknown),
+            ("typed_rpc", vec!["client", "--bogus"], unknown),
+            ("mq_create", vec![queue.as_str(), "--bogus"], unknown),
+            ("mq_send", vec!["--bogus", "text"], unknown),
+        ];
+        #[cfg(unix)]
+        cases.extend([
+            ("fifo_reader", vec!["--bogus"], unknown),
+            ("fifo_reader", vec!["--once"], no_once),
+            ("fifo_writer", vec!["--bogus"], unknown),
+            ("unix_server", vec!["--bogus", "--once"], unknown),
+            ("unix_client", vec!["--bogus"], unknown),
+        ]);
+        #[cfg(target_os = "linux")]
+        cases.extend([
+            ("shm_server", vec!["--bogus"], unknown),
+            ("shm_client", vec!["--bogus"], unknown),
+            ("shm_process1", vec!["--bogus"], unknown),
+            ("shm_process2", vec!["--bogus"], unknown),
+        ]);
+        let queue_env = [("MQ", queue.as_str())];
+        let runs = cases.iter().map(|(name, args, expected)| async move {
+            let dir = TempDir::new("example-refused");
+            let (code, stderr) = run_in(name, args, dir.path(), &queue_env).await;
+            let left = left_in(dir.path());
+            let said = stderr.contains(&format!("{name}: ")) && stderr.contains(expected);
+            (code != Some(2) || !said || !left.is_empty())
+                .then(|| format!("{name} {args:?}: exit {code:?}, left {left:?}, stderr: {stderr}"))
+        });
+        let failures: Vec<String> = futures::future::join_all(runs)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        // `mq_create NAME --bogus` made no queue.
+        #[cfg(target_os = "linux")]
+        let made_queue = anyipc::queue::MessageQueue::remove(&queue).is_ok();
+        #[cfg(not(target_os = "linux"))]
+        let made_queue = false;
+        assert!(
+            failures.is_empty() && !made_queue,
+            "mq_create made mq://{queue}: {made_queue}\n{}",
+            failures.join("\n")
+        );
+    })
+    .await;
+}
