@@ -1,15 +1,21 @@
-//! Typed request/reply with serde over any endpoint URL: the same program is the server and the
-//! client, and the transport is whatever URL you give.
+//! Typed request/reply with serde over any two-way endpoint URL: the same program is the server
+//! and the client, and the transport is whatever URL you give.
 //!
 //! ```text
 //! cargo run --example typed_rpc -- server tcp://127.0.0.1:7000
 //! cargo run --example typed_rpc -- client tcp://127.0.0.1:7000
 //! ```
 //!
-//! Any URL works the same: `unix:///tmp/rpc.sock`, `udp://127.0.0.1:7001`, …. The server runs
-//! until Ctrl-C (or SIGTERM), or serves one client and exits with `--once` after the URL;
-//! Ctrl-C stops it at any time, also while a client is connected. Messages are JSON
-//! (`anyipc::codec::Json`); swap in `anyipc::codec::Postcard` for a compact binary encoding.
+//! Any URL that carries messages both ways between two processes works the same: `tcp://`,
+//! `udp://127.0.0.1:7001`, `unix:///tmp/rpc.sock`, `pipe://rpc`, `shm://rpc` (Linux).
+//! `fifo://`, `file://`, `mq://` and `mem://` are refused up front, by the server and the
+//! client alike (exit status 2): `fifo://` and `file://` carry messages one way only, an
+//! `mq://` queue is shared (a reply would go back into the queue the request came from, to be
+//! taken as one more request), and `mem://` lives inside one process.
+//!
+//! The server runs until Ctrl-C (or SIGTERM), or serves one client and exits with `--once`
+//! after the URL; Ctrl-C stops it at any time, also while a client is connected. Messages are
+//! JSON (`anyipc::codec::Json`); swap in `anyipc::codec::Postcard` for a compact binary encoding.
 //! A request that is not a valid `Request` gets an error reply, and the connection goes on.
 //!
 //! UDP has no close, so over `udp://` a client has left once it has been quiet for the URL's
@@ -79,11 +85,35 @@ async fn run() -> Result<(), Box<dyn Error>> {
         }
     };
     match role {
-        "server" => server(Endpoint::parse(url)?, once).await,
+        "server" => server(two_way(url)?, once).await,
         "client" if once => Err(Usage::new("--once is for the server", USAGE).into()),
-        "client" => client(Endpoint::parse(url)?, url).await,
+        "client" => client(two_way(url)?, url).await,
         other => Err(Usage::new(format!("{other:?} is neither server nor client"), USAGE).into()),
     }
+}
+
+/// `url` parsed, or a [`Usage`] error when no reply could come back on it: request and reply
+/// take a connection that carries messages both ways between two processes.
+fn two_way(url: &str) -> Result<Endpoint, Box<dyn Error>> {
+    let endpoint = Endpoint::parse(url)?;
+    let why = match endpoint.scheme() {
+        Scheme::Mq => format!(
+            "{endpoint} is one shared queue: a reply would go back into it and be taken as one \
+             more request"
+        ),
+        // fifo://, file://: writers send, the reader only receives.
+        scheme if scheme.is_one_way() => {
+            format!("{scheme}:// carries messages one way only: no reply can come back on it")
+        }
+        Scheme::Mem => {
+            format!("{endpoint} lives inside one process, and the server and the client are two")
+        }
+        _ => return Ok(endpoint),
+    };
+    let problem = format!(
+        "{why}; request and reply need a two-way URL: tcp://, udp://, unix://, pipe:// or shm://"
+    );
+    Err(Usage::new(problem, USAGE).into())
 }
 
 /// Serves the clients of `endpoint` until a signal, or its first client with `once`.

@@ -649,3 +649,65 @@ async fn examples_refuse_an_unknown_option_and_create_nothing() {
     })
     .await;
 }
+
+/// `typed_rpc` refuses, server and client alike, a URL on which no reply can come back
+/// (`fifo://`, `file://`, the shared queue `mq://`) or that no other process can reach
+/// (`mem://`): exit status 2 and why, before it binds or connects. Before, over `mq://` the
+/// client read back its own request ("unknown variant `Add`") and the `--once` server kept
+/// running; `fifo://` and `file://` failed with confusing errors.
+#[tokio::test]
+async fn typed_rpc_refuses_urls_without_a_way_back() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("example-rpc-one-way");
+        let path = dir.path();
+        #[allow(unused_mut)] // extended on Unix
+        let mut urls = vec![
+            (
+                format!("file://{}", dir.join("rpc.txt")),
+                "carries messages one way only",
+            ),
+            ("mem://rpc".to_owned(), "lives inside one process"),
+        ];
+        #[cfg(unix)]
+        urls.push((
+            format!("fifo://{}", dir.join("rpc.fifo")),
+            "carries messages one way only",
+        ));
+        // A queue that is there, as after `mq_create`.
+        #[cfg(target_os = "linux")]
+        let queue = {
+            let queue = crate::util::unique_name("example-rpc");
+            anyipc::queue::MessageQueue::create(&queue, &Default::default()).expect("create");
+            urls.push((format!("mq://{queue}"), "is one shared queue"));
+            queue
+        };
+        let runs = urls.iter().flat_map(|(url, why)| {
+            [vec!["server", url, "--once"], vec!["client", url]].map(|args| async move {
+                let (code, stderr) = run_in("typed_rpc", &args, path, &[]).await;
+                let said = stderr.contains(why)
+                    && stderr.contains("request and reply need a two-way URL: tcp://");
+                (code != Some(2) || !said)
+                    .then(|| format!("typed_rpc {args:?}: exit {code:?}, stderr: {stderr}"))
+            })
+        });
+        let failures: Vec<String> = futures::future::join_all(runs)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        #[cfg(target_os = "linux")]
+        {
+            let queue = anyipc::queue::MessageQueue::open(&queue).expect("open the queue");
+            let left = queue.attributes().len;
+            anyipc::queue::MessageQueue::remove(queue.name()).expect("remove the queue");
+            assert_eq!(left, 0, "nothing was sent into the queue");
+        }
+        let left = left_in(dir.path());
+        assert!(
+            failures.is_empty() && left.is_empty(),
+            "left {left:?}\n{}",
+            failures.join("\n")
+        );
+    })
+    .await;
+}
