@@ -1186,6 +1186,45 @@ async fn queues_are_listed_kept_by_clean_and_removed_by_rm() {
     .await;
 }
 
+/// `mq create --max-message-len` takes a size as endpoint options write it (`4KiB`);
+/// `--capacity` counts messages, so a unit there is a usage error that says so.
+#[tokio::test]
+async fn mq_create_takes_a_size_for_the_message_len_and_a_count_for_the_capacity() {
+    watchdog(WATCHDOG, async {
+        let name = unique_name("cli-mq-size");
+        let created = ok(
+            &[
+                "mq",
+                "create",
+                &name,
+                "--capacity",
+                "16",
+                "--max-message-len",
+                "4KiB",
+            ],
+            &[],
+        )
+        .await;
+        assert!(created.contains("max_message_len 4096"), "{created}");
+        let stat = ok(&["mq", "stat", &name], &[]).await;
+        ok(&["mq", "rm", &name], &[]).await;
+        assert!(stat.contains("capacity:        16\n"), "{stat}");
+        assert!(stat.contains("max_message_len: 4096\n"), "{stat}");
+
+        let bytes = run(&["mq", "create", &name, "--capacity", "64KiB"], &[], b"").await;
+        let stderr = text(&bytes.stderr);
+        assert_eq!(bytes.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("--capacity counts messages"), "{stderr}");
+        for bad in ["0", "65MiB", "4XB"] {
+            let out = run(&["mq", "create", &name, "--max-message-len", bad], &[], b"").await;
+            assert_eq!(out.status.code(), Some(2), "{bad}: {}", text(&out.stderr));
+        }
+        let gone = anyipc::queue::MessageQueue::open(&name).expect_err("never created");
+        assert_eq!(gone.kind(), std::io::ErrorKind::NotFound);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn listen_and_send_print_hex_and_json() {
     watchdog(WATCHDOG, async {

@@ -3,14 +3,15 @@
 //! Sending and receiving are `anyipc send mq://NAME` and `anyipc listen mq://NAME`.
 
 use crate::output::say;
+use crate::size_arg::parse_size;
 use crate::CliError;
-use anyipc::queue::{MessageQueue, QueueOptions};
+use anyipc::queue::{MessageQueue, QueueOptions, MAX_CAPACITY, MAX_MESSAGE_LEN};
 
 /// Arguments of `anyipc mq`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Examples:
-  anyipc mq create jobs --capacity 256 --max-message-len 4096
+  anyipc mq create jobs --capacity 256 --max-message-len 4KiB
   anyipc send mq://jobs hello                  (mq://jobs?priority=9 sends at priority 9)
   anyipc listen mq://jobs                      (highest priority first, FIFO within one)
   anyipc mq stat jobs
@@ -28,11 +29,14 @@ enum MqAction {
     Create {
         /// The queue name (letters, digits, '.', '_', '-').
         name: String,
-        /// Messages the queue holds before senders wait.
-        #[arg(long, default_value_t = QueueOptions::default().capacity)]
+        /// Messages the queue holds before senders wait: a count of messages such as 256
+        /// (not bytes; the URL's capacity= is the same count).
+        #[arg(long, value_name = "MESSAGES", default_value_t = QueueOptions::default().capacity,
+              value_parser = parse_capacity)]
         capacity: u32,
-        /// Largest message in bytes.
-        #[arg(long, default_value_t = QueueOptions::default().max_message_len)]
+        /// Largest message: a size such as 4096, 64KiB or 1MiB (at most 64MiB).
+        #[arg(long, value_name = "SIZE", default_value_t = QueueOptions::default().max_message_len,
+              value_parser = parse_message_len)]
         max_message_len: u32,
         /// Permissions of the segment, in octal.
         #[arg(long, default_value = "600", value_parser = parse_mode)]
@@ -48,6 +52,31 @@ enum MqAction {
         /// The queue name.
         name: String,
     },
+}
+
+/// Parses `--capacity`: a whole number of messages. A size with a unit (`64KiB`) is refused
+/// with a word on what the flag counts, since it is most likely meant as bytes.
+fn parse_capacity(text: &str) -> Result<u32, String> {
+    match text.trim().parse::<u32>() {
+        Ok(n) => Ok(n),
+        Err(_) if text.trim().starts_with(|c: char| c.is_ascii_digit()) => Err(format!(
+            "`{text}` is not a number of messages: --capacity counts messages (1 to \
+             {MAX_CAPACITY}), not bytes; --max-message-len sets the largest message's size"
+        )),
+        Err(_) => Err(format!(
+            "`{text}` is not a number of messages such as 256 (1 to {MAX_CAPACITY})"
+        )),
+    }
+}
+
+/// Parses `--max-message-len`: a size as endpoint options write it ([`parse_size`]).
+fn parse_message_len(text: &str) -> Result<u32, String> {
+    let too_large = || format!("`{text}` is over the largest message a queue holds, 64MiB");
+    let size = u32::try_from(parse_size(text)?).map_err(|_| too_large())?;
+    match size {
+        1..=MAX_MESSAGE_LEN => Ok(size),
+        _ => Err(too_large()),
+    }
 }
 
 fn parse_mode(text: &str) -> Result<u32, String> {
@@ -100,4 +129,23 @@ pub(crate) fn run(args: MqArgs) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capacity_is_a_count_and_max_message_len_a_size() {
+        assert_eq!(parse_capacity("256"), Ok(256));
+        let bytes = parse_capacity("64KiB").unwrap_err();
+        assert!(bytes.contains("counts messages"), "{bytes}");
+        assert!(parse_capacity("lots").is_err());
+        assert_eq!(parse_message_len("4096"), Ok(4096));
+        assert_eq!(parse_message_len("4KiB"), Ok(4096));
+        assert_eq!(parse_message_len("64MiB"), Ok(MAX_MESSAGE_LEN));
+        for bad in ["0", "65MiB", "1GiB", "4 XB", ""] {
+            assert!(parse_message_len(bad).is_err(), "{bad}");
+        }
+    }
 }

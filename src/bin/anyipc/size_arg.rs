@@ -1,7 +1,8 @@
-//! Message sizes on the command line (`--size 4KiB`), written as endpoint options write them.
+//! Message sizes on the command line (`bench --size 4KiB`, `mq create --max-message-len
+//! 4KiB`), written as endpoint options write them.
 
-/// The largest message size `anyipc bench` accepts: beyond any transport's default limit, so
-/// the transport itself says what it refuses.
+/// The largest size [`parse_size`] accepts: beyond any transport's default limit, so for
+/// `anyipc bench` the transport itself says what it refuses.
 const MAX_SIZE: u64 = 1 << 30;
 
 /// Parses `64`, `4096`, `4KiB`, `64kib`, `1MiB`, `1GiB` (also `KB`/`MB`/`GB` and `k`/`m`/`g`,
