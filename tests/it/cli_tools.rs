@@ -950,6 +950,61 @@ async fn bridge_between_two_servers_starts_again_when_one_goes_away() {
     .await;
 }
 
+/// `--retry D` keeps trying to connect for a new client for the whole of D, the last try at
+/// D, rather than giving up when the next backoff pause would pass it (3.1 s into `--retry
+/// 5s`, 1.5 s into `--retry 3s`). A server that comes up 3.5 s into `--retry 5s` still gets
+/// the client's message; with nothing there, the client is dropped no earlier than D. Load
+/// only makes the bridge later, so neither check fails on a slow machine once the bridge
+/// tries for the whole of D.
+#[tokio::test]
+async fn bridge_retry_keeps_trying_until_its_end() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-bridge-retry");
+        let late = format!("unix://{}", dir.join("late.sock"));
+        let mut bridge = Proc::start(
+            &["bridge", "tcp://127.0.0.1:0", &late, "--retry", "5s"],
+            &[],
+            false,
+        );
+        let front = bridge.stderr_after("bridging ").await;
+        let (front, _) = front.split_once(" <-> ").expect("A <-> B");
+        let mut client = anyipc::connect(front).await.expect("connect to the bridge");
+        client.send("late").await.expect("send");
+        tokio::time::sleep(Duration::from_millis(3500)).await;
+        let mut server = anyipc::bind(late.as_str()).await.expect("bind");
+        let mut conn = tokio::time::timeout(Duration::from_secs(30), server.accept())
+            .await
+            .expect("the bridge connected within --retry")
+            .expect("accept");
+        let got = conn.next().await.expect("a message").expect("no error");
+        assert_eq!(got, "late");
+        bridge.kill().await;
+
+        let nowhere = format!("unix://{}", dir.join("nobody.sock"));
+        let mut bridge = Proc::start(
+            &["bridge", "tcp://127.0.0.1:0", &nowhere, "--retry", "3s"],
+            &[],
+            false,
+        );
+        let front = bridge.stderr_after("bridging ").await;
+        let (front, _) = front.split_once(" <-> ").expect("A <-> B");
+        let started = std::time::Instant::now();
+        let mut client = anyipc::connect(front).await.expect("connect to the bridge");
+        if let Some(Ok(msg)) = client.next().await {
+            panic!("a message from nowhere: {msg:?}");
+        }
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(2900),
+            "the client was dropped after {waited:?} of --retry 3s"
+        );
+        let dropped = bridge.stderr_after("anyipc: bridge session 1: ").await;
+        assert!(dropped.starts_with("dropping client"), "{dropped}");
+        bridge.kill().await;
+    })
+    .await;
+}
+
 /// A bound `file://` side has one reader, so the bridge forwards its one session and ends
 /// with it: exit 0 after a file read to its end, 1 when that session fails; it does not wait
 /// for ever on an accept that cannot come.

@@ -394,9 +394,11 @@ async fn join_servers(a: &Endpoint, b: &Endpoint, shared: &Arc<Shared>) -> Resul
 }
 
 /// Connects to `endpoint`, retrying with exponential backoff until `give_up` (for ever with
-/// none), which also bounds each attempt (a TCP connect to a host that drops packets takes
-/// about two minutes to fail), though never to less than [`MIN_ATTEMPT`]. A bad URL or an
-/// unsupported scheme is not retried.
+/// none): a pause that would pass `give_up` is cut short there, so the last attempt is made
+/// at `give_up` and the endpoint is tried for the whole of `--retry`. `give_up` also bounds
+/// each attempt (a TCP connect to a host that drops packets takes about two minutes to
+/// fail), though never to less than [`MIN_ATTEMPT`]. A bad URL or an unsupported scheme is
+/// not retried.
 async fn connect_with_backoff(
     endpoint: &Endpoint,
     give_up: Option<Instant>,
@@ -426,11 +428,14 @@ async fn connect_with_backoff(
                 return Err(err)
             }
             Err(err) => {
-                if give_up.is_some_and(|t| Instant::now() + pause > t) {
-                    return Err(err);
-                }
+                let now = Instant::now();
+                let until = match give_up {
+                    Some(t) if now >= t => return Err(err),
+                    Some(t) => t.min(now + pause),
+                    None => now + pause,
+                };
                 tracing::debug!(%endpoint, error = %err, ?pause, "connect failed; retrying");
-                tokio::time::sleep(pause).await;
+                tokio::time::sleep_until(until.into()).await;
                 pause = (pause * 2).min(MAX_BACKOFF);
             }
         }
