@@ -1302,9 +1302,23 @@ async fn listen_and_send_print_hex_and_json() {
         assert_eq!(decoded, binary);
         assert_eq!(lines[0]["len"], binary.len());
         assert_eq!(lines[1]["text"], "plain \"text\" ✓");
-        assert!(lines[1]["peer"]
-            .as_str()
-            .is_some_and(|p| p.starts_with("127.0.0.1:")));
+        for line in &lines {
+            assert!(
+                line["peer"]
+                    .as_str()
+                    .is_some_and(|p| p.starts_with("127.0.0.1:")),
+                "{line}"
+            );
+        }
+        // The help says what the objects hold, `peer` too.
+        let help = ok(&["listen", "--help"], &[]).await;
+        let json_help = help
+            .split("--json")
+            .nth(1)
+            .expect("listen --help has --json");
+        for field in ["\"len\"", "\"text\"", "\"base64\"", "\"peer\""] {
+            assert!(json_help.contains(field), "{field} not in: {json_help}");
+        }
 
         let mut hex = Proc::start(
             &[

@@ -43,7 +43,8 @@ pub(crate) struct OutputArgs {
     hex: bool,
 
     /// Print each message as one JSON object per line: {"len":N,"text":"…"} for UTF-8,
-    /// {"len":N,"base64":"…"} for anything else.
+    /// {"len":N,"base64":"…"} for anything else; `listen` adds "peer", who sent it (such as
+    /// "127.0.0.1:50312" or "pipe client pid 22035").
     #[arg(long)]
     json: bool,
 }
