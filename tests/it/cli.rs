@@ -719,6 +719,27 @@ async fn mem_endpoints_are_refused_by_every_command() {
     .await;
 }
 
+/// `stdio://` is the pipes a child shares with its parent, which only the child connects
+/// to: `listen` and a bound `bridge` side refuse it as bad usage (exit 2) before running,
+/// as they refuse `mem://`, rather than failing to bind it (exit 1).
+#[tokio::test]
+async fn binding_stdio_is_a_usage_error() {
+    watchdog(WATCHDOG, async {
+        assert_usage_error(&["listen", "stdio://"], "cannot be bound").await;
+        assert_usage_error(
+            &["bridge", "stdio://", "tcp://127.0.0.1:1"],
+            "cannot be bound",
+        )
+        .await;
+        assert_usage_error(
+            &["bridge", "connect:tcp://127.0.0.1:1", "listen:stdio://"],
+            "cannot be bound",
+        )
+        .await;
+    })
+    .await;
+}
+
 /// A connect error names the endpoint once and says what it means; the OS detail stays.
 #[cfg(unix)]
 #[tokio::test]

@@ -29,7 +29,7 @@ use crate::accept_errors::AcceptErrors;
 use crate::bad_message::{skippable, skippable_on};
 use crate::cli_error;
 use crate::duration_arg::parse_duration;
-use crate::endpoint_arg::{gives_one_connection, refuse_in_process};
+use crate::endpoint_arg::{gives_one_connection, refuse_binding_stdio, refuse_in_process};
 use crate::{CliError, StopSignals};
 use anyipc::{Connection, Endpoint, Scheme};
 use futures::{SinkExt, StreamExt, TryStreamExt};
@@ -178,14 +178,18 @@ struct Shared {
 /// `file://` or `mq://` side, until its one session ends.
 ///
 /// # Errors
-/// Usage errors for bad URLs, a `mem://` side or two bound sides; runtime errors when binding
+/// Usage errors for bad URLs, a `mem://` side, a bound `stdio://` side or two bound sides; runtime errors when binding
 /// fails, accepting keeps failing, or the one session of a bound `file://` or `mq://` side
 /// failed or (a queue's) ended.
 pub(crate) async fn run(args: BridgeArgs) -> Result<(), CliError> {
     let a = Side::parse(&args.a, Role::Listen)?;
     let b = Side::parse(&args.b, Role::Connect)?;
-    refuse_in_process(&a.endpoint, "bridge")?;
-    refuse_in_process(&b.endpoint, "bridge")?;
+    for side in [&a, &b] {
+        refuse_in_process(&side.endpoint, "bridge")?;
+        if side.role == Role::Listen {
+            refuse_binding_stdio(&side.endpoint, "bridge")?;
+        }
+    }
     let shared = Arc::new(Shared {
         verbose: args.verbose,
         retry: args.retry,

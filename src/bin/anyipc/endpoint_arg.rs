@@ -1,5 +1,6 @@
 //! The endpoint URL and `--framing` arguments that `listen` and `send` share, and the checks
-//! of what a command can do with an endpoint ([`refuse_in_process`], [`no_way_back`]).
+//! of what a command can do with an endpoint ([`refuse_in_process`],
+//! [`refuse_binding_stdio`], [`no_way_back`]).
 
 use crate::CliError;
 use anyipc::endpoint::ParseErrorKind;
@@ -55,6 +56,23 @@ pub(crate) fn refuse_in_process(endpoint: &Endpoint, command: &str) -> Result<()
     Err(CliError::Usage(format!(
         "{command}: {endpoint} lives inside one process and no other process can reach it; \
          use pipe://, unix:// or tcp:// between processes"
+    )))
+}
+
+/// Refuses to bind `stdio://` for `command` (`listen`, a bound `bridge` side): it is the
+/// pipes between a child and the parent that started it, which only the child's side
+/// connects to, so nothing could ever come to a listener there.
+///
+/// # Errors
+/// A usage error for a `stdio://` endpoint.
+pub(crate) fn refuse_binding_stdio(endpoint: &Endpoint, command: &str) -> Result<(), CliError> {
+    if endpoint.scheme() != Scheme::Stdio {
+        return Ok(());
+    }
+    Err(CliError::Usage(format!(
+        "{command}: {endpoint} cannot be bound: it is a child process's pipes to its parent, \
+         which only the child connects to (anyipc::child); use pipe://, unix:// or tcp:// to \
+         take clients"
     )))
 }
 
@@ -126,5 +144,16 @@ mod tests {
         ));
         let tcp = Endpoint::parse("tcp://127.0.0.1:1").unwrap();
         assert!(refuse_in_process(&tcp, "listen").is_ok());
+    }
+
+    #[test]
+    fn binding_stdio_is_refused_other_schemes_are_not() {
+        let stdio = Endpoint::parse("stdio://").unwrap();
+        assert!(matches!(
+            refuse_binding_stdio(&stdio, "listen"),
+            Err(CliError::Usage(line)) if line.contains("cannot be bound")
+        ));
+        let pipe = Endpoint::parse("pipe://app").unwrap();
+        assert!(refuse_binding_stdio(&pipe, "listen").is_ok());
     }
 }

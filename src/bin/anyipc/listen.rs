@@ -12,7 +12,9 @@
 use crate::accept_errors::AcceptErrors;
 use crate::bad_message::skippable;
 use crate::cli_error;
-use crate::endpoint_arg::{gives_one_connection, no_way_back, refuse_in_process, EndpointArgs};
+use crate::endpoint_arg::{
+    gives_one_connection, no_way_back, refuse_binding_stdio, refuse_in_process, EndpointArgs,
+};
 use crate::output::{MessageWriter, OutputArgs};
 use crate::{CliError, StopSignals};
 use anyipc::Connection;
@@ -72,12 +74,13 @@ pub(crate) struct ListenArgs {
 /// end of that connection (the end of a file read with `follow=false`, or an error).
 ///
 /// # Errors
-/// Usage errors for a bad URL, a `mem://` URL or `--echo` where no echo can reach the sender;
-/// runtime errors when binding fails, accepting keeps failing, stdout is closed, or the
-/// connection of an endpoint that ends fails.
+/// Usage errors for a bad URL, a `mem://` or `stdio://` URL or `--echo` where no echo can
+/// reach the sender; runtime errors when binding fails, accepting keeps failing, stdout is
+/// closed, or the connection of an endpoint that ends fails.
 pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
     let endpoint = args.endpoint.endpoint()?;
     refuse_in_process(&endpoint, "listen")?;
+    refuse_binding_stdio(&endpoint, "listen")?;
     if args.echo {
         if let Some(why) = no_way_back(&endpoint) {
             return Err(CliError::Usage(format!("--echo: {why}")));
