@@ -885,6 +885,26 @@ async fn bad_usage_exits_2_with_one_line() {
     .await;
 }
 
+/// A usage error points to the help of the subcommand that was run, which says what was
+/// wrong (`send --help` says `--framing` is not for udp://), not to the top-level help.
+#[tokio::test]
+async fn usage_errors_point_to_the_subcommands_help() {
+    watchdog(WATCHDOG, async {
+        let framing = ["send", "udp://127.0.0.1:1", "--framing", "lines", "x"];
+        assert_usage_error(&framing, "(see anyipc send --help)").await;
+        let help = text(&anyipc(&["send", "--help"], b"").await.stdout);
+        let framing_help = help.lines().find(|l| l.contains("--framing")).unwrap_or("");
+        assert!(framing_help.contains("Not for udp://"), "{help}");
+        assert_usage_error(
+            &["listen", "tcp://127.0.0.1:0", "--frobnicate"],
+            "(see anyipc listen --help)",
+        )
+        .await;
+        assert_usage_error(&["frobnicate"], "(see anyipc --help)").await;
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn connection_refused_exits_1() {
     watchdog(WATCHDOG, async {

@@ -34,11 +34,12 @@ impl CliError {
         }
     }
 
-    /// Prints the one line and gives the exit code.
-    pub(crate) fn report(self) -> ExitCode {
+    /// Prints the one line and gives the exit code; a usage error points to `help`, the
+    /// command that shows the help of what was run (`anyipc send --help`).
+    pub(crate) fn report(self, help: &str) -> ExitCode {
         match self {
             CliError::Usage(msg) => {
-                eprintln!("anyipc: {msg} (see anyipc --help)");
+                eprintln!("anyipc: {msg} (see {help})");
                 ExitCode::from(2)
             }
             CliError::Runtime(msg) => {

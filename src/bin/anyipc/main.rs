@@ -25,7 +25,7 @@ mod size_arg;
 mod time_limit;
 mod tour;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use cli_error::CliError;
 use std::process::ExitCode;
 
@@ -84,9 +84,10 @@ Exit codes: 0 every transport worked, 1 some transport failed, 2 bad usage.")]
 }
 
 fn main() -> ExitCode {
+    let help = help_command(std::env::args_os());
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(err) => return CliError::from_clap(err).report(),
+        Err(err) => return CliError::from_clap(err).report(&help),
     };
     init_tracing();
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -94,7 +95,9 @@ fn main() -> ExitCode {
         .build()
     {
         Ok(rt) => rt,
-        Err(err) => return CliError::Runtime(format!("cannot start the runtime: {err}")).report(),
+        Err(err) => {
+            return CliError::Runtime(format!("cannot start the runtime: {err}")).report(&help)
+        }
     };
     let result = runtime.block_on(async {
         match cli.command {
@@ -116,8 +119,33 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) => err.report(),
+        Err(err) => err.report(&help),
     }
+}
+
+/// The command that shows the help of what `args` (the whole command line) runs, for a
+/// usage error to point to: `anyipc send --help` for `anyipc send udp://… --framing lines`,
+/// `anyipc mq create --help` for `anyipc mq create …`, `anyipc --help` when no subcommand is
+/// named. Options are passed over; the first word that names no subcommand ends the walk.
+fn help_command(args: impl IntoIterator<Item = std::ffi::OsString>) -> String {
+    let root = Cli::command();
+    let mut command = &root;
+    let mut path = vec![root.get_name().to_owned()];
+    for arg in args.into_iter().skip(1) {
+        let Some(arg) = arg.to_str() else { break };
+        if arg == "--" {
+            break;
+        }
+        if arg.starts_with('-') {
+            continue;
+        }
+        let Some(sub) = command.find_subcommand(arg) else {
+            break;
+        };
+        path.push(sub.get_name().to_owned());
+        command = sub;
+    }
+    format!("{} --help", path.join(" "))
 }
 
 /// Log lines (warnings by default, `RUST_LOG` for more) go to stderr, coloured only when
@@ -249,4 +277,33 @@ pub(crate) fn ignored(signal: libc::c_int) -> bool {
     let rc = unsafe { libc::sigaction(signal, std::ptr::null(), old.as_mut_ptr()) };
     // SAFETY: on success sigaction filled `old`; it was zeroed before in any case.
     rc == 0 && unsafe { old.assume_init() }.sa_sigaction == libc::SIG_IGN
+}
+
+#[cfg(test)]
+mod tests {
+    use super::help_command;
+
+    fn help(line: &str) -> String {
+        help_command(line.split(' ').map(std::ffi::OsString::from))
+    }
+
+    #[test]
+    fn usage_errors_point_to_the_help_of_the_subcommand_run() {
+        assert_eq!(
+            help("anyipc send udp://127.0.0.1:1 --framing lines x"),
+            "anyipc send --help"
+        );
+        assert_eq!(
+            help("anyipc mq create jobs --capacity 64KiB"),
+            "anyipc mq create --help"
+        );
+        assert_eq!(help("anyipc mq --bogus"), "anyipc mq --help");
+        assert_eq!(
+            help("anyipc listen --framing bridge"),
+            "anyipc listen --help"
+        );
+        assert_eq!(help("anyipc frobnicate send"), "anyipc --help");
+        assert_eq!(help("anyipc --bogus"), "anyipc --help");
+        assert_eq!(help("anyipc"), "anyipc --help");
+    }
 }
