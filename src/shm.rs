@@ -61,7 +61,7 @@ mod wakers;
 #[cfg(test)]
 mod tests;
 
-pub use region::Region;
+pub use region::{Region, RegionInfo, RegionState};
 pub use shm_listener::ShmListener;
 pub use shm_stream::{ShmStream, DEFAULT_SPIN};
 
