@@ -1167,7 +1167,15 @@ async fn clean_removes_a_killed_owners_name_and_keeps_a_live_one() {
         assert!(find(&listing, &shm_dead_url).is_none(), "{listing:?}");
         assert!(find(&listing, &live_url).is_some(), "{listing:?}");
         assert!(find(&listing, &shm_live_url).is_some(), "{listing:?}");
-        assert_eq!(ok(&["clean"], &env).await, "nothing to clean\n");
+        // Regions are machine-wide (/dev/shm): another test's killed region creator may be
+        // cleaned here too.
+        let again = ok(&["clean"], &env).await;
+        assert!(
+            again
+                .lines()
+                .all(|l| l == "nothing to clean" || l.starts_with("removed region shm://")),
+            "{again}"
+        );
         // The live servers still work, and a cleaned name can be bound again.
         ok(&["send", &live_url, "still here"], &env).await;
         ok(&["send", &shm_live_url, "still here"], &env).await;
@@ -1276,6 +1284,137 @@ async fn mq_create_takes_a_size_for_the_message_len_and_a_count_for_the_capacity
         }
         let gone = anyipc::queue::MessageQueue::open(&name).expect_err("never created");
         assert_eq!(gone.kind(), std::io::ErrorKind::NotFound);
+    })
+    .await;
+}
+
+/// The `ls --json` object of `url` of this `kind` (`shm` and `shm-region` share URLs).
+fn find_kind<'a>(listing: &'a [Value], url: &str, kind: &str) -> Option<&'a Value> {
+    listing
+        .iter()
+        .find(|r| r["url"] == url && r["kind"] == kind)
+}
+
+/// Named regions (`anyipc::shm::Region`) made by other processes: a killed creator's is dead
+/// and cleaned, a live one's is kept and refused by `rm`, a kept one (`Region::keep`) is idle:
+/// kept by `clean`, removed by `rm`, apart from a `shm://` name of the same name.
+#[tokio::test]
+async fn regions_are_listed_cleaned_when_dead_and_kept_when_alive_or_kept() {
+    watchdog(WATCHDOG, async {
+        use crate::shm::{region_file, spawn_helper, RegionFiles};
+        use anyipc::shm::Region;
+        let runtime = TempDir::new("cli-regions");
+        let env = [("XDG_RUNTIME_DIR", runtime.path().to_str().unwrap())];
+        let live_name = unique_name("cli-region-live");
+        let live_url = format!("shm://{live_name}");
+        let live = spawn_helper("region_owner", &live_name).await;
+
+        // A killed creator's region stays dead until a `Region::create` anywhere on the
+        // machine (another test's) sweeps it: then a killed creator is tried again.
+        let mut attempts = 0;
+        let cleaned = loop {
+            attempts += 1;
+            let name = unique_name("cli-region-dead");
+            let url = format!("shm://{name}");
+            let mut dead = spawn_helper("region_owner", &name).await;
+            let dead_pid = dead.id().expect("running");
+            dead.kill().await.expect("kill the creator");
+            let listing = ls(&env).await;
+            let listed = find_kind(&listing, &url, "shm-region").cloned();
+            let cleaned = ok(&["clean"], &env).await;
+            if cleaned.contains(&format!(
+                "removed region {url} (owner pid {dead_pid}, dead)"
+            )) {
+                let d = listed.expect("cleaned, yet not listed");
+                assert_eq!(d["status"], "dead", "{d}");
+                assert_eq!(d["owner_pid"], dead_pid, "{d}");
+                assert_eq!(d["size"], 4096, "{d}");
+                assert!(!region_file(&name).exists(), "{cleaned}");
+                break cleaned;
+            }
+            assert!(
+                !region_file(&name).exists(),
+                "a dead creator's region was neither cleaned nor swept: {listed:?}; {cleaned}"
+            );
+            assert!(attempts < 5, "swept by other creates every time");
+        };
+
+        // The live creator's region: listed alive with its pid, kept by clean, refused by rm.
+        assert!(!cleaned.contains(&live_url), "{cleaned}");
+        let listing = ls(&env).await;
+        let l = find_kind(&listing, &live_url, "shm-region").expect("live region listed");
+        assert_eq!(l["status"], "alive", "{l}");
+        assert_eq!(l["owner_pid"], live.id().expect("running"), "{l}");
+        assert!(
+            find_kind(&listing, &live_url, "shm").is_none(),
+            "{listing:?}"
+        );
+        let table = ok(&["ls"], &env).await;
+        assert!(
+            table
+                .lines()
+                .any(|l| l.starts_with("shm-region") && l.contains(&live_name)),
+            "{table}"
+        );
+        let refused = run(&["rm", &live_url], &env, b"").await;
+        assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stderr));
+        let why = text(&refused.stderr);
+        assert!(
+            why.contains("live process") && why.contains("--force"),
+            "{why}"
+        );
+        assert!(region_file(&live_name).exists());
+        Region::open(&live_name).expect("the live region is still there");
+
+        // A region kept on purpose after its creator went is data: idle, and clean keeps it,
+        // while it removes a dead shm:// name of the same name beside it.
+        let kept_name = unique_name("cli-region-kept");
+        let kept_url = format!("shm://{kept_name}");
+        let _kept_file = RegionFiles(vec![kept_name.clone()]);
+        let mut kept = Region::create(&kept_name, 100).expect("create");
+        kept.write(0, b"kept").unwrap();
+        kept.keep();
+        drop(kept);
+        let mut server = Proc::start(&["listen", &kept_url], &env, false);
+        server.stderr_after("listening on ").await;
+        server.kill().await;
+        let listing = ls(&env).await;
+        let k = find_kind(&listing, &kept_url, "shm-region").expect("kept region listed");
+        assert_eq!(k["status"], "idle", "{k}");
+        assert_eq!(k["owner_pid"], std::process::id(), "{k}");
+        assert_eq!(k["size"], 100, "{k}");
+        let n = find_kind(&listing, &kept_url, "shm").expect("the shm:// name listed");
+        assert_eq!(n["status"], "dead", "{n}");
+        let cleaned = ok(&["clean"], &env).await;
+        assert!(
+            cleaned.contains(&format!("removed {kept_url} (")),
+            "{cleaned}"
+        );
+        assert!(
+            !cleaned.contains(&format!("region {kept_url}")),
+            "{cleaned}"
+        );
+        let mut buf = [0; 4];
+        Region::open(&kept_name).unwrap().read(0, &mut buf).unwrap();
+        assert_eq!(&buf, b"kept");
+        let removed = ok(&["rm", &kept_url], &env).await;
+        assert!(
+            removed.starts_with(&format!("removed region {kept_url} (")),
+            "{removed}"
+        );
+        let gone = Region::open(&kept_name).expect_err("removed");
+        assert_eq!(gone.kind(), std::io::ErrorKind::NotFound);
+
+        // Forced, a live creator's region goes; the creator keeps running.
+        let removed = ok(&["rm", &live_url, "--force"], &env).await;
+        assert!(
+            removed.starts_with(&format!("removed region {live_url} (")),
+            "{removed}"
+        );
+        assert!(!region_file(&live_name).exists());
+        let missing = run(&["rm", &live_url], &env, b"").await;
+        assert_eq!(missing.status.code(), Some(1));
+        drop(live);
     })
     .await;
 }

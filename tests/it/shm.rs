@@ -55,7 +55,7 @@ impl Rng {
 
 /// Starts this binary again in `role`, and waits until it says it is ready. Killed when
 /// dropped; then the `echo_server`'s name is reclaimed and removed ([`Names`]).
-async fn spawn_helper(role: &str, arg: &str) -> HelperChild {
+pub(crate) async fn spawn_helper(role: &str, arg: &str) -> HelperChild {
     let exe = std::env::current_exe().expect("test binary path");
     let child = Command::new(exe)
         .args([
@@ -588,7 +588,7 @@ async fn chaos_over_the_control_words() {
     .await;
 }
 
-fn region_file(name: &str) -> std::path::PathBuf {
+pub(crate) fn region_file(name: &str) -> std::path::PathBuf {
     // SAFETY: getuid has no preconditions.
     let uid = unsafe { libc::getuid() };
     std::path::PathBuf::from(format!("/dev/shm/anyipc-region-{uid}-{name}"))
@@ -597,7 +597,7 @@ fn region_file(name: &str) -> std::path::PathBuf {
 /// Removes these regions' files from /dev/shm when dropped, even when the test fails: for a
 /// region kept past its creator (`keep`) or a file the test put there itself, which nothing
 /// else would ever remove.
-struct RegionFiles(Vec<String>);
+pub(crate) struct RegionFiles(pub(crate) Vec<String>);
 
 impl Drop for RegionFiles {
     fn drop(&mut self) {

@@ -8,13 +8,17 @@ use anyipc::{Endpoint, Scheme};
 /// Arguments of `anyipc clean`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
-Removes pipe:// and shm:// names whose server died, and queue files whose creator died before \
-finishing them; prints one line per removal. Names of live owners are never touched (each \
-name is removed under its ownership lock, so a server binding it at that moment is safe). \
+Removes pipe:// and shm:// names whose server died, shared-memory regions (anyipc::shm::Region, \
+/dev/shm/anyipc-region-<uid>-NAME) whose creator died without keeping them, and queue and \
+region files whose creator died before finishing them; prints one line per removal. Names of \
+live owners are never touched (each name is removed under its ownership lock, so a server \
+binding it at that moment is safe; a region only if it is still the one found dead, under the \
+lock region creators take). \
 Complete mq:// queues are kept even when no process has them open: their messages may be \
 waiting for a consumer; remove one with `anyipc rm mq://NAME`. Likewise file:// logs are never \
 removed by clean (only index entries of logs whose directory is gone); remove one with \
-`anyipc rm file:///DIR`.
+`anyipc rm file:///DIR`. A region its creator kept on purpose (Region::keep) for others to \
+open is data too: clean keeps it (idle in `anyipc ls`); remove one with `anyipc rm shm://NAME`.
 
 Examples:
   anyipc clean
@@ -30,22 +34,27 @@ pub(crate) struct CleanArgs {
 /// Arguments of `anyipc rm`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
-Removes the files behind one pipe://, shm:// or mq:// name or file:// log (see `anyipc ls`). \
+Removes the files behind one pipe://, shm:// or mq:// name, shared-memory region or file:// \
+log (see `anyipc ls`). \
 A name whose owner is alive is refused unless --force; forced, the owner keeps running but can \
 no longer be found by name. A queue is removed with the messages in it; processes that have it \
 open keep using it until they close it. A log is removed with its records and consumer \
 cursors (other files in its directory, and so the directory, are kept); a log with a live \
-writer is refused unless --force.
+writer is refused unless --force. shm://NAME is both a connection's rendezvous name and a \
+shared-memory region's (shm-region in `anyipc ls`): rm removes each that exists, and refuses \
+all of them (removing none) when one has a live owner, unless --force. A region is removed \
+with its bytes, also one kept on purpose; processes that have it mapped keep using it.
 
 Examples:
   anyipc rm pipe://orders
+  anyipc rm shm://frames          the shm:// name and the region called frames
   anyipc rm mq://jobs --force
   anyipc rm file:///var/tmp/orders-log
 
 Exit codes: 0 removed, 1 not found, owner alive (without --force) or removal failed, 2 bad \
 usage or URL.")]
 pub(crate) struct RmArgs {
-    /// pipe://NAME, shm://NAME, mq://NAME or file:///DIR (a log).
+    /// pipe://NAME, shm://NAME (a name and a region), mq://NAME or file:///DIR (a log).
     #[arg(value_name = "URL")]
     url: String,
 
@@ -71,20 +80,20 @@ pub(crate) fn clean(args: CleanArgs) -> Result<(), CliError> {
         .filter(|r| r.status == Status::Dead)
     {
         if args.dry_run {
-            say!("would remove {} ({})", r.url(), owner_text(r));
+            say!("would remove {} ({})", r.label(), owner_text(r));
             continue;
         }
         match resources::remove(r, false) {
             Ok(Removed::Yes) => {
                 removed += 1;
-                say!("removed {} ({})", r.url(), owner_text(r));
+                say!("removed {} ({})", r.label(), owner_text(r));
             }
             Ok(Removed::OwnerAlive) => {
-                say!("kept {}: a live process took the name meanwhile", r.url());
+                say!("kept {}: a live process took the name meanwhile", r.label());
             }
             Err(e) => {
                 failed += 1;
-                eprintln!("anyipc: cannot remove {}: {e}", r.url());
+                eprintln!("anyipc: cannot remove {}: {e}", r.label());
             }
         }
     }
@@ -104,11 +113,12 @@ pub(crate) fn clean(args: CleanArgs) -> Result<(), CliError> {
 /// owner is alive (without `--force`) or removal fails.
 pub(crate) fn rm(args: RmArgs) -> Result<(), CliError> {
     let endpoint = Endpoint::parse(&args.url)?;
-    let kind = match endpoint.scheme() {
-        Scheme::Pipe => Kind::Pipe,
-        Scheme::Shm => Kind::Shm,
-        Scheme::Mq => Kind::Mq,
-        Scheme::File if !endpoint.has_framing() => Kind::File,
+    let kinds: &[Kind] = match endpoint.scheme() {
+        Scheme::Pipe => &[Kind::Pipe],
+        // The connections' rendezvous name and the region of that name: both, if both exist.
+        Scheme::Shm => &[Kind::Shm, Kind::Region],
+        Scheme::Mq => &[Kind::Mq],
+        Scheme::File if !endpoint.has_framing() => &[Kind::File],
         Scheme::File => {
             return Err(CliError::Usage(format!(
                 "rm: {endpoint} is a plain file (framing=), not a log; remove it as any file"
@@ -135,30 +145,40 @@ pub(crate) fn rm(args: RmArgs) -> Result<(), CliError> {
     let found: Vec<&Resource> = listing
         .resources
         .iter()
-        .filter(|r| r.kind == kind && r.name == name)
+        .filter(|r| kinds.contains(&r.kind) && r.name == name)
         .collect();
     if found.is_empty() {
         return Err(CliError::Runtime(format!(
-            "no {kind}://{name} on this machine"
+            "no {}://{name} on this machine",
+            kinds[0].scheme()
+        )));
+    }
+    // All or nothing: a live owner of one of them (a shm:// name and a region) keeps both.
+    if let Some(r) = found
+        .iter()
+        .find(|r| r.status == Status::Alive && !args.force)
+    {
+        return Err(CliError::Runtime(format!(
+            "{} belongs to a live process ({}); use --force to remove it anyway",
+            r.label(),
+            owner_text(r)
         )));
     }
     for r in found {
-        if r.status == Status::Alive && !args.force {
-            return Err(CliError::Runtime(format!(
-                "{} belongs to a live process ({}); use --force to remove it anyway",
-                r.url(),
-                owner_text(r)
-            )));
-        }
         match resources::remove(r, args.force) {
-            Ok(Removed::Yes) => say!("removed {} ({})", r.url(), owner_text(r)),
+            Ok(Removed::Yes) => say!("removed {} ({})", r.label(), owner_text(r)),
             Ok(Removed::OwnerAlive) => {
                 return Err(CliError::Runtime(format!(
                     "{} was taken by a live process meanwhile; use --force to remove it anyway",
-                    r.url()
+                    r.label()
                 )))
             }
-            Err(e) => return Err(CliError::Runtime(format!("cannot remove {}: {e}", r.url()))),
+            Err(e) => {
+                return Err(CliError::Runtime(format!(
+                    "cannot remove {}: {e}",
+                    r.label()
+                )))
+            }
         }
     }
     Ok(())

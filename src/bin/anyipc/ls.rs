@@ -8,25 +8,30 @@ use std::fmt::Write as _;
 /// Arguments of `anyipc ls`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
-Lists pipe:// and shm:// names (in $XDG_RUNTIME_DIR/anyipc, else /tmp/anyipc-<uid>), mq:// \
-queues (/dev/shm/anyipc-mq-*) and file:// logs (their writers leave a link in \
+Lists pipe:// and shm:// names (in $XDG_RUNTIME_DIR/anyipc, else /tmp/anyipc-<uid>), named \
+shared-memory regions (anyipc::shm::Region, /dev/shm/anyipc-region-<uid>-NAME; kind \
+shm-region, URL shm://NAME: a region and a shm:// connection name are separate and may share \
+a name), mq:// queues (/dev/shm/anyipc-mq-*) and file:// logs (their writers leave a link in \
 $XDG_RUNTIME_DIR/anyipc/logs), with the owner's pid and whether it is alive:
-  alive  the owner (a pipe or shm server; a log's writer; for a queue, any process that has
-         it open) runs
-  dead   the owner died (killed, crashed), or a log's directory is gone: `anyipc clean`
-         removes the name (for a log, only its index entry)
-  idle   a queue no process has open, or a log without a writer; they outlive processes by
-         design, so they are kept until `anyipc rm mq://NAME` / `anyipc rm file:///DIR`
+  alive  the owner (a pipe or shm server; a region's creator; a log's writer; for a queue,
+         any process that has it open) runs
+  dead   the owner died (killed, crashed; a region's creator without keeping it), or a log's
+         directory is gone: `anyipc clean` removes the name (for a log, only its index entry)
+  idle   a queue no process has open, a log without a writer, or a region its creator kept
+         (Region::keep) and left; they outlive processes by design, so they are kept until
+         `anyipc rm mq://NAME` / `anyipc rm file:///DIR` / `anyipc rm shm://NAME`
 unix:// socket files and plain files (file://…?framing=) live wherever their URLs put them \
 and are not registered anywhere, so they are not listed.
 
 Examples:
   anyipc ls
   anyipc ls --json | jq 'select(.status == \"dead\")'
+  anyipc ls --json | jq 'select(.kind == \"shm-region\")'
 
 Exit codes: 0 listed, 1 runtime failure, 2 bad usage.")]
 pub(crate) struct LsArgs {
-    /// One JSON object per resource and line: kind, name, url, owner_pid, status, size, detail.
+    /// One JSON object per resource and line: kind (pipe, shm, shm-region, mq, file), name, url,
+    /// owner_pid, status, size, detail.
     #[arg(long)]
     json: bool,
 }

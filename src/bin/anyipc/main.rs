@@ -38,7 +38,7 @@ use std::process::ExitCode;
   anyipc send tcp://127.0.0.1:7000 --expect-reply hello
   anyipc bench unix:///tmp/b.sock --baseline    latency and throughput against the raw baseline
   anyipc bridge tcp://0.0.0.0:7000 unix:///run/app.sock
-  anyipc ls                                      pipe, shm and mq names, file:// logs, owners
+  anyipc ls                                      names, regions, queues, file:// logs, owners
 
 Exit codes: 0 success, 1 runtime failure, 2 bad usage or endpoint URL.\n\
 Logging: RUST_LOG=anyipc=debug shows connection events on stderr.")]
@@ -64,8 +64,8 @@ Exit codes: 0 every transport worked, 1 some transport failed, 2 bad usage.")]
     Bench(bench::BenchArgs),
     /// Forward messages both ways between two endpoints of any kinds.
     Bridge(bridge::BridgeArgs),
-    /// List the anyipc resources (pipe, shm and mq names, file:// logs) on this machine and
-    /// their owners.
+    /// List the anyipc resources (pipe, shm and mq names, shared-memory regions, file:// logs)
+    /// on this machine and their owners.
     #[cfg(target_os = "linux")]
     Ls(ls::LsArgs),
     /// Remove resources whose owner died.

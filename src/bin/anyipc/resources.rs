@@ -6,6 +6,7 @@
 //! |---|---|---|---|
 //! | `pipe://NAME` | socket `NAME` and lock `.NAME.lock` in the private runtime directory | the server holding the `flock` on the lock file | the lock is held |
 //! | `shm://NAME` | socket `shm-NAME.sock` and lock `shm-NAME.lock` in the same directory | the listener holding the lock | the lock is held |
+//! | `shm://NAME` region (`shm-region`) | `/dev/shm/anyipc-region-<uid>-NAME` (`anyipc::shm::Region`) | its creator (pid in the header) | the creator holds its `flock`; one that exited after `keep` leaves it idle |
 //! | `mq://NAME` | `/dev/shm/anyipc-mq-NAME` | its creator (pid in the header) | any process is attached (holds its liveness lock) |
 //! | `file:///DIR` | a durable log's directory, found through the index of symlinks `logs/` in the runtime directory that its writer leaves | the writer holding the `flock` on `DIR/writer.lock` | the lock is held |
 //!
@@ -17,15 +18,21 @@
 //!
 //! Queues and logs outlive their processes by design (messages wait for a consumer that has
 //! not started yet), so a queue nobody has open, or a log without a writer, is *idle*, not
-//! dead: `clean` leaves it, `rm` removes it. A log's index entry whose directory is gone is
-//! dead (`clean` removes the entry).
-//! Dead are: pipe and shm names whose lock no one holds (a server killed with `kill -9`), and
-//! a queue's staging file whose creator died before linking it into place.
+//! dead: `clean` leaves it, `rm` removes it. So is a region its creator kept on purpose
+//! (`Region::keep`) for others to open after it exits. A log's index entry whose directory is
+//! gone is dead (`clean` removes the entry).
+//! Dead are: pipe and shm names whose lock no one holds (a server killed with `kill -9`), a
+//! region whose creator died without keeping it (as the next `Region::create` judges it),
+//! and a queue's or region's staging file whose creator died before linking it into place.
+//!
+//! A `shm://NAME` connection's rendezvous name and a region named NAME are separate and can
+//! both exist; `rm shm://NAME` acts on both.
 
 mod logs;
 mod name_lock;
 mod proc_locks;
 mod queues;
+mod regions;
 mod runtime_dir;
 
 use proc_locks::Locks;
@@ -38,22 +45,36 @@ use std::path::PathBuf;
 pub(crate) enum Kind {
     /// `pipe://`.
     Pipe,
-    /// `shm://`.
+    /// `shm://` (a connection's rendezvous name).
     Shm,
+    /// A named shared-memory region (`anyipc::shm::Region`), also `shm://NAME`.
+    Region,
     /// `mq://`.
     Mq,
     /// `file://` (durable logs).
     File,
 }
 
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Kind {
+    /// The URL scheme of its resources: regions share `shm` with the connections' names.
+    pub(crate) fn scheme(self) -> &'static str {
+        match self {
             Kind::Pipe => "pipe",
-            Kind::Shm => "shm",
+            Kind::Shm | Kind::Region => "shm",
             Kind::Mq => "mq",
             Kind::File => "file",
-        })
+        }
+    }
+}
+
+/// As `ls` shows it: the scheme, but `shm-region` for a region (one word, so the table's
+/// columns still split on blanks).
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Kind::Region => f.write_str("shm-region"),
+            other => f.write_str(other.scheme()),
+        }
     }
 }
 
@@ -62,7 +83,8 @@ impl fmt::Display for Kind {
 pub(crate) enum Status {
     /// Its owner (or, for a queue, some attached process) is running.
     Alive,
-    /// A queue no process has open, or a log with no live writer: kept until removed.
+    /// A queue no process has open, a log with no live writer, or a region its creator kept
+    /// and left: kept until removed.
     Idle,
     /// Left by a process that died: `clean` removes it.
     Dead,
@@ -83,7 +105,7 @@ impl fmt::Display for Status {
 pub(crate) struct Resource {
     /// Its kind.
     pub(crate) kind: Kind,
-    /// Its name (the URL is `kind://name`).
+    /// Its name (the URL is `scheme://name`).
     pub(crate) name: String,
     /// The owner's process id, when known.
     pub(crate) owner: Option<u32>,
@@ -98,9 +120,18 @@ pub(crate) struct Resource {
 }
 
 impl Resource {
-    /// `kind://name`.
+    /// `scheme://name`.
     pub(crate) fn url(&self) -> String {
-        format!("{}://{}", self.kind, self.name)
+        format!("{}://{}", self.kind.scheme(), self.name)
+    }
+
+    /// What messages call it: its URL, `region shm://name` for a region (whose URL a
+    /// connection's name may share).
+    pub(crate) fn label(&self) -> String {
+        match self.kind {
+            Kind::Region => format!("region {}", self.url()),
+            _ => self.url(),
+        }
     }
 }
 
@@ -115,6 +146,9 @@ enum Removal {
     File(PathBuf),
     /// A log directory's own files (under its writer lock), then its index entry.
     Log { dir: PathBuf, entry: PathBuf },
+    /// A shared-memory region, as listed (`RegionInfo::remove`: only that file, under the
+    /// region creators' lock, and not a live creator's unless forced).
+    Region(Box<anyipc::shm::RegionInfo>),
 }
 
 /// Everything found, and what could not be looked at.
@@ -139,6 +173,7 @@ pub(crate) fn list() -> Listing {
         }
     };
     runtime_dir::list(&locks, &mut listing);
+    regions::list(&mut listing);
     queues::list(&locks, &mut listing);
     logs::list(&locks, &mut listing);
     listing
@@ -152,13 +187,15 @@ pub(crate) fn list() -> Listing {
 pub(crate) enum Removed {
     /// The resource is gone.
     Yes,
-    /// Its owner came back to life (bound the name again) meanwhile: left alone.
+    /// Its owner came back to life (bound the name again, created a region of that name)
+    /// meanwhile, or is alive after all: left alone.
     OwnerAlive,
 }
 
 /// Removes `resource`. A pipe or shm name is removed under its lock, so a server binding at the
-/// same moment is never undercut; with `force` a live owner's files are removed all the same
-/// (the owner keeps running but can no longer be found by name).
+/// same moment is never undercut; a region only if it is still the file listed and its
+/// creator is not alive; with `force` a live owner's files are removed all the same (the
+/// owner keeps running but can no longer be found by name).
 ///
 /// # Errors
 /// Errors removing the files.
@@ -187,6 +224,10 @@ pub(crate) fn remove(resource: &Resource, force: bool) -> io::Result<Removed> {
             Ok(Removed::Yes)
         }
         Removal::Log { dir, entry } => Ok(match logs::remove(dir, entry, force)? {
+            true => Removed::Yes,
+            false => Removed::OwnerAlive,
+        }),
+        Removal::Region(info) => Ok(match regions::remove(info, force)? {
             true => Removed::Yes,
             false => Removed::OwnerAlive,
         }),
@@ -221,5 +262,5 @@ fn process_exists(pid: u32) -> bool {
 
 /// Whether `name` is a valid endpoint name for `kind` (skips files that are not ours).
 fn valid_name(kind: Kind, name: &str) -> bool {
-    anyipc::Endpoint::parse(&format!("{kind}://{name}")).is_ok()
+    anyipc::Endpoint::parse(&format!("{}://{name}", kind.scheme())).is_ok()
 }
