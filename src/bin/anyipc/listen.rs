@@ -108,7 +108,7 @@ pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
     let mut out = MessageWriter::stdout(args.output.format());
     let mut printed: u64 = 0;
     let mut accept_errors = AcceptErrors::default();
-    let ended = loop {
+    let mut ended = loop {
         tokio::select! {
             accepted = listener.accept(), if received.is_some() => match accepted {
                 Ok(conn) => {
@@ -130,7 +130,15 @@ pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
                         });
                     }
                 }
-                Err(err) => accept_errors.wait_out(&err, listener.endpoint()).await?,
+                Err(err) => {
+                    // The lines gathered go out before the pause.
+                    if let Err(err) = out.flush_queued().await {
+                        break Err(stdout_failed(err));
+                    }
+                    if let Err(err) = accept_errors.wait_out(&err, listener.endpoint()).await {
+                        break Err(err);
+                    }
+                }
             },
             next = to_print.recv() => match next {
                 Some((peer, msg, taken)) => {
@@ -172,11 +180,17 @@ pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
             _ = stop.recv() => break Ok(()),
         }
     };
-    // Lines gathered when a signal or an accept error ended the loop.
-    let ended = match out.queued_len() {
-        0 => ended,
-        _ => ended.and(out.flush_queued().await.map_err(stdout_failed)),
-    };
+    // Lines gathered when a stop signal or an accept error ended the loop (a failed write
+    // dropped its lines). A reader that stopped reading cannot hold `listen` for ever.
+    if out.queued_len() > 0 {
+        let flushed = tokio::time::timeout(CLOSE_PATIENCE, out.flush_queued())
+            .await
+            .unwrap_or_else(|_| {
+                let why = format!("the reader took nothing for {CLOSE_PATIENCE:?}");
+                Err(io::Error::new(io::ErrorKind::TimedOut, why))
+            });
+        ended = ended.and(flushed.map_err(stdout_failed));
+    }
     // The one connection of a log or queue ends by closing, so a log commits its cursor
     // after the last message printed.
     let _ = stop_serving.send(true);

@@ -127,14 +127,16 @@ impl<W: AsyncWrite + Unpin> MessageWriter<W> {
         self.line.len()
     }
 
-    /// Writes the lines queued and flushes.
+    /// Writes the lines queued and flushes. The lines are gone afterwards, also after an
+    /// error (a part may have been written: they are not written twice).
     ///
     /// # Errors
     /// The output's write error (a closed pipe, a full disk).
     pub(crate) async fn flush_queued(&mut self) -> std::io::Result<()> {
         if !self.line.is_empty() {
-            self.out.write_all(&self.line).await?;
+            let written = self.out.write_all(&self.line).await;
             self.line.clear();
+            written?;
         }
         self.out.flush().await
     }
@@ -351,8 +353,9 @@ mod tests {
         assert_eq!(hex, reference);
     }
 
+    /// Queued lines are held until `flush_queued` writes them all, in order.
     #[tokio::test]
-    async fn queued_lines_go_out_in_one_flush() {
+    async fn queued_lines_wait_for_flush_queued() {
         let mut out = Vec::new();
         let mut writer = MessageWriter::new(&mut out, Format::Text);
         writer.queue_message_from(None, b"one");
