@@ -951,18 +951,17 @@ async fn bridge_between_two_servers_starts_again_when_one_goes_away() {
 }
 
 /// `--retry D` keeps trying to connect for a new client for the whole of D, the last try at
-/// D, rather than giving up when the next backoff pause would pass it (3.1 s into `--retry
-/// 5s`, 1.5 s into `--retry 3s`). A server that comes up 3.5 s into `--retry 5s` still gets
-/// the client's message; with nothing there, the client is dropped no earlier than D. Load
-/// only makes the bridge later, so neither check fails on a slow machine once the bridge
-/// tries for the whole of D.
+/// D, rather than giving up when the next backoff pause would pass it (6.3 s into `--retry
+/// 10s`, 1.5 s into `--retry 3s`). A server that comes up 7 s into `--retry 10s` still gets
+/// the client's message (3 s before the last try, so a stalled test has room); with nothing
+/// there, the client is dropped no earlier than D (load only makes that later).
 #[tokio::test]
 async fn bridge_retry_keeps_trying_until_its_end() {
     watchdog(WATCHDOG, async {
         let dir = TempDir::new("cli-bridge-retry");
         let late = format!("unix://{}", dir.join("late.sock"));
         let mut bridge = Proc::start(
-            &["bridge", "tcp://127.0.0.1:0", &late, "--retry", "5s"],
+            &["bridge", "tcp://127.0.0.1:0", &late, "--retry", "10s"],
             &[],
             false,
         );
@@ -970,7 +969,7 @@ async fn bridge_retry_keeps_trying_until_its_end() {
         let (front, _) = front.split_once(" <-> ").expect("A <-> B");
         let mut client = anyipc::connect(front).await.expect("connect to the bridge");
         client.send("late").await.expect("send");
-        tokio::time::sleep(Duration::from_millis(3500)).await;
+        tokio::time::sleep(Duration::from_secs(7)).await;
         let mut server = anyipc::bind(late.as_str()).await.expect("bind");
         let mut conn = tokio::time::timeout(Duration::from_secs(30), server.accept())
             .await
