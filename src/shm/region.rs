@@ -717,8 +717,10 @@ impl RegionInfo {
         self.len == 0
     }
 
-    /// The process id of its creator, when recorded. Of a creator that is gone, the id may
-    /// belong to another process by now.
+    /// The process id of its creator, when recorded: as written in the region's header,
+    /// which any process of this user may rewrite, so a hint for people, never proof
+    /// (liveness comes from the creator's lock, see [`state`](RegionInfo::state)). Of a
+    /// creator that is gone, the id may belong to another process by now.
     pub fn creator_pid(&self) -> Option<u32> {
         self.creator_pid
     }
