@@ -7,11 +7,19 @@
 //!
 //! It creates a private queue, sends six jobs, receives them, and removes the queue.
 
+mod common;
+
 use anyipc::queue::{MessageQueue, QueueOptions};
 use std::process::ExitCode;
 
+/// The command line this example takes.
+const USAGE: &str = "mq_priority";
+
 #[tokio::main]
 async fn main() -> ExitCode {
+    if let Err(usage) = common::only(std::env::args().skip(1), &[], USAGE) {
+        return common::exit_status("mq_priority", Err(usage.into())).into();
+    }
     match run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

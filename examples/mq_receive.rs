@@ -9,9 +9,14 @@
 //! Several receivers may wait on one queue, in any processes: each message goes to exactly
 //! one of them, the highest priority first.
 
+mod common;
+
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::process::ExitCode;
+
+/// The command line this example takes (the queue's name comes from `MQ`).
+const USAGE: &str = "mq_receive";
 
 /// What `mq_send` sends.
 #[derive(Debug, Serialize, Deserialize)]
@@ -22,6 +27,9 @@ struct Message {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    if let Err(usage) = common::only(std::env::args().skip(1), &[], USAGE) {
+        return common::exit_status("mq_receive", Err(usage.into())).into();
+    }
     let name = std::env::var("MQ").unwrap_or_else(|_| "demo".to_owned());
     let url = format!("mq://{name}");
     let received = async {

@@ -40,7 +40,18 @@ async fn main() -> ExitCode {
             return common::exit_status("mq_send", Err(usage.into())).into();
         }
     };
-    let priority = args.get(2).map_or("0", String::as_str);
+    let priority = match args.get(2).map(|p| p.parse::<u8>()) {
+        None => 0,
+        Some(Ok(priority)) if priority <= 31 && args.len() == 3 => priority,
+        Some(_) => {
+            let problem = match args.get(3) {
+                Some(extra) => format!("unexpected argument {extra:?}"),
+                None => format!("PRIORITY is a number from 0 to 31, not {:?}", args[2]),
+            };
+            let usage = common::Usage::new(problem, USAGE);
+            return common::exit_status("mq_send", Err(usage.into())).into();
+        }
+    };
     let name = std::env::var("MQ").unwrap_or_else(|_| "demo".to_owned());
     let url = format!("mq://{name}?priority={priority}");
     let sent = async {

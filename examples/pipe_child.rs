@@ -7,9 +7,18 @@
 //! Run by hand it has no parent pipes: `stdio://` is then its own stdin and stdout, which
 //! must be pipes. `anyipc::child::connect_parent()` finds whichever pipes the parent passed.
 
+mod common;
+
+/// The command line this example takes.
+#[cfg(unix)]
+const USAGE: &str = "pipe_child (started by pipe_parent)";
+
 #[cfg(unix)]
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {
+    if let Err(usage) = common::only(std::env::args().skip(1), &[], USAGE) {
+        return common::exit_status("pipe_child", Err(usage.into())).into();
+    }
     match run().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {

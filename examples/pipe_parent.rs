@@ -10,9 +10,18 @@
 //! descriptors, so the child can still print to the terminal; with `--stdio` they are the
 //! child's stdin and stdout, as in the classic pattern.
 
+mod common;
+
+/// The command line this example takes.
+#[cfg(unix)]
+const USAGE: &str = "pipe_parent [--stdio]";
+
 #[cfg(unix)]
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    if let Err(usage) = common::only(std::env::args().skip(1), &["--stdio"], USAGE) {
+        return common::exit_status("pipe_parent", Err(usage.into())).into();
+    }
     match run().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {

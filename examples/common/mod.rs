@@ -82,6 +82,20 @@ pub(crate) fn positional(arg: String, usage: &'static str) -> Result<String, Usa
     }
 }
 
+/// Refuses every argument but those in `known`: a [`Usage`] error naming the first other
+/// (for the examples that take no path, URL or name).
+pub(crate) fn only(
+    args: impl IntoIterator<Item = String>,
+    known: &[&str],
+    usage: &'static str,
+) -> Result<(), Usage> {
+    match args.into_iter().find(|arg| !known.contains(&arg.as_str())) {
+        None => Ok(()),
+        Some(arg) if is_option(&arg) => Err(Usage::unknown_option(&arg, usage)),
+        Some(arg) => Err(Usage::new(format!("unexpected argument {arg:?}"), usage)),
+    }
+}
+
 /// The number after option `flag`, taken from `args`, or a [`Usage`] error when it is missing
 /// or not a number.
 pub(crate) fn number<T: std::str::FromStr>(

@@ -606,6 +606,23 @@ async fn examples_refuse_an_unknown_option_and_create_nothing() {
             ("typed_rpc", vec!["client", "--bogus"], unknown),
             ("mq_create", vec![queue.as_str(), "--bogus"], unknown),
             ("mq_send", vec!["--bogus", "text"], unknown),
+            (
+                "mq_send",
+                vec!["note", "hi", "32"],
+                "PRIORITY is a number from 0 to 31",
+            ),
+            (
+                "mq_send",
+                vec!["note", "hi", "1&capacity=5"],
+                "PRIORITY is a number from 0 to 31",
+            ),
+            (
+                "mq_send",
+                vec!["note", "hi", "1", "--bogus"],
+                "unexpected argument",
+            ),
+            ("mq_receive", vec!["--bogus"], unknown),
+            ("mq_priority", vec!["--bogus"], unknown),
         ];
         #[cfg(unix)]
         cases.extend([
@@ -614,6 +631,12 @@ async fn examples_refuse_an_unknown_option_and_create_nothing() {
             ("fifo_writer", vec!["--bogus"], unknown),
             ("unix_server", vec!["--bogus", "--once"], unknown),
             ("unix_client", vec!["--bogus"], unknown),
+            (
+                "pipe_parent",
+                vec!["--stdoi"],
+                "unknown option --stdoi; usage: ",
+            ),
+            ("pipe_child", vec!["--bogus"], unknown),
         ]);
         #[cfg(target_os = "linux")]
         cases.extend([
