@@ -220,6 +220,42 @@ async fn echo_round_trip(url: &str, framing: Option<&str>) {
     assert_eq!(rest, "");
 }
 
+/// Without `--count`, `listen --echo` gathers the echoes of messages that arrived together
+/// into one write: 20,000 messages sent at once come back whole and in order, and a lone
+/// message after them is echoed at once (nothing waits for a next message to come).
+#[tokio::test]
+async fn echoes_gathered_arrive_whole_in_order_and_a_lone_one_at_once() {
+    use futures::{SinkExt, StreamExt};
+    const N: usize = 20_000;
+    watchdog(WATCHDOG, async {
+        let (mut listener, bound) = listen(&["tcp://127.0.0.1:0", "--echo"]).await;
+        let mut client = anyipc::connect(bound.as_str()).await.expect("connect");
+        let echoed = async {
+            let mut batch =
+                futures::stream::iter((0..N).map(|i| Ok(bytes::Bytes::from(format!("m{i}")))));
+            client.send_all(&mut batch).await.expect("send");
+            for i in 0..N {
+                let echo = client.next().await.expect("an echo").expect("no error");
+                assert_eq!(echo, format!("m{i}"), "echo {i}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            client
+                .send(bytes::Bytes::from_static(b"lone"))
+                .await
+                .expect("send");
+            let lone = tokio::time::timeout(Duration::from_secs(10), client.next())
+                .await
+                .expect("the lone echo came at once");
+            assert_eq!(lone.expect("an echo").expect("no error"), "lone");
+        };
+        // Read what `listen` prints meanwhile, or its printing would stop the echoes.
+        let (_, printed) = tokio::join!(echoed, listener.stdout_lines(N + 1));
+        assert_eq!(printed[N - 1], format!("m{}", N - 1));
+        assert_eq!(printed[N], "lone");
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn tcp_echo_round_trip_length() {
     watchdog(WATCHDOG, echo_round_trip("tcp://127.0.0.1:0", None)).await;

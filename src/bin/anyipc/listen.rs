@@ -19,7 +19,7 @@ use crate::output::{MessageWriter, OutputArgs};
 use crate::{CliError, StopSignals};
 use anyipc::Connection;
 use bytes::Bytes;
-use futures::{SinkExt, StreamExt};
+use futures::{FutureExt, SinkExt, StreamExt};
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
@@ -119,7 +119,12 @@ pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
                     };
                     let Some(printer) = printer else { continue };
                     let serving = one_connection.then(|| serving.clone());
-                    let task = serve(conn, args.echo, printer, serving);
+                    let echo = match (args.echo, args.count) {
+                        (false, _) => Echo::Off,
+                        (true, None) => Echo::Gathered,
+                        (true, Some(_)) => Echo::EachAtOnce,
+                    };
+                    let task = serve(conn, echo, printer, serving);
                     if one_connection {
                         last = Some(tokio::spawn(task));
                     } else {
@@ -212,29 +217,51 @@ type ToPrint = (Arc<str>, Bytes, Option<oneshot::Sender<()>>);
 /// How long `listen` waits, at its end, for a log consumer to commit its cursor.
 const CLOSE_PATIENCE: Duration = Duration::from_secs(5);
 
+/// How `serve` echoes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Echo {
+    /// Not at all.
+    Off,
+    /// Each echo goes out before its message is printed: with `--count`, `listen` exits
+    /// once the last is printed, and its echo must be out by then.
+    EachAtOnce,
+    /// The echoes of messages that arrived together go out together: each is flushed once
+    /// no next message is waiting.
+    Gathered,
+}
+
 /// Reads one connection to its end: echoes each message when asked, then hands it to the
-/// printer. Echoing first means the reply to the last counted message is out before `listen`
-/// exits.
+/// printer. An echo goes out before `serve` waits for the next message (and, with
+/// [`Echo::EachAtOnce`], before its message is printed, so the reply to the last counted
+/// message is out before `listen` exits).
 ///
 /// # Errors
 /// The receive error that ended the connection, as one line naming the peer.
 async fn serve(
     mut conn: Connection,
-    mut echo: bool,
+    mut echo: Echo,
     printer: mpsc::Sender<ToPrint>,
     mut confirm: Option<watch::Receiver<bool>>,
 ) -> Result<(), String> {
     let peer: Arc<str> = conn.peer_addr().into();
-    loop {
-        let item = match &mut confirm {
-            Some(stopped) => tokio::select! {
+    if confirm.is_some() && echo == Echo::Gathered {
+        // Gathering reads the next message before this one is printed.
+        echo = Echo::EachAtOnce;
+    }
+    // An echo fed and not yet flushed, and the message that came meanwhile.
+    let mut unflushed = false;
+    let mut waiting = None;
+    let ended = loop {
+        let item = match (waiting.take(), &mut confirm) {
+            (Some(item), _) => item,
+            (None, Some(stopped)) => tokio::select! {
                 biased;
-                _ = stopped.wait_for(|stop| *stop) => break,
+                _ = stopped.wait_for(|stop| *stop) => break Ok(()),
                 item = conn.next() => item,
             },
-            None => conn.next().await,
+            (None, None) => conn.next().await,
         };
-        let Some(item) = item else { break };
+        let Some(item) = item else { break Ok(()) };
         let msg = match item {
             Ok(msg) => msg,
             // A datagram that failed its checks (over `max_frame`): the stream goes on.
@@ -248,30 +275,42 @@ async fn serve(
             }
             Err(err) => {
                 let err = cli_error::detail(conn.endpoint(), &err);
-                return Err(format!("connection from {}: {err}", conn.peer_addr()));
+                break Err(format!("connection from {}: {err}", conn.peer_addr()));
             }
         };
-        if echo {
-            if let Err(err) = conn.send(msg.clone()).await {
-                // A client that sent and left does not want its echo; anything else is news.
-                if err.kind() != io::ErrorKind::BrokenPipe {
-                    eprintln!(
-                        "anyipc: echo to {} failed, not echoing any more: {err}",
-                        conn.peer_addr()
-                    );
-                }
-                echo = false;
-            }
+        let echoed = match echo {
+            Echo::Off => Ok(()),
+            Echo::EachAtOnce => conn.send(msg.clone()).await,
+            Echo::Gathered => match conn.feed(msg.clone()).await {
+                // A message already here keeps the echoes gathered; otherwise they go now.
+                Ok(()) => match conn.next().now_or_never() {
+                    Some(next) => {
+                        waiting = Some(next);
+                        unflushed = true;
+                        Ok(())
+                    }
+                    None => {
+                        unflushed = false;
+                        conn.flush().await
+                    }
+                },
+                Err(err) => Err(err),
+            },
+        };
+        if let Err(err) = echoed {
+            echo = echo_failed(&conn, &err);
+            unflushed = false;
         }
         let Some(stopped) = &mut confirm else {
             if printer.send((peer.clone(), msg, None)).await.is_err() {
-                return Ok(());
+                break Ok(());
             }
             continue;
         };
         let (taken, printed) = oneshot::channel();
         let sent = printer.send((peer.clone(), msg, Some(taken))).await;
         if sent.is_err() {
+            // Not printed: leave without closing, as below.
             return Ok(());
         }
         tokio::select! {
@@ -280,10 +319,27 @@ async fn serve(
             // Not printed: leave without closing, so the message is not committed as read.
             _ = stopped.wait_for(|stop| *stop) => return Ok(()),
         }
+    };
+    if unflushed {
+        // The echoes of the last messages, for a client that still reads.
+        let _ = conn.flush().await;
     }
+    ended?;
     if confirm.is_some() {
         // Closing commits a log's cursor after the last message returned, all printed.
         let _ = conn.close().await;
     }
     Ok(())
+}
+
+/// Reports a failed echo (a client that sent and left does not want its echo; anything
+/// else is news) and turns echoing off.
+fn echo_failed(conn: &Connection, err: &io::Error) -> Echo {
+    if err.kind() != io::ErrorKind::BrokenPipe {
+        eprintln!(
+            "anyipc: echo to {} failed, not echoing any more: {err}",
+            conn.peer_addr()
+        );
+    }
+    Echo::Off
 }
