@@ -220,30 +220,36 @@ async fn echo_round_trip(url: &str, framing: Option<&str>) {
     assert_eq!(rest, "");
 }
 
-/// Without `--count`, `listen --echo` gathers the echoes of messages that arrived together
-/// into one write: 20,000 messages sent at once come back whole and in order, and a lone
-/// message after them is echoed at once (nothing waits for a next message to come).
+/// Without `--count`, `listen --echo` echoes the messages one read brought in one write:
+/// 20,000 messages sent at once come back whole and in order, and a lone message after them
+/// is echoed at once (nothing waits for a next message to come).
 #[tokio::test]
-async fn echoes_gathered_arrive_whole_in_order_and_a_lone_one_at_once() {
+async fn echoes_of_messages_read_together_arrive_whole_in_order_and_a_lone_one_at_once() {
     use futures::{SinkExt, StreamExt};
     const N: usize = 20_000;
     watchdog(WATCHDOG, async {
         let (mut listener, bound) = listen(&["tcp://127.0.0.1:0", "--echo"]).await;
-        let mut client = anyipc::connect(bound.as_str()).await.expect("connect");
+        let client = anyipc::connect(bound.as_str()).await.expect("connect");
+        let (mut sink, mut echoes) = client.split();
         let echoed = async {
-            let mut batch =
-                futures::stream::iter((0..N).map(|i| Ok(bytes::Bytes::from(format!("m{i}")))));
-            client.send_all(&mut batch).await.expect("send");
-            for i in 0..N {
-                let echo = client.next().await.expect("an echo").expect("no error");
-                assert_eq!(echo, format!("m{i}"), "echo {i}");
-            }
+            // Sent while the echoes are read, so neither side waits on a full buffer.
+            let sending = async {
+                let mut all =
+                    futures::stream::iter((0..N).map(|i| Ok(bytes::Bytes::from(format!("m{i}")))));
+                sink.send_all(&mut all).await.expect("send");
+            };
+            let reading = async {
+                for i in 0..N {
+                    let echo = echoes.next().await.expect("an echo").expect("no error");
+                    assert_eq!(echo, format!("m{i}"), "echo {i}");
+                }
+            };
+            tokio::join!(sending, reading);
             tokio::time::sleep(Duration::from_millis(100)).await;
-            client
-                .send(bytes::Bytes::from_static(b"lone"))
+            sink.send(bytes::Bytes::from_static(b"lone"))
                 .await
                 .expect("send");
-            let lone = tokio::time::timeout(Duration::from_secs(10), client.next())
+            let lone = tokio::time::timeout(Duration::from_secs(10), echoes.next())
                 .await
                 .expect("the lone echo came at once");
             assert_eq!(lone.expect("an echo").expect("no error"), "lone");

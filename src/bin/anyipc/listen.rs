@@ -119,12 +119,13 @@ pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
                     };
                     let Some(printer) = printer else { continue };
                     let serving = one_connection.then(|| serving.clone());
-                    let echo = match (args.echo, args.count) {
-                        (false, _) => Echo::Off,
-                        (true, None) => Echo::Gathered,
-                        (true, Some(_)) => Echo::EachAtOnce,
+                    // Without `--count` the echoes of messages read together go out
+                    // together; with it each goes out before its message is printed (the
+                    // last counted one before `listen` exits).
+                    let task = match (args.echo && args.count.is_none(), serving) {
+                        (true, None) => serve_echoing_batches(conn, printer).boxed(),
+                        (_, serving) => serve(conn, args.echo, printer, serving).boxed(),
                     };
-                    let task = serve(conn, echo, printer, serving);
                     if one_connection {
                         last = Some(tokio::spawn(task));
                     } else {
@@ -217,100 +218,90 @@ type ToPrint = (Arc<str>, Bytes, Option<oneshot::Sender<()>>);
 /// How long `listen` waits, at its end, for a log consumer to commit its cursor.
 const CLOSE_PATIENCE: Duration = Duration::from_secs(5);
 
-/// How `serve` echoes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Echo {
-    /// Not at all.
-    Off,
-    /// Each echo goes out before its message is printed: with `--count`, `listen` exits
-    /// once the last is printed, and its echo must be out by then.
-    EachAtOnce,
-    /// The echoes of messages that arrived together go out together: each is flushed once
-    /// no next message is waiting.
-    Gathered,
+/// Reads one connection to its end a batch at a time ([`Connection::recv_batch`]: every
+/// whole message one read brought), echoes the batch in one write, then hands its messages
+/// to the printer: `serve` with `--echo`, for many messages, without waiting on the
+/// transport for a next message that may not come.
+///
+/// # Errors
+/// As [`serve`].
+async fn serve_echoing_batches(
+    mut conn: Connection,
+    printer: mpsc::Sender<ToPrint>,
+) -> Result<(), String> {
+    let peer: Arc<str> = conn.peer_addr().into();
+    let mut echo = true;
+    loop {
+        let batch = match conn.recv_batch().await {
+            Ok(Some(batch)) => batch,
+            Ok(None) => return Ok(()),
+            // A datagram that failed its checks (over `max_frame`): the stream goes on.
+            Err(err) if skippable(&conn, &err) => {
+                report_skipped(&conn, &err);
+                continue;
+            }
+            Err(err) => return Err(receive_failed(&conn, &err)),
+        };
+        if echo {
+            let mut echoes = futures::stream::iter(batch.iter_bytes().map(Ok));
+            if let Err(err) = conn.send_all(&mut echoes).await {
+                echo = echo_failed(&conn, &err);
+            }
+        }
+        for msg in batch.iter_bytes() {
+            if printer.send((peer.clone(), msg, None)).await.is_err() {
+                return Ok(());
+            }
+        }
+    }
 }
 
 /// Reads one connection to its end: echoes each message when asked, then hands it to the
-/// printer. An echo goes out before `serve` waits for the next message (and, with
-/// [`Echo::EachAtOnce`], before its message is printed, so the reply to the last counted
-/// message is out before `listen` exits).
+/// printer. Echoing first means the reply to the last counted message is out before `listen`
+/// exits.
 ///
 /// # Errors
 /// The receive error that ended the connection, as one line naming the peer.
 async fn serve(
     mut conn: Connection,
-    mut echo: Echo,
+    mut echo: bool,
     printer: mpsc::Sender<ToPrint>,
     mut confirm: Option<watch::Receiver<bool>>,
 ) -> Result<(), String> {
     let peer: Arc<str> = conn.peer_addr().into();
-    if confirm.is_some() && echo == Echo::Gathered {
-        // Gathering reads the next message before this one is printed.
-        echo = Echo::EachAtOnce;
-    }
-    // An echo fed and not yet flushed, and the message that came meanwhile.
-    let mut unflushed = false;
-    let mut waiting = None;
-    let ended = loop {
-        let item = match (waiting.take(), &mut confirm) {
-            (Some(item), _) => item,
-            (None, Some(stopped)) => tokio::select! {
+    loop {
+        let item = match &mut confirm {
+            Some(stopped) => tokio::select! {
                 biased;
-                _ = stopped.wait_for(|stop| *stop) => break Ok(()),
+                _ = stopped.wait_for(|stop| *stop) => break,
                 item = conn.next() => item,
             },
-            (None, None) => conn.next().await,
+            None => conn.next().await,
         };
-        let Some(item) = item else { break Ok(()) };
+        let Some(item) = item else { break };
         let msg = match item {
             Ok(msg) => msg,
             // A datagram that failed its checks (over `max_frame`): the stream goes on.
             Err(err) if skippable(&conn, &err) => {
-                let err = cli_error::detail(conn.endpoint(), &err);
-                eprintln!(
-                    "anyipc: connection from {}: skipped: {err}",
-                    conn.peer_addr()
-                );
+                report_skipped(&conn, &err);
                 continue;
             }
-            Err(err) => {
-                let err = cli_error::detail(conn.endpoint(), &err);
-                break Err(format!("connection from {}: {err}", conn.peer_addr()));
+            Err(err) => return Err(receive_failed(&conn, &err)),
+        };
+        if echo {
+            if let Err(err) = conn.send(msg.clone()).await {
+                echo = echo_failed(&conn, &err);
             }
-        };
-        let echoed = match echo {
-            Echo::Off => Ok(()),
-            Echo::EachAtOnce => conn.send(msg.clone()).await,
-            Echo::Gathered => match conn.feed(msg.clone()).await {
-                // A message already here keeps the echoes gathered; otherwise they go now.
-                Ok(()) => match conn.next().now_or_never() {
-                    Some(next) => {
-                        waiting = Some(next);
-                        unflushed = true;
-                        Ok(())
-                    }
-                    None => {
-                        unflushed = false;
-                        conn.flush().await
-                    }
-                },
-                Err(err) => Err(err),
-            },
-        };
-        if let Err(err) = echoed {
-            echo = echo_failed(&conn, &err);
-            unflushed = false;
         }
         let Some(stopped) = &mut confirm else {
             if printer.send((peer.clone(), msg, None)).await.is_err() {
-                break Ok(());
+                return Ok(());
             }
             continue;
         };
         let (taken, printed) = oneshot::channel();
         let sent = printer.send((peer.clone(), msg, Some(taken))).await;
         if sent.is_err() {
-            // Not printed: leave without closing, as below.
             return Ok(());
         }
         tokio::select! {
@@ -319,12 +310,7 @@ async fn serve(
             // Not printed: leave without closing, so the message is not committed as read.
             _ = stopped.wait_for(|stop| *stop) => return Ok(()),
         }
-    };
-    if unflushed {
-        // The echoes of the last messages, for a client that still reads.
-        let _ = conn.flush().await;
     }
-    ended?;
     if confirm.is_some() {
         // Closing commits a log's cursor after the last message returned, all printed.
         let _ = conn.close().await;
@@ -332,14 +318,29 @@ async fn serve(
     Ok(())
 }
 
+/// Reports a message the stream moves past (see [`skippable`]).
+fn report_skipped(conn: &Connection, err: &io::Error) {
+    let err = cli_error::detail(conn.endpoint(), err);
+    eprintln!(
+        "anyipc: connection from {}: skipped: {err}",
+        conn.peer_addr()
+    );
+}
+
+/// The line that says why a connection's stream ended.
+fn receive_failed(conn: &Connection, err: &io::Error) -> String {
+    let err = cli_error::detail(conn.endpoint(), err);
+    format!("connection from {}: {err}", conn.peer_addr())
+}
+
 /// Reports a failed echo (a client that sent and left does not want its echo; anything
-/// else is news) and turns echoing off.
-fn echo_failed(conn: &Connection, err: &io::Error) -> Echo {
+/// else is news): `false`, echoing is over.
+fn echo_failed(conn: &Connection, err: &io::Error) -> bool {
     if err.kind() != io::ErrorKind::BrokenPipe {
         eprintln!(
             "anyipc: echo to {} failed, not echoing any more: {err}",
             conn.peer_addr()
         );
     }
-    Echo::Off
+    false
 }
