@@ -94,25 +94,12 @@ impl<W: AsyncWrite + Unpin> MessageWriter<W> {
     /// # Errors
     /// The output's write error (a closed pipe, a full disk).
     pub(crate) async fn write_message(&mut self, msg: &[u8]) -> std::io::Result<()> {
-        self.write_message_from(None, msg).await
-    }
-
-    /// Writes `msg` as [`write_message`](Self::write_message) does; the JSON format also
-    /// names `peer`, who sent it.
-    ///
-    /// # Errors
-    /// The output's write error.
-    pub(crate) async fn write_message_from(
-        &mut self,
-        peer: Option<&str>,
-        msg: &[u8],
-    ) -> std::io::Result<()> {
-        self.queue_message_from(peer, msg);
+        self.queue_message_from(None, msg);
         self.flush_queued().await
     }
 
     /// Formats `msg` as one line after the lines queued, to be written by
-    /// [`flush_queued`](Self::flush_queued).
+    /// [`flush_queued`](Self::flush_queued); the JSON format also names `peer`, who sent it.
     pub(crate) fn queue_message_from(&mut self, peer: Option<&str>, msg: &[u8]) {
         match self.format {
             Format::Text => escape_into(&mut self.line, msg),
@@ -389,10 +376,8 @@ mod tests {
         let mut out = Vec::new();
         let mut writer = MessageWriter::new(&mut out, Format::Json);
         writer.write_message(b"say \"hi\"\n").await.unwrap();
-        writer
-            .write_message_from(Some("peer 1"), b"\xff\x00")
-            .await
-            .unwrap();
+        writer.queue_message_from(Some("peer 1"), b"\xff\x00");
+        writer.flush_queued().await.unwrap();
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<serde_json::Value> = text
             .lines()
