@@ -575,6 +575,17 @@ fn left_in(dir: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
+/// Runs the checks `runs` together; what each found wrong, if anything.
+async fn failures_of(
+    runs: impl IntoIterator<Item = impl std::future::Future<Output = Option<String>>>,
+) -> Vec<String> {
+    futures::future::join_all(runs)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
 /// An argument starting with `-` that an example does not know is a usage error (exit status
 /// 2, with the usage line) found before anything is bound or created, never a path or name:
 /// `fifo_reader --once` made a FIFO named `--once`, `file_producer --bogus` a file named
@@ -654,11 +665,7 @@ async fn examples_refuse_an_unknown_option_and_create_nothing() {
             (code != Some(2) || !said || !left.is_empty())
                 .then(|| format!("{name} {args:?}: exit {code:?}, left {left:?}, stderr: {stderr}"))
         });
-        let failures: Vec<String> = futures::future::join_all(runs)
-            .await
-            .into_iter()
-            .flatten()
-            .collect();
+        let failures = failures_of(runs).await;
         // `mq_create NAME --bogus` made no queue.
         #[cfg(target_os = "linux")]
         let made_queue = anyipc::queue::MessageQueue::remove(&queue).is_ok();
@@ -713,11 +720,7 @@ async fn typed_rpc_refuses_urls_without_a_way_back() {
                     .then(|| format!("typed_rpc {args:?}: exit {code:?}, stderr: {stderr}"))
             })
         });
-        let failures: Vec<String> = futures::future::join_all(runs)
-            .await
-            .into_iter()
-            .flatten()
-            .collect();
+        let failures = failures_of(runs).await;
         #[cfg(target_os = "linux")]
         {
             let queue = anyipc::queue::MessageQueue::open(&queue).expect("open the queue");
