@@ -42,7 +42,7 @@ async fn main() -> ExitCode {
     };
     let priority = match args.get(2).map(|p| p.parse::<u8>()) {
         None => 0,
-        Some(Ok(priority)) if priority <= 31 && args.len() == 3 => priority,
+        Some(Ok(priority)) if priority < anyipc::queue::PRIORITIES && args.len() == 3 => priority,
         Some(_) => {
             let problem = match args.get(3) {
                 Some(extra) => format!("unexpected argument {extra:?}"),
