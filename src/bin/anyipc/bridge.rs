@@ -284,7 +284,7 @@ fn one_session_ended(bound: &Endpoint, target: &Endpoint, failed: bool) -> Resul
         Err(CliError::Runtime(format!(
             "bridge: the one session of {bound} failed (above)"
         )))
-    } else if bound.scheme() == Scheme::Mq {
+    } else if never_ends(bound) {
         Err(CliError::Runtime(format!(
             "bridge: {target} ended the one session of {bound}; the messages still queued stay there"
         )))
@@ -463,7 +463,7 @@ async fn session(
             b.peer_addr()
         );
     }
-    let linger = never_ends(&a) || never_ends(&b);
+    let linger = never_ends(a.endpoint()) || never_ends(b.endpoint());
     // Which bad messages each side's stream moves past depends on its scheme.
     let (a_scheme, b_scheme) = (a.endpoint().scheme(), b.endpoint().scheme());
     let (a_sink, a_stream) = a.split();
@@ -538,10 +538,10 @@ where
     }
 }
 
-/// Whether `conn`'s stream has no end of its own: a udp peer never says it is done, and a
-/// queue never ends.
-fn never_ends(conn: &Connection) -> bool {
-    matches!(conn.endpoint().scheme(), Scheme::Udp | Scheme::Mq)
+/// Whether the stream of a connection of `endpoint` has no end of its own: a udp peer never
+/// says it is done, and a queue never ends.
+fn never_ends(endpoint: &Endpoint) -> bool {
+    matches!(endpoint.scheme(), Scheme::Udp | Scheme::Mq)
 }
 
 /// Sends everything `from` yields into `to`, then closes `to`; counts each message in the
