@@ -632,9 +632,15 @@ async fn listen_ends_at_the_end_of_a_file_read_without_follow() {
         let plain = dir.join("plain.txt");
         std::fs::write(&plain, "first\nsecond\n").unwrap();
         let plain = format!("file://{plain}?framing=lines&follow=false");
+        // Many reads' worth, printed together a read at a time.
+        let big = dir.join("big.txt");
+        let lines: String = (0..50_000).map(|i| format!("line {i}\n")).collect();
+        std::fs::write(&big, &lines).unwrap();
+        let big = format!("file://{big}?framing=lines&follow=false");
         for (url, expected) in [
             (format!("{log}?follow=false"), "zero\none\ntwo\n"),
             (plain, "first\nsecond\n"),
+            (big, lines.as_str()),
         ] {
             let (listener, _) = listen(&[&url]).await;
             let finished = tokio::time::timeout(Duration::from_secs(20), listener.finish());
@@ -678,6 +684,42 @@ async fn listen_with_count_takes_from_a_log_or_queue_only_what_it_printed() {
         );
         drop(queued);
         anyipc::queue::MessageQueue::remove(&name).unwrap();
+    })
+    .await;
+}
+
+/// `listen` prints what one read of a log brought together, yet a `listen` stopped while it
+/// prints has committed exactly what it printed: a second `listen` with the same consumer
+/// prints the rest, no record lost or printed twice.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_stopped_listen_commits_exactly_what_it_printed_of_a_log() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-stop-log");
+        let log = format!("file://{}", dir.join("log"));
+        let records: Vec<String> = (0..30_000).map(|i| format!("record {i}")).collect();
+        let sent = anyipc(&["send", &log], (records.join("\n") + "\n").as_bytes()).await;
+        assert!(sent.status.success(), "{}", text(&sent.stderr));
+        let url = format!("{log}?consumer=stop&follow=false");
+        let (mut first, _) = listen(&[&url]).await;
+        // The rest waits in the pipe, far more than it holds: listen is mid-log.
+        let mut printed = first.stdout_lines(100).await;
+        signal(first.id(), "TERM").await;
+        let (status, rest) = first.finish().await;
+        assert_eq!(status.code(), Some(0), "the stopped listen");
+        printed.extend(rest.lines().map(str::to_owned));
+        assert!(
+            printed.len() < records.len(),
+            "listen was not stopped mid-log"
+        );
+        let second = anyipc(&["listen", &url], b"").await;
+        assert!(second.status.success(), "{}", text(&second.stderr));
+        printed.extend(text(&second.stdout).lines().map(str::to_owned));
+        if let Some(at) = (0..records.len()).find(|&i| printed.get(i) != Some(&records[i])) {
+            let around = &printed[at.saturating_sub(2)..(at + 3).min(printed.len())];
+            panic!("lost or repeated records at {at}: {around:?}");
+        }
+        assert_eq!(printed.len(), records.len(), "repeated records at the end");
     })
     .await;
 }

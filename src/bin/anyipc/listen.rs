@@ -5,9 +5,10 @@
 //! replaced by the port the OS gave), for people and for scripts that start a peer. Each
 //! connection is served by its own task; their messages reach stdout through one channel, so
 //! lines never interleave and `--count` counts messages from all connections together. A
-//! `file://` log or `mq://` queue keeps what is not taken, so there a connection takes the
-//! next message only once the last is printed, and is closed at the end (a log commits its
-//! cursor after the last message printed): ending `listen` loses nothing.
+//! `file://` or `mq://` endpoint gives one connection, printed on the main task
+//! ([`print_kept`]): every message it takes is printed before `listen` ends, and it is
+//! closed at the end (a log commits its cursor after the last message printed), so ending
+//! `listen` loses nothing.
 
 use crate::accept_errors::AcceptErrors;
 use crate::bad_message::skippable;
@@ -17,14 +18,13 @@ use crate::endpoint_arg::{
 };
 use crate::output::{MessageWriter, OutputArgs};
 use crate::{CliError, StopSignals};
-use anyipc::Connection;
+use anyipc::{Connection, Scheme};
 use bytes::Bytes;
 use futures::{FutureExt, SinkExt, StreamExt};
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot, watch};
-use tokio::task::JoinHandle;
+use tokio::sync::mpsc;
 
 /// Received messages waiting to be printed before connection tasks wait for stdout.
 const PRINT_BACKLOG: usize = 64;
@@ -86,10 +86,6 @@ pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
             return Err(CliError::Usage(format!("--echo: {why}")));
         }
     }
-    // A `file://` log or file and a `mq://` queue: one connection, which keeps what it
-    // does not hand out (a log's cursor, the queue) and takes the next message only once the
-    // last is printed, so ending `listen` loses none; `listen` ends when it does.
-    let one_connection = gives_one_connection(&endpoint);
     let mut listener = anyipc::bind(&endpoint)
         .await
         .map_err(|err| CliError::bind(&endpoint, err))?;
@@ -98,43 +94,44 @@ pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
     // pipe or shm name, a FIFO) instead of killing us.
     let mut stop = StopSignals::install()?;
     eprintln!("listening on {}", listener.endpoint());
+    let mut out = MessageWriter::stdout(args.output.format());
+    let mut accept_errors = AcceptErrors::default();
+    if gives_one_connection(&endpoint) {
+        // A `file://` log or file and a `mq://` queue: one connection, printed on this
+        // task so that what it took is printed before `listen` ends, which ends with it.
+        let conn = loop {
+            tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(conn) => break conn,
+                    Err(err) => accept_errors.wait_out(&err, listener.endpoint()).await?,
+                },
+                _ = stop.recv() => return Ok(()),
+            }
+        };
+        return print_kept(conn, &mut out, &mut stop, args.count).await;
+    }
 
     let (received, mut to_print) = mpsc::channel::<ToPrint>(PRINT_BACKLOG);
-    // Dropped once an endpoint that ends has given its one connection: the channel then
-    // closes when that connection's task is done.
-    let mut received = Some(received);
-    let mut last: Option<JoinHandle<Result<(), String>>> = None;
-    let (stop_serving, serving) = watch::channel(false);
-    let mut out = MessageWriter::stdout(args.output.format());
     let mut printed: u64 = 0;
-    let mut accept_errors = AcceptErrors::default();
-    let mut ended = loop {
+    let ended = loop {
         tokio::select! {
-            accepted = listener.accept(), if received.is_some() => match accepted {
+            accepted = listener.accept() => match accepted {
                 Ok(conn) => {
                     accept_errors.accepted();
-                    let printer = match one_connection {
-                        true => received.take(),
-                        false => received.clone(),
-                    };
-                    let Some(printer) = printer else { continue };
-                    let serving = one_connection.then(|| serving.clone());
+                    let printer = received.clone();
                     // Without `--count` the echoes of messages read together go out
                     // together; with it each goes out before its message is printed (the
                     // last counted one before `listen` exits).
-                    let task = match (args.echo && args.count.is_none(), serving) {
-                        (true, None) => serve_echoing_batches(conn, printer).boxed(),
-                        (_, serving) => serve(conn, args.echo, printer, serving).boxed(),
-                    };
-                    if one_connection {
-                        last = Some(tokio::spawn(task));
+                    let task = if args.echo && args.count.is_none() {
+                        serve_echoing_batches(conn, printer).boxed()
                     } else {
-                        tokio::spawn(async move {
-                            if let Err(err) = task.await {
-                                eprintln!("anyipc: {err}");
-                            }
-                        });
-                    }
+                        serve(conn, args.echo, printer).boxed()
+                    };
+                    tokio::spawn(async move {
+                        if let Err(err) = task.await {
+                            eprintln!("anyipc: {err}");
+                        }
+                    });
                 }
                 Err(err) => {
                     // The lines gathered go out before the pause.
@@ -146,63 +143,107 @@ pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
                     }
                 }
             },
-            next = to_print.recv() => match next {
-                Some((peer, msg, taken)) => {
-                    out.queue_message_from(Some(&peer), &msg);
+            Some(ToPrint { peer, msgs }) = to_print.recv() => {
+                for msg in &msgs {
+                    if args.count == Some(printed) {
+                        break;
+                    }
+                    out.queue_message_from(Some(&peer), msg);
                     printed += 1;
-                    let done = args.count == Some(printed);
-                    // One write for the messages already waiting; each goes out before
-                    // `listen` waits, ends, or confirms a message to its connection.
-                    let flush = taken.is_some()
-                        || done
-                        || to_print.is_empty()
-                        || out.queued_len() >= PRINT_GATHER;
-                    if flush {
-                        if let Err(err) = out.flush_queued().await {
-                            break Err(stdout_failed(err));
-                        }
-                    }
-                    if done {
-                        // Before the message is confirmed: its connection then takes no more.
-                        let _ = stop_serving.send(true);
-                    }
-                    if let Some(taken) = taken {
-                        let _ = taken.send(());
-                    }
-                    if done {
-                        break Ok(());
+                }
+                let done = args.count == Some(printed);
+                // One write for the messages already waiting; each goes out before
+                // `listen` waits or ends.
+                if done || to_print.is_empty() || out.queued_len() >= PRINT_GATHER {
+                    if let Err(err) = out.flush_queued().await {
+                        break Err(stdout_failed(err));
                     }
                 }
-                // Only once `received` is gone: the endpoint's one connection has ended,
-                // and everything it received is printed.
-                None => break match last.take() {
-                    Some(task) => match task.await {
-                        Ok(result) => result.map_err(CliError::Runtime),
-                        Err(err) => Err(CliError::Runtime(format!("the connection failed: {err}"))),
-                    },
-                    None => Ok(()),
-                },
+                if done {
+                    break Ok(());
+                }
             },
             _ = stop.recv() => break Ok(()),
         }
     };
     // Lines gathered when a stop signal or an accept error ended the loop (a failed write
-    // dropped its lines). A reader that stopped reading cannot hold `listen` for ever.
-    if out.queued_len() > 0 {
-        let flushed = tokio::time::timeout(CLOSE_PATIENCE, out.flush_queued())
-            .await
-            .unwrap_or_else(|_| {
-                let why = format!("the reader took nothing for {CLOSE_PATIENCE:?}");
-                Err(io::Error::new(io::ErrorKind::TimedOut, why))
-            });
-        ended = ended.and(flushed.map_err(stdout_failed));
+    // dropped its lines).
+    ended.and(finish_printing(&mut out).await)
+}
+
+/// Writes out the lines still gathered, waiting at most [`CLOSE_PATIENCE`]: a reader that
+/// stopped reading cannot hold `listen` for ever.
+///
+/// # Errors
+/// Stdout cannot be written, or took nothing for that long.
+async fn finish_printing(out: &mut MessageWriter<tokio::io::Stdout>) -> Result<(), CliError> {
+    if out.queued_len() == 0 {
+        return Ok(());
     }
-    // The one connection of a log or queue ends by closing, so a log commits its cursor
-    // after the last message printed.
-    let _ = stop_serving.send(true);
-    if let Some(last) = last {
-        let _ = tokio::time::timeout(CLOSE_PATIENCE, last).await;
-    }
+    tokio::time::timeout(CLOSE_PATIENCE, out.flush_queued())
+        .await
+        .unwrap_or_else(|_| {
+            let why = format!("the reader took nothing for {CLOSE_PATIENCE:?}");
+            Err(io::Error::new(io::ErrorKind::TimedOut, why))
+        })
+        .map_err(stdout_failed)
+}
+
+/// Prints the one connection of an endpoint that gives one (`file://`, `mq://`), at most
+/// `count` messages, until it ends or a stop signal; then closes it, which commits a log's
+/// cursor after the last message printed. Ending `listen` loses nothing: every message
+/// taken is printed before the next is taken or `listen` ends. A queue's message is gone
+/// once taken, and a log consumer's cursor may be committed at any message taken, so
+/// those are written out one at a time, each before the next is taken; a plain file or a
+/// log read without a cursor keeps nothing, so what one read brought is written together
+/// (up to [`PRINT_GATHER`] bytes).
+///
+/// # Errors
+/// The receive error that ended the connection (the messages before it printed), or
+/// stdout cannot be written.
+async fn print_kept(
+    mut conn: Connection,
+    out: &mut MessageWriter<tokio::io::Stdout>,
+    stop: &mut StopSignals,
+    count: Option<u64>,
+) -> Result<(), CliError> {
+    let peer = conn.peer_addr().to_owned();
+    let endpoint = conn.endpoint();
+    let gather = endpoint.scheme() == Scheme::File && endpoint.option("consumer").is_none();
+    let mut printed: u64 = 0;
+    let ended = loop {
+        if count == Some(printed) {
+            break Ok(());
+        }
+        let item = tokio::select! {
+            biased;
+            _ = stop.recv() => break Ok(()),
+            item = conn.next() => item,
+        };
+        let mut end = None;
+        let mut next = Some(item);
+        while let Some(item) = next.take() {
+            match item {
+                Some(Ok(msg)) => {
+                    out.queue_message_from(Some(&peer), &msg);
+                    printed += 1;
+                }
+                Some(Err(err)) if skippable(&conn, &err) => report_skipped(&conn, &err),
+                Some(Err(err)) => end = Some(Err(receive_failed(&conn, &err))),
+                None => end = Some(Ok(())),
+            }
+            if gather && end.is_none() && count != Some(printed) && out.queued_len() < PRINT_GATHER
+            {
+                next = conn.next().now_or_never();
+            }
+        }
+        out.flush_queued().await.map_err(stdout_failed)?;
+        if let Some(end) = end {
+            break end.map_err(CliError::Runtime);
+        }
+    };
+    // Everything taken is printed: closing commits a log's cursor after it.
+    let _ = tokio::time::timeout(CLOSE_PATIENCE, conn.close()).await;
     ended
 }
 
@@ -211,9 +252,11 @@ fn stdout_failed(err: io::Error) -> CliError {
     CliError::Runtime(format!("cannot write to stdout: {err}"))
 }
 
-/// One received message on its way to stdout, with, for a connection that must not take
-/// more than is printed, how to tell it that it was.
-type ToPrint = (Arc<str>, Bytes, Option<oneshot::Sender<()>>);
+/// Received messages of one connection on their way to stdout.
+struct ToPrint {
+    peer: Arc<str>,
+    msgs: Vec<Bytes>,
+}
 
 /// How long `listen` waits, at its end, for a log consumer to commit its cursor.
 const CLOSE_PATIENCE: Duration = Duration::from_secs(5);
@@ -248,10 +291,13 @@ async fn serve_echoing_batches(
                 echo = echo_failed(&conn, &err);
             }
         }
-        for msg in batch.iter_bytes() {
-            if printer.send((peer.clone(), msg, None)).await.is_err() {
-                return Ok(());
-            }
+        let msgs = batch.iter_bytes().collect();
+        let to_print = ToPrint {
+            peer: peer.clone(),
+            msgs,
+        };
+        if printer.send(to_print).await.is_err() {
+            return Ok(());
         }
     }
 }
@@ -266,19 +312,9 @@ async fn serve(
     mut conn: Connection,
     mut echo: bool,
     printer: mpsc::Sender<ToPrint>,
-    mut confirm: Option<watch::Receiver<bool>>,
 ) -> Result<(), String> {
     let peer: Arc<str> = conn.peer_addr().into();
-    loop {
-        let item = match &mut confirm {
-            Some(stopped) => tokio::select! {
-                biased;
-                _ = stopped.wait_for(|stop| *stop) => break,
-                item = conn.next() => item,
-            },
-            None => conn.next().await,
-        };
-        let Some(item) = item else { break };
+    while let Some(item) = conn.next().await {
         let msg = match item {
             Ok(msg) => msg,
             // A datagram that failed its checks (over `max_frame`): the stream goes on.
@@ -293,27 +329,13 @@ async fn serve(
                 echo = echo_failed(&conn, &err);
             }
         }
-        let Some(stopped) = &mut confirm else {
-            if printer.send((peer.clone(), msg, None)).await.is_err() {
-                return Ok(());
-            }
-            continue;
+        let to_print = ToPrint {
+            peer: peer.clone(),
+            msgs: vec![msg],
         };
-        let (taken, printed) = oneshot::channel();
-        let sent = printer.send((peer.clone(), msg, Some(taken))).await;
-        if sent.is_err() {
+        if printer.send(to_print).await.is_err() {
             return Ok(());
         }
-        tokio::select! {
-            biased;
-            Ok(()) = printed => {}
-            // Not printed: leave without closing, so the message is not committed as read.
-            _ = stopped.wait_for(|stop| *stop) => return Ok(()),
-        }
-    }
-    if confirm.is_some() {
-        // Closing commits a log's cursor after the last message returned, all printed.
-        let _ = conn.close().await;
     }
     Ok(())
 }
