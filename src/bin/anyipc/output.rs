@@ -18,7 +18,7 @@
 //!
 //! **JSON** (`--json`) prints one JSON object per line: `len` (bytes), then `text` (the message
 //! as a JSON string) when the message is valid UTF-8, else `base64` (standard alphabet, with
-//! padding); `listen` adds `peer`, who sent it.
+//! padding); `listen` puts `peer`, who sent it, first.
 
 use base64::Engine as _;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
@@ -236,21 +236,32 @@ pub(crate) fn hex_into(line: &mut Vec<u8>, msg: &[u8]) {
     }
 }
 
-/// Appends `msg` as one JSON object (see the module docs).
+/// One `--json` line, serialised in this field order.
+#[derive(serde::Serialize)]
+struct JsonLine<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    peer: Option<&'a str>,
+    len: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    base64: Option<String>,
+}
+
+/// Appends `msg` as one JSON object (see the module docs), written straight into `line`.
 fn json_into(line: &mut Vec<u8>, peer: Option<&str>, msg: &[u8]) {
-    let mut object = serde_json::Map::new();
-    if let Some(peer) = peer {
-        object.insert("peer".into(), peer.into());
-    }
-    object.insert("len".into(), msg.len().into());
-    match std::str::from_utf8(msg) {
-        Ok(text) => object.insert("text".into(), text.into()),
-        Err(_) => object.insert(
-            "base64".into(),
-            base64::engine::general_purpose::STANDARD.encode(msg).into(),
-        ),
+    let text = std::str::from_utf8(msg).ok();
+    let base64 = match text {
+        Some(_) => None,
+        None => Some(base64::engine::general_purpose::STANDARD.encode(msg)),
     };
-    line.extend_from_slice(serde_json::Value::Object(object).to_string().as_bytes());
+    let object = JsonLine {
+        peer,
+        len: msg.len(),
+        text,
+        base64,
+    };
+    serde_json::to_writer(line, &object).expect("a JSON line of strings and a number");
 }
 
 #[cfg(test)]
@@ -390,6 +401,12 @@ mod tests {
         assert_eq!(
             lines[1],
             serde_json::json!({"peer": "peer 1", "len": 2, "base64": "/wA="})
+        );
+        // Fields in the documented order: peer, len, then text or base64.
+        assert_eq!(
+            text,
+            "{\"len\":9,\"text\":\"say \\\"hi\\\"\\n\"}\n\
+             {\"peer\":\"peer 1\",\"len\":2,\"base64\":\"/wA=\"}\n"
         );
     }
 }
