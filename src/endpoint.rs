@@ -495,8 +495,10 @@ impl ToEndpoint for &String {
 /// ```
 /// let table = anyipc::endpoint::option_table_markdown();
 /// assert!(table.starts_with("| option | schemes | values | default | meaning |"));
-/// let row = table.lines().find(|row| row.starts_with("| `capacity` |")).unwrap();
-/// assert!(row.contains("| mem, shm, mq |"));
+/// // `capacity` has a row for the sizes of mem:// and shm:// and one for mq://'s count.
+/// let rows: Vec<&str> = table.lines().filter(|row| row.starts_with("| `capacity` |")).collect();
+/// assert!(rows[0].contains("| mem, shm | a size such as 4096"));
+/// assert!(rows[1].contains("| mq | a number of messages from 1 to 1048576"));
 /// ```
 pub fn option_table_markdown() -> String {
     let mut out =

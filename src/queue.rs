@@ -11,7 +11,8 @@
 //! move many messages per lock hold: the way to stream messages fast (several times the rate
 //! of one call per message; see BENCHMARKS.md). Any number of processes send and receive.
 //! Through the URL layer, `mq://name` opens an existing queue (`?create=true` with
-//! `capacity=`/`max_message_len=`/`mode=` creates it) and gives a `Connection` whose sink
+//! `capacity=`/`max_message_len=`/`mode=` creates it; `capacity=64` is a count of messages,
+//! `max_message_len=4KiB` a size) and gives a `Connection` whose sink
 //! sends at `?priority=N` (default 0) and whose stream receives (a message over its
 //! `max_frame` is refused with `InvalidData` and stays in the queue). The sink gathers what it
 //! is fed (up to 64 messages or 64 KiB) and sends it in one batch when flushed or full, so

@@ -22,6 +22,14 @@ pub(crate) enum ValueKind {
     Mode,
     /// A whole number in `min..=max`.
     Uint { min: u64, max: u64 },
+    /// A whole number of `unit`s (`messages`) in `min..=max`: digits only, like
+    /// [`Uint`](ValueKind::Uint), described as a count so that a size (`64KiB`) reads as the
+    /// mistake it is.
+    Count {
+        min: u64,
+        max: u64,
+        unit: &'static str,
+    },
     /// A comma-separated list of user ids.
     UidList,
     /// A name under the endpoint name rules.
@@ -39,6 +47,9 @@ impl ValueKind {
             ValueKind::Choice(words) => format!("one of {}", words.join("|")),
             ValueKind::Mode => "an octal mode such as 0600".to_owned(),
             ValueKind::Uint { min, max } => format!("a whole number from {min} to {max}"),
+            ValueKind::Count { min, max, unit } => {
+                format!("a number of {unit} from {min} to {max} (a count, not a size in bytes)")
+            }
             ValueKind::UidList => "user ids separated by commas, such as 1000,1001".to_owned(),
             ValueKind::Name => "a name of letters, digits, '.', '_' and '-'".to_owned(),
         }
@@ -62,7 +73,8 @@ const EVERY: &[Scheme] = &[Tcp, Udp, Unix, Pipe, Fifo, Stdio, Shm, Mq, Mem, File
 const CONNECTING: &[Scheme] = &[Tcp, Udp, Unix, Pipe, Shm, Mq, Mem];
 const NAMED_FILES: &[Scheme] = &[Unix, Pipe, Fifo, Shm, Mq, File];
 
-/// Every option any scheme accepts. Keys are unique.
+/// Every option any scheme accepts. A key has at most one row per scheme: `capacity` has two,
+/// as `mq://` counts messages where `mem://` and `shm://` take a size.
 pub(crate) const OPTIONS: &[OptionSpec] = &[
     OptionSpec {
         key: "framing",
@@ -151,10 +163,23 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
     },
     OptionSpec {
         key: "capacity",
-        schemes: &[Mem, Shm, Mq],
+        schemes: &[Mem, Shm],
         kind: ValueKind::Size { min: 0 },
-        default: "mem: 1024 messages, shm: 1MiB per ring, mq: 1024 messages",
-        meaning: "how much may be queued before a sender waits (mem, shm: set by the connecting side; mq: by the side that creates the queue)",
+        default: "mem: 1024 messages, shm: 1MiB per ring",
+        meaning: "how much may be queued before a sender waits, set by the connecting side",
+    },
+    OptionSpec {
+        key: "capacity",
+        schemes: &[Mq],
+        kind: ValueKind::Count {
+            min: 1,
+            max: crate::queue::MAX_CAPACITY as u64,
+            unit: "messages",
+        },
+        default: "1024",
+        meaning: "messages the created queue holds before a sender waits, set by the side \
+                  that creates the queue (`anyipc mq create --capacity` takes the same \
+                  count; max_message_len sets how large each may be)",
     },
     OptionSpec {
         key: "busy_poll",

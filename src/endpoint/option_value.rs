@@ -31,7 +31,7 @@ pub(crate) fn parse_value(kind: ValueKind, text: &str) -> Option<OptionValue> {
             .find(|word| **word == text)
             .map(|word| OptionValue::Choice(word)),
         ValueKind::Mode => parse_mode(text).map(OptionValue::Mode),
-        ValueKind::Uint { min, max } => Some(text)
+        ValueKind::Uint { min, max } | ValueKind::Count { min, max, .. } => Some(text)
             .filter(|t| is_digits(t))
             .and_then(|t| t.parse::<u64>().ok())
             .filter(|n| (min..=max).contains(n))

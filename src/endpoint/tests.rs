@@ -69,7 +69,9 @@ fn value(kind: ValueKind) -> BoxedStrategy<OptionValue> {
             .prop_map(OptionValue::Choice)
             .boxed(),
         ValueKind::Mode => (0..=0o777u32).prop_map(OptionValue::Mode).boxed(),
-        ValueKind::Uint { min, max } => (min..=max).prop_map(OptionValue::Uint).boxed(),
+        ValueKind::Uint { min, max } | ValueKind::Count { min, max, .. } => {
+            (min..=max).prop_map(OptionValue::Uint).boxed()
+        }
         ValueKind::UidList => proptest::collection::vec(any::<u32>(), 1..5)
             .prop_map(OptionValue::UidList)
             .boxed(),
@@ -281,4 +283,59 @@ fn a_max_frame_no_message_can_meet_is_refused() {
             .max_frame(),
         1 << 30
     );
+}
+
+#[test]
+fn mq_capacity_is_a_count_of_messages_not_a_size() {
+    use super::ParseErrorKind;
+    // `anyipc mq create --capacity` takes a count of messages too, and refuses a size.
+    for value in ["64KiB", "64k", "1MiB", "2kb", "8b", "0", "1048577", "+5"] {
+        let url = format!("mq://demo?capacity={value}");
+        let err = Endpoint::parse(&url).expect_err(&url);
+        match err.kind() {
+            ParseErrorKind::InvalidOptionValue { key, expected, .. } => {
+                assert_eq!(key, "capacity", "{err}");
+                assert!(
+                    expected.contains("a number of messages from 1 to 1048576")
+                        && expected.contains("not a size"),
+                    "{err}"
+                );
+            }
+            other => panic!("{url}: unexpected {other:?}"),
+        }
+    }
+    // A count is written as given: 1024 messages are not `1KiB`.
+    for (url, capacity) in [
+        ("mq://demo?capacity=1", 1),
+        ("mq://demo?capacity=1024", 1024),
+        ("mq://demo?capacity=1048576", 1 << 20),
+    ] {
+        let e = Endpoint::parse(url).unwrap_or_else(|err| panic!("{url}: {err}"));
+        assert_eq!(e.to_string(), url);
+        assert_eq!(e.size_option("capacity"), Some(capacity));
+    }
+    // max_message_len stays a size, and so do the capacities of mem:// and shm://.
+    for (url, key, value) in [
+        (
+            "mq://demo?max_message_len=64KiB",
+            "max_message_len",
+            64 << 10,
+        ),
+        ("shm://demo?capacity=64KiB", "capacity", 64 << 10),
+        ("mem://demo?capacity=2k", "capacity", 2 << 10),
+    ] {
+        let e = Endpoint::parse(url).unwrap_or_else(|err| panic!("{url}: {err}"));
+        assert_eq!(e.size_option(key), Some(value), "{url}");
+    }
+}
+
+#[test]
+fn a_key_has_at_most_one_row_per_scheme() {
+    for scheme in Scheme::ALL {
+        let mut keys = option_spec::keys_for(scheme);
+        let listed = keys.len();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), listed, "{scheme}: a key listed twice");
+    }
 }

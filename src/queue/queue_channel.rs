@@ -114,13 +114,14 @@ impl QueueChannel {
 }
 
 /// Opens (or with `create=true` creates) the queue an `mq://` endpoint names. A `capacity`
-/// or `max_message_len` given in the URL must be the queue's, whether it is created or
-/// found (a mismatch is `AlreadyExists`), so that a URL never silently names another queue
-/// than it describes.
+/// (a count of messages, which the URL parser takes as digits only) or `max_message_len` (a
+/// size) given in the URL must be the queue's, whether it is created or found (a mismatch is
+/// `AlreadyExists`), so that a URL never silently names another queue than it describes.
 pub(crate) fn open(endpoint: &Endpoint) -> io::Result<MessageQueue> {
     let name = endpoint.name().unwrap_or_default();
     let defaults = QueueOptions::default();
-    let size = |key: &str, default: u32| -> io::Result<(u32, bool)> {
+    // The value of `key` if the URL gives one (and so the queue must have it), else `default`.
+    let given = |key: &str, default: u32| -> io::Result<(u32, bool)> {
         match endpoint.size_option(key) {
             None => Ok((default, false)),
             Some(n) => u32::try_from(n).map(|n| (n, true)).map_err(|_| {
@@ -131,8 +132,8 @@ pub(crate) fn open(endpoint: &Endpoint) -> io::Result<MessageQueue> {
             }),
         }
     };
-    let (capacity, check_capacity) = size("capacity", defaults.capacity)?;
-    let (max_message_len, check_max_len) = size("max_message_len", defaults.max_message_len)?;
+    let (capacity, check_capacity) = given("capacity", defaults.capacity)?;
+    let (max_message_len, check_max_len) = given("max_message_len", defaults.max_message_len)?;
     let options = QueueOptions {
         capacity,
         max_message_len,

@@ -667,6 +667,65 @@ async fn cli_creates_stats_sends_listens_and_removes() {
     .await;
 }
 
+/// `capacity=` in an `mq://` URL counts messages, as `anyipc mq create --capacity` does: a
+/// size such as `64KiB` is refused (the URL parser's typed error, exit 2 from the CLI) and
+/// makes no queue. It was read as a size, so `capacity=64KiB` made a queue of 65,536
+/// messages where the CLI refused the same words. `max_message_len=` stays a size.
+#[tokio::test]
+async fn url_capacity_is_a_count_of_messages_as_on_the_command_line() {
+    watchdog(60, async {
+        let name = Name::new();
+        let n = &name.0;
+        let url = format!("mq://{n}?create=true&capacity=64KiB&max_message_len=64");
+        let err = anyipc::connect(&url).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+        let parse = err
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<anyipc::EndpointParseError>())
+            .unwrap_or_else(|| panic!("not an EndpointParseError: {err:?}"));
+        match parse.kind() {
+            anyipc::endpoint::ParseErrorKind::InvalidOptionValue {
+                key,
+                value,
+                expected,
+            } => {
+                assert_eq!((key.as_str(), value.as_str()), ("capacity", "64KiB"));
+                assert!(expected.contains("number of messages"), "{expected}");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(
+            MessageQueue::open(n).unwrap_err().kind(),
+            ErrorKind::NotFound,
+            "no queue was made"
+        );
+        // The command line refuses both spellings alike, as bad usage.
+        for args in [
+            vec!["mq", "create", n.as_str(), "--capacity", "64KiB"],
+            vec!["send", url.as_str(), "hi"],
+        ] {
+            let out = std::process::Command::new(crate::util::anyipc_bin())
+                .args(&args)
+                .output()
+                .unwrap();
+            let said = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {said}");
+            assert!(said.contains("64KiB"), "{args:?}: {said}");
+        }
+        assert_eq!(
+            MessageQueue::open(n).unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+        // A count is a count, and max_message_len takes a size.
+        let url = format!("mq://{n}?create=true&capacity=1024&max_message_len=1KiB");
+        let conn = anyipc::connect(&url).await.unwrap();
+        let attrs = MessageQueue::open(n).unwrap().attributes();
+        assert_eq!((attrs.capacity, attrs.max_message_len), (1024, 1024));
+        drop(conn);
+    })
+    .await;
+}
+
 /// `send_timeout` on `mq://`: a consumer that keeps taking messages, slowly, is progress, so
 /// a flush of gathered messages that waits longer than the timeout in all still succeeds;
 /// one that nobody empties times out, keeping what it had gathered for a later flush.
