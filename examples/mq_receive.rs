@@ -6,6 +6,10 @@
 //! MQ=other cargo run --example mq_receive          # another queue
 //! ```
 //!
+//! `MQ` is a queue name (letters, digits, '.', '_' and '-'); anything else is refused (exit
+//! status 2) rather than pasted into the URL, where `MQ='demo?recv_timeout=1s'` would set an
+//! option.
+//!
 //! Several receivers may wait on one queue, in any processes: each message goes to exactly
 //! one of them, the highest priority first.
 
@@ -30,7 +34,10 @@ async fn main() -> ExitCode {
     if let Err(usage) = common::only(std::env::args().skip(1), &[], USAGE) {
         return common::exit_status("mq_receive", Err(usage.into())).into();
     }
-    let name = std::env::var("MQ").unwrap_or_else(|_| "demo".to_owned());
+    let name = match common::queue_name_from_env(USAGE) {
+        Ok(name) => name,
+        Err(usage) => return common::exit_status("mq_receive", Err(usage.into())).into(),
+    };
     let url = format!("mq://{name}");
     let received = async {
         let mut queue = anyipc::connect(&url)

@@ -7,7 +7,8 @@
 //! ```
 //!
 //! The message goes through the URL layer (`mq://demo?priority=9`) as JSON, so
-//! `anyipc listen mq://demo` prints it too.
+//! `anyipc listen mq://demo` prints it too. `MQ` is a queue name (letters, digits, '.', '_'
+//! and '-'); anything else is refused (exit status 2) rather than pasted into the URL.
 
 mod common;
 
@@ -52,7 +53,10 @@ async fn main() -> ExitCode {
             return common::exit_status("mq_send", Err(usage.into())).into();
         }
     };
-    let name = std::env::var("MQ").unwrap_or_else(|_| "demo".to_owned());
+    let name = match common::queue_name_from_env(USAGE) {
+        Ok(name) => name,
+        Err(usage) => return common::exit_status("mq_send", Err(usage.into())).into(),
+    };
     let url = format!("mq://{name}?priority={priority}");
     let sent = async {
         let mut queue = anyipc::connect(&url)

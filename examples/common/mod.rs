@@ -1,4 +1,5 @@
-//! What the examples share: stopping on a signal, and reading the command line the same way.
+//! What the examples share: stopping on a signal, and reading the command line (and `MQ`) the
+//! same way.
 //! (A directory without `main.rs`, so Cargo does not take it for an example of its own.)
 //!
 //! Each example compiles this module and uses only part of it.
@@ -109,6 +110,40 @@ pub(crate) fn number<T: std::str::FromStr>(
     value
         .parse()
         .map_err(|_| Usage::new(format!("{flag} needs a number, not {value:?}"), usage))
+}
+
+/// The queue name the mq examples take from `MQ` (`demo` when it is not set), checked against
+/// the name rules before it goes into an `mq://` URL: a [`Usage`] error saying why when it is
+/// not a queue name. Pasted into the URL as it is, `MQ='jobs?recv_timeout=1s'` would set an
+/// option of `mq://jobs` instead of naming a queue.
+pub(crate) fn queue_name_from_env(usage: &'static str) -> Result<String, Usage> {
+    let name = match std::env::var("MQ") {
+        Ok(name) => name,
+        Err(std::env::VarError::NotPresent) => return Ok("demo".to_owned()),
+        Err(std::env::VarError::NotUnicode(name)) => {
+            let problem = format!("MQ={name:?} is not a queue name: it is not Unicode");
+            return Err(Usage::new(problem, usage));
+        }
+    };
+    let reason = if name.contains('?') {
+        // `?` starts a URL's options: the parser would take what follows for options rather
+        // than refuse the name.
+        "'?' is not allowed: use ASCII letters, digits, '.', '_' and '-'".to_owned()
+    } else {
+        // The name rules are the URL parser's: without a `?` all of it is the address, which
+        // it checks as a name.
+        match anyipc::Endpoint::parse(&format!("mq://{name}")) {
+            Ok(_) => return Ok(name),
+            Err(err) => match err.kind() {
+                anyipc::endpoint::ParseErrorKind::InvalidAddress { reason, .. } => reason.clone(),
+                _ => err.to_string(),
+            },
+        }
+    };
+    Err(Usage::new(
+        format!("MQ={name:?} is not a queue name: {reason}"),
+        usage,
+    ))
 }
 
 /// The exit status for the result of an example's `run`: 0 after success; otherwise it prints

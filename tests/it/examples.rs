@@ -532,6 +532,64 @@ async fn mq_priority_example_orders_by_priority_then_age() {
     .await;
 }
 
+/// `mq_send` and `mq_receive` refuse an `MQ` that is not a queue name with exit status 2 and
+/// why, before they connect. The name went into the URL as it was: `MQ='NAME?recv_timeout=1s'`
+/// set an option of `mq://NAME` (`mq_receive` took a message from it), `MQ='bad name'` failed
+/// only when connecting (exit 1), and an `MQ` that is not Unicode was taken for `demo`.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn mq_examples_refuse_an_mq_that_is_not_a_queue_name() {
+    use anyipc::queue::MessageQueue;
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    watchdog(WATCHDOG, async {
+        let queue = unique_name("example-mq-name");
+        let made = MessageQueue::create(&queue, &Default::default()).expect("create");
+        made.try_send(br#"{"kind":"note","text":"kept"}"#, 0)
+            .expect("send");
+        let dir = TempDir::new("example-mq-name");
+        let path = dir.path();
+        let with_option = format!("{queue}?recv_timeout=1s");
+        let with_option = OsStr::new(&with_option);
+        let not_unicode = OsStr::from_bytes(b"q\xff");
+        let question = "'?' is not allowed";
+        let cases: [(&str, &[&str], &OsStr, &str); 6] = [
+            ("mq_receive", &[], with_option, question),
+            ("mq_send", &["note", "hi"], with_option, question),
+            (
+                "mq_receive",
+                &[],
+                OsStr::new("bad name"),
+                "' ' is not allowed",
+            ),
+            (
+                "mq_send",
+                &["note", "hi", "3"],
+                OsStr::new("-q"),
+                "may not start with",
+            ),
+            ("mq_receive", &[], not_unicode, "it is not Unicode"),
+            ("mq_send", &["note", "hi"], not_unicode, "it is not Unicode"),
+        ];
+        let runs = cases.iter().map(|(name, args, mq, why)| async move {
+            let (code, stderr) = run_in(name, args, path, &[("MQ", mq)]).await;
+            let said = stderr.contains(&format!("{name}: MQ={mq:?} is not a queue name: "))
+                && stderr.contains(why);
+            (code != Some(2) || !said)
+                .then(|| format!("{name} {args:?} MQ={mq:?}: exit {code:?}, stderr: {stderr}"))
+        });
+        let failures = failures_of(runs).await;
+        let left = made.attributes().len;
+        MessageQueue::remove(&queue).expect("remove the queue");
+        assert!(
+            failures.is_empty() && left == 1,
+            "{left} message(s) left of 1\n{}",
+            failures.join("\n")
+        );
+    })
+    .await;
+}
+
 /// Runs example `name args…` in `dir` — its working directory, `TMPDIR` and `XDG_RUNTIME_DIR`,
 /// so that any file, FIFO, socket or name it makes lands there — with `env` added and stdin
 /// from /dev/null, killing it after 10 s. Returns its exit code (`None` when it was killed or
@@ -540,7 +598,7 @@ async fn run_in(
     name: &str,
     args: &[&str],
     dir: &std::path::Path,
-    env: &[(&str, &str)],
+    env: &[(&str, &std::ffi::OsStr)],
 ) -> (Option<i32>, String) {
     let run = tokio::process::Command::new(example(name))
         .args(args)
@@ -656,7 +714,7 @@ async fn examples_refuse_an_unknown_option_and_create_nothing() {
             ("shm_process1", vec!["--bogus"], unknown),
             ("shm_process2", vec!["--bogus"], unknown),
         ]);
-        let queue_env = [("MQ", queue.as_str())];
+        let queue_env = [("MQ", std::ffi::OsStr::new(&queue))];
         let runs = cases.iter().map(|(name, args, expected)| async move {
             let dir = TempDir::new("example-refused");
             let (code, stderr) = run_in(name, args, dir.path(), &queue_env).await;
