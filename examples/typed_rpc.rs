@@ -8,10 +8,11 @@
 //!
 //! Any URL that carries messages both ways between two processes works the same: `tcp://`,
 //! `udp://127.0.0.1:7001`, `unix:///tmp/rpc.sock`, `pipe://rpc`, `shm://rpc` (Linux).
-//! `fifo://`, `file://`, `mq://` and `mem://` are refused up front, by the server and the
-//! client alike (exit status 2): `fifo://` and `file://` carry messages one way only, an
-//! `mq://` queue is shared (a reply would go back into the queue the request came from, to be
-//! taken as one more request), and `mem://` lives inside one process.
+//! `fifo://`, `file://`, `mq://`, `mem://` and `stdio://` are refused up front, by the server
+//! and the client alike (exit status 2): `fifo://` and `file://` carry messages one way only,
+//! an `mq://` queue is shared (a reply would go back into the queue the request came from, to
+//! be taken as one more request), `mem://` lives inside one process, and `stdio://` is only the
+//! child's side of the pipes its parent spawned it with, where no server accepts connections.
 //!
 //! The server runs until Ctrl-C (or SIGTERM), or serves one client and exits with `--once`
 //! after the URL; Ctrl-C stops it at any time, also while a client is connected. Messages are
@@ -93,7 +94,8 @@ async fn run() -> Result<(), Box<dyn Error>> {
 }
 
 /// `url` parsed, or a [`Usage`] error when no reply could come back on it: request and reply
-/// take a connection that carries messages both ways between two processes.
+/// take a connection that carries messages both ways between two processes, made by a client
+/// connecting to a server that accepts it.
 fn two_way(url: &str) -> Result<Endpoint, Box<dyn Error>> {
     let endpoint = Endpoint::parse(url)?;
     let why = match endpoint.scheme() {
@@ -108,6 +110,11 @@ fn two_way(url: &str) -> Result<Endpoint, Box<dyn Error>> {
         Scheme::Mem => {
             format!("{endpoint} lives inside one process, and the server and the client are two")
         }
+        // Binding it fails, and a client on it would talk to whatever process started it.
+        Scheme::Stdio => format!(
+            "{endpoint} is only the child's side of the pipes its parent process spawned it \
+             with: no server can accept connections on it, and typed_rpc needs one that does"
+        ),
         _ => return Ok(endpoint),
     };
     let problem = format!(

@@ -739,10 +739,12 @@ async fn examples_refuse_an_unknown_option_and_create_nothing() {
 }
 
 /// `typed_rpc` refuses, server and client alike, a URL on which no reply can come back
-/// (`fifo://`, `file://`, the shared queue `mq://`) or that no other process can reach
-/// (`mem://`): exit status 2 and why, before it binds or connects. Before, over `mq://` the
-/// client read back its own request ("unknown variant `Add`") and the `--once` server kept
-/// running; `fifo://` and `file://` failed with confusing errors.
+/// (`fifo://`, `file://`, the shared queue `mq://`), that no other process can reach
+/// (`mem://`) or on which no server accepts connections (`stdio://`, the child's side of its
+/// parent's pipes): exit status 2 and why, before it binds or connects. Before, over `mq://`
+/// the client read back its own request ("unknown variant `Add`") and the `--once` server kept
+/// running; `fifo://` and `file://` failed with confusing errors, and `stdio://` failed to
+/// bind (exit status 1).
 #[tokio::test]
 async fn typed_rpc_refuses_urls_without_a_way_back() {
     watchdog(WATCHDOG, async {
@@ -755,6 +757,11 @@ async fn typed_rpc_refuses_urls_without_a_way_back() {
                 "carries messages one way only",
             ),
             ("mem://rpc".to_owned(), "lives inside one process"),
+            (
+                "stdio://".to_owned(),
+                "is only the child's side of the pipes its parent process spawned it with: no \
+                 server can accept connections on it",
+            ),
         ];
         #[cfg(unix)]
         urls.push((
