@@ -112,6 +112,19 @@ impl FrameCodec {
         dst.extend_from_slice(after);
     }
 
+    /// Whether decoding goes on after this codec reported an error: a line codec drops the
+    /// line it refused and finds the next one; a length codec cannot trust the bytes after
+    /// a length it refused (they may not be frames at all), and a raw one never fails.
+    ///
+    /// ```
+    /// use anyipc::codec::{FrameCodec, Framing};
+    /// assert!(FrameCodec::new(Framing::Lines, 16).goes_on_after_error());
+    /// assert!(!FrameCodec::new(Framing::Length, 16).goes_on_after_error());
+    /// ```
+    pub fn goes_on_after_error(&self) -> bool {
+        matches!(self, FrameCodec::Lines(_))
+    }
+
     /// Forgets the decoding state kept about the buffer (how much of it a line codec has
     /// scanned): for a buffer cleared or replaced since the last decode.
     pub(crate) fn reset(&mut self) {

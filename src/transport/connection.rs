@@ -31,8 +31,16 @@ const STREAM_BUFFER: usize = 64 * 1024;
 /// | the endpoint is taken by a live listener | `AddrInUse` |
 /// | no message for `recv_timeout`, a send or flush held up for `send_timeout`, connect over `connect_timeout` | `TimedOut` |
 /// | a message over `max_frame` to send (or, with `framing=lines`, one holding `\n` or ending with `\r`) | `InvalidInput` |
-/// | corrupt or oversized data from the peer | `InvalidData` (with a typed inner error) |
+/// | corrupt or oversized data from the peer | `InvalidData` (with a typed inner error; what follows it: below) |
 /// | a scheme this platform does not have | `Unsupported` |
+///
+/// After `InvalidData` from the peer: on `udp://` and `mem://` only that message is lost and
+/// the next one follows; with `framing=lines` the long line is dropped and the next line
+/// follows; on a byte stream with length framing (`tcp`, `unix`, `pipe`, `shm`, child pipes,
+/// a `fifo` reader) the frame boundary is lost with it, so the stream ends (`None` from then
+/// on, while sending still works); an `mq://` queue and a `file://` log keep what they could
+/// not deliver and report it again at every receive. A message that does not deserialize on
+/// a [typed](Connection::typed) connection loses only itself.
 ///
 /// ```
 /// # tokio_test::block_on(async {

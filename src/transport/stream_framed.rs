@@ -54,19 +54,25 @@ pub(crate) const DIRECT_MIN: usize = 32 * 1024;
 ///
 /// # Errors
 /// Receiving: the codec's errors (`InvalidData` for a frame over `max_frame`,
-/// `UnexpectedEof` for a stream that ends inside a frame) and the stream's; after an error the
-/// stream yields `None` once. Sending: `InvalidInput` for a message the codec refuses,
+/// `UnexpectedEof` for a stream that ends inside a frame) and the stream's. After a line over
+/// `max_frame` the next line follows (the line codec drops the long one); after any other
+/// error nothing after it can be framed, and the stream yields `None` from then on. Sending: `InvalidInput` for a message the codec refuses,
 /// `WriteZero` if the stream accepts no bytes, and the stream's errors.
 ///
-/// Read states (as in tokio-util's `FramedImpl`):
+/// Read states (as in tokio-util's `FramedImpl`, but for errors):
 ///
-/// | state   | `eof` | `readable` | `errored` | next step |
-/// |---------|-------|------------|-----------|-----------|
-/// | reading | false | false      | false     | read; n > 0 → framing, 0 → pausing |
-/// | framing | false | true       | false     | `decode`: a frame is returned; none → reading |
-/// | pausing | true  | true       | false     | `decode_eof`: a frame is returned; none → paused (`None`) |
-/// | paused  | true  | false      | false     | read again: n > 0 → framing, 0 → `None` |
-/// | errored | any   | any        | true      | `None` once, then paused |
+/// | state   | `eof` | `readable` | `failed` | next step |
+/// |---------|-------|------------|----------|-----------|
+/// | reading | false | false      | false    | read; n > 0 → framing, 0 → pausing |
+/// | framing | false | true       | false    | `decode`: a frame is returned; none → reading |
+/// | pausing | true  | true       | false    | `decode_eof`: a frame is returned; none → paused (`None`) |
+/// | paused  | true  | false      | false    | read again: n > 0 → framing, 0 → `None` |
+/// | failed  | any   | any        | true     | `None`, for good |
+///
+/// A decode error of a codec that [goes on after it](FrameCodec::goes_on_after_error) leaves
+/// the state as it was; any other error, of the codec or of the stream, is `failed`. (tokio-util's
+/// `FramedImpl` yields `None` once after an error and then reads again, which here gave a
+/// length-framed stream a false end, then the same error again once more bytes came.)
 #[derive(Debug)]
 pub struct StreamFramed<S> {
     stream: S,
@@ -74,7 +80,8 @@ pub struct StreamFramed<S> {
     read_buf: BytesMut,
     eof: bool,
     readable: bool,
-    errored: bool,
+    /// An error ended the stream: it yields `None` from now on.
+    failed: bool,
     write: WriteQueue,
     /// `poll_ready` writes out the queue once it holds this many bytes.
     boundary: usize,
@@ -105,7 +112,7 @@ impl<S> StreamFramed<S> {
             read_buf: BytesMut::with_capacity(capacity),
             eof: false,
             readable: false,
-            errored: false,
+            failed: false,
             write: WriteQueue::with_capacity(capacity),
             boundary: capacity,
             written: 0,
@@ -235,9 +242,7 @@ impl<S: AsyncRead + Unpin> StreamFramed<S> {
         mut decode: impl FnMut(&mut FrameCodec, &mut BytesMut, bool) -> io::Result<Option<T>>,
     ) -> Poll<Option<io::Result<T>>> {
         loop {
-            if self.errored {
-                self.errored = false;
-                self.readable = false;
+            if self.failed {
                 return Poll::Ready(None);
             }
             if self.readable {
@@ -249,7 +254,7 @@ impl<S: AsyncRead + Unpin> StreamFramed<S> {
                     }
                     Ok(None) => self.readable = false,
                     Err(e) => {
-                        self.errored = true;
+                        self.failed = !self.codec.goes_on_after_error();
                         return Poll::Ready(Some(Err(e)));
                     }
                 }
@@ -263,7 +268,7 @@ impl<S: AsyncRead + Unpin> StreamFramed<S> {
                 Ok(0) => self.eof = true,
                 Ok(_) => self.eof = false,
                 Err(e) => {
-                    self.errored = true;
+                    self.failed = true;
                     return Poll::Ready(Some(Err(e)));
                 }
             }

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use futures::{FutureExt, SinkExt, StreamExt};
 use std::io;
 use std::time::Duration;
+use tokio::io::AsyncWriteExt;
 use tokio_test::io::Builder;
 use tokio_util::codec::{Decoder, FramedRead, FramedWrite};
 
@@ -262,6 +263,46 @@ async fn lines_exactly_max_and_one_more() {
                     ));
                 }
             }
+        }
+    })
+    .await;
+}
+
+/// After a line over `max_frame` a connection's stream goes straight on to the next line;
+/// after a length over it the stream is over for good. (Both used to yield a false end once,
+/// then read on: a length-framed stream then waited, and reported the same length again
+/// once more bytes came.)
+#[tokio::test(start_paused = true)]
+async fn after_a_frame_error_lines_go_on_and_length_ends_for_good() {
+    watchdog(10, async {
+        let long = [&[b'y'; 20][..], b"\n"].concat();
+        let mock = Builder::new()
+            .read(b"one\n")
+            .read(&long)
+            .wait(TICK)
+            .read(b"two\n")
+            .build();
+        let mut lines = StreamFramed::new(mock, FrameCodec::new(Framing::Lines, 10), 1024);
+        assert_eq!(lines.next().await.unwrap().unwrap(), "one");
+        let err = lines.next().await.unwrap().unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert_eq!(lines.next().await.unwrap().unwrap(), "two");
+        assert!(lines.next().await.is_none());
+
+        let (mut peer, stream) = tokio::io::duplex(1024);
+        let mut length = StreamFramed::new(stream, FrameCodec::new(Framing::Length, 10), 1024);
+        peer.write_all(&length_frame(b"one")).await.unwrap();
+        peer.write_all(&length_frame(&[b'y'; 20])).await.unwrap();
+        assert_eq!(length.next().await.unwrap().unwrap(), "one");
+        let err = length.next().await.unwrap().unwrap_err();
+        assert!(matches!(
+            frame_error(&err),
+            Some(FrameError::TooLarge { .. })
+        ));
+        // The peer is still there and sends on.
+        for _ in 0..3 {
+            peer.write_all(&length_frame(b"two")).await.unwrap();
+            assert!(length.next().await.is_none());
         }
     })
     .await;
