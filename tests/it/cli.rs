@@ -389,12 +389,12 @@ async fn a_bad_client_does_not_stop_listen() {
     .await;
 }
 
-/// With `listen` on `url` (which ends in `?max_frame=8`; one message to print), sends a
+/// With `listen` on `url` (with the option `max_frame=8`; one message to print), sends a
 /// message over that limit and a short one to the endpoint it bound: the first is reported
 /// as skipped, the second printed, and `listen` ends well.
 async fn a_bad_message_is_skipped_and_the_next_printed(url: &str) {
     let (mut listener, bound) = listen(&[url, "--count", "1"]).await;
-    let bound = bound.replace("?max_frame=8", "");
+    let bound = bound.replace("max_frame=8", "max_frame=1KiB");
     let sent = anyipc(&["send", &bound, "far too long", "short"], b"").await;
     assert!(sent.status.success(), "{}", text(&sent.stderr));
     let skipped = listener.stderr_after("anyipc: connection from ").await;
@@ -413,6 +413,19 @@ async fn listen_skips_a_bad_datagram_and_prints_the_rest() {
     watchdog(
         WATCHDOG,
         a_bad_message_is_skipped_and_the_next_printed("udp://127.0.0.1:0?max_frame=8"),
+    )
+    .await;
+}
+
+/// With `framing=lines` a line over `max_frame` is skipped with a message: the line codec
+/// drops it, and the client's lines after it are still printed.
+#[tokio::test]
+async fn listen_skips_a_long_line_and_prints_the_rest() {
+    watchdog(
+        WATCHDOG,
+        a_bad_message_is_skipped_and_the_next_printed(
+            "tcp://127.0.0.1:0?framing=lines&max_frame=8",
+        ),
     )
     .await;
 }

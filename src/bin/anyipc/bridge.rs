@@ -464,21 +464,21 @@ async fn session(
         );
     }
     let linger = never_ends(a.endpoint()) || never_ends(b.endpoint());
-    // Which bad messages each side's stream moves past depends on its scheme.
-    let (a_scheme, b_scheme) = (a.endpoint().scheme(), b.endpoint().scheme());
+    // Which bad messages each side's stream moves past depends on its endpoint.
+    let (a_endpoint, b_endpoint) = (a.endpoint().clone(), b.endpoint().clone());
     let (a_sink, a_stream) = a.split();
     let (b_sink, b_stream) = b.split();
     let a_to_b = forward(
         n,
         a_stream,
-        a_scheme,
+        &a_endpoint,
         b_sink,
         [&counts.a_to_b, &shared.totals.a_to_b],
     );
     let b_to_a = forward(
         n,
         b_stream,
-        b_scheme,
+        &b_endpoint,
         a_sink,
         [&counts.b_to_a, &shared.totals.b_to_a],
     );
@@ -545,12 +545,12 @@ fn never_ends(endpoint: &Endpoint) -> bool {
 }
 
 /// Sends everything `from` yields into `to`, then closes `to`; counts each message in the
-/// session's and the total counters. A bad message that a stream of `scheme` moves past
+/// session's and the total counters. A bad message that a stream of `endpoint` moves past
 /// ([`skippable_on`]) is reported and skipped.
 async fn forward<S, K>(
     n: u64,
     from: S,
-    scheme: Scheme,
+    endpoint: &Endpoint,
     mut to: K,
     counters: [&Counter; 2],
 ) -> io::Result<()>
@@ -560,7 +560,7 @@ where
 {
     let mut from = from
         .filter(|item| {
-            let bad = matches!(item, Err(e) if skippable_on(scheme, e));
+            let bad = matches!(item, Err(e) if skippable_on(endpoint, e));
             if let (true, Err(err)) = (bad, item) {
                 eprintln!("anyipc: bridge session {n}: skipped a bad message: {err}");
             }
