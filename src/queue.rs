@@ -102,6 +102,13 @@
 //!   harmless). Round trips measured on the busy 2-vCPU machine: 120 µs p50 never yielding
 //!   (both processes on one CPU, each spinning out its 50 µs), 6–10 µs yielding every 16th
 //!   check, 3–4 µs yielding every check.
+//! - **What a waiting receive or send costs**: while parked it holds one thread of tokio's
+//!   blocking pool (512 threads by default, shared with every `spawn_blocking` and file
+//!   operation of the process) and wakes every 50 ms to check again (so that a cancelled
+//!   wait gives its thread back soon). An idle waiter costs little CPU (about 0.1% of a core
+//!   each; measured: 50 idle receivers used 0.39 s of CPU in 5 s), but hundreds of them
+//!   fill the pool and delay other blocking work: serve many queues from a few receiving
+//!   tasks rather than one waiting task each.
 //!
 //! # Platform-specific behavior
 //! Linux only (futexes, open-file-description locks, `/dev/shm`); elsewhere every

@@ -25,7 +25,7 @@ const STREAM_BUFFER: usize = 64 * 1024;
 ///
 /// | condition | kind |
 /// |---|---|
-/// | peer closed | the stream ends (`None`); a send fails with `BrokenPipe` |
+/// | peer closed | the stream ends (`None`); a later send fails with `BrokenPipe` (the first send after the close may still succeed on sockets and pipes: the OS reports the close to a writer only after it) |
 /// | peer closed inside a frame | `UnexpectedEof` (with `framing=lines`, a last line without its newline is delivered, as a line reader would) |
 /// | nothing listens at the endpoint | `NotFound` (named endpoints) or `ConnectionRefused` (tcp) |
 /// | the endpoint is taken by a live listener | `AddrInUse` |
@@ -226,7 +226,11 @@ impl Connection {
     /// ```
     ///
     /// # Errors
-    /// `InvalidInput` for a message over `max_frame`, `BrokenPipe` when the peer has gone.
+    /// `InvalidInput` for a message over `max_frame` (nothing is sent), `BrokenPipe` when
+    /// the peer has gone (a send right after the peer closed may still succeed: see the
+    /// table on [`Connection`]). `TimedOut` when `send_timeout` ran out while the peer held
+    /// the message up: the message stays queued, whole, and goes out with the next send or
+    /// flush, so do not send it again.
     ///
     /// # Cancel safety
     /// Not cancel safe: dropped before completion, the message may or may not have been sent.
@@ -294,7 +298,8 @@ impl Connection {
     ///
     /// # Errors
     /// `InvalidInput` for a message the transport refuses, `BrokenPipe` when the peer has
-    /// gone.
+    /// gone. `TimedOut` when `send_timeout` ran out: what was queued of the batch stays
+    /// queued, whole messages only, and goes out with the next send or flush.
     ///
     /// # Cancel safety
     /// Not cancel safe: dropped before completion, some of the messages may have been sent.
