@@ -52,27 +52,24 @@ use std::io;
 /// Messages a direction holds before the sender waits, unless `capacity=` says otherwise.
 const DEFAULT_CAPACITY: usize = 1024;
 
-/// The `capacity=` option (messages per direction), at most what tokio's channel takes.
+/// The largest `capacity=` (messages per direction): within what tokio's channel takes on
+/// every platform (`Semaphore::MAX_PERMITS`, 2^29 - 1 on 32-bit systems).
+pub(crate) const MAX_CAPACITY: usize = 1 << 28;
+
+/// The `capacity=` option (messages per direction).
 ///
-/// # Errors
-/// `InvalidInput` for `capacity=0`: a direction that holds no message could never send.
-fn capacity(endpoint: &Endpoint) -> io::Result<usize> {
-    match endpoint.size_option("capacity") {
-        None => Ok(DEFAULT_CAPACITY),
-        Some(0) => Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "capacity=0: a mem:// direction must hold at least one message",
-        )),
-        Some(n) => Ok(usize::try_from(n)
-            .unwrap_or(usize::MAX)
-            .min(tokio::sync::Semaphore::MAX_PERMITS)),
-    }
+/// The URL refuses 0 (a direction that holds no message could never send) and more than
+/// tokio's channel takes.
+fn capacity(endpoint: &Endpoint) -> usize {
+    endpoint
+        .usize_option("capacity")
+        .unwrap_or(DEFAULT_CAPACITY)
 }
 
 /// Connects to the `mem://` listener of that name in this process.
 pub(crate) async fn connect(endpoint: &Endpoint) -> io::Result<Connection> {
     let name = endpoint.name().unwrap_or_default();
-    let (client, server) = MemChannel::pair(capacity(endpoint)?, endpoint.max_frame());
+    let (client, server) = MemChannel::pair(capacity(endpoint), endpoint.max_frame());
     let id = registry::deliver(name, server).await?;
     Ok(Connection::from_channel(
         AnyChannel::Mem(client),
@@ -83,13 +80,16 @@ pub(crate) async fn connect(endpoint: &Endpoint) -> io::Result<Connection> {
 
 #[cfg(test)]
 mod tests {
+    /// `capacity` counts messages: at least one (a direction that holds none could never
+    /// send), and not a size.
     #[tokio::test]
-    async fn a_capacity_of_zero_is_refused() {
+    async fn a_capacity_of_zero_or_a_size_is_refused() {
         let _listener = crate::bind("mem://unit-capacity-zero").await.unwrap();
-        let err = crate::connect("mem://unit-capacity-zero?capacity=0")
-            .await
-            .unwrap_err();
-        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{err}");
+        for bad in ["0", "2k", "64KiB"] {
+            let url = format!("mem://unit-capacity-zero?capacity={bad}");
+            let err = crate::connect(url.as_str()).await.unwrap_err();
+            assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{bad}: {err}");
+        }
         assert!(crate::connect("mem://unit-capacity-zero?capacity=1")
             .await
             .is_ok());

@@ -163,10 +163,22 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
     },
     OptionSpec {
         key: "capacity",
-        schemes: &[Mem, Shm],
+        schemes: &[Mem],
+        kind: ValueKind::Count {
+            min: 1,
+            max: crate::mem::MAX_CAPACITY as u64,
+            unit: "messages",
+        },
+        default: "1024",
+        meaning: "messages each direction holds before a sender waits, set by the connecting side",
+    },
+    OptionSpec {
+        key: "capacity",
+        schemes: &[Shm],
         kind: ValueKind::Size { min: 0 },
-        default: "mem: 1024 messages, shm: 1MiB per ring",
-        meaning: "how much may be queued before a sender waits, set by the connecting side",
+        default: "1MiB per ring",
+        meaning: "bytes each direction's ring holds before a sender waits, set by the \
+                  connecting side",
     },
     OptionSpec {
         key: "capacity",

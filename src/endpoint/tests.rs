@@ -201,7 +201,7 @@ fn every_scheme_has_a_round_trip_example() {
             "tcp://h:1?connect_timeout=2s",
         ),
         ("unix:///a?mode=0o600", "unix:///a?mode=0600"),
-        ("mem://m?capacity=2k", "mem://m?capacity=2KiB"),
+        ("mem://m?capacity=02048", "mem://m?capacity=2048"),
         ("unix:///a b", "unix:///a%20b"),
         ("tcp://h:1?", "tcp://h:1"),
         (
@@ -322,7 +322,7 @@ fn mq_capacity_is_a_count_of_messages_not_a_size() {
             64 << 10,
         ),
         ("shm://demo?capacity=64KiB", "capacity", 64 << 10),
-        ("mem://demo?capacity=2k", "capacity", 2 << 10),
+        ("mem://demo?capacity=2048", "capacity", 2048),
     ] {
         let e = Endpoint::parse(url).unwrap_or_else(|err| panic!("{url}: {err}"));
         assert_eq!(e.size_option(key), Some(value), "{url}");
