@@ -59,7 +59,8 @@
 //!   if `XDG_RUNTIME_DIR` is set, else `$TMPDIR/anyipc-<uid>` (`/tmp/anyipc-<uid>`). The
 //!   directory is created 0700 and must be a real directory owned by the user with no group or
 //!   other permissions, else it is refused; the socket is created 0600 (or `mode=`) whatever
-//!   the umask. A live server holds a `flock` on `<dir>/.<name>.lock`; a server killed with
+//!   the umask. A live server holds a `flock` on `<dir>/.<name>.lock` (and writes its pid
+//!   there, so that `anyipc ls` can say whose name a dead server left); a server killed with
 //!   `kill -9` loses it, and the next bind reclaims the name. A live name is never taken
 //!   over. Half-close works: closing a connection's sending side ends the peer's stream while
 //!   it can still reply.

@@ -141,6 +141,8 @@ pub(crate) struct OwnerLock {
 
 impl OwnerLock {
     /// Takes the lock at `path` (creating the file 0600); `AddrInUse` if a live owner holds it.
+    /// Writes this process's id into the file, as decimal text: a hint for `anyipc ls`, which
+    /// shows whose name a dead owner left (nothing relies on it; a failed write is ignored).
     pub(crate) fn acquire(path: &Path) -> io::Result<OwnerLock> {
         loop {
             let file = std::fs::OpenOptions::new()
@@ -161,10 +163,11 @@ impl OwnerLock {
             // we hold a lock on a file no one else will find. Retry on the current one.
             match file_identity(path) {
                 Ok(now) if now == FileIdentity::of(&file.metadata()?) => {
+                    let _ = record_pid(&file);
                     return Ok(OwnerLock {
                         file,
                         path: path.to_path_buf(),
-                    })
+                    });
                 }
                 Ok(_) => continue,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
@@ -172,6 +175,13 @@ impl OwnerLock {
             }
         }
     }
+}
+
+/// Replaces the contents of the lock file `file` (which we hold) with this process's id.
+fn record_pid(file: &File) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    file.set_len(0)?;
+    file.write_all_at(format!("{}\n", std::process::id()).as_bytes(), 0)
 }
 
 impl Drop for OwnerLock {

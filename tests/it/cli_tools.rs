@@ -1127,6 +1127,7 @@ async fn clean_removes_a_killed_owners_name_and_keeps_a_live_one() {
         let mut shm_dead = Proc::start(&["listen", &shm_dead_url], &env, false);
         shm_live.stderr_after("listening on ").await;
         shm_dead.stderr_after("listening on ").await;
+        let shm_dead_pid = shm_dead.id();
         shm_dead.kill().await;
 
         let listing = ls(&env).await;
@@ -1136,13 +1137,14 @@ async fn clean_removes_a_killed_owners_name_and_keeps_a_live_one() {
         assert_eq!(l["kind"], "pipe");
         let d = find(&listing, &dead_url).expect("dead name listed");
         assert_eq!(d["status"], "dead", "{d} (killed pid {dead_pid})");
+        // Whose name it was: the pid the server wrote into its lock file.
+        assert_eq!(d["owner_pid"], dead_pid, "{d}");
         let s = find(&listing, &shm_live_url).expect("live shm name listed");
         assert_eq!(s["status"], "alive", "{s}");
         assert_eq!(s["owner_pid"], shm_live.id(), "{s}");
-        assert_eq!(
-            find(&listing, &shm_dead_url).expect("dead shm")["status"],
-            "dead"
-        );
+        let s = find(&listing, &shm_dead_url).expect("dead shm name listed");
+        assert_eq!(s["status"], "dead", "{s}");
+        assert_eq!(s["owner_pid"], shm_dead_pid, "{s}");
         let table = ok(&["ls"], &env).await;
         assert!(table.starts_with("KIND"), "{table}");
         assert!(

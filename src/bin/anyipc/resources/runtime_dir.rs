@@ -131,11 +131,13 @@ fn resource(dir: &Path, kind: Kind, name: String, files: Files, locks: &Locks) -
         ),
         _ => (dir.join(&name), dir.join(format!(".{name}.lock"))),
     };
-    let owner = files
+    let live_owner = files
         .lock
         .as_deref()
         .and_then(|l| FileKey::of(l).ok())
         .and_then(|key| locks.flock_holder(&key));
+    // A dead owner's pid is the one it wrote into the lock file.
+    let owner = live_owner.or_else(|| files.lock.as_deref().and_then(recorded_pid));
     let detail = match (&files.socket, &files.lock) {
         (Some(s), _) => s.display().to_string(),
         (None, _) => format!("{} (no socket)", lock.display()),
@@ -144,7 +146,7 @@ fn resource(dir: &Path, kind: Kind, name: String, files: Files, locks: &Locks) -
         kind,
         name,
         owner,
-        status: if owner.is_some() {
+        status: if live_owner.is_some() {
             Status::Alive
         } else {
             Status::Dead
@@ -153,6 +155,15 @@ fn resource(dir: &Path, kind: Kind, name: String, files: Files, locks: &Locks) -
         detail,
         removal: Removal::LockedName { socket, lock },
     }
+}
+
+/// The process id the last owner wrote into the lock file at `lock`, if it holds one (a
+/// hint: anything else in the file gives `None`).
+fn recorded_pid(lock: &Path) -> Option<u32> {
+    let mut text = String::new();
+    let file = std::fs::File::open(lock).ok()?;
+    std::io::Read::read_to_string(&mut std::io::Read::take(file, 16), &mut text).ok()?;
+    text.trim().parse().ok().filter(|&pid| pid != 0)
 }
 
 /// Whether `dir` is there and private to this user. `Ok(false)` when it does not exist.
