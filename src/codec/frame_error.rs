@@ -20,7 +20,9 @@ pub enum FrameError {
         /// The limit (`max_frame`).
         max: usize,
     },
-    /// The caller tried to send a message over the limit.
+    /// The caller tried to send a message over the limit: the endpoint's `max_frame`, or the
+    /// `max_message_len` of an `mq://` queue (through a connection or
+    /// [`MessageQueue`](crate::queue::MessageQueue)'s own sends).
     SendTooLarge {
         /// Its length.
         len: usize,
@@ -50,7 +52,8 @@ impl fmt::Display for FrameError {
             }
             FrameError::SendTooLarge { len, max } => write!(
                 f,
-                "a {len}-byte message is over the {max}-byte limit (max_frame)"
+                "a {len}-byte message is over the {max}-byte limit (max_frame, or an mq \
+                 queue's max_message_len)"
             ),
             FrameError::NewlineInLine => {
                 write!(

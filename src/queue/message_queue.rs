@@ -300,6 +300,7 @@ impl MessageQueue {
     /// Sends `msg` with `priority` (0–31, higher is received first) if there is room now.
     ///
     /// ```
+    /// use anyipc::codec::FrameError;
     /// use anyipc::queue::{MessageQueue, QueueOptions};
     /// use std::io::ErrorKind;
     /// # let name = format!("doc-mq-try-send-{}", std::process::id());
@@ -307,15 +308,19 @@ impl MessageQueue {
     /// let queue = MessageQueue::create(&name, &options)?;
     /// queue.try_send(b"ok", 0)?;
     /// assert_eq!(queue.try_send(b"full", 0).unwrap_err().kind(), ErrorKind::WouldBlock);
-    /// assert_eq!(queue.try_send(b"too long", 0).unwrap_err().kind(), ErrorKind::InvalidInput);
+    /// let long = queue.try_send(b"too long", 0).unwrap_err();
+    /// assert_eq!(long.kind(), ErrorKind::InvalidInput);
+    /// let inner = long.get_ref().and_then(|e| e.downcast_ref::<FrameError>());
+    /// assert_eq!(inner, Some(&FrameError::SendTooLarge { len: 8, max: 4 }));
     /// assert_eq!(queue.try_recv()?.0, "ok");
     /// # MessageQueue::remove(&name)?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
     ///
     /// # Errors
-    /// `WouldBlock` if the queue is full; `InvalidInput` for a priority over 31 or a message
-    /// over `max_message_len`; `InvalidData` if the segment is corrupt.
+    /// `WouldBlock` if the queue is full; `InvalidInput` for a priority over 31, or for a
+    /// message over `max_message_len` ([`FrameError::SendTooLarge`] inside, as every
+    /// transport refuses a send over its limit); `InvalidData` if the segment is corrupt.
     pub fn try_send(&self, msg: &[u8], priority: u8) -> io::Result<()> {
         self.check_send(msg, priority)?;
         self.try_send_checked(msg, priority)?
@@ -328,16 +333,15 @@ impl MessageQueue {
     }
 
     fn check_len(&self, msg: &[u8]) -> io::Result<()> {
-        let max = self.attachment.geometry().max_message_len;
-        if msg.len() > max as usize {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!(
-                    "a {}-byte message is over queue {:?}'s max_message_len of {max} bytes",
-                    msg.len(),
-                    self.name
-                ),
-            ));
+        let max = self.attachment.geometry().max_message_len as usize;
+        if msg.len() > max {
+            // Typed as every transport types a send over its limit, so callers match one
+            // error whatever the endpoint.
+            return Err(FrameError::SendTooLarge {
+                len: msg.len(),
+                max,
+            }
+            .into());
         }
         Ok(())
     }
@@ -382,8 +386,9 @@ impl MessageQueue {
     ///
     /// # Errors
     /// `WouldBlock` if `msgs` is not empty and the queue is full; `InvalidInput` for a
-    /// priority over 31 or a message over `max_message_len`; `InvalidData` if the segment is
-    /// corrupt (after some were sent, the error comes from the next call instead).
+    /// priority over 31 or a message over `max_message_len` ([`FrameError::SendTooLarge`]
+    /// inside); `InvalidData` if the segment is corrupt (after some were sent, the error comes
+    /// from the next call instead).
     pub fn try_send_many<M: AsRef<[u8]>>(&self, msgs: &[M], priority: u8) -> io::Result<usize> {
         self.check_send_many(msgs, priority)?;
         if msgs.is_empty() {

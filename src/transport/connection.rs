@@ -30,7 +30,7 @@ const STREAM_BUFFER: usize = 64 * 1024;
 /// | nothing listens at the endpoint | `NotFound` (named endpoints) or `ConnectionRefused` (tcp) |
 /// | the endpoint is taken by a live listener | `AddrInUse` |
 /// | no message for `recv_timeout`, a send or flush held up for `send_timeout`, connect over `connect_timeout` | `TimedOut` |
-/// | a message over `max_frame` to send (or, with `framing=lines`, one holding `\n` or ending with `\r`) | `InvalidInput` |
+/// | a message over `max_frame` (or an `mq://` queue's `max_message_len`) to send, or, with `framing=lines`, one holding `\n` or ending with `\r` | `InvalidInput`, with a [`FrameError`](crate::codec::FrameError) inside |
 /// | corrupt or oversized data from the peer | `InvalidData` (with a typed inner error; what follows it: below) |
 /// | a scheme this platform does not have | `Unsupported` |
 ///

@@ -15,7 +15,9 @@
 //! ```
 //!
 //! `conformance!(name, backend)` makes a module `conformance::name` with one `#[tokio::test]`
-//! per case, so `cargo test --test it conformance::shm::` runs the suite for `shm` alone.
+//! per case, so `cargo test --test it conformance::shm::` runs the suite for `shm` alone;
+//! `conformance!(name, backend; case case …)` makes only the cases listed (for `mq`, which
+//! has no pair of ends for the others to test).
 //! Cross-process cases spawn a helper process (see `process.rs`) when `cross_process` is set.
 
 use crate::process::{Helper, Role};
@@ -30,14 +32,18 @@ use std::time::{Duration, Instant};
 /// A backend as the suite sees it.
 #[derive(Clone, Copy)]
 pub(crate) struct Backend {
-    /// A fresh endpoint URL to bind, unique to this test, and the guard of its directory.
-    pub(crate) fresh: fn() -> (String, Option<TempDir>),
+    /// A fresh endpoint URL to bind, unique to this test, and the guard that removes what it
+    /// names (its directory, its queue).
+    pub(crate) fresh: fn() -> (String, Option<Guard>),
     /// The peer closing is seen: end of stream on read, `BrokenPipe` on write (not udp).
     pub(crate) has_eof: bool,
     /// The mechanism keeps message boundaries itself (udp, mem); otherwise a byte stream.
     pub(crate) message_based: bool,
-    /// The largest message the suite sends (it sets `max_frame` to this).
+    /// The largest message the suite sends (it sets `limit_option` to this).
     pub(crate) max_message: usize,
+    /// The option that sets the largest message a send may carry: `max_frame`, or on `mq://`
+    /// the queue's own `max_message_len` (its `max_frame` stays the larger default).
+    pub(crate) limit_option: &'static str,
     /// Messages may be dropped when a receiver falls behind: ordered cases are paced.
     pub(crate) lossy: bool,
     /// A sender to a peer that does not read eventually waits (`Pending`).
@@ -61,6 +67,7 @@ impl Backend {
         has_eof: true,
         message_based: false,
         max_message: 1 << 20,
+        limit_option: "max_frame",
         lossy: false,
         backpressure: true,
         missing: Some(&[io::ErrorKind::NotFound]),
@@ -70,16 +77,32 @@ impl Backend {
     };
 }
 
+/// What a fresh endpoint leaves behind, removed when dropped.
+pub(crate) type Guard = Box<dyn std::any::Any + Send>;
+
 /// `scheme://<unique name>`.
-pub(crate) fn fresh_name(scheme: &str) -> (String, Option<TempDir>) {
+pub(crate) fn fresh_name(scheme: &str) -> (String, Option<Guard>) {
     (format!("{scheme}://{}", unique_name("conf")), None)
 }
 
 /// `scheme:///<fresh dir>/s` (the guard removes the directory).
 #[cfg(unix)]
-pub(crate) fn fresh_path(scheme: &str) -> (String, Option<TempDir>) {
+pub(crate) fn fresh_path(scheme: &str) -> (String, Option<Guard>) {
     let dir = TempDir::new("conf");
-    (format!("{scheme}://{}", dir.join("s")), Some(dir))
+    (format!("{scheme}://{}", dir.join("s")), Some(Box::new(dir)))
+}
+
+/// `mq://<unique name>?create=true&…`: a small queue holding messages up to the suite's
+/// largest (the guard removes it).
+#[cfg(target_os = "linux")]
+pub(crate) fn fresh_queue() -> (String, Option<Guard>) {
+    let name = crate::queue::Name::new();
+    let url = format!(
+        "mq://{}?create=true&capacity=4&max_message_len={}",
+        name.0,
+        Backend::STREAM.max_message
+    );
+    (url, Some(Box::new(name)))
 }
 
 /// `url` with `options` added (replacing any earlier value of the same key).
@@ -99,7 +122,7 @@ pub(crate) struct Pair {
     _listener: Listener,
     pub(crate) client: Connection,
     pub(crate) server: Connection,
-    _guard: Option<TempDir>,
+    _guard: Option<Guard>,
 }
 
 /// Binds a fresh endpoint with `options`, connects, and accepts. The client sends one
@@ -284,8 +307,10 @@ pub(crate) async fn mixed_sizes_in_order(backend: &Backend) {
     let _server = server.await.unwrap();
 }
 
-/// A message of exactly `max_frame` goes through both ways; one byte more is refused with
-/// `InvalidInput` and the connection carries small messages afterwards.
+/// A message of exactly the limit (`max_frame`; an mq queue's `max_message_len`) goes
+/// through both ways; one byte more is refused with `InvalidInput`
+/// ([`FrameError::SendTooLarge`] inside) and the connection carries small messages
+/// afterwards.
 pub(crate) async fn max_size_message(backend: &Backend) {
     let max = backend.max_message;
     let max_text = max.to_string();
@@ -293,7 +318,7 @@ pub(crate) async fn max_size_message(backend: &Backend) {
         mut client,
         mut server,
         ..
-    } = pair(backend, &[("max_frame", &max_text)]).await;
+    } = pair(backend, &[(backend.limit_option, &max_text)]).await;
     let big = pattern(max);
     max_size_one_way(&mut client, &mut server, &big, max).await;
     max_size_one_way(&mut server, &mut client, &big, max).await;
@@ -768,18 +793,21 @@ async fn client_survives_server_kill(backend: &Backend, role: Role) {
 
 macro_rules! conformance {
     ($name:ident, $backend:expr) => {
+        conformance!($name, $backend;
+            round_trip ten_thousand_in_order mixed_sizes_in_order max_size_message
+            zero_length_messages
+            peer_drop half_close back_pressure recv_is_cancel_safe connect_to_nothing
+            bind_live_endpoint
+            bad_url recv_timeout connect_timeout oversize_received
+            cross_process_round_trip cross_process_peer_killed bind_after_owner_killed
+        );
+    };
+    ($name:ident, $backend:expr; $($case:ident)*) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
             const BACKEND: Backend = $backend;
-            conformance!(@cases
-                round_trip ten_thousand_in_order mixed_sizes_in_order max_size_message
-                zero_length_messages
-                peer_drop half_close back_pressure recv_is_cancel_safe connect_to_nothing
-                bind_live_endpoint
-                bad_url recv_timeout connect_timeout oversize_received
-                cross_process_round_trip cross_process_peer_killed bind_after_owner_killed
-            );
+            conformance!(@cases $($case)*);
         }
     };
     (@cases $($case:ident)*) => {
@@ -863,4 +891,20 @@ conformance!(
         fresh: || fresh_name("shm"),
         ..Backend::STREAM
     }
+);
+
+// `mq://` has no pair of ends: every handle, the accepted one included, shares one queue, so
+// a side may receive what it sent itself, and there is no peer to lose. Only the cases where
+// one side sends and the other receives in turn hold for it.
+#[cfg(target_os = "linux")]
+conformance!(
+    mq,
+    Backend {
+        fresh: fresh_queue,
+        message_based: true,
+        limit_option: "max_message_len",
+        cross_process: false,
+        ..Backend::STREAM
+    };
+    max_size_message zero_length_messages bad_url recv_timeout
 );

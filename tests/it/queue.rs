@@ -2,7 +2,8 @@
 //! the URL layer, hostile bytes and half-created segments. Cross-process and kill tests are
 //! in `queue_process.rs`.
 
-use crate::util::{unique_name, watchdog};
+use crate::util::{frame_error, unique_name, watchdog};
+use anyipc::codec::FrameError;
 use anyipc::queue::{MessageQueue, QueueError, QueueOptions};
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
@@ -472,6 +473,69 @@ async fn url_layer_opens_creates_and_sends_with_priority() {
     .await;
 }
 
+/// A send over the queue's `max_message_len` is refused as every transport refuses a send
+/// over its limit: `InvalidInput` with `FrameError::SendTooLarge` inside, from each of the
+/// queue's send calls and from a connection whose `max_frame` is larger (the default). The
+/// queue is left as it was.
+#[tokio::test]
+async fn sends_over_max_message_len_are_send_too_large() {
+    watchdog(30, async {
+        let name = Name::new();
+        let n = &name.0;
+        let q = MessageQueue::create(n, &small(4, 16)).unwrap();
+        let long = [7u8; 17];
+        let too_large = FrameError::SendTooLarge { len: 17, max: 16 };
+        let check = |err: std::io::Error, call: &str| {
+            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{call}: {err}");
+            assert_eq!(frame_error(&err), Some(&too_large), "{call}: {err}");
+            // What a user reads names the sizes and the option that set the limit.
+            let text = err.to_string();
+            assert!(
+                text.contains("17-byte") && text.contains("16-byte"),
+                "{text}"
+            );
+            assert!(text.contains("max_message_len"), "{text}");
+        };
+        check(q.try_send(&long, 0).unwrap_err(), "try_send");
+        check(q.send(&long, 0).await.unwrap_err(), "send");
+        let timeout = Duration::from_secs(5);
+        check(
+            q.send_timeout(&long, 0, timeout).await.unwrap_err(),
+            "send_timeout",
+        );
+        let batch = [&[1u8; 16][..], &long[..]];
+        check(q.try_send_many(&batch, 0).unwrap_err(), "try_send_many");
+        check(q.send_many(&batch, 0).await.unwrap_err(), "send_many");
+        assert_eq!(q.attributes().len, 0, "nothing was sent");
+
+        // Through the URL layer: max_frame is 8 MiB by default, the queue's limit applies.
+        let mut conn = anyipc::connect(format!("mq://{n}")).await.unwrap();
+        check(
+            conn.send(Bytes::copy_from_slice(&long)).await.unwrap_err(),
+            "Connection::send",
+        );
+        let err = conn
+            .send_many(&[long.to_vec(), vec![1u8; 3]])
+            .await
+            .unwrap_err();
+        check(err, "Connection::send_many");
+        conn.send(Bytes::from_static(b"after")).await.unwrap();
+        assert_eq!(q.try_recv().unwrap().0, "after");
+        assert_eq!(q.attributes().len, 0);
+        // A max_frame under the queue's limit is the limit, typed the same way.
+        let mut capped = anyipc::connect(format!("mq://{n}?max_frame=8"))
+            .await
+            .unwrap();
+        let err = capped.send(Bytes::from(vec![0; 9])).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert_eq!(
+            frame_error(&err),
+            Some(&FrameError::SendTooLarge { len: 9, max: 8 })
+        );
+    })
+    .await;
+}
+
 /// Overwrites `len` bytes at `offset` of the segment with random bytes, through the file
 /// (as another process would).
 fn scribble(path: &str, offset: u64, len: usize, seed: u64) {
@@ -651,6 +715,20 @@ async fn cli_creates_stats_sends_listens_and_removes() {
             .filter(|l| !l.starts_with("listening"))
             .collect();
         assert_eq!(lines, ["high", "low"]);
+        // A message over the queue's max_message_len: the typed error's text names the sizes
+        // and the limit.
+        let long = "x".repeat(129);
+        let refused = std::process::Command::new(crate::util::anyipc_bin())
+            .args(["send", &url, &long])
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(1), "{said}");
+        assert_eq!(
+            said.trim_end(),
+            "anyipc: sending message 1: a 129-byte message is over the 128-byte limit \
+             (max_frame, or an mq queue's max_message_len)"
+        );
         // A stdout that cannot be written is an error (exit 1), not a panic (exit 101).
         let full = std::process::Command::new(crate::util::anyipc_bin())
             .args(["mq", "stat", n])
