@@ -38,8 +38,11 @@
 //!   the record before it, which a resumed consumer checks: if a crash lost records it had
 //!   read (written but not yet synced, under `fsync=never|batch`, or read before the
 //!   producer's `fdatasync` returned), the log ends before its cursor or new records took
-//!   the lost sequence numbers, and it gets `InvalidData` naming the cursor file (remove it
-//!   to start where `from` says) instead of waiting for, or skipping, the new records.
+//!   the lost sequence numbers, and it gets `InvalidData` with a [`CursorMismatch`] inside
+//!   (naming the consumer, its cursor file and position) instead of waiting for, or
+//!   skipping, the new records. The same happens when the log's segments were removed or
+//!   replaced. [`remove_cursor`] resets the consumer: opened again, it starts where `from`
+//!   says.
 //! - **Format.** Segment files `dir/<first seq, 20 digits>.log`, each with a header holding
 //!   a random salt; records carry their length and a CRC32C over salt, sequence number,
 //!   length and payload ([`SegmentHeader`], [`encode_record`]). A segment is closed at
@@ -81,7 +84,7 @@
 //! |---|---|
 //! | another producer holds the log | `AddrInUse` |
 //! | corrupt record, segment or cursor; record over `max_frame` | `InvalidData` |
-//! | a resumed consumer's last record lost or replaced (above) | `InvalidData` |
+//! | a resumed consumer's last record lost or replaced (above) | `InvalidData`, a [`CursorMismatch`] inside |
 //! | message over `max_frame` to send | `InvalidInput` |
 //! | sending on a consumer connection | `Unsupported` |
 //! | disk full, I/O error (then every later send) | the OS error's kind |
@@ -120,6 +123,7 @@
 
 mod appender;
 mod cursor;
+mod cursor_mismatch;
 mod file_channel;
 mod file_consumer;
 mod file_listener;
@@ -141,6 +145,8 @@ mod tailer;
 mod tests;
 mod writer_thread;
 
+pub use cursor::remove_cursor;
+pub use cursor_mismatch::CursorMismatch;
 pub(crate) use file_channel::FileChannel;
 pub use file_consumer::{FileConsumer, FileRecord};
 pub(crate) use file_listener::FileListener;

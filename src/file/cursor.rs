@@ -19,6 +19,66 @@ use crate::sys;
 use std::io::{self, Read, Write};
 use std::path::Path;
 
+/// Removes consumer `name`'s cursor from the log in `dir` (`dir/NAME.cursor`, and the
+/// temporary file of a commit a crash interrupted), so that the consumer, opened again,
+/// starts where `from` says: the way out of a [`CursorMismatch`](super::CursorMismatch), or
+/// to read a log again from the start. The log itself is untouched.
+///
+/// A consumer that is still open commits again (a connection by itself, every 1,000 records
+/// or second and when closed), writing its cursor back: drop it first.
+///
+/// A cursor that is not there is not an error: after this call there is none, whether
+/// there was one or not (so two processes resetting the same consumer both succeed).
+///
+/// ```
+/// # tokio_test::block_on(async {
+/// use anyipc::file::{FileConsumer, FileOptions, FileProducer};
+/// # let dir = std::env::temp_dir().join(format!("anyipc-doc-rm-cursor-{}", std::process::id()));
+/// # let _ = std::fs::remove_dir_all(&dir);
+/// let opts = FileOptions { follow: false, ..FileOptions::default() };
+/// let mut log = FileProducer::open(&dir, opts.clone()).await?;
+/// log.append_many(&["a", "b", "c"]).await?;
+/// log.close().await?;
+/// let mut audit = FileConsumer::open(&dir, Some("audit"), opts.clone()).await?;
+/// while audit.recv().await?.is_some() {}
+/// audit.commit().await?;
+/// drop(audit);
+/// assert!(dir.join("audit.cursor").exists());
+///
+/// anyipc::file::remove_cursor(&dir, "audit")?;
+/// assert!(!dir.join("audit.cursor").exists());
+/// let mut audit = FileConsumer::open(&dir, Some("audit"), opts).await?;
+/// assert_eq!(audit.recv().await?.unwrap().seq, 0); // from the start again
+/// anyipc::file::remove_cursor(&dir, "never-committed")?; // nothing to remove: Ok
+/// let bad = anyipc::file::remove_cursor(&dir, "../audit").unwrap_err();
+/// assert_eq!(bad.kind(), std::io::ErrorKind::InvalidInput);
+/// # anyipc::file::remove(&dir)?;
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// ```
+///
+/// # Errors
+/// `InvalidInput` when `name` breaks the consumer name rules (those of the `consumer=`
+/// option: it becomes a file name, so no `/`); OS errors removing the files (a directory in
+/// the cursor's place, for one, is an error: it is not removed).
+pub fn remove_cursor(dir: impl AsRef<Path>, name: &str) -> io::Result<()> {
+    let dir = dir.as_ref();
+    check_name(name)?;
+    for path in [cursor_temp_path(dir, name), cursor_path(dir, name)] {
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// `InvalidInput` unless `name` is a consumer name (the `consumer=` option's rules: it
+/// becomes a file name beside the log).
+pub(crate) fn check_name(name: &str) -> io::Result<()> {
+    crate::Endpoint::parse("file:///log")?.with_option("consumer", name)?;
+    Ok(())
+}
+
 const MAGIC_SEQ: &[u8; 8] = b"AIPCCUR1";
 const LEN_SEQ: usize = 20;
 const MAGIC_CHECKED: &[u8; 8] = b"AIPCCUR2";

@@ -106,8 +106,7 @@ impl FileConsumer {
     ) -> io::Result<FileConsumer> {
         let dir = dir.as_ref().to_owned();
         if let Some(name) = name {
-            // The `consumer=` option's rules: the name becomes a file name beside the log.
-            crate::Endpoint::parse("file:///log")?.with_option("consumer", name)?;
+            cursor::check_name(name)?;
         }
         let spec = name.map(|name| CursorSpec {
             name: name.to_owned(),

@@ -9,7 +9,7 @@ use super::scan::{scan_segment, Tail};
 use super::segment::{check_base, corrupt, create_log_dir, list_segments, segment_path};
 use super::segment_reader::{read_up_to, SegmentReader, Stop};
 use super::tailer::{Batch, Chunk, TailSource};
-use super::{FileOptions, FsyncPolicy, StartFrom};
+use super::{CursorMismatch, FileOptions, FsyncPolicy, StartFrom};
 use crate::codec::FrameError;
 use crate::sys;
 use std::io::{self, Read};
@@ -157,18 +157,20 @@ impl LogReader {
     }
 
     /// The error for a log that no longer holds the records before this reader's position:
-    /// `what` happened.
+    /// `what` happened. For a consumer resumed from its cursor, a [`CursorMismatch`] inside.
     fn records_lost(&self, what: String) -> io::Error {
-        let advice = match &self.resumed {
-            Some(name) => format!(
-                "; the log lost records consumer `{name}` had read (a crash before they were \
-                 synced, under fsync=never or batch) or was replaced. Remove {} to resume \
-                 where `from` says",
-                super::segment::cursor_path(&self.dir, name).display()
-            ),
-            None => String::new(),
-        };
-        corrupt(&self.dir, format!("{what}{advice}"))
+        match &self.resumed {
+            Some(name) => CursorMismatch {
+                log: self.dir.clone(),
+                consumer: name.clone(),
+                cursor_path: super::segment::cursor_path(&self.dir, name),
+                committed_next_seq: self.start.next_seq,
+                next_seq: self.next_seq,
+                found: what,
+            }
+            .into(),
+            None => corrupt(&self.dir, what),
+        }
     }
 
     /// Opens the segment holding `next_seq`; `false` if there is none yet.

@@ -8,8 +8,8 @@
 
 use crate::util::{frame_error, run_example, watchdog, TempDir};
 use anyipc::file::{
-    scan_segment, FileConsumer, FileOptions, FileProducer, FsyncPolicy, StartFrom, Tail,
-    RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
+    scan_segment, CursorMismatch, FileConsumer, FileOptions, FileProducer, FsyncPolicy, StartFrom,
+    Tail, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
 };
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
@@ -345,6 +345,9 @@ async fn a_consumer_whose_read_records_the_log_lost_is_told_not_made_to_skip() {
         assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
         assert!(err.to_string().contains("billing.cursor"), "{err}");
         assert!(err.to_string().contains("resumes at record 10"), "{err}");
+        let mismatch = cursor_mismatch(&err).expect("a CursorMismatch inside");
+        assert_eq!((mismatch.committed_next_seq, mismatch.next_seq), (10, 10));
+        assert_eq!(mismatch.cursor_path, dir.path().join("billing.cursor"));
 
         // The producer goes on: records 6..10 are new ones.
         let mut producer = FileProducer::open(dir.path(), opts(FsyncPolicy::Never))
@@ -357,6 +360,9 @@ async fn a_consumer_whose_read_records_the_log_lost_is_told_not_made_to_skip() {
         let err = open().await.unwrap().recv().await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
         assert!(err.to_string().contains("record 9"), "{err}");
+        let mismatch = cursor_mismatch(&err).expect("a CursorMismatch inside");
+        assert_eq!(mismatch.consumer, "billing");
+        assert_eq!(mismatch.committed_next_seq, 10);
         // The same through a connection with that consumer name.
         let mut listener = anyipc::bind(url(dir.path(), "?consumer=billing&follow=false"))
             .await
@@ -364,10 +370,129 @@ async fn a_consumer_whose_read_records_the_log_lost_is_told_not_made_to_skip() {
         let mut conn = listener.accept().await.unwrap();
         let err = conn.next().await.unwrap().unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        assert_eq!(cursor_mismatch(&err).map(|m| m.next_seq), Some(10));
         // Another consumer reads the log as it is now.
         let all = read_all(dir.path()).await.unwrap();
         assert_eq!(all.len(), 11);
         assert_eq!(all[10].1, "n10");
+    })
+    .await
+}
+
+/// The [`CursorMismatch`] inside an `io::Error`, if any.
+fn cursor_mismatch(err: &io::Error) -> Option<&CursorMismatch> {
+    err.get_ref()?.downcast_ref()
+}
+
+/// A log whose segments were removed under a committed consumer, and started again: the
+/// consumer's receive is `InvalidData` with a typed [`CursorMismatch`] inside (no text to
+/// match), whether the log holds no segment yet or fewer records than the cursor; corruption
+/// is not one. `remove_cursor` resets the consumer, which then reads the new log from the
+/// start, through the typed API and a connection alike.
+#[tokio::test]
+async fn a_cursor_ahead_of_a_replaced_log_is_a_typed_mismatch_and_can_be_removed() {
+    watchdog(60, async {
+        let dir = TempDir::new("file-cursor-ahead");
+        let log = dir.path();
+        let mut producer = FileProducer::open(log, opts(FsyncPolicy::Never))
+            .await
+            .unwrap();
+        for i in 0..10u64 {
+            producer.append(format!("old {i}")).await.unwrap();
+        }
+        producer.close().await.unwrap();
+        let open = |name| FileConsumer::open(log, Some(name), opts(FsyncPolicy::Never));
+        for name in ["billing", "audit"] {
+            let mut c = open(name).await.unwrap();
+            for seq in 0..6 {
+                assert_eq!(c.recv().await.unwrap().unwrap().seq, seq);
+            }
+            c.commit().await.unwrap();
+        }
+        for seg in segments(log) {
+            std::fs::remove_file(seg).unwrap();
+        }
+        let expect_mismatch = |err: io::Error, name: &str, what: &str| {
+            assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+            let mismatch = cursor_mismatch(&err).unwrap_or_else(|| panic!("untyped: {err}"));
+            assert_eq!(mismatch.log, log);
+            assert_eq!(mismatch.consumer, name);
+            assert_eq!(mismatch.cursor_path, log.join(format!("{name}.cursor")));
+            assert_eq!(
+                (mismatch.committed_next_seq, mismatch.next_seq),
+                (6, 6),
+                "{err}"
+            );
+            // The message is the one users read: what happened and what to remove.
+            let text = err.to_string();
+            assert_eq!(text, mismatch.to_string());
+            assert!(text.contains(what), "{text}");
+            assert!(text.contains(&format!("consumer `{name}`")), "{text}");
+            assert!(text.contains(&format!("{name}.cursor")), "{text}");
+            assert!(text.contains("remove_cursor"), "{text}");
+        };
+        // No segment at all.
+        let err = open("billing").await.unwrap().recv().await.unwrap_err();
+        expect_mismatch(err, "billing", "holds no segment");
+        // Three new records: the log ends before the cursor.
+        let mut producer = FileProducer::open(log, opts(FsyncPolicy::Never))
+            .await
+            .unwrap();
+        for i in 0..3u64 {
+            producer.append(format!("new {i}")).await.unwrap();
+        }
+        producer.close().await.unwrap();
+        let mut billing = open("billing").await.unwrap();
+        for _ in 0..2 {
+            // Reported again at every receive, never skipped past.
+            let err = billing.recv().await.unwrap_err();
+            expect_mismatch(err, "billing", "ends at record 3");
+        }
+        let mut listener = anyipc::bind(url(log, "?consumer=audit&follow=false"))
+            .await
+            .unwrap();
+        let mut conn = listener.accept().await.unwrap();
+        let err = conn.next().await.unwrap().unwrap_err();
+        expect_mismatch(err, "audit", "ends at record 3");
+        drop((billing, conn, listener));
+
+        // Reset: the cursor (and a commit's leftover temporary file) go, the log stays.
+        std::fs::write(log.join(".billing.cursor.tmp"), b"half-written").unwrap();
+        anyipc::file::remove_cursor(log, "billing").unwrap();
+        assert!(!log.join("billing.cursor").exists());
+        assert!(!log.join(".billing.cursor.tmp").exists());
+        assert!(log.join("audit.cursor").exists());
+        // Nothing to remove is not an error.
+        anyipc::file::remove_cursor(log, "billing").unwrap();
+        anyipc::file::remove_cursor(log.join("no-such-log"), "billing").unwrap();
+        let mut billing = open("billing").await.unwrap();
+        let mut got = Vec::new();
+        while let Some(record) = billing.recv().await.unwrap() {
+            got.push(record.payload);
+        }
+        assert_eq!(got, ["new 0", "new 1", "new 2"]);
+        anyipc::file::remove_cursor(log, "audit").unwrap();
+        let mut listener = anyipc::bind(url(log, "?consumer=audit&follow=false"))
+            .await
+            .unwrap();
+        let conn = listener.accept().await.unwrap();
+        let got: Vec<Bytes> = conn.map(Result::unwrap).collect().await;
+        assert_eq!(got, ["new 0", "new 1", "new 2"]);
+
+        // A bad name is refused before anything is touched; a directory is not removed.
+        for bad in ["../billing", "a/b", ""] {
+            let err = anyipc::file::remove_cursor(log, bad).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{bad:?}: {err}");
+        }
+        std::fs::create_dir(log.join("odd.cursor")).unwrap();
+        assert!(anyipc::file::remove_cursor(log, "odd").is_err());
+        assert!(log.join("odd.cursor").is_dir());
+
+        // Corruption is not a mismatch: a damaged cursor is InvalidData without one inside.
+        std::fs::write(log.join("broken.cursor"), b"not a cursor").unwrap();
+        let err = open("broken").await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        assert!(cursor_mismatch(&err).is_none(), "{err}");
     })
     .await
 }
