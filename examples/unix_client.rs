@@ -13,6 +13,9 @@
 #[cfg(unix)]
 mod common;
 
+#[cfg(unix)]
+use anyipc::{Endpoint, Scheme};
+
 /// The command line this example takes.
 #[cfg(unix)]
 const USAGE: &str = "unix_client [PATH|URL] [MESSAGE...]";
@@ -33,11 +36,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .transpose()?
     {
         Some(url) if url.contains("://") => url,
-        Some(path) => format!("unix://{}", std::path::absolute(path)?.display()),
-        None => format!(
-            "unix://{}",
-            std::env::temp_dir().join("anyipc-example.sock").display()
-        ),
+        // A path as it is: `?`, `%` or `#` in it are escaped, not read as URL syntax.
+        Some(path) => Endpoint::from_path(Scheme::Unix, std::path::absolute(path)?)?.to_string(),
+        None => {
+            let path = std::env::temp_dir().join("anyipc-example.sock");
+            Endpoint::from_path(Scheme::Unix, path)?.to_string()
+        }
     };
     let mut messages: Vec<String> = args.collect();
     if messages.is_empty() {

@@ -19,6 +19,9 @@
 #[cfg(unix)]
 mod common;
 
+#[cfg(unix)]
+use anyipc::{Endpoint, Scheme};
+
 /// The command line this example takes.
 #[cfg(unix)]
 const USAGE: &str = "unix_server [PATH|URL] [--once]";
@@ -31,7 +34,7 @@ async fn main() -> std::process::ExitCode {
 
 #[cfg(unix)]
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let mut url = default_url();
+    let mut url = default_url()?;
     let mut once = false;
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
@@ -40,7 +43,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 return Err(common::Usage::unknown_option(other, USAGE).into())
             }
             other if other.contains("://") => url = other.to_owned(),
-            path => url = format!("unix://{}", std::path::absolute(path)?.display()),
+            // A path as it is: `?`, `%` or `#` in it are escaped, not read as URL syntax.
+            path => {
+                url = Endpoint::from_path(Scheme::Unix, std::path::absolute(path)?)?.to_string()
+            }
         }
     }
 
@@ -98,11 +104,9 @@ async fn serve(mut conn: anyipc::Connection) -> std::io::Result<()> {
 
 /// `unix://` and the socket path both examples use by default.
 #[cfg(unix)]
-fn default_url() -> String {
-    format!(
-        "unix://{}",
-        std::env::temp_dir().join("anyipc-example.sock").display()
-    )
+fn default_url() -> Result<String, anyipc::EndpointParseError> {
+    let path = std::env::temp_dir().join("anyipc-example.sock");
+    Ok(Endpoint::from_path(Scheme::Unix, path)?.to_string())
 }
 
 #[cfg(not(unix))]

@@ -12,7 +12,8 @@
 //!
 //! # Names
 //! A name has 1 to 64 ASCII letters, digits, `.`, `_` or `-`, and does not start with `.` or
-//! `-`. Paths may hold `%XX` escapes (`%20` for a space, `%3F` for `?`).
+//! `-`. Paths may hold `%XX` escapes (`%20` for a space, `%3F` for `?`), which decode to
+//! UTF-8; [`Endpoint::from_path`] makes the endpoint of a [`Path`] and escapes what needs it.
 //!
 //! # Options
 //! Which scheme takes which query option, and the values each takes, is the table in the
@@ -36,6 +37,7 @@ pub(crate) use name::check_bare_name;
 
 use crate::codec::Framing;
 use option_spec::{OptionValue, ValueKind};
+use scheme::AddressShape;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
@@ -132,6 +134,85 @@ impl Endpoint {
                 .map_err(|kind| EndpointParseError::new(input, kind))?;
         }
         Ok(endpoint)
+    }
+
+    /// The endpoint of a path-based scheme (`unix`, `fifo`, `file`) for `path`, without
+    /// writing a URL by hand: `format!("unix://{}", path.display())` misreads a path holding
+    /// `?` (the start of the options), `%` (an escape) or a leading `@` (a Linux abstract
+    /// name), and those are refused or read as another endpoint. Here the path is taken as it
+    /// is, and the URL [`Display`](fmt::Display) writes escapes what the parser would misread
+    /// (`%`, `?`, `#`, spaces, control characters, a leading `@`), so
+    /// `Endpoint::from_path(scheme, p)?.path() == Some(p)` and the URL parses back to an
+    /// equal endpoint. Add options with [`with_option`](Endpoint::with_option).
+    ///
+    /// ```
+    /// use anyipc::{Endpoint, Scheme};
+    /// use std::path::Path;
+    ///
+    /// let path = Path::new("/tmp/50%/a?b #1.sock");
+    /// let ep = Endpoint::from_path(Scheme::Unix, path)?;
+    /// assert_eq!(ep.path(), Some(path));
+    /// assert_eq!(ep.to_string(), "unix:///tmp/50%25/a%3Fb%20%231.sock");
+    /// assert_eq!(ep.to_string().parse::<Endpoint>()?, ep);
+    /// let ep = ep.with_option("framing", "lines")?;
+    /// assert_eq!(ep.to_string(), "unix:///tmp/50%25/a%3Fb%20%231.sock?framing=lines");
+    /// // A path, never an abstract name, even with a leading `@`.
+    /// let at = Endpoint::from_path(Scheme::Unix, "@not-abstract")?;
+    /// assert_eq!(at.path(), Some(Path::new("@not-abstract")));
+    /// // Only the path-based schemes take a path.
+    /// assert!(Endpoint::from_path(Scheme::Tcp, "/tmp/x").is_err());
+    /// # Ok::<(), anyipc::EndpointParseError>(())
+    /// ```
+    ///
+    /// A URL holds UTF-8 text, and its `%XX` escapes decode to UTF-8 only: a path that is not
+    /// UTF-8 (possible on Unix) has no URL, and is refused with
+    /// [`ParseErrorKind::NonUtf8Path`].
+    ///
+    /// ```
+    /// # #[cfg(unix)] {
+    /// use anyipc::endpoint::ParseErrorKind;
+    /// use anyipc::{Endpoint, Scheme};
+    /// use std::os::unix::ffi::OsStrExt;
+    ///
+    /// let latin1 = std::ffi::OsStr::from_bytes(b"/tmp/caf\xe9.fifo");
+    /// let err = Endpoint::from_path(Scheme::Fifo, latin1).unwrap_err();
+    /// assert_eq!(err.kind(), &ParseErrorKind::NonUtf8Path { scheme: Scheme::Fifo });
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`EndpointParseError`]: [`ParseErrorKind::InvalidAddress`] for a scheme that takes no
+    /// path (`tcp`, `udp`, `pipe`, `shm`, `mq`, `mem`, `stdio`) or an empty path;
+    /// [`ParseErrorKind::NonUtf8Path`] for a path that is not UTF-8.
+    pub fn from_path(
+        scheme: Scheme,
+        path: impl AsRef<Path>,
+    ) -> Result<Endpoint, EndpointParseError> {
+        let path = path.as_ref();
+        let err = |kind| EndpointParseError::new(&format!("{scheme}://{}", path.display()), kind);
+        let invalid = |reason: String| err(ParseErrorKind::InvalidAddress { scheme, reason });
+        let takes = match scheme.address_shape() {
+            AddressShape::Path => None,
+            AddressShape::HostPort => Some("host:port"),
+            AddressShape::Name => Some("a name"),
+            AddressShape::Empty => Some("no address"),
+        };
+        if let Some(takes) = takes {
+            return Err(invalid(format!(
+                "{scheme}:// takes {takes}, not a path (a path is for unix, fifo and file)"
+            )));
+        }
+        if path.as_os_str().is_empty() {
+            return Err(invalid("the path is empty".to_owned()));
+        }
+        if path.to_str().is_none() {
+            return Err(err(ParseErrorKind::NonUtf8Path { scheme }));
+        }
+        Ok(Endpoint {
+            scheme,
+            address: Address::Path(path.to_owned()),
+            options: BTreeMap::new(),
+        })
     }
 
     /// This endpoint with option `key` set to `value` (replacing any earlier value), checked

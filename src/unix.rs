@@ -44,13 +44,15 @@
 //! a bound Unix socket: dropping it removes its socket file (if the file is still its own).
 //!
 //! ```
+//! use anyipc::{Endpoint, Scheme};
 //! use std::io::ErrorKind;
 //! # tokio_test::block_on(async {
 //! # let dir = std::env::temp_dir()
 //! #     .join(format!("anyipc-doc-unix-listener-{}", std::process::id()));
 //! # std::fs::create_dir_all(&dir)?;
 //! let path = dir.join("server.sock");
-//! let url = format!("unix://{}", path.display());
+//! // From the path itself, escaped as a URL needs (a `?` or `%` in it stays in the path).
+//! let url = Endpoint::from_path(Scheme::Unix, &path)?;
 //! let listener = anyipc::bind(&url).await?;
 //! assert!(path.exists());
 //! // A live server keeps its path.

@@ -62,6 +62,13 @@ pub enum ParseErrorKind {
     DuplicateOption(String),
     /// A query part without `=`.
     MalformedQuery(String),
+    /// A path given to [`Endpoint::from_path`](crate::Endpoint::from_path) that is not
+    /// UTF-8 (possible on Unix): a URL's `%XX` escapes decode to UTF-8 text only, so no URL
+    /// names it.
+    NonUtf8Path {
+        /// The scheme it was for.
+        scheme: Scheme,
+    },
 }
 
 impl EndpointParseError {
@@ -137,6 +144,11 @@ impl fmt::Display for EndpointParseError {
             ParseErrorKind::MalformedQuery(part) => {
                 write!(f, "query part `{part}` is not key=value")
             }
+            ParseErrorKind::NonUtf8Path { scheme } => write!(
+                f,
+                "bad {scheme}:// address: the path is not UTF-8, and a URL's escapes decode \
+                 to UTF-8 only; use a UTF-8 path"
+            ),
         }
     }
 }

@@ -173,6 +173,132 @@ proptest! {
     }
 }
 
+/// The schemes whose address is a path.
+fn path_scheme() -> impl Strategy<Value = Scheme> {
+    proptest::sample::select(vec![Scheme::Unix, Scheme::Fifo, Scheme::File])
+}
+
+/// Paths as a program has them, built from components: each may hold what a URL misreads
+/// (`%`, `%41`, `?`, `#`, `&`, `=`, spaces, a leading `@`), unicode, control characters.
+fn fs_path() -> impl Strategy<Value = PathBuf> {
+    let component = prop_oneof![
+        "[a-z0-9 %?#&=@:+.~_-]{1,12}",
+        "%[0-9A-Fa-f]{2}[a-z?#]{0,3}",
+        "[@?#% ][\u{e9}\u{4e16}\u{1f600}a-z]{0,6}",
+        "[\u{0}-\u{1f}\u{7f}\u{85}a ]{1,4}",
+        any::<String>().prop_filter("not empty, no separator", |s| {
+            !s.is_empty() && !s.contains('/')
+        }),
+    ];
+    (
+        any::<bool>(),
+        proptest::collection::vec(component, 1..5),
+        any::<bool>(),
+    )
+        .prop_map(|(absolute, parts, trailing_slash)| {
+            let mut text = if absolute {
+                "/".to_owned()
+            } else {
+                String::new()
+            };
+            text.push_str(&parts.join("/"));
+            if trailing_slash {
+                text.push('/');
+            }
+            PathBuf::from(text)
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    /// `from_path` keeps the path as it is, byte for byte, and its URL parses back to an
+    /// equal endpoint holding the same bytes, with or without options.
+    #[test]
+    fn from_path_round_trips(scheme in path_scheme(), path in fs_path()) {
+        let e = Endpoint::from_path(scheme, &path).unwrap();
+        prop_assert_eq!(e.scheme(), scheme);
+        prop_assert_eq!(e.path(), Some(path.as_path()));
+        prop_assert_eq!(e.path().unwrap().as_os_str(), path.as_os_str());
+        let text = e.to_string();
+        let back = Endpoint::parse(&text);
+        prop_assert_eq!(back.as_ref(), Ok(&e), "via {:?}", text);
+        let back = back.unwrap();
+        prop_assert_eq!(back.path().unwrap().as_os_str(), path.as_os_str());
+        let with = e.with_option("max_frame", "4KiB").unwrap();
+        let back = Endpoint::parse(&with.to_string()).unwrap();
+        prop_assert_eq!(back.path().unwrap().as_os_str(), path.as_os_str());
+        prop_assert_eq!(back.max_frame(), 4096);
+    }
+}
+
+#[test]
+fn from_path_spells_what_a_url_misreads() {
+    for (path, url) in [
+        ("/tmp/50%/log", "file:///tmp/50%25/log"),
+        ("/tmp/a?b.sock", "file:///tmp/a%3Fb.sock"),
+        ("/tmp/a#b", "file:///tmp/a%23b"),
+        ("/tmp/my dir/x", "file:///tmp/my%20dir/x"),
+        ("/tmp/%41", "file:///tmp/%2541"),
+        ("@name", "file://%40name"),
+        ("/tmp/caf\u{e9}/\u{4e16}", "file:///tmp/caf\u{e9}/\u{4e16}"),
+        ("relative/x&y=z", "file://relative/x&y=z"),
+    ] {
+        let e = Endpoint::from_path(Scheme::File, path).unwrap();
+        assert_eq!(e.to_string(), url, "{path:?}");
+        assert_eq!(e.path(), Some(std::path::Path::new(path)));
+        // Written by hand, the first two are refused or read as another endpoint.
+        assert_eq!(Endpoint::parse(url).unwrap(), e, "{url}");
+    }
+    assert!(Endpoint::parse("file:///tmp/50%/log").is_err());
+    let misread = Endpoint::parse("unix:///tmp/a?b.sock");
+    assert!(misread.map_or(true, |e| e.path()
+        != Some(std::path::Path::new("/tmp/a?b.sock"))));
+    // On unix, a leading `@` is a path, not an abstract name.
+    let at = Endpoint::from_path(Scheme::Unix, "@name").unwrap();
+    assert_eq!(at.address(), &Address::Path(PathBuf::from("@name")));
+    assert_eq!(Endpoint::parse(&at.to_string()).unwrap(), at);
+}
+
+#[test]
+fn from_path_refuses_what_no_url_holds() {
+    use super::ParseErrorKind;
+    for scheme in Scheme::ALL {
+        let result = Endpoint::from_path(scheme, "/tmp/x");
+        match scheme {
+            Scheme::Unix | Scheme::Fifo | Scheme::File => assert!(result.is_ok(), "{scheme}"),
+            _ => {
+                let err = result.unwrap_err();
+                assert!(
+                    matches!(err.kind(), ParseErrorKind::InvalidAddress { scheme: s, .. } if *s == scheme),
+                    "{scheme}: {err}"
+                );
+                assert!(err.to_string().contains("not a path"), "{err}");
+            }
+        }
+    }
+    let err = Endpoint::from_path(Scheme::Unix, "").unwrap_err();
+    assert!(
+        matches!(err.kind(), ParseErrorKind::InvalidAddress { .. }),
+        "{err}"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let raw = std::ffi::OsStr::from_bytes(b"/tmp/\xff\xfe.sock");
+        let err = Endpoint::from_path(Scheme::Unix, raw).unwrap_err();
+        assert_eq!(
+            err.kind(),
+            &ParseErrorKind::NonUtf8Path {
+                scheme: Scheme::Unix
+            }
+        );
+        assert!(err.to_string().contains("not UTF-8"), "{err}");
+        // The parser cannot spell it either: escapes decode to UTF-8 only.
+        assert!(Endpoint::parse("unix:///tmp/%FF%FE.sock").is_err());
+    }
+}
+
 #[test]
 fn every_scheme_has_a_round_trip_example() {
     for url in [

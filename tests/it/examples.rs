@@ -150,6 +150,31 @@ async fn unix_pair() {
     .await;
 }
 
+/// A socket path holding what a URL would misread (`%`, `?`, `#`, a space) works as a path
+/// argument to both examples: they make the endpoint with `Endpoint::from_path`, which
+/// escapes it, where pasting the path into `unix://…` gave a URL that fails to parse.
+#[cfg(unix)]
+#[tokio::test]
+async fn unix_pair_at_a_path_a_url_would_misread() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("example-unix-odd");
+        let path = dir.join("50% a?b#c.sock");
+        let (server, url) = start_server("unix_server", &[&path, "--once"]).await;
+        let endpoint = anyipc::Endpoint::parse(&url).unwrap();
+        assert_eq!(endpoint.path(), Some(std::path::Path::new(&path)), "{url}");
+        let client = Spawned::start(example("unix_client"), &[&path]);
+        let (status, client) = client.finish().await;
+        assert!(
+            status.success(),
+            "unix_client exited with {status}:\n{client}"
+        );
+        assert_contains(&client, &["client: reply \"echo: hello\"", "client: done"]);
+        let server = finish_server(server).await;
+        assert_contains(&server, &["got \"hello\"", "server: bye"]);
+    })
+    .await;
+}
+
 /// Runs the typed_rpc server and client over `url`; checks every reply.
 async fn typed_rpc_over(url: &str) {
     let (server, bound) = start_server("typed_rpc", &["server", url, "--once"]).await;
