@@ -46,6 +46,9 @@ use std::task::{ready, Context, Poll};
 pub struct MessageFramed<T> {
     inner: T,
     unsent: Option<Bytes>,
+    /// Why the last message given to `start_send` was refused at a flush, kept while the
+    /// messages accepted before it are flushed.
+    refused: Option<io::Error>,
 }
 
 impl<T> MessageFramed<T> {
@@ -85,6 +88,7 @@ impl<T> MessageFramed<T> {
         MessageFramed {
             inner,
             unsent: None,
+            refused: None,
         }
     }
 
@@ -210,6 +214,22 @@ impl<T: SendMessage + Unpin> MessageFramed<T> {
     }
 }
 
+impl<T: SendMessage + Unpin> MessageFramed<T> {
+    /// Offers the last message, then flushes the transport. A message the transport refuses
+    /// (too large, say) does not hold back the ones accepted before it: they are flushed,
+    /// and then the refusal is returned.
+    fn poll_flush_accepted(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Err(e) = ready!(self.poll_send_unsent(cx)) {
+            self.refused = Some(e);
+        }
+        let flushed = ready!(Pin::new(&mut self.inner).poll_flush(cx));
+        match self.refused.take() {
+            Some(refused) => Poll::Ready(Err(refused)),
+            None => Poll::Ready(flushed),
+        }
+    }
+}
+
 impl<T: RecvMessage + Unpin> Stream for MessageFramed<T> {
     type Item = io::Result<Bytes>;
 
@@ -245,15 +265,12 @@ impl<T: SendMessage + Unpin> Sink<Bytes> for MessageFramed<T> {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        ready!(this.poll_send_unsent(cx))?;
-        Pin::new(&mut this.inner).poll_flush(cx)
+        self.get_mut().poll_flush_accepted(cx)
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        ready!(this.poll_send_unsent(cx))?;
-        ready!(Pin::new(&mut this.inner).poll_flush(cx))?;
+        ready!(this.poll_flush_accepted(cx))?;
         Pin::new(&mut this.inner).poll_close(cx)
     }
 }

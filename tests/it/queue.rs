@@ -522,6 +522,14 @@ async fn sends_over_max_message_len_are_send_too_large() {
         conn.send(Bytes::from_static(b"after")).await.unwrap();
         assert_eq!(q.try_recv().unwrap().0, "after");
         assert_eq!(q.attributes().len, 0);
+        // The messages before the refused one are sent, at once.
+        let err = conn
+            .send_many(&[b"first".to_vec(), long.to_vec(), b"never".to_vec()])
+            .await
+            .unwrap_err();
+        check(err, "Connection::send_many after a good one");
+        assert_eq!(q.try_recv().unwrap().0, "first");
+        assert_eq!(q.attributes().len, 0, "nothing after the refused one");
         // A max_frame under the queue's limit is the limit, typed the same way.
         let mut capped = anyipc::connect(format!("mq://{n}?max_frame=8"))
             .await
@@ -532,6 +540,15 @@ async fn sends_over_max_message_len_are_send_too_large() {
             frame_error(&err),
             Some(&FrameError::SendTooLarge { len: 9, max: 8 })
         );
+        let err = capped
+            .send_many(&[b"ok".to_vec(), vec![0; 9]])
+            .await
+            .unwrap_err();
+        assert_eq!(
+            frame_error(&err),
+            Some(&FrameError::SendTooLarge { len: 9, max: 8 })
+        );
+        assert_eq!(q.try_recv().unwrap().0, "ok", "sent before the refused one");
     })
     .await;
 }
