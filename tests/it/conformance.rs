@@ -21,7 +21,9 @@
 //! Cross-process cases spawn a helper process (see `process.rs`) when `cross_process` is set.
 
 use crate::process::{Helper, Role};
-use crate::util::{frame_error, pattern, unique_name, watchdog, TempDir};
+#[cfg(unix)]
+use crate::util::TempDir;
+use crate::util::{frame_error, pattern, unique_name, watchdog};
 use anyipc::codec::FrameError;
 use anyipc::{Connection, EndpointParseError, Listener};
 use bytes::Bytes;
