@@ -1296,6 +1296,45 @@ fn find_kind<'a>(listing: &'a [Value], url: &str, kind: &str) -> Option<&'a Valu
         .find(|r| r["url"] == url && r["kind"] == kind)
 }
 
+/// `rm shm://NAME --kind shm-region` removes a kept region beside a live server's name of
+/// the same name, which plain `rm` refuses as a whole; `--kind` is refused for other URLs.
+#[tokio::test]
+async fn rm_kind_takes_only_the_region_beside_a_live_shm_name() {
+    watchdog(WATCHDOG, async {
+        use crate::shm::RegionFiles;
+        use anyipc::shm::Region;
+        let runtime = TempDir::new("cli-rm-kind");
+        let env = [("XDG_RUNTIME_DIR", runtime.path().to_str().unwrap())];
+        let name = unique_name("cli-rm-kind");
+        let url = format!("shm://{name}");
+        let _region_file = RegionFiles(vec![name.clone()]);
+        let mut kept = Region::create(&name, 64).expect("create");
+        kept.keep();
+        drop(kept);
+        let mut server = Proc::start(&["listen", &url], &env, false);
+        server.stderr_after("listening on ").await;
+
+        let refused = run(&["rm", &url], &env, b"").await;
+        assert_eq!(refused.status.code(), Some(1));
+        Region::open(&name).expect("plain rm removed nothing");
+        let removed = ok(&["rm", &url, "--kind", "shm-region"], &env).await;
+        assert!(
+            removed.starts_with(&format!("removed region {url} (")),
+            "{removed}"
+        );
+        let gone = Region::open(&name).expect_err("the region was removed");
+        assert_eq!(gone.kind(), std::io::ErrorKind::NotFound);
+        let listing = ls(&env).await;
+        let n = find_kind(&listing, &url, "shm").expect("the live name is still listed");
+        assert_eq!(n["status"], "alive", "{n}");
+
+        let misused = run(&["rm", "mq://jobs", "--kind", "shm"], &env, b"").await;
+        assert_eq!(misused.status.code(), Some(2));
+        server.kill().await;
+    })
+    .await;
+}
+
 /// Named regions (`anyipc::shm::Region`) made by other processes: a killed creator's is dead
 /// and cleaned, a live one's is kept and refused by `rm`, a kept one (`Region::keep`) is idle:
 /// kept by `clean`, removed by `rm`, apart from a `shm://` name of the same name.

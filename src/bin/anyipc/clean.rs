@@ -42,12 +42,14 @@ open keep using it until they close it. A log is removed with its records and co
 cursors (other files in its directory, and so the directory, are kept); a log with a live \
 writer is refused unless --force. shm://NAME is both a connection's rendezvous name and a \
 shared-memory region's (shm-region in `anyipc ls`): rm removes each that exists, and refuses \
-all of them (removing none) when one has a live owner, unless --force. A region is removed \
-with its bytes, also one kept on purpose; processes that have it mapped keep using it.
+all of them (removing none) when one has a live owner, unless --force; --kind shm or --kind \
+shm-region takes only that one (a kept region beside a live server's name). A region is \
+removed with its bytes, also one kept on purpose; processes that have it mapped keep using it.
 
 Examples:
   anyipc rm pipe://orders
   anyipc rm shm://frames          the shm:// name and the region called frames
+  anyipc rm shm://frames --kind shm-region   only the region
   anyipc rm mq://jobs --force
   anyipc rm file:///var/tmp/orders-log
 
@@ -61,6 +63,11 @@ pub(crate) struct RmArgs {
     /// Remove it even when its owner is alive.
     #[arg(long)]
     force: bool,
+
+    /// With shm://NAME, only the connections' name (shm) or only the region (shm-region),
+    /// as `anyipc ls` shows them.
+    #[arg(long, value_name = "KIND", value_parser = ["shm", "shm-region"])]
+    kind: Option<String>,
 }
 
 /// Runs `anyipc clean`.
@@ -128,6 +135,16 @@ pub(crate) fn rm(args: RmArgs) -> Result<(), CliError> {
             return Err(CliError::Usage(format!(
                 "rm: {other}:// resources are not registered anywhere; rm takes pipe://, shm:// \
                  or mq:// names and file:// logs"
+            )))
+        }
+    };
+    let kinds: &[Kind] = match (args.kind.as_deref(), endpoint.scheme()) {
+        (None, _) => kinds,
+        (Some("shm"), Scheme::Shm) => &[Kind::Shm],
+        (Some(_), Scheme::Shm) => &[Kind::Region],
+        (Some(kind), _) => {
+            return Err(CliError::Usage(format!(
+                "rm: --kind {kind} is for shm:// URLs, which name two things"
             )))
         }
     };
