@@ -1050,10 +1050,11 @@ async fn bridge_ends_with_the_one_session_of_a_bound_file() {
 }
 
 /// A bound `mq://` side is read only once B answers: a B that never does takes nothing from
-/// the queue (the bridge fails, and the messages stay queued for the next try); a queue never
-/// ends by itself, so B ending its session is a failure, not a clean end.
+/// the queue (each session fails and the next is tried, and the messages stay queued). A
+/// queue never ends by itself, so when B goes the bridge takes the queue again and forwards
+/// what comes next to B's successor: a persistent forwarder.
 #[tokio::test]
-async fn bridge_takes_nothing_from_a_bound_queue_before_b_answers() {
+async fn bridge_takes_nothing_from_a_bound_queue_before_b_answers_and_outlives_b() {
     watchdog(WATCHDOG, async {
         let dir = TempDir::new("cli-bridge-mq");
         let name = unique_name("bridge-q");
@@ -1065,17 +1066,18 @@ async fn bridge_takes_nothing_from_a_bound_queue_before_b_answers() {
         let len = || async { ok(&["mq", "stat", &name], &[]).await };
         let listen = format!("listen:{queue}");
         let nowhere = format!("unix://{}", dir.join("nobody.sock"));
+        let mut bridge = Proc::start(
+            &["bridge", &listen, &nowhere, "--retry", "250ms"],
+            &[],
+            false,
+        );
         for _ in 0..2 {
-            let bridge = Proc::start(
-                &["bridge", &listen, &nowhere, "--retry", "250ms"],
-                &[],
-                false,
-            );
-            let (status, stderr) = bridge.wait_out().await;
-            assert_eq!(status.code(), Some(1), "{stderr:?}");
-            let stat = len().await;
-            assert!(stat.contains("len:             3"), "{stat}");
+            bridge.stderr_after("anyipc: bridge session").await;
         }
+        let stat = len().await;
+        assert!(stat.contains("len:             3"), "{stat}");
+        let (status, stderr) = bridge.stop_with(libc::SIGTERM).await;
+        assert_eq!(status.code(), Some(0), "{stderr:?}");
 
         let mut b = anyipc::bind("tcp://127.0.0.1:0").await.expect("bind");
         let tcp = b.endpoint().to_string();
@@ -1085,11 +1087,14 @@ async fn bridge_takes_nothing_from_a_bound_queue_before_b_answers() {
             let got = conn.next().await.expect("a message").expect("no error");
             assert_eq!(got, msg);
         }
+        // B goes; what is queued next reaches the B that comes after it.
         drop(conn);
-        let (status, stderr) = bridge.wait_out().await;
-        assert_eq!(status.code(), Some(1), "{stderr:?}");
-        let last = stderr.last().expect("an error line");
-        assert!(last.contains("ended the one session of mq://"), "{last}");
+        let mut conn = b.accept().await.expect("the bridge connects again");
+        ok(&["send", &queue, "four"], &[]).await;
+        let got = conn.next().await.expect("a message").expect("no error");
+        assert_eq!(got, "four");
+        let (status, stderr) = bridge.stop_with(libc::SIGTERM).await;
+        assert_eq!(status.code(), Some(0), "{stderr:?}");
         ok(&["mq", "rm", &name], &[]).await;
     })
     .await;

@@ -18,9 +18,11 @@
 //! `udp://` one that fails its checks) is reported and skipped; it does not end the
 //! session. An `mq://` message over `max_frame` does: it stays in the queue. Messages in
 //! flight when a side goes away are lost. A bound `file://` or `mq://` side has one reader,
-//! so it gives one session, and the bridge ends with it: exit 0 at the end of a file read
-//! with `follow=false`, 1 when the session fails or B ends a queue's (a queue never ends by
-//! itself). Such a side is not read before B answers, so a B that never does takes nothing
+//! so it gives one session at a time. A log's is its only one, and the bridge ends with it:
+//! exit 0 at the end of a file read with `follow=false`, 1 when the session fails. A queue
+//! never ends by itself, so when B goes (or a session fails) the bridge takes the queue
+//! again and starts the next session, a persistent forwarder; what is still queued waits
+//! there. Such a side is not read before B answers, so a B that never does takes nothing
 //! from the queue or the log. Reconnecting uses
 //! exponential backoff from 100 ms to 5 s: for each new client of a bound side, for up to
 //! `--retry` before the client is dropped; between two servers, for ever.
@@ -68,12 +70,13 @@ Examples:
   anyipc bridge connect:tcp://10.0.0.5:7000 listen:unix:///tmp/local.sock
   anyipc bridge connect:shm://a connect:tcp://127.0.0.1:9000  keep two servers joined
 
-A bound file:// or mq:// side has one reader: the bridge forwards its one session and ends \
-with it, and reads nothing from it before B answers.
+A bound file:// or mq:// side has one reader, read only once B answers. A log gives one \
+session and the bridge ends with it; a queue is taken again for a new session whenever B \
+goes (messages still queued wait there; the one being forwarded when B went is lost).
 
 Exit codes: 0 on Ctrl-C or SIGTERM (or at the end of a bound file:// side read with \
 follow=false), 1 runtime failure (cannot bind, accepting keeps failing, the session of a \
-bound file:// or mq:// side failed, or B ended a queue's), 2 bad usage or URL.")]
+bound file:// side failed), 2 bad usage or URL.")]
 pub(crate) struct BridgeArgs {
     /// First side: URL, listen:URL or connect:URL (default: listen).
     #[arg(value_name = "A")]
@@ -175,12 +178,12 @@ struct Shared {
 }
 
 /// Runs `anyipc bridge` until a stop signal (Ctrl-C, SIGTERM, SIGHUP), or, with a bound
-/// `file://` or `mq://` side, until its one session ends.
+/// `file://` side, until its one session ends.
 ///
 /// # Errors
-/// Usage errors for bad URLs, a `mem://` side, a bound `stdio://` side or two bound sides; runtime errors when binding
-/// fails, accepting keeps failing, or the one session of a bound `file://` or `mq://` side
-/// failed or (a queue's) ended.
+/// Usage errors for bad URLs, a `mem://` side, a bound `stdio://` side or two bound sides;
+/// runtime errors when binding fails, accepting keeps failing, or the one session of a
+/// bound `file://` side failed.
 pub(crate) async fn run(args: BridgeArgs) -> Result<(), CliError> {
     let a = Side::parse(&args.a, Role::Listen)?;
     let b = Side::parse(&args.b, Role::Connect)?;
@@ -228,11 +231,11 @@ pub(crate) async fn run(args: BridgeArgs) -> Result<(), CliError> {
 
 /// Binds `bound` and, for each client, connects to `target` and forwards. `swapped` says the
 /// bound side is B (so counts still read A->B and B->A). A bound side that
-/// [gives one connection](gives_one_connection) (`file://`, `mq://`) ends the loop with its
-/// session.
+/// [gives one connection](gives_one_connection) gives one session at a time: a `file://`
+/// log's ends the loop, an `mq://` queue is bound again for the next.
 ///
 /// # Errors
-/// Binding fails, accepting keeps failing, or the one session of such a side failed.
+/// Binding fails, accepting keeps failing, or the one session of a log failed.
 async fn accept_loop(
     bound: &Endpoint,
     target: &Endpoint,
@@ -250,6 +253,7 @@ async fn accept_loop(
     eprintln!("bridging {a} <-> {b}");
     let one_connection = gives_one_connection(bound);
     let mut accept_errors = AcceptErrors::default();
+    let mut pause = FIRST_BACKOFF;
     loop {
         match listener.accept().await {
             Ok(client) if one_connection => {
@@ -257,7 +261,22 @@ async fn accept_loop(
                 // message held meanwhile would be lost if it never does.
                 let failed =
                     client_session(client, target.clone(), swapped, false, shared.clone()).await;
-                return one_session_ended(listener.endpoint(), target, failed);
+                if !never_ends(bound) {
+                    return one_session_ended(listener.endpoint(), failed);
+                }
+                // A queue never ends by itself: `target` went, or a session failed. What is
+                // still queued stays there for the next session, on the queue taken again,
+                // after pauses doubling while sessions keep failing (a message over a
+                // side's `max_frame` stays at the head of the queue and fails every one).
+                pause = if failed {
+                    (pause * 2).min(MAX_BACKOFF)
+                } else {
+                    FIRST_BACKOFF
+                };
+                tokio::time::sleep(pause).await;
+                listener = anyipc::bind(bound)
+                    .await
+                    .map_err(|err| CliError::bind(bound, err))?;
             }
             Ok(client) => {
                 accept_errors.accepted();
@@ -272,21 +291,15 @@ async fn accept_loop(
     }
 }
 
-/// How the bridge ends with the one session of a bound side that
-/// [gives one](gives_one_connection): a failure is an error, and so is the end of a queue's
-/// session, since a queue never ends by itself (`target` went away); a file's ends at the
-/// end of a file read without `follow`.
+/// How the bridge ends with the one session of a bound `file://` side: a failure is an
+/// error; otherwise it ended at the end of a file read without `follow`.
 ///
 /// # Errors
-/// The session failed (what failed is printed already), or it was a queue's.
-fn one_session_ended(bound: &Endpoint, target: &Endpoint, failed: bool) -> Result<(), CliError> {
+/// The session failed (what failed is printed already).
+fn one_session_ended(bound: &Endpoint, failed: bool) -> Result<(), CliError> {
     if failed {
         Err(CliError::Runtime(format!(
             "bridge: the one session of {bound} failed (above)"
-        )))
-    } else if never_ends(bound) {
-        Err(CliError::Runtime(format!(
-            "bridge: {target} ended the one session of {bound}; the messages still queued stay there"
         )))
     } else {
         Ok(())
