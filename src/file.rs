@@ -29,10 +29,9 @@
 //!   (`dir/NAME.cursor`);
 //!   a connection commits it by itself every 1,000 records or second, at most a second after
 //!   it has caught up with the log (a second after its last commit, by tokio's clock; so an
-//!   idle consumer's cursor is current), and when flushed or closed (`SinkExt::flush`,
-//!   `close`: after the last record it returned, not the ones read ahead), so delivery is
-//!   at-least-once (a consumer killed or dropped without closing may see up to that many
-//!   records again; flush after handling records to commit them at once). [`FileConsumer`] is the typed API with an explicit
+//!   idle consumer's cursor is current), and when closed (flushing commits nothing),
+//!   so delivery is at-least-once (a consumer killed or dropped without closing may see up
+//!   to that many records again). [`FileConsumer`] is the typed API with an explicit
 //!   [`commit`](FileConsumer::commit). Consumers never take the lock, and any number may
 //!   read at once. A cursor holds the sequence number of the next record and the CRC of
 //!   the record before it, which a resumed consumer checks: if a crash lost records it had
@@ -234,8 +233,7 @@ pub(crate) async fn bind(endpoint: &Endpoint) -> io::Result<FileListener> {
         let reader = blocking::run(move || LogReader::open(&p, &o, cursor)).await?;
         FileChannel::LogConsumer {
             tailer: Tailer::new(reader, watcher_for(&path, &opts), opts.follow),
-            committing: None,
-            committed: None,
+            committing: false,
         }
     };
     Ok(FileListener::new(

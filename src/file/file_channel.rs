@@ -1,5 +1,4 @@
 use super::appender::Appender;
-use super::cursor::Position;
 use super::log_reader::LogReader;
 use super::plain_reader::PlainReader;
 use super::tailer::{Batch, Tailer};
@@ -18,10 +17,8 @@ pub(crate) enum FileChannel {
     /// `bind` + `accept` on a log directory.
     LogConsumer {
         tailer: Tailer<LogReader>,
-        /// The position of a cursor commit under way, started by `poll_flush` or `poll_close`.
-        committing: Option<Position>,
-        /// Where the last commit of `poll_flush` or `poll_close` put the cursor.
-        committed: Option<Position>,
+        /// `poll_close` has started the final cursor commit.
+        committing: bool,
     },
     /// `bind` + `accept` on a plain file.
     PlainConsumer(Tailer<PlainReader>),
@@ -57,57 +54,32 @@ impl SendMessage for FileChannel {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             FileChannel::Producer(appender) => appender.poll_flush(cx),
-            FileChannel::LogConsumer {
-                tailer,
-                committing,
-                committed,
-            } => poll_commit(tailer, committing, committed, cx),
-            FileChannel::PlainConsumer(_) => Poll::Ready(Ok(())),
+            _ => Poll::Ready(Ok(())),
         }
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             FileChannel::Producer(appender) => appender.poll_close(cx),
-            FileChannel::LogConsumer {
-                tailer,
-                committing,
-                committed,
-            } => poll_commit(tailer, committing, committed, cx),
+            FileChannel::LogConsumer { tailer, committing } => {
+                ready!(tailer.poll_idle(cx))?;
+                if !*committing {
+                    *committing = true;
+                    // After the last record returned: records read ahead are not committed.
+                    let returned = tailer.returned();
+                    tailer.start_job(move |reader: &mut LogReader| {
+                        if let Some(returned) = returned {
+                            reader.commit_at(returned)?;
+                        }
+                        Ok(Batch::default())
+                    });
+                    ready!(tailer.poll_idle(cx))?;
+                }
+                Poll::Ready(Ok(()))
+            }
             FileChannel::PlainConsumer(_) => Poll::Ready(Ok(())),
         }
     }
-}
-
-/// Commits a log consumer's cursor (with `consumer=NAME`) after the last record returned —
-/// records read ahead are not committed — unless `committed` already says so: waits for a
-/// read in flight, then writes the cursor on the blocking pool.
-fn poll_commit(
-    tailer: &mut Tailer<LogReader>,
-    committing: &mut Option<Position>,
-    committed: &mut Option<Position>,
-    cx: &mut Context<'_>,
-) -> Poll<io::Result<()>> {
-    if committing.is_none() {
-        let Some(returned) = tailer.returned() else {
-            return Poll::Ready(Ok(()));
-        };
-        if Some(returned) == *committed {
-            return Poll::Ready(Ok(()));
-        }
-        ready!(tailer.poll_idle(cx))?;
-        *committing = Some(returned);
-        tailer.start_job(move |reader: &mut LogReader| {
-            reader.commit_at(returned)?;
-            Ok(Batch::default())
-        });
-    }
-    let done = ready!(tailer.poll_idle(cx));
-    let position = committing.take();
-    if done.is_ok() {
-        *committed = position;
-    }
-    Poll::Ready(done)
 }
 
 /// A polled record without its sequence number: what a connection returns.

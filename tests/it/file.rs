@@ -530,38 +530,6 @@ async fn a_consumer_connection_commits_when_closed() {
     .await
 }
 
-/// Flushing a consumer connection commits its cursor after what it returned, mid-stream and
-/// without closing: a consumer dropped after a flush resumes there, and what it took after
-/// the flush comes again.
-#[tokio::test]
-async fn a_consumer_connection_commits_when_flushed() {
-    watchdog(60, async {
-        let dir = TempDir::new("file-flush-commit");
-        let mut producer = anyipc::connect(url(dir.path(), "?fsync=never"))
-            .await
-            .unwrap();
-        for i in 0..6u32 {
-            producer.send(Bytes::from(vec![i as u8])).await.unwrap();
-        }
-        producer.close().await.unwrap();
-        let consumer_url = url(dir.path(), "?consumer=flusher&follow=false");
-        let mut listener = anyipc::bind(&consumer_url).await.unwrap();
-        let mut conn = listener.accept().await.unwrap();
-        conn.flush().await.unwrap(); // nothing returned yet: nothing to commit
-        assert_eq!(conn.next().await.unwrap().unwrap()[..], [0]);
-        assert_eq!(conn.next().await.unwrap().unwrap()[..], [1]);
-        conn.flush().await.unwrap();
-        conn.flush().await.unwrap(); // again: no change
-        assert_eq!(conn.next().await.unwrap().unwrap()[..], [2]);
-        drop((conn, listener));
-        let mut listener = anyipc::bind(&consumer_url).await.unwrap();
-        let conn = listener.accept().await.unwrap();
-        let rest: Vec<u8> = conn.map(|m| m.unwrap()[0]).collect().await;
-        assert_eq!(rest, [2, 3, 4, 5]);
-    })
-    .await
-}
-
 /// A named consumer that has caught up commits what it returned within about a second, with
 /// no new record and no close: `anyipc listen` killed with SIGKILL while idle loses nothing.
 #[tokio::test]
