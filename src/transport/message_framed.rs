@@ -46,8 +46,9 @@ use std::task::{ready, Context, Poll};
 pub struct MessageFramed<T> {
     inner: T,
     unsent: Option<Bytes>,
-    /// Why the last message given to `start_send` was refused at a flush, kept while the
-    /// messages accepted before it are flushed.
+    /// Why the last message given to `start_send` was refused (`InvalidInput`) at a flush,
+    /// kept while the messages accepted before it are flushed; forgotten when the next
+    /// message is given.
     refused: Option<io::Error>,
 }
 
@@ -219,8 +220,11 @@ impl<T: SendMessage + Unpin> MessageFramed<T> {
     /// (too large, say) does not hold back the ones accepted before it: they are flushed,
     /// and then the refusal is returned.
     fn poll_flush_accepted(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if let Err(e) = ready!(self.poll_send_unsent(cx)) {
-            self.refused = Some(e);
+        match ready!(self.poll_send_unsent(cx)) {
+            Err(e) if e.kind() == io::ErrorKind::InvalidInput => self.refused = Some(e),
+            // Anything else (a timeout, a dead peer) is the flush's own outcome.
+            Err(e) => return Poll::Ready(Err(e)),
+            Ok(()) => {}
         }
         let flushed = ready!(Pin::new(&mut self.inner).poll_flush(cx));
         match self.refused.take() {
@@ -260,6 +264,9 @@ impl<T: SendMessage + Unpin> Sink<Bytes> for MessageFramed<T> {
     fn start_send(self: Pin<&mut Self>, item: Bytes) -> io::Result<()> {
         let this = self.get_mut();
         debug_assert!(this.unsent.is_none(), "start_send without poll_ready");
+        // A refusal that a flush cut short (`send_timeout`, a dropped future) never
+        // reported belongs to that message, not to this one.
+        this.refused = None;
         this.unsent = Some(item);
         Ok(())
     }

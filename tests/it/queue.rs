@@ -549,6 +549,25 @@ async fn sends_over_max_message_len_are_send_too_large() {
             Some(&FrameError::SendTooLarge { len: 9, max: 8 })
         );
         assert_eq!(q.try_recv().unwrap().0, "ok", "sent before the refused one");
+
+        // A refusal that a timed-out flush never reported does not come back from a later
+        // send of a good message.
+        let mut timed = anyipc::connect(format!("mq://{n}?send_timeout=200ms"))
+            .await
+            .unwrap();
+        for _ in 0..4 {
+            q.try_send(b"fill", 0).unwrap();
+        }
+        let err = timed
+            .send_many(&[b"b".to_vec(), long.to_vec()])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::TimedOut | ErrorKind::InvalidInput),
+            "{err}"
+        );
+        while q.try_recv().is_ok() {}
+        timed.send(Bytes::from_static(b"c")).await.unwrap();
     })
     .await;
 }
