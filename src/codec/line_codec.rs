@@ -8,8 +8,8 @@ use tokio_util::codec::{Decoder, Encoder};
 /// A received line loses its `\n` and a `\r` before it; a last line without a newline is still
 /// delivered at end of stream. A line longer than `max_frame` is `InvalidData`, reported
 /// once: the codec drops the line (the rest of it too, as it arrives, when it is reported
-/// before its newline) and decodes on from the next line. (A byte-stream `Connection` ends
-/// its stream after such an error, as after any; a plain `file://` reader reads on.) Sending a message that holds `\n`
+/// before its newline) and decodes on from the next line, and so does a `Connection` or a
+/// plain `file://` reader with `framing=lines`. Sending a message that holds `\n`
 /// is `InvalidInput`, since it would arrive as two, and so is one that ends with `\r`, which
 /// would arrive without it.
 ///

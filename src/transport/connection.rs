@@ -37,8 +37,10 @@ const STREAM_BUFFER: usize = 64 * 1024;
 /// After `InvalidData` from the peer: on `udp://` and `mem://` only that message is lost and
 /// the next one follows; with `framing=lines` the long line is dropped and the next line
 /// follows; on a byte stream with length framing (`tcp`, `unix`, `pipe`, `shm`, child pipes,
-/// a `fifo` reader) the frame boundary is lost with it, so the stream ends (`None` from then
-/// on, while sending still works); an `mq://` queue and a `file://` log keep what they could
+/// a `fifo` reader) the stream ends (`None` from then on, while sending still works): the
+/// body of a length over `max_frame` is not read through to find the next frame, since a
+/// length that large is more often a peer speaking another protocol than a message (on a
+/// shared `fifo://` that ends the reader for every writer); an `mq://` queue and a `file://` log keep what they could
 /// not deliver and report it again at every receive. A message that does not deserialize on
 /// a [typed](Connection::typed) connection loses only itself.
 ///

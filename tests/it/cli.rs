@@ -701,9 +701,9 @@ async fn listen_with_count_takes_from_a_log_or_queue_only_what_it_printed() {
     .await;
 }
 
-/// `listen` prints what one read of a log brought together, yet a `listen` stopped while it
-/// prints has committed exactly what it printed: a second `listen` with the same consumer
-/// prints the rest, no record lost or printed twice.
+/// A `listen` on a consumer's log stopped while it prints has committed exactly what it
+/// printed: a second `listen` with the same consumer prints the rest, no record lost or
+/// printed twice.
 #[cfg(target_os = "linux")]
 #[tokio::test]
 async fn a_stopped_listen_commits_exactly_what_it_printed_of_a_log() {

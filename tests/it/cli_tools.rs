@@ -1368,7 +1368,7 @@ async fn regions_are_listed_cleaned_when_dead_and_kept_when_alive_or_kept() {
             let listed = find_kind(&listing, &url, "shm-region").cloned();
             let cleaned = ok(&["clean"], &env).await;
             if cleaned.contains(&format!(
-                "removed region {url} (owner pid {dead_pid}, dead)"
+                "removed region {url} (last owner pid {dead_pid}, dead)"
             )) {
                 let d = listed.expect("cleaned, yet not listed");
                 assert_eq!(d["status"], "dead", "{d}");

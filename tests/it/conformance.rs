@@ -660,7 +660,7 @@ pub(crate) async fn oversize_received(backend: &Backend) {
         // Only the oversize message is lost.
         assert_eq!(server.recv().await.unwrap().unwrap(), "next");
     } else {
-        // The frame boundary is lost with it: the stream ends, and stays ended (it used to
+        // The stream ends (the body is not read through), and stays ended (it used to
         // end once, then wait, then report the same frame again once more bytes came).
         assert!(server.next().await.is_none());
         client.send("later").await.unwrap();

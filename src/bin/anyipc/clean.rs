@@ -204,6 +204,8 @@ pub(crate) fn rm(args: RmArgs) -> Result<(), CliError> {
 /// `owner pid 123, dead`.
 fn owner_text(r: &Resource) -> String {
     match r.owner {
+        // A dead owner's pid may belong to another process by now.
+        Some(pid) if r.status == Status::Dead => format!("last owner pid {pid}, dead"),
         Some(pid) => format!("owner pid {pid}, {}", r.status),
         None => format!("owner unknown, {}", r.status),
     }

@@ -12,7 +12,8 @@ Lists pipe:// and shm:// names (in $XDG_RUNTIME_DIR/anyipc, else /tmp/anyipc-<ui
 shared-memory regions (anyipc::shm::Region, /dev/shm/anyipc-region-<uid>-NAME; kind \
 shm-region, URL shm://NAME: a region and a shm:// connection name are separate and may share \
 a name), mq:// queues (/dev/shm/anyipc-mq-*) and file:// logs (their writers leave a link in \
-$XDG_RUNTIME_DIR/anyipc/logs), with the owner's pid and whether it is alive:
+$XDG_RUNTIME_DIR/anyipc/logs), with the owner's pid (a dead owner's: the pid it had, which \
+another process may have now) and whether it is alive:
   alive  the owner (a pipe or shm server; a region's creator; a log's writer; for a queue,
          any process that has it open) runs
   dead   the owner died (killed, crashed; a region's creator without keeping it), or a log's
