@@ -445,14 +445,18 @@ impl Spin {
         }
         let started = *self.started.get_or_insert_with(Instant::now);
         let spun = started.elapsed();
+        if spun >= budget {
+            return false;
+        }
         if spun >= YIELD_AFTER {
             // Let another process run if one waits for this CPU: the peer we spin for may be
             // that process (more runnable processes than CPUs), and spinning on would only
             // keep it off the CPU until we park. A peer on another CPU usually answers well
             // before this, so short waits never pay the system call.
             std::thread::yield_now();
+            return started.elapsed() < budget;
         }
-        spun < budget
+        true
     }
 }
 
