@@ -144,7 +144,7 @@ pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
                 }
             },
             Some(ToPrint { peer, msgs }) = to_print.recv() => {
-                for msg in &msgs {
+                for msg in msgs.as_slice() {
                     if args.count == Some(printed) {
                         break;
                     }
@@ -255,7 +255,22 @@ fn stdout_failed(err: io::Error) -> CliError {
 /// Received messages of one connection on their way to stdout.
 struct ToPrint {
     peer: Arc<str>,
-    msgs: Vec<Bytes>,
+    msgs: Messages,
+}
+
+/// One message, or what one read brought: a single message costs no `Vec`.
+enum Messages {
+    One(Bytes),
+    Batch(Vec<Bytes>),
+}
+
+impl Messages {
+    fn as_slice(&self) -> &[Bytes] {
+        match self {
+            Messages::One(msg) => std::slice::from_ref(msg),
+            Messages::Batch(msgs) => msgs,
+        }
+    }
 }
 
 /// How long `listen` waits, at its end, for a log consumer to commit its cursor.
@@ -291,7 +306,7 @@ async fn serve_echoing_batches(
                 echo = echo_failed(&conn, &err);
             }
         }
-        let msgs = batch.iter_bytes().collect();
+        let msgs = Messages::Batch(batch.iter_bytes().collect());
         let to_print = ToPrint {
             peer: peer.clone(),
             msgs,
@@ -331,7 +346,7 @@ async fn serve(
         }
         let to_print = ToPrint {
             peer: peer.clone(),
-            msgs: vec![msg],
+            msgs: Messages::One(msg),
         };
         if printer.send(to_print).await.is_err() {
             return Ok(());
