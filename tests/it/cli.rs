@@ -625,6 +625,172 @@ async fn sigterm_and_sighup_stop_listen_and_remove_what_it_bound() {
     .await;
 }
 
+/// A `listen` whose stdout nobody reads (a stuck pager, a full pipe).
+#[cfg(target_os = "linux")]
+struct UnreadListen {
+    child: Child,
+    /// Held and not read until the test says so: the pipe fills and `listen` blocks.
+    stdout: ChildStdout,
+    stderr: Lines<BufReader<ChildStderr>>,
+}
+
+#[cfg(target_os = "linux")]
+impl UnreadListen {
+    /// Starts `anyipc listen url` and waits for its `listening on` line.
+    async fn start(url: &str) -> UnreadListen {
+        let mut child = Command::new(anyipc_bin())
+            .args(["listen", url])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .env_remove("RUST_LOG")
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start anyipc listen");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut stderr = BufReader::new(child.stderr.take().expect("piped stderr")).lines();
+        let first = stderr.next_line().await.expect("read stderr");
+        assert!(
+            first
+                .as_deref()
+                .is_some_and(|l| l.starts_with("listening on ")),
+            "{first:?}"
+        );
+        UnreadListen {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Waits until the stdout pipe holds more than half its capacity and has not changed
+    /// for half a second: `listen` waits for room to write (a pipe is full before it holds
+    /// its capacity in bytes when writes leave pages partly used).
+    async fn wait_for_full_stdout(&self) {
+        use std::os::fd::AsRawFd;
+        let fd = self.stdout.as_raw_fd();
+        // SAFETY: F_GETPIPE_SZ takes no argument and only reads the pipe's capacity.
+        let capacity = unsafe { libc::fcntl(fd, libc::F_GETPIPE_SZ) };
+        assert!(
+            capacity > 0,
+            "F_GETPIPE_SZ: {}",
+            std::io::Error::last_os_error()
+        );
+        let (mut last, mut since) = (-1, Instant::now());
+        loop {
+            let mut unread: libc::c_int = 0;
+            // SAFETY: FIONREAD writes one c_int through the pointer, to a live local.
+            let rc = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut unread) };
+            assert_eq!(rc, 0, "FIONREAD: {}", std::io::Error::last_os_error());
+            if unread != last {
+                (last, since) = (unread, Instant::now());
+            } else if unread > capacity / 2 && since.elapsed() > Duration::from_millis(500) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// SIGTERM, then the exit: its status, how long it took, stderr, and what stdout held.
+    async fn stop(mut self) -> (ExitStatus, Duration, String, String) {
+        let sent = Instant::now();
+        signal(self.child.id().expect("running"), "TERM").await;
+        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("a stopped listen with a stuck stdout did not exit")
+            .expect("wait for listen");
+        let took = sent.elapsed();
+        let mut stderr = Vec::new();
+        while let Some(line) = self.stderr.next_line().await.expect("read stderr") {
+            stderr.push(line);
+        }
+        let mut stdout = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut self.stdout, &mut stdout)
+            .await
+            .expect("read stdout");
+        (status, took, stderr.join("\n"), text(&stdout))
+    }
+}
+
+/// SIGTERM stops a `listen` whose stdout is full and not read, within seconds: its socket
+/// file removed, exit 1 saying the reader took nothing (lines were not printed).
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn sigterm_stops_a_listen_whose_stdout_is_not_read() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-stuck-stdout");
+        let path = dir.path().join("stuck.sock");
+        let url = format!("unix://{}", path.display());
+        let listener = UnreadListen::start(&url).await;
+        let mut client = anyipc::connect(&url).await.unwrap();
+        let line = bytes::Bytes::from(vec![b'x'; 90]);
+        // Far more than the pipe holds; the rest waits in the socket and the listener.
+        let sender = tokio::spawn(async move {
+            for _ in 0..5_000 {
+                if client.send(line.clone()).await.is_err() {
+                    break;
+                }
+            }
+        });
+        listener.wait_for_full_stdout().await;
+        let (status, took, stderr, _) = listener.stop().await;
+        sender.abort();
+        assert_eq!(status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("took nothing"), "{stderr}");
+        assert!(took < Duration::from_secs(15), "exit took {took:?}");
+        assert!(!path.exists(), "socket file left behind");
+    })
+    .await;
+}
+
+/// A `listen` on a consumer's log, stopped while its stdout is full and not read, exits
+/// without committing the record it could not print: a second `listen` of that consumer
+/// prints from at most where the first one's printing stopped, so no record is lost.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_listen_stopped_with_a_stuck_stdout_loses_no_record_of_a_log() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-stuck-log");
+        let log = format!("file://{}", dir.join("log"));
+        let records: Vec<String> = (0..20_000).map(|i| format!("record {i}")).collect();
+        let sent = anyipc(&["send", &log], (records.join("\n") + "\n").as_bytes()).await;
+        assert!(sent.status.success(), "{}", text(&sent.stderr));
+        let url = format!("{log}?consumer=stuck&follow=false");
+        let listener = UnreadListen::start(&url).await;
+        listener.wait_for_full_stdout().await;
+        let (status, _, stderr, first) = listener.stop().await;
+        assert_eq!(status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("took nothing"), "{stderr}");
+        // Whole lines only: the one being written may be cut.
+        let printed: Vec<&str> = first
+            .split_inclusive('\n')
+            .filter_map(|l| l.strip_suffix('\n'))
+            .collect();
+        assert!(
+            !printed.is_empty() && printed.len() < records.len(),
+            "{} printed",
+            printed.len()
+        );
+        assert_eq!(
+            printed,
+            records[..printed.len()],
+            "the first listen's lines"
+        );
+        let second = anyipc(&["listen", &url], b"").await;
+        assert!(second.status.success(), "{}", text(&second.stderr));
+        let rest = text(&second.stdout);
+        let rest: Vec<&str> = rest.lines().collect();
+        let resumed_at = records.len() - rest.len();
+        assert!(
+            resumed_at <= printed.len(),
+            "records {}..{resumed_at} lost (committed, not printed)",
+            printed.len()
+        );
+        assert_eq!(rest, records[resumed_at..], "the second listen's lines");
+    })
+    .await;
+}
+
 /// SIGTERM stops `bridge` as Ctrl-C does: exit 0, its bound unix socket file removed.
 #[tokio::test]
 async fn sigterm_stops_bridge_and_removes_its_socket() {

@@ -50,8 +50,8 @@ Examples:
   anyipc listen 'file:///var/tmp/log?follow=false'   print a log's records, then exit
 
 Exit codes: 0 after --count messages, on Ctrl-C or SIGTERM, or at the end of a file read with \
-follow=false, 1 runtime failure (cannot bind, stdout closed, the one connection of a file:// or \
-mq:// endpoint failed), 2 bad usage or URL.")]
+follow=false, 1 runtime failure (cannot bind, stdout closed or taking nothing for 5 s after a \
+stop signal, the one connection of a file:// or mq:// endpoint failed), 2 bad usage or URL.")]
 pub(crate) struct ListenArgs {
     #[command(flatten)]
     endpoint: EndpointArgs,
@@ -135,8 +135,10 @@ pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
                 }
                 Err(err) => {
                     // The lines gathered go out before the pause.
-                    if let Err(err) = out.flush_queued().await {
-                        break Err(stdout_failed(err));
+                    match flush_unless_stopped(&mut out, &mut stop).await {
+                        Ok(Flushed::Written) => {}
+                        Ok(Flushed::Stopped) => break Ok(()),
+                        Err(err) => break Err(err),
                     }
                     if let Err(err) = accept_errors.wait_out(&err, listener.endpoint()).await {
                         break Err(err);
@@ -155,8 +157,10 @@ pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
                 // One write for the messages already waiting; each goes out before
                 // `listen` waits or ends.
                 if done || to_print.is_empty() || out.queued_len() >= PRINT_GATHER {
-                    if let Err(err) = out.flush_queued().await {
-                        break Err(stdout_failed(err));
+                    match flush_unless_stopped(&mut out, &mut stop).await {
+                        Ok(Flushed::Written) => {}
+                        Ok(Flushed::Stopped) => break Ok(()),
+                        Err(err) => break Err(err),
                     }
                 }
                 if done {
@@ -180,7 +184,47 @@ async fn finish_printing(out: &mut MessageWriter<tokio::io::Stdout>) -> Result<(
     if out.queued_len() == 0 {
         return Ok(());
     }
-    tokio::time::timeout(CLOSE_PATIENCE, out.flush_queued())
+    patiently(out.flush_queued()).await
+}
+
+/// How a write of the gathered lines ended.
+#[derive(Debug, PartialEq)]
+enum Flushed {
+    /// Written, no stop signal meanwhile.
+    Written,
+    /// Written, and a stop signal came while it was under way: `listen` ends.
+    Stopped,
+}
+
+/// Writes out the lines gathered. A stop signal while the reader of stdout holds the write
+/// up gives it [`CLOSE_PATIENCE`] more: a reader that stopped reading cannot keep a stopped
+/// `listen` alive.
+///
+/// # Errors
+/// Stdout cannot be written, or took nothing for that long after a stop signal (the lines
+/// not written are lost: a message taken for them from a queue is gone, a log's cursor is
+/// not committed past them).
+async fn flush_unless_stopped(
+    out: &mut MessageWriter<tokio::io::Stdout>,
+    stop: &mut StopSignals,
+) -> Result<Flushed, CliError> {
+    let flush = out.flush_queued();
+    tokio::pin!(flush);
+    tokio::select! {
+        biased;
+        flushed = &mut flush => flushed.map(|()| Flushed::Written).map_err(stdout_failed),
+        _ = stop.recv() => patiently(flush).await.map(|()| Flushed::Stopped),
+    }
+}
+
+/// `write` (of stdout), given at most [`CLOSE_PATIENCE`].
+///
+/// # Errors
+/// Stdout cannot be written, or took nothing for that long.
+async fn patiently(
+    write: impl std::future::Future<Output = io::Result<()>>,
+) -> Result<(), CliError> {
+    tokio::time::timeout(CLOSE_PATIENCE, write)
         .await
         .unwrap_or_else(|_| {
             let why = format!("the reader took nothing for {CLOSE_PATIENCE:?}");
@@ -237,7 +281,11 @@ async fn print_kept(
                 next = conn.next().now_or_never();
             }
         }
-        out.flush_queued().await.map_err(stdout_failed)?;
+        // A reader of stdout that holds a stopped `listen` up ends it without a commit
+        // (`?`): the record being printed is read again by the next consumer.
+        if flush_unless_stopped(out, stop).await? == Flushed::Stopped {
+            break end.map_or(Ok(()), |end| end.map_err(CliError::Runtime));
+        }
         if let Some(end) = end {
             break end.map_err(CliError::Runtime);
         }

@@ -83,6 +83,11 @@ Exit codes: 0 every transport worked, 1 some transport failed, 2 bad usage.")]
     BenchPeer(bench_peer::BenchPeerArgs),
 }
 
+/// How long the process waits at its end for work left in the runtime's blocking pool (a
+/// write to stdout nobody reads, a queue wait): every command has awaited what it must finish
+/// before it returns.
+const EXIT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
+
 fn main() -> ExitCode {
     let help = help_command(std::env::args_os());
     let cli = match Cli::try_parse() {
@@ -117,6 +122,9 @@ fn main() -> ExitCode {
             Command::BenchPeer(args) => bench_peer::run(args).await,
         }
     });
+    // Not the runtime's drop, which waits for every blocking task: a write to stdout that a
+    // reader who reads nothing holds up (`listen` gave up on it) would never return.
+    runtime.shutdown_timeout(EXIT_PATIENCE);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => err.report(&help),

@@ -115,14 +115,18 @@ impl<W: AsyncWrite + Unpin> MessageWriter<W> {
     }
 
     /// Writes the lines queued and flushes. The lines are gone afterwards, also after an
-    /// error (a part may have been written: they are not written twice).
+    /// error or when this future is dropped unfinished (a part may have been written: they
+    /// are not written twice).
     ///
     /// # Errors
     /// The output's write error (a closed pipe, a full disk).
     pub(crate) async fn flush_queued(&mut self) -> std::io::Result<()> {
         if !self.line.is_empty() {
-            let written = self.out.write_all(&self.line).await;
-            self.line.clear();
+            let mut lines = std::mem::take(&mut self.line);
+            let written = self.out.write_all(&lines).await;
+            lines.clear();
+            // Its allocation serves the next lines.
+            self.line = lines;
             written?;
         }
         self.out.flush().await
