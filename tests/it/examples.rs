@@ -568,13 +568,14 @@ async fn mq_examples_refuse_an_mq_that_is_not_a_queue_name() {
     use std::ffi::OsStr;
     use std::os::unix::ffi::OsStrExt;
     watchdog(WATCHDOG, async {
-        let queue = unique_name("example-mq-name");
-        let made = MessageQueue::create(&queue, &Default::default()).expect("create");
+        // Removed when the test ends, also by a panic.
+        let queue = crate::queue::Name::new();
+        let made = MessageQueue::create(&queue.0, &Default::default()).expect("create");
         made.try_send(br#"{"kind":"note","text":"kept"}"#, 0)
             .expect("send");
         let dir = TempDir::new("example-mq-name");
         let path = dir.path();
-        let with_option = format!("{queue}?recv_timeout=1s");
+        let with_option = format!("{}?recv_timeout=1s", queue.0);
         let with_option = OsStr::new(&with_option);
         let not_unicode = OsStr::from_bytes(b"q\xff");
         let question = "'?' is not allowed";
@@ -605,7 +606,6 @@ async fn mq_examples_refuse_an_mq_that_is_not_a_queue_name() {
         });
         let failures = failures_of(runs).await;
         let left = made.attributes().len;
-        MessageQueue::remove(&queue).expect("remove the queue");
         assert!(
             failures.is_empty() && left == 1,
             "{left} message(s) left of 1\n{}",
@@ -796,9 +796,10 @@ async fn typed_rpc_refuses_urls_without_a_way_back() {
         // A queue that is there, as after `mq_create`.
         #[cfg(target_os = "linux")]
         let queue = {
-            let queue = crate::util::unique_name("example-rpc");
-            anyipc::queue::MessageQueue::create(&queue, &Default::default()).expect("create");
-            urls.push((format!("mq://{queue}"), "is one shared queue"));
+            // Removed when the test ends, also by a panic.
+            let queue = crate::queue::Name::new();
+            anyipc::queue::MessageQueue::create(&queue.0, &Default::default()).expect("create");
+            urls.push((format!("mq://{}", queue.0), "is one shared queue"));
             queue
         };
         let runs = urls.iter().flat_map(|(url, why)| {
@@ -813,10 +814,12 @@ async fn typed_rpc_refuses_urls_without_a_way_back() {
         let failures = failures_of(runs).await;
         #[cfg(target_os = "linux")]
         {
-            let queue = anyipc::queue::MessageQueue::open(&queue).expect("open the queue");
-            let left = queue.attributes().len;
-            anyipc::queue::MessageQueue::remove(queue.name()).expect("remove the queue");
-            assert_eq!(left, 0, "nothing was sent into the queue");
+            let opened = anyipc::queue::MessageQueue::open(&queue.0).expect("open the queue");
+            assert_eq!(
+                opened.attributes().len,
+                0,
+                "nothing was sent into the queue"
+            );
         }
         let left = left_in(dir.path());
         assert!(
