@@ -42,6 +42,12 @@
 //! write, or the reader's stream is corrupt for everyone (with length framing, the reader then
 //! fails with `InvalidData` or waits for the rest of a frame).
 //!
+//! Because frames arrive whole, a frame over the reader's `max_frame` (from a writer whose
+//! `max_frame` is larger) costs only itself: the reader reports it once (`InvalidData`, with
+//! [`FrameError::TooLarge`](crate::codec::FrameError::TooLarge) inside), drops it and reads
+//! on. A length over `PIPE_BUF`, which no writer sends, ends the reading stream as on any
+//! length-framed stream.
+//!
 //! # Errors
 //! - bind: `AlreadyExists` when the path is a symlink or anything other than a FIFO;
 //!   `PermissionDenied` when it is a FIFO owned by another user; `AddrInUse` when a live reader

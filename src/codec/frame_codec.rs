@@ -112,9 +112,11 @@ impl FrameCodec {
         dst.extend_from_slice(after);
     }
 
-    /// Whether decoding goes on after this codec reported an error: a line codec drops the
-    /// line it refused and finds the next one; a length codec cannot trust the bytes after
-    /// a length it refused (they may not be frames at all), and a raw one never fails.
+    /// Whether decoding goes on after the error this codec reported last: a line codec
+    /// drops the line it refused and finds the next one; a length codec cannot trust the
+    /// bytes after a length it refused (they may not be frames at all), unless it was made
+    /// to drop such frames ([`dropping_frames_up_to`](Self::dropping_frames_up_to)) and
+    /// this one was small enough; a raw one never fails.
     ///
     /// ```
     /// use anyipc::codec::{FrameCodec, Framing};
@@ -122,7 +124,34 @@ impl FrameCodec {
     /// assert!(!FrameCodec::new(Framing::Length, 16).goes_on_after_error());
     /// ```
     pub fn goes_on_after_error(&self) -> bool {
-        matches!(self, FrameCodec::Lines(_))
+        match self {
+            FrameCodec::Length(codec) => codec.goes_on_after_error(),
+            FrameCodec::Lines(_) => true,
+            FrameCodec::Raw(_) => false,
+        }
+    }
+
+    /// With length framing, [`LengthCodec::dropping_frames_up_to`]: a length over
+    /// `max_frame` whose frame is at most `frame_len` bytes loses only its frame. Other
+    /// framings already go on after a frame they refuse (lines) or never refuse one (raw).
+    ///
+    /// ```
+    /// use anyipc::codec::{FrameCodec, Framing};
+    /// use bytes::BytesMut;
+    /// use tokio_util::codec::Decoder;
+    ///
+    /// let mut codec = FrameCodec::new(Framing::Length, 2).dropping_frames_up_to(4096);
+    /// let mut wire = BytesMut::from(&b"\0\0\0\x03abc\0\0\0\x02ok"[..]);
+    /// assert!(codec.decode(&mut wire).is_err());
+    /// assert!(codec.goes_on_after_error());
+    /// assert_eq!(&codec.decode(&mut wire)?.unwrap()[..], b"ok");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn dropping_frames_up_to(self, frame_len: usize) -> FrameCodec {
+        match self {
+            FrameCodec::Length(codec) => FrameCodec::Length(codec.dropping_frames_up_to(frame_len)),
+            other => other,
+        }
     }
 
     /// Forgets the decoding state kept about the buffer (how much of it a line codec has

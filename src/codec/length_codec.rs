@@ -18,6 +18,8 @@ pub(crate) const HEADER_LEN: usize = 4;
 /// length prefix tells where the next frame starts, so the bad header stays at the front of
 /// the buffer, every later decode reports the same error again, and no frame after it is
 /// delivered. (A `Connection` ends its stream; a `file://` reader reports it once and ends.)
+/// The exception is a stream whose frames are known to arrive whole, a FIFO's
+/// ([`dropping_frames_up_to`](LengthCodec::dropping_frames_up_to)).
 ///
 /// ```
 /// use anyipc::codec::LengthCodec;
@@ -34,6 +36,11 @@ pub(crate) const HEADER_LEN: usize = 4;
 #[derive(Debug, Clone)]
 pub struct LengthCodec {
     max_frame: usize,
+    /// Frames (header included) up to this many bytes are dropped after their length was
+    /// refused; 0: none is.
+    drop_max: usize,
+    /// Bytes of a refused frame still to drop.
+    dropping: usize,
 }
 
 impl LengthCodec {
@@ -55,7 +62,56 @@ impl LengthCodec {
             max_frame: max_frame
                 .min(u32::MAX as usize)
                 .min(usize::MAX - HEADER_LEN),
+            drop_max: 0,
+            dropping: 0,
         }
+    }
+
+    /// This codec, going on after a length over `max_frame` whose frame (its header
+    /// included) is at most `frame_len` bytes: the length is reported as always
+    /// (`InvalidData` with [`FrameError::TooLarge`]), then the frame is dropped as its bytes
+    /// arrive and the next frame follows. Larger lengths stay final.
+    ///
+    /// Only for a stream whose frames are known to be whole and well-framed up to that size,
+    /// so that the bytes after such a header are that frame: a FIFO, where every anyipc
+    /// writer writes each frame in one atomic write of at most
+    /// [`MAX_ATOMIC_FRAME`](crate::fifo::MAX_ATOMIC_FRAME) bytes, and a frame over the
+    /// reader's `max_frame` comes from a writer with a larger one. (On a byte stream from
+    /// one peer a length over `max_frame` is more often not a frame at all.)
+    ///
+    /// ```
+    /// use anyipc::codec::LengthCodec;
+    /// use bytes::{Bytes, BytesMut};
+    /// use tokio_util::codec::{Decoder, Encoder};
+    ///
+    /// let mut wire = BytesMut::new();
+    /// LengthCodec::new(64).encode(Bytes::from_static(b"far too long"), &mut wire)?;
+    /// LengthCodec::new(64).encode(Bytes::from_static(b"next"), &mut wire)?;
+    /// let mut codec = LengthCodec::new(8).dropping_frames_up_to(4096);
+    /// assert!(codec.decode(&mut wire).is_err());
+    /// assert_eq!(codec.decode(&mut wire)?, Some(Bytes::from_static(b"next")));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn dropping_frames_up_to(mut self, frame_len: usize) -> LengthCodec {
+        self.drop_max = frame_len;
+        self
+    }
+
+    /// Whether the last error this codec reported was a length whose frame it drops, so
+    /// that decoding goes on.
+    pub(crate) fn goes_on_after_error(&self) -> bool {
+        self.dropping > 0
+    }
+
+    /// Drops what has arrived of a refused frame; whether all of it is gone.
+    #[inline]
+    fn drop_refused(&mut self, src: &mut BytesMut) -> bool {
+        if self.dropping > 0 {
+            let n = self.dropping.min(src.len());
+            src.advance(n);
+            self.dropping -= n;
+        }
+        self.dropping == 0
     }
 
     /// The largest frame accepted.
@@ -81,11 +137,19 @@ impl Decoder for LengthCodec {
     fn decode(&mut self, src: &mut BytesMut) -> io::Result<Option<Bytes>> {
         // The header stays in `src` until the whole frame has arrived: a frame is cut off
         // whole or not at all, so batch cutting (`split_whole_frames`) can always take over.
+        if !self.drop_refused(src) {
+            return Ok(None);
+        }
         let Some(header) = src.get(..HEADER_LEN) else {
             return Ok(None);
         };
         let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
         if len as u64 > self.max_frame as u64 {
+            let frame_len = HEADER_LEN as u64 + u64::from(len);
+            if frame_len <= self.drop_max as u64 {
+                // Dropped by the next decodes, header and all.
+                self.dropping = frame_len as usize;
+            }
             return Err(FrameError::TooLarge {
                 len: len.into(),
                 max: self.max_frame,
@@ -118,6 +182,10 @@ impl LengthCodec {
     /// Stops before a header announcing more than `max_frame`, so that `decode` reports it
     /// after the frames before it have been delivered.
     pub(crate) fn split_whole_frames(&self, src: &mut BytesMut) -> Option<(Bytes, usize)> {
+        if self.dropping > 0 {
+            // `decode` drops the rest of a refused frame first.
+            return None;
+        }
         let (mut end, mut count) = (0, 0);
         while let Some(header) = src.get(end..end + HEADER_LEN) {
             let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as u64;

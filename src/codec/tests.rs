@@ -168,6 +168,51 @@ fn lines_reading_on(
     events
 }
 
+/// Frames decoded by a `LengthCodec` of `max` dropping frames up to `drop_max` bytes, from
+/// `wire` fed in pieces ending at `cuts`, cut off in batches with `split_whole_frames`
+/// wherever `batch` says so and with `decode` elsewhere, decoded on after an error the codec
+/// goes on after: the frames, and the refused lengths, in order; then the error that ended
+/// decoding, if one did.
+fn length_dropping_on(
+    max: usize,
+    drop_max: usize,
+    wire: &[u8],
+    cuts: &[usize],
+    batch: &[bool],
+) -> (Vec<Result<Bytes, u64>>, Option<io::Error>) {
+    let mut codec = LengthCodec::new(max).dropping_frames_up_to(drop_max);
+    let mut events = Vec::new();
+    let mut step = 0;
+    let (_, err) = feed_in_pieces(wire, cuts, |buf, eof, _| {
+        step += 1;
+        if batch[step % batch.len()] {
+            if let Some(got) = split_frames(&mut codec, buf) {
+                events.extend(got.iter().map(|frame| Ok(Bytes::copy_from_slice(frame))));
+                return Ok(true);
+            }
+        }
+        let decoded = if eof {
+            codec.decode_eof(buf)
+        } else {
+            codec.decode(buf)
+        };
+        match decoded {
+            Ok(Some(frame)) => events.push(Ok(frame)),
+            Ok(None) => return Ok(false),
+            Err(e) if codec.goes_on_after_error() => match e.into_inner() {
+                Some(inner) => match inner.downcast_ref::<super::FrameError>() {
+                    Some(super::FrameError::TooLarge { len, .. }) => events.push(Err(*len)),
+                    other => panic!("goes on after {other:?}"),
+                },
+                None => panic!("goes on after an error without a FrameError"),
+            },
+            Err(e) => return Err(e),
+        }
+        Ok(true)
+    });
+    (events, err)
+}
+
 fn cuts() -> impl Strategy<Value = Vec<usize>> {
     proptest::collection::vec(any::<usize>(), 0..40)
 }
@@ -265,6 +310,29 @@ proptest! {
         prop_assert_eq!(got, want);
     }
 
+    /// A length codec that drops whole frames up to a size (a FIFO reader's) reports each
+    /// frame over `max_frame` once and delivers every other frame, in order, however the
+    /// bytes are cut into reads and whichever way (one or a batch) frames are cut off.
+    #[test]
+    fn length_drops_refused_frames_and_reads_on(
+        msgs in messages(),
+        cuts in cuts(),
+        batch in proptest::collection::vec(any::<bool>(), 1..8),
+        max in 0usize..300,
+    ) {
+        let wire = encode_all(&mut LengthCodec::new(300), &msgs);
+        let want: Vec<Result<Bytes, u64>> = msgs
+            .iter()
+            .map(|m| match m.len() <= max {
+                true => Ok(Bytes::copy_from_slice(m)),
+                false => Err(m.len() as u64),
+            })
+            .collect();
+        let (got, err) = length_dropping_on(max, 304, &wire, &cuts, &batch);
+        prop_assert!(err.is_none(), "{:?}", err);
+        prop_assert_eq!(got, want);
+    }
+
     /// Arbitrary bytes: a decoder returns messages within the limit or an error; it never
     /// panics and never reserves far beyond what arrived.
     #[test]
@@ -279,6 +347,27 @@ proptest! {
         while let Ok(Some(_)) = codec.decode(&mut buf) {}
         prop_assert!(buf.capacity() <= wire.len() + MAX_RESERVE_AHEAD + 64);
     }
+}
+
+/// A frame larger than the codec drops stays final: the same error at every decode, and
+/// nothing after it.
+#[test]
+fn length_keeps_a_length_over_what_it_drops_final() {
+    let mut wire = encode_all(&mut LengthCodec::new(300), &[vec![1; 10], vec![2; 2]]);
+    let mut codec = LengthCodec::new(4).dropping_frames_up_to(13);
+    for _ in 0..3 {
+        let err = codec.decode(&mut wire).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(!codec.goes_on_after_error());
+    }
+    // One byte more allowed: dropped, and the next frame follows.
+    let mut codec = LengthCodec::new(4).dropping_frames_up_to(14);
+    assert!(codec.decode(&mut wire).is_err());
+    assert!(codec.goes_on_after_error());
+    assert_eq!(
+        codec.decode(&mut wire).unwrap(),
+        Some(Bytes::from_static(&[2, 2]))
+    );
 }
 
 #[test]

@@ -36,13 +36,15 @@ const STREAM_BUFFER: usize = 64 * 1024;
 ///
 /// After `InvalidData` from the peer: on `udp://` and `mem://` only that message is lost and
 /// the next one follows; with `framing=lines` the long line is dropped and the next line
-/// follows; on a byte stream with length framing (`tcp`, `unix`, `pipe`, `shm`, child pipes,
-/// a `fifo` reader) the stream ends (`None` from then on, while sending still works): the
-/// body of a length over `max_frame` is not read through to find the next frame, since a
-/// length that large is more often a peer speaking another protocol than a message (on a
-/// shared `fifo://` that ends the reader for every writer); an `mq://` queue and a `file://` log keep what they could
-/// not deliver and report it again at every receive. A message that does not deserialize on
-/// a [typed](Connection::typed) connection loses only itself.
+/// follows; so does a `fifo` reader's frame over `max_frame` that a writer could send (at
+/// most [`MAX_ATOMIC_FRAME`](crate::fifo::MAX_ATOMIC_FRAME) bytes, written whole by one
+/// atomic write). On any other byte stream with length framing (`tcp`, `unix`, `pipe`, `shm`,
+/// child pipes, a `fifo` reader given a longer length) the stream ends (`None` from then on,
+/// while sending still works): the body of a length over `max_frame` is not read through to
+/// find the next frame, since a length that large is more often a peer speaking another
+/// protocol than a message. An `mq://` queue and a `file://` log keep what they could not
+/// deliver and report it again at every receive. A message that does not deserialize on a
+/// [typed](Connection::typed) connection loses only itself.
 ///
 /// ```
 /// # tokio_test::block_on(async {
@@ -92,6 +94,17 @@ impl Connection {
         credentials: Option<PeerCredentials>,
     ) -> Connection {
         let codec = FrameCodec::new(endpoint.framing(), endpoint.max_frame());
+        Connection::from_stream_with(stream, codec, endpoint, peer, credentials)
+    }
+
+    /// [`from_stream`](Self::from_stream) with a codec of the caller's.
+    pub(crate) fn from_stream_with(
+        stream: AnyStream,
+        codec: FrameCodec,
+        endpoint: &Endpoint,
+        peer: String,
+        credentials: Option<PeerCredentials>,
+    ) -> Connection {
         let framed = StreamFramed::new(stream, codec, STREAM_BUFFER);
         Connection::new(Inner::Stream(framed), endpoint, peer, credentials)
     }

@@ -430,6 +430,19 @@ async fn listen_skips_a_long_line_and_prints_the_rest() {
     .await;
 }
 
+/// On a FIFO a frame over the reader's `max_frame` (from a writer with a larger one) is
+/// skipped with a message: it arrived whole, so the frames after it are still printed.
+#[cfg(unix)]
+#[tokio::test]
+async fn listen_skips_a_long_fifo_frame_and_prints_the_rest() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-fifo-long");
+        let url = format!("fifo://{}?max_frame=8", dir.join("f"));
+        a_bad_message_is_skipped_and_the_next_printed(&url).await;
+    })
+    .await;
+}
+
 /// On mq a message over the listener's `max_frame` is reported once and ends that
 /// connection: it stays in the queue (a send's `Ok` means some receive returns it), so
 /// skipping it would spin for ever on the same message.

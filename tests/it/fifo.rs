@@ -288,6 +288,63 @@ async fn a_writer_in_another_process() {
     .await;
 }
 
+/// A frame over the reader's `max_frame`, from a writer in another process whose own limit
+/// is larger, costs only itself: the reader reports it once (`InvalidData`, `TooLarge`) and
+/// reads on, that writer's next frame and another writer's included.
+#[tokio::test]
+async fn a_frame_over_the_readers_max_frame_loses_only_itself() {
+    watchdog(60, async {
+        let dir = TempDir::new("fifo");
+        let url = fifo_url(&dir);
+        let mut listener = anyipc::bind(&format!("{url}?max_frame=16")).await.unwrap();
+        let mut reader = listener.accept().await.unwrap();
+        let send = |msgs: [&'static str; 2]| {
+            let url = url.clone();
+            async move {
+                let status = tokio::process::Command::new(crate::util::anyipc_bin())
+                    .arg("send")
+                    .arg(&url)
+                    .args(msgs)
+                    .status()
+                    .await
+                    .unwrap();
+                assert!(status.success(), "anyipc send {msgs:?}: {status}");
+            }
+        };
+        const LONG: &str = "over sixteen bytes, from a writer allowed more";
+        send([LONG, "a: next"]).await;
+        send(["b: after", "b: last"]).await;
+        let err = reader.next().await.unwrap().unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        let inner = err
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<anyipc::codec::FrameError>());
+        assert_eq!(
+            inner,
+            Some(&anyipc::codec::FrameError::TooLarge {
+                len: LONG.len() as u64,
+                max: 16
+            })
+        );
+        assert_eq!(reader.next().await.unwrap().unwrap(), "a: next");
+        assert_eq!(reader.next().await.unwrap().unwrap(), "b: after");
+        assert_eq!(reader.next().await.unwrap().unwrap(), "b: last");
+        // A length no writer can send (over PIPE_BUF) is not a frame: the stream ends.
+        let mut raw = std::fs::OpenOptions::new()
+            .write(true)
+            .open(dir.join("f"))
+            .unwrap();
+        std::io::Write::write_all(&mut raw, &[0, 1, 0, 0, b'x']).unwrap();
+        let err = reader.next().await.unwrap().unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        assert!(
+            reader.next().await.is_none(),
+            "read on after a length over PIPE_BUF"
+        );
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_reader_that_does_not_read_holds_writers_back() {
     watchdog(60, async {
