@@ -21,6 +21,7 @@
 //! [`EndpointParseError`] that names it and lists what is accepted.
 
 mod address;
+mod bad_message;
 mod endpoint_parse_error;
 mod name;
 pub(crate) mod option_spec;

@@ -465,3 +465,64 @@ fn a_key_has_at_most_one_row_per_scheme() {
         assert_eq!(keys.len(), listed, "{scheme}: a key listed twice");
     }
 }
+
+/// What follows a bad message, per transport: the table of `Endpoint::drops_bad_message`.
+#[test]
+fn drops_bad_message_follows_each_transport() {
+    use crate::codec::{FormatError, FrameError};
+    use std::io;
+    let too_long = |len: u64| io::Error::from(FrameError::TooLarge { len, max: 8 });
+    let corrupt = io::Error::new(io::ErrorKind::InvalidData, "a damaged record");
+    let undecodable = io::Error::new(
+        io::ErrorKind::InvalidData,
+        FormatError::new("json", io::Error::other("expected value")),
+    );
+    let timed_out = io::Error::new(io::ErrorKind::TimedOut, "no message for 1s");
+    let drops = |url: &str, err: &io::Error| Endpoint::parse(url).unwrap().drops_bad_message(err);
+    for url in [
+        "udp://127.0.0.1:7000",
+        "mem://m",
+        "tcp://127.0.0.1:7000?framing=lines",
+        "file:///tmp/plain.txt?framing=lines",
+    ] {
+        assert!(drops(url, &too_long(100)), "{url}");
+        assert!(
+            !drops(url, &timed_out),
+            "{url}: a timeout is no bad message"
+        );
+    }
+    for url in ["udp://127.0.0.1:7000", "mem://m"] {
+        assert!(drops(url, &corrupt), "{url}");
+    }
+    for url in [
+        "tcp://127.0.0.1:7000",
+        "unix:///tmp/a.sock",
+        "pipe://p",
+        "shm://s",
+        "mq://q",
+        "file:///tmp/log",
+        "tcp://127.0.0.1:7000?framing=lines",
+    ] {
+        assert!(!drops(url, &corrupt), "{url}: corrupt data");
+    }
+    for url in [
+        "tcp://127.0.0.1:7000",
+        "shm://s",
+        "mq://q",
+        "file:///tmp/log",
+    ] {
+        assert!(!drops(url, &too_long(100)), "{url}");
+    }
+    // Any transport: a whole message that does not deserialize (typed connections).
+    for url in ["tcp://127.0.0.1:7000", "mq://q", "file:///tmp/log"] {
+        assert!(drops(url, &undecodable), "{url}");
+    }
+    // A FIFO reader drops a frame a writer could send (one atomic write), not a longer one.
+    #[cfg(unix)]
+    {
+        let largest = (crate::fifo::MAX_ATOMIC_FRAME - crate::codec::LENGTH_HEADER) as u64;
+        assert!(drops("fifo:///tmp/f", &too_long(largest)));
+        assert!(!drops("fifo:///tmp/f", &too_long(largest + 1)));
+        assert!(!drops("fifo:///tmp/f", &corrupt));
+    }
+}

@@ -44,7 +44,8 @@ const STREAM_BUFFER: usize = 64 * 1024;
 /// find the next frame, since a length that large is more often a peer speaking another
 /// protocol than a message. An `mq://` queue and a `file://` log keep what they could not
 /// deliver and report it again at every receive. A message that does not deserialize on a
-/// [typed](Connection::typed) connection loses only itself.
+/// [typed](Connection::typed) connection loses only itself. [`Endpoint::drops_bad_message`]
+/// answers it for an error at hand: whether to report it and receive again.
 ///
 /// ```
 /// # tokio_test::block_on(async {

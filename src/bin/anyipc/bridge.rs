@@ -28,7 +28,6 @@
 //! `--retry` before the client is dropped; between two servers, for ever.
 
 use crate::accept_errors::AcceptErrors;
-use crate::bad_message::{skippable, skippable_on};
 use crate::cli_error;
 use crate::duration_arg::parse_duration;
 use crate::endpoint_arg::{gives_one_connection, refuse_binding_stdio, refuse_in_process};
@@ -330,7 +329,7 @@ async fn client_session(
             connected = &mut connecting => break connected,
             first = client.next(), if take_first && held.is_none() => match first {
                 Some(Ok(msg)) => held = Some(msg),
-                Some(Err(err)) if skippable(&client, &err) => {
+                Some(Err(err)) if client.endpoint().drops_bad_message(&err) => {
                     eprintln!("anyipc: bridge session {n}: skipped a bad message: {err}");
                 }
                 Some(Err(err)) => {
@@ -559,7 +558,7 @@ fn never_ends(endpoint: &Endpoint) -> bool {
 
 /// Sends everything `from` yields into `to`, then closes `to`; counts each message in the
 /// session's and the total counters. A bad message that a stream of `endpoint` moves past
-/// ([`skippable_on`]) is reported and skipped.
+/// ([`Endpoint::drops_bad_message`]) is reported and skipped.
 async fn forward<S, K>(
     n: u64,
     from: S,
@@ -573,7 +572,7 @@ where
 {
     let mut from = from
         .filter(|item| {
-            let bad = matches!(item, Err(e) if skippable_on(endpoint, e));
+            let bad = matches!(item, Err(e) if endpoint.drops_bad_message(e));
             if let (true, Err(err)) = (bad, item) {
                 eprintln!("anyipc: bridge session {n}: skipped a bad message: {err}");
             }

@@ -11,7 +11,6 @@
 //! `listen` loses nothing.
 
 use crate::accept_errors::AcceptErrors;
-use crate::bad_message::skippable;
 use crate::cli_error;
 use crate::endpoint_arg::{
     gives_one_connection, no_way_back, refuse_binding_stdio, refuse_in_process, EndpointArgs,
@@ -272,7 +271,9 @@ async fn print_kept(
                     out.queue_message_from(Some(&peer), &msg);
                     printed += 1;
                 }
-                Some(Err(err)) if skippable(&conn, &err) => report_skipped(&conn, &err),
+                Some(Err(err)) if conn.endpoint().drops_bad_message(&err) => {
+                    report_skipped(&conn, &err)
+                }
                 Some(Err(err)) => end = Some(Err(receive_failed(&conn, &err))),
                 None => end = Some(Ok(())),
             }
@@ -342,7 +343,7 @@ async fn serve_echoing_batches(
             Ok(Some(batch)) => batch,
             Ok(None) => return Ok(()),
             // A datagram that failed its checks (over `max_frame`): the stream goes on.
-            Err(err) if skippable(&conn, &err) => {
+            Err(err) if conn.endpoint().drops_bad_message(&err) => {
                 report_skipped(&conn, &err);
                 continue;
             }
@@ -381,7 +382,7 @@ async fn serve(
         let msg = match item {
             Ok(msg) => msg,
             // A datagram that failed its checks (over `max_frame`): the stream goes on.
-            Err(err) if skippable(&conn, &err) => {
+            Err(err) if conn.endpoint().drops_bad_message(&err) => {
                 report_skipped(&conn, &err);
                 continue;
             }
@@ -403,7 +404,7 @@ async fn serve(
     Ok(())
 }
 
-/// Reports a message the stream moves past (see [`skippable`]).
+/// Reports a message the stream moves past ([`anyipc::Endpoint::drops_bad_message`]).
 fn report_skipped(conn: &Connection, err: &io::Error) {
     let err = cli_error::detail(conn.endpoint(), err);
     eprintln!(

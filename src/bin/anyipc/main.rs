@@ -3,7 +3,6 @@
 //! Exit codes: 0 success, 1 runtime failure, 2 bad usage or endpoint URL.
 
 mod accept_errors;
-mod bad_message;
 mod bench;
 mod bench_peer;
 mod bridge;
