@@ -929,6 +929,50 @@ async fn a_stopped_listen_commits_exactly_what_it_printed_of_a_log() {
     .await;
 }
 
+/// A `listen` tailing a consumer's log commits what it printed within about a second, also
+/// when no record follows: killed then (no chance to commit at its end), the next `listen`
+/// of that consumer prints only what came after.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_tailing_listen_commits_what_it_printed_while_idle() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-idle-commit");
+        let log = format!("file://{}", dir.join("log"));
+        let sent = anyipc(&["send", &log, "a", "b", "c"], b"").await;
+        assert!(sent.status.success(), "{}", text(&sent.stderr));
+        let (mut tailing, _) = listen(&[&format!("{log}?consumer=idle")]).await;
+        assert_eq!(tailing.stdout_lines(3).await, ["a", "b", "c"]);
+        let opts = anyipc::file::FileOptions {
+            follow: false,
+            ..Default::default()
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let at = anyipc::file::FileConsumer::open(dir.join("log"), Some("idle"), opts.clone())
+                .await
+                .unwrap()
+                .position();
+            if at == 3 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the cursor stayed at {at}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        signal(tailing.id(), "KILL").await;
+        let _ = tailing.finish().await;
+        let sent = anyipc(&["send", &log, "d"], b"").await;
+        assert!(sent.status.success(), "{}", text(&sent.stderr));
+        let rest = anyipc(
+            &["listen", &format!("{log}?consumer=idle&follow=false")],
+            b"",
+        )
+        .await;
+        assert!(rest.status.success(), "{}", text(&rest.stderr));
+        assert_eq!(text(&rest.stdout), "d\n");
+    })
+    .await;
+}
+
 /// A file read without follow that cannot be read to its end (a damaged record) is a
 /// failure: exit 1, with the one error line.
 #[tokio::test]

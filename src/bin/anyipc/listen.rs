@@ -5,19 +5,20 @@
 //! replaced by the port the OS gave), for people and for scripts that start a peer. Each
 //! connection is served by its own task; their messages reach stdout through one channel, so
 //! lines never interleave and `--count` counts messages from all connections together. A
-//! `file://` or `mq://` endpoint gives one connection, printed on the main task
-//! ([`print_kept`]): every message it takes is printed before `listen` ends, and it is
-//! closed at the end (a log commits its cursor after the last message printed), so ending
-//! `listen` loses nothing.
+//! `file://` or `mq://` endpoint gives one connection (a log's named consumer is read as a
+//! `FileConsumer`), printed on the main task ([`print_kept`]): every message it takes is
+//! printed before `listen` ends, and a log's cursor is committed after the last message
+//! printed, so ending `listen` loses nothing.
 
 use crate::accept_errors::AcceptErrors;
 use crate::cli_error;
 use crate::endpoint_arg::{
     gives_one_connection, no_way_back, refuse_binding_stdio, refuse_in_process, EndpointArgs,
 };
+use crate::listen_kept::{log_consumer_name, print_kept, Kept, LogConsumer};
 use crate::output::{MessageWriter, OutputArgs};
 use crate::{CliError, StopSignals};
-use anyipc::{Connection, Scheme};
+use anyipc::{Connection, Endpoint};
 use bytes::Bytes;
 use futures::{FutureExt, SinkExt, StreamExt};
 use std::io;
@@ -28,7 +29,7 @@ use tokio::sync::mpsc;
 /// Received messages waiting to be printed before connection tasks wait for stdout.
 const PRINT_BACKLOG: usize = 64;
 /// Bytes of printed lines gathered into one write of stdout, at most (a line may pass it).
-const PRINT_GATHER: usize = 64 * 1024;
+pub(crate) const PRINT_GATHER: usize = 64 * 1024;
 
 /// Arguments of `anyipc listen`.
 #[derive(Debug, clap::Args)]
@@ -85,6 +86,15 @@ pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
             return Err(CliError::Usage(format!("--echo: {why}")));
         }
     }
+    if let Some(name) = log_consumer_name(&endpoint) {
+        let log = LogConsumer::open(&endpoint, &name)
+            .await
+            .map_err(|err| CliError::bind(&endpoint, err))?;
+        let mut stop = StopSignals::install()?;
+        eprintln!("listening on {endpoint}");
+        let mut out = MessageWriter::stdout(args.output.format());
+        return print_kept(Kept::LogConsumer(log), &mut out, &mut stop, args.count).await;
+    }
     let mut listener = anyipc::bind(&endpoint)
         .await
         .map_err(|err| CliError::bind(&endpoint, err))?;
@@ -107,7 +117,7 @@ pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
                 _ = stop.recv() => return Ok(()),
             }
         };
-        return print_kept(conn, &mut out, &mut stop, args.count).await;
+        return print_kept(Kept::Connection(conn), &mut out, &mut stop, args.count).await;
     }
 
     let (received, mut to_print) = mpsc::channel::<ToPrint>(PRINT_BACKLOG);
@@ -188,7 +198,7 @@ async fn finish_printing(out: &mut MessageWriter<tokio::io::Stdout>) -> Result<(
 
 /// How a write of the gathered lines ended.
 #[derive(Debug, PartialEq)]
-enum Flushed {
+pub(crate) enum Flushed {
     /// Written, no stop signal meanwhile.
     Written,
     /// Written, and a stop signal came while it was under way: `listen` ends.
@@ -203,7 +213,7 @@ enum Flushed {
 /// Stdout cannot be written, or took nothing for that long after a stop signal (the lines
 /// not written are lost: a message taken for them from a queue is gone, a log's cursor is
 /// not committed past them).
-async fn flush_unless_stopped(
+pub(crate) async fn flush_unless_stopped(
     out: &mut MessageWriter<tokio::io::Stdout>,
     stop: &mut StopSignals,
 ) -> Result<Flushed, CliError> {
@@ -230,70 +240,6 @@ async fn patiently(
             Err(io::Error::new(io::ErrorKind::TimedOut, why))
         })
         .map_err(stdout_failed)
-}
-
-/// Prints the one connection of an endpoint that gives one (`file://`, `mq://`), at most
-/// `count` messages, until it ends or a stop signal; then closes it, which commits a log's
-/// cursor after the last message printed. Ending `listen` loses nothing: every message
-/// taken is printed before the next is taken or `listen` ends. A queue's message is gone
-/// once taken, and a log consumer's cursor may be committed at any message taken, so
-/// those are written out one at a time, each before the next is taken; a plain file or a
-/// log read without a cursor keeps nothing, so what one read brought is written together
-/// (up to [`PRINT_GATHER`] bytes).
-///
-/// # Errors
-/// The receive error that ended the connection (the messages before it printed), or
-/// stdout cannot be written.
-async fn print_kept(
-    mut conn: Connection,
-    out: &mut MessageWriter<tokio::io::Stdout>,
-    stop: &mut StopSignals,
-    count: Option<u64>,
-) -> Result<(), CliError> {
-    let peer = conn.peer_addr().to_owned();
-    let endpoint = conn.endpoint();
-    let gather = endpoint.scheme() == Scheme::File && endpoint.option("consumer").is_none();
-    let mut printed: u64 = 0;
-    let ended = loop {
-        if count == Some(printed) {
-            break Ok(());
-        }
-        let item = tokio::select! {
-            biased;
-            _ = stop.recv() => break Ok(()),
-            item = conn.next() => item,
-        };
-        let mut end = None;
-        let mut next = Some(item);
-        while let Some(item) = next.take() {
-            match item {
-                Some(Ok(msg)) => {
-                    out.queue_message_from(Some(&peer), &msg);
-                    printed += 1;
-                }
-                Some(Err(err)) if conn.endpoint().drops_bad_message(&err) => {
-                    report_skipped(&conn, &err)
-                }
-                Some(Err(err)) => end = Some(Err(receive_failed(&conn, &err))),
-                None => end = Some(Ok(())),
-            }
-            if gather && end.is_none() && count != Some(printed) && out.queued_len() < PRINT_GATHER
-            {
-                next = conn.next().now_or_never();
-            }
-        }
-        // A reader of stdout that holds a stopped `listen` up ends it without a commit
-        // (`?`): the record being printed is read again by the next consumer.
-        if flush_unless_stopped(out, stop).await? == Flushed::Stopped {
-            break end.map_or(Ok(()), |end| end.map_err(CliError::Runtime));
-        }
-        if let Some(end) = end {
-            break end.map_err(CliError::Runtime);
-        }
-    };
-    // Everything taken is printed: closing commits a log's cursor after it.
-    let _ = tokio::time::timeout(CLOSE_PATIENCE, conn.close()).await;
-    ended
 }
 
 /// The error that ends `listen` when stdout cannot be written.
@@ -323,7 +269,7 @@ impl Messages {
 }
 
 /// How long `listen` waits, at its end, for a log consumer to commit its cursor.
-const CLOSE_PATIENCE: Duration = Duration::from_secs(5);
+pub(crate) const CLOSE_PATIENCE: Duration = Duration::from_secs(5);
 
 /// Reads one connection to its end a batch at a time ([`Connection::recv_batch`]: every
 /// whole message one read brought), echoes the batch in one write, then hands its messages
@@ -344,10 +290,10 @@ async fn serve_echoing_batches(
             Ok(None) => return Ok(()),
             // A datagram that failed its checks (over `max_frame`): the stream goes on.
             Err(err) if conn.endpoint().drops_bad_message(&err) => {
-                report_skipped(&conn, &err);
+                report_skipped(conn.endpoint(), conn.peer_addr(), &err);
                 continue;
             }
-            Err(err) => return Err(receive_failed(&conn, &err)),
+            Err(err) => return Err(receive_failed(conn.endpoint(), conn.peer_addr(), &err)),
         };
         if echo {
             let mut echoes = futures::stream::iter(batch.iter_bytes().map(Ok));
@@ -383,10 +329,10 @@ async fn serve(
             Ok(msg) => msg,
             // A datagram that failed its checks (over `max_frame`): the stream goes on.
             Err(err) if conn.endpoint().drops_bad_message(&err) => {
-                report_skipped(&conn, &err);
+                report_skipped(conn.endpoint(), conn.peer_addr(), &err);
                 continue;
             }
-            Err(err) => return Err(receive_failed(&conn, &err)),
+            Err(err) => return Err(receive_failed(conn.endpoint(), conn.peer_addr(), &err)),
         };
         if echo {
             if let Err(err) = conn.send(msg.clone()).await {
@@ -404,19 +350,17 @@ async fn serve(
     Ok(())
 }
 
-/// Reports a message the stream moves past ([`anyipc::Endpoint::drops_bad_message`]).
-fn report_skipped(conn: &Connection, err: &io::Error) {
-    let err = cli_error::detail(conn.endpoint(), err);
-    eprintln!(
-        "anyipc: connection from {}: skipped: {err}",
-        conn.peer_addr()
-    );
+/// Reports a message the stream of `endpoint` from `peer` moves past
+/// ([`anyipc::Endpoint::drops_bad_message`]).
+pub(crate) fn report_skipped(endpoint: &Endpoint, peer: &str, err: &io::Error) {
+    let err = cli_error::detail(endpoint, err);
+    eprintln!("anyipc: connection from {peer}: skipped: {err}");
 }
 
-/// The line that says why a connection's stream ended.
-fn receive_failed(conn: &Connection, err: &io::Error) -> String {
-    let err = cli_error::detail(conn.endpoint(), err);
-    format!("connection from {}: {err}", conn.peer_addr())
+/// The line that says why the stream of `endpoint` from `peer` ended.
+pub(crate) fn receive_failed(endpoint: &Endpoint, peer: &str, err: &io::Error) -> String {
+    let err = cli_error::detail(endpoint, err);
+    format!("connection from {peer}: {err}")
 }
 
 /// Reports a failed echo (a client that sent and left does not want its echo; anything

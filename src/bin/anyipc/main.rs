@@ -13,6 +13,7 @@ mod completions;
 mod duration_arg;
 mod endpoint_arg;
 mod listen;
+mod listen_kept;
 #[cfg(target_os = "linux")]
 mod ls;
 mod mq;

@@ -1,0 +1,253 @@
+//! `anyipc listen` on an endpoint that gives one connection (`file://`, `mq://`): that one
+//! source is printed on the main task ([`print_kept`]), so that every message it takes is
+//! printed before the next is taken or `listen` ends.
+//!
+//! A named consumer of a log is read through [`FileConsumer`], whose cursor `listen` commits
+//! itself after the records it printed (every 1,000 records or second, and at the end), so
+//! that what one read brought is printed together. Through a connection the cursor would be
+//! auto-committed at any record taken, printed or not.
+
+use crate::listen::{
+    flush_unless_stopped, receive_failed, report_skipped, Flushed, CLOSE_PATIENCE, PRINT_GATHER,
+};
+use crate::output::MessageWriter;
+use crate::{CliError, StopSignals};
+use anyipc::file::{FileConsumer, FileOptions};
+use anyipc::{Connection, Endpoint, Scheme};
+use bytes::Bytes;
+use futures::{FutureExt, StreamExt};
+use std::io;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Records printed since the last commit that make the next one due.
+const COMMIT_RECORDS: u64 = 1000;
+/// Time since the last commit that makes the next one due, when records were printed.
+const COMMIT_PERIOD: Duration = Duration::from_secs(1);
+
+/// The one source of messages `listen` prints.
+pub(crate) enum Kept {
+    /// A queue, a plain file, or a log read without a cursor.
+    Connection(Connection),
+    /// A named consumer of a log.
+    LogConsumer(LogConsumer),
+}
+
+/// A named consumer of a log, with its cursor committed after what was printed.
+pub(crate) struct LogConsumer {
+    consumer: FileConsumer,
+    endpoint: Endpoint,
+    peer: String,
+    /// Records printed and not committed yet.
+    uncommitted: u64,
+    last_commit: Instant,
+}
+
+/// The consumer name of `endpoint` when it names a consumer of a log (`file:///dir` with
+/// `consumer=`, no `framing=`).
+pub(crate) fn log_consumer_name(endpoint: &Endpoint) -> Option<String> {
+    let log = endpoint.scheme() == Scheme::File && !endpoint.has_framing();
+    log.then(|| endpoint.option("consumer")).flatten()
+}
+
+impl LogConsumer {
+    /// Opens consumer `name` of the log at `endpoint`, as `bind` would.
+    ///
+    /// # Errors
+    /// As `bind` of the endpoint: a damaged cursor, a bad name, OS errors.
+    pub(crate) async fn open(endpoint: &Endpoint, name: &str) -> io::Result<LogConsumer> {
+        let dir = endpoint.path().ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "a file:// URL without a path")
+        })?;
+        let opts = FileOptions::from_endpoint(endpoint);
+        let consumer = FileConsumer::open(dir, Some(name), opts).await?;
+        Ok(LogConsumer {
+            consumer,
+            peer: format!("file {}", dir.display()),
+            endpoint: endpoint.clone(),
+            uncommitted: 0,
+            last_commit: Instant::now(),
+        })
+    }
+
+    /// The next record's payload; while waiting for one, commits what was printed once
+    /// that is a second old.
+    async fn next(&mut self) -> Option<io::Result<Bytes>> {
+        loop {
+            if self.uncommitted == 0 {
+                return self.recv().await;
+            }
+            tokio::select! {
+                biased;
+                record = self.consumer.recv() => return payload(record),
+                _ = tokio::time::sleep_until(self.last_commit + COMMIT_PERIOD) => {
+                    if let Err(err) = self.commit().await {
+                        return Some(Err(err));
+                    }
+                }
+            }
+        }
+    }
+
+    async fn recv(&mut self) -> Option<io::Result<Bytes>> {
+        payload(self.consumer.recv().await)
+    }
+
+    /// Counts `n` more records printed; commits when that is due.
+    async fn printed(&mut self, n: u64) -> io::Result<()> {
+        self.uncommitted += n;
+        let due = self.uncommitted >= COMMIT_RECORDS || self.last_commit.elapsed() >= COMMIT_PERIOD;
+        if due && self.uncommitted > 0 {
+            self.commit().await?;
+        }
+        Ok(())
+    }
+
+    async fn commit(&mut self) -> io::Result<()> {
+        self.consumer.commit().await?;
+        self.uncommitted = 0;
+        self.last_commit = Instant::now();
+        Ok(())
+    }
+}
+
+/// A received record as the payload a connection would have given.
+fn payload(record: io::Result<Option<anyipc::file::FileRecord>>) -> Option<io::Result<Bytes>> {
+    record.map(|r| r.map(|r| r.payload)).transpose()
+}
+
+impl Kept {
+    fn endpoint(&self) -> &Endpoint {
+        match self {
+            Kept::Connection(conn) => conn.endpoint(),
+            Kept::LogConsumer(log) => &log.endpoint,
+        }
+    }
+
+    fn peer(&self) -> &str {
+        match self {
+            Kept::Connection(conn) => conn.peer_addr(),
+            Kept::LogConsumer(log) => &log.peer,
+        }
+    }
+
+    /// Whether messages already there may be taken before those taken are printed: not from
+    /// a queue, whose message is gone once taken (a `listen` killed then would lose them),
+    /// nor from a connection of a log consumer, which may commit any record taken.
+    fn gathers(&self) -> bool {
+        match self {
+            Kept::Connection(conn) => {
+                let endpoint = conn.endpoint();
+                endpoint.scheme() == Scheme::File && endpoint.option("consumer").is_none()
+            }
+            Kept::LogConsumer(_) => true,
+        }
+    }
+
+    async fn next(&mut self) -> Option<io::Result<Bytes>> {
+        match self {
+            Kept::Connection(conn) => conn.next().await,
+            Kept::LogConsumer(log) => log.next().await,
+        }
+    }
+
+    /// Tells that `n` more messages were printed (a log consumer commits when due).
+    async fn printed(&mut self, n: u64) -> io::Result<()> {
+        match self {
+            Kept::Connection(_) => Ok(()),
+            Kept::LogConsumer(log) => log.printed(n).await,
+        }
+    }
+
+    /// Closes the source after everything taken was printed: a log consumer's cursor is
+    /// committed after it (at most [`CLOSE_PATIENCE`] is spent).
+    async fn close(self) {
+        match self {
+            Kept::Connection(mut conn) => {
+                let _ =
+                    tokio::time::timeout(CLOSE_PATIENCE, futures::SinkExt::close(&mut conn)).await;
+            }
+            Kept::LogConsumer(mut log) if log.uncommitted > 0 => {
+                if let Ok(Err(err)) = tokio::time::timeout(CLOSE_PATIENCE, log.commit()).await {
+                    eprintln!(
+                        "anyipc: cannot commit the cursor of {}: {err}",
+                        log.endpoint
+                    );
+                }
+            }
+            Kept::LogConsumer(_) => {}
+        }
+    }
+}
+
+/// Prints `kept`, at most `count` messages, until it ends or a stop signal; then closes it.
+/// Ending `listen` loses nothing: every message taken is printed before the next is taken or
+/// `listen` ends. A queue's message is gone once taken, so a queue's are written out one at
+/// a time, each before the next is taken; from a file what one read brought is written
+/// together (up to [`PRINT_GATHER`] bytes), a log consumer's cursor committed after it.
+///
+/// # Errors
+/// The receive error that ended the source (the messages before it printed), stdout cannot
+/// be written, or a log consumer's cursor cannot be committed.
+pub(crate) async fn print_kept(
+    mut kept: Kept,
+    out: &mut MessageWriter<tokio::io::Stdout>,
+    stop: &mut StopSignals,
+    count: Option<u64>,
+) -> Result<(), CliError> {
+    let peer = kept.peer().to_owned();
+    let gather = kept.gathers();
+    let mut printed: u64 = 0;
+    let ended = loop {
+        if count == Some(printed) {
+            break Ok(());
+        }
+        let item = tokio::select! {
+            biased;
+            _ = stop.recv() => break Ok(()),
+            item = kept.next() => item,
+        };
+        let mut end = None;
+        let mut next = Some(item);
+        let mut queued = 0;
+        while let Some(item) = next.take() {
+            match item {
+                Some(Ok(msg)) => {
+                    out.queue_message_from(Some(&peer), &msg);
+                    queued += 1;
+                }
+                Some(Err(err)) if kept.endpoint().drops_bad_message(&err) => {
+                    report_skipped(kept.endpoint(), &peer, &err)
+                }
+                Some(Err(err)) => end = Some(Err(receive_failed(kept.endpoint(), &peer, &err))),
+                None => end = Some(Ok(())),
+            }
+            let room = count.map_or(true, |count| printed + queued < count);
+            if gather && end.is_none() && room && out.queued_len() < PRINT_GATHER {
+                next = kept.next().now_or_never();
+            }
+        }
+        // A reader of stdout that holds a stopped `listen` up ends it without a commit
+        // (`?`): the records being printed are read again by the next consumer.
+        let flushed = flush_unless_stopped(out, stop).await?;
+        printed += queued;
+        let committed = kept.printed(queued).await.map_err(|err| {
+            CliError::Runtime(format!(
+                "cannot commit the cursor of {}: {err}",
+                kept.endpoint()
+            ))
+        });
+        if let Err(err) = committed {
+            break Err(err);
+        }
+        if flushed == Flushed::Stopped {
+            break end.map_or(Ok(()), |end| end.map_err(CliError::Runtime));
+        }
+        if let Some(end) = end {
+            break end.map_err(CliError::Runtime);
+        }
+    };
+    // Everything taken is printed: closing commits a log's cursor after it.
+    kept.close().await;
+    ended
+}
