@@ -71,11 +71,12 @@ impl LogConsumer {
     }
 
     /// The next record's payload; while waiting for one, commits what was printed once
-    /// that is a second old.
-    async fn next(&mut self) -> Option<io::Result<Bytes>> {
+    /// that is a second old. Only when every record taken is printed: a commit covers
+    /// every record taken.
+    async fn wait_next(&mut self) -> Option<io::Result<Bytes>> {
         loop {
             if self.uncommitted == 0 {
-                return self.recv().await;
+                return self.next().await;
             }
             tokio::select! {
                 biased;
@@ -89,7 +90,8 @@ impl LogConsumer {
         }
     }
 
-    async fn recv(&mut self) -> Option<io::Result<Bytes>> {
+    /// The next record's payload.
+    async fn next(&mut self) -> Option<io::Result<Bytes>> {
         payload(self.consumer.recv().await)
     }
 
@@ -144,6 +146,16 @@ impl Kept {
         }
     }
 
+    /// The next message, when every message taken so far is printed (a log consumer may
+    /// commit meanwhile).
+    async fn wait_next(&mut self) -> Option<io::Result<Bytes>> {
+        match self {
+            Kept::Connection(conn) => conn.next().await,
+            Kept::LogConsumer(log) => log.wait_next().await,
+        }
+    }
+
+    /// The next message, while messages taken wait to be printed.
     async fn next(&mut self) -> Option<io::Result<Bytes>> {
         match self {
             Kept::Connection(conn) => conn.next().await,
@@ -205,7 +217,7 @@ pub(crate) async fn print_kept(
         let item = tokio::select! {
             biased;
             _ = stop.recv() => break Ok(()),
-            item = kept.next() => item,
+            item = kept.wait_next() => item,
         };
         let mut end = None;
         let mut next = Some(item);
