@@ -174,16 +174,52 @@ impl Format for Postcard {
     /// Messages nested deeper than 128 serde levels are refused (serde_json's limit), so
     /// that a recursive type cannot let a peer overflow the stack. Every enum, option,
     /// newtype, sequence or map counts one level: an `Option<Box<T>>` chain gets about 64.
+    ///
+    /// The value must take the whole message: bytes left after it are an error, as trailing
+    /// characters are in [`Json`] (postcard's own `from_bytes` ignores them, so a message of
+    /// another type that starts like a `T` would be taken for one).
     fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, FormatError> {
         use super::nesting_limit::{too_deep, NestingLimit, MAX_NESTING};
         let exceeded = std::cell::Cell::new(false);
         let mut deserializer = postcard::Deserializer::from_bytes(bytes);
-        T::deserialize(NestingLimit::new(&mut deserializer, MAX_NESTING, &exceeded)).map_err(|e| {
-            match exceeded.get() {
+        let value = T::deserialize(NestingLimit::new(&mut deserializer, MAX_NESTING, &exceeded))
+            .map_err(|e| match exceeded.get() {
                 // postcard's error would say "Serde Deserialization Error" only.
                 true => FormatError::new("postcard", io::Error::other(too_deep())),
                 false => FormatError::new("postcard", e),
-            }
-        })
+            })?;
+        match deserializer.finalize() {
+            Ok([]) => Ok(value),
+            Ok(rest) => Err(FormatError::new(
+                "postcard",
+                io::Error::other(match rest.len() {
+                    1 => "1 byte left after the value".to_owned(),
+                    n => format!("{n} bytes left after the value"),
+                }),
+            )),
+            Err(e) => Err(FormatError::new("postcard", e)),
+        }
+    }
+}
+
+#[cfg(all(test, feature = "postcard"))]
+mod tests {
+    use super::{Format, Postcard};
+
+    /// A message longer than its value is not a value of that type: postcard's `from_bytes`
+    /// would return the value and ignore the rest, so a peer's `(u64, String, u8)` decoded
+    /// as a `(u64, String)` without an error.
+    #[test]
+    fn postcard_refuses_bytes_after_the_value() {
+        let msg = Postcard.encode(&(1u64, "tea", 3u8)).unwrap();
+        let err = Postcard.decode::<(u64, String)>(&msg).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "postcard message: 1 byte left after the value"
+        );
+        assert!(Postcard.decode::<u8>(&[1, 2, 3]).is_err());
+        // The whole message still decodes.
+        let whole: (u64, String, u8) = Postcard.decode(&msg).unwrap();
+        assert_eq!(whole, (1, "tea".to_owned(), 3));
     }
 }
