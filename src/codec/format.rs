@@ -134,6 +134,21 @@ impl std::error::Error for FormatError {
 /// assert_eq!(Json.decode::<Point>(&bytes)?, Point { x: 1, y: -2 });
 /// # Ok::<(), anyipc::codec::FormatError>(())
 /// ```
+///
+/// JSON has no NaN or infinity: serde_json writes a non-finite `f32` or `f64` as `null`,
+/// without an error. Such a value is sent, and the receiver gets `InvalidData` where it
+/// expects an `f64`, or `None` for an `Option<f64>`. Send them with `Postcard`, which
+/// keeps every float, or check them before sending.
+///
+/// ```
+/// use anyipc::codec::{Format, Json};
+///
+/// let bytes = Json.encode(&f64::NAN)?;
+/// assert_eq!(&bytes[..], b"null");
+/// assert!(Json.decode::<f64>(&bytes).is_err());
+/// assert_eq!(Json.decode::<Option<f64>>(&bytes)?, None);
+/// # Ok::<(), anyipc::codec::FormatError>(())
+/// ```
 #[cfg(feature = "json")]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Json;
