@@ -193,16 +193,30 @@ impl Format for Postcard {
     /// The value must take the whole message: bytes left after it are an error, as trailing
     /// characters are in [`Json`] (postcard's own `from_bytes` ignores them, so a message of
     /// another type that starts like a `T` would be taken for one).
+    ///
+    /// A sequence or map announces its length, so a message could make an element that takes
+    /// no bytes (`()`, a unit struct, `PhantomData`, a `Box` of one) repeat for ever: a
+    /// message of `n` bytes holds at most `n` + 1,048,576 sequence elements and map entries
+    /// (every element that takes bytes has one of its own, so only those that take none can
+    /// come near it). Past that, an error.
     fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, FormatError> {
-        use super::nesting_limit::{too_deep, NestingLimit, MAX_NESTING};
+        use super::nesting_limit::{
+            too_deep, too_many_elements, Elements, NestingLimit, MAX_EMPTY_ELEMENTS, MAX_NESTING,
+        };
         let exceeded = std::cell::Cell::new(false);
+        let elements = Elements::new(bytes.len().saturating_add(MAX_EMPTY_ELEMENTS));
         let mut deserializer = postcard::Deserializer::from_bytes(bytes);
-        let value = T::deserialize(NestingLimit::new(&mut deserializer, MAX_NESTING, &exceeded))
-            .map_err(|e| match exceeded.get() {
-                // postcard's error would say "Serde Deserialization Error" only.
-                true => FormatError::new("postcard", io::Error::other(too_deep())),
-                false => FormatError::new("postcard", e),
-            })?;
+        let limited = NestingLimit::new(&mut deserializer, MAX_NESTING, &exceeded);
+        let value = T::deserialize(limited.bounding_elements(&elements)).map_err(|e| {
+            // postcard's error would say "Serde Deserialization Error" only.
+            if exceeded.get() {
+                FormatError::new("postcard", io::Error::other(too_deep()))
+            } else if elements.exceeded.get() {
+                FormatError::new("postcard", io::Error::other(too_many_elements()))
+            } else {
+                FormatError::new("postcard", e)
+            }
+        })?;
         match deserializer.finalize() {
             Ok([]) => Ok(value),
             Ok(rest) => Err(FormatError::new(
@@ -236,5 +250,47 @@ mod tests {
         // The whole message still decodes.
         let whole: (u64, String, u8) = Postcard.decode(&msg).unwrap();
         assert_eq!(whole, (1, "tea".to_owned(), 3));
+    }
+
+    /// A sequence's length is the peer's to announce, and an element that takes no bytes
+    /// repeats as often as it says: ten bytes announcing 2^64 − 1 units used to keep the
+    /// decode (and the task receiving) busy for ever, and as many `Box<()>` to take memory
+    /// until the process was killed. Past the bound, an error.
+    #[test]
+    fn postcard_refuses_endless_elements_that_take_no_bytes() {
+        let too_many = "postcard message: more elements than its bytes can hold (elements \
+                        that take no bytes)";
+        // The bound: 1 Mi more elements than the message has bytes.
+        let units = super::super::nesting_limit::MAX_EMPTY_ELEMENTS;
+        let at_most = Postcard.encode(&vec![(); units + 3]).unwrap();
+        assert_eq!(at_most.len(), 3);
+        assert_eq!(
+            Postcard.decode::<Vec<()>>(&at_most).unwrap().len(),
+            units + 3
+        );
+        let over = Postcard.encode(&vec![(); units + 4]).unwrap();
+        assert_eq!(
+            Postcard.decode::<Vec<()>>(&over).unwrap_err().to_string(),
+            too_many
+        );
+        // Elements that take bytes never come near it, nor do tuple and struct fields that
+        // take none.
+        let bytes = vec![(7u8, ()); units + 100];
+        let msg = Postcard.encode(&bytes).unwrap();
+        assert_eq!(Postcard.decode::<Vec<(u8, ())>>(&msg).unwrap(), bytes);
+
+        let endless = Postcard.encode(&u64::MAX).unwrap();
+        let err = Postcard.decode::<Vec<()>>(&endless).unwrap_err();
+        assert_eq!(err.to_string(), too_many);
+        let err = Postcard.decode::<Vec<Box<()>>>(&endless).unwrap_err();
+        assert_eq!(err.to_string(), too_many);
+        let err = Postcard
+            .decode::<std::collections::BTreeMap<(), ()>>(&endless)
+            .unwrap_err();
+        assert_eq!(err.to_string(), too_many);
+        let err = Postcard
+            .decode::<Vec<Vec<std::marker::PhantomData<u8>>>>(&[2, 0, 0xff, 0xff, 0xff, 0x7f])
+            .unwrap_err();
+        assert_eq!(err.to_string(), too_many);
     }
 }
