@@ -82,9 +82,11 @@ impl SendMessage for FifoWriter {
                 "fifo://: this writer was closed",
             )));
         }
-        // Checked (the size first, which costs nothing; a line is then scanned for a
-        // newline), and encoded straight into the batch once there is room for the whole
-        // frame: nothing is kept between a `Pending` and the retry.
+        // Checked (against `max_frame` first, so that a message over it is `SendTooLarge`
+        // as on every transport, also when it is over PIPE_BUF too; a line is then scanned
+        // for a newline), and encoded straight into the batch once there is room for the
+        // whole frame: nothing is kept between a `Pending` and the retry.
+        this.codec.check_send(msg)?;
         let frame_len = this.codec.frame_len(msg.len());
         if frame_len > PIPE_BUF {
             return Poll::Ready(Err(io::Error::new(
@@ -97,7 +99,6 @@ impl SendMessage for FifoWriter {
                 ),
             )));
         }
-        this.codec.check_send(msg)?;
         if this.batch.len() + frame_len > PIPE_BUF {
             ready!(this.poll_write_batch(cx))?;
         }

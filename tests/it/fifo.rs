@@ -2,6 +2,7 @@
 #![cfg(unix)]
 
 use crate::util::{watchdog, TempDir};
+use anyipc::codec::FrameError;
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use std::collections::HashMap;
@@ -84,6 +85,32 @@ async fn frames_over_pipe_buf_are_refused_before_writing() {
         assert_eq!(reader.next().await.unwrap().unwrap(), vec![8u8; max]);
         writer.send(Bytes::new()).await.unwrap();
         assert_eq!(reader.next().await.unwrap().unwrap(), Bytes::new());
+    })
+    .await;
+}
+
+/// A message over the writer's `max_frame` is `InvalidInput` with `FrameError::SendTooLarge`
+/// inside, as on every transport, also when it is over PIPE_BUF too: such a message used to
+/// get the PIPE_BUF refusal, with no `FrameError` inside, unlike one of the same writer just
+/// over `max_frame`.
+#[tokio::test]
+async fn a_message_over_max_frame_is_send_too_large_also_over_pipe_buf() {
+    watchdog(60, async {
+        let dir = TempDir::new("fifo");
+        let mut listener = anyipc::bind(fifo_url(&dir)).await.unwrap();
+        let mut reader = listener.accept().await.unwrap();
+        let url = format!("{}?max_frame=100", fifo_url(&dir));
+        let mut writer = anyipc::connect(url).await.unwrap();
+        for len in [101, anyipc::fifo::MAX_ATOMIC_FRAME + 1] {
+            let err = writer.send(vec![7u8; len]).await.unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+            let inner = err.get_ref().and_then(|e| e.downcast_ref::<FrameError>());
+            let too_large = FrameError::SendTooLarge { len, max: 100 };
+            assert_eq!(inner, Some(&too_large), "{err}");
+        }
+        // Nothing was written, and the writer still works.
+        writer.send(vec![8u8; 100]).await.unwrap();
+        assert_eq!(reader.next().await.unwrap().unwrap(), vec![8u8; 100]);
     })
     .await;
 }
