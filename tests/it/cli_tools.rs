@@ -1100,6 +1100,89 @@ async fn bridge_takes_nothing_from_a_bound_queue_before_b_answers_and_outlives_b
     .await;
 }
 
+/// A bound `mq://` side is only read: what B answers is dropped (and reported), not put
+/// back into the queue, where the bridge took it as one more message and forwarded it again,
+/// without end.
+#[tokio::test]
+async fn bridge_drops_what_b_answers_to_a_bound_queue() {
+    watchdog(WATCHDOG, async {
+        let name = crate::queue::Name::new();
+        let queue = format!("mq://{}", name.0);
+        ok(&["mq", "create", &name.0], &[]).await;
+        let mut b = anyipc::bind("tcp://127.0.0.1:0").await.expect("bind");
+        let tcp = b.endpoint().to_string();
+        let listen = format!("listen:{queue}");
+        let mut bridge = Proc::start(&["bridge", &listen, &tcp], &[], false);
+        bridge.stderr_after("bridging ").await;
+        ok(&["send", &queue, "one"], &[]).await;
+        let mut conn = b.accept().await.expect("the bridge connects");
+        let got = conn.next().await.expect("a message").expect("no error");
+        assert_eq!(got, "one");
+        conn.send("an answer").await.expect("send");
+        ok(&["send", &queue, "two"], &[]).await;
+        let got = conn.next().await.expect("a message").expect("no error");
+        assert_eq!(got, "two", "the answer came back through the queue");
+        let dropped = bridge
+            .stderr_after("anyipc: bridge session 1: dropping what ")
+            .await;
+        assert!(dropped.contains("is one shared queue"), "{dropped}");
+        let (status, stderr) = bridge.stop_with(libc::SIGTERM).await;
+        assert_eq!(status.code(), Some(0), "{stderr:?}");
+    })
+    .await;
+}
+
+/// A connected `mq://` or `fifo://` side is only written to: the queue keeps what the bridge
+/// put in it for its consumer (the bridge took it back and sent it to the client), and a
+/// session to a FIFO forwards rather than failing at once on reading the writing end. Two
+/// such sides connected to are refused.
+#[tokio::test]
+async fn bridge_writes_a_connected_queue_or_fifo_without_reading_it() {
+    watchdog(WATCHDOG, async {
+        let name = crate::queue::Name::new();
+        let queue = format!("mq://{}", name.0);
+        ok(&["mq", "create", &name.0], &[]).await;
+        let mut bridge = Proc::start(&["bridge", "tcp://127.0.0.1:0", &queue, "-v"], &[], false);
+        let front = bridge.stderr_after("bridging ").await;
+        let (front, _) = front.split_once(" <-> ").expect("A <-> B");
+        let mut client = anyipc::connect(front).await.expect("connect to the bridge");
+        client.send("m1").await.expect("send");
+        client.send("m2").await.expect("send");
+        futures::SinkExt::close(&mut client).await.expect("close");
+        assert!(client.next().await.is_none(), "nothing comes back");
+        let stat = ok(&["mq", "stat", &name.0], &[]).await;
+        assert!(stat.contains("len:             2"), "{stat}");
+        bridge.kill().await;
+
+        let dir = TempDir::new("cli-bridge-fifo");
+        let fifo = format!("fifo://{}", dir.join("in.fifo"));
+        let mut reader = Proc::start(&["listen", &fifo], &[], true);
+        reader.stderr_after("listening on ").await;
+        let mut bridge = Proc::start(&["bridge", "tcp://127.0.0.1:0", &fifo, "-v"], &[], false);
+        let front = bridge.stderr_after("bridging ").await;
+        let (front, _) = front.split_once(" <-> ").expect("A <-> B");
+        ok(&["send", front, "one", "two"], &[]).await;
+        bridge.stderr_after("bridge session 1 opened").await;
+        let closed = bridge.stderr_after("").await;
+        assert_eq!(
+            closed,
+            "bridge session 1 closed: A->B 2 msgs/6 B, B->A 0 msgs/0 B"
+        );
+        assert_eq!(reader.stdout_lines(2).await, ["one", "two"]);
+        bridge.kill().await;
+
+        let both = [
+            "bridge",
+            &format!("connect:{queue}"),
+            &format!("connect:{fifo}"),
+        ];
+        let out = run(&both, &[], b"").await;
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+        assert!(text(&out.stderr).contains("neither side would be read"));
+    })
+    .await;
+}
+
 /// `ls --json` in a private runtime directory.
 async fn ls(env: &[(&str, &str)]) -> Vec<Value> {
     json_lines(&ok(&["ls", "--json"], env).await)

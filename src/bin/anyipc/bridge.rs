@@ -8,7 +8,12 @@
 //! no rule for which client to pair with which.
 //!
 //! A session forwards each message whole (framing is each side's own: a length-prefixed tcp
-//! message may become one unix message or one udp datagram). When one side closes its
+//! message may become one unix message or one udp datagram). A `fifo://`, `file://` or
+//! `mq://` side carries messages one way: bound, it is read, and what the other side sends
+//! back is dropped (reported once per session: into a queue it would be taken as one more
+//! message and forwarded again); connected to, it is only written to (reading a queue would
+//! take back what the bridge put in it). Two such sides connected to are refused, as nothing
+//! would be read. When one side closes its
 //! sending half, the bridge closes the other side's, so half-close travels through; the session
 //! ends when both directions are done, when forwarding fails, or (between two servers) when
 //! either server closes. When a side whose stream never ends by itself (`udp://`, `mq://`) is
@@ -30,7 +35,9 @@
 use crate::accept_errors::AcceptErrors;
 use crate::cli_error;
 use crate::duration_arg::parse_duration;
-use crate::endpoint_arg::{gives_one_connection, refuse_binding_stdio, refuse_in_process};
+use crate::endpoint_arg::{
+    gives_one_connection, no_way_back, refuse_binding_stdio, refuse_in_process,
+};
 use crate::{CliError, StopSignals};
 use anyipc::{Connection, Endpoint, Scheme};
 use futures::{SinkExt, StreamExt, TryStreamExt};
@@ -71,7 +78,10 @@ Examples:
 
 A bound file:// or mq:// side has one reader, read only once B answers. A log gives one \
 session and the bridge ends with it; a queue is taken again for a new session whenever B \
-goes (messages still queued wait there; the one being forwarded when B went is lost).
+goes (messages still queued wait there; the one being forwarded when B went is lost). \
+A fifo://, file:// or mq:// side is one way: bound, it is read, and what the other side \
+sends back is dropped (reported once per session); connected to, it is only written to. \
+connect: on two of them is refused.
 
 Exit codes: 0 on Ctrl-C or SIGTERM (or at the end of a bound file:// side read with \
 follow=false), 1 runtime failure (cannot bind, accepting keeps failing, the session of a \
@@ -205,6 +215,13 @@ pub(crate) async fn run(args: BridgeArgs) -> Result<(), CliError> {
             (Role::Listen, Role::Listen) => Err(CliError::Usage(
                 "bridge: both sides are listen:; at least one must be connect:".to_owned(),
             )),
+            (Role::Connect, Role::Connect) if [&a, &b].iter().all(|s| is_one_way(s)) => {
+                Err(CliError::Usage(
+                    "bridge: a connected fifo://, file:// or mq:// side is only written to, \
+                     so neither side would be read; make one listen:"
+                        .to_owned(),
+                ))
+            }
             (Role::Listen, Role::Connect) => {
                 accept_loop(&a.endpoint, &b.endpoint, false, &shared).await
             }
@@ -377,13 +394,17 @@ async fn client_session(
     } else {
         (client, server)
     };
-    session(n, a, b, false, counts, &shared).await
+    let roles = match swapped {
+        true => [Role::Connect, Role::Listen],
+        false => [Role::Listen, Role::Connect],
+    };
+    session(n, [a, b], roles, false, counts, &shared).await
 }
 
 /// Keeps a session between two servers, starting it again whenever it ends: at once after a
 /// clean end, and after pauses doubling up to [`MAX_BACKOFF`] while sessions keep failing
-/// (a queued `mq://` message over a side's `max_frame` stays at the head of its queue and
-/// fails every session: each failure is printed, and the queue is not hammered).
+/// (a server that drops each client at once, or a message the other side refuses, fails
+/// every session: each failure is printed, and the servers are not hammered).
 ///
 /// # Errors
 /// Only for an endpoint that can never be connected to (`InvalidInput`, `Unsupported`).
@@ -399,7 +420,9 @@ async fn join_servers(a: &Endpoint, b: &Endpoint, shared: &Arc<Shared>) -> Resul
             .await
             .map_err(|e| fail(b, e))?;
         let n = shared.sessions.fetch_add(1, Ordering::Relaxed) + 1;
-        let failed = session(n, conn_a, conn_b, true, Counts::default(), shared).await;
+        let conns = [conn_a, conn_b];
+        let roles = [Role::Connect, Role::Connect];
+        let failed = session(n, conns, roles, true, Counts::default(), shared).await;
         pause = if failed {
             (pause * 2).min(MAX_BACKOFF)
         } else {
@@ -458,12 +481,13 @@ async fn connect_with_backoff(
     }
 }
 
-/// Forwards between `a` and `b` until the session ends (see the module docs); `true` if it
-/// ended with an error, which is printed (a clean end only with `-v`).
+/// Forwards between `a` and `b`, bound or connected to as `roles` says, until the session
+/// ends (see the module docs); `true` if it ended with an error, which is printed (a clean
+/// end only with `-v`).
 async fn session(
     n: u64,
-    a: Connection,
-    b: Connection,
+    [a, b]: [Connection; 2],
+    roles: [Role; 2],
     end_on_first_close: bool,
     counts: Counts,
     shared: &Shared,
@@ -475,23 +499,28 @@ async fn session(
             b.peer_addr()
         );
     }
-    let linger = never_ends(a.endpoint()) || never_ends(b.endpoint());
     // Which bad messages each side's stream moves past depends on its endpoint.
     let (a_endpoint, b_endpoint) = (a.endpoint().clone(), b.endpoint().clone());
+    let carry_a = Carry::between((roles[0], &a_endpoint), (roles[1], &b_endpoint));
+    let carry_b = Carry::between((roles[1], &b_endpoint), (roles[0], &a_endpoint));
+    let linger = (carry_a != Carry::Nothing && never_ends(&a_endpoint))
+        || (carry_b != Carry::Nothing && never_ends(&b_endpoint));
     let (a_sink, a_stream) = a.split();
     let (b_sink, b_stream) = b.split();
-    let a_to_b = forward(
+    let a_to_b = direction(
         n,
-        a_stream,
-        &a_endpoint,
-        b_sink,
+        carry_a,
+        end_on_first_close,
+        (a_stream, &a_endpoint),
+        (b_sink, &b_endpoint),
         [&counts.a_to_b, &shared.totals.a_to_b],
     );
-    let b_to_a = forward(
+    let b_to_a = direction(
         n,
-        b_stream,
-        &b_endpoint,
-        a_sink,
+        carry_b,
+        end_on_first_close,
+        (b_stream, &b_endpoint),
+        (a_sink, &a_endpoint),
         [&counts.b_to_a, &shared.totals.b_to_a],
     );
     let outcome = if end_on_first_close {
@@ -534,6 +563,85 @@ async fn session(
     }
 }
 
+/// What a session does with the messages one side sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Carry {
+    /// Forwards them to the other side.
+    Forward,
+    /// Reads and drops them: the other side is a bound `fifo://`, `file://` or `mq://`, which
+    /// nothing sent back reaches (into a queue it would be taken as one more message, and
+    /// forwarded again).
+    Drop,
+    /// Never reads the side: a connected `fifo://`, `file://` or `mq://` is only written to
+    /// (reading a queue would take back what the bridge put in it).
+    Nothing,
+}
+
+impl Carry {
+    /// What to do with what `from` sends to `to`, each a role and an endpoint.
+    fn between(from: (Role, &Endpoint), to: (Role, &Endpoint)) -> Carry {
+        if from.0 == Role::Connect && from.1.scheme().is_one_way() {
+            Carry::Nothing
+        } else if to.0 == Role::Listen && to.1.scheme().is_one_way() {
+            Carry::Drop
+        } else {
+            Carry::Forward
+        }
+    }
+}
+
+/// One direction of a session, from a stream to a sink, each with its endpoint, as `carry`
+/// says; the sink is closed when the stream ends, also when what it yields is dropped. A
+/// direction that carries nothing is done at once, or never with `hold` (between
+/// two servers, where the first direction done ends the session).
+async fn direction<S, K>(
+    n: u64,
+    carry: Carry,
+    hold: bool,
+    (from, from_endpoint): (S, &Endpoint),
+    (mut to, to_endpoint): (K, &Endpoint),
+    counters: [&Counter; 2],
+) -> io::Result<()>
+where
+    S: futures::Stream<Item = io::Result<bytes::Bytes>> + Unpin,
+    K: futures::Sink<bytes::Bytes, Error = io::Error> + Unpin,
+{
+    match carry {
+        Carry::Forward => forward(n, from, from_endpoint, to, counters).await,
+        Carry::Drop => {
+            let dropped = Counter::default();
+            let sink = dropping(n, from_endpoint, to_endpoint);
+            forward(n, from, from_endpoint, sink, [&dropped, &dropped]).await?;
+            // Still closed when `from` ends: a log consumer commits its cursor.
+            to.close().await
+        }
+        Carry::Nothing if hold => std::future::pending().await,
+        Carry::Nothing => Ok(()),
+    }
+}
+
+/// A sink that drops what `from` sends to `to`, a bound side that nothing sent back
+/// reaches, and reports the first such message of session `n`.
+fn dropping(
+    n: u64,
+    from: &Endpoint,
+    to: &Endpoint,
+) -> impl futures::Sink<bytes::Bytes, Error = io::Error> + Unpin {
+    let report = format!(
+        "anyipc: bridge session {n}: dropping what {from} sends: {}",
+        no_way_back(to).unwrap_or_default()
+    );
+    let mut reported = false;
+    futures::sink::drain::<bytes::Bytes>()
+        .sink_map_err(|never| -> io::Error { match never {} })
+        .with(move |msg: bytes::Bytes| {
+            if !std::mem::replace(&mut reported, true) {
+                eprintln!("{report}");
+            }
+            std::future::ready(Ok::<_, io::Error>(msg))
+        })
+}
+
 /// Runs the direction left, `forwarding`, until it ends or has moved nothing (as `counter`
 /// shows) for [`LINGER`].
 async fn until_idle<F>(mut forwarding: F, counter: &Counter) -> Result<(), String>
@@ -548,6 +656,11 @@ where
             Err(_) => return Ok(()),
         }
     }
+}
+
+/// Whether `side` carries messages one way only ([`Scheme::is_one_way`]).
+fn is_one_way(side: &Side) -> bool {
+    side.endpoint.scheme().is_one_way()
 }
 
 /// Whether the stream of a connection of `endpoint` has no end of its own: a udp peer never
