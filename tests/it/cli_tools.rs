@@ -1183,6 +1183,40 @@ async fn bridge_writes_a_connected_queue_or_fifo_without_reading_it() {
     .await;
 }
 
+/// A bound `fifo://` has one reader, which its listener hands out once: when B goes, the
+/// bridge makes the FIFO again and forwards what comes next to B's successor, as it takes a
+/// queue again, rather than living on with no reader (writers told "nothing listens") and
+/// no session for ever. A stop signal removes the FIFO.
+#[tokio::test]
+async fn bridge_makes_a_bound_fifo_again_when_b_goes() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-bridge-fifo-again");
+        let path = dir.join("in.fifo");
+        let fifo = format!("fifo://{path}");
+        let mut b = anyipc::bind("tcp://127.0.0.1:0").await.expect("bind");
+        let tcp = b.endpoint().to_string();
+        let mut bridge = Proc::start(&["bridge", &fifo, &tcp], &[], false);
+        bridge.stderr_after("bridging ").await;
+        ok(&["send", &fifo, "one"], &[]).await;
+        let mut conn = b.accept().await.expect("the bridge connects");
+        let got = conn.next().await.expect("a message").expect("no error");
+        assert_eq!(got, "one");
+        // B goes; the FIFO is taken again and what comes next reaches B's successor.
+        drop(conn);
+        let mut conn = tokio::time::timeout(Duration::from_secs(60), b.accept())
+            .await
+            .expect("the bridge connects again")
+            .expect("accept");
+        ok(&["send", &fifo, "two"], &[]).await;
+        let got = conn.next().await.expect("a message").expect("no error");
+        assert_eq!(got, "two");
+        let (status, stderr) = bridge.stop_with(libc::SIGTERM).await;
+        assert_eq!(status.code(), Some(0), "{stderr:?}");
+        assert!(!std::path::Path::new(&path).exists(), "the FIFO is left");
+    })
+    .await;
+}
+
 /// `ls --json` in a private runtime directory.
 async fn ls(env: &[(&str, &str)]) -> Vec<Value> {
     json_lines(&ok(&["ls", "--json"], env).await)

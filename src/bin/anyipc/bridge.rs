@@ -16,21 +16,22 @@
 //! would be read. When one side closes its
 //! sending half, the bridge closes the other side's, so half-close travels through; the session
 //! ends when both directions are done, when forwarding fails, or (between two servers) when
-//! either server closes. When a side whose stream never ends by itself (`udp://`, `mq://`) is
-//! left alone, the other direction being done, the session ends once it has forwarded
-//! nothing for 5 s (replies in flight still get through): waiting for its end would keep the
-//! session, and its connections, for ever. A bad message that its stream moves past (on
-//! `udp://` one that fails its checks) is reported and skipped; it does not end the
-//! session. An `mq://` message over `max_frame` does: it stays in the queue. Messages in
-//! flight when a side goes away are lost. A bound `file://` or `mq://` side has one reader,
+//! either server closes. When a side whose stream never ends by itself (`udp://`, `mq://`, a
+//! bound `fifo://`) is left alone, the other direction being done, the session ends once it has
+//! forwarded nothing for 5 s (replies in flight still get through): waiting for its end would
+//! keep the session, and its connections, for ever. A bad message that its stream moves past
+//! (on `udp://` one that fails its checks) is reported and skipped; it does not end the
+//! session. An `mq://` message over `max_frame` does: it stays in the queue. Messages in flight
+//! when a side goes away are lost. A bound `file://`, `mq://` or `fifo://` side has one reader,
 //! so it gives one session at a time. A log's is its only one, and the bridge ends with it:
 //! exit 0 at the end of a file read with `follow=false`, 1 when the session fails. A queue
-//! never ends by itself, so when B goes (or a session fails) the bridge takes the queue
-//! again and starts the next session, a persistent forwarder; what is still queued waits
-//! there. Such a side is not read before B answers, so a B that never does takes nothing
-//! from the queue or the log. Reconnecting uses
-//! exponential backoff from 100 ms to 5 s: for each new client of a bound side, for up to
-//! `--retry` before the client is dropped; between two servers, for ever.
+//! never ends by itself, so when B goes (or a session fails) the bridge takes the queue again
+//! and starts the next session, a persistent forwarder; what is still queued waits there. A
+//! FIFO is made again the same way (what its pipe held when the session ended is lost with the
+//! old one). Such a side is not read before B answers, so a B that never does takes nothing
+//! from the queue or the log. Reconnecting uses exponential backoff from 100 ms to 5 s: for
+//! each new client of a bound side, for up to `--retry` before the client is dropped; between
+//! two servers, for ever.
 
 use crate::accept_errors::AcceptErrors;
 use crate::cli_error;
@@ -76,9 +77,10 @@ Examples:
   anyipc bridge connect:tcp://10.0.0.5:7000 listen:unix:///tmp/local.sock
   anyipc bridge connect:shm://a connect:tcp://127.0.0.1:9000  keep two servers joined
 
-A bound file:// or mq:// side has one reader, read only once B answers. A log gives one \
-session and the bridge ends with it; a queue is taken again for a new session whenever B \
-goes (messages still queued wait there; the one being forwarded when B went is lost). \
+A bound file://, mq:// or fifo:// side has one reader, read only once B answers. A log gives \
+one session and the bridge ends with it; a queue or a FIFO is taken again for a new session \
+whenever B goes (messages still queued wait there; the one being forwarded when B went is \
+lost, and so is what a FIFO held). \
 A fifo://, file:// or mq:// side is one way: bound, it is read, and what the other side \
 sends back is dropped (reported once per session); connected to, it is only written to. \
 connect: on two of them is refused.
@@ -247,8 +249,8 @@ pub(crate) async fn run(args: BridgeArgs) -> Result<(), CliError> {
 
 /// Binds `bound` and, for each client, connects to `target` and forwards. `swapped` says the
 /// bound side is B (so counts still read A->B and B->A). A bound side that
-/// [gives one connection](gives_one_connection) gives one session at a time: a `file://`
-/// log's ends the loop, an `mq://` queue is bound again for the next.
+/// [has one reader](one_reader) gives one session at a time: a `file://` log's ends the
+/// loop, an `mq://` queue or a `fifo://` is bound again for the next.
 ///
 /// # Errors
 /// Binding fails, accepting keeps failing, or the one session of a log failed.
@@ -267,7 +269,7 @@ async fn accept_loop(
         (listener.endpoint().to_string(), target.to_string())
     };
     eprintln!("bridging {a} <-> {b}");
-    let one_connection = gives_one_connection(bound);
+    let one_connection = one_reader(bound);
     let mut accept_errors = AcceptErrors::default();
     let mut pause = FIRST_BACKOFF;
     loop {
@@ -280,15 +282,18 @@ async fn accept_loop(
                 if !never_ends(bound) {
                     return one_session_ended(listener.endpoint(), failed);
                 }
-                // A queue never ends by itself: `target` went, or a session failed. What is
-                // still queued stays there for the next session, on the queue taken again,
-                // after pauses doubling while sessions keep failing (a message over a
-                // side's `max_frame` stays at the head of the queue and fails every one).
+                // A queue or a FIFO never ends by itself: `target` went, or a session
+                // failed. What is still queued stays there for the next session, on the
+                // queue taken again, after pauses doubling while sessions keep failing (a
+                // message over a side's `max_frame` stays at the head of the queue and fails
+                // every one). A FIFO's listener hands its reader out once: it is bound anew,
+                // the old one gone first, as it removes the FIFO when dropped.
                 pause = if failed {
                     (pause * 2).min(MAX_BACKOFF)
                 } else {
                     FIRST_BACKOFF
                 };
+                drop(listener);
                 tokio::time::sleep(pause).await;
                 listener = anyipc::bind(bound)
                     .await
@@ -664,9 +669,15 @@ fn is_one_way(side: &Side) -> bool {
 }
 
 /// Whether the stream of a connection of `endpoint` has no end of its own: a udp peer never
-/// says it is done, and a queue never ends.
+/// says it is done, a queue never ends, and a bound FIFO's reader holds a writing end itself.
 fn never_ends(endpoint: &Endpoint) -> bool {
-    matches!(endpoint.scheme(), Scheme::Udp | Scheme::Mq)
+    matches!(endpoint.scheme(), Scheme::Udp | Scheme::Mq | Scheme::Fifo)
+}
+
+/// Whether `endpoint`, bound, has one reader, handed out once: a `file://` log or file, an
+/// `mq://` queue ([`gives_one_connection`]) or a `fifo://`.
+fn one_reader(endpoint: &Endpoint) -> bool {
+    gives_one_connection(endpoint) || endpoint.scheme() == Scheme::Fifo
 }
 
 /// Sends everything `from` yields into `to`, then closes `to`; counts each message in the
