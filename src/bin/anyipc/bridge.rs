@@ -19,12 +19,14 @@
 //! either server closes. When a side whose stream never ends by itself (`udp://`, `mq://`, a
 //! bound `fifo://`) is left alone, the other direction being done, the session ends once it has
 //! forwarded nothing for 5 s (replies in flight still get through): waiting for its end would
-//! keep the session, and its connections, for ever. A bad message that its stream moves past
-//! (on `udp://` one that fails its checks) is reported and skipped; it does not end the
-//! session. An `mq://` message over `max_frame` does: it stays in the queue. Messages in flight
-//! when a side goes away are lost. A bound `file://`, `mq://` or `fifo://` side has one reader,
-//! so it gives one session at a time. A log's is its only one, and the bridge ends with it:
-//! exit 0 at the end of a file read with `follow=false`, 1 when the session fails. A queue
+//! keep the session, and its connections, for ever. With a bound queue or FIFO, though, the
+//! other side's end ends the session at once (what it sends is dropped, so its end says it
+//! went): what is queued meanwhile waits for the next session. A bad message that its stream
+//! moves past (on `udp://` one that fails its checks) is reported and skipped; it does not end
+//! the session. An `mq://` message over `max_frame` does: it stays in the queue. Messages in
+//! flight when a side goes away are lost. A bound `file://`, `mq://` or `fifo://` side has one
+//! reader, so it gives one session at a time. A log's is its only one, and the bridge ends with
+//! it: exit 0 at the end of a file read with `follow=false`, 1 when the session fails. A queue
 //! never ends by itself, so when B goes (or a session fails) the bridge takes the queue again
 //! and starts the next session, a persistent forwarder; what is still queued waits there. A
 //! FIFO is made again the same way (what its pipe held when the session ended is lost with the
@@ -537,12 +539,17 @@ async fn session(
         let a_to_b = async { a_to_b.await.map_err(|e| format!("A->B: {e}")) };
         let b_to_a = async { b_to_a.await.map_err(|e| format!("B->A: {e}")) };
         tokio::pin!(a_to_b, b_to_a);
+        // A side whose messages are dropped (the other is a bound queue or FIFO) has gone
+        // when its stream ends: the session ends at once, and what is queued meanwhile waits
+        // for the next one rather than being sent to a peer that is gone.
         tokio::select! {
             r = &mut a_to_b => match r {
+                Ok(()) if carry_a == Carry::Drop => Ok(()),
                 Ok(()) => until_idle(b_to_a, &counts.b_to_a).await,
                 Err(e) => Err(e),
             },
             r = &mut b_to_a => match r {
+                Ok(()) if carry_b == Carry::Drop => Ok(()),
                 Ok(()) => until_idle(a_to_b, &counts.a_to_b).await,
                 Err(e) => Err(e),
             },
@@ -705,4 +712,46 @@ where
         .inspect_ok(|msg| counters.iter().for_each(|c| c.add(msg.len())));
     to.send_all(&mut from).await?;
     to.close().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What every session of these tests shares.
+    fn shared() -> Shared {
+        Shared {
+            verbose: false,
+            retry: Duration::from_secs(1),
+            totals: Counts::default(),
+            sessions: AtomicU64::new(0),
+        }
+    }
+
+    /// A session with a bound FIFO (or queue) ends as soon as B closes: B's messages had
+    /// nowhere to go, so its end says it went. Lingering for 5 s meant taking what writers
+    /// sent meanwhile and sending it to a B that was gone, where the first send after a close
+    /// still succeeds on a socket: those messages were lost, though they came after B went.
+    /// The clock is paused: the 5 s wait, if any, passes at once.
+    #[tokio::test(start_paused = true)]
+    async fn a_bound_fifo_session_ends_when_b_closes_without_lingering() {
+        let unique = format!("anyipc-bridge-unit-{}", std::process::id());
+        let path = std::env::temp_dir().join(format!("{unique}.fifo"));
+        let fifo = Endpoint::parse(&format!("fifo://{}", path.display())).unwrap();
+        let mut front = anyipc::bind(&fifo).await.expect("bind the FIFO");
+        let a = front.accept().await.expect("the FIFO's reader");
+        let mem = format!("mem://{unique}");
+        let mut back = anyipc::bind(mem.as_str()).await.expect("bind mem");
+        let b_peer = anyipc::connect(mem.as_str()).await.expect("connect mem");
+        let b = back.accept().await.expect("accept mem");
+        drop(b_peer);
+        let started = tokio::time::Instant::now();
+        let roles = [Role::Listen, Role::Connect];
+        let failed = session(1, [a, b], roles, false, Counts::default(), &shared()).await;
+        assert!(!failed, "B closing is a clean end");
+        assert!(
+            started.elapsed() < LINGER,
+            "the session lingered after B closed"
+        );
+    }
 }
