@@ -1049,6 +1049,56 @@ async fn bridge_ends_with_the_one_session_of_a_bound_file() {
     .await;
 }
 
+/// A bound log read by a named consumer (and followed) is a persistent forwarder, as a queue
+/// is: when B goes, the session ends at once and the consumer commits its cursor after what
+/// was forwarded, and the log is read again from there once B is back. The session lived on
+/// and took the next record from the log, sent it into the dead connection (the first send
+/// after a peer's close still succeeds on a socket) and committed past it: it was lost, and
+/// the bridge ended at the next one.
+#[tokio::test]
+async fn bridge_resumes_a_named_consumer_of_a_bound_log_when_b_comes_back() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-bridge-log");
+        let log = format!("file://{}", dir.join("log"));
+        let mut b = Proc::start(&["listen", "tcp://127.0.0.1:0"], &[], true);
+        let tcp = b.stderr_after("listening on ").await;
+        let listen = format!("listen:{log}?consumer=c1");
+        let mut bridge = Proc::start(&["bridge", &listen, &tcp, "-v"], &[], false);
+        bridge.stderr_after("bridging ").await;
+        ok(&["send", &log, "r1"], &[]).await;
+        let lines = b.stdout_lines(1).await;
+        assert!(lines[0].ends_with("r1"), "{lines:?}");
+        b.kill().await;
+        // The session ends as soon as B goes, before anything more is taken from the log.
+        let closed = tokio::time::timeout(
+            Duration::from_secs(20),
+            bridge.stderr_after("bridge session 1 closed"),
+        )
+        .await
+        .expect("the session ends when B goes");
+        assert_eq!(closed, ": A->B 1 msgs/2 B, B->A 0 msgs/0 B");
+        ok(&["send", &log, "r2"], &[]).await;
+        let mut b = Proc::start(&["listen", &tcp], &[], true);
+        b.stderr_after("listening on ").await;
+        ok(&["send", &log, "r3"], &[]).await;
+        let lines = b.stdout_lines(2).await;
+        assert!(
+            lines[0].ends_with("r2") && lines[1].ends_with("r3"),
+            "r1 again, or r2 lost: {lines:?}"
+        );
+        let (status, stderr) = bridge.stop_with(libc::SIGTERM).await;
+        assert_eq!(status.code(), Some(0), "{stderr:?}");
+        assert!(
+            stderr
+                .iter()
+                .any(|l| l.starts_with("bridge session 2 opened")),
+            "{stderr:?}"
+        );
+        b.kill().await;
+    })
+    .await;
+}
+
 /// A bound `mq://` side is read only once B answers: a B that never does takes nothing from
 /// the queue (each session fails and the next is tried, and the messages stay queued). A
 /// queue never ends by itself, so when B goes the bridge takes the queue again and forwards

@@ -19,19 +19,24 @@
 //! either server closes. When a side whose stream never ends by itself (`udp://`, `mq://`, a
 //! bound `fifo://`) is left alone, the other direction being done, the session ends once it has
 //! forwarded nothing for 5 s (replies in flight still get through): waiting for its end would
-//! keep the session, and its connections, for ever. With a bound queue or FIFO, though, the
-//! other side's end ends the session at once (what it sends is dropped, so its end says it
-//! went): what is queued meanwhile waits for the next session. A bad message that its stream
+//! keep the session, and its connections, for ever. With a bound queue, FIFO or followed log
+//! read by a named consumer (`consumer=NAME`), though, the other side's end ends the session
+//! at once (what it sends is dropped, so its end says it went), before anything more is taken
+//! from the bound side: what is queued or logged meanwhile waits for the next session. A bad
+//! message that its stream
 //! moves past (on `udp://` one that fails its checks) is reported and skipped; it does not end
 //! the session. An `mq://` message over `max_frame` does: it stays in the queue. Messages in
 //! flight when a side goes away are lost. A bound `file://`, `mq://` or `fifo://` side has one
-//! reader, so it gives one session at a time. A log's is its only one, and the bridge ends with
-//! it: exit 0 at the end of a file read with `follow=false`, 1 when the session fails. A queue
-//! never ends by itself, so when B goes (or a session fails) the bridge takes the queue again
-//! and starts the next session, a persistent forwarder; what is still queued waits there. A
-//! FIFO is made again the same way (what its pipe held when the session ended is lost with the
-//! old one). Such a side is not read before B answers, so a B that never does takes nothing
-//! from the queue or the log. Reconnecting uses exponential backoff from 100 ms to 5 s: for
+//! reader, so it gives one session at a time. A queue never ends by itself, so when B goes (or
+//! a session fails) the bridge takes the queue again and starts the next session, a persistent
+//! forwarder; what is still queued waits there. A FIFO is made again the same way (what its
+//! pipe held when the session ended is lost with the old one), and so is a followed log read
+//! by a named consumer: the session closes the consumer, committing its cursor after the last
+//! record taken, and the next resumes there. Any other log or file gives one session, and the
+//! bridge ends with it (there is no cursor to resume from: read again, it would start where
+//! `from=` says): exit 0 at the end of a file read with `follow=false`, 1 when the session
+//! fails. Such a side is not read before B answers, so a B that never does takes nothing from
+//! the queue or the log. Reconnecting uses exponential backoff from 100 ms to 5 s: for
 //! each new client of a bound side, for up to `--retry` before the client is dropped; between
 //! two servers, for ever.
 
@@ -79,16 +84,18 @@ Examples:
   anyipc bridge connect:tcp://10.0.0.5:7000 listen:unix:///tmp/local.sock
   anyipc bridge connect:shm://a connect:tcp://127.0.0.1:9000  keep two servers joined
 
-A bound file://, mq:// or fifo:// side has one reader, read only once B answers. A log gives \
-one session and the bridge ends with it; a queue or a FIFO is taken again for a new session \
-whenever B goes (messages still queued wait there; the one being forwarded when B went is \
-lost, and so is what a FIFO held). \
+A bound file://, mq:// or fifo:// side has one reader, read only once B answers. A queue, a \
+FIFO or a followed log read by a named consumer (file:///dir?consumer=NAME) is taken again \
+for a new session whenever B goes, the session ending at once (messages still queued wait \
+there, and the log resumes at its consumer's cursor; the one being forwarded when B went is \
+lost, and so is what a FIFO held). Any other log or file gives one session and the bridge \
+ends with it. \
 A fifo://, file:// or mq:// side is one way: bound, it is read, and what the other side \
 sends back is dropped (reported once per session); connected to, it is only written to. \
 connect: on two of them is refused.
 
 Exit codes: 0 on Ctrl-C or SIGTERM (or at the end of a bound file:// side read with \
-follow=false), 1 runtime failure (cannot bind, accepting keeps failing, the session of a \
+follow=false), 1 runtime failure (cannot bind, accepting keeps failing, the one session of a \
 bound file:// side failed), 2 bad usage or URL.")]
 pub(crate) struct BridgeArgs {
     /// First side: URL, listen:URL or connect:URL (default: listen).
@@ -191,7 +198,8 @@ struct Shared {
 }
 
 /// Runs `anyipc bridge` until a stop signal (Ctrl-C, SIGTERM, SIGHUP), or, with a bound
-/// `file://` side, until its one session ends.
+/// `file://` side that gives one session (not a followed log read by a named consumer),
+/// until that session ends.
 ///
 /// # Errors
 /// Usage errors for bad URLs, a `mem://` side, a bound `stdio://` side or two bound sides;
@@ -251,8 +259,9 @@ pub(crate) async fn run(args: BridgeArgs) -> Result<(), CliError> {
 
 /// Binds `bound` and, for each client, connects to `target` and forwards. `swapped` says the
 /// bound side is B (so counts still read A->B and B->A). A bound side that
-/// [has one reader](one_reader) gives one session at a time: a `file://` log's ends the
-/// loop, an `mq://` queue or a `fifo://` is bound again for the next.
+/// [has one reader](one_reader) gives one session at a time: an `mq://` queue, a `fifo://`
+/// or a followed log read by a named consumer is bound again for the next
+/// ([`taken_again`]); any other `file://` side's ends the loop.
 ///
 /// # Errors
 /// Binding fails, accepting keeps failing, or the one session of a log failed.
@@ -281,15 +290,17 @@ async fn accept_loop(
                 // message held meanwhile would be lost if it never does.
                 let failed =
                     client_session(client, target.clone(), swapped, false, shared.clone()).await;
-                if !never_ends(bound) {
+                if !taken_again(bound) {
                     return one_session_ended(listener.endpoint(), failed);
                 }
-                // A queue or a FIFO never ends by itself: `target` went, or a session
-                // failed. What is still queued stays there for the next session, on the
-                // queue taken again, after pauses doubling while sessions keep failing (a
-                // message over a side's `max_frame` stays at the head of the queue and fails
-                // every one). A FIFO's listener hands its reader out once: it is bound anew,
-                // the old one gone first, as it removes the FIFO when dropped.
+                // A queue or a FIFO never ends by itself, nor does a followed log: `target`
+                // went, or a session failed. What is still queued stays there for the next
+                // session, on the queue taken again, after pauses doubling while sessions
+                // keep failing (a message over a side's `max_frame` stays at the head of the
+                // queue and fails every one); a named consumer of a log resumes at the
+                // cursor the session committed when it ended. A FIFO's listener hands its
+                // reader out once: it is bound anew, the old one gone first, as it removes
+                // the FIFO when dropped.
                 pause = if failed {
                     (pause * 2).min(MAX_BACKOFF)
                 } else {
@@ -512,11 +523,28 @@ async fn session(
     let carry_b = Carry::between((roles[1], &b_endpoint), (roles[0], &a_endpoint));
     let linger = (carry_a != Carry::Nothing && never_ends(&a_endpoint))
         || (carry_b != Carry::Nothing && never_ends(&b_endpoint));
+    // A side whose messages are dropped has gone when its stream ends: with a bound side
+    // that is taken again for the next session (a queue, a FIFO, a followed log with a named
+    // consumer), that end ends the session at once, and nothing more is taken from the bound
+    // side meanwhile (a log's consumer is closed while the session ends, which commits its
+    // cursor: a record taken then would be committed, and lost, though it came after B went).
+    let ends_when_dropped = linger
+        || (carry_a == Carry::Drop && taken_again(&b_endpoint))
+        || (carry_b == Carry::Drop && taken_again(&a_endpoint));
+    let signals = ends_when_dropped && [carry_a, carry_b].contains(&Carry::Drop);
+    let (gone_tx, gone_rx) = futures::channel::oneshot::channel();
+    let (mut gone_tx, mut gone_rx) = (Some(gone_tx), Some(gone_rx));
+    let mut signal = |carry: Carry| match carry {
+        Carry::Drop if signals => Signal::Went(gone_tx.take()),
+        Carry::Forward if signals => Signal::Stop(gone_rx.take()),
+        _ => Signal::None,
+    };
+    let (signal_a, signal_b) = (signal(carry_a), signal(carry_b));
     let (a_sink, a_stream) = a.split();
     let (b_sink, b_stream) = b.split();
     let a_to_b = direction(
         n,
-        carry_a,
+        (carry_a, signal_a),
         end_on_first_close,
         (a_stream, &a_endpoint),
         (b_sink, &b_endpoint),
@@ -524,7 +552,7 @@ async fn session(
     );
     let b_to_a = direction(
         n,
-        carry_b,
+        (carry_b, signal_b),
         end_on_first_close,
         (b_stream, &b_endpoint),
         (a_sink, &a_endpoint),
@@ -535,22 +563,25 @@ async fn session(
             r = a_to_b => r.map_err(|e| format!("A->B: {e}")),
             r = b_to_a => r.map_err(|e| format!("B->A: {e}")),
         }
-    } else if linger {
+    } else if ends_when_dropped {
         let a_to_b = async { a_to_b.await.map_err(|e| format!("A->B: {e}")) };
         let b_to_a = async { b_to_a.await.map_err(|e| format!("B->A: {e}")) };
         tokio::pin!(a_to_b, b_to_a);
-        // A side whose messages are dropped (the other is a bound queue or FIFO) has gone
-        // when its stream ends: the session ends at once, and what is queued meanwhile waits
-        // for the next one rather than being sent to a peer that is gone.
+        // A side whose messages are dropped (the other is a bound queue, FIFO or resumable
+        // log) has gone when its stream ends: the session ends at once, and what is queued
+        // (or logged) meanwhile waits for the next one rather than being sent to a peer that
+        // is gone. The other direction, stopped by then, may still be sending what it took.
         tokio::select! {
             r = &mut a_to_b => match r {
                 Ok(()) if carry_a == Carry::Drop => Ok(()),
-                Ok(()) => until_idle(b_to_a, &counts.b_to_a).await,
+                Ok(()) if linger => until_idle(b_to_a, &counts.b_to_a).await,
+                Ok(()) => b_to_a.await,
                 Err(e) => Err(e),
             },
             r = &mut b_to_a => match r {
                 Ok(()) if carry_b == Carry::Drop => Ok(()),
-                Ok(()) => until_idle(a_to_b, &counts.a_to_b).await,
+                Ok(()) if linger => until_idle(a_to_b, &counts.a_to_b).await,
+                Ok(()) => a_to_b.await,
                 Err(e) => Err(e),
             },
         }
@@ -602,13 +633,28 @@ impl Carry {
     }
 }
 
+/// How the two directions of a session that ends with the side whose messages are dropped
+/// tell each other that side went.
+#[derive(Debug)]
+enum Signal {
+    /// Neither: the directions run on their own.
+    None,
+    /// The direction that drops fires this when its stream ends (or fails), before it closes
+    /// its sink (the bound side).
+    Went(Option<futures::channel::oneshot::Sender<()>>),
+    /// The direction from the bound side takes nothing more once this fires, and leaves its
+    /// sink (the side that went) unclosed.
+    Stop(Option<futures::channel::oneshot::Receiver<()>>),
+}
+
 /// One direction of a session, from a stream to a sink, each with its endpoint, as `carry`
-/// says; the sink is closed when the stream ends, also when what it yields is dropped. A
-/// direction that carries nothing is done at once, or never with `hold` (between
-/// two servers, where the first direction done ends the session).
+/// says; the sink is closed when the stream ends, also when what it yields is dropped (and
+/// when that stream fails), but not when [`Signal::Stop`] stopped it. A direction that
+/// carries nothing is done at once, or never with `hold` (between two servers, where the
+/// first direction done ends the session).
 async fn direction<S, K>(
     n: u64,
-    carry: Carry,
+    (carry, signal): (Carry, Signal),
     hold: bool,
     (from, from_endpoint): (S, &Endpoint),
     (mut to, to_endpoint): (K, &Endpoint),
@@ -618,17 +664,32 @@ where
     S: futures::Stream<Item = io::Result<bytes::Bytes>> + Unpin,
     K: futures::Sink<bytes::Bytes, Error = io::Error> + Unpin,
 {
-    match carry {
-        Carry::Forward => forward(n, from, from_endpoint, to, counters).await,
-        Carry::Drop => {
+    match (carry, signal) {
+        (Carry::Forward, Signal::Stop(Some(gone))) => {
+            let mut from = from.take_until(gone);
+            pump(n, &mut from, from_endpoint, &mut to, counters).await?;
+            if from.is_stopped() {
+                // `to` went: closing it would only fail.
+                Ok(())
+            } else {
+                to.close().await
+            }
+        }
+        (Carry::Forward, _) => forward(n, from, from_endpoint, to, counters).await,
+        (Carry::Drop, signal) => {
             let dropped = Counter::default();
             let sink = dropping(n, from_endpoint, to_endpoint);
-            forward(n, from, from_endpoint, sink, [&dropped, &dropped]).await?;
-            // Still closed when `from` ends: a log consumer commits its cursor.
-            to.close().await
+            let read = forward(n, from, from_endpoint, sink, [&dropped, &dropped]).await;
+            if let Signal::Went(Some(went)) = signal {
+                // Nothing more is taken from `to` before it is closed.
+                let _ = went.send(());
+            }
+            // Still closed when `from` ends, or fails: a log consumer commits its cursor.
+            let closed = to.close().await;
+            read.and(closed)
         }
-        Carry::Nothing if hold => std::future::pending().await,
-        Carry::Nothing => Ok(()),
+        (Carry::Nothing, _) if hold => std::future::pending().await,
+        (Carry::Nothing, _) => Ok(()),
     }
 }
 
@@ -687,6 +748,23 @@ fn one_reader(endpoint: &Endpoint) -> bool {
     gives_one_connection(endpoint) || endpoint.scheme() == Scheme::Fifo
 }
 
+/// Whether `endpoint`, a side with [one reader](one_reader), is bound again for the next
+/// session when one ends: a queue and a FIFO, which never end, and a followed log read by a
+/// named consumer (`consumer=NAME`, no `framing=`), whose cursor says where the next one
+/// resumes. A log without a name (or a plain file) would be read again from where `from=`
+/// says, and one with `follow=false` ends: the bridge ends with their one session.
+fn taken_again(endpoint: &Endpoint) -> bool {
+    match endpoint.scheme() {
+        Scheme::Mq | Scheme::Fifo => true,
+        Scheme::File => {
+            !endpoint.has_framing()
+                && endpoint.option("consumer").is_some()
+                && anyipc::file::FileOptions::from_endpoint(endpoint).follow
+        }
+        _ => false,
+    }
+}
+
 /// Sends everything `from` yields into `to`, then closes `to`; counts each message in the
 /// session's and the total counters. A bad message that a stream of `endpoint` moves past
 /// ([`Endpoint::drops_bad_message`]) is reported and skipped.
@@ -695,6 +773,23 @@ async fn forward<S, K>(
     from: S,
     endpoint: &Endpoint,
     mut to: K,
+    counters: [&Counter; 2],
+) -> io::Result<()>
+where
+    S: futures::Stream<Item = io::Result<bytes::Bytes>> + Unpin,
+    K: futures::Sink<bytes::Bytes, Error = io::Error> + Unpin,
+{
+    pump(n, from, endpoint, &mut to, counters).await?;
+    to.close().await
+}
+
+/// Sends everything `from` yields into `to`, counting each message, without closing `to`;
+/// see [`forward`].
+async fn pump<S, K>(
+    n: u64,
+    from: S,
+    endpoint: &Endpoint,
+    to: &mut K,
     counters: [&Counter; 2],
 ) -> io::Result<()>
 where
@@ -710,8 +805,7 @@ where
             std::future::ready(!bad)
         })
         .inspect_ok(|msg| counters.iter().for_each(|c| c.add(msg.len())));
-    to.send_all(&mut from).await?;
-    to.close().await
+    to.send_all(&mut from).await
 }
 
 #[cfg(test)]
