@@ -906,6 +906,22 @@ async fn bridge_with_the_bound_side_second_and_usage_errors() {
                 text(&out.stderr)
             );
         }
+
+        // B is the endpoint A binds: the bridge would connect to itself until EMFILE.
+        for args in [
+            &["bridge", "tcp://127.0.0.1:7400", "tcp://127.0.0.1:7400"][..],
+            &[
+                "bridge",
+                "connect:unix:///tmp/x.sock",
+                "listen:unix:///tmp/x.sock",
+            ],
+        ] {
+            let out = run(args, &[], b"").await;
+            let stderr = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+            assert_eq!(stderr.lines().count(), 1, "{stderr}");
+            assert!(stderr.contains("would connect to itself"), "{stderr}");
+        }
     })
     .await;
 }

@@ -71,7 +71,8 @@ const LINGER: Duration = Duration::from_secs(5);
 #[command(after_help = "\
 Sides: a URL is bound (listen:URL) or connected to (connect:URL). Without a prefix, A is bound \
 and B is connected to, once for each client accepted on A. connect: on both sides bridges two \
-servers and reconnects whenever either goes away. listen: on both is refused.
+servers and reconnects whenever either goes away. listen: on both is refused, and so is \
+connecting to the very endpoint the other side binds.
 
 The bridge prints `bridging A <-> B` on stderr (with the real port when port 0 was asked \
 for) and runs until Ctrl-C or SIGTERM (or SIGHUP). mem:// is refused: no other process can \
@@ -202,7 +203,8 @@ struct Shared {
 /// until that session ends.
 ///
 /// # Errors
-/// Usage errors for bad URLs, a `mem://` side, a bound `stdio://` side or two bound sides;
+/// Usage errors for bad URLs, a `mem://` side, a bound `stdio://` side, two bound sides or
+/// a connected side that is the endpoint the other binds;
 /// runtime errors when binding fails, accepting keeps failing, or the one session of a
 /// bound `file://` side failed.
 pub(crate) async fn run(args: BridgeArgs) -> Result<(), CliError> {
@@ -214,6 +216,7 @@ pub(crate) async fn run(args: BridgeArgs) -> Result<(), CliError> {
             refuse_binding_stdio(&side.endpoint, "bridge")?;
         }
     }
+    refuse_bridging_to_itself(&a, &b)?;
     let shared = Arc::new(Shared {
         verbose: args.verbose,
         retry: args.retry,
@@ -323,6 +326,30 @@ async fn accept_loop(
             Err(err) => accept_errors.wait_out(&err, listener.endpoint()).await?,
         }
     }
+}
+
+/// Refuses a connected side that is the very endpoint the other side binds (same scheme and
+/// address; a tcp or udp port 0 is a new port, so never the same): each client accepted
+/// would be connected back to the bridge itself, whose connection is one more client, over
+/// and over until the process runs out of file descriptors (and a bound queue, FIFO or log
+/// would be fed what is read from it, for ever).
+///
+/// # Errors
+/// A usage error when B is A (or A is B).
+fn refuse_bridging_to_itself(a: &Side, b: &Side) -> Result<(), CliError> {
+    let (bound, target) = match (a.role, b.role) {
+        (Role::Listen, Role::Connect) => (&a.endpoint, &b.endpoint),
+        (Role::Connect, Role::Listen) => (&b.endpoint, &a.endpoint),
+        _ => return Ok(()),
+    };
+    let port_zero = matches!(bound.address(), anyipc::Address::HostPort { port: 0, .. });
+    if bound.scheme() == target.scheme() && bound.address() == target.address() && !port_zero {
+        return Err(CliError::Usage(format!(
+            "bridge: {target} is the endpoint the other side binds; the bridge would connect \
+             to itself"
+        )));
+    }
+    Ok(())
 }
 
 /// How the bridge ends with the one session of a bound `file://` side: a failure is an
