@@ -40,15 +40,15 @@
 //! each new client of a bound side, for up to `--retry` before the client is dropped; between
 //! two servers, for ever.
 
+mod session;
+
 use crate::accept_errors::AcceptErrors;
 use crate::cli_error;
 use crate::duration_arg::parse_duration;
-use crate::endpoint_arg::{
-    gives_one_connection, no_way_back, refuse_binding_stdio, refuse_in_process,
-};
+use crate::endpoint_arg::{gives_one_connection, refuse_binding_stdio, refuse_in_process};
 use crate::{CliError, StopSignals};
 use anyipc::{Connection, Endpoint, Scheme};
-use futures::{SinkExt, StreamExt, TryStreamExt};
+use futures::StreamExt;
 use std::fmt;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -443,7 +443,7 @@ async fn client_session(
         true => [Role::Connect, Role::Listen],
         false => [Role::Listen, Role::Connect],
     };
-    session(n, [a, b], roles, false, counts, &shared).await
+    session::run(n, [a, b], roles, false, counts, &shared).await
 }
 
 /// Keeps a session between two servers, starting it again whenever it ends: at once after a
@@ -467,7 +467,7 @@ async fn join_servers(a: &Endpoint, b: &Endpoint, shared: &Arc<Shared>) -> Resul
         let n = shared.sessions.fetch_add(1, Ordering::Relaxed) + 1;
         let conns = [conn_a, conn_b];
         let roles = [Role::Connect, Role::Connect];
-        let failed = session(n, conns, roles, true, Counts::default(), shared).await;
+        let failed = session::run(n, conns, roles, true, Counts::default(), shared).await;
         pause = if failed {
             (pause * 2).min(MAX_BACKOFF)
         } else {
@@ -526,238 +526,6 @@ async fn connect_with_backoff(
     }
 }
 
-/// Forwards between `a` and `b`, bound or connected to as `roles` says, until the session
-/// ends (see the module docs); `true` if it ended with an error, which is printed (a clean
-/// end only with `-v`).
-async fn session(
-    n: u64,
-    [a, b]: [Connection; 2],
-    roles: [Role; 2],
-    end_on_first_close: bool,
-    counts: Counts,
-    shared: &Shared,
-) -> bool {
-    if shared.verbose {
-        eprintln!(
-            "bridge session {n} opened: {} <-> {}",
-            a.peer_addr(),
-            b.peer_addr()
-        );
-    }
-    // Which bad messages each side's stream moves past depends on its endpoint.
-    let (a_endpoint, b_endpoint) = (a.endpoint().clone(), b.endpoint().clone());
-    let carry_a = Carry::between((roles[0], &a_endpoint), (roles[1], &b_endpoint));
-    let carry_b = Carry::between((roles[1], &b_endpoint), (roles[0], &a_endpoint));
-    let linger = (carry_a != Carry::Nothing && never_ends(&a_endpoint))
-        || (carry_b != Carry::Nothing && never_ends(&b_endpoint));
-    // A side whose messages are dropped has gone when its stream ends: with a bound side
-    // that is taken again for the next session (a queue, a FIFO, a followed log with a named
-    // consumer), that end ends the session at once, and nothing more is taken from the bound
-    // side meanwhile (a log's consumer is closed while the session ends, which commits its
-    // cursor: a record taken then would be committed, and lost, though it came after B went).
-    let ends_when_dropped = linger
-        || (carry_a == Carry::Drop && taken_again(&b_endpoint))
-        || (carry_b == Carry::Drop && taken_again(&a_endpoint));
-    let signals = ends_when_dropped && [carry_a, carry_b].contains(&Carry::Drop);
-    let (gone_tx, gone_rx) = futures::channel::oneshot::channel();
-    let (mut gone_tx, mut gone_rx) = (Some(gone_tx), Some(gone_rx));
-    let mut signal = |carry: Carry| match carry {
-        Carry::Drop if signals => Signal::Went(gone_tx.take()),
-        Carry::Forward if signals => Signal::Stop(gone_rx.take()),
-        _ => Signal::None,
-    };
-    let (signal_a, signal_b) = (signal(carry_a), signal(carry_b));
-    let (a_sink, a_stream) = a.split();
-    let (b_sink, b_stream) = b.split();
-    let a_to_b = direction(
-        n,
-        (carry_a, signal_a),
-        end_on_first_close,
-        (a_stream, &a_endpoint),
-        (b_sink, &b_endpoint),
-        [&counts.a_to_b, &shared.totals.a_to_b],
-    );
-    let b_to_a = direction(
-        n,
-        (carry_b, signal_b),
-        end_on_first_close,
-        (b_stream, &b_endpoint),
-        (a_sink, &a_endpoint),
-        [&counts.b_to_a, &shared.totals.b_to_a],
-    );
-    let outcome = if end_on_first_close {
-        tokio::select! {
-            r = a_to_b => r.map_err(|e| format!("A->B: {e}")),
-            r = b_to_a => r.map_err(|e| format!("B->A: {e}")),
-        }
-    } else if ends_when_dropped {
-        let a_to_b = async { a_to_b.await.map_err(|e| format!("A->B: {e}")) };
-        let b_to_a = async { b_to_a.await.map_err(|e| format!("B->A: {e}")) };
-        tokio::pin!(a_to_b, b_to_a);
-        // A side whose messages are dropped (the other is a bound queue, FIFO or resumable
-        // log) has gone when its stream ends: the session ends at once, and what is queued
-        // (or logged) meanwhile waits for the next one rather than being sent to a peer that
-        // is gone. The other direction, stopped by then, may still be sending what it took.
-        tokio::select! {
-            r = &mut a_to_b => match r {
-                Ok(()) if carry_a == Carry::Drop => Ok(()),
-                Ok(()) if linger => until_idle(b_to_a, &counts.b_to_a).await,
-                Ok(()) => b_to_a.await,
-                Err(e) => Err(e),
-            },
-            r = &mut b_to_a => match r {
-                Ok(()) if carry_b == Carry::Drop => Ok(()),
-                Ok(()) if linger => until_idle(a_to_b, &counts.a_to_b).await,
-                Ok(()) => a_to_b.await,
-                Err(e) => Err(e),
-            },
-        }
-    } else {
-        tokio::try_join!(
-            async { a_to_b.await.map_err(|e| format!("A->B: {e}")) },
-            async { b_to_a.await.map_err(|e| format!("B->A: {e}")) },
-        )
-        .map(|_| ())
-    };
-    match outcome {
-        Ok(()) => {
-            if shared.verbose {
-                eprintln!("bridge session {n} closed: {counts}");
-            }
-            false
-        }
-        Err(why) => {
-            eprintln!("anyipc: bridge session {n} closed ({why}): {counts}");
-            true
-        }
-    }
-}
-
-/// What a session does with the messages one side sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Carry {
-    /// Forwards them to the other side.
-    Forward,
-    /// Reads and drops them: the other side is a bound `fifo://`, `file://` or `mq://`, which
-    /// nothing sent back reaches (into a queue it would be taken as one more message, and
-    /// forwarded again).
-    Drop,
-    /// Never reads the side: a connected `fifo://`, `file://` or `mq://` is only written to
-    /// (reading a queue would take back what the bridge put in it).
-    Nothing,
-}
-
-impl Carry {
-    /// What to do with what `from` sends to `to`, each a role and an endpoint.
-    fn between(from: (Role, &Endpoint), to: (Role, &Endpoint)) -> Carry {
-        if from.0 == Role::Connect && from.1.scheme().is_one_way() {
-            Carry::Nothing
-        } else if to.0 == Role::Listen && to.1.scheme().is_one_way() {
-            Carry::Drop
-        } else {
-            Carry::Forward
-        }
-    }
-}
-
-/// How the two directions of a session that ends with the side whose messages are dropped
-/// tell each other that side went.
-#[derive(Debug)]
-enum Signal {
-    /// Neither: the directions run on their own.
-    None,
-    /// The direction that drops fires this when its stream ends (or fails), before it closes
-    /// its sink (the bound side).
-    Went(Option<futures::channel::oneshot::Sender<()>>),
-    /// The direction from the bound side takes nothing more once this fires, and leaves its
-    /// sink (the side that went) unclosed.
-    Stop(Option<futures::channel::oneshot::Receiver<()>>),
-}
-
-/// One direction of a session, from a stream to a sink, each with its endpoint, as `carry`
-/// says; the sink is closed when the stream ends, also when what it yields is dropped (and
-/// when that stream fails), but not when [`Signal::Stop`] stopped it. A direction that
-/// carries nothing is done at once, or never with `hold` (between two servers, where the
-/// first direction done ends the session).
-async fn direction<S, K>(
-    n: u64,
-    (carry, signal): (Carry, Signal),
-    hold: bool,
-    (from, from_endpoint): (S, &Endpoint),
-    (mut to, to_endpoint): (K, &Endpoint),
-    counters: [&Counter; 2],
-) -> io::Result<()>
-where
-    S: futures::Stream<Item = io::Result<bytes::Bytes>> + Unpin,
-    K: futures::Sink<bytes::Bytes, Error = io::Error> + Unpin,
-{
-    match (carry, signal) {
-        (Carry::Forward, Signal::Stop(Some(gone))) => {
-            let mut from = from.take_until(gone);
-            pump(n, &mut from, from_endpoint, &mut to, counters).await?;
-            if from.is_stopped() {
-                // `to` went: closing it would only fail.
-                Ok(())
-            } else {
-                to.close().await
-            }
-        }
-        (Carry::Forward, _) => forward(n, from, from_endpoint, to, counters).await,
-        (Carry::Drop, signal) => {
-            let dropped = Counter::default();
-            let sink = dropping(n, from_endpoint, to_endpoint);
-            let read = forward(n, from, from_endpoint, sink, [&dropped, &dropped]).await;
-            if let Signal::Went(Some(went)) = signal {
-                // Nothing more is taken from `to` before it is closed.
-                let _ = went.send(());
-            }
-            // Still closed when `from` ends, or fails: a log consumer commits its cursor.
-            let closed = to.close().await;
-            read.and(closed)
-        }
-        (Carry::Nothing, _) if hold => std::future::pending().await,
-        (Carry::Nothing, _) => Ok(()),
-    }
-}
-
-/// A sink that drops what `from` sends to `to`, a bound side that nothing sent back
-/// reaches, and reports the first such message of session `n`.
-fn dropping(
-    n: u64,
-    from: &Endpoint,
-    to: &Endpoint,
-) -> impl futures::Sink<bytes::Bytes, Error = io::Error> + Unpin {
-    let report = format!(
-        "anyipc: bridge session {n}: dropping what {from} sends: {}",
-        no_way_back(to).unwrap_or_default()
-    );
-    let mut reported = false;
-    futures::sink::drain::<bytes::Bytes>()
-        .sink_map_err(|never| -> io::Error { match never {} })
-        .with(move |msg: bytes::Bytes| {
-            if !std::mem::replace(&mut reported, true) {
-                eprintln!("{report}");
-            }
-            std::future::ready(Ok::<_, io::Error>(msg))
-        })
-}
-
-/// Runs the direction left, `forwarding`, until it ends or has moved nothing (as `counter`
-/// shows) for [`LINGER`].
-async fn until_idle<F>(mut forwarding: F, counter: &Counter) -> Result<(), String>
-where
-    F: std::future::Future<Output = Result<(), String>> + Unpin,
-{
-    loop {
-        let before = counter.messages();
-        match tokio::time::timeout(LINGER, &mut forwarding).await {
-            Ok(done) => return done,
-            Err(_) if counter.messages() != before => continue,
-            Err(_) => return Ok(()),
-        }
-    }
-}
-
 /// Whether `side` carries messages one way only ([`Scheme::is_one_way`]).
 fn is_one_way(side: &Side) -> bool {
     side.endpoint.scheme().is_one_way()
@@ -789,90 +557,5 @@ fn taken_again(endpoint: &Endpoint) -> bool {
                 && anyipc::file::FileOptions::from_endpoint(endpoint).follow
         }
         _ => false,
-    }
-}
-
-/// Sends everything `from` yields into `to`, then closes `to`; counts each message in the
-/// session's and the total counters. A bad message that a stream of `endpoint` moves past
-/// ([`Endpoint::drops_bad_message`]) is reported and skipped.
-async fn forward<S, K>(
-    n: u64,
-    from: S,
-    endpoint: &Endpoint,
-    mut to: K,
-    counters: [&Counter; 2],
-) -> io::Result<()>
-where
-    S: futures::Stream<Item = io::Result<bytes::Bytes>> + Unpin,
-    K: futures::Sink<bytes::Bytes, Error = io::Error> + Unpin,
-{
-    pump(n, from, endpoint, &mut to, counters).await?;
-    to.close().await
-}
-
-/// Sends everything `from` yields into `to`, counting each message, without closing `to`;
-/// see [`forward`].
-async fn pump<S, K>(
-    n: u64,
-    from: S,
-    endpoint: &Endpoint,
-    to: &mut K,
-    counters: [&Counter; 2],
-) -> io::Result<()>
-where
-    S: futures::Stream<Item = io::Result<bytes::Bytes>> + Unpin,
-    K: futures::Sink<bytes::Bytes, Error = io::Error> + Unpin,
-{
-    let mut from = from
-        .filter(|item| {
-            let bad = matches!(item, Err(e) if endpoint.drops_bad_message(e));
-            if let (true, Err(err)) = (bad, item) {
-                eprintln!("anyipc: bridge session {n}: skipped a bad message: {err}");
-            }
-            std::future::ready(!bad)
-        })
-        .inspect_ok(|msg| counters.iter().for_each(|c| c.add(msg.len())));
-    to.send_all(&mut from).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// What every session of these tests shares.
-    fn shared() -> Shared {
-        Shared {
-            verbose: false,
-            retry: Duration::from_secs(1),
-            totals: Counts::default(),
-            sessions: AtomicU64::new(0),
-        }
-    }
-
-    /// A session with a bound FIFO (or queue) ends as soon as B closes: B's messages had
-    /// nowhere to go, so its end says it went. Lingering for 5 s meant taking what writers
-    /// sent meanwhile and sending it to a B that was gone, where the first send after a close
-    /// still succeeds on a socket: those messages were lost, though they came after B went.
-    /// The clock is paused: the 5 s wait, if any, passes at once.
-    #[tokio::test(start_paused = true)]
-    async fn a_bound_fifo_session_ends_when_b_closes_without_lingering() {
-        let unique = format!("anyipc-bridge-unit-{}", std::process::id());
-        let path = std::env::temp_dir().join(format!("{unique}.fifo"));
-        let fifo = Endpoint::parse(&format!("fifo://{}", path.display())).unwrap();
-        let mut front = anyipc::bind(&fifo).await.expect("bind the FIFO");
-        let a = front.accept().await.expect("the FIFO's reader");
-        let mem = format!("mem://{unique}");
-        let mut back = anyipc::bind(mem.as_str()).await.expect("bind mem");
-        let b_peer = anyipc::connect(mem.as_str()).await.expect("connect mem");
-        let b = back.accept().await.expect("accept mem");
-        drop(b_peer);
-        let started = tokio::time::Instant::now();
-        let roles = [Role::Listen, Role::Connect];
-        let failed = session(1, [a, b], roles, false, Counts::default(), &shared()).await;
-        assert!(!failed, "B closing is a clean end");
-        assert!(
-            started.elapsed() < LINGER,
-            "the session lingered after B closed"
-        );
     }
 }
