@@ -13,7 +13,8 @@
 //! back is dropped (reported once per session: into a queue it would be taken as one more
 //! message and forwarded again); connected to, it is only written to (reading a queue would
 //! take back what the bridge put in it). Two such sides connected to are refused, as nothing
-//! would be read. When one side closes its
+//! would be read; with one, the session is the one direction, until its stream ends or
+//! forwarding fails. When one side closes its
 //! sending half, the bridge closes the other side's, so half-close travels through; the session
 //! ends when both directions are done, when forwarding fails, or (between two servers) when
 //! either server closes. When a side whose stream never ends by itself (`udp://`, `mq://`, a
@@ -21,8 +22,9 @@
 //! forwarded nothing for 5 s (replies in flight still get through): waiting for its end would
 //! keep the session, and its connections, for ever. With a bound queue, FIFO or followed log
 //! read by a named consumer (`consumer=NAME`), though, the other side's end ends the session
-//! at once (what it sends is dropped, so its end says it went), before anything more is taken
-//! from the bound side: what is queued or logged meanwhile waits for the next session. A bad
+//! at once (what it sends is dropped, so its end says it went; a B that only half-closes its
+//! sending side counts as gone too), before anything more is taken from the bound side: what
+//! is queued or logged meanwhile waits for the next session. A bad
 //! message that its stream
 //! moves past (on `udp://` one that fails its checks) is reported and skipped; it does not end
 //! the session. An `mq://` message over `max_frame` does: it stays in the queue. Messages in

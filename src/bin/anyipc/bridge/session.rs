@@ -3,7 +3,7 @@
 
 use super::{never_ends, taken_again, Counter, Counts, Role, Shared, LINGER};
 use crate::endpoint_arg::no_way_back;
-use anyipc::{Connection, Endpoint};
+use anyipc::{Connection, Endpoint, Scheme};
 use futures::{SinkExt, StreamExt, TryStreamExt};
 use std::io;
 
@@ -29,8 +29,18 @@ pub(super) async fn run(
     let (a_endpoint, b_endpoint) = (a.endpoint().clone(), b.endpoint().clone());
     let carry_a = Carry::between((roles[0], &a_endpoint), (roles[1], &b_endpoint));
     let carry_b = Carry::between((roles[1], &b_endpoint), (roles[0], &a_endpoint));
-    let linger = (carry_a != Carry::Nothing && never_ends(&a_endpoint))
-        || (carry_b != Carry::Nothing && never_ends(&b_endpoint));
+    // A connected one-way side is only written to: its direction is done at once, which ends
+    // nothing. The session is then the other direction, to its end or failure (a bound FIFO
+    // made again, or a queue's message dropped in a wait for room, after every quiet spell,
+    // would lose messages); only a udp client's, which never ends, still ends after a quiet
+    // spell.
+    let one_way = [carry_a, carry_b].contains(&Carry::Nothing);
+    let lingers = |carry: Carry, endpoint: &Endpoint| {
+        carry != Carry::Nothing
+            && never_ends(endpoint)
+            && (!one_way || endpoint.scheme() == Scheme::Udp)
+    };
+    let linger = lingers(carry_a, &a_endpoint) || lingers(carry_b, &b_endpoint);
     // A side whose messages are dropped has gone when its stream ends: with a bound side
     // that is taken again for the next session (a queue, a FIFO, a followed log with a named
     // consumer), that end ends the session at once, and nothing more is taken from the bound
@@ -296,6 +306,30 @@ mod tests {
             totals: Counts::default(),
             sessions: AtomicU64::new(0),
         }
+    }
+
+    /// A bound FIFO forwarded into a connected log (a side only written to) is one session
+    /// for as long as the FIFO is read: quiet spells do not end it. (Ending it after 5 s of
+    /// quiet, as a two-way session of an endless side does, made the FIFO anew each time:
+    /// writers holding it got EPIPE and what it held was lost.) The clock is paused: a
+    /// linger, if any, passes at once.
+    #[tokio::test(start_paused = true)]
+    async fn a_session_into_a_side_only_written_to_outlives_quiet_spells() {
+        let unique = format!("anyipc-bridge-unit-quiet-{}", std::process::id());
+        let dir = std::env::temp_dir().join(&unique);
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = Endpoint::parse(&format!("fifo://{}", dir.join("in").display())).unwrap();
+        let mut front = anyipc::bind(&fifo).await.expect("bind the FIFO");
+        let a = front.accept().await.expect("the FIFO's reader");
+        let log = format!("file://{}", dir.join("log").display());
+        let b = anyipc::connect(log.as_str()).await.expect("open the log");
+        let roles = [Role::Listen, Role::Connect];
+        let shared = shared();
+        let session = run(1, [a, b], roles, false, Counts::default(), &shared);
+        let ended = tokio::time::timeout(LINGER * 10, session).await;
+        drop(front);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(ended.is_err(), "the session ended after a quiet spell");
     }
 
     /// A session with a bound FIFO (or queue) ends as soon as B closes: B's messages had
