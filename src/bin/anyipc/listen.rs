@@ -268,7 +268,8 @@ impl Messages {
     }
 }
 
-/// How long `listen` waits, at its end, for a log consumer to commit its cursor.
+/// How long `listen` waits at its end: for a connection to close or a log consumer to commit
+/// its cursor, and, after a stop signal, for a reader of stdout to take what is written.
 pub(crate) const CLOSE_PATIENCE: Duration = Duration::from_secs(5);
 
 /// Reads one connection to its end a batch at a time ([`Connection::recv_batch`]: every

@@ -70,23 +70,17 @@ impl LogConsumer {
         })
     }
 
-    /// The next record's payload; while waiting for one, commits what was printed once
-    /// that is a second old. Only when every record taken is printed: a commit covers
-    /// every record taken.
-    async fn wait_next(&mut self) -> Option<io::Result<Bytes>> {
-        loop {
-            if self.uncommitted == 0 {
-                return self.next().await;
-            }
-            tokio::select! {
-                biased;
-                record = self.consumer.recv() => return payload(record),
-                _ = tokio::time::sleep_until(self.last_commit + COMMIT_PERIOD) => {
-                    if let Err(err) = self.commit().await {
-                        return Some(Err(err));
-                    }
-                }
-            }
+    /// The next record's payload, or, while none comes, that what was printed is a second
+    /// old and due to be committed. Only when every record taken is printed: a commit
+    /// covers every record taken.
+    async fn wait_next(&mut self) -> Waited {
+        if self.uncommitted == 0 {
+            return Waited::Message(self.next().await);
+        }
+        tokio::select! {
+            biased;
+            record = self.consumer.recv() => Waited::Message(payload(record)),
+            _ = tokio::time::sleep_until(self.last_commit + COMMIT_PERIOD) => Waited::CommitDue,
         }
     }
 
@@ -111,6 +105,15 @@ impl LogConsumer {
         self.last_commit = Instant::now();
         Ok(())
     }
+}
+
+/// What waiting for the next message of a [`Kept`] brought.
+enum Waited {
+    /// The next message, an error, or the end.
+    Message(Option<io::Result<Bytes>>),
+    /// No message yet, and a log consumer's cursor is due to be committed (not under way
+    /// while a stop signal may cut the wait short: a commit cut short would race the next).
+    CommitDue,
 }
 
 /// A received record as the payload a connection would have given.
@@ -146,11 +149,11 @@ impl Kept {
         }
     }
 
-    /// The next message, when every message taken so far is printed (a log consumer may
-    /// commit meanwhile).
-    async fn wait_next(&mut self) -> Option<io::Result<Bytes>> {
+    /// The next message, when every message taken so far is printed (or a log consumer's
+    /// commit is due meanwhile).
+    async fn wait_next(&mut self) -> Waited {
         match self {
-            Kept::Connection(conn) => conn.next().await,
+            Kept::Connection(conn) => Waited::Message(conn.next().await),
             Kept::LogConsumer(log) => log.wait_next().await,
         }
     }
@@ -164,11 +167,20 @@ impl Kept {
     }
 
     /// Tells that `n` more messages were printed (a log consumer commits when due).
-    async fn printed(&mut self, n: u64) -> io::Result<()> {
-        match self {
+    ///
+    /// # Errors
+    /// A log consumer's cursor cannot be committed.
+    async fn printed(&mut self, n: u64) -> Result<(), CliError> {
+        let committed = match self {
             Kept::Connection(_) => Ok(()),
             Kept::LogConsumer(log) => log.printed(n).await,
-        }
+        };
+        committed.map_err(|err| {
+            CliError::Runtime(format!(
+                "cannot commit the cursor of {}: {err}",
+                self.endpoint()
+            ))
+        })
     }
 
     /// Closes the source after everything taken was printed: a log consumer's cursor is
@@ -214,10 +226,17 @@ pub(crate) async fn print_kept(
         if count == Some(printed) {
             break Ok(());
         }
-        let item = tokio::select! {
+        let waited = tokio::select! {
             biased;
             _ = stop.recv() => break Ok(()),
-            item = kept.wait_next() => item,
+            waited = kept.wait_next() => waited,
+        };
+        let item = match waited {
+            Waited::Message(item) => item,
+            Waited::CommitDue => match kept.printed(0).await {
+                Ok(()) => continue,
+                Err(err) => break Err(err),
+            },
         };
         let mut end = None;
         let mut next = Some(item);
@@ -243,13 +262,7 @@ pub(crate) async fn print_kept(
         // (`?`): the records being printed are read again by the next consumer.
         let flushed = flush_unless_stopped(out, stop).await?;
         printed += queued;
-        let committed = kept.printed(queued).await.map_err(|err| {
-            CliError::Runtime(format!(
-                "cannot commit the cursor of {}: {err}",
-                kept.endpoint()
-            ))
-        });
-        if let Err(err) = committed {
+        if let Err(err) = kept.printed(queued).await {
             break Err(err);
         }
         if flushed == Flushed::Stopped {
