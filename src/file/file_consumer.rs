@@ -63,6 +63,9 @@ pub struct FileConsumer {
     /// Where it started; after a record is returned, the tailer knows the position.
     start: Position,
     opts: FileOptions,
+    /// A cursor store under way: one whose `commit` was cut short runs on, and the next
+    /// waits for it first (two stores at once would share the temporary file).
+    storing: Option<blocking::BlockingTask<io::Result<()>>>,
 }
 
 impl FileConsumer {
@@ -122,6 +125,7 @@ impl FileConsumer {
             name: name.map(str::to_owned),
             start,
             opts,
+            storing: None,
         })
     }
 
@@ -266,7 +270,8 @@ impl FileConsumer {
     /// `InvalidInput` for a consumer without a name; OS errors writing the cursor.
     ///
     /// # Cancel safety
-    /// Cancel safe: the cursor file is replaced atomically, old or new.
+    /// Cancel safe: the cursor file is replaced atomically, old or new. A commit cut short
+    /// goes on in the background, and the next one waits for it before it stores.
     pub async fn commit(&mut self) -> io::Result<()> {
         let Some(name) = self.name.clone() else {
             return Err(io::Error::new(
@@ -274,8 +279,18 @@ impl FileConsumer {
                 "a consumer without a name has no cursor to commit",
             ));
         };
+        if let Some(earlier) = &mut self.storing {
+            // Its outcome was the cut-short commit's to report; this one stores anew.
+            let _ = earlier.await;
+            self.storing = None;
+        }
         let (dir, position) = (self.dir.clone(), self.delivered());
         let (durable, mode) = (self.opts.fsync != FsyncPolicy::Never, self.opts.mode);
-        blocking::run(move || cursor::store(&dir, &name, position, durable, mode)).await
+        let storing = self.storing.insert(blocking::spawn(move || {
+            cursor::store(&dir, &name, position, durable, mode)
+        }));
+        let stored = storing.await;
+        self.storing = None;
+        stored?
     }
 }

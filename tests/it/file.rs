@@ -112,6 +112,44 @@ async fn urls_carry_10k_messages_in_order_with_empty_and_max_size_ones() {
     .await
 }
 
+/// A commit cut short (its future dropped while the store runs) and the commit right after
+/// it never share the cursor's temporary file: every later commit succeeds, and the cursor
+/// ends where the last one put it. (They raced: one store removed the other's temporary
+/// file, and a rename failed or left an empty cursor.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_cut_short_does_not_race_the_next() {
+    watchdog(60, async {
+        let dir = TempDir::new("file-commit-cut");
+        let mut log = FileProducer::open(dir.path(), opts(FsyncPolicy::Never))
+            .await
+            .unwrap();
+        let records: Vec<[u8; 8]> = (0..300u64).map(u64::to_le_bytes).collect();
+        log.append_many(&records).await.unwrap();
+        log.close().await.unwrap();
+        let mut consumer = FileConsumer::open(dir.path(), Some("cut"), opts(FsyncPolicy::Always))
+            .await
+            .unwrap();
+        for round in 0..300u64 {
+            consumer.recv().await.unwrap().expect("a record");
+            // Polled once: the store starts on the blocking pool, then the future is dropped.
+            let cut = futures::FutureExt::now_or_never(consumer.commit());
+            assert!(
+                cut.is_none(),
+                "round {round}: a durable store finished at once"
+            );
+            consumer
+                .commit()
+                .await
+                .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        }
+        let reopened = FileConsumer::open(dir.path(), Some("cut"), opts(FsyncPolicy::Never))
+            .await
+            .unwrap();
+        assert_eq!(reopened.position(), 300);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_consumer_tails_appends_as_they_happen() {
     watchdog(60, async {
