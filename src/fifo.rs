@@ -128,6 +128,14 @@ use std::path::Path;
 /// ```
 pub const MAX_ATOMIC_FRAME: usize = crate::sys::PIPE_BUF;
 
+/// The codec of a FIFO's reading connection. Every anyipc writer writes each frame whole
+/// in one atomic write, so a frame over the reader's `max_frame` (from a writer with a
+/// larger one) can be dropped, and the other writers' frames after it read on.
+pub(crate) fn reader_codec(endpoint: &Endpoint) -> crate::codec::FrameCodec {
+    crate::codec::FrameCodec::new(endpoint.framing(), endpoint.max_frame())
+        .dropping_frames_up_to(MAX_ATOMIC_FRAME)
+}
+
 /// The path of a `fifo://` endpoint.
 fn fifo_path(endpoint: &Endpoint) -> io::Result<&Path> {
     endpoint.path().ok_or_else(|| {

@@ -131,6 +131,17 @@ impl FrameCodec {
         }
     }
 
+    /// Whether decoding goes on after this codec refuses a frame of `len` bytes (over
+    /// `max_frame`): a line codec drops the line, a length codec the frames it was made to
+    /// drop ([`dropping_frames_up_to`](Self::dropping_frames_up_to)).
+    pub(crate) fn drops_refused(&self, len: u64) -> bool {
+        match self {
+            FrameCodec::Length(codec) => codec.drops_refused(len),
+            FrameCodec::Lines(_) => true,
+            FrameCodec::Raw(_) => false,
+        }
+    }
+
     /// With length framing, [`LengthCodec::dropping_frames_up_to`]: a length over
     /// `max_frame` whose frame is at most `frame_len` bytes loses only its frame. Other
     /// framings already go on after a frame they refuse (lines) or never refuse one (raw).

@@ -97,6 +97,12 @@ impl LengthCodec {
         self
     }
 
+    /// Whether a refused length `len` (over `max_frame`) is dropped with its frame, decoding
+    /// going on after it ([`dropping_frames_up_to`](Self::dropping_frames_up_to)).
+    pub(crate) fn drops_refused(&self, len: u64) -> bool {
+        len.saturating_add(HEADER_LEN as u64) <= self.drop_max as u64
+    }
+
     /// Whether the last error this codec reported was a length whose frame it drops, so
     /// that decoding goes on.
     pub(crate) fn goes_on_after_error(&self) -> bool {
@@ -145,10 +151,9 @@ impl Decoder for LengthCodec {
         };
         let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
         if len as u64 > self.max_frame as u64 {
-            let frame_len = HEADER_LEN as u64 + u64::from(len);
-            if frame_len <= self.drop_max as u64 {
+            if self.drops_refused(len.into()) {
                 // Dropped by the next decodes, header and all.
-                self.dropping = frame_len as usize;
+                self.dropping = HEADER_LEN + len as usize;
             }
             return Err(FrameError::TooLarge {
                 len: len.into(),

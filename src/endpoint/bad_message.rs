@@ -1,7 +1,7 @@
 //! [`Endpoint::drops_bad_message`]: what follows a bad message on each transport.
 
 use super::Endpoint;
-use crate::codec::{FormatError, FrameError, Framing};
+use crate::codec::{FormatError, FrameCodec, FrameError};
 use crate::Scheme;
 use std::io;
 
@@ -47,16 +47,21 @@ impl Endpoint {
             Some(FrameError::TooLarge { len, .. }) => Some(*len),
             _ => None,
         };
-        match (self.scheme(), self.framing(), too_long) {
-            (Scheme::Udp | Scheme::Mem, ..) => true,
-            (Scheme::Mq, ..) => false,
-            (_, Framing::Lines, Some(_)) => true,
-            #[cfg(unix)]
-            (Scheme::Fifo, Framing::Length, Some(len)) => {
-                let frame_len = len.saturating_add(crate::codec::LENGTH_HEADER as u64);
-                frame_len <= crate::fifo::MAX_ATOMIC_FRAME as u64
-            }
-            _ => false,
+        match (self.scheme(), too_long) {
+            (Scheme::Udp | Scheme::Mem, _) => true,
+            (Scheme::Mq, _) => false,
+            // What the receiving codec does with a frame it refuses.
+            (_, Some(len)) => self.receiving_codec().drops_refused(len),
+            (_, None) => false,
         }
+    }
+
+    /// The codec that frames what a connection of this endpoint receives.
+    fn receiving_codec(&self) -> FrameCodec {
+        #[cfg(unix)]
+        if self.scheme() == Scheme::Fifo {
+            return crate::fifo::reader_codec(self);
+        }
+        FrameCodec::new(self.framing(), self.max_frame())
     }
 }

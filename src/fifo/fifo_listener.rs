@@ -1,5 +1,4 @@
 use super::{fifo_path, FifoReader};
-use crate::codec::FrameCodec;
 use crate::sys::{self, FileIdentity};
 use crate::transport::{AnyStream, Connection};
 use crate::Endpoint;
@@ -44,20 +43,13 @@ impl FifoListener {
         endpoint: &Endpoint,
     ) -> Poll<io::Result<Connection>> {
         match self.reader.take() {
-            Some(reader) => {
-                // Every anyipc writer writes each frame whole in one atomic write: a frame
-                // over this reader's max_frame (from a writer with a larger one) can be
-                // dropped, and the other writers' frames after it read on.
-                let codec = FrameCodec::new(endpoint.framing(), endpoint.max_frame())
-                    .dropping_frames_up_to(crate::fifo::MAX_ATOMIC_FRAME);
-                Poll::Ready(Ok(Connection::from_stream_with(
-                    AnyStream::Fifo(reader),
-                    codec,
-                    endpoint,
-                    "fifo writers".to_owned(),
-                    None,
-                )))
-            }
+            Some(reader) => Poll::Ready(Ok(Connection::from_stream_with(
+                AnyStream::Fifo(reader),
+                super::reader_codec(endpoint),
+                endpoint,
+                "fifo writers".to_owned(),
+                None,
+            ))),
             // A FIFO has a single reading stream; there is no second connection to wait for.
             None => Poll::Pending,
         }
