@@ -47,7 +47,9 @@ mod session;
 use crate::accept_errors::AcceptErrors;
 use crate::cli_error;
 use crate::duration_arg::parse_duration;
-use crate::endpoint_arg::{gives_one_connection, refuse_binding_stdio, refuse_in_process};
+use crate::endpoint_arg::{
+    gives_one_connection, log_consumer_name, refuse_binding_stdio, refuse_in_process,
+};
 use crate::{CliError, StopSignals};
 use anyipc::{Connection, Endpoint, Scheme};
 use futures::StreamExt;
@@ -554,8 +556,7 @@ fn taken_again(endpoint: &Endpoint) -> bool {
     match endpoint.scheme() {
         Scheme::Mq | Scheme::Fifo => true,
         Scheme::File => {
-            !endpoint.has_framing()
-                && endpoint.option("consumer").is_some()
+            log_consumer_name(endpoint).is_some()
                 && anyipc::file::FileOptions::from_endpoint(endpoint).follow
         }
         _ => false,

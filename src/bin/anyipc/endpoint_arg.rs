@@ -113,6 +113,13 @@ pub(crate) fn gives_one_connection(endpoint: &Endpoint) -> bool {
     matches!(endpoint.scheme(), Scheme::File | Scheme::Mq)
 }
 
+/// The consumer name of `endpoint` when it names a consumer of a log (`file:///dir` with
+/// `consumer=`, no `framing=`): one whose cursor says where a next reader resumes.
+pub(crate) fn log_consumer_name(endpoint: &Endpoint) -> Option<String> {
+    let log = endpoint.scheme() == Scheme::File && !endpoint.has_framing();
+    log.then(|| endpoint.option("consumer")).flatten()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,9 +13,10 @@
 use crate::accept_errors::AcceptErrors;
 use crate::cli_error;
 use crate::endpoint_arg::{
-    gives_one_connection, no_way_back, refuse_binding_stdio, refuse_in_process, EndpointArgs,
+    gives_one_connection, log_consumer_name, no_way_back, refuse_binding_stdio, refuse_in_process,
+    EndpointArgs,
 };
-use crate::listen_kept::{log_consumer_name, print_kept, Kept, LogConsumer};
+use crate::listen_kept::{print_kept, Kept, LogConsumer};
 use crate::output::{MessageWriter, OutputArgs};
 use crate::{CliError, StopSignals};
 use anyipc::{Connection, Endpoint};

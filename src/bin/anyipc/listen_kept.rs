@@ -43,13 +43,6 @@ pub(crate) struct LogConsumer {
     last_commit: Instant,
 }
 
-/// The consumer name of `endpoint` when it names a consumer of a log (`file:///dir` with
-/// `consumer=`, no `framing=`).
-pub(crate) fn log_consumer_name(endpoint: &Endpoint) -> Option<String> {
-    let log = endpoint.scheme() == Scheme::File && !endpoint.has_framing();
-    log.then(|| endpoint.option("consumer")).flatten()
-}
-
 impl LogConsumer {
     /// Opens consumer `name` of the log at `endpoint`, as `bind` would.
     ///
@@ -136,17 +129,12 @@ impl Kept {
         }
     }
 
-    /// Whether messages already there may be taken before those taken are printed: not from
-    /// a queue, whose message is gone once taken (a `listen` killed then would lose them),
-    /// nor from a connection of a log consumer, which may commit any record taken.
+    /// Whether messages already there may be taken before those taken are printed: from a
+    /// file (a log's named consumer comes as [`Kept::LogConsumer`], whose cursor `listen`
+    /// commits itself), not from a queue, whose message is gone once taken (a `listen`
+    /// killed then would lose them).
     fn gathers(&self) -> bool {
-        match self {
-            Kept::Connection(conn) => {
-                let endpoint = conn.endpoint();
-                endpoint.scheme() == Scheme::File && endpoint.option("consumer").is_none()
-            }
-            Kept::LogConsumer(_) => true,
-        }
+        self.endpoint().scheme() == Scheme::File
     }
 
     /// The next message, when every message taken so far is printed (or a log consumer's
