@@ -55,8 +55,11 @@ pub(crate) const DIRECT_MIN: usize = 32 * 1024;
 /// # Errors
 /// Receiving: the codec's errors (`InvalidData` for a frame over `max_frame`,
 /// `UnexpectedEof` for a stream that ends inside a frame) and the stream's. After a line over
-/// `max_frame` the next line follows (the line codec drops the long one); after any other
-/// error nothing after it can be framed, and the stream yields `None` from then on. Sending: `InvalidInput` for a message the codec refuses,
+/// `max_frame` the next line follows (the line codec drops the long one), as does the next
+/// frame after one a length codec was made to drop
+/// ([`FrameCodec::dropping_frames_up_to`], a FIFO reader's); after any other error nothing
+/// after it can be framed, and the stream yields `None` from then on. Sending:
+/// `InvalidInput` for a message the codec refuses,
 /// `WriteZero` if the stream accepts no bytes, and the stream's errors.
 ///
 /// Read states (as in tokio-util's `FramedImpl`, but for errors):
