@@ -129,14 +129,14 @@ async fn a_commit_cut_short_does_not_race_the_next() {
         let mut consumer = FileConsumer::open(dir.path(), Some("cut"), opts(FsyncPolicy::Always))
             .await
             .unwrap();
+        let mut cut_short = 0;
         for round in 0..300u64 {
             consumer.recv().await.unwrap().expect("a record");
             // Polled once: the store starts on the blocking pool, then the future is dropped.
-            let cut = futures::FutureExt::now_or_never(consumer.commit());
-            assert!(
-                cut.is_none(),
-                "round {round}: a durable store finished at once"
-            );
+            // (A test thread descheduled right after the spawn can find the store done.)
+            if futures::FutureExt::now_or_never(consumer.commit()).is_none() {
+                cut_short += 1;
+            }
             consumer
                 .commit()
                 .await
@@ -146,6 +146,10 @@ async fn a_commit_cut_short_does_not_race_the_next() {
             .await
             .unwrap();
         assert_eq!(reopened.position(), 300);
+        assert!(
+            cut_short >= 100,
+            "only {cut_short} of 300 commits were cut short"
+        );
     })
     .await;
 }
