@@ -907,9 +907,12 @@ async fn bridge_with_the_bound_side_second_and_usage_errors() {
             );
         }
 
-        // B is the endpoint A binds: the bridge would connect to itself until EMFILE.
+        // B is the endpoint A binds: the bridge would connect to itself until EMFILE. Also
+        // spelled otherwise: a wildcard A reached through `localhost`, a path through `.`.
         for args in [
             &["bridge", "tcp://127.0.0.1:7400", "tcp://127.0.0.1:7400"][..],
+            &["bridge", "tcp://0.0.0.0:7400", "tcp://localhost:7400"],
+            &["bridge", "unix:///tmp/x.sock", "unix:///tmp/./x.sock"],
             &[
                 "bridge",
                 "connect:unix:///tmp/x.sock",

@@ -42,6 +42,7 @@
 //! each new client of a bound side, for up to `--retry` before the client is dropped; between
 //! two servers, for ever.
 
+mod loopback;
 mod session;
 
 use crate::accept_errors::AcceptErrors;
@@ -220,7 +221,7 @@ pub(crate) async fn run(args: BridgeArgs) -> Result<(), CliError> {
             refuse_binding_stdio(&side.endpoint, "bridge")?;
         }
     }
-    refuse_bridging_to_itself(&a, &b)?;
+    refuse_bridging_to_itself(&a, &b).await?;
     let shared = Arc::new(Shared {
         verbose: args.verbose,
         retry: args.retry,
@@ -332,22 +333,22 @@ async fn accept_loop(
     }
 }
 
-/// Refuses a connected side that is the very endpoint the other side binds (same scheme and
-/// address; a tcp or udp port 0 is a new port, so never the same): each client accepted
-/// would be connected back to the bridge itself, whose connection is one more client, over
-/// and over until the process runs out of file descriptors (and a bound queue, FIFO or log
-/// would be fed what is read from it, for ever).
+/// Refuses a connected side that reaches the very endpoint the other side binds, however it
+/// is spelled ([`loopback::reaches`]: `0.0.0.0` and `localhost`, `/tmp/./x.sock`; a tcp or
+/// udp port 0 is a new port, so never the same): each client accepted would be connected
+/// back to the bridge itself, whose connection is one more client, over and over until the
+/// process runs out of file descriptors (and a bound queue, FIFO or log would be fed what is
+/// read from it, for ever).
 ///
 /// # Errors
 /// A usage error when B is A (or A is B).
-fn refuse_bridging_to_itself(a: &Side, b: &Side) -> Result<(), CliError> {
+async fn refuse_bridging_to_itself(a: &Side, b: &Side) -> Result<(), CliError> {
     let (bound, target) = match (a.role, b.role) {
         (Role::Listen, Role::Connect) => (&a.endpoint, &b.endpoint),
         (Role::Connect, Role::Listen) => (&b.endpoint, &a.endpoint),
         _ => return Ok(()),
     };
-    let port_zero = matches!(bound.address(), anyipc::Address::HostPort { port: 0, .. });
-    if bound.scheme() == target.scheme() && bound.address() == target.address() && !port_zero {
+    if loopback::reaches(bound, target).await {
         return Err(CliError::Usage(format!(
             "bridge: {target} is the endpoint the other side binds; the bridge would connect \
              to itself"
