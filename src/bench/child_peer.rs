@@ -1,7 +1,7 @@
 //! Peers that are child processes on pipes to this one: `stdio://` (anyipc's own pipes), and
 //! the raw twins of `child` and `fifo` (a child per run, `raw+child://` and `raw+fifo://`).
 
-use super::peer_process::prepare;
+use super::peer_process::{not_started_program, prepare};
 use super::{PeerProcess, Target};
 use std::io;
 use tokio::process::Command;
@@ -96,7 +96,8 @@ impl PeerProcess {
     /// [`anyipc::child::spawn`]: crate::child::spawn
     pub async fn spawn_child(mut cmd: Command) -> io::Result<PeerProcess> {
         prepare(&mut cmd);
-        let (child, pipes) = pipes::spawn(cmd)?;
+        let program = cmd.as_std().get_program().to_owned();
+        let (child, pipes) = pipes::spawn(cmd).map_err(|err| not_started_program(&program, err))?;
         PeerProcess::started(child, Some(pipes)).await
     }
 

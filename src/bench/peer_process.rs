@@ -100,7 +100,9 @@ impl PeerProcess {
     /// # Cancel safety
     /// Cancel safe: the process is killed.
     pub async fn spawn(mut cmd: Command) -> io::Result<PeerProcess> {
-        let child = prepare(&mut cmd).spawn()?;
+        let child = prepare(&mut cmd)
+            .spawn()
+            .map_err(|err| not_started(&cmd, err))?;
         PeerProcess::started(child, None).await
     }
 
@@ -474,6 +476,22 @@ async fn end(child: &mut Child, stdin: Option<ChildStdin>) -> io::Result<()> {
 
 /// Sets up a peer's command: stdin piped (its end tells the peer we have gone), stdout piped
 /// (its ready line), stderr inherited, killed when dropped.
+/// `err` from starting `cmd`, naming the program that could not be started (a bare
+/// `NotFound` does not say what was not found: a binary rebuilt while it ran is "deleted"
+/// to its own children), its kind kept.
+pub(super) fn not_started(cmd: &Command, err: io::Error) -> io::Error {
+    not_started_program(cmd.as_std().get_program(), err)
+}
+
+/// [`not_started`] for a command already handed over.
+pub(super) fn not_started_program(program: &std::ffi::OsStr, err: io::Error) -> io::Error {
+    let program = program.to_string_lossy();
+    io::Error::new(
+        err.kind(),
+        format!("cannot start the peer process {program}: {err}"),
+    )
+}
+
 pub(super) fn prepare(cmd: &mut Command) -> &mut Command {
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -368,3 +368,19 @@ async fn measure_refuses_a_pair_with_an_end_that_is_not_one_way() {
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{err}");
     assert!(err.to_string().contains("anyipc bench"), "{err}");
 }
+
+#[tokio::test]
+async fn a_peer_that_cannot_be_started_is_named_in_the_error() {
+    let missing = "/nonexistent/anyipc-bench-peer";
+    let make = move || tokio::process::Command::new(missing);
+    for target in ["tcp://127.0.0.1:0", "stdio://", "raw+child://"] {
+        let target: Target = target.parse().unwrap();
+        let err = super::PeerProcess::start(make, &target).await.unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::NotFound, "{target}: {err}");
+        assert!(
+            err.to_string()
+                .contains("cannot start the peer process /nonexistent/anyipc-bench-peer"),
+            "{target}: {err}"
+        );
+    }
+}

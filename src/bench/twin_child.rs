@@ -19,7 +19,7 @@
 //! writes its whole buffer at a time (8 KiB or more once it batches) and lets the pipe split
 //! frames anywhere.
 
-use super::peer_process::{prepare, wait_ready, Kind};
+use super::peer_process::{not_started, prepare, wait_ready, Kind};
 use super::{PeerProcess, Target};
 use std::io;
 use std::os::fd::AsFd;
@@ -60,7 +60,7 @@ impl TwinChild {
                 // Both sides open their ends before anyone writes; then the names go, so a
                 // run leaves nothing behind however it ends.
                 let (fifos, stream) = Fifos::create(path).await?;
-                let mut child = cmd.spawn()?;
+                let mut child = cmd.spawn().map_err(|err| not_started(&cmd, err))?;
                 // Its stdout is not watched: the run's stream ends with the child.
                 wait_ready(&mut child).await?;
                 drop(fifos);
@@ -68,7 +68,8 @@ impl TwinChild {
             }
             _ => {
                 // The pipes `child` uses, set up the same way (1 MiB buffers).
-                let (mut child, receiver, sender) = crate::child::spawn_piped(&mut cmd, false)?;
+                let (mut child, receiver, sender) = crate::child::spawn_piped(&mut cmd, false)
+                    .map_err(|err| not_started(&cmd, err))?;
                 let stream = tokio::io::join(receiver, sender);
                 // Its stdout is not watched: the run's stream ends with the child.
                 wait_ready(&mut child).await?;
