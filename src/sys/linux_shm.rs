@@ -10,7 +10,7 @@ use std::ffi::CString;
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU32;
 use std::time::Duration;
@@ -267,31 +267,11 @@ pub(crate) fn random_u64() -> io::Result<u64> {
     Ok(value)
 }
 
-/// The private per-user directory for shared-memory names: `$XDG_RUNTIME_DIR/anyipc` or
-/// `/tmp/anyipc-<uid>`, created 0700 and refused unless it is a real directory of ours that no
-/// one else may enter.
+/// The private per-user directory for shared-memory names: the one `pipe://` sockets live
+/// in (`$XDG_RUNTIME_DIR/anyipc` or `/tmp/anyipc-<uid>`), created 0700 whatever the umask
+/// and refused unless it is a real directory of ours that no one else may enter.
 pub(crate) fn private_dir() -> io::Result<PathBuf> {
-    // SAFETY: getuid cannot fail.
-    let uid = unsafe { libc::getuid() };
-    let dir = match std::env::var_os("XDG_RUNTIME_DIR") {
-        Some(base) if Path::new(&base).is_absolute() => PathBuf::from(base).join("anyipc"),
-        _ => std::env::temp_dir().join(format!("anyipc-{uid}")),
-    };
-    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
-        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
-        _ => {}
-    }
-    let meta = std::fs::symlink_metadata(&dir)?;
-    if !meta.file_type().is_dir() || meta.uid() != uid || meta.mode() & 0o077 != 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::PermissionDenied,
-            format!(
-                "{} is not a private directory of this user (owner, mode 0700); refusing to use it",
-                dir.display()
-            ),
-        ));
-    }
-    Ok(dir)
+    super::runtime_dir(true)
 }
 
 /// The real user id of this process.

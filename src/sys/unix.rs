@@ -22,6 +22,9 @@ pub(crate) use inherit::{
 pub(crate) use local_socket::{
     connect_unix_socket, pipe_connect, pipe_location, PipeServer, PipeStream, PIPE_PEER_UIDS,
 };
+// `shm://` (Linux) keeps its rendezvous sockets in the same private directory.
+#[cfg(target_os = "linux")]
+pub(crate) use local_socket::runtime_dir;
 pub(crate) use log_registry::{register_log, unregister_log};
 
 /// Which file a path named when we created it, to remove only our own file later.

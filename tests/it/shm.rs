@@ -800,3 +800,55 @@ async fn example_pairs_run() {
     })
     .await;
 }
+
+/// The runtime directory an `shm://` name lives in is 0700 whatever the umask (under umask
+/// 177 a plain `mkdir 0700` makes it 0600, which no one can enter), and a directory that
+/// cannot be made is named in the error.
+#[tokio::test]
+async fn the_runtime_dir_is_usable_under_any_umask_and_named_when_it_cannot_be_made() {
+    use std::os::unix::fs::PermissionsExt;
+    watchdog(60, async {
+        let runtime = crate::util::TempDir::new("shm-umask");
+        let listen = Command::new("sh")
+            .arg("-c")
+            .arg("umask 177; exec \"$0\" listen shm://umask-probe --count 1")
+            .arg(crate::util::anyipc_bin())
+            .env("XDG_RUNTIME_DIR", runtime.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let dir = runtime.path().join("anyipc");
+        let socket = dir.join("shm-umask-probe.sock");
+        while !socket.exists() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+        assert_eq!(mode & 0o7777, 0o700, "{}", dir.display());
+        let sent = Command::new(crate::util::anyipc_bin())
+            .args(["send", "shm://umask-probe", "through"])
+            .env("XDG_RUNTIME_DIR", runtime.path())
+            .output()
+            .await
+            .unwrap();
+        assert!(sent.status.success(), "{sent:?}");
+        let listened = listen.wait_with_output().await.unwrap();
+        assert!(listened.status.success(), "{listened:?}");
+        assert_eq!(String::from_utf8_lossy(&listened.stdout), "through\n");
+
+        let missing = runtime.path().join("missing");
+        let refused = Command::new(crate::util::anyipc_bin())
+            .args(["listen", "shm://umask-probe"])
+            .env("XDG_RUNTIME_DIR", &missing)
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        let named = format!("runtime directory {}", missing.join("anyipc").display());
+        assert!(stderr.contains(&named), "{stderr}");
+    })
+    .await;
+}

@@ -25,7 +25,8 @@ pub(crate) type PipeStream = tokio::net::UnixStream;
 /// Whether `pipe://` connections report the peer's user id (they do on Unix).
 pub(crate) const PIPE_PEER_UIDS: bool = true;
 
-/// The private directory holding `pipe://` sockets; created (0700) when `create` is set.
+/// The private per-user directory holding `pipe://` sockets, `shm://` rendezvous sockets and
+/// the index of file logs; created (0700, whatever the umask) when `create` is set.
 ///
 /// # Errors
 /// `PermissionDenied` when it exists but is not a directory owned by this user with mode
@@ -45,7 +46,7 @@ pub(crate) fn runtime_dir(create: bool) -> io::Result<PathBuf> {
             Err(e) => {
                 return Err(io::Error::new(
                     e.kind(),
-                    format!("creating the pipe directory {}: {e}", dir.display()),
+                    format!("creating the runtime directory {}: {e}", dir.display()),
                 ))
             }
         }
@@ -53,14 +54,14 @@ pub(crate) fn runtime_dir(create: bool) -> io::Result<PathBuf> {
     let meta = std::fs::symlink_metadata(&dir).map_err(|e| {
         io::Error::new(
             e.kind(),
-            format!("the pipe directory {}: {e}", dir.display()),
+            format!("the runtime directory {}: {e}", dir.display()),
         )
     })?;
     if !meta.file_type().is_dir() || meta.uid() != uid || meta.mode() & 0o077 != 0 {
         return Err(io::Error::new(
             io::ErrorKind::PermissionDenied,
             format!(
-                "the pipe directory {} must be a directory owned by uid {uid} with mode 0700 \
+                "the runtime directory {} must be a directory owned by uid {uid} with mode 0700 \
                  (found uid {}, mode {:04o}{}); refusing to use it",
                 dir.display(),
                 meta.uid(),
