@@ -45,6 +45,14 @@ const STAGED_GRACE: Duration = Duration::from_secs(10);
 
 const _: () = assert!(std::mem::size_of::<RegionHeader>() <= HEADER_LEN);
 
+/// The header fields `open` checks, copied out in one guarded access.
+struct HeaderCopy {
+    initialized: u32,
+    magic: u64,
+    version: u32,
+    size: u64,
+}
+
 /// A named block of shared memory: one process creates it, others open it by name.
 ///
 /// Bytes move through copying methods ([`read`](Region::read), [`write`](Region::write)):
@@ -83,9 +91,13 @@ const _: () = assert!(std::mem::size_of::<RegionHeader>() <= HEADER_LEN);
 /// ```
 ///
 /// # Platform-specific behavior
-/// Linux: a file in `/dev/shm` named `anyipc-region-<uid>-<name>`, mode 0600. A file in
-/// `/dev/shm` cannot be sealed like the memfds of `shm://` connections: a process of the same
-/// user that truncates it makes readers fault (SIGBUS). Other users cannot open it.
+/// Linux: a file in `/dev/shm` named `anyipc-region-<uid>-<name>`, mode 0600. Other users
+/// cannot open it. A file in `/dev/shm` cannot be sealed like the memfds of `shm://`
+/// connections, so a process of the same user may shrink it: the page fault (SIGBUS) that
+/// would kill a process touching the lost pages is caught, and every access from then on
+/// (`read`, `write`, `wait`, `open`) is `InvalidData`; `signals` reads 0 and `signal` wakes
+/// no one. This takes over the process's SIGBUS handler, passing on every fault outside a
+/// region's own accesses to the handler that was there before (or the default action).
 /// Elsewhere: not available.
 #[derive(Debug)]
 pub struct Region {
@@ -104,9 +116,43 @@ struct Mapped {
     _file: File,
     /// Process-private copy of the size, checked once at open.
     size: usize,
+    /// Set once an access found the file shrunk by another process: the mapping holds
+    /// private zero pages from then on.
+    truncated: AtomicBool,
 }
 
 impl Mapped {
+    /// A mapping of `map` (of `file`) for a region of `size` bytes.
+    fn new(map: MmapRaw, file: File, size: usize) -> Mapped {
+        Mapped {
+            map,
+            _file: file,
+            size,
+            truncated: AtomicBool::new(false),
+        }
+    }
+
+    /// Runs `access`, which touches the mapping and nothing shared besides, so that a file
+    /// another process shrank is an error rather than a SIGBUS that kills this process
+    /// ([`sys::linux_sigbus`]).
+    ///
+    /// # Errors
+    /// `InvalidData` naming region `name` when the file was found shrunk, by this access or
+    /// an earlier one.
+    fn guarded<T>(&self, name: &str, access: impl FnOnce() -> T) -> io::Result<T> {
+        let found = match self.truncated.load(Ordering::Relaxed) {
+            true => Err(sys::linux_sigbus::Truncated),
+            false => sys::linux_sigbus::guarded(self.map.as_mut_ptr(), self.map.len(), access),
+        };
+        found.map_err(|sys::linux_sigbus::Truncated| {
+            self.truncated.store(true, Ordering::Relaxed);
+            invalid(
+                name,
+                "another process shrank its file: its contents are gone".to_owned(),
+            )
+        })
+    }
+
     fn header(&self) -> &RegionHeader {
         // SAFETY: the mapping is at least HEADER_LEN bytes (checked at create/open), page-
         // aligned, and lives as long as `self`; the header holds only atomics.
@@ -116,8 +162,8 @@ impl Mapped {
 
 /// Maps `len` bytes of `file`, whatever its length is by then: every bounds check of a
 /// [`Region`] is against this length, so the mapping must be exactly it. (Pages past the
-/// file's end, should another process shrink it, fault with SIGBUS: the documented
-/// limitation of a file in `/dev/shm`.)
+/// file's end, should another process shrink it, fault with SIGBUS: every access goes
+/// through [`Mapped::guarded`], which makes that an error.)
 fn map_exactly(file: &File, len: usize) -> io::Result<MmapRaw> {
     let map = MmapOptions::new().len(len).map_raw(file)?;
     if map.len() != len {
@@ -202,19 +248,17 @@ impl Region {
             }
             file.set_len((HEADER_LEN + size) as u64)?;
             let map = map_exactly(&file, HEADER_LEN + size)?;
-            let mapped = Mapped {
-                map,
-                _file: file,
-                size,
-            };
-            let header = mapped.header();
-            header.magic.store(MAGIC, Ordering::Relaxed);
-            header.version.store(VERSION, Ordering::Relaxed);
-            header
-                .creator_pid
-                .store(std::process::id(), Ordering::Relaxed);
-            header.size.store(size as u64, Ordering::Relaxed);
-            header.initialized.store(1, Ordering::Release);
+            let mapped = Mapped::new(map, file, size);
+            mapped.guarded(name, || {
+                let header = mapped.header();
+                header.magic.store(MAGIC, Ordering::Relaxed);
+                header.version.store(VERSION, Ordering::Relaxed);
+                header
+                    .creator_pid
+                    .store(std::process::id(), Ordering::Relaxed);
+                header.size.store(size as u64, Ordering::Relaxed);
+                header.initialized.store(1, Ordering::Release);
+            })?;
             std::fs::hard_link(&staged, &path).map_err(|e| {
                 if e.kind() == io::ErrorKind::AlreadyExists {
                     io::Error::new(
@@ -273,27 +317,31 @@ impl Region {
         // The length checked above, not the file's length when mapping: a process that
         // resizes the file in between must not leave `size` describing a smaller mapping.
         let map = map_exactly(&file, HEADER_LEN + size)?;
-        let mapped = Mapped {
-            map,
-            _file: file,
-            size,
-        };
-        let header = mapped.header();
-        if header.initialized.load(Ordering::Acquire) != 1 {
+        let mapped = Mapped::new(map, file, size);
+        let header = mapped.guarded(name, || {
+            let header = mapped.header();
+            HeaderCopy {
+                initialized: header.initialized.load(Ordering::Acquire),
+                magic: header.magic.load(Ordering::Relaxed),
+                version: header.version.load(Ordering::Relaxed),
+                size: header.size.load(Ordering::Relaxed),
+            }
+        })?;
+        if header.initialized != 1 {
             return Err(invalid(name, "not initialised".to_owned()));
         }
-        let magic = header.magic.load(Ordering::Relaxed);
+        let magic = header.magic;
         if magic != MAGIC {
             return Err(invalid(name, format!("bad magic {magic:#x}")));
         }
-        let version = header.version.load(Ordering::Relaxed);
+        let version = header.version;
         if version != VERSION {
             return Err(invalid(
                 name,
                 format!("layout version {version}, this build reads {VERSION}"),
             ));
         }
-        let recorded = header.size.load(Ordering::Relaxed);
+        let recorded = header.size;
         if recorded != size as u64 {
             return Err(invalid(
                 name,
@@ -411,17 +459,19 @@ impl Region {
     /// `InvalidInput` when the range is outside the region.
     pub fn read(&self, offset: usize, buf: &mut [u8]) -> io::Result<()> {
         self.check_range(offset, buf.len())?;
-        // SAFETY: the range is inside the mapping (checked against the private size, which
-        // matched the file at open); `buf` is our own memory. A concurrent writer can change
-        // which bytes we copy, never where.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                self.mapped.map.as_ptr().add(HEADER_LEN + offset),
-                buf.as_mut_ptr(),
-                buf.len(),
-            );
-        }
-        Ok(())
+        self.mapped.guarded(&self.name, || {
+            // SAFETY: the range is inside the mapping (checked against the private size,
+            // which matched the file at open); `buf` is our own memory. A concurrent writer
+            // can change which bytes we copy, never where; a page the file lost faults,
+            // and the guard makes it a zero page and an error.
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    self.mapped.map.as_ptr().add(HEADER_LEN + offset),
+                    buf.as_mut_ptr(),
+                    buf.len(),
+                );
+            }
+        })
     }
 
     /// Copies `data` into the region at `offset`.
@@ -443,15 +493,16 @@ impl Region {
     /// `InvalidInput` when the range is outside the region.
     pub fn write(&self, offset: usize, data: &[u8]) -> io::Result<()> {
         self.check_range(offset, data.len())?;
-        // SAFETY: as in `read`; the destination is inside the writable shared mapping.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                data.as_ptr(),
-                self.mapped.map.as_mut_ptr().add(HEADER_LEN + offset),
-                data.len(),
-            );
-        }
-        Ok(())
+        self.mapped.guarded(&self.name, || {
+            // SAFETY: as in `read`; the destination is inside the writable shared mapping.
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    data.as_ptr(),
+                    self.mapped.map.as_mut_ptr().add(HEADER_LEN + offset),
+                    data.len(),
+                );
+            }
+        })
     }
 
     /// How many times the region has been signalled (wrapping).
@@ -468,7 +519,12 @@ impl Region {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn signals(&self) -> u32 {
-        self.mapped.header().signals.load(Ordering::Acquire)
+        let signals = &self.mapped.header().signals;
+        // A shrunk file reads as zeros (read, write and wait report it).
+        let loaded = self
+            .mapped
+            .guarded(&self.name, || signals.load(Ordering::Acquire));
+        loaded.unwrap_or(0)
     }
 
     /// Wakes every process waiting on the region. Writes made before it are visible to the
@@ -494,8 +550,11 @@ impl Region {
     /// ```
     pub fn signal(&self) {
         let signals = &self.mapped.header().signals;
-        signals.fetch_add(1, Ordering::Release);
-        sys::shm::futex_wake_all(signals);
+        // A shrunk file wakes no one (read, write and wait report it).
+        let _ = self.mapped.guarded(&self.name, || {
+            signals.fetch_add(1, Ordering::Release);
+            sys::shm::futex_wake_all(signals);
+        });
     }
 
     /// Waits until the region is signalled after the returned future is first polled, at most
@@ -569,7 +628,7 @@ impl Region {
         blocking::run(move || {
             let signals = &mapped.header().signals;
             loop {
-                if signals.load(Ordering::Acquire) != seen {
+                if mapped.guarded(&name, || signals.load(Ordering::Acquire))? != seen {
                     return Ok(());
                 }
                 let now = Instant::now();
@@ -610,7 +669,11 @@ impl Region {
     /// ```
     pub fn keep(&mut self) {
         self.keep = true;
-        self.mapped.header().kept.store(1, Ordering::Release);
+        let kept = &self.mapped.header().kept;
+        // A shrunk file keeps nothing: the creator's lock still keeps the name until drop.
+        let _ = self
+            .mapped
+            .guarded(&self.name, || kept.store(1, Ordering::Release));
     }
 
     /// This user's regions on this machine, by name: each with its size, its creator's pid

@@ -113,6 +113,7 @@ fn shm_helper_entry() {
                 "pattern_client" => pattern_client(&arg).await,
                 "chaos" => chaos(&arg).await,
                 "region_owner" => region_owner(&arg).await,
+                "sigbus_outside_a_region" => sigbus_outside_a_region(&arg),
                 other => panic!("unknown role {other}"),
             }
         };
@@ -214,6 +215,33 @@ async fn region_owner(name: &str) {
         .await
         .expect("helper: no signal");
     region.write(100, b"bye").unwrap();
+}
+
+/// Uses a region (which installs its SIGBUS handler), then touches a page of another mapping
+/// whose file it shrank: that fault is not the region's, so the process must die of it.
+fn sigbus_outside_a_region(name: &str) {
+    let region = anyipc::shm::Region::create(name, 4096).expect("helper create region");
+    region.write(0, b"handler installed").unwrap();
+    let path = std::env::temp_dir().join(format!("anyipc-sigbus-{}", std::process::id()));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .unwrap();
+    file.set_len(4096).unwrap();
+    let map = memmap2::MmapOptions::new()
+        .len(4096)
+        .map_raw(&file)
+        .unwrap();
+    file.set_len(0).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    eprintln!("{READY}");
+    // SAFETY: the pointer is inside a live mapping; reading it faults (the file is empty),
+    // which is what this helper is for.
+    let byte = unsafe { std::ptr::read_volatile(map.as_ptr()) };
+    eprintln!("read {byte} from a page the file no longer has");
 }
 
 /// Kills `child` and waits until it is gone.
@@ -849,6 +877,67 @@ async fn the_runtime_dir_is_usable_under_any_umask_and_named_when_it_cannot_be_m
         let stderr = String::from_utf8_lossy(&refused.stderr);
         let named = format!("runtime directory {}", missing.join("anyipc").display());
         assert!(stderr.contains(&named), "{stderr}");
+    })
+    .await;
+}
+
+/// A region whose file another process shrinks (here `truncate -s 0`) gives `InvalidData`
+/// from then on, never a SIGBUS that kills the process.
+#[test]
+fn a_region_file_shrunk_by_another_process_is_an_error_not_a_crash() {
+    use anyipc::shm::Region;
+    let name = unique_name("region-shrunk");
+    let creator = Region::create(&name, 256 * 1024).unwrap();
+    let reader = Region::open(&name).unwrap();
+    creator.write(200 * 1024, b"before").unwrap();
+    let mut buf = [0u8; 6];
+    reader.read(200 * 1024, &mut buf).unwrap();
+    assert_eq!(&buf, b"before");
+    let info = Region::list()
+        .unwrap()
+        .into_iter()
+        .find(|info| info.name() == name)
+        .expect("the region is listed");
+    let status = std::process::Command::new("truncate")
+        .args(["-s", "0"])
+        .arg(info.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    let err = reader.read(200 * 1024, &mut buf).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+    assert!(err.to_string().contains("shrank"), "{err}");
+    let err = creator.write(0, b"after").unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+    // Once found, every later access says so too, and a wait ends at once with it.
+    assert_eq!(
+        reader.read(0, &mut buf).unwrap_err().kind(),
+        io::ErrorKind::InvalidData
+    );
+    creator.signal();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let waited = runtime.block_on(reader.wait(Duration::from_secs(30)));
+    assert_eq!(waited.unwrap_err().kind(), io::ErrorKind::InvalidData);
+    let opened = Region::open(&name).unwrap_err();
+    assert_eq!(opened.kind(), io::ErrorKind::InvalidData, "{opened}");
+}
+
+/// The region's SIGBUS handler takes only faults inside a region: any other still ends the
+/// process with SIGBUS, as it would without anyipc.
+#[tokio::test]
+async fn a_sigbus_outside_a_region_still_ends_the_process() {
+    use std::os::unix::process::ExitStatusExt;
+    watchdog(60, async {
+        let name = unique_name("region-sigbus");
+        let mut helper = spawn_helper("sigbus_outside_a_region", &name).await;
+        let status = helper.wait().await.unwrap();
+        assert_eq!(status.signal(), Some(libc::SIGBUS), "{status:?}");
+        // Its region was left behind by the crash: the next create sweeps it.
+        drop(anyipc::shm::Region::create(&name, 64).unwrap());
     })
     .await;
 }
