@@ -5,7 +5,25 @@ use super::{never_ends, taken_again, Counter, Counts, Role, Shared, LINGER};
 use crate::endpoint_arg::no_way_back;
 use anyipc::{Connection, Endpoint, Scheme};
 use futures::{SinkExt, StreamExt, TryStreamExt};
+use std::fmt;
 use std::io;
+
+/// What failed in one direction of a session.
+#[derive(Debug)]
+enum Failure {
+    /// Reading the side it forwards from.
+    Read(io::Error),
+    /// Sending into, or closing, the side it forwards to.
+    Write(io::Error),
+}
+
+impl fmt::Display for Failure {
+    /// The error alone, as the direction that failed says it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (Failure::Read(err) | Failure::Write(err)) = self;
+        err.fmt(f)
+    }
+}
 
 /// Forwards between `a` and `b`, bound or connected to as `roles` says, until the session
 /// ends (see the module docs); `true` if it ended with an error, which is printed (a clean
@@ -177,7 +195,7 @@ async fn direction<S, K>(
     (from, from_endpoint): (S, &Endpoint),
     (mut to, to_endpoint): (K, &Endpoint),
     counters: [&Counter; 2],
-) -> io::Result<()>
+) -> Result<(), Failure>
 where
     S: futures::Stream<Item = io::Result<bytes::Bytes>> + Unpin,
     K: futures::Sink<bytes::Bytes, Error = io::Error> + Unpin,
@@ -190,7 +208,7 @@ where
                 // `to` went: closing it would only fail.
                 Ok(())
             } else {
-                to.close().await
+                to.close().await.map_err(Failure::Write)
             }
         }
         (Carry::Forward, _) => forward(n, from, from_endpoint, to, counters).await,
@@ -203,7 +221,7 @@ where
                 let _ = went.send(());
             }
             // Still closed when `from` ends, or fails: a log consumer commits its cursor.
-            let closed = to.close().await;
+            let closed = to.close().await.map_err(Failure::Write);
             read.and(closed)
         }
         (Carry::Nothing, _) if hold => std::future::pending().await,
@@ -258,24 +276,25 @@ async fn forward<S, K>(
     endpoint: &Endpoint,
     mut to: K,
     counters: [&Counter; 2],
-) -> io::Result<()>
+) -> Result<(), Failure>
 where
     S: futures::Stream<Item = io::Result<bytes::Bytes>> + Unpin,
     K: futures::Sink<bytes::Bytes, Error = io::Error> + Unpin,
 {
     pump(n, from, endpoint, &mut to, counters).await?;
-    to.close().await
+    to.close().await.map_err(Failure::Write)
 }
 
 /// Sends everything `from` yields into `to`, counting each message, without closing `to`;
-/// see [`forward`].
+/// see [`forward`]. A failure says whether reading `from` or sending into `to` failed; when
+/// reading fails, what was taken before it is flushed out first.
 async fn pump<S, K>(
     n: u64,
     from: S,
     endpoint: &Endpoint,
     to: &mut K,
     counters: [&Counter; 2],
-) -> io::Result<()>
+) -> Result<(), Failure>
 where
     S: futures::Stream<Item = io::Result<bytes::Bytes>> + Unpin,
     K: futures::Sink<bytes::Bytes, Error = io::Error> + Unpin,
@@ -288,8 +307,21 @@ where
             }
             std::future::ready(!bad)
         })
-        .inspect_ok(|msg| counters.iter().for_each(|c| c.add(msg.len())));
-    to.send_all(&mut from).await
+        .inspect_ok(|msg| counters.iter().for_each(|c| c.add(msg.len())))
+        .map_err(Failure::Read);
+    match (&mut *to)
+        .sink_map_err(Failure::Write)
+        .send_all(&mut from)
+        .await
+    {
+        // `send_all` returns a read's error at once: what it handed `to` before may still
+        // be buffered there, and would be lost with the session.
+        Err(Failure::Read(err)) => {
+            to.flush().await.map_err(Failure::Write)?;
+            Err(Failure::Read(err))
+        }
+        sent => sent,
+    }
 }
 
 #[cfg(test)]
@@ -306,6 +338,22 @@ mod tests {
             totals: Counts::default(),
             sessions: AtomicU64::new(0),
         }
+    }
+
+    /// A read that fails after messages were handed to a sink that buffers them still gets
+    /// them out: `send_all` returns the read's error without flushing, and what a tcp
+    /// sink held then (the record before a damaged one) was lost with the session.
+    #[tokio::test]
+    async fn what_was_taken_before_a_failed_read_is_flushed() {
+        let damaged = io::Error::new(io::ErrorKind::InvalidData, "damaged");
+        let from = futures::stream::iter([Ok(bytes::Bytes::from_static(b"zero")), Err(damaged)]);
+        let (tx, mut delivered) = futures::channel::mpsc::unbounded();
+        let mut to = tx.sink_map_err(io::Error::other).buffer(8);
+        let log = Endpoint::parse("file:///tmp/log").unwrap();
+        let counter = Counter::default();
+        let pumped = pump(1, from, &log, &mut to, [&counter, &counter]).await;
+        assert!(matches!(pumped, Err(Failure::Read(_))), "{pumped:?}");
+        assert_eq!(delivered.try_recv().expect("zero was flushed out"), "zero");
     }
 
     /// A bound FIFO forwarded into a connected log (a side only written to) is one session
