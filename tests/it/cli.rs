@@ -1,7 +1,8 @@
 //! Cross-process tests of `anyipc listen` and `anyipc send`: the real binary over real sockets,
 //! exit codes and one-line errors, and `--framing raw` against two C programs compiled here.
 //!
-//! [`Spawned`] (a child killed when dropped, read line by line) is shared with `examples`.
+//! [`Spawned`] (a child killed when dropped, read line by line) is shared with `examples`, and
+//! [`damaged_log`] with `cli_tools`.
 
 use crate::util::{anyipc_bin, unique_name, watchdog, TempDir};
 use std::ffi::OsStr;
@@ -471,7 +472,8 @@ async fn listen_reports_an_oversized_queue_message_once_and_leaves_it_queued() {
 
 /// Sends "zero", "one" and "two" to a new log `log` in `dir`, then damages record 1 (the last
 /// byte of its payload) so that records 0 and 2 stay valid; returns the log's file:// URL.
-async fn damaged_log(dir: &TempDir) -> String {
+/// Shared with `cli_tools`.
+pub(crate) async fn damaged_log(dir: &TempDir) -> String {
     let url = format!("file://{}", dir.join("log"));
     let sent = anyipc(&["send", &url, "zero", "one", "two"], b"").await;
     assert!(sent.status.success(), "{}", text(&sent.stderr));

@@ -2,7 +2,7 @@
 //! `rm`, `completions`, the `--hex`/`--json` output of `listen` and `send`, and the examples in
 //! every `--help`. Each test runs the real binary; every child is killed when dropped.
 
-use crate::cli::Spawned;
+use crate::cli::{damaged_log, Spawned};
 use crate::util::{anyipc_bin, unique_name, watchdog, TempDir};
 use base64::Engine as _;
 use futures::StreamExt;
@@ -1114,6 +1114,41 @@ async fn bridge_resumes_a_named_consumer_of_a_bound_log_when_b_comes_back() {
             "{stderr:?}"
         );
         b.kill().await;
+    })
+    .await;
+}
+
+/// A bound log read by a named consumer whose own data is damaged (a record in the middle of
+/// a segment fails its check, so every read at it fails again) ends the bridge, as it ends
+/// `listen`: the records before it reach B, then the bridge exits 1 with one line naming the
+/// log and the damage. Taking the log again after a backoff, as after B going, failed at the
+/// same record for ever, a line every 5 s.
+#[tokio::test]
+async fn bridge_ends_when_its_bound_log_is_damaged() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-bridge-damaged-log");
+        let log = damaged_log(&dir).await;
+        let mut b = anyipc::bind("tcp://127.0.0.1:0").await.expect("bind");
+        let tcp = format!("connect:{}", b.endpoint());
+        let listen = format!("listen:{log}?consumer=c");
+        let mut bridge = Proc::start(&["bridge", &listen, &tcp], &[], false);
+        bridge.stderr_after("bridging ").await;
+        let mut conn = b.accept().await.expect("the bridge connects");
+        let got = conn.next().await.expect("a message").expect("no error");
+        assert_eq!(got, "zero", "the record before the damage");
+        let (status, stderr) = tokio::time::timeout(Duration::from_secs(10), bridge.wait_out())
+            .await
+            .expect("the bridge ends within 10 s (it took the damaged log again and again)");
+        assert_eq!(status.code(), Some(1), "{stderr:?}");
+        let errors: Vec<&String> = stderr
+            .iter()
+            .filter(|l| l.starts_with("anyipc: "))
+            .collect();
+        assert_eq!(errors.len(), 1, "{stderr:?}");
+        assert!(
+            errors[0].contains(&log) && errors[0].contains("is damaged"),
+            "{stderr:?}"
+        );
     })
     .await;
 }

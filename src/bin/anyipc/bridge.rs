@@ -34,13 +34,17 @@
 //! forwarder; what is still queued waits there. A FIFO is made again the same way (what its
 //! pipe held when the session ended is lost with the old one), and so is a followed log read
 //! by a named consumer: the session closes the consumer, committing its cursor after the last
-//! record taken, and the next resumes there. Any other log or file gives one session, and the
-//! bridge ends with it (there is no cursor to resume from: read again, it would start where
-//! `from=` says): exit 0 at the end of a file read with `follow=false`, 1 when the session
-//! fails. Such a side is not read before B answers, so a B that never does takes nothing from
-//! the queue or the log. Reconnecting uses exponential backoff from 100 ms to 5 s: for
-//! each new client of a bound side, for up to `--retry` before the client is dropped; between
-//! two servers, for ever.
+//! record taken, and the next resumes there. A log whose own data cannot be read (a damaged
+//! record, one over `max_frame`: `InvalidData`, which every read there gives again) is not
+//! taken again, though: the bridge ends with exit 1 and one line naming the log and the
+//! error, as `listen` does (a queue's message over `max_frame` may be taken by another of
+//! its readers, so a queue is still taken again). Any other log or file gives one session,
+//! and the bridge ends with it (there is no cursor to resume from: read again, it would start
+//! where `from=` says): exit 0 at the end of a file read with `follow=false`, 1 when the
+//! session fails. Such a side is not read before B answers, so a B that never does takes
+//! nothing from the queue or the log. Reconnecting uses exponential backoff from 100 ms to
+//! 5 s: for each new client of a bound side, for up to `--retry` before the client is
+//! dropped; between two servers, for ever.
 
 mod loopback;
 mod session;
@@ -54,6 +58,7 @@ use crate::endpoint_arg::{
 use crate::{CliError, StopSignals};
 use anyipc::{Connection, Endpoint, Scheme};
 use futures::StreamExt;
+use session::Ended;
 use std::fmt;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -94,15 +99,15 @@ A bound file://, mq:// or fifo:// side has one reader, read only once B answers.
 FIFO or a followed log read by a named consumer (file:///dir?consumer=NAME) is taken again \
 for a new session whenever B goes, the session ending at once (messages still queued wait \
 there, and the log resumes at its consumer's cursor; the one being forwarded when B went is \
-lost, and so is what a FIFO held). Any other log or file gives one session and the bridge \
-ends with it. \
+lost, and so is what a FIFO held); a damaged log ends the bridge with exit 1. Any other log \
+or file gives one session and the bridge ends with it. \
 A fifo://, file:// or mq:// side is one way: bound, it is read, and what the other side \
 sends back is dropped (reported once per session); connected to, it is only written to. \
 connect: on two of them is refused.
 
 Exit codes: 0 on Ctrl-C or SIGTERM (or at the end of a bound file:// side read with \
 follow=false), 1 runtime failure (cannot bind, accepting keeps failing, the one session of a \
-bound file:// side failed), 2 bad usage or URL.")]
+bound file:// side failed, a bound log is damaged), 2 bad usage or URL.")]
 pub(crate) struct BridgeArgs {
     /// First side: URL, listen:URL or connect:URL (default: listen).
     #[arg(value_name = "A")]
@@ -205,13 +210,13 @@ struct Shared {
 
 /// Runs `anyipc bridge` until a stop signal (Ctrl-C, SIGTERM, SIGHUP), or, with a bound
 /// `file://` side that gives one session (not a followed log read by a named consumer),
-/// until that session ends.
+/// until that session ends, or until a bound log cannot be read any further.
 ///
 /// # Errors
 /// Usage errors for bad URLs, a `mem://` side, a bound `stdio://` side, two bound sides or
 /// a connected side that is the endpoint the other binds;
-/// runtime errors when binding fails, accepting keeps failing, or the one session of a
-/// bound `file://` side failed.
+/// runtime errors when binding fails, accepting keeps failing, the one session of a
+/// bound `file://` side failed, or a bound log is damaged.
 pub(crate) async fn run(args: BridgeArgs) -> Result<(), CliError> {
     let a = Side::parse(&args.a, Role::Listen)?;
     let b = Side::parse(&args.b, Role::Connect)?;
@@ -269,10 +274,12 @@ pub(crate) async fn run(args: BridgeArgs) -> Result<(), CliError> {
 /// bound side is B (so counts still read A->B and B->A). A bound side that
 /// [has one reader](one_reader) gives one session at a time: an `mq://` queue, a `fifo://`
 /// or a followed log read by a named consumer is bound again for the next
-/// ([`taken_again`]); any other `file://` side's ends the loop.
+/// ([`taken_again`]); any other `file://` side's ends the loop, and so does a session that
+/// left a log [unreadable](Ended::Unreadable) (taken again, it would fail there again).
 ///
 /// # Errors
-/// Binding fails, accepting keeps failing, or the one session of a log failed.
+/// Binding fails, accepting keeps failing, the one session of a log failed, or a log
+/// cannot be read any further.
 async fn accept_loop(
     bound: &Endpoint,
     target: &Endpoint,
@@ -296,8 +303,13 @@ async fn accept_loop(
             Ok(client) if one_connection => {
                 // Nothing is taken from the queue or the log before `target` answers: a
                 // message held meanwhile would be lost if it never does.
-                let failed =
-                    client_session(client, target.clone(), swapped, false, shared.clone()).await;
+                let session =
+                    client_session(client, target.clone(), swapped, false, shared.clone());
+                let failed = match session.await {
+                    Ended::Clean => false,
+                    Ended::Failed => true,
+                    Ended::Unreadable(err) => return Err(unreadable(listener.endpoint(), &err)),
+                };
                 if !taken_again(bound) {
                     return one_session_ended(listener.endpoint(), failed);
                 }
@@ -357,6 +369,13 @@ async fn refuse_bridging_to_itself(a: &Side, b: &Side) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The error that ends the bridge when its bound side, `bound`, cannot be read any further
+/// ([`Ended::Unreadable`]): one line naming it and what reading it gave.
+fn unreadable(bound: &Endpoint, err: &io::Error) -> CliError {
+    let detail = cli_error::detail(bound, err);
+    CliError::Runtime(format!("bridge: cannot read {bound} any further: {detail}"))
+}
+
 /// How the bridge ends with the one session of a bound `file://` side: a failure is an
 /// error; otherwise it ended at the end of a file read without `follow`.
 ///
@@ -376,15 +395,16 @@ fn one_session_ended(bound: &Endpoint, failed: bool) -> Result<(), CliError> {
 ///
 /// With `take_first`, while it connects, the client's first message (if one comes) is held,
 /// to be forwarded first, and a client that leaves meanwhile ends the attempt; without, the
-/// client is not read until `target` answers. `true` if the session failed (a client error,
-/// no connection to `target`, a forwarding error), which is printed.
+/// client is not read until `target` answers. [`Ended::Failed`] for a client error, no
+/// connection to `target` or a forwarding error, which is printed; [`Ended::Unreadable`]
+/// when the session left the bound side unreadable ([`session::run`]).
 async fn client_session(
     mut client: Connection,
     target: Endpoint,
     swapped: bool,
     take_first: bool,
     shared: Arc<Shared>,
-) -> bool {
+) -> Ended {
     let n = shared.sessions.fetch_add(1, Ordering::Relaxed) + 1;
     // `None` (for ever) for a `--retry` too large to add to the clock.
     let give_up = Instant::now().checked_add(shared.retry);
@@ -403,13 +423,13 @@ async fn client_session(
                     eprintln!(
                         "anyipc: bridge session {n}: the client failed before {target} answered: {err}"
                     );
-                    return true;
+                    return Ended::Failed;
                 }
                 None => {
                     if shared.verbose {
                         eprintln!("bridge session {n}: the client left before {target} answered");
                     }
-                    return false;
+                    return Ended::Clean;
                 }
             },
         }
@@ -422,7 +442,7 @@ async fn client_session(
                 client.peer_addr(),
                 cli_error::connect_failure(&target, &err)
             );
-            return true;
+            return Ended::Failed;
         }
     };
     let counts = Counts::default();
@@ -434,7 +454,7 @@ async fn client_session(
         };
         if let Err(err) = server.send(msg).await {
             eprintln!("anyipc: bridge session {n}: forwarding to {target}: {err}");
-            return true;
+            return Ended::Failed;
         }
         session.add(len);
         total.add(len);
@@ -472,7 +492,9 @@ async fn join_servers(a: &Endpoint, b: &Endpoint, shared: &Arc<Shared>) -> Resul
         let n = shared.sessions.fetch_add(1, Ordering::Relaxed) + 1;
         let conns = [conn_a, conn_b];
         let roles = [Role::Connect, Role::Connect];
-        let failed = session::run(n, conns, roles, true, Counts::default(), shared).await;
+        // No side is bound, so none is left unreadable: any end but a clean one failed.
+        let ended = session::run(n, conns, roles, true, Counts::default(), shared).await;
+        let failed = !matches!(ended, Ended::Clean);
         pause = if failed {
             (pause * 2).min(MAX_BACKOFF)
         } else {
@@ -546,6 +568,16 @@ fn never_ends(endpoint: &Endpoint) -> bool {
 /// `mq://` queue ([`gives_one_connection`]) or a `fifo://`.
 fn one_reader(endpoint: &Endpoint) -> bool {
     gives_one_connection(endpoint) || endpoint.scheme() == Scheme::Fifo
+}
+
+/// Whether `err`, from reading the bound side `endpoint`, would come again on every read of
+/// it, so that a next session would fail at the same place: `InvalidData` from a `file://`
+/// log or file (a damaged record, one over `max_frame`; the bad messages it moves past,
+/// [`Endpoint::drops_bad_message`], never end a session). A queue's message over
+/// `max_frame` may be taken by another of its readers meanwhile, and what else fails may
+/// pass.
+fn fails_again(endpoint: &Endpoint, err: &io::Error) -> bool {
+    endpoint.scheme() == Scheme::File && err.kind() == io::ErrorKind::InvalidData
 }
 
 /// Whether `endpoint`, a side with [one reader](one_reader), is bound again for the next

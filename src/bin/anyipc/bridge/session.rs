@@ -1,12 +1,26 @@
 //! One bridge session: the two directions between a pair of connections (see the module
-//! docs of `bridge`), what each carries ([`Carry`]), and when the session ends.
+//! docs of `bridge`), what each carries ([`Carry`]), when the session ends, and how
+//! ([`Ended`]).
 
-use super::{never_ends, taken_again, Counter, Counts, Role, Shared, LINGER};
+use super::{fails_again, never_ends, taken_again, Counter, Counts, Role, Shared, LINGER};
 use crate::endpoint_arg::no_way_back;
 use anyipc::{Connection, Endpoint, Scheme};
 use futures::{SinkExt, StreamExt, TryStreamExt};
 use std::fmt;
 use std::io;
+
+/// How a session ended.
+#[derive(Debug)]
+pub(super) enum Ended {
+    /// Both directions done, or a side went: printed only with `-v`.
+    Clean,
+    /// Forwarding failed (a read, a send, a close), which is printed: a next session may
+    /// fare better.
+    Failed,
+    /// Reading the bound side failed with an error that every read of it would give again
+    /// ([`fails_again`]: a damaged log): not printed here, as the bridge ends with it.
+    Unreadable(io::Error),
+}
 
 /// What failed in one direction of a session.
 #[derive(Debug)]
@@ -17,6 +31,19 @@ enum Failure {
     Write(io::Error),
 }
 
+impl Failure {
+    /// How the session ends when the direction `way` (`A->B`, `B->A`) from `from` (its role
+    /// and endpoint) failed so.
+    fn ends(self, way: &str, from: (Role, &Endpoint)) -> Fault {
+        match self {
+            Failure::Read(err) if from.0 == Role::Listen && fails_again(from.1, &err) => {
+                Fault::Unreadable(err)
+            }
+            failure => Fault::Failed(format!("{way}: {failure}")),
+        }
+    }
+}
+
 impl fmt::Display for Failure {
     /// The error alone, as the direction that failed says it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -25,9 +52,18 @@ impl fmt::Display for Failure {
     }
 }
 
+/// Why a session ended before its clean end.
+#[derive(Debug)]
+enum Fault {
+    /// A failure, said in one line naming the direction.
+    Failed(String),
+    /// The bound side cannot be read any further ([`Ended::Unreadable`]).
+    Unreadable(io::Error),
+}
+
 /// Forwards between `a` and `b`, bound or connected to as `roles` says, until the session
-/// ends (see the module docs); `true` if it ended with an error, which is printed (a clean
-/// end only with `-v`).
+/// ends (see the module docs), and says how it ended: a failure is printed, except one that
+/// leaves the bound side [unreadable](Ended::Unreadable); a clean end only with `-v`.
 pub(super) async fn run(
     n: u64,
     [a, b]: [Connection; 2],
@@ -35,7 +71,7 @@ pub(super) async fn run(
     end_on_first_close: bool,
     counts: Counts,
     shared: &Shared,
-) -> bool {
+) -> Ended {
     if shared.verbose {
         eprintln!(
             "bridge session {n} opened: {} <-> {}",
@@ -78,30 +114,38 @@ pub(super) async fn run(
     let (signal_a, signal_b) = (signal(carry_a), signal(carry_b));
     let (a_sink, a_stream) = a.split();
     let (b_sink, b_stream) = b.split();
-    let a_to_b = direction(
-        n,
-        (carry_a, signal_a),
-        end_on_first_close,
-        (a_stream, &a_endpoint),
-        (b_sink, &b_endpoint),
-        [&counts.a_to_b, &shared.totals.a_to_b],
-    );
-    let b_to_a = direction(
-        n,
-        (carry_b, signal_b),
-        end_on_first_close,
-        (b_stream, &b_endpoint),
-        (a_sink, &a_endpoint),
-        [&counts.b_to_a, &shared.totals.b_to_a],
-    );
+    let a_to_b = async {
+        let forwarding = direction(
+            n,
+            (carry_a, signal_a),
+            end_on_first_close,
+            (a_stream, &a_endpoint),
+            (b_sink, &b_endpoint),
+            [&counts.a_to_b, &shared.totals.a_to_b],
+        );
+        forwarding
+            .await
+            .map_err(|f| f.ends("A->B", (roles[0], &a_endpoint)))
+    };
+    let b_to_a = async {
+        let forwarding = direction(
+            n,
+            (carry_b, signal_b),
+            end_on_first_close,
+            (b_stream, &b_endpoint),
+            (a_sink, &a_endpoint),
+            [&counts.b_to_a, &shared.totals.b_to_a],
+        );
+        forwarding
+            .await
+            .map_err(|f| f.ends("B->A", (roles[1], &b_endpoint)))
+    };
     let outcome = if end_on_first_close {
         tokio::select! {
-            r = a_to_b => r.map_err(|e| format!("A->B: {e}")),
-            r = b_to_a => r.map_err(|e| format!("B->A: {e}")),
+            r = a_to_b => r,
+            r = b_to_a => r,
         }
     } else if ends_when_dropped {
-        let a_to_b = async { a_to_b.await.map_err(|e| format!("A->B: {e}")) };
-        let b_to_a = async { b_to_a.await.map_err(|e| format!("B->A: {e}")) };
         tokio::pin!(a_to_b, b_to_a);
         // A side whose messages are dropped (the other is a bound queue, FIFO or resumable
         // log) has gone when its stream ends: the session ends at once, and what is queued
@@ -122,24 +166,20 @@ pub(super) async fn run(
             },
         }
     } else {
-        tokio::try_join!(
-            async { a_to_b.await.map_err(|e| format!("A->B: {e}")) },
-            async { b_to_a.await.map_err(|e| format!("B->A: {e}")) },
-        )
-        .map(|_| ())
+        tokio::try_join!(a_to_b, b_to_a).map(|_| ())
     };
-    match outcome {
-        Ok(()) => {
-            if shared.verbose {
-                eprintln!("bridge session {n} closed: {counts}");
-            }
-            false
-        }
-        Err(why) => {
+    let ended = match outcome {
+        Ok(()) => Ended::Clean,
+        Err(Fault::Unreadable(err)) => Ended::Unreadable(err),
+        Err(Fault::Failed(why)) => {
             eprintln!("anyipc: bridge session {n} closed ({why}): {counts}");
-            true
+            return Ended::Failed;
         }
+    };
+    if shared.verbose {
+        eprintln!("bridge session {n} closed: {counts}");
     }
+    ended
 }
 
 /// What a session does with the messages one side sends.
@@ -253,9 +293,9 @@ fn dropping(
 
 /// Runs the direction left, `forwarding`, until it ends or has moved nothing (as `counter`
 /// shows) for [`LINGER`].
-async fn until_idle<F>(mut forwarding: F, counter: &Counter) -> Result<(), String>
+async fn until_idle<F, E>(mut forwarding: F, counter: &Counter) -> Result<(), E>
 where
-    F: std::future::Future<Output = Result<(), String>> + Unpin,
+    F: std::future::Future<Output = Result<(), E>> + Unpin,
 {
     loop {
         let before = counter.messages();
@@ -356,6 +396,28 @@ mod tests {
         assert_eq!(delivered.try_recv().expect("zero was flushed out"), "zero");
     }
 
+    /// Only a read of a bound `file://` side that fails with `InvalidData` leaves it
+    /// unreadable; a queue's, a connected side's, a write's or another error is a failure
+    /// that a next session may not meet.
+    #[test]
+    fn only_invalid_data_read_from_a_bound_log_leaves_it_unreadable() {
+        let invalid = || io::Error::new(io::ErrorKind::InvalidData, "bad");
+        let log = Endpoint::parse("file:///tmp/log?consumer=c").unwrap();
+        let queue = Endpoint::parse("mq://jobs").unwrap();
+        let unreadable = |failure: Failure, from: (Role, &Endpoint)| {
+            matches!(failure.ends("A->B", from), Fault::Unreadable(_))
+        };
+        assert!(unreadable(Failure::Read(invalid()), (Role::Listen, &log)));
+        assert!(!unreadable(
+            Failure::Read(invalid()),
+            (Role::Listen, &queue)
+        ));
+        assert!(!unreadable(Failure::Read(invalid()), (Role::Connect, &log)));
+        assert!(!unreadable(Failure::Write(invalid()), (Role::Listen, &log)));
+        let other = io::Error::from(io::ErrorKind::PermissionDenied);
+        assert!(!unreadable(Failure::Read(other), (Role::Listen, &log)));
+    }
+
     /// A bound FIFO forwarded into a connected log (a side only written to) is one session
     /// for as long as the FIFO is read: quiet spells do not end it. (Ending it after 5 s of
     /// quiet, as a two-way session of an endless side does, made the FIFO anew each time:
@@ -399,8 +461,11 @@ mod tests {
         drop(b_peer);
         let started = tokio::time::Instant::now();
         let roles = [Role::Listen, Role::Connect];
-        let failed = run(1, [a, b], roles, false, Counts::default(), &shared()).await;
-        assert!(!failed, "B closing is a clean end");
+        let ended = run(1, [a, b], roles, false, Counts::default(), &shared()).await;
+        assert!(
+            matches!(ended, Ended::Clean),
+            "B closing is a clean end: {ended:?}"
+        );
         assert!(
             started.elapsed() < LINGER,
             "the session lingered after B closed"
