@@ -274,10 +274,11 @@ pub(crate) fn private_dir() -> io::Result<PathBuf> {
     super::runtime_dir(true)
 }
 
-/// The real user id of this process.
+/// The effective user id of this process: the owner of the files it creates, so the one
+/// that ownership checks compare with (as `pipe://`'s and `fifo://`'s do).
 pub(crate) fn current_uid() -> u32 {
-    // SAFETY: getuid cannot fail.
-    unsafe { libc::getuid() }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
 }
 
 /// Where named regions live: `/dev/shm` (memory, not disk), or the private directory when
