@@ -85,8 +85,25 @@ impl Attachment {
         self.region.geometry()
     }
 
+    /// Takes the queue lock (as [`lock`](Self::lock)), runs `op` on the region under it, and
+    /// releases it, all in one guarded access ([`Region::guarded`]): the way every operation
+    /// on the index runs.
+    ///
+    /// # Errors
+    /// As `lock`, what `op` returns, and `Truncated` if the file was found shrunk.
+    pub(crate) fn with_lock<T>(
+        &self,
+        op: impl FnOnce(&Region) -> Result<T, QueueError>,
+    ) -> Result<T, QueueError> {
+        self.region.guarded(|| {
+            let locked = self.lock()?;
+            op(locked.region())
+        })?
+    }
+
     /// Takes the queue lock; if its last owner died holding it, rolls its operation back
-    /// first.
+    /// first. It touches the segment: only [`with_lock`](Self::with_lock) calls it, inside
+    /// its guarded access.
     ///
     /// Blocks the calling thread while another process holds the lock: critical sections
     /// are one copy of at most `max_message_len` bytes and a few word writes. Gives up
@@ -96,7 +113,7 @@ impl Attachment {
     /// # Errors
     /// `Corrupt`/`BadHeader` if the segment no longer looks like a queue; the lock is
     /// released again before returning. `LockStuck` when it gives up as above.
-    pub(crate) fn lock(&self) -> Result<Locked<'_>, QueueError> {
+    fn lock(&self) -> Result<Locked<'_>, QueueError> {
         let local = self.local.lock().unwrap_or_else(|p| p.into_inner());
         let how = owner_lock::acquire(self.region.lock_word(), self.token, &self.file).map_err(
             |stuck| QueueError::LockStuck {
@@ -135,6 +152,9 @@ impl Locked<'_> {
 
 impl Drop for Locked<'_> {
     fn drop(&mut self) {
-        owner_lock::release(self.attachment.region.lock_word());
+        let region = &self.attachment.region;
+        // Guarded itself too (a nested access when dropped inside `with_lock`): a release
+        // that finds the file shrunk marks the region, and the operation fails.
+        let _ = region.guarded(|| owner_lock::release(region.lock_word()));
     }
 }

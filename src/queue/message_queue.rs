@@ -109,8 +109,10 @@ impl MessageQueue {
                 .len(geometry.size)
                 .map_raw(&file)?;
             let region = Region::from_map(map, geometry)?;
-            region.initialize(pid);
-            region.publish();
+            region.guarded(|| {
+                region.initialize(pid);
+                region.publish();
+            })?;
             std::fs::hard_link(&staging, &path)
         })();
         let _ = std::fs::remove_file(&staging);
@@ -270,6 +272,10 @@ impl MessageQueue {
 
     /// Capacity, max message length and current length.
     ///
+    /// The length is read without the lock, so it may be stale by the time it is used. Of a
+    /// queue whose file another process shrank it is 0 (the messages are gone); every
+    /// operation that uses the queue says so (`InvalidData`, [`QueueError::Truncated`]).
+    ///
     /// ```
     /// use anyipc::queue::{MessageQueue, QueueOptions};
     /// # let name = format!("doc-mq-attributes-{}", std::process::id());
@@ -285,11 +291,11 @@ impl MessageQueue {
     /// ```
     pub fn attributes(&self) -> QueueAttributes {
         let g = self.attachment.geometry();
-        let len = self
-            .attachment
-            .region()
-            .known_word(word::LEN)
-            .load(Ordering::Acquire);
+        let region = self.attachment.region();
+        // A file found shrunk holds no messages (the next operation reports the error).
+        let len = region
+            .guarded(|| region.known_word(word::LEN).load(Ordering::Acquire))
+            .unwrap_or(0);
         QueueAttributes {
             capacity: g.capacity,
             max_message_len: g.max_message_len,
@@ -348,10 +354,9 @@ impl MessageQueue {
 
     /// One attempt: `Some(())` if sent, `None` if full.
     fn try_send_checked(&self, msg: &[u8], priority: u8) -> io::Result<Option<()>> {
-        let pushed = {
-            let locked = self.attachment.lock()?;
-            priority_index::push(locked.region(), msg, priority)?
-        };
+        let pushed = self
+            .attachment
+            .with_lock(|region| priority_index::push(region, msg, priority))?;
         match pushed {
             Ok(()) => {
                 Waiting::NotEmpty.done(&self.attachment, 1);
@@ -452,23 +457,13 @@ impl MessageQueue {
     ) -> io::Result<Option<usize>> {
         let mut sent = 0;
         while sent < msgs.len() {
-            let pushed = {
-                let locked = match self.attachment.lock() {
-                    Ok(locked) => locked,
-                    Err(_) if sent > 0 => break,
-                    Err(e) => return Err(e.into()),
-                };
-                match priority_index::push_many(
-                    locked.region(),
-                    &msgs[sent..],
-                    priority,
-                    HOLD_BYTES,
-                ) {
-                    Ok(pushed) => pushed,
-                    // Those sent stay sent; the next call reports the error.
-                    Err(_) if sent > 0 => break,
-                    Err(e) => return Err(e.into()),
-                }
+            let pushed = match self.attachment.with_lock(|region| {
+                priority_index::push_many(region, &msgs[sent..], priority, HOLD_BYTES)
+            }) {
+                Ok(pushed) => pushed,
+                // Those sent stay sent; the next call reports the error.
+                Err(_) if sent > 0 => break,
+                Err(e) => return Err(e.into()),
             };
             if pushed == 0 {
                 break;
@@ -584,15 +579,13 @@ impl MessageQueue {
     /// message over `max_len` bytes is left in the queue, and refused with `InvalidData`
     /// ([`FrameError::TooLarge`] inside), as a connection refuses one over its `max_frame`.
     pub(crate) fn try_recv_checked(&self, max_len: usize) -> io::Result<Option<(Bytes, u8)>> {
-        let popped = {
-            let locked = self.attachment.lock()?;
-            let region = locked.region();
+        let popped = self.attachment.with_lock(|region| {
             priority_index::pop(region, max_len, |slot, len| {
                 let mut body = vec![0u8; len];
                 region.read_body(slot, &mut body);
                 body
-            })?
-        };
+            })
+        })?;
         match popped {
             Ok((body, priority)) => {
                 Waiting::NotFull.done(&self.attachment, 1);
@@ -712,9 +705,9 @@ impl MessageQueue {
         while got < limit {
             scratch.clear();
             lens.clear();
-            let popped = match self.attachment.lock() {
-                Ok(locked) => {
-                    let region = locked.region();
+            let popped = self
+                .attachment
+                .with_lock(|region| {
                     priority_index::pop_many(region, limit - got, HOLD_BYTES, |slot, len| {
                         let at = scratch.len();
                         scratch.resize(at + len, 0);
@@ -722,10 +715,8 @@ impl MessageQueue {
                         lens.push(len);
                         true
                     })
-                    .map_err(io::Error::from)
-                }
-                Err(e) => Err(e.into()),
-            };
+                })
+                .map_err(io::Error::from);
             let (count, priority) = match popped {
                 Ok(popped) => popped,
                 // Those taken are returned; the next call reports the error.
@@ -834,10 +825,11 @@ impl MessageQueue {
                     _ => return Err(timed_out(waiting)),
                 },
             };
+            // A park that found the file shrunk reports it.
             backoff
                 .park(&self.attachment, left)
                 .await
-                .map_err(|e| io::Error::other(format!("queue wait failed: {e}")))?;
+                .map_err(|e| io::Error::other(format!("queue wait failed: {e}")))??;
         }
     }
 

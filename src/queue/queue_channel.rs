@@ -20,7 +20,7 @@
 
 use super::message_queue::MessageQueue;
 use super::waiting::{Backoff, Waiting};
-use super::QueueOptions;
+use super::{QueueError, QueueOptions};
 use crate::codec::FrameError;
 use crate::transport::{AnyChannel, Connection, RecvMessage, SendMessage};
 use crate::Endpoint;
@@ -44,8 +44,8 @@ pub(crate) struct QueueChannel {
     priority: u8,
     /// The endpoint's `max_frame`, enforced on top of the queue's own `max_message_len`.
     max_frame: usize,
-    recv_park: Option<JoinHandle<()>>,
-    send_park: Option<JoinHandle<()>>,
+    recv_park: Option<JoinHandle<Result<(), QueueError>>>,
+    send_park: Option<JoinHandle<Result<(), QueueError>>>,
     /// Fed, checked, not yet in the queue (oldest first).
     gathered: Vec<Bytes>,
     gathered_bytes: usize,
@@ -161,12 +161,16 @@ pub(crate) fn connection(queue: MessageQueue, endpoint: &Endpoint) -> Connection
     Connection::from_channel(AnyChannel::Mq(channel), endpoint, peer)
 }
 
-/// Polls a park to its end; `Ok` once there is none (left).
-fn poll_park(park: &mut Option<JoinHandle<()>>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+/// Polls a park to its end; `Ok` once there is none (left), the park's error (a file found
+/// shrunk) if it had one.
+fn poll_park(
+    park: &mut Option<JoinHandle<Result<(), QueueError>>>,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
     if let Some(handle) = park {
         let ended = ready!(Pin::new(handle).poll(cx));
         *park = None;
-        ended.map_err(|e| io::Error::other(format!("queue wait failed: {e}")))?;
+        ended.map_err(|e| io::Error::other(format!("queue wait failed: {e}")))??;
     }
     Poll::Ready(Ok(()))
 }

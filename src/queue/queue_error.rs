@@ -46,6 +46,10 @@ pub enum QueueError {
         /// The process holding it last, as the lock word says.
         owner_pid: u32,
     },
+    /// Another process shrank the segment's file (`truncate`, `ftruncate`): the messages and
+    /// the index are gone. Every later operation on the queue through this process's
+    /// handles fails with this too; the queue has to be removed and created again.
+    Truncated,
 }
 
 impl fmt::Display for QueueError {
@@ -69,6 +73,11 @@ impl fmt::Display for QueueError {
                 "the queue lock has been held by live process {owner_pid} for over a second \
                  (or by live processes for over ten; stopped, hung, or writing the lock \
                  word); not waiting longer"
+            ),
+            QueueError::Truncated => write!(
+                f,
+                "another process shrank the queue's file: its messages are gone; remove the \
+                 queue and create it again"
             ),
         }
     }

@@ -1,10 +1,16 @@
 //! [`Region`]: typed access to a queue segment's memory, which other processes write at any
 //! time. Only atomics and raw copies touch it; no `&[u8]` or `&mut` is ever made over it.
+//!
+//! Another process of the same user may also shrink the segment's file, and touching a lost
+//! page raises SIGBUS. So every operation that touches the memory runs its whole body inside
+//! [`Region::guarded`], which makes that fault an error of the operation (the lost pages
+//! read zeros from then on) and every later operation an error too.
 
 use super::geometry::{self, Geometry};
 use super::QueueError;
+use crate::sys::queue as os;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 /// The memory a [`Region`] views: a shared mapping, or heap memory in unit tests.
 #[derive(Debug)]
@@ -23,7 +29,10 @@ enum Backing {
 pub(crate) struct Region {
     base: NonNull<u8>,
     geometry: Geometry,
-    _backing: Backing,
+    backing: Backing,
+    /// Set once an access found the file shrunk by another process: the mapping holds
+    /// private zero pages from then on, and every access is refused.
+    truncated: AtomicBool,
 }
 
 // SAFETY: the region is only accessed through atomics and raw copies, which any thread may
@@ -52,7 +61,8 @@ impl Region {
         Ok(Region {
             base,
             geometry,
-            _backing: Backing::Map(map),
+            backing: Backing::Map(map),
+            truncated: AtomicBool::new(false),
         })
     }
 
@@ -66,7 +76,46 @@ impl Region {
         Region {
             base,
             geometry,
-            _backing: Backing::Heap(words),
+            backing: Backing::Heap(words),
+            truncated: AtomicBool::new(false),
+        }
+    }
+
+    /// Makes the region behave as one whose file was found shrunk, for tests.
+    #[cfg(test)]
+    pub(crate) fn mark_truncated(&self) {
+        self.truncated.store(true, Ordering::Relaxed);
+    }
+
+    /// Runs `access`, which touches this region's memory (and private memory), so that a
+    /// file another process shrank is an error rather than a SIGBUS that kills the process
+    /// (see [`crate::sys::linux_sigbus`]). Once a fault was caught, the lost pages read as
+    /// zeros, writes to them go nowhere, and every later call refuses at once: code that
+    /// reads the zeros must still end (no loop waits for a word to change without a time
+    /// limit), and its result is discarded.
+    ///
+    /// Calls may nest (the inner one guards the same range again); an outer call whose inner
+    /// one faulted fails too.
+    ///
+    /// # Errors
+    /// [`QueueError::Truncated`] if this access or an earlier one found the file shrunk.
+    pub(crate) fn guarded<T>(&self, access: impl FnOnce() -> T) -> Result<T, QueueError> {
+        if self.truncated.load(Ordering::Relaxed) {
+            return Err(QueueError::Truncated);
+        }
+        let found = match &self.backing {
+            Backing::Map(map) => os::guarded(map.as_mut_ptr(), map.len(), access),
+            // Private heap memory cannot be shrunk.
+            Backing::Heap(_) => Ok(access()),
+        };
+        // A nested call, or another thread's, may have found the file shrunk meanwhile: what
+        // this one read after that was zeros.
+        match found {
+            Ok(value) if !self.truncated.load(Ordering::Relaxed) => Ok(value),
+            _ => {
+                self.truncated.store(true, Ordering::Relaxed);
+                Err(QueueError::Truncated)
+            }
         }
     }
 
@@ -241,18 +290,28 @@ impl Region {
             size: geometry::OFF_SLOTS,
         };
         let header = Region::from_map(map, probe)?;
-        let field = |offset| header.u32_at(offset).load(Ordering::Acquire);
-        if header.magic().load(Ordering::Acquire) != geometry::MAGIC {
+        // Every field is copied out in one guarded access: the file may be shrunk already.
+        let fields = header.guarded(|| {
+            let field = |offset| header.u32_at(offset).load(Ordering::Acquire);
+            (
+                header.magic().load(Ordering::Acquire),
+                field(geometry::OFF_STATE),
+                field(geometry::OFF_CREATOR_PID),
+                field(geometry::OFF_VERSION),
+                field(geometry::OFF_CAPACITY),
+                field(geometry::OFF_MAX_LEN),
+                field(geometry::OFF_STRIDE),
+            )
+        })?;
+        let (magic, state, creator_pid, version, capacity, max_len, stride) = fields;
+        if magic != geometry::MAGIC {
             return Err(QueueError::BadHeader {
                 detail: "wrong magic number: not an anyipc queue".to_owned(),
             });
         }
-        if field(geometry::OFF_STATE) != geometry::READY {
-            return Err(QueueError::HalfCreated {
-                creator_pid: field(geometry::OFF_CREATOR_PID),
-            });
+        if state != geometry::READY {
+            return Err(QueueError::HalfCreated { creator_pid });
         }
-        let version = field(geometry::OFF_VERSION);
         if version != geometry::VERSION {
             return Err(QueueError::BadHeader {
                 detail: format!(
@@ -261,13 +320,8 @@ impl Region {
                 ),
             });
         }
-        let geometry = Geometry::from_header(
-            field(geometry::OFF_CAPACITY),
-            field(geometry::OFF_MAX_LEN),
-            field(geometry::OFF_STRIDE),
-            len as u64,
-        )?;
-        let Backing::Map(map) = header._backing else {
+        let geometry = Geometry::from_header(capacity, max_len, stride, len as u64)?;
+        let Backing::Map(map) = header.backing else {
             unreachable!("from_map makes a mapped region")
         };
         Region::from_map(map, geometry)
@@ -279,16 +333,18 @@ impl Region {
     /// have overwritten it since it was mapped).
     ///
     /// # Errors
-    /// `BadHeader` if anything changed.
+    /// `BadHeader` if anything changed; `Truncated` if the file was found shrunk.
     pub(crate) fn recheck_header(&self) -> Result<(), QueueError> {
         let g = &self.geometry;
         let field = |offset| self.u32_at(offset).load(Ordering::Acquire);
-        let same = self.magic().load(Ordering::Acquire) == geometry::MAGIC
-            && field(geometry::OFF_STATE) == geometry::READY
-            && field(geometry::OFF_VERSION) == geometry::VERSION
-            && field(geometry::OFF_CAPACITY) == g.capacity
-            && field(geometry::OFF_MAX_LEN) == g.max_message_len
-            && field(geometry::OFF_STRIDE) as usize == g.slot_stride;
+        let same = self.guarded(|| {
+            self.magic().load(Ordering::Acquire) == geometry::MAGIC
+                && field(geometry::OFF_STATE) == geometry::READY
+                && field(geometry::OFF_VERSION) == geometry::VERSION
+                && field(geometry::OFF_CAPACITY) == g.capacity
+                && field(geometry::OFF_MAX_LEN) == g.max_message_len
+                && field(geometry::OFF_STRIDE) as usize == g.slot_stride
+        })?;
         if same {
             Ok(())
         } else {

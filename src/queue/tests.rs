@@ -594,6 +594,7 @@ fn futile_spins_end_in_a_park_that_sleeps() {
         backoff
             .park(attachment, Some(Duration::from_secs(10)))
             .await
+            .unwrap()
             .unwrap();
         let paused = started.elapsed();
         assert!(paused >= Duration::from_micros(500), "{paused:?}");
@@ -604,6 +605,7 @@ fn futile_spins_end_in_a_park_that_sleeps() {
         backoff
             .park(attachment, Some(Duration::from_secs(10)))
             .await
+            .unwrap()
             .unwrap();
         assert!(started.elapsed() < Duration::from_secs(5));
     });
@@ -713,4 +715,22 @@ async fn timeouts_of_duration_max_wait_without_end() {
         .unwrap();
     let (msg, _) = waiting.await.unwrap();
     assert_eq!(&msg[..], b"x");
+}
+
+#[test]
+fn a_region_found_shrunk_refuses_every_access_and_fails_an_outer_one() {
+    let region = region(4, 16);
+    assert_eq!(region.guarded(|| 7), Ok(7));
+    // A nested access that finds the file shrunk (here: marked so) fails the outer one too,
+    // whatever the outer one's body returned.
+    let outer = region.guarded(|| {
+        region.mark_truncated();
+        region.guarded(|| ())
+    });
+    assert_eq!(outer, Err(QueueError::Truncated));
+    let mut ran = false;
+    assert_eq!(region.guarded(|| ran = true), Err(QueueError::Truncated));
+    assert!(!ran, "a region found shrunk runs no access");
+    let err = std::io::Error::from(QueueError::Truncated);
+    assert_eq!(err.kind(), ErrorKind::InvalidData);
 }

@@ -5,11 +5,17 @@
 //! only when its waiter count says someone is parked. The length is only a hint: a waiter
 //! whose attempts keep failing though it looks ready parks anyway ([`Backoff`]).
 //!
+//! Everything here that touches the segment runs guarded ([`Region::guarded`]): a file that
+//! another process shrank ends a spin or a park at once (a park that was already asleep
+//! wakes within [`PARK_MAX`]), and the attempt after it reports the error.
+//!
 //! Parking uses `tokio::task::spawn_blocking` directly: the crate's `io/blocking.rs` bridge
 //! was not part of the crate when this was written; move the park there once it is.
 
 use super::attachment::Attachment;
 use super::geometry::{self, word};
+use super::region::Region;
+use super::QueueError;
 use std::sync::atomic::{fence, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,8 +44,7 @@ pub(crate) enum Waiting {
 }
 
 impl Waiting {
-    fn words(self, attachment: &Attachment) -> (&AtomicU32, &AtomicU32) {
-        let region = attachment.region();
+    fn words(self, region: &Region) -> (&AtomicU32, &AtomicU32) {
         match self {
             Waiting::NotEmpty => (
                 region.header_word(geometry::OFF_NOT_EMPTY_SEQ),
@@ -54,8 +59,7 @@ impl Waiting {
 
     /// Where the process this waiter waits for last ran (the last sender for receivers, the
     /// last receiver for senders): a hint, any value is harmless.
-    fn peer_cpu(self, attachment: &Attachment) -> &AtomicU32 {
-        let region = attachment.region();
+    fn peer_cpu(self, region: &Region) -> &AtomicU32 {
         match self {
             Waiting::NotEmpty => region.header_word(geometry::OFF_SENDER_CPU),
             Waiting::NotFull => region.header_word(geometry::OFF_RECEIVER_CPU),
@@ -71,24 +75,34 @@ impl Waiting {
     }
 
     /// Records the CPU of a process that just did what waiters of this kind wait for (sent,
-    /// for `NotEmpty`). Written only when it changes, so the line stays shared.
+    /// for `NotEmpty`). Written only when it changes, so the line stays shared. A file found
+    /// shrunk is left for the next operation to report.
     pub(crate) fn record_cpu(self, attachment: &Attachment) {
-        let word = self.peer_cpu(attachment);
-        let cpu = crate::sys::queue::current_cpu();
-        if word.load(Ordering::Relaxed) != cpu {
-            word.store(cpu, Ordering::Relaxed);
-        }
+        let region = attachment.region();
+        let _ = region.guarded(|| {
+            let word = self.peer_cpu(region);
+            let cpu = crate::sys::queue::current_cpu();
+            if word.load(Ordering::Relaxed) != cpu {
+                word.store(cpu, Ordering::Relaxed);
+            }
+        });
     }
 
-    /// Whether the queue looks ready (a hint read without the lock).
+    /// Whether the queue looks ready (a hint read without the lock). A queue whose file was
+    /// found shrunk looks ready: the attempt it leads to reports the error. (Spins and parks
+    /// read the hint inside their own guarded access.)
+    #[cfg(test)]
     pub(crate) fn looks_ready(self, attachment: &Attachment) -> bool {
-        let len = attachment
-            .region()
-            .known_word(word::LEN)
-            .load(Ordering::SeqCst);
+        let region = attachment.region();
+        region.guarded(|| self.len_ready(region)).unwrap_or(true)
+    }
+
+    /// `looks_ready` without the guard, for callers inside one.
+    fn len_ready(self, region: &Region) -> bool {
+        let len = region.known_word(word::LEN).load(Ordering::SeqCst);
         match self {
             Waiting::NotEmpty => len > 0,
-            Waiting::NotFull => len < attachment.geometry().capacity,
+            Waiting::NotFull => len < region.geometry().capacity,
         }
     }
 
@@ -99,11 +113,21 @@ impl Waiting {
     /// runnable processes than CPUs, one that would make progress may be waiting for this
     /// CPU). Between other checks it pauses: yielding to unrelated work on this CPU could
     /// cost a whole time slice.
+    ///
+    /// A file found shrunk ends the spin "ready", so that the attempt after it reports the
+    /// error (a spin reading the zeros left in its place ends when `SPIN` passes).
     pub(crate) fn spin(self, attachment: &Attachment) -> bool {
+        let region = attachment.region();
+        region
+            .guarded(|| self.spin_unguarded(region))
+            .unwrap_or(true)
+    }
+
+    fn spin_unguarded(self, region: &Region) -> bool {
         let start = Instant::now();
-        let peer = self.peer_cpu(attachment);
+        let peer = self.peer_cpu(region);
         for round in 0u32.. {
-            if self.looks_ready(attachment) {
+            if self.len_ready(region) {
                 return true;
             }
             if round < QUICK_CHECKS {
@@ -127,30 +151,37 @@ impl Waiting {
     }
 
     /// Wakes up to `count` parked waiters of this kind, if the waiter count says there are
-    /// any.
+    /// any. A file found shrunk is left for the next operation to report.
     pub(crate) fn notify(self, attachment: &Attachment, count: usize) {
-        let (seq, waiters) = self.words(attachment);
-        // Pairs with the fence in `park`: either the waiter sees our change to the length,
-        // or we see its count.
-        fence(Ordering::SeqCst);
-        if waiters.load(Ordering::Relaxed) != 0 {
-            seq.fetch_add(1, Ordering::SeqCst);
-            // One per message or slot: waking them all would send every parked receiver
-            // after one message. A woken waiter whose future was dropped meanwhile wastes
-            // its wake-up; the others re-check within `PARK_MAX` anyway.
-            crate::sys::queue::futex_wake(seq, u32::try_from(count).unwrap_or(u32::MAX));
-        }
+        let region = attachment.region();
+        let _ = region.guarded(|| {
+            let (seq, waiters) = self.words(region);
+            // Pairs with the fence in `park`: either the waiter sees our change to the
+            // length, or we see its count.
+            fence(Ordering::SeqCst);
+            if waiters.load(Ordering::Relaxed) != 0 {
+                seq.fetch_add(1, Ordering::SeqCst);
+                // One per message or slot: waking them all would send every parked receiver
+                // after one message. A woken waiter whose future was dropped meanwhile
+                // wastes its wake-up; the others re-check within `PARK_MAX` anyway.
+                crate::sys::queue::futex_wake(seq, u32::try_from(count).unwrap_or(u32::MAX));
+            }
+        });
     }
 
     /// Starts a park on the blocking pool, for at most `limit` (and at most `PARK_MAX`, or
     /// `DISTRUSTING_PARK_MAX` without `trust_hint`).
     /// It returns early when woken or, if `trust_hint`, when the queue already looks ready.
+    ///
+    /// The whole park is one guarded access: on a file another process shrank, the futex
+    /// wait fails at once (`EFAULT`) or sleeps out its slice, and the access after it
+    /// faults, so the park ends within `PARK_MAX` with `Truncated`.
     fn park(
         self,
         attachment: &Arc<Attachment>,
         limit: Option<Duration>,
         trust_hint: bool,
-    ) -> tokio::task::JoinHandle<()> {
+    ) -> tokio::task::JoinHandle<Result<(), QueueError>> {
         let attachment = attachment.clone();
         // A park that distrusts the hint also skips the check that guards against a wake-up
         // missed before it registered: it sleeps briefly instead.
@@ -161,14 +192,17 @@ impl Waiting {
         };
         let limit = limit.map_or(most, |l| l.min(most));
         tokio::task::spawn_blocking(move || {
-            let (seq, waiters) = self.words(&attachment);
-            waiters.fetch_add(1, Ordering::SeqCst);
-            let seen = seq.load(Ordering::SeqCst);
-            fence(Ordering::SeqCst);
-            if !trust_hint || !self.looks_ready(&attachment) {
-                crate::sys::queue::futex_wait(seq, seen, limit);
-            }
-            waiters.fetch_sub(1, Ordering::SeqCst);
+            let region = attachment.region();
+            region.guarded(|| {
+                let (seq, waiters) = self.words(region);
+                waiters.fetch_add(1, Ordering::SeqCst);
+                let seen = seq.load(Ordering::SeqCst);
+                fence(Ordering::SeqCst);
+                if !trust_hint || !self.len_ready(region) {
+                    crate::sys::queue::futex_wait(seq, seen, limit);
+                }
+                waiters.fetch_sub(1, Ordering::SeqCst);
+            })
         })
     }
 }
@@ -216,7 +250,7 @@ impl Backoff {
         &mut self,
         attachment: &Arc<Attachment>,
         limit: Option<Duration>,
-    ) -> tokio::task::JoinHandle<()> {
+    ) -> tokio::task::JoinHandle<Result<(), QueueError>> {
         let trust_hint = self.futile < FUTILE_SPINS;
         self.futile = 0;
         self.waiting.park(attachment, limit, trust_hint)

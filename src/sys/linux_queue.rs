@@ -9,6 +9,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 
+// A segment file another process shrank: accesses to its mapping run guarded, so that the
+// SIGBUS is an error of the operation rather than the end of the process.
+pub(crate) use super::linux_sigbus::guarded;
+
 /// The directory that holds queue segments: tmpfs, shared by every process of the machine.
 pub(crate) fn queue_dir() -> io::Result<PathBuf> {
     Ok(PathBuf::from("/dev/shm"))

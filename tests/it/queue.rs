@@ -883,3 +883,116 @@ async fn send_timeout_counts_a_slow_consumer_as_progress() {
     })
     .await;
 }
+
+/// Shrinks the queue's file as another process of the same user may (`truncate -s 0`).
+fn truncate_queue_file(name: &Name) {
+    let status = std::process::Command::new("truncate")
+        .args(["-s", "0"])
+        .arg(name.path())
+        .status()
+        .unwrap();
+    assert!(status.success(), "truncate: {status:?}");
+}
+
+/// `Err(InvalidData)` with [`QueueError::Truncated`] inside, from a call that must not hang.
+async fn truncated<T: std::fmt::Debug>(
+    what: &str,
+    call: impl std::future::Future<Output = std::io::Result<T>>,
+) {
+    let result = tokio::time::timeout(Duration::from_secs(5), call)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: no result within 5 s on a shrunk queue"));
+    assert_truncated(what, result);
+}
+
+fn assert_truncated<T: std::fmt::Debug>(what: &str, result: std::io::Result<T>) {
+    let err = result.expect_err(what);
+    assert_eq!(err.kind(), ErrorKind::InvalidData, "{what}: {err}");
+    let inner = err.get_ref().and_then(|e| e.downcast_ref::<QueueError>());
+    assert_eq!(inner, Some(&QueueError::Truncated), "{what}: {err}");
+    assert!(err.to_string().contains("shrank"), "{what}: {err}");
+}
+
+/// A queue whose file another process shrinks gives `InvalidData` (`QueueError::Truncated`)
+/// on every operation from then on, sync and through a connection, never a SIGBUS that
+/// kills the process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_file_shrunk_by_another_process_is_an_error_not_a_crash() {
+    watchdog(60, async {
+        let name = Name::new();
+        let creator = MessageQueue::create(&name.0, &small(8, 64)).unwrap();
+        let sender = MessageQueue::open(&name.0).unwrap();
+        let receiver = MessageQueue::open(&name.0).unwrap();
+        let mut conn = anyipc::connect(format!("mq://{}", name.0)).await.unwrap();
+        sender.try_send(b"before", 1).unwrap();
+        assert_eq!(receiver.recv().await.unwrap(), ("before".into(), 1));
+        conn.send(Bytes::from_static(b"conn")).await.unwrap();
+        assert_eq!(conn.next().await.unwrap().unwrap(), "conn");
+        assert_eq!(creator.attributes().len, 0);
+
+        truncate_queue_file(&name);
+
+        truncated("send", sender.send(b"after", 1)).await;
+        truncated("recv", receiver.recv()).await;
+        assert_truncated("try_recv", receiver.try_recv());
+        assert_truncated("try_send", sender.try_send(b"after", 0));
+        assert_truncated("try_send_many", sender.try_send_many(&[b"a", b"b"], 0));
+        let mut got = Vec::new();
+        assert_truncated("try_recv_many", receiver.try_recv_many(&mut got, 4));
+        truncated(
+            "recv_timeout",
+            receiver.recv_timeout(Duration::from_secs(30)),
+        )
+        .await;
+        truncated(
+            "send_timeout",
+            sender.send_timeout(b"x", 0, Duration::from_secs(30)),
+        )
+        .await;
+        // The length read without the lock: nothing is left.
+        assert_eq!(creator.attributes().len, 0);
+        // The connection: its next receive and its next send.
+        let next = tokio::time::timeout(Duration::from_secs(5), conn.next())
+            .await
+            .expect("connection receive: no result within 5 s")
+            .expect("the connection's stream ended instead of failing");
+        assert_truncated("connection receive", next);
+        truncated("connection send", conn.send(Bytes::from_static(b"after"))).await;
+        // Opening it again in this process finds the same mapping, shrunk.
+        assert_truncated("open", MessageQueue::open(&name.0));
+    })
+    .await;
+}
+
+/// A receiver parked on the futex (no message for far longer than the spin) when the file is
+/// shrunk wakes within a park's slice and fails, rather than sleeping on a lost page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parked_receiver_ends_with_an_error_when_the_file_is_shrunk() {
+    watchdog(60, async {
+        let name = Name::new();
+        let queue = MessageQueue::create(&name.0, &small(4, 64)).unwrap();
+        let mut conn = anyipc::connect(format!("mq://{}", name.0)).await.unwrap();
+        let parked = {
+            let queue = queue.clone();
+            tokio::spawn(async move { queue.recv().await })
+        };
+        let parked_conn = tokio::spawn(async move { conn.next().await });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!parked.is_finished() && !parked_conn.is_finished());
+        let shrunk = Instant::now();
+        truncate_queue_file(&name);
+        let ended = tokio::time::timeout(Duration::from_secs(3), parked)
+            .await
+            .expect("the parked receive did not end within 3 s")
+            .unwrap();
+        assert_truncated("parked recv", ended);
+        let ended = tokio::time::timeout(Duration::from_secs(3), parked_conn)
+            .await
+            .expect("the parked connection receive did not end within 3 s")
+            .unwrap()
+            .expect("the connection's stream ended instead of failing");
+        assert_truncated("parked connection receive", ended);
+        assert!(shrunk.elapsed() < Duration::from_secs(3));
+    })
+    .await;
+}
