@@ -39,9 +39,14 @@
 //!   in private memory before use; garbage gives `InvalidData` (a [`QueueError`] inside),
 //!   never out-of-bounds access or a panic. A process that can write the segment can still
 //!   deny service (keep it full, or keep the lock: every call then fails after 1–10 s),
-//!   and truncating the file makes
-//!   accesses fault (SIGBUS) as with any shared file mapping: the segment is 0600 by default,
-//!   so only the owner's processes can do either.
+//!   or shrink the file (`truncate`), which destroys the queue's messages. The page fault
+//!   (SIGBUS) that would kill a process touching the lost pages is caught: the process gets
+//!   `InvalidData` ([`QueueError::Truncated`] inside) from the operation that found it and
+//!   from every later one on that queue (sends, receives, waits, a parked wait within 50 ms,
+//!   `open`; `attributes` reads a length of 0), through connections too. This takes over
+//!   the process's SIGBUS handler, passing on every fault outside a queue's or region's own
+//!   accesses to the handler that was there before (or the default action). The segment is
+//!   0600 by default, so only the owner's processes can do any of this.
 //! - **Never half-created.** The segment is built under a staging name and hard-linked into
 //!   place when complete; a segment found not ready anyway (written by something else) is
 //!   refused with [`QueueError::HalfCreated`], never adopted; `remove` clears it.

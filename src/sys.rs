@@ -57,7 +57,8 @@ pub(crate) use crc32c_other::crc32c_with_head;
 // (used as `sys::shm::…`).
 #[cfg(target_os = "linux")]
 pub(crate) mod linux_shm;
-// Named regions: a fault on a region file another process shrank becomes an error.
+// Named regions and mq:// segments: a fault on a file another process shrank becomes an
+// error.
 #[cfg(target_os = "linux")]
 pub(crate) mod linux_sigbus;
 #[cfg(target_os = "linux")]

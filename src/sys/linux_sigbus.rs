@@ -1,9 +1,10 @@
 //! A fault on a shared mapping whose file another process shrank, turned into an error.
 //!
-//! A named [`Region`](crate::shm::Region) is a file in `/dev/shm`, which cannot be sealed
-//! against shrinking like a memfd: any process of the same user may truncate it, and touching
-//! a mapped page past the file's new end raises SIGBUS, which kills the process. Every access
-//! a region makes to its mapping runs inside [`guarded`]: while it runs, this thread's guarded
+//! A named [`Region`](crate::shm::Region) and an `mq://` queue segment are files in
+//! `/dev/shm`, which cannot be sealed against shrinking like a memfd: any process of the same
+//! user may truncate one, and touching a mapped page past the file's new end raises SIGBUS,
+//! which kills the process. Every access a region makes to its mapping, and every queue
+//! operation that touches its segment, runs inside [`guarded`]: while it runs, this thread's guarded
 //! range is recorded, and a SIGBUS at an address inside it maps private zero pages over the
 //! whole range (so the faulting copy completes, reading zeros and writing nowhere) and marks
 //! the access as faulted; `guarded` then reports [`Truncated`]. A SIGBUS anywhere else goes
