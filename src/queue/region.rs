@@ -104,7 +104,7 @@ impl Region {
             return Err(QueueError::Truncated);
         }
         let found = match &self.backing {
-            Backing::Map(map) => os::guarded(map.as_mut_ptr(), map.len(), access),
+            Backing::Map(map) => os::guarded(map.as_mut_ptr(), map.len(), &self.truncated, access),
             // Private heap memory cannot be shrunk.
             Backing::Heap(_) => Ok(access()),
         };

@@ -94,10 +94,13 @@ struct HeaderCopy {
 /// Linux: a file in `/dev/shm` named `anyipc-region-<uid>-<name>`, mode 0600. Other users
 /// cannot open it. A file in `/dev/shm` cannot be sealed like the memfds of `shm://`
 /// connections, so a process of the same user may shrink it: the page fault (SIGBUS) that
-/// would kill a process touching the lost pages is caught, and every access from then on
-/// (`read`, `write`, `wait`, `open`) is `InvalidData`; `signals` reads 0 and `signal` wakes
-/// no one. This takes over the process's SIGBUS handler, passing on every fault outside a
-/// region's own accesses to the handler that was there before (or the default action).
+/// would kill a process touching the lost pages is caught, this process's mapping becomes
+/// private zero pages, and every access from then on, on every thread (`read`, `write`,
+/// `wait`, `open`), is `InvalidData`; `signals` reads 0 and `signal` wakes no one. A page
+/// a full `/dev/shm` cannot supply (a region's pages are taken as they are first touched)
+/// faults the same way, and is `StorageFull`. This takes over the process's SIGBUS handler,
+/// passing on every fault outside a region's own accesses to the handler that was there
+/// before (or the default action).
 /// Elsewhere: not available.
 #[derive(Debug)]
 pub struct Region {
@@ -113,7 +116,7 @@ pub struct Region {
 struct Mapped {
     map: MmapRaw,
     /// The creator's lock lives on this open file; others just hold it open.
-    _file: File,
+    file: File,
     /// Process-private copy of the size, checked once at open.
     size: usize,
     /// Set once an access found the file shrunk by another process: the mapping holds
@@ -126,7 +129,7 @@ impl Mapped {
     fn new(map: MmapRaw, file: File, size: usize) -> Mapped {
         Mapped {
             map,
-            _file: file,
+            file,
             size,
             truncated: AtomicBool::new(false),
         }
@@ -137,20 +140,33 @@ impl Mapped {
     /// ([`sys::linux_sigbus`]).
     ///
     /// # Errors
-    /// `InvalidData` naming region `name` when the file was found shrunk, by this access or
-    /// an earlier one.
+    /// When the mapping was lost, by this access or an earlier one, here or on another
+    /// thread (see [`lost`](Mapped::lost)).
     fn guarded<T>(&self, name: &str, access: impl FnOnce() -> T) -> io::Result<T> {
-        let found = match self.truncated.load(Ordering::Relaxed) {
-            true => Err(sys::linux_sigbus::Truncated),
-            false => sys::linux_sigbus::guarded(self.map.as_mut_ptr(), self.map.len(), access),
-        };
-        found.map_err(|sys::linux_sigbus::Truncated| {
-            self.truncated.store(true, Ordering::Relaxed);
-            invalid(
+        let (start, len) = (self.map.as_mut_ptr(), self.map.len());
+        sys::linux_sigbus::guarded(start, len, &self.truncated, access)
+            .map_err(|sys::linux_sigbus::Truncated| self.lost(name))
+    }
+
+    /// Why the mapping of region `name` was lost: `InvalidData` when another process shrank
+    /// the file; `StorageFull` when the file still has its length, as then the page the
+    /// fault was for could not be given (a full `/dev/shm`: a region's pages are taken as
+    /// they are first written). This process sees private zero pages from then on either way.
+    fn lost(&self, name: &str) -> io::Error {
+        match self.file.metadata() {
+            // ENOSPC's kind: `StorageFull`, named only since Rust 1.83.
+            Ok(meta) if meta.len() >= self.map.len() as u64 => io::Error::new(
+                io::Error::from_raw_os_error(libc::ENOSPC).kind(),
+                format!(
+                    "region {name}: the system had no memory for one of its pages (is /dev/shm \
+                     full?); this process can no longer use it"
+                ),
+            ),
+            _ => invalid(
                 name,
                 "another process shrank its file: its contents are gone".to_owned(),
-            )
-        })
+            ),
+        }
     }
 
     fn header(&self) -> &RegionHeader {

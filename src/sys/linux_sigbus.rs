@@ -3,128 +3,162 @@
 //! A named [`Region`](crate::shm::Region) and an `mq://` queue segment are files in
 //! `/dev/shm`, which cannot be sealed against shrinking like a memfd: any process of the same
 //! user may truncate one, and touching a mapped page past the file's new end raises SIGBUS,
-//! which kills the process. Every access a region makes to its mapping, and every queue
-//! operation that touches its segment, runs inside [`guarded`]: while it runs, this thread's guarded
-//! range is recorded, and a SIGBUS at an address inside it maps private zero pages over the
-//! whole range (so the faulting copy completes, reading zeros and writing nowhere) and marks
-//! the access as faulted; `guarded` then reports [`Truncated`]. A SIGBUS anywhere else goes
-//! to the handler installed before this one, or, if there was none, kills the process as it
-//! would have. (The technique is the one Wayland compositors use for clients' shared
-//! buffers.)
+//! which kills the process. (So does a page a full `/dev/shm` cannot supply.) Every access a
+//! region makes to its mapping, and every queue operation that touches its segment, runs
+//! inside [`guarded`]: while it runs, this thread's guarded range is recorded, and a SIGBUS
+//! the kernel raises at an address inside it marks the mapping as lost (a flag shared by every
+//! thread using it) and maps private zero pages over the whole range (so the faulting copy
+//! completes, reading zeros and writing nowhere); `guarded` then reports [`Truncated`], on
+//! this thread and on any other whose access overlapped. Any other SIGBUS goes to the handler
+//! installed before this one, or, if there was none, ends the process as it would have.
+//! (The technique is the one Wayland compositors use for clients' shared buffers.)
+//!
+//! Limits: a library that installs its own SIGBUS handler later without passing faults on
+//! takes the protection away; built into a library loaded with `dlopen`, the handler's
+//! thread-local read is not async-signal-safe on a thread's first fault.
 
 use std::cell::Cell;
-use std::sync::atomic::{compiler_fence, Ordering};
-use std::sync::OnceLock;
+use std::sync::atomic::{compiler_fence, AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Once, OnceLock};
 
 /// A guarded access touched a page its file no longer has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Truncated;
 
-/// The range this thread is accessing inside [`guarded`], and whether it faulted.
+/// The range this thread is accessing inside [`guarded`], the mapping's lost flag, and
+/// whether this access faulted.
 #[derive(Clone, Copy)]
 struct Guard {
     start: usize,
     len: usize,
+    /// The address of the mapping's `lost` flag (0 when unguarded).
+    lost: usize,
     faulted: bool,
 }
 
 const UNGUARDED: Guard = Guard {
     start: 0,
     len: 0,
+    lost: 0,
     faulted: false,
 };
 
 thread_local! {
     // A `const` initialiser and a type without drop glue: a plain thread-local variable, no
-    // lazy initialisation or allocation, so reading it in the signal handler is safe.
+    // lazy initialisation or allocation, so reading it in the signal handler is safe (in an
+    // executable; see the module docs for `dlopen`).
     static GUARD: Cell<Guard> = const { Cell::new(UNGUARDED) };
 }
 
-/// The SIGBUS action that was in place before ours, for faults that are not ours.
+/// The SIGBUS action that was in place before ours, for faults that are not ours; recorded
+/// before ours is installed.
 static PREVIOUS: OnceLock<libc::sigaction> = OnceLock::new();
+/// Installs the handler once.
+static INSTALL: Once = Once::new();
+/// The page size, for the one-page fallback of the handler.
+static PAGE_SIZE: AtomicUsize = AtomicUsize::new(4096);
 
 /// Runs `access`, which touches only the shared mapping `start..start + len` (the whole of it,
-/// as mapped: page-aligned) and memory of this process, and says whether it touched a page
-/// its file no longer has. If so, the mapping now holds private zero pages: what `access`
-/// read is zeros, what it wrote went nowhere, and so it is for every later access too.
+/// as mapped: page-aligned) and memory of this process (not another guarded mapping), and
+/// says whether the mapping was lost: its file no longer has a page this access or another
+/// thread's touched. Then the mapping holds private zero pages: what `access` read may be
+/// zeros, what it wrote may have gone nowhere, and `lost` (the mapping's own flag, shared by
+/// every access to it) stays set, so every later access fails too.
 ///
 /// # Errors
-/// [`Truncated`] when `access` faulted; the handler could not be installed (never seen:
-/// `sigaction` fails only for bad arguments) counts as no guard.
+/// [`Truncated`] when `lost` is set, before or by the end of `access`. (A handler that could
+/// not be installed, never seen, as `sigaction` fails only for bad arguments, counts as no
+/// guard.)
 pub(crate) fn guarded<T>(
     start: *mut u8,
     len: usize,
+    lost: &AtomicBool,
     access: impl FnOnce() -> T,
 ) -> Result<T, Truncated> {
     install_handler();
+    if lost.load(Ordering::SeqCst) {
+        return Err(Truncated);
+    }
     let outer = GUARD.with(|guard| {
         guard.replace(Guard {
             start: start as usize,
             len,
+            lost: lost as *const AtomicBool as usize,
             faulted: false,
         })
     });
+    // Put back when this frame ends, also if `access` panics: a stale guard would let the
+    // handler take a fault on memory mapped there later for something else.
+    let _restore = Restore(outer);
     // The range is recorded before the first touch of the mapping, and read back after the
     // last: the handler runs on this thread, between those instructions.
     compiler_fence(Ordering::SeqCst);
     let value = access();
     compiler_fence(Ordering::SeqCst);
-    let faulted = GUARD.with(|guard| guard.replace(outer)).faulted;
-    if faulted {
+    let faulted = GUARD.with(Cell::get).faulted;
+    // Another thread's fault replaced the pages this access used: it read zeros too.
+    if faulted || lost.load(Ordering::SeqCst) {
         Err(Truncated)
     } else {
         Ok(value)
     }
 }
 
-/// Installs [`on_sigbus`] once per process, keeping the action it replaces.
+/// Puts this thread's outer guard back when dropped.
+struct Restore(Guard);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        GUARD.with(|guard| guard.set(self.0));
+    }
+}
+
+/// Records the current SIGBUS action, then installs [`on_sigbus`], once per process.
 fn install_handler() {
-    PREVIOUS.get_or_init(|| {
+    INSTALL.call_once(|| {
+        // SAFETY: zeroed is a valid `sigaction` for the kernel to write the current one into.
+        let mut previous: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: a null new action only reads the current one into a live `sigaction`.
+        if unsafe { libc::sigaction(libc::SIGBUS, std::ptr::null(), &mut previous) } != 0 {
+            previous.sa_sigaction = libc::SIG_DFL;
+        }
+        let _ = PREVIOUS.set(previous);
+        // SAFETY: sysconf has no preconditions.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        if let Ok(page) = usize::try_from(page) {
+            PAGE_SIZE.store(page.max(1), Ordering::Relaxed);
+        }
         // SAFETY: zeroed is a valid `sigaction` (no handler, empty mask, no flags) to fill in.
         let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
         action.sa_sigaction = on_sigbus as *const () as usize;
         action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
         // SAFETY: `action.sa_mask` is a live sigset_t owned by this frame.
         unsafe { libc::sigemptyset(&mut action.sa_mask) };
-        // SAFETY: zeroed is a valid `sigaction` for the kernel to write the old action into.
-        let mut previous: libc::sigaction = unsafe { std::mem::zeroed() };
-        // SAFETY: both pointers are to live `sigaction`s; `on_sigbus` has the SA_SIGINFO
-        // signature and only does what a signal handler may (see it).
-        let installed = unsafe { libc::sigaction(libc::SIGBUS, &action, &mut previous) };
-        if installed != 0 {
-            // Nothing was replaced: chaining to the default action is what happens anyway.
-            previous.sa_sigaction = libc::SIG_DFL;
-        }
-        previous
+        // SAFETY: a pointer to a live `sigaction`; `on_sigbus` has the SA_SIGINFO signature
+        // and only does what a signal handler may (see it). On failure nothing changed.
+        unsafe { libc::sigaction(libc::SIGBUS, &action, std::ptr::null_mut()) };
     });
 }
 
-/// The SIGBUS handler: a fault inside this thread's guarded range maps zero pages over the
-/// range and marks the guard; any other is passed on.
+/// The SIGBUS handler: a fault the kernel raised inside this thread's guarded range marks the
+/// mapping lost and maps zero pages over it; any other is passed on.
 extern "C" fn on_sigbus(
     signal: libc::c_int,
     info: *mut libc::siginfo_t,
     context: *mut libc::c_void,
 ) {
-    // SAFETY: the kernel passes a valid siginfo for a handler installed with SA_SIGINFO; for
-    // SIGBUS `si_addr` is the faulting address.
-    let address = unsafe { (*info).si_addr() } as usize;
+    // SAFETY: the kernel passes a valid siginfo for a handler installed with SA_SIGINFO.
+    let (code, address) = unsafe { ((*info).si_code, (*info).si_addr() as usize) };
     let guard = GUARD.with(Cell::get);
-    if guard.len > 0 && address >= guard.start && address - guard.start < guard.len {
-        // SAFETY: `start..start + len` is a mapping of this process (the guard's contract)
-        // that the interrupted access was using; replacing it in place with private
-        // anonymous pages leaves every pointer into it valid. mmap is a plain system call.
-        let zeros = unsafe {
-            libc::mmap(
-                guard.start as *mut libc::c_void,
-                guard.len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_FIXED | libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if zeros != libc::MAP_FAILED {
+    // `si_code > 0`: raised by the kernel for a fault, so `si_addr` is the faulting address
+    // (a SIGBUS sent with kill carries a sender there instead).
+    let ours = code > 0 && guard.len > 0 && address >= guard.start;
+    if ours && address - guard.start < guard.len {
+        // SAFETY: `lost` is the address of the mapping's flag, which outlives the guarded
+        // access that recorded it (a borrow held across `guarded`).
+        let lost = unsafe { &*(guard.lost as *const AtomicBool) };
+        lost.store(true, Ordering::SeqCst);
+        if replace_with_zeros(guard.start, guard.len, address) {
             GUARD.with(|cell| {
                 cell.set(Guard {
                     faulted: true,
@@ -137,21 +171,51 @@ extern "C" fn on_sigbus(
     pass_on(signal, info, context);
 }
 
+/// Maps private zero pages over `start..start + len` (reserving no swap: a region may be far
+/// larger than memory), or, if that is refused, over the one page holding `address` (a later
+/// fault on another lost page comes back here). Whether it worked.
+fn replace_with_zeros(start: usize, len: usize, address: usize) -> bool {
+    let map = |at: usize, len: usize| {
+        // SAFETY: `at..at + len` lies inside `start..start + len`, a mapping of this process
+        // (the guard's contract) that the interrupted access was using; replacing it in place
+        // with private anonymous pages leaves every pointer into it valid. mmap is a plain
+        // system call.
+        let zeros = unsafe {
+            libc::mmap(
+                at as *mut libc::c_void,
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_FIXED | libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        zeros != libc::MAP_FAILED
+    };
+    let page = PAGE_SIZE.load(Ordering::Relaxed);
+    map(start, len) || map(address - address % page, page)
+}
+
 /// Hands a SIGBUS that is not ours to the action before ours: its handler, or, for the
-/// default or ignore, the default action (restored here; the faulting instruction runs
-/// again, faults again, and the process ends with SIGBUS as it would have).
+/// default or ignore, the default action, restored here (a fault's instruction runs again and
+/// faults again; a signal sent with kill is raised again, to be delivered once this handler
+/// returns). Either way the process ends with SIGBUS as it would have.
 fn pass_on(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
-    // Not yet recorded (a fault in the moment between installing and recording): default.
-    let previous_handler = PREVIOUS.get().map_or(libc::SIG_DFL, |p| p.sa_sigaction);
-    let siginfo = PREVIOUS
-        .get()
-        .is_some_and(|p| p.sa_flags & libc::SA_SIGINFO != 0);
+    let previous = PREVIOUS.get();
+    let previous_handler = previous.map_or(libc::SIG_DFL, |p| p.sa_sigaction);
+    let siginfo = previous.is_some_and(|p| p.sa_flags & libc::SA_SIGINFO != 0);
     match previous_handler {
         libc::SIG_DFL | libc::SIG_IGN => {
             // SAFETY: zeroed is a valid `sigaction`; SIG_DFL (0) is its handler.
             let default: libc::sigaction = unsafe { std::mem::zeroed() };
             // SAFETY: a pointer to a live `sigaction`; sigaction is async-signal-safe.
             unsafe { libc::sigaction(signal, &default, std::ptr::null_mut()) };
+            // SAFETY: the kernel passes a valid siginfo.
+            if unsafe { (*info).si_code } <= 0 {
+                // SAFETY: raise is async-signal-safe; the signal is blocked in this handler,
+                // so it is delivered, with the default action, when the handler returns.
+                unsafe { libc::raise(signal) };
+            }
         }
         handler if siginfo => {
             // SAFETY: the previous action was installed with SA_SIGINFO, so its handler has

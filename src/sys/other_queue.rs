@@ -64,6 +64,7 @@ pub(crate) struct Truncated;
 pub(crate) fn guarded<T>(
     _start: *mut u8,
     _len: usize,
+    _lost: &std::sync::atomic::AtomicBool,
     access: impl FnOnce() -> T,
 ) -> Result<T, Truncated> {
     Ok(access())

@@ -941,3 +941,103 @@ async fn a_sigbus_outside_a_region_still_ends_the_process() {
     })
     .await;
 }
+
+/// The path of region `name`'s file.
+fn region_path(name: &str) -> std::path::PathBuf {
+    anyipc::shm::Region::list()
+        .unwrap()
+        .into_iter()
+        .find(|info| info.name() == name)
+        .expect("the region is listed")
+        .path()
+        .to_owned()
+}
+
+/// Shrinks the file at `path` to nothing from another process (`truncate -s 0`).
+fn truncate_from_another_process(path: &std::path::Path) {
+    let status = std::process::Command::new("truncate")
+        .args(["-s", "0"])
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// One thread's fault replaces the pages every thread reads: a read on another thread that
+/// overlapped it must fail too, never return the zeros as data.
+#[test]
+fn a_thread_reading_while_another_faults_gets_the_error_not_zeros() {
+    // Three rounds: the overlap is a matter of timing (one round caught the flag set only at
+    // the end of the faulting access about one time in two).
+    for round in 0..3 {
+        readers_overlapping_a_fault(round);
+    }
+}
+
+fn readers_overlapping_a_fault(round: u32) {
+    use anyipc::shm::Region;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let name = unique_name("region-race");
+    let size = 16 << 20;
+    let creator = Region::create(&name, size).unwrap();
+    creator.write(0, &[0x55; 4096]).unwrap();
+    let reader = Arc::new(Region::open(&name).unwrap());
+    let stop = Arc::new(AtomicBool::new(false));
+    let zeros_as_data = Arc::new(AtomicUsize::new(0));
+    let readers: Vec<_> = [size, 4096]
+        .into_iter()
+        .map(|len| {
+            let (reader, stop, zeros) = (reader.clone(), stop.clone(), zeros_as_data.clone());
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; len];
+                while !stop.load(Ordering::Relaxed) {
+                    match reader.read(0, &mut buf) {
+                        Ok(()) if buf[0] == 0 => drop(zeros.fetch_add(1, Ordering::Relaxed)),
+                        Ok(()) => {}
+                        Err(_) => break,
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    truncate_from_another_process(&region_path(&name));
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::Relaxed);
+    for reader in readers {
+        reader.join().unwrap();
+    }
+    assert_eq!(
+        zeros_as_data.load(Ordering::Relaxed),
+        0,
+        "round {round}: reads returned zeros as data"
+    );
+    let mut buf = [0u8; 1];
+    assert_eq!(
+        reader.read(0, &mut buf).unwrap_err().kind(),
+        io::ErrorKind::InvalidData
+    );
+}
+
+/// A region larger than memory and swap together (it is sparse until written): the zero pages
+/// put in place of its lost ones reserve no swap, so the fault still becomes an error.
+#[test]
+fn a_region_larger_than_memory_shrunk_is_an_error_not_a_crash() {
+    use anyipc::shm::Region;
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
+    let kib = |key: &str| -> u64 {
+        let line = meminfo.lines().find(|l| l.starts_with(key)).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    let memory = (kib("MemTotal:") + kib("SwapTotal:")) * 1024;
+    let size = (memory * 2).min(1 << 40) as usize;
+    let name = unique_name("region-huge");
+    let creator = Region::create(&name, size).unwrap();
+    let reader = Region::open(&name).unwrap();
+    truncate_from_another_process(&region_path(&name));
+    let mut buf = [0u8; 8];
+    let err = reader.read(size - 8, &mut buf).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+    drop(creator);
+}
