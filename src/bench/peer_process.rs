@@ -474,8 +474,6 @@ async fn end(child: &mut Child, stdin: Option<ChildStdin>) -> io::Result<()> {
     }
 }
 
-/// Sets up a peer's command: stdin piped (its end tells the peer we have gone), stdout piped
-/// (its ready line), stderr inherited, killed when dropped.
 /// `err` from starting `cmd`, naming the program that could not be started (a bare
 /// `NotFound` does not say what was not found: a binary rebuilt while it ran is "deleted"
 /// to its own children), its kind kept.
@@ -492,6 +490,8 @@ pub(super) fn not_started_program(program: &std::ffi::OsStr, err: io::Error) -> 
     )
 }
 
+/// Sets up a peer's command: stdin piped (its end tells the peer we have gone), stdout piped
+/// (its ready line), stderr inherited, killed when dropped.
 pub(super) fn prepare(cmd: &mut Command) -> &mut Command {
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -35,10 +35,12 @@
 //! pipe held when the session ended is lost with the old one), and so is a followed log read
 //! by a named consumer: the session closes the consumer, committing its cursor after the last
 //! record taken, and the next resumes there. A log whose own data cannot be read (a damaged
-//! record, one over `max_frame`: `InvalidData`, which every read there gives again) is not
-//! taken again, though: the bridge ends with exit 1 and one line naming the log and the
-//! error, as `listen` does (a queue's message over `max_frame` may be taken by another of
-//! its readers, so a queue is still taken again). Any other log or file gives one session,
+//! record, one over `max_frame`: `InvalidData`, which reads there give again until the log
+//! is mended) is not taken again, though: the bridge ends with exit 1 and one line naming
+//! the log and the error, as `listen` does, without committing the cursor (what was
+//! forwarded since its last commit comes again to the next reader: at least once). A
+//! queue's message over `max_frame` may be taken by another of its readers, so a queue is
+//! still taken again. Any other log or file gives one session,
 //! and the bridge ends with it (there is no cursor to resume from: read again, it would start
 //! where `from=` says): exit 0 at the end of a file read with `follow=false`, 1 when the
 //! session fails. Such a side is not read before B answers, so a B that never does takes

@@ -2,9 +2,9 @@
 //! two are spelled: `bridge listen:tcp://0.0.0.0:7000 connect:tcp://localhost:7000` would
 //! connect to itself as surely as the same URL twice.
 
-use anyipc::{Address, Endpoint};
-use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use anyipc::{Address, Endpoint, Scheme};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 use tokio::time::timeout;
 
@@ -17,16 +17,22 @@ const LOOKUP_PATIENCE: Duration = Duration::from_secs(2);
 /// - for `tcp`/`udp`, the same port (not 0: that binds a new one) and a host that `bound`'s
 ///   socket accepts for `target`'s (see [`accepts`]); a host that does not resolve (within
 ///   [`LOOKUP_PATIENCE`]) is compared as written;
-/// - for a path, the same file once the directories are resolved (`/tmp/./x`, a symlinked
-///   directory);
+/// - for a path, the same file once resolved (`/tmp/./x`, a symlink, `..`; the part that
+///   does not exist yet taken as written, without `.` and `..`);
 /// - for a name, the same name.
+///
+/// Not caught: a wildcard bound address reached through one of this host's interface
+/// addresses (`0.0.0.0:7000` and `192.168.1.5:7000`): telling those from another host's
+/// would need the interface list, and a wrong guess would refuse a legitimate bridge.
 pub(super) async fn reaches(bound: &Endpoint, target: &Endpoint) -> bool {
     if bound.scheme() != target.scheme() {
         return false;
     }
     match (bound.address(), target.address()) {
         (Address::HostPort { host: b, port: bp }, Address::HostPort { host: t, port: tp }) => {
-            let meet = hosts_meet(b, t, *bp);
+            // A UDP socket sends to the first address only; a TCP connect tries each.
+            let every_target = bound.scheme() == Scheme::Tcp;
+            let meet = hosts_meet(b, t, *bp, every_target);
             *bp != 0 && bp == tp && matches!(timeout(LOOKUP_PATIENCE, meet).await, Ok(true))
         }
         (Address::Path(b), Address::Path(t)) => resolved(b) == resolved(t),
@@ -35,9 +41,9 @@ pub(super) async fn reaches(bound: &Endpoint, target: &Endpoint) -> bool {
 }
 
 /// Whether a socket bound to host `bound` accepts a connection to host `target` on `port`:
-/// `bound` as binding uses it (its first address), `target` by any of its addresses, as a
-/// TCP connect tries each.
-async fn hosts_meet(bound: &str, target: &str, port: u16) -> bool {
+/// `bound` as binding uses it (its first address), `target` by its first address or, with
+/// `every_target`, any of them.
+async fn hosts_meet(bound: &str, target: &str, port: u16, every_target: bool) -> bool {
     if bound == target {
         return true;
     }
@@ -50,15 +56,20 @@ async fn hosts_meet(bound: &str, target: &str, port: u16) -> bool {
     let Ok(target_ips) = tokio::net::lookup_host((target, port)).await else {
         return false;
     };
-    let mut target_ips = target_ips.map(|addr| addr.ip());
+    let mut target_ips =
+        target_ips
+            .map(|addr| addr.ip())
+            .take(if every_target { usize::MAX } else { 1 });
     target_ips.any(|target_ip| accepts(bound_ip, target_ip))
 }
 
-/// Whether a socket bound to `bound` accepts a connection made to `target`: the same address,
-/// or a wildcard bound address (`0.0.0.0` for IPv4, `::` for both families, as Linux's
-/// sockets are dual-stack by default) and a `target` that is this host's own (loopback, the
-/// wildcard itself, or an interface's address).
+/// Whether a socket bound to `bound` accepts a connection made to `target`, both as the OS
+/// takes them (an IPv4-mapped IPv6 address is its IPv4 address; a connection to a wildcard
+/// goes to the loopback address of its family): the same address, or a wildcard bound
+/// address (`0.0.0.0` for IPv4, `::` for both families, as Linux's sockets are dual-stack by
+/// default) and a loopback `target`.
 fn accepts(bound: IpAddr, target: IpAddr) -> bool {
+    let (bound, target) = (bound.to_canonical(), connected_to(target.to_canonical()));
     if bound == target {
         return true;
     }
@@ -66,31 +77,41 @@ fn accepts(bound: IpAddr, target: IpAddr) -> bool {
         IpAddr::V4(_) => target.is_ipv4(),
         IpAddr::V6(_) => true,
     };
-    bound.is_unspecified() && family_fits && is_this_host(target)
+    bound.is_unspecified() && family_fits && target.is_loopback()
 }
 
-/// Whether `ip` is one of this host's addresses: only those can be bound (a UDP socket on
-/// port 0, gone at once, so no port is taken).
-fn is_this_host(ip: IpAddr) -> bool {
-    std::net::UdpSocket::bind((ip, 0)).is_ok()
-}
-
-/// `path` with its directory resolved (symlinks, `.` and `..`), the file name kept as it is:
-/// the socket, FIFO or log may not exist yet, or be a name the bridge is about to create.
-/// As written when the directory does not resolve.
-fn resolved(path: &Path) -> PathBuf {
-    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
-        return path.to_path_buf();
-    };
-    let dir = if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    };
-    match std::fs::canonicalize(dir) {
-        Ok(dir) => dir.join(name),
-        Err(_) => path.to_path_buf(),
+/// Where a connection to `ip` goes: a wildcard address means this host's loopback.
+fn connected_to(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        other => other,
     }
+}
+
+/// `path` resolved as far as it exists (symlinks, `.` and `..`), the rest appended without
+/// `.` and with `..` taking the part before it: the socket, FIFO or log may not exist yet,
+/// or be in a directory the bridge is about to create. A relative path starts at the
+/// current directory.
+fn resolved(path: &Path) -> PathBuf {
+    let mut out = match path.is_relative() {
+        true => std::env::current_dir().unwrap_or_default(),
+        false => PathBuf::new(),
+    };
+    for component in path.components() {
+        match component {
+            Component::CurDir => continue,
+            // `out` is resolved wherever it exists, so its parent is the real one.
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+        if let Ok(real) = std::fs::canonicalize(&out) {
+            out = real;
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -103,18 +124,21 @@ mod tests {
     }
 
     #[test]
-    fn a_wildcard_accepts_this_hosts_addresses_only() {
+    fn a_wildcard_accepts_loopback_addresses_only() {
         let any4 = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
         let any6 = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
         let loop4 = IpAddr::V4(Ipv4Addr::LOCALHOST);
-        // TEST-NET-1 (RFC 5737): never a host's own address.
+        // TEST-NET-1 (RFC 5737): not loopback.
         let elsewhere = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
         assert!(accepts(any4, loop4));
         assert!(accepts(any6, loop4));
         assert!(accepts(any4, any4));
         assert!(!accepts(any4, elsewhere));
         assert!(!accepts(loop4, IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2))));
-        assert!(!accepts(loop4, any4));
+        // A connection to a wildcard goes to the loopback address; a mapped address is its
+        // IPv4 address.
+        assert!(accepts(loop4, any4));
+        assert!(accepts(any4, "::ffff:127.0.0.1".parse().unwrap()));
         assert!(!accepts(any4, IpAddr::V6(Ipv6Addr::LOCALHOST)));
     }
 
@@ -127,6 +151,11 @@ mod tests {
             ("udp://127.0.0.1:7400", "udp://localhost:7400"),
             ("unix:///tmp/x.sock", "unix:///tmp/./x.sock"),
             ("unix:///tmp/x.sock", "unix:///tmp/../tmp/x.sock"),
+            ("tcp://127.0.0.1:7400", "tcp://0.0.0.0:7400"),
+            (
+                "unix:///tmp/anyipc-no-such-dir/a/x.sock",
+                "unix:///tmp/anyipc-no-such-dir/b/../a/./x.sock",
+            ),
             ("fifo:///tmp/x", "fifo:///tmp/x"),
             ("pipe://app", "pipe://app"),
         ] {
