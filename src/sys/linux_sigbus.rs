@@ -147,6 +147,11 @@ extern "C" fn on_sigbus(
     info: *mut libc::siginfo_t,
     context: *mut libc::c_void,
 ) {
+    // The interrupted code's errno, put back before returning to it (mmap may set it).
+    // SAFETY: __errno_location returns this thread's errno, valid for the thread's life.
+    let errno = unsafe { libc::__errno_location() };
+    // SAFETY: as above.
+    let saved_errno = unsafe { *errno };
     // SAFETY: the kernel passes a valid siginfo for a handler installed with SA_SIGINFO.
     let (code, address) = unsafe { ((*info).si_code, (*info).si_addr() as usize) };
     let guard = GUARD.with(Cell::get);
@@ -165,6 +170,8 @@ extern "C" fn on_sigbus(
                     ..guard
                 })
             });
+            // SAFETY: as above.
+            unsafe { *errno = saved_errno };
             return; // the faulting instruction runs again, on a zero page
         }
     }

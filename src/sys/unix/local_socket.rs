@@ -41,7 +41,13 @@ pub(crate) fn runtime_dir(create: bool) -> io::Result<PathBuf> {
     if create {
         match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
             // The umask may have cleared owner bits; it can never have added any.
-            Ok(()) => std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?,
+            Ok(()) => std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| {
+                    io::Error::new(
+                        e.kind(),
+                        format!("making the runtime directory {} 0700: {e}", dir.display()),
+                    )
+                })?,
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => {
                 return Err(io::Error::new(
