@@ -88,16 +88,8 @@ impl Waiting {
         });
     }
 
-    /// Whether the queue looks ready (a hint read without the lock). A queue whose file was
-    /// found shrunk looks ready: the attempt it leads to reports the error. (Spins and parks
-    /// read the hint inside their own guarded access.)
-    #[cfg(test)]
-    pub(crate) fn looks_ready(self, attachment: &Attachment) -> bool {
-        let region = attachment.region();
-        region.guarded(|| self.len_ready(region)).unwrap_or(true)
-    }
-
-    /// `looks_ready` without the guard, for callers inside one.
+    /// Whether the queue looks ready (a hint read without the lock), for callers inside a
+    /// guarded access (spins and parks).
     fn len_ready(self, region: &Region) -> bool {
         let len = region.known_word(word::LEN).load(Ordering::SeqCst);
         match self {
