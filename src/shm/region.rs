@@ -632,7 +632,13 @@ impl Region {
     /// # Cancel safety
     /// As [`wait`](Region::wait).
     pub async fn wait_after(&self, seen: u32, timeout: Duration) -> io::Result<()> {
-        if self.signals() != seen {
+        // Guarded, not `signals()`: a lost mapping is an error here, not a changed count.
+        let signals = &self.mapped.header().signals;
+        if self
+            .mapped
+            .guarded(&self.name, || signals.load(Ordering::Acquire))?
+            != seen
+        {
             return Ok(());
         }
         let mapped = Arc::clone(&self.mapped);

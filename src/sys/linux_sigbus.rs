@@ -203,22 +203,26 @@ fn replace_with_zeros(start: usize, len: usize, address: usize) -> bool {
     map(start, len) || map(address - address % page, page)
 }
 
-/// Hands a SIGBUS that is not ours to the action before ours: its handler, or, for the
-/// default or ignore, the default action, restored here (a fault's instruction runs again and
-/// faults again; a signal sent with kill is raised again, to be delivered once this handler
-/// returns). Either way the process ends with SIGBUS as it would have.
+/// Hands a SIGBUS that is not ours to the action before ours, which does what it would have
+/// done: its handler runs; a sent signal that was ignored stays ignored; otherwise the
+/// default action is restored here (a fault's instruction runs again and faults again, a
+/// signal sent with kill is raised again, delivered once this handler returns), and the
+/// process ends with SIGBUS.
 fn pass_on(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
     let previous = PREVIOUS.get();
     let previous_handler = previous.map_or(libc::SIG_DFL, |p| p.sa_sigaction);
     let siginfo = previous.is_some_and(|p| p.sa_flags & libc::SA_SIGINFO != 0);
+    // SAFETY: the kernel passes a valid siginfo.
+    let sent = unsafe { (*info).si_code } <= 0;
     match previous_handler {
+        // A sent SIGBUS that was ignored before stays ignored.
+        libc::SIG_IGN if sent => {}
         libc::SIG_DFL | libc::SIG_IGN => {
             // SAFETY: zeroed is a valid `sigaction`; SIG_DFL (0) is its handler.
             let default: libc::sigaction = unsafe { std::mem::zeroed() };
             // SAFETY: a pointer to a live `sigaction`; sigaction is async-signal-safe.
             unsafe { libc::sigaction(signal, &default, std::ptr::null_mut()) };
-            // SAFETY: the kernel passes a valid siginfo.
-            if unsafe { (*info).si_code } <= 0 {
+            if sent {
                 // SAFETY: raise is async-signal-safe; the signal is blocked in this handler,
                 // so it is delivered, with the default action, when the handler returns.
                 unsafe { libc::raise(signal) };

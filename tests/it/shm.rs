@@ -890,6 +890,11 @@ fn a_region_file_shrunk_by_another_process_is_an_error_not_a_crash() {
     let creator = Region::create(&name, 256 * 1024).unwrap();
     let reader = Region::open(&name).unwrap();
     creator.write(200 * 1024, b"before").unwrap();
+    creator.signal();
+    // Taken before the shrink: a `wait_after` with it must not mistake the lost count for a
+    // signal.
+    let seen_before = reader.signals();
+    assert_ne!(seen_before, 0);
     let mut buf = [0u8; 6];
     reader.read(200 * 1024, &mut buf).unwrap();
     assert_eq!(&buf, b"before");
@@ -921,6 +926,8 @@ fn a_region_file_shrunk_by_another_process_is_an_error_not_a_crash() {
         .build()
         .unwrap();
     let waited = runtime.block_on(reader.wait(Duration::from_secs(30)));
+    assert_eq!(waited.unwrap_err().kind(), io::ErrorKind::InvalidData);
+    let waited = runtime.block_on(reader.wait_after(seen_before, Duration::from_secs(30)));
     assert_eq!(waited.unwrap_err().kind(), io::ErrorKind::InvalidData);
     let opened = Region::open(&name).unwrap_err();
     assert_eq!(opened.kind(), io::ErrorKind::InvalidData, "{opened}");
