@@ -45,8 +45,8 @@
 //! Because frames arrive whole, a frame over the reader's `max_frame` (from a writer whose
 //! `max_frame` is larger) costs only itself: the reader reports it once (`InvalidData`, with
 //! [`FrameError::TooLarge`](crate::codec::FrameError::TooLarge) inside), drops it and reads
-//! on. A length over `PIPE_BUF`, which no writer sends, ends the reading stream as on any
-//! length-framed stream.
+//! on. A length over `PIPE_BUF` − 4 (a frame over `PIPE_BUF`), which no writer sends, ends
+//! the reading stream as on any length-framed stream.
 //!
 //! # Errors
 //! - bind: `AlreadyExists` when the path is a symlink or anything other than a FIFO;

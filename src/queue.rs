@@ -43,7 +43,8 @@
 //!   (SIGBUS) that would kill a process touching the lost pages is caught: the process gets
 //!   `InvalidData` ([`QueueError::Truncated`] inside) from the operation that found it and
 //!   from every later one on that queue (sends, receives, waits, a parked wait within 50 ms,
-//!   `open`; `attributes` reads a length of 0), through connections too. This takes over
+//!   `open` while this process has it open, as a new attachment finds a 0-byte file and
+//!   reports `BadHeader`; `attributes` reads a length of 0), through connections too. This takes over
 //!   the process's SIGBUS handler, passing on every fault outside a queue's or region's own
 //!   accesses to the handler that was there before (or the default action). The segment is
 //!   0600 by default, so only the owner's processes can do any of this.

@@ -17,10 +17,10 @@
 //! forwarding fails. When one side closes its
 //! sending half, the bridge closes the other side's, so half-close travels through; the session
 //! ends when both directions are done, when forwarding fails, or (between two servers) when
-//! either server closes. When a side whose stream never ends by itself (`udp://`, `mq://`, a
-//! bound `fifo://`) is left alone, the other direction being done, the session ends once it has
-//! forwarded nothing for 5 s (replies in flight still get through): waiting for its end would
-//! keep the session, and its connections, for ever. With a bound queue, FIFO or followed log
+//! either server closes. When a `udp://` side, whose stream never ends by itself, is left
+//! alone, the other direction being done, the session ends once it has forwarded nothing
+//! for 5 s (replies in flight still get through): waiting for its end would keep the
+//! session, and its connections, for ever. With a bound queue, FIFO or followed log
 //! read by a named consumer (`consumer=NAME`), though, the other side's end ends the session
 //! at once (what it sends is dropped, so its end says it went; a B that only half-closes its
 //! sending side counts as gone too), before anything more is taken from the bound side: what

@@ -8,7 +8,9 @@
 //! `file://` or `mq://` endpoint gives one connection (a log's named consumer is read as a
 //! `FileConsumer`), printed on the main task ([`print_kept`]): every message it takes is
 //! printed before `listen` ends, and a log's cursor is committed after the last message
-//! printed, so ending `listen` loses nothing.
+//! printed, so ending `listen` loses nothing (unless a stop signal finds stdout taking
+//! nothing for [`CLOSE_PATIENCE`]: then a queue's message taken for the unprinted lines is
+//! gone; a log's cursor is not committed past them).
 
 use crate::accept_errors::AcceptErrors;
 use crate::cli_error;

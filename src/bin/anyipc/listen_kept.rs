@@ -193,8 +193,8 @@ impl Kept {
 }
 
 /// Prints `kept`, at most `count` messages, until it ends or a stop signal; then closes it.
-/// Ending `listen` loses nothing: every message taken is printed before the next is taken or
-/// `listen` ends. A queue's message is gone once taken, so a queue's are written out one at
+/// Ending `listen` loses nothing (but see the module docs of `listen` for a stdout that takes
+/// nothing): every message taken is printed before the next is taken or `listen` ends. A queue's message is gone once taken, so a queue's are written out one at
 /// a time, each before the next is taken; from a file what one read brought is written
 /// together (up to [`PRINT_GATHER`] bytes), a log consumer's cursor committed after it.
 ///
