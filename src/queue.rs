@@ -43,8 +43,11 @@
 //!   (SIGBUS) that would kill a process touching the lost pages is caught: the process gets
 //!   `InvalidData` ([`QueueError::Truncated`] inside) from the operation that found it and
 //!   from every later one on that queue (sends, receives, waits, a parked wait within 50 ms,
-//!   `open` while this process has it open, as a new attachment finds a 0-byte file and
-//!   reports `BadHeader`; `attributes` reads a length of 0), through connections too. This takes over
+//!   also when the file kept the header page its words are in, `open` while this process
+//!   has it open, as a new attachment finds a 0-byte file and reports `BadHeader`;
+//!   `attributes` reads a length of 0), through connections too. An operation that found
+//!   it while holding the queue lock still releases the lock where the file kept it, so the
+//!   other processes fail at once rather than wait for it. This takes over
 //!   the process's SIGBUS handler, passing on every fault outside a queue's or region's own
 //!   accesses to the handler that was there before (or the default action). The segment is
 //!   0600 by default, so only the owner's processes can do any of this.

@@ -85,6 +85,24 @@ impl Attachment {
         self.region.geometry()
     }
 
+    /// Checks that the segment's file still holds the whole queue, and marks the region
+    /// lost if not: a waiter whose accesses touch only the header, which a file shrunk past
+    /// it keeps, would otherwise never learn that the slots are gone. (One `fstat`: made
+    /// after a park, not on every operation.)
+    ///
+    /// # Errors
+    /// [`QueueError::Truncated`] when the file is shorter than the queue.
+    pub(crate) fn check_file_length(&self) -> Result<(), QueueError> {
+        match self.file.metadata() {
+            Ok(meta) if meta.len() < self.geometry().size as u64 => {
+                self.region.mark_truncated();
+                Err(QueueError::Truncated)
+            }
+            // A failed fstat (never seen on an open file) tells nothing: the accesses guard.
+            _ => Ok(()),
+        }
+    }
+
     /// Takes the queue lock (as [`lock`](Self::lock)), runs `op` on the region under it, and
     /// releases it, all in one guarded access ([`Region::guarded`]): the way every operation
     /// on the index runs.
@@ -154,7 +172,9 @@ impl Drop for Locked<'_> {
     fn drop(&mut self) {
         let region = &self.attachment.region;
         // Guarded itself too (a nested access when dropped inside `with_lock`): a release
-        // that finds the file shrunk marks the region, and the operation fails.
-        let _ = region.guarded(|| owner_lock::release(region.lock_word()));
+        // that finds the file shrunk marks the region, and the operation fails. Made even
+        // after the operation under the lock found it shrunk: where the file still has the
+        // header, the lock must not stay held for the other processes.
+        let _ = region.guarded_even_if_lost(|| owner_lock::release(region.lock_word()));
     }
 }

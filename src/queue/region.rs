@@ -81,8 +81,7 @@ impl Region {
         }
     }
 
-    /// Makes the region behave as one whose file was found shrunk, for tests.
-    #[cfg(test)]
+    /// Makes the region behave as one whose file was found shrunk: every later access fails.
     pub(crate) fn mark_truncated(&self) {
         self.truncated.store(true, Ordering::Relaxed);
     }
@@ -103,8 +102,24 @@ impl Region {
         if self.truncated.load(Ordering::Relaxed) {
             return Err(QueueError::Truncated);
         }
+        self.guarded_even_if_lost(access)
+    }
+
+    /// As [`guarded`](Self::guarded), but runs `access` even when the file was found shrunk
+    /// before: for the release of the queue lock, whose word in the header may still be the
+    /// file's (only the pages from the first lost one on read as zeros), so that other
+    /// processes are not left waiting for a lock no operation holds.
+    ///
+    /// # Errors
+    /// [`QueueError::Truncated`] if this access or an earlier one found the file shrunk.
+    pub(crate) fn guarded_even_if_lost<T>(
+        &self,
+        access: impl FnOnce() -> T,
+    ) -> Result<T, QueueError> {
         let found = match &self.backing {
-            Backing::Map(map) => os::guarded(map.as_mut_ptr(), map.len(), &self.truncated, access),
+            Backing::Map(map) => {
+                os::guarded_even_if_lost(map.as_mut_ptr(), map.len(), &self.truncated, access)
+            }
             // Private heap memory cannot be shrunk.
             Backing::Heap(_) => Ok(access()),
         };

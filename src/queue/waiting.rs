@@ -167,7 +167,8 @@ impl Waiting {
     ///
     /// The whole park is one guarded access: on a file another process shrank, the futex
     /// wait fails at once (`EFAULT`) or sleeps out its slice, and the access after it
-    /// faults, so the park ends within `PARK_MAX` with `Truncated`.
+    /// faults, so the park ends within `PARK_MAX` with `Truncated`. A file shrunk only past
+    /// the header, whose words the park touches, is found by the length check after it.
     fn park(
         self,
         attachment: &Arc<Attachment>,
@@ -194,7 +195,8 @@ impl Waiting {
                     crate::sys::queue::futex_wait(seq, seen, limit);
                 }
                 waiters.fetch_sub(1, Ordering::SeqCst);
-            })
+            })?;
+            attachment.check_file_length()
         })
     }
 }

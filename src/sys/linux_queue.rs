@@ -11,7 +11,7 @@ use std::time::Duration;
 
 // A segment file another process shrank: accesses to its mapping run guarded, so that the
 // SIGBUS is an error of the operation rather than the end of the process.
-pub(crate) use super::linux_sigbus::guarded;
+pub(crate) use super::linux_sigbus::guarded_even_if_lost;
 
 /// The directory that holds queue segments: tmpfs, shared by every process of the machine.
 pub(crate) fn queue_dir() -> io::Result<PathBuf> {

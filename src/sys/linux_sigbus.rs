@@ -7,9 +7,12 @@
 //! region makes to its mapping, and every queue operation that touches its segment, runs
 //! inside [`guarded`]: while it runs, this thread's guarded range is recorded, and a SIGBUS
 //! the kernel raises at an address inside it marks the mapping as lost (a flag shared by every
-//! thread using it) and maps private zero pages over the whole range (so the faulting copy
-//! completes, reading zeros and writing nowhere); `guarded` then reports [`Truncated`], on
-//! this thread and on any other whose access overlapped. Any other SIGBUS goes to the handler
+//! thread using it) and maps private zero pages over the range from the faulting page to its
+//! end (so the faulting copy completes, reading zeros and writing nowhere); `guarded` then
+//! reports [`Truncated`], on this thread and on any other whose access overlapped. The pages
+//! below the fault stay the file's: a lock word there that the faulting operation held can
+//! still be released for other processes ([`guarded_even_if_lost`]); a lost page among them
+//! faults in turn when touched. Any other SIGBUS goes to the handler
 //! installed before this one, or, if there was none, ends the process as it would have.
 //! (The technique is the one Wayland compositors use for clients' shared buffers.)
 //!
@@ -61,9 +64,10 @@ static PAGE_SIZE: AtomicUsize = AtomicUsize::new(4096);
 /// Runs `access`, which touches only the shared mapping `start..start + len` (the whole of it,
 /// as mapped: page-aligned) and memory of this process (not another guarded mapping), and
 /// says whether the mapping was lost: its file no longer has a page this access or another
-/// thread's touched. Then the mapping holds private zero pages: what `access` read may be
-/// zeros, what it wrote may have gone nowhere, and `lost` (the mapping's own flag, shared by
-/// every access to it) stays set, so every later access fails too.
+/// thread's touched. Then the mapping holds private zero pages from the first page found
+/// lost to its end: what `access` read may be zeros, what it wrote may have gone nowhere, and
+/// `lost` (the mapping's own flag, shared by every access to it) stays set, so every later
+/// access fails too, without running.
 ///
 /// # Errors
 /// [`Truncated`] when `lost` is set, before or by the end of `access`. (A handler that could
@@ -75,10 +79,26 @@ pub(crate) fn guarded<T>(
     lost: &AtomicBool,
     access: impl FnOnce() -> T,
 ) -> Result<T, Truncated> {
-    install_handler();
     if lost.load(Ordering::SeqCst) {
         return Err(Truncated);
     }
+    guarded_even_if_lost(start, len, lost, access)
+}
+
+/// As [`guarded`], but runs `access` even on a mapping already lost: for a write that must
+/// still reach the pages the file kept, such as the release of a lock word that an operation
+/// cut short by the fault held (other processes wait for it). A page past the file's end
+/// reads zeros as in `guarded`.
+///
+/// # Errors
+/// [`Truncated`] when `lost` is set, before or by the end of `access`.
+pub(crate) fn guarded_even_if_lost<T>(
+    start: *mut u8,
+    len: usize,
+    lost: &AtomicBool,
+    access: impl FnOnce() -> T,
+) -> Result<T, Truncated> {
+    install_handler();
     let outer = GUARD.with(|guard| {
         guard.replace(Guard {
             start: start as usize,
@@ -141,7 +161,8 @@ fn install_handler() {
 }
 
 /// The SIGBUS handler: a fault the kernel raised inside this thread's guarded range marks the
-/// mapping lost and maps zero pages over it; any other is passed on.
+/// mapping lost and maps zero pages over it from the faulting page on; any other is passed
+/// on.
 extern "C" fn on_sigbus(
     signal: libc::c_int,
     info: *mut libc::siginfo_t,
@@ -178,9 +199,11 @@ extern "C" fn on_sigbus(
     pass_on(signal, info, context);
 }
 
-/// Maps private zero pages over `start..start + len` (reserving no swap: a region may be far
-/// larger than memory), or, if that is refused, over the one page holding `address` (a later
-/// fault on another lost page comes back here). Whether it worked.
+/// Maps private zero pages over `start..start + len` from the page holding `address` to the
+/// end (reserving no swap: a region may be far larger than memory), or, if that is refused,
+/// over that one page (a later fault on another lost page comes back here). The pages below
+/// stay the file's: it was shrunk to below `address` but maybe not below them, and a lock
+/// word there may still need its release. Whether it worked.
 fn replace_with_zeros(start: usize, len: usize, address: usize) -> bool {
     let map = |at: usize, len: usize| {
         // SAFETY: `at..at + len` lies inside `start..start + len`, a mapping of this process
@@ -200,7 +223,9 @@ fn replace_with_zeros(start: usize, len: usize, address: usize) -> bool {
         zeros != libc::MAP_FAILED
     };
     let page = PAGE_SIZE.load(Ordering::Relaxed);
-    map(start, len) || map(address - address % page, page)
+    // `start` is page-aligned and `address` inside the range, so `from` is too.
+    let from = address - address % page;
+    map(from, start + len - from) || map(from, page)
 }
 
 /// Hands a SIGBUS that is not ours to the action before ours, which does what it would have

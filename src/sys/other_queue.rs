@@ -61,7 +61,7 @@ pub(crate) fn file_key(_file: &File) -> io::Result<(u64, u64)> {
 pub(crate) struct Truncated;
 
 /// Runs `access`: without segments there is no shrunk file to guard against.
-pub(crate) fn guarded<T>(
+pub(crate) fn guarded_even_if_lost<T>(
     _start: *mut u8,
     _len: usize,
     _lost: &std::sync::atomic::AtomicBool,

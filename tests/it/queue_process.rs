@@ -37,6 +37,7 @@ fn spawn_helper(role: &str, name: &str) -> Helper {
         ])
         .env(ROLE_VAR, role)
         .env(NAME_VAR, name)
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -237,11 +238,41 @@ fn mq_helper_entry() {
                 out.flush().unwrap();
             }
         }),
+        // Parked in a receive on the empty queue; prints how it ended.
+        "park" => {
+            let ended = rt.block_on(queue.recv());
+            writeln!(out, "recv {}", outcome(&ended)).unwrap();
+        }
+        // Waits for a line on stdin, then sends a message too long for a shrunk queue's
+        // header page and prints how that ended and how long it took.
+        "send-on-line" => {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).unwrap();
+            let started = Instant::now();
+            let sent = queue.try_send(&[7; 8000], 1);
+            let ms = started.elapsed().as_millis();
+            writeln!(out, "send {} {ms}", outcome(&sent)).unwrap();
+        }
         // Attached (its liveness lock held) and doing nothing until killed.
         "idle" => loop {
             std::thread::sleep(Duration::from_secs(60));
         },
         other => panic!("unknown role {other}"),
+    }
+}
+
+/// `ok`, or the [`QueueError`](anyipc::queue::QueueError) inside an error (its debug form),
+/// or the error itself.
+fn outcome<T>(result: &std::io::Result<T>) -> String {
+    match result {
+        Ok(_) => "ok".to_owned(),
+        Err(err) => match err
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<anyipc::queue::QueueError>())
+        {
+            Some(inner) => format!("{inner:?}"),
+            None => format!("{err}"),
+        },
     }
 }
 
@@ -430,6 +461,54 @@ fn write_lock_word(segment: &std::fs::File, value: u32) {
 /// [`write_lock_word`] on queue `name`'s segment.
 fn set_lock_word(name: &Name, value: u32) {
     write_lock_word(&segment_for_writing(name), value);
+}
+
+/// A queue file shrunk to its header page by another process: a process parked on the
+/// header's words (which the file kept) learns of it and ends its receive with `Truncated`;
+/// and when this process's send then faults in a slot while it holds the queue lock, the lock
+/// is released all the same, so another process's next call fails at once with `Truncated`
+/// rather than after a second's wait for a lock no operation holds (`LockStuck`).
+#[test]
+fn a_queue_shrunk_past_its_header_releases_the_lock_and_wakes_parked_processes() {
+    let name = Name::new();
+    let options = QueueOptions {
+        capacity: 4,
+        max_message_len: 8192,
+        ..QueueOptions::default()
+    };
+    let queue = MessageQueue::create(&name.0, &options).unwrap();
+    let mut parked = spawn_helper("park", &name.0);
+    let parked_lines = lines(&mut parked);
+    wait_ready(&parked_lines);
+    let mut sender = spawn_helper("send-on-line", &name.0);
+    let sender_lines = lines(&mut sender);
+    wait_ready(&sender_lines);
+    std::thread::sleep(Duration::from_millis(200));
+
+    // The header (lock word, index) is in the first page; every slot reaches past it.
+    segment_for_writing(&name).set_len(4096).unwrap();
+    let line = parked_lines
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the parked receive did not end within 5 s");
+    assert_eq!(line, "recv Truncated");
+
+    let err = queue.try_send(&[1; 8000], 1).unwrap_err();
+    assert_eq!(
+        err.get_ref()
+            .and_then(|e| e.downcast_ref::<anyipc::queue::QueueError>()),
+        Some(&anyipc::queue::QueueError::Truncated),
+        "{err}"
+    );
+    assert_eq!(lock_word(&name), 0, "the lock was left held");
+
+    let mut stdin = sender.0.stdin.take().unwrap();
+    writeln!(stdin, "go").unwrap();
+    let line = sender_lines
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the other process's send did not end");
+    let (what, ms) = line.rsplit_once(' ').unwrap();
+    assert_eq!(what, "send Truncated", "{line}");
+    assert!(ms.parse::<u64>().unwrap() < 500, "{line}");
 }
 
 /// A live process that keeps the queue lock (its id in the lock word while it holds its
