@@ -62,6 +62,9 @@ mod wakers;
 mod tests;
 
 pub use region::{Region, RegionInfo, RegionState};
+/// The largest ring, for the option table's bound on `capacity=` (checked by a test).
+#[cfg(test)]
+pub(crate) use ring::MAX_CAPACITY as MAX_RING_CAPACITY;
 pub use shm_listener::ShmListener;
 pub use shm_stream::{ShmStream, DEFAULT_SPIN};
 

@@ -9,9 +9,9 @@ use std::time::Duration;
 /// The kind of value an option takes, which is also how it is parsed and displayed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ValueKind {
-    /// A byte or item count of at least `min`: `4096`, `64KiB`, `8MiB`, `1GiB` (also `k`,
+    /// A byte or item count in `min..=max`: `4096`, `64KiB`, `8MiB`, `1GiB` (also `k`,
     /// `KB`, … as powers of 1024).
-    Size { min: u64 },
+    Size { min: u64, max: u64 },
     /// `250ms`, `5s`, `2m`; a bare number is seconds.
     Duration,
     /// `true|false` (also `1|0`, `yes|no`, `on|off`).
@@ -40,8 +40,24 @@ impl ValueKind {
     /// The accepted values, as written in errors and in the README's table.
     pub(crate) fn describe(self) -> String {
         match self {
-            ValueKind::Size { min: 0 } => "a size such as 4096, 64KiB, 8MiB".to_owned(),
-            ValueKind::Size { min } => format!("a size of at least {}", OptionValue::Size(min)),
+            ValueKind::Size {
+                min: 0,
+                max: u64::MAX,
+            } => "a size such as 4096, 64KiB, 8MiB".to_owned(),
+            ValueKind::Size { min, max: u64::MAX } => {
+                format!("a size of at least {}", OptionValue::Size(min))
+            }
+            ValueKind::Size { min: 0, max } => {
+                format!(
+                    "a size such as 4096 or 64KiB, up to {}",
+                    OptionValue::Size(max)
+                )
+            }
+            ValueKind::Size { min, max } => format!(
+                "a size from {} to {}",
+                OptionValue::Size(min),
+                OptionValue::Size(max)
+            ),
             ValueKind::Duration => "a duration such as 250ms, 5s, 2m".to_owned(),
             ValueKind::Bool => "true or false".to_owned(),
             ValueKind::Choice(words) => format!("one of {}", words.join("|")),
@@ -87,7 +103,10 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
     OptionSpec {
         key: "max_frame",
         schemes: EVERY,
-        kind: ValueKind::Size { min: 0 },
+        kind: ValueKind::Size {
+            min: 0,
+            max: u64::MAX,
+        },
         default: "8MiB (udp: 65507)",
         meaning: "largest message accepted either way (at least 1; udp: at most 65507); larger \
                   is InvalidInput on send, InvalidData on receive (mq: the message stays in \
@@ -149,6 +168,7 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
         schemes: &[Udp],
         kind: ValueKind::Size {
             min: crate::endpoint::MIN_UDP_MAX_QUEUED,
+            max: u64::MAX,
         },
         default: "64MiB",
         meaning: "bytes of unread datagrams a listener holds, all its connections together \
@@ -175,7 +195,8 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
     OptionSpec {
         key: "capacity",
         schemes: &[Shm],
-        kind: ValueKind::Size { min: 0 },
+        // The largest ring (`shm::ring::MAX_CAPACITY`; a test keeps the two the same).
+        kind: ValueKind::Size { min: 0, max: 1 << 30 },
         default: "1MiB per ring",
         meaning: "bytes each direction's ring holds before a sender waits, set by the \
                   connecting side",
@@ -210,7 +231,10 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
     OptionSpec {
         key: "max_message_len",
         schemes: &[Mq],
-        kind: ValueKind::Size { min: 0 },
+        kind: ValueKind::Size {
+            min: 1,
+            max: crate::queue::MAX_MESSAGE_LEN as u64,
+        },
         default: "8KiB",
         meaning: "largest message the created queue holds; creating reserves about \
                   capacity × max_message_len of memory in /dev/shm (StorageFull if it has no \
@@ -254,14 +278,20 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
     OptionSpec {
         key: "segment_size",
         schemes: &[File],
-        kind: ValueKind::Size { min: 0 },
+        kind: ValueKind::Size {
+            min: 0,
+            max: u64::MAX,
+        },
         default: "64MiB",
         meaning: "size at which the log starts a new segment",
     },
     OptionSpec {
         key: "retention",
         schemes: &[File],
-        kind: ValueKind::Size { min: 0 },
+        kind: ValueKind::Size {
+            min: 0,
+            max: u64::MAX,
+        },
         default: "none (keep all)",
         meaning: "the log deletes its oldest closed segments while all segments together \
                   exceed this size",

@@ -21,8 +21,8 @@ const SIZE_UNITS: &[(&str, u64)] = &[
 /// Parses `text` as a value of `kind`; `None` when it is not one.
 pub(crate) fn parse_value(kind: ValueKind, text: &str) -> Option<OptionValue> {
     match kind {
-        ValueKind::Size { min } => parse_size(text)
-            .filter(|n| *n >= min)
+        ValueKind::Size { min, max } => parse_size(text)
+            .filter(|n| (min..=max).contains(n))
             .map(OptionValue::Size),
         ValueKind::Duration => parse_duration(text).map(OptionValue::Duration),
         ValueKind::Bool => parse_bool(text).map(OptionValue::Bool),

@@ -60,7 +60,7 @@ fn address(scheme: Scheme) -> BoxedStrategy<Address> {
 
 fn value(kind: ValueKind) -> BoxedStrategy<OptionValue> {
     match kind {
-        ValueKind::Size { min } => (min..=u64::MAX).prop_map(OptionValue::Size).boxed(),
+        ValueKind::Size { min, max } => (min..=max).prop_map(OptionValue::Size).boxed(),
         ValueKind::Duration => prop_oneof![any::<u64>(), (0..1_000_000u64).prop_map(|s| s * 1000),]
             .prop_map(|ms| OptionValue::Duration(Duration::from_millis(ms)))
             .boxed(),
@@ -453,6 +453,64 @@ fn mq_capacity_is_a_count_of_messages_not_a_size() {
         let e = Endpoint::parse(url).unwrap_or_else(|err| panic!("{url}: {err}"));
         assert_eq!(e.size_option(key), Some(value), "{url}");
     }
+}
+
+/// A size the transport would refuse at connect or bind (`InvalidInput` without an
+/// `EndpointParseError`, from an endpoint that parsed) is refused by the parser, with the range
+/// in the message and in the option table.
+#[test]
+fn a_size_the_transport_refuses_is_a_parse_error() {
+    use super::ParseErrorKind;
+    for (url, key, range) in [
+        (
+            "mq://q?max_message_len=0",
+            "max_message_len",
+            "from 1 to 64MiB",
+        ),
+        (
+            "mq://q?max_message_len=65MiB",
+            "max_message_len",
+            "from 1 to 64MiB",
+        ),
+        (
+            "mq://q?max_message_len=100GiB",
+            "max_message_len",
+            "from 1 to 64MiB",
+        ),
+        ("shm://s?capacity=2GiB", "capacity", "up to 1GiB"),
+        ("shm://s?capacity=1073741825", "capacity", "up to 1GiB"),
+    ] {
+        let err = Endpoint::parse(url).expect_err(url);
+        match err.kind() {
+            ParseErrorKind::InvalidOptionValue {
+                key: k, expected, ..
+            } => {
+                assert_eq!(k, key, "{err}");
+                assert!(expected.contains(range), "{url}: {err}");
+            }
+            other => panic!("{url}: unexpected {other:?}"),
+        }
+    }
+    for (url, key, value) in [
+        ("mq://q?max_message_len=1", "max_message_len", 1),
+        ("mq://q?max_message_len=64MiB", "max_message_len", 64 << 20),
+        ("shm://s?capacity=0", "capacity", 0),
+        ("shm://s?capacity=1GiB", "capacity", 1 << 30),
+    ] {
+        let e = Endpoint::parse(url).unwrap_or_else(|err| panic!("{url}: {err}"));
+        assert_eq!(e.size_option(key), Some(value), "{url}");
+    }
+    assert_eq!(
+        u64::from(crate::queue::MAX_MESSAGE_LEN),
+        64 << 20,
+        "the option table's bound"
+    );
+    #[cfg(target_os = "linux")]
+    assert_eq!(
+        u64::from(crate::shm::MAX_RING_CAPACITY),
+        1 << 30,
+        "the option table's bound"
+    );
 }
 
 #[test]

@@ -202,7 +202,8 @@ proptest! {
 
     /// A size is the number times its unit when that fits in a u64, refused otherwise
     /// (never wrapped); `max_frame=0` (and over 65507 on udp) is refused. An mq queue's
-    /// `capacity` is a count: plain digits from 1 to 1048576 only.
+    /// `capacity` is a count: plain digits from 1 to 1048576 only; its `max_message_len` is
+    /// 1 byte to 64 MiB, and an shm ring's `capacity` at most 1 GiB.
     #[test]
     fn endpoint_sizes_are_exact_or_refused(
         digits in "[0-9]{1,21}",
@@ -218,6 +219,8 @@ proptest! {
             ("capacity", "mq://q") => {
                 unit.is_empty() && want.is_some_and(|n| (1..=1 << 20).contains(&n))
             }
+            ("capacity", "shm://q") => want.is_some_and(|n| n <= 1 << 30),
+            ("max_message_len", "mq://q") => want.is_some_and(|n| (1..=64 << 20).contains(&n)),
             ("capacity", "udp://h:1") | ("max_message_len", "udp://h:1" | "shm://q") => false,
             _ => want.is_some(),
         };
