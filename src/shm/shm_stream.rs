@@ -148,7 +148,8 @@ impl ShmStream {
     /// # Errors
     /// `NotFound` when no listener holds the name; `InvalidInput` for a URL that is not
     /// `shm://` or a `capacity` over 1 GiB; `ConnectionRefused` if the listener goes away
-    /// during the handshake.
+    /// during the handshake; `TimedOut` when the listener's accept queue stays full for
+    /// `connect_timeout` (10 s without one).
     ///
     /// # Cancel safety
     /// Cancel safe: dropping the future abandons the attempt.
@@ -156,7 +157,10 @@ impl ShmStream {
         let endpoint = endpoint.to_endpoint()?;
         let path = super::socket_path(&endpoint)?;
         let capacity = ring_capacity(endpoint.size_option("capacity").unwrap_or(DEFAULT_CAPACITY))?;
-        let socket = UnixStream::connect(&path)
+        // A full accept queue is a busy listener: wait for room as unix:// and pipe:// do
+        // (up to connect_timeout, or 10 s), rather than fail with `WouldBlock`.
+        let limit = endpoint.duration_option("connect_timeout");
+        let socket = sys::connect_unix_socket(&path, limit)
             .await
             .map_err(|e| match e.kind() {
                 io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => io::Error::new(

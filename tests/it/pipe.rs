@@ -560,7 +560,7 @@ fn two_binders_racing_for_a_dead_servers_socket_give_one_listener() {
 /// A listening socket at `path` whose accept queue is full, and the connections filling it.
 /// The backlog is set to 0 (room for one pending connection on Linux) so that the queue fills
 /// after a connection or two.
-async fn full_accept_queue(
+pub(crate) async fn full_accept_queue(
     path: &std::path::Path,
 ) -> (
     std::os::unix::net::UnixListener,

@@ -1048,3 +1048,39 @@ fn a_region_larger_than_memory_shrunk_is_an_error_not_a_crash() {
     assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
     drop(creator);
 }
+
+/// A listener whose accept queue is full is busy, not gone: connecting waits for room (up to
+/// `connect_timeout`, then `TimedOut`), as `unix://` and `pipe://` do, rather than failing at
+/// once with `WouldBlock`.
+#[tokio::test]
+async fn a_full_accept_queue_is_waited_out() {
+    watchdog(60, async {
+        let name = unique_name("shm-backlog");
+        let _names = Names::of([url(&name)]);
+        // The runtime directory, made as the library makes it.
+        drop(
+            anyipc::bind(url(&unique_name("shm-backlog-dir")))
+                .await
+                .unwrap(),
+        );
+        let path = crate::util::runtime_dir().join(format!("shm-{name}.sock"));
+        let (listener, _fillers) = crate::pipe::full_accept_queue(&path).await;
+
+        let err = anyipc::connect(format!("{}?connect_timeout=300ms", url(&name)))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+
+        // Once the listener takes a connection, a waiting connect gets in.
+        let waiting = tokio::spawn(anyipc::connect(url(&name)));
+        let (first, _) = listener.accept().unwrap();
+        let conn = tokio::time::timeout(Duration::from_secs(10), waiting)
+            .await
+            .expect("connect still waiting after the queue had room")
+            .unwrap();
+        conn.expect("connect once the queue had room");
+        drop((first, listener));
+        let _ = std::fs::remove_file(&path);
+    })
+    .await;
+}
