@@ -26,7 +26,8 @@
 //!   are dropped; the blocking pool serves the rest: data that must come from the disk,
 //!   segment changes and new files, cursor commits, records that fail their checks, and
 //!   every read on other systems. With `consumer=NAME` it resumes at `NAME`'s cursor
-//!   (`dir/NAME.cursor`);
+//!   (`dir/NAME.cursor`; one without a cursor that starts at `from=end` stores that
+//!   position when opened, so what is appended while it is away is not skipped);
 //!   a connection commits it by itself every 1,000 records or second, at most a second after
 //!   it has caught up with the log (a second after its last commit, by tokio's clock; so an
 //!   idle consumer's cursor is current), and when closed (flushing commits nothing),

@@ -266,7 +266,8 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
         schemes: &[File],
         kind: ValueKind::Choice(&["start", "end"]),
         default: "start",
-        meaning: "where a consumer without a cursor begins",
+        meaning: "where a consumer without a cursor begins (a named consumer starting at the \
+                  end stores its cursor there at once)",
     },
     OptionSpec {
         key: "follow",

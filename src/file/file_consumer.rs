@@ -70,7 +70,9 @@ pub struct FileConsumer {
 
 impl FileConsumer {
     /// Opens a consumer of the log in `dir`. With a `name`, it starts at that consumer's
-    /// committed cursor; otherwise (or if it never committed) where `opts.from` says.
+    /// committed cursor; otherwise (or if it never committed) where `opts.from` says. A
+    /// named consumer without a cursor that starts at the end (`from=end`) stores its cursor
+    /// there at once, so that opened again it does not skip what was appended meanwhile.
     /// The directory is created if missing, so consumers may start before the producer.
     ///
     /// ```

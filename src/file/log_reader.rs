@@ -62,7 +62,7 @@ pub(crate) struct CursorSpec {
 impl LogReader {
     /// Opens a reader of the log in `dir` (creating the directory if missing, so a consumer
     /// may start before the producer), starting at `cursor`'s committed position, else where
-    /// `opts.from` says.
+    /// `opts.from` says. A cursor that starts at `from=end` is stored there at once.
     ///
     /// # Errors
     /// `InvalidData` for a damaged cursor or last segment (with `from=end`); `InvalidInput`
@@ -99,11 +99,20 @@ impl LogReader {
             (None, StartFrom::End) => Position::at(log_end(dir)?),
         };
         let resumed = committed.and(cursor.as_ref()).map(|spec| spec.name.clone());
+        let durable = opts.fsync != FsyncPolicy::Never;
+        if let Some(spec) = &cursor {
+            // A named consumer that joins at the end stores that position at once: else,
+            // closed or killed before it committed a record, it would start at the (new) end
+            // again and skip what was appended in between.
+            if committed.is_none() && opts.from == StartFrom::End {
+                cursor::store(dir, &spec.name, start, durable, opts.mode)?;
+            }
+        }
         let auto_commit = cursor.filter(|spec| spec.auto).map(|spec| AutoCommit {
             name: spec.name,
             committed: start,
             last: Instant::now(),
-            durable: opts.fsync != FsyncPolicy::Never,
+            durable,
             mode: opts.mode,
         });
         Ok(LogReader {

@@ -572,6 +572,75 @@ async fn a_consumer_connection_commits_when_closed() {
     .await
 }
 
+/// A named consumer that joins at the end (`from=end`, no cursor yet) and returns nothing
+/// before it is closed or dropped still resumes there: the records appended while it was
+/// away are delivered, not skipped by a second start at the (new) end.
+#[tokio::test]
+async fn a_consumer_starting_at_the_end_resumes_there_though_it_returned_nothing() {
+    watchdog(60, async {
+        let dir = TempDir::new("file-from-end-resume");
+        let mut producer = anyipc::connect(url(dir.path(), "?fsync=never"))
+            .await
+            .unwrap();
+        producer.send(Bytes::from_static(b"before")).await.unwrap();
+        producer.flush().await.unwrap();
+        for (name, close) in [("closed", true), ("dropped", false)] {
+            let consumer_url = url(
+                dir.path(),
+                &format!("?consumer={name}&from=end&follow=false"),
+            );
+            let mut listener = anyipc::bind(&consumer_url).await.unwrap();
+            let mut conn = listener.accept().await.unwrap();
+            assert!(
+                conn.next().await.is_none(),
+                "{name}: nothing after the end yet"
+            );
+            if close {
+                conn.close().await.unwrap();
+            }
+            drop((conn, listener));
+            let missed = Bytes::from(format!("while {name} was away"));
+            producer.send(missed.clone()).await.unwrap();
+            producer.flush().await.unwrap();
+            let mut listener = anyipc::bind(&consumer_url).await.unwrap();
+            let conn = listener.accept().await.unwrap();
+            let got: Vec<Bytes> = conn.map(Result::unwrap).collect().await;
+            assert_eq!(got, vec![missed], "{name}");
+        }
+        // The typed consumer, without a commit, and `anyipc listen` in another process.
+        let end = FileOptions {
+            from: StartFrom::End,
+            ..opts(FsyncPolicy::Never)
+        };
+        let typed = FileConsumer::open(dir.path(), Some("typed"), end)
+            .await
+            .unwrap();
+        drop(typed);
+        let listen_url = url(dir.path(), "?consumer=cli&from=end&follow=false");
+        let listen = || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_anyipc"))
+                .args(["listen", &listen_url])
+                .stderr(Stdio::null())
+                .output()
+                .unwrap()
+        };
+        assert_eq!(listen().stdout, b"");
+        producer.send(Bytes::from_static(b"later")).await.unwrap();
+        producer.flush().await.unwrap();
+        assert_eq!(listen().stdout, b"later\n");
+        let mut typed = FileConsumer::open(dir.path(), Some("typed"), opts(FsyncPolicy::Never))
+            .await
+            .unwrap();
+        let first = typed.recv().await.unwrap().unwrap();
+        assert_eq!(
+            (first.seq, first.payload),
+            (3, Bytes::from_static(b"later"))
+        );
+        producer.close().await.unwrap();
+    })
+    .await
+}
+
 /// A named consumer that has caught up commits what it returned within about a second, with
 /// no new record and no close: `anyipc listen` killed with SIGKILL while idle loses nothing.
 #[tokio::test]
