@@ -41,8 +41,9 @@
 //!   the lost sequence numbers, and it gets `InvalidData` with a [`CursorMismatch`] inside
 //!   (naming the consumer, its cursor file and position) instead of waiting for, or
 //!   skipping, the new records. The same happens when the log's segments were removed or
-//!   replaced. [`remove_cursor`] resets the consumer: opened again, it starts where `from`
-//!   says.
+//!   replaced, also under a consumer waiting at the end (the log directory deleted or
+//!   replaced: `InvalidData`, with a [`CursorMismatch`] for a resumed one).
+//!   [`remove_cursor`] resets the consumer: opened again, it starts where `from` says.
 //! - **Format.** Segment files `dir/<first seq, 20 digits>.log`, each with a header holding
 //!   a random salt; records carry their length and a CRC32C over salt, sequence number,
 //!   length and payload ([`SegmentHeader`], [`encode_record`]). A segment is closed at
@@ -91,9 +92,9 @@
 //! | sending after close | `BrokenPipe` |
 //!
 //! # Platform-specific behavior
-//! Linux waits with inotify; other systems poll every 20 ms. On Windows the writer lock is
-//! an exclusive-share open of `writer.lock`, file modes do not apply, and directories are
-//! not fsynced. A followed plain file replaced at its path is noticed on Windows only if
+//! Linux waits with inotify (polling every 20 ms once the watched directory is gone);
+//! other systems poll every 20 ms. On Windows the writer lock is an exclusive-share open
+//! of `writer.lock`, file modes do not apply, and directories are not fsynced. A followed plain file replaced at its path is noticed on Windows only if
 //! the reader sees the path missing in between (there is no file identity to compare).
 //!
 //! # Listening

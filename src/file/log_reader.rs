@@ -185,7 +185,18 @@ impl LogReader {
     /// Opens the segment holding `next_seq`; `false` if there is none yet.
     fn position(&mut self) -> io::Result<bool> {
         for _attempt in 0..8 {
-            let bases = list_segments(&self.dir)?;
+            let bases = match list_segments(&self.dir) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    return Err(io::Error::new(
+                        e.kind(),
+                        format!(
+                            "file://{}: the log directory is gone (deleted or moved away)",
+                            self.dir.display()
+                        ),
+                    ))
+                }
+                bases => bases?,
+            };
             let Some(&first) = bases.first() else {
                 if self.next_seq > 0 && self.resumed.is_some() {
                     return Err(self.records_lost(format!(
@@ -406,6 +417,27 @@ impl LogReader {
                         seg.sealed = true;
                         self.seg = Some(seg);
                         continue;
+                    }
+                    if !seg.is_at(&segment_path(&self.dir, seg.base))? {
+                        // Retention deletes only closed segments: a newer one is listed now
+                        // if that is what happened. Else the log directory was deleted or
+                        // replaced, and this open file will never grow again.
+                        let newer = match self.newer_segment_exists(&seg, false) {
+                            Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+                            newer => newer?,
+                        };
+                        if newer {
+                            seg.sealed = true;
+                            self.seg = Some(seg);
+                            continue;
+                        }
+                        let error = self.records_lost(format!(
+                            "segment {:020}.log, read up to record {}, was removed or replaced \
+                             (the log directory deleted or replaced?)",
+                            seg.base, seg.seq
+                        ));
+                        self.seg = Some(seg);
+                        return Err(error);
                     }
                     if self.next_seq > seg.seq {
                         let error = self.records_lost(format!(

@@ -62,6 +62,8 @@ pub(crate) struct SegmentReader {
     read_size: usize,
     /// The largest payload this reader takes; a longer one is [`Stop::TooLarge`].
     max_frame: usize,
+    /// The file's identity, to tell whether its path still names it.
+    identity: Option<sys::FileIdentity>,
 }
 
 impl SegmentReader {
@@ -74,7 +76,12 @@ impl SegmentReader {
         offset: u64,
         max_frame: usize,
     ) -> SegmentReader {
+        let identity = file
+            .metadata()
+            .ok()
+            .map(|meta| sys::FileIdentity::of(&meta));
         SegmentReader {
+            identity,
             base,
             file,
             salt,
@@ -90,6 +97,21 @@ impl SegmentReader {
     /// The largest payload this reader takes.
     pub(crate) fn max_frame(&self) -> usize {
         self.max_frame
+    }
+
+    /// Whether `path` still names the file this reader reads (`false` when nothing is
+    /// there, or another file: the segment was deleted, or its log directory replaced).
+    ///
+    /// # Errors
+    /// OS errors looking at `path` other than `NotFound`.
+    pub(crate) fn is_at(&self, path: &std::path::Path) -> io::Result<bool> {
+        let Some(identity) = self.identity else {
+            return Ok(true);
+        };
+        match sys::names_file(path, identity) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            named => named,
+        }
     }
 
     /// How many bytes the buffer should hold for the next step: the next read's size, or

@@ -29,6 +29,8 @@ pub(crate) struct DirWatcher {
     /// [`poll_changed`](Self::poll_changed) reported events it left queued, or
     /// [`reset`](Self::reset) read the queue and left tokio's readiness stale.
     undrained: bool,
+    /// The polling period when inotify cannot be used, or its watch is gone.
+    fallback: Duration,
 }
 
 #[derive(Debug)]
@@ -53,6 +55,7 @@ impl DirWatcher {
                 kind: Kind::Inotify(inotify),
                 new_entry: true,
                 undrained: false,
+                fallback,
             },
             Err(e) => {
                 tracing::debug!(dir = %dir.display(), error = %e, "inotify unavailable; polling");
@@ -69,14 +72,35 @@ impl DirWatcher {
             kind: Kind::Poll(interval),
             new_entry: true,
             undrained: false,
+            fallback: period,
+        }
+    }
+
+    /// Notes what a read of the queue found; once the watch is gone (the directory
+    /// deleted, or its file system unmounted), polls instead: a directory created again at
+    /// the path is not the one watched, and no event would ever come.
+    fn note(&mut self, read: Read) {
+        self.new_entry |= read.new_entry;
+        if read.watch_gone {
+            tracing::debug!("the watched directory is gone; polling");
+            *self = DirWatcher::polling(self.fallback);
         }
     }
 
     /// Forgets the changes reported so far and the new entries seen, without waiting: call
     /// it just before listing the directory.
     pub(crate) fn reset(&mut self) {
+        let mut gone = false;
         if let Kind::Inotify(inotify) = &mut self.kind {
-            while let Ok(Read { drained: false, .. }) = read_events(inotify.get_mut()) {}
+            while let Ok(read) = read_events(inotify.get_mut()) {
+                gone |= read.watch_gone;
+                if read.drained {
+                    break;
+                }
+            }
+        }
+        if gone {
+            *self = DirWatcher::polling(self.fallback);
         }
         self.new_entry = false;
         // Readiness stays set (clearing it needs the task's context): the next wait reads
@@ -126,7 +150,8 @@ impl DirWatcher {
                     guard.clear_ready();
                 }
                 if read.any {
-                    self.new_entry |= read.new_entry;
+                    drop(guard);
+                    self.note(read);
                     return Poll::Ready(Ok(()));
                 }
             },
@@ -154,7 +179,8 @@ impl DirWatcher {
             if read.drained {
                 guard.clear_ready();
             }
-            self.new_entry |= read.new_entry;
+            drop(guard);
+            self.note(read);
         }
         Ok(())
     }
@@ -169,7 +195,11 @@ fn inotify_watch(dir: &Path) -> io::Result<AsyncFd<Inotify>> {
             | WatchMask::CREATE
             | WatchMask::MOVED_TO
             | WatchMask::CLOSE_WRITE
-            | WatchMask::ATTRIB,
+            | WatchMask::ATTRIB
+            | WatchMask::DELETE
+            | WatchMask::MOVED_FROM
+            | WatchMask::DELETE_SELF
+            | WatchMask::MOVE_SELF,
     )?;
     // SAFETY: the AsyncFd owns the `Inotify`, which keeps its descriptor open and the same
     // (it offers no way to close or replace it short of being dropped) until the AsyncFd
@@ -185,6 +215,8 @@ struct Read {
     any: bool,
     /// One of them may be a new file.
     new_entry: bool,
+    /// The watch was removed (`IN_IGNORED`): no event will come any more.
+    watch_gone: bool,
     /// The queue was empty after this read: the kernel stops a read early only when the
     /// next event does not fit, and the room left fitted the largest one (or the read
     /// found nothing).
@@ -197,14 +229,16 @@ fn read_events(inotify: &mut Inotify) -> io::Result<Read> {
     loop {
         match inotify.read_events(&mut buffer) {
             Ok(events) => {
-                let (mut count, mut new_entry) = (0, false);
+                let (mut count, mut new_entry, mut watch_gone) = (0, false, false);
                 for event in events {
                     count += 1;
                     new_entry |= is_new_entry(event.mask);
+                    watch_gone |= event.mask.contains(EventMask::IGNORED);
                 }
                 return Ok(Read {
                     any: count > 0,
                     new_entry,
+                    watch_gone,
                     drained: (count + 1) * MAX_EVENT <= EVENT_BUFFER,
                 });
             }
@@ -212,6 +246,7 @@ fn read_events(inotify: &mut Inotify) -> io::Result<Read> {
                 return Ok(Read {
                     any: false,
                     new_entry: false,
+                    watch_gone: false,
                     drained: true,
                 })
             }
@@ -221,9 +256,22 @@ fn read_events(inotify: &mut Inotify) -> io::Result<Read> {
     }
 }
 
-/// Whether an event may be a new file: created or moved in, or events lost to an overflow.
+/// Whether an event may be a new file, or a file read gone for good: created or moved in,
+/// events lost to an overflow, a file deleted or moved out (maybe the one being read, with
+/// the directory next: a file held open keeps the directory's own deletion unreported), or
+/// the watched directory itself deleted or moved away (its path may name another one now,
+/// and this watch reports nothing more).
 fn is_new_entry(mask: EventMask) -> bool {
-    mask.intersects(EventMask::CREATE | EventMask::MOVED_TO | EventMask::Q_OVERFLOW)
+    mask.intersects(
+        EventMask::CREATE
+            | EventMask::MOVED_TO
+            | EventMask::Q_OVERFLOW
+            | EventMask::DELETE
+            | EventMask::MOVED_FROM
+            | EventMask::DELETE_SELF
+            | EventMask::MOVE_SELF
+            | EventMask::IGNORED,
+    )
 }
 
 #[cfg(test)]
@@ -231,7 +279,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_creations_moves_and_overflows_are_new_entries() {
+    fn only_creations_moves_overflows_and_the_dir_going_are_new_entries() {
         for mask in [EventMask::MODIFY, EventMask::CLOSE_WRITE, EventMask::ATTRIB] {
             assert!(!is_new_entry(mask), "{mask:?}");
         }
@@ -239,6 +287,11 @@ mod tests {
             EventMask::CREATE,
             EventMask::MOVED_TO,
             EventMask::Q_OVERFLOW,
+            EventMask::DELETE,
+            EventMask::MOVED_FROM,
+            EventMask::DELETE_SELF,
+            EventMask::MOVE_SELF,
+            EventMask::IGNORED,
             EventMask::CREATE | EventMask::MODIFY,
         ] {
             assert!(is_new_entry(mask), "{mask:?}");

@@ -194,6 +194,95 @@ async fn the_polling_fallback_tails_too() {
     .await
 }
 
+/// A log directory deleted (and created again by a new producer) under a consumer that
+/// has caught up and waits: the consumer gets `InvalidData`, with inotify and when polling,
+/// instead of waiting for ever on the deleted segment it still holds open. One waiting on an
+/// empty log gets `NotFound`, or, when the directory is created again at once, its records
+/// (inotify's watch of the deleted directory is gone: it polls).
+#[tokio::test]
+async fn a_log_directory_deleted_under_a_waiting_consumer_is_noticed() {
+    watchdog(120, async {
+        for poll_interval in [None, Some(Duration::from_millis(5))] {
+            let dir = TempDir::new("file-dir-replaced");
+            let mut producer = FileProducer::open(dir.path(), opts(FsyncPolicy::Never))
+                .await
+                .unwrap();
+            producer.append_many(&["a", "b"]).await.unwrap();
+            producer.close().await.unwrap();
+            let tail = FileOptions {
+                follow: true,
+                poll_interval,
+                ..FileOptions::default()
+            };
+            let mut consumer = FileConsumer::open(dir.path(), Some("c"), tail.clone())
+                .await
+                .unwrap();
+            for payload in ["a", "b"] {
+                assert_eq!(consumer.recv().await.unwrap().unwrap().payload, payload);
+            }
+            std::fs::remove_dir_all(dir.path()).unwrap();
+            let mut producer = FileProducer::open(dir.path(), opts(FsyncPolicy::Never))
+                .await
+                .unwrap();
+            producer.append_many(&["x", "y", "z"]).await.unwrap();
+            producer.close().await.unwrap();
+            let got = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
+                .await
+                .unwrap_or_else(|_| panic!("{poll_interval:?}: the consumer waits for ever"));
+            let err = got.expect_err("a replaced log is an error, not new records");
+            assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+
+            // A consumer waiting for the first record of an empty log: `NotFound`, naming
+            // the directory.
+            let dir = TempDir::new("file-dir-deleted-empty");
+            let mut consumer = FileConsumer::open(dir.path(), None, tail.clone())
+                .await
+                .unwrap();
+            let waiting = tokio::spawn(async move { consumer.recv().await });
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            std::fs::remove_dir_all(dir.path()).unwrap();
+            let got = tokio::time::timeout(Duration::from_secs(30), waiting)
+                .await
+                .unwrap_or_else(|_| panic!("{poll_interval:?}: the consumer waits for ever"))
+                .unwrap();
+            let err = got.expect_err("a deleted log is an error");
+            assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
+            assert!(
+                err.to_string().contains(&*dir.path().to_string_lossy()),
+                "{err}"
+            );
+
+            // Deleted and created again at once: the new log's records come, also after the
+            // watch of the deleted directory is gone.
+            let dir = TempDir::new("file-dir-recreated-empty");
+            let mut consumer = FileConsumer::open(dir.path(), None, tail).await.unwrap();
+            let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+            let reading = tokio::spawn(async move {
+                while let Some(record) = consumer.recv().await.transpose() {
+                    let _ = tx.send(record.map(|r| r.payload)).await;
+                }
+            });
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            std::fs::remove_dir_all(dir.path()).unwrap();
+            std::fs::create_dir(dir.path()).unwrap();
+            let mut producer = FileProducer::open(dir.path(), opts(FsyncPolicy::Never))
+                .await
+                .unwrap();
+            for payload in ["one", "two"] {
+                producer.append(payload).await.unwrap();
+                let got = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+                    .await
+                    .unwrap_or_else(|_| panic!("{poll_interval:?}: {payload} never came"));
+                assert_eq!(got.unwrap().unwrap(), payload);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            reading.abort();
+            producer.close().await.unwrap();
+        }
+    })
+    .await
+}
+
 #[tokio::test]
 async fn a_second_writer_gets_addr_in_use_until_the_first_closes() {
     watchdog(60, async {
