@@ -48,7 +48,9 @@
 //!   a random salt; records carry their length and a CRC32C over salt, sequence number,
 //!   length and payload ([`SegmentHeader`], [`encode_record`]). A segment is closed at
 //!   `segment_size`; with `retention=SIZE` the oldest closed segments are deleted while all
-//!   together exceed it.
+//!   together exceed it. A consumer whose next record was deleted that way (a slow one, or
+//!   a cursor left behind) skips to the oldest record kept, with a `tracing` warning naming
+//!   the records skipped, not an error (so do oldest segments removed by hand).
 //! - **Durability** (`fsync=`, see [`FsyncPolicy`]): `always` acknowledges a send after its
 //!   `fdatasync` and fsyncs the directory after each new segment; `batch` (the default)
 //!   acknowledges when the writer thread has the record and syncs in groups; `never` leaves

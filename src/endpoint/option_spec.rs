@@ -295,7 +295,8 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
         },
         default: "none (keep all)",
         meaning: "the log deletes its oldest closed segments while all segments together \
-                  exceed this size",
+                  exceed this size; a consumer behind them skips to the oldest record kept (a \
+                  logged warning, no error)",
     },
     OptionSpec {
         key: "allow_uids",
