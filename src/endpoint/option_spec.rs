@@ -259,7 +259,8 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
         schemes: &[File],
         kind: ValueKind::Name,
         default: "none",
-        meaning: "name of a consumer whose cursor is kept beside the log",
+        meaning: "name of a consumer whose cursor is kept beside the log (the log only: a \
+                  plain file's reader keeps no cursor)",
     },
     OptionSpec {
         key: "from",
@@ -267,7 +268,7 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
         kind: ValueKind::Choice(&["start", "end"]),
         default: "start",
         meaning: "where a consumer without a cursor begins (a named consumer starting at the \
-                  end stores its cursor there at once)",
+                  end stores its cursor there at once); a plain file is read from its start",
     },
     OptionSpec {
         key: "follow",
