@@ -5,8 +5,10 @@
 //! of the 20 bytes before it: 24 bytes. A position whose record before it is unknown (the
 //! start of the log, or a consumer that skipped records deleted by retention) is written in
 //! the first format, 20 bytes: magic `AIPCCUR1`, the sequence number and a CRC32C of the 16
-//! bytes before it. It is replaced atomically: written to a temporary file, optionally
-//! fsynced, renamed over the old one.
+//! bytes before it. It is replaced atomically: written to a temporary file of its own
+//! (`.NAME.cursor.PID-N.tmp`, so that two consumers of one name storing at once do not
+//! meet; removed when the store fails, left only by a crash, and removed with the cursor or
+//! the log), optionally fsynced, renamed over the old one.
 //!
 //! The record's CRC lets a resumed consumer check that the log still holds the record it
 //! last read: after a crash that lost records the consumer had read (written but not yet
@@ -14,13 +16,13 @@
 //! producer appends new records under the same sequence numbers, and a cursor of sequence
 //! numbers alone would skip them.
 
-use super::segment::{corrupt, cursor_path, cursor_temp_path};
+use super::segment::{corrupt, cursor_path, cursor_temp_owner, cursor_temp_path};
 use crate::sys;
 use std::io::{self, Read, Write};
 use std::path::Path;
 
 /// Removes consumer `name`'s cursor from the log in `dir` (`dir/NAME.cursor`, and the
-/// temporary file of a commit a crash interrupted), so that the consumer, opened again,
+/// temporary files of commits a crash interrupted), so that the consumer, opened again,
 /// starts where `from` says: the way out of a [`CursorMismatch`](super::CursorMismatch), or
 /// to read a log again from the start. The log itself is untouched.
 ///
@@ -63,7 +65,20 @@ use std::path::Path;
 pub fn remove_cursor(dir: impl AsRef<Path>, name: &str) -> io::Result<()> {
     let dir = dir.as_ref();
     check_name(name)?;
-    for path in [cursor_temp_path(dir, name), cursor_path(dir, name)] {
+    let mut paths = vec![cursor_path(dir, name)];
+    match std::fs::read_dir(dir) {
+        Ok(entries) => {
+            for entry in entries {
+                let file = entry?.file_name();
+                if file.to_str().and_then(cursor_temp_owner) == Some(name) {
+                    paths.push(dir.join(file));
+                }
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    for path in paths {
         match std::fs::remove_file(&path) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
             _ => {}
@@ -158,19 +173,22 @@ pub(crate) fn store(
     durable: bool,
     mode: u32,
 ) -> io::Result<()> {
+    // A file of this store's own: another consumer of the same name (another process)
+    // may be storing at the same time.
     let temp = cursor_temp_path(dir, name);
-    // A temporary file left by a crash is ours (its name belongs to this consumer).
-    match std::fs::remove_file(&temp) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-        _ => {}
+    let written = (|| {
+        let mut file = sys::create_new_file(&temp, mode)?;
+        file.write_all(&encode(position))?;
+        if durable {
+            file.sync_data()?;
+        }
+        drop(file);
+        std::fs::rename(&temp, cursor_path(dir, name))
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&temp);
+        return Err(e);
     }
-    let mut file = sys::create_new_file(&temp, mode)?;
-    file.write_all(&encode(position))?;
-    if durable {
-        file.sync_data()?;
-    }
-    drop(file);
-    std::fs::rename(&temp, cursor_path(dir, name))?;
     if durable {
         sys::sync_dir(dir)?;
     }

@@ -13,6 +13,7 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The file the live writer holds an exclusive lock on.
 pub(crate) const LOCK_FILE: &str = "writer.lock";
@@ -36,9 +37,30 @@ pub(crate) fn cursor_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}{CURSOR_SUFFIX}"))
 }
 
-/// The temporary file a cursor is written to before it is renamed into place.
+/// A new temporary file for a cursor to be written to before it is renamed into place:
+/// one of its own for every store (`.NAME.cursor.PID-N.tmp`: this process's id and a
+/// count), so that two consumers of one name storing at once never share it.
 pub(crate) fn cursor_temp_path(dir: &Path, name: &str) -> PathBuf {
-    dir.join(format!(".{name}{CURSOR_SUFFIX}.tmp"))
+    static STORES: AtomicU64 = AtomicU64::new(0);
+    let n = STORES.fetch_add(1, Ordering::Relaxed);
+    let pid = std::process::id();
+    dir.join(format!(".{name}{CURSOR_SUFFIX}.{pid}-{n}.tmp"))
+}
+
+/// The consumer whose temporary cursor file `file` is (a store's own, or the one name all
+/// stores shared before), if it is one.
+pub(crate) fn cursor_temp_owner(file: &str) -> Option<&str> {
+    let inner = file.strip_prefix('.')?.strip_suffix(".tmp")?;
+    if let Some(name) = inner.strip_suffix(CURSOR_SUFFIX) {
+        return Some(name);
+    }
+    let (head, tag) = inner.rsplit_once('.')?;
+    let (pid, n) = tag.split_once('-')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(pid) || !digits(n) {
+        return None;
+    }
+    head.strip_suffix(CURSOR_SUFFIX)
 }
 
 /// Whether `name` is a segment's file name.
@@ -48,8 +70,7 @@ pub(crate) fn is_segment_file(name: &str) -> bool {
 
 /// Whether `name` is a consumer's cursor file or the temporary one it is written to.
 pub(crate) fn is_cursor_file(name: &str) -> bool {
-    name.ends_with(CURSOR_SUFFIX)
-        || (name.starts_with('.') && name.ends_with(&format!("{CURSOR_SUFFIX}.tmp")))
+    name.ends_with(CURSOR_SUFFIX) || cursor_temp_owner(name).is_some()
 }
 
 /// The base sequence number a segment file's name gives: 20 decimal digits, then `.log`.
@@ -146,6 +167,32 @@ pub(crate) fn corrupt(dir: &Path, what: String) -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every store has a temporary file of its own, which names its consumer (and only it:
+    /// a name holding `.cursor.` is not confused with a shorter one).
+    #[test]
+    fn temporary_cursor_files_are_distinct_and_name_their_consumer() {
+        let dir = Path::new("/d");
+        let (a, b) = (cursor_temp_path(dir, "a"), cursor_temp_path(dir, "a"));
+        assert_ne!(a, b);
+        for path in [a, b] {
+            let file = path.file_name().unwrap().to_str().unwrap();
+            assert_eq!(cursor_temp_owner(file), Some("a"), "{file}");
+            assert!(is_cursor_file(file), "{file}");
+        }
+        let tricky = cursor_temp_path(dir, "a.cursor.5-1");
+        let file = tricky.file_name().unwrap().to_str().unwrap();
+        assert_eq!(cursor_temp_owner(file), Some("a.cursor.5-1"), "{file}");
+        assert_eq!(cursor_temp_owner(".a.cursor.tmp"), Some("a"));
+        for other in [
+            ".a.cursor.x-1.tmp",
+            ".a.cursor.1-.tmp",
+            "a.cursor.1-2.tmp",
+            ".a.tmp",
+        ] {
+            assert_eq!(cursor_temp_owner(other), None, "{other}");
+        }
+    }
 
     #[test]
     fn segment_names_round_trip_and_sort() {

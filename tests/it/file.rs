@@ -154,6 +154,49 @@ async fn a_commit_cut_short_does_not_race_the_next() {
     .await;
 }
 
+/// Two consumers of the same name committing at once (two processes, or a restarted one
+/// whose old instance still runs) each store a whole cursor: neither commit fails and the
+/// cursor is never left damaged. (They shared one temporary file: one store removed the
+/// other's, whose rename then failed, or the other's create found it there.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_consumers_of_one_name_commit_at_once_without_failing() {
+    watchdog(120, async {
+        let dir = TempDir::new("file-commit-same-name");
+        let mut log = FileProducer::open(dir.path(), opts(FsyncPolicy::Never))
+            .await
+            .unwrap();
+        let records: Vec<[u8; 8]> = (0..400u64).map(u64::to_le_bytes).collect();
+        log.append_many(&records).await.unwrap();
+        log.close().await.unwrap();
+        // Both open before either commits, so both start at the first record.
+        let open = || FileConsumer::open(dir.path(), Some("twin"), opts(FsyncPolicy::Never));
+        let (a, b) = (open().await.unwrap(), open().await.unwrap());
+        let run = |mut consumer: FileConsumer| async move {
+            for round in 0..400u64 {
+                consumer.recv().await.unwrap().expect("a record");
+                consumer
+                    .commit()
+                    .await
+                    .unwrap_or_else(|e| panic!("round {round}: {e}"));
+            }
+        };
+        let (a, b) = tokio::join!(tokio::spawn(run(a)), tokio::spawn(run(b)));
+        a.unwrap();
+        b.unwrap();
+        let reopened = FileConsumer::open(dir.path(), Some("twin"), opts(FsyncPolicy::Never))
+            .await
+            .unwrap();
+        assert_eq!(reopened.position(), 400);
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect();
+        assert!(names.is_empty(), "temporary files left: {names:?}");
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_consumer_tails_appends_as_they_happen() {
     watchdog(60, async {

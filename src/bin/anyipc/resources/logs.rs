@@ -5,7 +5,7 @@
 //! dir/
 //!   00000000000000000000.log   segments (20 digits, the first record's sequence number)
 //!   writer.lock                flock-ed by the one live writer
-//!   NAME.cursor                consumer NAME's position (.NAME.cursor.tmp while it is written)
+//!   NAME.cursor                consumer NAME's position (.NAME.cursor.PID-N.tmp while written)
 //! ```
 //!
 //! A log outlives its writer by design (consumers read it later), so a log without a live
