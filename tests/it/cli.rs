@@ -444,6 +444,31 @@ async fn listen_skips_a_long_fifo_frame_and_prints_the_rest() {
     .await;
 }
 
+/// A FIFO's one reading stream ends at corrupt frames (here a length over `max_frame`: a
+/// writer speaking `framing=lines`), and its listener hands out no second one: `listen` ends
+/// with the error (exit 1) and removes the FIFO, rather than running on deaf while writers
+/// are told that nothing listens.
+#[cfg(unix)]
+#[tokio::test]
+async fn listen_ends_when_its_fifo_stream_fails() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-fifo-corrupt");
+        let url = format!("fifo://{}", dir.join("f"));
+        let (mut listener, _) = listen(&[&url]).await;
+        let sent = anyipc(&["send", &url, "first"], b"").await;
+        assert!(sent.status.success(), "{}", text(&sent.stderr));
+        assert_eq!(listener.stdout_lines(1).await, ["first"]);
+        let garbage = anyipc(&["send", &url, "--framing", "lines", "garbage"], b"").await;
+        assert!(garbage.status.success(), "{}", text(&garbage.stderr));
+        let error = listener.stderr_after("anyipc: connection from ").await;
+        assert!(error.contains("max_frame"), "{error}");
+        let (status, _) = listener.finish().await;
+        assert_eq!(status.code(), Some(1));
+        assert!(!dir.path().join("f").exists(), "the FIFO is removed");
+    })
+    .await;
+}
+
 /// On mq a message over the listener's `max_frame` is reported once and ends that
 /// connection: it stays in the queue (a send's `Ok` means some receive returns it), so
 /// skipping it would spin for ever on the same message.

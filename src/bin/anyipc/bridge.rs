@@ -567,9 +567,9 @@ fn never_ends(endpoint: &Endpoint) -> bool {
 }
 
 /// Whether `endpoint`, bound, has one reader, handed out once: a `file://` log or file, an
-/// `mq://` queue ([`gives_one_connection`]) or a `fifo://`.
+/// `mq://` queue or a `fifo://` ([`gives_one_connection`]).
 fn one_reader(endpoint: &Endpoint) -> bool {
-    gives_one_connection(endpoint) || endpoint.scheme() == Scheme::Fifo
+    gives_one_connection(endpoint)
 }
 
 /// Whether `err`, from reading the bound side `endpoint`, would come again on every read of

@@ -103,14 +103,15 @@ pub(crate) fn no_way_back(endpoint: &Endpoint) -> Option<String> {
 }
 
 /// Whether `endpoint`, bound, gives one connection and nothing after it: a `file://` log or
-/// file and a `mq://` queue each have one reader, and their listener accepts once. What that
-/// connection has not handed out stays there for the next reader (after a log's cursor, in
-/// the queue). A command serving such an endpoint ends when that connection ends — at the
-/// end of a file read without `follow`, or with the error that ended it (a damaged log, a
-/// queued message over `max_frame`, which stays queued) — rather than waiting for ever on an
-/// accept that cannot come.
+/// file, a `mq://` queue and a `fifo://` each have one reader, and their listener accepts
+/// once. What that connection has not handed out stays there for the next reader (after a
+/// log's cursor, in the queue; a FIFO's pipe goes with its listener). A command serving such
+/// an endpoint ends when that connection ends — at the end of a file read without `follow`,
+/// or with the error that ended it (a damaged log, a queued message over `max_frame`, which
+/// stays queued, corrupt frames in a FIFO) — rather than waiting for ever on an accept that
+/// cannot come.
 pub(crate) fn gives_one_connection(endpoint: &Endpoint) -> bool {
-    matches!(endpoint.scheme(), Scheme::File | Scheme::Mq)
+    matches!(endpoint.scheme(), Scheme::File | Scheme::Mq | Scheme::Fifo)
 }
 
 /// The consumer name of `endpoint` when it names a consumer of a log (`file:///dir` with

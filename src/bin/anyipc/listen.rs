@@ -5,12 +5,12 @@
 //! replaced by the port the OS gave), for people and for scripts that start a peer. Each
 //! connection is served by its own task; their messages reach stdout through one channel, so
 //! lines never interleave and `--count` counts messages from all connections together. A
-//! `file://` or `mq://` endpoint gives one connection (a log's named consumer is read as a
-//! `FileConsumer`), printed on the main task ([`print_kept`]): every message it takes is
-//! printed before `listen` ends, and a log's cursor is committed after the last message
-//! printed, so ending `listen` loses nothing (unless a stop signal finds stdout taking
-//! nothing for [`CLOSE_PATIENCE`]: then a queue's message taken for the unprinted lines is
-//! gone; a log's cursor is not committed past them).
+//! `file://`, `mq://` or `fifo://` endpoint gives one connection (a log's named consumer is
+//! read as a `FileConsumer`), printed on the main task ([`print_kept`]): every message it
+//! takes is printed before `listen` ends, and a log's cursor is committed after the last
+//! message printed, so ending `listen` loses nothing (unless a stop signal finds stdout
+//! taking nothing for [`CLOSE_PATIENCE`]: then a queue's message taken for the unprinted
+//! lines is gone; a log's cursor is not committed past them).
 
 use crate::accept_errors::AcceptErrors;
 use crate::cli_error;
@@ -40,10 +40,10 @@ pub(crate) const PRINT_GATHER: usize = 64 * 1024;
 Prints `listening on URL` on stderr (with the real port when port 0 was asked for), then each \
 message on its own line on stdout: text, with \\n, \\t, \\\\, \\xHH for control bytes and bytes \
 that are not UTF-8 (or --hex, or --json). Runs until --count messages, Ctrl-C or SIGTERM \
-(or SIGHUP); file:// and mq:// give one connection, and listen ends with it: a file read with \
-follow=false (file:///DIR?follow=false) at the end of the data, any of them on an error (a \
-damaged log, a queued message over max_frame, which stays queued). mem:// is refused: no \
-other process can reach it.
+(or SIGHUP); file://, mq:// and fifo:// give one connection, and listen ends with it: a file \
+read with follow=false (file:///DIR?follow=false) at the end of the data, any of them on an \
+error (a damaged log, a queued message over max_frame, which stays queued, corrupt frames in a \
+FIFO). mem:// is refused: no other process can reach it.
 
 Examples:
   anyipc listen tcp://127.0.0.1:7000                 print what clients send
@@ -54,7 +54,8 @@ Examples:
 
 Exit codes: 0 after --count messages, on Ctrl-C or SIGTERM, or at the end of a file read with \
 follow=false, 1 runtime failure (cannot bind, stdout closed or taking nothing for 5 s after a \
-stop signal, the one connection of a file:// or mq:// endpoint failed), 2 bad usage or URL.")]
+stop signal, the one connection of a file://, mq:// or fifo:// endpoint failed), 2 bad usage \
+or URL.")]
 pub(crate) struct ListenArgs {
     #[command(flatten)]
     endpoint: EndpointArgs,
@@ -73,8 +74,9 @@ pub(crate) struct ListenArgs {
 }
 
 /// Runs `anyipc listen` until `--count` messages were printed, a stop signal (Ctrl-C,
-/// SIGTERM, SIGHUP), or, on an endpoint that gives one connection (`file://`, `mq://`), the
-/// end of that connection (the end of a file read with `follow=false`, or an error).
+/// SIGTERM, SIGHUP), or, on an endpoint that gives one connection (`file://`, `mq://`,
+/// `fifo://`), the end of that connection (the end of a file read with `follow=false`, or an
+/// error).
 ///
 /// # Errors
 /// Usage errors for a bad URL, a `mem://` or `stdio://` URL or `--echo` where no echo can
@@ -109,7 +111,7 @@ pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
     let mut out = MessageWriter::stdout(args.output.format());
     let mut accept_errors = AcceptErrors::default();
     if gives_one_connection(&endpoint) {
-        // A `file://` log or file and a `mq://` queue: one connection, printed on this
+        // A `file://` log or file, a `mq://` queue, a FIFO: one connection, printed on this
         // task so that what it took is printed before `listen` ends, which ends with it.
         let conn = loop {
             tokio::select! {

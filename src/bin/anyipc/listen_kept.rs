@@ -1,6 +1,6 @@
-//! `anyipc listen` on an endpoint that gives one connection (`file://`, `mq://`): that one
-//! source is printed on the main task ([`print_kept`]), so that every message it takes is
-//! printed before the next is taken or `listen` ends.
+//! `anyipc listen` on an endpoint that gives one connection (`file://`, `mq://`,
+//! `fifo://`): that one source is printed on the main task ([`print_kept`]), so that every
+//! message it takes is printed before the next is taken or `listen` ends.
 //!
 //! A named consumer of a log is read through [`FileConsumer`], whose cursor `listen` commits
 //! itself after the records it printed (every 1,000 records or second, and at the end), so
@@ -131,10 +131,11 @@ impl Kept {
 
     /// Whether messages already there may be taken before those taken are printed: from a
     /// file (a log's named consumer comes as [`Kept::LogConsumer`], whose cursor `listen`
-    /// commits itself), not from a queue, whose message is gone once taken (a `listen`
-    /// killed then would lose them).
+    /// commits itself) or a FIFO (whose bytes are out of the pipe once read, taken or not),
+    /// not from a queue, whose message is gone once taken (a `listen` killed then would lose
+    /// them).
     fn gathers(&self) -> bool {
-        self.endpoint().scheme() == Scheme::File
+        matches!(self.endpoint().scheme(), Scheme::File | Scheme::Fifo)
     }
 
     /// The next message, when every message taken so far is printed (or a log consumer's
