@@ -1100,6 +1100,42 @@ async fn binding_stdio_is_a_usage_error() {
     .await;
 }
 
+/// `send stdio://` (without `ANYIPC_CHILD_FDS`) is connected over its own stdin and stdout,
+/// so the lines of stdin cannot be its messages: without MESSAGE arguments it is bad usage,
+/// refused before connecting (it sent nothing and exited 0, the lines unread). With them,
+/// each goes out as a frame on stdout.
+#[cfg(unix)]
+#[tokio::test]
+async fn send_over_stdio_takes_messages_from_arguments_only() {
+    watchdog(WATCHDOG, async {
+        let run = |args: &'static [&'static str]| async move {
+            let mut child = Command::new(anyipc_bin())
+                .args(args)
+                .env_remove("ANYIPC_CHILD_FDS")
+                .env_remove("RUST_LOG")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .kill_on_drop(true)
+                .spawn()
+                .expect("start anyipc");
+            let mut input = child.stdin.take().expect("piped stdin");
+            input.write_all(b"one\n").await.expect("write stdin");
+            drop(input);
+            child.wait_with_output().await.expect("run anyipc")
+        };
+        let out = run(&["send", "stdio://"]).await;
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("MESSAGE"), "{stderr}");
+        assert_eq!(out.stdout, b"", "nothing is sent");
+        let out = run(&["send", "stdio://", "hi"]).await;
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(out.stdout, b"\0\0\0\x02hi");
+    })
+    .await;
+}
+
 /// A connect error names the endpoint once and says what it means; the OS detail stays.
 #[cfg(unix)]
 #[tokio::test]

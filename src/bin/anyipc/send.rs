@@ -10,7 +10,7 @@ use crate::endpoint_arg::{no_way_back, refuse_in_process, EndpointArgs};
 use crate::output::{MessageWriter, OutputArgs};
 use crate::time_limit::bounded;
 use crate::CliError;
-use anyipc::Connection;
+use anyipc::{Connection, Endpoint, Scheme};
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use std::future::Future;
@@ -30,8 +30,9 @@ Examples:
   anyipc send tcp://127.0.0.1:7000 --expect-reply --json ping
 
 Exit codes: 0 sent (and every reply came), 1 could not connect, send or get a reply, 2 bad usage \
-or URL (mem://, which no other process can reach, or --expect-reply on fifo://, file:// or \
-mq://, which cannot answer), before anything is sent.")]
+or URL (mem://, which no other process can reach, --expect-reply on fifo://, file:// or \
+mq://, which cannot answer, or stdio:// over this process's own stdin without MESSAGE \
+arguments), before anything is sent.")]
 pub(crate) struct SendArgs {
     #[command(flatten)]
     endpoint: EndpointArgs,
@@ -46,7 +47,8 @@ pub(crate) struct SendArgs {
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     timeout: Duration,
 
-    /// Messages to send, one message each. With none, each line of stdin is one message.
+    /// Messages to send, one message each. With none, each line of stdin is one message
+    /// (not for a stdio:// connected over stdin itself).
     #[arg(value_name = "MESSAGE")]
     messages: Vec<String>,
 
@@ -57,10 +59,10 @@ pub(crate) struct SendArgs {
 /// Runs `anyipc send`.
 ///
 /// # Errors
-/// Usage errors for a bad URL, a `mem://` URL, or `--expect-reply` where no reply can come
-/// (fifo://, file://, mq://), before anything is sent; runtime errors when connecting, sending
-/// or receiving fails or times out, when the peer closes before replying, or when stdin cannot
-/// be read.
+/// Usage errors for a bad URL, a `mem://` URL, `--expect-reply` where no reply can come
+/// (fifo://, file://, mq://), or no MESSAGE for a `stdio://` over this process's own stdin,
+/// before anything is sent; runtime errors when connecting, sending or receiving fails or
+/// times out, when the peer closes before replying, or when stdin cannot be read.
 pub(crate) async fn run(args: SendArgs) -> Result<(), CliError> {
     let endpoint = args.endpoint.endpoint()?;
     refuse_in_process(&endpoint, "send")?;
@@ -68,6 +70,12 @@ pub(crate) async fn run(args: SendArgs) -> Result<(), CliError> {
         if let Some(why) = no_way_back(&endpoint) {
             return Err(CliError::Usage(format!("--expect-reply: {why}")));
         }
+    }
+    if args.messages.is_empty() && connects_over_stdin(&endpoint) {
+        return Err(CliError::Usage(format!(
+            "{endpoint} is connected over this process's stdin and stdout, so stdin cannot \
+             also hold the messages: give them as MESSAGE arguments"
+        )));
     }
     let conn = within(args.timeout, anyipc::connect(&endpoint))
         .await
@@ -114,6 +122,27 @@ pub(crate) async fn run(args: SendArgs) -> Result<(), CliError> {
         }
     }
     sender.close().await
+}
+
+/// Whether connecting to `endpoint` takes this process's own stdin as the connection:
+/// `stdio://` without [`CHILD_FDS_ENV`](anyipc::child::CHILD_FDS_ENV) (or with it naming
+/// stdio, `<pid>:stdio`), when the pipes are not extra descriptors from an anyipc parent.
+/// Its lines then cannot be the messages (the connection moves it to `/dev/null`).
+fn connects_over_stdin(endpoint: &Endpoint) -> bool {
+    if endpoint.scheme() != Scheme::Stdio {
+        return false;
+    }
+    #[cfg(unix)]
+    {
+        match std::env::var_os(anyipc::child::CHILD_FDS_ENV) {
+            None => true,
+            Some(value) => value.to_str().is_some_and(|v| v.ends_with(":stdio")),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        false
+    }
 }
 
 /// One connection's sending side and how replies are handled.
