@@ -312,6 +312,48 @@ async fn bench_one_way_endpoints_and_a_child() {
     .await;
 }
 
+/// A queue that already holds messages (someone's work, or another run's) is refused before
+/// anything runs: the bench's peer would take them as stray messages and drop them. The
+/// reply queue beside it too, whose messages the bench itself would take.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn bench_refuses_a_queue_that_holds_messages() {
+    use anyipc::queue::MessageQueue;
+    watchdog(WATCHDOG, async {
+        let name = unique_name("cli-bench-held");
+        let bench = |url: String| async move {
+            let args = ["bench", &url, "--mode", "latency", "--count", "10"];
+            run(&args, &[], b"").await
+        };
+        for (queue, url) in [
+            (name.clone(), format!("mq://{name}")),
+            (name.clone(), format!("mq://{name}?create=true")),
+            (format!("{name}-reply"), format!("mq://{name}?create=true")),
+        ] {
+            let held = MessageQueue::create(&queue, &Default::default()).unwrap();
+            held.try_send(b"keep me", 0).unwrap();
+            let out = bench(url.clone()).await;
+            let stderr = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{url}: {stderr}");
+            assert!(stderr.contains("holds 1 message"), "{url}: {stderr}");
+            assert_eq!(held.try_recv().unwrap().0, "keep me", "{url}");
+            drop(held);
+            MessageQueue::remove(&queue).unwrap();
+            for left in [name.clone(), format!("{name}-reply")] {
+                let err = MessageQueue::open(&left).unwrap_err();
+                assert_eq!(err.kind(), std::io::ErrorKind::NotFound, "{left} is left");
+            }
+        }
+        // An empty one is measured as before.
+        let held = MessageQueue::create(&name, &Default::default()).unwrap();
+        let out = bench(format!("mq://{name}")).await;
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        drop(held);
+        MessageQueue::remove(&name).unwrap();
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn bench_connect_measures_a_running_echo_server() {
     watchdog(WATCHDOG, async {

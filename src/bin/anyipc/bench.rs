@@ -68,7 +68,8 @@ queues and file:// logs the run created are removed afterwards, and both logs ar
 their end (from=end). Or give any two endpoints as \"URL_TO_PEER + URL_FROM_PEER\" (quoted: \
 one argument): the peer binds the first, anyipc the second (port 0 is fine there too), and \
 the peer connects back when a run starts (an error after 8 s if it does not). An mq:// queue \
-without ?create=true must exist (anyipc mq create NAME). With --connect, URL must be a \
+without ?create=true must exist (anyipc mq create NAME), and one that holds messages is \
+refused (the run would take them). With --connect, URL must be a \
 running `anyipc listen URL --echo`: latency is measured through the echo, and throughput \
 counts echoed messages (every byte crosses twice, so it is not comparable with the one-way \
 figure, nor with the baseline). `listen` prints every message it echoes, so that figure is \
@@ -107,8 +108,8 @@ Examples:
   anyipc listen tcp://127.0.0.1:7000 --echo > /dev/null &
   anyipc bench tcp://127.0.0.1:7000 --connect --mode latency
 
-Exit codes: 0 measured; 1 the peer or a run failed, a queue does not exist, or Ctrl-C, SIGTERM \
-or SIGHUP; 2 bad usage, URL or --size.")]
+Exit codes: 0 measured; 1 the peer or a run failed, a queue does not exist or holds messages, or \
+Ctrl-C, SIGTERM or SIGHUP; 2 bad usage, URL or --size.")]
 pub(crate) struct BenchArgs {
     /// The endpoint to measure, e.g. tcp://127.0.0.1:0, unix:///tmp/b.sock, shm://bench,
     /// fifo:///tmp/b.fifo, stdio://, or "URL_TO_PEER + URL_FROM_PEER".

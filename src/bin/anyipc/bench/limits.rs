@@ -129,28 +129,41 @@ pub(crate) fn message_size(
 }
 
 /// Refuses a target naming a queue that does not exist and that the run would not create
-/// (no `create=true`), with what to do about it; any other failure to open a queue is left
-/// to the run, which reports it in its own words.
+/// (no `create=true`), with what to do about it, and one that holds messages already: the
+/// run would take them (as stray messages, dropped) from whoever they were for. Any other
+/// failure to open a queue is left to the run, which reports it in its own words.
 ///
 /// # Errors
-/// `Runtime` for a queue that does not exist.
+/// `Runtime` for a queue that does not exist or is not empty.
 pub(crate) fn check_queues(target: &Target) -> Result<(), CliError> {
     for endpoint in target.endpoints() {
-        if endpoint.scheme() != Scheme::Mq || endpoint.option("create").as_deref() == Some("true") {
+        if endpoint.scheme() != Scheme::Mq {
             continue;
         }
         let Some(name) = endpoint.name() else {
             continue;
         };
+        let created = endpoint.option("create").as_deref() == Some("true");
         match MessageQueue::open(name) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            Err(e) if e.kind() == io::ErrorKind::NotFound && !created => {
                 return Err(CliError::Runtime(format!(
                     "no queue named {name:?}: create it first (anyipc mq create {name}), or \
                      add ?create=true to the URL (the run then creates it and removes it \
                      afterwards)"
                 )))
             }
-            _ => {}
+            Ok(queue) => {
+                let held = queue.attributes().len;
+                if held > 0 {
+                    let messages = if held == 1 { "message" } else { "messages" };
+                    return Err(CliError::Runtime(format!(
+                        "mq://{name} holds {held} {messages}, which the run would take and \
+                         drop: empty it (anyipc listen mq://{name}), remove it (anyipc mq rm \
+                         {name}) or measure another queue"
+                    )));
+                }
+            }
+            Err(_) => {}
         }
     }
     Ok(())
