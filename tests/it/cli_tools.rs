@@ -2012,6 +2012,63 @@ async fn logs_are_listed_kept_by_clean_and_removed_by_rm() {
     .await;
 }
 
+/// `rm file:///DIR` removes a log that this runtime directory's index does not list: one
+/// written under another `XDG_RUNTIME_DIR` (a service's, or before a reboot emptied
+/// `/run/user`). It was refused as not being on this machine. A live writer's is still
+/// refused without --force, and a directory holding no log is left alone.
+#[tokio::test]
+async fn rm_removes_a_log_the_index_does_not_list() {
+    watchdog(WATCHDOG, async {
+        let writers = TempDir::new("cli-logs-writers");
+        let writers_env = [("XDG_RUNTIME_DIR", writers.path().to_str().unwrap())];
+        let mine = TempDir::new("cli-logs-mine");
+        let env = [("XDG_RUNTIME_DIR", mine.path().to_str().unwrap())];
+        let data = TempDir::new("cli-logs-unindexed");
+        let data_dir = std::fs::canonicalize(data.path()).unwrap();
+        let dir = data_dir.join("orders");
+        let url = format!("file://{}", dir.display());
+
+        // A live writer under the other runtime directory.
+        let mut writer = Command::new(anyipc_bin())
+            .args(["send", &url])
+            .envs(writers_env)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start the writer");
+        let mut input = writer.stdin.take().expect("piped stdin");
+        input.write_all(b"first\n").await.unwrap();
+        listed_with(&writers_env, &url, "alive").await;
+        assert!(find(&ls(&env).await, &url).is_none());
+        let refused = run(&["rm", &url], &env, b"").await;
+        assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stderr));
+        assert!(
+            text(&refused.stderr).contains("live process"),
+            "{}",
+            text(&refused.stderr)
+        );
+        assert!(dir.join("writer.lock").exists());
+
+        drop(input);
+        assert!(writer.wait().await.unwrap().success());
+        let removed = ok(&["rm", &url], &env).await;
+        assert!(removed.starts_with(&format!("removed {url}")), "{removed}");
+        assert!(!dir.exists());
+
+        // A directory that holds no log is not one to remove.
+        let other = data_dir.join("other");
+        std::fs::create_dir(&other).unwrap();
+        std::fs::write(other.join("notes.txt"), "mine").unwrap();
+        let other_url = format!("file://{}", other.display());
+        let refused = run(&["rm", &other_url], &env, b"").await;
+        assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stderr));
+        assert!(other.join("notes.txt").exists());
+    })
+    .await;
+}
+
 /// A file named `.lock` in the runtime directory (no name's lock) is skipped, not a panic
 /// of every command that lists.
 #[tokio::test]

@@ -40,7 +40,8 @@ A name whose owner is alive is refused unless --force; forced, the owner keeps r
 no longer be found by name. A queue is removed with the messages in it; processes that have it \
 open keep using it until they close it. A log is removed with its records and consumer \
 cursors (other files in its directory, and so the directory, are kept); a log with a live \
-writer is refused unless --force. shm://NAME is both a connection's rendezvous name and a \
+writer is refused unless --force. A log `anyipc ls` does not list (written under another \
+XDG_RUNTIME_DIR, or before a reboot emptied it) is found by its files. shm://NAME is both a connection's rendezvous name and a \
 shared-memory region's (shm-region in `anyipc ls`): rm removes each that exists, and refuses \
 all of them (removing none) when one has a live owner, unless --force; --kind shm or --kind \
 shm-region takes only that one (a kept region beside a live server's name). A region is \
@@ -165,6 +166,9 @@ pub(crate) fn rm(args: RmArgs) -> Result<(), CliError> {
         .filter(|r| kinds.contains(&r.kind) && r.name == name)
         .collect();
     if found.is_empty() {
+        if endpoint.scheme() == Scheme::File {
+            return rm_unlisted_log(std::path::Path::new(name), args.force);
+        }
         return Err(CliError::Runtime(format!(
             "no {}://{name} on this machine",
             kinds[0].scheme()
@@ -199,6 +203,35 @@ pub(crate) fn rm(args: RmArgs) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+/// Removes the log in `dir` that the index of this runtime directory does not list (its
+/// writer had another `XDG_RUNTIME_DIR`: a service's, or one a reboot emptied): the library
+/// finds it by its own files, under its writer lock.
+///
+/// # Errors
+/// Runtime errors when `dir` holds no log, a live writer holds it (without `force`) or
+/// removal fails.
+fn rm_unlisted_log(dir: &std::path::Path, force: bool) -> Result<(), CliError> {
+    let url = format!("file://{}", dir.display());
+    let removed = if force {
+        anyipc::file::remove_forced(dir)
+    } else {
+        anyipc::file::remove(dir)
+    };
+    match removed {
+        Ok(()) => {
+            say!("removed {url} (not in this user's index of logs)");
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(CliError::Runtime(format!(
+            "no {url} on this machine (no log in that directory)"
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(CliError::Runtime(format!(
+            "{url} belongs to a live process (its writer); use --force to remove it anyway"
+        ))),
+        Err(e) => Err(CliError::Runtime(format!("cannot remove {url}: {e}"))),
+    }
 }
 
 /// `owner pid 123, dead`.
