@@ -1908,6 +1908,33 @@ async fn completions_and_help_examples() {
     .await;
 }
 
+/// Help and version that cannot be written to stdout (a full disk, a closed pipe) are a
+/// runtime failure, exit 1, as for every other command that prints: they exited 0 with
+/// nothing printed.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn help_and_version_to_a_failing_stdout_exit_1() {
+    watchdog(WATCHDOG, async {
+        for args in [
+            &["--help"][..],
+            &["--version"],
+            &["send", "--help"],
+            &["help"],
+        ] {
+            let full = std::fs::File::create("/dev/full").expect("open /dev/full");
+            let status = Command::new(anyipc_bin())
+                .args(args)
+                .stdout(Stdio::from(full))
+                .stderr(Stdio::null())
+                .status()
+                .await
+                .expect("run anyipc");
+            assert_eq!(status.code(), Some(1), "{args:?}");
+        }
+    })
+    .await;
+}
+
 /// Waits until `ls` lists `url` with `status`; returns its JSON object.
 async fn listed_with(env: &[(&str, &str)], url: &str, status: &str) -> Value {
     loop {

@@ -14,21 +14,27 @@ pub(crate) enum CliError {
 }
 
 impl CliError {
-    /// Turns a clap error into one line (help and version go to stdout with exit 0).
+    /// Turns a clap error into one line (help and version go to stdout with exit 0, or 1
+    /// when stdout cannot be written; help asked for by a missing subcommand goes to stderr
+    /// with exit 2).
     pub(crate) fn from_clap(err: clap::Error) -> CliError {
         use clap::error::ErrorKind;
         match err.kind() {
-            ErrorKind::DisplayHelp
-            | ErrorKind::DisplayVersion
-            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
                 let _ = err.print();
-                std::process::exit(
-                    if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                        2
-                    } else {
-                        0
-                    },
-                );
+                std::process::exit(2);
+            }
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                // A closed pipe or a full disk: the help was not printed.
+                let printed = err.print().and_then(|()| {
+                    use std::io::Write as _;
+                    std::io::stdout().flush()
+                });
+                if let Err(e) = printed {
+                    eprintln!("anyipc: cannot write to stdout: {e}");
+                    std::process::exit(1);
+                }
+                std::process::exit(0);
             }
             _ => CliError::Usage(first_line(&err.to_string())),
         }
