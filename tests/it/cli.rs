@@ -1281,6 +1281,27 @@ async fn bad_usage_exits_2_with_one_line() {
     .await;
 }
 
+/// The one line of a usage error keeps what clap says under its first line: the values a
+/// closed list accepts, and the option or subcommand meant by a misspelt one.
+#[tokio::test]
+async fn usage_errors_name_the_accepted_values_and_the_likely_spelling() {
+    watchdog(WATCHDOG, async {
+        assert_usage_error(
+            &["listen", "tcp://127.0.0.1:0", "--framing", "bogus"],
+            "possible values: length, lines, raw",
+        )
+        .await;
+        assert_usage_error(&["completions", "tcsh"], "possible values: bash").await;
+        assert_usage_error(
+            &["send", "tcp://127.0.0.1:1", "--framng", "raw", "x"],
+            "did you mean '--framing'?",
+        )
+        .await;
+        assert_usage_error(&["lisen", "tcp://127.0.0.1:0"], "did you mean 'listen'").await;
+    })
+    .await;
+}
+
 /// A usage error points to the help of the subcommand that was run, which says what was
 /// wrong (`send --help` says `--framing` is not for udp://), not to the top-level help.
 #[tokio::test]

@@ -36,7 +36,7 @@ impl CliError {
                 }
                 std::process::exit(0);
             }
-            _ => CliError::Usage(first_line(&err.to_string())),
+            _ => CliError::Usage(with_hints(first_line(&err.to_string()), &err)),
         }
     }
 
@@ -142,6 +142,38 @@ impl From<anyipc::EndpointParseError> for CliError {
     fn from(err: anyipc::EndpointParseError) -> Self {
         CliError::Usage(err.to_string())
     }
+}
+
+/// `line` with what clap says below it that the one line would lose: the values a closed
+/// list accepts, and the option, subcommand or value meant by a misspelt one.
+fn with_hints(mut line: String, err: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue};
+    let values = |kind| match err.get(kind) {
+        Some(ContextValue::String(one)) => vec![one.clone()],
+        Some(ContextValue::Strings(many)) => many.clone(),
+        _ => Vec::new(),
+    };
+    let accepted = values(ContextKind::ValidValue);
+    if !accepted.is_empty() {
+        line.push_str(&format!(" (possible values: {})", accepted.join(", ")));
+    }
+    // Clap lists the most similar last.
+    let meant: Vec<String> = [
+        ContextKind::SuggestedArg,
+        ContextKind::SuggestedSubcommand,
+        ContextKind::SuggestedValue,
+    ]
+    .into_iter()
+    .flat_map(|kind| values(kind).into_iter().rev())
+    .collect();
+    if let Some((last, rest)) = meant.split_last() {
+        let meant = match rest {
+            [] => format!("'{last}'"),
+            rest => format!("'{}' or '{last}'", rest.join("', '")),
+        };
+        line.push_str(&format!("; did you mean {meant}?"));
+    }
+    line
 }
 
 /// The first line of a clap error, without its `error: ` prefix. A line ending in `:`
