@@ -134,8 +134,8 @@ async fn tour_reports_ok_for_every_transport() {
     assert!(queues.is_empty(), "the tour left queues {queues:?}");
 }
 
-/// SIGTERM stops the tour at once and cleanly: the transport being measured is dropped (its
-/// peer killed), the tour's directory removed, and the exit says it was interrupted.
+/// SIGTERM stops the tour at once and cleanly: the transport being measured ends (its peer
+/// stopped), the tour's directory removed, and the exit says it was interrupted.
 #[cfg(unix)]
 #[tokio::test]
 async fn sigterm_stops_the_tour_and_removes_its_directory() {
@@ -161,4 +161,54 @@ async fn sigterm_stops_the_tour_and_removes_its_directory() {
     assert!(stderr.contains("anyipc: interrupted"), "{stderr}");
     let dir = std::env::temp_dir().join(format!("anyipc-tour-{pid}"));
     assert!(!dir.exists(), "{} left behind", dir.display());
+}
+
+/// A tour stopped while it measures a transport with a named endpoint (`pipe://`, then
+/// `shm://`) stops that transport's peer cleanly, so the peer removes its name: the names
+/// were left in the runtime directory (dead, for `anyipc clean`) by a peer killed at once.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_stopped_tour_leaves_no_name_of_its_peers() {
+    use tokio::io::AsyncBufReadExt;
+    // The row printed just before the transport to interrupt starts, and how long after it
+    // the signal goes: while the peer starts, or while it is measured (any moment must do).
+    let moments = [0, 20, 60].map(std::time::Duration::from_millis);
+    for (before, after) in ["| unix |", "| udp |"]
+        .into_iter()
+        .flat_map(|row| moments.map(|after| (row, after)))
+    {
+        let runtime = TempDir::new("tour-stopped-names");
+        let mut tour = spawn_tour(&runtime);
+        let pid = tour.id().expect("tour pid");
+        let mut lines = tokio::io::BufReader::new(tour.stdout.take().unwrap()).lines();
+        watchdog(60, async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if line.starts_with(before) {
+                    return;
+                }
+            }
+            panic!("the tour ended before its {before} row");
+        })
+        .await;
+        tokio::time::sleep(after).await;
+        let pid_t = libc::pid_t::try_from(pid).unwrap();
+        // SAFETY: kill(2) with a valid signal number touches no memory.
+        assert_eq!(unsafe { libc::kill(pid_t, libc::SIGTERM) }, 0);
+        // Its stdout drained, so that rows printed meanwhile never hold it up.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let output = watchdog(30, tour.wait_with_output()).await.unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let names: Vec<String> = std::fs::read_dir(runtime.path().join("anyipc"))
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .filter(|n| n.contains(&format!("tour-{pid}-")))
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(
+            names.is_empty(),
+            "stopped {after:?} after {before}: left {names:?}; {stderr}"
+        );
+    }
 }

@@ -53,8 +53,9 @@ struct Row {
 /// Runs `anyipc tour`: one row per transport; fails (exit 1) if any transport failed.
 pub(crate) async fn run(_args: TourArgs) -> Result<(), CliError> {
     // Installed before anything is printed, so a signal sent once the tour has begun is
-    // caught. Stopped, the transport being measured is dropped: its peer process is killed
-    // and the queues and logs of the run are removed.
+    // caught. Stopped, the transport being measured ends: its peer process is stopped
+    // cleanly (so it removes its named endpoint) and the queues and logs of the run are
+    // removed.
     let mut stop = StopSignals::install()?;
     let dir = std::env::temp_dir().join(format!("anyipc-tour-{}", std::process::id()));
     std::fs::create_dir_all(&dir)
@@ -71,7 +72,9 @@ pub(crate) async fn run(_args: TourArgs) -> Result<(), CliError> {
             Machine::detect()
         ))?;
         for spec in TRANSPORTS {
-            let row = tour_one(spec, &dir).await;
+            let Some(row) = tour_one(spec, &dir, &mut stop).await else {
+                return Err(CliError::Runtime("interrupted".to_owned()));
+            };
             print_stdout(&row_line(&row))?;
             if row.result.is_err() {
                 failed.push(row.name);
@@ -79,10 +82,7 @@ pub(crate) async fn run(_args: TourArgs) -> Result<(), CliError> {
         }
         Ok(())
     };
-    let ended = tokio::select! {
-        ended = all_run => ended,
-        _ = stop.recv() => Err(CliError::Runtime("interrupted".to_owned())),
-    };
+    let ended = all_run.await;
     let _ = std::fs::remove_dir_all(&dir);
     ended?;
     print_stdout(&legend())?;
@@ -98,7 +98,12 @@ pub(crate) async fn run(_args: TourArgs) -> Result<(), CliError> {
     }
 }
 
-async fn tour_one(spec: &TransportSpec, dir: &Path) -> Row {
+/// Measures one transport; `None` when a stop signal came meanwhile. A peer process, once
+/// started, is always stopped cleanly (told to end, so that it removes its named endpoint),
+/// also when a signal or the time limit cuts its probes short: killed, it would leave its
+/// `pipe://` or `shm://` name behind. Its start is not cut short, so a signal then is
+/// answered as soon as it has started.
+async fn tour_one(spec: &TransportSpec, dir: &Path, stop: &mut StopSignals) -> Option<Row> {
     let mut notes = Vec::new();
     if spec.in_process {
         notes.push("in-process: two tasks in one process".to_owned());
@@ -117,7 +122,18 @@ async fn tour_one(spec: &TransportSpec, dir: &Path) -> Row {
     }
     // Removes the queues and logs the probes create, however they end (dropped after the peer).
     let mut _resources = RunResources::default();
-    let measured = tokio::time::timeout(TRANSPORT_TIMEOUT, async {
+    let deadline = tokio::time::Instant::now() + TRANSPORT_TIMEOUT;
+    let timed_out = || {
+        io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("no result within {TRANSPORT_TIMEOUT:?}"),
+        )
+    };
+    let mut peer: Option<PeerProcess> = None;
+    let mut in_process: Option<InProcessPeer> = None;
+    // Set up, the peer started: not raced with the stop signals (one that comes meanwhile is
+    // kept for `recv`), so that a peer process is never killed halfway.
+    let set_up = async {
         let target = spec.target(&unique, dir)?;
         _resources = RunResources::new(&target);
         let latency = Workload::latency(LATENCY_SIZE, ROUND_TRIPS).with_warmup(ROUND_TRIPS / 10);
@@ -127,25 +143,50 @@ async fn tour_one(spec: &TransportSpec, dir: &Path) -> Row {
         );
         if spec.in_process {
             // Kept alive until both probes are done.
-            let peer = InProcessPeer::start(&target).await?;
-            let l = measure(peer.target(), &latency).await?;
-            let t = measure(peer.target(), &throughput).await?;
-            return Ok((l, t));
+            in_process = Some(InProcessPeer::start(&target).await?);
+        } else {
+            let start = PeerProcess::start(crate::bench::peer_command()?, &target);
+            let started = tokio::time::timeout_at(deadline, start).await;
+            peer = Some(started.map_err(|_| timed_out())??);
         }
-        let mut peer = PeerProcess::start(crate::bench::peer_command()?, &target).await?;
-        let l = peer.measure(&latency).await?;
-        let t = peer.measure(&throughput).await?;
+        Ok::<_, io::Error>((latency, throughput))
+    }
+    .await;
+    let measured = match set_up {
+        Err(e) => Some(Err(e)),
+        Ok((latency, throughput)) => {
+            let probes = async {
+                match (&mut peer, &in_process) {
+                    (Some(peer), _) => {
+                        let l = peer.measure(&latency).await?;
+                        let t = peer.measure(&throughput).await?;
+                        Ok((l, t))
+                    }
+                    (None, Some(in_process)) => {
+                        let l = measure(in_process.target(), &latency).await?;
+                        let t = measure(in_process.target(), &throughput).await?;
+                        Ok((l, t))
+                    }
+                    (None, None) => unreachable!("a peer was started"),
+                }
+            };
+            tokio::select! {
+                biased;
+                _ = stop.recv() => None,
+                probed = tokio::time::timeout_at(deadline, probes) => {
+                    Some(probed.unwrap_or_else(|_| Err(timed_out())))
+                }
+            }
+        }
+    };
+    if let Some(peer) = peer.take() {
         // Ended cleanly, the peer removes its named endpoint.
-        peer.stop().await?;
-        Ok((l, t))
-    })
-    .await
-    .unwrap_or_else(|_| {
-        Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            format!("no result within {TRANSPORT_TIMEOUT:?}"),
-        ))
-    });
+        if let Err(e) = peer.stop().await {
+            tracing::debug!(error = %e, "stopping the tour peer");
+        }
+    }
+    drop(in_process);
+    let measured: io::Result<(Report, Report)> = measured?;
     if let Ok((_, Report::Throughput(t))) = &measured {
         if t.lost() > 0 {
             notes.push(format!(
@@ -155,11 +196,11 @@ async fn tour_one(spec: &TransportSpec, dir: &Path) -> Row {
             ));
         }
     }
-    Row {
+    Some(Row {
         name: spec.name,
         result: measured,
         notes,
-    }
+    })
 }
 
 /// One row of the table, newline included.
