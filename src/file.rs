@@ -82,6 +82,12 @@
 //! after a length over `max_frame` (or, with `follow=false`, a file that ends inside a
 //! frame): it is reported once and the stream ends, with `follow=true` too.
 //!
+//! A failed append (disk full, I/O error) stops the appender as for the log (fail-stop),
+//! but a plain file has no records to check: a write the disk took only part of leaves
+//! that part of a message at the file's end, which readers then see as a message (or as
+//! the start of the next writer's first line). It is not cut off, as another writer may
+//! have appended after it.
+//!
 //! # Errors
 //! | condition | kind |
 //! |---|---|

@@ -144,6 +144,11 @@ impl AppendTarget for LogWriter {
     fn describe(&self) -> String {
         format!("file://{}", self.dir.display())
     }
+
+    fn after_failure(&self) -> &'static str {
+        "records not yet acknowledged may be lost; reopen the log to recover (a torn record \
+         at its end is cut off)"
+    }
 }
 
 /// The segment being appended to.

@@ -47,4 +47,9 @@ impl AppendTarget for PlainWriter {
     fn describe(&self) -> String {
         format!("file://{}", self.path.display())
     }
+
+    fn after_failure(&self) -> &'static str {
+        "messages not yet acknowledged may be lost, and the file may end with part of one \
+         (a plain file has no torn-tail recovery); connect again to append"
+    }
 }

@@ -81,6 +81,8 @@ pub(crate) trait AppendTarget: std::fmt::Debug + Send + 'static {
     fn current_file(&self) -> Arc<File>;
     /// The endpoint, for error messages.
     fn describe(&self) -> String;
+    /// What a failed write leaves behind and how to go on, for the fail-stop error.
+    fn after_failure(&self) -> &'static str;
 }
 
 #[derive(Debug, Default)]
@@ -249,7 +251,9 @@ impl Shared {
                 .min(INLINE_PAUSE_MAX);
             queue.no_inline_until = Some(Instant::now() + pause);
         }
-        let describe = result.is_err().then(|| target.describe());
+        let describe = result
+            .is_err()
+            .then(|| (target.describe(), target.after_failure()));
         drop(guard);
         drop(queue);
         match result {
@@ -260,7 +264,8 @@ impl Shared {
                 }
             }
             Err(e) => {
-                self.fail(&describe.unwrap_or_default(), &e);
+                let (describe, after) = describe.unwrap_or_default();
+                self.fail(&describe, after, &e);
                 // The thread closes the file and releases the log's lock now, not at its
                 // next timed wake-up: reopening the log must not find it held.
                 self.doorbell.ring();
@@ -276,11 +281,12 @@ impl Shared {
         self.doorbell.ring();
     }
 
-    /// Records the first failure and releases every waiter: the appender stops.
-    fn fail(&self, describe: &str, e: &io::Error) {
+    /// Records the first failure and releases every waiter: the appender stops. `after`
+    /// says what the failure left behind and how to go on.
+    fn fail(&self, describe: &str, after: &str, e: &io::Error) {
         let msg = format!(
             "{describe}: writing failed ({e}); the writer has stopped and accepts nothing more \
-             (fail-stop); records not yet acknowledged may be lost — reopen the log to recover"
+             (fail-stop); {after}"
         );
         {
             let mut queue = self.lock();
@@ -315,23 +321,27 @@ pub(crate) fn start<T: AppendTarget>(
     shared: Arc<Shared>,
     policy: FsyncPolicy,
 ) -> io::Result<()> {
-    let describe = target.describe();
+    let (describe, after) = (target.describe(), target.after_failure());
     if policy != FsyncPolicy::Never {
         shared.set_sync_file(target.current_file());
         shared.syncing.store(true, Ordering::Release);
     }
     *shared.lock_target() = Some(Box::new(target));
-    blocking::spawn_thread("anyipc-file-writer", move || run_writer(&describe, &shared))?;
+    blocking::spawn_thread("anyipc-file-writer", move || {
+        run_writer(&describe, after, &shared);
+    })?;
     Ok(())
 }
 
-fn run_writer(describe: &str, shared: &Arc<Shared>) {
+fn run_writer(describe: &str, after: &'static str, shared: &Arc<Shared>) {
     let syncer = if shared.syncing.load(Ordering::Acquire) {
         let (sync_shared, d) = (shared.clone(), describe.to_owned());
-        match blocking::spawn_thread("anyipc-file-sync", move || run_syncer(&sync_shared, &d)) {
+        match blocking::spawn_thread("anyipc-file-sync", move || {
+            run_syncer(&sync_shared, &d, after);
+        }) {
             Ok(handle) => Some(handle),
             Err(e) => {
-                shared.fail(describe, &e);
+                shared.fail(describe, after, &e);
                 drop(shared.lock_target().take());
                 return;
             }
@@ -380,7 +390,7 @@ fn run_writer(describe: &str, shared: &Arc<Shared>) {
         let file = match result {
             Ok(file) => file,
             Err(e) => {
-                shared.fail(describe, &e);
+                shared.fail(describe, after, &e);
                 break;
             }
         };
@@ -413,7 +423,7 @@ fn run_writer(describe: &str, shared: &Arc<Shared>) {
 }
 
 /// The sync thread: `fdatasync`s whatever was written since the last sync.
-fn run_syncer(shared: &Shared, describe: &str) {
+fn run_syncer(shared: &Shared, describe: &str, after: &str) {
     let mut synced = 0;
     loop {
         let target = shared.written.get();
@@ -425,7 +435,7 @@ fn run_syncer(shared: &Shared, describe: &str) {
                 .clone();
             if let Some(file) = file {
                 if let Err(e) = file.sync_data() {
-                    shared.fail(describe, &e);
+                    shared.fail(describe, after, &e);
                     shared.doorbell.ring();
                     return;
                 }
@@ -516,6 +526,9 @@ mod tests {
         fn describe(&self) -> String {
             "recording".to_owned()
         }
+        fn after_failure(&self) -> &'static str {
+            "nothing to recover"
+        }
     }
 
     /// A `Shared` whose target is a [`Recording`], with no writer thread: whatever is not
@@ -581,7 +594,7 @@ mod tests {
     #[test]
     fn nothing_is_written_inline_after_the_writer_failed() {
         let (shared, written) = with_target(Duration::ZERO, false);
-        shared.fail("recording", &io::Error::other("fdatasync failed"));
+        shared.fail("recording", "", &io::Error::other("fdatasync failed"));
         shared.push(block(b"after", 1));
         assert!(
             written.lock().unwrap().is_empty(),

@@ -1547,6 +1547,48 @@ async fn a_full_disk_stops_the_producer_and_keeps_what_was_acknowledged() {
     .await
 }
 
+/// A plain file's appender on a full disk (RLIMIT_FSIZE in the helper) stops with an error
+/// that says what a plain file is left with (maybe part of a message at its end, no
+/// reopening that cuts it), and every acknowledged line is in the file, whole and in order.
+#[tokio::test]
+async fn a_full_disk_stops_a_plain_file_appender_and_keeps_what_was_acknowledged() {
+    watchdog(60, async {
+        let dir = TempDir::new("file-full-plain");
+        let mut child = spawn_helper("full-plain", dir.path());
+        let mut lines = HelperLines::new(&mut child);
+        let mut last_ack = None;
+        let mut report = Vec::new();
+        while let Some(line) = lines.next_line().await.unwrap() {
+            match line.strip_prefix("ack ") {
+                Some(seq) => last_ack = Some(seq.parse::<usize>().unwrap()),
+                None => report.push(line),
+            }
+        }
+        assert!(child.wait().await.unwrap().success(), "{report:?}");
+        let last_ack = last_ack.expect("some appends fit");
+        assert_eq!(report.len(), 1, "{report:?}");
+        assert!(report[0].starts_with("error FileTooLarge"), "{report:?}");
+        assert!(report[0].contains("fail-stop"), "{report:?}");
+        assert!(report[0].contains("part of one"), "{report:?}");
+        assert!(!report[0].contains("reopen the log"), "{report:?}");
+        let text = std::fs::read(dir.path().join("p.txt")).unwrap();
+        let written: Vec<&[u8]> = text.split(|b| *b == b'\n').collect();
+        assert!(
+            written.len() > last_ack + 1,
+            "acknowledged lines are missing"
+        );
+        for (seq, line) in written.iter().enumerate().take(last_ack + 1) {
+            assert_eq!(*line, plain_line(seq).as_bytes(), "line {seq}");
+        }
+    })
+    .await
+}
+
+/// Line `seq` of the plain-file full-disk test (without its newline).
+fn plain_line(seq: usize) -> String {
+    format!("{seq:08} {}", "x".repeat(90))
+}
+
 /// The helper's protocol lines, without libtest's output around them.
 struct HelperLines(tokio::io::Lines<BufReader<tokio::process::ChildStdout>>);
 
@@ -1629,6 +1671,7 @@ fn file_helper_entry() {
                     }
                 }
                 "full" => full_disk(&dir).await,
+                "full-plain" => full_disk_plain(&dir).await,
                 other => panic!("unknown helper role {other}"),
             }
         };
@@ -1637,8 +1680,8 @@ fn file_helper_entry() {
     std::process::exit(0);
 }
 
-async fn full_disk(dir: &Path) {
-    // Writes past 128 KiB fail with EFBIG instead of raising SIGXFSZ.
+/// Makes writes past 128 KiB fail with EFBIG (instead of raising SIGXFSZ) in this process.
+fn limit_file_size() {
     // SAFETY: setrlimit and signal with valid arguments; no memory is shared.
     unsafe {
         let limit = libc::rlimit {
@@ -1648,6 +1691,25 @@ async fn full_disk(dir: &Path) {
         assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &limit), 0);
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
+}
+
+/// The `full-plain` helper: appends numbered lines to `dir/p.txt` under a 128 KiB file size
+/// limit until a send fails, saying `ack N` after each and then the error.
+async fn full_disk_plain(dir: &Path) {
+    limit_file_size();
+    let url = format!("file://{}/p.txt?framing=lines", dir.display());
+    let mut conn = anyipc::connect(&url).await.unwrap();
+    for seq in 0.. {
+        if let Err(e) = conn.send(Bytes::from(plain_line(seq))).await {
+            say(&format!("error {:?} {e}", e.kind()));
+            return;
+        }
+        say(&format!("ack {seq}"));
+    }
+}
+
+async fn full_disk(dir: &Path) {
+    limit_file_size();
     let mut p = FileProducer::open(dir, opts(FsyncPolicy::Always))
         .await
         .unwrap();
