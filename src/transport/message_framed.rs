@@ -50,6 +50,8 @@ pub struct MessageFramed<T> {
     /// kept while the messages accepted before it are flushed; forgotten when the next
     /// message is given.
     refused: Option<io::Error>,
+    /// `poll_close` finished: the sink takes nothing more (`BrokenPipe`).
+    closed: bool,
 }
 
 impl<T> MessageFramed<T> {
@@ -90,6 +92,7 @@ impl<T> MessageFramed<T> {
             inner,
             unsent: None,
             refused: None,
+            closed: false,
         }
     }
 
@@ -255,9 +258,38 @@ impl<T: RecvMessage + Unpin> Stream for MessageFramed<T> {
 impl<T: SendMessage + Unpin> Sink<Bytes> for MessageFramed<T> {
     type Error = io::Error;
 
+    /// Ready to take a message; `BrokenPipe` once closed, as a byte stream's is.
+    ///
+    /// ```
+    /// # use anyipc::{MessageFramed, SendMessage};
+    /// # use bytes::Bytes;
+    /// # use futures::SinkExt;
+    /// # use std::pin::Pin;
+    /// # use std::task::{Context, Poll};
+    /// # struct Discard;
+    /// # impl SendMessage for Discard {
+    /// #     fn poll_send(self: Pin<&mut Self>, _: &mut Context<'_>, _: &Bytes)
+    /// #         -> Poll<std::io::Result<()>> {
+    /// #         Poll::Ready(Ok(()))
+    /// #     }
+    /// # }
+    /// # tokio_test::block_on(async {
+    /// let mut sink = MessageFramed::new(Discard);
+    /// sink.close().await?;
+    /// let late = sink.send(Bytes::from_static(b"late")).await.unwrap_err();
+    /// assert_eq!(late.kind(), std::io::ErrorKind::BrokenPipe);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     #[inline]
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().poll_send_unsent(cx)
+        let this = self.get_mut();
+        if this.closed {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "sending after close",
+            )));
+        }
+        this.poll_send_unsent(cx)
     }
 
     #[inline]
@@ -277,7 +309,12 @@ impl<T: SendMessage + Unpin> Sink<Bytes> for MessageFramed<T> {
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if this.closed {
+            return Poll::Ready(Ok(()));
+        }
         ready!(this.poll_flush_accepted(cx))?;
-        Pin::new(&mut this.inner).poll_close(cx)
+        ready!(Pin::new(&mut this.inner).poll_close(cx))?;
+        this.closed = true;
+        Poll::Ready(Ok(()))
     }
 }

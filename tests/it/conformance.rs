@@ -426,6 +426,15 @@ pub(crate) async fn half_close(backend: &Backend) {
     );
 }
 
+/// After its own close a connection takes nothing more: a send fails with `BrokenPipe`, on
+/// every transport (udp and mq too, which have no peer that the close would tell).
+pub(crate) async fn send_after_close(backend: &Backend) {
+    let Pair { mut client, .. } = pair(backend, &[]).await;
+    client.close().await.unwrap();
+    let err = client.send("late").await.unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::BrokenPipe, "{err}");
+}
+
 /// A sender to a peer that does not read ends up waiting rather than buffering without
 /// bound; once the peer reads, everything sent arrives in order.
 pub(crate) async fn back_pressure(backend: &Backend) {
@@ -798,7 +807,8 @@ macro_rules! conformance {
         conformance!($name, $backend;
             round_trip ten_thousand_in_order mixed_sizes_in_order max_size_message
             zero_length_messages
-            peer_drop half_close back_pressure recv_is_cancel_safe connect_to_nothing
+            peer_drop half_close send_after_close back_pressure recv_is_cancel_safe
+            connect_to_nothing
             bind_live_endpoint
             bad_url recv_timeout connect_timeout oversize_received
             cross_process_round_trip cross_process_peer_killed bind_after_owner_killed
@@ -908,5 +918,5 @@ conformance!(
         cross_process: false,
         ..Backend::STREAM
     };
-    max_size_message zero_length_messages bad_url recv_timeout
+    max_size_message zero_length_messages send_after_close bad_url recv_timeout
 );
