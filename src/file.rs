@@ -193,6 +193,18 @@ fn endpoint_path(endpoint: &Endpoint) -> io::Result<PathBuf> {
     })
 }
 
+/// `InvalidInput` for a plain file's path (`framing=`) that names a directory.
+fn a_directory(path: &Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "file://{} is a directory, not a plain file (framing=); without framing= a \
+             directory is a log",
+            path.display()
+        ),
+    )
+}
+
 /// The watcher for changes under `dir`, as the options ask.
 fn watcher_for(dir: &Path, opts: &FileOptions) -> DirWatcher {
     match opts.poll_interval {

@@ -72,7 +72,10 @@ impl PlainReader {
     /// `NotFound` for a missing file without `follow`; OS errors.
     pub(crate) fn open(path: &Path, codec: FrameCodec, follow: bool) -> io::Result<PlainReader> {
         let file = match sys::open_read(path) {
+            Ok(file) if file.metadata()?.is_dir() => return Err(super::a_directory(path)),
             Ok(file) => Some(file),
+            // Windows refuses to open a directory as a file.
+            Err(_) if path.is_dir() => return Err(super::a_directory(path)),
             Err(e) if e.kind() == io::ErrorKind::NotFound && follow => None,
             Err(e) => return Err(e),
         };

@@ -23,9 +23,13 @@ impl PlainWriter {
     /// # Errors
     /// OS errors; `IsADirectory`-like errors when `path` is a directory.
     pub(crate) fn open(path: &Path, mode: u32) -> io::Result<PlainWriter> {
+        let file = sys::open_append(path, mode).map_err(|e| match path.is_dir() {
+            true => super::a_directory(path),
+            false => e,
+        })?;
         Ok(PlainWriter {
             path: path.to_owned(),
-            file: Arc::new(sys::open_append(path, mode)?),
+            file: Arc::new(file),
         })
     }
 }

@@ -1433,6 +1433,27 @@ async fn plain_raw_files_deliver_the_bytes() {
     .await
 }
 
+/// A plain file's path (`framing=`) that names a directory is refused by `bind` and by
+/// `connect` with `InvalidInput` and a message that says so, before anything is read.
+#[tokio::test]
+async fn a_directory_is_not_a_plain_file() {
+    watchdog(60, async {
+        let dir = TempDir::new("file-plain-dir");
+        for follow in ["true", "false"] {
+            let query = format!("?framing=lines&follow={follow}");
+            let err = anyipc::bind(url(dir.path(), &query)).await.unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+            assert!(err.to_string().contains("is a directory"), "{err}");
+        }
+        let err = anyipc::connect(url(dir.path(), "?framing=lines"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+        assert!(err.to_string().contains("is a directory"), "{err}");
+    })
+    .await
+}
+
 /// Kills the producer with SIGKILL at random points of appending under `fsync=always`, 200
 /// times over the same log: every acknowledged record is there after each crash, no torn or
 /// corrupt record is ever delivered, and each restart cuts the torn tail off.
