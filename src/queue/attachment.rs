@@ -175,6 +175,14 @@ impl Drop for Locked<'_> {
         // that finds the file shrunk marks the region, and the operation fails. Made even
         // after the operation under the lock found it shrunk: where the file still has the
         // header, the lock must not stay held for the other processes.
-        let _ = region.guarded_even_if_lost(|| owner_lock::release(region.lock_word()));
+        let _ = region.guarded_even_if_lost(|| {
+            if region.is_lost() {
+                // The operation went on over zeros after the fault, and kept its undo log
+                // (`Txn::commit`): its changes to the words the file kept are undone, so a
+                // file grown back holds the queue as it was before the operation.
+                let _ = priority_index::rollback(region);
+            }
+            owner_lock::release(region.lock_word())
+        });
     }
 }

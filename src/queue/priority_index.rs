@@ -53,8 +53,14 @@ impl<'a> Txn<'a> {
         target.store(value, Ordering::Release);
     }
 
+    /// Clears the undo log: the operation is done. Not on a region found shrunk during
+    /// it: what it read may have been zeros, so its changes are rolled back instead when
+    /// the lock is released ([`Locked`](super::attachment::Locked)), and the words the file
+    /// kept do not describe messages that were never whole.
     fn commit(self) {
-        self.region.undo_count().store(0, Ordering::Release);
+        if !self.region.is_lost() {
+            self.region.undo_count().store(0, Ordering::Release);
+        }
     }
 }
 

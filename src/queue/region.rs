@@ -30,8 +30,9 @@ pub(crate) struct Region {
     base: NonNull<u8>,
     geometry: Geometry,
     backing: Backing,
-    /// Set once an access found the file shrunk by another process: the mapping holds
-    /// private zero pages from then on, and every access is refused.
+    /// Set once an access (or a park's length check) found the file shrunk by another
+    /// process: every access is refused from then on. A caught fault has replaced the pages
+    /// from the faulting one on with private zero pages; the pages below stay the file's.
     truncated: AtomicBool,
 }
 
@@ -79,6 +80,11 @@ impl Region {
             backing: Backing::Heap(words),
             truncated: AtomicBool::new(false),
         }
+    }
+
+    /// Whether the file was found shrunk: every access fails from then on.
+    pub(crate) fn is_lost(&self) -> bool {
+        self.truncated.load(Ordering::Relaxed)
     }
 
     /// Makes the region behave as one whose file was found shrunk: every later access fails.

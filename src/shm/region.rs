@@ -119,8 +119,8 @@ struct Mapped {
     file: File,
     /// Process-private copy of the size, checked once at open.
     size: usize,
-    /// Set once an access found the file shrunk by another process: the mapping holds
-    /// private zero pages from then on.
+    /// Set once an access found the file shrunk by another process: from the faulting page
+    /// on, the mapping holds private zero pages, and every access is refused.
     truncated: AtomicBool,
 }
 
@@ -151,7 +151,8 @@ impl Mapped {
     /// Why the mapping of region `name` was lost: `InvalidData` when another process shrank
     /// the file; `StorageFull` when the file still has its length, as then the page the
     /// fault was for could not be given (a full `/dev/shm`: a region's pages are taken as
-    /// they are first written). This process sees private zero pages from then on either way.
+    /// they are first written). Either way this process sees private zero pages from the
+    /// faulting page on, and every later access is refused.
     fn lost(&self, name: &str) -> io::Error {
         match self.file.metadata() {
             // ENOSPC's kind: `StorageFull`, named only since Rust 1.83.

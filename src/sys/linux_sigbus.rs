@@ -201,7 +201,8 @@ extern "C" fn on_sigbus(
 
 /// Maps private zero pages over `start..start + len` from the page holding `address` to the
 /// end (reserving no swap: a region may be far larger than memory), or, if that is refused,
-/// over that one page (a later fault on another lost page comes back here). The pages below
+/// over all of it, or over that one page (a later fault on another lost page comes back
+/// here). The pages below
 /// stay the file's: it was shrunk to below `address` but maybe not below them, and a lock
 /// word there may still need its release. Whether it worked.
 fn replace_with_zeros(start: usize, len: usize, address: usize) -> bool {
@@ -223,9 +224,12 @@ fn replace_with_zeros(start: usize, len: usize, address: usize) -> bool {
         zeros != libc::MAP_FAILED
     };
     let page = PAGE_SIZE.load(Ordering::Relaxed);
-    // `start` is page-aligned and `address` inside the range, so `from` is too.
+    // `start` is page-aligned and `address` inside the range, so `from` is too. Replacing
+    // part of the mapping splits it in two: at `vm.max_map_count` that is refused, and the
+    // whole of it is replaced instead (the old way: the header's lock is then not released
+    // for other processes) before the one page, which splits it too.
     let from = address - address % page;
-    map(from, start + len - from) || map(from, page)
+    map(from, start + len - from) || map(start, len) || map(from, page)
 }
 
 /// Hands a SIGBUS that is not ours to the action before ours, which does what it would have

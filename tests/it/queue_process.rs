@@ -243,6 +243,11 @@ fn mq_helper_entry() {
             let ended = rt.block_on(queue.recv());
             writeln!(out, "recv {}", outcome(&ended)).unwrap();
         }
+        // One receive that does not wait; prints how it ended.
+        "try-recv" => {
+            let got = queue.try_recv();
+            writeln!(out, "try_recv {}", outcome(&got)).unwrap();
+        }
         // Waits for a line on stdin, then sends a message too long for a shrunk queue's
         // header page and prints how that ended and how long it took.
         "send-on-line" => {
@@ -486,6 +491,7 @@ fn a_queue_shrunk_past_its_header_releases_the_lock_and_wakes_parked_processes()
     std::thread::sleep(Duration::from_millis(200));
 
     // The header (lock word, index) is in the first page; every slot reaches past it.
+    let full_len = std::fs::metadata(name.path()).unwrap().len();
     segment_for_writing(&name).set_len(4096).unwrap();
     let line = parked_lines
         .recv_timeout(Duration::from_secs(5))
@@ -508,7 +514,19 @@ fn a_queue_shrunk_past_its_header_releases_the_lock_and_wakes_parked_processes()
         .expect("the other process's send did not end");
     let (what, ms) = line.rsplit_once(' ').unwrap();
     assert_eq!(what, "send Truncated", "{line}");
-    assert!(ms.parse::<u64>().unwrap() < 500, "{line}");
+    // Without the release, `LockStuck` after a second.
+    assert!(ms.parse::<u64>().unwrap() < 900, "{line}");
+
+    // Both sends that failed were undone: with the file grown back, a process attaching
+    // now finds the queue empty, not a message that was never whole.
+    segment_for_writing(&name).set_len(full_len).unwrap();
+    let mut reader = spawn_helper("try-recv", &name.0);
+    let reader_lines = lines(&mut reader);
+    wait_ready(&reader_lines);
+    let line = reader_lines
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the receive in a fresh process did not end");
+    assert_eq!(line, "try_recv the queue is empty", "{line}");
 }
 
 /// A live process that keeps the queue lock (its id in the lock word while it holds its
