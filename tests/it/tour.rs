@@ -210,5 +210,8 @@ async fn a_stopped_tour_leaves_no_name_of_its_peers() {
             names.is_empty(),
             "stopped {after:?} after {before}: left {names:?}; {stderr}"
         );
+        // Stopped, not run to its end before the signal was seen.
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("interrupted"), "{stderr}");
     }
 }

@@ -14,6 +14,7 @@ use anyipc::bench::{
     measure, InProcessPeer, Machine, PeerProcess, Report, RunResources, TransportSpec, Workload,
     TRANSPORTS,
 };
+use futures::FutureExt;
 use std::io;
 use std::path::Path;
 use std::time::Duration;
@@ -80,6 +81,10 @@ pub(crate) async fn run(_args: TourArgs) -> Result<(), CliError> {
                 failed.push(row.name);
             }
         }
+        // A signal that came while the last peer was stopped.
+        if stop.recv().now_or_never().is_some() {
+            return Err(CliError::Runtime("interrupted".to_owned()));
+        }
         Ok(())
     };
     let ended = all_run.await;
@@ -98,12 +103,17 @@ pub(crate) async fn run(_args: TourArgs) -> Result<(), CliError> {
     }
 }
 
-/// Measures one transport; `None` when a stop signal came meanwhile. A peer process, once
-/// started, is always stopped cleanly (told to end, so that it removes its named endpoint),
-/// also when a signal or the time limit cuts its probes short: killed, it would leave its
-/// `pipe://` or `shm://` name behind. Its start is not cut short, so a signal then is
-/// answered as soon as it has started.
+/// Measures one transport; `None` when a stop signal came meanwhile (or before, while the
+/// previous row was printed or its peer stopped). A peer process, once started, is always
+/// stopped cleanly (told to end, so that it removes its named endpoint), also when a signal
+/// or the time limit cuts its probes short: killed, it would leave its `pipe://` or `shm://`
+/// name behind. A signal does not cut its start short (it is answered as soon as the peer
+/// has started); the time limit does, killing a peer that took that long to start, which
+/// may then leave its name for the next `bind` to reclaim.
 async fn tour_one(spec: &TransportSpec, dir: &Path, stop: &mut StopSignals) -> Option<Row> {
+    if stop.recv().now_or_never().is_some() {
+        return None;
+    }
     let mut notes = Vec::new();
     if spec.in_process {
         notes.push("in-process: two tasks in one process".to_owned());
