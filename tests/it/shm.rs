@@ -1073,6 +1073,8 @@ async fn a_full_accept_queue_is_waited_out() {
 
         // Once the listener takes a connection, a waiting connect gets in.
         let waiting = tokio::spawn(anyipc::connect(url(&name)));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!waiting.is_finished(), "the connect did not wait for room");
         let (first, _) = listener.accept().unwrap();
         let conn = tokio::time::timeout(Duration::from_secs(10), waiting)
             .await
