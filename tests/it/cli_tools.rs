@@ -1947,6 +1947,27 @@ async fn listed_with(env: &[(&str, &str)], url: &str, status: &str) -> Value {
     }
 }
 
+/// `anyipc send URL` under `env` that stays: it has sent `lines` and reads more from the
+/// stdin returned (kept open).
+async fn live_log_writer(
+    url: &str,
+    env: &[(&str, &str)],
+    lines: &[u8],
+) -> (tokio::process::Child, tokio::process::ChildStdin) {
+    let mut writer = Command::new(anyipc_bin())
+        .args(["send", url])
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the writer");
+    let mut input = writer.stdin.take().expect("piped stdin");
+    input.write_all(lines).await.unwrap();
+    (writer, input)
+}
+
 #[tokio::test]
 async fn logs_are_listed_kept_by_clean_and_removed_by_rm() {
     watchdog(WATCHDOG, async {
@@ -1958,17 +1979,7 @@ async fn logs_are_listed_kept_by_clean_and_removed_by_rm() {
         let url = format!("file://{}", dir.display());
 
         // A writer that stays: `anyipc send` reading lines from a stdin kept open.
-        let mut writer = Command::new(anyipc_bin())
-            .args(["send", &url])
-            .envs(env)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start the writer");
-        let mut input = writer.stdin.take().expect("piped stdin");
-        input.write_all(b"first\nsecond\n").await.unwrap();
+        let (mut writer, input) = live_log_writer(&url, &env, b"first\nsecond\n").await;
         let live = listed_with(&env, &url, "alive").await;
         assert_eq!(live["kind"], "file");
         assert_eq!(live["owner_pid"], writer.id().unwrap());
@@ -2056,17 +2067,7 @@ async fn rm_removes_a_log_the_index_does_not_list() {
         let url = format!("file://{}", dir.display());
 
         // A live writer under the other runtime directory.
-        let mut writer = Command::new(anyipc_bin())
-            .args(["send", &url])
-            .envs(writers_env)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start the writer");
-        let mut input = writer.stdin.take().expect("piped stdin");
-        input.write_all(b"first\n").await.unwrap();
+        let (mut writer, input) = live_log_writer(&url, &writers_env, b"first\n").await;
         listed_with(&writers_env, &url, "alive").await;
         assert!(find(&ls(&env).await, &url).is_none());
         let refused = run(&["rm", &url], &env, b"").await;
