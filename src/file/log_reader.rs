@@ -411,7 +411,13 @@ impl LogReader {
                         self.next_seq = self.next_seq.max(seg.seq);
                         continue;
                     }
-                    if self.newer_segment_exists(&seg, clean)? {
+                    // `NotFound`: the log directory is gone, which the identity check
+                    // below reports.
+                    let (newer, gone) = match self.newer_segment_exists(&seg, clean) {
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => (false, true),
+                        newer => (newer?, false),
+                    };
+                    if newer {
                         // Read this one to its end once more: the writer finished it before
                         // starting the next, but maybe after our read.
                         seg.sealed = true;
@@ -438,6 +444,18 @@ impl LogReader {
                         ));
                         self.seg = Some(seg);
                         return Err(error);
+                    }
+                    if gone {
+                        // The directory is missing, yet the segment counts as still there
+                        // (its identity unknown).
+                        self.seg = Some(seg);
+                        return Err(io::Error::new(
+                            io::ErrorKind::NotFound,
+                            format!(
+                                "file://{}: the log directory is gone (deleted or moved away)",
+                                self.dir.display()
+                            ),
+                        ));
                     }
                     if self.next_seq > seg.seq {
                         let error = self.records_lost(format!(

@@ -327,6 +327,57 @@ async fn a_log_directory_deleted_under_a_waiting_consumer_is_noticed() {
 }
 
 #[tokio::test]
+async fn a_log_directory_deleted_for_good_under_a_consumer_that_read_records_is_noticed() {
+    // The directory is deleted and not created again: the consumer, waiting at the end of
+    // the open segment, gets `InvalidData` (a resumed one with a `CursorMismatch` inside),
+    // not a bare `NotFound` from listing the missing directory.
+    watchdog(120, async {
+        for poll_interval in [None, Some(Duration::from_millis(5))] {
+            for resumed in [false, true] {
+                let dir = TempDir::new("file-dir-deleted-for-good");
+                let mut producer = FileProducer::open(dir.path(), opts(FsyncPolicy::Never))
+                    .await
+                    .unwrap();
+                producer.append_many(&["a", "b"]).await.unwrap();
+                producer.close().await.unwrap();
+                let tail = FileOptions {
+                    follow: true,
+                    poll_interval,
+                    ..FileOptions::default()
+                };
+                let name = resumed.then_some("c");
+                if resumed {
+                    let mut first = FileConsumer::open(dir.path(), name, tail.clone())
+                        .await
+                        .unwrap();
+                    assert_eq!(first.recv().await.unwrap().unwrap().payload, "a");
+                    first.commit().await.unwrap();
+                }
+                let mut consumer = FileConsumer::open(dir.path(), name, tail).await.unwrap();
+                let rest: &[&str] = if resumed { &["b"] } else { &["a", "b"] };
+                for payload in rest {
+                    assert_eq!(consumer.recv().await.unwrap().unwrap().payload, *payload);
+                }
+                std::fs::remove_dir_all(dir.path()).unwrap();
+                let got = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
+                    .await
+                    .unwrap_or_else(|_| {
+                        panic!("{poll_interval:?} {resumed}: the consumer waits for ever")
+                    });
+                let err = got.expect_err("a deleted log is an error, not the end");
+                assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+                assert_eq!(
+                    cursor_mismatch(&err).is_some(),
+                    resumed,
+                    "{poll_interval:?}: {err}"
+                );
+            }
+        }
+    })
+    .await
+}
+
+#[tokio::test]
 async fn a_second_writer_gets_addr_in_use_until_the_first_closes() {
     watchdog(60, async {
         let dir = TempDir::new("file-lock");
