@@ -7,8 +7,9 @@
 //! the first format, 20 bytes: magic `AIPCCUR1`, the sequence number and a CRC32C of the 16
 //! bytes before it. It is replaced atomically: written to a temporary file of its own
 //! (`.NAME.cursor.PID-N.tmp`, so that two consumers of one name storing at once do not
-//! meet; removed when the store fails, left only by a crash, and removed with the cursor or
-//! the log), optionally fsynced, renamed over the old one.
+//! meet; a name already taken is skipped, never reused or removed; removed when the store
+//! fails, left only by a crash, and removed with the cursor or the log), optionally
+//! fsynced, renamed over the old one.
 //!
 //! The record's CRC lets a resumed consumer check that the log still holds the record it
 //! last read: after a crash that lost records the consumer had read (written but not yet
@@ -161,6 +162,9 @@ fn read_limited(file: impl Read) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// How many taken temporary file names a store skips before it gives up (`AlreadyExists`).
+const TEMP_ATTEMPTS: u32 = 64;
+
 /// Commits `position` as consumer `name`'s; with `durable`, fsyncs the file and the
 /// directory before returning.
 ///
@@ -174,10 +178,22 @@ pub(crate) fn store(
     mode: u32,
 ) -> io::Result<()> {
     // A file of this store's own: another consumer of the same name (another process)
-    // may be storing at the same time.
-    let temp = cursor_temp_path(dir, name);
+    // may be storing at the same time. A name already taken (by a process of the same id
+    // in another PID namespace sharing the directory, or left by a crashed one whose id
+    // this process reuses) is not this store's: it takes the next one, and never removes
+    // a file it did not create.
+    let mut attempts = 0;
+    let (temp, mut file) = loop {
+        let temp = cursor_temp_path(dir, name);
+        match sys::create_new_file(&temp, mode) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < TEMP_ATTEMPTS => {
+                attempts += 1;
+            }
+            Err(e) => return Err(e),
+            Ok(file) => break (temp, file),
+        }
+    };
     let written = (|| {
-        let mut file = sys::create_new_file(&temp, mode)?;
         file.write_all(&encode(position))?;
         if durable {
             file.sync_data()?;
@@ -271,6 +287,25 @@ mod tests {
             last_crc: Some(1),
         };
         assert_eq!(at_start.check(), None);
+    }
+
+    /// A temporary file already at the name a store picks (left by a crashed process
+    /// whose id this one reuses, or another container's process of the same id storing
+    /// now) is neither used nor removed: the store takes another name.
+    #[test]
+    fn a_store_leaves_a_temporary_file_it_did_not_create_alone() {
+        let dir = crate::test_support::temp_dir("cursor-temp-taken");
+        let taken = super::super::segment::next_cursor_temp_paths(&dir, "c", 4);
+        for (i, path) in taken.iter().enumerate() {
+            std::fs::write(path, format!("someone else's {i}")).unwrap();
+        }
+        store(&dir, "c", Position::at(7), false, 0o600).unwrap();
+        assert_eq!(load(&dir, "c").unwrap(), Some(Position::at(7)));
+        for (i, path) in taken.iter().enumerate() {
+            let kept = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{i}: {e}"));
+            assert_eq!(kept, format!("someone else's {i}"));
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// A cursor is read only so far: an endless file does not fill the memory.

@@ -37,14 +37,29 @@ pub(crate) fn cursor_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}{CURSOR_SUFFIX}"))
 }
 
+/// How many temporary cursor file names this process has handed out.
+static STORES: AtomicU64 = AtomicU64::new(0);
+
 /// A new temporary file for a cursor to be written to before it is renamed into place:
 /// one of its own for every store (`.NAME.cursor.PID-N.tmp`: this process's id and a
-/// count), so that two consumers of one name storing at once never share it.
+/// count), so that two consumers of one name storing at once never share it. Another
+/// process may still hold the name (same id in another PID namespace, or a crashed one's
+/// leftover): the store creates it exclusively and asks again if it is taken.
 pub(crate) fn cursor_temp_path(dir: &Path, name: &str) -> PathBuf {
-    static STORES: AtomicU64 = AtomicU64::new(0);
     let n = STORES.fetch_add(1, Ordering::Relaxed);
     let pid = std::process::id();
     dir.join(format!(".{name}{CURSOR_SUFFIX}.{pid}-{n}.tmp"))
+}
+
+/// The temporary cursor files the next `count` stores of this process would try first
+/// (racy: another thread may store in between).
+#[cfg(test)]
+pub(crate) fn next_cursor_temp_paths(dir: &Path, name: &str, count: u64) -> Vec<PathBuf> {
+    let n = STORES.load(Ordering::Relaxed);
+    let pid = std::process::id();
+    (n..n + count)
+        .map(|n| dir.join(format!(".{name}{CURSOR_SUFFIX}.{pid}-{n}.tmp")))
+        .collect()
 }
 
 /// The consumer whose temporary cursor file `file` is (a store's own, or the one name all
