@@ -100,10 +100,11 @@
 //! | sending after close | `BrokenPipe` |
 //!
 //! # Platform-specific behavior
-//! Linux waits with inotify (polling every 20 ms once the watched directory is gone);
-//! other systems poll every 20 ms. On Windows the writer lock is an exclusive-share open
-//! of `writer.lock`, file modes do not apply, and directories are not fsynced. A followed plain file replaced at its path is noticed on Windows only if
-//! the reader sees the path missing in between (there is no file identity to compare).
+//! Linux waits with inotify (polling every 20 ms once the watched directory is gone or
+//! moved away); other systems poll every 20 ms. On Windows the writer lock is an
+//! exclusive-share open of `writer.lock`, file modes do not apply, and directories are not
+//! fsynced. A followed plain file replaced at its path is noticed on Windows only if the
+//! reader sees the path missing in between (there is no file identity to compare).
 //!
 //! # Listening
 //!

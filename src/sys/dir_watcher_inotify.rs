@@ -77,8 +77,9 @@ impl DirWatcher {
     }
 
     /// Notes what a read of the queue found; once the watch is gone (the directory
-    /// deleted, or its file system unmounted), polls instead: a directory created again at
-    /// the path is not the one watched, and no event would ever come.
+    /// deleted, or its file system unmounted) or follows the directory elsewhere (moved
+    /// away: the watch stays on it under its new name), polls instead: a directory created
+    /// again at the path is not the one watched, and no event would ever come.
     fn note(&mut self, read: Read) {
         self.new_entry |= read.new_entry;
         if read.watch_gone {
@@ -215,7 +216,9 @@ struct Read {
     any: bool,
     /// One of them may be a new file.
     new_entry: bool,
-    /// The watch was removed (`IN_IGNORED`): no event will come any more.
+    /// The watch was removed (`IN_IGNORED`), or the directory moved away (`IN_MOVE_SELF`,
+    /// after which the watch reports on it at its new name): no event about the path will
+    /// come any more.
     watch_gone: bool,
     /// The queue was empty after this read: the kernel stops a read early only when the
     /// next event does not fit, and the room left fitted the largest one (or the read
@@ -233,7 +236,9 @@ fn read_events(inotify: &mut Inotify) -> io::Result<Read> {
                 for event in events {
                     count += 1;
                     new_entry |= is_new_entry(event.mask);
-                    watch_gone |= event.mask.contains(EventMask::IGNORED);
+                    watch_gone |= event
+                        .mask
+                        .intersects(EventMask::IGNORED | EventMask::MOVE_SELF);
                 }
                 return Ok(Read {
                     any: count > 0,

@@ -378,6 +378,43 @@ async fn a_log_directory_deleted_for_good_under_a_consumer_that_read_records_is_
 }
 
 #[tokio::test]
+async fn a_log_directory_moved_away_under_a_consumer_of_an_empty_log_is_noticed() {
+    // `mv dir dir.old && mkdir dir`: a watch follows the directory it watches to its new
+    // name, so a consumer waiting on an empty log must stop trusting it, or it waits on
+    // `dir.old` for ever while the records come into the new `dir`.
+    watchdog(120, async {
+        let dir = TempDir::new("file-dir-moved-empty");
+        let old = std::path::PathBuf::from(format!("{}.old", dir.path().display()));
+        let tail = FileOptions {
+            follow: true,
+            ..FileOptions::default()
+        };
+        let mut consumer = FileConsumer::open(dir.path(), None, tail).await.unwrap();
+        let waiting = tokio::spawn(async move { consumer.recv().await });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        std::fs::rename(dir.path(), &old).unwrap();
+        std::fs::create_dir(dir.path()).unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut producer = FileProducer::open(dir.path(), opts(FsyncPolicy::Never))
+            .await
+            .unwrap();
+        producer.append("new").await.unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(30), waiting)
+            .await
+            .unwrap_or_else(|_| panic!("the consumer waits for ever on the moved directory"))
+            .unwrap();
+        match got {
+            Ok(record) => assert_eq!(record.unwrap().payload, "new"),
+            // Had it looked between the move and the `mkdir`.
+            Err(err) => assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}"),
+        }
+        producer.close().await.unwrap();
+        std::fs::remove_dir_all(&old).unwrap();
+    })
+    .await
+}
+
+#[tokio::test]
 async fn a_second_writer_gets_addr_in_use_until_the_first_closes() {
     watchdog(60, async {
         let dir = TempDir::new("file-lock");
