@@ -28,7 +28,9 @@ use std::path::Path;
 /// to read a log again from the start. The log itself is untouched.
 ///
 /// A consumer that is still open commits again (a connection by itself, every 1,000 records
-/// or second and when closed), writing its cursor back: drop it first.
+/// or second and when closed), writing its cursor back: drop it first. Removed under a
+/// running consumer of that name, the temporary file of a commit it has under way goes
+/// too, and that commit fails (`NotFound`).
 ///
 /// A cursor that is not there is not an error: after this call there is none, whether
 /// there was one or not (so two processes resetting the same consumer both succeed).
