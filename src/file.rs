@@ -96,6 +96,7 @@
 //! | a resumed consumer's last record lost or replaced (above) | `InvalidData`, a [`CursorMismatch`] inside |
 //! | message over `max_frame` to send | `InvalidInput` |
 //! | sending on a consumer connection | `Unsupported` |
+//! | a log's path that names a file, a plain file's (`framing=`) that names a directory | `InvalidInput` |
 //! | disk full, I/O error (then every later send) | the OS error's kind |
 //! | sending after close | `BrokenPipe` |
 //!

@@ -146,8 +146,8 @@ impl AppendTarget for LogWriter {
     }
 
     fn after_failure(&self) -> &'static str {
-        "records not yet acknowledged may be lost; reopen the log to recover (a torn record \
-         at its end is cut off)"
+        "records not yet written may be lost (under fsync=batch or never, acknowledged ones \
+         too); reopen the log to recover (a torn record at its end is cut off)"
     }
 }
 

@@ -21,7 +21,7 @@ impl PlainWriter {
     /// Opens `path` for appending, creating it with `mode` when missing.
     ///
     /// # Errors
-    /// OS errors; `IsADirectory`-like errors when `path` is a directory.
+    /// OS errors; `InvalidInput` when `path` is a directory.
     pub(crate) fn open(path: &Path, mode: u32) -> io::Result<PlainWriter> {
         let file = sys::open_append(path, mode).map_err(|e| match path.is_dir() {
             true => super::a_directory(path),
@@ -53,7 +53,8 @@ impl AppendTarget for PlainWriter {
     }
 
     fn after_failure(&self) -> &'static str {
-        "messages not yet acknowledged may be lost, and the file may end with part of one \
-         (a plain file has no torn-tail recovery); connect again to append"
+        "messages not yet written may be lost (under fsync=batch or never, acknowledged ones \
+         too), and the file may end with part of one (a plain file has no torn-tail \
+         recovery); connect again to append"
     }
 }

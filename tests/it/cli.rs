@@ -181,7 +181,9 @@ async fn anyipc(args: &[&str], stdin: &[u8]) -> Output {
     let mut input = child.stdin.take().expect("piped stdin");
     // A command that ends without reading (a refusal) closes the pipe: the write then fails
     // with EPIPE, and what it printed is what the test checks.
-    let _ = input.write_all(stdin).await;
+    if let Err(e) = input.write_all(stdin).await {
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "write stdin: {e}");
+    }
     drop(input);
     child.wait_with_output().await.expect("run anyipc")
 }
@@ -1123,7 +1125,9 @@ async fn send_over_stdio_takes_messages_from_arguments_only() {
                 .expect("start anyipc");
             let mut input = child.stdin.take().expect("piped stdin");
             // A refused command may have exited already: the write then fails (EPIPE).
-            let _ = input.write_all(b"one\n").await;
+            if let Err(e) = input.write_all(b"one\n").await {
+                assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "write stdin: {e}");
+            }
             drop(input);
             child.wait_with_output().await.expect("run anyipc")
         };

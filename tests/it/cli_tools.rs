@@ -121,7 +121,9 @@ async fn run(args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Output {
     let mut input = child.stdin.take().expect("piped stdin");
     // A command that ends without reading (a refusal) closes the pipe: the write then fails
     // with EPIPE, and what it printed is what the test checks.
-    let _ = input.write_all(stdin).await;
+    if let Err(e) = input.write_all(stdin).await {
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "write stdin: {e}");
+    }
     drop(input);
     child.wait_with_output().await.expect("run anyipc")
 }

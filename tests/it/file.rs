@@ -295,8 +295,10 @@ async fn a_log_directory_deleted_under_a_waiting_consumer_is_noticed() {
                 "{err}"
             );
 
-            // Deleted and created again at once: the new log's records come, also after the
-            // watch of the deleted directory is gone.
+            // Replaced by a new directory in one step, the old one then deleted: the new
+            // log's records come, also after the watch of the old directory is gone. (Not
+            // deleted and created again: a consumer that looks in between finds no log
+            // directory, `NotFound`, as the case above.)
             let dir = TempDir::new("file-dir-recreated-empty");
             let mut consumer = FileConsumer::open(dir.path(), None, tail).await.unwrap();
             let (tx, mut rx) = tokio::sync::mpsc::channel(4);
@@ -306,8 +308,7 @@ async fn a_log_directory_deleted_under_a_waiting_consumer_is_noticed() {
                 }
             });
             tokio::time::sleep(Duration::from_millis(100)).await;
-            std::fs::remove_dir_all(dir.path()).unwrap();
-            std::fs::create_dir(dir.path()).unwrap();
+            replace_with_empty_dir(dir.path());
             let mut producer = FileProducer::open(dir.path(), opts(FsyncPolicy::Never))
                 .await
                 .unwrap();
@@ -324,6 +325,38 @@ async fn a_log_directory_deleted_under_a_waiting_consumer_is_noticed() {
         }
     })
     .await
+}
+
+/// Replaces directory `dir` with a new empty one in one step where the OS can (Linux:
+/// `renameat2` with `RENAME_EXCHANGE`), so that nothing looking at the path finds it
+/// missing, then deletes the old one.
+fn replace_with_empty_dir(dir: &Path) {
+    let fresh = dir.with_extension("new");
+    std::fs::create_dir(&fresh).unwrap();
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let a = std::ffi::CString::new(dir.as_os_str().as_bytes()).unwrap();
+        let b = std::ffi::CString::new(fresh.as_os_str().as_bytes()).unwrap();
+        // SAFETY: two NUL-terminated paths that outlive the call.
+        let rc = unsafe {
+            libc::renameat2(
+                libc::AT_FDCWD,
+                a.as_ptr(),
+                libc::AT_FDCWD,
+                b.as_ptr(),
+                libc::RENAME_EXCHANGE,
+            )
+        };
+        assert_eq!(rc, 0, "renameat2: {}", io::Error::last_os_error());
+        // The old directory, now at `fresh`.
+        std::fs::remove_dir_all(&fresh).unwrap();
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        std::fs::remove_dir_all(dir).unwrap();
+        std::fs::rename(&fresh, dir).unwrap();
+    }
 }
 
 #[tokio::test]
