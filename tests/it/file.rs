@@ -1648,24 +1648,30 @@ fn inject_torn_write(seg: &Path, scan: &anyipc::file::SegmentScan, rng: &mut Lcg
     f.write_all(&record[..cut]).unwrap();
 }
 
+/// Runs a full-disk helper (`role`) to its end: the last sequence number it acknowledged,
+/// and the other lines it said (its error reports).
+async fn run_full_disk_helper(role: &str, dir: &Path) -> (u64, Vec<String>) {
+    let mut child = spawn_helper(role, dir);
+    let mut lines = HelperLines::new(&mut child);
+    let mut last_ack = None;
+    let mut report = Vec::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        match line.strip_prefix("ack ") {
+            Some(seq) => last_ack = Some(seq.parse::<u64>().unwrap()),
+            None => report.push(line),
+        }
+    }
+    assert!(child.wait().await.unwrap().success(), "{report:?}");
+    (last_ack.expect("some appends fit"), report)
+}
+
 /// A full disk (simulated with RLIMIT_FSIZE in the helper: writes past the limit fail with
 /// EFBIG) gives a clear error, stops the producer, and loses nothing acknowledged.
 #[tokio::test]
 async fn a_full_disk_stops_the_producer_and_keeps_what_was_acknowledged() {
     watchdog(60, async {
         let dir = TempDir::new("file-full");
-        let mut child = spawn_helper("full", dir.path());
-        let mut lines = HelperLines::new(&mut child);
-        let mut last_ack = None;
-        let mut report = Vec::new();
-        while let Some(line) = lines.next_line().await.unwrap() {
-            match line.strip_prefix("ack ") {
-                Some(seq) => last_ack = Some(seq.parse::<u64>().unwrap()),
-                None => report.push(line),
-            }
-        }
-        assert!(child.wait().await.unwrap().success(), "{report:?}");
-        let last_ack = last_ack.expect("some appends fit");
+        let (last_ack, report) = run_full_disk_helper("full", dir.path()).await;
         assert_eq!(report.len(), 2, "{report:?}");
         assert!(report[0].starts_with("error FileTooLarge"), "{report:?}");
         assert!(report[0].contains("fail-stop"), "{report:?}");
@@ -1697,18 +1703,8 @@ async fn a_full_disk_stops_the_producer_and_keeps_what_was_acknowledged() {
 async fn a_full_disk_stops_a_plain_file_appender_and_keeps_what_was_acknowledged() {
     watchdog(60, async {
         let dir = TempDir::new("file-full-plain");
-        let mut child = spawn_helper("full-plain", dir.path());
-        let mut lines = HelperLines::new(&mut child);
-        let mut last_ack = None;
-        let mut report = Vec::new();
-        while let Some(line) = lines.next_line().await.unwrap() {
-            match line.strip_prefix("ack ") {
-                Some(seq) => last_ack = Some(seq.parse::<usize>().unwrap()),
-                None => report.push(line),
-            }
-        }
-        assert!(child.wait().await.unwrap().success(), "{report:?}");
-        let last_ack = last_ack.expect("some appends fit");
+        let (last_ack, report) = run_full_disk_helper("full-plain", dir.path()).await;
+        let last_ack = last_ack as usize;
         assert_eq!(report.len(), 1, "{report:?}");
         assert!(report[0].starts_with("error FileTooLarge"), "{report:?}");
         assert!(report[0].contains("fail-stop"), "{report:?}");
