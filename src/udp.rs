@@ -9,6 +9,13 @@
 //! than `max_frame` (at most 65,507 bytes) are refused on send with `InvalidInput` and
 //! reported on receive as `InvalidData`: never truncated.
 //!
+//! `connect` succeeds whether or not anything listens: no datagram has been sent yet. When
+//! the server's host answers one with "port unreachable", the client's next receive (or
+//! send) fails with `ConnectionRefused` at once, instead of waiting for a reply that cannot
+//! come. The refusal is reported once and the connection stays usable: a server that starts
+//! later gets the next datagram. A host or firewall that drops datagrams silently tells
+//! nothing; `recv_timeout=` bounds that wait.
+//!
 //! # Listener limits
 //!
 //! Any host can send to a listener from as many addresses as it likes, so what a listener

@@ -4,12 +4,13 @@ use super::RECV_BUFFER;
 use crate::codec::FrameError;
 use crate::transport::{RecvMessage, SendMessage};
 use bytes::Bytes;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
-use tokio::io::ReadBuf;
+use tokio::io::{Interest, ReadBuf};
 use tokio::net::UdpSocket;
 
 /// One UDP "connection": a connected client socket, or one sender's datagrams on a listener.
@@ -24,6 +25,9 @@ pub(crate) struct UdpChannel {
 enum Side {
     Client {
         buf: Box<[u8]>,
+        /// Waits for the error the host reports for an earlier datagram (see
+        /// [`next_socket_error`]); made when a receive first waits, kept until it reports.
+        errors: Option<ErrorWatch>,
     },
     Server {
         peer: SocketAddr,
@@ -39,6 +43,7 @@ impl UdpChannel {
             max_frame,
             side: Side::Client {
                 buf: vec![0; RECV_BUFFER].into_boxed_slice(),
+                errors: None,
             },
         }
     }
@@ -66,9 +71,14 @@ impl RecvMessage for UdpChannel {
     fn poll_recv(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<Option<Bytes>>> {
         let this = self.get_mut();
         match &mut this.side {
-            Side::Client { buf } => {
+            Side::Client { buf, errors } => {
                 let mut read = ReadBuf::new(buf);
-                ready!(this.socket.poll_recv(cx, &mut read))?;
+                if this.socket.poll_recv(cx, &mut read)?.is_pending() {
+                    let watch = errors.get_or_insert_with(|| ErrorWatch::new(&this.socket));
+                    let error = ready!(watch.0.as_mut().poll(cx));
+                    *errors = None;
+                    return Poll::Ready(Err(error));
+                }
                 let len = read.filled().len();
                 if len > this.max_frame {
                     return Poll::Ready(Err(FrameError::TooLarge {
@@ -113,5 +123,55 @@ impl SendMessage for UdpChannel {
             )));
         }
         Poll::Ready(Ok(()))
+    }
+}
+
+/// A connected client socket's next error, as a future a receive polls while it waits.
+///
+/// When the host answers a datagram with "port unreachable" (nothing listening there), the
+/// kernel records `ECONNREFUSED` on the connected socket and epoll reports it as an error
+/// event alone: not readable, so a receive waiting for readiness would never try, and would
+/// wait for a reply that cannot come. This watch wakes it with that error instead.
+struct ErrorWatch(Pin<Box<dyn Future<Output = io::Error> + Send + Sync>>);
+
+impl ErrorWatch {
+    fn new(socket: &Arc<UdpSocket>) -> ErrorWatch {
+        ErrorWatch(Box::pin(next_socket_error(Arc::clone(socket))))
+    }
+}
+
+impl std::fmt::Debug for ErrorWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ErrorWatch")
+    }
+}
+
+/// Waits until `socket` holds a pending error (`SO_ERROR`) and takes it, which clears it: the
+/// connection stays usable, and a later datagram may find a listener.
+async fn next_socket_error(socket: Arc<UdpSocket>) -> io::Error {
+    loop {
+        if let Err(e) = socket.ready(Interest::ERROR).await {
+            return e;
+        }
+        // An error event with no error left (a send or receive took it first) clears the
+        // readiness, so the next wait sleeps until another one comes.
+        let taken = socket.try_io(Interest::ERROR, || match socket.take_error() {
+            Ok(Some(error)) | Err(error) => Ok(error),
+            Ok(None) => Err(io::ErrorKind::WouldBlock.into()),
+        });
+        match taken {
+            Ok(error) if error.kind() == io::ErrorKind::ConnectionRefused => {
+                let to = socket
+                    .peer_addr()
+                    .map_or_else(|_| "the server".to_owned(), |addr| addr.to_string());
+                return io::Error::new(
+                    io::ErrorKind::ConnectionRefused,
+                    format!("nothing listens at {to}: its host refused a datagram ({error})"),
+                );
+            }
+            Ok(error) => return error,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return e,
+        }
     }
 }

@@ -1382,6 +1382,32 @@ async fn missing_reply_times_out_with_exit_1() {
     .await;
 }
 
+#[tokio::test]
+async fn a_udp_reply_expected_from_nothing_is_refused_at_once() {
+    watchdog(WATCHDOG, async {
+        // A port nothing listens on: bound, then freed.
+        let port = {
+            let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            socket.local_addr().unwrap().port()
+        };
+        let url = format!("udp://127.0.0.1:{port}");
+        let started = Instant::now();
+        let out = anyipc(
+            &["send", &url, "--expect-reply", "--timeout", "20s", "hi"],
+            b"",
+        )
+        .await;
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("nothing listens at"), "{stderr}");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "told before the reply timeout"
+        );
+    })
+    .await;
+}
+
 /// A C client: connects to 127.0.0.1:`argv[1]`, write()s `argv[2]`, closes.
 const C_CLIENT: &str = r#"
 #include <arpa/inet.h>

@@ -1,6 +1,6 @@
 //! The udp:// listener's limits on real sockets: `max_peers=`, `idle_timeout=` and
-//! `max_queued=`. (The byte budget's accounting is tested on the router in
-//! `src/udp/tests.rs`.)
+//! `max_queued=` (the byte budget's accounting is tested on the router in
+//! `src/udp/tests.rs`); a client told that nothing listens.
 
 use crate::util::watchdog;
 use anyipc::{Connection, Listener};
@@ -161,4 +161,36 @@ async fn max_queued_under_two_datagrams_is_refused() {
         .expect_err("max_queued=100KiB is refused");
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
     assert!(err.to_string().contains("at least 129KiB"), "{err}");
+}
+
+#[tokio::test]
+async fn a_client_waiting_for_a_reply_from_nothing_is_told_refused_and_stays_usable() {
+    watchdog(10, async {
+        // A port nothing listens on: bound, then freed.
+        let port = {
+            let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            socket.local_addr().unwrap().port()
+        };
+        let url = format!("udp://127.0.0.1:{port}");
+        let mut client = anyipc::connect(&url).await.unwrap();
+        client.send("anyone?").await.unwrap();
+        let started = Instant::now();
+        let err = timeout(PATIENCE, client.next())
+            .await
+            .expect("the receive ends, it does not wait for a reply that cannot come")
+            .expect("an error, not the end")
+            .expect_err("nothing listened");
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused, "{err}");
+        assert!(started.elapsed() < PATIENCE);
+
+        // The refusal is taken once: a listener that comes later is reached over the same
+        // connection, and its reply arrives.
+        let (mut listener, _) = bind(&url).await;
+        client.send("now?").await.unwrap();
+        let mut server = accept(&mut listener).await;
+        assert_eq!(next(&mut server).await.unwrap(), b"now?");
+        server.send("yes").await.unwrap();
+        assert_eq!(next(&mut client).await.unwrap(), b"yes");
+    })
+    .await;
 }
