@@ -1522,6 +1522,39 @@ async fn queues_are_listed_kept_by_clean_and_removed_by_rm() {
     .await;
 }
 
+/// `ls` lists only this user's queues, but `rm mq://NAME` finds another user's by name: root
+/// removes it (before, it said there was no such queue); anyone else gets the OS's refusal.
+#[tokio::test]
+async fn rm_finds_another_users_queue_by_name() {
+    watchdog(WATCHDOG, async {
+        let runtime = TempDir::new("cli-mq-other");
+        let env = [("XDG_RUNTIME_DIR", runtime.path().to_str().unwrap())];
+        let name = unique_name("cli-mq-other");
+        let url = format!("mq://{name}");
+        ok(&["mq", "create", &name], &[]).await;
+        let segment = format!("/dev/shm/anyipc-mq-{name}");
+        if let Err(e) = std::os::unix::fs::chown(&segment, Some(65534), Some(65534)) {
+            // Only root can give a file away; as another user there is no such queue to make.
+            assert_eq!(e.kind(), std::io::ErrorKind::PermissionDenied);
+            ok(&["mq", "rm", &name], &[]).await;
+            eprintln!("skipped: cannot chown as this user ({e})");
+            return;
+        }
+        let listing = ls(&env).await;
+        assert!(
+            find(&listing, &url).is_none(),
+            "not this user's: not listed"
+        );
+        let removed = ok(&["rm", &url], &env).await;
+        assert!(removed.starts_with(&format!("removed {url}")), "{removed}");
+        assert!(
+            !std::path::Path::new(&segment).exists(),
+            "{segment} removed"
+        );
+    })
+    .await;
+}
+
 /// `mq create --max-message-len` takes a size as endpoint options write it (`4KiB`);
 /// `--capacity` counts messages, so a unit there is a usage error that says so.
 #[tokio::test]

@@ -38,7 +38,8 @@ Removes the files behind one pipe://, shm:// or mq:// name, shared-memory region
 log (see `anyipc ls`). \
 A name whose owner is alive is refused unless --force; forced, the owner keeps running but can \
 no longer be found by name. A queue is removed with the messages in it; processes that have it \
-open keep using it until they close it. A log is removed with its records and consumer \
+open keep using it until they close it. Another user's queue, which `anyipc ls` does not list, \
+is found by name too: root may remove it, anyone else is refused by the OS. A log is removed with its records and consumer \
 cursors (other files in its directory, and so the directory, are kept); a log with a live \
 writer is refused unless --force. A log `anyipc ls` does not list (written under another \
 XDG_RUNTIME_DIR, or before a reboot emptied it) is found by its files. shm://NAME is both a connection's rendezvous name and a \
@@ -159,7 +160,16 @@ pub(crate) fn rm(args: RmArgs) -> Result<(), CliError> {
         (None, None) => return Err(CliError::Usage(format!("rm: {endpoint} has no name"))),
     };
     let name = name.as_str();
-    let listing = resources::list();
+    let mut listing = resources::list();
+    if kinds == [Kind::Mq]
+        && !listing
+            .resources
+            .iter()
+            .any(|r| r.kind == Kind::Mq && r.name == name)
+    {
+        // Another user's queue (ls shows only this user's): root may remove it.
+        listing.resources.extend(resources::queue_of_any_user(name));
+    }
     let found: Vec<&Resource> = listing
         .resources
         .iter()

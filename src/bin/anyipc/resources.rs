@@ -182,6 +182,12 @@ pub(crate) fn list() -> Listing {
     listing
 }
 
+/// The queue `mq://name` of any user (see [`list`], which lists only this user's), or `None`
+/// when there is none.
+pub(crate) fn queue_of_any_user(name: &str) -> Option<Resource> {
+    queues::any_owners(name, &Locks::read().unwrap_or_default())
+}
+
 /// What [`remove`] did.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Removed {

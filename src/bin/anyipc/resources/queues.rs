@@ -64,6 +64,26 @@ pub(crate) fn list(locks: &Locks, listing: &mut Listing) {
     }
 }
 
+/// The queue called `name` whoever owns it, for `anyipc rm mq://NAME`, which [`list`] does not
+/// show when it is another user's (root may remove it; anyone else gets the OS's refusal).
+pub(crate) fn any_owners(name: &str, locks: &Locks) -> Option<Resource> {
+    if !valid_name(Kind::Mq, name) {
+        return None;
+    }
+    let path = Path::new(QUEUE_DIR).join(format!("{PREFIX}{name}"));
+    let meta = std::fs::symlink_metadata(&path).ok()?;
+    if !meta.file_type().is_file() {
+        return None;
+    }
+    let mut resource = queue(name, &path, locks);
+    let uid = meta.uid();
+    resource.detail = match resource.detail.as_str() {
+        "" => format!("user {uid}'s"),
+        detail => format!("user {uid}'s; {detail}"),
+    };
+    Some(resource)
+}
+
 fn queue(name: &str, path: &Path, locks: &Locks) -> Resource {
     let header = read_header(path);
     let word = |offset: usize| {
