@@ -1069,6 +1069,50 @@ async fn bridge_retry_keeps_trying_until_its_end() {
     .await;
 }
 
+/// A message that B refused (the bridge's write to it failed, as B had closed) is not
+/// counted as forwarded: the session's line and the totals of `-v` count only what B took.
+/// B is a unix socket server here: a write to a unix socket whose peer has closed fails at
+/// once (EPIPE), so the refusal is certain.
+#[tokio::test]
+async fn bridge_counts_no_message_that_b_refused() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-bridge-refused");
+        let unix = format!("unix://{}", dir.join("back.sock"));
+        let mut back = anyipc::bind(unix.as_str()).await.expect("bind");
+        let mut bridge = Proc::start(&["bridge", "tcp://127.0.0.1:0", &unix, "-v"], &[], false);
+        let front = bridge.stderr_after("bridging ").await;
+        let (front, _) = front.split_once(" <-> ").expect("A <-> B");
+        let mut client = anyipc::connect(front).await.expect("connect to the bridge");
+        client.send("taken").await.expect("send");
+        let mut conn = back.accept().await.expect("the bridge connects");
+        let got = conn.next().await.expect("a message").expect("no error");
+        assert_eq!(got, "taken");
+        // B closes; the bridge passes that end on to the client, so it has seen it...
+        drop(conn);
+        assert!(
+            client.next().await.is_none(),
+            "B's end travels to the client"
+        );
+        // ...and its write of the next message to B fails.
+        client.send("refused").await.expect("send");
+        let closed = bridge
+            .stderr_after("anyipc: bridge session 1 closed (A->B: ")
+            .await;
+        assert!(
+            closed.ends_with("): A->B 1 msgs/5 B, B->A 0 msgs/0 B"),
+            "{closed}"
+        );
+        let (status, stderr) = bridge.interrupt().await;
+        assert!(status.success(), "{status}: {stderr:?}");
+        assert_eq!(
+            stderr.last().map(String::as_str),
+            Some("bridge: 1 sessions, A->B 1 msgs/5 B, B->A 0 msgs/0 B"),
+            "{stderr:?}"
+        );
+    })
+    .await;
+}
+
 /// A bound `file://` side has one reader, so the bridge forwards its one session and ends
 /// with it: exit 0 after a file read to its end, 1 when that session fails; it does not wait
 /// for ever on an accept that cannot come.

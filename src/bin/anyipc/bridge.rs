@@ -47,6 +47,13 @@
 //! nothing from the queue or the log. Reconnecting uses exponential backoff from 100 ms to
 //! 5 s: for each new client of a bound side, for up to `--retry` before the client is
 //! dropped; between two servers, for ever.
+//!
+//! With `-v`, the counts of messages forwarded take a message only once a flush of the side
+//! it went to succeeded: one that side refused (it closed or died) is not counted. A sink
+//! may write messages out on its own, before a flush; when that flush fails, they are not
+//! counted either, so the counts are never too high. A message the OS took, and lost once
+//! the side had gone (a tcp peer that closed with it unread), cannot be told apart and
+//! counts.
 
 mod loopback;
 mod session;
@@ -89,7 +96,11 @@ connecting to the very endpoint the other side binds.
 The bridge prints `bridging A <-> B` on stderr (with the real port when port 0 was asked \
 for) and runs until Ctrl-C or SIGTERM (or SIGHUP). mem:// is refused: no other process can \
 reach it. With -v it prints a line when a session opens and when it \
-closes, with the messages and bytes forwarded each way, and the totals on exit.
+closes, with the messages and bytes forwarded each way, and the totals on exit. A message \
+counts once it was flushed to its side without error: one that side refused (it had closed \
+or died) is not counted, nor, as a sink may write on its own before a flush, one written \
+just before a flush that failed (the counts are never too high); one the OS took and lost \
+afterwards (a tcp peer that closed with it unread) still counts.
 
 Examples:
   anyipc bridge tcp://0.0.0.0:7000 unix:///run/app.sock      expose a unix service on tcp
@@ -167,9 +178,15 @@ struct Counter {
 }
 
 impl Counter {
+    /// Counts one message of `len` bytes.
     fn add(&self, len: usize) {
-        self.messages.fetch_add(1, Ordering::Relaxed);
-        self.bytes.fetch_add(len as u64, Ordering::Relaxed);
+        self.add_many(1, len as u64);
+    }
+
+    /// Counts `messages` messages of `bytes` bytes in all.
+    fn add_many(&self, messages: u64, bytes: u64) {
+        self.messages.fetch_add(messages, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
     fn messages(&self) -> u64 {

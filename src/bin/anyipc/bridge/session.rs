@@ -8,6 +8,7 @@ use anyipc::{Connection, Endpoint, Scheme};
 use futures::{SinkExt, StreamExt, TryStreamExt};
 use std::fmt;
 use std::io;
+use std::task::{ready, Poll};
 
 /// How a session ended.
 #[derive(Debug)]
@@ -325,9 +326,10 @@ where
     to.close().await.map_err(Failure::Write)
 }
 
-/// Sends everything `from` yields into `to`, counting each message, without closing `to`;
-/// see [`forward`]. A failure says whether reading `from` or sending into `to` failed; when
-/// reading fails, what was taken before it is flushed out first.
+/// Sends everything `from` yields into `to`, counting each message once a flush of `to`
+/// says it is out ([`send_counted`]), without closing `to`; see [`forward`]. A failure says
+/// whether reading `from` or sending into `to` failed; when reading fails, what was taken
+/// before it is flushed out (and counted) first.
 async fn pump<S, K>(
     n: u64,
     from: S,
@@ -347,21 +349,87 @@ where
             }
             std::future::ready(!bad)
         })
-        .inspect_ok(|msg| counters.iter().for_each(|c| c.add(msg.len())))
         .map_err(Failure::Read);
-    match (&mut *to)
-        .sink_map_err(Failure::Write)
-        .send_all(&mut from)
-        .await
-    {
-        // `send_all` returns a read's error at once: what it handed `to` before may still
-        // be buffered there, and would be lost with the session.
+    let mut unflushed = Unflushed::default();
+    match send_counted(&mut from, to, &mut unflushed, counters).await {
+        // A read's error comes at once: what was handed to `to` before may still be
+        // buffered there, and would be lost with the session.
         Err(Failure::Read(err)) => {
             to.flush().await.map_err(Failure::Write)?;
+            unflushed.flushed(counters);
             Err(Failure::Read(err))
         }
         sent => sent,
     }
+}
+
+/// Messages handed to a sink since it last flushed. They are counted as forwarded only once
+/// a flush succeeds: a message that the flush failed for (the other side closed or died) is
+/// never counted. One that a sink wrote out on its own before such a failure (while taking
+/// more, with its buffer full) is not counted either: the counts are never too high.
+#[derive(Debug, Default)]
+struct Unflushed {
+    messages: u64,
+    bytes: u64,
+}
+
+impl Unflushed {
+    /// One more message of `len` bytes handed to the sink.
+    fn push(&mut self, len: usize) {
+        self.messages += 1;
+        self.bytes += len as u64;
+    }
+
+    /// The sink flushed: counts what it held in each of `counters`, and starts again.
+    fn flushed(&mut self, counters: [&Counter; 2]) {
+        let Unflushed { messages, bytes } = std::mem::take(self);
+        counters.iter().for_each(|c| c.add_many(messages, bytes));
+    }
+}
+
+/// Sends what `from` yields into `to` as [`SinkExt::send_all`] does, flushing `to` whenever
+/// `from` has nothing ready and at its end, but counts the messages in `counters` only when
+/// such a flush succeeds (see [`Unflushed`]). A read's error is returned at once, with what
+/// was handed to `to` before it left in `unflushed`.
+async fn send_counted<S, K>(
+    from: &mut S,
+    to: &mut K,
+    unflushed: &mut Unflushed,
+    counters: [&Counter; 2],
+) -> Result<(), Failure>
+where
+    S: futures::Stream<Item = Result<bytes::Bytes, Failure>> + Unpin,
+    K: futures::Sink<bytes::Bytes, Error = io::Error> + Unpin,
+{
+    let mut next: Option<bytes::Bytes> = None;
+    std::future::poll_fn(|cx| loop {
+        if let Some(msg) = next.take() {
+            match to.poll_ready_unpin(cx) {
+                Poll::Ready(Ok(())) => {
+                    unflushed.push(msg.len());
+                    to.start_send_unpin(msg).map_err(Failure::Write)?;
+                }
+                Poll::Ready(Err(err)) => return Poll::Ready(Err(Failure::Write(err))),
+                Poll::Pending => {
+                    next = Some(msg);
+                    return Poll::Pending;
+                }
+            }
+        }
+        let item = from.poll_next_unpin(cx);
+        if let Poll::Ready(Some(read)) = item {
+            next = Some(read?);
+            continue;
+        }
+        // Nothing ready, or the end: what was handed over goes out, and is counted.
+        ready!(to.poll_flush_unpin(cx)).map_err(Failure::Write)?;
+        unflushed.flushed(counters);
+        return match item {
+            Poll::Pending => Poll::Pending,
+            _ => Poll::Ready(Ok(())),
+        };
+    })
+    .await
 }
 
 #[cfg(test)]
@@ -394,6 +462,33 @@ mod tests {
         let pumped = pump(1, from, &log, &mut to, [&counter, &counter]).await;
         assert!(matches!(pumped, Err(Failure::Read(_))), "{pumped:?}");
         assert_eq!(delivered.try_recv().expect("zero was flushed out"), "zero");
+    }
+
+    /// A message handed to a sink that buffers it, whose flush then fails (the side behind
+    /// it is gone), is not counted as forwarded; the one flushed before it is.
+    #[tokio::test]
+    async fn a_message_whose_flush_failed_is_not_counted() {
+        let (tx, mut delivered) = futures::channel::mpsc::unbounded();
+        let mut to = tx.sink_map_err(io::Error::other).buffer(8);
+        let (input, from) = futures::channel::mpsc::unbounded();
+        let tcp = Endpoint::parse("tcp://127.0.0.1:1").unwrap();
+        let counter = Counter::default();
+        let pumping = pump(1, from, &tcp, &mut to, [&counter, &counter]);
+        input
+            .unbounded_send(Ok(bytes::Bytes::from_static(b"one")))
+            .unwrap();
+        let taken = async {
+            assert_eq!(delivered.next().await.expect("one is flushed"), "one");
+            drop(delivered);
+            input.unbounded_send(Ok(bytes::Bytes::from_static(b"refused")))
+        };
+        let (pumped, _) = futures::join!(pumping, taken);
+        assert!(matches!(pumped, Err(Failure::Write(_))), "{pumped:?}");
+        assert_eq!(
+            counter.to_string(),
+            "2 msgs/6 B",
+            "each message counts twice here"
+        );
     }
 
     /// Only a read of a bound `file://` side that fails with `InvalidData` leaves it
