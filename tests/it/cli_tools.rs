@@ -28,16 +28,31 @@ impl Proc {
     /// Starts `anyipc args…` with `env`; stdout is piped when `read_stdout`, else discarded
     /// (an echo server's printing must never fill a pipe no one reads).
     fn start(args: &[&str], env: &[(&str, &str)], read_stdout: bool) -> Proc {
+        let stdout = if read_stdout {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        };
+        Proc::spawn(args, env, Stdio::null(), stdout)
+    }
+
+    /// Starts `anyipc args…` with stdin and stdout on pipes: what it prints is read with
+    /// [`stdout_lines`](Self::stdout_lines), and its stdin is written to (and closed) through
+    /// the [`ChildStdin`] returned.
+    fn start_on_pipes(args: &[&str]) -> (Proc, ChildStdin) {
+        let mut proc = Proc::spawn(args, &[], Stdio::piped(), Stdio::piped());
+        let stdin = proc.child.stdin.take().expect("piped stdin");
+        (proc, stdin)
+    }
+
+    /// Starts `anyipc args…` with `env`, `stdin` and `stdout`, its stderr piped.
+    fn spawn(args: &[&str], env: &[(&str, &str)], stdin: Stdio, stdout: Stdio) -> Proc {
         let mut child = Command::new(anyipc_bin())
             .args(args)
             .envs(env.iter().copied())
             .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(if read_stdout {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
+            .stdin(stdin)
+            .stdout(stdout)
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
@@ -1109,6 +1124,115 @@ async fn bridge_counts_no_message_that_b_refused() {
             Some("bridge: 1 sessions, A->B 1 msgs/5 B, B->A 0 msgs/0 B"),
             "{stderr:?}"
         );
+    })
+    .await;
+}
+
+/// How long a bridge may take to end once its one session has (far more than it needs).
+const ENDS_WITHIN: Duration = Duration::from_secs(60);
+
+/// A connected `stdio://` side (the bridge's own stdin and stdout) can be taken once: the
+/// bridge serves the first client, closes each client that comes while that session runs
+/// at once, with a line saying why (one was kept for `--retry` while the bridge tried to
+/// take stdio again, then dropped), and ends with the session, exit 0, once the client
+/// closed and stdin reached its end (it ran on, serving no one).
+#[tokio::test]
+async fn bridge_with_a_connected_stdio_side_serves_one_client_and_ends_with_it() {
+    watchdog(WATCHDOG, async {
+        let args = [
+            "bridge",
+            "tcp://127.0.0.1:0",
+            "stdio://?framing=lines",
+            "-v",
+        ];
+        let (mut bridge, mut stdin) = Proc::start_on_pipes(&args);
+        let front = bridge.stderr_after("bridging ").await;
+        let (front, _) = front.split_once(" <-> ").expect("A <-> B");
+        let mut first = anyipc::connect(front).await.expect("connect to the bridge");
+        first.send("one").await.expect("send");
+        assert_eq!(bridge.stdout_lines(1).await, ["one"]);
+        stdin.write_all(b"back\n").await.expect("write stdin");
+        let got = first.next().await.expect("a message").expect("no error");
+        assert_eq!(got, "back");
+
+        let mut second = anyipc::connect(front).await.expect("connect to the bridge");
+        let closing = bridge.stderr_after("anyipc: bridge: closing client ").await;
+        assert!(closing.contains("serves one session"), "{closing}");
+        let after = second.next().await;
+        assert!(matches!(after, None | Some(Err(_))), "{after:?}");
+
+        // The first client is still served; then both ends close and the bridge ends.
+        first.send("two").await.expect("send");
+        assert_eq!(bridge.stdout_lines(1).await, ["two"]);
+        drop(stdin);
+        assert!(
+            first.next().await.is_none(),
+            "stdin's end travels to the client"
+        );
+        drop(first);
+        let (status, stderr) = tokio::time::timeout(ENDS_WITHIN, bridge.wait_out())
+            .await
+            .expect("the bridge ends with its one session");
+        assert!(status.success(), "{status}: {stderr:?}");
+        let counts = "A->B 2 msgs/6 B, B->A 1 msgs/4 B";
+        let closed = format!("bridge session 1 closed: {counts}");
+        assert!(stderr.contains(&closed), "{stderr:?}");
+        let totals = format!("bridge: 1 sessions, {counts}");
+        assert_eq!(stderr.last(), Some(&totals), "{stderr:?}");
+    })
+    .await;
+}
+
+/// Between two servers, a connected `stdio://` side gives one session too, and the bridge
+/// ends with it, exit 0, when the other server closes (it connected to that server again,
+/// and tried to take stdio again for ever). A session that fails, stdout's reader gone,
+/// ends the bridge with exit 1 (it ran on). `stdio://` on both sides is refused (exit 2; the
+/// second side waited for ever).
+#[tokio::test]
+async fn bridge_with_a_connected_stdio_side_ends_with_its_one_session() {
+    watchdog(WATCHDOG, async {
+        let mut server = anyipc::bind("tcp://127.0.0.1:0").await.expect("bind");
+        let tcp = format!("connect:{}", server.endpoint());
+        let (mut bridge, _stdin) =
+            Proc::start_on_pipes(&["bridge", &tcp, "connect:stdio://?framing=lines"]);
+        bridge.stderr_after("bridging ").await;
+        let mut conn = server.accept().await.expect("the bridge connects");
+        conn.send("hi").await.expect("send");
+        assert_eq!(bridge.stdout_lines(1).await, ["hi"]);
+        drop(conn);
+        let (status, stderr) = tokio::time::timeout(ENDS_WITHIN, bridge.wait_out())
+            .await
+            .expect("the bridge ends with its one session");
+        assert!(status.success(), "{status}: {stderr:?}");
+
+        let stdio = "stdio://?framing=lines";
+        let (mut bridge, _stdin) = Proc::start_on_pipes(&["bridge", "tcp://127.0.0.1:0", stdio]);
+        let front = bridge.stderr_after("bridging ").await;
+        let (front, _) = front.split_once(" <-> ").expect("A <-> B");
+        // No one reads the bridge's stdout any more: its write there fails (EPIPE).
+        bridge.stdout = None;
+        let mut client = anyipc::connect(front).await.expect("connect to the bridge");
+        client.send("lost").await.expect("send");
+        let (status, stderr) = tokio::time::timeout(ENDS_WITHIN, bridge.wait_out())
+            .await
+            .expect("the bridge ends with its one session");
+        assert_eq!(status.code(), Some(1), "{stderr:?}");
+        // Said as the session closing, or, when the message came while the bridge took
+        // stdio, as forwarding the message it held meanwhile.
+        let failed = |l: &String| l.starts_with("anyipc: bridge session 1") && l.contains("pipe");
+        assert!(stderr.iter().any(failed), "{stderr:?}");
+        let last = format!("anyipc: bridge: the one session with {stdio} failed (above)");
+        assert_eq!(stderr.last(), Some(&last), "{stderr:?}");
+
+        let out = run(
+            &["bridge", "connect:stdio://", "connect:stdio://"],
+            &[],
+            b"",
+        )
+        .await;
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("stdio:// on both sides"), "{stderr}");
     })
     .await;
 }

@@ -48,6 +48,13 @@
 //! 5 s: for each new client of a bound side, for up to `--retry` before the client is
 //! dropped; between two servers, for ever.
 //!
+//! A connected `stdio://` side (this process's stdin and stdout, or the pipes from an anyipc
+//! parent) can be connected to once: the bridge serves one session, with the first client
+//! accepted on the bound side (each client accepted while it runs is closed at once, with a
+//! line on stderr, rather than kept waiting for a stdin it can never have), or between two
+//! servers the first session, and ends with it: exit 0 when it ended cleanly, 1 when it
+//! failed. `stdio://` on both sides is refused.
+//!
 //! With `-v`, the counts of messages forwarded take a message only once a flush of the side
 //! it went to succeeded: one that side refused (it closed or died) is not counted. A sink
 //! may write messages out on its own, before a flush; when that flush fails, they are not
@@ -118,9 +125,17 @@ A fifo://, file:// or mq:// side is one way: bound, it is read, and what the oth
 sends back is dropped (reported once per session); connected to, it is only written to. \
 connect: on two of them is refused.
 
+A connected stdio:// side is this process's stdin and stdout (both pipes), which can be \
+taken once, so the bridge serves one session: the first client accepted on the bound side \
+(each client accepted while it runs is closed at once, with a line on stderr), or, between \
+two servers, the first session. The bridge ends with it: exit 0 when it ended cleanly (the \
+client closed and stdin reached its end, or a server closed), 1 when it failed. stdio:// on \
+both sides is refused.
+
 Exit codes: 0 on Ctrl-C or SIGTERM (or at the end of a bound file:// side read with \
-follow=false), 1 runtime failure (cannot bind, accepting keeps failing, the one session of a \
-bound file:// side failed, a bound log is damaged), 2 bad usage or URL.")]
+follow=false, or of the one session of a stdio:// side), 1 runtime failure (cannot bind, \
+accepting keeps failing, the one session of a bound file:// or a stdio:// side failed, a \
+bound log is damaged), 2 bad usage or URL.")]
 pub(crate) struct BridgeArgs {
     /// First side: URL, listen:URL or connect:URL (default: listen).
     #[arg(value_name = "A")]
@@ -228,14 +243,15 @@ struct Shared {
 }
 
 /// Runs `anyipc bridge` until a stop signal (Ctrl-C, SIGTERM, SIGHUP), or, with a bound
-/// `file://` side that gives one session (not a followed log read by a named consumer),
-/// until that session ends, or until a bound log cannot be read any further.
+/// `file://` side that gives one session (not a followed log read by a named consumer) or
+/// a connected `stdio://` side, until that session ends, or until a bound log cannot be
+/// read any further.
 ///
 /// # Errors
-/// Usage errors for bad URLs, a `mem://` side, a bound `stdio://` side, two bound sides or
-/// a connected side that is the endpoint the other binds;
+/// Usage errors for bad URLs, a `mem://` side, a bound `stdio://` side, `stdio://` on both
+/// sides, two bound sides or a connected side that is the endpoint the other binds;
 /// runtime errors when binding fails, accepting keeps failing, the one session of a
-/// bound `file://` side failed, or a bound log is damaged.
+/// bound `file://` side or of a `stdio://` side failed, or a bound log is damaged.
 pub(crate) async fn run(args: BridgeArgs) -> Result<(), CliError> {
     let a = Side::parse(&args.a, Role::Listen)?;
     let b = Side::parse(&args.b, Role::Connect)?;
@@ -246,6 +262,7 @@ pub(crate) async fn run(args: BridgeArgs) -> Result<(), CliError> {
         }
     }
     refuse_bridging_to_itself(&a, &b).await?;
+    refuse_stdio_twice(&a, &b)?;
     let shared = Arc::new(Shared {
         verbose: args.verbose,
         retry: args.retry,
@@ -265,6 +282,12 @@ pub(crate) async fn run(args: BridgeArgs) -> Result<(), CliError> {
                      so neither side would be read; make one listen:"
                         .to_owned(),
                 ))
+            }
+            (Role::Listen, Role::Connect) if connects_once(&b.endpoint) => {
+                one_client(&a.endpoint, &b.endpoint, false, &shared).await
+            }
+            (Role::Connect, Role::Listen) if connects_once(&a.endpoint) => {
+                one_client(&b.endpoint, &a.endpoint, true, &shared).await
             }
             (Role::Listen, Role::Connect) => {
                 accept_loop(&a.endpoint, &b.endpoint, false, &shared).await
@@ -305,15 +328,7 @@ async fn accept_loop(
     swapped: bool,
     shared: &Arc<Shared>,
 ) -> Result<(), CliError> {
-    let mut listener = anyipc::bind(bound)
-        .await
-        .map_err(|err| CliError::bind(bound, err))?;
-    let (a, b) = if swapped {
-        (target.to_string(), listener.endpoint().to_string())
-    } else {
-        (listener.endpoint().to_string(), target.to_string())
-    };
-    eprintln!("bridging {a} <-> {b}");
+    let mut listener = bind_and_announce(bound, target, swapped).await?;
     let one_connection = one_reader(bound);
     let mut accept_errors = AcceptErrors::default();
     let mut pause = FIRST_BACKOFF;
@@ -362,6 +377,132 @@ async fn accept_loop(
             Err(err) => accept_errors.wait_out(&err, listener.endpoint()).await?,
         }
     }
+}
+
+/// Binds `bound` and prints `bridging A <-> B` (with the real port when port 0 was asked
+/// for); `swapped` says the bound side is B.
+///
+/// # Errors
+/// Binding fails.
+async fn bind_and_announce(
+    bound: &Endpoint,
+    target: &Endpoint,
+    swapped: bool,
+) -> Result<anyipc::Listener, CliError> {
+    let listener = anyipc::bind(bound)
+        .await
+        .map_err(|err| CliError::bind(bound, err))?;
+    let (a, b) = if swapped {
+        (target.to_string(), listener.endpoint().to_string())
+    } else {
+        (listener.endpoint().to_string(), target.to_string())
+    };
+    eprintln!("bridging {a} <-> {b}");
+    Ok(listener)
+}
+
+/// Binds `bound` and serves one client, for a `target` that can be connected to once
+/// ([`connects_once`]: `stdio://`): the first client accepted gets the one session, each
+/// client accepted while it runs is closed at once with a line on stderr, and the bridge
+/// ends with that session ([`the_one_session`]). `swapped` says the bound side is B. A
+/// bound side with [one reader](one_reader) is accepted once, and read only once `target`
+/// answers, as in [`accept_loop`].
+///
+/// # Errors
+/// Binding fails, accepting keeps failing, the session failed, or it left a bound log
+/// unreadable.
+async fn one_client(
+    bound: &Endpoint,
+    target: &Endpoint,
+    swapped: bool,
+    shared: &Arc<Shared>,
+) -> Result<(), CliError> {
+    let mut listener = bind_and_announce(bound, target, swapped).await?;
+    let mut accept_errors = AcceptErrors::default();
+    let client = loop {
+        match listener.accept().await {
+            Ok(client) => break client,
+            Err(err) => accept_errors.wait_out(&err, listener.endpoint()).await?,
+        }
+    };
+    accept_errors.accepted();
+    let one_connection = one_reader(bound);
+    let session = client_session(
+        client,
+        target.clone(),
+        swapped,
+        !one_connection,
+        shared.clone(),
+    );
+    let ended = if one_connection {
+        session.await
+    } else {
+        tokio::select! {
+            ended = session => ended,
+            failed = refuse_clients(&mut listener, target, &mut accept_errors) => {
+                return failed.map(|never| match never {});
+            }
+        }
+    };
+    the_one_session(listener.endpoint(), target, ended)
+}
+
+/// Closes each client `listener` accepts, with a line on stderr saying why: `target` was
+/// connected to once, for the session of the first client, and cannot be again. Runs until
+/// accepting keeps failing.
+///
+/// # Errors
+/// Accepting keeps failing (the only way it returns).
+async fn refuse_clients(
+    listener: &mut anyipc::Listener,
+    target: &Endpoint,
+    accept_errors: &mut AcceptErrors,
+) -> Result<std::convert::Infallible, CliError> {
+    loop {
+        match listener.accept().await {
+            Ok(client) => {
+                accept_errors.accepted();
+                eprintln!(
+                    "anyipc: bridge: closing client {}: {target} serves one session, the \
+                     first client's, and it is running",
+                    client.peer_addr()
+                );
+            }
+            Err(err) => accept_errors.wait_out(&err, listener.endpoint()).await?,
+        }
+    }
+}
+
+/// How the bridge ends with the one session a side that can be connected to once
+/// ([`connects_once`]) allows, `target`: exit 0 when it ended cleanly, 1 when it failed
+/// (what failed is printed already) or left the bound side `bound` unreadable.
+///
+/// # Errors
+/// The session failed, or left `bound` unreadable.
+fn the_one_session(bound: &Endpoint, target: &Endpoint, ended: Ended) -> Result<(), CliError> {
+    match ended {
+        Ended::Clean => Ok(()),
+        Ended::Failed => Err(CliError::Runtime(format!(
+            "bridge: the one session with {target} failed (above)"
+        ))),
+        Ended::Unreadable(err) => Err(unreadable(bound, &err)),
+    }
+}
+
+/// Refuses `stdio://` on both sides: this process has one stdin and one stdout, which can
+/// be connected to once ([`connects_once`]); the second side would wait for them for ever.
+///
+/// # Errors
+/// A usage error when both sides are `stdio://`.
+fn refuse_stdio_twice(a: &Side, b: &Side) -> Result<(), CliError> {
+    if connects_once(&a.endpoint) && connects_once(&b.endpoint) {
+        return Err(CliError::Usage(
+            "bridge: stdio:// on both sides; this process has one stdin and stdout, which one \
+             side takes"
+                .to_owned(),
+        ));
+    }
+    Ok(())
 }
 
 /// Refuses a connected side that reaches the very endpoint the other side binds, however it
@@ -493,10 +634,13 @@ async fn client_session(
 /// Keeps a session between two servers, starting it again whenever it ends: at once after a
 /// clean end, and after pauses doubling up to [`MAX_BACKOFF`] while sessions keep failing
 /// (a server that drops each client at once, or a message the other side refuses, fails
-/// every session: each failure is printed, and the servers are not hammered).
+/// every session: each failure is printed, and the servers are not hammered). With a side
+/// that can be connected to once ([`connects_once`]: `stdio://`), there is one session, and
+/// this ends with it ([`the_one_session`]).
 ///
 /// # Errors
-/// Only for an endpoint that can never be connected to (`InvalidInput`, `Unsupported`).
+/// An endpoint that can never be connected to (`InvalidInput`, `Unsupported`), or the one
+/// session with a `stdio://` side failed.
 async fn join_servers(a: &Endpoint, b: &Endpoint, shared: &Arc<Shared>) -> Result<(), CliError> {
     eprintln!("bridging {a} <-> {b}");
     let fail = |at: &Endpoint, err: io::Error| CliError::connect(at, err);
@@ -513,6 +657,9 @@ async fn join_servers(a: &Endpoint, b: &Endpoint, shared: &Arc<Shared>) -> Resul
         let roles = [Role::Connect, Role::Connect];
         // No side is bound, so none is left unreadable: any end but a clean one failed.
         let ended = session::run(n, conns, roles, true, Counts::default(), shared).await;
+        if let Some(once) = [a, b].into_iter().find(|side| connects_once(side)) {
+            return the_one_session(a, once, ended);
+        }
         let failed = !matches!(ended, Ended::Clean);
         pause = if failed {
             (pause * 2).min(MAX_BACKOFF)
@@ -570,6 +717,13 @@ async fn connect_with_backoff(
             }
         }
     }
+}
+
+/// Whether `endpoint` can be connected to once only: `stdio://` is this process's stdin and
+/// stdout (or the pipes from an anyipc parent), which the first connection takes; a second
+/// is refused with `AddrInUse`, which connecting would retry for ever.
+fn connects_once(endpoint: &Endpoint) -> bool {
+    endpoint.scheme() == Scheme::Stdio
 }
 
 /// Whether `side` carries messages one way only ([`Scheme::is_one_way`]).
