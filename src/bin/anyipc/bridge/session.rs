@@ -402,6 +402,8 @@ where
     K: futures::Sink<bytes::Bytes, Error = io::Error> + Unpin,
 {
     let mut next: Option<bytes::Bytes> = None;
+    // `from` has ended (it is not polled again while the last flush waits).
+    let mut ended = false;
     std::future::poll_fn(|cx| loop {
         if let Some(msg) = next.take() {
             match to.poll_ready_unpin(cx) {
@@ -416,17 +418,23 @@ where
                 }
             }
         }
-        let item = from.poll_next_unpin(cx);
-        if let Poll::Ready(Some(read)) = item {
-            next = Some(read?);
-            continue;
+        if !ended {
+            match from.poll_next_unpin(cx) {
+                Poll::Ready(Some(read)) => {
+                    next = Some(read?);
+                    continue;
+                }
+                Poll::Ready(None) => ended = true,
+                Poll::Pending => {}
+            }
         }
         // Nothing ready, or the end: what was handed over goes out, and is counted.
         ready!(to.poll_flush_unpin(cx)).map_err(Failure::Write)?;
         unflushed.flushed(counters);
-        return match item {
-            Poll::Pending => Poll::Pending,
-            _ => Poll::Ready(Ok(())),
+        return if ended {
+            Poll::Ready(Ok(()))
+        } else {
+            Poll::Pending
         };
     })
     .await
