@@ -8,8 +8,9 @@
 //! bytes before it. It is replaced atomically: written to a temporary file of its own
 //! (`.NAME.cursor.PID-N.tmp`, so that two consumers of one name storing at once do not
 //! meet; a name already taken is skipped, never reused or removed; removed when the store
-//! fails, left only by a crash, and removed with the cursor or the log), optionally
-//! fsynced, renamed over the old one.
+//! fails, left only by a crash, and removed with the cursor or the log, or by the next
+//! consumer of that name to open once it is [`STALE_TEMP_AGE`] old), optionally fsynced,
+//! renamed over the old one.
 //!
 //! The record's CRC lets a resumed consumer check that the log still holds the record it
 //! last read: after a crash that lost records the consumer had read (written but not yet
@@ -21,6 +22,12 @@ use super::segment::{corrupt, cursor_path, cursor_temp_owner, cursor_temp_path};
 use crate::sys;
 use std::io::{self, Read, Write};
 use std::path::Path;
+use std::time::Duration;
+
+/// How old a temporary cursor file must be before a consumer opening under that name
+/// removes it as left by a crash: a store writes 24 bytes, syncs and renames them, which
+/// takes milliseconds, or seconds on a stalled disk, never this long.
+pub(crate) const STALE_TEMP_AGE: Duration = Duration::from_secs(600);
 
 /// Removes consumer `name`'s cursor from the log in `dir` (`dir/NAME.cursor`, and the
 /// temporary files of commits a crash interrupted), so that the consumer, opened again,
@@ -88,6 +95,31 @@ pub fn remove_cursor(dir: impl AsRef<Path>, name: &str) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Removes consumer `name`'s temporary cursor files in `dir` that were last written
+/// [`STALE_TEMP_AGE`] ago or earlier: what stores that a crash interrupted left. A younger one
+/// may be a store under way in another process, and is left alone. Best effort: a file
+/// that cannot be looked at or removed stays, for the next open.
+pub(crate) fn remove_stale_temps(dir: &Path, name: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        if file.to_str().and_then(cursor_temp_owner) != Some(name) {
+            continue;
+        }
+        let stale = entry
+            .metadata()
+            .and_then(|meta| meta.modified())
+            .ok()
+            .and_then(|written| written.elapsed().ok())
+            .is_some_and(|age| age >= STALE_TEMP_AGE);
+        if stale && std::fs::remove_file(entry.path()).is_ok() {
+            tracing::debug!(file = %entry.path().display(), "removed a crashed store's temporary cursor file");
+        }
+    }
 }
 
 /// `InvalidInput` unless `name` is a consumer name (the `consumer=` option's rules: it

@@ -90,7 +90,10 @@ impl LogReader {
             Err(e) => return Err(e),
         }
         let committed = match &cursor {
-            Some(spec) => cursor::load(dir, &spec.name)?,
+            Some(spec) => {
+                cursor::remove_stale_temps(dir, &spec.name);
+                cursor::load(dir, &spec.name)?
+            }
             None => None,
         };
         let start = match (committed, opts.from) {

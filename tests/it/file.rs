@@ -197,6 +197,47 @@ async fn two_consumers_of_one_name_commit_at_once_without_failing() {
     .await;
 }
 
+/// A commit writes a temporary file and renames it over the cursor; a consumer killed in
+/// between leaves that file. The next consumer of that name to open removes the ones old
+/// enough to be a crash's (the other consumer's, and a young one, which may be a store
+/// under way in another process, stay), so a consumer in a crash loop does not fill the
+/// directory.
+#[tokio::test]
+async fn a_named_consumer_removes_what_crashed_commits_of_its_name_left() {
+    watchdog(30, async {
+        let dir = TempDir::new("file-stale-temps");
+        let log = dir.path();
+        let mut producer = FileProducer::open(log, opts(FsyncPolicy::Never))
+            .await
+            .unwrap();
+        producer.append("one").await.unwrap();
+        producer.close().await.unwrap();
+        let long_ago = std::time::SystemTime::now() - Duration::from_secs(11 * 60);
+        let place = |name: &str, written: Option<std::time::SystemTime>| {
+            let path = log.join(name);
+            let file = std::fs::File::create(&path).unwrap();
+            if let Some(at) = written {
+                file.set_modified(at).unwrap();
+            }
+            path
+        };
+        let crashed = place(".c.cursor.4000001-0.tmp", Some(long_ago));
+        let crashed_old_style = place(".c.cursor.tmp", Some(long_ago));
+        let under_way = place(".c.cursor.4000002-7.tmp", None);
+        let other_consumers = place(".d.cursor.4000001-1.tmp", Some(long_ago));
+
+        let mut consumer = FileConsumer::open(log, Some("c"), opts(FsyncPolicy::Never))
+            .await
+            .unwrap();
+        assert!(!crashed.exists(), "a crashed store's file is removed");
+        assert!(!crashed_old_style.exists(), "also under the older name");
+        assert!(under_way.exists(), "a young one may be a store under way");
+        assert!(other_consumers.exists(), "another consumer's is its own to tidy");
+        assert_eq!(consumer.recv().await.unwrap().unwrap().payload, "one");
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_consumer_tails_appends_as_they_happen() {
     watchdog(60, async {
