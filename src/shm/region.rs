@@ -906,11 +906,15 @@ impl Drop for CancelOnDrop {
 }
 
 impl Drop for Region {
+    /// A creator removes its region (unless kept), then gives up its lock: the mapping (and
+    /// its file, which the lock is on) may outlive this `Region` for a moment in the thread
+    /// of a dropped [`wait`](Region::wait), and a kept region must not look alive meanwhile.
     fn drop(&mut self) {
         if let Some((path, identity)) = &self.owned {
             if !self.keep {
                 let _ = sys::remove_if_identical(path, *identity);
             }
+            let _ = sys::shm::unlock_flock(std::os::fd::AsFd::as_fd(&self.mapped.file));
         }
     }
 }

@@ -5,7 +5,7 @@
 //! `set`/`wait` leaves it locked forever) and it builds `&mut` over shared memory. A futex word
 //! or a byte on a socket holds no lock, so a dead peer cannot wedge the living.
 
-pub(crate) use super::unix::{try_flock, try_flock_shared, OwnerLock};
+pub(crate) use super::unix::{try_flock, try_flock_shared, unlock_flock, OwnerLock};
 use std::ffi::CString;
 use std::fs::File;
 use std::io;

@@ -218,6 +218,22 @@ pub(crate) fn try_flock_shared(fd: BorrowedFd<'_>) -> io::Result<bool> {
     try_flock_as(fd, libc::LOCK_SH)
 }
 
+/// Releases this open file description's `flock` on `fd` (none held is not an error), while
+/// the descriptor itself stays open.
+#[cfg(target_os = "linux")]
+pub(crate) fn unlock_flock(fd: BorrowedFd<'_>) -> io::Result<()> {
+    loop {
+        // SAFETY: flock on a descriptor we borrow.
+        if unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_UN) } == 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
 fn try_flock_as(fd: BorrowedFd<'_>, operation: libc::c_int) -> io::Result<bool> {
     loop {
         // SAFETY: flock on a descriptor we borrow.

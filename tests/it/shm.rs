@@ -757,6 +757,37 @@ async fn region_errors() {
     .await;
 }
 
+/// A kept region's creator dropped just after one of its waits was cancelled (whose blocking
+/// thread holds the mapping for up to 100 ms more) is gone at once: the listing says kept, and
+/// the name can be created again. (The lock stayed with the mapping: `AlreadyExists`, "a live
+/// process created it", from a process whose creator was dropped.)
+#[tokio::test]
+async fn a_kept_region_is_free_at_once_when_its_creator_drops_after_a_cancelled_wait() {
+    use anyipc::shm::{Region, RegionState};
+    watchdog(30, async {
+        let name = unique_name("region-kept-cancelled");
+        let _files = RegionFiles(vec![name.clone()]);
+        let mut creator = Region::create(&name, 8).unwrap();
+        creator.keep();
+        {
+            let wait = creator.wait(Duration::from_secs(30));
+            tokio::pin!(wait);
+            assert!(futures::poll!(&mut wait).is_pending());
+            // Long enough for the blocking thread to be asleep in its 100 ms slice.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        drop(creator);
+        let listed = Region::list()
+            .unwrap()
+            .into_iter()
+            .find(|r| r.name() == name);
+        assert_eq!(listed.map(|r| r.state()), Some(RegionState::Kept));
+        let again = Region::create(&name, 16).unwrap();
+        assert_eq!(again.len(), 16);
+    })
+    .await;
+}
+
 /// Starts an example and reads its stdout until a line starting with `marker`. Killed when
 /// dropped, and then `bound` reclaimed.
 async fn start_example(
