@@ -673,7 +673,8 @@ impl Region {
 
     /// Leaves the region in place when this creator drops it or dies, for others to open
     /// later. (A later `create` of the same name replaces it; [`RegionInfo::remove`] and
-    /// `anyipc rm shm://NAME` remove it; `anyipc clean` keeps it.)
+    /// `anyipc rm shm://NAME` remove it; `anyipc clean` keeps it.) On a region from
+    /// [`open`](Region::open) it does nothing: only the creator decides.
     ///
     /// ```
     /// use anyipc::shm::Region;
@@ -691,6 +692,11 @@ impl Region {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn keep(&mut self) {
+        if self.owned.is_none() {
+            // An opener's word in the shared header would outlive a creator that never
+            // kept the region, and spare it from the sweep of dead creators' regions.
+            return;
+        }
         self.keep = true;
         let kept = &self.mapped.header().kept;
         // A shrunk file keeps nothing: the creator's lock still keeps the name until drop.

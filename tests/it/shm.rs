@@ -788,6 +788,38 @@ async fn a_kept_region_is_free_at_once_when_its_creator_drops_after_a_cancelled_
     .await;
 }
 
+/// `keep` on a region that was opened, not created, does not keep it: when its creator (another
+/// process) is killed, the region is dead and the next create sweeps it. (The opener's `keep`
+/// marked the shared header: the region was listed as kept and left in /dev/shm for good.)
+#[tokio::test]
+async fn keep_by_an_opener_does_not_keep_a_killed_creators_region() {
+    use anyipc::shm::{Region, RegionState};
+    watchdog(30, async {
+        let name = unique_name("region-opener-keep");
+        let _files = RegionFiles(vec![name.clone()]);
+        let mut owner = spawn_helper("region_owner", &name).await;
+        let mut opened = Region::open(&name).unwrap();
+        opened.keep();
+        kill(&mut owner).await;
+        drop(opened);
+        let state = |name: &str| {
+            let listed = Region::list()
+                .unwrap()
+                .into_iter()
+                .find(|r| r.name() == name);
+            listed.map(|r| r.state())
+        };
+        // A create elsewhere may have swept it already: gone or dead, never kept.
+        assert_ne!(state(&name), Some(RegionState::Kept));
+        let _sweeper = Region::create(&unique_name("region-sweeper"), 8).unwrap();
+        assert!(
+            !region_file(&name).exists(),
+            "the dead creator's region was left"
+        );
+    })
+    .await;
+}
+
 /// Starts an example and reads its stdout until a line starting with `marker`. Killed when
 /// dropped, and then `bound` reclaimed.
 async fn start_example(
