@@ -50,7 +50,8 @@
 //! they are close-on-exec everywhere except across the one `exec` of the child.
 //!
 //! # Errors
-//! [`spawn`]: those of [`Command::spawn`](tokio::process::Command::spawn).
+//! [`spawn`]: those of [`Command::spawn`](tokio::process::Command::spawn), with the program
+//! named in the message.
 //! [`connect_parent`]: `NotFound` when `ANYIPC_CHILD_FDS` names another parent (the variable
 //! was inherited past the child it was meant for, or the parent has already exited);
 //! `InvalidInput` when the variable is not UTF-8 or malformed, or a named descriptor fails a
@@ -139,8 +140,9 @@ static TAKEN: Mutex<Taken> = Mutex::new(Taken::No);
 /// ```
 ///
 /// # Errors
-/// Those of [`Command::spawn`](tokio::process::Command::spawn); the OS's when pipes cannot be
-/// created.
+/// Those of [`Command::spawn`](tokio::process::Command::spawn) (`NotFound` for a program that
+/// does not exist, `PermissionDenied` for one that is not executable), with the program named
+/// in the message; the OS's when pipes cannot be created.
 pub fn spawn(command: Command) -> io::Result<(Child, Connection)> {
     spawn_with(command, ChildOptions::new())
 }
@@ -193,7 +195,7 @@ pub(crate) fn spawn_piped(
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .env(CHILD_FDS_ENV, format!("{parent_pid}:stdio"));
-        let mut child = command.spawn()?;
+        let mut child = start(command)?;
         let missing = || io::Error::other("the child's stdio pipes were not created");
         let stdin = child.stdin.take().ok_or_else(missing)?;
         let stdout = child.stdout.take().ok_or_else(missing)?;
@@ -206,7 +208,7 @@ pub(crate) fn spawn_piped(
         let fds = [child_read.as_raw_fd(), child_write.as_raw_fd()];
         command.env(CHILD_FDS_ENV, format!("{parent_pid}:{},{}", fds[0], fds[1]));
         crate::sys::inherit_in_child(command, fds);
-        let child = command.spawn()?;
+        let child = start(command)?;
         // The child has its copies now; ours must close, or the child's death would never
         // end our stream.
         drop((child_read, child_write));
@@ -217,6 +219,15 @@ pub(crate) fn spawn_piped(
     crate::sys::grow_pipe_buffer(receiver.as_fd());
     crate::sys::grow_pipe_buffer(sender.as_fd());
     Ok((child, receiver, sender))
+}
+
+/// Starts `command`; an error keeps the OS's kind and names the program (the OS's "No such
+/// file or directory" alone does not say which file).
+fn start(command: &mut Command) -> io::Result<Child> {
+    command.spawn().map_err(|e| {
+        let program = command.as_std().get_program();
+        io::Error::new(e.kind(), format!("cannot start {program:?}: {e}"))
+    })
 }
 
 /// In a child started by [`spawn`], returns the connection to the parent (the same as

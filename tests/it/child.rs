@@ -457,6 +457,28 @@ async fn connect_parent_after_exec_in_place_refuses_the_old_numbers() {
     .await;
 }
 
+/// A program that does not exist or cannot be run: the OS's error kind, in both modes, with
+/// the program named (the bare "No such file or directory" did not say which).
+#[tokio::test]
+async fn spawning_a_missing_or_non_executable_program_names_it() {
+    let dir = TempDir::new("child-spawn");
+    let missing = dir.path().join("no-such-program");
+    let not_executable = dir.path().join("not-executable");
+    std::fs::write(&not_executable, "#!/bin/sh\n").unwrap();
+    for (program, kind) in [
+        (&missing, io::ErrorKind::NotFound),
+        (&not_executable, io::ErrorKind::PermissionDenied),
+    ] {
+        for stdio in [false, true] {
+            let options = ChildOptions::new().stdio(stdio);
+            let err = anyipc::child::spawn_with(Command::new(program), options).unwrap_err();
+            assert_eq!(err.kind(), kind, "{err}");
+            let name = program.display().to_string();
+            assert!(err.to_string().contains(&name), "stdio {stdio}: {err}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn stdio_url_cannot_be_bound() {
     let err = anyipc::bind("stdio://").await.unwrap_err();
