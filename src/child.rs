@@ -33,7 +33,9 @@
 //! classic pattern, which also suits children that are not anyipc programs (they read frames
 //! from stdin and write them to stdout). In such a child, [`connect_parent`] moves the pipes
 //! off fds 0 and 1: stdin then reads `/dev/null` and stdout goes to stderr, so a stray
-//! `println!` cannot corrupt the stream. Without `ANYIPC_CHILD_FDS`, `stdio://` is the
+//! `println!` cannot corrupt the stream (stdout goes to `/dev/null` instead when stderr is the
+//! stream's pipe too, as with `2>&1`: what the program writes to stderr then still lands in
+//! the stream). Without `ANYIPC_CHILD_FDS`, `stdio://` is the
 //! process's own stdin and stdout (both must be pipes); a value that is not UTF-8 or not of
 //! that form is an error, never taken for "unset".
 //!

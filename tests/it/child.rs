@@ -244,6 +244,59 @@ async fn extra_pipes_round_trip_and_clean_exit() {
     .await;
 }
 
+/// A pipe `(read end, write end)`, both close-on-exec.
+fn os_pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: pipe2 just created both and nothing else owns them.
+    unsafe {
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    }
+}
+
+/// A program not started by anyipc, whose stderr is its stdout pipe (`2>&1`, Python's
+/// `stderr=STDOUT`): `stdio://` takes stdin and stdout, and a `println!` afterwards goes
+/// nowhere rather than into the stream (fd 1 was pointed at fd 2, the stream again).
+#[tokio::test]
+async fn stdio_url_with_stderr_on_the_stdout_pipe_keeps_println_out_of_the_stream() {
+    watchdog(60, async {
+        let (read, write) = os_pipe();
+        let mut command = child_command("stdio-lines");
+        command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::from(write.try_clone().unwrap()))
+            .stderr(Stdio::from(write));
+        let mut child = command.spawn().unwrap();
+        // Only the child holds the write end now: its exit ends our reading.
+        drop(command);
+        let receiver = tokio::net::unix::pipe::Receiver::from_owned_fd(read).unwrap();
+        let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(receiver));
+        let mut before_ready = Vec::new();
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.ends_with("ready") {
+                break;
+            }
+            before_ready.push(line);
+        }
+        let stray: Vec<_> = before_ready
+            .iter()
+            .filter(|line| line.contains("this goes to stderr now"))
+            .collect();
+        assert!(
+            stray.is_empty(),
+            "println! reached the stream: {before_ready:?}"
+        );
+        drop(child.stdin.take());
+        assert!(child.wait().await.unwrap().success());
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn typed_messages_to_a_child() {
     watchdog(60, async {

@@ -218,9 +218,20 @@ pub(crate) unsafe fn adopt_inherited_fd(
     Ok((read, write))
 }
 
+/// Where fd 1 goes once the stream is taken off it: fd 2, unless fd 2 is not open or is the
+/// stream's pipe itself (stderr sent to stdout, `2>&1`), where `null` is.
+fn stdout_after_taking(stream: &OwnedFd, null: &std::fs::File) -> io::Result<RawFd> {
+    let stream = super::FileIdentity::of_stat(&super::fstat(std::os::fd::AsFd::as_fd(stream))?);
+    match fstat_raw(2) {
+        Ok(stderr) if super::FileIdentity::of_stat(&stderr) != stream => Ok(2),
+        _ => Ok(null.as_raw_fd()),
+    }
+}
+
 /// Takes this process's stdin and stdout pipes as `(read end, write end)`. Afterwards fd 0
 /// reads `/dev/null` and fd 1 writes wherever fd 2 does, so a stray `println!` goes to stderr
-/// instead of into the stream.
+/// instead of into the stream; when stderr is the stream's pipe too (`2>&1`), or is not
+/// open, fd 1 writes to `/dev/null`.
 ///
 /// # Errors
 /// `InvalidInput` when stdin or stdout is not a pipe.
@@ -236,12 +247,16 @@ pub(crate) fn take_stdio() -> io::Result<(OwnedFd, OwnedFd)> {
     let _ = io::stdout().flush();
     let read = dup_above_stdio(0)?;
     let write = dup_above_stdio(1)?;
-    let null = std::fs::File::open("/dev/null")?;
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?;
+    let stdout = stdout_after_taking(&write, &null)?;
     // SAFETY: both descriptors are open; dup2 atomically replaces fd 0, which std only reads
     // through its own handle and never closes.
     cvt(unsafe { libc::dup2(null.as_raw_fd(), 0) })?;
-    // SAFETY: as above, for fd 1 and fd 2.
-    cvt(unsafe { libc::dup2(2, 1) })?;
+    // SAFETY: as above, for fd 1 and `stdout` (fd 2 or /dev/null, checked open).
+    cvt(unsafe { libc::dup2(stdout, 1) })?;
     Ok((read, write))
 }
 
