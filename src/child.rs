@@ -48,8 +48,14 @@
 //! # End of the other side
 //! The child exiting (or being killed) ends the parent's stream (`None`) and makes its sends
 //! fail with `BrokenPipe`: the OS closes the child's pipe ends, so there is no hang. The parent
-//! exiting ends the child's stream the same way. A grandchild does not keep the pipes open:
-//! they are close-on-exec everywhere except across the one `exec` of the child.
+//! exiting ends the child's stream the same way. A grandchild that the child starts after
+//! [`connect_parent`] does not keep the pipes open: taking them makes them close-on-exec. But
+//! until then they are inherited, so a grandchild started before it, or by a child that never
+//! calls it (a shell script, a program that knows nothing of anyipc), holds them, and the
+//! parent's stream ends only once that grandchild exits too; in stdio mode the same goes for
+//! any grandchild that inherits the child's stdin or stdout (`sh -c 'sleep 60 & exit'`).
+//! Where that matters, have the child close or redirect them for its background work, or
+//! end the child's whole process group.
 //!
 //! # Errors
 //! [`spawn`]: those of [`Command::spawn`](tokio::process::Command::spawn), with the program

@@ -43,6 +43,10 @@ impl ChildOptions {
     /// Use the child's stdin and stdout as the pipes (`true`), or two extra descriptors
     /// (`false`, the default) so that the child keeps its stdio.
     ///
+    /// With `true`, whatever stdin and stdout the `Command` was given are replaced by the
+    /// pipes (so the returned `Child`'s `stdin` and `stdout` are `None`); its stderr is left
+    /// as it was set.
+    ///
     /// ```
     /// # tokio_test::block_on(async {
     /// use anyipc::child::{spawn_with, ChildOptions, CHILD_FDS_ENV};
