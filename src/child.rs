@@ -61,7 +61,9 @@
 //! [`spawn`]: those of [`Command::spawn`](tokio::process::Command::spawn), with the program
 //! named in the message.
 //! [`connect_parent`]: `NotFound` when `ANYIPC_CHILD_FDS` names another parent (the variable
-//! was inherited past the child it was meant for, or the parent has already exited);
+//! was inherited past the child it was meant for, the parent has already exited, or the
+//! parent started the program through a wrapper that forks it rather than `exec`s it, such
+//! as `timeout` or `sudo`: `exec` in place, as `nice` and `env` do, keeps the pid);
 //! `InvalidInput` when the variable is not UTF-8 or malformed, or a named descriptor fails a
 //! check above (closed, not a pipe, the ends swapped, close-on-exec, both the same pipe), and
 //! in stdio mode when stdin or stdout is not a pipe. Only the first call in a process tries:
@@ -364,8 +366,10 @@ fn take_parent_pipes_once() -> io::Result<(pipe::Receiver, pipe::Sender, String)
                     io::ErrorKind::NotFound,
                     format!(
                         "{CHILD_FDS_ENV} names pipes from pid {pid}, but our parent is pid \
-                         {parent}: the variable was inherited from further up, or the parent \
-                         has exited"
+                         {parent}: the variable was inherited from further up, the parent has \
+                         exited, or this program was started through a wrapper that forks \
+                         (`timeout`, `sudo`, a shell running more than this one command) \
+                         rather than `exec`s it"
                     ),
                 ));
             }

@@ -430,6 +430,32 @@ async fn connect_parent_refuses_a_variable_meant_for_another_process() {
     .await;
 }
 
+/// A child started through a wrapper that forks it (a shell running one more command after
+/// it) is not the spawned process: refused as `NotFound`, and the message names the wrapper
+/// case (it said only "inherited from further up, or the parent has exited").
+#[tokio::test]
+async fn connect_parent_through_a_forking_wrapper_says_so() {
+    watchdog(60, async {
+        let exe = std::env::current_exe().unwrap();
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg("\"$0\" \"$@\"; exit $?")
+            .arg(exe)
+            .args(CHILD_ARGS)
+            .env(ROLE_VAR, "report")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let (child, _conn) = anyipc::child::spawn(command).unwrap();
+        let stderr = stderr_of_spawned(child).await;
+        assert!(stderr.contains("connect_parent: NotFound"), "{stderr}");
+        assert!(stderr.contains("wrapper that forks"), "{stderr}");
+    })
+    .await;
+}
+
 /// Runs `command` to the end and returns its stderr.
 async fn stderr_of(mut command: Command) -> String {
     let output = command
