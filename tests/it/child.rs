@@ -249,8 +249,23 @@ fn os_pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
     use std::os::fd::FromRawFd;
     let mut fds = [0; 2];
     // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+    #[cfg(target_os = "linux")]
     assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
-    // SAFETY: pipe2 just created both and nothing else owns them.
+    // Elsewhere (macOS has no pipe2) close-on-exec is set just after: a child another test
+    // spawns in between may inherit them, which delays only this test's end of stream.
+    #[cfg(not(target_os = "linux"))]
+    for fd in {
+        // SAFETY: `fds` has room for the two descriptors pipe writes.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        fds
+    } {
+        // SAFETY: fcntl on a descriptor pipe just created.
+        assert_eq!(
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) },
+            0
+        );
+    }
+    // SAFETY: pipe2 (or pipe) just created both and nothing else owns them.
     unsafe {
         (
             std::os::fd::OwnedFd::from_raw_fd(fds[0]),

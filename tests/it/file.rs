@@ -232,7 +232,10 @@ async fn a_named_consumer_removes_what_crashed_commits_of_its_name_left() {
         assert!(!crashed.exists(), "a crashed store's file is removed");
         assert!(!crashed_old_style.exists(), "also under the older name");
         assert!(under_way.exists(), "a young one may be a store under way");
-        assert!(other_consumers.exists(), "another consumer's is its own to tidy");
+        assert!(
+            other_consumers.exists(),
+            "another consumer's is its own to tidy"
+        );
         assert_eq!(consumer.recv().await.unwrap().unwrap().payload, "one");
     })
     .await;
