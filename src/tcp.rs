@@ -37,6 +37,7 @@
 use crate::transport::{AnyStream, Connection};
 use crate::{Address, Endpoint};
 use std::io;
+use std::net::SocketAddr;
 use std::task::{ready, Context, Poll};
 
 fn host_port(endpoint: &Endpoint) -> io::Result<(&str, u16)> {
@@ -47,6 +48,35 @@ fn host_port(endpoint: &Endpoint) -> io::Result<(&str, u16)> {
             format!("{endpoint} has no host:port"),
         )),
     }
+}
+
+/// The addresses the `host:port` of a `tcp://` or `udp://` endpoint resolves to, in the
+/// resolver's order (never empty).
+///
+/// # Errors
+/// `NotFound`, naming the host, when it does not resolve (the resolver's own error is of a
+/// kind no caller can match) or resolves to no address.
+pub(crate) async fn resolve(endpoint: &Endpoint) -> io::Result<Vec<SocketAddr>> {
+    let (host, port) = host_port(endpoint)?;
+    let not_found = |why: String| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{endpoint}: the host `{host}` {why}"),
+        )
+    };
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| not_found(format!("does not resolve ({e})")))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(not_found("resolves to no address".to_owned()));
+    }
+    Ok(addrs)
+}
+
+/// `err` with the endpoint in front of its message (the OS's says neither host nor port).
+fn naming(endpoint: &Endpoint, err: io::Error) -> io::Error {
+    io::Error::new(err.kind(), format!("{endpoint}: {err}"))
 }
 
 fn stream_connection(
@@ -65,8 +95,11 @@ fn stream_connection(
 
 /// Connects to `tcp://host:port`, trying each address the host resolves to.
 pub(crate) async fn connect(endpoint: &Endpoint) -> io::Result<Connection> {
-    let stream = tokio::net::TcpStream::connect(host_port(endpoint)?).await?;
-    let peer = stream.peer_addr()?;
+    let addrs = resolve(endpoint).await?;
+    let stream = tokio::net::TcpStream::connect(&addrs[..])
+        .await
+        .map_err(|e| naming(endpoint, e))?;
+    let peer = stream.peer_addr().map_err(|e| naming(endpoint, e))?;
     stream_connection(stream, peer, endpoint)
 }
 
@@ -80,7 +113,10 @@ pub(crate) struct TcpListener {
 impl TcpListener {
     /// Binds; returns the listener and its endpoint with the real port.
     pub(crate) async fn bind(endpoint: &Endpoint) -> io::Result<(TcpListener, Endpoint)> {
-        let listener = tokio::net::TcpListener::bind(host_port(endpoint)?).await?;
+        let addrs = resolve(endpoint).await?;
+        let listener = tokio::net::TcpListener::bind(&addrs[..])
+            .await
+            .map_err(|e| naming(endpoint, e))?;
         let bound = endpoint.with_port(listener.local_addr()?.port());
         Ok((TcpListener { listener }, bound))
     }

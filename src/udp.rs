@@ -93,29 +93,17 @@ pub(crate) use udp_channel::UdpChannel;
 pub(crate) use udp_listener::UdpListener;
 
 use crate::transport::{AnyChannel, Connection};
-use crate::{Address, Endpoint};
+use crate::Endpoint;
 use std::io;
 use std::net::SocketAddr;
 
 /// A receive buffer larger than any UDP payload, so the kernel never truncates silently.
 const RECV_BUFFER: usize = 65_536;
 
+/// The first address the endpoint's host resolves to (`NotFound`, naming the host, when it
+/// does not resolve).
 async fn resolve(endpoint: &Endpoint) -> io::Result<SocketAddr> {
-    let Address::HostPort { host, port } = endpoint.address() else {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{endpoint} has no host:port"),
-        ));
-    };
-    tokio::net::lookup_host((host.as_str(), *port))
-        .await?
-        .next()
-        .ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("{endpoint}: `{host}` resolves to no address"),
-            )
-        })
+    Ok(crate::tcp::resolve(endpoint).await?[0])
 }
 
 /// "Connects" a UDP socket to the server: datagrams go there and only its come back.

@@ -148,6 +148,37 @@ async fn default_max_frame_is_8_mib() {
     .await;
 }
 
+/// A host name that does not resolve (`.invalid` never does) is `NotFound` naming the host,
+/// on connect and bind, tcp and udp: the resolver's own error is of a kind no caller can
+/// match, and said neither host nor endpoint. Other tcp errors name the endpoint too.
+#[tokio::test]
+async fn an_unresolvable_host_is_not_found_naming_it() {
+    watchdog(60, async {
+        let host = "anyipc-no-such-host.invalid";
+        for scheme in ["tcp", "udp"] {
+            let url = format!("{scheme}://{host}:7000");
+            for (what, result) in [
+                ("connect", anyipc::connect(&url).await.map(drop)),
+                ("bind", anyipc::bind(&url).await.map(drop)),
+            ] {
+                let err = result.expect_err(&url);
+                assert_eq!(err.kind(), io::ErrorKind::NotFound, "{what} {url}: {err}");
+                assert!(err.to_string().contains(host), "{what} {url}: {err}");
+            }
+        }
+        let listener = anyipc::bind("tcp://127.0.0.1:0").await.unwrap();
+        let url = listener.endpoint().to_string();
+        let err = anyipc::bind(&url).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
+        assert!(err.to_string().starts_with(&url), "{err}");
+        drop(listener);
+        let err = anyipc::connect(&url).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused, "{err}");
+        assert!(err.to_string().starts_with(&url), "{err}");
+    })
+    .await;
+}
+
 /// `connect_timeout` on TCP, made deterministic with a listener whose accept queue is full:
 /// Linux then drops further SYNs, so a connect waits until it gives up.
 #[cfg(target_os = "linux")]
