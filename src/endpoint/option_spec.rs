@@ -179,7 +179,8 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
         schemes: NAMED_FILES,
         kind: ValueKind::Mode,
         default: "0600",
-        meaning: "permissions of the created socket, FIFO, segment or file",
+        meaning: "permissions of the created socket, FIFO, segment or file (refused binding a \
+                  unix:// abstract name, which has no file)",
     },
     OptionSpec {
         key: "capacity",

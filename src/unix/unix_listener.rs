@@ -41,9 +41,7 @@ impl UnixListener {
                     }
                 })?
             }
-            _ => {
-                sys::LinkedSocket::unlinked(tokio::net::UnixListener::bind(socket_path(endpoint)?)?)
-            }
+            _ => bind_abstract(endpoint)?,
         };
         Ok(UnixListener {
             listener,
@@ -73,6 +71,30 @@ impl UnixListener {
             return Poll::Ready(Ok(stream_connection(stream, endpoint, peer, credentials)));
         }
     }
+}
+
+/// Binds a Linux abstract name (`unix://@name`). It has no file, so no permissions: `mode=`
+/// would restrict nothing and is refused rather than ignored.
+fn bind_abstract(endpoint: &Endpoint) -> io::Result<sys::LinkedSocket> {
+    let path = socket_path(endpoint)?;
+    if endpoint.option("mode").is_some() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{endpoint}: mode= sets a socket file's permissions, and an abstract name has \
+                 no file: anyone on this machine may connect to it; use allow_uids= to choose \
+                 who may, or bind a path"
+            ),
+        ));
+    }
+    let listener = tokio::net::UnixListener::bind(path).map_err(|e| match e.kind() {
+        io::ErrorKind::AddrInUse => io::Error::new(
+            e.kind(),
+            format!("{endpoint}: a live server holds this abstract name"),
+        ),
+        _ => io::Error::new(e.kind(), format!("{endpoint}: {e}")),
+    })?;
+    Ok(sys::LinkedSocket::unlinked(listener))
 }
 
 /// Removes the socket file at `path` if no server answers on it; refuses anything that is not

@@ -670,3 +670,24 @@ fn a_pipe_server_that_fails_after_linking_leaves_no_socket_file() {
         lock.display()
     );
 }
+
+/// `unix://@name` has no file, so `mode=` could restrict nothing: a bind with it is refused
+/// (`InvalidInput`, naming the option and what to use), rather than leaving the name open to
+/// every user while its URL says 0600. A second bind of a held name says which name.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn an_abstract_name_refuses_mode_and_names_itself_in_use() {
+    watchdog(20, async {
+        let url = format!("unix://@{}", unique_name("anyipc-abstract-mode"));
+        let err = anyipc::bind(format!("{url}?mode=0600")).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+        let text = err.to_string();
+        assert!(text.contains("mode=") && text.contains("allow_uids="), "{err}");
+        // Nothing was bound: the name is free.
+        let _listener = anyipc::bind(&url).await.unwrap();
+        let err = anyipc::bind(&url).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
+        assert!(err.to_string().starts_with(&url), "{err}");
+    })
+    .await;
+}
