@@ -14,6 +14,10 @@ pub(crate) enum ValueKind {
     Size { min: u64, max: u64 },
     /// `250ms`, `5s`, `2m`; a bare number is seconds.
     Duration,
+    /// A [`Duration`](ValueKind::Duration) of at least 1 ms: a limit on a wait, where 0
+    /// would fail every wait at once (and reads to many as "no limit", as `SO_RCVTIMEO=0`
+    /// does), so it is refused; no limit is the option left out.
+    Timeout,
     /// `true|false` (also `1|0`, `yes|no`, `on|off`).
     Bool,
     /// One of a fixed list of words.
@@ -59,6 +63,10 @@ impl ValueKind {
                 OptionValue::Size(max)
             ),
             ValueKind::Duration => "a duration such as 250ms, 5s, 2m".to_owned(),
+            ValueKind::Timeout => {
+                "a duration of at least 1ms, such as 250ms, 5s, 2m (none: leave it out)"
+                    .to_owned()
+            }
             ValueKind::Bool => "true or false".to_owned(),
             ValueKind::Choice(words) => format!("one of {}", words.join("|")),
             ValueKind::Mode => "an octal mode such as 0600".to_owned(),
@@ -115,14 +123,14 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
     OptionSpec {
         key: "connect_timeout",
         schemes: CONNECTING,
-        kind: ValueKind::Duration,
+        kind: ValueKind::Timeout,
         default: "none",
         meaning: "give up connecting after this long (TimedOut)",
     },
     OptionSpec {
         key: "recv_timeout",
         schemes: EVERY,
-        kind: ValueKind::Duration,
+        kind: ValueKind::Timeout,
         default: "none",
         meaning: "fail a receive (TimedOut) when no whole message arrives for this long; \
                   also bounds a stalled partial frame",
@@ -130,7 +138,7 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
     OptionSpec {
         key: "send_timeout",
         schemes: EVERY,
-        kind: ValueKind::Duration,
+        kind: ValueKind::Timeout,
         default: "none",
         meaning: "fail a send, flush or close (TimedOut) that the peer holds up for this long \
                   (it reads nothing, or its queue stays full); what was queued stays whole \

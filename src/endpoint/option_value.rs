@@ -25,6 +25,9 @@ pub(crate) fn parse_value(kind: ValueKind, text: &str) -> Option<OptionValue> {
             .filter(|n| (min..=max).contains(n))
             .map(OptionValue::Size),
         ValueKind::Duration => parse_duration(text).map(OptionValue::Duration),
+        ValueKind::Timeout => parse_duration(text)
+            .filter(|d| !d.is_zero())
+            .map(OptionValue::Duration),
         ValueKind::Bool => parse_bool(text).map(OptionValue::Bool),
         ValueKind::Choice(words) => words
             .iter()

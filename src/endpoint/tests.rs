@@ -64,6 +64,9 @@ fn value(kind: ValueKind) -> BoxedStrategy<OptionValue> {
         ValueKind::Duration => prop_oneof![any::<u64>(), (0..1_000_000u64).prop_map(|s| s * 1000),]
             .prop_map(|ms| OptionValue::Duration(Duration::from_millis(ms)))
             .boxed(),
+        ValueKind::Timeout => prop_oneof![1..=u64::MAX, (1..1_000_000u64).prop_map(|s| s * 1000),]
+            .prop_map(|ms| OptionValue::Duration(Duration::from_millis(ms)))
+            .boxed(),
         ValueKind::Bool => any::<bool>().prop_map(OptionValue::Bool).boxed(),
         ValueKind::Choice(words) => proptest::sample::select(words)
             .prop_map(OptionValue::Choice)
@@ -371,6 +374,28 @@ fn numbers_and_escapes_take_digits_only() {
     }
     assert!(Endpoint::parse("unix:///a%2Bb").is_ok());
     assert!(Endpoint::parse("mq://jobs?priority=5").is_ok());
+}
+
+/// A timeout of 0 would fail every wait at once, where many read it as "no timeout"
+/// (`SO_RCVTIMEO=0`): refused, naming the option and how to ask for no timeout. `idle_timeout`
+/// keeps its documented 0 (never).
+#[test]
+fn a_timeout_of_zero_is_refused() {
+    use super::ParseErrorKind;
+    for key in ["connect_timeout", "recv_timeout", "send_timeout"] {
+        for zero in ["0", "0ms", "0s", "000m"] {
+            let url = format!("tcp://127.0.0.1:7000?{key}={zero}");
+            let err = Endpoint::parse(&url).expect_err(&url);
+            assert!(
+                matches!(err.kind(), ParseErrorKind::InvalidOptionValue { key: k, .. } if k == key),
+                "{url}: {err}"
+            );
+            assert!(err.to_string().contains("leave it out"), "{err}");
+        }
+        let url = format!("tcp://127.0.0.1:7000?{key}=1ms");
+        assert!(Endpoint::parse(&url).is_ok(), "{url}");
+    }
+    assert!(Endpoint::parse("udp://127.0.0.1:7000?idle_timeout=0").is_ok());
 }
 
 #[test]
