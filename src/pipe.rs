@@ -49,6 +49,15 @@
 //! pid, uid and gid on Unix. The server option `allow_uids=1000,1001` drops clients of other
 //! users as they are accepted, before a byte is read from them (the client sees end of stream).
 //!
+//! # One user's names
+//! A `pipe://` name is reachable only by processes of the user who bound it. On Unix each
+//! user's names live in that user's own runtime directory (below), which both sides refuse
+//! unless it is theirs and 0700, and a client of another user looks for the name in its own
+//! (`NotFound`); on Windows the pipe's default security descriptor admits that user, SYSTEM
+//! and administrators only. So a `mode=` wider than 0600 lets no other user in, and
+//! `allow_uids=` can only refuse, never admit, another user. For a server that other users
+//! reach, bind `unix:///path` (with `mode=` and `allow_uids=`).
+//!
 //! # Errors
 //! `AddrInUse` binding a name a live server holds; `NotFound` connecting to a name no server
 //! holds; `PermissionDenied` when the runtime directory is not private (Unix); `AlreadyExists`

@@ -188,7 +188,8 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
         kind: ValueKind::Mode,
         default: "0600",
         meaning: "permissions of the created socket, FIFO, segment or file (refused binding a \
-                  unix:// abstract name, which has no file)",
+                  unix:// abstract name, which has no file; a pipe:// name is its user's \
+                  only, whatever its mode: see anyipc::pipe)",
     },
     OptionSpec {
         key: "capacity",
@@ -313,7 +314,9 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
         schemes: &[Unix, Pipe],
         kind: ValueKind::UidList,
         default: "any",
-        meaning: "a server refuses clients of other users before reading anything",
+        meaning: "a server refuses clients of other users before reading anything (a \
+                  pipe:// name is reachable by its own user only, so there it can only \
+                  refuse)",
     },
 ];
 
