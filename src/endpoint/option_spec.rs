@@ -64,8 +64,7 @@ impl ValueKind {
             ),
             ValueKind::Duration => "a duration such as 250ms, 5s, 2m".to_owned(),
             ValueKind::Timeout => {
-                "a duration of at least 1ms, such as 250ms, 5s, 2m (none: leave it out)"
-                    .to_owned()
+                "a duration of at least 1ms, such as 250ms, 5s, 2m (none: leave it out)".to_owned()
             }
             ValueKind::Bool => "true or false".to_owned(),
             ValueKind::Choice(words) => format!("one of {}", words.join("|")),

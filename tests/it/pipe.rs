@@ -682,7 +682,10 @@ async fn an_abstract_name_refuses_mode_and_names_itself_in_use() {
         let err = anyipc::bind(format!("{url}?mode=0600")).await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
         let text = err.to_string();
-        assert!(text.contains("mode=") && text.contains("allow_uids="), "{err}");
+        assert!(
+            text.contains("mode=") && text.contains("allow_uids="),
+            "{err}"
+        );
         // Nothing was bound: the name is free.
         let _listener = anyipc::bind(&url).await.unwrap();
         let err = anyipc::bind(&url).await.unwrap_err();
