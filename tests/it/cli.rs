@@ -1385,11 +1385,7 @@ async fn missing_reply_times_out_with_exit_1() {
 #[tokio::test]
 async fn a_udp_reply_expected_from_nothing_is_refused_at_once() {
     watchdog(WATCHDOG, async {
-        // A port nothing listens on: bound, then freed.
-        let port = {
-            let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-            socket.local_addr().unwrap().port()
-        };
+        let port = crate::util::silent_udp_port();
         let url = format!("udp://127.0.0.1:{port}");
         let started = Instant::now();
         let out = anyipc(

@@ -166,11 +166,7 @@ async fn max_queued_under_two_datagrams_is_refused() {
 #[tokio::test]
 async fn a_client_waiting_for_a_reply_from_nothing_is_told_refused_and_stays_usable() {
     watchdog(10, async {
-        // A port nothing listens on: bound, then freed.
-        let port = {
-            let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-            socket.local_addr().unwrap().port()
-        };
+        let port = crate::util::silent_udp_port();
         let url = format!("udp://127.0.0.1:{port}");
         let mut client = anyipc::connect(&url).await.unwrap();
         client.send("anyone?").await.unwrap();

@@ -20,6 +20,31 @@ pub(crate) fn unique_name(prefix: &str) -> String {
     )
 }
 
+/// A UDP port on 127.0.0.1 that nothing listens on, so the host answers a datagram sent there
+/// with "port unreachable". Taken below the OS's range of ports for `bind(0)` (which every
+/// other test binds in), one this process has not handed out before: a port freed in that
+/// range could be given to another test's listener at once, which would then answer.
+pub(crate) fn silent_udp_port() -> u16 {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32_768);
+    let base = 20_000 + std::process::id() % 5_000;
+    loop {
+        let port = base + NEXT.fetch_add(1, Ordering::Relaxed);
+        assert!(
+            port < ephemeral_start,
+            "no silent UDP port below {ephemeral_start}"
+        );
+        // Free now (a fixed port other tests or programs use would be taken): checked by
+        // binding it, then letting it go.
+        if std::net::UdpSocket::bind(("127.0.0.1", port as u16)).is_ok() {
+            return port as u16;
+        }
+    }
+}
+
 /// A fresh, empty directory for this test; removed when the guard drops.
 pub(crate) struct TempDir(pub PathBuf);
 
