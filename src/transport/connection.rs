@@ -2,7 +2,7 @@ use super::deadline::{Deadline, RECV_TIMED_OUT, SEND_TIMED_OUT};
 use super::{
     AnyChannel, AnyStream, MessageBatch, MessageFramed, PeerCredentials, StreamFramed, Typed,
 };
-use crate::codec::{Format, FrameCodec};
+use crate::codec::{Format, FrameCodec, Framing};
 use crate::Endpoint;
 use bytes::Bytes;
 use futures::{Sink, SinkExt, Stream, StreamExt};
@@ -14,6 +14,11 @@ use std::task::{ready, Context, Poll};
 /// Read buffer and write batch size of byte-stream connections. Writes are gathered up to this
 /// many bytes before `poll_ready` waits for the stream (tokio-util's `Framed` uses 8 KiB).
 const STREAM_BUFFER: usize = 64 * 1024;
+
+/// Why [`Connection::typed`] refuses a connection with `framing=raw`.
+const RAW_TYPED_REFUSED: &str = "typed values need message boundaries, which framing=raw \
+                                 does not keep (values would be merged or split): use \
+                                 framing=length or framing=lines";
 
 /// One connection over any transport: a [`Stream`] of received messages and a [`Sink`] of
 /// messages to send.
@@ -381,10 +386,17 @@ impl Connection {
     ///
     /// To name the type (say, in a struct field), build it with [`Typed::new`] instead:
     /// `Typed<Connection, Request, Reply, Json>`.
+    ///
+    /// On a connection with `framing=raw` every send and receive of the result is
+    /// `Unsupported` (nothing is sent): raw reads are not messages, so values would be
+    /// merged or split (the JSON values `1` and `2` received as `12`).
     pub fn typed<In, Out>(
         self,
         format: impl Format + fmt::Debug,
     ) -> Typed<Connection, In, Out, impl Format + fmt::Debug> {
+        if self.endpoint.framing() == Framing::Raw {
+            return Typed::refusing(self, format, RAW_TYPED_REFUSED);
+        }
         Typed::new(self, format)
     }
 

@@ -17,6 +17,12 @@ use std::task::{ready, Context, Poll};
 /// [`FormatError`](crate::codec::FormatError) inside) and the connection stays usable; a value
 /// that does not serialize is `InvalidInput`.
 ///
+/// Values need message boundaries: over a connection with `framing=raw`, whose reads are
+/// not messages (the JSON values `1` and `2` would arrive as one `12`),
+/// [`Connection::typed`](crate::Connection::typed) gives a `Typed` whose every send and
+/// receive is `Unsupported`, and sends nothing. (`Typed::new` cannot tell what its inner
+/// stream keeps: do not give it one that merges or splits messages.)
+///
 /// ```
 /// # #[cfg(feature = "json")] {
 /// use anyipc::codec::Json;
@@ -38,6 +44,8 @@ use std::task::{ready, Context, Poll};
 pub struct Typed<T, In, Out, F> {
     inner: T,
     format: F,
+    /// Why every send and receive is refused (`Unsupported`); `None` when they are not.
+    refused: Option<&'static str>,
     types: PhantomData<fn(Out) -> In>,
 }
 
@@ -61,7 +69,25 @@ impl<T, In, Out, F> Typed<T, In, Out, F> {
         Typed {
             inner,
             format,
+            refused: None,
             types: PhantomData,
+        }
+    }
+
+    /// Wraps `inner` refusing every send and receive with `Unsupported` and `reason`: for a
+    /// connection that keeps no message boundaries, where values would be merged or split.
+    pub(crate) fn refusing(inner: T, format: F, reason: &'static str) -> Self {
+        Typed {
+            refused: Some(reason),
+            ..Typed::new(inner, format)
+        }
+    }
+
+    /// `Unsupported` with the reason this `Typed` refuses everything, if it does.
+    fn check_usable(&self) -> io::Result<()> {
+        match self.refused {
+            Some(reason) => Err(io::Error::new(io::ErrorKind::Unsupported, reason)),
+            None => Ok(()),
         }
     }
 
@@ -157,7 +183,8 @@ where
     /// ```
     ///
     /// # Errors
-    /// `InvalidData` for a message that is not an `In`; otherwise as the connection's.
+    /// `InvalidData` for a message that is not an `In`; `Unsupported` on a connection with
+    /// `framing=raw` (see [`Typed`]); otherwise as the connection's.
     ///
     /// # Cancel safety
     /// Cancel safe.
@@ -176,6 +203,9 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
+        if let Err(e) = this.check_usable() {
+            return Poll::Ready(Some(Err(e)));
+        }
         let item = ready!(this.inner.poll_next_unpin(cx));
         Poll::Ready(item.map(|msg| {
             this.format
@@ -199,6 +229,7 @@ where
 
     fn start_send(self: Pin<&mut Self>, item: Out) -> io::Result<()> {
         let this = self.get_mut();
+        this.check_usable()?;
         let msg = this
             .format
             .encode(&item)

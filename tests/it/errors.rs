@@ -353,6 +353,36 @@ async fn typed_bad_message_mem() {
     .await;
 }
 
+/// Raw framing keeps no message boundaries: three JSON values that another process wrote
+/// (`1`, `2`, `3`) used to arrive as one value, `123`. A typed connection over it now
+/// refuses every receive and send with `Unsupported`, and sends nothing.
+#[tokio::test]
+async fn typed_over_raw_framing_is_unsupported_not_merged_values() {
+    watchdog(20, async {
+        let mut listener = anyipc::bind("tcp://127.0.0.1:0?framing=raw").await.unwrap();
+        let url = listener.endpoint().to_string();
+        let sent = tokio::process::Command::new(crate::util::anyipc_bin())
+            .args(["send", &url, "1", "2", "3"])
+            .output()
+            .await
+            .unwrap();
+        assert!(sent.status.success(), "{sent:?}");
+        let mut server = listener.accept().await.unwrap().typed::<u32, u32>(Json);
+        let err = server.recv().await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::Unsupported, "{err}");
+        assert!(err.to_string().contains("framing=raw"), "{err}");
+
+        let mut client = anyipc::connect(&url).await.unwrap().typed::<u32, u32>(Json);
+        let mut peer = listener.accept().await.unwrap();
+        let err = client.send(7).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::Unsupported, "{err}");
+        // Nothing went out: the peer sees the end of the stream and no bytes.
+        client.close().await.unwrap();
+        assert!(peer.recv().await.unwrap().is_none());
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn typed_postcard_round_trip_over_udp() {
     watchdog(20, async {
