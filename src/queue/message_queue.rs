@@ -222,9 +222,22 @@ impl MessageQueue {
         if (check_capacity && g.capacity != options.capacity)
             || (check_max_len && g.max_message_len != options.max_message_len)
         {
+            // What was not asked for is the queue's own, not a default it was compared with.
+            let wanted = (
+                if check_capacity {
+                    options.capacity
+                } else {
+                    g.capacity
+                },
+                if check_max_len {
+                    options.max_message_len
+                } else {
+                    g.max_message_len
+                },
+            );
             return Err(QueueError::AttributesDiffer {
                 found: (g.capacity, g.max_message_len),
-                wanted: (options.capacity, options.max_message_len),
+                wanted,
             }
             .into());
         }

@@ -33,7 +33,8 @@ pub enum QueueError {
     AttributesDiffer {
         /// The queue's capacity and max message length.
         found: (u32, u32),
-        /// What the options asked for.
+        /// What the options asked for (an attribute the caller left to the queue, as a URL
+        /// without `capacity=` does, is the queue's own).
         wanted: (u32, u32),
     },
     /// The queue lock stayed with one live process for a second (or with live processes for
@@ -62,12 +63,9 @@ impl fmt::Display for QueueError {
                  and create it again"
             ),
             QueueError::Corrupt(what) => write!(f, "queue segment is corrupt: {what}"),
-            QueueError::AttributesDiffer { found, wanted } => write!(
-                f,
-                "the queue exists with capacity {} and max_message_len {}, not the asked-for \
-                 capacity {} and max_message_len {}",
-                found.0, found.1, wanted.0, wanted.1
-            ),
+            QueueError::AttributesDiffer { found, wanted } => {
+                write_attributes_differ(f, *found, *wanted)
+            }
             QueueError::LockStuck { owner_pid } => write!(
                 f,
                 "the queue lock has been held by live process {owner_pid} for over a second \
@@ -93,5 +91,33 @@ impl From<QueueError> for io::Error {
             _ => io::ErrorKind::InvalidData,
         };
         io::Error::new(kind, err)
+    }
+}
+
+/// The text of [`QueueError::AttributesDiffer`]: names only the attributes that differ, so
+/// that it never claims a value the caller did not ask for.
+fn write_attributes_differ(
+    f: &mut fmt::Formatter<'_>,
+    found: (u32, u32),
+    wanted: (u32, u32),
+) -> fmt::Result {
+    let (capacity, max_len) = (found.0 != wanted.0, found.1 != wanted.1);
+    match (capacity, max_len) {
+        (true, false) => write!(
+            f,
+            "the queue exists with capacity {}, not the asked-for {}",
+            found.0, wanted.0
+        ),
+        (false, true) => write!(
+            f,
+            "the queue exists with max_message_len {}, not the asked-for {}",
+            found.1, wanted.1
+        ),
+        _ => write!(
+            f,
+            "the queue exists with capacity {} and max_message_len {}, not the asked-for \
+             capacity {} and max_message_len {}",
+            found.0, found.1, wanted.0, wanted.1
+        ),
     }
 }

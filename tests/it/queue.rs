@@ -473,6 +473,49 @@ async fn url_layer_opens_creates_and_sends_with_priority() {
     .await;
 }
 
+/// A URL that names one attribute of an existing queue, and not the one it has, is refused
+/// naming that attribute only: it used to say the URL asked for the default of the other
+/// one too ("not the asked-for capacity 3 and max_message_len 8192" for `capacity=3`).
+#[tokio::test]
+async fn a_url_attribute_mismatch_names_only_what_the_url_asked_for() {
+    watchdog(30, async {
+        let name = Name::new();
+        let n = &name.0;
+        let _queue = MessageQueue::create(n, &small(2, 8)).unwrap();
+        for (query, found, wanted, text) in [
+            (
+                "capacity=3",
+                (2, 8),
+                (3, 8),
+                "with capacity 2, not the asked-for 3",
+            ),
+            (
+                "create=true&max_message_len=9",
+                (2, 8),
+                (2, 9),
+                "with max_message_len 8, not the asked-for 9",
+            ),
+        ] {
+            let err = anyipc::connect(format!("mq://{n}?{query}"))
+                .await
+                .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::AlreadyExists, "{err}");
+            let inner = err.get_ref().and_then(|e| e.downcast_ref::<QueueError>());
+            assert_eq!(
+                inner,
+                Some(&QueueError::AttributesDiffer { found, wanted }),
+                "{query}"
+            );
+            assert_eq!(
+                err.to_string(),
+                format!("the queue exists {text}"),
+                "{query}"
+            );
+        }
+    })
+    .await;
+}
+
 /// A send over the queue's `max_message_len` is refused as every transport refuses a send
 /// over its limit: `InvalidInput` with `FrameError::SendTooLarge` inside, from each of the
 /// queue's send calls and from a connection whose `max_frame` is larger (the default). The
