@@ -443,6 +443,8 @@ async fn bench_bad_arguments_are_usage_errors() {
             &["bench", "nosuch://x"],
             &["bench", "tcp://127.0.0.1:0", "--batch", "1"],
             &["bench", "tcp://127.0.0.1:7", "--connect", "--batch", "10"],
+            // No `anyipc listen --echo` can hold a mem:// name: it lives in one process.
+            &["bench", "mem://x", "--connect"],
             &[
                 "bench",
                 "tcp://127.0.0.1:0",

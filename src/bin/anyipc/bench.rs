@@ -241,6 +241,24 @@ impl Peer {
     }
 }
 
+/// Refuses, as a usage error, a target `--connect` cannot measure: one that does not answer
+/// on the same connection (a pair, a one-way endpoint, `stdio://`), and `mem://`, which lives
+/// inside one process, so no running `anyipc listen --echo` can hold it (`listen` refuses it).
+fn check_connect_target(asked: &Target) -> Result<(), CliError> {
+    if !matches!(asked, Target::Anyipc(_)) || asked.is_child() {
+        return Err(CliError::Usage(format!(
+            "--connect needs an endpoint that answers on the same connection, not {asked}"
+        )));
+    }
+    if asked.endpoints().iter().any(|e| e.scheme() == Scheme::Mem) {
+        return Err(CliError::Usage(format!(
+            "--connect measures a running `anyipc listen URL --echo` in another process, and \
+             {asked} lives inside one process; leave out --connect to run both sides here"
+        )));
+    }
+    Ok(())
+}
+
 /// One measured workload: the endpoint's report and the baseline's.
 struct Measured {
     workload: Workload,
@@ -259,10 +277,8 @@ struct Measured {
 /// queue that does not exist, and when the peer does not start or a run fails.
 pub(crate) async fn run(args: BenchArgs) -> Result<(), CliError> {
     let asked = target_arg(&args.url)?;
-    if args.connect && (!matches!(asked, Target::Anyipc(_)) || asked.is_child()) {
-        return Err(CliError::Usage(format!(
-            "--connect needs an endpoint that answers on the same connection, not {asked}"
-        )));
+    if args.connect {
+        check_connect_target(&asked)?;
     }
     if matches!(asked, Target::Pair { .. })
         && asked
