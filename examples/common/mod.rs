@@ -34,13 +34,16 @@ pub(crate) fn stop_signal() -> std::io::Result<impl std::future::Future<Output =
 
 /// A command line the example does not take: [`exit_status`] prints it with the example's
 /// usage line and gives exit status 2, as the `anyipc` CLI does for its usage errors (1 is for
-/// failures). It is found before anything is bound, created or connected.
+/// failures). It is found before anything is bound, created or connected. `--help` (or `-h`)
+/// is one too, but asked for: [`exit_status`] prints the usage line on stdout and gives 0.
 #[derive(Debug)]
 pub(crate) struct Usage {
-    /// What is wrong (`unknown option --bogus`).
+    /// What is wrong (`unknown option --bogus`); empty when help was asked for.
     problem: String,
     /// The example's usage line (`fifo_reader [PATH|URL] [--count N]`).
     usage: &'static str,
+    /// Whether the user asked for the usage line (`--help`, `-h`) rather than got it wrong.
+    help: bool,
 }
 
 impl Usage {
@@ -49,13 +52,27 @@ impl Usage {
         Usage {
             problem: problem.into(),
             usage,
+            help: false,
         }
     }
 
-    /// An option (an argument starting with `-`) the example does not know.
+    /// An option (an argument starting with `-`) the example does not know, or the request
+    /// for help (`--help`, `-h`), which every example answers with its usage line.
     pub(crate) fn unknown_option(arg: &str, usage: &'static str) -> Usage {
+        if is_help(arg) {
+            return Usage {
+                problem: String::new(),
+                usage,
+                help: true,
+            };
+        }
         Usage::new(format!("unknown option {arg}"), usage)
     }
+}
+
+/// Whether `arg` asks for the usage line: `--help` or `-h`.
+pub(crate) fn is_help(arg: &str) -> bool {
+    matches!(arg, "--help" | "-h")
 }
 
 impl fmt::Display for Usage {
@@ -146,12 +163,18 @@ pub(crate) fn queue_name_from_env(usage: &'static str) -> Result<String, Usage> 
     ))
 }
 
-/// The exit status for the result of an example's `run`: 0 after success; otherwise it prints
-/// the error after the example's name (`fifo_reader: unknown option --bogus; usage: …`) and
-/// gives 2 for a [`Usage`] error, 1 for any other.
+/// The exit status for the result of an example's `run`: 0 after success, and after printing
+/// the usage line on stdout when `--help` asked for it; otherwise it prints the error after the
+/// example's name (`fifo_reader: unknown option --bogus; usage: …`) and gives 2 for a [`Usage`]
+/// error, 1 for any other.
 pub(crate) fn exit_status(example: &str, result: Result<(), Box<dyn Error>>) -> u8 {
     match result {
         Ok(()) => 0,
+        Err(err) if err.downcast_ref::<Usage>().is_some_and(|usage| usage.help) => {
+            let usage = err.downcast_ref::<Usage>().map_or("", |usage| usage.usage);
+            println!("usage: {usage}");
+            0
+        }
         Err(err) => {
             eprintln!("{example}: {err}");
             if err.is::<Usage>() {

@@ -625,6 +625,17 @@ async fn run_in(
     dir: &std::path::Path,
     env: &[(&str, &std::ffi::OsStr)],
 ) -> (Option<i32>, String) {
+    let (code, _stdout, stderr) = run_in_with_stdout(name, args, dir, env).await;
+    (code, stderr)
+}
+
+/// As [`run_in`], also giving what the example printed on stdout.
+async fn run_in_with_stdout(
+    name: &str,
+    args: &[&str],
+    dir: &std::path::Path,
+    env: &[(&str, &std::ffi::OsStr)],
+) -> (Option<i32>, String, String) {
     let run = tokio::process::Command::new(example(name))
         .args(args)
         .current_dir(dir)
@@ -637,10 +648,15 @@ async fn run_in(
     match tokio::time::timeout(std::time::Duration::from_secs(10), run).await {
         Ok(out) => {
             let out = out.expect("run example");
+            let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
             let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-            (out.status.code(), stderr)
+            (out.status.code(), stdout, stderr)
         }
-        Err(_) => (None, "(still running after 10 s; killed)".to_owned()),
+        Err(_) => (
+            None,
+            String::new(),
+            "(still running after 10 s; killed)".to_owned(),
+        ),
     }
 }
 
@@ -759,6 +775,62 @@ async fn examples_refuse_an_unknown_option_and_create_nothing() {
             "mq_create made mq://{queue}: {made_queue}\n{}",
             failures.join("\n")
         );
+    })
+    .await;
+}
+
+/// Every example answers `--help` (and `-h`) with its usage line on stdout and exit status 0,
+/// before it binds, creates or connects anything. Before, `--help` was refused like any
+/// unknown option (exit status 2, "unknown option --help").
+#[tokio::test]
+async fn examples_answer_help_with_their_usage_line() {
+    watchdog(WATCHDOG, async {
+        #[allow(unused_mut)] // extended on Unix
+        let mut cases: Vec<(&str, Vec<&str>)> = vec![
+            ("socket_server", vec!["--help"]),
+            ("socket_client", vec!["-h"]),
+            ("udp_server", vec!["--help"]),
+            ("udp_client", vec!["--help"]),
+            ("named_pipe_server", vec!["--help"]),
+            ("named_pipe_client", vec!["--help"]),
+            ("file_consumer", vec!["--help"]),
+            ("file_producer", vec!["--help"]),
+            ("durable_log", vec!["--help"]),
+            ("typed_rpc", vec!["--help"]),
+            ("typed_rpc", vec!["server", "--help"]),
+            ("typed_rpc", vec!["client", "-h"]),
+            ("mq_create", vec!["--help"]),
+            ("mq_send", vec!["--help"]),
+            ("mq_receive", vec!["--help"]),
+            ("mq_priority", vec!["--help"]),
+        ];
+        #[cfg(unix)]
+        cases.extend([
+            ("fifo_reader", vec!["--help"]),
+            ("fifo_writer", vec!["--help"]),
+            ("unix_server", vec!["--help"]),
+            ("unix_client", vec!["--help"]),
+            ("pipe_parent", vec!["--help"]),
+            ("pipe_child", vec!["--help"]),
+        ]);
+        #[cfg(target_os = "linux")]
+        cases.extend([
+            ("shm_server", vec!["--help"]),
+            ("shm_client", vec!["--help"]),
+            ("shm_process1", vec!["--help"]),
+            ("shm_process2", vec!["--help"]),
+        ]);
+        let runs = cases.iter().map(|(name, args)| async move {
+            let dir = TempDir::new("example-help");
+            let (code, stdout, stderr) = run_in_with_stdout(name, args, dir.path(), &[]).await;
+            let left = left_in(dir.path());
+            let usage = format!("usage: {name}");
+            (code != Some(0) || !stdout.starts_with(&usage) || !left.is_empty()).then(|| {
+                format!("{name} {args:?}: exit {code:?}, left {left:?}, stdout: {stdout}, stderr: {stderr}")
+            })
+        });
+        let failures = failures_of(runs).await;
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
     })
     .await;
 }
