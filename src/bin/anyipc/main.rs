@@ -58,7 +58,9 @@ enum Command {
   anyipc tour                 one row per transport: 64 B round-trip p50, 4 KiB throughput
   cargo run --release -- tour the same, measured in a release build
 
-Exit codes: 0 every transport worked, 1 some transport failed, 2 bad usage.")]
+Exit codes: 0 every transport worked, 1 some transport failed, stdout could not be written, or \
+Ctrl-C, SIGTERM or SIGHUP (the transport being measured is stopped and its endpoints \
+removed), 2 bad usage.")]
     Tour(tour::TourArgs),
     /// Measure latency and throughput of one endpoint between two processes.
     Bench(bench::BenchArgs),
