@@ -21,7 +21,8 @@
 //!   (later accepts wait forever). Its stream tails the log: at the end it waits for new
 //!   records (inotify on Linux, whose events are read after the record they announce; a
 //!   20 ms polling timer elsewhere), or ends with
-//!   `follow=false`. On Linux, fresh records are read from the page cache on the task
+//!   `follow=false`. A consumer may start before its producer: a missing log directory is
+//!   created, except with `follow=false`, where it is `NotFound`. On Linux, fresh records are read from the page cache on the task
 //!   (`preadv2(RWF_NOWAIT)`) into a buffer that is reused once the messages returned from it
 //!   are dropped; the blocking pool serves the rest: data that must come from the disk,
 //!   segment changes and new files, cursor commits, records that fail their checks, and

@@ -61,12 +61,14 @@ pub(crate) struct CursorSpec {
 
 impl LogReader {
     /// Opens a reader of the log in `dir` (creating the directory if missing, so a consumer
-    /// may start before the producer), starting at `cursor`'s committed position, else where
+    /// may start before the producer; not with `follow=false`, which would only read it
+    /// empty and leave it behind), starting at `cursor`'s committed position, else where
     /// `opts.from` says. A cursor that starts at `from=end` is stored there at once.
     ///
     /// # Errors
     /// `InvalidData` for a damaged cursor or last segment (with `from=end`); `InvalidInput`
-    /// when `dir` is a file; OS errors.
+    /// when `dir` is a file; `NotFound` when it is missing and `opts.follow` is false; OS
+    /// errors.
     pub(crate) fn open(
         dir: &Path,
         opts: &FileOptions,
@@ -84,6 +86,16 @@ impl LogReader {
                 ))
             }
             Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound && !opts.follow => {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!(
+                        "file://{}: no log there (follow=false reads what a log holds and \
+                         ends; a consumer that follows waits for its producer)",
+                        dir.display()
+                    ),
+                ))
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 create_log_dir(dir, opts.fsync != FsyncPolicy::Never)?;
             }

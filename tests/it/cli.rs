@@ -888,6 +888,33 @@ async fn listen_ends_at_the_end_of_a_file_read_without_follow() {
     .await;
 }
 
+/// A log read with `follow=false` that is not there is an error (exit 1) that says so, and
+/// leaves no directory behind: before, `listen` created an empty log, read it and exited 0.
+/// A missing plain file is `NotFound` the same way.
+#[tokio::test]
+async fn listen_without_follow_on_a_missing_log_or_file_says_so() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-no-follow-missing");
+        let log = dir.join("no-log");
+        let file = dir.join("no-file.txt");
+        for (url, path) in [
+            (format!("file://{log}?follow=false"), &log),
+            (format!("file://{file}?framing=lines&follow=false"), &file),
+        ] {
+            let out = anyipc(&["listen", &url], b"").await;
+            let stderr = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{url}: {stderr}");
+            assert!(
+                stderr.contains("No such file") || stderr.contains("no log there"),
+                "{url}: {stderr}"
+            );
+            let path = std::path::Path::new(path);
+            assert!(!path.exists(), "{url} left {} behind", path.display());
+        }
+    })
+    .await;
+}
+
 /// `listen --count N` takes exactly the N messages it prints from a log (its cursor is
 /// committed after them) and from a queue (the rest stay queued): nothing read ahead for
 /// printing is lost when it exits.
