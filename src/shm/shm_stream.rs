@@ -434,15 +434,38 @@ impl ShmStream {
 /// Spin bookkeeping for one poll: looks at the clock only every 64 rounds.
 #[derive(Debug, Default)]
 struct Spin {
+    /// This poll follows a park of its half: whatever woke it (the doorbell, the parked
+    /// recheck, the other half's wake-up), the peer was not in the middle of answering, so
+    /// finding nothing to do it parks again at once rather than spin. (It spun for
+    /// [`DEFAULT_SPIN`] after every recheck: an idle connection burned a spin budget ten
+    /// times a second per parked half.)
+    woke_from_park: bool,
     started: Option<Instant>,
     rounds: u32,
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Spin rounds taken on this thread, for the tests of when a side spins.
+    pub(super) static SPIN_ROUNDS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
 impl Spin {
+    /// Bookkeeping for a poll of a half that `was_parked` (or not).
+    fn new(was_parked: bool) -> Spin {
+        Spin {
+            woke_from_park: was_parked,
+            ..Spin::default()
+        }
+    }
+
+    /// Whether to go on spinning, within `budget`; never after a park (`woke_from_park`).
     fn keep_spinning(&mut self, budget: Duration) -> bool {
-        if budget.is_zero() {
+        if budget.is_zero() || self.woke_from_park {
             return false;
         }
+        #[cfg(test)]
+        SPIN_ROUNDS.with(|rounds| rounds.set(rounds.get() + 1));
         self.rounds += 1;
         if self.rounds % 64 != 1 {
             return true;
@@ -485,8 +508,8 @@ impl AsyncRead for ShmStream {
         if buf.remaining() == 0 {
             return Poll::Ready(Ok(()));
         }
+        let mut spin = Spin::new(this.read_parked);
         this.unpark(Half::Read);
-        let mut spin = Spin::default();
         loop {
             // SAFETY: the ring only writes initialised bytes into the unfilled part, and we
             // mark exactly the bytes it wrote as initialised below.
@@ -529,12 +552,12 @@ impl AsyncWrite for ShmStream {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        let mut spin = Spin::new(this.write_parked);
         this.unpark(Half::Write);
         // Asked once per write: once it waits for room, `wait` watches the socket.
         if this.peer_gone_now() {
             return Poll::Ready(Err(broken_pipe()));
         }
-        let mut spin = Spin::default();
         loop {
             if this.peer_gone {
                 return Poll::Ready(Err(broken_pipe()));
