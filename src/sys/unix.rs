@@ -430,18 +430,9 @@ pub(crate) fn bind_owner_only_identified(
     path: &Path,
     mode: u32,
 ) -> io::Result<(UnixListener, FileIdentity)> {
-    if path.as_os_str().len() > MAX_SOCKET_PATH {
-        // Bound through a short name and linked there it would listen, but no client could
-        // reach it: a connect takes the path itself.
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!(
-                "{}: a socket path must be at most {MAX_SOCKET_PATH} bytes ({} given)",
-                path.display(),
-                path.as_os_str().len()
-            ),
-        ));
-    }
+    // Bound through a short name and linked there it would listen, but no client could
+    // reach it: a connect takes the path itself.
+    check_socket_path_len(path)?;
     let private_dir = create_staging_dir(parent_dir(path))?;
     let result = (|| {
         let staged = private_dir.join("s");
@@ -462,6 +453,22 @@ pub(crate) fn bind_owner_only_identified(
 
 /// Room in `sockaddr_un.sun_path`, less its terminating NUL.
 pub(crate) const MAX_SOCKET_PATH: usize = 107;
+
+/// `InvalidInput`, naming the path and the limit, when `path` is too long for a socket
+/// address: binding and connecting say the same.
+pub(crate) fn check_socket_path_len(path: &Path) -> io::Result<()> {
+    let len = path.as_os_str().len();
+    if len > MAX_SOCKET_PATH {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{}: a socket path must be at most {MAX_SOCKET_PATH} bytes ({len} given)",
+                path.display()
+            ),
+        ));
+    }
+    Ok(())
+}
 
 /// Staging directories made by this process so far: the suffix of the next one's name.
 static STAGING_DIRS: AtomicU32 = AtomicU32::new(0);

@@ -1149,3 +1149,37 @@ async fn a_full_accept_queue_is_waited_out() {
     })
     .await;
 }
+
+/// A name whose socket path is too long for a socket address (here under a long
+/// `XDG_RUNTIME_DIR`) is refused by `connect` as by `bind`: `InvalidInput` naming the path and
+/// the limit. (`connect` said only "path must be shorter than SUN_LEN".)
+#[tokio::test]
+async fn connect_names_a_socket_path_too_long_as_bind_does() {
+    use std::os::unix::fs::PermissionsExt;
+    watchdog(60, async {
+        let runtime_dir = crate::util::TempDir::new("long-runtime-dir");
+        let dir = runtime_dir.path();
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let url = url(&"n".repeat(64));
+        let socket = dir
+            .join("anyipc")
+            .join(format!("shm-{}.sock", "n".repeat(64)));
+        assert!(socket.as_os_str().len() > 107, "{}", socket.display());
+        for args in [vec!["listen", &url], vec!["send", &url, "hi"]] {
+            let out = Command::new(crate::util::anyipc_bin())
+                .args(&args)
+                .env("XDG_RUNTIME_DIR", dir)
+                .stdin(Stdio::null())
+                .output()
+                .await
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success(), "{args:?}: {stderr}");
+            assert!(
+                stderr.contains("a socket path must be at most 107 bytes"),
+                "{args:?}: {stderr}"
+            );
+        }
+    })
+    .await;
+}

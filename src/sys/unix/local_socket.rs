@@ -161,11 +161,14 @@ where
 /// the wait in any case.
 ///
 /// # Errors
-/// The OS's (`NotFound`, `ConnectionRefused`, …); `TimedOut` past `limit`.
+/// `InvalidInput` for a path too long for a socket address (the message names it and the
+/// limit, as binding's does); the OS's (`NotFound`, `ConnectionRefused`, …); `TimedOut` past
+/// `limit`.
 pub(crate) async fn connect_unix_socket(
     path: &Path,
     limit: Option<Duration>,
 ) -> io::Result<tokio::net::UnixStream> {
+    super::check_socket_path_len(path)?;
     let limit = limit.unwrap_or(FULL_QUEUE_DEFAULT_LIMIT);
     retry_while_would_block(limit, || tokio::net::UnixStream::connect(path)).await
 }
