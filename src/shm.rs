@@ -39,8 +39,10 @@
 //! The ring indices are the truth; a doorbell is rung only when the other side has said, in
 //! its parked word, that it sleeps. A side with nothing to do spins for
 //! [`DEFAULT_SPIN`] and then parks on the connection's socket through tokio's reactor (no
-//! thread, no blocked worker); a side woken from a park that still finds nothing to do parks
-//! again at once, without spinning, so an idle connection costs next to no CPU. A ring is
+//! thread, no blocked worker); a side that its parked recheck wakes and that still finds
+//! nothing to do parks again at once, without spinning, so an idle connection costs next
+//! to no CPU (polled earlier, for its task's other business, it spins as usual: a reply
+//! to a request just sent comes sooner than its doorbell). A ring is
 //! one byte sent with `MSG_DONTWAIT` on the ringer's own end of the socket, so no peer can
 //! make it block (a full socket buffer means the bell already rings). With `busy_poll=true` it never parks, yielding to other tasks between
 //! spins. In both modes a side that has spun 10 µs calls `sched_yield` every 64 checks, so a

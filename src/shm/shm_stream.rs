@@ -105,6 +105,11 @@ pub struct ShmStream {
     mode: WaitMode,
     read_parked: bool,
     write_parked: bool,
+    /// The recheck deadline each half parked under (set with its `*_parked` flag): polled
+    /// again once it has passed, the half was (or may as well have been) woken by the
+    /// recheck, with nothing new to do, and parks again without spinning ([`Spin::new`]).
+    read_parked_until: tokio::time::Instant,
+    write_parked_until: tokio::time::Instant,
     peer_gone: bool,
     /// While parked, look at the rings again this often even without a doorbell: a hostile or
     /// corrupted peer can clear our "parked" flag so that it never rings, and a sleeper must
@@ -234,6 +239,8 @@ impl ShmStream {
             mode,
             read_parked: false,
             write_parked: false,
+            read_parked_until: tokio::time::Instant::now(),
+            write_parked_until: tokio::time::Instant::now(),
             peer_gone: false,
             recheck: Box::pin(tokio::time::sleep(PARKED_RECHECK)),
             credentials,
@@ -314,20 +321,21 @@ impl ShmStream {
         if !sleep {
             return Poll::Ready(Ok(()));
         }
+        if self.recheck.is_elapsed() {
+            self.recheck
+                .as_mut()
+                .reset(tokio::time::Instant::now() + PARKED_RECHECK);
+        }
+        let until = self.recheck.deadline();
         match half {
-            Half::Read => self.read_parked = true,
-            Half::Write => self.write_parked = true,
+            Half::Read => (self.read_parked, self.read_parked_until) = (true, until),
+            Half::Write => (self.write_parked, self.write_parked_until) = (true, until),
         }
         self.wakers.register(half, cx.waker());
         let fan_waker = self.fan_waker.clone();
         let mut fan_cx = Context::from_waker(&fan_waker);
         if self.poll_socket(&mut fan_cx) {
             return Poll::Ready(Ok(()));
-        }
-        if self.recheck.is_elapsed() {
-            self.recheck
-                .as_mut()
-                .reset(tokio::time::Instant::now() + PARKED_RECHECK);
         }
         if self.recheck.as_mut().poll(&mut fan_cx).is_ready() {
             return Poll::Ready(Ok(()));
@@ -417,6 +425,14 @@ impl ShmStream {
         }
     }
 
+    /// Whether the recheck that a half parked under (`until`) is due: polled now, that half
+    /// was woken by it (or by something else just as late), not by the peer's doorbell,
+    /// which comes with work, or by its own task's other business (a request just sent,
+    /// whose reply a spin would catch sooner than a doorbell).
+    fn rechecked_since(&self, until: tokio::time::Instant) -> bool {
+        tokio::time::Instant::now() >= until
+    }
+
     fn unpark(&mut self, half: Half) {
         match half {
             Half::Read if self.read_parked => {
@@ -435,12 +451,11 @@ impl ShmStream {
 /// Spin bookkeeping for one poll: looks at the clock only every 64 rounds.
 #[derive(Debug, Default)]
 struct Spin {
-    /// This poll follows a park of its half: whatever woke it (the doorbell, the parked
-    /// recheck, the other half's wake-up), the peer was not in the middle of answering, so
-    /// finding nothing to do it parks again at once rather than spin. (It spun for
-    /// [`DEFAULT_SPIN`] after every recheck: an idle connection burned a spin budget ten
-    /// times a second per parked half.)
-    woke_from_park: bool,
+    /// This poll follows a park of its half that the parked recheck ended
+    /// ([`ShmStream::rechecked_since`]): finding nothing to do, it parks again at once
+    /// rather than spin. (It spun for [`DEFAULT_SPIN`] after every recheck: an idle
+    /// connection burned a spin budget ten times a second per parked half.)
+    woke_by_recheck: bool,
     started: Option<Instant>,
     rounds: u32,
 }
@@ -452,17 +467,17 @@ thread_local! {
 }
 
 impl Spin {
-    /// Bookkeeping for a poll of a half that `was_parked` (or not).
-    fn new(was_parked: bool) -> Spin {
+    /// Bookkeeping for a poll of a half that the parked recheck woke (or not).
+    fn new(rechecked: bool) -> Spin {
         Spin {
-            woke_from_park: was_parked,
+            woke_by_recheck: rechecked,
             ..Spin::default()
         }
     }
 
-    /// Whether to go on spinning, within `budget`; never after a park (`woke_from_park`).
+    /// Whether to go on spinning, within `budget`; never after a park (`woke_by_recheck`).
     fn keep_spinning(&mut self, budget: Duration) -> bool {
-        if budget.is_zero() || self.woke_from_park {
+        if budget.is_zero() || self.woke_by_recheck {
             return false;
         }
         #[cfg(test)]
@@ -509,7 +524,7 @@ impl AsyncRead for ShmStream {
         if buf.remaining() == 0 {
             return Poll::Ready(Ok(()));
         }
-        let mut spin = Spin::new(this.read_parked);
+        let mut spin = Spin::new(this.read_parked && this.rechecked_since(this.read_parked_until));
         this.unpark(Half::Read);
         loop {
             // SAFETY: the ring only writes initialised bytes into the unfilled part, and we
@@ -553,7 +568,8 @@ impl AsyncWrite for ShmStream {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let mut spin = Spin::new(this.write_parked);
+        let mut spin =
+            Spin::new(this.write_parked && this.rechecked_since(this.write_parked_until));
         this.unpark(Half::Write);
         // Asked once per write: once it waits for room, `wait` watches the socket.
         if this.peer_gone_now() {

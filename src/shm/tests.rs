@@ -256,12 +256,18 @@ async fn a_parked_half_woken_with_nothing_to_do_parks_again_without_spinning() {
             _ = &mut write => unreachable!("the ring has no room"),
             () = tokio::time::sleep(Duration::from_millis(1)) => {}
         }
+        // Past the recheck they parked under, without polling them: the first poll below is
+        // then as late as a recheck's, not a poll between rechecks (which spins; see below).
+        tokio::time::sleep(Duration::from_millis(150)).await;
         let parked = spins();
         // Ten seconds of paused time: the rechecks wake both halves about a hundred times.
+        // (The timer first: its own wake-up at the end, which is not a recheck's, ends the
+        // select without polling the halves, which would spin then; see below.)
         tokio::select! {
+            biased;
+            () = tokio::time::sleep(Duration::from_secs(10)) => {}
             _ = &mut read => unreachable!("nothing was sent to the client"),
             _ = &mut write => unreachable!("the ring has no room"),
-            () = tokio::time::sleep(Duration::from_secs(10)) => {}
         }
         spins() - parked
     }
@@ -273,4 +279,23 @@ async fn a_parked_half_woken_with_nothing_to_do_parks_again_without_spinning() {
         writes.get()
     );
     assert_eq!(spun, 0, "woken halves with nothing to do spun");
+
+    // Polled again before the recheck is due (its task woke for something else, a request
+    // it just sent, say), a parked half spins as before: a reply would come in well under
+    // the spin budget, sooner than its doorbell.
+    // (The first poll here is as late as the recheck the half parked under, which the
+    // timer above ended with: it parks again under the next one, and the second is early.)
+    let mut before = spins();
+    for _ in 0..2 {
+        before = spins();
+        tokio::select! {
+            biased;
+            _ = &mut read => unreachable!("nothing was sent to the client"),
+            () = std::future::ready(()) => {}
+        }
+    }
+    assert!(
+        spins() > before,
+        "a half polled between rechecks did not spin"
+    );
 }
