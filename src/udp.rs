@@ -11,7 +11,8 @@
 //!
 //! `connect` succeeds whether or not anything listens: no datagram has been sent yet. When
 //! the server's host answers one with "port unreachable", the client's next receive (or
-//! send) fails with `ConnectionRefused` at once, instead of waiting for a reply that cannot
+//! send) fails with `ConnectionRefused` at once (on Linux, the tested platform; Windows
+//! reports it as `ConnectionReset` on a receive), instead of waiting for a reply that cannot
 //! come. The refusal is reported once and the connection stays usable: a server that starts
 //! later gets the next datagram. A host or firewall that drops datagrams silently tells
 //! nothing; `recv_timeout=` bounds that wait.

@@ -73,7 +73,8 @@ impl FileConsumer {
     /// committed cursor; otherwise (or if it never committed) where `opts.from` says. A
     /// named consumer without a cursor that starts at the end (`from=end`) stores its cursor
     /// there at once, so that opened again it does not skip what was appended meanwhile.
-    /// The directory is created if missing, so consumers may start before the producer.
+    /// The directory is created if missing, so consumers may start before the producer,
+    /// unless `opts.follow` is false: a log that is not there is then `NotFound`.
     ///
     /// ```
     /// # tokio_test::block_on(async {
@@ -100,7 +101,8 @@ impl FileConsumer {
     ///
     /// # Errors
     /// `InvalidData` for a damaged cursor; `InvalidInput` when `dir` is a file or `name`
-    /// breaks the name rules; OS errors.
+    /// breaks the name rules; `NotFound` when `dir` is missing and `opts.follow` is false;
+    /// OS errors.
     ///
     /// # Cancel safety
     /// Cancel safe.

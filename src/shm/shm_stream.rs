@@ -425,12 +425,15 @@ impl ShmStream {
         }
     }
 
-    /// Whether the recheck that a half parked under (`until`) is due: polled now, that half
-    /// was woken by it (or by something else just as late), not by the peer's doorbell,
-    /// which comes with work, or by its own task's other business (a request just sent,
-    /// whose reply a spin would catch sooner than a doorbell).
+    /// Whether the recheck that a half parked under (`until`) is due, and not long past:
+    /// polled now, that half was woken by it (or by something else just as late), not by the
+    /// peer's doorbell, which comes with work, or by its own task's other business (a
+    /// request just sent, whose reply a spin would catch sooner than a doorbell). A park
+    /// more than a recheck period old is stale (its poll was cancelled: a `recv_timeout`, a
+    /// `select!` that took another branch), and a poll after it is new business too.
     fn rechecked_since(&self, until: tokio::time::Instant) -> bool {
-        tokio::time::Instant::now() >= until
+        let now = tokio::time::Instant::now();
+        now >= until && now < until + PARKED_RECHECK
     }
 
     fn unpark(&mut self, half: Half) {

@@ -298,4 +298,18 @@ async fn a_parked_half_woken_with_nothing_to_do_parks_again_without_spinning() {
         spins() > before,
         "a half polled between rechecks did not spin"
     );
+
+    // A park whose poll was given up (a timeout, a select that took another branch) and
+    // that is more than a recheck old is stale: the next poll is new business, and spins.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = spins();
+    tokio::select! {
+        biased;
+        _ = &mut read => unreachable!("nothing was sent to the client"),
+        () = std::future::ready(()) => {}
+    }
+    assert!(
+        spins() > before,
+        "a half polled long after a given-up park did not spin"
+    );
 }

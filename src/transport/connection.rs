@@ -32,7 +32,8 @@ const RAW_TYPED_REFUSED: &str = "typed values need message boundaries, which fra
 /// |---|---|
 /// | peer closed | the stream ends (`None`); a later send fails with `BrokenPipe` (the first send after the close may still succeed on sockets and pipes: the OS reports the close to a writer only after it) |
 /// | peer closed inside a frame | `UnexpectedEof` (with `framing=lines`, a last line without its newline is delivered, as a line reader would) |
-/// | nothing listens at the endpoint | `NotFound` (named endpoints) or `ConnectionRefused` (tcp) |
+/// | nothing listens at the endpoint | `NotFound` (named endpoints) or `ConnectionRefused` (sockets; for `udp://` on Linux, on the first receive or send after the host refused a datagram) |
+/// | a `tcp://` or `udp://` host name that does not resolve | `NotFound`, naming the host |
 /// | the endpoint is taken by a live listener | `AddrInUse` |
 /// | no message for `recv_timeout`, a send or flush held up for `send_timeout`, connect over `connect_timeout` | `TimedOut` |
 /// | a message over `max_frame` (or an `mq://` queue's `max_message_len`) to send, or, with `framing=lines`, one holding `\n` or ending with `\r` | `InvalidInput`, with a [`FrameError`](crate::codec::FrameError) inside |
@@ -387,9 +388,10 @@ impl Connection {
     /// To name the type (say, in a struct field), build it with [`Typed::new`] instead:
     /// `Typed<Connection, Request, Reply, Json>`.
     ///
-    /// On a connection with `framing=raw` every send and receive of the result is
-    /// `Unsupported` (nothing is sent): raw reads are not messages, so values would be
-    /// merged or split (the JSON values `1` and `2` received as `12`).
+    /// On a connection with `framing=raw` every send of the result is `Unsupported` (nothing
+    /// is sent), and its stream yields `Unsupported` once, then ends: raw reads are not
+    /// messages, so values would be merged or split (the JSON values `1` and `2` received
+    /// as `12`).
     pub fn typed<In, Out>(
         self,
         format: impl Format + fmt::Debug,

@@ -19,8 +19,8 @@ use std::task::{ready, Context, Poll};
 ///
 /// Values need message boundaries: over a connection with `framing=raw`, whose reads are
 /// not messages (the JSON values `1` and `2` would arrive as one `12`),
-/// [`Connection::typed`](crate::Connection::typed) gives a `Typed` whose every send and
-/// receive is `Unsupported`, and sends nothing. (`Typed::new` cannot tell what its inner
+/// [`Connection::typed`](crate::Connection::typed) gives a `Typed` whose every send is
+/// `Unsupported` and sends nothing, and whose stream yields `Unsupported` once, then ends. (`Typed::new` cannot tell what its inner
 /// stream keeps: do not give it one that merges or splits messages.)
 ///
 /// ```
@@ -46,6 +46,8 @@ pub struct Typed<T, In, Out, F> {
     format: F,
     /// Why every send and receive is refused (`Unsupported`); `None` when they are not.
     refused: Option<&'static str>,
+    /// A refused receive has reported why: the stream has ended.
+    refusal_reported: bool,
     types: PhantomData<fn(Out) -> In>,
 }
 
@@ -70,6 +72,7 @@ impl<T, In, Out, F> Typed<T, In, Out, F> {
             inner,
             format,
             refused: None,
+            refusal_reported: false,
             types: PhantomData,
         }
     }
@@ -204,6 +207,11 @@ where
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         if let Err(e) = this.check_usable() {
+            // Once: a loop that goes on after an error would otherwise spin on it for ever.
+            if this.refusal_reported {
+                return Poll::Ready(None);
+            }
+            this.refusal_reported = true;
             return Poll::Ready(Some(Err(e)));
         }
         let item = ready!(this.inner.poll_next_unpin(cx));

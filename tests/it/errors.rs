@@ -371,6 +371,8 @@ async fn typed_over_raw_framing_is_unsupported_not_merged_values() {
         let err = server.recv().await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::Unsupported, "{err}");
         assert!(err.to_string().contains("framing=raw"), "{err}");
+        // Said once, then the stream ends: a loop that goes on after errors does not spin.
+        assert!(server.recv().await.unwrap().is_none());
 
         let mut client = anyipc::connect(&url).await.unwrap().typed::<u32, u32>(Json);
         let mut peer = listener.accept().await.unwrap();
