@@ -1239,6 +1239,61 @@ async fn bridge_with_a_connected_stdio_side_ends_with_its_one_session() {
     .await;
 }
 
+/// Between a server and `stdio://`, the end of stdin is a half-close (as with `nc -N`): the
+/// server sees the end of its input, and its replies still come out on stdout until it
+/// closes (they were dropped: the first end ended the session). A stdio that cannot be
+/// taken is not taken again for ever: the bridge exits 1 at once.
+#[tokio::test]
+async fn bridge_to_stdio_forwards_replies_after_the_end_of_stdin() {
+    watchdog(WATCHDOG, async {
+        let mut server = anyipc::bind("tcp://127.0.0.1:0?framing=lines")
+            .await
+            .expect("bind");
+        let tcp = format!("connect:{}", server.endpoint());
+        let stdio = "connect:stdio://?framing=lines";
+        let (mut bridge, mut stdin) = Proc::start_on_pipes(&["bridge", &tcp, stdio]);
+        bridge.stderr_after("bridging ").await;
+        let mut conn = server.accept().await.expect("the bridge connects");
+        stdin.write_all(b"req1\nreq2\n").await.expect("write stdin");
+        drop(stdin);
+        let mut requests = Vec::new();
+        while let Some(msg) = conn.next().await {
+            requests.push(msg.expect("a request"));
+        }
+        assert_eq!(requests, ["req1", "req2"], "then the end of stdin travels");
+        for reply in ["rep1", "rep2"] {
+            conn.send(reply).await.expect("reply");
+        }
+        drop(conn);
+        assert_eq!(bridge.stdout_lines(2).await, ["rep1", "rep2"]);
+        let (status, stderr) = tokio::time::timeout(ENDS_WITHIN, bridge.wait_out())
+            .await
+            .expect("the bridge ends with its one session");
+        assert!(status.success(), "{status}: {stderr:?}");
+
+        // Pipes named by a stale ANYIPC_CHILD_FDS (another parent's) are refused the same way
+        // every time: said once, exit 1.
+        let mut bridge = Proc::spawn(
+            &["bridge", &tcp, stdio],
+            &[("ANYIPC_CHILD_FDS", "1:stdio")],
+            Stdio::piped(),
+            Stdio::piped(),
+        );
+        let _held = server.accept();
+        let (status, stderr) = tokio::time::timeout(ENDS_WITHIN, bridge.wait_out())
+            .await
+            .expect("the bridge does not retry stdio for ever");
+        assert_eq!(status.code(), Some(1), "{stderr:?}");
+        assert!(
+            stderr
+                .iter()
+                .any(|l| l.contains("cannot connect to stdio://")),
+            "{stderr:?}"
+        );
+    })
+    .await;
+}
+
 /// A bound `file://` side has one reader, so the bridge forwards its one session and ends
 /// with it: exit 0 after a file read to its end, 1 when that session fails; it does not wait
 /// for ever on an accept that cannot come.

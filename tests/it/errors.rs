@@ -172,6 +172,11 @@ async fn an_unresolvable_host_is_not_found_naming_it() {
         assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
         assert!(err.to_string().starts_with(&url), "{err}");
         drop(listener);
+        // A port held by a socket that is bound but does not listen: refused, and no other
+        // test's listener can be given it meanwhile, as a freed one could be.
+        let held = tokio::net::TcpSocket::new_v4().unwrap();
+        held.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let url = format!("tcp://{}", held.local_addr().unwrap());
         let err = anyipc::connect(&url).await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused, "{err}");
         assert!(err.to_string().starts_with(&url), "{err}");

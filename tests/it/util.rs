@@ -21,22 +21,37 @@ pub(crate) fn unique_name(prefix: &str) -> String {
 }
 
 /// A UDP port on 127.0.0.1 that nothing listens on, so the host answers a datagram sent there
-/// with "port unreachable". Taken below the OS's range of ports for `bind(0)` (which every
+/// with "port unreachable". Taken outside the OS's range of ports for `bind(0)` (which every
 /// other test binds in), one this process has not handed out before: a port freed in that
 /// range could be given to another test's listener at once, which would then answer.
 pub(crate) fn silent_udp_port() -> u16 {
     static NEXT: AtomicU32 = AtomicU32::new(0);
-    let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+    let range: Vec<u32> = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
-        .and_then(|range| range.split_whitespace().next()?.parse::<u32>().ok())
-        .unwrap_or(32_768);
-    let base = 20_000 + std::process::id() % 5_000;
+        .map(|text| {
+            text.split_whitespace()
+                .filter_map(|n| n.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let (first, last) = match range[..] {
+        [first, last] => (first, last),
+        _ => (32_768, 60_999),
+    };
+    // Below the range where there is room (most hosts), else above it.
+    let (start, end) = if first > 26_000 {
+        (20_000, first)
+    } else {
+        (last + 1, 65_536)
+    };
+    assert!(
+        end > start + 1_000,
+        "no room outside the bind(0) range {first}-{last}"
+    );
+    let offset = std::process::id() % ((end - start) / 2);
     loop {
-        let port = base + NEXT.fetch_add(1, Ordering::Relaxed);
-        assert!(
-            port < ephemeral_start,
-            "no silent UDP port below {ephemeral_start}"
-        );
+        let port = start + offset + NEXT.fetch_add(1, Ordering::Relaxed);
+        assert!(port < end, "no silent UDP port left in {start}-{end}");
         // Free now (a fixed port other tests or programs use would be taken): checked by
         // binding it, then letting it go.
         if std::net::UdpSocket::bind(("127.0.0.1", port as u16)).is_ok() {

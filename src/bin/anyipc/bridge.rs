@@ -53,7 +53,10 @@
 //! accepted on the bound side (each client accepted while it runs is closed at once, with a
 //! line on stderr, rather than kept waiting for a stdin it can never have), or between two
 //! servers the first session, and ends with it: exit 0 when it ended cleanly, 1 when it
-//! failed. `stdio://` on both sides is refused.
+//! failed. Between two servers the end of stdin is a half-close (as with `nc -N`): the
+//! server's replies are still forwarded to stdout until it closes. A stdio that cannot be
+//! taken (not pipes, a stale `ANYIPC_CHILD_FDS`) is not tried again. `stdio://` on both
+//! sides is refused.
 //!
 //! With `-v`, the counts of messages forwarded take a message only once a flush of the side
 //! it went to succeeded: one that side refused (it closed or died) is not counted. A sink
@@ -128,9 +131,10 @@ connect: on two of them is refused.
 A connected stdio:// side is this process's stdin and stdout (both pipes), which can be \
 taken once, so the bridge serves one session: the first client accepted on the bound side \
 (each client accepted while it runs is closed at once, with a line on stderr), or, between \
-two servers, the first session. The bridge ends with it: exit 0 when it ended cleanly (the \
-client closed and stdin reached its end, or a server closed), 1 when it failed. stdio:// on \
-both sides is refused.
+two servers, the first session; there, the end of stdin is a half-close, and the server's \
+replies still come out until it closes. The bridge ends with it: exit 0 when it ended \
+cleanly (the client closed and stdin reached its end, or the server closed), 1 when it \
+failed, or when stdio cannot be taken. stdio:// on both sides is refused.
 
 Exit codes: 0 on Ctrl-C or SIGTERM (or at the end of a bound file:// side read with \
 follow=false, or of the one session of a stdio:// side), 1 runtime failure (cannot bind, \
@@ -675,11 +679,15 @@ async fn join_servers(a: &Endpoint, b: &Endpoint, shared: &Arc<Shared>) -> Resul
 /// at `give_up` and the endpoint is tried for the whole of `--retry`. `give_up` also bounds
 /// each attempt (a TCP connect to a host that drops packets takes about two minutes to
 /// fail), though never to less than [`MIN_ATTEMPT`]. A bad URL or an unsupported scheme is
-/// not retried.
+/// not retried, and neither is an endpoint that [connects once](connects_once): a failed
+/// first take of stdio fails the same way every time.
 async fn connect_with_backoff(
     endpoint: &Endpoint,
     give_up: Option<Instant>,
 ) -> io::Result<Connection> {
+    if connects_once(endpoint) {
+        return anyipc::connect(endpoint).await;
+    }
     let mut pause = FIRST_BACKOFF;
     loop {
         let attempt = anyipc::connect(endpoint);

@@ -39,7 +39,8 @@ log (see `anyipc ls`). \
 A name whose owner is alive is refused unless --force; forced, the owner keeps running but can \
 no longer be found by name. A queue is removed with the messages in it; processes that have it \
 open keep using it until they close it. Another user's queue, which `anyipc ls` does not list, \
-is found by name too: root may remove it, anyone else is refused by the OS. A log is removed with its records and consumer \
+is found by name too: root may remove it (a live one with --force), anyone else is refused \
+by the OS. A log is removed with its records and consumer \
 cursors (other files in its directory, and so the directory, are kept); a log with a live \
 writer is refused unless --force. A log `anyipc ls` does not list (written under another \
 XDG_RUNTIME_DIR, or before a reboot emptied it) is found by its files. shm://NAME is both a connection's rendezvous name and a \

@@ -142,9 +142,20 @@ pub(super) async fn run(
             .map_err(|f| f.ends("B->A", (roles[1], &b_endpoint)))
     };
     let outcome = if end_on_first_close {
+        tokio::pin!(a_to_b, b_to_a);
+        // The end of a `stdio://` side's input is a half-close, not a close (as with `nc
+        // -N`): it travels to the other side, whose replies are still forwarded until it
+        // closes. Any other end, or that side's close, ends the session at once.
+        let stdio = |endpoint: &Endpoint| endpoint.scheme() == Scheme::Stdio;
         tokio::select! {
-            r = a_to_b => r,
-            r = b_to_a => r,
+            r = &mut a_to_b => match r {
+                Ok(()) if stdio(&a_endpoint) => b_to_a.await,
+                r => r,
+            },
+            r = &mut b_to_a => match r {
+                Ok(()) if stdio(&b_endpoint) => a_to_b.await,
+                r => r,
+            },
         }
     } else if ends_when_dropped {
         tokio::pin!(a_to_b, b_to_a);
