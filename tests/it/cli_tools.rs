@@ -1273,7 +1273,7 @@ async fn bridge_to_stdio_forwards_replies_after_the_end_of_stdin() {
 
         // Pipes named by a stale ANYIPC_CHILD_FDS (another parent's) are refused the same way
         // every time: said once, exit 1.
-        let mut bridge = Proc::spawn(
+        let bridge = Proc::spawn(
             &["bridge", &tcp, stdio],
             &[("ANYIPC_CHILD_FDS", "1:stdio")],
             Stdio::piped(),
