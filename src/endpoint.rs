@@ -455,6 +455,12 @@ impl Endpoint {
         }
     }
 
+    /// `err` with this endpoint in front of its message and its kind kept: the OS's own
+    /// ("Address already in use") names neither host, port nor path.
+    pub(crate) fn error(&self, err: std::io::Error) -> std::io::Error {
+        std::io::Error::new(err.kind(), format!("{self}: {err}"))
+    }
+
     /// A copy whose `host:port` has another port (the port a listener really bound).
     pub(crate) fn with_port(&self, port: u16) -> Endpoint {
         let mut endpoint = self.clone();

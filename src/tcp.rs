@@ -74,11 +74,6 @@ pub(crate) async fn resolve(endpoint: &Endpoint) -> io::Result<Vec<SocketAddr>> 
     Ok(addrs)
 }
 
-/// `err` with the endpoint in front of its message (the OS's says neither host nor port).
-fn naming(endpoint: &Endpoint, err: io::Error) -> io::Error {
-    io::Error::new(err.kind(), format!("{endpoint}: {err}"))
-}
-
 fn stream_connection(
     stream: tokio::net::TcpStream,
     peer: std::net::SocketAddr,
@@ -98,8 +93,8 @@ pub(crate) async fn connect(endpoint: &Endpoint) -> io::Result<Connection> {
     let addrs = resolve(endpoint).await?;
     let stream = tokio::net::TcpStream::connect(&addrs[..])
         .await
-        .map_err(|e| naming(endpoint, e))?;
-    let peer = stream.peer_addr().map_err(|e| naming(endpoint, e))?;
+        .map_err(|e| endpoint.error(e))?;
+    let peer = stream.peer_addr().map_err(|e| endpoint.error(e))?;
     stream_connection(stream, peer, endpoint)
 }
 
@@ -116,7 +111,7 @@ impl TcpListener {
         let addrs = resolve(endpoint).await?;
         let listener = tokio::net::TcpListener::bind(&addrs[..])
             .await
-            .map_err(|e| naming(endpoint, e))?;
+            .map_err(|e| endpoint.error(e))?;
         let bound = endpoint.with_port(listener.local_addr()?.port());
         Ok((TcpListener { listener }, bound))
     }

@@ -85,7 +85,7 @@ impl ShmListener {
                     format!("{endpoint}: a live listener holds this name"),
                 )
             } else {
-                io::Error::new(e.kind(), format!("{endpoint}: {e}"))
+                endpoint.error(e)
             }
         })?;
         // The name is ours now: whatever socket file is left belongs to a dead listener.
@@ -94,7 +94,7 @@ impl ShmListener {
             _ => {}
         }
         let listener = sys::LinkedSocket::bind(&path, endpoint.mode_option())
-            .map_err(|e| io::Error::new(e.kind(), format!("{endpoint}: {e}")))?;
+            .map_err(|e| endpoint.error(e))?;
         Ok(ShmListener {
             listener,
             endpoint,

@@ -173,7 +173,7 @@ impl ShmStream {
                     io::ErrorKind::NotFound,
                     format!("{endpoint}: no listener holds this name"),
                 ),
-                _ => io::Error::new(e.kind(), format!("{endpoint}: {e}")),
+                _ => endpoint.error(e),
             })?;
         let key = sys::shm::random_u64()?;
         let segment = Segment::create(capacity, key)?;

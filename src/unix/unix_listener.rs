@@ -37,7 +37,7 @@ impl UnixListener {
                             format!("{endpoint}: another server bound it first"),
                         )
                     } else {
-                        io::Error::new(e.kind(), format!("{endpoint}: {e}"))
+                        endpoint.error(e)
                     }
                 })?
             }
@@ -92,7 +92,7 @@ fn bind_abstract(endpoint: &Endpoint) -> io::Result<sys::LinkedSocket> {
             e.kind(),
             format!("{endpoint}: a live server holds this abstract name"),
         ),
-        _ => io::Error::new(e.kind(), format!("{endpoint}: {e}")),
+        _ => endpoint.error(e),
     })?;
     Ok(sys::LinkedSocket::unlinked(listener))
 }
@@ -132,7 +132,7 @@ async fn reclaim_if_stale(endpoint: &Endpoint, path: &Path) -> io::Result<()> {
         }
         // Removed between the look and the probe: nothing to reclaim.
         Probe::Gone => Ok(()),
-        Probe::Failed(e) => Err(io::Error::new(e.kind(), format!("{endpoint}: {e}"))),
+        Probe::Failed(e) => Err(endpoint.error(e)),
     }
 }
 
