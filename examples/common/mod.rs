@@ -170,18 +170,19 @@ pub(crate) fn queue_name_from_env(usage: &'static str) -> Result<String, Usage> 
 pub(crate) fn exit_status(example: &str, result: Result<(), Box<dyn Error>>) -> u8 {
     match result {
         Ok(()) => 0,
-        Err(err) if err.downcast_ref::<Usage>().is_some_and(|usage| usage.help) => {
-            let usage = err.downcast_ref::<Usage>().map_or("", |usage| usage.usage);
-            println!("usage: {usage}");
-            0
-        }
-        Err(err) => {
-            eprintln!("{example}: {err}");
-            if err.is::<Usage>() {
-                2
-            } else {
-                1
+        Err(err) => match err.downcast_ref::<Usage>() {
+            Some(usage) if usage.help => {
+                println!("usage: {}", usage.usage);
+                0
             }
-        }
+            usage => {
+                eprintln!("{example}: {err}");
+                if usage.is_some() {
+                    2
+                } else {
+                    1
+                }
+            }
+        },
     }
 }

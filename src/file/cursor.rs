@@ -76,15 +76,8 @@ pub fn remove_cursor(dir: impl AsRef<Path>, name: &str) -> io::Result<()> {
     let dir = dir.as_ref();
     check_name(name)?;
     let mut paths = vec![cursor_path(dir, name)];
-    match std::fs::read_dir(dir) {
-        Ok(entries) => {
-            for entry in entries {
-                let file = entry?.file_name();
-                if file.to_str().and_then(cursor_temp_owner) == Some(name) {
-                    paths.push(dir.join(file));
-                }
-            }
-        }
+    match temp_files(dir, name) {
+        Ok(temps) => paths.extend(temps),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
@@ -102,24 +95,31 @@ pub fn remove_cursor(dir: impl AsRef<Path>, name: &str) -> io::Result<()> {
 /// may be a store under way in another process, and is left alone. Best effort: a file
 /// that cannot be looked at or removed stays, for the next open.
 pub(crate) fn remove_stale_temps(dir: &Path, name: &str) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let file = entry.file_name();
-        if file.to_str().and_then(cursor_temp_owner) != Some(name) {
-            continue;
-        }
-        let stale = entry
-            .metadata()
+    for path in temp_files(dir, name).unwrap_or_default() {
+        let stale = std::fs::symlink_metadata(&path)
             .and_then(|meta| meta.modified())
             .ok()
             .and_then(|written| written.elapsed().ok())
             .is_some_and(|age| age >= STALE_TEMP_AGE);
-        if stale && std::fs::remove_file(entry.path()).is_ok() {
-            tracing::debug!(file = %entry.path().display(), "removed a crashed store's temporary cursor file");
+        if stale && std::fs::remove_file(&path).is_ok() {
+            tracing::debug!(file = %path.display(), "removed a crashed store's temporary cursor file");
         }
     }
+}
+
+/// The temporary cursor files of consumer `name` in `dir` ([`cursor_temp_owner`]).
+///
+/// # Errors
+/// Reading the directory fails (`NotFound` when it is missing).
+fn temp_files(dir: &Path, name: &str) -> io::Result<Vec<std::path::PathBuf>> {
+    let mut temps = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let file = entry?.file_name();
+        if file.to_str().and_then(cursor_temp_owner) == Some(name) {
+            temps.push(dir.join(file));
+        }
+    }
+    Ok(temps)
 }
 
 /// `InvalidInput` unless `name` is a consumer name (the `consumer=` option's rules: it

@@ -153,9 +153,9 @@ impl ShmStream {
     /// # Errors
     /// `NotFound` when no listener holds the name; `InvalidInput` for a URL that is not
     /// `shm://`, a `capacity` over 1 GiB, or a name whose socket path in the runtime
-    /// directory is too long for a socket address (as `bind` says); `ConnectionRefused` if the listener goes away
-    /// during the handshake; `TimedOut` when the listener's accept queue stays full for
-    /// `connect_timeout` (10 s without one).
+    /// directory is too long for a socket address (as `bind` says); `ConnectionRefused` if
+    /// the listener goes away during the handshake; `TimedOut` when the listener's accept
+    /// queue stays full for `connect_timeout` (10 s without one).
     ///
     /// # Cancel safety
     /// Cancel safe: dropping the future abandons the attempt.
@@ -478,7 +478,8 @@ impl Spin {
         }
     }
 
-    /// Whether to go on spinning, within `budget`; never after a park (`woke_by_recheck`).
+    /// Whether to go on spinning, within `budget`; never in a poll the parked recheck woke
+    /// (`woke_by_recheck`).
     fn keep_spinning(&mut self, budget: Duration) -> bool {
         if budget.is_zero() || self.woke_by_recheck {
             return false;

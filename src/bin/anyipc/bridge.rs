@@ -730,7 +730,7 @@ async fn connect_with_backoff(
 /// Whether `endpoint` can be connected to once only: `stdio://` is this process's stdin and
 /// stdout (or the pipes from an anyipc parent), which the first connection takes; a second
 /// is refused with `AddrInUse`, which connecting would retry for ever.
-fn connects_once(endpoint: &Endpoint) -> bool {
+pub(super) fn connects_once(endpoint: &Endpoint) -> bool {
     endpoint.scheme() == Scheme::Stdio
 }
 

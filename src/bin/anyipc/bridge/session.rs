@@ -2,7 +2,9 @@
 //! docs of `bridge`), what each carries ([`Carry`]), when the session ends, and how
 //! ([`Ended`]).
 
-use super::{fails_again, never_ends, taken_again, Counter, Counts, Role, Shared, LINGER};
+use super::{
+    connects_once, fails_again, never_ends, taken_again, Counter, Counts, Role, Shared, LINGER,
+};
 use crate::endpoint_arg::no_way_back;
 use anyipc::{Connection, Endpoint, Scheme};
 use futures::{SinkExt, StreamExt, TryStreamExt};
@@ -143,17 +145,16 @@ pub(super) async fn run(
     };
     let outcome = if end_on_first_close {
         tokio::pin!(a_to_b, b_to_a);
-        // The end of a `stdio://` side's input is a half-close, not a close (as with `nc
-        // -N`): it travels to the other side, whose replies are still forwarded until it
-        // closes. Any other end, or that side's close, ends the session at once.
-        let stdio = |endpoint: &Endpoint| endpoint.scheme() == Scheme::Stdio;
+        // The end of a `stdio://` side's input ([`connects_once`]) is a half-close, not a
+        // close (as with `nc -N`): it travels to the other side, whose replies are still
+        // forwarded until it closes. Any other end, or that side's close, ends the session.
         tokio::select! {
             r = &mut a_to_b => match r {
-                Ok(()) if stdio(&a_endpoint) => b_to_a.await,
+                Ok(()) if connects_once(&a_endpoint) => b_to_a.await,
                 r => r,
             },
             r = &mut b_to_a => match r {
-                Ok(()) if stdio(&b_endpoint) => a_to_b.await,
+                Ok(()) if connects_once(&b_endpoint) => a_to_b.await,
                 r => r,
             },
         }
