@@ -48,6 +48,27 @@ impl AcceptErrors {
         Some(RETRY_DELAY)
     }
 
+    /// The next connection `listener` accepts: a failed accept is waited out
+    /// ([`wait_out`](Self::wait_out)) and tried again, until one succeeds or the listener
+    /// looks broken.
+    ///
+    /// # Errors
+    /// The error that ends the command (accepting keeps failing).
+    pub(crate) async fn accept(
+        &mut self,
+        listener: &mut anyipc::Listener,
+    ) -> Result<anyipc::Connection, crate::CliError> {
+        loop {
+            match listener.accept().await {
+                Ok(conn) => {
+                    self.accepted();
+                    return Ok(conn);
+                }
+                Err(err) => self.wait_out(&err, listener.endpoint()).await?,
+            }
+        }
+    }
+
     /// An accept on `endpoint` failed with `err`: waits the pause [`failed`](Self::failed)
     /// gives, or returns the error that ends the command.
     pub(crate) async fn wait_out(

@@ -423,13 +423,7 @@ async fn one_client(
 ) -> Result<(), CliError> {
     let mut listener = bind_and_announce(bound, target, swapped).await?;
     let mut accept_errors = AcceptErrors::default();
-    let client = loop {
-        match listener.accept().await {
-            Ok(client) => break client,
-            Err(err) => accept_errors.wait_out(&err, listener.endpoint()).await?,
-        }
-    };
-    accept_errors.accepted();
+    let client = accept_errors.accept(&mut listener).await?;
     let one_connection = one_reader(bound);
     let session = client_session(
         client,
@@ -463,17 +457,12 @@ async fn refuse_clients(
     accept_errors: &mut AcceptErrors,
 ) -> Result<std::convert::Infallible, CliError> {
     loop {
-        match listener.accept().await {
-            Ok(client) => {
-                accept_errors.accepted();
-                eprintln!(
-                    "anyipc: bridge: closing client {}: {target} serves one session, the \
-                     first client's, and it is running",
-                    client.peer_addr()
-                );
-            }
-            Err(err) => accept_errors.wait_out(&err, listener.endpoint()).await?,
-        }
+        let client = accept_errors.accept(listener).await?;
+        eprintln!(
+            "anyipc: bridge: closing client {}: {target} serves one session, the first \
+             client's, and it is running",
+            client.peer_addr()
+        );
     }
 }
 
