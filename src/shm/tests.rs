@@ -155,6 +155,16 @@ async fn garbage_instead_of_a_hello_is_refused() {
     assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
 }
 
+/// A client and the server side it was accepted as, on `shm://NAME-PID?query` (the
+/// listener is gone by then: accepted connections live on without it).
+async fn connected_pair(name: &str, query: &str) -> (ShmStream, ShmStream) {
+    let url = format!("shm://{name}-{}?{query}", std::process::id());
+    let mut listener = super::ShmListener::bind(url.as_str()).await.unwrap();
+    let client = ShmStream::connect(url.as_str()).await.unwrap();
+    let server = listener.accept().await.unwrap();
+    (client, server)
+}
+
 /// One write of 512 KiB into an empty 1 MiB ring takes one piece of `WRITE_CHUNK` (the reader
 /// can start on it while the writer copies the next), and the reader gets every byte in order.
 #[tokio::test]
@@ -162,13 +172,7 @@ async fn a_large_write_is_taken_one_piece_at_a_time() {
     use super::shm_stream::WRITE_CHUNK;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    let url = format!(
-        "shm://unit-write-chunk-{}?capacity=1MiB",
-        std::process::id()
-    );
-    let mut listener = super::ShmListener::bind(url.as_str()).await.unwrap();
-    let mut client = ShmStream::connect(url.as_str()).await.unwrap();
-    let mut server = listener.accept().await.unwrap();
+    let (mut client, mut server) = connected_pair("unit-write-chunk", "capacity=1MiB").await;
     let data: Vec<u8> = (0..512 << 10).map(|i: u32| (i % 251) as u8).collect();
     let taken = client.write(&data).await.unwrap();
     assert_eq!(taken, WRITE_CHUNK);
@@ -231,13 +235,7 @@ async fn a_parked_half_woken_with_nothing_to_do_parks_again_without_spinning() {
     use std::time::Duration;
     use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
-    let url = format!(
-        "shm://unit-idle-no-spin-{}?capacity=4096",
-        std::process::id()
-    );
-    let mut listener = super::ShmListener::bind(url.as_str()).await.unwrap();
-    let mut client = ShmStream::connect(url.as_str()).await.unwrap();
-    let _server = listener.accept().await.unwrap();
+    let (mut client, _server) = connected_pair("unit-idle-no-spin", "capacity=4096").await;
     client.write_all(&[1; 4096]).await.unwrap(); // the client's ring is full now
     let spins = || SPIN_ROUNDS.with(Cell::get);
 
