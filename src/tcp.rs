@@ -1,7 +1,9 @@
 //! `tcp://host:port`: TCP streams, with TCP_NODELAY on unless `nodelay=false`.
 //!
 //! Reach other machines with the same code that talks to local processes. Bind port 0 to get
-//! any free port; [`Listener::endpoint`](crate::Listener::endpoint) names it.
+//! any free port; [`Listener::endpoint`](crate::Listener::endpoint) names it. Connecting to
+//! port 0 (here and on `udp://`) is refused at once with `InvalidInput` and an
+//! [`EndpointParseError`] inside: nothing can listen there.
 //!
 //! ```
 //! # tokio_test::block_on(async {
@@ -34,8 +36,9 @@
 //! # Ok::<(), std::io::Error>(()) }).unwrap();
 //! ```
 
+use crate::endpoint::ParseErrorKind;
 use crate::transport::{AnyStream, Connection};
-use crate::{Address, Endpoint};
+use crate::{Address, Endpoint, EndpointParseError};
 use std::io;
 use std::net::SocketAddr;
 use std::task::{ready, Context, Poll};
@@ -48,6 +51,23 @@ fn host_port(endpoint: &Endpoint) -> io::Result<(&str, u16)> {
             format!("{endpoint} has no host:port"),
         )),
     }
+}
+
+/// Refuses to connect to port 0 (`tcp://` and `udp://`): it asks the OS for a free port when
+/// binding, and nothing listens there, so a connect to it is a bad URL for connecting
+/// (`InvalidInput` with an [`EndpointParseError`] inside), not the OS's `ConnectionRefused`.
+/// The URL itself parses: the same endpoint binds.
+pub(crate) fn refuse_port_zero(endpoint: &Endpoint) -> io::Result<()> {
+    let (_, port) = host_port(endpoint)?;
+    if port != 0 {
+        return Ok(());
+    }
+    let scheme = endpoint.scheme();
+    let reason = "port 0 can only be bound (it asks the OS for a free port); connect to the \
+                  port a listener got, which its endpoint names"
+        .to_owned();
+    let kind = ParseErrorKind::InvalidAddress { scheme, reason };
+    Err(EndpointParseError::new(&endpoint.to_string(), kind).into())
 }
 
 /// The addresses the `host:port` of a `tcp://` or `udp://` endpoint resolves to, in the
@@ -90,6 +110,7 @@ fn stream_connection(
 
 /// Connects to `tcp://host:port`, trying each address the host resolves to.
 pub(crate) async fn connect(endpoint: &Endpoint) -> io::Result<Connection> {
+    refuse_port_zero(endpoint)?;
     let addrs = resolve(endpoint).await?;
     let stream = tokio::net::TcpStream::connect(&addrs[..])
         .await

@@ -109,6 +109,7 @@ async fn resolve(endpoint: &Endpoint) -> io::Result<SocketAddr> {
 
 /// "Connects" a UDP socket to the server: datagrams go there and only its come back.
 pub(crate) async fn connect(endpoint: &Endpoint) -> io::Result<Connection> {
+    crate::tcp::refuse_port_zero(endpoint)?;
     let server = resolve(endpoint).await?;
     let local: SocketAddr = if server.is_ipv4() {
         (std::net::Ipv4Addr::UNSPECIFIED, 0).into()

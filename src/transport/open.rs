@@ -22,8 +22,8 @@ use std::io;
 /// ```
 ///
 /// # Errors
-/// `InvalidInput` for a malformed URL (the [`EndpointParseError`](crate::EndpointParseError)
-/// inside); `NotFound` or `ConnectionRefused` when nothing listens; `TimedOut` past
+/// `InvalidInput` for a malformed URL or port 0 of `tcp://` or `udp://`, which only binding
+/// takes (the [`EndpointParseError`](crate::EndpointParseError) inside); `NotFound` or `ConnectionRefused` when nothing listens; `TimedOut` past
 /// `connect_timeout`; `Unsupported` for a scheme this platform lacks.
 ///
 /// # Cancel safety

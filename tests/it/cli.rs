@@ -1306,6 +1306,10 @@ async fn bad_usage_exits_2_with_one_line() {
         )
         .await;
         assert_usage_error(&["listen", "tcp://127.0.0.1:0", "--count", "0"], "--count").await;
+        // Port 0 is for binding only: a bad URL to send to, not "nothing listens".
+        for url in ["tcp://127.0.0.1:0", "udp://127.0.0.1:0"] {
+            assert_usage_error(&["send", url, "hi"], "port 0 can only be bound").await;
+        }
         assert_usage_error(
             &["send", "tcp://127.0.0.1:1", "--timeout", "soon", "x"],
             "soon",

@@ -83,6 +83,39 @@ async fn malformed_urls_are_invalid_input() {
     .await;
 }
 
+/// Port 0 asks the OS for a free port when binding; nothing can listen there, so connecting
+/// to it is a bad URL for connecting (`InvalidInput`, an `EndpointParseError` inside, saying
+/// port 0 can only be bound), refused before anything is sent, not the `ConnectionRefused`
+/// the OS would give. Binding port 0 still gets a free port.
+#[tokio::test]
+async fn connecting_to_port_0_is_invalid_input() {
+    watchdog(20, async {
+        for url in [
+            "tcp://127.0.0.1:0",
+            "udp://127.0.0.1:0",
+            "tcp://localhost:0?nodelay=false",
+        ] {
+            let err = anyipc::connect(url).await.map(drop).expect_err(url);
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{url}: {err}");
+            let inner = err
+                .get_ref()
+                .and_then(|e| e.downcast_ref::<EndpointParseError>())
+                .unwrap_or_else(|| panic!("{url}: no EndpointParseError inside {err:?}"));
+            assert_eq!(inner.input(), url);
+            assert!(
+                err.to_string().contains("port 0 can only be bound"),
+                "{err}"
+            );
+            let listener = anyipc::bind(url).await.unwrap();
+            let anyipc::Address::HostPort { port, .. } = listener.endpoint().address() else {
+                panic!("{url}: bound to {}", listener.endpoint());
+            };
+            assert_ne!(*port, 0, "{url}");
+        }
+    })
+    .await;
+}
+
 /// A TCP client that resets its connection before the server accepts it is a connection
 /// that ends at once, not an accept error (a server's accept loop gives up after a run of
 /// errors); the next client is accepted after it.
