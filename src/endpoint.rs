@@ -253,6 +253,15 @@ impl Endpoint {
         if spec.key == "max_frame" {
             self.check_max_frame(&parsed, value)?;
         }
+        if spec.key == "mode" && matches!(self.address, Address::Abstract(_)) {
+            return Err(ParseErrorKind::OptionNotApplicable {
+                key: spec.key.to_owned(),
+                reason: "mode= sets a socket file's permissions, and an abstract name \
+                         (unix://@name) has no file: anyone on this machine may connect to it; \
+                         use allow_uids= to choose who may, or bind a path"
+                    .to_owned(),
+            });
+        }
         self.options.insert(spec.key, parsed);
         Ok(())
     }

@@ -8,8 +8,9 @@
 //! live server reaches it as one connection that closes at once, without a byte (a server
 //! that counts or serves one client sees it; `peer()` names the binding process). `@name` is a Linux
 //! abstract name: no file, no permissions (anyone on the machine may connect), gone with the
-//! listener; binding one with `mode=` is refused (`InvalidInput`), as it could restrict
-//! nothing. `allow_uids=` refuses clients of other users at accept, on a path or a name.
+//! listener; its URL with `mode=` is refused when parsed (`InvalidInput` with an
+//! [`EndpointParseError`](crate::EndpointParseError) inside, on connect as on bind), as a mode
+//! could restrict nothing. `allow_uids=` refuses clients of other users at accept, on a path or a name.
 //!
 //! Binders of one path are serialised (a lock on its directory, held for the few system
 //! calls of the check, the reclaim and the bind), so of two racing for the same path, one wins

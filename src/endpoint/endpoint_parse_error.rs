@@ -60,6 +60,22 @@ pub enum ParseErrorKind {
     },
     /// A key given twice.
     DuplicateOption(String),
+    /// An option the scheme takes, but not with this address: `mode=` on a `unix://@name`
+    /// abstract name, which has no file to give a mode.
+    ///
+    /// ```
+    /// use anyipc::endpoint::ParseErrorKind;
+    ///
+    /// let err = anyipc::Endpoint::parse("unix://@app?mode=0600").unwrap_err();
+    /// assert!(matches!(err.kind(), ParseErrorKind::OptionNotApplicable { key, .. } if key == "mode"));
+    /// assert!(err.to_string().contains("allow_uids="), "{err}");
+    /// ```
+    OptionNotApplicable {
+        /// The key.
+        key: String,
+        /// Why it does not apply, and what to do instead.
+        reason: String,
+    },
     /// A query part without `=`.
     MalformedQuery(String),
     /// A path given to [`Endpoint::from_path`](crate::Endpoint::from_path) that is not
@@ -141,6 +157,9 @@ impl fmt::Display for EndpointParseError {
                 "bad value `{value}` for option `{key}`: expected {expected}"
             ),
             ParseErrorKind::DuplicateOption(key) => write!(f, "option `{key}` is given twice"),
+            ParseErrorKind::OptionNotApplicable { key, reason } => {
+                write!(f, "option `{key}` does not apply here: {reason}")
+            }
             ParseErrorKind::MalformedQuery(part) => {
                 write!(f, "query part `{part}` is not key=value")
             }

@@ -186,7 +186,7 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
         schemes: NAMED_FILES,
         kind: ValueKind::Mode,
         default: "0600",
-        meaning: "permissions of the created socket, FIFO, segment or file (refused binding a \
+        meaning: "permissions of the created socket, FIFO, segment or file (a bad URL with a \
                   unix:// abstract name, which has no file; a pipe:// name is its user's \
                   only, whatever its mode: see anyipc::pipe)",
     },

@@ -107,10 +107,16 @@ fn options(scheme: Scheme) -> BoxedStrategy<BTreeMap<&'static str, OptionValue>>
 
 fn endpoint() -> impl Strategy<Value = Endpoint> {
     proptest::sample::select(Scheme::ALL.to_vec()).prop_flat_map(|scheme| {
-        (address(scheme), options(scheme)).prop_map(move |(address, options)| Endpoint {
-            scheme,
-            address,
-            options,
+        (address(scheme), options(scheme)).prop_map(move |(address, mut options)| {
+            // An abstract name has no file to give a mode (refused when parsed).
+            if matches!(address, Address::Abstract(_)) {
+                options.remove("mode");
+            }
+            Endpoint {
+                scheme,
+                address,
+                options,
+            }
         })
     })
 }
@@ -608,4 +614,37 @@ fn drops_bad_message_follows_each_transport() {
         assert!(!drops("fifo:///tmp/f", &too_long(largest + 1)));
         assert!(!drops("fifo:///tmp/f", &corrupt));
     }
+}
+
+/// `mode=` sets a socket file's permissions, and an abstract name has none: the URL is
+/// refused when it is parsed (whatever the order, and through `with_option`), so connect
+/// and bind refuse it alike, as a bad URL.
+#[test]
+fn an_abstract_unix_name_refuses_mode() {
+    use super::ParseErrorKind;
+    for url in ["unix://@x?mode=0600", "unix://@x?allow_uids=1&mode=0700"] {
+        let err = Endpoint::parse(url).unwrap_err();
+        assert!(
+            matches!(err.kind(), ParseErrorKind::OptionNotApplicable { key, .. } if key == "mode"),
+            "{url}: {err:?}"
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains("mode") && text.contains("allow_uids="),
+            "{text}"
+        );
+        assert_eq!(err.input(), url);
+    }
+    let err = Endpoint::parse("unix://@x")
+        .unwrap()
+        .with_option("mode", "0600")
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), ParseErrorKind::OptionNotApplicable { .. }),
+        "{err:?}"
+    );
+    // A path takes it, and so does a path that starts with `@`.
+    assert!(Endpoint::parse("unix:///tmp/x.sock?mode=0600").is_ok());
+    let at = Endpoint::from_path(Scheme::Unix, "@x").unwrap();
+    assert!(at.with_option("mode", "0600").is_ok());
 }

@@ -73,20 +73,10 @@ impl UnixListener {
     }
 }
 
-/// Binds a Linux abstract name (`unix://@name`). It has no file, so no permissions: `mode=`
-/// would restrict nothing and is refused rather than ignored.
+/// Binds a Linux abstract name (`unix://@name`). It has no file, so no permissions: an
+/// endpoint with `mode=` was refused when its URL was parsed.
 fn bind_abstract(endpoint: &Endpoint) -> io::Result<sys::LinkedSocket> {
     let path = socket_path(endpoint)?;
-    if endpoint.option("mode").is_some() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!(
-                "{endpoint}: mode= sets a socket file's permissions, and an abstract name has \
-                 no file: anyone on this machine may connect to it; use allow_uids= to choose \
-                 who may, or bind a path"
-            ),
-        ));
-    }
     let listener = tokio::net::UnixListener::bind(path).map_err(|e| match e.kind() {
         io::ErrorKind::AddrInUse => io::Error::new(
             e.kind(),

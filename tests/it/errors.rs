@@ -65,6 +65,7 @@ async fn malformed_urls_are_invalid_input() {
             "tcp://127.0.0.1:1?max_frame=big",
             "tcp://127.0.0.1:1?nodelay=true&nodelay=false",
             "stdio://something",
+            "unix://@anyipc-abstract-with-mode?mode=0600",
         ] {
             for result in [
                 anyipc::connect(url).await.map(drop),

@@ -672,8 +672,9 @@ fn a_pipe_server_that_fails_after_linking_leaves_no_socket_file() {
 }
 
 /// `unix://@name` has no file, so `mode=` could restrict nothing: a bind with it is refused
-/// (`InvalidInput`, naming the option and what to use), rather than leaving the name open to
-/// every user while its URL says 0600. A second bind of a held name says which name.
+/// as a bad URL (`InvalidInput`, an `EndpointParseError` inside naming the option and what to
+/// use), rather than leaving the name open to every user while its URL says 0600. A second
+/// bind of a held name says which name.
 #[cfg(target_os = "linux")]
 #[tokio::test]
 async fn an_abstract_name_refuses_mode_and_names_itself_in_use() {
@@ -686,6 +687,10 @@ async fn an_abstract_name_refuses_mode_and_names_itself_in_use() {
             text.contains("mode=") && text.contains("allow_uids="),
             "{err}"
         );
+        let inner = err
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<anyipc::EndpointParseError>());
+        assert!(inner.is_some(), "no EndpointParseError inside {err:?}");
         // Nothing was bound: the name is free.
         let _listener = anyipc::bind(&url).await.unwrap();
         let err = anyipc::bind(&url).await.unwrap_err();
