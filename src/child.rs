@@ -236,7 +236,7 @@ pub(crate) fn spawn_piped(
 fn start(command: &mut Command) -> io::Result<Child> {
     command.spawn().map_err(|e| {
         let program = command.as_std().get_program();
-        io::Error::new(e.kind(), format!("cannot start {program:?}: {e}"))
+        crate::error::with_context(e.kind(), format!("cannot start {program:?}: {e}"), e)
     })
 }
 
@@ -387,12 +387,10 @@ fn take_parent_pipes_once() -> io::Result<(pipe::Receiver, pipe::Sender, String)
                     // named is the one case the checks cannot tell apart. `TAKEN` makes this
                     // the only attempt in the process, so anyipc does not own them already.
                     unsafe { crate::sys::adopt_inherited_fd(read, write) }.map_err(|e| {
-                        io::Error::new(
-                            e.kind(),
-                            format!(
-                                "{CHILD_FDS_ENV}={text:?} does not name the parent's pipes: {e}"
-                            ),
-                        )
+                        let message = format!(
+                            "{CHILD_FDS_ENV}={text:?} does not name the parent's pipes: {e}"
+                        );
+                        crate::error::with_context(e.kind(), message, e)
                     })?
                 }
             }

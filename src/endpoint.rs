@@ -465,9 +465,10 @@ impl Endpoint {
     }
 
     /// `err` with this endpoint in front of its message and its kind kept: the OS's own
-    /// ("Address already in use") names neither host, port nor path.
+    /// ("Address already in use") names neither host, port nor path. `err` stays inside as
+    /// the source, so [`raw_os_error`](crate::raw_os_error) still finds its code.
     pub(crate) fn error(&self, err: std::io::Error) -> std::io::Error {
-        std::io::Error::new(err.kind(), format!("{self}: {err}"))
+        crate::error::with_context(err.kind(), format!("{self}: {err}"), err)
     }
 
     /// A copy whose `host:port` has another port (the port a listener really bound).

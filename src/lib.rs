@@ -5,6 +5,7 @@ pub mod bench;
 pub mod child;
 pub mod codec;
 pub mod endpoint;
+mod error;
 #[cfg(unix)]
 pub mod fifo;
 pub mod file;
@@ -24,6 +25,7 @@ pub mod udp;
 pub mod unix;
 
 pub use endpoint::{Address, Endpoint, EndpointParseError, Scheme, ToEndpoint};
+pub use error::raw_os_error;
 pub use transport::{
     bind, connect, Connection, Duplex, Listener, MessageBatch, MessageBatchIter, MessageFramed,
     PeerCredentials, RecvMessage, SendMessage, StreamFramed, Transport, Typed,

@@ -116,8 +116,13 @@ pub(crate) async fn connect(endpoint: &Endpoint) -> io::Result<Connection> {
     } else {
         (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
     };
-    let socket = tokio::net::UdpSocket::bind(local).await?;
-    socket.connect(server).await?;
+    let socket = tokio::net::UdpSocket::bind(local)
+        .await
+        .map_err(|e| endpoint.error(e))?;
+    socket
+        .connect(server)
+        .await
+        .map_err(|e| endpoint.error(e))?;
     Ok(Connection::from_channel(
         AnyChannel::Udp(UdpChannel::client(socket, endpoint.max_frame())),
         endpoint,

@@ -117,7 +117,7 @@ pub(crate) async fn connect(endpoint: &Endpoint) -> io::Result<Connection> {
                 io::ErrorKind::ConnectionRefused if abstract_name => io::ErrorKind::NotFound,
                 kind => kind,
             };
-            io::Error::new(kind, format!("{endpoint}: {e}"))
+            crate::error::with_context(kind, format!("{endpoint}: {e}"), e)
         })?;
     let credentials = credentials(&stream);
     let peer = endpoint.address().to_string();

@@ -325,7 +325,7 @@ impl Region {
         check_name(name)?;
         let path = region_path(name)?;
         let file = sys::shm::open_own_file(&path)
-            .map_err(|e| io::Error::new(e.kind(), format!("region {name}: {e}")))?;
+            .map_err(|e| crate::error::with_context(e.kind(), format!("region {name}: {e}"), e))?;
         let len = file.metadata()?.len();
         if len < HEADER_LEN as u64 + 1 || len > (HEADER_LEN + MAX_SIZE) as u64 {
             return Err(invalid(name, format!("{len} bytes is not a region")));
@@ -888,7 +888,7 @@ impl RegionInfo {
         // the look below and the unlink would lose it (`Region::create`).
         let _creating = self.path.parent().and_then(lock_creators);
         let file = sys::shm::open_own_file(&self.path)
-            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", what())))?;
+            .map_err(|e| crate::error::with_context(e.kind(), format!("{}: {e}", what()), e))?;
         if FileIdentity::of(&file.metadata()?) != self.identity {
             return Ok(false);
         }

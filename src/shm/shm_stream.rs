@@ -181,7 +181,8 @@ impl ShmStream {
         handshake::send(&socket, &hello, &[segment.file().as_fd()])
             .await
             .map_err(|e| {
-                io::Error::new(io::ErrorKind::ConnectionRefused, format!("{endpoint}: {e}"))
+                let message = format!("{endpoint}: {e}");
+                crate::error::with_context(io::ErrorKind::ConnectionRefused, message, e)
             })?;
         ShmStream::new(segment, Side::Client, key, socket, &endpoint)
     }

@@ -50,7 +50,7 @@ pub(crate) async fn pipe_connect(
 ) -> io::Result<(PipeStream, Option<PeerCredentials>)> {
     let stream = Stream::connect(ns_name(name)?)
         .await
-        .map_err(|e| io::Error::new(e.kind(), format!("pipe://{name}: {e}")))?;
+        .map_err(|e| crate::error::with_context(e.kind(), format!("pipe://{name}: {e}"), e))?;
     Ok((stream, None))
 }
 

@@ -24,7 +24,7 @@ impl UdpListener {
     pub(crate) async fn bind(endpoint: &Endpoint) -> io::Result<(UdpListener, Endpoint)> {
         let limits = Limits::from_endpoint(endpoint);
         let addr = resolve(endpoint).await?;
-        let socket = Arc::new(UdpSocket::bind(addr).await?);
+        let socket = Arc::new(UdpSocket::bind(addr).await.map_err(|e| endpoint.error(e))?);
         let bound = endpoint.with_port(socket.local_addr()?.port());
         let (demux, new_peers) = Demux::start(socket.clone(), limits);
         Ok((

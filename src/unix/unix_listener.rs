@@ -32,9 +32,10 @@ impl UnixListener {
                 reclaim_if_stale(endpoint, path).await?;
                 sys::LinkedSocket::bind(path, endpoint.mode_option()).map_err(|e| {
                     if e.kind() == io::ErrorKind::AlreadyExists {
-                        io::Error::new(
+                        crate::error::with_context(
                             io::ErrorKind::AddrInUse,
                             format!("{endpoint}: another server bound it first"),
+                            e,
                         )
                     } else {
                         endpoint.error(e)
@@ -78,9 +79,10 @@ impl UnixListener {
 fn bind_abstract(endpoint: &Endpoint) -> io::Result<sys::LinkedSocket> {
     let path = socket_path(endpoint)?;
     let listener = tokio::net::UnixListener::bind(path).map_err(|e| match e.kind() {
-        io::ErrorKind::AddrInUse => io::Error::new(
+        io::ErrorKind::AddrInUse => crate::error::with_context(
             e.kind(),
             format!("{endpoint}: a live server holds this abstract name"),
+            e,
         ),
         _ => endpoint.error(e),
     })?;

@@ -552,16 +552,21 @@ async fn connect_parent_after_exec_in_place_refuses_the_old_numbers() {
 }
 
 /// A program that does not exist or cannot be run: the OS's error kind, in both modes, with
-/// the program named (the bare "No such file or directory" did not say which).
+/// the program named (the bare "No such file or directory" did not say which), and the OS's
+/// error code still there for `anyipc::raw_os_error`.
 #[tokio::test]
 async fn spawning_a_missing_or_non_executable_program_names_it() {
     let dir = TempDir::new("child-spawn");
     let missing = dir.path().join("no-such-program");
     let not_executable = dir.path().join("not-executable");
     std::fs::write(&not_executable, "#!/bin/sh\n").unwrap();
-    for (program, kind) in [
-        (&missing, io::ErrorKind::NotFound),
-        (&not_executable, io::ErrorKind::PermissionDenied),
+    for (program, kind, code) in [
+        (&missing, io::ErrorKind::NotFound, libc::ENOENT),
+        (
+            &not_executable,
+            io::ErrorKind::PermissionDenied,
+            libc::EACCES,
+        ),
     ] {
         for stdio in [false, true] {
             let options = ChildOptions::new().stdio(stdio);
@@ -569,6 +574,7 @@ async fn spawning_a_missing_or_non_executable_program_names_it() {
             assert_eq!(err.kind(), kind, "{err}");
             let name = program.display().to_string();
             assert!(err.to_string().contains(&name), "stdio {stdio}: {err}");
+            assert_eq!(anyipc::raw_os_error(&err), Some(code), "{err:?}");
         }
     }
 }

@@ -218,6 +218,49 @@ async fn an_unresolvable_host_is_not_found_naming_it() {
     .await;
 }
 
+/// An error that names its endpoint is rebuilt around the OS's, whose message names neither
+/// host nor port: the OS's error code stays reachable, as the error's `source()` and through
+/// `anyipc::raw_os_error`, on tcp, udp and unix (an abstract name's, and a path's on connect).
+#[tokio::test]
+async fn errors_naming_the_endpoint_keep_the_os_error_code() {
+    watchdog(20, async {
+        let abstract_name = format!("unix://@{}", unique_name("anyipc-os-code"));
+        let urls = ["tcp://127.0.0.1:0", "udp://127.0.0.1:0", &abstract_name];
+        // Abstract names are Linux's.
+        let urls = &urls[..if cfg!(target_os = "linux") { 3 } else { 2 }];
+        for url in urls {
+            let listener = anyipc::bind(*url).await.unwrap();
+            let bound = listener.endpoint().to_string();
+            let err = anyipc::bind(&bound).await.unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
+            assert!(err.to_string().starts_with(&bound), "{err}");
+            let code = anyipc::raw_os_error(&err).unwrap_or_else(|| panic!("no code: {err:?}"));
+            assert_eq!(
+                io::Error::from_raw_os_error(code).kind(),
+                io::ErrorKind::AddrInUse
+            );
+            let source = std::error::Error::source(&err)
+                .and_then(|s| s.downcast_ref::<io::Error>())
+                .unwrap_or_else(|| panic!("no io::Error source: {err:?}"));
+            assert_eq!(source.raw_os_error(), Some(code));
+        }
+        // Nothing listens at a unix path: connect's NotFound keeps ENOENT.
+        #[cfg(unix)]
+        {
+            let dir = crate::util::TempDir::new("os-code");
+            let url = format!("unix://{}", dir.join("nobody.sock"));
+            let err = anyipc::connect(&url).await.map(drop).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
+            assert_eq!(anyipc::raw_os_error(&err), Some(libc::ENOENT), "{err:?}");
+        }
+        // An error of the OS's own is its code, and one with no code has none.
+        let plain = io::Error::from_raw_os_error(7);
+        assert_eq!(anyipc::raw_os_error(&plain), Some(7));
+        assert_eq!(anyipc::raw_os_error(&io::Error::other("no code")), None);
+    })
+    .await;
+}
+
 /// `connect_timeout` on TCP, made deterministic with a listener whose accept queue is full:
 /// Linux then drops further SYNs, so a connect waits until it gives up.
 #[cfg(target_os = "linux")]

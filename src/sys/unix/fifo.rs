@@ -241,7 +241,7 @@ pub(crate) fn fifo_open_writer(path: &Path) -> io::Result<OwnedFd> {
             io::ErrorKind::InvalidInput,
             "is a symlink; refusing to follow it",
         ),
-        _ => io::Error::new(e.kind(), format!("fifo://{}: {e}", path.display())),
+        _ => crate::error::with_context(e.kind(), format!("fifo://{}: {e}", path.display()), e),
     })?;
     if !is_fifo(&fstat(fd.as_fd())?) {
         return Err(refuse(path, io::ErrorKind::InvalidInput, "is not a FIFO"));

@@ -190,11 +190,16 @@ pub(crate) async fn pipe_connect(
             Ok((stream, credentials))
         }
         // A socket file without a server behind it: nothing listens there.
-        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => Err(io::Error::new(
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => Err(crate::error::with_context(
             io::ErrorKind::NotFound,
             format!("pipe://{name}: no server is listening ({e})"),
+            e,
         )),
-        Err(e) => Err(io::Error::new(e.kind(), format!("pipe://{name}: {e}"))),
+        Err(e) => Err(crate::error::with_context(
+            e.kind(),
+            format!("pipe://{name}: {e}"),
+            e,
+        )),
     }
 }
 
