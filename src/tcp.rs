@@ -17,6 +17,25 @@
 //! # Ok::<(), std::io::Error>(()) }).unwrap();
 //! ```
 //!
+//! # IPv6 zones
+//!
+//! A link-local IPv6 address (`fe80::…`) is reachable only through a named link, its zone:
+//! the URL writes it after `%25` (RFC 6874: the `%` of `fe80::1%eth0`, escaped), as an
+//! interface name or index, here and on `udp://`: `tcp://[fe80::1%25eth0]:7000`,
+//! `tcp://[fe80::1%252]:7000`. The zone becomes the address's scope id; nothing goes to a
+//! resolver. A name is looked up on Unix only (on Windows give the index, or it is
+//! `Unsupported`); a name no interface has is `NotFound`. Without its zone, Linux refuses a
+//! link-local address (`InvalidInput`); on other addresses it takes a zone and ignores it.
+//!
+//! ```
+//! # tokio_test::block_on(async {
+//! let err = anyipc::connect("tcp://[fe80::1%25anyipc-none]:7000").await.unwrap_err();
+//! # #[cfg(unix)]
+//! assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+//! assert!(err.to_string().contains("anyipc-none"), "{err}");
+//! # Ok::<(), std::io::Error>(()) }).unwrap();
+//! ```
+//!
 //! # Listening
 //!
 //! The [`Listener`](crate::Listener) that [`bind`](crate::bind) returns for `tcp://` holds the
@@ -40,7 +59,7 @@ use crate::endpoint::ParseErrorKind;
 use crate::transport::{AnyStream, Connection};
 use crate::{Address, Endpoint, EndpointParseError};
 use std::io;
-use std::net::SocketAddr;
+use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::task::{ready, Context, Poll};
 
 fn host_port(endpoint: &Endpoint) -> io::Result<(&str, u16)> {
@@ -71,13 +90,17 @@ pub(crate) fn refuse_port_zero(endpoint: &Endpoint) -> io::Result<()> {
 }
 
 /// The addresses the `host:port` of a `tcp://` or `udp://` endpoint resolves to, in the
-/// resolver's order (never empty).
+/// resolver's order (never empty); an IPv6 address with a zone is its one address, with the
+/// zone's interface index as its scope id.
 ///
 /// # Errors
-/// `NotFound`, naming the host, when it does not resolve (the resolver's own error is of a
+/// `NotFound`, naming the host (or the zone's interface), when it does not resolve (the resolver's own error is of a
 /// kind no caller can match) or resolves to no address.
 pub(crate) async fn resolve(endpoint: &Endpoint) -> io::Result<Vec<SocketAddr>> {
     let (host, port) = host_port(endpoint)?;
+    if let Some((ip, zone)) = host.split_once('%') {
+        return Ok(vec![scoped(endpoint, ip, zone, port)?]);
+    }
     let not_found = |why: String| {
         io::Error::new(
             io::ErrorKind::NotFound,
@@ -92,6 +115,28 @@ pub(crate) async fn resolve(endpoint: &Endpoint) -> io::Result<Vec<SocketAddr>> 
         return Err(not_found("resolves to no address".to_owned()));
     }
     Ok(addrs)
+}
+
+/// The socket address of an IPv6 address with a zone (`fe80::1%eth0`): the zone is an
+/// interface index, or a name looked up (Unix). Nothing goes to a resolver.
+///
+/// # Errors
+/// `NotFound`, naming the endpoint and the zone, for an interface that does not exist;
+/// `Unsupported` for an interface name on Windows (an index works).
+fn scoped(endpoint: &Endpoint, ip: &str, zone: &str, port: u16) -> io::Result<SocketAddr> {
+    let invalid =
+        |why: String| io::Error::new(io::ErrorKind::InvalidInput, format!("{endpoint}: {why}"));
+    // The parser let only an IPv6 address and a u32 index (or a name) through.
+    let ip: Ipv6Addr = ip
+        .parse()
+        .map_err(|_| invalid(format!("`{ip}` is not an IPv6 address")))?;
+    let index = if zone.bytes().all(|b| b.is_ascii_digit()) {
+        zone.parse::<u32>()
+            .map_err(|_| invalid(format!("the zone index `{zone}` is too large")))?
+    } else {
+        crate::sys::interface_index(zone).map_err(|e| endpoint.error(e))?
+    };
+    Ok(SocketAddr::V6(SocketAddrV6::new(ip, port, 0, index)))
 }
 
 fn stream_connection(

@@ -17,9 +17,23 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Address {
-    /// `host:port` of `tcp://` and `udp://`. An IPv6 host is kept without its brackets.
+    /// `host:port` of `tcp://` and `udp://`. An IPv6 host is kept without its brackets, and
+    /// with its zone (the interface of a link-local address) after a `%`, as RFC 4007 writes
+    /// it: the URL `tcp://[fe80::1%25eth0]:80` (RFC 6874 spells the `%` as `%25`) has the host
+    /// `fe80::1%eth0`.
+    ///
+    /// ```
+    /// use anyipc::{Address, Endpoint};
+    ///
+    /// let ep: Endpoint = "tcp://[fe80::1%25eth0]:80".parse()?;
+    /// let host = "fe80::1%eth0".to_owned();
+    /// assert_eq!(ep.address(), &Address::HostPort { host, port: 80 });
+    /// assert_eq!(ep.to_string(), "tcp://[fe80::1%25eth0]:80");
+    /// # Ok::<(), anyipc::EndpointParseError>(())
+    /// ```
     HostPort {
-        /// A host name, IPv4 or IPv6 address.
+        /// A host name, IPv4 or IPv6 address; an IPv6 address may end with `%zone`, an
+        /// interface name or index.
         host: String,
         /// The port; 0 asks the OS for a free one when binding.
         port: u16,
@@ -74,14 +88,22 @@ fn check_abstract_name(name: &str) -> Result<(), String> {
 fn parse_host_port(text: &str) -> Result<Address, String> {
     let expected = "write it as host:port, e.g. 127.0.0.1:7000 or [::1]:7000";
     let (host, port) = if let Some(rest) = text.strip_prefix('[') {
-        let (host, after) = rest
+        let (bracketed, after) = rest
             .split_once(']')
             .ok_or_else(|| format!("an IPv6 host needs its closing `]`; {expected}"))?;
-        host.parse::<Ipv6Addr>()
-            .map_err(|_| format!("`{host}` is not an IPv6 address"))?;
+        let (ip, zone) = match bracketed.split_once('%') {
+            Some((ip, zone)) => (ip, Some(parse_zone(zone)?)),
+            None => (bracketed, None),
+        };
+        ip.parse::<Ipv6Addr>()
+            .map_err(|_| format!("`{ip}` is not an IPv6 address"))?;
         let port = after
             .strip_prefix(':')
             .ok_or_else(|| format!("the port is missing; {expected}"))?;
+        let host = match zone {
+            Some(zone) => format!("{ip}%{zone}"),
+            None => ip.to_owned(),
+        };
         (host, port)
     } else {
         let (host, port) = text
@@ -90,6 +112,7 @@ fn parse_host_port(text: &str) -> Result<Address, String> {
         if host.contains(':') {
             return Err(format!("an IPv6 host goes in brackets; {expected}"));
         }
+        let host = host.to_owned();
         if host.is_empty()
             || !host
                 .chars()
@@ -107,10 +130,35 @@ fn parse_host_port(text: &str) -> Result<Address, String> {
     let port = port
         .parse::<u16>()
         .map_err(|_| format!("`{port}` is not a port number (0 to 65535)"))?;
-    Ok(Address::HostPort {
-        host: host.to_owned(),
-        port,
-    })
+    Ok(Address::HostPort { host, port })
+}
+
+/// The zone of a bracketed IPv6 host, the part after its `%`: `25` (the escaped `%` of RFC
+/// 6874), then an interface name or index, which may hold `%XX` escapes. Returns it decoded.
+fn parse_zone(text: &str) -> Result<String, String> {
+    let example = "e.g. [fe80::1%25eth0]:80 or [fe80::1%252]:80";
+    let escaped = text.strip_prefix("25").ok_or_else(|| {
+        format!("the `%` before an IPv6 zone is written `%25` in a URL (RFC 6874), {example}")
+    })?;
+    let zone = percent_decode(escaped)?;
+    if zone.is_empty() {
+        return Err(format!(
+            "the IPv6 zone after `%25` is empty: name an interface or its index, {example}"
+        ));
+    }
+    if zone.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(format!(
+            "the IPv6 zone {zone:?} holds a space or control character: name an interface or \
+             its index, {example}"
+        ));
+    }
+    if zone.bytes().all(|b| b.is_ascii_digit()) && zone.parse::<u32>().is_err() {
+        return Err(format!(
+            "the IPv6 zone index `{zone}` is too large (at most {})",
+            u32::MAX
+        ));
+    }
+    Ok(zone)
 }
 
 /// Decodes `%XX` escapes; the result must be UTF-8.
@@ -155,9 +203,24 @@ fn percent_encode(text: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Address::HostPort { host, port } if host.contains(':') => {
-                write!(f, "[{host}]:{port}")
-            }
+            Address::HostPort { host, port } if host.contains(':') => match host.split_once('%') {
+                // RFC 6874: the zone's `%` is `%25`, and the zone is escaped as a URL needs.
+                Some((ip, zone)) => {
+                    write!(f, "[{ip}%25")?;
+                    for c in zone.chars() {
+                        if c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~') {
+                            write!(f, "{c}")?;
+                        } else {
+                            let mut buf = [0u8; 4];
+                            for byte in c.encode_utf8(&mut buf).bytes() {
+                                write!(f, "%{byte:02X}")?;
+                            }
+                        }
+                    }
+                    write!(f, "]:{port}")
+                }
+                None => write!(f, "[{host}]:{port}"),
+            },
             Address::HostPort { host, port } => write!(f, "{host}:{port}"),
             Address::Path(path) => {
                 let path = path.to_string_lossy();

@@ -18,6 +18,13 @@ fn host() -> impl Strategy<Value = String> {
         "[A-Za-z0-9_-][A-Za-z0-9._-]{0,30}",
         Just("localhost".to_owned()),
         Just("::".to_owned()),
+        // A zone (RFC 4007 `%zone`): an interface name, maybe with what a URL escapes, or
+        // an index.
+        (
+            any::<Ipv6Addr>(),
+            prop_oneof!["[a-z0-9%:\\[\\]/?#@\u{e9}.~_-]{1,15}", "[0-9]{1,9}"],
+        )
+            .prop_map(|(ip, zone)| format!("{ip}%{zone}")),
     ]
 }
 
@@ -647,4 +654,62 @@ fn an_abstract_unix_name_refuses_mode() {
     assert!(Endpoint::parse("unix:///tmp/x.sock?mode=0600").is_ok());
     let at = Endpoint::from_path(Scheme::Unix, "@x").unwrap();
     assert!(at.with_option("mode", "0600").is_ok());
+}
+
+/// IPv6 zones (RFC 6874): `%25` then an interface name or index, kept in the host as RFC
+/// 4007's `fe80::1%eth0`, and written back with `%25`.
+#[test]
+fn ipv6_hosts_take_a_zone() {
+    use super::ParseErrorKind;
+    for (url, host, canonical) in [
+        (
+            "tcp://[fe80::1%25lo]:80",
+            "fe80::1%lo",
+            "tcp://[fe80::1%25lo]:80",
+        ),
+        (
+            "udp://[fe80::1%251]:80",
+            "fe80::1%1",
+            "udp://[fe80::1%251]:80",
+        ),
+        (
+            "tcp://[::1%25eth0.2]:0",
+            "::1%eth0.2",
+            "tcp://[::1%25eth0.2]:0",
+        ),
+        (
+            "tcp://[fe80::1%25a%3Ab]:7",
+            "fe80::1%a:b",
+            "tcp://[fe80::1%25a%3Ab]:7",
+        ),
+        (
+            "tcp://[fe80::1%25a:b]:7",
+            "fe80::1%a:b",
+            "tcp://[fe80::1%25a%3Ab]:7",
+        ),
+    ] {
+        let e = Endpoint::parse(url).unwrap();
+        let Address::HostPort { host: h, .. } = e.address() else {
+            panic!("{url}: {e:?}");
+        };
+        assert_eq!(h, host, "{url}");
+        assert_eq!(e.to_string(), canonical, "{url}");
+        assert_eq!(Endpoint::parse(canonical).unwrap(), e, "{url}");
+    }
+    for (url, needle) in [
+        ("tcp://[fe80::1%lo]:80", "%25"),
+        ("tcp://[fe80::1%25]:80", "empty"),
+        ("tcp://[fe80::1%25%20x]:80", "space"),
+        ("tcp://[fe80::1%2599999999999]:80", "too large"),
+        ("tcp://[fe80::zz%25lo]:80", "not an IPv6 address"),
+        ("tcp://127.0.0.1%25lo:80", "not a host name"),
+        ("tcp://[fe80::1%25%zz]:80", "escape"),
+    ] {
+        let err = Endpoint::parse(url).unwrap_err();
+        assert!(
+            matches!(err.kind(), ParseErrorKind::InvalidAddress { .. }),
+            "{url}: {err:?}"
+        );
+        assert!(err.to_string().contains(needle), "{url}: {err}");
+    }
 }

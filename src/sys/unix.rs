@@ -593,6 +593,25 @@ pub(crate) fn abstract_socket_path(name: &str) -> io::Result<PathBuf> {
     ))
 }
 
+/// The index of network interface `name` (an IPv6 zone), or `NotFound` (with the OS's error
+/// inside) when there is no such interface.
+pub(crate) fn interface_index(name: &str) -> io::Result<u32> {
+    let missing = |source: io::Error| {
+        crate::error::with_context(
+            io::ErrorKind::NotFound,
+            format!("there is no network interface `{name}` ({source})"),
+            source,
+        )
+    };
+    let c_name = std::ffi::CString::new(name)
+        .map_err(|_| missing(io::Error::from(io::ErrorKind::InvalidInput)))?;
+    // SAFETY: if_nametoindex reads the NUL-terminated string, which lives across the call.
+    match unsafe { libc::if_nametoindex(c_name.as_ptr()) } {
+        0 => Err(missing(io::Error::last_os_error())),
+        index => Ok(index),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -107,3 +107,16 @@ impl fmt::Debug for PipeServer {
         f.debug_struct("PipeServer").finish_non_exhaustive()
     }
 }
+
+/// Interface names as IPv6 zones are not looked up here (`Unsupported`): give the
+/// interface's index instead (`[fe80::1%2512]`).
+pub(crate) fn interface_index(name: &str) -> io::Result<u32> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        format!(
+            "the IPv6 zone `{name}` names an interface, which anyipc looks up on Unix only; \
+             on Windows give the interface's index (`netsh interface ipv6 show interfaces`), \
+             e.g. [fe80::1%2512]"
+        ),
+    ))
+}

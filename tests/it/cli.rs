@@ -1309,6 +1309,8 @@ async fn bad_usage_exits_2_with_one_line() {
         // An abstract name has no file to give a mode: a bad URL whichever way it is used.
         assert_usage_error(&["listen", "unix://@anyipc-x?mode=0600"], "allow_uids=").await;
         assert_usage_error(&["send", "unix://@anyipc-x?mode=0600", "hi"], "allow_uids=").await;
+        // RFC 6874: an IPv6 zone's `%` is `%25` in a URL.
+        assert_usage_error(&["send", "tcp://[fe80::1%lo]:80", "hi"], "%25").await;
         // Port 0 is for binding only: a bad URL to send to, not "nothing listens".
         for url in ["tcp://127.0.0.1:0", "udp://127.0.0.1:0"] {
             assert_usage_error(&["send", url, "hi"], "port 0 can only be bound").await;

@@ -23,6 +23,8 @@ mod queue;
 #[cfg(target_os = "linux")]
 mod queue_process;
 #[cfg(target_os = "linux")]
+mod scoped_ipv6;
+#[cfg(target_os = "linux")]
 mod shm;
 mod stress;
 mod tour;
