@@ -94,8 +94,11 @@ pub(crate) fn refuse_port_zero(endpoint: &Endpoint) -> io::Result<()> {
 /// zone's interface index as its scope id.
 ///
 /// # Errors
-/// `NotFound`, naming the host (or the zone's interface), when it does not resolve (the resolver's own error is of a
-/// kind no caller can match) or resolves to no address.
+/// `NotFound`, naming the host (or the zone's interface), when it does not exist (or the
+/// resolver fails for good) or resolves to no address; `TimedOut`, naming the host, when the
+/// resolver could not answer for now (`EAI_AGAIN`, "Temporary failure in name resolution";
+/// Windows' `WSATRY_AGAIN`): a later try may succeed. Told apart by the resolver's error
+/// code (std's and tokio's `lookup_host` keep only its text, of a kind no caller can match).
 pub(crate) async fn resolve(endpoint: &Endpoint) -> io::Result<Vec<SocketAddr>> {
     let (host, port) = host_port(endpoint)?;
     if let Some((ip, zone)) = host.split_once('%') {
@@ -107,10 +110,18 @@ pub(crate) async fn resolve(endpoint: &Endpoint) -> io::Result<Vec<SocketAddr>> 
             format!("{endpoint}: the host `{host}` {why}"),
         )
     };
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|e| not_found(format!("does not resolve ({e})")))?
-        .collect();
+    // An address is its own; a name goes to the system resolver.
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let addrs = crate::sys::lookup_host(host, port).await.map_err(|e| {
+        let why = match e.kind() {
+            io::ErrorKind::TimedOut => "could not be resolved for now, a later try may succeed",
+            _ => "does not resolve",
+        };
+        let message = format!("{endpoint}: the host `{host}` {why} ({e})");
+        crate::error::with_context(e.kind(), message, e)
+    })?;
     if addrs.is_empty() {
         return Err(not_found("resolves to no address".to_owned()));
     }

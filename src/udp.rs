@@ -102,7 +102,8 @@ use std::net::SocketAddr;
 const RECV_BUFFER: usize = 65_536;
 
 /// The first address the endpoint's host resolves to (`NotFound`, naming the host, when it
-/// does not resolve).
+/// does not resolve; `TimedOut` when the resolver cannot answer for now: see
+/// `tcp::resolve`).
 async fn resolve(endpoint: &Endpoint) -> io::Result<SocketAddr> {
     Ok(crate::tcp::resolve(endpoint).await?[0])
 }

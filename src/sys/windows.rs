@@ -120,3 +120,23 @@ pub(crate) fn interface_index(name: &str) -> io::Result<u32> {
         ),
     ))
 }
+
+/// The addresses `host` resolves to, with `port` (tokio's `lookup_host`, which keeps
+/// Windows' error code).
+///
+/// # Errors
+/// `TimedOut` for `WSATRY_AGAIN` (11002: no name server answered, or one failed
+/// temporarily), `NotFound` otherwise; the OS error stays inside.
+pub(crate) async fn lookup_host(host: &str, port: u16) -> io::Result<Vec<std::net::SocketAddr>> {
+    const WSATRY_AGAIN: i32 = 11002;
+    match tokio::net::lookup_host((host, port)).await {
+        Ok(addrs) => Ok(addrs.collect()),
+        Err(e) => {
+            let kind = match e.raw_os_error() {
+                Some(WSATRY_AGAIN) => io::ErrorKind::TimedOut,
+                _ => io::ErrorKind::NotFound,
+            };
+            Err(crate::error::with_context(kind, e.to_string(), e))
+        }
+    }
+}

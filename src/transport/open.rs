@@ -23,8 +23,12 @@ use std::io;
 ///
 /// # Errors
 /// `InvalidInput` for a malformed URL or port 0 of `tcp://` or `udp://`, which only binding
-/// takes (the [`EndpointParseError`](crate::EndpointParseError) inside); `NotFound` or `ConnectionRefused` when nothing listens; `TimedOut` past
-/// `connect_timeout`; `Unsupported` for a scheme this platform lacks.
+/// takes (the [`EndpointParseError`](crate::EndpointParseError) inside); `NotFound` or
+/// `ConnectionRefused` when nothing listens; `TimedOut` past `connect_timeout`, or when the
+/// resolver cannot answer for a `tcp://` or `udp://` host name for now ("Temporary failure
+/// in name resolution": a later try may succeed, while a name that does not exist is
+/// `NotFound`); `Unsupported` for a scheme this platform lacks. An error the OS gave keeps
+/// its code for [`raw_os_error`](crate::raw_os_error).
 ///
 /// # Cancel safety
 /// Cancel safe: dropping the future abandons the attempt.
@@ -46,6 +50,7 @@ pub async fn connect(endpoint: impl ToEndpoint) -> io::Result<Connection> {
 ///
 /// # Errors
 /// `InvalidInput` for a malformed URL; `AddrInUse` when a live listener holds the endpoint;
+/// `NotFound` or `TimedOut` for a host name, as [`connect`] says;
 /// `Unsupported` for a scheme this platform lacks, and for `stdio://` (a child connects to
 /// its parent; nothing is bound); other OS errors as they come.
 ///

@@ -184,7 +184,9 @@ async fn default_max_frame_is_8_mib() {
 
 /// A host name that does not resolve (`.invalid` never does) is `NotFound` naming the host,
 /// on connect and bind, tcp and udp: the resolver's own error is of a kind no caller can
-/// match, and said neither host nor endpoint. Other tcp errors name the endpoint too.
+/// match, and said neither host nor endpoint. Other tcp errors name the endpoint too. (A
+/// machine whose resolver cannot be reached answers "temporary failure" instead: that is
+/// `TimedOut`, also naming the host, and the test says so.)
 #[tokio::test]
 async fn an_unresolvable_host_is_not_found_naming_it() {
     watchdog(60, async {
@@ -196,7 +198,13 @@ async fn an_unresolvable_host_is_not_found_naming_it() {
                 ("bind", anyipc::bind(&url).await.map(drop)),
             ] {
                 let err = result.expect_err(&url);
-                assert_eq!(err.kind(), io::ErrorKind::NotFound, "{what} {url}: {err}");
+                match err.kind() {
+                    io::ErrorKind::NotFound => {}
+                    io::ErrorKind::TimedOut if err.to_string().contains("for now") => {
+                        println!("the resolver is unreachable here: {err}");
+                    }
+                    _ => panic!("{what} {url}: {err:?}"),
+                }
                 assert!(err.to_string().contains(host), "{what} {url}: {err}");
             }
         }
