@@ -88,13 +88,15 @@ fn parse_error(err: &io::Error) -> Option<CliError> {
 
 /// What went wrong with a failed connect to `endpoint`, in one line that names it once:
 /// `nothing listens at pipe://app: No such file or directory (os error 2)` when the error
-/// means that nobody is there, `cannot connect to URL: …` otherwise.
+/// means that nobody is there, `cannot connect to URL: …` otherwise (a `tcp://` `NotFound`
+/// is a host that does not resolve or an IPv6 zone's interface that does not exist: nothing
+/// was tried).
 pub(crate) fn connect_failure(endpoint: &Endpoint, err: &io::Error) -> String {
     let detail = detail(endpoint, err);
-    let nobody = matches!(
-        err.kind(),
-        io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
-    );
+    let nobody = match err.kind() {
+        io::ErrorKind::NotFound => endpoint.scheme() != Scheme::Tcp,
+        kind => kind == io::ErrorKind::ConnectionRefused,
+    };
     if let Some(missing) = missing_queue(endpoint, err) {
         return missing;
     }
@@ -222,6 +224,16 @@ mod tests {
         assert_eq!(
             connect_failure(&tcp, &denied),
             "cannot connect to tcp://127.0.0.1:1?nodelay=false: no"
+        );
+        // A host or interface that is not there: nothing was tried.
+        let zoned = Endpoint::parse("tcp://[fe80::1%25nope]:80").unwrap();
+        let no_interface = io::Error::new(
+            io::ErrorKind::NotFound,
+            "tcp://[fe80::1%25nope]:80: there is no network interface `nope`",
+        );
+        assert_eq!(
+            connect_failure(&zoned, &no_interface),
+            "cannot connect to tcp://[fe80::1%25nope]:80: there is no network interface `nope`"
         );
         let mq = Endpoint::parse("mq://jobs").unwrap();
         let missing = io::Error::new(io::ErrorKind::NotFound, "no queue named \"jobs\"");
