@@ -1185,6 +1185,52 @@ async fn bridge_with_a_connected_stdio_side_serves_one_client_and_ends_with_it()
     .await;
 }
 
+/// A `udp://` sender refused while the one `stdio://` session runs is told so once: each of
+/// its datagrams is accepted as a new connection (the one before was closed), and the bridge
+/// printed a "closing client" line for every one of them.
+#[tokio::test]
+async fn a_refused_udp_sender_is_told_once_not_once_per_datagram() {
+    watchdog(WATCHDOG, async {
+        let args = ["bridge", "udp://127.0.0.1:0", "stdio://?framing=lines"];
+        let (mut bridge, _stdin) = Proc::start_on_pipes(&args);
+        let front = bridge.stderr_after("bridging ").await;
+        let (front, _) = front.split_once(" <-> ").expect("A <-> B");
+        let port: u16 = front.rsplit(':').next().unwrap().parse().expect("a port");
+        let mut first = anyipc::connect(front).await.expect("connect to the bridge");
+        first.send("one").await.expect("send");
+        assert_eq!(bridge.stdout_lines(1).await, ["one"]);
+
+        let (refused, refused_addr) = udp_sender().await;
+        refused.send_to(b"x", ("127.0.0.1", port)).await.unwrap();
+        let closing = bridge.stderr_after("anyipc: bridge: closing client ").await;
+        assert!(
+            closing.starts_with(&format!("{refused_addr}:")),
+            "{closing}"
+        );
+        for _ in 0..20 {
+            refused.send_to(b"x", ("127.0.0.1", port)).await.unwrap();
+        }
+        // Another sender's line comes after (most of) those datagrams were handled.
+        let (other, other_addr) = udp_sender().await;
+        other.send_to(b"y", ("127.0.0.1", port)).await.unwrap();
+        let other_closed = format!("anyipc: bridge: closing client {other_addr}:");
+        bridge.stderr_after(&other_closed).await;
+
+        let (_, stderr) = bridge.stop_with(libc::SIGTERM).await;
+        let about = format!("anyipc: bridge: closing client {refused_addr}:");
+        let lines = stderr.iter().filter(|l| l.starts_with(&about)).count();
+        assert_eq!(lines, 1, "{stderr:?}");
+    })
+    .await;
+}
+
+/// A UDP socket on 127.0.0.1 and its address as a listener names its sender.
+async fn udp_sender() -> (tokio::net::UdpSocket, String) {
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = socket.local_addr().unwrap().to_string();
+    (socket, addr)
+}
+
 /// Between two servers, a connected `stdio://` side gives one session too, and the bridge
 /// ends with it, exit 0, when the other server closes (it connected to that server again,
 /// and tried to take stdio again for ever). A session that fails, stdout's reader gone,

@@ -51,7 +51,8 @@
 //! A connected `stdio://` side (this process's stdin and stdout, or the pipes from an anyipc
 //! parent) can be connected to once: the bridge serves one session, with the first client
 //! accepted on the bound side (each client accepted while it runs is closed at once, with a
-//! line on stderr, rather than kept waiting for a stdin it can never have), or between two
+//! line on stderr once per client address, rather than kept waiting for a stdin it can never
+//! have), or between two
 //! servers the first session, and ends with it: exit 0 when it ended cleanly, 1 when it
 //! failed. Between two servers the end of stdin is a half-close (as with `nc -N`): the
 //! server's replies are still forwarded to stdout until it closes. A stdio that cannot be
@@ -130,7 +131,8 @@ connect: on two of them is refused.
 
 A connected stdio:// side is this process's stdin and stdout (both pipes), which can be \
 taken once, so the bridge serves one session: the first client accepted on the bound side \
-(each client accepted while it runs is closed at once, with a line on stderr), or, between \
+(each client accepted while it runs is closed at once, with a line on stderr once per client \
+address), or, between \
 two servers, the first session; there, the end of stdin is a half-close, and the server's \
 replies still come out until it closes. The bridge ends with it: exit 0 when it ended \
 cleanly (the client closed and stdin reached its end, or the server closed), 1 when it \
@@ -445,8 +447,10 @@ async fn one_client(
     the_one_session(listener.endpoint(), target, ended)
 }
 
-/// Closes each client `listener` accepts, with a line on stderr saying why: `target` was
-/// connected to once, for the session of the first client, and cannot be again. Runs until
+/// Closes each client `listener` accepts, with a line on stderr saying why, once per client
+/// address: `target` was connected to once, for the session of the first client, and cannot
+/// be again. A `udp://` sender's every datagram is accepted as a new connection once the
+/// one before was closed, so a line per connection would be a line per datagram. Runs until
 /// accepting keeps failing.
 ///
 /// # Errors
@@ -456,13 +460,38 @@ async fn refuse_clients(
     target: &Endpoint,
     accept_errors: &mut AcceptErrors,
 ) -> Result<std::convert::Infallible, CliError> {
+    let mut told = Told::default();
     loop {
         let client = accept_errors.accept(listener).await?;
-        eprintln!(
-            "anyipc: bridge: closing client {}: {target} serves one session, the first \
-             client's, and it is running",
-            client.peer_addr()
-        );
+        if told.first_time(client.peer_addr()) {
+            eprintln!(
+                "anyipc: bridge: closing client {}: {target} serves one session, the first \
+                 client's, and it is running (its further connections are closed without a \
+                 line)",
+                client.peer_addr()
+            );
+        }
+    }
+}
+
+/// Client addresses remembered by [`Told`] at most: past that it forgets them all, so a flood
+/// of senders costs a bounded amount of memory (and, at worst, a line again per address).
+const TOLD_AT_MOST: usize = 4096;
+
+/// The client addresses already told why they are closed.
+#[derive(Debug, Default)]
+struct Told(std::collections::HashSet<String>);
+
+impl Told {
+    /// Whether `peer` is new: true the first time (and again after [`TOLD_AT_MOST`] others).
+    fn first_time(&mut self, peer: &str) -> bool {
+        if self.0.contains(peer) {
+            return false;
+        }
+        if self.0.len() >= TOLD_AT_MOST {
+            self.0.clear();
+        }
+        self.0.insert(peer.to_owned())
     }
 }
 
