@@ -9,13 +9,15 @@
 //! than `max_frame` (at most 65,507 bytes) are refused on send with `InvalidInput` and
 //! reported on receive as `InvalidData`: never truncated.
 //!
-//! `connect` succeeds whether or not anything listens: no datagram has been sent yet. When
-//! the server's host answers one with "port unreachable", the client's next receive (or
-//! send) fails with `ConnectionRefused` at once (on Linux, the tested platform; Windows
-//! reports it as `ConnectionReset` on a receive), instead of waiting for a reply that cannot
-//! come. The refusal is reported once and the connection stays usable: a server that starts
-//! later gets the next datagram. A host or firewall that drops datagrams silently tells
-//! nothing; `recv_timeout=` bounds that wait.
+//! `connect` succeeds whether or not anything listens: no datagram has been sent yet (port
+//! 0, where nothing can listen, is refused at once with `InvalidInput`). When the
+//! server's host answers one with "port unreachable", the client's next receive (or send)
+//! fails with `ConnectionRefused` ("nothing listens at ADDR") at once (on Linux, the tested
+//! platform; Windows reports it as `ConnectionReset` on a receive), instead of waiting for a
+//! reply that cannot come; a datagram whose send reports it was not sent. The refusal is
+//! reported once and the connection stays usable: a server that starts later gets the next
+//! datagram. A host or firewall that drops datagrams silently tells nothing;
+//! `recv_timeout=` bounds that wait.
 //!
 //! # Listener limits
 //!
@@ -125,7 +127,7 @@ pub(crate) async fn connect(endpoint: &Endpoint) -> io::Result<Connection> {
         .await
         .map_err(|e| endpoint.error(e))?;
     Ok(Connection::from_channel(
-        AnyChannel::Udp(UdpChannel::client(socket, endpoint.max_frame())),
+        AnyChannel::Udp(UdpChannel::client(socket, server, endpoint.max_frame())),
         endpoint,
         server.to_string(),
     ))

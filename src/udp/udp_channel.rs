@@ -24,6 +24,8 @@ pub(crate) struct UdpChannel {
 #[derive(Debug)]
 enum Side {
     Client {
+        /// The address connected to, for the error that says nothing listens there.
+        server: SocketAddr,
         buf: Box<[u8]>,
         /// Waits for the error the host reports for an earlier datagram (see
         /// [`next_socket_error`]); made when a receive first waits, kept until it reports.
@@ -37,11 +39,12 @@ enum Side {
 }
 
 impl UdpChannel {
-    pub(crate) fn client(socket: UdpSocket, max_frame: usize) -> UdpChannel {
+    pub(crate) fn client(socket: UdpSocket, server: SocketAddr, max_frame: usize) -> UdpChannel {
         UdpChannel {
             socket: Arc::new(socket),
             max_frame,
             side: Side::Client {
+                server,
                 buf: vec![0; RECV_BUFFER].into_boxed_slice(),
                 errors: None,
             },
@@ -71,9 +74,17 @@ impl RecvMessage for UdpChannel {
     fn poll_recv(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<Option<Bytes>>> {
         let this = self.get_mut();
         match &mut this.side {
-            Side::Client { buf, errors } => {
+            Side::Client {
+                server,
+                buf,
+                errors,
+            } => {
                 let mut read = ReadBuf::new(buf);
-                if this.socket.poll_recv(cx, &mut read)?.is_pending() {
+                let received = this.socket.poll_recv(cx, &mut read);
+                if let Poll::Ready(Err(err)) = received {
+                    return Poll::Ready(Err(refused(*server, err)));
+                }
+                if received.is_pending() {
                     let watch = errors.get_or_insert_with(|| ErrorWatch::new(&this.socket));
                     let error = ready!(watch.0.as_mut().poll(cx));
                     *errors = None;
@@ -107,7 +118,9 @@ impl SendMessage for UdpChannel {
             .into()));
         }
         let sent = match &this.side {
-            Side::Client { .. } => ready!(this.socket.poll_send(cx, msg)),
+            Side::Client { server, .. } => {
+                ready!(this.socket.poll_send(cx, msg)).map_err(|err| refused(*server, err))
+            }
             Side::Server {
                 peer, datagrams, ..
             } => {
@@ -146,6 +159,18 @@ impl std::fmt::Debug for ErrorWatch {
     }
 }
 
+/// `err`, a connected client's error from a receive or send; when it is the host's refusal
+/// of an earlier datagram (the OS hands it to whichever comes first), one that says nothing
+/// listens at `server`, not the OS's bare "Connection refused".
+fn refused(server: SocketAddr, err: io::Error) -> io::Error {
+    if err.kind() != io::ErrorKind::ConnectionRefused {
+        return err;
+    }
+    let message =
+        format!("nothing listens at {server}: its host refused a datagram sent there ({err})");
+    crate::error::with_context(io::ErrorKind::ConnectionRefused, message, err)
+}
+
 /// Waits until `socket` holds a pending error (`SO_ERROR`) and takes it, which clears it: the
 /// connection stays usable, and a later datagram may find a listener.
 async fn next_socket_error(socket: Arc<UdpSocket>) -> io::Error {
@@ -160,16 +185,12 @@ async fn next_socket_error(socket: Arc<UdpSocket>) -> io::Error {
             Ok(None) => Err(io::ErrorKind::WouldBlock.into()),
         });
         match taken {
-            Ok(error) if error.kind() == io::ErrorKind::ConnectionRefused => {
-                let to = socket
-                    .peer_addr()
-                    .map_or_else(|_| "the server".to_owned(), |addr| addr.to_string());
-                return io::Error::new(
-                    io::ErrorKind::ConnectionRefused,
-                    format!("nothing listens at {to}: its host refused a datagram ({error})"),
-                );
+            Ok(error) => {
+                return match socket.peer_addr() {
+                    Ok(server) => refused(server, error),
+                    Err(_) => error,
+                }
             }
-            Ok(error) => return error,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
             Err(e) => return e,
         }

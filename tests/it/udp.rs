@@ -190,3 +190,40 @@ async fn a_client_waiting_for_a_reply_from_nothing_is_told_refused_and_stays_usa
     })
     .await;
 }
+
+/// The host's refusal of an earlier datagram, taken by a send rather than a receive, says
+/// that nothing listens there, as a receive does, not the OS's bare "Connection refused".
+#[tokio::test]
+async fn a_send_told_that_nothing_listens_says_where() {
+    watchdog(10, async {
+        let port = crate::util::silent_udp_port();
+        let mut client = anyipc::connect(&format!("udp://127.0.0.1:{port}"))
+            .await
+            .unwrap();
+        // Each send may find the refusal of the one before (which one does is up to when
+        // the host's answer comes back); the watchdog bounds the wait.
+        let err = loop {
+            match client.send("anyone?").await {
+                Ok(()) => tokio::task::yield_now().await,
+                Err(err) => break err,
+            }
+        };
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused, "{err}");
+        let said = err.to_string();
+        assert!(
+            said.starts_with(&format!("nothing listens at 127.0.0.1:{port}: ")),
+            "{said}"
+        );
+    })
+    .await;
+}
+
+/// A port another socket holds is `AddrInUse`, naming the endpoint (the OS's "Address
+/// already in use" names neither host nor port).
+#[tokio::test]
+async fn binding_a_taken_port_names_the_endpoint() {
+    let (_listener, url) = bind("udp://127.0.0.1:0").await;
+    let err = anyipc::bind(&url).await.expect_err("the port is taken");
+    assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
+    assert!(err.to_string().starts_with(&format!("{url}: ")), "{err}");
+}
