@@ -1440,6 +1440,78 @@ async fn a_udp_reply_expected_from_nothing_is_refused_at_once() {
     .await;
 }
 
+/// Starts `anyipc listen URL`, reads its first line of stdout after `send` ran with its
+/// endpoint, then closes stdout as `head -1` would; returns the exit status and stderr.
+#[cfg(target_os = "linux")]
+async fn listen_until_stdout_closes<F: std::future::Future<Output = ()>>(
+    url: &str,
+    send: impl FnOnce(String) -> F,
+) -> (ExitStatus, String) {
+    let mut child = Command::new(anyipc_bin())
+        .args(["listen", url])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start anyipc");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let line = stderr.next_line().await.unwrap().expect("a first line");
+    let bound = line
+        .strip_prefix("listening on ")
+        .expect("listening on URL");
+    send(bound.to_owned()).await;
+    assert_eq!(stdout.next_line().await.unwrap().as_deref(), Some("first"));
+    drop(stdout);
+    let status = child.wait().await.expect("wait");
+    let mut said = String::new();
+    while let Some(line) = stderr.next_line().await.unwrap() {
+        said.push_str(&line);
+        said.push('\n');
+    }
+    (status, said)
+}
+
+/// `anyipc listen … | head -1`: once the reader of its stdout has gone, `listen` ends (exit 1,
+/// "cannot write to stdout") without waiting for a next message to fail to print; when none
+/// came, it waited (and held its endpoint) for ever. A log consumer's cursor is committed
+/// after what was printed.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn listen_ends_when_the_reader_of_its_stdout_goes() {
+    watchdog(WATCHDOG, async {
+        let send_first = |url: String| async move {
+            let sent = anyipc(&["send", &url, "first"], b"").await;
+            assert!(sent.status.success(), "{}", text(&sent.stderr));
+        };
+        let (status, said) = listen_until_stdout_closes("udp://127.0.0.1:0", send_first).await;
+        assert_eq!(status.code(), Some(1), "{said}");
+        assert!(
+            said.starts_with("anyipc: cannot write to stdout: "),
+            "{said}"
+        );
+
+        let dir = TempDir::new("cli-stdout-gone");
+        let log = format!("file://{}", dir.join("log"));
+        let consumer = format!("{log}?consumer=head");
+        let sent = anyipc(&["send", &log, "first"], b"").await;
+        assert!(sent.status.success(), "{}", text(&sent.stderr));
+        let (status, said) = listen_until_stdout_closes(&consumer, |_| async {}).await;
+        assert_eq!(status.code(), Some(1), "{said}");
+        assert!(
+            said.starts_with("anyipc: cannot write to stdout: "),
+            "{said}"
+        );
+        let sent = anyipc(&["send", &log, "second"], b"").await;
+        assert!(sent.status.success(), "{}", text(&sent.stderr));
+        let rest = anyipc(&["listen", &consumer, "--count", "1"], b"").await;
+        assert_eq!(text(&rest.stdout), "second\n", "{}", text(&rest.stderr));
+    })
+    .await;
+}
+
 /// A C client: connects to 127.0.0.1:`argv[1]`, write()s `argv[2]`, closes.
 const C_CLIENT: &str = r#"
 #include <arpa/inet.h>

@@ -10,7 +10,8 @@
 //! takes is printed before `listen` ends, and a log's cursor is committed after the last
 //! message printed, so ending `listen` loses nothing (unless a stop signal finds stdout
 //! taking nothing for [`CLOSE_PATIENCE`]: then a queue's message taken for the unprinted
-//! lines is gone; a log's cursor is not committed past them).
+//! lines is gone; a log's cursor is not committed past them). A stdout pipe whose reader
+//! goes (`| head -1`) ends `listen` at once ([`StdoutWatch`]), not at the next message.
 
 use crate::accept_errors::AcceptErrors;
 use crate::cli_error;
@@ -19,7 +20,7 @@ use crate::endpoint_arg::{
     EndpointArgs,
 };
 use crate::listen_kept::{print_kept, Kept, LogConsumer};
-use crate::output::{MessageWriter, OutputArgs};
+use crate::output::{MessageWriter, OutputArgs, StdoutWatch};
 use crate::{CliError, StopSignals};
 use anyipc::{Connection, Endpoint};
 use bytes::Bytes;
@@ -55,7 +56,8 @@ Examples:
 Exit codes: 0 after --count messages, on Ctrl-C or SIGTERM, or at the end of a file read with \
 follow=false, 1 runtime failure (cannot bind, stdout closed or taking nothing for 5 s after a \
 stop signal, the one connection of a file://, mq:// or fifo:// endpoint failed), 2 bad usage \
-or URL.")]
+or URL. A stdout pipe whose reader goes (`anyipc listen URL | head -1`) ends listen at once, \
+exit 1, taking no more messages it could not print.")]
 pub(crate) struct ListenArgs {
     #[command(flatten)]
     endpoint: EndpointArgs,
@@ -98,7 +100,9 @@ pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
         let mut stop = StopSignals::install()?;
         eprintln!("listening on {endpoint}");
         let mut out = MessageWriter::stdout(args.output.format());
-        return print_kept(Kept::LogConsumer(log), &mut out, &mut stop, args.count).await;
+        let watch = StdoutWatch::new();
+        let kept = Kept::LogConsumer(log);
+        return print_kept(kept, &mut out, &mut stop, &watch, args.count).await;
     }
     let mut listener = anyipc::bind(&endpoint)
         .await
@@ -109,6 +113,7 @@ pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
     let mut stop = StopSignals::install()?;
     eprintln!("listening on {}", listener.endpoint());
     let mut out = MessageWriter::stdout(args.output.format());
+    let watch = StdoutWatch::new();
     let mut accept_errors = AcceptErrors::default();
     if gives_one_connection(&endpoint) {
         // A `file://` log or file, a `mq://` queue, a FIFO: one connection, printed on this
@@ -120,9 +125,11 @@ pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
                     Err(err) => accept_errors.wait_out(&err, listener.endpoint()).await?,
                 },
                 _ = stop.recv() => return Ok(()),
+                err = watch.reader_gone() => return Err(stdout_failed(err)),
             }
         };
-        return print_kept(Kept::Connection(conn), &mut out, &mut stop, args.count).await;
+        let kept = Kept::Connection(conn);
+        return print_kept(kept, &mut out, &mut stop, &watch, args.count).await;
     }
 
     let (received, mut to_print) = mpsc::channel::<ToPrint>(PRINT_BACKLOG);
@@ -182,6 +189,7 @@ pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
                 }
             },
             _ = stop.recv() => break Ok(()),
+            err = watch.reader_gone() => break Err(stdout_failed(err)),
         }
     };
     // Lines gathered when a stop signal or an accept error ended the loop (a failed write
@@ -248,7 +256,7 @@ async fn patiently(
 }
 
 /// The error that ends `listen` when stdout cannot be written.
-fn stdout_failed(err: io::Error) -> CliError {
+pub(crate) fn stdout_failed(err: io::Error) -> CliError {
     CliError::Runtime(format!("cannot write to stdout: {err}"))
 }
 

@@ -8,9 +8,10 @@
 //! auto-committed at any record taken, printed or not.
 
 use crate::listen::{
-    flush_unless_stopped, receive_failed, report_skipped, Flushed, CLOSE_PATIENCE, PRINT_GATHER,
+    flush_unless_stopped, receive_failed, report_skipped, stdout_failed, Flushed, CLOSE_PATIENCE,
+    PRINT_GATHER,
 };
-use crate::output::MessageWriter;
+use crate::output::{MessageWriter, StdoutWatch};
 use crate::{CliError, StopSignals};
 use anyipc::file::{FileConsumer, FileOptions};
 use anyipc::{Connection, Endpoint, Scheme};
@@ -206,6 +207,7 @@ pub(crate) async fn print_kept(
     mut kept: Kept,
     out: &mut MessageWriter<tokio::io::Stdout>,
     stop: &mut StopSignals,
+    watch: &StdoutWatch,
     count: Option<u64>,
 ) -> Result<(), CliError> {
     let peer = kept.peer().to_owned();
@@ -218,6 +220,7 @@ pub(crate) async fn print_kept(
         let waited = tokio::select! {
             biased;
             _ = stop.recv() => break Ok(()),
+            err = watch.reader_gone() => break Err(stdout_failed(err)),
             waited = kept.wait_next() => waited,
         };
         let item = match waited {

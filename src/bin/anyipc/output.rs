@@ -133,6 +133,72 @@ impl<W: AsyncWrite + Unpin> MessageWriter<W> {
     }
 }
 
+/// Tells when the reader of this process's stdout has gone (`anyipc listen … | head -1`
+/// after `head` printed its line), without writing to it: a command that waits for messages
+/// would otherwise learn it only when the next one came, and wait, holding its endpoint (and
+/// taking from a queue a message it cannot print), for ever if none does.
+///
+/// Watched on Linux when stdout is a pipe, whose writing end reports an error event once its
+/// last reader closed; elsewhere (a file, a terminal, another system) it never reports, and a
+/// failed write still says so.
+#[derive(Debug)]
+pub(crate) struct StdoutWatch {
+    #[cfg(target_os = "linux")]
+    pipe: Option<tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>>,
+}
+
+impl StdoutWatch {
+    /// Starts watching stdout (a pipe's only; nothing to watch is no error).
+    pub(crate) fn new() -> StdoutWatch {
+        #[cfg(target_os = "linux")]
+        {
+            StdoutWatch {
+                pipe: stdout_pipe(),
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            StdoutWatch {}
+        }
+    }
+
+    /// Waits until stdout's reader has gone; then `BrokenPipe`, as a write would have
+    /// failed. Never returns while it reads, nor when stdout is not watched.
+    pub(crate) async fn reader_gone(&self) -> std::io::Error {
+        #[cfg(target_os = "linux")]
+        if let Some(pipe) = &self.pipe {
+            // An error event is all a pipe's writing end reports (its last reader closed);
+            // a wait that fails (the runtime is going) tells nothing.
+            if pipe.ready(tokio::io::Interest::ERROR).await.is_ok() {
+                return std::io::Error::new(
+                    std::io::ErrorKind::BrokenPipe,
+                    "its reader closed it (Broken pipe)",
+                );
+            }
+        }
+        std::future::pending().await
+    }
+}
+
+/// A copy of stdout's descriptor, registered for its error event, when stdout is a pipe.
+#[cfg(target_os = "linux")]
+fn stdout_pipe() -> Option<tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>> {
+    use std::os::fd::AsFd as _;
+    use std::os::unix::fs::FileTypeExt as _;
+    let stdout = std::io::stdout();
+    let fd = stdout.as_fd().try_clone_to_owned().ok()?;
+    let file = std::fs::File::from(fd);
+    if !file.metadata().ok()?.file_type().is_fifo() {
+        return None;
+    }
+    let fd = std::os::fd::OwnedFd::from(file);
+    // SAFETY: the AsyncFd owns `fd`, which stays open and the same descriptor (an `OwnedFd`
+    // offers no way to close or replace it) until the AsyncFd drops it.
+    let registered =
+        unsafe { tokio::io::unix::AsyncFd::register_with_interest(fd, tokio::io::Interest::ERROR) };
+    registered.ok()
+}
+
 /// Lowercase hex digits.
 const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 
