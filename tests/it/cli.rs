@@ -376,6 +376,30 @@ async fn binary_and_control_bytes_are_escaped() {
     .await;
 }
 
+/// A MESSAGE argument that is not UTF-8 (Latin-1 text, say) is sent as its bytes, as a line
+/// of stdin is; it was refused as bad usage (exit 2).
+#[cfg(unix)]
+#[tokio::test]
+async fn a_message_argument_that_is_not_utf8_is_sent_as_its_bytes() {
+    use std::os::unix::ffi::OsStrExt as _;
+    watchdog(WATCHDOG, async {
+        let (mut listener, url) = listen(&["udp://127.0.0.1:0", "--echo", "--count", "1"]).await;
+        let out = Command::new(anyipc_bin())
+            .args(["send", &url, "--expect-reply", "--hex"])
+            .arg(OsStr::from_bytes(b"caf\xe9"))
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output()
+            .await
+            .expect("run anyipc");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "636166e9\n");
+        assert_eq!(listener.stdout_lines(1).await, ["caf\\xe9"]);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_bad_client_does_not_stop_listen() {
     watchdog(WATCHDOG, async {

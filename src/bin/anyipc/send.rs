@@ -13,6 +13,7 @@ use crate::CliError;
 use anyipc::{Connection, Endpoint, Scheme};
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
+use std::ffi::OsString;
 use std::future::Future;
 use std::io;
 use std::time::Duration;
@@ -47,10 +48,10 @@ pub(crate) struct SendArgs {
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     timeout: Duration,
 
-    /// Messages to send, one message each. With none, each line of stdin is one message
-    /// (not for a stdio:// connected over stdin itself).
-    #[arg(value_name = "MESSAGE")]
-    messages: Vec<String>,
+    /// Messages to send, one message each, their bytes as given (UTF-8 or not). With none,
+    /// each line of stdin is one message (not for a stdio:// connected over stdin itself).
+    #[arg(value_name = "MESSAGE", value_parser = clap::value_parser!(OsString))]
+    messages: Vec<OsString>,
 
     #[command(flatten)]
     output: OutputArgs,
@@ -118,7 +119,9 @@ pub(crate) async fn run(args: SendArgs) -> Result<(), CliError> {
         }
     } else {
         for msg in args.messages {
-            sender.exchange(Bytes::from(msg)).await?;
+            sender
+                .exchange(Bytes::from(msg.into_encoded_bytes()))
+                .await?;
         }
     }
     sender.close().await
