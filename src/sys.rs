@@ -44,6 +44,15 @@ pub(crate) use read_nowait_linux::read_at_nowait;
 mod read_nowait_other;
 #[cfg(not(target_os = "linux"))]
 pub(crate) use read_nowait_other::read_at_nowait;
+// udp://: the local address each datagram came to, for a wildcard listener's replies.
+#[cfg(target_os = "linux")]
+pub(crate) mod udp_local_linux;
+#[cfg(target_os = "linux")]
+pub(crate) use udp_local_linux as udp_local;
+#[cfg(not(target_os = "linux"))]
+pub(crate) mod udp_local_other;
+#[cfg(not(target_os = "linux"))]
+pub(crate) use udp_local_other as udp_local;
 #[cfg(target_arch = "x86_64")]
 mod crc32c_x86_64;
 #[cfg(target_arch = "x86_64")]

@@ -63,7 +63,10 @@
 //! The [`Listener`](crate::Listener) that [`bind`](crate::bind) returns for `udp://` is a
 //! bound UDP socket whose senders become connections, within the limits above: `max_peers`
 //! live senders, an `idle_timeout` after which a quiet sender's connection ends, and
-//! `max_queued` bytes of queued datagrams in all.
+//! `max_queued` bytes of queued datagrams in all. Bound to a wildcard address (`0.0.0.0`,
+//! `[::]`), it answers each sender from the address the sender's first datagram came to (on
+//! Linux; elsewhere from the one the OS's routes pick, which a client that sent to another
+//! of the host's addresses drops, as its socket takes replies from that address only).
 //!
 //! ```
 //! # tokio_test::block_on(async {

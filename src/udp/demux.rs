@@ -5,7 +5,9 @@
 use super::limits::{Limits, Sweeps};
 use super::router::{NewPeers, Router};
 use super::RECV_BUFFER;
+use crate::sys::udp_local::LocalAddr;
 use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
@@ -19,9 +21,16 @@ pub(super) struct Demux {
 
 impl Demux {
     /// Starts reading `socket`; new senders arrive on the returned receiver.
-    pub(super) fn start(socket: Arc<UdpSocket>, limits: Limits) -> (Arc<Demux>, NewPeers) {
+    /// With `local_known`, the OS tells each datagram's local address (see
+    /// [`report_local_addr`](crate::sys::udp_local::report_local_addr)), which replies go out
+    /// from.
+    pub(super) fn start(
+        socket: Arc<UdpSocket>,
+        limits: Limits,
+        local_known: bool,
+    ) -> (Arc<Demux>, NewPeers) {
         let (router, incoming) = Router::new(limits);
-        let task = tokio::spawn(run(socket, router, limits.sweeps()));
+        let task = tokio::spawn(run(socket, router, limits.sweeps(), local_known));
         (Arc::new(Demux { task }), incoming)
     }
 }
@@ -32,13 +41,18 @@ impl Drop for Demux {
     }
 }
 
-async fn run(socket: Arc<UdpSocket>, mut router: Router, sweeps: Option<Sweeps>) {
+async fn run(
+    socket: Arc<UdpSocket>,
+    mut router: Router,
+    sweeps: Option<Sweeps>,
+    local_known: bool,
+) {
     let mut buf = vec![0u8; RECV_BUFFER];
     let mut ticker = sweeps.map(|s| ticker(s.period));
     loop {
         tokio::select! {
-            received = socket.recv_from(&mut buf) => match received {
-                Ok((len, from)) => router.receive(from, &buf[..len]),
+            received = recv(&socket, &mut buf, local_known) => match received {
+                Ok((len, from, local)) => router.receive_at(from, local, &buf[..len]),
                 Err(e) if is_left_over_icmp(&e) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, "udp listener stopped receiving");
@@ -49,6 +63,20 @@ async fn run(socket: Arc<UdpSocket>, mut router: Router, sweeps: Option<Sweeps>)
             () = tick(&mut ticker) => router.sweep(),
         }
     }
+}
+
+/// The next datagram's length and sender, and with `local_known` the local address it came
+/// to.
+async fn recv(
+    socket: &UdpSocket,
+    buf: &mut [u8],
+    local_known: bool,
+) -> io::Result<(usize, SocketAddr, Option<LocalAddr>)> {
+    if local_known {
+        return crate::sys::udp_local::recv_from_at(socket, buf).await;
+    }
+    let (len, from) = socket.recv_from(buf).await?;
+    Ok((len, from, None))
 }
 
 /// An ICMP "port unreachable" for an earlier `send_to`: the socket is still fine.

@@ -5,6 +5,7 @@ use super::budget::{cost, ByteBudget, Charge};
 use super::limits::Limits;
 use super::seat::{PeerCount, Seat, SeatGuard};
 use crate::codec::FrameError;
+use crate::sys::udp_local::LocalAddr;
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::io;
@@ -50,9 +51,17 @@ impl Queued {
 pub(super) struct PeerQueue {
     datagrams: mpsc::Receiver<Queued>,
     seat: SeatGuard,
+    /// The local address the sender's first datagram came to, to answer from (`None`: the
+    /// one the OS picks).
+    local: Option<LocalAddr>,
 }
 
 impl PeerQueue {
+    /// The local address to answer the sender from (`None`: the one the OS picks).
+    pub(super) fn local(&self) -> Option<LocalAddr> {
+        self.local
+    }
+
     /// Notes that the connection sent its sender a datagram: it is not idle.
     pub(super) fn mark_sent(&self) {
         self.seat.0.mark_sent();
@@ -115,9 +124,21 @@ impl Router {
         (router, incoming)
     }
 
-    /// Routes one datagram from `from` (its whole payload, possibly over `max_frame`).
-    /// Never waits: a datagram that does not fit a limit is dropped.
+    /// Routes one datagram from `from` (its whole payload, possibly over `max_frame`), with
+    /// no local address known.
+    #[cfg(test)]
     pub(super) fn receive(&mut self, from: SocketAddr, payload: &[u8]) {
+        self.receive_at(from, None, payload);
+    }
+
+    /// Routes one datagram from `from` that came to `local` (its whole payload, possibly
+    /// over `max_frame`). Never waits: a datagram that does not fit a limit is dropped.
+    pub(super) fn receive_at(
+        &mut self,
+        from: SocketAddr,
+        local: Option<LocalAddr>,
+        payload: &[u8],
+    ) {
         let sweeps = self.sweeps;
         match self.peers.get_mut(&from) {
             Some(peer) if !peer.queue.is_closed() => {
@@ -126,7 +147,7 @@ impl Router {
                     push(&peer.queue, queued, from);
                 }
             }
-            _ => self.admit(from, payload),
+            _ => self.admit(from, local, payload),
         }
     }
 
@@ -206,7 +227,7 @@ impl Router {
     /// Makes a connection for a new sender, starting with `payload`, and hands it to
     /// `accept`; drops the datagram when `max_peers` senders are live, the byte budget is
     /// spent or the accept backlog is full.
-    fn admit(&mut self, from: SocketAddr, payload: &[u8]) {
+    fn admit(&mut self, from: SocketAddr, local: Option<LocalAddr>, payload: &[u8]) {
         if self.live.live() >= self.limits.max_peers {
             tracing::debug!(%from, max_peers = self.limits.max_peers, "udp listener at max_peers: new sender's datagram dropped");
             return;
@@ -220,6 +241,7 @@ impl Router {
         let connection = PeerQueue {
             datagrams,
             seat: SeatGuard(Arc::clone(&seat)),
+            local,
         };
         // On failure the connection is dropped here: its seat and budget are given back.
         if self.new_peers.try_send((from, connection)).is_err() {

@@ -124,7 +124,14 @@ impl SendMessage for UdpChannel {
             Side::Server {
                 peer, datagrams, ..
             } => {
-                let sent = ready!(this.socket.poll_send_to(cx, msg, *peer));
+                let local = datagrams.local();
+                let sent = ready!(crate::sys::udp_local::poll_send_to_from(
+                    &this.socket,
+                    cx,
+                    msg,
+                    *peer,
+                    local
+                ));
                 datagrams.mark_sent();
                 sent
             }

@@ -24,9 +24,13 @@ impl UdpListener {
     pub(crate) async fn bind(endpoint: &Endpoint) -> io::Result<(UdpListener, Endpoint)> {
         let limits = Limits::from_endpoint(endpoint);
         let addr = resolve(endpoint).await?;
-        let socket = Arc::new(UdpSocket::bind(addr).await.map_err(|e| endpoint.error(e))?);
+        let socket = UdpSocket::bind(addr).await.map_err(|e| endpoint.error(e))?;
+        // Bound to a wildcard address, replies go out from the address each sender sent to.
+        let local_known =
+            crate::sys::udp_local::report_local_addr(&socket).map_err(|e| endpoint.error(e))?;
+        let socket = Arc::new(socket);
         let bound = endpoint.with_port(socket.local_addr()?.port());
-        let (demux, new_peers) = Demux::start(socket.clone(), limits);
+        let (demux, new_peers) = Demux::start(socket.clone(), limits, local_known);
         Ok((
             UdpListener {
                 socket,

@@ -227,3 +227,34 @@ async fn binding_a_taken_port_names_the_endpoint() {
     assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
     assert!(err.to_string().starts_with(&format!("{url}: ")), "{err}");
 }
+
+/// A listener bound to a wildcard address answers from the address each client sent to: a
+/// client that sent to another of the host's addresses (here 127.0.0.2; a second address or
+/// a virtual IP elsewhere) got its reply from the address the routes pick (127.0.0.1), which
+/// its connected socket dropped, so it waited for ever.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_wildcard_listener_answers_from_the_address_the_client_sent_to() {
+    watchdog(10, async {
+        for wildcard in ["udp://0.0.0.0:0", "udp://[::]:0"] {
+            let (mut listener, url) = bind(wildcard).await;
+            let port = url.rsplit(':').next().unwrap();
+            for host in ["127.0.0.2", "127.0.0.1"] {
+                let mut client = anyipc::connect(&format!("udp://{host}:{port}"))
+                    .await
+                    .unwrap();
+                client.send("ping").await.unwrap();
+                let mut server = accept(&mut listener).await;
+                assert_eq!(next(&mut server).await.unwrap(), b"ping");
+                server.send("pong").await.unwrap();
+                let reply = next(&mut client).await;
+                assert_eq!(
+                    reply.as_deref(),
+                    Some(&b"pong"[..]),
+                    "{wildcard} via {host}"
+                );
+            }
+        }
+    })
+    .await;
+}
