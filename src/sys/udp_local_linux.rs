@@ -187,8 +187,9 @@ fn sendmsg(socket: &UdpSocket, buf: &[u8], to: SocketAddr, from: LocalAddr) -> i
     msg.msg_iovlen = 1;
     msg.msg_control = control.as_mut_ptr().cast();
     // The socket's family says which option it reads: an IPv6 socket takes IPV6_PKTINFO for
-    // IPv4-mapped peers too.
-    let v6_socket = socket.local_addr()?.is_ipv6();
+    // IPv4-mapped peers too. Its peers' addresses are of its family (an IPv6 socket names an
+    // IPv4 sender by its mapped address), so `to` tells it without asking the OS.
+    let v6_socket = to.is_ipv6();
     let data_len = if v6_socket {
         size_of::<libc::in6_pktinfo>()
     } else {
