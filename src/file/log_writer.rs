@@ -7,7 +7,7 @@ use super::record::{SegmentHeader, SEGMENT_HEADER_LEN};
 use super::record_encoder::LogEnd;
 use super::scan::{scan_segment, Tail};
 use super::segment::{
-    check_base, corrupt, create_log_dir, list_segments, parent_or_cwd, segment_path, LOCK_FILE,
+    check_base, corrupt, create_log_dir, list_segments, lock_writer, parent_or_cwd, segment_path,
 };
 use super::writer_thread::AppendTarget;
 use super::{FileOptions, FsyncPolicy};
@@ -67,8 +67,7 @@ impl LogWriter {
             }
             Err(e) => return Err(e),
         }
-        let lock = sys::open_lock_file(&dir.join(LOCK_FILE), opts.mode)?;
-        sys::lock_exclusive(&lock, dir)?;
+        let lock = lock_writer(dir, opts.mode, false)?;
         // So that `anyipc ls` can find the log (best effort; Unix only).
         sys::register_log(dir);
         let bases = list_segments(dir)?;
@@ -253,6 +252,33 @@ mod tests {
         sys::unregister_log(&canonical);
         assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
         err
+    }
+
+    /// The lock file deleted between a writer's open of it and its lock (as `remove` does,
+    /// under the lock, before it lets go): the writer locks the new `writer.lock`, not the
+    /// deleted one, so a second writer is refused. It used to hold a lock on the deleted
+    /// file, and the second writer created a new one, locked it, and appended to the same
+    /// segment.
+    #[test]
+    fn a_writer_lock_deleted_before_it_was_taken_is_taken_afresh() {
+        let dir = temp_dir("lock-deleted");
+        let mut deleted = 0;
+        let first = super::super::segment::lock_writer_with(&dir, 0o600, false, &mut |path| {
+            if deleted == 0 {
+                std::fs::remove_file(path).unwrap();
+            }
+            deleted += 1;
+        })
+        .unwrap();
+        let err = LogWriter::open(&dir, &FileOptions::default()).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
+        assert_eq!(deleted, 2, "the lock file is opened again after the deletion");
+        drop(first);
+        let canonical = std::fs::canonicalize(&dir).unwrap();
+        let (writer, _) = LogWriter::open(&dir, &FileOptions::default()).unwrap();
+        drop(writer);
+        sys::unregister_log(&canonical);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// A last segment whose header (valid CRC) names another first record than its file

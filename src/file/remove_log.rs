@@ -71,11 +71,7 @@ fn remove_log(dir: &Path, force: bool) -> io::Result<()> {
     }
     // Its index entry names the canonical path, which cannot be found once it is gone.
     let canonical = std::fs::canonicalize(dir)?;
-    let lock = sys::open_lock_file(&lock_path, 0o600)?;
-    match sys::lock_exclusive(&lock, dir) {
-        Err(e) if e.kind() == io::ErrorKind::AddrInUse && force => {}
-        other => other?,
-    }
+    let lock = segment::lock_writer(dir, 0o600, force)?;
     // Listed under the lock: a segment a writer made before it let go is removed too.
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;

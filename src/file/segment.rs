@@ -11,6 +11,7 @@
 //! A segment's base sequence number is at most [`MAX_BASE_SEQ`]; a file named above it is
 //! refused (`InvalidData`) when the log is read or written, see [`check_base`].
 
+use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -133,6 +134,60 @@ pub(crate) fn check_base(dir: &Path, base: u64) -> io::Result<()> {
         ));
     }
     Ok(())
+}
+
+/// How many times [`lock_writer`] opens the lock file afresh after finding the one it locked
+/// unlinked, before it gives up.
+const LOCK_ATTEMPTS: u32 = 16;
+
+/// Opens `dir/writer.lock` (creating it with `mode`) and takes its exclusive lock: the one
+/// live writer's (a producer's, or [`remove`](super::remove)'s while it deletes the log).
+/// With `take_held` a lock another process holds is not an error: the file is returned
+/// unlocked (for [`remove_forced`](super::remove_forced)).
+///
+/// The lock is taken on the file that the path names once it is held. Opening the path and
+/// locking what was opened are two steps: in between, a remover holding the lock may have
+/// deleted the file (it removes `writer.lock` with the log, then lets go), and a lock on a
+/// deleted file excludes no one: the next writer creates a new `writer.lock` and locks that,
+/// and two writers would append to one segment. So the path is compared with the file after
+/// the lock, and opened again if it names another file (or nothing).
+///
+/// # Errors
+/// `AddrInUse` when another writer holds the lock (unless `take_held`); OS errors; `Other`
+/// when the lock file keeps being replaced.
+pub(crate) fn lock_writer(dir: &Path, mode: u32, take_held: bool) -> io::Result<File> {
+    lock_writer_with(dir, mode, take_held, &mut |_| {})
+}
+
+/// [`lock_writer`], calling `between` with the lock file's path after each open and before
+/// the lock (where a test removes it).
+pub(crate) fn lock_writer_with(
+    dir: &Path,
+    mode: u32,
+    take_held: bool,
+    between: &mut dyn FnMut(&Path),
+) -> io::Result<File> {
+    let path = dir.join(LOCK_FILE);
+    for _attempt in 0..LOCK_ATTEMPTS {
+        let lock = crate::sys::open_lock_file(&path, mode)?;
+        between(&path);
+        match crate::sys::lock_exclusive(&lock, dir) {
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse && take_held => return Ok(lock),
+            locked => locked?,
+        }
+        let held = crate::sys::FileIdentity::of(&lock.metadata()?);
+        match crate::sys::names_file(&path, held) {
+            Ok(true) => return Ok(lock),
+            // Deleted (or replaced) before the lock was taken: lock the one there now.
+            Ok(false) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::other(format!(
+        "file://{}: {LOCK_FILE} keeps being deleted or replaced while it is locked",
+        dir.display()
+    )))
 }
 
 /// Creates the log directory `dir` with its missing ancestors (`mkdir -p`), private to its
