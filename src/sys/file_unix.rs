@@ -66,29 +66,77 @@ pub(crate) fn create_new_file(path: &Path, mode: u32) -> io::Result<File> {
         .open(path)
 }
 
-/// Opens `path` for appending, creating it with `mode` when missing, never through a
-/// symlink.
+/// Opens `path` (a plain file, `framing=`) for appending, creating it with `mode` when
+/// missing, never through a symlink. A FIFO or socket there is refused, never waited on
+/// (see [`plain_file`]).
 ///
 /// # Errors
-/// OS errors.
+/// OS errors; `InvalidInput` for a FIFO or socket.
 pub(crate) fn open_append(path: &Path, mode: u32) -> io::Result<File> {
-    OpenOptions::new()
+    let opened = OpenOptions::new()
         .append(true)
         .create(true)
         .mode(mode)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(path)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(path);
+    plain_file(opened, path)
 }
 
-/// Opens an existing file for reading, not through a symlink.
+/// Opens an existing file (a plain file, `framing=`) for reading, not through a symlink. A
+/// FIFO or socket there is refused, never waited on (see [`plain_file`]).
 ///
 /// # Errors
-/// OS errors (`NotFound` when missing).
+/// OS errors (`NotFound` when missing); `InvalidInput` for a FIFO or socket.
 pub(crate) fn open_read(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
+    let opened = OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(path)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(path);
+    plain_file(opened, path)
+}
+
+/// The plain file `opened` (with `O_NONBLOCK`) at `path`, back in blocking mode; a FIFO or
+/// a socket is `InvalidInput`. Opened without `O_NONBLOCK`, a FIFO blocks the open until its
+/// other end is opened (for ever, if no one does), on a thread of the blocking pool that
+/// nothing can cancel; its reads and writes would wait the same way, and a socket cannot be
+/// opened at all (`ENXIO`, as a FIFO opened for writing with no reader).
+fn plain_file(opened: io::Result<File>, path: &Path) -> io::Result<File> {
+    let not_plain = |what: &str| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "file://{} is {what}, not a plain file: file:// would wait for its other end \
+                 for ever (fifo:// carries messages through a FIFO)",
+                path.display()
+            ),
+        )
+    };
+    let file = match opened {
+        Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+            return Err(not_plain("a FIFO with no reader, or a socket"))
+        }
+        opened => opened?,
+    };
+    let file_type = file.metadata()?.file_type();
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return Err(not_plain("a FIFO"));
+        }
+        if file_type.is_socket() {
+            return Err(not_plain("a socket"));
+        }
+    }
+    // A regular file ignores O_NONBLOCK; a device (a terminal) is read and written as usual.
+    let fd = file.as_raw_fd();
+    // SAFETY: fcntl on a descriptor `file` keeps open for the call, with integer arguments;
+    // it touches no memory of ours.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    // SAFETY: as above.
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(file)
 }
 
 /// Whether `path` still names the file of `identity` (the same device and inode; take it

@@ -1619,6 +1619,50 @@ async fn a_directory_is_not_a_plain_file() {
     .await
 }
 
+/// A plain file's path that names a FIFO or a socket is refused by `bind` and `connect`
+/// with `InvalidInput` naming the path. A FIFO used to block `bind` (and `connect`) for
+/// ever, in an open on the blocking pool, until another process opened its other end; a
+/// socket failed with a bare "No such device or address".
+#[tokio::test]
+async fn a_fifo_or_socket_is_not_a_plain_file() {
+    watchdog(60, async {
+        let dir = TempDir::new("file-plain-fifo");
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let socket = dir.path().join("socket");
+        let _bound = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        for (path, what) in [(&fifo, "a FIFO"), (&socket, "a socket")] {
+            for follow in ["true", "false"] {
+                let query = format!("?framing=lines&follow={follow}");
+                let err = anyipc::bind(url(path, &query)).await.unwrap_err();
+                assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+                assert!(err.to_string().contains(what), "{err}");
+                assert!(err.to_string().contains(&*path.to_string_lossy()), "{err}");
+            }
+            let err = anyipc::connect(url(path, "?framing=lines"))
+                .await
+                .unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+            assert!(err.to_string().contains(what), "{err}");
+        }
+        // Nothing else was created or changed: a plain file beside them works as before.
+        let plain = dir.path().join("plain.txt");
+        let mut writer = anyipc::connect(url(&plain, "?framing=lines")).await.unwrap();
+        writer.send("kept").await.unwrap();
+        writer.close().await.unwrap();
+        let mut listener = anyipc::bind(url(&plain, "?framing=lines&follow=false"))
+            .await
+            .unwrap();
+        let mut reader = listener.accept().await.unwrap();
+        assert_eq!(reader.recv().await.unwrap().as_deref(), Some(&b"kept"[..]));
+    })
+    .await
+}
+
 /// Kills the producer with SIGKILL at random points of appending under `fsync=always`, 200
 /// times over the same log: every acknowledged record is there after each crash, no torn or
 /// corrupt record is ever delivered, and each restart cuts the torn tail off.
