@@ -975,6 +975,40 @@ async fn listen_with_count_takes_from_a_log_or_queue_only_what_it_printed() {
     .await;
 }
 
+/// A `listen` of a log's named consumer whose cursor cannot be committed at its end (here
+/// every file write fails, EFBIG under `ulimit -f 0`) prints what it read, then says so
+/// and exits 1: the next `listen` of that consumer prints those records again. The failed
+/// final commit was printed as a warning and `listen` exited 0, as if the consumer's
+/// position were saved.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_listen_whose_last_cursor_commit_fails_exits_1() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-commit-fails");
+        let log = format!("file://{}", dir.join("log"));
+        let sent = anyipc(&["send", &log, "a", "b", "c"], b"").await;
+        assert!(sent.status.success(), "{}", text(&sent.stderr));
+        let url = format!("{log}?consumer=c&follow=false");
+        let limited = Command::new("sh")
+            .args(["-c", "trap '' XFSZ; ulimit -f 0; exec \"$0\" \"$@\""])
+            .args([anyipc_bin(), "listen", &url])
+            .stdin(Stdio::null())
+            .env_remove("RUST_LOG")
+            .kill_on_drop(true)
+            .output()
+            .await
+            .expect("run anyipc under ulimit -f 0");
+        let stderr = text(&limited.stderr);
+        assert_eq!(text(&limited.stdout), "a\nb\nc\n", "{stderr}");
+        assert_eq!(limited.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("cannot commit the cursor"), "{stderr}");
+        let again = anyipc(&["listen", &url], b"").await;
+        assert!(again.status.success(), "{}", text(&again.stderr));
+        assert_eq!(text(&again.stdout), "a\nb\nc\n", "nothing was committed");
+    })
+    .await;
+}
+
 /// A `listen` on a consumer's log stopped while it prints has committed exactly what it
 /// printed: a second `listen` with the same consumer prints the rest, no record lost or
 /// printed twice.

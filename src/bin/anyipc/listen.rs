@@ -55,9 +55,10 @@ Examples:
 
 Exit codes: 0 after --count messages, on Ctrl-C or SIGTERM, or at the end of a file read with \
 follow=false, 1 runtime failure (cannot bind, stdout closed or taking nothing for 5 s after a \
-stop signal, the one connection of a file://, mq:// or fifo:// endpoint failed), 2 bad usage \
-or URL. A stdout pipe whose reader goes (`anyipc listen URL | head -1`) ends listen at once, \
-exit 1, taking no more messages it could not print.")]
+stop signal, the one connection of a file://, mq:// or fifo:// endpoint failed, a log consumer's \
+cursor could not be committed), 2 bad usage or URL. A stdout pipe whose reader goes \
+(`anyipc listen URL | head -1`) ends listen at once, exit 1, taking no more messages it could \
+not print.")]
 pub(crate) struct ListenArgs {
     #[command(flatten)]
     endpoint: EndpointArgs,

@@ -175,21 +175,30 @@ impl Kept {
 
     /// Closes the source after everything taken was printed: a log consumer's cursor is
     /// committed after it (at most [`CLOSE_PATIENCE`] is spent).
-    async fn close(self) {
+    ///
+    /// # Errors
+    /// A log consumer's cursor cannot be committed, or its commit took longer than that: the
+    /// records printed since the last commit will be printed again by the next `listen` of
+    /// that consumer.
+    async fn close(self) -> Result<(), String> {
         match self {
             Kept::Connection(mut conn) => {
                 let _ =
                     tokio::time::timeout(CLOSE_PATIENCE, futures::SinkExt::close(&mut conn)).await;
+                Ok(())
             }
             Kept::LogConsumer(mut log) if log.uncommitted > 0 => {
-                if let Ok(Err(err)) = tokio::time::timeout(CLOSE_PATIENCE, log.commit()).await {
-                    eprintln!(
-                        "anyipc: cannot commit the cursor of {}: {err}",
-                        log.endpoint
-                    );
-                }
+                let committed = tokio::time::timeout(CLOSE_PATIENCE, log.commit())
+                    .await
+                    .unwrap_or_else(|_| {
+                        let why = format!("it took longer than {CLOSE_PATIENCE:?}");
+                        Err(io::Error::new(io::ErrorKind::TimedOut, why))
+                    });
+                committed.map_err(|err| {
+                    format!("cannot commit the cursor of {}: {err}", log.endpoint)
+                })
             }
-            Kept::LogConsumer(_) => {}
+            Kept::LogConsumer(_) => Ok(()),
         }
     }
 }
@@ -264,7 +273,13 @@ pub(crate) async fn print_kept(
             break end.map_err(CliError::Runtime);
         }
     };
-    // Everything taken is printed: closing commits a log's cursor after it.
-    kept.close().await;
-    ended
+    // Everything taken is printed: closing commits a log's cursor after it. The error that
+    // ended the loop comes first; else a final commit that failed is the error (exit 1).
+    match (ended, kept.close().await) {
+        (Err(ended), Err(closed)) => {
+            eprintln!("anyipc: {closed}");
+            Err(ended)
+        }
+        (ended, closed) => ended.and(closed.map_err(CliError::Runtime)),
+    }
 }
