@@ -71,7 +71,8 @@
 //!
 //! Giving `framing=` makes the path an ordinary file (not a FIFO or socket, which would
 //! leave `bind` or `connect` waiting for the other end: those are `InvalidInput`; a device
-//! such as `/dev/null` is read and written as a file). `connect` appends (creating the file
+//! such as `/dev/null` is read and written as a file). It is never opened through a
+//! symbolic link: a path that is one is `InvalidInput` (give the path it points to). `connect` appends (creating the file
 //! with `mode`, `O_APPEND`, several writers may append); `bind` + `accept` reads it from the
 //! start — with `follow=true` (the default) it then waits for more and follows the path
 //! like `tail -F`: a missing file is waited for, a truncated one (logrotate's
@@ -99,7 +100,7 @@
 //! | a resumed consumer's last record lost or replaced (above) | `InvalidData`, a [`CursorMismatch`] inside |
 //! | message over `max_frame` to send | `InvalidInput` |
 //! | sending on a consumer connection | `Unsupported` |
-//! | a log's path that names a file, a plain file's (`framing=`) that names a directory, a FIFO or a socket | `InvalidInput` |
+//! | a log's path that names a file, a plain file's (`framing=`) that names a directory, a FIFO, a socket or a symbolic link | `InvalidInput` |
 //! | disk full, I/O error (then every later send) | the OS error's kind |
 //! | sending after close | `BrokenPipe` |
 //!

@@ -115,6 +115,17 @@ fn plain_file(opened: io::Result<File>, path: &Path) -> io::Result<File> {
         Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
             return Err(not_plain("a FIFO with no reader, or a socket"))
         }
+        // O_NOFOLLOW met a symlink (ELOOP; on macOS and the BSDs EMLINK or EFTYPE too).
+        Err(e) if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "file://{} is a symbolic link: file:// does not open a plain file through \
+                     a link; give the path of the file it points to ({e})",
+                    path.display()
+                ),
+            ))
+        }
         opened => opened?,
     };
     let file_type = file.metadata()?.file_type();

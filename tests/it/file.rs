@@ -1663,6 +1663,42 @@ async fn a_fifo_or_socket_is_not_a_plain_file() {
     .await
 }
 
+/// A plain file's path that is a symbolic link (plain files are not opened through links)
+/// is refused by `bind` and `connect` with `InvalidInput` saying so and naming the path,
+/// not a bare "Too many levels of symbolic links"; the file it points to is untouched.
+#[tokio::test]
+async fn a_symlinked_plain_file_is_refused_with_a_clear_error() {
+    watchdog(60, async {
+        let dir = TempDir::new("file-plain-symlink");
+        let target = dir.path().join("target.txt");
+        std::fs::write(&target, "a\n").unwrap();
+        let link = dir.path().join("link.txt");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let dangling = dir.path().join("dangling.txt");
+        std::os::unix::fs::symlink(dir.path().join("missing.txt"), &dangling).unwrap();
+        for path in [&link, &dangling] {
+            let mut errors = Vec::new();
+            for follow in ["true", "false"] {
+                let query = format!("?framing=lines&follow={follow}");
+                errors.push(anyipc::bind(url(path, &query)).await.unwrap_err());
+            }
+            errors.push(
+                anyipc::connect(url(path, "?framing=lines"))
+                    .await
+                    .unwrap_err(),
+            );
+            for err in errors {
+                assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+                assert!(err.to_string().contains("symbolic link"), "{err}");
+                assert!(err.to_string().contains(&*path.to_string_lossy()), "{err}");
+            }
+        }
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "a\n");
+        assert!(!dir.path().join("missing.txt").exists());
+    })
+    .await
+}
+
 /// Kills the producer with SIGKILL at random points of appending under `fsync=always`, 200
 /// times over the same log: every acknowledged record is there after each crash, no torn or
 /// corrupt record is ever delivered, and each restart cuts the torn tail off.
