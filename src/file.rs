@@ -57,7 +57,9 @@
 //!   acknowledges when the writer thread has the record and syncs in groups; `never` leaves
 //!   it to the OS. A failed write or sync (disk full, I/O error) stops the producer:
 //!   the failing send and every later one return that error (fail-stop), nothing is retried,
-//!   and reopening recovers.
+//!   and reopening recovers. So does a segment found deleted under the producer at a sync
+//!   (the log directory removed: `NotFound`), under `always` before the send it would have
+//!   acknowledged returns.
 //! - **Recovery.** Opening a producer scans the last segment ([`scan_segment`]): a torn tail
 //!   (an interrupted write) is cut off. An invalid record *followed by a valid one* is
 //!   corruption, not a torn tail: the producer refuses to open and a consumer reaching it
@@ -102,6 +104,7 @@
 //! | sending on a consumer connection | `Unsupported` |
 //! | a log's path that names a file, a plain file's (`framing=`) that names a directory, a FIFO, a socket or a symbolic link | `InvalidInput` |
 //! | disk full, I/O error (then every later send) | the OS error's kind |
+//! | the log removed under its producer, found at a sync (then every later send) | `NotFound` |
 //! | sending after close | `BrokenPipe` |
 //!
 //! # Platform-specific behavior

@@ -144,6 +144,17 @@ impl AppendTarget for LogWriter {
         format!("file://{}", self.dir.display())
     }
 
+    fn deleted(&self) -> Option<io::Error> {
+        Some(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!(
+                "segment {:020}.log was deleted while it was appended to (the log removed?), \
+                 so what was appended to it since is lost",
+                self.base
+            ),
+        ))
+    }
+
     fn after_failure(&self) -> &'static str {
         "records not yet written may be lost (under fsync=batch or never, acknowledged ones \
          too); reopen the log to recover (a torn record at its end is cut off)"

@@ -29,8 +29,10 @@ pub fn remove(dir: impl AsRef<Path>) -> io::Result<()> {
     remove_log(dir.as_ref(), false)
 }
 
-/// As [`remove`], but also the log of a live producer: it keeps writing to files that no
-/// consumer can open any more. For tools that clean up after a stuck process.
+/// As [`remove`], but also the log of a live producer. For tools that clean up after a stuck
+/// process. The producer's next sync (under `fsync=always|batch`) finds its segment deleted
+/// and stops it (`NotFound`, every later append too); under `fsync=never` it keeps writing
+/// to a file no consumer can open any more.
 ///
 /// ```
 /// # tokio_test::block_on(async {
@@ -44,7 +46,11 @@ pub fn remove(dir: impl AsRef<Path>) -> io::Result<()> {
 /// assert_eq!(refused.kind(), std::io::ErrorKind::AddrInUse);
 /// anyipc::file::remove_forced(&dir)?;
 /// assert!(!dir.exists());
-/// # stuck.close().await?;
+/// // The sync after its next append finds the segment deleted: it stops.
+/// let _ = stuck.append("lost").await;
+/// let stopped = stuck.sync().await.unwrap_err();
+/// assert_eq!(stopped.kind(), std::io::ErrorKind::NotFound);
+/// # let _ = stuck.close().await;
 /// # Ok::<(), std::io::Error>(()) }).unwrap();
 /// ```
 ///

@@ -83,6 +83,12 @@ pub(crate) trait AppendTarget: std::fmt::Debug + Send + 'static {
     fn describe(&self) -> String;
     /// What a failed write leaves behind and how to go on, for the fail-stop error.
     fn after_failure(&self) -> &'static str;
+    /// The error that stops the writer when the sync thread finds the current file deleted
+    /// (no link left: what is appended to it is lost), or `None` to go on appending. Only
+    /// the log's: retention never deletes its active segment, so someone removed the log.
+    fn deleted(&self) -> Option<io::Error> {
+        None
+    }
 }
 
 #[derive(Debug, Default)]
@@ -434,7 +440,7 @@ fn run_syncer(shared: &Shared, describe: &str, after: &str) {
                 .unwrap_or_else(|p| p.into_inner())
                 .clone();
             if let Some(file) = file {
-                if let Err(e) = file.sync_data() {
+                if let Err(e) = file.sync_data().and_then(|()| check_linked(shared, &file)) {
                     shared.fail(describe, after, &e);
                     shared.doorbell.ring();
                     return;
@@ -449,6 +455,33 @@ fn run_syncer(shared: &Shared, describe: &str, after: &str) {
         }
         shared.sync_bell.wait(Duration::from_secs(1));
     }
+}
+
+/// After a sync of `file`: the target's [`deleted`](AppendTarget::deleted) error if `file`
+/// has no link left and is still the file appended to (not one closed since: retention may
+/// delete a closed segment the sync thread still holds). An acknowledged `fsync=always`
+/// record is then not on disk in any file that can be read, so the send must not succeed.
+fn check_linked(shared: &Shared, file: &Arc<File>) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if file.metadata()?.nlink() > 0 {
+            return Ok(());
+        }
+        // The writer holds the target while it writes (and rotates): the file it appends to
+        // is looked at when it is not between a rotation and its next sync.
+        let target = shared.lock_target();
+        if let Some(target) = target.as_ref() {
+            if Arc::ptr_eq(&target.current_file(), file) {
+                if let Some(e) = target.deleted() {
+                    return Err(e);
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (shared, file);
+    Ok(())
 }
 
 #[cfg(test)]

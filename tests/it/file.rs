@@ -1699,6 +1699,35 @@ async fn a_symlinked_plain_file_is_refused_with_a_clear_error() {
     .await
 }
 
+/// The log directory removed under a live producer (`rm -rf`, `anyipc rm --force`): its
+/// next sync finds the segment it appends to deleted, and the producer stops with
+/// `NotFound` saying so, instead of acknowledging records, under `fsync=always` as on
+/// disk, that no one can ever read. It used to go on appending to the deleted file.
+#[tokio::test]
+async fn a_producer_whose_log_was_removed_stops_instead_of_acknowledging() {
+    watchdog(60, async {
+        for fsync in [FsyncPolicy::Always, FsyncPolicy::Batch] {
+            let dir = TempDir::new("file-removed-under-producer");
+            let log = dir.path().join("log");
+            let mut producer = FileProducer::open(&log, opts(fsync)).await.unwrap();
+            assert_eq!(producer.append("kept").await.unwrap(), 0);
+            producer.sync().await.unwrap();
+            std::fs::remove_dir_all(&log).unwrap();
+            let err = match producer.append("lost").await {
+                Ok(_) => producer.sync().await.unwrap_err(),
+                Err(e) => e,
+            };
+            assert_eq!(err.kind(), io::ErrorKind::NotFound, "{fsync:?}: {err}");
+            assert!(err.to_string().contains("was deleted"), "{err}");
+            assert!(err.to_string().contains(&*log.to_string_lossy()), "{err}");
+            let again = producer.append("after").await.unwrap_err();
+            assert_eq!(again.kind(), io::ErrorKind::NotFound, "fail-stop: {again}");
+            let _ = producer.close().await;
+        }
+    })
+    .await
+}
+
 /// Kills the producer with SIGKILL at random points of appending under `fsync=always`, 200
 /// times over the same log: every acknowledged record is there after each crash, no torn or
 /// corrupt record is ever delivered, and each restart cuts the torn tail off.
