@@ -283,7 +283,10 @@ mod tests {
         .unwrap();
         let err = LogWriter::open(&dir, &FileOptions::default()).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
-        assert_eq!(deleted, 2, "the lock file is opened again after the deletion");
+        assert_eq!(
+            deleted, 2,
+            "the lock file is opened again after the deletion"
+        );
         drop(first);
         let canonical = std::fs::canonicalize(&dir).unwrap();
         let (writer, _) = LogWriter::open(&dir, &FileOptions::default()).unwrap();

@@ -86,6 +86,8 @@ pub(crate) trait AppendTarget: std::fmt::Debug + Send + 'static {
     /// The error that stops the writer when the sync thread finds the current file deleted
     /// (no link left: what is appended to it is lost), or `None` to go on appending. Only
     /// the log's: retention never deletes its active segment, so someone removed the log.
+    /// (Unix only: Windows does not delete a file that is open without sharing deletes.)
+    #[cfg_attr(not(unix), allow(dead_code))]
     fn deleted(&self) -> Option<io::Error> {
         None
     }

@@ -1651,7 +1651,9 @@ async fn a_fifo_or_socket_is_not_a_plain_file() {
         }
         // Nothing else was created or changed: a plain file beside them works as before.
         let plain = dir.path().join("plain.txt");
-        let mut writer = anyipc::connect(url(&plain, "?framing=lines")).await.unwrap();
+        let mut writer = anyipc::connect(url(&plain, "?framing=lines"))
+            .await
+            .unwrap();
         writer.send("kept").await.unwrap();
         writer.close().await.unwrap();
         let mut listener = anyipc::bind(url(&plain, "?framing=lines&follow=false"))

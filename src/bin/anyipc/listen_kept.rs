@@ -194,9 +194,8 @@ impl Kept {
                         let why = format!("it took longer than {CLOSE_PATIENCE:?}");
                         Err(io::Error::new(io::ErrorKind::TimedOut, why))
                     });
-                committed.map_err(|err| {
-                    format!("cannot commit the cursor of {}: {err}", log.endpoint)
-                })
+                committed
+                    .map_err(|err| format!("cannot commit the cursor of {}: {err}", log.endpoint))
             }
             Kept::LogConsumer(_) => Ok(()),
         }
