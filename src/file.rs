@@ -77,7 +77,8 @@
 //! symbolic link: a path that is one is `InvalidInput` (give the path it points to). `connect` appends (creating the file
 //! with `mode`, `O_APPEND`, several writers may append); `bind` + `accept` reads it from the
 //! start — with `follow=true` (the default) it then waits for more and follows the path
-//! like `tail -F`: a missing file is waited for, a truncated one (logrotate's
+//! like `tail -F`: a missing file is waited for (and so is a plain file while the path
+//! names a directory, FIFO, socket or symlink after a rotation), a truncated one (logrotate's
 //! `copytruncate`) is read again from the top, and when the path names another file
 //! (logrotate's `create`: renamed, then created again; or removed and created again) the
 //! old file is read to its end (a last line without its newline is then a message) and the

@@ -8,7 +8,8 @@
 //! the error is the last thing read, and the stream ends then, with `follow` too.
 //!
 //! With `follow` the path is followed, like `tail -F`, not only the file first opened: a
-//! missing file is waited for, a truncated one (copy-truncate rotation) is read again from
+//! missing file is waited for (so is a plain file while the path names something else, a
+//! directory or a FIFO), a truncated one (copy-truncate rotation) is read again from
 //! its start, and at the end of the open file the path is checked (one `lstat`: its device
 //! and inode against the open file's, kept from the `fstat` of the first read, which looks
 //! for truncation at every read). When it names another file (logrotate's
@@ -62,6 +63,9 @@ pub(crate) struct PlainReader {
     /// With `follow`: the path was seen missing while the open file was followed (what
     /// tells a new file where [`sys::FILE_IDENTITY_KNOWN`] is false).
     path_gone: bool,
+    /// With `follow`: the path names something that is not a plain file (a directory, a
+    /// FIFO…), which is waited out as a missing file is; warned about once.
+    not_plain: bool,
 }
 
 impl PlainReader {
@@ -71,11 +75,8 @@ impl PlainReader {
     /// # Errors
     /// `NotFound` for a missing file without `follow`; OS errors.
     pub(crate) fn open(path: &Path, codec: FrameCodec, follow: bool) -> io::Result<PlainReader> {
-        let file = match sys::open_read(path) {
-            Ok(file) if file.metadata()?.is_dir() => return Err(super::a_directory(path)),
+        let file = match open_plain(path) {
             Ok(file) => Some(file),
-            // Windows refuses to open a directory as a file.
-            Err(_) if path.is_dir() => return Err(super::a_directory(path)),
             Err(e) if e.kind() == io::ErrorKind::NotFound && follow => None,
             Err(e) => return Err(e),
         };
@@ -92,6 +93,7 @@ impl PlainReader {
             lost: false,
             replaced: false,
             path_gone: false,
+            not_plain: false,
         })
     }
 
@@ -149,6 +151,19 @@ impl PlainReader {
     }
 }
 
+/// Opens `path` for reading as a plain file.
+///
+/// # Errors
+/// `InvalidInput` for a directory, FIFO, socket or symlink; OS errors (`NotFound`).
+fn open_plain(path: &Path) -> io::Result<File> {
+    match sys::open_read(path) {
+        Ok(file) if file.metadata()?.is_dir() => Err(super::a_directory(path)),
+        // Windows refuses to open a directory as a file.
+        Err(_) if path.is_dir() => Err(super::a_directory(path)),
+        opened => opened,
+    }
+}
+
 impl TailSource for PlainReader {
     fn read_batch(&mut self, _returned: Option<Position>) -> io::Result<Batch> {
         if let Some(e) = self.pending.take() {
@@ -161,12 +176,25 @@ impl TailSource for PlainReader {
             return Ok(batch);
         }
         if self.file.is_none() {
-            match sys::open_read(&self.path) {
+            // Only a followed path is opened again (after a rotation, or while missing).
+            match open_plain(&self.path) {
                 Ok(file) => {
                     self.file = Some(file);
                     self.identity = None;
+                    self.not_plain = false;
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    batch.caught_up = true;
+                    return Ok(batch);
+                }
+                // A directory, FIFO, socket or symlink at the path for now (refused when
+                // bound): waited out as a missing file is, as `tail -F` does, rather than
+                // failing every read until a plain file is back.
+                Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
+                    if !self.not_plain {
+                        tracing::warn!(path = %self.path.display(), error = %e, "the followed path names no plain file; waiting for one");
+                        self.not_plain = true;
+                    }
                     batch.caught_up = true;
                     return Ok(batch);
                 }
@@ -395,6 +423,42 @@ mod tests {
         assert_eq!(got, [Bytes::from_static(b"c")]);
         assert!(errors.is_empty() && !ended, "{errors:?}");
         std::fs::remove_file(&path).unwrap();
+    }
+
+    /// A followed path that names a directory (or a FIFO) for a while after its file was
+    /// rotated away: waited out as a missing path is, without an error, and the plain file
+    /// that takes the path next is read. Every read used to fail ("Is a directory") until
+    /// then, which ended `anyipc listen`.
+    #[cfg(unix)]
+    #[test]
+    fn a_followed_path_that_names_a_directory_for_a_while_is_waited_out() {
+        let path = temp_file("replaced-by-dir", b"a\n");
+        let rotated = path.with_extension("1");
+        let codec = FrameCodec::new(Framing::Lines, 1024);
+        let mut reader = PlainReader::open(&path, codec, true).unwrap();
+        let (got, _, _) = read_to_end(&mut reader);
+        assert_eq!(got, [Bytes::from_static(b"a")]);
+        std::fs::rename(&path, &rotated).unwrap();
+        std::fs::create_dir(&path).unwrap();
+        for _ in 0..2 {
+            let (got, errors, ended) = read_to_end(&mut reader);
+            assert!(got.is_empty() && errors.is_empty() && !ended, "{errors:?}");
+        }
+        std::fs::remove_dir(&path).unwrap();
+        let fifo = std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(fifo.success());
+        let (got, errors, ended) = read_to_end(&mut reader);
+        assert!(got.is_empty() && errors.is_empty() && !ended, "{errors:?}");
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, b"b\n").unwrap();
+        let (got, errors, ended) = read_to_end(&mut reader);
+        assert_eq!(got, [Bytes::from_static(b"b")]);
+        assert!(errors.is_empty() && !ended, "{errors:?}");
+        std::fs::remove_file(&path).unwrap();
+        std::fs::remove_file(&rotated).unwrap();
     }
 
     /// Without `follow` the file opened is read to its end and the stream ends, whatever
