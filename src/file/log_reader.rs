@@ -5,14 +5,14 @@
 
 use super::cursor::{self, Position};
 use super::record::{SegmentHeader, SEGMENT_HEADER_LEN};
-use super::scan::{scan_segment, Tail};
+use super::scan::Tail;
 use super::segment::{check_base, corrupt, create_log_dir, list_segments, segment_path};
 use super::segment_reader::{read_up_to, SegmentReader, Stop};
 use super::tailer::{Batch, Chunk, TailSource};
 use super::{CursorMismatch, FileOptions, FsyncPolicy, StartFrom};
 use crate::codec::FrameError;
 use crate::sys;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 // Tokio's clock (the system's, unless a test pauses it): the tailer's commit timer keeps the
@@ -567,11 +567,27 @@ pub(crate) fn log_end(dir: &Path) -> io::Result<u64> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(base),
         Err(e) => return Err(e),
     };
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)?;
-    Ok(scan_segment(&bytes, u32::MAX as usize)
-        .next_seq()
-        .unwrap_or(base))
+    let mut header = [0u8; SEGMENT_HEADER_LEN];
+    if read_up_to(&mut file, &mut header)? < SEGMENT_HEADER_LEN {
+        return Ok(base);
+    }
+    let Some(header) = SegmentHeader::decode(&header).filter(|h| h.base_seq == base) else {
+        return Ok(base);
+    };
+    // Read a chunk at a time, as a consumer reads, not whole: a segment may be as large as
+    // `segment_size` (or, not written by a producer, any size; sparse, terabytes of zeros),
+    // and only the records' lengths and CRCs matter here.
+    let offset = SEGMENT_HEADER_LEN as u64;
+    let mut seg = SegmentReader::new(base, file, header.salt, offset, u32::MAX as usize);
+    let (mut next_seq, mut check) = (base, None);
+    loop {
+        let eof = seg.fill_chunk()?;
+        match seg.take_records(&mut next_seq, &mut check) {
+            (_, Stop::NeedMore) if !eof => {}
+            // The end of the file, a torn tail or damage: the valid records end here.
+            _ => return Ok(seg.seq),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -955,6 +971,43 @@ mod tests {
         assert_eq!(read_from(Position::at(6)).unwrap(), vec![6, 7]);
         std::fs::remove_file(segment_path(&dir, 0)).unwrap();
         assert_eq!(read_from(at(!crc4)).unwrap(), vec![5, 6, 7]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A consumer starting at the end finds it by reading the last segment a chunk at a
+    /// time: here its records are followed by a terabyte of (sparse) zeros, which it used
+    /// to read whole into memory. Torn and damaged tails end the valid records as before.
+    #[test]
+    fn the_end_of_a_huge_last_segment_is_found_without_reading_it_whole() {
+        let dir = temp_dir("huge-last-segment");
+        let path = segment(&dir, 5, 0, 3);
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.set_len(file.metadata().unwrap().len() + (1 << 40))
+            .unwrap();
+        drop(file);
+        assert_eq!(log_end(&dir).unwrap(), 3);
+        let from_end = FileOptions {
+            from: StartFrom::End,
+            ..FileOptions::default()
+        };
+        assert_eq!(
+            LogReader::open(&dir, &from_end, None).unwrap().start(),
+            Position::at(3)
+        );
+        std::fs::remove_file(&path).unwrap();
+
+        // The same ends as the whole-file scan gives: after a torn record, before damage
+        // with valid records after it, at the base for a segment without its header.
+        let path = segment(&dir, 5, 0, 4);
+        let whole = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &whole[..whole.len() - 3]).unwrap();
+        assert_eq!(log_end(&dir).unwrap(), 3);
+        let mut damaged = whole.clone();
+        damaged[SEGMENT_HEADER_LEN + 18 + 9] ^= 1;
+        std::fs::write(&path, &damaged).unwrap();
+        assert_eq!(log_end(&dir).unwrap(), 1);
+        std::fs::write(segment_path(&dir, 4), [0u8; 10]).unwrap();
+        assert_eq!(log_end(&dir).unwrap(), 4);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
