@@ -60,7 +60,8 @@
 //!   and reopening recovers. So does a segment found deleted under the producer at a sync
 //!   (the log directory removed: `NotFound`), under `always` before the send it would have
 //!   acknowledged returns.
-//! - **Recovery.** Opening a producer scans the last segment ([`scan_segment`]): a torn tail
+//! - **Recovery.** Opening a producer scans the last segment (as [`scan_segment`] does, but
+//!   reading the file 1 MiB at a time, so that its size costs no memory): a torn tail
 //!   (an interrupted write) is cut off. An invalid record *followed by a valid one* is
 //!   corruption, not a torn tail: the producer refuses to open and a consumer reaching it
 //!   gets `InvalidData` (repeatedly; it never skips and never returns a bad payload). The
@@ -157,6 +158,7 @@ mod record_batch;
 mod record_encoder;
 mod remove_log;
 mod scan;
+mod scan_window;
 mod segment;
 mod segment_reader;
 mod tailer;

@@ -5,16 +5,18 @@
 
 use super::record::{SegmentHeader, SEGMENT_HEADER_LEN};
 use super::record_encoder::LogEnd;
-use super::scan::{scan_segment, Tail};
+use super::scan::{scan_input, Tail};
+use super::scan_window::WindowedInput;
 use super::segment::{
     check_base, corrupt, create_log_dir, list_segments, lock_writer, parent_or_cwd, segment_path,
 };
+use super::segment_reader::READ_CHUNK;
 use super::writer_thread::AppendTarget;
 use super::{FileOptions, FsyncPolicy};
 use crate::sys;
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -162,6 +164,7 @@ impl AppendTarget for LogWriter {
 }
 
 /// The segment being appended to.
+#[derive(Debug)]
 struct ActiveSegment {
     file: File,
     header: SegmentHeader,
@@ -194,13 +197,29 @@ fn create_segment(
 
 /// Opens the last segment for appending after recovering it. Everything is checked before
 /// a torn tail is cut off: a segment that fails a check is left as it is.
+///
+/// The segment is read a window at a time ([`WindowedInput`], 1 MiB), never whole: it may
+/// be as large as `segment_size` or, not written by a producer, any size (sparse, terabytes
+/// of zeros), and the verdicts are those of [`scan_segment`](super::scan_segment) on the
+/// whole file.
 fn recover_last(dir: &Path, base: u64, opts: &FileOptions) -> io::Result<ActiveSegment> {
+    recover_last_with(dir, base, opts, READ_CHUNK)
+}
+
+/// [`recover_last`], reading `window` bytes at a time.
+fn recover_last_with(
+    dir: &Path,
+    base: u64,
+    opts: &FileOptions,
+    window: usize,
+) -> io::Result<ActiveSegment> {
     check_base(dir, base)?;
     let path = segment_path(dir, base);
     let mut file = sys::open_read_write(&path)?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)?;
-    let scan = scan_segment(&bytes, u32::MAX as usize);
+    let file_len = file.metadata()?.len();
+    let mut input = WindowedInput::new(&file, file_len, window);
+    let scan = scan_input(&mut input, u64::from(u32::MAX), |_, _| {})?;
+    drop(input);
     let name = path.display();
     let header = match scan.header {
         Some(header) if header.base_seq == base => header,
@@ -210,7 +229,7 @@ fn recover_last(dir: &Path, base: u64, opts: &FileOptions) -> io::Result<ActiveS
                 format!("segment {name} does not start at record {base} as its name says"),
             ))
         }
-        None if bytes.len() <= SEGMENT_HEADER_LEN => {
+        None if file_len <= SEGMENT_HEADER_LEN as u64 => {
             // Creating the segment was interrupted before its header was whole.
             drop(file);
             std::fs::remove_file(&path)?;
@@ -218,33 +237,34 @@ fn recover_last(dir: &Path, base: u64, opts: &FileOptions) -> io::Result<ActiveS
         }
         None => return Err(corrupt(dir, format!("segment {name} has a damaged header"))),
     };
+    // At most `MAX_BASE_SEQ` plus the records of one file: no overflow.
+    let next_seq = base + scan.records;
     match scan.tail {
         Tail::Corrupt => {
             return Err(corrupt(
                 dir,
                 format!(
-                    "segment {name} is damaged at byte {} (record {}): valid records follow \
-                     it, so the writer will not cut them off; move the segment aside to recover",
+                    "segment {name} is damaged at byte {} (record {next_seq}): valid records \
+                     follow it, so the writer will not cut them off; move the segment aside to \
+                     recover",
                     scan.valid_len,
-                    scan.next_seq().unwrap_or(0),
                 ),
             ))
         }
         Tail::Torn => {
-            tracing::info!(segment = %name, at = scan.valid_len, cut = bytes.len() - scan.valid_len, "cutting off a torn tail");
-            file.set_len(scan.valid_len as u64)?;
+            tracing::info!(segment = %name, at = scan.valid_len, cut = file_len - scan.valid_len, "cutting off a torn tail");
+            file.set_len(scan.valid_len)?;
             file.sync_data()?;
         }
         // `BadHeader` comes without a header, handled above.
         Tail::Clean | Tail::BadHeader => {}
     }
-    file.seek(SeekFrom::Start(scan.valid_len as u64))?;
+    file.seek(SeekFrom::Start(scan.valid_len))?;
     Ok(ActiveSegment {
         file,
         header,
-        len: scan.valid_len as u64,
-        // At most `MAX_BASE_SEQ` plus the records of one file: no overflow.
-        next_seq: base + scan.payloads.len() as u64,
+        len: scan.valid_len,
+        next_seq,
     })
 }
 
@@ -363,6 +383,139 @@ mod tests {
         let err = open_fails(&dir);
         assert!(err.to_string().contains("damaged"), "{err}");
         assert_eq!(std::fs::read(&path).unwrap(), bytes);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The variable that makes [`recovery_under_an_address_limit`] run, naming its log.
+    #[cfg(target_os = "linux")]
+    const HUGE_TAIL_DIR: &str = "ANYIPC_TEST_HUGE_TAIL_DIR";
+
+    /// A producer opening a log whose last segment's records are followed by a terabyte of
+    /// (sparse) zeros recovers it a window at a time: the zeros are a torn tail, cut off,
+    /// and the next record is 3. It used to read the segment whole into memory. The
+    /// recovery runs in a child process limited to 2 GiB of address space, where reading
+    /// the file whole fails at once instead of filling the machine's memory.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_huge_last_segment_is_recovered_without_reading_it_whole() {
+        let dir = temp_dir("huge-tail-writer");
+        let salt = 5;
+        let mut bytes = SegmentHeader { salt, base_seq: 0 }.encode().to_vec();
+        for seq in 0..3 {
+            encode_record(&mut bytes, salt, seq, b"kept");
+        }
+        let valid = bytes.len() as u64;
+        let path = segment_path(&dir, 0);
+        std::fs::write(&path, &bytes).unwrap();
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.set_len(valid + (1 << 40)).unwrap();
+        drop(file);
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "file::log_writer::tests::recovery_under_an_address_limit",
+                "--exact",
+                "--test-threads=1",
+                "--nocapture",
+            ])
+            .env(HUGE_TAIL_DIR, &dir)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}\n{stdout}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains("recovered: next record 3"), "{stdout}");
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), valid);
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The child of [`a_huge_last_segment_is_recovered_without_reading_it_whole`]: opens a
+    /// writer on the log its variable names under a 2 GiB address-space limit. A no-op
+    /// without the variable.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn recovery_under_an_address_limit() {
+        let Some(dir) = std::env::var_os(HUGE_TAIL_DIR) else {
+            return;
+        };
+        let limit = libc::rlimit {
+            rlim_cur: 2 << 30,
+            rlim_max: 2 << 30,
+        };
+        // SAFETY: setrlimit with a valid limit; this process runs this test alone.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_AS, &limit) }, 0);
+        let dir = PathBuf::from(dir);
+        let canonical = std::fs::canonicalize(&dir).unwrap();
+        let opened = LogWriter::open(&dir, &FileOptions::default());
+        sys::unregister_log(&canonical);
+        let (writer, end) = opened.unwrap();
+        drop(writer);
+        println!("recovered: next record {}", end.next_seq);
+    }
+
+    /// Recovery reading a few bytes at a time, so that records, the header and the search
+    /// after an invalid record cross windows: the same verdicts as the scan of the whole
+    /// file — a torn tail cut off at the same byte (after a record larger than the window),
+    /// corruption refused with nothing cut, a segment too short for its header replaced.
+    #[test]
+    fn recovery_a_window_at_a_time_gives_the_whole_scans_verdicts() {
+        let dir = temp_dir("windowed-recovery");
+        let salt = 9;
+        let path = segment_path(&dir, 0);
+        let mut bytes = SegmentHeader { salt, base_seq: 0 }.encode().to_vec();
+        let mut starts = Vec::new();
+        for (seq, len) in [(0, 5), (1, 300), (2, 0), (3, 77), (4, 12)] {
+            starts.push(bytes.len());
+            encode_record(&mut bytes, salt, seq, &vec![seq as u8; len]);
+        }
+        let opts = FileOptions {
+            fsync: FsyncPolicy::Never,
+            ..FileOptions::default()
+        };
+        for window in [SEGMENT_HEADER_LEN, 33, 100, 1 << 20] {
+            // Torn: the last record cut short.
+            let torn = &bytes[..bytes.len() - 3];
+            std::fs::write(&path, torn).unwrap();
+            let whole = crate::file::scan_segment(torn, u32::MAX as usize);
+            assert_eq!(whole.tail, Tail::Torn);
+            let active = recover_last_with(&dir, 0, &opts, window).unwrap();
+            assert_eq!(active.len, whole.valid_len as u64, "window {window}");
+            assert_eq!(active.next_seq, 4, "window {window}");
+            assert_eq!(std::fs::read(&path).unwrap(), &bytes[..starts[4]]);
+            drop(active);
+
+            // Corrupt: a payload byte of record 1 (larger than most windows) damaged.
+            let mut damaged = bytes.clone();
+            damaged[starts[1] + 8 + 150] ^= 1;
+            std::fs::write(&path, &damaged).unwrap();
+            assert_eq!(
+                crate::file::scan_segment(&damaged, u32::MAX as usize).tail,
+                Tail::Corrupt
+            );
+            let err = recover_last_with(&dir, 0, &opts, window).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+            assert!(err.to_string().contains("(record 1)"), "{err}");
+            assert_eq!(std::fs::read(&path).unwrap(), damaged);
+
+            // Clean, whole.
+            std::fs::write(&path, &bytes).unwrap();
+            let active = recover_last_with(&dir, 0, &opts, window).unwrap();
+            assert_eq!((active.len, active.next_seq), (bytes.len() as u64, 5));
+            drop(active);
+
+            // Too short for a header: made afresh.
+            std::fs::write(&path, &bytes[..20]).unwrap();
+            let active = recover_last_with(&dir, 0, &opts, window).unwrap();
+            assert_eq!(
+                (active.len, active.next_seq),
+                (SEGMENT_HEADER_LEN as u64, 0)
+            );
+            drop(active);
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -212,10 +212,21 @@ pub(crate) fn record_crc(salt: u32, seq: u64, payload: &[u8]) -> u32 {
     if let Some(crc) = crate::sys::crc32c_with_head(head, payload) {
         return crc;
     }
+    crc32c::crc32c_append(record_crc_start(salt, seq, len), payload)
+}
+
+/// The CRC of record `seq`'s 16-byte prefix (salt, sequence number and a payload of `len`
+/// bytes), which [`crc32c::crc32c_append`] continues over the payload, in as many pieces as
+/// it comes in: [`record_crc`] for a payload not in memory at once.
+pub(crate) fn record_crc_start(salt: u32, seq: u64, len: u32) -> u32 {
+    let head = [
+        u64::from(salt) | seq << 32,
+        seq >> 32 | u64::from(len) << 32,
+    ];
     let mut prefix = [0u8; 16];
     prefix[0..8].copy_from_slice(&head[0].to_le_bytes());
     prefix[8..16].copy_from_slice(&head[1].to_le_bytes());
-    crc32c::crc32c_append(crc32c::crc32c(&prefix), payload)
+    crc32c::crc32c(&prefix)
 }
 
 /// A fresh salt for a new segment.

@@ -1,6 +1,7 @@
 //! Recovery scan of one segment: the longest valid prefix, and what follows it.
 
 use super::record::{decode_record, Decoded, SegmentHeader, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
+use super::scan_window::WindowedInput;
 use std::ops::Range;
 
 /// What ends a segment's valid prefix.
@@ -101,40 +102,155 @@ impl SegmentScan {
 /// assert_eq!(scan.next_seq(), Some(102));
 /// ```
 pub fn scan_segment(bytes: &[u8], max_len: usize) -> SegmentScan {
-    let Some(header) = SegmentHeader::decode(bytes) else {
-        return SegmentScan {
+    let mut payloads = Vec::new();
+    let end = infallible(scan_input(
+        &mut SliceInput(bytes),
+        max_len as u64,
+        |start, end| {
+            // Offsets within `bytes`: they fit in a `usize`.
+            payloads.push(start as usize..end as usize);
+        },
+    ));
+    SegmentScan {
+        header: end.header,
+        payloads,
+        valid_len: end.valid_len as usize,
+        tail: end.tail,
+    }
+}
+
+/// What [`scan_input`] found: [`SegmentScan`] without the payloads' ranges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ScanEnd {
+    /// The header, if valid.
+    pub(crate) header: Option<SegmentHeader>,
+    /// How many valid records follow the header.
+    pub(crate) records: u64,
+    /// Length of the valid prefix (header included).
+    pub(crate) valid_len: u64,
+    /// What follows the valid prefix.
+    pub(crate) tail: Tail,
+}
+
+/// What [`ScanInput::decode`] found at an offset: [`Decoded`] with a 64-bit length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DecodedAt {
+    /// A valid record, header and payload this many bytes long.
+    Record(u64),
+    /// The input ends inside the record.
+    Incomplete,
+    /// Length over the limit, or CRC mismatch.
+    Invalid,
+}
+
+/// The bytes a scan reads: a slice ([`scan_segment`]), or a segment file read a window at a
+/// time ([`WindowedInput`](super::scan_window::WindowedInput), for recovery), so that a
+/// segment of any size is scanned in bounded memory, with the same verdicts.
+pub(crate) trait ScanInput {
+    /// What a read may fail with (nothing, for a slice).
+    type Error;
+    /// How many bytes there are.
+    fn len(&self) -> u64;
+    /// The segment header at the start, if the bytes begin with a valid one.
+    fn header(&mut self) -> Result<Option<SegmentHeader>, Self::Error>;
+    /// The payload length announced by the 4 bytes at `at`, if all 4 are there.
+    fn announced_len(&mut self, at: u64) -> Result<Option<u64>, Self::Error>;
+    /// [`decode_record`] on the bytes from `at` (at most [`len`](Self::len)) on.
+    fn decode(
+        &mut self,
+        at: u64,
+        salt: u32,
+        seq: u64,
+        max_len: u64,
+    ) -> Result<DecodedAt, Self::Error>;
+}
+
+/// A slice as a [`ScanInput`].
+pub(crate) struct SliceInput<'a>(pub(crate) &'a [u8]);
+
+impl SliceInput<'_> {
+    fn from(&self, at: u64) -> &[u8] {
+        usize::try_from(at)
+            .ok()
+            .and_then(|at| self.0.get(at..))
+            .unwrap_or_default()
+    }
+}
+
+impl ScanInput for SliceInput<'_> {
+    type Error = std::convert::Infallible;
+
+    fn len(&self) -> u64 {
+        self.0.len() as u64
+    }
+
+    fn header(&mut self) -> Result<Option<SegmentHeader>, Self::Error> {
+        Ok(SegmentHeader::decode(self.0))
+    }
+
+    fn announced_len(&mut self, at: u64) -> Result<Option<u64>, Self::Error> {
+        Ok(super::record::announced_len(self.from(at)).map(|len| len as u64))
+    }
+
+    fn decode(
+        &mut self,
+        at: u64,
+        salt: u32,
+        seq: u64,
+        max_len: u64,
+    ) -> Result<DecodedAt, Self::Error> {
+        let max_len = usize::try_from(max_len).unwrap_or(usize::MAX);
+        Ok(match decode_record(self.from(at), salt, seq, max_len) {
+            Decoded::Record { len } => DecodedAt::Record(len as u64),
+            Decoded::Incomplete => DecodedAt::Incomplete,
+            Decoded::Invalid => DecodedAt::Invalid,
+        })
+    }
+}
+
+/// The scan itself, over any [`ScanInput`]: the header, then records while they are valid
+/// (`on_record` gets each one's payload range), then what follows them.
+pub(crate) fn scan_input<I: ScanInput>(
+    input: &mut I,
+    max_len: u64,
+    mut on_record: impl FnMut(u64, u64),
+) -> Result<ScanEnd, I::Error> {
+    let Some(header) = input.header()? else {
+        return Ok(ScanEnd {
             header: None,
-            payloads: Vec::new(),
+            records: 0,
             valid_len: 0,
             tail: Tail::BadHeader,
-        };
+        });
     };
-    let mut payloads = Vec::new();
-    let mut offset = SEGMENT_HEADER_LEN;
+    let len = input.len();
+    let mut records = 0;
+    let mut offset = SEGMENT_HEADER_LEN as u64;
     let mut seq = header.base_seq;
     let tail = loop {
-        if offset == bytes.len() {
+        if offset == len {
             break Tail::Clean;
         }
-        match decode_record(&bytes[offset..], header.salt, seq, max_len) {
-            Decoded::Record { len } => {
-                payloads.push(offset + RECORD_HEADER_LEN..offset + len);
-                offset += len;
+        match input.decode(offset, header.salt, seq, max_len)? {
+            DecodedAt::Record(record) => {
+                on_record(offset + RECORD_HEADER_LEN as u64, offset + record);
+                offset += record;
+                records += 1;
                 seq = seq.wrapping_add(1);
             }
             // A length field damaged to point past the end reads as a record still being
             // written: the same search tells it from a torn tail.
-            Decoded::Incomplete | Decoded::Invalid => {
-                break classify_invalid(&bytes[offset..], header.salt, seq, max_len);
+            DecodedAt::Incomplete | DecodedAt::Invalid => {
+                break classify_input(input, offset, header.salt, seq, max_len)?;
             }
         }
     };
-    SegmentScan {
+    Ok(ScanEnd {
         header: Some(header),
-        payloads,
+        records,
         valid_len: offset,
         tail,
-    }
+    })
 }
 
 /// A record at sequence `seq` that is not valid (or runs past the end of `bytes`):
@@ -150,52 +266,82 @@ pub fn scan_segment(bytes: &[u8], max_len: usize) -> SegmentScan {
 /// cube of the tail's length, and a search that runs out of budget decides by the
 /// pointed-to record alone: torn.
 pub(crate) fn classify_invalid(bytes: &[u8], salt: u32, seq: u64, max_len: usize) -> Tail {
-    let record_at = |at: usize, seq: u64| match bytes.get(at..) {
-        Some(rest) if !rest.is_empty() => match decode_record(rest, salt, seq, max_len) {
-            Decoded::Record { len } => Some(at + len),
-            _ => None,
-        },
-        _ => None,
-    };
-    let pointed = super::record::announced_len(bytes)
-        .filter(|len| *len <= max_len)
-        .map(|len| RECORD_HEADER_LEN + len);
-    if pointed
-        .and_then(|at| record_at(at, seq.wrapping_add(1)))
-        .is_some()
-    {
-        return Tail::Corrupt;
+    infallible(classify_input(
+        &mut SliceInput(bytes),
+        0,
+        salt,
+        seq,
+        max_len as u64,
+    ))
+}
+
+/// The value of a result that cannot be an error (a slice's scan).
+fn infallible<T>(result: Result<T, std::convert::Infallible>) -> T {
+    match result {
+        Ok(value) => value,
+        Err(never) => match never {},
     }
-    let confirmed =
-        |end: usize| end == bytes.len() || record_at(end, seq.wrapping_add(2)).is_some();
-    let last_start = bytes
-        .len()
-        .min(RECORD_HEADER_LEN.saturating_add(max_len).saturating_add(1));
+}
+
+/// [`classify_invalid`] over any [`ScanInput`], for the invalid record at `start` (offsets
+/// below are relative to it, as if the input began there).
+fn classify_input<I: ScanInput>(
+    input: &mut I,
+    start: u64,
+    salt: u32,
+    seq: u64,
+    max_len: u64,
+) -> Result<Tail, I::Error> {
+    let n = input.len().saturating_sub(start);
+    let header_len = RECORD_HEADER_LEN as u64;
+    // Where the valid record at `at` ends, if there is one.
+    let record_at = |input: &mut I, at: u64, seq: u64| -> Result<Option<u64>, I::Error> {
+        if at >= n {
+            return Ok(None);
+        }
+        Ok(match input.decode(start + at, salt, seq, max_len)? {
+            DecodedAt::Record(len) => Some(at + len),
+            _ => None,
+        })
+    };
+    let pointed = input
+        .announced_len(start)?
+        .filter(|len| *len <= max_len)
+        .map(|len| header_len + len);
+    if let Some(at) = pointed {
+        if record_at(input, at, seq.wrapping_add(1))?.is_some() {
+            return Ok(Tail::Corrupt);
+        }
+    }
+    let last_start = n.min(header_len.saturating_add(max_len).saturating_add(1));
     let mut budget = SEARCH_CRC_BUDGET;
-    for at in RECORD_HEADER_LEN..last_start {
-        let Some(len) = super::record::announced_len(&bytes[at..]) else {
+    for at in header_len..last_start {
+        let Some(len) = input.announced_len(start + at)? else {
             break;
         };
         // Only a record that fits whole costs a CRC (over its 16-byte prefix and payload).
-        let room = (bytes.len() - at).saturating_sub(RECORD_HEADER_LEN);
+        let room = (n - at).saturating_sub(header_len);
         if len > max_len || len > room || Some(at) == pointed {
             continue;
         }
         let Some(left) = budget.checked_sub(len + 16) else {
-            return Tail::Torn;
+            return Ok(Tail::Torn);
         };
         budget = left;
-        if record_at(at, seq.wrapping_add(1)).is_some_and(confirmed) {
-            return Tail::Corrupt;
+        if let Some(end) = record_at(input, at, seq.wrapping_add(1))? {
+            // Confirmed: it ends the bytes, or a valid record follows it.
+            if end == n || record_at(input, end, seq.wrapping_add(2))?.is_some() {
+                return Ok(Tail::Corrupt);
+            }
         }
     }
-    Tail::Torn
+    Ok(Tail::Torn)
 }
 
 /// Bytes of CRC the search for a valid record after an invalid one may spend (tens of
 /// milliseconds): a tail of zeros costs 16 bytes per offset, so 16 MiB of them are searched
 /// whole.
-const SEARCH_CRC_BUDGET: usize = 256 << 20;
+const SEARCH_CRC_BUDGET: u64 = 256 << 20;
 
 /// Checks [`scan_segment`]'s guarantees on arbitrary bytes, panicking on a violation: the
 /// body of the `fuzz/` target and of a property test.
@@ -203,7 +349,9 @@ const SEARCH_CRC_BUDGET: usize = 256 << 20;
 /// For `data` as given and for `data` behind a valid header: every returned record
 /// validates at its place (right length, CRC, salt and sequence number); the prefix is the
 /// longest valid one (the bytes after it are not a valid record); `Clean` exactly when the
-/// prefix is everything; and recovering the recovered prefix changes nothing.
+/// prefix is everything; recovering the recovered prefix changes nothing; and the scan a
+/// window at a time that the producer's recovery runs on the segment file finds the same
+/// records, prefix and tail, with windows small enough for records to cross them.
 ///
 /// ```
 /// use anyipc::file::{check_scan_invariants, encode_record, SegmentHeader};
@@ -226,6 +374,33 @@ pub fn check_scan_invariants(data: &[u8]) {
         let mut with_header = header.encode().to_vec();
         with_header.extend_from_slice(&data[12..]);
         check_one(&with_header);
+        check_windowed(&with_header);
+    }
+    check_windowed(data);
+}
+
+/// The scan a window at a time (recovery's, of a file) finds what the scan of the whole
+/// slice finds, with windows that records and the search cross.
+fn check_windowed(data: &[u8]) {
+    let whole = scan_segment(data, CHECK_MAX_LEN);
+    for window in [SEGMENT_HEADER_LEN, 33, 47, 64 + data.len() % 61] {
+        let mut input = WindowedInput::new(data, data.len() as u64, window);
+        let mut payloads = Vec::new();
+        let end = scan_input(&mut input, CHECK_MAX_LEN as u64, |start, end| {
+            payloads.push(start as usize..end as usize)
+        });
+        let Ok(end) = end else {
+            panic!("a read of bytes in memory failed: {end:?}");
+        };
+        assert_eq!(end.header, whole.header, "window {window}");
+        assert_eq!(payloads, whole.payloads, "window {window}");
+        assert_eq!(
+            end.records as usize,
+            whole.payloads.len(),
+            "window {window}"
+        );
+        assert_eq!(end.valid_len as usize, whole.valid_len, "window {window}");
+        assert_eq!(end.tail, whole.tail, "window {window}");
     }
 }
 
