@@ -2358,6 +2358,74 @@ async fn logs_are_listed_kept_by_clean_and_removed_by_rm() {
     .await;
 }
 
+/// An index entry of a log whose path is now a plain file, or leads through one, or whose
+/// directory no longer holds a log (its files removed by hand, another file left): dead in
+/// `ls`, as a removed directory is, without an error on stderr, and `clean` removes the
+/// entry, leaving what is at the path now. `ls` used to print "cannot read log …: Not a
+/// directory" on every run, and `clean` kept the entry for ever.
+#[tokio::test]
+async fn clean_drops_the_entry_of_a_log_whose_path_is_no_log_any_more() {
+    watchdog(WATCHDOG, async {
+        let runtime = TempDir::new("cli-logs-no-log");
+        let env = [("XDG_RUNTIME_DIR", runtime.path().to_str().unwrap())];
+        let data = TempDir::new("cli-logs-no-log-data");
+        let data_dir = std::fs::canonicalize(data.path()).unwrap();
+        let url_of = |dir: &std::path::Path| format!("file://{}", dir.display());
+        let (file, inner, emptied) = (
+            data_dir.join("now-a-file"),
+            data_dir.join("parent").join("log"),
+            data_dir.join("emptied"),
+        );
+        for dir in [&file, &inner, &emptied] {
+            ok(&["send", &url_of(dir), "x"], &env).await;
+            listed_with(&env, &url_of(dir), "idle").await;
+        }
+        std::fs::remove_dir_all(&file).unwrap();
+        std::fs::write(&file, b"a plain file now").unwrap();
+        std::fs::remove_dir_all(data_dir.join("parent")).unwrap();
+        std::fs::write(data_dir.join("parent"), b"a file on the way").unwrap();
+        for entry in std::fs::read_dir(&emptied).unwrap() {
+            std::fs::remove_file(entry.unwrap().path()).unwrap();
+        }
+        std::fs::write(emptied.join("notes.txt"), b"not the log's").unwrap();
+
+        let listed = run(&["ls", "--json"], &env, b"").await;
+        assert!(listed.status.success(), "{}", text(&listed.stderr));
+        assert_eq!(
+            text(&listed.stderr),
+            "",
+            "no warning for a log that is gone"
+        );
+        let listing = json_lines(&text(&listed.stdout));
+        for dir in [&file, &inner, &emptied] {
+            let entry = find(&listing, &url_of(dir)).expect("still listed before clean");
+            assert_eq!(entry["status"], "dead", "{entry}");
+        }
+        let cleaned = run(&["clean"], &env, b"").await;
+        assert!(cleaned.status.success(), "{}", text(&cleaned.stderr));
+        for dir in [&file, &inner, &emptied] {
+            assert!(
+                text(&cleaned.stdout).contains(&format!("removed {}", url_of(dir))),
+                "{}",
+                text(&cleaned.stdout)
+            );
+        }
+        let listed = run(&["ls", "--json"], &env, b"").await;
+        assert_eq!(text(&listed.stderr), "");
+        let listing = json_lines(&text(&listed.stdout));
+        for dir in [&file, &inner, &emptied] {
+            assert!(find(&listing, &url_of(dir)).is_none(), "{listing:?}");
+        }
+        // What is at the paths now is not the log's: kept.
+        assert_eq!(std::fs::read(&file).unwrap(), b"a plain file now");
+        assert_eq!(
+            std::fs::read(emptied.join("notes.txt")).unwrap(),
+            b"not the log's"
+        );
+    })
+    .await;
+}
+
 /// `rm file:///DIR` removes a log that this runtime directory's index does not list: one
 /// written under another `XDG_RUNTIME_DIR` (a service's, or before a reboot emptied
 /// `/run/user`). It was refused as not being on this machine. A live writer's is still

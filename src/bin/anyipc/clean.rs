@@ -16,7 +16,8 @@ binding it at that moment is safe; a region only if it is still the one found de
 lock region creators take). \
 Complete mq:// queues are kept even when no process has them open: their messages may be \
 waiting for a consumer; remove one with `anyipc rm mq://NAME`. Likewise file:// logs are never \
-removed by clean (only index entries of logs whose directory is gone); remove one with \
+removed by clean (only index entries of logs that are gone: the directory removed, the path \
+now a plain file, or no segment or writer.lock left in it); remove one with \
 `anyipc rm file:///DIR`. A region its creator kept on purpose (Region::keep) for others to \
 open is data too: clean keeps it (idle in `anyipc ls`); remove one with `anyipc rm shm://NAME`.
 

@@ -16,8 +16,9 @@ $XDG_RUNTIME_DIR/anyipc/logs), with the owner's pid (a dead owner's: the pid it 
 another process may have now) and whether it is alive:
   alive  the owner (a pipe or shm server; a region's creator; a log's writer; for a queue,
          any process that has it open) runs
-  dead   the owner died (killed, crashed; a region's creator without keeping it), or a log's
-         directory is gone: `anyipc clean` removes the name (for a log, only its index entry)
+  dead   the owner died (killed, crashed; a region's creator without keeping it), or a log is
+         gone (its directory removed, its path now a file, or no log left in the directory):
+         `anyipc clean` removes the name (for a log, only its index entry)
   idle   a queue no process has open, a log without a writer, or a region its creator kept
          (Region::keep) and left; they outlive processes by design, so they are kept until
          `anyipc rm mq://NAME` / `anyipc rm file:///DIR` / `anyipc rm shm://NAME`

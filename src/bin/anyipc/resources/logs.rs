@@ -10,7 +10,9 @@
 //!
 //! A log outlives its writer by design (consumers read it later), so a log without a live
 //! writer is *idle*, not dead: `clean` leaves it, `rm` removes it. Dead is an index entry whose
-//! directory is gone: `clean` removes the entry (never log data).
+//! log is gone: its directory removed, the path now a plain file (or anything but a
+//! directory), or a directory without a segment or `writer.lock`. `clean` removes the entry
+//! (never log data, nor what is at the path now).
 //!
 //! The binary cannot reach the library's crate-private names, so `INDEX`, `LOCK_FILE` and
 //! `is_segment` restate `sys/unix/log_registry.rs` and `file/segment.rs`: a change there
@@ -63,11 +65,28 @@ pub(crate) fn list(locks: &Locks, listing: &mut Listing) {
             continue;
         };
         match LogFiles::read(&target) {
-            Ok(contents) => listing.resources.push(log(&target, contents, path, locks)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                listing.resources.push(gone(&target, path));
+            Ok(contents) if contents.is_log() => {
+                listing.resources.push(log(&target, contents, path, locks));
             }
-            // Not gone, only unreadable now: nothing to clean.
+            // Removed by hand, leaving the directory (and files that are not the log's).
+            Ok(_) => {
+                listing
+                    .resources
+                    .push(gone(&target, path, "no log in the directory any more"))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                listing
+                    .resources
+                    .push(gone(&target, path, "the directory is gone"));
+            }
+            // A plain file (or FIFO, socket …) there now, or on the way there: no log can
+            // be at that path, as when the directory is gone.
+            Err(_) if not_a_directory(&target) => {
+                listing
+                    .resources
+                    .push(gone(&target, path, "the path is no directory any more"));
+            }
+            // Not gone, only unreadable now (permissions): nothing to clean.
             Err(e) => listing
                 .warnings
                 .push(format!("cannot read log {}: {e}", target.display())),
@@ -75,17 +94,32 @@ pub(crate) fn list(locks: &Locks, listing: &mut Listing) {
     }
 }
 
-/// An index entry whose log directory is gone: dead, and `clean` removes the entry.
-fn gone(dir: &Path, entry: PathBuf) -> Resource {
+/// An index entry whose log is gone (`why`): dead, and `clean` removes the entry (only
+/// the entry: whatever is at the path now is not the log's).
+fn gone(dir: &Path, entry: PathBuf, why: &str) -> Resource {
     Resource {
         kind: Kind::File,
         name: dir.display().to_string(),
         owner: None,
         status: Status::Dead,
         size: None,
-        detail: format!("the directory is gone; index entry {}", entry.display()),
+        detail: format!("{why}; index entry {}", entry.display()),
         removal: Removal::File(entry),
     }
+}
+
+/// Whether `path`, which could not be read as a directory, is something else: the path
+/// itself, or the nearest of its ancestors that exists, is not a directory (`ENOTDIR`,
+/// said without the error kind, which is newer than this crate's oldest Rust).
+fn not_a_directory(path: &Path) -> bool {
+    for at in path.ancestors() {
+        match std::fs::metadata(at) {
+            Ok(meta) => return !meta.is_dir(),
+            // Missing or not reachable through a file: the next ancestor up says which.
+            Err(_) => continue,
+        }
+    }
+    false
 }
 
 fn log(dir: &Path, contents: LogFiles, entry: PathBuf, locks: &Locks) -> Resource {
@@ -124,6 +158,8 @@ struct LogFiles {
     consumers: Vec<String>,
     /// Bytes in segments.
     bytes: u64,
+    /// A segment or the writer's lock is there.
+    named_like_log: bool,
 }
 
 impl LogFiles {
@@ -133,6 +169,9 @@ impl LogFiles {
             let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
                 continue;
             };
+            // What the library takes for a log (`anyipc::file::remove`): segments of any
+            // type, or the writer's lock.
+            files.named_like_log |= name == LOCK_FILE || is_segment(&name);
             let Ok(meta) = entry.metadata() else {
                 continue;
             };
@@ -148,6 +187,12 @@ impl LogFiles {
         }
         files.consumers.sort();
         Ok(files)
+    }
+
+    /// Whether the directory holds a log: a writer made its lock file, and a segment, before
+    /// it put the log in the index; [`anyipc::file::remove`] removes them last.
+    fn is_log(&self) -> bool {
+        self.named_like_log
     }
 }
 
