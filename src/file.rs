@@ -109,6 +109,12 @@
 //! | the log removed under its producer, found at a sync (then every later send) | `NotFound` |
 //! | sending after close | `BrokenPipe` |
 //!
+//! An OS error from one of the log's files (a segment, a cursor, `writer.lock`, the
+//! directory: opening, reading, writing, syncing, renaming) names it and what was done
+//! (`cannot open /dir/00000000000000000000.log: Permission denied (os error 13)`), keeps its
+//! kind, and keeps the OS's error as its source, where [`crate::raw_os_error`] finds the
+//! code (also in the error every send gets after a failed write or sync).
+//!
 //! # Platform-specific behavior
 //! Linux waits with inotify (polling every 20 ms once the watched directory is gone or
 //! moved away); other systems poll every 20 ms. On Windows the writer lock is an

@@ -18,7 +18,9 @@
 //! producer appends new records under the same sequence numbers, and a cursor of sequence
 //! numbers alone would skip them.
 
-use super::segment::{corrupt, cursor_path, cursor_temp_owner, cursor_temp_path};
+use super::segment::{
+    corrupt, cursor_path, cursor_temp_owner, cursor_temp_path, os_error, sync_dir,
+};
 use crate::sys;
 use std::io::{self, Read, Write};
 use std::path::Path;
@@ -83,7 +85,9 @@ pub fn remove_cursor(dir: impl AsRef<Path>, name: &str) -> io::Result<()> {
     }
     for path in paths {
         match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                return Err(os_error("cannot remove", &path, e))
+            }
             _ => {}
         }
     }
@@ -113,8 +117,9 @@ pub(crate) fn remove_stale_temps(dir: &Path, name: &str) {
 /// Reading the directory fails (`NotFound` when it is missing).
 fn temp_files(dir: &Path, name: &str) -> io::Result<Vec<std::path::PathBuf>> {
     let mut temps = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let file = entry?.file_name();
+    let unreadable = |e| os_error("cannot read the log directory", dir, e);
+    for entry in std::fs::read_dir(dir).map_err(unreadable)? {
+        let file = entry.map_err(unreadable)?.file_name();
         if file.to_str().and_then(cursor_temp_owner) == Some(name) {
             temps.push(dir.join(file));
         }
@@ -174,16 +179,16 @@ pub(crate) fn load(dir: &Path, name: &str) -> io::Result<Option<Position>> {
         Ok(meta) if !meta.is_file() => return Err(damaged("is not a regular file")),
         Ok(_) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
+        Err(e) => return Err(os_error("cannot look at", &path, e)),
     }
     // A symlink, FIFO or device put there since is refused by the open (on Unix), which
     // neither follows a link nor blocks on a FIFO.
     let file = match sys::open_segment_read(&path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
+        Err(e) => return Err(os_error("cannot open", &path, e)),
     };
-    let bytes = read_limited(file)?;
+    let bytes = read_limited(file).map_err(|e| os_error("cannot read", &path, e))?;
     decode(&bytes)
         .map(Some)
         .ok_or_else(|| damaged("is damaged"))
@@ -223,24 +228,30 @@ pub(crate) fn store(
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < TEMP_ATTEMPTS => {
                 attempts += 1;
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(os_error("cannot create", &temp, e)),
             Ok(file) => break (temp, file),
         }
     };
     let written = (|| {
-        file.write_all(&encode(position))?;
+        file.write_all(&encode(position))
+            .map_err(|e| os_error("cannot write", &temp, e))?;
         if durable {
-            file.sync_data()?;
+            file.sync_data()
+                .map_err(|e| os_error("cannot sync", &temp, e))?;
         }
         drop(file);
-        std::fs::rename(&temp, cursor_path(dir, name))
+        let path = cursor_path(dir, name);
+        std::fs::rename(&temp, &path).map_err(|e| {
+            let what = format!("cannot rename {} to", temp.display());
+            os_error(&what, &path, e)
+        })
     })();
     if let Err(e) = written {
         let _ = std::fs::remove_file(&temp);
         return Err(e);
     }
     if durable {
-        sys::sync_dir(dir)?;
+        sync_dir(dir)?;
     }
     Ok(())
 }

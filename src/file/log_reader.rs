@@ -6,7 +6,7 @@
 use super::cursor::{self, Position};
 use super::record::{SegmentHeader, SEGMENT_HEADER_LEN};
 use super::scan::Tail;
-use super::segment::{check_base, corrupt, create_log_dir, list_segments, segment_path};
+use super::segment::{check_base, corrupt, create_log_dir, list_segments, os_error, segment_path};
 use super::segment_reader::{read_up_to, SegmentReader, Stop};
 use super::tailer::{Batch, Chunk, TailSource};
 use super::{CursorMismatch, FileOptions, FsyncPolicy, StartFrom};
@@ -99,7 +99,7 @@ impl LogReader {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 create_log_dir(dir, opts.fsync != FsyncPolicy::Never)?;
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(os_error("cannot open the log directory", dir, e)),
         }
         let committed = match &cursor {
             Some(spec) => {
@@ -202,12 +202,13 @@ impl LogReader {
         for _attempt in 0..8 {
             let bases = match list_segments(&self.dir) {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    return Err(io::Error::new(
+                    return Err(crate::error::with_context(
                         e.kind(),
                         format!(
                             "file://{}: the log directory is gone (deleted or moved away)",
                             self.dir.display()
                         ),
+                        e,
                     ))
                 }
                 bases => bases?,
@@ -241,14 +242,16 @@ impl LogReader {
                 .max()
                 .unwrap_or(first);
             check_base(&self.dir, base)?;
-            let mut file = match sys::open_segment_read(&segment_path(&self.dir, base)) {
+            let path = segment_path(&self.dir, base);
+            let mut file = match sys::open_segment_read(&path) {
                 Ok(file) => file,
                 // Deleted by retention between listing and opening: list again.
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(e),
+                Err(e) => return Err(os_error("cannot open", &path, e)),
             };
             let mut header = [0u8; SEGMENT_HEADER_LEN];
-            let got = read_up_to(&mut file, &mut header)?;
+            let got = read_up_to(&mut file, &mut header)
+                .map_err(|e| os_error("cannot read", &path, e))?;
             if got < SEGMENT_HEADER_LEN {
                 // The last segment: the writer is creating it (or a crash interrupted that:
                 // the writer's recovery rewrites it). One with a newer segment after it was
@@ -275,6 +278,7 @@ impl LogReader {
             self.seg = Some(SegmentReader::new(
                 base,
                 file,
+                path,
                 header.salt,
                 SEGMENT_HEADER_LEN as u64,
                 self.max_frame,
@@ -562,13 +566,15 @@ pub(crate) fn log_end(dir: &Path) -> io::Result<u64> {
     check_base(dir, base)?;
     // As every segment is opened: not through a symlink, and refused unless a regular file
     // (a FIFO would block the read for ever).
-    let mut file = match sys::open_segment_read(&segment_path(dir, base)) {
+    let path = segment_path(dir, base);
+    let mut file = match sys::open_segment_read(&path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(base),
-        Err(e) => return Err(e),
+        Err(e) => return Err(os_error("cannot open", &path, e)),
     };
     let mut header = [0u8; SEGMENT_HEADER_LEN];
-    if read_up_to(&mut file, &mut header)? < SEGMENT_HEADER_LEN {
+    let got = read_up_to(&mut file, &mut header).map_err(|e| os_error("cannot read", &path, e))?;
+    if got < SEGMENT_HEADER_LEN {
         return Ok(base);
     }
     let Some(header) = SegmentHeader::decode(&header).filter(|h| h.base_seq == base) else {
@@ -578,7 +584,7 @@ pub(crate) fn log_end(dir: &Path) -> io::Result<u64> {
     // `segment_size` (or, not written by a producer, any size; sparse, terabytes of zeros),
     // and only the records' lengths and CRCs matter here.
     let offset = SEGMENT_HEADER_LEN as u64;
-    let mut seg = SegmentReader::new(base, file, header.salt, offset, u32::MAX as usize);
+    let mut seg = SegmentReader::new(base, file, path, header.salt, offset, u32::MAX as usize);
     let (mut next_seq, mut check) = (base, None);
     loop {
         let eof = seg.fill_chunk()?;
@@ -651,7 +657,14 @@ mod tests {
         bytes.extend(&record(salt, 4, &[0xEE; 100])[..60]);
         std::fs::write(&path, &bytes).unwrap();
 
-        let mut seg = SegmentReader::new(0, sys::open_read(&path).unwrap(), salt, 32, 1 << 20);
+        let mut seg = SegmentReader::new(
+            0,
+            sys::open_read(&path).unwrap(),
+            path.clone(),
+            salt,
+            32,
+            1 << 20,
+        );
         // Stop one byte short of the end: the torn record stays buffered.
         assert!(!seg.fill(bytes.len() - SEGMENT_HEADER_LEN - 1).unwrap());
         let mut next_seq = 0;

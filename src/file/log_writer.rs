@@ -8,10 +8,11 @@ use super::record_encoder::LogEnd;
 use super::scan::{scan_input, Tail};
 use super::scan_window::WindowedInput;
 use super::segment::{
-    check_base, corrupt, create_log_dir, list_segments, lock_writer, parent_or_cwd, segment_path,
+    check_base, corrupt, create_log_dir, list_segments, lock_writer, os_error, parent_or_cwd,
+    segment_path, sync_dir,
 };
 use super::segment_reader::READ_CHUNK;
-use super::writer_thread::AppendTarget;
+use super::writer_thread::{AppendTarget, TargetFile};
 use super::{FileOptions, FsyncPolicy};
 use crate::sys;
 use std::collections::VecDeque;
@@ -27,7 +28,7 @@ pub(crate) struct LogWriter {
     /// Held for the writer's life; closing it releases the flock.
     _lock: File,
     /// The active segment (shared with the sync thread).
-    file: Arc<File>,
+    file: Arc<TargetFile>,
     /// The active segment's first sequence number (its name).
     base: u64,
     seg_len: u64,
@@ -61,13 +62,13 @@ impl LogWriter {
             // before syncing): a durable producer makes its entry durable itself, once per
             // open, before it acknowledges anything.
             Ok(_) if opts.fsync != FsyncPolicy::Never => {
-                sys::sync_dir(parent_or_cwd(dir))?;
+                sync_dir(parent_or_cwd(dir))?;
             }
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 create_log_dir(dir, opts.fsync != FsyncPolicy::Never)?;
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(os_error("cannot open the log directory", dir, e)),
         }
         let lock = lock_writer(dir, opts.mode, false)?;
         // So that `anyipc ls` can find the log (best effort; Unix only).
@@ -75,7 +76,10 @@ impl LogWriter {
         let bases = list_segments(dir)?;
         let mut sealed = VecDeque::new();
         for &base in bases.iter().rev().skip(1).rev() {
-            let len = std::fs::metadata(segment_path(dir, base))?.len();
+            let path = segment_path(dir, base);
+            let len = std::fs::metadata(&path)
+                .map_err(|e| os_error("cannot look at", &path, e))?
+                .len();
             sealed.push_back((base, len));
         }
         let active = match bases.last() {
@@ -91,7 +95,10 @@ impl LogWriter {
         let writer = LogWriter {
             dir: dir.to_owned(),
             _lock: lock,
-            file: Arc::new(active.file),
+            file: Arc::new(TargetFile {
+                file: active.file,
+                path: segment_path(dir, active.header.base_seq),
+            }),
             base: active.header.base_seq,
             seg_len: active.len,
             sealed,
@@ -120,25 +127,31 @@ impl LogWriter {
 
 impl AppendTarget for LogWriter {
     fn write(&mut self, data: &[u8]) -> io::Result<()> {
-        (&*self.file).write_all(data)?;
+        (&self.file.file)
+            .write_all(data)
+            .map_err(|e| os_error("cannot write", &self.file.path, e))?;
         self.seg_len += data.len() as u64;
         Ok(())
     }
 
     fn start_segment(&mut self, header: SegmentHeader) -> io::Result<()> {
         if self.opts.fsync != FsyncPolicy::Never {
-            self.file.sync_data()?;
+            (self.file.file.sync_data())
+                .map_err(|e| os_error("cannot sync", &self.file.path, e))?;
         }
         self.sealed.push_back((self.base, self.seg_len));
         let active = create_segment(&self.dir, header, &self.opts)?;
-        self.file = Arc::new(active.file);
+        self.file = Arc::new(TargetFile {
+            file: active.file,
+            path: segment_path(&self.dir, active.header.base_seq),
+        });
         self.base = active.header.base_seq;
         self.seg_len = active.len;
         self.apply_retention();
         Ok(())
     }
 
-    fn current_file(&self) -> Arc<File> {
+    fn current_file(&self) -> Arc<TargetFile> {
         self.file.clone()
     }
 
@@ -181,11 +194,15 @@ fn create_segment(
     opts: &FileOptions,
 ) -> io::Result<ActiveSegment> {
     let base = header.base_seq;
-    let mut file = sys::create_new_file(&segment_path(dir, base), opts.mode)?;
-    file.write_all(&header.encode())?;
+    let path = segment_path(dir, base);
+    let mut file =
+        sys::create_new_file(&path, opts.mode).map_err(|e| os_error("cannot create", &path, e))?;
+    file.write_all(&header.encode())
+        .map_err(|e| os_error("cannot write", &path, e))?;
     if opts.fsync != FsyncPolicy::Never {
-        file.sync_data()?;
-        sys::sync_dir(dir)?;
+        file.sync_data()
+            .map_err(|e| os_error("cannot sync", &path, e))?;
+        sync_dir(dir)?;
     }
     Ok(ActiveSegment {
         file,
@@ -215,10 +232,14 @@ fn recover_last_with(
 ) -> io::Result<ActiveSegment> {
     check_base(dir, base)?;
     let path = segment_path(dir, base);
-    let mut file = sys::open_read_write(&path)?;
-    let file_len = file.metadata()?.len();
+    let mut file = sys::open_read_write(&path).map_err(|e| os_error("cannot open", &path, e))?;
+    let file_len = file
+        .metadata()
+        .map_err(|e| os_error("cannot look at", &path, e))?
+        .len();
     let mut input = WindowedInput::new(&file, file_len, window);
-    let scan = scan_input(&mut input, u64::from(u32::MAX), |_, _| {})?;
+    let scan = scan_input(&mut input, u64::from(u32::MAX), |_, _| {})
+        .map_err(|e| os_error("cannot read", &path, e))?;
     drop(input);
     let name = path.display();
     let header = match scan.header {
@@ -232,7 +253,7 @@ fn recover_last_with(
         None if file_len <= SEGMENT_HEADER_LEN as u64 => {
             // Creating the segment was interrupted before its header was whole.
             drop(file);
-            std::fs::remove_file(&path)?;
+            std::fs::remove_file(&path).map_err(|e| os_error("cannot remove", &path, e))?;
             return create_segment(dir, SegmentHeader::fresh(base), opts);
         }
         None => return Err(corrupt(dir, format!("segment {name} has a damaged header"))),
@@ -253,13 +274,16 @@ fn recover_last_with(
         }
         Tail::Torn => {
             tracing::info!(segment = %name, at = scan.valid_len, cut = file_len - scan.valid_len, "cutting off a torn tail");
-            file.set_len(scan.valid_len)?;
-            file.sync_data()?;
+            file.set_len(scan.valid_len)
+                .map_err(|e| os_error("cannot truncate", &path, e))?;
+            file.sync_data()
+                .map_err(|e| os_error("cannot sync", &path, e))?;
         }
         // `BadHeader` comes without a header, handled above.
         Tail::Clean | Tail::BadHeader => {}
     }
-    file.seek(SeekFrom::Start(scan.valid_len))?;
+    file.seek(SeekFrom::Start(scan.valid_len))
+        .map_err(|e| os_error("cannot seek in", &path, e))?;
     Ok(ActiveSegment {
         file,
         header,

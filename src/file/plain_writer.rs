@@ -1,11 +1,11 @@
 //! [`PlainWriter`]: appends framed messages to an ordinary file (`framing=lines|raw|length`).
 
 use super::record::SegmentHeader;
-use super::writer_thread::AppendTarget;
+use super::segment::os_error;
+use super::writer_thread::{AppendTarget, TargetFile};
 use crate::sys;
-use std::fs::File;
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 /// An ordinary file opened for appending. Several writers may append at once: the file is
@@ -13,8 +13,7 @@ use std::sync::Arc;
 /// `write`.
 #[derive(Debug)]
 pub(crate) struct PlainWriter {
-    path: PathBuf,
-    file: Arc<File>,
+    file: Arc<TargetFile>,
 }
 
 impl PlainWriter {
@@ -28,15 +27,19 @@ impl PlainWriter {
             false => e,
         })?;
         Ok(PlainWriter {
-            path: path.to_owned(),
-            file: Arc::new(file),
+            file: Arc::new(TargetFile {
+                file,
+                path: path.to_owned(),
+            }),
         })
     }
 }
 
 impl AppendTarget for PlainWriter {
     fn write(&mut self, data: &[u8]) -> io::Result<()> {
-        (&*self.file).write_all(data)
+        (&self.file.file)
+            .write_all(data)
+            .map_err(|e| os_error("cannot write", &self.file.path, e))
     }
 
     fn start_segment(&mut self, _header: SegmentHeader) -> io::Result<()> {
@@ -44,12 +47,12 @@ impl AppendTarget for PlainWriter {
         Ok(())
     }
 
-    fn current_file(&self) -> Arc<File> {
+    fn current_file(&self) -> Arc<TargetFile> {
         self.file.clone()
     }
 
     fn describe(&self) -> String {
-        format!("file://{}", self.path.display())
+        format!("file://{}", self.file.path.display())
     }
 
     fn after_failure(&self) -> &'static str {

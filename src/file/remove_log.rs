@@ -79,8 +79,9 @@ fn remove_log(dir: &Path, force: bool) -> io::Result<()> {
     let canonical = std::fs::canonicalize(dir)?;
     let lock = segment::lock_writer(dir, 0o600, force)?;
     // Listed under the lock: a segment a writer made before it let go is removed too.
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
+    let unreadable = |e| segment::os_error("cannot read the log directory", dir, e);
+    for entry in std::fs::read_dir(dir).map_err(unreadable)? {
+        let entry = entry.map_err(unreadable)?;
         let named_like_logs = entry
             .file_name()
             .to_str()
@@ -100,7 +101,9 @@ fn remove_log(dir: &Path, force: bool) -> io::Result<()> {
 
 fn remove_if_present(path: &Path) -> io::Result<()> {
     match std::fs::remove_file(path) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            Err(segment::os_error("cannot remove", path, e))
+        }
         _ => Ok(()),
     }
 }

@@ -107,8 +107,9 @@ fn parse_segment_name(name: &str) -> Option<u64> {
 /// OS errors reading the directory (`NotFound` when it does not exist).
 pub(crate) fn list_segments(dir: &Path) -> io::Result<Vec<u64>> {
     let mut bases = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
+    let unreadable = |e| os_error("cannot read the log directory", dir, e);
+    for entry in std::fs::read_dir(dir).map_err(unreadable)? {
+        let entry = entry.map_err(unreadable)?;
         if let Some(base) = entry.file_name().to_str().and_then(parse_segment_name) {
             bases.push(base);
         }
@@ -169,19 +170,22 @@ pub(crate) fn lock_writer_with(
 ) -> io::Result<File> {
     let path = dir.join(LOCK_FILE);
     for _attempt in 0..LOCK_ATTEMPTS {
-        let lock = crate::sys::open_lock_file(&path, mode)?;
+        let lock = crate::sys::open_lock_file(&path, mode)
+            .map_err(|e| os_error("cannot open", &path, e))?;
         between(&path);
         match crate::sys::lock_exclusive(&lock, dir) {
             Err(e) if e.kind() == io::ErrorKind::AddrInUse && take_held => return Ok(lock),
-            locked => locked?,
+            locked => locked.map_err(|e| os_error("cannot lock", &path, e))?,
         }
-        let held = crate::sys::FileIdentity::of(&lock.metadata()?);
-        match crate::sys::names_file(&path, held) {
+        let meta = lock
+            .metadata()
+            .map_err(|e| os_error("cannot look at", &path, e))?;
+        match crate::sys::names_file(&path, crate::sys::FileIdentity::of(&meta)) {
             Ok(true) => return Ok(lock),
             // Deleted (or replaced) before the lock was taken: lock the one there now.
             Ok(false) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
+            Err(e) => return Err(os_error("cannot look at", &path, e)),
         }
     }
     Err(io::Error::other(format!(
@@ -206,16 +210,25 @@ pub(crate) fn create_log_dir(dir: &Path, durable: bool) -> io::Result<Vec<PathBu
                 && matches!(std::fs::metadata(path), Err(e) if e.kind() == io::ErrorKind::NotFound)
         })
         .collect();
-    crate::sys::create_private_dir(dir)?;
+    crate::sys::create_private_dir(dir)
+        .map_err(|e| os_error("cannot create the log directory", dir, e))?;
     let mut synced = Vec::new();
     if durable {
         for created in missing.iter().rev() {
             let parent = parent_or_cwd(created);
-            crate::sys::sync_dir(parent)?;
+            sync_dir(parent)?;
             synced.push(parent.to_owned());
         }
     }
     Ok(synced)
+}
+
+/// fsyncs directory `dir`, naming it in an error.
+///
+/// # Errors
+/// OS errors opening or syncing it.
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
+    crate::sys::sync_dir(dir).map_err(|e| os_error("cannot sync the directory", dir, e))
 }
 
 /// The directory `path` is in: `.` for a relative path of one component.
@@ -224,6 +237,22 @@ pub(crate) fn parent_or_cwd(path: &Path) -> &Path {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     }
+}
+
+/// The OS error `e` of doing `what` ("cannot open", "cannot sync" …) to `path`, naming the
+/// file: `cannot open /dir/00000000000000000000.log: Permission denied (os error 13)`. The
+/// kind stays, and the OS's error is kept as the new one's source, where
+/// [`raw_os_error`](crate::raw_os_error) finds its code. An error that has a message of its
+/// own (built by this crate, already saying what it is about) is returned as it is.
+///
+/// Called where a log's file operation fails, on the error only: nothing on the way of a
+/// call that succeeds.
+#[cold]
+pub(crate) fn os_error(what: &str, path: &Path, e: io::Error) -> io::Error {
+    if e.get_ref().is_some() {
+        return e;
+    }
+    crate::error::with_context(e.kind(), format!("{what} {}: {e}", path.display()), e)
 }
 
 /// An `InvalidData` error about the log in `dir`.

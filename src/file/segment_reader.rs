@@ -13,11 +13,13 @@
 
 use super::record::{announced_len, decode_record, stored_crc, Decoded, RECORD_HEADER_LEN};
 use super::scan::{classify_invalid, Tail};
+use super::segment::os_error;
 use super::tailer::Chunk;
 use crate::sys;
 use bytes::{Buf, BytesMut};
 use std::fs::File;
 use std::io::{self, Read};
+use std::path::PathBuf;
 
 /// The most a read of a segment asks for at once.
 pub(crate) const READ_CHUNK: usize = 1 << 20;
@@ -45,6 +47,8 @@ pub(crate) enum Stop {
 pub(crate) struct SegmentReader {
     pub(crate) base: u64,
     file: File,
+    /// The file's path, for error messages.
+    path: PathBuf,
     salt: u32,
     /// File offset of `buf[0]`: where record `seq` starts.
     pub(crate) offset: u64,
@@ -67,11 +71,12 @@ pub(crate) struct SegmentReader {
 }
 
 impl SegmentReader {
-    /// Reads `file`, segment `base` salted with `salt`, from its first record at `offset`,
-    /// taking payloads of up to `max_frame` bytes.
+    /// Reads `file` (at `path`), segment `base` salted with `salt`, from its first record at
+    /// `offset`, taking payloads of up to `max_frame` bytes.
     pub(crate) fn new(
         base: u64,
         file: File,
+        path: PathBuf,
         salt: u32,
         offset: u64,
         max_frame: usize,
@@ -84,6 +89,7 @@ impl SegmentReader {
             identity,
             base,
             file,
+            path,
             salt,
             offset,
             seq: base,
@@ -158,7 +164,8 @@ impl SegmentReader {
         while self.buf.len() < want {
             let at = self.offset + self.buf.len() as u64;
             let step = (want - self.buf.len()).min(READ_CHUNK);
-            let got = sys::read_at(&self.file, &mut self.buf, step, at)?;
+            let got = sys::read_at(&self.file, &mut self.buf, step, at)
+                .map_err(|e| os_error("cannot read", &self.path, e))?;
             self.adapt_read_size(got);
             if got == 0 {
                 return Ok(true);
@@ -307,7 +314,14 @@ mod tests {
     fn reads_start_small_and_follow_what_the_file_delivers() {
         let path = std::env::temp_dir().join(format!("anyipc-sized-read-{}", std::process::id()));
         std::fs::write(&path, vec![1u8; 100]).unwrap();
-        let mut reader = SegmentReader::new(0, sys::open_read(&path).unwrap(), 0, 0, 1 << 20);
+        let mut reader = SegmentReader::new(
+            0,
+            sys::open_read(&path).unwrap(),
+            path.clone(),
+            0,
+            0,
+            1 << 20,
+        );
         assert!(reader.fill_chunk().unwrap(), "the file ends first");
         assert_eq!(reader.buf.len(), 100);
         // A kept message would pin this allocation: a few KiB, not a 1 MiB chunk.

@@ -32,12 +32,14 @@
 //! cross-CPU wake-up each.)
 
 use super::record::SegmentHeader;
+use super::segment::os_error;
 use super::FsyncPolicy;
 use crate::io::blocking::{self, Doorbell, Progress};
 use bytes::BytesMut;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -70,6 +72,13 @@ pub(crate) struct Block {
     pub(crate) new_segment: Option<SegmentHeader>,
 }
 
+/// The file a target appends to now, with its path for error messages.
+#[derive(Debug)]
+pub(crate) struct TargetFile {
+    pub(crate) file: File,
+    pub(crate) path: PathBuf,
+}
+
 /// A file a writer thread appends to: the durable log or a plain file.
 pub(crate) trait AppendTarget: std::fmt::Debug + Send + 'static {
     /// Appends `data` (whole encoded records).
@@ -78,7 +87,7 @@ pub(crate) trait AppendTarget: std::fmt::Debug + Send + 'static {
     /// Only the log has segments.
     fn start_segment(&mut self, header: SegmentHeader) -> io::Result<()>;
     /// The file being appended to now; the sync thread `fdatasync`s it.
-    fn current_file(&self) -> Arc<File>;
+    fn current_file(&self) -> Arc<TargetFile>;
     /// The endpoint, for error messages.
     fn describe(&self) -> String;
     /// What a failed write leaves behind and how to go on, for the fail-stop error.
@@ -111,7 +120,9 @@ struct Queue {
     /// Until then, every block goes to the writer thread (a write by the sending task was slow).
     no_inline_until: Option<Instant>,
     /// Set once, on the first write or sync error: the appender refuses everything after.
-    failure: Option<(io::ErrorKind, String)>,
+    /// Its kind, message and OS error code (which every error rebuilt from it keeps inside,
+    /// for [`raw_os_error`](crate::raw_os_error)).
+    failure: Option<(io::ErrorKind, String, Option<i32>)>,
 }
 
 /// What the sending task and the threads share.
@@ -135,7 +146,7 @@ pub(crate) struct Shared {
     pub(crate) finished: Progress,
     /// The sync thread's wake-up, and what it syncs.
     sync_bell: Doorbell,
-    sync_file: Mutex<Option<Arc<File>>>,
+    sync_file: Mutex<Option<Arc<TargetFile>>>,
     stop_syncing: AtomicBool,
 }
 
@@ -153,7 +164,10 @@ impl Shared {
     /// The error every send gets once the writer stopped.
     pub(crate) fn failure(&self) -> io::Error {
         match &self.lock().failure {
-            Some((kind, msg)) => io::Error::new(*kind, msg.clone()),
+            Some((kind, msg, Some(code))) => {
+                crate::error::with_context(*kind, msg.clone(), io::Error::from_raw_os_error(*code))
+            }
+            Some((kind, msg, None)) => io::Error::new(*kind, msg.clone()),
             None => io::Error::new(io::ErrorKind::BrokenPipe, "the file writer has stopped"),
         }
     }
@@ -302,7 +316,7 @@ impl Shared {
                 return;
             }
             tracing::error!("{msg}");
-            queue.failure = Some((e.kind(), msg));
+            queue.failure = Some((e.kind(), msg, crate::raw_os_error(e)));
             self.failed.store(true, Ordering::Release);
         }
         for progress in [&self.taken, &self.written, &self.synced, &self.finished] {
@@ -315,7 +329,7 @@ impl Shared {
         self.target.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn set_sync_file(&self, file: Arc<File>) {
+    fn set_sync_file(&self, file: Arc<TargetFile>) {
         *self.sync_file.lock().unwrap_or_else(|p| p.into_inner()) = Some(file);
     }
 }
@@ -442,7 +456,12 @@ fn run_syncer(shared: &Shared, describe: &str, after: &str) {
                 .unwrap_or_else(|p| p.into_inner())
                 .clone();
             if let Some(file) = file {
-                if let Err(e) = file.sync_data().and_then(|()| check_linked(shared, &file)) {
+                let synced = file
+                    .file
+                    .sync_data()
+                    .map_err(|e| os_error("cannot sync", &file.path, e))
+                    .and_then(|()| check_linked(shared, &file));
+                if let Err(e) = synced {
                     shared.fail(describe, after, &e);
                     shared.doorbell.ring();
                     return;
@@ -463,11 +482,15 @@ fn run_syncer(shared: &Shared, describe: &str, after: &str) {
 /// has no link left and is still the file appended to (not one closed since: retention may
 /// delete a closed segment the sync thread still holds). An acknowledged `fsync=always`
 /// record is then not on disk in any file that can be read, so the send must not succeed.
-fn check_linked(shared: &Shared, file: &Arc<File>) -> io::Result<()> {
+fn check_linked(shared: &Shared, file: &Arc<TargetFile>) -> io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
-        if file.metadata()?.nlink() > 0 {
+        let meta = file
+            .file
+            .metadata()
+            .map_err(|e| os_error("cannot look at", &file.path, e))?;
+        if meta.nlink() > 0 {
             return Ok(());
         }
         // The writer holds the target while it writes (and rotates): the file it appends to
@@ -555,7 +578,7 @@ mod tests {
         fn start_segment(&mut self, _header: SegmentHeader) -> io::Result<()> {
             Ok(())
         }
-        fn current_file(&self) -> Arc<File> {
+        fn current_file(&self) -> Arc<TargetFile> {
             unreachable!("no sync thread in these tests")
         }
         fn describe(&self) -> String {

@@ -1820,6 +1820,87 @@ async fn run_full_disk_helper(role: &str, dir: &Path) -> (u64, Vec<String>) {
     (last_ack.expect("some appends fit"), report)
 }
 
+/// `err` is the OS error `code` about `path`: of that kind, naming the file, the code kept
+/// inside for `anyipc::raw_os_error`.
+fn assert_os_error_at(err: &io::Error, path: &Path, code: i32) {
+    assert_eq!(
+        err.kind(),
+        io::Error::from_raw_os_error(code).kind(),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains(&format!("{}: ", path.display())),
+        "{err} does not name {}",
+        path.display()
+    );
+    assert_eq!(anyipc::raw_os_error(err), Some(code), "{err}");
+}
+
+/// OS errors of a log's files name the file, keep their kind, and keep the OS's error as
+/// their source (`anyipc::raw_os_error` finds its code): a directory where the writer's
+/// lock file, a segment or a cursor is expected (EISDIR), and a segment the user may not
+/// read or write (EACCES; not checked as root, whom permissions do not stop). They used to
+/// say "Is a directory (os error 21)" or "Permission denied (os error 13)" and nothing more.
+#[tokio::test]
+async fn os_errors_of_a_log_name_the_file_and_keep_the_os_code() {
+    let tmp = TempDir::new("file-os-errors");
+    let dir = tmp.path().join("log");
+    let mut producer = FileProducer::open(&dir, opts(FsyncPolicy::Never))
+        .await
+        .unwrap();
+    producer.append(Bytes::from_static(b"one")).await.unwrap();
+    producer.close().await.unwrap();
+    let segment = dir.join("00000000000000000000.log");
+
+    // The writer's lock file replaced by a directory.
+    let lock = dir.join("writer.lock");
+    std::fs::remove_file(&lock).unwrap();
+    std::fs::create_dir(&lock).unwrap();
+    let err = FileProducer::open(&dir, opts(FsyncPolicy::Never))
+        .await
+        .unwrap_err();
+    assert_os_error_at(&err, &lock, libc::EISDIR);
+    std::fs::remove_dir(&lock).unwrap();
+
+    // The last segment replaced by a directory: recovery cannot open it.
+    let aside = dir.join("aside");
+    std::fs::rename(&segment, &aside).unwrap();
+    std::fs::create_dir(&segment).unwrap();
+    let err = FileProducer::open(&dir, opts(FsyncPolicy::Never))
+        .await
+        .unwrap_err();
+    assert_os_error_at(&err, &segment, libc::EISDIR);
+    std::fs::remove_dir(&segment).unwrap();
+    std::fs::rename(&aside, &segment).unwrap();
+
+    // A cursor that is a directory (with something in it) cannot be removed as a file.
+    let cursor = dir.join("audit.cursor");
+    std::fs::create_dir(&cursor).unwrap();
+    std::fs::write(cursor.join("x"), b"x").unwrap();
+    let err = anyipc::file::remove_cursor(&dir, "audit").unwrap_err();
+    assert_os_error_at(&err, &cursor, libc::EISDIR);
+    std::fs::remove_dir_all(&cursor).unwrap();
+
+    // A segment its user may not read or write.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&segment, std::fs::Permissions::from_mode(0o000)).unwrap();
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        println!(
+            "running as root, whom file permissions do not stop: the EACCES checks are skipped"
+        );
+    } else {
+        let err = FileProducer::open(&dir, opts(FsyncPolicy::Never))
+            .await
+            .unwrap_err();
+        assert_os_error_at(&err, &segment, libc::EACCES);
+        let err = read_all(&dir).await.unwrap_err();
+        assert_os_error_at(&err, &segment, libc::EACCES);
+    }
+    std::fs::set_permissions(&segment, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert_eq!(read_all(&dir).await.unwrap().len(), 1);
+}
+
 /// A full disk (simulated with RLIMIT_FSIZE in the helper: writes past the limit fail with
 /// EFBIG) gives a clear error, stops the producer, and loses nothing acknowledged.
 #[tokio::test]
@@ -1831,6 +1912,17 @@ async fn a_full_disk_stops_the_producer_and_keeps_what_was_acknowledged() {
         assert!(report[0].starts_with("error FileTooLarge"), "{report:?}");
         assert!(report[0].contains("fail-stop"), "{report:?}");
         assert!(report[1].starts_with("then FileTooLarge"), "{report:?}");
+        // The failing write names its segment, and the OS's code (EFBIG) stays inside,
+        // also in the error every later send gets.
+        let segment = dir.path().join("00000000000000000000.log");
+        let code = format!("[os error code {}]", libc::EFBIG);
+        for line in &report {
+            assert!(
+                line.contains(&format!("cannot write {}: ", segment.display())),
+                "{line}"
+            );
+            assert!(line.ends_with(&code), "{line}");
+        }
         let records = read_all(dir.path()).await.unwrap();
         assert!(records.len() as u64 > last_ack);
         for (seq, p) in &records {
@@ -2020,9 +2112,18 @@ async fn full_disk(dir: &Path) {
                 seq += 1;
             }
             Err(e) => {
-                say(&format!("error {:?} {e}", e.kind()));
+                let code = |e: &io::Error| anyipc::raw_os_error(e).unwrap_or(-1);
+                say(&format!(
+                    "error {:?} {e} [os error code {}]",
+                    e.kind(),
+                    code(&e)
+                ));
                 let again = p.append(Bytes::from_static(b"x")).await.unwrap_err();
-                say(&format!("then {:?} {again}", again.kind()));
+                say(&format!(
+                    "then {:?} {again} [os error code {}]",
+                    again.kind(),
+                    code(&again)
+                ));
                 return;
             }
         }
