@@ -1224,6 +1224,37 @@ async fn a_refused_udp_sender_is_told_once_not_once_per_datagram() {
     .await;
 }
 
+/// Over a stream transport every refused client is told, whatever its peer label: two unix
+/// clients of one process share "unix client pid N", and the second got no line while the
+/// once-per-address rule of udp applied to every transport.
+#[tokio::test]
+async fn every_refused_stream_client_is_told() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-bridge-refused-unix");
+        let url = format!("unix://{}", dir.join("b.sock"));
+        let args = ["bridge", &url, "stdio://?framing=lines"];
+        let (mut bridge, _stdin) = Proc::start_on_pipes(&args);
+        bridge.stderr_after("bridging ").await;
+        let mut first = anyipc::connect(&url).await.expect("connect to the bridge");
+        first.send("one").await.expect("send");
+        assert_eq!(bridge.stdout_lines(1).await, ["one"]);
+        for _ in 0..2 {
+            let _refused = anyipc::connect(&url).await.expect("connect");
+            bridge
+                .stderr_after("anyipc: bridge: closing client unix client")
+                .await;
+        }
+        let (_, stderr) = bridge.stop_with(libc::SIGTERM).await;
+        drop(first);
+        let told = stderr
+            .iter()
+            .filter(|l| l.starts_with("anyipc: bridge: closing client"))
+            .count();
+        assert_eq!(told, 2, "{stderr:?}");
+    })
+    .await;
+}
+
 /// A UDP socket on 127.0.0.1 and its address as a listener names its sender.
 async fn udp_sender() -> (tokio::net::UdpSocket, String) {
     let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();

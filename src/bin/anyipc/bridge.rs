@@ -447,10 +447,10 @@ async fn one_client(
     the_one_session(listener.endpoint(), target, ended)
 }
 
-/// Closes each client `listener` accepts, with a line on stderr saying why, once per client
-/// address: `target` was connected to once, for the session of the first client, and cannot
-/// be again. A `udp://` sender's every datagram is accepted as a new connection once the
-/// one before was closed, so a line per connection would be a line per datagram. Runs until
+/// Closes each client `listener` accepts, with a line on stderr saying why: `target` was
+/// connected to once, for the session of the first client, and cannot be again. A `udp://`
+/// sender's every datagram is accepted as a new connection once the one before was closed,
+/// so over udp the line is said once per client address, not once per datagram. Runs until
 /// accepting keeps failing.
 ///
 /// # Errors
@@ -460,10 +460,13 @@ async fn refuse_clients(
     target: &Endpoint,
     accept_errors: &mut AcceptErrors,
 ) -> Result<std::convert::Infallible, CliError> {
+    // Only a udp sender comes back as a new connection per datagram; other clients' peer
+    // labels ("unix client", a reused pid or port) need not be distinct, so each is told.
+    let per_datagram = listener.endpoint().scheme() == Scheme::Udp;
     let mut told = Told::default();
     loop {
         let client = accept_errors.accept(listener).await?;
-        if told.first_time(client.peer_addr()) {
+        if !per_datagram || told.first_time(client.peer_addr()) {
             eprintln!(
                 "anyipc: bridge: closing client {}: {target} serves one session, the first \
                  client's, and it is running (its further connections are closed without a \
