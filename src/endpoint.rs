@@ -465,8 +465,8 @@ impl Endpoint {
     }
 
     /// `err` with this endpoint in front of its message and its kind kept: the OS's own
-    /// ("Address already in use") names neither host, port nor path. `err` stays inside as
-    /// the source, so [`raw_os_error`](crate::raw_os_error) still finds its code.
+    /// ("Address already in use") names neither host, port nor path. `err` stays inside
+    /// it, so [`raw_os_error`](crate::raw_os_error) still finds its code.
     pub(crate) fn error(&self, err: std::io::Error) -> std::io::Error {
         crate::error::with_context(err.kind(), format!("{self}: {err}"), err)
     }

@@ -2,15 +2,17 @@
 //!
 //! The OS's message ("Address already in use") names neither host, port nor path, so the
 //! crate puts the endpoint in front of it. `io::Error::new(kind, text)` would lose the OS's
-//! error code; [`with_context`] keeps the original error as the new one's
-//! [`source`](std::error::Error::source), and [`raw_os_error`] finds its code again.
+//! error code; [`with_context`] keeps the original error inside the new one, and
+//! [`raw_os_error`] finds its code again. The original is not the new error's
+//! [`source`](std::error::Error::source): its text is already in the message, and a reporter
+//! that prints the chain would print it twice.
 
 use std::error::Error;
 use std::fmt;
 use std::io;
 
 /// The inner error of an [`io::Error`] rebuilt with context: its text is the whole message
-/// (context, then the original's text, as before), and its source the original error.
+/// (context, then the original's text, as before); it holds the original error.
 #[derive(Debug)]
 struct Context {
     message: String,
@@ -23,14 +25,13 @@ impl fmt::Display for Context {
     }
 }
 
-impl Error for Context {
-    fn source(&self) -> Option<&(dyn Error + 'static)> {
-        Some(&self.source)
-    }
-}
+/// No [`source`](Error::source): the message already ends with the original's text, and a
+/// reporter that walks the chain (anyhow's `{:#}`) would print it twice.
+/// [`raw_os_error`] reaches the original through [`Context`] itself.
+impl Error for Context {}
 
-/// An error of `kind` whose text is `message` and whose [`source`](Error::source) is
-/// `source`, so that [`raw_os_error`] still finds the OS's code. `message` usually ends with
+/// An error of `kind` whose text is `message`, holding `source`, so that [`raw_os_error`]
+/// still finds the OS's code. `message` usually ends with
 /// `source`'s own text.
 pub(crate) fn with_context(kind: io::ErrorKind, message: String, source: io::Error) -> io::Error {
     io::Error::new(kind, Context { message, source })
@@ -41,9 +42,10 @@ pub(crate) fn with_context(kind: io::ErrorKind, message: String, source: io::Err
 /// An error that names its endpoint or program (`tcp://127.0.0.1:7000: Address already in
 /// use (os error 98)`, `cannot start "prog": No such file or directory (os error 2)`) is a
 /// new [`io::Error`] with that text, whose own [`raw_os_error`](io::Error::raw_os_error) is
-/// `None`; the OS's error is kept as its [`source`](std::error::Error::source). This function
-/// returns `err.raw_os_error()` when there is one, and otherwise the first code found down
-/// the chain of inner and source errors (`None` when no OS error is in it).
+/// `None`; the OS's error is kept inside it (not as its
+/// [`source`](std::error::Error::source), whose text the message already ends with). This
+/// function returns `err.raw_os_error()` when there is one, and otherwise the first code
+/// found down the chain of inner, kept and source errors (`None` when no OS error is in it).
 ///
 /// ```
 /// use std::io::{Error, ErrorKind};
@@ -72,6 +74,10 @@ pub fn raw_os_error(err: &io::Error) -> Option<i32> {
                 next = Some(inner);
                 continue;
             }
+        }
+        if let Some(context) = current.downcast_ref::<Context>() {
+            next = Some(&context.source);
+            continue;
         }
         next = current.source();
     }

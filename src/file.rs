@@ -112,7 +112,7 @@
 //! An OS error from one of the log's files (a segment, a cursor, `writer.lock`, the
 //! directory: opening, reading, writing, syncing, renaming) names it and what was done
 //! (`cannot open /dir/00000000000000000000.log: Permission denied (os error 13)`), keeps its
-//! kind, and keeps the OS's error as its source, where [`crate::raw_os_error`] finds the
+//! kind, and keeps the OS's error inside, where [`crate::raw_os_error`] finds the
 //! code (also in the error every send gets after a failed write or sync).
 //!
 //! # Platform-specific behavior

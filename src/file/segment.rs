@@ -241,7 +241,7 @@ pub(crate) fn parent_or_cwd(path: &Path) -> &Path {
 
 /// The OS error `e` of doing `what` ("cannot open", "cannot sync" …) to `path`, naming the
 /// file: `cannot open /dir/00000000000000000000.log: Permission denied (os error 13)`. The
-/// kind stays, and the OS's error is kept as the new one's source, where
+/// kind stays, and the OS's error is kept inside the new one, where
 /// [`raw_os_error`](crate::raw_os_error) finds its code. An error that has a message of its
 /// own (built by this crate, already saying what it is about) is returned as it is.
 ///

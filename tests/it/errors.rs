@@ -227,8 +227,8 @@ async fn an_unresolvable_host_is_not_found_naming_it() {
 }
 
 /// An error that names its endpoint is rebuilt around the OS's, whose message names neither
-/// host nor port: the OS's error code stays reachable, as the error's `source()` and through
-/// `anyipc::raw_os_error`, on tcp, udp and unix (an abstract name's, and a path's on connect).
+/// host nor port: the OS's error code stays reachable through `anyipc::raw_os_error`, and the
+/// OS's text is said once (no `source()` repeats it), on tcp, udp and unix (an abstract name's, and a path's on connect).
 #[tokio::test]
 async fn errors_naming_the_endpoint_keep_the_os_error_code() {
     watchdog(20, async {
@@ -247,10 +247,9 @@ async fn errors_naming_the_endpoint_keep_the_os_error_code() {
                 io::Error::from_raw_os_error(code).kind(),
                 io::ErrorKind::AddrInUse
             );
-            let source = std::error::Error::source(&err)
-                .and_then(|s| s.downcast_ref::<io::Error>())
-                .unwrap_or_else(|| panic!("no io::Error source: {err:?}"));
-            assert_eq!(source.raw_os_error(), Some(code));
+            // The OS's text is in the message already: no source repeats it to a reporter
+            // that prints the chain (anyhow's `{:#}`).
+            assert!(std::error::Error::source(&err).is_none(), "{err:?}");
         }
         // Nothing listens at a unix path: connect's NotFound keeps ENOENT.
         #[cfg(unix)]
