@@ -6,7 +6,7 @@
 
 use std::io;
 use std::mem::{size_of, zeroed};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::task::{ready, Context, Poll};
 use tokio::io::Interest;
@@ -67,7 +67,10 @@ pub(crate) async fn recv_from_at(
         socket.readable().await?;
         match socket.try_io(Interest::READABLE, || recvmsg(socket, buf)) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            received => return received,
+            // A sender of another address family: its datagram is dropped, the socket is fine.
+            Ok(None) => continue,
+            Ok(Some(received)) => return Ok(received),
+            Err(e) => return Err(e),
         }
     }
 }
@@ -95,10 +98,12 @@ pub(crate) fn poll_send_to_from(
     }
 }
 
+/// One datagram: its length, sender and local address; `None` when its sender's address is
+/// of a family other than IPv4 and IPv6 (dropped).
 fn recvmsg(
     socket: &UdpSocket,
     buf: &mut [u8],
-) -> io::Result<(usize, SocketAddr, Option<LocalAddr>)> {
+) -> io::Result<Option<(usize, SocketAddr, Option<LocalAddr>)>> {
     // SAFETY: all-zero is a valid sockaddr_storage, msghdr and control buffer.
     let mut name: libc::sockaddr_storage = unsafe { zeroed() };
     let mut control: Control = [0; 8];
@@ -119,17 +124,32 @@ fn recvmsg(
     let Ok(len) = usize::try_from(n) else {
         return Err(io::Error::last_os_error());
     };
-    let from = socket_addr(&name)?;
+    let name = (&name as *const libc::sockaddr_storage).cast::<libc::sockaddr>();
+    // SAFETY: recvmsg wrote `msg_namelen` bytes of address into `name` (at most its size).
+    let Some(from) = (unsafe { super::socket_addr(name, msg.msg_namelen) }) else {
+        return Ok(None);
+    };
     let mut local = None;
+    // Cut short (the buffer holds one pktinfo, the only option asked for): trust none of it.
+    if msg.msg_flags & libc::MSG_CTRUNC != 0 {
+        return Ok(Some((len, from, None)));
+    }
     // SAFETY: `msg` is the header recvmsg filled; its control buffer is live.
     let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
     while !cmsg.is_null() {
         // SAFETY: a non-null header inside the control buffer that recvmsg filled.
         let header = unsafe { &*cmsg };
+        let holds = |data: usize| {
+            // SAFETY: CMSG_LEN only computes a size.
+            header.cmsg_len as usize >= unsafe { libc::CMSG_LEN(data as u32) } as usize
+        };
         // SAFETY: the data of a header of this level and type is that struct (read
         // unaligned, as the kernel promises no alignment beyond the header's).
         unsafe {
-            if header.cmsg_level == libc::IPPROTO_IP && header.cmsg_type == libc::IP_PKTINFO {
+            if header.cmsg_level == libc::IPPROTO_IP
+                && header.cmsg_type == libc::IP_PKTINFO
+                && holds(size_of::<libc::in_pktinfo>())
+            {
                 let info: libc::in_pktinfo = libc::CMSG_DATA(cmsg)
                     .cast::<libc::in_pktinfo>()
                     .read_unaligned();
@@ -142,6 +162,7 @@ fn recvmsg(
                 });
             } else if header.cmsg_level == libc::IPPROTO_IPV6
                 && header.cmsg_type == libc::IPV6_PKTINFO
+                && holds(size_of::<libc::in6_pktinfo>())
             {
                 let info: libc::in6_pktinfo = libc::CMSG_DATA(cmsg)
                     .cast::<libc::in6_pktinfo>()
@@ -155,7 +176,7 @@ fn recvmsg(
             cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
         }
     }
-    Ok((len, from, local.filter(can_answer_from)))
+    Ok(Some((len, from, local.filter(can_answer_from))))
 }
 
 /// Whether a datagram's local address can be a reply's source: not a broadcast or multicast
@@ -214,11 +235,15 @@ fn sendmsg(socket: &UdpSocket, buf: &[u8], to: SocketAddr, from: LocalAddr) -> i
                 IpAddr::V4(v4) => v4.to_ipv6_mapped(),
                 IpAddr::V6(v6) => v6,
             };
+            // The interface pins the reply's way out: only a link-local address needs it (it
+            // means nothing without one). Others, an IPv4 sender's mapped address above all,
+            // leave it to the routes, as the IPv4 socket does.
+            let link_local = (ip.segments()[0] & 0xffc0) == 0xfe80;
             let info = libc::in6_pktinfo {
                 ipi6_addr: libc::in6_addr {
                     s6_addr: ip.octets(),
                 },
-                ipi6_ifindex: from.ifindex,
+                ipi6_ifindex: if link_local { from.ifindex } else { 0 },
             };
             libc::CMSG_DATA(cmsg)
                 .cast::<libc::in6_pktinfo>()
@@ -245,31 +270,6 @@ fn sendmsg(socket: &UdpSocket, buf: &[u8], to: SocketAddr, from: LocalAddr) -> i
     // SAFETY: every pointer in `msg` points to live memory of the length given with it.
     let n = unsafe { libc::sendmsg(socket.as_raw_fd(), &msg, libc::MSG_DONTWAIT) };
     usize::try_from(n).map_err(|_| io::Error::last_os_error())
-}
-
-/// The address in `name`, as recvmsg filled it.
-fn socket_addr(name: &libc::sockaddr_storage) -> io::Result<SocketAddr> {
-    match libc::c_int::from(name.ss_family) {
-        libc::AF_INET => {
-            // SAFETY: a sockaddr_storage of family AF_INET holds a sockaddr_in.
-            let v4 =
-                unsafe { &*(name as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
-            let ip = Ipv4Addr::from(u32::from_be(v4.sin_addr.s_addr));
-            Ok(SocketAddrV4::new(ip, u16::from_be(v4.sin_port)).into())
-        }
-        libc::AF_INET6 => {
-            // SAFETY: a sockaddr_storage of family AF_INET6 holds a sockaddr_in6.
-            let v6 =
-                unsafe { &*(name as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
-            let ip = Ipv6Addr::from(v6.sin6_addr.s6_addr);
-            let port = u16::from_be(v6.sin6_port);
-            Ok(SocketAddrV6::new(ip, port, v6.sin6_flowinfo, v6.sin6_scope_id).into())
-        }
-        family => Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("a datagram from an address of family {family}"),
-        )),
-    }
 }
 
 /// `to` as a socket address for sendmsg, and its length.

@@ -665,7 +665,7 @@ fn getaddrinfo(host: &str, port: u16) -> io::Result<Vec<std::net::SocketAddr>> {
 ///
 /// # Safety
 /// `addr` is null or points to `len` readable bytes.
-unsafe fn socket_addr(
+pub(crate) unsafe fn socket_addr(
     addr: *const libc::sockaddr,
     len: libc::socklen_t,
 ) -> Option<std::net::SocketAddr> {
