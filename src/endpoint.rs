@@ -30,6 +30,7 @@ mod scheme;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use address::zone_index;
 pub use address::Address;
 pub use endpoint_parse_error::{EndpointParseError, ParseErrorKind};
 pub use scheme::Scheme;

@@ -141,11 +141,9 @@ fn scoped(endpoint: &Endpoint, ip: &str, zone: &str, port: u16) -> io::Result<So
     let ip: Ipv6Addr = ip
         .parse()
         .map_err(|_| invalid(format!("`{ip}` is not an IPv6 address")))?;
-    let index = if zone.bytes().all(|b| b.is_ascii_digit()) {
-        zone.parse::<u32>()
-            .map_err(|_| invalid(format!("the zone index `{zone}` is too large")))?
-    } else {
-        crate::sys::interface_index(zone).map_err(|e| endpoint.error(e))?
+    let index = match crate::endpoint::zone_index(zone) {
+        Some(index) => index.map_err(invalid)?,
+        None => crate::sys::interface_index(zone).map_err(|e| endpoint.error(e))?,
     };
     Ok(SocketAddr::V6(SocketAddrV6::new(ip, port, 0, index)))
 }

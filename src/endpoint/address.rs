@@ -152,13 +152,26 @@ fn parse_zone(text: &str) -> Result<String, String> {
              its index, {example}"
         ));
     }
-    if zone.bytes().all(|b| b.is_ascii_digit()) && zone.parse::<u32>().is_err() {
-        return Err(format!(
-            "the IPv6 zone index `{zone}` is too large (at most {})",
-            u32::MAX
-        ));
+    if let Some(Err(why)) = zone_index(&zone) {
+        return Err(why);
     }
     Ok(zone)
+}
+
+/// A zone of digits as the interface index it is: `None` for an interface name; an error
+/// for 0 (no interface has it: the OS reads it as no zone) or a number over `u32::MAX`.
+pub(crate) fn zone_index(zone: &str) -> Option<Result<u32, String>> {
+    if !zone.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(match zone.parse::<u32>() {
+        Ok(0) => Err("the IPv6 zone index 0 names no interface (indexes start at 1)".to_owned()),
+        Ok(index) => Ok(index),
+        Err(_) => Err(format!(
+            "the IPv6 zone index `{zone}` is too large (at most {})",
+            u32::MAX
+        )),
+    })
 }
 
 /// Decodes `%XX` escapes; the result must be UTF-8.

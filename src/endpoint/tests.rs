@@ -701,6 +701,8 @@ fn ipv6_hosts_take_a_zone() {
         ("tcp://[fe80::1%25]:80", "empty"),
         ("tcp://[fe80::1%25%20x]:80", "space"),
         ("tcp://[fe80::1%2599999999999]:80", "too large"),
+        ("tcp://[fe80::1%250]:80", "index 0 names no interface"),
+        ("udp://[fe80::1%25000]:80", "index 0 names no interface"),
         ("tcp://[fe80::zz%25lo]:80", "not an IPv6 address"),
         ("tcp://127.0.0.1%25lo:80", "not a host name"),
         ("tcp://[fe80::1%25%zz]:80", "escape"),

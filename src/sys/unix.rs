@@ -617,8 +617,8 @@ pub(crate) fn interface_index(name: &str) -> io::Result<u32> {
 ///
 /// # Errors
 /// `TimedOut` when the resolver could not answer for now (`EAI_AGAIN`: no name server
-/// answered, or one failed temporarily), where a later try may succeed; `NotFound` for
-/// every other failure, a name that does not exist above all. Told apart by the resolver's
+/// answered, or one failed temporarily), where a later try may succeed; `OutOfMemory` for
+/// `EAI_MEMORY`; `NotFound` for every other failure, a name that does not exist above all. Told apart by the resolver's
 /// error code, not its (localised) text; std's and tokio's `lookup_host` keep only the text.
 pub(crate) async fn lookup_host(host: &str, port: u16) -> io::Result<Vec<std::net::SocketAddr>> {
     let host = host.to_owned();
@@ -696,7 +696,7 @@ pub(crate) unsafe fn socket_addr(
 }
 
 /// The error of a failed `getaddrinfo` that returned `code` (with `errno` read right after):
-/// `TimedOut` for `EAI_AGAIN`, `NotFound` otherwise; the text is the resolver's own, with
+/// `TimedOut` for `EAI_AGAIN`, `OutOfMemory` for `EAI_MEMORY`, `NotFound` otherwise; the text is the resolver's own, with
 /// the code's name. For `EAI_SYSTEM` the OS error is inside ([`crate::raw_os_error`]).
 fn lookup_failure(code: libc::c_int, errno: io::Error) -> io::Error {
     // SAFETY: gai_strerror returns a pointer to a static NUL-terminated string (or null).
@@ -721,6 +721,9 @@ fn lookup_failure(code: libc::c_int, errno: io::Error) -> io::Error {
             errno,
         ),
         libc::EAI_NONAME => io::Error::new(io::ErrorKind::NotFound, format!("{text} (EAI_NONAME)")),
+        libc::EAI_MEMORY => {
+            io::Error::new(io::ErrorKind::OutOfMemory, format!("{text} (EAI_MEMORY)"))
+        }
         code => io::Error::new(io::ErrorKind::NotFound, format!("{text} (error {code})")),
     }
 }
@@ -737,6 +740,8 @@ mod tests {
         let again = lookup_failure(libc::EAI_AGAIN, errno());
         assert_eq!(again.kind(), io::ErrorKind::TimedOut, "{again}");
         assert!(again.to_string().contains("EAI_AGAIN"), "{again}");
+        let memory = lookup_failure(libc::EAI_MEMORY, errno());
+        assert_eq!(memory.kind(), io::ErrorKind::OutOfMemory, "{memory}");
         for code in [libc::EAI_NONAME, libc::EAI_FAIL, libc::EAI_SERVICE] {
             let err = lookup_failure(code, errno());
             assert_eq!(err.kind(), io::ErrorKind::NotFound, "{code}: {err}");
