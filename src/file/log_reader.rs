@@ -5,9 +5,10 @@
 
 use super::cursor::{self, Position};
 use super::record::{SegmentHeader, SEGMENT_HEADER_LEN};
-use super::scan::Tail;
+use super::scan::{valid_prefix, ScanInput, Tail};
+use super::scan_window::WindowedInput;
 use super::segment::{check_base, corrupt, create_log_dir, list_segments, os_error, segment_path};
-use super::segment_reader::{read_up_to, SegmentReader, Stop};
+use super::segment_reader::{read_up_to, SegmentReader, Stop, READ_CHUNK};
 use super::tailer::{Batch, Chunk, TailSource};
 use super::{CursorMismatch, FileOptions, FsyncPolicy, StartFrom};
 use crate::codec::FrameError;
@@ -567,39 +568,43 @@ pub(crate) fn log_end(dir: &Path) -> io::Result<u64> {
     // As every segment is opened: not through a symlink, and refused unless a regular file
     // (a FIFO would block the read for ever).
     let path = segment_path(dir, base);
-    let mut file = match sys::open_segment_read(&path) {
+    let file = match sys::open_segment_read(&path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(base),
         Err(e) => return Err(os_error("cannot open", &path, e)),
     };
-    let mut header = [0u8; SEGMENT_HEADER_LEN];
-    let got = read_up_to(&mut file, &mut header).map_err(|e| os_error("cannot read", &path, e))?;
-    if got < SEGMENT_HEADER_LEN {
-        return Ok(base);
+    let file_len = file
+        .metadata()
+        .map_err(|e| os_error("cannot look at", &path, e))?
+        .len();
+    // Scanned a window at a time as the producer's recovery scans it (records larger than
+    // the window get their CRC a window at a time), not whole: a segment may be as large as
+    // `segment_size` (or, not written by a producer, any size; sparse, gigabytes of zeros),
+    // and a length field (torn, damaged or hostile) may announce up to 4 GiB. Only where the
+    // valid records end matters here, not what follows them.
+    let mut input = WindowedInput::new(&file, file_len, READ_CHUNK);
+    // The file may be cut shorter than its length when looked at (a producer's recovery
+    // cutting off a torn tail): its end then ends the valid records, as the end of the file
+    // does.
+    let cut = |e: &io::Error| e.kind() == io::ErrorKind::UnexpectedEof;
+    match input.header() {
+        Ok(Some(header)) if header.base_seq == base => {}
+        // A header that is missing, invalid or not this segment's: no records.
+        Ok(_) => return Ok(base),
+        Err(e) if cut(&e) => return Ok(base),
+        Err(e) => return Err(os_error("cannot read", &path, e)),
     }
-    let Some(header) = SegmentHeader::decode(&header).filter(|h| h.base_seq == base) else {
-        return Ok(base);
-    };
-    // Read a chunk at a time, as a consumer reads, not whole: a segment may be as large as
-    // `segment_size` (or, not written by a producer, any size; sparse, terabytes of zeros),
-    // and only the records' lengths and CRCs matter here.
-    let offset = SEGMENT_HEADER_LEN as u64;
-    let mut seg = SegmentReader::new(base, file, path, header.salt, offset, u32::MAX as usize);
-    let (mut next_seq, mut check) = (base, None);
-    loop {
-        let eof = seg.fill_chunk()?;
-        match seg.take_records(&mut next_seq, &mut check) {
-            (_, Stop::NeedMore) if !eof => {}
-            // The end of the file, a torn tail or damage: the valid records end here.
-            _ => return Ok(seg.seq),
-        }
+    let mut records = 0;
+    match valid_prefix(&mut input, u64::from(u32::MAX), |_, _| records += 1) {
+        Ok(prefix) => Ok(base + prefix.map_or(0, |prefix| prefix.records)),
+        Err(e) if cut(&e) => Ok(base + records),
+        Err(e) => Err(os_error("cannot read", &path, e)),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::file::segment_reader::READ_CHUNK;
     use crate::file::{encode_record, SEGMENT_HEADER_LEN};
     use bytes::Bytes;
     use std::io::Write;
@@ -987,31 +992,65 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    /// A consumer starting at the end finds it by reading the last segment a chunk at a
-    /// time: here its records are followed by a terabyte of (sparse) zeros, which it used
-    /// to read whole into memory. Torn and damaged tails end the valid records as before.
+    /// The variable that makes [`log_end_under_an_address_limit`] run, naming its log.
+    #[cfg(target_os = "linux")]
+    const HUGE_END_DIR: &str = "ANYIPC_TEST_HUGE_END_DIR";
+
+    /// Where a consumer starting at the end of the log in `dir` starts, found in a child
+    /// process under the address-space limit (its output).
+    #[cfg(target_os = "linux")]
+    fn end_under_an_address_limit(dir: &Path) -> String {
+        crate::test_support::run_child_test(
+            "file::log_reader::tests::log_end_under_an_address_limit",
+            HUGE_END_DIR,
+            dir,
+        )
+    }
+
+    /// The child of the tests of huge segments: finds the end of the log its variable names
+    /// (and where a `from=end` consumer starts) under the address-space limit. A no-op
+    /// without the variable.
+    #[cfg(target_os = "linux")]
     #[test]
-    fn the_end_of_a_huge_last_segment_is_found_without_reading_it_whole() {
-        let dir = temp_dir("huge-last-segment");
-        let path = segment(&dir, 5, 0, 3);
-        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
-        file.set_len(file.metadata().unwrap().len() + (1 << 40))
-            .unwrap();
-        drop(file);
-        assert_eq!(log_end(&dir).unwrap(), 3);
+    fn log_end_under_an_address_limit() {
+        let Some(dir) = std::env::var_os(HUGE_END_DIR) else {
+            return;
+        };
+        crate::test_support::limit_address_space();
+        let dir = PathBuf::from(dir);
+        let end = log_end(&dir).unwrap();
         let from_end = FileOptions {
             from: StartFrom::End,
             ..FileOptions::default()
         };
-        assert_eq!(
-            LogReader::open(&dir, &from_end, None).unwrap().start(),
-            Position::at(3)
-        );
-        std::fs::remove_file(&path).unwrap();
+        let start = LogReader::open(&dir, &from_end, None).unwrap().start();
+        println!("end: {end}, from=end starts at {}", start.next_seq);
+    }
 
-        // The same ends as the whole-file scan gives: after a torn record, before damage
-        // with valid records after it, at the base for a segment without its header.
+    /// A consumer starting at the end finds it by reading the last segment a window at a
+    /// time: here its records are followed by gigabytes of (sparse) zeros, which it used to
+    /// read whole into memory; it runs in a child whose address space is an eighth of the
+    /// file.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_end_of_a_huge_last_segment_is_found_without_reading_it_whole() {
+        use crate::test_support::{extend_sparse, HUGE_FILE};
+        let dir = temp_dir("huge-last-segment");
+        let path = segment(&dir, 5, 0, 3);
+        extend_sparse(&path, std::fs::metadata(&path).unwrap().len() + HUGE_FILE);
+        let stdout = end_under_an_address_limit(&dir);
+        assert!(stdout.contains("end: 3, from=end starts at 3"), "{stdout}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The end a consumer starting at the end finds is the one the whole-file scan gives:
+    /// after a torn record, before damage with valid records after it, at the base for a
+    /// segment without its header.
+    #[test]
+    fn the_end_is_where_the_valid_records_end() {
+        let dir = temp_dir("end-verdicts");
         let path = segment(&dir, 5, 0, 4);
+        assert_eq!(log_end(&dir).unwrap(), 4);
         let whole = std::fs::read(&path).unwrap();
         std::fs::write(&path, &whole[..whole.len() - 3]).unwrap();
         assert_eq!(log_end(&dir).unwrap(), 3);
@@ -1019,8 +1058,61 @@ mod tests {
         damaged[SEGMENT_HEADER_LEN + 18 + 9] ^= 1;
         std::fs::write(&path, &damaged).unwrap();
         assert_eq!(log_end(&dir).unwrap(), 1);
+        // A record larger than the window the end is searched through, whole and torn.
+        let mut large = whole.clone();
+        large.extend(record(5, 4, &payload(4, 3 * READ_CHUNK + 5)));
+        std::fs::write(&path, &large).unwrap();
+        assert_eq!(log_end(&dir).unwrap(), 5);
+        std::fs::write(&path, &large[..large.len() - 1]).unwrap();
+        assert_eq!(log_end(&dir).unwrap(), 4);
+        // A header naming another first record: none of its records count.
+        let mut other = SegmentHeader {
+            salt: 5,
+            base_seq: 1,
+        }
+        .encode()
+        .to_vec();
+        other.extend(record(5, 1, &payload(1, 10)));
+        std::fs::write(&path, &other).unwrap();
+        assert_eq!(log_end(&dir).unwrap(), 0);
         std::fs::write(segment_path(&dir, 4), [0u8; 10]).unwrap();
         assert_eq!(log_end(&dir).unwrap(), 4);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A record header announcing a payload of twice the child's address space, in a sparse
+    /// file long enough to hold it: the search for the end checks its CRC a window at a
+    /// time, where it used to read the record whole first (a torn or hostile length field
+    /// cost that much memory). An invalid record ends the valid ones; a valid one, as large,
+    /// counts.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_huge_length_field_is_checked_a_window_at_a_time_by_the_search_for_the_end() {
+        use crate::file::record::record_crc_start;
+        use crate::test_support::{extend_sparse, ADDRESS_LIMIT};
+        let dir = temp_dir("huge-length-end");
+        let salt = 5;
+        let path = segment(&dir, salt, 0, 1);
+        let at = std::fs::metadata(&path).unwrap().len();
+        let len = u32::try_from(2 * ADDRESS_LIMIT).unwrap();
+        // Zeros for a payload: its CRC field is wrong (0), then right.
+        let mut header = [0u8; 8];
+        header[..4].copy_from_slice(&len.to_le_bytes());
+        append(&path, &header);
+        extend_sparse(&path, at + 8 + u64::from(len) + 100);
+        let stdout = end_under_an_address_limit(&dir);
+        assert!(stdout.contains("end: 1, from=end starts at 1"), "{stdout}");
+
+        let zeros = vec![0u8; 1 << 20];
+        let mut crc = record_crc_start(salt, 1, len);
+        for _ in 0..len as usize / zeros.len() {
+            crc = crc32c::crc32c_append(crc, &zeros);
+        }
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        std::os::unix::fs::FileExt::write_all_at(&file, &crc.to_le_bytes(), at + 4).unwrap();
+        drop(file);
+        let stdout = end_under_an_address_limit(&dir);
+        assert!(stdout.contains("end: 2, from=end starts at 2"), "{stdout}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -414,14 +414,16 @@ mod tests {
     #[cfg(target_os = "linux")]
     const HUGE_TAIL_DIR: &str = "ANYIPC_TEST_HUGE_TAIL_DIR";
 
-    /// A producer opening a log whose last segment's records are followed by a terabyte of
+    /// A producer opening a log whose last segment's records are followed by 4 GiB of
     /// (sparse) zeros recovers it a window at a time: the zeros are a torn tail, cut off,
     /// and the next record is 3. It used to read the segment whole into memory. The
-    /// recovery runs in a child process limited to 2 GiB of address space, where reading
-    /// the file whole fails at once instead of filling the machine's memory.
+    /// recovery runs in a child process limited to an eighth of the file's size in address
+    /// space, where reading the file whole fails at once instead of filling the machine's
+    /// memory.
     #[cfg(target_os = "linux")]
     #[test]
     fn a_huge_last_segment_is_recovered_without_reading_it_whole() {
+        use crate::test_support::{extend_sparse, run_child_test, HUGE_FILE};
         let dir = temp_dir("huge-tail-writer");
         let salt = 5;
         let mut bytes = SegmentHeader { salt, base_seq: 0 }.encode().to_vec();
@@ -431,25 +433,11 @@ mod tests {
         let valid = bytes.len() as u64;
         let path = segment_path(&dir, 0);
         std::fs::write(&path, &bytes).unwrap();
-        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
-        file.set_len(valid + (1 << 40)).unwrap();
-        drop(file);
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "file::log_writer::tests::recovery_under_an_address_limit",
-                "--exact",
-                "--test-threads=1",
-                "--nocapture",
-            ])
-            .env(HUGE_TAIL_DIR, &dir)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{}\n{stdout}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
+        extend_sparse(&path, valid + HUGE_FILE);
+        let stdout = run_child_test(
+            "file::log_writer::tests::recovery_under_an_address_limit",
+            HUGE_TAIL_DIR,
+            &dir,
         );
         assert!(stdout.contains("recovered: next record 3"), "{stdout}");
         assert_eq!(std::fs::metadata(&path).unwrap().len(), valid);
@@ -458,7 +446,7 @@ mod tests {
     }
 
     /// The child of [`a_huge_last_segment_is_recovered_without_reading_it_whole`]: opens a
-    /// writer on the log its variable names under a 2 GiB address-space limit. A no-op
+    /// writer on the log its variable names under the address-space limit. A no-op
     /// without the variable.
     #[cfg(target_os = "linux")]
     #[test]
@@ -466,12 +454,7 @@ mod tests {
         let Some(dir) = std::env::var_os(HUGE_TAIL_DIR) else {
             return;
         };
-        let limit = libc::rlimit {
-            rlim_cur: 2 << 30,
-            rlim_max: 2 << 30,
-        };
-        // SAFETY: setrlimit with a valid limit; this process runs this test alone.
-        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_AS, &limit) }, 0);
+        crate::test_support::limit_address_space();
         let dir = PathBuf::from(dir);
         let canonical = std::fs::canonicalize(&dir).unwrap();
         let opened = LogWriter::open(&dir, &FileOptions::default());

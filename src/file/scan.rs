@@ -144,8 +144,9 @@ pub(crate) enum DecodedAt {
 }
 
 /// The bytes a scan reads: a slice ([`scan_segment`]), or a segment file read a window at a
-/// time ([`WindowedInput`](super::scan_window::WindowedInput), for recovery), so that a
-/// segment of any size is scanned in bounded memory, with the same verdicts.
+/// time ([`WindowedInput`](super::scan_window::WindowedInput), for recovery and the search
+/// for the log's end), so that a segment of any size is scanned in bounded memory, with
+/// the same verdicts.
 pub(crate) trait ScanInput {
     /// What a read may fail with (nothing, for a slice).
     type Error;
@@ -213,9 +214,9 @@ impl ScanInput for SliceInput<'_> {
 pub(crate) fn scan_input<I: ScanInput>(
     input: &mut I,
     max_len: u64,
-    mut on_record: impl FnMut(u64, u64),
+    on_record: impl FnMut(u64, u64),
 ) -> Result<ScanEnd, I::Error> {
-    let Some(header) = input.header()? else {
+    let Some(prefix) = valid_prefix(input, max_len, on_record)? else {
         return Ok(ScanEnd {
             header: None,
             records: 0,
@@ -223,34 +224,69 @@ pub(crate) fn scan_input<I: ScanInput>(
             tail: Tail::BadHeader,
         });
     };
-    let len = input.len();
-    let mut records = 0;
-    let mut offset = SEGMENT_HEADER_LEN as u64;
-    let mut seq = header.base_seq;
-    let tail = loop {
-        if offset == len {
-            break Tail::Clean;
-        }
-        match input.decode(offset, header.salt, seq, max_len)? {
-            DecodedAt::Record(record) => {
-                on_record(offset + RECORD_HEADER_LEN as u64, offset + record);
-                offset += record;
-                records += 1;
-                seq = seq.wrapping_add(1);
-            }
-            // A length field damaged to point past the end reads as a record still being
-            // written: the same search tells it from a torn tail.
-            DecodedAt::Incomplete | DecodedAt::Invalid => {
-                break classify_input(input, offset, header.salt, seq, max_len)?;
-            }
-        }
+    let ValidPrefix {
+        header,
+        records,
+        valid_len,
+    } = prefix;
+    // Short of the end, the record at `valid_len` is invalid, or runs past the end: a
+    // length field damaged to point past the end reads as a record still being written,
+    // and the same search tells it from a torn tail.
+    let tail = if valid_len == input.len() {
+        Tail::Clean
+    } else {
+        let seq = header.base_seq.wrapping_add(records);
+        classify_input(input, valid_len, header.salt, seq, max_len)?
     };
     Ok(ScanEnd {
         header: Some(header),
         records,
-        valid_len: offset,
+        valid_len,
         tail,
     })
+}
+
+/// The valid records of a segment, from [`valid_prefix`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ValidPrefix {
+    /// The segment's header.
+    pub(crate) header: SegmentHeader,
+    /// How many valid records follow it.
+    pub(crate) records: u64,
+    /// Where they end (header included).
+    pub(crate) valid_len: u64,
+}
+
+/// The first part of [`scan_input`], and all that a consumer starting at the end of the log
+/// needs: the header (`None` if invalid), then records while they are valid (`on_record`
+/// gets each one's payload range), up to the end of the input or the first record that is
+/// not whole and valid — without telling a torn tail from corruption.
+pub(crate) fn valid_prefix<I: ScanInput>(
+    input: &mut I,
+    max_len: u64,
+    mut on_record: impl FnMut(u64, u64),
+) -> Result<Option<ValidPrefix>, I::Error> {
+    let Some(header) = input.header()? else {
+        return Ok(None);
+    };
+    let len = input.len();
+    let mut records = 0;
+    let mut offset = SEGMENT_HEADER_LEN as u64;
+    let mut seq = header.base_seq;
+    while offset < len {
+        let DecodedAt::Record(record) = input.decode(offset, header.salt, seq, max_len)? else {
+            break;
+        };
+        on_record(offset + RECORD_HEADER_LEN as u64, offset + record);
+        offset += record;
+        records += 1;
+        seq = seq.wrapping_add(1);
+    }
+    Ok(Some(ValidPrefix {
+        header,
+        records,
+        valid_len: offset,
+    }))
 }
 
 /// A record at sequence `seq` that is not valid (or runs past the end of `bytes`):
