@@ -450,8 +450,24 @@ mod tests {
             .status()
             .unwrap();
         assert!(fifo.success());
+        #[cfg(target_os = "linux")]
+        let mut opens = {
+            let opens = inotify::Inotify::init().unwrap();
+            opens
+                .watches()
+                .add(&path, inotify::WatchMask::OPEN)
+                .unwrap();
+            opens
+        };
         let (got, errors, ended) = read_to_end(&mut reader);
         assert!(got.is_empty() && errors.is_empty() && !ended, "{errors:?}");
+        // The FIFO is looked at, never opened: a process at its other end would see each
+        // open, as a reader that comes and goes.
+        #[cfg(target_os = "linux")]
+        match opens.read_events(&mut [0; 256]) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            other => panic!("the FIFO was opened: {:?}", other.map(|e| e.count())),
+        }
         std::fs::remove_file(&path).unwrap();
         std::fs::write(&path, b"b\n").unwrap();
         let (got, errors, ended) = read_to_end(&mut reader);

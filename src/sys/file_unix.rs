@@ -73,6 +73,7 @@ pub(crate) fn create_new_file(path: &Path, mode: u32) -> io::Result<File> {
 /// # Errors
 /// OS errors; `InvalidInput` for a FIFO or socket.
 pub(crate) fn open_append(path: &Path, mode: u32) -> io::Result<File> {
+    refuse_fifo_or_socket(path)?;
     let opened = OpenOptions::new()
         .append(true)
         .create(true)
@@ -88,6 +89,7 @@ pub(crate) fn open_append(path: &Path, mode: u32) -> io::Result<File> {
 /// # Errors
 /// OS errors (`NotFound` when missing); `InvalidInput` for a FIFO or socket.
 pub(crate) fn open_read(path: &Path) -> io::Result<File> {
+    refuse_fifo_or_socket(path)?;
     let opened = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
@@ -95,25 +97,59 @@ pub(crate) fn open_read(path: &Path) -> io::Result<File> {
     plain_file(opened, path)
 }
 
+/// `InvalidInput` for the plain file `path` that is `what` (a FIFO, a socket).
+fn not_plain(path: &Path, what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "file://{} is {what}, not a plain file: file:// would wait for its other end for \
+             ever (fifo:// carries messages through a FIFO)",
+            path.display()
+        ),
+    )
+}
+
+/// What the `lstat` of `path` says it is when that is a FIFO or a socket.
+fn fifo_or_socket(path: &Path) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    let file_type = std::fs::symlink_metadata(path).ok()?.file_type();
+    if file_type.is_fifo() {
+        Some("a FIFO")
+    } else if file_type.is_socket() {
+        Some("a socket")
+    } else {
+        None
+    }
+}
+
+/// Refuses a FIFO or socket at `path` (not following a symlink) before it is opened: even
+/// an open with `O_NONBLOCK` that is refused right after would make this process a FIFO's
+/// reader or writer for a moment, which a process at its other end sees (a reader waiting
+/// for a writer gets one, then the end of the stream; a writer, a reader that goes, and
+/// `EPIPE`). Something else at `path` (or nothing) is left to the open.
+fn refuse_fifo_or_socket(path: &Path) -> io::Result<()> {
+    match fifo_or_socket(path) {
+        Some(what) => Err(not_plain(path, what)),
+        None => Ok(()),
+    }
+}
+
 /// The plain file `opened` (with `O_NONBLOCK`) at `path`, back in blocking mode; a FIFO or
 /// a socket is `InvalidInput`. Opened without `O_NONBLOCK`, a FIFO blocks the open until its
 /// other end is opened (for ever, if no one does), on a thread of the blocking pool that
 /// nothing can cancel; its reads and writes would wait the same way, and a socket cannot be
-/// opened at all (`ENXIO`, as a FIFO opened for writing with no reader).
+/// opened at all (`ENXIO`, as a FIFO opened for writing with no reader). The callers refuse
+/// both before opening ([`refuse_fifo_or_socket`]); this is the check for a FIFO or socket
+/// put at `path` between that check and the open.
 fn plain_file(opened: io::Result<File>, path: &Path) -> io::Result<File> {
-    let not_plain = |what: &str| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!(
-                "file://{} is {what}, not a plain file: file:// would wait for its other end \
-                 for ever (fifo:// carries messages through a FIFO)",
-                path.display()
-            ),
-        )
-    };
     let file = match opened {
+        // A FIFO with no reader, a socket, or a device whose hardware is missing: only the
+        // first two are named so.
         Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
-            return Err(not_plain("a FIFO with no reader, or a socket"))
+            return Err(match fifo_or_socket(path) {
+                Some(what) => not_plain(path, what),
+                None => e,
+            })
         }
         // O_NOFOLLOW met a symlink (ELOOP; on macOS and the BSDs EMLINK or EFTYPE too).
         Err(e) if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) => {
@@ -132,10 +168,10 @@ fn plain_file(opened: io::Result<File>, path: &Path) -> io::Result<File> {
     {
         use std::os::unix::fs::FileTypeExt;
         if file_type.is_fifo() {
-            return Err(not_plain("a FIFO"));
+            return Err(not_plain(path, "a FIFO"));
         }
         if file_type.is_socket() {
-            return Err(not_plain("a socket"));
+            return Err(not_plain(path, "a socket"));
         }
     }
     // A regular file ignores O_NONBLOCK; a device (a terminal) is read and written as usual.

@@ -1665,6 +1665,77 @@ async fn a_fifo_or_socket_is_not_a_plain_file() {
     .await
 }
 
+/// A plain file's path naming a FIFO that a process reads is refused without the FIFO being
+/// opened: `bind` and `connect` used to open it (with `O_NONBLOCK`) before looking at what it
+/// was, so `connect` was for a moment the FIFO's writer, and its reader saw a writer come
+/// and go, the end of the stream (`anyipc send 'file:///tmp/x.fifo?framing=lines' x` made a
+/// waiting `cat` read EOF and exit). Here the test holds the reader: after the refusals no
+/// open of the FIFO was seen (inotify), its reader has no hang-up (`POLLHUP`, which Linux
+/// reports once a writer has come and gone), and what a writer sends next is all it reads.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_fifo_refused_as_a_plain_file_is_not_opened() {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::io::AsRawFd;
+    watchdog(60, async {
+        let dir = TempDir::new("file-plain-fifo-unopened");
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let mut reader = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo)
+            .unwrap();
+        let mut inotify = inotify::Inotify::init().unwrap();
+        inotify
+            .watches()
+            .add(&fifo, inotify::WatchMask::OPEN)
+            .unwrap();
+        for follow in ["true", "false"] {
+            let query = format!("?framing=lines&follow={follow}");
+            let err = anyipc::bind(url(&fifo, &query)).await.unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+            assert!(err.to_string().contains("a FIFO"), "{err}");
+        }
+        let err = anyipc::connect(url(&fifo, "?framing=lines"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+        assert!(err.to_string().contains("a FIFO"), "{err}");
+
+        let mut events = [0u8; 1024];
+        match inotify.read_events(&mut events) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Ok(seen) => panic!("the FIFO was opened: {:?}", seen.collect::<Vec<_>>()),
+            Err(e) => panic!("{e}"),
+        }
+        let mut poll = libc::pollfd {
+            fd: reader.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: poll of one valid pollfd, not waiting; it writes only `revents`.
+        let ready = unsafe { libc::poll(&mut poll, 1, 0) };
+        assert_eq!(ready, 0, "the reader sees a hang-up: {}", poll.revents);
+        let mut writer = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo)
+            .unwrap();
+        writer.write_all(b"x\n").unwrap();
+        drop(writer);
+        let mut got = Vec::new();
+        reader.read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"x\n");
+    })
+    .await
+}
+
 /// A plain file's path that is a symbolic link (plain files are not opened through links)
 /// is refused by `bind` and `connect` with `InvalidInput` saying so and naming the path,
 /// not a bare "Too many levels of symbolic links"; the file it points to is untouched.
