@@ -1,7 +1,6 @@
 //! [`PlainWriter`]: appends framed messages to an ordinary file (`framing=lines|raw|length`).
 
 use super::record::SegmentHeader;
-use super::segment::os_error;
 use super::writer_thread::{AppendTarget, TargetFile};
 use crate::sys;
 use std::io::{self, Write};
@@ -37,9 +36,8 @@ impl PlainWriter {
 
 impl AppendTarget for PlainWriter {
     fn write(&mut self, data: &[u8]) -> io::Result<()> {
-        (&self.file.file)
-            .write_all(data)
-            .map_err(|e| os_error("cannot write", &self.file.path, e))
+        // The OS's error as it is: the fail-stop message names the file (`describe`).
+        (&self.file.file).write_all(data)
     }
 
     fn start_segment(&mut self, _header: SegmentHeader) -> io::Result<()> {

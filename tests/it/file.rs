@@ -1907,9 +1907,10 @@ fn assert_os_error_at(err: &io::Error, path: &Path, code: i32) {
     assert_eq!(anyipc::raw_os_error(err), Some(code), "{err}");
 }
 
-/// OS errors of a log's files name the file, keep their kind, and keep the OS's error as
-/// their source (`anyipc::raw_os_error` finds its code): a directory where the writer's
-/// lock file, a segment or a cursor is expected (EISDIR), and a segment the user may not
+/// OS errors of a log's files name the file, keep their kind, and keep the OS's error inside
+/// (`anyipc::raw_os_error` finds its code): a directory where the writer's
+/// lock file, a segment or a cursor is expected (EISDIR; EPERM for the cursor's removal
+/// outside Linux), and a segment the user may not
 /// read or write (EACCES; not checked as root, whom permissions do not stop). They used to
 /// say "Is a directory (os error 21)" or "Permission denied (os error 13)" and nothing more.
 #[tokio::test]
@@ -1949,7 +1950,13 @@ async fn os_errors_of_a_log_name_the_file_and_keep_the_os_code() {
     std::fs::create_dir(&cursor).unwrap();
     std::fs::write(cursor.join("x"), b"x").unwrap();
     let err = anyipc::file::remove_cursor(&dir, "audit").unwrap_err();
-    assert_os_error_at(&err, &cursor, libc::EISDIR);
+    // unlink(2) of a directory: EISDIR on Linux, EPERM on macOS and the BSDs.
+    let unlink_dir = if cfg!(target_os = "linux") {
+        libc::EISDIR
+    } else {
+        libc::EPERM
+    };
+    assert_os_error_at(&err, &cursor, unlink_dir);
     std::fs::remove_dir_all(&cursor).unwrap();
 
     // A segment its user may not read or write.
@@ -2274,6 +2281,24 @@ async fn the_durable_log_example_resumes_at_the_cursor() {
         let again = run_example("durable_log", &[&log]).await;
         assert!(again.contains("billing: starts at record 9"), "{again}");
         assert!(again.contains("caught up at record 18"), "{again}");
+    })
+    .await
+}
+
+/// A plain file's failed write names the file once, with the OS's error and its code: the
+/// fail-stop message named it twice ("file:///dev/full: writing failed (cannot write
+/// /dev/full: No space left on device …)").
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_plain_files_failed_write_names_it_once() {
+    watchdog(30, async {
+        let mut writer = anyipc::connect("file:///dev/full?framing=lines")
+            .await
+            .expect("/dev/full opens as a plain file");
+        let err = writer.send("x").await.expect_err("/dev/full is full");
+        let said = err.to_string();
+        assert_eq!(said.matches("/dev/full").count(), 1, "{said}");
+        assert_eq!(anyipc::raw_os_error(&err), Some(libc::ENOSPC), "{err:?}");
     })
     .await
 }
