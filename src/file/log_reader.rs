@@ -7,7 +7,9 @@ use super::cursor::{self, Position};
 use super::record::{SegmentHeader, SEGMENT_HEADER_LEN};
 use super::scan::{valid_prefix, ScanInput, Tail};
 use super::scan_window::WindowedInput;
-use super::segment::{check_base, corrupt, create_log_dir, list_segments, os_error, segment_path};
+use super::segment::{
+    check_base, corrupt, create_log_dir, list_segments, os_error, scan_error, segment_path,
+};
 use super::segment_reader::{read_up_to, SegmentReader, Stop, READ_CHUNK};
 use super::tailer::{Batch, Chunk, TailSource};
 use super::{CursorMismatch, FileOptions, FsyncPolicy, StartFrom};
@@ -592,13 +594,13 @@ pub(crate) fn log_end(dir: &Path) -> io::Result<u64> {
         // A header that is missing, invalid or not this segment's: no records.
         Ok(_) => return Ok(base),
         Err(e) if cut(&e) => return Ok(base),
-        Err(e) => return Err(os_error("cannot read", &path, e)),
+        Err(e) => return Err(scan_error(&path, e)),
     }
     let mut records = 0;
     match valid_prefix(&mut input, u64::from(u32::MAX), |_, _| records += 1) {
         Ok(prefix) => Ok(base + prefix.map_or(0, |prefix| prefix.records)),
         Err(e) if cut(&e) => Ok(base + records),
-        Err(e) => Err(os_error("cannot read", &path, e)),
+        Err(e) => Err(scan_error(&path, e)),
     }
 }
 

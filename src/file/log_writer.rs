@@ -9,7 +9,7 @@ use super::scan::{scan_input, Tail};
 use super::scan_window::WindowedInput;
 use super::segment::{
     check_base, corrupt, create_log_dir, list_segments, lock_writer, os_error, parent_or_cwd,
-    segment_path, sync_dir,
+    scan_error, segment_path, sync_dir,
 };
 use super::segment_reader::READ_CHUNK;
 use super::writer_thread::{AppendTarget, TargetFile};
@@ -238,8 +238,8 @@ fn recover_last_with(
         .map_err(|e| os_error("cannot look at", &path, e))?
         .len();
     let mut input = WindowedInput::new(&file, file_len, window);
-    let scan = scan_input(&mut input, u64::from(u32::MAX), |_, _| {})
-        .map_err(|e| os_error("cannot read", &path, e))?;
+    let scan =
+        scan_input(&mut input, u64::from(u32::MAX), |_, _| {}).map_err(|e| scan_error(&path, e))?;
     drop(input);
     let name = path.display();
     let header = match scan.header {

@@ -170,15 +170,17 @@ pub fn decode_record(bytes: &[u8], salt: u32, seq: u64, max_len: usize) -> Decod
     if len > max_len {
         return Decoded::Invalid;
     }
-    let Some(payload) = bytes.get(RECORD_HEADER_LEN..RECORD_HEADER_LEN + len) else {
+    // Checked: with a `max_len` near `usize::MAX` (32-bit targets) the end could overflow.
+    let Some(end) = RECORD_HEADER_LEN.checked_add(len) else {
+        return Decoded::Incomplete;
+    };
+    let Some(payload) = bytes.get(RECORD_HEADER_LEN..end) else {
         return Decoded::Incomplete;
     };
     if record_crc(salt, seq, payload) != le_u32(&header[4..8]) {
         return Decoded::Invalid;
     }
-    Decoded::Record {
-        len: RECORD_HEADER_LEN + len,
-    }
+    Decoded::Record { len: end }
 }
 
 /// Appends the record for `payload` (sequence number `seq`, segment `salt`) to `out`.

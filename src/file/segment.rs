@@ -255,6 +255,15 @@ pub(crate) fn os_error(what: &str, path: &Path, e: io::Error) -> io::Error {
     crate::error::with_context(e.kind(), format!("{what} {}: {e}", path.display()), e)
 }
 
+/// The error `e` of scanning the segment at `path` ([`WindowedInput`](super::scan_window)):
+/// an OS error of a read, or one the scan built (the file cut short while it was scanned,
+/// an offset out of range) that does not name the file either; named here, as
+/// [`os_error`] names an OS error.
+#[cold]
+pub(crate) fn scan_error(path: &Path, e: io::Error) -> io::Error {
+    crate::error::with_context(e.kind(), format!("cannot read {}: {e}", path.display()), e)
+}
+
 /// An `InvalidData` error about the log in `dir`.
 pub(crate) fn corrupt(dir: &Path, what: String) -> io::Error {
     io::Error::new(

@@ -148,7 +148,10 @@ fn plain_file(opened: io::Result<File>, path: &Path) -> io::Result<File> {
         Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
             return Err(match fifo_or_socket(path) {
                 Some(what) => not_plain(path, what),
-                None => e,
+                None => {
+                    let message = format!("file://{}: {e}", path.display());
+                    crate::error::with_context(e.kind(), message, e)
+                }
             })
         }
         // O_NOFOLLOW met a symlink (ELOOP; on macOS and the BSDs EMLINK or EFTYPE too).

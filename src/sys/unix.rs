@@ -674,8 +674,14 @@ pub(crate) unsafe fn socket_addr(
         return None;
     }
     let len = len as usize;
-    // SAFETY: the caller vouches for `len` bytes; each read below is within them (checked)
-    // and unaligned-safe.
+    // Too short to hold even the family (every read below is checked against `len`).
+    let family_end =
+        std::mem::offset_of!(libc::sockaddr, sa_family) + std::mem::size_of::<libc::sa_family_t>();
+    if len < family_end {
+        return None;
+    }
+    // SAFETY: the caller vouches for `len` bytes; each read below is within them (checked
+    // above for the family, in each arm for the rest) and unaligned-safe.
     unsafe {
         let family = std::ptr::read_unaligned(std::ptr::addr_of!((*addr).sa_family));
         match libc::c_int::from(family) {
