@@ -111,8 +111,12 @@ fn not_plain(path: &Path, what: &str) -> io::Error {
 
 /// What the `lstat` of `path` says it is when that is a FIFO or a socket.
 fn fifo_or_socket(path: &Path) -> Option<&'static str> {
+    fifo_or_socket_type(std::fs::symlink_metadata(path).ok()?.file_type())
+}
+
+/// "a FIFO" or "a socket", when `file_type` is one.
+fn fifo_or_socket_type(file_type: std::fs::FileType) -> Option<&'static str> {
     use std::os::unix::fs::FileTypeExt;
-    let file_type = std::fs::symlink_metadata(path).ok()?.file_type();
     if file_type.is_fifo() {
         Some("a FIFO")
     } else if file_type.is_socket() {
@@ -167,15 +171,8 @@ fn plain_file(opened: io::Result<File>, path: &Path) -> io::Result<File> {
         }
         opened => opened?,
     };
-    let file_type = file.metadata()?.file_type();
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if file_type.is_fifo() {
-            return Err(not_plain(path, "a FIFO"));
-        }
-        if file_type.is_socket() {
-            return Err(not_plain(path, "a socket"));
-        }
+    if let Some(what) = fifo_or_socket_type(file.metadata()?.file_type()) {
+        return Err(not_plain(path, what));
     }
     // A regular file ignores O_NONBLOCK; a device (a terminal) is read and written as usual.
     let fd = file.as_raw_fd();
