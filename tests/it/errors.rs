@@ -73,15 +73,19 @@ async fn malformed_urls_are_invalid_input() {
             ] {
                 let err = result.expect_err(url);
                 assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{url}: {err}");
-                let inner = err
-                    .get_ref()
-                    .and_then(|e| e.downcast_ref::<EndpointParseError>())
-                    .unwrap_or_else(|| panic!("{url}: no EndpointParseError inside {err:?}"));
+                let inner = parse_error_inside(&err, url);
                 assert_eq!(inner.input(), url);
             }
         }
     })
     .await;
+}
+
+/// The `EndpointParseError` inside `err`, the error of `url`; panics when there is none.
+fn parse_error_inside<'a>(err: &'a io::Error, url: &str) -> &'a EndpointParseError {
+    err.get_ref()
+        .and_then(|e| e.downcast_ref::<EndpointParseError>())
+        .unwrap_or_else(|| panic!("{url}: no EndpointParseError inside {err:?}"))
 }
 
 /// Port 0 asks the OS for a free port when binding; nothing can listen there, so connecting
@@ -98,10 +102,7 @@ async fn connecting_to_port_0_is_invalid_input() {
         ] {
             let err = anyipc::connect(url).await.map(drop).expect_err(url);
             assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{url}: {err}");
-            let inner = err
-                .get_ref()
-                .and_then(|e| e.downcast_ref::<EndpointParseError>())
-                .unwrap_or_else(|| panic!("{url}: no EndpointParseError inside {err:?}"));
+            let inner = parse_error_inside(&err, url);
             assert_eq!(inner.input(), url);
             assert!(
                 err.to_string().contains("port 0 can only be bound"),
