@@ -69,6 +69,17 @@
 //!   damaged length field does not hide it (a search bounded to tens of milliseconds of
 //!   CRC work; past that, as in a large torn record of random bytes, the record the length
 //!   field points to decides).
+//! - **A machine crash under `fsync=never`** (power loss, kernel panic) can also cut a
+//!   *closed* segment short, or leave it without its header: nothing was synced, and the
+//!   OS may not have written its tail when the next segment was created. Under
+//!   `always|batch` a segment is synced before the next one is created, so only the last
+//!   one can be cut (and recovery cuts it off). Each segment's header says how the one
+//!   before it was closed ([`SegmentHeader::previous_unsynced`]), so a consumer that finds
+//!   a segment closed without an fsync cut short (records missing before the next segment's
+//!   first, a torn record at its end, no header) skips to the next segment with a `tracing`
+//!   warning naming the records lost, as for retention, instead of stopping there; a
+//!   resumed consumer whose cursor lies among them goes on from there too. Cut short after
+//!   a sync, it is damage: `InvalidData`, as above.
 //!
 //! # Plain files: `file:///path?framing=lines|raw|length`
 //!
@@ -170,6 +181,7 @@ mod segment_reader;
 mod tailer;
 #[cfg(test)]
 mod tests;
+mod unsynced_tail;
 mod writer_thread;
 
 pub use cursor::remove_cursor;

@@ -12,6 +12,7 @@ use super::segment::{
 };
 use super::segment_reader::{read_up_to, SegmentReader, Stop, READ_CHUNK};
 use super::tailer::{Batch, Chunk, TailSource};
+use super::unsynced_tail::unsynced_successor;
 use super::{CursorMismatch, FileOptions, FsyncPolicy, StartFrom};
 use crate::codec::FrameError;
 use crate::sys;
@@ -202,7 +203,10 @@ impl LogReader {
 
     /// Opens the segment holding `next_seq`; `false` if there is none yet.
     fn position(&mut self) -> io::Result<bool> {
-        for _attempt in 0..8 {
+        // Segments deleted between listing and opening; skipping segments a crash cut
+        // short does not count (each skip moves to a later segment).
+        let mut vanished = 0;
+        while vanished < 8 {
             let bases = match list_segments(&self.dir) {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     return Err(crate::error::with_context(
@@ -249,7 +253,10 @@ impl LogReader {
             let mut file = match sys::open_segment_read(&path) {
                 Ok(file) => file,
                 // Deleted by retention between listing and opening: list again.
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    vanished += 1;
+                    continue;
+                }
                 Err(e) => return Err(os_error("cannot open", &path, e)),
             };
             let mut header = [0u8; SEGMENT_HEADER_LEN];
@@ -258,8 +265,13 @@ impl LogReader {
             if got < SEGMENT_HEADER_LEN {
                 // The last segment: the writer is creating it (or a crash interrupted that:
                 // the writer's recovery rewrites it). One with a newer segment after it was
-                // whole before that one was created: it lost its header.
+                // whole before that one was created: it lost its header, in a machine crash
+                // if it was closed without an fsync, else to damage.
                 if bases.last() != Some(&base) {
+                    if let Some(next) = unsynced_successor(&self.dir, base)? {
+                        self.skip_lost_records(base, base, next);
+                        continue;
+                    }
                     return Err(corrupt(
                         &self.dir,
                         format!(
@@ -270,14 +282,18 @@ impl LogReader {
                 }
                 return Ok(false);
             }
-            let header = SegmentHeader::decode(&header)
-                .filter(|h| h.base_seq == base)
-                .ok_or_else(|| {
-                    corrupt(
-                        &self.dir,
-                        format!("segment {base:020}.log has a damaged header"),
-                    )
-                })?;
+            let Some(header) = SegmentHeader::decode(&header).filter(|h| h.base_seq == base) else {
+                if bases.last() != Some(&base) {
+                    if let Some(next) = unsynced_successor(&self.dir, base)? {
+                        self.skip_lost_records(base, base, next);
+                        continue;
+                    }
+                }
+                return Err(corrupt(
+                    &self.dir,
+                    format!("segment {base:020}.log has a damaged header"),
+                ));
+            };
             self.seg = Some(SegmentReader::new(
                 base,
                 file,
@@ -292,6 +308,26 @@ impl LogReader {
             "file://{}: segments keep disappearing while opening (retention too small?)",
             self.dir.display()
         )))
+    }
+
+    /// Moves on to record `next`, where the segment after segment `base` starts, from a
+    /// closed segment whose valid records end at record `end` and which was closed without
+    /// an fsync ([`unsynced_successor`]): what is missing was lost in a machine crash.
+    fn skip_lost_records(&mut self, base: u64, end: u64, next: u64) {
+        let from = self.next_seq.max(end);
+        if next > from {
+            tracing::warn!(
+                dir = %self.dir.display(),
+                segment = base,
+                from,
+                to = next,
+                "records lost in a machine crash (the segment was closed without an fsync, \
+                 fsync=never, and is cut short); skipping them"
+            );
+        }
+        self.next_seq = self.next_seq.max(next);
+        // The record a resumed cursor checks is among the lost ones: it cannot be read.
+        self.check = self.check.filter(|&(seq, _)| seq >= next);
     }
 
     /// A newer segment than `seg` exists.
@@ -401,6 +437,12 @@ impl LogReader {
                 SegmentEnd::AtEnd { clean } => {
                     if seg.sealed {
                         if !clean {
+                            // Cut short by a machine crash, if closed without an fsync.
+                            let next = unsynced_successor(&self.dir, seg.base)?;
+                            if let Some(next) = next.filter(|&next| next >= seg.seq) {
+                                self.skip_lost_records(seg.base, seg.seq, next);
+                                continue;
+                            }
                             return Err(corrupt(
                                 &self.dir,
                                 format!(
@@ -419,6 +461,14 @@ impl LogReader {
                         let deleted = bases.first().is_some_and(|&first| first > seg.base);
                         let skipped = deleted && next.is_some_and(|b| b > seg.seq);
                         if next != Some(seg.seq) && !skipped {
+                            // Records cut off its end in a machine crash, if closed without
+                            // an fsync.
+                            if let Some(next) = next.filter(|&next| next > seg.seq) {
+                                if unsynced_successor(&self.dir, seg.base)? == Some(next) {
+                                    self.skip_lost_records(seg.base, seg.seq, next);
+                                    continue;
+                                }
+                            }
                             return Err(corrupt(
                                 &self.dir,
                                 format!(
@@ -656,7 +706,13 @@ mod tests {
         let dir = temp_dir("torn-rewrite");
         let salt = 0x5eed;
         let path = segment_path(&dir, 0);
-        let mut bytes = SegmentHeader { salt, base_seq: 0 }.encode().to_vec();
+        let mut bytes = SegmentHeader {
+            salt,
+            base_seq: 0,
+            previous_unsynced: false,
+        }
+        .encode()
+        .to_vec();
         for seq in 0..4 {
             bytes.extend(record(salt, seq, &payload(seq, 50)));
         }
@@ -714,7 +770,13 @@ mod tests {
         let dir = temp_dir("big-record");
         let salt = 77;
         let path = segment_path(&dir, 0);
-        let mut bytes = SegmentHeader { salt, base_seq: 0 }.encode().to_vec();
+        let mut bytes = SegmentHeader {
+            salt,
+            base_seq: 0,
+            previous_unsynced: false,
+        }
+        .encode()
+        .to_vec();
         bytes.extend(record(salt, 0, b"small"));
         std::fs::write(&path, &bytes).unwrap();
         let opts = FileOptions {
@@ -748,10 +810,22 @@ mod tests {
 
     /// A segment holding `count` records from `base` on.
     fn segment(dir: &Path, salt: u32, base: u64, count: u64) -> PathBuf {
+        segment_after(dir, salt, base, count, false)
+    }
+
+    /// [`segment`], saying whether the one before it was closed without an fsync.
+    fn segment_after(
+        dir: &Path,
+        salt: u32,
+        base: u64,
+        count: u64,
+        previous_unsynced: bool,
+    ) -> PathBuf {
         let path = segment_path(dir, base);
         let mut bytes = SegmentHeader {
             salt,
             base_seq: base,
+            previous_unsynced,
         }
         .encode()
         .to_vec();
@@ -825,6 +899,51 @@ mod tests {
         }
     }
 
+    /// A closed segment cut short, as a machine crash leaves one the OS had not written
+    /// whole: inside a record, at a record's end, inside its header, to nothing. Closed
+    /// without an fsync (the next segment's header says so), the records that survived
+    /// come out, then the next segment's: the missing ones are skipped with a warning.
+    /// Closed with one (synced, so the cut is damage), it is `InvalidData`.
+    #[test]
+    fn a_closed_segment_cut_short_is_skipped_only_if_it_was_closed_without_an_fsync() {
+        // 18-byte records (10-byte payloads) after the 32-byte header.
+        let cuts = [
+            (SEGMENT_HEADER_LEN + 2 * 18 + 7, vec![0, 1]),
+            (SEGMENT_HEADER_LEN + 3 * 18, vec![0, 1, 2]),
+            (10, vec![]),
+            (0, vec![]),
+        ];
+        for (cut, survived) in cuts {
+            for unsynced in [true, false] {
+                let dir = temp_dir("cut-short");
+                let first = segment(&dir, 5, 0, 5);
+                segment_after(&dir, 6, 5, 2, unsynced);
+                segment_after(&dir, 7, 7, 2, false);
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&first)
+                    .unwrap();
+                file.set_len(cut as u64).unwrap();
+                drop(file);
+                let mut reader = LogReader::open(&dir, &FileOptions::default(), None).unwrap();
+                let got = read_seqs(&mut reader);
+                if unsynced {
+                    let mut want = survived.clone();
+                    want.extend([5, 6, 7, 8]);
+                    assert_eq!(got.unwrap(), want, "cut at {cut}");
+                } else {
+                    let err = got.unwrap_err();
+                    assert_eq!(
+                        err.kind(),
+                        io::ErrorKind::InvalidData,
+                        "cut at {cut}: {err}"
+                    );
+                }
+                std::fs::remove_dir_all(&dir).unwrap();
+            }
+        }
+    }
+
     /// A segment named `u64::MAX` whose header agrees, holding one record: reading it or
     /// looking for its end must not overflow the sequence number.
     #[test]
@@ -834,6 +953,7 @@ mod tests {
         let mut bytes = SegmentHeader {
             salt: 3,
             base_seq: u64::MAX,
+            previous_unsynced: false,
         }
         .encode()
         .to_vec();
@@ -1071,6 +1191,7 @@ mod tests {
         let mut other = SegmentHeader {
             salt: 5,
             base_seq: 1,
+            previous_unsynced: false,
         }
         .encode()
         .to_vec();

@@ -83,7 +83,7 @@ impl LogWriter {
             sealed.push_back((base, len));
         }
         let active = match bases.last() {
-            None => create_segment(dir, SegmentHeader::fresh(0), opts)?,
+            None => create_segment(dir, SegmentHeader::fresh(0, false), opts)?,
             Some(&base) => recover_last(dir, base, opts)?,
         };
         let end = LogEnd {
@@ -91,6 +91,7 @@ impl LogWriter {
             next_seq: active.next_seq,
             seg_len: active.len,
             segment_size: opts.segment_size,
+            closes_unsynced: opts.fsync == FsyncPolicy::Never,
         };
         let writer = LogWriter {
             dir: dir.to_owned(),
@@ -251,10 +252,14 @@ fn recover_last_with(
             ))
         }
         None if file_len <= SEGMENT_HEADER_LEN as u64 => {
-            // Creating the segment was interrupted before its header was whole.
+            // Creating the segment was interrupted before its header was whole: by a crash
+            // of the producer (the segment before was synced, under `fsync=always|batch`,
+            // and is whole) or of the machine under `fsync=never` (the one before may have
+            // lost its tail too, and the header that said so is gone). The new header says
+            // it may have: a consumer then skips what is missing, with a warning.
             drop(file);
             std::fs::remove_file(&path).map_err(|e| os_error("cannot remove", &path, e))?;
-            return create_segment(dir, SegmentHeader::fresh(base), opts);
+            return create_segment(dir, SegmentHeader::fresh(base, true), opts);
         }
         None => return Err(corrupt(dir, format!("segment {name} has a damaged header"))),
     };
@@ -339,6 +344,75 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// The headers of the segments in `dir`, in order.
+    fn headers(dir: &Path) -> Vec<SegmentHeader> {
+        let bases = list_segments(dir).unwrap();
+        let read = |base| std::fs::read(segment_path(dir, base)).unwrap();
+        bases
+            .into_iter()
+            .map(|base| SegmentHeader::decode(&read(base)).unwrap())
+            .collect()
+    }
+
+    /// Each new segment's header says whether the one before it was closed without an
+    /// fsync: under `fsync=never` yes, under `always` and `batch` (which sync a segment
+    /// before they start the next) no; a log's first segment has none before it.
+    #[tokio::test]
+    async fn a_new_segments_header_says_whether_the_one_before_was_synced() {
+        for (fsync, unsynced) in [
+            (FsyncPolicy::Never, true),
+            (FsyncPolicy::Batch, false),
+            (FsyncPolicy::Always, false),
+        ] {
+            let dir = temp_dir("rotation-flag");
+            let opts = FileOptions {
+                fsync,
+                segment_size: 100,
+                ..FileOptions::default()
+            };
+            let mut log = crate::file::FileProducer::open(&dir, opts).await.unwrap();
+            for _ in 0..10 {
+                log.append(&[7u8; 40][..]).await.unwrap();
+            }
+            log.close().await.unwrap();
+            let flags: Vec<bool> = headers(&dir).iter().map(|h| h.previous_unsynced).collect();
+            assert!(flags.len() > 2, "{fsync:?}: segments rotated");
+            assert!(!flags[0], "{fsync:?}: nothing before the first segment");
+            assert!(
+                flags[1..].iter().all(|&f| f == unsynced),
+                "{fsync:?}: {flags:?}"
+            );
+            crate::file::remove(&dir).unwrap();
+        }
+    }
+
+    /// A last segment without a whole header, after another segment, is created afresh;
+    /// its new header says the one before may have been cut short: whatever the producer's
+    /// policy now, the header that said how that one was closed is gone.
+    #[tokio::test]
+    async fn a_headerless_last_segment_made_afresh_says_the_one_before_may_be_cut_short() {
+        let dir = temp_dir("rotation-flag-recreated");
+        let mut first = SegmentHeader {
+            salt: 3,
+            base_seq: 0,
+            previous_unsynced: false,
+        }
+        .encode()
+        .to_vec();
+        encode_record(&mut first, 3, 0, b"zero");
+        std::fs::write(segment_path(&dir, 0), first).unwrap();
+        std::fs::write(segment_path(&dir, 1), [0u8; 9]).unwrap();
+        let opts = FileOptions {
+            fsync: FsyncPolicy::Always,
+            ..FileOptions::default()
+        };
+        let log = crate::file::FileProducer::open(&dir, opts).await.unwrap();
+        log.close().await.unwrap();
+        let flags: Vec<bool> = headers(&dir).iter().map(|h| h.previous_unsynced).collect();
+        assert_eq!(flags, [false, true]);
+        crate::file::remove(&dir).unwrap();
+    }
+
     /// A last segment whose header (valid CRC) names another first record than its file
     /// name: refused, and not one byte cut off — neither its records, which do not
     /// validate at the header's sequence numbers and so look like a torn tail, nor a torn
@@ -351,7 +425,13 @@ mod tests {
         // Records at the name's sequence numbers, then records at the header's with a torn
         // record after them.
         for (seqs, torn) in [(0..3, &[][..]), (7..10, &[9, 0, 0][..])] {
-            let mut bytes = SegmentHeader { salt, base_seq: 7 }.encode().to_vec();
+            let mut bytes = SegmentHeader {
+                salt,
+                base_seq: 7,
+                previous_unsynced: false,
+            }
+            .encode()
+            .to_vec();
             for seq in seqs {
                 encode_record(&mut bytes, salt, seq, b"kept");
             }
@@ -375,6 +455,7 @@ mod tests {
         let mut bytes = SegmentHeader {
             salt: 1,
             base_seq: u64::MAX,
+            previous_unsynced: false,
         }
         .encode()
         .to_vec();
@@ -395,7 +476,13 @@ mod tests {
     fn a_damaged_length_field_is_refused_not_cut_off() {
         let dir = temp_dir("damaged-length-writer");
         let salt = 3;
-        let mut bytes = SegmentHeader { salt, base_seq: 0 }.encode().to_vec();
+        let mut bytes = SegmentHeader {
+            salt,
+            base_seq: 0,
+            previous_unsynced: false,
+        }
+        .encode()
+        .to_vec();
         let mut starts = Vec::new();
         for seq in 0..5 {
             starts.push(bytes.len());
@@ -426,7 +513,13 @@ mod tests {
         use crate::test_support::{extend_sparse, run_child_test, HUGE_FILE};
         let dir = temp_dir("huge-tail-writer");
         let salt = 5;
-        let mut bytes = SegmentHeader { salt, base_seq: 0 }.encode().to_vec();
+        let mut bytes = SegmentHeader {
+            salt,
+            base_seq: 0,
+            previous_unsynced: false,
+        }
+        .encode()
+        .to_vec();
         for seq in 0..3 {
             encode_record(&mut bytes, salt, seq, b"kept");
         }
@@ -473,7 +566,13 @@ mod tests {
         let dir = temp_dir("windowed-recovery");
         let salt = 9;
         let path = segment_path(&dir, 0);
-        let mut bytes = SegmentHeader { salt, base_seq: 0 }.encode().to_vec();
+        let mut bytes = SegmentHeader {
+            salt,
+            base_seq: 0,
+            previous_unsynced: false,
+        }
+        .encode()
+        .to_vec();
         let mut starts = Vec::new();
         for (seq, len) in [(0, 5), (1, 300), (2, 0), (3, 77), (4, 12)] {
             starts.push(bytes.len());

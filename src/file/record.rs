@@ -6,7 +6,8 @@
 //!   8..12  version = 1
 //!  12..16  salt: random per segment
 //!  16..24  base_seq: sequence number of the segment's first record (also its file name)
-//!  24..28  zero
+//!  24..28  flags: bit 0 = the segment before this one was closed without an fsync
+//!          (`fsync=never`); the other bits are zero
 //!  28..32  CRC32C of bytes 0..28
 //! record (8-byte header, then the payload)
 //!   0..4   len: payload length
@@ -18,6 +19,12 @@
 //! index, and it is inside the CRC together with the salt. So a record is accepted only at its
 //! own position in its own segment: stale bytes from an older file, a record copied from
 //! another segment, or one read at the wrong offset all fail the check.
+//!
+//! Under `fsync=always|batch` a segment is synced before the next one is created, so only
+//! the last segment can lose its tail in a machine crash (the producer's recovery cuts it
+//! off). Under `fsync=never` a closed segment can lose its tail too: the next segment's
+//! flag says so, and a consumer skips what is missing there (with a warning) instead of
+//! stopping at it as at damage.
 
 use bytes::BufMut;
 
@@ -25,7 +32,7 @@ use bytes::BufMut;
 ///
 /// ```
 /// use anyipc::file::{scan_segment, SegmentHeader, SEGMENT_HEADER_LEN};
-/// let empty_segment = SegmentHeader { salt: 1, base_seq: 0 }.encode();
+/// let empty_segment = SegmentHeader { salt: 1, base_seq: 0, previous_unsynced: false }.encode();
 /// assert_eq!(empty_segment.len(), SEGMENT_HEADER_LEN);
 /// // Records start right after it.
 /// assert_eq!(scan_segment(&empty_segment, 1024).valid_len, SEGMENT_HEADER_LEN);
@@ -43,6 +50,8 @@ pub const SEGMENT_HEADER_LEN: usize = 32;
 pub const RECORD_HEADER_LEN: usize = 8;
 const MAGIC: &[u8; 8] = b"AIPCLOG1";
 const VERSION: u32 = 1;
+/// Header flag: [`SegmentHeader::previous_unsynced`].
+const FLAG_PREVIOUS_UNSYNCED: u32 = 1;
 
 /// The header at the start of every segment file.
 ///
@@ -67,14 +76,22 @@ pub struct SegmentHeader {
     pub salt: u32,
     /// The sequence number of the segment's first record.
     pub base_seq: u64,
+    /// The segment before this one was closed without an fsync (`fsync=never`), so a
+    /// machine crash (power loss, kernel panic) may have cut records off its end, or left
+    /// it without its header: a consumer that finds it so skips to this segment, with a
+    /// warning, instead of stopping there as at damage. Under `fsync=always|batch` a
+    /// segment is synced before the next one is created, and this is `false`.
+    pub previous_unsynced: bool,
 }
 
 impl SegmentHeader {
-    /// The header of a new segment whose first record is `base_seq`, with a fresh salt.
-    pub(crate) fn fresh(base_seq: u64) -> SegmentHeader {
+    /// The header of a new segment whose first record is `base_seq`, with a fresh salt;
+    /// `previous_unsynced` as given.
+    pub(crate) fn fresh(base_seq: u64, previous_unsynced: bool) -> SegmentHeader {
         SegmentHeader {
             salt: random_salt(),
             base_seq,
+            previous_unsynced,
         }
     }
 
@@ -82,10 +99,11 @@ impl SegmentHeader {
     ///
     /// ```
     /// use anyipc::file::SegmentHeader;
-    /// let header = SegmentHeader { salt: 0x1234_5678, base_seq: 42 };
+    /// let header = SegmentHeader { salt: 0x1234_5678, base_seq: 42, previous_unsynced: true };
     /// let bytes = header.encode();
     /// assert_eq!(&bytes[..8], b"AIPCLOG1"); // the magic
     /// assert_eq!(&bytes[16..24], &42u64.to_le_bytes()); // base_seq, little-endian
+    /// assert_eq!(&bytes[24..28], &1u32.to_le_bytes()); // the flags
     /// assert_eq!(SegmentHeader::decode(&bytes), Some(header));
     /// ```
     pub fn encode(&self) -> [u8; SEGMENT_HEADER_LEN] {
@@ -94,16 +112,23 @@ impl SegmentHeader {
         out[8..12].copy_from_slice(&VERSION.to_le_bytes());
         out[12..16].copy_from_slice(&self.salt.to_le_bytes());
         out[16..24].copy_from_slice(&self.base_seq.to_le_bytes());
+        let flags = if self.previous_unsynced {
+            FLAG_PREVIOUS_UNSYNCED
+        } else {
+            0
+        };
+        out[24..28].copy_from_slice(&flags.to_le_bytes());
         let crc = crc32c::crc32c(&out[0..28]);
         out[28..32].copy_from_slice(&crc.to_le_bytes());
         out
     }
 
-    /// Parses a header; `None` if `bytes` is short, or magic, version or CRC is wrong.
+    /// Parses a header; `None` if `bytes` is short, or magic, version, flags or CRC is
+    /// wrong (a flag this version does not know is wrong).
     ///
     /// ```
     /// use anyipc::file::SegmentHeader;
-    /// let mut bytes = SegmentHeader { salt: 7, base_seq: 1000 }.encode();
+    /// let mut bytes = SegmentHeader { salt: 7, base_seq: 1000, previous_unsynced: false }.encode();
     /// assert_eq!(SegmentHeader::decode(&bytes).map(|h| h.base_seq), Some(1000));
     /// assert_eq!(SegmentHeader::decode(&bytes[..20]), None); // short
     /// bytes[16] ^= 1; // base_seq damaged: the header's CRC no longer matches
@@ -111,7 +136,9 @@ impl SegmentHeader {
     /// ```
     pub fn decode(bytes: &[u8]) -> Option<SegmentHeader> {
         let h = bytes.get(..SEGMENT_HEADER_LEN)?;
-        if &h[0..8] != MAGIC || le_u32(&h[8..12]) != VERSION || le_u32(&h[24..28]) != 0 {
+        let flags = le_u32(&h[24..28]);
+        if &h[0..8] != MAGIC || le_u32(&h[8..12]) != VERSION || flags & !FLAG_PREVIOUS_UNSYNCED != 0
+        {
             return None;
         }
         if crc32c::crc32c(&h[0..28]) != le_u32(&h[28..32]) {
@@ -120,6 +147,7 @@ impl SegmentHeader {
         Some(SegmentHeader {
             salt: le_u32(&h[12..16]),
             base_seq: le_u64(&h[16..24]),
+            previous_unsynced: flags & FLAG_PREVIOUS_UNSYNCED != 0,
         })
     }
 }

@@ -18,6 +18,9 @@ pub(crate) struct LogEnd {
     pub(crate) seg_len: u64,
     /// The `segment_size` option: a segment is closed before it would exceed it.
     pub(crate) segment_size: u64,
+    /// Segments are closed without an fsync (`fsync=never`): each new segment's header
+    /// says so ([`SegmentHeader::previous_unsynced`]).
+    pub(crate) closes_unsynced: bool,
 }
 
 /// How a producer encodes messages.
@@ -49,7 +52,7 @@ impl RecordEncoder {
     pub(crate) fn start_segment(&mut self) -> Option<SegmentHeader> {
         match self {
             RecordEncoder::Log(end) => {
-                let header = SegmentHeader::fresh(end.next_seq);
+                let header = SegmentHeader::fresh(end.next_seq, end.closes_unsynced);
                 end.salt = header.salt;
                 end.seg_len = super::SEGMENT_HEADER_LEN as u64;
                 Some(header)
@@ -89,6 +92,7 @@ mod tests {
             next_seq: 40,
             seg_len: SEGMENT_HEADER_LEN as u64,
             segment_size: 100,
+            closes_unsynced: false,
         });
         // An empty segment takes any record, even one over segment_size.
         assert!(!enc.needs_new_segment(200));

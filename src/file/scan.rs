@@ -8,7 +8,7 @@ use std::ops::Range;
 ///
 /// ```
 /// use anyipc::file::{encode_record, scan_segment, SegmentHeader, Tail, RECORD_HEADER_LEN};
-/// let mut seg = SegmentHeader { salt: 1, base_seq: 0 }.encode().to_vec();
+/// let mut seg = SegmentHeader { salt: 1, base_seq: 0, previous_unsynced: false }.encode().to_vec();
 /// let second = seg.len() + RECORD_HEADER_LEN + 6; // where record 1 starts
 /// for seq in 0..3 {
 ///     encode_record(&mut seg, 1, seq, b"record");
@@ -72,7 +72,7 @@ impl SegmentScan {
     ///
     /// ```
     /// use anyipc::file::{encode_record, scan_segment, SegmentHeader};
-    /// let mut seg = SegmentHeader { salt: 3, base_seq: 500 }.encode().to_vec();
+    /// let mut seg = SegmentHeader { salt: 3, base_seq: 500, previous_unsynced: false }.encode().to_vec();
     /// assert_eq!(scan_segment(&seg, 1024).next_seq(), Some(500)); // empty: its base
     /// encode_record(&mut seg, 3, 500, b"x");
     /// assert_eq!(scan_segment(&seg, 1024).next_seq(), Some(501));
@@ -91,7 +91,7 @@ impl SegmentScan {
 ///
 /// ```
 /// use anyipc::file::{encode_record, scan_segment, SegmentHeader, Tail};
-/// let header = SegmentHeader { salt: 7, base_seq: 100 };
+/// let header = SegmentHeader { salt: 7, base_seq: 100, previous_unsynced: false };
 /// let mut seg = header.encode().to_vec();
 /// encode_record(&mut seg, 7, 100, b"one");
 /// encode_record(&mut seg, 7, 101, b"two");
@@ -391,7 +391,7 @@ const SEARCH_CRC_BUDGET: u64 = 256 << 20;
 ///
 /// ```
 /// use anyipc::file::{check_scan_invariants, encode_record, SegmentHeader};
-/// let mut seg = SegmentHeader { salt: 1, base_seq: 0 }.encode().to_vec();
+/// let mut seg = SegmentHeader { salt: 1, base_seq: 0, previous_unsynced: false }.encode().to_vec();
 /// encode_record(&mut seg, 1, 0, b"ok");
 /// seg.extend_from_slice(b"\x05\0\0\0torn"); // what a fuzzer might make of a torn tail
 /// check_scan_invariants(&seg); // panics where scan_segment breaks a guarantee
@@ -406,6 +406,7 @@ pub fn check_scan_invariants(data: &[u8]) {
             base_seq: u64::from_le_bytes([
                 data[4], data[5], data[6], data[7], data[8], data[9], data[10], data[11],
             ]),
+            previous_unsynced: false,
         };
         let mut with_header = header.encode().to_vec();
         with_header.extend_from_slice(&data[12..]);

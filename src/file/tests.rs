@@ -10,6 +10,7 @@ fn build(salt: u32, base: u64, payloads: &[Vec<u8>]) -> (Vec<u8>, Vec<std::ops::
     let mut seg = SegmentHeader {
         salt,
         base_seq: base,
+        previous_unsynced: false,
     }
     .encode()
     .to_vec();
@@ -82,11 +83,11 @@ proptest! {
         prop_assume!(salt != other);
         let (good, _) = build(salt, 5, std::slice::from_ref(&payload));
         // Same bytes, other salt in the header: the record's CRC no longer matches.
-        let mut foreign = SegmentHeader { salt: other, base_seq: 5 }.encode().to_vec();
+        let mut foreign = SegmentHeader { salt: other, base_seq: 5, previous_unsynced: false }.encode().to_vec();
         foreign.extend_from_slice(&good[32..]);
         prop_assert_eq!(scan_segment(&foreign, 1 << 20).payloads.len(), 0);
         // Same salt, the segment claims another first sequence number.
-        let mut shifted = SegmentHeader { salt, base_seq: 6 }.encode().to_vec();
+        let mut shifted = SegmentHeader { salt, base_seq: 6, previous_unsynced: false }.encode().to_vec();
         shifted.extend_from_slice(&good[32..]);
         prop_assert_eq!(scan_segment(&shifted, 1 << 20).payloads.len(), 0);
     }
@@ -175,4 +176,27 @@ fn random_bytes(len: usize) -> Vec<u8> {
             x as u8
         })
         .collect()
+}
+
+/// The header's flags: the one this version knows is read back, any other is refused (a
+/// header this version cannot understand, or damage the CRC happens to cover).
+#[test]
+fn a_header_flag_this_version_does_not_know_is_refused() {
+    let with_flags = |flags: u32| {
+        let mut h = SegmentHeader {
+            salt: 1,
+            base_seq: 9,
+            previous_unsynced: false,
+        }
+        .encode();
+        h[24..28].copy_from_slice(&flags.to_le_bytes());
+        let crc = crc32c::crc32c(&h[0..28]);
+        h[28..32].copy_from_slice(&crc.to_le_bytes());
+        SegmentHeader::decode(&h)
+    };
+    assert_eq!(with_flags(0).map(|h| h.previous_unsynced), Some(false));
+    assert_eq!(with_flags(1).map(|h| h.previous_unsynced), Some(true));
+    for unknown in [2, 3, 1 << 31] {
+        assert_eq!(with_flags(unknown), None, "flags {unknown:#x}");
+    }
 }

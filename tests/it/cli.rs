@@ -975,6 +975,71 @@ async fn listen_with_count_takes_from_a_log_or_queue_only_what_it_printed() {
     .await;
 }
 
+/// A machine crash under `fsync=never` can cut a closed segment short (the OS had not
+/// written its tail yet). Simulated here by cutting the first of four segments inside its
+/// sixth record: `listen` prints the five records that survived and every later segment's,
+/// warns about the three skipped, and ends cleanly; a named consumer that had printed two
+/// of the lost records resumes in the next segment. Under `fsync=batch` a segment is synced
+/// before the next is created, so the same cut is damage: `listen` stops there, exit 1.
+/// (Both stopped at the cut for good before: the log could not be read past it.)
+#[tokio::test]
+async fn listen_skips_a_closed_segment_cut_short_by_a_crash_only_under_fsync_never() {
+    watchdog(WATCHDOG, async {
+        let messages: Vec<String> = (0..30).map(|i| format!("m{i:02}")).collect();
+        let printed = |range: std::ops::Range<usize>| -> String {
+            messages[range].iter().map(|m| format!("{m}\n")).collect()
+        };
+        for fsync in ["never", "batch"] {
+            let dir = TempDir::new("cli-cut-segment");
+            let log = dir.join("log");
+            // 11-byte records (3-byte payloads) after a 32-byte header: 8 per segment.
+            let url = format!("file://{log}?fsync={fsync}&segment_size=120");
+            let send: Vec<&str> = ["send", url.as_str()]
+                .into_iter()
+                .chain(messages.iter().map(String::as_str))
+                .collect();
+            let sent = anyipc(&send, b"").await;
+            assert!(sent.status.success(), "{}", text(&sent.stderr));
+            let consumer = format!("file://{log}?consumer=c&follow=false");
+            let taken = anyipc(&["listen", &consumer, "--count", "7"], b"").await;
+            assert!(taken.status.success(), "{}", text(&taken.stderr));
+            assert_eq!(text(&taken.stdout), printed(0..7));
+
+            let first = std::path::Path::new(&log).join("00000000000000000000.log");
+            let segment = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&first)
+                .unwrap();
+            segment
+                .set_len((anyipc::file::SEGMENT_HEADER_LEN + 5 * 11 + 4) as u64)
+                .unwrap();
+            drop(segment);
+
+            let all = anyipc(&["listen", &format!("file://{log}?follow=false")], b"").await;
+            let resumed = anyipc(&["listen", &consumer], b"").await;
+            let (all_err, resumed_err) = (text(&all.stderr), text(&resumed.stderr));
+            if fsync == "never" {
+                assert!(all.status.success(), "{all_err}");
+                assert_eq!(text(&all.stdout), printed(0..5) + &printed(8..30));
+                assert!(
+                    all_err.contains("records lost in a machine crash"),
+                    "{all_err}"
+                );
+                assert!(resumed.status.success(), "{resumed_err}");
+                assert_eq!(text(&resumed.stdout), printed(8..30));
+                assert!(resumed_err.contains("records lost"), "{resumed_err}");
+            } else {
+                assert_eq!(all.status.code(), Some(1), "{all_err}");
+                assert_eq!(text(&all.stdout), printed(0..5));
+                assert!(all_err.contains("damaged"), "{all_err}");
+                assert_eq!(resumed.status.code(), Some(1), "{resumed_err}");
+                assert_eq!(text(&resumed.stdout), "");
+            }
+        }
+    })
+    .await;
+}
+
 /// A `listen` of a log's named consumer whose cursor cannot be committed at its end (here
 /// every file write fails, EFBIG under `ulimit -f 0`) prints what it read, then says so
 /// and exits 1: the next `listen` of that consumer prints those records again. The failed

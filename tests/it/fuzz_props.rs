@@ -659,6 +659,7 @@ fn valid_segment(salt: u32, base: u64, count: u64) -> Vec<u8> {
     let mut seg = SegmentHeader {
         salt,
         base_seq: base,
+        previous_unsynced: false,
     }
     .encode()
     .to_vec();

@@ -622,6 +622,7 @@ pub(crate) fn check_log_records(bytes: &[u8], salt: u32, seq: u64, max_len: usiz
     let mut with_header = SegmentHeader {
         salt,
         base_seq: seq,
+        previous_unsynced: false,
     }
     .encode()
     .to_vec();

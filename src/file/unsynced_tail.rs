@@ -1,0 +1,105 @@
+//! A closed segment cut short by a machine crash under `fsync=never`. Under
+//! `fsync=always|batch` a segment is synced before the next one is created, so a machine
+//! crash can cut records off the last segment only (the producer's recovery cuts its torn
+//! tail off). Under `fsync=never` nothing is synced, and a closed segment can lose its
+//! tail, or its header, too. The segment after it says so in its header
+//! ([`SegmentHeader::previous_unsynced`]): a consumer that finds a closed segment cut short
+//! skips to that segment, with a warning, instead of stopping there as at damage.
+
+use super::record::{SegmentHeader, SEGMENT_HEADER_LEN};
+use super::segment::{check_base, list_segments, os_error, segment_path};
+use super::segment_reader::read_up_to;
+use crate::sys;
+use std::io;
+use std::path::Path;
+
+/// The base of the first segment after segment `base`, if that segment says `base` was
+/// closed without an fsync, so that a machine crash may have cut records off `base`'s end
+/// or left it without its header: what is missing there is lost, not damaged.
+///
+/// A segment after `base` without a whole header says so too: only one created without an
+/// fsync can lose its header (under `fsync=always|batch` a new segment's header is synced
+/// before anything is appended to it), or one being created at this moment, when the
+/// segment before it is whole.
+///
+/// # Errors
+/// OS errors listing the directory or reading the segment's header.
+pub(crate) fn unsynced_successor(dir: &Path, base: u64) -> io::Result<Option<u64>> {
+    let Some(next) = list_segments(dir)?.into_iter().find(|&b| b > base) else {
+        return Ok(None);
+    };
+    check_base(dir, next)?;
+    let path = segment_path(dir, next);
+    let mut file = match sys::open_segment_read(&path) {
+        Ok(file) => file,
+        // Deleted since listed (retention, by hand): it says nothing.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(os_error("cannot open", &path, e)),
+    };
+    let mut header = [0u8; SEGMENT_HEADER_LEN];
+    let got = read_up_to(&mut file, &mut header).map_err(|e| os_error("cannot read", &path, e))?;
+    let says_so = got < SEGMENT_HEADER_LEN
+        || SegmentHeader::decode(&header)
+            .is_some_and(|h| h.base_seq == next && h.previous_unsynced);
+    Ok(says_so.then_some(next))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::temp_dir;
+
+    fn segment(dir: &Path, base: u64, previous_unsynced: bool) {
+        let header = SegmentHeader {
+            salt: 5,
+            base_seq: base,
+            previous_unsynced,
+        };
+        std::fs::write(segment_path(dir, base), header.encode()).unwrap();
+    }
+
+    #[test]
+    fn the_next_segments_header_says_whether_the_one_before_was_synced() {
+        let dir = temp_dir("unsynced-successor");
+        segment(&dir, 0, false);
+        assert_eq!(
+            unsynced_successor(&dir, 0).unwrap(),
+            None,
+            "no next segment"
+        );
+        segment(&dir, 10, false);
+        assert_eq!(
+            unsynced_successor(&dir, 0).unwrap(),
+            None,
+            "closed with an fsync"
+        );
+        segment(&dir, 10, true);
+        assert_eq!(unsynced_successor(&dir, 0).unwrap(), Some(10));
+        // Only the first segment after `base` speaks for it.
+        segment(&dir, 20, true);
+        segment(&dir, 10, false);
+        assert_eq!(unsynced_successor(&dir, 0).unwrap(), None);
+        assert_eq!(unsynced_successor(&dir, 10).unwrap(), Some(20));
+    }
+
+    #[test]
+    fn a_next_segment_without_a_whole_header_says_it_too_a_damaged_one_does_not() {
+        let dir = temp_dir("unsynced-successor-short");
+        segment(&dir, 0, false);
+        std::fs::write(segment_path(&dir, 7), [0u8; 5]).unwrap();
+        assert_eq!(unsynced_successor(&dir, 0).unwrap(), Some(7));
+        let mut damaged = SegmentHeader {
+            salt: 5,
+            base_seq: 7,
+            previous_unsynced: true,
+        }
+        .encode();
+        damaged[12] ^= 1;
+        std::fs::write(segment_path(&dir, 7), damaged).unwrap();
+        assert_eq!(unsynced_successor(&dir, 0).unwrap(), None);
+        // A header that names another segment is not this one's.
+        segment(&dir, 7, true);
+        std::fs::rename(segment_path(&dir, 7), segment_path(&dir, 8)).unwrap();
+        assert_eq!(unsynced_successor(&dir, 0).unwrap(), None);
+    }
+}
