@@ -262,37 +262,32 @@ impl LogReader {
             let mut header = [0u8; SEGMENT_HEADER_LEN];
             let got = read_up_to(&mut file, &mut header)
                 .map_err(|e| os_error("cannot read", &path, e))?;
-            if got < SEGMENT_HEADER_LEN {
-                // The last segment: the writer is creating it (or a crash interrupted that:
-                // the writer's recovery rewrites it). One with a newer segment after it was
-                // whole before that one was created: it lost its header, in a machine crash
-                // if it was closed without an fsync, else to damage.
-                if bases.last() != Some(&base) {
-                    if let Some(next) = unsynced_successor(&self.dir, base)? {
-                        self.skip_lost_records(base, base, next);
-                        continue;
-                    }
-                    return Err(corrupt(
-                        &self.dir,
-                        format!(
-                            "segment {base:020}.log is {got} bytes, too short for its header, \
-                             and a newer segment follows it"
-                        ),
-                    ));
+            let whole = got == SEGMENT_HEADER_LEN;
+            let decoded = whole.then(|| SegmentHeader::decode(&header)).flatten();
+            let Some(header) = decoded.filter(|h| h.base_seq == base) else {
+                // Too short, the last segment: the writer is creating it (or a crash
+                // interrupted that: the writer's recovery rewrites it). One with a newer
+                // segment after it was whole before that one was created: it lost its
+                // header, in a machine crash if it was closed without an fsync, else to
+                // damage.
+                let last = bases.last() == Some(&base);
+                if last && !whole {
+                    return Ok(false);
                 }
-                return Ok(false);
-            }
-            let Some(header) = SegmentHeader::decode(&header).filter(|h| h.base_seq == base) else {
-                if bases.last() != Some(&base) {
+                if !last {
                     if let Some(next) = unsynced_successor(&self.dir, base)? {
                         self.skip_lost_records(base, base, next);
                         continue;
                     }
                 }
-                return Err(corrupt(
-                    &self.dir,
-                    format!("segment {base:020}.log has a damaged header"),
-                ));
+                let what = if whole {
+                    "has a damaged header".to_owned()
+                } else {
+                    format!(
+                        "is {got} bytes, too short for its header, and a newer segment follows it"
+                    )
+                };
+                return Err(corrupt(&self.dir, format!("segment {base:020}.log {what}")));
             };
             self.seg = Some(SegmentReader::new(
                 base,
@@ -706,13 +701,7 @@ mod tests {
         let dir = temp_dir("torn-rewrite");
         let salt = 0x5eed;
         let path = segment_path(&dir, 0);
-        let mut bytes = SegmentHeader {
-            salt,
-            base_seq: 0,
-            previous_unsynced: false,
-        }
-        .encode()
-        .to_vec();
+        let mut bytes = SegmentHeader::new(salt, 0).encode().to_vec();
         for seq in 0..4 {
             bytes.extend(record(salt, seq, &payload(seq, 50)));
         }
@@ -770,13 +759,7 @@ mod tests {
         let dir = temp_dir("big-record");
         let salt = 77;
         let path = segment_path(&dir, 0);
-        let mut bytes = SegmentHeader {
-            salt,
-            base_seq: 0,
-            previous_unsynced: false,
-        }
-        .encode()
-        .to_vec();
+        let mut bytes = SegmentHeader::new(salt, 0).encode().to_vec();
         bytes.extend(record(salt, 0, b"small"));
         std::fs::write(&path, &bytes).unwrap();
         let opts = FileOptions {
@@ -950,13 +933,7 @@ mod tests {
     fn a_segment_named_past_the_highest_base_is_invalid_data_not_a_panic() {
         let dir = temp_dir("seq-overflow");
         let path = segment_path(&dir, u64::MAX);
-        let mut bytes = SegmentHeader {
-            salt: 3,
-            base_seq: u64::MAX,
-            previous_unsynced: false,
-        }
-        .encode()
-        .to_vec();
+        let mut bytes = SegmentHeader::new(3, u64::MAX).encode().to_vec();
         bytes.extend(record(3, u64::MAX, b"last"));
         std::fs::write(&path, &bytes).unwrap();
 
@@ -1188,13 +1165,7 @@ mod tests {
         std::fs::write(&path, &large[..large.len() - 1]).unwrap();
         assert_eq!(log_end(&dir).unwrap(), 4);
         // A header naming another first record: none of its records count.
-        let mut other = SegmentHeader {
-            salt: 5,
-            base_seq: 1,
-            previous_unsynced: false,
-        }
-        .encode()
-        .to_vec();
+        let mut other = SegmentHeader::new(5, 1).encode().to_vec();
         other.extend(record(5, 1, &payload(1, 10)));
         std::fs::write(&path, &other).unwrap();
         assert_eq!(log_end(&dir).unwrap(), 0);

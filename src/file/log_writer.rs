@@ -392,13 +392,7 @@ mod tests {
     #[tokio::test]
     async fn a_headerless_last_segment_made_afresh_says_the_one_before_may_be_cut_short() {
         let dir = temp_dir("rotation-flag-recreated");
-        let mut first = SegmentHeader {
-            salt: 3,
-            base_seq: 0,
-            previous_unsynced: false,
-        }
-        .encode()
-        .to_vec();
+        let mut first = SegmentHeader::new(3, 0).encode().to_vec();
         encode_record(&mut first, 3, 0, b"zero");
         std::fs::write(segment_path(&dir, 0), first).unwrap();
         std::fs::write(segment_path(&dir, 1), [0u8; 9]).unwrap();
@@ -425,13 +419,7 @@ mod tests {
         // Records at the name's sequence numbers, then records at the header's with a torn
         // record after them.
         for (seqs, torn) in [(0..3, &[][..]), (7..10, &[9, 0, 0][..])] {
-            let mut bytes = SegmentHeader {
-                salt,
-                base_seq: 7,
-                previous_unsynced: false,
-            }
-            .encode()
-            .to_vec();
+            let mut bytes = SegmentHeader::new(salt, 7).encode().to_vec();
             for seq in seqs {
                 encode_record(&mut bytes, salt, seq, b"kept");
             }
@@ -452,13 +440,7 @@ mod tests {
     #[test]
     fn a_segment_named_past_the_highest_base_is_refused() {
         let dir = temp_dir("writer-seq-overflow");
-        let mut bytes = SegmentHeader {
-            salt: 1,
-            base_seq: u64::MAX,
-            previous_unsynced: false,
-        }
-        .encode()
-        .to_vec();
+        let mut bytes = SegmentHeader::new(1, u64::MAX).encode().to_vec();
         encode_record(&mut bytes, 1, u64::MAX, b"last");
         std::fs::write(segment_path(&dir, u64::MAX), &bytes).unwrap();
         let err = open_fails(&dir);
@@ -476,13 +458,7 @@ mod tests {
     fn a_damaged_length_field_is_refused_not_cut_off() {
         let dir = temp_dir("damaged-length-writer");
         let salt = 3;
-        let mut bytes = SegmentHeader {
-            salt,
-            base_seq: 0,
-            previous_unsynced: false,
-        }
-        .encode()
-        .to_vec();
+        let mut bytes = SegmentHeader::new(salt, 0).encode().to_vec();
         let mut starts = Vec::new();
         for seq in 0..5 {
             starts.push(bytes.len());
@@ -513,13 +489,7 @@ mod tests {
         use crate::test_support::{extend_sparse, run_child_test, HUGE_FILE};
         let dir = temp_dir("huge-tail-writer");
         let salt = 5;
-        let mut bytes = SegmentHeader {
-            salt,
-            base_seq: 0,
-            previous_unsynced: false,
-        }
-        .encode()
-        .to_vec();
+        let mut bytes = SegmentHeader::new(salt, 0).encode().to_vec();
         for seq in 0..3 {
             encode_record(&mut bytes, salt, seq, b"kept");
         }
@@ -566,13 +536,7 @@ mod tests {
         let dir = temp_dir("windowed-recovery");
         let salt = 9;
         let path = segment_path(&dir, 0);
-        let mut bytes = SegmentHeader {
-            salt,
-            base_seq: 0,
-            previous_unsynced: false,
-        }
-        .encode()
-        .to_vec();
+        let mut bytes = SegmentHeader::new(salt, 0).encode().to_vec();
         let mut starts = Vec::new();
         for (seq, len) in [(0, 5), (1, 300), (2, 0), (3, 77), (4, 12)] {
             starts.push(bytes.len());

@@ -32,7 +32,7 @@ use bytes::BufMut;
 ///
 /// ```
 /// use anyipc::file::{scan_segment, SegmentHeader, SEGMENT_HEADER_LEN};
-/// let empty_segment = SegmentHeader { salt: 1, base_seq: 0, previous_unsynced: false }.encode();
+/// let empty_segment = SegmentHeader::new(1, 0).encode();
 /// assert_eq!(empty_segment.len(), SEGMENT_HEADER_LEN);
 /// // Records start right after it.
 /// assert_eq!(scan_segment(&empty_segment, 1024).valid_len, SEGMENT_HEADER_LEN);
@@ -71,6 +71,7 @@ const FLAG_PREVIOUS_UNSYNCED: u32 = 1;
 /// # Ok::<(), std::io::Error>(()) }).unwrap();
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SegmentHeader {
     /// Random per segment; mixed into every record's CRC.
     pub salt: u32,
@@ -85,13 +86,30 @@ pub struct SegmentHeader {
 }
 
 impl SegmentHeader {
+    /// The header of segment `base_seq` salted with `salt`, the segment before it (if any)
+    /// synced when it was closed (`previous_unsynced` is `false`; set it to say otherwise).
+    ///
+    /// ```
+    /// use anyipc::file::SegmentHeader;
+    /// let mut header = SegmentHeader::new(7, 100);
+    /// assert_eq!((header.salt, header.base_seq, header.previous_unsynced), (7, 100, false));
+    /// header.previous_unsynced = true;
+    /// assert_eq!(SegmentHeader::decode(&header.encode()), Some(header));
+    /// ```
+    pub const fn new(salt: u32, base_seq: u64) -> SegmentHeader {
+        SegmentHeader {
+            salt,
+            base_seq,
+            previous_unsynced: false,
+        }
+    }
+
     /// The header of a new segment whose first record is `base_seq`, with a fresh salt;
     /// `previous_unsynced` as given.
     pub(crate) fn fresh(base_seq: u64, previous_unsynced: bool) -> SegmentHeader {
         SegmentHeader {
-            salt: random_salt(),
-            base_seq,
             previous_unsynced,
+            ..SegmentHeader::new(random_salt(), base_seq)
         }
     }
 
@@ -99,7 +117,8 @@ impl SegmentHeader {
     ///
     /// ```
     /// use anyipc::file::SegmentHeader;
-    /// let header = SegmentHeader { salt: 0x1234_5678, base_seq: 42, previous_unsynced: true };
+    /// let mut header = SegmentHeader::new(0x1234_5678, 42);
+    /// header.previous_unsynced = true;
     /// let bytes = header.encode();
     /// assert_eq!(&bytes[..8], b"AIPCLOG1"); // the magic
     /// assert_eq!(&bytes[16..24], &42u64.to_le_bytes()); // base_seq, little-endian
@@ -128,7 +147,7 @@ impl SegmentHeader {
     ///
     /// ```
     /// use anyipc::file::SegmentHeader;
-    /// let mut bytes = SegmentHeader { salt: 7, base_seq: 1000, previous_unsynced: false }.encode();
+    /// let mut bytes = SegmentHeader::new(7, 1000).encode();
     /// assert_eq!(SegmentHeader::decode(&bytes).map(|h| h.base_seq), Some(1000));
     /// assert_eq!(SegmentHeader::decode(&bytes[..20]), None); // short
     /// bytes[16] ^= 1; // base_seq damaged: the header's CRC no longer matches

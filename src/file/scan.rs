@@ -8,7 +8,7 @@ use std::ops::Range;
 ///
 /// ```
 /// use anyipc::file::{encode_record, scan_segment, SegmentHeader, Tail, RECORD_HEADER_LEN};
-/// let mut seg = SegmentHeader { salt: 1, base_seq: 0, previous_unsynced: false }.encode().to_vec();
+/// let mut seg = SegmentHeader::new(1, 0).encode().to_vec();
 /// let second = seg.len() + RECORD_HEADER_LEN + 6; // where record 1 starts
 /// for seq in 0..3 {
 ///     encode_record(&mut seg, 1, seq, b"record");
@@ -72,7 +72,7 @@ impl SegmentScan {
     ///
     /// ```
     /// use anyipc::file::{encode_record, scan_segment, SegmentHeader};
-    /// let mut seg = SegmentHeader { salt: 3, base_seq: 500, previous_unsynced: false }.encode().to_vec();
+    /// let mut seg = SegmentHeader::new(3, 500).encode().to_vec();
     /// assert_eq!(scan_segment(&seg, 1024).next_seq(), Some(500)); // empty: its base
     /// encode_record(&mut seg, 3, 500, b"x");
     /// assert_eq!(scan_segment(&seg, 1024).next_seq(), Some(501));
@@ -91,7 +91,7 @@ impl SegmentScan {
 ///
 /// ```
 /// use anyipc::file::{encode_record, scan_segment, SegmentHeader, Tail};
-/// let header = SegmentHeader { salt: 7, base_seq: 100, previous_unsynced: false };
+/// let header = SegmentHeader::new(7, 100);
 /// let mut seg = header.encode().to_vec();
 /// encode_record(&mut seg, 7, 100, b"one");
 /// encode_record(&mut seg, 7, 101, b"two");
@@ -391,7 +391,7 @@ const SEARCH_CRC_BUDGET: u64 = 256 << 20;
 ///
 /// ```
 /// use anyipc::file::{check_scan_invariants, encode_record, SegmentHeader};
-/// let mut seg = SegmentHeader { salt: 1, base_seq: 0, previous_unsynced: false }.encode().to_vec();
+/// let mut seg = SegmentHeader::new(1, 0).encode().to_vec();
 /// encode_record(&mut seg, 1, 0, b"ok");
 /// seg.extend_from_slice(b"\x05\0\0\0torn"); // what a fuzzer might make of a torn tail
 /// check_scan_invariants(&seg); // panics where scan_segment breaks a guarantee

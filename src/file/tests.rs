@@ -7,13 +7,7 @@ use proptest::prelude::*;
 
 /// A segment holding `payloads`; returns it and each record's byte range.
 fn build(salt: u32, base: u64, payloads: &[Vec<u8>]) -> (Vec<u8>, Vec<std::ops::Range<usize>>) {
-    let mut seg = SegmentHeader {
-        salt,
-        base_seq: base,
-        previous_unsynced: false,
-    }
-    .encode()
-    .to_vec();
+    let mut seg = SegmentHeader::new(salt, base).encode().to_vec();
     let mut ranges = Vec::new();
     for (i, p) in payloads.iter().enumerate() {
         let start = seg.len();
@@ -83,11 +77,11 @@ proptest! {
         prop_assume!(salt != other);
         let (good, _) = build(salt, 5, std::slice::from_ref(&payload));
         // Same bytes, other salt in the header: the record's CRC no longer matches.
-        let mut foreign = SegmentHeader { salt: other, base_seq: 5, previous_unsynced: false }.encode().to_vec();
+        let mut foreign = SegmentHeader::new(other, 5).encode().to_vec();
         foreign.extend_from_slice(&good[32..]);
         prop_assert_eq!(scan_segment(&foreign, 1 << 20).payloads.len(), 0);
         // Same salt, the segment claims another first sequence number.
-        let mut shifted = SegmentHeader { salt, base_seq: 6, previous_unsynced: false }.encode().to_vec();
+        let mut shifted = SegmentHeader::new(salt, 6).encode().to_vec();
         shifted.extend_from_slice(&good[32..]);
         prop_assert_eq!(scan_segment(&shifted, 1 << 20).payloads.len(), 0);
     }
@@ -183,12 +177,7 @@ fn random_bytes(len: usize) -> Vec<u8> {
 #[test]
 fn a_header_flag_this_version_does_not_know_is_refused() {
     let with_flags = |flags: u32| {
-        let mut h = SegmentHeader {
-            salt: 1,
-            base_seq: 9,
-            previous_unsynced: false,
-        }
-        .encode();
+        let mut h = SegmentHeader::new(1, 9).encode();
         h[24..28].copy_from_slice(&flags.to_le_bytes());
         let crc = crc32c::crc32c(&h[0..28]);
         h[28..32].copy_from_slice(&crc.to_le_bytes());

@@ -656,13 +656,7 @@ fn payload_of(seq: u64) -> Vec<u8> {
 
 /// A segment of `count` valid records from `base`, salted `salt`.
 fn valid_segment(salt: u32, base: u64, count: u64) -> Vec<u8> {
-    let mut seg = SegmentHeader {
-        salt,
-        base_seq: base,
-        previous_unsynced: false,
-    }
-    .encode()
-    .to_vec();
+    let mut seg = SegmentHeader::new(salt, base).encode().to_vec();
     for seq in base..base + count {
         encode_record(&mut seg, salt, seq, &payload_of(seq));
     }

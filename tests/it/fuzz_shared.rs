@@ -619,13 +619,7 @@ pub(crate) fn check_log_records(bytes: &[u8], salt: u32, seq: u64, max_len: usiz
             salt % 8
         );
     }
-    let mut with_header = SegmentHeader {
-        salt,
-        base_seq: seq,
-        previous_unsynced: false,
-    }
-    .encode()
-    .to_vec();
+    let mut with_header = SegmentHeader::new(salt, seq).encode().to_vec();
     with_header.extend_from_slice(bytes);
     for data in [bytes, &with_header[..]] {
         let scan = scan_segment(data, max_len);
