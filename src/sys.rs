@@ -53,6 +53,15 @@ pub(crate) use udp_local_linux as udp_local;
 pub(crate) mod udp_local_other;
 #[cfg(not(target_os = "linux"))]
 pub(crate) use udp_local_other as udp_local;
+// udp://: the address a multicast listener binds (Windows cannot bind the group itself).
+#[cfg(unix)]
+mod udp_group_unix;
+#[cfg(unix)]
+pub(crate) use udp_group_unix::udp_group_bind_addr;
+#[cfg(windows)]
+mod udp_group_windows;
+#[cfg(windows)]
+pub(crate) use udp_group_windows::udp_group_bind_addr;
 #[cfg(target_arch = "x86_64")]
 mod crc32c_x86_64;
 #[cfg(target_arch = "x86_64")]

@@ -88,6 +88,7 @@
 mod budget;
 mod demux;
 mod limits;
+mod multicast;
 mod router;
 mod seat;
 #[cfg(test)]

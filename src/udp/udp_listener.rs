@@ -24,7 +24,13 @@ impl UdpListener {
     pub(crate) async fn bind(endpoint: &Endpoint) -> io::Result<(UdpListener, Endpoint)> {
         let limits = Limits::from_endpoint(endpoint);
         let addr = resolve(endpoint).await?;
-        let socket = UdpSocket::bind(addr).await.map_err(|e| endpoint.error(e))?;
+        let socket = if addr.ip().is_multicast() {
+            // Listeners on one group share its port, and each gets every datagram.
+            super::multicast::bind_group(addr)
+        } else {
+            UdpSocket::bind(addr).await
+        };
+        let socket = socket.map_err(|e| endpoint.error(e))?;
         // Bound to a wildcard address, replies go out from the address each sender sent to.
         let local_known =
             crate::sys::udp_local::report_local_addr(&socket).map_err(|e| endpoint.error(e))?;

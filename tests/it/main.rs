@@ -29,4 +29,6 @@ mod shm;
 mod stress;
 mod tour;
 mod udp;
+#[cfg(target_os = "linux")]
+mod udp_multicast;
 mod util;

@@ -1,0 +1,301 @@
+//! udp:// multicast listeners, across processes where it matters: two `anyipc listen`
+//! processes on one group each get the datagram one `anyipc send` sent, and a group
+//! listener answers a plain socket from a unicast address.
+//!
+//! A host without a route for multicast (or broadcast) cannot run these: a test finds out by
+//! sending to the group from a plain socket first, and skips with a line saying so when the
+//! OS answers `ENETUNREACH`/`EADDRNOTAVAIL`. Where the plain send works, the test must pass.
+
+use crate::cli::Spawned;
+use crate::util::{anyipc_bin, watchdog};
+use anyipc::Connection;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::process::{Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+use tokio::process::Command;
+use tokio::time::timeout;
+
+/// Seconds any one test may take.
+const WATCHDOG: u64 = 30;
+/// What a step that should happen may take before the test fails.
+const PATIENCE: Duration = Duration::from_secs(5);
+
+/// An IPv4 group in the organisation-local range (239.0.0.0/8) no other test process uses:
+/// made of this process's id and a counter (the port, from `bind(0)`, differs too).
+fn unique_group_v4() -> Ipv4Addr {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = std::process::id().wrapping_mul(64) + NEXT.fetch_add(1, Ordering::Relaxed);
+    let [_, a, b, c] = n.to_be_bytes();
+    Ipv4Addr::new(239, a, b, c.max(1))
+}
+
+/// An IPv6 group of transient, site-local scope (`ff15::/16`: no zone needed), likewise unique.
+fn unique_group_v6() -> Ipv6Addr {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let pid = std::process::id();
+    Ipv6Addr::new(
+        0xff15,
+        0,
+        0,
+        0,
+        0x4e59,
+        (pid >> 16) as u16,
+        pid as u16,
+        n as u16,
+    )
+}
+
+/// Whether a plain socket can send to `group` here; when it cannot for want of a route,
+/// prints why the calling test is skipped. Any other error fails the test.
+fn can_send_to(what: &str, to: SocketAddr, broadcast: bool) -> bool {
+    let local: SocketAddr = match to {
+        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    let probe = match UdpSocket::bind(local) {
+        Ok(probe) => probe,
+        Err(e) => {
+            println!("skipped: no {what} here: cannot bind {local} ({e})");
+            return false;
+        }
+    };
+    probe.set_broadcast(broadcast).unwrap();
+    match probe.send_to(b"probe", to) {
+        Ok(_) => true,
+        Err(e) if no_route(&e) => {
+            println!("skipped: this host has no route for {what} ({to}: {e})");
+            false
+        }
+        Err(e) => panic!("a plain send to {to} failed: {e}"),
+    }
+}
+
+/// Whether `err` says the host cannot send there at all (no route, no interface).
+fn no_route(err: &io::Error) -> bool {
+    let code = anyipc::raw_os_error(err);
+    [libc::ENETUNREACH, libc::EADDRNOTAVAIL, libc::EHOSTUNREACH]
+        .iter()
+        .any(|c| code == Some(*c))
+}
+
+/// Starts `anyipc listen url` and waits for its `listening on URL` line; returns the URL.
+async fn listen(url: &str) -> (Spawned, String) {
+    let mut listener = Spawned::start(anyipc_bin(), &["listen", url]);
+    let bound = timeout(PATIENCE, listener.stderr_after("listening on "))
+        .await
+        .expect("listen says where it listens");
+    (listener, bound)
+}
+
+/// Runs `anyipc send url msg` to its end.
+async fn send(url: &str, msg: &str) -> Output {
+    let child = Command::new(anyipc_bin())
+        .args(["send", url, msg])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env_remove("RUST_LOG")
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start anyipc send");
+    timeout(PATIENCE, child.wait_with_output())
+        .await
+        .expect("anyipc send ends")
+        .expect("run anyipc send")
+}
+
+/// The next line a `listen` process prints, within [`PATIENCE`].
+async fn printed(listener: &mut Spawned) -> Option<String> {
+    timeout(PATIENCE, listener.stdout_line())
+        .await
+        .expect("listen prints the datagram it got")
+}
+
+/// The port of a `udp://host:port` URL.
+fn port_of(url: &str) -> u16 {
+    url.rsplit(':').next().unwrap().parse().unwrap()
+}
+
+/// Two `anyipc listen` processes on one group and port each print the one datagram one
+/// `anyipc send` sent to the group. Without the join neither got anything; without
+/// `SO_REUSEADDR` the second could not bind the port.
+#[tokio::test]
+async fn two_listen_processes_on_a_group_each_get_one_send() {
+    watchdog(WATCHDOG, async {
+        let group = unique_group_v4();
+        if !can_send_to("IPv4 multicast", (group, 9).into(), false) {
+            return;
+        }
+        let (mut first, url) = listen(&format!("udp://{group}:0")).await;
+        let (mut second, again) = listen(&url).await;
+        assert_eq!(again, url, "the second listener shares the group's port");
+        let sent = send(&url, "to the group").await;
+        assert!(
+            sent.status.success(),
+            "{}",
+            String::from_utf8_lossy(&sent.stderr)
+        );
+        for listener in [&mut first, &mut second] {
+            assert_eq!(printed(listener).await.as_deref(), Some("to the group"));
+        }
+    })
+    .await;
+}
+
+/// A group listener answers a plain (unconnected) socket, and from a unicast address of
+/// this host, never from the group (which cannot be a datagram's source).
+async fn a_group_listener_answers_a_plain_socket(group: IpAddr) {
+    let url = match group {
+        IpAddr::V4(v4) => format!("udp://{v4}:0"),
+        IpAddr::V6(v6) => format!("udp://[{v6}]:0"),
+    };
+    let mut listener = anyipc::bind(&url).await.unwrap();
+    let port = port_of(&listener.endpoint().to_string());
+    let group = SocketAddr::new(group, port);
+    let local: SocketAddr = match group {
+        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    let plain = tokio::net::UdpSocket::bind(local).await.unwrap();
+    plain.send_to(b"ping", group).await.unwrap();
+    let mut server: Connection = timeout(PATIENCE, listener.accept())
+        .await
+        .expect("the group's datagram is accepted")
+        .unwrap();
+    let got = timeout(PATIENCE, server.recv()).await.unwrap().unwrap();
+    assert_eq!(got.as_deref(), Some(&b"ping"[..]));
+    server.send("pong").await.unwrap();
+    let mut buf = [0; 16];
+    let (len, from) = timeout(PATIENCE, plain.recv_from(&mut buf))
+        .await
+        .expect("the reply reaches the plain socket")
+        .unwrap();
+    assert_eq!(&buf[..len], b"pong");
+    assert!(!from.ip().is_multicast(), "a reply from {from}");
+    assert_eq!(
+        from.port(),
+        port,
+        "the reply comes from the listener's port"
+    );
+}
+
+#[tokio::test]
+async fn an_ipv4_group_listener_answers_a_plain_socket_from_a_unicast_address() {
+    watchdog(WATCHDOG, async {
+        let group = unique_group_v4();
+        if can_send_to("IPv4 multicast", (group, 9).into(), false) {
+            a_group_listener_answers_a_plain_socket(group.into()).await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_ipv6_group_listener_answers_a_plain_socket_from_a_unicast_address() {
+    watchdog(WATCHDOG, async {
+        let group = unique_group_v6();
+        if can_send_to("IPv6 multicast", (group, 9).into(), false) {
+            a_group_listener_answers_a_plain_socket(group.into()).await;
+        }
+    })
+    .await;
+}
+
+/// A listener bound to the wildcard address also gets datagrams sent to a group another
+/// socket of this host joined (Linux's `IP_MULTICAST_ALL`), and tells the address each came
+/// to (`IP_PKTINFO`, `IPV6_PKTINFO`, which for IPv6 is the group itself): its reply to one
+/// that came to the group goes out from a unicast address of the host, never from the
+/// group, and reaches the plain socket that sent it.
+async fn a_wildcard_listener_answers_a_datagram_to_a_group(group: IpAddr) {
+    let (wildcard, url): (IpAddr, _) = match group {
+        IpAddr::V4(_) => (Ipv4Addr::UNSPECIFIED.into(), "udp://0.0.0.0:0"),
+        IpAddr::V6(_) => (Ipv6Addr::UNSPECIFIED.into(), "udp://[::]:0"),
+    };
+    let joined = UdpSocket::bind((wildcard, 0)).unwrap();
+    match group {
+        IpAddr::V4(v4) => joined.join_multicast_v4(&v4, &Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(v6) => joined.join_multicast_v6(&v6, 0),
+    }
+    .unwrap();
+    let mut listener = anyipc::bind(url).await.unwrap();
+    let port = port_of(&listener.endpoint().to_string());
+    let plain = tokio::net::UdpSocket::bind((wildcard, 0)).await.unwrap();
+    plain.send_to(b"ping", (group, port)).await.unwrap();
+    let mut server = timeout(PATIENCE, listener.accept())
+        .await
+        .expect("the group's datagram is accepted")
+        .unwrap();
+    let got = timeout(PATIENCE, server.recv()).await.unwrap().unwrap();
+    assert_eq!(got.as_deref(), Some(&b"ping"[..]));
+    server
+        .send("pong")
+        .await
+        .expect("a reply from a unicast address");
+    let mut buf = [0; 16];
+    let (len, from) = timeout(PATIENCE, plain.recv_from(&mut buf))
+        .await
+        .expect("the reply reaches the plain socket")
+        .unwrap();
+    assert_eq!(&buf[..len], b"pong");
+    assert!(!from.ip().is_multicast(), "a reply from {from}");
+}
+
+#[tokio::test]
+async fn a_wildcard_listener_answers_an_ipv4_group_datagram_from_a_unicast_address() {
+    watchdog(WATCHDOG, async {
+        let group = unique_group_v4();
+        if can_send_to("IPv4 multicast", (group, 9).into(), false) {
+            a_wildcard_listener_answers_a_datagram_to_a_group(group.into()).await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_wildcard_listener_answers_an_ipv6_group_datagram_from_a_unicast_address() {
+    watchdog(WATCHDOG, async {
+        let group = unique_group_v6();
+        if can_send_to("IPv6 multicast", (group, 9).into(), false) {
+            a_wildcard_listener_answers_a_datagram_to_a_group(group.into()).await;
+        }
+    })
+    .await;
+}
+
+/// A group listener shares its port with other group listeners only: a unicast listener on
+/// a port in use is still `AddrInUse` (no `SO_REUSEADDR` for it, which on Linux would let it
+/// take the port's unicast datagrams from the listener there).
+#[tokio::test]
+async fn a_unicast_listener_still_refuses_a_port_a_group_listener_holds() {
+    watchdog(WATCHDOG, async {
+        let group = unique_group_v4();
+        if !can_send_to("IPv4 multicast", (group, 9).into(), false) {
+            return;
+        }
+        let listener = anyipc::bind(&format!("udp://{group}:0")).await.unwrap();
+        let port = port_of(&listener.endpoint().to_string());
+        let err = anyipc::bind(&format!("udp://0.0.0.0:{port}"))
+            .await
+            .expect_err("the port is taken");
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
+    })
+    .await;
+}
+
+/// An IPv6 group of link-local scope means nothing without an interface: binding one without
+/// a zone is `InvalidInput` saying to give it (the OS's own refusal is "Invalid argument").
+#[tokio::test]
+async fn a_link_local_ipv6_group_needs_a_zone() {
+    let err = anyipc::bind("udp://[ff02::1:2]:0")
+        .await
+        .expect_err("no interface to join on");
+    assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+    let said = err.to_string();
+    assert!(
+        said.starts_with("udp://[ff02::1:2]:0: ") && said.contains("%25eth0"),
+        "{said}"
+    );
+}
