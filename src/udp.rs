@@ -126,12 +126,22 @@ pub(crate) async fn connect(endpoint: &Endpoint) -> io::Result<Connection> {
     let socket = tokio::net::UdpSocket::bind(local)
         .await
         .map_err(|e| endpoint.error(e))?;
+    let broadcast = endpoint.bool_option("broadcast").unwrap_or(false);
+    if broadcast {
+        socket.set_broadcast(true).map_err(|e| endpoint.error(e))?;
+    }
+    // Linux refuses to connect a socket without SO_BROADCAST to a broadcast address.
     socket
         .connect(server)
         .await
-        .map_err(|e| endpoint.error(e))?;
+        .map_err(|e| endpoint.error(udp_channel::needs_broadcast(server, broadcast, e)))?;
     Ok(Connection::from_channel(
-        AnyChannel::Udp(UdpChannel::client(socket, server, endpoint.max_frame())),
+        AnyChannel::Udp(UdpChannel::client(
+            socket,
+            server,
+            broadcast,
+            endpoint.max_frame(),
+        )),
         endpoint,
         server.to_string(),
     ))

@@ -182,6 +182,15 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
                   (each counts 64 more than its length); datagrams beyond it are dropped",
     },
     OptionSpec {
+        key: "broadcast",
+        schemes: &[Udp],
+        kind: ValueKind::Bool,
+        default: "false",
+        meaning: "SO_BROADCAST: a client may send to a broadcast address (255.255.255.255, a \
+                  subnet's), which the OS refuses (PermissionDenied) without it; a listener \
+                  takes it and ignores it",
+    },
+    OptionSpec {
         key: "mode",
         schemes: NAMED_FILES,
         kind: ValueKind::Mode,

@@ -26,6 +26,8 @@ enum Side {
     Client {
         /// The address connected to, for the error that says nothing listens there.
         server: SocketAddr,
+        /// `SO_BROADCAST` is set (`broadcast=true`): a refusal needs no hint to set it.
+        broadcast: bool,
         buf: Box<[u8]>,
         /// Waits for the error the host reports for an earlier datagram (see
         /// [`next_socket_error`]); made when a receive first waits, kept until it reports.
@@ -39,12 +41,18 @@ enum Side {
 }
 
 impl UdpChannel {
-    pub(crate) fn client(socket: UdpSocket, server: SocketAddr, max_frame: usize) -> UdpChannel {
+    pub(crate) fn client(
+        socket: UdpSocket,
+        server: SocketAddr,
+        broadcast: bool,
+        max_frame: usize,
+    ) -> UdpChannel {
         UdpChannel {
             socket: Arc::new(socket),
             max_frame,
             side: Side::Client {
                 server,
+                broadcast,
                 buf: vec![0; RECV_BUFFER].into_boxed_slice(),
                 errors: None,
             },
@@ -78,6 +86,7 @@ impl RecvMessage for UdpChannel {
                 server,
                 buf,
                 errors,
+                ..
             } => {
                 let mut read = ReadBuf::new(buf);
                 let received = this.socket.poll_recv(cx, &mut read);
@@ -118,9 +127,10 @@ impl SendMessage for UdpChannel {
             .into()));
         }
         let sent = match &this.side {
-            Side::Client { server, .. } => {
-                ready!(this.socket.poll_send(cx, msg)).map_err(|err| refused(*server, err))
-            }
+            Side::Client {
+                server, broadcast, ..
+            } => ready!(this.socket.poll_send(cx, msg))
+                .map_err(|err| needs_broadcast(*server, *broadcast, refused(*server, err))),
             Side::Server {
                 peer, datagrams, ..
             } => {
@@ -176,6 +186,20 @@ fn refused(server: SocketAddr, err: io::Error) -> io::Error {
     let message =
         format!("nothing listens at {server}: its host refused a datagram sent there ({err})");
     crate::error::with_context(io::ErrorKind::ConnectionRefused, message, err)
+}
+
+/// `err`, a client's error from connecting or sending to `server`; when the OS refused it
+/// permission (`EACCES`, what it says to a socket without `SO_BROADCAST` that sends to a
+/// broadcast address) and `broadcast=true` was not given, one that says to give it (same
+/// kind). Multicast needs no such permission.
+pub(super) fn needs_broadcast(server: SocketAddr, broadcast: bool, err: io::Error) -> io::Error {
+    if broadcast || err.kind() != io::ErrorKind::PermissionDenied {
+        return err;
+    }
+    let message = format!(
+        "{err}: to send to {server} if it is a broadcast address, add broadcast=true to the URL"
+    );
+    crate::error::with_context(io::ErrorKind::PermissionDenied, message, err)
 }
 
 /// Waits until `socket` holds a pending error (`SO_ERROR`) and takes it, which clears it: the

@@ -35,6 +35,7 @@ pub(crate) const KEYS: &[&str] = &[
     "max_peers",
     "idle_timeout",
     "max_queued",
+    "broadcast",
     "mode",
     "capacity",
     "busy_poll",

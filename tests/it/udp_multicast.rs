@@ -1,6 +1,7 @@
-//! udp:// multicast listeners, across processes where it matters: two `anyipc listen`
-//! processes on one group each get the datagram one `anyipc send` sent, and a group
-//! listener answers a plain socket from a unicast address.
+//! udp:// multicast listeners and broadcast senders, across processes where it matters: two
+//! `anyipc listen` processes on one group each get the datagram one `anyipc send` sent, a
+//! group listener answers a plain socket from a unicast address, and a broadcast address
+//! takes `broadcast=true`.
 //!
 //! A host without a route for multicast (or broadcast) cannot run these: a test finds out by
 //! sending to the group from a plain socket first, and skips with a line saying so when the
@@ -281,6 +282,46 @@ async fn a_unicast_listener_still_refuses_a_port_a_group_listener_holds() {
             .await
             .expect_err("the port is taken");
         assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
+    })
+    .await;
+}
+
+/// Without `broadcast=true` a send to a broadcast address is `PermissionDenied` saying to
+/// add it (the OS's own "Permission denied" says nothing of the option); with it, a
+/// wildcard `anyipc listen` process gets the datagram.
+#[tokio::test]
+async fn a_broadcast_address_takes_broadcast_true() {
+    watchdog(WATCHDOG, async {
+        let (mut listener, url) = listen("udp://0.0.0.0:0").await;
+        let port = port_of(&url);
+        let to = format!("udp://255.255.255.255:{port}");
+
+        // Linux refuses the connect; elsewhere the send may be what fails.
+        let err = match anyipc::connect(&to).await {
+            Err(err) => err,
+            Ok(mut client) => client.send("refused").await.expect_err("no SO_BROADCAST"),
+        };
+        assert_eq!(err.kind(), io::ErrorKind::PermissionDenied, "{err}");
+        assert!(err.to_string().contains("broadcast=true"), "{err}");
+        let refused = send(&to, "refused").await;
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("add broadcast=true"), "{stderr}");
+
+        if !can_send_to("broadcast", (Ipv4Addr::BROADCAST, port).into(), true) {
+            return;
+        }
+        let sent = send(&format!("{to}?broadcast=true"), "to everyone").await;
+        assert!(
+            sent.status.success(),
+            "{}",
+            String::from_utf8_lossy(&sent.stderr)
+        );
+        // The probe came first, from another sender: its line may be printed before.
+        let mut lines = Vec::new();
+        while !lines.iter().any(|l| l == "to everyone") {
+            lines.push(printed(&mut listener).await.expect("listen goes on"));
+        }
     })
     .await;
 }
