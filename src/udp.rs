@@ -84,6 +84,63 @@
 //! assert_eq!(b.recv().await?.unwrap(), "to b");
 //! # Ok::<(), std::io::Error>(()) }).unwrap();
 //! ```
+//!
+//! # Multicast and broadcast
+//!
+//! A listener whose address is a multicast group (IPv4 `224.0.0.0/4`, IPv6 `ff00::/8`) joins
+//! it: IPv4 on the interface the OS's routes pick, IPv6 on the interface of the address's
+//! zone (`udp://[ff02::1:2%25eth0]:7100`), or the routes' one without a zone (a group of
+//! link-local scope, `ff02::…`, needs one: `InvalidInput` without). Several
+//! listeners on one group and port, in as many processes, each get every datagram sent to
+//! it: a group listener shares its port (`SO_REUSEADDR`; not `SO_REUSEPORT`, which on Linux
+//! spreads unicast datagrams over the sockets and lets only one user's sockets share a
+//! port). It takes the group's datagrams only, not unicast ones to that port (on Windows,
+//! which cannot bind a socket to a group, it is bound to the wildcard address and takes
+//! those too). A listener on a unicast address shares nothing: a port in use is
+//! `AddrInUse`, as before. A host with no interface to join on fails `bind` with the OS's
+//! error, saying which group could not be joined.
+//!
+//! Each sender to the group becomes a connection (the listener limits above apply), and a
+//! reply goes to that sender from a unicast address of the host (the OS picks it), never from
+//! the group, which cannot be a datagram's source. A plain socket that sent to the group gets
+//! it; a `connect`ed udp client does not: its socket takes datagrams from the address it
+//! sent to only, here the group, so **multicast and broadcast are one-way from the client's
+//! side**. For answers, have the members reply to a listener of the sender's own.
+//!
+//! `connect` to a group sends to it as to any address: with the OS's defaults, a time to live
+//! of 1 (the datagrams do not cross a router: enough for processes on one host or one
+//! network), a copy looped back to the sending host's own members, and the interface the
+//! routes pick (a host without a route for multicast refuses it, on Linux as soon as
+//! `connect`: `NetworkUnreachable`).
+//!
+//! A broadcast address (`255.255.255.255`, a subnet's such as `192.168.1.255`; IPv4 only)
+//! takes **`broadcast=true`** (`SO_BROADCAST`): without it the OS refuses to send there
+//! with `PermissionDenied` (Linux as soon as `connect`), and the error says to add it. A
+//! listener gets broadcasts when bound to the wildcard address (`udp://0.0.0.0:7100`), not to
+//! a unicast one; it takes `broadcast=` and ignores it, as `connect` ignores the listener's
+//! options.
+//!
+//! ```no_run
+//! use futures::StreamExt;
+//!
+//! # tokio_test::block_on(async {
+//! // In each member process: every datagram sent to the group reaches each of them.
+//! let mut member = anyipc::bind("udp://239.1.2.3:7100").await?;
+//! // In the sending process: one datagram to every member, no replies.
+//! let mut sender = anyipc::connect("udp://239.1.2.3:7100").await?;
+//! sender.send("to every member").await?;
+//! let mut from_sender = member.accept().await?;
+//! let got = from_sender.next().await.transpose()?;
+//! assert_eq!(got.as_deref(), Some(&b"to every member"[..]));
+//! # Ok::<(), std::io::Error>(()) }).unwrap();
+//! ```
+//!
+//! ```
+//! // A broadcast sender says so in its URL.
+//! let everyone: anyipc::Endpoint = "udp://255.255.255.255:7100?broadcast=true".parse()?;
+//! assert_eq!(everyone.option("broadcast").as_deref(), Some("true"));
+//! # Ok::<(), anyipc::EndpointParseError>(())
+//! ```
 
 mod budget;
 mod demux;
