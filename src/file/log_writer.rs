@@ -9,7 +9,7 @@ use super::scan::{scan_input, Tail};
 use super::scan_window::WindowedInput;
 use super::segment::{
     check_base, corrupt, create_log_dir, list_segments, lock_writer, os_error, parent_or_cwd,
-    scan_error, segment_path, sync_dir,
+    scan_error, segment_path, sync_dir, WriterLock,
 };
 use super::segment_reader::READ_CHUNK;
 use super::writer_thread::{AppendTarget, TargetFile};
@@ -25,8 +25,8 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub(crate) struct LogWriter {
     dir: PathBuf,
-    /// Held for the writer's life; closing it releases the flock.
-    _lock: File,
+    /// Held for the writer's life; dropping it releases the lock.
+    _lock: WriterLock,
     /// The active segment (shared with the sync thread).
     file: Arc<TargetFile>,
     /// The active segment's first sequence number (its name).

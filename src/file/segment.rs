@@ -137,6 +137,22 @@ pub(crate) fn check_base(dir: &Path, base: u64) -> io::Result<()> {
     Ok(())
 }
 
+/// A log's `writer.lock`, locked (or, from [`lock_writer`] with `take_held`, perhaps not)
+/// while this lives. Dropping it releases the lock before the file is closed: a child process
+/// forked meanwhile, by any thread of this process, shares the open file until it execs, and
+/// a close alone left the lock held through the child's copy, so that a producer opened again
+/// at once was refused (`AddrInUse`) whenever the process was starting children.
+#[derive(Debug)]
+pub(crate) struct WriterLock {
+    file: File,
+}
+
+impl Drop for WriterLock {
+    fn drop(&mut self) {
+        crate::sys::unlock(&self.file);
+    }
+}
+
 /// How many times [`lock_writer`] opens the lock file afresh after finding the one it locked
 /// unlinked, before it gives up.
 const LOCK_ATTEMPTS: u32 = 16;
@@ -156,7 +172,7 @@ const LOCK_ATTEMPTS: u32 = 16;
 /// # Errors
 /// `AddrInUse` when another writer holds the lock (unless `take_held`); OS errors; `Other`
 /// when the lock file keeps being replaced.
-pub(crate) fn lock_writer(dir: &Path, mode: u32, take_held: bool) -> io::Result<File> {
+pub(crate) fn lock_writer(dir: &Path, mode: u32, take_held: bool) -> io::Result<WriterLock> {
     lock_writer_with(dir, mode, take_held, &mut |_| {})
 }
 
@@ -167,21 +183,23 @@ pub(crate) fn lock_writer_with(
     mode: u32,
     take_held: bool,
     between: &mut dyn FnMut(&Path),
-) -> io::Result<File> {
+) -> io::Result<WriterLock> {
     let path = dir.join(LOCK_FILE);
     for _attempt in 0..LOCK_ATTEMPTS {
         let lock = crate::sys::open_lock_file(&path, mode)
             .map_err(|e| os_error("cannot open", &path, e))?;
         between(&path);
         match crate::sys::lock_exclusive(&lock, dir) {
-            Err(e) if e.kind() == io::ErrorKind::AddrInUse && take_held => return Ok(lock),
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse && take_held => {
+                return Ok(WriterLock { file: lock })
+            }
             locked => locked.map_err(|e| os_error("cannot lock", &path, e))?,
         }
         let meta = lock
             .metadata()
             .map_err(|e| os_error("cannot look at", &path, e))?;
         match crate::sys::names_file(&path, crate::sys::FileIdentity::of(&meta)) {
-            Ok(true) => return Ok(lock),
+            Ok(true) => return Ok(WriterLock { file: lock }),
             // Deleted (or replaced) before the lock was taken: lock the one there now.
             Ok(false) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}

@@ -18,6 +18,10 @@ pub(crate) fn lock_exclusive(_file: &File, _what: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// On Windows the lock is the open handle (share mode 0), which children do not inherit:
+/// closing it releases the lock; nothing more to do.
+pub(crate) fn unlock(_file: &File) {}
+
 /// Opens the lock file with share mode 0: while open, no other handle can open it.
 ///
 /// # Errors

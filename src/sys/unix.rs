@@ -116,7 +116,18 @@ pub(crate) fn remove_if_identical(path: &Path, identity: FileIdentity) -> io::Re
 /// network file systems), binding goes ahead unlocked, as before this lock existed.
 #[derive(Debug)]
 pub(crate) struct DirLock {
-    _dir: Option<File>,
+    dir: Option<File>,
+}
+
+impl Drop for DirLock {
+    /// Releases the lock before the directory is closed: a child forked meanwhile shares the
+    /// open directory until it execs, and would hold the lock that long (other binders then
+    /// wait for it).
+    fn drop(&mut self) {
+        if let Some(dir) = &self.dir {
+            let _ = unlock_flock(dir.as_fd());
+        }
+    }
 }
 
 /// How long a binder waits for another holder of a [`DirLock`] before it binds without the
@@ -220,7 +231,6 @@ pub(crate) fn try_flock_shared(fd: BorrowedFd<'_>) -> io::Result<bool> {
 
 /// Releases this open file description's `flock` on `fd` (none held is not an error), while
 /// the descriptor itself stays open.
-#[cfg(target_os = "linux")]
 pub(crate) fn unlock_flock(fd: BorrowedFd<'_>) -> io::Result<()> {
     loop {
         // SAFETY: flock on a descriptor we borrow.
@@ -270,17 +280,17 @@ fn try_lock_parent_dir(path: &Path, dir: Option<File>) -> DirLockTry {
                 // reports what is wrong, or works unlocked.
                 tracing::debug!(path = %path.display(), error = %e,
                     "binding without the directory lock: cannot open the directory");
-                return DirLockTry::Locked(DirLock { _dir: None });
+                return DirLockTry::Locked(DirLock { dir: None });
             }
         },
     };
     match try_flock(dir.as_fd()) {
-        Ok(true) => DirLockTry::Locked(DirLock { _dir: Some(dir) }),
+        Ok(true) => DirLockTry::Locked(DirLock { dir: Some(dir) }),
         Ok(false) => DirLockTry::Busy(dir),
         Err(err) => {
             tracing::debug!(path = %path.display(), error = %err,
                 "binding without the directory lock: flock is not supported here");
-            DirLockTry::Locked(DirLock { _dir: None })
+            DirLockTry::Locked(DirLock { dir: None })
         }
     }
 }
@@ -293,7 +303,7 @@ fn dir_lock_given_up(path: &Path) -> DirLock {
         "another process kept the directory's bind lock (anyipc binders hold it for \
          microseconds); binding without it"
     );
-    DirLock { _dir: None }
+    DirLock { dir: None }
 }
 
 /// The [`DirLock`] of `path`'s directory if it is free now (or cannot be had at all: then an
@@ -932,7 +942,7 @@ mod tests {
         let dir = Scratch::new("dirlock");
         let path = dir.0.join("f");
         let held = lock_parent_dir(&path);
-        assert!(held._dir.is_some(), "the directory was not locked");
+        assert!(held.dir.is_some(), "the directory was not locked");
         // Another open of the directory (as another binder, thread or process, makes).
         assert!(matches!(
             try_lock_parent_dir(&path, None),
@@ -941,7 +951,7 @@ mod tests {
         // A second thread waits for it, and gets it once it is released.
         let waiter = {
             let path = path.clone();
-            std::thread::spawn(move || lock_parent_dir(&path)._dir.is_some())
+            std::thread::spawn(move || lock_parent_dir(&path).dir.is_some())
         };
         drop(held);
         assert!(

@@ -529,6 +529,52 @@ async fn a_second_writer_gets_addr_in_use_until_the_first_closes() {
     .await
 }
 
+/// A producer closed and opened again at once while another thread of the process starts
+/// child processes, as a service does: never refused. Each child shares the open lock file
+/// from its fork until it execs, and closing it alone left the lock held through that copy:
+/// about a third of the reopens here got `AddrInUse`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_producer_reopened_while_children_are_started_is_not_refused() {
+    watchdog(60, async {
+        let dir = TempDir::new("file-reopen-fork");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let spawner = std::thread::spawn({
+            let stop = stop.clone();
+            move || {
+                let mut started = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let status = std::process::Command::new("true").status();
+                    assert!(status.unwrap().success());
+                    started += 1;
+                }
+                started
+            }
+        });
+        let mut refused = Vec::new();
+        for round in 0..300 {
+            match FileProducer::open(dir.path(), opts(FsyncPolicy::Never)).await {
+                Ok(mut log) => {
+                    log.append(&b"x"[..]).await.unwrap();
+                    log.close().await.unwrap();
+                }
+                Err(e) => refused.push(format!("round {round}: {e}")),
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let started = spawner.join().unwrap();
+        assert!(started > 0, "no child was started meanwhile");
+        assert!(
+            refused.is_empty(),
+            "{} of 300 refused: {:?}",
+            refused.len(),
+            &refused[..refused.len().min(3)]
+        );
+        assert_eq!(read_all(dir.path()).await.unwrap().len(), 300);
+        anyipc::file::remove(dir.path()).unwrap();
+    })
+    .await
+}
+
 #[tokio::test]
 async fn a_writer_in_another_process_holds_the_lock_until_it_is_killed() {
     watchdog(60, async {
