@@ -260,10 +260,8 @@ fn os_pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
         fds
     } {
         // SAFETY: fcntl on a descriptor pipe just created.
-        assert_eq!(
-            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) },
-            0
-        );
+        let set = unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        assert_eq!(set, 0);
     }
     // SAFETY: pipe2 (or pipe) just created both and nothing else owns them.
     unsafe {

@@ -848,6 +848,7 @@ async fn typed_rpc_refuses_urls_without_a_way_back() {
         let dir = TempDir::new("example-rpc-one-way");
         let path = dir.path();
         #[allow(unused_mut)] // extended on Unix
+        #[cfg_attr(not(unix), allow(clippy::useless_vec))] // a Vec for the pushes on Unix
         let mut urls = vec![
             (
                 format!("file://{}", dir.join("rpc.txt")),
