@@ -39,6 +39,13 @@
 //! process's own stdin and stdout (both must be pipes); a value that is not UTF-8 or not of
 //! that form is an error, never taken for "unset".
 //!
+//! A process shares its stdin and stdout with whoever started it (`{ prog; cat; } < input`
+//! hands `cat` the same open pipe), and reading them asynchronously makes them
+//! non-blocking. On Linux the pipes taken from stdio are opened anew through `/proc`, so
+//! the shared ones stay as they were; elsewhere, or without `/proc`, they are left
+//! non-blocking, and a program reading or writing them next may fail with `WouldBlock`
+//! ("Resource temporarily unavailable").
+//!
 //! The child takes the descriptors the variable names only after checking both: open,
 //! pipes, the read end open for reading only and the write end for writing only, and not
 //! close-on-exec (the parent clears the flag on this pair alone; everything std, tokio and

@@ -26,6 +26,7 @@ mod queue_process;
 mod scoped_ipv6;
 #[cfg(target_os = "linux")]
 mod shm;
+mod stdio;
 mod stress;
 mod tour;
 mod udp;

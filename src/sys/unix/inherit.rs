@@ -218,6 +218,53 @@ pub(crate) unsafe fn adopt_inherited_fd(
     Ok((read, write))
 }
 
+/// The pipe `fd` is an end of, opened again as an open file description of this process's
+/// own (`access`: `O_RDONLY` or `O_WRONLY`), where the OS allows it; else `fd` itself.
+///
+/// A process's stdin and stdout are open file descriptions it shares with whoever started
+/// it (a shell, the next command of a script), and the status flags are the description's:
+/// the `O_NONBLOCK` that async I/O sets would stay behind for them, so that the next
+/// program reading the same stdin fails with `EAGAIN` ("Resource temporarily unavailable")
+/// instead of waiting. On Linux `/proc/self/fd/N` opens the pipe anew: a description no one
+/// else holds. Elsewhere (`/dev/fd/N` duplicates the descriptor there), and where that open
+/// fails (no `/proc`, a pipe another user made, no reader left for a write end), the shared
+/// description is used as before.
+fn own_description(fd: OwnedFd, access: libc::c_int) -> OwnedFd {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if let Some(own) = reopen_pipe(&fd, access) {
+        return own;
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let _ = access;
+    fd
+}
+
+/// The pipe `fd` is an end of, opened anew through `/proc/self/fd` for `access`, close-on-exec
+/// and numbered 3 or above; `None` when that fails or opens something else.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn reopen_pipe(fd: &OwnedFd, access: libc::c_int) -> Option<OwnedFd> {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    // O_NONBLOCK: opening a FIFO otherwise waits for the other end (a write end with no
+    // reader left fails with ENXIO instead).
+    let new = std::fs::OpenOptions::new()
+        .read(access == libc::O_RDONLY)
+        .write(access == libc::O_WRONLY)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+        .ok()?;
+    let identity = |fd| super::fstat(fd).map(|stat| super::FileIdentity::of_stat(&stat));
+    if identity(new.as_fd()).ok()? != identity(fd.as_fd()).ok()? {
+        return None;
+    }
+    // The open takes the lowest free number, which is fd 2 when stderr is closed.
+    let new = OwnedFd::from(new);
+    if new.as_raw_fd() < 3 {
+        return dup_above_stdio(new.as_raw_fd()).ok();
+    }
+    Some(new)
+}
+
 /// Where fd 1 goes once the stream is taken off it: fd 2, unless fd 2 is not open or is the
 /// stream's pipe itself (stderr sent to stdout, `2>&1`), where `null` is.
 fn stdout_after_taking(stream: &OwnedFd, null: &std::fs::File) -> io::Result<RawFd> {
@@ -231,7 +278,9 @@ fn stdout_after_taking(stream: &OwnedFd, null: &std::fs::File) -> io::Result<Raw
 /// Takes this process's stdin and stdout pipes as `(read end, write end)`. Afterwards fd 0
 /// reads `/dev/null` and fd 1 writes wherever fd 2 does, so a stray `println!` goes to stderr
 /// instead of into the stream; when stderr is the stream's pipe too (`2>&1`), or is not
-/// open, fd 1 writes to `/dev/null`.
+/// open, fd 1 writes to `/dev/null`. Where it can, the pipes are opened anew
+/// ([`own_description`]), so that making them non-blocking does not make them so for the
+/// other processes that share this process's stdin and stdout.
 ///
 /// # Errors
 /// `InvalidInput` when stdin or stdout is not a pipe.
@@ -245,8 +294,8 @@ pub(crate) fn take_stdio() -> io::Result<(OwnedFd, OwnedFd)> {
         }
     }
     let _ = io::stdout().flush();
-    let read = dup_above_stdio(0)?;
-    let write = dup_above_stdio(1)?;
+    let read = own_description(dup_above_stdio(0)?, libc::O_RDONLY);
+    let write = own_description(dup_above_stdio(1)?, libc::O_WRONLY);
     let null = std::fs::OpenOptions::new()
         .read(true)
         .write(true)

@@ -1,0 +1,62 @@
+//! `stdio://` over a process's own stdin and stdout, which it shares with the processes that
+//! started it (a shell, the next command of a script): taking them must not change them for
+//! the others.
+#![cfg(target_os = "linux")]
+
+use crate::util::{anyipc_bin, watchdog};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::process::Stdio;
+use tokio::process::Command;
+
+/// A pipe `(read end, write end)`, both close-on-exec.
+fn os_pipe() -> (OwnedFd, OwnedFd) {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: pipe2 just created both and nothing else owns them.
+    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+}
+
+/// Whether the open file description `fd` refers to is non-blocking.
+fn is_nonblocking(fd: &OwnedFd) -> bool {
+    // SAFETY: F_GETFL only reads the status flags of an open descriptor.
+    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+    assert_ne!(flags, -1);
+    flags & libc::O_NONBLOCK != 0
+}
+
+/// `{ anyipc send stdio:// hi; cat; } < pipe | …`: the stdin and stdout the first command
+/// took are the same open file descriptions the next one reads and writes. They were left
+/// `O_NONBLOCK`, so `cat` failed at once with "Resource temporarily unavailable" (EAGAIN)
+/// when no input was waiting. Here the test keeps copies of the child's stdin and stdout, as
+/// the shell does, and looks at their flags after the child has exited.
+#[tokio::test]
+async fn taking_stdio_leaves_the_shared_stdin_and_stdout_blocking() {
+    watchdog(60, async {
+        let (stdin_read, stdin_write) = os_pipe();
+        let (stdout_read, stdout_write) = os_pipe();
+        let (shared_stdin, shared_stdout) = (
+            stdin_read.try_clone().unwrap(),
+            stdout_write.try_clone().unwrap(),
+        );
+        let status = Command::new(anyipc_bin())
+            .args(["send", "stdio://?framing=lines", "hi"])
+            .stdin(Stdio::from(stdin_read))
+            .stdout(Stdio::from(stdout_write))
+            .stderr(Stdio::null())
+            .status()
+            .await
+            .unwrap();
+        assert!(status.success(), "anyipc send exited with {status}");
+        drop((stdin_write, stdout_read));
+        assert!(
+            !is_nonblocking(&shared_stdin),
+            "stdin was left non-blocking for the next reader"
+        );
+        assert!(
+            !is_nonblocking(&shared_stdout),
+            "stdout was left non-blocking for the next writer"
+        );
+    })
+    .await;
+}
