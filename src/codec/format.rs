@@ -53,6 +53,22 @@ pub trait Format: Clone + Unpin {
     /// # Errors
     /// [`FormatError`] when the bytes are not a `T` in this format.
     fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, FormatError>;
+
+    /// Whether a message may hold any byte, a newline included (`false` unless the format
+    /// says so). [`Connection::typed`](crate::Connection::typed) refuses a binary format over
+    /// `framing=lines`, where a value whose bytes hold a newline could not be sent: with
+    /// [`Postcard`], `10u32` is the one byte `\n`.
+    ///
+    /// ```
+    /// # #[cfg(all(feature = "json", feature = "postcard"))] {
+    /// use anyipc::codec::{Format, Json, Postcard};
+    /// assert!(Postcard.binary());
+    /// assert!(!Json.binary()); // compact JSON escapes a newline inside a string
+    /// # }
+    /// ```
+    fn binary(&self) -> bool {
+        false
+    }
 }
 
 /// A value that would not serialize, or a message that would not deserialize. Inside an
@@ -184,6 +200,11 @@ impl Format for Postcard {
         postcard::to_stdvec(value)
             .map(Bytes::from)
             .map_err(|e| FormatError::new("postcard", e))
+    }
+
+    /// Any byte: not over `framing=lines`.
+    fn binary(&self) -> bool {
+        true
     }
 
     /// Messages nested deeper than 128 serde levels are refused (serde_json's limit), so

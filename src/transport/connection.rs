@@ -20,6 +20,11 @@ const RAW_TYPED_REFUSED: &str = "typed values need message boundaries, which fra
                                  does not keep (values would be merged or split): use \
                                  framing=length or framing=lines";
 
+/// Why [`Connection::typed`] refuses a binary format over `framing=lines`.
+const LINES_BINARY_REFUSED: &str = "a binary format's values may hold a newline, which \
+                                    framing=lines cannot carry (such a value could not be \
+                                    sent): use framing=length, or a text format such as Json";
+
 /// One connection over any transport: a [`Stream`] of received messages and a [`Sink`] of
 /// messages to send.
 ///
@@ -391,15 +396,35 @@ impl Connection {
     /// On a connection with `framing=raw` every send of the result is `Unsupported` (nothing
     /// is sent), and its stream yields `Unsupported` once, then ends: raw reads are not
     /// messages, so values would be merged or split (the JSON values `1` and `2` received
-    /// as `12`).
+    /// as `12`). So it is with a [binary](Format::binary) format (`Postcard`) over
+    /// `framing=lines`, whose values may hold the newline that ends a line.
+    ///
+    /// ```
+    /// # #[cfg(feature = "postcard")] {
+    /// # tokio_test::block_on(async {
+    /// use anyipc::codec::Postcard;
+    /// use futures::SinkExt;
+    ///
+    /// let listener = anyipc::bind("tcp://127.0.0.1:0?framing=lines").await?;
+    /// let conn = anyipc::connect(listener.endpoint()).await?;
+    /// let mut typed = conn.typed::<u32, u32>(Postcard);
+    /// // 10 would be the one byte b'\n': no value is sent over lines.
+    /// let err = typed.send(7).await.unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::Unsupported);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// # }
+    /// ```
     pub fn typed<In, Out>(
         self,
         format: impl Format + fmt::Debug,
     ) -> Typed<Connection, In, Out, impl Format + fmt::Debug> {
-        if self.endpoint.framing() == Framing::Raw {
-            return Typed::refusing(self, format, RAW_TYPED_REFUSED);
+        match self.endpoint.framing() {
+            Framing::Raw => Typed::refusing(self, format, RAW_TYPED_REFUSED),
+            Framing::Lines if format.binary() => {
+                Typed::refusing(self, format, LINES_BINARY_REFUSED)
+            }
+            _ => Typed::new(self, format),
         }
-        Typed::new(self, format)
     }
 
     /// `TimedOut` once a receive has waited `recv_timeout`; pending without one.

@@ -475,6 +475,36 @@ async fn typed_over_raw_framing_is_unsupported_not_merged_values() {
     .await;
 }
 
+/// A binary format's values may hold the newline that ends a line: over `framing=lines`,
+/// Postcard's `10u32` (the one byte `\n`) was refused on send while `7` went out, a trap
+/// that depended on the values. A Postcard connection over lines now refuses every send and
+/// receive with `Unsupported` and sends nothing; Json over lines works as before.
+#[tokio::test]
+async fn typed_binary_format_over_lines_is_unsupported_json_is_fine() {
+    watchdog(20, async {
+        let mut listener = anyipc::bind("tcp://127.0.0.1:0?framing=lines")
+            .await
+            .unwrap();
+        let url = listener.endpoint().to_string();
+        let mut client = anyipc::connect(&url)
+            .await
+            .unwrap()
+            .typed::<u32, u32>(Postcard);
+        let mut peer = listener.accept().await.unwrap();
+        let err = client.send(7).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::Unsupported, "{err}");
+        assert!(err.to_string().contains("framing=lines"), "{err}");
+        client.close().await.unwrap();
+        assert!(peer.recv().await.unwrap().is_none(), "nothing was sent");
+
+        let mut client = anyipc::connect(&url).await.unwrap().typed::<u32, u32>(Json);
+        let mut server = listener.accept().await.unwrap().typed::<u32, u32>(Json);
+        client.send(10).await.unwrap();
+        assert_eq!(server.recv().await.unwrap(), Some(10));
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn typed_postcard_round_trip_over_udp() {
     watchdog(20, async {
