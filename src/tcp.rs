@@ -180,6 +180,16 @@ pub(crate) struct TcpListener {
     listener: tokio::net::TcpListener,
 }
 
+impl Drop for TcpListener {
+    /// Stops listening before the socket closes: a child forked meanwhile holds a copy of it
+    /// until it execs, which kept the port listening and refused a rebind ([`stop_listening`]).
+    ///
+    /// [`stop_listening`]: crate::sys::stop_listening
+    fn drop(&mut self) {
+        crate::sys::stop_listening(&self.listener);
+    }
+}
+
 impl TcpListener {
     /// Binds; returns the listener and its endpoint with the real port.
     pub(crate) async fn bind(endpoint: &Endpoint) -> io::Result<(TcpListener, Endpoint)> {

@@ -14,6 +14,7 @@ mod fifo;
 mod inherit;
 mod local_socket;
 mod log_registry;
+mod stop_listening;
 
 pub(crate) use fifo::{fifo_bind, fifo_open_writer, fifo_unbind, BoundFifo, PIPE_BUF};
 pub(crate) use inherit::{
@@ -26,6 +27,7 @@ pub(crate) use local_socket::{
 #[cfg(target_os = "linux")]
 pub(crate) use local_socket::runtime_dir;
 pub(crate) use log_registry::{register_log, unregister_log};
+pub(crate) use stop_listening::stop_listening;
 
 /// Which file a path named when we created it, to remove only our own file later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -30,6 +30,10 @@ pub(crate) fn register_log(_dir: &std::path::Path) {}
 /// Drops a removed log from the index `anyipc ls` reads: there is none here.
 pub(crate) fn unregister_log(_canonical: &std::path::Path) {}
 
+/// Nothing to do before a TCP listener is closed: children do not inherit its socket (std
+/// creates sockets not inheritable), so no copy of it can keep its port listening.
+pub(crate) fn stop_listening(_listener: &tokio::net::TcpListener) {}
+
 /// Where `pipe://name` lives on this OS.
 pub(crate) fn pipe_location(name: &str) -> String {
     format!(r"\\.\pipe\{name}")

@@ -14,6 +14,8 @@ mod errors;
 mod examples;
 mod fifo;
 mod file;
+#[cfg(target_os = "linux")]
+mod forked_children;
 mod framing;
 mod fuzz_props;
 mod pipe;

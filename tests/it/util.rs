@@ -340,3 +340,37 @@ pub(crate) async fn run_example_with_env(
     );
     stdout
 }
+
+/// A thread that starts `true` over and over, as a service's process starting children does,
+/// until [`stop`](ChildStarter::stop)ped: every child holds a copy of each of this process's
+/// descriptors from its fork until it execs.
+pub(crate) struct ChildStarter {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<u32>,
+}
+
+impl ChildStarter {
+    pub(crate) fn start() -> ChildStarter {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let thread = std::thread::spawn({
+            let stop = stop.clone();
+            move || {
+                let mut started = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let status = std::process::Command::new("true").status();
+                    assert!(status.unwrap().success());
+                    started += 1;
+                }
+                started
+            }
+        });
+        ChildStarter { stop, thread }
+    }
+
+    /// Stops and asserts that some child was started meanwhile.
+    pub(crate) fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let started = self.thread.join().unwrap();
+        assert!(started > 0, "no child was started meanwhile");
+    }
+}
