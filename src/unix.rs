@@ -11,6 +11,9 @@
 //! listener; its URL with `mode=` is refused when parsed (`InvalidInput` with an
 //! [`EndpointParseError`](crate::EndpointParseError) inside, on connect as on bind), as a mode
 //! could restrict nothing. `allow_uids=` refuses clients of other users at accept, on a path or a name.
+//! A name this process's own listener held until less than a second ago is bound again even
+//! if a child process forked meanwhile still holds the old socket (it does until it execs): the
+//! bind waits for it rather than failing with `AddrInUse`.
 //!
 //! Binders of one path are serialised (a lock on its directory, held for the few system
 //! calls of the check, the reclaim and the bind), so of two racing for the same path, one wins
@@ -65,6 +68,7 @@
 //! # Ok::<(), std::io::Error>(()) }).unwrap();
 //! ```
 
+mod released_names;
 mod unix_listener;
 
 pub(crate) use unix_listener::UnixListener;

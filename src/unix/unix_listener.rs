@@ -1,11 +1,12 @@
-use super::{credentials, socket_path, stream_connection};
+use super::{credentials, released_names, socket_path, stream_connection};
 use crate::sys::{self, FileIdentity};
 use crate::transport::Connection;
 use crate::{Address, Endpoint};
 use std::io;
 use std::os::unix::fs::FileTypeExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant};
 
 /// The `unix://` listener inside the [`Listener`](crate::Listener) that [`bind`](crate::bind)
 /// returns; the module documentation says how it behaves.
@@ -14,12 +15,25 @@ pub(crate) struct UnixListener {
     /// With its socket file, removed on drop (none for abstract names).
     listener: sys::LinkedSocket,
     allow_uids: Option<Vec<u32>>,
+    /// The socket path of an abstract name, recorded as released on drop.
+    abstract_path: Option<PathBuf>,
+}
+
+impl Drop for UnixListener {
+    /// A bind of the same name right after this may find it still held by a forked child's
+    /// copy of the socket: it waits for that ([`released_names`]).
+    fn drop(&mut self) {
+        if let Some(path) = &self.abstract_path {
+            released_names::record_release(path);
+        }
+    }
 }
 
 impl UnixListener {
     /// Binds, reclaiming the socket file of a dead server.
     pub(crate) async fn bind(endpoint: &Endpoint) -> io::Result<UnixListener> {
         let allow_uids = endpoint.uid_list_option("allow_uids").map(<[u32]>::to_vec);
+        let mut abstract_path = None;
         let listener = match endpoint.address() {
             Address::Path(path) => {
                 // Another binder of this path must not see a dead server's socket between our
@@ -42,11 +56,17 @@ impl UnixListener {
                     }
                 })?
             }
-            _ => bind_abstract(endpoint)?,
+            _ => {
+                let path = socket_path(endpoint)?;
+                let listener = bind_abstract(endpoint, &path).await?;
+                abstract_path = Some(path);
+                listener
+            }
         };
         Ok(UnixListener {
             listener,
             allow_uids,
+            abstract_path,
         })
     }
 
@@ -74,19 +94,30 @@ impl UnixListener {
     }
 }
 
-/// Binds a Linux abstract name (`unix://@name`). It has no file, so no permissions: an
-/// endpoint with `mode=` was refused when its URL was parsed.
-fn bind_abstract(endpoint: &Endpoint) -> io::Result<sys::LinkedSocket> {
-    let path = socket_path(endpoint)?;
-    let listener = tokio::net::UnixListener::bind(path).map_err(|e| match e.kind() {
-        io::ErrorKind::AddrInUse => crate::error::with_context(
-            e.kind(),
-            format!("{endpoint}: a live server holds this abstract name"),
-            e,
-        ),
-        _ => endpoint.error(e),
-    })?;
-    Ok(sys::LinkedSocket::unlinked(listener))
+/// Binds a Linux abstract name (`unix://@name`, at socket path `path`). It has no file, so
+/// no permissions: an endpoint with `mode=` was refused when its URL was parsed.
+///
+/// A name this process released just now may still be held by a forked child's copy of the
+/// old socket: refused, it is tried again (pauses of 1 ms doubling to 10 ms) until the
+/// release's grace ends ([`released_names`]).
+async fn bind_abstract(endpoint: &Endpoint, path: &Path) -> io::Result<sys::LinkedSocket> {
+    let mut pause = Duration::from_millis(1);
+    loop {
+        let e = match tokio::net::UnixListener::bind(path) {
+            Ok(listener) => return Ok(sys::LinkedSocket::unlinked(listener)),
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse => e,
+            Err(e) => return Err(endpoint.error(e)),
+        };
+        let Some(until) = released_names::retry_until(path) else {
+            return Err(crate::error::with_context(
+                e.kind(),
+                format!("{endpoint}: a live server holds this abstract name"),
+                e,
+            ));
+        };
+        tokio::time::sleep(pause.min(until.saturating_duration_since(Instant::now()))).await;
+        pause = (pause * 2).min(Duration::from_millis(10));
+    }
 }
 
 /// Removes the socket file at `path` if no server answers on it; refuses anything that is not

@@ -38,3 +38,27 @@ async fn a_tcp_server_bound_again_while_children_are_started_is_not_refused() {
     })
     .await
 }
+
+/// An abstract name belongs to its socket until the child's copy is closed too: before a bind
+/// waited for that (for names this process released just now), 202 rebinds of 300 were
+/// refused (`AddrInUse`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abstract_unix_name_bound_again_while_children_are_started_is_not_refused() {
+    watchdog(60, async {
+        let url = format!("unix://@{}", unique_name("anyipc-fork-rebind"));
+        let starter = ChildStarter::start();
+        let refused = rebind(&url, 300).await;
+        starter.stop();
+        assert!(
+            refused.is_empty(),
+            "{} of 300 refused: {:?}",
+            refused.len(),
+            &refused[..refused.len().min(3)]
+        );
+        // A live server's name is still refused.
+        let _live = anyipc::bind(url.as_str()).await.unwrap();
+        let err = anyipc::bind(url.as_str()).await.unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse, "{err}");
+    })
+    .await
+}
