@@ -155,6 +155,15 @@ impl Attachment {
     }
 }
 
+impl Drop for Attachment {
+    /// Gives up the liveness lock before the file closes: a child forked meanwhile shares the
+    /// file until it execs, and would hold it that long (this process's next attach of the
+    /// queue waited for it, and failed past its patience).
+    fn drop(&mut self) {
+        os::release_liveness(&self.file, self.token);
+    }
+}
+
 /// The queue lock, held; released on drop.
 #[derive(Debug)]
 pub(crate) struct Locked<'a> {

@@ -34,6 +34,8 @@ pub(crate) fn hold_liveness(_file: &File, _token: u32) -> io::Result<()> {
     Err(unsupported())
 }
 
+pub(crate) fn release_liveness(_file: &File, _token: u32) {}
+
 pub(crate) fn liveness_held(_file: &File, _token: u32) -> io::Result<bool> {
     Err(unsupported())
 }

@@ -1,8 +1,54 @@
 //! Listeners closed and bound again at once while another thread of the process starts
 //! children ([`ChildStarter`]): a child's copy of the old socket, held from its fork until it
-//! execs, must not refuse the new bind.
+//! execs, must not refuse the new bind. And resources reopened while a child that is slow to
+//! exec ([`SlowExecChild`]) holds copies of the old ones.
 
 use crate::util::*;
+use std::time::Duration;
+
+/// A child process that holds a copy of each of this process's descriptors for a while
+/// before it execs, as any child does from its fork to its exec (which a busy machine, or a
+/// sandbox such as gVisor, can make slow).
+struct SlowExecChild {
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl SlowExecChild {
+    /// Starts `true`, whose exec waits `hold`; returns once the child has forked.
+    fn start(hold: Duration) -> SlowExecChild {
+        use std::io::Read;
+        use std::os::fd::AsRawFd;
+        use std::os::unix::process::CommandExt;
+        let (mut forked, tell) = std::os::unix::net::UnixStream::pair().unwrap();
+        let thread = std::thread::spawn(move || {
+            let mut command = std::process::Command::new("true");
+            let fd = tell.as_raw_fd();
+            let pause = libc::timespec {
+                tv_sec: hold.as_secs() as libc::time_t,
+                tv_nsec: hold.subsec_nanos() as libc::c_long,
+            };
+            // SAFETY: write and nanosleep are async-signal-safe; the closure touches only
+            // its own copies of a descriptor number (open in the child until it execs) and
+            // of a timespec.
+            unsafe {
+                command.pre_exec(move || {
+                    libc::write(fd, b"f".as_ptr().cast(), 1);
+                    libc::nanosleep(&pause, std::ptr::null_mut());
+                    Ok(())
+                });
+            }
+            assert!(command.status().unwrap().success());
+            drop(tell);
+        });
+        forked.read_exact(&mut [0]).unwrap();
+        SlowExecChild { thread }
+    }
+
+    /// Waits for the child to exec and end.
+    fn wait(self) {
+        self.thread.join().unwrap();
+    }
+}
 
 /// Binds `url` `rounds` times, dropping each listener at once; the refusals.
 async fn rebind(url: &str, rounds: usize) -> Vec<String> {
@@ -61,4 +107,22 @@ async fn an_abstract_unix_name_bound_again_while_children_are_started_is_not_ref
         assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse, "{err}");
     })
     .await
+}
+
+/// A queue dropped and opened again in this process while a child holds the old description:
+/// its liveness lock went with the child's copy until it execs, and the open waited for it,
+/// then failed (`WouldBlock`, "Resource temporarily unavailable") after 200 ms.
+#[test]
+fn a_queue_opened_again_while_a_child_is_slow_to_exec_is_not_refused() {
+    use anyipc::queue::{MessageQueue, QueueOptions};
+    let name = unique_name("anyipc-fork-mq");
+    let queue = MessageQueue::create(&name, &QueueOptions::default()).unwrap();
+    queue.try_send(b"kept", 0).unwrap();
+    let child = SlowExecChild::start(Duration::from_millis(600));
+    drop(queue);
+    let again = MessageQueue::open(&name);
+    child.wait();
+    MessageQueue::remove(&name).unwrap();
+    let (msg, _) = again.unwrap().try_recv().unwrap();
+    assert_eq!(&msg[..], b"kept");
 }
