@@ -935,7 +935,7 @@ const CREATORS_LOCK_PATIENCE: Duration = Duration::from_secs(1);
 /// creators lock, so no other user can hold it. Waits at most [`CREATORS_LOCK_PATIENCE`];
 /// `None` (going on unlocked, as before the lock existed) past that, or when the file cannot
 /// be had (another user's file at that name: /dev/shm is shared).
-fn lock_creators(dir: &Path) -> Option<File> {
+fn lock_creators(dir: &Path) -> Option<CreatorsLock> {
     let path = dir.join(format!(".anyipc-regions-{}.lock", sys::shm::current_uid()));
     let unlocked = |why: String| {
         tracing::warn!(path = %path.display(), "region creators' lock: {why}; creating without it");
@@ -957,9 +957,24 @@ fn lock_creators(dir: &Path) -> Option<File> {
         Duration::from_millis(5),
     );
     match wait.lock_blocking(std::os::fd::AsFd::as_fd(&file)) {
-        Ok(true) => Some(file),
+        Ok(true) => Some(CreatorsLock { file }),
         Ok(false) => unlocked("another creator kept it over a second".to_owned()),
         Err(e) => unlocked(e.to_string()),
+    }
+}
+
+/// This user's region creators' lock, held ([`lock_creators`]) while this lives. Dropping it
+/// releases the lock before the file is closed: a child forked meanwhile (by any thread of
+/// this process) shares the open file until it execs, and a close alone left the lock held
+/// through the child's copy, so that the next create waited for the child, and past
+/// [`CREATORS_LOCK_PATIENCE`] went on without the lock.
+struct CreatorsLock {
+    file: File,
+}
+
+impl Drop for CreatorsLock {
+    fn drop(&mut self) {
+        let _ = sys::shm::unlock_flock(std::os::fd::AsFd::as_fd(&self.file));
     }
 }
 
@@ -1162,6 +1177,23 @@ mod tests {
         let mut seen = [0; 4];
         Region::open(&name).unwrap().read(0, &mut seen).unwrap();
         assert_eq!(&seen, b"new!");
+    }
+
+    /// The creators' lock is free again once dropped, though a child forked while it was
+    /// held still has the file open: it went on being held through the child's copy until
+    /// the child exec'd, and a create meanwhile waited a second and then went on unlocked.
+    #[test]
+    fn the_creators_lock_is_free_once_dropped_while_a_child_is_slow_to_exec() {
+        let dir = sys::shm::region_dir().unwrap();
+        let held = lock_creators(&dir).expect("the lock");
+        let child = crate::test_support::SlowExecChild::start(Duration::from_millis(1500));
+        drop(held);
+        let again = lock_creators(&dir);
+        child.wait();
+        assert!(
+            again.is_some(),
+            "the lock stayed held through the child's copy"
+        );
     }
 
     /// `Duration::MAX`, the usual "no timeout", waits (it panicked: the deadline overflowed
