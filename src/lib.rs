@@ -13,6 +13,7 @@ mod io;
 pub mod mem;
 pub mod pipe;
 pub mod queue;
+mod released;
 #[cfg(target_os = "linux")]
 pub mod shm;
 mod sys;

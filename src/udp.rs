@@ -68,6 +68,13 @@
 //! Linux; elsewhere from the one the OS's routes pick, which a client that sent to another
 //! of the host's addresses drops, as its socket takes replies from that address only).
 //!
+//! The port stays bound while the listener or any of its connections lives (they reply
+//! through its socket), and a moment longer: the task that receives on the socket closes it
+//! as it ends, just after the last of them is dropped (a child process being started holds
+//! a copy until it execs, too). So a bind of a port this process let go of less than a
+//! second ago waits for that, briefly, instead of failing with `AddrInUse`; a port another
+//! listener holds is refused once that second is over.
+//!
 //! ```
 //! # tokio_test::block_on(async {
 //! let mut listener = anyipc::bind("udp://127.0.0.1:0").await?;

@@ -68,7 +68,6 @@
 //! # Ok::<(), std::io::Error>(()) }).unwrap();
 //! ```
 
-mod released_names;
 mod unix_listener;
 
 pub(crate) use unix_listener::UnixListener;

@@ -17,6 +17,10 @@ use tokio::time::{Instant, Interval, MissedTickBehavior};
 #[derive(Debug)]
 pub(super) struct Demux {
     task: JoinHandle<()>,
+    /// The socket's port, recorded as released when the demultiplexer stops: the task
+    /// closes the socket only once it has ended, a moment later, and a bind of that port
+    /// meanwhile waits for it ([`released`](crate::released)).
+    port: Option<u16>,
 }
 
 impl Demux {
@@ -30,14 +34,18 @@ impl Demux {
         local_known: bool,
     ) -> (Arc<Demux>, NewPeers) {
         let (router, incoming) = Router::new(limits);
+        let port = socket.local_addr().ok().map(|addr| addr.port());
         let task = tokio::spawn(run(socket, router, limits.sweeps(), local_known));
-        (Arc::new(Demux { task }), incoming)
+        (Arc::new(Demux { task, port }), incoming)
     }
 }
 
 impl Drop for Demux {
     fn drop(&mut self) {
         self.task.abort();
+        if let Some(port) = self.port {
+            crate::released::record_release(crate::released::Released::UdpPort(port));
+        }
     }
 }
 

@@ -2,6 +2,7 @@ use super::demux::Demux;
 use super::limits::Limits;
 use super::router::NewPeers;
 use super::{resolve, UdpChannel};
+use crate::released::{self, Released};
 use crate::transport::{AnyChannel, Connection};
 use crate::Endpoint;
 use std::io;
@@ -24,11 +25,20 @@ impl UdpListener {
     pub(crate) async fn bind(endpoint: &Endpoint) -> io::Result<(UdpListener, Endpoint)> {
         let limits = Limits::from_endpoint(endpoint);
         let addr = resolve(endpoint).await?;
-        let socket = if addr.ip().is_multicast() {
-            // Listeners on one group share its port, and each gets every datagram.
-            super::multicast::bind_group(addr)
-        } else {
-            UdpSocket::bind(addr).await
+        let bind = || {
+            if addr.ip().is_multicast() {
+                // Listeners on one group share its port, and each gets every datagram.
+                return super::multicast::bind_group(addr);
+            }
+            let socket = std::net::UdpSocket::bind(addr)?;
+            socket.set_nonblocking(true)?;
+            UdpSocket::from_std(socket)
+        };
+        // A port this process let go of just now may still be held by the task that received
+        // on it, or by a forked child's copy: waited for, briefly ([`released`]).
+        let socket = match addr.port() {
+            0 => bind(),
+            port => released::bind_retrying(&Released::UdpPort(port), bind).await,
         };
         let socket = socket.map_err(|e| endpoint.error(e))?;
         // Bound to a wildcard address, replies go out from the address each sender sent to.

@@ -1,4 +1,5 @@
-use super::{credentials, released_names, socket_path, stream_connection};
+use super::{credentials, socket_path, stream_connection};
+use crate::released::{self, Released};
 use crate::sys::{self, FileIdentity};
 use crate::transport::Connection;
 use crate::{Address, Endpoint};
@@ -6,7 +7,6 @@ use std::io;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::task::{ready, Context, Poll};
-use std::time::{Duration, Instant};
 
 /// The `unix://` listener inside the [`Listener`](crate::Listener) that [`bind`](crate::bind)
 /// returns; the module documentation says how it behaves.
@@ -21,10 +21,10 @@ pub(crate) struct UnixListener {
 
 impl Drop for UnixListener {
     /// A bind of the same name right after this may find it still held by a forked child's
-    /// copy of the socket: it waits for that ([`released_names`]).
+    /// copy of the socket: it waits for that ([`released`]).
     fn drop(&mut self) {
-        if let Some(path) = &self.abstract_path {
-            released_names::record_release(path);
+        if let Some(path) = self.abstract_path.take() {
+            released::record_release(Released::UnixName(path));
         }
     }
 }
@@ -99,24 +99,17 @@ impl UnixListener {
 ///
 /// A name this process released just now may still be held by a forked child's copy of the
 /// old socket: refused, it is tried again (pauses of 1 ms doubling to 10 ms) until the
-/// release's grace ends ([`released_names`]).
+/// release's grace ends ([`released`]).
 async fn bind_abstract(endpoint: &Endpoint, path: &Path) -> io::Result<sys::LinkedSocket> {
-    let mut pause = Duration::from_millis(1);
-    loop {
-        let e = match tokio::net::UnixListener::bind(path) {
-            Ok(listener) => return Ok(sys::LinkedSocket::unlinked(listener)),
-            Err(e) if e.kind() == io::ErrorKind::AddrInUse => e,
-            Err(e) => return Err(endpoint.error(e)),
-        };
-        let Some(until) = released_names::retry_until(path) else {
-            return Err(crate::error::with_context(
-                e.kind(),
-                format!("{endpoint}: a live server holds this abstract name"),
-                e,
-            ));
-        };
-        tokio::time::sleep(pause.min(until.saturating_duration_since(Instant::now()))).await;
-        pause = (pause * 2).min(Duration::from_millis(10));
+    let name = Released::UnixName(path.to_owned());
+    match released::bind_retrying(&name, || tokio::net::UnixListener::bind(path)).await {
+        Ok(listener) => Ok(sys::LinkedSocket::unlinked(listener)),
+        Err(e) if e.kind() == io::ErrorKind::AddrInUse => Err(crate::error::with_context(
+            e.kind(),
+            format!("{endpoint}: a live server holds this abstract name"),
+            e,
+        )),
+        Err(e) => Err(endpoint.error(e)),
     }
 }
 

@@ -109,6 +109,39 @@ async fn an_abstract_unix_name_bound_again_while_children_are_started_is_not_ref
     .await
 }
 
+/// A udp port bound again at once after its listener was dropped: the task that received on
+/// the socket closes it a moment later, and a child's copy holds it until the child execs.
+/// Before a bind waited for a port this process released just now, 265 rebinds of 300 were
+/// refused (`AddrInUse`) with no child started at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_udp_port_bound_again_at_once_is_not_refused() {
+    watchdog(60, async {
+        let port = std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("udp://127.0.0.1:{port}");
+        let alone = rebind(&url, 300).await;
+        let starter = ChildStarter::start();
+        let with_children = rebind(&url, 300).await;
+        starter.stop();
+        for (refused, when) in [(alone, "alone"), (with_children, "with children")] {
+            assert!(
+                refused.is_empty(),
+                "{when}: {} of 300 refused: {:?}",
+                refused.len(),
+                &refused[..refused.len().min(3)]
+            );
+        }
+        // A live listener's port is still refused.
+        let _live = anyipc::bind(url.as_str()).await.unwrap();
+        let err = anyipc::bind(url.as_str()).await.unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse, "{err}");
+    })
+    .await
+}
+
 /// A queue dropped and opened again in this process while a child holds the old description:
 /// its liveness lock went with the child's copy until it execs, and the open waited for it,
 /// then failed (`WouldBlock`, "Resource temporarily unavailable") after 200 ms.
