@@ -41,8 +41,9 @@
 //!
 //! A process shares its stdin and stdout with whoever started it (`{ prog; cat; } < input`
 //! hands `cat` the same open pipe), and reading them asynchronously makes them
-//! non-blocking. On Linux the pipes taken from stdio are opened anew through `/proc`, so
-//! the shared ones stay as they were; elsewhere, or without `/proc`, they are left
+//! non-blocking. On Linux anonymous pipes taken from stdio are opened anew through `/proc`,
+//! so the shared ones stay as they were (not a named FIFO: opened anew without a writer it
+//! would not report its end); elsewhere, or without `/proc`, they are left
 //! non-blocking, and a program reading or writing them next may fail with `WouldBlock`
 //! ("Resource temporarily unavailable").
 //!

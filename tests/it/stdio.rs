@@ -60,3 +60,45 @@ async fn taking_stdio_leaves_the_shared_stdin_and_stdout_blocking() {
     })
     .await;
 }
+
+/// A named FIFO as stdin whose writer has already gone, holding nothing: the stream ends at
+/// once. Opened anew through `/proc` (read-only, non-blocking, no writer), a FIFO hides its
+/// hang-up until a writer comes, and `anyipc send --expect-reply` waited for a reply until
+/// its timeout (for ever without one); so only anonymous pipes are opened anew.
+#[tokio::test]
+async fn a_stdin_fifo_whose_writer_has_gone_ends_the_stream() {
+    watchdog(60, async {
+        let dir = crate::util::TempDir::new("stdio-fifo");
+        let fifo = std::path::Path::new(&dir.join("in")).to_owned();
+        let path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a NUL-terminated path; mkfifo reads it and creates the FIFO.
+        assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+        // The shell's `< fifo`: a blocking open, which waits for the writer, who then goes.
+        let writer = std::thread::spawn({
+            let fifo = fifo.clone();
+            move || drop(std::fs::OpenOptions::new().write(true).open(fifo).unwrap())
+        });
+        let stdin = std::fs::File::open(&fifo).unwrap();
+        writer.join().unwrap();
+        let started = std::time::Instant::now();
+        let out = Command::new(anyipc_bin())
+            .args(["send", "stdio://?framing=lines", "hi", "--expect-reply"])
+            .args(["--timeout", "10s"])
+            .stdin(Stdio::from(stdin))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !stderr.contains("no reply"),
+            "waited for the timeout: {stderr}"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(8),
+            "the end of stdin was not seen: {stderr}"
+        );
+    })
+    .await;
+}

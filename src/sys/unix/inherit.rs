@@ -240,11 +240,21 @@ fn own_description(fd: OwnedFd, access: libc::c_int) -> OwnedFd {
 }
 
 /// The pipe `fd` is an end of, opened anew through `/proc/self/fd` for `access`, close-on-exec
-/// and numbered 3 or above; `None` when that fails or opens something else.
+/// and numbered 3 or above; `None` when that fails or opens something else, and for anything
+/// but an anonymous pipe open for `access`.
+///
+/// Only anonymous pipes: a named FIFO opened read-only and non-blocking while it has no
+/// writer hides the hang-up from `epoll` until a writer comes (Linux's `fifo_open`), so a
+/// stdin FIFO whose writer had already gone was never seen to end (a review found the hang);
+/// anonymous pipes are exempt from that rule. And only the way the descriptor was open: a
+/// stdin that is a pipe's write end must stay one (and be refused), not become its read end.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn reopen_pipe(fd: &OwnedFd, access: libc::c_int) -> Option<OwnedFd> {
     use std::os::fd::AsFd;
     use std::os::unix::fs::OpenOptionsExt;
+    if !is_anonymous_pipe(fd.as_fd()) || open_access(fd.as_fd())? != access {
+        return None;
+    }
     // O_NONBLOCK: opening a FIFO otherwise waits for the other end (a write end with no
     // reader left fails with ENXIO instead).
     let new = std::fs::OpenOptions::new()
@@ -263,6 +273,33 @@ fn reopen_pipe(fd: &OwnedFd, access: libc::c_int) -> Option<OwnedFd> {
         return dup_above_stdio(new.as_raw_fd()).ok();
     }
     Some(new)
+}
+
+/// Whether `fd` is an anonymous pipe (on the pipe file system), not a named FIFO.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn is_anonymous_pipe(fd: std::os::fd::BorrowedFd<'_>) -> bool {
+    /// `PIPEFS_MAGIC` of Linux's `<linux/magic.h>`.
+    const PIPEFS_MAGIC: i64 = 0x5049_5045;
+    let mut stat = std::mem::MaybeUninit::<libc::statfs>::uninit();
+    // SAFETY: fstatfs writes a `statfs` to the pointer, which has room for one, and reads
+    // nothing else of ours; the descriptor is borrowed for the call.
+    if unsafe { libc::fstatfs(fd.as_raw_fd(), stat.as_mut_ptr()) } != 0 {
+        return false;
+    }
+    // SAFETY: fstatfs returned 0, so it filled the struct.
+    let stat = unsafe { stat.assume_init() };
+    // `f_type`'s integer type differs between architectures.
+    #[allow(clippy::unnecessary_cast)]
+    let kind = stat.f_type as i64;
+    kind == PIPEFS_MAGIC
+}
+
+/// How `fd` is open: `O_RDONLY`, `O_WRONLY` or `O_RDWR`.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn open_access(fd: std::os::fd::BorrowedFd<'_>) -> Option<libc::c_int> {
+    // SAFETY: F_GETFL reads the descriptor's status flags; the descriptor is borrowed.
+    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+    (flags >= 0).then_some(flags & libc::O_ACCMODE)
 }
 
 /// Where fd 1 goes once the stream is taken off it: fd 2, unless fd 2 is not open or is the
