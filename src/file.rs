@@ -76,10 +76,12 @@
 //!   one can be cut (and recovery cuts it off). Each segment's header says how the one
 //!   before it was closed ([`SegmentHeader::previous_unsynced`]), so a consumer that finds
 //!   a segment closed without an fsync cut short (records missing before the next segment's
-//!   first, a torn record at its end, no header) skips to the next segment with a `tracing`
-//!   warning naming the records lost, as for retention, instead of stopping there; a
-//!   resumed consumer whose cursor lies among them goes on from there too. Cut short after
-//!   a sync, it is damage: `InvalidData`, as above.
+//!   first, a torn record at its end, a header short or zeros) skips to the next segment
+//!   with a `tracing` warning naming the records lost, as for retention, instead of
+//!   stopping there; a resumed consumer whose cursor lies among them goes on from there too.
+//!   Only what a crash leaves is skipped: invalid bytes followed by valid records, a length
+//!   over `max_frame`, or a header that is there but wrong stay `InvalidData`, and so does
+//!   a segment cut short after a sync.
 //!
 //! # Plain files: `file:///path?framing=lines|raw|length`
 //!

@@ -157,7 +157,9 @@ impl FileConsumer {
     /// `InvalidData` for a corrupt record (a bad CRC followed by valid records, a gap
     /// between segments, a segment that lost its header) or one over `max_frame`: never a
     /// bad payload. The error repeats
-    /// on the next call; the consumer does not skip past corruption.
+    /// on the next call; the consumer does not skip past corruption. (What a machine crash
+    /// cut off the end of a segment closed without an fsync, under `fsync=never`, is not
+    /// corruption: it is skipped with a warning; see the [module docs](super).)
     ///
     /// # Cancel safety
     /// Cancel safe: a record read is kept for the next call.

@@ -268,13 +268,16 @@ impl LogReader {
                 // Too short, the last segment: the writer is creating it (or a crash
                 // interrupted that: the writer's recovery rewrites it). One with a newer
                 // segment after it was whole before that one was created: it lost its
-                // header, in a machine crash if it was closed without an fsync, else to
-                // damage.
+                // header, in a machine crash if it was closed without an fsync (short, or
+                // zeros where the OS had not written it), else to damage. A header that is
+                // there but wrong (another segment's, a flag this version does not know)
+                // is never a crash's doing.
                 let last = bases.last() == Some(&base);
                 if last && !whole {
                     return Ok(false);
                 }
-                if !last {
+                let lost = !whole || header.iter().all(|&b| b == 0);
+                if !last && lost {
                     if let Some(next) = unsynced_successor(&self.dir, base)? {
                         self.skip_lost_records(base, base, next);
                         continue;
@@ -924,6 +927,29 @@ mod tests {
                 }
                 std::fs::remove_dir_all(&dir).unwrap();
             }
+        }
+    }
+
+    /// A closed segment's header as a machine crash can leave it (zeros where the OS had not
+    /// written it) is skipped when the next segment says it was closed without an fsync; a
+    /// header that is there but wrong (another segment's, with a valid CRC) is damage, never
+    /// a crash's doing, and is not skipped whatever the next segment says.
+    #[test]
+    fn only_a_header_a_crash_can_leave_is_skipped() {
+        let other = SegmentHeader::new(5, 3).encode();
+        for (header, skipped) in [([0u8; SEGMENT_HEADER_LEN], true), (other, false)] {
+            let dir = temp_dir("cut-header");
+            let first = segment(&dir, 5, 0, 5);
+            segment_after(&dir, 6, 5, 2, true);
+            let mut bytes = std::fs::read(&first).unwrap();
+            bytes[..SEGMENT_HEADER_LEN].copy_from_slice(&header);
+            std::fs::write(&first, bytes).unwrap();
+            let mut reader = LogReader::open(&dir, &FileOptions::default(), None).unwrap();
+            match read_seqs(&mut reader) {
+                Ok(got) => assert!(skipped && got == [5, 6], "{got:?}"),
+                Err(e) => assert!(!skipped && e.kind() == io::ErrorKind::InvalidData, "{e}"),
+            }
+            std::fs::remove_dir_all(&dir).unwrap();
         }
     }
 

@@ -256,10 +256,12 @@ fn recover_last_with(
             // of the producer (the segment before was synced, under `fsync=always|batch`,
             // and is whole) or of the machine under `fsync=never` (the one before may have
             // lost its tail too, and the header that said so is gone). The new header says
-            // it may have: a consumer then skips what is missing, with a warning.
+            // the one before may be cut short if it is: a consumer then skips what is
+            // missing, with a warning; a whole one stays under the damage rule.
             drop(file);
             std::fs::remove_file(&path).map_err(|e| os_error("cannot remove", &path, e))?;
-            return create_segment(dir, SegmentHeader::fresh(base, true), opts);
+            let previous_cut = previous_cut_short(dir, base, window)?;
+            return create_segment(dir, SegmentHeader::fresh(base, previous_cut), opts);
         }
         None => return Err(corrupt(dir, format!("segment {name} has a damaged header"))),
     };
@@ -295,6 +297,31 @@ fn recover_last_with(
         len: scan.valid_len,
         next_seq,
     })
+}
+
+/// Whether the segment before `base` (if any) does not end, whole, exactly where `base`
+/// starts: valid records to its end and the last of them `base - 1`. Read `window` bytes at
+/// a time. One that cannot be read counts as cut short (the consumer reports what it finds).
+fn previous_cut_short(dir: &Path, base: u64, window: usize) -> io::Result<bool> {
+    let bases = list_segments(dir)?;
+    let Some(previous) = bases.into_iter().filter(|&b| b < base).max() else {
+        return Ok(false);
+    };
+    let path = segment_path(dir, previous);
+    let Ok(file) = sys::open_segment_read(&path) else {
+        return Ok(true);
+    };
+    let file_len = file
+        .metadata()
+        .map_err(|e| os_error("cannot look at", &path, e))?
+        .len();
+    let mut input = WindowedInput::new(&file, file_len, window);
+    let Ok(scan) = scan_input(&mut input, u64::from(u32::MAX), |_, _| {}) else {
+        return Ok(true);
+    };
+    let whole = scan.tail == Tail::Clean && scan.valid_len == file_len;
+    let starts_there = scan.header.is_some_and(|h| h.base_seq == previous);
+    Ok(!(whole && starts_there && previous.checked_add(scan.records) == Some(base)))
 }
 
 #[cfg(test)]
@@ -386,24 +413,46 @@ mod tests {
         }
     }
 
-    /// A last segment without a whole header, after another segment, is created afresh;
-    /// its new header says the one before may have been cut short: whatever the producer's
-    /// policy now, the header that said how that one was closed is gone.
+    /// A last segment without a whole header, after another segment, is created afresh.
+    /// Its new header says the one before may be cut short only if it is: the header that
+    /// said how that one was closed is gone, so the segment itself is looked at. Whole, it
+    /// stays under the damage rule (a producer killed between creating a segment and
+    /// writing its header, under `always|batch`); cut short, a consumer may skip what is
+    /// missing. A log's first segment has none before it.
     #[tokio::test]
-    async fn a_headerless_last_segment_made_afresh_says_the_one_before_may_be_cut_short() {
-        let dir = temp_dir("rotation-flag-recreated");
-        let mut first = SegmentHeader::new(3, 0).encode().to_vec();
-        encode_record(&mut first, 3, 0, b"zero");
-        std::fs::write(segment_path(&dir, 0), first).unwrap();
-        std::fs::write(segment_path(&dir, 1), [0u8; 9]).unwrap();
-        let opts = FileOptions {
-            fsync: FsyncPolicy::Always,
-            ..FileOptions::default()
-        };
-        let log = crate::file::FileProducer::open(&dir, opts).await.unwrap();
+    async fn a_headerless_last_segment_made_afresh_says_whether_the_one_before_is_cut_short() {
+        for (torn, want) in [(false, [false, false]), (true, [false, true])] {
+            let dir = temp_dir("rotation-flag-recreated");
+            let mut first = SegmentHeader::new(3, 0).encode().to_vec();
+            encode_record(&mut first, 3, 0, b"zero");
+            if torn {
+                let mut lost = Vec::new();
+                encode_record(&mut lost, 3, 1, b"one");
+                first.extend_from_slice(&lost[..5]);
+            }
+            std::fs::write(segment_path(&dir, 0), first).unwrap();
+            // Under a torn segment 0 records 1.. were lost: segment 1 starts at 2.
+            let next = if torn { 2 } else { 1 };
+            std::fs::write(segment_path(&dir, next), [0u8; 9]).unwrap();
+            let opts = FileOptions {
+                fsync: FsyncPolicy::Always,
+                ..FileOptions::default()
+            };
+            let log = crate::file::FileProducer::open(&dir, opts).await.unwrap();
+            log.close().await.unwrap();
+            let flags: Vec<bool> = headers(&dir).iter().map(|h| h.previous_unsynced).collect();
+            assert_eq!(flags, want, "torn: {torn}");
+            crate::file::remove(&dir).unwrap();
+        }
+        // Alone, the headerless segment is the first: nothing before it.
+        let dir = temp_dir("rotation-flag-recreated-first");
+        std::fs::write(segment_path(&dir, 0), [0u8; 9]).unwrap();
+        let log = crate::file::FileProducer::open(&dir, FileOptions::default())
+            .await
+            .unwrap();
         log.close().await.unwrap();
         let flags: Vec<bool> = headers(&dir).iter().map(|h| h.previous_unsynced).collect();
-        assert_eq!(flags, [false, true]);
+        assert_eq!(flags, [false]);
         crate::file::remove(&dir).unwrap();
     }
 

@@ -189,17 +189,19 @@ pub(crate) fn lock_writer_with(
         let lock = crate::sys::open_lock_file(&path, mode)
             .map_err(|e| os_error("cannot open", &path, e))?;
         between(&path);
-        match crate::sys::lock_exclusive(&lock, dir) {
-            Err(e) if e.kind() == io::ErrorKind::AddrInUse && take_held => {
-                return Ok(WriterLock { file: lock })
-            }
+        let locked = crate::sys::lock_exclusive(&lock, dir);
+        // Wrapped at once: however this ends, a lock taken is given up explicitly.
+        let lock = WriterLock { file: lock };
+        match locked {
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse && take_held => return Ok(lock),
             locked => locked.map_err(|e| os_error("cannot lock", &path, e))?,
         }
         let meta = lock
+            .file
             .metadata()
             .map_err(|e| os_error("cannot look at", &path, e))?;
         match crate::sys::names_file(&path, crate::sys::FileIdentity::of(&meta)) {
-            Ok(true) => return Ok(WriterLock { file: lock }),
+            Ok(true) => return Ok(lock),
             // Deleted (or replaced) before the lock was taken: lock the one there now.
             Ok(false) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}

@@ -17,10 +17,10 @@ use std::path::Path;
 /// closed without an fsync, so that a machine crash may have cut records off `base`'s end
 /// or left it without its header: what is missing there is lost, not damaged.
 ///
-/// A segment after `base` without a whole header says so too: only one created without an
-/// fsync can lose its header (under `fsync=always|batch` a new segment's header is synced
-/// before anything is appended to it), or one being created at this moment, when the
-/// segment before it is whole.
+/// A segment after `base` without a whole header (short, or zeros where the OS had not
+/// written it) says so too: only one created without an fsync can lose its header (under
+/// `fsync=always|batch` a new segment's header is synced before anything is appended to
+/// it), or one being created at this moment, when the segment before it is whole.
 ///
 /// # Errors
 /// OS errors listing the directory or reading the segment's header.
@@ -39,6 +39,7 @@ pub(crate) fn unsynced_successor(dir: &Path, base: u64) -> io::Result<Option<u64
     let mut header = [0u8; SEGMENT_HEADER_LEN];
     let got = read_up_to(&mut file, &mut header).map_err(|e| os_error("cannot read", &path, e))?;
     let says_so = got < SEGMENT_HEADER_LEN
+        || header.iter().all(|&b| b == 0)
         || SegmentHeader::decode(&header)
             .is_some_and(|h| h.base_seq == next && h.previous_unsynced);
     Ok(says_so.then_some(next))
@@ -87,6 +88,9 @@ mod tests {
         let dir = temp_dir("unsynced-successor-short");
         segment(&dir, 0, false);
         std::fs::write(segment_path(&dir, 7), [0u8; 5]).unwrap();
+        assert_eq!(unsynced_successor(&dir, 0).unwrap(), Some(7));
+        // Zeros where the OS had not written the header yet.
+        std::fs::write(segment_path(&dir, 7), [0u8; 4096]).unwrap();
         assert_eq!(unsynced_successor(&dir, 0).unwrap(), Some(7));
         let mut damaged = SegmentHeader {
             salt: 5,
