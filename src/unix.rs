@@ -13,7 +13,8 @@
 //! could restrict nothing. `allow_uids=` refuses clients of other users at accept, on a path or a name.
 //! A name this process's own listener held until less than a second ago is bound again even
 //! if a child process forked meanwhile still holds the old socket (it does until it execs): the
-//! bind waits for it rather than failing with `AddrInUse`.
+//! bind waits for it, for up to that second, rather than failing with `AddrInUse` (a child
+//! slower than that to exec still makes it fail). The wait needs tokio's time driver.
 //!
 //! Binders of one path are serialised (a lock on its directory, held for the few system
 //! calls of the check, the reclaim and the bind), so of two racing for the same path, one wins

@@ -20,9 +20,10 @@ use std::task::{ready, Context, Poll};
 /// Values need message boundaries: over a connection with `framing=raw`, whose reads are
 /// not messages (the JSON values `1` and `2` would arrive as one `12`),
 /// [`Connection::typed`](crate::Connection::typed) gives a `Typed` whose every send is
-/// `Unsupported` and sends nothing, and whose stream yields `Unsupported` once, then ends.
-/// (`Typed::new` cannot tell what its inner stream keeps: do not give it one that merges or
-/// splits messages.)
+/// `Unsupported` and sends nothing, and whose stream yields `Unsupported` once, then ends;
+/// so it does for a [binary](crate::codec::Format::binary) format (`Postcard`) over
+/// `framing=lines`, whose values may hold the newline that ends a line. (`Typed::new` cannot
+/// tell what its inner stream keeps: do not give it one that merges or splits messages.)
 ///
 /// ```
 /// # #[cfg(feature = "json")] {
