@@ -537,19 +537,7 @@ async fn a_second_writer_gets_addr_in_use_until_the_first_closes() {
 async fn a_producer_reopened_while_children_are_started_is_not_refused() {
     watchdog(60, async {
         let dir = TempDir::new("file-reopen-fork");
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let spawner = std::thread::spawn({
-            let stop = stop.clone();
-            move || {
-                let mut started = 0;
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    let status = std::process::Command::new("true").status();
-                    assert!(status.unwrap().success());
-                    started += 1;
-                }
-                started
-            }
-        });
+        let starter = crate::util::ChildStarter::start();
         let mut refused = Vec::new();
         for round in 0..300 {
             match FileProducer::open(dir.path(), opts(FsyncPolicy::Never)).await {
@@ -560,9 +548,7 @@ async fn a_producer_reopened_while_children_are_started_is_not_refused() {
                 Err(e) => refused.push(format!("round {round}: {e}")),
             }
         }
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let started = spawner.join().unwrap();
-        assert!(started > 0, "no child was started meanwhile");
+        starter.stop();
         assert!(
             refused.is_empty(),
             "{} of 300 refused: {:?}",
