@@ -930,6 +930,38 @@ mod tests {
         }
     }
 
+    /// Two closed segments in a row cut short, each followed by one that says so: the
+    /// survivors of both come out, then the last segment's records. Damage with valid
+    /// records after it in such a segment is still damage: a crash does not leave that.
+    #[test]
+    fn consecutive_cut_segments_are_skipped_damage_is_not() {
+        let dir = temp_dir("cut-twice");
+        let cut = |path: &Path, records: usize| {
+            let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+            file.set_len((SEGMENT_HEADER_LEN + records * 18 + 3) as u64)
+                .unwrap();
+        };
+        let first = segment(&dir, 5, 0, 5);
+        let second = segment_after(&dir, 6, 5, 4, true);
+        segment_after(&dir, 7, 9, 2, true);
+        cut(&first, 2);
+        cut(&second, 1);
+        let mut reader = LogReader::open(&dir, &FileOptions::default(), None).unwrap();
+        assert_eq!(read_seqs(&mut reader).unwrap(), vec![0, 1, 5, 9, 10]);
+        std::fs::remove_dir_all(&dir).unwrap();
+
+        let dir = temp_dir("damaged-before-unsynced");
+        let first = segment(&dir, 5, 0, 5);
+        segment_after(&dir, 6, 5, 2, true);
+        let mut bytes = std::fs::read(&first).unwrap();
+        bytes[SEGMENT_HEADER_LEN + 18 + 9] ^= 0xFF; // record 1's payload
+        std::fs::write(&first, bytes).unwrap();
+        let mut reader = LogReader::open(&dir, &FileOptions::default(), None).unwrap();
+        let err = read_seqs(&mut reader).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     /// A closed segment's header as a machine crash can leave it (zeros where the OS had not
     /// written it) is skipped when the next segment says it was closed without an fsync; a
     /// header that is there but wrong (another segment's, with a valid CRC) is damage, never
