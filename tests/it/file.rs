@@ -549,12 +549,7 @@ async fn a_producer_reopened_while_children_are_started_is_not_refused() {
             }
         }
         starter.stop();
-        assert!(
-            refused.is_empty(),
-            "{} of 300 refused: {:?}",
-            refused.len(),
-            &refused[..refused.len().min(3)]
-        );
+        crate::util::assert_none_refused(&refused, 300);
         assert_eq!(read_all(dir.path()).await.unwrap().len(), 300);
         anyipc::file::remove(dir.path()).unwrap();
     })

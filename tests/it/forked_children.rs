@@ -35,12 +35,7 @@ async fn a_tcp_server_bound_again_while_children_are_started_is_not_refused() {
         let starter = ChildStarter::start();
         let refused = rebind(&format!("tcp://127.0.0.1:{port}"), 300).await;
         starter.stop();
-        assert!(
-            refused.is_empty(),
-            "{} of 300 refused: {:?}",
-            refused.len(),
-            &refused[..refused.len().min(3)]
-        );
+        crate::util::assert_none_refused(&refused, 300);
     })
     .await
 }
@@ -55,12 +50,7 @@ async fn an_abstract_unix_name_bound_again_while_children_are_started_is_not_ref
         let starter = ChildStarter::start();
         let refused = rebind(&url, 300).await;
         starter.stop();
-        assert!(
-            refused.is_empty(),
-            "{} of 300 refused: {:?}",
-            refused.len(),
-            &refused[..refused.len().min(3)]
-        );
+        crate::util::assert_none_refused(&refused, 300);
         // A live server's name is still refused.
         let _live = anyipc::bind(url.as_str()).await.unwrap();
         let err = anyipc::bind(url.as_str()).await.unwrap_err();
@@ -86,14 +76,8 @@ async fn a_udp_port_bound_again_at_once_is_not_refused() {
         let starter = ChildStarter::start();
         let with_children = rebind(&url, 300).await;
         starter.stop();
-        for (refused, when) in [(alone, "alone"), (with_children, "with children")] {
-            assert!(
-                refused.is_empty(),
-                "{when}: {} of 300 refused: {:?}",
-                refused.len(),
-                &refused[..refused.len().min(3)]
-            );
-        }
+        crate::util::assert_none_refused(&alone, 300);
+        crate::util::assert_none_refused(&with_children, 300);
         // A live listener's port is still refused.
         let _live = anyipc::bind(url.as_str()).await.unwrap();
         let err = anyipc::bind(url.as_str()).await.unwrap_err();

@@ -341,6 +341,17 @@ pub(crate) async fn run_example_with_env(
     stdout
 }
 
+/// Fails, showing the first few, when any of `rounds` rounds was refused.
+#[cfg(unix)]
+pub(crate) fn assert_none_refused(refused: &[String], rounds: usize) {
+    assert!(
+        refused.is_empty(),
+        "{} of {rounds} refused: {:?}",
+        refused.len(),
+        &refused[..refused.len().min(3)]
+    );
+}
+
 /// A thread that starts `true` over and over, as a service's process starting children does,
 /// until [`stop`](ChildStarter::stop)ped: every child holds a copy of each of this process's
 /// descriptors from its fork until it execs.
