@@ -416,3 +416,49 @@ fn sweeps_stay_within_bounds() {
     assert_eq!(huge.period, Duration::from_secs(3600));
     assert!(huge.idle_sweeps > 1_000_000);
 }
+
+/// Only `EACCES` to an IPv4 address that is not a group gets the hint to add
+/// `broadcast=true`: `EPERM` (a firewall's refusal, also `PermissionDenied`), IPv6 and groups
+/// keep the OS's error as it is.
+#[cfg(unix)]
+#[test]
+fn only_eacces_to_an_ipv4_address_says_to_add_broadcast_true() {
+    use super::udp_channel::{needs_broadcast, refused_as_broadcast};
+    let eacces = || io::Error::from_raw_os_error(libc::EACCES);
+    let eperm = || io::Error::from_raw_os_error(libc::EPERM);
+    let broadcast: SocketAddr = "255.255.255.255:7100".parse().unwrap();
+    let subnet: SocketAddr = "192.168.1.255:7100".parse().unwrap();
+    let group: SocketAddr = "239.1.2.3:7100".parse().unwrap();
+    let v6: SocketAddr = "[ff15::1]:7100".parse().unwrap();
+    let v6_unicast: SocketAddr = "[2001:db8::1]:7100".parse().unwrap();
+    assert_eq!(eperm().kind(), io::ErrorKind::PermissionDenied);
+
+    assert!(refused_as_broadcast(broadcast, &eacces()));
+    assert!(refused_as_broadcast(subnet, &eacces()));
+    let wrapped = crate::error::with_context(io::ErrorKind::PermissionDenied, "x".into(), eacces());
+    assert!(
+        refused_as_broadcast(subnet, &wrapped),
+        "the code is found inside"
+    );
+    assert!(!refused_as_broadcast(broadcast, &eperm()));
+    assert!(!refused_as_broadcast(group, &eacces()));
+    assert!(!refused_as_broadcast(v6, &eacces()));
+    assert!(!refused_as_broadcast(v6_unicast, &eacces()));
+
+    let hinted = needs_broadcast(broadcast, false, eacces());
+    assert_eq!(hinted.kind(), io::ErrorKind::PermissionDenied);
+    assert!(
+        hinted.to_string().contains("add broadcast=true"),
+        "{hinted}"
+    );
+    for (to, err) in [(broadcast, eperm()), (group, eacces()), (v6, eacces())] {
+        let kept = needs_broadcast(to, false, err);
+        assert!(!kept.to_string().contains("broadcast=true"), "{to}: {kept}");
+        assert!(
+            kept.raw_os_error().is_some(),
+            "{to}: the OS's error as it is"
+        );
+    }
+    let given = needs_broadcast(broadcast, true, eacces());
+    assert!(!given.to_string().contains("broadcast=true"), "{given}");
+}

@@ -189,17 +189,37 @@ fn refused(server: SocketAddr, err: io::Error) -> io::Error {
 }
 
 /// `err`, a client's error from connecting or sending to `server`; when the OS refused it
-/// permission (`EACCES`, what it says to a socket without `SO_BROADCAST` that sends to a
-/// broadcast address) and `broadcast=true` was not given, one that says to give it (same
-/// kind). Multicast needs no such permission.
+/// permission the way it refuses a socket without `SO_BROADCAST` that sends to a broadcast
+/// address, and `broadcast=true` was not given, one that says to give it (same kind).
 pub(super) fn needs_broadcast(server: SocketAddr, broadcast: bool, err: io::Error) -> io::Error {
-    if broadcast || err.kind() != io::ErrorKind::PermissionDenied {
+    if broadcast || !refused_as_broadcast(server, &err) {
         return err;
     }
     let message = format!(
         "{err}: to send to {server} if it is a broadcast address, add broadcast=true to the URL"
     );
     crate::error::with_context(io::ErrorKind::PermissionDenied, message, err)
+}
+
+/// The OS's code for a send to a broadcast address from a socket without `SO_BROADCAST`.
+#[cfg(unix)]
+const NO_SO_BROADCAST: i32 = libc::EACCES;
+/// `WSAEACCES`.
+#[cfg(windows)]
+const NO_SO_BROADCAST: i32 = 10013;
+
+/// Whether `err`, from connecting or sending to `server`, may be the OS's refusal to send to a
+/// broadcast address without `SO_BROADCAST`: `EACCES` (`WSAEACCES`) for an IPv4 address that
+/// is not a multicast group. Not any `PermissionDenied`: Rust gives that kind to `EPERM` too,
+/// what a firewall that drops the datagram says, which `broadcast=true` would not cure; nor
+/// for IPv6 or a group, which have no broadcast.
+pub(super) fn refused_as_broadcast(server: SocketAddr, err: &io::Error) -> bool {
+    match server {
+        SocketAddr::V4(v4) if !v4.ip().is_multicast() => {
+            crate::error::raw_os_error(err) == Some(NO_SO_BROADCAST)
+        }
+        _ => false,
+    }
 }
 
 /// Waits until `socket` holds a pending error (`SO_ERROR`) and takes it, which clears it: the
