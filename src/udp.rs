@@ -97,7 +97,8 @@
 //! A listener whose address is a multicast group (IPv4 `224.0.0.0/4`, IPv6 `ff00::/8`) joins
 //! it: IPv4 on the interface the OS's routes pick, IPv6 on the interface of the address's
 //! zone (`udp://[ff02::1:2%25eth0]:7100`), or the routes' one without a zone (a group of
-//! link-local scope, `ff02::…`, needs one: `InvalidInput` without). Several
+//! interface- or link-local scope, `ff01::…` or `ff02::…`, needs one: `InvalidInput`
+//! without). Several
 //! listeners on one group and port, in as many processes, each get every datagram sent to
 //! it: a group listener shares its port (`SO_REUSEADDR`; not `SO_REUSEPORT`, which on Linux
 //! spreads unicast datagrams over the sockets and lets only one user's sockets share a

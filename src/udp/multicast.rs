@@ -25,17 +25,17 @@ use tokio::net::UdpSocket;
 /// # Errors
 /// The OS's, with its kind: `AddrInUse` when a socket without `SO_REUSEADDR` holds the port
 /// (a unicast listener on the wildcard address); `InvalidInput`, saying to give one, for an
-/// IPv6 group of link-local scope (`ff02::…`) without a zone. Joining fails (`ENODEV`,
+/// IPv6 group of interface- or link-local scope (`ff01::…`, `ff02::…`) without a zone. Joining fails (`ENODEV`,
 /// `EADDRNOTAVAIL`) with no interface to join on: the message then names the group.
 pub(super) fn bind_group(group: SocketAddr) -> io::Result<UdpSocket> {
     if let SocketAddr::V6(v6) = group {
         // The OS's own refusal is a bare "Invalid argument".
-        if link_local_scope(v6.ip()) && v6.scope_id() == 0 {
+        if needs_zone(v6.ip()) && v6.scope_id() == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!(
-                    "the IPv6 group {} is link-local: give the interface to join on as its \
-                     zone, e.g. [{}%25eth0]",
+                    "the IPv6 group {} is interface- or link-local: give the interface to \
+                     join on as its zone, e.g. [{}%25eth0]",
                     v6.ip(),
                     v6.ip()
                 ),
@@ -57,8 +57,9 @@ pub(super) fn bind_group(group: SocketAddr) -> io::Result<UdpSocket> {
     UdpSocket::from_std(socket.into())
 }
 
-/// Whether `group` (a multicast address) is of link-local scope (`ff02::/16`, `ff12::/16`,
-/// …: scope 2), which means nothing without an interface.
-fn link_local_scope(group: &Ipv6Addr) -> bool {
-    group.segments()[0] & 0x000f == 2
+/// Whether `group` (a multicast address) is of interface-local or link-local scope
+/// (`ff01::/16`, `ff11::/16`, …: scope 1; `ff02::/16`, `ff12::/16`, …: scope 2), which
+/// means nothing without an interface: Linux refuses to bind either without a zone.
+fn needs_zone(group: &Ipv6Addr) -> bool {
+    matches!(group.segments()[0] & 0x000f, 1 | 2)
 }

@@ -326,17 +326,25 @@ async fn a_broadcast_address_takes_broadcast_true() {
     .await;
 }
 
-/// An IPv6 group of link-local scope means nothing without an interface: binding one without
-/// a zone is `InvalidInput` saying to give it (the OS's own refusal is "Invalid argument").
+/// An IPv6 group of interface-local (`ff01::…`, `ff11::…`: scope 1) or link-local
+/// (`ff02::…`: scope 2) scope means nothing without an interface: binding one without a zone
+/// is `InvalidInput` saying to give it (the OS's own refusal is "Invalid argument").
 #[tokio::test]
 async fn a_link_local_ipv6_group_needs_a_zone() {
-    let err = anyipc::bind("udp://[ff02::1:2]:0")
-        .await
-        .expect_err("no interface to join on");
-    assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
-    let said = err.to_string();
-    assert!(
-        said.starts_with("udp://[ff02::1:2]:0: ") && said.contains("%25eth0"),
-        "{said}"
-    );
+    for url in [
+        "udp://[ff02::1:2]:0",
+        "udp://[ff12::1:2]:0",
+        "udp://[ff01::1234]:0",
+        "udp://[ff11::1234]:0",
+    ] {
+        let err = anyipc::bind(url)
+            .await
+            .expect_err("no interface to join on");
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{url}: {err}");
+        let said = err.to_string();
+        assert!(
+            said.starts_with(&format!("{url}: ")) && said.contains("%25eth0"),
+            "{said}"
+        );
+    }
 }
