@@ -43,9 +43,20 @@ pub(super) fn bind_group(group: SocketAddr) -> io::Result<UdpSocket> {
         }
     }
     let socket = Socket::new(Domain::for_address(group), Type::DGRAM, Some(Protocol::UDP))?;
-    socket.set_reuse_address(true)?;
     socket.set_nonblocking(true)?;
-    socket.bind(&crate::sys::udp_group_bind_addr(group).into())?;
+    let bind_to = crate::sys::udp_group_bind_addr(group).into();
+    if group.port() == 0 {
+        // Not before this bind: Linux's search for a free port then also hands out one that
+        // another program's socket with SO_REUSEADDR holds, and this listener would share a
+        // stranger's port. Set right after, it lets later group listeners bind the port this
+        // one got. No test here: seeing the difference takes a port range narrowed to the port
+        // a stranger holds (`ip_local_port_range` in a network namespace of one's own).
+        socket.bind(&bind_to)?;
+        socket.set_reuse_address(true)?;
+    } else {
+        socket.set_reuse_address(true)?;
+        socket.bind(&bind_to)?;
+    }
     let joined = match group {
         SocketAddr::V4(v4) => socket.join_multicast_v4(v4.ip(), &Ipv4Addr::UNSPECIFIED),
         SocketAddr::V6(v6) => socket.join_multicast_v6(v6.ip(), v6.scope_id()),
