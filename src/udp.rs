@@ -94,26 +94,32 @@
 //!
 //! # Multicast and broadcast
 //!
-//! A listener whose address is a multicast group (IPv4 `224.0.0.0/4`, IPv6 `ff00::/8`) joins
-//! it: IPv4 on the interface the OS's routes pick, IPv6 on the interface of the address's
-//! zone (`udp://[ff02::1:2%25eth0]:7100`), or the routes' one without a zone (a group of
-//! interface- or link-local scope, `ff01::…` or `ff02::…`, needs one: `InvalidInput`
-//! without). Several
-//! listeners on one group and port, in as many processes, each get every datagram sent to
-//! it: a group listener shares its port (`SO_REUSEADDR`; not `SO_REUSEPORT`, which on Linux
-//! spreads unicast datagrams over the sockets and lets only one user's sockets share a
-//! port). It takes the group's datagrams only, not unicast ones to that port (on Windows,
-//! which cannot bind a socket to a group, it is bound to the wildcard address and takes
-//! those too). A listener on a unicast address shares nothing: a port in use is
-//! `AddrInUse`, as before. A host with no interface to join on fails `bind` with the OS's
-//! error, saying which group could not be joined.
+//! A listener whose address is a multicast group (IPv4 `224.0.0.0/4`, IPv6 `ff00::/8`)
+//! joins it: IPv4 on the interface the OS's routes pick, IPv6 on the interface of the
+//! address's zone (`udp://[ff02::1:2%25eth0]:7100`), or the routes' one without a zone (a
+//! group of interface- or link-local scope, `ff01::…` or `ff02::…`, needs one:
+//! `InvalidInput` without). Several listeners on one group and port, in as many processes,
+//! each get every datagram sent to it: a group listener shares its port (`SO_REUSEADDR`;
+//! not `SO_REUSEPORT`, which on Linux spreads unicast datagrams over the sockets and lets
+//! only one user's sockets share a port). It takes the group's datagrams only, not unicast
+//! ones to that port. On Windows, which cannot bind a socket to a group, it is bound to the
+//! wildcard address and takes unicast datagrams to the port too; with several group
+//! listeners on one port, all bound to the wildcard with `SO_REUSEADDR`, a unicast datagram
+//! reaches only one of them, and which one is unpredictable. A listener on a unicast
+//! address shares nothing: a port in use is `AddrInUse`, as before. A host with no
+//! interface to join on fails `bind` with the OS's error, saying which group could not be
+//! joined.
 //!
 //! Each sender to the group becomes a connection (the listener limits above apply), and a
-//! reply goes to that sender from a unicast address of the host (the OS picks it), never from
-//! the group, which cannot be a datagram's source. A plain socket that sent to the group gets
-//! it; a `connect`ed udp client does not: its socket takes datagrams from the address it
-//! sent to only, here the group, so **multicast and broadcast are one-way from the client's
-//! side**. For answers, have the members reply to a listener of the sender's own.
+//! reply goes to that sender from a unicast address of the host (the OS picks it), never
+//! from the group, which cannot be a datagram's source. That is tested on Linux only: on
+//! macOS and the BSDs a socket bound to the group may send with the group as its source
+//! address (XNU takes the socket's bound address), which receivers drop, so replies from a
+//! group listener there are untested and may not arrive. A plain socket that sent to the
+//! group gets it; a `connect`ed udp client does not: its socket takes datagrams from the
+//! address it sent to only, here the group, so **multicast and broadcast are one-way from
+//! the client's side**. For answers, have the members reply to a listener of the sender's
+//! own.
 //!
 //! `connect` to a group sends to it as to any address: with the OS's defaults, a time to live
 //! of 1 (the datagrams do not cross a router: enough for processes on one host or one
