@@ -3,9 +3,11 @@
 //! group listener answers a plain socket from a unicast address, and a broadcast address
 //! takes `broadcast=true`.
 //!
-//! A host without a route for multicast (or broadcast) cannot run these: a test finds out by
-//! sending to the group from a plain socket first, and skips with a line saying so when the
-//! OS answers `ENETUNREACH`/`EADDRNOTAVAIL`. Where the plain send works, the test must pass.
+//! A host where multicast (or broadcast) does not come back to the host itself cannot run
+//! these: no route for it, no interface to join on, or a firewall that drops it on the way
+//! in. A test finds out first with a round trip between two plain sockets ([`round_trips`])
+//! and skips with a line saying why when it fails. Where the round trip works, the test must
+//! pass.
 
 use crate::cli::Spawned;
 use crate::util::{anyipc_bin, watchdog};
@@ -49,29 +51,82 @@ fn unique_group_v6() -> Ipv6Addr {
     )
 }
 
-/// Whether a plain socket can send to `group` here; when it cannot for want of a route,
-/// prints why the calling test is skipped. Any other error fails the test.
-fn can_send_to(what: &str, to: SocketAddr, broadcast: bool) -> bool {
-    let local: SocketAddr = match to {
-        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
-        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+/// How long a probe waits for its own datagram to come back.
+const PROBE_WAIT: Duration = Duration::from_secs(1);
+
+/// Whether a datagram sent to `to` (a multicast group; with `broadcast`, a broadcast address)
+/// comes back to this host: a plain socket at a port of its own, bound to the group and
+/// joined to it (for a broadcast, bound to the wildcard address), gets the one a plain
+/// sender sent there within [`PROBE_WAIT`]. When it does not, prints why the calling test is
+/// skipped: no route, no interface to join on, or nothing back (a firewall that drops
+/// inbound multicast, a loopback that does not loop it). Any other error fails the test.
+///
+/// The receiver takes no `SO_REUSEADDR`: it needs no shared port, and with it Linux's search
+/// for a free port may give it one a stranger's socket holds.
+fn round_trips(what: &str, to: IpAddr, broadcast: bool) -> bool {
+    let wildcard: IpAddr = match to {
+        IpAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
+        IpAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
     };
-    let probe = match UdpSocket::bind(local) {
-        Ok(probe) => probe,
-        Err(e) => {
-            println!("skipped: no {what} here: cannot bind {local} ({e})");
-            return false;
-        }
+    let skip = |why: String| {
+        println!("skipped: no {what} here: {why}");
+        false
     };
-    probe.set_broadcast(broadcast).unwrap();
-    match probe.send_to(b"probe", to) {
-        Ok(_) => true,
-        Err(e) if no_route(&e) => {
-            println!("skipped: this host has no route for {what} ({to}: {e})");
-            false
+    let receiver_at = if to.is_multicast() { to } else { wildcard };
+    let receiver = match UdpSocket::bind((receiver_at, 0)) {
+        Ok(receiver) => receiver,
+        Err(e) if no_route(&e) => return skip(format!("cannot bind {receiver_at}:0 ({e})")),
+        Err(e) => panic!("a plain socket cannot bind {receiver_at}:0: {e}"),
+    };
+    let joined = match to {
+        IpAddr::V4(v4) if v4.is_multicast() => {
+            receiver.join_multicast_v4(&v4, &Ipv4Addr::UNSPECIFIED)
         }
+        IpAddr::V6(v6) => receiver.join_multicast_v6(&v6, 0),
+        IpAddr::V4(_) => Ok(()),
+    };
+    match joined {
+        Ok(()) => {}
+        Err(e) if no_route(&e) || anyipc::raw_os_error(&e) == Some(libc::ENODEV) => {
+            return skip(format!("cannot join {to} ({e})"));
+        }
+        Err(e) => panic!("a plain socket cannot join {to}: {e}"),
+    }
+    let to = SocketAddr::new(to, receiver.local_addr().unwrap().port());
+    let sender = UdpSocket::bind((wildcard, 0)).unwrap();
+    sender.set_broadcast(broadcast).unwrap();
+    let probe = format!("probe {} {}", std::process::id(), to.port());
+    match sender.send_to(probe.as_bytes(), to) {
+        Ok(_) => {}
+        Err(e) if no_route(&e) => return skip(format!("no route for it ({to}: {e})")),
         Err(e) => panic!("a plain send to {to} failed: {e}"),
     }
+    let deadline = std::time::Instant::now() + PROBE_WAIT;
+    let mut buf = [0; 64];
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        receiver.set_read_timeout(Some(left)).unwrap();
+        match receiver.recv_from(&mut buf) {
+            Ok((len, _)) if buf[..len] == *probe.as_bytes() => return true,
+            Ok(_) => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                break
+            }
+            Err(e) => panic!("a plain receive on {to} failed: {e}"),
+        }
+    }
+    skip(format!(
+        "a datagram sent to {to} did not come back within {PROBE_WAIT:?} \
+         (a firewall dropping it on the way in?)"
+    ))
 }
 
 /// Whether `err` says the host cannot send there at all (no route, no interface).
@@ -127,7 +182,7 @@ fn port_of(url: &str) -> u16 {
 async fn two_listen_processes_on_a_group_each_get_one_send() {
     watchdog(WATCHDOG, async {
         let group = unique_group_v4();
-        if !can_send_to("IPv4 multicast", (group, 9).into(), false) {
+        if !round_trips("IPv4 multicast", group.into(), false) {
             return;
         }
         let (mut first, url) = listen(&format!("udp://{group}:0")).await;
@@ -187,7 +242,7 @@ async fn a_group_listener_answers_a_plain_socket(group: IpAddr) {
 async fn an_ipv4_group_listener_answers_a_plain_socket_from_a_unicast_address() {
     watchdog(WATCHDOG, async {
         let group = unique_group_v4();
-        if can_send_to("IPv4 multicast", (group, 9).into(), false) {
+        if round_trips("IPv4 multicast", group.into(), false) {
             a_group_listener_answers_a_plain_socket(group.into()).await;
         }
     })
@@ -198,7 +253,7 @@ async fn an_ipv4_group_listener_answers_a_plain_socket_from_a_unicast_address() 
 async fn an_ipv6_group_listener_answers_a_plain_socket_from_a_unicast_address() {
     watchdog(WATCHDOG, async {
         let group = unique_group_v6();
-        if can_send_to("IPv6 multicast", (group, 9).into(), false) {
+        if round_trips("IPv6 multicast", group.into(), false) {
             a_group_listener_answers_a_plain_socket(group.into()).await;
         }
     })
@@ -248,7 +303,7 @@ async fn a_wildcard_listener_answers_a_datagram_to_a_group(group: IpAddr) {
 async fn a_wildcard_listener_answers_an_ipv4_group_datagram_from_a_unicast_address() {
     watchdog(WATCHDOG, async {
         let group = unique_group_v4();
-        if can_send_to("IPv4 multicast", (group, 9).into(), false) {
+        if round_trips("IPv4 multicast", group.into(), false) {
             a_wildcard_listener_answers_a_datagram_to_a_group(group.into()).await;
         }
     })
@@ -259,7 +314,7 @@ async fn a_wildcard_listener_answers_an_ipv4_group_datagram_from_a_unicast_addre
 async fn a_wildcard_listener_answers_an_ipv6_group_datagram_from_a_unicast_address() {
     watchdog(WATCHDOG, async {
         let group = unique_group_v6();
-        if can_send_to("IPv6 multicast", (group, 9).into(), false) {
+        if round_trips("IPv6 multicast", group.into(), false) {
             a_wildcard_listener_answers_a_datagram_to_a_group(group.into()).await;
         }
     })
@@ -273,7 +328,7 @@ async fn a_wildcard_listener_answers_an_ipv6_group_datagram_from_a_unicast_addre
 async fn a_unicast_listener_still_refuses_a_port_a_group_listener_holds() {
     watchdog(WATCHDOG, async {
         let group = unique_group_v4();
-        if !can_send_to("IPv4 multicast", (group, 9).into(), false) {
+        if !round_trips("IPv4 multicast", group.into(), false) {
             return;
         }
         let listener = anyipc::bind(&format!("udp://{group}:0")).await.unwrap();
@@ -293,7 +348,7 @@ async fn a_unicast_listener_still_refuses_a_port_a_group_listener_holds() {
 async fn a_broadcast_address_takes_broadcast_true() {
     watchdog(WATCHDOG, async {
         // Without a route for broadcast the OS refuses with ENETUNREACH, not EACCES.
-        if !can_send_to("broadcast", (Ipv4Addr::BROADCAST, 9).into(), true) {
+        if !round_trips("broadcast", Ipv4Addr::BROADCAST.into(), true) {
             return;
         }
         let (mut listener, url) = listen("udp://0.0.0.0:0").await;
