@@ -160,14 +160,15 @@ impl Spawned {
 }
 
 /// Starts `anyipc listen args…` and waits for its `listening on URL` line; returns the URL.
-async fn listen(args: &[&str]) -> (Spawned, String) {
+/// Shared with `udp_multicast`.
+pub(crate) async fn listen(args: &[&str]) -> (Spawned, String) {
     let mut listener = Spawned::start(anyipc_bin(), &[&["listen"], args].concat());
     let url = listener.stderr_after("listening on ").await;
     (listener, url)
 }
 
-/// Runs `anyipc args…` to its end with `stdin` as input.
-async fn anyipc(args: &[&str], stdin: &[u8]) -> Output {
+/// Runs `anyipc args…` to its end with `stdin` as input. Shared with `udp_multicast`.
+pub(crate) async fn anyipc(args: &[&str], stdin: &[u8]) -> Output {
     let mut child = Command::new(anyipc_bin())
         .args(args)
         .stdin(Stdio::piped())

@@ -1655,11 +1655,7 @@ async fn a_fifo_or_socket_is_not_a_plain_file() {
     watchdog(60, async {
         let dir = TempDir::new("file-plain-fifo");
         let fifo = dir.path().join("fifo");
-        let made = std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap();
-        assert!(made.success());
+        crate::util::mkfifo(&fifo);
         let socket = dir.path().join("socket");
         let _bound = std::os::unix::net::UnixListener::bind(&socket).unwrap();
         for (path, what) in [(&fifo, "a FIFO"), (&socket, "a socket")] {
@@ -1708,11 +1704,7 @@ async fn a_fifo_refused_as_a_plain_file_is_not_opened() {
     watchdog(60, async {
         let dir = TempDir::new("file-plain-fifo-unopened");
         let fifo = dir.path().join("fifo");
-        let made = std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap();
-        assert!(made.success());
+        crate::util::mkfifo(&fifo);
         let mut reader = std::fs::OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NONBLOCK)

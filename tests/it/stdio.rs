@@ -69,10 +69,8 @@ async fn taking_stdio_leaves_the_shared_stdin_and_stdout_blocking() {
 async fn a_stdin_fifo_whose_writer_has_gone_ends_the_stream() {
     watchdog(60, async {
         let dir = crate::util::TempDir::new("stdio-fifo");
-        let fifo = std::path::Path::new(&dir.join("in")).to_owned();
-        let path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
-        // SAFETY: a NUL-terminated path; mkfifo reads it and creates the FIFO.
-        assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+        let fifo = dir.path().join("in");
+        crate::util::mkfifo(&fifo);
         // The shell's `< fifo`: a blocking open, which waits for the writer, who then goes.
         let writer = std::thread::spawn({
             let fifo = fifo.clone();

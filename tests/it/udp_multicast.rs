@@ -10,14 +10,13 @@
 //! pass.
 
 use crate::cli::Spawned;
-use crate::util::{anyipc_bin, watchdog};
+use crate::util::watchdog;
 use anyipc::Connection;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
-use tokio::process::Command;
 use tokio::time::timeout;
 
 /// Seconds any one test may take.
@@ -137,30 +136,14 @@ fn no_route(err: &io::Error) -> bool {
         .any(|c| code == Some(*c))
 }
 
-/// Starts `anyipc listen url` and waits for its `listening on URL` line; returns the URL.
+/// Starts `anyipc listen url`; returns it and the URL it listens on.
 async fn listen(url: &str) -> (Spawned, String) {
-    let mut listener = Spawned::start(anyipc_bin(), &["listen", url]);
-    let bound = timeout(PATIENCE, listener.stderr_after("listening on "))
-        .await
-        .expect("listen says where it listens");
-    (listener, bound)
+    crate::cli::listen(&[url]).await
 }
 
 /// Runs `anyipc send url msg` to its end.
 async fn send(url: &str, msg: &str) -> Output {
-    let child = Command::new(anyipc_bin())
-        .args(["send", url, msg])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env_remove("RUST_LOG")
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start anyipc send");
-    timeout(PATIENCE, child.wait_with_output())
-        .await
-        .expect("anyipc send ends")
-        .expect("run anyipc send")
+    crate::cli::anyipc(&["send", url, msg], b"").await
 }
 
 /// The next line a `listen` process prints, within [`PATIENCE`].
@@ -201,6 +184,35 @@ async fn two_listen_processes_on_a_group_each_get_one_send() {
     .await;
 }
 
+/// `plain` sends "ping" to `to`; `listener` accepts it and answers "pong", which `plain`
+/// gets from a unicast address (never the group, which cannot be a datagram's source).
+/// Returns where the answer came from.
+async fn ping_pong(
+    listener: &mut anyipc::Listener,
+    plain: &tokio::net::UdpSocket,
+    to: SocketAddr,
+) -> SocketAddr {
+    plain.send_to(b"ping", to).await.unwrap();
+    let mut server: Connection = timeout(PATIENCE, listener.accept())
+        .await
+        .expect("the group's datagram is accepted")
+        .unwrap();
+    let got = timeout(PATIENCE, server.recv()).await.unwrap().unwrap();
+    assert_eq!(got.as_deref(), Some(&b"ping"[..]));
+    server
+        .send("pong")
+        .await
+        .expect("a reply from a unicast address");
+    let mut buf = [0; 16];
+    let (len, from) = timeout(PATIENCE, plain.recv_from(&mut buf))
+        .await
+        .expect("the reply reaches the plain socket")
+        .unwrap();
+    assert_eq!(&buf[..len], b"pong");
+    assert!(!from.ip().is_multicast(), "a reply from {from}");
+    from
+}
+
 /// A group listener answers a plain (unconnected) socket, and from a unicast address of
 /// this host, never from the group (which cannot be a datagram's source).
 async fn a_group_listener_answers_a_plain_socket(group: IpAddr) {
@@ -216,21 +228,7 @@ async fn a_group_listener_answers_a_plain_socket(group: IpAddr) {
         SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
     };
     let plain = tokio::net::UdpSocket::bind(local).await.unwrap();
-    plain.send_to(b"ping", group).await.unwrap();
-    let mut server: Connection = timeout(PATIENCE, listener.accept())
-        .await
-        .expect("the group's datagram is accepted")
-        .unwrap();
-    let got = timeout(PATIENCE, server.recv()).await.unwrap().unwrap();
-    assert_eq!(got.as_deref(), Some(&b"ping"[..]));
-    server.send("pong").await.unwrap();
-    let mut buf = [0; 16];
-    let (len, from) = timeout(PATIENCE, plain.recv_from(&mut buf))
-        .await
-        .expect("the reply reaches the plain socket")
-        .unwrap();
-    assert_eq!(&buf[..len], b"pong");
-    assert!(!from.ip().is_multicast(), "a reply from {from}");
+    let from = ping_pong(&mut listener, &plain, group).await;
     assert_eq!(
         from.port(),
         port,
@@ -279,24 +277,7 @@ async fn a_wildcard_listener_answers_a_datagram_to_a_group(group: IpAddr) {
     let mut listener = anyipc::bind(url).await.unwrap();
     let port = port_of(&listener.endpoint().to_string());
     let plain = tokio::net::UdpSocket::bind((wildcard, 0)).await.unwrap();
-    plain.send_to(b"ping", (group, port)).await.unwrap();
-    let mut server = timeout(PATIENCE, listener.accept())
-        .await
-        .expect("the group's datagram is accepted")
-        .unwrap();
-    let got = timeout(PATIENCE, server.recv()).await.unwrap().unwrap();
-    assert_eq!(got.as_deref(), Some(&b"ping"[..]));
-    server
-        .send("pong")
-        .await
-        .expect("a reply from a unicast address");
-    let mut buf = [0; 16];
-    let (len, from) = timeout(PATIENCE, plain.recv_from(&mut buf))
-        .await
-        .expect("the reply reaches the plain socket")
-        .unwrap();
-    assert_eq!(&buf[..len], b"pong");
-    assert!(!from.ip().is_multicast(), "a reply from {from}");
+    ping_pong(&mut listener, &plain, (group, port).into()).await;
 }
 
 #[tokio::test]

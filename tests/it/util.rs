@@ -341,6 +341,16 @@ pub(crate) async fn run_example_with_env(
     stdout
 }
 
+/// Makes a FIFO at `path` (the `mkfifo` program: mode 0666 less the umask).
+#[cfg(unix)]
+pub(crate) fn mkfifo(path: &std::path::Path) {
+    let made = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfifo {}", path.display());
+}
+
 /// Fails, showing the first few, when any of `rounds` rounds was refused.
 #[cfg(unix)]
 pub(crate) fn assert_none_refused(refused: &[String], rounds: usize) {
