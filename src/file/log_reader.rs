@@ -4,15 +4,15 @@
 //! takes fresh records of the open segment from the page cache on the async task.
 
 use super::cursor::{self, Position};
-use super::record::{SegmentHeader, SEGMENT_HEADER_LEN};
+use super::record::SEGMENT_HEADER_LEN;
 use super::scan::{valid_prefix, ScanInput, Tail};
 use super::scan_window::WindowedInput;
 use super::segment::{
     check_base, corrupt, create_log_dir, list_segments, os_error, scan_error, segment_path,
 };
-use super::segment_reader::{read_up_to, SegmentReader, Stop, READ_CHUNK};
+use super::segment_reader::{SegmentReader, Stop, READ_CHUNK};
 use super::tailer::{Batch, Chunk, TailSource};
-use super::unsynced_tail::unsynced_successor;
+use super::unsynced_tail::{unsynced_successor, HeaderRead};
 use super::{CursorMismatch, FileOptions, FsyncPolicy, StartFrom};
 use crate::codec::FrameError;
 use crate::sys;
@@ -259,38 +259,33 @@ impl LogReader {
                 }
                 Err(e) => return Err(os_error("cannot open", &path, e)),
             };
-            let mut header = [0u8; SEGMENT_HEADER_LEN];
-            let got = read_up_to(&mut file, &mut header)
-                .map_err(|e| os_error("cannot read", &path, e))?;
-            let whole = got == SEGMENT_HEADER_LEN;
-            let decoded = whole.then(|| SegmentHeader::decode(&header)).flatten();
-            let Some(header) = decoded.filter(|h| h.base_seq == base) else {
+            let read =
+                HeaderRead::of(&mut file, base).map_err(|e| os_error("cannot read", &path, e))?;
+            let header = match read {
+                HeaderRead::Valid(header) => header,
                 // Too short, the last segment: the writer is creating it (or a crash
                 // interrupted that: the writer's recovery rewrites it). One with a newer
                 // segment after it was whole before that one was created: it lost its
                 // header, in a machine crash if it was closed without an fsync (short, or
-                // zeros where the OS had not written it), else to damage. A header that is
-                // there but wrong (another segment's, a flag this version does not know)
-                // is never a crash's doing.
-                let last = bases.last() == Some(&base);
-                if last && !whole {
-                    return Ok(false);
-                }
-                let lost = !whole || header.iter().all(|&b| b == 0);
-                if !last && lost {
-                    if let Some(next) = unsynced_successor(&self.dir, base)? {
-                        self.skip_lost_records(base, base, next);
-                        continue;
+                // zeros), else to damage. A header that is there but wrong (another
+                // segment's, a flag this version does not know) is never a crash's doing.
+                HeaderRead::Short(_) if bases.last() == Some(&base) => return Ok(false),
+                _ => {
+                    if bases.last() != Some(&base) && read.lost_in_a_crash() {
+                        if let Some(next) = unsynced_successor(&self.dir, base)? {
+                            self.skip_lost_records(base, base, next);
+                            continue;
+                        }
                     }
+                    let what = match read {
+                        HeaderRead::Short(got) => format!(
+                            "is {got} bytes, too short for its header, and a newer segment \
+                             follows it"
+                        ),
+                        _ => "has a damaged header".to_owned(),
+                    };
+                    return Err(corrupt(&self.dir, format!("segment {base:020}.log {what}")));
                 }
-                let what = if whole {
-                    "has a damaged header".to_owned()
-                } else {
-                    format!(
-                        "is {got} bytes, too short for its header, and a newer segment follows it"
-                    )
-                };
-                return Err(corrupt(&self.dir, format!("segment {base:020}.log {what}")));
             };
             self.seg = Some(SegmentReader::new(
                 base,
@@ -655,7 +650,7 @@ pub(crate) fn log_end(dir: &Path) -> io::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::file::{encode_record, SEGMENT_HEADER_LEN};
+    use crate::file::{encode_record, SegmentHeader, SEGMENT_HEADER_LEN};
     use bytes::Bytes;
     use std::io::Write;
 

@@ -5,7 +5,7 @@
 
 use super::record::{SegmentHeader, SEGMENT_HEADER_LEN};
 use super::record_encoder::LogEnd;
-use super::scan::{scan_input, Tail};
+use super::scan::{scan_input, ScanEnd, Tail};
 use super::scan_window::WindowedInput;
 use super::segment::{
     check_base, corrupt, create_log_dir, list_segments, lock_writer, os_error, parent_or_cwd,
@@ -234,14 +234,7 @@ fn recover_last_with(
     check_base(dir, base)?;
     let path = segment_path(dir, base);
     let mut file = sys::open_read_write(&path).map_err(|e| os_error("cannot open", &path, e))?;
-    let file_len = file
-        .metadata()
-        .map_err(|e| os_error("cannot look at", &path, e))?
-        .len();
-    let mut input = WindowedInput::new(&file, file_len, window);
-    let scan =
-        scan_input(&mut input, u64::from(u32::MAX), |_, _| {}).map_err(|e| scan_error(&path, e))?;
-    drop(input);
+    let (scan, file_len) = scan_file(&file, &path, window)?;
     let name = path.display();
     let header = match scan.header {
         Some(header) if header.base_seq == base => header,
@@ -299,6 +292,19 @@ fn recover_last_with(
     })
 }
 
+/// `file` (the segment at `path`) scanned `window` bytes at a time, with the verdicts of
+/// [`scan_segment`](super::scan_segment) on the whole file; and its length.
+fn scan_file(file: &File, path: &Path, window: usize) -> io::Result<(ScanEnd, u64)> {
+    let file_len = file
+        .metadata()
+        .map_err(|e| os_error("cannot look at", path, e))?
+        .len();
+    let mut input = WindowedInput::new(file, file_len, window);
+    let scan =
+        scan_input(&mut input, u64::from(u32::MAX), |_, _| {}).map_err(|e| scan_error(path, e))?;
+    Ok((scan, file_len))
+}
+
 /// Whether the segment before `base` (if any) does not end, whole, exactly where `base`
 /// starts: valid records to its end and the last of them `base - 1`. Read `window` bytes at
 /// a time. One that cannot be read counts as cut short (the consumer reports what it finds).
@@ -311,12 +317,7 @@ fn previous_cut_short(dir: &Path, base: u64, window: usize) -> io::Result<bool> 
     let Ok(file) = sys::open_segment_read(&path) else {
         return Ok(true);
     };
-    let file_len = file
-        .metadata()
-        .map_err(|e| os_error("cannot look at", &path, e))?
-        .len();
-    let mut input = WindowedInput::new(&file, file_len, window);
-    let Ok(scan) = scan_input(&mut input, u64::from(u32::MAX), |_, _| {}) else {
+    let Ok((scan, file_len)) = scan_file(&file, &path, window) else {
         return Ok(true);
     };
     let whole = scan.tail == Tail::Clean && scan.valid_len == file_len;

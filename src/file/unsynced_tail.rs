@@ -13,6 +13,46 @@ use crate::sys;
 use std::io;
 use std::path::Path;
 
+/// What the start of segment `base`'s file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HeaderRead {
+    /// This segment's header.
+    Valid(SegmentHeader),
+    /// Fewer bytes than a header (this many): being created, or cut by a crash.
+    Short(usize),
+    /// A header's worth of zeros: not written yet when the machine stopped.
+    Zeros,
+    /// A header's worth of bytes that are not this segment's header: damage, never a crash's
+    /// doing.
+    Invalid,
+}
+
+impl HeaderRead {
+    /// Reads the header at the start of `file`, segment `base`'s.
+    ///
+    /// # Errors
+    /// The read's.
+    pub(crate) fn of(file: &mut impl std::io::Read, base: u64) -> io::Result<HeaderRead> {
+        let mut header = [0u8; SEGMENT_HEADER_LEN];
+        let got = read_up_to(file, &mut header)?;
+        Ok(if got < SEGMENT_HEADER_LEN {
+            HeaderRead::Short(got)
+        } else if header.iter().all(|&b| b == 0) {
+            HeaderRead::Zeros
+        } else {
+            match SegmentHeader::decode(&header).filter(|h| h.base_seq == base) {
+                Some(valid) => HeaderRead::Valid(valid),
+                None => HeaderRead::Invalid,
+            }
+        })
+    }
+
+    /// What a machine crash can leave of a header: short, or zeros.
+    pub(crate) fn lost_in_a_crash(self) -> bool {
+        matches!(self, HeaderRead::Short(_) | HeaderRead::Zeros)
+    }
+}
+
 /// The base of the first segment after segment `base`, if that segment says `base` was
 /// closed without an fsync, so that a machine crash may have cut records off `base`'s end
 /// or left it without its header: what is missing there is lost, not damaged.
@@ -36,12 +76,11 @@ pub(crate) fn unsynced_successor(dir: &Path, base: u64) -> io::Result<Option<u64
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(os_error("cannot open", &path, e)),
     };
-    let mut header = [0u8; SEGMENT_HEADER_LEN];
-    let got = read_up_to(&mut file, &mut header).map_err(|e| os_error("cannot read", &path, e))?;
-    let says_so = got < SEGMENT_HEADER_LEN
-        || header.iter().all(|&b| b == 0)
-        || SegmentHeader::decode(&header)
-            .is_some_and(|h| h.base_seq == next && h.previous_unsynced);
+    let says_so = match HeaderRead::of(&mut file, next) {
+        Ok(HeaderRead::Valid(header)) => header.previous_unsynced,
+        Ok(read) => read.lost_in_a_crash(),
+        Err(e) => return Err(os_error("cannot read", &path, e)),
+    };
     Ok(says_so.then_some(next))
 }
 
