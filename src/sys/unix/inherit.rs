@@ -133,10 +133,7 @@ fn check_inherited(fd: RawFd, expected: &Expected) -> io::Result<super::FileIden
     if !super::is_fifo(&stat) {
         return Err(invalid("is not a pipe".into()));
     }
-    // SAFETY: F_GETFL only reads the file status flags of an open descriptor.
-    let status = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })
-        .map_err(|e| invalid(format!("cannot be examined ({e})")))?;
-    let access = status & libc::O_ACCMODE;
+    let access = open_access(fd).map_err(|e| invalid(format!("cannot be examined ({e})")))?;
     if access != expected.access {
         let name = |access| match access {
             libc::O_RDONLY => "reading only",
@@ -252,7 +249,7 @@ fn own_description(fd: OwnedFd, access: libc::c_int) -> OwnedFd {
 fn reopen_pipe(fd: &OwnedFd, access: libc::c_int) -> Option<OwnedFd> {
     use std::os::fd::AsFd;
     use std::os::unix::fs::OpenOptionsExt;
-    if !is_anonymous_pipe(fd.as_fd()) || open_access(fd.as_fd())? != access {
+    if !is_anonymous_pipe(fd.as_fd()) || open_access(fd.as_raw_fd()).ok()? != access {
         return None;
     }
     // O_NONBLOCK: opening a FIFO otherwise waits for the other end (a write end with no
@@ -295,11 +292,14 @@ fn is_anonymous_pipe(fd: std::os::fd::BorrowedFd<'_>) -> bool {
 }
 
 /// How `fd` is open: `O_RDONLY`, `O_WRONLY` or `O_RDWR`.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-fn open_access(fd: std::os::fd::BorrowedFd<'_>) -> Option<libc::c_int> {
-    // SAFETY: F_GETFL reads the descriptor's status flags; the descriptor is borrowed.
-    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
-    (flags >= 0).then_some(flags & libc::O_ACCMODE)
+///
+/// # Errors
+/// `EBADF` for a number that is not open.
+fn open_access(fd: RawFd) -> io::Result<libc::c_int> {
+    // SAFETY: F_GETFL only reads the file status flags of a descriptor number; one that is
+    // not open is EBADF.
+    let status = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
+    Ok(status & libc::O_ACCMODE)
 }
 
 /// Where fd 1 goes once the stream is taken off it: fd 2, unless fd 2 is not open or is the
