@@ -11,7 +11,6 @@
 //! A segment's base sequence number is at most [`MAX_BASE_SEQ`]; a file named above it is
 //! refused (`InvalidData`) when the log is read or written, see [`check_base`].
 
-use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -138,20 +137,9 @@ pub(crate) fn check_base(dir: &Path, base: u64) -> io::Result<()> {
 }
 
 /// A log's `writer.lock`, locked (or, from [`lock_writer`] with `take_held`, perhaps not)
-/// while this lives. Dropping it releases the lock before the file is closed: a child process
-/// forked meanwhile, by any thread of this process, shares the open file until it execs, and
-/// a close alone left the lock held through the child's copy, so that a producer opened again
-/// at once was refused (`AddrInUse`) whenever the process was starting children.
-#[derive(Debug)]
-pub(crate) struct WriterLock {
-    file: File,
-}
-
-impl Drop for WriterLock {
-    fn drop(&mut self) {
-        crate::sys::unlock(&self.file);
-    }
-}
+/// while this lives, and released explicitly when dropped ([`LockedFile`](crate::sys::LockedFile):
+/// a forked child's copy must not keep it, or a producer opened again at once was refused).
+pub(crate) type WriterLock = crate::sys::LockedFile;
 
 /// How many times [`lock_writer`] opens the lock file afresh after finding the one it locked
 /// unlinked, before it gives up.
@@ -191,13 +179,13 @@ pub(crate) fn lock_writer_with(
         between(&path);
         let locked = crate::sys::lock_exclusive(&lock, dir);
         // Wrapped at once: however this ends, a lock taken is given up explicitly.
-        let lock = WriterLock { file: lock };
+        let lock = WriterLock::new(lock);
         match locked {
             Err(e) if e.kind() == io::ErrorKind::AddrInUse && take_held => return Ok(lock),
             locked => locked.map_err(|e| os_error("cannot lock", &path, e))?,
         }
         let meta = lock
-            .file
+            .file()
             .metadata()
             .map_err(|e| os_error("cannot look at", &path, e))?;
         match crate::sys::names_file(&path, crate::sys::FileIdentity::of(&meta)) {

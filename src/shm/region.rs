@@ -935,7 +935,11 @@ const CREATORS_LOCK_PATIENCE: Duration = Duration::from_secs(1);
 /// creators lock, so no other user can hold it. Waits at most [`CREATORS_LOCK_PATIENCE`];
 /// `None` (going on unlocked, as before the lock existed) past that, or when the file cannot
 /// be had (another user's file at that name: /dev/shm is shared).
-fn lock_creators(dir: &Path) -> Option<CreatorsLock> {
+///
+/// The lock is given up explicitly when dropped ([`LockedFile`](sys::LockedFile)): released
+/// by a close alone, a forked child's copy kept it, and the next create waited for the child,
+/// then went on without it.
+fn lock_creators(dir: &Path) -> Option<sys::LockedFile> {
     let path = dir.join(format!(".anyipc-regions-{}.lock", sys::shm::current_uid()));
     let unlocked = |why: String| {
         tracing::warn!(path = %path.display(), "region creators' lock: {why}; creating without it");
@@ -957,24 +961,9 @@ fn lock_creators(dir: &Path) -> Option<CreatorsLock> {
         Duration::from_millis(5),
     );
     match wait.lock_blocking(std::os::fd::AsFd::as_fd(&file)) {
-        Ok(true) => Some(CreatorsLock { file }),
+        Ok(true) => Some(sys::LockedFile::new(file)),
         Ok(false) => unlocked("another creator kept it over a second".to_owned()),
         Err(e) => unlocked(e.to_string()),
-    }
-}
-
-/// This user's region creators' lock, held ([`lock_creators`]) while this lives. Dropping it
-/// releases the lock before the file is closed: a child forked meanwhile (by any thread of
-/// this process) shares the open file until it execs, and a close alone left the lock held
-/// through the child's copy, so that the next create waited for the child, and past
-/// [`CREATORS_LOCK_PATIENCE`] went on without the lock.
-struct CreatorsLock {
-    file: File,
-}
-
-impl Drop for CreatorsLock {
-    fn drop(&mut self) {
-        let _ = sys::shm::unlock_flock(std::os::fd::AsFd::as_fd(&self.file));
     }
 }
 

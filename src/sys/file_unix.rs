@@ -35,14 +35,6 @@ pub(crate) fn lock_exclusive(file: &File, what: &Path) -> io::Result<()> {
     Err(err)
 }
 
-/// Releases the lock [`lock_exclusive`] took on `file`, for every descriptor of its open file
-/// description: a child forked meanwhile (by any thread of this process) shares it until it
-/// execs, and closing `file` alone would leave the lock held through the child's copy. None
-/// held (another open file holds it) is not an error, and leaves that one's lock alone.
-pub(crate) fn unlock(file: &File) {
-    let _ = super::unix::unlock_flock(std::os::fd::AsFd::as_fd(file));
-}
-
 /// Opens (creating if needed) a lock file with `mode`, never through a symlink.
 ///
 /// # Errors

@@ -118,17 +118,35 @@ pub(crate) fn remove_if_identical(path: &Path, identity: FileIdentity) -> io::Re
 /// network file systems), binding goes ahead unlocked, as before this lock existed.
 #[derive(Debug)]
 pub(crate) struct DirLock {
-    dir: Option<File>,
+    _dir: Option<LockedFile>,
 }
 
-impl Drop for DirLock {
-    /// Releases the lock before the directory is closed: a child forked meanwhile shares the
-    /// open directory until it execs, and would hold the lock that long (other binders then
-    /// wait for it).
+/// A file (or directory) this process took an `flock` on, or tried to. Dropping it releases
+/// the lock (`LOCK_UN`) before the file is closed: a child forked meanwhile, by any thread of
+/// this process, shares the open file until it execs, and a close alone would leave the lock
+/// held through the child's copy (a producer opened again at once was refused, binders and
+/// region creators waited). `LOCK_UN` releases the lock this open file description holds,
+/// for every descriptor of it; a lock held through another description is left alone.
+#[derive(Debug)]
+pub(crate) struct LockedFile {
+    file: File,
+}
+
+impl LockedFile {
+    /// `file`, to be unlocked when dropped.
+    pub(crate) fn new(file: File) -> LockedFile {
+        LockedFile { file }
+    }
+
+    /// The file.
+    pub(crate) fn file(&self) -> &File {
+        &self.file
+    }
+}
+
+impl Drop for LockedFile {
     fn drop(&mut self) {
-        if let Some(dir) = &self.dir {
-            let _ = unlock_flock(dir.as_fd());
-        }
+        let _ = unlock_flock(self.file.as_fd());
     }
 }
 
@@ -282,17 +300,19 @@ fn try_lock_parent_dir(path: &Path, dir: Option<File>) -> DirLockTry {
                 // reports what is wrong, or works unlocked.
                 tracing::debug!(path = %path.display(), error = %e,
                     "binding without the directory lock: cannot open the directory");
-                return DirLockTry::Locked(DirLock { dir: None });
+                return DirLockTry::Locked(DirLock { _dir: None });
             }
         },
     };
     match try_flock(dir.as_fd()) {
-        Ok(true) => DirLockTry::Locked(DirLock { dir: Some(dir) }),
+        Ok(true) => DirLockTry::Locked(DirLock {
+            _dir: Some(LockedFile::new(dir)),
+        }),
         Ok(false) => DirLockTry::Busy(dir),
         Err(err) => {
             tracing::debug!(path = %path.display(), error = %err,
                 "binding without the directory lock: flock is not supported here");
-            DirLockTry::Locked(DirLock { dir: None })
+            DirLockTry::Locked(DirLock { _dir: None })
         }
     }
 }
@@ -305,7 +325,7 @@ fn dir_lock_given_up(path: &Path) -> DirLock {
         "another process kept the directory's bind lock (anyipc binders hold it for \
          microseconds); binding without it"
     );
-    DirLock { dir: None }
+    DirLock { _dir: None }
 }
 
 /// The [`DirLock`] of `path`'s directory if it is free now (or cannot be had at all: then an
@@ -944,7 +964,7 @@ mod tests {
         let dir = Scratch::new("dirlock");
         let path = dir.0.join("f");
         let held = lock_parent_dir(&path);
-        assert!(held.dir.is_some(), "the directory was not locked");
+        assert!(held._dir.is_some(), "the directory was not locked");
         // Another open of the directory (as another binder, thread or process, makes).
         assert!(matches!(
             try_lock_parent_dir(&path, None),
@@ -953,7 +973,7 @@ mod tests {
         // A second thread waits for it, and gets it once it is released.
         let waiter = {
             let path = path.clone();
-            std::thread::spawn(move || lock_parent_dir(&path).dir.is_some())
+            std::thread::spawn(move || lock_parent_dir(&path)._dir.is_some())
         };
         drop(held);
         assert!(
