@@ -20,6 +20,8 @@ pub(crate) mod other_queue;
 pub(crate) use other_queue as queue;
 
 // file://: exclusive writer locks, owner-only files, durable directories, change watching.
+mod locked_file;
+pub(crate) use locked_file::LockedFile;
 #[cfg(unix)]
 mod file_unix;
 #[cfg(unix)]

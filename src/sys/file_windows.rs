@@ -18,25 +18,6 @@ pub(crate) fn lock_exclusive(_file: &File, _what: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// A lock file held open (share mode 0, see [`open_lock_file`]): the open handle is the lock,
-/// which children do not inherit, so closing it releases it; nothing more to do on drop.
-#[derive(Debug)]
-pub(crate) struct LockedFile {
-    file: File,
-}
-
-impl LockedFile {
-    /// `file`, whose open handle is the lock.
-    pub(crate) fn new(file: File) -> LockedFile {
-        LockedFile { file }
-    }
-
-    /// The file.
-    pub(crate) fn file(&self) -> &File {
-        &self.file
-    }
-}
-
 /// Opens the lock file with share mode 0: while open, no other handle can open it.
 ///
 /// # Errors

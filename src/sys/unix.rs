@@ -118,36 +118,7 @@ pub(crate) fn remove_if_identical(path: &Path, identity: FileIdentity) -> io::Re
 /// network file systems), binding goes ahead unlocked, as before this lock existed.
 #[derive(Debug)]
 pub(crate) struct DirLock {
-    _dir: Option<LockedFile>,
-}
-
-/// A file (or directory) this process took an `flock` on, or tried to. Dropping it releases
-/// the lock (`LOCK_UN`) before the file is closed: a child forked meanwhile, by any thread of
-/// this process, shares the open file until it execs, and a close alone would leave the lock
-/// held through the child's copy (a producer opened again at once was refused, binders and
-/// region creators waited). `LOCK_UN` releases the lock this open file description holds,
-/// for every descriptor of it; a lock held through another description is left alone.
-#[derive(Debug)]
-pub(crate) struct LockedFile {
-    file: File,
-}
-
-impl LockedFile {
-    /// `file`, to be unlocked when dropped.
-    pub(crate) fn new(file: File) -> LockedFile {
-        LockedFile { file }
-    }
-
-    /// The file.
-    pub(crate) fn file(&self) -> &File {
-        &self.file
-    }
-}
-
-impl Drop for LockedFile {
-    fn drop(&mut self) {
-        let _ = unlock_flock(self.file.as_fd());
-    }
+    _dir: Option<super::LockedFile>,
 }
 
 /// How long a binder waits for another holder of a [`DirLock`] before it binds without the
@@ -306,7 +277,7 @@ fn try_lock_parent_dir(path: &Path, dir: Option<File>) -> DirLockTry {
     };
     match try_flock(dir.as_fd()) {
         Ok(true) => DirLockTry::Locked(DirLock {
-            _dir: Some(LockedFile::new(dir)),
+            _dir: Some(super::LockedFile::new(dir)),
         }),
         Ok(false) => DirLockTry::Busy(dir),
         Err(err) => {
