@@ -14,8 +14,17 @@ const MAGIC: u64 = u64::from_le_bytes(*b"anyipcR1");
 const VERSION: u32 = 1;
 /// Bytes before the user's data.
 const HEADER_LEN: usize = 64;
-/// Largest region: 1 TiB (it is sparse until written).
+/// Largest region: 1 TiB (it is sparse until written), 1 GiB on 32-bit targets, whose
+/// address space is 4 GiB in all.
+#[cfg(target_pointer_width = "64")]
 const MAX_SIZE: usize = 1 << 40;
+#[cfg(not(target_pointer_width = "64"))]
+const MAX_SIZE: usize = 1 << 30;
+/// [`MAX_SIZE`] in words, for errors and docs.
+#[cfg(target_pointer_width = "64")]
+const MAX_SIZE_TEXT: &str = "1 TiB";
+#[cfg(not(target_pointer_width = "64"))]
+const MAX_SIZE_TEXT: &str = "1 GiB";
 /// How long one futex wait sleeps before it looks whether its future was dropped.
 const WAIT_SLICE: Duration = Duration::from_millis(100);
 
@@ -228,13 +237,13 @@ impl Region {
     ///
     /// # Errors
     /// `AlreadyExists` when a live creator holds the name; `InvalidInput` for a bad name or a
-    /// size of 0 or over 1 TiB; OS errors (`StorageFull`, …) as they come.
+    /// size of 0 or over 1 TiB (1 GiB on 32-bit targets); OS errors (`StorageFull`, …) as they come.
     pub fn create(name: &str, size: usize) -> io::Result<Region> {
         check_name(name)?;
         if size == 0 || size > MAX_SIZE {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("region size {size} is not between 1 byte and 1 TiB"),
+                format!("region size {size} is not between 1 byte and {MAX_SIZE_TEXT}"),
             ));
         }
         let dir = sys::shm::region_dir()?;
@@ -327,8 +336,17 @@ impl Region {
         let file = sys::shm::open_own_file(&path)
             .map_err(|e| crate::error::with_context(e.kind(), format!("region {name}: {e}"), e))?;
         let len = file.metadata()?.len();
-        if len < HEADER_LEN as u64 + 1 || len > (HEADER_LEN + MAX_SIZE) as u64 {
+        if len < HEADER_LEN as u64 + 1 {
             return Err(invalid(name, format!("{len} bytes is not a region")));
+        }
+        if len > (HEADER_LEN + MAX_SIZE) as u64 {
+            return Err(invalid(
+                name,
+                format!(
+                    "{len} bytes is over the largest region this build maps ({MAX_SIZE_TEXT} \
+                     and its header)"
+                ),
+            ));
         }
         let size = len as usize - HEADER_LEN;
         // The length checked above, not the file's length when mapping: a process that

@@ -290,14 +290,19 @@ pub(crate) fn read_at(
     want: usize,
     offset: u64,
 ) -> io::Result<usize> {
-    let offset = libc::off_t::try_from(offset)
+    // 64-bit offsets on every Linux target: 32-bit glibc's `pread` takes a 32-bit `off_t`.
+    #[cfg(target_os = "linux")]
+    use libc::{off64_t as Offset, pread64 as pread};
+    #[cfg(not(target_os = "linux"))]
+    use libc::{off_t as Offset, pread};
+    let offset = Offset::try_from(offset)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file offset out of range"))?;
     loop {
         // SAFETY: `pread` writes at most `len` bytes at `ptr` and returns that count or -1
         // (read_into_spare's contract); the descriptor is borrowed from `file`.
         let read = unsafe {
             read_into_spare(buf, want, |ptr, len| {
-                libc::pread(file.as_raw_fd(), ptr.cast(), len, offset)
+                pread(file.as_raw_fd(), ptr.cast(), len, offset)
             })
         };
         match read {
@@ -332,4 +337,38 @@ pub(crate) unsafe fn read_into_spare(
     // and `len` is within the spare capacity) bytes of the spare capacity.
     unsafe { buf.advance_mut(n.min(len)) };
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::FileExt;
+
+    /// Offsets past 2 and 4 GiB (in a sparse file) are read where they are, also on 32-bit
+    /// targets, where the C library's plain `off_t` is 32 bits wide.
+    #[test]
+    fn reads_at_offsets_past_4_gib() {
+        let dir = crate::test_support::temp_dir("read-at-far-offset");
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(dir.join("sparse"))
+            .unwrap();
+        let far = (5u64 << 30) + 3;
+        file.write_all_at(b"far away", far).unwrap();
+        let mut buf = bytes::BytesMut::new();
+        assert_eq!(read_at(&file, &mut buf, 8, far).unwrap(), 8);
+        assert_eq!(&buf[..], b"far away");
+        // Written just now, so in the page cache: read without waiting.
+        #[cfg(target_os = "linux")]
+        {
+            let mut buf = bytes::BytesMut::new();
+            assert_eq!(crate::sys::read_at_nowait(&file, &mut buf, 8, far), Some(8));
+            assert_eq!(&buf[..], b"far away");
+        }
+        drop(file);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

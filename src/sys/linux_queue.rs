@@ -50,11 +50,11 @@ pub(crate) fn create_exclusive(path: &Path, mode: u32) -> io::Result<File> {
 /// not ignore it); other OS errors.
 pub(crate) fn reserve(file: &File, len: u64) -> io::Result<()> {
     let total =
-        libc::off_t::try_from(len).map_err(|_| io::Error::from_raw_os_error(libc::EFBIG))?;
+        libc::off64_t::try_from(len).map_err(|_| io::Error::from_raw_os_error(libc::EFBIG))?;
     loop {
         // SAFETY: a valid open descriptor and plain integers; the call writes no memory of
         // this process (it returns its error number instead of setting errno).
-        match unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, total) } {
+        match unsafe { libc::posix_fallocate64(file.as_raw_fd(), 0, total) } {
             0 => return Ok(()),
             // Interrupted by a signal (a large reservation takes a while): try again.
             libc::EINTR => continue,
@@ -81,19 +81,50 @@ pub(crate) fn open_existing(path: &Path) -> io::Result<File> {
 }
 
 /// File offset of the liveness byte of `token`: far past the end of any segment, so the
-/// byte-range locks never touch data (locks beyond the end of a file are allowed).
-fn liveness_offset(token: u32) -> libc::off_t {
-    (1 << 40) + libc::off_t::from(token)
+/// byte-range locks never touch data (locks beyond the end of a file are allowed). The same
+/// on every target, so that 32- and 64-bit processes of one machine agree on it.
+fn liveness_offset(token: u32) -> i64 {
+    (1 << 40) + i64::from(token)
 }
 
-fn ofd_lock(kind: libc::c_short, token: u32) -> libc::flock {
-    // SAFETY: `flock` is a plain C struct; all-zero is a valid value for every field.
-    let mut lock: libc::flock = unsafe { std::mem::zeroed() };
-    lock.l_type = kind;
+/// Runs the open-file-description lock command `cmd` (`F_OFD_SETLK`, `F_OFD_GETLK`) with
+/// a lock of `kind` on `token`'s liveness byte; returns the lock's type afterwards (what
+/// `F_OFD_GETLK` found: `F_UNLCK` if nothing would conflict).
+///
+/// The byte is past 2 GiB, beyond the `struct flock` of 32-bit glibc targets (a 32-bit
+/// `off_t`): there the `fcntl64` system call takes a `flock64`, as glibc's own `fcntl` does
+/// with 64-bit offsets.
+///
+/// # Errors
+/// The OS error of the call.
+fn ofd_lock(
+    file: &File,
+    cmd: libc::c_int,
+    kind: libc::c_int,
+    token: u32,
+) -> io::Result<libc::c_int> {
+    #[cfg(target_pointer_width = "64")]
+    type Flock = libc::flock;
+    #[cfg(not(target_pointer_width = "64"))]
+    type Flock = libc::flock64;
+    // SAFETY: `flock`/`flock64` is a plain C struct; all-zero is a valid value for every
+    // field.
+    let mut lock: Flock = unsafe { std::mem::zeroed() };
+    lock.l_type = kind as libc::c_short;
     lock.l_whence = libc::SEEK_SET as libc::c_short;
     lock.l_start = liveness_offset(token);
     lock.l_len = 1;
-    lock
+    // SAFETY: a valid descriptor and a pointer to an initialised lock struct of the type the
+    // call takes, which outlives the call; `F_OFD_GETLK` writes only into it.
+    #[cfg(target_pointer_width = "64")]
+    let rc = unsafe { libc::fcntl(file.as_raw_fd(), cmd, &mut lock) };
+    // SAFETY: as above, for the `fcntl64` system call, which takes a `flock64`.
+    #[cfg(not(target_pointer_width = "64"))]
+    let rc = unsafe { libc::syscall(libc::SYS_fcntl64, file.as_raw_fd(), cmd, &mut lock) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(libc::c_int::from(lock.l_type))
 }
 
 /// Marks this process alive for `token` on the segment `file`: an exclusive
@@ -111,14 +142,10 @@ fn ofd_lock(kind: libc::c_short, token: u32) -> libc::flock {
 pub(crate) fn hold_liveness(file: &File, token: u32) -> io::Result<()> {
     let started = std::time::Instant::now();
     loop {
-        let mut lock = ofd_lock(libc::F_WRLCK as libc::c_short, token);
-        // SAFETY: a valid descriptor and a pointer to an initialised `flock` that outlives
-        // the call.
-        let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_SETLK, &mut lock) };
-        if rc == 0 {
-            return Ok(());
-        }
-        let err = io::Error::last_os_error();
+        let err = match ofd_lock(file, libc::F_OFD_SETLK, libc::F_WRLCK, token) {
+            Ok(_) => return Ok(()),
+            Err(err) => err,
+        };
         let held = matches!(err.raw_os_error(), Some(libc::EAGAIN | libc::EACCES));
         if !held || started.elapsed() >= LIVENESS_RETRY {
             return Err(err);
@@ -140,20 +167,12 @@ const LIVENESS_RETRY: Duration = Duration::from_millis(200);
 /// and failed (`WouldBlock`) if the child took longer than [`LIVENESS_RETRY`] to exec. A lock
 /// this description does not hold is left alone; errors are ignored (the close follows).
 pub(crate) fn release_liveness(file: &File, token: u32) {
-    let mut lock = ofd_lock(libc::F_UNLCK as libc::c_short, token);
-    // SAFETY: as in `hold_liveness`.
-    let _ = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_SETLK, &mut lock) };
+    let _ = ofd_lock(file, libc::F_OFD_SETLK, libc::F_UNLCK, token);
 }
 
 /// Whether some open file description (of a live process) holds the liveness byte of `token`.
 pub(crate) fn liveness_held(file: &File, token: u32) -> io::Result<bool> {
-    let mut lock = ofd_lock(libc::F_WRLCK as libc::c_short, token);
-    // SAFETY: as in `hold_liveness`; F_OFD_GETLK only writes into `lock`.
-    let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_GETLK, &mut lock) };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(lock.l_type != libc::F_UNLCK as libc::c_short)
+    Ok(ofd_lock(file, libc::F_OFD_GETLK, libc::F_WRLCK, token)? != libc::F_UNLCK)
 }
 
 /// Sleeps while `*word == expected`, for at most `timeout`. Spurious returns are allowed;

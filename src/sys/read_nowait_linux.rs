@@ -17,7 +17,12 @@ pub(crate) fn read_at_nowait(
     want: usize,
     offset: u64,
 ) -> Option<usize> {
-    let offset = libc::off_t::try_from(offset).ok()?;
+    // 64-bit offsets: 32-bit glibc's `preadv2` takes a 32-bit `off_t` (musl's is 64-bit).
+    #[cfg(not(target_env = "gnu"))]
+    use libc::preadv2;
+    #[cfg(target_env = "gnu")]
+    use libc::preadv64v2 as preadv2;
+    let offset = i64::try_from(offset).ok()?;
     // SAFETY: `preadv2` with one iovec of `len` bytes at `ptr` writes only there and returns
     // at most `len` or -1 (read_into_spare's contract); the descriptor is borrowed from
     // `file`.
@@ -27,7 +32,7 @@ pub(crate) fn read_at_nowait(
                 iov_base: ptr.cast(),
                 iov_len: len,
             };
-            libc::preadv2(file.as_raw_fd(), &iov, 1, offset, libc::RWF_NOWAIT)
+            preadv2(file.as_raw_fd(), &iov, 1, offset, libc::RWF_NOWAIT)
         })
     };
     read.ok()

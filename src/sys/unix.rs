@@ -49,7 +49,7 @@ impl FileIdentity {
     // `dev_t` and `ino_t` are `u64` on Linux but narrower or signed elsewhere; widened as
     // `MetadataExt::dev`/`ino` widen them, so both ways of finding an identity agree.
     #[allow(clippy::unnecessary_cast)]
-    fn of_stat(stat: &libc::stat) -> FileIdentity {
+    fn of_stat(stat: &Stat) -> FileIdentity {
         FileIdentity {
             dev: stat.st_dev as u64,
             ino: stat.st_ino as u64,
@@ -57,12 +57,24 @@ impl FileIdentity {
     }
 }
 
+/// What [`fstat`] fills in: `stat64` on Linux, where 32-bit glibc's `stat` has 32-bit inode
+/// numbers and sizes (its `fstat` fails with `EOVERFLOW` for a file past them).
+#[cfg(target_os = "linux")]
+pub(crate) type Stat = libc::stat64;
+/// What [`fstat`] fills in.
+#[cfg(not(target_os = "linux"))]
+pub(crate) type Stat = libc::stat;
+
 /// The `stat` of the open descriptor `fd`.
-pub(crate) fn fstat(fd: BorrowedFd<'_>) -> io::Result<libc::stat> {
-    let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
+pub(crate) fn fstat(fd: BorrowedFd<'_>) -> io::Result<Stat> {
+    #[cfg(not(target_os = "linux"))]
+    use libc::fstat;
+    #[cfg(target_os = "linux")]
+    use libc::fstat64 as fstat;
+    let mut stat = std::mem::MaybeUninit::<Stat>::uninit();
     // SAFETY: `fd` is open for the call (borrowed) and `stat` points to writable memory of
     // the right size.
-    if unsafe { libc::fstat(fd.as_raw_fd(), stat.as_mut_ptr()) } != 0 {
+    if unsafe { fstat(fd.as_raw_fd(), stat.as_mut_ptr()) } != 0 {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: fstat succeeded, so it filled in the whole struct.
@@ -70,7 +82,7 @@ pub(crate) fn fstat(fd: BorrowedFd<'_>) -> io::Result<libc::stat> {
 }
 
 /// Whether `stat` is that of a FIFO (a named pipe or a pipe).
-pub(crate) fn is_fifo(stat: &libc::stat) -> bool {
+pub(crate) fn is_fifo(stat: &Stat) -> bool {
     stat.st_mode & libc::S_IFMT == libc::S_IFIFO
 }
 

@@ -84,7 +84,7 @@ pub(crate) fn inherit_in_child(cmd: &mut tokio::process::Command, fds: [RawFd; 2
 }
 
 /// The `stat` of descriptor number `fd`, which may be closed (then `EBADF`).
-fn fstat_raw(fd: RawFd) -> io::Result<libc::stat> {
+fn fstat_raw(fd: RawFd) -> io::Result<super::Stat> {
     // SAFETY: only for the fstat call, which reads the number's file and keeps nothing; a
     // closed number is an error, not undefined behaviour.
     super::fstat(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) })
