@@ -65,6 +65,7 @@ pub use catalog::{TransportSpec, BASELINES, TRANSPORTS};
 pub use machine::Machine;
 pub use peer::{peer_main, InProcessPeer, READY_PREFIX};
 pub use peer_process::PeerProcess;
+pub(crate) use report::PREALLOCATED_SAMPLES;
 pub use report::{LatencyReport, Report, ThroughputReport};
 pub use run::{measure, run_client, run_connection};
 pub use run_resources::RunResources;

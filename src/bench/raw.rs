@@ -7,7 +7,7 @@
 //! that little more work around the transport.
 
 use super::workload::{self, check_payload, invalid, payloads, READY};
-use super::{LatencyReport, Report, ThroughputReport, Workload};
+use super::{LatencyReport, Report, ThroughputReport, Workload, PREALLOCATED_SAMPLES};
 use bytes::{Bytes, BytesMut};
 use futures::{SinkExt, StreamExt};
 use std::io;
@@ -56,8 +56,8 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let msg = payloads(size).swap_remove(0);
-    let mut samples = Vec::with_capacity(count);
-    for i in 0..warmup + count {
+    let mut samples = Vec::with_capacity(count.min(PREALLOCATED_SAMPLES));
+    for i in 0..warmup.saturating_add(count) {
         let start = Instant::now();
         framed.send(msg.clone()).await?;
         let echo = recv(framed).await?;

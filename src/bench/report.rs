@@ -59,6 +59,11 @@ impl Report {
     }
 }
 
+/// Round-trip samples a latency run reserves room for up front; a longer run grows its
+/// vector as it goes. Reserving the whole `count` at once made a huge count a capacity
+/// overflow on 32-bit targets, and gigabytes allocated before the first message on 64-bit.
+pub(crate) const PREALLOCATED_SAMPLES: usize = 1 << 16;
+
 /// Round-trip times of a latency run.
 ///
 /// ```

@@ -1,7 +1,7 @@
 //! The measuring side of a run over an anyipc connection.
 
 use super::workload::{self, end_marker, invalid, is_acknowledgement, payloads, READY};
-use super::{raw, LatencyReport, Report, Target, ThroughputReport, Workload};
+use super::{raw, LatencyReport, Report, Target, ThroughputReport, Workload, PREALLOCATED_SAMPLES};
 use crate::{Connection, Duplex, Transport};
 use bytes::Bytes;
 use futures::{Sink, SinkExt, Stream, StreamExt};
@@ -262,8 +262,8 @@ async fn latency<T: Transport<Bytes>>(
     warmup: usize,
 ) -> io::Result<LatencyReport> {
     let msg = payloads(size).swap_remove(0);
-    let mut samples = Vec::with_capacity(count);
-    for i in 0..warmup + count {
+    let mut samples = Vec::with_capacity(count.min(PREALLOCATED_SAMPLES));
+    for i in 0..warmup.saturating_add(count) {
         let start = Instant::now();
         conn.send(msg.clone()).await?;
         let echo = recv(conn).await?;

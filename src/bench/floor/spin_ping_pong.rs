@@ -1,4 +1,4 @@
-use crate::bench::LatencyReport;
+use crate::bench::{LatencyReport, PREALLOCATED_SAMPLES};
 use memmap2::{MmapOptions, MmapRaw};
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -124,8 +124,8 @@ impl SpinPingPong {
     /// `TimedOut` when the peer does not answer for 5 s (it has not started, or has died).
     pub fn run(&self, warmup: usize, count: usize) -> io::Result<LatencyReport> {
         let cell = counter(&self.map);
-        let mut samples = Vec::with_capacity(count);
-        for i in 0..warmup + count {
+        let mut samples = Vec::with_capacity(count.min(PREALLOCATED_SAMPLES));
+        for i in 0..warmup.saturating_add(count) {
             let start = Instant::now();
             let sent = cell.load(Ordering::Acquire) + 1;
             cell.store(sent, Ordering::Release);

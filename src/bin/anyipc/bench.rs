@@ -131,8 +131,8 @@ pub(crate) struct BenchArgs {
     count: Option<u64>,
 
     /// Untimed round trips before a latency run [default: as many as --count, at most 2000].
-    #[arg(long, value_name = "N")]
-    warmup: Option<usize>,
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=1_000_000_000))]
+    warmup: Option<u64>,
 
     /// Print one JSON object per result instead of tables.
     #[arg(long)]
@@ -169,7 +169,7 @@ impl BenchArgs {
             notes.extend(note);
             let mut w = Workload::latency(size, count(DEFAULT_ROUND_TRIPS));
             if let Some(warmup) = self.warmup {
-                w = w.with_warmup(warmup);
+                w = w.with_warmup(warmup as usize);
             }
             workloads.push(w);
         }
@@ -579,7 +579,7 @@ async fn run_counted<T: Transport<Bytes>>(
         Workload::Latency { count, warmup, .. } => {
             let mut conn = conn;
             // The control message and its answer count as one more round trip.
-            let total = (count + warmup + 1) as u64;
+            let total = (count as u64) + (warmup as u64) + 1;
             let _progress = Progress::start(label, Some(total), conn.received());
             let report = run_client(&mut conn, workload).await;
             if close {
