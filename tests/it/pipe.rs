@@ -149,10 +149,19 @@ async fn helper_role(role: &str) {
     }
 }
 
-fn open_fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|dir| dir.count())
-        .unwrap_or(0)
+/// The open descriptors of process `pid`: number and what it refers to (`socket:[…]`, a
+/// path).
+fn open_fds(pid: u32) -> std::collections::BTreeSet<(String, String)> {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Default::default();
+    };
+    dir.flatten()
+        .map(|entry| {
+            let target = std::fs::read_link(entry.path()).unwrap_or_default();
+            let number = entry.file_name().to_string_lossy().into_owned();
+            (number, target.display().to_string())
+        })
+        .collect()
 }
 
 fn my_uid() -> u32 {
@@ -356,7 +365,7 @@ async fn thousand_clients_nothing_lost_and_fds_back() {
         let mut helper = Helper::start("echo", &[(URL_VAR, &url)], false).await;
         let server_pid = helper.pid();
         let fds_at_start = open_fds(server_pid);
-        assert!(fds_at_start > 0);
+        assert!(!fds_at_start.is_empty());
         let deadline = Instant::now() + Duration::from_secs(secs);
         let mut clients = Vec::new();
         for id in 0..CLIENTS {
@@ -385,16 +394,21 @@ async fn thousand_clients_nothing_lost_and_fds_back() {
             total += client.await.expect("client task");
         }
         eprintln!("{CLIENTS} clients exchanged {total} messages in {secs} s");
-        // Every connection the server accepted is closed again.
+        // Every connection the server accepted is closed again: nothing is open that was
+        // not open at the start. (One open then may have closed since: a loaded machine once
+        // caught the helper with one descriptor more, for a moment, right after it was ready.)
         let settle = Instant::now() + Duration::from_secs(10);
         loop {
             let now = open_fds(server_pid);
-            if now == fds_at_start {
+            let new: Vec<_> = now.difference(&fds_at_start).collect();
+            if new.is_empty() {
                 break;
             }
             assert!(
                 Instant::now() < settle,
-                "server fds: {fds_at_start} at start, {now} after every client left"
+                "server fds: {} at start, {} after every client left; new: {new:?}",
+                fds_at_start.len(),
+                now.len()
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
