@@ -518,11 +518,13 @@ fn a_message_over_a_channels_max_frame_stays_in_the_queue() {
 fn a_segment_the_queue_directory_cannot_hold_is_storage_full() {
     let dir = std::path::Path::new("/dev/shm");
     let c_dir = std::ffi::CString::new("/dev/shm").unwrap();
-    // SAFETY: all-zero is a valid `statvfs`; the call only writes into it.
-    let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: a NUL-terminated path and a pointer to a `statvfs` that outlives the call.
-    assert_eq!(unsafe { libc::statvfs(c_dir.as_ptr(), &mut stats) }, 0);
-    let total: u64 = stats.f_blocks * stats.f_frsize;
+    // SAFETY: all-zero is a valid `statvfs64`; the call only writes into it.
+    let mut stats: libc::statvfs64 = unsafe { std::mem::zeroed() };
+    // SAFETY: a NUL-terminated path and a pointer to a `statvfs64` that outlives the call.
+    assert_eq!(unsafe { libc::statvfs64(c_dir.as_ptr(), &mut stats) }, 0);
+    // `f_frsize` is a `c_ulong`: 32 bits on 32-bit targets.
+    #[allow(clippy::useless_conversion)]
+    let total: u64 = stats.f_blocks * u64::from(stats.f_frsize);
     if total == 0 {
         // An unlimited tmpfs: the kernel would allocate memory until it ran out.
         eprintln!("skipped: /dev/shm has no size limit");

@@ -282,7 +282,7 @@ fn outcome<T>(result: &std::io::Result<T>) -> String {
 }
 
 /// File size limit of the `create-over-fsize` helper: a quarter of the queue it creates.
-const FSIZE_LIMIT: u64 = 1 << 20;
+const FSIZE_LIMIT: libc::rlim_t = 1 << 20;
 
 /// The `create-over-fsize` helper: creates a 4 MiB queue under a 1 MiB `RLIMIT_FSIZE` (set
 /// by the parent) and prints what `create` returned.

@@ -205,12 +205,11 @@ fn wait_until_exited(pid: u32, limit: Duration) {
     };
     // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    let Ok(fd) = i32::try_from(fd) else {
-        return;
+    // -1: no such process, gone already.
+    let fd = match libc::c_int::try_from(fd) {
+        Ok(fd) if fd >= 0 => fd,
+        _ => return,
     };
-    if fd < 0 {
-        return; // no such process: gone already
-    }
     // SAFETY: `fd` is a new descriptor that nothing else owns.
     let pidfd = unsafe { OwnedFd::from_raw_fd(fd) };
     let deadline = std::time::Instant::now() + limit;
