@@ -14,17 +14,10 @@ const MAGIC: u64 = u64::from_le_bytes(*b"anyipcR1");
 const VERSION: u32 = 1;
 /// Bytes before the user's data.
 const HEADER_LEN: usize = 64;
-/// Largest region: 1 TiB (it is sparse until written), 1 GiB on 32-bit targets, whose
-/// address space is 4 GiB in all.
-#[cfg(target_pointer_width = "64")]
-const MAX_SIZE: usize = 1 << 40;
-#[cfg(not(target_pointer_width = "64"))]
-const MAX_SIZE: usize = 1 << 30;
-/// [`MAX_SIZE`] in words, for errors and docs.
-#[cfg(target_pointer_width = "64")]
-const MAX_SIZE_TEXT: &str = "1 TiB";
-#[cfg(not(target_pointer_width = "64"))]
-const MAX_SIZE_TEXT: &str = "1 GiB";
+/// Largest region: 1 TiB (it is sparse until written), 1 GiB on 32-bit targets.
+const MAX_SIZE: usize = sys::MAX_REGION.0;
+/// [`MAX_SIZE`] in words, for errors.
+const MAX_SIZE_TEXT: &str = sys::MAX_REGION.1;
 /// How long one futex wait sleeps before it looks whether its future was dropped.
 const WAIT_SLICE: Duration = Duration::from_millis(100);
 
