@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | `tcp`, `udp` | `host:port` (IPv6 in brackets, with a zone as `[fe80::1%25eth0]`; port 0 = any free port when binding, `InvalidInput` when connecting) | `tcp://127.0.0.1:7000` |
 //! | `unix` | a path, or `@name` for a Linux abstract name | `unix:///run/app.sock` |
-//! | `fifo`, `file` | a path | `fifo:///tmp/app.fifo` |
+//! | `fifo`, `file` | a path (`fifo://` + `/tmp/app.fifo`; a relative one has no leading `/`) | `fifo:///tmp/app.fifo` |
 //! | `pipe`, `shm`, `mq`, `mem` | a name | `shm://orders` |
 //! | `stdio` | nothing | `stdio://` |
 //!
@@ -14,6 +14,10 @@
 //! A name has 1 to 64 ASCII letters, digits, `.`, `_` or `-`, and does not start with `.` or
 //! `-`. Paths may hold `%XX` escapes (`%20` for a space, `%3F` for `?`), which decode to
 //! UTF-8; [`Endpoint::from_path`] makes the endpoint of a [`Path`] and escapes what needs it.
+//!
+//! The address of a path-based URL is the path itself: there is no host part, and
+//! `file://localhost/tmp/x` (RFC 8089's host form of `/tmp/x`) is refused, saying to write
+//! `file:///tmp/x`.
 //!
 //! # Options
 //! Which scheme takes which query option, and the values each takes, is the table in the

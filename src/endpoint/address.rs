@@ -65,6 +65,13 @@ impl Address {
                         "a path is missing; write it as {scheme}:///absolute/path"
                     ));
                 }
+                if let Some(rest) = localhost_prefix(text) {
+                    return Err(format!(
+                        "`{scheme}://localhost/…` names a host, which these URLs do not take \
+                         (the path starts right after `{scheme}://`): write {scheme}://{rest} \
+                         for that absolute path, or {scheme}://./{text} for a relative one"
+                    ));
+                }
                 Ok(Address::Path(PathBuf::from(percent_decode(text)?)))
             }
             AddressShape::Name => {
@@ -75,6 +82,25 @@ impl Address {
             AddressShape::Empty => Err(format!("{scheme}:// takes no address, found `{text}`")),
         }
     }
+}
+
+/// If `text`, a path-based URL's address as written, is `localhost` or starts with
+/// `localhost/` (any case), the rest from that `/` on (`/` alone for `localhost`).
+///
+/// RFC 8089 reads `file://localhost/tmp/x` as the absolute path `/tmp/x`; the grammar here
+/// reads everything after `scheme://` as the path, so it would be the relative path
+/// `localhost/tmp/x`, silently created in the working directory. It is refused instead.
+fn localhost_prefix(text: &str) -> Option<&str> {
+    const HOST: &str = "localhost";
+    let head = text.get(..HOST.len())?;
+    let rest = &text[HOST.len()..];
+    (head.eq_ignore_ascii_case(HOST) && (rest.is_empty() || rest.starts_with('/'))).then(|| {
+        if rest.is_empty() {
+            "/"
+        } else {
+            rest
+        }
+    })
 }
 
 fn check_abstract_name(name: &str) -> Result<(), String> {
@@ -237,13 +263,15 @@ impl fmt::Display for Address {
             Address::HostPort { host, port } => write!(f, "{host}:{port}"),
             Address::Path(path) => {
                 let path = path.to_string_lossy();
-                // A leading `@` would read back as an abstract name.
-                match path.strip_prefix('@') {
-                    Some(rest) => {
-                        f.write_str("%40")?;
-                        percent_encode(rest, f)
+                // A leading `@` would read back as an abstract name, and a relative path
+                // starting with `localhost` as the host form of a file URL, which is refused:
+                // their first character is escaped.
+                match path.chars().next() {
+                    Some(first) if first == '@' || localhost_prefix(&path).is_some() => {
+                        write!(f, "%{:02X}", first as u32)?;
+                        percent_encode(&path[1..], f)
                     }
-                    None => percent_encode(&path, f),
+                    _ => percent_encode(&path, f),
                 }
             }
             Address::Abstract(name) => {

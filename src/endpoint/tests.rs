@@ -261,6 +261,10 @@ fn from_path_spells_what_a_url_misreads() {
         ("@name", "file://%40name"),
         ("/tmp/caf\u{e9}/\u{4e16}", "file:///tmp/caf\u{e9}/\u{4e16}"),
         ("relative/x&y=z", "file://relative/x&y=z"),
+        // Written plainly, these would be refused as the host form of a file URL.
+        ("localhost/x", "file://%6Cocalhost/x"),
+        ("LocalHost", "file://%4CocalHost"),
+        ("localhost.d/x", "file://localhost.d/x"),
     ] {
         let e = Endpoint::from_path(Scheme::File, path).unwrap();
         assert_eq!(e.to_string(), url, "{path:?}");
@@ -276,6 +280,44 @@ fn from_path_spells_what_a_url_misreads() {
     let at = Endpoint::from_path(Scheme::Unix, "@name").unwrap();
     assert_eq!(at.address(), &Address::Path(PathBuf::from("@name")));
     assert_eq!(Endpoint::parse(&at.to_string()).unwrap(), at);
+}
+
+/// `file://localhost/tmp/x` is `/tmp/x` to RFC 8089 and would be the relative path
+/// `localhost/tmp/x` here: refused, saying what to write instead.
+#[test]
+fn a_localhost_host_is_refused_with_the_urls_to_write() {
+    use super::ParseErrorKind;
+    for (url, absolute, relative) in [
+        (
+            "file://localhost/var/log/app",
+            "file:///var/log/app",
+            "file://./localhost/var/log/app",
+        ),
+        (
+            "unix://LOCALHOST/run/a.sock?mode=0600",
+            "unix:///run/a.sock",
+            "unix://./LOCALHOST/run/a.sock",
+        ),
+        ("fifo://localhost", "fifo:///", "fifo://./localhost"),
+    ] {
+        let err = Endpoint::parse(url).unwrap_err();
+        assert!(
+            matches!(err.kind(), ParseErrorKind::InvalidAddress { .. }),
+            "{url}: {err}"
+        );
+        let text = err.to_string();
+        assert!(text.contains(absolute) && text.contains(relative), "{text}");
+        // What the message says to write is taken.
+        let path = Endpoint::parse(relative).unwrap();
+        assert!(path.path().unwrap().starts_with("./"), "{relative}");
+    }
+    for url in [
+        "file://localhost.d/x",
+        "file://localhostx",
+        "file://./localhost/x",
+    ] {
+        assert!(Endpoint::parse(url).is_ok(), "{url}");
+    }
 }
 
 #[test]
