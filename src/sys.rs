@@ -77,17 +77,12 @@ pub(crate) use crc32c_other::crc32c_with_head;
 // (used as `sys::shm::…`).
 #[cfg(target_os = "linux")]
 pub(crate) mod linux_shm;
+// Futex waits and wakes on words in shared mappings (mq:// queues, named regions).
+#[cfg(target_os = "linux")]
+mod linux_futex;
 // Named regions and mq:// segments: a fault on a file another process shrank becomes an
 // error.
 #[cfg(target_os = "linux")]
 pub(crate) mod linux_sigbus;
 #[cfg(target_os = "linux")]
 pub(crate) use linux_shm as shm;
-
-/// The largest shared-memory region, and the same in words: 1 TiB on 64-bit targets (a
-/// region is sparse until written), 1 GiB on 32-bit ones, whose address space is 4 GiB in all.
-#[cfg(target_pointer_width = "64")]
-pub(crate) const MAX_REGION: (usize, &str) = (1 << 40, "1 TiB");
-/// The largest shared-memory region, and the same in words.
-#[cfg(not(target_pointer_width = "64"))]
-pub(crate) const MAX_REGION: (usize, &str) = (1 << 30, "1 GiB");

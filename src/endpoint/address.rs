@@ -94,13 +94,8 @@ fn localhost_prefix(text: &str) -> Option<&str> {
     const HOST: &str = "localhost";
     let head = text.get(..HOST.len())?;
     let rest = &text[HOST.len()..];
-    (head.eq_ignore_ascii_case(HOST) && (rest.is_empty() || rest.starts_with('/'))).then(|| {
-        if rest.is_empty() {
-            "/"
-        } else {
-            rest
-        }
-    })
+    let is_host = head.eq_ignore_ascii_case(HOST) && (rest.is_empty() || rest.starts_with('/'));
+    is_host.then_some(if rest.is_empty() { "/" } else { rest })
 }
 
 fn check_abstract_name(name: &str) -> Result<(), String> {

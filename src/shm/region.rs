@@ -15,9 +15,9 @@ const VERSION: u32 = 1;
 /// Bytes before the user's data.
 const HEADER_LEN: usize = 64;
 /// Largest region: 1 TiB (it is sparse until written), 1 GiB on 32-bit targets.
-const MAX_SIZE: usize = sys::MAX_REGION.0;
+const MAX_SIZE: usize = sys::shm::MAX_REGION.0;
 /// [`MAX_SIZE`] in words, for errors.
-const MAX_SIZE_TEXT: &str = sys::MAX_REGION.1;
+const MAX_SIZE_TEXT: &str = sys::shm::MAX_REGION.1;
 /// How long one futex wait sleeps before it looks whether its future was dropped.
 const WAIT_SLICE: Duration = Duration::from_millis(100);
 
@@ -581,7 +581,7 @@ impl Region {
         // A shrunk file wakes no one (read, write and wait report it).
         let _ = self.mapped.guarded(&self.name, || {
             signals.fetch_add(1, Ordering::Release);
-            sys::shm::futex_wake_all(signals);
+            sys::shm::futex_wake(signals, u32::MAX);
         });
     }
 

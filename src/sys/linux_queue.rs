@@ -6,8 +6,9 @@ use std::io;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU32;
 use std::time::Duration;
+
+pub(crate) use super::linux_futex::{futex_wait, futex_wake};
 
 // A segment file another process shrank: accesses to its mapping run guarded, so that the
 // SIGBUS is an error of the operation rather than the end of the process.
@@ -173,46 +174,6 @@ pub(crate) fn release_liveness(file: &File, token: u32) {
 /// Whether some open file description (of a live process) holds the liveness byte of `token`.
 pub(crate) fn liveness_held(file: &File, token: u32) -> io::Result<bool> {
     Ok(ofd_lock(file, libc::F_OFD_GETLK, libc::F_WRLCK, token)? != libc::F_UNLCK)
-}
-
-/// Sleeps while `*word == expected`, for at most `timeout`. Spurious returns are allowed;
-/// callers re-check their condition.
-pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, timeout: Duration) {
-    let ts = libc::timespec {
-        tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
-        // Always < 1e9, so the kernel never refuses it (the raw_sync defect).
-        tv_nsec: timeout.subsec_nanos() as libc::c_long,
-    };
-    // SAFETY: `word` is a live, aligned u32 (in a shared mapping: no FUTEX_PRIVATE_FLAG);
-    // the kernel only reads it and `ts`, which outlives the call.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAIT,
-            expected,
-            &ts as *const libc::timespec,
-            std::ptr::null::<u32>(),
-            0u32,
-        );
-    }
-}
-
-/// Wakes up to `count` threads of any process sleeping in [`futex_wait`] on `word`.
-pub(crate) fn futex_wake(word: &AtomicU32, count: u32) {
-    let count = libc::c_int::try_from(count).unwrap_or(libc::c_int::MAX);
-    // SAFETY: as in `futex_wait`; FUTEX_WAKE does not touch the word's value.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAKE,
-            count,
-            std::ptr::null::<libc::timespec>(),
-            std::ptr::null::<u32>(),
-            0u32,
-        );
-    }
 }
 
 /// The CPU this thread runs on now (it may move at any moment), or `u32::MAX` if unknown.

@@ -5,6 +5,7 @@
 //! `set`/`wait` leaves it locked forever) and it builds `&mut` over shared memory. A futex word
 //! or a byte on a socket holds no lock, so a dead peer cannot wedge the living.
 
+pub(crate) use super::linux_futex::{futex_wait, futex_wake};
 pub(crate) use super::unix::{try_flock, try_flock_shared, unlock_flock, OwnerLock};
 use std::ffi::CString;
 use std::fs::File;
@@ -12,8 +13,6 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU32;
-use std::time::Duration;
 
 /// Seals every shared mapping carries: its size can never change again, so no peer can make
 /// our accesses fault (SIGBUS) by truncating it.
@@ -222,40 +221,6 @@ pub(crate) fn recv_with_fds(
     Ok((n as usize, fds))
 }
 
-/// Wakes every process waiting on the futex word at `word` (shared, not process-private).
-pub(crate) fn futex_wake_all(word: &AtomicU32) {
-    // SAFETY: FUTEX_WAKE only uses the address as a key; `word` is a live, aligned u32.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAKE,
-            i32::MAX,
-            std::ptr::null::<libc::timespec>(),
-        );
-    }
-}
-
-/// Sleeps while the futex word at `word` holds `expected`, at most `timeout`. Returns early on
-/// a wake, a changed value, a signal or a spurious wake-up; the caller re-checks.
-pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, timeout: Duration) {
-    let ts = libc::timespec {
-        tv_sec: timeout.as_secs().min(i32::MAX as u64) as libc::time_t,
-        tv_nsec: timeout.subsec_nanos() as libc::c_long,
-    };
-    // SAFETY: FUTEX_WAIT reads the live, aligned u32 at `word` atomically and sleeps;
-    // `ts` is a valid relative timeout that outlives the call.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAIT,
-            expected,
-            &ts as *const libc::timespec,
-        );
-    }
-}
-
 /// 64 random bits from the kernel.
 pub(crate) fn random_u64() -> io::Result<u64> {
     let mut value: u64 = 0;
@@ -280,6 +245,14 @@ pub(crate) fn current_uid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() }
 }
+
+/// The largest shared-memory region, and the same in words: 1 TiB on 64-bit targets (a
+/// region is sparse until written), 1 GiB on 32-bit ones, whose address space is 4 GiB in all.
+#[cfg(target_pointer_width = "64")]
+pub(crate) const MAX_REGION: (usize, &str) = (1 << 40, "1 TiB");
+/// The largest shared-memory region, and the same in words.
+#[cfg(not(target_pointer_width = "64"))]
+pub(crate) const MAX_REGION: (usize, &str) = (1 << 30, "1 GiB");
 
 /// Where named regions live: `/dev/shm` (memory, not disk), or the private directory when
 /// this system has no `/dev/shm`.

@@ -20,8 +20,8 @@ impl SlowExecChild {
             let mut command = std::process::Command::new("true");
             let fd = tell.as_raw_fd();
             let pause = libc::timespec {
-                tv_sec: hold.as_secs() as libc::time_t,
-                tv_nsec: hold.subsec_nanos() as libc::c_long,
+                tv_sec: hold.as_secs() as _,
+                tv_nsec: hold.subsec_nanos() as _,
             };
             // SAFETY: write and nanosleep are async-signal-safe; the closure touches only
             // its own copies of a descriptor number (open in the child until it execs) and
