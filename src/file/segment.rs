@@ -202,14 +202,15 @@ pub(crate) fn lock_writer_with(
     )))
 }
 
-/// Creates the log directory `dir` with its missing ancestors (`mkdir -p`), private to its
-/// owner. When `durable` (`fsync` is not `never`), fsyncs the parent of each directory it
+/// Creates the log directory `dir` with its missing ancestors (`mkdir -p`), each private to
+/// its owner (0700 on Unix, whatever the umask). When `durable` (`fsync` is not `never`), fsyncs the parent of each directory it
 /// created before returning, so that the new directories' entries survive a crash with the
 /// segments and cursors synced in them (each of which fsyncs `dir` itself, not its parent).
 /// Returns the directories it fsynced, outermost first.
 ///
 /// # Errors
-/// OS errors creating or syncing.
+/// OS errors creating or syncing; `AlreadyExists` when something other than a directory is
+/// at `dir`.
 pub(crate) fn create_log_dir(dir: &Path, durable: bool) -> io::Result<Vec<PathBuf>> {
     let missing: Vec<&Path> = dir
         .ancestors()
@@ -218,8 +219,23 @@ pub(crate) fn create_log_dir(dir: &Path, durable: bool) -> io::Result<Vec<PathBu
                 && matches!(std::fs::metadata(path), Err(e) if e.kind() == io::ErrorKind::NotFound)
         })
         .collect();
-    crate::sys::create_private_dir(dir)
-        .map_err(|e| os_error("cannot create the log directory", dir, e))?;
+    for created in missing.iter().rev() {
+        // Made meanwhile by another process (`Ok(false)`): the check below tells.
+        crate::sys::create_private_dir(created)
+            .map_err(|e| os_error("cannot create the log directory", created, e))?;
+    }
+    if !std::fs::metadata(dir)
+        .map_err(|e| os_error("cannot create the log directory", dir, e))?
+        .is_dir()
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!(
+                "cannot create the log directory {}: something other than a directory is there",
+                dir.display()
+            ),
+        ));
+    }
     let mut synced = Vec::new();
     if durable {
         for created in missing.iter().rev() {

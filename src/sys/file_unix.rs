@@ -3,7 +3,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::io::AsRawFd;
 use std::path::Path;
 
@@ -258,17 +258,6 @@ pub(crate) fn open_read_write(path: &Path) -> io::Result<File> {
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
         .open(path)?;
     regular_file(file, path)
-}
-
-/// Creates directory `path` (and missing parents) with mode 0700 for the last component.
-///
-/// # Errors
-/// OS errors other than "already exists".
-pub(crate) fn create_private_dir(path: &Path) -> io::Result<()> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)
 }
 
 /// fsyncs directory `path`, so that a file created or renamed in it survives a crash.

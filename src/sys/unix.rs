@@ -485,6 +485,28 @@ pub(crate) fn check_socket_path_len(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Creates the one directory `path` (its parent exists), private to its owner: mode exactly
+/// 0700, whatever the umask. `Ok(false)` if something is at `path` already (not checked: the
+/// caller looks at what it is).
+///
+/// `mkdir(path, 0700)` alone leaves `0700 & !umask`: under a umask such as 177, 0600, a
+/// directory not even its owner can enter (root can, which is why only an unprivileged user
+/// saw binds and `file://` logs fail with `PermissionDenied` there). The umask can only clear
+/// bits, so a `chmod` to 0700 right after puts back the search bit.
+///
+/// # Errors
+/// OS errors of `mkdir` other than "already exists", and of the `chmod`.
+pub(crate) fn create_private_dir(path: &Path) -> io::Result<bool> {
+    match std::fs::DirBuilder::new().mode(0o700).create(path) {
+        Ok(()) => {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))?;
+            Ok(true)
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Staging directories made by this process so far: the suffix of the next one's name.
 static STAGING_DIRS: AtomicU32 = AtomicU32::new(0);
 
@@ -498,13 +520,18 @@ fn create_staging_dir(parent: &Path) -> io::Result<PathBuf> {
             std::process::id(),
             STAGING_DIRS.fetch_add(1, Ordering::Relaxed)
         ));
-        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
-            Ok(()) => return Ok(dir),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
-            Err(e) => return Err(e),
+        if create_private_dir(&dir)? {
+            return Ok(dir);
         }
+        last = Some(dir);
     }
-    Err(last.unwrap_or_else(|| io::Error::other("no staging directory name was free")))
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!(
+            "no staging directory name was free (the last tried: {})",
+            last.map_or_else(String::new, |dir| dir.display().to_string())
+        ),
+    ))
 }
 
 /// Binds the staged socket `staged` (in `dir`). The staging path is longer than the path the

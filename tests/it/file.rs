@@ -2321,3 +2321,48 @@ async fn a_plain_files_failed_write_names_it_once() {
     })
     .await
 }
+
+/// A log made under umask 177 is private and usable: the log directory, its missing parents
+/// and the runtime directory's index of logs are 0700 (a plain `mkdir 0700` made them 0600,
+/// which no one but root can enter, and the producer failed with `PermissionDenied`). The
+/// producer and the consumer run as an ordinary user (`nobody` when the tests run as root).
+#[cfg(unix)]
+#[tokio::test]
+async fn a_log_made_under_umask_177_is_private_and_usable() {
+    use std::os::unix::fs::PermissionsExt;
+    watchdog(60, async {
+        let anyipc = crate::util::SharedAnyipc::new("file-umask");
+        let (runtime, home) = (anyipc.dir().join("run"), anyipc.dir().join("home"));
+        let log = home.join("a/b/log");
+        let url = format!("file://{}", log.display());
+        // `$1` is the URL.
+        let umask_177 = |args: &str| {
+            let mut command = Command::new("sh");
+            command
+                .arg("-c")
+                .arg(format!("umask 177; exec \"$0\" {args}"))
+                .arg(anyipc.bin())
+                .arg(&url)
+                .env("XDG_RUNTIME_DIR", &runtime)
+                .stdin(Stdio::null());
+            command
+        };
+        let mut send = umask_177("send \"$1\" one two");
+        let uid = crate::util::unprivileged(&mut send);
+        crate::util::private_dir_of(&runtime, uid);
+        crate::util::private_dir_of(&home, uid);
+        let sent = send.output().await.unwrap();
+        assert!(sent.status.success(), "{sent:?}");
+        let index = runtime.join("anyipc/logs");
+        for dir in [home.join("a"), home.join("a/b"), log, index] {
+            let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+            assert_eq!(mode & 0o7777, 0o700, "{}", dir.display());
+        }
+        let mut listen = umask_177("listen \"$1?follow=false\"");
+        crate::util::unprivileged(&mut listen);
+        let listened = listen.output().await.unwrap();
+        assert!(listened.status.success(), "{listened:?}");
+        assert_eq!(String::from_utf8_lossy(&listened.stdout), "one\ntwo\n");
+    })
+    .await;
+}

@@ -358,6 +358,8 @@ async fn kill_9_of_a_client_mid_message_is_seen_within_a_second() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousand_clients_nothing_lost_and_fds_back() {
+    // 1,000 clients here and 1,000 connections in the server, which inherits the limit.
+    crate::util::raise_fd_limit();
     let secs = stress_secs();
     watchdog(secs + 120, async move {
         const CLIENTS: u32 = 1000;

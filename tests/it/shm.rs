@@ -893,42 +893,50 @@ async fn example_pairs_run() {
 }
 
 /// The runtime directory an `shm://` name lives in is 0700 whatever the umask (under umask
-/// 177 a plain `mkdir 0700` makes it 0600, which no one can enter), and a directory that
-/// cannot be made is named in the error.
+/// 177 a plain `mkdir 0700` makes it 0600, which no one but root can enter), so is the
+/// directory a socket is staged in while it is bound, and a directory that cannot be made is
+/// named in the error. The listener and the sender run as an ordinary user (`nobody` when
+/// the tests run as root, whom a 0600 directory does not stop).
 #[tokio::test]
 async fn the_runtime_dir_is_usable_under_any_umask_and_named_when_it_cannot_be_made() {
     use std::os::unix::fs::PermissionsExt;
     watchdog(60, async {
-        let runtime = crate::util::TempDir::new("shm-umask");
-        let listen = Command::new("sh")
+        let anyipc = crate::util::SharedAnyipc::new("shm-umask");
+        let runtime = anyipc.dir().join("run");
+        let mut listen = Command::new("sh");
+        listen
             .arg("-c")
             .arg("umask 177; exec \"$0\" listen shm://umask-probe --count 1")
-            .arg(crate::util::anyipc_bin())
-            .env("XDG_RUNTIME_DIR", runtime.path())
+            .arg(anyipc.bin())
+            .env("XDG_RUNTIME_DIR", &runtime)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let dir = runtime.path().join("anyipc");
+            .kill_on_drop(true);
+        let uid = crate::util::unprivileged(&mut listen);
+        crate::util::private_dir_of(&runtime, uid);
+        let mut listen = listen.spawn().unwrap();
+        let dir = runtime.join("anyipc");
         let socket = dir.join("shm-umask-probe.sock");
         while !socket.exists() {
+            if listen.try_wait().unwrap().is_some() {
+                let out = listen.wait_with_output().await.unwrap();
+                panic!("the listener ended before it was bound: {out:?}");
+            }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
         assert_eq!(mode & 0o7777, 0o700, "{}", dir.display());
-        let sent = Command::new(crate::util::anyipc_bin())
-            .args(["send", "shm://umask-probe", "through"])
-            .env("XDG_RUNTIME_DIR", runtime.path())
-            .output()
-            .await
-            .unwrap();
+        let mut send = Command::new(anyipc.bin());
+        send.args(["send", "shm://umask-probe", "through"])
+            .env("XDG_RUNTIME_DIR", &runtime);
+        crate::util::unprivileged(&mut send);
+        let sent = send.output().await.unwrap();
         assert!(sent.status.success(), "{sent:?}");
         let listened = listen.wait_with_output().await.unwrap();
         assert!(listened.status.success(), "{listened:?}");
         assert_eq!(String::from_utf8_lossy(&listened.stdout), "through\n");
 
-        let missing = runtime.path().join("missing");
+        let missing = runtime.join("missing");
         let refused = Command::new(crate::util::anyipc_bin())
             .args(["listen", "shm://umask-probe"])
             .env("XDG_RUNTIME_DIR", &missing)

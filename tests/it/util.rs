@@ -406,3 +406,81 @@ impl ChildStarter {
         self.thread.join().unwrap()
     }
 }
+
+/// An `anyipc` a child may run as any user, and the directory it is in: a copy of
+/// [`anyipc_bin`] in a fresh world-readable directory (the build's own may sit under a
+/// directory only its owner can enter, such as `/root`).
+#[cfg(unix)]
+pub(crate) struct SharedAnyipc {
+    dir: TempDir,
+    bin: PathBuf,
+}
+
+#[cfg(unix)]
+impl SharedAnyipc {
+    pub(crate) fn new(prefix: &str) -> SharedAnyipc {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = TempDir::new(prefix);
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let bin = dir.path().join("anyipc");
+        std::fs::copy(anyipc_bin(), &bin).expect("copy the anyipc binary");
+        SharedAnyipc { dir, bin }
+    }
+
+    /// The copy of the binary.
+    pub(crate) fn bin(&self) -> &std::path::Path {
+        &self.bin
+    }
+
+    /// The directory the copy is in (removed with it).
+    pub(crate) fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
+/// Makes `command` run as `nobody` (uid and gid 65534) when this process is root, so that the
+/// permission checks root bypasses apply to it as they do to every other user; returns the
+/// uid it will run as. Its program must be one any user may run ([`SharedAnyipc`]).
+#[cfg(unix)]
+pub(crate) fn unprivileged(command: &mut tokio::process::Command) -> u32 {
+    const NOBODY: u32 = 65534;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    if uid != 0 {
+        return uid;
+    }
+    command.uid(NOBODY).gid(NOBODY);
+    NOBODY
+}
+
+/// Makes directory `path`, 0700 and owned by `uid` (a runtime directory for a child running
+/// as that user).
+#[cfg(unix)]
+pub(crate) fn private_dir_of(path: &std::path::Path, uid: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir(path).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::chown(path, Some(uid), Some(uid)).unwrap();
+}
+
+/// Raises this process's soft limit on open descriptors to its hard limit (at most 65,536),
+/// as servers do; children started afterwards inherit it. Best effort: a limit it cannot
+/// raise stays. A login's usual soft limit, 1,024, is under what the many-client tests take
+/// with the tests that run beside them (a non-root run saw `EMFILE` spawning a helper).
+#[cfg(unix)]
+pub(crate) fn raise_fd_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the limit into the struct, which outlives the call.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return;
+    }
+    let target = limit.rlim_max.min(65_536);
+    if limit.rlim_cur < target {
+        limit.rlim_cur = target;
+        // SAFETY: setrlimit reads the struct, which outlives the call.
+        let _ = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
+    }
+}

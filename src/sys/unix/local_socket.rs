@@ -14,7 +14,7 @@ use super::{LinkedSocket, OwnerLock, MAX_SOCKET_PATH};
 use crate::PeerCredentials;
 use std::future::Future;
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
@@ -39,23 +39,12 @@ pub(crate) fn runtime_dir(create: bool) -> io::Result<PathBuf> {
         _ => std::env::temp_dir().join(format!("anyipc-{uid}")),
     };
     if create {
-        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
-            // The umask may have cleared owner bits; it can never have added any.
-            Ok(()) => std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
-                .map_err(|e| {
-                    io::Error::new(
-                        e.kind(),
-                        format!("making the runtime directory {} 0700: {e}", dir.display()),
-                    )
-                })?,
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => {
-                return Err(io::Error::new(
-                    e.kind(),
-                    format!("creating the runtime directory {}: {e}", dir.display()),
-                ))
-            }
-        }
+        super::create_private_dir(&dir).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("creating the runtime directory {}: {e}", dir.display()),
+            )
+        })?;
     }
     let meta = std::fs::symlink_metadata(&dir).map_err(|e| {
         io::Error::new(

@@ -8,7 +8,6 @@
 
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 /// The subdirectory of the runtime directory that holds the index.
@@ -74,10 +73,7 @@ fn drop_entries_of_gone_logs(index: &Path) {
 /// `<runtime dir>/logs`, created 0700 inside the checked private runtime directory.
 fn index_dir() -> io::Result<PathBuf> {
     let index = super::local_socket::runtime_dir(true)?.join(LOGS);
-    match std::fs::DirBuilder::new().mode(0o700).create(&index) {
-        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
-        _ => {}
-    }
+    super::create_private_dir(&index)?;
     if !std::fs::symlink_metadata(&index)?.is_dir() {
         return Err(io::Error::new(
             io::ErrorKind::AlreadyExists,
