@@ -1764,3 +1764,40 @@ fn port_of_reads_urls() {
     assert_eq!(port_of("tcp://127.0.0.1:4242?framing=raw"), 4242);
     assert_eq!(port_of("udp://[::1]:53"), 53);
 }
+
+/// `anyipc` raises its soft limit on open descriptors to the hard one, as servers do: a
+/// `listen` started under `ulimit -Sn 64` serves 200 connections at once.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_command_raises_its_descriptor_limit_to_the_hard_one() {
+    use futures::StreamExt;
+    watchdog(60, async {
+        crate::util::raise_fd_limit();
+        let script = "ulimit -Sn 64; exec \"$0\" listen tcp://127.0.0.1:0 --echo";
+        let mut listener = Spawned::start("sh", &["-c", script, anyipc_bin()]);
+        let url = listener.stderr_after("listening on ").await;
+        let limits = std::fs::read_to_string(format!("/proc/{}/limits", listener.id())).unwrap();
+        let line = limits
+            .lines()
+            .find(|line| line.starts_with("Max open files"))
+            .unwrap();
+        // "Max open files  SOFT  HARD  files"
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let hard: u64 = fields[4].parse().unwrap();
+        assert_eq!(
+            fields[3].parse::<u64>().unwrap(),
+            hard.min(1 << 20),
+            "{line}"
+        );
+        let mut conns = Vec::new();
+        for _ in 0..200 {
+            conns.push(anyipc::connect(&url).await.unwrap());
+        }
+        for (i, conn) in conns.iter_mut().enumerate() {
+            let msg = bytes::Bytes::from(i.to_string());
+            conn.send(msg.clone()).await.unwrap();
+            assert_eq!(conn.next().await.unwrap().unwrap(), msg);
+        }
+    })
+    .await;
+}

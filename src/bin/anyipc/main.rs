@@ -12,6 +12,7 @@ mod cli_error;
 mod completions;
 mod duration_arg;
 mod endpoint_arg;
+mod fd_limit;
 mod listen;
 mod listen_kept;
 #[cfg(target_os = "linux")]
@@ -97,6 +98,7 @@ fn main() -> ExitCode {
         Err(err) => return CliError::from_clap(err).report(&help),
     };
     init_tracing();
+    fd_limit::raise();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
