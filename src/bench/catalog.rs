@@ -1,5 +1,5 @@
 use super::Target;
-use crate::endpoint::MAX_UDP_PAYLOAD;
+use crate::endpoint::{DEFAULT_MAX_FRAME, MAX_UDP_PAYLOAD};
 use std::io;
 use std::path::Path;
 
@@ -142,7 +142,8 @@ impl TransportSpec {
         }
     }
 
-    /// The target to listen on, `{dir}` and `{unique}` filled in.
+    /// The target to listen on, `{dir}` and `{unique}` filled in, and `{max_message}` with the
+    /// transport's largest message ([`max_message`](Self::max_message); 8 MiB without one).
     ///
     /// ```
     /// use anyipc::bench::{Target, TransportSpec, TRANSPORTS};
@@ -162,9 +163,40 @@ impl TransportSpec {
     /// # Errors
     /// `InvalidInput` when the result is not a valid target.
     pub fn target(&self, unique: &str, dir: &Path) -> io::Result<Target> {
+        self.filled_in(unique, dir, self.max_message.unwrap_or(DEFAULT_MAX_FRAME))
+    }
+
+    /// The target to listen on for a run whose messages are at most `largest` bytes: as
+    /// [`target`](Self::target), but `{max_message}` is `largest` (at least 4 KiB, room for
+    /// the run's control messages; at most the transport's own largest). An `mq` queue
+    /// reserves capacity × `max_message_len` of `/dev/shm` when it is made: 128 MiB for
+    /// 1 MiB messages, more than the 64 MiB a container's `/dev/shm` has by default, where
+    /// `anyipc tour`, which sends 4 KiB at most, needs 512 KiB.
+    ///
+    /// ```
+    /// use anyipc::bench::TRANSPORTS;
+    /// use std::path::Path;
+    ///
+    /// let mq = TRANSPORTS.iter().find(|t| t.name == "mq").unwrap();
+    /// let small = mq.target_for("run-8", Path::new("/tmp/run-8"), 64)?;
+    /// assert!(small.to_string().contains("max_message_len=4KiB"), "{small}");
+    /// let large = mq.target_for("run-8", Path::new("/tmp/run-8"), 1 << 20)?;
+    /// assert!(large.to_string().contains("max_message_len=1MiB"), "{large}");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `InvalidInput` when the result is not a valid target.
+    pub fn target_for(&self, unique: &str, dir: &Path, largest: usize) -> io::Result<Target> {
+        let most = self.max_message.unwrap_or(DEFAULT_MAX_FRAME);
+        self.filled_in(unique, dir, largest.max(4096).min(most))
+    }
+
+    fn filled_in(&self, unique: &str, dir: &Path, max_message: usize) -> io::Result<Target> {
         self.url
             .replace("{dir}", &dir.display().to_string())
             .replace("{unique}", unique)
+            .replace("{max_message}", &max_message.to_string())
             .parse()
     }
 }
@@ -210,12 +242,12 @@ pub const TRANSPORTS: &[TransportSpec] = &[
         "shm:// with busy_poll=true: spins instead of sleeping while it waits (lower latency, \
          one busy core)",
     ),
-    // Every slot reserves max_message_len: 128 × 1 MiB of /dev/shm per queue at most (pages
-    // are allocated as they are touched).
+    // Every slot reserves max_message_len of /dev/shm when the queue is made: 128 × the run's
+    // largest message per queue (`target_for`), 128 MiB at 1 MiB.
     TransportSpec::cross_process(
         "mq",
-        "mq://{unique}-to-peer?create=true&capacity=128&max_message_len=1MiB \
-         + mq://{unique}-from-peer?create=true&capacity=128&max_message_len=1MiB",
+        "mq://{unique}-to-peer?create=true&capacity=128&max_message_len={max_message} \
+         + mq://{unique}-from-peer?create=true&capacity=128&max_message_len={max_message}",
     )
     .max_message(1 << 20)
     .note("two queues, one each way"),

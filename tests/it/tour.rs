@@ -215,3 +215,40 @@ async fn a_stopped_tour_leaves_no_name_of_its_peers() {
         assert!(stderr.contains("interrupted"), "{stderr}");
     }
 }
+
+/// `anyipc tour` runs in the 64 MiB `/dev/shm` a container has by default: its mq probe made
+/// two queues of 128 MiB (1 MiB slots, for messages of 4 KiB at most) and failed there. Run
+/// in a mount namespace of its own, with a 64 MiB tmpfs on `/dev/shm`, where this process may
+/// make one (root, with `unshare`); skipped, saying so, where not.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_tour_runs_in_a_containers_64_mib_dev_shm() {
+    use tokio::process::Command;
+    const SMALL_SHM: &str = "mount -t tmpfs -o size=64m tmpfs /dev/shm";
+    let probe = Command::new("unshare")
+        .args(["-m", "sh", "-c", SMALL_SHM])
+        .output()
+        .await;
+    if !probe.as_ref().is_ok_and(|out| out.status.success()) {
+        println!("skipped: no mount namespace with a tmpfs of its own here: {probe:?}");
+        return;
+    }
+    let runtime = TempDir::new("tour-small-shm");
+    let script = format!("{SMALL_SHM} && exec \"$0\" tour");
+    let tour = Command::new("unshare")
+        .args(["-m", "sh", "-c", &script, anyipc_bin()])
+        .env("XDG_RUNTIME_DIR", runtime.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .output();
+    let output = watchdog(120, tour).await.expect("run anyipc tour");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mq = stdout.lines().find(|line| line.starts_with("| mq "));
+    assert!(
+        output.status.success() && mq.is_some_and(|row| row.starts_with("| mq | ok |")),
+        "anyipc tour in a 64 MiB /dev/shm ({}):\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -144,7 +144,9 @@ async fn tour_one(spec: &TransportSpec, dir: &Path, stop: &mut StopSignals) -> O
     // Set up, the peer started: not raced with the stop signals (one that comes meanwhile is
     // kept for `recv`), so that a peer process is never killed halfway.
     let set_up = async {
-        let target = spec.target(&unique, dir)?;
+        // Sized for its messages: an mq queue reserves a slot of the largest one per message.
+        let largest = LATENCY_SIZE.max(*throughput_size.as_ref().unwrap_or(&THROUGHPUT_SIZE));
+        let target = spec.target_for(&unique, dir, largest)?;
         _resources = RunResources::new(&target);
         let latency = Workload::latency(LATENCY_SIZE, ROUND_TRIPS).with_warmup(ROUND_TRIPS / 10);
         let throughput = Workload::throughput(
