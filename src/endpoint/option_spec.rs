@@ -256,7 +256,7 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
         default: "8KiB",
         meaning: "largest message the created queue holds; creating reserves about \
                   capacity × max_message_len of memory in /dev/shm (StorageFull if it has no \
-                  room)",
+                  room; a container's is 64 MiB unless `docker run --shm-size` says more)",
     },
     OptionSpec {
         key: "priority",
