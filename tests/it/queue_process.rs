@@ -722,6 +722,9 @@ fn kill_rounds(rounds: u32, batched: bool) {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut died_holding_lock = 0;
     let mut next_seq = 1_000_000u32;
+    // On one CPU (`taskset -c 0`) the child never holds the lock while this thread looks,
+    // unless this thread lets it run first.
+    let one_cpu = std::thread::available_parallelism().is_ok_and(|n| n.get() == 1);
     for round in 0..rounds {
         let sender_round = round % 2 == 0;
         let role = match (sender_round, batched) {
@@ -748,6 +751,11 @@ fn kill_rounds(rounds: u32, batched: bool) {
         // The survivor works the queue until the kill, so the child never idles.
         'work: while Instant::now() < kill_at {
             if aimed {
+                if one_cpu {
+                    // The child runs only while this thread waits: wake up at a random
+                    // point of its work (a wake-up preempts it), then look.
+                    std::thread::sleep(Duration::from_micros(20 + rng.below(200)));
+                }
                 for _ in 0..20 {
                     if lock_word(&name) & 0x7fff_ffff == child_pid {
                         break 'work;
