@@ -357,9 +357,8 @@ async fn send_timeout_bounds_a_send_to_a_peer_that_does_not_read() {
 #[tokio::test]
 async fn send_timeout_bounds_send_many_and_a_full_message_queue() {
     watchdog(60, async {
-        let mut listener = anyipc::bind("unix://@anyipc-send-timeout-many")
-            .await
-            .unwrap();
+        let abstract_name = format!("unix://@{}", unique_name("send-timeout-many"));
+        let mut listener = anyipc::bind(abstract_name).await.unwrap();
         let url = format!("{}?send_timeout=200ms", listener.endpoint());
         let mut client = anyipc::connect(&url).await.unwrap();
         let _server = listener.accept().await.unwrap();
