@@ -1302,8 +1302,8 @@ async fn connect_errors_say_nothing_listens_naming_the_url_once() {
         let dir = TempDir::new("cli-nobody");
         let urls = [
             format!("pipe://{}", unique_name("cli-nobody")),
-            format!("unix://{}", dir.join("none.sock")),
-            format!("fifo://{}", dir.join("none.fifo")),
+            dir.url("unix", "none.sock"),
+            dir.url("fifo", "none.fifo"),
         ];
         for url in urls {
             let out = anyipc(&["send", &url, "hi"], b"").await;

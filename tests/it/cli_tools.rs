@@ -238,7 +238,7 @@ async fn bench_json_with_baseline_over_tcp() {
 async fn bench_table_over_unix_and_mem() {
     watchdog(WATCHDOG, async {
         let dir = TempDir::new("cli-bench");
-        let url = format!("unix://{}", dir.join("b.sock"));
+        let url = dir.url("unix", "b.sock");
         let out = ok(
             &[
                 "bench", &url, "--mode", "latency", "--size", "1KiB", "--count", "200",
@@ -279,7 +279,7 @@ async fn bench_one_way_endpoints_and_a_child() {
     watchdog(WATCHDOG, async {
         // A lone FIFO gets a reply FIFO beside it.
         let dir = TempDir::new("cli-bench-fifo");
-        let url = format!("fifo://{}", dir.join("b.fifo"));
+        let url = dir.url("fifo", "b.fifo");
         let out = ok(
             &["bench", &url, "--size", "4092", "--count", "300", "--json"],
             &[],
@@ -507,7 +507,7 @@ async fn bench_pairs_with_any_way_back() {
     watchdog(WATCHDOG, async {
         let dir = TempDir::new("cli-bench-pairs");
         // The way back is a socket the peer connects to once a run has started.
-        let back = format!("unix://{}", dir.join("back.sock"));
+        let back = dir.url("unix", "back.sock");
         let out = ok(
             &[
                 "bench",
@@ -531,7 +531,7 @@ async fn bench_pairs_with_any_way_back() {
 
         // A FIFO to the peer, a socket back; then TCP both ways, port 0 for the way back too.
         for pair in [
-            format!("fifo://{} + {back}", dir.join("to-peer.fifo")),
+            format!("{} + {back}", dir.url("fifo", "to-peer.fifo")),
             "tcp://127.0.0.1:0 + tcp://127.0.0.1:0".to_owned(),
         ] {
             let out = ok(
@@ -651,7 +651,7 @@ async fn bench_start_failures_are_one_line() {
 
         // A peer that cannot bind: its reason, in the one line of the bench.
         let dir = TempDir::new("cli-bench-no-dir");
-        let url = format!("unix://{}", dir.join("missing/b.sock"));
+        let url = dir.url("unix", "missing/b.sock");
         let out = run(&["bench", &url], &[], b"").await;
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -824,7 +824,7 @@ async fn bench_fails_at_once_when_its_peer_dies_mid_run() {
 async fn bridge_forwards_tcp_to_unix_and_reconnects() {
     watchdog(WATCHDOG, async {
         let dir = TempDir::new("cli-bridge");
-        let unix = format!("unix://{}", dir.join("back.sock"));
+        let unix = dir.url("unix", "back.sock");
         let back = Proc::start(&["listen", &unix, "--echo"], &[], false);
         let mut back = back;
         back.stderr_after("listening on ").await;
@@ -929,7 +929,7 @@ async fn bridge_with_the_bound_side_second_and_usage_errors() {
         let dir = TempDir::new("cli-bridge2");
         let mut echo = Proc::start(&["listen", "tcp://127.0.0.1:0", "--echo"], &[], false);
         let tcp = echo.stderr_after("listening on ").await;
-        let unix = format!("unix://{}", dir.join("front.sock"));
+        let unix = dir.url("unix", "front.sock");
         let mut bridge = Proc::start(
             &[
                 "bridge",

@@ -116,7 +116,7 @@ async fn unix_pair() {
         let dir = TempDir::new("example-unix");
         let path = dir.join("example.sock");
         let (server, url) = start_server("unix_server", &[&path, "--once"]).await;
-        assert_eq!(url, format!("unix://{path}"));
+        assert_eq!(url, dir.url("unix", "example.sock"));
         let client = Spawned::start(example("unix_client"), &[&path]);
         let client_pid = client.id();
         let (status, client) = client.finish().await;

@@ -78,6 +78,16 @@ impl TempDir {
     pub(crate) fn join(&self, name: &str) -> String {
         self.0.join(name).display().to_string()
     }
+
+    /// The URL of `scheme` (`unix`, `fifo`, `file`) for `name` inside the directory, as
+    /// anyipc prints it: with `%20` for a space in `TMPDIR` (a literal one is taken too,
+    /// but what is printed back is escaped).
+    pub(crate) fn url(&self, scheme: &str, name: &str) -> String {
+        let scheme: anyipc::Scheme = scheme.parse().expect("a scheme");
+        anyipc::Endpoint::from_path(scheme, self.0.join(name))
+            .expect("a path URL")
+            .to_string()
+    }
 }
 
 impl Drop for TempDir {
