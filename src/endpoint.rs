@@ -34,8 +34,8 @@ mod scheme;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use address::zone_index;
 pub use address::Address;
+pub(crate) use address::{escape_path, unescape_path, zone_index};
 pub use endpoint_parse_error::{EndpointParseError, ParseErrorKind};
 pub use scheme::Scheme;
 

@@ -1,5 +1,5 @@
 use super::Target;
-use crate::endpoint::{DEFAULT_MAX_FRAME, MAX_UDP_PAYLOAD};
+use crate::endpoint::{escape_path, DEFAULT_MAX_FRAME, MAX_UDP_PAYLOAD};
 use std::io;
 use std::path::Path;
 
@@ -194,7 +194,7 @@ impl TransportSpec {
 
     fn filled_in(&self, unique: &str, dir: &Path, max_message: usize) -> io::Result<Target> {
         self.url
-            .replace("{dir}", &dir.display().to_string())
+            .replace("{dir}", &escape_path(dir))
             .replace("{unique}", unique)
             .replace("{max_message}", &max_message.to_string())
             .parse()

@@ -1,3 +1,4 @@
+use crate::endpoint::{escape_path, unescape_path};
 use crate::{Endpoint, Scheme, ToEndpoint};
 use std::fmt;
 use std::io;
@@ -162,7 +163,9 @@ impl FromStr for Target {
                         io::ErrorKind::InvalidInput,
                         format!("{s}: {prefix} needs a path"),
                     )),
-                    _ => Ok(make(PathBuf::from(path))),
+                    _ => unescape_path(path).map(make).map_err(|why| {
+                        io::Error::new(io::ErrorKind::InvalidInput, format!("{s}: {why}"))
+                    }),
                 };
             }
         }
@@ -194,12 +197,12 @@ impl fmt::Display for Target {
                 write!(f, "{to_peer}{PAIR_SEPARATOR}{from_peer}")
             }
             #[cfg(unix)]
-            Target::RawUnix(path) => write!(f, "raw+unix://{}", path.display()),
+            Target::RawUnix(path) => write!(f, "raw+unix://{}", escape_path(path)),
             Target::RawTcp(addr) => write!(f, "raw+tcp://{addr}"),
             #[cfg(unix)]
             Target::RawChild => f.write_str("raw+child://"),
             #[cfg(unix)]
-            Target::RawFifo(path) => write!(f, "raw+fifo://{}", path.display()),
+            Target::RawFifo(path) => write!(f, "raw+fifo://{}", escape_path(path)),
         }
     }
 }

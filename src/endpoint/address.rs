@@ -5,7 +5,7 @@ use super::scheme::AddressShape;
 use super::Scheme;
 use std::fmt;
 use std::net::Ipv6Addr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Where an endpoint is, in the shape its scheme uses.
 ///
@@ -196,6 +196,20 @@ pub(crate) fn zone_index(zone: &str) -> Option<Result<u32, String>> {
 }
 
 /// Decodes `%XX` escapes; the result must be UTF-8.
+/// `path` as the address of a path-based URL writes it: `%`, `?`, `#`, spaces, control
+/// characters (and a leading `@`) escaped. For URL templates filled in with a path.
+pub(crate) fn escape_path(path: &Path) -> String {
+    Address::Path(path.to_owned()).to_string()
+}
+
+/// The path an address written by [`escape_path`] names.
+///
+/// # Errors
+/// The reason, for a bad escape.
+pub(crate) fn unescape_path(text: &str) -> Result<PathBuf, String> {
+    percent_decode(text).map(PathBuf::from)
+}
+
 fn percent_decode(text: &str) -> Result<String, String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
