@@ -34,8 +34,10 @@ mod scheme;
 #[cfg(test)]
 mod tests;
 
+#[cfg(unix)]
+pub(crate) use address::unescape_path;
 pub use address::Address;
-pub(crate) use address::{escape_path, unescape_path, zone_index};
+pub(crate) use address::{escape_path, zone_index};
 pub use endpoint_parse_error::{EndpointParseError, ParseErrorKind};
 pub use scheme::Scheme;
 

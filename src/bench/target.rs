@@ -1,3 +1,4 @@
+#[cfg(unix)]
 use crate::endpoint::{escape_path, unescape_path};
 use crate::{Endpoint, Scheme, ToEndpoint};
 use std::fmt;

@@ -300,13 +300,17 @@ fn every_template_makes_a_target_in(dir: &std::path::Path) {
         );
         // The text form goes to a peer's command line and must come back the same.
         assert_eq!(target.to_string().parse::<Target>().unwrap(), target);
-        let paths = match &target {
-            Target::Pair { to_peer, from_peer } => vec![to_peer.path(), from_peer.path()],
-            Target::Anyipc(endpoint) => vec![endpoint.path()],
-            Target::RawUnix(path) | Target::RawFifo(path) => vec![Some(path.as_path())],
-            Target::RawTcp(_) | Target::RawChild => vec![],
-        };
-        for path in paths.into_iter().flatten() {
+        let mut paths = Vec::new();
+        match &target {
+            Target::Pair { to_peer, from_peer } => {
+                paths.extend(to_peer.path().into_iter().chain(from_peer.path()));
+            }
+            Target::Anyipc(endpoint) => paths.extend(endpoint.path()),
+            #[cfg(unix)]
+            Target::RawUnix(path) | Target::RawFifo(path) => paths.push(path.as_path()),
+            _ => {}
+        }
+        for path in paths {
             assert_eq!(path.parent(), Some(dir), "{}: {target}", spec.name);
         }
     }

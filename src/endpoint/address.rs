@@ -202,10 +202,12 @@ pub(crate) fn escape_path(path: &Path) -> String {
     Address::Path(path.to_owned()).to_string()
 }
 
-/// The path an address written by [`escape_path`] names.
+/// The path an address written by [`escape_path`] names (for the raw bench targets, which
+/// exist on Unix only).
 ///
 /// # Errors
 /// The reason, for a bad escape.
+#[cfg(unix)]
 pub(crate) fn unescape_path(text: &str) -> Result<PathBuf, String> {
     percent_decode(text).map(PathBuf::from)
 }
