@@ -252,3 +252,31 @@ async fn the_tour_runs_in_a_containers_64_mib_dev_shm() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// `anyipc tour` run by an ordinary user (`nobody` when the tests run as root) under umask
+/// 177: its run directory was made 0600, which not even its owner may enter, and the unix,
+/// fifo and file probes failed with `PermissionDenied`.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_tour_runs_for_an_ordinary_user_under_umask_177() {
+    let anyipc = crate::util::SharedAnyipc::new("tour-umask");
+    let runtime = anyipc.dir().join("run");
+    let mut tour = tokio::process::Command::new("sh");
+    tour.arg("-c")
+        .arg("umask 177; exec \"$0\" tour")
+        .arg(anyipc.bin())
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let uid = crate::util::unprivileged(&mut tour);
+    crate::util::private_dir_of(&runtime, uid);
+    let output = watchdog(120, tour.output()).await.expect("run anyipc tour");
+    assert!(
+        output.status.success(),
+        "anyipc tour under umask 177 ({}):\n{}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

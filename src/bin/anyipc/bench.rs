@@ -783,13 +783,17 @@ struct TempDir {
 impl TempDir {
     fn create() -> Result<TempDir, CliError> {
         static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let path = std::env::temp_dir().join(format!(
+        let prefix = format!(
             "anyipc-bench-{}-{}",
             std::process::id(),
             COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&path)
-            .map_err(|e| CliError::Runtime(format!("cannot create {}: {e}", path.display())))?;
+        );
+        let path = crate::scratch_dir::create(&prefix).map_err(|e| {
+            CliError::Runtime(format!(
+                "cannot create {}: {e}",
+                std::env::temp_dir().join(&prefix).display()
+            ))
+        })?;
         Ok(TempDir { path })
     }
 }

@@ -21,6 +21,7 @@ mod mq;
 mod output;
 #[cfg(target_os = "linux")]
 mod resources;
+mod scratch_dir;
 mod send;
 mod size_arg;
 mod time_limit;

@@ -58,9 +58,13 @@ pub(crate) async fn run(_args: TourArgs) -> Result<(), CliError> {
     // cleanly (so it removes its named endpoint) and the queues and logs of the run are
     // removed.
     let mut stop = StopSignals::install()?;
-    let dir = std::env::temp_dir().join(format!("anyipc-tour-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| CliError::Runtime(format!("cannot create {}: {e}", dir.display())))?;
+    let prefix = format!("anyipc-tour-{}", std::process::id());
+    let dir = crate::scratch_dir::create(&prefix).map_err(|e| {
+        CliError::Runtime(format!(
+            "cannot create {}: {e}",
+            std::env::temp_dir().join(&prefix).display()
+        ))
+    })?;
     let mut failed = Vec::new();
     // A stdout that cannot be written (`anyipc tour | head -1`) ends the tour with an error
     // (no panic), and the directory below is removed whatever ends it.
