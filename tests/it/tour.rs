@@ -219,24 +219,32 @@ async fn a_stopped_tour_leaves_no_name_of_its_peers() {
 /// `anyipc tour` runs in the 64 MiB `/dev/shm` a container has by default: its mq probe made
 /// two queues of 128 MiB (1 MiB slots, for messages of 4 KiB at most) and failed there. Run
 /// in a mount namespace of its own, with a 64 MiB tmpfs on `/dev/shm`, where this process may
-/// make one (root, with `unshare`); skipped, saying so, where not.
+/// make one (`unshare -m` as root, else `unshare -rm` in a user namespace of its own);
+/// skipped, saying so, where neither is allowed.
 #[cfg(target_os = "linux")]
 #[tokio::test]
 async fn the_tour_runs_in_a_containers_64_mib_dev_shm() {
     use tokio::process::Command;
     const SMALL_SHM: &str = "mount -t tmpfs -o size=64m tmpfs /dev/shm";
-    let probe = Command::new("unshare")
-        .args(["-m", "sh", "-c", SMALL_SHM])
-        .output()
-        .await;
-    if !probe.as_ref().is_ok_and(|out| out.status.success()) {
-        println!("skipped: no mount namespace with a tmpfs of its own here: {probe:?}");
-        return;
+    let mut namespace = None;
+    for flags in ["-m", "-rm"] {
+        let probe = Command::new("unshare")
+            .args([flags, "sh", "-c", SMALL_SHM])
+            .output()
+            .await;
+        if probe.is_ok_and(|out| out.status.success()) {
+            namespace = Some(flags);
+            break;
+        }
     }
+    let Some(flags) = namespace else {
+        println!("skipped: no mount namespace with a tmpfs of its own here (unshare -m, -rm)");
+        return;
+    };
     let runtime = TempDir::new("tour-small-shm");
     let script = format!("{SMALL_SHM} && exec \"$0\" tour");
     let tour = Command::new("unshare")
-        .args(["-m", "sh", "-c", &script, anyipc_bin()])
+        .args([flags, "sh", "-c", &script, anyipc_bin()])
         .env("XDG_RUNTIME_DIR", runtime.path())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

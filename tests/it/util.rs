@@ -417,9 +417,11 @@ impl ChildStarter {
     }
 }
 
-/// An `anyipc` a child may run as any user, and the directory it is in: a copy of
-/// [`anyipc_bin`] in a fresh world-readable directory (the build's own may sit under a
-/// directory only its owner can enter, such as `/root`).
+/// An `anyipc` a child may run as any user, and a fresh world-readable directory for the
+/// test's files: when the tests run as root (and [`unprivileged`] makes children `nobody`),
+/// a copy of [`anyipc_bin`] in that directory (the build's own may sit under a directory only
+/// its owner can enter, such as `/root`); else the build's own (a `noexec` temporary
+/// directory cannot run a copy).
 #[cfg(unix)]
 pub(crate) struct SharedAnyipc {
     dir: TempDir,
@@ -432,8 +434,14 @@ impl SharedAnyipc {
         use std::os::unix::fs::PermissionsExt;
         let dir = TempDir::new(prefix);
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        let bin = dir.path().join("anyipc");
-        std::fs::copy(anyipc_bin(), &bin).expect("copy the anyipc binary");
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let bin = if unsafe { libc::geteuid() } == 0 {
+            let bin = dir.path().join("anyipc");
+            std::fs::copy(anyipc_bin(), &bin).expect("copy the anyipc binary");
+            bin
+        } else {
+            PathBuf::from(anyipc_bin())
+        };
         SharedAnyipc { dir, bin }
     }
 
