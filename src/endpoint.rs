@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | `tcp`, `udp` | `host:port` (IPv6 in brackets, with a zone as `[fe80::1%25eth0]`; port 0 = any free port when binding, `InvalidInput` when connecting) | `tcp://127.0.0.1:7000` |
 //! | `unix` | a path, or `@name` for a Linux abstract name | `unix:///run/app.sock` |
-//! | `fifo`, `file` | a path (`fifo://` + `/tmp/app.fifo`; a relative one has no leading `/`) | `fifo:///tmp/app.fifo` |
+//! | `fifo`, `file` | a path (a relative one: `fifo://app.fifo`) | `fifo:///tmp/app.fifo` |
 //! | `pipe`, `shm`, `mq`, `mem` | a name | `shm://orders` |
 //! | `stdio` | nothing | `stdio://` |
 //!

@@ -13,8 +13,9 @@ const FIFO_MAX_MESSAGE: usize = 0;
 
 /// One transport the bench and the tour run: a name, a URL template and how to run it.
 ///
-/// The template may hold `{dir}` (a private temporary directory of the run) and `{unique}`
-/// (a name unique to the run).
+/// The template may hold `{dir}` (a private temporary directory of the run, escaped as a URL
+/// path is), `{unique}` (a name unique to the run) and `{max_message}` (the largest message
+/// of the run in bytes: [`target_for`](Self::target_for)).
 ///
 /// ```
 /// use anyipc::bench::TRANSPORTS;

@@ -60,8 +60,10 @@ impl Report {
 }
 
 /// Round-trip samples a latency run reserves room for up front; a longer run grows its
-/// vector as it goes. Reserving the whole `count` at once made a huge count a capacity
-/// overflow on 32-bit targets, and gigabytes allocated before the first message on 64-bit.
+/// vector as it goes. Reserving the whole `count` at once was a capacity-overflow panic
+/// before the first message on 32-bit targets (for counts whose samples a 32-bit address
+/// space cannot hold: such a run still runs out of memory, as it gets there), and gigabytes
+/// allocated before the first message on 64-bit ones.
 pub(crate) const PREALLOCATED_SAMPLES: usize = 1 << 16;
 
 /// Round-trip times of a latency run.

@@ -195,7 +195,6 @@ pub(crate) fn zone_index(zone: &str) -> Option<Result<u32, String>> {
     })
 }
 
-/// Decodes `%XX` escapes; the result must be UTF-8.
 /// `path` as the address of a path-based URL writes it: `%`, `?`, `#`, spaces, control
 /// characters (and a leading `@`) escaped. For URL templates filled in with a path.
 pub(crate) fn escape_path(path: &Path) -> String {
@@ -212,6 +211,7 @@ pub(crate) fn unescape_path(text: &str) -> Result<PathBuf, String> {
     percent_decode(text).map(PathBuf::from)
 }
 
+/// Decodes `%XX` escapes; the result must be UTF-8.
 fn percent_decode(text: &str) -> Result<String, String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());

@@ -203,8 +203,9 @@ pub(crate) fn lock_writer_with(
 }
 
 /// Creates the log directory `dir` with its missing ancestors (`mkdir -p`), each private to
-/// its owner (0700 on Unix, whatever the umask). When `durable` (`fsync` is not `never`), fsyncs the parent of each directory it
-/// created before returning, so that the new directories' entries survive a crash with the
+/// its owner (0700 on Unix, whatever the umask). When `durable` (`fsync` is not `never`),
+/// fsyncs the parent of each directory that was missing (made here, or meanwhile by another
+/// process) before returning, so that the new directories' entries survive a crash with the
 /// segments and cursors synced in them (each of which fsyncs `dir` itself, not its parent).
 /// Returns the directories it fsynced, outermost first.
 ///
@@ -212,29 +213,39 @@ pub(crate) fn lock_writer_with(
 /// OS errors creating or syncing; `AlreadyExists` when something other than a directory is
 /// at `dir`.
 pub(crate) fn create_log_dir(dir: &Path, durable: bool) -> io::Result<Vec<PathBuf>> {
+    // Not there at all: a dangling symlink is something in the way, not a missing directory.
     let missing: Vec<&Path> = dir
         .ancestors()
         .take_while(|path| {
+            let absent = std::fs::symlink_metadata(path);
             !path.as_os_str().is_empty()
-                && matches!(std::fs::metadata(path), Err(e) if e.kind() == io::ErrorKind::NotFound)
+                && matches!(absent, Err(e) if e.kind() == io::ErrorKind::NotFound)
         })
         .collect();
-    for created in missing.iter().rev() {
-        // Made meanwhile by another process (`Ok(false)`): the check below tells.
-        crate::sys::create_private_dir(created)
-            .map_err(|e| os_error("cannot create the log directory", created, e))?;
-    }
-    if !std::fs::metadata(dir)
-        .map_err(|e| os_error("cannot create the log directory", dir, e))?
-        .is_dir()
-    {
-        return Err(io::Error::new(
+    let in_the_way = |path: &Path| {
+        io::Error::new(
             io::ErrorKind::AlreadyExists,
             format!(
-                "cannot create the log directory {}: something other than a directory is there",
-                dir.display()
+                "cannot create the log directory {}: {} is not a directory (a file, or a \
+                 symbolic link to nothing or to a file)",
+                dir.display(),
+                path.display()
             ),
-        ));
+        )
+    };
+    for created in missing.iter().rev() {
+        // Made meanwhile by another process (`Ok(false)`): the check below tells.
+        match crate::sys::create_private_dir(created) {
+            Ok(_) => {}
+            // What is there instead of its parent is not a directory.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(in_the_way(parent_or_cwd(created)))
+            }
+            Err(e) => return Err(os_error("cannot create the log directory", created, e)),
+        }
+    }
+    if !std::fs::metadata(dir).is_ok_and(|meta| meta.is_dir()) {
+        return Err(in_the_way(dir));
     }
     let mut synced = Vec::new();
     if durable {
@@ -354,6 +365,35 @@ mod tests {
             Vec::<PathBuf>::new()
         );
         assert!(never.is_dir());
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    /// Something other than a directory where the log directory goes (a file, a symbolic
+    /// link to nothing, or one to a file, also where a parent goes) is `AlreadyExists`,
+    /// saying so; a symbolic link to a directory is followed.
+    #[cfg(unix)]
+    #[test]
+    fn something_else_at_the_log_directory_is_already_exists() {
+        let base = crate::test_support::temp_dir("create-log-dir-taken");
+        std::fs::write(base.join("file"), b"x").unwrap();
+        std::os::unix::fs::symlink(base.join("nowhere"), base.join("dangling")).unwrap();
+        std::os::unix::fs::symlink(base.join("file"), base.join("to-file")).unwrap();
+        for taken in ["file", "dangling", "to-file", "dangling/sub"] {
+            let err = create_log_dir(&base.join(taken), true).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::AlreadyExists, "{taken}: {err}");
+            assert!(
+                err.to_string().contains("cannot create the log directory"),
+                "{err}"
+            );
+        }
+        assert!(
+            !base.join("nowhere").exists(),
+            "a dangling link's target was made"
+        );
+        std::fs::create_dir(base.join("real")).unwrap();
+        std::os::unix::fs::symlink(base.join("real"), base.join("to-dir")).unwrap();
+        create_log_dir(&base.join("to-dir/log"), true).unwrap();
+        assert!(base.join("real/log").is_dir());
         std::fs::remove_dir_all(&base).unwrap();
     }
 

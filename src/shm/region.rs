@@ -230,7 +230,8 @@ impl Region {
     ///
     /// # Errors
     /// `AlreadyExists` when a live creator holds the name; `InvalidInput` for a bad name or a
-    /// size of 0 or over 1 TiB (1 GiB on 32-bit targets); OS errors (`StorageFull`, …) as they come.
+    /// size of 0 or over 1 TiB (1 GiB on 32-bit targets); OS errors (`StorageFull`, …) as
+    /// they come.
     pub fn create(name: &str, size: usize) -> io::Result<Region> {
         check_name(name)?;
         if size == 0 || size > MAX_SIZE {

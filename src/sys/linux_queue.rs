@@ -94,7 +94,8 @@ fn liveness_offset(token: u32) -> i64 {
 ///
 /// The byte is past 2 GiB, beyond the `struct flock` of 32-bit glibc targets (a 32-bit
 /// `off_t`): there the `fcntl64` system call takes a `flock64`, as glibc's own `fcntl` does
-/// with 64-bit offsets.
+/// with 64-bit offsets. (x32, 32-bit pointers on x86_64, has a 64-bit `off_t` and no
+/// `fcntl64`: it takes the 64-bit way.)
 ///
 /// # Errors
 /// The OS error of the call.
@@ -104,9 +105,9 @@ fn ofd_lock(
     kind: libc::c_int,
     token: u32,
 ) -> io::Result<libc::c_int> {
-    #[cfg(target_pointer_width = "64")]
+    #[cfg(not(all(target_pointer_width = "32", not(target_arch = "x86_64"))))]
     type Flock = libc::flock;
-    #[cfg(not(target_pointer_width = "64"))]
+    #[cfg(all(target_pointer_width = "32", not(target_arch = "x86_64")))]
     type Flock = libc::flock64;
     // SAFETY: `flock`/`flock64` is a plain C struct; all-zero is a valid value for every
     // field.
@@ -117,10 +118,10 @@ fn ofd_lock(
     lock.l_len = 1;
     // SAFETY: a valid descriptor and a pointer to an initialised lock struct of the type the
     // call takes, which outlives the call; `F_OFD_GETLK` writes only into it.
-    #[cfg(target_pointer_width = "64")]
+    #[cfg(not(all(target_pointer_width = "32", not(target_arch = "x86_64"))))]
     let rc = unsafe { libc::fcntl(file.as_raw_fd(), cmd, &mut lock) };
     // SAFETY: as above, for the `fcntl64` system call, which takes a `flock64`.
-    #[cfg(not(target_pointer_width = "64"))]
+    #[cfg(all(target_pointer_width = "32", not(target_arch = "x86_64")))]
     let rc = unsafe { libc::syscall(libc::SYS_fcntl64, file.as_raw_fd(), cmd, &mut lock) };
     if rc != 0 {
         return Err(io::Error::last_os_error());

@@ -149,7 +149,7 @@ async fn tour_one(spec: &TransportSpec, dir: &Path, stop: &mut StopSignals) -> O
     // kept for `recv`), so that a peer process is never killed halfway.
     let set_up = async {
         // Sized for its messages: an mq queue reserves a slot of the largest one per message.
-        let largest = LATENCY_SIZE.max(*throughput_size.as_ref().unwrap_or(&THROUGHPUT_SIZE));
+        let largest = LATENCY_SIZE.max(throughput_size.clone().unwrap_or(THROUGHPUT_SIZE));
         let target = spec.target_for(&unique, dir, largest)?;
         _resources = RunResources::new(&target);
         let latency = Workload::latency(LATENCY_SIZE, ROUND_TRIPS).with_warmup(ROUND_TRIPS / 10);
