@@ -22,6 +22,8 @@ pub(crate) use other_queue as queue;
 // file://: exclusive writer locks, owner-only files, durable directories, change watching.
 mod locked_file;
 pub(crate) use locked_file::LockedFile;
+mod private_dir;
+pub(crate) use private_dir::create_private_dir;
 #[cfg(unix)]
 mod file_unix;
 #[cfg(unix)]

@@ -114,19 +114,6 @@ pub(crate) fn open_read_write(path: &Path) -> io::Result<File> {
     OpenOptions::new().read(true).write(true).open(path)
 }
 
-/// Creates the one directory `path` (its parent exists), with the permissions it inherits;
-/// `Ok(false)` if something is at `path` already.
-///
-/// # Errors
-/// OS errors other than "already exists".
-pub(crate) fn create_private_dir(path: &Path) -> io::Result<bool> {
-    match std::fs::create_dir(path) {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
-        Err(e) => Err(e),
-    }
-}
-
 /// No directory fsync on Windows.
 ///
 /// # Errors

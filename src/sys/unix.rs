@@ -4,7 +4,7 @@
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -485,40 +485,6 @@ pub(crate) fn check_socket_path_len(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Creates the one directory `path` (its parent exists), private to its owner: mode exactly
-/// 0700, whatever the umask. `Ok(false)` if something is at `path` already (not checked: the
-/// caller looks at what it is).
-///
-/// `mkdir(path, 0700)` alone leaves `0700 & !umask`: under a umask such as 177, 0600, a
-/// directory not even its owner can enter (root can, which is why only an unprivileged user
-/// saw binds and `file://` logs fail with `PermissionDenied` there). The umask can only clear
-/// bits, so a `chmod` to 0700 right after puts back the search bit. It is made only where
-/// the umask took some: on a file system that does not give its creator the directory (vfat
-/// mounted for another user, NFS squashing owners) `chmod` fails where `mkdir` worked, and a
-/// directory that is usable already is left as it is. One that cannot be made usable is
-/// removed again.
-///
-/// # Errors
-/// OS errors of `mkdir` other than "already exists", and of the `chmod`.
-pub(crate) fn create_private_dir(path: &Path) -> io::Result<bool> {
-    match std::fs::DirBuilder::new().mode(0o700).create(path) {
-        Ok(()) => {
-            let mode = std::fs::symlink_metadata(path)?.mode();
-            if mode & 0o700 != 0o700 {
-                if let Err(e) =
-                    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
-                {
-                    let _ = std::fs::remove_dir(path);
-                    return Err(e);
-                }
-            }
-            Ok(true)
-        }
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
-        Err(e) => Err(e),
-    }
-}
-
 /// Staging directories made by this process so far: the suffix of the next one's name.
 static STAGING_DIRS: AtomicU32 = AtomicU32::new(0);
 
@@ -532,7 +498,7 @@ fn create_staging_dir(parent: &Path) -> io::Result<PathBuf> {
             std::process::id(),
             STAGING_DIRS.fetch_add(1, Ordering::Relaxed)
         ));
-        if create_private_dir(&dir)? {
+        if crate::sys::create_private_dir(&dir)? {
             return Ok(dir);
         }
         last = Some(dir);

@@ -49,7 +49,6 @@ fn parse(msg: &[u8]) -> (u32, u32) {
 
 async fn many_clients(url: &str) {
     // Both ends of 200 connections in this process.
-    #[cfg(unix)]
     crate::util::raise_fd_limit();
     let mut listener = anyipc::bind(url).await.unwrap();
     let url = listener.endpoint().to_string();

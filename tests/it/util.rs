@@ -481,24 +481,9 @@ pub(crate) fn private_dir_of(path: &std::path::Path, uid: u32) {
     std::os::unix::fs::chown(path, Some(uid), Some(uid)).unwrap();
 }
 
-/// Raises this process's soft limit on open descriptors to its hard limit (at most 65,536),
-/// as servers do; children started afterwards inherit it. Best effort: a limit it cannot
-/// raise stays. A login's usual soft limit, 1,024, is under what the many-client tests take
-/// with the tests that run beside them (a non-root run saw `EMFILE` spawning a helper).
-#[cfg(unix)]
-pub(crate) fn raise_fd_limit() {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes the limit into the struct, which outlives the call.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        return;
-    }
-    let target = limit.rlim_max.min(65_536);
-    if limit.rlim_cur < target {
-        limit.rlim_cur = target;
-        // SAFETY: setrlimit reads the struct, which outlives the call.
-        let _ = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
-    }
-}
+// The `anyipc` command's own raise of the soft limit on open descriptors (to the hard one),
+// for the many-client tests: a login's usual 1,024 is under what they take with the tests
+// that run beside them (a non-root run saw `EMFILE` spawning a helper).
+#[path = "../../src/bin/anyipc/fd_limit.rs"]
+mod fd_limit;
+pub(crate) use fd_limit::raise as raise_fd_limit;

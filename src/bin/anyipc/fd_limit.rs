@@ -1,7 +1,8 @@
 //! The command's soft limit on open descriptors, raised to its hard limit at start, as
 //! servers do: `listen` and `bridge` hold a descriptor per connection (two for a bridged
 //! one), and a login's usual soft limit, 1,024, is far under its usual hard one (524,288
-//! under systemd). Processes the command starts (bench peers, the tour's) inherit it.
+//! under systemd). Processes the command starts (bench peers, the tour's) inherit it. The
+//! integration tests include this file (`#[path]`) for their many-client tests.
 
 /// Raises the soft limit on open descriptors to the hard one, at most 1,048,576 (Linux's
 /// default ceiling, `fs.nr_open`), or failing that at most 10,240 (macOS's `OPEN_MAX`, the

@@ -1,7 +1,10 @@
 //! The command's scratch directories (a tour's or a bench run's sockets, FIFOs and logs).
 
+#[path = "../../sys/private_dir.rs"]
+mod private_dir;
+
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Creates a fresh directory in the temporary directory, private to this user, named
 /// `prefix`, or `prefix-1`, `prefix-2`… when that is taken (left by a killed process whose
@@ -18,26 +21,16 @@ pub(crate) fn create(prefix: &str) -> io::Result<PathBuf> {
             0 => base.join(prefix),
             n => base.join(format!("{prefix}-{n}")),
         };
-        match create_private(&path) {
-            Ok(()) => return Ok(path),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
-            Err(e) => return Err(e),
+        if private_dir::create_private_dir(&path)? {
+            return Ok(path);
         }
+        last = Some(path);
     }
-    Err(last.unwrap_or_else(|| io::Error::other("no free name")))
-}
-
-/// `mkdir path` with mode 0700 whatever the umask: under a umask such as 177 `mkdir 0700`
-/// leaves 0600, which not even its owner may enter.
-#[cfg(unix)]
-fn create_private(path: &Path) -> io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    std::fs::DirBuilder::new().mode(0o700).create(path)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
-}
-
-/// `mkdir path`, with the permissions it inherits.
-#[cfg(not(unix))]
-fn create_private(path: &Path) -> io::Result<()> {
-    std::fs::create_dir(path)
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!(
+            "no free name (the last tried: {})",
+            last.map_or_else(String::new, |path| path.display().to_string())
+        ),
+    ))
 }

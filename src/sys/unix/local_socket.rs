@@ -39,7 +39,7 @@ pub(crate) fn runtime_dir(create: bool) -> io::Result<PathBuf> {
         _ => std::env::temp_dir().join(format!("anyipc-{uid}")),
     };
     if create {
-        super::create_private_dir(&dir).map_err(|e| {
+        crate::sys::create_private_dir(&dir).map_err(|e| {
             io::Error::new(
                 e.kind(),
                 format!("creating the runtime directory {}: {e}", dir.display()),

@@ -73,7 +73,7 @@ fn drop_entries_of_gone_logs(index: &Path) {
 /// `<runtime dir>/logs`, created 0700 inside the checked private runtime directory.
 fn index_dir() -> io::Result<PathBuf> {
     let index = super::local_socket::runtime_dir(true)?.join(LOGS);
-    super::create_private_dir(&index)?;
+    crate::sys::create_private_dir(&index)?;
     if !std::fs::symlink_metadata(&index)?.is_dir() {
         return Err(io::Error::new(
             io::ErrorKind::AlreadyExists,

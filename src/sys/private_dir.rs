@@ -1,0 +1,55 @@
+//! Making one directory private to its owner. Standing alone (std only), so that the
+//! `anyipc` command's scratch directories include it too (`#[path]`).
+
+use std::io;
+use std::path::Path;
+
+/// Creates the one directory `path` (its parent exists), private to its owner: mode exactly
+/// 0700, whatever the umask. `Ok(false)` if something is at `path` already (not checked: the
+/// caller looks at what it is).
+///
+/// `mkdir(path, 0700)` alone leaves `0700 & !umask`: under a umask such as 177, 0600, a
+/// directory not even its owner can enter (root can, which is why only an unprivileged user
+/// saw binds and `file://` logs fail with `PermissionDenied` there). The umask can only clear
+/// bits, so a `chmod` to 0700 right after puts back the search bit. It is made only where
+/// the umask took some: on a file system that does not give its creator the directory (vfat
+/// mounted for another user, NFS squashing owners) `chmod` fails where `mkdir` worked, and a
+/// directory that is usable already is left as it is. One that cannot be made usable is
+/// removed again.
+///
+/// # Errors
+/// OS errors of `mkdir` other than "already exists", and of the `chmod`.
+#[cfg(unix)]
+pub(crate) fn create_private_dir(path: &Path) -> io::Result<bool> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    match std::fs::DirBuilder::new().mode(0o700).create(path) {
+        Ok(()) => {
+            let mode = std::fs::symlink_metadata(path)?.mode();
+            if mode & 0o700 != 0o700 {
+                if let Err(e) =
+                    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+                {
+                    let _ = std::fs::remove_dir(path);
+                    return Err(e);
+                }
+            }
+            Ok(true)
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Creates the one directory `path` (its parent exists), with the permissions it inherits;
+/// `Ok(false)` if something is at `path` already.
+///
+/// # Errors
+/// OS errors other than "already exists".
+#[cfg(not(unix))]
+pub(crate) fn create_private_dir(path: &Path) -> io::Result<bool> {
+    match std::fs::create_dir(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    }
+}
