@@ -23,6 +23,8 @@ pub(crate) use other_queue as queue;
 mod locked_file;
 pub(crate) use locked_file::LockedFile;
 mod private_dir;
+#[cfg(unix)]
+pub(crate) use private_dir::create_fresh_private_dir;
 pub(crate) use private_dir::create_private_dir;
 #[cfg(unix)]
 mod file_unix;

@@ -2,7 +2,34 @@
 //! `anyipc` command's scratch directories include it too (`#[path]`).
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// Creates the first of `names` that is free ([`create_private_dir`]) and returns it; one
+/// that exists (left by a killed process whose pid this one has now, or made by someone
+/// else) is passed over, never taken over.
+///
+/// # Errors
+/// OS errors making one; `AlreadyExists`, naming the last, when none was free.
+// The library stages sockets in such directories on Unix only; the command uses it anywhere.
+#[cfg_attr(not(unix), allow(dead_code))]
+pub(crate) fn create_fresh_private_dir(
+    names: impl IntoIterator<Item = PathBuf>,
+) -> io::Result<PathBuf> {
+    let mut last = None;
+    for path in names {
+        if create_private_dir(&path)? {
+            return Ok(path);
+        }
+        last = Some(path);
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!(
+            "no directory name was free (the last tried: {})",
+            last.map_or_else(String::new, |path| path.display().to_string())
+        ),
+    ))
+}
 
 /// Creates the one directory `path` (its parent exists), private to its owner: mode exactly
 /// 0700, whatever the umask. `Ok(false)` if something is at `path` already (not checked: the

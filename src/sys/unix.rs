@@ -491,25 +491,13 @@ static STAGING_DIRS: AtomicU32 = AtomicU32::new(0);
 /// Creates a fresh 0700 staging directory in `parent`. A name taken already (left by a
 /// process killed while binding, whose pid this process now has) is passed over for another.
 fn create_staging_dir(parent: &Path) -> io::Result<PathBuf> {
-    let mut last = None;
-    for _ in 0..16 {
-        let dir = parent.join(format!(
+    crate::sys::create_fresh_private_dir((0..16).map(|_| {
+        parent.join(format!(
             ".anyipc-{:x}-{:x}",
             std::process::id(),
             STAGING_DIRS.fetch_add(1, Ordering::Relaxed)
-        ));
-        if crate::sys::create_private_dir(&dir)? {
-            return Ok(dir);
-        }
-        last = Some(dir);
-    }
-    Err(io::Error::new(
-        io::ErrorKind::AlreadyExists,
-        format!(
-            "no staging directory name was free (the last tried: {})",
-            last.map_or_else(String::new, |dir| dir.display().to_string())
-        ),
-    ))
+        ))
+    }))
 }
 
 /// Binds the staged socket `staged` (in `dir`). The staging path is longer than the path the

@@ -15,22 +15,8 @@ use std::path::PathBuf;
 /// OS errors making it.
 pub(crate) fn create(prefix: &str) -> io::Result<PathBuf> {
     let base = std::env::temp_dir();
-    let mut last = None;
-    for n in 0..100 {
-        let path = match n {
-            0 => base.join(prefix),
-            n => base.join(format!("{prefix}-{n}")),
-        };
-        if private_dir::create_private_dir(&path)? {
-            return Ok(path);
-        }
-        last = Some(path);
-    }
-    Err(io::Error::new(
-        io::ErrorKind::AlreadyExists,
-        format!(
-            "no free name (the last tried: {})",
-            last.map_or_else(String::new, |path| path.display().to_string())
-        ),
-    ))
+    private_dir::create_fresh_private_dir((0..100).map(|n| match n {
+        0 => base.join(prefix),
+        n => base.join(format!("{prefix}-{n}")),
+    }))
 }
