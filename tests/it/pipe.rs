@@ -225,6 +225,83 @@ async fn an_unsafe_runtime_dir_is_refused() {
     .await;
 }
 
+/// A runtime directory and index of logs its owner cannot enter (`0600`: what `mkdir 0700`
+/// under umask 177 leaves, as anyipc did before it `chmod`ed them) get the owner's bits back
+/// at the next use, and that use works: a `pipe://` bind and a `file://` log's first writer
+/// (which lists the log in the index). As an ordinary user (`nobody` when the tests run as
+/// root, whom a 0600 directory does not stop).
+#[tokio::test]
+async fn a_runtime_dir_its_owner_cannot_enter_is_given_back_its_owner_bits() {
+    watchdog(60, async {
+        let anyipc = crate::util::SharedAnyipc::new("pipe-0600");
+        let runtime = anyipc.dir().join("run");
+        let as_user = |args: &[&str]| {
+            let mut command = Command::new(anyipc.bin());
+            command
+                .args(args)
+                .env("XDG_RUNTIME_DIR", &runtime)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .kill_on_drop(true);
+            let uid = crate::util::unprivileged(&mut command);
+            (command, uid)
+        };
+        let uid = as_user(&[]).1;
+        crate::util::private_dir_of(&runtime, uid);
+        let dir = runtime.join("anyipc");
+        let index = dir.join("logs");
+        for made in [&dir, &index] {
+            std::fs::create_dir(made).unwrap();
+            std::os::unix::fs::chown(made, Some(uid), Some(uid)).unwrap();
+        }
+        for made in [&index, &dir] {
+            std::fs::set_permissions(made, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+
+        let mut listen = as_user(&["listen", "pipe://owner-bits", "--count", "1"])
+            .0
+            .spawn()
+            .unwrap();
+        let mut err = BufReader::new(listen.stderr.take().unwrap()).lines();
+        let line = err.next_line().await.unwrap();
+        assert!(
+            line.as_deref()
+                .is_some_and(|l| l.starts_with("listening on")),
+            "{line:?}"
+        );
+        let mode = std::fs::symlink_metadata(&dir).unwrap().mode();
+        assert_eq!(mode & 0o7777, 0o700, "{}", dir.display());
+        let sent = as_user(&["send", "pipe://owner-bits", "through"])
+            .0
+            .output()
+            .await
+            .unwrap();
+        assert!(sent.status.success(), "{sent:?}");
+        let listened = listen.wait_with_output().await.unwrap();
+        assert!(listened.status.success(), "{listened:?}");
+        assert_eq!(String::from_utf8_lossy(&listened.stdout), "through\n");
+
+        let log = anyipc.dir().join("log");
+        crate::util::private_dir_of(&log, uid);
+        let log_url = format!("file://{}", log.display());
+        let appended = as_user(&["send", &log_url, "one"])
+            .0
+            .output()
+            .await
+            .unwrap();
+        assert!(appended.status.success(), "{appended:?}");
+        let mode = std::fs::symlink_metadata(&index).unwrap().mode();
+        assert_eq!(mode & 0o7777, 0o700, "{}", index.display());
+        assert_eq!(
+            std::fs::read_dir(&index).unwrap().count(),
+            1,
+            "the log is listed"
+        );
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn peer_credentials_and_allow_uids() {
     watchdog(60, async {

@@ -26,7 +26,9 @@ pub(crate) type PipeStream = tokio::net::UnixStream;
 pub(crate) const PIPE_PEER_UIDS: bool = true;
 
 /// The private per-user directory holding `pipe://` sockets, `shm://` rendezvous sockets and
-/// the index of file logs; created (0700, whatever the umask) when `create` is set.
+/// the index of file logs; created (0700, whatever the umask) when `create` is set. One of
+/// this user's with owner bits missing (`0600`, left by a `mkdir` under umask 177) gets them
+/// back ([`restore_owner_access`](restore_owner_access)).
 ///
 /// # Errors
 /// `PermissionDenied` when it exists but is not a directory owned by this user with mode
@@ -69,7 +71,33 @@ pub(crate) fn runtime_dir(create: bool) -> io::Result<PathBuf> {
             ),
         ));
     }
+    restore_owner_access(&dir, &meta)?;
     Ok(dir)
+}
+
+/// Gives the owner back its access to `path`, a private directory of its (owned by this
+/// user, no group or other bits: `meta` is its `symlink_metadata`) whose owner bits are not
+/// all set: `mkdir(0700)` under a umask such as 177 left `0600` (anyipc before its umask fix
+/// did, as does a `mkdir` by hand), which not even its owner can enter. Widens nothing:
+/// only the owner's bits are set.
+///
+/// # Errors
+/// The `chmod`'s, naming `path`.
+pub(crate) fn restore_owner_access(path: &Path, meta: &std::fs::Metadata) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if meta.mode() & 0o700 == 0o700 {
+        return Ok(());
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!(
+                "{} has mode {:04o}, which its owner cannot enter, and chmod 700 failed: {e}",
+                path.display(),
+                meta.mode() & 0o7777
+            ),
+        )
+    })
 }
 
 /// The socket path of `pipe://name`.

@@ -74,12 +74,15 @@ fn drop_entries_of_gone_logs(index: &Path) {
 fn index_dir() -> io::Result<PathBuf> {
     let index = super::local_socket::runtime_dir(true)?.join(LOGS);
     crate::sys::create_private_dir(&index)?;
-    if !std::fs::symlink_metadata(&index)?.is_dir() {
+    let meta = std::fs::symlink_metadata(&index)?;
+    if !meta.is_dir() {
         return Err(io::Error::new(
             io::ErrorKind::AlreadyExists,
             format!("{} is not a directory", index.display()),
         ));
     }
+    // Only this user can make anything in the runtime directory: the index is theirs.
+    super::local_socket::restore_owner_access(&index, &meta)?;
     Ok(index)
 }
 
