@@ -33,6 +33,11 @@ fn main() {
     linux::main();
 }
 
+// Scratch directories as the `anyipc` command makes them: fresh, 0700 whatever the umask.
+#[cfg(target_os = "linux")]
+#[path = "../src/bin/anyipc/scratch_dir.rs"]
+mod scratch_dir;
+
 #[cfg(target_os = "linux")]
 mod linux {
     use anyipc::file::{FileConsumer, FileOptions, FileProducer};
@@ -257,13 +262,12 @@ mod linux {
 
     fn fresh_dir() -> PathBuf {
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
+        super::scratch_dir::create(&format!(
             "anyipc-bench-file-{}-{}",
             std::process::id(),
             N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
+        ))
+        .unwrap()
     }
 
     fn target(variant: Variant, dir: &Path) -> (PathBuf, String) {

@@ -23,6 +23,10 @@
 //! (`--peer raw+child://`, `--peer raw+fifo://PATH`). `mem://` runs two tasks in one process.
 //! Every process uses a current-thread tokio runtime.
 
+// Scratch directories as the `anyipc` command makes them: fresh, 0700 whatever the umask.
+#[path = "../src/bin/anyipc/scratch_dir.rs"]
+mod scratch_dir;
+
 use anyipc::bench::floor::{memcpy_gib_per_sec, spin_peer, SpinPingPong};
 use anyipc::bench::{
     measure, peer_main, InProcessPeer, LatencyReport, Machine, PeerProcess, Report, RunResources,
@@ -437,8 +441,7 @@ struct Runs {
 }
 
 async fn tables(options: &Options) -> io::Result<()> {
-    let dir = std::env::temp_dir().join(format!("anyipc-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+    let dir = scratch_dir::create(&format!("anyipc-bench-{}", std::process::id()))?;
     let _cleanup = RemoveDir(dir.clone());
     let asked = |name: &str| {
         options
