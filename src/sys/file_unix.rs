@@ -206,14 +206,18 @@ pub(crate) const FILE_IDENTITY_KNOWN: bool = true;
 /// write, and under `relatime` each such read would otherwise dirty the inode (a journal
 /// update on ext4) on the way to the record. A segment's access time means nothing.
 ///
-/// Opened with `O_NONBLOCK` (which changes nothing for a regular file) and then refused
-/// unless it is one: a FIFO or device named like a segment would otherwise block the open
-/// or the reads for ever.
+/// A FIFO or socket named like a segment is refused before the open, as for a plain file
+/// ([`refuse_fifo_or_socket`]: opening it would make this process its reader for a moment,
+/// releasing a writer that waits in its `open`). The open has `O_NONBLOCK` (which changes
+/// nothing for a regular file), and what it opened is refused unless it is a regular file:
+/// a FIFO put there after the check, or a device, would otherwise block the open or the
+/// reads for ever.
 ///
 /// # Errors
 /// OS errors (`NotFound` when missing); `InvalidData` for something other than a regular
 /// file.
 pub(crate) fn open_segment_read(path: &Path) -> io::Result<File> {
+    refuse_non_segment(path)?;
     let flags = libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK;
     #[cfg(target_os = "linux")]
     {
@@ -235,6 +239,18 @@ pub(crate) fn open_segment_read(path: &Path) -> io::Result<File> {
     )
 }
 
+/// `InvalidData` when `path` is a FIFO or socket (not following a symlink), before it is
+/// opened as a segment or cursor.
+fn refuse_non_segment(path: &Path) -> io::Result<()> {
+    match fifo_or_socket(path) {
+        Some(what) => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{} is {what}, not a regular file", path.display()),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// `file` if it is a regular file; `InvalidData` naming `path` otherwise.
 fn regular_file(file: File, path: &Path) -> io::Result<File> {
     if file.metadata()?.file_type().is_file() {
@@ -252,6 +268,7 @@ fn regular_file(file: File, path: &Path) -> io::Result<File> {
 /// # Errors
 /// OS errors; `InvalidData` for something other than a regular file.
 pub(crate) fn open_read_write(path: &Path) -> io::Result<File> {
+    refuse_non_segment(path)?;
     let file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -331,7 +348,49 @@ pub(crate) unsafe fn read_into_spare(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::ffi::OsStrExt;
     use std::os::unix::fs::FileExt;
+
+    /// A FIFO named like a segment is refused without being opened: a writer waiting in its
+    /// `open` for a reader is not released by the refusal (it would be, for a moment, by an
+    /// open that is refused afterwards).
+    #[test]
+    fn a_fifo_named_like_a_segment_is_refused_unopened() {
+        let dir = crate::test_support::temp_dir("fifo-unopened");
+        let fifo = dir.join("00000000000000000000.log");
+        let c_path = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
+        // SAFETY: mkfifo reads the NUL-terminated path, which lives across the call.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        let writing = fifo.clone();
+        let (opened_tx, opened) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            // Blocks until the FIFO has a reader.
+            let writer = OpenOptions::new().write(true).open(writing);
+            let _ = opened_tx.send(writer.is_ok());
+        });
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        for refused in [open_segment_read(&fifo), open_read_write(&fifo)] {
+            let err = refused.unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+            assert!(err.to_string().contains("a FIFO"), "{err}");
+        }
+        assert!(
+            opened
+                .recv_timeout(std::time::Duration::from_millis(300))
+                .is_err(),
+            "the writer's open returned: the FIFO was opened for reading"
+        );
+        // Releases the writer, so that its thread ends.
+        let _reader = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo)
+            .unwrap();
+        assert!(opened
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .unwrap());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     /// Offsets past 2 and 4 GiB (in a sparse file) are read where they are, also on 32-bit
     /// targets, where the C library's plain `off_t` is 32 bits wide.
