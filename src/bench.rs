@@ -44,6 +44,7 @@
 mod catalog;
 mod child_peer;
 pub mod floor;
+mod latency_samples;
 mod machine;
 mod peer;
 mod peer_exit;
@@ -62,10 +63,10 @@ mod twin_child;
 mod workload;
 
 pub use catalog::{TransportSpec, BASELINES, TRANSPORTS};
+pub(crate) use latency_samples::LatencySamples;
 pub use machine::Machine;
 pub use peer::{peer_main, InProcessPeer, READY_PREFIX};
 pub use peer_process::PeerProcess;
-pub(crate) use report::PREALLOCATED_SAMPLES;
 pub use report::{LatencyReport, Report, ThroughputReport};
 pub use run::{measure, run_client, run_connection};
 pub use run_resources::RunResources;

@@ -7,7 +7,7 @@
 //! that little more work around the transport.
 
 use super::workload::{self, check_payload, invalid, payloads, READY};
-use super::{LatencyReport, Report, ThroughputReport, Workload, PREALLOCATED_SAMPLES};
+use super::{LatencyReport, LatencySamples, Report, ThroughputReport, Workload};
 use bytes::{Bytes, BytesMut};
 use futures::{SinkExt, StreamExt};
 use std::io;
@@ -56,7 +56,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let msg = payloads(size).swap_remove(0);
-    let mut samples = Vec::with_capacity(count.min(PREALLOCATED_SAMPLES));
+    let mut samples = LatencySamples::for_count(count);
     for i in 0..warmup.saturating_add(count) {
         let start = Instant::now();
         framed.send(msg.clone()).await?;
@@ -69,10 +69,10 @@ where
             )));
         }
         if i >= warmup {
-            samples.push(took);
+            samples.record(took);
         }
     }
-    Ok(LatencyReport::from_samples(size, &mut samples))
+    Ok(samples.report(size))
 }
 
 async fn throughput<S>(

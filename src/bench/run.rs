@@ -1,7 +1,7 @@
 //! The measuring side of a run over an anyipc connection.
 
 use super::workload::{self, end_marker, invalid, is_acknowledgement, payloads, READY};
-use super::{raw, LatencyReport, Report, Target, ThroughputReport, Workload, PREALLOCATED_SAMPLES};
+use super::{raw, LatencyReport, LatencySamples, Report, Target, ThroughputReport, Workload};
 use crate::{Connection, Duplex, Transport};
 use bytes::Bytes;
 use futures::{Sink, SinkExt, Stream, StreamExt};
@@ -262,7 +262,7 @@ async fn latency<T: Transport<Bytes>>(
     warmup: usize,
 ) -> io::Result<LatencyReport> {
     let msg = payloads(size).swap_remove(0);
-    let mut samples = Vec::with_capacity(count.min(PREALLOCATED_SAMPLES));
+    let mut samples = LatencySamples::for_count(count);
     for i in 0..warmup.saturating_add(count) {
         let start = Instant::now();
         conn.send(msg.clone()).await?;
@@ -275,10 +275,10 @@ async fn latency<T: Transport<Bytes>>(
             )));
         }
         if i >= warmup {
-            samples.push(took);
+            samples.record(took);
         }
     }
-    Ok(LatencyReport::from_samples(size, &mut samples))
+    Ok(samples.report(size))
 }
 
 async fn throughput<T: Transport<Bytes>>(

@@ -1,4 +1,4 @@
-use crate::bench::{LatencyReport, PREALLOCATED_SAMPLES};
+use crate::bench::{LatencyReport, LatencySamples};
 use memmap2::{MmapOptions, MmapRaw};
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -124,17 +124,17 @@ impl SpinPingPong {
     /// `TimedOut` when the peer does not answer for 5 s (it has not started, or has died).
     pub fn run(&self, warmup: usize, count: usize) -> io::Result<LatencyReport> {
         let cell = counter(&self.map);
-        let mut samples = Vec::with_capacity(count.min(PREALLOCATED_SAMPLES));
+        let mut samples = LatencySamples::for_count(count);
         for i in 0..warmup.saturating_add(count) {
             let start = Instant::now();
             let sent = cell.load(Ordering::Acquire) + 1;
             cell.store(sent, Ordering::Release);
             wait_for(cell, |v| v == sent + 1)?;
             if i >= warmup {
-                samples.push(start.elapsed());
+                samples.record(start.elapsed());
             }
         }
-        Ok(LatencyReport::from_samples(64, &mut samples))
+        Ok(samples.report(64))
     }
 }
 
