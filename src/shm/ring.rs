@@ -63,17 +63,6 @@ const HEAD: usize = 0;
 const READER_PARKED: usize = 1;
 
 impl RingControl {
-    /// A control block on the heap, for tests.
-    #[cfg(test)]
-    pub(crate) fn new_for_test(keys: &RingKeys) -> Box<RingControl> {
-        let control = Box::new(RingControl {
-            producer: Line([AtomicU64::new(0), AtomicU64::new(0)]),
-            consumer: Line([AtomicU64::new(0), AtomicU64::new(0)]),
-        });
-        control.init(keys);
-        control
-    }
-
     /// Writes the initial words: both indices at 0 and open, nobody parked.
     pub(crate) fn init(&self, keys: &RingKeys) {
         self.producer.0[TAIL].store(keys.tail.word(0, false), Ordering::Relaxed);
@@ -185,6 +174,68 @@ pub(crate) struct RingMemory {
     /// A power of two, at most [`MAX_CAPACITY`]. Process-private: never re-read from shared
     /// memory.
     pub(crate) capacity: u32,
+}
+
+/// A ring's memory on the heap, for tests: a control block (initialised) and `capacity` data
+/// bytes, owned through raw pointers as a mapping is, and freed on drop. (Boxes moved
+/// around beside the ends would claim unique access to memory the ends point into: undefined
+/// behaviour under Stacked Borrows, which Miri reports.)
+#[cfg(test)]
+pub(crate) struct TestMemory {
+    control: *mut RingControl,
+    data: *mut [u8],
+}
+
+#[cfg(test)]
+impl TestMemory {
+    pub(crate) fn new(keys: &RingKeys, capacity: u32) -> TestMemory {
+        let control = Box::new(RingControl {
+            producer: Line([AtomicU64::new(0), AtomicU64::new(0)]),
+            consumer: Line([AtomicU64::new(0), AtomicU64::new(0)]),
+        });
+        control.init(keys);
+        TestMemory {
+            control: Box::into_raw(control),
+            data: Box::into_raw(vec![0u8; capacity as usize].into_boxed_slice()),
+        }
+    }
+
+    /// What the ends are given.
+    pub(crate) fn ring(&self) -> RingMemory {
+        RingMemory {
+            control: self.control,
+            data: self.data.cast::<u8>(),
+            capacity: self.data.len() as u32,
+        }
+    }
+
+    /// The control words, for a test that writes over them as a peer could.
+    #[cfg_attr(anyipc_loom, allow(dead_code))] // the loom model only runs the protocol
+    pub(crate) fn control(&self) -> &RingControl {
+        // SAFETY: allocated in `new`, freed only on drop; only shared references (to
+        // atomics) are made to it.
+        unsafe { &*self.control }
+    }
+}
+
+// SAFETY: the data bytes are only touched through the ring's protocol; the control block holds
+// only atomics.
+#[cfg(test)]
+unsafe impl Send for TestMemory {}
+// SAFETY: as for Send.
+#[cfg(test)]
+unsafe impl Sync for TestMemory {}
+
+#[cfg(test)]
+impl Drop for TestMemory {
+    fn drop(&mut self) {
+        // SAFETY: both came from `Box::into_raw` in `new` and are freed once, here; the ends
+        // that point into them are dropped first (their owner's contract).
+        unsafe {
+            drop(Box::from_raw(self.control));
+            drop(Box::from_raw(self.data));
+        }
+    }
 }
 
 /// Copies `len` bytes out of the ring's data starting at `index`, wrapping at the end.

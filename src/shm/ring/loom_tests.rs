@@ -36,33 +36,14 @@ impl Bell {
     }
 }
 
-/// The ring's memory on the heap, shared by the two model threads.
-struct Memory {
-    control: Box<RingControl>,
-    data: Box<[u8]>,
-}
-
-// SAFETY: the data bytes are only touched through the ring's protocol (that is what the model
-// checks); the control block holds only (loom) atomics.
-unsafe impl Send for Memory {}
-// SAFETY: as for Send.
-unsafe impl Sync for Memory {}
-
 const CAPACITY: u32 = 4;
 const MESSAGE: &[u8] = &[1, 2, 3, 4, 5, 6];
 
 fn model() {
     loom::model(|| {
         let keys = RingKeys::derive(7, 0);
-        let memory = Arc::new(Memory {
-            control: RingControl::new_for_test(&keys),
-            data: vec![0u8; CAPACITY as usize].into_boxed_slice(),
-        });
-        let mem = RingMemory {
-            control: &*memory.control,
-            data: memory.data.as_ptr() as *mut u8,
-            capacity: CAPACITY,
-        };
+        let memory = Arc::new(TestMemory::new(&keys, CAPACITY));
+        let mem = memory.ring();
         // SAFETY: `memory` outlives both ends (each thread holds an Arc); one producer, one
         // consumer.
         let (mut producer, mut consumer) =

@@ -1,31 +1,34 @@
 use super::*;
 use proptest::prelude::*;
 
-/// A ring on the heap: its control block, its data, and both ends.
+/// A ring on the heap: both ends, and the memory they point into (dropped after them).
 struct HeapRing {
-    control: Box<RingControl>,
-    _data: Vec<u8>,
     producer: Producer,
     consumer: Consumer,
+    memory: TestMemory,
+}
+
+impl HeapRing {
+    fn control(&self) -> &RingControl {
+        self.memory.control()
+    }
 }
 
 fn heap_ring(capacity: u32) -> HeapRing {
     let keys = RingKeys::derive(0x1234_5678_9abc_def0, 0);
-    let control = RingControl::new_for_test(&keys);
-    let mut data = vec![0u8; capacity as usize];
-    let mem = RingMemory {
-        control: &*control,
-        data: data.as_mut_ptr(),
-        capacity,
+    let memory = TestMemory::new(&keys, capacity);
+    // SAFETY: `memory` is dropped after the ends (the last field); one producer and one
+    // consumer.
+    let (producer, consumer) = unsafe {
+        (
+            Producer::new(memory.ring(), keys),
+            Consumer::new(memory.ring(), keys),
+        )
     };
-    // SAFETY: `control` and `data` live in the HeapRing beside the ends and are never moved
-    // out of their heap allocations; one producer and one consumer.
-    let (producer, consumer) = unsafe { (Producer::new(mem, keys), Consumer::new(mem, keys)) };
     HeapRing {
-        control,
-        _data: data,
         producer,
         consumer,
+        memory,
     }
 }
 
@@ -155,9 +158,9 @@ fn parking_protocol() {
 fn garbage_indices_are_corrupt_not_out_of_bounds() {
     let mut r = heap_ring(8);
     r.producer.write(b"abcd").unwrap();
-    r.control.producer.0[TAIL].store(0xdead_beef_0000_0001, Ordering::Relaxed);
+    r.control().producer.0[TAIL].store(0xdead_beef_0000_0001, Ordering::Relaxed);
     assert!(read_vec(&mut r.consumer, 100).is_err());
-    r.control.consumer.0[HEAD].store(u64::MAX, Ordering::Relaxed);
+    r.control().consumer.0[HEAD].store(u64::MAX, Ordering::Relaxed);
     assert!(r.producer.write(b"x").is_err());
 }
 
@@ -166,7 +169,7 @@ fn a_validly_tagged_index_out_of_range_is_corrupt() {
     let keys = RingKeys::derive(0x1234_5678_9abc_def0, 0);
     let mut r = heap_ring(8);
     // Claims 9 bytes in an 8-byte ring: a hostile peer with the key.
-    r.control.producer.0[TAIL].store(keys.tail.word(9, false), Ordering::Relaxed);
+    r.control().producer.0[TAIL].store(keys.tail.word(9, false), Ordering::Relaxed);
     assert_eq!(
         read_vec(&mut r.consumer, 100),
         Err(Corrupt("write index (out of range)"))
@@ -202,8 +205,8 @@ proptest! {
     fn random_control_words_are_caught(tail in any::<u64>(), head in any::<u64>()) {
         let mut r = heap_ring(16);
         r.producer.write(b"hello").unwrap();
-        r.control.producer.0[TAIL].store(tail, Ordering::Relaxed);
-        r.control.consumer.0[HEAD].store(head, Ordering::Relaxed);
+        r.control().producer.0[TAIL].store(tail, Ordering::Relaxed);
+        r.control().consumer.0[HEAD].store(head, Ordering::Relaxed);
         let _ = read_vec(&mut r.consumer, 64);
         let _ = r.producer.write(b"world");
     }
