@@ -18,7 +18,22 @@ enum Backing {
     Map(memmap2::MmapRaw),
     // Only held, to keep the memory alive; built in unit tests only.
     #[allow(dead_code)]
-    Heap(Box<[AtomicU64]>),
+    Heap(HeapWords),
+}
+
+/// Heap memory for a test region, owned through a raw pointer as a mapping is, and freed on
+/// drop. (A `Box` moved into the region after `base` was taken from it would claim unique
+/// access to memory `base` points into: undefined behaviour under Stacked Borrows, which
+/// Miri reports.)
+#[derive(Debug)]
+struct HeapWords(*mut [AtomicU64]);
+
+impl Drop for HeapWords {
+    fn drop(&mut self) {
+        // SAFETY: made by `Box::into_raw` in `Region::heap` and freed once, here, with the
+        // region that views it.
+        unsafe { drop(Box::from_raw(self.0)) }
+    }
 }
 
 /// A queue segment, with its geometry fixed in private memory.
@@ -73,11 +88,12 @@ impl Region {
         let words: Box<[AtomicU64]> = (0..geometry.size.div_ceil(8))
             .map(|_| AtomicU64::new(0))
             .collect();
-        let base = NonNull::new(words.as_ptr() as *mut u8).expect("boxed slice is non-null");
+        let words = Box::into_raw(words);
+        let base = NonNull::new(words.cast::<u8>()).expect("boxed slice is non-null");
         Region {
             base,
             geometry,
-            backing: Backing::Heap(words),
+            backing: Backing::Heap(HeapWords(words)),
             truncated: AtomicBool::new(false),
         }
     }
