@@ -26,9 +26,9 @@ pub(crate) type PipeStream = tokio::net::UnixStream;
 pub(crate) const PIPE_PEER_UIDS: bool = true;
 
 /// The private per-user directory holding `pipe://` sockets, `shm://` rendezvous sockets and
-/// the index of file logs; created (0700, whatever the umask) when `create` is set. One of
-/// this user's with owner bits missing (`0600`, left by a `mkdir` under umask 177) gets them
-/// back ([`restore_owner_access`](restore_owner_access)).
+/// the index of file logs; created (0700, whatever the umask) when `create` is set, and then,
+/// when it exists with owner bits missing (`0600`, left by a `mkdir` under umask 177), given
+/// them back ([`restore_owner_access`]).
 ///
 /// # Errors
 /// `PermissionDenied` when it exists but is not a directory owned by this user with mode
@@ -71,15 +71,17 @@ pub(crate) fn runtime_dir(create: bool) -> io::Result<PathBuf> {
             ),
         ));
     }
-    restore_owner_access(&dir, &meta)?;
+    if create {
+        restore_owner_access(&dir, &meta)?;
+    }
     Ok(dir)
 }
 
-/// Gives the owner back its access to `path`, a private directory of its (owned by this
-/// user, no group or other bits: `meta` is its `symlink_metadata`) whose owner bits are not
-/// all set: `mkdir(0700)` under a umask such as 177 left `0600` (anyipc before its umask fix
-/// did, as does a `mkdir` by hand), which not even its owner can enter. Widens nothing:
-/// only the owner's bits are set.
+/// Gives the owner back its access to `path`, a directory of this user's meant to be private
+/// (`meta` is its `symlink_metadata`), when its owner bits are not all set: `mkdir(0700)`
+/// under a umask such as 177 leaves `0600` (anyipc's did before its umask fix, as does a
+/// `mkdir` by hand), which not even its owner can enter. Its mode becomes 0700: the owner's
+/// bits set, every other bit cleared, so no one else gains access.
 ///
 /// # Errors
 /// The `chmod`'s, naming `path`.
