@@ -14,7 +14,7 @@ pub(crate) const EXACT_SAMPLES: usize = 1 << 20;
 pub(crate) struct LatencySamples {
     exact: Vec<Duration>,
     /// Set once the run passes [`EXACT_SAMPLES`]; then it holds every sample.
-    histogram: Option<Box<Histogram>>,
+    histogram: Option<Histogram>,
 }
 
 impl LatencySamples {
@@ -34,7 +34,7 @@ impl LatencySamples {
         } else if self.exact.len() < EXACT_SAMPLES {
             self.exact.push(sample);
         } else {
-            let mut histogram = Box::new(Histogram::new());
+            let mut histogram = Histogram::new();
             for kept in self.exact.drain(..) {
                 histogram.record(kept);
             }
