@@ -27,6 +27,8 @@ mod private_dir;
 pub(crate) use private_dir::create_fresh_private_dir;
 pub(crate) use private_dir::create_private_dir;
 #[cfg(unix)]
+pub(crate) use private_dir::restore_owner_access;
+#[cfg(unix)]
 mod file_unix;
 #[cfg(unix)]
 pub(crate) use file_unix::*;

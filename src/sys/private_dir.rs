@@ -48,23 +48,47 @@ pub(crate) fn create_fresh_private_dir(
 /// OS errors of `mkdir` other than "already exists", and of the `chmod`.
 #[cfg(unix)]
 pub(crate) fn create_private_dir(path: &Path) -> io::Result<bool> {
-    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    use std::os::unix::fs::DirBuilderExt;
     match std::fs::DirBuilder::new().mode(0o700).create(path) {
         Ok(()) => {
-            let mode = std::fs::symlink_metadata(path)?.mode();
-            if mode & 0o700 != 0o700 {
-                if let Err(e) =
-                    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
-                {
-                    let _ = std::fs::remove_dir(path);
-                    return Err(e);
-                }
+            let made =
+                std::fs::symlink_metadata(path).and_then(|meta| restore_owner_access(path, &meta));
+            if let Err(e) = made {
+                let _ = std::fs::remove_dir(path);
+                return Err(e);
             }
             Ok(true)
         }
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
         Err(e) => Err(e),
     }
+}
+
+/// Gives the owner back its access to `path`, a directory of this user's meant to be private
+/// (`meta` is its `symlink_metadata`), when its owner bits are not all set: `mkdir(0700)`
+/// under a umask such as 177 leaves `0600` (what [`create_private_dir`] mends at once, and
+/// what anyipc left before it did, as does a `mkdir` by hand), which not even its owner can
+/// enter. Its mode becomes 0700: the owner's bits set, every other bit cleared, so no one
+/// else gains access. A directory whose owner bits are all set is left as it is.
+///
+/// # Errors
+/// The `chmod`'s, naming `path`.
+#[cfg(unix)]
+pub(crate) fn restore_owner_access(path: &Path, meta: &std::fs::Metadata) -> io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    if meta.mode() & 0o700 == 0o700 {
+        return Ok(());
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!(
+                "{} has mode {:04o}, which its owner cannot enter, and chmod 700 failed: {e}",
+                path.display(),
+                meta.mode() & 0o7777
+            ),
+        )
+    })
 }
 
 /// Creates the one directory `path` (its parent exists), with the permissions it inherits;

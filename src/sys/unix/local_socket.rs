@@ -28,7 +28,7 @@ pub(crate) const PIPE_PEER_UIDS: bool = true;
 /// The private per-user directory holding `pipe://` sockets, `shm://` rendezvous sockets and
 /// the index of file logs; created (0700, whatever the umask) when `create` is set, and then,
 /// when it exists with owner bits missing (`0600`, left by a `mkdir` under umask 177), given
-/// them back ([`restore_owner_access`]).
+/// them back ([`restore_owner_access`](crate::sys::restore_owner_access)).
 ///
 /// # Errors
 /// `PermissionDenied` when it exists but is not a directory owned by this user with mode
@@ -72,34 +72,9 @@ pub(crate) fn runtime_dir(create: bool) -> io::Result<PathBuf> {
         ));
     }
     if create {
-        restore_owner_access(&dir, &meta)?;
+        crate::sys::restore_owner_access(&dir, &meta)?;
     }
     Ok(dir)
-}
-
-/// Gives the owner back its access to `path`, a directory of this user's meant to be private
-/// (`meta` is its `symlink_metadata`), when its owner bits are not all set: `mkdir(0700)`
-/// under a umask such as 177 leaves `0600` (anyipc's did before its umask fix, as does a
-/// `mkdir` by hand), which not even its owner can enter. Its mode becomes 0700: the owner's
-/// bits set, every other bit cleared, so no one else gains access.
-///
-/// # Errors
-/// The `chmod`'s, naming `path`.
-pub(crate) fn restore_owner_access(path: &Path, meta: &std::fs::Metadata) -> io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    if meta.mode() & 0o700 == 0o700 {
-        return Ok(());
-    }
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).map_err(|e| {
-        io::Error::new(
-            e.kind(),
-            format!(
-                "{} has mode {:04o}, which its owner cannot enter, and chmod 700 failed: {e}",
-                path.display(),
-                meta.mode() & 0o7777
-            ),
-        )
-    })
 }
 
 /// The socket path of `pipe://name`.

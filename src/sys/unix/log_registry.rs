@@ -82,7 +82,7 @@ fn index_dir() -> io::Result<PathBuf> {
         ));
     }
     // Only this user can make anything in the runtime directory: the index is theirs.
-    super::local_socket::restore_owner_access(&index, &meta)?;
+    crate::sys::restore_owner_access(&index, &meta)?;
     Ok(index)
 }
 
