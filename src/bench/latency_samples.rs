@@ -3,7 +3,7 @@
 use super::LatencyReport;
 use std::time::Duration;
 
-/// Samples kept one by one (16 MiB of them): a run up to this long reports exact
+/// Samples kept one by one (16 MiB of them on 64-bit targets): a run up to this long reports exact
 /// nearest-rank percentiles. A longer one moves them into a [`Histogram`] and goes on there.
 pub(crate) const EXACT_SAMPLES: usize = 1 << 20;
 
