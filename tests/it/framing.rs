@@ -146,16 +146,13 @@ async fn length_4gib_prefix_is_invalid_data_without_allocation() {
             })
         );
         assert!(framed.read_buffer().capacity() < 1 << 20);
-        // Also at the largest limit the codec takes (u32::MAX itself is legal then; on 32-bit
-        // targets the limit is a little less, so the length here is): only what arrived plus
-        // a bounded reserve is allocated while the frame is awaited.
-        let largest: u8 = if cfg!(target_pointer_width = "64") {
-            0xff
-        } else {
-            0xf0
-        };
+        // Also at the largest limit the codec takes (u32::MAX itself on 64-bit targets; on
+        // 32-bit ones a little less, room for the header in a usize), with a frame of that
+        // length: only what arrived plus a bounded reserve is allocated while it is awaited.
+        let largest = LengthCodec::new(usize::MAX).max_frame() as u32;
+        let [a, b, c, d] = largest.to_be_bytes();
         let mock = Builder::new()
-            .read(&[0xff, 0xff, 0xff, largest, 1, 2, 3])
+            .read(&[a, b, c, d, 1, 2, 3])
             .wait(Duration::from_secs(3600))
             .build();
         let mut framed = FramedRead::new(mock, LengthCodec::new(usize::MAX));

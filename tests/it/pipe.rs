@@ -244,25 +244,22 @@ async fn a_runtime_dir_its_owner_cannot_enter_is_given_back_its_owner_bits() {
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .kill_on_drop(true);
-            let uid = crate::util::unprivileged(&mut command);
-            (command, uid)
+            crate::util::unprivileged(&mut command);
+            command
         };
-        let uid = as_user(&[]).1;
-        crate::util::private_dir_of(&runtime, uid);
+        let mut listen = as_user(&["listen", "pipe://owner-bits", "--count", "1"]);
+        // Whom the commands run as (the call again changes nothing).
+        let uid = crate::util::unprivileged(&mut listen);
         let dir = runtime.join("anyipc");
         let index = dir.join("logs");
-        for made in [&dir, &index] {
-            std::fs::create_dir(made).unwrap();
-            std::os::unix::fs::chown(made, Some(uid), Some(uid)).unwrap();
+        for made in [&runtime, &dir, &index] {
+            crate::util::private_dir_of(made, uid);
         }
         for made in [&index, &dir] {
             std::fs::set_permissions(made, std::fs::Permissions::from_mode(0o600)).unwrap();
         }
 
-        let mut listen = as_user(&["listen", "pipe://owner-bits", "--count", "1"])
-            .0
-            .spawn()
-            .unwrap();
+        let mut listen = listen.spawn().unwrap();
         let mut err = BufReader::new(listen.stderr.take().unwrap()).lines();
         let line = err.next_line().await.unwrap();
         assert!(
@@ -273,7 +270,6 @@ async fn a_runtime_dir_its_owner_cannot_enter_is_given_back_its_owner_bits() {
         let mode = std::fs::symlink_metadata(&dir).unwrap().mode();
         assert_eq!(mode & 0o7777, 0o700, "{}", dir.display());
         let sent = as_user(&["send", "pipe://owner-bits", "through"])
-            .0
             .output()
             .await
             .unwrap();
@@ -285,11 +281,7 @@ async fn a_runtime_dir_its_owner_cannot_enter_is_given_back_its_owner_bits() {
         let log = anyipc.dir().join("log");
         crate::util::private_dir_of(&log, uid);
         let log_url = format!("file://{}", log.display());
-        let appended = as_user(&["send", &log_url, "one"])
-            .0
-            .output()
-            .await
-            .unwrap();
+        let appended = as_user(&["send", &log_url, "one"]).output().await.unwrap();
         assert!(appended.status.success(), "{appended:?}");
         let mode = std::fs::symlink_metadata(&index).unwrap().mode();
         assert_eq!(mode & 0o7777, 0o700, "{}", index.display());

@@ -445,7 +445,7 @@ impl SharedAnyipc {
         SharedAnyipc { dir, bin }
     }
 
-    /// The copy of the binary.
+    /// The binary to run: the copy when the tests run as root, else the build's own.
     pub(crate) fn bin(&self) -> &std::path::Path {
         &self.bin
     }
@@ -478,7 +478,9 @@ pub(crate) fn private_dir_of(path: &std::path::Path, uid: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir(path).unwrap();
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).unwrap();
-    std::os::unix::fs::chown(path, Some(uid), Some(uid)).unwrap();
+    // The group is left as it is: an ordinary user cannot give a file to a group of
+    // another number (and a uid need not be a gid), and mode 0700 leaves the group out.
+    std::os::unix::fs::chown(path, Some(uid), None).unwrap();
 }
 
 // The `anyipc` command's own raise of the soft limit on open descriptors (to the hard one),
