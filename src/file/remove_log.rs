@@ -91,7 +91,8 @@ fn remove_log(dir: &Path, force: bool) -> io::Result<()> {
             remove_if_present(&entry.path())?;
         }
     }
-    remove_if_present(&lock_path)?;
+    sys::remove_lock_file(lock.file(), &lock_path)
+        .map_err(|e| segment::os_error("cannot remove", &lock_path, e))?;
     drop(lock);
     // Only empty: anything else in the directory is not the log's.
     let _ = std::fs::remove_dir(dir);

@@ -50,6 +50,18 @@ pub(crate) fn open_lock_file(path: &Path, mode: u32) -> io::Result<File> {
         .open(path)
 }
 
+/// Removes the lock file at `path`, which `lock` (opened by [`open_lock_file`]) holds: by its
+/// path, as the lock belongs to the open file, not the name. Nothing there is not an error.
+///
+/// # Errors
+/// OS errors removing.
+pub(crate) fn remove_lock_file(_lock: &File, path: &Path) -> io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        removed => removed,
+    }
+}
+
 /// Creates a new file with `mode` for reading and writing; fails if anything exists at
 /// `path` (`AlreadyExists`), symlinks included. The mode is given to `open`, so there is no
 /// moment when the file has looser permissions (the umask can only narrow it).

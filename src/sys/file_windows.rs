@@ -8,6 +8,30 @@ use std::path::Path;
 
 /// ERROR_SHARING_VIOLATION: another handle has the file open without sharing.
 const ERROR_SHARING_VIOLATION: i32 = 32;
+/// Access rights (winnt.h): read, write, and deleting the file.
+const GENERIC_READ: u32 = 0x8000_0000;
+const GENERIC_WRITE: u32 = 0x4000_0000;
+const DELETE: u32 = 0x0001_0000;
+/// `FILE_INFO_BY_HANDLE_CLASS::FileDispositionInfo` (minwinbase.h).
+const FILE_DISPOSITION_INFO_CLASS: i32 = 4;
+
+/// `FILE_DISPOSITION_INFO` (winbase.h): a `BOOLEAN`, true to delete the file when its last
+/// handle closes.
+#[repr(C)]
+struct FileDispositionInfo {
+    delete_file: u8,
+}
+
+#[link(name = "kernel32")]
+extern "system" {
+    /// `SetFileInformationByHandle` (fileapi.h); nonzero on success.
+    fn SetFileInformationByHandle(
+        file: *mut std::ffi::c_void,
+        class: i32,
+        info: *const std::ffi::c_void,
+        size: u32,
+    ) -> i32;
+}
 
 /// On Windows the lock is taken when the file is opened (share mode 0, see
 /// [`open_lock_file`]); nothing more to do.
@@ -18,7 +42,9 @@ pub(crate) fn lock_exclusive(_file: &File, _what: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Opens the lock file with share mode 0: while open, no other handle can open it.
+/// Opens the lock file with share mode 0: while open, no other handle can open it, not even
+/// to delete it. So the handle asks for `DELETE` access too: its holder deletes the file
+/// through it ([`remove_lock_file`]).
 ///
 /// # Errors
 /// `AddrInUse` when another writer has it open; other OS errors.
@@ -28,6 +54,7 @@ pub(crate) fn open_lock_file(path: &Path, _mode: u32) -> io::Result<File> {
         .write(true)
         .create(true)
         .truncate(false)
+        .access_mode(GENERIC_READ | GENERIC_WRITE | DELETE)
         .share_mode(0)
         .open(path)
         .map_err(|e| {
@@ -43,6 +70,31 @@ pub(crate) fn open_lock_file(path: &Path, _mode: u32) -> io::Result<File> {
                 e
             }
         })
+}
+
+/// Removes the lock file that `lock` holds: no other handle can open it while `lock` is open
+/// (share mode 0, see [`open_lock_file`]), so it is marked for deletion through `lock` itself
+/// and goes when `lock` is closed, still held until then.
+///
+/// # Errors
+/// OS errors.
+pub(crate) fn remove_lock_file(lock: &File, _path: &Path) -> io::Result<()> {
+    use std::os::windows::io::AsRawHandle;
+    let info = FileDispositionInfo { delete_file: 1 };
+    // SAFETY: the handle is `lock`'s, open for the duration of the call; `info` is a live
+    // `FILE_DISPOSITION_INFO` of the size given, which the call only reads.
+    let done = unsafe {
+        SetFileInformationByHandle(
+            lock.as_raw_handle().cast(),
+            FILE_DISPOSITION_INFO_CLASS,
+            std::ptr::from_ref(&info).cast(),
+            std::mem::size_of::<FileDispositionInfo>() as u32,
+        )
+    };
+    if done == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Creates a new file; fails if anything exists at `path`.
