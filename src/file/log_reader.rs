@@ -747,6 +747,7 @@ mod tests {
             vec![(4, Bytes::from(new4)), (5, Bytes::from(new5))],
             "only the rewritten records"
         );
+        drop(seg); // Windows: an open file keeps its directory from being removed.
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -786,6 +787,7 @@ mod tests {
             }
         }
         assert_eq!(got, vec![(1, Bytes::from(big))]);
+        drop(reader); // Windows: an open file keeps its directory from being removed.
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -920,6 +922,7 @@ mod tests {
                         "cut at {cut}: {err}"
                     );
                 }
+                drop(reader); // Windows: an open file keeps its directory from being removed.
                 std::fs::remove_dir_all(&dir).unwrap();
             }
         }
@@ -943,6 +946,7 @@ mod tests {
         cut(&second, 1);
         let mut reader = LogReader::open(&dir, &FileOptions::default(), None).unwrap();
         assert_eq!(read_seqs(&mut reader).unwrap(), vec![0, 1, 5, 9, 10]);
+        drop(reader); // Windows: an open file keeps its directory from being removed.
         std::fs::remove_dir_all(&dir).unwrap();
 
         let dir = temp_dir("damaged-before-unsynced");
@@ -954,6 +958,7 @@ mod tests {
         let mut reader = LogReader::open(&dir, &FileOptions::default(), None).unwrap();
         let err = read_seqs(&mut reader).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        drop(reader);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -976,6 +981,7 @@ mod tests {
                 Ok(got) => assert!(skipped && got == [5, 6], "{got:?}"),
                 Err(e) => assert!(!skipped && e.kind() == io::ErrorKind::InvalidData, "{e}"),
             }
+            drop(reader); // Windows: an open file keeps its directory from being removed.
             std::fs::remove_dir_all(&dir).unwrap();
         }
     }
@@ -1073,6 +1079,7 @@ mod tests {
         };
         assert_eq!(got, vec![0, 1]);
         assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        drop(reader); // Windows: an open file keeps its directory from being removed.
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -1108,6 +1115,7 @@ mod tests {
         assert!(reader.try_read_now().is_none_or(|batch| batch.is_ok()));
         let again = reader.read_batch(None).unwrap_err();
         assert_eq!(again.kind(), io::ErrorKind::InvalidData, "{again}");
+        drop(reader); // Windows: an open file keeps its directory from being removed.
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
