@@ -268,10 +268,25 @@ pub(crate) fn runtime_entries(name: &str) -> Vec<String> {
 }
 
 /// Runs `fut`, failing the test if it takes longer than `secs` seconds: no test may hang.
+/// `ANYIPC_TEST_WATCHDOG_SCALE=N` multiplies the limit by N, for runs whose processes are
+/// slow to start and run (CI's ARM tests under qemu-user): a hang detector, not a
+/// measurement, so no assertion about the library's own timing changes with it.
 pub(crate) async fn watchdog<F: Future>(secs: u64, fut: F) -> F::Output {
+    let secs = secs.saturating_mul(watchdog_scale());
     match tokio::time::timeout(Duration::from_secs(secs), fut).await {
         Ok(out) => out,
         Err(_) => panic!("test watchdog: no result within {secs} s"),
+    }
+}
+
+/// `ANYIPC_TEST_WATCHDOG_SCALE`, a whole number of at least 1 (1 when unset).
+fn watchdog_scale() -> u64 {
+    match std::env::var("ANYIPC_TEST_WATCHDOG_SCALE") {
+        Err(_) => 1,
+        Ok(text) => match text.parse::<u64>() {
+            Ok(scale) if scale >= 1 => scale,
+            _ => panic!("ANYIPC_TEST_WATCHDOG_SCALE={text:?}: not a whole number of at least 1"),
+        },
     }
 }
 
