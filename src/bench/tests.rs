@@ -87,9 +87,10 @@ fn percentiles_are_nearest_rank() {
 #[test]
 fn targets_parse_and_display() {
     // `raw+unix` is a Unix socket: not a target elsewhere.
-    let unix_only: &[&str] = match cfg!(unix) {
-        true => &["raw+unix:///tmp/b.sock"],
-        false => &[],
+    let unix_only: &[&str] = if cfg!(unix) {
+        &["raw+unix:///tmp/b.sock"]
+    } else {
+        &[]
     };
     for &text in ["raw+tcp://127.0.0.1:9000", "tcp://127.0.0.1:0"]
         .iter()
@@ -273,12 +274,15 @@ fn message_sizes_follow_each_transports_limit() {
     let spec = |name: &str| *TRANSPORTS.iter().find(|t| t.name == name).unwrap();
     assert_eq!(spec("udp").message_size(65_536), Ok(65_507));
     assert!(spec("udp").message_size(1 << 20).is_err());
-    // A FIFO frame is one atomic write of PIPE_BUF bytes: 4,096 on Linux, 512 on macOS; no
-    // FIFOs on Windows.
+    // A FIFO frame is one atomic write of PIPE_BUF bytes, its 4-byte length included: 4,096
+    // on Linux, 512 on macOS and FreeBSD; no FIFOs on Windows.
     #[cfg(target_os = "linux")]
     assert_eq!(spec("fifo").message_size(4096), Ok(4092));
-    #[cfg(target_os = "macos")]
-    assert_eq!(spec("fifo").message_size(512), Ok(508));
+    #[cfg(unix)]
+    assert_eq!(
+        spec("fifo").message_size(crate::fifo::MAX_ATOMIC_FRAME),
+        Ok(crate::fifo::MAX_ATOMIC_FRAME - 4)
+    );
     #[cfg(not(unix))]
     assert!(spec("fifo").message_size(64).is_err());
     assert!(spec("fifo").message_size(65_536).is_err());

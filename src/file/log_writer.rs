@@ -346,8 +346,8 @@ mod tests {
     /// under the lock, before it lets go): the writer locks the new `writer.lock`, not the
     /// deleted one, so a second writer is refused. It used to hold a lock on the deleted
     /// file, and the second writer created a new one, locked it, and appended to the same
-    /// segment. Unix: on Windows the open is the lock (share mode 0), and no one can delete
-    /// the file while it is held.
+    /// segment. Unix: on Windows the open is the lock (share mode 0), and no other handle
+    /// can delete the file while it is held.
     #[cfg(unix)]
     #[test]
     fn a_writer_lock_deleted_before_it_was_taken_is_taken_afresh() {

@@ -408,7 +408,30 @@ mod tests {
     /// targets, where the C library's plain `off_t` is 32 bits wide.
     #[test]
     fn reads_at_offsets_past_4_gib() {
-        let dir = crate::test_support::temp_dir("read-at-far-offset");
+        let (dir, file, far) = sparse_file_with_bytes_past_4_gib("read-at-far-offset");
+        let mut buf = bytes::BytesMut::new();
+        assert_eq!(read_at(&file, &mut buf, 8, far).unwrap(), 8);
+        assert_eq!(&buf[..], b"far away");
+        drop(file);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Written just now, so in the page cache: read past 4 GiB without waiting.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn reads_cached_data_past_4_gib_without_waiting() {
+        let (dir, file, far) = sparse_file_with_bytes_past_4_gib("read-nowait-far-offset");
+        let mut buf = bytes::BytesMut::new();
+        assert_eq!(crate::sys::read_at_nowait(&file, &mut buf, 8, far), Some(8));
+        assert_eq!(&buf[..], b"far away");
+        drop(file);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A sparse file in a new temporary directory with "far away" written 5 GiB and 3 bytes
+    /// in: the directory, the file and that offset.
+    fn sparse_file_with_bytes_past_4_gib(tag: &str) -> (std::path::PathBuf, File, u64) {
+        let dir = crate::test_support::temp_dir(tag);
         let file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
@@ -418,17 +441,6 @@ mod tests {
             .unwrap();
         let far = (5u64 << 30) + 3;
         file.write_all_at(b"far away", far).unwrap();
-        let mut buf = bytes::BytesMut::new();
-        assert_eq!(read_at(&file, &mut buf, 8, far).unwrap(), 8);
-        assert_eq!(&buf[..], b"far away");
-        // Written just now, so in the page cache: read without waiting.
-        #[cfg(target_os = "linux")]
-        {
-            let mut buf = bytes::BytesMut::new();
-            assert_eq!(crate::sys::read_at_nowait(&file, &mut buf, 8, far), Some(8));
-            assert_eq!(&buf[..], b"far away");
-        }
-        drop(file);
-        std::fs::remove_dir_all(&dir).unwrap();
+        (dir, file, far)
     }
 }

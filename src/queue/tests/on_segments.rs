@@ -1,10 +1,10 @@
 //! Queue tests on a real segment in the queue directory, through `MessageQueue` and
 //! `QueueChannel`: Linux only, like `mq://`.
 
-use super::super::geometry::word;
-use super::super::waiting::{Backoff, Waiting};
-use super::super::{MessageQueue, QueueChannel, QueueOptions};
 use super::within;
+use crate::queue::geometry::word;
+use crate::queue::waiting::{Backoff, Waiting};
+use crate::queue::{MessageQueue, QueueChannel, QueueOptions};
 use crate::transport::{RecvMessage, SendMessage};
 use bytes::Bytes;
 use std::io::ErrorKind;
@@ -118,7 +118,7 @@ fn a_message_over_a_channels_max_frame_stays_in_the_queue() {
 /// filesystem of `/dev/shm`'s size can hold is a clean `StorageFull` that says how much
 /// was needed and where (on tmpfs the kernel refuses it up front, allocating nothing).
 ///
-/// [`reserve_segment`]: super::super::message_queue::reserve_segment
+/// [`reserve_segment`]: crate::queue::message_queue::reserve_segment
 #[test]
 fn a_segment_the_queue_directory_cannot_hold_is_storage_full() {
     let dir = std::path::Path::new("/dev/shm");
@@ -138,7 +138,7 @@ fn a_segment_the_queue_directory_cannot_hold_is_storage_full() {
     let size = total + (1 << 30);
     let path = dir.join(format!(".anyipc-unit-reserve-{}", std::process::id()));
     let file = crate::sys::queue::create_exclusive(&path, 0o600).unwrap();
-    let result = super::super::message_queue::reserve_segment(&file, size, dir, "too-big");
+    let result = crate::queue::message_queue::reserve_segment(&file, size, dir, "too-big");
     let len = file.metadata().unwrap().len();
     std::fs::remove_file(&path).unwrap();
     let err = result.unwrap_err();
