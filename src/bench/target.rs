@@ -182,8 +182,8 @@ impl FromStr for Target {
         }
         if let Some((to_peer, from_peer)) = s.split_once(PAIR_SEPARATOR) {
             return Ok(Target::Pair {
-                to_peer: to_peer.trim().to_endpoint()?,
-                from_peer: from_peer.trim().to_endpoint()?,
+                to_peer: to_peer.trim_ascii().to_endpoint()?,
+                from_peer: from_peer.trim_ascii().to_endpoint()?,
             });
         }
         Ok(Target::Anyipc(s.to_endpoint()?))
