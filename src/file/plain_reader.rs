@@ -78,6 +78,17 @@ impl PlainReader {
         let file = match open_plain(path) {
             Ok(file) => Some(file),
             Err(e) if e.kind() == io::ErrorKind::NotFound && follow => None,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(crate::error::with_context(
+                    io::ErrorKind::NotFound,
+                    format!(
+                        "file://{}: no file there (follow=false reads what a file holds and \
+                         ends; with follow, the default, a missing file is waited for): {e}",
+                        path.display()
+                    ),
+                    e,
+                ))
+            }
             Err(e) => return Err(e),
         };
         Ok(PlainReader {

@@ -110,6 +110,7 @@ async fn udp_pair() {
     .await;
 }
 
+#[cfg(unix)]
 #[tokio::test]
 async fn unix_pair() {
     watchdog(WATCHDOG, async {
@@ -201,6 +202,7 @@ async fn typed_rpc_over_tcp() {
     watchdog(WATCHDOG, typed_rpc_over("tcp://127.0.0.1:0")).await;
 }
 
+#[cfg(unix)]
 #[tokio::test]
 async fn typed_rpc_over_unix() {
     watchdog(WATCHDOG, async {

@@ -324,7 +324,9 @@ pub(crate) fn example(name: &str) -> PathBuf {
         .parent()
         .and_then(|deps| deps.parent())
         .expect("target/<profile>/deps/it-<hash>");
-    let path = profile_dir.join("examples").join(name);
+    let path = profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         path.exists(),
         "example `{name}` is not built at {}: run `cargo test` (which builds the examples) or \

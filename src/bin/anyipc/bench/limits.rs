@@ -179,32 +179,47 @@ mod tests {
 
     #[test]
     fn limits_of_endpoints_and_pairs() {
-        assert_eq!(limit("fifo:///tmp/a").max, 4092);
-        assert_eq!(limit("fifo:///tmp/a?framing=lines").max, 4095);
-        assert_eq!(limit("fifo:///tmp/a?max_frame=1KiB").max, 1024);
         assert_eq!(limit("udp://127.0.0.1:0").max, 65_507);
         assert_eq!(limit("udp://127.0.0.1:0?max_frame=1KiB").max, 1024);
         assert_eq!(limit("tcp://127.0.0.1:0").max, 8 << 20);
-        assert_eq!(limit("tcp://127.0.0.1:0 + fifo:///tmp/b").max, 4092);
+        assert_eq!(limit("tcp://127.0.0.1:0?max_frame=1KiB").max, 1024);
         let mq = limit("mq://bench-limits-nonexistent?create=true&max_message_len=1KiB");
         assert_eq!(mq.max, 1024);
-        assert!(limit("fifo:///tmp/a + tcp://127.0.0.1:0")
+        assert!(limit("udp://127.0.0.1:0 + tcp://127.0.0.1:0")
             .why
-            .starts_with("fifo:///tmp/a carries at most 4092 B"));
+            .starts_with("udp://127.0.0.1:0 carries at most 65507 B"));
     }
 
+    /// FIFOs are Unix only: elsewhere `fifo://` is refused before any limit matters.
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_carries_one_atomic_write() {
+        let largest = anyipc::fifo::MAX_ATOMIC_FRAME - 4;
+        assert_eq!(limit("fifo:///tmp/a").max, largest);
+        assert_eq!(limit("fifo:///tmp/a?framing=lines").max, largest + 3);
+        assert_eq!(limit("fifo:///tmp/a?max_frame=1KiB").max, 1024);
+        assert_eq!(limit("tcp://127.0.0.1:0 + fifo:///tmp/b").max, largest);
+        assert!(limit("fifo:///tmp/a + tcp://127.0.0.1:0")
+            .why
+            .starts_with(&format!("fifo:///tmp/a carries at most {largest} B")));
+    }
+
+    #[cfg(unix)]
     #[test]
     fn default_sizes_are_lowered_and_explicit_ones_refused() {
         let fifo = limit("fifo:///tmp/a");
-        let (size, note) = message_size("throughput", None, 4096, &fifo).unwrap();
-        assert_eq!(size, 4092);
-        assert!(note.unwrap().contains("not the default 4096 B"));
+        let largest = anyipc::fifo::MAX_ATOMIC_FRAME - 4;
+        let (size, note) = message_size("throughput", None, largest + 4, &fifo).unwrap();
+        assert_eq!(size, largest);
+        assert!(note
+            .unwrap()
+            .contains(&format!("not the default {} B", largest + 4)));
         assert_eq!(
-            message_size("throughput", Some(4092), 4096, &fifo).unwrap(),
-            (4092, None)
+            message_size("throughput", Some(largest), largest + 4, &fifo).unwrap(),
+            (largest, None)
         );
         assert!(matches!(
-            message_size("throughput", Some(4096), 64, &fifo),
+            message_size("throughput", Some(largest + 4), 64, &fifo),
             Err(CliError::Usage(_))
         ));
         assert_eq!(

@@ -455,11 +455,12 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicU64;
-    use std::time::Duration;
 
-    /// What every session of these tests shares.
+    /// What every session of these tests shares (they all bind a FIFO: Unix only).
+    #[cfg(unix)]
     fn shared() -> Shared {
+        use std::sync::atomic::AtomicU64;
+        use std::time::Duration;
         Shared {
             verbose: false,
             retry: Duration::from_secs(1),
@@ -538,6 +539,7 @@ mod tests {
     /// quiet, as a two-way session of an endless side does, made the FIFO anew each time:
     /// writers holding it got EPIPE and what it held was lost.) The clock is paused: a
     /// linger, if any, passes at once.
+    #[cfg(unix)] // FIFOs are Unix only
     #[tokio::test(start_paused = true)]
     async fn a_session_into_a_side_only_written_to_outlives_quiet_spells() {
         let unique = format!("anyipc-bridge-unit-quiet-{}", std::process::id());
@@ -562,6 +564,7 @@ mod tests {
     /// sent meanwhile and sending it to a B that was gone, where the first send after a close
     /// still succeeds on a socket: those messages were lost, though they came after B went.
     /// The clock is paused: the 5 s wait, if any, passes at once.
+    #[cfg(unix)] // FIFOs are Unix only
     #[tokio::test(start_paused = true)]
     async fn a_bound_fifo_session_ends_when_b_closes_without_lingering() {
         let unique = format!("anyipc-bridge-unit-{}", std::process::id());
