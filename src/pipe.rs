@@ -77,8 +77,9 @@
 //!   are rejected; the default security descriptor lets only the creating user, SYSTEM and
 //!   administrators connect for reading and writing. Named pipes disappear with their last
 //!   handle, so there is nothing stale to reclaim. Peer credentials are not reported, so
-//!   `allow_uids` is refused at bind (`Unsupported`); `mode=` has no effect. Closing the
-//!   sending side does not end the peer's stream: only dropping the connection does.
+//!   `allow_uids` is refused at bind (`Unsupported`); `mode=` has no effect. A named pipe
+//!   has no half-close: closing a connection closes it both ways (the peer's stream ends,
+//!   and so does this side's; sends on either side then fail with `BrokenPipe`).
 //!
 //! On Unix, interprocess's local socket is a thin wrapper over the same tokio `UnixStream`,
 //! but its shutdown is a no-op (no half-close) and its bind cannot create the socket

@@ -8,6 +8,10 @@ pub(crate) use unix::*;
 mod windows;
 #[cfg(windows)]
 pub(crate) use windows::*;
+#[cfg(windows)]
+mod pipe_stream_windows;
+#[cfg(windows)]
+pub(crate) use pipe_stream_windows::PipeStream;
 
 // mq://: segment files, futex waits, liveness locks (used as `sys::queue::…`).
 #[cfg(target_os = "linux")]

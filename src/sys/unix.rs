@@ -65,6 +65,12 @@ pub(crate) type Stat = libc::stat64;
 #[cfg(not(target_os = "linux"))]
 pub(crate) type Stat = libc::stat;
 
+/// Whether a write failed because this side had already shut its sending half down: on
+/// Unix that is `EPIPE`, already `BrokenPipe`, so nothing else is.
+pub(crate) fn is_write_after_shutdown(_error: &io::Error) -> bool {
+    false
+}
+
 /// The `stat` of the open descriptor `fd`.
 pub(crate) fn fstat(fd: BorrowedFd<'_>) -> io::Result<Stat> {
     #[cfg(not(target_os = "linux"))]

@@ -6,6 +6,7 @@
 //! read-only for everyone else, so other users cannot open it for reading and writing. Named
 //! pipes vanish with the last handle: a dead server leaves nothing to reclaim.
 
+use super::PipeStream;
 use crate::PeerCredentials;
 use interprocess::local_socket::tokio::{Listener, Stream};
 use interprocess::local_socket::traits::tokio::{Listener as _, Stream as _};
@@ -16,9 +17,6 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
-
-/// The byte stream of a `pipe://` connection on this OS.
-pub(crate) type PipeStream = Stream;
 
 /// Whether `pipe://` connections report the peer's user id (they do not on Windows).
 pub(crate) const PIPE_PEER_UIDS: bool = false;
@@ -33,6 +31,14 @@ pub(crate) fn unregister_log(_canonical: &std::path::Path) {}
 /// Nothing to do before a TCP listener is closed: children do not inherit its socket (std
 /// creates sockets not inheritable), so no copy of it can keep its port listening.
 pub(crate) fn stop_listening(_listener: &tokio::net::TcpListener) {}
+
+/// Whether a write failed because this side had already shut its sending half down
+/// (`WSAESHUTDOWN`, 10058, which std does not map to an `ErrorKind`): a send after the
+/// connection's own close, which anyipc reports as `BrokenPipe` as on Unix (`EPIPE`).
+pub(crate) fn is_write_after_shutdown(error: &io::Error) -> bool {
+    const WSAESHUTDOWN: i32 = 10058;
+    error.raw_os_error() == Some(WSAESHUTDOWN)
+}
 
 /// Where `pipe://name` lives on this OS.
 pub(crate) fn pipe_location(name: &str) -> String {
@@ -55,7 +61,7 @@ pub(crate) async fn pipe_connect(
     let stream = Stream::connect(ns_name(name)?)
         .await
         .map_err(|e| crate::error::with_context(e.kind(), format!("pipe://{name}: {e}"), e))?;
-    Ok((stream, None))
+    Ok((PipeStream::new(stream), None))
 }
 
 type Accepting = Pin<Box<dyn Future<Output = io::Result<Stream>> + Send>>;
@@ -102,7 +108,7 @@ impl PipeServer {
         });
         let result = ready!(accepting.as_mut().poll(cx));
         self.accepting = None;
-        Poll::Ready(result.map(|stream| (stream, None)))
+        Poll::Ready(result.map(|stream| (PipeStream::new(stream), None)))
     }
 }
 

@@ -48,7 +48,8 @@ fn read_result(result: Poll<io::Result<()>>) -> Poll<io::Result<()>> {
     }
 }
 
-/// Every way a write can find the peer gone is `BrokenPipe`.
+/// Every way a write can find the peer gone, or the sending half already shut, is
+/// `BrokenPipe`.
 fn write_result<T>(result: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
     match result {
         Poll::Ready(Err(e))
@@ -57,7 +58,7 @@ fn write_result<T>(result: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
                 io::ErrorKind::ConnectionReset
                     | io::ErrorKind::ConnectionAborted
                     | io::ErrorKind::NotConnected
-            ) =>
+            ) || crate::sys::is_write_after_shutdown(&e) =>
         {
             Poll::Ready(Err(io::Error::new(io::ErrorKind::BrokenPipe, e)))
         }

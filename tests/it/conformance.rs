@@ -39,6 +39,9 @@ pub(crate) struct Backend {
     pub(crate) fresh: fn() -> (String, Option<Guard>),
     /// The peer closing is seen: end of stream on read, `BrokenPipe` on write (not udp).
     pub(crate) has_eof: bool,
+    /// A close shuts only the sending side: replies still arrive after it. Not on Windows'
+    /// named pipes, which have none; there a close ends both ways.
+    pub(crate) half_close: bool,
     /// The mechanism keeps message boundaries itself (udp, mem); otherwise a byte stream.
     pub(crate) message_based: bool,
     /// The largest message the suite sends (it sets `limit_option` to this).
@@ -67,6 +70,7 @@ impl Backend {
     pub(crate) const STREAM: Backend = Backend {
         fresh: || panic!("set Backend::fresh"),
         has_eof: true,
+        half_close: true,
         message_based: false,
         max_message: 1 << 20,
         limit_option: "max_frame",
@@ -398,7 +402,8 @@ pub(crate) async fn peer_drop(backend: &Backend) {
 }
 
 /// The client closes its sending side: the server's stream ends, and the server's replies
-/// still reach the client, whose stream ends when the server closes too.
+/// still reach the client, whose stream ends when the server closes too. Without a
+/// half-close the client's stream ends at its close and the server's sends then fail.
 pub(crate) async fn half_close(backend: &Backend) {
     if !backend.has_eof {
         return;
@@ -415,6 +420,15 @@ pub(crate) async fn half_close(backend: &Backend) {
         server.recv().await.unwrap().is_none(),
         "server stream did not end"
     );
+    if !backend.half_close {
+        assert!(
+            client.recv().await.unwrap().is_none(),
+            "client stream did not end"
+        );
+        let err = send_until_broken(&mut server).await;
+        assert_eq!(err.kind(), io::ErrorKind::BrokenPipe, "{err}");
+        return;
+    }
     server.send("answer 1").await.unwrap();
     server.send("answer 2").await.unwrap();
     assert_eq!(client.recv().await.unwrap().unwrap(), "answer 1");
@@ -881,6 +895,7 @@ conformance!(
     pipe,
     Backend {
         fresh: || fresh_name("pipe"),
+        half_close: cfg!(unix),
         ..Backend::STREAM
     }
 );
