@@ -451,7 +451,7 @@ async fn tables(options: &Options) -> io::Result<()> {
     };
     let transports: Vec<TransportSpec> = TRANSPORTS
         .iter()
-        .filter(|t| asked(t.name))
+        .filter(|t| asked(t.name) && t.is_available())
         .copied()
         .collect();
     // The baseline always runs; another twin when it is asked for, or a transport measured is
@@ -461,6 +461,7 @@ async fn tables(options: &Options) -> io::Result<()> {
         .filter(|b| {
             b.name == "baseline" || asked(b.name) || transports.iter().any(|t| t.twin == b.name)
         })
+        .filter(|b| b.is_available())
         .chain(&transports)
         .copied()
         .collect();

@@ -193,6 +193,7 @@ pub use file_consumer::{FileConsumer, FileRecord};
 pub(crate) use file_listener::FileListener;
 pub use file_options::{
     FileOptions, FsyncPolicy, StartFrom, DEFAULT_POLL_INTERVAL, DEFAULT_SEGMENT_SIZE,
+    WOKEN_ON_GROWTH,
 };
 pub use file_producer::FileProducer;
 pub use record::{

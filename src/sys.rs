@@ -43,11 +43,11 @@ pub(crate) use file_windows::*;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod dir_watcher_inotify;
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub(crate) use dir_watcher_inotify::DirWatcher;
+pub(crate) use dir_watcher_inotify::{DirWatcher, NOTIFIES as DIR_WATCHER_NOTIFIES};
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 mod dir_watcher_poll;
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-pub(crate) use dir_watcher_poll::DirWatcher;
+pub(crate) use dir_watcher_poll::{DirWatcher, NOTIFIES as DIR_WATCHER_NOTIFIES};
 #[cfg(target_os = "linux")]
 mod read_nowait_linux;
 #[cfg(target_os = "linux")]

@@ -148,6 +148,23 @@ impl TransportSpec {
         }
     }
 
+    /// Whether this platform has the transport: its target parses here and
+    /// [is available](Target::is_available) (`shm` and `mq` are Linux's; `unix`, `fifo` and
+    /// `child`, like the raw twins but `tcp-twin`, need a Unix system).
+    ///
+    /// ```
+    /// use anyipc::bench::{BASELINES, TRANSPORTS};
+    ///
+    /// let named = |name| TRANSPORTS.iter().chain(BASELINES).find(|t| t.name == name).unwrap();
+    /// assert!(named("tcp").is_available() && named("tcp-twin").is_available());
+    /// assert_eq!(named("shm").is_available(), cfg!(target_os = "linux"));
+    /// assert_eq!(named("baseline").is_available(), cfg!(unix));
+    /// ```
+    pub fn is_available(&self) -> bool {
+        self.target("availability", &std::env::temp_dir())
+            .is_ok_and(|target| target.is_available())
+    }
+
     /// The target to listen on, `{dir}` and `{unique}` filled in, and `{max_message}` with the
     /// transport's largest message ([`max_message`](Self::max_message); 8 MiB without one).
     ///

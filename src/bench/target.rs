@@ -86,6 +86,27 @@ impl Target {
         !matches!(self, Target::Anyipc(_) | Target::Pair { .. })
     }
 
+    /// Whether this platform can run the target: every scheme in it
+    /// [is available](crate::Scheme::is_available) here (a raw twin parses only where it runs).
+    ///
+    /// ```
+    /// use anyipc::bench::Target;
+    ///
+    /// assert!("tcp://127.0.0.1:0".parse::<Target>()?.is_available());
+    /// let pair: Target = "mq://a?create=true + mq://b?create=true".parse()?;
+    /// assert_eq!(pair.is_available(), cfg!(target_os = "linux"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn is_available(&self) -> bool {
+        match self {
+            Target::Anyipc(endpoint) => endpoint.scheme().is_available(),
+            Target::Pair { to_peer, from_peer } => {
+                to_peer.scheme().is_available() && from_peer.scheme().is_available()
+            }
+            _ => true,
+        }
+    }
+
     /// Whether this is `stdio://`: the peer is a child process on pipes to this one.
     ///
     /// ```

@@ -96,6 +96,27 @@ impl Scheme {
         }
     }
 
+    /// Whether this platform has the scheme's transport: `unix`, `fifo` and `stdio` need a
+    /// Unix system, `shm` and `mq` Linux; the others are everywhere. On a platform without
+    /// it, [`bind`](crate::bind) and [`connect`](crate::connect) fail with `Unsupported`.
+    ///
+    /// ```
+    /// use anyipc::Scheme;
+    ///
+    /// assert!(Scheme::Tcp.is_available() && Scheme::Pipe.is_available());
+    /// assert_eq!(Scheme::Shm.is_available(), cfg!(target_os = "linux"));
+    /// // The fastest way to a local peer that this platform has.
+    /// let url = if Scheme::Shm.is_available() { "shm://app" } else { "pipe://app" };
+    /// # let _ = url;
+    /// ```
+    pub const fn is_available(self) -> bool {
+        match self {
+            Scheme::Tcp | Scheme::Udp | Scheme::Pipe | Scheme::Mem | Scheme::File => true,
+            Scheme::Unix | Scheme::Fifo | Scheme::Stdio => cfg!(unix),
+            Scheme::Shm | Scheme::Mq => cfg!(target_os = "linux"),
+        }
+    }
+
     /// Whether the scheme can carry a byte stream that needs framing and so takes `framing=`
     /// (`true`), or only whole messages the mechanism keeps apart by itself (`false`: udp,
     /// mq, mem). `file` is both: a plain file with `framing=`, the durable log (whole

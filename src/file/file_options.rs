@@ -121,6 +121,19 @@ pub const DEFAULT_SEGMENT_SIZE: u64 = 64 << 20;
 /// ```
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(20);
 
+/// Whether a waiting consumer (and a plain file followed with `follow=true`) is woken by the
+/// OS as soon as the file grows: `true` on Linux (inotify, unless it cannot be set up).
+/// Elsewhere it checks every [`poll_interval`](FileOptions::poll_interval)
+/// ([`DEFAULT_POLL_INTERVAL`] unless set), so a record waits up to that long before a
+/// caught-up consumer sees it: a log is built for throughput there, not for round trips.
+///
+/// ```
+/// use anyipc::file::WOKEN_ON_GROWTH;
+///
+/// assert_eq!(WOKEN_ON_GROWTH, cfg!(any(target_os = "linux", target_os = "android")));
+/// ```
+pub const WOKEN_ON_GROWTH: bool = crate::sys::DIR_WATCHER_NOTIFIES;
+
 impl Default for FileOptions {
     fn default() -> Self {
         FileOptions {

@@ -10,6 +10,10 @@ use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 use tokio::time::Interval;
 
+/// Whether the OS wakes a [`DirWatcher`] when a file changes: inotify does (a watcher
+/// polls only where inotify could not be set up).
+pub(crate) const NOTIFIES: bool = true;
+
 /// Wakes a task when something in a directory may have changed: a file in it was written,
 /// created, moved in or closed after writing.
 ///

@@ -6,6 +6,9 @@ use std::task::{ready, Context, Poll};
 use std::time::Duration;
 use tokio::time::Interval;
 
+/// Whether the OS wakes a [`DirWatcher`] when a file changes: not here, it checks on a timer.
+pub(crate) const NOTIFIES: bool = false;
+
 /// Reports a possible change in a directory every polling period (no OS notification is
 /// used on this platform). The owner re-reads the files to see what changed.
 #[derive(Debug)]

@@ -280,6 +280,18 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), CliError> {
     if args.connect {
         check_connect_target(&asked)?;
     }
+    if args.baseline && !anyipc::bench::BASELINES[0].is_available() {
+        return Err(CliError::Usage(format!(
+            "--baseline compares with the raw tokio UnixStream + LengthDelimitedCodec              baseline, which needs a Unix system (this is {}): leave out --baseline",
+            std::env::consts::OS
+        )));
+    }
+    if !asked.is_available() {
+        return Err(CliError::Usage(format!(
+            "{asked} is not available on this platform ({})",
+            std::env::consts::OS
+        )));
+    }
     if matches!(asked, Target::Pair { .. })
         && asked
             .endpoints()

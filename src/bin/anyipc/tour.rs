@@ -1,4 +1,5 @@
 //! `anyipc tour`: every implemented transport between two real processes, in a few seconds.
+//! A transport this platform lacks (`shm` off Linux, …) has a row that says so.
 //!
 //! The transports come from `anyipc::bench::TRANSPORTS` (one list, shared with the bench); for
 //! each one the tour spawns this binary as the peer (`anyipc bench-peer URL`; for `child`, as a
@@ -21,6 +22,9 @@ use std::time::Duration;
 
 /// Round trips of the latency probe (after a tenth as many warm-up ones).
 const ROUND_TRIPS: usize = 2_000;
+/// Round trips of the latency probe where a log's consumer polls (off Linux: each round
+/// trip waits for two checks, up to 2 × 20 ms).
+const POLLED_ROUND_TRIPS: usize = 100;
 /// Size of the latency probe's messages.
 const LATENCY_SIZE: usize = 64;
 /// Messages of the throughput probe.
@@ -38,6 +42,7 @@ const LEGEND: &[&str] = &[
     "udp can lose messages and still be ok: it never makes a fast sender wait, so datagrams past",
     "  what the receiver holds are dropped, also on one host (README: Transports). The other",
     "  transports lose none.",
+    "not on this platform: a transport of other systems (README: Platforms); not a failure.",
 ];
 
 /// Arguments of `anyipc tour`.
@@ -77,6 +82,15 @@ pub(crate) async fn run(_args: TourArgs) -> Result<(), CliError> {
             Machine::detect()
         ))?;
         for spec in TRANSPORTS {
+            if !spec.is_available() {
+                print_stdout(&format!(
+                    "| {} | not on this platform ({}) |  |  | {} |\n",
+                    spec.name,
+                    std::env::consts::OS,
+                    spec.note
+                ))?;
+                continue;
+            }
             let Some(row) = tour_one(spec, &dir, &mut stop).await else {
                 return Err(CliError::Runtime("interrupted".to_owned()));
             };
@@ -101,7 +115,7 @@ pub(crate) async fn run(_args: TourArgs) -> Result<(), CliError> {
         Err(CliError::Runtime(format!(
             "{} of {} transports failed: {}",
             failed.len(),
-            TRANSPORTS.len(),
+            TRANSPORTS.iter().filter(|t| t.is_available()).count(),
             failed.join(", ")
         )))
     }
@@ -125,6 +139,16 @@ async fn tour_one(spec: &TransportSpec, dir: &Path, stop: &mut StopSignals) -> O
     if !spec.note.is_empty() {
         notes.push(spec.note.to_owned());
     }
+    let polled = !anyipc::file::WOKEN_ON_GROWTH && spec.url.starts_with("file://");
+    let round_trips = if polled {
+        notes.push(format!(
+            "{POLLED_ROUND_TRIPS} round trips: consumers check every {} ms here (no inotify)",
+            anyipc::file::DEFAULT_POLL_INTERVAL.as_millis()
+        ));
+        POLLED_ROUND_TRIPS
+    } else {
+        ROUND_TRIPS
+    };
     let unique = format!("tour-{}-{}", std::process::id(), spec.name);
     let throughput_size = spec.message_size(THROUGHPUT_SIZE);
     if let Ok(size) = throughput_size {
@@ -152,7 +176,7 @@ async fn tour_one(spec: &TransportSpec, dir: &Path, stop: &mut StopSignals) -> O
         let largest = LATENCY_SIZE.max(throughput_size.clone().unwrap_or(THROUGHPUT_SIZE));
         let target = spec.target_for(&unique, dir, largest)?;
         _resources = RunResources::new(&target);
-        let latency = Workload::latency(LATENCY_SIZE, ROUND_TRIPS).with_warmup(ROUND_TRIPS / 10);
+        let latency = Workload::latency(LATENCY_SIZE, round_trips).with_warmup(round_trips / 10);
         let throughput = Workload::throughput(
             throughput_size.map_err(|why| io::Error::new(io::ErrorKind::InvalidInput, why))?,
             MESSAGES,
