@@ -241,7 +241,7 @@ pub(crate) fn store(
         }
         drop(file);
         let path = cursor_path(dir, name);
-        std::fs::rename(&temp, &path).map_err(|e| {
+        sys::replace_file(&temp, &path).map_err(|e| {
             let what = format!("cannot rename {} to", temp.display());
             os_error(&what, &path, e)
         })

@@ -54,8 +54,13 @@ pub fn remove(dir: impl AsRef<Path>) -> io::Result<()> {
 /// # Ok::<(), std::io::Error>(()) }).unwrap();
 /// ```
 ///
+/// On Windows a live producer's lock file is open with no sharing, and no other process can
+/// delete it: there `remove_forced` refuses such a log (`AddrInUse`, nothing removed), as
+/// [`remove`] does; a producer that was killed has let go of it.
+///
 /// # Errors
-/// `NotFound` when `dir` holds no log; OS errors removing the files.
+/// `NotFound` when `dir` holds no log; `AddrInUse` on Windows when a live producer holds it;
+/// OS errors removing the files.
 pub fn remove_forced(dir: impl AsRef<Path>) -> io::Result<()> {
     remove_log(dir.as_ref(), true)
 }

@@ -174,8 +174,19 @@ pub(crate) fn lock_writer_with(
 ) -> io::Result<WriterLock> {
     let path = dir.join(LOCK_FILE);
     for _attempt in 0..LOCK_ATTEMPTS {
-        let lock = crate::sys::open_lock_file(&path, mode)
-            .map_err(|e| os_error("cannot open", &path, e))?;
+        let lock = crate::sys::open_lock_file(&path, mode).map_err(|e| match e.kind() {
+            // Windows: the lock is the open handle itself, and no other can be opened.
+            io::ErrorKind::AddrInUse if take_held => io::Error::new(
+                io::ErrorKind::AddrInUse,
+                format!(
+                    "file://{}: a live producer holds {LOCK_FILE} open, and on this platform \
+                     a file another process holds open this way cannot be deleted: stop the \
+                     producer (its handle then closes), then remove the log",
+                    dir.display()
+                ),
+            ),
+            _ => os_error("cannot open", &path, e),
+        })?;
         between(&path);
         let locked = crate::sys::lock_exclusive(&lock, dir);
         // Wrapped at once: however this ends, a lock taken is given up explicitly.

@@ -62,6 +62,14 @@ pub(crate) fn remove_lock_file(_lock: &File, path: &Path) -> io::Result<()> {
     }
 }
 
+/// Renames `from` over `to`, replacing it atomically (`rename(2)`).
+///
+/// # Errors
+/// OS errors.
+pub(crate) fn replace_file(from: &Path, to: &Path) -> io::Result<()> {
+    std::fs::rename(from, to)
+}
+
 /// Creates a new file with `mode` for reading and writing; fails if anything exists at
 /// `path` (`AlreadyExists`), symlinks included. The mode is given to `open`, so there is no
 /// moment when the file has looser permissions (the umask can only narrow it).

@@ -97,6 +97,27 @@ pub(crate) fn remove_lock_file(lock: &File, _path: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Renames `from` over `to`, replacing it. Two processes replacing one file at once (two
+/// consumers of one name committing) can make Windows refuse one with `ERROR_ACCESS_DENIED`
+/// while the other's replacement is under way: that is tried again, for up to about half a
+/// second, before it is returned.
+///
+/// # Errors
+/// OS errors.
+pub(crate) fn replace_file(from: &Path, to: &Path) -> io::Result<()> {
+    let mut waited_ms = 0;
+    loop {
+        match std::fs::rename(from, to) {
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied && waited_ms < 500 => {
+                let pause = 1 + waited_ms / 10;
+                std::thread::sleep(std::time::Duration::from_millis(pause));
+                waited_ms += pause;
+            }
+            renamed => return renamed,
+        }
+    }
+}
+
 /// Creates a new file; fails if anything exists at `path`.
 ///
 /// # Errors
