@@ -35,7 +35,6 @@ pub(crate) enum Role {
     DuplexEcho,
     /// Binds the URL; on each connection checks that the messages are [`numbered`] 0, 1, …
     /// and answers the empty message with `ok N` (N messages so far) or the first fault.
-    #[cfg(unix)]
     Verify,
 }
 
@@ -56,7 +55,6 @@ impl Role {
             Role::CliEcho => "cli-echo",
             #[cfg(unix)]
             Role::DuplexEcho => "duplex-echo",
-            #[cfg(unix)]
             Role::Verify => "verify",
         }
     }
@@ -105,7 +103,8 @@ impl Helper {
             Role::Stream => Names::none(), // it connects to this process's listener
             Role::Echo | Role::CliEcho => Names::of([url]),
             #[cfg(unix)]
-            Role::DuplexEcho | Role::Verify => Names::of([url]),
+            Role::DuplexEcho => Names::of([url]),
+            Role::Verify => Names::of([url]),
         };
         let mut child = HelperChild::new(child, bound);
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
