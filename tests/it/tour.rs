@@ -103,6 +103,13 @@ async fn tour_reports_ok_for_every_transport() {
         stdout.contains("udp can lose messages and still be ok"),
         "the legend does not explain udp's losses:\n{stdout}"
     );
+    // "not on this platform" is explained where a row says it, and only there.
+    let some_not_here = anyipc::bench::TRANSPORTS.iter().any(|t| !t.is_available());
+    assert_eq!(
+        stdout.contains("\nnot on this platform: "),
+        some_not_here,
+        "{stdout}"
+    );
     for row in &rows {
         if row[1] == "shm-busy" {
             assert!(

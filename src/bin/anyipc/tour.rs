@@ -42,8 +42,10 @@ const LEGEND: &[&str] = &[
     "udp can lose messages and still be ok: it never makes a fast sender wait, so datagrams past",
     "  what the receiver holds are dropped, also on one host (README: Transports). The other",
     "  transports lose none.",
-    "not on this platform: a transport of other systems (README: Platforms); not a failure.",
 ];
+/// Printed under [`LEGEND`] when some transport is not on this platform.
+const NOT_HERE_LEGEND: &str =
+    "not on this platform: a transport of other systems (README: Platforms); not a failure.";
 
 /// Arguments of `anyipc tour`.
 #[derive(Debug, clap::Args)]
@@ -108,7 +110,7 @@ pub(crate) async fn run(_args: TourArgs) -> Result<(), CliError> {
     let ended = all_run.await;
     let _ = std::fs::remove_dir_all(&dir);
     ended?;
-    print_stdout(&legend())?;
+    print_stdout(&legend(TRANSPORTS.iter().any(|t| !t.is_available())))?;
     if failed.is_empty() {
         Ok(())
     } else {
@@ -272,10 +274,11 @@ fn row_line(row: &Row) -> String {
     )
 }
 
-/// The legend under the table, after an empty line.
-fn legend() -> String {
+/// The legend under the table, after an empty line; `not_here` when a row says a
+/// transport is not on this platform.
+fn legend(not_here: bool) -> String {
     let mut text = String::from("\n");
-    for line in LEGEND {
+    for line in LEGEND.iter().chain(not_here.then_some(&NOT_HERE_LEGEND)) {
         text.push_str(line);
         text.push('\n');
     }
