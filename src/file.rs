@@ -132,8 +132,9 @@
 //! Linux waits with inotify (polling every 20 ms once the watched directory is gone or
 //! moved away); other systems poll every 20 ms. On Windows the writer lock is an
 //! exclusive-share open of `writer.lock`, file modes do not apply, and directories are not
-//! fsynced. A followed plain file replaced at its path is noticed on Windows only if the
-//! reader sees the path missing in between (there is no file identity to compare).
+//! fsynced. A followed plain file replaced at its path is told apart by its volume serial
+//! number and file index on Windows (its device and inode on Unix); on FAT volumes, whose
+//! file index is the directory entry's place, a renamed file also counts as another one.
 //!
 //! # Listening
 //!

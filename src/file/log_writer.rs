@@ -9,7 +9,7 @@ use super::scan::{scan_input, ScanEnd, Tail};
 use super::scan_window::WindowedInput;
 use super::segment::{
     check_base, corrupt, create_log_dir, list_segments, lock_writer, os_error, parent_or_cwd,
-    scan_error, segment_path, sync_dir, WriterLock,
+    scan_error, segment_path, sync_dir, LockFor, WriterLock,
 };
 use super::segment_reader::READ_CHUNK;
 use super::writer_thread::{AppendTarget, TargetFile};
@@ -70,7 +70,7 @@ impl LogWriter {
             }
             Err(e) => return Err(os_error("cannot open the log directory", dir, e)),
         }
-        let lock = lock_writer(dir, opts.mode, false)?;
+        let lock = lock_writer(dir, opts.mode, LockFor::Appending)?;
         // So that `anyipc ls` can find the log (best effort; Unix only).
         sys::register_log(dir);
         let bases = list_segments(dir)?;
@@ -353,13 +353,14 @@ mod tests {
     fn a_writer_lock_deleted_before_it_was_taken_is_taken_afresh() {
         let dir = temp_dir("lock-deleted");
         let mut deleted = 0;
-        let first = super::super::segment::lock_writer_with(&dir, 0o600, false, &mut |path| {
-            if deleted == 0 {
-                std::fs::remove_file(path).unwrap();
-            }
-            deleted += 1;
-        })
-        .unwrap();
+        let first =
+            super::super::segment::lock_writer_with(&dir, 0o600, LockFor::Appending, &mut |path| {
+                if deleted == 0 {
+                    std::fs::remove_file(path).unwrap();
+                }
+                deleted += 1;
+            })
+            .unwrap();
         let err = LogWriter::open(&dir, &FileOptions::default()).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
         assert_eq!(

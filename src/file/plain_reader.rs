@@ -19,8 +19,7 @@
 //! without its newline is delivered); then the path is read from the start. While the path
 //! is missing the old file is still read, and the new one is opened when it appears. The
 //! directory watcher wakes the reader on both (a file moved in or created in the file's
-//! directory). On Windows, which gives no file identity, only a path seen missing and then
-//! back counts as another file.
+//! directory).
 
 use super::cursor::Position;
 use super::tailer::{Batch, TailSource};
@@ -40,9 +39,9 @@ const READ_CHUNK: usize = 256 * 1024;
 pub(crate) struct PlainReader {
     path: PathBuf,
     file: Option<File>,
-    /// The open file's identity (device and inode), taken from the `fstat` of the first read
-    /// after its open (the one that looks for truncation, made at every read): what the path
-    /// is compared with at the file's end, with no `fstat` of its own. `None` until then.
+    /// The open file's identity (device and inode on Unix, volume and file index on
+    /// Windows), taken at the first read after its open: what the path is compared with at
+    /// the file's end. `None` until then.
     identity: Option<sys::FileIdentity>,
     codec: FrameCodec,
     buf: BytesMut,
@@ -60,9 +59,6 @@ pub(crate) struct PlainReader {
     /// With `follow`: the path names another file than the open one (checked at its end).
     /// The open file is read to its end once more, then the path is opened afresh.
     replaced: bool,
-    /// With `follow`: the path was seen missing while the open file was followed (what
-    /// tells a new file where [`sys::FILE_IDENTITY_KNOWN`] is false).
-    path_gone: bool,
     /// With `follow`: the path names something that is not a plain file (a directory, a
     /// FIFO…), which is waited out as a missing file is; warned about once.
     not_plain: bool,
@@ -103,7 +99,6 @@ impl PlainReader {
             pending: None,
             lost: false,
             replaced: false,
-            path_gone: false,
             not_plain: false,
         })
     }
@@ -111,17 +106,16 @@ impl PlainReader {
     /// With `follow`, at the end of the open file: whether the path now names another file.
     /// A missing path (or one that cannot be looked at) is not yet another file: the open
     /// one is kept and read, and the path is checked again at its next end.
-    fn path_replaced(&mut self) -> bool {
+    fn path_replaced(&self) -> bool {
         let Some(identity) = self.identity else {
             return false;
         };
         match sys::names_file(&self.path, identity) {
-            Ok(same) => !same || (self.path_gone && !sys::FILE_IDENTITY_KNOWN),
+            Ok(same) => !same,
             Err(e) => {
                 if e.kind() != io::ErrorKind::NotFound {
                     tracing::debug!(path = %self.path.display(), error = %e, "cannot check the followed path");
                 }
-                self.path_gone = true;
                 false
             }
         }
@@ -138,7 +132,6 @@ impl PlainReader {
         // Nothing of the old file's bytes carries over to the new one.
         self.codec.reset();
         self.replaced = false;
-        self.path_gone = false;
     }
 
     /// Cuts the frames in the buffer into `batch`, the last one ended by the end of the data
@@ -217,7 +210,9 @@ impl TailSource for PlainReader {
             return Ok(batch);
         };
         let meta = file.metadata()?;
-        self.identity.get_or_insert(sys::FileIdentity::of(&meta));
+        if self.identity.is_none() {
+            self.identity = Some(sys::FileIdentity::of_file(file)?);
+        }
         if meta.len() < self.offset {
             // Truncated (log rotation by copy-truncate): start again from the top, as
             // `tail -f` does.
@@ -347,8 +342,6 @@ mod tests {
     /// what was written to the old file before the new one appeared comes first, its last
     /// line without a newline included (the old file is finished), then the new file from
     /// its start. It used to read the old file for ever and never see the new one.
-    // Only where a file's identity is known: elsewhere a path seen missing is the one sign.
-    #[cfg(unix)]
     #[test]
     fn a_renamed_file_is_finished_then_the_new_file_at_its_path_is_read() {
         let path = temp_file("rename-create", b"a\n");
@@ -388,8 +381,6 @@ mod tests {
     /// The path compared at the end is compared with the file opened, not with what the
     /// path names at the first read: a file replaced between the open and the first read is
     /// still finished, then the new one is read.
-    // Only where a file's identity is known: elsewhere a path seen missing is the one sign.
-    #[cfg(unix)]
     #[test]
     fn a_file_replaced_before_the_first_read_is_finished_then_the_new_one_is_read() {
         let path = temp_file("rename-before-read", b"a\nold");

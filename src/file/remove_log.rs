@@ -82,7 +82,12 @@ fn remove_log(dir: &Path, force: bool) -> io::Result<()> {
     }
     // Its index entry names the canonical path, which cannot be found once it is gone.
     let canonical = std::fs::canonicalize(dir)?;
-    let lock = segment::lock_writer(dir, 0o600, force)?;
+    let purpose = if force {
+        segment::LockFor::RemovingForced
+    } else {
+        segment::LockFor::Removing
+    };
+    let lock = segment::lock_writer(dir, 0o600, purpose)?;
     // Listed under the lock: a segment a writer made before it let go is removed too.
     let unreadable = |e| segment::os_error("cannot read the log directory", dir, e);
     for entry in std::fs::read_dir(dir).map_err(unreadable)? {

@@ -136,19 +136,32 @@ pub(crate) fn check_base(dir: &Path, base: u64) -> io::Result<()> {
     Ok(())
 }
 
-/// A log's `writer.lock`, locked (or, from [`lock_writer`] with `take_held`, perhaps not)
-/// while this lives, and released explicitly when dropped ([`LockedFile`](crate::sys::LockedFile):
-/// a forked child's copy must not keep it, or a producer opened again at once was refused).
+/// A log's `writer.lock`, locked (or, from [`lock_writer`] for [`LockFor::RemovingForced`],
+/// perhaps not) while this lives, and released explicitly when dropped
+/// ([`LockedFile`](crate::sys::LockedFile): a forked child's copy must not keep it, or a
+/// producer opened again at once was refused).
 pub(crate) type WriterLock = crate::sys::LockedFile;
 
 /// How many times [`lock_writer`] opens the lock file afresh after finding the one it locked
 /// unlinked, before it gives up.
 const LOCK_ATTEMPTS: u32 = 16;
 
+/// Why [`lock_writer`] takes a log's lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LockFor {
+    /// A producer's: it appends to the log.
+    Appending,
+    /// [`remove`](super::remove)'s: it deletes the log, the lock file included.
+    Removing,
+    /// [`remove_forced`](super::remove_forced)'s: as `Removing`, and a lock another process
+    /// holds is not an error: the file is returned unlocked.
+    RemovingForced,
+}
+
 /// Opens `dir/writer.lock` (creating it with `mode`) and takes its exclusive lock: the one
 /// live writer's (a producer's, or [`remove`](super::remove)'s while it deletes the log).
-/// With `take_held` a lock another process holds is not an error: the file is returned
-/// unlocked (for [`remove_forced`](super::remove_forced)).
+/// For [`LockFor::RemovingForced`] a lock another process holds is not an error: the file
+/// is returned unlocked.
 ///
 /// The lock is taken on the file that the path names once it is held. Opening the path and
 /// locking what was opened are two steps: in between, a remover holding the lock may have
@@ -158,10 +171,10 @@ const LOCK_ATTEMPTS: u32 = 16;
 /// the lock, and opened again if it names another file (or nothing).
 ///
 /// # Errors
-/// `AddrInUse` when another writer holds the lock (unless `take_held`); OS errors; `Other`
-/// when the lock file keeps being replaced.
-pub(crate) fn lock_writer(dir: &Path, mode: u32, take_held: bool) -> io::Result<WriterLock> {
-    lock_writer_with(dir, mode, take_held, &mut |_| {})
+/// `AddrInUse` when another writer holds the lock (unless forced); OS errors; `Other` when
+/// the lock file keeps being replaced.
+pub(crate) fn lock_writer(dir: &Path, mode: u32, purpose: LockFor) -> io::Result<WriterLock> {
+    lock_writer_with(dir, mode, purpose, &mut |_| {})
 }
 
 /// [`lock_writer`], calling `between` with the lock file's path after each open and before
@@ -169,12 +182,18 @@ pub(crate) fn lock_writer(dir: &Path, mode: u32, take_held: bool) -> io::Result<
 pub(crate) fn lock_writer_with(
     dir: &Path,
     mode: u32,
-    take_held: bool,
+    purpose: LockFor,
     between: &mut dyn FnMut(&Path),
 ) -> io::Result<WriterLock> {
     let path = dir.join(LOCK_FILE);
+    let take_held = purpose == LockFor::RemovingForced;
+    // Only a remover's handle may delete the file: a producer asks for no more than it uses.
+    let open = match purpose {
+        LockFor::Appending => crate::sys::open_lock_file,
+        LockFor::Removing | LockFor::RemovingForced => crate::sys::open_removable_lock_file,
+    };
     for _attempt in 0..LOCK_ATTEMPTS {
-        let lock = crate::sys::open_lock_file(&path, mode).map_err(|e| match e.kind() {
+        let lock = open(&path, mode).map_err(|e| match e.kind() {
             // Windows: the lock is the open handle itself, and no other can be opened.
             io::ErrorKind::AddrInUse if take_held => io::Error::new(
                 io::ErrorKind::AddrInUse,
@@ -195,11 +214,9 @@ pub(crate) fn lock_writer_with(
             Err(e) if e.kind() == io::ErrorKind::AddrInUse && take_held => return Ok(lock),
             locked => locked.map_err(|e| os_error("cannot lock", &path, e))?,
         }
-        let meta = lock
-            .file()
-            .metadata()
+        let identity = crate::sys::FileIdentity::of_file(lock.file())
             .map_err(|e| os_error("cannot look at", &path, e))?;
-        match crate::sys::names_file(&path, crate::sys::FileIdentity::of(&meta)) {
+        match crate::sys::names_file(&path, identity) {
             Ok(true) => return Ok(lock),
             // Deleted (or replaced) before the lock was taken: lock the one there now.
             Ok(false) => {}

@@ -81,10 +81,7 @@ impl SegmentReader {
         offset: u64,
         max_frame: usize,
     ) -> SegmentReader {
-        let identity = file
-            .metadata()
-            .ok()
-            .map(|meta| sys::FileIdentity::of(&meta));
+        let identity = sys::FileIdentity::of_file(&file).ok();
         SegmentReader {
             identity,
             base,

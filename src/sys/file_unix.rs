@@ -50,7 +50,15 @@ pub(crate) fn open_lock_file(path: &Path, mode: u32) -> io::Result<File> {
         .open(path)
 }
 
-/// Removes the lock file at `path`, which `lock` (opened by [`open_lock_file`]) holds: by its
+/// [`open_lock_file`]: on Unix any handle's holder can remove the file by its path.
+///
+/// # Errors
+/// As [`open_lock_file`].
+pub(crate) fn open_removable_lock_file(path: &Path, mode: u32) -> io::Result<File> {
+    open_lock_file(path, mode)
+}
+
+/// Removes the lock file at `path`, which `lock` (opened by [`open_removable_lock_file`]) holds: by its
 /// path, as the lock belongs to the open file, not the name. Nothing there is not an error.
 ///
 /// # Errors
@@ -207,7 +215,7 @@ fn plain_file(opened: io::Result<File>, path: &Path) -> io::Result<File> {
 }
 
 /// Whether `path` still names the file of `identity` (the same device and inode; take it
-/// with [`FileIdentity::of`](super::FileIdentity::of) from the open file's metadata), not
+/// with [`FileIdentity::of_file`](super::FileIdentity::of_file) from the open file), not
 /// following a symlink: a file rotated away (renamed, or removed and created again) is
 /// another file. One `lstat` of `path`.
 ///
@@ -216,9 +224,6 @@ fn plain_file(opened: io::Result<File>, path: &Path) -> io::Result<File> {
 pub(crate) fn names_file(path: &Path, identity: super::FileIdentity) -> io::Result<bool> {
     Ok(super::file_identity(path)? == identity)
 }
-
-/// [`names_file`] tells two files at the same path apart.
-pub(crate) const FILE_IDENTITY_KNOWN: bool = true;
 
 /// Opens an existing log segment (or cursor) for reading, not through a symlink, and on Linux without
 /// access-time updates when the file is ours (`O_NOATIME`; the kernel refuses it to other

@@ -12,6 +12,10 @@ const ERROR_SHARING_VIOLATION: i32 = 32;
 const GENERIC_READ: u32 = 0x8000_0000;
 const GENERIC_WRITE: u32 = 0x4000_0000;
 const DELETE: u32 = 0x0001_0000;
+/// Share modes (winnt.h): let other handles read, write and delete.
+const FILE_SHARE_READ: u32 = 0x1;
+const FILE_SHARE_WRITE: u32 = 0x2;
+const FILE_SHARE_DELETE: u32 = 0x4;
 /// `FILE_INFO_BY_HANDLE_CLASS::FileDispositionInfo` (minwinbase.h).
 const FILE_DISPOSITION_INFO_CLASS: i32 = 4;
 
@@ -22,6 +26,22 @@ struct FileDispositionInfo {
     delete_file: u8,
 }
 
+/// `BY_HANDLE_FILE_INFORMATION` (fileapi.h); the times are `FILETIME`s, two `u32`s each.
+#[repr(C)]
+#[derive(Default)]
+struct ByHandleFileInformation {
+    file_attributes: u32,
+    creation_time: [u32; 2],
+    last_access_time: [u32; 2],
+    last_write_time: [u32; 2],
+    volume_serial_number: u32,
+    file_size_high: u32,
+    file_size_low: u32,
+    number_of_links: u32,
+    file_index_high: u32,
+    file_index_low: u32,
+}
+
 #[link(name = "kernel32")]
 extern "system" {
     /// `SetFileInformationByHandle` (fileapi.h); nonzero on success.
@@ -30,6 +50,11 @@ extern "system" {
         class: i32,
         info: *const std::ffi::c_void,
         size: u32,
+    ) -> i32;
+    /// `GetFileInformationByHandle` (fileapi.h); nonzero on success.
+    fn GetFileInformationByHandle(
+        file: *mut std::ffi::c_void,
+        info: *mut ByHandleFileInformation,
     ) -> i32;
 }
 
@@ -43,18 +68,33 @@ pub(crate) fn lock_exclusive(_file: &File, _what: &Path) -> io::Result<()> {
 }
 
 /// Opens the lock file with share mode 0: while open, no other handle can open it, not even
-/// to delete it. So the handle asks for `DELETE` access too: its holder deletes the file
-/// through it ([`remove_lock_file`]).
+/// to delete it (see [`open_removable_lock_file`]).
 ///
 /// # Errors
 /// `AddrInUse` when another writer has it open; other OS errors.
 pub(crate) fn open_lock_file(path: &Path, _mode: u32) -> io::Result<File> {
+    open_exclusive(path, GENERIC_READ | GENERIC_WRITE)
+}
+
+/// [`open_lock_file`] for a holder that will delete the file: no other handle can be opened
+/// to delete it, so this one asks for `DELETE` access too, and [`remove_lock_file`] deletes
+/// the file through it. (Only removers ask: a lock file whose access list lets a producer
+/// write but not delete still serves it.)
+///
+/// # Errors
+/// As [`open_lock_file`].
+pub(crate) fn open_removable_lock_file(path: &Path, _mode: u32) -> io::Result<File> {
+    open_exclusive(path, GENERIC_READ | GENERIC_WRITE | DELETE)
+}
+
+/// Opens (creating if needed) the file at `path` with `access` and share mode 0.
+fn open_exclusive(path: &Path, access: u32) -> io::Result<File> {
     OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
-        .access_mode(GENERIC_READ | GENERIC_WRITE | DELETE)
+        .access_mode(access)
         .share_mode(0)
         .open(path)
         .map_err(|e| {
@@ -72,8 +112,9 @@ pub(crate) fn open_lock_file(path: &Path, _mode: u32) -> io::Result<File> {
         })
 }
 
-/// Removes the lock file that `lock` holds: no other handle can open it while `lock` is open
-/// (share mode 0, see [`open_lock_file`]), so it is marked for deletion through `lock` itself
+/// Removes the lock file that `lock` (from [`open_removable_lock_file`]) holds: no other
+/// handle can open it while `lock` is open (share mode 0), so it is marked for deletion
+/// through `lock` itself
 /// and goes when `lock` is closed, still held until then.
 ///
 /// # Errors
@@ -146,30 +187,52 @@ pub(crate) fn open_read(path: &Path) -> io::Result<File> {
     File::open(path)
 }
 
-/// What [`names_file`] compares a path with: nothing on Windows, where stable Rust gives no
-/// file identity, so every file's is the same (see [`FILE_IDENTITY_KNOWN`]).
+/// Which file an open handle reads: its volume's serial number and its file index, as
+/// `GetFileInformationByHandle` reports them (NTFS keeps both for the file's life, across
+/// renames; on FAT the index is the directory entry's place, so a file renamed there counts
+/// as another one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct FileIdentity;
+pub(crate) struct FileIdentity {
+    volume: u32,
+    index: u64,
+}
 
 impl FileIdentity {
-    /// The (empty) identity of the file `meta` describes.
-    pub(crate) fn of(_meta: &std::fs::Metadata) -> FileIdentity {
-        FileIdentity
+    /// The identity of the open `file`.
+    ///
+    /// # Errors
+    /// The OS error of `GetFileInformationByHandle`.
+    pub(crate) fn of_file(file: &File) -> io::Result<FileIdentity> {
+        use std::os::windows::io::AsRawHandle;
+        let mut info = ByHandleFileInformation::default();
+        // SAFETY: the handle is `file`'s, open for the duration of the call; `info` is a live
+        // `BY_HANDLE_FILE_INFORMATION`, which the call fills in and nothing else.
+        let done = unsafe { GetFileInformationByHandle(file.as_raw_handle().cast(), &mut info) };
+        if done == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(FileIdentity {
+            volume: info.volume_serial_number,
+            index: (u64::from(info.file_index_high) << 32) | u64::from(info.file_index_low),
+        })
     }
 }
 
-/// Whether `path` may still name the file of `identity`: any file at `path` counts as the
-/// same one (see [`FileIdentity`]).
+/// Whether `path` still names the file of `identity` (take it with
+/// [`FileIdentity::of_file`] from the open file): a file rotated away (renamed, or removed and
+/// created again) is another file. The path is opened to ask, with no access to the file's
+/// data and sharing everything, so that no handle (not even the log's exclusive lock) stands
+/// in the way and none is disturbed.
 ///
 /// # Errors
 /// `NotFound` when nothing is at `path`; other OS errors.
-pub(crate) fn names_file(path: &Path, _identity: FileIdentity) -> io::Result<bool> {
-    std::fs::metadata(path).map(|_| true)
+pub(crate) fn names_file(path: &Path, identity: FileIdentity) -> io::Result<bool> {
+    let file = OpenOptions::new()
+        .access_mode(0)
+        .share_mode(FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE)
+        .open(path)?;
+    Ok(FileIdentity::of_file(&file)? == identity)
 }
-
-/// [`names_file`] cannot tell two files at the same path apart: a caller notices a file
-/// replaced only by seeing the path missing in between.
-pub(crate) const FILE_IDENTITY_KNOWN: bool = false;
 
 /// Opens an existing log segment for reading.
 ///

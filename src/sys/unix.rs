@@ -45,6 +45,14 @@ impl FileIdentity {
         }
     }
 
+    /// The identity of the open `file` (one `fstat`).
+    ///
+    /// # Errors
+    /// The OS error of `fstat`.
+    pub(crate) fn of_file(file: &std::fs::File) -> io::Result<FileIdentity> {
+        file.metadata().map(|meta| FileIdentity::of(&meta))
+    }
+
     /// The identity of the file a `stat` (from `fstat` of an open descriptor) describes.
     // `dev_t` and `ino_t` are `u64` on Linux but narrower or signed elsewhere; widened as
     // `MetadataExt::dev`/`ino` widen them, so both ways of finding an identity agree.

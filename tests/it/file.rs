@@ -1496,9 +1496,6 @@ async fn next_line(reader: &mut anyipc::Connection, what: &str) -> Bytes {
 /// reopens the path. A followed plain file follows the path, like `tail -F`: the old
 /// file's last lines come first, then the new file's. It used to stay on the renamed file,
 /// never delivering another line: no error, no end.
-// Not on Windows, which gives no file identity: a path replaced without being seen missing
-// is not noticed there (documented in `file`).
-#[cfg(unix)]
 #[tokio::test]
 async fn a_followed_plain_file_is_followed_across_logrotate_rename_and_create() {
     watchdog(60, async {
