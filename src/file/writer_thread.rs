@@ -329,6 +329,20 @@ impl Shared {
         self.target.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Closes the files once the writer (and the sync thread, if one ran) has stopped: the
+    /// target, and the sync thread's handle on the segment it last synced. A closed producer
+    /// then holds no file of the log open however long it lives (Windows keeps a deleted
+    /// file, and so its log directory, while a handle is open).
+    fn close_files(&self) {
+        drop(self.lock_target().take());
+        drop(
+            self.sync_file
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take(),
+        );
+    }
+
     fn set_sync_file(&self, file: Arc<TargetFile>) {
         *self.sync_file.lock().unwrap_or_else(|p| p.into_inner()) = Some(file);
     }
@@ -364,7 +378,7 @@ fn run_writer(describe: &str, after: &'static str, shared: &Arc<Shared>) {
             Ok(handle) => Some(handle),
             Err(e) => {
                 shared.fail(describe, after, &e);
-                drop(shared.lock_target().take());
+                shared.close_files();
                 return;
             }
         }
@@ -438,7 +452,7 @@ fn run_writer(describe: &str, after: &'static str, shared: &Arc<Shared>) {
         shared.sync_bell.ring();
         let _ = handle.join();
     }
-    drop(shared.lock_target().take());
+    shared.close_files();
     if !shared.failed() {
         shared.finished.advance(1);
     }

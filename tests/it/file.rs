@@ -556,6 +556,41 @@ async fn a_producer_reopened_while_children_are_started_is_not_refused() {
     .await
 }
 
+/// A producer connection closed but not dropped (a service keeps it in a struct) holds no
+/// file of the log open, whatever the fsync policy: the log can be removed whole at once.
+/// The sync thread's handle on the last segment used to stay open until the connection
+/// was dropped: on Windows `remove` then left the segment and the directory behind.
+#[tokio::test]
+async fn a_closed_producer_holds_no_file_of_the_log_open() {
+    watchdog(60, async {
+        for fsync in ["never", "batch", "always"] {
+            let dir = TempDir::new(&format!("file-closed-{fsync}"));
+            let mut producer = anyipc::connect(url(dir.path(), &format!("?fsync={fsync}")))
+                .await
+                .unwrap();
+            producer.send(Bytes::from_static(b"record")).await.unwrap();
+            producer.close().await.unwrap();
+            #[cfg(target_os = "linux")]
+            {
+                let log_dir = dir.path().canonicalize().unwrap();
+                let open: Vec<_> = std::fs::read_dir("/proc/self/fd")
+                    .unwrap()
+                    .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+                    .filter(|target| target.starts_with(&log_dir))
+                    .collect();
+                assert!(open.is_empty(), "fsync={fsync}: still open: {open:?}");
+            }
+            anyipc::file::remove(dir.path()).unwrap();
+            assert!(
+                !dir.path().exists(),
+                "fsync={fsync}: the log directory is left"
+            );
+            drop(producer);
+        }
+    })
+    .await
+}
+
 #[tokio::test]
 async fn a_writer_in_another_process_holds_the_lock_until_it_is_killed() {
     watchdog(60, async {
