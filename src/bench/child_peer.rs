@@ -15,6 +15,7 @@ impl PeerProcess {
     /// adds it).
     ///
     /// ```
+    /// # #[cfg(unix)] {
     /// # if std::env::args().nth(1).as_deref() == Some("bench-peer") {
     /// #     let target = std::env::args().last().unwrap();
     /// #     return tokio_test::block_on(anyipc::bench::peer_main(&target)).unwrap();
@@ -37,6 +38,7 @@ impl PeerProcess {
     ///     peer.stop().await?;
     /// }
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// # }
     /// ```
     ///
     /// # Errors
@@ -66,6 +68,7 @@ impl PeerProcess {
     /// run follows the previous one on them.
     ///
     /// ```
+    /// # #[cfg(unix)] {
     /// # if std::env::args().nth(1).as_deref() == Some("bench-peer") {
     /// #     let target = std::env::args().last().unwrap();
     /// #     return tokio_test::block_on(anyipc::bench::peer_main(&target)).unwrap();
@@ -82,6 +85,7 @@ impl PeerProcess {
     /// assert_eq!(report.throughput().unwrap().received, 10);
     /// peer.stop().await?;
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// # }
     /// ```
     ///
     /// # Errors
@@ -113,6 +117,7 @@ impl PeerProcess {
     /// starts the next one.
     ///
     /// ```
+    /// # #[cfg(unix)] {
     /// # if std::env::args().nth(1).as_deref() == Some("bench-peer") {
     /// #     let target = std::env::args().last().unwrap();
     /// #     return tokio_test::block_on(anyipc::bench::peer_main(&target)).unwrap();
@@ -138,6 +143,7 @@ impl PeerProcess {
     /// let err = PeerProcess::spawn_raw_child(make, &tcp).await.unwrap_err();
     /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// # }
     /// ```
     ///
     /// # Errors

@@ -76,11 +76,15 @@ impl PeerProcess {
     /// #     let target = std::env::args().last().unwrap();
     /// #     return tokio_test::block_on(anyipc::bench::peer_main(&target)).unwrap();
     /// # }
+    /// # if std::env::args().nth(1).as_deref() == Some("exit") {
+    /// #     return;
+    /// # }
     /// # tokio_test::block_on(async {
     /// use anyipc::bench::{PeerProcess, Workload};
     /// use tokio::process::Command;
     ///
-    /// // This example runs `peer_main(TARGET)` when started as `bench-peer TARGET`.
+    /// // This example runs `peer_main(TARGET)` when started as `bench-peer TARGET`, and
+    /// // exits at once when started as `exit`.
     /// let mut cmd = Command::new(std::env::current_exe()?);
     /// cmd.args(["bench-peer", "tcp://127.0.0.1:0"]);
     /// let mut peer = PeerProcess::spawn(cmd).await?;
@@ -88,7 +92,9 @@ impl PeerProcess {
     /// assert_eq!(report.throughput().unwrap().received, 10);
     /// peer.stop().await?;
     /// // A program that exits without saying it is ready:
-    /// let err = PeerProcess::spawn(Command::new("true")).await.unwrap_err();
+    /// let mut quits = Command::new(std::env::current_exe()?);
+    /// quits.arg("exit");
+    /// let err = PeerProcess::spawn(quits).await.unwrap_err();
     /// assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
     /// ```
@@ -138,6 +144,7 @@ impl PeerProcess {
     /// connection for the run).
     ///
     /// ```
+    /// # #[cfg(unix)] {
     /// # if std::env::args().nth(1).as_deref() == Some("bench-peer") {
     /// #     let target = std::env::args().last().unwrap();
     /// #     return tokio_test::block_on(anyipc::bench::peer_main(&target)).unwrap();
@@ -155,6 +162,7 @@ impl PeerProcess {
     /// assert_eq!(report.latency().unwrap().count, 10);
     /// peer.stop().await?;
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// # }
     /// ```
     ///
     /// # Errors
@@ -341,6 +349,7 @@ impl PeerProcess {
     /// kills it if it has not exited within 5 s.
     ///
     /// ```
+    /// # #[cfg(unix)] {
     /// # if std::env::args().nth(1).as_deref() == Some("bench-peer") {
     /// #     let target = std::env::args().last().unwrap();
     /// #     return tokio_test::block_on(anyipc::bench::peer_main(&target)).unwrap();
@@ -359,6 +368,7 @@ impl PeerProcess {
     /// assert!(!socket.exists()); // the peer removed its socket as it ended
     /// # std::fs::remove_dir_all(&dir)?;
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// # }
     /// ```
     ///
     /// # Errors
@@ -376,6 +386,7 @@ impl PeerProcess {
     /// wrapper of them; `None` for other peers.
     ///
     /// ```
+    /// # #[cfg(unix)] {
     /// # if std::env::args().nth(1).as_deref() == Some("bench-peer") {
     /// #     let target = std::env::args().last().unwrap();
     /// #     return tokio_test::block_on(anyipc::bench::peer_main(&target)).unwrap();
@@ -391,6 +402,7 @@ impl PeerProcess {
     /// assert_eq!(report.latency().unwrap().count, 10);
     /// peer.stop().await?;
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// # }
     /// ```
     pub fn pipes(&mut self) -> Option<&mut Connection> {
         match &mut self.kind {

@@ -61,6 +61,7 @@ impl RunResources {
     /// The names of the queues to remove.
     ///
     /// ```
+    /// # #[cfg(target_os = "linux")] {
     /// # tokio_test::block_on(async {
     /// use anyipc::bench::{RunResources, Target};
     /// use anyipc::queue::MessageQueue;
@@ -74,6 +75,7 @@ impl RunResources {
     /// let err = MessageQueue::open(&name).unwrap_err();
     /// assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// # }
     /// ```
     pub fn queues(&self) -> &[String] {
         &self.queues

@@ -73,6 +73,7 @@ impl Target {
     /// Whether this is a raw baseline rather than anyipc endpoints.
     ///
     /// ```
+    /// # #[cfg(unix)] {
     /// use anyipc::bench::Target;
     ///
     /// for raw in ["raw+unix:///tmp/b.sock", "raw+tcp://127.0.0.1:0", "raw+child://"] {
@@ -80,6 +81,7 @@ impl Target {
     /// }
     /// assert!(!"unix:///tmp/b.sock".parse::<Target>()?.is_raw());
     /// assert!(!"fifo:///tmp/a + fifo:///tmp/b".parse::<Target>()?.is_raw());
+    /// # }
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn is_raw(&self) -> bool {
@@ -110,11 +112,13 @@ impl Target {
     /// Whether this is `stdio://`: the peer is a child process on pipes to this one.
     ///
     /// ```
+    /// # #[cfg(unix)] {
     /// use anyipc::bench::Target;
     ///
     /// assert!("stdio://".parse::<Target>()?.is_child());
     /// assert!(!"raw+child://".parse::<Target>()?.is_child()); // a raw twin, not anyipc's pipes
     /// assert!(!"pipe://doc-peer".parse::<Target>()?.is_child());
+    /// # }
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn is_child(&self) -> bool {
@@ -126,12 +130,14 @@ impl Target {
     /// [`PeerProcess::spawn_raw_child`](super::PeerProcess::spawn_raw_child).
     ///
     /// ```
+    /// # #[cfg(unix)] {
     /// use anyipc::bench::Target;
     ///
     /// assert!("raw+child://".parse::<Target>()?.is_raw_child());
     /// assert!("raw+fifo:///tmp/twin".parse::<Target>()?.is_raw_child());
     /// assert!(!"raw+unix:///tmp/b.sock".parse::<Target>()?.is_raw_child());
     /// assert!(!"stdio://".parse::<Target>()?.is_raw_child());
+    /// # }
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn is_raw_child(&self) -> bool {

@@ -35,6 +35,7 @@ pub fn remove(dir: impl AsRef<Path>) -> io::Result<()> {
 /// to a file no consumer can open any more.
 ///
 /// ```
+/// # #[cfg(unix)] {
 /// # tokio_test::block_on(async {
 /// use anyipc::file::{FileOptions, FileProducer};
 /// # let name = format!("anyipc-doc-remove-forced-{}", std::process::id());
@@ -52,6 +53,7 @@ pub fn remove(dir: impl AsRef<Path>) -> io::Result<()> {
 /// assert_eq!(stopped.kind(), std::io::ErrorKind::NotFound);
 /// # let _ = stuck.close().await;
 /// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// # }
 /// ```
 ///
 /// On Windows a live producer's lock file is open with no sharing, and no other process can

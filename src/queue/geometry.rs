@@ -47,6 +47,7 @@ pub(crate) const UNDO_CAPACITY: u32 = 8;
 /// Priorities are `0..PRIORITIES`; higher is received first.
 ///
 /// ```
+/// # #[cfg(target_os = "linux")] {
 /// use anyipc::queue::{MessageQueue, QueueOptions, PRIORITIES};
 /// # let name = format!("doc-mq-priorities-{}", std::process::id());
 /// let queue = MessageQueue::create(&name, &QueueOptions::default())?;
@@ -56,6 +57,7 @@ pub(crate) const UNDO_CAPACITY: u32 = 8;
 /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
 /// assert_eq!(queue.try_recv()?, ("highest".into(), 31));
 /// # MessageQueue::remove(&name)?;
+/// # }
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub const PRIORITIES: u8 = 32;
@@ -65,23 +67,27 @@ pub(crate) const NIL: u32 = u32::MAX;
 /// Largest capacity a queue may have (messages).
 ///
 /// ```
+/// # #[cfg(target_os = "linux")] {
 /// use anyipc::queue::{MessageQueue, QueueOptions, MAX_CAPACITY};
 /// # let name = format!("doc-mq-max-capacity-{}", std::process::id());
 /// let options = QueueOptions { capacity: MAX_CAPACITY + 1, ..Default::default() };
 /// let err = MessageQueue::create(&name, &options).unwrap_err();
 /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+/// # }
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub const MAX_CAPACITY: u32 = 1 << 20;
 /// Largest `max_message_len` a queue may have (bytes): 64 MiB.
 ///
 /// ```
+/// # #[cfg(target_os = "linux")] {
 /// use anyipc::queue::{MessageQueue, QueueOptions, MAX_MESSAGE_LEN};
 /// # let name = format!("doc-mq-max-message-len-{}", std::process::id());
 /// assert_eq!(MAX_MESSAGE_LEN, 64 << 20);
 /// let options = QueueOptions { max_message_len: MAX_MESSAGE_LEN + 1, ..Default::default() };
 /// let err = MessageQueue::create(&name, &options).unwrap_err();
 /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+/// # }
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub const MAX_MESSAGE_LEN: u32 = 64 << 20;

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 /// Cloning gives another handle to the same queue (cheap: the mapping is shared).
 ///
 /// ```
+/// # #[cfg(target_os = "linux")] {
 /// # tokio_test::block_on(async {
 /// use anyipc::queue::{MessageQueue, QueueOptions};
 /// # let name = format!("doc-mq-{}", std::process::id());
@@ -30,6 +31,7 @@ use std::time::{Duration, Instant};
 /// assert_eq!(queue.try_recv().unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
 /// MessageQueue::remove(&name)?;
 /// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// # }
 /// ```
 #[derive(Debug, Clone)]
 pub struct MessageQueue {
@@ -68,6 +70,7 @@ impl MessageQueue {
     /// that died are removed by the next `create` of that name.
     ///
     /// ```
+    /// # #[cfg(target_os = "linux")] {
     /// use anyipc::queue::{MessageQueue, QueueOptions};
     /// use std::io::ErrorKind;
     /// # let name = format!("doc-mq-create-{}", std::process::id());
@@ -78,6 +81,7 @@ impl MessageQueue {
     /// let bad = MessageQueue::create("no/slash", &QueueOptions::default()).unwrap_err();
     /// assert_eq!(bad.kind(), ErrorKind::InvalidInput);
     /// # MessageQueue::remove(&name)?;
+    /// # }
     /// # Ok::<(), std::io::Error>(())
     /// ```
     ///
@@ -135,6 +139,7 @@ impl MessageQueue {
     /// Opens an existing queue.
     ///
     /// ```
+    /// # #[cfg(target_os = "linux")] {
     /// use anyipc::queue::{MessageQueue, QueueOptions};
     /// # let name = format!("doc-mq-open-{}", std::process::id());
     /// let creator = MessageQueue::create(&name, &QueueOptions::default())?;
@@ -145,6 +150,7 @@ impl MessageQueue {
     /// MessageQueue::remove(&name)?;
     /// let err = MessageQueue::open(&name).unwrap_err();
     /// assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+    /// # }
     /// # Ok::<(), std::io::Error>(())
     /// ```
     ///
@@ -165,6 +171,7 @@ impl MessageQueue {
     /// asked-for capacity and max message length: it is never adopted silently.
     ///
     /// ```
+    /// # #[cfg(target_os = "linux")] {
     /// use anyipc::queue::{MessageQueue, QueueError, QueueOptions};
     /// # let name = format!("doc-mq-open-or-create-{}", std::process::id());
     /// let options = QueueOptions { capacity: 8, ..Default::default() };
@@ -179,6 +186,7 @@ impl MessageQueue {
     /// let differ = QueueError::AttributesDiffer { found: (8, 8192), wanted: (16, 8192) };
     /// assert_eq!(inner, Some(&differ));
     /// # MessageQueue::remove(&name)?;
+    /// # }
     /// # Ok::<(), std::io::Error>(())
     /// ```
     ///
@@ -248,6 +256,7 @@ impl MessageQueue {
     /// queue until they are dropped, as with `mq_unlink`; a new queue may take the name.
     ///
     /// ```
+    /// # #[cfg(target_os = "linux")] {
     /// use anyipc::queue::{MessageQueue, QueueOptions};
     /// use std::io::ErrorKind;
     /// # let name = format!("doc-mq-remove-{}", std::process::id());
@@ -258,6 +267,7 @@ impl MessageQueue {
     /// queue.try_send(b"still here", 0)?;
     /// assert_eq!(queue.try_recv()?.0, "still here");
     /// assert_eq!(MessageQueue::remove(&name).unwrap_err().kind(), ErrorKind::NotFound);
+    /// # }
     /// # Ok::<(), std::io::Error>(())
     /// ```
     ///
@@ -271,12 +281,14 @@ impl MessageQueue {
     /// The queue's name.
     ///
     /// ```
+    /// # #[cfg(target_os = "linux")] {
     /// use anyipc::queue::{MessageQueue, QueueOptions};
     /// # let name = format!("doc-mq-name-{}", std::process::id());
     /// let _queue = MessageQueue::create(&name, &QueueOptions::default())?;
     /// let opened = MessageQueue::open(&name)?;
     /// assert_eq!(opened.name(), name);
     /// # MessageQueue::remove(&name)?;
+    /// # }
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn name(&self) -> &str {
@@ -290,6 +302,7 @@ impl MessageQueue {
     /// operation that uses the queue says so (`InvalidData`, [`QueueError::Truncated`]).
     ///
     /// ```
+    /// # #[cfg(target_os = "linux")] {
     /// use anyipc::queue::{MessageQueue, QueueOptions};
     /// # let name = format!("doc-mq-attributes-{}", std::process::id());
     /// let options = QueueOptions { capacity: 16, ..Default::default() };
@@ -300,6 +313,7 @@ impl MessageQueue {
     /// assert_eq!((attributes.capacity, attributes.max_message_len), (16, 8192));
     /// assert_eq!(attributes.len, 2);
     /// # MessageQueue::remove(&name)?;
+    /// # }
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn attributes(&self) -> QueueAttributes {
@@ -319,6 +333,7 @@ impl MessageQueue {
     /// Sends `msg` with `priority` (0–31, higher is received first) if there is room now.
     ///
     /// ```
+    /// # #[cfg(target_os = "linux")] {
     /// use anyipc::codec::FrameError;
     /// use anyipc::queue::{MessageQueue, QueueOptions};
     /// use std::io::ErrorKind;
@@ -333,6 +348,7 @@ impl MessageQueue {
     /// assert_eq!(inner, Some(&FrameError::SendTooLarge { len: 8, max: 4 }));
     /// assert_eq!(queue.try_recv()?.0, "ok");
     /// # MessageQueue::remove(&name)?;
+    /// # }
     /// # Ok::<(), std::io::Error>(())
     /// ```
     ///
@@ -390,6 +406,7 @@ impl MessageQueue {
     /// An empty `msgs` sends nothing and returns `Ok(0)`.
     ///
     /// ```
+    /// # #[cfg(target_os = "linux")] {
     /// use anyipc::queue::{MessageQueue, QueueOptions};
     /// # let name = format!("doc-mq-many-{}", std::process::id());
     /// let options = QueueOptions { capacity: 3, ..Default::default() };
@@ -399,6 +416,7 @@ impl MessageQueue {
     /// assert_eq!(queue.try_recv_many(&mut got, 10)?, 3);
     /// assert_eq!(got[2], (bytes::Bytes::from_static(b"c"), 0));
     /// # MessageQueue::remove(&name)?;
+    /// # }
     /// # Ok::<(), std::io::Error>(())
     /// ```
     ///
@@ -422,6 +440,7 @@ impl MessageQueue {
     /// [`try_send_many`](Self::try_send_many).
     ///
     /// ```
+    /// # #[cfg(target_os = "linux")] {
     /// # tokio_test::block_on(async {
     /// use anyipc::queue::{MessageQueue, QueueOptions};
     /// # let name = format!("doc-mq-send-many-{}", std::process::id());
@@ -435,6 +454,7 @@ impl MessageQueue {
     /// assert_eq!(queue.attributes().len, 100);
     /// # MessageQueue::remove(&name)?;
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// # }
     /// ```
     ///
     /// [`Write::write`]: std::io::Write::write
@@ -494,6 +514,7 @@ impl MessageQueue {
     /// Sends `msg` with `priority`, waiting for room.
     ///
     /// ```
+    /// # #[cfg(target_os = "linux")] {
     /// # tokio_test::block_on(async {
     /// use anyipc::queue::{MessageQueue, QueueOptions};
     /// # let name = format!("doc-mq-send-{}", std::process::id());
@@ -507,6 +528,7 @@ impl MessageQueue {
     /// assert_eq!(queue.try_recv()?, ("second".into(), 4));
     /// # MessageQueue::remove(&name)?;
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// # }
     /// ```
     ///
     /// # Errors
@@ -522,6 +544,7 @@ impl MessageQueue {
     /// Sends `msg` with `priority`, waiting at most `timeout` for room.
     ///
     /// ```
+    /// # #[cfg(target_os = "linux")] {
     /// # tokio_test::block_on(async {
     /// use anyipc::queue::{MessageQueue, QueueOptions};
     /// use std::time::Duration;
@@ -534,6 +557,7 @@ impl MessageQueue {
     /// assert_eq!(queue.attributes().len, 1);
     /// # MessageQueue::remove(&name)?;
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// # }
     /// ```
     ///
     /// # Errors
@@ -569,6 +593,7 @@ impl MessageQueue {
     /// there is one now.
     ///
     /// ```
+    /// # #[cfg(target_os = "linux")] {
     /// use anyipc::queue::{MessageQueue, QueueOptions};
     /// # let name = format!("doc-mq-try-recv-{}", std::process::id());
     /// let queue = MessageQueue::create(&name, &QueueOptions::default())?;
@@ -578,6 +603,7 @@ impl MessageQueue {
     /// assert_eq!(queue.try_recv()?, ("b".into(), 5));
     /// assert_eq!(queue.try_recv()?, ("a".into(), 0));
     /// # MessageQueue::remove(&name)?;
+    /// # }
     /// # Ok::<(), std::io::Error>(())
     /// ```
     ///
@@ -629,6 +655,7 @@ impl MessageQueue {
     /// them loses them (all of them, here).
     ///
     /// ```
+    /// # #[cfg(target_os = "linux")] {
     /// use anyipc::queue::{MessageQueue, QueueOptions};
     /// # let name = format!("doc-mq-recv-many-{}", std::process::id());
     /// let queue = MessageQueue::create(&name, &QueueOptions::default())?;
@@ -638,6 +665,7 @@ impl MessageQueue {
     /// assert_eq!(queue.try_recv_many(&mut got, 2)?, 2);
     /// assert_eq!(got, [("urgent".into(), 7), ("a".into(), 1)]);
     /// # MessageQueue::remove(&name)?;
+    /// # }
     /// # Ok::<(), std::io::Error>(())
     /// ```
     ///
@@ -658,6 +686,7 @@ impl MessageQueue {
     /// tokio's `mpsc::Receiver::recv_many` is of its `recv`.
     ///
     /// ```
+    /// # #[cfg(target_os = "linux")] {
     /// # tokio_test::block_on(async {
     /// use anyipc::queue::{MessageQueue, QueueOptions};
     /// # let name = format!("doc-mq-recv-many-async-{}", std::process::id());
@@ -670,6 +699,7 @@ impl MessageQueue {
     /// assert!(got.iter().all(|(msg, _)| msg[..] == [1; 64]));
     /// # MessageQueue::remove(&name)?;
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// # }
     /// ```
     ///
     /// # Errors
@@ -760,6 +790,7 @@ impl MessageQueue {
     /// for one.
     ///
     /// ```
+    /// # #[cfg(target_os = "linux")] {
     /// # tokio_test::block_on(async {
     /// use anyipc::queue::{MessageQueue, QueueOptions};
     /// # let name = format!("doc-mq-recv-{}", std::process::id());
@@ -770,6 +801,7 @@ impl MessageQueue {
     /// thread.join().unwrap()?;
     /// # MessageQueue::remove(&name)?;
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// # }
     /// ```
     ///
     /// # Errors
@@ -787,6 +819,7 @@ impl MessageQueue {
     /// Receives the next message, waiting at most `timeout`.
     ///
     /// ```
+    /// # #[cfg(target_os = "linux")] {
     /// # tokio_test::block_on(async {
     /// use anyipc::queue::{MessageQueue, QueueOptions};
     /// use std::time::Duration;
@@ -798,6 +831,7 @@ impl MessageQueue {
     /// assert_eq!(empty.unwrap_err().kind(), std::io::ErrorKind::TimedOut);
     /// # MessageQueue::remove(&name)?;
     /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// # }
     /// ```
     ///
     /// # Errors

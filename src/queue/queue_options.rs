@@ -33,6 +33,7 @@ impl Default for QueueOptions {
 /// [`MessageQueue::attributes`](super::MessageQueue::attributes).
 ///
 /// ```
+/// # #[cfg(target_os = "linux")] {
 /// use anyipc::queue::{MessageQueue, QueueAttributes, QueueOptions};
 /// # let name = format!("doc-mq-attributes-type-{}", std::process::id());
 /// let options = QueueOptions { capacity: 4, max_message_len: 100, ..Default::default() };
@@ -41,6 +42,7 @@ impl Default for QueueOptions {
 /// let expected = QueueAttributes { capacity: 4, max_message_len: 100, len: 1 };
 /// assert_eq!(queue.attributes(), expected);
 /// # MessageQueue::remove(&name)?;
+/// # }
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
