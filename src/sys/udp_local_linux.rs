@@ -8,7 +8,6 @@ use std::io;
 use std::mem::{size_of, zeroed};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsRawFd;
-use std::task::{ready, Context, Poll};
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
@@ -75,26 +74,21 @@ pub(crate) async fn recv_from_at(
     }
 }
 
-/// `poll_send_to` from the local address `from` (as the OS picks it, with `None`).
+/// `try_send_to` from the local address `from` (as the OS picks it, with `None`): sends
+/// now, or `WouldBlock` (with the socket's write readiness cleared, so that waiting for
+/// `writable` sleeps until the OS has room).
 ///
 /// # Errors
-/// The socket's send error.
-pub(crate) fn poll_send_to_from(
+/// `WouldBlock`; the socket's send error.
+pub(crate) fn try_send_to_from(
     socket: &UdpSocket,
-    cx: &mut Context<'_>,
     buf: &[u8],
     to: SocketAddr,
     from: Option<LocalAddr>,
-) -> Poll<io::Result<usize>> {
-    let Some(from) = from else {
-        return socket.poll_send_to(cx, buf, to);
-    };
-    loop {
-        ready!(socket.poll_send_ready(cx))?;
-        match socket.try_io(Interest::WRITABLE, || sendmsg(socket, buf, to, from)) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            sent => return Poll::Ready(sent),
-        }
+) -> io::Result<usize> {
+    match from {
+        None => socket.try_send_to(buf, to),
+        Some(from) => socket.try_io(Interest::WRITABLE, || sendmsg(socket, buf, to, from)),
     }
 }
 

@@ -3,7 +3,6 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::task::{Context, Poll};
 use tokio::net::UdpSocket;
 
 /// The local end a datagram came to (never known here).
@@ -30,16 +29,16 @@ pub(crate) async fn recv_from_at(
     Ok((len, from, None))
 }
 
-/// `poll_send_to`.
+/// `try_send_to`: sends now, or `WouldBlock` (with the socket's write readiness cleared, so
+/// that waiting for `writable` sleeps until the OS has room).
 ///
 /// # Errors
-/// The socket's send error.
-pub(crate) fn poll_send_to_from(
+/// `WouldBlock`; the socket's send error.
+pub(crate) fn try_send_to_from(
     socket: &UdpSocket,
-    cx: &mut Context<'_>,
     buf: &[u8],
     to: SocketAddr,
     _from: Option<LocalAddr>,
-) -> Poll<io::Result<usize>> {
-    socket.poll_send_to(cx, buf, to)
+) -> io::Result<usize> {
+    socket.try_send_to(buf, to)
 }

@@ -36,6 +36,8 @@ enum Side {
     Server {
         peer: SocketAddr,
         datagrams: PeerQueue,
+        /// Waits for room to send, after the shared socket refused a send (`WouldBlock`).
+        writable: Option<WritableWatch>,
         _demux: Arc<Demux>,
     },
 }
@@ -72,6 +74,7 @@ impl UdpChannel {
             side: Side::Server {
                 peer,
                 datagrams,
+                writable: None,
                 _demux: demux,
             },
         }
@@ -126,22 +129,31 @@ impl SendMessage for UdpChannel {
             }
             .into()));
         }
-        let sent = match &this.side {
+        let sent = match &mut this.side {
             Side::Client {
                 server, broadcast, ..
             } => ready!(this.socket.poll_send(cx, msg))
                 .map_err(|err| needs_broadcast(*server, *broadcast, refused(*server, err))),
             Side::Server {
-                peer, datagrams, ..
+                peer,
+                datagrams,
+                writable,
+                ..
             } => {
                 let local = datagrams.local();
-                let sent = ready!(crate::sys::udp_local::poll_send_to_from(
-                    &this.socket,
-                    cx,
-                    msg,
-                    *peer,
-                    local
-                ));
+                let sent = loop {
+                    if let Some(watch) = writable {
+                        let ready = ready!(watch.0.as_mut().poll(cx));
+                        *writable = None;
+                        ready?;
+                    }
+                    match crate::sys::udp_local::try_send_to_from(&this.socket, msg, *peer, local) {
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            *writable = Some(WritableWatch::new(&this.socket));
+                        }
+                        sent => break sent,
+                    }
+                };
                 datagrams.mark_sent();
                 sent
             }
@@ -153,6 +165,25 @@ impl SendMessage for UdpChannel {
             )));
         }
         Poll::Ready(Ok(()))
+    }
+}
+
+/// A listener socket's next write readiness, as a future a connection's send polls while it
+/// waits for room. Every connection of a listener sends on the one socket: `poll_send_to`
+/// keeps only the last caller's waker, so with several connections waiting (the OS's send
+/// buffer full) all but one slept for ever. Each watch is a waiter of its own.
+struct WritableWatch(Pin<Box<dyn Future<Output = io::Result<()>> + Send + Sync>>);
+
+impl WritableWatch {
+    fn new(socket: &Arc<UdpSocket>) -> WritableWatch {
+        let socket = Arc::clone(socket);
+        WritableWatch(Box::pin(async move { socket.writable().await }))
+    }
+}
+
+impl std::fmt::Debug for WritableWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WritableWatch")
     }
 }
 
