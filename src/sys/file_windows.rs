@@ -114,8 +114,7 @@ fn open_exclusive(path: &Path, access: u32) -> io::Result<File> {
 
 /// Removes the lock file that `lock` (from [`open_removable_lock_file`]) holds: no other
 /// handle can open it while `lock` is open (share mode 0), so it is marked for deletion
-/// through `lock` itself
-/// and goes when `lock` is closed, still held until then.
+/// through `lock` itself and goes when `lock` is closed, still held until then.
 ///
 /// # Errors
 /// OS errors.
