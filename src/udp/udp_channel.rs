@@ -97,8 +97,8 @@ impl RecvMessage for UdpChannel {
                     return Poll::Ready(Err(refused(*server, err)));
                 }
                 if received.is_pending() {
-                    let watch = errors.get_or_insert_with(|| ErrorWatch::new(&this.socket));
-                    let error = ready!(watch.0.as_mut().poll(cx));
+                    let watch = errors.get_or_insert_with(|| error_watch(&this.socket));
+                    let error = ready!(watch.poll(cx));
                     *errors = None;
                     return Poll::Ready(Err(error));
                 }
@@ -143,13 +143,13 @@ impl SendMessage for UdpChannel {
                 let local = datagrams.local();
                 let sent = loop {
                     if let Some(watch) = writable {
-                        let ready = ready!(watch.0.as_mut().poll(cx));
+                        let ready = ready!(watch.poll(cx));
                         *writable = None;
                         ready?;
                     }
                     match crate::sys::udp_local::try_send_to_from(&this.socket, msg, *peer, local) {
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                            *writable = Some(WritableWatch::new(&this.socket));
+                            *writable = Some(writable_watch(&this.socket));
                         }
                         sent => break sent,
                     }
@@ -168,43 +168,43 @@ impl SendMessage for UdpChannel {
     }
 }
 
-/// A listener socket's next write readiness, as a future a connection's send polls while it
-/// waits for room. Every connection of a listener sends on the one socket: `poll_send_to`
-/// keeps only the last caller's waker, so with several connections waiting (the OS's send
-/// buffer full) all but one slept for ever. Each watch is a waiter of its own.
-struct WritableWatch(Pin<Box<dyn Future<Output = io::Result<()>> + Send + Sync>>);
+/// A wait on the socket kept across polls of a send or receive: a boxed future that owns
+/// its own `Arc` of the socket, so that it is a waiter of its own in tokio's list.
+struct SocketWatch<T>(Pin<Box<dyn Future<Output = T> + Send + Sync>>);
 
-impl WritableWatch {
-    fn new(socket: &Arc<UdpSocket>) -> WritableWatch {
-        let socket = Arc::clone(socket);
-        WritableWatch(Box::pin(async move { socket.writable().await }))
+impl<T> SocketWatch<T> {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<T> {
+        self.0.as_mut().poll(cx)
     }
 }
 
-impl std::fmt::Debug for WritableWatch {
+impl<T> std::fmt::Debug for SocketWatch<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WritableWatch")
+        f.write_str("SocketWatch")
     }
 }
 
-/// A connected client socket's next error, as a future a receive polls while it waits.
+/// A listener socket's next write readiness, which a connection's send waits for after
+/// `WouldBlock`. Every connection of a listener sends on the one socket: `poll_send_to`
+/// keeps only the last caller's waker, so with several connections waiting (the OS's send
+/// buffer full) all but one slept for ever.
+type WritableWatch = SocketWatch<io::Result<()>>;
+
+fn writable_watch(socket: &Arc<UdpSocket>) -> WritableWatch {
+    let socket = Arc::clone(socket);
+    SocketWatch(Box::pin(async move { socket.writable().await }))
+}
+
+/// A connected client socket's next error, which a receive waits for beside the datagram.
 ///
 /// When the host answers a datagram with "port unreachable" (nothing listening there), the
 /// kernel records `ECONNREFUSED` on the connected socket and epoll reports it as an error
 /// event alone: not readable, so a receive waiting for readiness would never try, and would
 /// wait for a reply that cannot come. This watch wakes it with that error instead.
-struct ErrorWatch(Pin<Box<dyn Future<Output = io::Error> + Send + Sync>>);
+type ErrorWatch = SocketWatch<io::Error>;
 
-impl ErrorWatch {
-    fn new(socket: &Arc<UdpSocket>) -> ErrorWatch {
-        ErrorWatch(Box::pin(next_socket_error(Arc::clone(socket))))
-    }
-}
-
-impl std::fmt::Debug for ErrorWatch {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ErrorWatch")
-    }
+fn error_watch(socket: &Arc<UdpSocket>) -> ErrorWatch {
+    SocketWatch(Box::pin(next_socket_error(Arc::clone(socket))))
 }
 
 /// `err`, a connected client's error from a receive or send; when it is the host's refusal
