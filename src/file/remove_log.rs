@@ -1,7 +1,7 @@
 //! [`remove`] and [`remove_forced`]: deleting a durable log, as `MessageQueue::remove` deletes
 //! a queue.
 
-use super::segment::{self, LOCK_FILE};
+use super::segment::{self, LockFor, LOCK_FILE};
 use crate::sys;
 use std::io;
 use std::path::Path;
@@ -26,7 +26,7 @@ use std::path::Path;
 /// `AddrInUse` when a live producer holds the log; `NotFound` when `dir` holds no log;
 /// OS errors removing the files.
 pub fn remove(dir: impl AsRef<Path>) -> io::Result<()> {
-    remove_log(dir.as_ref(), false)
+    remove_log(dir.as_ref(), LockFor::Removing)
 }
 
 /// As [`remove`], but also the log of a live producer. For tools that clean up after a stuck
@@ -64,10 +64,10 @@ pub fn remove(dir: impl AsRef<Path>) -> io::Result<()> {
 /// `NotFound` when `dir` holds no log; `AddrInUse` on Windows when a live producer holds it;
 /// OS errors removing the files.
 pub fn remove_forced(dir: impl AsRef<Path>) -> io::Result<()> {
-    remove_log(dir.as_ref(), true)
+    remove_log(dir.as_ref(), LockFor::RemovingForced)
 }
 
-fn remove_log(dir: &Path, force: bool) -> io::Result<()> {
+fn remove_log(dir: &Path, purpose: LockFor) -> io::Result<()> {
     let lock_path = dir.join(LOCK_FILE);
     let no_log = || {
         io::Error::new(
@@ -84,11 +84,6 @@ fn remove_log(dir: &Path, force: bool) -> io::Result<()> {
     }
     // Its index entry names the canonical path, which cannot be found once it is gone.
     let canonical = std::fs::canonicalize(dir)?;
-    let purpose = if force {
-        segment::LockFor::RemovingForced
-    } else {
-        segment::LockFor::Removing
-    };
     let lock = segment::lock_writer(dir, 0o600, purpose)?;
     // Listed under the lock: a segment a writer made before it let go is removed too.
     let unreadable = |e| segment::os_error("cannot read the log directory", dir, e);
