@@ -3,6 +3,7 @@
 //! several runs in a row on one peer, and the queues a run creates removed afterwards; the
 //! raw twins of child and fifo, a child per run, each reaped and its FIFOs removed.
 
+use crate::bounded::RunBounded;
 use crate::util::{anyipc_bin, unique_name, watchdog, TempDir};
 use anyipc::bench::{measure, PeerProcess, Report, RunResources, Target, Workload};
 use anyipc::queue::{MessageQueue, QueueOptions};
@@ -294,8 +295,7 @@ async fn a_raw_fifo_twin_takes_over_stale_fifos_but_nothing_else() {
         // A FIFO an earlier run left behind is replaced.
         let status = std::process::Command::new("mkfifo")
             .arg(dir.join("twin.reply"))
-            .status()
-            .unwrap();
+            .status_bounded();
         assert!(status.success());
         let mut twin = PeerProcess::spawn_raw_child(twin_command, &target)
             .await

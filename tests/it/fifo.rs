@@ -1,6 +1,7 @@
 //! `fifo:///path`: one-way, many writers, atomic frames, refusals, writers coming and going.
 #![cfg(unix)]
 
+use crate::bounded::RunBounded;
 use crate::util::{watchdog, TempDir};
 use anyipc::codec::FrameError;
 use bytes::Bytes;
@@ -182,8 +183,7 @@ async fn connecting_without_a_reader_is_not_found() {
     let path = dir.path().join("f");
     std::process::Command::new("mkfifo")
         .arg(&path)
-        .status()
-        .unwrap();
+        .status_bounded();
     assert_eq!(
         kind(anyipc::connect(fifo_url(&dir)).await),
         io::ErrorKind::NotFound
@@ -214,8 +214,7 @@ async fn bind_refuses_files_symlinks_and_live_readers() {
         let target = dir.path().join("target");
         std::process::Command::new("mkfifo")
             .arg(&target)
-            .status()
-            .unwrap();
+            .status_bounded();
         std::os::unix::fs::symlink(&target, &path).unwrap();
         assert_eq!(
             kind(anyipc::bind(fifo_url(&dir)).await),
@@ -236,8 +235,7 @@ async fn bind_refuses_files_symlinks_and_live_readers() {
         // A stale FIFO of ours (no reader) is reclaimed.
         std::process::Command::new("mkfifo")
             .arg(&path)
-            .status()
-            .unwrap();
+            .status_bounded();
         let mut listener = anyipc::bind(fifo_url(&dir)).await.unwrap();
         let meta = std::fs::symlink_metadata(&path).unwrap();
         assert!(meta.file_type().is_fifo());
@@ -256,8 +254,7 @@ async fn bind_refuses_a_fifo_of_another_user() {
     let path = dir.path().join("f");
     std::process::Command::new("mkfifo")
         .arg(&path)
-        .status()
-        .unwrap();
+        .status_bounded();
     if let Err(e) = std::os::unix::fs::chown(&path, Some(65534), Some(65534)) {
         // Only root can give a file away; as another user there is no such FIFO to make.
         assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
@@ -601,8 +598,7 @@ fn two_binders_racing_for_a_stale_fifo_give_one_reader() {
             // A FIFO of ours that no one reads: both binders may reclaim it, one may win.
             let status = std::process::Command::new("mkfifo")
                 .arg(stale.path().join(format!("f{round}")))
-                .status()
-                .unwrap();
+                .status_bounded();
             assert!(status.success());
         },
     );
@@ -620,8 +616,7 @@ async fn dropping_a_listener_leaves_a_fifo_that_replaced_its_own() {
         std::fs::rename(&path, dir.path().join("moved")).unwrap();
         let status = std::process::Command::new("mkfifo")
             .arg(&path)
-            .status()
-            .unwrap();
+            .status_bounded();
         assert!(status.success());
         drop(reader);
         drop(listener);

@@ -5,6 +5,7 @@
 //! `ANYIPC_FILE_HELPER` set, running only `file::file_helper_entry`, which is a no-op in an
 //! ordinary test run.
 
+use crate::bounded::RunBounded;
 use crate::util::{frame_error, run_example, watchdog, TempDir};
 use anyipc::file::{
     scan_segment, CursorMismatch, FileConsumer, FileOptions, FileProducer, FsyncPolicy, StartFrom,
@@ -993,9 +994,7 @@ async fn a_consumer_starting_at_the_end_resumes_there_though_it_returned_nothing
         let listen = || {
             std::process::Command::new(env!("CARGO_BIN_EXE_anyipc"))
                 .args(["listen", &listen_url])
-                .stderr(Stdio::null())
-                .output()
-                .unwrap()
+                .output_bounded()
         };
         assert_eq!(listen().stdout, b"");
         producer.send(Bytes::from_static(b"later")).await.unwrap();

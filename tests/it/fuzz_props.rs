@@ -9,6 +9,7 @@
 //! Three bugs they found are fixed, each with its test here: postcard's unbounded nesting
 //! (a stack overflow), JSON floats off by one ULP, and the length codec's reservation.
 
+use crate::bounded::RunBounded;
 use crate::util::{watchdog, TempDir};
 #[path = "fuzz_shared.rs"]
 mod shared;
@@ -551,8 +552,7 @@ fn postcard_deep_nesting_is_an_error_not_a_crash() {
             "--test-threads=1",
         ])
         .env(DEEP_POSTCARD_VAR, "1")
-        .output()
-        .unwrap();
+        .output_bounded();
     assert!(
         out.status.success(),
         "decoding 1 MiB of nested postcard killed the process ({}): {}",

@@ -3,6 +3,7 @@
 mod batch;
 #[cfg(target_os = "linux")]
 mod bench;
+mod bounded;
 mod child;
 mod cli;
 #[cfg(target_os = "linux")]

@@ -2,6 +2,7 @@
 //! the URL layer, hostile bytes and half-created segments. Cross-process and kill tests are
 //! in `queue_process.rs`.
 
+use crate::bounded::RunBounded;
 use crate::util::{frame_error, unique_name, watchdog};
 use anyipc::codec::FrameError;
 use anyipc::queue::{MessageQueue, QueueError, QueueOptions};
@@ -759,8 +760,7 @@ async fn cli_creates_stats_sends_listens_and_removes() {
         let run = |args: &[&str]| {
             let out = std::process::Command::new(crate::util::anyipc_bin())
                 .args(args)
-                .output()
-                .unwrap();
+                .output_bounded();
             (
                 out.status.code(),
                 String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -799,8 +799,7 @@ async fn cli_creates_stats_sends_listens_and_removes() {
         let long = "x".repeat(129);
         let refused = std::process::Command::new(crate::util::anyipc_bin())
             .args(["send", &url, &long])
-            .output()
-            .unwrap();
+            .output_bounded();
         let said = String::from_utf8_lossy(&refused.stderr);
         assert_eq!(refused.status.code(), Some(1), "{said}");
         assert_eq!(
@@ -809,13 +808,16 @@ async fn cli_creates_stats_sends_listens_and_removes() {
              (max_frame, or an mq queue's max_message_len)"
         );
         // A stdout that cannot be written is an error (exit 1), not a panic (exit 101).
-        let full = std::process::Command::new(crate::util::anyipc_bin())
+        let mut full = std::process::Command::new(crate::util::anyipc_bin())
             .args(["mq", "stat", n])
             .stdout(std::fs::File::create("/dev/full").unwrap())
-            .output()
+            .stderr(std::process::Stdio::piped())
+            .spawn()
             .unwrap();
-        let said = String::from_utf8_lossy(&full.stderr);
-        assert_eq!(full.status.code(), Some(1), "{said}");
+        let status = crate::bounded::wait_bounded(&mut full, "anyipc mq stat > /dev/full");
+        let mut said = String::new();
+        std::io::Read::read_to_string(&mut full.stderr.take().unwrap(), &mut said).unwrap();
+        assert_eq!(status.code(), Some(1), "{said}");
         assert!(said.contains("cannot write to stdout"), "{said}");
         assert_eq!(run(&["mq", "rm", n]).0, Some(0));
         assert_eq!(run(&["mq", "stat", n]).0, Some(1));
@@ -863,8 +865,7 @@ async fn url_capacity_is_a_count_of_messages_as_on_the_command_line() {
         ] {
             let out = std::process::Command::new(crate::util::anyipc_bin())
                 .args(&args)
-                .output()
-                .unwrap();
+                .output_bounded();
             let said = String::from_utf8_lossy(&out.stderr);
             assert_eq!(out.status.code(), Some(2), "{args:?}: {said}");
             assert!(said.contains("64KiB"), "{args:?}: {said}");
@@ -932,8 +933,7 @@ fn truncate_queue_file(name: &Name) {
     let status = std::process::Command::new("truncate")
         .args(["-s", "0"])
         .arg(name.path())
-        .status()
-        .unwrap();
+        .status_bounded();
     assert!(status.success(), "truncate: {status:?}");
 }
 

@@ -4,6 +4,7 @@
 //! Helpers are this test binary started again: it runs only `queue_process::mq_helper_entry`,
 //! which does its role when `ANYIPC_MQ_ROLE` is set and nothing otherwise.
 
+use crate::bounded::{wait_bounded, RunBounded};
 use crate::queue::Name;
 use crate::util::watchdog;
 use anyipc::queue::{MessageQueue, QueueOptions};
@@ -338,7 +339,7 @@ fn a_segment_that_cannot_be_allocated_fails_create_cleanly() {
             Ok(())
         });
     }
-    let out = command.output().expect("run helper");
+    let out = command.output_bounded();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -387,7 +388,10 @@ async fn four_producers_four_consumers_single_and_batched_nothing_lost_duplicate
                 .map(|(id, role)| spawn_helper(&format!("{role}:{id}:{PER_PRODUCER}"), &name.0))
                 .collect();
             for p in &mut producers {
-                assert!(p.0.wait().unwrap().success(), "a producer failed");
+                assert!(
+                    wait_bounded(&mut p.0, "a producer").success(),
+                    "a producer failed"
+                );
             }
             let stop = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -402,7 +406,7 @@ async fn four_producers_four_consumers_single_and_batched_nothing_lost_duplicate
             let mut per_consumer = Vec::new();
             for (c, rx) in consumers.iter_mut().zip(consumer_lines) {
                 assert!(
-                    c.0.wait().unwrap().success(),
+                    wait_bounded(&mut c.0, "a consumer").success(),
                     "a consumer failed (corrupt message?)"
                 );
                 let mut n = 0;

@@ -4,6 +4,7 @@
 //! Cross-process cases start this test binary again with a role (`shm_helper_entry`), so the
 //! peer is a real process that can be killed with SIGKILL at any moment.
 
+use crate::bounded::RunBounded;
 use crate::util::{example, run_example, unique_name, watchdog, HelperChild, Names};
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
@@ -977,8 +978,7 @@ fn a_region_file_shrunk_by_another_process_is_an_error_not_a_crash() {
     let status = std::process::Command::new("truncate")
         .args(["-s", "0"])
         .arg(info.path())
-        .status()
-        .unwrap();
+        .status_bounded();
     assert!(status.success());
 
     let err = reader.read(200 * 1024, &mut buf).unwrap_err();
@@ -1036,8 +1036,7 @@ fn truncate_from_another_process(path: &std::path::Path) {
     let status = std::process::Command::new("truncate")
         .args(["-s", "0"])
         .arg(path)
-        .status()
-        .unwrap();
+        .status_bounded();
     assert!(status.success());
 }
 

@@ -280,7 +280,7 @@ pub(crate) async fn watchdog<F: Future>(secs: u64, fut: F) -> F::Output {
 }
 
 /// `ANYIPC_TEST_WATCHDOG_SCALE`, a whole number of at least 1 (1 when unset).
-fn watchdog_scale() -> u64 {
+pub(crate) fn watchdog_scale() -> u64 {
     match std::env::var("ANYIPC_TEST_WATCHDOG_SCALE") {
         Err(_) => 1,
         Ok(text) => match text.parse::<u64>() {
@@ -370,10 +370,10 @@ pub(crate) async fn run_example_with_env(
 /// Makes a FIFO at `path` (the `mkfifo` program: mode 0666 less the umask).
 #[cfg(unix)]
 pub(crate) fn mkfifo(path: &std::path::Path) {
+    use crate::bounded::RunBounded;
     let made = std::process::Command::new("mkfifo")
         .arg(path)
-        .status()
-        .unwrap();
+        .status_bounded();
     assert!(made.success(), "mkfifo {}", path.display());
 }
 

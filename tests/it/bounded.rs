@@ -1,0 +1,266 @@
+//! Waiting for a process a test started, with a limit. `Command::output` and `status` block
+//! the calling thread, and [`watchdog`](crate::util::watchdog) is a timer on that same task,
+//! so it never fires while they wait: a child that never ends, or a pipe that another
+//! process keeps open after the child ended, would hang the whole test binary until CI's
+//! own time ran out. These waits fail the test instead, naming the command and saying
+//! what is still running or who still holds its output.
+
+use std::io::Read;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// How long a started command may take before the test calls it hung (times the watchdog
+/// scale): a hang detector, far above what any command the tests start needs.
+const HANG_LIMIT: Duration = Duration::from_secs(120);
+
+/// `Command::output` and `Command::status` with [`HANG_LIMIT`].
+pub(crate) trait RunBounded {
+    /// As [`Command::output`] (stdin from /dev/null, stdout and stderr captured), but a
+    /// command still running after the limit is killed and the test fails, as it does when
+    /// the command has ended and some other process still holds its stdout or stderr open.
+    fn output_bounded(&mut self) -> Output {
+        self.output_within(limit())
+    }
+
+    /// [`output_bounded`](RunBounded::output_bounded) with the limit `within`.
+    fn output_within(&mut self, within: Duration) -> Output;
+
+    /// As [`Command::status`] (the streams as the command sets them, else inherited), but a
+    /// command still running after the limit is killed and the test fails.
+    #[cfg_attr(not(unix), allow(dead_code))] // Its users are Unix-only tests.
+    fn status_bounded(&mut self) -> ExitStatus;
+}
+
+impl RunBounded for Command {
+    fn output_within(&mut self, within: Duration) -> Output {
+        let deadline = Instant::now() + within;
+        let mut child = self
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot start {self:?}: {err}"));
+        let stdout = child.stdout.take().expect("piped stdout");
+        let stdout = read_to_end_apart(pipe_inode(&stdout), stdout);
+        let stderr = child.stderr.take().expect("piped stderr");
+        let stderr = read_to_end_apart(pipe_inode(&stderr), stderr);
+        let status = wait_until(&mut child, deadline, self);
+        let collect = |stream: StreamReader, name: &str| {
+            let left = deadline.saturating_duration_since(Instant::now());
+            stream.receiver.recv_timeout(left).unwrap_or_else(|_| {
+                panic!(
+                    "{self:?} ended ({status}), but its {name} is still open after {within:?}: {}",
+                    holders(stream.pipe_inode)
+                )
+            })
+        };
+        let stdout = collect(stdout, "stdout");
+        let stderr = collect(stderr, "stderr");
+        Output {
+            status,
+            stdout,
+            stderr,
+        }
+    }
+
+    fn status_bounded(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + limit();
+        let mut child = self
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot start {self:?}: {err}"));
+        wait_until(&mut child, deadline, self)
+    }
+}
+
+/// [`HANG_LIMIT`] times the watchdog scale.
+fn limit() -> Duration {
+    let scale = u32::try_from(crate::util::watchdog_scale()).unwrap_or(u32::MAX);
+    HANG_LIMIT.saturating_mul(scale)
+}
+
+/// A stream being read to its end on a thread of its own.
+struct StreamReader {
+    receiver: mpsc::Receiver<Vec<u8>>,
+    /// The pipe's inode, to find who holds it (0 where unknown).
+    pipe_inode: u64,
+}
+
+/// Reads `stream`, pipe `pipe_inode`, to its end on a thread of its own.
+fn read_to_end_apart(pipe_inode: u64, mut stream: impl Read + Send + 'static) -> StreamReader {
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        // A read error ends the stream here as EOF does; the bytes so far are the output.
+        let _ = stream.read_to_end(&mut bytes);
+        let _ = sender.send(bytes);
+    });
+    StreamReader {
+        receiver,
+        pipe_inode,
+    }
+}
+
+/// As [`Child::wait`], but a child still running after the limit is killed and the test
+/// fails, naming it `what`.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // Its users are Linux-only tests.
+pub(crate) fn wait_bounded(child: &mut Child, what: &str) -> ExitStatus {
+    wait_until(child, Instant::now() + limit(), &what)
+}
+
+/// Waits for `child` until `deadline`; past it, describes and kills the child and fails,
+/// naming it `command`.
+fn wait_until(child: &mut Child, deadline: Instant, command: &dyn std::fmt::Debug) -> ExitStatus {
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return status,
+            Ok(None) => {}
+            Err(err) => panic!("waiting for {command:?}: {err}"),
+        }
+        if Instant::now() >= deadline {
+            let state = process_state(child.id());
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{command:?} still running when its time was up, killed; it was: {state}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The inode of pipe end `stream`, for [`holders`] (0 off Linux).
+#[cfg(target_os = "linux")]
+fn pipe_inode<S: std::os::fd::AsFd>(stream: &S) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    stream
+        .as_fd()
+        .try_clone_to_owned()
+        .map(std::fs::File::from)
+        .and_then(|file| file.metadata())
+        .map_or(0, |meta| meta.ino())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn pipe_inode<S>(_stream: &S) -> u64 {
+    0
+}
+
+/// The processes with a descriptor of pipe `inode` open, with their command lines and
+/// states: who keeps an ended command's output open.
+fn holders(inode: u64) -> String {
+    if inode == 0 {
+        return "its holders are not known on this platform".to_owned();
+    }
+    let wanted = format!("pipe:[{inode}]");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let fds = std::fs::read_dir(entry.path().join("fd"))
+            .into_iter()
+            .flatten();
+        let holds = fds.flatten().any(|fd| {
+            std::fs::read_link(fd.path()).is_ok_and(|link| link.as_os_str() == wanted.as_str())
+        });
+        if holds && pid != std::process::id() {
+            found.push(process_state(pid));
+        }
+    }
+    if found.is_empty() {
+        "no other process holds it".to_owned()
+    } else {
+        format!("held by {}", found.join("; "))
+    }
+}
+
+/// Process `pid`'s command line, state and what each of its threads waits in (Linux), for
+/// a hang's report.
+fn process_state(pid: u32) -> String {
+    let proc_dir = std::path::PathBuf::from(format!("/proc/{pid}"));
+    let read = |path: std::path::PathBuf| std::fs::read_to_string(path).unwrap_or_default();
+    let cmdline = read(proc_dir.join("cmdline")).replace('\0', " ");
+    let status = read(proc_dir.join("status"));
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .map_or("unknown", str::trim)
+            .to_owned()
+    };
+    let (state, parent) = (field("State:"), field("PPid:"));
+    let threads: Vec<String> = std::fs::read_dir(proc_dir.join("task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|task| {
+            let wchan = read(task.path().join("wchan"));
+            let syscall = read(task.path().join("syscall"));
+            let number = syscall.split_whitespace().next().unwrap_or("?");
+            format!("[{} {wchan} {number}]", task.file_name().to_string_lossy())
+        })
+        .collect();
+    format!(
+        "pid {pid} (parent {parent}) `{}` state {state}, threads (tid, wait channel, system call): {}",
+        cmdline.trim(),
+        threads.join(" ")
+    )
+}
+
+#[cfg(target_os = "linux")]
+mod tests {
+    use super::RunBounded;
+    use std::process::Command;
+    use std::time::Duration;
+
+    fn failure_of(run: impl FnOnce() + std::panic::UnwindSafe) -> String {
+        let panic = std::panic::catch_unwind(run).expect_err("the wait failed the test");
+        panic
+            .downcast_ref::<String>()
+            .cloned()
+            .expect("a formatted message")
+    }
+
+    #[test]
+    fn a_command_that_does_not_end_is_killed_and_fails_the_test() {
+        let said = failure_of(|| {
+            Command::new("sleep")
+                .arg("30")
+                .output_within(Duration::from_millis(300));
+        });
+        assert!(
+            said.contains("still running") && said.contains("sleep"),
+            "{said}"
+        );
+        assert!(said.contains("state S (sleeping)"), "{said}");
+    }
+
+    #[test]
+    fn an_output_held_open_by_another_process_fails_the_test_naming_it() {
+        let said = failure_of(|| {
+            Command::new("sh")
+                .args(["-c", "sleep 3 & exit 0"])
+                .output_within(Duration::from_millis(500));
+        });
+        assert!(said.contains("ended (exit status: 0)"), "{said}");
+        assert!(
+            said.contains("held by pid") && said.contains("`sleep 3`"),
+            "{said}"
+        );
+    }
+
+    #[test]
+    fn a_command_that_ends_gives_its_output() {
+        let out = Command::new("sh")
+            .args(["-c", "echo out; echo err >&2; exit 3"])
+            .output_bounded();
+        assert_eq!(out.status.code(), Some(3));
+        assert_eq!(
+            (&out.stdout[..], &out.stderr[..]),
+            (&b"out\n"[..], &b"err\n"[..])
+        );
+    }
+}
