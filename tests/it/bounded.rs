@@ -73,6 +73,57 @@ impl RunBounded for Command {
     }
 }
 
+/// Ends the whole test binary if it is still armed after its limit: the last resort
+/// against a test blocked in a call that nothing else bounds (a timer on the test's task
+/// cannot fire while the task is blocked). Disarmed when dropped.
+pub(crate) struct Backstop {
+    _disarm: mpsc::Sender<()>,
+}
+
+impl Backstop {
+    /// Arms the backstop for the test running on this thread.
+    pub(crate) fn arm(limit: Duration) -> Backstop {
+        let (disarm, armed) = mpsc::channel::<()>();
+        let test = std::thread::current().name().unwrap_or("a test").to_owned();
+        std::thread::spawn(move || {
+            if let Err(mpsc::RecvTimeoutError::Timeout) = armed.recv_timeout(limit) {
+                // Straight to stderr: the test harness captures `eprintln!` of a test's
+                // threads, and would lose it with the process.
+                use std::io::Write as _;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "test watchdog: {test} still blocked {limit:?} after it began; ending the \
+                     test binary. Its processes: {}",
+                    children_of(std::process::id())
+                );
+                std::process::abort();
+            }
+        });
+        Backstop { _disarm: disarm }
+    }
+}
+
+/// The states of the children of process `pid` (Linux), for a hang's report.
+fn children_of(pid: u32) -> String {
+    let children: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .flat_map(|task| {
+            let list = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            list.split_whitespace()
+                .filter_map(|child| child.parse::<u32>().ok())
+                .collect::<Vec<_>>()
+        })
+        .map(process_state)
+        .collect();
+    if children.is_empty() {
+        "none found".to_owned()
+    } else {
+        children.join("; ")
+    }
+}
+
 /// [`HANG_LIMIT`] times the watchdog scale.
 fn limit() -> Duration {
     let scale = u32::try_from(crate::util::watchdog_scale()).unwrap_or(u32::MAX);
@@ -250,6 +301,44 @@ mod tests {
             said.contains("held by pid") && said.contains("`sleep 3`"),
             "{said}"
         );
+    }
+
+    const BACKSTOP_HELPER_VAR: &str = "ANYIPC_TEST_BACKSTOP_HELPER";
+
+    /// Helper process for the next test: blocks past an armed backstop, with a child.
+    #[test]
+    fn backstop_helper_entry() {
+        if std::env::var_os(BACKSTOP_HELPER_VAR).is_none() {
+            return;
+        }
+        let _child = Command::new("sleep")
+            .arg("5")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let _backstop = super::Backstop::arm(Duration::from_millis(200));
+        std::thread::sleep(Duration::from_secs(20));
+    }
+
+    #[test]
+    fn a_test_blocked_past_its_backstop_ends_the_binary_naming_it_and_its_children() {
+        use std::os::unix::process::ExitStatusExt;
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "bounded::tests::backstop_helper_entry",
+                "--exact",
+                "--test-threads=1",
+            ])
+            .env(BACKSTOP_HELPER_VAR, "1")
+            .output_within(Duration::from_secs(10));
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{said}");
+        assert!(
+            said.contains("test watchdog: bounded::tests::backstop_helper_entry still blocked"),
+            "{said}"
+        );
+        assert!(said.contains("`sleep 5`"), "{said}");
     }
 
     #[test]

@@ -271,13 +271,22 @@ pub(crate) fn runtime_entries(name: &str) -> Vec<String> {
 /// `ANYIPC_TEST_WATCHDOG_SCALE=N` multiplies the limit by N, for runs whose processes are
 /// slow to start and run (CI's ARM tests under qemu-user): a hang detector, not a
 /// measurement, so no assertion about the library's own timing changes with it.
+///
+/// The timeout is a timer on the test's own task, so a blocking call inside `fut` keeps it
+/// from firing; a [`crate::bounded::Backstop`] then ends the whole test binary
+/// [`BACKSTOP_GRACE`] later, saying which test and which processes it had started.
 pub(crate) async fn watchdog<F: Future>(secs: u64, fut: F) -> F::Output {
     let secs = secs.saturating_mul(watchdog_scale());
+    let _backstop = crate::bounded::Backstop::arm(Duration::from_secs(secs) + BACKSTOP_GRACE);
     match tokio::time::timeout(Duration::from_secs(secs), fut).await {
         Ok(out) => out,
         Err(_) => panic!("test watchdog: no result within {secs} s"),
     }
 }
+
+/// How long past its watchdog's limit a test blocked in a call may go on before the whole
+/// test binary is ended.
+const BACKSTOP_GRACE: Duration = Duration::from_secs(30);
 
 /// `ANYIPC_TEST_WATCHDOG_SCALE`, a whole number of at least 1 (1 when unset).
 pub(crate) fn watchdog_scale() -> u64 {
