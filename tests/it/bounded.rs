@@ -311,6 +311,8 @@ mod tests {
         if std::env::var_os(BACKSTOP_HELPER_VAR).is_none() {
             return;
         }
+        // Never waited for: the backstop ends this process first, and init reaps the child.
+        #[allow(clippy::zombie_processes)]
         let _child = Command::new("sleep")
             .arg("5")
             .stdout(std::process::Stdio::null())
