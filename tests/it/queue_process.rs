@@ -63,7 +63,7 @@ fn lines(helper: &mut Helper) -> mpsc::Receiver<String> {
 fn wait_ready(rx: &mpsc::Receiver<String>) {
     loop {
         let line = rx
-            .recv_timeout(Duration::from_secs(30))
+            .recv_timeout(Duration::from_secs(30 * crate::util::watchdog_scale()))
             .expect("helper never got ready");
         if line == "ready" {
             return;
