@@ -3,7 +3,8 @@
 //! so it never fires while they wait: a child that never ends, or a pipe that another
 //! process keeps open after the child ended, would hang the whole test binary until CI's
 //! own time ran out. These waits fail the test instead, naming the command and saying
-//! what is still running or who still holds its output.
+//! what is still running or who still holds its output. For any other call that blocks a
+//! test, `watchdog` arms a [`Backstop`], which ends the whole test binary.
 
 use std::io::Read;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -11,8 +12,10 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// How long a started command may take before the test calls it hung (times the watchdog
-/// scale): a hang detector, far above what any command the tests start needs.
-const HANG_LIMIT: Duration = Duration::from_secs(120);
+/// scale): a hang detector, far above what any command the tests start needs, and below
+/// the 60 s watchdog of a test plus its backstop's grace, so that the hung command fails
+/// its own test before the backstop ends every test.
+const HANG_LIMIT: Duration = Duration::from_secs(60);
 
 /// `Command::output` and `Command::status` with [`HANG_LIMIT`].
 pub(crate) trait RunBounded {
