@@ -360,6 +360,8 @@ async fn busy_poll_round_trips() {
 /// The memory of a connection is sealed: resizing it fails, and traffic goes on.
 #[tokio::test]
 async fn truncation_is_refused() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
     watchdog(30, async {
         let url = url(&unique_name("shm-trunc"));
         let mut listener = anyipc::bind(&url).await.unwrap();
@@ -374,7 +376,20 @@ async fn truncation_is_refused() {
             if !target.to_string_lossy().contains("memfd:anyipc-shm") {
                 continue;
             }
-            let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            // Tests running beside this one open and close descriptors meanwhile: one seen
+            // here may be closed (NotFound) or its number taken by another file before the
+            // open, so the opened file is checked again (non-blocking: never wait on a FIFO).
+            let Ok(file) = std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&path)
+            else {
+                continue;
+            };
+            let opened = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()));
+            if !opened.is_ok_and(|t| t.to_string_lossy().contains("memfd:anyipc-shm")) {
+                continue;
+            }
             let len = file.metadata().unwrap().len();
             for new_len in [0, len / 2, len + 4096] {
                 let err = file.set_len(new_len).unwrap_err();
