@@ -233,7 +233,7 @@ fn holders(inode: u64) -> String {
 
 /// Process `pid`'s command line, state and what each of its threads waits in (Linux), for
 /// a hang's report.
-fn process_state(pid: u32) -> String {
+pub(crate) fn process_state(pid: u32) -> String {
     let proc_dir = std::path::PathBuf::from(format!("/proc/{pid}"));
     let read = |path: std::path::PathBuf| std::fs::read_to_string(path).unwrap_or_default();
     let cmdline = read(proc_dir.join("cmdline")).replace('\0', " ");

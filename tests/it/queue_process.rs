@@ -61,12 +61,20 @@ fn lines(helper: &mut Helper) -> mpsc::Receiver<String> {
 }
 
 fn wait_ready(rx: &mpsc::Receiver<String>) {
+    wait_ready_of(rx, None);
+}
+
+/// [`wait_ready`], saying on failure what state helper process `pid` (if given) is in.
+fn wait_ready_of(rx: &mpsc::Receiver<String>, pid: Option<u32>) {
     loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(30 * crate::util::watchdog_scale()))
-            .expect("helper never got ready");
-        if line == "ready" {
-            return;
+        match rx.recv_timeout(Duration::from_secs(30 * crate::util::watchdog_scale())) {
+            Ok(line) if line == "ready" => return,
+            Ok(_) => {}
+            Err(err) => panic!(
+                "helper never got ready: {err}{}",
+                pid.map(|pid| format!("; it is {}", crate::bounded::process_state(pid)))
+                    .unwrap_or_default()
+            ),
         }
     }
 }
@@ -739,7 +747,7 @@ fn kill_rounds(rounds: u32, batched: bool) {
         };
         let mut child = spawn_helper(role, &name.0);
         let rx = lines(&mut child);
-        wait_ready(&rx);
+        wait_ready_of(&rx, Some(child.0.id()));
         // Three rounds in four aim at the lock: the kill is sent the moment the child is
         // seen holding it; the others kill at a random time.
         let aimed = round % 4 != 0;
