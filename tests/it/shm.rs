@@ -79,12 +79,22 @@ pub(crate) async fn spawn_helper(role: &str, arg: &str) -> HelperChild {
     };
     let mut child = HelperChild::new(child, bound);
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    loop {
-        match lines.next_line().await.expect("helper stderr") {
-            Some(line) if line == READY => break,
-            Some(line) => eprintln!("helper {role}: {line}"),
-            None => panic!("helper {role} exited before it was ready"),
+    let ready = async {
+        loop {
+            match lines.next_line().await.expect("helper stderr") {
+                Some(line) if line == READY => break,
+                Some(line) => eprintln!("helper {role}: {line}"),
+                None => panic!("helper {role} exited before it was ready"),
+            }
         }
+    };
+    let limit = Duration::from_secs(30 * crate::util::watchdog_scale());
+    if tokio::time::timeout(limit, ready).await.is_err() {
+        let pid = child.id().unwrap_or(0);
+        panic!(
+            "helper {role} not ready within {limit:?}; it is {}",
+            crate::bounded::process_state(pid)
+        );
     }
     let role = role.to_owned();
     tokio::spawn(async move {
