@@ -17,6 +17,14 @@ use std::time::{Duration, Instant};
 /// its own test before the backstop ends every test.
 const HANG_LIMIT: Duration = Duration::from_secs(60);
 
+/// How long a helper process a test started may take to say it is ready (times the
+/// watchdog scale) before the test fails with [`process_state`] of it: a helper stuck
+/// before its exec (seen only under qemu-user) fails its round, not the test's watchdog.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // Its users are Linux-only tests.
+pub(crate) fn ready_limit() -> Duration {
+    scaled(Duration::from_secs(30))
+}
+
 /// `Command::output` and `Command::status` with [`HANG_LIMIT`].
 pub(crate) trait RunBounded {
     /// As [`Command::output`] (stdin from /dev/null, stdout and stderr captured), but a
@@ -129,8 +137,13 @@ fn children_of(pid: u32) -> String {
 
 /// [`HANG_LIMIT`] times the watchdog scale.
 fn limit() -> Duration {
+    scaled(HANG_LIMIT)
+}
+
+/// `limit` times the watchdog scale.
+fn scaled(limit: Duration) -> Duration {
     let scale = u32::try_from(crate::util::watchdog_scale()).unwrap_or(u32::MAX);
-    HANG_LIMIT.saturating_mul(scale)
+    limit.saturating_mul(scale)
 }
 
 /// A stream being read to its end on a thread of its own.

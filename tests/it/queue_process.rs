@@ -60,20 +60,16 @@ fn lines(helper: &mut Helper) -> mpsc::Receiver<String> {
     rx
 }
 
-fn wait_ready(rx: &mpsc::Receiver<String>) {
-    wait_ready_of(rx, None);
-}
-
-/// [`wait_ready`], saying on failure what state helper process `pid` (if given) is in.
-fn wait_ready_of(rx: &mpsc::Receiver<String>, pid: Option<u32>) {
+/// Waits for helper process `pid` to print "ready", failing the test with its state if it
+/// has not within [`ready_limit`](crate::bounded::ready_limit).
+fn wait_ready(rx: &mpsc::Receiver<String>, pid: u32) {
     loop {
-        match rx.recv_timeout(Duration::from_secs(30 * crate::util::watchdog_scale())) {
+        match rx.recv_timeout(crate::bounded::ready_limit()) {
             Ok(line) if line == "ready" => return,
             Ok(_) => {}
             Err(err) => panic!(
-                "helper never got ready: {err}{}",
-                pid.map(|pid| format!("; it is {}", crate::bounded::process_state(pid)))
-                    .unwrap_or_default()
+                "helper never got ready: {err}; it is {}",
+                crate::bounded::process_state(pid)
             ),
         }
     }
@@ -496,10 +492,10 @@ fn a_queue_shrunk_past_its_header_releases_the_lock_and_wakes_parked_processes()
     let queue = MessageQueue::create(&name.0, &options).unwrap();
     let mut parked = spawn_helper("park", &name.0);
     let parked_lines = lines(&mut parked);
-    wait_ready(&parked_lines);
+    wait_ready(&parked_lines, parked.0.id());
     let mut sender = spawn_helper("send-on-line", &name.0);
     let sender_lines = lines(&mut sender);
-    wait_ready(&sender_lines);
+    wait_ready(&sender_lines, sender.0.id());
     std::thread::sleep(Duration::from_millis(200));
 
     // The header (lock word, index) is in the first page; every slot reaches past it.
@@ -534,7 +530,7 @@ fn a_queue_shrunk_past_its_header_releases_the_lock_and_wakes_parked_processes()
     segment_for_writing(&name).set_len(full_len).unwrap();
     let mut reader = spawn_helper("try-recv", &name.0);
     let reader_lines = lines(&mut reader);
-    wait_ready(&reader_lines);
+    wait_ready(&reader_lines, reader.0.id());
     let line = reader_lines
         .recv_timeout(Duration::from_secs(10))
         .expect("the receive in a fresh process did not end");
@@ -551,7 +547,7 @@ fn a_lock_kept_by_a_live_process_times_out_instead_of_blocking_for_ever() {
     let queue =
         std::sync::Arc::new(MessageQueue::create(&name.0, &QueueOptions::default()).unwrap());
     let mut child = spawn_helper("idle", &name.0);
-    wait_ready(&lines(&mut child));
+    wait_ready(&lines(&mut child), child.0.id());
     let holder = child.0.id();
     set_lock_word(&name, holder);
 
@@ -620,8 +616,8 @@ fn a_lock_flipped_between_live_processes_times_out_after_ten_seconds() {
         std::sync::Arc::new(MessageQueue::create(&name.0, &QueueOptions::default()).unwrap());
     let mut one = spawn_helper("idle", &name.0);
     let mut two = spawn_helper("idle", &name.0);
-    wait_ready(&lines(&mut one));
-    wait_ready(&lines(&mut two));
+    wait_ready(&lines(&mut one), one.0.id());
+    wait_ready(&lines(&mut two), two.0.id());
     let owners = [one.0.id(), two.0.id()];
 
     let (stop, stopped) = mpsc::channel::<()>();
@@ -747,7 +743,7 @@ fn kill_rounds(rounds: u32, batched: bool) {
         };
         let mut child = spawn_helper(role, &name.0);
         let rx = lines(&mut child);
-        wait_ready_of(&rx, Some(child.0.id()));
+        wait_ready(&rx, child.0.id());
         // Three rounds in four aim at the lock: the kill is sent the moment the child is
         // seen holding it; the others kill at a random time.
         let aimed = round % 4 != 0;

@@ -77,6 +77,7 @@ pub(crate) async fn spawn_helper(role: &str, arg: &str) -> HelperChild {
         "echo_server" => Names::of([arg]),
         _ => Names::none(),
     };
+    let pid = child.id().expect("a helper just started has a pid");
     let mut child = HelperChild::new(child, bound);
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let ready = async {
@@ -88,9 +89,8 @@ pub(crate) async fn spawn_helper(role: &str, arg: &str) -> HelperChild {
             }
         }
     };
-    let limit = Duration::from_secs(30 * crate::util::watchdog_scale());
+    let limit = crate::bounded::ready_limit();
     if tokio::time::timeout(limit, ready).await.is_err() {
-        let pid = child.id().unwrap_or(0);
         panic!(
             "helper {role} not ready within {limit:?}; it is {}",
             crate::bounded::process_state(pid)
