@@ -1,11 +1,17 @@
 //! `anyipc tour` runs every transport between two processes and says `ok` for each.
 
-use crate::util::{anyipc_bin, watchdog, TempDir};
+use crate::util::{anyipc_bin, watchdog, watchdog_scale, TempDir};
 
-/// `anyipc tour` with a runtime directory of its own, its output piped.
+/// `anyipc tour` with a runtime directory of its own, its output piped; each transport may
+/// take its default 30 s times the watchdog scale (slow under emulation, not hung).
 fn spawn_tour(runtime: &TempDir) -> tokio::process::Child {
+    spawn_tour_with(runtime, &format!("{}s", 30 * watchdog_scale()))
+}
+
+/// `anyipc tour --timeout TIMEOUT`, as [`spawn_tour`].
+fn spawn_tour_with(runtime: &TempDir, timeout: &str) -> tokio::process::Child {
     tokio::process::Command::new(anyipc_bin())
-        .arg("tour")
+        .args(["tour", "--timeout", timeout])
         .env("XDG_RUNTIME_DIR", runtime.path())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -149,6 +155,55 @@ async fn tour_reports_ok_for_every_transport() {
         })
         .unwrap_or_default();
     assert!(queues.is_empty(), "the tour left queues {queues:?}");
+}
+
+/// `--timeout` bounds each transport: with 1 ms none can finish, so every row says it ran
+/// out of time, the tour fails naming them all, and its scratch directory is removed.
+#[tokio::test]
+async fn a_transport_over_the_timeout_fails_its_row() {
+    let runtime = TempDir::new("tour-timeout-runtime");
+    let tour = spawn_tour_with(&runtime, "1ms");
+    let tour_pid = tour.id().expect("tour pid");
+    let output = watchdog(120, tour.wait_with_output())
+        .await
+        .expect("run anyipc tour");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
+    let available: Vec<&str> = anyipc::bench::TRANSPORTS
+        .iter()
+        .filter(|t| t.is_available())
+        .map(|t| t.name)
+        .collect();
+    for name in &available {
+        let row = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("| {name} |")))
+            .unwrap_or_else(|| panic!("no row for {name}:\n{stdout}"));
+        assert!(
+            row.contains("error: no result within 1ms (--timeout)"),
+            "{name} did not time out:\n{stdout}"
+        );
+    }
+    let summary = format!("{n} of {n} transports failed", n = available.len());
+    assert!(stderr.contains(&summary), "{stderr}");
+    let dir = std::env::temp_dir().join(format!("anyipc-tour-{tour_pid}"));
+    assert!(!dir.exists(), "{} was left behind", dir.display());
+}
+
+/// A timeout that is not a duration is bad usage (exit 2), before any transport runs.
+#[tokio::test]
+async fn a_timeout_that_is_not_a_duration_is_bad_usage() {
+    let runtime = TempDir::new("tour-bad-timeout");
+    for bad in ["0", "soon", "1x"] {
+        let output = watchdog(30, spawn_tour_with(&runtime, bad).wait_with_output())
+            .await
+            .expect("run anyipc tour");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{bad}: {stderr}");
+        assert!(stderr.contains("is not a duration"), "{bad}: {stderr}");
+        assert!(output.stdout.is_empty(), "{bad}: the tour began");
+    }
 }
 
 /// SIGTERM stops the tour at once and cleanly: the transport being measured ends (its peer

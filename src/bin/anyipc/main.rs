@@ -59,6 +59,7 @@ enum Command {
     #[command(after_help = "Examples:
   anyipc tour                 one row per transport: 64 B round-trip p50, 4 KiB throughput
   cargo run --release -- tour the same, measured in a release build
+  anyipc tour --timeout 2m    a slow or emulated machine: each transport may take 2 minutes
 
 Exit codes: 0 every transport worked, 1 some transport failed, stdout could not be written, or \
 Ctrl-C, SIGTERM or SIGHUP (the transport being measured is stopped and its endpoints \

@@ -9,6 +9,7 @@
 //! afterwards. A legend under the table says what the columns mean and why a lossy transport
 //! (udp) can be `ok`; a row's notes say how it ran when its name alone does not (`shm-busy`).
 
+use crate::duration_arg::parse_duration;
 use crate::output::print_stdout;
 use crate::{CliError, StopSignals};
 use anyipc::bench::{
@@ -31,8 +32,6 @@ const LATENCY_SIZE: usize = 64;
 const MESSAGES: usize = 16_384;
 /// Size of the throughput probe's messages (64 MiB in all).
 const THROUGHPUT_SIZE: usize = 4096;
-/// The most one transport may take before it is reported as failed.
-const TRANSPORT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Printed under the table: what its columns mean (lines of at most 100 columns).
 const LEGEND: &[&str] = &[
@@ -49,7 +48,12 @@ const NOT_HERE_LEGEND: &str =
 
 /// Arguments of `anyipc tour`.
 #[derive(Debug, clap::Args)]
-pub(crate) struct TourArgs {}
+pub(crate) struct TourArgs {
+    /// The most one transport may take (starting its peer and both probes) before its row
+    /// says it failed; raise it on a slow or emulated machine.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    timeout: Duration,
+}
 
 /// What one transport did.
 struct Row {
@@ -59,7 +63,7 @@ struct Row {
 }
 
 /// Runs `anyipc tour`: one row per transport; fails (exit 1) if any transport failed.
-pub(crate) async fn run(_args: TourArgs) -> Result<(), CliError> {
+pub(crate) async fn run(args: TourArgs) -> Result<(), CliError> {
     // Installed before anything is printed, so a signal sent once the tour has begun is
     // caught. Stopped, the transport being measured ends: its peer process is stopped
     // cleanly (so it removes its named endpoint) and the queues and logs of the run are
@@ -93,7 +97,7 @@ pub(crate) async fn run(_args: TourArgs) -> Result<(), CliError> {
                 ))?;
                 continue;
             }
-            let Some(row) = tour_one(spec, &dir, &mut stop).await else {
+            let Some(row) = tour_one(spec, &dir, args.timeout, &mut stop).await else {
                 return Err(CliError::Runtime("interrupted".to_owned()));
             };
             print_stdout(&row_line(&row))?;
@@ -130,7 +134,12 @@ pub(crate) async fn run(_args: TourArgs) -> Result<(), CliError> {
 /// name behind. A signal does not cut its start short (it is answered as soon as the peer
 /// has started); the time limit does, killing a peer that took that long to start, which
 /// may then leave its name for the next `bind` to reclaim.
-async fn tour_one(spec: &TransportSpec, dir: &Path, stop: &mut StopSignals) -> Option<Row> {
+async fn tour_one(
+    spec: &TransportSpec,
+    dir: &Path,
+    timeout: Duration,
+    stop: &mut StopSignals,
+) -> Option<Row> {
     if stop.recv().now_or_never().is_some() {
         return None;
     }
@@ -162,11 +171,11 @@ async fn tour_one(spec: &TransportSpec, dir: &Path, stop: &mut StopSignals) -> O
     }
     // Removes the queues and logs the probes create, however they end (dropped after the peer).
     let mut _resources = RunResources::default();
-    let deadline = tokio::time::Instant::now() + TRANSPORT_TIMEOUT;
+    let deadline = tokio::time::Instant::now() + timeout;
     let timed_out = || {
         io::Error::new(
             io::ErrorKind::TimedOut,
-            format!("no result within {TRANSPORT_TIMEOUT:?}"),
+            format!("no result within {timeout:?} (--timeout)"),
         )
     };
     let mut peer: Option<PeerProcess> = None;
