@@ -20,7 +20,6 @@ const HANG_LIMIT: Duration = Duration::from_secs(60);
 /// How long a helper process a test started may take to say it is ready (times the
 /// watchdog scale) before the test fails with [`process_state`] of it: a helper stuck
 /// before its exec (seen only under qemu-user) fails its round, not the test's watchdog.
-#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // Its users are Linux-only tests.
 pub(crate) fn ready_limit() -> Duration {
     scaled(Duration::from_secs(30))
 }

@@ -598,7 +598,7 @@ async fn a_writer_in_another_process_holds_the_lock_until_it_is_killed() {
         let dir = TempDir::new("file-lock-xproc");
         let mut helper = spawn_helper("hold", dir.path());
         let mut lines = HelperLines::new(&mut helper);
-        assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("ready"));
+        lines.wait_ready().await;
         let err = FileProducer::open(dir.path(), opts(FsyncPolicy::Batch))
             .await
             .unwrap_err();
@@ -621,7 +621,7 @@ async fn remove_refuses_a_live_writer_and_deletes_only_the_logs_files() {
         let dir = TempDir::new("file-remove");
         let mut helper = spawn_helper("hold", dir.path());
         let mut lines = HelperLines::new(&mut helper);
-        assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("ready"));
+        lines.wait_ready().await;
         let err = anyipc::file::remove(dir.path()).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
         assert_eq!(
@@ -1888,7 +1888,7 @@ async fn sigkill_mid_append_loses_no_acknowledged_record() {
             let role = if round % 2 == 0 { "append" } else { "append-many" };
             let mut child = spawn_helper(role, dir.path());
             let mut lines = HelperLines::new(&mut child);
-            assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("ready"), "round {round}");
+            lines.wait_ready().await;
             let acks_wanted = rng.below(6);
             let mut last_ack = None;
             for _ in 0..acks_wanted {
@@ -2134,15 +2134,35 @@ fn plain_line(seq: usize) -> String {
 }
 
 /// The helper's protocol lines, without libtest's output around them.
-struct HelperLines(tokio::io::Lines<BufReader<tokio::process::ChildStdout>>);
+struct HelperLines {
+    lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    pid: u32,
+}
 
 impl HelperLines {
     fn new(child: &mut tokio::process::Child) -> HelperLines {
-        HelperLines(BufReader::new(child.stdout.take().unwrap()).lines())
+        HelperLines {
+            lines: BufReader::new(child.stdout.take().unwrap()).lines(),
+            pid: child.id().expect("a running helper"),
+        }
+    }
+
+    /// Waits for the helper's first line, `ready`, at most [`crate::bounded::ready_limit`];
+    /// otherwise the test fails with the helper's state (a helper stuck before its exec, as
+    /// seen under qemu-user, fails here and not at the test's watchdog).
+    async fn wait_ready(&mut self) {
+        let limit = crate::bounded::ready_limit();
+        match tokio::time::timeout(limit, self.next_line()).await {
+            Ok(line) => assert_eq!(line.unwrap().as_deref(), Some("ready")),
+            Err(_) => panic!(
+                "helper not ready within {limit:?}; it is {}",
+                crate::bounded::process_state(self.pid)
+            ),
+        }
     }
 
     async fn next_line(&mut self) -> io::Result<Option<String>> {
-        while let Some(line) = self.0.next_line().await? {
+        while let Some(line) = self.lines.next_line().await? {
             if let Some((_, said)) = line.split_once(MARK) {
                 return Ok(Some(said.to_owned()));
             }
