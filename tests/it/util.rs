@@ -403,7 +403,10 @@ pub(crate) fn assert_none_refused(refused: &[String], rounds: usize) {
 #[cfg(unix)]
 pub(crate) struct ChildStarter {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: std::thread::JoinHandle<u32>,
+    /// The child being waited for (0 between children), for a report if one never ends.
+    current: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    /// The number of children started, sent when the thread ends.
+    ended: std::sync::mpsc::Receiver<u32>,
 }
 
 #[cfg(unix)]
@@ -411,35 +414,61 @@ impl ChildStarter {
     /// Starts the thread; returns once its first child has been started and has ended, so
     /// that a loop run next overlaps children for sure.
     pub(crate) fn start() -> ChildStarter {
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        use std::sync::atomic::{AtomicBool, AtomicU32};
+        use std::sync::Arc;
+        let stop = Arc::new(AtomicBool::new(false));
+        let current = Arc::new(AtomicU32::new(0));
         let (first, started_one) = std::sync::mpsc::channel();
-        let thread = std::thread::spawn({
-            let stop = stop.clone();
+        let (end, ended) = std::sync::mpsc::channel();
+        std::thread::spawn({
+            let (stop, current) = (stop.clone(), current.clone());
             move || {
                 let mut started = 0;
-                loop {
+                while !stop.load(Ordering::Relaxed) {
                     // A failure to start one (EAGAIN on a loaded machine) is not this
                     // test's concern: it only needs children being started.
-                    if std::process::Command::new("true").status().is_ok() {
-                        started += 1;
-                        let _ = first.send(());
-                    }
-                    if stop.load(Ordering::Relaxed) {
-                        return started;
+                    if let Ok(mut child) = std::process::Command::new("true").spawn() {
+                        current.store(child.id(), Ordering::Relaxed);
+                        if child.wait().is_ok() {
+                            started += 1;
+                            let _ = first.send(());
+                        }
+                        current.store(0, Ordering::Relaxed);
                     }
                 }
+                let _ = end.send(started);
             }
         });
-        started_one
-            .recv_timeout(std::time::Duration::from_secs(30))
-            .expect("no child could be started");
-        ChildStarter { stop, thread }
+        let starter = ChildStarter {
+            stop,
+            current,
+            ended,
+        };
+        if started_one
+            .recv_timeout(crate::bounded::ready_limit())
+            .is_err()
+        {
+            panic!("no child started and ended: {}", starter.child_state());
+        }
+        starter
     }
 
-    /// Stops the thread; the children started.
+    /// Stops the thread; the children started. A child that does not end within
+    /// [`crate::bounded::ready_limit`] fails the test with its state.
     pub(crate) fn stop(self) -> u32 {
         self.stop.store(true, Ordering::Relaxed);
-        self.thread.join().unwrap()
+        match self.ended.recv_timeout(crate::bounded::ready_limit()) {
+            Ok(started) => started,
+            Err(_) => panic!("the child starter is stuck: {}", self.child_state()),
+        }
+    }
+
+    /// What the child being waited for is doing, if there is one.
+    fn child_state(&self) -> String {
+        match self.current.load(Ordering::Relaxed) {
+            0 => "no child running".to_owned(),
+            pid => format!("child {pid} is {}", crate::bounded::process_state(pid)),
+        }
     }
 }
 
