@@ -164,6 +164,8 @@ impl FileConsumer {
     /// # Cancel safety
     /// Cancel safe: a record read is kept for the next call.
     pub async fn recv(&mut self) -> io::Result<Option<FileRecord>> {
+        // A unit of the task's tokio budget per call (as `Connection` takes per message).
+        tokio::task::coop::consume_budget().await;
         let next = std::future::poll_fn(|cx| self.tailer.poll_next(cx)).await?;
         Ok(next.map(|(seq, payload)| FileRecord { seq, payload }))
     }
@@ -205,6 +207,8 @@ impl FileConsumer {
     /// # Cancel safety
     /// Cancel safe: records read are kept for the next call.
     pub async fn recv_batch(&mut self) -> io::Result<Option<RecordBatch>> {
+        // A unit of the task's tokio budget per call (as `Connection` takes per message).
+        tokio::task::coop::consume_budget().await;
         let next = std::future::poll_fn(|cx| self.tailer.poll_next_chunk(cx)).await?;
         let Some(chunk) = next else {
             return Ok(None);

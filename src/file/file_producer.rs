@@ -158,6 +158,8 @@ impl FileProducer {
             }
             .into());
         }
+        // A unit of the task's tokio budget per call (as `Connection` takes per message).
+        tokio::task::coop::consume_budget().await;
         let first = self.appender.next_seq();
         let mut rest = msgs;
         while let Some((msg, tail)) = rest.split_first() {

@@ -850,13 +850,16 @@ impl MessageQueue {
 
     /// Retries `attempt` until it gives `Some`, spinning then parking in between. However
     /// often the attempts fail, the loop parks (so yields) and checks the deadline at least
-    /// every few attempts (see [`Backoff`]).
+    /// every few attempts (see [`Backoff`]). Each call takes a unit of the task's tokio
+    /// budget first, so a loop of calls that always succeed at once still yields now and
+    /// then, as one over a tokio socket does.
     pub(super) async fn wait_until<T>(
         &self,
         waiting: Waiting,
         deadline: Option<Instant>,
         mut attempt: impl FnMut() -> io::Result<Option<T>>,
     ) -> io::Result<T> {
+        tokio::task::coop::consume_budget().await;
         let mut backoff = Backoff::new(waiting);
         loop {
             if let Some(done) = attempt()? {

@@ -519,6 +519,18 @@ fn broken_pipe() -> io::Error {
     )
 }
 
+/// Runs one read or write of the rings under the task's tokio budget, as a tokio socket's:
+/// a unit taken when it completes, none when it waits; with the budget spent it yields
+/// first, so a loop that always finds data or room still lets other tasks run.
+fn budgeted<T>(cx: &mut Context<'_>, op: impl FnOnce(&mut Context<'_>) -> Poll<T>) -> Poll<T> {
+    let budget = std::task::ready!(tokio::task::coop::poll_proceed(cx));
+    let polled = op(cx);
+    if polled.is_ready() {
+        budget.made_progress();
+    }
+    polled
+}
+
 impl AsyncRead for ShmStream {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -529,31 +541,74 @@ impl AsyncRead for ShmStream {
         if buf.remaining() == 0 {
             return Poll::Ready(Ok(()));
         }
-        let mut spin = Spin::new(this.read_parked && this.rechecked_since(this.read_parked_until));
-        this.unpark(Half::Read);
+        budgeted(cx, |cx| this.poll_read_ring(cx, buf))
+    }
+}
+
+impl ShmStream {
+    /// [`AsyncRead::poll_read`] without the budget, into a buffer with room.
+    fn poll_read_ring(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let mut spin = Spin::new(self.read_parked && self.rechecked_since(self.read_parked_until));
+        self.unpark(Half::Read);
         loop {
             // SAFETY: the ring only writes initialised bytes into the unfilled part, and we
             // mark exactly the bytes it wrote as initialised below.
             let unfilled = unsafe { buf.unfilled_mut() };
             let len = unfilled.len();
             // SAFETY: `unfilled` is valid for writes of `len` bytes.
-            let outcome = unsafe { this.rx.read(unfilled.as_mut_ptr().cast(), len) };
+            let outcome = unsafe { self.rx.read(unfilled.as_mut_ptr().cast(), len) };
             match outcome.map_err(corrupt)? {
                 ReadOutcome::Data(n) => {
                     // SAFETY: the ring copied `n` bytes into the start of the unfilled part.
                     unsafe { buf.assume_init(n) };
                     buf.advance(n);
-                    if this.rx.take_writer_parked() {
-                        this.ring_peer();
+                    if self.rx.take_writer_parked() {
+                        self.ring_peer();
                     }
                     return Poll::Ready(Ok(()));
                 }
                 ReadOutcome::Closed => return Poll::Ready(Ok(())),
-                ReadOutcome::Empty if this.peer_gone => return Poll::Ready(Ok(())),
+                ReadOutcome::Empty if self.peer_gone => return Poll::Ready(Ok(())),
                 ReadOutcome::Empty => {}
             }
-            std::task::ready!(this.wait(cx, Half::Read, &mut spin))?;
-            this.unpark(Half::Read);
+            std::task::ready!(self.wait(cx, Half::Read, &mut spin))?;
+            self.unpark(Half::Read);
+        }
+    }
+
+    /// [`AsyncWrite::poll_write_vectored`] without the budget.
+    fn poll_write_ring(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let mut spin =
+            Spin::new(self.write_parked && self.rechecked_since(self.write_parked_until));
+        self.unpark(Half::Write);
+        // Asked once per write: once it waits for room, `wait` watches the socket.
+        if self.peer_gone_now() {
+            return Poll::Ready(Err(broken_pipe()));
+        }
+        loop {
+            if self.peer_gone {
+                return Poll::Ready(Err(broken_pipe()));
+            }
+            match self.tx.write_vectored(bufs, WRITE_CHUNK).map_err(corrupt)? {
+                WriteOutcome::Wrote(n) => {
+                    if self.tx.take_reader_parked() {
+                        self.ring_peer();
+                    }
+                    return Poll::Ready(Ok(n));
+                }
+                WriteOutcome::Closed => return Poll::Ready(Err(broken_pipe())),
+                WriteOutcome::Full => {}
+            }
+            std::task::ready!(self.wait(cx, Half::Write, &mut spin))?;
+            self.unpark(Half::Write);
         }
     }
 }
@@ -573,30 +628,7 @@ impl AsyncWrite for ShmStream {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let mut spin =
-            Spin::new(this.write_parked && this.rechecked_since(this.write_parked_until));
-        this.unpark(Half::Write);
-        // Asked once per write: once it waits for room, `wait` watches the socket.
-        if this.peer_gone_now() {
-            return Poll::Ready(Err(broken_pipe()));
-        }
-        loop {
-            if this.peer_gone {
-                return Poll::Ready(Err(broken_pipe()));
-            }
-            match this.tx.write_vectored(bufs, WRITE_CHUNK).map_err(corrupt)? {
-                WriteOutcome::Wrote(n) => {
-                    if this.tx.take_reader_parked() {
-                        this.ring_peer();
-                    }
-                    return Poll::Ready(Ok(n));
-                }
-                WriteOutcome::Closed => return Poll::Ready(Err(broken_pipe())),
-                WriteOutcome::Full => {}
-            }
-            std::task::ready!(this.wait(cx, Half::Write, &mut spin))?;
-            this.unpark(Half::Write);
-        }
+        budgeted(cx, |cx| this.poll_write_ring(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -23,7 +23,7 @@
 use crate::process::{Helper, Role};
 #[cfg(unix)]
 use crate::util::TempDir;
-use crate::util::{frame_error, pattern, unique_name, watchdog};
+use crate::util::{frame_error, pattern, unique_name, watchdog, yields_during};
 use anyipc::codec::FrameError;
 use anyipc::{Connection, EndpointParseError, Listener};
 use bytes::Bytes;
@@ -813,6 +813,45 @@ async fn client_survives_server_kill(backend: &Backend, role: Role) {
     );
 }
 
+/// A sender that always has room and a receiver that always finds a message waiting still
+/// let the other tasks on their thread run (each message takes a unit of tokio's
+/// cooperative budget, 128 per turn, as a tokio socket's reads and writes do): sending 300
+/// messages that fit the transport's buffers, and receiving them once they are all there,
+/// both yield. Not on lossy backends, whose buffers need not hold them all.
+pub(crate) async fn busy_loops_yield(backend: &Backend) {
+    const N: u32 = 300;
+    if backend.lossy {
+        return;
+    }
+    let Pair {
+        mut client,
+        mut server,
+        ..
+    } = pair(backend, &[]).await;
+    let (yielded, ()) = yields_during(async {
+        for seq in 0..N {
+            client.feed(numbered(seq)).await.unwrap();
+        }
+        client.flush().await.unwrap();
+    })
+    .await;
+    assert!(yielded, "sending {N} messages never let another task run");
+    // The first message shows the receiver that the rest are there.
+    let first = server.next().await.unwrap().unwrap();
+    assert_eq!(first, numbered(0));
+    let (yielded, ()) = yields_during(async {
+        for seq in 1..N {
+            let msg = server.next().await.unwrap().unwrap();
+            assert_eq!(msg, numbered(seq), "message {seq}");
+        }
+    })
+    .await;
+    assert!(
+        yielded,
+        "receiving {N} waiting messages never let another task run"
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Instantiation: one line per backend.
 
@@ -820,7 +859,7 @@ macro_rules! conformance {
     ($name:ident, $backend:expr) => {
         conformance!($name, $backend;
             round_trip ten_thousand_in_order mixed_sizes_in_order max_size_message
-            zero_length_messages
+            zero_length_messages busy_loops_yield
             peer_drop half_close send_after_close back_pressure recv_is_cancel_safe
             connect_to_nothing
             bind_live_endpoint

@@ -2450,3 +2450,70 @@ async fn a_log_made_under_umask_177_is_private_and_usable() {
     })
     .await;
 }
+
+/// Appending and reading records that are already in the log let the other tasks on the
+/// thread run (a unit of tokio's budget per call or message), through the log's own API
+/// and through `file://` connections.
+#[tokio::test]
+async fn busy_log_loops_yield() {
+    const N: u64 = 300;
+    watchdog(60, async {
+        let dir = TempDir::new("file-yield");
+        let mut producer = FileProducer::open(dir.path(), opts(FsyncPolicy::Never))
+            .await
+            .unwrap();
+        let (yielded, ()) = crate::util::yields_during(async {
+            for i in 0..N {
+                producer.append(i.to_le_bytes().to_vec()).await.unwrap();
+            }
+        })
+        .await;
+        assert!(yielded, "{N} appends never yielded");
+        producer.close().await.unwrap();
+        let mut consumer = FileConsumer::open(dir.path(), None, opts(FsyncPolicy::Never))
+            .await
+            .unwrap();
+        // The first read brings the records in; the rest are waiting.
+        assert_eq!(consumer.recv().await.unwrap().unwrap().seq, 0);
+        let (yielded, ()) = crate::util::yields_during(async {
+            for i in 1..N {
+                assert_eq!(consumer.recv().await.unwrap().unwrap().seq, i);
+            }
+        })
+        .await;
+        assert!(yielded, "{N} receives of records in the log never yielded");
+
+        let log = url(dir.path(), "?follow=false");
+        let mut sender = anyipc::connect(&log).await.unwrap();
+        let (yielded, ()) = crate::util::yields_during(async {
+            for i in 0..N {
+                sender
+                    .feed(Bytes::from(i.to_le_bytes().to_vec()))
+                    .await
+                    .unwrap();
+            }
+            sender.flush().await.unwrap();
+        })
+        .await;
+        assert!(yielded, "{N} file:// sends never yielded");
+        sender.close().await.unwrap();
+        let mut listener = anyipc::bind(&log).await.unwrap();
+        let mut receiver = listener.accept().await.unwrap();
+        assert!(receiver.next().await.unwrap().is_ok());
+        let (yielded, received) = crate::util::yields_during(async {
+            let mut received = 1;
+            while let Some(msg) = receiver.next().await {
+                msg.unwrap();
+                received += 1;
+            }
+            received
+        })
+        .await;
+        assert_eq!(received, 2 * N);
+        assert!(
+            yielded,
+            "{received} file:// receives of waiting records never yielded"
+        );
+    })
+    .await
+}

@@ -1039,3 +1039,52 @@ async fn a_parked_receiver_ends_with_an_error_when_the_file_is_shrunk() {
     })
     .await;
 }
+
+/// Sending into a queue with room and receiving messages waiting in it let the other tasks
+/// on the thread run (a unit of tokio's budget per call or message): through the queue's
+/// own API and through an `mq://` connection.
+#[tokio::test]
+async fn busy_queue_loops_yield() {
+    const N: u32 = 300;
+    watchdog(30, async {
+        let name = Name::new();
+        let queue = MessageQueue::create(&name.0, &small(N, 8)).unwrap();
+        let (yielded, ()) = crate::util::yields_during(async {
+            for i in 0..N {
+                queue.send(&i.to_le_bytes(), 0).await.unwrap();
+            }
+        })
+        .await;
+        assert!(yielded, "{N} sends into a queue with room never yielded");
+        let (yielded, ()) = crate::util::yields_during(async {
+            for i in 0..N {
+                assert_eq!(queue.recv().await.unwrap().0, &i.to_le_bytes()[..]);
+            }
+        })
+        .await;
+        assert!(yielded, "{N} receives of waiting messages never yielded");
+
+        let mut conn = anyipc::connect(format!("mq://{}", name.0)).await.unwrap();
+        let (yielded, ()) = crate::util::yields_during(async {
+            for i in 0..N {
+                conn.feed(Bytes::copy_from_slice(&i.to_le_bytes()))
+                    .await
+                    .unwrap();
+            }
+            conn.flush().await.unwrap();
+        })
+        .await;
+        assert!(yielded, "{N} mq:// sends never yielded");
+        let (yielded, ()) = crate::util::yields_during(async {
+            for i in 0..N {
+                assert_eq!(conn.next().await.unwrap().unwrap(), &i.to_le_bytes()[..]);
+            }
+        })
+        .await;
+        assert!(
+            yielded,
+            "{N} mq:// receives of waiting messages never yielded"
+        );
+    })
+    .await
+}

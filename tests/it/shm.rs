@@ -1224,3 +1224,36 @@ async fn connect_names_a_socket_path_too_long_as_bind_does() {
     })
     .await;
 }
+
+/// An `ShmStream` used directly, as a byte stream, takes a unit of tokio's budget per read
+/// and write as a tokio socket does: 300 small writes into a ring with room, and 300 small
+/// reads of bytes already in it, each let the other tasks on the thread run.
+#[tokio::test]
+async fn busy_stream_loops_yield() {
+    use anyipc::shm::{ShmListener, ShmStream};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const N: usize = 300;
+    watchdog(30, async {
+        let url = format!("shm://{}", unique_name("shm-yield"));
+        let mut listener = ShmListener::bind(url.as_str()).await.unwrap();
+        let (client, server) = tokio::join!(ShmStream::connect(url.as_str()), listener.accept());
+        let (mut client, mut server) = (client.unwrap(), server.unwrap());
+        let (yielded, ()) = crate::util::yields_during(async {
+            for i in 0..N {
+                client.write_all(&[i as u8]).await.unwrap();
+            }
+        })
+        .await;
+        assert!(yielded, "{N} writes into a ring with room never yielded");
+        let (yielded, ()) = crate::util::yields_during(async {
+            for i in 0..N {
+                let mut byte = [0u8; 1];
+                server.read_exact(&mut byte).await.unwrap();
+                assert_eq!(byte[0], i as u8);
+            }
+        })
+        .await;
+        assert!(yielded, "{N} reads of bytes in the ring never yielded");
+    })
+    .await
+}

@@ -299,6 +299,21 @@ pub(crate) fn watchdog_scale() -> u64 {
     }
 }
 
+/// Whether `work` let another task of this (current-thread) runtime run before it finished:
+/// a task spawned first can only have run if `work` yielded to the scheduler.
+pub(crate) async fn yields_during<F: std::future::Future>(work: F) -> (bool, F::Output) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let ran = std::sync::Arc::new(AtomicBool::new(false));
+    let other = tokio::spawn({
+        let ran = ran.clone();
+        async move { ran.store(true, Ordering::SeqCst) }
+    });
+    let out = work.await;
+    let yielded = ran.load(Ordering::SeqCst);
+    other.await.unwrap();
+    (yielded, out)
+}
+
 /// The `anyipc` binary built for these tests.
 pub(crate) fn anyipc_bin() -> &'static str {
     env!("CARGO_BIN_EXE_anyipc")
