@@ -19,6 +19,7 @@ use super::record_encoder::RecordEncoder;
 use super::writer_thread::{self, AppendTarget, Block, Shared, BLOCK_TARGET};
 use super::FsyncPolicy;
 use crate::codec::FrameError;
+use crate::io::coop::budgeted;
 use std::io;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
@@ -270,8 +271,14 @@ impl Appender {
     }
 
     /// Hands the open block over once the queue has room (checked and queued in one lock
-    /// hold: this runs on every `send`).
+    /// hold: this runs on every `send`): one operation of the task's budget, as a socket's
+    /// write.
     fn poll_hand_over(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        budgeted(cx, |cx| self.poll_hand_over_now(cx))
+    }
+
+    /// [`poll_hand_over`](Self::poll_hand_over) without the budget.
+    fn poll_hand_over_now(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         loop {
             if self.shared.failed() {
                 return Poll::Ready(Err(self.shared.failure()));

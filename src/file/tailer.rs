@@ -237,7 +237,10 @@ impl<S: TailSource> Tailer<S> {
             // No reset here: a change already queued only makes a later wait return at once
             // (one spurious read), which costs less than a `read` of the watcher before
             // every read of the file.
+            // A read on the task is one operation of the task's budget, as a socket's read.
+            let budget = ready!(tokio::task::coop::poll_proceed(cx));
             if let Some(batch) = source.try_read_now() {
+                budget.made_progress();
                 let batch = batch?;
                 let (caught_up, ended) = (batch.caught_up, batch.ended);
                 self.extend(batch);

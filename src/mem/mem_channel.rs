@@ -1,4 +1,5 @@
 use crate::codec::FrameError;
+use crate::io::coop::budgeted;
 use crate::transport::{RecvMessage, SendMessage};
 use bytes::Bytes;
 use std::io;
@@ -64,10 +65,11 @@ impl SendMessage for MemChannel {
             }
             .into()));
         }
-        // The common case, room now, without `PollSender`'s reservation future.
+        // The common case, room now, without `PollSender`'s reservation future; under the
+        // task's budget as the reservation (tokio's) would be.
         let mut refused = None;
         if let Some(sender) = this.tx.get_ref() {
-            match sender.try_send(msg.clone()) {
+            match ready!(budgeted(cx, |_| Poll::Ready(sender.try_send(msg.clone())))) {
                 Ok(()) => return Poll::Ready(Ok(())),
                 Err(mpsc::error::TrySendError::Closed(_)) => return Poll::Ready(Err(peer_gone())),
                 // Full, or a reservation of ours holds the last permit: wait as usual.

@@ -22,6 +22,7 @@ use super::message_queue::MessageQueue;
 use super::waiting::{Backoff, Waiting};
 use super::{QueueError, QueueOptions};
 use crate::codec::FrameError;
+use crate::io::coop::budgeted;
 use crate::transport::{AnyChannel, Connection, RecvMessage, SendMessage};
 use crate::Endpoint;
 use bytes::Bytes;
@@ -73,8 +74,17 @@ impl QueueChannel {
         self.gathered.push(msg.clone());
     }
 
-    /// Puts every gathered message in the queue, waiting for room as needed.
+    /// Puts every gathered message in the queue, waiting for room as needed: one operation
+    /// of the task's budget.
     fn poll_send_gathered(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.gathered.is_empty() {
+            return Poll::Ready(Ok(()));
+        }
+        budgeted(cx, |cx| self.poll_put_gathered(cx))
+    }
+
+    /// [`poll_send_gathered`](Self::poll_send_gathered) without the budget.
+    fn poll_put_gathered(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         // Parks (so this poll returns) however often attempts fail after a ready-looking spin.
         let mut backoff = Backoff::new(Waiting::NotFull);
         while !self.gathered.is_empty() {
@@ -177,21 +187,29 @@ fn poll_park(
 
 impl RecvMessage for QueueChannel {
     fn poll_recv(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<Option<Bytes>>> {
+        // Each message one operation of the task's budget, as a tokio channel's receive.
         let this = self.get_mut();
+        budgeted(cx, |cx| this.poll_take(cx))
+    }
+}
+
+impl QueueChannel {
+    /// [`RecvMessage::poll_recv`] without the budget.
+    fn poll_take(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Option<Bytes>>> {
         // Parks (so this poll returns) however often attempts fail after a ready-looking spin.
         let mut backoff = Backoff::new(Waiting::NotEmpty);
         loop {
-            ready!(poll_park(&mut this.recv_park, cx))?;
+            ready!(poll_park(&mut self.recv_park, cx))?;
             // A message over `max_frame` is refused (`InvalidData`) and left in the queue for
             // a receiver that takes it: a send's `Ok` means it stays until one receive
             // returns it.
-            if let Some((msg, _priority)) = this.queue.try_recv_checked(this.max_frame)? {
+            if let Some((msg, _priority)) = self.queue.try_recv_checked(self.max_frame)? {
                 return Poll::Ready(Ok(Some(msg)));
             }
-            if backoff.spin(this.queue.attachment()) {
+            if backoff.spin(self.queue.attachment()) {
                 continue;
             }
-            this.recv_park = Some(backoff.park(this.queue.attachment(), None));
+            self.recv_park = Some(backoff.park(self.queue.attachment(), None));
         }
     }
 }

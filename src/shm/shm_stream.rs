@@ -2,6 +2,7 @@ use super::handshake::{self, Hello};
 use super::ring::{Consumer, Corrupt, Producer, ReadOutcome, RingKeys, WriteOutcome};
 use super::segment::{ring_capacity, Segment, CLIENT_TO_SERVER, SERVER_TO_CLIENT};
 use super::wakers::{Half, Wakers};
+use crate::io::coop::budgeted;
 use crate::transport::PeerCredentials;
 use crate::{sys, Endpoint, ToEndpoint};
 use std::fmt;
@@ -519,18 +520,6 @@ fn broken_pipe() -> io::Error {
     )
 }
 
-/// Runs one read or write of the rings under the task's tokio budget, as a tokio socket's:
-/// a unit taken when it completes, none when it waits; with the budget spent it yields
-/// first, so a loop that always finds data or room still lets other tasks run.
-fn budgeted<T>(cx: &mut Context<'_>, op: impl FnOnce(&mut Context<'_>) -> Poll<T>) -> Poll<T> {
-    let budget = std::task::ready!(tokio::task::coop::poll_proceed(cx));
-    let polled = op(cx);
-    if polled.is_ready() {
-        budget.made_progress();
-    }
-    polled
-}
-
 impl AsyncRead for ShmStream {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -541,6 +530,7 @@ impl AsyncRead for ShmStream {
         if buf.remaining() == 0 {
             return Poll::Ready(Ok(()));
         }
+        // One operation of the task's budget, as a tokio socket's read.
         budgeted(cx, |cx| this.poll_read_ring(cx, buf))
     }
 }
@@ -628,6 +618,7 @@ impl AsyncWrite for ShmStream {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        // One operation of the task's budget, as a tokio socket's write.
         budgeted(cx, |cx| this.poll_write_ring(cx, bufs))
     }
 

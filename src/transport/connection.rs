@@ -59,12 +59,15 @@ const LINES_BINARY_REFUSED: &str = "a binary format's values may hold a newline,
 /// answers it for an error at hand: whether to report it and receive again.
 ///
 /// # Cooperative scheduling
-/// Inside a tokio runtime each message received or sent (each batch, with the batch calls)
-/// takes a unit of the task's cooperative budget, as a read or write of a tokio socket does.
-/// A loop that always finds a message waiting (a full `shm://` ring, a queue or a log with
-/// messages in it, frames already read into the buffer) therefore yields to the scheduler now
-/// and then, so the task's other branches (a `select!`, a timeout around the loop) and other
-/// tasks on its thread still run. Outside a tokio runtime nothing changes.
+/// Inside a tokio runtime every operation on the mechanism below takes a unit of the task's
+/// cooperative budget, as tokio's own sockets and channels do: a read or write of a socket,
+/// pipe or `shm://` ring, a message taken from or a batch put in an `mq://` queue, a message
+/// sent on `mem://`, a read of a `file://` log on the task or a block handed to its writer.
+/// So a loop that always finds data waiting or room to send (a busy `shm://` peer, a queue
+/// or log full of messages) yields to the scheduler now and then, and the task's other
+/// branches (a `select!`, a timeout around the loop) and the thread's other tasks still run.
+/// Messages already read together (the frames of one read of a byte stream, the records of
+/// one read of a log) are returned without taking more, as tokio-util's `Framed` does.
 ///
 /// ```
 /// # tokio_test::block_on(async {
@@ -343,9 +346,6 @@ impl Connection {
     /// never sees a torn frame; the messages after it are not sent.
     pub async fn send_many<M: AsRef<[u8]>>(&mut self, msgs: &[M]) -> io::Result<()> {
         if let Inner::Stream(framed) = &mut self.inner {
-            // A unit of the task's budget per call, as per message (the sink takes one per
-            // message below).
-            tokio::task::coop::consume_budget().await;
             return framed.send_many(msgs, &mut self.send_deadline).await;
         }
         // Through this connection's own sink, so that `send_timeout` applies.
@@ -362,8 +362,6 @@ impl Connection {
     }
 
     fn poll_recv_batch(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<MessageBatch>>> {
-        // A unit of the task's budget per batch, as per message.
-        let budget = ready!(tokio::task::coop::poll_proceed(cx));
         let polled = match &mut self.inner {
             Inner::Stream(framed) => framed.poll_next_batch(cx),
             Inner::Message(framed) => framed
@@ -371,10 +369,7 @@ impl Connection {
                 .map(|item| item.map(|msg| msg.map(MessageBatch::one))),
         };
         match polled {
-            Poll::Ready(item) => {
-                budget.made_progress();
-                Poll::Ready(self.received(item))
-            }
+            Poll::Ready(item) => Poll::Ready(self.received(item)),
             Poll::Pending => self.poll_recv_deadline(cx).map(|e| Some(Err(e))),
         }
     }
@@ -480,14 +475,9 @@ impl Stream for Connection {
     #[inline]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        // A unit of the task's budget per message (see "Cooperative scheduling" above).
-        let budget = ready!(tokio::task::coop::poll_proceed(cx));
         let polled = dispatch!(&mut this.inner, i => i.poll_next_unpin(cx));
         match polled {
-            Poll::Ready(item) => {
-                budget.made_progress();
-                Poll::Ready(this.received(item))
-            }
+            Poll::Ready(item) => Poll::Ready(this.received(item)),
             Poll::Pending => this.poll_recv_deadline(cx).map(|e| Some(Err(e))),
         }
     }
@@ -498,16 +488,10 @@ impl Sink<Bytes> for Connection {
 
     #[inline]
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        // A unit of the task's budget per message (see "Cooperative scheduling" above).
-        let budget = ready!(tokio::task::coop::poll_proceed(cx));
-        let ready = self.get_mut().poll_sending(
+        self.get_mut().poll_sending(
             cx,
             |inner, cx| dispatch!(inner, i => i.poll_ready_unpin(cx)),
-        );
-        if ready.is_ready() {
-            budget.made_progress();
-        }
-        ready
+        )
     }
 
     #[inline]

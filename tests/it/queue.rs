@@ -1041,8 +1041,8 @@ async fn a_parked_receiver_ends_with_an_error_when_the_file_is_shrunk() {
 }
 
 /// Sending into a queue with room and receiving messages waiting in it let the other tasks
-/// on the thread run (a unit of tokio's budget per call or message): through the queue's
-/// own API and through an `mq://` connection.
+/// on the thread run (a unit of tokio's budget per call of the queue's API; per message
+/// received and per send, a flushed batch, of an `mq://` connection).
 #[tokio::test]
 async fn busy_queue_loops_yield() {
     const N: u32 = 300;
@@ -1067,11 +1067,10 @@ async fn busy_queue_loops_yield() {
         let mut conn = anyipc::connect(format!("mq://{}", name.0)).await.unwrap();
         let (yielded, ()) = crate::util::yields_during(async {
             for i in 0..N {
-                conn.feed(Bytes::copy_from_slice(&i.to_le_bytes()))
+                conn.send(Bytes::copy_from_slice(&i.to_le_bytes()))
                     .await
                     .unwrap();
             }
-            conn.flush().await.unwrap();
         })
         .await;
         assert!(yielded, "{N} mq:// sends never yielded");
