@@ -25,7 +25,7 @@ pub(crate) fn crc32c_with_head(head: [u64; 2], data: &[u8]) -> Option<u32> {
 /// # Safety
 /// The CPU must support SSE 4.2.
 #[target_feature(enable = "sse4.2")]
-// Rust before 1.87 (the crate's MSRV is 1.80) needs `unsafe` around the intrinsics; later
+// Rust before 1.87 (the crate's MSRV is 1.85) needs `unsafe` around the intrinsics; later
 // compilers know they are safe inside this function and would call the blocks unused.
 #[allow(unused_unsafe)]
 unsafe fn crc32c_sse42(head: [u64; 2], data: &[u8]) -> u32 {
