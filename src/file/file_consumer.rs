@@ -164,7 +164,7 @@ impl FileConsumer {
     /// # Cancel safety
     /// Cancel safe: a record read is kept for the next call.
     pub async fn recv(&mut self) -> io::Result<Option<FileRecord>> {
-        // A unit of the task's tokio budget per call (as `Connection` takes per message).
+        // A unit of the task's tokio budget per call, as a read of a tokio socket takes.
         tokio::task::coop::consume_budget().await;
         let next = std::future::poll_fn(|cx| self.tailer.poll_next(cx)).await?;
         Ok(next.map(|(seq, payload)| FileRecord { seq, payload }))
@@ -207,7 +207,7 @@ impl FileConsumer {
     /// # Cancel safety
     /// Cancel safe: records read are kept for the next call.
     pub async fn recv_batch(&mut self) -> io::Result<Option<RecordBatch>> {
-        // A unit of the task's tokio budget per call (as `Connection` takes per message).
+        // A unit of the task's tokio budget per call, as a read of a tokio socket takes.
         tokio::task::coop::consume_budget().await;
         let next = std::future::poll_fn(|cx| self.tailer.poll_next_chunk(cx)).await?;
         let Some(chunk) = next else {

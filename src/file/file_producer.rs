@@ -158,7 +158,7 @@ impl FileProducer {
             }
             .into());
         }
-        // A unit of the task's tokio budget per call (as `Connection` takes per message).
+        // A unit of the task's tokio budget per call, as a write of a tokio socket takes.
         tokio::task::coop::consume_budget().await;
         let first = self.appender.next_seq();
         let mut rest = msgs;

@@ -121,6 +121,25 @@ impl QueueChannel {
         }
         Poll::Ready(Ok(()))
     }
+
+    /// [`RecvMessage::poll_recv`] without the budget.
+    fn poll_take(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Option<Bytes>>> {
+        // Parks (so this poll returns) however often attempts fail after a ready-looking spin.
+        let mut backoff = Backoff::new(Waiting::NotEmpty);
+        loop {
+            ready!(poll_park(&mut self.recv_park, cx))?;
+            // A message over `max_frame` is refused (`InvalidData`) and left in the queue for
+            // a receiver that takes it: a send's `Ok` means it stays until one receive
+            // returns it.
+            if let Some((msg, _priority)) = self.queue.try_recv_checked(self.max_frame)? {
+                return Poll::Ready(Ok(Some(msg)));
+            }
+            if backoff.spin(self.queue.attachment()) {
+                continue;
+            }
+            self.recv_park = Some(backoff.park(self.queue.attachment(), None));
+        }
+    }
 }
 
 /// Opens (or with `create=true` creates) the queue an `mq://` endpoint names. A `capacity`
@@ -190,27 +209,6 @@ impl RecvMessage for QueueChannel {
         // Each message one operation of the task's budget, as a tokio channel's receive.
         let this = self.get_mut();
         budgeted(cx, |cx| this.poll_take(cx))
-    }
-}
-
-impl QueueChannel {
-    /// [`RecvMessage::poll_recv`] without the budget.
-    fn poll_take(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Option<Bytes>>> {
-        // Parks (so this poll returns) however often attempts fail after a ready-looking spin.
-        let mut backoff = Backoff::new(Waiting::NotEmpty);
-        loop {
-            ready!(poll_park(&mut self.recv_park, cx))?;
-            // A message over `max_frame` is refused (`InvalidData`) and left in the queue for
-            // a receiver that takes it: a send's `Ok` means it stays until one receive
-            // returns it.
-            if let Some((msg, _priority)) = self.queue.try_recv_checked(self.max_frame)? {
-                return Poll::Ready(Ok(Some(msg)));
-            }
-            if backoff.spin(self.queue.attachment()) {
-                continue;
-            }
-            self.recv_park = Some(backoff.park(self.queue.attachment(), None));
-        }
     }
 }
 

@@ -368,7 +368,8 @@ async fn fifo_reader_stops_on_sigterm_and_removes_its_fifo() {
 async fn shm_process1_without_input_waits_for_process2() {
     watchdog(WATCHDOG, async {
         let name = unique_name("example-region");
-        let mut process1 = Spawned::start(example("shm_process1"), &[name.as_str(), "kept for you"]);
+        let mut process1 =
+            Spawned::start(example("shm_process1"), &[name.as_str(), "kept for you"]);
         process1.stdout_after("process1: run shm_process2").await;
         process1.close_stdin();
         let next = process1.stdout_line().await.unwrap_or_default();
