@@ -418,7 +418,7 @@ mod linux {
             .position(|a| a == "--only")
             .and_then(|i| args.get(i + 1))
             .map(|list| list.split(',').map(str::to_owned).collect());
-        let wanted = |row: &str| only.as_ref().map_or(true, |o| o.iter().any(|r| r == row));
+        let wanted = |row: &str| only.as_ref().is_none_or(|o| o.iter().any(|r| r == row));
         let scale = if quick { 10 } else { 1 };
         let total = 2_000_000 / scale;
         let rtt_n = 50_000 / scale as usize;

@@ -447,7 +447,7 @@ async fn tables(options: &Options) -> io::Result<()> {
         options
             .only
             .as_ref()
-            .map_or(true, |only| only.iter().any(|n| n == name))
+            .is_none_or(|only| only.iter().any(|n| n == name))
     };
     let transports: Vec<TransportSpec> = TRANSPORTS
         .iter()

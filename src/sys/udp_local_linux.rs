@@ -182,9 +182,7 @@ fn can_answer_from(local: &LocalAddr) -> bool {
         IpAddr::V6(v6) => v6.to_ipv4_mapped(),
     };
     !local.ip.is_unspecified()
-        && v4.map_or(true, |v4| {
-            !(v4.is_broadcast() || v4.is_multicast() || v4.is_unspecified())
-        })
+        && v4.is_none_or(|v4| !(v4.is_broadcast() || v4.is_multicast() || v4.is_unspecified()))
 }
 
 fn sendmsg(socket: &UdpSocket, buf: &[u8], to: SocketAddr, from: LocalAddr) -> io::Result<usize> {

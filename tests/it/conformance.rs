@@ -164,7 +164,7 @@ fn assert_kind<T: std::fmt::Debug>(result: io::Result<T>, kinds: &[io::ErrorKind
 /// A message carrying its sequence number and a length that varies with it.
 fn numbered(seq: u32) -> Bytes {
     let mut msg = seq.to_be_bytes().to_vec();
-    msg.extend(std::iter::repeat(seq as u8).take((seq % 61) as usize));
+    msg.extend(std::iter::repeat_n(seq as u8, (seq % 61) as usize));
     Bytes::from(msg)
 }
 

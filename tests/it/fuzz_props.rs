@@ -424,9 +424,7 @@ fn length_codec_reserves_at_most_twice_the_bound_ahead() {
     let mut buf = BytesMut::new();
     buf.extend_from_slice(&(announced as u32).to_be_bytes());
     // One byte per read, then 64 KiB per read up to half the frame.
-    let reads = std::iter::repeat(1)
-        .take(3)
-        .chain(std::iter::repeat(64 << 10).take(64));
+    let reads = std::iter::repeat_n(1, 3).chain(std::iter::repeat_n(64 << 10, 64));
     for read in reads {
         buf.extend_from_slice(&vec![7u8; read]);
         assert_eq!(codec.decode(&mut buf).unwrap(), None);

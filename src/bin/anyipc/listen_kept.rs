@@ -253,7 +253,7 @@ pub(crate) async fn print_kept(
                 Some(Err(err)) => end = Some(Err(receive_failed(kept.endpoint(), &peer, &err))),
                 None => end = Some(Ok(())),
             }
-            let room = count.map_or(true, |count| printed + queued < count);
+            let room = count.is_none_or(|count| printed + queued < count);
             if gather && end.is_none() && room && out.queued_len() < PRINT_GATHER {
                 next = kept.next().now_or_never();
             }
