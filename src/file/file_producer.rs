@@ -158,8 +158,6 @@ impl FileProducer {
             }
             .into());
         }
-        // A unit of the task's tokio budget per call, as a write of a tokio socket takes.
-        tokio::task::coop::consume_budget().await;
         let first = self.appender.next_seq();
         let mut rest = msgs;
         while let Some((msg, tail)) = rest.split_first() {
