@@ -5,7 +5,12 @@ use crate::util::{anyipc_bin, watchdog, watchdog_scale, TempDir};
 /// `anyipc tour` with a runtime directory of its own, its output piped; each transport may
 /// take its default 30 s times the watchdog scale (slow under emulation, not hung).
 fn spawn_tour(runtime: &TempDir) -> tokio::process::Child {
-    spawn_tour_with(runtime, &format!("{}s", 30 * watchdog_scale()))
+    spawn_tour_with(runtime, &default_timeout())
+}
+
+/// The tour's default 30 s per transport, times the watchdog scale.
+fn default_timeout() -> String {
+    format!("{}s", 30 * watchdog_scale())
 }
 
 /// `anyipc tour --timeout TIMEOUT`, as [`spawn_tour`].
@@ -18,6 +23,17 @@ fn spawn_tour_with(runtime: &TempDir, timeout: &str) -> tokio::process::Child {
         .kill_on_drop(true)
         .spawn()
         .expect("start anyipc tour")
+}
+
+/// Runs `anyipc tour --timeout TIMEOUT` to its end (at most 120 s, times the watchdog
+/// scale): its pid, exit status and output.
+async fn run_tour(runtime: &TempDir, timeout: &str) -> (u32, std::process::Output) {
+    let tour = spawn_tour_with(runtime, timeout);
+    let tour_pid = tour.id().expect("tour pid");
+    let output = watchdog(120, tour.wait_with_output())
+        .await
+        .expect("run anyipc tour");
+    (tour_pid, output)
 }
 
 /// `anyipc tour | head -1`: once stdout is closed the tour ends with an error (exit 1, no
@@ -42,11 +58,7 @@ async fn a_closed_stdout_ends_the_tour_with_an_error_and_nothing_left() {
 async fn tour_reports_ok_for_every_transport() {
     // A runtime directory of its own: pipe:// and shm:// names live there.
     let runtime = TempDir::new("tour-runtime");
-    let tour = spawn_tour(&runtime);
-    let tour_pid = tour.id().expect("tour pid");
-    let output = watchdog(120, tour.wait_with_output())
-        .await
-        .expect("run anyipc tour");
+    let (tour_pid, output) = run_tour(&runtime, &default_timeout()).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -162,11 +174,7 @@ async fn tour_reports_ok_for_every_transport() {
 #[tokio::test]
 async fn a_transport_over_the_timeout_fails_its_row() {
     let runtime = TempDir::new("tour-timeout-runtime");
-    let tour = spawn_tour_with(&runtime, "1ms");
-    let tour_pid = tour.id().expect("tour pid");
-    let output = watchdog(120, tour.wait_with_output())
-        .await
-        .expect("run anyipc tour");
+    let (tour_pid, output) = run_tour(&runtime, "1ms").await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
