@@ -1,6 +1,6 @@
 //! Operations on a mechanism tokio does not know (a shared-memory ring, a queue in shared
-//! memory, an in-process channel's fast path) under the task's cooperative budget, as tokio's
-//! own sockets and channels run theirs.
+//! memory, an in-process channel's fast path, a log's hand-over to its writer thread) under
+//! the task's cooperative budget, as tokio's own sockets and channels run theirs.
 
 use std::task::{ready, Context, Poll};
 
