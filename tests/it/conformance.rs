@@ -823,7 +823,9 @@ async fn client_survives_server_kill(backend: &Backend, role: Role) {
 /// them all.
 pub(crate) async fn busy_loops_yield(backend: &Backend) {
     const N: u32 = 160;
-    if backend.lossy {
+    // Nor on Windows' named pipes (the one backend without half-close): under Wine 160
+    // unread writes filled one and the sends waited for a reader that never came.
+    if backend.lossy || !backend.half_close {
         return;
     }
     let Pair {
