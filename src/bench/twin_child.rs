@@ -22,7 +22,7 @@
 use super::peer_process::{not_started, prepare, wait_ready, Kind};
 use super::{PeerProcess, Target};
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use tokio::io::Join;
 use tokio::net::unix::pipe;
@@ -144,16 +144,26 @@ fn joined(receiver: pipe::Receiver, sender: pipe::Sender) -> RawPipes {
 struct Fifos {
     /// The ones made so far, each with the identity of the FIFO made (all that is removed).
     made: Vec<(PathBuf, crate::sys::FileIdentity)>,
+    /// A write end of `PATH.reply`, held until the peer has opened its own. Without it the
+    /// reply FIFO has no writer for a while; the reactor then sees this side's reader hang up,
+    /// and tokio keeps a hang-up for good: the reader stays ready, and every wait for a reply
+    /// is a busy loop of reads (the fifo twin's round trips came from a spinning measuring
+    /// process: 12–28 µs against the 42 µs of a side that sleeps, on the AMD host).
+    reply_writer: Option<OwnedFd>,
 }
 
 impl Fifos {
     /// Makes both FIFOs as `fifo://` binds them (owner-only; a stale one of ours is
     /// reclaimed, a live reader's refused) and opens this side's ends: `PATH` for writing,
     /// `PATH.reply` for reading. Because a writer holds `PATH` before the peer's reader
-    /// opens, the peer never reads an end of file before the run; and this side keeps no
-    /// write end of `PATH.reply`, so the peer closing it is an end of file here.
+    /// opens, the peer never reads an end of file before the run; and this side keeps a
+    /// write end of `PATH.reply` only until the peer is ready (dropped with the `Fifos`), so
+    /// the peer closing it is an end of file here.
     async fn create(path: &Path) -> io::Result<(Fifos, RawPipes)> {
-        let mut fifos = Fifos { made: Vec::new() };
+        let mut fifos = Fifos {
+            made: Vec::new(),
+            reply_writer: None,
+        };
         let lock = crate::sys::lock_parent_dir_async(path).await;
         let to_peer = crate::sys::fifo_bind(path, 0o600, &lock)?;
         fifos.made.push((path.to_path_buf(), to_peer.identity));
@@ -162,6 +172,7 @@ impl Fifos {
         let from_peer = crate::sys::fifo_bind(&reply, 0o600, &lock)?;
         drop(lock);
         fifos.made.push((reply, from_peer.identity));
+        fifos.reply_writer = Some(from_peer.keep_open);
         let sender = pipe::Sender::from_owned_fd(to_peer.keep_open)?;
         let receiver = pipe::Receiver::from_owned_fd(from_peer.reader)?;
         Ok((fifos, joined(receiver, sender)))
@@ -173,5 +184,40 @@ impl Drop for Fifos {
         for (path, identity) in &self.made {
             crate::sys::fifo_unbind(path, *identity);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn the_fifo_twin_waits_for_its_reply_asleep() {
+        let dir = std::env::temp_dir().join(format!("anyipc-twin-fifos-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("run");
+        let (fifos, mut ours) = Fifos::create(&path).await.unwrap();
+        // The child starts a while later: the reactor looks at the reply FIFO meanwhile.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut peers = open_fifos(&path).unwrap();
+        drop(fifos);
+        // Nothing written back: the reply end must not be ready (a reader that saw a
+        // hang-up would be, for good, and waiting on it would spin).
+        let early = tokio::time::timeout(Duration::from_millis(200), ours.reader().readable());
+        assert!(
+            early.await.is_err(),
+            "the reply end is ready with nothing in it"
+        );
+        peers.write_all(b"reply").await.unwrap();
+        let mut got = [0u8; 5];
+        tokio::time::timeout(Duration::from_secs(10), ours.read_exact(&mut got))
+            .await
+            .expect("the reply arrives")
+            .unwrap();
+        assert_eq!(&got, b"reply");
+        // The names are gone with the `Fifos`; the directory is ours alone.
+        std::fs::remove_dir(&dir).unwrap();
     }
 }
