@@ -37,7 +37,15 @@ impl AsyncRead for FifoReader {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().receiver).poll_read(cx, buf)
+        // Not the receiver's own `poll_read`, which waits for the reactor after every read
+        // that does not fill `buf`: with writers keeping the FIFO full, most of them.
+        let receiver = &self.get_mut().receiver;
+        crate::io::eager_read::poll_read_eagerly(
+            cx,
+            buf,
+            |cx| receiver.poll_read_ready(cx),
+            |buf| receiver.try_read_buf(buf),
+        )
     }
 }
 
@@ -52,5 +60,42 @@ impl AsyncWrite for FifoReader {
 
     fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::FutureExt;
+    use std::io::Write;
+    use std::time::Duration;
+    use tokio::io::AsyncReadExt;
+
+    #[tokio::test]
+    async fn bytes_that_came_after_a_short_read_are_read_without_waiting() {
+        let dir = std::env::temp_dir().join(format!("anyipc-fifo-eager-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f");
+        let lock = crate::sys::lock_parent_dir_async(&path).await;
+        let bound = crate::sys::fifo_bind(&path, 0o600, &lock).unwrap();
+        drop(lock);
+        let identity = bound.identity;
+        let mut reader = FifoReader::new(bound).unwrap();
+        let mut writer = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        let mut buf = vec![0u8; 64 * 1024];
+        writer.write_all(b"first").unwrap();
+        let n = tokio::time::timeout(Duration::from_secs(10), reader.read(&mut buf))
+            .await
+            .expect("the first bytes arrive")
+            .unwrap();
+        assert_eq!(&buf[..n], b"first");
+        // In the pipe before the next read starts: that read must take them at once, not
+        // wait for the reactor as though the short read above had emptied the pipe.
+        writer.write_all(b"second").unwrap();
+        let polled = reader.read(&mut buf).now_or_never();
+        assert!(matches!(polled, Some(Ok(6))), "the read waited: {polled:?}");
+        assert_eq!(&buf[..6], b"second");
+        crate::sys::fifo_unbind(&path, identity);
+        std::fs::remove_dir(&dir).unwrap();
     }
 }
