@@ -195,8 +195,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_fifo_twin_waits_for_its_reply_asleep() {
-        let dir = std::env::temp_dir().join(format!("anyipc-twin-fifos-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::test_support::temp_dir("twin-fifos");
         let path = dir.join("run");
         let (fifos, mut ours) = Fifos::create(&path).await.unwrap();
         // The child starts a while later: the reactor looks at the reply FIFO meanwhile.

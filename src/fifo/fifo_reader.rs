@@ -73,8 +73,7 @@ mod tests {
 
     #[tokio::test]
     async fn bytes_that_came_after_a_short_read_are_read_without_waiting() {
-        let dir = std::env::temp_dir().join(format!("anyipc-fifo-eager-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::test_support::temp_dir("fifo-eager");
         let path = dir.join("f");
         let lock = crate::sys::lock_parent_dir_async(&path).await;
         let bound = crate::sys::fifo_bind(&path, 0o600, &lock).unwrap();
