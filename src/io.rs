@@ -4,9 +4,7 @@
 //! [`blocking`] is the only place in the crate that turns a blocking call (file I/O, a
 //! blocking wait) into something a future can await, so no tokio worker thread ever blocks.
 //! [`coop`] runs the operations of mechanisms tokio does not know under its cooperative
-//! budget. `eager_read` (Unix) reads a pipe without giving its readiness up after a short read.
+//! budget.
 
 pub(crate) mod blocking;
 pub(crate) mod coop;
-#[cfg(unix)]
-pub(crate) mod eager_read;

@@ -37,15 +37,25 @@ impl AsyncRead for FifoReader {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        // Not the receiver's own `poll_read`, which waits for the reactor after every read
-        // that does not fill `buf`: with writers keeping the FIFO full, most of them.
+        // Not the receiver's own `poll_read`: that gives the pipe's readiness up whenever a
+        // read fills less than `buf`, taking the pipe as drained, so the next read waits for
+        // the reactor (an `epoll_wait`, a trip through the scheduler) even when more bytes
+        // came meanwhile. A connection reads into 64 KiB, so with writers keeping the FIFO
+        // busy nearly every read is short. `try_read_buf` gives the readiness up only when a
+        // read finds nothing. Measured (5 million 4 KiB messages, AMD host, 2026-12-06):
+        // 0.43 `epoll_wait`s and 0.03 context switches per message before, 0.03 and 0.007
+        // after; throughput 0.83× the raw twin before, 1.02× after (medians of nine
+        // alternated runs), round trips level. tcp, unix and child pipes showed no
+        // difference and keep tokio's `poll_read`.
         let receiver = &self.get_mut().receiver;
-        crate::io::eager_read::poll_read_eagerly(
-            cx,
-            buf,
-            |cx| receiver.poll_read_ready(cx),
-            |buf| receiver.try_read_buf(buf),
-        )
+        loop {
+            std::task::ready!(receiver.poll_read_ready(cx))?;
+            match receiver.try_read_buf(buf) {
+                Ok(_) => return Poll::Ready(Ok(())),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
     }
 }
 
