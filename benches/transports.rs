@@ -545,13 +545,12 @@ impl Drop for RemoveDir {
     }
 }
 
-/// The protocol's counts: W1 50,000 round trips (10,000 up to 64 KiB, 2,000 above) after
-/// 2,000 warm-up;
 /// The workload of one run in the row of `row_size` bytes, sending messages of
 /// `message_size` (less for a transport that carries no larger: `fifo` runs 4,092 B in the
-/// 4 KiB row). W2 sends 5 million messages below 4 KiB and 1 GiB from 4 KiB up, both
-/// counted by the row's size, so every transport of a row runs as many messages for about
-/// as long. `--quick` takes a tenth.
+/// 4 KiB row). The protocol's counts, taken from the row's size so that every transport of
+/// a row runs as many messages: W1 50,000 round trips up to 4 KiB, 10,000 up to 64 KiB,
+/// 2,000 above, after 2,000 warm-up; W2 5 million messages below 4 KiB, 1 GiB from 4 KiB
+/// up. `--quick` takes a tenth.
 fn workload(mode: Mode, row_size: usize, message_size: usize, quick: bool) -> Workload {
     let div = if quick { 10 } else { 1 };
     match mode {
