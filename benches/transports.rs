@@ -479,9 +479,15 @@ async fn tables(options: &Options) -> io::Result<()> {
         let mut table: Vec<(usize, BTreeMap<&'static str, Runs>)> = Vec::new();
         for &size in &sizes {
             let mut rows: BTreeMap<&'static str, Runs> = BTreeMap::new();
-            // Runs interleave the transports, so a noisy moment hits them all alike.
+            // Runs interleave the transports, so a noisy moment hits them all alike, and
+            // every other run goes through them in reverse, so that a drift within a run
+            // (or a neighbour's after-effects) does not favour the same ones every time.
             for run in 0..options.runs {
-                for c in &mut contenders {
+                let mut order: Vec<&mut Contender> = contenders.iter_mut().collect();
+                if run % 2 == 1 {
+                    order.reverse();
+                }
+                for c in order {
                     let row = rows.entry(c.spec.name).or_default();
                     let message_size = match c.spec.message_size(size) {
                         Ok(s) => s,
