@@ -141,6 +141,9 @@ impl Decoder for LengthCodec {
 
     #[inline]
     fn decode(&mut self, src: &mut BytesMut) -> io::Result<Option<Bytes>> {
+        if let Some(frame) = self.decode_whole(src) {
+            return Ok(Some(frame));
+        }
         // The header stays in `src` until the whole frame has arrived: a frame is cut off
         // whole or not at all, so batch cutting (`split_whole_frames`) can always take over.
         if !self.drop_refused(src) {
@@ -180,6 +183,26 @@ impl Decoder for LengthCodec {
 }
 
 impl LengthCodec {
+    /// The frame at the front of `src` when all of it has arrived and none of
+    /// [`decode`](Decoder::decode)'s other cases applies (the rest of a refused frame to
+    /// drop, a partial header or frame, a length over `max_frame`); `None` leaves `src` as
+    /// it was, for `decode`. Its hot path, kept small so that it inlines into a caller's
+    /// receive loop and the frame stays in registers (a `Bytes` returned through memory
+    /// and moved on at once stalls on store forwarding: BENCHMARKS.md, issue 4).
+    #[inline(always)]
+    pub(crate) fn decode_whole(&mut self, src: &mut BytesMut) -> Option<Bytes> {
+        if self.dropping > 0 {
+            return None;
+        }
+        let header = src.get(..HEADER_LEN)?;
+        let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as u64;
+        if len > self.max_frame as u64 || len > (src.len() - HEADER_LEN) as u64 {
+            return None;
+        }
+        src.advance(HEADER_LEN);
+        Some(src.split_to(len as usize).freeze())
+    }
+
     /// Splits every whole frame at the front of `src` off as one buffer, headers included,
     /// and returns it with the number of frames; `None` when no whole frame is there (then
     /// [`decode`](Decoder::decode) reserves room for the rest, or reports a bad header).

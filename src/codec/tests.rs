@@ -347,6 +347,39 @@ proptest! {
         while let Ok(Some(_)) = codec.decode(&mut buf) {}
         prop_assert!(buf.capacity() <= wire.len() + MAX_RESERVE_AHEAD + 64);
     }
+
+    /// The inlined fast path (`decode_whole`, what `Connection` cuts a frame with) takes
+    /// exactly the frame `decode` would, or leaves the buffer and the codec as they were
+    /// (for `decode`'s other cases: a partial frame, a length over the limit, the rest of
+    /// a refused frame to drop), at every step of arbitrary input.
+    #[test]
+    fn length_fast_path_cuts_what_decode_would_or_nothing(
+        wire in proptest::collection::vec(any::<u8>(), 0..600),
+        max in 0usize..300,
+    ) {
+        let mut codec = LengthCodec::new(max);
+        let mut buf = BytesMut::from(&wire[..]);
+        for _ in 0..wire.len() + 1 {
+            let (before_codec, before_buf) = (format!("{codec:?}"), buf.clone());
+            let (mut fast_codec, mut fast_buf) = (codec.clone(), buf.clone());
+            let fast = fast_codec.decode_whole(&mut fast_buf);
+            let slow = codec.decode(&mut buf);
+            match fast {
+                Some(frame) => {
+                    prop_assert_eq!(slow.ok().flatten(), Some(frame));
+                    prop_assert_eq!(&fast_buf, &buf);
+                    prop_assert_eq!(format!("{fast_codec:?}"), format!("{codec:?}"));
+                }
+                None => {
+                    prop_assert_eq!(&fast_buf, &before_buf);
+                    prop_assert_eq!(format!("{fast_codec:?}"), before_codec);
+                    if let Ok(None) = slow {
+                        break;
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// A frame larger than the codec drops stays final: the same error at every decode, and

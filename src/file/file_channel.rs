@@ -31,6 +31,19 @@ fn read_only() -> io::Error {
     )
 }
 
+impl FileChannel {
+    /// A consumer's next record that has been read already, without reading
+    /// ([`Tailer::next_ready`]); `None` for the producer side.
+    #[inline(always)]
+    pub(crate) fn next_ready(&mut self) -> Option<Bytes> {
+        match self {
+            FileChannel::Producer(_) => None,
+            FileChannel::LogConsumer { tailer, .. } => tailer.next_ready(),
+            FileChannel::PlainConsumer(tailer) => tailer.next_ready(),
+        }
+    }
+}
+
 impl RecvMessage for FileChannel {
     #[inline]
     fn poll_recv(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<Option<Bytes>>> {

@@ -287,6 +287,13 @@ impl<S: TailSource> Tailer<S> {
         self.returned
     }
 
+    /// The next record that has been read and checked already, without reading: the first
+    /// step of [`poll_next`](Self::poll_next), its payload only.
+    #[inline(always)]
+    pub(crate) fn next_ready(&mut self) -> Option<Bytes> {
+        self.pop_ready().map(|(_, payload)| payload)
+    }
+
     #[inline]
     fn pop_ready(&mut self) -> Option<(u64, Bytes)> {
         loop {

@@ -30,6 +30,19 @@ macro_rules! dispatch {
     };
 }
 
+impl AnyChannel {
+    /// A message that has arrived and been taken in already (a `file://` consumer's
+    /// records read ahead), without any I/O; `None` when receiving needs the channel
+    /// itself. The fast path of `Connection`'s stream, inlined into the caller's loop.
+    #[inline(always)]
+    pub(crate) fn next_ready(&mut self) -> Option<Bytes> {
+        match self {
+            AnyChannel::File(c) => c.next_ready(),
+            _ => None,
+        }
+    }
+}
+
 impl RecvMessage for AnyChannel {
     #[inline]
     fn poll_recv(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<Option<Bytes>>> {

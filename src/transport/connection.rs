@@ -7,6 +7,7 @@ use crate::Endpoint;
 use bytes::Bytes;
 use futures::{Sink, SinkExt, Stream, StreamExt};
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
@@ -245,7 +246,7 @@ impl Connection {
     /// # Cancel safety
     /// Cancel safe: a message is never lost when the future is dropped before it completes.
     pub async fn recv(&mut self) -> io::Result<Option<Bytes>> {
-        self.next().await.transpose()
+        NextMessage(self).await.transpose()
     }
 
     /// Sends one message and flushes it.
@@ -470,15 +471,48 @@ fn sent_progress(inner: &Inner) -> u64 {
 impl Stream for Connection {
     type Item = io::Result<Bytes>;
 
-    // Inlined into the caller's loop: per-message calls through the layers below are a
-    // measurable share of small-message costs (benches/file_log.rs).
-    #[inline]
+    // A message already taken in (a whole frame in the read buffer, a log record read
+    // ahead) is handed out right here, inlined into the caller's loop, so that it reaches
+    // the caller in registers: returned through the layers below, each message was stored
+    // in 8-byte words and reloaded in 16-byte ones, a store-forwarding stall (BENCHMARKS.md,
+    // issue 4). Everything else goes through those layers.
+    #[inline(always)]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        let polled = dispatch!(&mut this.inner, i => i.poll_next_unpin(cx));
+        let ready = match &mut this.inner {
+            Inner::Stream(framed) => framed.next_buffered(),
+            Inner::Message(framed) => framed.get_mut().next_ready(),
+        };
+        if let Some(msg) = ready {
+            this.recv_deadline.disarm();
+            return Poll::Ready(Some(Ok(msg)));
+        }
+        this.poll_next_layered(cx)
+    }
+}
+
+/// [`Connection::recv`]'s wait: [`Stream::poll_next`] itself, inlined into the caller with
+/// its fast path (a frame already read), where `StreamExt::next` and `poll_fn` stay calls
+/// that return the message through memory.
+struct NextMessage<'a>(&'a mut Connection);
+
+impl Future for NextMessage<'_> {
+    type Output = Option<io::Result<Bytes>>;
+
+    #[inline(always)]
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut *self.0).poll_next(cx)
+    }
+}
+
+impl Connection {
+    /// [`Stream::poll_next`] through the transport's layers.
+    #[inline(never)]
+    fn poll_next_layered(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Bytes>>> {
+        let polled = dispatch!(&mut self.inner, i => i.poll_next_unpin(cx));
         match polled {
-            Poll::Ready(item) => Poll::Ready(this.received(item)),
-            Poll::Pending => this.poll_recv_deadline(cx).map(|e| Some(Err(e))),
+            Poll::Ready(item) => Poll::Ready(self.received(item)),
+            Poll::Pending => self.poll_recv_deadline(cx).map(|e| Some(Err(e))),
         }
     }
 }

@@ -205,6 +205,24 @@ impl<S: AsyncRead + Unpin> Stream for StreamFramed<S> {
     }
 }
 
+impl<S> StreamFramed<S> {
+    /// A whole frame that has been read already, cut off without touching the stream: the
+    /// common case of [`poll_next`](Stream::poll_next), small enough to inline into a
+    /// caller's receive loop. `None` when anything else is due (a read, an error, the end
+    /// of the stream, a partial frame, a codec other than the length prefix); the state is
+    /// then as it was.
+    #[inline(always)]
+    pub(crate) fn next_buffered(&mut self) -> Option<Bytes> {
+        if self.failed || !self.readable {
+            return None;
+        }
+        match &mut self.codec {
+            FrameCodec::Length(codec) => codec.decode_whole(&mut self.read_buf),
+            _ => None,
+        }
+    }
+}
+
 impl<S: AsyncRead + Unpin> StreamFramed<S> {
     /// Every whole message that has arrived, as one batch: with length or line framing, all
     /// the whole frames in the read buffer (usually one read's worth); with raw framing one
