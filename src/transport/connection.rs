@@ -492,8 +492,8 @@ impl Stream for Connection {
 }
 
 /// [`Connection::recv`]'s wait: [`Stream::poll_next`] itself, inlined into the caller with
-/// its fast path (a frame already read), where `StreamExt::next` and `poll_fn` stay calls
-/// that return the message through memory.
+/// its fast path (a message already taken in), where `StreamExt::next` and `poll_fn` stayed
+/// calls that return the message through memory.
 struct NextMessage<'a>(&'a mut Connection);
 
 impl Future for NextMessage<'_> {
