@@ -49,6 +49,21 @@ fn acks_carry_the_count_or_the_error() {
 }
 
 #[test]
+fn payloads_are_written_whole_and_never_read_as_control() {
+    // Written, not left as zeroed pages the timed loop would fault in (and that all alias
+    // the one zero page): every byte between the ends is non-zero filler.
+    for size in [1, 2, 3, 64, 4096, 1 << 20] {
+        for m in payloads(size) {
+            assert!(!is_control(&m));
+            if size > 2 {
+                assert_eq!(m[1], 0, "the second byte keeps payloads apart from control");
+                assert!(m[2..size - 1].iter().all(|&b| b != 0));
+            }
+        }
+    }
+}
+
+#[test]
 fn payloads_pass_their_own_check_and_damage_is_caught() {
     for size in [1, 2, 64, 4096] {
         let msgs = payloads(size);

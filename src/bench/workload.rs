@@ -1,4 +1,4 @@
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use std::fmt;
 use std::io;
 
@@ -11,6 +11,9 @@ const DEFAULT_WARMUP: usize = 2_000;
 /// Payload messages of a throughput run are built once in this many variants (cloning a
 /// [`Bytes`] is a reference count) so the timed loop does no copying of its own.
 const MAX_VARIANTS: usize = 256;
+
+/// The bytes of a payload between its ends (see [`payloads`]).
+const FILLER: u8 = 0x5A;
 
 /// Bytes held by the payload variants of a throughput run, at most (beyond two variants).
 const VARIANT_BUDGET: usize = 64 << 20;
@@ -356,18 +359,25 @@ pub(crate) fn parse_ack(msg: &[u8]) -> io::Result<u64> {
 
 /// Payload variants of `size` bytes: the first byte is the variant number, the last its
 /// complement with 0xA5, so the peer can check each message's ends without knowing its order
-/// (datagram transports may lose some).
+/// (datagram transports may lose some). The second byte is zero (no payload looks like a
+/// control message) and the rest is [`FILLER`], written here so that every page of every
+/// variant is the process's own before a clock starts: zeroed pages left unwritten would
+/// be faulted in by the timed loop's first read, and all read as the one zero page, which
+/// no real message does.
 pub(crate) fn payloads(size: usize) -> Vec<Bytes> {
     let variants = (VARIANT_BUDGET / size.max(1)).clamp(2, MAX_VARIANTS);
     (0..variants)
         .map(|i| {
-            let mut buf = BytesMut::zeroed(size);
+            let mut buf = vec![FILLER; size];
             buf[0] = i as u8;
+            if size > 2 {
+                buf[1] = 0;
+            }
             let last = size - 1;
             if last > 0 {
                 buf[last] = i as u8 ^ 0xA5;
             }
-            buf.freeze()
+            Bytes::from(buf)
         })
         .collect()
 }
