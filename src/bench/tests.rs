@@ -51,8 +51,9 @@ fn acks_carry_the_count_or_the_error() {
 #[test]
 fn payloads_are_written_whole_and_never_read_as_control() {
     // Written, not left as zeroed pages the timed loop would fault in (and that all alias
-    // the one zero page): every byte between the ends is non-zero filler.
-    for size in [1, 2, 3, 64, 4096, 1 << 20] {
+    // the one zero page): every byte between the ends is non-zero filler. The same code
+    // builds every size; larger ones would only slow the emulated test runs down.
+    for size in [1, 2, 3, 64, 4096] {
         for m in payloads(size) {
             assert!(!is_control(&m));
             if size > 2 {
