@@ -104,7 +104,11 @@ mod linux {
             return producer(&role);
         }
         let full = std::env::args().any(|a| a == "--full");
-        println!("{}", anyipc::bench::Machine::detect());
+        let machine = anyipc::bench::Machine::detect();
+        println!("{machine}");
+        if let Some(note) = machine.throttling_note() {
+            println!("note: {note}");
+        }
         println!(
             "file_log bench ({} sizes), {RUNS} runs each: median [min–max]\n",
             if full { "full" } else { "quick" }

@@ -233,6 +233,10 @@ fn run(options: &Options) -> io::Result<()> {
         "- machine: {} CPUs, {}, kernel {}",
         machine.nproc, machine.cpu_model, machine.kernel
     );
+    println!("- scheduling: {}", machine.scheduling);
+    if let Some(note) = machine.throttling_note() {
+        println!("- note: {note}");
+    }
     println!("- date: {}", machine.date);
     println!(
         "- mode: {} ({} runs per row; figures are medians, spreads min–max)",

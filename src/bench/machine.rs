@@ -23,6 +23,17 @@ pub struct Machine {
     pub date: String,
     /// The CPUs this process may run on (a list such as `0-1`); peers it spawns inherit it.
     pub cpus_allowed: String,
+    /// How this process is scheduled (peers it spawns inherit it): `normal`, or a real-time
+    /// policy and priority with the kernel's real-time throttling, such as `SCHED_FIFO 10,
+    /// real-time throttling 950000 of every 1000000 µs`.
+    pub scheduling: String,
+    /// Whether this process runs at a real-time priority that the kernel throttles. Then
+    /// once real-time tasks have used up their share of a throttling period, the CPUs run
+    /// nothing else until the period ends, or sit idle: a run that spans that moment loses
+    /// it (50 ms of every second at Linux's defaults, measured on these hosts as 40 ms
+    /// with both CPUs idle at the same point of every second). See
+    /// [`throttling_note`](Self::throttling_note).
+    pub throttled: bool,
 }
 
 impl Machine {
@@ -45,6 +56,11 @@ impl Machine {
                 .unwrap_or_else(|| "unknown".to_owned())
         };
         let kernel = read("/proc/sys/kernel/osrelease").trim().to_owned();
+        let (scheduling, throttled) = scheduling(
+            &read("/proc/self/stat"),
+            &read("/proc/sys/kernel/sched_rt_runtime_us"),
+            &read("/proc/sys/kernel/sched_rt_period_us"),
+        );
         Machine {
             nproc: std::thread::available_parallelism().map_or(1, |n| n.get()),
             cpu_model: field(&read("/proc/cpuinfo"), "model name"),
@@ -55,7 +71,62 @@ impl Machine {
             },
             date: utc_now(),
             cpus_allowed: field(&read("/proc/self/status"), "Cpus_allowed_list"),
+            scheduling,
+            throttled,
         }
+    }
+
+    /// A warning to print before measuring when [`throttled`](Self::throttled) (what it is
+    /// and what to do instead), else `None`.
+    ///
+    /// ```
+    /// let m = anyipc::bench::Machine::detect();
+    /// assert_eq!(m.throttling_note().is_some(), m.throttled);
+    /// ```
+    pub fn throttling_note(&self) -> Option<String> {
+        self.throttled.then(|| {
+            format!(
+                "{}: once real-time tasks use up that share, the CPUs stop running \
+                 them until the period ends, and a run spanning that moment loses it \
+                 (BENCHMARKS.md). Measure at normal priority (`nice -n -20`) or with \
+                 throttling off (`sysctl kernel.sched_rt_runtime_us=-1`).",
+                self.scheduling
+            )
+        })
+    }
+}
+
+/// How the process whose `/proc/<pid>/stat` is `stat` is scheduled, and whether the kernel
+/// throttles it (`runtime` and `period`: `/proc/sys/kernel/sched_rt_{runtime,period}_us`).
+fn scheduling(stat: &str, runtime: &str, period: &str) -> (String, bool) {
+    // The fields after the command name, which is in parentheses and may hold anything:
+    // field 3 (state) is the first, 40 (rt_priority) and 41 (policy) are 37 and 38 on.
+    let fields: Vec<&str> = match stat.rfind(')') {
+        Some(end) => stat[end + 1..].split_whitespace().collect(),
+        None => return ("unknown".to_owned(), false),
+    };
+    let (Some(priority), Some(policy)) = (fields.get(37), fields.get(38)) else {
+        return ("unknown".to_owned(), false);
+    };
+    let policy = match *policy {
+        "1" => "SCHED_FIFO",
+        "2" => "SCHED_RR",
+        "6" => return ("SCHED_DEADLINE".to_owned(), false),
+        _ => return ("normal".to_owned(), false),
+    };
+    match (runtime.trim().parse::<i64>(), period.trim().parse::<i64>()) {
+        (Ok(-1), _) => (
+            format!("{policy} {priority}, real-time throttling off"),
+            false,
+        ),
+        (Ok(runtime), Ok(period)) => (
+            format!("{policy} {priority}, real-time throttling {runtime} of every {period} µs"),
+            runtime < period,
+        ),
+        _ => (
+            format!("{policy} {priority}, real-time throttling unknown"),
+            false,
+        ),
     }
 }
 
@@ -63,8 +134,8 @@ impl fmt::Display for Machine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} CPUs ({}), kernel {}, {}, CPUs allowed: {}",
-            self.nproc, self.cpu_model, self.kernel, self.date, self.cpus_allowed
+            "{} CPUs ({}), kernel {}, {}, CPUs allowed: {}, scheduling: {}",
+            self.nproc, self.cpu_model, self.kernel, self.date, self.cpus_allowed, self.scheduling
         )
     }
 }
@@ -90,4 +161,43 @@ fn utc_now() -> String {
         rem / 3600,
         rem % 3600 / 60
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scheduling;
+
+    /// A `/proc/<pid>/stat` line with `policy` and `priority`, and a name with spaces and
+    /// parentheses as a command may have.
+    fn stat(priority: u32, policy: u32) -> String {
+        let mut fields = vec!["0".to_owned(); 50];
+        fields[0] = "R".to_owned();
+        fields[37] = priority.to_string();
+        fields[38] = policy.to_string();
+        format!("4242 (a (b) c) {}\n", fields.join(" "))
+    }
+
+    #[test]
+    fn scheduling_reads_policy_priority_and_throttling() {
+        assert_eq!(
+            scheduling(&stat(10, 1), "950000\n", "1000000\n"),
+            (
+                "SCHED_FIFO 10, real-time throttling 950000 of every 1000000 µs".to_owned(),
+                true
+            )
+        );
+        assert_eq!(
+            scheduling(&stat(5, 2), "-1\n", "1000000\n"),
+            ("SCHED_RR 5, real-time throttling off".to_owned(), false)
+        );
+        assert_eq!(
+            scheduling(&stat(0, 0), "950000", "1000000"),
+            ("normal".to_owned(), false)
+        );
+        assert_eq!(scheduling("", "", ""), ("unknown".to_owned(), false));
+        assert_eq!(
+            scheduling("1 (x) R 0", "", ""),
+            ("unknown".to_owned(), false)
+        );
+    }
 }

@@ -410,12 +410,12 @@ impl Session {
         }
         let target = peer.target();
         if !args.json {
+            let machine = Machine::detect();
             let mut header = format!(
-                "anyipc bench {target}: {}\nmachine: {}\n",
-                peer.describe(),
-                Machine::detect()
+                "anyipc bench {target}: {}\nmachine: {machine}\n",
+                peer.describe()
             );
-            for note in notes {
+            for note in notes.iter().chain(machine.throttling_note().iter()) {
                 let _ = writeln!(header, "note: {note}");
             }
             print_stdout(&header)?;
