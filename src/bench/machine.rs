@@ -27,11 +27,11 @@ pub struct Machine {
     /// policy and priority with the kernel's real-time throttling, such as `SCHED_FIFO 10,
     /// real-time throttling 950000 of every 1000000 µs`.
     pub scheduling: String,
-    /// Whether this process runs at a real-time priority that the kernel throttles. Then
-    /// once real-time tasks have used up their share of a throttling period, the CPUs run
-    /// nothing else until the period ends, or sit idle: a run that spans that moment loses
-    /// it (50 ms of every second at Linux's defaults, measured on these hosts as 40 ms
-    /// with both CPUs idle at the same point of every second). See
+    /// Whether this process runs at a real-time priority that the kernel throttles: once
+    /// real-time tasks have used up their share of a throttling period, no real-time task
+    /// runs until the period ends (the CPUs run other tasks or sit idle), and a run that
+    /// spans that moment loses it (50 ms of every second at Linux's defaults; measured on
+    /// 2-vCPU hosts as both CPUs idle for 40 ms at the same point of every second). See
     /// [`throttling_note`](Self::throttling_note).
     pub throttled: bool,
 }
@@ -86,10 +86,10 @@ impl Machine {
     pub fn throttling_note(&self) -> Option<String> {
         self.throttled.then(|| {
             format!(
-                "{}: once real-time tasks use up that share, the CPUs stop running \
-                 them until the period ends, and a run spanning that moment loses it \
-                 (BENCHMARKS.md). Measure at normal priority (`nice -n -20`) or with \
-                 throttling off (`sysctl kernel.sched_rt_runtime_us=-1`).",
+                "{}: once real-time tasks use up that share, none runs until the period \
+                 ends, and a run spanning that moment loses it (BENCHMARKS.md). Raise the \
+                 share (`sysctl kernel.sched_rt_runtime_us=999000`) or measure at normal \
+                 priority (`nice -n -20`).",
                 self.scheduling
             )
         })
