@@ -484,8 +484,7 @@ impl Stream for Connection {
             Inner::Message(framed) => framed.get_mut().next_ready(),
         };
         if let Some(msg) = ready {
-            this.recv_deadline.disarm();
-            return Poll::Ready(Some(Ok(msg)));
+            return Poll::Ready(this.received(Some(Ok(msg))));
         }
         this.poll_next_layered(cx)
     }
