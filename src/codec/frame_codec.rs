@@ -1,6 +1,6 @@
 use super::line_codec::LINE_END;
 use super::{Framing, LengthCodec, LineCodec, RawCodec, LENGTH_HEADER};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use std::io;
 use tokio_util::codec::{Decoder, Encoder};
 
@@ -66,7 +66,7 @@ impl FrameCodec {
     pub(crate) fn write_head(&self, len: usize, head: &mut BytesMut) -> &'static [u8] {
         match self {
             FrameCodec::Length(_) => {
-                head.put_u32(len as u32);
+                head.extend_from_slice(&LengthCodec::header(len));
                 b""
             }
             FrameCodec::Lines(_) => LINE_END,

@@ -229,7 +229,7 @@ impl LengthCodec {
 
     /// `InvalidInput` ([`FrameError::SendTooLarge`]) for an item over `max_frame`.
     pub(crate) fn check_send(&self, item: &[u8]) -> io::Result<()> {
-        if item.len() > self.max_frame {
+        if !self.accepts(item.len()) {
             return Err(FrameError::SendTooLarge {
                 len: item.len(),
                 max: self.max_frame,
@@ -240,6 +240,21 @@ impl LengthCodec {
     }
 }
 
+impl LengthCodec {
+    /// Whether an item of `len` bytes may be sent (it is not over `max_frame`).
+    #[inline]
+    pub(crate) fn accepts(&self, len: usize) -> bool {
+        len <= self.max_frame
+    }
+
+    /// The header of a frame carrying `len` bytes, for an item [`accepts`](Self::accepts)
+    /// took (so `len` fits in it): the length, big-endian.
+    #[inline]
+    pub(crate) fn header(len: usize) -> [u8; HEADER_LEN] {
+        (len as u32).to_be_bytes()
+    }
+}
+
 impl Encoder<Bytes> for LengthCodec {
     type Error = io::Error;
 
@@ -247,7 +262,7 @@ impl Encoder<Bytes> for LengthCodec {
     fn encode(&mut self, item: Bytes, dst: &mut BytesMut) -> io::Result<()> {
         // Checked before anything is reserved: an oversized message allocates nothing.
         self.check_send(&item)?;
-        dst.put_u32(item.len() as u32);
+        dst.put_u32(item.len() as u32); // `header`, written in place
         dst.extend_from_slice(&item);
         Ok(())
     }

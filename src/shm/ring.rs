@@ -276,7 +276,13 @@ unsafe fn copy_in(mem: &RingMemory, index: u32, src: &[u8]) {
 pub(crate) struct Producer {
     mem: RingMemory,
     keys: RingKeys,
+    /// Our tail: everything before it is written; published up to `published`.
     tail: u32,
+    /// The tail the consumer has been told of (bytes from it to `tail` are staged).
+    published: u32,
+    /// Bytes known free after `tail`, from the last look at the consumer's head: staging
+    /// within them needs no look at the head (a cache line the consumer writes).
+    room: u32,
     closed: bool,
 }
 
@@ -299,6 +305,8 @@ impl Producer {
             mem,
             keys,
             tail: 0,
+            published: 0,
+            room: 0,
             closed: false,
         }
     }
@@ -376,11 +384,87 @@ impl Producer {
             }
         }
         self.tail = at;
+        self.room = (free - n) as u32;
         self.publish();
         Ok(WriteOutcome::Wrote(n))
     }
 
-    fn publish(&self) {
+    /// Copies `head` then `body` in after everything written so far without publishing
+    /// them, if both fit; `Ok(false)` (nothing copied) if they do not, or the ring is
+    /// closed. [`publish_staged`](Producer::publish_staged) (or the next write or close)
+    /// hands them to the consumer.
+    ///
+    /// Looks at the consumer's head (a cache line the consumer writes) only when the room
+    /// it saw last is used up, so staging a run of small frames touches no shared line but
+    /// the data's.
+    #[inline]
+    pub(crate) fn stage<const N: usize>(
+        &mut self,
+        head: [u8; N],
+        body: &[u8],
+    ) -> Result<bool, Corrupt> {
+        let total = N.saturating_add(body.len());
+        if self.closed {
+            return Ok(false);
+        }
+        if (self.room as usize) < total && !self.look_for_room(total)? {
+            return Ok(false);
+        }
+        let offset = (self.tail & (self.mem.capacity - 1)) as usize;
+        if offset + total <= self.mem.capacity as usize {
+            // SAFETY: `offset + total <= capacity`, so both ranges are inside the data area,
+            // and the `total <= room` bytes from `tail` on are free: the consumer's head was
+            // past them.
+            unsafe {
+                let at = self.mem.data.add(offset);
+                std::ptr::write_unaligned(at.cast::<[u8; N]>(), head);
+                std::ptr::copy_nonoverlapping(body.as_ptr(), at.add(N), body.len());
+            }
+        } else {
+            // SAFETY: as above, with `copy_in` wrapping at the end of the data area.
+            unsafe {
+                copy_in(&self.mem, self.tail, &head);
+                copy_in(&self.mem, self.tail.wrapping_add(N as u32), body);
+            }
+        }
+        self.tail = self.tail.wrapping_add(total as u32);
+        self.room -= total as u32;
+        Ok(true)
+    }
+
+    /// Looks at the consumer's head for `wanted` free bytes after `tail`: `Ok(false)` if
+    /// there are fewer, or the ring is closed.
+    #[cold]
+    fn look_for_room(&mut self, wanted: usize) -> Result<bool, Corrupt> {
+        let (used, consumer_closed) = self.used(false)?;
+        if consumer_closed {
+            return Ok(false);
+        }
+        self.room = self.mem.capacity - used;
+        #[cfg(anyipc_loom)]
+        if mutation::is(mutation::STAGE_IGNORING_THE_HEAD) {
+            self.room = self.mem.capacity;
+        }
+        Ok(self.room as usize >= wanted)
+    }
+
+    /// Whether bytes are staged and not yet published.
+    pub(crate) fn has_staged(&self) -> bool {
+        self.tail != self.published
+    }
+
+    /// Hands the consumer everything [`stage`](Producer::stage) copied in; `Ok(false)` if
+    /// the consumer has closed (they will never be read).
+    pub(crate) fn publish_staged(&mut self) -> Result<bool, Corrupt> {
+        let (used, consumer_closed) = self.used(false)?;
+        self.room = self.mem.capacity - used;
+        self.publish();
+        Ok(!consumer_closed)
+    }
+
+    /// Hands the consumer everything written so far.
+    fn publish(&mut self) {
+        self.published = self.tail;
         let word = self.keys.tail.word(self.tail, self.closed);
         let tail = &self.control().producer.0[TAIL];
         #[cfg(anyipc_loom)]
@@ -558,6 +642,12 @@ pub(crate) mod mutation {
     pub(crate) const NO_RECHECK_AFTER_PARK: u8 = 2;
     /// The producer publishes its tail with a plain release store, not a read-modify-write.
     pub(crate) const PLAIN_STORE_PUBLISH: u8 = 3;
+    /// The producer stages frames as if the consumer had read everything (it takes the
+    /// whole capacity for room, whatever the consumer's head says).
+    pub(crate) const STAGE_IGNORING_THE_HEAD: u8 = 4;
+    /// The writer waits for room while frames it staged, unpublished, fill the ring (the
+    /// model's writer, standing for `ShmStream::poll_write_ring`).
+    pub(crate) const WAIT_WITH_FRAMES_STAGED: u8 = 5;
 
     static ACTIVE: AtomicU8 = AtomicU8::new(0);
 

@@ -595,11 +595,47 @@ impl ShmStream {
                     return Poll::Ready(Ok(n));
                 }
                 WriteOutcome::Closed => return Poll::Ready(Err(broken_pipe())),
+                // Frames staged before this write may be what fills the ring: hand them
+                // over before waiting for room, or the peer waits for them while we wait
+                // for it.
+                WriteOutcome::Full if self.tx.has_staged() => {
+                    self.publish_staged()?;
+                    continue;
+                }
                 WriteOutcome::Full => {}
             }
             std::task::ready!(self.wait(cx, Half::Write, &mut spin))?;
             self.unpark(Half::Write);
         }
+    }
+}
+
+impl ShmStream {
+    /// Copies a frame's `head` and `body` into the ring after everything written so far,
+    /// without publishing it yet, if it fits: one copy of a small message where a write
+    /// buffer costs two (into the buffer, then into the ring). `poll_flush` publishes what
+    /// was staged (so does the next write).
+    ///
+    /// `false`, with nothing copied, when the frame does not fit in the room the ring has,
+    /// the peer is gone, or the ring's memory looks corrupt: the caller writes the frame
+    /// the usual way, which waits for room or reports the error.
+    #[inline]
+    pub(crate) fn stage<const N: usize>(&mut self, head: [u8; N], body: &[u8]) -> bool {
+        !self.peer_gone && matches!(self.tx.stage(head, body), Ok(true))
+    }
+
+    /// Publishes what [`stage`](Self::stage) copied in, and wakes the peer if it sleeps:
+    /// `BrokenPipe` if the peer has closed its reading end or gone (what a write reports),
+    /// `InvalidData` for a corrupt read index.
+    fn publish_staged(&mut self) -> io::Result<()> {
+        let open = self.tx.publish_staged().map_err(corrupt)?;
+        if self.tx.take_reader_parked() {
+            self.ring_peer();
+        }
+        if !open || self.peer_gone_now() {
+            return Err(broken_pipe());
+        }
+        Ok(())
     }
 }
 
@@ -626,9 +662,15 @@ impl AsyncWrite for ShmStream {
         true
     }
 
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        // Every write is published at once: nothing is buffered here.
-        Poll::Ready(Ok(()))
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // Every write is published at once; frames staged in the ring are published here,
+        // as one operation of the task's budget (a write's), so that a loop of sends that
+        // always find room still lets other tasks run.
+        let this = self.get_mut();
+        if !this.tx.has_staged() {
+            return Poll::Ready(Ok(()));
+        }
+        budgeted(cx, |_| Poll::Ready(this.publish_staged()))
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {

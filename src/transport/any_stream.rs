@@ -21,6 +21,24 @@ pub(crate) enum AnyStream {
     Child(crate::child::ChildPipe),
 }
 
+impl AnyStream {
+    /// Copies a frame (`head`, then `body`) straight into the stream's own memory, where
+    /// the backend has such memory and room for it: only shared memory's ring
+    /// ([`ShmStream`](crate::shm::ShmStream)). The next flush (or write) publishes it.
+    /// `false`, with nothing done, elsewhere.
+    #[inline]
+    pub(crate) fn stage<const N: usize>(&mut self, head: [u8; N], body: &[u8]) -> bool {
+        match self {
+            #[cfg(target_os = "linux")]
+            AnyStream::Shm(shm) => shm.stage(head, body),
+            _ => {
+                let _ = (head, body);
+                false
+            }
+        }
+    }
+}
+
 /// Calls `$body` with `$s` bound to the backend inside `$stream` (a `Pin<&mut AnyStream>`).
 macro_rules! dispatch {
     ($stream:expr, $s:ident => $body:expr) => {

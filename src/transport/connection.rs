@@ -529,7 +529,14 @@ impl Sink<Bytes> for Connection {
 
     #[inline]
     fn start_send(self: Pin<&mut Self>, item: Bytes) -> io::Result<()> {
-        dispatch!(&mut self.get_mut().inner, i => i.start_send_unpin(item))
+        let this = self.get_mut();
+        // A small message over shared memory goes straight into the ring: one copy, not two.
+        if let Inner::Stream(framed) = &mut this.inner {
+            if framed.stage(&item) {
+                return Ok(());
+            }
+        }
+        dispatch!(&mut this.inner, i => i.start_send_unpin(item))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

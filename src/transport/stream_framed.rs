@@ -8,11 +8,18 @@
 //! so a 1 MiB message costs one copy (into the kernel, or into the shared-memory ring) instead
 //! of two. Small messages are gathered into the buffer as before, up to the backpressure
 //! boundary, so a burst of them goes out in few writes.
+//!
+//! A connection's stream can take small frames in place: over shared memory
+//! ([`StreamFramed::stage`], used by `Connection::start_send`) a length-framed message under
+//! [`DIRECT_MIN`] bytes is copied straight into the ring, unpublished, and the flush (or
+//! `poll_ready` at the boundary, or the next write) publishes what was staged: one copy of it
+//! instead of two.
 
+use super::any_stream::AnyStream;
 use super::deadline::Deadline;
 use super::write_queue::WriteQueue;
 use super::MessageBatch;
-use crate::codec::FrameCodec;
+use crate::codec::{FrameCodec, LengthCodec};
 use bytes::{Buf, Bytes, BytesMut};
 use futures::{Sink, Stream};
 use std::io;
@@ -90,6 +97,10 @@ pub struct StreamFramed<S> {
     boundary: usize,
     /// Bytes written to the stream so far.
     written: u64,
+    /// Bytes of frames [`stage`](StreamFramed::stage)d in the stream since it was last
+    /// flushed or written: `poll_ready` flushes them once they reach `boundary`, as it
+    /// writes out the queue.
+    staged: usize,
 }
 
 impl<S> StreamFramed<S> {
@@ -119,6 +130,7 @@ impl<S> StreamFramed<S> {
             write: WriteQueue::with_capacity(capacity),
             boundary: capacity,
             written: 0,
+            staged: 0,
         }
     }
 
@@ -370,6 +382,8 @@ impl<S: AsyncWrite + Unpin> StreamFramed<S> {
                 return Poll::Ready(Err(write_zero()));
             }
             self.written += written as u64;
+            // A write publishes what was staged before it.
+            self.staged = 0;
         }
         Poll::Ready(Ok(()))
     }
@@ -389,6 +403,10 @@ impl<S: AsyncWrite + Unpin> Sink<Bytes> for StreamFramed<S> {
     #[inline]
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if this.staged >= this.boundary {
+            ready!(Pin::new(&mut this.stream).poll_flush(cx))?;
+            this.staged = 0;
+        }
         if this.write.len() >= this.boundary {
             ready!(this.poll_write_queue(cx))?;
         }
@@ -410,7 +428,9 @@ impl<S: AsyncWrite + Unpin> Sink<Bytes> for StreamFramed<S> {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         ready!(this.poll_write_queue(cx))?;
-        Pin::new(&mut this.stream).poll_flush(cx)
+        ready!(Pin::new(&mut this.stream).poll_flush(cx))?;
+        this.staged = 0;
+        Poll::Ready(Ok(()))
     }
 
     fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -457,5 +477,32 @@ impl<S> Drop for DirectBody<'_, S> {
         let tail = self.framed.write.tail_mut();
         tail.extend_from_slice(self.rest);
         tail.extend_from_slice(self.after);
+    }
+}
+
+impl StreamFramed<AnyStream> {
+    /// [`start_send`](Sink::start_send)'s shortcut for a stream that can take a frame in
+    /// place (shared memory's ring, [`AnyStream::stage`]): a length-framed message under
+    /// [`DIRECT_MIN`] bytes, with nothing queued before it, is copied straight into the
+    /// stream instead of into the write buffer and from there into the stream. `false`, with
+    /// nothing done, when the shortcut does not apply (another stream or framing, a large
+    /// message, bytes queued, a ring without room, an error to report): the message then
+    /// goes the usual way, which orders it after the staged ones.
+    #[inline]
+    pub(crate) fn stage(&mut self, item: &[u8]) -> bool {
+        let FrameCodec::Length(codec) = &self.codec else {
+            return false;
+        };
+        if !self.write.is_empty() || item.len() >= DIRECT_MIN || !codec.accepts(item.len()) {
+            return false;
+        }
+        let head = LengthCodec::header(item.len());
+        if !self.stream.stage(head, item) {
+            return false;
+        }
+        let frame = head.len() + item.len();
+        self.staged += frame;
+        self.written += frame as u64;
+        true
     }
 }

@@ -34,6 +34,11 @@ impl WriteQueue {
         self.chunked + self.tail.len()
     }
 
+    /// Whether nothing waits.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The gathering buffer, to append bytes after everything queued so far.
     pub(crate) fn tail_mut(&mut self) -> &mut BytesMut {
         &mut self.tail

@@ -122,6 +122,7 @@ fn shm_helper_entry() {
                 "echo_server" => echo_server(&arg).await,
                 "echo_client" => echo_client(&arg).await,
                 "pattern_client" => pattern_client(&arg).await,
+                "mixed_sender" => mixed_sender(&arg).await,
                 "chaos" => chaos(&arg).await,
                 "region_owner" => region_owner(&arg).await,
                 "sigbus_outside_a_region" => sigbus_outside_a_region(&arg),
@@ -173,6 +174,53 @@ async fn pattern_client(url: &str) {
             return;
         }
     }
+}
+
+/// Message `seq` of [`mixed_sender`]'s stream: mostly small (copied straight into the
+/// ring), now and then one of 32 KiB or more (written from its own memory) or one about the
+/// size of the test's 8 KiB ring.
+fn mixed(seq: u64) -> Bytes {
+    let len = match seq % 97 {
+        0 => 32 * 1024 + (seq % 3000) as usize,
+        1 => 8192 - 4 - (seq % 2) as usize,
+        _ => 8 + (seq.wrapping_mul(2_654_435_761) % 300) as usize,
+    };
+    let mut msg = seq.to_be_bytes().to_vec();
+    msg.extend((8..len).map(|i| (seq as usize).wrapping_mul(31).wrapping_add(i) as u8));
+    Bytes::from(msg)
+}
+
+const MIXED_COUNT: u64 = 20_000;
+
+/// Sends `MIXED_COUNT` messages of [`mixed`] with every way of sending mixed: runs of
+/// `feed` without a flush (longer than the ring and the 64 KiB write batch), single
+/// `send`s, and `send_many` batches; then closes.
+async fn mixed_sender(url: &str) {
+    let mut conn = anyipc::connect(url).await.expect("helper connect");
+    eprintln!("{READY}");
+    let mut seq = 0;
+    while seq < MIXED_COUNT {
+        let run = (1 + seq % 700).min(MIXED_COUNT - seq);
+        match seq % 3 {
+            0 => {
+                for s in seq..seq + run {
+                    conn.feed(mixed(s)).await.expect("helper feed");
+                }
+                conn.flush().await.expect("helper flush");
+            }
+            1 => {
+                for s in seq..seq + run {
+                    conn.send(mixed(s)).await.expect("helper send");
+                }
+            }
+            _ => {
+                let batch: Vec<Bytes> = (seq..seq + run).map(mixed).collect();
+                conn.send_many(&batch).await.expect("helper send_many");
+            }
+        }
+        seq += run;
+    }
+    conn.close().await.expect("helper close");
 }
 
 /// Writes random values over the header and control words of every shm segment of process
@@ -638,6 +686,66 @@ async fn chaos_over_the_control_words() {
                 .any(|(_, kind)| *kind == io::ErrorKind::InvalidData),
             "chaos never caught on this side: {outcomes:?}"
         );
+    })
+    .await;
+}
+
+/// Small messages go straight into the ring, large ones from their own memory, and a full
+/// ring sends the rest through the write buffer: however a peer process mixes them (runs of
+/// `feed`, single sends, batches, over a ring smaller than some messages), every message
+/// arrives once, whole and in order, and the end of the stream follows the last. The
+/// receiver pauses now and then, so the ring fills and the sender waits.
+#[tokio::test]
+async fn mixed_sends_from_another_process_arrive_whole_and_in_order() {
+    watchdog(120, async {
+        let url = format!("{}?capacity=8192", url(&unique_name("shm-mixed")));
+        let mut listener = anyipc::bind(&url).await.unwrap();
+        let _sender = spawn_helper("mixed_sender", &url).await;
+        let mut conn = listener.accept().await.unwrap();
+        let mut rng = Rng::seeded();
+        for seq in 0..MIXED_COUNT {
+            let msg = conn.next().await.expect("stream ended early").unwrap();
+            let first = msg
+                .get(..8)
+                .map(|seq| u64::from_be_bytes(seq.try_into().unwrap()));
+            assert!(
+                msg == mixed(seq),
+                "message {seq}: {} bytes, numbered {first:?}",
+                msg.len()
+            );
+            if rng.below(500) == 0 {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        }
+        assert!(conn.next().await.is_none(), "more than was sent");
+    })
+    .await;
+}
+
+/// A ring filled exactly by staged messages (64 frames of 64 bytes in a 4 KiB ring), then
+/// one more that must wait for room: the sender hands over what it staged before it waits,
+/// or each side would wait for the other for ever.
+#[tokio::test]
+async fn a_ring_full_of_staged_messages_is_handed_over_before_the_sender_waits() {
+    watchdog(30, async {
+        let url = format!("{}?capacity=4096", url(&unique_name("shm-staged-full")));
+        let mut listener = anyipc::bind(&url).await.unwrap();
+        let mut client = anyipc::connect(&url).await.unwrap();
+        let mut server = listener.accept().await.unwrap();
+        let reader = tokio::spawn(async move {
+            for i in 0..65u8 {
+                let msg = server.next().await.expect("stream ended early").unwrap();
+                assert_eq!(msg, vec![i; 60], "message {i}");
+            }
+        });
+        for i in 0..65u8 {
+            client.feed(Bytes::from(vec![i; 60])).await.unwrap();
+        }
+        tokio::time::timeout(Duration::from_secs(5), client.flush())
+            .await
+            .expect("the flush waited for room that only its own staged messages held")
+            .unwrap();
+        reader.await.unwrap();
     })
     .await;
 }

@@ -39,8 +39,60 @@ impl Bell {
 const CAPACITY: u32 = 4;
 const MESSAGE: &[u8] = &[1, 2, 3, 4, 5, 6];
 
-fn model() {
-    loom::model(|| {
+/// Hands the consumer what was staged, waking it if it sleeps.
+fn publish(producer: &mut Producer, reader_bell: &Bell) {
+    assert!(producer.publish_staged().unwrap(), "closed");
+    if producer.take_reader_parked() {
+        reader_bell.ring();
+    }
+}
+
+/// Writes `bytes` whole, parking while the ring is full, as `ShmStream` does: staged bytes
+/// that fill the ring are published before it parks.
+fn write_all(producer: &mut Producer, bytes: &[u8], reader_bell: &Bell, writer_bell: &Bell) {
+    let mut sent = 0;
+    while sent < bytes.len() {
+        match producer.write(&bytes[sent..]).unwrap() {
+            WriteOutcome::Wrote(n) => {
+                sent += n;
+                if producer.take_reader_parked() {
+                    reader_bell.ring();
+                }
+            }
+            WriteOutcome::Full
+                if producer.has_staged() && !mutation::is(mutation::WAIT_WITH_FRAMES_STAGED) =>
+            {
+                publish(producer, reader_bell)
+            }
+            WriteOutcome::Full => {
+                if producer.park().unwrap() {
+                    writer_bell.wait();
+                }
+                producer.unpark();
+            }
+            WriteOutcome::Closed => panic!("closed"),
+        }
+    }
+}
+
+/// Sends `MESSAGE` as 2-byte frames (a 1-byte head and a 1-byte body) staged in the ring, as
+/// a `shm://` connection does: a frame that finds no room is written the usual way (which
+/// publishes the staged ones with it, or before it waits for room); the last staged ones
+/// are published at the end (a flush).
+fn stage_all(producer: &mut Producer, reader_bell: &Bell, writer_bell: &Bell) {
+    for frame in MESSAGE.chunks(2) {
+        if !producer.stage([frame[0]], &frame[1..]).unwrap() {
+            write_all(producer, frame, reader_bell, writer_bell);
+        }
+    }
+    publish(producer, reader_bell);
+}
+
+/// One producer and one consumer move `MESSAGE` through the ring, written (`staged` false)
+/// or staged in frames; the consumer must get the bytes in order, and neither may sleep
+/// through the other's progress.
+fn model(staged: bool) {
+    loom::model(move || {
         let keys = RingKeys::derive(7, 0);
         let memory = Arc::new(TestMemory::new(&keys, CAPACITY));
         let mem = memory.ring();
@@ -59,23 +111,10 @@ fn model() {
             );
             thread::spawn(move || {
                 let _keep = memory;
-                let mut sent = 0;
-                while sent < MESSAGE.len() {
-                    match producer.write(&MESSAGE[sent..]).unwrap() {
-                        WriteOutcome::Wrote(n) => {
-                            sent += n;
-                            if producer.take_reader_parked() {
-                                reader_bell.ring();
-                            }
-                        }
-                        WriteOutcome::Full => {
-                            if producer.park().unwrap() {
-                                writer_bell.wait();
-                            }
-                            producer.unpark();
-                        }
-                        WriteOutcome::Closed => panic!("closed"),
-                    }
+                if staged {
+                    stage_all(&mut producer, &reader_bell, &writer_bell);
+                } else {
+                    write_all(&mut producer, MESSAGE, &reader_bell, &writer_bell);
                 }
                 producer.close();
                 if producer.take_reader_parked() {
@@ -115,7 +154,13 @@ fn model() {
 #[test]
 fn ring_delivers_in_order_and_never_loses_a_wakeup() {
     mutation::set(0);
-    model();
+    model(false);
+}
+
+#[test]
+fn staged_frames_arrive_in_order_and_never_lose_a_wakeup() {
+    mutation::set(0);
+    model(true);
 }
 
 const MUTATION_VAR: &str = "ANYIPC_LOOM_MUTATION";
@@ -141,8 +186,13 @@ fn model_fails_with(m: u8) -> bool {
 #[test]
 fn mutant_entry() {
     if let Ok(m) = std::env::var(MUTATION_VAR) {
-        mutation::set(m.parse().unwrap());
-        model();
+        let m = m.parse().unwrap();
+        mutation::set(m);
+        let staged = [
+            mutation::STAGE_IGNORING_THE_HEAD,
+            mutation::WAIT_WITH_FRAMES_STAGED,
+        ];
+        model(staged.contains(&m));
     }
 }
 
@@ -159,4 +209,14 @@ fn model_catches_sleeping_without_a_recheck() {
 #[test]
 fn model_catches_publishing_with_a_plain_store() {
     assert!(model_fails_with(mutation::PLAIN_STORE_PUBLISH));
+}
+
+#[test]
+fn model_catches_staging_over_unread_bytes() {
+    assert!(model_fails_with(mutation::STAGE_IGNORING_THE_HEAD));
+}
+
+#[test]
+fn model_catches_waiting_for_room_with_frames_staged() {
+    assert!(model_fails_with(mutation::WAIT_WITH_FRAMES_STAGED));
 }

@@ -176,6 +176,95 @@ fn a_validly_tagged_index_out_of_range_is_corrupt() {
     );
 }
 
+#[test]
+fn staged_frames_reach_the_consumer_when_published_in_order() {
+    let mut r = heap_ring(16);
+    assert_eq!(r.producer.stage([0, 3], b"abc"), Ok(true));
+    assert_eq!(r.producer.stage([0, 1], b"d"), Ok(true));
+    assert!(r.producer.has_staged());
+    // Not published yet: the consumer sees nothing.
+    assert_eq!(read_vec(&mut r.consumer, 64).unwrap(), ReadOutcome::Empty);
+    assert_eq!(r.producer.publish_staged(), Ok(true));
+    assert!(!r.producer.has_staged());
+    assert_eq!(read_bytes(&mut r.consumer, 64), b"\0\x03abc\0\x01d");
+}
+
+#[test]
+fn a_write_publishes_the_staged_frames_before_its_bytes() {
+    let mut r = heap_ring(16);
+    assert_eq!(r.producer.stage([7], b"ab"), Ok(true));
+    assert_eq!(r.producer.write(b"xy").unwrap(), WriteOutcome::Wrote(2));
+    assert!(!r.producer.has_staged());
+    assert_eq!(read_bytes(&mut r.consumer, 64), b"\x07abxy");
+}
+
+#[test]
+fn a_frame_without_room_is_refused_whole_until_the_consumer_reads() {
+    let mut r = heap_ring(8);
+    assert_eq!(r.producer.stage([1], b"2345"), Ok(true));
+    // 5 of 8 bytes staged: a 4-byte frame does not fit, and nothing of it is copied.
+    assert_eq!(r.producer.stage([6], b"789"), Ok(false));
+    assert_eq!(r.producer.stage([6], b"78"), Ok(true));
+    assert_eq!(r.producer.publish_staged(), Ok(true));
+    assert_eq!(read_bytes(&mut r.consumer, 3), b"\x0123");
+    // The consumer freed 3 bytes: the producer finds them when its known room runs out.
+    assert_eq!(r.producer.stage([9], b"ab"), Ok(true));
+    assert_eq!(r.producer.stage([0], b""), Ok(false));
+    assert_eq!(r.producer.publish_staged(), Ok(true));
+    assert_eq!(read_bytes(&mut r.consumer, 64), b"45\x0678\x09ab");
+}
+
+#[test]
+fn staged_frames_wrap_around_the_end_head_and_body_alike() {
+    let mut r = heap_ring(16);
+    let mut at = 0usize; // bytes through the ring so far
+    for start in 0..16u8 {
+        // Move both indices on to offset `start` (a full turn more, so the write wraps).
+        let filler = vec![0xEE; (usize::from(start) + 16 - at % 16) % 16 + 16];
+        for chunk in filler.chunks(16) {
+            r.producer.write(chunk).unwrap();
+            read_bytes(&mut r.consumer, 64);
+        }
+        at += filler.len();
+        let body: Vec<u8> = (0..9)
+            .map(|i| start.wrapping_mul(31).wrapping_add(i))
+            .collect();
+        assert_eq!(r.producer.stage([start, 0xA5, 0x5A], &body), Ok(true));
+        assert_eq!(r.producer.publish_staged(), Ok(true));
+        let mut want = vec![start, 0xA5, 0x5A];
+        want.extend(&body);
+        assert_eq!(
+            read_bytes(&mut r.consumer, 64),
+            want,
+            "frame at offset {start}"
+        );
+        at += want.len();
+    }
+}
+
+#[test]
+fn staging_stops_at_a_close_and_publishing_sees_the_consumer_gone() {
+    let mut r = heap_ring(16);
+    assert_eq!(r.producer.stage([1], b"a"), Ok(true));
+    r.consumer.close();
+    // The room seen before lets this one in; publishing says no one will read it.
+    assert_eq!(r.producer.stage([2], b"b"), Ok(true));
+    assert_eq!(r.producer.publish_staged(), Ok(false));
+    // Once the known room is used up the producer looks, and sees the close.
+    assert_eq!(r.producer.stage([3], &[0; 15]), Ok(false));
+    r.producer.close();
+    assert_eq!(r.producer.stage([4], b""), Ok(false));
+}
+
+#[test]
+fn staging_checks_the_consumers_index_when_it_looks() {
+    let mut r = heap_ring(8);
+    r.control().consumer.0[HEAD].store(u64::MAX, Ordering::Relaxed);
+    // A fresh producer knows of no room, so it looks at the garbage index.
+    assert!(r.producer.stage([1], b"x").is_err());
+    assert!(!r.producer.has_staged());
+}
+
 proptest! {
     /// Any interleaving of writes and reads of any sizes delivers the bytes in order, whole.
     #[test]
@@ -193,6 +282,49 @@ proptest! {
                 received.extend(read_bytes(&mut r.consumer, len));
             }
         }
+        received.extend(read_bytes(&mut r.consumer, 64));
+        prop_assert_eq!(received.len() as u64, sent);
+        for (i, b) in received.iter().enumerate() {
+            prop_assert_eq!(*b, (i as u64 % 251) as u8);
+        }
+    }
+
+    /// Staged frames, publishes, writes and reads in any order and of any sizes deliver
+    /// the bytes in order, whole, once published; nothing staged is read before.
+    #[test]
+    fn staging_mixed_with_writes_survives_any_chunking(
+        ops in proptest::collection::vec((0u8..4, 0usize..20), 1..300),
+    ) {
+        let mut r = heap_ring(32);
+        let mut sent: u64 = 0;
+        let mut published: u64 = 0;
+        let mut received = Vec::new();
+        let next = |at: u64, len: usize| -> Vec<u8> {
+            (0..len as u64).map(|i| ((at + i) % 251) as u8).collect()
+        };
+        for (op, len) in ops {
+            match op {
+                0 => {
+                    let frame = next(sent, len + 1);
+                    if r.producer.stage([frame[0]], &frame[1..]).unwrap() {
+                        sent += frame.len() as u64;
+                    }
+                }
+                1 => {
+                    prop_assert!(r.producer.publish_staged().unwrap());
+                    published = sent;
+                }
+                2 => {
+                    if let WriteOutcome::Wrote(n) = r.producer.write(&next(sent, len)).unwrap() {
+                        sent += n as u64;
+                        published = sent;
+                    }
+                }
+                _ => received.extend(read_bytes(&mut r.consumer, len)),
+            }
+            prop_assert!(received.len() as u64 <= published, "read bytes not yet published");
+        }
+        prop_assert!(r.producer.publish_staged().unwrap());
         received.extend(read_bytes(&mut r.consumer, 64));
         prop_assert_eq!(received.len() as u64, sent);
         for (i, b) in received.iter().enumerate() {
