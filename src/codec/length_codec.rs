@@ -1,5 +1,5 @@
 use super::{FrameError, MAX_RESERVE_AHEAD};
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use std::io;
 use tokio_util::codec::{Decoder, Encoder};
 
@@ -262,7 +262,7 @@ impl Encoder<Bytes> for LengthCodec {
     fn encode(&mut self, item: Bytes, dst: &mut BytesMut) -> io::Result<()> {
         // Checked before anything is reserved: an oversized message allocates nothing.
         self.check_send(&item)?;
-        dst.put_u32(item.len() as u32); // `header`, written in place
+        dst.extend_from_slice(&Self::header(item.len()));
         dst.extend_from_slice(&item);
         Ok(())
     }

@@ -362,11 +362,19 @@ impl<S: AsyncWrite + Unpin> StreamFramed<S> {
     /// Writes a slice to the stream, with no `Pending` in between, or `WriteZero`.
     fn poll_write_slice(&mut self, cx: &mut Context<'_>, bytes: &[u8]) -> Poll<io::Result<usize>> {
         let written = ready!(Pin::new(&mut self.stream).poll_write(cx, bytes))?;
-        if written == 0 {
-            return Poll::Ready(Err(write_zero()));
-        }
-        self.written += written as u64;
+        self.wrote(written)?;
         Poll::Ready(Ok(written))
+    }
+
+    /// Counts `n` bytes the stream took (`WriteZero` for none: it will take no more). A
+    /// write also publishes what was staged before it.
+    fn wrote(&mut self, n: usize) -> io::Result<()> {
+        if n == 0 {
+            return Err(write_zero());
+        }
+        self.written += n as u64;
+        self.staged = 0;
+        Ok(())
     }
 
     /// Writes until the queue is empty (or the stream is not ready).
@@ -378,12 +386,7 @@ impl<S: AsyncWrite + Unpin> StreamFramed<S> {
                 cx,
                 &mut self.write
             ))?;
-            if written == 0 {
-                return Poll::Ready(Err(write_zero()));
-            }
-            self.written += written as u64;
-            // A write publishes what was staged before it.
-            self.staged = 0;
+            self.wrote(written)?;
         }
         Poll::Ready(Ok(()))
     }
