@@ -55,6 +55,8 @@
 
 mod handshake;
 mod region;
+mod region_files;
+mod region_info;
 mod ring;
 mod segment;
 mod shm_listener;
@@ -64,7 +66,8 @@ mod wakers;
 #[cfg(test)]
 mod tests;
 
-pub use region::{Region, RegionInfo, RegionState};
+pub use region::Region;
+pub use region_info::{RegionInfo, RegionState};
 /// The largest ring, for the option table's bound on `capacity=` (checked by a test).
 #[cfg(test)]
 pub(crate) use ring::MAX_CAPACITY as MAX_RING_CAPACITY;

@@ -1,9 +1,11 @@
+use super::region_files::{lock_creators, reclaim_if_dead, region_path, staged_path, sweep_dead};
+use super::region_info::{self, RegionInfo};
 use crate::io::blocking;
 use crate::sys::{self, FileIdentity};
 use memmap2::{MmapOptions, MmapRaw};
 use std::fs::File;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,7 +15,7 @@ const MAGIC: u64 = u64::from_le_bytes(*b"anyipcR1");
 /// Region layout version; another one is `InvalidData`.
 const VERSION: u32 = 1;
 /// Bytes before the user's data.
-const HEADER_LEN: usize = 64;
+pub(super) const HEADER_LEN: usize = 64;
 /// Largest region: 1 TiB (it is sparse until written), 1 GiB on 32-bit targets.
 const MAX_SIZE: usize = sys::shm::MAX_REGION.0;
 /// [`MAX_SIZE`] in words, for errors.
@@ -38,12 +40,9 @@ struct RegionHeader {
 }
 
 /// Offset of `creator_pid`, read with `pread` by [`Region::list`].
-const CREATOR_PID_OFFSET: u64 = 12;
+pub(super) const CREATOR_PID_OFFSET: u64 = 12;
 /// Offset of `kept`, read with `pread` by the sweep of dead creators' regions.
-const KEPT_OFFSET: u64 = 28;
-/// How old a staged file must be before anyone looks at it: a younger one's creator is about
-/// to lock it, and a look (a shared lock, for a moment) could make that lock fail.
-const STAGED_GRACE: Duration = Duration::from_secs(10);
+pub(super) const KEPT_OFFSET: u64 = 28;
 
 const _: () = assert!(std::mem::size_of::<RegionHeader>() <= HEADER_LEN);
 
@@ -194,17 +193,10 @@ fn map_exactly(file: &File, len: usize) -> io::Result<MmapRaw> {
     Ok(map)
 }
 
-fn check_name(name: &str) -> io::Result<()> {
+/// Checks a region name against the endpoint name rules.
+pub(super) fn check_name(name: &str) -> io::Result<()> {
     // The endpoint name rules: 1–64 of [A-Za-z0-9._-], not starting with '.' or '-'.
     crate::endpoint::check_bare_name(name, "region")
-}
-
-fn prefix() -> String {
-    format!("anyipc-region-{}-", sys::shm::current_uid())
-}
-
-fn region_path(name: &str) -> io::Result<PathBuf> {
-    Ok(sys::shm::region_dir()?.join(format!("{}{name}", prefix())))
 }
 
 fn invalid(name: &str, msg: String) -> io::Error {
@@ -251,13 +243,7 @@ impl Region {
         reclaim_if_dead(name, &path)?;
         // Built under a temporary name and linked into place whole: no one can open a region
         // whose header is half written.
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let staged = dir.join(format!(
-            ".{}{name}.{}.{}.tmp",
-            prefix(),
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
+        let staged = staged_path(&dir, name);
         let file = sys::shm::create_exclusive(&staged)?;
         let result = (|| {
             if !sys::shm::try_flock(std::os::fd::AsFd::as_fd(&file))? {
@@ -716,7 +702,6 @@ impl Region {
             .mapped
             .guarded(&self.name, || kept.store(1, Ordering::Release));
     }
-
     /// This user's regions on this machine, by name: each with its size, its creator's pid
     /// and whether that creator lives, as [`create`](Region::create) judges it before it
     /// replaces a region (what `anyipc ls` shows). Files a creator died while building are
@@ -744,173 +729,7 @@ impl Region {
     /// The error reading the regions' directory (`/dev/shm`); a file that cannot be opened is
     /// left out.
     pub fn list() -> io::Result<Vec<RegionInfo>> {
-        let dir = sys::shm::region_dir()?;
-        let mut regions = Vec::new();
-        scan(&dir, |found| {
-            if let Some(name) = found.name {
-                regions.push(RegionInfo {
-                    name,
-                    len: found.file_len.saturating_sub(HEADER_LEN as u64),
-                    creator_pid: found.creator_pid,
-                    staged: found.staged,
-                    state: found.state,
-                    path: found.path,
-                    identity: found.identity,
-                });
-            }
-        })?;
-        regions.sort_by(|a, b| (&a.name, a.staged).cmp(&(&b.name, b.staged)));
-        Ok(regions)
-    }
-}
-
-/// Whether a region's creator lives, as [`Region::create`] judges it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum RegionState {
-    /// Its creator runs (it holds the region's lock): `create` of its name is
-    /// `AlreadyExists`.
-    Alive,
-    /// Its creator called [`keep`](Region::keep) and is gone: left for others to open, until
-    /// it is removed or its name is created again.
-    Kept,
-    /// Its creator died without `keep` (or while building it): the next `create` on the
-    /// machine removes it.
-    Dead,
-}
-
-/// One region of this user, as [`Region::list`] found it.
-///
-/// ```
-/// use anyipc::shm::{Region, RegionState};
-/// # let name = format!("doc-region-info-{}", std::process::id());
-/// let _creator = Region::create(&name, 4096)?;
-/// let info = Region::list()?.into_iter().find(|r| r.name() == name).expect("listed");
-/// assert_eq!(info.len(), 4096);
-/// assert!(!info.is_empty() && !info.is_staged());
-/// assert_eq!(info.state(), RegionState::Alive);
-/// assert_eq!(info.creator_pid(), Some(std::process::id()));
-/// let file = info.path().file_name().unwrap().to_str().unwrap();
-/// assert!(file.starts_with("anyipc-region-") && file.ends_with(&format!("-{name}")));
-/// # Ok::<(), std::io::Error>(())
-/// ```
-#[derive(Debug, Clone)]
-pub struct RegionInfo {
-    name: String,
-    len: u64,
-    creator_pid: Option<u32>,
-    staged: bool,
-    state: RegionState,
-    path: PathBuf,
-    identity: FileIdentity,
-}
-
-impl RegionInfo {
-    /// The region's name, as given to [`Region::create`].
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Its size in bytes, as [`Region::len`] says (0 for a staged file that never got one).
-    pub fn len(&self) -> u64 {
-        self.len
-    }
-
-    /// Whether [`len`](RegionInfo::len) is 0 (only a staged file's can be).
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// The process id of its creator, when recorded: as written in the region's header,
-    /// which any process of this user may rewrite, so a hint for people, never proof
-    /// (liveness comes from the creator's lock, see [`state`](RegionInfo::state)). Of a
-    /// creator that is gone, the id may belong to another process by now.
-    pub fn creator_pid(&self) -> Option<u32> {
-        self.creator_pid
-    }
-
-    /// Whether its creator lives, kept it or died.
-    pub fn state(&self) -> RegionState {
-        self.state
-    }
-
-    /// Whether this is a file a creator died while building, not a region anyone can open
-    /// (always [`Dead`](RegionState::Dead)).
-    pub fn is_staged(&self) -> bool {
-        self.staged
-    }
-
-    /// The file behind it (in `/dev/shm`).
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Removes this region if its creator is gone (it died, or kept the region): processes
-    /// that have it open keep using it; a new region may take the name. Only the file that
-    /// was listed is removed, under the lock this user's creators take, so a region created
-    /// at the name since the listing is left alone (`Ok(false)`).
-    ///
-    /// ```
-    /// use anyipc::shm::Region;
-    /// use std::io::ErrorKind;
-    /// # let name = format!("doc-region-info-remove-{}", std::process::id());
-    /// let find = |name: &str| Region::list().map(|all| all.into_iter().find(|r| r.name() == name));
-    /// let mut creator = Region::create(&name, 16)?;
-    /// let listed = find(&name)?.expect("listed");
-    /// assert_eq!(listed.remove().unwrap_err().kind(), ErrorKind::AddrInUse);
-    /// creator.keep();
-    /// drop(creator);
-    /// assert!(listed.remove()?);
-    /// assert_eq!(Region::open(&name).unwrap_err().kind(), ErrorKind::NotFound);
-    /// assert_eq!(listed.remove().unwrap_err().kind(), ErrorKind::NotFound);
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    /// `AddrInUse` when its creator is alive; `NotFound` when nothing is at its name any more;
-    /// OS errors removing it.
-    pub fn remove(&self) -> io::Result<bool> {
-        self.remove_region(false)
-    }
-
-    /// As [`remove`](RegionInfo::remove), but also a live creator's region: the creator and
-    /// the processes that have it open keep using it, but no one can open it by name any
-    /// more. For tools that clean up after a stuck process.
-    ///
-    /// ```
-    /// use anyipc::shm::Region;
-    /// # let name = format!("doc-region-info-remove-forced-{}", std::process::id());
-    /// let stuck = Region::create(&name, 16)?;
-    /// let listed = Region::list()?.into_iter().find(|r| r.name() == name).expect("listed");
-    /// assert!(listed.remove_forced()?);
-    /// assert_eq!(Region::open(&name).unwrap_err().kind(), std::io::ErrorKind::NotFound);
-    /// stuck.write(0, b"still mapped")?;
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    /// `NotFound` when nothing is at its name any more; OS errors removing it.
-    pub fn remove_forced(&self) -> io::Result<bool> {
-        self.remove_region(true)
-    }
-
-    fn remove_region(&self, force: bool) -> io::Result<bool> {
-        let what = || format!("region {}", self.name);
-        // Serialised with creators: one that removed this region and linked its own between
-        // the look below and the unlink would lose it (`Region::create`).
-        let _creating = self.path.parent().and_then(lock_creators);
-        let file = sys::shm::open_own_file(&self.path)
-            .map_err(|e| crate::error::with_context(e.kind(), format!("{}: {e}", what()), e))?;
-        if FileIdentity::of(&file.metadata()?) != self.identity {
-            return Ok(false);
-        }
-        if !force && !sys::shm::try_flock_shared(std::os::fd::AsFd::as_fd(&file))? {
-            return Err(io::Error::new(
-                io::ErrorKind::AddrInUse,
-                format!("{}: its creator is alive", what()),
-            ));
-        }
-        sys::remove_if_identical(&self.path, self.identity)
+        region_info::list(&sys::shm::region_dir()?)
     }
 }
 
@@ -935,194 +754,6 @@ impl Drop for Region {
             let _ = sys::shm::unlock_flock(std::os::fd::AsFd::as_fd(&self.mapped.file));
         }
     }
-}
-
-/// How long a creator waits for another of this user's creators before it goes on without
-/// the lock (a create holds it while it sweeps this user's regions and builds its own: one
-/// that holds it longer is stopped or hung).
-const CREATORS_LOCK_PATIENCE: Duration = Duration::from_secs(1);
-
-/// Takes this user's region creators' lock: an exclusive `flock` on `.anyipc-regions-<uid>.lock`
-/// in `dir` (a name the sweep of dead regions does not match), a file of this user (0600, never through a symlink) that only this user's
-/// creators lock, so no other user can hold it. Waits at most [`CREATORS_LOCK_PATIENCE`];
-/// `None` (going on unlocked, as before the lock existed) past that, or when the file cannot
-/// be had (another user's file at that name: /dev/shm is shared).
-///
-/// The lock is given up explicitly when dropped ([`LockedFile`](sys::LockedFile)): released
-/// by a close alone, a forked child's copy kept it, and the next create waited for the child,
-/// then went on without it.
-fn lock_creators(dir: &Path) -> Option<sys::LockedFile> {
-    let path = dir.join(format!(".anyipc-regions-{}.lock", sys::shm::current_uid()));
-    let unlocked = |why: String| {
-        tracing::warn!(path = %path.display(), "region creators' lock: {why}; creating without it");
-        None
-    };
-    let file = match sys::open_lock_file(&path, 0o600) {
-        Ok(file) => file,
-        Err(e) => return unlocked(e.to_string()),
-    };
-    match file.metadata() {
-        Ok(meta) if std::os::unix::fs::MetadataExt::uid(&meta) == sys::shm::current_uid() => {}
-        Ok(_) => return unlocked("the file belongs to another user".to_owned()),
-        Err(e) => return unlocked(e.to_string()),
-    }
-    // Pauses of 20 µs doubling to 5 ms.
-    let wait = sys::FlockWait::new(
-        CREATORS_LOCK_PATIENCE,
-        Duration::from_micros(20),
-        Duration::from_millis(5),
-    );
-    match wait.lock_blocking(std::os::fd::AsFd::as_fd(&file)) {
-        Ok(true) => Some(sys::LockedFile::new(file)),
-        Ok(false) => unlocked("another creator kept it over a second".to_owned()),
-        Err(e) => unlocked(e.to_string()),
-    }
-}
-
-/// Removes the region at `path` if its creator is dead; `AlreadyExists` if it is alive.
-fn reclaim_if_dead(name: &str, path: &Path) -> io::Result<()> {
-    let file = match sys::shm::open_own_file(path) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        other => other?,
-    };
-    // Shared: probes (this one, another process's sweep) never refuse each other; only a
-    // live creator's exclusive lock refuses it.
-    if !sys::shm::try_flock_shared(std::os::fd::AsFd::as_fd(&file))? {
-        return Err(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            format!("region {name}: a live process created it"),
-        ));
-    }
-    tracing::debug!(
-        region = name,
-        "replacing the region of a dead or finished creator"
-    );
-    // Only the file found dead: a region created there meanwhile is left alone.
-    sys::remove_if_identical(path, FileIdentity::of(&file.metadata()?)).map(drop)
-}
-
-/// Best effort: removes this user's regions whose creator died without `keep`, and staged
-/// files a creator died while building (older than 10 s).
-fn sweep_dead(dir: &Path) {
-    let _ = scan(dir, |found| {
-        if found.state == RegionState::Dead {
-            tracing::debug!(path = %found.path.display(), "removing the region of a dead creator");
-            // Only the file found dead: one created at that name meanwhile is left alone.
-            let _ = sys::remove_if_identical(&found.path, found.identity);
-        }
-    });
-}
-
-/// One of this user's files in the regions' directory, as [`scan`] found it.
-struct Found {
-    /// The region's name; `None` for a staged file whose name cannot be read back.
-    name: Option<String>,
-    path: PathBuf,
-    identity: FileIdentity,
-    /// The file's length.
-    file_len: u64,
-    /// The creator's pid: from the header of a region, from the name of a staged file.
-    creator_pid: Option<u32>,
-    /// A staged file (`.anyipc-region-<uid>-NAME.PID.N.tmp`) rather than a region.
-    staged: bool,
-    state: RegionState,
-}
-
-/// Looks at each of this user's region files in `dir` (and each staged file older than
-/// [`STAGED_GRACE`] whose creator is gone) and calls `each` with what it found, while the file
-/// is still open and probed: the one look at a region that [`Region::create`]'s sweep, the
-/// listing and the removal share. The probe is a shared `flock` (the creator holds an
-/// exclusive one for its whole life): probes never refuse each other, and a creator locks its
-/// file while it is still staged (younger files are not looked at), so no probe refuses it.
-///
-/// # Errors
-/// The error reading `dir`; files that cannot be opened or probed are skipped.
-fn scan(dir: &Path, mut each: impl FnMut(Found)) -> io::Result<()> {
-    use std::os::unix::fs::FileExt;
-    let prefix = prefix();
-    let staged_prefix = format!(".{prefix}");
-    for entry in std::fs::read_dir(dir)?.flatten() {
-        let file_name = entry.file_name();
-        let Some(file_name) = file_name.to_str() else {
-            continue;
-        };
-        let (name, staged_pid, staged) = if let Some(rest) = file_name.strip_prefix(&staged_prefix)
-        {
-            let parsed = parse_staged(rest);
-            (
-                parsed.as_ref().map(|(name, _)| name.clone()),
-                parsed.map(|(_, pid)| pid),
-                true,
-            )
-        } else if let Some(name) = file_name.strip_prefix(&prefix) {
-            (Some(name.to_owned()), None, false)
-        } else {
-            continue;
-        };
-        let name = name.filter(|name| check_name(name).is_ok());
-        let path = entry.path();
-        let Ok(file) = sys::shm::open_own_file(&path) else {
-            continue;
-        };
-        let Ok(meta) = file.metadata() else {
-            continue;
-        };
-        let old = || {
-            meta.modified()
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age > STAGED_GRACE)
-        };
-        if staged && !old() {
-            continue;
-        }
-        let state = match sys::shm::try_flock_shared(std::os::fd::AsFd::as_fd(&file)) {
-            Ok(true) => {
-                let mut kept = [0u8; 4];
-                // A header that cannot be read (a file too short) is never taken for dead.
-                let dead = staged
-                    || (file.read_exact_at(&mut kept, KEPT_OFFSET).is_ok()
-                        && u32::from_ne_bytes(kept) != 1);
-                if dead {
-                    RegionState::Dead
-                } else {
-                    RegionState::Kept
-                }
-            }
-            // A staged file its creator still holds is about to become its region.
-            Ok(false) if staged => continue,
-            Ok(false) => RegionState::Alive,
-            Err(_) => continue,
-        };
-        let creator_pid = if staged {
-            staged_pid
-        } else {
-            let mut pid = [0u8; 4];
-            file.read_exact_at(&mut pid, CREATOR_PID_OFFSET)
-                .ok()
-                .map(|()| u32::from_ne_bytes(pid))
-                .filter(|&pid| pid != 0)
-        };
-        each(Found {
-            name,
-            path,
-            identity: FileIdentity::of(&meta),
-            file_len: meta.len(),
-            creator_pid,
-            staged,
-            state,
-        });
-    }
-    Ok(())
-}
-
-/// `NAME` and `PID` of the rest `NAME.PID.N.tmp` of a staged file's name (`NAME` may hold dots).
-fn parse_staged(rest: &str) -> Option<(String, u32)> {
-    let rest = rest.strip_suffix(".tmp")?;
-    let mut parts = rest.rsplitn(3, '.');
-    let _counter: u32 = parts.next()?.parse().ok()?;
-    let pid = parts.next()?.parse().ok()?;
-    Some((parts.next()?.to_owned(), pid))
 }
 
 #[cfg(test)]
@@ -1180,22 +811,6 @@ mod tests {
         assert_eq!(&seen, b"new!");
     }
 
-    /// The creators' lock is free again once dropped, though a child forked while it was
-    /// held still has the file open: it went on being held through the child's copy until
-    /// the child exec'd, and a create meanwhile waited a second and then went on unlocked.
-    #[test]
-    fn the_creators_lock_is_free_once_dropped_while_a_child_is_slow_to_exec() {
-        let dir = sys::shm::region_dir().unwrap();
-        let held = lock_creators(&dir).expect("the lock");
-        let child = crate::test_support::SlowExecChild::start(Duration::from_millis(1500));
-        drop(held);
-        // Given up at once: held through the child's 1.5 s, it made other tests' creators
-        // wait past their patience.
-        let again = lock_creators(&dir).is_some();
-        child.wait();
-        assert!(again, "the lock stayed held through the child's copy");
-    }
-
     /// `Duration::MAX`, the usual "no timeout", waits (it panicked: the deadline overflowed
     /// an `Instant`), and a signal still ends the wait.
     #[tokio::test]
@@ -1214,47 +829,6 @@ mod tests {
             .unwrap();
         let quiet = tokio::time::timeout(Duration::from_millis(20), region.wait(Duration::MAX));
         assert!(quiet.await.is_err());
-    }
-
-    #[test]
-    fn staged_names_give_the_region_name_and_the_creators_pid() {
-        assert_eq!(
-            parse_staged("a.b.4242.7.tmp"),
-            Some(("a.b".to_owned(), 4242))
-        );
-        assert_eq!(parse_staged("x.4242.7"), None);
-        assert_eq!(parse_staged("x.pid.7.tmp"), None);
-        assert_eq!(parse_staged("4242.7.tmp"), None);
-    }
-
-    /// A listing's `remove` removes only the file it listed: a region created at the name
-    /// since (here over a kept one, as `create` replaces it) is left alone, as a live
-    /// creator's is refused.
-    #[test]
-    fn a_listed_region_replaced_since_is_not_removed() {
-        let name = format!("unit-list-replaced-{}", std::process::id());
-        let find = || {
-            Region::list()
-                .unwrap()
-                .into_iter()
-                .find(|r| r.name() == name)
-        };
-        let mut kept = Region::create(&name, 8).unwrap();
-        kept.keep();
-        drop(kept);
-        let listed = find().expect("listed");
-        assert_eq!(listed.state(), RegionState::Kept);
-        assert_eq!(listed.creator_pid(), Some(std::process::id()));
-        assert!(!listed.is_staged());
-        let replaced = Region::create(&name, 16).unwrap();
-        assert!(!listed.remove().unwrap());
-        assert!(!listed.remove_forced().unwrap());
-        let now = find().expect("the new region");
-        assert_eq!((now.state(), now.len()), (RegionState::Alive, 16));
-        assert_eq!(now.remove().unwrap_err().kind(), io::ErrorKind::AddrInUse);
-        assert_eq!(Region::open(&name).unwrap().len(), 16);
-        drop(replaced);
-        assert!(find().is_none());
     }
 
     #[test]
