@@ -14,7 +14,7 @@
 //! The peer learns the workload from the first message of each run (a short text control
 //! message, see [`Workload::control_message`]), so one peer process serves any run, and runs
 //! may follow one another on one channel. The measuring side is [`measure`] (or
-//! [`run_client`] on a connection you opened), the peer side is [`serve`]; [`PeerProcess`]
+//! [`run_client`] on a connection you opened), the peer side is [`serve`](fn@serve); [`PeerProcess`]
 //! spawns a peer in another process ([`PeerProcess::spawn_child`]: a child on pipes, the
 //! `stdio://` target) and [`peer_main`] is what that process runs.
 //!

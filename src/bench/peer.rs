@@ -1,4 +1,4 @@
-//! Peers: the side of a run that [`serve`](super::serve)s, in another process or in this one.
+//! Peers: the side of a run that [`serve`](fn@super::serve)s, in another process or in this one.
 
 use super::serve::{serve_connection, serve_pair};
 #[cfg(unix)]

@@ -140,7 +140,7 @@ impl PeerProcess {
 
     /// Runs `workload` against this peer: over the pipes to a child peer; for a raw twin with
     /// a child per run, over the channel to a fresh child (started before the run unless one
-    /// is waiting, reaped after it); otherwise as [`measure`](super::measure) does (a new
+    /// is waiting, reaped after it); otherwise as [`measure`] does (a new
     /// connection for the run).
     ///
     /// ```
@@ -166,7 +166,7 @@ impl PeerProcess {
     /// ```
     ///
     /// # Errors
-    /// Those of [`measure`](super::measure) and [`run_client`](super::run_client); for a raw
+    /// Those of [`measure`] and [`run_client`](super::run_client); for a raw
     /// twin, those of starting its child ([`spawn_raw_child`](PeerProcess::spawn_raw_child));
     /// [`exit_error`](PeerProcess::exit_error) when the peer exits during the run.
     ///

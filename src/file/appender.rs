@@ -1,5 +1,5 @@
 //! [`Appender`]: the async face of a file producer (one writer thread behind each, see
-//! [`writer_thread`](super::writer_thread)).
+//! [`writer_thread`]).
 //!
 //! A send encodes its message, on the sending task, into the appender's own open block —
 //! for the log the whole record, CRC32C included — with no lock and nothing shared per

@@ -13,7 +13,7 @@ use std::path::Path;
 /// gives the same as a [`Connection`](crate::Connection)).
 ///
 /// Appends go to a dedicated writer thread that writes and fsyncs in groups, as
-/// [`FsyncPolicy`](super::FsyncPolicy) says. The log's lock is held until the producer is
+/// [`FsyncPolicy`] says. The log's lock is held until the producer is
 /// closed (or dropped and its thread has finished).
 ///
 /// ```

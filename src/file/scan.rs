@@ -144,7 +144,7 @@ pub(crate) enum DecodedAt {
 }
 
 /// The bytes a scan reads: a slice ([`scan_segment`]), or a segment file read a window at a
-/// time ([`WindowedInput`](super::scan_window::WindowedInput), for recovery and the search
+/// time ([`WindowedInput`], for recovery and the search
 /// for the log's end), so that a segment of any size is scanned in bounded memory, with
 /// the same verdicts.
 pub(crate) trait ScanInput {

@@ -6,7 +6,7 @@
 //!                           ^ offset (record `seq` starts here)
 //! ```
 //!
-//! Records taken leave the buffer as one shared [`Bytes`] (a [`Chunk`]); once the consumer
+//! Records taken leave the buffer as one shared [`Bytes`](bytes::Bytes) (a [`Chunk`]); once the consumer
 //! has dropped them, the next read reuses the same memory. A partial record is kept for the
 //! next read, except at the end of the file: there it is dropped and read again, fresh, next
 //! time, because it may be a torn tail that a restarted producer cuts off and rewrites.

@@ -129,7 +129,7 @@ pub(super) struct Found {
 
 /// Looks at each of this user's region files in `dir` (and each staged file older than
 /// [`STAGED_GRACE`] whose creator is gone) and calls `each` with what it found, while the file
-/// is still open and probed: the one look at a region that [`Region::create`]'s sweep, the
+/// is still open and probed: the one look at a region that [`Region::create`](super::Region::create)'s sweep, the
 /// listing and the removal share. The probe is a shared `flock` (the creator holds an
 /// exclusive one for its whole life): probes never refuse each other, and a creator locks its
 /// file while it is still staged (younger files are not looked at), so no probe refuses it.

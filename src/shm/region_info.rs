@@ -1,22 +1,20 @@
-//! What [`Region::list`] gives: each of this user's regions with its creator's state, and
+//! What [`Region::list`](super::Region::list) gives: each of this user's regions with its creator's state, and
 //! the removal of a listed region whose creator is gone.
 
 use super::region::HEADER_LEN;
 use super::region_files::{lock_creators, scan};
-#[cfg(doc)]
-use super::Region;
 use crate::sys::{self, FileIdentity};
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// Whether a region's creator lives, as [`Region::create`] judges it.
+/// Whether a region's creator lives, as [`Region::create`](super::Region::create) judges it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RegionState {
     /// Its creator runs (it holds the region's lock): `create` of its name is
     /// `AlreadyExists`.
     Alive,
-    /// Its creator called [`keep`](Region::keep) and is gone: left for others to open, until
+    /// Its creator called [`keep`](super::Region::keep) and is gone: left for others to open, until
     /// it is removed or its name is created again.
     Kept,
     /// Its creator died without `keep` (or while building it): the next `create` on the
@@ -24,7 +22,7 @@ pub enum RegionState {
     Dead,
 }
 
-/// One region of this user, as [`Region::list`] found it.
+/// One region of this user, as [`Region::list`](super::Region::list) found it.
 ///
 /// ```
 /// use anyipc::shm::{Region, RegionState};
@@ -51,12 +49,12 @@ pub struct RegionInfo {
 }
 
 impl RegionInfo {
-    /// The region's name, as given to [`Region::create`].
+    /// The region's name, as given to [`Region::create`](super::Region::create).
     pub fn name(&self) -> &str {
         &self.name
     }
 
-    /// Its size in bytes, as [`Region::len`] says (0 for a staged file that never got one).
+    /// Its size in bytes, as [`Region::len`](super::Region::len) says (0 for a staged file that never got one).
     pub fn len(&self) -> u64 {
         self.len
     }
@@ -159,7 +157,7 @@ impl RegionInfo {
     }
 }
 
-/// This user's regions in `dir`, sorted by name ([`Region::list`]).
+/// This user's regions in `dir`, sorted by name ([`Region::list`](super::Region::list)).
 pub(super) fn list(dir: &Path) -> io::Result<Vec<RegionInfo>> {
     let mut regions = Vec::new();
     scan(dir, |found| {
