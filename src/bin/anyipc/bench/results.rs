@@ -95,6 +95,17 @@ pub(super) fn table(target: &Target, measured: &Measured, echo: bool) -> String 
         (false, None) => "—".to_owned(),
     };
     let baseline_name = "baseline (tokio UnixStream + LengthDelimitedCodec)";
+    // The endpoint's row, then the baseline's when it was measured.
+    let rows = || {
+        [(target.to_string(), &measured.report, false)]
+            .into_iter()
+            .chain(
+                measured
+                    .baseline
+                    .iter()
+                    .map(|b| (baseline_name.to_owned(), b, true)),
+            )
+    };
     match (&measured.report, w) {
         (Report::Latency(_), Workload::Latency { warmup, .. }) => {
             let _ = writeln!(
@@ -108,15 +119,7 @@ pub(super) fn table(target: &Target, measured: &Measured, echo: bool) -> String 
                 "| endpoint | p50 µs | p99 µs | p99.9 µs | mean µs | p50 vs baseline |"
             );
             let _ = writeln!(out, "|---|---|---|---|---|---|");
-            let rows = [(target.to_string(), &measured.report, false)]
-                .into_iter()
-                .chain(
-                    measured
-                        .baseline
-                        .iter()
-                        .map(|b| (baseline_name.to_owned(), b, true)),
-                );
-            for (name, report, is_baseline) in rows {
+            for (name, report, is_baseline) in rows() {
                 if let Report::Latency(l) = report {
                     let _ = writeln!(
                         out,
@@ -154,15 +157,7 @@ pub(super) fn table(target: &Target, measured: &Measured, echo: bool) -> String 
                 "| endpoint | msgs/s | GiB/s | lost | GiB/s vs baseline |"
             );
             let _ = writeln!(out, "|---|---|---|---|---|");
-            let rows = [(target.to_string(), &measured.report, false)]
-                .into_iter()
-                .chain(
-                    measured
-                        .baseline
-                        .iter()
-                        .map(|b| (baseline_name.to_owned(), b, true)),
-                );
-            for (name, report, is_baseline) in rows {
+            for (name, report, is_baseline) in rows() {
                 if let Report::Throughput(t) = report {
                     let _ = writeln!(
                         out,
