@@ -179,8 +179,8 @@ pub(super) fn list(dir: &Path) -> io::Result<Vec<RegionInfo>> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Region;
     use super::*;
+    use crate::shm::Region;
 
     /// A listing's `remove` removes only the file it listed: a region created at the name
     /// since (here over a kept one, as `create` replaces it) is left alone, as a live

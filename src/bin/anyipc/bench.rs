@@ -92,13 +92,12 @@ LengthDelimitedCodec baseline with the same workload; ratio is p50 / baseline p5
 (lower is better) and GiB/s / baseline GiB/s for throughput (higher is better). A progress bar \
 shows on stderr when a run lasts over a second and stderr is a terminal.
 
-Unpinned, a round trip depends on where the scheduler puts the two processes: on a small VM \
-two processes on one CPU trade a message in a context switch (~8 µs), two on different CPUs \
-wake a halted one (tens of µs), and each run (the endpoint's, the baseline's) lands either \
-way, so one invocation's latency ratio can be anything between (0.1× to 9× for unix:// against \
-its baseline on one host). Run it a few times, or pin both sides to one CPU \
-(taskset -c 0 anyipc bench ...) for a steady ratio of sockets and pipes; not for shm://, whose \
-spinning side then delays its peer.
+Unpinned, a round trip on a small VM is fast in one run (~8 µs on one host, as with both \
+processes on one CPU) and slow in another (tens of µs: most likely a wake-up of a halted CPU), \
+the endpoint's run and the baseline's independently, so one invocation's latency ratio can be \
+anything between (0.1× to 9× for unix:// against its baseline on that host). Run it a few \
+times, or pin both sides to one CPU (taskset -c 0 anyipc bench ...) for a steady ratio of \
+sockets and pipes; not for shm://, whose spinning side then delays its peer.
 
 --json prints one object per result and line: endpoint, mode, size, count, batch (messages per \
 send_many call; 1 without --batch and for latency results), p50_us, p99_us, \
