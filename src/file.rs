@@ -68,7 +68,11 @@
 //!   valid record is looked for at every offset where the next one could start, so a
 //!   damaged length field does not hide it (a search bounded to tens of milliseconds of
 //!   CRC work; past that, as in a large torn record of random bytes, the record the length
-//!   field points to decides).
+//!   field points to decides). A consumer at a record that runs past the end of the file
+//!   takes it for a write under way and waits; it looks for valid records after it when
+//!   that is its last read (`follow=false`), and when the same partial record has stayed
+//!   for 250 ms (one timer, once per place), so a length field damaged to point past the
+//!   end gives `InvalidData` too, not a log that seems to end there.
 //! - **A machine crash under `fsync=never`** (power loss, kernel panic) can also cut a
 //!   *closed* segment short, or leave it without its header: nothing was synced, and the
 //!   OS may not have written its tail when the next segment was created. Under

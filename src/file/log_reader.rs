@@ -28,6 +28,10 @@ const BATCH_BYTES: usize = 4 << 20;
 /// Auto-commit after this many records or this long, whichever comes first.
 const AUTO_COMMIT_RECORDS: u64 = 1000;
 const AUTO_COMMIT_PERIOD: Duration = Duration::from_secs(1);
+/// How long a partial record may stay at the end of the open segment, the same bytes in a
+/// file of the same length, before a following reader checks it (a write under way ends
+/// long before: the producer writes whole records, one `write` at a time).
+const PARTIAL_PATIENCE: Duration = Duration::from_millis(250);
 
 /// Reads the log in one directory from a sequence number on.
 #[derive(Debug)]
@@ -44,6 +48,49 @@ pub(crate) struct LogReader {
     resumed: Option<String>,
     seg: Option<SegmentReader>,
     auto_commit: Option<AutoCommit>,
+    /// Whether it waits at the end of the data for more (else a read that gets there is
+    /// the last).
+    follow: bool,
+    /// The partial record the last look at the end of the open segment found, if any.
+    partial_end: Option<PartialEnd>,
+}
+
+/// Where a partial record ended the data of the open segment: the record at `offset` in
+/// segment `base` goes on past the end of the file, then `file_len` bytes long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PartialAt {
+    base: u64,
+    offset: u64,
+    file_len: u64,
+}
+
+/// A partial record at the end of the data, since when it has been seen, and what a check
+/// made of it. Almost always a write under way, which ends before the next look; one that
+/// stays is a torn tail, or a damaged length field pointing past the end with valid records
+/// after it — corruption, which without the check would hide those records for as long as
+/// the producer writes nothing more.
+#[derive(Debug)]
+struct PartialEnd {
+    at: PartialAt,
+    since: Instant,
+    /// What the check found (never [`Tail::Clean`]); `None` before it.
+    verdict: Option<Tail>,
+}
+
+/// Notes what ended the data of the open segment at a look: a partial record `at`, or
+/// nothing (`None`: the last record was whole).
+fn note_end(partial_end: &mut Option<PartialEnd>, at: Option<PartialAt>) {
+    match (at, &partial_end) {
+        (Some(at), Some(seen)) if seen.at == at => {}
+        (Some(at), _) => {
+            *partial_end = Some(PartialEnd {
+                at,
+                since: Instant::now(),
+                verdict: None,
+            });
+        }
+        (None, _) => *partial_end = None,
+    }
 }
 
 #[derive(Debug)]
@@ -143,6 +190,8 @@ impl LogReader {
             resumed,
             seg: None,
             auto_commit,
+            follow: opts.follow,
+            partial_end: None,
         })
     }
 
@@ -353,8 +402,23 @@ impl TailSource for LogReader {
                 // The end before a resumed position: `read_batch` says so.
                 (None, Stop::NeedMore) if got == 0 && self.next_seq > seg.seq => return None,
                 (None, Stop::NeedMore) if got == 0 => {
-                    // The end of the file (a partial record there is read afresh next time).
+                    // The end of the file (a partial record there is read afresh next time,
+                    // and checked if it stays: `read_deadline`).
+                    let at = seg.partial_end().map(|file_len| PartialAt {
+                        base: seg.base,
+                        offset: seg.offset,
+                        file_len,
+                    });
                     seg.forget_partial();
+                    note_end(&mut self.partial_end, at);
+                    if self
+                        .partial_end
+                        .as_ref()
+                        .is_some_and(|partial| partial.verdict == Some(Tail::Corrupt))
+                    {
+                        // Damaged: `read_batch` says so again.
+                        return None;
+                    }
                     batch.caught_up = true;
                 }
                 (None, Stop::NeedMore) => continue,
@@ -364,10 +428,17 @@ impl TailSource for LogReader {
         }
     }
 
-    fn commit_deadline(&self, returned: Option<Position>) -> Option<Instant> {
-        let ac = self.auto_commit.as_ref()?;
-        let returned = returned?;
-        (returned.next_seq != ac.committed.next_seq).then(|| ac.last + AUTO_COMMIT_PERIOD)
+    fn read_deadline(&self, returned: Option<Position>) -> Option<Instant> {
+        let commit = self.auto_commit.as_ref().and_then(|ac| {
+            let returned = returned?;
+            (returned.next_seq != ac.committed.next_seq).then(|| ac.last + AUTO_COMMIT_PERIOD)
+        });
+        let check = self
+            .partial_end
+            .as_ref()
+            .filter(|partial| partial.verdict.is_none())
+            .map(|partial| partial.since + PARTIAL_PATIENCE);
+        commit.into_iter().chain(check).min()
     }
 
     fn read_batch(&mut self, returned: Option<Position>) -> io::Result<Batch> {
@@ -427,7 +498,7 @@ impl LogReader {
                         return Ok(());
                     }
                 }
-                SegmentEnd::AtEnd { clean } => {
+                SegmentEnd::AtEnd { clean, partial } => {
                     if seg.sealed {
                         if !clean {
                             // Cut short by a machine crash, if closed without an fsync.
@@ -531,12 +602,66 @@ impl LogReader {
                         self.seg = Some(seg);
                         return Err(error);
                     }
+                    let at = partial.map(|file_len| PartialAt {
+                        base: seg.base,
+                        offset: seg.offset,
+                        file_len,
+                    });
+                    note_end(&mut self.partial_end, at);
+                    match self.check_partial_end(&mut seg) {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            // Whole when read afresh: its write has ended.
+                            self.seg = Some(seg);
+                            continue;
+                        }
+                        Err(error) => {
+                            self.seg = Some(seg);
+                            return Err(error);
+                        }
+                    }
                     self.seg = Some(seg);
                     batch.caught_up = true;
                     return Ok(());
                 }
             }
         }
+    }
+
+    /// Checks the partial record noted at the end of `seg`, the open segment, when that is
+    /// due: at once without `follow` (this read is the last), else once it has stayed
+    /// [`PARTIAL_PATIENCE`]; once for each place and file length, its verdict kept.
+    /// `Ok(true)` when this is the end of the data for now; `Ok(false)` when the record is
+    /// whole after all, to be read.
+    ///
+    /// # Errors
+    /// `InvalidData` when valid records follow it (its length field is damaged: the records
+    /// after it would never be read), again at every read while it stays; OS errors.
+    fn check_partial_end(&mut self, seg: &mut SegmentReader) -> io::Result<bool> {
+        let follow = self.follow;
+        let Some(partial) = self.partial_end.as_mut() else {
+            return Ok(true);
+        };
+        if partial.verdict.is_none() && (!follow || partial.since.elapsed() >= PARTIAL_PATIENCE) {
+            match seg.classify_partial_end()? {
+                None => {
+                    self.partial_end = None;
+                    return Ok(false);
+                }
+                Some(tail) => partial.verdict = Some(tail),
+            }
+        }
+        if partial.verdict == Some(Tail::Corrupt) {
+            return Err(corrupt(
+                &self.dir,
+                format!(
+                    "segment {:020}.log is damaged at byte {} (record {}): its length field \
+                     points past the end of the file, and valid records follow it",
+                    seg.base, seg.offset, seg.seq
+                ),
+            ));
+        }
+        Ok(true)
     }
 }
 
@@ -546,8 +671,9 @@ enum SegmentEnd {
     /// The record a resumed cursor checks is not the one it read (another CRC field).
     Rewritten,
     /// The valid records end here for now; `clean` if at the end of the file, not before
-    /// invalid bytes.
-    AtEnd { clean: bool },
+    /// invalid bytes. `partial`: a record goes on past the end of the file, then this long,
+    /// and was not checked (a write under way, a torn tail or a damaged length field).
+    AtEnd { clean: bool, partial: Option<u64> },
 }
 
 /// Reads one chunk of `seg` at its offset (blocking) and takes the valid records in it.
@@ -568,11 +694,16 @@ fn read_segment(
     }
     match stop {
         Stop::NeedMore if !eof => Ok(SegmentEnd::More),
-        // The end of the file for now; a partial record there (being written, or torn) is
-        // read afresh next time.
-        Stop::NeedMore => Ok(SegmentEnd::AtEnd {
-            clean: !seg.forget_partial(),
-        }),
+        // The end of the file for now; a partial record there (being written, torn, or its
+        // length field damaged) is read afresh next time.
+        Stop::NeedMore => {
+            let partial = seg.partial_end();
+            seg.forget_partial();
+            Ok(SegmentEnd::AtEnd {
+                clean: partial.is_none(),
+                partial,
+            })
+        }
         Stop::TooLarge(len) => {
             // Read afresh next time: a torn tail may be rewritten by then.
             seg.forget_partial();
@@ -595,7 +726,10 @@ fn read_segment(
                 ),
             )),
             // A torn tail the writer's recovery will cut off and rewrite.
-            Some(_) => Ok(SegmentEnd::AtEnd { clean: false }),
+            Some(_) => Ok(SegmentEnd::AtEnd {
+                clean: false,
+                partial: None,
+            }),
         },
     }
 }
@@ -738,7 +872,7 @@ mod tests {
             let step = (&mut next_seq, &mut None);
             let end = read_segment(&dir, &mut seg, step, &mut batch, &mut 0);
             got.extend(records(batch));
-            if matches!(end.unwrap(), SegmentEnd::AtEnd { clean: true }) {
+            if matches!(end.unwrap(), SegmentEnd::AtEnd { clean: true, .. }) {
                 break;
             }
         }
@@ -1081,6 +1215,103 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
         drop(reader); // Windows: an open file keeps its directory from being removed.
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A record whose length field was damaged to point past the end of the file (under
+    /// `max_frame`), with valid records after it: without `follow` the consumer delivers
+    /// the records before it, then says the segment is damaged, instead of ending there as
+    /// at a write under way, and says it again at the next read.
+    #[test]
+    fn a_length_field_damaged_past_the_end_is_invalid_data_without_follow() {
+        let dir = temp_dir("damaged-length-past-end");
+        damage_length_past_the_end(&dir);
+        let opts = FileOptions {
+            follow: false,
+            ..FileOptions::default()
+        };
+        let mut reader = LogReader::open(&dir, &opts, None).unwrap();
+        let (got, err) = read_to_error(&mut reader);
+        assert_eq!(got, vec![0, 1]);
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        assert!(err.to_string().contains("record 2"), "{err}");
+        let again = reader.read_batch(None).unwrap_err();
+        assert_eq!(again.kind(), io::ErrorKind::InvalidData, "{again}");
+        drop(reader); // Windows: an open file keeps its directory from being removed.
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The same damage, read by a consumer that follows: at first it is the end of the data
+    /// (a write may be under way), with a read due a moment later; that read, the partial
+    /// record unchanged, finds the damage. A partial record that a producer completes is
+    /// read whole, and a torn tail that stays is checked once (no read due after that).
+    #[test]
+    fn a_partial_record_that_stays_at_the_end_is_checked_once_when_following() {
+        let dir = temp_dir("damaged-length-follow");
+        damage_length_past_the_end(&dir);
+        let mut reader = LogReader::open(&dir, &FileOptions::default(), None).unwrap();
+        let batch = reader.read_batch(None).unwrap();
+        assert!(batch.caught_up);
+        assert_eq!(records(batch).len(), 2);
+        let due = reader
+            .read_deadline(None)
+            .expect("a check of the partial record is due");
+        assert!(due <= Instant::now() + PARTIAL_PATIENCE);
+        std::thread::sleep(PARTIAL_PATIENCE);
+        let err = reader.read_batch(None).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        assert!(
+            reader.try_read_now().is_none(),
+            "the task gives the damage to the pool"
+        );
+        drop(reader);
+        std::fs::remove_dir_all(&dir).unwrap();
+
+        // A record written in two pieces: read whole once its second piece is there.
+        let dir = temp_dir("partial-completed");
+        let path = segment(&dir, 5, 0, 2);
+        let third = record(5, 2, &payload(2, 10));
+        append(&path, &third[..7]);
+        let mut reader = LogReader::open(&dir, &FileOptions::default(), None).unwrap();
+        assert_eq!(read_seqs(&mut reader).unwrap(), vec![0, 1]);
+        assert!(reader.read_deadline(None).is_some());
+        append(&path, &third[7..]);
+        assert_eq!(read_seqs(&mut reader).unwrap(), vec![2]);
+        assert!(reader.read_deadline(None).is_none(), "nothing partial left");
+
+        // A torn tail that stays: checked once, then the end of the data for good.
+        append(&path, &record(5, 3, &payload(3, 10))[..11]);
+        assert!(read_seqs(&mut reader).unwrap().is_empty());
+        std::thread::sleep(PARTIAL_PATIENCE);
+        let batch = reader.read_batch(None).unwrap();
+        assert!(batch.caught_up && batch.chunks.is_empty());
+        assert!(reader.read_deadline(None).is_none(), "checked: torn");
+        drop(reader);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A segment of six records whose record 2 has its length field damaged to point far
+    /// past the end of the file (1 MiB, under `max_frame`).
+    fn damage_length_past_the_end(dir: &Path) {
+        let path = segment(dir, 5, 0, 6);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let at = SEGMENT_HEADER_LEN + 2 * 18;
+        bytes[at..at + 4].copy_from_slice(&(1u32 << 20).to_le_bytes());
+        std::fs::write(&path, &bytes).unwrap();
+    }
+
+    /// The sequence numbers `reader` delivers until a read fails, and its error.
+    fn read_to_error(reader: &mut LogReader) -> (Vec<u64>, io::Error) {
+        let mut got = Vec::new();
+        for _ in 0..10 {
+            match reader.read_batch(None) {
+                Ok(batch) => {
+                    assert!(!batch.caught_up, "caught up at {got:?}");
+                    got.extend(records(batch).into_iter().map(|(seq, _)| seq));
+                }
+                Err(e) => return (got, e),
+            }
+        }
+        panic!("no error in 10 reads: {got:?}");
     }
 
     /// A length field at the end of the active segment announcing more than `max_frame`

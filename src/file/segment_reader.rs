@@ -21,6 +21,16 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::PathBuf;
 
+/// What [`SegmentReader::classify`] makes of a record that, read afresh, ends past the end
+/// of the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Incomplete {
+    /// A torn tail: the record was found invalid before, and the file has been cut since.
+    Torn,
+    /// Whatever the search for valid records after it finds.
+    Search,
+}
+
 /// The most a read of a segment asks for at once.
 pub(crate) const READ_CHUNK: usize = 1 << 20;
 /// What the first read asks for, and the least any read asks for.
@@ -257,12 +267,39 @@ impl SegmentReader {
     /// # Errors
     /// OS errors reading.
     pub(crate) fn classify_front(&mut self) -> io::Result<Option<Tail>> {
+        self.classify(Incomplete::Torn)
+    }
+
+    /// Reads the partial record at the end of the file afresh (blocking) and tells whether
+    /// it is a torn tail — or corruption: its length field points past the end, but valid
+    /// records follow where its real end could be (a damaged length field, which would
+    /// otherwise hide every record after it as the tail of a write under way). `None` if,
+    /// read afresh, it is whole and valid (its write has ended since).
+    ///
+    /// Reads what [`classify_front`](Self::classify_front) reads, up to the end of the file.
+    ///
+    /// # Errors
+    /// OS errors reading.
+    pub(crate) fn classify_partial_end(&mut self) -> io::Result<Option<Tail>> {
+        self.classify(Incomplete::Search)
+    }
+
+    /// The file offset after the bytes buffered, when they are a partial record (the read
+    /// stopped inside it): the length of the file the last read found, if it stopped at
+    /// the end.
+    pub(crate) fn partial_end(&self) -> Option<u64> {
+        (!self.buf.is_empty()).then(|| self.offset + self.buf.len() as u64)
+    }
+
+    fn classify(&mut self, incomplete: Incomplete) -> io::Result<Option<Tail>> {
         let max_frame = self.max_frame;
         self.buf.clear();
         let eof = self.fill_chunk()?;
         match decode_record(&self.buf, self.salt, self.seq, u32::MAX as usize) {
             Decoded::Record { .. } => return Ok(None),
-            Decoded::Incomplete if eof => return Ok(Some(Tail::Torn)),
+            Decoded::Incomplete if eof && incomplete == Incomplete::Torn => {
+                return Ok(Some(Tail::Torn))
+            }
             _ => {}
         }
         // Enough for the record its length field points past and the one after that (as

@@ -3,8 +3,8 @@
 //! listing the directory, data that must come from the disk — runs on the blocking pool
 //! through the bridge, a batch at a time. At the end of the data it waits on a
 //! [`DirWatcher`] (inotify, or polling where that is unavailable) — never by spinning; with
-//! inotify on no timer but the one of a cursor commit that is due
-//! ([`TailSource::commit_deadline`]).
+//! inotify on no timer but the one of a read the source says is due
+//! ([`TailSource::read_deadline`]: a cursor commit, or a second look at a partial record).
 //!
 //! | state | poll_next does |
 //! |---|---|
@@ -50,11 +50,13 @@ pub(crate) trait TailSource: Send + 'static {
         None
     }
 
-    /// When a cursor commit of `returned` becomes due, if one is pending, by tokio's clock: a
-    /// tailer waiting at the end of the data then reads on the pool at that time
-    /// ([`read_batch`](TailSource::read_batch) commits what is due by the same clock), so an
-    /// idle consumer's cursor does not stay behind what it returned.
-    fn commit_deadline(&self, _returned: Option<Position>) -> Option<tokio::time::Instant> {
+    /// When a read becomes due while the tailer waits at the end of the data, by tokio's
+    /// clock: a tailer waiting there then reads on the pool at that time. A log reader's
+    /// are a cursor commit of `returned` that is pending ([`read_batch`](TailSource::read_batch)
+    /// commits what is due by the same clock), so that an idle consumer's cursor does not
+    /// stay behind what it returned, and the check of a partial record that has stayed at
+    /// the end of the log (a damaged length field, not a write under way).
+    fn read_deadline(&self, _returned: Option<Position>) -> Option<tokio::time::Instant> {
         None
     }
 }
@@ -112,9 +114,9 @@ pub(crate) struct Tailer<S> {
     /// The position after the last record returned, if any was.
     returned: Option<Position>,
     watcher: DirWatcher,
-    /// While a cursor commit is pending: fires when it is due (the deadline it is set to).
-    /// Kept across waits; reset only when the deadline moves (after a commit).
-    commit_timer: Option<(tokio::time::Instant, Pin<Box<tokio::time::Sleep>>)>,
+    /// While the source has a read due: fires when it is due (the deadline it is set to).
+    /// Kept across waits; reset only when the deadline moves.
+    read_timer: Option<(tokio::time::Instant, Pin<Box<tokio::time::Sleep>>)>,
     follow: bool,
     waiting: bool,
     ended: bool,
@@ -129,7 +131,7 @@ impl<S: TailSource> Tailer<S> {
             ready: VecDeque::new(),
             returned: None,
             watcher,
-            commit_timer: None,
+            read_timer: None,
             follow,
             waiting: false,
             ended: false,
@@ -214,10 +216,11 @@ impl<S: TailSource> Tailer<S> {
                 if let Poll::Ready(changed) = self.watcher.poll_changed(cx) {
                     changed?;
                 } else {
-                    ready!(self.poll_commit_due(cx));
-                    // The commit is due: the pool read makes it, then reads (nothing new to
-                    // read on the task, or the watcher would have said so).
-                    self.commit_timer = None;
+                    ready!(self.poll_read_due(cx));
+                    // A read is due: the pool read makes the commit or the check, then
+                    // reads (nothing new to read on the task, or the watcher would have
+                    // said so).
+                    self.read_timer = None;
                     self.waiting = false;
                     self.watcher.reset();
                     self.start_read();
@@ -329,18 +332,18 @@ impl<S: TailSource> Tailer<S> {
         }
     }
 
-    /// While waiting at the end of the data: ready when the source's pending cursor commit
-    /// is due (the read that follows commits it); pending for ever when none is.
-    fn poll_commit_due(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+    /// While waiting at the end of the data: ready when the source's read is due (a cursor
+    /// commit or a check the read that follows makes); pending for ever when none is.
+    fn poll_read_due(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let due = self
             .source
             .as_ref()
-            .and_then(|s| s.commit_deadline(self.returned));
+            .and_then(|s| s.read_deadline(self.returned));
         let Some(due) = due else {
-            self.commit_timer = None;
+            self.read_timer = None;
             return Poll::Pending;
         };
-        let timer = match &mut self.commit_timer {
+        let timer = match &mut self.read_timer {
             Some((set, timer)) => {
                 if *set != due {
                     timer.as_mut().reset(due);
@@ -350,7 +353,7 @@ impl<S: TailSource> Tailer<S> {
             }
             None => {
                 &mut self
-                    .commit_timer
+                    .read_timer
                     .insert((due, Box::pin(tokio::time::sleep_until(due))))
                     .1
             }

@@ -1194,6 +1194,37 @@ async fn listen_without_follow_fails_on_a_damaged_log() {
     .await;
 }
 
+/// A record whose length field was damaged to point past the end of the log (under
+/// `max_frame`), valid records after it: `listen` fails there as at any damage (exit 1, one
+/// line), with `follow=false` and following, instead of taking it for a write under way and
+/// ending (or waiting) there without a word about the records after it.
+#[tokio::test]
+async fn listen_fails_on_a_length_field_damaged_to_point_past_the_end() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-length-past-end");
+        let url = format!("file://{}", dir.join("log"));
+        let sent = anyipc(&["send", &url, "zero", "one", "two"], b"").await;
+        assert!(sent.status.success(), "{}", text(&sent.stderr));
+        let segment = dir.path().join("log").join(format!("{:020}.log", 0));
+        let mut bytes = std::fs::read(&segment).unwrap();
+        // Record 1's length field (little-endian), after record 0 and its 4-byte payload.
+        let at = anyipc::file::SEGMENT_HEADER_LEN + anyipc::file::RECORD_HEADER_LEN + 4;
+        bytes[at..at + 4].copy_from_slice(&(1u32 << 20).to_le_bytes());
+        std::fs::write(&segment, bytes).unwrap();
+        for query in ["?follow=false", ""] {
+            let out = anyipc(&["listen", &format!("{url}{query}")], b"").await;
+            let stderr = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{query}: {stderr}");
+            assert_eq!(text(&out.stdout), "zero\n", "{query}");
+            assert!(
+                stderr.contains("is damaged at byte") && stderr.contains("(record 1)"),
+                "{query}: {stderr}"
+            );
+        }
+    })
+    .await;
+}
+
 /// `--expect-reply` where no reply can come (file://, a FIFO's writing end, a shared
 /// mq:// queue) is bad usage, refused before anything is sent.
 #[cfg(target_os = "linux")]
