@@ -954,6 +954,13 @@ async fn bridge_with_the_bound_side_second_and_usage_errors() {
             ][..],
             &["bridge", "tcp://127.0.0.1:0"],
             &["bridge", "tcp://127.0.0.1:0", "bogus://x"],
+            // Port 0 of a side connected to: refused at once, not at each client.
+            &["bridge", "tcp://127.0.0.1:0", "tcp://127.0.0.1:0"],
+            &[
+                "bridge",
+                "connect:udp://127.0.0.1:0",
+                "listen:tcp://127.0.0.1:0",
+            ],
         ] {
             let out = run(args, &[], b"").await;
             assert_eq!(
@@ -968,6 +975,23 @@ async fn bridge_with_the_bound_side_second_and_usage_errors() {
                 "{}",
                 text(&out.stderr)
             );
+        }
+
+        // Port 0 of a side connected to: refused at once, not at each client (which it
+        // dropped, for ever with a bound queue).
+        for args in [
+            &["bridge", "tcp://127.0.0.1:7400", "tcp://127.0.0.1:0"][..],
+            &[
+                "bridge",
+                "connect:udp://127.0.0.1:0",
+                "listen:tcp://127.0.0.1:0",
+            ],
+        ] {
+            let out = run(args, &[], b"").await;
+            let stderr = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+            assert_eq!(stderr.lines().count(), 1, "{stderr}");
+            assert!(stderr.contains("port 0 can only be bound"), "{stderr}");
         }
 
         // B is the endpoint A binds: the bridge would connect to itself until EMFILE. Also

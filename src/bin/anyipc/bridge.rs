@@ -73,7 +73,8 @@ use crate::accept_errors::AcceptErrors;
 use crate::cli_error;
 use crate::duration_arg::parse_duration;
 use crate::endpoint_arg::{
-    gives_one_connection, log_consumer_name, refuse_binding_stdio, refuse_in_process,
+    gives_one_connection, log_consumer_name, refuse_binding_stdio, refuse_connecting_to_port_zero,
+    refuse_in_process,
 };
 use crate::{CliError, StopSignals};
 use anyipc::{Connection, Endpoint, Scheme};
@@ -263,8 +264,9 @@ pub(crate) async fn run(args: BridgeArgs) -> Result<(), CliError> {
     let b = Side::parse(&args.b, Role::Connect)?;
     for side in [&a, &b] {
         refuse_in_process(&side.endpoint, "bridge")?;
-        if side.role == Role::Listen {
-            refuse_binding_stdio(&side.endpoint, "bridge")?;
+        match side.role {
+            Role::Listen => refuse_binding_stdio(&side.endpoint, "bridge")?,
+            Role::Connect => refuse_connecting_to_port_zero(&side.endpoint, "bridge")?,
         }
     }
     refuse_bridging_to_itself(&a, &b).await?;

@@ -1,10 +1,10 @@
 //! The endpoint URL and `--framing` arguments that `listen` and `send` share, and the checks
 //! of what a command can do with an endpoint ([`refuse_in_process`],
-//! [`refuse_binding_stdio`], [`no_way_back`]).
+//! [`refuse_connecting_to_port_zero`], [`refuse_binding_stdio`], [`no_way_back`]).
 
 use crate::CliError;
 use anyipc::endpoint::ParseErrorKind;
-use anyipc::{Endpoint, Scheme};
+use anyipc::{Address, Endpoint, Scheme};
 
 /// The URL plus the options that change it.
 #[derive(Debug, clap::Args)]
@@ -56,6 +56,26 @@ pub(crate) fn refuse_in_process(endpoint: &Endpoint, command: &str) -> Result<()
     Err(CliError::Usage(format!(
         "{command}: {endpoint} lives inside one process and no other process can reach it; \
          use pipe://, unix:// or tcp:// between processes"
+    )))
+}
+
+/// Refuses to connect to port 0 of `tcp://` or `udp://` for `command` (a `bridge` side it
+/// connects to, once per client): port 0 asks the OS for a free port when binding, and
+/// nothing listens there. Checked before anything starts, as `send` finds it at once,
+/// rather than at every client, each of which it would drop.
+///
+/// # Errors
+/// A usage error for such an endpoint.
+pub(crate) fn refuse_connecting_to_port_zero(
+    endpoint: &Endpoint,
+    command: &str,
+) -> Result<(), CliError> {
+    if !matches!(endpoint.address(), Address::HostPort { port: 0, .. }) {
+        return Ok(());
+    }
+    Err(CliError::Usage(format!(
+        "{command}: {endpoint}: port 0 can only be bound (it asks the OS for a free port); \
+         connect to the port a listener got, which its endpoint names"
     )))
 }
 
