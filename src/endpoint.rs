@@ -190,8 +190,8 @@ impl Endpoint {
     ///
     /// # Errors
     /// [`EndpointParseError`]: [`ParseErrorKind::InvalidAddress`] for a scheme that takes no
-    /// path (`tcp`, `udp`, `pipe`, `shm`, `mq`, `mem`, `stdio`) or an empty path;
-    /// [`ParseErrorKind::NonUtf8Path`] for a path that is not UTF-8.
+    /// path (`tcp`, `udp`, `pipe`, `shm`, `mq`, `mem`, `stdio`), an empty path or one holding
+    /// a NUL byte; [`ParseErrorKind::NonUtf8Path`] for a path that is not UTF-8.
     pub fn from_path(
         scheme: Scheme,
         path: impl AsRef<Path>,
@@ -213,8 +213,11 @@ impl Endpoint {
         if path.as_os_str().is_empty() {
             return Err(invalid("the path is empty".to_owned()));
         }
-        if path.to_str().is_none() {
+        let Some(text) = path.to_str() else {
             return Err(err(ParseErrorKind::NonUtf8Path { scheme }));
+        };
+        if text.contains('\0') {
+            return Err(invalid(address::NUL_IN_PATH.to_owned()));
         }
         Ok(Endpoint {
             scheme,

@@ -73,21 +73,49 @@ mod unix_listener;
 
 pub(crate) use unix_listener::UnixListener;
 
+use crate::endpoint::ParseErrorKind;
 use crate::transport::{AnyStream, Connection, PeerCredentials};
-use crate::{Address, Endpoint};
+use crate::{Address, Endpoint, EndpointParseError};
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The path tokio connects or binds to for this endpoint.
+///
+/// # Errors
+/// As [`check_path_len`]; `InvalidInput` for an endpoint of another shape.
 fn socket_path(endpoint: &Endpoint) -> io::Result<PathBuf> {
     match endpoint.address() {
-        Address::Path(path) => Ok(path.clone()),
+        Address::Path(path) => {
+            check_path_len(endpoint, path)?;
+            Ok(path.clone())
+        }
         Address::Abstract(name) => crate::sys::abstract_socket_path(name),
         _ => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("{endpoint} has no socket path"),
         )),
     }
+}
+
+/// Refuses a path too long for a socket address as a bad URL (`InvalidInput` with an
+/// [`EndpointParseError`] inside): no socket can be bound or reached there.
+///
+/// # Errors
+/// That error, naming the limit.
+fn check_path_len(endpoint: &Endpoint, path: &Path) -> io::Result<()> {
+    let len = path.as_os_str().len();
+    if len <= crate::sys::MAX_SOCKET_PATH {
+        return Ok(());
+    }
+    let reason = format!(
+        "a socket path must be at most {} bytes ({len} given)",
+        crate::sys::MAX_SOCKET_PATH
+    );
+    let kind = ParseErrorKind::InvalidAddress {
+        scheme: endpoint.scheme(),
+        reason,
+    };
+    Err(EndpointParseError::new(&endpoint.to_string(), kind).into())
 }
 
 fn credentials(stream: &tokio::net::UnixStream) -> Option<PeerCredentials> {

@@ -72,7 +72,11 @@ impl Address {
                          for that absolute path, or {scheme}://./{text} for a relative one"
                     ));
                 }
-                Ok(Address::Path(PathBuf::from(percent_decode(text)?)))
+                let path = percent_decode(text)?;
+                if path.contains('\0') {
+                    return Err(NUL_IN_PATH.to_owned());
+                }
+                Ok(Address::Path(PathBuf::from(path)))
             }
             AddressShape::Name => {
                 check_name(text)?;
@@ -210,6 +214,10 @@ pub(crate) fn escape_path(path: &Path) -> String {
 pub(crate) fn unescape_path(text: &str) -> Result<PathBuf, String> {
     percent_decode(text).map(PathBuf::from)
 }
+
+/// Why a path holding a NUL byte is refused.
+pub(crate) const NUL_IN_PATH: &str =
+    "a path cannot hold a NUL byte (%00): no file system takes one in a name";
 
 /// Decodes `%XX` escapes; the result must be UTF-8.
 fn percent_decode(text: &str) -> Result<String, String> {

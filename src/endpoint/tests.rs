@@ -31,12 +31,14 @@ fn host() -> impl Strategy<Value = String> {
 }
 
 /// Paths with what a URL finds awkward: spaces, `%`, `?`, `#`, `&`, `=`, `@`, unicode,
-/// control characters.
+/// control characters (but NUL, which no path holds: refused).
 fn path() -> impl Strategy<Value = String> {
     prop_oneof![
         "/[a-z/ %?#&=@:.\u{e9}\u{4e16}\u{1f600}-]{0,40}",
-        "[@%?/ a-z\u{7f}\u{0}-\u{1f}]{1,20}",
-        any::<String>().prop_filter("a path is not empty", |s| !s.is_empty()),
+        "[@%?/ a-z\u{7f}\u{1}-\u{1f}]{1,20}",
+        any::<String>().prop_filter("a path is not empty and holds no NUL", |s| {
+            !s.is_empty() && !s.contains('\0')
+        }),
     ]
 }
 
@@ -197,15 +199,16 @@ fn path_scheme() -> impl Strategy<Value = Scheme> {
 }
 
 /// Paths as a program has them, built from components: each may hold what a URL misreads
-/// (`%`, `%41`, `?`, `#`, `&`, `=`, spaces, a leading `@`), unicode, control characters.
+/// (`%`, `%41`, `?`, `#`, `&`, `=`, spaces, a leading `@`), unicode, control characters (but
+/// NUL, which no path holds).
 fn fs_path() -> impl Strategy<Value = PathBuf> {
     let component = prop_oneof![
         "[a-z0-9 %?#&=@:+.~_-]{1,12}",
         "%[0-9A-Fa-f]{2}[a-z?#]{0,3}",
         "[@?#% ][\u{e9}\u{4e16}\u{1f600}a-z]{0,6}",
-        "[\u{0}-\u{1f}\u{7f}\u{85}a ]{1,4}",
-        any::<String>().prop_filter("not empty, no separator", |s| {
-            !s.is_empty() && !s.contains('/')
+        "[\u{1}-\u{1f}\u{7f}\u{85}a ]{1,4}",
+        any::<String>().prop_filter("not empty, no separator, no NUL", |s| {
+            !s.is_empty() && !s.contains(['/', '\0'])
         }),
     ];
     (
@@ -342,6 +345,17 @@ fn from_path_refuses_what_no_url_holds() {
         matches!(err.kind(), ParseErrorKind::InvalidAddress { .. }),
         "{err}"
     );
+    // A NUL byte names no file: refused from a path and from a URL, for every path scheme.
+    for scheme in [Scheme::Unix, Scheme::Fifo, Scheme::File] {
+        let err = Endpoint::from_path(scheme, "/tmp/a\0b").unwrap_err();
+        assert!(
+            matches!(err.kind(), ParseErrorKind::InvalidAddress { .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("NUL"), "{err}");
+        let err = Endpoint::parse(&format!("{scheme}:///tmp/a%00b")).unwrap_err();
+        assert!(err.to_string().contains("NUL"), "{err}");
+    }
     #[cfg(unix)]
     {
         use std::os::unix::ffi::OsStrExt;

@@ -42,6 +42,7 @@ impl UnixListener {
                 // turns, on the lock of its directory, from the check until the socket is in
                 // place. A live server's socket cannot look dead meanwhile: it listens from
                 // before its file is linked.
+                super::check_path_len(endpoint, path)?;
                 let _lock = sys::lock_parent_dir_async(path).await;
                 reclaim_if_stale(endpoint, path).await?;
                 sys::LinkedSocket::bind(path, endpoint.mode_option()).map_err(|e| {

@@ -1488,6 +1488,14 @@ async fn bad_usage_exits_2_with_one_line() {
         for url in ["tcp://127.0.0.1:0", "udp://127.0.0.1:0"] {
             assert_usage_error(&["send", url, "hi"], "port 0 can only be bound").await;
         }
+        // A path no file can have: a NUL byte, or too long for a socket address.
+        assert_usage_error(&["listen", "file:///tmp/a%00b?follow=false"], "NUL").await;
+        #[cfg(unix)]
+        {
+            let long = format!("unix:///tmp/{}.sock", "a".repeat(120));
+            assert_usage_error(&["listen", &long], "at most").await;
+            assert_usage_error(&["send", &long, "hi"], "at most").await;
+        }
         assert_usage_error(
             &["send", "tcp://127.0.0.1:1", "--timeout", "soon", "x"],
             "soon",

@@ -110,6 +110,8 @@ async fn malformed_urls_are_invalid_input() {
             "tcp://127.0.0.1:1?nodelay=true&nodelay=false",
             "stdio://something",
             "unix://@anyipc-abstract-with-mode?mode=0600",
+            "fifo:///tmp/a%00b",
+            "file:///tmp/log%00?consumer=c",
         ] {
             for result in [
                 anyipc::connect(url).await.map(drop),
@@ -120,6 +122,27 @@ async fn malformed_urls_are_invalid_input() {
                 let inner = parse_error_inside(&err, url);
                 assert_eq!(inner.input(), url);
             }
+        }
+    })
+    .await;
+}
+
+/// A `unix://` path too long for a socket address can never be bound or reached: a bad URL
+/// (`InvalidInput`, an `EndpointParseError` inside naming the limit), for binding and
+/// connecting alike.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_unix_socket_path_too_long_for_a_socket_address_is_a_bad_url() {
+    watchdog(20, async {
+        let url = format!("unix:///tmp/{}.sock", "a".repeat(120));
+        for result in [
+            anyipc::connect(&url).await.map(drop),
+            anyipc::bind(&url).await.map(drop),
+        ] {
+            let err = result.expect_err(&url);
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+            assert_eq!(parse_error_inside(&err, &url).input(), url);
+            assert!(err.to_string().contains("at most"), "{err}");
         }
     })
     .await;
