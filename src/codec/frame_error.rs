@@ -15,7 +15,11 @@ use std::io;
 pub enum FrameError {
     /// A peer announced or sent a frame over the limit.
     TooLarge {
-        /// Its length.
+        /// Its length: the announced one (a length prefix, a datagram's or a queued
+        /// message's size), or a line's. A line refused before its newline arrived
+        /// (`framing=lines` drops a line as soon as it passes the limit, and the rest as it
+        /// comes, rather than read it whole first) gives the bytes of it read by then: the
+        /// line is at least that long.
         len: u64,
         /// The limit (`max_frame`).
         max: usize,
