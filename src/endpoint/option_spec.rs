@@ -62,9 +62,10 @@ impl ValueKind {
                 OptionValue::Size(min),
                 OptionValue::Size(max)
             ),
-            ValueKind::Duration => "a duration such as 250ms, 5s, 2m".to_owned(),
+            ValueKind::Duration => "a duration such as 250ms, 1.5s, 2m".to_owned(),
             ValueKind::Timeout => {
-                "a duration of at least 1ms, such as 250ms, 5s, 2m (none: leave it out)".to_owned()
+                "a duration of at least 1ms, such as 250ms, 1.5s, 2m (none: leave it out)"
+                    .to_owned()
             }
             ValueKind::Bool => "true or false".to_owned(),
             ValueKind::Choice(words) => format!("one of {}", words.join("|")),

@@ -63,8 +63,10 @@ fn parse_size(text: &str) -> Option<u64> {
     digits.parse::<u64>().ok()?.checked_mul(unit)
 }
 
+/// `250ms`, `5s`, `1.5s`, `2m`, `1h` (a bare number is seconds), to the millisecond: a
+/// fraction that is not a whole number of milliseconds (`1.5ms`) is refused.
 fn parse_duration(text: &str) -> Option<Duration> {
-    let (digits, millis_per_unit) = if let Some(d) = text.strip_suffix("ms") {
+    let (number, millis_per_unit) = if let Some(d) = text.strip_suffix("ms") {
         (d, 1)
     } else if let Some(d) = text.strip_suffix('s') {
         (d, 1_000)
@@ -75,10 +77,25 @@ fn parse_duration(text: &str) -> Option<Duration> {
     } else {
         (text, 1_000)
     };
-    if !is_digits(digits) {
+    let (whole, fraction) = match number.split_once('.') {
+        Some((whole, fraction)) if is_digits(fraction) => (whole, fraction),
+        Some(_) => return None,
+        None => (number, ""),
+    };
+    if !is_digits(whole) {
         return None;
     }
-    let millis = digits.parse::<u64>().ok()?.checked_mul(millis_per_unit)?;
+    let mut millis = whole.parse::<u64>().ok()?.checked_mul(millis_per_unit)?;
+    // The fraction in units of 10^-len, times the unit: whole milliseconds only.
+    let fraction = fraction.trim_end_matches('0');
+    if !fraction.is_empty() {
+        let scale = 10u64.checked_pow(u32::try_from(fraction.len()).ok()?)?;
+        let scaled = fraction.parse::<u64>().ok()?.checked_mul(millis_per_unit)?;
+        if scaled % scale != 0 {
+            return None;
+        }
+        millis = millis.checked_add(scaled / scale)?;
+    }
     Some(Duration::from_millis(millis))
 }
 

@@ -447,6 +447,38 @@ fn numbers_and_escapes_take_digits_only() {
     assert!(Endpoint::parse("mq://jobs?priority=5").is_ok());
 }
 
+/// Durations take a decimal fraction, as the command line's `--timeout` does, to the
+/// millisecond; a bare number is seconds.
+#[test]
+fn durations_take_a_fraction_to_the_millisecond() {
+    let recv_timeout = |text: &str| {
+        Endpoint::parse(&format!("tcp://127.0.0.1:7000?recv_timeout={text}"))
+            .ok()
+            .and_then(|e| e.duration_option("recv_timeout"))
+    };
+    for (text, millis) in [
+        ("1.5s", 1500),
+        ("1.5", 1500),
+        ("0.25m", 15_000),
+        ("1.50s", 1500),
+        ("2.5h", 9_000_000),
+        ("250ms", 250),
+        ("250.0ms", 250),
+        ("0.001s", 1),
+    ] {
+        assert_eq!(
+            recv_timeout(text),
+            Some(Duration::from_millis(millis)),
+            "{text}"
+        );
+    }
+    for text in [
+        "1.5ms", "0.0005s", "1.s", ".5s", "1..5s", "1.5.0s", "1,5s", "1.-5s", "1h30m",
+    ] {
+        assert_eq!(recv_timeout(text), None, "{text}");
+    }
+}
+
 /// A timeout of 0 would fail every wait at once, where many read it as "no timeout"
 /// (`SO_RCVTIMEO=0`): refused, naming the option and how to ask for no timeout. `idle_timeout`
 /// keeps its documented 0 (never).

@@ -203,13 +203,17 @@ async fn a_transport_over_the_timeout_fails_its_row() {
 #[tokio::test]
 async fn a_timeout_that_is_not_a_duration_is_bad_usage() {
     let runtime = TempDir::new("tour-bad-timeout");
-    for bad in ["0", "soon", "1x"] {
+    for (bad, says) in [
+        ("0", "no time at all"),
+        ("soon", "is not a duration"),
+        ("1x", "is not a duration"),
+    ] {
         let output = watchdog(30, spawn_tour_with(&runtime, bad).wait_with_output())
             .await
             .expect("run anyipc tour");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{bad}: {stderr}");
-        assert!(stderr.contains("is not a duration"), "{bad}: {stderr}");
+        assert!(stderr.contains(says), "{bad}: {stderr}");
         assert!(output.stdout.is_empty(), "{bad}: the tour began");
     }
 }

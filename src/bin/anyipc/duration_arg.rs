@@ -23,7 +23,11 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     };
     match Duration::try_from_secs_f64(seconds) {
         Ok(duration) if !duration.is_zero() => Ok(duration),
-        _ => Err(bad()),
+        Ok(_) => Err(format!(
+            "`{text}` is no time at all, which would fail every wait at once; give at least \
+             1ms (or leave the option out for its default)"
+        )),
+        Err(_) => Err(bad()),
     }
 }
 
@@ -39,6 +43,14 @@ mod tests {
         assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+    }
+
+    #[test]
+    fn zero_is_refused_as_no_time_at_all() {
+        for text in ["0", "0s", "0ms", "0.0h"] {
+            let err = parse_duration(text).unwrap_err();
+            assert!(err.contains("no time at all"), "{text}: {err}");
+        }
     }
 
     #[test]
