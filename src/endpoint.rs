@@ -272,6 +272,21 @@ impl Endpoint {
                     .to_owned(),
             });
         }
+        let other = match spec.key {
+            "consumer" => "framing",
+            "framing" if self.scheme == Scheme::File => "consumer",
+            _ => "",
+        };
+        if self.scheme == Scheme::File && self.options.contains_key(other) {
+            return Err(ParseErrorKind::OptionNotApplicable {
+                key: "consumer".to_owned(),
+                reason: "consumer= names a cursor kept beside a log (file:///dir without \
+                         framing=), and a plain file (framing=lines, raw or length) has no \
+                         cursor: its reader starts at its beginning every time; leave out one \
+                         of the two"
+                    .to_owned(),
+            });
+        }
         self.options.insert(spec.key, parsed);
         Ok(())
     }

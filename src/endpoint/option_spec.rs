@@ -278,8 +278,8 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
         schemes: &[File],
         kind: ValueKind::Name,
         default: "none",
-        meaning: "name of a consumer whose cursor is kept beside the log (the log only: a \
-                  plain file's reader keeps no cursor)",
+        meaning: "name of a consumer whose cursor is kept beside the log (the log only: \
+                  refused with framing=, as a plain file keeps no cursor)",
     },
     OptionSpec {
         key: "from",

@@ -123,6 +123,10 @@ fn endpoint() -> impl Strategy<Value = Endpoint> {
             if matches!(address, Address::Abstract(_)) {
                 options.remove("mode");
             }
+            // A plain file keeps no cursor (refused when parsed).
+            if scheme == Scheme::File && options.contains_key("framing") {
+                options.remove("consumer");
+            }
             Endpoint {
                 scheme,
                 address,
@@ -477,6 +481,25 @@ fn durations_take_a_fraction_to_the_millisecond() {
     ] {
         assert_eq!(recv_timeout(text), None, "{text}");
     }
+}
+
+/// A plain file (`framing=` given) keeps no cursor: `consumer=` with it is refused, in
+/// either order, rather than ignored.
+#[test]
+fn a_consumer_of_a_plain_file_is_refused() {
+    use super::ParseErrorKind;
+    for url in [
+        "file:///tmp/a.txt?framing=lines&consumer=c",
+        "file:///tmp/a.txt?consumer=c&framing=raw",
+    ] {
+        let err = Endpoint::parse(url).expect_err(url);
+        assert!(
+            matches!(err.kind(), ParseErrorKind::OptionNotApplicable { key, .. } if key == "consumer"),
+            "{url}: {err}"
+        );
+    }
+    assert!(Endpoint::parse("file:///tmp/log?consumer=c").is_ok());
+    assert!(Endpoint::parse("tcp://127.0.0.1:1?framing=lines").is_ok());
 }
 
 /// A timeout of 0 would fail every wait at once, where many read it as "no timeout"
