@@ -28,7 +28,9 @@
 //! message that its stream
 //! moves past (on `udp://` one that fails its checks) is reported and skipped; it does not end
 //! the session. An `mq://` message over `max_frame` does: it stays in the queue. Messages in
-//! flight when a side goes away are lost. A bound `file://`, `mq://` or `fifo://` side has one
+//! flight when a side goes away are lost: what was written to a side's connection and not
+//! yet read by it (all the OS buffered for it, often hundreds of messages; a queue or a log
+//! bound on the other side has already given them up). A bound `file://`, `mq://` or `fifo://` side has one
 //! reader, so it gives one session at a time. A queue never ends by itself, so when B goes (or
 //! a session fails) the bridge takes the queue again and starts the next session, a persistent
 //! forwarder; what is still queued waits there. A FIFO is made again the same way (what its
@@ -123,8 +125,13 @@ Examples:
 A bound file://, mq:// or fifo:// side has one reader, read only once B answers. A queue, a \
 FIFO or a followed log read by a named consumer (file:///dir?consumer=NAME) is taken again \
 for a new session whenever B goes, the session ending at once (messages still queued wait \
-there, and the log resumes at its consumer's cursor; the one being forwarded when B went is \
-lost, and so is what a FIFO held); a damaged log ends the bridge with exit 1. Any other log \
+there, and the log resumes at its consumer's cursor). What was forwarded to B and not yet \
+read by it when it went is lost: the bridge counts a message delivered once B's connection \
+took it, which its OS buffers (a socket holds hundreds of messages), so a B that stops \
+reading early loses what its connection held; what a FIFO held is lost too. To lose nothing, \
+B acknowledges what it has handled and the producer resends what was not acknowledged. A \
+damaged log ends the bridge with \
+exit 1. Any other log \
 or file gives one session and the bridge ends with it. \
 A fifo://, file:// or mq:// side is one way: bound, it is read, and what the other side \
 sends back is dropped (reported once per session); connected to, it is only written to. \
