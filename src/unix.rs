@@ -9,7 +9,7 @@
 //! that counts or serves one client sees it; `peer()` names the binding process). `@name` is a Linux
 //! abstract name: no file, no permissions (anyone on the machine may connect), gone with the
 //! listener; its URL with `mode=` is refused when parsed (`InvalidInput` with an
-//! [`EndpointParseError`](crate::EndpointParseError) inside, on connect as on bind), as a mode
+//! [`EndpointParseError`] inside, on connect as on bind), as a mode
 //! could restrict nothing. `allow_uids=` refuses clients of other users at accept, on a path or a name.
 //! A name this process's own listener held until less than a second ago is bound again even
 //! if a child process forked meanwhile still holds the old socket (it does until it execs): the
