@@ -1201,16 +1201,7 @@ mod tests {
         bytes[at..at + 4].copy_from_slice(&11u32.to_le_bytes());
         std::fs::write(&path, &bytes).unwrap();
         let mut reader = LogReader::open(&dir, &FileOptions::default(), None).unwrap();
-        let mut got = Vec::new();
-        let err = loop {
-            match reader.read_batch(None) {
-                Ok(batch) => {
-                    assert!(!batch.caught_up || got.len() < 2, "caught up at {got:?}");
-                    got.extend(records(batch).into_iter().map(|(seq, _)| seq));
-                }
-                Err(e) => break e,
-            }
-        };
+        let (got, err) = read_to_error(&mut reader);
         assert_eq!(got, vec![0, 1]);
         assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
         drop(reader); // Windows: an open file keeps its directory from being removed.
@@ -1299,7 +1290,8 @@ mod tests {
         std::fs::write(&path, &bytes).unwrap();
     }
 
-    /// The sequence numbers `reader` delivers until a read fails, and its error.
+    /// The sequence numbers `reader` delivers until a read fails, and its error; no read
+    /// before it may find the end of the data.
     fn read_to_error(reader: &mut LogReader) -> (Vec<u64>, io::Error) {
         let mut got = Vec::new();
         for _ in 0..10 {
@@ -1326,19 +1318,9 @@ mod tests {
         rest.extend([0xAB; 40]);
         append(&path, &rest);
         let mut reader = LogReader::open(&dir, &FileOptions::default(), None).unwrap();
-        let mut got = Vec::new();
-        let mut outcome = None;
-        for _ in 0..10 {
-            match reader.read_batch(None) {
-                Ok(batch) => got.extend(records(batch).into_iter().map(|(seq, _)| seq)),
-                Err(e) => {
-                    outcome = Some(e);
-                    break;
-                }
-            }
-        }
+        // Not caught up before the error: the reader does not wait at the length field.
+        let (got, err) = read_to_error(&mut reader);
         assert_eq!(got, vec![0, 1, 2]);
-        let err = outcome.expect("the reader waits at the length field");
         assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
         assert!(err.to_string().contains("2147483632-byte"), "{err}");
         // It stays refused (read afresh, not from a stale buffer), and the task's read path
