@@ -1194,12 +1194,8 @@ mod tests {
     #[test]
     fn a_damaged_length_field_is_invalid_data_not_a_torn_tail() {
         let dir = temp_dir("damaged-length");
-        let path = segment(&dir, 5, 0, 6);
-        let mut bytes = std::fs::read(&path).unwrap();
-        // Record 2 (10-byte payloads, 18-byte records): its length one byte longer.
-        let at = SEGMENT_HEADER_LEN + 2 * 18;
-        bytes[at..at + 4].copy_from_slice(&11u32.to_le_bytes());
-        std::fs::write(&path, &bytes).unwrap();
+        // One byte longer than its 10-byte payload.
+        damage_length_of_record_2(&dir, 11);
         let mut reader = LogReader::open(&dir, &FileOptions::default(), None).unwrap();
         let (got, err) = read_to_error(&mut reader);
         assert_eq!(got, vec![0, 1]);
@@ -1215,7 +1211,7 @@ mod tests {
     #[test]
     fn a_length_field_damaged_past_the_end_is_invalid_data_without_follow() {
         let dir = temp_dir("damaged-length-past-end");
-        damage_length_past_the_end(&dir);
+        damage_length_of_record_2(&dir, 1 << 20);
         let opts = FileOptions {
             follow: false,
             ..FileOptions::default()
@@ -1238,7 +1234,7 @@ mod tests {
     #[test]
     fn a_partial_record_that_stays_at_the_end_is_checked_once_when_following() {
         let dir = temp_dir("damaged-length-follow");
-        damage_length_past_the_end(&dir);
+        damage_length_of_record_2(&dir, 1 << 20);
         let mut reader = LogReader::open(&dir, &FileOptions::default(), None).unwrap();
         let batch = reader.read_batch(None).unwrap();
         assert!(batch.caught_up);
@@ -1280,13 +1276,14 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    /// A segment of six records whose record 2 has its length field damaged to point far
-    /// past the end of the file (1 MiB, under `max_frame`).
-    fn damage_length_past_the_end(dir: &Path) {
+    /// A segment of six records (10-byte payloads, 18-byte records) in `dir` whose record 2
+    /// has its length field damaged to `len` (1 MiB: far past the end of the file, under
+    /// `max_frame`).
+    fn damage_length_of_record_2(dir: &Path, len: u32) {
         let path = segment(dir, 5, 0, 6);
         let mut bytes = std::fs::read(&path).unwrap();
         let at = SEGMENT_HEADER_LEN + 2 * 18;
-        bytes[at..at + 4].copy_from_slice(&(1u32 << 20).to_le_bytes());
+        bytes[at..at + 4].copy_from_slice(&len.to_le_bytes());
         std::fs::write(&path, &bytes).unwrap();
     }
 
