@@ -4,6 +4,7 @@
 //! takes fresh records of the open segment from the page cache on the async task.
 
 use super::cursor::{self, Position};
+use super::partial_end::{PartialAt, PartialEndWatch};
 use super::record::SEGMENT_HEADER_LEN;
 use super::scan::{valid_prefix, ScanInput, Tail};
 use super::scan_window::WindowedInput;
@@ -28,11 +29,6 @@ const BATCH_BYTES: usize = 4 << 20;
 /// Auto-commit after this many records or this long, whichever comes first.
 const AUTO_COMMIT_RECORDS: u64 = 1000;
 const AUTO_COMMIT_PERIOD: Duration = Duration::from_secs(1);
-/// How long a partial record may stay at the end of the open segment, the same bytes in a
-/// file of the same length, before a following reader checks it (a write under way ends
-/// long before: the producer writes whole records, one `write` at a time).
-const PARTIAL_PATIENCE: Duration = Duration::from_millis(250);
-
 /// Reads the log in one directory from a sequence number on.
 #[derive(Debug)]
 pub(crate) struct LogReader {
@@ -52,45 +48,7 @@ pub(crate) struct LogReader {
     /// the last).
     follow: bool,
     /// The partial record the last look at the end of the open segment found, if any.
-    partial_end: Option<PartialEnd>,
-}
-
-/// Where a partial record ended the data of the open segment: the record at `offset` in
-/// segment `base` goes on past the end of the file, then `file_len` bytes long.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct PartialAt {
-    base: u64,
-    offset: u64,
-    file_len: u64,
-}
-
-/// A partial record at the end of the data, since when it has been seen, and what a check
-/// made of it. Almost always a write under way, which ends before the next look; one that
-/// stays is a torn tail, or a damaged length field pointing past the end with valid records
-/// after it — corruption, which without the check would hide those records for as long as
-/// the producer writes nothing more.
-#[derive(Debug)]
-struct PartialEnd {
-    at: PartialAt,
-    since: Instant,
-    /// What the check found (never [`Tail::Clean`]); `None` before it.
-    verdict: Option<Tail>,
-}
-
-/// Notes what ended the data of the open segment at a look: a partial record `at`, or
-/// nothing (`None`: the last record was whole).
-fn note_end(partial_end: &mut Option<PartialEnd>, at: Option<PartialAt>) {
-    match (at, &partial_end) {
-        (Some(at), Some(seen)) if seen.at == at => {}
-        (Some(at), _) => {
-            *partial_end = Some(PartialEnd {
-                at,
-                since: Instant::now(),
-                verdict: None,
-            });
-        }
-        (None, _) => *partial_end = None,
-    }
+    partial_end: PartialEndWatch,
 }
 
 #[derive(Debug)]
@@ -191,7 +149,7 @@ impl LogReader {
             seg: None,
             auto_commit,
             follow: opts.follow,
-            partial_end: None,
+            partial_end: PartialEndWatch::default(),
         })
     }
 
@@ -336,6 +294,8 @@ impl LogReader {
                     return Err(corrupt(&self.dir, format!("segment {base:020}.log {what}")));
                 }
             };
+            // What was seen at the end of another segment is no longer the end.
+            self.partial_end.clear();
             self.seg = Some(SegmentReader::new(
                 base,
                 file,
@@ -410,13 +370,9 @@ impl TailSource for LogReader {
                         file_len,
                     });
                     seg.forget_partial();
-                    note_end(&mut self.partial_end, at);
-                    if self
-                        .partial_end
-                        .as_ref()
-                        .is_some_and(|partial| partial.verdict == Some(Tail::Corrupt))
-                    {
-                        // Damaged: `read_batch` says so again.
+                    self.partial_end.note(at);
+                    if self.partial_end.damaged() {
+                        // `read_batch` says so again (or finds it mended).
                         return None;
                     }
                     batch.caught_up = true;
@@ -433,11 +389,12 @@ impl TailSource for LogReader {
             let returned = returned?;
             (returned.next_seq != ac.committed.next_seq).then(|| ac.last + AUTO_COMMIT_PERIOD)
         });
-        let check = self
-            .partial_end
+        let open = self
+            .seg
             .as_ref()
-            .filter(|partial| partial.verdict.is_none())
-            .map(|partial| partial.since + PARTIAL_PATIENCE);
+            .filter(|seg| !seg.sealed)
+            .map(|seg| (seg.base, seg.offset));
+        let check = self.partial_end.deadline(open);
         commit.into_iter().chain(check).min()
     }
 
@@ -607,7 +564,7 @@ impl LogReader {
                         offset: seg.offset,
                         file_len,
                     });
-                    note_end(&mut self.partial_end, at);
+                    self.partial_end.note(at);
                     match self.check_partial_end(&mut seg) {
                         Ok(true) => {}
                         Ok(false) => {
@@ -629,29 +586,22 @@ impl LogReader {
     }
 
     /// Checks the partial record noted at the end of `seg`, the open segment, when that is
-    /// due: at once without `follow` (this read is the last), else once it has stayed
-    /// [`PARTIAL_PATIENCE`]; once for each place and file length, its verdict kept.
-    /// `Ok(true)` when this is the end of the data for now; `Ok(false)` when the record is
-    /// whole after all, to be read.
+    /// due ([`PartialEndWatch::check_due`]; at once without `follow`, as this read is the
+    /// last). `Ok(true)` when this is the end of the data for now; `Ok(false)` when the
+    /// record is whole after all, to be read.
     ///
     /// # Errors
     /// `InvalidData` when valid records follow it (its length field is damaged: the records
     /// after it would never be read), again at every read while it stays; OS errors.
     fn check_partial_end(&mut self, seg: &mut SegmentReader) -> io::Result<bool> {
-        let follow = self.follow;
-        let Some(partial) = self.partial_end.as_mut() else {
-            return Ok(true);
-        };
-        if partial.verdict.is_none() && (!follow || partial.since.elapsed() >= PARTIAL_PATIENCE) {
-            match seg.classify_partial_end()? {
-                None => {
-                    self.partial_end = None;
-                    return Ok(false);
-                }
-                Some(tail) => partial.verdict = Some(tail),
+        if self.partial_end.check_due(!self.follow) {
+            let verdict = seg.classify_partial_end()?;
+            self.partial_end.checked(verdict);
+            if verdict.is_none() {
+                return Ok(false);
             }
         }
-        if partial.verdict == Some(Tail::Corrupt) {
+        if self.partial_end.damaged() {
             return Err(corrupt(
                 &self.dir,
                 format!(
@@ -783,6 +733,7 @@ pub(crate) fn log_end(dir: &Path) -> io::Result<u64> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::partial_end::PARTIAL_PATIENCE;
     use super::*;
     use crate::file::{encode_record, SegmentHeader, SEGMENT_HEADER_LEN};
     use bytes::Bytes;
@@ -1236,13 +1187,17 @@ mod tests {
         let dir = temp_dir("damaged-length-follow");
         damage_length_of_record_2(&dir, 1 << 20);
         let mut reader = LogReader::open(&dir, &FileOptions::default(), None).unwrap();
+        let before = Instant::now();
         let batch = reader.read_batch(None).unwrap();
         assert!(batch.caught_up);
         assert_eq!(records(batch).len(), 2);
         let due = reader
             .read_deadline(None)
             .expect("a check of the partial record is due");
-        assert!(due <= Instant::now() + PARTIAL_PATIENCE);
+        assert!(
+            due >= before + PARTIAL_PATIENCE,
+            "a timer that would fire at once"
+        );
         std::thread::sleep(PARTIAL_PATIENCE);
         let err = reader.read_batch(None).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
@@ -1272,6 +1227,27 @@ mod tests {
         let batch = reader.read_batch(None).unwrap();
         assert!(batch.caught_up && batch.chunks.is_empty());
         assert!(reader.read_deadline(None).is_none(), "checked: torn");
+        drop(reader);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A partial record seen at the end of a segment that the producer then finishes and
+    /// follows with a new segment whose header is not written yet: the reader reads it and
+    /// waits for the header with no check due (one left due for the segment it left would
+    /// fire at once, a pool read, for ever).
+    #[test]
+    fn a_partial_record_seen_in_a_segment_left_since_sets_no_timer() {
+        let dir = temp_dir("partial-then-new-segment");
+        let path = segment(&dir, 5, 0, 2);
+        let third = record(5, 2, &payload(2, 10));
+        append(&path, &third[..7]);
+        let mut reader = LogReader::open(&dir, &FileOptions::default(), None).unwrap();
+        assert_eq!(read_seqs(&mut reader).unwrap(), vec![0, 1]);
+        assert!(reader.read_deadline(None).is_some());
+        append(&path, &third[7..]);
+        std::fs::write(segment_path(&dir, 3), [0u8; 3]).unwrap();
+        assert_eq!(read_seqs(&mut reader).unwrap(), vec![2]);
+        assert_eq!(reader.read_deadline(None), None);
         drop(reader);
         std::fs::remove_dir_all(&dir).unwrap();
     }

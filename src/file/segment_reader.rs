@@ -294,7 +294,13 @@ impl SegmentReader {
     fn classify(&mut self, incomplete: Incomplete) -> io::Result<Option<Tail>> {
         let max_frame = self.max_frame;
         self.buf.clear();
-        let eof = self.fill_chunk()?;
+        let mut eof = self.fill_chunk()?;
+        // The whole record at the front, if the file holds it: the first read stops at the
+        // read size, which a large record passes.
+        let front = RECORD_HEADER_LEN.saturating_add(announced_len(&self.buf).unwrap_or(0));
+        if !eof {
+            eof = self.fill(front.min(CLASSIFY_READ_MAX))?;
+        }
         match decode_record(&self.buf, self.salt, self.seq, u32::MAX as usize) {
             Decoded::Record { .. } => return Ok(None),
             Decoded::Incomplete if eof && incomplete == Incomplete::Torn => {
@@ -316,6 +322,15 @@ impl SegmentReader {
             self.fill(next_end.min(CLASSIFY_READ_MAX))?;
         }
         self.fill(record.saturating_mul(2).min(CLASSIFY_READ_MAX))?;
+        // A record that ran past the end of the file at the first read may have been
+        // written whole since (a write under way): then it and the next are valid, which
+        // the search below would take for a damaged record followed by valid ones.
+        if let Decoded::Record { .. } =
+            decode_record(&self.buf, self.salt, self.seq, u32::MAX as usize)
+        {
+            self.buf.clear();
+            return Ok(None);
+        }
         // Records over `max_frame` are still records: the next one may be one.
         let tail = classify_invalid(&self.buf, self.salt, self.seq, u32::MAX as usize);
         self.buf.clear();
@@ -378,6 +393,40 @@ mod tests {
             reader.read_size, 20_000,
             "the end of the file keeps the size"
         );
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    /// A record larger than a first read, whole and valid, with the next one after it: what
+    /// a partial record seen at the end becomes once its write ends. Checked then, it is
+    /// whole (`None`), never a damaged record followed by a valid one; one cut short with
+    /// nothing after it is torn.
+    #[test]
+    fn a_large_record_written_whole_since_it_was_seen_partial_is_whole_not_damage() {
+        let path = std::env::temp_dir().join(format!("anyipc-whole-since-{}", std::process::id()));
+        let (salt, first) = (7, 40);
+        let mut bytes = Vec::new();
+        super::super::encode_record(&mut bytes, salt, first, &vec![0xAB; 3 * MIN_READ]);
+        let whole = bytes.len();
+        super::super::encode_record(&mut bytes, salt, first + 1, b"next");
+        std::fs::write(&path, &bytes).unwrap();
+        let open = || {
+            let mut reader = SegmentReader::new(
+                first,
+                sys::open_read(&path).unwrap(),
+                path.clone(),
+                salt,
+                0,
+                1 << 20,
+            );
+            reader.seq = first;
+            reader
+        };
+        assert_eq!(open().classify_partial_end().unwrap(), None);
+        assert_eq!(open().classify_front().unwrap(), None);
+        // Cut inside the large record: torn, whichever way it is asked.
+        std::fs::write(&path, &bytes[..whole - 10]).unwrap();
+        assert_eq!(open().classify_partial_end().unwrap(), Some(Tail::Torn));
+        assert_eq!(open().classify_front().unwrap(), Some(Tail::Torn));
         std::fs::remove_file(&path).unwrap();
     }
 }

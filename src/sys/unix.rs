@@ -485,8 +485,13 @@ pub(crate) fn bind_owner_only_identified(
     result
 }
 
-/// Room in `sockaddr_un.sun_path`, less its terminating NUL.
-pub(crate) const MAX_SOCKET_PATH: usize = 107;
+/// Room in `sockaddr_un.sun_path`, less its terminating NUL: 108 bytes on Linux, 104 on
+/// macOS and the BSDs.
+pub(crate) const MAX_SOCKET_PATH: usize = if cfg!(any(target_os = "linux", target_os = "android")) {
+    107
+} else {
+    103
+};
 
 /// `InvalidInput`, naming the path and the limit, when `path` is too long for a socket
 /// address: binding and connecting say the same.

@@ -24,8 +24,8 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     match Duration::try_from_secs_f64(seconds) {
         Ok(duration) if !duration.is_zero() => Ok(duration),
         Ok(_) => Err(format!(
-            "`{text}` is no time at all, which would fail every wait at once; give at least \
-             1ms (or leave the option out for its default)"
+            "`{text}` is no time at all, which would fail every wait at once; give more than \
+             zero, such as 1ms (or leave the option out for its default)"
         )),
         Err(_) => Err(bad()),
     }
