@@ -70,11 +70,12 @@
 //!   CRC work; past that, as in a large torn record of random bytes, the record the length
 //!   field points to decides). A consumer at a record that runs past the end of the file
 //!   takes it for a write under way and waits; it looks for valid records after it when
-//!   that is its last read (`follow=false`), and when a partial record has stayed at one
-//!   place for 250 ms, appends or not (again after the file has grown, each wait twice the
-//!   last, up to 8 s; none while the file stays as it was looked at, so an idle consumer
-//!   sets no timer), so a length field damaged to point past the end gives `InvalidData`
-//!   too, not a log that seems to end there.
+//!   that is its last read (`follow=false`) or it resumes past that point, and when a
+//!   partial record has stayed at one place for 250 ms, appends or not (again after the
+//!   file has grown, each wait twice the last, up to 8 s; none while the file stays as it
+//!   was checked, so an idle consumer sets no timer after the first check), so a length
+//!   field damaged to point past the end gives `InvalidData` too, not a log that seems to
+//!   end there.
 //! - **A machine crash under `fsync=never`** (power loss, kernel panic) can also cut a
 //!   *closed* segment short, or leave it without its header: nothing was synced, and the
 //!   OS may not have written its tail when the next segment was created. Under

@@ -5,7 +5,7 @@
 
 use super::cursor::{self, Position};
 use super::partial_end::{PartialAt, PartialEndWatch};
-use super::record::SEGMENT_HEADER_LEN;
+use super::record::{RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
 use super::scan::{valid_prefix, ScanInput, Tail};
 use super::scan_window::WindowedInput;
 use super::segment::{
@@ -364,10 +364,11 @@ impl TailSource for LogReader {
                 (None, Stop::NeedMore) if got == 0 => {
                     // The end of the file (a partial record there is read afresh next time,
                     // and checked if it stays: `read_deadline`).
-                    let at = seg.partial_end().map(|file_len| PartialAt {
+                    let at = seg.partial_end().map(|(file_len, head)| PartialAt {
                         base: seg.base,
                         offset: seg.offset,
                         file_len,
+                        head,
                     });
                     seg.forget_partial();
                     self.partial_end.note(at);
@@ -550,22 +551,18 @@ impl LogReader {
                             ),
                         ));
                     }
-                    if self.next_seq > seg.seq {
-                        let error = self.records_lost(format!(
-                            "the log ends at record {} (segment {:020}.log), but this consumer \
-                             resumes at record {}",
-                            seg.seq, seg.base, self.next_seq
-                        ));
-                        self.seg = Some(seg);
-                        return Err(error);
-                    }
-                    let at = partial.map(|file_len| PartialAt {
+                    let at = partial.map(|(file_len, head)| PartialAt {
                         base: seg.base,
                         offset: seg.offset,
                         file_len,
+                        head,
                     });
                     self.partial_end.note(at);
-                    match self.check_partial_end(&mut seg) {
+                    // A consumer resuming past the end found is told the log ends there,
+                    // unless a partial record there hides the records after it: checked
+                    // first, at once.
+                    let resumes_past = self.next_seq > seg.seq;
+                    match self.check_partial_end(&mut seg, resumes_past) {
                         Ok(true) => {}
                         Ok(false) => {
                             // Whole when read afresh: its write has ended.
@@ -577,6 +574,15 @@ impl LogReader {
                             return Err(error);
                         }
                     }
+                    if resumes_past {
+                        let error = self.records_lost(format!(
+                            "the log ends at record {} (segment {:020}.log), but this consumer \
+                             resumes at record {}",
+                            seg.seq, seg.base, self.next_seq
+                        ));
+                        self.seg = Some(seg);
+                        return Err(error);
+                    }
                     self.seg = Some(seg);
                     batch.caught_up = true;
                     return Ok(());
@@ -587,14 +593,14 @@ impl LogReader {
 
     /// Checks the partial record noted at the end of `seg`, the open segment, when that is
     /// due ([`PartialEndWatch::check_due`]; at once without `follow`, as this read is the
-    /// last). `Ok(true)` when this is the end of the data for now; `Ok(false)` when the
-    /// record is whole after all, to be read.
+    /// last, or when `at_once`). `Ok(true)` when this is the end of the data for now;
+    /// `Ok(false)` when the record is whole after all, to be read.
     ///
     /// # Errors
     /// `InvalidData` when valid records follow it (its length field is damaged: the records
     /// after it would never be read), again at every read while it stays; OS errors.
-    fn check_partial_end(&mut self, seg: &mut SegmentReader) -> io::Result<bool> {
-        if self.partial_end.check_due(!self.follow) {
+    fn check_partial_end(&mut self, seg: &mut SegmentReader, at_once: bool) -> io::Result<bool> {
+        if self.partial_end.check_due(!self.follow || at_once) {
             let verdict = seg.classify_partial_end()?;
             self.partial_end.checked(verdict);
             if verdict.is_none() {
@@ -622,8 +628,12 @@ enum SegmentEnd {
     Rewritten,
     /// The valid records end here for now; `clean` if at the end of the file, not before
     /// invalid bytes. `partial`: a record goes on past the end of the file, then this long,
-    /// and was not checked (a write under way, a torn tail or a damaged length field).
-    AtEnd { clean: bool, partial: Option<u64> },
+    /// and was not checked (a write under way, a torn tail or a damaged length field), with
+    /// its first bytes ([`SegmentReader::partial_end`]).
+    AtEnd {
+        clean: bool,
+        partial: Option<(u64, [u8; RECORD_HEADER_LEN])>,
+    },
 }
 
 /// Reads one chunk of `seg` at its offset (blocking) and takes the valid records in it.
@@ -1201,6 +1211,7 @@ mod tests {
         std::thread::sleep(PARTIAL_PATIENCE);
         let err = reader.read_batch(None).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        assert!(reader.partial_end.damaged());
         assert!(
             reader.try_read_now().is_none(),
             "the task gives the damage to the pool"
@@ -1227,6 +1238,27 @@ mod tests {
         let batch = reader.read_batch(None).unwrap();
         assert!(batch.caught_up && batch.chunks.is_empty());
         assert!(reader.read_deadline(None).is_none(), "checked: torn");
+        drop(reader);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A consumer resuming past a record whose length field was damaged to point past the
+    /// end (its cursor at record 6 of 6, a following one): told the segment is damaged,
+    /// not that the log ends at record 2 (a cursor mismatch, whose remedy, dropping the
+    /// cursor, would deliver records 0 and 1 again).
+    #[test]
+    fn a_consumer_resuming_past_a_length_damaged_past_the_end_is_told_of_the_damage() {
+        let dir = temp_dir("resume-past-damage");
+        damage_length_of_record_2(&dir, 1 << 20);
+        cursor::store(&dir, "c", Position::at(6), false, 0o600).unwrap();
+        let spec = CursorSpec {
+            name: "c".to_owned(),
+            auto: false,
+        };
+        let mut reader = LogReader::open(&dir, &FileOptions::default(), Some(spec)).unwrap();
+        let err = reader.read_batch(None).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        assert!(err.to_string().contains("is damaged at byte"), "{err}");
         drop(reader);
         std::fs::remove_dir_all(&dir).unwrap();
     }

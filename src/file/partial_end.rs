@@ -12,6 +12,7 @@
 //! if the check found it torn, each wait twice the last up to [`PARTIAL_PATIENCE_MAX`], and
 //! never while the file stays as it was checked (an idle reader sets no timer).
 
+use super::record::RECORD_HEADER_LEN;
 use super::scan::Tail;
 use std::time::Duration;
 // Tokio's clock, as the tailer's timer keeps it.
@@ -23,12 +24,22 @@ pub(crate) const PARTIAL_PATIENCE: Duration = Duration::from_millis(250);
 pub(crate) const PARTIAL_PATIENCE_MAX: Duration = Duration::from_secs(8);
 
 /// A look at the end of the open segment that found a partial record: the record at
-/// `offset` of segment `base` goes on past the end of the file, then `file_len` bytes long.
+/// `offset` of segment `base`, whose first bytes are `head` (zero-padded), goes on past the
+/// end of the file, then `file_len` bytes long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct PartialAt {
     pub(crate) base: u64,
     pub(crate) offset: u64,
     pub(crate) file_len: u64,
+    pub(crate) head: [u8; RECORD_HEADER_LEN],
+}
+
+impl PartialAt {
+    /// Whether `other` is the same record: the same place and first bytes (a record a
+    /// restarted producer wrote there instead of a torn one has another length or CRC).
+    fn same_record(&self, other: &PartialAt) -> bool {
+        (self.base, self.offset, self.head) == (other.base, other.offset, other.head)
+    }
 }
 
 /// The partial record the last look at the end of the open segment found, if any.
@@ -50,11 +61,11 @@ struct Seen {
 
 impl PartialEndWatch {
     /// Notes what ended the open segment's data at a look: a partial record `at`, or none
-    /// (the last record was whole). The same place with another length is the same record,
+    /// (the last record was whole). The same record in a longer file is the same record,
     /// grown: its clock runs on.
     pub(crate) fn note(&mut self, at: Option<PartialAt>) {
         match (at, &mut self.seen) {
-            (Some(at), Some(seen)) if (seen.at.base, seen.at.offset) == (at.base, at.offset) => {
+            (Some(at), Some(seen)) if seen.at.same_record(&at) => {
                 seen.at.file_len = at.file_len;
             }
             (Some(at), _) => {
@@ -130,6 +141,7 @@ mod tests {
             base: 0,
             offset,
             file_len,
+            head: [1; RECORD_HEADER_LEN],
         })
     }
 
@@ -178,6 +190,13 @@ mod tests {
             watch.check_due(false),
             "damage is looked at again after a change"
         );
+
+        // Another record at the same place (a restarted producer's): its own clock.
+        let mut other = at(100, 152).unwrap();
+        other.head[0] = 2;
+        watch.note(Some(other));
+        assert!(!watch.damaged() && !watch.check_due(false));
+        assert!(watch.check_due(true));
 
         // Whole after all, or another place, or no partial record: forgotten.
         watch.checked(None);

@@ -284,14 +284,32 @@ impl SegmentReader {
         self.classify(Incomplete::Search)
     }
 
-    /// The file offset after the bytes buffered, when they are a partial record (the read
-    /// stopped inside it): the length of the file the last read found, if it stopped at
-    /// the end.
-    pub(crate) fn partial_end(&self) -> Option<u64> {
-        (!self.buf.is_empty()).then(|| self.offset + self.buf.len() as u64)
+    /// When the bytes buffered are a partial record (the read stopped inside it): the file
+    /// offset after them (the length of the file the last read found, if it stopped at the
+    /// end), and the record's first [`RECORD_HEADER_LEN`] bytes, zero-padded (its length
+    /// and CRC fields: another record written at the same place has others).
+    pub(crate) fn partial_end(&self) -> Option<(u64, [u8; RECORD_HEADER_LEN])> {
+        if self.buf.is_empty() {
+            return None;
+        }
+        let mut head = [0; RECORD_HEADER_LEN];
+        let known = self.buf.len().min(RECORD_HEADER_LEN);
+        head[..known].copy_from_slice(&self.buf[..known]);
+        Some((self.offset + self.buf.len() as u64, head))
     }
 
+    /// [`classify_once`](Self::classify_once), and when that finds corruption, once more
+    /// from a fresh read: the file may have changed between the reads of the first (a
+    /// restarted producer cutting a torn tail off and writing new records there), leaving
+    /// old bytes before new ones in the buffer. Damage is there both times.
     fn classify(&mut self, incomplete: Incomplete) -> io::Result<Option<Tail>> {
+        match self.classify_once(incomplete)? {
+            Some(Tail::Corrupt) => self.classify_once(incomplete),
+            verdict => Ok(verdict),
+        }
+    }
+
+    fn classify_once(&mut self, incomplete: Incomplete) -> io::Result<Option<Tail>> {
         let max_frame = self.max_frame;
         self.buf.clear();
         let mut eof = self.fill_chunk()?;
@@ -322,19 +340,22 @@ impl SegmentReader {
             self.fill(next_end.min(CLASSIFY_READ_MAX))?;
         }
         self.fill(record.saturating_mul(2).min(CLASSIFY_READ_MAX))?;
-        // A record that ran past the end of the file at the first read may have been
-        // written whole since (a write under way): then it and the next are valid, which
-        // the search below would take for a damaged record followed by valid ones.
-        if let Decoded::Record { .. } =
-            decode_record(&self.buf, self.salt, self.seq, u32::MAX as usize)
-        {
-            self.buf.clear();
-            return Ok(None);
-        }
-        // Records over `max_frame` are still records: the next one may be one.
-        let tail = classify_invalid(&self.buf, self.salt, self.seq, u32::MAX as usize);
+        let verdict = classify_buffered(&self.buf, self.salt, self.seq);
         self.buf.clear();
-        Ok(Some(tail))
+        Ok(verdict)
+    }
+}
+
+/// What the bytes of a segment from record `seq` on, read for a check, say of that record:
+/// `None` when it is whole and valid — a record that ran past the end of the file at the
+/// first read may have been written whole since (a write under way), and then it and the
+/// next one are valid, which [`classify_invalid`] alone, whose record is invalid, would
+/// take for a damaged record followed by valid ones. Records over `max_frame` are still
+/// records here: the next one may be one.
+fn classify_buffered(bytes: &[u8], salt: u32, seq: u64) -> Option<Tail> {
+    match decode_record(bytes, salt, seq, u32::MAX as usize) {
+        Decoded::Record { .. } => None,
+        _ => Some(classify_invalid(bytes, salt, seq, u32::MAX as usize)),
     }
 }
 
@@ -428,5 +449,20 @@ mod tests {
         assert_eq!(open().classify_partial_end().unwrap(), Some(Tail::Torn));
         assert_eq!(open().classify_front().unwrap(), Some(Tail::Torn));
         std::fs::remove_file(&path).unwrap();
+    }
+
+    /// The bytes a check ends with, whatever the reads in between found: a whole record and
+    /// the next one are the record whole (its write ended during the check), not damage; the
+    /// same with the record's length field damaged to point past the end is damage.
+    #[test]
+    fn a_check_that_ends_with_the_record_whole_finds_it_whole() {
+        let (salt, seq) = (7, 40);
+        let mut bytes = Vec::new();
+        super::super::encode_record(&mut bytes, salt, seq, &[0xAB; 100]);
+        super::super::encode_record(&mut bytes, salt, seq + 1, b"next");
+        assert_eq!(classify_buffered(&bytes, salt, seq), None);
+        bytes[..4].copy_from_slice(&(1u32 << 20).to_le_bytes());
+        assert_eq!(classify_buffered(&bytes, salt, seq), Some(Tail::Corrupt));
+        assert_eq!(classify_buffered(&bytes[..50], salt, seq), Some(Tail::Torn));
     }
 }
