@@ -135,6 +135,7 @@ mod queue_error;
 mod queue_listener;
 mod queue_options;
 mod region;
+mod staging;
 #[cfg(test)]
 mod tests;
 mod waiting;

@@ -33,7 +33,10 @@
 //!   sends to its sender is alive), ends: its stream yields what was already
 //!   queued, then `None`, and the listener forgets the sender. The sender's next datagram is
 //!   `accept`ed as a new connection. Senders are checked four times per timeout (at most once
-//!   per 10 ms), so a connection ends up to a quarter of the timeout (or 10 ms) late.
+//!   per 10 ms, at least once an hour), and a connection ends at the first check after
+//!   it has been quiet for whole check periods covering the timeout: up to a quarter of the
+//!   timeout late, or, where the period is not a quarter of it, two periods (timeouts under
+//!   40 ms: up to 20 ms; over 4 hours: up to 2 hours).
 //! - 1,024 unread datagrams per connection, and 128 new senders waiting for `accept`.
 //! - **`max_queued=`** (default 64 MiB; at least 129 KiB, room for two of the largest
 //!   datagrams): bytes of queued datagrams per listener, all its connections together (each

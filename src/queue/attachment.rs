@@ -13,6 +13,7 @@ use std::fs::File;
 use std::io;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Instant;
 
 /// Attached segments of this process, by (device, inode).
 type Registry = HashMap<(u64, u64), Weak<Attachment>>;
@@ -24,8 +25,9 @@ pub(crate) struct Attachment {
     region: Region,
     /// Holds this process's liveness lock for as long as the attachment lives.
     file: File,
-    /// Lets one thread of this process at a time hold or wait for the queue lock.
-    local: Mutex<()>,
+    /// Lets one thread of this process at a time hold or wait for the queue lock, and says
+    /// which owner the last thread to wait gave up on, if it did.
+    local: Mutex<Option<GaveUp>>,
     /// This process's id: the owner token written into the lock word.
     token: u32,
 }
@@ -70,7 +72,7 @@ impl Attachment {
         let attachment = Arc::new(Attachment {
             region,
             file,
-            local: Mutex::new(()),
+            local: Mutex::new(None),
             token,
         });
         attached.insert(key, Arc::downgrade(&attachment));
@@ -126,18 +128,39 @@ impl Attachment {
     /// Blocks the calling thread while another process holds the lock: critical sections
     /// are one copy of at most `max_message_len` bytes and a few word writes. Gives up
     /// after [`owner_lock::PATIENCE`] on one live owner, or [`owner_lock::PATIENCE_IN_ALL`]
-    /// while the lock changes hands between live owners.
+    /// while the lock changes hands between live owners. Threads of this process queue for
+    /// the lock one at a time, so each would wait its own patience after the ones before
+    /// it: a thread that finds that the last one gave up on the live owner still holding
+    /// the lock, less than [`owner_lock::PATIENCE`] ago, gives up at once.
     ///
     /// # Errors
     /// `Corrupt`/`BadHeader` if the segment no longer looks like a queue; the lock is
     /// released again before returning. `LockStuck` when it gives up as above.
     fn lock(&self) -> Result<Locked<'_>, QueueError> {
-        let local = self.local.lock().unwrap_or_else(|p| p.into_inner());
-        let how = owner_lock::acquire(self.region.lock_word(), self.token, &self.file).map_err(
-            |stuck| QueueError::LockStuck {
-                owner_pid: stuck.owner,
-            },
-        )?;
+        let mut local = self.local.lock().unwrap_or_else(|p| p.into_inner());
+        let word = self.region.lock_word();
+        if let Some(gave_up) = *local {
+            if gave_up.at.elapsed() < owner_lock::PATIENCE
+                && owner_lock::held_by_live(word, &self.file, gave_up.owner)
+            {
+                return Err(QueueError::LockStuck {
+                    owner_pid: gave_up.owner,
+                });
+            }
+        }
+        let how = match owner_lock::acquire(word, self.token, &self.file) {
+            Ok(how) => how,
+            Err(stuck) => {
+                *local = Some(GaveUp {
+                    owner: stuck.owner,
+                    at: Instant::now(),
+                });
+                return Err(QueueError::LockStuck {
+                    owner_pid: stuck.owner,
+                });
+            }
+        };
+        *local = None;
         let locked = Locked {
             attachment: self,
             _local: local,
@@ -164,11 +187,18 @@ impl Drop for Attachment {
     }
 }
 
+/// A thread of this process gave up on the queue lock, held by process `owner`, at `at`.
+#[derive(Debug, Clone, Copy)]
+struct GaveUp {
+    owner: u32,
+    at: Instant,
+}
+
 /// The queue lock, held; released on drop.
 #[derive(Debug)]
 pub(crate) struct Locked<'a> {
     attachment: &'a Attachment,
-    _local: MutexGuard<'a, ()>,
+    _local: MutexGuard<'a, Option<GaveUp>>,
 }
 
 impl Locked<'_> {

@@ -2,6 +2,7 @@ use super::attachment::Attachment;
 use super::geometry::{word, Geometry, PRIORITIES};
 use super::priority_index::{self, Refused};
 use super::region::Region;
+use super::staging::Staging;
 use super::waiting::{Backoff, Waiting};
 use super::{QueueAttributes, QueueError, QueueOptions};
 use crate::codec::FrameError;
@@ -9,7 +10,7 @@ use crate::sys::queue as os;
 use bytes::Bytes;
 use std::io;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -41,8 +42,6 @@ pub struct MessageQueue {
 
 /// Prefix of segment files in the queue directory (`/dev/shm/anyipc-mq-NAME`).
 const FILE_PREFIX: &str = "anyipc-mq-";
-/// Separates the name from the creator's pid in staging files: not a name character.
-const STAGING_SEP: char = '~';
 
 /// The endpoint name rules (a `?` or `#` is not a name character, as a URL would read it).
 fn check_name(name: &str) -> io::Result<()> {
@@ -67,7 +66,8 @@ impl MessageQueue {
     ///
     /// The segment is built under a private staging name and linked into place only when
     /// complete, so no process ever opens a half-built queue; staging files of creators
-    /// that died are removed by the next `create` of that name.
+    /// that died are removed by the next `create` of that name (also when the creating
+    /// process has the dead one's pid now).
     ///
     /// ```
     /// # #[cfg(target_os = "linux")] {
@@ -99,14 +99,8 @@ impl MessageQueue {
         let geometry = Geometry::new(options.capacity, options.max_message_len)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let dir = os::queue_dir()?;
-        sweep_staging(&dir, name);
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
         let pid = std::process::id();
-        let staging = dir.join(format!(
-            ".{FILE_PREFIX}{name}{STAGING_SEP}{pid}{STAGING_SEP}{}",
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let file = os::create_exclusive(&staging, options.mode)?;
+        let (staging, file) = Staging::create(&dir, FILE_PREFIX, name, options.mode)?;
         let built = (|| {
             reserve_segment(&file, geometry.size as u64, &dir, name)?;
             let map = memmap2::MmapOptions::new()
@@ -117,9 +111,9 @@ impl MessageQueue {
                 region.initialize(pid);
                 region.publish();
             })?;
-            std::fs::hard_link(&staging, &path)
+            std::fs::hard_link(staging.path(), &path)
         })();
-        let _ = std::fs::remove_file(&staging);
+        drop(staging);
         match built {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
@@ -204,16 +198,20 @@ impl MessageQueue {
         check_capacity: bool,
         check_max_len: bool,
     ) -> io::Result<MessageQueue> {
-        loop {
+        // Each round is a race lost: the queue removed between `create`'s refusal and the
+        // next `open`. A hundred in a row is not a race, and is reported, not looped on.
+        let mut last = None;
+        for _ in 0..100 {
             match Self::open_checking(name, options, check_capacity, check_max_len) {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 other => return other,
             }
             match Self::create(name, options) {
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
                 other => return other,
             }
         }
+        Err(last.unwrap_or_else(|| io::Error::other("no attempt made")))
     }
 
     /// [`open`](Self::open), then `AlreadyExists` ([`QueueError::AttributesDiffer`] inside)
@@ -937,25 +935,4 @@ pub(super) fn reserve_segment(
             ),
         )
     })
-}
-
-/// Removes staging files of `name` whose creator is no longer running: left by a crash
-/// during `create`.
-fn sweep_staging(dir: &std::path::Path, name: &str) {
-    let prefix = format!(".{FILE_PREFIX}{name}{STAGING_SEP}");
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let file_name = entry.file_name();
-        let Some(rest) = file_name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
-            continue;
-        };
-        let pid = rest.split(STAGING_SEP).next().and_then(|p| p.parse().ok());
-        if let Some(pid) = pid {
-            if !os::process_exists(pid) {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
-    }
 }

@@ -154,6 +154,11 @@ fn take_over(word: &AtomicU32, seen: u32, new: u32) -> bool {
     won
 }
 
+/// Whether live process `owner` holds the lock in `word` (whose segment is open in `file`).
+pub(crate) fn held_by_live(word: &AtomicU32, file: &File, owner: u32) -> bool {
+    word.load(Ordering::Relaxed) & TOKEN == owner && owner_alive(file, owner)
+}
+
 /// Releases the lock, waking one sleeper if any is marked.
 pub(crate) fn release(word: &AtomicU32) {
     if word.swap(0, Ordering::Release) & WAITERS != 0 {

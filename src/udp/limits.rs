@@ -9,7 +9,9 @@ const DEFAULT_MAX_PEERS: usize = 1024;
 /// How long a connection may stay quiet (no datagram from its sender or to it) before it
 /// ends, unless `idle_timeout=` says otherwise.
 const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
-/// Sweeps for idle senders per `idle_timeout`: a connection ends at most a quarter late.
+/// Sweeps for idle senders per `idle_timeout`: a connection ends at most a period (a
+/// quarter) late, or two where the period is clamped (the timeout rounded up to whole
+/// periods, then the sweep after it).
 const SWEEPS_PER_IDLE_TIMEOUT: u32 = 4;
 /// Bounds on the time between sweeps: short timeouts are not swept in a busy loop, and the
 /// timer never reaches past what `Instant` holds.

@@ -605,6 +605,35 @@ fn a_lock_kept_by_a_live_process_times_out_instead_of_blocking_for_ever() {
     );
 }
 
+/// Threads of one process queue for a lock kept by a live process one at a time: each
+/// would wait its own second after the ones before it (eight threads, eight seconds). Once
+/// one has given up on that owner, the others give up at once, all within the promised
+/// 1–10 s.
+#[test]
+fn threads_waiting_on_a_kept_lock_give_up_together_not_one_after_another() {
+    let name = Name::new();
+    let queue =
+        std::sync::Arc::new(MessageQueue::create(&name.0, &QueueOptions::default()).unwrap());
+    let mut child = spawn_helper("idle", &name.0);
+    wait_ready(&lines(&mut child), child.0.id());
+    set_lock_word(&name, child.0.id());
+    let started = std::time::Instant::now();
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let queue = queue.clone();
+            std::thread::spawn(move || queue.try_recv().map(drop))
+        })
+        .collect();
+    for thread in threads {
+        let err = thread.join().unwrap().unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut, "{err}");
+    }
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(5), "{took:?} for eight threads");
+    drop(child);
+    set_lock_word(&name, 0);
+}
+
 /// A lock word that keeps changing hands between live processes (as a hostile writer can
 /// make it: each owner only ever holds it for less than the one-owner patience of a second)
 /// still makes a call fail with `TimedOut`, after about 10 s in all, instead of keeping it
