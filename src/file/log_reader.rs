@@ -1150,42 +1150,30 @@ mod tests {
     }
 
     /// A record whose length field was damaged, with valid records after it: the consumer
-    /// delivers the records before it, then says the segment is damaged, instead of taking
-    /// it for a torn tail and waiting (or ending) there.
+    /// delivers the records before it, then says the segment is damaged, and again at the
+    /// next read, instead of taking it for a torn tail or a write under way and waiting (or
+    /// ending) there. The length may point inside the file, or past its end (under
+    /// `max_frame`), which a consumer without `follow` checks at once.
     #[test]
     fn a_damaged_length_field_is_invalid_data_not_a_torn_tail() {
-        let dir = temp_dir("damaged-length");
-        // One byte longer than its 10-byte payload.
-        damage_length_of_record_2(&dir, 11);
-        let mut reader = LogReader::open(&dir, &FileOptions::default(), None).unwrap();
-        let (got, err) = read_to_error(&mut reader);
-        assert_eq!(got, vec![0, 1]);
-        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
-        drop(reader); // Windows: an open file keeps its directory from being removed.
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    /// A record whose length field was damaged to point past the end of the file (under
-    /// `max_frame`), with valid records after it: without `follow` the consumer delivers
-    /// the records before it, then says the segment is damaged, instead of ending there as
-    /// at a write under way, and says it again at the next read.
-    #[test]
-    fn a_length_field_damaged_past_the_end_is_invalid_data_without_follow() {
-        let dir = temp_dir("damaged-length-past-end");
-        damage_length_of_record_2(&dir, 1 << 20);
-        let opts = FileOptions {
-            follow: false,
-            ..FileOptions::default()
-        };
-        let mut reader = LogReader::open(&dir, &opts, None).unwrap();
-        let (got, err) = read_to_error(&mut reader);
-        assert_eq!(got, vec![0, 1]);
-        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
-        assert!(err.to_string().contains("record 2"), "{err}");
-        let again = reader.read_batch(None).unwrap_err();
-        assert_eq!(again.kind(), io::ErrorKind::InvalidData, "{again}");
-        drop(reader); // Windows: an open file keeps its directory from being removed.
-        std::fs::remove_dir_all(&dir).unwrap();
+        // One byte longer than its 10-byte payload, or 1 MiB, past the end of the file.
+        for (len, follow) in [(11, true), (1 << 20, false)] {
+            let dir = temp_dir("damaged-length");
+            damage_length_of_record_2(&dir, len);
+            let opts = FileOptions {
+                follow,
+                ..FileOptions::default()
+            };
+            let mut reader = LogReader::open(&dir, &opts, None).unwrap();
+            let (got, err) = read_to_error(&mut reader);
+            assert_eq!(got, vec![0, 1], "{len}");
+            assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{len}: {err}");
+            assert!(err.to_string().contains("record 2"), "{err}");
+            let again = reader.read_batch(None).unwrap_err();
+            assert_eq!(again.kind(), io::ErrorKind::InvalidData, "{len}: {again}");
+            drop(reader); // Windows: an open file keeps its directory from being removed.
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
     }
 
     /// The same damage, read by a consumer that follows: at first it is the end of the data
