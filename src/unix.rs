@@ -103,14 +103,9 @@ fn socket_path(endpoint: &Endpoint) -> io::Result<PathBuf> {
 /// # Errors
 /// That error, naming the limit.
 fn check_path_len(endpoint: &Endpoint, path: &Path) -> io::Result<()> {
-    let len = path.as_os_str().len();
-    if len <= crate::sys::MAX_SOCKET_PATH {
+    let Some(reason) = crate::sys::socket_path_too_long(path) else {
         return Ok(());
-    }
-    let reason = format!(
-        "a socket path must be at most {} bytes ({len} given)",
-        crate::sys::MAX_SOCKET_PATH
-    );
+    };
     let kind = ParseErrorKind::InvalidAddress {
         scheme: endpoint.scheme(),
         reason,

@@ -250,10 +250,8 @@ impl SegmentReader {
     }
 
     /// Forgets the buffered bytes (a partial record): the next read starts at `offset`.
-    pub(crate) fn forget_partial(&mut self) -> bool {
-        let had = !self.buf.is_empty();
+    pub(crate) fn forget_partial(&mut self) {
         self.buf.clear();
-        had
     }
 
     /// Reads the invalid record at `offset` and what follows it afresh (blocking) and tells

@@ -496,17 +496,20 @@ pub(crate) const MAX_SOCKET_PATH: usize = if cfg!(any(target_os = "linux", targe
 /// `InvalidInput`, naming the path and the limit, when `path` is too long for a socket
 /// address: binding and connecting say the same.
 pub(crate) fn check_socket_path_len(path: &Path) -> io::Result<()> {
-    let len = path.as_os_str().len();
-    if len > MAX_SOCKET_PATH {
-        return Err(io::Error::new(
+    match socket_path_too_long(path) {
+        Some(why) => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!(
-                "{}: a socket path must be at most {MAX_SOCKET_PATH} bytes ({len} given)",
-                path.display()
-            ),
-        ));
+            format!("{}: {why}", path.display()),
+        )),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// Why `path` cannot be a socket's address, when it is too long for one.
+pub(crate) fn socket_path_too_long(path: &Path) -> Option<String> {
+    let len = path.as_os_str().len();
+    (len > MAX_SOCKET_PATH)
+        .then(|| format!("a socket path must be at most {MAX_SOCKET_PATH} bytes ({len} given)"))
 }
 
 /// Staging directories made by this process so far: the suffix of the next one's name.
