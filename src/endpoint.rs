@@ -272,6 +272,19 @@ impl Endpoint {
                     .to_owned(),
             });
         }
+        if spec.key == "mode" && self.scheme == Scheme::Fifo {
+            if let OptionValue::Mode(mode) = parsed {
+                if mode & 0o600 != 0o600 {
+                    return Err(ParseErrorKind::InvalidOptionValue {
+                        key: spec.key.to_owned(),
+                        value: value.to_owned(),
+                        expected: "an octal mode that lets the owner read and write (0600, \
+                                   0620, 0640…): the reader opens the FIFO both ways"
+                            .to_owned(),
+                    });
+                }
+            }
+        }
         let other = match spec.key {
             "consumer" => "framing",
             "framing" if self.scheme == Scheme::File => "consumer",

@@ -197,8 +197,9 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
         kind: ValueKind::Mode,
         default: "0600",
         meaning: "permissions of the created socket, FIFO, segment or file (a bad URL with a \
-                  unix:// abstract name, which has no file; a pipe:// name is its user's \
-                  only, whatever its mode: see anyipc::pipe)",
+                  unix:// abstract name, which has no file, and on a FIFO without the owner's \
+                  read and write; a pipe:// name is its user's only, whatever its mode: see \
+                  anyipc::pipe)",
     },
     OptionSpec {
         key: "capacity",

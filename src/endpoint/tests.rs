@@ -123,6 +123,10 @@ fn endpoint() -> impl Strategy<Value = Endpoint> {
             if matches!(address, Address::Abstract(_)) {
                 options.remove("mode");
             }
+            // A FIFO's owner must read and write it (refused when parsed otherwise).
+            if let (Scheme::Fifo, Some(OptionValue::Mode(mode))) = (scheme, options.get("mode")) {
+                options.insert("mode", OptionValue::Mode(mode | 0o600));
+            }
             // A plain file keeps no cursor (refused when parsed).
             if scheme == Scheme::File && options.contains_key("framing") {
                 options.remove("consumer");

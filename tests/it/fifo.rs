@@ -248,6 +248,69 @@ async fn bind_refuses_files_symlinks_and_live_readers() {
     .await;
 }
 
+/// A stale FIFO is reused, not replaced: a shell writer already blocked opening it while no
+/// reader ran is let through by the new reader, and its line arrives. (A replaced FIFO left
+/// that writer waiting for ever on a file no reader could reach.)
+#[tokio::test]
+async fn a_writer_waiting_on_a_stale_fifo_reaches_the_next_reader() {
+    watchdog(60, async {
+        let dir = TempDir::new("fifo");
+        let path = dir.path().join("f");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status_bounded()
+            .success());
+        let mut shell = tokio::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("echo waited > '{}'", path.display()))
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let pid = shell.id().unwrap();
+        // Until the shell sits in `open`, waiting for a reader (Linux tells where).
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
+            if wchan.contains("wait_for_partner") || wchan.contains("fifo_open") {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the shell never blocked opening the FIFO (wchan {wchan:?})"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let url = format!("{}?framing=lines&recv_timeout=5s", fifo_url(&dir));
+        let mut listener = anyipc::bind(&url).await.unwrap();
+        let mut reader = listener.accept().await.unwrap();
+        assert_eq!(reader.next().await.unwrap().unwrap(), "waited");
+        let status = tokio::time::timeout(Duration::from_secs(5), shell.wait())
+            .await
+            .expect("the shell writer still waits")
+            .unwrap();
+        assert!(status.success());
+        let mode = std::fs::symlink_metadata(&path)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    })
+    .await;
+}
+
+/// `mode=` on a FIFO must let its owner read and write: the reader opens it both ways.
+#[test]
+fn a_fifo_mode_without_owner_read_and_write_is_a_bad_url() {
+    for mode in ["0400", "0200", "0444", "0077"] {
+        let err = anyipc::Endpoint::parse(&format!("fifo:///tmp/f?mode={mode}")).unwrap_err();
+        assert!(
+            err.to_string().contains("owner read and write"),
+            "{mode}: {err}"
+        );
+    }
+    anyipc::Endpoint::parse("fifo:///tmp/f?mode=0640").unwrap();
+}
+
 #[tokio::test]
 async fn bind_refuses_a_fifo_of_another_user() {
     let dir = TempDir::new("fifo");

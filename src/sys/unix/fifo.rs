@@ -68,55 +68,25 @@ pub(crate) struct BoundFifo {
 /// (`held`: [`lock_parent_dir_async`](super::lock_parent_dir_async)) from before this call
 /// until it returns, that is from the first look at the path until the reader is open: a
 /// FIFO another binder has
-/// just made but not yet opened has no reader, and without the lock it would look stale, be
-/// removed and replaced, and both binds would succeed (on one FIFO, or one of them on a FIFO
-/// no longer at the path). Under the lock, a FIFO of ours with no reader really is stale.
+/// just made but not yet opened has no reader, and without the lock it would look stale and
+/// both binds would succeed. Under the lock, a FIFO of ours with no reader really is stale.
+///
+/// A stale FIFO is reused, not replaced: a writer already blocked in `open` on it (a shell's
+/// `echo msg > path` while no reader ran) is let through by the new reader and its message
+/// read. Replacing the FIFO would leave that writer waiting for ever on a file no reader
+/// can reach. Only a stale FIFO its owner may not read is removed and made again.
 ///
 /// # Errors
 /// `AlreadyExists` for a symlink or anything but a FIFO at `path`; `PermissionDenied` for a
 /// FIFO owned by another user; `AddrInUse` when a live reader has it open.
 pub(crate) fn fifo_bind(path: &Path, mode: u32, held: &DirLock) -> io::Result<BoundFifo> {
     let _ = held;
-    match std::fs::symlink_metadata(path) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
-        Ok(meta) if meta.file_type().is_symlink() => {
-            return Err(refuse(
-                path,
-                io::ErrorKind::AlreadyExists,
-                "is a symlink; refusing to follow it",
-            ))
-        }
-        Ok(meta) if !meta.file_type().is_fifo() => {
-            return Err(refuse(
-                path,
-                io::ErrorKind::AlreadyExists,
-                "exists and is not a FIFO; refusing to replace it",
-            ))
-        }
-        Ok(meta) if meta.uid() != euid() => {
-            return Err(refuse(
-                path,
-                io::ErrorKind::PermissionDenied,
-                &format!("the FIFO there belongs to uid {}, not to us", meta.uid()),
-            ))
-        }
-        Ok(meta) => match open(path, libc::O_WRONLY) {
-            // A write end opens without blocking only when a reader has the FIFO open. (Closing
-            // this probe ends the stream of a foreign reader that had no writer, such as a bare
-            // `cat`; an anyipc reader holds its own write end and does not notice.)
-            Ok(_) => {
-                return Err(refuse(
-                    path,
-                    io::ErrorKind::AddrInUse,
-                    "a live reader has this FIFO open",
-                ))
-            }
-            Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
-                tracing::debug!(path = %path.display(), "reclaiming a FIFO no one reads");
-                // Only the FIFO just found stale: whatever replaced it since (not an anyipc
-                // binder, which waits for the lock) is left alone.
-                let stale = FileIdentity::of(&meta);
+    if let Some(stale) = find_stale(path)? {
+        tracing::debug!(path = %path.display(), "reusing a FIFO no one reads");
+        match open_bound(path, stale, mode, "was replaced while being reclaimed") {
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                // Its mode keeps even its owner out (`chmod 200`): made again below. Only the
+                // FIFO just found stale; whatever replaced it since is left alone.
                 if !remove_if_identical(path, stale)? && file_identity(path).is_ok() {
                     return Err(refuse(
                         path,
@@ -125,8 +95,8 @@ pub(crate) fn fifo_bind(path: &Path, mode: u32, held: &DirLock) -> io::Result<Bo
                     ));
                 }
             }
-            Err(e) => return Err(e),
-        },
+            reused => return reused,
+        }
     }
     // Created 0600 (the umask can only take bits away), then set to `mode` through the open
     // descriptor: the FIFO is never more open than asked for.
@@ -145,39 +115,97 @@ pub(crate) fn fifo_bind(path: &Path, mode: u32, held: &DirLock) -> io::Result<Bo
     }
     // What mkfifo made, for removal if the rest fails before the reader can tell.
     let made = file_identity(path)?;
-    let bound = (|| {
-        let reader = open(path, libc::O_RDONLY)?;
-        let stat = fstat(reader.as_fd())?;
-        let identity = FileIdentity::of_stat(&stat);
-        if identity != made || !is_fifo(&stat) || stat.st_uid != euid() {
-            return Err(refuse(
-                path,
-                io::ErrorKind::AlreadyExists,
-                "was replaced while being created",
-            ));
-        }
-        // SAFETY: `reader` is an open descriptor.
-        if unsafe { libc::fchmod(reader.as_raw_fd(), mode as libc::mode_t) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let keep_open = open(path, libc::O_WRONLY)?;
-        if FileIdentity::of_stat(&fstat(keep_open.as_fd())?) != identity {
-            return Err(refuse(
-                path,
-                io::ErrorKind::AlreadyExists,
-                "was replaced while being opened",
-            ));
-        }
-        Ok(BoundFifo {
-            reader,
-            keep_open,
-            identity,
-        })
-    })();
+    let bound = open_bound(path, made, mode, "was replaced while being created");
     if bound.is_err() {
         let _ = remove_if_identical(path, made);
     }
     bound
+}
+
+/// Looks at what is at `path`: nothing (`None`), a stale FIFO of ours (its identity), or
+/// something a binder must not take (the error [`fifo_bind`] documents).
+fn find_stale(path: &Path) -> io::Result<Option<FileIdentity>> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+        Ok(meta) => meta,
+    };
+    if meta.file_type().is_symlink() {
+        return Err(refuse(
+            path,
+            io::ErrorKind::AlreadyExists,
+            "is a symlink; refusing to follow it",
+        ));
+    }
+    if !meta.file_type().is_fifo() {
+        return Err(refuse(
+            path,
+            io::ErrorKind::AlreadyExists,
+            "exists and is not a FIFO; refusing to replace it",
+        ));
+    }
+    if meta.uid() != euid() {
+        return Err(refuse(
+            path,
+            io::ErrorKind::PermissionDenied,
+            &format!("the FIFO there belongs to uid {}, not to us", meta.uid()),
+        ));
+    }
+    match open(path, libc::O_WRONLY) {
+        // A write end opens without blocking only when a reader has the FIFO open. (Closing
+        // this probe ends the stream of a foreign reader that had no writer, such as a bare
+        // `cat`; an anyipc reader holds its own write end and does not notice.)
+        Ok(_) => Err(refuse(
+            path,
+            io::ErrorKind::AddrInUse,
+            "a live reader has this FIFO open",
+        )),
+        Err(e) if e.raw_os_error() == Some(libc::ENXIO) => Ok(Some(FileIdentity::of(&meta))),
+        // Its mode keeps even its owner from writing, so whether a reader has it open cannot
+        // be told: left alone.
+        Err(e) => Err(io::Error::new(
+            e.kind(),
+            format!(
+                "fifo://{}: cannot tell whether a reader has it open: {e}",
+                path.display()
+            ),
+        )),
+    }
+}
+
+/// Opens the FIFO at `path`, which must still be `expected` (else `AlreadyExists`, saying it
+/// `replaced`), for reading, sets its permissions to `mode`, and opens the reader's own write
+/// end.
+fn open_bound(
+    path: &Path,
+    expected: FileIdentity,
+    mode: u32,
+    replaced: &str,
+) -> io::Result<BoundFifo> {
+    let reader = open(path, libc::O_RDONLY)
+        .map_err(|e| io::Error::new(e.kind(), format!("fifo://{}: {e}", path.display())))?;
+    let stat = fstat(reader.as_fd())?;
+    let identity = FileIdentity::of_stat(&stat);
+    if identity != expected || !is_fifo(&stat) || stat.st_uid != euid() {
+        return Err(refuse(path, io::ErrorKind::AlreadyExists, replaced));
+    }
+    // SAFETY: `reader` is an open descriptor.
+    if unsafe { libc::fchmod(reader.as_raw_fd(), mode as libc::mode_t) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let keep_open = open(path, libc::O_WRONLY)?;
+    if FileIdentity::of_stat(&fstat(keep_open.as_fd())?) != identity {
+        return Err(refuse(
+            path,
+            io::ErrorKind::AlreadyExists,
+            "was replaced while being opened",
+        ));
+    }
+    Ok(BoundFifo {
+        reader,
+        keep_open,
+        identity,
+    })
 }
 
 /// Removes the FIFO a listener bound at `path` (the one `identity` names, as
