@@ -580,6 +580,44 @@ async fn a_file_or_symlink_in_place_of_the_socket_or_directory_is_refused() {
     .await;
 }
 
+/// A live server keeps its name even when its lock file is deleted under it (a tmp cleaner,
+/// a user's `rm`): a second bind finds the socket answering and is refused `AddrInUse`; the
+/// first server goes on serving, and once it is gone the name binds again.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_live_server_whose_lock_file_was_removed_keeps_its_name() {
+    watchdog(60, async {
+        let name = unique_name("lock-removed");
+        let url = format!("pipe://{name}");
+        let mut first = anyipc::bind(&url).await.unwrap();
+        let lock = crate::util::runtime_dir().join(format!(".{name}.lock"));
+        std::fs::remove_file(&lock).unwrap();
+        let err = anyipc::bind(&url).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
+        assert!(err.to_string().contains("live server"), "{err}");
+        let mut client = anyipc::connect(&url).await.unwrap();
+        // The refused bind's probe connected too; its connection ends at once.
+        let mut server = loop {
+            let mut accepted = first.accept().await.unwrap();
+            client.send("still here").await.unwrap();
+            match tokio::time::timeout(Duration::from_secs(5), accepted.recv()).await {
+                Ok(Ok(Some(msg))) => {
+                    assert_eq!(msg, "still here");
+                    break accepted;
+                }
+                Ok(Ok(None)) => continue,
+                other => panic!("{other:?}"),
+            }
+        };
+        server.send("served").await.unwrap();
+        assert_eq!(client.recv().await.unwrap().unwrap(), "served");
+        drop((client, server, first));
+        let again = anyipc::bind(&url).await.unwrap();
+        drop(again);
+    })
+    .await;
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn a_name_ending_in_lock_does_not_collide_with_another_names_lock() {

@@ -197,6 +197,21 @@ pub(crate) async fn pipe_connect(
     }
 }
 
+/// Whether a server listens on the socket file at `path`: a connection attempt that does not
+/// wait (so a full accept queue cannot hold the caller) succeeds, or finds the queue full.
+fn socket_answers(path: &Path) -> io::Result<bool> {
+    let socket = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None)?;
+    socket.set_nonblocking(true)?;
+    match socket.connect(&socket2::SockAddr::unix(path)?) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => Ok(false),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// A bound `pipe://` name: the listening socket, the lock that proves ownership, and the
 /// paths to remove when it is dropped.
 #[derive(Debug)]
@@ -228,7 +243,19 @@ impl PipeServer {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
             Ok(meta) if std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()) => {
-                // We hold the lock, so whoever bound this socket is gone.
+                // We hold the lock, so whoever bound this socket is gone, unless its lock file
+                // was deleted under it (a tmp cleaner, a user's `rm`): a server that answers
+                // keeps its name.
+                if socket_answers(&path)? {
+                    return Err(io::Error::new(
+                        io::ErrorKind::AddrInUse,
+                        format!(
+                            "pipe://{name}: a live server holds this name (its lock file \
+                             {} had been removed)",
+                            lock_path.display()
+                        ),
+                    ));
+                }
                 tracing::debug!(name, "reclaiming the socket of a dead pipe server");
                 match std::fs::remove_file(&path) {
                     Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
