@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
@@ -86,14 +86,19 @@ pub(crate) fn is_write_after_shutdown(_error: &io::Error) -> bool {
 
 /// The `stat` of the open descriptor `fd`.
 pub(crate) fn fstat(fd: BorrowedFd<'_>) -> io::Result<Stat> {
+    fstat_number(fd.as_raw_fd())
+}
+
+/// The `stat` of descriptor number `fd`, which may be closed (then `EBADF`).
+pub(crate) fn fstat_number(fd: RawFd) -> io::Result<Stat> {
     #[cfg(not(target_os = "linux"))]
     use libc::fstat;
     #[cfg(target_os = "linux")]
     use libc::fstat64 as fstat;
     let mut stat = std::mem::MaybeUninit::<Stat>::uninit();
-    // SAFETY: `fd` is open for the call (borrowed) and `stat` points to writable memory of
-    // the right size.
-    if unsafe { fstat(fd.as_raw_fd(), stat.as_mut_ptr()) } != 0 {
+    // SAFETY: fstat only reads the file a descriptor number refers to (a number that is not
+    // open is EBADF), and `stat` points to writable memory of the right size.
+    if unsafe { fstat(fd, stat.as_mut_ptr()) } != 0 {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: fstat succeeded, so it filled in the whole struct.

@@ -170,6 +170,24 @@ async fn child_role(role: &str) -> i32 {
             eprintln!("non-utf8: {first}, fds kept: {kept}");
             0
         }
+        // stdin and stdout are pipes, but the wrong way round (stdin a write end, stdout a
+        // read end): `stdio://` refuses them and leaves fds 0 and 1 as they were.
+        "stdio-swapped" => {
+            std::env::remove_var(CHILD_FDS_ENV);
+            let mut ends = [0; 2];
+            // SAFETY: `ends` has room for the two descriptors pipe() writes.
+            assert_eq!(unsafe { libc::pipe(ends.as_mut_ptr()) }, 0);
+            // SAFETY: both are open descriptors of this process; fds 0 and 1 are replaced.
+            unsafe {
+                assert_eq!(libc::dup2(ends[1], 0), 0);
+                assert_eq!(libc::dup2(ends[0], 1), 1);
+            }
+            let before = [0, 1].map(fd_identity);
+            let first = kind_of(anyipc::connect("stdio://").await);
+            let kept = before.iter().all(Option::is_some) && [0, 1].map(fd_identity) == before;
+            eprintln!("swapped: {first}, fds kept: {kept}");
+            0
+        }
         // Take the pipes, then exec this binary again in place (same pid, same parent, same
         // variable) as a "report" child: the numbers no longer hold the parent's pipes.
         "exec-self" => {
@@ -531,6 +549,24 @@ async fn connect_parent_refuses_a_non_utf8_variable_without_falling_back_to_stdi
         let stderr = stderr_of_spawned(child).await;
         assert!(
             stderr.contains("non-utf8: InvalidInput, fds kept: true"),
+            "{stderr}"
+        );
+    })
+    .await;
+}
+
+/// stdin and stdout that are pipes the wrong way round are refused by `stdio://` before
+/// anything is changed: fds 0 and 1 stay as they were (they used to be rewired to
+/// `/dev/null` and stderr first, and the take refused afterwards).
+#[tokio::test]
+async fn stdio_refuses_swapped_pipes_without_touching_stdin_or_stdout() {
+    watchdog(60, async {
+        let mut command = child_command("stdio-swapped");
+        command.stderr(Stdio::piped());
+        let (child, _conn) = anyipc::child::spawn(command).unwrap();
+        let stderr = stderr_of_spawned(child).await;
+        assert!(
+            stderr.contains("swapped: InvalidInput, fds kept: true"),
             "{stderr}"
         );
     })

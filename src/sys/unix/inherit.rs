@@ -43,16 +43,25 @@ pub(crate) fn anonymous_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
         target_os = "openbsd",
         target_os = "dragonfly"
     )))]
-    {
-        // SAFETY: `fds` has room for the two descriptors pipe writes.
-        cvt(unsafe { libc::pipe(fds.as_mut_ptr()) })?;
-        for fd in fds {
-            // SAFETY: `fd` was just created by pipe.
-            cvt(unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) })?;
-        }
-    }
+    // SAFETY: `fds` has room for the two descriptors pipe writes. (No pipe2 here, so a child
+    // another thread forks before the flags below are set inherits the pair, as with std's
+    // own pipes on these systems.)
+    cvt(unsafe { libc::pipe(fds.as_mut_ptr()) })?;
     // SAFETY: pipe created both descriptors just now and nothing else owns them.
     let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    #[cfg(not(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "dragonfly"
+    )))]
+    for fd in [&read, &write] {
+        // SAFETY: F_SETFD only sets the descriptor flags of `fd`, which is open (owned); on
+        // failure both are closed as they drop.
+        cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) })?;
+    }
     let renumber = |fd: OwnedFd| {
         if fd.as_raw_fd() < 3 {
             dup_above_stdio(fd.as_raw_fd())
@@ -83,16 +92,7 @@ pub(crate) fn inherit_in_child(cmd: &mut tokio::process::Command, fds: [RawFd; 2
     }
 }
 
-/// The `stat` of descriptor number `fd`, which may be closed (then `EBADF`).
-fn fstat_raw(fd: RawFd) -> io::Result<super::Stat> {
-    // SAFETY: only for the fstat call, which reads the number's file and keeps nothing; a
-    // closed number is an error, not undefined behaviour.
-    super::fstat(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) })
-}
-
-fn is_pipe(fd: RawFd) -> io::Result<bool> {
-    Ok(super::is_fifo(&fstat_raw(fd)?))
-}
+use super::fstat_number as fstat_raw;
 
 /// What an inherited descriptor is checked to be before it is adopted.
 struct Expected {
@@ -134,7 +134,11 @@ fn check_inherited(fd: RawFd, expected: &Expected) -> io::Result<super::FileIden
         return Err(invalid("is not a pipe".into()));
     }
     let access = open_access(fd).map_err(|e| invalid(format!("cannot be examined ({e})")))?;
-    if access != expected.access {
+    // Either end of a two-way pipe (FreeBSD's and DragonFly's) is open both ways. Elsewhere
+    // a descriptor open both ways is not one end of a pipe from the parent (a FIFO opened
+    // so would never see the parent's end of file).
+    let two_way_pipes = cfg!(any(target_os = "freebsd", target_os = "dragonfly"));
+    if access != expected.access && !(two_way_pipes && access == libc::O_RDWR) {
         let name = |access| match access {
             libc::O_RDONLY => "reading only",
             libc::O_WRONLY => "writing only",
@@ -322,12 +326,28 @@ fn stdout_after_taking(stream: &OwnedFd, null: &std::fs::File) -> io::Result<Raw
 /// # Errors
 /// `InvalidInput` when stdin or stdout is not a pipe.
 pub(crate) fn take_stdio() -> io::Result<(OwnedFd, OwnedFd)> {
-    for (fd, what) in [(0, "stdin"), (1, "stdout")] {
-        if !is_pipe(fd)? {
-            return Err(io::Error::new(
+    // Everything is checked before fd 0 or 1 is touched: a refused take leaves both as found.
+    for (fd, what, wrong_way) in [(0, "stdin", libc::O_WRONLY), (1, "stdout", libc::O_RDONLY)] {
+        let refuse = |why: String| {
+            io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("stdio://: {what} is not a pipe"),
-            ));
+                format!("stdio://: {what} {why}"),
+            )
+        };
+        let stat = fstat_raw(fd).map_err(|e| refuse(format!("is not open ({e})")))?;
+        if !super::is_fifo(&stat) {
+            return Err(refuse("is not a pipe".into()));
+        }
+        let access = open_access(fd).map_err(|e| refuse(format!("cannot be examined ({e})")))?;
+        if access == wrong_way {
+            return Err(refuse(format!(
+                "is a pipe open for {} only, the wrong way round for it",
+                if access == libc::O_RDONLY {
+                    "reading"
+                } else {
+                    "writing"
+                }
+            )));
         }
     }
     let _ = io::stdout().flush();
