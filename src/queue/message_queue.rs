@@ -925,7 +925,7 @@ pub(super) fn reserve_segment(
     name: &str,
 ) -> io::Result<()> {
     os::reserve(file, size).map_err(|e| {
-        io::Error::new(
+        crate::error::with_context(
             e.kind(),
             format!(
                 "queue {name:?} needs {size} bytes ({:.1} MiB: capacity × max_message_len and \
@@ -933,6 +933,7 @@ pub(super) fn reserve_segment(
                 size as f64 / f64::from(1 << 20),
                 dir.display()
             ),
+            e,
         )
     })
 }

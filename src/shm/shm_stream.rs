@@ -170,10 +170,13 @@ impl ShmStream {
         let socket = sys::connect_unix_socket(&path, limit)
             .await
             .map_err(|e| match e.kind() {
-                io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => io::Error::new(
-                    io::ErrorKind::NotFound,
-                    format!("{endpoint}: no listener holds this name"),
-                ),
+                io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => {
+                    crate::error::with_context(
+                        io::ErrorKind::NotFound,
+                        format!("{endpoint}: no listener holds this name ({e})"),
+                        e,
+                    )
+                }
                 _ => endpoint.error(e),
             })?;
         let key = sys::shm::random_u64()?;

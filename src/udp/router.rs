@@ -184,9 +184,15 @@ impl Router {
     /// ends after its queued datagrams and the error.
     pub(super) fn fail(self, err: &io::Error) {
         for (from, peer) in self.peers {
-            let error = io::Error::new(
+            // Each connection gets its own error: the OS's code stays inside it.
+            let os_error = match crate::raw_os_error(err) {
+                Some(code) => io::Error::from_raw_os_error(code),
+                None => io::Error::new(err.kind(), err.to_string()),
+            };
+            let error = crate::error::with_context(
                 err.kind(),
                 format!("the udp listener stopped receiving: {err}"),
+                os_error,
             );
             let queued = Queued {
                 datagram: Err(error),

@@ -327,6 +327,27 @@ async fn errors_naming_the_endpoint_keep_the_os_error_code() {
             let err = anyipc::connect(&url).await.map(drop).unwrap_err();
             assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
             assert_eq!(anyipc::raw_os_error(&err), Some(libc::ENOENT), "{err:?}");
+            // So do fifo:// (connect, and bind in a missing directory) and shm:// (connect
+            // with no listener), whose errors name the endpoint too.
+            let missing = [
+                anyipc::connect(format!("fifo://{}", dir.join("nobody.fifo")))
+                    .await
+                    .map(drop),
+                anyipc::bind(format!("fifo://{}", dir.join("no-dir/x.fifo")))
+                    .await
+                    .map(drop),
+                anyipc::connect(format!("shm://{}", unique_name("os-code")))
+                    .await
+                    .map(drop),
+            ];
+            for err in missing.into_iter().map(Result::unwrap_err) {
+                assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
+                let code = anyipc::raw_os_error(&err);
+                assert!(
+                    code == Some(libc::ENOENT) || code == Some(libc::ECONNREFUSED),
+                    "{err:?}"
+                );
+            }
         }
         // An error of the OS's own is its code, and one with no code has none.
         let plain = io::Error::from_raw_os_error(7);

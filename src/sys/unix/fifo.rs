@@ -108,9 +108,10 @@ pub(crate) fn fifo_bind(path: &Path, mode: u32, held: &DirLock) -> io::Result<Bo
                 "another reader created it first",
             ));
         }
-        return Err(io::Error::new(
+        return Err(crate::error::with_context(
             err.kind(),
             format!("fifo://{}: {err}", path.display()),
+            err,
         ));
     }
     // What mkfifo made, for removal if the rest fails before the reader can tell.
@@ -163,12 +164,13 @@ fn find_stale(path: &Path) -> io::Result<Option<FileIdentity>> {
         Err(e) if e.raw_os_error() == Some(libc::ENXIO) => Ok(Some(FileIdentity::of(&meta))),
         // Its mode keeps even its owner from writing, so whether a reader has it open cannot
         // be told: left alone.
-        Err(e) => Err(io::Error::new(
+        Err(e) => Err(crate::error::with_context(
             e.kind(),
             format!(
                 "fifo://{}: cannot tell whether a reader has it open: {e}",
                 path.display()
             ),
+            e,
         )),
     }
 }
@@ -182,8 +184,9 @@ fn open_bound(
     mode: u32,
     replaced: &str,
 ) -> io::Result<BoundFifo> {
-    let reader = open(path, libc::O_RDONLY)
-        .map_err(|e| io::Error::new(e.kind(), format!("fifo://{}: {e}", path.display())))?;
+    let reader = open(path, libc::O_RDONLY).map_err(|e| {
+        crate::error::with_context(e.kind(), format!("fifo://{}: {e}", path.display()), e)
+    })?;
     let stat = fstat(reader.as_fd())?;
     let identity = FileIdentity::of_stat(&stat);
     if identity != expected || !is_fifo(&stat) || stat.st_uid != euid() {
@@ -241,9 +244,10 @@ const UNBIND_PAUSE: std::time::Duration = std::time::Duration::from_micros(100);
 pub(crate) fn fifo_open_writer(path: &Path) -> io::Result<OwnedFd> {
     match std::fs::symlink_metadata(path) {
         Err(e) => {
-            return Err(io::Error::new(
+            return Err(crate::error::with_context(
                 e.kind(),
                 format!("fifo://{}: {e}", path.display()),
+                e,
             ))
         }
         Ok(meta) if meta.file_type().is_symlink() => {

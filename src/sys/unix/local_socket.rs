@@ -42,16 +42,18 @@ pub(crate) fn runtime_dir(create: bool) -> io::Result<PathBuf> {
     };
     if create {
         crate::sys::create_private_dir(&dir).map_err(|e| {
-            io::Error::new(
+            crate::error::with_context(
                 e.kind(),
                 format!("creating the runtime directory {}: {e}", dir.display()),
+                e,
             )
         })?;
     }
     let meta = std::fs::symlink_metadata(&dir).map_err(|e| {
-        io::Error::new(
+        crate::error::with_context(
             e.kind(),
             format!("the runtime directory {}: {e}", dir.display()),
+            e,
         )
     })?;
     if !meta.file_type().is_dir() || meta.uid() != uid || meta.mode() & 0o077 != 0 {
@@ -273,9 +275,10 @@ impl PipeServer {
             }
         }
         let listener = LinkedSocket::bind(&path, mode).map_err(|e| {
-            io::Error::new(
+            crate::error::with_context(
                 e.kind(),
                 format!("pipe://{name}: binding {}: {e}", path.display()),
+                e,
             )
         })?;
         Ok(PipeServer {
