@@ -79,7 +79,11 @@
 //!   handle, so there is nothing stale to reclaim. Peer credentials are not reported, so
 //!   `allow_uids` is refused at bind (`Unsupported`); `mode=` has no effect. A named pipe
 //!   has no half-close: closing a connection closes it both ways (the peer's stream ends,
-//!   and so does this side's; sends on either side then fail with `BrokenPipe`).
+//!   and so does this side's; sends on either side then fail with `BrokenPipe`). Pipe names
+//!   are one namespace for the whole machine: a process of another user that creates
+//!   `\\.\pipe\<name>` first makes the bind fail (`AddrInUse`), and a client does not check
+//!   whose server it reached, so clients would talk to that process. Where other users run
+//!   untrusted code, choose names they cannot guess.
 //!
 //! On Unix, interprocess's local socket is a thin wrapper over the same tokio `UnixStream`,
 //! but its shutdown is a no-op (no half-close) and its bind cannot create the socket

@@ -88,7 +88,7 @@ impl PipeServer {
                     }
                     other => other,
                 };
-                io::Error::new(kind, format!("pipe://{name}: {e}"))
+                crate::error::with_context(kind, format!("pipe://{name}: {e}"), e)
             })?;
         Ok(PipeServer {
             listener: Arc::new(listener),
