@@ -21,47 +21,51 @@ fn dup_above_stdio(fd: RawFd) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(new) })
 }
 
-/// A blocking anonymous pipe, `(read end, write end)`, both close-on-exec and numbered 3 or
-/// above (so that setting up a child's stdio can never overwrite them).
-pub(crate) fn anonymous_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+/// A new pipe, both ends close-on-exec from the start (`pipe2`).
+#[cfg(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly"
+))]
+fn close_on_exec_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as RawFd; 2];
-    #[cfg(any(
-        target_os = "linux",
-        target_os = "android",
-        target_os = "freebsd",
-        target_os = "netbsd",
-        target_os = "openbsd",
-        target_os = "dragonfly"
-    ))]
     // SAFETY: `fds` has room for the two descriptors pipe2 writes.
     cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
-    #[cfg(not(any(
-        target_os = "linux",
-        target_os = "android",
-        target_os = "freebsd",
-        target_os = "netbsd",
-        target_os = "openbsd",
-        target_os = "dragonfly"
-    )))]
-    // SAFETY: `fds` has room for the two descriptors pipe writes. (No pipe2 here, so a child
-    // another thread forks before the flags below are set inherits the pair, as with std's
-    // own pipes on these systems.)
+    // SAFETY: pipe2 created both descriptors just now and nothing else owns them.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// A new pipe, both ends then made close-on-exec. (No `pipe2` here, so a child another
+/// thread forks in between inherits the pair, as with std's own pipes on these systems.)
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly"
+)))]
+fn close_on_exec_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe writes.
     cvt(unsafe { libc::pipe(fds.as_mut_ptr()) })?;
     // SAFETY: pipe created both descriptors just now and nothing else owns them.
-    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    #[cfg(not(any(
-        target_os = "linux",
-        target_os = "android",
-        target_os = "freebsd",
-        target_os = "netbsd",
-        target_os = "openbsd",
-        target_os = "dragonfly"
-    )))]
-    for fd in [&read, &write] {
+    let pair = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    for fd in [&pair.0, &pair.1] {
         // SAFETY: F_SETFD only sets the descriptor flags of `fd`, which is open (owned); on
         // failure both are closed as they drop.
         cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) })?;
     }
+    Ok(pair)
+}
+
+/// A blocking anonymous pipe, `(read end, write end)`, both close-on-exec and numbered 3 or
+/// above (so that setting up a child's stdio can never overwrite them).
+pub(crate) fn anonymous_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let (read, write) = close_on_exec_pipe()?;
     let renumber = |fd: OwnedFd| {
         if fd.as_raw_fd() < 3 {
             dup_above_stdio(fd.as_raw_fd())
