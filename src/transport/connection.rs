@@ -59,6 +59,14 @@ const LINES_BINARY_REFUSED: &str = "a binary format's values may hold a newline,
 /// [typed](Connection::typed) connection loses only itself. [`Endpoint::drops_bad_message`]
 /// answers it for an error at hand: whether to report it and receive again.
 ///
+/// # Dropping
+/// Dropping a connection sends nothing more: a message given to [`feed`](SinkExt::feed) (or
+/// [`start_send`](Sink::start_send)) and not yet flushed may be lost. To be sure the peer can
+/// read everything sent, [`flush`](SinkExt::flush) or [`close`](SinkExt::close) first. (Some
+/// transports deliver it anyway: a small message fed on `shm://` is in the ring already, and
+/// a `file://` producer's writer thread writes what it accepted. On sockets and pipes a fed
+/// message waits in this side's buffer and is lost with it.)
+///
 /// # Cooperative scheduling
 /// Inside a tokio runtime every operation on the mechanism below takes a unit of the task's
 /// cooperative budget, as tokio's own sockets and channels do: a read or write of a socket,
