@@ -65,7 +65,7 @@ const LINES_BINARY_REFUSED: &str = "a binary format's values may hold a newline,
 /// read everything sent, [`flush`](SinkExt::flush) or [`close`](SinkExt::close) first. (Some
 /// transports deliver it anyway: a small message fed on `shm://` is in the ring already, and
 /// a `file://` producer's writer thread writes what it accepted. On sockets and pipes a fed
-/// message waits in this side's buffer and is lost with it.)
+/// message can wait in this side's buffer, and is lost with it.)
 ///
 /// # Cooperative scheduling
 /// Inside a tokio runtime every operation on the mechanism below takes a unit of the task's
