@@ -358,16 +358,21 @@ impl Connection {
             return framed.send_many(msgs, &mut self.send_deadline).await;
         }
         // Through this connection's own sink, so that `send_timeout` applies.
-        let mut fed = Ok(());
         for msg in msgs {
-            fed = self.feed(Bytes::copy_from_slice(msg.as_ref())).await;
-            if fed.is_err() {
-                break;
+            match self.feed(Bytes::copy_from_slice(msg.as_ref())).await {
+                Ok(()) => {}
+                // What was accepted goes out even when a later message was refused; a failed
+                // flush (the peer gone) says more than the refusal.
+                Err(refused) if refused.kind() == io::ErrorKind::InvalidInput => {
+                    self.flush().await?;
+                    return Err(refused);
+                }
+                // `send_timeout` ran out (a flush would wait that long again) or the peer is
+                // gone: what was queued stays queued.
+                Err(e) => return Err(e),
             }
         }
-        // What was accepted goes out even when a later message was refused.
-        let flushed = self.flush().await;
-        fed.and(flushed)
+        self.flush().await
     }
 
     fn poll_recv_batch(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<MessageBatch>>> {

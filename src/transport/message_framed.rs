@@ -221,7 +221,8 @@ impl<T: SendMessage + Unpin> MessageFramed<T> {
 impl<T: SendMessage + Unpin> MessageFramed<T> {
     /// Offers the last message, then flushes the transport. A message the transport refuses
     /// (too large, say) does not hold back the ones accepted before it: they are flushed,
-    /// and then the refusal is returned.
+    /// and then the refusal is returned, unless the flush failed (the peer gone), whose error
+    /// says more.
     fn poll_flush_accepted(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match ready!(self.poll_send_unsent(cx)) {
             Err(e) if e.kind() == io::ErrorKind::InvalidInput => self.refused = Some(e),
@@ -230,10 +231,12 @@ impl<T: SendMessage + Unpin> MessageFramed<T> {
             Ok(()) => {}
         }
         let flushed = ready!(Pin::new(&mut self.inner).poll_flush(cx));
-        match self.refused.take() {
-            Some(refused) => Poll::Ready(Err(refused)),
-            None => Poll::Ready(flushed),
-        }
+        let refused = self.refused.take();
+        Poll::Ready(match (flushed, refused) {
+            (Err(failed), _) => Err(failed),
+            (Ok(()), Some(refused)) => Err(refused),
+            (Ok(()), None) => Ok(()),
+        })
     }
 }
 

@@ -471,6 +471,22 @@ async fn send_timeout_bounds_send_many_and_a_full_message_queue() {
     .await;
 }
 
+/// `send_many` on a message transport gives up after one `send_timeout`, not two: the flush
+/// that follows an accepted message does not wait again for a queue that stayed full (on
+/// tokio's paused clock, so the figure is exact).
+#[tokio::test(start_paused = true)]
+async fn send_many_into_a_full_message_queue_waits_one_send_timeout() {
+    let name = unique_name("send-many-timeout");
+    let mut mem = anyipc::bind(format!("mem://{name}")).await.unwrap();
+    let url = format!("mem://{name}?capacity=1&send_timeout=1s");
+    let mut sender = anyipc::connect(url).await.unwrap();
+    let _receiver = mem.accept().await.unwrap();
+    let started = tokio::time::Instant::now();
+    let err = sender.send_many(&["a", "b", "c"]).await.unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+    assert_eq!(started.elapsed(), std::time::Duration::from_secs(1));
+}
+
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 struct Order {
     id: u64,
