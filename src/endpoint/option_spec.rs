@@ -118,7 +118,8 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
         default: "8MiB (udp: 65507)",
         meaning: "largest message accepted either way (at least 1; udp: at most 65507); larger \
                   is InvalidInput on send, InvalidData on receive (mq: the message stays in \
-                  the queue for another receiver)",
+                  the queue for another receiver; framing=raw, which has no messages, hands \
+                  bytes out in pieces of at most max_frame instead)",
     },
     OptionSpec {
         key: "connect_timeout",

@@ -139,7 +139,9 @@ async fn reclaim_if_stale(endpoint: &Endpoint, path: &Path) -> io::Result<()> {
             tracing::debug!(endpoint = %endpoint, "reclaiming the socket of a dead server");
             // Only the socket just probed: whatever replaced it since is left alone, and
             // refused as someone else's.
-            if sys::remove_if_identical(path, FileIdentity::of(&meta))? {
+            let removed = sys::remove_if_identical(path, FileIdentity::of(&meta))
+                .map_err(|e| not_ours(endpoint, "cannot be removed", e))?;
+            if removed {
                 return Ok(());
             }
             match std::fs::symlink_metadata(path) {
@@ -149,8 +151,26 @@ async fn reclaim_if_stale(endpoint: &Endpoint, path: &Path) -> io::Result<()> {
         }
         // Removed between the look and the probe: nothing to reclaim.
         Probe::Gone => Ok(()),
+        // Another user's socket (0600): whether its server lives cannot be told, and it is
+        // not ours to replace.
+        Probe::Failed(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            Err(not_ours(endpoint, "is a socket we may not connect to", e))
+        }
         Probe::Failed(e) => Err(endpoint.error(e)),
     }
+}
+
+/// `AlreadyExists` for a socket at the endpoint's path that this process may not take over
+/// (another user's), saying `why`, with the OS's error `e` inside.
+fn not_ours(endpoint: &Endpoint, why: &str, e: io::Error) -> io::Error {
+    if e.kind() != io::ErrorKind::PermissionDenied {
+        return endpoint.error(e);
+    }
+    crate::error::with_context(
+        io::ErrorKind::AlreadyExists,
+        format!("{endpoint}: the socket there {why} (another user's?): {e}"),
+        e,
+    )
 }
 
 /// What a probing connection to an existing socket file says about its server.

@@ -679,6 +679,47 @@ fn dead_server_socket(path: &std::path::Path) {
         .is_socket());
 }
 
+/// A dead server's socket that belongs to another user, in a sticky shared directory like
+/// `/tmp`, is not ours to replace (`AlreadyExists`, the socket left alone): at 0600 the probe
+/// may not connect, at 0666 the socket may not be removed. The binder runs as `nobody`, so
+/// only root can run it (and make the socket another user's).
+#[cfg(unix)]
+#[tokio::test]
+async fn a_dead_socket_of_another_user_is_not_replaced() {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return;
+    }
+    watchdog(60, async {
+        let anyipc = crate::util::SharedAnyipc::new("unix-other-user");
+        let dir = anyipc.dir().join("sticky");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        for (mode, says) in [(0o600, "may not connect to"), (0o666, "cannot be removed")] {
+            let path = dir.join(format!("s{mode:o}"));
+            dead_server_socket(&path);
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let mut command = Command::new(anyipc.bin());
+            command
+                .args(["listen", &format!("unix://{}", path.display())])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .kill_on_drop(true);
+            crate::util::unprivileged(&mut command);
+            let output = command.output().await.unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(!output.status.success(), "{stderr}");
+            assert!(stderr.contains(says), "{mode:o}: {stderr}");
+            assert!(
+                std::fs::symlink_metadata(&path).is_ok(),
+                "{mode:o}: removed"
+            );
+        }
+    })
+    .await;
+}
+
 #[cfg(unix)]
 #[test]
 fn two_binders_racing_for_a_dead_servers_socket_give_one_listener() {
@@ -738,6 +779,8 @@ async fn a_full_accept_queue_is_waited_out_and_is_a_live_server() {
             .unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
         assert!(started.elapsed() >= Duration::from_millis(300));
+        // The last refusal's code stays inside (EAGAIN: the queue is full).
+        assert_eq!(anyipc::raw_os_error(&err), Some(libc::EAGAIN), "{err:?}");
 
         // A server that is merely busy is live: binding over it is AddrInUse.
         let err = anyipc::bind(&url).await.unwrap_err();

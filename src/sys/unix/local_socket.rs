@@ -136,9 +136,10 @@ where
             done => return done,
         };
         if Instant::now() >= deadline {
-            return Err(io::Error::new(
+            return Err(crate::error::with_context(
                 io::ErrorKind::TimedOut,
                 format!("the server's accept queue stayed full for {limit:?} ({err})"),
+                err,
             ));
         }
         // One last attempt at the deadline rather than a pause past it.
