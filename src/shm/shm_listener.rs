@@ -69,9 +69,10 @@ impl ShmListener {
     /// ```
     ///
     /// # Errors
-    /// `AddrInUse` when a live listener holds the name; `InvalidInput` for a URL that is not
-    /// `shm://`; `PermissionDenied` when the private directory is
-    /// not private.
+    /// `AddrInUse` when a live listener holds the name (or a server answers on the socket
+    /// file where the name's goes); `AlreadyExists` when something other than a socket is
+    /// there; `InvalidInput` for a URL that is not `shm://`; `PermissionDenied` when the
+    /// private directory is not private.
     ///
     /// # Cancel safety
     /// Cancel safe.
@@ -88,11 +89,10 @@ impl ShmListener {
                 endpoint.error(e)
             }
         })?;
-        // The name is ours now: whatever socket file is left belongs to a dead listener.
-        match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
+        // The name is ours now: a socket file left there belongs to a dead listener, unless a
+        // server answers on it (see `clear_dead_socket`).
+        let lock_path = path.with_extension("lock");
+        sys::clear_dead_socket(&path, &endpoint.to_string(), &lock_path)?;
         let listener = sys::LinkedSocket::bind(&path, endpoint.mode_option())
             .map_err(|e| endpoint.error(e))?;
         Ok(ShmListener {

@@ -26,7 +26,7 @@ pub(crate) use local_socket::{
 };
 // `shm://` (Linux) keeps its rendezvous sockets in the same private directory.
 #[cfg(target_os = "linux")]
-pub(crate) use local_socket::runtime_dir;
+pub(crate) use local_socket::{clear_dead_socket, runtime_dir};
 pub(crate) use log_registry::{register_log, unregister_log};
 pub(crate) use resolver::{interface_index, lookup_host};
 // For the local address of each udp:// datagram (`udp_local_linux`).

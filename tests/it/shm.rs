@@ -1365,3 +1365,46 @@ async fn busy_stream_loops_yield() {
     })
     .await
 }
+
+/// A live listener keeps its name when its lock file is deleted under it (a tmp cleaner, a
+/// user's `rm`), and a `pipe://` server whose socket sits where an `shm://` name's goes
+/// (`pipe://shm-NAME.sock`) keeps it too: a bind finding a socket that answers is refused
+/// with `AddrInUse`, and the first server still serves.
+#[tokio::test]
+async fn a_live_socket_at_the_name_is_never_removed() {
+    watchdog(60, async {
+        let name = unique_name("shm-lock-removed");
+        let mut first = anyipc::bind(url(&name)).await.unwrap();
+        let dir = crate::util::runtime_dir();
+        std::fs::remove_file(dir.join(format!("shm-{name}.lock"))).unwrap();
+        let err = anyipc::bind(url(&name)).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
+        // The refused bind's probe connected (and hung up: no handshake); a client still
+        // reaches the first listener.
+        let mut client = anyipc::connect(url(&name)).await.unwrap();
+        let mut server = first.accept().await.unwrap();
+        client.send("still here").await.unwrap();
+        assert_eq!(server.recv().await.unwrap().unwrap(), "still here");
+        drop((client, server, first));
+
+        let name = unique_name("shm-collide");
+        let mut pipe = anyipc::bind(format!("pipe://shm-{name}.sock"))
+            .await
+            .unwrap();
+        let err = anyipc::bind(url(&name)).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
+        let mut client = anyipc::connect(format!("pipe://shm-{name}.sock"))
+            .await
+            .unwrap();
+        client.send("pipe").await.unwrap();
+        // The refused bind's probe was accepted first: its connection ends at once.
+        loop {
+            let mut server = pipe.accept().await.unwrap();
+            if let Some(msg) = server.recv().await.unwrap() {
+                assert_eq!(msg, "pipe");
+                break;
+            }
+        }
+    })
+    .await;
+}

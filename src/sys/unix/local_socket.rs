@@ -200,6 +200,47 @@ pub(crate) async fn pipe_connect(
     }
 }
 
+/// Removes the socket file a dead server left at `path`, for a binder of `endpoint` that
+/// holds the name's lock at `lock_path`. Holding the lock proves the last owner gone, unless
+/// the lock file was deleted under a live one (a tmp cleaner, a user's `rm`), or another
+/// kind of name shares the path (`pipe://shm-x.sock` and `shm://x`): a server that answers
+/// keeps its socket.
+///
+/// # Errors
+/// `AddrInUse` when a server answers there; `AlreadyExists` when something other than a
+/// socket is there.
+pub(crate) fn clear_dead_socket(path: &Path, endpoint: &str, lock_path: &Path) -> io::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+        Ok(meta) if std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()) => {
+            if socket_answers(path)? {
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    format!(
+                        "{endpoint}: a live server answers at {} (its lock file {} is not \
+                         held: removed, or the path is another name's)",
+                        path.display(),
+                        lock_path.display()
+                    ),
+                ));
+            }
+            tracing::debug!(endpoint, "reclaiming the socket of a dead server");
+            match std::fs::remove_file(path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            }
+        }
+        Ok(_) => Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!(
+                "{endpoint}: {} exists and is not a socket; refusing to replace it",
+                path.display()
+            ),
+        )),
+    }
+}
+
 /// Whether a server listens on the socket file at `path`: a connection attempt that does not
 /// wait (so a full accept queue cannot hold the caller) succeeds, or finds the queue full.
 fn socket_answers(path: &Path) -> io::Result<bool> {
@@ -242,39 +283,7 @@ impl PipeServer {
             ),
             _ => e,
         })?;
-        match std::fs::symlink_metadata(&path) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
-            Ok(meta) if std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()) => {
-                // We hold the lock, so whoever bound this socket is gone, unless its lock file
-                // was deleted under it (a tmp cleaner, a user's `rm`): a server that answers
-                // keeps its name.
-                if socket_answers(&path)? {
-                    return Err(io::Error::new(
-                        io::ErrorKind::AddrInUse,
-                        format!(
-                            "pipe://{name}: a live server holds this name (its lock file \
-                             {} had been removed)",
-                            lock_path.display()
-                        ),
-                    ));
-                }
-                tracing::debug!(name, "reclaiming the socket of a dead pipe server");
-                match std::fs::remove_file(&path) {
-                    Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-                    _ => {}
-                }
-            }
-            Ok(_) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::AlreadyExists,
-                    format!(
-                        "pipe://{name}: {} exists and is not a socket; refusing to replace it",
-                        path.display()
-                    ),
-                ))
-            }
-        }
+        clear_dead_socket(&path, &format!("pipe://{name}"), &lock_path)?;
         let listener = LinkedSocket::bind(&path, mode).map_err(|e| {
             crate::error::with_context(
                 e.kind(),
