@@ -245,7 +245,11 @@ impl Region {
         // whose header is half written.
         let staged = staged_path(&dir, name);
         let file = sys::shm::create_exclusive(&staged)?;
+        // The file this creator made, read from its descriptor (not from the path after the
+        // link, which could name another file by then): the only one its drop may remove.
+        let identity = sys::FileIdentity::of_file(&file);
         let result = (|| {
+            let identity = identity?;
             if !sys::shm::try_flock(std::os::fd::AsFd::as_fd(&file))? {
                 return Err(io::Error::new(
                     io::ErrorKind::AlreadyExists,
@@ -275,11 +279,10 @@ impl Region {
                     e
                 }
             })?;
-            Ok(mapped)
+            Ok((mapped, identity))
         })();
         let _ = std::fs::remove_file(&staged);
-        let mapped = result?;
-        let identity = sys::file_identity(&path)?;
+        let (mapped, identity) = result?;
         Ok(Region {
             mapped: Arc::new(mapped),
             name: name.to_owned(),
