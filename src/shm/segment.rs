@@ -46,12 +46,23 @@ pub(crate) struct Segment {
     file: File,
 }
 
-/// The ring capacity for a requested size: a power of two from 4 KiB to 1 GiB.
+/// The largest ring this process maps: [`MAX_CAPACITY`], or less on a 32-bit target.
+const LARGEST_RING: u32 = if sys::shm::MAX_RING.0 < MAX_CAPACITY {
+    sys::shm::MAX_RING.0
+} else {
+    MAX_CAPACITY
+};
+
+/// The ring capacity for a requested size: a power of two from 4 KiB to 1 GiB (64 MiB on a
+/// 32-bit target).
 pub(crate) fn ring_capacity(requested: u64) -> io::Result<u32> {
-    if requested > u64::from(MAX_CAPACITY) {
+    if requested > u64::from(LARGEST_RING) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("shm capacity {requested} is over the largest ring, 1GiB"),
+            format!(
+                "shm capacity {requested} is over the largest ring, {}",
+                sys::shm::MAX_RING.1
+            ),
         ));
     }
     Ok((requested as u32).max(MIN_CAPACITY).next_power_of_two())
@@ -66,7 +77,7 @@ impl Segment {
     /// (the connecting side does this).
     pub(crate) fn create(capacity: u32, key: u64) -> io::Result<Segment> {
         debug_assert!(
-            capacity.is_power_of_two() && (MIN_CAPACITY..=MAX_CAPACITY).contains(&capacity)
+            capacity.is_power_of_two() && (MIN_CAPACITY..=LARGEST_RING).contains(&capacity)
         );
         let total = total_len(capacity);
         let file = sys::shm::create_sealed_memfd("anyipc-shm", total)?;
@@ -98,8 +109,11 @@ impl Segment {
     /// Maps a segment received from the peer after checking that it is sealed, of the size the
     /// handshake announced, and that its header agrees. `InvalidData` otherwise.
     pub(crate) fn open(file: File, capacity: u32) -> io::Result<Segment> {
-        if !capacity.is_power_of_two() || !(MIN_CAPACITY..=MAX_CAPACITY).contains(&capacity) {
-            return Err(invalid(format!("ring capacity {capacity} is not allowed")));
+        if !capacity.is_power_of_two() || !(MIN_CAPACITY..=LARGEST_RING).contains(&capacity) {
+            return Err(invalid(format!(
+                "ring capacity {capacity} is not allowed (a power of two from {MIN_CAPACITY} \
+                 to {LARGEST_RING} here)"
+            )));
         }
         let total = total_len(capacity);
         // Sealed: the peer can never shrink it under our mapping (no SIGBUS).
@@ -190,3 +204,32 @@ fn invalid(msg: String) -> io::Error {
 
 const _: () = assert!(std::mem::size_of::<Header>() <= CONTROL_OFFSET);
 const _: () = assert!(CONTROL_OFFSET + 2 * std::mem::size_of::<RingControl>() <= DATA_OFFSET);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A requested size rounds up to a power of two from 4 KiB; past the largest ring this
+    /// target maps (1 GiB, 64 MiB on 32-bit ones) it is refused when asked for and when a
+    /// peer's segment announces it.
+    #[test]
+    fn ring_sizes_stop_at_the_largest_ring_this_target_maps() {
+        assert_eq!(ring_capacity(0).unwrap(), MIN_CAPACITY);
+        assert_eq!(ring_capacity(5000).unwrap(), 8192);
+        assert_eq!(
+            ring_capacity(u64::from(LARGEST_RING)).unwrap(),
+            LARGEST_RING
+        );
+        let over = ring_capacity(u64::from(LARGEST_RING) + 1).unwrap_err();
+        assert_eq!(over.kind(), io::ErrorKind::InvalidInput);
+        assert!(over.to_string().contains(sys::shm::MAX_RING.1), "{over}");
+        let small = Segment::create(MIN_CAPACITY, 7).unwrap();
+        let file = small.file().try_clone().unwrap();
+        let Err(err) = Segment::open(file, LARGEST_RING.wrapping_mul(2).max(MIN_CAPACITY * 2))
+        else {
+            panic!("a ring over the largest was mapped");
+        };
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(err.to_string().contains("is not allowed"), "{err}");
+    }
+}

@@ -153,7 +153,7 @@ impl ShmStream {
     ///
     /// # Errors
     /// `NotFound` when no listener holds the name; `InvalidInput` for a URL that is not
-    /// `shm://`, a `capacity` over 1 GiB, or a name whose socket path in the runtime
+    /// `shm://`, a `capacity` over 1 GiB (64 MiB on a 32-bit target), or a name whose socket path in the runtime
     /// directory is too long for a socket address (as `bind` says); `ConnectionRefused` if
     /// the listener goes away during the handshake; `TimedOut` when the listener's accept
     /// queue stays full for `connect_timeout` (10 s without one).

@@ -254,6 +254,16 @@ pub(crate) const MAX_REGION: (usize, &str) = (1 << 40, "1 TiB");
 #[cfg(not(target_pointer_width = "64"))]
 pub(crate) const MAX_REGION: (usize, &str) = (1 << 30, "1 GiB");
 
+/// The largest `shm://` ring this process maps, and the same in words: a connection maps
+/// two, which its connecting side sizes. 1 GiB (what 32-bit ring indices allow) on 64-bit
+/// targets; 64 MiB on 32-bit ones, so that a peer cannot take half the address space with
+/// one connection.
+#[cfg(target_pointer_width = "64")]
+pub(crate) const MAX_RING: (u32, &str) = (1 << 30, "1GiB");
+/// The largest `shm://` ring this process maps, and the same in words.
+#[cfg(not(target_pointer_width = "64"))]
+pub(crate) const MAX_RING: (u32, &str) = (1 << 26, "64MiB");
+
 /// Where named regions live: `/dev/shm` (memory, not disk), or the private directory when
 /// this system has no `/dev/shm`.
 pub(crate) fn region_dir() -> io::Result<PathBuf> {
