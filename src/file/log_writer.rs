@@ -96,10 +96,10 @@ impl LogWriter {
         let writer = LogWriter {
             dir: dir.to_owned(),
             _lock: lock,
-            file: Arc::new(TargetFile {
-                file: active.file,
-                path: segment_path(dir, active.header.base_seq),
-            }),
+            file: Arc::new(TargetFile::new(
+                active.file,
+                segment_path(dir, active.header.base_seq),
+            )),
             base: active.header.base_seq,
             seg_len: active.len,
             sealed,
@@ -137,15 +137,15 @@ impl AppendTarget for LogWriter {
 
     fn start_segment(&mut self, header: SegmentHeader) -> io::Result<()> {
         if self.opts.fsync != FsyncPolicy::Never {
-            (self.file.file.sync_data())
-                .map_err(|e| os_error("cannot sync", &self.file.path, e))?;
+            // Through the file's own turn-taking: the sync thread may be syncing it now.
+            self.file.sync()?;
         }
         self.sealed.push_back((self.base, self.seg_len));
         let active = create_segment(&self.dir, header, &self.opts)?;
-        self.file = Arc::new(TargetFile {
-            file: active.file,
-            path: segment_path(&self.dir, active.header.base_seq),
-        });
+        self.file = Arc::new(TargetFile::new(
+            active.file,
+            segment_path(&self.dir, active.header.base_seq),
+        ));
         self.base = active.header.base_seq;
         self.seg_len = active.len;
         self.apply_retention();

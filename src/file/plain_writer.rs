@@ -26,10 +26,7 @@ impl PlainWriter {
             false => e,
         })?;
         Ok(PlainWriter {
-            file: Arc::new(TargetFile {
-                file,
-                path: path.to_owned(),
-            }),
+            file: Arc::new(TargetFile::new(file, path.to_owned())),
         })
     }
 }

@@ -80,6 +80,58 @@ pub(crate) struct Block {
 pub(crate) struct TargetFile {
     pub(crate) file: File,
     pub(crate) path: PathBuf,
+    /// Serialises the file's `fdatasync`s and keeps the first failure (see [`sync`]).
+    ///
+    /// [`sync`]: TargetFile::sync
+    sync_failure: Mutex<Option<SyncFailure>>,
+}
+
+/// A failed `fdatasync`, kept to be reported again.
+#[derive(Debug, Clone)]
+struct SyncFailure {
+    kind: io::ErrorKind,
+    code: Option<i32>,
+    text: String,
+}
+
+impl TargetFile {
+    pub(crate) fn new(file: File, path: PathBuf) -> TargetFile {
+        TargetFile {
+            file,
+            path,
+            sync_failure: Mutex::new(None),
+        }
+    }
+
+    /// `fdatasync`s the file; an error if this sync or any earlier one of it failed.
+    ///
+    /// Linux reports a failed writeback to one `fdatasync` of an open file only: when the
+    /// writer thread (closing a segment) and the sync thread synced it at once, the one that
+    /// did not get the error returned Ok, and the sync thread acknowledged `fsync=always`
+    /// records that were not on disk. So the syncs of a file take turns, and a failure, once
+    /// seen, is every later sync's answer.
+    pub(crate) fn sync(&self) -> io::Result<()> {
+        let mut failure = self.sync_failure.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(failed) = failure.as_ref() {
+            let again = match failed.code {
+                Some(code) => io::Error::from_raw_os_error(code),
+                None => io::Error::new(failed.kind, failed.text.clone()),
+            };
+            return Err(os_error(
+                "cannot sync (it failed before)",
+                &self.path,
+                again,
+            ));
+        }
+        self.file.sync_data().map_err(|e| {
+            *failure = Some(SyncFailure {
+                kind: e.kind(),
+                code: e.raw_os_error(),
+                text: e.to_string(),
+            });
+            os_error("cannot sync", &self.path, e)
+        })
+    }
 }
 
 /// A file a writer thread appends to: the durable log or a plain file.
@@ -473,11 +525,7 @@ fn run_syncer(shared: &Shared, describe: &str, after: &str) {
                 .unwrap_or_else(|p| p.into_inner())
                 .clone();
             if let Some(file) = file {
-                let synced = file
-                    .file
-                    .sync_data()
-                    .map_err(|e| os_error("cannot sync", &file.path, e))
-                    .and_then(|()| check_linked(shared, &file));
+                let synced = file.sync().and_then(|()| check_linked(shared, &file));
                 if let Err(e) = synced {
                     shared.fail(describe, after, &e);
                     shared.doorbell.ring();
@@ -529,6 +577,21 @@ fn check_linked(shared: &Shared, file: &Arc<TargetFile>) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A failed `fdatasync` answers every later sync of the file, so the sync thread cannot
+    /// count data as on disk after the writer thread's sync got the error (or the other way
+    /// round). (`fdatasync` of a pipe fails with `EINVAL` on Linux.)
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_failed_sync_is_every_later_syncs_answer() {
+        let (read, _write) = crate::sys::anonymous_pipe().unwrap();
+        let target = TargetFile::new(File::from(read), PathBuf::from("a-pipe"));
+        let first = target.sync().unwrap_err();
+        assert_eq!(crate::raw_os_error(&first), Some(libc::EINVAL), "{first:?}");
+        let again = target.sync().unwrap_err();
+        assert_eq!(crate::raw_os_error(&again), Some(libc::EINVAL), "{again:?}");
+        assert!(again.to_string().contains("failed before"), "{again}");
+    }
 
     fn block(bytes: &[u8], messages: u64) -> Block {
         Block {
