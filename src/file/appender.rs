@@ -62,7 +62,10 @@ impl Appender {
         Ok(Appender {
             shared,
             policy,
-            max_frame,
+            // A record's (or a length frame's) length field holds 32 bits: a larger message
+            // would be written with its length cut and never read back (and a reopened log
+            // would cut it off with everything after it).
+            max_frame: max_frame.min(u32::MAX as usize),
             encoder,
             open: Block::default(),
             first_seq,

@@ -82,7 +82,8 @@ pub struct FileOptions {
     pub from: StartFrom,
     /// `follow=`: at the end of the data, wait for more (`true`) or end the stream.
     pub follow: bool,
-    /// `max_frame=`: the largest payload appended or delivered.
+    /// `max_frame=`: the largest payload appended or delivered; at most 4 GiB − 1 (a
+    /// record's length field holds 32 bits), which a larger value means.
     pub max_frame: usize,
     /// `mode=`: permissions of created files.
     pub mode: u32,

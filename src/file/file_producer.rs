@@ -255,3 +255,27 @@ impl FileProducer {
         std::future::poll_fn(|cx| self.appender.poll_close(cx)).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record's length field holds 32 bits: a larger `max_frame` given through the typed
+    /// API (a URL's is capped when parsed) is taken as 4 GiB − 1, so a message over that is
+    /// refused before it is written with its length cut.
+    #[tokio::test]
+    async fn max_frame_is_capped_at_what_a_length_field_holds() {
+        let dir = crate::test_support::temp_dir("max-frame-cap");
+        let opts = FileOptions {
+            max_frame: usize::MAX,
+            ..FileOptions::default()
+        };
+        let log = FileProducer::open(&dir, opts).await.unwrap();
+        let mut appender = log.into_appender();
+        assert_eq!(appender.max_frame(), u32::MAX as usize);
+        std::future::poll_fn(|cx| appender.poll_close(cx))
+            .await
+            .unwrap();
+        crate::file::remove(&dir).unwrap();
+    }
+}
