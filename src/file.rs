@@ -100,7 +100,9 @@
 //! start — with `follow=true` (the default) it then waits for more and follows the path
 //! like `tail -F`: a missing file is waited for (and so is a plain file while the path
 //! names a directory, FIFO, socket or symlink after a rotation), a truncated one (logrotate's
-//! `copytruncate`) is read again from the top, and when the path names another file
+//! `copytruncate`) is read again from the top (seen as shorter than the reader has read:
+//! written past that again before the reader looks, as `tail -f` misses it too, the reader
+//! goes on from where it was), and when the path names another file
 //! (logrotate's `create`: renamed, then created again; or removed and created again) the
 //! old file is read to its end (a last line without its newline is then a message) and the
 //! new one from its start; with

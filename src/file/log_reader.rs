@@ -96,13 +96,14 @@ impl LogReader {
             }
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound && !opts.follow => {
-                return Err(io::Error::new(
+                return Err(crate::error::with_context(
                     io::ErrorKind::NotFound,
                     format!(
                         "file://{}: no log there (follow=false reads what a log holds and \
-                         ends; a consumer that follows waits for its producer)",
+                         ends; a consumer that follows waits for its producer): {e}",
                         dir.display()
                     ),
+                    e,
                 ))
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {

@@ -10,7 +10,9 @@
 //! With `follow` the path is followed, like `tail -F`, not only the file first opened: a
 //! missing file is waited for (so is a plain file while the path names something else, a
 //! directory or a FIFO), a truncated one (copy-truncate rotation) is read again from
-//! its start, and at the end of the open file the path is checked (one `lstat`: its device
+//! its start (truncation is seen as a file shorter than what was read, so a file written
+//! back past that point before the next read is not seen as truncated, as with `tail -f`),
+//! and at the end of the open file the path is checked (one `lstat`: its device
 //! and inode against the open file's, kept from the `fstat` of the first read, which looks
 //! for truncation at every read). When it names another file (logrotate's
 //! rename-and-create, or a delete and a new file), the old file is first read to its end,

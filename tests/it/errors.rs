@@ -327,8 +327,9 @@ async fn errors_naming_the_endpoint_keep_the_os_error_code() {
             let err = anyipc::connect(&url).await.map(drop).unwrap_err();
             assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
             assert_eq!(anyipc::raw_os_error(&err), Some(libc::ENOENT), "{err:?}");
-            // So do fifo:// (connect, and bind in a missing directory) and shm:// (connect
-            // with no listener), whose errors name the endpoint too.
+            // So do fifo:// (connect, and bind in a missing directory), shm:// (connect with
+            // no listener) and file:// (a consumer of a missing log that does not follow),
+            // whose errors name the endpoint too.
             let missing = [
                 anyipc::connect(format!("fifo://{}", dir.join("nobody.fifo")))
                     .await
@@ -337,6 +338,9 @@ async fn errors_naming_the_endpoint_keep_the_os_error_code() {
                     .await
                     .map(drop),
                 anyipc::connect(format!("shm://{}", unique_name("os-code")))
+                    .await
+                    .map(drop),
+                anyipc::bind(format!("file://{}?follow=false", dir.join("no-log")))
                     .await
                     .map(drop),
             ];
