@@ -85,8 +85,9 @@
 //! On Linux each of the two extra pipes asks for a 1 MiB buffer (large messages cross in
 //! fewer wake-ups; the default is 64 KiB). The kernel counts pipe buffers against a per-user
 //! allowance (`/proc/sys/fs/pipe-user-pages-soft`, 64 MiB by default), and once a user's
-//! pipes hold that much, every new pipe of that user, in any program, gets a 8 KiB buffer:
-//! about 32 children connected at once reach it. A `fifo://` reader asks for 1 MiB too.
+//! pipes hold that much, every new pipe of that user, in any program, gets an 8 KiB buffer
+//! (root's excepted): about 32 children connected at once reach it. A `fifo://` reader asks
+//! for 1 MiB too.
 //!
 //! [`Child`]: tokio::process::Child
 //! [`Connection`]: crate::Connection
