@@ -779,8 +779,12 @@ async fn a_full_accept_queue_is_waited_out_and_is_a_live_server() {
             .unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
         assert!(started.elapsed() >= Duration::from_millis(300));
-        // The last refusal's code stays inside (EAGAIN: the queue is full).
-        assert_eq!(anyipc::raw_os_error(&err), Some(libc::EAGAIN), "{err:?}");
+        // When the wait for room gave up (not `connect`'s own timer around the whole
+        // attempt, which can fire first on a slow machine), the last refusal's code stays
+        // inside (EAGAIN: the queue is full).
+        if err.to_string().contains("stayed full") {
+            assert_eq!(anyipc::raw_os_error(&err), Some(libc::EAGAIN), "{err:?}");
+        }
 
         // A server that is merely busy is live: binding over it is AddrInUse.
         let err = anyipc::bind(&url).await.unwrap_err();
