@@ -15,6 +15,7 @@ mod inherit;
 mod local_socket;
 mod log_registry;
 mod resolver;
+mod socket_probe;
 mod stop_listening;
 
 pub(crate) use fifo::{fifo_bind, fifo_open_writer, fifo_unbind, BoundFifo, PIPE_BUF};
@@ -29,6 +30,7 @@ pub(crate) use local_socket::{
 pub(crate) use local_socket::{clear_dead_socket, runtime_dir};
 pub(crate) use log_registry::{register_log, unregister_log};
 pub(crate) use resolver::{interface_index, lookup_host};
+pub(crate) use socket_probe::{probe_socket, SocketProbe};
 // For the local address of each udp:// datagram (`udp_local_linux`).
 #[cfg(target_os = "linux")]
 pub(crate) use resolver::socket_addr;

@@ -1,6 +1,6 @@
 use super::{credentials, socket_path, stream_connection};
 use crate::released::{self, Released};
-use crate::sys::{self, FileIdentity};
+use crate::sys::{self, FileIdentity, SocketProbe};
 use crate::transport::Connection;
 use crate::{Address, Endpoint};
 use std::io;
@@ -44,7 +44,7 @@ impl UnixListener {
                 // before its file is linked.
                 super::check_path_len(endpoint, path)?;
                 let _lock = sys::lock_parent_dir_async(path).await;
-                reclaim_if_stale(endpoint, path).await?;
+                reclaim_if_stale(endpoint, path)?;
                 sys::LinkedSocket::bind(path, endpoint.mode_option()).map_err(|e| {
                     if e.kind() == io::ErrorKind::AlreadyExists {
                         crate::error::with_context(
@@ -116,7 +116,7 @@ async fn bind_abstract(endpoint: &Endpoint, path: &Path) -> io::Result<sys::Link
 
 /// Removes the socket file at `path` if no server answers on it; refuses anything that is not
 /// a socket and any socket a live server holds. Called under the directory lock.
-async fn reclaim_if_stale(endpoint: &Endpoint, path: &Path) -> io::Result<()> {
+fn reclaim_if_stale(endpoint: &Endpoint, path: &Path) -> io::Result<()> {
     let meta = match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         other => other?,
@@ -133,9 +133,9 @@ async fn reclaim_if_stale(endpoint: &Endpoint, path: &Path) -> io::Result<()> {
             format!("{endpoint}: a live server is listening there"),
         )
     };
-    match probe_result(tokio::net::UnixStream::connect(path).await) {
-        Probe::Live => Err(live()),
-        Probe::Dead => {
+    match sys::probe_socket(path) {
+        SocketProbe::Live => Err(live()),
+        SocketProbe::Dead => {
             tracing::debug!(endpoint = %endpoint, "reclaiming the socket of a dead server");
             // Only the socket just probed: whatever replaced it since is left alone, and
             // refused as someone else's.
@@ -150,13 +150,13 @@ async fn reclaim_if_stale(endpoint: &Endpoint, path: &Path) -> io::Result<()> {
             }
         }
         // Removed between the look and the probe: nothing to reclaim.
-        Probe::Gone => Ok(()),
+        SocketProbe::Gone => Ok(()),
         // Another user's socket (0600): whether its server lives cannot be told, and it is
         // not ours to replace.
-        Probe::Failed(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+        SocketProbe::Failed(e) if e.kind() == io::ErrorKind::PermissionDenied => {
             Err(not_ours(endpoint, "is a socket we may not connect to", e))
         }
-        Probe::Failed(e) => Err(endpoint.error(e)),
+        SocketProbe::Failed(e) => Err(endpoint.error(e)),
     }
 }
 
@@ -171,47 +171,4 @@ fn not_ours(endpoint: &Endpoint, why: &str, e: io::Error) -> io::Error {
         format!("{endpoint}: the socket there {why} (another user's?): {e}"),
         e,
     )
-}
-
-/// What a probing connection to an existing socket file says about its server.
-#[derive(Debug)]
-enum Probe {
-    /// Connected, or its accept queue is full (`WouldBlock`): a server is there.
-    Live,
-    /// Refused: no one listens on it any more.
-    Dead,
-    /// The file went away.
-    Gone,
-    Failed(io::Error),
-}
-
-fn probe_result<T>(connected: io::Result<T>) -> Probe {
-    match connected {
-        Ok(_) => Probe::Live,
-        Err(e) => match e.kind() {
-            // A live server slow to accept (Linux refuses a non-blocking connect then).
-            io::ErrorKind::WouldBlock => Probe::Live,
-            io::ErrorKind::ConnectionRefused => Probe::Dead,
-            io::ErrorKind::NotFound => Probe::Gone,
-            _ => Probe::Failed(e),
-        },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_full_accept_queue_is_a_live_server() {
-        let full = Err::<(), _>(io::Error::from(io::ErrorKind::WouldBlock));
-        assert!(matches!(probe_result(full), Probe::Live));
-        assert!(matches!(probe_result(Ok(())), Probe::Live));
-        let refused = Err::<(), _>(io::Error::from(io::ErrorKind::ConnectionRefused));
-        assert!(matches!(probe_result(refused), Probe::Dead));
-        let gone = Err::<(), _>(io::Error::from(io::ErrorKind::NotFound));
-        assert!(matches!(probe_result(gone), Probe::Gone));
-        let denied = Err::<(), _>(io::Error::from(io::ErrorKind::PermissionDenied));
-        assert!(matches!(probe_result(denied), Probe::Failed(_)));
-    }
 }

@@ -5,12 +5,14 @@
 //! a symlink) owned by this user with no group or other permissions, or nothing is bound or
 //! connected there: a directory someone else could have created or can write to is refused.
 //!
-//! Ownership of a name is a `flock` on `.<name>.lock` beside the socket, held for the listener's
-//! life (names never start with `.`, so no name's socket can be another name's lock file). The kernel drops the lock when its holder dies (even by `kill -9`), so a taken lock
-//! means a live server (`AddrInUse`) and a free one means any socket left at the name is stale
-//! and may be removed. No probing connection is made.
+//! Ownership of a name is a `flock` on `.<name>.lock` beside the socket, held for the
+//! listener's life (names never start with `.`, so no name's socket can be another name's lock
+//! file). The kernel drops the lock when its holder dies (even by `kill -9`), so a taken lock
+//! means a live server (`AddrInUse`). A free one means the socket left at the name is stale,
+//! unless its lock file was deleted under a live server: before removing it, a connection
+//! attempt that does not wait checks that no server answers ([`clear_dead_socket`]).
 
-use super::{LinkedSocket, OwnerLock, MAX_SOCKET_PATH};
+use super::{probe_socket, LinkedSocket, OwnerLock, SocketProbe, MAX_SOCKET_PATH};
 use crate::PeerCredentials;
 use std::future::Future;
 use std::io;
@@ -214,8 +216,8 @@ pub(crate) fn clear_dead_socket(path: &Path, endpoint: &str, lock_path: &Path) -
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
         Ok(meta) if std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()) => {
-            if socket_answers(path)? {
-                return Err(io::Error::new(
+            match probe_socket(path) {
+                SocketProbe::Live => Err(io::Error::new(
                     io::ErrorKind::AddrInUse,
                     format!(
                         "{endpoint}: a live server answers at {} (its lock file {} is not \
@@ -223,12 +225,16 @@ pub(crate) fn clear_dead_socket(path: &Path, endpoint: &str, lock_path: &Path) -
                         path.display(),
                         lock_path.display()
                     ),
-                ));
-            }
-            tracing::debug!(endpoint, "reclaiming the socket of a dead server");
-            match std::fs::remove_file(path) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-                _ => Ok(()),
+                )),
+                SocketProbe::Dead => {
+                    tracing::debug!(endpoint, "reclaiming the socket of a dead server");
+                    match std::fs::remove_file(path) {
+                        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+                        _ => Ok(()),
+                    }
+                }
+                SocketProbe::Gone => Ok(()),
+                SocketProbe::Failed(e) => Err(e),
             }
         }
         Ok(_) => Err(io::Error::new(
@@ -238,21 +244,6 @@ pub(crate) fn clear_dead_socket(path: &Path, endpoint: &str, lock_path: &Path) -
                 path.display()
             ),
         )),
-    }
-}
-
-/// Whether a server listens on the socket file at `path`: a connection attempt that does not
-/// wait (so a full accept queue cannot hold the caller) succeeds, or finds the queue full.
-fn socket_answers(path: &Path) -> io::Result<bool> {
-    let socket = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None)?;
-    socket.set_nonblocking(true)?;
-    match socket.connect(&socket2::SockAddr::unix(path)?) {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(true),
-        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok(true),
-        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => Ok(false),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(e),
     }
 }
 
