@@ -202,8 +202,8 @@ impl TcpListener {
     }
 
     /// Polls for the next client. A connection that fails before it is set up (a client
-    /// that reset it while it waited to be accepted) is skipped, not an error: it must not
-    /// stop a server's accept loop.
+    /// that reset it while it waited to be accepted, which some systems report as a failed
+    /// accept) is skipped, not an error: it must not stop a server's accept loop.
     pub(crate) fn poll_accept(
         &mut self,
         cx: &mut Context<'_>,
@@ -211,7 +211,10 @@ impl TcpListener {
     ) -> Poll<io::Result<Connection>> {
         loop {
             // The address `accept` gives: `getpeername` fails once the client has reset.
-            let (stream, peer) = ready!(self.listener.poll_accept(cx))?;
+            let accepted = ready!(self.listener.poll_accept(cx));
+            let Some((stream, peer)) = crate::sys::skip_one_clients_failure(accepted)? else {
+                continue;
+            };
             match stream_connection(stream, peer, endpoint) {
                 Ok(connection) => return Poll::Ready(Ok(connection)),
                 Err(e) => tracing::debug!(%peer, error = %e, "tcp client gone before set-up"),

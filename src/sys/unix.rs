@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 
 mod fifo;
 mod inherit;
+mod listening;
 mod local_socket;
 mod log_registry;
 mod resolver;
 mod socket_probe;
-mod stop_listening;
 
 pub(crate) use fifo::{fifo_bind, fifo_open_writer, fifo_unbind, BoundFifo, PIPE_BUF};
 pub(crate) use inherit::{
@@ -32,9 +32,9 @@ pub(crate) use log_registry::{register_log, unregister_log};
 pub(crate) use resolver::{interface_index, lookup_host};
 pub(crate) use socket_probe::{probe_socket, SocketProbe};
 // For the local address of each udp:// datagram (`udp_local_linux`).
+pub(crate) use listening::{skip_one_clients_failure, stop_listening};
 #[cfg(target_os = "linux")]
 pub(crate) use resolver::socket_addr;
-pub(crate) use stop_listening::stop_listening;
 
 /// Which file a path named when we created it, to remove only our own file later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -85,8 +85,9 @@ impl Listener {
     /// ```
     ///
     /// # Errors
-    /// Errors of the OS accept call; a connection refused by `allow_uids` is not an error
-    /// (it is dropped and logged, and accepting goes on).
+    /// Errors of the OS accept call. Not errors (the connection is dropped and logged, and
+    /// accepting goes on): a connection refused by `allow_uids`, and a client that went
+    /// away while it waited to be accepted.
     ///
     /// # Cancel safety
     /// Cancel safe: no connection is lost when the future is dropped.

@@ -77,7 +77,10 @@ impl UnixListener {
         endpoint: &Endpoint,
     ) -> Poll<io::Result<Connection>> {
         loop {
-            let (stream, _) = ready!(self.listener.poll_accept(cx))?;
+            let accepted = ready!(self.listener.poll_accept(cx));
+            let Some((stream, _)) = sys::skip_one_clients_failure(accepted)? else {
+                continue;
+            };
             let credentials = credentials(&stream);
             if let Some(allowed) = &self.allow_uids {
                 let uid = credentials.map(|c| c.uid);

@@ -293,9 +293,13 @@ impl PipeServer {
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<(PipeStream, Option<PeerCredentials>)>> {
-        let (stream, _) = ready!(self.listener.poll_accept(cx))?;
-        let credentials = unix_peer_credentials(&stream);
-        Poll::Ready(Ok((stream, credentials)))
+        loop {
+            let accepted = ready!(self.listener.poll_accept(cx));
+            if let Some((stream, _)) = super::skip_one_clients_failure(accepted)? {
+                let credentials = unix_peer_credentials(&stream);
+                return Poll::Ready(Ok((stream, credentials)));
+            }
+        }
     }
 }
 
