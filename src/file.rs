@@ -88,7 +88,13 @@
 //!   stopping there; a resumed consumer whose cursor lies among them goes on from there too.
 //!   Only what a crash leaves is skipped: invalid bytes followed by valid records, a length
 //!   over `max_frame`, or a header that is there but wrong stay `InvalidData`, and so does
-//!   a segment cut short after a sync.
+//!   a segment cut short after a sync. One crash's leftovers look like damage and are
+//!   treated as such: storage that wrote a later page of unsynced records but not an
+//!   earlier one leaves zeros followed by valid records. Those records had not been
+//!   synced (a sync covers every byte before it), so none was acknowledged under
+//!   `always`, yet they cannot be told from records behind a zeroed bad sector: the
+//!   producer refuses to open until the segment is moved aside or cut at the reported
+//!   byte.
 //!
 //! # Plain files: `file:///path?framing=lines|raw|length`
 //!
