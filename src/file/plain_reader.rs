@@ -64,6 +64,9 @@ pub(crate) struct PlainReader {
     /// With `follow`: the path names something that is not a plain file (a directory, a
     /// FIFO…), which is waited out as a missing file is; warned about once.
     not_plain: bool,
+    /// The open file holds more than its size says (Linux's `/proc` files all say 0): a
+    /// size below what was read is then no truncation.
+    size_understated: bool,
 }
 
 impl PlainReader {
@@ -102,6 +105,7 @@ impl PlainReader {
             lost: false,
             replaced: false,
             not_plain: false,
+            size_understated: false,
         })
     }
 
@@ -129,6 +133,7 @@ impl PlainReader {
         tracing::info!(path = %self.path.display(), "file replaced (rotated); reading the new one");
         self.file = None;
         self.identity = None;
+        self.size_understated = false;
         self.offset = 0;
         self.buf.clear();
         // Nothing of the old file's bytes carries over to the new one.
@@ -187,6 +192,7 @@ impl TailSource for PlainReader {
                 Ok(file) => {
                     self.file = Some(file);
                     self.identity = None;
+                    self.size_understated = false;
                     self.not_plain = false;
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -215,7 +221,7 @@ impl TailSource for PlainReader {
         if self.identity.is_none() {
             self.identity = Some(sys::FileIdentity::of_file(file)?);
         }
-        if meta.len() < self.offset {
+        if meta.len() < self.offset && !self.size_understated {
             // Truncated (log rotation by copy-truncate): start again from the top, as
             // `tail -f` does.
             tracing::info!(path = %self.path.display(), "file truncated; reading from the start");
@@ -246,6 +252,15 @@ impl TailSource for PlainReader {
         };
         self.buf.truncate(start + got);
         self.offset += got as u64;
+        if meta.len() < self.offset && !self.size_understated {
+            // Read past the size just looked at: a writer appended meanwhile, unless the size
+            // is still short of what was read, as for a `/proc` file (whose size would make
+            // every read look like a truncation and read it again for ever).
+            self.size_understated = file.metadata()?.len() < self.offset;
+            if self.size_understated {
+                tracing::debug!(path = %self.path.display(), "the file holds more than its size says; truncations are not looked for");
+            }
+        }
         // A replaced file is finished once a read begun after the check finds its end.
         let finished = at_eof && (!self.follow || self.replaced);
         let mut decoded = self.decode_into(&mut batch, false);
@@ -337,6 +352,26 @@ mod tests {
         assert_eq!(payloads(&batch), want);
         std::fs::remove_file(&path).unwrap();
         std::fs::remove_file(&path2).unwrap();
+    }
+
+    /// Linux's `/proc` files say they are empty: that is not taken for a truncation after
+    /// each read, which delivered the file again and again (for ever with `follow=false`).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_proc_file_that_says_it_is_empty_is_read_once() {
+        let path = Path::new("/proc/version");
+        assert_eq!(std::fs::metadata(path).unwrap().len(), 0);
+        let lines = std::fs::read(path).unwrap().split(|&b| b == b'\n').count() - 1;
+        assert!(lines > 0);
+        for follow in [false, true] {
+            let codec = FrameCodec::new(Framing::Lines, 1 << 16);
+            let mut reader = PlainReader::open(path, codec, follow).unwrap();
+            let mut got = 0;
+            for _ in 0..5 {
+                got += payloads(&reader.read_batch(None).unwrap()).len();
+            }
+            assert_eq!(got, lines, "follow={follow}");
+        }
     }
 
     /// logrotate's `create` mode renames the followed file and creates a new one at its
