@@ -889,6 +889,56 @@ async fn sigterm_stops_bridge_and_removes_its_socket() {
     .await;
 }
 
+/// A stderr nobody reads any more (`anyipc bridge -v 2>&1 | head -1`) loses the lines
+/// written to it and nothing else: `bridge` goes on forwarding and a failing `send` exits 1.
+/// Each line used to panic: every bridge session died at its first line, and `send` exited
+/// with 101.
+#[cfg(unix)] // unix:// sockets in a temporary directory
+#[tokio::test]
+async fn a_closed_stderr_stops_no_command() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("cli-closed-stderr");
+        let back = format!("unix://{}", dir.join("back.sock"));
+        let front = format!("unix://{}", dir.join("front.sock"));
+        let (_echo, _) = listen(&[&back, "--echo"]).await;
+        let mut bridge = Command::new(anyipc_bin())
+            .args(["bridge", &front, &back, "-v"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .env_remove("RUST_LOG")
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start bridge");
+        let mut stderr = BufReader::new(bridge.stderr.take().expect("piped stderr")).lines();
+        while let Some(line) = stderr.next_line().await.unwrap() {
+            if line.starts_with("bridging ") {
+                break;
+            }
+        }
+        // Every later line the bridge writes fails with EPIPE.
+        drop(stderr);
+        for message in ["one", "two"] {
+            let out = anyipc(&["send", &front, "--expect-reply", message], b"").await;
+            assert!(out.status.success(), "send: {}", text(&out.stderr));
+            assert_eq!(text(&out.stdout), format!("{message}\n"));
+        }
+        assert!(bridge.try_wait().unwrap().is_none(), "the bridge died");
+
+        let mut send = Command::new(anyipc_bin())
+            .args(["send", "tcp://127.0.0.1:1", "x"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start send");
+        drop(send.stderr.take());
+        let status = send.wait().await.unwrap();
+        assert_eq!(status.code(), Some(1), "send exited with {status}");
+    })
+    .await;
+}
+
 /// `file://…?follow=false` cannot deliver anything after the end of its data, so `listen`
 /// prints every record (or line of a plain file) and exits 0 there.
 #[tokio::test]

@@ -318,7 +318,7 @@ pub(crate) async fn run(args: BridgeArgs) -> Result<(), CliError> {
         _ = stop.recv() => Ok(()),
     };
     if shared.verbose && result.is_ok() {
-        eprintln!(
+        stderr_line!(
             "bridge: {} sessions, {}",
             shared.sessions.load(Ordering::Relaxed),
             shared.totals
@@ -412,7 +412,7 @@ async fn bind_and_announce(
     } else {
         (listener.endpoint().to_string(), target.to_string())
     };
-    eprintln!("bridging {a} <-> {b}");
+    stderr_line!("bridging {a} <-> {b}");
     Ok(listener)
 }
 
@@ -476,7 +476,7 @@ async fn refuse_clients(
     loop {
         let client = accept_errors.accept(listener).await?;
         if !per_datagram || told.first_time(client.peer_addr()) {
-            eprintln!(
+            stderr_line!(
                 "anyipc: bridge: closing client {}: {target} serves one session, the first \
                  client's, and it is running (its further connections are closed without a \
                  line)",
@@ -611,17 +611,17 @@ async fn client_session(
             first = client.next(), if take_first && held.is_none() => match first {
                 Some(Ok(msg)) => held = Some(msg),
                 Some(Err(err)) if client.endpoint().drops_bad_message(&err) => {
-                    eprintln!("anyipc: bridge session {n}: skipped a bad message: {err}");
+                    stderr_line!("anyipc: bridge session {n}: skipped a bad message: {err}");
                 }
                 Some(Err(err)) => {
-                    eprintln!(
+                    stderr_line!(
                         "anyipc: bridge session {n}: the client failed before {target} answered: {err}"
                     );
                     return Ended::Failed;
                 }
                 None => {
                     if shared.verbose {
-                        eprintln!("bridge session {n}: the client left before {target} answered");
+                        stderr_line!("bridge session {n}: the client left before {target} answered");
                     }
                     return Ended::Clean;
                 }
@@ -631,7 +631,7 @@ async fn client_session(
     let mut server = match server {
         Ok(server) => server,
         Err(err) => {
-            eprintln!(
+            stderr_line!(
                 "anyipc: bridge session {n}: dropping client {}: {}",
                 client.peer_addr(),
                 cli_error::connect_failure(&target, &err)
@@ -647,7 +647,7 @@ async fn client_session(
             false => (&counts.a_to_b, &shared.totals.a_to_b),
         };
         if let Err(err) = server.send(msg).await {
-            eprintln!("anyipc: bridge session {n}: forwarding to {target}: {err}");
+            stderr_line!("anyipc: bridge session {n}: forwarding to {target}: {err}");
             return Ended::Failed;
         }
         session.add(len);
@@ -676,7 +676,7 @@ async fn client_session(
 /// An endpoint that can never be connected to (`InvalidInput`, `Unsupported`), or the one
 /// session with a `stdio://` side failed.
 async fn join_servers(a: &Endpoint, b: &Endpoint, shared: &Arc<Shared>) -> Result<(), CliError> {
-    eprintln!("bridging {a} <-> {b}");
+    stderr_line!("bridging {a} <-> {b}");
     let fail = |at: &Endpoint, err: io::Error| CliError::connect(at, err);
     let mut pause = FIRST_BACKOFF;
     loop {

@@ -81,7 +81,7 @@ pub(crate) struct RmArgs {
 pub(crate) fn clean(args: CleanArgs) -> Result<(), CliError> {
     let listing = resources::list();
     for warning in &listing.warnings {
-        eprintln!("anyipc: {warning}");
+        stderr_line!("anyipc: {warning}");
     }
     let mut failed = 0;
     let mut removed = 0;
@@ -104,7 +104,7 @@ pub(crate) fn clean(args: CleanArgs) -> Result<(), CliError> {
             }
             Err(e) => {
                 failed += 1;
-                eprintln!("anyipc: cannot remove {}: {e}", r.label());
+                stderr_line!("anyipc: cannot remove {}: {e}", r.label());
             }
         }
     }

@@ -31,7 +31,7 @@ impl CliError {
                     std::io::stdout().flush()
                 });
                 if let Err(e) = printed {
-                    eprintln!("anyipc: cannot write to stdout: {e}");
+                    stderr_line!("anyipc: cannot write to stdout: {e}");
                     std::process::exit(1);
                 }
                 std::process::exit(0);
@@ -45,11 +45,11 @@ impl CliError {
     pub(crate) fn report(self, help: &str) -> ExitCode {
         match self {
             CliError::Usage(msg) => {
-                eprintln!("anyipc: {msg} (see {help})");
+                stderr_line!("anyipc: {msg} (see {help})");
                 ExitCode::from(2)
             }
             CliError::Runtime(msg) => {
-                eprintln!("anyipc: {msg}");
+                stderr_line!("anyipc: {msg}");
                 ExitCode::from(1)
             }
         }

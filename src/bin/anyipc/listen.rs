@@ -99,7 +99,7 @@ pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
             .await
             .map_err(|err| CliError::bind(&endpoint, err))?;
         let mut stop = StopSignals::install()?;
-        eprintln!("listening on {endpoint}");
+        stderr_line!("listening on {endpoint}");
         let mut out = MessageWriter::stdout(args.output.format());
         let watch = StdoutWatch::new();
         let kept = Kept::LogConsumer(log);
@@ -112,7 +112,7 @@ pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
     // after the line stops us cleanly (dropping the listener removes a unix socket file, a
     // pipe or shm name, a FIFO) instead of killing us.
     let mut stop = StopSignals::install()?;
-    eprintln!("listening on {}", listener.endpoint());
+    stderr_line!("listening on {}", listener.endpoint());
     let mut out = MessageWriter::stdout(args.output.format());
     let watch = StdoutWatch::new();
     let mut accept_errors = AcceptErrors::default();
@@ -151,7 +151,7 @@ pub(crate) async fn run(args: ListenArgs) -> Result<(), CliError> {
                     };
                     tokio::spawn(async move {
                         if let Err(err) = task.await {
-                            eprintln!("anyipc: {err}");
+                            stderr_line!("anyipc: {err}");
                         }
                     });
                 }
@@ -369,7 +369,7 @@ async fn serve(
 /// ([`anyipc::Endpoint::drops_bad_message`]).
 pub(crate) fn report_skipped(endpoint: &Endpoint, peer: &str, err: &io::Error) {
     let err = cli_error::detail(endpoint, err);
-    eprintln!("anyipc: connection from {peer}: skipped: {err}");
+    stderr_line!("anyipc: connection from {peer}: skipped: {err}");
 }
 
 /// The line that says why the stream of `endpoint` from `peer` ended.
@@ -382,7 +382,7 @@ pub(crate) fn receive_failed(endpoint: &Endpoint, peer: &str, err: &io::Error) -
 /// else is news): `false`, echoing is over.
 fn echo_failed(conn: &Connection, err: &io::Error) -> bool {
     if err.kind() != io::ErrorKind::BrokenPipe {
-        eprintln!(
+        stderr_line!(
             "anyipc: echo to {} failed, not echoing any more: {err}",
             conn.peer_addr()
         );

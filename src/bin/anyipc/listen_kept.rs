@@ -276,7 +276,7 @@ pub(crate) async fn print_kept(
     // ended the loop comes first; else a final commit that failed is the error (exit 1).
     match (ended, kept.close().await) {
         (Err(ended), Err(closed)) => {
-            eprintln!("anyipc: {closed}");
+            stderr_line!("anyipc: {closed}");
             Err(ended)
         }
         (ended, closed) => ended.and(closed.map_err(CliError::Runtime)),

@@ -45,7 +45,7 @@ pub(crate) struct LsArgs {
 pub(crate) fn run(args: LsArgs) -> Result<(), CliError> {
     let listing = resources::list();
     for warning in &listing.warnings {
-        eprintln!("anyipc: {warning}");
+        stderr_line!("anyipc: {warning}");
     }
     let mut out = String::new();
     if args.json {

@@ -2,6 +2,17 @@
 //!
 //! Exit codes: 0 success, 1 runtime failure, 2 bad usage or endpoint URL.
 
+/// `eprintln!` that cannot panic: a stderr that cannot be written (closed, or a pipe whose
+/// reader left, as in `anyipc bridge -v 2>&1 | head -1`) loses the line and the command goes
+/// on. `eprintln!` panics then, which ended `send` and `listen` with 101 and killed every
+/// `bridge` session at its first line.
+macro_rules! stderr_line {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 mod accept_errors;
 mod bench;
 mod bench_peer;

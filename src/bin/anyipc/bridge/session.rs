@@ -76,7 +76,7 @@ pub(super) async fn run(
     shared: &Shared,
 ) -> Ended {
     if shared.verbose {
-        eprintln!(
+        stderr_line!(
             "bridge session {n} opened: {} <-> {}",
             a.peer_addr(),
             b.peer_addr()
@@ -185,12 +185,12 @@ pub(super) async fn run(
         Ok(()) => Ended::Clean,
         Err(Fault::Unreadable(err)) => Ended::Unreadable(err),
         Err(Fault::Failed(why)) => {
-            eprintln!("anyipc: bridge session {n} closed ({why}): {counts}");
+            stderr_line!("anyipc: bridge session {n} closed ({why}): {counts}");
             return Ended::Failed;
         }
     };
     if shared.verbose {
-        eprintln!("bridge session {n} closed: {counts}");
+        stderr_line!("bridge session {n} closed: {counts}");
     }
     ended
 }
@@ -298,7 +298,7 @@ fn dropping(
         .sink_map_err(|never| -> io::Error { match never {} })
         .with(move |msg: bytes::Bytes| {
             if !std::mem::replace(&mut reported, true) {
-                eprintln!("{report}");
+                stderr_line!("{report}");
             }
             std::future::ready(Ok::<_, io::Error>(msg))
         })
@@ -357,7 +357,7 @@ where
         .filter(|item| {
             let bad = matches!(item, Err(e) if endpoint.drops_bad_message(e));
             if let (true, Err(err)) = (bad, item) {
-                eprintln!("anyipc: bridge session {n}: skipped a bad message: {err}");
+                stderr_line!("anyipc: bridge session {n}: skipped a bad message: {err}");
             }
             std::future::ready(!bad)
         })
