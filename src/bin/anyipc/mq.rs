@@ -3,7 +3,7 @@
 //! Sending and receiving are `anyipc send mq://NAME` and `anyipc listen mq://NAME`.
 
 use crate::output::say;
-use crate::size_arg::parse_size;
+use crate::size_arg::parse_size_up_to;
 use crate::CliError;
 use anyipc::queue::{MessageQueue, QueueOptions, MAX_CAPACITY, MAX_MESSAGE_LEN};
 
@@ -69,14 +69,11 @@ fn parse_capacity(text: &str) -> Result<u32, String> {
     }
 }
 
-/// Parses `--max-message-len`: a size as endpoint options write it ([`parse_size`]).
+/// Parses `--max-message-len`: a size as endpoint options write it ([`parse_size_up_to`]),
+/// at most the largest message a queue holds.
 fn parse_message_len(text: &str) -> Result<u32, String> {
-    let too_large = || format!("`{text}` is over the largest message a queue holds, 64MiB");
-    let size = u32::try_from(parse_size(text)?).map_err(|_| too_large())?;
-    match size {
-        1..=MAX_MESSAGE_LEN => Ok(size),
-        _ => Err(too_large()),
-    }
+    let size = parse_size_up_to(text, u64::from(MAX_MESSAGE_LEN))?;
+    u32::try_from(size).map_err(|_| format!("`{text}` is over {MAX_MESSAGE_LEN} bytes"))
 }
 
 fn parse_mode(text: &str) -> Result<u32, String> {
@@ -145,7 +142,8 @@ mod tests {
         assert_eq!(parse_message_len("4KiB"), Ok(4096));
         assert_eq!(parse_message_len("64MiB"), Ok(MAX_MESSAGE_LEN));
         for bad in ["0", "65MiB", "1GiB", "4 XB", ""] {
-            assert!(parse_message_len(bad).is_err(), "{bad}");
+            let err = parse_message_len(bad).unwrap_err();
+            assert!(err.contains("from 1 B to 64 MiB"), "{bad}: {err}");
         }
     }
 }
