@@ -207,13 +207,25 @@ impl FromStr for Target {
                 )),
             };
         }
-        if let Some((to_peer, from_peer)) = s.split_once(PAIR_SEPARATOR) {
-            return Ok(Target::Pair {
-                to_peer: to_peer.trim_ascii().to_endpoint()?,
-                from_peer: from_peer.trim_ascii().to_endpoint()?,
-            });
+        // Padded, so that a `+` at either end with its endpoint missing splits too.
+        let padded = format!(" {} ", s.trim_ascii());
+        let ends: Vec<&str> = padded.split(PAIR_SEPARATOR).map(str::trim_ascii).collect();
+        match ends[..] {
+            [_] => Ok(Target::Anyipc(s.to_endpoint()?)),
+            [to_peer, from_peer] if !to_peer.is_empty() && !from_peer.is_empty() => {
+                Ok(Target::Pair {
+                    to_peer: to_peer.to_endpoint()?,
+                    from_peer: from_peer.to_endpoint()?,
+                })
+            }
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{s}: a pair is two endpoints, \"URL_TO_PEER + URL_FROM_PEER\"; this has {}",
+                    ends.iter().filter(|end| !end.is_empty()).count()
+                ),
+            )),
         }
-        Ok(Target::Anyipc(s.to_endpoint()?))
     }
 }
 

@@ -184,6 +184,17 @@ fn pair_targets_parse_and_display() {
     assert!(!t.is_raw() && !t.is_child());
     assert!("stdio://".parse::<Target>().unwrap().is_child());
     assert!("fifo:///tmp/a + bogus://x".parse::<Target>().is_err());
+    for (text, ends) in [
+        (
+            "tcp://127.0.0.1:0 + tcp://127.0.0.1:0 + tcp://127.0.0.1:0",
+            3,
+        ),
+        ("tcp://127.0.0.1:0 +", 1),
+        ("+ tcp://127.0.0.1:0", 1),
+    ] {
+        let err = text.parse::<Target>().unwrap_err().to_string();
+        assert!(err.contains(&format!("this has {ends}")), "{text}: {err}");
+    }
 }
 
 #[test]
