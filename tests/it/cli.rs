@@ -290,6 +290,28 @@ async fn tcp_echo_round_trip_raw() {
     watchdog(WATCHDOG, echo_round_trip("tcp://127.0.0.1:0", Some("raw"))).await;
 }
 
+/// With `framing=raw` an empty line of stdin is nothing to send: `send --expect-reply`
+/// skips it. It used to wait out its whole timeout for a reply to bytes never written.
+#[tokio::test]
+async fn raw_framing_skips_an_empty_line_instead_of_waiting_for_its_reply() {
+    watchdog(WATCHDOG, async {
+        let (_listener, bound) = listen(&["tcp://127.0.0.1:0?framing=raw", "--echo"]).await;
+        let started = Instant::now();
+        let sent = anyipc(
+            &["send", &bound, "--expect-reply", "--timeout", "20s"],
+            b"a\n\nccc\n",
+        )
+        .await;
+        assert!(sent.status.success(), "send failed: {}", text(&sent.stderr));
+        assert_eq!(text(&sent.stdout), "a\nccc\n");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "waited for a reply"
+        );
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn tcp_framing_in_the_url() {
     watchdog(

@@ -10,6 +10,7 @@ use crate::endpoint_arg::{no_way_back, refuse_in_process, EndpointArgs};
 use crate::output::{MessageWriter, OutputArgs};
 use crate::time_limit::bounded;
 use crate::CliError;
+use anyipc::codec::Framing;
 use anyipc::{Connection, Endpoint, Scheme};
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
@@ -50,6 +51,8 @@ pub(crate) struct SendArgs {
 
     /// Messages to send, one message each, their bytes as given (UTF-8 or not). With none,
     /// each line of stdin is one message (not for a stdio:// connected over stdin itself).
+    /// With framing=raw an empty one is skipped: raw framing sends a message's bytes and
+    /// nothing else, so there is nothing to send and nothing to answer.
     #[arg(value_name = "MESSAGE", value_parser = clap::value_parser!(OsString))]
     messages: Vec<OsString>,
 
@@ -85,6 +88,7 @@ pub(crate) async fn run(args: SendArgs) -> Result<(), CliError> {
         conn,
         out: MessageWriter::stdout(args.output.format()),
         expect_reply: args.expect_reply,
+        skip_empty: endpoint.framing() == Framing::Raw,
         timeout: args.timeout,
         sent: 0,
     };
@@ -153,6 +157,9 @@ struct Sender {
     conn: Connection,
     out: MessageWriter<tokio::io::Stdout>,
     expect_reply: bool,
+    /// Empty messages are not sent (`framing=raw`, which writes a message's bytes and
+    /// nothing else: the peer cannot see one, and no reply to it would come).
+    skip_empty: bool,
     timeout: Duration,
     /// Messages sent so far, to name the one that failed.
     sent: u64,
@@ -163,6 +170,9 @@ impl Sender {
     async fn exchange(&mut self, msg: Bytes) -> Result<(), CliError> {
         self.sent += 1;
         let n = self.sent;
+        if msg.is_empty() && self.skip_empty {
+            return Ok(());
+        }
         within(self.timeout, self.conn.send(msg))
             .await
             .map_err(|err| CliError::Runtime(format!("sending message {n}: {err}")))?;
