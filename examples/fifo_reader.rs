@@ -52,7 +52,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 return Err(Usage::unknown_option(other, USAGE).into())
             }
             other if other.contains("://") => url = other.to_owned(),
-            path => url = format!("fifo://{}", std::path::absolute(path)?.display()),
+            // A path is escaped into the URL (`%`, `?`, `#` and spaces mean something there).
+            path => url = fifo_url(&std::path::absolute(path)?)?,
         }
     }
 
@@ -78,10 +79,14 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// `fifo://` and the path both examples use by default.
 #[cfg(unix)]
 fn default_url() -> String {
-    format!(
-        "fifo://{}",
-        std::env::temp_dir().join("anyipc-example.fifo").display()
-    )
+    fifo_url(&std::env::temp_dir().join("anyipc-example.fifo"))
+        .expect("the temporary directory is an absolute path")
+}
+
+/// The `fifo://` URL of `path` (absolute).
+#[cfg(unix)]
+fn fifo_url(path: &std::path::Path) -> Result<String, anyipc::EndpointParseError> {
+    Ok(anyipc::Endpoint::from_path(anyipc::Scheme::Fifo, path)?.to_string())
 }
 
 #[cfg(not(unix))]

@@ -33,11 +33,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .transpose()?
     {
         Some(url) if url.contains("://") => url,
-        Some(path) => format!("fifo://{}", std::path::absolute(path)?.display()),
-        None => format!(
-            "fifo://{}",
-            std::env::temp_dir().join("anyipc-example.fifo").display()
-        ),
+        // A path is escaped into the URL (`%`, `?`, `#` and spaces mean something there).
+        Some(path) => fifo_url(&std::path::absolute(path)?)?,
+        None => fifo_url(&std::env::temp_dir().join("anyipc-example.fifo"))?,
     };
     let mut messages: Vec<String> = args.collect();
     if messages.is_empty() {
@@ -54,6 +52,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("client: done");
     Ok(())
+}
+
+/// The `fifo://` URL of `path` (absolute).
+#[cfg(unix)]
+fn fifo_url(path: &std::path::Path) -> Result<String, anyipc::EndpointParseError> {
+    Ok(anyipc::Endpoint::from_path(anyipc::Scheme::Fifo, path)?.to_string())
 }
 
 #[cfg(not(unix))]

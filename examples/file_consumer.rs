@@ -50,8 +50,18 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             other => path = std::path::absolute(other)?,
         }
     }
-    let url =
-        url.unwrap_or_else(|| format!("file://{}?framing=lines&follow={follow}", path.display()));
+    // A path is escaped into the URL (`%`, `?`, `#` and spaces mean something there).
+    let endpoint = match url {
+        Some(url) => anyipc::Endpoint::parse(&url)?,
+        None => anyipc::Endpoint::from_path(anyipc::Scheme::File, &path)?
+            .with_option("framing", "lines")?,
+    };
+    // --no-follow holds for a URL too (over its own `follow=`).
+    let url = if follow {
+        endpoint
+    } else {
+        endpoint.with_option("follow", "false")?
+    };
 
     // Binding a plain file opens it for reading; its one "connection" is the reader.
     let mut listener = anyipc::bind(&url).await?;
@@ -59,7 +69,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("consumer: reading {}", listener.endpoint());
     let mut lines = listener.accept().await?;
     let mut seen = 0;
-    loop {
+    while count != Some(seen) {
         let line = tokio::select! {
             line = lines.next() => line,
             () = &mut stop => break,
@@ -67,9 +77,6 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         let Some(line) = line else { break };
         println!("consumer: {:?}", String::from_utf8_lossy(&line?));
         seen += 1;
-        if count == Some(seen) {
-            break;
-        }
     }
     println!("consumer: {seen} lines, done");
     Ok(())

@@ -2366,6 +2366,36 @@ async fn the_plain_file_example_pair_runs() {
     .await
 }
 
+/// The file examples take a path as it is (`%` and `#` are no escapes there), and
+/// `file_consumer --no-follow` reads to the end and exits when given a URL too; `--count 0`
+/// reads nothing. A path used to be pasted into the URL (`p%41.txt` wrote `pA.txt`), and a
+/// URL with `--no-follow` was followed for ever.
+#[tokio::test]
+async fn the_file_examples_take_paths_as_they_are_and_no_follow_with_a_url() {
+    watchdog(60, async {
+        let dir = TempDir::new("file-example-escapes");
+        // `%`, a space and `#` mean something in a URL (and are allowed in Windows names).
+        let path = dir.join("p%41 #.txt");
+        let producer = run_example(
+            "file_producer",
+            &[&path, "--count", "2", "--interval-ms", "1"],
+        )
+        .await;
+        assert!(producer.contains("producer: done"), "{producer}");
+        assert!(std::path::Path::new(&path).exists(), "{path} not written");
+        let url = anyipc::Endpoint::from_path(anyipc::Scheme::File, &path)
+            .unwrap()
+            .with_option("framing", "lines")
+            .unwrap()
+            .to_string();
+        let consumer = run_example("file_consumer", &[&url, "--no-follow"]).await;
+        assert!(consumer.contains("2 lines, done"), "{consumer}");
+        let none = run_example("file_consumer", &[&path, "--count", "0"]).await;
+        assert!(none.contains("0 lines, done"), "{none}");
+    })
+    .await
+}
+
 #[tokio::test]
 async fn the_durable_log_example_resumes_at_the_cursor() {
     watchdog(60, async {
