@@ -28,6 +28,8 @@ pub(crate) struct FifoWriter {
     codec: FrameCodec,
     /// Whole frames accepted and not yet written: at most `PIPE_BUF` bytes.
     batch: BytesMut,
+    /// The endpoint's URL, which errors name.
+    endpoint: String,
 }
 
 impl FifoWriter {
@@ -36,6 +38,7 @@ impl FifoWriter {
             sender: Some(pipe::Sender::from_owned_fd(fd)?),
             codec: FrameCodec::new(endpoint.framing(), endpoint.max_frame()),
             batch: BytesMut::with_capacity(PIPE_BUF),
+            endpoint: endpoint.to_string(),
         })
     }
 
@@ -68,7 +71,10 @@ impl RecvMessage for FifoWriter {
     fn poll_recv(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<Option<Bytes>>> {
         Poll::Ready(Err(io::Error::new(
             io::ErrorKind::Unsupported,
-            "fifo://: the side that connects to a FIFO only writes; bind it to read",
+            format!(
+                "{}: the side that connects to a FIFO only writes; bind it to read",
+                self.endpoint
+            ),
         )))
     }
 }
@@ -79,7 +85,7 @@ impl SendMessage for FifoWriter {
         if this.sender.is_none() {
             return Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::BrokenPipe,
-                "fifo://: this writer was closed",
+                format!("{}: this writer was closed", this.endpoint),
             )));
         }
         // Checked (against `max_frame` first, so that a message over it is `SendTooLarge`
@@ -92,9 +98,10 @@ impl SendMessage for FifoWriter {
             return Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!(
-                    "fifo://: a frame of {frame_len} bytes (a {}-byte message and its framing) \
+                    "{}: a frame of {frame_len} bytes (a {}-byte message and its framing) \
                      is over PIPE_BUF ({PIPE_BUF} bytes), the largest write that cannot \
                      interleave with other writers",
+                    this.endpoint,
                     msg.len()
                 ),
             )));
