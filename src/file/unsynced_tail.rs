@@ -120,6 +120,7 @@ mod tests {
         segment(&dir, 10, false);
         assert_eq!(unsynced_successor(&dir, 0).unwrap(), None);
         assert_eq!(unsynced_successor(&dir, 10).unwrap(), Some(20));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -144,5 +145,6 @@ mod tests {
         segment(&dir, 7, true);
         std::fs::rename(segment_path(&dir, 7), segment_path(&dir, 8)).unwrap();
         assert_eq!(unsynced_successor(&dir, 0).unwrap(), None);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
