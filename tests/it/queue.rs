@@ -804,8 +804,10 @@ async fn cli_creates_stats_sends_listens_and_removes() {
         assert_eq!(refused.status.code(), Some(1), "{said}");
         assert_eq!(
             said.trim_end(),
-            "anyipc: sending message 1: a 129-byte message is over the 128-byte limit \
-             (max_frame, or an mq queue's max_message_len)"
+            format!(
+                "anyipc: sending message 1 to {url}: a 129-byte message is over the 128-byte \
+                 limit (max_frame, or an mq queue's max_message_len)"
+            )
         );
         // A stdout that cannot be written is an error (exit 1), not a panic (exit 101).
         let mut full = std::process::Command::new(crate::util::anyipc_bin())

@@ -175,7 +175,10 @@ impl Sender {
         }
         within(self.timeout, self.conn.send(msg))
             .await
-            .map_err(|err| CliError::Runtime(format!("sending message {n}: {err}")))?;
+            .map_err(|err| {
+                let to = self.conn.endpoint();
+                CliError::Runtime(format!("sending message {n} to {to}: {err}"))
+            })?;
         if !self.expect_reply {
             return Ok(());
         }
@@ -194,7 +197,8 @@ impl Sender {
             }
             Ok(Some(Err(err))) => {
                 return Err(CliError::Runtime(format!(
-                    "receiving the reply to message {n}: {err}"
+                    "receiving the reply to message {n} from {}: {err}",
+                    self.conn.endpoint()
                 )))
             }
             Ok(Some(Ok(reply))) => reply,
