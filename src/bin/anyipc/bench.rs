@@ -352,7 +352,7 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), CliError> {
 
 /// How long after a failed run its peer's exit, and then a stop signal, still count as its
 /// cause.
-const SIGNAL_GRACE: std::time::Duration = std::time::Duration::from_millis(200);
+pub(crate) const SIGNAL_GRACE: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// What a bench run has set up; [`stop`](Session::stop) ends it all in order.
 struct Session {
