@@ -7,7 +7,8 @@
 //! anyipc mq rm demo                                # removes the queue (or: mq_create -- --rm)
 //! ```
 //!
-//! Give another name as the first argument; `--rm` removes the queue instead. Any other
+//! Give another name as the first argument, or in `MQ` as `mq_send` and `mq_receive` take it
+//! (`MQ=other cargo run --example mq_create`); `--rm` removes the queue instead. Any other
 //! argument starting with `-` is refused (exit status 2).
 
 mod common;
@@ -23,7 +24,7 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let mut name = "demo".to_owned();
+    let mut name = common::queue_name_from_env(USAGE)?;
     let mut remove = false;
     for arg in std::env::args().skip(1) {
         match arg.as_str() {

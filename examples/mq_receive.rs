@@ -52,7 +52,10 @@ async fn main() -> ExitCode {
         }
         Ok(None) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("mq_receive: {url}: {err} (create the queue with mq_create first)");
+            eprintln!(
+                "mq_receive: {url}: {err}{}",
+                common::create_queue_hint(&err)
+            );
             ExitCode::FAILURE
         }
     }

@@ -7,7 +7,8 @@
 //! ```
 //!
 //! The message goes through the URL layer (`mq://demo?priority=9`) as JSON, so
-//! `anyipc listen mq://demo` prints it too. `MQ` is a queue name (letters, digits, '.', '_'
+//! `anyipc listen mq://demo` prints it too. A full queue (16 messages waiting) is waited on
+//! for 5 s (`send_timeout=5s`), then the send fails saying so. `MQ` is a queue name (letters, digits, '.', '_'
 //! and '-'); anything else is refused (exit status 2) rather than pasted into the URL.
 
 mod common;
@@ -57,7 +58,7 @@ async fn main() -> ExitCode {
         Ok(name) => name,
         Err(usage) => return common::exit_status("mq_send", Err(usage.into())).into(),
     };
-    let url = format!("mq://{name}?priority={priority}");
+    let url = format!("mq://{name}?priority={priority}&send_timeout=5s");
     let sent = async {
         let mut queue = anyipc::connect(&url)
             .await?
@@ -75,7 +76,7 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(err) => {
-            eprintln!("mq_send: {url}: {err} (create the queue with mq_create first)");
+            eprintln!("mq_send: {url}: {err}{}", common::create_queue_hint(&err));
             ExitCode::FAILURE
         }
     }

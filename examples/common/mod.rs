@@ -129,6 +129,16 @@ pub(crate) fn number<T: std::str::FromStr>(
         .map_err(|_| Usage::new(format!("{flag} needs a number, not {value:?}"), usage))
 }
 
+/// What to add to a queue example's error `err`: how to create the queue when it is
+/// missing, nothing otherwise.
+pub(crate) fn create_queue_hint(err: &std::io::Error) -> &'static str {
+    if err.kind() == std::io::ErrorKind::NotFound {
+        " (create the queue with mq_create first)"
+    } else {
+        ""
+    }
+}
+
 /// The queue name the mq examples take from `MQ` (`demo` when it is not set), checked against
 /// the name rules before it goes into an `mq://` URL: a [`Usage`] error saying why when it is
 /// not a queue name. Pasted into the URL as it is, `MQ='jobs?recv_timeout=1s'` would set an

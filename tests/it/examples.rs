@@ -496,12 +496,14 @@ async fn run_mq_example(name: &str, args: &[&str], queue: &str) -> String {
 /// The classic three queue programs, each its own process: `mq_create` makes a queue that
 /// outlives it, `mq_send` puts typed messages in (with priorities), `mq_receive` takes them out
 /// — one that started first waits for its message — highest priority first; `--rm` removes it.
+/// All three take the queue's name from `MQ`.
 #[cfg(target_os = "linux")]
 #[tokio::test]
 async fn mq_create_send_receive_examples() {
     watchdog(WATCHDOG, async {
         let queue = crate::util::unique_name("mq-example");
-        let created = run_mq_example("mq_create", &[&queue], &queue).await;
+        // Named by `MQ`, as mq_send and mq_receive take it.
+        let created = run_mq_example("mq_create", &[], &queue).await;
         assert_contains(&created, &[&format!("created mq://{queue}")]);
 
         let waiting = tokio::spawn({
@@ -531,6 +533,8 @@ async fn mq_create_send_receive_examples() {
             !gone.status.success(),
             "sending to a removed queue succeeded"
         );
+        let said = String::from_utf8_lossy(&gone.stderr);
+        assert!(said.contains("create the queue with mq_create"), "{said}");
     })
     .await;
 }
