@@ -58,12 +58,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut command = tokio::process::Command::new(&child_exe);
     command.kill_on_drop(true);
     let (mut child, conn) = anyipc::child::spawn_with(command, ChildOptions::new().stdio(stdio))
-        .map_err(|err| {
-            format!(
-                "cannot start {}: {err} (run `cargo build --examples`)",
-                child_exe.display()
-            )
-        })?;
+        // The error names the program.
+        .map_err(|err| format!("{err} (run `cargo build --examples`)"))?;
     println!(
         "parent: started {} ({})",
         conn.peer_addr(),

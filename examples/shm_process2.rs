@@ -29,7 +29,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         None => "anyipc-example".to_owned(),
     };
     let region = Region::open(&name)
-        .map_err(|err| format!("cannot open region {name:?}: {err} (is shm_process1 running?)"))?;
+        .map_err(|err| format!("cannot open the region: {err} (is shm_process1 running?)"))?;
     let mut len = [0u8; 4];
     region.read(0, &mut len)?;
     // The length comes from another process: check it against the region before using it.

@@ -31,8 +31,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
         .map(|arg| common::positional(arg, USAGE))
         .transpose()?
     {
-        Some(port) if port.parse::<u16>().is_ok() => format!("tcp://127.0.0.1:{port}"),
-        Some(url) => url,
+        Some(arg) => common::tcp_endpoint_arg(&arg, USAGE)?.to_string(),
         None => "tcp://127.0.0.1:8888".to_owned(),
     };
     let mut messages: Vec<String> = args.collect();
@@ -44,7 +43,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
 
     let mut conn = anyipc::connect(&url)
         .await
-        .map_err(|err| format!("cannot connect to {url}: {err} (is socket_server running?)"))?;
+        .map_err(|err| format!("cannot connect: {err} (is socket_server running?)"))?;
     println!("client: connected to {}", conn.peer_addr());
     for msg in messages {
         println!("client: sending {msg:?}");

@@ -39,8 +39,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
             other if common::is_option(other) => {
                 return Err(common::Usage::unknown_option(other, USAGE).into())
             }
-            port if port.parse::<u16>().is_ok() => url = format!("tcp://127.0.0.1:{port}"),
-            other => url = other.to_owned(),
+            other => url = common::tcp_endpoint_arg(other, USAGE)?.to_string(),
         }
     }
 

@@ -189,9 +189,9 @@ async fn client(mut endpoint: Endpoint, url: &str) -> Result<(), Box<dyn Error>>
     if endpoint.scheme() == Scheme::Udp && endpoint.option("recv_timeout").is_none() {
         endpoint = endpoint.with_option("recv_timeout", "5s")?;
     }
-    let conn = anyipc::connect(&endpoint).await.map_err(|err| {
-        format!("cannot connect to {url}: {err} (is `typed_rpc server {url}` running?)")
-    })?;
+    let conn = anyipc::connect(&endpoint)
+        .await
+        .map_err(|err| format!("cannot connect: {err} (is `typed_rpc server {url}` running?)"))?;
     // This side sends `Request`s and receives `Reply`s.
     let mut conn = conn.typed::<Reply, Request>(Json);
     println!("client: connected to {url}");

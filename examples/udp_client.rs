@@ -51,7 +51,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
 
     let mut conn = anyipc::connect(&endpoint)
         .await
-        .map_err(|err| format!("cannot connect to {url}: {err} (is udp_server running?)"))?;
+        .map_err(|err| format!("cannot connect: {err} (is udp_server running?)"))?;
     println!("client: sending to {}", conn.peer_addr());
     for msg in messages {
         println!("client: sending {msg:?}");

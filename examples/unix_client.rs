@@ -50,7 +50,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut conn = anyipc::connect(&url)
         .await
-        .map_err(|err| format!("cannot connect to {url}: {err} (is unix_server running?)"))?;
+        .map_err(|err| format!("cannot connect: {err} (is unix_server running?)"))?;
     println!("client: connected to {url}");
     for msg in messages {
         println!("client: sending {msg:?}");

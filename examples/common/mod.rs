@@ -129,6 +129,21 @@ pub(crate) fn number<T: std::str::FromStr>(
         .map_err(|_| Usage::new(format!("{flag} needs a number, not {value:?}"), usage))
 }
 
+/// The endpoint of the TCP examples' argument: a port on 127.0.0.1 (`9000`) or a URL. A
+/// port out of range or a malformed URL is a [`Usage`] error (exit status 2), before anything
+/// is bound or connected.
+pub(crate) fn tcp_endpoint_arg(arg: &str, usage: &'static str) -> Result<anyipc::Endpoint, Usage> {
+    let url = if arg.bytes().all(|b| b.is_ascii_digit()) {
+        let port: u16 = arg
+            .parse()
+            .map_err(|_| Usage::new(format!("port {arg} is out of range (0 to 65535)"), usage))?;
+        format!("tcp://127.0.0.1:{port}")
+    } else {
+        arg.to_owned()
+    };
+    anyipc::Endpoint::parse(&url).map_err(|err| Usage::new(err.to_string(), usage))
+}
+
 /// What to add to a queue example's error `err`: how to create the queue when it is
 /// missing, nothing otherwise.
 pub(crate) fn create_queue_hint(err: &std::io::Error) -> &'static str {
