@@ -8,7 +8,8 @@
 //! ```
 //!
 //! Give another name or endpoint URL as the first argument (`-- orders`,
-//! `-- "pipe://orders?allow_uids=1000"`). `--once` serves one client and exits; otherwise the
+//! `-- "pipe://orders?allow_uids=1000"`: a client of another user is refused, and the warning
+//! printed on stderr). `--once` serves one client and exits; otherwise the
 //! server runs until stopped. Ctrl-C (or SIGTERM) stops it at any time, also while a client
 //! is connected, and releases the name.
 //!
@@ -28,6 +29,7 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    common::log_warnings();
     let mut url = "pipe://anyipc-example".to_owned();
     let mut once = false;
     for arg in std::env::args().skip(1) {

@@ -129,6 +129,19 @@ pub(crate) fn number<T: std::str::FromStr>(
         .map_err(|_| Usage::new(format!("{flag} needs a number, not {value:?}"), usage))
 }
 
+/// Prints the library's warnings (a client refused by `allow_uids`, a failed handshake) on
+/// stderr, coloured only on a terminal; `RUST_LOG` (`RUST_LOG=debug`) shows more.
+pub(crate) fn log_warnings() {
+    use std::io::IsTerminal as _;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
 /// The endpoint of the TCP examples' argument: a port on 127.0.0.1 (`9000`) or a URL. A
 /// port out of range or a malformed URL is a [`Usage`] error (exit status 2), before anything
 /// is bound or connected.

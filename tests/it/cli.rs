@@ -109,6 +109,18 @@ impl Spawned {
         panic!("stderr ended without `{prefix}…`: {:?}", self.stderr_seen)
     }
 
+    /// Reads stderr until a line contains `needle`; returns that line.
+    #[cfg(unix)] // Only Unix tests need it (allow_uids).
+    pub(crate) async fn stderr_line_with(&mut self, needle: &str) -> String {
+        while let Some(line) = self.stderr.next_line().await.expect("read child stderr") {
+            self.stderr_seen.push(line);
+            if self.stderr_seen.last().is_some_and(|l| l.contains(needle)) {
+                return self.stderr_seen.last().cloned().unwrap_or_default();
+            }
+        }
+        panic!("stderr ended without `{needle}`: {:?}", self.stderr_seen)
+    }
+
     /// Writes `bytes` to the child's stdin.
     pub(crate) async fn write_stdin(&mut self, bytes: &[u8]) {
         let stdin = self.stdin.as_mut().expect("stdin still open");

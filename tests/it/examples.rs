@@ -493,6 +493,33 @@ async fn run_mq_example(name: &str, args: &[&str], queue: &str) -> String {
     run_example_with_env(name, args, &[("MQ", queue.as_ref())]).await
 }
 
+/// `named_pipe_server` with `allow_uids` naming another user refuses this one's client and
+/// says so on its stderr: the refusal was logged where no example printed it.
+#[cfg(unix)]
+#[tokio::test]
+async fn named_pipe_server_says_when_allow_uids_refuses_a_client() {
+    watchdog(WATCHDOG, async {
+        let name = unique_name("example-allow");
+        // SAFETY: getuid has no preconditions and cannot fail.
+        let other = unsafe { libc::getuid() }.wrapping_add(1);
+        let url = format!("pipe://{name}?allow_uids={other}");
+        let (mut server, _) = start_server("named_pipe_server", &[&url]).await;
+        let client = tokio::process::Command::new(example("named_pipe_client"))
+            .arg(&name)
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output()
+            .await
+            .expect("run named_pipe_client");
+        assert!(!client.status.success(), "a refused client succeeded");
+        let warning = server
+            .stderr_line_with("refused a client not in allow_uids")
+            .await;
+        assert!(warning.contains(&name), "{warning}");
+    })
+    .await;
+}
+
 /// The classic three queue programs, each its own process: `mq_create` makes a queue that
 /// outlives it, `mq_send` puts typed messages in (with priorities), `mq_receive` takes them out
 /// — one that started first waits for its message — highest priority first; `--rm` removes it.
