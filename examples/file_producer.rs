@@ -9,7 +9,9 @@
 //!
 //! Arguments: a file path or a `file://` URL (default `$TMPDIR/anyipc-example.txt`),
 //! `--count N` lines (default 5), `--interval-ms MS` between them (default 1000). The file is
-//! an ordinary text file (`framing=lines`): `tail -f` or any editor reads it too.
+//! an ordinary text file (`framing=lines`): `tail -f` or any editor reads it too. It stays
+//! after both programs end, and each run appends to it (`rm $TMPDIR/anyipc-example.txt`
+//! starts afresh).
 
 mod common;
 
