@@ -22,6 +22,7 @@ pub(crate) use fifo::{fifo_bind, fifo_open_writer, fifo_unbind, BoundFifo, PIPE_
 pub(crate) use inherit::{
     adopt_inherited_fd, anonymous_pipe, grow_pipe_buffer, inherit_in_child, take_stdio,
 };
+pub(crate) use listening::{skip_one_clients_failure, stop_listening};
 pub(crate) use local_socket::{
     connect_unix_socket, pipe_connect, pipe_location, PipeServer, PipeStream, PIPE_PEER_UIDS,
 };
@@ -32,7 +33,6 @@ pub(crate) use log_registry::{register_log, unregister_log};
 pub(crate) use resolver::{interface_index, lookup_host};
 pub(crate) use socket_probe::{probe_socket, SocketProbe};
 // For the local address of each udp:// datagram (`udp_local_linux`).
-pub(crate) use listening::{skip_one_clients_failure, stop_listening};
 #[cfg(target_os = "linux")]
 pub(crate) use resolver::socket_addr;
 
