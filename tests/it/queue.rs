@@ -805,7 +805,7 @@ async fn cli_creates_stats_sends_listens_and_removes() {
         assert_eq!(
             said.trim_end(),
             format!(
-                "anyipc: sending message 1 to {url}: a 129-byte message is over the 128-byte \
+                "anyipc: sending message 1: {url}: a 129-byte message is over the 128-byte \
                  limit (max_frame, or an mq queue's max_message_len)"
             )
         );
