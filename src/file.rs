@@ -108,7 +108,8 @@
 //! names a directory, FIFO, socket or symlink after a rotation), a truncated one (logrotate's
 //! `copytruncate`) is read again from the top (seen as shorter than the reader has read:
 //! written past that again before the reader looks, as `tail -f` misses it too, the reader
-//! goes on from where it was), and when the path names another file
+//! goes on from where it was; a file whose size says less than it holds, as Linux's `/proc`
+//! files say 0, is not checked for truncation), and when the path names another file
 //! (logrotate's `create`: renamed, then created again; or removed and created again) the
 //! old file is read to its end (a last line without its newline is then a message) and the
 //! new one from its start; with

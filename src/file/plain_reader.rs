@@ -254,9 +254,11 @@ impl TailSource for PlainReader {
         self.offset += got as u64;
         if meta.len() < self.offset && !self.size_understated {
             // Read past the size just looked at: a writer appended meanwhile, unless the size
-            // is still short of what was read, as for a `/proc` file (whose size would make
-            // every read look like a truncation and read it again for ever).
-            self.size_understated = file.metadata()?.len() < self.offset;
+            // is still short of what was read and unchanged, as for a `/proc` file (whose
+            // size would make every read look like a truncation and read it again for ever).
+            // A size that changed (a copy-truncate right after the read) keeps the check.
+            let now = file.metadata()?.len();
+            self.size_understated = now < self.offset && now == meta.len();
             if self.size_understated {
                 tracing::debug!(path = %self.path.display(), "the file holds more than its size says; truncations are not looked for");
             }
