@@ -29,7 +29,8 @@ impl FifoListener {
         // binder's FIFO by the time we remove ours, and that one must stay.
         let identity = bound.identity;
         // If this fails, the FIFO we created must not stay behind.
-        let reader = FifoReader::new(bound).inspect_err(|_| sys::fifo_unbind(path, identity))?;
+        let reader =
+            FifoReader::new(bound, endpoint).inspect_err(|_| sys::fifo_unbind(path, identity))?;
         Ok(FifoListener {
             reader: Some(reader),
             file: (path.to_path_buf(), identity),

@@ -1,4 +1,5 @@
 use crate::sys::BoundFifo;
+use crate::Endpoint;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::pin::Pin;
@@ -13,22 +14,28 @@ pub(crate) struct FifoReader {
     /// A write end held by the reader itself, so that reads never see end of file when the
     /// last writer closes.
     _keep_open: OwnedFd,
+    /// The endpoint's URL, which errors name.
+    endpoint: String,
 }
 
 impl FifoReader {
-    pub(crate) fn new(bound: BoundFifo) -> io::Result<FifoReader> {
+    pub(crate) fn new(bound: BoundFifo, endpoint: &Endpoint) -> io::Result<FifoReader> {
         Ok(FifoReader {
             receiver: pipe::Receiver::from_owned_fd(bound.reader)?,
             _keep_open: bound.keep_open,
+            endpoint: endpoint.to_string(),
         })
     }
-}
 
-fn write_unsupported() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::Unsupported,
-        "fifo://: the side that binds a FIFO only reads; connect to it to write",
-    )
+    fn write_unsupported(&self) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!(
+                "{}: the side that binds a FIFO only reads; connect to it to write",
+                self.endpoint
+            ),
+        )
+    }
 }
 
 impl AsyncRead for FifoReader {
@@ -61,7 +68,7 @@ impl AsyncRead for FifoReader {
 
 impl AsyncWrite for FifoReader {
     fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, _: &[u8]) -> Poll<io::Result<usize>> {
-        Poll::Ready(Err(write_unsupported()))
+        Poll::Ready(Err(self.write_unsupported()))
     }
 
     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -89,7 +96,8 @@ mod tests {
         let bound = crate::sys::fifo_bind(&path, 0o600, &lock).unwrap();
         drop(lock);
         let identity = bound.identity;
-        let mut reader = FifoReader::new(bound).unwrap();
+        let endpoint = Endpoint::from_path(crate::Scheme::Fifo, &path).unwrap();
+        let mut reader = FifoReader::new(bound, &endpoint).unwrap();
         let mut writer = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
         let mut buf = vec![0u8; 64 * 1024];
         writer.write_all(b"first").unwrap();
