@@ -176,8 +176,9 @@ impl Sender {
         within(self.timeout, self.conn.send(msg))
             .await
             .map_err(|err| {
-                let err = naming(self.conn.endpoint(), &err);
-                CliError::Runtime(format!("sending message {n}: {err}"))
+                let to = self.conn.endpoint();
+                let err = crate::cli_error::detail(to, &err);
+                CliError::Runtime(format!("sending message {n}: {to}: {err}"))
             })?;
         if !self.expect_reply {
             return Ok(());
@@ -197,8 +198,9 @@ impl Sender {
             }
             Ok(Some(Err(err))) => {
                 return Err(CliError::Runtime(format!(
-                    "receiving the reply to message {n}: {}",
-                    naming(self.conn.endpoint(), &err)
+                    "receiving the reply to message {n}: {}: {}",
+                    self.conn.endpoint(),
+                    crate::cli_error::detail(self.conn.endpoint(), &err)
                 )))
             }
             Ok(Some(Ok(reply))) => reply,
@@ -220,17 +222,6 @@ impl Sender {
 /// Runs `io` with a time limit; running out is `TimedOut`.
 async fn within<T>(limit: Duration, io: impl Future<Output = io::Result<T>>) -> io::Result<T> {
     bounded(limit, io, || format!("timed out after {limit:?}")).await
-}
-
-/// `err` as text that names `endpoint` once: an open connection's errors mostly do not (a
-/// bare `Broken pipe`), some do.
-fn naming(endpoint: &Endpoint, err: &io::Error) -> String {
-    let (url, text) = (endpoint.to_string(), err.to_string());
-    if text.contains(&url) {
-        text
-    } else {
-        format!("{url}: {text}")
-    }
 }
 
 /// A line of stdin without its `\n` or `\r\n`.
