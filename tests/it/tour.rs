@@ -308,7 +308,10 @@ async fn a_stopped_tour_leaves_no_name_of_its_peers() {
 #[tokio::test]
 async fn ctrl_c_to_the_process_group_prints_no_failed_row() {
     use tokio::io::AsyncBufReadExt;
-    for after in [0, 5, 15, 30, 60, 100, 150, 250].map(std::time::Duration::from_millis) {
+    let moments = [
+        0, 0, 0, 2, 5, 10, 15, 20, 30, 45, 60, 80, 100, 150, 200, 250,
+    ];
+    for after in moments.map(std::time::Duration::from_millis) {
         let runtime = TempDir::new("tour-group-int");
         let mut tour = tokio::process::Command::new(anyipc_bin())
             .args(["tour", "--timeout", &default_timeout()])

@@ -238,10 +238,11 @@ async fn tour_one(
     }
     drop(in_process);
     let measured: io::Result<(Report, Report)> = measured?;
-    // A signal sent to the whole process group (Ctrl-C) may end the peer first: a row that
-    // failed because its peer died of it was interrupted, which the signal arriving here a
-    // moment later tells.
-    if measured.is_err()
+    // A signal sent to the whole process group (Ctrl-C) may end the peer process first, as
+    // it starts or while it is measured: a row that failed because its peer died of it was
+    // interrupted, which the signal arriving here a moment later tells.
+    if !spec.in_process
+        && measured.is_err()
         && tokio::time::timeout(crate::bench::SIGNAL_GRACE, stop.recv())
             .await
             .is_ok()
