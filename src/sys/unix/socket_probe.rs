@@ -5,6 +5,11 @@ use std::io;
 use std::path::Path;
 
 /// What a probing connection to an existing socket file says about its server.
+///
+/// Exact on Linux, which answers a connection to a full accept queue with `EAGAIN`. macOS
+/// and the BSDs refuse it (`ECONNREFUSED`) as for a dead server, so there a live server
+/// whose queue is full reads as `Dead`: `pipe://` and `shm://` names are guarded by their
+/// lock first, a `unix://` path only by this probe.
 #[derive(Debug)]
 pub(crate) enum SocketProbe {
     /// Connected, or its accept queue is full: a server is there.
