@@ -10,6 +10,24 @@ mod windows;
 pub(crate) use windows::*;
 #[cfg(windows)]
 mod pipe_stream_windows;
+
+/// An `accept`'s result with one waiting client's failure (`is_one_clients_failure`, per OS)
+/// turned into `Ok(None)`, logged: the listener's accept loop goes on to the next client.
+///
+/// # Errors
+/// The listener's own failures.
+pub(crate) fn skip_one_clients_failure<T>(
+    accepted: std::io::Result<T>,
+) -> std::io::Result<Option<T>> {
+    match accepted {
+        Ok(accepted) => Ok(Some(accepted)),
+        Err(e) if is_one_clients_failure(&e) => {
+            tracing::debug!(error = %e, "a client went away before it was accepted");
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
 #[cfg(windows)]
 pub(crate) use pipe_stream_windows::PipeStream;
 

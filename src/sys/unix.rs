@@ -22,7 +22,7 @@ pub(crate) use fifo::{fifo_bind, fifo_open_writer, fifo_unbind, BoundFifo, PIPE_
 pub(crate) use inherit::{
     adopt_inherited_fd, anonymous_pipe, grow_pipe_buffer, inherit_in_child, take_stdio,
 };
-pub(crate) use listening::{skip_one_clients_failure, stop_listening};
+pub(crate) use listening::{is_one_clients_failure, stop_listening};
 pub(crate) use local_socket::{
     connect_unix_socket, pipe_connect, pipe_location, PipeServer, PipeStream, PIPE_PEER_UIDS,
 };

@@ -32,25 +32,13 @@ pub(crate) fn unregister_log(_canonical: &std::path::Path) {}
 /// creates sockets not inheritable), so no copy of it can keep its port listening.
 pub(crate) fn stop_listening(_listener: &tokio::net::TcpListener) {}
 
-/// An `accept`'s result with one waiting client's failure (it reset its connection before it
-/// was accepted: `WSAECONNRESET`) turned into `Ok(None)`, logged: the listener's accept loop
-/// goes on to the next client.
-///
-/// # Errors
-/// The listener's own failures.
-pub(crate) fn skip_one_clients_failure<T>(accepted: io::Result<T>) -> io::Result<Option<T>> {
-    match accepted {
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
-            ) =>
-        {
-            tracing::debug!(error = %e, "a client went away before it was accepted");
-            Ok(None)
-        }
-        other => other.map(Some),
-    }
+/// Whether a failed `accept` was one waiting client's failure, not the listener's: the
+/// client reset its connection before it was accepted (`WSAECONNRESET`).
+pub(crate) fn is_one_clients_failure(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
+    )
 }
 
 /// Whether a write failed because this side had already shut its sending half down

@@ -31,7 +31,7 @@ pub(crate) fn stop_listening(_listener: &tokio::net::TcpListener) {}
 /// client aborted or reset its connection before it was accepted (`ECONNABORTED` on the BSDs
 /// and macOS), or, on Linux, a network error already pending on the new connection, which
 /// `accept(2)` says to treat like `EAGAIN` by trying again.
-fn is_one_clients_failure(error: &io::Error) -> bool {
+pub(crate) fn is_one_clients_failure(error: &io::Error) -> bool {
     if matches!(
         error.kind(),
         io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
@@ -58,25 +58,10 @@ fn is_one_clients_failure(error: &io::Error) -> bool {
     false
 }
 
-/// An `accept`'s result with one waiting client's failure ([`is_one_clients_failure`])
-/// turned into `Ok(None)`, logged: the listener's accept loop goes on to the next client.
-///
-/// # Errors
-/// The listener's own failures.
-pub(crate) fn skip_one_clients_failure<T>(accepted: io::Result<T>) -> io::Result<Option<T>> {
-    match accepted {
-        Ok(accepted) => Ok(Some(accepted)),
-        Err(e) if is_one_clients_failure(&e) => {
-            tracing::debug!(error = %e, "a client went away before it was accepted");
-            Ok(None)
-        }
-        Err(e) => Err(e),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::skip_one_clients_failure;
 
     #[test]
     fn a_client_gone_before_accept_is_its_failure_not_the_listeners() {

@@ -295,7 +295,7 @@ impl PipeServer {
     ) -> Poll<io::Result<(PipeStream, Option<PeerCredentials>)>> {
         loop {
             let accepted = ready!(self.listener.poll_accept(cx));
-            if let Some((stream, _)) = super::skip_one_clients_failure(accepted)? {
+            if let Some((stream, _)) = crate::sys::skip_one_clients_failure(accepted)? {
                 let credentials = unix_peer_credentials(&stream);
                 return Poll::Ready(Ok((stream, credentials)));
             }
