@@ -53,7 +53,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             }
             other if other.contains("://") => url = other.to_owned(),
             // A path is escaped into the URL (`%`, `?`, `#` and spaces mean something there).
-            path => url = fifo_url(&std::path::absolute(path)?)?,
+            path => url = common::fifo_url(&std::path::absolute(path)?)?,
         }
     }
 
@@ -79,14 +79,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// `fifo://` and the path both examples use by default.
 #[cfg(unix)]
 fn default_url() -> String {
-    fifo_url(&std::env::temp_dir().join("anyipc-example.fifo"))
+    common::fifo_url(&std::env::temp_dir().join("anyipc-example.fifo"))
         .expect("the temporary directory is an absolute path")
-}
-
-/// The `fifo://` URL of `path` (absolute).
-#[cfg(unix)]
-fn fifo_url(path: &std::path::Path) -> Result<String, anyipc::EndpointParseError> {
-    Ok(anyipc::Endpoint::from_path(anyipc::Scheme::Fifo, path)?.to_string())
 }
 
 #[cfg(not(unix))]

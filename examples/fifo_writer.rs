@@ -34,8 +34,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     {
         Some(url) if url.contains("://") => url,
         // A path is escaped into the URL (`%`, `?`, `#` and spaces mean something there).
-        Some(path) => fifo_url(&std::path::absolute(path)?)?,
-        None => fifo_url(&std::env::temp_dir().join("anyipc-example.fifo"))?,
+        Some(path) => common::fifo_url(&std::path::absolute(path)?)?,
+        None => common::fifo_url(&std::env::temp_dir().join("anyipc-example.fifo"))?,
     };
     let mut messages: Vec<String> = args.collect();
     if messages.is_empty() {
@@ -52,12 +52,6 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("client: done");
     Ok(())
-}
-
-/// The `fifo://` URL of `path` (absolute).
-#[cfg(unix)]
-fn fifo_url(path: &std::path::Path) -> Result<String, anyipc::EndpointParseError> {
-    Ok(anyipc::Endpoint::from_path(anyipc::Scheme::Fifo, path)?.to_string())
 }
 
 #[cfg(not(unix))]

@@ -53,8 +53,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // A path is escaped into the URL (`%`, `?`, `#` and spaces mean something there).
     let endpoint = match url {
         Some(url) => anyipc::Endpoint::parse(&url)?,
-        None => anyipc::Endpoint::from_path(anyipc::Scheme::File, &path)?
-            .with_option("framing", "lines")?,
+        None => common::lines_file(&path)?,
     };
     // --no-follow holds for a URL too (over its own `follow=`).
     let url = if follow {

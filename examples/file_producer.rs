@@ -26,7 +26,7 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let mut url = lines_url(&std::env::temp_dir().join("anyipc-example.txt"))?;
+    let mut url = common::lines_file(&std::env::temp_dir().join("anyipc-example.txt"))?.to_string();
     let (mut count, mut interval_ms) = (5u32, 1000u64);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -37,7 +37,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 return Err(common::Usage::unknown_option(other, USAGE).into())
             }
             other if other.contains("://") => url = other.to_owned(),
-            path => url = lines_url(&std::path::absolute(path)?)?,
+            path => url = common::lines_file(&std::path::absolute(path)?)?.to_string(),
         }
     }
 
@@ -55,11 +55,4 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     file.close().await?;
     println!("producer: done");
     Ok(())
-}
-
-/// The URL of the plain text file at `path` (absolute), one line per message. The path is
-/// escaped into it (`%`, `?`, `#` and spaces mean something in a URL).
-fn lines_url(path: &std::path::Path) -> Result<String, anyipc::EndpointParseError> {
-    let endpoint = anyipc::Endpoint::from_path(anyipc::Scheme::File, path)?;
-    Ok(endpoint.with_option("framing", "lines")?.to_string())
 }

@@ -157,6 +157,20 @@ pub(crate) fn tcp_endpoint_arg(arg: &str, usage: &'static str) -> Result<anyipc:
     anyipc::Endpoint::parse(&url).map_err(|err| Usage::new(err.to_string(), usage))
 }
 
+/// The `fifo://` URL of the FIFO at `path` (absolute), the path escaped into it (`%`, `?`,
+/// `#` and spaces mean something in a URL).
+pub(crate) fn fifo_url(path: &std::path::Path) -> Result<String, anyipc::EndpointParseError> {
+    Ok(anyipc::Endpoint::from_path(anyipc::Scheme::Fifo, path)?.to_string())
+}
+
+/// The endpoint of the plain text file at `path` (absolute), one line per message, the path
+/// escaped into it as for [`fifo_url`].
+pub(crate) fn lines_file(
+    path: &std::path::Path,
+) -> Result<anyipc::Endpoint, anyipc::EndpointParseError> {
+    anyipc::Endpoint::from_path(anyipc::Scheme::File, path)?.with_option("framing", "lines")
+}
+
 /// What to add to a queue example's error `err`: how to create the queue when it is
 /// missing, nothing otherwise.
 pub(crate) fn create_queue_hint(err: &std::io::Error) -> &'static str {
