@@ -55,7 +55,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             std::io::ErrorKind::NotFound => format!("no log in {} to remove", dir.display()),
             _ => format!("cannot remove the log in {}: {err}", dir.display()),
         })?;
-        println!("removed the log in {}", dir.display());
+        common::say!("removed the log in {}", dir.display())?;
         return Ok(());
     }
 
@@ -66,37 +66,37 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         ..FileOptions::default()
     };
     let mut producer = FileProducer::open(&dir, opts.clone()).await?;
-    println!(
+    common::say!(
         "producer: appending to file://{}?fsync=always ({} records in it so far)",
         dir.display(),
         producer.next_seq()
-    );
+    )?;
     for _ in 0..6 {
         let order = producer.next_seq() + 1;
         producer.append(format!("order {order}")).await?;
     }
-    println!(
+    common::say!(
         "producer: 6 orders on disk, up to order {}",
         producer.next_seq()
-    );
+    )?;
 
     let mut billing = FileConsumer::open(&dir, Some("billing"), opts.clone()).await?;
-    println!("billing: starts at record {}", billing.position());
+    common::say!("billing: starts at record {}", billing.position())?;
     for _ in 0..4 {
         let Some(record) = billing.recv().await? else {
             break;
         };
-        println!(
+        common::say!(
             "billing: #{} {}",
             record.seq,
             String::from_utf8_lossy(&record.payload)
-        );
+        )?;
     }
     billing.commit().await?;
-    println!(
+    common::say!(
         "billing: committed at record {}, stopping",
         billing.position()
-    );
+    )?;
     drop(billing);
 
     for _ in 0..3 {
@@ -104,26 +104,26 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         producer.append(format!("order {order}")).await?;
     }
     producer.close().await?;
-    println!("producer: 3 more orders while billing was down");
+    common::say!("producer: 3 more orders while billing was down")?;
 
     let mut billing = FileConsumer::open(&dir, Some("billing"), opts).await?;
-    println!(
+    common::say!(
         "billing: restarted, resumes at record {}",
         billing.position()
-    );
+    )?;
     while let Some(record) = billing.recv().await? {
-        println!(
+        common::say!(
             "billing: #{} {}",
             record.seq,
             String::from_utf8_lossy(&record.payload)
-        );
+        )?;
     }
     billing.commit().await?;
-    println!(
+    common::say!(
         "billing: caught up at record {}; log in {} (run again to go on, --clean to remove)",
         billing.position(),
         dir.display()
-    );
+    )?;
     Ok(())
 }
 

@@ -59,7 +59,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut listener = anyipc::bind(&url).await?;
     let mut stop = std::pin::pin!(common::stop_signal()?);
-    println!("server: listening on {}", listener.endpoint());
+    common::say!("server: listening on {}", listener.endpoint())?;
     let mut inbox = listener.accept().await?;
     let mut seen = 0;
     while count != Some(seen) {
@@ -69,10 +69,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             () = &mut stop => break,
         };
         let Some(msg) = msg else { break };
-        println!("server: got {:?}", String::from_utf8_lossy(&msg));
+        common::say!("server: got {:?}", String::from_utf8_lossy(&msg))?;
         seen += 1;
     }
-    println!("server: bye");
+    common::say!("server: bye")?;
     Ok(())
 }
 

@@ -45,12 +45,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut conn = anyipc::connect(&url)
         .await
         .map_err(|err| format!("cannot open {url}: {err} (is fifo_reader running?)"))?;
-    println!("client: connected to {url}");
+    common::say!("client: connected to {url}")?;
     for msg in messages {
-        println!("client: sending {msg:?}");
+        common::say!("client: sending {msg:?}")?;
         conn.send(msg).await?;
     }
-    println!("client: done");
+    common::say!("client: done")?;
     Ok(())
 }
 

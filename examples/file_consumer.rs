@@ -65,7 +65,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // Binding a plain file opens it for reading; its one "connection" is the reader.
     let mut listener = anyipc::bind(&url).await?;
     let mut stop = std::pin::pin!(common::stop_signal()?);
-    println!("consumer: reading {}", listener.endpoint());
+    common::say!("consumer: reading {}", listener.endpoint())?;
     let mut lines = listener.accept().await?;
     let mut seen = 0;
     while count != Some(seen) {
@@ -74,9 +74,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             () = &mut stop => break,
         };
         let Some(line) = line else { break };
-        println!("consumer: {:?}", String::from_utf8_lossy(&line?));
+        common::say!("consumer: {:?}", String::from_utf8_lossy(&line?))?;
         seen += 1;
     }
-    println!("consumer: {seen} lines, done");
+    common::say!("consumer: {seen} lines, done")?;
     Ok(())
 }

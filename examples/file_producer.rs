@@ -42,17 +42,17 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let mut file = anyipc::connect(&url).await?;
-    println!("producer: appending to {url}");
+    common::say!("producer: appending to {url}")?;
     for i in 1..=count {
         let line = format!("line {i} of {count}");
         file.send(line.clone()).await?;
-        println!("producer: wrote {line:?}");
+        common::say!("producer: wrote {line:?}")?;
         if i < count {
             tokio::time::sleep(std::time::Duration::from_millis(interval_ms)).await;
         }
     }
     // Closing writes what is pending and (fsync=batch, the default) syncs it to disk.
     file.close().await?;
-    println!("producer: done");
+    common::say!("producer: done")?;
     Ok(())
 }

@@ -32,21 +32,23 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             _ => name = common::positional(arg, USAGE)?,
         }
     }
-    let result = if remove {
-        MessageQueue::remove(&name).map(|()| println!("removed mq://{name}"))
+    let named = |err: std::io::Error| format!("{name}: {err}");
+    if remove {
+        MessageQueue::remove(&name).map_err(named)?;
+        common::say!("removed mq://{name}")?;
     } else {
         let options = QueueOptions {
             capacity: 16,
             max_message_len: 1024,
             ..QueueOptions::default()
         };
-        MessageQueue::create(&name, &options).map(|queue| {
-            let a = queue.attributes();
-            println!(
-                "created mq://{name}: capacity {}, max_message_len {} (it stays until removed)",
-                a.capacity, a.max_message_len
-            );
-        })
-    };
-    result.map_err(|err| format!("{name}: {err}").into())
+        let queue = MessageQueue::create(&name, &options).map_err(named)?;
+        let a = queue.attributes();
+        common::say!(
+            "created mq://{name}: capacity {}, max_message_len {} (it stays until removed)",
+            a.capacity,
+            a.max_message_len
+        )?;
+    }
+    Ok(())
 }

@@ -42,11 +42,11 @@ async fn run() -> std::io::Result<()> {
     ];
     for (priority, job) in jobs {
         queue.send(job.as_bytes(), priority).await?;
-        println!("sent     p{priority:<2} {job}");
+        common::say!("sent     p{priority:<2} {job}")?;
     }
-    println!();
+    common::say!()?;
     while let Ok((job, priority)) = queue.try_recv() {
-        println!("received p{priority:<2} {}", String::from_utf8_lossy(&job));
+        common::say!("received p{priority:<2} {}", String::from_utf8_lossy(&job))?;
     }
     MessageQueue::remove(&name)
 }

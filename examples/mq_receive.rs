@@ -46,10 +46,13 @@ async fn main() -> ExitCode {
         queue.next().await.transpose()
     };
     match received.await {
-        Ok(Some(msg)) => {
-            println!("[{}] {}", msg.kind, msg.text);
-            ExitCode::SUCCESS
-        }
+        Ok(Some(msg)) => match common::say!("[{}] {}", msg.kind, msg.text) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("mq_receive: {err}");
+                ExitCode::FAILURE
+            }
+        },
         Ok(None) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!(

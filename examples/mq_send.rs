@@ -71,10 +71,13 @@ async fn main() -> ExitCode {
             .await
     };
     match sent.await {
-        Ok(()) => {
-            println!("sent {kind:?} {text:?} to {url}");
-            ExitCode::SUCCESS
-        }
+        Ok(()) => match common::say!("sent {kind:?} {text:?} to {url}") {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("mq_send: {err}");
+                ExitCode::FAILURE
+            }
+        },
         Err(err) => {
             eprintln!("mq_send: {url}: {err}{}", common::create_queue_hint(&err));
             ExitCode::FAILURE

@@ -51,14 +51,14 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let parent = anyipc::child::connect_parent().await?;
     let mut parent = parent.typed::<Job, Answer>(anyipc::codec::Json);
     // With extra pipes this is the terminal; in --stdio mode it goes to stderr.
-    println!("child: ready (pid {})", std::process::id());
+    common::say!("child: ready (pid {})", std::process::id())?;
     while let Some(job) = parent.next().await {
         let job = job?;
         let sum = job.numbers.iter().sum();
-        println!("child: job {} -> {sum}", job.id);
+        common::say!("child: job {} -> {sum}", job.id)?;
         parent.send(Answer { id: job.id, sum }).await?;
     }
-    println!("child: the parent closed; bye");
+    common::say!("child: the parent closed; bye")?;
     Ok(())
 }
 

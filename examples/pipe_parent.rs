@@ -60,11 +60,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (mut child, conn) = anyipc::child::spawn_with(command, ChildOptions::new().stdio(stdio))
         // The error names the program.
         .map_err(|err| format!("{err} (run `cargo build --examples`)"))?;
-    println!(
+    common::say!(
         "parent: started {} ({})",
         conn.peer_addr(),
         if stdio { "stdio" } else { "extra pipes" }
-    );
+    )?;
 
     let mut conn = conn.typed::<Answer, Job>(anyipc::codec::Json);
     for id in 1..=3 {
@@ -73,7 +73,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         match conn.next().await {
             Some(answer) => {
                 let answer = answer?;
-                println!("parent: job {} summed to {}", answer.id, answer.sum);
+                common::say!("parent: job {} summed to {}", answer.id, answer.sum)?;
             }
             None => return Err("the child exited early".into()),
         }
@@ -81,7 +81,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // Closing our side ends the child's stream; it then exits.
     conn.close().await?;
     let status = child.wait().await?;
-    println!("parent: child exited with {status}");
+    common::say!("parent: child exited with {status}")?;
     Ok(())
 }
 

@@ -43,20 +43,20 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut conn = anyipc::connect(&url)
         .await
         .map_err(|err| format!("cannot connect: {err} (is shm_server running?)"))?;
-    println!("client: connected to {url}");
+    common::say!("client: connected to {url}")?;
     for msg in messages {
-        println!("client: sending {msg:?}");
+        common::say!("client: sending {msg:?}")?;
         let sent = Instant::now();
         conn.send(msg).await?;
         match conn.recv().await? {
-            Some(reply) => println!(
+            Some(reply) => common::say!(
                 "client: reply {:?} after {:?}",
                 String::from_utf8_lossy(&reply),
                 sent.elapsed()
-            ),
+            )?,
             None => return Err("the server closed the connection".into()),
         }
     }
-    println!("client: done");
+    common::say!("client: done")?;
     Ok(())
 }

@@ -58,26 +58,30 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let len = u32::try_from(message.len())?;
     region.write(4, message.as_bytes())?;
     region.write(0, &len.to_le_bytes())?;
-    println!("process1: wrote {message:?} into region {name:?}");
-    println!("process1: run shm_process2 now; press Enter or Ctrl-C to end");
+    common::say!("process1: wrote {message:?} into region {name:?}")?;
+    common::say!("process1: run shm_process2 now; press Enter or Ctrl-C to end")?;
 
     let enter = async {
         let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
         if let Ok(Some(_)) = stdin.next_line().await {
-            return;
+            return Ok(());
         }
         // No terminal: end of input (or none at all) is nobody pressing Enter.
-        println!("process1: no more input; waiting for shm_process2, Ctrl-C or SIGTERM");
-        std::future::pending().await
+        common::say!("process1: no more input; waiting for shm_process2, Ctrl-C or SIGTERM")?;
+        std::future::pending::<std::io::Result<()>>().await
     };
-    tokio::select! {
-        () = enter => println!("process1: Enter"),
-        () = &mut stop => println!("process1: stopped by a signal"),
+    let ended_by = tokio::select! {
+        entered = enter => {
+            entered?;
+            "Enter"
+        }
+        () = &mut stop => "stopped by a signal",
         _ = async {
             while region.wait_after(seen, Duration::from_secs(3600)).await.is_err() {}
-        } => println!("process1: process2 read the message"),
-    }
-    println!("process1: removing region {name:?}");
+        } => "process2 read the message",
+    };
+    common::say!("process1: {ended_by}")?;
+    common::say!("process1: removing region {name:?}")?;
     Ok(())
 }
 

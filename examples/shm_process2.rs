@@ -39,7 +39,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
     let mut message = vec![0u8; len];
     region.read(4, &mut message)?;
-    println!("process2: {}", String::from_utf8_lossy(&message));
+    common::say!("process2: {}", String::from_utf8_lossy(&message))?;
     region.signal();
     Ok(())
 }

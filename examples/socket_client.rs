@@ -44,15 +44,15 @@ async fn run() -> Result<(), Box<dyn Error>> {
     let mut conn = anyipc::connect(&url)
         .await
         .map_err(|err| format!("cannot connect: {err} (is socket_server running?)"))?;
-    println!("client: connected to {}", conn.peer_addr());
+    common::say!("client: connected to {}", conn.peer_addr())?;
     for msg in messages {
-        println!("client: sending {msg:?}");
+        common::say!("client: sending {msg:?}")?;
         conn.send(msg).await?;
         match conn.recv().await? {
-            Some(reply) => println!("client: reply {:?}", String::from_utf8_lossy(&reply)),
+            Some(reply) => common::say!("client: reply {:?}", String::from_utf8_lossy(&reply))?,
             None => return Err("the server closed the connection".into()),
         }
     }
-    println!("client: done");
+    common::say!("client: done")?;
     Ok(())
 }

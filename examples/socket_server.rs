@@ -46,13 +46,13 @@ async fn run() -> Result<(), Box<dyn Error>> {
     let mut listener = anyipc::bind(&url).await?;
     let mut stop = std::pin::pin!(common::stop_signal()?);
     // With port 0 the listener's endpoint names the port the OS picked.
-    println!("server: listening on {}", listener.endpoint());
+    common::say!("server: listening on {}", listener.endpoint())?;
     loop {
         let conn = tokio::select! {
             conn = listener.accept() => conn?,
             () = &mut stop => break,
         };
-        println!("server: {} connected", conn.peer_addr());
+        common::say!("server: {} connected", conn.peer_addr())?;
         let peer = conn.peer_addr().to_owned();
         let serving = tokio::spawn(async move {
             if let Err(err) = serve(conn).await {
@@ -63,12 +63,12 @@ async fn run() -> Result<(), Box<dyn Error>> {
             // Still listening for Ctrl-C while the one client is served.
             tokio::select! {
                 served = serving => served?,
-                () = &mut stop => println!("server: stopping"),
+                () = &mut stop => common::say!("server: stopping")?,
             }
             break;
         }
     }
-    println!("server: bye");
+    common::say!("server: bye")?;
     Ok(())
 }
 
@@ -77,11 +77,11 @@ async fn serve(mut conn: Connection) -> std::io::Result<()> {
     let peer = conn.peer_addr().to_owned();
     while let Some(msg) = conn.next().await {
         let msg = msg?;
-        println!("server: {peer} says {:?}", String::from_utf8_lossy(&msg));
+        common::say!("server: {peer} says {:?}", String::from_utf8_lossy(&msg))?;
         let mut reply = b"echo: ".to_vec();
         reply.extend_from_slice(&msg);
         conn.send(reply).await?;
     }
-    println!("server: {peer} left");
+    common::say!("server: {peer} left")?;
     Ok(())
 }

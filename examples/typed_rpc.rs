@@ -131,13 +131,13 @@ async fn server(mut endpoint: Endpoint, once: bool) -> Result<(), Box<dyn Error>
     }
     let mut listener = anyipc::bind(&endpoint).await?;
     let mut stop = std::pin::pin!(common::stop_signal()?);
-    println!("server: listening on {}", listener.endpoint());
+    common::say!("server: listening on {}", listener.endpoint())?;
     loop {
         let conn = tokio::select! {
             conn = listener.accept() => conn?,
             () = &mut stop => break,
         };
-        println!("server: {} connected", conn.peer_addr());
+        common::say!("server: {} connected", conn.peer_addr())?;
         let peer = conn.peer_addr().to_owned();
         let serving = tokio::spawn(async move {
             if let Err(err) = serve(conn).await {
@@ -148,12 +148,12 @@ async fn server(mut endpoint: Endpoint, once: bool) -> Result<(), Box<dyn Error>
             // Still listening for Ctrl-C while the one client is served.
             tokio::select! {
                 served = serving => served?,
-                () = &mut stop => println!("server: stopping"),
+                () = &mut stop => common::say!("server: stopping")?,
             }
             break;
         }
     }
-    println!("server: bye");
+    common::say!("server: bye")?;
     Ok(())
 }
 
@@ -175,10 +175,10 @@ async fn serve(conn: Connection) -> io::Result<()> {
             Err(err) if err.kind() == io::ErrorKind::InvalidData => Reply::Error(err.to_string()),
             Err(err) => return Err(err),
         };
-        println!("server: request {served} -> {reply:?}");
+        common::say!("server: request {served} -> {reply:?}")?;
         conn.send(reply).await?;
     }
-    println!("server: client left");
+    common::say!("server: client left")?;
     Ok(())
 }
 
@@ -194,7 +194,7 @@ async fn client(mut endpoint: Endpoint, url: &str) -> Result<(), Box<dyn Error>>
         .map_err(|err| format!("cannot connect: {err} (is `typed_rpc server {url}` running?)"))?;
     // This side sends `Request`s and receives `Reply`s.
     let mut conn = conn.typed::<Reply, Request>(Json);
-    println!("client: connected to {url}");
+    common::say!("client: connected to {url}")?;
     let requests = [
         Request::Add { a: 40, b: 2 },
         Request::Upper("typed messages over any transport".to_owned()),
@@ -202,10 +202,10 @@ async fn client(mut endpoint: Endpoint, url: &str) -> Result<(), Box<dyn Error>>
         Request::Count,
     ];
     for request in requests {
-        println!("client: {request:?}");
+        common::say!("client: {request:?}")?;
         conn.send(request).await?;
         match conn.recv().await {
-            Ok(Some(reply)) => println!("client:   -> {reply:?}"),
+            Ok(Some(reply)) => common::say!("client:   -> {reply:?}")?,
             Ok(None) => return Err("the server closed the connection".into()),
             Err(err) if err.kind() == io::ErrorKind::TimedOut => {
                 return Err(format!("no reply from {url}: {err} (is the server running?)").into())
@@ -213,6 +213,6 @@ async fn client(mut endpoint: Endpoint, url: &str) -> Result<(), Box<dyn Error>>
             Err(err) => return Err(err.into()),
         }
     }
-    println!("client: done");
+    common::say!("client: done")?;
     Ok(())
 }

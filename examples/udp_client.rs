@@ -52,12 +52,12 @@ async fn run() -> Result<(), Box<dyn Error>> {
     let mut conn = anyipc::connect(&endpoint)
         .await
         .map_err(|err| format!("cannot connect: {err} (is udp_server running?)"))?;
-    println!("client: sending to {}", conn.peer_addr());
+    common::say!("client: sending to {}", conn.peer_addr())?;
     for msg in messages {
-        println!("client: sending {msg:?}");
+        common::say!("client: sending {msg:?}")?;
         conn.send(msg).await?;
         match conn.recv().await {
-            Ok(Some(reply)) => println!("client: reply {:?}", String::from_utf8_lossy(&reply)),
+            Ok(Some(reply)) => common::say!("client: reply {:?}", String::from_utf8_lossy(&reply))?,
             Ok(None) => return Err("the connection ended".into()),
             Err(err) if err.kind() == io::ErrorKind::TimedOut => {
                 return Err(format!("no reply from {url}: is udp_server running?").into())
@@ -65,6 +65,6 @@ async fn run() -> Result<(), Box<dyn Error>> {
             Err(err) => return Err(err.into()),
         }
     }
-    println!("client: done");
+    common::say!("client: done")?;
     Ok(())
 }

@@ -53,13 +53,13 @@ async fn run() -> Result<(), Box<dyn Error>> {
 
     let mut listener = anyipc::bind(&endpoint).await?;
     let mut stop = std::pin::pin!(common::stop_signal()?);
-    println!("server: listening on {}", listener.endpoint());
+    common::say!("server: listening on {}", listener.endpoint())?;
     loop {
         let conn = tokio::select! {
             conn = listener.accept() => conn?,
             () = &mut stop => break,
         };
-        println!("server: first datagram from {}", conn.peer_addr());
+        common::say!("server: first datagram from {}", conn.peer_addr())?;
         let peer = conn.peer_addr().to_owned();
         let serving = tokio::spawn(async move {
             if let Err(err) = serve(conn).await {
@@ -70,12 +70,12 @@ async fn run() -> Result<(), Box<dyn Error>> {
             // Still listening for Ctrl-C while the one client is served.
             tokio::select! {
                 served = serving => served?,
-                () = &mut stop => println!("server: stopping"),
+                () = &mut stop => common::say!("server: stopping")?,
             }
             break;
         }
     }
-    println!("server: bye");
+    common::say!("server: bye")?;
     Ok(())
 }
 
@@ -86,12 +86,12 @@ async fn serve(mut conn: Connection) -> io::Result<()> {
         let msg = match msg {
             Ok(msg) => msg,
             Err(err) if err.kind() == io::ErrorKind::TimedOut => {
-                println!("server: {peer} went quiet, forgetting it");
+                common::say!("server: {peer} went quiet, forgetting it")?;
                 return Ok(());
             }
             Err(err) => return Err(err),
         };
-        println!("server: {peer} says {:?}", String::from_utf8_lossy(&msg));
+        common::say!("server: {peer} says {:?}", String::from_utf8_lossy(&msg))?;
         let mut reply = b"echo: ".to_vec();
         reply.extend_from_slice(&msg);
         conn.send(reply).await?;

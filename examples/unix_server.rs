@@ -52,7 +52,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut listener = anyipc::bind(&url).await?;
     let mut stop = std::pin::pin!(common::stop_signal()?);
-    println!("server: listening on {}", listener.endpoint());
+    common::say!("server: listening on {}", listener.endpoint())?;
     loop {
         let conn = tokio::select! {
             conn = listener.accept() => conn?,
@@ -60,13 +60,13 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             () = &mut stop => break,
         };
         match conn.peer_credentials() {
-            Some(who) => println!(
+            Some(who) => common::say!(
                 "server: client connected: pid {}, uid {}, gid {}",
                 who.pid.map_or("unknown".to_owned(), |pid| pid.to_string()),
                 who.uid,
                 who.gid
-            ),
-            None => println!("server: client connected"),
+            )?,
+            None => common::say!("server: client connected")?,
         }
         let serving = tokio::spawn(async move {
             if let Err(err) = serve(conn).await {
@@ -77,12 +77,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             // Still listening for Ctrl-C while the one client is served.
             tokio::select! {
                 served = serving => served?,
-                () = &mut stop => println!("server: stopping"),
+                () = &mut stop => common::say!("server: stopping")?,
             }
             break;
         }
     }
-    println!("server: bye");
+    common::say!("server: bye")?;
     Ok(())
 }
 
@@ -93,12 +93,12 @@ async fn serve(mut conn: anyipc::Connection) -> std::io::Result<()> {
 
     while let Some(msg) = conn.next().await {
         let msg = msg?;
-        println!("server: got {:?}", String::from_utf8_lossy(&msg));
+        common::say!("server: got {:?}", String::from_utf8_lossy(&msg))?;
         let mut reply = b"echo: ".to_vec();
         reply.extend_from_slice(&msg);
         conn.send(reply).await?;
     }
-    println!("server: client left");
+    common::say!("server: client left")?;
     Ok(())
 }
 

@@ -32,6 +32,36 @@ pub(crate) fn stop_signal() -> std::io::Result<impl std::future::Future<Output =
     }
 }
 
+/// Prints one line on stdout, as `println!` does, but gives an error instead of panicking when
+/// stdout cannot be written, such as when its reader has gone (`cargo run --example durable_log
+/// | head -4`): `println!` panics then, since Rust ignores SIGPIPE (and anyipc needs it ignored
+/// to report a closed socket as `BrokenPipe`). With `?` the example ends as after any other
+/// error: what it bound is removed, stderr says "cannot write to stdout", the status is 1.
+///
+/// ```ignore
+/// common::say!("received {message}")?;
+/// ```
+macro_rules! say {
+    () => {
+        $crate::common::write_line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::common::write_line(format_args!($($arg)*))
+    };
+}
+// Unused where an example prints nothing (pipe_parent off Unix), like the rest of the module.
+#[allow(unused_imports)]
+pub(crate) use say;
+
+/// Writes `line` and a newline to stdout (see [`say!`]); the error says it was stdout.
+pub(crate) fn write_line(line: fmt::Arguments<'_>) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{line}")
+        .and_then(|()| stdout.flush())
+        .map_err(|err| std::io::Error::new(err.kind(), format!("cannot write to stdout: {err}")))
+}
+
 /// A command line the example does not take: [`exit_status`] prints it with the example's
 /// usage line and gives exit status 2, as the `anyipc` CLI does for its usage errors (1 is for
 /// failures). It is found before anything is bound, created or connected. `--help` (or `-h`)
@@ -223,10 +253,13 @@ pub(crate) fn exit_status(example: &str, result: Result<(), Box<dyn Error>>) -> 
     match result {
         Ok(()) => 0,
         Err(err) => match err.downcast_ref::<Usage>() {
-            Some(usage) if usage.help => {
-                println!("usage: {}", usage.usage);
-                0
-            }
+            Some(usage) if usage.help => match say!("usage: {}", usage.usage) {
+                Ok(()) => 0,
+                Err(err) => {
+                    eprintln!("{example}: {err}");
+                    1
+                }
+            },
             usage => {
                 eprintln!("{example}: {err}");
                 if usage.is_some() {

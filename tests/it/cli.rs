@@ -960,23 +960,11 @@ async fn a_closed_stderr_stops_no_command() {
         assert!(bridge.try_wait().unwrap().is_none(), "the bridge died");
 
         // A pipe whose reader is gone before `send` starts: its first line fails.
-        let mut fds = [0; 2];
-        // SAFETY: pipe(2) writes two descriptors into the array it is given.
-        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
-        // SAFETY: both descriptors were just created and are owned here alone.
-        let (reader, writer) = unsafe {
-            use std::os::fd::FromRawFd;
-            (
-                std::os::fd::OwnedFd::from_raw_fd(fds[0]),
-                std::os::fd::OwnedFd::from_raw_fd(fds[1]),
-            )
-        };
-        drop(reader);
         let status = Command::new(anyipc_bin())
             .args(["send", "tcp://127.0.0.1:1", "x"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::from(writer))
+            .stderr(Stdio::from(crate::util::pipe_without_reader()))
             .status()
             .await
             .expect("run send");

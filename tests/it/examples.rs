@@ -282,6 +282,42 @@ async fn udp_server_once_stops_on_ctrl_c_while_serving() {
     .await;
 }
 
+/// An example whose stdout has no reader (`unix_server | head -0`) used to panic at its first
+/// line (`println!` on EPIPE); it ends as after any error: a one-line message, status 1, and
+/// its socket removed.
+#[cfg(unix)]
+#[tokio::test]
+async fn an_example_whose_stdout_is_gone_ends_with_an_error_and_removes_its_socket() {
+    watchdog(WATCHDOG, async {
+        let dir = TempDir::new("example-stdout-gone");
+        let path = dir.join("gone.sock");
+        let out = tokio::process::Command::new(example("unix_server"))
+            .arg(&path)
+            .stdin(std::process::Stdio::null())
+            .stdout(crate::util::pipe_without_reader())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start unix_server")
+            // Not `output()`: it would replace stdout with a pipe of its own.
+            .wait_with_output()
+            .await
+            .expect("run unix_server");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.starts_with("unix_server: cannot write to stdout: Broken pipe"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(
+            !std::path::Path::new(&path).exists(),
+            "the socket file is removed"
+        );
+    })
+    .await;
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn unix_server_once_stops_on_sigterm_while_serving_and_removes_its_socket() {

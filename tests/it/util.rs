@@ -243,6 +243,32 @@ fn wait_until_exited(pid: u32, limit: Duration) {
 #[cfg(not(target_os = "linux"))]
 fn wait_until_exited(_pid: u32, _limit: Duration) {}
 
+/// The writing end of a pipe whose reader is already gone: a child given it as stdout or
+/// stderr fails its first write there with EPIPE (SIGPIPE ignored, as in Rust programs).
+/// Close-on-exec on Linux, so a process another test starts meanwhile does not keep the
+/// reader open (where the tests run; elsewhere this only compiles).
+#[cfg(unix)]
+pub(crate) fn pipe_without_reader() -> std::os::fd::OwnedFd {
+    use std::os::fd::FromRawFd as _;
+    let mut fds = [0; 2];
+    // SAFETY: pipe2(2) and pipe(2) write two descriptors into the array they are given.
+    #[cfg(target_os = "linux")]
+    let made = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    // SAFETY: as above.
+    #[cfg(not(target_os = "linux"))]
+    let made = unsafe { libc::pipe(fds.as_mut_ptr()) };
+    assert_eq!(made, 0, "pipe(2)");
+    // SAFETY: both descriptors were just created and are owned here alone.
+    let (reader, writer) = unsafe {
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    };
+    drop(reader);
+    writer
+}
+
 /// The per-user runtime directory where `pipe://` and `shm://` names live, as the library
 /// finds it: `$XDG_RUNTIME_DIR/anyipc`, else `$TMPDIR/anyipc-<uid>`.
 #[cfg(unix)]
