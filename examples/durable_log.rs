@@ -39,7 +39,9 @@ async fn main() -> std::process::ExitCode {
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut dir = None;
     let mut clean = false;
+    let mut positional_seen = false;
     for arg in std::env::args().skip(1) {
+        common::no_second_positional(&mut positional_seen, &arg, USAGE)?;
         match arg.as_str() {
             "--clean" => clean = true,
             flag if common::is_option(flag) => {

@@ -37,7 +37,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut url = default_url();
     let mut count = None;
     let mut args = std::env::args().skip(1);
+    let mut positional_seen = false;
     while let Some(arg) = args.next() {
+        common::no_second_positional(&mut positional_seen, &arg, USAGE)?;
         match arg.as_str() {
             "--count" => count = Some(common::number::<u64>(&mut args, "--count", USAGE)?),
             "--once" => {

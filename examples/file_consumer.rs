@@ -31,7 +31,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut url = None;
     let (mut follow, mut count) = (true, None::<u64>);
     let mut args = std::env::args().skip(1);
+    let mut positional_seen = false;
     while let Some(arg) = args.next() {
+        common::no_second_positional(&mut positional_seen, &arg, USAGE)?;
         match arg.as_str() {
             "--no-follow" => follow = false,
             "--count" => count = Some(common::number(&mut args, "--count", USAGE)?),

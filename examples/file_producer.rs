@@ -29,7 +29,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut url = common::lines_file(&std::env::temp_dir().join("anyipc-example.txt"))?.to_string();
     let (mut count, mut interval_ms) = (5u32, 1000u64);
     let mut args = std::env::args().skip(1);
+    let mut positional_seen = false;
     while let Some(arg) = args.next() {
+        common::no_second_positional(&mut positional_seen, &arg, USAGE)?;
         match arg.as_str() {
             "--count" => count = common::number(&mut args, "--count", USAGE)?,
             "--interval-ms" => interval_ms = common::number(&mut args, "--interval-ms", USAGE)?,

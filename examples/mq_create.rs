@@ -26,7 +26,9 @@ fn main() -> ExitCode {
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut name = common::queue_name_from_env(USAGE)?;
     let mut remove = false;
+    let mut positional_seen = false;
     for arg in std::env::args().skip(1) {
+        common::no_second_positional(&mut positional_seen, &arg, USAGE)?;
         match arg.as_str() {
             "--rm" => remove = true,
             _ => name = common::positional(arg, USAGE)?,

@@ -32,7 +32,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     common::log_warnings();
     let mut url = "pipe://anyipc-example".to_owned();
     let mut once = false;
+    let mut positional_seen = false;
     for arg in std::env::args().skip(1) {
+        common::no_second_positional(&mut positional_seen, &arg, USAGE)?;
         match arg.as_str() {
             "--once" => once = true,
             other if common::is_option(other) => {

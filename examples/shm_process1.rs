@@ -47,6 +47,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             std::process::id()
         )
     });
+    common::nothing_more(args, USAGE)?;
 
     // Caught from here on, so that a signal ends this process cleanly: the region is removed.
     let mut stop = std::pin::pin!(common::stop_signal()?);

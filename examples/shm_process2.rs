@@ -24,10 +24,12 @@ fn main() -> std::process::ExitCode {
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     use anyipc::shm::Region;
 
-    let name = match std::env::args().nth(1) {
+    let mut args = std::env::args().skip(1);
+    let name = match args.next() {
         Some(name) => common::positional(name, USAGE)?,
         None => "anyipc-example".to_owned(),
     };
+    common::nothing_more(args, USAGE)?;
     let region = Region::open(&name)
         .map_err(|err| format!("cannot open the region: {err} (is shm_process1 running?)"))?;
     let mut len = [0u8; 4];

@@ -30,7 +30,9 @@ async fn main() -> std::process::ExitCode {
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut url = "shm://anyipc-example".to_owned();
     let mut once = false;
+    let mut positional_seen = false;
     for arg in std::env::args().skip(1) {
+        common::no_second_positional(&mut positional_seen, &arg, USAGE)?;
         match arg.as_str() {
             "--once" => once = true,
             other if common::is_option(other) => {

@@ -33,7 +33,9 @@ async fn main() -> ExitCode {
 async fn run() -> Result<(), Box<dyn Error>> {
     let mut url = "tcp://127.0.0.1:8888".to_owned();
     let mut once = false;
+    let mut positional_seen = false;
     for arg in std::env::args().skip(1) {
+        common::no_second_positional(&mut positional_seen, &arg, USAGE)?;
         match arg.as_str() {
             "--once" => once = true,
             other if common::is_option(other) => {

@@ -36,7 +36,9 @@ async fn main() -> ExitCode {
 async fn run() -> Result<(), Box<dyn Error>> {
     let mut url = "udp://127.0.0.1:8889".to_owned();
     let mut once = false;
+    let mut positional_seen = false;
     for arg in std::env::args().skip(1) {
+        common::no_second_positional(&mut positional_seen, &arg, USAGE)?;
         match arg.as_str() {
             "--once" => once = true,
             other if common::is_option(other) => {

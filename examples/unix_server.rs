@@ -36,7 +36,9 @@ async fn main() -> std::process::ExitCode {
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut url = default_url()?;
     let mut once = false;
+    let mut positional_seen = false;
     for arg in std::env::args().skip(1) {
+        common::no_second_positional(&mut positional_seen, &arg, USAGE)?;
         match arg.as_str() {
             "--once" => once = true,
             other if common::is_option(other) => {

@@ -144,6 +144,32 @@ pub(crate) fn only(
     }
 }
 
+/// Refuses a second positional argument (a path, URL, name or port) of an example that takes
+/// one: a [`Usage`] error naming it; `seen` records the first, options pass. A second used to
+/// replace the first silently (`unix_server /a /b` listened on `/b`).
+pub(crate) fn no_second_positional(
+    seen: &mut bool,
+    arg: &str,
+    usage: &'static str,
+) -> Result<(), Usage> {
+    if is_option(arg) || !std::mem::replace(seen, true) {
+        return Ok(());
+    }
+    Err(Usage::new(format!("unexpected argument {arg:?}"), usage))
+}
+
+/// Refuses what is left of `args` after an example took what it knows: a [`Usage`] error
+/// naming the first leftover (`shm_process2 NAME extra`).
+pub(crate) fn nothing_more(
+    mut args: impl Iterator<Item = String>,
+    usage: &'static str,
+) -> Result<(), Usage> {
+    match args.next() {
+        None => Ok(()),
+        Some(arg) => Err(Usage::new(format!("unexpected argument {arg:?}"), usage)),
+    }
+}
+
 /// The number after option `flag`, taken from `args`, or a [`Usage`] error when it is missing
 /// or not a number.
 pub(crate) fn number<T: std::str::FromStr>(

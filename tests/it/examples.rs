@@ -759,13 +759,16 @@ async fn failures_of(
 /// 2, with the usage line) found before anything is bound or created, never a path or name:
 /// `fifo_reader --once` made a FIFO named `--once`, `file_producer --bogus` a file named
 /// `--bogus`, `unix_server --bogus` a socket, and `mq_create` and `typed_rpc` ignored it.
-/// `fifo_reader` and `file_consumer` have no `--once` and say so.
+/// `fifo_reader` and `file_consumer` have no `--once` and say so. So is a second path, URL,
+/// name or port where an example takes one (`unix_server a.sock b.sock` listened on
+/// `b.sock`), and anything after what an example takes (`shm_process2 NAME extra`).
 #[tokio::test]
 async fn examples_refuse_an_unknown_option_and_create_nothing() {
     watchdog(WATCHDOG, async {
         let queue = crate::util::unique_name("example-refused");
         let unknown = "unknown option --bogus; usage: ";
         let no_once = "has no clients to count for --once";
+        let extra = "unexpected argument \"b\"; usage: ";
         #[allow(unused_mut)] // extended on Unix
         let mut cases: Vec<(&str, Vec<&str>, &str)> = vec![
             ("socket_server", vec!["--bogus"], unknown),
@@ -803,6 +806,13 @@ async fn examples_refuse_an_unknown_option_and_create_nothing() {
             ),
             ("mq_receive", vec!["--bogus"], unknown),
             ("mq_priority", vec!["--bogus"], unknown),
+            ("socket_server", vec!["0", "b"], extra),
+            ("udp_server", vec!["0", "--once", "b"], extra),
+            ("named_pipe_server", vec![queue.as_str(), "b"], extra),
+            ("file_consumer", vec!["a", "b", "--no-follow"], extra),
+            ("file_producer", vec!["a", "b"], extra),
+            ("durable_log", vec!["a", "b"], extra),
+            ("mq_create", vec![queue.as_str(), "b"], extra),
         ];
         #[cfg(unix)]
         cases.extend([
@@ -817,6 +827,8 @@ async fn examples_refuse_an_unknown_option_and_create_nothing() {
                 "unknown option --stdoi; usage: ",
             ),
             ("pipe_child", vec!["--bogus"], unknown),
+            ("fifo_reader", vec!["a", "--count", "1", "b"], extra),
+            ("unix_server", vec!["a.sock", "b"], extra),
         ]);
         #[cfg(target_os = "linux")]
         cases.extend([
@@ -824,6 +836,9 @@ async fn examples_refuse_an_unknown_option_and_create_nothing() {
             ("shm_client", vec!["--bogus"], unknown),
             ("shm_process1", vec!["--bogus"], unknown),
             ("shm_process2", vec!["--bogus"], unknown),
+            ("shm_server", vec![queue.as_str(), "b"], extra),
+            ("shm_process1", vec![queue.as_str(), "message", "b"], extra),
+            ("shm_process2", vec![queue.as_str(), "b"], extra),
         ]);
         let queue_env = [("MQ", std::ffi::OsStr::new(&queue))];
         let runs = cases.iter().map(|(name, args, expected)| async move {
