@@ -33,7 +33,9 @@ pub(crate) fn unregister_log(_canonical: &std::path::Path) {}
 pub(crate) fn stop_listening(_listener: &tokio::net::TcpListener) {}
 
 /// Whether a failed `accept` was one waiting client's failure, not the listener's: the
-/// client reset its connection before it was accepted (`WSAECONNRESET`).
+/// client reset its connection before it was accepted (`WSAECONNRESET`). A `pipe://` client
+/// that left before it was accepted (`ERROR_NO_DATA`) never fails the accept: mio (1.2) counts
+/// the pipe instance as connected, so it is handed out as a connection that ends at once.
 pub(crate) fn is_one_clients_failure(error: &io::Error) -> bool {
     matches!(
         error.kind(),
