@@ -54,7 +54,8 @@
 //!   has it open. A FIFO of ours that no one reads is reclaimed.
 //! - connect: `NotFound` when there is no FIFO or no reader has it open; `InvalidInput` when
 //!   the path is a symlink or not a FIFO.
-//! - receiving on a writer or sending on the reader: `Unsupported`.
+//! - receiving on a writer or sending on the reader: `Unsupported` (a writer's stream then
+//!   ends, so a receive loop that goes on after errors stops instead of spinning).
 //!
 //! # Platform-specific behavior
 //! Unix only; `fifo://` is `Unsupported` elsewhere. The FIFO is created 0600 (or `mode=`),

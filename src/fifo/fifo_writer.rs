@@ -30,6 +30,8 @@ pub(crate) struct FifoWriter {
     batch: BytesMut,
     /// The endpoint's URL, which errors name.
     endpoint: String,
+    /// A receive was told `Unsupported`: the stream has ended.
+    recv_refused: bool,
 }
 
 impl FifoWriter {
@@ -39,6 +41,7 @@ impl FifoWriter {
             codec: FrameCodec::new(endpoint.framing(), endpoint.max_frame()),
             batch: BytesMut::with_capacity(PIPE_BUF),
             endpoint: endpoint.to_string(),
+            recv_refused: false,
         })
     }
 
@@ -68,12 +71,18 @@ impl FifoWriter {
 }
 
 impl RecvMessage for FifoWriter {
+    /// `Unsupported` once, then the end of the stream: a receive loop that goes on after an
+    /// error would otherwise spin on it for ever, never yielding to other tasks.
     fn poll_recv(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<Option<Bytes>>> {
+        let this = self.get_mut();
+        if std::mem::replace(&mut this.recv_refused, true) {
+            return Poll::Ready(Ok(None));
+        }
         Poll::Ready(Err(io::Error::new(
             io::ErrorKind::Unsupported,
             format!(
                 "{}: the side that connects to a FIFO only writes; bind it to read",
-                self.endpoint
+                this.endpoint
             ),
         )))
     }

@@ -151,6 +151,10 @@ async fn the_wrong_direction_is_unsupported() {
         let mut writer = anyipc::connect(fifo_url(&dir)).await.unwrap();
         assert_eq!(kind(reader.send("no").await), io::ErrorKind::Unsupported);
         assert_eq!(kind(writer.recv().await), io::ErrorKind::Unsupported);
+        // Once: then the writer's stream ends, so a loop that logs errors and goes on
+        // stops instead of spinning on the refusal for ever.
+        assert!(writer.recv().await.unwrap().is_none());
+        assert!(writer.next().await.is_none());
     })
     .await;
 }
