@@ -13,7 +13,6 @@
 
 mod common;
 
-use futures::SinkExt;
 use serde::{Deserialize, Serialize};
 use std::process::ExitCode;
 

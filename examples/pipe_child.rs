@@ -46,7 +46,7 @@ struct Answer {
 
 #[cfg(unix)]
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    use futures::{SinkExt, StreamExt};
+    use futures::StreamExt;
 
     let parent = anyipc::child::connect_parent().await?;
     let mut parent = parent.typed::<Job, Answer>(anyipc::codec::Json);

@@ -30,7 +30,7 @@ mod common;
 use anyipc::codec::Json;
 use anyipc::{Connection, Endpoint, Scheme};
 use common::Usage;
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::error::Error;
 use std::io;

@@ -134,7 +134,8 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
         kind: ValueKind::Timeout,
         default: "none",
         meaning: "fail a receive (TimedOut) when no whole message arrives for this long; \
-                  also bounds a stalled partial frame",
+                  also bounds a stalled partial frame. The clock measures the peer's \
+                  silence: a receive cancelled while it waits (by select!) does not restart it",
     },
     OptionSpec {
         key: "send_timeout",
@@ -142,8 +143,9 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
         kind: ValueKind::Timeout,
         default: "none",
         meaning: "fail a send, flush or close (TimedOut) that the peer holds up for this long \
-                  (it reads nothing, or its queue stays full); what was queued stays whole \
-                  and goes out with a later flush",
+                  (it reads nothing, or its queue stays full); the message, and what was \
+                  queued before it, stays whole and goes out with a later send or flush. A \
+                  send cancelled while it waits does not restart the clock",
     },
     OptionSpec {
         key: "nodelay",

@@ -276,13 +276,50 @@ impl Connection {
     /// `InvalidInput` for a message over `max_frame` (nothing is sent), `BrokenPipe` when
     /// the peer has gone (a send right after the peer closed may still succeed: see the
     /// table on [`Connection`]). `TimedOut` when `send_timeout` ran out while the peer held
-    /// the message up: the message stays queued, whole, and goes out with the next send or
-    /// flush, so do not send it again.
+    /// the message up, or held up the ones before it so that there was no room: the message
+    /// stays queued, whole, and goes out with the next send or flush, so do not send it
+    /// again. (Each such send queues its message past the connection's buffer limit. Through
+    /// the `Sink` trait, `SinkExt::send` and `feed` lose a message whose wait for room timed
+    /// out, as that trait's contract has it: see `poll_ready` under `impl Sink`.)
+    ///
+    /// ```
+    /// use futures::SinkExt;
+    /// use std::io::ErrorKind;
+    /// # tokio_test::block_on(async {
+    /// let mut listener = anyipc::bind("mem://doc-conn-send-timeout").await?;
+    /// let url = "mem://doc-conn-send-timeout?capacity=1&send_timeout=20ms";
+    /// let mut client = anyipc::connect(url).await?;
+    /// let mut server = listener.accept().await?; // not reading yet
+    /// client.send("one").await?;
+    /// assert_eq!(client.send("two").await.unwrap_err().kind(), ErrorKind::TimedOut);
+    /// assert_eq!(client.send("three").await.unwrap_err().kind(), ErrorKind::TimedOut);
+    /// // Nothing is lost: the queued messages go out once the peer reads.
+    /// let reader = tokio::spawn(async move {
+    ///     let mut got = Vec::new();
+    ///     while let Some(msg) = server.recv().await? {
+    ///         got.push(msg);
+    ///     }
+    ///     Ok::<_, std::io::Error>(got)
+    /// });
+    /// client.flush().await?;
+    /// drop(client);
+    /// assert_eq!(reader.await.unwrap()?, ["one", "two", "three"]);
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// ```
     ///
     /// # Cancel safety
     /// Not cancel safe: dropped before completion, the message may or may not have been sent.
     pub async fn send(&mut self, msg: impl Into<Bytes>) -> io::Result<()> {
-        SinkExt::send(self, msg.into()).await
+        let msg = msg.into();
+        if let Err(e) = std::future::poll_fn(|cx| self.poll_ready_bounded(cx)).await {
+            if e.kind() == io::ErrorKind::TimedOut {
+                // As a flush that timed out leaves its messages queued, so this one.
+                self.queue_past_limit(msg)?;
+            }
+            return Err(e);
+        }
+        Pin::new(&mut *self).start_send(msg)?;
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_flush(cx)).await
     }
 
     /// Receives every message that has arrived, as one [`MessageBatch`]; `Ok(None)` once the
@@ -345,8 +382,9 @@ impl Connection {
     ///
     /// # Errors
     /// `InvalidInput` for a message the transport refuses, `BrokenPipe` when the peer has
-    /// gone. `TimedOut` when `send_timeout` ran out: what was queued of the batch stays
-    /// queued, whole messages only, and goes out with the next send or flush.
+    /// gone. `TimedOut` when `send_timeout` ran out: as with [`send`](Connection::send),
+    /// every message of the batch stays queued, whole, and goes out with the next send or
+    /// flush, so do not send them again.
     ///
     /// # Cancel safety
     /// Not cancel safe: dropped before completion, some of the messages may have been sent.
@@ -358,21 +396,49 @@ impl Connection {
             return framed.send_many(msgs, &mut self.send_deadline).await;
         }
         // Through this connection's own sink, so that `send_timeout` applies.
-        for msg in msgs {
-            match self.feed(Bytes::copy_from_slice(msg.as_ref())).await {
-                Ok(()) => {}
+        for (i, msg) in msgs.iter().enumerate() {
+            match std::future::poll_fn(|cx| self.poll_ready_bounded(cx)).await {
+                Ok(()) => Pin::new(&mut *self).start_send(Bytes::copy_from_slice(msg.as_ref()))?,
                 // What was accepted goes out even when a later message was refused; a failed
                 // flush (the peer gone) says more than the refusal.
                 Err(refused) if refused.kind() == io::ErrorKind::InvalidInput => {
                     self.flush().await?;
                     return Err(refused);
                 }
-                // `send_timeout` ran out (a flush would wait that long again) or the peer is
-                // gone: what was queued stays queued.
+                // `send_timeout` ran out (a flush would wait that long again): the rest of
+                // the batch is queued behind what was, as `send` queues its message.
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                    for msg in &msgs[i..] {
+                        self.queue_past_limit(Bytes::copy_from_slice(msg.as_ref()))?;
+                    }
+                    return Err(e);
+                }
+                // The peer is gone.
                 Err(e) => return Err(e),
             }
         }
         self.flush().await
+    }
+
+    /// Polls for room for one more message, bounded by `send_timeout`.
+    #[inline]
+    fn poll_ready_bounded(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_sending(
+            cx,
+            |inner, cx| dispatch!(inner, i => i.poll_ready_unpin(cx)),
+        )
+    }
+
+    /// Queues `msg` without waiting for room, after everything queued before it: for a send
+    /// that ran out of `send_timeout` while it waited for room, so that its message goes out
+    /// with the next send or flush, as the ones before it do. `InvalidInput` for a message
+    /// over `max_frame` on a byte stream (message transports refuse it when they get to it).
+    fn queue_past_limit(&mut self, msg: Bytes) -> io::Result<()> {
+        match &mut self.inner {
+            // The write buffer's limit is where sends start to wait, not a hard cap.
+            Inner::Stream(framed) => Pin::new(framed).start_send(msg),
+            Inner::Message(framed) => framed.queue_past_limit(msg),
+        }
     }
 
     fn poll_recv_batch(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<MessageBatch>>> {
@@ -532,12 +598,22 @@ impl Connection {
 impl Sink<Bytes> for Connection {
     type Error = io::Error;
 
+    /// Ready for one more message. `TimedOut` when `send_timeout` ran out first, in which
+    /// case, as the `Sink` contract has it, the caller still holds its message and nothing
+    /// of it was queued: `SinkExt::send` and `feed` drop it, so send it again. (The
+    /// inherent [`Connection::send`] and [`send_many`](Connection::send_many) queue their
+    /// messages then instead.)
     #[inline]
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().poll_sending(
-            cx,
-            |inner, cx| dispatch!(inner, i => i.poll_ready_unpin(cx)),
-        )
+        self.get_mut().poll_ready_bounded(cx).map_err(|e| {
+            if e.kind() != io::ErrorKind::TimedOut {
+                return e;
+            }
+            io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("{e}; this message was not taken: send it again"),
+            )
+        })
     }
 
     #[inline]

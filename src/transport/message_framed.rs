@@ -1,6 +1,7 @@
 use super::{RecvMessage, SendMessage};
 use bytes::Bytes;
 use futures::{Sink, Stream};
+use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
@@ -9,7 +10,9 @@ use std::task::{ready, Context, Poll};
 /// tokio-util's `Framed` is for byte streams.
 ///
 /// The sink holds at most one message that the backend has not accepted yet:
-/// `poll_ready` is `Pending` until the backend takes it.
+/// `poll_ready` is `Pending` until the backend takes it. (A [`Connection`](crate::Connection)
+/// whose `send_timeout` ran out while it waited for room queues its message past that one,
+/// so the message goes out later instead of being lost.)
 ///
 /// ```
 /// use anyipc::{MessageFramed, RecvMessage, SendMessage};
@@ -46,6 +49,11 @@ use std::task::{ready, Context, Poll};
 pub struct MessageFramed<T> {
     inner: T,
     unsent: Option<Bytes>,
+    /// Messages queued after `unsent` without waiting for room ([`queue_past_limit`]),
+    /// offered in order once it is taken.
+    ///
+    /// [`queue_past_limit`]: MessageFramed::queue_past_limit
+    past_limit: VecDeque<Bytes>,
     /// Why the last message given to `start_send` was refused (`InvalidInput`) at a flush,
     /// kept while the messages accepted before it are flushed; forgotten when the next
     /// message is given.
@@ -91,6 +99,7 @@ impl<T> MessageFramed<T> {
         MessageFramed {
             inner,
             unsent: None,
+            past_limit: VecDeque::new(),
             refused: None,
             closed: false,
         }
@@ -205,17 +214,45 @@ impl<T> MessageFramed<T> {
 }
 
 impl<T: SendMessage + Unpin> MessageFramed<T> {
+    /// Offers the messages not taken yet, in order, until the backend has them all; a
+    /// refusal is returned as soon as it comes (the messages after it are offered by the
+    /// next call).
     #[inline]
     fn poll_send_unsent(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if let Some(msg) = &self.unsent {
-            let result = ready!(Pin::new(&mut self.inner).poll_send(cx, msg));
-            // Accepted or refused, the message is done with: a refused one (too large, say)
-            // must not be offered again by every later send.
-            self.unsent = None;
-            result?;
+        loop {
+            if let Some(msg) = &self.unsent {
+                let result = ready!(Pin::new(&mut self.inner).poll_send(cx, msg));
+                // Accepted or refused, the message is done with: a refused one (too large,
+                // say) must not be offered again by every later send.
+                self.unsent = None;
+                result?;
+            }
+            match self.past_limit.pop_front() {
+                Some(next) => self.unsent = Some(next),
+                None => return Poll::Ready(Ok(())),
+            }
         }
-        Poll::Ready(Ok(()))
     }
+
+    /// Queues `msg` after the messages not taken yet without waiting for room: for a send
+    /// whose `send_timeout` ran out while it waited, so that its message goes out with the
+    /// next send or flush as the ones before it do. `BrokenPipe` once closed.
+    pub(crate) fn queue_past_limit(&mut self, msg: Bytes) -> io::Result<()> {
+        if self.closed {
+            return Err(sending_after_close());
+        }
+        if self.unsent.is_none() && self.past_limit.is_empty() {
+            self.unsent = Some(msg);
+        } else {
+            self.past_limit.push_back(msg);
+        }
+        Ok(())
+    }
+}
+
+/// What a send after `poll_close` says.
+fn sending_after_close() -> io::Error {
+    io::Error::new(io::ErrorKind::BrokenPipe, "sending after close")
 }
 
 impl<T: SendMessage + Unpin> MessageFramed<T> {
@@ -224,11 +261,14 @@ impl<T: SendMessage + Unpin> MessageFramed<T> {
     /// and then the refusal is returned, unless the flush failed (the peer gone), whose error
     /// says more.
     fn poll_flush_accepted(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match ready!(self.poll_send_unsent(cx)) {
-            Err(e) if e.kind() == io::ErrorKind::InvalidInput => self.refused = Some(e),
-            // Anything else (a timeout, a dead peer) is the flush's own outcome.
-            Err(e) => return Poll::Ready(Err(e)),
-            Ok(()) => {}
+        loop {
+            match ready!(self.poll_send_unsent(cx)) {
+                // Kept while the messages after it are offered too.
+                Err(e) if e.kind() == io::ErrorKind::InvalidInput => self.refused = Some(e),
+                // Anything else (a timeout, a dead peer) is the flush's own outcome.
+                Err(e) => return Poll::Ready(Err(e)),
+                Ok(()) => break,
+            }
         }
         let flushed = ready!(Pin::new(&mut self.inner).poll_flush(cx));
         let refused = self.refused.take();
@@ -287,10 +327,7 @@ impl<T: SendMessage + Unpin> Sink<Bytes> for MessageFramed<T> {
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         if this.closed {
-            return Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "sending after close",
-            )));
+            return Poll::Ready(Err(sending_after_close()));
         }
         this.poll_send_unsent(cx)
     }
@@ -319,5 +356,46 @@ impl<T: SendMessage + Unpin> Sink<Bytes> for MessageFramed<T> {
         ready!(Pin::new(&mut this.inner).poll_close(cx))?;
         this.closed = true;
         Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::SinkExt;
+
+    /// Keeps what it is sent, refusing any message over 4 bytes.
+    #[derive(Default)]
+    struct Limited(Vec<Bytes>);
+
+    impl SendMessage for Limited {
+        fn poll_send(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            msg: &Bytes,
+        ) -> Poll<io::Result<()>> {
+            if msg.len() > 4 {
+                return Poll::Ready(Err(io::ErrorKind::InvalidInput.into()));
+            }
+            self.get_mut().0.push(msg.clone());
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn messages_queued_past_the_limit_go_out_in_order_past_a_refused_one() {
+        let mut framed = MessageFramed::new(Limited::default());
+        for msg in ["a", "too long", "b"] {
+            framed.queue_past_limit(Bytes::from(msg)).unwrap();
+        }
+        let refused = framed.flush().await.unwrap_err();
+        assert_eq!(refused.kind(), io::ErrorKind::InvalidInput);
+        framed.send(Bytes::from_static(b"c")).await.unwrap();
+        assert_eq!(framed.get_ref().0, ["a", "b", "c"]);
+        framed.close().await.unwrap();
+        let late = framed
+            .queue_past_limit(Bytes::from_static(b"d"))
+            .unwrap_err();
+        assert_eq!(late.kind(), io::ErrorKind::BrokenPipe);
     }
 }

@@ -329,7 +329,7 @@ impl<S: AsyncWrite + Unpin> StreamFramed<S> {
         for msg in msgs {
             self.codec.check_send(msg.as_ref())?;
         }
-        for msg in msgs {
+        for (i, msg) in msgs.iter().enumerate() {
             let msg = msg.as_ref();
             if msg.len() >= DIRECT_MIN {
                 // Checked above.
@@ -339,15 +339,23 @@ impl<S: AsyncWrite + Unpin> StreamFramed<S> {
                     rest: msg,
                     after,
                 };
-                body.write(deadline).await?;
+                let written = body.write(deadline).await;
+                // Queues what is left of the body.
+                drop(body);
+                if let Err(e) = written {
+                    return Err(self.queue_rest_on_timeout(e, &msgs[i + 1..]));
+                }
                 continue;
             }
             if self.write.len() >= self.boundary {
-                std::future::poll_fn(|cx| {
+                let room = std::future::poll_fn(|cx| {
                     let step = self.poll_write_queue(cx);
                     deadline.bound(cx, step, || self.written)
                 })
-                .await?;
+                .await;
+                if let Err(e) = room {
+                    return Err(self.queue_rest_on_timeout(e, &msgs[i..]));
+                }
             }
             // Checked above.
             self.codec.encode_checked(msg, self.write.tail_mut());
@@ -357,6 +365,19 @@ impl<S: AsyncWrite + Unpin> StreamFramed<S> {
             deadline.bound(cx, step, || self.written)
         })
         .await
+    }
+
+    /// `error`, what ended a wait of [`send_many`](Self::send_many); when it is
+    /// `send_timeout`'s, `rest` of the batch (checked) is queued first, so that the whole
+    /// batch goes out with the next send or flush, as a timed-out send's message does.
+    fn queue_rest_on_timeout<M: AsRef<[u8]>>(&mut self, error: io::Error, rest: &[M]) -> io::Error {
+        if error.kind() == io::ErrorKind::TimedOut {
+            for msg in rest {
+                self.codec
+                    .encode_checked(msg.as_ref(), self.write.tail_mut());
+            }
+        }
+        error
     }
 
     /// Writes a slice to the stream, with no `Pending` in between, or `WriteZero`.

@@ -198,6 +198,46 @@ where
     }
 }
 
+impl<In, Out, F> Typed<crate::Connection, In, Out, F>
+where
+    Out: Serialize,
+    F: Format,
+{
+    /// Sends one value and flushes it: [`Connection::send`](crate::Connection::send) for
+    /// values, with its promise that a `TimedOut` value stays queued and goes out later
+    /// (through the `Sink` trait, `SinkExt::send` drops a value whose wait for room timed
+    /// out).
+    ///
+    /// ```
+    /// # #[cfg(feature = "json")] {
+    /// use anyipc::codec::Json;
+    /// # tokio_test::block_on(async {
+    /// let mut listener = anyipc::bind("mem://doc-typed-send").await?;
+    /// let mut client = anyipc::connect("mem://doc-typed-send").await?.typed::<(), u32>(Json);
+    /// let mut server = listener.accept().await?.typed::<u32, ()>(Json);
+    /// client.send(7).await?;
+    /// assert_eq!(server.recv().await?, Some(7));
+    /// # Ok::<(), std::io::Error>(()) }).unwrap();
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// `InvalidInput` for a value that does not serialize (nothing is sent); `Unsupported`
+    /// on a connection with `framing=raw` (see [`Typed`]); otherwise as
+    /// [`Connection::send`](crate::Connection::send)'s.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: dropped before completion, the value may or may not have been sent.
+    pub async fn send(&mut self, value: Out) -> io::Result<()> {
+        self.check_usable()?;
+        let msg = self
+            .format
+            .encode(&value)
+            .map_err(|e| e.into_io(io::ErrorKind::InvalidInput))?;
+        self.inner.send(msg).await
+    }
+}
+
 impl<T, In, Out, F> Stream for Typed<T, In, Out, F>
 where
     T: Stream<Item = io::Result<Bytes>> + Unpin,

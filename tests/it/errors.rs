@@ -438,8 +438,96 @@ async fn send_timeout_bounds_a_send_to_a_peer_that_does_not_read() {
         client.flush().await.unwrap();
         client.close().await.unwrap();
         let got = reading.await.unwrap();
-        // The timed-out message is there too if it was queued before the wait timed out.
-        assert!(got == sent || got == sent + 1, "sent {sent}, got {got}");
+        // The timed-out message is there too: it stayed queued.
+        assert_eq!(got, sent + 1, "sent {sent} before the one that timed out");
+    })
+    .await;
+}
+
+/// Message `i` of [`timed_out_sends_lose_nothing`]: `i` in its first four bytes.
+fn numbered(i: u32, len: usize) -> Vec<u8> {
+    let mut msg = pattern(len).to_vec();
+    msg[..4].copy_from_slice(&i.to_be_bytes());
+    msg
+}
+
+/// Every message a `send` or `send_many` was given arrives, whole and in order, even those
+/// whose call ended in `TimedOut` ("do not send it again"), several in a row: a send that
+/// timed out waiting for room in a full queue used to drop its message. `connect_url` has a
+/// short `send_timeout`; the peer reads nothing until three sends in a row have timed out
+/// and a `send_many` of three has too.
+pub(crate) async fn timed_out_sends_lose_nothing(
+    listener: &mut anyipc::Listener,
+    connect_url: &str,
+    len: usize,
+) {
+    let mut client = anyipc::connect(connect_url).await.unwrap();
+    let mut server = listener.accept().await.unwrap();
+    let (mut sent, mut timed_out) = (0u32, 0);
+    while timed_out < 3 {
+        match client.send(numbered(sent, len)).await {
+            Ok(()) => timed_out = 0,
+            Err(e) => {
+                assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{connect_url}: {e}");
+                timed_out += 1;
+            }
+        }
+        sent += 1;
+        assert!(sent < 20_000, "{connect_url}: no send timed out");
+    }
+    let batch: Vec<Vec<u8>> = (sent..sent + 3).map(|i| numbered(i, len)).collect();
+    let err = client.send_many(&batch).await.unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{connect_url}: {err}");
+    sent += 3;
+    // Exactly `sent` (a queue has no end of stream), each in order: a lost one shows as a
+    // wrong number, or as a wait that times out at the end.
+    let reading = tokio::spawn(async move {
+        for i in 0..sent {
+            let msg = tokio::time::timeout(std::time::Duration::from_secs(10), server.recv()).await;
+            let msg = msg
+                .unwrap_or_else(|_| panic!("message {i} within 10 s"))
+                .unwrap();
+            let msg = msg.unwrap_or_else(|| panic!("the stream ended before message {i}"));
+            assert_eq!(msg.len(), len);
+            assert_eq!(msg[..4], i.to_be_bytes(), "whole and in order");
+        }
+    });
+    client.flush().await.unwrap();
+    reading.await.unwrap();
+}
+
+#[tokio::test]
+async fn timed_out_sends_lose_nothing_on_byte_streams_and_mem() {
+    watchdog(60, async {
+        // (bind URL, connect options, message length)
+        let mut cases = vec![
+            ("tcp://127.0.0.1:0".to_owned(), "", 64 * 1024),
+            (
+                format!("mem://{}", unique_name("timed-out")),
+                "capacity=1&",
+                8,
+            ),
+        ];
+        #[cfg(unix)]
+        let dir = crate::util::TempDir::new("timed-out");
+        #[cfg(unix)]
+        cases.extend([
+            (dir.url("unix", "s.sock"), "", 20 * 1024),
+            (
+                format!("pipe://{}", unique_name("timed-out")),
+                "",
+                20 * 1024,
+            ),
+        ]);
+        #[cfg(target_os = "linux")]
+        cases.push((format!("shm://{}", unique_name("timed-out")), "", 20 * 1024));
+        for (url, options, len) in cases {
+            let mut listener = anyipc::bind(&url).await.unwrap();
+            let endpoint = listener.endpoint().to_string();
+            let sep = if endpoint.contains('?') { '&' } else { '?' };
+            let connect_url = format!("{endpoint}{sep}{options}send_timeout=50ms");
+            timed_out_sends_lose_nothing(&mut listener, &connect_url, len).await;
+        }
     })
     .await;
 }

@@ -394,6 +394,23 @@ async fn parked_receivers_and_senders_are_woken() {
     .await;
 }
 
+/// A full queue: sends that time out keep their messages (see the helper).
+#[tokio::test]
+async fn timed_out_sends_into_a_full_queue_lose_nothing() {
+    watchdog(30, async {
+        let name = Name::new();
+        let n = &name.0;
+        let mut listener = anyipc::bind(format!(
+            "mq://{n}?create=true&capacity=4&max_message_len=64"
+        ))
+        .await
+        .unwrap();
+        let url = format!("mq://{n}?send_timeout=50ms");
+        crate::errors::timed_out_sends_lose_nothing(&mut listener, &url, 64).await;
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn url_layer_opens_creates_and_sends_with_priority() {
     watchdog(30, async {
