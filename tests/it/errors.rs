@@ -500,6 +500,7 @@ pub(crate) async fn timed_out_sends_lose_nothing(
 async fn timed_out_sends_lose_nothing_on_byte_streams_and_mem() {
     watchdog(60, async {
         // (bind URL, connect options, message length)
+        #[allow(unused_mut)] // extended on Unix
         let mut cases = vec![
             ("tcp://127.0.0.1:0".to_owned(), "", 64 * 1024),
             (
