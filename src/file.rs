@@ -16,7 +16,10 @@
 //!   SIGKILL); a second producer, in any process, gets `AddrInUse`. Closing the connection
 //!   writes and syncs what is pending and releases the lock. On Unix the producer also leaves
 //!   a symlink to the log in the user's private runtime directory (`…/anyipc/logs/`), so that
-//!   `anyipc ls` lists the log and `anyipc rm file:///dir` can remove it.
+//!   `anyipc ls` lists the log and `anyipc rm file:///dir` can remove it. The directory is
+//!   the log's own: an existing one is used whatever else it holds, so `file:///tmp` (a
+//!   path cut short, say) puts segments and `writer.lock` in `/tmp`; removing the log
+//!   (`anyipc rm`, [`remove`]) deletes only the log's files.
 //! - **Consumer: `bind("file:///dir")`, then `accept()`** gives the one consumer connection
 //!   (later accepts wait forever). Its stream tails the log: at the end it waits for new
 //!   records (inotify on Linux, whose events are read after the record they announce; a
