@@ -112,6 +112,9 @@ pub struct ShmStream {
     read_parked_until: tokio::time::Instant,
     write_parked_until: tokio::time::Instant,
     peer_gone: bool,
+    /// This side shut its sending half down (`poll_shutdown`): a write then says so rather
+    /// than blame the peer.
+    write_shut: bool,
     /// While parked, look at the rings again this often even without a doorbell: a hostile or
     /// corrupted peer can clear our "parked" flag so that it never rings, and a sleeper must
     /// still notice corruption (or data) rather than hang.
@@ -247,6 +250,7 @@ impl ShmStream {
             read_parked_until: tokio::time::Instant::now(),
             write_parked_until: tokio::time::Instant::now(),
             peer_gone: false,
+            write_shut: false,
             recheck: Box::pin(tokio::time::sleep(PARKED_RECHECK)),
             credentials,
         })
@@ -582,6 +586,12 @@ impl ShmStream {
         let mut spin =
             Spin::new(self.write_parked && self.rechecked_since(self.write_parked_until));
         self.unpark(Half::Write);
+        if self.write_shut {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "shm: writing after this side shut its sending half down",
+            )));
+        }
         // Asked once per write: once it waits for room, `wait` watches the socket.
         if self.peer_gone_now() {
             return Poll::Ready(Err(broken_pipe()));
@@ -624,7 +634,7 @@ impl ShmStream {
     /// the usual way, which waits for room or reports the error.
     #[inline]
     pub(crate) fn stage<const N: usize>(&mut self, head: [u8; N], body: &[u8]) -> bool {
-        !self.peer_gone && matches!(self.tx.stage(head, body), Ok(true))
+        !self.peer_gone && !self.write_shut && matches!(self.tx.stage(head, body), Ok(true))
     }
 
     /// Publishes what [`stage`](Self::stage) copied in, and wakes the peer if it sleeps:
@@ -678,6 +688,7 @@ impl AsyncWrite for ShmStream {
 
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        this.write_shut = true;
         this.tx.close();
         if this.tx.take_reader_parked() {
             this.ring_peer();

@@ -600,6 +600,28 @@ async fn kill_client_round(url: &str, delay: Duration) {
         .unwrap();
 }
 
+/// A send after this side's own `close` is `BrokenPipe` that says so, not one that blames
+/// the peer ("the peer closed or went away", as it said); the peer still reads the end.
+#[tokio::test]
+async fn a_send_after_closing_says_this_side_closed() {
+    watchdog(30, async {
+        let url = url(&unique_name("shm-own-close"));
+        let mut listener = anyipc::bind(&url).await.unwrap();
+        let mut client = anyipc::connect(&url).await.unwrap();
+        let mut server = listener.accept().await.unwrap();
+        client.send("last").await.unwrap();
+        client.close().await.unwrap();
+        for msg in ["small", "a larger message, written through the buffer"] {
+            let err = client.send(msg).await.unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::BrokenPipe, "{err}");
+            assert!(err.to_string().contains("this side"), "{err}");
+        }
+        assert_eq!(server.recv().await.unwrap().unwrap(), "last");
+        assert!(server.recv().await.unwrap().is_none());
+    })
+    .await;
+}
+
 /// A side that only writes learns that its killed peer is gone at its next write, with its
 /// ring far from full (it used to be told only once the ring had filled up: minutes or hours
 /// for a slow writer).
