@@ -144,8 +144,9 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
         default: "none",
         meaning: "fail a send, flush or close (TimedOut) that the peer holds up for this long \
                   (it reads nothing, or its queue stays full); the message, and what was \
-                  queued before it, stays whole and goes out with a later send or flush. A \
-                  send cancelled while it waits does not restart the clock",
+                  queued before it, stays whole and goes out with a later send or flush \
+                  (Connection::send; the Sink trait's poll_ready leaves it with the caller). \
+                  A send cancelled while it waits does not restart the clock",
     },
     OptionSpec {
         key: "nodelay",

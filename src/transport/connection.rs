@@ -62,7 +62,8 @@ const LINES_BINARY_REFUSED: &str = "a binary format's values may hold a newline,
 /// # Dropping
 /// Dropping a connection sends nothing more: a message given to [`feed`](SinkExt::feed) (or
 /// [`start_send`](Sink::start_send)) and not yet flushed may be lost. To be sure the peer can
-/// read everything sent, [`flush`](SinkExt::flush) or [`close`](SinkExt::close) first. (Some
+/// read everything sent, [`flush`](SinkExt::flush) or [`close`](SinkExt::close) first; so
+/// are the messages of sends that returned `TimedOut` and are still queued. (Some
 /// transports deliver it anyway: a small message fed on `shm://` is in the ring already, and
 /// a `file://` producer's writer thread writes what it accepted. On sockets and pipes a fed
 /// message can wait in this side's buffer, and is lost with it.)
@@ -278,9 +279,11 @@ impl Connection {
     /// table on [`Connection`]). `TimedOut` when `send_timeout` ran out while the peer held
     /// the message up, or held up the ones before it so that there was no room: the message
     /// stays queued, whole, and goes out with the next send or flush, so do not send it
-    /// again. (Each such send queues its message past the connection's buffer limit. Through
-    /// the `Sink` trait, `SinkExt::send` and `feed` lose a message whose wait for room timed
-    /// out, as that trait's contract has it: see `poll_ready` under `impl Sink`.)
+    /// again. Each such send queues its message past the connection's buffer limit, so a
+    /// sender that goes on sending to a peer that never reads grows that queue by one
+    /// message per `send_timeout`: stop, or drop the connection. (Through the `Sink` trait,
+    /// `SinkExt::send` and `feed` lose a message whose wait for room timed out, as that
+    /// trait's contract has it: see `poll_ready` under `impl Sink`.)
     ///
     /// ```
     /// use futures::SinkExt;
@@ -402,8 +405,13 @@ impl Connection {
                 // What was accepted goes out even when a later message was refused; a failed
                 // flush (the peer gone) says more than the refusal.
                 Err(refused) if refused.kind() == io::ErrorKind::InvalidInput => {
-                    self.flush().await?;
-                    return Err(refused);
+                    return match self.flush().await {
+                        // The peer is gone: that says more than the refusal.
+                        Err(e) if e.kind() != io::ErrorKind::TimedOut => Err(e),
+                        // Sent, or queued if the flush timed out: the refusal says that the
+                        // messages from it on were not, which `TimedOut` would deny.
+                        _ => Err(refused),
+                    };
                 }
                 // `send_timeout` ran out (a flush would wait that long again): the rest of
                 // the batch is queued behind what was, as `send` queues its message.

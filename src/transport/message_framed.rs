@@ -9,10 +9,10 @@ use std::task::{ready, Context, Poll};
 /// A `Stream` + `Sink` of messages over a [`RecvMessage`] + [`SendMessage`] backend: what
 /// tokio-util's `Framed` is for byte streams.
 ///
-/// The sink holds at most one message that the backend has not accepted yet:
-/// `poll_ready` is `Pending` until the backend takes it. (A [`Connection`](crate::Connection)
-/// whose `send_timeout` ran out while it waited for room queues its message past that one,
-/// so the message goes out later instead of being lost.)
+/// The sink holds one message that the backend has not accepted yet: `poll_ready` is
+/// `Pending` until the backend takes it. (A [`Connection`](crate::Connection) whose
+/// `send_timeout` ran out while it waited for room queues its message past that one, so the
+/// message goes out later instead of being lost; `poll_ready` then waits for those too.)
 ///
 /// ```
 /// use anyipc::{MessageFramed, RecvMessage, SendMessage};
@@ -49,6 +49,9 @@ use std::task::{ready, Context, Poll};
 pub struct MessageFramed<T> {
     inner: T,
     unsent: Option<Bytes>,
+    /// `unsent` came from `past_limit`: its send has already returned (`TimedOut`), so a
+    /// refusal of it is nobody's to report.
+    unsent_past_limit: bool,
     /// Messages queued after `unsent` without waiting for room ([`queue_past_limit`]),
     /// offered in order once it is taken.
     ///
@@ -99,6 +102,7 @@ impl<T> MessageFramed<T> {
         MessageFramed {
             inner,
             unsent: None,
+            unsent_past_limit: false,
             past_limit: VecDeque::new(),
             refused: None,
             closed: false,
@@ -175,7 +179,7 @@ impl<T> MessageFramed<T> {
         &mut self.inner
     }
 
-    /// The backend, dropping a message not yet accepted.
+    /// The backend, dropping the messages it has not accepted yet.
     ///
     /// ```
     /// # use anyipc::{MessageFramed, RecvMessage, SendMessage};
@@ -214,9 +218,11 @@ impl<T> MessageFramed<T> {
 }
 
 impl<T: SendMessage + Unpin> MessageFramed<T> {
-    /// Offers the messages not taken yet, in order, until the backend has them all; a
-    /// refusal is returned as soon as it comes (the messages after it are offered by the
-    /// next call).
+    /// Offers the messages not taken yet, in order, until the backend has them all. The
+    /// refusal of the message `start_send` took is returned as soon as it comes (the
+    /// messages after it are offered by the next call); one queued past the limit, whose
+    /// send has returned already, is dropped with a warning, so that it neither fails nor
+    /// takes down a later send.
     #[inline]
     fn poll_send_unsent(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         loop {
@@ -225,10 +231,18 @@ impl<T: SendMessage + Unpin> MessageFramed<T> {
                 // Accepted or refused, the message is done with: a refused one (too large,
                 // say) must not be offered again by every later send.
                 self.unsent = None;
-                result?;
+                match result {
+                    Err(e) if self.unsent_past_limit && e.kind() == io::ErrorKind::InvalidInput => {
+                        tracing::warn!("a message queued when its send timed out was refused: {e}");
+                    }
+                    result => result?,
+                }
             }
             match self.past_limit.pop_front() {
-                Some(next) => self.unsent = Some(next),
+                Some(next) => {
+                    self.unsent = Some(next);
+                    self.unsent_past_limit = true;
+                }
                 None => return Poll::Ready(Ok(())),
             }
         }
@@ -243,6 +257,7 @@ impl<T: SendMessage + Unpin> MessageFramed<T> {
         }
         if self.unsent.is_none() && self.past_limit.is_empty() {
             self.unsent = Some(msg);
+            self.unsent_past_limit = true;
         } else {
             self.past_limit.push_back(msg);
         }
@@ -335,11 +350,15 @@ impl<T: SendMessage + Unpin> Sink<Bytes> for MessageFramed<T> {
     #[inline]
     fn start_send(self: Pin<&mut Self>, item: Bytes) -> io::Result<()> {
         let this = self.get_mut();
-        debug_assert!(this.unsent.is_none(), "start_send without poll_ready");
+        debug_assert!(
+            this.unsent.is_none() && this.past_limit.is_empty(),
+            "start_send without poll_ready"
+        );
         // A refusal that a flush cut short (`send_timeout`, a dropped future) never
         // reported belongs to that message, not to this one.
         this.refused = None;
         this.unsent = Some(item);
+        this.unsent_past_limit = false;
         Ok(())
     }
 
@@ -382,16 +401,27 @@ mod tests {
         }
     }
 
+    /// Messages queued past the limit go out in order; one the backend refuses is dropped
+    /// (its send returned already) and costs neither the others nor a later send, whose
+    /// message the refusal used to fail and drop.
     #[tokio::test]
     async fn messages_queued_past_the_limit_go_out_in_order_past_a_refused_one() {
         let mut framed = MessageFramed::new(Limited::default());
         for msg in ["a", "too long", "b"] {
             framed.queue_past_limit(Bytes::from(msg)).unwrap();
         }
-        let refused = framed.flush().await.unwrap_err();
-        assert_eq!(refused.kind(), io::ErrorKind::InvalidInput);
         framed.send(Bytes::from_static(b"c")).await.unwrap();
         assert_eq!(framed.get_ref().0, ["a", "b", "c"]);
+        framed
+            .queue_past_limit(Bytes::from_static(b"also too long"))
+            .unwrap();
+        framed.flush().await.unwrap();
+        // The message `start_send` took is still refused by its own send.
+        let err = framed
+            .send(Bytes::from_static(b"too long"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
         framed.close().await.unwrap();
         let late = framed
             .queue_past_limit(Bytes::from_static(b"d"))

@@ -611,7 +611,12 @@ async fn a_send_after_closing_says_this_side_closed() {
         let mut server = listener.accept().await.unwrap();
         client.send("last").await.unwrap();
         client.close().await.unwrap();
-        for msg in ["small", "a larger message, written through the buffer"] {
+        // Small (staged straight into the ring when it has room), then large (40 KiB,
+        // written from its own memory).
+        for msg in [
+            Bytes::from_static(b"small"),
+            Bytes::from(vec![7u8; 40 << 10]),
+        ] {
             let err = client.send(msg).await.unwrap_err();
             assert_eq!(err.kind(), io::ErrorKind::BrokenPipe, "{err}");
             assert!(err.to_string().contains("this side"), "{err}");
