@@ -81,9 +81,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
         [role] => (role.as_str(), "tcp://127.0.0.1:7000"),
         [role, url] => (role.as_str(), url.as_str()),
         [] => return Err(Usage::new("server or client?", USAGE).into()),
-        [_, _, extra, ..] => {
-            return Err(Usage::new(format!("unexpected argument {extra:?}"), USAGE).into())
-        }
+        [_, _, extra, ..] => return Err(Usage::unexpected(extra, USAGE).into()),
     };
     match role {
         "server" => server(two_way(url)?, once).await,

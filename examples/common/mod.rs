@@ -86,6 +86,11 @@ impl Usage {
         }
     }
 
+    /// An argument after the ones the example takes (`unexpected argument "b"`).
+    pub(crate) fn unexpected(arg: &str, usage: &'static str) -> Usage {
+        Usage::new(format!("unexpected argument {arg:?}"), usage)
+    }
+
     /// An option (an argument starting with `-`) the example does not know, or the request
     /// for help (`--help`, `-h`), which every example answers with its usage line.
     pub(crate) fn unknown_option(arg: &str, usage: &'static str) -> Usage {
@@ -140,7 +145,7 @@ pub(crate) fn only(
     match args.into_iter().find(|arg| !known.contains(&arg.as_str())) {
         None => Ok(()),
         Some(arg) if is_option(&arg) => Err(Usage::unknown_option(&arg, usage)),
-        Some(arg) => Err(Usage::new(format!("unexpected argument {arg:?}"), usage)),
+        Some(arg) => Err(Usage::unexpected(&arg, usage)),
     }
 }
 
@@ -155,7 +160,7 @@ pub(crate) fn no_second_positional(
     if is_option(arg) || !std::mem::replace(seen, true) {
         return Ok(());
     }
-    Err(Usage::new(format!("unexpected argument {arg:?}"), usage))
+    Err(Usage::unexpected(arg, usage))
 }
 
 /// Refuses what is left of `args` after an example took what it knows: a [`Usage`] error
@@ -166,7 +171,7 @@ pub(crate) fn nothing_more(
 ) -> Result<(), Usage> {
     match args.next() {
         None => Ok(()),
-        Some(arg) => Err(Usage::new(format!("unexpected argument {arg:?}"), usage)),
+        Some(arg) => Err(Usage::unexpected(&arg, usage)),
     }
 }
 
