@@ -533,7 +533,16 @@ impl SharedAnyipc {
         // SAFETY: geteuid has no preconditions and cannot fail.
         let bin = if unsafe { libc::geteuid() } == 0 {
             let bin = dir.path().join("anyipc");
-            std::fs::copy(anyipc_bin(), &bin).expect("copy the anyipc binary");
+            // By cp(1), not std::fs::copy: a child that another test forks while the copy
+            // is open for writing here inherits that descriptor until its exec, and running
+            // the copy meanwhile fails with ETXTBSY ("Text file busy", CI 2026-12-07 on
+            // i686). cp's descriptor is closed once it exits, and nothing else holds one.
+            let copied = std::process::Command::new("cp")
+                .arg(anyipc_bin())
+                .arg(&bin)
+                .status()
+                .expect("run cp");
+            assert!(copied.success(), "cp the anyipc binary: {copied}");
             bin
         } else {
             PathBuf::from(anyipc_bin())
