@@ -262,41 +262,13 @@ async fn extra_pipes_round_trip_and_clean_exit() {
     .await;
 }
 
-/// A pipe `(read end, write end)`, both close-on-exec.
-fn os_pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
-    use std::os::fd::FromRawFd;
-    let mut fds = [0; 2];
-    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
-    #[cfg(target_os = "linux")]
-    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
-    // Elsewhere (macOS has no pipe2) close-on-exec is set just after: a child another test
-    // spawns in between may inherit them, which delays only this test's end of stream.
-    #[cfg(not(target_os = "linux"))]
-    for fd in {
-        // SAFETY: `fds` has room for the two descriptors pipe writes.
-        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
-        fds
-    } {
-        // SAFETY: fcntl on a descriptor pipe just created.
-        let set = unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
-        assert_eq!(set, 0);
-    }
-    // SAFETY: pipe2 (or pipe) just created both and nothing else owns them.
-    unsafe {
-        (
-            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
-            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
-        )
-    }
-}
-
 /// A program not started by anyipc, whose stderr is its stdout pipe (`2>&1`, Python's
 /// `stderr=STDOUT`): `stdio://` takes stdin and stdout, and a `println!` afterwards goes
 /// nowhere rather than into the stream (fd 1 was pointed at fd 2, the stream again).
 #[tokio::test]
 async fn stdio_url_with_stderr_on_the_stdout_pipe_keeps_println_out_of_the_stream() {
     watchdog(60, async {
-        let (read, write) = os_pipe();
+        let (read, write) = crate::util::os_pipe();
         let mut command = child_command("stdio-lines");
         command
             .stdin(Stdio::piped())

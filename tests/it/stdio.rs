@@ -3,19 +3,10 @@
 //! the others.
 #![cfg(target_os = "linux")]
 
-use crate::util::{anyipc_bin, watchdog};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use crate::util::{anyipc_bin, os_pipe, watchdog};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::process::Stdio;
 use tokio::process::Command;
-
-/// A pipe `(read end, write end)`, both close-on-exec.
-fn os_pipe() -> (OwnedFd, OwnedFd) {
-    let mut fds = [0; 2];
-    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
-    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
-    // SAFETY: pipe2 just created both and nothing else owns them.
-    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
-}
 
 /// Whether the open file description `fd` refers to is non-blocking.
 fn is_nonblocking(fd: &OwnedFd) -> bool {

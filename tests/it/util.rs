@@ -243,28 +243,40 @@ fn wait_until_exited(pid: u32, limit: Duration) {
 #[cfg(not(target_os = "linux"))]
 fn wait_until_exited(_pid: u32, _limit: Duration) {}
 
-/// The writing end of a pipe whose reader is already gone: a child given it as stdout or
-/// stderr fails its first write there with EPIPE (SIGPIPE ignored, as in Rust programs).
-/// Close-on-exec on Linux, so a process another test starts meanwhile does not keep the
-/// reader open (where the tests run; elsewhere this only compiles).
+/// A pipe `(read end, write end)`, both close-on-exec.
 #[cfg(unix)]
-pub(crate) fn pipe_without_reader() -> std::os::fd::OwnedFd {
-    use std::os::fd::FromRawFd as _;
+pub(crate) fn os_pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    use std::os::fd::FromRawFd;
     let mut fds = [0; 2];
-    // SAFETY: pipe2(2) and pipe(2) write two descriptors into the array they are given.
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
     #[cfg(target_os = "linux")]
-    let made = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
-    // SAFETY: as above.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // Elsewhere (macOS has no pipe2) close-on-exec is set just after: a child another test
+    // spawns in between may inherit them, which delays only this test's end of stream.
     #[cfg(not(target_os = "linux"))]
-    let made = unsafe { libc::pipe(fds.as_mut_ptr()) };
-    assert_eq!(made, 0, "pipe(2)");
-    // SAFETY: both descriptors were just created and are owned here alone.
-    let (reader, writer) = unsafe {
+    for fd in {
+        // SAFETY: `fds` has room for the two descriptors pipe writes.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        fds
+    } {
+        // SAFETY: fcntl on a descriptor pipe just created.
+        let set = unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        assert_eq!(set, 0);
+    }
+    // SAFETY: pipe2 (or pipe) just created both and nothing else owns them.
+    unsafe {
         (
             std::os::fd::OwnedFd::from_raw_fd(fds[0]),
             std::os::fd::OwnedFd::from_raw_fd(fds[1]),
         )
-    };
+    }
+}
+
+/// The writing end of a pipe whose reader is already gone: a child given it as stdout or
+/// stderr fails its first write there with EPIPE (SIGPIPE ignored, as in Rust programs).
+#[cfg(unix)]
+pub(crate) fn pipe_without_reader() -> std::os::fd::OwnedFd {
+    let (reader, writer) = os_pipe();
     drop(reader);
     writer
 }
