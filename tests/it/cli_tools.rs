@@ -1608,6 +1608,62 @@ async fn bridge_drops_what_b_answers_to_a_bound_queue() {
     .await;
 }
 
+/// The length `anyipc mq stat NAME` reports.
+async fn queue_len(name: &str) -> usize {
+    let stat = ok(&["mq", "stat", name], &[]).await;
+    let len = stat.lines().find_map(|l| l.strip_prefix("len:"));
+    len.and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no length in {stat}"))
+}
+
+/// A stop signal that finds the bridge holding messages it took from a bound queue and has
+/// not handed to B yet (B reads slowly, its socket is full) ends it only once B has them: it
+/// takes nothing more and sends what it holds. The bridge used to end at once, and the
+/// messages it held (with half a frame written) were gone from the queue and never reached B.
+#[tokio::test]
+async fn a_stopped_bridge_hands_b_what_it_took_from_a_bound_queue() {
+    watchdog(WATCHDOG, async {
+        let name = crate::queue::Name::new();
+        let queue = format!("mq://{}", name.0);
+        let create = ["mq", "create", &name.0, "--capacity", "20000"];
+        ok(&[&create[..], &["--max-message-len", "2KiB"]].concat(), &[]).await;
+        // 20 MB: more than the sockets between the bridge and B hold.
+        let total = 20_000;
+        let lines: String = (0..total)
+            .map(|i| format!("{i:06}{}\n", "x".repeat(994)))
+            .collect();
+        let sent = run(&["send", &queue], &[], lines.as_bytes()).await;
+        assert!(sent.status.success(), "{}", text(&sent.stderr));
+        let mut b = anyipc::bind("tcp://127.0.0.1:0").await.expect("bind");
+        let tcp = b.endpoint().to_string();
+        let listen = format!("listen:{queue}");
+        let bridge = Proc::start(&["bridge", &listen, &tcp], &[], false);
+        let mut conn = b.accept().await.expect("the bridge connects");
+        // B reads nothing until the bridge has filled the sockets and waits for room.
+        let mut len = queue_len(&name.0).await;
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let now = queue_len(&name.0).await;
+            if now == len && now < total {
+                break;
+            }
+            len = now;
+        }
+        let stopped = tokio::spawn(bridge.stop_with(libc::SIGTERM));
+        let mut received = 0;
+        while let Some(msg) = conn.next().await {
+            let msg = msg.unwrap_or_else(|e| panic!("after {received} messages: {e}"));
+            assert_eq!(&msg[..6], format!("{received:06}").as_bytes());
+            received += 1;
+        }
+        let (status, stderr) = stopped.await.expect("the bridge ends");
+        assert_eq!(status.code(), Some(0), "{stderr:?}");
+        let left = queue_len(&name.0).await;
+        assert_eq!(received + left, total, "{received} forwarded, {left} left");
+    })
+    .await;
+}
+
 /// A connected `mq://` or `fifo://` side is only written to: the queue keeps what the bridge
 /// put in it for its consumer (the bridge took it back and sent it to the client), and a
 /// session to a FIFO forwards rather than failing at once on reading the writing end. Two

@@ -50,6 +50,12 @@
 //! 5 s: for each new client of a bound side, for up to `--retry` before the client is
 //! dropped; between two servers, for ever.
 //!
+//! A stop signal (Ctrl-C, SIGTERM, SIGHUP) ends the bridge at once, but for a session reading
+//! a bound `file://`, `mq://` or `fifo://` side: what it took from there is gone from there,
+//! so it takes nothing more and hands B what it took (and a log's consumer commits its
+//! cursor) before the bridge ends, within [`CLOSE_PATIENCE`]; past that, the bridge exits 1
+//! and what B did not take is lost.
+//!
 //! A connected `stdio://` side (this process's stdin and stdout, or the pipes from an anyipc
 //! parent) can be connected to once: the bridge serves one session, with the first client
 //! accepted on the bound side (each client accepted while it runs is closed at once, with a
@@ -78,6 +84,7 @@ use crate::endpoint_arg::{
     gives_one_connection, log_consumer_name, refuse_binding_stdio, refuse_connecting_to_port_zero,
     refuse_in_process,
 };
+use crate::listen::CLOSE_PATIENCE;
 use crate::{CliError, StopSignals};
 use anyipc::{Connection, Endpoint, Scheme};
 use futures::StreamExt;
@@ -87,6 +94,7 @@ use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
 
 /// First pause between connection attempts.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -108,7 +116,9 @@ servers and reconnects whenever either goes away. listen: on both is refused, an
 connecting to the very endpoint the other side binds.
 
 The bridge prints `bridging A <-> B` on stderr (with the real port when port 0 was asked \
-for) and runs until Ctrl-C or SIGTERM (or SIGHUP). mem:// is refused: no other process can \
+for) and runs until Ctrl-C or SIGTERM (or SIGHUP); then a session reading a bound file://, \
+mq:// or fifo:// side takes nothing more from it and first hands B what it took (within 5 s, \
+or the bridge exits 1 and that is lost). mem:// is refused: no other process can \
 reach it. With -v it prints a line when a session opens and when it \
 closes, with the messages and bytes forwarded each way, and the totals on exit. A message \
 counts once it was flushed to its side without error: one that side refused (it had closed \
@@ -149,7 +159,8 @@ failed, or when stdio cannot be taken. stdio:// on both sides is refused.
 Exit codes: 0 on Ctrl-C or SIGTERM (or at the end of a bound file:// side read with \
 follow=false, or of the one session of a stdio:// side), 1 runtime failure (cannot bind, \
 accepting keeps failing, the one session of a bound file:// or a stdio:// side failed, a \
-bound log is damaged), 2 bad usage or URL.")]
+bound log is damaged, B took not all that was read from a bound side within 5 s of a stop \
+signal), 2 bad usage or URL.")]
 pub(crate) struct BridgeArgs {
     /// First side: URL, listen:URL or connect:URL (default: listen).
     #[arg(value_name = "A")]
@@ -254,6 +265,9 @@ struct Shared {
     retry: Duration,
     totals: Counts,
     sessions: AtomicU64,
+    /// Cancelled by a stop signal: a session reading a bound queue, FIFO or log takes
+    /// nothing more from it and hands B what it took, and the bridge ends after it.
+    stopping: CancellationToken,
 }
 
 /// Runs `anyipc bridge` until a stop signal (Ctrl-C, SIGTERM, SIGHUP), or, with a bound
@@ -283,6 +297,7 @@ pub(crate) async fn run(args: BridgeArgs) -> Result<(), CliError> {
         retry: args.retry,
         totals: Counts::default(),
         sessions: AtomicU64::new(0),
+        stopping: CancellationToken::new(),
     });
     // Before `bridging …` is printed, so a signal sent right after it stops us cleanly.
     let mut stop = StopSignals::install()?;
@@ -313,9 +328,29 @@ pub(crate) async fn run(args: BridgeArgs) -> Result<(), CliError> {
             (Role::Connect, Role::Connect) => join_servers(&a.endpoint, &b.endpoint, &shared).await,
         }
     };
+    tokio::pin!(bridging);
     let result = tokio::select! {
-        result = bridging => result,
-        _ = stop.recv() => Ok(()),
+        result = &mut bridging => result,
+        _ = stop.recv() => {
+            shared.stopping.cancel();
+            match [&a, &b].into_iter().find(|side| side.role == Role::Listen) {
+                // What a session took from a bound queue, FIFO or log and has not handed to
+                // B yet is gone from there: it goes to B before the bridge ends (once that
+                // session has ended), given as long as `listen` gives its reader.
+                Some(side) if one_reader(&side.endpoint) => {
+                    tokio::time::timeout(CLOSE_PATIENCE, &mut bridging)
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(CliError::Runtime(format!(
+                                "bridge: stopped, and the other side did not take what was \
+                                 read from {} within {CLOSE_PATIENCE:?}: it is lost",
+                                side.endpoint
+                            )))
+                        })
+                }
+                _ => Ok(()),
+            }
+        }
     };
     if shared.verbose && result.is_ok() {
         stderr_line!(
@@ -348,7 +383,11 @@ async fn accept_loop(
     let mut accept_errors = AcceptErrors::default();
     let mut pause = FIRST_BACKOFF;
     loop {
-        match listener.accept().await {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = shared.stopping.cancelled() => return Ok(()),
+        };
+        match accepted {
             Ok(client) if one_connection => {
                 // Nothing is taken from the queue or the log before `target` answers: a
                 // message held meanwhile would be lost if it never does.
@@ -359,7 +398,8 @@ async fn accept_loop(
                     Ended::Failed => true,
                     Ended::Unreadable(err) => return Err(unreadable(listener.endpoint(), &err)),
                 };
-                if !taken_again(bound) {
+                // Stopped: the session handed B what it had taken, and took nothing more.
+                if !taken_again(bound) || shared.stopping.is_cancelled() {
                     return one_session_ended(listener.endpoint(), failed);
                 }
                 // A queue or a FIFO never ends by itself, nor does a followed log: `target`
@@ -608,6 +648,8 @@ async fn client_session(
     let server = loop {
         tokio::select! {
             connected = &mut connecting => break connected,
+            // Stopped before `target` answered: nothing was taken from a bound queue or log.
+            () = shared.stopping.cancelled() => return Ended::Clean,
             first = client.next(), if take_first && held.is_none() => match first {
                 Some(Ok(msg)) => held = Some(msg),
                 Some(Err(err)) if client.endpoint().drops_bad_message(&err) => {

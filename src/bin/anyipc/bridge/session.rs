@@ -3,14 +3,19 @@
 //! ([`Ended`]).
 
 use super::{
-    connects_once, fails_again, never_ends, taken_again, Counter, Counts, Role, Shared, LINGER,
+    connects_once, fails_again, never_ends, one_reader, taken_again, Counter, Counts, Role, Shared,
+    LINGER,
 };
 use crate::endpoint_arg::no_way_back;
 use anyipc::{Connection, Endpoint, Scheme};
-use futures::{SinkExt, StreamExt, TryStreamExt};
+use futures::future::FusedFuture;
+use futures::{FutureExt, SinkExt, StreamExt, TryStreamExt};
 use std::fmt;
+use std::future::Future;
 use std::io;
+use std::pin::Pin;
 use std::task::{ready, Poll};
+use tokio_util::sync::CancellationToken;
 
 /// How a session ended.
 #[derive(Debug)]
@@ -115,6 +120,24 @@ pub(super) async fn run(
         _ => Signal::None,
     };
     let (signal_a, signal_b) = (signal(carry_a), signal(carry_b));
+    // A stop signal ends the direction that reads a bound queue, FIFO or log: it takes
+    // nothing more, and hands the other side what it took, which is gone from there. Then
+    // the one whose messages are dropped stops too, and closes the bound side (a log's
+    // consumer commits its cursor).
+    let drains = |carry: Carry, role: Role, endpoint: &Endpoint| {
+        carry == Carry::Forward && role == Role::Listen && one_reader(endpoint)
+    };
+    let (drains_a, drains_b) = (
+        drains(carry_a, roles[0], &a_endpoint),
+        drains(carry_b, roles[1], &b_endpoint),
+    );
+    let drained = CancellationToken::new();
+    let stop = |carry: Carry, drains: bool| match carry {
+        _ if drains => Some(shared.stopping.clone()),
+        Carry::Drop => Some(drained.clone()),
+        _ => None,
+    };
+    let (stop_a, stop_b) = (stop(carry_a, drains_a), stop(carry_b, drains_b));
     let (a_sink, a_stream) = a.split();
     let (b_sink, b_stream) = b.split();
     let a_to_b = async {
@@ -122,7 +145,7 @@ pub(super) async fn run(
             n,
             (carry_a, signal_a),
             end_on_first_close,
-            (a_stream, &a_endpoint),
+            (stopped_by(a_stream, stop_a), &a_endpoint),
             (b_sink, &b_endpoint),
             [&counts.a_to_b, &shared.totals.a_to_b],
         );
@@ -135,7 +158,7 @@ pub(super) async fn run(
             n,
             (carry_b, signal_b),
             end_on_first_close,
-            (b_stream, &b_endpoint),
+            (stopped_by(b_stream, stop_b), &b_endpoint),
             (a_sink, &a_endpoint),
             [&counts.b_to_a, &shared.totals.b_to_a],
         );
@@ -143,43 +166,70 @@ pub(super) async fn run(
             .await
             .map_err(|f| f.ends("B->A", (roles[1], &b_endpoint)))
     };
-    let outcome = if end_on_first_close {
-        tokio::pin!(a_to_b, b_to_a);
-        // The end of a `stdio://` side's input ([`connects_once`]) is a half-close, not a
-        // close (as with `nc -N`): it travels to the other side, whose replies are still
-        // forwarded until it closes. Any other end, or that side's close, ends the session.
-        tokio::select! {
-            r = &mut a_to_b => match r {
-                Ok(()) if connects_once(&a_endpoint) => b_to_a.await,
-                r => r,
-            },
-            r = &mut b_to_a => match r {
-                Ok(()) if connects_once(&b_endpoint) => a_to_b.await,
-                r => r,
-            },
+    let (a_to_b, b_to_a) = (a_to_b.fuse(), b_to_a.fuse());
+    tokio::pin!(a_to_b, b_to_a);
+    let running = async {
+        if end_on_first_close {
+            // The end of a `stdio://` side's input ([`connects_once`]) is a half-close, not a
+            // close (as with `nc -N`): it travels to the other side, whose replies are still
+            // forwarded until it closes. Any other end, or that side's close, ends the session.
+            tokio::select! {
+                r = &mut a_to_b => match r {
+                    Ok(()) if connects_once(&a_endpoint) => (&mut b_to_a).await,
+                    r => r,
+                },
+                r = &mut b_to_a => match r {
+                    Ok(()) if connects_once(&b_endpoint) => (&mut a_to_b).await,
+                    r => r,
+                },
+            }
+        } else if ends_when_dropped {
+            // A side whose messages are dropped (the other is a bound queue, FIFO or resumable
+            // log) has gone when its stream ends: the session ends at once, and what is queued
+            // (or logged) meanwhile waits for the next one rather than being sent to a peer that
+            // is gone. The other direction, stopped by then, may still be sending what it took.
+            tokio::select! {
+                r = &mut a_to_b => match r {
+                    Ok(()) if carry_a == Carry::Drop => Ok(()),
+                    Ok(()) if linger => until_idle(&mut b_to_a, &counts.b_to_a).await,
+                    Ok(()) => (&mut b_to_a).await,
+                    Err(e) => Err(e),
+                },
+                r = &mut b_to_a => match r {
+                    Ok(()) if carry_b == Carry::Drop => Ok(()),
+                    Ok(()) if linger => until_idle(&mut a_to_b, &counts.a_to_b).await,
+                    Ok(()) => (&mut a_to_b).await,
+                    Err(e) => Err(e),
+                },
+            }
+        } else {
+            tokio::try_join!(&mut a_to_b, &mut b_to_a).map(|_| ())
         }
-    } else if ends_when_dropped {
-        tokio::pin!(a_to_b, b_to_a);
-        // A side whose messages are dropped (the other is a bound queue, FIFO or resumable
-        // log) has gone when its stream ends: the session ends at once, and what is queued
-        // (or logged) meanwhile waits for the next one rather than being sent to a peer that
-        // is gone. The other direction, stopped by then, may still be sending what it took.
-        tokio::select! {
-            r = &mut a_to_b => match r {
-                Ok(()) if carry_a == Carry::Drop => Ok(()),
-                Ok(()) if linger => until_idle(b_to_a, &counts.b_to_a).await,
-                Ok(()) => b_to_a.await,
-                Err(e) => Err(e),
-            },
-            r = &mut b_to_a => match r {
-                Ok(()) if carry_b == Carry::Drop => Ok(()),
-                Ok(()) if linger => until_idle(a_to_b, &counts.a_to_b).await,
-                Ok(()) => a_to_b.await,
-                Err(e) => Err(e),
-            },
+    };
+    let draining = drains_a || drains_b;
+    let outcome = tokio::select! {
+        outcome = running => Some(outcome),
+        () = shared.stopping.cancelled(), if draining => None,
+    };
+    let outcome = match outcome {
+        Some(outcome) => outcome,
+        None => {
+            let mut outcome = Ok(());
+            if drains_a && !a_to_b.is_terminated() {
+                outcome = outcome.and((&mut a_to_b).await);
+            }
+            if drains_b && !b_to_a.is_terminated() {
+                outcome = outcome.and((&mut b_to_a).await);
+            }
+            drained.cancel();
+            if carry_a == Carry::Drop && !a_to_b.is_terminated() {
+                outcome = outcome.and(a_to_b.await);
+            }
+            if carry_b == Carry::Drop && !b_to_a.is_terminated() {
+                outcome = outcome.and(b_to_a.await);
+            }
+            outcome
         }
-    } else {
-        tokio::try_join!(a_to_b, b_to_a).map(|_| ())
     };
     let ended = match outcome {
         Ok(()) => Ended::Clean,
@@ -193,6 +243,18 @@ pub(super) async fn run(
         stderr_line!("bridge session {n} closed: {counts}");
     }
     ended
+}
+
+/// `stream`, ending (yielding nothing more) once `stop`, if any, is cancelled.
+fn stopped_by<S: futures::Stream + Unpin>(
+    stream: S,
+    stop: Option<CancellationToken>,
+) -> futures::stream::TakeUntil<S, Pin<Box<dyn Future<Output = ()> + Send>>> {
+    let stopped: Pin<Box<dyn Future<Output = ()> + Send>> = match stop {
+        Some(token) => Box::pin(token.cancelled_owned()),
+        None => Box::pin(std::future::pending()),
+    };
+    stream.take_until(stopped)
 }
 
 /// What a session does with the messages one side sends.
@@ -466,6 +528,7 @@ mod tests {
             retry: Duration::from_secs(1),
             totals: Counts::default(),
             sessions: AtomicU64::new(0),
+            stopping: CancellationToken::new(),
         }
     }
 
