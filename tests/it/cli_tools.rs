@@ -1906,6 +1906,37 @@ async fn queues_are_listed_kept_by_clean_and_removed_by_rm() {
 
 /// `ls` lists only this user's queues, but `rm mq://NAME` finds another user's by name: root
 /// removes it (before, it said there was no such queue); anyone else gets the OS's refusal.
+/// A queue's creator that has gone is not its live owner: `ls` gives a pid of a process that
+/// has the queue open, and `rm` names that one when it refuses. Both named the creator
+/// (`anyipc mq create`, long gone) as the live owner, a pid to kill that may be another
+/// program's by now.
+#[tokio::test]
+async fn a_live_queue_is_owned_by_a_process_that_has_it_open_not_its_gone_creator() {
+    watchdog(WATCHDOG, async {
+        let runtime = TempDir::new("cli-mq-owner");
+        let env = [("XDG_RUNTIME_DIR", runtime.path().to_str().unwrap())];
+        let name = crate::queue::Name::new();
+        let url = format!("mq://{}", name.0);
+        ok(&["mq", "create", &name.0], &env).await;
+        let mut listen = Proc::start(&["listen", &url], &env, false);
+        listen.stderr_after("listening on ").await;
+        let reader = listen.id();
+        let listing = ls(&env).await;
+        let q = find(&listing, &url).expect("queue listed");
+        assert_eq!(q["status"], "alive", "{q}");
+        assert_eq!(q["owner_pid"], reader, "{q}");
+        let refused = run(&["rm", &url], &env, b"").await;
+        assert_eq!(refused.status.code(), Some(1));
+        let said = text(&refused.stderr);
+        assert!(
+            said.contains(&format!("owner pid {reader}, alive")),
+            "{said}"
+        );
+        listen.kill().await;
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn rm_finds_another_users_queue_by_name() {
     watchdog(WATCHDOG, async {

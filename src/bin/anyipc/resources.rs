@@ -7,7 +7,7 @@
 //! | `pipe://NAME` | socket `NAME` and lock `.NAME.lock` in the private runtime directory | the server holding the `flock` on the lock file | the lock is held |
 //! | `shm://NAME` | socket `shm-NAME.sock` and lock `shm-NAME.lock` in the same directory | the listener holding the lock | the lock is held |
 //! | `shm://NAME` region (`shm-region`) | `/dev/shm/anyipc-region-<uid>-NAME` (`anyipc::shm::Region`) | its creator (pid in the header) | the creator holds its `flock`; one that exited after `keep` leaves it idle |
-//! | `mq://NAME` | `/dev/shm/anyipc-mq-NAME` | its creator (pid in the header) | any process is attached (holds its liveness lock) |
+//! | `mq://NAME` | `/dev/shm/anyipc-mq-NAME` | a process that has it open (its creator first), else its creator (pid in the header) | any process is attached (holds its liveness lock) |
 //! | `file:///DIR` | a durable log's directory, found through the index of symlinks `logs/` in the runtime directory that its writer leaves | the writer holding the `flock` on `DIR/writer.lock` | the lock is held |
 //!
 //! The private runtime directory is `$XDG_RUNTIME_DIR/anyipc`, else `$TMPDIR/anyipc-<uid>`

@@ -114,10 +114,20 @@ fn queue(name: &str, path: &Path, locks: &Locks) -> Resource {
         let pids: Vec<String> = attached.iter().map(u64::to_string).collect();
         detail.push_str(&format!("; open in pids {}", pids.join(",")));
     }
+    // A live queue's owner is a process that has it open: its creator if it still does,
+    // else the first one (the creator, `anyipc mq create` say, may be long gone). An idle
+    // one's is its creator, the pid it had.
+    let owner = match creator {
+        Some(pid) if attached.contains(&u64::from(pid)) => Some(pid),
+        _ => attached
+            .first()
+            .and_then(|pid| u32::try_from(*pid).ok())
+            .or(creator),
+    };
     Resource {
         kind: Kind::Mq,
         name: name.to_owned(),
-        owner: creator,
+        owner,
         status: if attached.is_empty() {
             Status::Idle
         } else {
