@@ -1904,8 +1904,6 @@ async fn queues_are_listed_kept_by_clean_and_removed_by_rm() {
     .await;
 }
 
-/// `ls` lists only this user's queues, but `rm mq://NAME` finds another user's by name: root
-/// removes it (before, it said there was no such queue); anyone else gets the OS's refusal.
 /// A queue's creator that has gone is not its live owner: `ls` gives a pid of a process that
 /// has the queue open, and `rm` names that one when it refuses. Both named the creator
 /// (`anyipc mq create`, long gone) as the live owner, a pid to kill that may be another
@@ -1937,6 +1935,8 @@ async fn a_live_queue_is_owned_by_a_process_that_has_it_open_not_its_gone_creato
     .await;
 }
 
+/// `ls` lists only this user's queues, but `rm mq://NAME` finds another user's by name: root
+/// removes it (before, it said there was no such queue); anyone else gets the OS's refusal.
 #[tokio::test]
 async fn rm_finds_another_users_queue_by_name() {
     watchdog(WATCHDOG, async {
