@@ -13,7 +13,9 @@ mod frame_error;
 mod framing;
 mod length_codec;
 mod line_codec;
-#[cfg(feature = "postcard")]
+#[cfg(any(feature = "postcard", feature = "json"))]
+// JSON uses the nesting limit only, not the element bound.
+#[cfg_attr(not(feature = "postcard"), allow(dead_code))]
 mod nesting_limit;
 mod raw_codec;
 #[cfg(test)]

@@ -177,8 +177,43 @@ impl Format for Json {
             .map_err(|e| FormatError::new("json", e))
     }
 
+    /// serde_json refuses input nested deeper than 128 arrays and objects, and a message must
+    /// hold nothing but whitespace after its value. Beyond that, at most 256 serde levels
+    /// (every array, object, option, newtype and enum counts one) are taken, so that a
+    /// recursive type whose levels read no `[` or `{` (`struct W(Option<Box<W>>)`, which
+    /// the message `1` would send down for ever) cannot let a peer overflow the stack.
+    ///
+    /// One recursion is beyond any limit here: an `#[serde(untagged)]` enum (or a
+    /// `#[serde(flatten)]` field) is decoded from serde's own copy of the value, outside
+    /// serde_json, so a variant that holds the enum itself, tried on a value no other
+    /// variant takes, recurses until the stack overflows. Give such an enum a tag, or
+    /// make its recursive variant read a level (`Wrapped([Box<U>; 1])`, `{"inner": …}`).
+    ///
+    /// ```
+    /// use anyipc::codec::{Format, Json};
+    ///
+    /// #[derive(serde::Deserialize, Debug)]
+    /// struct Wrapped(Option<Box<Wrapped>>);
+    ///
+    /// let err = Json.decode::<Wrapped>(b"1").unwrap_err();
+    /// assert!(err.to_string().contains("nested deeper than 256 levels"));
+    /// ```
     fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, FormatError> {
-        serde_json::from_slice(bytes).map_err(|e| FormatError::new("json", e))
+        use super::nesting_limit::{too_deep, NestingLimit, JSON_SERDE_LEVELS};
+        let exceeded = std::cell::Cell::new(false);
+        let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+        let limited = NestingLimit::new(&mut deserializer, JSON_SERDE_LEVELS, &exceeded);
+        let value = T::deserialize(limited).map_err(|e| {
+            if exceeded.get() {
+                FormatError::new("json", io::Error::other(too_deep(JSON_SERDE_LEVELS)))
+            } else {
+                FormatError::new("json", e)
+            }
+        })?;
+        deserializer
+            .end()
+            .map_err(|e| FormatError::new("json", e))?;
+        Ok(value)
     }
 }
 
@@ -231,7 +266,7 @@ impl Format for Postcard {
         let value = T::deserialize(limited.bounding_elements(&elements)).map_err(|e| {
             // postcard's error would say "Serde Deserialization Error" only.
             if exceeded.get() {
-                FormatError::new("postcard", io::Error::other(too_deep()))
+                FormatError::new("postcard", io::Error::other(too_deep(MAX_NESTING)))
             } else if elements.exceeded.get() {
                 FormatError::new("postcard", io::Error::other(too_many_elements()))
             } else {
@@ -314,5 +349,82 @@ mod tests {
             .decode::<Vec<Vec<std::marker::PhantomData<u8>>>>(&[2, 0, 0xff, 0xff, 0xff, 0x7f])
             .unwrap_err();
         assert_eq!(err.to_string(), too_many);
+    }
+}
+
+#[cfg(all(test, feature = "json"))]
+mod json_tests {
+    use super::{Format, Json};
+    use serde::{Deserialize, Serialize};
+
+    /// A type whose recursion passes through no JSON array or object: each level reads
+    /// nothing, so serde_json's own limit (it counts `[` and `{`) never stops it.
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Wrapped(Option<Box<Wrapped>>);
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Node {
+        value: u32,
+        next: Option<Box<Node>>,
+    }
+
+    fn chain(depth: u32) -> Node {
+        (1..depth).fold(
+            Node {
+                value: 0,
+                next: None,
+            },
+            |next, value| Node {
+                value,
+                next: Some(Box::new(next)),
+            },
+        )
+    }
+
+    /// One byte from a peer (`1`) made `Json.decode::<Wrapped>` recurse until the stack
+    /// overflowed, aborting the receiving process. Now an error, as for postcard.
+    #[test]
+    fn json_refuses_a_recursion_that_reads_nothing() {
+        let err = Json.decode::<Wrapped>(b"1").unwrap_err();
+        assert!(err.to_string().contains("nested deeper than"), "{err}");
+        assert_eq!(Json.decode::<Wrapped>(b"null").unwrap(), Wrapped(None));
+    }
+
+    /// What serde_json took before still decodes: a list as deep as its own limit of 128
+    /// objects, each behind an `Option`, two serde levels apiece.
+    #[test]
+    fn json_keeps_its_own_depth_for_real_messages() {
+        let deep = chain(127);
+        assert_eq!(
+            Json.decode::<Node>(&Json.encode(&deep).unwrap()).unwrap(),
+            deep
+        );
+        // serde_json's limit still stands beyond it.
+        let deeper = Json.encode(&chain(130)).unwrap();
+        assert!(Json.decode::<Node>(&deeper).is_err());
+        let value: serde_json::Value = Json.decode(&Json.encode(&chain(127)).unwrap()).unwrap();
+        assert!(value.is_object());
+    }
+
+    /// The untagged enum the docs advise: its recursive variant reads an array, so serde's
+    /// copy of the value bounds it, and a value no variant takes is an error.
+    #[test]
+    fn an_untagged_enum_whose_recursion_reads_a_level_is_bounded() {
+        #[derive(Debug, PartialEq, Deserialize)]
+        #[serde(untagged)]
+        enum U {
+            Num(i64),
+            Wrapped([Box<U>; 1]),
+        }
+        assert!(Json.decode::<U>(br#""x""#).is_err());
+        let deep = format!("{}5{}", "[".repeat(127), "]".repeat(127));
+        let mut value = Json.decode::<U>(deep.as_bytes()).unwrap();
+        for _ in 0..127 {
+            let U::Wrapped([inner]) = value else {
+                panic!("not wrapped");
+            };
+            value = *inner;
+        }
+        assert_eq!(value, U::Num(5));
     }
 }

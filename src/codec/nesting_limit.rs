@@ -1,5 +1,6 @@
 //! [`NestingLimit`]: a serde `Deserializer` adapter that refuses input nested deeper than a
-//! limit, for formats that have none of their own (postcard).
+//! limit, for formats that have none of their own (postcard), or whose own counts only some
+//! levels (serde_json counts arrays and objects, not the options and newtypes between them).
 //!
 //! Deserializing is recursive: every sequence, map, enum, option or newtype inside another
 //! takes a few stack frames more. With a recursive message type (`enum Tree { Leaf,
@@ -33,6 +34,13 @@ use std::fmt;
 
 /// How deep a message may nest: as serde_json's default.
 pub(crate) const MAX_NESTING: usize = 128;
+
+/// How many serde levels a JSON message may take: twice serde_json's own limit of 128
+/// arrays and objects, so that a message it takes (each object behind an option, say) is
+/// taken still, while a recursion through newtypes and options, which reads no `[` or `{`,
+/// stops as deep as 128 objects would.
+#[cfg(feature = "json")]
+pub(crate) const JSON_SERDE_LEVELS: usize = 2 * MAX_NESTING;
 
 /// How many more sequence elements and map entries than bytes a message may hold.
 pub(crate) const MAX_EMPTY_ELEMENTS: usize = 1 << 20;
@@ -144,16 +152,17 @@ impl<'a, T> NestingLimit<'a, T> {
                 ..self.with_levels(inner, levels)
             }),
             None => {
+                // The caller, which knows the limit, words the error (`too_deep`).
                 self.exceeded.set(true);
-                Err(E::custom(too_deep()))
+                Err(E::custom("nested too deep"))
             }
         }
     }
 }
 
-/// What an input nested past the limit is told.
-pub(crate) fn too_deep() -> String {
-    format!("nested deeper than {MAX_NESTING} levels")
+/// What an input nested past a limit of `levels` is told.
+pub(crate) fn too_deep(levels: usize) -> String {
+    format!("nested deeper than {levels} levels")
 }
 
 /// Forwards `deserialize_*` methods, wrapping the visitor.
@@ -416,7 +425,7 @@ impl<'de, A: de::VariantAccess<'de>> de::VariantAccess<'de> for NestingLimit<'_,
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "postcard"))]
 mod tests {
     use super::*;
     use serde::{Deserialize, Serialize};
