@@ -328,6 +328,43 @@ impl MessageQueue {
         }
     }
 
+    /// Checks the whole queue under its lock, as `anyipc mq stat` does, and returns its
+    /// attributes with the exact length: every slot on exactly one list, each list ending at
+    /// its tail, the priority bitmap and the length agreeing with the lists, every queued
+    /// message within `max_message_len`. An operation a killed process left half done is
+    /// rolled back first, as every operation does. It walks every slot: for a health check,
+    /// not for every message ([`attributes`](Self::attributes) reads the length without the
+    /// lock).
+    ///
+    /// ```
+    /// # #[cfg(target_os = "linux")] {
+    /// use anyipc::queue::{MessageQueue, QueueOptions};
+    /// # let name = format!("doc-mq-check-{}", std::process::id());
+    /// let queue = MessageQueue::create(&name, &QueueOptions::default())?;
+    /// queue.try_send_many(&["a", "b"], 3)?;
+    /// assert_eq!(queue.check()?.len, 2);
+    /// # MessageQueue::remove(&name)?;
+    /// # }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `InvalidData` ([`QueueError::Corrupt`] inside, saying what is wrong) if the segment is
+    /// corrupt or was shrunk; `TimedOut` if another process holds the lock too long
+    /// ([`QueueError::LockStuck`]).
+    pub fn check(&self) -> io::Result<QueueAttributes> {
+        let len = self.attachment.with_lock(|region| {
+            priority_index::check_structure(region)?;
+            Ok(region.known_word(word::LEN).load(Ordering::Acquire))
+        })?;
+        let g = self.attachment.geometry();
+        Ok(QueueAttributes {
+            capacity: g.capacity,
+            max_message_len: g.max_message_len,
+            len,
+        })
+    }
+
     /// Sends `msg` with `priority` (0–31, higher is received first) if there is room now.
     ///
     /// ```

@@ -2007,6 +2007,35 @@ async fn mq_create_takes_a_size_for_the_message_len_and_a_count_for_the_capacity
     .await;
 }
 
+/// `mq stat` checks the queue: a length word a hostile or broken process set past the
+/// capacity is reported as corruption (exit 1), as every operation on the queue reports it.
+/// It printed the length clamped to the capacity and exited 0.
+#[tokio::test]
+async fn mq_stat_reports_a_corrupt_queue() {
+    watchdog(WATCHDOG, async {
+        let name = crate::queue::Name::new();
+        ok(&["mq", "create", &name.0, "--capacity", "8"], &[]).await;
+        let sent = run(&["send", &format!("mq://{}", name.0)], &[], b"a\nb\nc\n").await;
+        assert!(sent.status.success(), "{}", text(&sent.stderr));
+        let stat = ok(&["mq", "stat", &name.0], &[]).await;
+        assert!(stat.contains("len:             3\n"), "{stat}");
+        // The length word: index word 2, after the header's 256 bytes (the segment layout
+        // in the `anyipc::queue` docs).
+        let segment = std::fs::OpenOptions::new()
+            .write(true)
+            .open(name.path())
+            .unwrap();
+        std::os::unix::fs::FileExt::write_all_at(&segment, &u32::MAX.to_le_bytes(), 256 + 8)
+            .unwrap();
+        let out = run(&["mq", "stat", &name.0], &[], b"").await;
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("corrupt"), "{stderr}");
+        assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+    })
+    .await;
+}
+
 /// The `ls --json` object of `url` of this `kind` (`shm` and `shm-region` share URLs).
 fn find_kind<'a>(listing: &'a [Value], url: &str, kind: &str) -> Option<&'a Value> {
     listing

@@ -42,7 +42,8 @@ enum MqAction {
         #[arg(long, default_value = "600", value_parser = parse_mode)]
         mode: u32,
     },
-    /// Print a queue's capacity, max message length and current length.
+    /// Check a queue and print its capacity, max message length and current length (exit 1
+    /// if it is corrupt).
     Stat {
         /// The queue name.
         name: String,
@@ -114,7 +115,8 @@ pub(crate) fn run(args: MqArgs) -> Result<(), CliError> {
         }
         MqAction::Stat { name } => {
             let queue = MessageQueue::open(&name).map_err(|e| failed("open", &name, e))?;
-            let attrs = queue.attributes();
+            // Checked under the lock: a corrupt queue is an error (exit 1), not a length.
+            let attrs = queue.check().map_err(|e| failed("check", &name, e))?;
             say!("queue:           mq://{name}");
             say!("capacity:        {}", attrs.capacity);
             say!("max_message_len: {}", attrs.max_message_len);

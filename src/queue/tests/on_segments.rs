@@ -279,6 +279,25 @@ where
     })
 }
 
+/// `check` walks the queue under its lock: a length word past the capacity, or one that
+/// disagrees with the lists, is `InvalidData`; `attributes`, which reads it without the
+/// lock, clamps it. A sound queue checks out with its exact length.
+#[test]
+fn check_finds_what_attributes_cannot() {
+    let q = TempQueue::new("check", 8);
+    q.0.try_send_many(&["a", "b", "c"], 2).unwrap();
+    assert_eq!(q.0.check().unwrap(), q.0.attributes());
+    assert_eq!(q.0.check().unwrap().len, 3);
+    q.word(word::LEN).store(u32::MAX, Ordering::SeqCst);
+    assert_eq!(q.0.attributes().len, 8);
+    assert!(is_invalid_data(q.0.check()));
+    q.word(word::LEN).store(2, Ordering::SeqCst);
+    let err = q.0.check().unwrap_err();
+    assert!(err.to_string().contains("length disagrees"), "{err}");
+    q.word(word::LEN).store(3, Ordering::SeqCst);
+    assert_eq!(q.0.check().unwrap().len, 3);
+}
+
 /// Whether `result` is the queue's corruption error.
 fn is_invalid_data<T: std::fmt::Debug>(result: std::io::Result<T>) -> bool {
     matches!(&result, Err(e) if e.kind() == ErrorKind::InvalidData)
