@@ -2036,6 +2036,39 @@ async fn mq_stat_reports_a_corrupt_queue() {
     .await;
 }
 
+/// `ls` names no owner for a file under a queue's name that is not a queue (its "owner pid"
+/// was whatever bytes stood where a queue's creator pid would), and says that a queue's
+/// length word is past its capacity rather than counting that many messages.
+#[tokio::test]
+async fn ls_trusts_no_pid_from_a_file_that_is_not_a_queue() {
+    watchdog(WATCHDOG, async {
+        let junk = crate::queue::Name::new();
+        std::fs::write(junk.path(), [0x41u8; 300]).unwrap();
+        let corrupt = crate::queue::Name::new();
+        ok(&["mq", "create", &corrupt.0, "--capacity", "8"], &[]).await;
+        let segment = std::fs::OpenOptions::new()
+            .write(true)
+            .open(corrupt.path())
+            .unwrap();
+        std::os::unix::fs::FileExt::write_all_at(&segment, &u32::MAX.to_le_bytes(), 256 + 8)
+            .unwrap();
+        let listing = ls(&[]).await;
+        let entry = find(&listing, &format!("mq://{}", junk.0)).expect("junk listed");
+        assert!(entry["owner_pid"].is_null(), "{entry}");
+        assert!(
+            entry["detail"].as_str().unwrap().contains("not a queue"),
+            "{entry}"
+        );
+        let entry = find(&listing, &format!("mq://{}", corrupt.0)).expect("queue listed");
+        let detail = entry["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("corrupt: length 4294967295 over the capacity 8"),
+            "{entry}"
+        );
+    })
+    .await;
+}
+
 /// The `ls --json` object of `url` of this `kind` (`shm` and `shm-region` share URLs).
 fn find_kind<'a>(listing: &'a [Value], url: &str, kind: &str) -> Option<&'a Value> {
     listing

@@ -2,7 +2,8 @@
 //! (`.anyipc-mq-NAME~PID~N`) their creators build them under.
 //!
 //! Read from the segment's header (the queue module's layout, see `anyipc::queue`): the
-//! creator's pid at offset 24, the ready mark at 28, the queue length word at 264. Every
+//! magic at offset 0, the capacity at 12, the creator's pid at 24, the ready mark at 28, the
+//! queue length word at 264. Every
 //! process attached to a queue holds an open-file-description lock on byte `2^40 + pid` of
 //! the segment, which the kernel drops when it dies: those locks say who has it open.
 
@@ -20,7 +21,10 @@ const PREFIX: &str = "anyipc-mq-";
 const STAGING_SEP: char = '~';
 /// The liveness lock of process `pid` is on byte `LIVENESS_BASE + pid`.
 const LIVENESS_BASE: u64 = 1 << 40;
+/// The first bytes of every queue segment.
+const MAGIC: &[u8; 8] = b"anyipcMQ";
 /// Header offsets.
+const OFF_CAPACITY: usize = 12;
 const OFF_CREATOR_PID: usize = 24;
 const OFF_STATE: usize = 28;
 const OFF_LEN_WORD: usize = 256 + 2 * 4;
@@ -92,7 +96,9 @@ fn queue(name: &str, path: &Path, locks: &Locks) -> Resource {
             .and_then(|h| h.get(offset..offset + 4))
             .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
     };
-    let creator = word(OFF_CREATOR_PID).filter(|pid| *pid != 0);
+    // A file without the queue's magic is not one: nothing in it names an owner.
+    let ours = header.as_ref().is_some_and(|h| h.starts_with(MAGIC));
+    let creator = word(OFF_CREATOR_PID).filter(|pid| ours && *pid != 0);
     let attached: Vec<u64> = FileKey::of(path)
         .map(|key| {
             locks
@@ -102,13 +108,18 @@ fn queue(name: &str, path: &Path, locks: &Locks) -> Resource {
                 .collect()
         })
         .unwrap_or_default();
-    let mut detail = match word(OFF_STATE) {
-        Some(READY) => match word(OFF_LEN_WORD) {
-            Some(len) => format!("{len} messages queued"),
-            None => String::new(),
+    let mut detail = match (&header, word(OFF_STATE)) {
+        (None, _) => "header not readable".to_owned(),
+        _ if !ours => "not a queue (no queue header)".to_owned(),
+        (_, Some(READY)) => match (word(OFF_LEN_WORD), word(OFF_CAPACITY)) {
+            // As the queue itself reports it (`anyipc mq stat` says more).
+            (Some(len), Some(capacity)) if len > capacity => {
+                format!("corrupt: length {len} over the capacity {capacity}")
+            }
+            (Some(len), _) => format!("{len} messages queued"),
+            _ => String::new(),
         },
-        Some(_) => "not a complete queue".to_owned(),
-        None => "header not readable".to_owned(),
+        _ => "not a complete queue".to_owned(),
     };
     if !attached.is_empty() {
         let pids: Vec<String> = attached.iter().map(u64::to_string).collect();
