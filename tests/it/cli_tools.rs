@@ -2007,6 +2007,16 @@ async fn mq_create_takes_a_size_for_the_message_len_and_a_count_for_the_capacity
     .await;
 }
 
+/// Writes `u32::MAX` over queue `name`'s length word, as a hostile or broken process could:
+/// index word 2, after the header's 256 bytes (the segment layout in the `anyipc::queue` docs).
+fn set_length_word_past_capacity(name: &crate::queue::Name) {
+    let segment = std::fs::OpenOptions::new()
+        .write(true)
+        .open(name.path())
+        .unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&segment, &u32::MAX.to_le_bytes(), 256 + 8).unwrap();
+}
+
 /// `mq stat` checks the queue: a length word a hostile or broken process set past the
 /// capacity is reported as corruption (exit 1), as every operation on the queue reports it.
 /// It printed the length clamped to the capacity and exited 0.
@@ -2019,14 +2029,7 @@ async fn mq_stat_reports_a_corrupt_queue() {
         assert!(sent.status.success(), "{}", text(&sent.stderr));
         let stat = ok(&["mq", "stat", &name.0], &[]).await;
         assert!(stat.contains("len:             3\n"), "{stat}");
-        // The length word: index word 2, after the header's 256 bytes (the segment layout
-        // in the `anyipc::queue` docs).
-        let segment = std::fs::OpenOptions::new()
-            .write(true)
-            .open(name.path())
-            .unwrap();
-        std::os::unix::fs::FileExt::write_all_at(&segment, &u32::MAX.to_le_bytes(), 256 + 8)
-            .unwrap();
+        set_length_word_past_capacity(&name);
         let out = run(&["mq", "stat", &name.0], &[], b"").await;
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -2046,12 +2049,7 @@ async fn ls_trusts_no_pid_from_a_file_that_is_not_a_queue() {
         std::fs::write(junk.path(), [0x41u8; 300]).unwrap();
         let corrupt = crate::queue::Name::new();
         ok(&["mq", "create", &corrupt.0, "--capacity", "8"], &[]).await;
-        let segment = std::fs::OpenOptions::new()
-            .write(true)
-            .open(corrupt.path())
-            .unwrap();
-        std::os::unix::fs::FileExt::write_all_at(&segment, &u32::MAX.to_le_bytes(), 256 + 8)
-            .unwrap();
+        set_length_word_past_capacity(&corrupt);
         let listing = ls(&[]).await;
         let entry = find(&listing, &format!("mq://{}", junk.0)).expect("junk listed");
         assert!(entry["owner_pid"].is_null(), "{entry}");
