@@ -15,7 +15,7 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{ready, Poll};
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 /// How a session ended.
 #[derive(Debug)]
@@ -246,15 +246,38 @@ pub(super) async fn run(
 }
 
 /// `stream`, ending (yielding nothing more) once `stop`, if any, is cancelled.
-fn stopped_by<S: futures::Stream + Unpin>(
+fn stopped_by<S>(stream: S, stop: Option<CancellationToken>) -> StopTaking<S> {
+    StopTaking {
+        stream,
+        stop: stop.map(|token| (token.clone(), Box::pin(token.cancelled_owned()))),
+    }
+}
+
+/// A stream that takes nothing more once its token is cancelled ([`stopped_by`]). Each
+/// message costs one atomic load of the token; its wake-up is registered only while the
+/// stream waits (`take_until` polled a boxed future, which for a token takes a lock, before
+/// every message).
+struct StopTaking<S> {
     stream: S,
-    stop: Option<CancellationToken>,
-) -> futures::stream::TakeUntil<S, Pin<Box<dyn Future<Output = ()> + Send>>> {
-    let stopped: Pin<Box<dyn Future<Output = ()> + Send>> = match stop {
-        Some(token) => Box::pin(token.cancelled_owned()),
-        None => Box::pin(std::future::pending()),
-    };
-    stream.take_until(stopped)
+    stop: Option<(CancellationToken, Pin<Box<WaitForCancellationFutureOwned>>)>,
+}
+
+impl<S: futures::Stream + Unpin> futures::Stream for StopTaking<S> {
+    type Item = S::Item;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Option<S::Item>> {
+        let this = self.get_mut();
+        let Some((token, cancelled)) = &mut this.stop else {
+            return this.stream.poll_next_unpin(cx);
+        };
+        if token.is_cancelled() {
+            return Poll::Ready(None);
+        }
+        match this.stream.poll_next_unpin(cx) {
+            Poll::Pending if cancelled.as_mut().poll(cx).is_ready() => Poll::Ready(None),
+            polled => polled,
+        }
+    }
 }
 
 /// What a session does with the messages one side sends.
